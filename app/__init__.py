@@ -1,0 +1,1 @@
+"""Basis Data Tunggal KUMKM registry service."""

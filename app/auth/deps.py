@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth.service import Principal, authenticate
+from app.problems import Problem
+
+_bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer <key>`")
+
+_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="kumkm"'}
+
+
+async def require_key(creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
+        raise Problem(401, "Unauthorized", "an API key is required: Authorization: Bearer <key>",
+                      headers=_UNAUTHORIZED)
+    principal = await authenticate(creds.credentials)
+    if principal is None:
+        raise Problem(401, "Unauthorized", "the API key is unknown, revoked or expired",
+                      headers=_UNAUTHORIZED)
+    return principal
+
+
+def require_role(*roles: str):
+    async def dep(principal: Principal = Depends(require_key)) -> Principal:
+        if principal.role not in roles:
+            raise Problem(403, "Forbidden",
+                          f"role {principal.role!r} may not do this; allowed: {', '.join(roles)}")
+        return principal
+
+    return dep
+
+
+def require_scope(principal: Principal, kode: str) -> None:
+    if not principal.covers(kode):
+        raise Problem(403, "Forbidden",
+                      f"wilayah {kode} is outside this key's scope ({principal.kode_wilayah})")

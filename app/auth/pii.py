@@ -1,0 +1,54 @@
+"""Personal data (UU 27/2022 Pelindungan Data Pribadi): NIK, nama pemilik, telepon and the
+exact alamat are shown in full only to the roles that need them; everyone else gets them
+masked, and every response that reveals them is written to the access log."""
+from __future__ import annotations
+
+from app.auth.service import Principal
+
+PII_FIELDS = ("nik_pemilik", "nama_pemilik", "telepon", "alamat")
+
+
+def can_see_pii(principal: Principal, kode_wilayah: str, created_by: str) -> bool:
+    role = principal.role
+    if role == "admin":
+        return True
+    if role in ("verifikator", "dinas"):
+        return principal.covers(kode_wilayah)
+    if role == "enumerator":
+        return created_by == principal.name and principal.covers(kode_wilayah)
+    if role == "walidata":
+        return principal.pii
+    return False
+
+
+def mask_nik(nik: str) -> str:
+    return nik[:4] + "*" * max(len(nik) - 6, 0) + nik[-2:] if len(nik) > 6 else "*" * len(nik)
+
+
+def mask_nama(nama: str) -> str:
+    return " ".join(w[0] + "*" * (len(w) - 1) for w in nama.split())
+
+
+def mask_telepon(tel: str) -> str:
+    digits = [c for c in tel if c.isdigit()]
+    return "*" * max(len(digits) - 3, 0) + "".join(digits[-3:])
+
+
+def mask_record_data(data: dict) -> dict:
+    out = dict(data)
+    if out.get("nik_pemilik"):
+        out["nik_pemilik"] = mask_nik(out["nik_pemilik"])
+    if out.get("nama_pemilik"):
+        out["nama_pemilik"] = mask_nama(out["nama_pemilik"])
+    if out.get("telepon"):
+        out["telepon"] = mask_telepon(out["telepon"])
+    if out.get("alamat"):
+        out["alamat"] = "(disamarkan)"
+    if out.get("lokasi"):
+        # A GPS point to 5 decimals is a front door; two decimals (about 1 km) is not.
+        out["lokasi"] = {k: round(v, 2) for k, v in out["lokasi"].items()}
+    return out
+
+
+def reveals_pii(data: dict) -> bool:
+    return any(data.get(f) for f in PII_FIELDS)

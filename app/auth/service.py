@@ -1,0 +1,125 @@
+"""API keys: random 256-bit secrets shown once, stored as SHA-256 hashes. A key is found by
+the hash of what the client sent, so no secret is ever compared byte by byte: timing can at
+most reveal something about a hash, which does not help anyone guess a key."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+import orjson
+
+from app import db
+from app.auth import queries
+
+ROLES = ("enumerator", "verifikator", "dinas", "walidata", "admin")
+# A revoked key stops working within this many seconds (lookups are cached for speed).
+CACHE_SECONDS = 5.0
+TOUCH_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: int
+    name: str
+    role: str
+    kode_wilayah: str | None
+    pii: bool = False
+
+    def covers(self, kode: str) -> bool:
+        s = self.kode_wilayah
+        return s is None or kode == s or kode.startswith(s + ".")
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def new_key() -> str:
+    return "kumkm_" + secrets.token_urlsafe(32)
+
+
+_cache: dict[bytes, tuple[float, Principal | None]] = {}
+_touched: dict[int, float] = {}
+
+
+async def create(name: str, role: str, kode_wilayah: str | None = None, *, pii: bool = False,
+                 expires_at: dt.datetime | None = None) -> tuple[int, str]:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    key = new_key()
+    async with db.transaction() as conn:
+        if kode_wilayah is not None:
+            from app.wilayah import queries as wq
+
+            row = (await conn.execute(wq.ONE, {"kode": kode_wilayah})).first()
+            if row is None or row.level > 2:
+                raise ValueError("wilayah scope must be an existing provinsi or kabupaten/kota code")
+        key_id = (await conn.execute(queries.INSERT, {
+            "name": name, "role": role, "kode_wilayah": kode_wilayah, "prefix": key[:14],
+            "h": hash_key(key), "pii": pii, "expires_at": expires_at,
+        })).scalar_one()
+    return key_id, key
+
+
+async def revoke(ref: str) -> list[tuple[int, str]]:
+    async with db.transaction() as conn:
+        rows = (await conn.execute(queries.REVOKE, {"ref": ref})).all()
+    _cache.clear()
+    return [tuple(r) for r in rows]
+
+
+async def list_keys() -> list[dict]:
+    async with db.connect() as conn:
+        return [dict(r) for r in (await conn.execute(queries.LIST)).mappings().all()]
+
+
+async def authenticate(key: str) -> Principal | None:
+    h = hash_key(key)
+    now = time.monotonic()
+    hit = _cache.get(h)
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        principal = hit[1]
+    else:
+        async with db.connect() as conn:
+            row = (await conn.execute(queries.BY_HASH, {"h": h})).first()
+        principal = None
+        if row is not None and row.revoked_at is None and (
+            row.expires_at is None or row.expires_at > dt.datetime.now(dt.timezone.utc)
+        ):
+            principal = Principal(row.id, row.name, row.role, row.kode_wilayah, row.pii)
+        if len(_cache) > 100_000:
+            _cache.clear()
+        _cache[h] = (now, principal)
+    if principal is not None and now - _touched.get(principal.id, -1e9) > TOUCH_SECONDS:
+        _touched[principal.id] = now
+        asyncio.get_running_loop().create_task(_touch(principal.id))
+    return principal
+
+
+async def _touch(key_id: int) -> None:
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(queries.TOUCH, {"ids": [key_id]})
+    except Exception:  # last-used time is informative; never fail a request over it
+        pass
+
+
+def clear_cache() -> None:
+    _cache.clear()
+    _touched.clear()
+
+
+async def log_access(principal: Principal, endpoint: str, detail: dict, rows: int | None = None,
+                     conn=None) -> None:
+    """Append to the access log: who saw personal data or pulled the feed, and what."""
+    params = {"key_id": principal.id, "key_name": principal.name, "role": principal.role,
+              "endpoint": endpoint, "detail": orjson.dumps(detail).decode(), "rows": rows}
+    if conn is not None:
+        await conn.execute(queries.LOG_ACCESS, params)
+    else:
+        async with db.transaction() as c:
+            await c.execute(queries.LOG_ACCESS, params)

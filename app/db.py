@@ -1,0 +1,108 @@
+"""Database plumbing: one async engine per process, resolved from DATABASE_URL or the
+embedded server, and the schema brought to head by Alembic only."""
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from app.config import settings
+
+_engine: AsyncEngine | None = None
+_url: str | None = None
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def normalize_url(url: str) -> str:
+    """Accept the usual postgres:// and postgresql:// forms and use the asyncpg driver."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    return url
+
+
+def resolve_url(*, start_embedded: bool = True) -> str:
+    """The database this process uses: DATABASE_URL, or an embedded server under KUMKM_DATA_DIR."""
+    global _url
+    if _url is None:
+        if settings.database_url:
+            _url = normalize_url(settings.database_url)
+        elif start_embedded:
+            from app import embedded
+
+            _url = embedded.start(settings.data_dir / "pgdata")
+        else:
+            raise RuntimeError("no DATABASE_URL and the embedded server is not started")
+    return _url
+
+
+def set_url(url: str) -> None:
+    """Point this process at a given database (tests and the CLI use it)."""
+    global _url, _engine
+    _url = normalize_url(url)
+    _engine = None
+
+
+def get_engine() -> AsyncEngine:
+    global _engine
+    if _engine is None:
+        _engine = create_async_engine(
+            resolve_url(),
+            pool_size=settings.pool_size,
+            max_overflow=10,
+            pool_pre_ping=False,
+            # asyncpg caches prepared statements per connection; the hot statements are few.
+            connect_args={"server_settings": {"application_name": "kumkm"}},
+        )
+    return _engine
+
+
+async def dispose_engine() -> None:
+    global _engine
+    if _engine is not None:
+        await _engine.dispose()
+        _engine = None
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[AsyncConnection]:
+    async with get_engine().begin() as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def connect() -> AsyncIterator[AsyncConnection]:
+    async with get_engine().connect() as conn:
+        yield conn
+
+
+def alembic_config(url: str | None = None):
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", (url or resolve_url()).replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str | None = None) -> None:
+    """Bring the schema to head. Safe to run at every start: Alembic skips what is applied."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+
+
+@functools.lru_cache(maxsize=1)
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://unused/x")).get_current_head()
+
+
+def run_sync(coro):
+    return asyncio.run(coro)

@@ -1,0 +1,126 @@
+"""One error shape for every failure: RFC 9457 problem details, with `errors` naming each
+field and its reason so an enumerator app can point at the input to fix."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("kumkm.errors")
+
+MEDIA_TYPE = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str | None = None
+
+
+class ProblemDetails(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class Problem(Exception):
+    def __init__(self, status: int, title: str, detail: str | None = None, *,
+                 errors: list[dict] | None = None, headers: dict | None = None, **extra: Any):
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+        self.extra = extra
+
+    def body(self) -> dict:
+        out: dict[str, Any] = {"type": "about:blank", "title": self.title, "status": self.status}
+        if self.detail:
+            out["detail"] = self.detail
+        if self.errors:
+            out["errors"] = self.errors
+        out.update(self.extra)
+        return out
+
+
+def problem_response(p: Problem) -> JSONResponse:
+    return JSONResponse(p.body(), status_code=p.status, media_type=MEDIA_TYPE, headers=p.headers)
+
+
+# Domains register a better message for fields a client must not send (e.g. derived ones).
+UNKNOWN_FIELD_HINTS: dict[str, str] = {}
+
+_UNION_TAGS = {"umkm", "koperasi", "SubmissionUmkm", "SubmissionKoperasi"}
+
+
+def field_path(loc: tuple | list) -> str:
+    """('body', 'umkm', 'nik_pemilik') -> 'nik_pemilik'; ('query', 'limit') -> 'limit'.
+    The discriminated-union tag that pydantic puts in the path is not a field the client sent."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    parts = [p for p in parts if p not in _UNION_TAGS and not p.startswith("function-")]
+    return ".".join(parts) or "body"
+
+
+def pydantic_errors(errors: list[dict], prefix: tuple = ()) -> list[dict]:
+    out = []
+    for e in errors:
+        msg = e.get("msg", "invalid")
+        field = field_path(tuple(prefix) + tuple(e.get("loc", ())))
+        if e.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+            tag = str((e.get("ctx") or {}).get("discriminator", "")).strip("'")
+            field = f"{field}.{tag}" if field != "body" else tag
+        if e.get("type") == "extra_forbidden":
+            msg = UNKNOWN_FIELD_HINTS.get(field, "unknown field")
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        out.append({"field": field, "message": msg,
+                    "type": e.get("type")})
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, exc: Problem):
+        return problem_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError):
+        errs = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errs):
+            return problem_response(Problem(400, "Malformed JSON", "the request body is not valid JSON",
+                                            errors=pydantic_errors(errs)))
+        return problem_response(Problem(422, "Invalid input", "one or more fields are invalid",
+                                        errors=pydantic_errors(errs)))
+
+    @app.exception_handler(ValidationError)
+    async def _model_validation(_: Request, exc: ValidationError):
+        return problem_response(Problem(422, "Invalid input", "one or more fields are invalid",
+                                        errors=pydantic_errors(exc.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        return problem_response(Problem(exc.status_code, _title(exc.status_code), str(exc.detail),
+                                        headers=getattr(exc, "headers", None)))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(Problem(500, "Internal Server Error", "an unexpected error occurred"))
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,95 @@
+"""All SQL of the submissions domain. Ingest is one set-based statement per batch: the
+records, their first version, the history entry and the change-feed entry are written
+together, and ON CONFLICT makes replays free of side effects."""
+from sqlalchemy import text
+
+# Columns extracted from the content for aggregates; each is a key of the row dicts.
+ROW_COLUMNS = (
+    ("submission_id", "uuid"), ("periode", "text"), ("jenis", "text"), ("kode_wilayah", "text"),
+    ("kode_provinsi", "text"), ("kode_kabkota", "text"), ("kode_kecamatan", "text"),
+    ("enumerator_id", "text"), ("captured_at", "timestamptz"), ("content_hash", "text"),
+    ("duplikat_kunci", "text"),
+    ("skala_usaha", "text"), ("kbli", "text"), ("sektor", "text"), ("status_tempat", "text"),
+    ("modal_usaha", "bigint"), ("hasil_penjualan", "bigint"), ("aset", "bigint"),
+    ("tenaga_kerja_l", "integer"), ("tenaga_kerja_p", "integer"), ("punya_nib", "boolean"),
+    ("platform_digital", "boolean"), ("izin_usaha", "boolean"),
+    ("jenis_koperasi", "text"), ("kewenangan", "text"), ("aktif", "boolean"),
+    ("tahun_rat_terakhir", "integer"), ("punya_nik_koperasi", "boolean"),
+    ("anggota_l", "integer"), ("anggota_p", "integer"), ("manajer_l", "integer"),
+    ("manajer_p", "integer"), ("karyawan_l", "integer"), ("karyawan_p", "integer"),
+    ("modal_sendiri", "bigint"), ("modal_luar", "bigint"), ("volume_usaha", "bigint"),
+    ("shu", "bigint"), ("kesehatan", "text"),
+)
+_DATA_COLUMNS = [c for c, _ in ROW_COLUMNS if c != "content_hash"]
+_RECORDSET = ", ".join(f"{c} {t}" for c, t in ROW_COLUMNS) + ", data jsonb"
+
+INSERT_MANY = text(
+    f"""
+    WITH input AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({_RECORDSET})
+    ), ins AS (
+        INSERT INTO submissions ({", ".join(_DATA_COLUMNS)}, content_hash, created_by, created_by_key)
+        SELECT {", ".join(_DATA_COLUMNS)}, decode(content_hash, 'hex'), :actor, :actor_key
+        FROM input
+        ON CONFLICT (submission_id) DO NOTHING
+        RETURNING submission_id, periode, kode_provinsi, kode_kabkota, created_at
+    ), ver AS (
+        INSERT INTO submission_versions (submission_id, version, data, created_by, created_at)
+        SELECT ins.submission_id, 1, input.data, :actor, ins.created_at
+        FROM ins JOIN input USING (submission_id)
+    ), his AS (
+        INSERT INTO submission_history (submission_id, version, aksi, dari, ke, oleh, oleh_key,
+                                        oleh_role, pada)
+        SELECT submission_id, 1, 'dibuat', NULL, 'masuk', :actor, :actor_key, :actor_role, created_at
+        FROM ins
+    ), chg AS (
+        INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode,
+                             kode_provinsi, kode_kabkota, changed_at)
+        SELECT submission_id, 1, 'masuk', 'dibuat', periode, kode_provinsi, kode_kabkota, created_at
+        FROM ins
+    )
+    SELECT submission_id, created_at FROM ins
+    """
+)
+
+EXISTING_HASHES = text(
+    "SELECT submission_id, encode(content_hash, 'hex') AS content_hash FROM submissions "
+    "WHERE submission_id = ANY(CAST(:ids AS uuid[]))"
+)
+
+_RECORD_SELECT = """
+    SELECT s.submission_id, s.periode, s.jenis, s.kode_wilayah, s.kode_kabkota, s.status,
+           s.version, s.enumerator_id, s.captured_at, s.skala_usaha, s.sektor,
+           s.created_by, s.created_at, s.updated_at, v.data,
+           COALESCE(d.ids, '{}') AS duplikat_dengan
+    FROM submissions s
+    JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
+    LEFT JOIN LATERAL (
+        SELECT array_agg(o.submission_id ORDER BY o.submission_id) AS ids FROM submissions o
+        WHERE s.duplikat_kunci IS NOT NULL AND o.duplikat_kunci = s.duplikat_kunci
+          AND o.submission_id <> s.submission_id
+    ) d ON true
+"""
+
+GET_ONE = text(_RECORD_SELECT + " WHERE s.submission_id = :id")
+
+# Keyset pagination on submission_id: stable under concurrent inserts, no OFFSET scans.
+LIST_TEMPLATE = _RECORD_SELECT + """
+    WHERE ({wilayah_filter})
+      AND (CAST(:periode AS text) IS NULL OR s.periode = :periode)
+      AND (CAST(:jenis AS text) IS NULL OR s.jenis = :jenis)
+      AND (CAST(:status AS text) IS NULL OR s.status = :status)
+      AND (CAST(:after AS uuid) IS NULL OR s.submission_id > CAST(:after AS uuid))
+    ORDER BY s.submission_id
+    LIMIT :limit
+"""
+WILAYAH_FILTER = {
+    None: "true",
+    1: "s.kode_provinsi = :kode",
+    2: "s.kode_kabkota = :kode",
+    3: "s.kode_kecamatan = :kode",
+    4: "s.kode_wilayah = :kode",
+}
+LIST = {level: text(LIST_TEMPLATE.replace("{wilayah_filter}", f)) for level, f in WILAYAH_FILTER.items()}
+
+KNOWN_PERIODE = text("SELECT kode FROM periode")

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.auth.deps import require_key, require_role, require_scope
+from app.auth.service import Principal, log_access
+from app.config import settings
+from app.problems import Problem
+from app.submissions import service
+from app.submissions.schemas import BatchResult, SubmissionIn, SubmissionOut, SubmissionPage
+from app.wilayah.service import KODE_PATTERN, get_index
+
+router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+
+_poster = require_role(*service.POSTING_ROLES)
+
+_BATCH_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {
+        "type": "object",
+        "required": ["items"],
+        "additionalProperties": False,
+        "properties": {"items": {
+            "type": "array", "minItems": 1, "maxItems": settings.batch_max_items,
+            "items": {
+                "oneOf": [{"$ref": "#/components/schemas/SubmissionUmkm"},
+                          {"$ref": "#/components/schemas/SubmissionKoperasi"}],
+                "discriminator": {"propertyName": "jenis", "mapping": {
+                    "umkm": "#/components/schemas/SubmissionUmkm",
+                    "koperasi": "#/components/schemas/SubmissionKoperasi"}},
+            },
+        }},
+    }}},
+}
+
+
+@router.post("", response_model=SubmissionOut, status_code=201,
+             responses={200: {"model": SubmissionOut, "description": "identical replay"},
+                        409: {"description": "same submission_id, different content"},
+                        422: {"description": "field errors"}})
+async def create_submission(body: SubmissionIn, response: Response,
+                            principal: Principal = Depends(_poster)):
+    item = body.model_dump(mode="json")
+    prepared, rejected = await service.prepare([item], principal)
+    if rejected:
+        r = rejected[0]
+        raise Problem(r.status, "Invalid input" if r.status == 422 else "Forbidden",
+                      "; ".join(e["message"] for e in r.errors), errors=r.errors)
+    (outcome,) = await service.store(prepared, principal)
+    sid = prepared[0].submission_id
+    if outcome.outcome == "conflict":
+        raise Problem(409, "Conflict", "this submission_id was already stored with different content",
+                      errors=[{"field": "submission_id", "message": "already used with different content"}],
+                      submission_id=sid)
+    response.status_code = 201 if outcome.outcome == "created" else 200
+    return await _read(uuid.UUID(sid), principal, "POST /api/v1/submissions")
+
+
+@router.post("/batch", response_model=BatchResult, openapi_extra={"requestBody": _BATCH_BODY},
+             responses={413: {"description": "more items than allowed"}})
+async def create_batch(request: Request, principal: Principal = Depends(_poster)):
+    try:
+        payload = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise Problem(400, "Malformed JSON", f"the request body is not valid JSON: {exc}")
+    if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
+        raise Problem(422, "Invalid input", "the body must be an object with an `items` array",
+                      errors=[{"field": "items", "message": "required array"}])
+    extra = set(payload) - {"items"}
+    if extra:
+        raise Problem(422, "Invalid input", "unknown fields in the batch body",
+                      errors=[{"field": f, "message": "unknown field"} for f in sorted(extra)])
+    items = payload["items"]
+    if not items:
+        raise Problem(422, "Invalid input", "a batch needs at least one item",
+                      errors=[{"field": "items", "message": "at least 1 item"}])
+    if len(items) > settings.batch_max_items:
+        raise Problem(413, "Payload Too Large",
+                      f"a batch holds at most {settings.batch_max_items} items; got {len(items)}",
+                      errors=[{"field": "items", "message": f"at most {settings.batch_max_items} items"}])
+    prepared, rejected = await service.prepare(items, principal)
+    outcomes: list[dict] = [{}] * len(items)
+    for rj in rejected:
+        outcomes[rj.index] = {"index": rj.index, "submission_id": rj.submission_id, "outcome": "rejected",
+                              "status": rj.status, "errors": rj.errors}
+    for o in await service.store(prepared, principal):
+        i, sid = o.prepared.index, o.prepared.submission_id
+        if o.outcome == "conflict":
+            outcomes[i] = {"index": i, "submission_id": sid, "outcome": "rejected", "status": 409,
+                           "errors": [{"field": "submission_id",
+                                       "message": "already used with different content"}]}
+        else:
+            outcomes[i] = {"index": i, "submission_id": sid, "outcome": o.outcome,
+                           "status": 201 if o.outcome == "created" else 200}
+    counts = {k: sum(1 for o in outcomes if o["outcome"] == k) for k in ("created", "duplicate", "rejected")}
+    return JSONResponse({**counts, "items": outcomes})
+
+
+@router.get("/{submission_id}", response_model=SubmissionOut)
+async def get_submission(submission_id: uuid.UUID, principal: Principal = Depends(require_key)):
+    return await _read(submission_id, principal, "GET /api/v1/submissions/{submission_id}")
+
+
+async def _read(submission_id: uuid.UUID, principal: Principal, endpoint: str) -> dict:
+    row = await service.get_row(submission_id)
+    if row is None:
+        raise Problem(404, "Not Found", f"no record with submission_id {submission_id}")
+    require_scope(principal, row.kode_wilayah)
+    out = service.record_out(row, principal)
+    if not out["pii_masked"]:
+        await log_access(principal, endpoint, {"submission_ids": [str(submission_id)]}, 1)
+    return out
+
+
+@router.get("", response_model=SubmissionPage)
+async def list_submissions(
+    principal: Principal = Depends(require_key),
+    kode_wilayah: str | None = Query(None, description="any level: provinsi, kabkota, kecamatan or desa"),
+    periode: str | None = Query(None, pattern=r"^[0-9]{4}$"),
+    jenis: Literal["umkm", "koperasi"] | None = None,
+    status: Literal["masuk", "diterima", "ditolak"] | None = None,
+    cursor: uuid.UUID | None = Query(None, description="next_cursor of the previous page"),
+    limit: int = Query(100, ge=1, le=1000),
+):
+    kode = kode_wilayah or principal.kode_wilayah
+    level = None
+    if kode is not None:
+        if not KODE_PATTERN.match(kode) or not (await get_index()).exists(kode):
+            raise Problem(422, "Invalid input", f"unknown wilayah {kode!r}",
+                          errors=[{"field": "kode_wilayah", "message": "not an existing wilayah code"}])
+        require_scope(principal, kode)
+        level = kode.count(".") + 1
+    rows = await service.list_rows(level=level, kode=kode, periode=periode, jenis=jenis, status=status,
+                                   after=cursor, limit=limit)
+    items = [service.record_out(r, principal) for r in rows]
+    revealed = [str(i["submission_id"]) for i in items if not i["pii_masked"]]
+    if revealed:
+        await log_access(principal, "GET /api/v1/submissions",
+                         {"kode_wilayah": kode, "periode": periode, "first": revealed[0],
+                          "last": revealed[-1]}, len(revealed))
+    next_cursor = str(items[-1]["submission_id"]) if len(items) == limit else None
+    return {"items": items, "next_cursor": next_cursor}

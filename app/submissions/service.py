@@ -1,0 +1,257 @@
+"""Ingest and read PL-KUMKM records.
+
+Every item goes through the same path whether it came alone, in a batch or from the
+`kumkm import` CLI: structural validation (pydantic), reference checks (wilayah, periode,
+NIK), derivation (skala usaha, sektor, duplicate key), then one set-based insert."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import orjson
+from lokal import parse_nik
+from pydantic import TypeAdapter, ValidationError
+
+from app import db
+from app.auth.pii import can_see_pii, mask_record_data
+from app.auth.service import Principal
+from app.problems import UNKNOWN_FIELD_HINTS, pydantic_errors
+from app.submissions import queries, rules
+from app.submissions.schemas import SubmissionIn, SubmissionUmkm
+from app.wilayah.service import LEVEL_DESA, LEVEL_KABKOTA, LEVEL_KECAMATAN, get_index, split_kode
+
+_adapter: TypeAdapter = TypeAdapter(SubmissionIn)
+FUTURE_TOLERANCE = dt.timedelta(minutes=10)
+POSTING_ROLES = ("enumerator", "admin")
+DERIVED_FIELDS = {
+    "skala_usaha": "derived by the service from modal_usaha or hasil_penjualan_tahunan (PP 7/2021); do not send it",
+    "sektor": "derived by the service from kbli; do not send it",
+}
+UNKNOWN_FIELD_HINTS.update(DERIVED_FIELDS)
+
+
+@dataclass
+class Prepared:
+    """A valid item, ready for the insert statement."""
+    index: int
+    submission_id: str
+    row: dict
+    content_hash: str
+
+
+@dataclass
+class Rejected:
+    index: int
+    submission_id: str | None
+    status: int
+    errors: list[dict] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- validation
+
+_periode_cache: tuple[float, frozenset[str]] = (0.0, frozenset())
+
+
+async def known_periode() -> frozenset[str]:
+    global _periode_cache
+    now = time.monotonic()
+    if now - _periode_cache[0] > 30:
+        async with db.connect() as conn:
+            kodes = frozenset(r[0] for r in (await conn.execute(queries.KNOWN_PERIODE)).all())
+        _periode_cache = (now, kodes)
+    return _periode_cache[1]
+
+
+def canonical_hash(content: dict) -> str:
+    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _raw_id(item) -> str | None:
+    if isinstance(item, dict):
+        sid = item.get("submission_id")
+        return sid if isinstance(sid, str) else None
+    return None
+
+
+async def prepare(items: list, principal: Principal) -> tuple[list[Prepared], list[Rejected]]:
+    """Validate and derive every item; never touches the records table."""
+    index = await get_index()
+    periode = await known_periode()
+    now = dt.datetime.now(dt.timezone.utc)
+    ok: list[Prepared] = []
+    bad: list[Rejected] = []
+    for i, item in enumerate(items):
+        try:
+            model = _adapter.validate_python(item)
+        except ValidationError as exc:
+            bad.append(Rejected(i, _raw_id(item), 422, pydantic_errors(exc.errors())))
+            continue
+        errors = _check_references(model, index, periode, now)
+        if errors:
+            bad.append(Rejected(i, str(model.submission_id), 422, errors))
+            continue
+        if not principal.covers(model.kode_wilayah):
+            bad.append(Rejected(i, str(model.submission_id), 403, [{
+                "field": "kode_wilayah", "type": "scope",
+                "message": f"{model.kode_wilayah} is outside this key's wilayah ({principal.kode_wilayah})"}]))
+            continue
+        ok.append(_derive(i, model))
+    return ok, bad
+
+
+def _check_references(model, index, periode: frozenset[str], now: dt.datetime) -> list[dict]:
+    errors: list[dict] = []
+
+    def err(f: str, msg: str, typ: str = "value_error") -> None:
+        errors.append({"field": f, "message": msg, "type": typ})
+
+    if model.periode not in periode:
+        err("periode", f"unknown periode {model.periode!r}; known: {', '.join(sorted(periode))}")
+    if not index.exists(model.kode_wilayah, LEVEL_KABKOTA, LEVEL_DESA):
+        err("kode_wilayah", f"{model.kode_wilayah} is not an existing desa/kelurahan or kabupaten/kota")
+    if model.captured_at > now + FUTURE_TOLERANCE:
+        err("captured_at", "captured_at is more than 10 minutes in the future")
+    if isinstance(model, SubmissionUmkm):
+        _check_nik(model.nik_pemilik, index, err)
+        if rules.sektor_kbli(model.kbli) is None:
+            err("kbli", f"{model.kbli} is not a KBLI 2020 code: golongan pokok {model.kbli[:2]} does not exist")
+        if model.modal_usaha is None and model.hasil_penjualan_tahunan is None:
+            err("modal_usaha", "modal_usaha or hasil_penjualan_tahunan is required to derive skala usaha")
+    return errors
+
+
+def _check_nik(nik: str, index, err) -> None:
+    if not (len(nik) == 16 and nik.isascii() and nik.isdigit()):
+        err("nik_pemilik", "NIK must be exactly 16 digits")
+        return
+    info = parse_nik(nik)
+    if not index.exists(f"{nik[0:2]}.{nik[2:4]}.{nik[4:6]}", LEVEL_KECAMATAN):
+        err("nik_pemilik", f"the first 6 digits of the NIK ({nik[:6]}) are not an existing kecamatan")
+    for issue in info.errors:
+        if issue.code == "birth_date":
+            err("nik_pemilik", "the date in the NIK (digits 7-12, day +40 for women) is not a real date")
+        elif issue.code == "serial":
+            err("nik_pemilik", "the NIK serial (last 4 digits) cannot be 0000")
+
+
+def _derive(i: int, model) -> Prepared:
+    content = model.model_dump(mode="json")
+    content_hash = canonical_hash(content)
+    where = split_kode(model.kode_wilayah)
+    row: dict = {
+        "submission_id": content["submission_id"],
+        "periode": model.periode,
+        "jenis": model.jenis,
+        "kode_wilayah": model.kode_wilayah,
+        **where,
+        "enumerator_id": model.enumerator_id,
+        "captured_at": content["captured_at"],
+        "content_hash": content_hash,
+        "data": content,
+    }
+    if isinstance(model, SubmissionUmkm):
+        row.update(
+            duplikat_kunci=rules.duplikat_kunci(model.periode, where["kode_kabkota"], model.nik_pemilik,
+                                                model.nama_usaha),
+            skala_usaha=rules.skala_usaha(model.modal_usaha, model.hasil_penjualan_tahunan),
+            kbli=model.kbli, sektor=rules.sektor_kbli(model.kbli), status_tempat=model.status_tempat,
+            modal_usaha=model.modal_usaha, hasil_penjualan=model.hasil_penjualan_tahunan,
+            aset=model.aset, tenaga_kerja_l=model.tenaga_kerja_laki_laki,
+            tenaga_kerja_p=model.tenaga_kerja_perempuan, punya_nib=model.nib is not None,
+            platform_digital=model.platform_digital, izin_usaha=model.izin_usaha,
+        )
+    else:
+        row.update(
+            jenis_koperasi=model.jenis_koperasi, kewenangan=model.kewenangan, aktif=model.aktif,
+            tahun_rat_terakhir=model.tahun_rat_terakhir, punya_nik_koperasi=model.nik_koperasi is not None,
+            anggota_l=model.anggota_laki_laki, anggota_p=model.anggota_perempuan,
+            manajer_l=model.manajer_laki_laki, manajer_p=model.manajer_perempuan,
+            karyawan_l=model.karyawan_laki_laki, karyawan_p=model.karyawan_perempuan,
+            modal_sendiri=model.modal_sendiri, modal_luar=model.modal_luar,
+            volume_usaha=model.volume_usaha, aset=model.aset, shu=model.shu, kesehatan=model.kesehatan,
+            izin_usaha=model.izin_usaha_simpan_pinjam,
+        )
+    return Prepared(i, content["submission_id"], row, content_hash)
+
+
+# ---------------------------------------------------------------- writing
+
+@dataclass
+class Outcome:
+    prepared: Prepared
+    outcome: str        # created | duplicate | conflict
+    created_at: dt.datetime | None = None
+
+
+async def store(prepared: list[Prepared], principal: Principal) -> list[Outcome]:
+    """Insert what is new; classify the rest as replay (same content) or conflict. One
+    transaction, so each item is all there (record, version, history, change) or not at all."""
+    if not prepared:
+        return []
+    # The same id twice in one batch: the first one is the record, later ones are replays.
+    first: dict[str, Prepared] = {}
+    for p in prepared:
+        first.setdefault(p.submission_id, p)
+    rows = orjson.dumps([p.row for p in first.values()]).decode()
+    async with db.transaction() as conn:
+        result = await conn.execute(queries.INSERT_MANY, {
+            "rows": rows, "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role,
+        })
+        created = {str(r.submission_id): r.created_at for r in result}
+        stored_hash = {sid: first[sid].content_hash for sid in created}
+        others = [sid for sid in first if sid not in created]
+        if others:
+            res = await conn.execute(queries.EXISTING_HASHES, {"ids": others})
+            stored_hash.update({str(r.submission_id): r.content_hash for r in res})
+    out = []
+    for p in prepared:
+        sid = p.submission_id
+        if sid in created and first[sid] is p:
+            out.append(Outcome(p, "created", created[sid]))
+        else:
+            out.append(Outcome(p, "duplicate" if stored_hash.get(sid) == p.content_hash else "conflict"))
+    return out
+
+
+# ---------------------------------------------------------------- reading
+
+def record_out(row, principal: Principal) -> dict:
+    data = row.data if isinstance(row.data, dict) else orjson.loads(row.data)
+    visible = can_see_pii(principal, row.kode_wilayah, row.created_by)
+    return {
+        "submission_id": row.submission_id,
+        "periode": row.periode,
+        "jenis": row.jenis,
+        "kode_wilayah": row.kode_wilayah,
+        "kode_kabkota": row.kode_kabkota,
+        "status": row.status,
+        "version": row.version,
+        "enumerator_id": row.enumerator_id,
+        "captured_at": row.captured_at,
+        "skala_usaha": row.skala_usaha,
+        "sektor": row.sektor,
+        "kemungkinan_duplikat": bool(row.duplikat_dengan),
+        "duplikat_dengan": list(row.duplikat_dengan),
+        "pii_masked": not visible,
+        "data": data if visible else mask_record_data(data),
+        "dibuat_oleh": row.created_by,
+        "dibuat_pada": row.created_at,
+        "diperbarui_pada": row.updated_at,
+    }
+
+
+async def get_row(submission_id: uuid.UUID):
+    async with db.connect() as conn:
+        return (await conn.execute(queries.GET_ONE, {"id": submission_id})).first()
+
+
+async def list_rows(*, level: int | None, kode: str | None, periode: str | None, jenis: str | None,
+                    status: str | None, after: uuid.UUID | None, limit: int):
+    async with db.connect() as conn:
+        return (await conn.execute(queries.LIST[level], {
+            "kode": kode, "periode": periode, "jenis": jenis, "status": status,
+            "after": after, "limit": limit,
+        })).all()

@@ -1,0 +1,10 @@
+from sqlalchemy import text
+
+CHILDREN = text(
+    """
+    SELECT kode, nama, level, jenis FROM wilayah
+    WHERE parent_kode IS NOT DISTINCT FROM :parent ORDER BY kode
+    """
+)
+ONE = text("SELECT kode, nama, level, jenis FROM wilayah WHERE kode = :kode")
+ALL_FOR_INDEX = text("SELECT kode, nama, level FROM wilayah")

@@ -1,0 +1,17 @@
+from fastapi import APIRouter, Depends, Query
+
+from app.auth.deps import require_key
+from app.problems import Problem
+from app.wilayah import schemas, service
+
+router = APIRouter(prefix="/api/v1/wilayah", tags=["wilayah"])
+
+
+@router.get("", response_model=schemas.WilayahList, dependencies=[Depends(require_key)])
+async def list_children(
+    parent: str | None = Query(None, description="Kode induk, e.g. `16`; omit for the 38 provinsi"),
+):
+    if parent is not None and (not service.KODE_PATTERN.match(parent) or await service.get(parent) is None):
+        raise Problem(404, "Wilayah tidak ditemukan", f"no wilayah with kode {parent!r}",
+                      errors=[{"field": "parent", "message": "unknown wilayah code"}])
+    return {"parent": parent, "items": await service.children(parent)}

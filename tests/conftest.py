@@ -1,0 +1,165 @@
+"""One real PostgreSQL per test run (embedded, in a temporary directory, unless DATABASE_URL
+names a server, where a throw-away database is made), one live service on loopback, and a
+clean slate for every test."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy.engine import make_url
+
+from app import db
+from app.auth import service as auth_service
+
+MUTABLE_TABLES = ("access_log", "target_pendataan", "rekap_status", "changes", "submission_history",
+                  "submission_versions", "submissions", "api_keys")
+
+
+def asyncpg_params(url: str) -> dict:
+    u = make_url(url)
+    params = {"user": u.username or "postgres", "database": u.database, "password": u.password}
+    host = u.query.get("host") or u.host
+    params["host"] = host
+    if u.port or u.query.get("port"):
+        params["port"] = int(u.port or u.query.get("port"))
+    return params
+
+
+def _make_database() -> tuple[str, callable]:
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        base = make_url(db.normalize_url(external))
+        name = f"kumkm_test_{os.getpid()}"
+
+        async def admin(sql):
+            conn = await asyncpg.connect(**asyncpg_params(base.render_as_string(hide_password=False)))
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}"'))
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        url = base.set(database=name).render_as_string(hide_password=False)
+        return url, lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    from app import embedded
+
+    tmp = Path(tempfile.mkdtemp(prefix="kumkm-test-"))
+    url = embedded.start(tmp / "pgdata", cleanup_mode="delete", database="kumkm_test")
+    return url, lambda: None
+
+
+class LiveServer:
+    def __init__(self, app):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                loop="asyncio", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        deadline = time.time() + 60
+        while not self.server.started:
+            if time.time() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.05)
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    url, drop = _make_database()
+    db.set_url(url)
+    os.environ["DATABASE_URL"] = url
+    db.migrate(url)
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url):
+    from app.main import create_app
+
+    server = LiveServer(create_app())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def pg(database_url):
+    """A direct connection for checks a user cannot make over HTTP (recounts, raw rows)."""
+    conn = await asyncpg.connect(**asyncpg_params(database_url))
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture(autouse=True)
+def clean_slate(request):
+    yield
+    if "database_url" not in request.fixturenames:
+        return
+    url = request.getfixturevalue("database_url")
+
+    async def truncate():
+        conn = await asyncpg.connect(**asyncpg_params(url))
+        try:
+            await conn.execute(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE")
+        finally:
+            await conn.close()
+
+    asyncio.run(truncate())
+    auth_service.clear_cache()
+
+
+class Keys:
+    """Makes API keys straight in the database, as `kumkm apikey create` would."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    async def make(self, role: str, wilayah: str | None = None, *, name: str | None = None,
+                   pii: bool = False, expires_at=None) -> str:
+        key = auth_service.new_key()
+        conn = await asyncpg.connect(**asyncpg_params(self.url))
+        try:
+            await conn.execute(
+                "INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash, pii, expires_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                name or f"{role}-{wilayah or 'nasional'}", role, wilayah, key[:14],
+                auth_service.hash_key(key), pii, expires_at)
+        finally:
+            await conn.close()
+        return key
+
+
+@pytest.fixture
+def keys(database_url):
+    return Keys(database_url)
+
+
+@pytest.fixture
+async def client(live_server):
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as c:
+        yield c
+
+
+def auth(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
