@@ -72,7 +72,30 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         return {"status": "ready", "schema": current}
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    _document_raw_bodies(app)
     return app
+
+
+def _document_raw_bodies(app: FastAPI) -> None:
+    """Record bodies are parsed by the service itself (one validation path for single posts,
+    batches and imports, with per-item outcomes), so FastAPI does not see their models:
+    add them to the document's components for the routes' $refs."""
+    from fastapi.openapi.utils import get_openapi
+    from pydantic.json_schema import models_json_schema
+
+    from app.submissions.schemas import SubmissionKoperasi, SubmissionUmkm
+
+    def openapi():
+        if app.openapi_schema is None:
+            doc = get_openapi(title=app.title, version=app.version, description=app.description,
+                              routes=app.routes)
+            _, defs = models_json_schema([(SubmissionUmkm, "validation"), (SubmissionKoperasi, "validation")],
+                                         ref_template="#/components/schemas/{model}")
+            doc.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 app = create_app()
