@@ -51,7 +51,7 @@ _SINGLE_BODY = {
 
 
 def _json(content, status: int = 200) -> Response:
-    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
+    return Response(orjson.dumps(content, default=str), status_code=status, media_type="application/json")
 
 
 async def _json_body(request: Request):
