@@ -94,7 +94,9 @@ async def connect() -> AsyncIterator[AsyncConnection]:
 def alembic_config(url: str | None = None):
     from alembic.config import Config
 
-    cfg = Config(str(ROOT / "alembic.ini"))
+    ini = ROOT / "alembic.ini"
+    # An installed (non-editable) package carries migrations/ but not alembic.ini.
+    cfg = Config(str(ini) if ini.exists() else None)
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.set_main_option("sqlalchemy.url", (url or resolve_url()).replace("%", "%%"))
     return cfg
