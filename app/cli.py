@@ -28,9 +28,16 @@ def cmd_serve(args) -> int:
     # attach to the same server instead of each starting one.
     os.environ["DATABASE_URL"] = url
     os.environ["KUMKM_SKIP_MIGRATE"] = "1"
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile
+
+        # one metrics directory for all workers, so /metrics sums them
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kumkm-metrics-")
+    # every worker process configures JSON logging at start-up (see app.main.lifespan)
+    os.environ["KUMKM_JSON_LOGS"] = args.log_level.upper()
     uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
                 log_level=args.log_level, loop="uvloop", http="httptools",
-                proxy_headers=True, access_log=args.access_log)
+                proxy_headers=True, access_log=False, log_config=None)
     return 0
 
 
@@ -148,7 +155,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=int(os.environ.get("KUMKM_PORT", "8000")))
     s.add_argument("--workers", type=int, default=int(os.environ.get("KUMKM_WORKERS", "1")))
     s.add_argument("--log-level", default="info")
-    s.add_argument("--access-log", action="store_true", help="log every request (off: metrics cover it)")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("migrate", help="bring the schema to head")

@@ -21,6 +21,10 @@ API_VERSION = "0.1.0"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
+    if os.environ.get("KUMKM_JSON_LOGS"):
+        from app.observability.logs import configure
+
+        configure(os.environ["KUMKM_JSON_LOGS"])
     # Resolving the URL starts the embedded server when there is no DATABASE_URL; migrating
     # at start means a new release never runs against an old schema.
     await asyncio.to_thread(db.resolve_url)
@@ -71,7 +75,13 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
                                 status_code=503)
         return {"status": "ready", "schema": current}
 
+    from app.observability.middleware import Observe
+    from app.observability.router import router as ops_router
+
+    app.include_router(ops_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # outermost: the request id and timing cover everything, 413s included
+    app.add_middleware(Observe)
     _document_raw_bodies(app)
     return app
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from app.auth.deps import require_key, require_role, require_scope
 from app.auth.service import Principal, log_access
 from app.config import settings
+from app.observability.metrics import INGESTED
 from app.problems import Problem
 from app.submissions import service
 from app.submissions.schemas import BatchResult, SubmissionOut, SubmissionPage
@@ -69,10 +70,12 @@ async def create_submission(request: Request, principal: Principal = Depends(_po
     # The body is validated once, by the same code path as batches and `kumkm import`.
     prepared, rejected = await service.prepare([await _json_body(request)], principal)
     if rejected:
+        INGESTED.labels("rejected").inc()
         r = rejected[0]
         raise Problem(r.status, "Invalid input" if r.status == 422 else "Forbidden",
                       "; ".join(e["message"] for e in r.errors), errors=r.errors)
     (outcome,) = await service.store(prepared, principal)
+    INGESTED.labels("rejected" if outcome.outcome == "conflict" else outcome.outcome).inc()
     sid = prepared[0].submission_id
     if outcome.outcome == "conflict":
         raise Problem(409, "Conflict", "this submission_id was already stored with different content",
@@ -118,6 +121,8 @@ async def create_batch(request: Request, principal: Principal = Depends(_poster)
             outcomes[i] = {"index": i, "submission_id": sid, "outcome": o.outcome,
                            "status": 201 if o.outcome == "created" else 200}
     counts = {k: sum(1 for o in outcomes if o["outcome"] == k) for k in ("created", "duplicate", "rejected")}
+    for k, n in counts.items():
+        INGESTED.labels(k).inc(n)
     return _json({**counts, "items": outcomes})
 
 
