@@ -75,8 +75,14 @@ def cmd_apikey_create(args) -> int:
     async def run():
         from app.auth import service
 
+        expires = None
+        if args.expires_days:
+            import datetime as dt
+
+            expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=args.expires_days)
         try:
-            return await service.create(args.name or args.role, args.role, args.wilayah, pii=args.pii)
+            return await service.create(args.name or args.role, args.role, args.wilayah, pii=args.pii,
+                                        expires_at=expires)
         finally:
             await db.dispose_engine()
 
@@ -109,6 +115,28 @@ def cmd_apikey_revoke(args) -> int:
         return 1
     for key_id, name in revoked:
         print(f"revoked key #{key_id} ({name})")
+    return 0
+
+
+def cmd_apikey_rotate(args) -> int:
+    _prepare_database()
+
+    async def run():
+        from app.auth import service
+
+        try:
+            return await service.rotate(args.ref, int(args.grace_hours * 3600))
+        finally:
+            await db.dispose_engine()
+
+    rotated = asyncio.run(run())
+    if rotated is None:
+        print(f"no active key matches {args.ref!r}", file=sys.stderr)
+        return 1
+    key_id, key = rotated
+    print(f"new key #{key_id}; the old key stops working in {args.grace_hours:g} h")
+    print("store it now: it is shown only once")
+    print(key)
     return 0
 
 
@@ -170,7 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wilayah", help="scope: a provinsi or kabupaten/kota code; none for national")
     s.add_argument("--name", help="who holds it (an enumerator's records are owned by this name)")
     s.add_argument("--pii", action="store_true", help="walidata only: may see personal data unmasked")
+    s.add_argument("--expires-days", type=float, help="the key stops working after this many days")
     s.set_defaults(func=cmd_apikey_create)
+    s = k.add_parser("rotate", help="replace a key (same name, role, scope); prints the new key last")
+    s.add_argument("ref", help="key id or prefix")
+    s.add_argument("--grace-hours", type=float, default=0.0, help="how long the old key keeps working")
+    s.set_defaults(func=cmd_apikey_rotate)
     s = k.add_parser("revoke", help="revoke a key by id or prefix")
     s.add_argument("ref")
     s.set_defaults(func=cmd_apikey_revoke)
