@@ -86,6 +86,36 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     return app
 
 
+def _problem_responses(doc: dict) -> None:
+    """Every error is RFC 9457 problem details (app/problems.py), FastAPI's validation errors
+    included: say so in the document instead of FastAPI's default 422 shape."""
+    from app.problems import FieldError, ProblemDetails
+
+    schemas = doc["components"]["schemas"]
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["FieldError"] = FieldError.model_json_schema()
+    problem = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+    problem.pop("$defs", None)
+    schemas["ProblemDetails"] = problem
+    content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+    for path, operations in doc.get("paths", {}).items():
+        for method, op in operations.items():
+            responses = op.setdefault("responses", {})
+            for code, response in list(responses.items()):
+                if code.startswith(("4", "5")):
+                    response["content"] = content
+            if path.startswith("/api/"):
+                responses.setdefault("401", {"description": "missing, unknown, revoked or expired key",
+                                             "content": content})
+                responses.setdefault("403", {"description": "role or wilayah scope does not allow it",
+                                             "content": content})
+            responses.setdefault("422", {"description": "invalid input; `errors` names each field",
+                                         "content": content})
+            responses["422"]["content"] = content
+            responses.setdefault("default", {"description": "any other error", "content": content})
+
+
 def _document_raw_bodies(app: FastAPI) -> None:
     """Record bodies are parsed by the service itself (one validation path for single posts,
     batches and imports, with per-item outcomes), so FastAPI does not see their models:
@@ -101,7 +131,9 @@ def _document_raw_bodies(app: FastAPI) -> None:
                               routes=app.routes)
             _, defs = models_json_schema([(SubmissionUmkm, "validation"), (SubmissionKoperasi, "validation")],
                                          ref_template="#/components/schemas/{model}")
-            doc.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(defs.get("$defs", {}))
+            _problem_responses(doc)
             app.openapi_schema = doc
         return app.openapi_schema
 
