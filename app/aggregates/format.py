@@ -40,7 +40,7 @@ def rasio(num: int | None, den: int | None) -> str | None:
     Never capped: 62137/60300 is "1.03046434"."""
     if num is None or not den:
         return None
-    return str(_divide(num, den, _RATIO_Q))
+    return f"{_divide(num, den, _RATIO_Q):f}"
 
 
 def persen(num: int | None, den: int | None) -> str | None:

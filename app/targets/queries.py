@@ -73,7 +73,7 @@ _ANAK = {
             "(SELECT kode FROM wilayah WHERE parent_kode = :area)",
     (3, 4): "SELECT kode, nama FROM wilayah WHERE parent_kode = :area",
 }
-ROW_LEVELS = {area: sorted(lv for (a, lv) in _ANAK if a == area) for area in range(4)}
+ROW_LEVELS = {area: sorted(lv for (a, lv) in _ANAK if a == area) for area in range(5)}
 
 # Counts per row, from the maintained rollup (row level 1 or 2)...
 _HITUNG_REKAP = """
