@@ -100,8 +100,9 @@ MEASURES_UMKM = {
     "hasil_penjualan": ("COALESCE(sum(hasil_penjualan), 0)", "uang"),
     "tenaga_kerja_l": ("COALESCE(sum(tenaga_kerja_l), 0)", "angka"),
     "tenaga_kerja_p": ("COALESCE(sum(tenaga_kerja_p), 0)", "angka"),
-    "punya_nib": ("count(*) FILTER (WHERE punya_nib)", "angka"),
-    "platform_digital": ("count(*) FILTER (WHERE platform_digital)", "angka"),
+    # named apart from the dimensions of the same columns, which a row may carry too
+    "usaha_punya_nib": ("count(*) FILTER (WHERE punya_nib)", "angka"),
+    "usaha_platform_digital": ("count(*) FILTER (WHERE platform_digital)", "angka"),
 }
 MEASURES_KOPERASI = {
     "koperasi_aktif": ("count(*) FILTER (WHERE aktif)", "angka"),

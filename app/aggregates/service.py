@@ -247,7 +247,7 @@ _LABELS = {
     "karyawan_l": "Karyawan L", "karyawan_p": "Karyawan P", "modal_sendiri": "Modal Sendiri (Rp)",
     "modal_luar": "Modal Luar (Rp)", "volume_usaha": "Volume Usaha (Rp)", "shu": "SHU (Rp)",
 }
-_MEASURE_LABELS = {"punya_nib": "Memiliki NIB (usaha)", "platform_digital": "Platform Digital (usaha)"}
+_LABELS.update(usaha_punya_nib="Usaha Memiliki NIB", usaha_platform_digital="Usaha dengan Platform Digital")
 
 
 def agregat_csv(doc: dict) -> tuple[list[str], list[list[str]]]:
@@ -257,7 +257,7 @@ def agregat_csv(doc: dict) -> tuple[list[str], list[list[str]]]:
         if d in _WILAYAH_DIMS:
             dim_cols.append(_WILAYAH_DIMS[d])
     measure_cols = list(doc["jumlah"])
-    header = [_LABELS[c] for c in dim_cols] + [_MEASURE_LABELS.get(c, _LABELS[c]) for c in measure_cols]
+    header = [_LABELS[c] for c in dim_cols] + [_LABELS[c] for c in measure_cols]
 
     def dim_cell(v) -> str:
         if v is None:
