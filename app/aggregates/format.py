@@ -10,6 +10,7 @@ import datetime as dt
 import io
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
+import orjson
 from fastapi.responses import Response
 
 # Ratios in JSON: the fraction rounded half-up to this many decimal places. Eight places keep
@@ -74,3 +75,10 @@ def csv_response(filename: str, header: list[str], rows: list[list]) -> Response
     w.writerows(rows)
     return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def json_response(doc: dict) -> Response:
+    """The report as JSON without a second validation pass: the documents are built here from
+    typed rows, and re-validating a 514-row table through the response model costs more than
+    the query. Dates serialise as ISO 8601, as pydantic would."""
+    return Response(orjson.dumps(doc), media_type="application/json")

@@ -50,6 +50,14 @@ _KERAGAAN = """
 KERAGAAN = {lv: text(_KERAGAAN.format(child=child, status=_STATUS, area=AREA[lv]))
             for lv, child in KERAGAAN_CHILD.items()}
 
+# Rows of the table: written per level because `parent_kode IS NOT DISTINCT FROM` cannot use
+# the (parent_kode, kode) index and would scan every desa.
+CHILDREN = {
+    0: text("SELECT kode, nama FROM wilayah WHERE parent_kode IS NULL ORDER BY kode"),
+    1: text("SELECT kode, nama FROM wilayah WHERE parent_kode = :area ORDER BY kode"),
+    2: text("SELECT kode, nama FROM wilayah WHERE parent_kode = :area ORDER BY kode"),
+}
+
 # ---------------------------------------------------------------- UMKM by skala
 
 _UMKM = """

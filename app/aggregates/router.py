@@ -3,7 +3,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 
 from app.aggregates import schemas, service
-from app.aggregates.format import csv_response
+from app.aggregates.format import csv_response, json_response
 from app.auth.deps import require_role
 from app.auth.service import Principal
 from app.targets.service import READ_ROLES
@@ -31,7 +31,7 @@ async def keragaan_koperasi(periode: str = _PERIODE,
     doc = await service.keragaan_koperasi(principal, periode, wilayah, service.parse_status(status))
     if format == "csv":
         return csv_response(f"keragaan-koperasi-{periode}-{wilayah or 'nasional'}.csv", *service.keragaan_csv(doc))
-    return doc
+    return json_response(doc)
 
 
 @router.get("/umkm", response_model=schemas.UmkmOut, responses={200: _CSV})
@@ -43,7 +43,7 @@ async def agregat_umkm(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
     doc = await service.umkm(principal, periode, wilayah, service.parse_status(status))
     if format == "csv":
         return csv_response(f"umkm-{periode}-{wilayah or 'nasional'}.csv", *service.umkm_csv(doc))
-    return doc
+    return json_response(doc)
 
 
 @router.get("", response_model=schemas.AgregatOut, responses={200: _CSV})
@@ -59,4 +59,4 @@ async def agregat(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
                                 service.parse_status(status), jenis)
     if format == "csv":
         return csv_response(f"agregat-{periode}-{wilayah or 'nasional'}.csv", *service.agregat_csv(doc))
-    return doc
+    return json_response(doc)

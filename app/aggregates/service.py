@@ -8,7 +8,7 @@ from app.aggregates.format import angka_id, persen, rasio
 from app.auth.service import Principal
 from app.problems import Problem
 from app.targets.service import check_periode, check_wilayah, require_area
-from app.wilayah.service import children, get_index, split_kode
+from app.wilayah.service import get_index, split_kode
 
 STATUSES = ("masuk", "diterima", "ditolak")
 DEFAULT_STATUS = ["diterima"]
@@ -89,6 +89,7 @@ async def keragaan_koperasi(principal: Principal, periode: str, wilayah: str | N
     params.update(status=status, tahun=int(periode))
     async with db.connect() as conn:
         found = (await conn.execute(queries.KERAGAAN[level], params)).all()
+        anak = (await conn.execute(queries.CHILDREN[level], params)).all()
     zero = dict.fromkeys(_KERAGAAN_SUMS, 0)
     per_child: dict[str | None, dict] = {}
     binaan = {"provinsi": dict(zero), "nasional": dict(zero)}
@@ -101,8 +102,8 @@ async def keragaan_koperasi(principal: Principal, periode: str, wilayah: str | N
             _add(binaan[r.kewenangan], r)
     # Every child wilayah is listed, with zeros where nothing was recorded, as the ODS prints.
     rows = []
-    for i, c in enumerate(await children(wilayah), 1):
-        rows.append(_keragaan_row(i, c["kode"], c["nama"], per_child.pop(c["kode"], zero)))
+    for i, c in enumerate(anak, 1):
+        rows.append(_keragaan_row(i, c.kode, c.nama, per_child.pop(c.kode, zero)))
     for kode, t in sorted(per_child.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
         # Koperasi placed above the row level (a kabupaten/kota without kecamatan).
         rows.append(_keragaan_row(len(rows) + 1, kode, "(tanpa kecamatan)" if kode is None else kode, t))

@@ -3,7 +3,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from app.aggregates.format import csv_response
+from app.aggregates.format import csv_response, json_response
 from app.auth.deps import require_role
 from app.auth.service import Principal
 from app.targets import schemas, service
@@ -59,4 +59,4 @@ async def capaian_pendataan(
     if format == "csv":
         header, rows = service.capaian_csv_rows(doc)
         return csv_response(f"capaian-pendataan-{periode}-{wilayah or 'nasional'}.csv", header, rows)
-    return doc
+    return json_response(doc)
