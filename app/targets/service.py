@@ -12,6 +12,7 @@ from app import db
 from app.aggregates.format import angka_id, persen, rasio, today_wib
 from app.auth.service import Principal
 from app.problems import Problem
+from app.submissions.service import known_periode
 from app.targets import queries
 from app.targets.schemas import TINGKAT
 from app.wilayah.service import KODE_PATTERN, get_index
@@ -32,9 +33,8 @@ def _invalid(field: str, message: str, status: int = 422) -> Problem:
 async def check_periode(periode: str, field: str = "periode") -> None:
     if not PERIODE_PATTERN.match(periode):
         raise _invalid(field, "must be a 4-digit year, e.g. 2022")
-    async with db.connect() as conn:
-        known = {r[0] for r in (await conn.execute(queries.KNOWN_PERIODE)).all()}
-    if periode not in known:
+    # the periode list changes once a year: the ingest path's 30-second cache is enough here
+    if periode not in await known_periode():
         raise _invalid(field, f"unknown periode {periode}")
 
 
