@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import os
 import socket
@@ -105,6 +106,13 @@ def _pg_params(url: str) -> dict:
     return params
 
 
+def _rmdir_quietly(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -189,6 +197,9 @@ async def run(args) -> dict:
 
     tmp = Path(tempfile.mkdtemp(prefix="kumkm-bench-"))
     print(f"embedded PostgreSQL in {tmp}", flush=True)
+    if not args.keep:
+        # registered first, so it runs last: after the embedded server has removed pgdata
+        atexit.register(_rmdir_quietly, tmp)
     url = embedded.start(tmp / "pgdata", cleanup_mode=None if args.keep else "delete", database="kumkm")
     await asyncio.to_thread(db.migrate, url)  # Alembic runs its own event loop
     conn = await asyncpg.connect(**_pg_params(url))
@@ -202,7 +213,7 @@ async def run(args) -> dict:
         walidata = await make_key(conn, "walidata", None)
 
         port = _free_port()
-        env = {**os.environ, "DATABASE_URL": url, "KUMKM_DATA_DIR": str(tmp / "service")}
+        env = {**os.environ, "DATABASE_URL": url}
         server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
                                    "--log-level", "warning"], cwd=ROOT, env=env)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
