@@ -132,10 +132,3 @@ _CAPAIAN = """
 """
 CAPAIAN = {k: text(_CAPAIAN.format(anak=_ANAK[k], hitung=_HITUNG[k])) for k in _ANAK}
 
-# The same figures recounted from the records, for tests and the benchmark to compare with.
-RECOUNT_KABKOTA = text(
-    """
-    SELECT kode_kabkota, status, count(*) AS n FROM submissions
-    WHERE periode = :periode GROUP BY 1, 2
-    """
-)
