@@ -83,6 +83,9 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     from app.observability.router import router as ops_router
 
     app.include_router(ops_router)
+    from app.dashboard.router import install as install_dashboard
+
+    install_dashboard(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # outermost: the request id and timing cover everything, 413s included
     app.add_middleware(Observe)

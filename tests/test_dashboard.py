@@ -1,0 +1,285 @@
+"""The dinas dashboard in a real browser: Debian's headless Chromium driven by Playwright, against
+the live service with generated records. What a kepala dinas reads on the page must be the
+API's numbers, digit for digit, in Indonesian format."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from app.aggregates.format import angka_id, persen
+from tests.bulk import insert_records
+from tests.conftest import auth
+
+CHROMIUM = "/usr/bin/chromium"
+# No network beyond loopback in tests, and nothing Chromium would fetch for itself.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+# Sumatera Selatan, 2022: (kabkota, target or None, masuk, diterima, ditolak). Mixed states in
+# every row, one above its target, one without a target, one with nothing verified yet.
+SUMSEL = [
+    ("16.01", 9_000, 7_321, 5_980, 211),
+    ("16.07", 12_500, 13_004, 11_870, 402),
+    ("16.10", None, 2_345, 1_000, 45),
+    ("16.71", 20_000, 15_678, 9_001, 1_234),
+    ("16.74", 1_500, 733, 0, 0),
+]
+COUNT_FIELDS = ("target", "masuk", "belum_diverifikasi", "diterima", "ditolak", "total_terverifikasi")
+PERSEN_FIELDS = ("masuk_vs_target", "diterima_vs_target", "diterima_vs_masuk")
+
+
+def _install_chromium() -> None:
+    """Debian's chromium, installed once per machine; later runs find it and do nothing."""
+    if os.path.exists(CHROMIUM):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip(f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get): "
+                    "run `apt-get install chromium` to run the dashboard browser tests")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    # wait for a dpkg lock held by another install instead of failing at once
+    install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends",
+               "chromium", "fonts-dejavu-core"]
+    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
+        # a fresh machine has no package lists yet
+        subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"], env=env, check=True,
+                       capture_output=True)
+        done = subprocess.run(install, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"apt-get install chromium failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    assert os.path.exists(CHROMIUM), "apt-get reported success but /usr/bin/chromium is missing"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    _install_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium):
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        await b.close()
+
+
+@pytest.fixture
+async def sumsel(client, keys, pg):
+    """Targets through the API (as a dinas sets them), records set-based, plus records elsewhere
+    and in another periode that the page must not count."""
+    admin = await keys.make("admin", name="admin-kemenkop")
+    for kode, target, *_ in SUMSEL:
+        if target is not None:
+            r = await client.put(f"/api/v1/targets/2022/{kode}", headers=auth(admin),
+                                 json={"target": target, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-08-01"})
+            assert r.status_code == 201, r.text
+    r = await client.put("/api/v1/targets/2022/16", headers=auth(admin),
+                         json={"target": 45_000, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-08-01"})
+    assert r.status_code == 201, r.text
+    await insert_records(pg, [(kode, masuk, diterima, ditolak) for kode, _, masuk, diterima, ditolak in SUMSEL])
+    await insert_records(pg, [("15.71", 500, 100, 10)])                 # Jambi
+    await insert_records(pg, [("16.07", 999, 0, 0)], periode="2023")   # the next round
+    return await keys.make("dinas", "16", name="dinas-kumkm-sumsel")
+
+
+async def _enter_key(page, key: str) -> None:
+    await page.fill("#kunci", key)
+    await page.click("#form-kunci button[type=submit]")
+
+
+async def _row_cells(row) -> dict[str, str]:
+    cells = {"nama": (await row.locator(".nama").inner_text()).strip()}
+    for td in await row.locator("td[data-kolom]").all():
+        cells[await td.get_attribute("data-kolom")] = (await td.inner_text()).strip()
+    return cells
+
+
+def _expected_cells(row: dict) -> dict[str, str]:
+    out = {"nama": row["nama"]}
+    out.update({f: angka_id(row[f]) for f in COUNT_FIELDS})
+    out.update({f: row["persen"][f] or "-" for f in PERSEN_FIELDS})
+    return out
+
+
+async def test_dashboard_shows_the_api_numbers_and_downloads_the_csv(live_server, browser, sumsel, pg):
+    key = sumsel
+    async with httpx.AsyncClient(base_url=live_server.url, headers=auth(key)) as api:
+        r = await api.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16",
+                                                               "as_of": "2022-12-31"})
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        csv_api = (await api.get("/api/v1/capaian-pendataan", params={
+            "periode": "2022", "wilayah": "16", "as_of": "2022-12-31", "format": "csv"})).content
+    assert [row["kode"] for row in doc["rows"]] == sorted(kode for kode, *_ in SUMSEL)
+
+    context = await browser.new_context(viewport=DESKTOP, locale="id-ID", accept_downloads=True)
+    page = await context.new_page()
+    console_errors: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: console_errors.append(str(e)))
+    await page.goto(f"{live_server.url}/dashboard")
+    await _enter_key(page, key)
+    await expect(page.locator("#provinsi")).to_be_enabled()
+    await page.select_option("#periode", "2022")
+    await page.select_option("#provinsi", "16")
+    await expect(page.locator("#kabkota")).to_be_enabled()
+    await page.fill("#as-of", "2022-12-31")
+    await page.click("#tampilkan")
+    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(len(SUMSEL))
+
+    # every row and the total, cell by cell
+    for api_row in doc["rows"]:
+        shown = await _row_cells(page.locator(f"#tabel-capaian tbody tr[data-kode='{api_row['kode']}']"))
+        assert shown == _expected_cells(api_row)
+    total = doc["jumlah"]
+    assert await _row_cells(page.locator("#tabel-capaian tfoot tr")) == _expected_cells(total)
+    assert await page.locator("#kolom-wilayah").inner_text() == "Kabupaten/Kota"
+
+    # the verification backlog, against a recount of the records themselves
+    backlog = await pg.fetchval("SELECT count(*) FROM submissions WHERE periode = '2022' "
+                                "AND kode_provinsi = '16' AND status = 'masuk'")
+    assert backlog == total["belum_diverifikasi"] == sum(m - d - t for _, _, m, d, t in SUMSEL)
+    assert await page.locator("#ringkas-backlog").inner_text() == angka_id(backlog)
+    assert (await page.locator("#ringkas-backlog-persen").inner_text()).startswith(persen(backlog, total["masuk"]))
+    for api_row in doc["rows"]:
+        cell = page.locator(f"#tabel-capaian tbody tr[data-kode='{api_row['kode']}'] td[data-kolom=belum_diverifikasi]")
+        assert ("antrian" in (await cell.get_attribute("class")).split()) == (api_row["belum_diverifikasi"] > 0)
+    assert await page.locator("#ringkas-masuk").inner_text() == angka_id(total["masuk"])
+    assert await page.locator("#ringkas-diterima").inner_text() == angka_id(total["diterima"])
+    assert await page.locator("#ringkas-target").inner_text() == angka_id(total["target"])
+    assert total["persen"]["masuk_vs_target"] in await page.locator("#ringkas-masuk-persen").inner_text()
+    # one kabupaten/kota has no target: the page says the total's ratios use a partial target
+    assert doc["rows_tanpa_target"] == 1
+    await expect(page.locator("#peringatan-target")).to_be_visible()
+    assert (await page.locator("#peringatan-target").inner_text()).startswith("1 kabupaten/kota belum punya target")
+
+    # the chart: one lane per row, bars and target mark on one scale
+    await expect(page.locator("#grafik .batang-baris")).to_have_count(len(SUMSEL))
+    for api_row in doc["rows"]:
+        lane = page.locator(f"#grafik .batang-baris[data-kode='{api_row['kode']}'] .batang-jalur")
+        width = (await lane.bounding_box())["width"]
+        masuk_px = (await lane.locator(".batang.masuk").bounding_box())["width"]
+        diterima_box = await lane.locator(".batang.diterima").bounding_box()
+        diterima_px = diterima_box["width"] if diterima_box else 0.0
+        scale = masuk_px / api_row["masuk"]  # pixels per record
+        assert abs(diterima_px - api_row["diterima"] * scale) < 1.5, api_row
+        assert masuk_px <= width + 0.5
+        mark = lane.locator(".penanda-target")
+        if api_row["target"] is None:
+            assert await mark.count() == 0
+        else:
+            lane_x = (await lane.bounding_box())["x"]
+            mark_box = await mark.bounding_box()
+            centre = mark_box["x"] + mark_box["width"] / 2 - lane_x
+            assert abs(centre - api_row["target"] * scale) < 2.5, api_row
+
+    # the CSV button sends the key and saves exactly what the API serves
+    async with page.expect_download() as info:
+        await page.click("[data-unduh=capaian]")
+    download = await info.value
+    assert download.suggested_filename == "capaian-pendataan-2022-16.csv"
+    saved = Path(await download.path()).read_bytes()
+    assert saved == csv_api
+    assert list(csv.reader(io.StringIO(saved.decode())))[-1][2:5] == ["Jumlah", angka_id(total["target"]),
+                                                                      angka_id(total["masuk"])]
+    async with page.expect_download() as info:
+        await page.click("[data-unduh=keragaan]")
+    assert (await info.value).suggested_filename == "keragaan-koperasi-2022-16.csv"
+
+    # the URL keeps the choice (never the key), and the key survives a reload of the tab
+    assert page.url.endswith("/dashboard?periode=2022&wilayah=16&as_of=2022-12-31")
+    await page.screenshot(path=ARTIFACTS / "dashboard-desktop.png", full_page=True)
+    await page.reload()
+    await expect(page.locator("#kunci-aktif")).to_be_visible()
+    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(len(SUMSEL))
+    assert console_errors == []
+    await context.close()
+
+    # a phone: nothing wider than the screen (the table scrolls inside its own box)
+    phone = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2,
+                                      locale="id-ID")
+    page = await phone.new_page()
+    await page.goto(f"{live_server.url}/dashboard?periode=2022&wilayah=16&as_of=2022-12-31")
+    await _enter_key(page, key)
+    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(len(SUMSEL))
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert await page.locator("#ringkas-backlog").inner_text() == angka_id(backlog)
+    kota = next(r for r in doc["rows"] if r["kode"] == "16.71")
+    assert await _row_cells(page.locator("#tabel-capaian tbody tr[data-kode='16.71']")) == _expected_cells(kota)
+    await page.screenshot(path=ARTIFACTS / "dashboard-phone.png")
+    await page.screenshot(path=ARTIFACTS / "dashboard-phone-full.png", full_page=True)
+    for part in ("grafik", "tabel-capaian"):
+        await page.locator(f"#{part}").scroll_into_view_if_needed()
+        await page.screenshot(path=ARTIFACTS / f"dashboard-phone-{part}.png")
+    await phone.close()
+
+
+async def test_dashboard_explains_401_403_and_empty_data(live_server, browser, sumsel, keys):
+    context = await browser.new_context(viewport=DESKTOP)
+    page = await context.new_page()
+    await page.goto(f"{live_server.url}/dashboard")
+    message = page.locator("#pesan")
+
+    await _enter_key(page, "kumkm_bukan-kunci-yang-benar")
+    await expect(message).to_contain_text("401")
+    await expect(page.locator("#form-kunci")).to_be_visible()  # asked again for a key
+    await expect(page.locator("#provinsi")).to_be_disabled()
+
+    # a provinsi key asking for the nation
+    await _enter_key(page, sumsel)
+    await expect(page.locator("#provinsi")).to_be_enabled()
+    await page.select_option("#periode", "2022")
+    await page.click("#tampilkan")
+    await expect(message).to_contain_text("403")
+    await expect(page.locator("#hasil")).to_be_hidden()
+
+    # an enumerator key reads wilayah but not reports
+    await page.click("#ganti-kunci")
+    await _enter_key(page, await keys.make("enumerator", "16"))
+    await expect(page.locator("#provinsi")).to_be_enabled()
+    await page.select_option("#provinsi", "16")
+    await page.click("#tampilkan")
+    await expect(message).to_contain_text("403")
+
+    # nothing collected and no target: said in words, not an empty table
+    await page.click("#ganti-kunci")
+    await _enter_key(page, await keys.make("walidata"))
+    await expect(page.locator("#provinsi")).to_be_enabled()
+    await page.select_option("#periode", "2024")
+    await page.select_option("#provinsi", "16")
+    await page.click("#tampilkan")
+    await expect(message).to_contain_text("Belum ada target maupun data masuk untuk Sumatera Selatan pada periode 2024")
+    await expect(page.locator("#hasil")).to_be_hidden()
+
+    # and the nation for the walidata: one row, Sumatera Selatan with Jambi beside it
+    await page.select_option("#periode", "2022")
+    await page.select_option("#provinsi", "")
+    await page.click("#tampilkan")
+    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(2)
+    await expect(message).to_be_hidden()
+    assert await page.locator("#kolom-wilayah").inner_text() == "Provinsi"
+    await context.close()
+
+
+async def test_page_and_assets_are_served_by_the_app(client):
+    r = await client.get("/dashboard")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert '<option value="2022"' in r.text
+    for asset, kind in (("dashboard.js", "javascript"), ("dashboard.css", "text/css")):
+        assert f"/dashboard/static/{asset}" in r.text
+        a = await client.get(f"/dashboard/static/{asset}")
+        assert a.status_code == 200 and kind in a.headers["content-type"], asset
+    assert (await client.get("/dashboard/static/../router.py")).status_code == 404
