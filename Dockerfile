@@ -11,12 +11,15 @@ COPY migrations ./migrations
 RUN /opt/venv/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 kumkm && mkdir -p /data && chown kumkm /data
+RUN groupadd --gid 10001 kumkm \
+ && useradd --create-home --uid 10001 --gid 10001 kumkm \
+ && mkdir -p /data && chown kumkm:kumkm /data
 COPY --from=build /opt/venv /opt/venv
 COPY --chown=kumkm alembic.ini /srv/kumkm/alembic.ini
 COPY --chown=kumkm migrations /srv/kumkm/migrations
 WORKDIR /srv/kumkm
-USER kumkm
+# numeric, so an orchestrator enforcing "run as non-root" can check it without /etc/passwd
+USER 10001:10001
 ENV PATH=/opt/venv/bin:$PATH \
     KUMKM_DATA_DIR=/data \
     KUMKM_HOST=0.0.0.0 \
