@@ -50,11 +50,13 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     app.state.migrate_on_start = migrate_on_start and not os.environ.get("KUMKM_SKIP_MIGRATE")
     problems.install(app)
 
+    from app.indicators.router import router as indicators_router
     from app.submissions.router import router as submissions_router
     from app.wilayah.router import router as wilayah_router
 
     app.include_router(wilayah_router)
     app.include_router(submissions_router)
+    app.include_router(indicators_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz():
