@@ -556,3 +556,13 @@ async def test_lkjip_lists_indicators_of_the_wilayah_and_its_ancestors(client, d
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "pemilik"
     assert [i["kode"] for s in (await lkjip(client, dinas, wilayah="16"))["sasaran"] for i in s["indikator"]] == [
         "PROV-LEVEL"]
+
+
+async def test_ids_out_of_range_are_client_errors(client, dinas):
+    sid = await sasaran(client, dinas)
+    huge = 2**70
+    for method, path, body in (("GET", f"/{huge}", None), ("PATCH", f"/sasaran/{huge}", {"nama": "x"}),
+                               ("POST", "/sasaran", {"pemilik": "16", "kode": "Z", "nama": "z", "tujuan_id": huge}),
+                               ("PATCH", f"/sasaran/{sid}", {"tujuan_id": huge})):
+        r = await client.request(method, API + path, json=body, headers=auth(dinas))
+        assert r.status_code == 422, (method, path, r.text)

@@ -23,6 +23,16 @@ class Ukuran:
     sql: str                    # aggregate over alias `s`; {skala} / {rat_selisih_tahun} are binds
     parameter: tuple[str, ...] = ()
 
+    @property
+    def jenis(self) -> str | None:
+        """The record kind the term reads, when only one (lets a query use the koperasi index)."""
+        return "koperasi" if _KOP in self.sql else "umkm" if "s.jenis = 'umkm'" in self.sql else None
+
+    @property
+    def hitungan(self) -> bool:
+        """Counts are 0 over no records; sums over no records are unknown (NULL)."""
+        return self.sql.startswith("count(")
+
 
 _KOP = "s.jenis = 'koperasi'"
 _UMKM = "s.jenis = 'umkm' AND s.skala_usaha = ANY({skala})"
@@ -70,6 +80,9 @@ TARGET_PENDATAAN = "target_pendataan"
 
 _PARAM_CAST = {"skala": "text[]", "rat_selisih_tahun": "integer"}
 
+# Fixed text per record kind; chosen when every term of a statement reads the same kind.
+_JENIS_FILTER = {None: "", "koperasi": "AND s.jenis = 'koperasi'", "umkm": "AND s.jenis = 'umkm'"}
+
 _WILAYAH_FILTER = {
     "nasional": "",
     "provinsi": "AND s.kode_provinsi = :wilayah",
@@ -82,6 +95,7 @@ def registry_statement(level: str, kolom: list[tuple[str, dict]]) -> tuple[TextC
     Returns the statement and the bind values for the parameters; the caller adds
     `periodes` (list of text) and `wilayah`. Result columns are `periode, k0, k1, ...`."""
     cols, binds = [], {}
+    jenis = {UKURAN[nama].jenis for nama, _ in kolom}
     for i, (nama, params) in enumerate(kolom):
         u = UKURAN[nama]  # KeyError is a programming error: names are validated on definition
         names = {}
@@ -93,7 +107,8 @@ def registry_statement(level: str, kolom: list[tuple[str, dict]]) -> tuple[TextC
     sql = (
         f"SELECT s.periode, {', '.join(cols) if cols else 'count(*) AS k_'} FROM submissions s "
         "WHERE s.status = 'diterima' AND s.periode = ANY(CAST(:periodes AS text[])) "
-        f"{_WILAYAH_FILTER[level]} GROUP BY s.periode"
+        f"{_WILAYAH_FILTER[level]} {_JENIS_FILTER[jenis.pop() if len(jenis) == 1 else None]} "
+        "GROUP BY s.periode"
     )
     return text(sql), binds
 

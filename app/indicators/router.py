@@ -34,8 +34,20 @@ class DecimalRoute(APIRoute):
 
 router = APIRouter(prefix="/api/v1/indikator", tags=["indikator"], route_class=DecimalRoute)
 
-_TAHUN = Path(ge=2000, le=2100, description="reporting year")
-_WILAYAH = Path(description="`nasional`, a provinsi (`16`) or a kabupaten/kota (`16.07`)")
+
+
+# A fresh parameter object per use: FastAPI records the parameter's name on it.
+def _id():
+    return Path(ge=1, le=schemas.BIGINT_MAX)
+
+
+def _tahun():
+    return Path(ge=2000, le=2100, description="reporting year")
+
+
+def _wilayah():
+    return Path(description="`nasional`, a provinsi (`16`) or a kabupaten/kota (`16.07`)")
+
 _CSV = {"content": {"text/csv": {"schema": {"type": "string"}}},
         "description": "with format=csv: the same table, Indonesian headers and number format"}
 
@@ -74,20 +86,20 @@ async def capaian(
 
 @router.get("/predikat/{kode_wilayah}", response_model=schemas.PredikatOut,
             summary="The predikat scale in force for a wilayah")
-async def get_predikat(kode_wilayah: str = _WILAYAH, principal: Principal = Depends(require_key)):
+async def get_predikat(*, kode_wilayah: str = _wilayah(), principal: Principal = Depends(require_key)):
     return await service.get_predikat(principal, kode_wilayah)
 
 
 @router.put("/predikat/{kode_wilayah}", response_model=schemas.PredikatOut,
             summary="Set a wilayah's own predikat scale (applies to it and the wilayah under it)")
-async def put_predikat(body: schemas.PredikatIn, kode_wilayah: str = _WILAYAH,
+async def put_predikat(*, body: schemas.PredikatIn, kode_wilayah: str = _wilayah(),
                        principal: Principal = Depends(require_key)):
     return await service.put_predikat(principal, kode_wilayah, body)
 
 
 @router.delete("/predikat/{kode_wilayah}", response_model=schemas.PredikatOut,
                summary="Drop a wilayah's own scale: the inherited one applies again (history kept)")
-async def delete_predikat(kode_wilayah: str = _WILAYAH, principal: Principal = Depends(require_key)):
+async def delete_predikat(*, kode_wilayah: str = _wilayah(), principal: Principal = Depends(require_key)):
     return await service.delete_predikat(principal, kode_wilayah)
 
 
@@ -102,7 +114,7 @@ async def create_tujuan(body: schemas.TujuanIn, principal: Principal = Depends(r
 
 
 @router.patch("/tujuan/{tujuan_id}", response_model=schemas.Tujuan)
-async def patch_tujuan(tujuan_id: int, body: schemas.TujuanPatch, principal: Principal = Depends(require_key)):
+async def patch_tujuan(*, tujuan_id: int = _id(), body: schemas.TujuanPatch, principal: Principal = Depends(require_key)):
     return await service.patch_tujuan(principal, tujuan_id, body)
 
 
@@ -117,14 +129,14 @@ async def create_sasaran(body: schemas.SasaranIn, principal: Principal = Depends
 
 
 @router.patch("/sasaran/{sasaran_id}", response_model=schemas.Sasaran)
-async def patch_sasaran(sasaran_id: int, body: schemas.SasaranPatch,
+async def patch_sasaran(*, sasaran_id: int = _id(), body: schemas.SasaranPatch,
                         principal: Principal = Depends(require_key)):
     return await service.patch_sasaran(principal, sasaran_id, body)
 
 
 @router.get("", response_model=schemas.IndikatorList)
 async def list_indikator(principal: Principal = Depends(require_key), pemilik: str | None = None,
-                         sasaran_id: int | None = None):
+                         sasaran_id: int | None = Query(None, ge=1, le=schemas.BIGINT_MAX)):
     return {"items": await service.list_indikator(principal, pemilik, sasaran_id)}
 
 
@@ -134,19 +146,19 @@ async def create_indikator(body: schemas.IndikatorIn, principal: Principal = Dep
 
 
 @router.get("/{indikator_id}", response_model=schemas.Indikator)
-async def get_indikator(indikator_id: int, principal: Principal = Depends(require_key)):
+async def get_indikator(*, indikator_id: int = _id(), principal: Principal = Depends(require_key)):
     return await service.get_indikator(principal, indikator_id)
 
 
 @router.patch("/{indikator_id}", response_model=schemas.Indikator)
-async def patch_indikator(indikator_id: int, body: schemas.IndikatorPatch,
+async def patch_indikator(*, indikator_id: int = _id(), body: schemas.IndikatorPatch,
                           principal: Principal = Depends(require_key)):
     return await service.patch_indikator(principal, indikator_id, body)
 
 
 @router.get("/{indikator_id}/target/{kode_wilayah}", response_model=schemas.TargetList,
             summary="Targets of a wilayah per year, each with its revisions")
-async def get_targets(indikator_id: int, kode_wilayah: str = _WILAYAH,
+async def get_targets(*, indikator_id: int = _id(), kode_wilayah: str = _wilayah(),
                       tahun: int | None = Query(None, ge=2000, le=2100),
                       principal: Principal = Depends(require_key)):
     return await service.get_targets(principal, indikator_id, kode_wilayah, tahun)
@@ -154,14 +166,14 @@ async def get_targets(indikator_id: int, kode_wilayah: str = _WILAYAH,
 
 @router.put("/{indikator_id}/target/{kode_wilayah}/{tahun}", response_model=schemas.TargetTahun,
             summary="Set or revise a yearly target (the previous value stays in the history)")
-async def put_target(indikator_id: int, body: schemas.TargetIn, kode_wilayah: str = _WILAYAH,
-                     tahun: int = _TAHUN, principal: Principal = Depends(require_key)):
+async def put_target(*, indikator_id: int = _id(), body: schemas.TargetIn, kode_wilayah: str = _wilayah(),
+                     tahun: int = _tahun(), principal: Principal = Depends(require_key)):
     return await service.put_target(principal, indikator_id, kode_wilayah, tahun, body)
 
 
 @router.get("/{indikator_id}/realisasi/{kode_wilayah}/{tahun}", response_model=schemas.Realisasi,
             summary="Realisasi: the entered value with its history, or computed now from the registry")
-async def get_realisasi(indikator_id: int, kode_wilayah: str = _WILAYAH, tahun: int = _TAHUN,
+async def get_realisasi(*, indikator_id: int = _id(), kode_wilayah: str = _wilayah(), tahun: int = _tahun(),
                         as_of: dt.date | None = Query(None, description="date of the pendataan target "
                                                                         "in force; default today (WIB)"),
                         principal: Principal = Depends(require_key)):
@@ -171,6 +183,6 @@ async def get_realisasi(indikator_id: int, kode_wilayah: str = _WILAYAH, tahun: 
 @router.put("/{indikator_id}/realisasi/{kode_wilayah}/{tahun}", response_model=schemas.Realisasi,
             responses={409: {"description": "the indicator is computed from the registry"}},
             summary="Enter or revise a realisasi with its source (the previous value stays in the history)")
-async def put_realisasi(indikator_id: int, body: schemas.RealisasiIn, kode_wilayah: str = _WILAYAH,
-                        tahun: int = _TAHUN, principal: Principal = Depends(require_key)):
+async def put_realisasi(*, indikator_id: int = _id(), body: schemas.RealisasiIn, kode_wilayah: str = _wilayah(),
+                        tahun: int = _tahun(), principal: Principal = Depends(require_key)):
     return await service.put_realisasi(principal, indikator_id, kode_wilayah, tahun, body)

@@ -38,6 +38,8 @@ Nilai = Annotated[Decimal, BeforeValidator(_before_nilai), AfterValidator(_after
                   Field(json_schema_extra={"examples": ["7.34", 88.9]})]
 
 Teks = Annotated[str, Field(min_length=1, max_length=500)]
+BIGINT_MAX = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
 Kode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^\S(.*\S)?$")]
 
 
@@ -69,13 +71,13 @@ class SasaranIn(_In):
     pemilik: str = Field(description=_KODE_WILAYAH_DOC)
     kode: Kode
     nama: Teks
-    tujuan_id: int | None = None
+    tujuan_id: Id | None = None
 
 
 class SasaranPatch(_In):
     kode: Kode | None = None
     nama: Teks | None = None
-    tujuan_id: int | None = Field(None, description="null detaches the sasaran from its tujuan")
+    tujuan_id: Id | None = Field(None, description="null detaches the sasaran from its tujuan")
 
 
 class Sasaran(BaseModel):
@@ -93,7 +95,7 @@ class IndikatorIn(_In):
     kode: Kode
     nama: Teks
     jenis: Literal["iku", "ikk", "lainnya"] = "iku"
-    sasaran_id: int
+    sasaran_id: Id
     satuan: SATUAN | None = Field(None, description="required for manual indicators; for registry "
                                                     "ones it defaults to the formula's unit")
     polaritas: POLARITAS
@@ -111,7 +113,7 @@ class IndikatorPatch(_In):
     kode: Kode | None = None
     nama: Teks | None = None
     jenis: Literal["iku", "ikk", "lainnya"] | None = None
-    sasaran_id: int | None = None
+    sasaran_id: Id | None = None
     satuan: SATUAN | None = None
     polaritas: POLARITAS | None = None
     formula: str | None = None
@@ -128,7 +130,7 @@ class Indikator(BaseModel):
     kode: str
     nama: str
     jenis: str
-    sasaran_id: int
+    sasaran_id: Id
     satuan: str
     polaritas: str
     level: str

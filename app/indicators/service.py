@@ -478,7 +478,7 @@ async def hitung_registry(conn, level: str, wilayah: str, items: dict[int, formu
         row = per_periode.get(p)
         if row is None:
             # no diterima record in that periode: counts are 0, sums are unknown
-            return Decimal(0) if queries.UKURAN[term].sql.startswith("count") else None
+            return Decimal(0) if queries.UKURAN[term].hitungan else None
         v = row[f"k{kolom[_kolom_key(term, modifier)]}"]
         return None if v is None else Decimal(v)
 
