@@ -304,14 +304,14 @@ async def insert_records(pg, n: int, *, jenis="koperasi", kabkota="16.07", perio
 
 
 async def registry_indikator(client, key, sid, kode, formula, parameter=None, **extra) -> int:
-    body = {"pemilik": "16", "kode": kode, "nama": kode, "sasaran_id": sid, "polaritas": "naik",
+    body = {"pemilik": extra.pop("pemilik", "16"), "kode": kode, "nama": kode, "sasaran_id": sid, "polaritas": "naik",
             "sumber": "registry", "formula": formula, "renstra_mulai": 2019, "renstra_akhir": 2023, **extra}
     if parameter is not None:
         body["parameter"] = parameter
     return (await post(client, key, "", body))["id"]
 
 
-async def test_persentase_koperasi_aktif_from_generated_registry(client, dinas, pg):
+async def test_persentase_koperasi_aktif_from_generated_registry(client, dinas, admin, pg):
     # Sumatera Selatan's ODS total: 3.999 aktif of 6.695 koperasi, spread over kabkota
     await insert_records(pg, 2500, kabkota="16.07", aktif=True)
     await insert_records(pg, 1499, kabkota="16.71", aktif=True)
@@ -336,6 +336,12 @@ async def test_persentase_koperasi_aktif_from_generated_registry(client, dinas, 
     assert table["IKU-KOP"]["Realisasi 2022"] == "59,73%"
     assert table["IKU-KOP"]["Capaian 2022"] == "99,55%"
     assert table["IKU-KOP"]["Capaian 2021"] == "-"  # 20 records in 2021, all aktif, but no target
+    # nationally, Bengkulu's 50 aktif koperasi count too
+    nas = await sasaran(client, admin, pemilik="nasional", kode="S-NAS", tujuan=False)
+    nid = await registry_indikator(client, admin, nas, "NAS-KOP", "persentase_koperasi_aktif", pemilik="nasional")
+    real = (await client.get(f"{API}/{nid}/realisasi/nasional/2022", headers=auth(admin))).json()
+    assert real["komponen"] == {"2022": {"koperasi_aktif": "4049", "koperasi": "6745"}}
+    assert (await client.get(f"{API}/{nid}/realisasi/nasional/2022", headers=auth(dinas))).status_code == 403
     # a registry indicator's realisasi cannot be typed over
     r = await client.put(f"{API}/{iid}/realisasi/16/2022", json={"nilai": "70", "sumber": "x"},
                          headers=auth(dinas))

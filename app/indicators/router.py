@@ -35,7 +35,6 @@ class DecimalRoute(APIRoute):
 router = APIRouter(prefix="/api/v1/indikator", tags=["indikator"], route_class=DecimalRoute)
 
 
-
 # A fresh parameter object per use: FastAPI records the parameter's name on it.
 def _id():
     return Path(ge=1, le=schemas.BIGINT_MAX)
@@ -47,6 +46,7 @@ def _tahun():
 
 def _wilayah():
     return Path(description="`nasional`, a provinsi (`16`) or a kabupaten/kota (`16.07`)")
+
 
 _CSV = {"content": {"text/csv": {"schema": {"type": "string"}}},
         "description": "with format=csv: the same table, Indonesian headers and number format"}
@@ -114,7 +114,8 @@ async def create_tujuan(body: schemas.TujuanIn, principal: Principal = Depends(r
 
 
 @router.patch("/tujuan/{tujuan_id}", response_model=schemas.Tujuan)
-async def patch_tujuan(*, tujuan_id: int = _id(), body: schemas.TujuanPatch, principal: Principal = Depends(require_key)):
+async def patch_tujuan(*, tujuan_id: int = _id(), body: schemas.TujuanPatch,
+                       principal: Principal = Depends(require_key)):
     return await service.patch_tujuan(principal, tujuan_id, body)
 
 

@@ -580,7 +580,8 @@ async def delete_predikat(principal: Principal, wilayah: str) -> dict:
 # LKjIP table
 
 
-def _capaian(polaritas: str, target: Decimal | None, realisasi: Decimal | None, bands) -> tuple[dict, Decimal | None]:
+def _capaian(polaritas: str, target: Decimal | None, realisasi: Decimal | None,
+             bands) -> tuple[dict, Decimal | None]:
     c = angka.capaian(polaritas, target, realisasi)
     return _capaian_out(c, bands), c
 
@@ -674,7 +675,8 @@ async def lkjip(principal: Principal, tahun: int, wilayah: str | None, sebelumny
             "indikator": s["indikator"],
         })
     return {"tahun": tahun, "wilayah": {"kode": wilayah, "nama": nama_wilayah, "level": level},
-            "as_of": as_of, "tahun_sebelumnya": tahun_lalu, "skala_predikat": _skala_out(wilayah, skala), "sasaran": out_sasaran}
+            "as_of": as_of, "tahun_sebelumnya": tahun_lalu, "skala_predikat": _skala_out(wilayah, skala),
+            "sasaran": out_sasaran}
 
 
 def _fmt(v: str | None, satuan: str) -> str:
