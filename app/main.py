@@ -47,10 +47,12 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     problems.install(app)
 
     from app.submissions.router import router as submissions_router
+    from app.sync.router import router as sync_router
     from app.wilayah.router import router as wilayah_router
 
     app.include_router(wilayah_router)
     app.include_router(submissions_router)
+    app.include_router(sync_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz():
