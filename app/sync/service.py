@@ -78,6 +78,9 @@ class RawConnection:
         self._closed = True
         try:
             if not clean or self.pg.is_in_transaction():
+                # A cancelled fetch may still be running on it: cut it off at once rather
+                # than wait for a graceful close that could hang.
+                self.pg.terminate()
                 await self._sa.invalidate()
             await self._sa.close()
         except Exception:  # closing must never mask what happened to the stream
@@ -104,15 +107,17 @@ class StreamState:
         if self._finished:
             return
         self._finished = True
-        if self.conn is not None:
-            conn, self.conn = self.conn, None
-            await conn.close(clean=self.complete)
-        detail = dict(self.detail, complete=self.complete)
-        if self.more is not None:
-            detail["more"] = self.more
-        if self.cursor is not None:
-            detail["cursor"] = self.cursor.encode()
-        await log_access(self.principal, self.endpoint, detail, self.rows)
+        try:
+            if self.conn is not None:
+                conn, self.conn = self.conn, None
+                await conn.close(clean=self.complete)
+        finally:
+            detail = dict(self.detail, complete=self.complete)
+            if self.more is not None:
+                detail["more"] = self.more
+            if self.cursor is not None:
+                detail["cursor"] = self.cursor.encode()
+            await log_access(self.principal, self.endpoint, detail, self.rows)
 
 
 # ------------------------------------------------------------------------- change feed
@@ -191,7 +196,8 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> 
     except BaseException:
         await conn.close(clean=False)
         raise
-    cursor = Cursor(snap.xmin, 0, snap)
+    # With nothing in flight (xmin = xmax) the position alone is exact.
+    cursor = Cursor(snap.xmin, 0, snap if snap.xmax > snap.xmin else None)
     state = StreamState("GET /api/v1/sync/snapshot", principal,
                         {"periode": periode, "format": fmt, "kode_wilayah": scope.wilayah,
                          "pii": scope.pii, "snapshot": snap.text()},
