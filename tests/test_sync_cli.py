@@ -237,7 +237,7 @@ async def test_sync_pull_during_concurrent_writes_equals_the_service(client, key
             await conn.close()
 
     w = asyncio.create_task(writers())
-    assert await asyncio.to_thread(pull, "--snapshot") == 0
+    assert await asyncio.to_thread(pull, "--snapshot", "--max-pages", "1") == 0
     runs = 1
     while not w.done():
         assert await asyncio.to_thread(pull, "--max-pages", "2") == 0

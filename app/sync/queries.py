@@ -71,3 +71,50 @@ SNAPSHOT_COUNT = """
 
 KNOWN_PERIODE = "SELECT 1 FROM periode WHERE kode = $1"
 WILAYAH_LEVEL = "SELECT level FROM wilayah WHERE kode = $1"
+
+
+# ---- Fast paths: PostgreSQL writes the finished NDJSON lines and COPY streams them, so the
+# service forwards bytes while PostgreSQL works on the next rows (two cores both busy).
+# CSV format with a delimiter and a quote byte that JSON text never contains (JSON escapes
+# every control character) makes COPY emit each line exactly as built, unescaped.
+COPY_OPTIONS = {"format": "csv", "delimiter": "\x02", "quote": "\x01"}
+
+# The record line for callers who may see personal data.
+RECORD_LINE = f"""left({RECORD_HEAD}, -1) || ',"pii_masked":false,"data":' || v.data::text || '}}'"""
+
+SNAPSHOT_LINES = f"""
+    SELECT {RECORD_LINE}
+    FROM submissions s
+    JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
+    WHERE ($1::text IS NULL OR s.periode = $1)
+      AND ($2::text IS NULL OR s.kode_provinsi = $2 OR s.kode_kabkota = $2)
+    ORDER BY s.submission_id
+"""
+
+# The same cursor text as app.sync.cursor.Cursor.encode for a position without snapshot:
+# unpadded URL-safe base64 of "1:<xid>:<id>" (short enough that encode() never wraps it).
+_LINE_CURSOR = """translate(rtrim(encode(convert_to('1:' || c.xid::text || ':' || c.id::text, 'UTF8'),
+                                         'base64'), '='), '+/', '-_')"""
+
+# $1,$2 position · $3 horizon · $4 limit · $5 scope · $6 periode (no snapshot in the cursor).
+CHANGE_LINES = f"""
+    SELECT '{{"cursor":"' || {_LINE_CURSOR} || '",' ||
+           left(substr(json_build_object(
+               'jenis_perubahan', c.jenis_perubahan, 'submission_id', c.submission_id,
+               'version', c.version, 'status', c.status, 'periode', c.periode,
+               'kode_provinsi', c.kode_provinsi, 'kode_kabkota', c.kode_kabkota,
+               'changed_at', c.changed_at)::text, 2), -1) ||
+           ',"record":' ||
+           CASE WHEN s.submission_id IS NOT NULL
+                     AND ($5::text IS NULL OR s.kode_provinsi = $5 OR s.kode_kabkota = $5)
+                THEN {RECORD_LINE} ELSE 'null' END || '}}'
+    FROM changes c
+    LEFT JOIN submissions s ON s.submission_id = c.submission_id
+    LEFT JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
+    WHERE (c.xid, c.id) > (CAST($1::text AS xid8), $2::bigint)
+      AND c.xid < CAST($3::text AS xid8)
+      AND ($5::text IS NULL OR c.kode_provinsi = $5 OR c.kode_kabkota = $5)
+      AND ($6::text IS NULL OR c.periode = $6)
+    ORDER BY c.xid, c.id
+    LIMIT $4
+"""

@@ -37,6 +37,7 @@ log = logging.getLogger("kumkm.sync")
 SYNC_ROLES = ("walidata", "admin", "dinas")
 CHUNK = 2000
 MAX_LIMIT = 1_000_000
+COPY_BLOCK = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -141,12 +142,72 @@ async def open_feed(principal: Principal, after: Cursor, limit: int, periode: st
     return state
 
 
+async def copy_lines(pg, query: str, *args) -> AsyncIterator[bytes]:
+    """The output of COPY (query) in blocks of whole lines. COPY hands over a row or a few at
+    a time; they are gathered into blocks of about COPY_BLOCK bytes, and a small queue between
+    COPY and the response keeps memory flat: COPY waits while the client is slow."""
+    queue: asyncio.Queue = asyncio.Queue(maxsize=4)
+    done = object()
+    buf = bytearray()
+
+    async def sink(data: bytes) -> None:
+        buf.extend(data)
+        if len(buf) >= COPY_BLOCK:
+            cut = buf.rfind(b"\n") + 1
+            if cut:
+                await queue.put(bytes(buf[:cut]))
+                del buf[:cut]
+
+    async def run():
+        try:
+            await pg.copy_from_query(query, *args, output=sink, **queries.COPY_OPTIONS)
+            if buf:
+                await queue.put(bytes(buf) if buf.endswith(b"\n") else bytes(buf) + b"\n")
+        finally:
+            await queue.put(done)
+
+    task = asyncio.get_running_loop().create_task(run())
+    try:
+        while True:
+            block = await queue.get()
+            if block is done:
+                break
+            yield block
+        await task           # raises what COPY raised
+    finally:
+        if not task.done():
+            task.cancel()
+
+
+async def _feed_copy(state: StreamState, limit: int) -> AsyncIterator[bytes]:
+    """The common case (no snapshot to skip, personal data visible): PostgreSQL builds every
+    line including its cursor; the last line's cursor is where the page ends."""
+    pg, scope, pos = state.conn.pg, state.scope, state.cursor
+    n = 0
+    last = b""
+    async for block in copy_lines(pg, queries.CHANGE_LINES, str(pos.xid), pos.id, state.detail["horizon"],
+                                  limit, scope.wilayah, scope.periode):
+        n += block.count(b"\n")
+        last = block[block.rfind(b"\n", 0, len(block) - 1) + 1:]
+        state.rows = n
+        yield block
+    if n:
+        state.cursor = Cursor.decode(orjson.loads(last)["cursor"])
+    state.rows = n
+
+
 async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     """Change lines in (xid, id) order, then the trailing line. Each line carries the cursor
     that resumes right after it."""
     scope, tr = state.scope, state.tr
     pg = state.conn.pg
     horizon = state.detail["horizon"]
+    if state.cursor.snapshot is None and scope.pii:
+        async for block in _feed_copy(state, limit):
+            yield block
+        await tr.commit()
+        yield await _feed_end(state, limit, state.rows)
+        return
     stmt = await pg.prepare(queries.CHANGES)
     pos: Cursor = state.cursor
     delivered = 0
@@ -174,13 +235,17 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
         if len(rows) < want:
             break
     await tr.commit()
-    more = delivered == limit
-    state.more = more
+    yield await _feed_end(state, limit, delivered)
+
+
+async def _feed_end(state: StreamState, limit: int, delivered: int) -> bytes:
+    state.more = delivered == limit
     state.complete = True
     # The access log is written before the trailing line, so a consumer that has the trailer
     # can rely on the request being on record.
     await state.finish()
-    yield orjson.dumps({"end": True, "cursor": pos.encode(), "count": delivered, "more": more}) + b"\n"
+    return orjson.dumps({"end": True, "cursor": state.cursor.encode(), "count": delivered,
+                         "more": state.more}) + b"\n"
 
 
 # ------------------------------------------------------------------------- snapshot
@@ -233,6 +298,11 @@ async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
             yield buf.getvalue().encode()
             buf.seek(0)
             buf.truncate()
+    elif scope.pii:
+        async for block in copy_lines(pg, queries.SNAPSHOT_LINES, scope.periode, scope.wilayah):
+            n += block.count(b"\n")
+            state.rows = n
+            yield block
     else:
         async for rows in snapshot_rows(pg, scope):
             text = "\n".join(formats.record_text(head, data, scope.pii) for head, data in rows)
