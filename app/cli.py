@@ -28,9 +28,16 @@ def cmd_serve(args) -> int:
     # attach to the same server instead of each starting one.
     os.environ["DATABASE_URL"] = url
     os.environ["KUMKM_SKIP_MIGRATE"] = "1"
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile
+
+        # one metrics directory for all workers, so /metrics sums them
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kumkm-metrics-")
+    # every worker process configures JSON logging at start-up (see app.main.lifespan)
+    os.environ["KUMKM_JSON_LOGS"] = args.log_level.upper()
     uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
                 log_level=args.log_level, loop="uvloop", http="httptools",
-                proxy_headers=True, access_log=args.access_log)
+                proxy_headers=True, access_log=False, log_config=None)
     return 0
 
 
@@ -68,8 +75,14 @@ def cmd_apikey_create(args) -> int:
     async def run():
         from app.auth import service
 
+        expires = None
+        if args.expires_days:
+            import datetime as dt
+
+            expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=args.expires_days)
         try:
-            return await service.create(args.name or args.role, args.role, args.wilayah, pii=args.pii)
+            return await service.create(args.name or args.role, args.role, args.wilayah, pii=args.pii,
+                                        expires_at=expires)
         finally:
             await db.dispose_engine()
 
@@ -102,6 +115,28 @@ def cmd_apikey_revoke(args) -> int:
         return 1
     for key_id, name in revoked:
         print(f"revoked key #{key_id} ({name})")
+    return 0
+
+
+def cmd_apikey_rotate(args) -> int:
+    _prepare_database()
+
+    async def run():
+        from app.auth import service
+
+        try:
+            return await service.rotate(args.ref, int(args.grace_hours * 3600))
+        finally:
+            await db.dispose_engine()
+
+    rotated = asyncio.run(run())
+    if rotated is None:
+        print(f"no active key matches {args.ref!r}", file=sys.stderr)
+        return 1
+    key_id, key = rotated
+    print(f"new key #{key_id}; the old key stops working in {args.grace_hours:g} h")
+    print("store it now: it is shown only once")
+    print(key)
     return 0
 
 
@@ -233,7 +268,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=int(os.environ.get("KUMKM_PORT", "8000")))
     s.add_argument("--workers", type=int, default=int(os.environ.get("KUMKM_WORKERS", "1")))
     s.add_argument("--log-level", default="info")
-    s.add_argument("--access-log", action="store_true", help="log every request (off: metrics cover it)")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("migrate", help="bring the schema to head")
@@ -249,7 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wilayah", help="scope: a provinsi or kabupaten/kota code; none for national")
     s.add_argument("--name", help="who holds it (an enumerator's records are owned by this name)")
     s.add_argument("--pii", action="store_true", help="walidata only: may see personal data unmasked")
+    s.add_argument("--expires-days", type=float, help="the key stops working after this many days")
     s.set_defaults(func=cmd_apikey_create)
+    s = k.add_parser("rotate", help="replace a key (same name, role, scope); prints the new key last")
+    s.add_argument("ref", help="key id or prefix")
+    s.add_argument("--grace-hours", type=float, default=0.0, help="how long the old key keeps working")
+    s.set_defaults(func=cmd_apikey_rotate)
     s = k.add_parser("revoke", help="revoke a key by id or prefix")
     s.add_argument("ref")
     s.set_defaults(func=cmd_apikey_revoke)

@@ -76,15 +76,27 @@ async def transaction() -> AsyncIterator[AsyncConnection]:
 
 
 @asynccontextmanager
-async def connect() -> AsyncIterator[AsyncConnection]:
+async def autocommit() -> AsyncIterator[AsyncConnection]:
+    """Each statement commits on its own. Hot writes that are one statement use it, so row
+    locks (the status counters) are held only while the server runs the statement, never
+    while this process's event loop is busy with other requests."""
     async with get_engine().connect() as conn:
+        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@asynccontextmanager
+async def connect() -> AsyncIterator[AsyncConnection]:
+    """For reads of one statement: autocommit spares the BEGIN and ROLLBACK round trips."""
+    async with autocommit() as conn:
         yield conn
 
 
 def alembic_config(url: str | None = None):
     from alembic.config import Config
 
-    cfg = Config(str(ROOT / "alembic.ini"))
+    ini = ROOT / "alembic.ini"
+    # An installed (non-editable) package carries migrations/ but not alembic.ini.
+    cfg = Config(str(ini) if ini.exists() else None)
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.set_main_option("sqlalchemy.url", (url or resolve_url()).replace("%", "%%"))
     return cfg

@@ -21,6 +21,10 @@ API_VERSION = "0.1.0"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
+    if os.environ.get("KUMKM_JSON_LOGS"):
+        from app.observability.logs import configure
+
+        configure(os.environ["KUMKM_JSON_LOGS"])
     # Resolving the URL starts the embedded server when there is no DATABASE_URL; migrating
     # at start means a new release never runs against an old schema.
     await asyncio.to_thread(db.resolve_url)
@@ -73,8 +77,69 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
                                 status_code=503)
         return {"status": "ready", "schema": current}
 
+    from app.observability.middleware import Observe
+    from app.observability.router import router as ops_router
+
+    app.include_router(ops_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # outermost: the request id and timing cover everything, 413s included
+    app.add_middleware(Observe)
+    _document_raw_bodies(app)
     return app
+
+
+def _problem_responses(doc: dict) -> None:
+    """Every error is RFC 9457 problem details (app/problems.py), FastAPI's validation errors
+    included: say so in the document instead of FastAPI's default 422 shape."""
+    from app.problems import FieldError, ProblemDetails
+
+    schemas = doc["components"]["schemas"]
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["FieldError"] = FieldError.model_json_schema()
+    problem = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+    problem.pop("$defs", None)
+    schemas["ProblemDetails"] = problem
+    content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+    for path, operations in doc.get("paths", {}).items():
+        for method, op in operations.items():
+            responses = op.setdefault("responses", {})
+            for code, response in list(responses.items()):
+                if code.startswith(("4", "5")):
+                    response["content"] = content
+            if path.startswith("/api/"):
+                responses.setdefault("401", {"description": "missing, unknown, revoked or expired key",
+                                             "content": content})
+                responses.setdefault("403", {"description": "role or wilayah scope does not allow it",
+                                             "content": content})
+            responses.setdefault("422", {"description": "invalid input; `errors` names each field",
+                                         "content": content})
+            responses["422"]["content"] = content
+            responses.setdefault("default", {"description": "any other error", "content": content})
+
+
+def _document_raw_bodies(app: FastAPI) -> None:
+    """Record bodies are parsed by the service itself (one validation path for single posts,
+    batches and imports, with per-item outcomes), so FastAPI does not see their models:
+    add them to the document's components for the routes' $refs."""
+    from fastapi.openapi.utils import get_openapi
+    from pydantic.json_schema import models_json_schema
+
+    from app.submissions.schemas import SubmissionKoperasi, SubmissionUmkm
+
+    def openapi():
+        if app.openapi_schema is None:
+            doc = get_openapi(title=app.title, version=app.version, description=app.description,
+                              routes=app.routes)
+            _, defs = models_json_schema([(SubmissionUmkm, "validation"), (SubmissionKoperasi, "validation")],
+                                         ref_template="#/components/schemas/{model}")
+            schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(defs.get("$defs", {}))
+            _problem_responses(doc)
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 app = create_app()

@@ -23,6 +23,8 @@ class FieldError(BaseModel):
 
 
 class ProblemDetails(BaseModel):
+    model_config = {"extra": "allow"}  # e.g. the current state and version on a 409
+
     type: str = "about:blank"
     title: str
     status: int

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.service import Principal, authenticate
@@ -11,7 +11,8 @@ _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bea
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="kumkm"'}
 
 
-async def require_key(creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+async def require_key(request: Request,
+                      creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
         raise Problem(401, "Unauthorized", "an API key is required: Authorization: Bearer <key>",
                       headers=_UNAUTHORIZED)
@@ -19,6 +20,7 @@ async def require_key(creds: HTTPAuthorizationCredentials | None = Depends(_bear
     if principal is None:
         raise Problem(401, "Unauthorized", "the API key is unknown, revoked or expired",
                       headers=_UNAUTHORIZED)
+    request.scope.setdefault("state", {})["principal_id"] = principal.id  # for the access log line
     return principal
 
 

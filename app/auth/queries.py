@@ -28,3 +28,12 @@ LOG_ACCESS = text(
     VALUES (:key_id, :key_name, :role, :endpoint, CAST(:detail AS jsonb), :rows)
     """
 )
+
+ROTATE_OLD = text(
+    """
+    UPDATE api_keys
+       SET expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + make_interval(secs => :grace))
+     WHERE (id::text = :ref OR key_prefix = :ref) AND revoked_at IS NULL
+     RETURNING id, name, role, kode_wilayah, pii
+    """
+)

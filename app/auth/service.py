@@ -65,6 +65,22 @@ async def create(name: str, role: str, kode_wilayah: str | None = None, *, pii: 
     return key_id, key
 
 
+async def rotate(ref: str, grace_seconds: int = 0) -> tuple[int, str] | None:
+    """A new key with the same name, role, scope and pii grant; the old one keeps working for
+    `grace_seconds` so devices can switch over, then expires."""
+    async with db.transaction() as conn:
+        old = (await conn.execute(queries.ROTATE_OLD, {"ref": ref, "grace": grace_seconds})).first()
+        if old is None:
+            return None
+        key = new_key()
+        key_id = (await conn.execute(queries.INSERT, {
+            "name": old.name, "role": old.role, "kode_wilayah": old.kode_wilayah, "prefix": key[:14],
+            "h": hash_key(key), "pii": old.pii, "expires_at": None,
+        })).scalar_one()
+    _cache.clear()
+    return key_id, key
+
+
 async def revoke(ref: str) -> list[tuple[int, str]]:
     async with db.transaction() as conn:
         rows = (await conn.execute(queries.REVOKE, {"ref": ref})).all()

@@ -48,7 +48,13 @@ INSERT_MANY = text(
         SELECT submission_id, 1, 'masuk', 'dibuat', periode, kode_provinsi, kode_kabkota, created_at
         FROM ins
     )
-    SELECT submission_id, created_at FROM ins
+    -- Likely duplicates already stored (same key, other id), for the response; GET computes
+    -- the same on read, so two duplicates inside one batch are still flagged there.
+    SELECT ins.submission_id, ins.created_at,
+           (SELECT array_agg(o.submission_id ORDER BY o.submission_id) FROM submissions o
+             WHERE input.duplikat_kunci IS NOT NULL AND o.duplikat_kunci = input.duplikat_kunci
+               AND o.submission_id <> ins.submission_id) AS duplikat_dengan
+    FROM ins JOIN input USING (submission_id)
     """
 )
 

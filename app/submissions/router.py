@@ -5,14 +5,14 @@ from typing import Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from app.auth.deps import require_key, require_role, require_scope
 from app.auth.service import Principal, log_access
 from app.config import settings
+from app.observability.metrics import INGESTED
 from app.problems import Problem
 from app.submissions import service
-from app.submissions.schemas import BatchResult, SubmissionIn, SubmissionOut, SubmissionPage
+from app.submissions.schemas import BatchResult, SubmissionOut, SubmissionPage
 from app.wilayah.service import KODE_PATTERN, get_index
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
@@ -39,35 +39,58 @@ _BATCH_BODY = {
 }
 
 
-@router.post("", response_model=SubmissionOut, status_code=201,
+_SINGLE_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {
+        "oneOf": [{"$ref": "#/components/schemas/SubmissionUmkm"},
+                  {"$ref": "#/components/schemas/SubmissionKoperasi"}],
+        "discriminator": {"propertyName": "jenis", "mapping": {
+            "umkm": "#/components/schemas/SubmissionUmkm",
+            "koperasi": "#/components/schemas/SubmissionKoperasi"}},
+    }}},
+}
+
+
+def _json(content, status: int = 200) -> Response:
+    return Response(orjson.dumps(content, default=str), status_code=status, media_type="application/json")
+
+
+async def _json_body(request: Request):
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise Problem(400, "Malformed JSON", f"the request body is not valid JSON: {exc}")
+
+
+@router.post("", response_model=SubmissionOut, status_code=201, openapi_extra={"requestBody": _SINGLE_BODY},
              responses={200: {"model": SubmissionOut, "description": "identical replay"},
                         409: {"description": "same submission_id, different content"},
                         422: {"description": "field errors"}})
-async def create_submission(body: SubmissionIn, response: Response,
-                            principal: Principal = Depends(_poster)):
-    item = body.model_dump(mode="json")
-    prepared, rejected = await service.prepare([item], principal)
+async def create_submission(request: Request, principal: Principal = Depends(_poster)):
+    # The body is validated once, by the same code path as batches and `kumkm import`.
+    prepared, rejected = await service.prepare([await _json_body(request)], principal)
     if rejected:
+        INGESTED.labels("rejected").inc()
         r = rejected[0]
         raise Problem(r.status, "Invalid input" if r.status == 422 else "Forbidden",
                       "; ".join(e["message"] for e in r.errors), errors=r.errors)
     (outcome,) = await service.store(prepared, principal)
+    INGESTED.labels("rejected" if outcome.outcome == "conflict" else outcome.outcome).inc()
     sid = prepared[0].submission_id
     if outcome.outcome == "conflict":
         raise Problem(409, "Conflict", "this submission_id was already stored with different content",
                       errors=[{"field": "submission_id", "message": "already used with different content"}],
                       submission_id=sid)
-    response.status_code = 201 if outcome.outcome == "created" else 200
-    return await _read(uuid.UUID(sid), principal, "POST /api/v1/submissions")
+    if outcome.outcome == "created":
+        return _json(service.created_out(outcome.prepared, outcome.created_at, principal,
+                                         outcome.duplikat_dengan), 201)
+    return _json(await _read(uuid.UUID(sid), principal, "POST /api/v1/submissions"))
 
 
 @router.post("/batch", response_model=BatchResult, openapi_extra={"requestBody": _BATCH_BODY},
              responses={413: {"description": "more items than allowed"}})
 async def create_batch(request: Request, principal: Principal = Depends(_poster)):
-    try:
-        payload = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise Problem(400, "Malformed JSON", f"the request body is not valid JSON: {exc}")
+    payload = await _json_body(request)
     if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
         raise Problem(422, "Invalid input", "the body must be an object with an `items` array",
                       errors=[{"field": "items", "message": "required array"}])
@@ -98,7 +121,9 @@ async def create_batch(request: Request, principal: Principal = Depends(_poster)
             outcomes[i] = {"index": i, "submission_id": sid, "outcome": o.outcome,
                            "status": 201 if o.outcome == "created" else 200}
     counts = {k: sum(1 for o in outcomes if o["outcome"] == k) for k in ("created", "duplicate", "rejected")}
-    return JSONResponse({**counts, "items": outcomes})
+    for k, n in counts.items():
+        INGESTED.labels(k).inc(n)
+    return _json({**counts, "items": outcomes})
 
 
 @router.get("/{submission_id}", response_model=SubmissionOut)

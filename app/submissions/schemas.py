@@ -44,7 +44,13 @@ class _Common(BaseModel):
     def _aware(cls, v: dt.datetime) -> dt.datetime:
         if v.tzinfo is None:
             raise ValueError("captured_at needs a timezone (e.g. +07:00 or Z)")
-        return v.astimezone(dt.timezone.utc)
+        try:
+            v = v.astimezone(dt.timezone.utc)
+        except OverflowError:
+            raise ValueError("captured_at is out of range") from None
+        if v.year < 2000:
+            raise ValueError("captured_at is before 2000: not a PL-KUMKM capture")
+        return v
 
 
 class SubmissionUmkm(_Common):

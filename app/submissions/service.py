@@ -184,6 +184,7 @@ class Outcome:
     prepared: Prepared
     outcome: str        # created | duplicate | conflict
     created_at: dt.datetime | None = None
+    duplikat_dengan: list | None = None
 
 
 async def store(prepared: list[Prepared], principal: Principal) -> list[Outcome]:
@@ -196,11 +197,13 @@ async def store(prepared: list[Prepared], principal: Principal) -> list[Outcome]
     for p in prepared:
         first.setdefault(p.submission_id, p)
     rows = orjson.dumps([p.row for p in first.values()]).decode()
-    async with db.transaction() as conn:
+    # One statement writes record, version, history and change together: atomic per item
+    # without an explicit transaction (see db.autocommit for why that matters here).
+    async with db.autocommit() as conn:
         result = await conn.execute(queries.INSERT_MANY, {
             "rows": rows, "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role,
         })
-        created = {str(r.submission_id): r.created_at for r in result}
+        created = {str(r.submission_id): r for r in result}
         stored_hash = {sid: first[sid].content_hash for sid in created}
         others = [sid for sid in first if sid not in created]
         if others:
@@ -210,7 +213,7 @@ async def store(prepared: list[Prepared], principal: Principal) -> list[Outcome]
     for p in prepared:
         sid = p.submission_id
         if sid in created and first[sid] is p:
-            out.append(Outcome(p, "created", created[sid]))
+            out.append(Outcome(p, "created", created[sid].created_at, list(created[sid].duplikat_dengan or [])))
         else:
             out.append(Outcome(p, "duplicate" if stored_hash.get(sid) == p.content_hash else "conflict"))
     return out
@@ -240,6 +243,21 @@ def record_out(row, principal: Principal) -> dict:
         "dibuat_oleh": row.created_by,
         "dibuat_pada": row.created_at,
         "diperbarui_pada": row.updated_at,
+    }
+
+
+def created_out(p: Prepared, created_at: dt.datetime, principal: Principal, duplikat_dengan: list) -> dict:
+    """The response for a record just created, built from what was stored without reading it back."""
+    row = p.row
+    return {
+        "submission_id": p.submission_id, "periode": row["periode"], "jenis": row["jenis"],
+        "kode_wilayah": row["kode_wilayah"], "kode_kabkota": row["kode_kabkota"], "status": "masuk",
+        "version": 1, "enumerator_id": row["enumerator_id"], "captured_at": row["captured_at"],
+        "skala_usaha": row.get("skala_usaha"), "sektor": row.get("sektor"),
+        "kemungkinan_duplikat": bool(duplikat_dengan), "duplikat_dengan": duplikat_dengan,
+        # the enumerator gets back what it sent; nothing here is new to it
+        "pii_masked": False, "data": row["data"], "dibuat_oleh": principal.name,
+        "dibuat_pada": created_at, "diperbarui_pada": created_at,
     }
 
 

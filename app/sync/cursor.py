@@ -20,7 +20,7 @@ _SNAPSHOT = re.compile(r"^([0-9]{1,20}):([0-9]{1,20}):((?:[0-9]{1,20})(?:,[0-9]{
 _INT = re.compile(r"^[0-9]{1,20}$")
 # A pg_snapshot lists the transactions in flight when it was taken (at most max_connections
 # plus prepared transactions); a longer list cannot come from this service.
-MAX_XIP = 10_000
+MAX_XIP = 600
 _U64 = 2**64 - 1
 
 
@@ -72,7 +72,7 @@ class Cursor:
     def decode(cls, text: str | None) -> "Cursor":
         if text is None or text == "":
             return cls()
-        if len(text) > 300_000:
+        if len(text) > 20_000:
             raise CursorError("cursor too long")
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")

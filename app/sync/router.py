@@ -19,6 +19,9 @@ router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 _syncer = require_role(*service.SYNC_ROLES)
 
 CURSOR_HEADER = "X-Sync-Cursor"
+# A cursor carrying a snapshot lists the transactions in flight then (at most a few hundred
+# with max_connections = 200); this bound keeps the URL within what HTTP servers accept.
+MAX_CURSOR = 8_192
 
 
 class NDJSONResponse(StreamingResponse):
@@ -62,7 +65,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 )
 async def changes(
     principal: Principal = Depends(_syncer),
-    after: str | None = Query(None, max_length=300_000,
+    after: str | None = Query(None, max_length=MAX_CURSOR, pattern=r"^[A-Za-z0-9_-]*$",
                               description="a cursor this service gave (a change line, an end line "
                                           "or a snapshot); omit to start from the first change"),
     limit: int = Query(1000, ge=1, le=service.MAX_LIMIT, description="at most this many changes"),

@@ -106,8 +106,11 @@ def upgrade() -> None:
         CREATE INDEX submissions_koperasi ON submissions (kode_provinsi, periode) WHERE jenis = 'koperasi';
         CREATE INDEX submissions_duplikat ON submissions (duplikat_kunci) WHERE duplikat_kunci IS NOT NULL;
 
+        -- Versions and history rows are written by the same statement as their record (see
+        -- app/submissions/queries.py), so a foreign key would only re-check, row by row on the
+        -- hottest path, what that statement already guarantees.
         CREATE TABLE submission_versions (
-            submission_id uuid NOT NULL REFERENCES submissions (submission_id),
+            submission_id uuid NOT NULL,
             version       integer NOT NULL,
             data          jsonb NOT NULL,
             created_at    timestamptz NOT NULL DEFAULT now(),
@@ -117,7 +120,7 @@ def upgrade() -> None:
 
         CREATE TABLE submission_history (
             id            bigserial PRIMARY KEY,
-            submission_id uuid NOT NULL REFERENCES submissions (submission_id),
+            submission_id uuid NOT NULL,
             version       integer NOT NULL,
             aksi          text NOT NULL CHECK (aksi IN ('dibuat', 'diverifikasi', 'dikoreksi')),
             dari          text,

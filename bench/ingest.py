@@ -1,0 +1,112 @@
+"""Ingest benchmark (DESIGN section 10): batch records/s, single-record POST rate and latency at
+64 concurrent clients, and the whole 2022 Sumatera Selatan round (333,870 records).
+
+    ./dev bench ingest [--batch-records 200000] [--single-requests 20000] [--workers 1]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+
+import aiohttp
+import orjson
+
+from bench.harness import SUMSEL_2022, Service, fmt, percentile, record
+
+
+async def post_batches(url: str, key: str, bodies: list[bytes], concurrency: int) -> tuple[float, int]:
+    queue = list(reversed(bodies))
+    created = 0
+    headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
+    async with aiohttp.ClientSession(base_url=url, connector=aiohttp.TCPConnector(limit=concurrency),
+                                     timeout=aiohttp.ClientTimeout(total=300)) as session:
+        async def worker():
+            nonlocal created
+            while queue:
+                body = queue.pop()
+                async with session.post("/api/v1/submissions/batch", data=body, headers=headers) as r:
+                    payload = await r.read()
+                    if r.status != 200:
+                        raise RuntimeError(f"batch failed: {r.status} {payload[:300]!r}")
+                    created += orjson.loads(payload)["created"]
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        return time.perf_counter() - t0, created
+
+
+async def post_singles(url: str, key: str, bodies: list[bytes], concurrency: int):
+    queue = list(reversed(bodies))
+    latencies: list[float] = []
+    errors = 0
+    headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
+    async with aiohttp.ClientSession(base_url=url, connector=aiohttp.TCPConnector(limit=concurrency),
+                                     timeout=aiohttp.ClientTimeout(total=120)) as session:
+        async def worker():
+            nonlocal errors
+            while queue:
+                body = queue.pop()
+                t = time.perf_counter()
+                async with session.post("/api/v1/submissions", data=body, headers=headers) as r:
+                    await r.read()
+                    latencies.append(time.perf_counter() - t)
+                    if r.status != 201:
+                        errors += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        return time.perf_counter() - t0, latencies, errors
+
+
+def batches(records: list[dict], size: int) -> list[bytes]:
+    return [orjson.dumps({"items": records[i:i + size]}) for i in range(0, len(records), size)]
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="bench ingest")
+    p.add_argument("--batch-records", type=int, default=200_000)
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--batch-clients", type=int, default=4)
+    p.add_argument("--single-requests", type=int, default=20_000)
+    p.add_argument("--single-clients", type=int, default=64)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.add_argument("--skip-sumsel", action="store_true")
+    args = p.parse_args(argv)
+    rng = random.Random(2022)
+    kabkota = list(SUMSEL_2022)
+
+    print(f"generating records ... (service workers: {args.workers})", flush=True)
+    batch_records = [record(rng.choice(kabkota), rng) for _ in range(args.batch_records)]
+    batch_bodies = batches(batch_records, args.batch_size)
+    single_bodies = [orjson.dumps(record(rng.choice(kabkota), rng)) for _ in range(args.single_requests)]
+    sumsel: list[dict] = []
+    if not args.skip_sumsel:
+        for kk, n in SUMSEL_2022.items():
+            sumsel += [record(kk, rng) for _ in range(n)]
+        rng.shuffle(sumsel)
+    sumsel_bodies = batches(sumsel, args.batch_size)
+
+    with Service(workers=args.workers) as svc:
+        key = svc.key("enumerator", "16", "bench-enum")
+        # warm-up: connection pool, wilayah index, prepared statements
+        asyncio.run(post_batches(svc.url, key, batches([record("16.07", rng) for _ in range(2000)], 500), 2))
+
+        secs, created = asyncio.run(post_batches(svc.url, key, batch_bodies, args.batch_clients))
+        print(f"(a) batch ingest: {fmt(created)} records in {secs:.1f} s = {fmt(created / secs)} records/s "
+              f"(batches of {args.batch_size}, {args.batch_clients} clients; target >= 15.000/s)", flush=True)
+
+        secs, lat, errors = asyncio.run(post_singles(svc.url, key, single_bodies, args.single_clients))
+        print(f"(b) single POST: {fmt(len(lat))} requests in {secs:.1f} s = {fmt(len(lat) / secs)} req/s, "
+              f"p50 {percentile(lat, 50) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms, "
+              f"errors {errors} ({args.single_clients} clients; target >= 1.500/s, p99 < 100 ms)", flush=True)
+
+        if sumsel_bodies:
+            secs, created = asyncio.run(post_batches(svc.url, key, sumsel_bodies, args.batch_clients))
+            print(f"(c) Sumatera Selatan 2022 round: {fmt(created)} records in {secs:.1f} s "
+                  f"= {fmt(created / secs)} records/s (target < 30 s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Operators create, rotate, expire and revoke keys with the CLI; the service honours it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import auth
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def kumkm(*args: str, database_url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+async def test_create_rotate_revoke_with_the_cli(database_url, live_server, pg):
+    from app.auth import service
+
+    out = kumkm("apikey", "create", "--role", "verifikator", "--wilayah", "16.07", "--name", "verif-a",
+                database_url=database_url)
+    assert out.returncode == 0, out.stderr
+    key = out.stdout.strip().splitlines()[-1]
+    assert key.startswith("kumkm_")
+    async with httpx.AsyncClient(base_url=live_server.url) as c:
+        assert (await c.get("/api/v1/wilayah", headers=auth(key))).status_code == 200
+        row = await pg.fetchrow("SELECT id, key_prefix, role, kode_wilayah FROM api_keys WHERE name = 'verif-a'")
+        assert (row["role"], row["kode_wilayah"]) == ("verifikator", "16.07")
+
+        rotated = kumkm("apikey", "rotate", str(row["id"]), database_url=database_url)
+        assert rotated.returncode == 0, rotated.stderr
+        new_key = rotated.stdout.strip().splitlines()[-1]
+        service.clear_cache()
+        assert (await c.get("/api/v1/wilayah", headers=auth(key))).status_code == 401
+        assert (await c.get("/api/v1/wilayah", headers=auth(new_key))).status_code == 200
+        new = await pg.fetchrow("SELECT role, kode_wilayah FROM api_keys WHERE key_prefix = $1", new_key[:14])
+        assert tuple(new) == ("verifikator", "16.07")
+
+        listed = kumkm("apikey", "list", database_url=database_url)
+        assert "verif-a" in listed.stdout and new_key not in listed.stdout and key not in listed.stdout
+
+        assert kumkm("apikey", "revoke", new_key[:14], database_url=database_url).returncode == 0
+        service.clear_cache()
+        assert (await c.get("/api/v1/wilayah", headers=auth(new_key))).status_code == 401
+        assert kumkm("apikey", "revoke", "nope", database_url=database_url).returncode == 1
+
+
+async def test_rotation_with_grace_keeps_the_old_key_for_a_while(database_url, live_server):
+    out = kumkm("apikey", "create", "--role", "dinas", "--wilayah", "16", "--name", "dinas-g",
+                "--expires-days", "30", database_url=database_url)
+    key = out.stdout.strip().splitlines()[-1]
+    rotated = kumkm("apikey", "rotate", key[:14], "--grace-hours", "24", database_url=database_url)
+    new_key = rotated.stdout.strip().splitlines()[-1]
+    async with httpx.AsyncClient(base_url=live_server.url) as c:
+        assert (await c.get("/api/v1/wilayah", headers=auth(key))).status_code == 200
+        assert (await c.get("/api/v1/wilayah", headers=auth(new_key))).status_code == 200
+
+
+def test_bad_scope_is_refused(database_url):
+    out = kumkm("apikey", "create", "--role", "dinas", "--wilayah", "16.07.01", database_url=database_url)
+    assert out.returncode == 2 and "provinsi or kabupaten/kota" in out.stderr
+    out = kumkm("apikey", "create", "--role", "raja", database_url=database_url)
+    assert out.returncode == 2
+
+
+async def test_last_used_time_is_recorded(client, keys, pg):
+    k = await keys.make("dinas", "16", name="dinas-used")
+    await client.get("/api/v1/wilayah", headers=auth(k))
+    for _ in range(50):
+        if await pg.fetchval("SELECT last_used_at FROM api_keys WHERE name = 'dinas-used'"):
+            break
+        import asyncio
+
+        await asyncio.sleep(0.05)
+    assert await pg.fetchval("SELECT last_used_at FROM api_keys WHERE name = 'dinas-used'") is not None
