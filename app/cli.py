@@ -158,6 +158,36 @@ def cmd_apikey_list(args) -> int:
     return 0
 
 
+def cmd_targets_import(args) -> int:
+    path = Path(args.file)
+    try:
+        content = path.read_text(encoding="utf-8-sig")  # spreadsheets often prepend a BOM
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    _prepare_database()
+
+    async def run():
+        from app.targets import service
+
+        try:
+            return await service.import_csv(content, args.oleh)
+        finally:
+            await db.dispose_engine()
+
+    from app.targets.service import ImportError_
+
+    try:
+        added, present = asyncio.run(run())
+    except ImportError_ as exc:
+        for line in exc.errors:
+            print(f"{path}: {line}", file=sys.stderr)
+        print(f"nothing imported: {len(exc.errors)} error(s)", file=sys.stderr)
+        return 1
+    print(f"{added} revisions added, {present} already present")
+    return 0
+
+
 def cmd_openapi(args) -> int:
     from app.main import create_app
 
@@ -324,6 +354,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-pages", type=int, help="stop after this many requests")
     s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(func=cmd_sync_pull)
+
+    t = sub.add_parser("targets", help="targets pendataan").add_subparsers(dest="sub", required=True)
+    s = t.add_parser("import", help="add target revisions from a CSV file "
+                                    "(header periode,kode_wilayah,target,dasar_hukum,berlaku_mulai); "
+                                    "all or nothing")
+    s.add_argument("file")
+    s.add_argument("--oleh", default=os.environ.get("USER") or "kumkm-cli",
+                   help="recorded as dibuat_oleh of every revision")
+    s.set_defaults(func=cmd_targets_import)
 
     s = sub.add_parser("openapi", help="write the OpenAPI document the app serves")
     s.add_argument("--out", default=str(ROOT / "openapi" / "openapi.json"))

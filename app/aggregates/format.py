@@ -1,0 +1,77 @@
+"""Numbers for reports: exact ratios, Indonesian number format and CSV downloads.
+
+Counts are exact integers and ratios are computed from them as fractions, so a printed
+percentage can never disagree with its own numerator and denominator (DESIGN section 1).
+Shared by the capaian table (app/targets) and the ODS aggregates."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import orjson
+from fastapi.responses import Response
+
+# Ratios in JSON: the fraction rounded half-up to this many decimal places. Eight places keep
+# six decimals of a percentage, more than any report prints.
+RATIO_PLACES = 8
+
+# Reports are dated in Western Indonesia Time, where the ministry and most dinas work.
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+
+
+def today_wib() -> dt.date:
+    return dt.datetime.now(WIB).date()
+
+
+def _round_half_up(num: int, den: int, places: int) -> tuple[str, int, int]:
+    """num/den scaled by 10^places and rounded half-up, in integers only (exact, and much
+    cheaper than decimal contexts on a 514-row table): (sign, whole part, fraction digits)."""
+    sign = "-" if (num < 0) != (den < 0) and num != 0 else ""
+    num, den = abs(num), abs(den)
+    scaled = (2 * num * 10**places + den) // (2 * den)
+    whole, frac = divmod(scaled, 10**places)
+    return sign, whole, frac
+
+
+def rasio(num: int | None, den: int | None) -> str | None:
+    """num/den as a decimal string ("0.99439275"); None where the divisor is 0 or missing.
+    Never capped: 62137/60300 is "1.03046434"."""
+    if num is None or not den:
+        return None
+    sign, whole, frac = _round_half_up(num, den, RATIO_PLACES)
+    return f"{sign}{whole}.{frac:0{RATIO_PLACES}d}"
+
+
+def persen(num: int | None, den: int | None) -> str | None:
+    """num/den as an Indonesian percentage with 2 decimals ("99,44%"); None where den is 0."""
+    if num is None or not den:
+        return None
+    sign, whole, frac = _round_half_up(num * 100, den, 2)
+    return f"{sign}{angka_id(whole)},{frac:02d}%"
+
+
+def angka_id(n: int | None) -> str:
+    """41675 -> "41.675"; None -> "-"."""
+    if n is None:
+        return "-"
+    s = f"{abs(int(n)):,}".replace(",", ".")
+    return "-" + s if n < 0 else s
+
+
+def csv_response(filename: str, header: list[str], rows: list[list]) -> Response:
+    """An RFC 4180 CSV (comma separated, so cells holding a decimal comma are quoted by the
+    csv module) served as a download."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def json_response(doc: dict) -> Response:
+    """The report as JSON without a second validation pass: the documents are built here from
+    typed rows, and re-validating a 514-row table through the response model costs more than
+    the query. Dates serialise as ISO 8601, as pydantic would."""
+    return Response(orjson.dumps(doc), media_type="application/json")

@@ -1,0 +1,62 @@
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from app.aggregates import schemas, service
+from app.aggregates.format import csv_response, json_response
+from app.auth.deps import require_role
+from app.auth.service import Principal
+from app.targets.service import READ_ROLES
+
+router = APIRouter(prefix="/api/v1/agregat", tags=["agregat"])
+
+_reader = require_role(*READ_ROLES)
+_CSV = {"content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "with format=csv: Indonesian headers and number format"}
+_PERIODE = Query(..., description="e.g. `2022`")
+_WILAYAH = Query(None, description="omit for the nation, or a provinsi, kabupaten/kota, kecamatan or desa code")
+_STATUS = Query(None, description="record states counted: repeat or comma-separate; default `diterima`")
+_FORMAT = Query("json")
+
+
+@router.get("/keragaan-koperasi", response_model=schemas.KeragaanOut, responses={200: _CSV})
+async def keragaan_koperasi(periode: str = _PERIODE,
+                            wilayah: str | None = Query(None, description="a provinsi (rows per kabupaten/kota), "
+                                                                          "a kabupaten/kota (rows per kecamatan) "
+                                                                          "or none (rows per provinsi)"),
+                            status: list[str] | None = _STATUS, format: Literal["json", "csv"] = _FORMAT,
+                            principal: Principal = Depends(_reader)):
+    """DESIGN section 6's ODS table: koperasi under kabupaten/kota authority per child wilayah,
+    then Binaan Provinsi, Binaan Nasional and Jumlah, with persentase aktif in every row."""
+    doc = await service.keragaan_koperasi(principal, periode, wilayah, service.parse_status(status))
+    if format == "csv":
+        return csv_response(f"keragaan-koperasi-{periode}-{wilayah or 'nasional'}.csv", *service.keragaan_csv(doc))
+    return json_response(doc)
+
+
+@router.get("/umkm", response_model=schemas.UmkmOut, responses={200: _CSV})
+async def agregat_umkm(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
+                       status: list[str] | None = _STATUS, format: Literal["json", "csv"] = _FORMAT,
+                       principal: Principal = Depends(_reader)):
+    """UMKM by skala usaha (mikro, kecil, menengah): jumlah, modal, omzet, aset, tenaga kerja,
+    with NIB and using digital platforms."""
+    doc = await service.umkm(principal, periode, wilayah, service.parse_status(status))
+    if format == "csv":
+        return csv_response(f"umkm-{periode}-{wilayah or 'nasional'}.csv", *service.umkm_csv(doc))
+    return json_response(doc)
+
+
+@router.get("", response_model=schemas.AgregatOut, responses={200: _CSV})
+async def agregat(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
+                  by: list[str] = Query(..., description="dimensions, repeated or comma-separated: "
+                                                         "see docs/capaian.md for the list"),
+                  status: list[str] | None = _STATUS,
+                  jenis: Literal["umkm", "koperasi"] | None = Query(None, description="only this kind; "
+                                                                                      "also picks the measures"),
+                  format: Literal["json", "csv"] = _FORMAT, principal: Principal = Depends(_reader)):
+    """Counts and exact sums over records grouped by up to 4 of the documented dimensions."""
+    doc = await service.agregat(principal, periode, wilayah, service.parse_by(by),
+                                service.parse_status(status), jenis)
+    if format == "csv":
+        return csv_response(f"agregat-{periode}-{wilayah or 'nasional'}.csv", *service.agregat_csv(doc))
+    return json_response(doc)

@@ -1,0 +1,62 @@
+import datetime as dt
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from app.aggregates.format import csv_response, json_response
+from app.auth.deps import require_role
+from app.auth.service import Principal
+from app.targets import schemas, service
+
+router = APIRouter(prefix="/api/v1", tags=["capaian"])
+
+_writer = require_role(*service.WRITE_ROLES)
+_reader = require_role(*service.READ_ROLES)
+_PERIODE = Path(description="PL-KUMKM round, e.g. `2022`", examples=["2022"])
+_KODE = Path(description="Kemendagri code at any level, e.g. `16` or `16.07`", examples=["16"])
+
+_CSV = {"content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "with format=csv: the same table, Indonesian headers and number format"}
+
+
+@router.put("/targets/{periode}/{kode_wilayah}", response_model=schemas.TargetOut, status_code=201,
+            responses={200: {"model": schemas.TargetOut, "description": "identical to the revision already in force on that date"},
+                       403: {"description": "not admin, or dinas outside its scope"},
+                       422: {"description": "field errors"}})
+async def put_target(body: schemas.TargetIn, response: Response, periode: str = _PERIODE,
+                     kode_wilayah: str = _KODE, principal: Principal = Depends(_writer)):
+    """Set or revise a target. A revision never overwrites: it is a new entry, and reports take
+    the one in force on their date. Repeating the same PUT adds nothing (200)."""
+    created, doc = await service.set_target(periode, kode_wilayah, body.model_dump(), principal)
+    response.status_code = 201 if created else 200
+    return doc
+
+
+@router.get("/targets/{periode}/{kode_wilayah}", response_model=schemas.TargetOut,
+            responses={404: {"description": "no target was ever set"}})
+async def get_target(periode: str = _PERIODE, kode_wilayah: str = _KODE,
+                     as_of: dt.date | None = Query(None, description="report date; default today (WIB)"),
+                     principal: Principal = Depends(_reader)):
+    """The target in force on `as_of` and every revision."""
+    return await service.get_target(principal, periode, kode_wilayah, as_of)
+
+
+@router.get("/capaian-pendataan", response_model=schemas.CapaianOut, responses={200: _CSV})
+async def capaian_pendataan(
+    periode: str = Query(..., description="e.g. `2022`"),
+    wilayah: str | None = Query(None, description="the area: omit for the nation, or a provinsi, "
+                                                  "kabupaten/kota or kecamatan code"),
+    as_of: dt.date | None = Query(None, description="targets in force on this date; default today (WIB). "
+                                                    "Counts are always live."),
+    tingkat: schemas.Tingkat | None = Query(None, description="level of the rows; default the level just "
+                                                              "below `wilayah`; at most two levels below"),
+    format: Literal["json", "csv"] = "json",
+    principal: Principal = Depends(_reader),
+):
+    """DESIGN section 1's table from live data: per child wilayah with a target or records,
+    plus the total row. `masuk = belum_diverifikasi + diterima + ditolak` in every row."""
+    doc = await service.capaian(principal, periode, wilayah, as_of, tingkat)
+    if format == "csv":
+        header, rows = service.capaian_csv_rows(doc)
+        return csv_response(f"capaian-pendataan-{periode}-{wilayah or 'nasional'}.csv", header, rows)
+    return json_response(doc)

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+TINGKAT = ("provinsi", "kabkota", "kecamatan", "desa")
+Tingkat = Literal["provinsi", "kabkota", "kecamatan", "desa"]
+
+
+class TargetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target: Annotated[StrictInt, Field(ge=0, le=1_000_000_000, description="records to collect")]
+    dasar_hukum: Annotated[str, Field(min_length=1, max_length=200, examples=["Kepdep 63/2022"])]
+    berlaku_mulai: dt.date = Field(description="the date this value takes effect (ISO 8601)")
+
+    @field_validator("dasar_hukum")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("must name the legal basis, e.g. Kepdep 63/2022")
+        return v
+
+
+class TargetRevisi(BaseModel):
+    revisi: int = Field(description="1 for the first value ever set, counting every revision")
+    target: int
+    dasar_hukum: str
+    berlaku_mulai: dt.date
+    dibuat_oleh: str
+    dibuat_pada: dt.datetime
+
+
+class TargetOut(BaseModel):
+    periode: str
+    kode_wilayah: str
+    nama: str
+    as_of: dt.date
+    berlaku: TargetRevisi | None = Field(description="the revision in force on as_of; null before the first")
+    riwayat: list[TargetRevisi] = Field(description="every revision, by berlaku_mulai then entry order")
+
+
+class WilayahRef(BaseModel):
+    kode: str
+    nama: str
+    level: int
+
+
+class CapaianPersen(BaseModel):
+    masuk_vs_target: str | None
+    diterima_vs_target: str | None
+    diterima_vs_masuk: str | None
+
+
+class CapaianRow(BaseModel):
+    kode: str | None = Field(description="null on the total row and on records without a wilayah at this level")
+    nama: str
+    target: int | None = Field(description="in force on as_of; null when none is set")
+    masuk: int = Field(description="all records: belum_diverifikasi + diterima + ditolak")
+    belum_diverifikasi: int
+    diterima: int
+    ditolak: int
+    total_terverifikasi: int = Field(description="diterima + ditolak")
+    masuk_vs_target: str | None = Field(description="masuk / target, decimal string, 8 places, never capped")
+    diterima_vs_target: str | None
+    diterima_vs_masuk: str | None
+    persen: CapaianPersen = Field(description="the same ratios for display: Indonesian format, 2 decimals")
+
+
+class CapaianOut(BaseModel):
+    periode: str
+    wilayah: WilayahRef | None = Field(description="null: the whole nation")
+    tingkat: Tingkat = Field(description="the level of the rows")
+    as_of: dt.date
+    target_wilayah: TargetRevisi | None = Field(
+        description="the target set on `wilayah` itself, for reference; the total row uses the sum of the rows' targets")
+    rows: list[CapaianRow]
+    jumlah: CapaianRow = Field(description="counts over all rows; target = sum of the rows' targets in force")
+    rows_tanpa_target: int = Field(description="rows with no target in force: when not 0, the total's "
+                                               "ratios set all records against a partial target")

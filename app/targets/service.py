@@ -1,0 +1,279 @@
+"""Targets (with every revision kept) and the capaian pendataan table built on them."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+
+import orjson
+
+from app import db
+from app.aggregates.format import angka_id, persen, rasio, today_wib
+from app.auth.service import Principal
+from app.problems import Problem
+from app.submissions.service import known_periode
+from app.targets import queries
+from app.targets.schemas import TINGKAT
+from app.wilayah.service import KODE_PATTERN, get_index
+
+PERIODE_PATTERN = re.compile(r"^[0-9]{4}$")
+WRITE_ROLES = ("admin", "dinas")
+# Reading capaian and targets: who reports on progress. Enumerators collect and do not.
+READ_ROLES = ("verifikator", "dinas", "walidata", "admin")
+
+ROW_LABEL = {1: "Provinsi", 2: "Kabupaten/Kota", 3: "Kecamatan", 4: "Desa/Kelurahan"}
+_TANPA = {3: "(tanpa kecamatan)", 4: "(tanpa desa/kelurahan)"}
+
+
+def _invalid(field: str, message: str, status: int = 422) -> Problem:
+    return Problem(status, "Invalid input", f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+async def check_periode(periode: str, field: str = "periode") -> None:
+    if not PERIODE_PATTERN.match(periode):
+        raise _invalid(field, "must be a 4-digit year, e.g. 2022")
+    # the periode list changes once a year: the ingest path's 30-second cache is enough here
+    if periode not in await known_periode():
+        raise _invalid(field, f"unknown periode {periode}")
+
+
+async def check_wilayah(kode: str, field: str) -> int:
+    """The level of an existing wilayah code, else a 422 naming the field."""
+    if not KODE_PATTERN.match(kode) or not (index := await get_index()).exists(kode):
+        raise _invalid(field, f"{kode!r} is not an existing wilayah code")
+    return index.level[kode]
+
+
+def require_area(principal: Principal, kode: str | None) -> None:
+    """Scope check for reports: `None` is the whole nation, which only unscoped keys cover."""
+    if kode is None:
+        if principal.kode_wilayah is not None:
+            raise Problem(403, "Forbidden", f"the national view is outside this key's scope "
+                                            f"({principal.kode_wilayah}); ask for wilayah={principal.kode_wilayah}")
+    elif not principal.covers(kode):
+        raise Problem(403, "Forbidden", f"wilayah {kode} is outside this key's scope ({principal.kode_wilayah})")
+
+
+# ---------------------------------------------------------------- targets
+
+def _revisi(row) -> dict:
+    return {"revisi": row.revisi, "target": row.target, "dasar_hukum": row.dasar_hukum,
+            "berlaku_mulai": row.berlaku_mulai, "dibuat_oleh": row.dibuat_oleh,
+            "dibuat_pada": row.dibuat_pada}
+
+
+def in_force(riwayat: list[dict], as_of: dt.date) -> dict | None:
+    """The latest berlaku_mulai on or before as_of; of two revisions with the same date, the
+    later entry (the correction) wins."""
+    best = None
+    for r in riwayat:
+        if r["berlaku_mulai"] <= as_of and (best is None or
+                                            (r["berlaku_mulai"], r["revisi"]) > (best["berlaku_mulai"], best["revisi"])):
+            best = r
+    return best
+
+
+async def _history(conn, periode: str, kode: str) -> list[dict]:
+    rows = (await conn.execute(queries.HISTORY, {"periode": periode, "kode": kode})).all()
+    return [_revisi(r) for r in rows]
+
+
+def _target_out(periode: str, kode: str, riwayat: list[dict], as_of: dt.date, nama: str) -> dict:
+    return {"periode": periode, "kode_wilayah": kode, "nama": nama, "as_of": as_of,
+            "berlaku": in_force(riwayat, as_of),
+            "riwayat": sorted(riwayat, key=lambda r: (r["berlaku_mulai"], r["revisi"]))}
+
+
+async def set_target(periode: str, kode: str, body: dict, principal: Principal) -> tuple[bool, dict]:
+    """Add a revision unless the latest entry with the same berlaku_mulai already says the
+    same, so repeating a PUT is harmless. Returns (created, target document)."""
+    await check_periode(periode)
+    await check_wilayah(kode, "kode_wilayah")
+    if principal.role != "admin" and not principal.covers(kode):
+        raise Problem(403, "Forbidden", f"wilayah {kode} is outside this key's scope ({principal.kode_wilayah})")
+    async with db.transaction() as conn:
+        # Serialise writers of one target so two identical PUTs cannot both add a revision.
+        await conn.execute(queries.LOCK_TARGET, {"periode": periode, "kode": kode})
+        riwayat = await _history(conn, periode, kode)
+        same_day = [r for r in riwayat if r["berlaku_mulai"] == body["berlaku_mulai"]]
+        latest = same_day[-1] if same_day else None
+        created = not (latest and latest["target"] == body["target"]
+                       and latest["dasar_hukum"] == body["dasar_hukum"])
+        if created:
+            await conn.execute(queries.INSERT, {"periode": periode, "kode": kode, "oleh": principal.name,
+                                                **body})
+            riwayat = await _history(conn, periode, kode)
+    index = await get_index()
+    return created, _target_out(periode, kode, riwayat, today_wib(), index.nama[kode])
+
+
+async def get_target(principal: Principal, periode: str, kode: str, as_of: dt.date | None) -> dict:
+    await check_periode(periode)
+    await check_wilayah(kode, "kode_wilayah")
+    require_area(principal, kode)
+    async with db.connect() as conn:
+        riwayat = await _history(conn, periode, kode)
+    if not riwayat:
+        raise Problem(404, "Not Found", f"no target set for periode {periode}, wilayah {kode}")
+    return _target_out(periode, kode, riwayat, as_of or today_wib(), (await get_index()).nama[kode])
+
+
+# ---------------------------------------------------------------- bulk import (CLI)
+
+IMPORT_COLUMNS = ("periode", "kode_wilayah", "target", "dasar_hukum", "berlaku_mulai")
+
+
+class ImportError_(Exception):
+    def __init__(self, errors: list[str]):
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def parse_import(text_: str, known_periode: set[str], wilayah_exists) -> list[dict]:
+    """Validate a whole CSV file; raise ImportError_ listing every bad line (line 1 is the
+    header). Semicolons are accepted as separator too: Indonesian spreadsheets write them."""
+    first = text_.split("\n", 1)[0]
+    delimiter = ";" if ";" in first and "," not in first else ","
+    reader = csv.reader(io.StringIO(text_), delimiter=delimiter)
+    errors: list[str] = []
+    header = next(reader, None)
+    if header is None:
+        raise ImportError_(["line 1: the file is empty; expected header " + ",".join(IMPORT_COLUMNS)])
+    header = [h.strip().lower() for h in header]
+    missing = [c for c in IMPORT_COLUMNS if c not in header]
+    unknown = [h for h in header if h not in IMPORT_COLUMNS]
+    if missing or unknown or len(set(header)) != len(header):
+        raise ImportError_([f"line 1: header must be {','.join(IMPORT_COLUMNS)}"
+                            + (f"; missing {', '.join(missing)}" if missing else "")
+                            + (f"; unknown {', '.join(unknown)}" if unknown else "")])
+    rows: list[dict] = []
+    seen: dict[tuple, int] = {}
+    for cells in reader:
+        line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            errors.append(f"line {line}: expected {len(header)} columns, got {len(cells)}")
+            continue
+        raw = {h: c.strip() for h, c in zip(header, cells)}
+        bad = []
+        if raw["periode"] not in known_periode:
+            bad.append(f"periode: unknown periode {raw['periode']!r}")
+        if not (KODE_PATTERN.match(raw["kode_wilayah"]) and wilayah_exists(raw["kode_wilayah"])):
+            bad.append(f"kode_wilayah: {raw['kode_wilayah']!r} is not an existing wilayah code")
+        if not re.fullmatch(r"[0-9]{1,10}", raw["target"]) or int(raw["target"]) > 1_000_000_000:
+            bad.append(f"target: {raw['target']!r} is not a whole number from 0 to 1000000000 "
+                       "(digits only, no thousands separator)")
+        if not raw["dasar_hukum"] or len(raw["dasar_hukum"]) > 200:
+            bad.append("dasar_hukum: required, at most 200 characters")
+        try:
+            berlaku = dt.date.fromisoformat(raw["berlaku_mulai"])
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw["berlaku_mulai"]):
+                raise ValueError
+        except ValueError:
+            bad.append(f"berlaku_mulai: {raw['berlaku_mulai']!r} is not a date YYYY-MM-DD")
+            berlaku = None
+        if bad:
+            errors.extend(f"line {line}: {b}" for b in bad)
+            continue
+        key = (raw["periode"], raw["kode_wilayah"], berlaku)
+        if key in seen:
+            errors.append(f"line {line}: periode {key[0]}, wilayah {key[1]}, berlaku_mulai {berlaku} "
+                          f"is already given on line {seen[key]}")
+            continue
+        seen[key] = line
+        rows.append({"periode": raw["periode"], "kode_wilayah": raw["kode_wilayah"],
+                     "target": int(raw["target"]), "dasar_hukum": raw["dasar_hukum"],
+                     "berlaku_mulai": berlaku.isoformat()})
+    if errors:
+        raise ImportError_(errors)
+    if not rows:
+        raise ImportError_(["line 2: no target rows after the header"])
+    return rows
+
+
+async def import_csv(text_: str, oleh: str) -> tuple[int, int]:
+    """All or nothing: every line is checked before anything is written, then one statement
+    in one transaction. Returns (revisions added, rows already present)."""
+    async with db.connect() as conn:
+        known = {r[0] for r in (await conn.execute(queries.KNOWN_PERIODE)).all()}
+    index = await get_index()
+    rows = parse_import(text_, known, index.exists)
+    async with db.transaction() as conn:
+        await conn.execute(queries.LOCK_IMPORT)
+        added = (await conn.execute(queries.INSERT_MANY, {"rows": orjson.dumps(rows).decode(),
+                                                          "oleh": oleh})).scalar_one()
+    return added, len(rows) - added
+
+
+# ---------------------------------------------------------------- capaian pendataan
+
+def _row(kode: str | None, nama: str, target: int | None, belum: int, diterima: int, ditolak: int) -> dict:
+    masuk = belum + diterima + ditolak
+    return {
+        "kode": kode, "nama": nama, "target": target, "masuk": masuk, "belum_diverifikasi": belum,
+        "diterima": diterima, "ditolak": ditolak, "total_terverifikasi": diterima + ditolak,
+        "masuk_vs_target": rasio(masuk, target), "diterima_vs_target": rasio(diterima, target),
+        "diterima_vs_masuk": rasio(diterima, masuk),
+        "persen": {"masuk_vs_target": persen(masuk, target), "diterima_vs_target": persen(diterima, target),
+                   "diterima_vs_masuk": persen(diterima, masuk)},
+    }
+
+
+async def capaian(principal: Principal, periode: str, wilayah: str | None, as_of: dt.date | None,
+                  tingkat: str | None) -> dict:
+    await check_periode(periode)
+    area_level = 0 if wilayah is None else await check_wilayah(wilayah, "wilayah")
+    require_area(principal, wilayah)
+    allowed = queries.ROW_LEVELS[area_level]
+    if not allowed:
+        raise _invalid("wilayah", "a desa/kelurahan has no wilayah below it; ask for its kecamatan")
+    row_level = allowed[0] if tingkat is None else TINGKAT.index(tingkat) + 1
+    if row_level not in allowed:
+        raise _invalid("tingkat", f"for this wilayah choose one of "
+                                  f"{', '.join(TINGKAT[lv - 1] for lv in allowed)}")
+    as_of = as_of or today_wib()
+    params = {"periode": periode, "as_of": as_of, "area": wilayah or "",
+              "kabkota": wilayah[:5] if wilayah else ""}
+    index = await get_index()
+    async with db.connect() as conn:
+        rows = (await conn.execute(queries.CAPAIAN[(area_level, row_level)], params)).all()
+        induk = await _history(conn, periode, wilayah) if wilayah else []
+    out_rows = []
+    for r in rows:
+        nama = r.nama or (index.nama.get(r.kode) if r.kode else None) or _TANPA.get(row_level, "(tanpa wilayah)")
+        out_rows.append(_row(r.kode, nama, r.target, r.belum_diverifikasi, r.diterima, r.ditolak))
+    targets = [r["target"] for r in out_rows if r["target"] is not None]
+    jumlah = _row(None, "Jumlah", sum(targets) if targets else None,
+                  sum(r["belum_diverifikasi"] for r in out_rows), sum(r["diterima"] for r in out_rows),
+                  sum(r["ditolak"] for r in out_rows))
+    return {
+        "periode": periode,
+        "wilayah": {"kode": wilayah, "nama": index.nama[wilayah], "level": area_level} if wilayah else None,
+        "tingkat": TINGKAT[row_level - 1], "as_of": as_of,
+        "target_wilayah": in_force(induk, as_of),
+        "rows": out_rows, "jumlah": jumlah,
+        "rows_tanpa_target": sum(1 for r in out_rows if r["target"] is None),
+    }
+
+
+CAPAIAN_HEADER = ["No", "Kode", "{wilayah}", "Target", "Data Masuk", "Belum Diverifikasi", "Diterima",
+                  "Ditolak", "Total Terverifikasi", "Masuk vs Target", "Diterima vs Target",
+                  "Diterima vs Masuk"]
+
+
+def capaian_csv_rows(doc: dict) -> tuple[list[str], list[list[str]]]:
+    level = TINGKAT.index(doc["tingkat"]) + 1
+    header = [h.replace("{wilayah}", ROW_LABEL[level]) for h in CAPAIAN_HEADER]
+
+    def cells(no, r):
+        p = r["persen"]
+        return [no, r["kode"] or "", r["nama"], angka_id(r["target"]), angka_id(r["masuk"]),
+                angka_id(r["belum_diverifikasi"]), angka_id(r["diterima"]), angka_id(r["ditolak"]),
+                angka_id(r["total_terverifikasi"]), p["masuk_vs_target"] or "-",
+                p["diterima_vs_target"] or "-", p["diterima_vs_masuk"] or "-"]
+
+    body = [cells(str(i), r) for i, r in enumerate(doc["rows"], 1)]
+    body.append(cells("", doc["jumlah"]))
+    return header, body
