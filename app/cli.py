@@ -204,6 +204,91 @@ def cmd_openapi(args) -> int:
     return 0
 
 
+def _default_actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in some containers
+        return "cli"
+
+
+def cmd_export(args) -> int:
+    _prepare_database()
+
+    async def run():
+        from app.sync import tools
+
+        try:
+            return await tools.export(periode=args.periode, wilayah=args.wilayah, fmt=args.format,
+                                      out=Path(args.out), mask_pii=args.mask_pii, actor=args.as_name)
+        finally:
+            await db.dispose_engine()
+
+    from app.sync.tools import UsageError
+
+    try:
+        s = asyncio.run(run())
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rate = s["records"] / s["seconds"] if s["seconds"] else 0
+    print(f"exported {s['records']} records of periode {s['periode']} to {s['file']} ({s['format']}, "
+          f"{'with' if s['pii'] else 'masked'} personal data) in {s['seconds']:.1f} s, {rate:,.0f} records/s")
+    print(f"consistent with feed cursor: {s['cursor']}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    _prepare_database()
+
+    async def run():
+        from app.sync import tools
+
+        try:
+            return await tools.import_file(Path(args.file), actor=args.as_name, fmt=args.format,
+                                           batch=args.batch)
+        finally:
+            await db.dispose_engine()
+
+    from app.sync.tools import UsageError
+
+    try:
+        s = asyncio.run(run())
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rate = s.lines / s.seconds if s.seconds else 0
+    print(f"{args.file}: {s.lines} records read: {s.created} created, {s.duplicate} already present, "
+          f"{s.rejected} rejected ({s.seconds:.1f} s, {rate:,.0f} records/s)")
+    if s.ignored_columns:
+        print(f"ignored columns (the service derives or assigns them): {', '.join(sorted(s.ignored_columns))}")
+    return 1 if s.rejected else 0
+
+
+def cmd_sync_pull(args) -> int:
+    from app.sync.consumer import PullError, pull
+
+    key = args.key or os.environ.get("KUMKM_SYNC_KEY")
+    if not key:
+        print("error: --key or KUMKM_SYNC_KEY is required", file=sys.stderr)
+        return 2
+    try:
+        s = pull(url=args.url, key=key, state_path=Path(args.state), out_dir=Path(args.out),
+                 limit=args.limit, snapshot=args.snapshot, max_pages=args.max_pages,
+                 log=(lambda m: print(m, file=sys.stderr)) if args.verbose else None)
+    except (PullError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # network errors: the state still points at the last stored page
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if s["snapshot_records"] is not None:
+        print(f"snapshot: {s['snapshot_records']} records")
+    print(f"pulled {s['changes']} changes in {s['pages']} pages into {s['file']}; cursor {s['cursor']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kumkm", description="KUMKM registry service")
     sub = p.add_subparsers(dest="command", required=True)
@@ -239,6 +324,36 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_apikey_revoke)
     s = k.add_parser("list", help="list keys (never the secrets)")
     s.set_defaults(func=cmd_apikey_list)
+
+    s = sub.add_parser("export", help="write the records of a periode to NDJSON, CSV or Parquet")
+    s.add_argument("--periode", required=True)
+    s.add_argument("--wilayah", help="a provinsi or kabupaten/kota code; none for national")
+    s.add_argument("--format", required=True, choices=["ndjson", "csv", "parquet"])
+    s.add_argument("--out", required=True, help="the file to write (replaced only when complete)")
+    s.add_argument("--mask-pii", action="store_true", help="mask NIK, nama pemilik, telepon and alamat")
+    s.add_argument("--as", dest="as_name", default=_default_actor(), help="name in the access log")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("import", help="load records from NDJSON or CSV through the API's validation")
+    s.add_argument("file")
+    s.add_argument("--format", choices=["ndjson", "csv"], help="default: from the file name or content")
+    s.add_argument("--as", dest="as_name", default=_default_actor(),
+                   help="the name the records are created by (as an admin principal)")
+    s.add_argument("--batch", type=int, default=1000, help="records per transaction")
+    s.set_defaults(func=cmd_import)
+
+    y = sub.add_parser("sync", help="walidata sync").add_subparsers(dest="sub", required=True)
+    s = y.add_parser("pull", help="pull the change feed into DIR (the nightly job)")
+    s.add_argument("--url", required=True, help="the service, e.g. https://kumkm.example.go.id")
+    s.add_argument("--key", help="a walidata (or admin/dinas) API key; or KUMKM_SYNC_KEY")
+    s.add_argument("--state", required=True, help="JSON file holding the cursor")
+    s.add_argument("--out", required=True, help="directory of changes.ndjson (and snapshot.ndjson)")
+    s.add_argument("--limit", type=int, default=10_000, help="changes per request")
+    s.add_argument("--snapshot", action="store_true",
+                   help="when there is no cursor yet, load a snapshot first instead of the whole feed")
+    s.add_argument("--max-pages", type=int, help="stop after this many requests")
+    s.add_argument("-v", "--verbose", action="store_true")
+    s.set_defaults(func=cmd_sync_pull)
 
     t = sub.add_parser("targets", help="targets pendataan").add_subparsers(dest="sub", required=True)
     s = t.add_parser("import", help="add target revisions from a CSV file "

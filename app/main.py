@@ -51,7 +51,9 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     problems.install(app)
 
     from app.aggregates.router import router as aggregates_router
+    from app.indicators.router import router as indicators_router
     from app.submissions.router import router as submissions_router
+    from app.sync.router import router as sync_router
     from app.targets.router import router as targets_router
     from app.wilayah.router import router as wilayah_router
 
@@ -59,6 +61,8 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     app.include_router(submissions_router)
     app.include_router(targets_router)
     app.include_router(aggregates_router)
+    app.include_router(indicators_router)
+    app.include_router(sync_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz():

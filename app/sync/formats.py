@@ -1,0 +1,149 @@
+"""How a record looks outside the service: one NDJSON line (the snapshot and feed shape), a
+flat row (CSV and Parquet), and back from a flat row to the content the API accepts."""
+from __future__ import annotations
+
+import types
+import typing
+import uuid
+
+import orjson
+
+from app.auth.pii import mask_record_data
+from app.submissions.schemas import Lokasi, SubmissionKoperasi, SubmissionUmkm
+
+# What the service keeps about a record besides its content; in the order of the columns.
+META_COLUMNS = (
+    "submission_id", "periode", "jenis", "kode_wilayah", "kode_provinsi", "kode_kabkota",
+    "status", "version", "enumerator_id", "captured_at", "skala_usaha", "sektor", "pii_masked",
+    "dibuat_oleh", "dibuat_pada", "diperbarui_pada",
+)
+# Columns a flat file may carry that are not content: the service derives or assigns them,
+# so an import ignores them (and says so) instead of rejecting every line of an export.
+NOT_CONTENT = frozenset(META_COLUMNS) - {"submission_id", "periode", "jenis", "kode_wilayah",
+                                          "enumerator_id", "captured_at"}
+
+
+def _kind(annotation) -> str:
+    """int, bool, lokasi or str for a content field, from the pydantic model itself so the
+    columns can never disagree with the API."""
+    if annotation is bool:
+        return "bool"
+    if annotation is int:
+        return "int"
+    if annotation is Lokasi:
+        return "lokasi"
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _kind(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_kind(a) for a in typing.get_args(annotation) if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else "str"
+    return "str"
+
+
+CONTENT_KINDS: dict[str, str] = {}
+for _model in (SubmissionUmkm, SubmissionKoperasi):
+    for _name, _field in _model.model_fields.items():
+        CONTENT_KINDS.setdefault(_name, _kind(_field.annotation))
+
+CONTENT_COLUMNS: tuple[str, ...] = tuple(
+    col for name, kind in CONTENT_KINDS.items() if name not in META_COLUMNS
+    for col in ((f"{name}_lat", f"{name}_lon") if kind == "lokasi" else (name,))
+)
+COLUMNS = META_COLUMNS + CONTENT_COLUMNS
+INT_COLUMNS = frozenset({"version"} | {c for c, k in CONTENT_KINDS.items() if k == "int"})
+BOOL_COLUMNS = frozenset({"pii_masked"} | {c for c, k in CONTENT_KINDS.items() if k == "bool"})
+FLOAT_COLUMNS = frozenset({"lokasi_lat", "lokasi_lon"})
+TIME_COLUMNS = frozenset({"captured_at", "dibuat_pada", "diperbarui_pada"})
+
+
+def record_text(head: str, data: str, pii: bool) -> str:
+    """One record as JSON text from the parts PostgreSQL built: the head object (without
+    content) and the content. Masking parses only the content, and only when needed."""
+    if pii:
+        return head[:-1] + ',"pii_masked":false,"data":' + data + "}"
+    masked = orjson.dumps(mask_record_data(orjson.loads(data))).decode()
+    return head[:-1] + ',"pii_masked":true,"data":' + masked + "}"
+
+
+def flatten(record: dict) -> dict:
+    """A record (the NDJSON shape) as one flat row keyed by COLUMNS."""
+    data = record.get("data") or {}
+    row = {c: record.get(c) for c in META_COLUMNS}
+    for c in CONTENT_COLUMNS:
+        if c in FLOAT_COLUMNS:
+            lokasi = data.get("lokasi") or {}
+            row[c] = lokasi.get(c.rsplit("_", 1)[1])
+        else:
+            row[c] = data.get(c)
+    return row
+
+
+def csv_value(v) -> str:
+    if v is None:
+        return ""
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    return str(v)
+
+
+_TRUE = {"true", "1", "ya", "y", "yes", "t"}
+_FALSE = {"false", "0", "tidak", "n", "no", "f"}
+
+
+def content_from_row(row: dict[str, str]) -> tuple[dict, list[str]]:
+    """The content (what the API accepts) of one CSV row, and the columns that were ignored
+    because the service derives them. Empty cells are absent fields. A value that does not
+    convert is passed on as text, so validation names the field and what is wrong."""
+    content: dict = {}
+    ignored: list[str] = []
+    lokasi: dict = {}
+    for col, raw in row.items():
+        col = col.strip()
+        value = raw.strip() if isinstance(raw, str) else raw
+        if col in NOT_CONTENT:
+            ignored.append(col)
+            continue
+        if value is None or value == "":
+            continue
+        if col in FLOAT_COLUMNS:
+            try:
+                lokasi[col.rsplit("_", 1)[1]] = float(value)
+            except ValueError:
+                lokasi[col.rsplit("_", 1)[1]] = value
+            continue
+        kind = CONTENT_KINDS.get(col)
+        if kind == "int":
+            try:
+                value = int(value)
+            except ValueError:
+                pass
+        elif kind == "bool":
+            low = value.lower()
+            value = True if low in _TRUE else False if low in _FALSE else value
+        content[col] = value
+    if lokasi:
+        content["lokasi"] = lokasi
+    return content, ignored
+
+
+def content_from_json(obj) -> tuple[object, str | None]:
+    """The content of one NDJSON line: bare content as the API takes it, or a record as the
+    snapshot, the feed or `kumkm export` write it (its `data`). Returns (content, error)."""
+    if isinstance(obj, dict):
+        if isinstance(obj.get("record"), dict):      # a feed line
+            obj = obj["record"]
+        if isinstance(obj.get("data"), dict) and "pii_masked" in obj:
+            if obj["pii_masked"]:
+                return None, "pii_masked: this record's personal data is masked; it cannot be imported"
+            return obj["data"], None
+    return obj, None
+
+
+def parse_uuid(v) -> str | None:
+    try:
+        return str(uuid.UUID(str(v)))
+    except ValueError:
+        return None

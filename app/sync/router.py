@@ -1,0 +1,117 @@
+"""Walidata sync over HTTP: the change feed and the snapshot, both streamed as NDJSON."""
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from app.auth.deps import require_role
+from app.auth.service import Principal
+from app.problems import Problem
+from app.submissions.service import known_periode
+from app.sync import service
+from app.sync.cursor import Cursor, CursorError
+from app.sync.schemas import ChangeLine, EndLine, SyncRecord
+
+router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
+
+_syncer = require_role(*service.SYNC_ROLES)
+
+CURSOR_HEADER = "X-Sync-Cursor"
+# A cursor carrying a snapshot lists the transactions in flight then (at most a few hundred
+# with max_connections = 200); this bound keeps the URL within what HTTP servers accept.
+MAX_CURSOR = 8_192
+
+
+class NDJSONResponse(StreamingResponse):
+    media_type = "application/x-ndjson"
+
+
+class _Stream(StreamingResponse):
+    """A streamed body whose connection and access-log entry are settled when the response
+    ends, whether it completed, failed or the client went away (a generator that never ran
+    would otherwise keep its connection)."""
+
+    def __init__(self, state: service.StreamState, body, *, media_type: str, headers: dict | None = None):
+        super().__init__(body, media_type=media_type, headers=headers)
+        self._state = state
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await service.finish_quietly(self._state)
+
+
+async def _check_periode(periode: str | None) -> None:
+    if periode is not None and periode not in await known_periode():
+        raise Problem(422, "Invalid input", f"unknown periode {periode!r}",
+                      errors=[{"field": "periode", "message": "not a known PL-KUMKM periode",
+                               "type": "value_error"}])
+
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@router.get(
+    "/changes", response_class=NDJSONResponse,
+    responses={200: {"model": Union[ChangeLine, EndLine],
+                     "description": "NDJSON: one ChangeLine per change in (xid, id) order, then "
+                                    "one EndLine with the cursor to resume from. A stream without "
+                                    "its EndLine was cut short."},
+               403: {"description": "role may not sync"},
+               422: {"description": "bad cursor, limit or periode"}},
+)
+async def changes(
+    principal: Principal = Depends(_syncer),
+    after: str | None = Query(None, max_length=MAX_CURSOR, pattern=r"^[A-Za-z0-9_-]*$",
+                              description="a cursor this service gave (a change line, an end line "
+                                          "or a snapshot); omit to start from the first change"),
+    limit: int = Query(1000, ge=1, le=service.MAX_LIMIT, description="at most this many changes"),
+    periode: str | None = Query(None, pattern=r"^[0-9]{4}$", description="only changes of this periode"),
+):
+    """Every committed insert, correction and state change after `after`, exactly once.
+
+    Only changes of transactions that have ended are served, so a transaction that commits
+    late is never skipped: its changes appear in a later call. Walidata and admin keys get
+    everything (personal data masked unless the walidata key has `pii`); a dinas key gets its
+    own wilayah. Every call is written to the access log."""
+    try:
+        start = Cursor.decode(after)
+    except CursorError as exc:
+        raise Problem(422, "Invalid input", f"after: {exc}",
+                      errors=[{"field": "after", "message": str(exc), "type": "value_error"}])
+    await _check_periode(periode)
+    state = await service.open_feed(principal, start, limit, periode, after)
+    return _Stream(state, service.feed_body(state, limit), media_type=NDJSONResponse.media_type,
+                   headers=_NO_STORE)
+
+
+@router.get(
+    "/snapshot", response_class=NDJSONResponse,
+    responses={200: {"model": Union[SyncRecord, EndLine],
+                     "description": "NDJSON: one SyncRecord per current record ordered by "
+                                    "submission_id, then one EndLine whose cursor is where the feed "
+                                    "continues (also in the X-Sync-Cursor header). format=csv: one "
+                                    "header row and one row per record, no end line; the cursor is "
+                                    "in the X-Sync-Cursor header.",
+                     "headers": {CURSOR_HEADER: {"description": "the feed cursor this snapshot is "
+                                                                "consistent with",
+                                                 "schema": {"type": "string"}}},
+                     "content": {"text/csv": {"schema": {"type": "string"}}}},
+               403: {"description": "role may not sync"},
+               422: {"description": "bad periode or format"}},
+)
+async def snapshot(
+    principal: Principal = Depends(_syncer),
+    periode: str | None = Query(None, pattern=r"^[0-9]{4}$", description="one periode; omit for all"),
+    fmt: Literal["ndjson", "csv"] = Query("ndjson", alias="format"),
+):
+    """Every current record in the caller's wilayah, read in one consistent snapshot. Follow
+    the feed from the snapshot's cursor and nothing is lost or doubled."""
+    await _check_periode(periode)
+    state = await service.open_snapshot(principal, periode, fmt)
+    headers = {**_NO_STORE, CURSOR_HEADER: state.cursor.encode()}
+    media = "text/csv; charset=utf-8" if fmt == "csv" else NDJSONResponse.media_type
+    return _Stream(state, service.snapshot_body(state, fmt), media_type=media, headers=headers)

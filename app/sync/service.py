@@ -1,0 +1,325 @@
+"""The walidata feed and snapshot.
+
+Exactly once, even when transactions commit out of order: every `changes` row carries the id
+of the transaction that wrote it (`xid`, a 64-bit xid8). A read takes the horizon
+`pg_snapshot_xmin(pg_current_snapshot())`: every transaction with a smaller id has ended
+(committed, or aborted and left no rows), and any transaction that writes later is given a
+larger id. So the changes below the horizon are a final set that never grows, and paging
+through it in (xid, id) order with a (xid, id) cursor delivers each committed change once.
+A change of a transaction still in flight is never passed: it waits below no cursor.
+
+A snapshot is one REPEATABLE READ transaction. Its cursor is (snapshot xmin, 0) plus the
+snapshot itself: changes of transactions the snapshot saw (committed between its xmin and
+xmax and not in flight) are already in it, so the feed skips those, and delivers everything
+else, until the position passes the snapshot's xmax.
+
+Both stream in chunks from a raw asyncpg connection, so memory does not grow with the size
+of the result."""
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import orjson
+
+from app import db
+from app.auth.pii import can_see_pii
+from app.auth.service import Principal, log_access
+from app.sync import formats, queries
+from app.sync.cursor import Cursor, Snapshot
+
+log = logging.getLogger("kumkm.sync")
+
+SYNC_ROLES = ("walidata", "admin", "dinas")
+CHUNK = 2000
+MAX_LIMIT = 1_000_000
+COPY_BLOCK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a caller may pull: a wilayah (provinsi or kabkota; None = national), optionally
+    one periode, with or without personal data."""
+    wilayah: str | None
+    periode: str | None
+    pii: bool
+
+
+def scope_of(principal: Principal, periode: str | None) -> Scope:
+    # Everything a sync returns lies inside the key's own wilayah, so one decision holds for
+    # every row: the same rule as a single read of a record in that wilayah.
+    pii = can_see_pii(principal, principal.kode_wilayah or "", "")
+    return Scope(principal.kode_wilayah, periode, pii)
+
+
+class RawConnection:
+    """A raw asyncpg connection borrowed from the application's SQLAlchemy pool. It goes back
+    to the pool only when the stream ended cleanly; a stream cut short (client gone, error)
+    may have left a query or a transaction open, so that connection is discarded."""
+
+    def __init__(self):
+        self._sa = None
+        self.pg = None
+        self._closed = False
+
+    async def open(self) -> "RawConnection":
+        self._sa = db.get_engine().connect()
+        await self._sa.start()
+        raw = await self._sa.get_raw_connection()
+        self.pg = raw.driver_connection
+        return self
+
+    async def close(self, clean: bool) -> None:
+        if self._closed or self._sa is None:
+            return
+        self._closed = True
+        try:
+            if not clean or self.pg.is_in_transaction():
+                # A cancelled fetch may still be running on it: cut it off at once rather
+                # than wait for a graceful close that could hang.
+                self.pg.terminate()
+                await self._sa.invalidate()
+            await self._sa.close()
+        except Exception:  # closing must never mask what happened to the stream
+            log.exception("closing a sync connection failed")
+
+
+@dataclass
+class StreamState:
+    """What a stream did, for its trailing line and the access log."""
+    endpoint: str
+    principal: Principal
+    detail: dict
+    rows: int = 0
+    complete: bool = False
+    cursor: Cursor | None = None
+    conn: RawConnection | None = None
+    scope: Scope | None = None
+    tr: object = None            # the asyncpg transaction the stream reads in
+    more: bool | None = None
+    _finished: bool = False
+
+    async def finish(self) -> None:
+        """Return the connection and write the access log, once, whatever happened."""
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            if self.conn is not None:
+                conn, self.conn = self.conn, None
+                await conn.close(clean=self.complete)
+        finally:
+            detail = dict(self.detail, complete=self.complete)
+            if self.more is not None:
+                detail["more"] = self.more
+            if self.cursor is not None:
+                detail["cursor"] = self.cursor.encode()
+            await log_access(self.principal, self.endpoint, detail, self.rows)
+
+
+# ------------------------------------------------------------------------- change feed
+
+async def open_feed(principal: Principal, after: Cursor, limit: int, periode: str | None,
+                    after_text: str | None) -> StreamState:
+    scope = scope_of(principal, periode)
+    conn = await RawConnection().open()
+    try:
+        tr = conn.pg.transaction(readonly=True)
+        await tr.start()
+        await conn.pg.execute(queries.BEGIN_UTC)
+        horizon = await conn.pg.fetchval(queries.HORIZON)
+    except BaseException:
+        await conn.close(clean=False)
+        raise
+    state = StreamState("GET /api/v1/sync/changes", principal,
+                        {"after": after_text, "limit": limit, "periode": periode,
+                         "kode_wilayah": scope.wilayah, "pii": scope.pii, "horizon": horizon},
+                        cursor=after, conn=conn, scope=scope, tr=tr)
+    return state
+
+
+async def copy_lines(pg, query: str, *args) -> AsyncIterator[bytes]:
+    """The output of COPY (query) in blocks of whole lines. COPY hands over a row or a few at
+    a time; they are gathered into blocks of about COPY_BLOCK bytes, and a small queue between
+    COPY and the response keeps memory flat: COPY waits while the client is slow."""
+    queue: asyncio.Queue = asyncio.Queue(maxsize=4)
+    done = object()
+    buf = bytearray()
+
+    async def sink(data: bytes) -> None:
+        buf.extend(data)
+        if len(buf) >= COPY_BLOCK:
+            cut = buf.rfind(b"\n") + 1
+            if cut:
+                await queue.put(bytes(buf[:cut]))
+                del buf[:cut]
+
+    async def run():
+        try:
+            await pg.copy_from_query(query, *args, output=sink, **queries.COPY_OPTIONS)
+            if buf:
+                await queue.put(bytes(buf) if buf.endswith(b"\n") else bytes(buf) + b"\n")
+        finally:
+            await queue.put(done)
+
+    task = asyncio.get_running_loop().create_task(run())
+    try:
+        while True:
+            block = await queue.get()
+            if block is done:
+                break
+            yield block
+        await task           # raises what COPY raised
+    finally:
+        if not task.done():
+            task.cancel()
+
+
+async def _feed_copy(state: StreamState, limit: int) -> AsyncIterator[bytes]:
+    """The common case (no snapshot to skip, personal data visible): PostgreSQL builds every
+    line including its cursor; the last line's cursor is where the page ends."""
+    pg, scope, pos = state.conn.pg, state.scope, state.cursor
+    n = 0
+    last = b""
+    async for block in copy_lines(pg, queries.CHANGE_LINES, str(pos.xid), pos.id, state.detail["horizon"],
+                                  limit, scope.wilayah, scope.periode):
+        n += block.count(b"\n")
+        last = block[block.rfind(b"\n", 0, len(block) - 1) + 1:]
+        state.rows = n
+        yield block
+    if n:
+        state.cursor = Cursor.decode(orjson.loads(last)["cursor"])
+    state.rows = n
+
+
+async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
+    """Change lines in (xid, id) order, then the trailing line. Each line carries the cursor
+    that resumes right after it."""
+    scope, tr = state.scope, state.tr
+    pg = state.conn.pg
+    horizon = state.detail["horizon"]
+    if state.cursor.snapshot is None and scope.pii:
+        async for block in _feed_copy(state, limit):
+            yield block
+        await tr.commit()
+        yield await _feed_end(state, limit, state.rows)
+        return
+    stmt = await pg.prepare(queries.CHANGES)
+    pos: Cursor = state.cursor
+    delivered = 0
+    while delivered < limit:
+        snap_text = pos.snapshot.text() if pos.snapshot is not None else None
+        # Skipped rows do not count against the limit, so with a snapshot in the cursor a
+        # chunk is always full size.
+        want = CHUNK if snap_text is not None else min(CHUNK, limit - delivered)
+        rows = await stmt.fetch(str(pos.xid), pos.id, horizon, want, snap_text, scope.wilayah,
+                                scope.periode)
+        out = []
+        for xid, id_, skip, change, head, data in rows:
+            pos = pos.after(int(xid), id_)
+            if skip:
+                continue
+            record = formats.record_text(head, data, scope.pii) if head is not None else "null"
+            out.append('{"cursor":"' + pos.encode() + '",' + change[1:-1] + ',"record":' + record + "}\n")
+            delivered += 1
+            if delivered == limit:
+                break
+        state.cursor = pos
+        state.rows = delivered
+        if out:
+            yield "".join(out).encode()
+        if len(rows) < want:
+            break
+    await tr.commit()
+    yield await _feed_end(state, limit, delivered)
+
+
+async def _feed_end(state: StreamState, limit: int, delivered: int) -> bytes:
+    state.more = delivered == limit
+    state.complete = True
+    # The access log is written before the trailing line, so a consumer that has the trailer
+    # can rely on the request being on record.
+    await state.finish()
+    return orjson.dumps({"end": True, "cursor": state.cursor.encode(), "count": delivered,
+                         "more": state.more}) + b"\n"
+
+
+# ------------------------------------------------------------------------- snapshot
+
+async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> StreamState:
+    scope = scope_of(principal, periode)
+    conn = await RawConnection().open()
+    try:
+        tr = conn.pg.transaction(isolation="repeatable_read", readonly=True)
+        await tr.start()
+        await conn.pg.execute(queries.BEGIN_UTC)
+        snap = Snapshot.parse(await conn.pg.fetchval(queries.CURRENT_SNAPSHOT))
+    except BaseException:
+        await conn.close(clean=False)
+        raise
+    # With nothing in flight (xmin = xmax) the position alone is exact.
+    cursor = Cursor(snap.xmin, 0, snap if snap.xmax > snap.xmin else None)
+    state = StreamState("GET /api/v1/sync/snapshot", principal,
+                        {"periode": periode, "format": fmt, "kode_wilayah": scope.wilayah,
+                         "pii": scope.pii, "snapshot": snap.text()},
+                        cursor=cursor, conn=conn, scope=scope, tr=tr)
+    return state
+
+
+async def snapshot_rows(pg, scope: Scope) -> AsyncIterator[list]:
+    """Chunks of (head, data) rows of the current records, read through a server-side cursor
+    inside the caller's transaction."""
+    cur = await pg.cursor(queries.SNAPSHOT, scope.periode, scope.wilayah)
+    while True:
+        rows = await cur.fetch(CHUNK)
+        if not rows:
+            return
+        yield rows
+
+
+async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
+    scope, tr = state.scope, state.tr
+    pg = state.conn.pg
+    n = 0
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(formats.COLUMNS)
+        async for rows in snapshot_rows(pg, scope):
+            for head, data in rows:
+                flat = formats.flatten(orjson.loads(formats.record_text(head, data, scope.pii)))
+                writer.writerow([formats.csv_value(flat[c]) for c in formats.COLUMNS])
+            n += len(rows)
+            state.rows = n
+            yield buf.getvalue().encode()
+            buf.seek(0)
+            buf.truncate()
+    elif scope.pii:
+        async for block in copy_lines(pg, queries.SNAPSHOT_LINES, scope.periode, scope.wilayah):
+            n += block.count(b"\n")
+            state.rows = n
+            yield block
+    else:
+        async for rows in snapshot_rows(pg, scope):
+            text = "\n".join(formats.record_text(head, data, scope.pii) for head, data in rows)
+            n += len(rows)
+            state.rows = n
+            yield (text + "\n").encode()
+    await tr.commit()
+    state.complete = True
+    await state.finish()
+    if fmt != "csv":
+        yield orjson.dumps({"end": True, "cursor": state.cursor.encode(), "count": n}) + b"\n"
+
+
+async def finish_quietly(state: StreamState) -> None:
+    """Called when a response ends however it ended; shielded so that a cancelled request
+    still returns its connection and leaves its trace in the access log."""
+    try:
+        await asyncio.shield(state.finish())
+    except Exception:
+        log.exception("finishing a sync stream failed")

@@ -1,0 +1,117 @@
+"""Helpers for the sync tests: post records, read the feed and the snapshot as a consumer would."""
+from __future__ import annotations
+
+import orjson
+
+from tests.conftest import auth
+from tests.factories import umkm
+
+FEED = "/api/v1/sync/changes"
+SNAPSHOT = "/api/v1/sync/snapshot"
+
+
+def parse_stream(text: str) -> tuple[list[dict], dict]:
+    """(lines before the end line, the end line). Fails when the end line is missing."""
+    lines = [orjson.loads(x) for x in text.splitlines() if x]
+    assert lines and lines[-1].get("end") is True, f"stream without end line: {text[-300:]!r}"
+    return lines[:-1], lines[-1]
+
+
+async def pull(client, key, after=None, limit=1000, **params) -> tuple[list[dict], dict]:
+    q = {"limit": limit, **params}
+    if after is not None:
+        q["after"] = after
+    r = await client.get(FEED, params=q, headers=auth(key))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/x-ndjson")
+    return parse_stream(r.text)
+
+
+async def pull_all(client, key, after=None, limit=1000, **params) -> tuple[list[dict], str | None]:
+    """Follow the feed until the end line says there is no more."""
+    seen: list[dict] = []
+    while True:
+        lines, end = await pull(client, key, after, limit, **params)
+        seen += lines
+        after = end["cursor"]
+        if not end["more"]:
+            return seen, after
+
+
+async def post_batch(client, key, n: int, **over) -> list[str]:
+    items = [umkm(**over) for _ in range(n)]
+    r = await client.post("/api/v1/submissions/batch", json={"items": items}, headers=auth(key))
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == n, r.text
+    return [i["submission_id"] for i in items]
+
+
+async def raw_create(conn, kode_kabkota: str = "16.07", periode: str = "2022") -> str:
+    """Insert one record with its version and change on a raw connection, the way the ingest
+    statement does, inside whatever transaction the caller holds open."""
+    import uuid
+
+    sid = str(uuid.uuid4())
+    content = umkm(submission_id=sid, kode_wilayah=kode_kabkota, periode=periode)
+    await conn.execute(
+        "INSERT INTO submissions (submission_id, periode, jenis, kode_wilayah, kode_provinsi, "
+        "kode_kabkota, enumerator_id, captured_at, content_hash, created_by) "
+        "VALUES ($1, $2, 'umkm', $3, $4, $3, 'ENUM-RAW', now(), '\\x00', 'raw')",
+        uuid.UUID(sid), periode, kode_kabkota, kode_kabkota.split(".")[0])
+    await conn.execute(
+        "INSERT INTO submission_versions (submission_id, version, data, created_by) "
+        "VALUES ($1, 1, $2::jsonb, 'raw')", uuid.UUID(sid), orjson.dumps(content).decode())
+    await conn.execute(
+        "INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode, "
+        "kode_provinsi, kode_kabkota) VALUES ($1, 1, 'masuk', 'dibuat', $2, $3, $4)",
+        uuid.UUID(sid), periode, kode_kabkota.split(".")[0], kode_kabkota)
+    return sid
+
+
+async def raw_decide(conn, sid: str, status: str = "diterima") -> None:
+    """A state change as verification writes it: the record and its change in one transaction."""
+    import uuid
+
+    row = await conn.fetchrow(
+        "UPDATE submissions SET status = $2, updated_at = now() WHERE submission_id = $1 "
+        "RETURNING version, periode, kode_provinsi, kode_kabkota", uuid.UUID(sid), status)
+    await conn.execute(
+        "INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode, "
+        "kode_provinsi, kode_kabkota) VALUES ($1, $2, $3, 'status', $4, $5, $6)",
+        uuid.UUID(sid), row["version"], status, row["periode"], row["kode_provinsi"], row["kode_kabkota"])
+
+
+async def db_changes(pg) -> list[tuple]:
+    """Every change in feed order, straight from the table."""
+    rows = await pg.fetch("SELECT submission_id::text, version, jenis_perubahan, status FROM changes "
+                          "ORDER BY xid, id")
+    return [tuple(r) for r in rows]
+
+
+def key_of(line: dict) -> tuple:
+    return (line["submission_id"], line["version"], line["jenis_perubahan"], line["status"])
+
+
+BULK_SQL = """
+    WITH src AS (
+        SELECT gen_random_uuid() AS sid, g FROM generate_series(1, $1) g
+    ), rec AS (
+        INSERT INTO submissions (submission_id, periode, jenis, kode_wilayah, kode_provinsi,
+                                 kode_kabkota, enumerator_id, captured_at, content_hash, created_by)
+        SELECT sid, '2022', 'umkm', '16.07', '16', '16.07', 'ENUM-BULK', now(), '\\x00', 'bulk' FROM src
+        RETURNING submission_id
+    ), ver AS (
+        INSERT INTO submission_versions (submission_id, version, data, created_by)
+        SELECT sid, 1, jsonb_build_object('submission_id', sid, 'periode', '2022', 'jenis', 'umkm',
+                                          'nama_usaha', 'Usaha ' || g, 'nik_pemilik', '1607015205850001',
+                                          'alamat', 'Jl. Merdeka No. ' || g), 'bulk'
+        FROM src
+    )
+    INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode, kode_provinsi, kode_kabkota)
+    SELECT sid, 1, 'masuk', 'dibuat', '2022', '16', '16.07' FROM src
+"""
+
+
+async def bulk_records(pg, n: int) -> None:
+    """Many records at once, straight in SQL, for tests that need volume rather than realism."""
+    await pg.execute(BULK_SQL, n)

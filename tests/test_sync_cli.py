@@ -1,0 +1,269 @@
+"""`kumkm export`, `kumkm import` and `kumkm sync pull`, run as a user runs them."""
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from app import cli
+from tests.conftest import auth
+from tests.factories import koperasi, umkm
+from tests.sync_helpers import SNAPSHOT, db_changes, key_of, parse_stream, post_batch, raw_decide
+
+KUMKM = str(Path(sys.executable).with_name("kumkm"))
+
+
+def run_cli(*args, database_url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run([KUMKM, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture
+async def enum_key(keys):
+    return await keys.make("enumerator", "16", name="enum-sumsel")
+
+
+@pytest.fixture
+async def admin(keys):
+    return await keys.make("admin", name="admin")
+
+
+async def service_records(client, key, **params) -> list[dict]:
+    r = await client.get(SNAPSHOT, params=params, headers=auth(key))
+    assert r.status_code == 200
+    return parse_stream(r.text)[0]
+
+
+async def test_export_ndjson_csv_parquet_equal_the_service(client, enum_key, admin, database_url, pg, tmp_path):
+    await post_batch(client, enum_key, 5)
+    r = await client.post("/api/v1/submissions", json=koperasi(lokasi={"lat": -2.98765, "lon": 104.75432}),
+                          headers=auth(enum_key))
+    assert r.status_code == 201
+    await post_batch(client, enum_key, 2, periode="2023")
+    expected = await service_records(client, admin, periode="2022")
+    assert len(expected) == 6
+
+    out = tmp_path / "r.ndjson"
+    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "ndjson", "--out", str(out),
+                                "--as", "operator", database_url=database_url)
+    assert p.returncode == 0, p.stderr
+    assert "exported 6 records" in p.stdout and "cursor" in p.stdout
+    assert [orjson.loads(x) for x in out.read_text().splitlines()] == expected
+
+    out = tmp_path / "r.csv"
+    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "csv", "--out", str(out),
+                                database_url=database_url)
+    assert p.returncode == 0, p.stderr
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["submission_id"] for r in rows] == [e["submission_id"] for e in expected]
+    kop = next(r for r in rows if r["jenis"] == "koperasi")
+    assert kop["lokasi_lat"] == "-2.98765" and kop["aktif"] == "true" and kop["nama_usaha"] == ""
+
+    out = tmp_path / "r.parquet"
+    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--wilayah", "16.07", "--format",
+                                "parquet", "--out", str(out), database_url=database_url)
+    assert p.returncode == 0, p.stderr
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out).to_pylist()
+    assert [t["submission_id"] for t in table] == [e["submission_id"] for e in expected]
+    umkm_row = next(t for t in table if t["jenis"] == "umkm")
+    assert umkm_row["modal_usaha"] == 25_000_000 and umkm_row["platform_digital"] is True
+    assert umkm_row["captured_at"].isoformat() == "2022-06-01T02:30:00+00:00"
+
+    logged = await pg.fetch("SELECT key_name, endpoint, rows FROM access_log WHERE endpoint = 'kumkm export' "
+                            "ORDER BY id")
+    assert [(r["key_name"], r["rows"]) for r in logged][0] == ("operator", 6) and len(logged) == 3
+
+
+async def test_export_rejects_bad_arguments(database_url, tmp_path):
+    p = await asyncio.to_thread(run_cli, "export", "--periode", "1999", "--format", "csv", "--out",
+                                str(tmp_path / "x.csv"), database_url=database_url)
+    assert p.returncode == 2 and "--periode" in p.stderr
+    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--wilayah", "16.07.01", "--format",
+                                "csv", "--out", str(tmp_path / "x.csv"), database_url=database_url)
+    assert p.returncode == 2 and "--wilayah" in p.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+async def test_import_ndjson_reports_bad_lines_and_keeps_idempotency(client, enum_key, database_url, pg, tmp_path):
+    existing = umkm()
+    r = await client.post("/api/v1/submissions", json=existing, headers=auth(enum_key))
+    assert r.status_code == 201
+    good = [umkm(), koperasi()]
+    lines = [
+        orjson.dumps(good[0]).decode(),                                   # 1 created
+        "",                                                               # 2 blank: skipped
+        '{"submission_id": "broken',                                      # 3 not JSON
+        orjson.dumps(umkm(nik_pemilik="123")).decode(),                  # 4 bad NIK
+        orjson.dumps(existing).decode(),                                  # 5 identical replay
+        orjson.dumps({**existing, "nama_usaha": "Lain"}).decode(),        # 6 conflict
+        orjson.dumps(good[1]).decode(),                                   # 7 created
+        orjson.dumps(umkm(skala_usaha="kecil")).decode(),                 # 8 derived field sent
+    ]
+    f = tmp_path / "legacy.ndjson"
+    f.write_text("\n".join(lines) + "\n")
+    p = await asyncio.to_thread(run_cli, "import", str(f), "--as", "impor-ods-sumsel", database_url=database_url)
+    assert p.returncode == 1
+    err = p.stderr.splitlines()
+    assert any(x.startswith("legacy.ndjson: line 3: not valid JSON") for x in err), p.stderr
+    assert any(x.startswith("legacy.ndjson: line 4: nik_pemilik:") for x in err), p.stderr
+    assert any(x.startswith("legacy.ndjson: line 6: submission_id: already stored") for x in err), p.stderr
+    assert any(x.startswith("legacy.ndjson: line 8: skala_usaha: derived") for x in err), p.stderr
+    assert "7 records read: 2 created, 1 already present, 4 rejected" in p.stdout
+    stored = await pg.fetch("SELECT submission_id::text, created_by FROM submissions WHERE created_by <> 'enum-sumsel'")
+    assert sorted(tuple(r) for r in stored) == sorted((g["submission_id"], "impor-ods-sumsel") for g in good)
+    # Same file again: nothing new, the replays are harmless.
+    p = await asyncio.to_thread(run_cli, "import", str(f), database_url=database_url)
+    assert "0 created, 3 already present, 4 rejected" in p.stdout
+    assert await pg.fetchval("SELECT count(*) FROM changes") == 3
+
+
+async def test_export_csv_then_import_restores_the_same_content(client, enum_key, admin, database_url, pg,
+                                                                tmp_path):
+    await post_batch(client, enum_key, 4)
+    r = await client.post("/api/v1/submissions", json=koperasi(lokasi={"lat": -2.5, "lon": 104.25}),
+                          headers=auth(enum_key))
+    assert r.status_code == 201
+    before = {r["submission_id"]: r["data"] for r in await service_records(client, admin)}
+    out = tmp_path / "all.csv"
+    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "csv", "--out", str(out),
+                                database_url=database_url)
+    assert p.returncode == 0, p.stderr
+    await pg.execute("TRUNCATE changes, submission_history, submission_versions, submissions, rekap_status")
+    p = await asyncio.to_thread(run_cli, "import", str(out), database_url=database_url)
+    assert p.returncode == 0, p.stderr
+    assert "5 created" in p.stdout and "ignored columns" in p.stdout and "skala_usaha" in p.stdout
+    after = {r["submission_id"]: r["data"] for r in await service_records(client, admin)}
+    assert after == before
+
+
+async def test_import_csv_bad_cells_name_line_and_field(database_url, tmp_path):
+    f = tmp_path / "ods.csv"
+    good = umkm()
+    header = ["submission_id", "periode", "jenis", "enumerator_id", "kode_wilayah", "captured_at", "nama_usaha",
+              "nama_pemilik", "nik_pemilik", "alamat", "kbli", "status_tempat", "modal_usaha", "platform_digital"]
+    row = [good[h] if not isinstance(good[h], bool) else ("ya" if good[h] else "tidak") for h in header]
+    bad_int = list(row)
+    bad_int[0], bad_int[12] = umkm()["submission_id"], "dua juta"
+    bad_bool = list(row)
+    bad_bool[0], bad_bool[13] = umkm()["submission_id"], "mungkin"
+    with open(f, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerows([header, row, bad_int, bad_bool, row + ["extra"]])
+    p = await asyncio.to_thread(run_cli, "import", str(f), database_url=database_url)
+    assert p.returncode == 1
+    assert "ods.csv: line 3: modal_usaha:" in p.stderr
+    assert "ods.csv: line 4: platform_digital:" in p.stderr
+    assert "ods.csv: line 5: 1 more cells than the header has columns" in p.stderr
+    assert "4 records read: 1 created, 0 already present, 3 rejected" in p.stdout
+
+
+async def test_import_of_a_missing_file_is_a_usage_error(database_url, tmp_path):
+    p = await asyncio.to_thread(run_cli, "import", str(tmp_path / "none.ndjson"), database_url=database_url)
+    assert p.returncode == 2 and "no such file" in p.stderr
+
+
+async def test_import_shows_progress_on_a_terminal(database_url, tmp_path):
+    """On a terminal the import draws a bar with rate and ETA (tqdm); piped, it stays quiet."""
+    import pty
+
+    f = tmp_path / "few.ndjson"
+    f.write_text("".join(orjson.dumps(umkm()).decode() + "\n" for _ in range(30)))
+    env = {**os.environ, "DATABASE_URL": database_url, "COLUMNS": "120"}
+
+    def run_on_tty() -> str:
+        import fcntl
+        import struct
+        import termios
+
+        main, child = pty.openpty()
+        fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        proc = subprocess.Popen([KUMKM, "import", str(f), "--batch", "10"], stdin=child, stdout=child,
+                                stderr=child, env=env)
+        os.close(child)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        proc.wait(timeout=120)
+        os.close(main)
+        return out.decode(errors="replace")
+
+    shown = await asyncio.to_thread(run_on_tty)
+    assert "import few.ndjson" in shown and "rec/s" in shown and "30.0/30.0" in shown
+    assert "30 records read: 30 created" in shown
+
+
+async def test_sync_pull_during_concurrent_writes_equals_the_service(client, keys, admin, live_server,
+                                                                     database_url, pg, tmp_path):
+    """The reference consumer, run again and again while writers post and decide, ends with
+    a file that holds every change exactly once and records equal to the service's."""
+    enum = await keys.make("enumerator", "16", name="enum-pull")
+    walidata = await keys.make("walidata", name="kemenkop", pii=True)
+    await post_batch(client, enum, 30)
+    state, out = tmp_path / "state" / "cursor.json", tmp_path / "bdt"
+
+    def pull(*extra) -> int:
+        return cli.main(["sync", "pull", "--url", live_server.url, "--key", walidata, "--state", str(state),
+                         "--out", str(out), "--limit", "7", *extra])
+
+    async def writers():
+        import asyncpg
+
+        from tests.conftest import asyncpg_params
+
+        conn = await asyncpg.connect(**asyncpg_params(database_url))
+        try:
+            for i in range(20):
+                await asyncio.gather(*(post_batch(client, enum, 5) for _ in range(3)))
+                sid = await conn.fetchval("SELECT submission_id::text FROM submissions WHERE status = 'masuk' "
+                                          "ORDER BY random() LIMIT 1")
+                async with conn.transaction():
+                    await raw_decide(conn, sid, "diterima" if i % 3 else "ditolak")
+        finally:
+            await conn.close()
+
+    w = asyncio.create_task(writers())
+    assert await asyncio.to_thread(pull, "--snapshot", "--max-pages", "1") == 0
+    runs = 1
+    while not w.done():
+        assert await asyncio.to_thread(pull, "--max-pages", "2") == 0
+        runs += 1
+    await w
+    # A crash after appending a page but before storing its cursor leaves extra bytes...
+    with open(out / "changes.ndjson", "ab") as f:
+        f.write(b'{"cursor":"half a line')
+    assert await asyncio.to_thread(pull) == 0     # ...which the next run cuts off and pulls again
+    assert runs > 2
+
+    snapshot_lines = [orjson.loads(x) for x in (out / "snapshot.ndjson").read_text().splitlines()]
+    records = {r["submission_id"]: r for r in snapshot_lines if not r.get("end")}
+    changes = [orjson.loads(x) for x in (out / "changes.ndjson").read_text().splitlines()]
+    for ln in changes:
+        records[ln["submission_id"]] = ln["record"]
+    # Every change after the snapshot, once, in feed order.
+    all_changes = await db_changes(pg)
+    assert len(changes) == len({key_of(c) for c in changes})
+    pulled = [key_of(c) for c in changes]
+    assert pulled == [k for k in all_changes if k in set(pulled)]
+    created_after = {c["submission_id"] for c in changes if c["jenis_perubahan"] == "dibuat"}
+    in_snapshot = {r["submission_id"] for r in snapshot_lines if not r.get("end")}
+    assert not created_after & in_snapshot
+    assert created_after | in_snapshot == {r[0] for r in await pg.fetch("SELECT submission_id::text FROM submissions")}
+    # And the records equal the service's, field for field.
+    assert records == {r["submission_id"]: r for r in await service_records(client, walidata)}
+    stored = orjson.loads(state.read_bytes())
+    assert stored["offset"] == (out / "changes.ndjson").stat().st_size
