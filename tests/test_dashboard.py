@@ -236,6 +236,7 @@ async def test_dashboard_explains_401_403_and_empty_data(live_server, browser, s
     await expect(message).to_contain_text("401")
     await expect(page.locator("#form-kunci")).to_be_visible()  # asked again for a key
     await expect(page.locator("#provinsi")).to_be_disabled()
+    assert await page.evaluate("sessionStorage.length") == 0
 
     # a provinsi key asking for the nation
     await _enter_key(page, sumsel)

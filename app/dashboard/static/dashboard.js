@@ -82,7 +82,11 @@
       throw new ApiError("Layanan tidak dapat dihubungi. Periksa koneksi lalu coba lagi.");
     }
     if (!resp.ok) {
-      if (resp.status === 401) showKeyForm();
+      if (resp.status === 401) {
+        // a rejected key is of no use later in the session either
+        sessionStorage.removeItem(KEY_STORAGE);
+        showKeyForm();
+      }
       throw new ApiError(await explain(resp));
     }
     return resp;
