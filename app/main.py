@@ -47,10 +47,12 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     problems.install(app)
 
     from app.submissions.router import router as submissions_router
+    from app.verification.router import router as verification_router
     from app.wilayah.router import router as wilayah_router
 
     app.include_router(wilayah_router)
     app.include_router(submissions_router)
+    app.include_router(verification_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz():
