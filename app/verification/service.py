@@ -159,6 +159,12 @@ def _explain(d: Decision, cur, principal: Principal) -> DecisionOutcome:
         errors = [{"field": "version", "type": "stale",
                    "message": f"version {d.version} is stale: the record is at version {cur.version} "
                               f"({cur.status})"}]
+    elif cur.status == d.dari:
+        # It would apply now, but it was judged against an earlier state: a later item for the
+        # same record in one batch, or a record that changed back while this one was decided.
+        errors = [{"field": "submission_id", "type": "stale",
+                   "message": "the record changed during this request (at most one decision per record "
+                              "per batch); send the decision again"}]
     else:
         errors = [{"field": "dari", "type": "stale",
                    "message": f"the record is {cur.status} now, not {d.dari}"}]
