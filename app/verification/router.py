@@ -64,7 +64,8 @@ async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: Princ
     (o,) = await service.decide([d], principal)
     if o.outcome == "rejected":
         raise _problem(o)
-    return o.result
+    # The hot single-decision path: serialise directly (the shape is KeputusanOut).
+    return Response(orjson.dumps(o.result, option=orjson.OPT_UTC_Z), media_type="application/json")
 
 
 @router.post("/verifikasi/batch", response_model=BatchKeputusanResult,
