@@ -64,6 +64,7 @@ async def test_masuk_to_diterima_keeps_the_version_and_is_recorded(client, verif
     body = r.json()
     assert body["status"] == "diterima" and body["dari"] == "masuk" and body["version"] == 1
     assert body["diputuskan_oleh"] == "verif-banyuasin" and body["replay"] is False
+    assert body["submission_id"] == sid and body["diputuskan_pada"].endswith("Z")
     assert (await record(client, verif, sid))["status"] == "diterima"
     last = (await riwayat(client, verif, sid))[-1]
     assert (last["aksi"], last["dari"], last["ke"], last["oleh"], last["oleh_role"], last["version"]) == \
@@ -153,6 +154,8 @@ async def test_reversal_of_a_masuk_record_is_409(client, verif, rec):
     ({"status": "diterima", "version": 1, "alasan_kode": "duplikat"}, "alasan_kode"),
     ({"status": "diterima", "version": 1, "alasan": "duplikat", "alasan_kode": "duplikat"}, "alasan"),
     ({"status": "diterima", "version": 1, "oleh": "saya"}, "oleh"),
+    ({"status": "diterima", "version": 2**31}, "version"),
+    ({"status": "ditolak", "version": 1, "alasan_kode": "lainnya", "catatan": "a\u0000b"}, "catatan"),
 ])
 async def test_bad_decisions_name_the_field(client, verif, rec, body, field, pg):
     r = await client.post(f"/api/v1/submissions/{rec['submission_id']}/verifikasi", json=body,
@@ -325,6 +328,11 @@ async def test_bad_corrections_name_the_field(client, keys, verif, enum_key, rec
     assert await pg.fetchval("SELECT (status, version)::text FROM submissions") == "(ditolak,1)"
 
 
+async def test_correction_with_nul_text_is_422_not_500(client, verif, enum_key, rec):
+    await tolak(client, verif, rec["submission_id"])
+    assert "nama_usaha" in fields(await correct(client, enum_key, rec, nama_usaha="Warung\u0000Baru"))
+
+
 async def test_correction_may_not_change_jenis(client, verif, enum_key, rec):
     await tolak(client, verif, rec["submission_id"])
     from tests.factories import koperasi
@@ -420,6 +428,7 @@ async def test_batch_gives_each_item_its_own_outcome(client, keys, enum_key, ver
         {"submission_id": "bukan-uuid", "status": "diterima", "version": 1},
         "not an object",
         {"submission_id": replayed["submission_id"], "status": "diterima", "version": 1},
+        {"submission_id": ok1["submission_id"], "status": "diterima", "version": 2**40},
     ]
     r = await client.post("/api/v1/verifikasi/batch", json={"items": items}, headers=auth(verif))
     assert r.status_code == 200, r.text
@@ -428,9 +437,10 @@ async def test_batch_gives_each_item_its_own_outcome(client, keys, enum_key, ver
     assert got == [
         (0, "decided", 200), (1, "decided", 200), (2, "duplicate", 200), (3, "rejected", 409),
         (4, "rejected", 409), (5, "rejected", 403), (6, "rejected", 404), (7, "rejected", 422),
-        (8, "rejected", 422), (9, "rejected", 422), (10, "duplicate", 200),
+        (8, "rejected", 422), (9, "rejected", 422), (10, "duplicate", 200), (11, "rejected", 422),
     ]
-    assert (body["decided"], body["duplicate"], body["rejected"]) == (2, 2, 7)
+    assert (body["decided"], body["duplicate"], body["rejected"]) == (2, 2, 8)
+    assert body["items"][11]["errors"][0]["field"] == "version"
     assert body["items"][3]["current_status"] == "diterima" and body["items"][4]["current_version"] == 1
     assert body["items"][7]["errors"][0]["field"] == "alasan_kode"
     assert body["items"][8]["errors"][0]["field"] == "submission_id"

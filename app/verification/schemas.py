@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StrictInt
 
 # The fixed list of reasons a verifikator may give for ditolak. The codes are the contract;
 # the descriptions are what a dashboard shows next to them.
@@ -24,7 +24,16 @@ AlasanKode = Literal["data_tidak_lengkap", "data_tidak_valid", "duplikat", "di_l
 assert set(AlasanKode.__args__) == set(ALASAN_KODE)
 
 Status = Literal["masuk", "diterima", "ditolak"]
-Catatan = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+def _no_nul(v: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+    if "\x00" in v:
+        raise ValueError("must not contain the NUL character")
+    return v
+
+
+Catatan = Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_no_nul)]
 
 
 class Keputusan(BaseModel):
@@ -32,7 +41,7 @@ class Keputusan(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
 
     status: Literal["diterima", "ditolak"] = Field(description="the decision")
-    version: Annotated[StrictInt, Field(ge=1, description="the record version that was judged")]
+    version: Annotated[StrictInt, Field(ge=1, le=2_147_483_647, description="the record version that was judged")]
     dari: Status = Field(
         "masuk",
         description="the state the verifikator saw. `masuk` for a first decision; `diterima` or "

@@ -214,7 +214,8 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
         return CorrectionResult(403, title="Forbidden",
                                 detail="only the enumerator that created the record (or an admin) may "
                                        "correct it")
-    errors: list[dict] = []
+    errors: list[dict] = [{"field": f, "type": "value_error", "message": "must not contain the NUL character"}
+                          for f in _nul_fields(body)]
     if str(body.get("submission_id")) != sid:
         errors.append({"field": "submission_id", "type": "identity",
                        "message": f"must equal the submission_id in the path ({sid})"})
@@ -252,6 +253,18 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
     return _judge_correction(cur, p.content_hash) or CorrectionResult(
         409, title="Conflict", detail="the record changed while the correction was stored; read it and retry",
         current_status=cur.status, current_version=cur.version)
+
+
+def _nul_fields(value, path: str = "") -> list[str]:
+    """Fields whose text holds NUL, which PostgreSQL cannot store (the ingest schema lets it
+    through; answer 422 here instead of failing in the database)."""
+    if isinstance(value, str):
+        return [path or "body"] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [f for k, v in value.items() for f in _nul_fields(v, f"{path}.{k}" if path else k)]
+    if isinstance(value, list):
+        return [f for i, v in enumerate(value) for f in _nul_fields(v, f"{path}.{i}")]
+    return []
 
 
 def _judge_correction(cur, content_hash: str) -> CorrectionResult | None:
