@@ -55,10 +55,12 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     from app.submissions.router import router as submissions_router
     from app.sync.router import router as sync_router
     from app.targets.router import router as targets_router
+    from app.verification.router import router as verification_router
     from app.wilayah.router import router as wilayah_router
 
     app.include_router(wilayah_router)
     app.include_router(submissions_router)
+    app.include_router(verification_router)
     app.include_router(targets_router)
     app.include_router(aggregates_router)
     app.include_router(indicators_router)

@@ -1,0 +1,132 @@
+"""All SQL of the verification domain.
+
+Every state change is ONE statement: the conditional UPDATE of submissions, its history row
+and its change-feed row are written together, and the statement-level triggers on
+submissions move rekap_status in the same statement. So nothing can commit half a
+transition, and a concurrent writer never holds rekap rows while waiting for a record."""
+from sqlalchemy import text
+
+from app.submissions.queries import ROW_COLUMNS
+
+# Decisions, set-based: one statement for one decision or a thousand. An item changes the
+# record only when the record is still at the version and state its decider saw (the
+# optimistic concurrency rule) and lies inside the decider's scope. Rows are locked in
+# submission_id order first, so two overlapping batches cannot deadlock on each other.
+DECIDE = text(
+    """
+    WITH input AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:items AS jsonb))
+            AS i(submission_id uuid, ke text, dari text, version integer, alasan_kode text,
+                 catatan text)
+    ), target AS (
+        SELECT s.submission_id FROM submissions s JOIN input i USING (submission_id)
+        WHERE s.version = i.version AND s.status = i.dari
+          AND (CAST(:scope AS text) IS NULL OR s.kode_provinsi = :scope OR s.kode_kabkota = :scope)
+        ORDER BY s.submission_id
+        FOR UPDATE OF s
+    ), upd AS (
+        UPDATE submissions s SET status = i.ke, updated_at = now()
+        FROM input i, target t
+        WHERE t.submission_id = s.submission_id AND i.submission_id = s.submission_id
+          AND s.version = i.version AND s.status = i.dari
+        RETURNING s.submission_id, s.version, s.periode, s.kode_provinsi, s.kode_kabkota,
+                  i.ke, i.dari, i.alasan_kode, i.catatan, s.updated_at
+    ), his AS (
+        INSERT INTO submission_history (submission_id, version, aksi, dari, ke, oleh, oleh_key,
+                                        oleh_role, pada, alasan_kode, catatan)
+        SELECT submission_id, version, 'diverifikasi', dari, ke, :actor, :actor_key, :actor_role,
+               updated_at, alasan_kode, catatan
+        FROM upd
+    ), chg AS (
+        INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode,
+                             kode_provinsi, kode_kabkota, changed_at)
+        SELECT submission_id, version, ke, 'status', periode, kode_provinsi, kode_kabkota, updated_at
+        FROM upd
+    )
+    SELECT submission_id, version, ke AS status, dari, alasan_kode, catatan, updated_at AS pada
+    FROM upd
+    """
+)
+
+# The state of records whose decision did not apply, with their latest transition, to tell
+# a replay (200) from a lost race or stale view (409), a missing record (404) or scope (403).
+CURRENT_WITH_LAST = text(
+    """
+    SELECT s.submission_id, s.status, s.version, s.kode_wilayah, s.created_by,
+           encode(s.content_hash, 'hex') AS content_hash, s.periode, s.jenis, s.enumerator_id,
+           s.kode_provinsi,
+           h.aksi, h.dari, h.ke, h.oleh, h.alasan_kode, h.catatan, h.pada, h.version AS h_version
+    FROM submissions s
+    LEFT JOIN LATERAL (
+        SELECT aksi, dari, ke, oleh, alasan_kode, catatan, pada, version
+        FROM submission_history h WHERE h.submission_id = s.submission_id
+        ORDER BY h.id DESC LIMIT 1
+    ) h ON true
+    WHERE s.submission_id = ANY(CAST(:ids AS uuid[]))
+    """
+)
+
+# Columns a correction rewrites. Identity (submission_id, periode, jenis, enumerator_id) is
+# checked equal by the service before this runs, so it is not rewritten.
+_FIXED = {"submission_id", "periode", "jenis", "enumerator_id"}
+_SET = ", ".join(
+    f"{c} = decode(i.content_hash, 'hex')" if c == "content_hash" else f"{c} = i.{c}"
+    for c, _ in ROW_COLUMNS if c not in _FIXED
+)
+_RECORDSET = ", ".join(f"{c} {t}" for c, t in ROW_COLUMNS) + ", data jsonb"
+
+# A correction: only from ditolak, only at the version the service checked ownership and
+# identity against. The new content becomes the next version; the record goes back to masuk.
+CORRECT = text(
+    f"""
+    WITH i AS (
+        SELECT * FROM jsonb_to_record(CAST(:row AS jsonb)) AS r({_RECORDSET})
+    ), upd AS (
+        UPDATE submissions s SET {_SET},
+               status = 'masuk', version = s.version + 1, updated_at = now()
+        FROM i
+        WHERE s.submission_id = i.submission_id AND s.version = :seen_version
+          AND s.status = 'ditolak'
+        RETURNING s.submission_id, s.version, s.periode, s.kode_provinsi, s.kode_kabkota,
+                  s.updated_at
+    ), ver AS (
+        INSERT INTO submission_versions (submission_id, version, data, created_by, created_at)
+        SELECT upd.submission_id, upd.version, i.data, :actor, upd.updated_at FROM upd, i
+    ), his AS (
+        INSERT INTO submission_history (submission_id, version, aksi, dari, ke, oleh, oleh_key,
+                                        oleh_role, pada)
+        SELECT submission_id, version, 'dikoreksi', 'ditolak', 'masuk', :actor, :actor_key,
+               :actor_role, updated_at
+        FROM upd
+    ), chg AS (
+        INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode,
+                             kode_provinsi, kode_kabkota, changed_at)
+        SELECT submission_id, version, 'masuk', 'dikoreksi', periode, kode_provinsi, kode_kabkota,
+               updated_at
+        FROM upd
+    )
+    SELECT submission_id, version FROM upd
+    """
+)
+
+RIWAYAT = text(
+    """
+    SELECT aksi, dari, ke, version, oleh, oleh_role, pada, alasan_kode, catatan
+    FROM submission_history WHERE submission_id = :id ORDER BY id
+    """
+)
+
+RECORD_HEAD = text(
+    "SELECT submission_id, status, version, kode_wilayah, created_by FROM submissions "
+    "WHERE submission_id = :id"
+)
+
+VERSIONS = text(
+    "SELECT version, created_by, created_at FROM submission_versions WHERE submission_id = :id "
+    "ORDER BY version"
+)
+
+ONE_VERSION = text(
+    "SELECT version, data, created_by, created_at FROM submission_versions "
+    "WHERE submission_id = :id AND version = :version"
+)

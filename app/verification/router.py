@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import uuid
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Request, Response
+
+from app.auth.deps import require_key, require_role, require_scope
+from app.auth.pii import can_see_pii, mask_record_data
+from app.auth.service import Principal, log_access
+from app.config import settings
+from app.problems import Problem
+from app.submissions import service as submissions
+from app.submissions.schemas import SubmissionIn, SubmissionOut
+from app.verification import service
+from app.verification.schemas import (BatchKeputusanResult, Keputusan, KeputusanItem, KeputusanOut,
+                                      Riwayat, VersiList, VersiOut)
+
+router = APIRouter(prefix="/api/v1", tags=["verifikasi"])
+
+_decider = require_role(*service.DECIDING_ROLES)
+_corrector = require_role(*service.CORRECTING_ROLES)
+
+_CONFLICT = {"description": "the record is no longer at the version/state the request saw; the "
+                            "body carries current_status and current_version"}
+
+_BATCH_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {
+        "type": "object",
+        "required": ["items"],
+        "additionalProperties": False,
+        "properties": {"items": {
+            "type": "array", "minItems": 1, "maxItems": settings.batch_max_items,
+            "items": KeputusanItem.model_json_schema(by_alias=False),
+        }},
+    }}},
+}
+
+
+def _problem(o: service.DecisionOutcome) -> Problem:
+    titles = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Invalid input"}
+    extra = {"submission_id": o.submission_id}
+    if o.status == 409:
+        extra.update(current_status=o.current_status, current_version=o.current_version)
+    return Problem(o.status, titles.get(o.status, "Error"), "; ".join(e["message"] for e in o.errors),
+                   errors=o.errors, **extra)
+
+
+@router.post("/submissions/{submission_id}/verifikasi", response_model=KeputusanOut,
+             responses={403: {"description": "not a verifikator/admin, or the record is outside the key's scope"},
+                        404: {"description": "no such record"}, 409: _CONFLICT,
+                        422: {"description": "field errors"}})
+async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: Principal = Depends(_decider)):
+    """Decide one record: `masuk` -> `diterima` | `ditolak`, or reverse an earlier decision
+    (`dari` = the state seen, with `catatan`). Applies only if the record is still at `version`
+    and in state `dari`; otherwise 409 with the current state. Sending the same decision again
+    with the same key answers 200 with `replay: true` and changes nothing."""
+    errors = service.rule_errors(body)
+    if errors:
+        raise Problem(422, "Invalid input", "; ".join(e["message"] for e in errors), errors=errors)
+    d = service.Decision(0, str(submission_id), body.status, body.dari, body.version, body.alasan_kode,
+                         body.catatan)
+    (o,) = await service.decide([d], principal)
+    if o.outcome == "rejected":
+        raise _problem(o)
+    # The hot single-decision path: serialise directly (the shape is KeputusanOut).
+    return Response(orjson.dumps(o.result, option=orjson.OPT_UTC_Z), media_type="application/json")
+
+
+@router.post("/verifikasi/batch", response_model=BatchKeputusanResult,
+             openapi_extra={"requestBody": _BATCH_BODY},
+             responses={413: {"description": "more items than allowed"}})
+async def verifikasi_batch(request: Request, principal: Principal = Depends(_decider)):
+    """Up to 1,000 decisions; each is applied or refused on its own, with the status a single
+    decision would have answered. Items for the same record after the first are judged against
+    the state the first one left."""
+    try:
+        payload = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise Problem(400, "Malformed JSON", f"the request body is not valid JSON: {exc}")
+    if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
+        raise Problem(422, "Invalid input", "the body must be an object with an `items` array",
+                      errors=[{"field": "items", "message": "required array"}])
+    extra = set(payload) - {"items"}
+    if extra:
+        raise Problem(422, "Invalid input", "unknown fields in the batch body",
+                      errors=[{"field": f, "message": "unknown field"} for f in sorted(extra)])
+    items = payload["items"]
+    if not items:
+        raise Problem(422, "Invalid input", "a batch needs at least one item",
+                      errors=[{"field": "items", "message": "at least 1 item"}])
+    if len(items) > settings.batch_max_items:
+        raise Problem(413, "Payload Too Large",
+                      f"a batch holds at most {settings.batch_max_items} items; got {len(items)}",
+                      errors=[{"field": "items", "message": f"at most {settings.batch_max_items} items"}])
+    decisions, outcomes = service.parse_items(items)
+    outcomes += await service.decide(decisions, principal)
+    outcomes.sort(key=lambda o: o.index)
+    out_items = []
+    for o in outcomes:
+        item = {"index": o.index, "submission_id": o.submission_id, "outcome": o.outcome, "status": o.status}
+        if o.errors:
+            item["errors"] = o.errors
+        if o.status == 409:
+            item["current_status"] = o.current_status
+            item["current_version"] = o.current_version
+        out_items.append(item)
+    counts = {k: sum(1 for o in outcomes if o.outcome == k) for k in ("decided", "duplicate", "rejected")}
+    return Response(orjson.dumps({**counts, "items": out_items}), media_type="application/json")
+
+
+@router.put("/submissions/{submission_id}", response_model=SubmissionOut,
+            responses={403: {"description": "not the enumerator that created the record (nor admin)"},
+                       404: {"description": "no such record"},
+                       409: {"description": "the record is not ditolak; the body carries current_status "
+                                            "and current_version"},
+                       422: {"description": "field errors, the same as for POST /api/v1/submissions, or a "
+                                            "changed identity field (submission_id, periode, jenis, "
+                                            "enumerator_id, provinsi of kode_wilayah)"}})
+async def koreksi(submission_id: uuid.UUID, body: SubmissionIn, principal: Principal = Depends(_corrector)):
+    """Correct a `ditolak` record: the body is the whole corrected record, validated exactly as
+    at ingest. It becomes the next version and the record goes back to `masuk`; earlier
+    versions stay readable under `/versi`. Sending the same correction again answers 200
+    without a new version."""
+    r = await service.correct(submission_id, body.model_dump(mode="json"), principal)
+    if r.status != 200:
+        extra = {"submission_id": str(submission_id)}
+        if r.status == 409:
+            extra.update(current_status=r.current_status, current_version=r.current_version)
+        raise Problem(r.status, r.title, r.detail, errors=r.errors or None, **extra)
+    return await _read_record(submission_id, principal, "PUT /api/v1/submissions/{submission_id}")
+
+
+async def _read_record(submission_id: uuid.UUID, principal: Principal, endpoint: str) -> dict:
+    row = await submissions.get_row(submission_id)
+    out = submissions.record_out(row, principal)
+    if not out["pii_masked"]:
+        await log_access(principal, endpoint, {"submission_ids": [str(submission_id)]}, 1)
+    return out
+
+
+async def _head(submission_id: uuid.UUID, principal: Principal):
+    head = await service.record_head(submission_id)
+    if head is None:
+        raise Problem(404, "Not Found", f"no record with submission_id {submission_id}")
+    require_scope(principal, head.kode_wilayah)
+    return head
+
+
+@router.get("/submissions/{submission_id}/riwayat", response_model=Riwayat)
+async def riwayat(submission_id: uuid.UUID, principal: Principal = Depends(require_key)):
+    """Every transition of the record, oldest first: dibuat, diverifikasi (incl. reversals),
+    dikoreksi; with from, to, who, when, alasan and the version it applied to."""
+    await _head(submission_id, principal)
+    return {"submission_id": submission_id, "items": await service.riwayat(submission_id)}
+
+
+@router.get("/submissions/{submission_id}/versi", response_model=VersiList)
+async def versi_list(submission_id: uuid.UUID, principal: Principal = Depends(require_key)):
+    """The record's content versions: 1 from ingest, one more per correction."""
+    head = await _head(submission_id, principal)
+    return {"submission_id": submission_id, "current_version": head.version,
+            "items": await service.versions(submission_id)}
+
+
+@router.get("/submissions/{submission_id}/versi/{version}", response_model=VersiOut)
+async def versi_one(submission_id: uuid.UUID, version: int = Path(ge=1, le=2_147_483_647),
+                    principal: Principal = Depends(require_key)):
+    """One version's content as it was stored; personal data masked as for the record itself."""
+    head = await _head(submission_id, principal)
+    row = await service.one_version(submission_id, version)
+    if row is None:
+        raise Problem(404, "Not Found", f"record {submission_id} has no version {version} "
+                                        f"(current version {head.version})",
+                      errors=[{"field": "version", "message": f"versions are 1..{head.version}"}])
+    visible = can_see_pii(principal, head.kode_wilayah, head.created_by)
+    data = row.data if isinstance(row.data, dict) else orjson.loads(row.data)
+    if visible:
+        await log_access(principal, "GET /api/v1/submissions/{submission_id}/versi/{version}",
+                         {"submission_ids": [str(submission_id)], "version": version}, 1)
+    return {"submission_id": submission_id, "version": row.version, "current": row.version == head.version,
+            "pii_masked": not visible, "data": data if visible else mask_record_data(data),
+            "dibuat_oleh": row.created_by, "dibuat_pada": row.created_at}

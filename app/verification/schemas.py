@@ -1,0 +1,133 @@
+"""Verification bodies and answers. Structural rules live here; the rules that tie fields
+together (alasan for ditolak, catatan for lainnya and for reversals) are checked by the
+service so that each broken rule names its own field."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StrictInt
+
+# The fixed list of reasons a verifikator may give for ditolak. The codes are the contract;
+# the descriptions are what a dashboard shows next to them.
+ALASAN_KODE: dict[str, str] = {
+    "data_tidak_lengkap": "Data tidak lengkap: isian wajib kosong atau tidak terbaca",
+    "data_tidak_valid": "Data tidak valid: isian tidak sesuai kenyataan di lapangan",
+    "duplikat": "Duplikat: usaha atau koperasi yang sama sudah tercatat",
+    "di_luar_wilayah": "Di luar wilayah: lokasi usaha tidak berada di wilayah yang dicatat",
+    "bukan_kumkm": "Bukan KUMKM: usaha besar, atau di luar cakupan pendataan",
+    "lainnya": "Lainnya: catatan wajib diisi",
+}
+AlasanKode = Literal["data_tidak_lengkap", "data_tidak_valid", "duplikat", "di_luar_wilayah",
+                     "bukan_kumkm", "lainnya"]
+assert set(AlasanKode.__args__) == set(ALASAN_KODE)
+
+Status = Literal["masuk", "diterima", "ditolak"]
+
+
+def _no_nul(v: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+    if "\x00" in v:
+        raise ValueError("must not contain the NUL character")
+    return v
+
+
+Catatan = Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_no_nul)]
+
+
+class Keputusan(BaseModel):
+    """One decision on one record, against the state the verifikator saw."""
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+    status: Literal["diterima", "ditolak"] = Field(description="the decision")
+    version: Annotated[StrictInt, Field(ge=1, le=2_147_483_647, description="the record version that was judged")]
+    dari: Status = Field(
+        "masuk",
+        description="the state the verifikator saw. `masuk` for a first decision; `diterima` or "
+                    "`ditolak` to reverse an earlier decision (needs `catatan`)")
+    alasan_kode: AlasanKode | None = Field(
+        None, validation_alias=AliasChoices("alasan_kode", "alasan"),
+        description="required for ditolak, not allowed for diterima; `alasan` is accepted as "
+                    "its synonym. Codes: " + "; ".join(f"`{k}`: {v}" for k, v in ALASAN_KODE.items()))
+    catatan: Catatan | None = Field(
+        None, description="free text; required with alasan_kode `lainnya` and for reversals")
+
+
+class KeputusanItem(Keputusan):
+    submission_id: uuid.UUID
+
+
+class KeputusanOut(BaseModel):
+    submission_id: uuid.UUID
+    status: Status
+    version: int
+    dari: Status
+    alasan_kode: str | None = None
+    catatan: str | None = None
+    diputuskan_oleh: str
+    diputuskan_pada: dt.datetime
+    replay: bool = Field(False, description="true when the same decider had already made this exact "
+                                            "decision; nothing was changed")
+
+
+class ItemError(BaseModel):
+    field: str
+    message: str
+    type: str | None = None
+
+
+class BatchKeputusanOutcome(BaseModel):
+    index: int
+    submission_id: str | None = None
+    outcome: Literal["decided", "duplicate", "rejected"]
+    status: int = Field(description="what a single decision would have answered: 200, 403, 404, 409 or 422")
+    errors: list[ItemError] | None = None
+    current_status: Status | None = Field(None, description="on 409: the record's state now")
+    current_version: int | None = Field(None, description="on 409: the record's version now")
+
+
+class BatchKeputusanResult(BaseModel):
+    decided: int
+    duplicate: int
+    rejected: int
+    items: list[BatchKeputusanOutcome]
+
+
+class RiwayatEntry(BaseModel):
+    aksi: Literal["dibuat", "diverifikasi", "dikoreksi"]
+    dari: Status | None = None
+    ke: Status
+    version: int
+    oleh: str
+    oleh_role: str | None = None
+    pada: dt.datetime
+    alasan_kode: str | None = None
+    catatan: str | None = None
+
+
+class Riwayat(BaseModel):
+    submission_id: uuid.UUID
+    items: list[RiwayatEntry] = Field(description="every transition, oldest first")
+
+
+class VersiInfo(BaseModel):
+    version: int
+    dibuat_oleh: str
+    dibuat_pada: dt.datetime
+
+
+class VersiList(BaseModel):
+    submission_id: uuid.UUID
+    current_version: int
+    items: list[VersiInfo]
+
+
+class VersiOut(BaseModel):
+    submission_id: uuid.UUID
+    version: int
+    current: bool = Field(description="true when this is the record's current version")
+    pii_masked: bool
+    data: dict = Field(description="the record's content as stored at this version")
+    dibuat_oleh: str
+    dibuat_pada: dt.datetime

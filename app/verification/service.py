@@ -1,0 +1,310 @@
+"""Verification: decisions (masuk -> diterima | ditolak, and reversals between the two),
+corrections of ditolak records by their enumerator, history and earlier versions.
+
+Concurrency rule: a decision names the version AND the state its decider saw (`version`,
+`dari`). It applies only if the record is still exactly there, so of two verifikators who saw
+the same thing, exactly one wins and the other gets 409 with the current state. A decision
+does not change `version` (versions count content), which is why the state must be part of
+the token: without it, a reversal could silently overrule a decision its author never saw."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+
+from app import db
+from app.auth.service import Principal
+from app.problems import pydantic_errors
+from app.submissions import service as submissions
+from app.verification import queries
+from app.verification.schemas import KeputusanItem
+
+DECIDING_ROLES = ("verifikator", "admin")
+CORRECTING_ROLES = ("enumerator", "admin")
+# Identity of a record: a correction may fix anything else, never these.
+IDENTITY_FIELDS = ("periode", "jenis", "enumerator_id")
+
+_item_adapter: TypeAdapter = TypeAdapter(KeputusanItem)
+
+
+def rule_errors(k) -> list[dict]:
+    """Rules that tie fields together; each names the field to fix."""
+    errors: list[dict] = []
+
+    def err(f: str, msg: str) -> None:
+        errors.append({"field": f, "message": msg, "type": "value_error"})
+
+    if k.dari == k.status:
+        err("dari", f"the record is already {k.status} in your view: a decision must change the state")
+    if k.status == "ditolak" and k.alasan_kode is None:
+        err("alasan_kode", "required for ditolak: one of data_tidak_lengkap, data_tidak_valid, duplikat, "
+                           "di_luar_wilayah, bukan_kumkm, lainnya")
+    if k.status == "diterima" and k.alasan_kode is not None:
+        err("alasan_kode", "only a ditolak decision carries an alasan_kode; explain a reversal in catatan")
+    if k.alasan_kode == "lainnya" and not k.catatan:
+        err("catatan", "required when alasan_kode is lainnya")
+    elif k.dari != "masuk" and k.dari != k.status and not k.catatan:
+        err("catatan", f"reversing a {k.dari} decision needs a reason in catatan")
+    return errors
+
+
+# ---------------------------------------------------------------- decisions
+
+@dataclass
+class Decision:
+    index: int
+    submission_id: str
+    ke: str
+    dari: str
+    version: int
+    alasan_kode: str | None
+    catatan: str | None
+
+
+@dataclass
+class DecisionOutcome:
+    index: int
+    submission_id: str | None
+    outcome: str                      # decided | duplicate | rejected
+    status: int                       # 200, 403, 404, 409, 422
+    errors: list[dict] = field(default_factory=list)
+    result: dict | None = None        # decided / duplicate: the decision as stored
+    current_status: str | None = None
+    current_version: int | None = None
+
+
+def parse_items(items: list) -> tuple[list[Decision], list[DecisionOutcome]]:
+    ok: list[Decision] = []
+    bad: list[DecisionOutcome] = []
+    for i, item in enumerate(items):
+        raw_id = item.get("submission_id") if isinstance(item, dict) else None
+        raw_id = raw_id if isinstance(raw_id, str) else None
+        try:
+            k = _item_adapter.validate_python(item)
+        except ValidationError as exc:
+            bad.append(DecisionOutcome(i, raw_id, "rejected", 422, pydantic_errors(exc.errors())))
+            continue
+        errors = rule_errors(k)
+        if errors:
+            bad.append(DecisionOutcome(i, str(k.submission_id), "rejected", 422, errors))
+            continue
+        ok.append(Decision(i, str(k.submission_id), k.status, k.dari, k.version, k.alasan_kode, k.catatan))
+    return ok, bad
+
+
+def _scope(principal: Principal) -> str | None:
+    # Keys are scoped to a provinsi or a kabupaten/kota (see auth.service.create); the SQL
+    # compares the record's kode_provinsi / kode_kabkota with it.
+    return principal.kode_wilayah
+
+
+async def decide(decisions: list[Decision], principal: Principal) -> list[DecisionOutcome]:
+    """Apply every decision that still matches what its decider saw, in one statement, then
+    explain the others. Each decision is atomic on its own; none depends on another."""
+    if not decisions:
+        return []
+    # The same record twice in one batch: the first item is the decision, later ones are
+    # judged against the state it left (a replay of it, or a conflict).
+    first: dict[str, Decision] = {}
+    for d in decisions:
+        first.setdefault(d.submission_id, d)
+    payload = orjson.dumps([
+        {"submission_id": d.submission_id, "ke": d.ke, "dari": d.dari, "version": d.version,
+         "alasan_kode": d.alasan_kode, "catatan": d.catatan} for d in first.values()
+    ]).decode()
+    async with db.connect() as conn:
+        # DECIDE is one statement, so it is atomic without an explicit transaction; leaving out
+        # BEGIN and COMMIT saves two round trips per request on the single-decision path.
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        done = {str(r.submission_id): r for r in await conn.execute(queries.DECIDE, {
+            "items": payload, "scope": _scope(principal),
+            "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role,
+        })}
+        rest = [d for d in decisions if d.submission_id not in done or first[d.submission_id] is not d]
+        current = {}
+        if rest:
+            ids = list({d.submission_id for d in rest})
+            current = {str(r.submission_id): r for r in await conn.execute(queries.CURRENT_WITH_LAST,
+                                                                             {"ids": ids})}
+    out = []
+    for d in decisions:
+        row = done.get(d.submission_id)
+        if row is not None and first[d.submission_id] is d:
+            out.append(DecisionOutcome(d.index, d.submission_id, "decided", 200,
+                                       result=_decision_out(row.submission_id, row.status, row.version,
+                                                            row.dari, row.alasan_kode, row.catatan,
+                                                            principal.name, row.pada, False)))
+        else:
+            out.append(_explain(d, current.get(d.submission_id), principal))
+    return out
+
+
+def _explain(d: Decision, cur, principal: Principal) -> DecisionOutcome:
+    sid = d.submission_id
+    if cur is None:
+        return DecisionOutcome(d.index, sid, "rejected", 404, [{
+            "field": "submission_id", "message": f"no record with submission_id {sid}", "type": "not_found"}])
+    if not principal.covers(cur.kode_wilayah):
+        return DecisionOutcome(d.index, sid, "rejected", 403, [{
+            "field": "submission_id", "type": "scope",
+            "message": f"the record's wilayah {cur.kode_wilayah} is outside this key's scope "
+                       f"({principal.kode_wilayah})"}])
+    if (cur.status == d.ke and cur.version == d.version and cur.aksi == "diverifikasi"
+            and cur.oleh == principal.name and cur.dari == d.dari and cur.alasan_kode == d.alasan_kode
+            and cur.catatan == d.catatan):
+        # The same decider sending the same decision again (a retry after a lost response).
+        return DecisionOutcome(d.index, sid, "duplicate", 200,
+                               result=_decision_out(cur.submission_id, cur.status, cur.version, cur.dari,
+                                                    cur.alasan_kode, cur.catatan, cur.oleh, cur.pada, True))
+    if cur.version != d.version:
+        errors = [{"field": "version", "type": "stale",
+                   "message": f"version {d.version} is stale: the record is at version {cur.version} "
+                              f"({cur.status})"}]
+    elif cur.status == d.dari:
+        # It would apply now, but it was judged against an earlier state: a later item for the
+        # same record in one batch, or a record that changed back while this one was decided.
+        errors = [{"field": "submission_id", "type": "stale",
+                   "message": "the record changed during this request (at most one decision per record "
+                              "per batch); send the decision again"}]
+    else:
+        errors = [{"field": "dari", "type": "stale",
+                   "message": f"the record is {cur.status} now, not {d.dari}"}]
+    return DecisionOutcome(d.index, sid, "rejected", 409, errors,
+                           current_status=cur.status, current_version=cur.version)
+
+
+def _decision_out(sid, status, version, dari, alasan_kode, catatan, oleh, pada, replay) -> dict:
+    return {"submission_id": str(sid), "status": status, "version": version, "dari": dari,
+            "alasan_kode": alasan_kode, "catatan": catatan, "diputuskan_oleh": oleh,
+            "diputuskan_pada": pada, "replay": replay}
+
+
+# ---------------------------------------------------------------- corrections
+
+@dataclass
+class CorrectionResult:
+    status: int                     # 200 (new version or replay), or the problem's status
+    replay: bool = False
+    title: str = ""
+    detail: str = ""
+    errors: list[dict] = field(default_factory=list)
+    current_status: str | None = None
+    current_version: int | None = None
+
+
+async def _current(conn, submission_id: str):
+    return (await conn.execute(queries.CURRENT_WITH_LAST, {"ids": [submission_id]})).first()
+
+
+async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) -> CorrectionResult:
+    """Store a corrected record as its next version and put it back to masuk.
+
+    The body goes through exactly the ingest validation (submissions.service.prepare); on top,
+    it must keep the record's identity: submission_id, periode, jenis and enumerator_id are
+    those of the record, and kode_wilayah stays in the same provinsi (records are placed by
+    provinsi; a wrong desa or kabkota inside it is a normal thing to correct)."""
+    sid = str(submission_id)
+    async with db.connect() as conn:
+        cur = await _current(conn, sid)
+    if cur is None:
+        return CorrectionResult(404, title="Not Found", detail=f"no record with submission_id {sid}")
+    if principal.role != "admin" and cur.created_by != principal.name:
+        return CorrectionResult(403, title="Forbidden",
+                                detail="only the enumerator that created the record (or an admin) may "
+                                       "correct it")
+    errors: list[dict] = [{"field": f, "type": "value_error", "message": "must not contain the NUL character"}
+                          for f in _nul_fields(body)]
+    if str(body.get("submission_id")) != sid:
+        errors.append({"field": "submission_id", "type": "identity",
+                       "message": f"must equal the submission_id in the path ({sid})"})
+    for f in IDENTITY_FIELDS:
+        if f in body and body[f] != getattr(cur, f):
+            errors.append({"field": f, "type": "identity",
+                           "message": f"a correction keeps the record's {f} ({getattr(cur, f)})"})
+    if errors:
+        return CorrectionResult(422, title="Invalid input", detail="; ".join(e["message"] for e in errors),
+                                errors=errors)
+    prepared, rejected = await submissions.prepare([body], principal)
+    if rejected:
+        r = rejected[0]
+        return CorrectionResult(r.status, title="Invalid input" if r.status == 422 else "Forbidden",
+                                detail="; ".join(e["message"] for e in r.errors), errors=r.errors)
+    p = prepared[0]
+    if p.row["kode_provinsi"] != cur.kode_provinsi:
+        return CorrectionResult(422, title="Invalid input",
+                                detail="a correction cannot move a record to another provinsi",
+                                errors=[{"field": "kode_wilayah", "type": "identity",
+                                         "message": f"must stay inside provinsi {cur.kode_provinsi}"}])
+    # Two tries: the second sees whatever a concurrent writer left and answers from it.
+    for _ in range(2):
+        verdict = _judge_correction(cur, p.content_hash)
+        if verdict is not None:
+            return verdict
+        async with db.transaction() as conn:
+            row = (await conn.execute(queries.CORRECT, {
+                "row": orjson.dumps(p.row).decode(), "seen_version": cur.version,
+                "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role,
+            })).first()
+            if row is not None:
+                return CorrectionResult(200)
+            cur = await _current(conn, sid)
+    return _judge_correction(cur, p.content_hash) or CorrectionResult(
+        409, title="Conflict", detail="the record changed while the correction was stored; read it and retry",
+        current_status=cur.status, current_version=cur.version)
+
+
+def _nul_fields(value, path: str = "") -> list[str]:
+    """Fields whose text holds NUL, which PostgreSQL cannot store (the ingest schema lets it
+    through; answer 422 here instead of failing in the database)."""
+    if isinstance(value, str):
+        return [path or "body"] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [f for k, v in value.items() for f in _nul_fields(v, f"{path}.{k}" if path else k)]
+    if isinstance(value, list):
+        return [f for i, v in enumerate(value) for f in _nul_fields(v, f"{path}.{i}")]
+    return []
+
+
+def _judge_correction(cur, content_hash: str) -> CorrectionResult | None:
+    """None when the correction may be applied to `cur`; otherwise the answer."""
+    if cur.content_hash == content_hash:
+        if cur.version > 1:
+            # The current version is this very content, stored by a correction: a replay.
+            return CorrectionResult(200, replay=True)
+        return CorrectionResult(422, title="Invalid input",
+                                detail="the correction is identical to the current version",
+                                errors=[{"field": "body", "type": "unchanged",
+                                         "message": "a correction must change the content"}])
+    if cur.status != "ditolak":
+        return CorrectionResult(
+            409, title="Conflict",
+            detail=f"only a ditolak record can be corrected; this one is {cur.status} at version {cur.version}",
+            errors=[{"field": "status", "type": "state",
+                     "message": f"the record is {cur.status}, not ditolak"}],
+            current_status=cur.status, current_version=cur.version)
+    return None
+
+
+# ---------------------------------------------------------------- reading
+
+async def record_head(submission_id: uuid.UUID):
+    async with db.connect() as conn:
+        return (await conn.execute(queries.RECORD_HEAD, {"id": submission_id})).first()
+
+
+async def riwayat(submission_id: uuid.UUID) -> list[dict]:
+    async with db.connect() as conn:
+        return [dict(r) for r in (await conn.execute(queries.RIWAYAT, {"id": submission_id})).mappings()]
+
+
+async def versions(submission_id: uuid.UUID) -> list[dict]:
+    async with db.connect() as conn:
+        return [{"version": r.version, "dibuat_oleh": r.created_by, "dibuat_pada": r.created_at}
+                for r in await conn.execute(queries.VERSIONS, {"id": submission_id})]
+
+
+async def one_version(submission_id: uuid.UUID, version: int):
+    async with db.connect() as conn:
+        return (await conn.execute(queries.ONE_VERSION, {"id": submission_id, "version": version})).first()
