@@ -113,6 +113,20 @@ def install(app: FastAPI) -> None:
         return problem_response(Problem(exc.status_code, _title(exc.status_code), str(exc.detail),
                                         headers=getattr(exc, "headers", None)))
 
+    from sqlalchemy.exc import DBAPIError
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError):
+        # Input PostgreSQL cannot store as text (U+0000, invalid byte sequences) is the
+        # client's error; the failed statement has rolled back, nothing is half-written.
+        sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(
+            getattr(getattr(exc, "orig", None), "__cause__", None), "sqlstate", None)
+        if sqlstate in ("22P05", "22021"):
+            return problem_response(Problem(422, "Invalid input",
+                                            "text must not contain NUL (U+0000) or invalid characters"))
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return problem_response(Problem(500, "Internal Server Error", "an unexpected error occurred"))
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -205,3 +205,13 @@ async def test_duplicates_in_another_periode_are_not_flagged(client, enum_key):
         await client.post("/api/v1/submissions", json=rec, headers=auth(enum_key))
     got = (await client.get(f"/api/v1/submissions/{a['submission_id']}", headers=auth(enum_key))).json()
     assert got["kemungkinan_duplikat"] is False
+
+
+async def test_nul_characters_are_a_422_naming_the_field(client, enum_key, pg):
+    r = await client.post("/api/v1/submissions", json=umkm(nama_usaha="Warung\u0000Siti"), headers=auth(enum_key))
+    errors = _field_errors(r)
+    assert "nama_usaha" in errors and "NUL" in errors["nama_usaha"]
+    body = (await client.post("/api/v1/submissions/batch", json={"items": [umkm(alamat="a\u0000b"), umkm()]},
+                              headers=auth(enum_key))).json()
+    assert [i["outcome"] for i in body["items"]] == ["rejected", "created"]
+    assert await pg.fetchval("SELECT count(*) FROM submissions") == 1

@@ -177,3 +177,12 @@ async def test_cli_import_is_all_or_nothing_and_names_bad_lines(database_url, pg
     header.write_text("periode;kode;target\n2022;16;1\n")
     code, _, err = await _kumkm(database_url, "targets", "import", str(header))
     assert code == 1 and "line 1: header" in err and "kode_wilayah" in err
+
+
+async def test_nul_in_any_text_field_is_a_4xx_not_a_500(client, keys):
+    from tests.conftest import auth as _auth
+
+    admin = await keys.make("admin", name="nul-admin")
+    r = await client.put("/api/v1/targets/2022/16.07", headers=_auth(admin),
+                         json={"target": 10, "dasar_hukum": "Kepdep\u000063/2022", "berlaku_mulai": "2022-08-01"})
+    assert 400 <= r.status_code < 500, r.text

@@ -39,6 +39,14 @@ class _Common(BaseModel):
     captured_at: dt.datetime = Field(description="when the enumerator captured it, with timezone")
     lokasi: Lokasi | None = None
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, v):
+        # PostgreSQL text cannot hold U+0000; refuse it here, naming the field.
+        if isinstance(v, str) and "\x00" in v:
+            raise ValueError("text must not contain NUL (U+0000) characters")
+        return v
+
     @field_validator("captured_at")
     @classmethod
     def _aware(cls, v: dt.datetime) -> dt.datetime:
