@@ -23,7 +23,7 @@ class Settings:
             max_body_bytes=int(os.environ.get("KUMKM_MAX_BODY_BYTES", str(8 * 1024 * 1024))),
             batch_max_items=int(os.environ.get("KUMKM_BATCH_MAX_ITEMS", "1000")),
             log_level=os.environ.get("KUMKM_LOG_LEVEL", "INFO"),
-            pool_size=int(os.environ.get("KUMKM_DB_POOL_SIZE", "20")),
+            pool_size=int(os.environ.get("KUMKM_DB_POOL_SIZE", "40")),
         )
 
 

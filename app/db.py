@@ -54,7 +54,9 @@ def get_engine() -> AsyncEngine:
         _engine = create_async_engine(
             resolve_url(),
             pool_size=settings.pool_size,
-            max_overflow=10,
+            # No overflow: a connection opened for a burst and closed after it costs the server a
+            # fork and cold caches; a request rather waits a moment for a pooled one.
+            max_overflow=0,
             pool_pre_ping=False,
             # asyncpg caches prepared statements per connection; the hot statements are few.
             connect_args={"server_settings": {"application_name": "kumkm"}},
