@@ -68,3 +68,12 @@ async def test_access_log_is_json_with_request_id_and_no_personal_data(client, k
     everything = "\n".join(json.dumps(x) for x in lines if not x["logger"].startswith("httpx"))
     for secret in (rec["nik_pemilik"], "Siti Aminah", k, rec["submission_id"]):
         assert secret not in everything
+
+
+async def test_static_files_and_unknown_paths_have_stable_route_labels(client):
+    await client.get("/dashboard/static/dashboard.css")
+    await client.get("/tidak-ada/12345")
+    text = (await client.get("/metrics")).text
+    assert _metric(text, "kumkm_http_requests_total", method="GET", route="/dashboard/static", status="200") >= 1
+    assert _metric(text, "kumkm_http_requests_total", method="GET", route="unmatched", status="404") >= 1
+    assert "/tidak-ada/12345" not in text

@@ -44,7 +44,8 @@ class Observe:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            # a mounted app (the dashboard's static files) has no route, but its mount path
+            route = getattr(scope.get("route"), "path", None) or scope.get("root_path") or "unmatched"
             method = scope["method"]
             metrics.REQUESTS.labels(method, route, str(status)).inc()
             metrics.LATENCY.labels(method, route).observe(elapsed)
