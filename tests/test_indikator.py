@@ -460,7 +460,7 @@ async def test_bad_input_names_the_field(client, dinas):
     assert await field("PUT", f"/{iid}/target/16.07/2022", {"nilai": "1"}) == (422, ["kode_wilayah"])
     assert await field("PUT", f"/{iid}/target/16.07.01/2022", {"nilai": "1"}) == (422, ["kode_wilayah"])
     assert await field("PUT", f"/{iid}/target/16/1999", {"nilai": "1"}) == (422, ["tahun"])
-    assert (await field("PUT", f"/9999/target/16/2022", {"nilai": "1"}))[0] == 404
+    assert (await field("PUT", "/9999/target/16/2022", {"nilai": "1"}))[0] == 404
     base = {"pemilik": "16", "kode": "N", "nama": "n", "sasaran_id": sid, "polaritas": "naik",
             "renstra_mulai": 2019, "renstra_akhir": 2023}
     assert await field("POST", "", {**base, "sumber": "registry", "formula": "rahasia"}) == (422, ["formula"])

@@ -6,15 +6,11 @@ import asyncio
 import random
 
 import asyncpg
-import orjson
 import pytest
 
-from app.sync.cursor import Cursor
 from app.sync.schemas import ChangeLine, EndLine
-from tests.conftest import asyncpg_params, auth
-from tests.factories import DESA, umkm
-from tests.sync_helpers import (FEED, db_changes, key_of, parse_stream, post_batch, pull, pull_all,
-                                 raw_create, raw_decide)
+from tests.conftest import asyncpg_params
+from tests.sync_helpers import db_changes, key_of, post_batch, pull, pull_all, raw_create, raw_decide
 
 
 @pytest.fixture

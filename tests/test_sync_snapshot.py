@@ -85,7 +85,6 @@ async def test_snapshot_then_feed_under_concurrent_writes_is_exact(client, keys,
     enum = await keys.make("enumerator", "16", name="enum-snap")
     for _ in range(3):
         await post_batch(client, enum, 20)
-    done = asyncio.Event()
 
     async def writer():
         for _ in range(15):

@@ -10,6 +10,7 @@ from app.auth.deps import require_key, require_role, require_scope
 from app.auth.service import Principal, log_access
 from app.config import settings
 from app.observability.metrics import INGESTED
+from app.batch import read_items, read_json
 from app.problems import Problem
 from app.submissions import service
 from app.submissions.schemas import BatchResult, SubmissionOut, SubmissionPage
@@ -55,20 +56,13 @@ def _json(content, status: int = 200) -> Response:
     return Response(orjson.dumps(content, default=str), status_code=status, media_type="application/json")
 
 
-async def _json_body(request: Request):
-    try:
-        return orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise Problem(400, "Malformed JSON", f"the request body is not valid JSON: {exc}")
-
-
 @router.post("", response_model=SubmissionOut, status_code=201, openapi_extra={"requestBody": _SINGLE_BODY},
              responses={200: {"model": SubmissionOut, "description": "identical replay"},
                         409: {"description": "same submission_id, different content"},
                         422: {"description": "field errors"}})
 async def create_submission(request: Request, principal: Principal = Depends(_poster)):
     # The body is validated once, by the same code path as batches and `kumkm import`.
-    prepared, rejected = await service.prepare([await _json_body(request)], principal)
+    prepared, rejected = await service.prepare([await read_json(request)], principal)
     if rejected:
         INGESTED.labels("rejected").inc()
         r = rejected[0]
@@ -90,22 +84,7 @@ async def create_submission(request: Request, principal: Principal = Depends(_po
 @router.post("/batch", response_model=BatchResult, openapi_extra={"requestBody": _BATCH_BODY},
              responses={413: {"description": "more items than allowed"}})
 async def create_batch(request: Request, principal: Principal = Depends(_poster)):
-    payload = await _json_body(request)
-    if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
-        raise Problem(422, "Invalid input", "the body must be an object with an `items` array",
-                      errors=[{"field": "items", "message": "required array"}])
-    extra = set(payload) - {"items"}
-    if extra:
-        raise Problem(422, "Invalid input", "unknown fields in the batch body",
-                      errors=[{"field": f, "message": "unknown field"} for f in sorted(extra)])
-    items = payload["items"]
-    if not items:
-        raise Problem(422, "Invalid input", "a batch needs at least one item",
-                      errors=[{"field": "items", "message": "at least 1 item"}])
-    if len(items) > settings.batch_max_items:
-        raise Problem(413, "Payload Too Large",
-                      f"a batch holds at most {settings.batch_max_items} items; got {len(items)}",
-                      errors=[{"field": "items", "message": f"at most {settings.batch_max_items} items"}])
+    items = await read_items(request)
     prepared, rejected = await service.prepare(items, principal)
     outcomes: list[dict] = [{}] * len(items)
     for rj in rejected:

@@ -9,6 +9,7 @@ from app.auth.deps import require_key, require_role, require_scope
 from app.auth.pii import can_see_pii, mask_record_data
 from app.auth.service import Principal, log_access
 from app.config import settings
+from app.batch import read_items
 from app.problems import Problem
 from app.submissions import service as submissions
 from app.submissions.schemas import SubmissionIn, SubmissionOut
@@ -75,25 +76,7 @@ async def verifikasi_batch(request: Request, principal: Principal = Depends(_dec
     """Up to 1,000 decisions; each is applied or refused on its own, with the status a single
     decision would have answered. Items for the same record after the first are judged against
     the state the first one left."""
-    try:
-        payload = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise Problem(400, "Malformed JSON", f"the request body is not valid JSON: {exc}")
-    if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
-        raise Problem(422, "Invalid input", "the body must be an object with an `items` array",
-                      errors=[{"field": "items", "message": "required array"}])
-    extra = set(payload) - {"items"}
-    if extra:
-        raise Problem(422, "Invalid input", "unknown fields in the batch body",
-                      errors=[{"field": f, "message": "unknown field"} for f in sorted(extra)])
-    items = payload["items"]
-    if not items:
-        raise Problem(422, "Invalid input", "a batch needs at least one item",
-                      errors=[{"field": "items", "message": "at least 1 item"}])
-    if len(items) > settings.batch_max_items:
-        raise Problem(413, "Payload Too Large",
-                      f"a batch holds at most {settings.batch_max_items} items; got {len(items)}",
-                      errors=[{"field": "items", "message": f"at most {settings.batch_max_items} items"}])
+    items = await read_items(request)
     decisions, outcomes = service.parse_items(items)
     outcomes += await service.decide(decisions, principal)
     outcomes.sort(key=lambda o: o.index)
