@@ -51,6 +51,7 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     problems.install(app)
 
     from app.aggregates.router import router as aggregates_router
+    from app.auth.router import router as audit_router
     from app.indicators.router import router as indicators_router
     from app.submissions.router import router as submissions_router
     from app.sync.router import router as sync_router
@@ -65,6 +66,7 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     app.include_router(aggregates_router)
     app.include_router(indicators_router)
     app.include_router(sync_router)
+    app.include_router(audit_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz():

@@ -37,3 +37,17 @@ ROTATE_OLD = text(
      RETURNING id, name, role, kode_wilayah, pii
     """
 )
+
+# Newest first, keyset on id: the log only grows.
+AUDIT_PAGE = text(
+    """
+    SELECT id, pada, key_id, key_name, role, endpoint, detail, rows FROM access_log
+    WHERE (CAST(:before AS bigint) IS NULL OR id < :before)
+      AND (CAST(:key_name AS text) IS NULL OR key_name = :key_name)
+      AND (CAST(:endpoint AS text) IS NULL OR endpoint = :endpoint)
+      AND (CAST(:since AS timestamptz) IS NULL OR pada >= :since)
+      AND (CAST(:until AS timestamptz) IS NULL OR pada < :until)
+    ORDER BY id DESC
+    LIMIT :limit
+    """
+)

@@ -139,3 +139,12 @@ async def log_access(principal: Principal, endpoint: str, detail: dict, rows: in
     else:
         async with db.transaction() as c:
             await c.execute(queries.LOG_ACCESS, params)
+
+
+async def audit_page(*, key_name, endpoint, since, until, before, limit) -> list[dict]:
+    async with db.connect() as conn:
+        rows = (await conn.execute(queries.AUDIT_PAGE, {
+            "key_name": key_name, "endpoint": endpoint, "since": since, "until": until,
+            "before": before, "limit": limit,
+        })).mappings().all()
+    return [dict(r) for r in rows]

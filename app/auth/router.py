@@ -1,0 +1,25 @@
+import datetime as dt
+
+from fastapi import APIRouter, Depends, Query
+
+from app.auth import schemas, service
+from app.auth.deps import require_role
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+@router.get("", response_model=schemas.AuditPage)
+async def audit_log(
+    _=Depends(require_role("admin")),
+    key_name: str | None = Query(None, max_length=200),
+    endpoint: str | None = Query(None, max_length=200, description="e.g. `GET /api/v1/submissions`"),
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    cursor: int | None = Query(None, ge=1, le=2**62, description="next_cursor of the previous page"),
+    limit: int = Query(100, ge=1, le=1000),
+):
+    """Who saw personal data unmasked or pulled the feed: key, endpoint, records or range, time.
+    Admin only; newest first."""
+    items = await service.audit_page(key_name=key_name, endpoint=endpoint, since=since, until=until,
+                                     before=cursor, limit=limit)
+    return {"items": items, "next_cursor": str(items[-1]["id"]) if len(items) == limit else None}
