@@ -78,9 +78,7 @@ RECORD = Rule("record", "the record's `kode_wilayah` must lie inside the key's w
 PARAM = Rule(
     "param",
     "the wilayah named in the path or query (`wilayah`, `kode_wilayah`) must lie inside the key's "
-    "wilayah (else 403); omitted means the key's own wilayah for `/submissions` and "
-    "`/indikator/capaian`, the whole nation (unscoped keys only) for the other reports; "
-    "`nasional` needs an unscoped key",
+    "wilayah (else 403)",
     _in(AREA))
 ITEM = Rule(
     "item",
@@ -123,7 +121,16 @@ VALUES_READ = Rule(
     "inside the key's wilayah (else 403)",
     lambda r, s, n: 404 if not indikator_visible(s, PEMILIK) else (None if covers(s, AREA) else 403))
 
-RULES = (NONE, FILTERED, RECORD, PARAM, ITEM, OWNER, TARGET_WRITE, PEMILIK_WRITE,
+NATIONAL_ONLY = Rule(
+    "national-only",
+    "only keys without a wilayah (national) may ask for the whole nation (else 403)",
+    lambda r, s, n: None if s is None else 403)
+OWN = Rule(
+    "own wilayah",
+    "never refused for scope: the key's own wilayah is used (the nation for unscoped keys)",
+    lambda r, s, n: None)
+
+RULES = (NONE, FILTERED, OWN, NATIONAL_ONLY, RECORD, PARAM, ITEM, OWNER, TARGET_WRITE, PEMILIK_WRITE,
          PEMILIK_VALUES_WRITE, VISIBLE, VISIBLE_403, VALUES_READ)
 
 
@@ -169,16 +176,24 @@ class Op:
     scope: Rule
     build: Builder | None = field(default=None, compare=False)
     note: str = ""
+    # The same operation asked differently (e.g. without `wilayah`): (what, rule, builder).
+    also: tuple[tuple[str, Rule, Builder], ...] = field(default=(), compare=False)
+    # The requests act on one shared object (a DELETE): the walk sends them one at a time.
+    serial: bool = False
 
     @property
     def id(self) -> str:
         return f"{self.method} {self.path}"
 
-    def expect(self, role: str, scope: str | None, name: str) -> int | None:
+    def variants(self) -> list[tuple[str, Rule, Builder]]:
+        return [("", self.scope, self.build), *self.also]
+
+    @staticmethod
+    def expect(roles: tuple[str, ...], rule: Rule, role: str, scope: str | None, name: str) -> int | None:
         """None: allowed; else the status the key is refused with."""
-        if role not in self.roles:
+        if role not in roles:
             return 403
-        return self.scope.decide(role, scope, name)
+        return rule.decide(role, scope, name)
 
 
 def _req(method: str, url: str, **kw) -> Builder:
@@ -267,7 +282,8 @@ MATRIX: tuple[Op, ...] = (
     Op("POST", "/api/v1/submissions/batch", ("enumerator", "admin"), ITEM, _post_batch),
     Op("GET", "/api/v1/submissions", ALL, PARAM,
        _req("GET", "/api/v1/submissions", params={"kode_wilayah": AREA, "periode": PERIODE}),
-       "personal data masked unless the key may see it"),
+       "personal data masked unless the key may see it",
+       also=(("no `kode_wilayah`", OWN, _req("GET", "/api/v1/submissions", params={"periode": PERIODE})),)),
     Op("GET", "/api/v1/submissions/{submission_id}", ALL, RECORD,
        _req("GET", "/api/v1/submissions/{ctx.record_id}"), "personal data masked unless the key may see it"),
     Op("PUT", "/api/v1/submissions/{submission_id}", ("enumerator", "admin"), OWNER, _correct,
@@ -286,29 +302,41 @@ MATRIX: tuple[Op, ...] = (
     Op("GET", "/api/v1/targets/{periode}/{kode_wilayah}", READERS, PARAM,
        _req("GET", f"/api/v1/targets/{PERIODE}/{AREA}")),
     Op("GET", "/api/v1/capaian-pendataan", READERS, PARAM,
-       _req("GET", "/api/v1/capaian-pendataan", params={"periode": PERIODE, "wilayah": AREA})),
+       _req("GET", "/api/v1/capaian-pendataan", params={"periode": PERIODE, "wilayah": AREA}),
+       also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/capaian-pendataan", params={"periode": PERIODE})),)),
     Op("GET", "/api/v1/agregat/keragaan-koperasi", READERS, PARAM,
-       _req("GET", "/api/v1/agregat/keragaan-koperasi", params={"periode": PERIODE, "wilayah": AREA})),
+       _req("GET", "/api/v1/agregat/keragaan-koperasi", params={"periode": PERIODE, "wilayah": AREA}),
+       also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/agregat/keragaan-koperasi", params={"periode": PERIODE})),)),
     Op("GET", "/api/v1/agregat/umkm", READERS, PARAM,
-       _req("GET", "/api/v1/agregat/umkm", params={"periode": PERIODE, "wilayah": AREA})),
+       _req("GET", "/api/v1/agregat/umkm", params={"periode": PERIODE, "wilayah": AREA}),
+       also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/agregat/umkm", params={"periode": PERIODE})),)),
     Op("GET", "/api/v1/agregat", READERS, PARAM,
-       _req("GET", "/api/v1/agregat", params={"periode": PERIODE, "wilayah": AREA, "by": "jenis"})),
+       _req("GET", "/api/v1/agregat", params={"periode": PERIODE, "wilayah": AREA, "by": "jenis"}),
+       also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/agregat", params={"periode": PERIODE, "by": "jenis"})),)),
     # indikator kinerja
     Op("GET", I + "/formula", READERS, NONE, _req("GET", I + "/formula")),
     Op("GET", I + "/capaian", READERS, PARAM,
-       _req("GET", I + "/capaian", params={"tahun": TAHUN, "wilayah": AREA}), "the LKjIP table"),
-    Op("GET", I + "/predikat/{kode_wilayah}", READERS, PARAM, _req("GET", f"{I}/predikat/{AREA}")),
-    Op("PUT", I + "/predikat/{kode_wilayah}", WRITERS, PARAM, _req("PUT", f"{I}/predikat/{AREA}", json=SCALE)),
-    Op("DELETE", I + "/predikat/{kode_wilayah}", WRITERS, PARAM, _delete_scale),
-    Op("GET", I + "/tujuan", READERS, VISIBLE_403, _req("GET", I + "/tujuan", params={"pemilik": PEMILIK})),
+       _req("GET", I + "/capaian", params={"tahun": TAHUN, "wilayah": AREA}), "the LKjIP table",
+       also=(("no `wilayah`", OWN, _req("GET", I + "/capaian", params={"tahun": TAHUN})),
+             ("`wilayah=nasional`", NATIONAL_ONLY,
+              _req("GET", I + "/capaian", params={"tahun": TAHUN, "wilayah": "nasional"})))),
+    Op("GET", I + "/predikat/{kode_wilayah}", READERS, PARAM, _req("GET", f"{I}/predikat/{AREA}"),
+       also=(("`nasional`", NATIONAL_ONLY, _req("GET", f"{I}/predikat/nasional")),)),
+    Op("PUT", I + "/predikat/{kode_wilayah}", WRITERS, PARAM, _req("PUT", f"{I}/predikat/{AREA}", json=SCALE),
+       also=(("`nasional`", NATIONAL_ONLY, _req("PUT", f"{I}/predikat/nasional", json=SCALE)),)),
+    Op("DELETE", I + "/predikat/{kode_wilayah}", WRITERS, PARAM, _delete_scale, serial=True),
+    Op("GET", I + "/tujuan", READERS, VISIBLE_403, _req("GET", I + "/tujuan", params={"pemilik": PEMILIK}),
+       also=(("no `pemilik`", FILTERED, _req("GET", I + "/tujuan")),)),
     Op("POST", I + "/tujuan", WRITERS, PEMILIK_WRITE, _post_tujuan),
     Op("PATCH", I + "/tujuan/{tujuan_id}", WRITERS, PEMILIK_WRITE,
        _req("PATCH", I + "/tujuan/{ctx.tujuan_id}", json={"nama": "Tujuan uji diubah"})),
-    Op("GET", I + "/sasaran", READERS, VISIBLE_403, _req("GET", I + "/sasaran", params={"pemilik": PEMILIK})),
+    Op("GET", I + "/sasaran", READERS, VISIBLE_403, _req("GET", I + "/sasaran", params={"pemilik": PEMILIK}),
+       also=(("no `pemilik`", FILTERED, _req("GET", I + "/sasaran")),)),
     Op("POST", I + "/sasaran", WRITERS, PEMILIK_WRITE, _post_sasaran),
     Op("PATCH", I + "/sasaran/{sasaran_id}", WRITERS, PEMILIK_WRITE,
        _req("PATCH", I + "/sasaran/{ctx.sasaran_id}", json={"nama": "Sasaran uji diubah"})),
-    Op("GET", I, READERS, VISIBLE_403, _req("GET", I, params={"pemilik": PEMILIK})),
+    Op("GET", I, READERS, VISIBLE_403, _req("GET", I, params={"pemilik": PEMILIK}),
+       also=(("no `pemilik`", FILTERED, _req("GET", I)),)),
     Op("POST", I, WRITERS, PEMILIK_WRITE, _post_indikator),
     Op("GET", I + "/{indikator_id}", READERS, VISIBLE, _req("GET", I + "/{ctx.indikator_id}")),
     Op("PATCH", I + "/{indikator_id}", WRITERS, PEMILIK_WRITE,
@@ -390,8 +418,9 @@ def render() -> str:
     ]
     for op in MATRIX:
         ticks = " | ".join("✓" if r in op.roles else "–" for r in ROLES)
-        out.append(f"| {op.method} | `{op.path}` | {ticks} | {op.scope.name} | {op.note} |")
-    used = [r for r in RULES if any(op.scope is r for op in MATRIX)]
+        rule = "; ".join([op.scope.name] + [f"{what}: {r.name}" for what, r, _ in op.also])
+        out.append(f"| {op.method} | `{op.path}` | {ticks} | {rule} | {op.note} |")
+    used = [r for r in RULES if any(v[1] is r for op in MATRIX for v in op.variants())]
     scopes = ["nasional" if s is None else f"`{s}`" for s in KEY_SCOPES]
     out += [
         "",
