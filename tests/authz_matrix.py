@@ -29,6 +29,7 @@ KEY_SCOPES = (None, "16", "16.07", "15", "15.01")
 # The geography every request aims at (see the module docstring).
 DESA = "16.07.01.2001"
 AREA = "16.07"
+OTHER_DESA = "15.01.01.2001"             # Selam Paung, Kab. Kerinci, Jambi: a record out of scope
 PEMILIK = "16"
 PERIODE = "2022"
 TAHUN = 2022
@@ -180,6 +181,9 @@ class Op:
     also: tuple[tuple[str, Rule, Builder], ...] = field(default=(), compare=False)
     # The requests act on one shared object (a DELETE): the walk sends them one at a time.
     serial: bool = False
+    # The answer lists records: the walk checks it holds the context's record in 16.07 and the
+    # one in 15.01 exactly when the key's wilayah (and the asked kode_wilayah) covers them.
+    lists_records: bool = False
 
     @property
     def id(self) -> str:
@@ -202,10 +206,10 @@ def _req(method: str, url: str, **kw) -> Builder:
     return build
 
 
-def _umkm(**over) -> dict:
-    from tests.factories import umkm
+def _umkm(desa: str = DESA, **over) -> dict:
+    from tests.factories import nik, umkm
 
-    return umkm(kode_wilayah=DESA, **over)
+    return umkm(kode_wilayah=desa, nik_pemilik=nik(desa[:8].replace(".", ""), perempuan=True), **over)
 
 
 async def _post_submission(ctx):
@@ -282,7 +286,7 @@ MATRIX: tuple[Op, ...] = (
     Op("POST", "/api/v1/submissions/batch", ("enumerator", "admin"), ITEM, _post_batch),
     Op("GET", "/api/v1/submissions", ALL, PARAM,
        _req("GET", "/api/v1/submissions", params={"kode_wilayah": AREA, "periode": PERIODE}),
-       "personal data masked unless the key may see it",
+       "personal data masked unless the key may see it", lists_records=True,
        also=(("no `kode_wilayah`", OWN, _req("GET", "/api/v1/submissions", params={"periode": PERIODE})),)),
     Op("GET", "/api/v1/submissions/{submission_id}", ALL, RECORD,
        _req("GET", "/api/v1/submissions/{ctx.record_id}"), "personal data masked unless the key may see it"),
@@ -353,10 +357,10 @@ MATRIX: tuple[Op, ...] = (
     # walidata sync
     Op("GET", "/api/v1/sync/changes", ("dinas", "walidata", "admin"), FILTERED,
        _req("GET", "/api/v1/sync/changes", params={"limit": 10}),
-       "personal data masked unless the key may see it; every call is in the access log"),
+       "personal data masked unless the key may see it; every call is in the access log", lists_records=True),
     Op("GET", "/api/v1/sync/snapshot", ("dinas", "walidata", "admin"), FILTERED,
        _req("GET", "/api/v1/sync/snapshot", params={"periode": PERIODE}),
-       "personal data masked unless the key may see it; every call is in the access log"),
+       "personal data masked unless the key may see it; every call is in the access log", lists_records=True),
 )
 
 
@@ -427,7 +431,8 @@ def render() -> str:
         "## Scope rules",
         "",
         f"Outcome for keys of an allowed role (dinas; enumerator for `owner`) on the walk's objects: "
-        f"records in desa `{DESA}` created by the enumerator key of `{AREA}`, wilayah `{AREA}` in "
+        f"records in desa `{DESA}` created by the enumerator key of `{AREA}` (and one in "
+        f"`{OTHER_DESA}`, which lists must leave out for keys of `16` and `16.07`), wilayah `{AREA}` in "
         f"the path or query, tujuan/sasaran/indikator owned by `{PEMILIK}` and reported per "
         "kabupaten/kota.",
         "",

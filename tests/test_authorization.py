@@ -92,6 +92,9 @@ class Walk(m.Context):
 
     async def setup(self) -> "Walk":
         self.record_id = (await self.fresh_record())["submission_id"]
+        other = m._umkm(m.OTHER_DESA)
+        await self.call(self.keys[("enumerator", "15.01")], "POST", "/api/v1/submissions", json=other)
+        self.other_record_id = other["submission_id"]
         await self.call(self.admin, "PUT", f"/api/v1/targets/{m.PERIODE}/{m.AREA}",
                         json={"target": 50, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-01-01"})
         i = "/api/v1/indikator"
@@ -148,6 +151,12 @@ async def test_matrix(op: m.Op, client, pg):
         else:
             ok = r.status_code == want
             wanted = str(want)
+        if ok and want is None and op.lists_records:
+            asked = (req.params or {}).get("kode_wilayah")
+            for sid, desa in ((walk.record_id, m.DESA), (walk.other_record_id, m.OTHER_DESA)):
+                listed = sid in r.text
+                if listed != (m.covers(scope, desa) and m.covers(asked, desa)):
+                    ok, wanted = False, f"record in {desa} {'left out' if listed else 'listed'}"
         if ok:
             return None
         return (f"{name}: {req.method} {req.url} {req.params or ''} ({what or rule.name}) "
