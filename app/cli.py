@@ -88,8 +88,8 @@ def cmd_apikey_create(args) -> int:
             import datetime as dt
 
             expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=args.expires_days)
-        return await service.create(args.name or args.role, args.role, args.wilayah, pii=args.pii,
-                                    expires_at=expires)
+        name = args.name or (None if args.role == "enumerator" else args.role)
+        return await service.create(name, args.role, args.wilayah, pii=args.pii, expires_at=expires)
 
     try:
         key_id, key = _with_database(run)
@@ -287,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = k.add_parser("create", help="create a key; the key is the last line printed")
     s.add_argument("--role", required=True, choices=["enumerator", "verifikator", "dinas", "walidata", "admin"])
     s.add_argument("--wilayah", help="scope: a provinsi or kabupaten/kota code; none for national")
-    s.add_argument("--name", help="who holds it (an enumerator's records are owned by this name)")
+    s.add_argument("--name", help="who holds it; unique among active keys; required for enumerators, "
+                                  "whose records are owned by this name (default: the role)")
     s.add_argument("--pii", action="store_true", help="walidata only: may see personal data unmasked")
     s.add_argument("--expires-days", type=float, help="the key stops working after this many days")
     s.set_defaults(func=cmd_apikey_create)

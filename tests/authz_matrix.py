@@ -361,6 +361,9 @@ MATRIX: tuple[Op, ...] = (
     Op("GET", "/api/v1/sync/snapshot", ("dinas", "walidata", "admin"), FILTERED,
        _req("GET", "/api/v1/sync/snapshot", params={"periode": PERIODE}),
        "personal data masked unless the key may see it; every call is in the access log", lists_records=True),
+    # access audit
+    Op("GET", "/api/v1/audit", ("admin",), NONE, _req("GET", "/api/v1/audit"),
+       "who saw personal data unmasked or pulled the feed"),
 )
 
 

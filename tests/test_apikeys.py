@@ -78,3 +78,20 @@ async def test_last_used_time_is_recorded(client, keys, pg):
 
         await asyncio.sleep(0.05)
     assert await pg.fetchval("SELECT last_used_at FROM api_keys WHERE name = 'dinas-used'") is not None
+
+
+def test_keys_that_would_be_ambiguous_are_refused(database_url):
+    cases = [
+        (("--role", "admin", "--wilayah", "16", "--name", "adm-16"), "national"),
+        (("--role", "enumerator", "--name", "enum-x"), "--wilayah"),
+        (("--role", "enumerator", "--wilayah", "16.07"), "--name"),
+    ]
+    for args, fragment in cases:
+        out = kumkm("apikey", "create", *args, database_url=database_url)
+        assert out.returncode == 2 and fragment in out.stderr, (args, out.stderr)
+    ok = kumkm("apikey", "create", "--role", "enumerator", "--wilayah", "16.07", "--name", "enum-dup",
+               database_url=database_url)
+    assert ok.returncode == 0
+    again = kumkm("apikey", "create", "--role", "enumerator", "--wilayah", "16.07", "--name", "enum-dup",
+                  database_url=database_url)
+    assert again.returncode == 2 and "rotate" in again.stderr

@@ -77,3 +77,11 @@ async def test_static_files_and_unknown_paths_have_stable_route_labels(client):
     assert _metric(text, "kumkm_http_requests_total", method="GET", route="/dashboard/static", status="200") >= 1
     assert _metric(text, "kumkm_http_requests_total", method="GET", route="unmatched", status="404") >= 1
     assert "/tidak-ada/12345" not in text
+
+
+async def test_metrics_can_require_a_scrape_token(client, monkeypatch):
+    monkeypatch.setenv("KUMKM_METRICS_TOKEN", "rahasia-prometheus")
+    assert (await client.get("/metrics")).status_code == 401
+    assert (await client.get("/metrics", headers={"Authorization": "Bearer salah"})).status_code == 401
+    r = await client.get("/metrics", headers={"Authorization": "Bearer rahasia-prometheus"})
+    assert r.status_code == 200 and "kumkm_records" in r.text

@@ -51,3 +51,8 @@ AUDIT_PAGE = text(
     LIMIT :limit
     """
 )
+
+ACTIVE_NAME = text(
+    "SELECT 1 FROM api_keys WHERE name = :name AND revoked_at IS NULL "
+    "AND (expires_at IS NULL OR expires_at > now()) LIMIT 1"
+)

@@ -50,8 +50,19 @@ async def create(name: str, role: str, kode_wilayah: str | None = None, *, pii: 
                  expires_at: dt.datetime | None = None) -> tuple[int, str]:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    # Records belong to the key's name, and scope is the whole of a key's authority: a key
+    # that is ambiguous about either would leak personal data or reach too far.
+    if role == "admin" and kode_wilayah is not None:
+        raise ValueError("admin keys are national: create them without --wilayah")
+    if role == "enumerator" and kode_wilayah is None:
+        raise ValueError("enumerator keys need --wilayah: the provinsi or kabupaten/kota they are assigned to")
+    if not name or not name.strip():
+        raise ValueError("a key needs a --name: the person or device that holds it")
     key = new_key()
     async with db.transaction() as conn:
+        if (await conn.execute(queries.ACTIVE_NAME, {"name": name})).first() is not None:
+            raise ValueError(f"an active key is already named {name!r}: rotate it (kumkm apikey rotate) "
+                             "or choose another name")
         if kode_wilayah is not None:
             from app.wilayah import queries as wq
 

@@ -1,16 +1,30 @@
-from fastapi import APIRouter, Response
+import hashlib
+import hmac
+import os
+
+from fastapi import APIRouter, Request, Response
 
 from app import db
 from app.observability import metrics, queries
+from app.problems import Problem
 
 router = APIRouter(tags=["ops"])
 
 
 @router.get("/metrics", response_class=Response,
             responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
-async def prometheus_metrics():
+async def prometheus_metrics(request: Request):
     """Prometheus metrics: requests by route and status, latency, records by state, ingest and
-    sync counts, database pool use."""
+    sync counts, database pool use. With KUMKM_METRICS_TOKEN set, scrapers must send it as a
+    bearer token (counts of records and traffic are not for everyone)."""
+    token = os.environ.get("KUMKM_METRICS_TOKEN")
+    if token:
+        sent = request.headers.get("authorization", "")
+        expected = f"Bearer {token}"
+        if not hmac.compare_digest(hashlib.sha256(sent.encode()).digest(),
+                                   hashlib.sha256(expected.encode()).digest()):
+            raise Problem(401, "Unauthorized", "this service's /metrics needs its scrape token",
+                          headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     async with db.connect() as conn:
         for status, n in (await conn.execute(queries.RECORDS_BY_STATUS)).all():
             metrics.RECORDS.labels(status).set(n)
