@@ -10,6 +10,22 @@ from app.config import settings
 from app.problems import Problem
 
 
+def body_schema(item_schema: dict) -> dict:
+    """The OpenAPI request body of a batch endpoint: `{"items": [...]}` with 1 to the limit."""
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "required": ["items"],
+            "additionalProperties": False,
+            "properties": {"items": {
+                "type": "array", "minItems": 1, "maxItems": settings.batch_max_items,
+                "items": item_schema,
+            }},
+        }}},
+    }
+
+
 async def read_json(request: Request):
     try:
         return orjson.loads(await request.body())

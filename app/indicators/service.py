@@ -128,15 +128,19 @@ def _conflict_kode(what: str, kode: str, pemilik: str) -> Problem:
 # Tujuan and sasaran
 
 
-async def list_tujuan(principal: Principal, pemilik: str | None) -> list[dict]:
+async def _list_visible(principal: Principal, pemilik: str | None, query, **params) -> list:
+    """Rows of `query` owned by `pemilik` (or by every wilayah the key may see)."""
     require_read(principal)
     if pemilik is not None:
         await level_of(pemilik, "pemilik")
         if not visible(principal, pemilik):
             raise _forbid(principal, pemilik)
     async with db.connect() as conn:
-        rows = (await conn.execute(queries.TUJUAN_LIST, _visibility(principal, pemilik))).mappings().all()
-    return [dict(r) for r in rows]
+        return (await conn.execute(query, {**_visibility(principal, pemilik), **params})).mappings().all()
+
+
+async def list_tujuan(principal: Principal, pemilik: str | None) -> list[dict]:
+    return [dict(r) for r in await _list_visible(principal, pemilik, queries.TUJUAN_LIST)]
 
 
 async def create_tujuan(principal: Principal, body: TujuanIn) -> dict:
@@ -176,14 +180,7 @@ async def _check_tujuan(conn, tujuan_id: int | None, pemilik: str) -> None:
 
 
 async def list_sasaran(principal: Principal, pemilik: str | None) -> list[dict]:
-    require_read(principal)
-    if pemilik is not None:
-        await level_of(pemilik, "pemilik")
-        if not visible(principal, pemilik):
-            raise _forbid(principal, pemilik)
-    async with db.connect() as conn:
-        rows = (await conn.execute(queries.SASARAN_LIST, _visibility(principal, pemilik))).mappings().all()
-    return [dict(r) for r in rows]
+    return [dict(r) for r in await _list_visible(principal, pemilik, queries.SASARAN_LIST)]
 
 
 async def create_sasaran(principal: Principal, body: SasaranIn) -> dict:
@@ -294,14 +291,7 @@ async def get_indikator(principal: Principal, indikator_id: int) -> dict:
 
 
 async def list_indikator(principal: Principal, pemilik: str | None, sasaran_id: int | None) -> list[dict]:
-    require_read(principal)
-    if pemilik is not None:
-        await level_of(pemilik, "pemilik")
-        if not visible(principal, pemilik):
-            raise _forbid(principal, pemilik)
-    async with db.connect() as conn:
-        rows = (await conn.execute(queries.INDIKATOR_LIST, {
-            **_visibility(principal, pemilik), "sasaran_id": sasaran_id})).mappings().all()
+    rows = await _list_visible(principal, pemilik, queries.INDIKATOR_LIST, sasaran_id=sasaran_id)
     return [_indikator_out(r) for r in rows]
 
 

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.deps import require_key, require_role, require_scope
 from app.auth.service import Principal, log_access
-from app.config import settings
 from app.observability.metrics import INGESTED
-from app.batch import read_items, read_json
+from app.batch import body_schema, read_items, read_json
 from app.problems import Problem
 from app.submissions import service
 from app.submissions.schemas import BatchResult, SubmissionOut, SubmissionPage
@@ -20,36 +19,16 @@ router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
 
 _poster = require_role(*service.POSTING_ROLES)
 
-_BATCH_BODY = {
-    "required": True,
-    "content": {"application/json": {"schema": {
-        "type": "object",
-        "required": ["items"],
-        "additionalProperties": False,
-        "properties": {"items": {
-            "type": "array", "minItems": 1, "maxItems": settings.batch_max_items,
-            "items": {
-                "oneOf": [{"$ref": "#/components/schemas/SubmissionUmkm"},
-                          {"$ref": "#/components/schemas/SubmissionKoperasi"}],
-                "discriminator": {"propertyName": "jenis", "mapping": {
-                    "umkm": "#/components/schemas/SubmissionUmkm",
-                    "koperasi": "#/components/schemas/SubmissionKoperasi"}},
-            },
-        }},
-    }}},
+# One record, UMKM or koperasi by `jenis` (the models are added to the components in app.main).
+_RECORD_SCHEMA = {
+    "oneOf": [{"$ref": "#/components/schemas/SubmissionUmkm"},
+              {"$ref": "#/components/schemas/SubmissionKoperasi"}],
+    "discriminator": {"propertyName": "jenis", "mapping": {
+        "umkm": "#/components/schemas/SubmissionUmkm",
+        "koperasi": "#/components/schemas/SubmissionKoperasi"}},
 }
-
-
-_SINGLE_BODY = {
-    "required": True,
-    "content": {"application/json": {"schema": {
-        "oneOf": [{"$ref": "#/components/schemas/SubmissionUmkm"},
-                  {"$ref": "#/components/schemas/SubmissionKoperasi"}],
-        "discriminator": {"propertyName": "jenis", "mapping": {
-            "umkm": "#/components/schemas/SubmissionUmkm",
-            "koperasi": "#/components/schemas/SubmissionKoperasi"}},
-    }}},
-}
+_BATCH_BODY = body_schema(_RECORD_SCHEMA)
+_SINGLE_BODY = {"required": True, "content": {"application/json": {"schema": _RECORD_SCHEMA}}}
 
 
 def _json(content, status: int = 200) -> Response:

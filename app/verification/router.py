@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from app.auth.deps import require_key, require_role, require_scope
 from app.auth.pii import can_see_pii, mask_record_data
 from app.auth.service import Principal, log_access
-from app.config import settings
-from app.batch import read_items
+from app.batch import body_schema, read_items
 from app.problems import Problem
 from app.submissions import service as submissions
 from app.submissions.schemas import SubmissionIn, SubmissionOut
@@ -25,18 +24,7 @@ _corrector = require_role(*service.CORRECTING_ROLES)
 _CONFLICT = {"description": "the record is no longer at the version/state the request saw; the "
                             "body carries current_status and current_version"}
 
-_BATCH_BODY = {
-    "required": True,
-    "content": {"application/json": {"schema": {
-        "type": "object",
-        "required": ["items"],
-        "additionalProperties": False,
-        "properties": {"items": {
-            "type": "array", "minItems": 1, "maxItems": settings.batch_max_items,
-            "items": KeputusanItem.model_json_schema(by_alias=False),
-        }},
-    }}},
-}
+_BATCH_BODY = body_schema(KeputusanItem.model_json_schema(by_alias=False))
 
 
 def _problem(o: service.DecisionOutcome) -> Problem:
