@@ -106,6 +106,11 @@ PEMILIK_VALUES_WRITE = Rule(
     "the indikator must be visible to the key (else 404) and the key's wilayah must cover its "
     "`pemilik` (else 403): values of a wilayah are set by the indicator's owner",
     lambda r, s, n: 404 if not indikator_visible(s, PEMILIK) else (None if covers(s, PEMILIK) else 403))
+PEMILIK_EDIT = Rule(
+    "pemilik (edit)",
+    "the definition must be visible to the key (else 404, as GET answers) and the key's wilayah "
+    "must cover its `pemilik` (else 403)",
+    lambda r, s, n: 404 if not indikator_visible(s, PEMILIK) else (None if covers(s, PEMILIK) else 403))
 VISIBLE = Rule(
     "visible",
     "the definition's `pemilik` must be the key's wilayah, one of its ancestors or inside it "
@@ -132,7 +137,7 @@ OWN = Rule(
     lambda r, s, n: None)
 
 RULES = (NONE, FILTERED, OWN, NATIONAL_ONLY, RECORD, PARAM, ITEM, OWNER, TARGET_WRITE, PEMILIK_WRITE,
-         PEMILIK_VALUES_WRITE, VISIBLE, VISIBLE_403, VALUES_READ)
+         PEMILIK_EDIT, PEMILIK_VALUES_WRITE, VISIBLE, VISIBLE_403, VALUES_READ)
 
 
 # ------------------------------------------------------------------------------ requests
@@ -332,18 +337,18 @@ MATRIX: tuple[Op, ...] = (
     Op("GET", I + "/tujuan", READERS, VISIBLE_403, _req("GET", I + "/tujuan", params={"pemilik": PEMILIK}),
        also=(("no `pemilik`", FILTERED, _req("GET", I + "/tujuan")),)),
     Op("POST", I + "/tujuan", WRITERS, PEMILIK_WRITE, _post_tujuan),
-    Op("PATCH", I + "/tujuan/{tujuan_id}", WRITERS, PEMILIK_WRITE,
+    Op("PATCH", I + "/tujuan/{tujuan_id}", WRITERS, PEMILIK_EDIT,
        _req("PATCH", I + "/tujuan/{ctx.tujuan_id}", json={"nama": "Tujuan uji diubah"})),
     Op("GET", I + "/sasaran", READERS, VISIBLE_403, _req("GET", I + "/sasaran", params={"pemilik": PEMILIK}),
        also=(("no `pemilik`", FILTERED, _req("GET", I + "/sasaran")),)),
     Op("POST", I + "/sasaran", WRITERS, PEMILIK_WRITE, _post_sasaran),
-    Op("PATCH", I + "/sasaran/{sasaran_id}", WRITERS, PEMILIK_WRITE,
+    Op("PATCH", I + "/sasaran/{sasaran_id}", WRITERS, PEMILIK_EDIT,
        _req("PATCH", I + "/sasaran/{ctx.sasaran_id}", json={"nama": "Sasaran uji diubah"})),
     Op("GET", I, READERS, VISIBLE_403, _req("GET", I, params={"pemilik": PEMILIK}),
        also=(("no `pemilik`", FILTERED, _req("GET", I)),)),
     Op("POST", I, WRITERS, PEMILIK_WRITE, _post_indikator),
     Op("GET", I + "/{indikator_id}", READERS, VISIBLE, _req("GET", I + "/{ctx.indikator_id}")),
-    Op("PATCH", I + "/{indikator_id}", WRITERS, PEMILIK_WRITE,
+    Op("PATCH", I + "/{indikator_id}", WRITERS, PEMILIK_EDIT,
        _req("PATCH", I + "/{ctx.indikator_id}", json={"nama": "Indikator uji diubah"})),
     Op("GET", I + "/{indikator_id}/target/{kode_wilayah}", READERS, VALUES_READ,
        _req("GET", I + "/{ctx.indikator_id}/target/" + AREA)),

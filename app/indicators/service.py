@@ -85,10 +85,14 @@ def _forbid(principal: Principal, kode: str) -> Problem:
                                      f"({principal.kode_wilayah or NASIONAL})")
 
 
-def require_write(principal: Principal, pemilik: str) -> None:
+def require_write(principal: Principal, pemilik: str, *, hidden: Problem | None = None) -> None:
+    """`hidden`: what to answer when the key cannot even see `pemilik`'s definitions (editing an
+    existing one answers 404 as GET does, so a 403 never confirms that an id exists)."""
     if principal.role not in WRITERS:
         raise Problem(403, "Forbidden", f"role {principal.role!r} may not change indicators; "
                                         f"allowed: {', '.join(WRITERS)}")
+    if hidden is not None and not visible(principal, pemilik):
+        raise hidden
     if not covers(principal, pemilik):
         raise _forbid(principal, pemilik)
 
@@ -160,7 +164,7 @@ async def patch_tujuan(principal: Principal, tujuan_id: int, body: TujuanPatch) 
         row = (await conn.execute(queries.TUJUAN_GET, {"id": tujuan_id})).mappings().first()
         if row is None:
             raise _not_found("tujuan", tujuan_id)
-        require_write(principal, row["pemilik"])
+        require_write(principal, row["pemilik"], hidden=_not_found("tujuan", tujuan_id))
         try:
             async with conn.begin_nested():
                 out = (await conn.execute(queries.TUJUAN_UPDATE, {
@@ -202,7 +206,7 @@ async def patch_sasaran(principal: Principal, sasaran_id: int, body: SasaranPatc
         row = (await conn.execute(queries.SASARAN_GET, {"id": sasaran_id})).mappings().first()
         if row is None:
             raise _not_found("sasaran", sasaran_id)
-        require_write(principal, row["pemilik"])
+        require_write(principal, row["pemilik"], hidden=_not_found("sasaran", sasaran_id))
         ganti = "tujuan_id" in body.model_fields_set
         if ganti:
             await _check_tujuan(conn, body.tujuan_id, row["pemilik"])
@@ -300,7 +304,7 @@ async def patch_indikator(principal: Principal, indikator_id: int, body: Indikat
         row = (await conn.execute(queries.INDIKATOR_GET_FOR_UPDATE, {"id": indikator_id})).mappings().first()
         if row is None:
             raise _not_found("indikator", indikator_id)
-        require_write(principal, row["pemilik"])
+        require_write(principal, row["pemilik"], hidden=_not_found("indikator", indikator_id))
         d = _indikator_out(row)
         changes = body.model_dump(exclude_unset=True)
         nulls = [k for k, v in changes.items() if v is None and k not in ("formula",)]
