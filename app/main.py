@@ -45,6 +45,9 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
                     "Every /api/v1 request needs `Authorization: Bearer <key>`. "
                     "Errors are RFC 9457 problem details.",
         lifespan=lifespan,
+        # Metrics are Prometheus (app/observability); FastAPI's OpenTelemetry hooks would only
+        # look up (unconfigured) providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # `kumkm serve` migrates once before starting workers; each worker need not repeat it.
     app.state.migrate_on_start = migrate_on_start and not os.environ.get("KUMKM_SKIP_MIGRATE")
