@@ -62,6 +62,11 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     from app.verification.router import router as verification_router
     from app.wilayah.router import router as wilayah_router
 
+    # The single-record ingest route first, without FastAPI's dependency layer (see
+    # create_submission_lean); the APIRoute below still documents it.
+    from app.submissions.router import lean_route
+
+    app.router.routes.insert(0, lean_route())
     app.include_router(wilayah_router)
     app.include_router(submissions_router)
     app.include_router(verification_router)

@@ -28,6 +28,18 @@ async def _principal(request: Request, creds: HTTPAuthorizationCredentials | Non
     return principal
 
 
+async def principal_in_role(request: Request, roles: tuple[str, ...]) -> Principal:
+    """What require_role(*roles) resolves, for a route served without FastAPI's dependency
+    machinery (the single-record ingest route, see app/submissions/router.py): the same
+    header parsing as HTTPBearer(auto_error=False), the same 401 and 403 answers."""
+    creds = await _bearer(request)
+    principal = await _principal(request, creds)
+    if principal.role not in roles:
+        raise Problem(403, "Forbidden",
+                      f"role {principal.role!r} may not do this; allowed: {', '.join(roles)}")
+    return principal
+
+
 def require_role(*roles: str):
     # One dependency level rather than two (role check over require_key): FastAPI's resolution
     # of each level is a visible share of a single POST's CPU.
