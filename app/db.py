@@ -87,6 +87,22 @@ async def autocommit() -> AsyncIterator[AsyncConnection]:
 
 
 @asynccontextmanager
+async def driver():
+    """The pooled asyncpg connection itself, outside any transaction (each statement commits
+    on its own, as in autocommit()), for the few hot statements where SQLAlchemy's per-call
+    work costs more than the statement. A connection that broke under it is invalidated so
+    the pool does not hand it out again."""
+    async with get_engine().connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        try:
+            yield raw
+        except BaseException:
+            if raw.is_closed():
+                await conn.invalidate()
+            raise
+
+
+@asynccontextmanager
 async def connect() -> AsyncIterator[AsyncConnection]:
     """For reads of one statement: autocommit spares the BEGIN and ROLLBACK round trips."""
     async with autocommit() as conn:

@@ -115,11 +115,14 @@ def install(app: FastAPI) -> None:
 
     from sqlalchemy.exc import DBAPIError
 
+    from asyncpg import PostgresError
+
     @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError):
+    @app.exception_handler(PostgresError)  # statements run on the driver connection (db.driver)
+    async def _database(request: Request, exc: Exception):
         # Input PostgreSQL cannot store as text (U+0000, invalid byte sequences) is the
         # client's error; the failed statement has rolled back, nothing is half-written.
-        sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(
+        sqlstate = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(
             getattr(getattr(exc, "orig", None), "__cause__", None), "sqlstate", None)
         if sqlstate in ("22P05", "22021"):
             return problem_response(Problem(422, "Invalid input",

@@ -1,7 +1,21 @@
 """All SQL of the submissions domain. Ingest is one set-based statement per batch: the
 records, their first version, the history entry and the change-feed entry are written
 together, and ON CONFLICT makes replays free of side effects."""
+import re
+
 from sqlalchemy import text
+
+
+def native(sql, names: tuple[str, ...]) -> str:
+    """The statement with asyncpg's positional `$n` parameters for the named ones, in order:
+    the ingest hot path runs it on the driver connection, skipping SQLAlchemy's statement
+    compilation and result wrapping (a measurable share of a single POST's CPU)."""
+    sql = str(sql)
+    for n, name in enumerate(names, 1):
+        sql = re.sub(rf"(?<![:\w]):{name}\b", f"${n}", sql)
+    if re.search(r"(?<![:\w]):[a-z_]+\b", sql):
+        raise ValueError("a named parameter is left in the statement")
+    return sql
 
 # Columns extracted from the content for aggregates; each is a key of the row dicts.
 ROW_COLUMNS = (
@@ -58,10 +72,16 @@ INSERT_MANY = text(
     """
 )
 
+# Ingest runs on the asyncpg connection itself (see native()).
+INSERT_MANY_ARGS = ("rows", "actor", "actor_key", "actor_role")
+INSERT_MANY_NATIVE = native(INSERT_MANY, INSERT_MANY_ARGS)
+
 EXISTING_HASHES = text(
     "SELECT submission_id, encode(content_hash, 'hex') AS content_hash FROM submissions "
     "WHERE submission_id = ANY(CAST(:ids AS uuid[]))"
 )
+
+EXISTING_HASHES_NATIVE = native(EXISTING_HASHES, ("ids",))
 
 _RECORD_SELECT = """
     SELECT s.submission_id, s.periode, s.jenis, s.kode_wilayah, s.kode_kabkota, s.status,

@@ -199,21 +199,20 @@ async def store(prepared: list[Prepared], principal: Principal) -> list[Outcome]
     rows = orjson.dumps([p.row for p in first.values()]).decode()
     # One statement writes record, version, history and change together: atomic per item
     # without an explicit transaction (see db.autocommit for why that matters here).
-    async with db.autocommit() as conn:
-        result = await conn.execute(queries.INSERT_MANY, {
-            "rows": rows, "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role,
-        })
-        created = {str(r.submission_id): r for r in result}
+    async with db.driver() as conn:
+        result = await conn.fetch(queries.INSERT_MANY_NATIVE, rows, principal.name, principal.id,
+                                  principal.role)
+        created = {str(r[0]): r for r in result}
         stored_hash = {sid: first[sid].content_hash for sid in created}
         others = [sid for sid in first if sid not in created]
         if others:
-            res = await conn.execute(queries.EXISTING_HASHES, {"ids": others})
-            stored_hash.update({str(r.submission_id): r.content_hash for r in res})
+            res = await conn.fetch(queries.EXISTING_HASHES_NATIVE, others)
+            stored_hash.update({str(r[0]): r[1] for r in res})
     out = []
     for p in prepared:
         sid = p.submission_id
         if sid in created and first[sid] is p:
-            out.append(Outcome(p, "created", created[sid].created_at, list(created[sid].duplikat_dengan or [])))
+            out.append(Outcome(p, "created", created[sid][1], list(created[sid][2] or [])))
         else:
             out.append(Outcome(p, "duplicate" if stored_hash.get(sid) == p.content_hash else "conflict"))
     return out
