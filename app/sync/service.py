@@ -21,6 +21,7 @@ import asyncio
 import csv
 import io
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -41,10 +42,12 @@ COPY_BLOCK = 256 * 1024
 # A stream of at least PARALLEL_MIN rows is cut into ranges of RANGE_ROWS rows in key order,
 # built by two connections at once (PostgreSQL turning rows into text is the bottleneck, and
 # one query runs on one core) and sent in order. At most PARALLEL ranges are held at a time,
-# so memory stays flat: a few ranges of about a kilobyte a row.
-PARALLEL = 2
+# so memory stays flat: two ranges of about a kilobyte a row (20,000 rows: peak RSS ~155 MB;
+# 100,000 rows measured ~280 MB, too close to the 300 MB budget).
+# KUMKM_SYNC_PARALLEL=1 turns it off (one connection per stream); only 1 and 2 are meaningful.
+PARALLEL = int(os.environ.get("KUMKM_SYNC_PARALLEL", "2"))
 PARALLEL_MIN = 100_000
-RANGE_ROWS = 20_000
+RANGE_ROWS = int(os.environ.get("KUMKM_SYNC_RANGE_ROWS", "20000"))
 HELPER_WAIT = 1.0            # seconds to wait for a second pooled connection, else run alone
 
 
@@ -281,7 +284,7 @@ async def _feed_copy(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     n = 0
     last = b""
     lines = helper_tr = None
-    if limit >= PARALLEL_MIN:
+    if PARALLEL > 1 and limit >= PARALLEL_MIN:
         bounds = await pg.fetch(queries.CHANGE_BOUNDS, str(pos.xid), pos.id, horizon, limit,
                                 scope.wilayah, scope.periode, RANGE_ROWS)
         opened = await open_helper(state, None) if len(bounds) * RANGE_ROWS >= PARALLEL_MIN else None
@@ -397,7 +400,7 @@ async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
     """Snapshot lines built by PostgreSQL; a large snapshot by two connections sharing the
     stream's snapshot (pg_export_snapshot), range by range in submission_id order."""
     pg, scope = state.conn.pg, state.scope
-    bounds = [b for (b,) in await pg.fetch(queries.SNAPSHOT_BOUNDS, scope.periode, scope.wilayah,
+    bounds = [] if PARALLEL < 2 else [b for (b,) in await pg.fetch(queries.SNAPSHOT_BOUNDS, scope.periode, scope.wilayah,
                                            RANGE_ROWS)]
     opened = None
     if len(bounds) * RANGE_ROWS >= PARALLEL_MIN:
