@@ -1,6 +1,7 @@
 """Helpers for the sync tests: post records, read the feed and the snapshot as a consumer would."""
 from __future__ import annotations
 
+import pytest
 import orjson
 
 from tests.conftest import auth
@@ -115,3 +116,14 @@ BULK_SQL = """
 async def bulk_records(pg, n: int) -> None:
     """Many records at once, straight in SQL, for tests that need volume rather than realism."""
     await pg.execute(BULK_SQL, n)
+
+
+@pytest.fixture(autouse=True, params=["one", "parallel"])
+def sync_connections(request, monkeypatch):
+    """Every sync test runs twice: as a small stream (one connection) and with the parallel
+    path forced, cut into ranges of two rows built by two connections."""
+    if request.param == "parallel":
+        from app.sync import service
+        monkeypatch.setattr(service, "PARALLEL_MIN", 2)
+        monkeypatch.setattr(service, "RANGE_ROWS", 2)
+    return request.param

@@ -10,6 +10,7 @@ import pytest
 
 from app.sync.schemas import ChangeLine, EndLine
 from tests.conftest import asyncpg_params
+from tests.sync_helpers import sync_connections  # noqa: F401 (autouse fixture)
 from tests.sync_helpers import db_changes, key_of, post_batch, pull, pull_all, raw_create, raw_decide
 
 

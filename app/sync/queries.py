@@ -91,6 +91,36 @@ SNAPSHOT_LINES = f"""
     ORDER BY s.submission_id
 """
 
+# ---- Parallel fast paths: a large stream is cut into ranges of about RANGE_ROWS rows in key
+# order; two connections build the ranges' lines at once and the service sends them in order.
+
+# $1 periode · $2 scope · $3 range size: the last key of every full range, in key order. An
+# index-only scan of the keys, far cheaper than building the lines.
+SNAPSHOT_BOUNDS = """
+    SELECT t.submission_id::text AS last_key FROM (
+        SELECT s.submission_id, row_number() OVER (ORDER BY s.submission_id) AS rn
+        FROM submissions s
+        WHERE ($1::text IS NULL OR s.periode = $1)
+          AND ($2::text IS NULL OR s.kode_provinsi = $2 OR s.kode_kabkota = $2)) t
+    WHERE rn % $3 = 0
+    ORDER BY t.submission_id
+"""
+
+# $1 periode · $2 scope · $3 after this key (exclusive) or NULL · $4 up to this key
+# (inclusive) or NULL.
+SNAPSHOT_RANGE_LINES = f"""
+    SELECT {RECORD_LINE}
+    FROM submissions s
+    JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
+    WHERE ($1::text IS NULL OR s.periode = $1)
+      AND ($2::text IS NULL OR s.kode_provinsi = $2 OR s.kode_kabkota = $2)
+      AND ($3::text IS NULL OR s.submission_id > CAST($3::text AS uuid))
+      AND ($4::text IS NULL OR s.submission_id <= CAST($4::text AS uuid))
+    ORDER BY s.submission_id
+"""
+
+EXPORT_SNAPSHOT = "SELECT pg_export_snapshot()"
+
 # The same cursor text as app.sync.cursor.Cursor.encode for a position without snapshot:
 # unpadded URL-safe base64 of "1:<xid>:<id>" (short enough that encode() never wraps it).
 _LINE_CURSOR = """translate(rtrim(encode(convert_to('1:' || c.xid::text || ':' || c.id::text, 'UTF8'),
@@ -118,3 +148,28 @@ CHANGE_LINES = f"""
     ORDER BY c.xid, c.id
     LIMIT $4
 """
+
+# $1,$2 position · $3 horizon · $4 limit · $5 scope · $6 periode · $7 range size: the (xid, id)
+# of the last change of every full range of the page, and of the page's last change.
+CHANGE_BOUNDS = """
+    SELECT t.xid::text AS last_xid, t.id AS last_id FROM (
+        SELECT c.xid, c.id, row_number() OVER (ORDER BY c.xid, c.id) AS rn, count(*) OVER () AS n
+        FROM (SELECT c.xid, c.id FROM changes c
+              WHERE (c.xid, c.id) > (CAST($1::text AS xid8), $2::bigint)
+                AND c.xid < CAST($3::text AS xid8)
+                AND ($5::text IS NULL OR c.kode_provinsi = $5 OR c.kode_kabkota = $5)
+                AND ($6::text IS NULL OR c.periode = $6)
+              ORDER BY c.xid, c.id
+              LIMIT $4) c) t
+    WHERE rn % $7 = 0 OR rn = n
+    ORDER BY t.xid, t.id
+"""
+
+# CHANGE_LINES for the changes in ((xid, id) after $1,$2 .. up to $7,$8 inclusive]; the page's
+# filters and horizon as there ($4 unused: the range end bounds it).
+CHANGE_RANGE_LINES = CHANGE_LINES.replace(
+    "    ORDER BY c.xid, c.id\n    LIMIT $4\n",
+    "      AND (c.xid, c.id) <= (CAST($7::text AS xid8), $8::bigint)\n"
+    "      AND $4::bigint > 0\n"
+    "    ORDER BY c.xid, c.id\n")
+assert CHANGE_RANGE_LINES != CHANGE_LINES

@@ -21,6 +21,7 @@ import asyncio
 import csv
 import io
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -38,6 +39,16 @@ SYNC_ROLES = ("walidata", "admin", "dinas")
 CHUNK = 2000
 MAX_LIMIT = 1_000_000
 COPY_BLOCK = 256 * 1024
+# A stream of at least PARALLEL_MIN rows is cut into ranges of RANGE_ROWS rows in key order,
+# built by two connections at once (PostgreSQL turning rows into text is the bottleneck, and
+# one query runs on one core) and sent in order. At most PARALLEL ranges are held at a time,
+# so memory stays flat: two ranges of about a kilobyte a row (20,000 rows: peak RSS ~155 MB;
+# 100,000 rows measured ~280 MB, too close to the 300 MB budget).
+# KUMKM_SYNC_PARALLEL=1 turns it off (one connection per stream); only 1 and 2 are meaningful.
+PARALLEL = int(os.environ.get("KUMKM_SYNC_PARALLEL", "2"))
+PARALLEL_MIN = 100_000
+RANGE_ROWS = int(os.environ.get("KUMKM_SYNC_RANGE_ROWS", "20000"))
+HELPER_WAIT = 1.0            # seconds to wait for a second pooled connection, else run alone
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,7 @@ class StreamState:
     conn: RawConnection | None = None
     scope: Scope | None = None
     tr: object = None            # the asyncpg transaction the stream reads in
+    helpers: list | None = None  # extra connections of a parallel stream
     more: bool | None = None
     _finished: bool = False
 
@@ -109,6 +121,9 @@ class StreamState:
             return
         self._finished = True
         try:
+            helpers, self.helpers = self.helpers or [], None
+            for helper in helpers:
+                await helper.close(clean=self.complete)
             if self.conn is not None:
                 conn, self.conn = self.conn, None
                 await conn.close(clean=self.complete)
@@ -179,14 +194,112 @@ async def copy_lines(pg, query: str, *args) -> AsyncIterator[bytes]:
             task.cancel()
 
 
+async def ordered_copy(pgs: list, jobs: list[tuple[str, tuple]]) -> AsyncIterator[bytes]:
+    """The output of COPY (query) for every (query, args) job, in job order, in blocks of whole
+    lines. Connection k runs jobs k, k+n, ... one after the other; a job starts only once the
+    response has reached the job n-1 places before it, so at most n jobs' output is held."""
+    n = len(pgs)
+    done = object()
+    queues = [asyncio.Queue() for _ in jobs]
+    may_start = [asyncio.Event() for _ in jobs]
+
+    async def worker(k: int) -> None:
+        for j in range(k, len(jobs), n):
+            await may_start[j].wait()
+            query, args = jobs[j]
+            q = queues[j]
+            buf = bytearray()
+
+            async def sink(data: bytes, buf=buf, q=q) -> None:
+                buf.extend(data)
+                if len(buf) >= COPY_BLOCK:
+                    cut = buf.rfind(b"\n") + 1
+                    if cut:
+                        q.put_nowait(bytes(buf[:cut]))
+                        del buf[:cut]
+
+            try:
+                await pgs[k].copy_from_query(query, *args, output=sink, **queries.COPY_OPTIONS)
+            except BaseException as exc:
+                q.put_nowait(exc)   # the response raises it when it reaches this job
+                raise
+            if buf:
+                q.put_nowait(bytes(buf) if buf.endswith(b"\n") else bytes(buf) + b"\n")
+            q.put_nowait(done)
+
+    loop = asyncio.get_running_loop()
+    for j in range(min(n, len(jobs))):
+        may_start[j].set()
+    tasks = [loop.create_task(worker(k)) for k in range(min(n, len(jobs)))]
+    try:
+        for j, q in enumerate(queues):
+            if j + n - 1 < len(jobs):
+                may_start[j + n - 1].set()
+            while True:
+                block = await q.get()
+                if block is done:
+                    break
+                if isinstance(block, BaseException):
+                    raise block
+                yield block
+        for task in tasks:
+            await task
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                task.exception()    # retrieved: it was raised above, or the stream was cut
+
+
+async def open_helper(state: StreamState, snapshot_id: str | None):
+    """A second connection for a parallel stream: in the given exported snapshot (REPEATABLE
+    READ), or in a read-only READ COMMITTED transaction. None when the pool has none to spare
+    soon; the stream then runs on one connection."""
+    helper = RawConnection()
+    try:
+        await asyncio.wait_for(helper.open(), HELPER_WAIT)
+    except (asyncio.TimeoutError, Exception):
+        await helper.close(clean=False)
+        log.warning("no second connection for a parallel sync stream; running on one")
+        return None
+    state.helpers = (state.helpers or []) + [helper]
+    if snapshot_id is None:
+        tr = helper.pg.transaction(readonly=True)
+        await tr.start()
+    else:
+        tr = helper.pg.transaction(isolation="repeatable_read", readonly=True)
+        await tr.start()
+        await helper.pg.execute(f"SET TRANSACTION SNAPSHOT '{snapshot_id}'")
+    await helper.pg.execute(queries.BEGIN_UTC)
+    return helper, tr
+
+
 async def _feed_copy(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     """The common case (no snapshot to skip, personal data visible): PostgreSQL builds every
     line including its cursor; the last line's cursor is where the page ends."""
     pg, scope, pos = state.conn.pg, state.scope, state.cursor
+    horizon = state.detail["horizon"]
     n = 0
     last = b""
-    async for block in copy_lines(pg, queries.CHANGE_LINES, str(pos.xid), pos.id, state.detail["horizon"],
-                                  limit, scope.wilayah, scope.periode):
+    lines = helper_tr = None
+    if PARALLEL > 1 and limit >= PARALLEL_MIN:
+        bounds = await pg.fetch(queries.CHANGE_BOUNDS, str(pos.xid), pos.id, horizon, limit,
+                                scope.wilayah, scope.periode, RANGE_ROWS)
+        opened = await open_helper(state, None) if len(bounds) * RANGE_ROWS >= PARALLEL_MIN else None
+        if opened is not None:
+            helper, helper_tr = opened
+            jobs, lo = [], (str(pos.xid), pos.id)
+            for xid, id_ in bounds:
+                jobs.append((queries.CHANGE_RANGE_LINES,
+                             (*lo, horizon, limit, scope.wilayah, scope.periode, xid, id_)))
+                lo = (xid, id_)
+            lines = ordered_copy([pg, helper.pg], jobs)
+    if lines is None:
+        lines = copy_lines(pg, queries.CHANGE_LINES, str(pos.xid), pos.id, horizon,
+                           limit, scope.wilayah, scope.periode)
+    async for block in lines:
         n += block.count(b"\n")
         last = block[block.rfind(b"\n", 0, len(block) - 1) + 1:]
         state.rows = n
@@ -194,6 +307,8 @@ async def _feed_copy(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     if n:
         state.cursor = Cursor.decode(orjson.loads(last)["cursor"])
     state.rows = n
+    if helper_tr is not None:
+        await helper_tr.commit()
 
 
 async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
@@ -281,6 +396,28 @@ async def snapshot_rows(pg, scope: Scope) -> AsyncIterator[list]:
         yield rows
 
 
+async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
+    """Snapshot lines built by PostgreSQL; a large snapshot by two connections sharing the
+    stream's snapshot (pg_export_snapshot), range by range in submission_id order."""
+    pg, scope = state.conn.pg, state.scope
+    bounds = [] if PARALLEL < 2 else [b for (b,) in await pg.fetch(queries.SNAPSHOT_BOUNDS, scope.periode, scope.wilayah,
+                                           RANGE_ROWS)]
+    opened = None
+    if len(bounds) * RANGE_ROWS >= PARALLEL_MIN:
+        opened = await open_helper(state, await pg.fetchval(queries.EXPORT_SNAPSHOT))
+    if opened is None:
+        async for block in copy_lines(pg, queries.SNAPSHOT_LINES, scope.periode, scope.wilayah):
+            yield block
+        return
+    helper, helper_tr = opened
+    edges = [None, *bounds, None]
+    jobs = [(queries.SNAPSHOT_RANGE_LINES, (scope.periode, scope.wilayah, lo, hi))
+            for lo, hi in zip(edges, edges[1:])]
+    async for block in ordered_copy([pg, helper.pg], jobs):
+        yield block
+    await helper_tr.commit()
+
+
 async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
     scope, tr = state.scope, state.tr
     pg = state.conn.pg
@@ -299,7 +436,7 @@ async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
             buf.seek(0)
             buf.truncate()
     elif scope.pii:
-        async for block in copy_lines(pg, queries.SNAPSHOT_LINES, scope.periode, scope.wilayah):
+        async for block in _snapshot_copy(state):
             n += block.count(b"\n")
             state.rows = n
             yield block
