@@ -32,8 +32,10 @@ async def principal_in_role(request: Request, roles: tuple[str, ...]) -> Princip
     """What require_role(*roles) resolves, for a route served without FastAPI's dependency
     machinery (the single-record ingest route, see app/submissions/router.py): the same
     header parsing as HTTPBearer(auto_error=False), the same 401 and 403 answers."""
-    creds = await _bearer(request)
-    principal = await _principal(request, creds)
+    return _in_role(await _principal(request, await _bearer(request)), roles)
+
+
+def _in_role(principal: Principal, roles: tuple[str, ...]) -> Principal:
     if principal.role not in roles:
         raise Problem(403, "Forbidden",
                       f"role {principal.role!r} may not do this; allowed: {', '.join(roles)}")
@@ -45,11 +47,7 @@ def require_role(*roles: str):
     # of each level is a visible share of a single POST's CPU.
     async def dep(request: Request,
                   creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
-        principal = await _principal(request, creds)
-        if principal.role not in roles:
-            raise Problem(403, "Forbidden",
-                          f"role {principal.role!r} may not do this; allowed: {', '.join(roles)}")
-        return principal
+        return _in_role(await _principal(request, creds), roles)
 
     return dep
 

@@ -189,7 +189,7 @@ class Outcome:
 
 async def store(prepared: list[Prepared], principal: Principal) -> list[Outcome]:
     """Insert what is new; classify the rest as replay (same content) or conflict. One
-    transaction, so each item is all there (record, version, history, change) or not at all."""
+    statement, so each item is all there (record, version, history, change) or not at all."""
     if not prepared:
         return []
     # The same id twice in one batch: the first one is the record, later ones are replays.
