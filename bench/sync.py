@@ -27,16 +27,29 @@ import asyncpg
 import httpx
 import psutil
 
+from app.sync.queries import record_line
+
 ROOT = Path(__file__).resolve().parent.parent
 
 LOAD_SQL = """
 WITH kab AS (
     SELECT array_agg(kode ORDER BY kode) AS kode FROM wilayah WHERE level = 2
 ), src AS (
-    SELECT g, md5('kumkm-bench-' || g)::uuid AS sid,
-           kab.kode[1 + g % array_length(kab.kode, 1)] AS kabkota,
-           timestamptz '2022-04-01 08:00+07' + (g % 200) * interval '1 day' + (g % 600) * interval '1 minute' AS cap
-    FROM generate_series($1::bigint, $2::bigint) AS g, kab
+    SELECT g, sid, kabkota, cap, jsonb_build_object(
+        'submission_id', sid, 'periode', '2022', 'jenis', 'umkm', 'enumerator_id', 'ENUM-' || (g % 5000),
+        'kode_wilayah', kabkota, 'captured_at', to_char(cap AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+        'lokasi', jsonb_build_object('lat', -2.9 + (g % 1000) / 10000.0, 'lon', 104.7 + (g % 777) / 10000.0),
+        'nama_usaha', 'Warung Makan Sederhana ' || g, 'nama_pemilik', 'Siti Aminah ' || (g % 977),
+        'nik_pemilik', '160701' || lpad(((g % 28) + 41)::text, 2, '0') || '0585' || lpad((1 + g % 9999)::text, 4, '0'),
+        'nib', NULL, 'alamat', 'Jl. Merdeka No. ' || (g % 300) || ', RT 0' || (g % 9),
+        'telepon', '0812' || lpad((g % 100000000)::text, 8, '0'), 'kbli', '56101', 'status_tempat', 'menetap',
+        'modal_usaha', 10000000 + g % 900000000, 'hasil_penjualan_tahunan', 50000000 + g % 1000000000,
+        'aset', NULL, 'tenaga_kerja_laki_laki', g % 3, 'tenaga_kerja_perempuan', 1 + g % 4,
+        'platform_digital', g % 3 = 0, 'izin_usaha', g % 5 = 0) AS data
+    FROM (SELECT g, md5('kumkm-bench-' || g)::uuid AS sid,
+                 kab.kode[1 + g % array_length(kab.kode, 1)] AS kabkota,
+                 timestamptz '2022-04-01 08:00+07' + (g % 200) * interval '1 day' + (g % 600) * interval '1 minute' AS cap
+          FROM generate_series($1::bigint, $2::bigint) AS g, kab) AS x
 ), rec AS (
     INSERT INTO submissions (submission_id, periode, jenis, kode_wilayah, kode_provinsi, kode_kabkota,
                              kode_kecamatan, enumerator_id, captured_at, content_hash, duplikat_kunci,
@@ -48,25 +61,21 @@ WITH kab AS (
            'mikro', '56101', 'I', 'menetap', 10000000 + g % 900000000, 50000000 + g % 1000000000,
            g % 3, 1 + g % 4, g % 2 = 0, g % 3 = 0, g % 5 = 0, 'bench'
     FROM src
+    RETURNING *
 ), ver AS (
     INSERT INTO submission_versions (submission_id, version, data, created_by)
-    SELECT sid, 1, jsonb_build_object(
-        'submission_id', sid, 'periode', '2022', 'jenis', 'umkm', 'enumerator_id', 'ENUM-' || (g % 5000),
-        'kode_wilayah', kabkota, 'captured_at', to_char(cap AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-        'lokasi', jsonb_build_object('lat', -2.9 + (g % 1000) / 10000.0, 'lon', 104.7 + (g % 777) / 10000.0),
-        'nama_usaha', 'Warung Makan Sederhana ' || g, 'nama_pemilik', 'Siti Aminah ' || (g % 977),
-        'nik_pemilik', '160701' || lpad(((g % 28) + 41)::text, 2, '0') || '0585' || lpad((1 + g % 9999)::text, 4, '0'),
-        'nib', NULL, 'alamat', 'Jl. Merdeka No. ' || (g % 300) || ', RT 0' || (g % 9),
-        'telepon', '0812' || lpad((g % 100000000)::text, 8, '0'), 'kbli', '56101', 'status_tempat', 'menetap',
-        'modal_usaha', 10000000 + g % 900000000, 'hasil_penjualan_tahunan', 50000000 + g % 1000000000,
-        'aset', NULL, 'tenaga_kerja_laki_laki', g % 3, 'tenaga_kerja_perempuan', 1 + g % 4,
-        'platform_digital', g % 3 = 0, 'izin_usaha', g % 5 = 0), 'bench'
-    FROM src
+    SELECT sid, 1, data, 'bench' FROM src
+), lin AS (
+    -- the walidata's line, as the ingest statement writes it
+    INSERT INTO sync_records (submission_id, periode, kode_provinsi, kode_kabkota, line)
+    SELECT rec.submission_id, rec.periode, rec.kode_provinsi, rec.kode_kabkota, {LINE}
+    FROM rec JOIN src ON src.sid = rec.submission_id
+    ORDER BY src.g   -- in ingest order, like batches arriving one after another
 )
 INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode, kode_provinsi, kode_kabkota,
                      changed_at)
 SELECT sid, 1, 'masuk', 'dibuat', '2022', split_part(kabkota, '.', 1), kabkota, now() FROM src
-"""
+""".replace("{LINE}", record_line("rec", "src.data"))
 
 
 def _free_port() -> int:
@@ -101,7 +110,7 @@ async def load(url: str, n: int, batch: int, pii: bool) -> str:
             rate = (done - have) / (time.monotonic() - start)
             print(f"  loaded {done:,} / {n:,} records ({rate:,.0f}/s)", file=sys.stderr, flush=True)
         print("  analyze ...", file=sys.stderr, flush=True)
-        await conn.execute("VACUUM ANALYZE submissions, submission_versions, changes")
+        await conn.execute("VACUUM ANALYZE submissions, submission_versions, changes, sync_records")
         key = auth.new_key()
         await conn.execute(
             "INSERT INTO api_keys (name, role, key_prefix, key_hash, pii) VALUES ($1, 'walidata', $2, $3, $4)",

@@ -21,7 +21,7 @@ from app import db
 from app.auth import service as auth_service
 
 MUTABLE_TABLES = ("access_log", "target_pendataan", "rekap_status", "changes", "submission_history",
-                  "submission_versions", "submissions", "api_keys",
+                  "submission_versions", "submissions", "sync_records", "api_keys",
                   "predikat_skala_band", "predikat_skala", "indikator_realisasi", "indikator_target",
                   "indikator", "sasaran", "tujuan")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import orjson
 
+from app.sync.queries import record_line
 from tests.conftest import auth
 from tests.factories import umkm
 
@@ -62,6 +63,7 @@ async def raw_create(conn, kode_kabkota: str = "16.07", periode: str = "2022") -
     await conn.execute(
         "INSERT INTO submission_versions (submission_id, version, data, created_by) "
         "VALUES ($1, 1, $2::jsonb, 'raw')", uuid.UUID(sid), orjson.dumps(content).decode())
+    await conn.execute(REFRESH_LINES, [uuid.UUID(sid)])
     await conn.execute(
         "INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode, "
         "kode_provinsi, kode_kabkota) VALUES ($1, 1, 'masuk', 'dibuat', $2, $3, $4)",
@@ -76,6 +78,7 @@ async def raw_decide(conn, sid: str, status: str = "diterima") -> None:
     row = await conn.fetchrow(
         "UPDATE submissions SET status = $2, updated_at = now() WHERE submission_id = $1 "
         "RETURNING version, periode, kode_provinsi, kode_kabkota", uuid.UUID(sid), status)
+    await conn.execute(REFRESH_LINES, [uuid.UUID(sid)])
     await conn.execute(
         "INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode, "
         "kode_provinsi, kode_kabkota) VALUES ($1, $2, $3, 'status', $4, $5, $6)",
@@ -93,24 +96,53 @@ def key_of(line: dict) -> tuple:
     return (line["submission_id"], line["version"], line["jenis_perubahan"], line["status"])
 
 
+# The walidata lines of the given records, rendered as the service's own statements render
+# them: raw writers here keep sync_records like the ingest and verification statements do.
+REFRESH_LINES = f"""
+    INSERT INTO sync_records AS r (submission_id, periode, kode_provinsi, kode_kabkota, line)
+    SELECT s.submission_id, s.periode, s.kode_provinsi, s.kode_kabkota, {record_line("s", "v.data")}
+    FROM submissions s
+    JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
+    WHERE s.submission_id = ANY($1::uuid[])
+    ON CONFLICT (submission_id) DO UPDATE
+        SET periode = excluded.periode, kode_provinsi = excluded.kode_provinsi,
+            kode_kabkota = excluded.kode_kabkota, line = excluded.line
+"""
+
+# Every record whose stored line differs from a fresh rendering, or that has a line but no
+# record (or the reverse): empty when sync_records is exact.
+STALE_LINES = f"""
+    SELECT coalesce(s.submission_id, r.submission_id)::text
+    FROM (SELECT s.*, {record_line("s", "v.data")} AS fresh FROM submissions s
+          JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version) s
+    FULL JOIN sync_records r ON r.submission_id = s.submission_id
+    WHERE r.line IS DISTINCT FROM s.fresh OR r.kode_kabkota IS DISTINCT FROM s.kode_kabkota
+       OR r.kode_provinsi IS DISTINCT FROM s.kode_provinsi OR r.periode IS DISTINCT FROM s.periode
+"""
+
 BULK_SQL = """
     WITH src AS (
-        SELECT gen_random_uuid() AS sid, g FROM generate_series(1, $1) g
+        SELECT gen_random_uuid() AS sid,
+               jsonb_build_object('submission_id', sid, 'periode', '2022', 'jenis', 'umkm',
+                                  'nama_usaha', 'Usaha ' || g, 'nik_pemilik', '1607015205850001',
+                                  'alamat', 'Jl. Merdeka No. ' || g) AS data
+        FROM (SELECT gen_random_uuid() AS sid, g FROM generate_series(1, $1) g OFFSET 0) u
     ), rec AS (
         INSERT INTO submissions (submission_id, periode, jenis, kode_wilayah, kode_provinsi,
                                  kode_kabkota, enumerator_id, captured_at, content_hash, created_by)
         SELECT sid, '2022', 'umkm', '16.07', '16', '16.07', 'ENUM-BULK', now(), '\\x00', 'bulk' FROM src
-        RETURNING submission_id
+        RETURNING *
     ), ver AS (
         INSERT INTO submission_versions (submission_id, version, data, created_by)
-        SELECT sid, 1, jsonb_build_object('submission_id', sid, 'periode', '2022', 'jenis', 'umkm',
-                                          'nama_usaha', 'Usaha ' || g, 'nik_pemilik', '1607015205850001',
-                                          'alamat', 'Jl. Merdeka No. ' || g), 'bulk'
-        FROM src
+        SELECT sid, 1, data, 'bulk' FROM src
+    ), lin AS (
+        INSERT INTO sync_records (submission_id, periode, kode_provinsi, kode_kabkota, line)
+        SELECT rec.submission_id, rec.periode, rec.kode_provinsi, rec.kode_kabkota, {LINE}
+        FROM rec JOIN src ON src.sid = rec.submission_id
     )
     INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode, kode_provinsi, kode_kabkota)
     SELECT sid, 1, 'masuk', 'dibuat', '2022', '16', '16.07' FROM src
-"""
+""".replace("{LINE}", record_line("rec", "src.data"))
 
 
 async def bulk_records(pg, n: int) -> None:

@@ -41,7 +41,7 @@ async def test_snapshot_streams_current_records_with_its_cursor(client, enum_key
     ids = await post_batch(client, enum_key, 4)
     await post_batch(client, enum_key, 2, periode="2023")
     records, cursor = await snapshot(client, walidata, periode="2022")
-    assert [r["submission_id"] for r in records] == sorted(ids)
+    assert sorted(r["submission_id"] for r in records) == sorted(ids)
     for r in records:
         SyncRecord.model_validate(r)
         assert r["status"] == "masuk" and r["pii_masked"] is False and r["data"]["periode"] == "2022"
@@ -65,7 +65,7 @@ async def test_snapshot_sees_a_change_committed_after_an_older_one_in_flight(cli
         await slow.fetchval("SELECT pg_current_xact_id()")
         t2 = await post_batch(client, enum_key, 2)
         records, cursor = await snapshot(client, walidata)
-        assert [r["submission_id"] for r in records] == sorted(t2)
+        assert sorted(r["submission_id"] for r in records) == sorted(t2)
         assert Cursor.decode(cursor).snapshot is not None
         t1 = await raw_create(slow)
         await tr.commit()
@@ -157,11 +157,64 @@ async def test_snapshot_csv(client, enum_key, walidata):
     r = await client.get(SNAPSHOT, params={"format": "csv"}, headers=auth(walidata))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    assert [row["submission_id"] for row in rows] == sorted(ids)
+    assert sorted(row["submission_id"] for row in rows) == sorted(ids)
     assert rows[0]["status"] == "masuk" and rows[0]["kode_kabkota"] == "16.07"
     assert rows[0]["platform_digital"] == "true" and rows[0]["modal_usaha"] == "25000000"
     lines, _ = await pull(client, walidata, r.headers["x-sync-cursor"])
     assert lines == []
+
+
+async def test_text_with_backslashes_quotes_and_line_breaks_arrives_as_stored(client, enum_key, walidata):
+    """PostgreSQL builds the lines and COPY escapes them on the way; what the consumer gets must
+    be the record's own text, byte for byte, whichever path built it."""
+    awkward = {"nama_usaha": 'Toko "Maju" \\ Jaya\\n (bukan baris baru) ☕ ñ',
+               "alamat": "Jl. Merdeka\nRT 01\tRW 02\r\\\\server\\path \u00e9 \U0001F600 \x7f"}
+    ids = await post_batch(client, enum_key, 3, **awkward)
+    stored = (await client.get(f"/api/v1/submissions/{ids[0]}", headers=auth(walidata))).json()
+    records, cursor = await snapshot(client, walidata)
+    lines, _ = await pull(client, walidata)
+    assert len(records) == len(lines) == 3
+    for record in records + [ln["record"] for ln in lines]:
+        assert record["data"]["nama_usaha"] == awkward["nama_usaha"]
+        assert record["data"]["alamat"] == awkward["alamat"]
+    assert {k: records[0]["data"][k] for k in awkward} == {k: stored["data"][k] for k in awkward}
+
+
+async def test_records_follow_decisions_and_corrections_into_snapshot_and_feed(client, keys, enum_key,
+                                                                               walidata, pg):
+    """The line a walidata gets is rewritten by every decision and correction in the same
+    statement: status, version, wilayah and content are those of GET, never an older state."""
+    from tests.sync_helpers import STALE_LINES
+    from tests.verification_helpers import KOTA_PALEMBANG, correct, decide, post_one, tolak
+
+    verif = await keys.make("verifikator", "16.07", name="verif-banyuasin")
+    accepted = await post_one(client, enum_key)
+    rejected = await post_one(client, enum_key)
+    moved = await post_one(client, enum_key)
+    assert (await decide(client, verif, accepted["submission_id"], "diterima")).status_code == 200
+    assert (await tolak(client, verif, rejected["submission_id"])).status_code == 200
+    assert (await tolak(client, verif, moved["submission_id"])).status_code == 200
+    r = await correct(client, enum_key, moved, kode_wilayah=KOTA_PALEMBANG, nama_usaha="Warung Pindah")
+    assert r.status_code == 200, r.text
+    assert await pg.fetch(STALE_LINES) == []
+
+    records, _ = await snapshot(client, walidata)
+    lines, _ = await pull(client, walidata)
+    latest = {ln["submission_id"]: ln["record"] for ln in lines}   # the feed's record is current
+    assert {r["submission_id"]: r for r in records} == latest
+    for sid in (accepted["submission_id"], rejected["submission_id"], moved["submission_id"]):
+        got = (await client.get(f"/api/v1/submissions/{sid}", headers=auth(walidata))).json()
+        line = latest[sid]
+        assert (line["status"], line["version"], line["kode_wilayah"], line["data"]) == \
+            (got["status"], got["version"], got["kode_wilayah"], got["data"])
+    assert latest[moved["submission_id"]]["kode_kabkota"] == "16.71"
+    assert latest[moved["submission_id"]]["data"]["nama_usaha"] == "Warung Pindah"
+    assert latest[accepted["submission_id"]]["status"] == "diterima"
+    # A dinas of Banyuasin no longer gets the moved record; one of Palembang does.
+    banyuasin = await keys.make("dinas", "16.07", name="dinas-banyuasin")
+    palembang = await keys.make("dinas", "16.71", name="dinas-palembang")
+    assert moved["submission_id"] not in {r["submission_id"] for r in (await snapshot(client, banyuasin))[0]}
+    assert moved["submission_id"] in {r["submission_id"] for r in (await snapshot(client, palembang))[0]}
 
 
 async def test_dinas_syncs_only_its_wilayah_and_other_roles_may_not(client, keys, enum_key):

@@ -69,3 +69,8 @@ async def assert_consistent(pg) -> None:
         WHERE last.ke <> s.status OR h.n <> c.n OR v.n <> s.version OR v.max <> s.version
         """)
     assert not bad, [dict(b) for b in bad[:5]]
+    # The walidata's stored line of every record is the record as it is now.
+    from tests.sync_helpers import STALE_LINES
+
+    stale = await pg.fetch(STALE_LINES)
+    assert not stale, [r[0] for r in stale[:5]]

@@ -5,6 +5,8 @@ import re
 
 from sqlalchemy import text
 
+from app.sync.queries import LINE_COLUMNS, record_line
+
 
 def native(sql, names: tuple[str, ...]) -> str:
     """The statement with asyncpg's positional `$n` parameters for the named ones, in order:
@@ -46,10 +48,15 @@ INSERT_MANY = text(
         SELECT {", ".join(_DATA_COLUMNS)}, decode(content_hash, 'hex'), :actor, :actor_key
         FROM input
         ON CONFLICT (submission_id) DO NOTHING
-        RETURNING submission_id, periode, kode_provinsi, kode_kabkota, created_at
+        RETURNING {", ".join(LINE_COLUMNS)}
     ), ver AS (
         INSERT INTO submission_versions (submission_id, version, data, created_by, created_at)
         SELECT ins.submission_id, 1, input.data, :actor, ins.created_at
+        FROM ins JOIN input USING (submission_id)
+    ), rec AS (
+        INSERT INTO sync_records (submission_id, periode, kode_provinsi, kode_kabkota, line)
+        SELECT ins.submission_id, ins.periode, ins.kode_provinsi, ins.kode_kabkota,
+               {record_line("ins", "input.data")}
         FROM ins JOIN input USING (submission_id)
     ), his AS (
         INSERT INTO submission_history (submission_id, version, aksi, dari, ke, oleh, oleh_key,

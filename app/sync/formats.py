@@ -57,13 +57,15 @@ FLOAT_COLUMNS = frozenset({"lokasi_lat", "lokasi_lon"})
 TIME_COLUMNS = frozenset({"captured_at", "dibuat_pada", "diperbarui_pada"})
 
 
-def record_text(head: str, data: str, pii: bool) -> str:
-    """One record as JSON text from the parts PostgreSQL built: the head object (without
-    content) and the content. Masking parses only the content, and only when needed."""
+def record_line(line: str, pii: bool) -> str:
+    """The stored line of a record (sync_records.line, personal data included) as this caller
+    may see it: unchanged, or with its content masked."""
     if pii:
-        return head[:-1] + ',"pii_masked":false,"data":' + data + "}"
-    masked = orjson.dumps(mask_record_data(orjson.loads(data))).decode()
-    return head[:-1] + ',"pii_masked":true,"data":' + masked + "}"
+        return line
+    record = orjson.loads(line)
+    record["pii_masked"] = True
+    record["data"] = mask_record_data(record["data"])
+    return orjson.dumps(record).decode()
 
 
 def flatten(record: dict) -> dict:

@@ -39,15 +39,17 @@ SYNC_ROLES = ("walidata", "admin", "dinas")
 CHUNK = 2000
 MAX_LIMIT = 1_000_000
 COPY_BLOCK = 256 * 1024
-# A stream of at least PARALLEL_MIN rows is cut into ranges of RANGE_ROWS rows in key order,
-# built by two connections at once (PostgreSQL turning rows into text is the bottleneck, and
-# one query runs on one core) and sent in order. At most PARALLEL ranges are held at a time,
-# so memory stays flat: two ranges of about a kilobyte a row (20,000 rows: peak RSS ~155 MB;
-# 100,000 rows measured ~280 MB, too close to the 300 MB budget).
+# A stream of at least PARALLEL_MIN rows is cut into ranges of about RANGE_ROWS rows (changes
+# in (xid, id) order; snapshot rows by ranges of table pages, ROWS_PER_PAGE lines of about
+# 1.2 kB a page), read by two connections at once (one query runs on one core) and sent in
+# order. At most PARALLEL ranges are held at a time, so memory stays flat: two ranges of about
+# a kilobyte a row (20,000 rows: peak RSS ~155 MB; 100,000 rows measured ~280 MB, too close
+# to the 300 MB budget).
 # KUMKM_SYNC_PARALLEL=1 turns it off (one connection per stream); only 1 and 2 are meaningful.
 PARALLEL = int(os.environ.get("KUMKM_SYNC_PARALLEL", "2"))
 PARALLEL_MIN = 100_000
 RANGE_ROWS = int(os.environ.get("KUMKM_SYNC_RANGE_ROWS", "20000"))
+ROWS_PER_PAGE = 6
 HELPER_WAIT = 1.0            # seconds to wait for a second pooled connection, else run alone
 
 
@@ -145,7 +147,7 @@ async def open_feed(principal: Principal, after: Cursor, limit: int, periode: st
     try:
         tr = conn.pg.transaction(readonly=True)
         await tr.start()
-        await conn.pg.execute(queries.BEGIN_UTC)
+        await conn.pg.execute(queries.BEGIN_SYNC)
         horizon = await conn.pg.fetchval(queries.HORIZON)
     except BaseException:
         await conn.close(clean=False)
@@ -157,27 +159,49 @@ async def open_feed(principal: Principal, after: Cursor, limit: int, periode: st
     return state
 
 
-async def copy_lines(pg, query: str, *args) -> AsyncIterator[bytes]:
-    """The output of COPY (query) in blocks of whole lines. COPY hands over a row or a few at
-    a time; they are gathered into blocks of about COPY_BLOCK bytes, and a small queue between
-    COPY and the response keeps memory flat: COPY waits while the client is slow."""
-    queue: asyncio.Queue = asyncio.Queue(maxsize=4)
-    done = object()
-    buf = bytearray()
+class LineBlocks:
+    """COPY hands over a row or a few at a time; this gathers them into blocks of whole lines
+    of about COPY_BLOCK bytes, as built (queries.unescape)."""
 
-    async def sink(data: bytes) -> None:
+    def __init__(self):
+        self.buf = bytearray()
+
+    def add(self, data: bytes) -> bytes | None:
+        buf = self.buf
         buf.extend(data)
         if len(buf) >= COPY_BLOCK:
             cut = buf.rfind(b"\n") + 1
             if cut:
-                await queue.put(bytes(buf[:cut]))
+                block = queries.unescape(bytes(buf[:cut]))
                 del buf[:cut]
+                return block
+        return None
+
+    def rest(self) -> bytes | None:
+        """What is left at the end of COPY (every row ends with a newline)."""
+        if not self.buf:
+            return None
+        block, self.buf = bytes(self.buf), bytearray()
+        return queries.unescape(block if block.endswith(b"\n") else block + b"\n")
+
+
+async def copy_lines(pg, query: str, *args) -> AsyncIterator[bytes]:
+    """The output of COPY (query) in blocks of whole lines. A small queue between COPY and the
+    response keeps memory flat: COPY waits while the client is slow."""
+    queue: asyncio.Queue = asyncio.Queue(maxsize=4)
+    done = object()
+    blocks = LineBlocks()
+
+    async def sink(data: bytes) -> None:
+        block = blocks.add(data)
+        if block:
+            await queue.put(block)
 
     async def run():
         try:
             await pg.copy_from_query(query, *args, output=sink, **queries.COPY_OPTIONS)
-            if buf:
-                await queue.put(bytes(buf) if buf.endswith(b"\n") else bytes(buf) + b"\n")
+            if block := blocks.rest():
+                await queue.put(block)
         finally:
             await queue.put(done)
 
@@ -208,23 +232,20 @@ async def ordered_copy(pgs: list, jobs: list[tuple[str, tuple]]) -> AsyncIterato
             await may_start[j].wait()
             query, args = jobs[j]
             q = queues[j]
-            buf = bytearray()
+            blocks = LineBlocks()
 
-            async def sink(data: bytes, buf=buf, q=q) -> None:
-                buf.extend(data)
-                if len(buf) >= COPY_BLOCK:
-                    cut = buf.rfind(b"\n") + 1
-                    if cut:
-                        q.put_nowait(bytes(buf[:cut]))
-                        del buf[:cut]
+            async def sink(data: bytes, blocks=blocks, q=q) -> None:
+                block = blocks.add(data)
+                if block:
+                    q.put_nowait(block)
 
             try:
                 await pgs[k].copy_from_query(query, *args, output=sink, **queries.COPY_OPTIONS)
             except BaseException as exc:
                 q.put_nowait(exc)   # the response raises it when it reaches this job
                 raise
-            if buf:
-                q.put_nowait(bytes(buf) if buf.endswith(b"\n") else bytes(buf) + b"\n")
+            if block := blocks.rest():
+                q.put_nowait(block)
             q.put_nowait(done)
 
     loop = asyncio.get_running_loop()
@@ -272,7 +293,7 @@ async def open_helper(state: StreamState, snapshot_id: str | None):
         tr = helper.pg.transaction(isolation="repeatable_read", readonly=True)
         await tr.start()
         await helper.pg.execute(f"SET TRANSACTION SNAPSHOT '{snapshot_id}'")
-    await helper.pg.execute(queries.BEGIN_UTC)
+    await helper.pg.execute(queries.BEGIN_SYNC)
     return helper, tr
 
 
@@ -334,12 +355,12 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
         rows = await stmt.fetch(str(pos.xid), pos.id, horizon, want, snap_text, scope.wilayah,
                                 scope.periode)
         out = []
-        for xid, id_, skip, change, head, data in rows:
+        for xid, id_, skip, change, line in rows:
             pos = pos.after(int(xid), id_)
             if skip:
                 continue
-            record = formats.record_text(head, data, scope.pii) if head is not None else "null"
-            out.append('{"cursor":"' + pos.encode() + '",' + change[1:-1] + ',"record":' + record + "}\n")
+            record = formats.record_line(line, scope.pii) if line is not None else "null"
+            out.append('{"cursor":"' + pos.encode() + '",' + change + ',"record":' + record + "}\n")
             delivered += 1
             if delivered == limit:
                 break
@@ -371,7 +392,7 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> 
     try:
         tr = conn.pg.transaction(isolation="repeatable_read", readonly=True)
         await tr.start()
-        await conn.pg.execute(queries.BEGIN_UTC)
+        await conn.pg.execute(queries.BEGIN_SYNC)
         snap = Snapshot.parse(await conn.pg.fetchval(queries.CURRENT_SNAPSHOT))
     except BaseException:
         await conn.close(clean=False)
@@ -385,34 +406,34 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> 
     return state
 
 
-async def snapshot_rows(pg, scope: Scope) -> AsyncIterator[list]:
-    """Chunks of (head, data) rows of the current records, read through a server-side cursor
-    inside the caller's transaction."""
+async def snapshot_rows(pg, scope: Scope) -> AsyncIterator[list[str]]:
+    """Chunks of stored record lines of the current records, read through a server-side
+    cursor inside the caller's transaction."""
     cur = await pg.cursor(queries.SNAPSHOT, scope.periode, scope.wilayah)
     while True:
         rows = await cur.fetch(CHUNK)
         if not rows:
             return
-        yield rows
+        yield [line for (line,) in rows]
 
 
 async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
-    """Snapshot lines built by PostgreSQL; a large snapshot by two connections sharing the
-    stream's snapshot (pg_export_snapshot), range by range in submission_id order."""
+    """Snapshot lines as stored; a large table is read by two connections sharing the
+    stream's snapshot (pg_export_snapshot), range of pages by range of pages, in order."""
     pg, scope = state.conn.pg, state.scope
-    bounds = [] if PARALLEL < 2 else [b for (b,) in await pg.fetch(queries.SNAPSHOT_BOUNDS, scope.periode, scope.wilayah,
-                                           RANGE_ROWS)]
+    pages = await pg.fetchval(queries.SNAPSHOT_PAGES) if PARALLEL > 1 else 0
     opened = None
-    if len(bounds) * RANGE_ROWS >= PARALLEL_MIN:
+    if pages * ROWS_PER_PAGE >= PARALLEL_MIN:
         opened = await open_helper(state, await pg.fetchval(queries.EXPORT_SNAPSHOT))
     if opened is None:
         async for block in copy_lines(pg, queries.SNAPSHOT_LINES, scope.periode, scope.wilayah):
             yield block
         return
     helper, helper_tr = opened
-    edges = [None, *bounds, None]
+    step = max(1, RANGE_ROWS // ROWS_PER_PAGE)
+    edges = list(range(0, pages, step))
     jobs = [(queries.SNAPSHOT_RANGE_LINES, (scope.periode, scope.wilayah, lo, hi))
-            for lo, hi in zip(edges, edges[1:])]
+            for lo, hi in zip(edges, [*edges[1:], None])]
     async for block in ordered_copy([pg, helper.pg], jobs):
         yield block
     await helper_tr.commit()
@@ -426,11 +447,11 @@ async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(formats.COLUMNS)
-        async for rows in snapshot_rows(pg, scope):
-            for head, data in rows:
-                flat = formats.flatten(orjson.loads(formats.record_text(head, data, scope.pii)))
+        async for lines in snapshot_rows(pg, scope):
+            for line in lines:
+                flat = formats.flatten(orjson.loads(formats.record_line(line, scope.pii)))
                 writer.writerow([formats.csv_value(flat[c]) for c in formats.COLUMNS])
-            n += len(rows)
+            n += len(lines)
             state.rows = n
             yield buf.getvalue().encode()
             buf.seek(0)
@@ -441,9 +462,9 @@ async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
             state.rows = n
             yield block
     else:
-        async for rows in snapshot_rows(pg, scope):
-            text = "\n".join(formats.record_text(head, data, scope.pii) for head, data in rows)
-            n += len(rows)
+        async for lines in snapshot_rows(pg, scope):
+            text = "\n".join(formats.record_line(line, scope.pii) for line in lines)
+            n += len(lines)
             state.rows = n
             yield (text + "\n").encode()
     await tr.commit()

@@ -100,7 +100,7 @@ async def export(*, periode: str, wilayah: str | None, fmt: str, out: Path, mask
         started = time.monotonic()
         n = 0
         async with pg.transaction(isolation="repeatable_read", readonly=True):
-            await pg.execute(queries.BEGIN_UTC)
+            await pg.execute(queries.BEGIN_SYNC)
             snap = Snapshot.parse(await pg.fetchval(queries.CURRENT_SNAPSHOT))
             total = await pg.fetchval(queries.SNAPSHOT_COUNT, periode, wilayah)
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -108,10 +108,10 @@ async def export(*, periode: str, wilayah: str | None, fmt: str, out: Path, mask
             if fmt == "parquet":
                 sink = _ParquetOut(tmp)
                 try:
-                    async for rows in snapshot_rows(pg, scope):
-                        sink.write([orjson.loads(formats.record_text(h, d, scope.pii)) for h, d in rows])
-                        n += len(rows)
-                        bar.update(len(rows))
+                    async for lines in snapshot_rows(pg, scope):
+                        sink.write([orjson.loads(formats.record_line(ln, scope.pii)) for ln in lines])
+                        n += len(lines)
+                        bar.update(len(lines))
                 finally:
                     sink.close()
             else:
@@ -119,15 +119,15 @@ async def export(*, periode: str, wilayah: str | None, fmt: str, out: Path, mask
                     writer = csv.writer(f, lineterminator="\n") if fmt == "csv" else None
                     if writer:
                         writer.writerow(formats.COLUMNS)
-                    async for rows in snapshot_rows(pg, scope):
+                    async for lines in snapshot_rows(pg, scope):
                         if writer:
-                            for h, d in rows:
-                                flat = formats.flatten(orjson.loads(formats.record_text(h, d, scope.pii)))
+                            for ln in lines:
+                                flat = formats.flatten(orjson.loads(formats.record_line(ln, scope.pii)))
                                 writer.writerow([formats.csv_value(flat[c]) for c in formats.COLUMNS])
                         else:
-                            f.write("".join(formats.record_text(h, d, scope.pii) + "\n" for h, d in rows))
-                        n += len(rows)
-                        bar.update(len(rows))
+                            f.write("".join(formats.record_line(ln, scope.pii) + "\n" for ln in lines))
+                        n += len(lines)
+                        bar.update(len(lines))
                     f.flush()
                     os.fsync(f.fileno())
             bar.close()

@@ -7,13 +7,25 @@ transition, and a concurrent writer never holds rekap rows while waiting for a r
 from sqlalchemy import text
 
 from app.submissions.queries import ROW_COLUMNS
+from app.sync.queries import LINE_COLUMNS, record_line
+
+def rewrite_line(source: str, data: str) -> str:
+    """The walidata's line of every record `upd` changed, rewritten in the same statement from
+    the record as updated and its current content `data` read from `source` (a correction may
+    also move the record's wilayah)."""
+    return f"""UPDATE sync_records r
+        SET kode_provinsi = upd.kode_provinsi, kode_kabkota = upd.kode_kabkota,
+            line = {record_line("upd", data)}
+        FROM {source}
+        WHERE r.submission_id = upd.submission_id"""
+
 
 # Decisions, set-based: one statement for one decision or a thousand. An item changes the
 # record only when the record is still at the version and state its decider saw (the
 # optimistic concurrency rule) and lies inside the decider's scope. Rows are locked in
 # submission_id order first, so two overlapping batches cannot deadlock on each other.
 DECIDE = text(
-    """
+    f"""
     WITH input AS (
         SELECT * FROM jsonb_to_recordset(CAST(:items AS jsonb))
             AS i(submission_id uuid, ke text, dari text, version integer, alasan_kode text,
@@ -29,8 +41,11 @@ DECIDE = text(
         FROM input i, target t
         WHERE t.submission_id = s.submission_id AND i.submission_id = s.submission_id
           AND s.version = i.version AND s.status = i.dari
-        RETURNING s.submission_id, s.version, s.periode, s.kode_provinsi, s.kode_kabkota,
-                  i.ke, i.dari, i.alasan_kode, i.catatan, s.updated_at
+        RETURNING {", ".join(f"s.{c}" for c in LINE_COLUMNS)},
+                  i.ke, i.dari, i.alasan_kode, i.catatan
+    ), rec AS (
+        {rewrite_line("upd JOIN submission_versions v ON v.submission_id = upd.submission_id"
+                      " AND v.version = upd.version", "v.data")}
     ), his AS (
         INSERT INTO submission_history (submission_id, version, aksi, dari, ke, oleh, oleh_key,
                                         oleh_role, pada, alasan_kode, catatan)
@@ -87,8 +102,9 @@ CORRECT = text(
         FROM i
         WHERE s.submission_id = i.submission_id AND s.version = :seen_version
           AND s.status = 'ditolak'
-        RETURNING s.submission_id, s.version, s.periode, s.kode_provinsi, s.kode_kabkota,
-                  s.updated_at
+        RETURNING {", ".join(f"s.{c}" for c in LINE_COLUMNS)}
+    ), rec AS (
+        {rewrite_line("upd, i", "i.data")}  -- the new version is not visible inside this statement
     ), ver AS (
         INSERT INTO submission_versions (submission_id, version, data, created_by, created_at)
         SELECT upd.submission_id, upd.version, i.data, :actor, upd.updated_at FROM upd, i
