@@ -20,6 +20,7 @@ _TUNING = {
     "checkpoint_timeout": "15min",
     "random_page_cost": "1.1",
     "jit": "off",
+    "wal_compression": "pglz",
 }
 
 

@@ -49,15 +49,15 @@ INSERT_MANY = text(
         FROM input
         ON CONFLICT (submission_id) DO NOTHING
         RETURNING {", ".join(LINE_COLUMNS)}
+    ), fresh AS (
+        SELECT ins.*, input.data FROM ins JOIN input USING (submission_id)
     ), ver AS (
         INSERT INTO submission_versions (submission_id, version, data, created_by, created_at)
-        SELECT ins.submission_id, 1, input.data, :actor, ins.created_at
-        FROM ins JOIN input USING (submission_id)
+        SELECT submission_id, 1, data, :actor, created_at FROM fresh
     ), rec AS (
         INSERT INTO sync_records (submission_id, periode, kode_provinsi, kode_kabkota, line)
-        SELECT ins.submission_id, ins.periode, ins.kode_provinsi, ins.kode_kabkota,
-               {record_line("ins", "input.data")}
-        FROM ins JOIN input USING (submission_id)
+        SELECT submission_id, periode, kode_provinsi, kode_kabkota, {record_line("fresh", "fresh.data")}
+        FROM fresh
     ), his AS (
         INSERT INTO submission_history (submission_id, version, aksi, dari, ke, oleh, oleh_key,
                                         oleh_role, pada)
