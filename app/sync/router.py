@@ -91,8 +91,9 @@ async def changes(
 @router.get(
     "/snapshot", response_class=NDJSONResponse,
     responses={200: {"model": Union[SyncRecord, EndLine],
-                     "description": "NDJSON: one SyncRecord per current record ordered by "
-                                    "submission_id, then one EndLine whose cursor is where the feed "
+                     "description": "NDJSON: one SyncRecord per current record (in storage "
+                                    "order, no particular key order), then one EndLine whose cursor "
+                                    "is where the feed "
                                     "continues (also in the X-Sync-Cursor header). format=csv: one "
                                     "header row and one row per record, no end line; the cursor is "
                                     "in the X-Sync-Cursor header.",
