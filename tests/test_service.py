@@ -1,6 +1,7 @@
 """Wilayah reference, health checks and the committed OpenAPI document."""
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -52,6 +53,29 @@ async def test_readiness_fails_when_migrations_are_behind(client, pg):
         assert r.status_code == 503 and r.json()["status"] == "migrations pending"
     finally:
         await pg.execute("UPDATE alembic_version SET version_num = $1", head)
+
+
+async def test_migration_0004_renders_the_line_of_every_stored_record(client, keys, pg, database_url):
+    """A registry upgraded from before migration 0004 gets a walidata line for each record it
+    holds, equal to what the write statements render."""
+    from alembic import command
+
+    from app import db
+    from tests.sync_helpers import STALE_LINES, post_batch
+    from tests.verification_helpers import decide
+
+    enum = await keys.make("enumerator", "16", name="enum-sumsel")
+    verif = await keys.make("verifikator", "16.07", name="verif-banyuasin")
+    ids = await post_batch(client, enum, 5)
+    assert (await decide(client, verif, ids[0], "diterima")).status_code == 200
+    cfg = db.alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, cfg, "0003_indikator")
+    assert await pg.fetchval("SELECT to_regclass('sync_records')") is None
+    await asyncio.to_thread(command.upgrade, cfg, "head")
+    assert await pg.fetchval("SELECT count(*) FROM sync_records") == 5
+    assert await pg.fetch(STALE_LINES) == []
+    line = await pg.fetchval("SELECT line FROM sync_records WHERE submission_id = $1::uuid", ids[0])
+    assert '"status":"diterima"' in line
 
 
 def test_committed_openapi_document_matches_the_app():
