@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -117,7 +118,9 @@ async def test_sigkill_mid_batch_loses_nothing_acknowledged():
                 SELECT count(*) FROM submissions s
                 WHERE (SELECT count(*) FROM submission_versions v WHERE v.submission_id = s.submission_id) <> 1
                    OR (SELECT count(*) FROM submission_history h WHERE h.submission_id = s.submission_id) <> 1
-                   OR (SELECT count(*) FROM changes c WHERE c.submission_id = s.submission_id) <> 1""") == 0
+                   OR (SELECT count(*) FROM changes c WHERE c.submission_id = s.submission_id) <> 1
+                   OR NOT EXISTS (SELECT 1 FROM sync_records r WHERE r.submission_id = s.submission_id)""") == 0
+            assert await conn.fetchval("SELECT count(*) FROM sync_records") == len(stored)
             assert await conn.fetchval("SELECT count(*) FROM submission_versions") == len(stored)
             assert await conn.fetchval("SELECT COALESCE(sum(n), 0) FROM rekap_status") == len(stored)
 
@@ -130,6 +133,7 @@ async def test_sigkill_mid_batch_loses_nothing_acknowledged():
             assert sum(b["created"] + b["duplicate"] for b in again.values()) == total
             assert await conn.fetchval("SELECT count(*) FROM submissions") == total
             assert await conn.fetchval("SELECT count(*) FROM changes") == total
+            assert await conn.fetchval("SELECT count(*) FROM sync_records") == total
             assert await conn.fetchval("SELECT sum(n) FROM rekap_status") == total
         finally:
             await conn.close()
@@ -137,3 +141,4 @@ async def test_sigkill_mid_batch_loses_nothing_acknowledged():
         proc.terminate()
         proc.wait(30)
         _stop_embedded(pgdata)
+        shutil.rmtree(data_dir, ignore_errors=True)
