@@ -29,10 +29,14 @@ def cmd_serve(args) -> int:
     os.environ["DATABASE_URL"] = url
     os.environ["KUMKM_SKIP_MIGRATE"] = "1"
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import atexit
+        import shutil
         import tempfile
 
-        # one metrics directory for all workers, so /metrics sums them
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kumkm-metrics-")
+        # one metrics directory for all workers, so /metrics sums them; gone when serve ends
+        metrics_dir = tempfile.mkdtemp(prefix="kumkm-metrics-")
+        atexit.register(shutil.rmtree, metrics_dir, True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     # every worker process configures JSON logging at start-up (see app.main.lifespan)
     os.environ["KUMKM_JSON_LOGS"] = args.log_level.upper()
     uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,

@@ -4,7 +4,9 @@ clean slate for every test."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -56,6 +58,9 @@ def _make_database() -> tuple[str, callable]:
     from app import embedded
 
     tmp = Path(tempfile.mkdtemp(prefix="kumkm-test-"))
+    # atexit runs last-registered first: the embedded server stops and deletes its data
+    # directory, then this removes what is left of the temporary directory.
+    atexit.register(shutil.rmtree, tmp, True)
     url = embedded.start(tmp / "pgdata", cleanup_mode="delete", database="kumkm_test")
     return url, lambda: None
 
