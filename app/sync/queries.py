@@ -1,6 +1,6 @@
 """SQL of the sync domain. These run on the raw asyncpg connection ($n parameters): the
-feed and the snapshot move millions of rows, and PostgreSQL builds each record's JSON text
-itself so that Python only concatenates bytes."""
+feed and the snapshot move millions of rows, and PostgreSQL hands over finished NDJSON text
+(the stored record lines, the change fields around them) so that Python only forwards bytes."""
 
 # The record as a consumer stores it is `sync_records.line`: rendered by sync_record_line()
 # (migration 0004) in the statement that writes the record, so reading it builds nothing.
@@ -35,6 +35,21 @@ HORIZON = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
 # (the whole snapshot stream) reads with.
 CURRENT_SNAPSHOT = "SELECT pg_current_snapshot()::text"
 
+def _in_scope(rel: str, scope: str) -> str:
+    """`rel` lies in the caller's wilayah: the parameter `scope` (a provinsi or kabkota code)
+    is NULL for a national key."""
+    return f"({scope}::text IS NULL OR {rel}.kode_provinsi = {scope} OR {rel}.kode_kabkota = {scope})"
+
+
+def _page_where(scope: str, periode: str) -> str:
+    """The changes a feed page may return: after the position ($1, $2), below the horizon
+    ($3), in the caller's wilayah, of the periode asked for if any."""
+    return f"""WHERE (c.xid, c.id) > (CAST($1::text AS xid8), $2::bigint)
+      AND c.xid < CAST($3::text AS xid8)
+      AND {_in_scope("c", scope)}
+      AND ({periode}::text IS NULL OR c.periode = {periode})"""
+
+
 # The change's own fields as JSON members (no braces), cheaper by concatenation than
 # json_build_object, which looks up every argument's type on every row.
 _CHANGE_FIELDS = """'"jenis_perubahan":' || to_json(c.jenis_perubahan)::text
@@ -48,9 +63,8 @@ _CHANGE_FIELDS = """'"jenis_perubahan":' || to_json(c.jenis_perubahan)::text
 
 # The record of a change, or null when it lies outside the caller's scope ($scope): the
 # record's *current* wilayah decides (it may have moved).
-_CHANGE_RECORD = """CASE WHEN r.submission_id IS NOT NULL
-                     AND ({scope}::text IS NULL OR r.kode_provinsi = {scope} OR r.kode_kabkota = {scope})
-                THEN r.line END"""
+def _change_record(scope: str) -> str:
+    return f"CASE WHEN r.submission_id IS NOT NULL AND {_in_scope('r', scope)} THEN r.line END"
 
 # $1,$2 position (xid, id) · $3 horizon · $4 limit · $5 snapshot of a snapshot cursor or NULL
 # · $6 scope (provinsi or kabkota code) or NULL · $7 periode or NULL.
@@ -61,13 +75,10 @@ CHANGES = f"""
            COALESCE(pg_visible_in_snapshot(c.xid, (SELECT CAST($5::text AS pg_snapshot))), false)
                AS skip,
            {_CHANGE_FIELDS} AS change,
-           {_CHANGE_RECORD.format(scope="$6")} AS line
+           {_change_record("$6")} AS line
     FROM changes c
     LEFT JOIN sync_records r ON r.submission_id = c.submission_id
-    WHERE (c.xid, c.id) > (CAST($1::text AS xid8), $2::bigint)
-      AND c.xid < CAST($3::text AS xid8)
-      AND ($6::text IS NULL OR c.kode_provinsi = $6 OR c.kode_kabkota = $6)
-      AND ($7::text IS NULL OR c.periode = $7)
+    {_page_where("$6", "$7")}
     ORDER BY c.xid, c.id
     LIMIT $4
 """
@@ -75,17 +86,12 @@ CHANGES = f"""
 # $1 periode or NULL · $2 scope (provinsi or kabkota code) or NULL. In physical order: the
 # order of a snapshot is unspecified (docs/sync.md), and a sequential read is what keeps a
 # 10-million-record snapshot fast once the table is larger than memory.
-SNAPSHOT = """
-    SELECT r.line FROM sync_records r
+_SNAPSHOT_WHERE = f"""
     WHERE ($1::text IS NULL OR r.periode = $1)
-      AND ($2::text IS NULL OR r.kode_provinsi = $2 OR r.kode_kabkota = $2)
+      AND {_in_scope("r", "$2")}
 """
-
-SNAPSHOT_COUNT = """
-    SELECT count(*) FROM sync_records r
-    WHERE ($1::text IS NULL OR r.periode = $1)
-      AND ($2::text IS NULL OR r.kode_provinsi = $2 OR r.kode_kabkota = $2)
-"""
+SNAPSHOT = "SELECT r.line FROM sync_records r" + _SNAPSHOT_WHERE
+SNAPSHOT_COUNT = "SELECT count(*) FROM sync_records r" + _SNAPSHOT_WHERE
 
 KNOWN_PERIODE = "SELECT 1 FROM periode WHERE kode = $1"
 WILAYAH_LEVEL = "SELECT level FROM wilayah WHERE kode = $1"
@@ -104,8 +110,6 @@ def unescape(lines: bytes) -> bytes:
     """COPY text-format output of JSON lines back to the lines as built. Every backslash was
     doubled and nothing else escaped, so pairs map back one to one, left to right."""
     return lines.replace(b"\\\\", b"\\")
-
-SNAPSHOT_LINES = SNAPSHOT
 
 # ---- Parallel fast paths: a large stream is cut into ranges; two connections build the
 # ranges' lines at once and the service sends them in order.
@@ -133,27 +137,21 @@ _LINE_CURSOR = """translate(rtrim(encode(convert_to('1:' || c.xid::text || ':' |
 # $1,$2 position · $3 horizon · $4 limit · $5 scope · $6 periode (no snapshot in the cursor).
 CHANGE_LINES = f"""
     SELECT '{{"cursor":"' || {_LINE_CURSOR} || '",' || {_CHANGE_FIELDS}
-           || ',"record":' || COALESCE({_CHANGE_RECORD.format(scope="$5")}, 'null') || '}}'
+           || ',"record":' || COALESCE({_change_record("$5")}, 'null') || '}}'
     FROM changes c
     LEFT JOIN sync_records r ON r.submission_id = c.submission_id
-    WHERE (c.xid, c.id) > (CAST($1::text AS xid8), $2::bigint)
-      AND c.xid < CAST($3::text AS xid8)
-      AND ($5::text IS NULL OR c.kode_provinsi = $5 OR c.kode_kabkota = $5)
-      AND ($6::text IS NULL OR c.periode = $6)
+    {_page_where("$5", "$6")}
     ORDER BY c.xid, c.id
     LIMIT $4
 """
 
 # $1,$2 position · $3 horizon · $4 limit · $5 scope · $6 periode · $7 range size: the (xid, id)
 # of the last change of every full range of the page, and of the page's last change.
-CHANGE_BOUNDS = """
+CHANGE_BOUNDS = f"""
     SELECT t.xid::text AS last_xid, t.id AS last_id FROM (
         SELECT c.xid, c.id, row_number() OVER (ORDER BY c.xid, c.id) AS rn, count(*) OVER () AS n
         FROM (SELECT c.xid, c.id FROM changes c
-              WHERE (c.xid, c.id) > (CAST($1::text AS xid8), $2::bigint)
-                AND c.xid < CAST($3::text AS xid8)
-                AND ($5::text IS NULL OR c.kode_provinsi = $5 OR c.kode_kabkota = $5)
-                AND ($6::text IS NULL OR c.periode = $6)
+              {_page_where("$5", "$6")}
               ORDER BY c.xid, c.id
               LIMIT $4) c) t
     WHERE rn % $7 = 0 OR rn = n

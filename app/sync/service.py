@@ -426,7 +426,7 @@ async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
     if pages * ROWS_PER_PAGE >= PARALLEL_MIN:
         opened = await open_helper(state, await pg.fetchval(queries.EXPORT_SNAPSHOT))
     if opened is None:
-        async for block in copy_lines(pg, queries.SNAPSHOT_LINES, scope.periode, scope.wilayah):
+        async for block in copy_lines(pg, queries.SNAPSHOT, scope.periode, scope.wilayah):
             yield block
         return
     helper, helper_tr = opened
