@@ -6,22 +6,11 @@ import asyncio
 import random
 
 import asyncpg
-import pytest
 
 from app.sync.schemas import ChangeLine, EndLine
 from tests.conftest import asyncpg_params
-from tests.sync_helpers import sync_connections  # noqa: F401 (autouse fixture)
+from tests.sync_helpers import enum_key, sync_connections, walidata  # noqa: F401 (fixtures)
 from tests.sync_helpers import db_changes, key_of, post_batch, pull, pull_all, raw_create, raw_decide
-
-
-@pytest.fixture
-async def enum_key(keys):
-    return await keys.make("enumerator", "16", name="enum-sumsel")
-
-
-@pytest.fixture
-async def walidata(keys):
-    return await keys.make("walidata", name="kemenkop", pii=True)
 
 
 async def test_feed_lists_created_records_in_order_with_full_content(client, enum_key, walidata):

@@ -14,19 +14,9 @@ from app.sync.cursor import Cursor
 from app.sync.schemas import SyncRecord
 from tests.conftest import asyncpg_params, auth
 from tests.factories import umkm
-from tests.sync_helpers import sync_connections  # noqa: F401 (autouse fixture)
+from tests.sync_helpers import enum_key, sync_connections, walidata  # noqa: F401 (fixtures)
 from tests.sync_helpers import (FEED, SNAPSHOT, bulk_records, parse_stream, post_batch, pull, pull_all, raw_create,
                                 raw_decide)
-
-
-@pytest.fixture
-async def enum_key(keys):
-    return await keys.make("enumerator", "16", name="enum-sumsel")
-
-
-@pytest.fixture
-async def walidata(keys):
-    return await keys.make("walidata", name="kemenkop", pii=True)
 
 
 async def snapshot(client, key, **params):
