@@ -21,13 +21,19 @@ def _prepare_database() -> str:
 
 
 def cmd_serve(args) -> int:
+    import signal
+
     import uvicorn
+
+    from app.config import settings
 
     url = _prepare_database()
     # Workers and the reloader are separate processes: hand them the resolved URL so they
     # attach to the same server instead of each starting one.
     os.environ["DATABASE_URL"] = url
     os.environ["KUMKM_SKIP_MIGRATE"] = "1"
+    os.environ["KUMKM_BIND_HOST"] = settings.bind_host = args.host
+    _say_how_metrics_are_guarded(args.host)
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         import atexit
         import shutil
@@ -37,12 +43,67 @@ def cmd_serve(args) -> int:
         metrics_dir = tempfile.mkdtemp(prefix="kumkm-metrics-")
         atexit.register(shutil.rmtree, metrics_dir, True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again with the handler
+    # that was in place before it started. With the default handler that kills this process on
+    # the spot, before the exit hooks that stop the embedded server it started: make it a
+    # normal exit instead.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # every worker process configures JSON logging at start-up (see app.main.lifespan)
     os.environ["KUMKM_JSON_LOGS"] = args.log_level.upper()
-    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
-                log_level=args.log_level, loop="uvloop", http="httptools",
-                proxy_headers=True, access_log=False, log_config=None)
+    try:
+        uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
+                    log_level=args.log_level, loop="uvloop", http="httptools",
+                    proxy_headers=True, access_log=False, log_config=None)
+    except KeyboardInterrupt:    # SIGINT, raised again by uvicorn after its graceful shutdown
+        pass
     return 0
+
+
+def _say_how_metrics_are_guarded(host: str) -> None:
+    from app.config import is_loopback, settings
+
+    if settings.metrics_token:
+        note = "/metrics needs the bearer token in KUMKM_METRICS_TOKEN"
+    elif is_loopback(host):
+        note = "/metrics is open on loopback (set KUMKM_METRICS_TOKEN to require a token)"
+    elif settings.metrics_public:
+        note = f"/metrics is OPEN to anyone who reaches {host} (KUMKM_METRICS_PUBLIC=1)"
+    else:
+        note = (f"/metrics is closed: {host} is not loopback and KUMKM_METRICS_TOKEN is not set "
+                "(set it, or KUMKM_METRICS_PUBLIC=1 to open /metrics on purpose)")
+    print(f"kumkm: {note}", file=sys.stderr, flush=True)
+
+
+def cmd_db_stop(args) -> int:
+    from app import embedded
+    from app.config import settings
+
+    if settings.database_url:
+        print("error: DATABASE_URL is set; only the embedded server (KUMKM_DATA_DIR) is stopped here",
+              file=sys.stderr)
+        return 2
+    pgdata = settings.data_dir / "pgdata"
+    if not (pgdata / "PG_VERSION").exists():
+        print(f"no embedded database in {pgdata}")
+        return 0
+    if embedded.stop(pgdata):
+        print(f"stopped the embedded PostgreSQL in {pgdata.resolve()}")
+    else:
+        print(f"the embedded PostgreSQL in {pgdata.resolve()} was not running")
+    return 0
+
+
+def cmd_db_status(args) -> int:
+    from app import embedded
+    from app.config import settings
+
+    if settings.database_url:
+        print(f"DATABASE_URL: {_safe(db.normalize_url(settings.database_url))}")
+        return 0
+    pgdata = settings.data_dir / "pgdata"
+    pid = embedded.running_pid(pgdata) if (pgdata / "PG_VERSION").exists() else None
+    print(f"embedded PostgreSQL in {pgdata.resolve()}: " + (f"running (pid {pid})" if pid else "not running"))
+    return 0 if pid else 3
 
 
 def cmd_migrate(args) -> int:
@@ -279,6 +340,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=int(os.environ.get("KUMKM_WORKERS", "1")))
     s.add_argument("--log-level", default="info")
     s.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("db", help="the embedded database server (KUMKM_DATA_DIR)").add_subparsers(
+        dest="sub", required=True)
+    s = d.add_parser("stop", help="stop the embedded PostgreSQL, e.g. one left running after a kill -9")
+    s.set_defaults(func=cmd_db_stop)
+    s = d.add_parser("status", help="whether the embedded PostgreSQL runs (exit 3 when not)")
+    s.set_defaults(func=cmd_db_status)
 
     s = sub.add_parser("migrate", help="bring the schema to head")
     s.set_defaults(func=cmd_migrate)

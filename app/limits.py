@@ -1,26 +1,52 @@
-"""Reject oversized bodies with 413 before anything parses them, so a huge or deeply nested
-JSON document cannot take the process down."""
+"""Guards on request bodies, applied before anything parses them: a body larger than the limit
+gets 413 (so a huge or deeply nested JSON document cannot take the process down), and a body
+sent to the JSON API under any other media type gets 415 (a client that posts form data or
+plain text by mistake is told so, instead of having its bytes read as JSON)."""
 from __future__ import annotations
 
 import orjson
+from fastapi import HTTPException
+
+_WRITES = frozenset({"POST", "PUT", "PATCH"})
 
 
-class BodySizeLimit:
-    def __init__(self, app, max_bytes: int):
+def is_json_media_type(value: bytes) -> bool:
+    """application/json or any application/*+json, parameters (charset) allowed."""
+    media = value.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
+
+
+class BodyGuard:
+    def __init__(self, app, max_bytes: int, json_prefix: str = "/api/"):
         self.app = app
         self.max_bytes = max_bytes
+        self.json_prefix = json_prefix
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        content_type = None
+        has_body = False
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.max_bytes
+                    length = int(value)
                 except ValueError:
-                    too_big = False
-                if too_big:
-                    return await self._reject(send)
+                    length = 0
+                if length > self.max_bytes:
+                    return await _reject(send, 413, "Payload Too Large",
+                                         f"request bodies are limited to {self.max_bytes} bytes")
+                has_body = has_body or length > 0
+            elif name == b"transfer-encoding":
+                has_body = True
+            elif name == b"content-type":
+                content_type = value
+        if (has_body and scope["method"] in _WRITES and scope["path"].startswith(self.json_prefix)
+                and (content_type is None or not is_json_media_type(content_type))):
+            sent = "none" if content_type is None else content_type.decode("latin-1")[:100]
+            return await _reject(send, 415, "Unsupported Media Type",
+                                 f"this API takes JSON bodies: send Content-Type: application/json "
+                                 f"(got {sent})")
         received = 0
 
         async def limited_receive():
@@ -29,22 +55,27 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge()
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         try:
             await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._reject(send)
-
-    async def _reject(self, send):
-        body = orjson.dumps({"type": "about:blank", "title": "Payload Too Large", "status": 413,
-                             "detail": f"request bodies are limited to {self.max_bytes} bytes"})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/problem+json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        except BodyTooLarge:
+            # Raised where nothing turned it into a response (outside a route's body reading).
+            await _reject(send, 413, "Payload Too Large", f"request bodies are limited to {self.max_bytes} bytes")
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """An HTTPException so that FastAPI's body reading passes it on as it is (any other
+    exception there becomes a 400), and the problem handler answers 413."""
+
+    def __init__(self, max_bytes: int):
+        super().__init__(413, f"request bodies are limited to {max_bytes} bytes")
+
+
+async def _reject(send, status: int, title: str, detail: str) -> None:
+    body = orjson.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

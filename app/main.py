@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from app import db, problems
 from app.config import settings
-from app.limits import BodySizeLimit
+from app.limits import BodyGuard
 
 log = logging.getLogger("kumkm")
 
@@ -22,24 +22,32 @@ API_VERSION = "0.1.0"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
+    from app.observability.logs import quiet_deliberate_cut_offs
+
     if os.environ.get("KUMKM_JSON_LOGS"):
         from app.observability.logs import configure
 
         configure(os.environ["KUMKM_JSON_LOGS"])
+    quiet_deliberate_cut_offs()
     # Resolving the URL starts the embedded server when there is no DATABASE_URL; migrating
     # at start means a new release never runs against an old schema.
     await asyncio.to_thread(db.resolve_url)
     if app.state.migrate_on_start:
         await asyncio.to_thread(db.migrate)
+    from app.auth.watch import KeyWatch
     from app.wilayah.service import get_index
 
     await get_index()
+    # Revocations and rotations made anywhere (another worker, the CLI) apply here at once.
+    watch = KeyWatch()
+    watch.start()
     # Everything loaded so far (the app, the schemas, the wilayah index) lives as long as the
     # process: out of the collector's sight, a full collection no longer walks it, which
     # showed as tens-of-milliseconds stalls in the single-POST p99.
     gc.collect()
     gc.freeze()
     yield
+    await watch.stop()
     await db.dispose_engine()
 
 
@@ -108,7 +116,7 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     from app.dashboard.router import install as install_dashboard
 
     install_dashboard(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     # outermost: the request id and timing cover everything, 413s included
     app.add_middleware(Observe)
     _document_raw_bodies(app)

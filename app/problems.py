@@ -113,27 +113,102 @@ def install(app: FastAPI) -> None:
         return problem_response(Problem(exc.status_code, _title(exc.status_code), str(exc.detail),
                                         headers=getattr(exc, "headers", None)))
 
-    from sqlalchemy.exc import DBAPIError
-
     from asyncpg import PostgresError
+    from asyncpg.exceptions import InterfaceError as DriverInterfaceError
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PostgresError)  # statements run on the driver connection (db.driver)
+    @app.exception_handler(DriverInterfaceError)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(OSError)        # connecting: refused, reset, unreachable
     async def _database(request: Request, exc: Exception):
-        # Input PostgreSQL cannot store as text (U+0000, invalid byte sequences) is the
-        # client's error; the failed statement has rolled back, nothing is half-written.
-        sqlstate = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(
-            getattr(getattr(exc, "orig", None), "__cause__", None), "sqlstate", None)
-        if sqlstate in ("22P05", "22021"):
-            return problem_response(Problem(422, "Invalid input",
-                                            "text must not contain NUL (U+0000) or invalid characters"))
-        log.exception("database error on %s %s", request.method, request.url.path)
-        return problem_response(Problem(500, "Internal Server Error", "an unexpected error occurred"))
+        p = database_problem(exc)
+        if p is None:
+            log.exception("database error on %s %s", request.method, request.url.path)
+            return problem_response(Problem(500, "Internal Server Error", "an unexpected error occurred"))
+        if p.status >= 500:
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                        _describe(exc))
+        return problem_response(p)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(Problem(500, "Internal Server Error", "an unexpected error occurred"))
+
+
+# Seconds a client is asked to wait when the database is busy or away: long enough for a pool
+# slot to free or a restarted server to finish crash recovery, short enough for a phone.
+RETRY_AFTER_SECONDS = 2
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, however it is wrapped (SQLAlchemy around the asyncpg
+    adapter around asyncpg's own error)."""
+    seen = 0
+    while exc is not None and seen < 5:
+        state = getattr(exc, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+        exc = getattr(exc, "orig", None) or exc.__cause__
+        seen += 1
+    return None
+
+
+def _root(exc: BaseException) -> BaseException:
+    seen = 0
+    while seen < 5 and (getattr(exc, "orig", None) or exc.__cause__) is not None:
+        exc = getattr(exc, "orig", None) or exc.__cause__
+        seen += 1
+    return exc
+
+
+def _describe(exc: BaseException) -> str:
+    root = _root(exc)
+    return f"{type(root).__name__}: {str(root).splitlines()[0] if str(root) else ''}"
+
+
+def unavailable(detail: str = "the database is unavailable; try again shortly") -> Problem:
+    return Problem(503, "Service Unavailable", detail,
+                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def database_problem(exc: BaseException) -> Problem | None:
+    """What a database failure means for the client, or None for a fault of this service.
+
+    Input PostgreSQL cannot store or compute with (SQLSTATE class 22: out-of-range numbers and
+    dates, NUL or invalid bytes in text; the driver's own refusal to encode a value) is the
+    client's error: 422, the failed statement rolled back and nothing is half-written. A
+    database that is busy (pool exhausted), away or restarting (class 08, 57P, connection
+    refused or reset) is 503 with Retry-After; a full disk (53100) is 507."""
+    from asyncpg.exceptions import InterfaceError as DriverInterfaceError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, PoolTimeout):
+        return unavailable("every database connection is busy; try again shortly")
+    state = sqlstate_of(exc)
+    root = _root(exc)
+    if state is not None:
+        if state in ("22P05", "22021"):
+            return Problem(422, "Invalid input", "text must not contain NUL (U+0000) or invalid characters")
+        if state.startswith("22"):
+            # asyncpg's refusal to encode an argument (22000) names it only by position, and
+            # PostgreSQL's own message names the value: say what it was, never the SQL.
+            reason = str(root).splitlines()[0] if str(root) else "out of range"
+            return Problem(422, "Invalid input", "a value is out of the range the registry can "
+                                                 f"store or compute with: {reason}")
+        if state.startswith(("08", "57P")) or state in ("53300", "53200"):
+            return unavailable()
+        if state == "53100":
+            return Problem(507, "Insufficient Storage",
+                           "the database server has no disk space left; nothing was written. "
+                           "Try again later", headers={"Retry-After": "60"})
+        return None
+    if isinstance(root, OSError) or (isinstance(root, DriverInterfaceError) and "closed" in str(root)):
+        return unavailable()
+    return None
 
 
 def _title(status: int) -> str:

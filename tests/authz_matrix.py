@@ -88,8 +88,9 @@ ITEM = Rule(
     _in(DESA))
 OWNER = Rule(
     "owner",
-    "enumerator: only the key whose `name` created the record (same name = same owner); admin: "
-    "any; and the corrected `kode_wilayah` must lie inside the key's wilayah (else 403)",
+    "enumerator: only the holder of the key that created the record (its rotated successor keys "
+    "too; a key that merely carries the same name is another holder); admin: any; and the "
+    "record's current and corrected `kode_wilayah` must lie inside the key's wilayah (else 403)",
     lambda r, s, n: None if (r == "admin" or n == OWNER_NAME) and covers(s, DESA) else 403)
 TARGET_WRITE = Rule(
     "param (admin: any)",
@@ -184,7 +185,8 @@ class Op:
     note: str = ""
     # The same operation asked differently (e.g. without `wilayah`): (what, rule, builder).
     also: tuple[tuple[str, Rule, Builder], ...] = field(default=(), compare=False)
-    # The requests act on one shared object (a DELETE): the walk sends them one at a time.
+    # The requests act on one shared object (a DELETE), or share a bounded resource (sync
+    # streams: more at once than the service admits get 429): the walk sends them one at a time.
     serial: bool = False
     # The answer lists records: the walk checks it holds the context's record in 16.07 and the
     # one in 15.01 exactly when the key's wilayah (and the asked kode_wilayah) covers them.
@@ -362,10 +364,12 @@ MATRIX: tuple[Op, ...] = (
     # walidata sync
     Op("GET", "/api/v1/sync/changes", ("dinas", "walidata", "admin"), FILTERED,
        _req("GET", "/api/v1/sync/changes", params={"limit": 10}),
-       "personal data masked unless the key may see it; every call is in the access log", lists_records=True),
+       "personal data masked unless the key may see it; every call is in the access log", lists_records=True,
+       serial=True),
     Op("GET", "/api/v1/sync/snapshot", ("dinas", "walidata", "admin"), FILTERED,
        _req("GET", "/api/v1/sync/snapshot", params={"periode": PERIODE}),
-       "personal data masked unless the key may see it; every call is in the access log", lists_records=True),
+       "personal data masked unless the key may see it; every call is in the access log", lists_records=True,
+       serial=True),
     # access audit
     Op("GET", "/api/v1/audit", ("admin",), NONE, _req("GET", "/api/v1/audit"),
        "who saw personal data unmasked or pulled the feed"),

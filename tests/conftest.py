@@ -143,15 +143,21 @@ class Keys:
         self.url = url
 
     async def make(self, role: str, wilayah: str | None = None, *, name: str | None = None,
-                   pii: bool = False, expires_at=None) -> str:
+                   pii: bool = False, expires_at=None, successor_of: str | None = None) -> str:
+        """A new key; `successor_of` (a key) makes it that key's holder's next key, as
+        `kumkm apikey rotate` does, instead of a new holder."""
         key = auth_service.new_key()
         conn = await asyncpg.connect(**asyncpg_params(self.url))
         try:
+            identity = None
+            if successor_of is not None:
+                identity = await conn.fetchval("SELECT identity_id FROM api_keys WHERE key_hash = $1",
+                                               auth_service.hash_key(successor_of))
             await conn.execute(
-                "INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash, pii, expires_at) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash, pii, expires_at, "
+                "identity_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 name or f"{role}-{wilayah or 'nasional'}", role, wilayah, key[:14],
-                auth_service.hash_key(key), pii, expires_at)
+                auth_service.hash_key(key), pii, expires_at, identity)
         finally:
             await conn.close()
         return key

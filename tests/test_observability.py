@@ -80,8 +80,28 @@ async def test_static_files_and_unknown_paths_have_stable_route_labels(client):
 
 
 async def test_metrics_can_require_a_scrape_token(client, monkeypatch):
-    monkeypatch.setenv("KUMKM_METRICS_TOKEN", "rahasia-prometheus")
+    from app.config import settings
+
+    monkeypatch.setattr(settings, "metrics_token", "rahasia-prometheus")
     assert (await client.get("/metrics")).status_code == 401
     assert (await client.get("/metrics", headers={"Authorization": "Bearer salah"})).status_code == 401
     r = await client.get("/metrics", headers={"Authorization": "Bearer rahasia-prometheus"})
     assert r.status_code == 200 and "kumkm_records" in r.text
+
+
+async def test_metrics_are_closed_off_loopback_without_a_token(client, monkeypatch):
+    """A service listening on a public address does not publish its traffic and record counts
+    to anyone who asks: /metrics needs the token there, or an explicit KUMKM_METRICS_PUBLIC=1."""
+    from app.config import settings
+
+    monkeypatch.setattr(settings, "bind_host", "0.0.0.0")
+    r = await client.get("/metrics")
+    assert r.status_code == 403
+    assert "KUMKM_METRICS_TOKEN" in r.json()["detail"] and "KUMKM_METRICS_PUBLIC" in r.json()["detail"]
+    monkeypatch.setattr(settings, "metrics_token", "rahasia-prometheus")
+    assert (await client.get("/metrics")).status_code == 401
+    ok = await client.get("/metrics", headers={"Authorization": "Bearer rahasia-prometheus"})
+    assert ok.status_code == 200 and "kumkm_records" in ok.text
+    monkeypatch.setattr(settings, "metrics_token", None)
+    monkeypatch.setattr(settings, "metrics_public", True)
+    assert (await client.get("/metrics")).status_code == 200

@@ -305,9 +305,12 @@ async def test_only_the_owner_or_admin_may_correct(client, keys, verif, enum_key
     admin = await keys.make("admin", name="admin")
     r = await correct(client, admin, rec, alamat="Jl. A")
     assert r.status_code == 200 and r.json()["version"] == 2
-    # A second key of the same enumerator (same name) is the same owner.
+    # A key that merely carries the same name is another holder; the holder's next key (a
+    # rotation) is the same owner.
     await tolak(client, verif, rec["submission_id"], version=2)
-    same_owner = await keys.make("enumerator", "16.07", name="enum-sumsel")
+    namesake = await keys.make("enumerator", "16.07", name="enum-sumsel")
+    problem(await correct(client, namesake, rec, alamat="Jl. B"), 403)
+    same_owner = await keys.make("enumerator", "16.07", name="enum-sumsel", successor_of=enum_key)
     assert (await correct(client, same_owner, rec, alamat="Jl. B")).status_code == 200
 
 

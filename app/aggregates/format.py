@@ -12,6 +12,8 @@ import io
 import orjson
 from fastapi.responses import Response
 
+from app import csvcell
+
 # Ratios in JSON: the fraction rounded half-up to this many decimal places. Eight places keep
 # six decimals of a percentage, more than any report prints.
 RATIO_PLACES = 8
@@ -64,8 +66,8 @@ def csv_response(filename: str, header: list[str], rows: list[list]) -> Response
     csv module) served as a download."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(header)
-    w.writerows(rows)
+    w.writerow(csvcell.row(header))
+    w.writerows(csvcell.row(r) for r in rows)
     return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 

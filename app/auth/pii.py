@@ -8,14 +8,17 @@ from app.auth.service import Principal
 PII_FIELDS = ("nik_pemilik", "nama_pemilik", "telepon", "alamat")
 
 
-def can_see_pii(principal: Principal, kode_wilayah: str, created_by: str) -> bool:
+def can_see_pii(principal: Principal, kode_wilayah: str, owner_identity: int | None) -> bool:
+    """Whether this caller sees a record's personal data, for a record (or one version of
+    it) in `kode_wilayah` created by the key holder `owner_identity`."""
     role = principal.role
     if role == "admin":
         return True
     if role in ("verifikator", "dinas"):
         return principal.covers(kode_wilayah)
     if role == "enumerator":
-        return created_by == principal.name and principal.covers(kode_wilayah)
+        return (owner_identity is not None and owner_identity == principal.identity
+                and principal.covers(kode_wilayah))
     if role == "walidata":
         return principal.pii
     return False

@@ -2,14 +2,15 @@ from sqlalchemy import text
 
 BY_HASH = text(
     """
-    SELECT id, name, role, kode_wilayah, pii, expires_at, revoked_at
+    SELECT id, identity_id, name, role, kode_wilayah, pii, expires_at, revoked_at
     FROM api_keys WHERE key_hash = :h
     """
 )
+# identity_id NULL: a new holder (the trigger makes the key's own id its identity).
 INSERT = text(
     """
-    INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash, pii, expires_at)
-    VALUES (:name, :role, :kode_wilayah, :prefix, :h, :pii, :expires_at)
+    INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash, pii, expires_at, identity_id)
+    VALUES (:name, :role, :kode_wilayah, :prefix, :h, :pii, :expires_at, :identity_id)
     RETURNING id
     """
 )
@@ -29,12 +30,17 @@ LOG_ACCESS = text(
     """
 )
 
+# The newest key of its holder, active or not (a revoked key's holder, e.g. after a lost
+# phone, gets a successor that keeps their records); a working one expires after the grace.
 ROTATE_OLD = text(
     """
-    UPDATE api_keys
-       SET expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + make_interval(secs => :grace))
-     WHERE (id::text = :ref OR key_prefix = :ref) AND revoked_at IS NULL
-     RETURNING id, name, role, kode_wilayah, pii
+    UPDATE api_keys k
+       SET expires_at = CASE WHEN revoked_at IS NULL
+                             THEN LEAST(COALESCE(expires_at, 'infinity'), now() + make_interval(secs => :grace))
+                             ELSE expires_at END
+     WHERE (id::text = :ref OR key_prefix = :ref)
+       AND NOT EXISTS (SELECT 1 FROM api_keys n WHERE n.identity_id = k.identity_id AND n.id > k.id)
+     RETURNING id, identity_id, name, role, kode_wilayah, pii
     """
 )
 
@@ -52,7 +58,5 @@ AUDIT_PAGE = text(
     """
 )
 
-ACTIVE_NAME = text(
-    "SELECT 1 FROM api_keys WHERE name = :name AND revoked_at IS NULL "
-    "AND (expires_at IS NULL OR expires_at > now()) LIMIT 1"
-)
+# Names are never issued twice: any key, working or not, that carried the name.
+NAME_TAKEN = text("SELECT id, identity_id FROM api_keys WHERE name = :name ORDER BY id DESC LIMIT 1")

@@ -1,9 +1,8 @@
-import datetime as dt
-
 from fastapi import APIRouter, Depends, Query
 
 from app.auth import schemas, service
 from app.auth.deps import require_role
+from app.params import Instant
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -13,8 +12,8 @@ async def audit_log(
     _=Depends(require_role("admin")),
     key_name: str | None = Query(None, max_length=200),
     endpoint: str | None = Query(None, max_length=200, description="e.g. `GET /api/v1/submissions`"),
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: Instant | None = Query(None, description="from this time (inclusive); without an offset, UTC"),
+    until: Instant | None = Query(None, description="before this time; without an offset, UTC"),
     cursor: int | None = Query(None, ge=1, le=2**62, description="next_cursor of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
 ):

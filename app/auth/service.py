@@ -16,8 +16,10 @@ from app import db
 from app.auth import queries
 
 ROLES = ("enumerator", "verifikator", "dinas", "walidata", "admin")
-# A revoked key stops working within this many seconds (lookups are cached for speed).
-CACHE_SECONDS = 5.0
+# Lookups are cached for speed while this process listens for key changes (app.auth.watch),
+# which empties the cache the moment a key is revoked, rotated or changed in any process. The
+# age limit only bounds memory of keys no longer used.
+CACHE_SECONDS = 60.0
 TOUCH_SECONDS = 60.0
 
 
@@ -28,6 +30,9 @@ class Principal:
     role: str
     kode_wilayah: str | None
     pii: bool = False
+    # The holder: the same across rotations of a key, new for every key created. Records
+    # belong to it, never to the name.
+    identity: int | None = None
 
     def covers(self, kode: str) -> bool:
         s = self.kode_wilayah
@@ -42,8 +47,12 @@ def new_key() -> str:
     return "kumkm_" + secrets.token_urlsafe(32)
 
 
-_cache: dict[bytes, tuple[float, Principal | None]] = {}
+# hash -> (cached at, principal or None, the key's expiry)
+_cache: dict[bytes, tuple[float, Principal | None, dt.datetime | None]] = {}
 _touched: dict[int, float] = {}
+# True while this process's listener on the key-change channel is connected: only then may a
+# cached lookup be trusted (a revocation could otherwise go unheard).
+cache_trusted = False
 
 
 async def create(name: str, role: str, kode_wilayah: str | None = None, *, pii: bool = False,
@@ -60,9 +69,13 @@ async def create(name: str, role: str, kode_wilayah: str | None = None, *, pii: 
         raise ValueError("a key needs a --name: the person or device that holds it")
     key = new_key()
     async with db.transaction() as conn:
-        if (await conn.execute(queries.ACTIVE_NAME, {"name": name})).first() is not None:
-            raise ValueError(f"an active key is already named {name!r}: rotate it (kumkm apikey rotate) "
-                             "or choose another name")
+        taken = (await conn.execute(queries.NAME_TAKEN, {"name": name})).first()
+        if taken is not None:
+            # A name is shown in records (dibuat_oleh), riwayat and the access log: issued twice it
+            # would stand for two holders there. The holder keeps it through rotations.
+            raise ValueError(f"the name {name!r} was already given to key #{taken.id}, and names are "
+                             f"never issued twice. For a new key for the same holder, rotate: kumkm "
+                             f"apikey rotate {taken.id} (it keeps their records); else choose another name")
         if kode_wilayah is not None:
             from app.wilayah import queries as wq
 
@@ -71,14 +84,16 @@ async def create(name: str, role: str, kode_wilayah: str | None = None, *, pii: 
                 raise ValueError("wilayah scope must be an existing provinsi or kabupaten/kota code")
         key_id = (await conn.execute(queries.INSERT, {
             "name": name, "role": role, "kode_wilayah": kode_wilayah, "prefix": key[:14],
-            "h": hash_key(key), "pii": pii, "expires_at": expires_at,
+            "h": hash_key(key), "pii": pii, "expires_at": expires_at, "identity_id": None,
         })).scalar_one()
     return key_id, key
 
 
 async def rotate(ref: str, grace_seconds: int = 0) -> tuple[int, str] | None:
-    """A new key with the same name, role, scope and pii grant; the old one keeps working for
-    `grace_seconds` so devices can switch over, then expires."""
+    """A new key for the same holder (identity, name, role, scope and pii grant); the old one
+    keeps working for `grace_seconds` so devices can switch over, then expires. The newest key
+    of a holder can be rotated even when revoked: a lost phone's key is revoked at once and its
+    holder later given a successor that keeps their records."""
     async with db.transaction() as conn:
         old = (await conn.execute(queries.ROTATE_OLD, {"ref": ref, "grace": grace_seconds})).first()
         if old is None:
@@ -86,7 +101,7 @@ async def rotate(ref: str, grace_seconds: int = 0) -> tuple[int, str] | None:
         key = new_key()
         key_id = (await conn.execute(queries.INSERT, {
             "name": old.name, "role": old.role, "kode_wilayah": old.kode_wilayah, "prefix": key[:14],
-            "h": hash_key(key), "pii": old.pii, "expires_at": None,
+            "h": hash_key(key), "pii": old.pii, "expires_at": None, "identity_id": old.identity_id,
         })).scalar_one()
     _cache.clear()
     return key_id, key
@@ -107,20 +122,23 @@ async def list_keys() -> list[dict]:
 async def authenticate(key: str) -> Principal | None:
     h = hash_key(key)
     now = time.monotonic()
-    hit = _cache.get(h)
-    if hit is not None and now - hit[0] < CACHE_SECONDS:
+    hit = _cache.get(h) if cache_trusted else None
+    if hit is not None and now - hit[0] < CACHE_SECONDS and (
+            hit[2] is None or hit[2] > dt.datetime.now(dt.timezone.utc)):
         principal = hit[1]
     else:
         async with db.connect() as conn:
             row = (await conn.execute(queries.BY_HASH, {"h": h})).first()
         principal = None
+        expires = None
         if row is not None and row.revoked_at is None and (
             row.expires_at is None or row.expires_at > dt.datetime.now(dt.timezone.utc)
         ):
-            principal = Principal(row.id, row.name, row.role, row.kode_wilayah, row.pii)
+            principal = Principal(row.id, row.name, row.role, row.kode_wilayah, row.pii, row.identity_id)
+            expires = row.expires_at
         if len(_cache) > 100_000:
             _cache.clear()
-        _cache[h] = (now, principal)
+        _cache[h] = (now, principal, expires)
     if principal is not None and now - _touched.get(principal.id, -1e9) > TOUCH_SECONDS:
         _touched[principal.id] = now
         asyncio.get_running_loop().create_task(_touch(principal.id))

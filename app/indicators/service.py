@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from sqlalchemy.exc import IntegrityError
 
-from app import db
+from app import csvcell, db
 from app.auth.service import Principal
 from app.indicators import angka, formulas, queries
 from app.indicators.schemas import (IndikatorIn, IndikatorPatch, PredikatIn, RealisasiIn, SasaranIn,
@@ -681,6 +681,17 @@ def _fmt_capaian(v: str | None) -> str:
     return angka.format_id(None if v is None else Decimal(v), 2, persen=True)
 
 
+class _SafeWriter:
+    """A csv writer whose text cells are neutralised (app.csvcell): indicator and sasaran
+    names are typed by people."""
+
+    def __init__(self, writer):
+        self._w = writer
+
+    def writerow(self, cells) -> None:
+        self._w.writerow(csvcell.row(cells))
+
+
 def lkjip_csv(doc: dict) -> str:
     """The LKjIP table as an RFC 4180 CSV with Indonesian headers and number format: a row per
     sasaran (its capaian: the mean), then a row per indicator."""
@@ -693,7 +704,7 @@ def lkjip_csv(doc: dict) -> str:
     header += ["Tahun akhir Renstra", "Target akhir Renstra", "Capaian thd target akhir Renstra",
                "Predikat thd target akhir Renstra"]
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
+    w = _SafeWriter(csv.writer(buf, lineterminator="\r\n"))
     w.writerow(header)
     for n, s in enumerate(doc["sasaran"], 1):
         tujuan = s["tujuan"]["nama"] if s["tujuan"] else ""

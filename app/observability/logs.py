@@ -11,6 +11,23 @@ from pythonjsonlogger.json import JsonFormatter
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
+# Set by a response that this service cut off on purpose (a sync stream whose client stopped
+# reading): uvicorn then reports "ASGI callable returned without completing response" as an
+# error, which here is no fault. The flag lives in the request's task, where uvicorn logs.
+CUT_OFF: contextvars.ContextVar[bool] = contextvars.ContextVar("cut_off", default=False)
+
+
+class _CutOffFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (CUT_OFF.get() and record.getMessage().startswith("ASGI callable returned without"))
+
+
+def quiet_deliberate_cut_offs() -> None:
+    """Install once per process (app start-up); idempotent."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _CutOffFilter) for f in logger.filters):
+        logger.addFilter(_CutOffFilter())
+
 
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:

@@ -1,10 +1,10 @@
 import hashlib
 import hmac
-import os
 
 from fastapi import APIRouter, Request, Response
 
 from app import db
+from app.config import settings
 from app.observability import metrics, queries
 from app.problems import Problem
 
@@ -16,8 +16,13 @@ router = APIRouter(tags=["ops"])
 async def prometheus_metrics(request: Request):
     """Prometheus metrics: requests by route and status, latency, records by state, ingest and
     sync counts, database pool use. With KUMKM_METRICS_TOKEN set, scrapers must send it as a
-    bearer token (counts of records and traffic are not for everyone)."""
-    token = os.environ.get("KUMKM_METRICS_TOKEN")
+    bearer token (counts of records and traffic are not for everyone). Without a token it is
+    open only while the service listens on loopback, or when KUMKM_METRICS_PUBLIC=1 says so."""
+    token = settings.metrics_token
+    if token is None and not settings.metrics_open:
+        raise Problem(403, "Forbidden", "/metrics is closed: this service listens on "
+                      f"{settings.bind_host}, not loopback. Set KUMKM_METRICS_TOKEN (scrapers send it as "
+                      "a bearer token) or KUMKM_METRICS_PUBLIC=1")
     if token:
         sent = request.headers.get("authorization", "")
         expected = f"Bearer {token}"

@@ -30,7 +30,9 @@ class Lokasi(BaseModel):
 class _Common(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    submission_id: uuid.UUID = Field(description="UUID made on the device; the idempotency key")
+    submission_id: uuid.UUID = Field(description="UUID made on the device; the idempotency key. Only "
+                                                 "RFC 9562 UUIDs of version 4 (random) or 7 (time-ordered) "
+                                                 "are accepted: the nil, max and other fixed ids are refused")
     periode: Annotated[str, Field(pattern=r"^[0-9]{4}$", description="PL-KUMKM round, e.g. 2022")]
     enumerator_id: ShortText
     kode_wilayah: Annotated[str, Field(
@@ -45,6 +47,17 @@ class _Common(BaseModel):
         # PostgreSQL text cannot hold U+0000; refuse it here, naming the field.
         if isinstance(v, str) and "\x00" in v:
             raise ValueError("text must not contain NUL (U+0000) characters")
+        return v
+
+    @field_validator("submission_id")
+    @classmethod
+    def _device_made(cls, v: uuid.UUID) -> uuid.UUID:
+        # The id is the idempotency key, first come first served: a fixed id (nil, max, a
+        # version 1 MAC+time or a name-based one) that a buggy device sends would let one device
+        # squat the id every such device uses. Random (4) and time-ordered random (7) ids cannot.
+        if v.version not in (4, 7):
+            raise ValueError("submission_id must be a random UUID of version 4 or 7 (RFC 9562), "
+                             "made on the device")
         return v
 
     @field_validator("captured_at")

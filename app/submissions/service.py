@@ -222,7 +222,7 @@ async def store(prepared: list[Prepared], principal: Principal) -> list[Outcome]
 
 def record_out(row, principal: Principal) -> dict:
     data = row.data if isinstance(row.data, dict) else orjson.loads(row.data)
-    visible = can_see_pii(principal, row.kode_wilayah, row.created_by)
+    visible = can_see_pii(principal, row.kode_wilayah, row.owner_identity)
     return {
         "submission_id": row.submission_id,
         "periode": row.periode,

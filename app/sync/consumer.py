@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -53,20 +54,45 @@ def save_state(path: Path, state: dict) -> None:
     _fsync_dir(path.parent)
 
 
+# A busy service (429: its sync streams are all taken) or a database away for a moment (503)
+# says when to come back; the nightly job waits that long, this many times, then gives up.
+BUSY_RETRIES = 5
+MAX_WAIT = 120.0
+
+
+def _retry_after(r: httpx.Response, attempt: int) -> float:
+    try:
+        wait = float(r.headers.get("retry-after", ""))
+    except ValueError:
+        wait = 2.0 ** attempt
+    return min(max(wait, 0.5), MAX_WAIT)
+
+
 def _stream_to(client: httpx.Client, path: str, params: dict, f) -> dict:
     """Write the stream's lines to `f`; return its end line. No end line: PullError."""
-    with client.stream("GET", path, params=params) as r:
-        if r.status_code != 200:
-            r.read()
-            raise PullError(f"GET {path}: HTTP {r.status_code}: {r.text[:500]}")
-        end = None
-        for line in r.iter_lines():
-            if not line:
+    attempt = 0
+    while True:
+        with client.stream("GET", path, params=params) as r:
+            if r.status_code in (429, 503) and attempt < BUSY_RETRIES:
+                r.read()
+                time.sleep(_retry_after(r, attempt))
+                attempt += 1
                 continue
-            if line.startswith('{"end"'):
-                end = orjson.loads(line)
-                break
-            f.write(line.encode() + b"\n")
+            return _read_stream(r, path, f)
+
+
+def _read_stream(r: httpx.Response, path: str, f) -> dict:
+    if r.status_code != 200:
+        r.read()
+        raise PullError(f"GET {path}: HTTP {r.status_code}: {r.text[:500]}")
+    end = None
+    for line in r.iter_lines():
+        if not line:
+            continue
+        if line.startswith('{"end"'):
+            end = orjson.loads(line)
+            break
+        f.write(line.encode() + b"\n")
     if end is None:
         raise PullError(f"GET {path}: the stream ended without its end line (cut short)")
     return end

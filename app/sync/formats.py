@@ -8,6 +8,7 @@ import uuid
 
 import orjson
 
+from app import csvcell
 from app.auth.pii import mask_record_data
 from app.submissions.schemas import Lokasi, SubmissionKoperasi, SubmissionUmkm
 
@@ -88,6 +89,8 @@ def csv_value(v) -> str:
         return "true"
     if v is False:
         return "false"
+    if isinstance(v, str):
+        return csvcell.text_cell(v)
     return str(v)
 
 
@@ -104,7 +107,7 @@ def content_from_row(row: dict[str, str]) -> tuple[dict, list[str]]:
     lokasi: dict = {}
     for col, raw in row.items():
         col = col.strip()
-        value = raw.strip() if isinstance(raw, str) else raw
+        value = csvcell.read_cell(raw.strip()) if isinstance(raw, str) else raw
         if col in NOT_CONTENT:
             ignored.append(col)
             continue

@@ -1,6 +1,8 @@
 """Walidata sync over HTTP: the change feed and the snapshot, both streamed as NDJSON."""
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Literal, Union
 
 from fastapi import APIRouter, Depends, Query
@@ -8,11 +10,15 @@ from fastapi.responses import StreamingResponse
 
 from app.auth.deps import require_role
 from app.auth.service import Principal
+from app.config import settings
+from app.observability.logs import CUT_OFF
 from app.problems import Problem
 from app.submissions.service import known_periode
 from app.sync import service
 from app.sync.cursor import Cursor, CursorError
 from app.sync.schemas import ChangeLine, EndLine, SyncRecord
+
+log = logging.getLogger("kumkm.sync")
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 
@@ -28,19 +34,44 @@ class NDJSONResponse(StreamingResponse):
     media_type = "application/x-ndjson"
 
 
+class StreamStalled(Exception):
+    pass
+
+
 class _Stream(StreamingResponse):
-    """A streamed body whose connection and access-log entry are settled when the response
-    ends, whether it completed, failed or the client went away (a generator that never ran
-    would otherwise keep its connection)."""
+    """A streamed body whose connection, stream slot and access-log entry are settled when the
+    response ends, whether it completed, failed, the client went away, or the client stopped
+    reading: a chunk the client has not taken within KUMKM_STREAM_STALL_SECONDS ends the
+    stream and closes the HTTP connection (a generator that never ran, or one stuck behind a
+    full socket, would otherwise keep its database connection for ever)."""
 
     def __init__(self, state: service.StreamState, body, *, media_type: str, headers: dict | None = None):
         super().__init__(body, media_type=media_type, headers=headers)
         self._state = state
 
     async def __call__(self, scope, receive, send):
+        stall = settings.stream_stall_seconds
+
+        async def send_or_give_up(message):
+            try:
+                await asyncio.wait_for(send(message), stall)
+            except asyncio.TimeoutError:
+                raise StreamStalled() from None
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send_or_give_up)
+        except* StreamStalled:
+            log.warning("closed a sync stream (%s, key #%s) whose client took nothing for %.0f s "
+                        "after %d rows", self._state.endpoint, self._state.principal.id, stall,
+                        self._state.rows)
+            # The response is cut off mid-body: the server closes the connection. That is what
+            # a stalled client gets, not a fault of this service (see app.observability.logs).
+            CUT_OFF.set(True)
         finally:
+            try:
+                await self.body_iterator.aclose()
+            except Exception:  # the generator's own clean-up failing must not hide the above
+                log.debug("closing a sync body failed", exc_info=True)
             await service.finish_quietly(self._state)
 
 
@@ -61,7 +92,8 @@ _NO_STORE = {"Cache-Control": "no-store"}
                                     "one EndLine with the cursor to resume from. A stream without "
                                     "its EndLine was cut short."},
                403: {"description": "role may not sync"},
-               422: {"description": "bad cursor, limit or periode"}},
+               422: {"description": "bad cursor, limit or periode"},
+               429: {"description": "too many sync streams open, for this key or in all; see Retry-After"}},
 )
 async def changes(
     principal: Principal = Depends(_syncer),
@@ -102,7 +134,8 @@ async def changes(
                                                  "schema": {"type": "string"}}},
                      "content": {"text/csv": {"schema": {"type": "string"}}}},
                403: {"description": "role may not sync"},
-               422: {"description": "bad periode or format"}},
+               422: {"description": "bad periode or format"},
+               429: {"description": "too many sync streams open, for this key or in all; see Retry-After"}},
 )
 async def snapshot(
     principal: Principal = Depends(_syncer),

@@ -23,6 +23,7 @@ import io
 import logging
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import orjson
@@ -30,6 +31,8 @@ import orjson
 from app import db
 from app.auth.pii import can_see_pii
 from app.auth.service import Principal, log_access
+from app.config import settings
+from app.problems import Problem
 from app.sync import formats, queries
 from app.sync.cursor import Cursor, Snapshot
 
@@ -65,14 +68,53 @@ class Scope:
 def scope_of(principal: Principal, periode: str | None) -> Scope:
     # Everything a sync returns lies inside the key's own wilayah, so one decision holds for
     # every row: the same rule as a single read of a record in that wilayah.
-    pii = can_see_pii(principal, principal.kode_wilayah or "", "")
+    pii = can_see_pii(principal, principal.kode_wilayah or "", None)
     return Scope(principal.kode_wilayah, periode, pii)
 
 
+# Seconds a client turned away by the stream limits is asked to wait: a feed page or a
+# snapshot of a provinsi takes seconds to minutes.
+STREAM_RETRY_AFTER = 10
+
+
+class StreamSlots:
+    """Admission of sync streams in this process: at most KUMKM_STREAMS_MAX at once, and
+    KUMKM_STREAMS_PER_KEY for one key, so one client (or a handful of stalled ones) cannot hold
+    every stream. Beyond either: 429 with Retry-After, at once, before any connection is taken."""
+
+    def __init__(self):
+        self.open = 0
+        self.by_key: dict[int, int] = {}
+
+    def take(self, key_id: int) -> None:
+        if self.by_key.get(key_id, 0) >= settings.streams_per_key:
+            raise Problem(429, "Too Many Requests",
+                          f"this key already has {settings.streams_per_key} sync streams open; "
+                          "finish reading one first", headers={"Retry-After": str(STREAM_RETRY_AFTER)})
+        if self.open >= settings.streams_max:
+            raise Problem(429, "Too Many Requests",
+                          "the service is serving as many sync streams as it allows; try again shortly",
+                          headers={"Retry-After": str(STREAM_RETRY_AFTER)})
+        self.open += 1
+        self.by_key[key_id] = self.by_key.get(key_id, 0) + 1
+
+    def give(self, key_id: int) -> None:
+        self.open -= 1
+        left = self.by_key.get(key_id, 1) - 1
+        if left:
+            self.by_key[key_id] = left
+        else:
+            self.by_key.pop(key_id, None)
+
+
+slots = StreamSlots()
+
+
 class RawConnection:
-    """A raw asyncpg connection borrowed from the application's SQLAlchemy pool. It goes back
-    to the pool only when the stream ended cleanly; a stream cut short (client gone, error)
-    may have left a query or a transaction open, so that connection is discarded."""
+    """A raw asyncpg connection borrowed from the streams' own pool (db.get_stream_engine).
+    It goes back to the pool only when the stream ended cleanly; a stream cut short (client
+    gone or stalled, error) may have left a query or a transaction open, so that connection is
+    discarded."""
 
     def __init__(self):
         self._sa = None
@@ -80,7 +122,7 @@ class RawConnection:
         self._closed = False
 
     async def open(self) -> "RawConnection":
-        self._sa = db.get_engine().connect()
+        self._sa = db.get_stream_engine().connect()
         await self._sa.start()
         raw = await self._sa.get_raw_connection()
         self.pg = raw.driver_connection
@@ -90,6 +132,12 @@ class RawConnection:
         if self._closed or self._sa is None:
             return
         self._closed = True
+        if self.pg is None:          # the open itself failed or timed out: nothing to return
+            try:
+                await self._sa.close()
+            except Exception:
+                log.exception("closing a sync connection that never opened failed")
+            return
         try:
             if not clean or self.pg.is_in_transaction():
                 # A cancelled fetch may still be running on it: cut it off at once rather
@@ -115,13 +163,18 @@ class StreamState:
     tr: object = None            # the asyncpg transaction the stream reads in
     helpers: list | None = None  # extra connections of a parallel stream
     more: bool | None = None
+    slot: bool = False           # holds one of the process's stream slots
     _finished: bool = False
 
     async def finish(self) -> None:
-        """Return the connection and write the access log, once, whatever happened."""
+        """Return the connection and the stream slot and write the access log, once,
+        whatever happened."""
         if self._finished:
             return
         self._finished = True
+        if self.slot:
+            self.slot = False
+            slots.give(self.principal.id)
         try:
             helpers, self.helpers = self.helpers or [], None
             for helper in helpers:
@@ -143,20 +196,31 @@ class StreamState:
 async def open_feed(principal: Principal, after: Cursor, limit: int, periode: str | None,
                     after_text: str | None) -> StreamState:
     scope = scope_of(principal, periode)
-    conn = await RawConnection().open()
-    try:
+    async with _admitted(principal) as conn:
         tr = conn.pg.transaction(readonly=True)
         await tr.start()
         await conn.pg.execute(queries.BEGIN_SYNC)
         horizon = await conn.pg.fetchval(queries.HORIZON)
-    except BaseException:
-        await conn.close(clean=False)
-        raise
     state = StreamState("GET /api/v1/sync/changes", principal,
                         {"after": after_text, "limit": limit, "periode": periode,
                          "kode_wilayah": scope.wilayah, "pii": scope.pii, "horizon": horizon},
-                        cursor=after, conn=conn, scope=scope, tr=tr)
+                        cursor=after, conn=conn, scope=scope, tr=tr, slot=True)
     return state
+
+
+@asynccontextmanager
+async def _admitted(principal: Principal):
+    """A stream slot and a connection of the streams' pool for a stream being opened; both
+    are given back if opening fails, and otherwise handed to the StreamState."""
+    slots.take(principal.id)
+    conn = RawConnection()
+    try:
+        await conn.open()
+        yield conn
+    except BaseException:
+        slots.give(principal.id)
+        await conn.close(clean=False)
+        raise
 
 
 class LineBlocks:
@@ -388,21 +452,17 @@ async def _feed_end(state: StreamState, limit: int, delivered: int) -> bytes:
 
 async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> StreamState:
     scope = scope_of(principal, periode)
-    conn = await RawConnection().open()
-    try:
+    async with _admitted(principal) as conn:
         tr = conn.pg.transaction(isolation="repeatable_read", readonly=True)
         await tr.start()
         await conn.pg.execute(queries.BEGIN_SYNC)
         snap = Snapshot.parse(await conn.pg.fetchval(queries.CURRENT_SNAPSHOT))
-    except BaseException:
-        await conn.close(clean=False)
-        raise
     # With nothing in flight (xmin = xmax) the position alone is exact.
     cursor = Cursor(snap.xmin, 0, snap if snap.xmax > snap.xmin else None)
     state = StreamState("GET /api/v1/sync/snapshot", principal,
                         {"periode": periode, "format": fmt, "kode_wilayah": scope.wilayah,
                          "pii": scope.pii, "snapshot": snap.text()},
-                        cursor=cursor, conn=conn, scope=scope, tr=tr)
+                        cursor=cursor, conn=conn, scope=scope, tr=tr, slot=True)
     return state
 
 

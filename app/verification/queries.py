@@ -68,6 +68,7 @@ DECIDE = text(
 CURRENT_WITH_LAST = text(
     """
     SELECT s.submission_id, s.status, s.version, s.kode_wilayah, s.created_by,
+           (SELECT k.identity_id FROM api_keys k WHERE k.id = s.created_by_key) AS owner_identity,
            encode(s.content_hash, 'hex') AS content_hash, s.periode, s.jenis, s.enumerator_id,
            s.kode_provinsi,
            h.aksi, h.dari, h.ke, h.oleh, h.alasan_kode, h.catatan, h.pada, h.version AS h_version
@@ -133,8 +134,8 @@ RIWAYAT = text(
 )
 
 RECORD_HEAD = text(
-    "SELECT submission_id, status, version, kode_wilayah, created_by FROM submissions "
-    "WHERE submission_id = :id"
+    "SELECT submission_id, status, version, kode_wilayah, created_by, "
+    "(SELECT k.identity_id FROM api_keys k WHERE k.id = s.created_by_key) AS owner_identity FROM submissions s WHERE submission_id = :id"
 )
 
 VERSIONS = text(

@@ -145,8 +145,12 @@ async def versi_one(submission_id: uuid.UUID, version: int = Path(ge=1, le=2_147
         raise Problem(404, "Not Found", f"record {submission_id} has no version {version} "
                                         f"(current version {head.version})",
                       errors=[{"field": "version", "message": f"versions are 1..{head.version}"}])
-    visible = can_see_pii(principal, head.kode_wilayah, head.created_by)
     data = row.data if isinstance(row.data, dict) else orjson.loads(row.data)
+    # An old version may have been in another wilayah (a correction moved the record): its
+    # personal data is shown only to whom may see it both there and where the record is now.
+    visible = (can_see_pii(principal, head.kode_wilayah, head.owner_identity)
+               and can_see_pii(principal, str(data.get("kode_wilayah") or head.kode_wilayah),
+                               head.owner_identity))
     if visible:
         await log_access(principal, "GET /api/v1/submissions/{submission_id}/versi/{version}",
                          {"submission_ids": [str(submission_id)], "version": version}, 1)

@@ -210,10 +210,15 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
         cur = await _current(conn, sid)
     if cur is None:
         return CorrectionResult(404, title="Not Found", detail=f"no record with submission_id {sid}")
-    if principal.role != "admin" and cur.created_by != principal.name:
+    if principal.role != "admin" and (cur.owner_identity is None
+                                      or cur.owner_identity != principal.identity):
         return CorrectionResult(403, title="Forbidden",
-                                detail="only the enumerator that created the record (or an admin) may "
-                                       "correct it")
+                                detail="only the holder of the key that created the record (or an "
+                                       "admin) may correct it")
+    if not principal.covers(cur.kode_wilayah):
+        return CorrectionResult(403, title="Forbidden",
+                                detail=f"the record is in wilayah {cur.kode_wilayah}, outside this key's "
+                                       f"scope ({principal.kode_wilayah})")
     errors: list[dict] = [{"field": f, "type": "value_error", "message": "must not contain the NUL character"}
                           for f in _nul_fields(body)]
     if str(body.get("submission_id")) != sid:

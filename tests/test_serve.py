@@ -1,0 +1,140 @@
+"""The service as an operator runs it, in its own processes: a revoked key stops working at
+once in every worker; a database that is busy answers 503 with Retry-After, fast; stopping
+`kumkm serve` with SIGTERM or SIGINT stops the embedded PostgreSQL it started, and a start
+after a kill -9 finds and adopts the server left behind."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import asyncpg_params, auth
+from tests.factories import umkm
+from tests.serve_helpers import Served, cli, environment
+
+
+async def _fresh_get(url: str, key: str, n: int) -> list[int]:
+    """n requests, each on a new connection, so that they land on every worker."""
+    async def one():
+        async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+            return (await c.get("/api/v1/wilayah", params={"parent": "16"}, headers=auth(key))).status_code
+
+    return await asyncio.gather(*(one() for _ in range(n)))
+
+
+async def test_revoke_and_rotate_take_effect_at_once_in_every_worker(database_url, tmp_path):
+    env = environment(database_url=database_url)
+    served = await asyncio.to_thread(Served(env, "--workers", "2", log=tmp_path / "serve.log").wait_ready)
+    try:
+        made = await asyncio.to_thread(cli, env, "apikey", "create", "--role", "dinas", "--wilayah", "16",
+                                       "--name", "dinas-sumsel")
+        assert made.returncode == 0, made.stderr
+        key = made.stdout.strip().splitlines()[-1]
+        for _ in range(3):   # every worker has looked the key up and holds it in its cache
+            assert set(await _fresh_get(served.url, key, 24)) == {200}
+
+        rotated = await asyncio.to_thread(cli, env, "apikey", "rotate", key[:14])
+        assert rotated.returncode == 0, rotated.stderr
+        new_key = rotated.stdout.strip().splitlines()[-1]
+        assert set(await _fresh_get(served.url, key, 24)) == {401}       # grace 0: expired at once
+        assert set(await _fresh_get(served.url, new_key, 24)) == {200}
+
+        revoked = await asyncio.to_thread(cli, env, "apikey", "revoke", new_key[:14])
+        assert revoked.returncode == 0, revoked.stderr
+        assert set(await _fresh_get(served.url, new_key, 24)) == {401}   # the first request after it
+    finally:
+        await asyncio.to_thread(served.stop)
+
+
+async def test_an_exhausted_pool_answers_503_with_retry_after_fast(database_url, tmp_path, keys, pg):
+    """Every pooled connection is stuck behind a lock a maintenance job holds: further requests
+    are told to come back (503, Retry-After) within the pool timeout, never a 500 after 30 s,
+    and the blocked writes complete once the lock is gone."""
+    env = environment(database_url=database_url, KUMKM_DB_POOL_SIZE=2, KUMKM_DB_POOL_TIMEOUT=0.5)
+    served = await asyncio.to_thread(Served(env, log=tmp_path / "serve.log").wait_ready)
+    key = await keys.make("enumerator", "16", name="enum-sumsel")
+    blocker = await asyncpg.connect(**asyncpg_params(database_url))
+    try:
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as c:
+            assert (await c.get("/api/v1/wilayah", params={"parent": "16"}, headers=auth(key))).status_code == 200
+            tr = blocker.transaction()
+            await tr.start()
+            await blocker.execute("LOCK TABLE rekap_status IN EXCLUSIVE MODE")
+
+            async def post():
+                t = time.monotonic()
+                r = await c.post("/api/v1/submissions", json=umkm(), headers=auth(key))
+                return r, time.monotonic() - t
+
+            stuck = [asyncio.create_task(post()) for _ in range(2)]
+            await asyncio.sleep(0.5)          # both pooled connections now wait on the lock
+            more = await asyncio.gather(*(post() for _ in range(6)))
+            for r, took in more:
+                assert r.status_code == 503, r.text
+                assert r.headers["retry-after"] == "2"
+                assert r.headers["content-type"] == "application/problem+json"
+                assert "busy" in r.json()["detail"]
+                assert took < 2.0
+            await tr.rollback()
+            for r, _ in await asyncio.gather(*stuck):
+                assert r.status_code == 201, r.text
+            r = await c.post("/api/v1/submissions", json=umkm(), headers=auth(key))
+            assert r.status_code == 201
+    finally:
+        await blocker.close()
+        await asyncio.to_thread(served.stop)
+    assert await pg.fetchval("SELECT count(*) FROM submissions") == 3
+    assert "Traceback" not in served.output()
+
+
+@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="exercises the embedded server")
+async def test_stopping_serve_stops_the_embedded_server_it_started(tmp_path):
+    from app import embedded
+
+    data_dir = tmp_path / "data"
+    pgdata = data_dir / "pgdata"
+    env = environment(data_dir=data_dir)
+
+    def run(*args: str) -> Served:
+        return Served(env, *args, log=tmp_path / "serve.log").wait_ready()
+
+    try:
+        for sig, args in ((signal.SIGTERM, ()), (signal.SIGINT, ()), (signal.SIGTERM, ("--workers", "2"))):
+            served = await asyncio.to_thread(run, *args)
+            assert embedded.running_pid(pgdata) is not None
+            code = await asyncio.to_thread(served.signal, sig)
+            assert code == 0, served.output()
+            assert embedded.running_pid(pgdata) is None, f"{sig!r} {args}: PostgreSQL left running"
+
+        # kill -9: nothing in the process runs, so the server stays; the next start adopts it
+        served = await asyncio.to_thread(run)
+        postmaster = embedded.running_pid(pgdata)
+        await asyncio.to_thread(served.signal, signal.SIGKILL)
+        assert embedded.running_pid(pgdata) == postmaster
+        served = await asyncio.to_thread(run, "--host", "0.0.0.0")
+        assert embedded.running_pid(pgdata) == postmaster
+        assert "forgot 1 handle" in served.output()
+        # a service on a public address says at start that /metrics is closed, and keeps it so
+        assert "/metrics is closed" in served.output()
+        assert httpx.get(f"{served.url}/metrics").status_code == 403
+        assert await asyncio.to_thread(served.signal, signal.SIGTERM) == 0
+        assert embedded.running_pid(pgdata) is None
+
+        # kill -9 and no new start: the operator's command stops the leftover server
+        served = await asyncio.to_thread(run)
+        await asyncio.to_thread(served.signal, signal.SIGKILL)
+        status = await asyncio.to_thread(cli, env, "db", "status")
+        assert status.returncode == 0 and "running" in status.stdout
+        stopped = await asyncio.to_thread(cli, env, "db", "stop")
+        assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stderr
+        assert embedded.running_pid(pgdata) is None
+        status = await asyncio.to_thread(cli, env, "db", "status")
+        assert status.returncode == 3 and "not running" in status.stdout
+    finally:
+        embedded.stop(pgdata)
