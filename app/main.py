@@ -153,6 +153,28 @@ def _problem_responses(doc: dict) -> None:
             responses.setdefault("default", {"description": "any other error", "content": content})
 
 
+def _ndjson_streams(doc: dict) -> None:
+    """A streamed NDJSON response declares its lines as `"model": Union[Line, EndLine]` (so
+    FastAPI puts the line models in the components), which FastAPI writes as the schema of the
+    whole body and merges with the body's `{"type": "string"}`: a schema nothing satisfies.
+    OpenAPI 3.1 has no keyword for the items of a stream, so the body's schema becomes text that
+    names its lines, and `x-itemSchema` (OpenAPI 3.2's `itemSchema`) the schema of one line."""
+    for operations in doc.get("paths", {}).values():
+        for op in operations.values():
+            for response in op.get("responses", {}).values():
+                media = response.get("content", {}).get("application/x-ndjson")
+                if not media or "anyOf" not in media.get("schema", {}):
+                    continue
+                lines = media["schema"]["anyOf"]
+                *items, end = [f"`{line['$ref'].rsplit('/', 1)[-1]}` ({line['$ref']})" for line in lines]
+                media["schema"] = {"type": "string",
+                                   "description": f"NDJSON, one JSON object per line: {' or '.join(items)} "
+                                                  f"lines, then one {end} that ends every complete "
+                                                  "stream. `x-itemSchema`, beside this schema, is the "
+                                                  "schema of one line."}
+                media["x-itemSchema"] = {"anyOf": lines}
+
+
 def _document_raw_bodies(app: FastAPI) -> None:
     """Record bodies are parsed by the service itself (one validation path for single posts,
     batches and imports, with per-item outcomes), so FastAPI does not see their models:
@@ -171,6 +193,7 @@ def _document_raw_bodies(app: FastAPI) -> None:
             schemas = doc.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(defs.get("$defs", {}))
             _problem_responses(doc)
+            _ndjson_streams(doc)
             app.openapi_schema = doc
         return app.openapi_schema
 

@@ -167,8 +167,9 @@ async def get_targets(*, indikator_id: int = _id(), kode_wilayah: str = _wilayah
 
 @router.put("/{indikator_id}/target/{kode_wilayah}/{tahun}", response_model=schemas.TargetTahun,
             summary="Set or revise a yearly target (the previous value stays in the history)")
-async def put_target(*, indikator_id: int = _id(), body: schemas.TargetIn, kode_wilayah: str = _wilayah(),
-                     tahun: int = _tahun(), principal: Principal = Depends(require_key)):
+async def put_target(*, indikator_id: int = _id(), body: schemas.IndikatorTargetIn,
+                     kode_wilayah: str = _wilayah(), tahun: int = _tahun(),
+                     principal: Principal = Depends(require_key)):
     return await service.put_target(principal, indikator_id, kode_wilayah, tahun, body)
 
 

@@ -157,7 +157,7 @@ class SasaranList(BaseModel):
     items: list[Sasaran]
 
 
-class TargetIn(_In):
+class IndikatorTargetIn(_In):
     nilai: Nilai
     keterangan: str | None = Field(None, max_length=500, description="e.g. `Renstra 2019-2023 perubahan`")
 
@@ -168,7 +168,7 @@ class RealisasiIn(_In):
     catatan: str | None = Field(None, max_length=2000)
 
 
-class TargetRevisi(BaseModel):
+class IndikatorTargetRevisi(BaseModel):
     id: int
     tahun: int
     nilai: str
@@ -180,7 +180,7 @@ class TargetRevisi(BaseModel):
 class TargetTahun(BaseModel):
     tahun: int
     nilai: str = Field(description="the target in force: the latest revision")
-    riwayat: list[TargetRevisi] = Field(description="every revision, newest first")
+    riwayat: list[IndikatorTargetRevisi] = Field(description="every revision, newest first")
 
 
 class TargetList(BaseModel):

@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from app import csvcell, db
 from app.auth.service import Principal
 from app.indicators import angka, formulas, queries
-from app.indicators.schemas import (IndikatorIn, IndikatorPatch, PredikatIn, RealisasiIn, SasaranIn,
-                                    SasaranPatch, TargetIn, TujuanIn, TujuanPatch)
+from app.indicators.schemas import (IndikatorIn, IndikatorPatch, IndikatorTargetIn, PredikatIn, RealisasiIn,
+                                    SasaranIn, SasaranPatch, TujuanIn, TujuanPatch)
 from app.problems import Problem
 from app.wilayah.service import KODE_PATTERN, get_index
 
@@ -356,7 +356,8 @@ def _revisi(r) -> dict:
     return d
 
 
-async def put_target(principal: Principal, indikator_id: int, wilayah: str, tahun: int, body: TargetIn) -> dict:
+async def put_target(principal: Principal, indikator_id: int, wilayah: str, tahun: int,
+                     body: IndikatorTargetIn) -> dict:
     async with db.transaction() as conn:
         await _indikator_for_values(conn, principal, indikator_id, wilayah, write=True)
         await conn.execute(queries.TARGET_INSERT, {

@@ -85,6 +85,7 @@ async def _check_periode(periode: str | None) -> None:
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
+# `model` names the lines of the stream; app.main writes it as the NDJSON media type's x-itemSchema.
 @router.get(
     "/changes", response_class=NDJSONResponse,
     responses={200: {"model": Union[ChangeLine, EndLine],
