@@ -1,4 +1,4 @@
-"""Capaian pendataan and keragaan koperasi under load (DESIGN section 10).
+"""Capaian pendataan and keragaan koperasi under load (docs/domain.md).
 
     python -m bench.capaian [--records 10000000] [--requests 400]
 

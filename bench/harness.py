@@ -19,7 +19,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 KUMKM = [sys.executable, "-m", "app.cli"]
 
-# DESIGN section 1: the eight kabupaten/kota of Sumatera Selatan's 2022 round and their masuk.
+# docs/domain.md: the eight kabupaten/kota of Sumatera Selatan's 2022 round and their masuk.
 SUMSEL_2022 = {
     "16.07": 41_675, "16.03": 62_137, "16.06": 24_480, "16.05": 18_357,
     "16.10": 42_706, "16.02": 21_386, "16.01": 38_114, "16.71": 85_015,

@@ -1,4 +1,4 @@
-"""Ingest benchmark (DESIGN section 10): batch records/s, single-record POST rate and latency at
+"""Ingest benchmark (docs/domain.md): batch records/s, single-record POST rate and latency at
 64 concurrent clients, and the whole 2022 Sumatera Selatan round (333,870 records).
 
     ./dev bench ingest [--batch-records 200000] [--single-requests 20000] [--workers 1]

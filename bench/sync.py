@@ -6,7 +6,7 @@ Starts a fresh embedded PostgreSQL in a temporary directory, loads N records wit
 SQL (submissions, their first version and their change, as ingest writes them), starts the
 service with `kumkm serve`, then streams the whole snapshot and the whole feed with httpx
 and reports records/s and the service's peak RSS (psutil, sampled every 100 ms).
-Targets (DESIGN section 10): >= 100,000 records/s, RSS < 300 MB whatever N."""
+Targets (docs/domain.md): >= 100,000 records/s, RSS < 300 MB whatever N."""
 from __future__ import annotations
 
 import argparse

@@ -419,7 +419,7 @@ def render() -> str:
         " Do not edit by hand; tests/test_authorization.py fails when this file is stale. -->",
         "",
         "Every `/api/v1` request needs `Authorization: Bearer <key>` (none, unknown, revoked or "
-        "expired: **401**). A key has one role (DESIGN section 8) and a wilayah scope: a provinsi "
+        "expired: **401**). A key has one role (docs/domain.md) and a wilayah scope: a provinsi "
         "(`16`), a kabupaten/kota (`16.07`) or none (national). A key covers its own wilayah and "
         "everything inside it. A role not ticked below gets **403**; a ticked role then passes the "
         "operation's scope rule or is refused as the rule says.",

@@ -1,4 +1,4 @@
-"""Capaian pendataan: DESIGN section 1's table from live data, exact, with ratios that can
+"""Capaian pendataan: the capaian pendataan table (docs/domain.md) from live data, exact, with ratios that can
 never disagree with their own counts."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.conftest import auth
 
 URL = "/api/v1/capaian-pendataan"
 
-# DESIGN section 1, Tabel 2.8: kabkota, target, data masuk, diterima, ditolak, and the ratios the
+# docs/domain.md, Tabel 2.8: kabkota, target, data masuk, diterima, ditolak, and the ratios the
 # dinas printed (columns 10, 11, 12). Belum diverifikasi is what makes masuk add up.
 SUMSEL = [
     ("16.07", "Kabupaten Banyuasin", 41_910, 41_675, 39_345, 335, "99,44%", "93,88%", "94,41%"),

@@ -1,7 +1,7 @@
 """Numbers for reports: exact ratios, Indonesian number format and CSV downloads.
 
 Counts are exact integers and ratios are computed from them as fractions, so a printed
-percentage can never disagree with its own numerator and denominator (DESIGN section 1).
+percentage can never disagree with its own numerator and denominator (docs/domain.md).
 Shared by the capaian table (app/targets) and the ODS aggregates."""
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ async def keragaan_koperasi(periode: str = _PERIODE,
                                                                           "or none (rows per provinsi)"),
                             status: list[str] | None = _STATUS, format: Literal["json", "csv"] = _FORMAT,
                             principal: Principal = Depends(_reader)):
-    """DESIGN section 6's ODS table: koperasi under kabupaten/kota authority per child wilayah,
+    """the ODS keragaan koperasi table (docs/domain.md): koperasi under kabupaten/kota authority per child wilayah,
     then Binaan Provinsi, Binaan Nasional and Jumlah, with persentase aktif in every row."""
     doc = await service.keragaan_koperasi(principal, periode, wilayah, service.parse_status(status))
     if format == "csv":

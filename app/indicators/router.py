@@ -16,7 +16,7 @@ from app.indicators import formulas, schemas, service
 
 class _DecimalJSONRequest(Request):
     async def json(self) -> Any:
-        # JSON numbers become Decimal, not float: 0.03 must stay 0.03 (DESIGN section 5).
+        # JSON numbers become Decimal, not float: 0.03 must stay 0.03 (docs/domain.md).
         if not hasattr(self, "_json"):
             self._json = json.loads(await self.body(), parse_float=Decimal)
         return self._json

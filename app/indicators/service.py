@@ -2,7 +2,7 @@
 realisasi with history, realisasi computed from the registry, capaian, predikat and the
 LKjIP table.
 
-Scope rules (DESIGN section 8 roles):
+Scope rules (roles: docs/domain.md):
 - Writes (definitions, targets, realisasi, predikat scales): `dinas` and `admin` keys whose
   scope covers the indicator's owner (`pemilik`); `nasional` needs a key without a scope.
 - Reads: `dinas`, `verifikator`, `walidata` and `admin`. Definitions are visible when their

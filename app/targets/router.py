@@ -53,7 +53,7 @@ async def capaian_pendataan(
     format: Literal["json", "csv"] = "json",
     principal: Principal = Depends(_reader),
 ):
-    """DESIGN section 1's table from live data: per child wilayah with a target or records,
+    """the capaian pendataan table (docs/domain.md) from live data: per child wilayah with a target or records,
     plus the total row. `masuk = belum_diverifikasi + diterima + ditolak` in every row."""
     doc = await service.capaian(principal, periode, wilayah, as_of, tingkat)
     if format == "csv":
