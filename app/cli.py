@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from app import db
+from app.core import db
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +25,7 @@ def cmd_serve(args) -> int:
 
     import uvicorn
 
-    from app.config import settings
+    from app.core.settings import settings
 
     url = _prepare_database()
     # Workers and the reloader are separate processes: hand them the resolved URL so they
@@ -60,7 +60,7 @@ def cmd_serve(args) -> int:
 
 
 def _say_how_metrics_are_guarded(host: str) -> None:
-    from app.config import is_loopback, settings
+    from app.core.settings import is_loopback, settings
 
     if settings.metrics_token:
         note = "/metrics needs the bearer token in KUMKM_METRICS_TOKEN"
@@ -75,8 +75,8 @@ def _say_how_metrics_are_guarded(host: str) -> None:
 
 
 def cmd_db_stop(args) -> int:
-    from app import embedded
-    from app.config import settings
+    from app.core import embedded
+    from app.core.settings import settings
 
     if settings.database_url:
         print("error: DATABASE_URL is set; only the embedded server (KUMKM_DATA_DIR) is stopped here",
@@ -94,8 +94,8 @@ def cmd_db_stop(args) -> int:
 
 
 def cmd_db_status(args) -> int:
-    from app import embedded
-    from app.config import settings
+    from app.core import embedded
+    from app.core.settings import settings
 
     if settings.database_url:
         print(f"DATABASE_URL: {_safe(db.normalize_url(settings.database_url))}")
@@ -152,7 +152,7 @@ def cmd_apikey_create(args) -> int:
         if args.expires_days:
             import datetime as dt
 
-            expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=args.expires_days)
+            expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.expires_days)
         name = args.name or (None if args.role == "enumerator" else args.role)
         return await service.create(name, args.role, args.wilayah, pii=args.pii, expires_at=expires)
 

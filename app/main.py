@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import logging
+import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app import db, problems
-from app.config import settings
-from app.limits import BodyGuard
+from app.core import db
+from app.core import errors as problems
+from app.core.limits import BodyGuard
+from app.core.settings import settings
 
 log = logging.getLogger("kumkm")
 
@@ -34,8 +35,8 @@ async def lifespan(app: FastAPI):
     await asyncio.to_thread(db.resolve_url)
     if app.state.migrate_on_start:
         await asyncio.to_thread(db.migrate)
-    from app.auth.watch import KeyWatch
-    from app.wilayah.service import get_index
+    from app.core.authn import KeyWatch
+    from app.core.reference import get_index
 
     await get_index()
     # Revocations and rotations made anywhere (another worker, the CLI) apply here at once.
@@ -70,15 +71,15 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     from app.aggregates.router import router as aggregates_router
     from app.auth.router import router as audit_router
     from app.indicators.router import router as indicators_router
+
+    # The single-record ingest route first, without FastAPI's dependency layer (see
+    # create_submission_lean); the APIRoute below still documents it.
+    from app.submissions.router import lean_route
     from app.submissions.router import router as submissions_router
     from app.sync.router import router as sync_router
     from app.targets.router import router as targets_router
     from app.verification.router import router as verification_router
     from app.wilayah.router import router as wilayah_router
-
-    # The single-record ingest route first, without FastAPI's dependency layer (see
-    # create_submission_lean); the APIRoute below still documents it.
-    from app.submissions.router import lean_route
 
     app.router.routes.insert(0, lean_route())
     app.include_router(wilayah_router)
@@ -124,9 +125,9 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
 
 
 def _problem_responses(doc: dict) -> None:
-    """Every error is RFC 9457 problem details (app/problems.py), FastAPI's validation errors
+    """Every error is RFC 9457 problem details (app/core/errors.py), FastAPI's validation errors
     included: say so in the document instead of FastAPI's default 422 shape."""
-    from app.problems import FieldError, ProblemDetails
+    from app.core.errors import FieldError, ProblemDetails
 
     schemas = doc["components"]["schemas"]
     schemas.pop("HTTPValidationError", None)
@@ -137,7 +138,7 @@ def _problem_responses(doc: dict) -> None:
     schemas["ProblemDetails"] = problem
     content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
     for path, operations in doc.get("paths", {}).items():
-        for method, op in operations.items():
+        for op in operations.values():
             responses = op.setdefault("responses", {})
             for code, response in list(responses.items()):
                 if code.startswith(("4", "5")):

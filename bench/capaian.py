@@ -193,7 +193,7 @@ async def recount_check(client, conn, key: str) -> dict:
 
 
 async def run(args) -> dict:
-    from app import db, embedded
+    from app.core import db, embedded
 
     tmp = Path(tempfile.mkdtemp(prefix="kumkm-bench-"))
     print(f"embedded PostgreSQL in {tmp}", flush=True)

@@ -42,7 +42,7 @@ class Service:
         self.workers = workers
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Service":
+    def start(self) -> Service:
         self.proc = subprocess.Popen(
             [*KUMKM, "serve", "--port", str(self.port), "--workers", str(self.workers), "--log-level", "warning"],
             cwd=ROOT, env=self.env, start_new_session=True)

@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 import psutil
 
-from app.sync.queries import record_line
+from app.core.record import record_line
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="kumkm-bench-sync-"))
     os.environ["KUMKM_DATA_DIR"] = str(tmp)
-    from app import db, embedded
+    from app.core import db, embedded
 
     print(f"embedded PostgreSQL in {tmp}", file=sys.stderr)
     url = embedded.start(tmp / "pgdata", cleanup_mode="stop" if args.keep else "delete", database="kumkm")

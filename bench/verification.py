@@ -11,8 +11,8 @@ Everything (server, database, temp dir) is removed when it ends."""
 from __future__ import annotations
 
 import argparse
-import atexit
 import asyncio
+import atexit
 import json
 import os
 import random
@@ -61,8 +61,8 @@ def free_port() -> int:
 
 def prepare_database(tmp: Path) -> tuple[str, dict[str, str]]:
     sys.path.insert(0, str(ROOT))
-    from app import db, embedded
     from app.auth import service
+    from app.core import db, embedded
 
     url = embedded.start(tmp / "pgdata", cleanup_mode="delete", database="kumkm")
     db.set_url(url)

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 ROLES = ("enumerator", "verifikator", "dinas", "walidata", "admin")
 ALL = ROLES
@@ -282,7 +282,7 @@ async def _delete_scale(ctx):
 
 READERS = ("verifikator", "dinas", "walidata", "admin")     # capaian, agregat, indikator reads
 WRITERS = ("dinas", "admin")                                # targets, indikator writes
-I = "/api/v1/indikator"
+I = "/api/v1/indikator"  # noqa: E741 (short: every indicator row below uses it)
 
 MATRIX: tuple[Op, ...] = (
     Op("GET", "/api/v1/wilayah", ALL, NONE, _req("GET", "/api/v1/wilayah", params={"parent": "16"}),

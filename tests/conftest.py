@@ -19,8 +19,8 @@ import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from app import db
 from app.auth import service as auth_service
+from app.core import db
 
 MUTABLE_TABLES = ("access_log", "target_pendataan", "rekap_status", "changes", "submission_history",
                   "submission_versions", "submissions", "sync_records", "api_keys",
@@ -55,7 +55,7 @@ def _make_database() -> tuple[str, callable]:
         asyncio.run(admin(f'CREATE DATABASE "{name}"'))
         url = base.set(database=name).render_as_string(hide_password=False)
         return url, lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    from app import embedded
+    from app.core import embedded
 
     tmp = Path(tempfile.mkdtemp(prefix="kumkm-test-"))
     # atexit runs last-registered first: the embedded server stops and deletes its data

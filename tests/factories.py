@@ -74,4 +74,4 @@ def koperasi(**over) -> dict:
 
 
 def now_plus(minutes: float) -> str:
-    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=minutes)).isoformat()
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes)).isoformat()

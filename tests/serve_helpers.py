@@ -46,7 +46,7 @@ class Served:
             [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port), "--log-level", "warning", *args],
             cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout: float = 120) -> "Served":
+    def wait_ready(self, timeout: float = 120) -> Served:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -1,10 +1,10 @@
 """Helpers for the sync tests: post records, read the feed and the snapshot as a consumer would."""
 from __future__ import annotations
 
-import pytest
 import orjson
+import pytest
 
-from app.sync.queries import record_line
+from app.core.record import record_line
 from tests.conftest import auth
 from tests.factories import umkm
 

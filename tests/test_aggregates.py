@@ -38,7 +38,8 @@ async def _post(client, key, pg, items: list[tuple[dict, str]]) -> None:
 @pytest.fixture
 async def koperasi_sumsel(client, admin, pg):
     plg, bya, bkl = await _desa(pg, "16.71"), await _desa(pg, "16.07"), await _desa(pg, "17.71")
-    base = dict(anggota_laki_laki=0, anggota_perempuan=0, manajer_laki_laki=0, manajer_perempuan=0, karyawan_laki_laki=0, karyawan_perempuan=0,
+    base = dict(anggota_laki_laki=0, anggota_perempuan=0, manajer_laki_laki=0, manajer_perempuan=0,
+                karyawan_laki_laki=0, karyawan_perempuan=0,
                 modal_sendiri=0, modal_luar=0, volume_usaha=0, shu=0, tahun_rat_terakhir=...)
     await _post(client, admin, pg, [
         (koperasi(**{**base, "kode_wilayah": plg, "aktif": True, "tahun_rat_terakhir": 2022,

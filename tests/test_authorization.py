@@ -90,7 +90,7 @@ class Walk(m.Context):
     async def fresh_scale(self) -> None:
         await self.call(self.admin, "PUT", f"/api/v1/indikator/predikat/{m.AREA}", json=m.SCALE)
 
-    async def setup(self) -> "Walk":
+    async def setup(self) -> Walk:
         self.record_id = (await self.fresh_record())["submission_id"]
         other = m._umkm(m.OTHER_DESA)
         await self.call(self.keys[("enumerator", "15.01")], "POST", "/api/v1/submissions", json=other)

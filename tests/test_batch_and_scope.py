@@ -103,7 +103,7 @@ async def test_missing_or_wrong_key_is_401(client):
 async def test_revoked_and_expired_keys_are_401(client, keys, pg):
     import datetime as dt
 
-    expired = await keys.make("enumerator", "16", expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+    expired = await keys.make("enumerator", "16", expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
     assert (await client.get("/api/v1/wilayah", headers=auth(expired))).status_code == 401
     k = await keys.make("enumerator", "16", name="to-revoke")
     await pg.execute("UPDATE api_keys SET revoked_at = now() WHERE name = 'to-revoke'")

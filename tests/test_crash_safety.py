@@ -105,7 +105,7 @@ async def test_sigkill_mid_batch_loses_nothing_acknowledged():
         assert 10 <= len(acked) < len(batches), "the kill should land mid-run"
 
         proc = _start(data_dir, port)  # same data directory
-        from app import embedded
+        from app.core import embedded
 
         conn = await asyncpg.connect(**asyncpg_params(embedded.start(pgdata, cleanup_mode=None)))
         try:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from app.aggregates.format import angka_id, persen
+from app.core.reports import angka_id, persen
 from tests.bulk import insert_records
 from tests.conftest import auth
 

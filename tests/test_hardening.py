@@ -11,7 +11,6 @@ import json
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import auth
@@ -137,7 +136,7 @@ async def test_csv_cells_never_run_as_formulas(client, keys, tmp_path, database_
 
 
 def test_text_cells_are_neutralised_and_numbers_are_not():
-    from app.csvcell import read_cell, row, text_cell
+    from app.core.csvcell import read_cell, row, text_cell
 
     for bad in ("=1+1", "+1+1", "-1+1", "@A1", "\t=1", "\r=1", "=", "-cmd|' /C calc'!A0"):
         assert text_cell(bad) == "'" + bad
@@ -320,7 +319,7 @@ async def test_json_routes_refuse_other_media_types_with_415(client, keys, pg):
 
 
 async def test_oversized_chunked_bodies_are_413_on_every_route(client, keys, pg):
-    from app.config import settings
+    from app.core.settings import settings
 
     admin = await keys.make("admin", name="admin")   # may call every route: the body is read
     path_values = {"submission_id": str(uuid.uuid4()), "periode": "2022", "kode_wilayah": "16",

@@ -80,7 +80,7 @@ async def test_static_files_and_unknown_paths_have_stable_route_labels(client):
 
 
 async def test_metrics_can_require_a_scrape_token(client, monkeypatch):
-    from app.config import settings
+    from app.core.settings import settings
 
     monkeypatch.setattr(settings, "metrics_token", "rahasia-prometheus")
     assert (await client.get("/metrics")).status_code == 401
@@ -92,7 +92,7 @@ async def test_metrics_can_require_a_scrape_token(client, monkeypatch):
 async def test_metrics_are_closed_off_loopback_without_a_token(client, monkeypatch):
     """A service listening on a public address does not publish its traffic and record counts
     to anyone who asks: /metrics needs the token there, or an explicit KUMKM_METRICS_PUBLIC=1."""
-    from app.config import settings
+    from app.core.settings import settings
 
     monkeypatch.setattr(settings, "bind_host", "0.0.0.0")
     r = await client.get("/metrics")

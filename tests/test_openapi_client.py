@@ -113,9 +113,20 @@ async def test_generated_client_runs_the_worked_example(kumkm_client, live_serve
     from kumkm_client.api.capaian import put_target_api_v1_targets_periode_kode_wilayah_put as put_target
     from kumkm_client.api.submissions import create_submission_api_v1_submissions_post as create_submission
     from kumkm_client.api.submissions import get_submission_api_v1_submissions_submission_id_get as get_submission
-    from kumkm_client.models import (CapaianOut, CapaianPersen, CapaianRow, ProblemDetails, SubmissionOut,
-                                     SubmissionOutStatus, SubmissionUmkm, SubmissionUmkmStatusTempat, TargetIn,
-                                     TargetOut, TargetRevisi, WilayahRef)
+    from kumkm_client.models import (
+        CapaianOut,
+        CapaianPersen,
+        CapaianRow,
+        ProblemDetails,
+        SubmissionOut,
+        SubmissionOutStatus,
+        SubmissionUmkm,
+        SubmissionUmkmStatusTempat,
+        TargetIn,
+        TargetOut,
+        TargetRevisi,
+        WilayahRef,
+    )
 
     # Keys are made by `kumkm apikey create`, not over HTTP; the fixture makes them the same way.
     enum_key = await keys.make("enumerator", "16.07", name="enum-banyuasin")

@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import time
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -95,7 +94,7 @@ async def test_an_exhausted_pool_answers_503_with_retry_after_fast(database_url,
 
 @pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="exercises the embedded server")
 async def test_stopping_serve_stops_the_embedded_server_it_started(tmp_path):
-    from app import embedded
+    from app.core import embedded
 
     data_dir = tmp_path / "data"
     pgdata = data_dir / "pgdata"

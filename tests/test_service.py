@@ -60,7 +60,7 @@ async def test_migration_0004_renders_the_line_of_every_stored_record(client, ke
     holds, equal to what the write statements render."""
     from alembic import command
 
-    from app import db
+    from app.core import db
     from tests.sync_helpers import STALE_LINES, post_batch
     from tests.verification_helpers import decide
 

@@ -55,7 +55,7 @@ def _closed_by_server(s: socket.socket, within: float) -> bool:
                 return True
     except ConnectionResetError:
         return True
-    except socket.timeout:
+    except TimeoutError:
         return False
     return False
 
@@ -66,7 +66,7 @@ async def _stream_connections(pg) -> int:
 
 
 async def test_stalled_readers_never_starve_posts_and_reports(client, live_server, keys, pg, monkeypatch):
-    from app.config import settings
+    from app.core.settings import settings
 
     monkeypatch.setattr(settings, "stream_stall_seconds", STALL)
     await bulk_records(pg, RECORDS)
@@ -76,7 +76,7 @@ async def test_stalled_readers_never_starve_posts_and_reports(client, live_serve
                                name=f"pembaca-{i}", pii=True) for i in range(READERS // 2)]
 
     socks = []
-    for i, key in enumerate(readers):       # two streams a key: a snapshot and a large feed page
+    for key in readers:                     # two streams a key: a snapshot and a large feed page
         socks.append(await asyncio.to_thread(_stalled_reader, live_server.url, key, "/api/v1/sync/snapshot"))
         socks.append(await asyncio.to_thread(_stalled_reader, live_server.url, key,
                                              "/api/v1/sync/changes?limit=100000"))
@@ -103,7 +103,7 @@ async def test_stalled_readers_never_starve_posts_and_reports(client, live_serve
 
         # as many streams as the service admits are open (and stuck); the rest were told to wait
         statuses = [await asyncio.to_thread(_status_line, s) for s in socks]
-        admitted = [s for s, (code, _) in zip(socks, statuses) if code == 200]
+        admitted = [s for s, (code, _) in zip(socks, statuses, strict=True) if code == 200]
         refused = [head for code, head in statuses if code == 429]
         assert len(admitted) == settings.streams_max
         assert len(admitted) + len(refused) == READERS
@@ -140,7 +140,7 @@ async def test_stalled_readers_never_starve_posts_and_reports(client, live_serve
 
 
 async def test_one_key_gets_at_most_its_share_of_streams(client, live_server, keys, pg, monkeypatch):
-    from app.config import settings
+    from app.core.settings import settings
 
     monkeypatch.setattr(settings, "stream_stall_seconds", 3.0)
     await bulk_records(pg, RECORDS)
@@ -167,7 +167,7 @@ async def test_one_key_gets_at_most_its_share_of_streams(client, live_server, ke
 
 async def test_the_nightly_job_waits_when_the_service_is_busy(live_server, keys, monkeypatch, tmp_path):
     """`kumkm sync pull` takes 429 and 503 as 'come back after Retry-After', a few times."""
-    from app.config import settings
+    from app.core.settings import settings
     from app.sync import consumer
 
     walidata = await keys.make("walidata", name="kemenkop", pii=True)

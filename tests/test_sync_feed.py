@@ -9,8 +9,18 @@ import asyncpg
 
 from app.sync.schemas import ChangeLine, EndLine
 from tests.conftest import asyncpg_params
-from tests.sync_helpers import enum_key, sync_connections, walidata  # noqa: F401 (fixtures)
-from tests.sync_helpers import db_changes, key_of, post_batch, pull, pull_all, raw_create, raw_decide
+from tests.sync_helpers import (  # noqa: F401 (fixtures)
+    db_changes,
+    enum_key,
+    key_of,
+    post_batch,
+    pull,
+    pull_all,
+    raw_create,
+    raw_decide,
+    sync_connections,
+    walidata,
+)
 
 
 async def test_feed_lists_created_records_in_order_with_full_content(client, enum_key, walidata):

@@ -14,9 +14,20 @@ from app.sync.cursor import Cursor
 from app.sync.schemas import SyncRecord
 from tests.conftest import asyncpg_params, auth
 from tests.factories import umkm
-from tests.sync_helpers import enum_key, sync_connections, walidata  # noqa: F401 (fixtures)
-from tests.sync_helpers import (FEED, SNAPSHOT, bulk_records, parse_stream, post_batch, pull, pull_all, raw_create,
-                                raw_decide)
+from tests.sync_helpers import (  # noqa: F401 (fixtures)
+    FEED,
+    SNAPSHOT,
+    bulk_records,
+    enum_key,
+    parse_stream,
+    post_batch,
+    pull,
+    pull_all,
+    raw_create,
+    raw_decide,
+    sync_connections,
+    walidata,
+)
 
 
 async def snapshot(client, key, **params):

@@ -9,8 +9,19 @@ import pytest
 
 from app.verification.schemas import ALASAN_KODE
 from tests.conftest import auth
-from tests.verification_helpers import (DESA_BANYUASIN, KAB_MUARA_ENIM, KOTA_PALEMBANG, assert_consistent,
-                                        correct, decide, post_one, post_records, recount, rekap, tolak)
+from tests.verification_helpers import (
+    DESA_BANYUASIN,
+    KAB_MUARA_ENIM,
+    KOTA_PALEMBANG,
+    assert_consistent,
+    correct,
+    decide,
+    post_one,
+    post_records,
+    recount,
+    rekap,
+    tolak,
+)
 
 
 @pytest.fixture

@@ -3,14 +3,13 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 
 from app.aggregates import schemas, service
-from app.aggregates.format import csv_response, json_response
-from app.auth.deps import require_role
-from app.auth.service import Principal
-from app.targets.service import READ_ROLES
+from app.core.access import Principal, roles
+from app.core.authn import require_role
+from app.core.reports import csv_response, json_response
 
 router = APIRouter(prefix="/api/v1/agregat", tags=["agregat"])
 
-_reader = require_role(*READ_ROLES)
+_reader = require_role(*roles("report.read"))
 _CSV = {"content": {"text/csv": {"schema": {"type": "string"}}},
         "description": "with format=csv: Indonesian headers and number format"}
 _PERIODE = Query(..., description="e.g. `2022`")

@@ -2,13 +2,12 @@
 keragaan koperasi, UMKM by skala, and any grouping over the documented dimensions."""
 from __future__ import annotations
 
-from app import db
 from app.aggregates import queries
-from app.aggregates.format import angka_id, persen, rasio
-from app.auth.service import Principal
-from app.problems import Problem
-from app.targets.service import check_periode, check_wilayah, require_area
-from app.wilayah.service import get_index, split_kode
+from app.core import db
+from app.core.access import Principal, require_area
+from app.core.errors import Problem
+from app.core.reference import check_periode, check_wilayah, get_index, split_kode
+from app.core.reports import angka_id, persen, rasio
 
 STATUSES = ("masuk", "diterima", "ditolak")
 DEFAULT_STATUS = ["diterima"]
@@ -228,7 +227,7 @@ async def agregat(principal: Principal, periode: str, wilayah: str | None, by: t
         row.update(measured(r))
         rows.append(row)
     totals = [r for r in found if r.is_total]
-    jumlah = measured(totals[0]) if totals else {name: (("0" if kind == "uang" else 0))
+    jumlah = measured(totals[0]) if totals else {name: ("0" if kind == "uang" else 0)
                                                  for name, (_, kind) in measures.items()}
     return {"periode": periode, "wilayah": ref, "status": status, "jenis": jenis, "by": list(by),
             "rows": rows, "jumlah": jumlah}

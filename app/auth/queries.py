@@ -1,11 +1,5 @@
 from sqlalchemy import text
 
-BY_HASH = text(
-    """
-    SELECT id, identity_id, name, role, kode_wilayah, pii, expires_at, revoked_at
-    FROM api_keys WHERE key_hash = :h
-    """
-)
 # identity_id NULL: a new holder (the trigger makes the key's own id its identity).
 INSERT = text(
     """
@@ -14,7 +8,6 @@ INSERT = text(
     RETURNING id
     """
 )
-TOUCH = text("UPDATE api_keys SET last_used_at = now() WHERE id = ANY(:ids)")
 REVOKE = text(
     "UPDATE api_keys SET revoked_at = now() WHERE (id::text = :ref OR key_prefix = :ref) "
     "AND revoked_at IS NULL RETURNING id, name"
@@ -23,13 +16,6 @@ LIST = text(
     "SELECT id, name, role, kode_wilayah, key_prefix, pii, created_at, expires_at, revoked_at, "
     "last_used_at FROM api_keys ORDER BY id"
 )
-LOG_ACCESS = text(
-    """
-    INSERT INTO access_log (key_id, key_name, role, endpoint, detail, rows)
-    VALUES (:key_id, :key_name, :role, :endpoint, CAST(:detail AS jsonb), :rows)
-    """
-)
-
 # The newest key of its holder, active or not (a revoked key's holder, e.g. after a lost
 # phone, gets a successor that keeps their records); a working one expires after the grace.
 ROTATE_OLD = text(

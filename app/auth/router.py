@@ -1,15 +1,16 @@
 from fastapi import APIRouter, Depends, Query
 
 from app.auth import schemas, service
-from app.auth.deps import require_role
-from app.params import Instant
+from app.core.access import roles
+from app.core.authn import require_role
+from app.core.params import Instant
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
 @router.get("", response_model=schemas.AuditPage)
 async def audit_log(
-    _=Depends(require_role("admin")),
+    _=Depends(require_role(*roles("audit.read"))),
     key_name: str | None = Query(None, max_length=200),
     endpoint: str | None = Query(None, max_length=200, description="e.g. `GET /api/v1/submissions`"),
     since: Instant | None = Query(None, description="from this time (inclusive); without an offset, UTC"),

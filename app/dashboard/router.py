@@ -13,8 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from app.aggregates.format import today_wib
-from app.submissions.service import known_periode
+from app.core.reference import known_periode, today_wib
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")

@@ -9,8 +9,8 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
-from app.auth.deps import require_key
-from app.auth.service import Principal
+from app.core.access import Principal
+from app.core.authn import require_key
 from app.indicators import formulas, schemas, service
 
 

@@ -22,26 +22,28 @@ from typing import Any
 import orjson
 from sqlalchemy.exc import IntegrityError
 
-from app import csvcell, db
-from app.auth.service import Principal
+from app.core import csvcell, db
+from app.core.access import Principal, roles
+from app.core.errors import Problem
+from app.core.reference import KODE_PATTERN, get_index, today_wib
 from app.indicators import angka, formulas, queries
-from app.indicators.schemas import (IndikatorIn, IndikatorPatch, IndikatorTargetIn, PredikatIn, RealisasiIn,
-                                    SasaranIn, SasaranPatch, TujuanIn, TujuanPatch)
-from app.problems import Problem
-from app.wilayah.service import KODE_PATTERN, get_index
+from app.indicators.schemas import (
+    IndikatorIn,
+    IndikatorPatch,
+    IndikatorTargetIn,
+    PredikatIn,
+    RealisasiIn,
+    SasaranIn,
+    SasaranPatch,
+    TujuanIn,
+    TujuanPatch,
+)
 
-WRITERS = ("dinas", "admin")
-READERS = ("dinas", "verifikator", "walidata", "admin")
+WRITERS = roles("indikator.write")
+READERS = roles("indikator.read")
 NASIONAL = "nasional"
 _LEVELS = {NASIONAL: 0, "provinsi": 1, "kabkota": 2}
 _LEVEL_OF_INDEX = {1: "provinsi", 2: "kabkota"}
-
-# Reports are dated in Western Indonesia Time, where the ministry and most dinas work.
-WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
-
-
-def today_wib() -> dt.date:
-    return dt.datetime.now(WIB).date()
 
 
 # ---------------------------------------------------------------------------------------------

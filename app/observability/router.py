@@ -3,10 +3,10 @@ import hmac
 
 from fastapi import APIRouter, Request, Response
 
-from app import db
-from app.config import settings
+from app.core import db
+from app.core.errors import Problem
+from app.core.settings import settings
 from app.observability import metrics, queries
-from app.problems import Problem
 
 router = APIRouter(tags=["ops"])
 

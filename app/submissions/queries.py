@@ -5,7 +5,7 @@ import re
 
 from sqlalchemy import text
 
-from app.sync.queries import LINE_COLUMNS, record_line
+from app.core.record import LINE_COLUMNS, ROW_COLUMNS, record_line
 
 
 def native(sql, names: tuple[str, ...]) -> str:
@@ -19,23 +19,6 @@ def native(sql, names: tuple[str, ...]) -> str:
         raise ValueError("a named parameter is left in the statement")
     return sql
 
-# Columns extracted from the content for aggregates; each is a key of the row dicts.
-ROW_COLUMNS = (
-    ("submission_id", "uuid"), ("periode", "text"), ("jenis", "text"), ("kode_wilayah", "text"),
-    ("kode_provinsi", "text"), ("kode_kabkota", "text"), ("kode_kecamatan", "text"),
-    ("enumerator_id", "text"), ("captured_at", "timestamptz"), ("content_hash", "text"),
-    ("duplikat_kunci", "text"),
-    ("skala_usaha", "text"), ("kbli", "text"), ("sektor", "text"), ("status_tempat", "text"),
-    ("modal_usaha", "bigint"), ("hasil_penjualan", "bigint"), ("aset", "bigint"),
-    ("tenaga_kerja_l", "integer"), ("tenaga_kerja_p", "integer"), ("punya_nib", "boolean"),
-    ("platform_digital", "boolean"), ("izin_usaha", "boolean"),
-    ("jenis_koperasi", "text"), ("kewenangan", "text"), ("aktif", "boolean"),
-    ("tahun_rat_terakhir", "integer"), ("punya_nik_koperasi", "boolean"),
-    ("anggota_l", "integer"), ("anggota_p", "integer"), ("manajer_l", "integer"),
-    ("manajer_p", "integer"), ("karyawan_l", "integer"), ("karyawan_p", "integer"),
-    ("modal_sendiri", "bigint"), ("modal_luar", "bigint"), ("volume_usaha", "bigint"),
-    ("shu", "bigint"), ("kesehatan", "text"),
-)
 _DATA_COLUMNS = [c for c, _ in ROW_COLUMNS if c != "content_hash"]
 _RECORDSET = ", ".join(f"{c} {t}" for c, t in ROW_COLUMNS) + ", data jsonb"
 
@@ -127,4 +110,3 @@ WILAYAH_FILTER = {
 }
 LIST = {level: text(LIST_TEMPLATE.replace("{wilayah_filter}", f)) for level, f in WILAYAH_FILTER.items()}
 
-KNOWN_PERIODE = text("SELECT kode FROM periode")

@@ -7,14 +7,14 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.routing import Match, Route
 
-from app.auth.deps import principal_in_role, require_key, require_role, require_scope
-from app.auth.service import Principal, log_access
+from app.core.access import Principal, log_access, require_scope
+from app.core.authn import principal_in_role, require_key, require_role
+from app.core.batch import body_schema, read_items, read_json
+from app.core.errors import Problem
+from app.core.reference import KODE_PATTERN, get_index
 from app.observability.metrics import INGESTED
-from app.batch import body_schema, read_items, read_json
-from app.problems import Problem
 from app.submissions import service
 from app.submissions.schemas import BatchResult, SubmissionOut, SubmissionPage
-from app.wilayah.service import KODE_PATTERN, get_index
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
@@ -66,7 +66,7 @@ class _Common(BaseModel):
         if v.tzinfo is None:
             raise ValueError("captured_at needs a timezone (e.g. +07:00 or Z)")
         try:
-            v = v.astimezone(dt.timezone.utc)
+            v = v.astimezone(dt.UTC)
         except OverflowError:
             raise ValueError("captured_at is out of range") from None
         if v.year < 2000:
@@ -125,7 +125,7 @@ class SubmissionKoperasi(_Common):
     telepon: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
 
 
-SubmissionIn = Annotated[Union[SubmissionUmkm, SubmissionKoperasi], Field(discriminator="jenis")]
+SubmissionIn = Annotated[SubmissionUmkm | SubmissionKoperasi, Field(discriminator="jenis")]
 
 
 class SubmissionOut(BaseModel):

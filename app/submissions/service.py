@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -15,17 +14,16 @@ import orjson
 from lokal import parse_nik
 from pydantic import TypeAdapter, ValidationError
 
-from app import db
-from app.auth.pii import can_see_pii, mask_record_data
-from app.auth.service import Principal
-from app.problems import UNKNOWN_FIELD_HINTS, pydantic_errors
+from app.core import db
+from app.core.access import Principal, can_see_pii, mask_record_data, roles
+from app.core.errors import UNKNOWN_FIELD_HINTS, pydantic_errors
+from app.core.reference import LEVEL_DESA, LEVEL_KABKOTA, LEVEL_KECAMATAN, get_index, known_periode, split_kode
 from app.submissions import queries, rules
 from app.submissions.schemas import SubmissionIn, SubmissionUmkm
-from app.wilayah.service import LEVEL_DESA, LEVEL_KABKOTA, LEVEL_KECAMATAN, get_index, split_kode
 
 _adapter: TypeAdapter = TypeAdapter(SubmissionIn)
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
-POSTING_ROLES = ("enumerator", "admin")
+POSTING_ROLES = roles("record.post")
 DERIVED_FIELDS = {
     "skala_usaha": "derived by the service from modal_usaha or hasil_penjualan_tahunan (PP 7/2021); do not send it",
     "sektor": "derived by the service from kbli; do not send it",
@@ -52,19 +50,6 @@ class Rejected:
 
 # ---------------------------------------------------------------- validation
 
-_periode_cache: tuple[float, frozenset[str]] = (0.0, frozenset())
-
-
-async def known_periode() -> frozenset[str]:
-    global _periode_cache
-    now = time.monotonic()
-    if now - _periode_cache[0] > 30:
-        async with db.connect() as conn:
-            kodes = frozenset(r[0] for r in (await conn.execute(queries.KNOWN_PERIODE)).all())
-        _periode_cache = (now, kodes)
-    return _periode_cache[1]
-
-
 def canonical_hash(content: dict) -> str:
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
@@ -80,7 +65,7 @@ async def prepare(items: list, principal: Principal) -> tuple[list[Prepared], li
     """Validate and derive every item; never touches the records table."""
     index = await get_index()
     periode = await known_periode()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ok: list[Prepared] = []
     bad: list[Rejected] = []
     for i, item in enumerate(items):

@@ -140,7 +140,7 @@ def pull(*, url: str, key: str, state_path: Path, out_dir: Path, limit: int = 10
                     f.truncate(state["offset"])
                     raise
             state = {**state, "cursor": end["cursor"], "offset": offset,
-                     "pulled_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+                     "pulled_at": dt.datetime.now(dt.UTC).isoformat()}
             save_state(state_path, state)
             summary["pages"] += 1
             summary["changes"] += end["count"]

@@ -35,7 +35,7 @@ class Snapshot:
     xip: tuple[int, ...] = ()
 
     @classmethod
-    def parse(cls, text: str) -> "Snapshot":
+    def parse(cls, text: str) -> Snapshot:
         m = _SNAPSHOT.match(text)
         if not m:
             raise CursorError("malformed snapshot")
@@ -56,7 +56,7 @@ class Cursor:
     id: int = 0
     snapshot: Snapshot | None = None
 
-    def after(self, xid: int, id_: int) -> "Cursor":
+    def after(self, xid: int, id_: int) -> Cursor:
         """The position just after change (xid, id); the snapshot is kept while it can still
         hide a later change, i.e. while xid is below its xmax."""
         snap = self.snapshot if self.snapshot is not None and xid < self.snapshot.xmax else None
@@ -69,7 +69,7 @@ class Cursor:
         return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
 
     @classmethod
-    def decode(cls, text: str | None) -> "Cursor":
+    def decode(cls, text: str | None) -> Cursor:
         if text is None or text == "":
             return cls()
         if len(text) > 20_000:

@@ -8,8 +8,8 @@ import uuid
 
 import orjson
 
-from app import csvcell
-from app.auth.pii import mask_record_data
+from app.core import csvcell
+from app.core.access import mask_record_data
 from app.submissions.schemas import Lokasi, SubmissionKoperasi, SubmissionUmkm
 
 # What the service keeps about a record besides its content; in the order of the columns.

@@ -3,19 +3,8 @@ feed and the snapshot move millions of rows, and PostgreSQL hands over finished 
 (the stored record lines, the change fields around them) so that Python only forwards bytes."""
 
 # The record as a consumer stores it is `sync_records.line`: rendered by sync_record_line()
-# (migration 0004) in the statement that writes the record, so reading it builds nothing.
-
-# The arguments of sync_record_line() for a relation `rel` whose columns are named as in
-# `submissions`, and the current content `data`. The writers of records (ingest, decisions,
-# corrections) use this to keep `sync_records` in the same statement as the record.
-LINE_COLUMNS = ("submission_id", "periode", "jenis", "kode_wilayah", "kode_provinsi",
-                "kode_kabkota", "status", "version", "enumerator_id", "captured_at",
-                "skala_usaha", "sektor", "created_by", "created_at", "updated_at")
-
-
-def record_line(rel: str, data: str) -> str:
-    return f"sync_record_line({', '.join(f'{rel}.{c}' for c in LINE_COLUMNS)}, {data})"
-
+# (migration 0004, app.core.record) in the statement that writes the record, so reading it
+# builds nothing.
 
 # Set at the start of every sync transaction (which runs only the statements of this module).
 # Timestamps in the change fields follow the session time zone; UTC makes them the same for

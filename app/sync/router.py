@@ -8,12 +8,12 @@ from typing import Literal, Union
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from app.auth.deps import require_role
-from app.auth.service import Principal
-from app.config import settings
+from app.core.access import Principal
+from app.core.authn import require_role
+from app.core.errors import Problem
+from app.core.reference import known_periode
+from app.core.settings import settings
 from app.observability.logs import CUT_OFF
-from app.problems import Problem
-from app.submissions.service import known_periode
 from app.sync import service
 from app.sync.cursor import Cursor, CursorError
 from app.sync.schemas import ChangeLine, EndLine, SyncRecord
@@ -55,7 +55,7 @@ class _Stream(StreamingResponse):
         async def send_or_give_up(message):
             try:
                 await asyncio.wait_for(send(message), stall)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise StreamStalled() from None
 
         try:
@@ -88,7 +88,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 # `model` names the lines of the stream; app.main writes it as the NDJSON media type's x-itemSchema.
 @router.get(
     "/changes", response_class=NDJSONResponse,
-    responses={200: {"model": Union[ChangeLine, EndLine],
+    responses={200: {"model": Union[ChangeLine, EndLine],  # noqa: UP007 (a value, read by FastAPI)
                      "description": "NDJSON: one ChangeLine per change in (xid, id) order, then "
                                     "one EndLine with the cursor to resume from. A stream without "
                                     "its EndLine was cut short."},
@@ -114,7 +114,7 @@ async def changes(
         start = Cursor.decode(after)
     except CursorError as exc:
         raise Problem(422, "Invalid input", f"after: {exc}",
-                      errors=[{"field": "after", "message": str(exc), "type": "value_error"}])
+                      errors=[{"field": "after", "message": str(exc), "type": "value_error"}]) from None
     await _check_periode(periode)
     state = await service.open_feed(principal, start, limit, periode, after)
     return _Stream(state, service.feed_body(state, limit), media_type=NDJSONResponse.media_type,
@@ -123,7 +123,7 @@ async def changes(
 
 @router.get(
     "/snapshot", response_class=NDJSONResponse,
-    responses={200: {"model": Union[SyncRecord, EndLine],
+    responses={200: {"model": Union[SyncRecord, EndLine],  # noqa: UP007 (a value, read by FastAPI)
                      "description": "NDJSON: one SyncRecord per current record (in storage "
                                     "order, no particular key order), then one EndLine whose cursor "
                                     "is where the feed "

@@ -28,17 +28,16 @@ from dataclasses import dataclass
 
 import orjson
 
-from app import db
-from app.auth.pii import can_see_pii
-from app.auth.service import Principal, log_access
-from app.config import settings
-from app.problems import Problem
+from app.core import db
+from app.core.access import Principal, can_see_pii, log_access, roles
+from app.core.errors import Problem
+from app.core.settings import settings
 from app.sync import formats, queries
 from app.sync.cursor import Cursor, Snapshot
 
 log = logging.getLogger("kumkm.sync")
 
-SYNC_ROLES = ("walidata", "admin", "dinas")
+SYNC_ROLES = roles("sync.pull")
 CHUNK = 2000
 MAX_LIMIT = 1_000_000
 COPY_BLOCK = 256 * 1024
@@ -121,7 +120,7 @@ class RawConnection:
         self.pg = None
         self._closed = False
 
-    async def open(self) -> "RawConnection":
+    async def open(self) -> RawConnection:
         self._sa = db.get_stream_engine().connect()
         await self._sa.start()
         raw = await self._sa.get_raw_connection()
@@ -345,7 +344,7 @@ async def open_helper(state: StreamState, snapshot_id: str | None):
     helper = RawConnection()
     try:
         await asyncio.wait_for(helper.open(), HELPER_WAIT)
-    except (asyncio.TimeoutError, Exception):
+    except (TimeoutError, Exception):
         await helper.close(clean=False)
         log.warning("no second connection for a parallel sync stream; running on one")
         return None
@@ -493,7 +492,7 @@ async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
     step = max(1, RANGE_ROWS // ROWS_PER_PAGE)
     edges = list(range(0, pages, step))
     jobs = [(queries.SNAPSHOT_RANGE_LINES, (scope.periode, scope.wilayah, lo, hi))
-            for lo, hi in zip(edges, [*edges[1:], None])]
+            for lo, hi in zip(edges, [*edges[1:], None], strict=True)]
     async for block in ordered_copy([pg, helper.pg], jobs):
         yield block
     await helper_tr.commit()

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import orjson
 
-from app.auth.service import Principal, log_access
+from app.core.access import Principal, log_access
+from app.core.reference import known_periode
 from app.submissions import service as submissions
 from app.sync import formats, queries
 from app.sync.cursor import Cursor, Snapshot
@@ -85,7 +86,7 @@ async def export(*, periode: str, wilayah: str | None, fmt: str, out: Path, mask
     renamed). Returns a summary with the feed cursor the export is consistent with."""
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"--format must be one of {', '.join(EXPORT_FORMATS)}")
-    if periode not in await submissions.known_periode():
+    if periode not in await known_periode():
         raise UsageError(f"--periode: unknown periode {periode!r}")
     conn = await RawConnection().open()
     clean = False

@@ -3,9 +3,9 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from app.aggregates.format import csv_response, json_response
-from app.auth.deps import require_role
-from app.auth.service import Principal
+from app.core.access import Principal
+from app.core.authn import require_role
+from app.core.reports import csv_response, json_response
 from app.targets import schemas, service
 
 router = APIRouter(prefix="/api/v1", tags=["capaian"])

@@ -8,51 +8,27 @@ import re
 
 import orjson
 
-from app import db
-from app.aggregates.format import angka_id, persen, rasio, today_wib
-from app.auth.service import Principal
-from app.problems import Problem
-from app.submissions.service import known_periode
+from app.core import db
+from app.core.access import Principal, require_area, roles
+from app.core.errors import Problem
+from app.core.reference import (
+    KODE_PATTERN,
+    check_periode,
+    check_wilayah,
+    get_index,
+    invalid,
+    today_wib,
+)
+from app.core.reports import angka_id, persen, rasio
 from app.targets import queries
 from app.targets.schemas import TINGKAT
-from app.wilayah.service import KODE_PATTERN, get_index
 
-PERIODE_PATTERN = re.compile(r"^[0-9]{4}$")
-WRITE_ROLES = ("admin", "dinas")
+WRITE_ROLES = roles("target.write")
 # Reading capaian and targets: who reports on progress. Enumerators collect and do not.
-READ_ROLES = ("verifikator", "dinas", "walidata", "admin")
+READ_ROLES = roles("report.read")
 
 ROW_LABEL = {1: "Provinsi", 2: "Kabupaten/Kota", 3: "Kecamatan", 4: "Desa/Kelurahan"}
 _TANPA = {3: "(tanpa kecamatan)", 4: "(tanpa desa/kelurahan)"}
-
-
-def _invalid(field: str, message: str, status: int = 422) -> Problem:
-    return Problem(status, "Invalid input", f"{field}: {message}", errors=[{"field": field, "message": message}])
-
-
-async def check_periode(periode: str, field: str = "periode") -> None:
-    if not PERIODE_PATTERN.match(periode):
-        raise _invalid(field, "must be a 4-digit year, e.g. 2022")
-    # the periode list changes once a year: the ingest path's 30-second cache is enough here
-    if periode not in await known_periode():
-        raise _invalid(field, f"unknown periode {periode}")
-
-
-async def check_wilayah(kode: str, field: str) -> int:
-    """The level of an existing wilayah code, else a 422 naming the field."""
-    if not KODE_PATTERN.match(kode) or not (index := await get_index()).exists(kode):
-        raise _invalid(field, f"{kode!r} is not an existing wilayah code")
-    return index.level[kode]
-
-
-def require_area(principal: Principal, kode: str | None) -> None:
-    """Scope check for reports: `None` is the whole nation, which only unscoped keys cover."""
-    if kode is None:
-        if principal.kode_wilayah is not None:
-            raise Problem(403, "Forbidden", f"the national view is outside this key's scope "
-                                            f"({principal.kode_wilayah}); ask for wilayah={principal.kode_wilayah}")
-    elif not principal.covers(kode):
-        raise Problem(403, "Forbidden", f"wilayah {kode} is outside this key's scope ({principal.kode_wilayah})")
 
 
 # ---------------------------------------------------------------- targets
@@ -156,7 +132,7 @@ def parse_import(text_: str, known_periode: set[str], wilayah_exists) -> list[di
         if len(cells) != len(header):
             errors.append(f"line {line}: expected {len(header)} columns, got {len(cells)}")
             continue
-        raw = {h: c.strip() for h, c in zip(header, cells)}
+        raw = {h: c.strip() for h, c in zip(header, cells, strict=False)}
         bad = []
         if raw["periode"] not in known_periode:
             bad.append(f"periode: unknown periode {raw['periode']!r}")
@@ -228,10 +204,10 @@ async def capaian(principal: Principal, periode: str, wilayah: str | None, as_of
     require_area(principal, wilayah)
     allowed = queries.ROW_LEVELS[area_level]
     if not allowed:
-        raise _invalid("wilayah", "a desa/kelurahan has no wilayah below it; ask for its kecamatan")
+        raise invalid("wilayah", "a desa/kelurahan has no wilayah below it; ask for its kecamatan")
     row_level = allowed[0] if tingkat is None else TINGKAT.index(tingkat) + 1
     if row_level not in allowed:
-        raise _invalid("tingkat", f"for this wilayah choose one of "
+        raise invalid("tingkat", f"for this wilayah choose one of "
                                   f"{', '.join(TINGKAT[lv - 1] for lv in allowed)}")
     as_of = as_of or today_wib()
     params = {"periode": periode, "as_of": as_of, "area": wilayah or "",

@@ -6,8 +6,8 @@ submissions move rekap_status in the same statement. So nothing can commit half 
 transition, and a concurrent writer never holds rekap rows while waiting for a record."""
 from sqlalchemy import text
 
-from app.submissions.queries import ROW_COLUMNS
-from app.sync.queries import LINE_COLUMNS, record_line
+from app.core.record import LINE_COLUMNS, ROW_COLUMNS, record_line
+
 
 def rewrite_line(source: str, data: str) -> str:
     """The walidata's line of every record `upd` changed, rewritten in the same statement from

@@ -5,16 +5,22 @@ import uuid
 import orjson
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from app.auth.deps import require_key, require_role, require_scope
-from app.auth.pii import can_see_pii, mask_record_data
-from app.auth.service import Principal, log_access
-from app.batch import body_schema, read_items
-from app.problems import Problem
+from app.core.access import Principal, can_see_pii, log_access, mask_record_data, require_scope
+from app.core.authn import require_key, require_role
+from app.core.batch import body_schema, read_items
+from app.core.errors import Problem
 from app.submissions import service as submissions
 from app.submissions.schemas import SubmissionIn, SubmissionOut
 from app.verification import service
-from app.verification.schemas import (BatchKeputusanResult, Keputusan, KeputusanItem, KeputusanOut,
-                                      Riwayat, VersiList, VersiOut)
+from app.verification.schemas import (
+    BatchKeputusanResult,
+    Keputusan,
+    KeputusanItem,
+    KeputusanOut,
+    Riwayat,
+    VersiList,
+    VersiOut,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["verifikasi"])
 

@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from app import db
-from app.auth.service import Principal
-from app.problems import pydantic_errors
+from app.core import db
+from app.core.access import Principal, roles
+from app.core.errors import pydantic_errors
 from app.submissions import service as submissions
 from app.verification import queries
 from app.verification.schemas import KeputusanItem
 
-DECIDING_ROLES = ("verifikator", "admin")
-CORRECTING_ROLES = ("enumerator", "admin")
+DECIDING_ROLES = roles("record.decide")
+CORRECTING_ROLES = roles("record.correct")
 # Identity of a record: a correction may fix anything else, never these.
 IDENTITY_FIELDS = ("periode", "jenis", "enumerator_id")
 

@@ -7,4 +7,3 @@ CHILDREN = text(
     """
 )
 ONE = text("SELECT kode, nama, level, jenis FROM wilayah WHERE kode = :kode")
-ALL_FOR_INDEX = text("SELECT kode, nama, level FROM wilayah")

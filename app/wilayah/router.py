@@ -1,7 +1,8 @@
 from fastapi import APIRouter, Depends, Query
 
-from app.auth.deps import require_key
-from app.problems import Problem
+from app.core.authn import require_key
+from app.core.errors import Problem
+from app.core.reference import KODE_PATTERN
 from app.wilayah import schemas, service
 
 router = APIRouter(prefix="/api/v1/wilayah", tags=["wilayah"])
@@ -11,7 +12,7 @@ router = APIRouter(prefix="/api/v1/wilayah", tags=["wilayah"])
 async def list_children(
     parent: str | None = Query(None, description="Kode induk, e.g. `16`; omit for the 38 provinsi"),
 ):
-    if parent is not None and (not service.KODE_PATTERN.match(parent) or await service.get(parent) is None):
+    if parent is not None and (not KODE_PATTERN.match(parent) or await service.get(parent) is None):
         raise Problem(404, "Wilayah tidak ditemukan", f"no wilayah with kode {parent!r}",
                       errors=[{"field": "parent", "message": "unknown wilayah code"}])
     return {"parent": parent, "items": await service.children(parent)}

@@ -6,8 +6,8 @@ from __future__ import annotations
 import orjson
 from fastapi import Request
 
-from app.config import settings
-from app.problems import Problem
+from app.core.errors import Problem
+from app.core.settings import settings
 
 
 def body_schema(item_schema: dict) -> dict:
@@ -30,7 +30,7 @@ async def read_json(request: Request):
     try:
         return orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
-        raise Problem(400, "Malformed JSON", f"the request body is not valid JSON: {exc}")
+        raise Problem(400, "Malformed JSON", f"the request body is not valid JSON: {exc}") from None
 
 
 async def read_items(request: Request) -> list:

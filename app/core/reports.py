@@ -2,29 +2,20 @@
 
 Counts are exact integers and ratios are computed from them as fractions, so a printed
 percentage can never disagree with its own numerator and denominator (docs/domain.md).
-Shared by the capaian table (app/targets) and the ODS aggregates."""
+Shared by the capaian table (app/targets), the ODS aggregates and the dashboard."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 
 import orjson
 from fastapi.responses import Response
 
-from app import csvcell
+from app.core import csvcell
 
 # Ratios in JSON: the fraction rounded half-up to this many decimal places. Eight places keep
 # six decimals of a percentage, more than any report prints.
 RATIO_PLACES = 8
-
-# Reports are dated in Western Indonesia Time, where the ministry and most dinas work.
-WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
-
-
-def today_wib() -> dt.date:
-    return dt.datetime.now(WIB).date()
-
 
 def _round_half_up(num: int, den: int, places: int) -> tuple[str, int, int]:
     """num/den scaled by 10^places and rounded half-up, in integers only (exact, and much

@@ -47,7 +47,7 @@ class Settings:
     metrics_public: bool
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls(
             database_url=os.environ.get("DATABASE_URL") or None,
             data_dir=Path(os.environ.get("KUMKM_DATA_DIR", ".kumkm")),

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from app.config import settings
+from app.core.settings import settings
 
 _engine: AsyncEngine | None = None
 _stream_engine: AsyncEngine | None = None
 _url: str | None = None
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def normalize_url(url: str) -> str:
@@ -34,7 +34,7 @@ def resolve_url(*, start_embedded: bool = True) -> str:
         if settings.database_url:
             _url = normalize_url(settings.database_url)
         elif start_embedded:
-            from app import embedded
+            from app.core import embedded
 
             _url = embedded.start(settings.data_dir / "pgdata")
         else:
@@ -51,7 +51,7 @@ def set_url(url: str) -> None:
 
 def get_engine() -> AsyncEngine:
     """The request path's pool. A request that finds every connection busy for
-    KUMKM_DB_POOL_TIMEOUT seconds is answered 503 with Retry-After (app.problems)."""
+    KUMKM_DB_POOL_TIMEOUT seconds is answered 503 with Retry-After (app.core.errors)."""
     global _engine
     if _engine is None:
         _engine = create_async_engine(

@@ -12,9 +12,9 @@ def _storable_instant(v: dt.datetime) -> dt.datetime:
     # PostgreSQL keeps timestamptz in UTC: 0001-01-01T00:00:00+14:00 is in year 0 there, which
     # Python's datetime (and so the driver) cannot represent.
     if v.tzinfo is None:
-        v = v.replace(tzinfo=dt.timezone.utc)
+        v = v.replace(tzinfo=dt.UTC)
     try:
-        return v.astimezone(dt.timezone.utc)
+        return v.astimezone(dt.UTC)
     except OverflowError:
         raise ValueError("out of range: a time between 0001-01-01 and 9999-12-31 (UTC) is needed") from None
 

@@ -1,0 +1,231 @@
+"""Who is calling: the API key in `Authorization: Bearer`, looked up by its SHA-256 hash (so no
+secret is ever compared byte by byte: timing can at most reveal something about a hash, which
+does not help anyone guess a key), and the FastAPI dependencies every router uses.
+
+Lookups are cached in each process for speed. Each service process keeps one connection that
+LISTENs on `kumkm_keys` (notified by a trigger on api_keys when a key is revoked, rotated or
+changed, migration 0005) and empties its cache on every notification, so a revocation takes
+effect at once in every worker. The cache is trusted only while this listener is connected:
+when the connection is lost, every request looks its key up in the database until the
+listener is back (with back-off), so a revocation is never missed, only slower to check."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+import time
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import text
+
+from app.core import db
+from app.core.access import Principal
+from app.core.errors import Problem
+
+log = logging.getLogger("kumkm.auth")
+
+# Lookups are cached for speed while this process listens for key changes (below),
+# which empties the cache the moment a key is revoked, rotated or changed in any process. The
+# age limit only bounds memory of keys no longer used.
+CACHE_SECONDS = 60.0
+TOUCH_SECONDS = 60.0
+
+
+
+_BY_HASH = text(
+    """
+    SELECT id, identity_id, name, role, kode_wilayah, pii, expires_at, revoked_at
+    FROM api_keys WHERE key_hash = :h
+    """
+)
+_TOUCH = text("UPDATE api_keys SET last_used_at = now() WHERE id = ANY(:ids)")
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+# hash -> (cached at, principal or None, the key's expiry)
+_cache: dict[bytes, tuple[float, Principal | None, dt.datetime | None]] = {}
+_touched: dict[int, float] = {}
+# True while this process's listener on the key-change channel is connected: only then may a
+# cached lookup be trusted (a revocation could otherwise go unheard).
+cache_trusted = False
+
+
+async def authenticate(key: str) -> Principal | None:
+    h = hash_key(key)
+    now = time.monotonic()
+    hit = _cache.get(h) if cache_trusted else None
+    if hit is not None and now - hit[0] < CACHE_SECONDS and (
+            hit[2] is None or hit[2] > dt.datetime.now(dt.UTC)):
+        principal = hit[1]
+    else:
+        async with db.connect() as conn:
+            row = (await conn.execute(_BY_HASH, {"h": h})).first()
+        principal = None
+        expires = None
+        if row is not None and row.revoked_at is None and (
+            row.expires_at is None or row.expires_at > dt.datetime.now(dt.UTC)
+        ):
+            principal = Principal(row.id, row.name, row.role, row.kode_wilayah, row.pii, row.identity_id)
+            expires = row.expires_at
+        if len(_cache) > 100_000:
+            _cache.clear()
+        _cache[h] = (now, principal, expires)
+    if principal is not None and now - _touched.get(principal.id, -1e9) > TOUCH_SECONDS:
+        _touched[principal.id] = now
+        asyncio.get_running_loop().create_task(_touch(principal.id))
+    return principal
+
+
+async def _touch(key_id: int) -> None:
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(_TOUCH, {"ids": [key_id]})
+    except Exception:  # last-used time is informative; never fail a request over it
+        pass
+
+
+def clear_cache() -> None:
+    _cache.clear()
+    _touched.clear()
+
+
+
+# ------------------------------------------------------------------ dependencies
+
+_bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer <key>`")
+
+_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="kumkm"'}
+
+
+async def require_key(request: Request,
+                      creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    return await _principal(request, creds)
+
+
+async def _principal(request: Request, creds: HTTPAuthorizationCredentials | None) -> Principal:
+    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
+        raise Problem(401, "Unauthorized", "an API key is required: Authorization: Bearer <key>",
+                      headers=_UNAUTHORIZED)
+    principal = await authenticate(creds.credentials)
+    if principal is None:
+        raise Problem(401, "Unauthorized", "the API key is unknown, revoked or expired",
+                      headers=_UNAUTHORIZED)
+    request.scope.setdefault("state", {})["principal_id"] = principal.id  # for the access log line
+    return principal
+
+
+async def principal_in_role(request: Request, roles: tuple[str, ...]) -> Principal:
+    """What require_role(*roles) resolves, for a route served without FastAPI's dependency
+    machinery (the single-record ingest route, see app/submissions/router.py): the same
+    header parsing as HTTPBearer(auto_error=False), the same 401 and 403 answers."""
+    return _in_role(await _principal(request, await _bearer(request)), roles)
+
+
+def _in_role(principal: Principal, roles: tuple[str, ...]) -> Principal:
+    if principal.role not in roles:
+        raise Problem(403, "Forbidden",
+                      f"role {principal.role!r} may not do this; allowed: {', '.join(roles)}")
+    return principal
+
+
+def require_role(*roles: str):
+    # One dependency level rather than two (role check over require_key): FastAPI's resolution
+    # of each level is a visible share of a single POST's CPU.
+    async def dep(request: Request,
+                  creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+        return _in_role(await _principal(request, creds), roles)
+
+    return dep
+
+
+# ------------------------------------------------------------------ key-change listener
+
+CHANNEL = "kumkm_keys"
+
+
+class KeyWatch:
+    def __init__(self):
+        self._task: asyncio.Task | None = None
+        self._stop = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="kumkm-key-watch")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        _untrust()
+
+    async def _run(self) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            lost = asyncio.Event()
+            conn = None
+            try:
+                conn = await _connect()
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+                await conn.add_listener(CHANNEL, _on_change)
+                # Trust the cache only from a clean slate taken after LISTEN is in place: a
+                # change committed before it was heard is not in any entry kept from now on.
+                _cache.clear()
+                _trust(True)
+                delay = 0.5
+                await _wait_any(lost, self._stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("key-change listener not connected (%s: %s); checking every key in the "
+                            "database until it is, retrying in %.1f s", type(exc).__name__, exc, delay)
+            finally:
+                _untrust()
+                if conn is not None and not conn.is_closed():
+                    conn.terminate()
+            if self._stop.is_set():
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+def _on_change(*_args) -> None:
+    _cache.clear()
+
+
+def _trust(trusted: bool) -> None:
+    global cache_trusted
+    cache_trusted = trusted
+    _cache.clear()
+
+
+def _untrust() -> None:
+    _trust(False)
+
+
+async def _wait_any(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
+async def _connect():
+    """A connection of its own, outside the pools, with the same address and options."""
+    import asyncpg
+
+    engine = db.get_engine()
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+    kwargs = {k: v for k, v in kwargs.items() if k not in ("prepared_statement_cache_size",
+                                                           "prepared_statement_name_func", "async_fallback")}
+    kwargs["server_settings"] = {"application_name": "kumkm-keywatch"}
+    return await asyncpg.connect(*args, **kwargs)
