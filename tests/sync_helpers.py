@@ -150,18 +150,6 @@ async def bulk_records(pg, n: int) -> None:
     await pg.execute(BULK_SQL, n)
 
 
-# The keys most sync tests use: an enumerator of Sumatera Selatan and the ministry's walidata,
-# allowed to see personal data.
-@pytest.fixture
-async def enum_key(keys):
-    return await keys.make("enumerator", "16", name="enum-sumsel")
-
-
-@pytest.fixture
-async def walidata(keys):
-    return await keys.make("walidata", name="kemenkop", pii=True)
-
-
 @pytest.fixture(autouse=True, params=["one", "parallel"])
 def sync_connections(request, monkeypatch):
     """Every sync test runs twice: as a small stream (one connection) and with the parallel

@@ -10,11 +10,6 @@ from tests.conftest import auth
 from tests.factories import DESA, koperasi, nik, now_plus, umkm
 
 
-@pytest.fixture
-async def enum_key(keys):
-    return await keys.make("enumerator", "16", name="enum-sumsel")
-
-
 async def test_post_umkm_creates_masuk_version_1_with_derived_skala(client, enum_key, pg):
     rec = umkm(modal_usaha=1_000_000_000)  # exactly Rp1 M: still mikro
     r = await client.post("/api/v1/submissions", json=rec, headers=auth(enum_key))

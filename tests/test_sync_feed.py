@@ -9,7 +9,7 @@ import asyncpg
 
 from app.sync.schemas import ChangeLine, EndLine
 from tests.conftest import asyncpg_params
-from tests.sync_helpers import enum_key, sync_connections, walidata  # noqa: F401 (fixtures)
+from tests.sync_helpers import sync_connections  # noqa: F401 (an autouse fixture)
 from tests.sync_helpers import db_changes, key_of, post_batch, pull, pull_all, raw_create, raw_decide
 
 

@@ -14,7 +14,7 @@ from app.sync.cursor import Cursor
 from app.sync.schemas import SyncRecord
 from tests.conftest import asyncpg_params, auth
 from tests.factories import umkm
-from tests.sync_helpers import enum_key, sync_connections, walidata  # noqa: F401 (fixtures)
+from tests.sync_helpers import sync_connections  # noqa: F401 (an autouse fixture)
 from tests.sync_helpers import (FEED, SNAPSHOT, bulk_records, parse_stream, post_batch, pull, pull_all, raw_create,
                                 raw_decide)
 

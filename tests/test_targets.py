@@ -14,11 +14,6 @@ KEPDEP_53 = {"target": 489_000, "dasar_hukum": "Kepdep 53/2022", "berlaku_mulai"
 KEPDEP_63 = {"target": 337_410, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-08-01"}
 
 
-@pytest.fixture
-async def admin(keys):
-    return await keys.make("admin", name="admin-kemenkop")
-
-
 async def test_revision_keeps_history_and_as_of_picks_the_value_in_force(client, admin, pg):
     r1 = await client.put("/api/v1/targets/2022/16", json=KEPDEP_53, headers=auth(admin))
     assert r1.status_code == 201, r1.text

@@ -14,21 +14,6 @@ from tests.verification_helpers import (DESA_BANYUASIN, KAB_MUARA_ENIM, KOTA_PAL
 
 
 @pytest.fixture
-async def enum_key(keys):
-    return await keys.make("enumerator", "16", name="enum-sumsel")
-
-
-@pytest.fixture
-async def verif(keys):
-    return await keys.make("verifikator", "16.07", name="verif-banyuasin")
-
-
-@pytest.fixture
-async def verif2(keys):
-    return await keys.make("verifikator", "16.07", name="verif-banyuasin-2")
-
-
-@pytest.fixture
 async def rec(client, enum_key):
     return await post_one(client, enum_key)
 
