@@ -1,4 +1,5 @@
-"""Helpers for the sync tests: post records, read the feed and the snapshot as a consumer would."""
+"""Helpers for the sync tests: read the feed and the snapshot as a consumer would, and write
+changes on raw connections."""
 from __future__ import annotations
 
 import pytest
@@ -38,14 +39,6 @@ async def pull_all(client, key, after=None, limit=1000, **params) -> tuple[list[
         after = end["cursor"]
         if not end["more"]:
             return seen, after
-
-
-async def post_batch(client, key, n: int, **over) -> list[str]:
-    items = [umkm(**over) for _ in range(n)]
-    r = await client.post("/api/v1/submissions/batch", json={"items": items}, headers=auth(key))
-    assert r.status_code == 200, r.text
-    assert r.json()["created"] == n, r.text
-    return [i["submission_id"] for i in items]
 
 
 async def raw_create(conn, kode_kabkota: str = "16.07", periode: str = "2022") -> str:

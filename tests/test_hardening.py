@@ -16,7 +16,8 @@ import pytest
 
 from tests.conftest import auth
 from tests.factories import DESA, umkm
-from tests.verification_helpers import post_one, tolak
+from tests.helpers import post_one
+from tests.verification_helpers import tolak
 
 OPENAPI = json.loads((Path(__file__).resolve().parent.parent / "openapi" / "openapi.json").read_text())
 

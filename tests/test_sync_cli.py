@@ -13,7 +13,8 @@ import orjson
 from app import cli
 from tests.conftest import auth
 from tests.factories import koperasi, umkm
-from tests.sync_helpers import SNAPSHOT, db_changes, key_of, parse_stream, post_batch, raw_decide
+from tests.helpers import post_records
+from tests.sync_helpers import SNAPSHOT, db_changes, key_of, parse_stream, raw_decide
 
 KUMKM = str(Path(sys.executable).with_name("kumkm"))
 
@@ -30,11 +31,11 @@ async def service_records(client, key, **params) -> list[dict]:
 
 
 async def test_export_ndjson_csv_parquet_equal_the_service(client, enum_key, plain_admin, database_url, pg, tmp_path):
-    await post_batch(client, enum_key, 5)
+    await post_records(client, enum_key, 5)
     r = await client.post("/api/v1/submissions", json=koperasi(lokasi={"lat": -2.98765, "lon": 104.75432}),
                           headers=auth(enum_key))
     assert r.status_code == 201
-    await post_batch(client, enum_key, 2, periode="2023")
+    await post_records(client, enum_key, 2, periode="2023")
     expected = await service_records(client, plain_admin, periode="2022")
     assert len(expected) == 6
 
@@ -117,7 +118,7 @@ async def test_import_ndjson_reports_bad_lines_and_keeps_idempotency(client, enu
 
 async def test_export_csv_then_import_restores_the_same_content(client, enum_key, plain_admin, database_url, pg,
                                                                 tmp_path):
-    await post_batch(client, enum_key, 4)
+    await post_records(client, enum_key, 4)
     r = await client.post("/api/v1/submissions", json=koperasi(lokasi={"lat": -2.5, "lon": 104.25}),
                           headers=auth(enum_key))
     assert r.status_code == 201
@@ -203,7 +204,7 @@ async def test_sync_pull_during_concurrent_writes_equals_the_service(client, key
     a file that holds every change exactly once and records equal to the service's."""
     enum = await keys.make("enumerator", "16", name="enum-pull")
     walidata = await keys.make("walidata", name="kemenkop", pii=True)
-    await post_batch(client, enum, 30)
+    await post_records(client, enum, 30)
     state, out = tmp_path / "state" / "cursor.json", tmp_path / "bdt"
 
     def pull(*extra) -> int:
@@ -218,7 +219,7 @@ async def test_sync_pull_during_concurrent_writes_equals_the_service(client, key
         conn = await asyncpg.connect(**asyncpg_params(database_url))
         try:
             for i in range(20):
-                await asyncio.gather(*(post_batch(client, enum, 5) for _ in range(3)))
+                await asyncio.gather(*(post_records(client, enum, 5) for _ in range(3)))
                 sid = await conn.fetchval("SELECT submission_id::text FROM submissions WHERE status = 'masuk' "
                                           "ORDER BY random() LIMIT 1")
                 async with conn.transaction():

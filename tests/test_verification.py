@@ -9,8 +9,9 @@ import pytest
 
 from app.verification.schemas import ALASAN_KODE
 from tests.conftest import auth
+from tests.helpers import post_one, post_records
 from tests.verification_helpers import (DESA_BANYUASIN, KAB_MUARA_ENIM, KOTA_PALEMBANG, assert_consistent,
-                                        correct, decide, post_one, post_records, recount, rekap, tolak)
+                                        correct, decide, recount, rekap, tolak)
 
 
 @pytest.fixture
