@@ -153,7 +153,9 @@ async def test_bad_decisions_name_the_field(client, verif, rec, body, field, pg)
 async def test_malformed_json_and_bad_id_are_4xx(client, verif):
     r = await client.post(f"/api/v1/submissions/{uuid.uuid4()}/verifikasi", content=b"{nope",
                           headers={**auth(verif), "content-type": "application/json"})
-    assert r.status_code in (400, 422)
+    body = problem(r, 400)
+    assert (body["status"], body["title"]) == (400, "Malformed JSON")
+    assert body["detail"].startswith("the request body is not valid JSON")
     r = await decide(client, verif, "not-a-uuid", "diterima")
     assert "submission_id" in fields(r)
 
