@@ -3,6 +3,7 @@ computed exactly, predikat bands, registry formulas over generated records, scop
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from decimal import Decimal
 
@@ -410,24 +411,56 @@ async def test_registry_formulas(client, dinas, plain_admin, pg):
 # Definitions: validation and scope
 
 
+def _without_times(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if k not in ("dibuat_pada", "diubah_pada")}
+
+
+def _at(doc: dict, field: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(doc[field])
+
+
 async def test_definitions_crud(client, dinas):
     sid = await sasaran(client, dinas)
     iid = await indikator(client, dinas, sid, "IKU-1")
     r = await client.patch(f"{API}/{iid}", json={"nama": "Persentase koperasi sehat", "polaritas": "turun"},
                            headers=auth(dinas))
-    assert r.status_code == 200 and r.json()["nama"] == "Persentase koperasi sehat"
-    assert r.json()["polaritas"] == "turun" and r.json()["level"] == "provinsi"
+    assert r.status_code == 200, r.text
+    patched = r.json()
+    assert _without_times(patched) == {
+        "id": iid, "pemilik": "16", "kode": "IKU-1", "nama": "Persentase koperasi sehat", "jenis": "iku",
+        "sasaran_id": sid, "satuan": "persen", "polaritas": "turun", "level": "provinsi", "sumber": "manual",
+        "formula": None, "parameter": {}, "renstra_mulai": 2019, "renstra_akhir": 2023, "aktif": True,
+        "dibuat_oleh": "dinas-sumsel"}
+    assert _at(patched, "diubah_pada") > _at(patched, "dibuat_pada")
     items = (await client.get(API, params={"pemilik": "16"}, headers=auth(dinas))).json()["items"]
-    assert [i["kode"] for i in items] == ["IKU-1"]
+    assert items == [patched]
     r = await client.patch(f"{API}/{iid}", json={"aktif": False}, headers=auth(dinas))
-    assert r.json()["aktif"] is False
+    assert r.status_code == 200, r.text
+    retired = r.json()
+    assert _without_times(retired) == {**_without_times(patched), "aktif": False}
+    assert retired["dibuat_pada"] == patched["dibuat_pada"]
+    assert _at(retired, "diubah_pada") > _at(patched, "diubah_pada")
     assert (await lkjip(client, dinas))["sasaran"] == []
+    (before,) = (await client.get(f"{API}/sasaran", headers=auth(dinas))).json()["items"]
+    tujuan_id = before["tujuan_id"]
+    assert _without_times(before) == {"id": sid, "pemilik": "16", "tujuan_id": tujuan_id, "kode": "S1",
+                                      "nama": "Meningkatnya koperasi berkualitas"}
     r = await client.patch(f"{API}/sasaran/{sid}", json={"tujuan_id": None, "nama": "Baru"}, headers=auth(dinas))
-    assert r.status_code == 200 and r.json()["tujuan_id"] is None and r.json()["nama"] == "Baru"
-    t = (await client.get(f"{API}/tujuan", headers=auth(dinas))).json()["items"]
-    assert len(t) == 1
-    r = await client.patch(f"{API}/tujuan/{t[0]['id']}", json={"nama": "Tujuan baru"}, headers=auth(dinas))
-    assert r.status_code == 200 and r.json()["nama"] == "Tujuan baru"
+    assert r.status_code == 200, r.text
+    assert _without_times(r.json()) == {**_without_times(before), "tujuan_id": None, "nama": "Baru"}
+    assert r.json()["dibuat_pada"] == before["dibuat_pada"]
+    assert (await client.get(f"{API}/sasaran", headers=auth(dinas))).json()["items"] == [r.json()]
+    # the detached tujuan is still there, unchanged
+    (tujuan,) = (await client.get(f"{API}/tujuan", headers=auth(dinas))).json()["items"]
+    assert _without_times(tujuan) == {"id": tujuan_id, "pemilik": "16", "kode": "TS1",
+                                      "nama": "Tujuan Meningkatnya koperasi berkualitas"}
+    assert tujuan["diubah_pada"] == tujuan["dibuat_pada"]
+    r = await client.patch(f"{API}/tujuan/{tujuan_id}", json={"nama": "Tujuan baru"}, headers=auth(dinas))
+    assert r.status_code == 200, r.text
+    assert _without_times(r.json()) == {**_without_times(tujuan), "nama": "Tujuan baru"}
+    assert r.json()["dibuat_pada"] == tujuan["dibuat_pada"]
+    assert _at(r.json(), "diubah_pada") > _at(tujuan, "diubah_pada")
+    assert (await client.get(f"{API}/tujuan", headers=auth(dinas))).json()["items"] == [r.json()]
     formula = (await client.get(f"{API}/formula", headers=auth(dinas))).json()
     assert {"persentase_koperasi_aktif", "capaian_pendataan", "pertumbuhan_modal_koperasi"} <= {
         f["kode"] for f in formula["formula"]}
