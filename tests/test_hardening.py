@@ -11,7 +11,6 @@ import json
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import auth
