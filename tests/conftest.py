@@ -176,3 +176,55 @@ async def client(live_server):
 
 def auth(key: str) -> dict:
     return {"Authorization": f"Bearer {key}"}
+
+
+# The keys many tests act with, made fresh for each test as `kumkm apikey create` would. The
+# name is what the service records as the actor (dibuat_oleh, oleh), and tests assert it.
+
+@pytest.fixture
+async def enum_key(keys):
+    """An enumerator of Sumatera Selatan (provinsi 16)."""
+    return await keys.make("enumerator", "16", name="enum-sumsel")
+
+
+@pytest.fixture
+async def enum_banyuasin(keys):
+    """An enumerator of Kabupaten Banyuasin only (kabkota 16.07), for scope rules a provinsi
+    key would pass."""
+    return await keys.make("enumerator", "16.07", name="enum-banyuasin")
+
+
+@pytest.fixture
+async def verif(keys):
+    """A verifikator of Kabupaten Banyuasin (16.07)."""
+    return await keys.make("verifikator", "16.07", name="verif-banyuasin")
+
+
+@pytest.fixture
+async def verif2(keys):
+    """A second verifikator of Kabupaten Banyuasin, for two deciders at once."""
+    return await keys.make("verifikator", "16.07", name="verif-banyuasin-2")
+
+
+@pytest.fixture
+async def dinas(keys):
+    """The dinas KUMKM of Sumatera Selatan (provinsi 16)."""
+    return await keys.make("dinas", "16", name="dinas-sumsel")
+
+
+@pytest.fixture
+async def walidata(keys):
+    """The ministry's walidata, allowed to see personal data."""
+    return await keys.make("walidata", name="kemenkop", pii=True)
+
+
+@pytest.fixture
+async def admin(keys):
+    """The ministry's admin (national scope)."""
+    return await keys.make("admin", name="admin-kemenkop")
+
+
+@pytest.fixture
+async def plain_admin(keys):
+    """An admin (national scope) named just `admin`."""
+    return await keys.make("admin", name="admin")

@@ -1,4 +1,5 @@
-"""Helpers for the sync tests: post records, read the feed and the snapshot as a consumer would."""
+"""Helpers for the sync tests: read the feed and the snapshot as a consumer would, and write
+changes on raw connections."""
 from __future__ import annotations
 
 import orjson
@@ -38,14 +39,6 @@ async def pull_all(client, key, after=None, limit=1000, **params) -> tuple[list[
         after = end["cursor"]
         if not end["more"]:
             return seen, after
-
-
-async def post_batch(client, key, n: int, **over) -> list[str]:
-    items = [umkm(**over) for _ in range(n)]
-    r = await client.post("/api/v1/submissions/batch", json={"items": items}, headers=auth(key))
-    assert r.status_code == 200, r.text
-    assert r.json()["created"] == n, r.text
-    return [i["submission_id"] for i in items]
 
 
 async def raw_create(conn, kode_kabkota: str = "16.07", periode: str = "2022") -> str:
@@ -148,18 +141,6 @@ BULK_SQL = """
 async def bulk_records(pg, n: int) -> None:
     """Many records at once, straight in SQL, for tests that need volume rather than realism."""
     await pg.execute(BULK_SQL, n)
-
-
-# The keys most sync tests use: an enumerator of Sumatera Selatan and the ministry's walidata,
-# allowed to see personal data.
-@pytest.fixture
-async def enum_key(keys):
-    return await keys.make("enumerator", "16", name="enum-sumsel")
-
-
-@pytest.fixture
-async def walidata(keys):
-    return await keys.make("walidata", name="kemenkop", pii=True)
 
 
 @pytest.fixture(autouse=True, params=["one", "parallel"])

@@ -13,11 +13,6 @@ from tests.factories import koperasi, umkm
 BIG = 2**53 + 1  # a JSON number above 2^53 would be rounded by JavaScript clients
 
 
-@pytest.fixture
-async def admin(keys):
-    return await keys.make("admin", name="admin-kemenkop")
-
-
 async def _desa(pg, kabkota: str) -> str:
     return await pg.fetchval("SELECT min(kode) FROM wilayah WHERE level = 4 AND kode_provinsi = $1 "
                              "AND parent_kode IN (SELECT kode FROM wilayah WHERE parent_kode = $2)",

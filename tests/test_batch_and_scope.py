@@ -9,20 +9,15 @@ from tests.conftest import auth
 from tests.factories import koperasi, nik, umkm
 
 
-@pytest.fixture
-async def enum_key(keys):
-    return await keys.make("enumerator", "16.07", name="enum-banyuasin")
-
-
-async def test_batch_stores_valid_items_and_rejects_others(client, enum_key, pg):
+async def test_batch_stores_valid_items_and_rejects_others(client, enum_banyuasin, pg):
     good1, good2 = umkm(), koperasi()
     bad = umkm(nib="12")
     stored = umkm()
-    await client.post("/api/v1/submissions", json=stored, headers=auth(enum_key))
+    await client.post("/api/v1/submissions", json=stored, headers=auth(enum_banyuasin))
     conflicting = {**stored, "modal_usaha": 1}
     r = await client.post("/api/v1/submissions/batch",
                           json={"items": [good1, bad, good2, stored, conflicting, "not an object"]},
-                          headers=auth(enum_key))
+                          headers=auth(enum_banyuasin))
     assert r.status_code == 200, r.text
     body = r.json()
     outcomes = [(i["outcome"], i["status"]) for i in body["items"]]
@@ -38,56 +33,56 @@ async def test_batch_stores_valid_items_and_rejects_others(client, enum_key, pg)
     assert await pg.fetchval("SELECT count(*) FROM changes") == 3
 
 
-async def test_batch_replay_is_all_duplicates(client, enum_key, pg):
+async def test_batch_replay_is_all_duplicates(client, enum_banyuasin, pg):
     items = [umkm() for _ in range(20)]
-    first = (await client.post("/api/v1/submissions/batch", json={"items": items}, headers=auth(enum_key))).json()
-    again = (await client.post("/api/v1/submissions/batch", json={"items": items}, headers=auth(enum_key))).json()
+    first = (await client.post("/api/v1/submissions/batch", json={"items": items}, headers=auth(enum_banyuasin))).json()
+    again = (await client.post("/api/v1/submissions/batch", json={"items": items}, headers=auth(enum_banyuasin))).json()
     assert first["created"] == 20 and again["duplicate"] == 20 and again["created"] == 0
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 20
 
 
-async def test_same_id_twice_in_one_batch(client, enum_key, pg):
+async def test_same_id_twice_in_one_batch(client, enum_banyuasin, pg):
     rec = umkm()
     body = (await client.post("/api/v1/submissions/batch", json={"items": [rec, rec, {**rec, "aset": 5}]},
-                              headers=auth(enum_key))).json()
+                              headers=auth(enum_banyuasin))).json()
     assert [i["outcome"] for i in body["items"]] == ["created", "duplicate", "rejected"]
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 1
 
 
-async def test_batch_limits(client, enum_key):
+async def test_batch_limits(client, enum_banyuasin):
     r = await client.post("/api/v1/submissions/batch", json={"items": [umkm() for _ in range(1001)]},
-                          headers=auth(enum_key))
+                          headers=auth(enum_banyuasin))
     assert r.status_code == 413 and r.json()["errors"][0]["field"] == "items"
-    r = await client.post("/api/v1/submissions/batch", json={"items": []}, headers=auth(enum_key))
+    r = await client.post("/api/v1/submissions/batch", json={"items": []}, headers=auth(enum_banyuasin))
     assert r.status_code == 422
-    r = await client.post("/api/v1/submissions/batch", json=[umkm()], headers=auth(enum_key))
+    r = await client.post("/api/v1/submissions/batch", json=[umkm()], headers=auth(enum_banyuasin))
     assert r.status_code == 422
-    r = await client.post("/api/v1/submissions/batch", json={"items": [umkm()], "x": 1}, headers=auth(enum_key))
+    r = await client.post("/api/v1/submissions/batch", json={"items": [umkm()], "x": 1}, headers=auth(enum_banyuasin))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "x"
     r = await client.post("/api/v1/submissions/batch", content=b"{nope", headers={
-        **auth(enum_key), "content-type": "application/json"})
+        **auth(enum_banyuasin), "content-type": "application/json"})
     assert r.status_code == 400
 
 
-async def test_batch_of_1000_is_accepted(client, enum_key, pg):
+async def test_batch_of_1000_is_accepted(client, enum_banyuasin, pg):
     r = await client.post("/api/v1/submissions/batch", json={"items": [umkm() for _ in range(1000)]},
-                          headers=auth(enum_key))
+                          headers=auth(enum_banyuasin))
     assert r.status_code == 200 and r.json()["created"] == 1000
     assert await pg.fetchval("SELECT sum(n) FROM rekap_status WHERE status = 'masuk'") == 1000
 
 
-async def test_oversized_body_is_413_before_parsing(client, enum_key):
+async def test_oversized_body_is_413_before_parsing(client, enum_banyuasin):
     r = await client.post("/api/v1/submissions/batch", content=b"[" * (9 * 1024 * 1024),
-                          headers={**auth(enum_key), "content-type": "application/json"})
+                          headers={**auth(enum_banyuasin), "content-type": "application/json"})
     assert r.status_code == 413
 
 
-async def test_deeply_nested_json_is_a_4xx(client, enum_key):
+async def test_deeply_nested_json_is_a_4xx(client, enum_banyuasin):
     r = await client.post("/api/v1/submissions", content=b"[" * 100_000 + b"]" * 100_000,
-                          headers={**auth(enum_key), "content-type": "application/json"})
+                          headers={**auth(enum_banyuasin), "content-type": "application/json"})
     assert 400 <= r.status_code < 500
     r = await client.post("/api/v1/submissions/batch", content=b"[" * 100_000 + b"]" * 100_000,
-                          headers={**auth(enum_key), "content-type": "application/json"})
+                          headers={**auth(enum_banyuasin), "content-type": "application/json"})
     assert 400 <= r.status_code < 500
 
 
@@ -116,12 +111,12 @@ async def test_keys_are_stored_hashed(keys, pg):
     assert k.encode() not in bytes(stored["key_hash"]) and len(stored["key_hash"]) == 32
 
 
-async def test_enumerator_posts_only_into_its_scope(client, keys, enum_key):
+async def test_enumerator_posts_only_into_its_scope(client, keys, enum_banyuasin):
     outside = umkm(kode_wilayah="16.71.01.1001", nik_pemilik=nik("167101"))
-    r = await client.post("/api/v1/submissions", json=outside, headers=auth(enum_key))
+    r = await client.post("/api/v1/submissions", json=outside, headers=auth(enum_banyuasin))
     assert r.status_code == 403 and r.json()["errors"][0]["field"] == "kode_wilayah"
     body = (await client.post("/api/v1/submissions/batch", json={"items": [outside, umkm()]},
-                              headers=auth(enum_key))).json()
+                              headers=auth(enum_banyuasin))).json()
     assert [(i["outcome"], i["status"]) for i in body["items"]] == [("rejected", 403), ("created", 201)]
     national = await keys.make("enumerator", None, name="enum-nasional")
     assert (await client.post("/api/v1/submissions", json=outside, headers=auth(national))).status_code == 201

@@ -46,11 +46,6 @@ async def _recount(pg, periode="2022") -> dict[str, dict[str, int]]:
     return out
 
 
-@pytest.fixture
-async def admin(keys):
-    return await keys.make("admin", name="admin-kemenkop")
-
-
 async def _put(client, key, kode, target, dasar="Kepdep 63/2022", mulai="2022-08-01"):
     r = await client.put(f"/api/v1/targets/2022/{kode}",
                          json={"target": target, "dasar_hukum": dasar, "berlaku_mulai": mulai}, headers=auth(key))

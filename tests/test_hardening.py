@@ -15,7 +15,8 @@ import pytest
 
 from tests.conftest import auth
 from tests.factories import DESA, umkm
-from tests.verification_helpers import post_one, tolak
+from tests.helpers import post_one
+from tests.verification_helpers import tolak
 
 OPENAPI = json.loads((Path(__file__).resolve().parent.parent / "openapi" / "openapi.json").read_text())
 
@@ -74,6 +75,12 @@ async def test_a_correction_needs_the_record_inside_the_keys_scope(client, keys,
     sid = rec["submission_id"]
     assert (await tolak(client, verif, sid)).status_code == 200
     await pg.execute("UPDATE api_keys SET kode_wilayah = '16.71' WHERE name = 'enum-sari'")
+    # the change reaches the service's key cache through the database's notification: wait
+    # until the key is seen with its new scope (its 16.07 record is then outside it)
+    for _ in range(50):
+        if (await client.get(f"/api/v1/submissions/{sid}", headers=auth(key))).status_code == 403:
+            break
+        await asyncio.sleep(0.05)
     fixed = {**umkm(), "submission_id": sid, "nik_pemilik": rec["nik_pemilik"],
              "kode_wilayah": "16.71.01.1001"}
     r = await client.put(f"/api/v1/submissions/{sid}", json=fixed, headers=auth(key))

@@ -3,6 +3,7 @@ computed exactly, predikat bands, registry formulas over generated records, scop
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from decimal import Decimal
 
@@ -12,16 +13,6 @@ import pytest
 from tests.conftest import auth
 
 API = "/api/v1/indikator"
-
-
-@pytest.fixture
-async def admin(keys):
-    return await keys.make("admin", None, name="admin")
-
-
-@pytest.fixture
-async def dinas(keys):
-    return await keys.make("dinas", "16", name="dinas-sumsel")
 
 
 async def post(client, key, path, body, status=201):
@@ -159,7 +150,7 @@ async def test_predikat_bands_at_their_edges(client, dinas):
     assert (table["E03"]["Capaian 2022"], table["E03"]["Predikat 2022"]) == ("90,99%", "tinggi")
 
 
-async def test_custom_band_table_per_wilayah(client, dinas, admin):
+async def test_custom_band_table_per_wilayah(client, dinas, plain_admin):
     scale = {"nama": "Skala dinas", "bands": [
         {"batas_bawah": None, "predikat": "belum tercapai"},
         {"batas_bawah": 100, "predikat": "tercapai"},
@@ -179,7 +170,7 @@ async def test_custom_band_table_per_wilayah(client, dinas, admin):
     # a kabkota under it inherits; another provinsi keeps the default
     r = await client.get(f"{API}/predikat/16.07", headers=auth(dinas))
     assert r.json()["berlaku_dari"] == "16"
-    r = await client.get(f"{API}/predikat/17", headers=auth(admin))
+    r = await client.get(f"{API}/predikat/17", headers=auth(plain_admin))
     assert r.json()["berlaku_dari"] == "bawaan" and r.json()["bands"][0] == {"batas_bawah": "91",
                                                                              "predikat": "sangat tinggi"}
     # dropping it brings the default back (the dropped scale stays in history)
@@ -311,7 +302,7 @@ async def registry_indikator(client, key, sid, kode, formula, parameter=None, **
     return (await post(client, key, "", body))["id"]
 
 
-async def test_persentase_koperasi_aktif_from_generated_registry(client, dinas, admin, pg):
+async def test_persentase_koperasi_aktif_from_generated_registry(client, dinas, plain_admin, pg):
     # Sumatera Selatan's ODS total: 3.999 aktif of 6.695 koperasi, spread over kabkota
     await insert_records(pg, 2500, kabkota="16.07", aktif=True)
     await insert_records(pg, 1499, kabkota="16.71", aktif=True)
@@ -337,9 +328,9 @@ async def test_persentase_koperasi_aktif_from_generated_registry(client, dinas, 
     assert table["IKU-KOP"]["Capaian 2022"] == "99,55%"
     assert table["IKU-KOP"]["Capaian 2021"] == "-"  # 20 records in 2021, all aktif, but no target
     # nationally, Bengkulu's 50 aktif koperasi count too
-    nas = await sasaran(client, admin, pemilik="nasional", kode="S-NAS", tujuan=False)
-    nid = await registry_indikator(client, admin, nas, "NAS-KOP", "persentase_koperasi_aktif", pemilik="nasional")
-    real = (await client.get(f"{API}/{nid}/realisasi/nasional/2022", headers=auth(admin))).json()
+    nas = await sasaran(client, plain_admin, pemilik="nasional", kode="S-NAS", tujuan=False)
+    nid = await registry_indikator(client, plain_admin, nas, "NAS-KOP", "persentase_koperasi_aktif", pemilik="nasional")
+    real = (await client.get(f"{API}/{nid}/realisasi/nasional/2022", headers=auth(plain_admin))).json()
     assert real["komponen"] == {"2022": {"koperasi_aktif": "4049", "koperasi": "6745"}}
     assert (await client.get(f"{API}/{nid}/realisasi/nasional/2022", headers=auth(dinas))).status_code == 403
     # a registry indicator's realisasi cannot be typed over
@@ -348,7 +339,7 @@ async def test_persentase_koperasi_aktif_from_generated_registry(client, dinas, 
     assert r.status_code == 409
 
 
-async def test_registry_formulas(client, dinas, admin, pg):
+async def test_registry_formulas(client, dinas, plain_admin, pg):
     # 2021: modal 100 + 50 on 4 koperasi; 2022: 5 koperasi (3 with a NIK, 2 held RAT in 2022)
     await insert_records(pg, 4, periode="2021", modal_sendiri=100, modal_luar=50, volume_usaha=1000, aktif=True)
     await insert_records(pg, 3, modal_sendiri=120, modal_luar=60, volume_usaha=900, aktif=True,
@@ -412,7 +403,7 @@ async def test_registry_formulas(client, dinas, admin, pg):
     r = await client.get(f"{API}/{ids['MODAL']}/realisasi/16/2021", headers=auth(dinas))
     assert r.json()["nilai"] is None
     # the whole table comes from one pass
-    doc = rows_by_kode(await lkjip(client, admin))
+    doc = rows_by_kode(await lkjip(client, plain_admin))
     assert doc["NIK"]["realisasi"] == "60" and doc["VOL"]["realisasi"] == "-32.5"
 
 
@@ -420,24 +411,56 @@ async def test_registry_formulas(client, dinas, admin, pg):
 # Definitions: validation and scope
 
 
+def _without_times(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if k not in ("dibuat_pada", "diubah_pada")}
+
+
+def _at(doc: dict, field: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(doc[field])
+
+
 async def test_definitions_crud(client, dinas):
     sid = await sasaran(client, dinas)
     iid = await indikator(client, dinas, sid, "IKU-1")
     r = await client.patch(f"{API}/{iid}", json={"nama": "Persentase koperasi sehat", "polaritas": "turun"},
                            headers=auth(dinas))
-    assert r.status_code == 200 and r.json()["nama"] == "Persentase koperasi sehat"
-    assert r.json()["polaritas"] == "turun" and r.json()["level"] == "provinsi"
+    assert r.status_code == 200, r.text
+    patched = r.json()
+    assert _without_times(patched) == {
+        "id": iid, "pemilik": "16", "kode": "IKU-1", "nama": "Persentase koperasi sehat", "jenis": "iku",
+        "sasaran_id": sid, "satuan": "persen", "polaritas": "turun", "level": "provinsi", "sumber": "manual",
+        "formula": None, "parameter": {}, "renstra_mulai": 2019, "renstra_akhir": 2023, "aktif": True,
+        "dibuat_oleh": "dinas-sumsel"}
+    assert _at(patched, "diubah_pada") > _at(patched, "dibuat_pada")
     items = (await client.get(API, params={"pemilik": "16"}, headers=auth(dinas))).json()["items"]
-    assert [i["kode"] for i in items] == ["IKU-1"]
+    assert items == [patched]
     r = await client.patch(f"{API}/{iid}", json={"aktif": False}, headers=auth(dinas))
-    assert r.json()["aktif"] is False
+    assert r.status_code == 200, r.text
+    retired = r.json()
+    assert _without_times(retired) == {**_without_times(patched), "aktif": False}
+    assert retired["dibuat_pada"] == patched["dibuat_pada"]
+    assert _at(retired, "diubah_pada") > _at(patched, "diubah_pada")
     assert (await lkjip(client, dinas))["sasaran"] == []
+    (before,) = (await client.get(f"{API}/sasaran", headers=auth(dinas))).json()["items"]
+    tujuan_id = before["tujuan_id"]
+    assert _without_times(before) == {"id": sid, "pemilik": "16", "tujuan_id": tujuan_id, "kode": "S1",
+                                      "nama": "Meningkatnya koperasi berkualitas"}
     r = await client.patch(f"{API}/sasaran/{sid}", json={"tujuan_id": None, "nama": "Baru"}, headers=auth(dinas))
-    assert r.status_code == 200 and r.json()["tujuan_id"] is None and r.json()["nama"] == "Baru"
-    t = (await client.get(f"{API}/tujuan", headers=auth(dinas))).json()["items"]
-    assert len(t) == 1
-    r = await client.patch(f"{API}/tujuan/{t[0]['id']}", json={"nama": "Tujuan baru"}, headers=auth(dinas))
-    assert r.status_code == 200 and r.json()["nama"] == "Tujuan baru"
+    assert r.status_code == 200, r.text
+    assert _without_times(r.json()) == {**_without_times(before), "tujuan_id": None, "nama": "Baru"}
+    assert r.json()["dibuat_pada"] == before["dibuat_pada"]
+    assert (await client.get(f"{API}/sasaran", headers=auth(dinas))).json()["items"] == [r.json()]
+    # the detached tujuan is still there, unchanged
+    (tujuan,) = (await client.get(f"{API}/tujuan", headers=auth(dinas))).json()["items"]
+    assert _without_times(tujuan) == {"id": tujuan_id, "pemilik": "16", "kode": "TS1",
+                                      "nama": "Tujuan Meningkatnya koperasi berkualitas"}
+    assert tujuan["diubah_pada"] == tujuan["dibuat_pada"]
+    r = await client.patch(f"{API}/tujuan/{tujuan_id}", json={"nama": "Tujuan baru"}, headers=auth(dinas))
+    assert r.status_code == 200, r.text
+    assert _without_times(r.json()) == {**_without_times(tujuan), "nama": "Tujuan baru"}
+    assert r.json()["dibuat_pada"] == tujuan["dibuat_pada"]
+    assert _at(r.json(), "diubah_pada") > _at(tujuan, "diubah_pada")
+    assert (await client.get(f"{API}/tujuan", headers=auth(dinas))).json()["items"] == [r.json()]
     formula = (await client.get(f"{API}/formula", headers=auth(dinas))).json()
     assert {"persentase_koperasi_aktif", "capaian_pendataan", "pertumbuhan_modal_koperasi"} <= {
         f["kode"] for f in formula["formula"]}
@@ -496,7 +519,7 @@ async def test_bad_input_names_the_field(client, dinas):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "tahun"
 
 
-async def test_scope_rules(client, keys, dinas, admin):
+async def test_scope_rules(client, keys, dinas, plain_admin):
     sid = await sasaran(client, dinas)
     iid = await indikator(client, dinas, sid, "IKU-1")
     await put(client, dinas, f"/{iid}/target/16/2022", {"nilai": "5"})
@@ -525,7 +548,7 @@ async def test_scope_rules(client, keys, dinas, admin):
     assert [i["kode"] for i in (await client.get(API, headers=auth(jambi))).json()["items"]] == []
     # only admin (no scope) owns nasional
     assert await status(dinas, "POST", "/tujuan", {"pemilik": "nasional", "kode": "T", "nama": "t"}) == 403
-    assert await status(admin, "POST", "/tujuan", {"pemilik": "nasional", "kode": "T", "nama": "t"}) == 201
+    assert await status(plain_admin, "POST", "/tujuan", {"pemilik": "nasional", "kode": "T", "nama": "t"}) == 201
     # readers that are not dinas: verifikator and walidata read, never write; enumerators neither
     assert await status(verif, "GET", "/capaian", tahun=2022, wilayah="16") == 200
     assert await status(verif, "PUT", f"/{iid}/target/16/2022", {"nilai": "1"}) == 403
@@ -535,19 +558,19 @@ async def test_scope_rules(client, keys, dinas, admin):
     assert await status(enum, "GET", "/capaian", tahun=2022, wilayah="16.07") == 403
     assert await status(enum, "GET", "/formula") == 403
     # admin everywhere
-    assert await status(admin, "PUT", f"/{iid}/target/16/2022", {"nilai": "6"}) == 200
-    assert await status(admin, "GET", "/capaian", tahun=2022, wilayah="nasional") == 200
+    assert await status(plain_admin, "PUT", f"/{iid}/target/16/2022", {"nilai": "6"}) == 200
+    assert await status(plain_admin, "GET", "/capaian", tahun=2022, wilayah="nasional") == 200
     r = await client.get(API + "/capaian", params={"tahun": 2022}, headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401
 
 
-async def test_lkjip_lists_indicators_of_the_wilayah_and_its_ancestors(client, dinas, admin, keys):
+async def test_lkjip_lists_indicators_of_the_wilayah_and_its_ancestors(client, dinas, plain_admin, keys):
     kab = await keys.make("dinas", "16.07", name="dinas-banyuasin")
     prov = await sasaran(client, dinas, kode="S-PROV")
     await indikator(client, dinas, prov, "PROV-LEVEL")
     per_kab = await indikator(client, dinas, prov, "PROV-PER-KAB", level="kabkota")
-    nas = await sasaran(client, admin, pemilik="nasional", kode="S-NAS", tujuan=False)
-    await indikator(client, admin, nas, "NAS-PER-KAB", pemilik="nasional", level="kabkota")
+    nas = await sasaran(client, plain_admin, pemilik="nasional", kode="S-NAS", tujuan=False)
+    await indikator(client, plain_admin, nas, "NAS-PER-KAB", pemilik="nasional", level="kabkota")
     own = await sasaran(client, kab, pemilik="16.07", kode="S-KAB", tujuan=False)
     await indikator(client, kab, own, "KAB", pemilik="16.07")
     await put(client, dinas, f"/{per_kab}/target/16.07/2022", {"nilai": "10"})

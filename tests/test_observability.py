@@ -4,18 +4,26 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 from tests.conftest import auth
 from tests.factories import umkm
 
 
 async def test_request_id_is_returned_and_kept_when_given(client):
+    fresh = re.compile(r"[0-9a-f]{32}")
     r = await client.get("/healthz")
-    assert len(r.headers["x-request-id"]) == 32
+    assert fresh.fullmatch(r.headers["x-request-id"]), r.headers["x-request-id"]
     r = await client.get("/healthz", headers={"X-Request-ID": "dinas-abc.123"})
     assert r.headers["x-request-id"] == "dinas-abc.123"
-    r = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
-    assert r.headers["x-request-id"] != "bad id with spaces"
+    # An id the service would not log as given (spaces, longer than 64) is replaced by a fresh
+    # one of its own, a new one for every request.
+    seen = set()
+    for bad in ("bad id with spaces", "bad id with spaces", "x" * 65):
+        rid = (await client.get("/healthz", headers={"X-Request-ID": bad})).headers["x-request-id"]
+        assert fresh.fullmatch(rid), rid
+        seen.add(rid)
+    assert len(seen) == 3
 
 
 def _metric(text: str, name: str, **labels) -> float:

@@ -61,12 +61,13 @@ async def test_migration_0004_renders_the_line_of_every_stored_record(client, ke
     from alembic import command
 
     from app.core import db
-    from tests.sync_helpers import STALE_LINES, post_batch
+    from tests.helpers import post_records, submission_ids
+    from tests.sync_helpers import STALE_LINES
     from tests.verification_helpers import decide
 
     enum = await keys.make("enumerator", "16", name="enum-sumsel")
     verif = await keys.make("verifikator", "16.07", name="verif-banyuasin")
-    ids = await post_batch(client, enum, 5)
+    ids = submission_ids(await post_records(client, enum, 5))
     assert (await decide(client, verif, ids[0], "diterima")).status_code == 200
     cfg = db.alembic_config(database_url)
     await asyncio.to_thread(command.downgrade, cfg, "0003_indikator")

@@ -10,11 +10,6 @@ from tests.conftest import auth
 from tests.factories import DESA, koperasi, nik, now_plus, umkm
 
 
-@pytest.fixture
-async def enum_key(keys):
-    return await keys.make("enumerator", "16", name="enum-sumsel")
-
-
 async def test_post_umkm_creates_masuk_version_1_with_derived_skala(client, enum_key, pg):
     rec = umkm(modal_usaha=1_000_000_000)  # exactly Rp1 M: still mikro
     r = await client.post("/api/v1/submissions", json=rec, headers=auth(enum_key))
@@ -131,9 +126,11 @@ async def test_unknown_jenis_and_malformed_json_are_4xx(client, enum_key):
     r = await client.post("/api/v1/submissions", content=b'{"jenis": "umkm",', headers={
         **auth(enum_key), "content-type": "application/json"})
     assert r.status_code == 400 and r.json()["title"] == "Malformed JSON"
+    # Valid JSON that is not an object: the body as a whole is the invalid field.
     r = await client.post("/api/v1/submissions", content=b'[1, 2]', headers={
         **auth(enum_key), "content-type": "application/json"})
-    assert 400 <= r.status_code < 500
+    assert list(_field_errors(r)) == ["body"]
+    assert r.json()["title"] == "Invalid input"
 
 
 async def test_identical_replay_is_200_and_stores_one_row(client, enum_key, pg):

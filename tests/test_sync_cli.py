@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import orjson
-import pytest
 
 from app import cli
 from tests.conftest import auth
 from tests.factories import koperasi, umkm
-from tests.sync_helpers import SNAPSHOT, db_changes, key_of, parse_stream, post_batch, raw_decide
+from tests.helpers import post_records
+from tests.sync_helpers import SNAPSHOT, db_changes, key_of, parse_stream, raw_decide
 
 KUMKM = str(Path(sys.executable).with_name("kumkm"))
 
@@ -24,29 +24,19 @@ def run_cli(*args, database_url: str) -> subprocess.CompletedProcess:
     return subprocess.run([KUMKM, *args], capture_output=True, text=True, env=env, timeout=300)
 
 
-@pytest.fixture
-async def enum_key(keys):
-    return await keys.make("enumerator", "16", name="enum-sumsel")
-
-
-@pytest.fixture
-async def admin(keys):
-    return await keys.make("admin", name="admin")
-
-
 async def service_records(client, key, **params) -> list[dict]:
     r = await client.get(SNAPSHOT, params=params, headers=auth(key))
     assert r.status_code == 200
     return parse_stream(r.text)[0]
 
 
-async def test_export_ndjson_csv_parquet_equal_the_service(client, enum_key, admin, database_url, pg, tmp_path):
-    await post_batch(client, enum_key, 5)
+async def test_export_ndjson_csv_parquet_equal_the_service(client, enum_key, plain_admin, database_url, pg, tmp_path):
+    await post_records(client, enum_key, 5)
     r = await client.post("/api/v1/submissions", json=koperasi(lokasi={"lat": -2.98765, "lon": 104.75432}),
                           headers=auth(enum_key))
     assert r.status_code == 201
-    await post_batch(client, enum_key, 2, periode="2023")
-    expected = await service_records(client, admin, periode="2022")
+    await post_records(client, enum_key, 2, periode="2023")
+    expected = await service_records(client, plain_admin, periode="2022")
     assert len(expected) == 6
 
     out = tmp_path / "r.ndjson"
@@ -126,13 +116,13 @@ async def test_import_ndjson_reports_bad_lines_and_keeps_idempotency(client, enu
     assert await pg.fetchval("SELECT count(*) FROM changes") == 3
 
 
-async def test_export_csv_then_import_restores_the_same_content(client, enum_key, admin, database_url, pg,
+async def test_export_csv_then_import_restores_the_same_content(client, enum_key, plain_admin, database_url, pg,
                                                                 tmp_path):
-    await post_batch(client, enum_key, 4)
+    await post_records(client, enum_key, 4)
     r = await client.post("/api/v1/submissions", json=koperasi(lokasi={"lat": -2.5, "lon": 104.25}),
                           headers=auth(enum_key))
     assert r.status_code == 201
-    before = {r["submission_id"]: r["data"] for r in await service_records(client, admin)}
+    before = {r["submission_id"]: r["data"] for r in await service_records(client, plain_admin)}
     out = tmp_path / "all.csv"
     p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "csv", "--out", str(out),
                                 database_url=database_url)
@@ -142,7 +132,7 @@ async def test_export_csv_then_import_restores_the_same_content(client, enum_key
     p = await asyncio.to_thread(run_cli, "import", str(out), database_url=database_url)
     assert p.returncode == 0, p.stderr
     assert "5 created" in p.stdout and "ignored columns" in p.stdout and "skala_usaha" in p.stdout
-    after = {r["submission_id"]: r["data"] for r in await service_records(client, admin)}
+    after = {r["submission_id"]: r["data"] for r in await service_records(client, plain_admin)}
     assert after == before
 
 
@@ -208,13 +198,13 @@ async def test_import_shows_progress_on_a_terminal(database_url, tmp_path):
     assert "30 records read: 30 created" in shown
 
 
-async def test_sync_pull_during_concurrent_writes_equals_the_service(client, keys, admin, live_server,
+async def test_sync_pull_during_concurrent_writes_equals_the_service(client, keys, plain_admin, live_server,
                                                                      database_url, pg, tmp_path):
     """The reference consumer, run again and again while writers post and decide, ends with
     a file that holds every change exactly once and records equal to the service's."""
     enum = await keys.make("enumerator", "16", name="enum-pull")
     walidata = await keys.make("walidata", name="kemenkop", pii=True)
-    await post_batch(client, enum, 30)
+    await post_records(client, enum, 30)
     state, out = tmp_path / "state" / "cursor.json", tmp_path / "bdt"
 
     def pull(*extra) -> int:
@@ -229,7 +219,7 @@ async def test_sync_pull_during_concurrent_writes_equals_the_service(client, key
         conn = await asyncpg.connect(**asyncpg_params(database_url))
         try:
             for i in range(20):
-                await asyncio.gather(*(post_batch(client, enum, 5) for _ in range(3)))
+                await asyncio.gather(*(post_records(client, enum, 5) for _ in range(3)))
                 sid = await conn.fetchval("SELECT submission_id::text FROM submissions WHERE status = 'masuk' "
                                           "ORDER BY random() LIMIT 1")
                 async with conn.transaction():

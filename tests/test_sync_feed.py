@@ -9,23 +9,21 @@ import asyncpg
 
 from app.sync.schemas import ChangeLine, EndLine
 from tests.conftest import asyncpg_params
-from tests.sync_helpers import (  # noqa: F401 (fixtures)
+from tests.helpers import post_records, submission_ids
+from tests.sync_helpers import (
     db_changes,
-    enum_key,
     key_of,
-    post_batch,
     pull,
     pull_all,
     raw_create,
     raw_decide,
-    sync_connections,
-    walidata,
+    sync_connections,  # noqa: F401 (an autouse fixture)
 )
 
 
 async def test_feed_lists_created_records_in_order_with_full_content(client, enum_key, walidata):
-    ids = await post_batch(client, enum_key, 3)
-    ids += await post_batch(client, enum_key, 2)
+    ids = submission_ids(await post_records(client, enum_key, 3))
+    ids += submission_ids(await post_records(client, enum_key, 2))
     lines, end = await pull(client, walidata)
     assert [ln["submission_id"] for ln in lines] == ids
     for ln in lines:
@@ -43,7 +41,7 @@ async def test_feed_lists_created_records_in_order_with_full_content(client, enu
 
 
 async def test_limit_pages_and_every_line_cursor_resumes_right_after_it(client, enum_key, walidata):
-    ids = await post_batch(client, enum_key, 7)
+    ids = submission_ids(await post_records(client, enum_key, 7))
     lines, end = await pull(client, walidata, limit=3)
     assert [ln["submission_id"] for ln in lines] == ids[:3] and end["more"] is True
     for i, ln in enumerate((await pull(client, walidata, limit=100))[0]):
@@ -61,13 +59,13 @@ async def test_empty_feed_end_line(client, walidata):
 async def test_a_transaction_that_commits_late_is_not_passed(client, enum_key, walidata, database_url, pg):
     """T1 takes its transaction id first but commits last: the feed waits for it instead of
     handing out a cursor that would skip its change for ever."""
-    before = await post_batch(client, enum_key, 2)
+    before = submission_ids(await post_records(client, enum_key, 2))
     slow = await asyncpg.connect(**asyncpg_params(database_url))
     try:
         tr = slow.transaction()
         await tr.start()
         await slow.fetchval("SELECT pg_current_xact_id()")   # T1's id is now smaller than any later one
-        later = await post_batch(client, enum_key, 3)         # commits while T1 is open
+        later = submission_ids(await post_records(client, enum_key, 3))  # commits while T1 is open
         late_sid = await raw_create(slow)                     # T1 writes its change (larger changes.id)
         lines, end = await pull(client, walidata)
         assert [ln["submission_id"] for ln in lines] == before
@@ -87,13 +85,13 @@ async def test_an_api_write_blocked_mid_transaction_is_waited_for(client, enum_k
     (its status-count rows are locked) while batches for 16.71 commit."""
     await pg.execute("INSERT INTO rekap_status (periode, kode_kabkota, status, shard, n) "
                      "SELECT '2022', '16.07', 'masuk', s, 0 FROM generate_series(0, 15) s")
-    first = await post_batch(client, enum_key, 1)
+    first = submission_ids(await post_records(client, enum_key, 1))
     locker = await asyncpg.connect(**asyncpg_params(database_url))
     try:
         tr = locker.transaction()
         await tr.start()
         await locker.execute("SELECT * FROM rekap_status WHERE kode_kabkota = '16.07' FOR UPDATE")
-        blocked = asyncio.create_task(post_batch(client, enum_key, 2))
+        blocked = asyncio.create_task(post_records(client, enum_key, 2))
         # Wait until the blocked batch holds its transaction id (it waits on our lock).
         for _ in range(200):
             waiting = await pg.fetchval(
@@ -103,13 +101,13 @@ async def test_an_api_write_blocked_mid_transaction_is_waited_for(client, enum_k
                 break
             await asyncio.sleep(0.02)
         assert waiting, "the batch did not block"
-        other = await post_batch(client, enum_key, 3, kode_wilayah="16.71")
+        other = submission_ids(await post_records(client, enum_key, 3, kode_wilayah="16.71"))
         lines, end = await pull(client, walidata)
         assert [ln["submission_id"] for ln in lines] == first
         await tr.commit()
     finally:
         await locker.close()
-    late = await blocked
+    late = submission_ids(await blocked)
     rest, _ = await pull_all(client, walidata, end["cursor"], limit=2)
     assert sorted(ln["submission_id"] for ln in rest) == sorted(late + other)
     assert [ln["submission_id"] for ln in rest][:2] == late     # the blocked batch's id is smaller
@@ -129,7 +127,7 @@ async def test_exactly_once_under_concurrent_writers_and_random_resumes(client, 
 
     async def writer(w: int):
         for _ in range(12):
-            posted.extend(await post_batch(client, enum, rnd.randint(1, 15)))
+            posted.extend(submission_ids(await post_records(client, enum, rnd.randint(1, 15))))
             await asyncio.sleep(rnd.random() * 0.01)
 
     async def slow_writer():

@@ -14,19 +14,17 @@ from app.sync.cursor import Cursor
 from app.sync.schemas import SyncRecord
 from tests.conftest import asyncpg_params, auth
 from tests.factories import umkm
-from tests.sync_helpers import (  # noqa: F401 (fixtures)
+from tests.helpers import post_one, post_records, submission_ids
+from tests.sync_helpers import (
     FEED,
     SNAPSHOT,
     bulk_records,
-    enum_key,
     parse_stream,
-    post_batch,
     pull,
     pull_all,
     raw_create,
     raw_decide,
-    sync_connections,
-    walidata,
+    sync_connections,  # noqa: F401 (an autouse fixture)
 )
 
 
@@ -39,8 +37,8 @@ async def snapshot(client, key, **params):
 
 
 async def test_snapshot_streams_current_records_with_its_cursor(client, enum_key, walidata, pg):
-    ids = await post_batch(client, enum_key, 4)
-    await post_batch(client, enum_key, 2, periode="2023")
+    ids = submission_ids(await post_records(client, enum_key, 4))
+    await post_records(client, enum_key, 2, periode="2023")
     records, cursor = await snapshot(client, walidata, periode="2022")
     assert sorted(r["submission_id"] for r in records) == sorted(ids)
     for r in records:
@@ -50,7 +48,7 @@ async def test_snapshot_streams_current_records_with_its_cursor(client, enum_key
     lines, _ = await pull(client, walidata, cursor)
     assert lines == []
     # A later change follows.
-    later = await post_batch(client, enum_key, 1)
+    later = submission_ids(await post_records(client, enum_key, 1))
     lines, _ = await pull(client, walidata, cursor)
     assert [ln["submission_id"] for ln in lines] == later
 
@@ -64,7 +62,7 @@ async def test_snapshot_sees_a_change_committed_after_an_older_one_in_flight(cli
         tr = slow.transaction()
         await tr.start()
         await slow.fetchval("SELECT pg_current_xact_id()")
-        t2 = await post_batch(client, enum_key, 2)
+        t2 = submission_ids(await post_records(client, enum_key, 2))
         records, cursor = await snapshot(client, walidata)
         assert sorted(r["submission_id"] for r in records) == sorted(t2)
         assert Cursor.decode(cursor).snapshot is not None
@@ -76,7 +74,7 @@ async def test_snapshot_sees_a_change_committed_after_an_older_one_in_flight(cli
     assert [ln["submission_id"] for ln in lines] == [t1]
     # T1 is below the snapshot's xmax: the cursor still carries the snapshot (T2 lies ahead).
     assert Cursor.decode(end).snapshot is not None
-    later = await post_batch(client, enum_key, 1)
+    later = submission_ids(await post_records(client, enum_key, 1))
     lines, end = await pull_all(client, walidata, end)
     assert [ln["submission_id"] for ln in lines] == later
     assert Cursor.decode(end).snapshot is None          # past the snapshot: a plain position again
@@ -86,11 +84,11 @@ async def test_snapshot_then_feed_under_concurrent_writes_is_exact(client, keys,
     rnd = random.Random(7)
     enum = await keys.make("enumerator", "16", name="enum-snap")
     for _ in range(3):
-        await post_batch(client, enum, 20)
+        await post_records(client, enum, 20)
 
     async def writer():
         for _ in range(15):
-            await post_batch(client, enum, rnd.randint(1, 10))
+            await post_records(client, enum, rnd.randint(1, 10))
             await asyncio.sleep(rnd.random() * 0.01)
 
     async def decider():
@@ -154,7 +152,7 @@ async def test_snapshot_then_feed_under_concurrent_writes_is_exact(client, keys,
 
 
 async def test_snapshot_csv(client, enum_key, walidata):
-    ids = await post_batch(client, enum_key, 3)
+    ids = submission_ids(await post_records(client, enum_key, 3))
     r = await client.get(SNAPSHOT, params={"format": "csv"}, headers=auth(walidata))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
@@ -170,7 +168,7 @@ async def test_text_with_backslashes_quotes_and_line_breaks_arrives_as_stored(cl
     be the record's own text, byte for byte, whichever path built it."""
     awkward = {"nama_usaha": 'Toko "Maju" \\ Jaya\\n (bukan baris baru) ☕ ñ',
                "alamat": "Jl. Merdeka\nRT 01\tRW 02\r\\\\server\\path \u00e9 \U0001F600 \x7f"}
-    ids = await post_batch(client, enum_key, 3, **awkward)
+    ids = submission_ids(await post_records(client, enum_key, 3, **awkward))
     stored = (await client.get(f"/api/v1/submissions/{ids[0]}", headers=auth(walidata))).json()
     records, cursor = await snapshot(client, walidata)
     lines, _ = await pull(client, walidata)
@@ -186,7 +184,7 @@ async def test_records_follow_decisions_and_corrections_into_snapshot_and_feed(c
     """The line a walidata gets is rewritten by every decision and correction in the same
     statement: status, version, wilayah and content are those of GET, never an older state."""
     from tests.sync_helpers import STALE_LINES
-    from tests.verification_helpers import KOTA_PALEMBANG, correct, decide, post_one, tolak
+    from tests.verification_helpers import KOTA_PALEMBANG, correct, decide, tolak
 
     verif = await keys.make("verifikator", "16.07", name="verif-banyuasin")
     accepted = await post_one(client, enum_key)
@@ -219,10 +217,10 @@ async def test_records_follow_decisions_and_corrections_into_snapshot_and_feed(c
 
 
 async def test_dinas_syncs_only_its_wilayah_and_other_roles_may_not(client, keys, enum_key):
-    in_banyuasin = await post_batch(client, enum_key, 2)
-    in_palembang = await post_batch(client, enum_key, 3, kode_wilayah="16.71")
-    elsewhere = await post_batch(client, await keys.make("enumerator", "31"), 1, kode_wilayah="31.71",
-                                 nik_pemilik="3171011205850001")
+    in_banyuasin = submission_ids(await post_records(client, enum_key, 2))
+    in_palembang = submission_ids(await post_records(client, enum_key, 3, kode_wilayah="16.71"))
+    elsewhere = submission_ids(await post_records(client, await keys.make("enumerator", "31"), 1,
+                                                  kode_wilayah="31.71", nik_pemilik="3171011205850001"))
     dinas_kab = await keys.make("dinas", "16.07")
     dinas_prov = await keys.make("dinas", "16")
     lines, _ = await pull(client, dinas_kab)
@@ -284,7 +282,7 @@ async def test_bad_snapshot_input_is_422(client, walidata, params, field):
 
 
 async def test_every_sync_request_is_in_the_access_log(client, enum_key, walidata, pg):
-    await post_batch(client, enum_key, 5)
+    await post_records(client, enum_key, 5)
     lines, end = await pull(client, walidata, limit=3)
     records, cursor = await snapshot(client, walidata, periode="2022")
     await pull(client, walidata, end["cursor"])

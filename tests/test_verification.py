@@ -9,6 +9,7 @@ import pytest
 
 from app.verification.schemas import ALASAN_KODE
 from tests.conftest import auth
+from tests.helpers import post_one, post_records
 from tests.verification_helpers import (
     DESA_BANYUASIN,
     KAB_MUARA_ENIM,
@@ -16,27 +17,10 @@ from tests.verification_helpers import (
     assert_consistent,
     correct,
     decide,
-    post_one,
-    post_records,
     recount,
     rekap,
     tolak,
 )
-
-
-@pytest.fixture
-async def enum_key(keys):
-    return await keys.make("enumerator", "16", name="enum-sumsel")
-
-
-@pytest.fixture
-async def verif(keys):
-    return await keys.make("verifikator", "16.07", name="verif-banyuasin")
-
-
-@pytest.fixture
-async def verif2(keys):
-    return await keys.make("verifikator", "16.07", name="verif-banyuasin-2")
 
 
 @pytest.fixture
@@ -178,7 +162,9 @@ async def test_bad_decisions_name_the_field(client, verif, rec, body, field, pg)
 async def test_malformed_json_and_bad_id_are_4xx(client, verif):
     r = await client.post(f"/api/v1/submissions/{uuid.uuid4()}/verifikasi", content=b"{nope",
                           headers={**auth(verif), "content-type": "application/json"})
-    assert r.status_code in (400, 422)
+    body = problem(r, 400)
+    assert (body["status"], body["title"]) == (400, "Malformed JSON")
+    assert body["detail"].startswith("the request body is not valid JSON")
     r = await decide(client, verif, "not-a-uuid", "diterima")
     assert "submission_id" in fields(r)
 

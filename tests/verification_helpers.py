@@ -1,26 +1,12 @@
-"""Shared steps for the verification tests: post records, decide, correct, and the recount
+"""Shared steps for the verification tests: decide, correct, and the recount
 that every count invariant is checked against."""
 from __future__ import annotations
 
 from tests.conftest import auth
-from tests.factories import umkm
 
 DESA_BANYUASIN = "16.07.01.2001"   # kabkota 16.07
 KOTA_PALEMBANG = "16.71"           # a kabkota code is a valid kode_wilayah too
 KAB_MUARA_ENIM = "16.03"
-
-
-async def post_records(client, key, n: int = 1, **over) -> list[dict]:
-    items = [umkm(**over) for _ in range(n)]
-    r = await client.post("/api/v1/submissions/batch", json={"items": items}, headers=auth(key))
-    assert r.status_code == 200, r.text
-    assert r.json()["created"] == n, r.text
-    return items
-
-
-async def post_one(client, key, **over) -> dict:
-    (rec,) = await post_records(client, key, 1, **over)
-    return rec
 
 
 async def decide(client, key, sid: str, status: str, version: int = 1, **body):

@@ -1,0 +1,24 @@
+"""Steps many tests take over HTTP: post generated records as a client would."""
+from __future__ import annotations
+
+from tests.conftest import auth
+from tests.factories import umkm
+
+
+async def post_records(client, key, n: int = 1, **over) -> list[dict]:
+    """Post `n` generated UMKM records (`factories.umkm(**over)`) in one batch, check that every
+    one was created, and return the records as sent, in order."""
+    items = [umkm(**over) for _ in range(n)]
+    r = await client.post("/api/v1/submissions/batch", json={"items": items}, headers=auth(key))
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == n, r.text
+    return items
+
+
+async def post_one(client, key, **over) -> dict:
+    (rec,) = await post_records(client, key, 1, **over)
+    return rec
+
+
+def submission_ids(records: list[dict]) -> list[str]:
+    return [rec["submission_id"] for rec in records]
