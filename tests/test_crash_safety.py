@@ -6,7 +6,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,19 +18,12 @@ import pytest
 
 from tests.conftest import asyncpg_params
 from tests.factories import umkm
+from tests.serve_helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
                                 reason="exercises the embedded server's data directory")
-
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _start(data_dir: str, port: int) -> subprocess.Popen:
@@ -89,7 +81,7 @@ def _stop_embedded(pgdata: Path) -> None:
 async def test_sigkill_mid_batch_loses_nothing_acknowledged():
     data_dir = tempfile.mkdtemp(prefix="kumkm-crash-")
     pgdata = Path(data_dir) / "pgdata"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     batches = [[umkm() for _ in range(100)] for _ in range(120)]
     proc = _start(data_dir, port)
