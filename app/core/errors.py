@@ -3,6 +3,7 @@ field and its reason so an enumerator app can point at the input to fix."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -144,30 +145,39 @@ def install(app: FastAPI) -> None:
 RETRY_AFTER_SECONDS = 2
 
 
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The error and what it wraps, outermost first: SQLAlchemy's error around the asyncpg
+    adapter's around asyncpg's own (a few levels at most)."""
+    for _ in range(6):
+        yield exc
+        inner = getattr(exc, "orig", None) or exc.__cause__
+        if inner is None:
+            return
+        exc = inner
+
+
 def sqlstate_of(exc: BaseException) -> str | None:
-    """The SQLSTATE of a database error, however it is wrapped (SQLAlchemy around the asyncpg
-    adapter around asyncpg's own error)."""
-    seen = 0
-    while exc is not None and seen < 5:
-        state = getattr(exc, "sqlstate", None)
+    """The SQLSTATE of a database error, however it is wrapped."""
+    for e in _chain(exc):
+        state = getattr(e, "sqlstate", None)
         if isinstance(state, str):
             return state
-        exc = getattr(exc, "orig", None) or exc.__cause__
-        seen += 1
     return None
 
 
 def _root(exc: BaseException) -> BaseException:
-    seen = 0
-    while seen < 5 and (getattr(exc, "orig", None) or exc.__cause__) is not None:
-        exc = getattr(exc, "orig", None) or exc.__cause__
-        seen += 1
-    return exc
+    *_, innermost = _chain(exc)
+    return innermost
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else ""
 
 
 def _describe(exc: BaseException) -> str:
     root = _root(exc)
-    return f"{type(root).__name__}: {str(root).splitlines()[0] if str(root) else ''}"
+    return f"{type(root).__name__}: {_first_line(root)}"
 
 
 def unavailable(detail: str = "the database is unavailable; try again shortly") -> Problem:
@@ -196,7 +206,7 @@ def database_problem(exc: BaseException) -> Problem | None:
         if state.startswith("22"):
             # asyncpg's refusal to encode an argument (22000) names it only by position, and
             # PostgreSQL's own message names the value: say what it was, never the SQL.
-            reason = str(root).splitlines()[0] if str(root) else "out of range"
+            reason = _first_line(root) or "out of range"
             return Problem(422, "Invalid input", "a value is out of the range the registry can "
                                                  f"store or compute with: {reason}")
         if state.startswith(("08", "57P")) or state in ("53300", "53200"):
