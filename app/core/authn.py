@@ -164,7 +164,7 @@ class KeyWatch:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
-        _untrust()
+        _trust(False)
 
     async def _run(self) -> None:
         delay = 0.5
@@ -175,9 +175,8 @@ class KeyWatch:
                 conn = await _connect()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, _on_change)
-                # Trust the cache only from a clean slate taken after LISTEN is in place: a
-                # change committed before it was heard is not in any entry kept from now on.
-                _cache.clear()
+                # Trust the cache only from a clean slate taken after LISTEN is in place (_trust
+                # empties it): a change committed before it was heard is in no entry kept now.
                 _trust(True)
                 delay = 0.5
                 await _wait_any(lost, self._stop)
@@ -187,7 +186,7 @@ class KeyWatch:
                 log.warning("key-change listener not connected (%s: %s); checking every key in the "
                             "database until it is, retrying in %.1f s", type(exc).__name__, exc, delay)
             finally:
-                _untrust()
+                _trust(False)
                 if conn is not None and not conn.is_closed():
                     conn.terminate()
             if self._stop.is_set():
@@ -204,10 +203,6 @@ def _trust(trusted: bool) -> None:
     global cache_trusted
     cache_trusted = trusted
     _cache.clear()
-
-
-def _untrust() -> None:
-    _trust(False)
 
 
 async def _wait_any(*events: asyncio.Event) -> None:
