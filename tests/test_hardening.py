@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import auth
 from tests.factories import DESA, umkm
 from tests.helpers import post_one
+from tests.serve_helpers import cli, environment
 from tests.verification_helpers import tolak
 
 OPENAPI = json.loads((Path(__file__).resolve().parent.parent / "openapi" / "openapi.json").read_text())
@@ -27,8 +28,6 @@ async def test_a_new_key_with_an_old_name_inherits_nothing(client, keys, pg, dat
     """A revoked enumerator's name cannot be given to a new key, and even a key that carries
     the name (made before the rule, or straight in the database) neither corrects nor reads
     the personal data of the old holder's records."""
-    from tests.test_sync_cli import run_cli
-
     old = await keys.make("enumerator", "16.07", name="enum-budi")
     verif = await keys.make("verifikator", "16.07", name="verif-banyuasin")
     rec = await post_one(client, old)
@@ -38,8 +37,9 @@ async def test_a_new_key_with_an_old_name_inherits_nothing(client, keys, pg, dat
     await pg.execute("UPDATE api_keys SET revoked_at = now() WHERE name = 'enum-budi'")
 
     # the CLI's way: the name is not issued again
-    p = await asyncio.to_thread(run_cli, "apikey", "create", "--role", "enumerator", "--wilayah", "16.71",
-                                "--name", "enum-budi", database_url=database_url)
+    env = environment(database_url=database_url)
+    p = await asyncio.to_thread(cli, env, "apikey", "create", "--role", "enumerator", "--wilayah", "16.71",
+                                "--name", "enum-budi")
     assert p.returncode == 2 and "never issued twice" in p.stderr and "apikey rotate" in p.stderr, p.stderr
 
     # a same-named key that exists anyway (e.g. inserted by hand) is another holder
@@ -57,7 +57,7 @@ async def test_a_new_key_with_an_old_name_inherits_nothing(client, keys, pg, dat
 
     # the same holder, rotated, keeps the record (rotation works on a revoked holder's newest key)
     old_id = await pg.fetchval("SELECT id FROM api_keys WHERE name = 'enum-budi' ORDER BY id LIMIT 1")
-    p = await asyncio.to_thread(run_cli, "apikey", "rotate", str(old_id), database_url=database_url)
+    p = await asyncio.to_thread(cli, env, "apikey", "rotate", str(old_id))
     assert p.returncode == 0, p.stderr
     successor = p.stdout.strip().splitlines()[-1]
     r = await client.get(f"/api/v1/submissions/{sid}/versi/1", headers=auth(successor))
@@ -128,11 +128,9 @@ async def test_csv_cells_never_run_as_formulas(client, keys, tmp_path, database_
     assert row["modal_usaha"] == str(rec["modal_usaha"]) and row["version"] == "1"   # numbers stay numbers
 
     # kumkm export writes the same cells, and kumkm import reads them back as they were sent
-    from tests.test_sync_cli import run_cli
-
     out = tmp_path / "ekspor.csv"
-    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "csv", "--out", str(out),
-                                database_url=database_url)
+    p = await asyncio.to_thread(cli, environment(database_url=database_url), "export", "--periode", "2022",
+                                "--format", "csv", "--out", str(out))
     assert p.returncode == 0, p.stderr
     exported = _rows(out.read_text())[0]
     assert exported["nama_usaha"] == "'" + FORMULA and exported["telepon"] == "'+62812345678"
@@ -242,6 +240,11 @@ def _query_params():
 PARAMS = _query_params()
 
 
+# Valid-looking values for the path parameters of every route.
+PATH_VALUES = {"submission_id": str(uuid.uuid4()), "periode": "2022", "kode_wilayah": "16", "tahun": 2022,
+               "version": 1, "indikator_id": 1, "tujuan_id": 1, "sasaran_id": 1}
+
+
 def _fill(path: str, values: dict) -> str:
     for name, value in values.items():
         path = path.replace("{" + name + "}", str(value))
@@ -254,15 +257,13 @@ async def test_every_date_and_integer_parameter_takes_extreme_values_without_a_5
     2xx or 4xx, never 5xx."""
     assert len(PARAMS) >= 20
     admin = await keys.make("admin", name="admin")
-    defaults = {"submission_id": str(uuid.uuid4()), "periode": "2022", "kode_wilayah": "16",
-                "tahun": 2022, "version": 1, "indikator_id": 1, "tujuan_id": 1, "sasaran_id": 1}
     failures = []
     for method, path, param, kind in PARAMS:
         if method not in ("GET", "DELETE"):
             continue   # writes are fuzzed with bodies elsewhere; their path ids are integers too
         values = {"int": EXTREME_INTS, "date": EXTREME_DATES, "date-time": EXTREME_INSTANTS}[kind]
         for v in values:
-            path_values = dict(defaults)
+            path_values = dict(PATH_VALUES)
             query = {}
             if param["in"] == "path":
                 path_values[param["name"]] = v
@@ -274,7 +275,7 @@ async def test_every_date_and_integer_parameter_takes_extreme_values_without_a_5
             if any(p["name"] == "tahun" and p.get("required") and p["in"] == "query"
                    for p in OPENAPI["paths"][path][method.lower()].get("parameters", [])):
                 query.setdefault("tahun", 2022)
-            r = await client.request(method, _fill(path, path_values), params=query, headers=auth(admin))
+            r = await client.request(method, _fill(path, PATH_VALUES), params=query, headers=auth(admin))
             if r.status_code >= 500:
                 failures.append(f"{method} {path} {param['name']}={v}: {r.status_code} {r.text[:200]}")
     assert not failures, "\n".join(failures)
@@ -306,15 +307,13 @@ async def test_json_routes_refuse_other_media_types_with_415(client, keys, pg):
     assert len(JSON_WRITES) >= 10
     enum = await keys.make("enumerator", "16", name="enum-sumsel")
     body = json.dumps(umkm()).encode()
-    path_values = {"submission_id": str(uuid.uuid4()), "periode": "2022", "kode_wilayah": "16",
-                   "tahun": 2022, "indikator_id": 1, "tujuan_id": 1, "sasaran_id": 1}
     for method, path in JSON_WRITES:
         for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
                       "application/jsonx", None):
             headers = {**auth(enum)}
             if ctype:
                 headers["content-type"] = ctype
-            r = await client.request(method, _fill(path, path_values), content=body, headers=headers)
+            r = await client.request(method, _fill(path, PATH_VALUES), content=body, headers=headers)
             assert r.status_code == 415, (method, path, ctype, r.status_code, r.text)
             assert r.headers["content-type"] == "application/problem+json"
             assert "application/json" in r.json()["detail"]
@@ -329,8 +328,6 @@ async def test_oversized_chunked_bodies_are_413_on_every_route(client, keys, pg)
     from app.core.settings import settings
 
     admin = await keys.make("admin", name="admin")   # may call every route: the body is read
-    path_values = {"submission_id": str(uuid.uuid4()), "periode": "2022", "kode_wilayah": "16",
-                   "tahun": 2022, "indikator_id": 1, "tujuan_id": 1, "sasaran_id": 1}
     chunk = b"[" + b"1," * (256 * 1024)
 
     async def body():       # no content-length: the limit is found while reading
@@ -340,7 +337,7 @@ async def test_oversized_chunked_bodies_are_413_on_every_route(client, keys, pg)
             sent += len(chunk)
 
     for method, path in JSON_WRITES:
-        r = await client.request(method, _fill(path, path_values), content=body(),
+        r = await client.request(method, _fill(path, PATH_VALUES), content=body(),
                                  headers={**auth(admin), "content-type": "application/json"})
         assert r.status_code == 413, (method, path, r.status_code, r.text)
         assert str(settings.max_body_bytes) in r.json()["detail"]
