@@ -21,6 +21,7 @@ class BodyGuard:
         self.app = app
         self.max_bytes = max_bytes
         self.json_prefix = json_prefix
+        self.too_large = f"request bodies are limited to {max_bytes} bytes"
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -34,8 +35,7 @@ class BodyGuard:
                 except ValueError:
                     length = 0
                 if length > self.max_bytes:
-                    return await _reject(send, 413, "Payload Too Large",
-                                         f"request bodies are limited to {self.max_bytes} bytes")
+                    return await _reject(send, 413, "Payload Too Large", self.too_large)
                 has_body = has_body or length > 0
             elif name == b"transfer-encoding":
                 has_body = True
@@ -55,22 +55,22 @@ class BodyGuard:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                    raise BodyTooLarge(self.too_large)
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except BodyTooLarge:
             # Raised where nothing turned it into a response (outside a route's body reading).
-            await _reject(send, 413, "Payload Too Large", f"request bodies are limited to {self.max_bytes} bytes")
+            await _reject(send, 413, "Payload Too Large", self.too_large)
 
 
 class BodyTooLarge(HTTPException):
     """An HTTPException so that FastAPI's body reading passes it on as it is (any other
     exception there becomes a 400), and the problem handler answers 413."""
 
-    def __init__(self, max_bytes: int):
-        super().__init__(413, f"request bodies are limited to {max_bytes} bytes")
+    def __init__(self, detail: str):
+        super().__init__(413, detail)
 
 
 async def _reject(send, status: int, title: str, detail: str) -> None:
