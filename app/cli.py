@@ -271,7 +271,7 @@ def cmd_export(args) -> int:
         return await tools.export(periode=args.periode, wilayah=args.wilayah, fmt=args.format,
                                   out=Path(args.out), mask_pii=args.mask_pii, actor=args.as_name)
 
-    from app.sync.tools import UsageError
+    from app.core.cli import UsageError
 
     try:
         s = _with_database(run)
@@ -287,12 +287,12 @@ def cmd_export(args) -> int:
 
 def cmd_import(args) -> int:
     async def run():
-        from app.sync import tools
+        from app.submissions import importer
 
-        return await tools.import_file(Path(args.file), actor=args.as_name, fmt=args.format,
+        return await importer.import_file(Path(args.file), actor=args.as_name, fmt=args.format,
                                        batch=args.batch)
 
-    from app.sync.tools import UsageError
+    from app.core.cli import UsageError
 
     try:
         s = _with_database(run)

@@ -183,7 +183,7 @@ def _document_raw_bodies(app: FastAPI) -> None:
     from fastapi.openapi.utils import get_openapi
     from pydantic.json_schema import models_json_schema
 
-    from app.submissions.schemas import SubmissionKoperasi, SubmissionUmkm
+    from app.core.record.model import SubmissionKoperasi, SubmissionUmkm
 
     def openapi():
         if app.openapi_schema is None:

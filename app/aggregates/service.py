@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.aggregates import queries
 from app.core import db
 from app.core.access import Principal, require_area
-from app.core.errors import Problem
+from app.core.errors import invalid_field
 from app.core.reference import check_periode, check_wilayah, get_index, split_kode
 from app.core.reports import angka_id, persen, rasio
 
@@ -18,10 +18,6 @@ _WILAYAH_DIMS = {"kode_provinsi": "nama_provinsi", "kode_kabkota": "nama_kabkota
                  "kode_kecamatan": "nama_kecamatan", "kode_desa": "nama_desa"}
 
 
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(422, "Invalid input", f"{field}: {message}", errors=[{"field": field, "message": message}])
-
-
 def parse_status(values: list[str] | None) -> list[str]:
     """`status=diterima&status=masuk` or `status=diterima,masuk`; default diterima."""
     if not values:
@@ -31,7 +27,7 @@ def parse_status(values: list[str] | None) -> list[str]:
         for s in v.split(","):
             s = s.strip()
             if s not in STATUSES:
-                raise _invalid("status", f"{s!r} is not one of {', '.join(STATUSES)}")
+                raise invalid_field("status", f"{s!r} is not one of {', '.join(STATUSES)}")
             if s not in out:
                 out.append(s)
     return out
@@ -83,7 +79,7 @@ async def keragaan_koperasi(principal: Principal, periode: str, wilayah: str | N
                             status: list[str]) -> dict:
     level, params, ref = await _area(principal, periode, wilayah)
     if level not in queries.KERAGAAN:
-        raise _invalid("wilayah", "keragaan koperasi is by provinsi (for the nation), kabupaten/kota "
+        raise invalid_field("wilayah", "keragaan koperasi is by provinsi (for the nation), kabupaten/kota "
                                   "(for a provinsi) or kecamatan (for a kabupaten/kota)")
     params.update(status=status, tahun=int(periode))
     async with db.connect() as conn:
@@ -188,14 +184,14 @@ def parse_by(values: list[str] | None) -> tuple[str, ...]:
     for v in values or []:
         names += [n.strip() for n in v.split(",") if n.strip()]
     if not names:
-        raise _invalid("by", "name at least one dimension: " + ", ".join(queries.DIMENSIONS))
+        raise invalid_field("by", "name at least one dimension: " + ", ".join(queries.DIMENSIONS))
     for n in names:
         if n not in queries.DIMENSIONS:
-            raise _invalid("by", f"{n!r} is not a dimension; choose from {', '.join(queries.DIMENSIONS)}")
+            raise invalid_field("by", f"{n!r} is not a dimension; choose from {', '.join(queries.DIMENSIONS)}")
     if len(set(names)) != len(names):
-        raise _invalid("by", "a dimension is named twice")
+        raise invalid_field("by", "a dimension is named twice")
     if len(names) > MAX_BY:
-        raise _invalid("by", f"at most {MAX_BY} dimensions")
+        raise invalid_field("by", f"at most {MAX_BY} dimensions")
     return tuple(names)
 
 
@@ -209,7 +205,7 @@ async def agregat(principal: Principal, periode: str, wilayah: str | None, by: t
         found = (await conn.execute(stmt, params)).all()
     groups = [r for r in found if not r.is_total]
     if len(groups) > MAX_GROUPS:
-        raise _invalid("by", f"more than {MAX_GROUPS} groups: choose fewer dimensions or a smaller wilayah")
+        raise invalid_field("by", f"more than {MAX_GROUPS} groups: choose fewer dimensions or a smaller wilayah")
     index = await get_index()
 
     def measured(r) -> dict:

@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import text
 
 from app.core import db
-from app.core.errors import Problem
+from app.core.errors import OUTSIDE_SCOPE
 
 ROLES = ("enumerator", "verifikator", "dinas", "walidata", "admin")
 
@@ -39,7 +39,7 @@ def roles(action: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Principal:
-    id: int
+    id: int | None      # the API key; None for an operator at the console
     name: str
     role: str
     kode_wilayah: str | None
@@ -47,6 +47,12 @@ class Principal:
     # The holder: the same across rotations of a key, new for every key created. Records
     # belong to it, never to the name.
     identity: int | None = None
+
+    @classmethod
+    def operator(cls, name: str) -> Principal:
+        """Someone at the server's console (`kumkm import`, `kumkm export`): national scope and
+        the admin role, no API key; the name goes on record as the actor."""
+        return cls(id=None, name=name, role="admin", kode_wilayah=None)
 
     def covers(self, kode: str) -> bool:
         s = self.kode_wilayah
@@ -60,15 +66,14 @@ def can(principal: Principal, action: str, kode: str | None = None) -> bool:
 
 def require_scope(principal: Principal, kode: str) -> None:
     if not principal.covers(kode):
-        raise Problem(403, "Forbidden",
-                      f"wilayah {kode} is outside this key's scope ({principal.kode_wilayah})")
+        raise OUTSIDE_SCOPE(f"wilayah {kode} is outside this key's scope ({principal.kode_wilayah})")
 
 
 def require_area(principal: Principal, kode: str | None) -> None:
     """Scope check for reports: `None` is the whole nation, which only unscoped keys cover."""
     if kode is None:
         if principal.kode_wilayah is not None:
-            raise Problem(403, "Forbidden", f"the national view is outside this key's scope "
+            raise OUTSIDE_SCOPE(f"the national view is outside this key's scope "
                                             f"({principal.kode_wilayah}); ask for wilayah={principal.kode_wilayah}")
     else:
         require_scope(principal, kode)

@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from app.core import db
 from app.core.access import Principal
-from app.core.errors import Problem
+from app.core.errors import ROLE_FORBIDDEN, UNAUTHORIZED
 
 log = logging.getLogger("kumkm.auth")
 
@@ -109,11 +109,11 @@ async def require_key(request: Request,
 
 async def _principal(request: Request, creds: HTTPAuthorizationCredentials | None) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
-        raise Problem(401, "Unauthorized", "an API key is required: Authorization: Bearer <key>",
+        raise UNAUTHORIZED("an API key is required: Authorization: Bearer <key>",
                       headers=_UNAUTHORIZED)
     principal = await authenticate(creds.credentials)
     if principal is None:
-        raise Problem(401, "Unauthorized", "the API key is unknown, revoked or expired",
+        raise UNAUTHORIZED("the API key is unknown, revoked or expired",
                       headers=_UNAUTHORIZED)
     request.scope.setdefault("state", {})["principal_id"] = principal.id  # for the access log line
     return principal
@@ -128,8 +128,7 @@ async def principal_in_role(request: Request, roles: tuple[str, ...]) -> Princip
 
 def _in_role(principal: Principal, roles: tuple[str, ...]) -> Principal:
     if principal.role not in roles:
-        raise Problem(403, "Forbidden",
-                      f"role {principal.role!r} may not do this; allowed: {', '.join(roles)}")
+        raise ROLE_FORBIDDEN(f"role {principal.role!r} may not do this; allowed: {', '.join(roles)}")
     return principal
 
 

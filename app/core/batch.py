@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 from fastapi import Request
 
-from app.core.errors import Problem
+from app.core.errors import INVALID, MALFORMED, TOO_LARGE
 from app.core.settings import settings
 
 
@@ -30,25 +30,24 @@ async def read_json(request: Request):
     try:
         return orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
-        raise Problem(400, "Malformed JSON", f"the request body is not valid JSON: {exc}") from None
+        raise MALFORMED(f"the request body is not valid JSON: {exc}") from None
 
 
 async def read_items(request: Request) -> list:
     """The `items` of a `{"items": [...]}` body, checked for shape and size (1 to the limit)."""
     payload = await read_json(request)
     if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
-        raise Problem(422, "Invalid input", "the body must be an object with an `items` array",
+        raise INVALID("the body must be an object with an `items` array",
                       errors=[{"field": "items", "message": "required array"}])
     extra = set(payload) - {"items"}
     if extra:
-        raise Problem(422, "Invalid input", "unknown fields in the batch body",
+        raise INVALID("unknown fields in the batch body",
                       errors=[{"field": f, "message": "unknown field"} for f in sorted(extra)])
     items = payload["items"]
     if not items:
-        raise Problem(422, "Invalid input", "a batch needs at least one item",
+        raise INVALID("a batch needs at least one item",
                       errors=[{"field": "items", "message": "at least 1 item"}])
     if len(items) > settings.batch_max_items:
-        raise Problem(413, "Payload Too Large",
-                      f"a batch holds at most {settings.batch_max_items} items; got {len(items)}",
+        raise TOO_LARGE(f"a batch holds at most {settings.batch_max_items} items; got {len(items)}",
                       errors=[{"field": "items", "message": f"at most {settings.batch_max_items} items"}])
     return items

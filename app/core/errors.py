@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("kumkm.errors")
@@ -26,31 +27,114 @@ class FieldError(BaseModel):
 class ProblemDetails(BaseModel):
     model_config = {"extra": "allow"}  # e.g. the current state and version on a 409
 
-    type: str = "about:blank"
+    type: str = Field("about:blank", description="urn:kumkm:problem:<code>")
+    code: str = Field("", description="stable machine-readable problem code; see docs/errors.md")
     title: str
     status: int
     detail: str | None = None
     errors: list[FieldError] | None = None
 
 
+TYPE_PREFIX = "urn:kumkm:problem:"
+
+
 class Problem(Exception):
+    """An answer other than success. Raise one from a catalog entry (`NOT_FOUND("...")`), so
+    the status, title and code of every kind of failure are decided here once."""
+
     def __init__(self, status: int, title: str, detail: str | None = None, *,
-                 errors: list[dict] | None = None, headers: dict | None = None, **extra: Any):
+                 errors: list[dict] | None = None, headers: dict | None = None,
+                 code: str | None = None, **extra: Any):
         self.status = status
         self.title = title
         self.detail = detail
         self.errors = errors
         self.headers = headers
+        self.code = code or _DEFAULT_CODE.get(status, "error")
         self.extra = extra
 
     def body(self) -> dict:
-        out: dict[str, Any] = {"type": "about:blank", "title": self.title, "status": self.status}
+        out: dict[str, Any] = {"type": TYPE_PREFIX + self.code, "code": self.code, "title": self.title,
+                               "status": self.status}
         if self.detail:
             out["detail"] = self.detail
         if self.errors:
             out["errors"] = self.errors
         out.update(self.extra)
         return out
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """One kind of failure: a stable code clients may branch on, its HTTP status and title.
+    Services raise these (or return them in per-item outcomes); routers never pick a status."""
+    code: str
+    status: int
+    title: str
+    about: str
+
+    def __call__(self, detail: str | None = None, *, errors: list[dict] | None = None,
+                 headers: dict | None = None, **extra: Any) -> Problem:
+        return Problem(self.status, self.title, detail, errors=errors, headers=headers, code=self.code, **extra)
+
+
+CATALOG: dict[str, ProblemType] = {}
+
+
+def _kind(code: str, status: int, title: str, about: str) -> ProblemType:
+    kind = ProblemType(code, status, title, about)
+    CATALOG[code] = kind
+    return kind
+
+
+MALFORMED = _kind("malformed-json", 400, "Malformed JSON", "the body is not valid JSON")
+BAD_REQUEST = _kind("bad-request", 400, "Bad Request", "the request cannot be read (e.g. a bad cursor)")
+UNAUTHORIZED = _kind("unauthorized", 401, "Unauthorized", "no API key, or one that is unknown, revoked or expired")
+ROLE_FORBIDDEN = _kind("role-forbidden", 403, "Forbidden", "the key's role may not do this")
+OUTSIDE_SCOPE = _kind("outside-scope", 403, "Forbidden", "the wilayah is outside the key's scope")
+FORBIDDEN = _kind("forbidden", 403, "Forbidden", "refused for another reason the detail names")
+NOT_FOUND = _kind("not-found", 404, "Not Found", "no such record, wilayah, version, target or indicator")
+STATE_CONFLICT = _kind("state-conflict", 409, "Conflict",
+                       "the record is no longer at the version/status the request saw; the body "
+                       "carries current_status and current_version")
+CONTENT_CONFLICT = _kind("content-conflict", 409, "Conflict",
+                         "the submission_id was already stored with different content")
+ALREADY_EXISTS = _kind("already-exists", 409, "Conflict", "an item with this key already exists")
+CONFLICT = _kind("conflict", 409, "Conflict", "the request conflicts with what is stored")
+TOO_LARGE = _kind("payload-too-large", 413, "Payload Too Large", "the body or batch exceeds the limit")
+UNSUPPORTED_MEDIA = _kind("unsupported-media-type", 415, "Unsupported Media Type",
+                          "the body is not of the media type the route takes")
+INVALID = _kind("invalid-input", 422, "Invalid input", "one or more fields are invalid; `errors` names each")
+TOO_MANY = _kind("too-many-requests", 429, "Too Many Requests", "a limit is reached; wait Retry-After seconds")
+INTERNAL = _kind("internal-error", 500, "Internal Server Error", "a fault of this service (logged)")
+UNAVAILABLE = _kind("database-unavailable", 503, "Service Unavailable",
+                    "the database is busy, away or restarting; wait Retry-After seconds")
+NO_SPACE = _kind("insufficient-storage", 507, "Insufficient Storage",
+                 "the database server's disk is full; nothing was written")
+
+_DEFAULT_CODE = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+                 405: "method-not-allowed", 409: "conflict", 413: "payload-too-large",
+                 415: "unsupported-media-type", 422: "invalid-input", 429: "too-many-requests",
+                 500: "internal-error", 503: "database-unavailable", 507: "insufficient-storage"}
+
+
+def invalid_field(field: str, message: str) -> Problem:
+    """422 for one named field."""
+    return INVALID(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+def catalog_markdown() -> str:
+    """docs/errors.md, generated from the catalog (a test keeps them equal)."""
+    lines = ["# Error catalog", "",
+             "Every error is an RFC 9457 problem-details body (`application/problem+json`) with a",
+             "stable `code` (also in `type` as `urn:kumkm:problem:<code>`), the HTTP `status`, a",
+             "`title`, a `detail` sentence and, for input errors, `errors`: one entry per field with",
+             "its reason. Clients branch on `code`, never on `detail`. Generated from",
+             "`app/core/errors.py` by `python -m app.core.errors > docs/errors.md`.", "",
+             "| code | status | meaning |", "|---|---|---|"]
+    for kind in sorted(CATALOG.values(), key=lambda k: (k.status, k.code)):
+        lines.append(f"| `{kind.code}` | {kind.status} | {kind.about} |")
+    return "\n".join(lines) + "\n"
 
 
 def problem_response(p: Problem) -> JSONResponse:
@@ -99,15 +183,12 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError):
         errs = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errs):
-            return problem_response(Problem(400, "Malformed JSON", "the request body is not valid JSON",
-                                            errors=pydantic_errors(errs)))
-        return problem_response(Problem(422, "Invalid input", "one or more fields are invalid",
-                                        errors=pydantic_errors(errs)))
+            return problem_response(MALFORMED("the request body is not valid JSON", errors=pydantic_errors(errs)))
+        return problem_response(INVALID("one or more fields are invalid", errors=pydantic_errors(errs)))
 
     @app.exception_handler(ValidationError)
     async def _model_validation(_: Request, exc: ValidationError):
-        return problem_response(Problem(422, "Invalid input", "one or more fields are invalid",
-                                        errors=pydantic_errors(exc.errors())))
+        return problem_response(INVALID("one or more fields are invalid", errors=pydantic_errors(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
@@ -128,7 +209,7 @@ def install(app: FastAPI) -> None:
         p = database_problem(exc)
         if p is None:
             log.exception("database error on %s %s", request.method, request.url.path)
-            return problem_response(Problem(500, "Internal Server Error", "an unexpected error occurred"))
+            return problem_response(INTERNAL("an unexpected error occurred"))
         if p.status >= 500:
             log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
                         _describe(exc))
@@ -137,7 +218,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(Problem(500, "Internal Server Error", "an unexpected error occurred"))
+        return problem_response(INTERNAL("an unexpected error occurred"))
 
 
 # Seconds a client is asked to wait when the database is busy or away: long enough for a pool
@@ -181,8 +262,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def unavailable(detail: str = "the database is unavailable; try again shortly") -> Problem:
-    return Problem(503, "Service Unavailable", detail,
-                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return UNAVAILABLE(detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def database_problem(exc: BaseException) -> Problem | None:
@@ -202,17 +282,16 @@ def database_problem(exc: BaseException) -> Problem | None:
     root = _root(exc)
     if state is not None:
         if state in ("22P05", "22021"):
-            return Problem(422, "Invalid input", "text must not contain NUL (U+0000) or invalid characters")
+            return INVALID("text must not contain NUL (U+0000) or invalid characters")
         if state.startswith("22"):
             # asyncpg's refusal to encode an argument (22000) names it only by position, and
             # PostgreSQL's own message names the value: say what it was, never the SQL.
             reason = _first_line(root) or "out of range"
-            return Problem(422, "Invalid input", "a value is out of the range the registry can "
-                                                 f"store or compute with: {reason}")
+            return INVALID(f"a value is out of the range the registry can store or compute with: {reason}")
         if state.startswith(("08", "57P")) or state in ("53300", "53200"):
             return unavailable()
         if state == "53100":
-            return Problem(507, "Insufficient Storage",
+            return NO_SPACE(
                            "the database server has no disk space left; nothing was written. "
                            "Try again later", headers={"Retry-After": "60"})
         return None
@@ -228,3 +307,7 @@ def _title(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+if __name__ == "__main__":
+    print(catalog_markdown(), end="")

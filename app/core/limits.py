@@ -7,6 +7,8 @@ from __future__ import annotations
 import orjson
 from fastapi import HTTPException
 
+from app.core.errors import Problem
+
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -74,7 +76,8 @@ class BodyTooLarge(HTTPException):
 
 
 async def _reject(send, status: int, title: str, detail: str) -> None:
-    body = orjson.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
+    # Answered below the app (no exception handler runs here); the same body as Problem.body().
+    body = orjson.dumps(Problem(status, title, detail).body())
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/problem+json"),
                             (b"content-length", str(len(body)).encode())]})

@@ -15,7 +15,7 @@ import time
 from sqlalchemy import text
 
 from app.core import db
-from app.core.errors import Problem
+from app.core.errors import Problem, invalid_field
 
 LEVEL_PROVINSI, LEVEL_KABKOTA, LEVEL_KECAMATAN, LEVEL_DESA = 1, 2, 3, 4
 KODE_PATTERN = re.compile(r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$")
@@ -92,8 +92,8 @@ async def known_periode() -> frozenset[str]:
     return _periode_cache[1]
 
 
-def invalid(field: str, message: str, status: int = 422) -> Problem:
-    return Problem(status, "Invalid input", f"{field}: {message}", errors=[{"field": field, "message": message}])
+def invalid(field: str, message: str) -> Problem:
+    return invalid_field(field, message)
 
 
 async def check_periode(periode: str, field: str = "periode") -> None:

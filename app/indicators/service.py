@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core import csvcell, db
 from app.core.access import Principal, roles
-from app.core.errors import Problem
+from app.core.errors import ALREADY_EXISTS, CONFLICT, INVALID, NOT_FOUND, OUTSIDE_SCOPE, ROLE_FORBIDDEN, Problem
 from app.core.reference import KODE_PATTERN, get_index, today_wib
 from app.indicators import angka, formulas, queries
 from app.indicators.schemas import (
@@ -55,11 +55,11 @@ async def level_of(kode: str | None, fld: str) -> str:
     if kode == NASIONAL:
         return NASIONAL
     if not isinstance(kode, str) or not KODE_PATTERN.match(kode) or not (await get_index()).exists(kode):
-        raise Problem(422, "Invalid input", f"unknown wilayah {kode!r}",
+        raise INVALID(f"unknown wilayah {kode!r}",
                       errors=[{"field": fld, "message": "not an existing wilayah code (or `nasional`)"}])
     lvl = (await get_index()).level[kode]
     if lvl not in _LEVEL_OF_INDEX:
-        raise Problem(422, "Invalid input", "indicators are kept for nasional, provinsi and kabupaten/kota",
+        raise INVALID("indicators are kept for nasional, provinsi and kabupaten/kota",
                       errors=[{"field": fld, "message": "must be `nasional`, a provinsi or a kabupaten/kota"}])
     return _LEVEL_OF_INDEX[lvl]
 
@@ -83,7 +83,7 @@ def covers(principal: Principal, kode: str) -> bool:
 
 
 def _forbid(principal: Principal, kode: str) -> Problem:
-    return Problem(403, "Forbidden", f"wilayah {kode} is outside this key's scope "
+    return OUTSIDE_SCOPE(f"wilayah {kode} is outside this key's scope "
                                      f"({principal.kode_wilayah or NASIONAL})")
 
 
@@ -91,7 +91,7 @@ def require_write(principal: Principal, pemilik: str, *, hidden: Problem | None 
     """`hidden`: what to answer when the key cannot even see `pemilik`'s definitions (editing an
     existing one answers 404 as GET does, so a 403 never confirms that an id exists)."""
     if principal.role not in WRITERS:
-        raise Problem(403, "Forbidden", f"role {principal.role!r} may not change indicators; "
+        raise ROLE_FORBIDDEN(f"role {principal.role!r} may not change indicators; "
                                         f"allowed: {', '.join(WRITERS)}")
     if hidden is not None and not visible(principal, pemilik):
         raise hidden
@@ -101,7 +101,7 @@ def require_write(principal: Principal, pemilik: str, *, hidden: Problem | None 
 
 def require_read(principal: Principal, kode: str | None = None) -> None:
     if principal.role not in READERS:
-        raise Problem(403, "Forbidden", f"role {principal.role!r} may not read indicators; "
+        raise ROLE_FORBIDDEN(f"role {principal.role!r} may not read indicators; "
                                         f"allowed: {', '.join(READERS)}")
     if kode is not None and not covers(principal, kode):
         raise _forbid(principal, kode)
@@ -122,11 +122,11 @@ def _visibility(principal: Principal, pemilik: str | None) -> dict:
 
 
 def _not_found(what: str, ident: Any) -> Problem:
-    return Problem(404, "Not Found", f"no {what} with id {ident}")
+    return NOT_FOUND(f"no {what} with id {ident}")
 
 
 def _conflict_kode(what: str, kode: str, pemilik: str) -> Problem:
-    return Problem(409, "Conflict", f"{what} {kode!r} already exists for pemilik {pemilik}",
+    return ALREADY_EXISTS(f"{what} {kode!r} already exists for pemilik {pemilik}",
                    errors=[{"field": "kode", "message": "already used by this pemilik"}])
 
 
@@ -181,7 +181,7 @@ async def _check_tujuan(conn, tujuan_id: int | None, pemilik: str) -> None:
         return
     t = (await conn.execute(queries.TUJUAN_GET, {"id": tujuan_id})).mappings().first()
     if t is None or t["pemilik"] != pemilik:
-        raise Problem(422, "Invalid input", f"no tujuan {tujuan_id} of pemilik {pemilik}",
+        raise INVALID(f"no tujuan {tujuan_id} of pemilik {pemilik}",
                       errors=[{"field": "tujuan_id", "message": "not a tujuan of the same pemilik"}])
 
 
@@ -268,7 +268,7 @@ async def _validate_definition(conn, d: dict) -> dict:
                     errors.append({"field": "satuan",
                                    "message": f"formula {d['formula']} gives {resolved.satuan}"})
     if errors:
-        raise Problem(422, "Invalid input", "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+        raise INVALID("; ".join(f"{e['field']}: {e['message']}" for e in errors),
                       errors=errors)
     d["parameter"] = orjson.dumps(d.get("parameter") or {}).decode()
     return d
@@ -311,7 +311,7 @@ async def patch_indikator(principal: Principal, indikator_id: int, body: Indikat
         changes = body.model_dump(exclude_unset=True)
         nulls = [k for k, v in changes.items() if v is None and k not in ("formula",)]
         if nulls:
-            raise Problem(422, "Invalid input", "these fields cannot be null",
+            raise INVALID("these fields cannot be null",
                           errors=[{"field": k, "message": "cannot be null"} for k in nulls])
         d.update(changes)
         d = await _validate_definition(conn, d)
@@ -328,7 +328,7 @@ async def _indikator_for_values(conn, principal: Principal, indikator_id: int, w
     """The indicator, after checking the key may read or write values of `wilayah` for it and
     that `wilayah` is one the indicator is reported for."""
     if write and principal.role not in WRITERS:
-        raise Problem(403, "Forbidden", f"role {principal.role!r} may not change indicators; "
+        raise ROLE_FORBIDDEN(f"role {principal.role!r} may not change indicators; "
                                         f"allowed: {', '.join(WRITERS)}")
     if not write:
         require_read(principal)
@@ -341,8 +341,7 @@ async def _indikator_for_values(conn, principal: Principal, indikator_id: int, w
     elif not covers(principal, wilayah):
         raise _forbid(principal, wilayah)
     if lvl != row["level"] or not within(wilayah, row["pemilik"]):
-        raise Problem(422, "Invalid input",
-                      f"indikator {row['kode']} is reported for {row['level']} wilayah within {row['pemilik']}",
+        raise INVALID(f"indikator {row['kode']} is reported for {row['level']} wilayah within {row['pemilik']}",
                       errors=[{"field": "kode_wilayah",
                                "message": f"must be a {row['level']} wilayah within {row['pemilik']}"}])
     return _indikator_out(row)
@@ -388,7 +387,7 @@ async def put_realisasi(principal: Principal, indikator_id: int, wilayah: str, t
     async with db.transaction() as conn:
         ind = await _indikator_for_values(conn, principal, indikator_id, wilayah, write=True)
         if ind["sumber"] == "registry":
-            raise Problem(409, "Conflict", f"indikator {ind['kode']} is computed from the registry "
+            raise CONFLICT(f"indikator {ind['kode']} is computed from the registry "
                                            f"(formula {ind['formula']}); its realisasi cannot be entered",
                           errors=[{"field": "nilai", "message": "computed from the registry"}])
         await conn.execute(queries.REALISASI_INSERT, {
@@ -550,7 +549,7 @@ async def put_predikat(principal: Principal, wilayah: str, body: PredikatIn) -> 
                 errors.append({"field": f"bands.{i}.batas_bawah", "message": "two bands with the same bound"})
             seen.add(b.batas_bawah)
     if errors:
-        raise Problem(422, "Invalid input", "the band table is not a scale", errors=errors)
+        raise INVALID("the band table is not a scale", errors=errors)
     # Highest bound first, the catch-all last: evaluation takes the first band reached.
     ordered = sorted(body.bands, key=lambda b: (b.batas_bawah is None, -(b.batas_bawah or 0)))
     bands = [{"urutan": i + 1, "batas_bawah": None if b.batas_bawah is None else str(b.batas_bawah),
@@ -567,7 +566,7 @@ async def delete_predikat(principal: Principal, wilayah: str) -> dict:
     require_write(principal, wilayah)
     async with db.transaction() as conn:
         if (await _skala(conn, wilayah))[0] != wilayah:
-            raise Problem(404, "Not Found", f"wilayah {wilayah} has no scale of its own")
+            raise NOT_FOUND(f"wilayah {wilayah} has no scale of its own")
         await conn.execute(queries.PREDIKAT_SKALA_INSERT, {
             "wilayah": wilayah, "nama": None, "dihapus": True, "oleh": principal.name})
         return _skala_out(wilayah, await _skala(conn, wilayah))
@@ -597,7 +596,7 @@ async def lkjip(principal: Principal, tahun: int, wilayah: str | None, sebelumny
     owners = ancestors(wilayah)
     if pemilik is not None:
         if pemilik not in owners:
-            raise Problem(422, "Invalid input", f"pemilik {pemilik} is not {wilayah} or one of its ancestors",
+            raise INVALID(f"pemilik {pemilik} is not {wilayah} or one of its ancestors",
                           errors=[{"field": "pemilik", "message": "must be the wilayah or one of its ancestors"}])
         owners = [pemilik]
     as_of = as_of or today_wib()

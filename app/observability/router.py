@@ -4,7 +4,7 @@ import hmac
 from fastapi import APIRouter, Request, Response
 
 from app.core import db
-from app.core.errors import Problem
+from app.core.errors import FORBIDDEN, UNAUTHORIZED
 from app.core.settings import settings
 from app.observability import metrics, queries
 
@@ -20,7 +20,7 @@ async def prometheus_metrics(request: Request):
     open only while the service listens on loopback, or when KUMKM_METRICS_PUBLIC=1 says so."""
     token = settings.metrics_token
     if token is None and not settings.metrics_open:
-        raise Problem(403, "Forbidden", "/metrics is closed: this service listens on "
+        raise FORBIDDEN("/metrics is closed: this service listens on "
                       f"{settings.bind_host}, not loopback. Set KUMKM_METRICS_TOKEN (scrapers send it as "
                       "a bearer token) or KUMKM_METRICS_PUBLIC=1")
     if token:
@@ -28,7 +28,7 @@ async def prometheus_metrics(request: Request):
         expected = f"Bearer {token}"
         if not hmac.compare_digest(hashlib.sha256(sent.encode()).digest(),
                                    hashlib.sha256(expected.encode()).digest()):
-            raise Problem(401, "Unauthorized", "this service's /metrics needs its scrape token",
+            raise UNAUTHORIZED("this service's /metrics needs its scrape token",
                           headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     async with db.connect() as conn:
         for status, n in (await conn.execute(queries.RECORDS_BY_STATUS)).all():

@@ -6,6 +6,7 @@ import re
 from sqlalchemy import text
 
 from app.core.record import LINE_COLUMNS, ROW_COLUMNS, record_line
+from app.core.record.read import RECORD_SELECT
 
 
 def native(sql, names: tuple[str, ...]) -> str:
@@ -73,26 +74,9 @@ EXISTING_HASHES = text(
 
 EXISTING_HASHES_NATIVE = native(EXISTING_HASHES, ("ids",))
 
-_RECORD_SELECT = """
-    SELECT s.submission_id, s.periode, s.jenis, s.kode_wilayah, s.kode_kabkota, s.status,
-           s.version, s.enumerator_id, s.captured_at, s.skala_usaha, s.sektor,
-           s.created_by, s.created_at, s.updated_at, v.data,
-           COALESCE(d.ids, '{}') AS duplikat_dengan,
-           -- records belong to the holder of the key that created them, never to a name
-           (SELECT k.identity_id FROM api_keys k WHERE k.id = s.created_by_key) AS owner_identity
-    FROM submissions s
-    JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
-    LEFT JOIN LATERAL (
-        SELECT array_agg(o.submission_id ORDER BY o.submission_id) AS ids FROM submissions o
-        WHERE s.duplikat_kunci IS NOT NULL AND o.duplikat_kunci = s.duplikat_kunci
-          AND o.submission_id <> s.submission_id
-    ) d ON true
-"""
-
-GET_ONE = text(_RECORD_SELECT + " WHERE s.submission_id = :id")
 
 # Keyset pagination on submission_id: stable under concurrent inserts, no OFFSET scans.
-LIST_TEMPLATE = _RECORD_SELECT + """
+LIST_TEMPLATE = RECORD_SELECT + """
     WHERE ({wilayah_filter})
       AND (CAST(:periode AS text) IS NULL OR s.periode = :periode)
       AND (CAST(:jenis AS text) IS NULL OR s.jenis = :jenis)

@@ -10,7 +10,7 @@ from starlette.routing import Match, Route
 from app.core.access import Principal, log_access, require_scope
 from app.core.authn import principal_in_role, require_key, require_role
 from app.core.batch import body_schema, read_items, read_json
-from app.core.errors import Problem
+from app.core.errors import CONTENT_CONFLICT, INVALID, NOT_FOUND
 from app.core.reference import KODE_PATTERN, get_index
 from app.observability.metrics import INGESTED
 from app.submissions import service
@@ -69,14 +69,12 @@ async def _create(request: Request, principal: Principal) -> Response:
     prepared, rejected = await service.prepare([await read_json(request)], principal)
     if rejected:
         INGESTED.labels("rejected").inc()
-        r = rejected[0]
-        raise Problem(r.status, "Invalid input" if r.status == 422 else "Forbidden",
-                      "; ".join(e["message"] for e in r.errors), errors=r.errors)
+        raise rejected[0].problem()
     (outcome,) = await service.store(prepared, principal)
     INGESTED.labels("rejected" if outcome.outcome == "conflict" else outcome.outcome).inc()
     sid = prepared[0].submission_id
     if outcome.outcome == "conflict":
-        raise Problem(409, "Conflict", "this submission_id was already stored with different content",
+        raise CONTENT_CONFLICT("this submission_id was already stored with different content",
                       errors=[{"field": "submission_id", "message": "already used with different content"}],
                       submission_id=sid)
     if outcome.outcome == "created":
@@ -97,7 +95,7 @@ async def create_batch(request: Request, principal: Principal = Depends(_poster)
     for o in await service.store(prepared, principal):
         i, sid = o.prepared.index, o.prepared.submission_id
         if o.outcome == "conflict":
-            outcomes[i] = {"index": i, "submission_id": sid, "outcome": "rejected", "status": 409,
+            outcomes[i] = {"index": i, "submission_id": sid, "outcome": "rejected", "status": CONTENT_CONFLICT.status,
                            "errors": [{"field": "submission_id",
                                        "message": "already used with different content"}]}
         else:
@@ -117,7 +115,7 @@ async def get_submission(submission_id: uuid.UUID, principal: Principal = Depend
 async def _read(submission_id: uuid.UUID, principal: Principal, endpoint: str) -> dict:
     row = await service.get_row(submission_id)
     if row is None:
-        raise Problem(404, "Not Found", f"no record with submission_id {submission_id}")
+        raise NOT_FOUND(f"no record with submission_id {submission_id}")
     require_scope(principal, row.kode_wilayah)
     out = service.record_out(row, principal)
     if not out["pii_masked"]:
@@ -139,7 +137,7 @@ async def list_submissions(
     level = None
     if kode is not None:
         if not KODE_PATTERN.match(kode) or not (await get_index()).exists(kode):
-            raise Problem(422, "Invalid input", f"unknown wilayah {kode!r}",
+            raise INVALID(f"unknown wilayah {kode!r}",
                           errors=[{"field": "kode_wilayah", "message": "not an existing wilayah code"}])
         require_scope(principal, kode)
         level = kode.count(".") + 1

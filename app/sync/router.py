@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from app.core.access import Principal
 from app.core.authn import require_role
-from app.core.errors import Problem
+from app.core.errors import INVALID
 from app.core.reference import known_periode
 from app.core.settings import settings
 from app.observability.logs import CUT_OFF
@@ -77,7 +77,7 @@ class _Stream(StreamingResponse):
 
 async def _check_periode(periode: str | None) -> None:
     if periode is not None and periode not in await known_periode():
-        raise Problem(422, "Invalid input", f"unknown periode {periode!r}",
+        raise INVALID(f"unknown periode {periode!r}",
                       errors=[{"field": "periode", "message": "not a known PL-KUMKM periode",
                                "type": "value_error"}])
 
@@ -113,7 +113,7 @@ async def changes(
     try:
         start = Cursor.decode(after)
     except CursorError as exc:
-        raise Problem(422, "Invalid input", f"after: {exc}",
+        raise INVALID(f"after: {exc}",
                       errors=[{"field": "after", "message": str(exc), "type": "value_error"}]) from None
     await _check_periode(periode)
     state = await service.open_feed(principal, start, limit, periode, after)

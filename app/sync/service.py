@@ -30,9 +30,10 @@ import orjson
 
 from app.core import db
 from app.core.access import Principal, can_see_pii, log_access, roles
-from app.core.errors import Problem
+from app.core.errors import TOO_MANY
+from app.core.record import flat
 from app.core.settings import settings
-from app.sync import formats, queries
+from app.sync import queries
 from app.sync.cursor import Cursor, Snapshot
 
 log = logging.getLogger("kumkm.sync")
@@ -87,12 +88,10 @@ class StreamSlots:
 
     def take(self, key_id: int) -> None:
         if self.by_key.get(key_id, 0) >= settings.streams_per_key:
-            raise Problem(429, "Too Many Requests",
-                          f"this key already has {settings.streams_per_key} sync streams open; "
+            raise TOO_MANY(f"this key already has {settings.streams_per_key} sync streams open; "
                           "finish reading one first", headers={"Retry-After": str(STREAM_RETRY_AFTER)})
         if self.open >= settings.streams_max:
-            raise Problem(429, "Too Many Requests",
-                          "the service is serving as many sync streams as it allows; try again shortly",
+            raise TOO_MANY("the service is serving as many sync streams as it allows; try again shortly",
                           headers={"Retry-After": str(STREAM_RETRY_AFTER)})
         self.open += 1
         self.by_key[key_id] = self.by_key.get(key_id, 0) + 1
@@ -422,7 +421,7 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
             pos = pos.after(int(xid), id_)
             if skip:
                 continue
-            record = formats.record_line(line, scope.pii) if line is not None else "null"
+            record = flat.record_line(line, scope.pii) if line is not None else "null"
             out.append('{"cursor":"' + pos.encode() + '",' + change + ',"record":' + record + "}\n")
             delivered += 1
             if delivered == limit:
@@ -505,11 +504,11 @@ async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(formats.COLUMNS)
+        writer.writerow(flat.COLUMNS)
         async for lines in snapshot_rows(pg, scope):
             for line in lines:
-                flat = formats.flatten(orjson.loads(formats.record_line(line, scope.pii)))
-                writer.writerow([formats.csv_value(flat[c]) for c in formats.COLUMNS])
+                cells = flat.flatten(orjson.loads(flat.record_line(line, scope.pii)))
+                writer.writerow([flat.csv_value(cells[c]) for c in flat.COLUMNS])
             n += len(lines)
             state.rows = n
             yield buf.getvalue().encode()
@@ -522,7 +521,7 @@ async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
             yield block
     else:
         async for lines in snapshot_rows(pg, scope):
-            text = "\n".join(formats.record_line(line, scope.pii) for line in lines)
+            text = "\n".join(flat.record_line(line, scope.pii) for line in lines)
             n += len(lines)
             state.rows = n
             yield (text + "\n").encode()

@@ -10,7 +10,7 @@ import orjson
 
 from app.core import db
 from app.core.access import Principal, require_area, roles
-from app.core.errors import Problem
+from app.core.errors import NOT_FOUND, OUTSIDE_SCOPE
 from app.core.reference import (
     KODE_PATTERN,
     check_periode,
@@ -67,7 +67,7 @@ async def set_target(periode: str, kode: str, body: dict, principal: Principal) 
     await check_periode(periode)
     await check_wilayah(kode, "kode_wilayah")
     if principal.role != "admin" and not principal.covers(kode):
-        raise Problem(403, "Forbidden", f"wilayah {kode} is outside this key's scope ({principal.kode_wilayah})")
+        raise OUTSIDE_SCOPE(f"wilayah {kode} is outside this key's scope ({principal.kode_wilayah})")
     async with db.transaction() as conn:
         # Serialise writers of one target so two identical PUTs cannot both add a revision.
         await conn.execute(queries.LOCK_TARGET, {"periode": periode, "kode": kode})
@@ -91,7 +91,7 @@ async def get_target(principal: Principal, periode: str, kode: str, as_of: dt.da
     async with db.connect() as conn:
         riwayat = await _history(conn, periode, kode)
     if not riwayat:
-        raise Problem(404, "Not Found", f"no target set for periode {periode}, wilayah {kode}")
+        raise NOT_FOUND(f"no target set for periode {periode}, wilayah {kode}")
     return _target_out(periode, kode, riwayat, as_of or today_wib(), (await get_index()).nama[kode])
 
 

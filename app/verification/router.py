@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from app.core.access import Principal, can_see_pii, log_access, mask_record_data, require_scope
 from app.core.authn import require_key, require_role
 from app.core.batch import body_schema, read_items
-from app.core.errors import Problem
-from app.submissions import service as submissions
-from app.submissions.schemas import SubmissionIn, SubmissionOut
+from app.core.errors import INVALID, NOT_FOUND
+from app.core.record.model import SubmissionIn, SubmissionOut
+from app.core.record.prepare import record_out
+from app.core.record.read import get_row
 from app.verification import service
 from app.verification.schemas import (
     BatchKeputusanResult,
@@ -33,15 +34,6 @@ _CONFLICT = {"description": "the record is no longer at the version/state the re
 _BATCH_BODY = body_schema(KeputusanItem.model_json_schema(by_alias=False))
 
 
-def _problem(o: service.DecisionOutcome) -> Problem:
-    titles = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Invalid input"}
-    extra = {"submission_id": o.submission_id}
-    if o.status == 409:
-        extra.update(current_status=o.current_status, current_version=o.current_version)
-    return Problem(o.status, titles.get(o.status, "Error"), "; ".join(e["message"] for e in o.errors),
-                   errors=o.errors, **extra)
-
-
 @router.post("/submissions/{submission_id}/verifikasi", response_model=KeputusanOut,
              responses={403: {"description": "not a verifikator/admin, or the record is outside the key's scope"},
                         404: {"description": "no such record"}, 409: _CONFLICT,
@@ -53,12 +45,12 @@ async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: Princ
     with the same key answers 200 with `replay: true` and changes nothing."""
     errors = service.rule_errors(body)
     if errors:
-        raise Problem(422, "Invalid input", "; ".join(e["message"] for e in errors), errors=errors)
+        raise INVALID("; ".join(e["message"] for e in errors), errors=errors)
     d = service.Decision(0, str(submission_id), body.status, body.dari, body.version, body.alasan_kode,
                          body.catatan)
     (o,) = await service.decide([d], principal)
     if o.outcome == "rejected":
-        raise _problem(o)
+        raise o.problem()
     # The hot single-decision path: serialise directly (the shape is KeputusanOut).
     return Response(orjson.dumps(o.result, option=orjson.OPT_UTC_Z), media_type="application/json")
 
@@ -100,18 +92,13 @@ async def koreksi(submission_id: uuid.UUID, body: SubmissionIn, principal: Princ
     at ingest. It becomes the next version and the record goes back to `masuk`; earlier
     versions stay readable under `/versi`. Sending the same correction again answers 200
     without a new version."""
-    r = await service.correct(submission_id, body.model_dump(mode="json"), principal)
-    if r.status != 200:
-        extra = {"submission_id": str(submission_id)}
-        if r.status == 409:
-            extra.update(current_status=r.current_status, current_version=r.current_version)
-        raise Problem(r.status, r.title, r.detail, errors=r.errors or None, **extra)
+    await service.correct(submission_id, body.model_dump(mode="json"), principal)
     return await _read_record(submission_id, principal, "PUT /api/v1/submissions/{submission_id}")
 
 
 async def _read_record(submission_id: uuid.UUID, principal: Principal, endpoint: str) -> dict:
-    row = await submissions.get_row(submission_id)
-    out = submissions.record_out(row, principal)
+    row = await get_row(submission_id)
+    out = record_out(row, principal)
     if not out["pii_masked"]:
         await log_access(principal, endpoint, {"submission_ids": [str(submission_id)]}, 1)
     return out
@@ -120,7 +107,7 @@ async def _read_record(submission_id: uuid.UUID, principal: Principal, endpoint:
 async def _head(submission_id: uuid.UUID, principal: Principal):
     head = await service.record_head(submission_id)
     if head is None:
-        raise Problem(404, "Not Found", f"no record with submission_id {submission_id}")
+        raise NOT_FOUND(f"no record with submission_id {submission_id}")
     require_scope(principal, head.kode_wilayah)
     return head
 
@@ -148,7 +135,7 @@ async def versi_one(submission_id: uuid.UUID, version: int = Path(ge=1, le=2_147
     head = await _head(submission_id, principal)
     row = await service.one_version(submission_id, version)
     if row is None:
-        raise Problem(404, "Not Found", f"record {submission_id} has no version {version} "
+        raise NOT_FOUND(f"record {submission_id} has no version {version} "
                                         f"(current version {head.version})",
                       errors=[{"field": "version", "message": f"versions are 1..{head.version}"}])
     data = row.data if isinstance(row.data, dict) else orjson.loads(row.data)

@@ -16,8 +16,17 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.core import db
 from app.core.access import Principal, roles
-from app.core.errors import pydantic_errors
-from app.submissions import service as submissions
+from app.core.errors import (
+    FORBIDDEN,
+    INVALID,
+    NOT_FOUND,
+    OUTSIDE_SCOPE,
+    STATE_CONFLICT,
+    Problem,
+    ProblemType,
+    pydantic_errors,
+)
+from app.core.record.prepare import prepare
 from app.verification import queries
 from app.verification.schemas import KeputusanItem
 
@@ -68,11 +77,23 @@ class DecisionOutcome:
     index: int
     submission_id: str | None
     outcome: str                      # decided | duplicate | rejected
-    status: int                       # 200, 403, 404, 409, 422
+    kind: ProblemType | None = None   # rejected: why (INVALID, OUTSIDE_SCOPE, NOT_FOUND, STATE_CONFLICT)
     errors: list[dict] = field(default_factory=list)
     result: dict | None = None        # decided / duplicate: the decision as stored
     current_status: str | None = None
     current_version: int | None = None
+
+    @property
+    def status(self) -> int:
+        """The status a single decision would have been answered with."""
+        return 200 if self.kind is None else self.kind.status
+
+    def problem(self) -> Problem:
+        assert self.kind is not None
+        extra: dict = {"submission_id": self.submission_id}
+        if self.kind is STATE_CONFLICT:
+            extra.update(current_status=self.current_status, current_version=self.current_version)
+        return self.kind("; ".join(e["message"] for e in self.errors), errors=self.errors, **extra)
 
 
 def parse_items(items: list) -> tuple[list[Decision], list[DecisionOutcome]]:
@@ -84,11 +105,11 @@ def parse_items(items: list) -> tuple[list[Decision], list[DecisionOutcome]]:
         try:
             k = _item_adapter.validate_python(item)
         except ValidationError as exc:
-            bad.append(DecisionOutcome(i, raw_id, "rejected", 422, pydantic_errors(exc.errors())))
+            bad.append(DecisionOutcome(i, raw_id, "rejected", INVALID, pydantic_errors(exc.errors())))
             continue
         errors = rule_errors(k)
         if errors:
-            bad.append(DecisionOutcome(i, str(k.submission_id), "rejected", 422, errors))
+            bad.append(DecisionOutcome(i, str(k.submission_id), "rejected", INVALID, errors))
             continue
         ok.append(Decision(i, str(k.submission_id), k.status, k.dari, k.version, k.alasan_kode, k.catatan))
     return ok, bad
@@ -132,7 +153,7 @@ async def decide(decisions: list[Decision], principal: Principal) -> list[Decisi
     for d in decisions:
         row = done.get(d.submission_id)
         if row is not None and first[d.submission_id] is d:
-            out.append(DecisionOutcome(d.index, d.submission_id, "decided", 200,
+            out.append(DecisionOutcome(d.index, d.submission_id, "decided",
                                        result=_decision_out(row.submission_id, row.status, row.version,
                                                             row.dari, row.alasan_kode, row.catatan,
                                                             principal.name, row.pada, False)))
@@ -144,10 +165,10 @@ async def decide(decisions: list[Decision], principal: Principal) -> list[Decisi
 def _explain(d: Decision, cur, principal: Principal) -> DecisionOutcome:
     sid = d.submission_id
     if cur is None:
-        return DecisionOutcome(d.index, sid, "rejected", 404, [{
+        return DecisionOutcome(d.index, sid, "rejected", NOT_FOUND, [{
             "field": "submission_id", "message": f"no record with submission_id {sid}", "type": "not_found"}])
     if not principal.covers(cur.kode_wilayah):
-        return DecisionOutcome(d.index, sid, "rejected", 403, [{
+        return DecisionOutcome(d.index, sid, "rejected", OUTSIDE_SCOPE, [{
             "field": "submission_id", "type": "scope",
             "message": f"the record's wilayah {cur.kode_wilayah} is outside this key's scope "
                        f"({principal.kode_wilayah})"}])
@@ -155,7 +176,7 @@ def _explain(d: Decision, cur, principal: Principal) -> DecisionOutcome:
             and cur.oleh == principal.name and cur.dari == d.dari and cur.alasan_kode == d.alasan_kode
             and cur.catatan == d.catatan):
         # The same decider sending the same decision again (a retry after a lost response).
-        return DecisionOutcome(d.index, sid, "duplicate", 200,
+        return DecisionOutcome(d.index, sid, "duplicate",
                                result=_decision_out(cur.submission_id, cur.status, cur.version, cur.dari,
                                                     cur.alasan_kode, cur.catatan, cur.oleh, cur.pada, True))
     if cur.version != d.version:
@@ -171,7 +192,7 @@ def _explain(d: Decision, cur, principal: Principal) -> DecisionOutcome:
     else:
         errors = [{"field": "dari", "type": "stale",
                    "message": f"the record is {cur.status} now, not {d.dari}"}]
-    return DecisionOutcome(d.index, sid, "rejected", 409, errors,
+    return DecisionOutcome(d.index, sid, "rejected", STATE_CONFLICT, errors,
                            current_status=cur.status, current_version=cur.version)
 
 
@@ -183,25 +204,16 @@ def _decision_out(sid, status, version, dari, alasan_kode, catatan, oleh, pada, 
 
 # ---------------------------------------------------------------- corrections
 
-@dataclass
-class CorrectionResult:
-    status: int                     # 200 (new version or replay), or the problem's status
-    replay: bool = False
-    title: str = ""
-    detail: str = ""
-    errors: list[dict] = field(default_factory=list)
-    current_status: str | None = None
-    current_version: int | None = None
-
-
 async def _current(conn, submission_id: str):
     return (await conn.execute(queries.CURRENT_WITH_LAST, {"ids": [submission_id]})).first()
 
 
-async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) -> CorrectionResult:
+async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) -> bool:
     """Store a corrected record as its next version and put it back to masuk.
 
-    The body goes through exactly the ingest validation (submissions.service.prepare); on top,
+    Returns True for a replay (this very correction is already the current version), False
+    for a new version; raises the problem otherwise. The body goes through exactly the ingest
+    validation (app.core.record.prepare); on top,
     it must keep the record's identity: submission_id, periode, jenis and enumerator_id are
     those of the record, and kode_wilayah stays in the same provinsi (records are placed by
     provinsi; a wrong desa or kabkota inside it is a normal thing to correct)."""
@@ -209,16 +221,14 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
     async with db.connect() as conn:
         cur = await _current(conn, sid)
     if cur is None:
-        return CorrectionResult(404, title="Not Found", detail=f"no record with submission_id {sid}")
+        raise NOT_FOUND(f"no record with submission_id {sid}", submission_id=sid)
     if principal.role != "admin" and (cur.owner_identity is None
                                       or cur.owner_identity != principal.identity):
-        return CorrectionResult(403, title="Forbidden",
-                                detail="only the holder of the key that created the record (or an "
-                                       "admin) may correct it")
+        raise FORBIDDEN("only the holder of the key that created the record (or an "
+                             "admin) may correct it", submission_id=sid)
     if not principal.covers(cur.kode_wilayah):
-        return CorrectionResult(403, title="Forbidden",
-                                detail=f"the record is in wilayah {cur.kode_wilayah}, outside this key's "
-                                       f"scope ({principal.kode_wilayah})")
+        raise OUTSIDE_SCOPE(f"the record is in wilayah {cur.kode_wilayah}, outside this key's "
+                            f"scope ({principal.kode_wilayah})", submission_id=sid)
     errors: list[dict] = [{"field": f, "type": "value_error", "message": "must not contain the NUL character"}
                           for f in _nul_fields(body)]
     if str(body.get("submission_id")) != sid:
@@ -229,35 +239,31 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
             errors.append({"field": f, "type": "identity",
                            "message": f"a correction keeps the record's {f} ({getattr(cur, f)})"})
     if errors:
-        return CorrectionResult(422, title="Invalid input", detail="; ".join(e["message"] for e in errors),
-                                errors=errors)
-    prepared, rejected = await submissions.prepare([body], principal)
+        raise INVALID("; ".join(e["message"] for e in errors), errors=errors, submission_id=sid)
+    prepared, rejected = await prepare([body], principal)
     if rejected:
-        r = rejected[0]
-        return CorrectionResult(r.status, title="Invalid input" if r.status == 422 else "Forbidden",
-                                detail="; ".join(e["message"] for e in r.errors), errors=r.errors)
+        raise rejected[0].problem(submission_id=sid)
     p = prepared[0]
     if p.row["kode_provinsi"] != cur.kode_provinsi:
-        return CorrectionResult(422, title="Invalid input",
-                                detail="a correction cannot move a record to another provinsi",
-                                errors=[{"field": "kode_wilayah", "type": "identity",
-                                         "message": f"must stay inside provinsi {cur.kode_provinsi}"}])
+        raise INVALID("a correction cannot move a record to another provinsi",
+                      errors=[{"field": "kode_wilayah", "type": "identity",
+                               "message": f"must stay inside provinsi {cur.kode_provinsi}"}], submission_id=sid)
     # Two tries: the second sees whatever a concurrent writer left and answers from it.
     for _ in range(2):
-        verdict = _judge_correction(cur, p.content_hash)
-        if verdict is not None:
-            return verdict
+        if _judge_correction(cur, p.content_hash):
+            return True
         async with db.transaction() as conn:
             row = (await conn.execute(queries.CORRECT, {
                 "row": orjson.dumps(p.row).decode(), "seen_version": cur.version,
                 "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role,
             })).first()
             if row is not None:
-                return CorrectionResult(200)
+                return False
             cur = await _current(conn, sid)
-    return _judge_correction(cur, p.content_hash) or CorrectionResult(
-        409, title="Conflict", detail="the record changed while the correction was stored; read it and retry",
-        current_status=cur.status, current_version=cur.version)
+    if _judge_correction(cur, p.content_hash):
+        return True
+    raise STATE_CONFLICT("the record changed while the correction was stored; read it and retry",
+                         submission_id=sid, current_status=cur.status, current_version=cur.version)
 
 
 def _nul_fields(value, path: str = "") -> list[str]:
@@ -272,24 +278,24 @@ def _nul_fields(value, path: str = "") -> list[str]:
     return []
 
 
-def _judge_correction(cur, content_hash: str) -> CorrectionResult | None:
-    """None when the correction may be applied to `cur`; otherwise the answer."""
+def _judge_correction(cur, content_hash: str) -> bool:
+    """True when the correction is already the current version (a replay); False when it may
+    be applied to `cur`; raises when it may not."""
+    sid = str(cur.submission_id)
     if cur.content_hash == content_hash:
         if cur.version > 1:
             # The current version is this very content, stored by a correction: a replay.
-            return CorrectionResult(200, replay=True)
-        return CorrectionResult(422, title="Invalid input",
-                                detail="the correction is identical to the current version",
-                                errors=[{"field": "body", "type": "unchanged",
-                                         "message": "a correction must change the content"}])
+            return True
+        raise INVALID("the correction is identical to the current version", submission_id=sid,
+                      errors=[{"field": "body", "type": "unchanged",
+                               "message": "a correction must change the content"}])
     if cur.status != "ditolak":
-        return CorrectionResult(
-            409, title="Conflict",
-            detail=f"only a ditolak record can be corrected; this one is {cur.status} at version {cur.version}",
+        raise STATE_CONFLICT(
+            f"only a ditolak record can be corrected; this one is {cur.status} at version {cur.version}",
             errors=[{"field": "status", "type": "state",
                      "message": f"the record is {cur.status}, not ditolak"}],
-            current_status=cur.status, current_version=cur.version)
-    return None
+            submission_id=sid, current_status=cur.status, current_version=cur.version)
+    return False
 
 
 # ---------------------------------------------------------------- reading

@@ -1,7 +1,7 @@
 from fastapi import APIRouter, Depends, Query
 
 from app.core.authn import require_key
-from app.core.errors import Problem
+from app.core.errors import NOT_FOUND
 from app.core.reference import KODE_PATTERN
 from app.wilayah import schemas, service
 
@@ -13,6 +13,6 @@ async def list_children(
     parent: str | None = Query(None, description="Kode induk, e.g. `16`; omit for the 38 provinsi"),
 ):
     if parent is not None and (not KODE_PATTERN.match(parent) or await service.get(parent) is None):
-        raise Problem(404, "Wilayah tidak ditemukan", f"no wilayah with kode {parent!r}",
+        raise NOT_FOUND(f"no wilayah with kode {parent!r}",
                       errors=[{"field": "parent", "message": "unknown wilayah code"}])
     return {"parent": parent, "items": await service.children(parent)}

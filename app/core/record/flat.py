@@ -10,7 +10,7 @@ import orjson
 
 from app.core import csvcell
 from app.core.access import mask_record_data
-from app.submissions.schemas import Lokasi, SubmissionKoperasi, SubmissionUmkm
+from app.core.record.model import Lokasi, SubmissionKoperasi, SubmissionUmkm
 
 # What the service keeps about a record besides its content; in the order of the columns.
 META_COLUMNS = (

@@ -4,7 +4,7 @@ content (what aggregates read), and the walidata line every writer of a record k
 (app.verification) and the feed (app.sync) all build their SQL from these, so a column
 added here reaches every one of them.
 
-Adding a field to the record touches: the content model (app/submissions/schemas.py), and,
+Adding a field to the record touches: the content model (app/core/record/model.py), and,
 only when aggregates need it as a column, ROW_COLUMNS here with a migration adding the
 column; the walidata line carries the whole content and needs no change."""
 from __future__ import annotations
