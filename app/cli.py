@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from app.core import db
+from app.core.access import ROLES
+from app.core.settings import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,11 +32,13 @@ def cmd_serve(args) -> int:
     url = _prepare_database()
     # Workers and the reloader are separate processes: hand them the resolved URL so they
     # attach to the same server instead of each starting one.
-    os.environ["DATABASE_URL"] = url
+    # (This process may run the app itself with one worker: its settings say the same.)
+    os.environ["DATABASE_URL"] = settings.database_url = url
     os.environ["KUMKM_SKIP_MIGRATE"] = "1"
+    settings.skip_migrate = True
     os.environ["KUMKM_BIND_HOST"] = settings.bind_host = args.host
     _say_how_metrics_are_guarded(args.host)
-    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if args.workers > 1 and not settings.prometheus_multiproc_dir:
         import atexit
         import shutil
         import tempfile
@@ -42,14 +46,14 @@ def cmd_serve(args) -> int:
         # one metrics directory for all workers, so /metrics sums them; gone when serve ends
         metrics_dir = tempfile.mkdtemp(prefix="kumkm-metrics-")
         atexit.register(shutil.rmtree, metrics_dir, True)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.prometheus_multiproc_dir = metrics_dir
     # uvicorn shuts down gracefully on SIGTERM and then raises the signal again with the handler
     # that was in place before it started. With the default handler that kills this process on
     # the spot, before the exit hooks that stop the embedded server it started: make it a
     # normal exit instead.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # every worker process configures JSON logging at start-up (see app.main.lifespan)
-    os.environ["KUMKM_JSON_LOGS"] = args.log_level.upper()
+    os.environ["KUMKM_JSON_LOGS"] = settings.json_logs = args.log_level.upper()
     try:
         uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
                     log_level=args.log_level, loop="uvloop", http="httptools",
@@ -310,7 +314,7 @@ def cmd_import(args) -> int:
 def cmd_sync_pull(args) -> int:
     from app.sync.consumer import PullError, pull
 
-    key = args.key or os.environ.get("KUMKM_SYNC_KEY")
+    key = args.key or settings.sync_key
     if not key:
         print("error: --key or KUMKM_SYNC_KEY is required", file=sys.stderr)
         return 2
@@ -335,9 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the HTTP service (embedded PostgreSQL unless DATABASE_URL)")
-    s.add_argument("--host", default=os.environ.get("KUMKM_HOST", "127.0.0.1"))
-    s.add_argument("--port", type=int, default=int(os.environ.get("KUMKM_PORT", "8000")))
-    s.add_argument("--workers", type=int, default=int(os.environ.get("KUMKM_WORKERS", "1")))
+    s.add_argument("--host", default=settings.host)
+    s.add_argument("--port", type=int, default=settings.port)
+    s.add_argument("--workers", type=int, default=settings.workers)
     s.add_argument("--log-level", default="info")
     s.set_defaults(func=cmd_serve)
 
@@ -357,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("apikey", help="API keys").add_subparsers(dest="sub", required=True)
     s = k.add_parser("create", help="create a key; the key is the last line printed")
-    s.add_argument("--role", required=True, choices=["enumerator", "verifikator", "dinas", "walidata", "admin"])
+    s.add_argument("--role", required=True, choices=ROLES)
     s.add_argument("--wilayah", help="scope: a provinsi or kabupaten/kota code; none for national")
     s.add_argument("--name", help="who holds it; unique among active keys; required for enumerators, "
                                   "whose records are owned by this name (default: the role)")
@@ -409,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(header periode,kode_wilayah,target,dasar_hukum,berlaku_mulai); "
                                     "all or nothing")
     s.add_argument("file")
-    s.add_argument("--oleh", default=os.environ.get("USER") or "kumkm-cli",
+    s.add_argument("--oleh", default=_default_actor(),
                    help="recorded as dibuat_oleh of every revision")
     s.set_defaults(func=cmd_targets_import)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -25,10 +24,10 @@ API_VERSION = "0.1.0"
 async def lifespan(app: FastAPI):
     from app.observability.logs import quiet_deliberate_cut_offs
 
-    if os.environ.get("KUMKM_JSON_LOGS"):
+    if settings.json_logs:
         from app.observability.logs import configure
 
-        configure(os.environ["KUMKM_JSON_LOGS"])
+        configure(settings.json_logs)
     quiet_deliberate_cut_offs()
     # Resolving the URL starts the embedded server when there is no DATABASE_URL; migrating
     # at start means a new release never runs against an old schema.
@@ -65,7 +64,7 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # `kumkm serve` migrates once before starting workers; each worker need not repeat it.
-    app.state.migrate_on_start = migrate_on_start and not os.environ.get("KUMKM_SKIP_MIGRATE")
+    app.state.migrate_on_start = migrate_on_start and not settings.skip_migrate
     problems.install(app)
 
     from app.aggregates.router import router as aggregates_router

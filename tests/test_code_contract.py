@@ -34,6 +34,25 @@ def test_ruff_finds_nothing():
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
 
 
+def test_the_environment_is_read_in_settings_only():
+    """Every environment variable is a documented setting: app.core.settings reads them all
+    (the CLI only writes some for the worker processes it starts), and the README's
+    configuration table lists each one."""
+    readers = []
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == "app/core/settings.py":
+            continue
+        for no, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"os\.environ\.get|os\.getenv|os\.environ\[[^]]+\](?!\s*=)", line):
+                readers.append(f"{rel}:{no}: {line.strip()}")
+    assert not readers, "read the environment in app/core/settings.py:\n" + "\n".join(readers)
+    names = set(re.findall(r"\b(KUMKM_[A-Z_]+|DATABASE_[A-Z_]+)", (ROOT / "app/core/settings.py").read_text()))
+    readme = (ROOT / "README.md").read_text()
+    undocumented = sorted(n for n in names if n not in readme)
+    assert not undocumented, f"add to the README's configuration table: {undocumented}"
+
+
 def mypy_findings() -> list[str]:
     r = _run(str(BIN / "mypy"), "app", "--no-error-summary", "--hide-error-context", "--no-pretty",
              "--cache-dir", "/dev/null")

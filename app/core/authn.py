@@ -75,7 +75,7 @@ async def authenticate(key: str) -> Principal | None:
         if len(_cache) > 100_000:
             _cache.clear()
         _cache[h] = (now, principal, expires)
-    if principal is not None and now - _touched.get(principal.id, -1e9) > TOUCH_SECONDS:
+    if principal is not None and principal.id is not None and now - _touched.get(principal.id, -1e9) > TOUCH_SECONDS:
         _touched[principal.id] = now
         asyncio.get_running_loop().create_task(_touch(principal.id))
     return principal

@@ -43,7 +43,7 @@ class Problem(Exception):
     the status, title and code of every kind of failure are decided here once."""
 
     def __init__(self, status: int, title: str, detail: str | None = None, *,
-                 errors: list[dict] | None = None, headers: dict | None = None,
+                 errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None,
                  code: str | None = None, **extra: Any):
         self.status = status
         self.title = title
@@ -53,7 +53,7 @@ class Problem(Exception):
         self.code = code or _DEFAULT_CODE.get(status, "error")
         self.extra = extra
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": TYPE_PREFIX + self.code, "code": self.code, "title": self.title,
                                "status": self.status}
         if self.detail:
@@ -73,8 +73,8 @@ class ProblemType:
     title: str
     about: str
 
-    def __call__(self, detail: str | None = None, *, errors: list[dict] | None = None,
-                 headers: dict | None = None, **extra: Any) -> Problem:
+    def __call__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any) -> Problem:
         return Problem(self.status, self.title, detail, errors=errors, headers=headers, code=self.code, **extra)
 
 

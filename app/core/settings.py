@@ -45,6 +45,21 @@ class Settings:
     bind_host: str
     metrics_token: str | None
     metrics_public: bool
+    # `kumkm serve` defaults (its options override them).
+    host: str
+    port: int
+    workers: int
+    # JSON log lines at this level; set by `kumkm serve` for its workers.
+    json_logs: str | None
+    # The parent (`kumkm serve`) has migrated already: workers skip it.
+    skip_migrate: bool
+    # Snapshot streaming: parallel range readers and the rows each range holds.
+    sync_parallel: int
+    sync_range_rows: int
+    # The key `kumkm sync pull` uses when --key is not given (kept out of shell history).
+    sync_key: str | None
+    # Set by prometheus_client's multiprocess mode (several workers share counters there).
+    prometheus_multiproc_dir: str | None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -62,6 +77,15 @@ class Settings:
             bind_host=os.environ.get("KUMKM_BIND_HOST", "127.0.0.1"),
             metrics_token=os.environ.get("KUMKM_METRICS_TOKEN") or None,
             metrics_public=os.environ.get("KUMKM_METRICS_PUBLIC", "") in ("1", "true", "yes"),
+            host=os.environ.get("KUMKM_HOST", "127.0.0.1"),
+            port=_int("KUMKM_PORT", 8000),
+            workers=_int("KUMKM_WORKERS", 1),
+            json_logs=os.environ.get("KUMKM_JSON_LOGS") or None,
+            skip_migrate=bool(os.environ.get("KUMKM_SKIP_MIGRATE")),
+            sync_parallel=_int("KUMKM_SYNC_PARALLEL", 2),
+            sync_range_rows=_int("KUMKM_SYNC_RANGE_ROWS", 20000),
+            sync_key=os.environ.get("KUMKM_SYNC_KEY") or None,
+            prometheus_multiproc_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
         )
 
     @property

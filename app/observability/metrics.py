@@ -2,8 +2,6 @@
 PROMETHEUS_MULTIPROC_DIR so a scrape sums every worker."""
 from __future__ import annotations
 
-import os
-
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -13,6 +11,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+from app.core.settings import settings
 
 REQUESTS = Counter("kumkm_http_requests_total", "HTTP requests by route and status",
                    ["method", "route", "status"])
@@ -31,7 +31,7 @@ POOL_IN_USE = Gauge("kumkm_db_pool_checked_out", "database connections in use",
 
 
 def render() -> tuple[bytes, str]:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.prometheus_multiproc_dir:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST

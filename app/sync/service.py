@@ -21,7 +21,6 @@ import asyncio
 import csv
 import io
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -49,9 +48,9 @@ COPY_BLOCK = 256 * 1024
 # a kilobyte a row (20,000 rows: peak RSS ~155 MB; 100,000 rows measured ~280 MB, too close
 # to the 300 MB budget).
 # KUMKM_SYNC_PARALLEL=1 turns it off (one connection per stream); only 1 and 2 are meaningful.
-PARALLEL = int(os.environ.get("KUMKM_SYNC_PARALLEL", "2"))
+PARALLEL = settings.sync_parallel
 PARALLEL_MIN = 100_000
-RANGE_ROWS = int(os.environ.get("KUMKM_SYNC_RANGE_ROWS", "20000"))
+RANGE_ROWS = settings.sync_range_rows
 ROWS_PER_PAGE = 6
 HELPER_WAIT = 1.0            # seconds to wait for a second pooled connection, else run alone
 
@@ -84,9 +83,9 @@ class StreamSlots:
 
     def __init__(self):
         self.open = 0
-        self.by_key: dict[int, int] = {}
+        self.by_key: dict[int | None, int] = {}
 
-    def take(self, key_id: int) -> None:
+    def take(self, key_id: int | None) -> None:
         if self.by_key.get(key_id, 0) >= settings.streams_per_key:
             raise TOO_MANY(f"this key already has {settings.streams_per_key} sync streams open; "
                           "finish reading one first", headers={"Retry-After": str(STREAM_RETRY_AFTER)})
@@ -96,7 +95,7 @@ class StreamSlots:
         self.open += 1
         self.by_key[key_id] = self.by_key.get(key_id, 0) + 1
 
-    def give(self, key_id: int) -> None:
+    def give(self, key_id: int | None) -> None:
         self.open -= 1
         left = self.by_key.get(key_id, 1) - 1
         if left:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import types
 import typing
 import uuid
+from typing import Any
 
 import orjson
 
@@ -24,7 +25,7 @@ NOT_CONTENT = frozenset(META_COLUMNS) - {"submission_id", "periode", "jenis", "k
                                           "enumerator_id", "captured_at"}
 
 
-def _kind(annotation) -> str:
+def _kind(annotation: Any) -> str:
     """int, bool, lokasi or str for a content field, from the pydantic model itself so the
     columns can never disagree with the API."""
     if annotation is bool:
@@ -69,7 +70,7 @@ def record_line(line: str, pii: bool) -> str:
     return orjson.dumps(record).decode()
 
 
-def flatten(record: dict) -> dict:
+def flatten(record: dict[str, Any]) -> dict[str, Any]:
     """A record (the NDJSON shape) as one flat row keyed by COLUMNS."""
     data = record.get("data") or {}
     row = {c: record.get(c) for c in META_COLUMNS}
@@ -82,7 +83,7 @@ def flatten(record: dict) -> dict:
     return row
 
 
-def csv_value(v) -> str:
+def csv_value(v: object) -> str:
     if v is None:
         return ""
     if v is True:
@@ -98,16 +99,16 @@ _TRUE = {"true", "1", "ya", "y", "yes", "t"}
 _FALSE = {"false", "0", "tidak", "n", "no", "f"}
 
 
-def content_from_row(row: dict[str, str]) -> tuple[dict, list[str]]:
+def content_from_row(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     """The content (what the API accepts) of one CSV row, and the columns that were ignored
     because the service derives them. Empty cells are absent fields. A value that does not
     convert is passed on as text, so validation names the field and what is wrong."""
-    content: dict = {}
+    content: dict[str, Any] = {}
     ignored: list[str] = []
-    lokasi: dict = {}
+    lokasi: dict[str, Any] = {}
     for col, raw in row.items():
         col = col.strip()
-        value = csvcell.read_cell(raw.strip()) if isinstance(raw, str) else raw
+        value: Any = csvcell.read_cell(raw.strip()) if isinstance(raw, str) else raw
         if col in NOT_CONTENT:
             ignored.append(col)
             continue
@@ -134,7 +135,7 @@ def content_from_row(row: dict[str, str]) -> tuple[dict, list[str]]:
     return content, ignored
 
 
-def content_from_json(obj) -> tuple[object, str | None]:
+def content_from_json(obj: Any) -> tuple[object, str | None]:
     """The content of one NDJSON line: bare content as the API takes it, or a record as the
     snapshot, the feed or `kumkm export` write it (its `data`). Returns (content, error)."""
     if isinstance(obj, dict):
@@ -147,7 +148,7 @@ def content_from_json(obj) -> tuple[object, str | None]:
     return obj, None
 
 
-def parse_uuid(v) -> str | None:
+def parse_uuid(v: object) -> str | None:
     try:
         return str(uuid.UUID(str(v)))
     except ValueError:

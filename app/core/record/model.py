@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
@@ -46,7 +46,7 @@ class _Common(BaseModel):
 
     @field_validator("*")
     @classmethod
-    def _no_nul(cls, v):
+    def _no_nul(cls, v: object) -> object:
         # PostgreSQL text cannot hold U+0000; refuse it here, naming the field.
         if isinstance(v, str) and "\x00" in v:
             raise ValueError("text must not contain NUL (U+0000) characters")
@@ -146,7 +146,7 @@ class SubmissionOut(BaseModel):
     kemungkinan_duplikat: bool = False
     duplikat_dengan: list[uuid.UUID] = []
     pii_masked: bool = False
-    data: dict = Field(description="the record's content at this version")
+    data: dict[str, Any] = Field(description="the record's content at this version")
     dibuat_oleh: str
     dibuat_pada: dt.datetime
     diperbarui_pada: dt.datetime

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from lokal import parse_nik
@@ -18,9 +20,17 @@ from app.core.access import Principal, can_see_pii, mask_record_data
 from app.core.errors import INVALID, OUTSIDE_SCOPE, UNKNOWN_FIELD_HINTS, Problem, ProblemType, pydantic_errors
 from app.core.record import rules
 from app.core.record.model import SubmissionIn, SubmissionUmkm
-from app.core.reference import LEVEL_DESA, LEVEL_KABKOTA, LEVEL_KECAMATAN, get_index, known_periode, split_kode
+from app.core.reference import (
+    LEVEL_DESA,
+    LEVEL_KABKOTA,
+    LEVEL_KECAMATAN,
+    WilayahIndex,
+    get_index,
+    known_periode,
+    split_kode,
+)
 
-_adapter: TypeAdapter = TypeAdapter(SubmissionIn)
+_adapter: TypeAdapter[Any] = TypeAdapter(SubmissionIn)
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
 DERIVED_FIELDS = {
     "skala_usaha": "derived by the service from modal_usaha or hasil_penjualan_tahunan (PP 7/2021); do not send it",
@@ -34,7 +44,7 @@ class Prepared:
     """A valid item, ready for the insert statement."""
     index: int
     submission_id: str
-    row: dict
+    row: dict[str, Any]
     content_hash: str
 
 
@@ -43,30 +53,30 @@ class Rejected:
     index: int
     submission_id: str | None
     kind: ProblemType               # INVALID or OUTSIDE_SCOPE
-    errors: list[dict] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> int:
         return self.kind.status
 
-    def problem(self, **extra) -> Problem:
+    def problem(self, **extra: Any) -> Problem:
         return self.kind("; ".join(e["message"] for e in self.errors), errors=self.errors, **extra)
 
 
 # ---------------------------------------------------------------- validation
 
-def canonical_hash(content: dict) -> str:
+def canonical_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def _raw_id(item) -> str | None:
+def _raw_id(item: object) -> str | None:
     if isinstance(item, dict):
         sid = item.get("submission_id")
         return sid if isinstance(sid, str) else None
     return None
 
 
-async def prepare(items: list, principal: Principal) -> tuple[list[Prepared], list[Rejected]]:
+async def prepare(items: list[Any], principal: Principal) -> tuple[list[Prepared], list[Rejected]]:
     """Validate and derive every item; never touches the records table."""
     index = await get_index()
     periode = await known_periode()
@@ -77,7 +87,7 @@ async def prepare(items: list, principal: Principal) -> tuple[list[Prepared], li
         try:
             model = _adapter.validate_python(item)
         except ValidationError as exc:
-            bad.append(Rejected(i, _raw_id(item), INVALID, pydantic_errors(exc.errors())))
+            bad.append(Rejected(i, _raw_id(item), INVALID, pydantic_errors([dict(e) for e in exc.errors()])))
             continue
         errors = _check_references(model, index, periode, now)
         if errors:
@@ -92,8 +102,8 @@ async def prepare(items: list, principal: Principal) -> tuple[list[Prepared], li
     return ok, bad
 
 
-def _check_references(model, index, periode: frozenset[str], now: dt.datetime) -> list[dict]:
-    errors: list[dict] = []
+def _check_references(model: Any, index: WilayahIndex, periode: frozenset[str], now: dt.datetime) -> list[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
 
     def err(f: str, msg: str, typ: str = "value_error") -> None:
         errors.append({"field": f, "message": msg, "type": typ})
@@ -113,7 +123,7 @@ def _check_references(model, index, periode: frozenset[str], now: dt.datetime) -
     return errors
 
 
-def _check_nik(nik: str, index, err) -> None:
+def _check_nik(nik: str, index: WilayahIndex, err: Callable[[str, str], None]) -> None:
     if not (len(nik) == 16 and nik.isascii() and nik.isdigit()):
         err("nik_pemilik", "NIK must be exactly 16 digits")
         return
@@ -127,11 +137,11 @@ def _check_nik(nik: str, index, err) -> None:
             err("nik_pemilik", "the NIK serial (last 4 digits) cannot be 0000")
 
 
-def _derive(i: int, model) -> Prepared:
+def _derive(i: int, model: Any) -> Prepared:
     content = model.model_dump(mode="json")
     content_hash = canonical_hash(content)
     where = split_kode(model.kode_wilayah)
-    row: dict = {
+    row: dict[str, Any] = {
         "submission_id": content["submission_id"],
         "periode": model.periode,
         "jenis": model.jenis,
@@ -144,7 +154,7 @@ def _derive(i: int, model) -> Prepared:
     }
     if isinstance(model, SubmissionUmkm):
         row.update(
-            duplikat_kunci=rules.duplikat_kunci(model.periode, where["kode_kabkota"], model.nik_pemilik,
+            duplikat_kunci=rules.duplikat_kunci(model.periode, where["kode_kabkota"] or "", model.nik_pemilik,
                                                 model.nama_usaha),
             skala_usaha=rules.skala_usaha(model.modal_usaha, model.hasil_penjualan_tahunan),
             kbli=model.kbli, sektor=rules.sektor_kbli(model.kbli), status_tempat=model.status_tempat,
@@ -169,7 +179,7 @@ def _derive(i: int, model) -> Prepared:
 
 # ---------------------------------------------------------------- reading
 
-def record_out(row, principal: Principal) -> dict:
+def record_out(row: Any, principal: Principal) -> dict[str, Any]:
     data = row.data if isinstance(row.data, dict) else orjson.loads(row.data)
     visible = can_see_pii(principal, row.kode_wilayah, row.owner_identity)
     return {
@@ -194,7 +204,8 @@ def record_out(row, principal: Principal) -> dict:
     }
 
 
-def created_out(p: Prepared, created_at: dt.datetime, principal: Principal, duplikat_dengan: list) -> dict:
+def created_out(p: Prepared, created_at: dt.datetime, principal: Principal,
+                duplikat_dengan: list[Any]) -> dict[str, Any]:
     """The response for a record just created, built from what was stored without reading it back."""
     row = p.row
     return {

@@ -4,8 +4,9 @@ selected in one place."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 
 from app.core import db
 
@@ -28,6 +29,6 @@ RECORD_SELECT = """
 GET_ONE = text(RECORD_SELECT + " WHERE s.submission_id = :id")
 
 
-async def get_row(submission_id: uuid.UUID | str):
+async def get_row(submission_id: uuid.UUID | str) -> Row[Any] | None:
     async with db.connect() as conn:
         return (await conn.execute(GET_ONE, {"id": submission_id})).first()
