@@ -148,7 +148,7 @@ def sync_connections(request, monkeypatch):
     """Every sync test runs twice: as a small stream (one connection) and with the parallel
     path forced, cut into ranges of two rows built by two connections."""
     if request.param == "parallel":
-        from app.sync import service
-        monkeypatch.setattr(service, "PARALLEL_MIN", 2)
-        monkeypatch.setattr(service, "RANGE_ROWS", 2)
+        from app.sync.service import limits
+        monkeypatch.setattr(limits, "PARALLEL_MIN", 2)
+        monkeypatch.setattr(limits, "RANGE_ROWS", 2)
     return request.param

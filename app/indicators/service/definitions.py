@@ -1,0 +1,250 @@
+"""Tujuan, sasaran and indikator definitions under a dinas's Renstra."""
+from __future__ import annotations
+
+import orjson
+from sqlalchemy.exc import IntegrityError
+
+from app.core import db
+from app.core.access import Principal
+from app.core.errors import INVALID, ROLE_FORBIDDEN
+from app.indicators import formulas, queries
+from app.indicators.schemas import (
+    IndikatorIn,
+    IndikatorPatch,
+    SasaranIn,
+    SasaranPatch,
+    TujuanIn,
+    TujuanPatch,
+)
+from app.indicators.service.access import (
+    LEVELS,
+    WRITERS,
+    conflict_kode,
+    covers,
+    forbid,
+    level_of,
+    not_found,
+    require_read,
+    require_write,
+    visibility,
+    visible,
+    within,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Tujuan and sasaran
+
+
+async def _list_visible(principal: Principal, pemilik: str | None, query, **params) -> list:
+    """Rows of `query` owned by `pemilik` (or by every wilayah the key may see)."""
+    require_read(principal)
+    if pemilik is not None:
+        await level_of(pemilik, "pemilik")
+        if not visible(principal, pemilik):
+            raise forbid(principal, pemilik)
+    async with db.connect() as conn:
+        return (await conn.execute(query, {**visibility(principal, pemilik), **params})).mappings().all()
+
+
+async def list_tujuan(principal: Principal, pemilik: str | None) -> list[dict]:
+    return [dict(r) for r in await _list_visible(principal, pemilik, queries.TUJUAN_LIST)]
+
+
+async def create_tujuan(principal: Principal, body: TujuanIn) -> dict:
+    await level_of(body.pemilik, "pemilik")
+    require_write(principal, body.pemilik)
+    async with db.transaction() as conn:
+        row = (await conn.execute(queries.TUJUAN_INSERT, {
+            "pemilik": body.pemilik, "kode": body.kode, "nama": body.nama, "oleh": principal.name,
+        })).mappings().first()
+    if row is None:
+        raise conflict_kode("tujuan", body.kode, body.pemilik)
+    return dict(row)
+
+
+async def patch_tujuan(principal: Principal, tujuan_id: int, body: TujuanPatch) -> dict:
+    async with db.transaction() as conn:
+        row = (await conn.execute(queries.TUJUAN_GET, {"id": tujuan_id})).mappings().first()
+        if row is None:
+            raise not_found("tujuan", tujuan_id)
+        require_write(principal, row["pemilik"], hidden=not_found("tujuan", tujuan_id))
+        try:
+            async with conn.begin_nested():
+                out = (await conn.execute(queries.TUJUAN_UPDATE, {
+                    "id": tujuan_id, "kode": body.kode, "nama": body.nama})).mappings().one()
+        except IntegrityError:
+            raise conflict_kode("tujuan", body.kode, row["pemilik"]) from None
+    return dict(out)
+
+
+async def _check_tujuan(conn, tujuan_id: int | None, pemilik: str) -> None:
+    if tujuan_id is None:
+        return
+    t = (await conn.execute(queries.TUJUAN_GET, {"id": tujuan_id})).mappings().first()
+    if t is None or t["pemilik"] != pemilik:
+        raise INVALID(f"no tujuan {tujuan_id} of pemilik {pemilik}",
+                      errors=[{"field": "tujuan_id", "message": "not a tujuan of the same pemilik"}])
+
+
+async def list_sasaran(principal: Principal, pemilik: str | None) -> list[dict]:
+    return [dict(r) for r in await _list_visible(principal, pemilik, queries.SASARAN_LIST)]
+
+
+async def create_sasaran(principal: Principal, body: SasaranIn) -> dict:
+    await level_of(body.pemilik, "pemilik")
+    require_write(principal, body.pemilik)
+    async with db.transaction() as conn:
+        await _check_tujuan(conn, body.tujuan_id, body.pemilik)
+        row = (await conn.execute(queries.SASARAN_INSERT, {
+            "pemilik": body.pemilik, "tujuan_id": body.tujuan_id, "kode": body.kode, "nama": body.nama,
+            "oleh": principal.name,
+        })).mappings().first()
+    if row is None:
+        raise conflict_kode("sasaran", body.kode, body.pemilik)
+    return dict(row)
+
+
+async def patch_sasaran(principal: Principal, sasaran_id: int, body: SasaranPatch) -> dict:
+    async with db.transaction() as conn:
+        row = (await conn.execute(queries.SASARAN_GET, {"id": sasaran_id})).mappings().first()
+        if row is None:
+            raise not_found("sasaran", sasaran_id)
+        require_write(principal, row["pemilik"], hidden=not_found("sasaran", sasaran_id))
+        ganti = "tujuan_id" in body.model_fields_set
+        if ganti:
+            await _check_tujuan(conn, body.tujuan_id, row["pemilik"])
+        try:
+            async with conn.begin_nested():
+                out = (await conn.execute(queries.SASARAN_UPDATE, {
+                    "id": sasaran_id, "kode": body.kode, "nama": body.nama, "ganti_tujuan": ganti,
+                    "tujuan_id": body.tujuan_id})).mappings().one()
+        except IntegrityError:
+            raise conflict_kode("sasaran", body.kode, row["pemilik"]) from None
+    return dict(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Indikator definitions
+
+
+def _indikator_out(row) -> dict:
+    d = dict(row)
+    if isinstance(d.get("parameter"), str):
+        d["parameter"] = orjson.loads(d["parameter"])
+    return d
+
+
+async def _validate_definition(conn, d: dict) -> dict:
+    """Check a whole definition (after a create or a patch); returns the columns to store."""
+    errors: list[dict] = []
+    pemilik = d["pemilik"]
+    pemilik_level = await level_of(pemilik, "pemilik")
+    s = (await conn.execute(queries.SASARAN_GET, {"id": d["sasaran_id"]})).mappings().first()
+    if s is None or s["pemilik"] != pemilik:
+        errors.append({"field": "sasaran_id", "message": "not a sasaran of the same pemilik"})
+    if LEVELS[d["level"]] < LEVELS[pemilik_level]:
+        errors.append({"field": "level",
+                       "message": f"an indicator of a {pemilik_level} pemilik is reported at its own "
+                                  "level or below"})
+    if d["renstra_akhir"] < d["renstra_mulai"] or d["renstra_akhir"] - d["renstra_mulai"] > 10:
+        errors.append({"field": "renstra_akhir",
+                       "message": "must be from renstra_mulai to renstra_mulai + 10"})
+    if d["sumber"] == "manual":
+        if d.get("formula") is not None:
+            errors.append({"field": "formula", "message": "only for sumber `registry`"})
+        if d.get("parameter"):
+            errors.append({"field": "parameter", "message": "only for sumber `registry`"})
+        if d.get("satuan") is None:
+            errors.append({"field": "satuan", "message": "required for a manual indicator"})
+    else:
+        if d.get("formula") is None:
+            errors.append({"field": "formula", "message": "required for sumber `registry`"})
+        else:
+            resolved, ferr = formulas.resolve(d["formula"], d.get("parameter"))
+            errors.extend(ferr)
+            if resolved is not None:
+                if d.get("satuan") is None:
+                    d["satuan"] = resolved.satuan
+                elif d["satuan"] != resolved.satuan:
+                    errors.append({"field": "satuan",
+                                   "message": f"formula {d['formula']} gives {resolved.satuan}"})
+    if errors:
+        raise INVALID("; ".join(f"{e['field']}: {e['message']}" for e in errors),
+                      errors=errors)
+    d["parameter"] = orjson.dumps(d.get("parameter") or {}).decode()
+    return d
+
+
+async def create_indikator(principal: Principal, body: IndikatorIn) -> dict:
+    pemilik_level = await level_of(body.pemilik, "pemilik")
+    require_write(principal, body.pemilik)
+    d = body.model_dump()
+    d["level"] = d["level"] or pemilik_level
+    async with db.transaction() as conn:
+        d = await _validate_definition(conn, d)
+        row = (await conn.execute(queries.INDIKATOR_INSERT, {**d, "oleh": principal.name})).mappings().first()
+    if row is None:
+        raise conflict_kode("indikator", body.kode, body.pemilik)
+    return _indikator_out(row)
+
+
+async def get_indikator(principal: Principal, indikator_id: int) -> dict:
+    require_read(principal)
+    async with db.connect() as conn:
+        row = (await conn.execute(queries.INDIKATOR_GET, {"id": indikator_id})).mappings().first()
+    if row is None or not visible(principal, row["pemilik"]):
+        raise not_found("indikator", indikator_id)
+    return _indikator_out(row)
+
+
+async def list_indikator(principal: Principal, pemilik: str | None, sasaran_id: int | None) -> list[dict]:
+    rows = await _list_visible(principal, pemilik, queries.INDIKATOR_LIST, sasaran_id=sasaran_id)
+    return [_indikator_out(r) for r in rows]
+
+
+async def patch_indikator(principal: Principal, indikator_id: int, body: IndikatorPatch) -> dict:
+    async with db.transaction() as conn:
+        row = (await conn.execute(queries.INDIKATOR_GET_FOR_UPDATE, {"id": indikator_id})).mappings().first()
+        if row is None:
+            raise not_found("indikator", indikator_id)
+        require_write(principal, row["pemilik"], hidden=not_found("indikator", indikator_id))
+        d = _indikator_out(row)
+        changes = body.model_dump(exclude_unset=True)
+        nulls = [k for k, v in changes.items() if v is None and k not in ("formula",)]
+        if nulls:
+            raise INVALID("these fields cannot be null",
+                          errors=[{"field": k, "message": "cannot be null"} for k in nulls])
+        d.update(changes)
+        d = await _validate_definition(conn, d)
+        try:
+            async with conn.begin_nested():
+                out = (await conn.execute(queries.INDIKATOR_UPDATE, d)).mappings().one()
+        except IntegrityError:
+            raise conflict_kode("indikator", d["kode"], d["pemilik"]) from None
+    return _indikator_out(out)
+
+
+async def indikator_for_values(conn, principal: Principal, indikator_id: int, wilayah: str,
+                                *, write: bool) -> dict:
+    """The indicator, after checking the key may read or write values of `wilayah` for it and
+    that `wilayah` is one the indicator is reported for."""
+    if write and principal.role not in WRITERS:
+        raise ROLE_FORBIDDEN(f"role {principal.role!r} may not change indicators; "
+                                        f"allowed: {', '.join(WRITERS)}")
+    if not write:
+        require_read(principal)
+    row = (await conn.execute(queries.INDIKATOR_GET, {"id": indikator_id})).mappings().first()
+    if row is None or not visible(principal, row["pemilik"]):
+        raise not_found("indikator", indikator_id)
+    lvl = await level_of(wilayah, "kode_wilayah")
+    if write:
+        require_write(principal, row["pemilik"])
+    elif not covers(principal, wilayah):
+        raise forbid(principal, wilayah)
+    if lvl != row["level"] or not within(wilayah, row["pemilik"]):
+        raise INVALID(f"indikator {row['kode']} is reported for {row['level']} wilayah within {row['pemilik']}",
+                      errors=[{"field": "kode_wilayah",
+                               "message": f"must be a {row['level']} wilayah within {row['pemilik']}"}])
+    return _indikator_out(row)
+
+

@@ -1,0 +1,175 @@
+"""Capaian and the LKjIP table (Laporan Kinerja), as JSON and as CSV."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import OrderedDict
+from decimal import Decimal
+
+import orjson
+
+from app.core import csvcell, db
+from app.core.access import Principal
+from app.core.errors import INVALID
+from app.core.reference import get_index, today_wib
+from app.indicators import angka, formulas, queries
+from app.indicators.service.access import NASIONAL, ancestors, level_of, require_read
+from app.indicators.service.predikat import skala_of, skala_out
+from app.indicators.service.registry import hitung_registry
+
+# ---------------------------------------------------------------------------------------------
+# LKjIP table
+
+
+def _capaian(polaritas: str, target: Decimal | None, realisasi: Decimal | None,
+             bands) -> tuple[dict, Decimal | None]:
+    c = angka.capaian(polaritas, target, realisasi)
+    return _capaian_out(c, bands), c
+
+
+def _capaian_out(c: Decimal | None, bands) -> dict:
+    return {"capaian_persen": angka.teks(c, hasil=True), "capaian_persen_bulat": angka.teks(angka.bulat(c)),
+            "predikat": angka.predikat(c, bands)}
+
+
+async def lkjip(principal: Principal, tahun: int, wilayah: str | None, sebelumnya: int,
+                pemilik: str | None, as_of: dt.date | None) -> dict:
+    require_read(principal)
+    wilayah = wilayah or principal.kode_wilayah or NASIONAL
+    level = await level_of(wilayah, "wilayah")
+    require_read(principal, wilayah)
+    owners = ancestors(wilayah)
+    if pemilik is not None:
+        if pemilik not in owners:
+            raise INVALID(f"pemilik {pemilik} is not {wilayah} or one of its ancestors",
+                          errors=[{"field": "pemilik", "message": "must be the wilayah or one of its ancestors"}])
+        owners = [pemilik]
+    as_of = as_of or today_wib()
+    tahun_lalu = [tahun - k for k in range(1, sebelumnya + 1)]
+    tahun_realisasi = [tahun] + tahun_lalu
+    nama_wilayah = "Nasional" if wilayah == NASIONAL else (await get_index()).nama[wilayah]
+    async with db.connect() as conn:
+        rows = (await conn.execute(queries.LKJIP_INDIKATOR, {"level": level, "pemilik": owners})).mappings().all()
+        ids = [r["id"] for r in rows]
+        tahun_target = sorted(set(tahun_realisasi) | {r["renstra_akhir"] for r in rows})
+        targets = {(i, t): v for i, t, v in (await conn.execute(queries.TARGET_CURRENT, {
+            "ids": ids, "wilayah": wilayah, "tahun": tahun_target})).all()}
+        manual = [r["id"] for r in rows if r["sumber"] == "manual"]
+        realisasi = {(i, t): (v, s) for i, t, v, s in (await conn.execute(queries.REALISASI_CURRENT, {
+            "ids": manual, "wilayah": wilayah, "tahun": tahun_realisasi})).all()}
+        registry = {}
+        for r in rows:
+            if r["sumber"] == "registry":
+                params = r["parameter"] if isinstance(r["parameter"], dict) else orjson.loads(r["parameter"])
+                resolved, _ = formulas.resolve(r["formula"], params)
+                registry[r["id"]] = resolved
+        if registry:
+            for (i, t), (v, _) in (await hitung_registry(conn, level, wilayah, registry, tahun_realisasi,
+                                                         as_of)).items():
+                realisasi[(i, t)] = (v, "registry")
+        skala = await skala_of(conn, wilayah)
+    bands = skala[2]
+
+    sasaran: OrderedDict[int, dict] = OrderedDict()
+    for r in rows:
+        s = sasaran.get(r["sasaran_id"])
+        if s is None:
+            s = sasaran[r["sasaran_id"]] = {
+                "id": r["sasaran_id"], "pemilik": r["pemilik"], "kode": r["sasaran_kode"],
+                "nama": r["sasaran_nama"],
+                "tujuan": None if r["tujuan_id"] is None else {
+                    "id": r["tujuan_id"], "kode": r["tujuan_kode"], "nama": r["tujuan_nama"]},
+                "indikator": [], "_nilai": {t: [] for t in tahun_realisasi}, "_renstra": []}
+        pol = r["polaritas"]
+        target = targets.get((r["id"], tahun))
+        real, real_sumber = realisasi.get((r["id"], tahun), (None, None))
+        now, c = _capaian(pol, target, real, bands)
+        s["_nilai"][tahun].append(c)
+        lalu = []
+        for t in tahun_lalu:
+            tt, (rr, _) = targets.get((r["id"], t)), realisasi.get((r["id"], t), (None, None))
+            out, ct = _capaian(pol, tt, rr, bands)
+            s["_nilai"][t].append(ct)
+            lalu.append({"tahun": t, "target": angka.teks(tt), "realisasi": angka.teks(rr), **out})
+        target_akhir = targets.get((r["id"], r["renstra_akhir"]))
+        renstra, cr = _capaian(pol, target_akhir, real, bands)
+        s["_renstra"].append(cr)
+        s["indikator"].append({
+            "id": r["id"], "pemilik": r["pemilik"], "kode": r["kode"], "nama": r["nama"], "jenis": r["jenis"],
+            "satuan": r["satuan"], "polaritas": pol, "sumber": r["sumber"], "formula": r["formula"],
+            "target": angka.teks(target), "realisasi": angka.teks(real), "realisasi_sumber": real_sumber,
+            **now, "tahun_sebelumnya": lalu,
+            "renstra": {"tahun_akhir": r["renstra_akhir"], "target": angka.teks(target_akhir), **renstra},
+        })
+    out_sasaran = []
+    for s in sasaran.values():
+        # A sasaran's capaian is the mean of its indicators' capaian; an indicator without
+        # one (no target or realisasi yet) is left out rather than counted as 0.
+        nilai = s.pop("_nilai")
+        renstra = s.pop("_renstra")
+        out_sasaran.append({
+            **{k: v for k, v in s.items() if k != "indikator"},
+            **_capaian_out(angka.rata_rata(nilai[tahun]), bands),
+            "tahun_sebelumnya": [{"tahun": t, **_capaian_out(angka.rata_rata(nilai[t]), bands)}
+                                 for t in tahun_lalu],
+            "renstra": _capaian_out(angka.rata_rata(renstra), bands),
+            "indikator": s["indikator"],
+        })
+    return {"tahun": tahun, "wilayah": {"kode": wilayah, "nama": nama_wilayah, "level": level},
+            "as_of": as_of, "tahun_sebelumnya": tahun_lalu, "skala_predikat": skala_out(wilayah, skala),
+            "sasaran": out_sasaran}
+
+
+def _fmt(v: str | None, satuan: str) -> str:
+    return angka.format_id(None if v is None else Decimal(v), persen=satuan == "persen")
+
+
+def _fmt_capaian(v: str | None) -> str:
+    return angka.format_id(None if v is None else Decimal(v), 2, persen=True)
+
+
+class _SafeWriter:
+    """A csv writer whose text cells are neutralised (app.csvcell): indicator and sasaran
+    names are typed by people."""
+
+    def __init__(self, writer):
+        self._w = writer
+
+    def writerow(self, cells) -> None:
+        self._w.writerow(csvcell.row(cells))
+
+
+def lkjip_csv(doc: dict) -> str:
+    """The LKjIP table as an RFC 4180 CSV with Indonesian headers and number format: a row per
+    sasaran (its capaian: the mean), then a row per indicator."""
+    tahun = doc["tahun"]
+    lalu = doc["tahun_sebelumnya"]
+    header = ["No", "Tujuan", "Sasaran", "Kode indikator", "Indikator", "Satuan", "Polaritas",
+              f"Target {tahun}", f"Realisasi {tahun}", f"Capaian {tahun}", f"Predikat {tahun}"]
+    for t in lalu:
+        header += [f"Capaian {t}", f"Predikat {t}"]
+    header += ["Tahun akhir Renstra", "Target akhir Renstra", "Capaian thd target akhir Renstra",
+               "Predikat thd target akhir Renstra"]
+    buf = io.StringIO()
+    w = _SafeWriter(csv.writer(buf, lineterminator="\r\n"))
+    w.writerow(header)
+    for n, s in enumerate(doc["sasaran"], 1):
+        tujuan = s["tujuan"]["nama"] if s["tujuan"] else ""
+        row = [str(n), tujuan, s["nama"], "", "Capaian sasaran (rata-rata)", "", "", "", "",
+               _fmt_capaian(s["capaian_persen"]), s["predikat"] or "-"]
+        for x in s["tahun_sebelumnya"]:
+            row += [_fmt_capaian(x["capaian_persen"]), x["predikat"] or "-"]
+        row += ["", "", _fmt_capaian(s["renstra"]["capaian_persen"]), s["renstra"]["predikat"] or "-"]
+        w.writerow(row)
+        for m, i in enumerate(s["indikator"], 1):
+            row = [f"{n}.{m}", tujuan, s["nama"], i["kode"], i["nama"], i["satuan"], i["polaritas"],
+                   _fmt(i["target"], i["satuan"]), _fmt(i["realisasi"], i["satuan"]),
+                   _fmt_capaian(i["capaian_persen"]), i["predikat"] or "-"]
+            for x in i["tahun_sebelumnya"]:
+                row += [_fmt_capaian(x["capaian_persen"]), x["predikat"] or "-"]
+            r = i["renstra"]
+            row += [str(r["tahun_akhir"]), _fmt(r["target"], i["satuan"]), _fmt_capaian(r["capaian_persen"]),
+                    r["predikat"] or "-"]
+            w.writerow(row)
+    return buf.getvalue()

@@ -1,0 +1,93 @@
+"""Realisasi computed from the registry: the formulas of app.indicators.formulas run as one
+set-based query per level."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from app.indicators import angka, formulas, queries
+from app.indicators.service.access import NASIONAL
+
+# ---------------------------------------------------------------------------------------------
+# Registry-computed realisasi
+
+
+def _kolom_key(term: str, modifier: dict) -> tuple:
+    u = queries.UKURAN[term]
+    return (term,) + tuple((p, tuple(modifier[p]) if isinstance(modifier[p], list) else modifier[p])
+                           for p in u.parameter)
+
+
+async def hitung_registry(conn, level: str, wilayah: str, items: dict[int, formulas.Resolved],
+                          tahun_list: list[int], as_of: dt.date) -> dict[tuple[int, int], tuple]:
+    """Realisasi of registry indicators for each year: {(id, tahun): (value, komponen)}.
+    Every term of every indicator and year comes from one statement over the registry (and one
+    over target_pendataan when a formula needs it)."""
+    periodes: set[int] = set()
+    kolom: dict[tuple, int] = {}
+    kolom_list: list[tuple[str, dict]] = []
+    butuh_target = False
+    for r in items.values():
+        for t in tahun_list:
+            periodes.add(t)
+            if r.bentuk == "pertumbuhan":
+                periodes.add(t - 1)
+        for term in r.terms():
+            if term == queries.TARGET_PENDATAAN:
+                butuh_target = True
+                continue
+            key = _kolom_key(term, r.modifier)
+            if key not in kolom:
+                kolom[key] = len(kolom_list)
+                kolom_list.append((term, r.modifier))
+    per_periode: dict[str, Any] = {}
+    binds_periode = sorted(str(p) for p in periodes)
+    if kolom_list:
+        stmt, binds = queries.registry_statement(level, kolom_list)
+        rows = (await conn.execute(stmt, {**binds, "periodes": binds_periode,
+                                          "wilayah": None if level == NASIONAL else wilayah})).mappings().all()
+        per_periode = {r["periode"]: r for r in rows}
+    target: dict[str, int] = {}
+    if butuh_target and level != NASIONAL:
+        rows = (await conn.execute(queries.TARGET_PENDATAAN_IN_FORCE, {
+            "wilayah": wilayah, "periodes": binds_periode, "as_of": as_of})).all()
+        target = {p: t for p, t in rows}
+
+    def nilai(term: str, modifier: dict, tahun: int) -> Decimal | None:
+        p = str(tahun)
+        if term == queries.TARGET_PENDATAAN:
+            v = target.get(p)
+            return None if v is None else Decimal(v)
+        row = per_periode.get(p)
+        if row is None:
+            # no diterima record in that periode: counts are 0, sums are unknown
+            return Decimal(0) if queries.UKURAN[term].hitungan else None
+        v = row[f"k{kolom[_kolom_key(term, modifier)]}"]
+        return None if v is None else Decimal(v)
+
+    out: dict[tuple[int, int], tuple] = {}
+    for ind_id, r in items.items():
+        for t in tahun_list:
+            komponen: dict[str, Any] = {}
+            if r.bentuk == "rasio":
+                a, b = nilai(r.pembilang, r.modifier, t), nilai(r.penyebut, r.modifier, t)
+                komponen[str(t)] = {r.pembilang: angka.teks(a), r.penyebut: angka.teks(b)}
+                v = angka.bagi(a, b)
+                if v is not None and r.satuan == "persen":
+                    v = angka.CONTEXT.multiply(v, angka.SERATUS)
+            elif r.bentuk == "pertumbuhan":
+                a, b = nilai(r.pembilang, r.modifier, t), nilai(r.pembilang, r.modifier, t - 1)
+                komponen[str(t)] = {r.pembilang: angka.teks(a)}
+                komponen[str(t - 1)] = {r.pembilang: angka.teks(b)}
+                v = None if a is None or b is None else angka.bagi(angka.CONTEXT.subtract(a, b), b)
+                if v is not None:
+                    v = angka.CONTEXT.multiply(v, angka.SERATUS)
+            else:
+                v = nilai(r.pembilang, r.modifier, t)
+                komponen[str(t)] = {r.pembilang: angka.teks(v)}
+            # computed values carry no meaningful trailing zeros (60.0 -> 60)
+            out[(ind_id, t)] = (None if v is None else v.normalize(angka.CONTEXT), komponen)
+    return out
+
+

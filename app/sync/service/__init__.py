@@ -1,0 +1,27 @@
+"""The walidata feed and snapshot.
+
+Exactly once, even when transactions commit out of order: every `changes` row carries the id
+of the transaction that wrote it (`xid`, a 64-bit xid8). A read takes the horizon
+`pg_snapshot_xmin(pg_current_snapshot())`: every transaction with a smaller id has ended
+(committed, or aborted and left no rows), and any transaction that writes later is given a
+larger id. So the changes below the horizon are a final set that never grows, and paging
+through it in (xid, id) order with a (xid, id) cursor delivers each committed change once.
+A change of a transaction still in flight is never passed: it waits below no cursor.
+
+A snapshot is one REPEATABLE READ transaction. Its cursor is (snapshot xmin, 0) plus the
+snapshot itself: changes of transactions the snapshot saw (committed between its xmin and
+xmax and not in flight) are already in it, so the feed skips those, and delivers everything
+else, until the position passes the snapshot's xmax.
+
+Both stream in chunks from a raw asyncpg connection, so memory does not grow with the size
+of the result."""
+from __future__ import annotations
+
+from app.sync.service.feed import feed_body, open_feed
+from app.sync.service.limits import MAX_LIMIT, SYNC_ROLES
+from app.sync.service.scope import Scope, scope_of
+from app.sync.service.snapshot import open_snapshot, snapshot_body, snapshot_rows
+from app.sync.service.streams import RawConnection, StreamState, finish_quietly
+
+__all__ = ["feed_body", "open_feed", "MAX_LIMIT", "SYNC_ROLES", "Scope", "scope_of", "open_snapshot", "snapshot_body",
+           "snapshot_rows", "RawConnection", "StreamState", "finish_quietly"]

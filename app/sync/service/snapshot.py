@@ -1,0 +1,106 @@
+"""The snapshot: every current record in scope, from one REPEATABLE READ transaction."""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import AsyncIterator
+
+import orjson
+
+from app.core.access import Principal
+from app.core.record import flat
+from app.sync import queries
+from app.sync.cursor import Cursor, Snapshot
+from app.sync.service import limits
+from app.sync.service.scope import Scope, scope_of
+from app.sync.service.streams import StreamState, admitted, copy_lines, open_helper, ordered_copy
+
+log = logging.getLogger("kumkm.sync")
+
+# ------------------------------------------------------------------------- snapshot
+
+async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> StreamState:
+    scope = scope_of(principal, periode)
+    async with admitted(principal) as conn:
+        tr = conn.pg.transaction(isolation="repeatable_read", readonly=True)
+        await tr.start()
+        await conn.pg.execute(queries.BEGIN_SYNC)
+        snap = Snapshot.parse(await conn.pg.fetchval(queries.CURRENT_SNAPSHOT))
+    # With nothing in flight (xmin = xmax) the position alone is exact.
+    cursor = Cursor(snap.xmin, 0, snap if snap.xmax > snap.xmin else None)
+    state = StreamState("GET /api/v1/sync/snapshot", principal,
+                        {"periode": periode, "format": fmt, "kode_wilayah": scope.wilayah,
+                         "pii": scope.pii, "snapshot": snap.text()},
+                        cursor=cursor, conn=conn, scope=scope, tr=tr, slot=True)
+    return state
+
+
+async def snapshot_rows(pg, scope: Scope) -> AsyncIterator[list[str]]:
+    """Chunks of stored record lines of the current records, read through a server-side
+    cursor inside the caller's transaction."""
+    cur = await pg.cursor(queries.SNAPSHOT, scope.periode, scope.wilayah)
+    while True:
+        rows = await cur.fetch(limits.CHUNK)
+        if not rows:
+            return
+        yield [line for (line,) in rows]
+
+
+async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
+    """Snapshot lines as stored; a large table is read by two connections sharing the
+    stream's snapshot (pg_export_snapshot), range of pages by range of pages, in order."""
+    pg, scope = state.conn.pg, state.scope
+    pages = await pg.fetchval(queries.SNAPSHOT_PAGES) if limits.PARALLEL > 1 else 0
+    opened = None
+    if pages * limits.ROWS_PER_PAGE >= limits.PARALLEL_MIN:
+        opened = await open_helper(state, await pg.fetchval(queries.EXPORT_SNAPSHOT))
+    if opened is None:
+        async for block in copy_lines(pg, queries.SNAPSHOT, scope.periode, scope.wilayah):
+            yield block
+        return
+    helper, helper_tr = opened
+    step = max(1, limits.RANGE_ROWS // limits.ROWS_PER_PAGE)
+    edges = list(range(0, pages, step))
+    jobs = [(queries.SNAPSHOT_RANGE_LINES, (scope.periode, scope.wilayah, lo, hi))
+            for lo, hi in zip(edges, [*edges[1:], None], strict=True)]
+    async for block in ordered_copy([pg, helper.pg], jobs):
+        yield block
+    await helper_tr.commit()
+
+
+async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
+    scope, tr = state.scope, state.tr
+    pg = state.conn.pg
+    n = 0
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(flat.COLUMNS)
+        async for lines in snapshot_rows(pg, scope):
+            for line in lines:
+                cells = flat.flatten(orjson.loads(flat.record_line(line, scope.pii)))
+                writer.writerow([flat.csv_value(cells[c]) for c in flat.COLUMNS])
+            n += len(lines)
+            state.rows = n
+            yield buf.getvalue().encode()
+            buf.seek(0)
+            buf.truncate()
+    elif scope.pii:
+        async for block in _snapshot_copy(state):
+            n += block.count(b"\n")
+            state.rows = n
+            yield block
+    else:
+        async for lines in snapshot_rows(pg, scope):
+            text = "\n".join(flat.record_line(line, scope.pii) for line in lines)
+            n += len(lines)
+            state.rows = n
+            yield (text + "\n").encode()
+    await tr.commit()
+    state.complete = True
+    await state.finish()
+    if fmt != "csv":
+        yield orjson.dumps({"end": True, "cursor": state.cursor.encode(), "count": n}) + b"\n"
+
+
