@@ -135,10 +135,9 @@ async def decide(decisions: list[Decision], principal: Principal) -> list[Decisi
         {"submission_id": d.submission_id, "ke": d.ke, "dari": d.dari, "version": d.version,
          "alasan_kode": d.alasan_kode, "catatan": d.catatan} for d in first.values()
     ]).decode()
-    async with db.connect() as conn:
-        # DECIDE is one statement, so it is atomic without an explicit transaction; leaving out
-        # BEGIN and COMMIT saves two round trips per request on the single-decision path.
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+    # DECIDE is one statement, so it is atomic without an explicit transaction (db.autocommit);
+    # leaving out BEGIN and COMMIT saves two round trips per request on the single-decision path.
+    async with db.autocommit() as conn:
         done = {str(r.submission_id): r for r in await conn.execute(queries.DECIDE, {
             "items": payload, "scope": _scope(principal),
             "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role,
