@@ -286,7 +286,7 @@ async def test_database_range_errors_are_422_not_500(client, keys, pg):
     admin = await keys.make("admin", name="admin")
     r = await client.put("/api/v1/targets/2022/16.07", headers=auth(admin),
                          json={"target": 10**30, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-01-01"})
-    assert 400 <= r.status_code < 500, r.text
+    assert r.status_code == 422 and r.json()["code"] == "invalid-input", r.text
 
 
 # ------------------------------------------------------------------ media type and size
