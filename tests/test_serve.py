@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import tempfile
 import time
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -96,7 +99,10 @@ async def test_an_exhausted_pool_answers_503_with_retry_after_fast(database_url,
 async def test_stopping_serve_stops_the_embedded_server_it_started(tmp_path):
     from app.core import embedded
 
-    data_dir = tmp_path / "data"
+    # Not under pytest's own temporary root: pytest keeps that 0700, and the embedded server
+    # runs as its own user (when the tests run as root), which must reach its data directory.
+    data_dir = Path(tempfile.mkdtemp(prefix="kumkm-serve-test-"))
+    data_dir.chmod(0o755)
     pgdata = data_dir / "pgdata"
     env = environment(data_dir=data_dir)
 
@@ -137,3 +143,4 @@ async def test_stopping_serve_stops_the_embedded_server_it_started(tmp_path):
         assert status.returncode == 3 and "not running" in status.stdout
     finally:
         embedded.stop(pgdata)
+        shutil.rmtree(data_dir, ignore_errors=True)
