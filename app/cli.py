@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _prepare_database() -> str:
     """Resolve (starting the embedded server if needed) and migrate; return the URL."""
     url = db.resolve_url()
-    db.migrate(url)
+    db.migrate()    # on the server itself when DATABASE_URL is a pooler (db.direct_url)
     return url
 
 

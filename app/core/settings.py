@@ -27,6 +27,11 @@ def is_loopback(host: str) -> bool:
 @dataclass
 class Settings:
     database_url: str | None
+    # The PostgreSQL server itself when DATABASE_URL is a pooler in transaction mode (PgBouncer):
+    # what a pooled server connection cannot carry goes here (LISTEN for key changes, the sync
+    # streams' long transactions, migrations). Setting it also tells the service that
+    # DATABASE_URL is such a pooler, so no named prepared statement is sent through it.
+    direct_database_url: str | None
     data_dir: Path
     max_body_bytes: int
     batch_max_items: int
@@ -50,6 +55,7 @@ class Settings:
     def from_env(cls) -> Settings:
         return cls(
             database_url=os.environ.get("DATABASE_URL") or None,
+            direct_database_url=os.environ.get("KUMKM_DIRECT_DATABASE_URL") or None,
             data_dir=Path(os.environ.get("KUMKM_DATA_DIR", ".kumkm")),
             max_body_bytes=_int("KUMKM_MAX_BODY_BYTES", 8 * 1024 * 1024),
             batch_max_items=_int("KUMKM_BATCH_MAX_ITEMS", 1000),
