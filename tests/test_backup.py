@@ -5,13 +5,15 @@ decisions acknowledged before it) and to the end of the archive (everything)."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import time
 
 import httpx
+import pytest
 
 from tests.conftest import auth
 from tests.helpers import post_records, submission_ids
-from tests.serve_helpers import Served, cli, environment
+from tests.serve_helpers import Served, cli, environment, reachable_tmp
 from tests.sync_helpers import parse_stream
 from tests.verification_helpers import decide
 
@@ -38,13 +40,21 @@ async def _snapshot(env, log, key) -> dict[str, str]:
         served.stop()
 
 
-async def test_restore_to_a_point_in_time_finds_exactly_what_was_acknowledged_before_it(tmp_path):
-    env = environment(data_dir=tmp_path / "data", KUMKM_BACKUP_DIR=tmp_path / "backups")
+@pytest.fixture
+def workdir():
+    """Data and backup directories the server's system user reaches (serve_helpers.reachable_tmp)."""
+    path = reachable_tmp("kumkm-backup-test-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+async def test_restore_to_a_point_in_time_finds_exactly_what_was_acknowledged_before_it(workdir):
+    env = environment(data_dir=workdir / "data", KUMKM_BACKUP_DIR=workdir / "backups")
     assert "WAL archiving on" in _ok(cli(env, "backup", "enable"))
     walidata = _key(env, "--role", "walidata", "--name", "kemenkop", "--pii")
     enum = _key(env, "--role", "enumerator", "--wilayah", "16", "--name", "enum-sumsel")
     verif = _key(env, "--role", "verifikator", "--wilayah", "16", "--name", "verif-sumsel")
-    served = Served(env, log=tmp_path / "serve.log").wait_ready()
+    served = Served(env, log=workdir / "serve.log").wait_ready()
     try:
         assert "verified" in _ok(cli(env, "backup", "base"))
         async with httpx.AsyncClient(base_url=served.url, timeout=60) as c:
@@ -63,14 +73,14 @@ async def test_restore_to_a_point_in_time_finds_exactly_what_was_acknowledged_be
     listing = _ok(cli(env, "backup", "list"))
     assert "1 base backups" in listing
 
-    words = _ok(cli(env, "backup", "restore", "--into", str(tmp_path / "at-target"),
+    words = _ok(cli(env, "backup", "restore", "--into", str(workdir / "at-target"),
                     "--target-time", target.astimezone(dt.timezone(dt.timedelta(hours=7))).isoformat()))
     assert "recovery stopping before commit" in words
-    at_target = await _snapshot(environment(data_dir=tmp_path / "at-target"), tmp_path / "serve-1.log", walidata)
+    at_target = await _snapshot(environment(data_dir=workdir / "at-target"), workdir / "serve-1.log", walidata)
     assert at_target == {sid: "diterima" if i < 20 else "masuk" for i, sid in enumerate(before)}
 
-    _ok(cli(env, "backup", "restore", "--into", str(tmp_path / "latest")))
-    latest = await _snapshot(environment(data_dir=tmp_path / "latest"), tmp_path / "serve-2.log", walidata)
+    _ok(cli(env, "backup", "restore", "--into", str(workdir / "latest")))
+    latest = await _snapshot(environment(data_dir=workdir / "latest"), workdir / "serve-2.log", walidata)
     assert latest == {**{sid: "diterima" if i < 20 else "ditolak" if i < 40 else "masuk"
                          for i, sid in enumerate(before)},
                       **{sid: "masuk" for sid in after}}
@@ -78,20 +88,20 @@ async def test_restore_to_a_point_in_time_finds_exactly_what_was_acknowledged_be
     # A second base backup; pruning to one keeps it and only the WAL from its start on, so the
     # old moment is no longer restorable, and says so.
     _ok(cli(env, "backup", "base"))
-    wal_before = len(list((tmp_path / "backups" / "wal").iterdir()))
+    wal_before = len(list((workdir / "backups" / "wal").iterdir()))
     pruned = _ok(cli(env, "backup", "prune", "--keep", "1"))
     assert pruned.startswith("removed 1 base backups")
-    assert len(list((tmp_path / "backups" / "wal").iterdir())) < wal_before
+    assert len(list((workdir / "backups" / "wal").iterdir())) < wal_before
     assert "1 base backups" in _ok(cli(env, "backup", "list"))
-    done = cli(env, "backup", "restore", "--into", str(tmp_path / "too-old"), "--target-time", target.isoformat())
+    done = cli(env, "backup", "restore", "--into", str(workdir / "too-old"), "--target-time", target.isoformat())
     assert done.returncode == 1 and "no base backup finished before" in done.stderr
 
 
-def test_restore_refuses_what_it_cannot_do(tmp_path):
-    env = environment(data_dir=tmp_path / "data", KUMKM_BACKUP_DIR=tmp_path / "backups")
-    done = cli(env, "backup", "restore", "--into", str(tmp_path / "r"), "--target-time", "2026-05-01T10:00:00")
+def test_restore_refuses_what_it_cannot_do(workdir):
+    env = environment(data_dir=workdir / "data", KUMKM_BACKUP_DIR=workdir / "backups")
+    done = cli(env, "backup", "restore", "--into", str(workdir / "r"), "--target-time", "2026-05-01T10:00:00")
     assert done.returncode == 1 and "needs its time zone" in done.stderr
-    done = cli(env, "backup", "restore", "--into", str(tmp_path / "r"), "--target-time", "2026-05-01T10:00:00Z")
+    done = cli(env, "backup", "restore", "--into", str(workdir / "r"), "--target-time", "2026-05-01T10:00:00Z")
     assert done.returncode == 1 and "no base backup finished before 2026-05-01T10:00:00+00:00" in done.stderr
     done = cli({**env, "DATABASE_URL": "postgresql://x@127.0.0.1:1/x"}, "backup", "base")
     assert done.returncode == 1 and "embedded server only" in done.stderr

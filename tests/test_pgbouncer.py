@@ -25,7 +25,7 @@ from tests.conftest import asyncpg_params, auth
 from tests.debian import ensure_installed
 from tests.factories import umkm
 from tests.helpers import post_records, submission_ids
-from tests.serve_helpers import Served, cli, environment, free_port
+from tests.serve_helpers import Served, cli, environment, free_port, reachable_tmp
 from tests.sync_helpers import parse_stream, pull_all
 from tests.verification_helpers import decide
 
@@ -42,7 +42,6 @@ class Bouncer:
         self.port = free_port()
         self.database = u.database
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
-        workdir.mkdir(parents=True, exist_ok=True)
         ini = workdir / "pgbouncer.ini"
         ini.write_text(f"""[databases]
 {self.database} = host={params['host']} port={params.get('port', 5432)} dbname={self.database} user={params['user']}
@@ -112,11 +111,13 @@ def _user_exists(name: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def bouncer(database_url, tmp_path_factory):
+def bouncer(database_url):
     ensure_installed(PGBOUNCER, ["pgbouncer"], "the PgBouncer tests")
-    b = Bouncer(database_url, tmp_path_factory.mktemp("pgbouncer"))
+    workdir = reachable_tmp("kumkm-pgbouncer-")      # pgbouncer runs as the server's system user
+    b = Bouncer(database_url, workdir)
     yield b
     b.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
