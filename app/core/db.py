@@ -51,7 +51,7 @@ def direct_url() -> str:
     return resolve_url()
 
 
-def _pooler_args() -> dict:
+def _pooler_args() -> dict[str, int]:
     """Connection options for DATABASE_URL. Behind a pooler in transaction mode (PgBouncer
     1.18, as Debian ships it, keeps no prepared statements) a named statement prepared on one
     server connection is not there on the next: with both statement caches off, asyncpg and
