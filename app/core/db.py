@@ -81,7 +81,8 @@ def get_engine() -> AsyncEngine:
             max_overflow=0,
             pool_timeout=settings.pool_timeout,
             pool_pre_ping=False,
-            # asyncpg caches prepared statements per connection; the hot statements are few.
+            # asyncpg caches prepared statements per connection (the hot statements are few),
+            # except behind a transaction pooler (_pooler_args).
             connect_args={"server_settings": {"application_name": "kumkm"}, **_pooler_args()},
         )
     return _engine
