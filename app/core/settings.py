@@ -27,7 +27,14 @@ def is_loopback(host: str) -> bool:
 @dataclass
 class Settings:
     database_url: str | None
+    # The PostgreSQL server itself when DATABASE_URL is a pooler in transaction mode (PgBouncer):
+    # what a pooled server connection cannot carry goes here (LISTEN for key changes, the sync
+    # streams' long transactions, migrations). Setting it also tells the service that
+    # DATABASE_URL is such a pooler, so no named prepared statement is sent through it.
+    direct_database_url: str | None
     data_dir: Path
+    # Base backups and archived WAL of the embedded server (`kumkm backup`); best on another disk.
+    backup_dir: Path | None
     max_body_bytes: int
     batch_max_items: int
     log_level: str
@@ -65,7 +72,9 @@ class Settings:
     def from_env(cls) -> Settings:
         return cls(
             database_url=os.environ.get("DATABASE_URL") or None,
+            direct_database_url=os.environ.get("KUMKM_DIRECT_DATABASE_URL") or None,
             data_dir=Path(os.environ.get("KUMKM_DATA_DIR", ".kumkm")),
+            backup_dir=Path(os.environ["KUMKM_BACKUP_DIR"]) if os.environ.get("KUMKM_BACKUP_DIR") else None,
             max_body_bytes=_int("KUMKM_MAX_BODY_BYTES", 8 * 1024 * 1024),
             batch_max_items=_int("KUMKM_BATCH_MAX_ITEMS", 1000),
             log_level=os.environ.get("KUMKM_LOG_LEVEL", "INFO"),
