@@ -45,6 +45,12 @@ class Settings:
     bind_host: str
     metrics_token: str | None
     metrics_public: bool
+    # Reports (capaian, agregat, indikator capaian, the snapshot) may read hot standbys: one or
+    # more hosts in one URL (docs/replicas.md). A standby further behind the primary than
+    # replica_max_lag seconds, or unreachable, is passed over for the primary.
+    database_replica_url: str | None
+    replica_max_lag: float
+    replica_pool_size: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -62,6 +68,9 @@ class Settings:
             bind_host=os.environ.get("KUMKM_BIND_HOST", "127.0.0.1"),
             metrics_token=os.environ.get("KUMKM_METRICS_TOKEN") or None,
             metrics_public=os.environ.get("KUMKM_METRICS_PUBLIC", "") in ("1", "true", "yes"),
+            database_replica_url=os.environ.get("DATABASE_REPLICA_URL") or None,
+            replica_max_lag=_float("KUMKM_REPLICA_MAX_LAG_SECONDS", 5.0),
+            replica_pool_size=_int("KUMKM_REPLICA_POOL_SIZE", 20),
         )
 
     @property

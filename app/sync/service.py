@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from app.core import db
+from app.core import db, replicas
 from app.core.access import Principal, can_see_pii, log_access, roles
 from app.core.errors import Problem
 from app.core.settings import settings
@@ -115,13 +115,15 @@ class RawConnection:
     gone or stalled, error) may have left a query or a transaction open, so that connection is
     discarded."""
 
-    def __init__(self):
+    def __init__(self, engine=None):
+        # the streams' pool of the primary, or of the standby a snapshot reads (app.core.replicas)
+        self._engine = engine
         self._sa = None
         self.pg = None
         self._closed = False
 
     async def open(self) -> RawConnection:
-        self._sa = db.get_stream_engine().connect()
+        self._sa = (self._engine or db.get_stream_engine()).connect()
         await self._sa.start()
         raw = await self._sa.get_raw_connection()
         self.pg = raw.driver_connection
@@ -163,6 +165,7 @@ class StreamState:
     helpers: list | None = None  # extra connections of a parallel stream
     more: bool | None = None
     slot: bool = False           # holds one of the process's stream slots
+    engine: object = None        # the pool of conn (a standby's for a snapshot read there)
     _finished: bool = False
 
     async def finish(self) -> None:
@@ -208,11 +211,12 @@ async def open_feed(principal: Principal, after: Cursor, limit: int, periode: st
 
 
 @asynccontextmanager
-async def _admitted(principal: Principal):
-    """A stream slot and a connection of the streams' pool for a stream being opened; both
-    are given back if opening fails, and otherwise handed to the StreamState."""
+async def _admitted(principal: Principal, engine=None):
+    """A stream slot and a connection of the streams' pool (the primary's, or `engine`) for a
+    stream being opened; both are given back if opening fails, and otherwise handed to the
+    StreamState."""
     slots.take(principal.id)
-    conn = RawConnection()
+    conn = RawConnection(engine)
     try:
         await conn.open()
         yield conn
@@ -341,7 +345,8 @@ async def open_helper(state: StreamState, snapshot_id: str | None):
     """A second connection for a parallel stream: in the given exported snapshot (REPEATABLE
     READ), or in a read-only READ COMMITTED transaction. None when the pool has none to spare
     soon; the stream then runs on one connection."""
-    helper = RawConnection()
+    # on the stream's own server: an exported snapshot exists only there
+    helper = RawConnection(state.engine)
     try:
         await asyncio.wait_for(helper.open(), HELPER_WAIT)
     except (TimeoutError, Exception):
@@ -450,8 +455,36 @@ async def _feed_end(state: StreamState, limit: int, delivered: int) -> bytes:
 # ------------------------------------------------------------------------- snapshot
 
 async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> StreamState:
+    """A snapshot reads a usable standby when there is one (app.core.replicas): a standby's
+    pg_snapshot is a snapshot of the primary's transaction ids (physical replication keeps
+    them), so its cursor continues the feed on the primary exactly as one taken there."""
     scope = scope_of(principal, periode)
-    async with _admitted(principal) as conn:
+    engine, replica = replicas.stream_engine()
+    try:
+        state = await _open_snapshot(principal, periode, fmt, scope, engine)
+    except Problem:
+        raise                           # turned away (stream limits): not the standby's fault
+    except Exception:
+        if replica is None:
+            raise
+        # the standby refused or failed while starting: the primary serves this one
+        replica.down(RuntimeError("a snapshot could not start there"))
+        engine, replica = db.get_stream_engine(), None
+        state = await _open_snapshot(principal, periode, fmt, scope, engine)
+    try:
+        # Before the cursor leaves: a synchronous standby that may be promoted must know every
+        # transaction id this snapshot knows (docs/replicas.md).
+        await replicas.sync_barrier()
+    except BaseException:
+        await state.finish()
+        raise
+    replicas.record_stream(replica)
+    return state
+
+
+async def _open_snapshot(principal: Principal, periode: str | None, fmt: str, scope: Scope,
+                         engine) -> StreamState:
+    async with _admitted(principal, engine) as conn:
         tr = conn.pg.transaction(isolation="repeatable_read", readonly=True)
         await tr.start()
         await conn.pg.execute(queries.BEGIN_SYNC)
@@ -461,7 +494,7 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> 
     state = StreamState("GET /api/v1/sync/snapshot", principal,
                         {"periode": periode, "format": fmt, "kode_wilayah": scope.wilayah,
                          "pii": scope.pii, "snapshot": snap.text()},
-                        cursor=cursor, conn=conn, scope=scope, tr=tr, slot=True)
+                        cursor=cursor, conn=conn, scope=scope, tr=tr, slot=True, engine=engine)
     return state
 
 
