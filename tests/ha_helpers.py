@@ -39,8 +39,8 @@ class LocalHA:
         self.replica_url = _printed(out.stdout, "DATABASE_REPLICA_URL")
         self.failover_url = _printed(out.stdout, "DATABASE_URL")
 
-    def env(self, **extra) -> dict:
-        return environment(data_dir=self.root / "p", **extra)
+    def env(self, database_url: str | None = None, **extra) -> dict:
+        return environment(database_url=database_url, data_dir=self.root / "p", **extra)
 
     async def connect_primary(self) -> asyncpg.Connection:
         return await asyncpg.connect(**asyncpg_params(self.primary_url))

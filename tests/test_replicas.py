@@ -26,7 +26,7 @@ MAX_LAG = 1.0
 @pytest.fixture(scope="module")
 def ha(tmp_path_factory):
     ha = LocalHA()
-    served = Served(ha.env(DATABASE_URL=ha.primary_url, DATABASE_REPLICA_URL=ha.replica_url,
+    served = Served(ha.env(database_url=ha.primary_url, DATABASE_REPLICA_URL=ha.replica_url,
                            KUMKM_REPLICA_MAX_LAG_SECONDS=MAX_LAG),
                     log=tmp_path_factory.mktemp("replicas") / "serve.log").wait_ready()
     ha.served = served
