@@ -2,7 +2,7 @@
 import importlib
 import sys
 
-BENCHES = ("ingest", "verification", "capaian", "sync", "load")
+BENCHES = ("ingest", "verification", "capaian", "sync", "load", "failover")
 
 
 def main() -> None:
