@@ -121,7 +121,7 @@ async def driver():
     the pool does not hand it out again."""
     async with get_engine().connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
-        if raw.is_closed():
+        if raw is not None and raw.is_closed():
             # the server went away while it sat in the pool (e.g. a failover): a new one
             await conn.invalidate()
             raw = (await conn.get_raw_connection()).driver_connection

