@@ -30,11 +30,15 @@ class LocalHA:
         self.primary_dir = self.root / "p" / "pgdata"
         self.standby_dir = self.root / "s"
         self.primary_dir.parent.mkdir()
-        self.primary_url = embedded.start(self.primary_dir, cleanup_mode=None, database="kumkm")
-        db.migrate(self.primary_url)
-        out = cli(environment(data_dir=self.root / "p"), "replica", "create", "--data-dir",
-                  str(self.standby_dir), *(["--synchronous"] if synchronous else []))
-        assert out.returncode == 0, out.stdout + out.stderr
+        try:
+            self.primary_url = embedded.start(self.primary_dir, cleanup_mode=None, database="kumkm")
+            db.migrate(self.primary_url)
+            out = cli(environment(data_dir=self.root / "p"), "replica", "create", "--data-dir",
+                      str(self.standby_dir), *(["--synchronous"] if synchronous else []))
+            assert out.returncode == 0, out.stdout + out.stderr
+        except BaseException:
+            self.close()          # servers started with cleanup_mode=None stop only here
+            raise
         self.create_output = out.stdout
         self.replica_url = _printed(out.stdout, "DATABASE_REPLICA_URL")
         self.failover_url = _printed(out.stdout, "DATABASE_URL")
