@@ -110,6 +110,85 @@ def cmd_db_status(args) -> int:
     return 0 if pid else 3
 
 
+def _primary_pgdata(args) -> Path:
+    from app.core.settings import settings
+
+    return Path(args.primary) if getattr(args, "primary", None) else settings.data_dir / "pgdata"
+
+
+def cmd_replica_create(args) -> int:
+    from app.core import standby
+
+    try:
+        made = standby.create(Path(args.data_dir), _primary_pgdata(args), synchronous=args.synchronous,
+                              port=args.port)
+    except standby.StandbyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    what = "made and started" if made["made"] else "started (it was made before)"
+    mode = "synchronous: a commit is acknowledged once this standby has it" if made["synchronous"] \
+        else "asynchronous"
+    print(f"hot standby {made['name']} in {made['data_dir']} {what}; pid {made['pid']}; {mode}")
+    print(f"DATABASE_REPLICA_URL={made['url']}")
+    print(f"DATABASE_URL={made['failover_url']}")
+    print("  (writes follow whichever of the two is the primary, e.g. after `kumkm replica promote`)")
+    return 0
+
+
+def cmd_replica_promote(args) -> int:
+    from app.core import standby
+
+    try:
+        done = standby.promote(Path(args.data_dir))
+    except standby.StandbyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"promoted {done['data_dir']} to primary in {done['seconds']:.2f} s")
+    print(f"DATABASE_URL={done['url']}")
+    return 0
+
+
+def cmd_replica_status(args) -> int:
+    from app.core import standby
+
+    primary = _primary_pgdata(args)
+    dirs = [primary] + [Path(d) for d in args.data_dir or []]
+    dirs += [d for d in standby.known(primary) if d not in dirs]
+    worst = 0
+    for d in dirs:
+        try:
+            s = standby.describe(d)
+        except Exception as exc:  # a server that refuses: say so, go on with the others
+            print(f"{d}: unreachable ({type(exc).__name__}: {exc})")
+            worst = 1
+            continue
+        if s["role"] == "not running":
+            print(f"{s['data_dir']}: not running")
+            worst = max(worst, 3 if d == primary else worst)
+            continue
+        if s["role"] == "primary":
+            print(f"primary  {s['data_dir']}  pid {s['pid']}  {s['url']}")
+            for r in s["standbys"]:
+                lag = r["replay_lag_seconds"]
+                print(f"  streams to {r['application_name']}: {r['state']}, {r['sync_state']}, "
+                      f"replay {r['replay_bytes_behind']} bytes behind"
+                      + (f", lag {float(lag):.3f} s" if lag is not None else ", lag 0 s (idle)"))
+        else:
+            lag = s["lag_seconds"]
+            print(f"standby  {s['data_dir']}  pid {s['pid']}  {s['url']}")
+            print(f"  receiver {s['receiver']}, replayed {s['replayed']} of {s['received']}, lag "
+                  + (f"{lag:.3f} s" if lag is not None else "unknown (nothing replayed yet)"))
+    return worst
+
+
+def cmd_replica_stop(args) -> int:
+    from app.core import embedded
+
+    pgdata = Path(args.data_dir)
+    print(f"stopped {pgdata}" if embedded.stop(pgdata) else f"{pgdata} was not running")
+    return 0
+
+
 def cmd_migrate(args) -> int:
     url = _prepare_database()
     print(f"schema at {db.head_revision()} ({_safe(url)})")
@@ -501,6 +580,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_db_stop)
     s = d.add_parser("status", help="whether the embedded PostgreSQL runs (exit 3 when not)")
     s.set_defaults(func=cmd_db_status)
+
+    r = sub.add_parser("replica", help="local hot standbys of the embedded primary (docs/replicas.md)"
+                       ).add_subparsers(dest="sub", required=True)
+    s = r.add_parser("create", help="make a hot standby of the embedded primary with pg_basebackup and start it")
+    s.add_argument("--data-dir", required=True, help="the standby's data directory (empty or absent)")
+    s.add_argument("--synchronous", action="store_true",
+                   help="the primary acknowledges a commit only once this standby has it")
+    s.add_argument("--port", type=int, default=5433, help="the port of its unix socket (default 5433)")
+    s.add_argument("--primary", help="the primary's data directory (default KUMKM_DATA_DIR/pgdata)")
+    s.set_defaults(func=cmd_replica_create)
+    s = r.add_parser("promote", help="make the standby in DIR the primary (after the primary is lost)")
+    s.add_argument("--data-dir", required=True)
+    s.set_defaults(func=cmd_replica_promote)
+    s = r.add_parser("status", help="role and lag of the primary and its standbys")
+    s.add_argument("--data-dir", action="append", help="a standby's data directory (repeatable; the "
+                                                       "standbys made here are found anyway)")
+    s.add_argument("--primary", help="the primary's data directory (default KUMKM_DATA_DIR/pgdata)")
+    s.set_defaults(func=cmd_replica_status)
+    s = r.add_parser("stop", help="stop the server in DIR (fast shutdown)")
+    s.add_argument("--data-dir", required=True)
+    s.set_defaults(func=cmd_replica_stop)
 
     s = sub.add_parser("migrate", help="bring the schema to head")
     s.set_defaults(func=cmd_migrate)

@@ -41,6 +41,10 @@ async def lifespan(app: FastAPI):
     # Revocations and rotations made anywhere (another worker, the CLI) apply here at once.
     watch = KeyWatch()
     watch.start()
+    # Reports may read hot standbys (DATABASE_REPLICA_URL); measured from the start.
+    from app.core import replicas
+
+    await replicas.start()
     # Everything loaded so far (the app, the schemas, the wilayah index) lives as long as the
     # process: out of the collector's sight, a full collection no longer walks it, which
     # showed as tens-of-milliseconds stalls in the single-POST p99.
@@ -48,6 +52,7 @@ async def lifespan(app: FastAPI):
     gc.freeze()
     yield
     await watch.stop()
+    await replicas.stop()
     await db.dispose_engine()
 
 
@@ -117,6 +122,10 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
 
     install_dashboard(app)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    from app.core.replicas import FreshnessHeaders
+
+    # reports say where their data came from and how fresh it is (app.core.replicas)
+    app.add_middleware(FreshnessHeaders)
     # outermost: the request id and timing cover everything, 413s included
     app.add_middleware(Observe)
     _document_raw_bodies(app)

@@ -2,7 +2,7 @@
 import importlib
 import sys
 
-BENCHES = ("ingest", "verification", "capaian", "sync", "load", "capacity")
+BENCHES = ("ingest", "verification", "capaian", "sync", "load", "capacity", "failover")
 
 
 def main() -> None:

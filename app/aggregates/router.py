@@ -5,13 +5,15 @@ from fastapi import APIRouter, Depends, Query
 from app.aggregates import schemas, service
 from app.core.access import Principal, roles
 from app.core.authn import require_role
+from app.core.replicas import FRESHNESS_HEADERS
 from app.core.reports import csv_response, json_response
 
 router = APIRouter(prefix="/api/v1/agregat", tags=["agregat"])
 
 _reader = require_role(*roles("report.read"))
 _CSV = {"content": {"text/csv": {"schema": {"type": "string"}}},
-        "description": "with format=csv: Indonesian headers and number format"}
+        "description": "with format=csv: Indonesian headers and number format",
+        "headers": FRESHNESS_HEADERS}
 _PERIODE = Query(..., description="e.g. `2022`")
 _WILAYAH = Query(None, description="omit for the nation, or a provinsi, kabupaten/kota, kecamatan or desa code")
 _STATUS = Query(None, description="record states counted: repeat or comma-separate; default `diterima`")

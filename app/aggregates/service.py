@@ -3,7 +3,7 @@ keragaan koperasi, UMKM by skala, and any grouping over the documented dimension
 from __future__ import annotations
 
 from app.aggregates import queries
-from app.core import db
+from app.core import replicas
 from app.core.access import Principal, require_area
 from app.core.errors import invalid_field
 from app.core.reference import check_periode, check_wilayah, get_index, split_kode
@@ -82,7 +82,7 @@ async def keragaan_koperasi(principal: Principal, periode: str, wilayah: str | N
         raise invalid_field("wilayah", "keragaan koperasi is by provinsi (for the nation), kabupaten/kota "
                                   "(for a provinsi) or kecamatan (for a kabupaten/kota)")
     params.update(status=status, tahun=int(periode))
-    async with db.connect() as conn:
+    async with replicas.connect() as conn:
         found = (await conn.execute(queries.KERAGAAN[level], params)).all()
         anak = (await conn.execute(queries.CHILDREN[level], params)).all()
     zero = dict.fromkeys(_KERAGAAN_SUMS, 0)
@@ -152,7 +152,7 @@ def _umkm_row(skala: str | None, t: dict) -> dict:
 async def umkm(principal: Principal, periode: str, wilayah: str | None, status: list[str]) -> dict:
     level, params, ref = await _area(principal, periode, wilayah)
     params["status"] = status
-    async with db.connect() as conn:
+    async with replicas.connect() as conn:
         found = {r.skala_usaha: r._mapping for r in (await conn.execute(queries.UMKM[level], params)).all()}
     zero = dict.fromkeys(_UMKM_SUMS, 0)
     per_skala = {s: dict(found.get(s, zero)) for s in SKALA_UMKM}
@@ -201,7 +201,7 @@ async def agregat(principal: Principal, periode: str, wilayah: str | None, by: t
     params.update(status=status, jenis=jenis or "")
     measures = queries.measures_for(jenis)
     stmt = queries.agregat(by, jenis, level, MAX_GROUPS)
-    async with db.connect() as conn:
+    async with replicas.connect() as conn:
         found = (await conn.execute(stmt, params)).all()
     groups = [r for r in found if not r.is_total]
     if len(groups) > MAX_GROUPS:

@@ -141,12 +141,28 @@ async def driver():
     the pool does not hand it out again."""
     async with get_engine().connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
+        if raw is not None and raw.is_closed():
+            # the server went away while it sat in the pool (e.g. a failover): a new one
+            await conn.invalidate()
+            raw = (await conn.get_raw_connection()).driver_connection
         try:
             yield raw
-        except BaseException:
-            if raw.is_closed():
+        except BaseException as exc:
+            if raw.is_closed() or not _answered(exc):
                 await conn.invalidate()
             raise
+
+
+def _answered(exc: BaseException) -> bool:
+    """Whether the server answered with an error, leaving the connection in a known state.
+    Anything else (the server gone mid-statement, a cancelled request) may leave the driver
+    with an operation it still thinks in progress: the next request to borrow that connection
+    would fail with 'another operation is in progress', so it is invalidated instead
+    (added for failover: replicas branch; the faults branch owns reconnection)."""
+    from asyncpg import PostgresError
+
+    state = getattr(exc, "sqlstate", None)
+    return isinstance(exc, PostgresError) and not (state or "").startswith(("08", "57P"))
 
 
 @asynccontextmanager

@@ -197,6 +197,7 @@ def install(app: FastAPI) -> None:
 
     from asyncpg import PostgresError
     from asyncpg.exceptions import InterfaceError as DriverInterfaceError
+    from asyncpg.exceptions import InternalClientError
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -205,6 +206,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DriverInterfaceError)
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(OSError)        # connecting: refused, reset, unreachable
+    @app.exception_handler(InternalClientError)  # a connection left broken by a lost server
     async def _database(request: Request, exc: Exception):
         p = database_problem(exc)
         if p is None:
@@ -296,6 +298,13 @@ def database_problem(exc: BaseException) -> Problem | None:
                            "Try again later", headers={"Retry-After": "60"})
         return None
     if isinstance(root, OSError) or (isinstance(root, DriverInterfaceError) and "closed" in str(root)):
+        return unavailable()
+    from asyncpg.exceptions import InternalClientError
+
+    if isinstance(root, InternalClientError) and "another operation" in str(root):
+        # A pooled connection whose server died while it sat idle (a killed postmaster's
+        # backends say FATAL on their way out) is found in that state on its next use; the
+        # connection is discarded (db.driver) and the client asked to try again.
         return unavailable()
     return None
 

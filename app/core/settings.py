@@ -67,6 +67,12 @@ class Settings:
     sync_key: str | None
     # Set by prometheus_client's multiprocess mode (several workers share counters there).
     prometheus_multiproc_dir: str | None
+    # Reports (capaian, agregat, indikator capaian, the snapshot) may read hot standbys: one or
+    # more hosts in one URL (docs/replicas.md). A standby further behind the primary than
+    # replica_max_lag seconds, or unreachable, is passed over for the primary.
+    database_replica_url: str | None
+    replica_max_lag: float
+    replica_pool_size: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -95,6 +101,9 @@ class Settings:
             sync_range_rows=_int("KUMKM_SYNC_RANGE_ROWS", 20000),
             sync_key=os.environ.get("KUMKM_SYNC_KEY") or None,
             prometheus_multiproc_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
+            database_replica_url=os.environ.get("DATABASE_REPLICA_URL") or None,
+            replica_max_lag=_float("KUMKM_REPLICA_MAX_LAG_SECONDS", 5.0),
+            replica_pool_size=_int("KUMKM_REPLICA_POOL_SIZE", 20),
         )
 
     @property

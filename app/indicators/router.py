@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from app.core.access import Principal
 from app.core.authn import require_key
+from app.core.replicas import FRESHNESS_HEADERS
 from app.indicators import formulas, schemas, service
 
 
@@ -62,7 +63,7 @@ async def list_formula(principal: Principal = Depends(require_key)) -> dict:
     return formulas.katalog()
 
 
-@router.get("/capaian", response_model=schemas.Lkjip, responses={200: _CSV},
+@router.get("/capaian", response_model=schemas.Lkjip, responses={200: {**_CSV, "headers": FRESHNESS_HEADERS}},
             summary="LKjIP table: target, realisasi, capaian and predikat per sasaran and indikator")
 async def capaian(
     principal: Principal = Depends(require_key),

@@ -12,6 +12,7 @@ from app.core.access import Principal
 from app.core.authn import require_role
 from app.core.errors import INVALID
 from app.core.reference import known_periode
+from app.core.replicas import FRESHNESS_HEADERS
 from app.core.settings import settings
 from app.observability.logs import CUT_OFF
 from app.sync import service
@@ -132,7 +133,8 @@ async def changes(
                                     "in the X-Sync-Cursor header.",
                      "headers": {CURSOR_HEADER: {"description": "the feed cursor this snapshot is "
                                                                 "consistent with",
-                                                 "schema": {"type": "string"}}},
+                                                 "schema": {"type": "string"}},
+                                 **FRESHNESS_HEADERS},
                      "content": {"text/csv": {"schema": {"type": "string"}}}},
                403: {"description": "role may not sync"},
                422: {"description": "bad periode or format"},

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.core.access import Principal
 from app.core.authn import require_role
+from app.core.replicas import FRESHNESS_HEADERS
 from app.core.reports import csv_response, json_response
 from app.targets import schemas, service
 
@@ -41,7 +42,8 @@ async def get_target(periode: str = _PERIODE, kode_wilayah: str = _KODE,
     return await service.get_target(principal, periode, kode_wilayah, as_of)
 
 
-@router.get("/capaian-pendataan", response_model=schemas.CapaianOut, responses={200: _CSV})
+@router.get("/capaian-pendataan", response_model=schemas.CapaianOut,
+            responses={200: {**_CSV, "headers": FRESHNESS_HEADERS}})
 async def capaian_pendataan(
     periode: str = Query(..., description="e.g. `2022`"),
     wilayah: str | None = Query(None, description="the area: omit for the nation, or a provinsi, "

@@ -8,7 +8,7 @@ import re
 
 import orjson
 
-from app.core import db
+from app.core import db, replicas
 from app.core.access import Principal, require_area, roles
 from app.core.errors import NOT_FOUND, OUTSIDE_SCOPE
 from app.core.reference import (
@@ -213,7 +213,8 @@ async def capaian(principal: Principal, periode: str, wilayah: str | None, as_of
     params = {"periode": periode, "as_of": as_of, "area": wilayah or "",
               "kabkota": wilayah[:5] if wilayah else ""}
     index = await get_index()
-    async with db.connect() as conn:
+    # A report: a standby may answer (app.core.replicas); the response says how fresh it is.
+    async with replicas.connect() as conn:
         rows = (await conn.execute(queries.CAPAIAN[(area_level, row_level)], params)).all()
         induk = await _history(conn, periode, wilayah) if wilayah else []
     out_rows = []

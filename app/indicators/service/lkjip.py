@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import orjson
 
-from app.core import csvcell, db
+from app.core import csvcell, replicas
 from app.core.access import Principal
 from app.core.errors import INVALID
 from app.core.reference import get_index, today_wib
@@ -49,7 +49,8 @@ async def lkjip(principal: Principal, tahun: int, wilayah: str | None, sebelumny
     tahun_lalu = [tahun - k for k in range(1, sebelumnya + 1)]
     tahun_realisasi = [tahun] + tahun_lalu
     nama_wilayah = "Nasional" if wilayah == NASIONAL else (await get_index()).nama[wilayah]
-    async with db.connect() as conn:
+    # A report: a standby may answer (app.core.replicas); the response says how fresh it is.
+    async with replicas.connect() as conn:
         rows = (await conn.execute(queries.LKJIP_INDIKATOR, {"level": level, "pemilik": owners})).mappings().all()
         ids = [r["id"] for r in rows]
         tahun_target = sorted(set(tahun_realisasi) | {r["renstra_akhir"] for r in rows})

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 
 import orjson
 
+from app.core import db, replicas
 from app.core.access import Principal
+from app.core.errors import Problem
 from app.core.record import flat
 from app.sync import queries
 from app.sync.cursor import Cursor, Snapshot
@@ -21,8 +23,36 @@ log = logging.getLogger("kumkm.sync")
 # ------------------------------------------------------------------------- snapshot
 
 async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> StreamState:
+    """A snapshot reads a usable standby when there is one (app.core.replicas): a standby's
+    pg_snapshot is a snapshot of the primary's transaction ids (physical replication keeps
+    them), so its cursor continues the feed on the primary exactly as one taken there."""
     scope = scope_of(principal, periode)
-    async with admitted(principal) as conn:
+    engine, replica = replicas.stream_engine()
+    try:
+        state = await _open_snapshot(principal, periode, fmt, scope, engine)
+    except Problem:
+        raise                           # turned away (stream limits): not the standby's fault
+    except Exception:
+        if replica is None:
+            raise
+        # the standby refused or failed while starting: the primary serves this one
+        replica.down(RuntimeError("a snapshot could not start there"))
+        engine, replica = db.get_stream_engine(), None
+        state = await _open_snapshot(principal, periode, fmt, scope, engine)
+    try:
+        # Before the cursor leaves: a synchronous standby that may be promoted must know every
+        # transaction id this snapshot knows (docs/replicas.md).
+        await replicas.sync_barrier()
+    except BaseException:
+        await state.finish()
+        raise
+    replicas.record_stream(replica)
+    return state
+
+
+async def _open_snapshot(principal: Principal, periode: str | None, fmt: str, scope: Scope,
+                         engine) -> StreamState:
+    async with admitted(principal, engine) as conn:
         tr = conn.pg.transaction(isolation="repeatable_read", readonly=True)
         await tr.start()
         await conn.pg.execute(queries.BEGIN_SYNC)
@@ -32,7 +62,7 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> 
     state = StreamState("GET /api/v1/sync/snapshot", principal,
                         {"periode": periode, "format": fmt, "kode_wilayah": scope.wilayah,
                          "pii": scope.pii, "snapshot": snap.text()},
-                        cursor=cursor, conn=conn, scope=scope, tr=tr, slot=True)
+                        cursor=cursor, conn=conn, scope=scope, tr=tr, slot=True, engine=engine)
     return state
 
 

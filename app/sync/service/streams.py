@@ -62,13 +62,15 @@ class RawConnection:
     gone or stalled, error) may have left a query or a transaction open, so that connection is
     discarded."""
 
-    def __init__(self):
+    def __init__(self, engine=None):
+        # the streams' pool of the primary, or of the standby a snapshot reads (app.core.replicas)
+        self._engine = engine
         self._sa = None
         self.pg = None
         self._closed = False
 
     async def open(self) -> RawConnection:
-        self._sa = db.get_stream_engine().connect()
+        self._sa = (self._engine or db.get_stream_engine()).connect()
         await self._sa.start()
         raw = await self._sa.get_raw_connection()
         self.pg = raw.driver_connection
@@ -110,6 +112,7 @@ class StreamState:
     helpers: list | None = None  # extra connections of a parallel stream
     more: bool | None = None
     slot: bool = False           # holds one of the process's stream slots
+    engine: object = None        # the pool of conn (a standby's for a snapshot read there)
     _finished: bool = False
 
     async def finish(self) -> None:
@@ -139,11 +142,12 @@ class StreamState:
 
 
 @asynccontextmanager
-async def admitted(principal: Principal):
-    """A stream slot and a connection of the streams' pool for a stream being opened; both
-    are given back if opening fails, and otherwise handed to the StreamState."""
+async def admitted(principal: Principal, engine=None):
+    """A stream slot and a connection of the streams' pool (the primary's, or `engine`) for a
+    stream being opened; both are given back if opening fails, and otherwise handed to the
+    StreamState."""
     slots.take(principal.id)
-    conn = RawConnection()
+    conn = RawConnection(engine)
     try:
         await conn.open()
         yield conn
@@ -272,7 +276,8 @@ async def open_helper(state: StreamState, snapshot_id: str | None):
     """A second connection for a parallel stream: in the given exported snapshot (REPEATABLE
     READ), or in a read-only READ COMMITTED transaction. None when the pool has none to spare
     soon; the stream then runs on one connection."""
-    helper = RawConnection()
+    # on the stream's own server: an exported snapshot exists only there
+    helper = RawConnection(state.engine)
     try:
         await asyncio.wait_for(helper.open(), HELPER_WAIT)
     except (TimeoutError, Exception):
