@@ -174,43 +174,46 @@ _RESIDUAL = {
                 "AND o.submission_id <> s.submission_id) = :duplikat",
 }
 
+# The walk streams: the page takes hits until it has `limit` of them or meets the walk's last
+# row (rn = scan), so a request stops as soon as its page is full. That last row comes back as
+# a sentinel (hit false) when it is not a hit, for the cursor to go on from. `scan` and
+# `limit` are written into the statement as numbers: with parameters PostgreSQL may settle on
+# a generic plan that cannot see the LIMIT and sorts the whole backlog instead of walking the
+# index.
 _ANTRIAN = """
-    WITH scanned AS MATERIALIZED (
-        SELECT s.submission_id, s.captured_at, {hit} AS hit
+    WITH walk AS (
+        SELECT s.submission_id, s.captured_at, {hit} AS hit,
+               row_number() OVER (ORDER BY s.captured_at, s.submission_id) AS rn
         FROM submissions s
         WHERE {drive} AND s.periode = :periode AND s.status = :status
           {after} {dari} {sampai}
         ORDER BY s.captured_at, s.submission_id
-        LIMIT :scan
-    ), last AS (
-        SELECT captured_at, submission_id, (SELECT count(*) FROM scanned) AS n
-        FROM scanned ORDER BY captured_at DESC, submission_id DESC LIMIT 1
-    ), hits AS (
-        SELECT submission_id, captured_at FROM scanned WHERE hit
-        ORDER BY captured_at, submission_id LIMIT :limit
+        LIMIT {scan}
+    ), page AS (
+        SELECT * FROM walk WHERE hit OR rn = {scan}
+        ORDER BY captured_at, submission_id
+        LIMIT {limit}
     )
-    SELECT l.n AS scanned, l.captured_at AS last_at, l.submission_id AS last_id,
-           h.submission_id, s.status, s.version, s.jenis, s.kode_wilayah, s.enumerator_id,
-           s.captured_at, s.skala_usaha, s.updated_at,
+    SELECT p.rn, p.hit, p.submission_id, p.captured_at, s.status, s.version, s.jenis, s.kode_wilayah,
+           s.enumerator_id, s.skala_usaha, s.updated_at,
            COALESCE(v.data ->> 'nama_usaha', v.data ->> 'nama_koperasi') AS nama,
            (s.duplikat_kunci IS NOT NULL AND EXISTS (
                SELECT 1 FROM submissions o WHERE o.duplikat_kunci = s.duplikat_kunci
                  AND o.submission_id <> s.submission_id)) AS kemungkinan_duplikat
-    FROM last l
-    LEFT JOIN hits h ON true
-    LEFT JOIN submissions s ON s.submission_id = h.submission_id
+    FROM page p
+    JOIN submissions s ON s.submission_id = p.submission_id
     LEFT JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
-    ORDER BY h.captured_at, h.submission_id
+    ORDER BY p.captured_at, p.submission_id
 """
 
 _antrian_cache: dict[tuple, object] = {}
 
 
-def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, sampai: bool):
+def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, sampai: bool, scan: int, limit: int):
     """The queue statement for one combination of filters: each combination is its own
     statement, so PostgreSQL plans it for the index that fits (a catch-all `:x IS NULL OR`
     form would be planned once for the worst case)."""
-    key = (drive, residual, after, dari, sampai)
+    key = (drive, residual, after, dari, sampai, int(scan), int(limit))
     stmt = _antrian_cache.get(key)
     if stmt is None:
         stmt = text(_ANTRIAN.format(
@@ -219,6 +222,7 @@ def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, samp
             after="AND (s.captured_at, s.submission_id) > (:after_at, CAST(:after_id AS uuid))" if after else "",
             dari="AND s.captured_at >= :dari" if dari else "",
             sampai="AND s.captured_at < :sampai" if sampai else "",
+            scan=int(scan), limit=int(limit),
         ))
         _antrian_cache[key] = stmt
     return stmt

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -87,7 +87,7 @@ async def verifikasi_batch(request: Request, principal: Principal = Depends(_dec
 _PERIODE = Query(pattern=r"^[0-9]{4}$", description="PL-KUMKM round, e.g. 2022")
 _KABKOTA = Query(None, description="kabupaten/kota code (e.g. 16.07); may be left out by a key scoped "
                                    "to one kabupaten/kota, which then gets its own")
-_QUEUE_REFUSALS = {403: {"description": "not a verifikator/admin key (`code: role-forbidden`), or the "
+_QUEUE_REFUSALS: dict[int | str, dict[str, Any]] = {403: {"description": "not a verifikator/admin key (`code: role-forbidden`), or the "
                                         "kabupaten/kota is outside the key's scope (`code: outside-scope`)"},
                    422: {"description": "invalid filter; `errors` names it"}}
 

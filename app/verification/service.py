@@ -430,7 +430,7 @@ async def antrian(principal: Principal, kabkota: str | None, f: Filter, cursor: 
     """One page of the queue, oldest capture first, from the keyset cursor."""
     kabkota = await kabkota_of(principal, kabkota)
     index = await get_index()
-    params: dict = {"periode": f.periode, "status": f.status, "kabkota": kabkota, "limit": limit}
+    params: dict = {"periode": f.periode, "status": f.status, "kabkota": kabkota}
     drive = "kabkota"
     residual: list[str] = []
     if f.wilayah is not None:
@@ -461,8 +461,9 @@ async def antrian(principal: Principal, kabkota: str | None, f: Filter, cursor: 
     if cursor is not None:
         params["after_at"], params["after_id"] = decode_cursor(cursor)
     # Without a filter to check, the page is the first `limit` rows walked.
-    params["scan"] = max(queries.SCAN_MAX, limit) if residual else limit
-    stmt = queries.antrian(drive, tuple(residual), cursor is not None, dari is not None, sampai is not None)
+    scan = max(queries.SCAN_MAX, limit) if residual else limit
+    stmt = queries.antrian(drive, tuple(residual), cursor is not None, dari is not None, sampai is not None,
+                           scan, limit)
     async with db.connect() as conn:
         rows = (await conn.execute(stmt, params)).all()
         counts = {r.status: r.n for r in await conn.execute(queries.REKAP, {
@@ -472,14 +473,11 @@ async def antrian(principal: Principal, kabkota: str | None, f: Filter, cursor: 
         "nama": r.nama, "kode_wilayah": r.kode_wilayah, "nama_wilayah": index.nama.get(r.kode_wilayah),
         "enumerator_id": r.enumerator_id, "captured_at": r.captured_at, "skala_usaha": r.skala_usaha,
         "kemungkinan_duplikat": r.kemungkinan_duplikat, "diperbarui_pada": r.updated_at,
-    } for r in rows if r.submission_id is not None]
-    scanned = rows[0].scanned if rows else 0
+    } for r in rows if r.hit]
     next_cursor = None
-    if len(items) == limit:
-        next_cursor = encode_cursor(items[-1]["captured_at"], items[-1]["submission_id"])
-    elif scanned == params["scan"]:
-        # Nothing more matched in the rows walked, but the queue goes on: continue after them.
-        next_cursor = encode_cursor(rows[0].last_at, rows[0].last_id)
+    if rows and (rows[-1].rn == scan or (len(rows) == limit and rows[-1].hit)):
+        # The page is full, or the walk reached its bound: the queue may go on after that row.
+        next_cursor = encode_cursor(rows[-1].captured_at, rows[-1].submission_id)
     return {"periode": f.periode, "status": f.status,
             "jumlah": _rekap_row(kabkota, index.nama.get(kabkota, kabkota), counts),
-            "items": items, "next_cursor": next_cursor, "dipindai": scanned}
+            "items": items, "next_cursor": next_cursor, "dipindai": rows[-1].rn if rows else 0}

@@ -436,7 +436,8 @@
     $("detail-pii").hidden = !rec.pii_masked;
 
     const body = $("detail-data").tBodies[0];
-    body.replaceChildren(...Object.entries(d).filter(([k]) => k !== "lokasi").map(([k, v]) => {
+    body.replaceChildren(...inOrder(Object.keys(d)).filter((k) => k !== "lokasi").map((k) => {
+      const v = d[k];
       const tr = el("tr");
       tr.dataset.isian = k;
       tr.append(el("th", FIELD_LABEL[k] || k), el("td", tampil(k, v)));
@@ -457,6 +458,13 @@
       if (h.catatan) li.append(el("div", "“" + h.catatan + "”", "kecil catatan"));
       return li;
     }));
+  }
+
+  /** The record's fields in the order of the questionnaire (FIELD_LABEL), unknown ones last. */
+  function inOrder(keys) {
+    const order = Object.keys(FIELD_LABEL);
+    const at = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
+    return keys.slice().sort((a, b) => at(a) - at(b) || a.localeCompare(b));
   }
 
   function renderDuplicates(rec, dups) {
@@ -497,7 +505,8 @@
     const head = el("tr");
     head.append(el("th", "Isian"), el("th", "Versi " + before.version), el("th", "Versi " + now.version));
     $("tabel-versi").tHead.replaceChildren(head);
-    const keys = [...new Set([...Object.keys(before.data), ...Object.keys(now.data)])];
+    // the changed fields first, then the rest in the questionnaire's order
+    const keys = inOrder([...new Set([...Object.keys(before.data), ...Object.keys(now.data)])]);
     keys.sort((a, b) => changed(b) - changed(a));
     function changed(k) { return JSON.stringify(before.data[k]) !== JSON.stringify(now.data[k]) ? 1 : 0; }
     $("tabel-versi").tBodies[0].replaceChildren(...keys.map((k) => {
@@ -622,6 +631,7 @@
     const changedVersion = body.current_version !== seen.version
       ? " Isinya berubah dari versi " + seen.version + " ke versi " + body.current_version + " (lihat perubahan antarversi)."
       : "";
+    $("hasil-keputusan").hidden = true;
     const box = $("konflik");
     box.textContent = "Keputusan Anda (" + wanted + ") tidak disimpan: rekaman ini sudah berubah sejak Anda membukanya. " +
       "Anda melihatnya " + seen.status + " versi " + seen.version + "; sekarang " + now + " versi " + body.current_version + "." +
