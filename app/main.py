@@ -121,6 +121,9 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     from app.dashboard.router import install as install_dashboard
 
     install_dashboard(app)
+    from app.verification.page import install as install_verifikasi_page
+
+    install_verifikasi_page(app)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     from app.core.replicas import FreshnessHeaders
 

@@ -2,7 +2,7 @@
 import importlib
 import sys
 
-BENCHES = ("ingest", "verification", "capaian", "sync", "load", "capacity", "failover")
+BENCHES = ("ingest", "verification", "capaian", "sync", "load", "capacity", "failover", "verifikasi-page")
 
 
 def main() -> None:
@@ -10,7 +10,7 @@ def main() -> None:
     name = args.pop(0) if args and not args[0].startswith("-") else "ingest"
     if name not in BENCHES:
         sys.exit(f"unknown bench {name!r}; choose one of {', '.join(BENCHES)}")
-    importlib.import_module(f"bench.{name}").main(args)
+    importlib.import_module(f"bench.{name.replace('-', '_')}").main(args)
 
 
 if __name__ == "__main__":

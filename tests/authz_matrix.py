@@ -137,7 +137,13 @@ OWN = Rule(
     "never refused for scope: the key's own wilayah is used (the nation for unscoped keys)",
     lambda r, s, n: None)
 
-RULES = (NONE, FILTERED, OWN, NATIONAL_ONLY, RECORD, PARAM, ITEM, OWNER, TARGET_WRITE, PEMILIK_WRITE,
+OWN_KABKOTA = Rule(
+    "own kabkota",
+    "a key scoped to a kabupaten/kota gets its own; a provinsi or national key must name one "
+    "(else 422 naming `kabkota`)",
+    lambda r, s, n: None if s is not None and s.count(".") == 1 else 422)
+
+RULES = (NONE, FILTERED, OWN, OWN_KABKOTA, NATIONAL_ONLY, RECORD, PARAM, ITEM, OWNER, TARGET_WRITE, PEMILIK_WRITE,
          PEMILIK_EDIT, PEMILIK_VALUES_WRITE, VISIBLE, VISIBLE_403, VALUES_READ)
 
 
@@ -302,6 +308,14 @@ MATRIX: tuple[Op, ...] = (
     # verification
     Op("POST", "/api/v1/submissions/{submission_id}/verifikasi", ("verifikator", "admin"), RECORD, _decide),
     Op("POST", "/api/v1/verifikasi/batch", ("verifikator", "admin"), ITEM, _decide_batch),
+    Op("GET", "/api/v1/verifikasi/rekap", ("verifikator", "admin"), PARAM,
+       _req("GET", "/api/v1/verifikasi/rekap", params={"periode": PERIODE, "kabkota": AREA}),
+       "counts per status from the status counters",
+       also=(("no `kabkota`", FILTERED, _req("GET", "/api/v1/verifikasi/rekap", params={"periode": PERIODE})),)),
+    Op("GET", "/api/v1/verifikasi/antrian", ("verifikator", "admin"), PARAM,
+       _req("GET", "/api/v1/verifikasi/antrian", params={"periode": PERIODE, "kabkota": AREA}),
+       "the verifikator's queue (no personal data in it)",
+       also=(("no `kabkota`", OWN_KABKOTA, _req("GET", "/api/v1/verifikasi/antrian", params={"periode": PERIODE})),)),
     Op("GET", "/api/v1/submissions/{submission_id}/riwayat", ALL, RECORD,
        _req("GET", "/api/v1/submissions/{ctx.record_id}/riwayat")),
     Op("GET", "/api/v1/submissions/{submission_id}/versi", ALL, RECORD,
@@ -391,6 +405,8 @@ PUBLIC: tuple[Public, ...] = (
     Public("GET", "/metrics", "/metrics", "Prometheus metrics (counts only, no records)"),
     Public("GET", "/dashboard", "/dashboard", "the dashboard page; it calls /api/v1 with the user's key"),
     Public("GET", "/dashboard/static", "/dashboard/static/dashboard.js", "the page's CSS and JavaScript"),
+    Public("GET", "/verifikasi", "/verifikasi", "the verifikator's work page; it calls /api/v1 with the user's key"),
+    Public("GET", "/verifikasi/static", "/verifikasi/static/verifikasi.js", "the work page's CSS and JavaScript"),
     Public("GET", "/openapi.json", "/openapi.json", "the OpenAPI document"),
     Public("GET", "/docs", "/docs", "Swagger UI"),
     Public("GET", "/docs/oauth2-redirect", "/docs/oauth2-redirect", "Swagger UI"),

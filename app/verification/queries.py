@@ -147,3 +147,96 @@ ONE_VERSION = text(
     "SELECT version, data, created_by, created_at FROM submission_versions "
     "WHERE submission_id = :id AND version = :version"
 )
+
+
+# ---------------------------------------------------------------- the verifikator's queue
+
+# The most rows one queue request walks. Filters the driving index cannot answer (jenis,
+# enumerator, desa, likely duplicate) are checked row by row while walking it; a rare one
+# then fills a page only over several requests (each answers what it found and a cursor to
+# go on from), but no request ever walks the whole backlog.
+SCAN_MAX = 2000
+
+# The driving index: kecamatan (migration 0006's submissions_antrian_kecamatan) when the
+# filter names one, else the kabupaten/kota's queue (submissions_antrian).
+_DRIVE = {
+    "kabkota": "s.kode_kabkota = :kabkota",
+    "kecamatan": "s.kode_kecamatan = :kecamatan AND s.kode_kabkota = :kabkota",
+}
+
+# Filters checked while walking; each reads only the row itself (and, for duplicates, the
+# duplikat_kunci index).
+_RESIDUAL = {
+    "desa": "s.kode_wilayah = :desa",
+    "jenis": "s.jenis = :jenis",
+    "enumerator_id": "s.enumerator_id = :enumerator_id",
+    "duplikat": "EXISTS (SELECT 1 FROM submissions o WHERE o.duplikat_kunci = s.duplikat_kunci "
+                "AND o.submission_id <> s.submission_id) = :duplikat",
+}
+
+# The walk streams: the page takes hits until it has `limit` of them or meets the walk's last
+# row (rn = scan), so a request stops as soon as its page is full. That last row comes back as
+# a sentinel (hit false) when it is not a hit, for the cursor to go on from. `scan` and
+# `limit` are written into the statement as numbers: with parameters PostgreSQL may settle on
+# a generic plan that cannot see the LIMIT and sorts the whole backlog instead of walking the
+# index.
+_ANTRIAN = """
+    WITH walk AS (
+        SELECT s.submission_id, s.captured_at, {hit} AS hit,
+               row_number() OVER (ORDER BY s.captured_at, s.submission_id) AS rn
+        FROM submissions s
+        WHERE {drive} AND s.periode = :periode AND s.status = :status
+          {after} {dari} {sampai}
+        ORDER BY s.captured_at, s.submission_id
+        LIMIT {scan}
+    ), page AS (
+        SELECT * FROM walk WHERE hit OR rn = {scan}
+        ORDER BY captured_at, submission_id
+        LIMIT {limit}
+    )
+    SELECT p.rn, p.hit, p.submission_id, p.captured_at, s.status, s.version, s.jenis, s.kode_wilayah,
+           s.enumerator_id, s.skala_usaha, s.updated_at,
+           COALESCE(v.data ->> 'nama_usaha', v.data ->> 'nama_koperasi') AS nama,
+           (s.duplikat_kunci IS NOT NULL AND EXISTS (
+               SELECT 1 FROM submissions o WHERE o.duplikat_kunci = s.duplikat_kunci
+                 AND o.submission_id <> s.submission_id)) AS kemungkinan_duplikat
+    FROM page p
+    JOIN submissions s ON s.submission_id = p.submission_id
+    LEFT JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
+    ORDER BY p.captured_at, p.submission_id
+"""
+
+_antrian_cache: dict[tuple, object] = {}
+
+
+def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, sampai: bool, scan: int, limit: int):
+    """The queue statement for one combination of filters: each combination is its own
+    statement, so PostgreSQL plans it for the index that fits (a catch-all `:x IS NULL OR`
+    form would be planned once for the worst case)."""
+    key = (drive, residual, after, dari, sampai, int(scan), int(limit))
+    stmt = _antrian_cache.get(key)
+    if stmt is None:
+        stmt = text(_ANTRIAN.format(
+            drive=_DRIVE[drive],
+            hit=" AND ".join(_RESIDUAL[f] for f in residual) or "true",
+            after="AND (s.captured_at, s.submission_id) > (:after_at, CAST(:after_id AS uuid))" if after else "",
+            dari="AND s.captured_at >= :dari" if dari else "",
+            sampai="AND s.captured_at < :sampai" if sampai else "",
+            scan=int(scan), limit=int(limit),
+        ))
+        _antrian_cache[key] = stmt
+    return stmt
+
+
+# Status counts per kabupaten/kota from the counters the triggers keep (rekap_status), so
+# they cost the same for 100 records or 10 million.
+REKAP = text(
+    """
+    SELECT kode_kabkota, status, sum(n)::bigint AS n FROM rekap_status
+    WHERE periode = :periode
+      AND (CAST(:kabkota AS text) IS NULL OR kode_kabkota = :kabkota)
+      AND (CAST(:provinsi AS text) IS NULL OR kode_kabkota LIKE :provinsi || '.%')
+    GROUP BY 1, 2
+    HAVING sum(n) <> 0
+    """
+)

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from typing import Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.core.access import Principal, can_see_pii, log_access, mask_record_data, require_scope
 from app.core.authn import require_key, require_role
@@ -12,12 +14,15 @@ from app.core.errors import INVALID, NOT_FOUND
 from app.core.record.model import SubmissionIn, SubmissionOut
 from app.core.record.prepare import record_out
 from app.core.record.read import get_row
+from app.core.reference import check_periode
 from app.verification import service
 from app.verification.schemas import (
+    AntrianPage,
     BatchKeputusanResult,
     Keputusan,
     KeputusanItem,
     KeputusanOut,
+    RekapVerifikasi,
     Riwayat,
     VersiList,
     VersiOut,
@@ -77,6 +82,52 @@ async def verifikasi_batch(request: Request, principal: Principal = Depends(_dec
         out_items.append(item)
     counts = {k: sum(1 for o in outcomes if o.outcome == k) for k in ("decided", "duplicate", "rejected")}
     return Response(orjson.dumps({**counts, "items": out_items}), media_type="application/json")
+
+
+_PERIODE = Query(pattern=r"^[0-9]{4}$", description="PL-KUMKM round, e.g. 2022")
+_KABKOTA = Query(None, description="kabupaten/kota code (e.g. 16.07); may be left out by a key scoped "
+                                   "to one kabupaten/kota, which then gets its own")
+_QUEUE_REFUSALS: dict[int | str, dict[str, Any]] = {403: {"description": "not a verifikator/admin key (`code: role-forbidden`), or the "
+                                        "kabupaten/kota is outside the key's scope (`code: outside-scope`)"},
+                   422: {"description": "invalid filter; `errors` names it"}}
+
+
+@router.get("/verifikasi/rekap", response_model=RekapVerifikasi, responses=_QUEUE_REFUSALS)
+async def rekap(periode: str = _PERIODE, kabkota: str | None = _KABKOTA,
+                principal: Principal = Depends(_decider)):
+    """Records per status (masuk, diterima, ditolak) of one kabupaten/kota, or of every
+    kabupaten/kota inside the key's wilayah, read from the status counters the triggers keep
+    in the same transaction as the records."""
+    await check_periode(periode)
+    return await service.rekap(principal, periode, kabkota)
+
+
+@router.get("/verifikasi/antrian", response_model=AntrianPage, responses=_QUEUE_REFUSALS)
+async def antrian(
+    periode: str = _PERIODE,
+    kabkota: str | None = _KABKOTA,
+    status: Literal["masuk", "diterima", "ditolak"] = Query("masuk", description="the queue's status"),
+    wilayah: str | None = Query(None, pattern=r"^[0-9]{2}\.[0-9]{2}\.[0-9]{2}(\.[0-9]{4})?$",
+                                description="only this kecamatan or desa/kelurahan of the kabupaten/kota"),
+    enumerator_id: str | None = Query(None, min_length=1, max_length=200, description="only this enumerator's records"),
+    jenis: Literal["umkm", "koperasi"] | None = Query(None),
+    captured_dari: dt.date | None = Query(None, description="captured on or after this day (WIB)"),
+    captured_sampai: dt.date | None = Query(None, description="captured on or before this day (WIB)"),
+    duplikat: bool | None = Query(None, description="true: only likely duplicates; false: none of them"),
+    cursor: str | None = Query(None, max_length=200, description="next_cursor of the previous page"),
+    limit: int = Query(50, ge=1, le=200),
+    principal: Principal = Depends(_decider),
+):
+    """The verifikator's work list: a kabupaten/kota's records of one status (`masuk` unless
+    asked), oldest capture first, paged by a keyset cursor (stable while records are decided
+    or added: no record is shown twice or skipped among those still in the queue), with the
+    kabupaten/kota's counts per status. Personal data is not in the list; open a record with
+    GET /api/v1/submissions/{submission_id}."""
+    await check_periode(periode)
+    f = service.Filter(periode=periode, status=status, wilayah=wilayah, enumerator_id=enumerator_id, jenis=jenis,
+                       captured_dari=captured_dari, captured_sampai=captured_sampai, duplikat=duplikat)
+    page = await service.antrian(principal, kabkota, f, cursor, limit)
+    return Response(orjson.dumps(page, option=orjson.OPT_UTC_Z), media_type="application/json")
 
 
 @router.put("/submissions/{submission_id}", response_model=SubmissionOut,

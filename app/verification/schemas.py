@@ -131,3 +131,50 @@ class VersiOut(BaseModel):
     data: dict = Field(description="the record's content as stored at this version")
     dibuat_oleh: str
     dibuat_pada: dt.datetime
+
+
+# ---------------------------------------------------------------- the verifikator's queue
+
+class RekapKabkota(BaseModel):
+    """A kabupaten/kota's records by status, from the status counters (never a recount)."""
+    kode_kabkota: str
+    nama: str
+    masuk: int = Field(description="waiting for a decision (belum diverifikasi)")
+    diterima: int
+    ditolak: int
+    total: int = Field(description="every record: masuk + diterima + ditolak")
+
+
+class RekapVerifikasi(BaseModel):
+    periode: str
+    items: list[RekapKabkota] = Field(description="the kabupaten/kota asked for, or every one inside "
+                                                  "the key's wilayah, in code order")
+
+
+class AntrianItem(BaseModel):
+    submission_id: uuid.UUID
+    status: Status
+    version: int = Field(description="the version to send with a decision")
+    jenis: Literal["umkm", "koperasi"]
+    nama: str | None = Field(None, description="nama usaha (UMKM) or nama koperasi")
+    kode_wilayah: str
+    nama_wilayah: str | None = None
+    enumerator_id: str
+    captured_at: dt.datetime
+    skala_usaha: str | None = None
+    kemungkinan_duplikat: bool = Field(description="another record has the same duplicate key (same NIK "
+                                                   "pemilik and nama usaha in this kabupaten/kota and periode)")
+    diperbarui_pada: dt.datetime
+
+
+class AntrianPage(BaseModel):
+    periode: str
+    status: Status
+    jumlah: RekapKabkota = Field(description="the kabupaten/kota's counts per status (all records, "
+                                             "not only those matching the filters)")
+    items: list[AntrianItem] = Field(description="oldest capture first (captured_at, then submission_id)")
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next page; null at the end. "
+                                                      "A page may hold fewer than `limit` items (even none) "
+                                                      "and still have a next_cursor when a rare filter "
+                                                      "needed more rows than one request walks")
+    dipindai: int = Field(description="queue rows this request walked to find the items")

@@ -8,6 +8,10 @@ does not change `version` (versions count content), which is why the state must 
 the token: without it, a reversal could silently overrule a decision its author never saw."""
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -27,6 +31,7 @@ from app.core.errors import (
     pydantic_errors,
 )
 from app.core.record.prepare import prepare
+from app.core.reference import LEVEL_DESA, LEVEL_KABKOTA, LEVEL_KECAMATAN, WIB, get_index
 from app.verification import queries
 from app.verification.schemas import KeputusanItem
 
@@ -318,3 +323,160 @@ async def versions(submission_id: uuid.UUID) -> list[dict]:
 async def one_version(submission_id: uuid.UUID, version: int):
     async with db.connect() as conn:
         return (await conn.execute(queries.ONE_VERSION, {"id": submission_id, "version": version})).first()
+
+
+# ---------------------------------------------------------------- the verifikator's queue
+
+_KABKOTA_PATTERN = re.compile(r"^[0-9]{2}\.[0-9]{2}$")
+# captured_at lies after 2000 (app.core.record.model); a filter date far outside the round
+# is a typo, and dates beyond these cannot be turned into instants safely.
+_DATE_MIN, _DATE_MAX = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+
+
+async def kabkota_of(principal: Principal, kabkota: str | None) -> str:
+    """The kabupaten/kota a queue is read for: the one asked (inside the key's wilayah), or
+    the key's own when it is scoped to one."""
+    index = await get_index()
+    if kabkota is None:
+        own = principal.kode_wilayah
+        if own is not None and index.level.get(own) == LEVEL_KABKOTA:
+            return own
+        where = f"provinsi {own}" if own else "the whole nation"
+        raise INVALID(f"kabkota: required for a key that covers {where}",
+                      errors=[{"field": "kabkota", "type": "missing",
+                               "message": "name the kabupaten/kota (e.g. 16.07) whose records to list"}])
+    if not _KABKOTA_PATTERN.match(kabkota) or not index.exists(kabkota, LEVEL_KABKOTA):
+        raise INVALID(f"kabkota: {kabkota!r} is not an existing kabupaten/kota code",
+                      errors=[{"field": "kabkota", "type": "value_error",
+                               "message": "not an existing kabupaten/kota code (e.g. 16.07)"}])
+    if not principal.covers(kabkota):
+        raise OUTSIDE_SCOPE(f"kabupaten/kota {kabkota} is outside this key's scope ({principal.kode_wilayah})",
+                            kabkota=kabkota, scope=principal.kode_wilayah)
+    return kabkota
+
+
+async def rekap(principal: Principal, periode: str, kabkota: str | None) -> dict:
+    """Counts per status of the kabupaten/kota asked, or of every one the key covers."""
+    index = await get_index()
+    if kabkota is not None:
+        codes = [await kabkota_of(principal, kabkota)]
+    else:
+        scope = principal.kode_wilayah
+        codes = sorted(k for k, level in index.level.items()
+                       if level == LEVEL_KABKOTA and principal.covers(k))
+        if scope is not None and index.level.get(scope) == LEVEL_KABKOTA:
+            kabkota = scope
+    provinsi = None
+    if kabkota is None and principal.kode_wilayah is not None:
+        provinsi = principal.kode_wilayah[:2]
+    async with db.connect() as conn:
+        rows = (await conn.execute(queries.REKAP, {"periode": periode, "kabkota": kabkota,
+                                                   "provinsi": provinsi})).all()
+    counts: dict[str, dict[str, int]] = {}
+    for r in rows:
+        counts.setdefault(r.kode_kabkota, {})[r.status] = r.n
+    return {"periode": periode, "items": [_rekap_row(k, index.nama.get(k, k), counts.get(k, {})) for k in codes]}
+
+
+def _rekap_row(kode: str, nama: str, c: dict[str, int]) -> dict:
+    masuk, diterima, ditolak = c.get("masuk", 0), c.get("diterima", 0), c.get("ditolak", 0)
+    return {"kode_kabkota": kode, "nama": nama, "masuk": masuk, "diterima": diterima, "ditolak": ditolak,
+            "total": masuk + diterima + ditolak}
+
+
+def encode_cursor(captured_at: dt.datetime, submission_id) -> str:
+    raw = f"{captured_at.astimezone(dt.UTC).isoformat()}|{submission_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, sid = raw.split("|")
+        when = dt.datetime.fromisoformat(at)
+        if when.tzinfo is None:
+            raise ValueError("no timezone")
+        return when, str(uuid.UUID(sid))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise INVALID("cursor: not a cursor this service gave out",
+                      errors=[{"field": "cursor", "type": "value_error",
+                               "message": "pass the next_cursor of the previous page unchanged"}]) from None
+
+
+def _day_start(day: dt.date, name: str) -> dt.datetime:
+    if not _DATE_MIN <= day <= _DATE_MAX:
+        raise INVALID(f"{name}: {day} is outside {_DATE_MIN}..{_DATE_MAX}",
+                      errors=[{"field": name, "type": "value_error",
+                               "message": f"a date between {_DATE_MIN} and {_DATE_MAX}"}])
+    return dt.datetime.combine(day, dt.time(), WIB)
+
+
+@dataclass
+class Filter:
+    """What the verifikator narrowed the queue to; captured dates are WIB days, both ends
+    included."""
+    periode: str
+    status: str = "masuk"
+    wilayah: str | None = None
+    enumerator_id: str | None = None
+    jenis: str | None = None
+    captured_dari: dt.date | None = None
+    captured_sampai: dt.date | None = None
+    duplikat: bool | None = None
+
+
+async def antrian(principal: Principal, kabkota: str | None, f: Filter, cursor: str | None, limit: int) -> dict:
+    """One page of the queue, oldest capture first, from the keyset cursor."""
+    kabkota = await kabkota_of(principal, kabkota)
+    index = await get_index()
+    params: dict = {"periode": f.periode, "status": f.status, "kabkota": kabkota}
+    drive = "kabkota"
+    residual: list[str] = []
+    if f.wilayah is not None:
+        level = index.level.get(f.wilayah)
+        if level not in (LEVEL_KECAMATAN, LEVEL_DESA) or not f.wilayah.startswith(kabkota + "."):
+            raise INVALID(f"wilayah: {f.wilayah!r} is not a kecamatan or desa of {kabkota}",
+                          errors=[{"field": "wilayah", "type": "value_error",
+                                   "message": f"a kecamatan or desa/kelurahan code inside {kabkota}"}])
+        drive = "kecamatan"
+        params["kecamatan"] = f.wilayah[:8]
+        if level == LEVEL_DESA:
+            residual.append("desa")
+            params["desa"] = f.wilayah
+    for name in ("jenis", "enumerator_id", "duplikat"):
+        value = getattr(f, name)
+        if value is not None:
+            residual.append(name)
+            params[name] = value
+    dari = sampai = None
+    if f.captured_dari is not None:
+        params["dari"] = dari = _day_start(f.captured_dari, "captured_dari")
+    if f.captured_sampai is not None:
+        params["sampai"] = sampai = _day_start(f.captured_sampai, "captured_sampai") + dt.timedelta(days=1)
+    if dari is not None and sampai is not None and dari >= sampai:
+        raise INVALID("captured_sampai is before captured_dari",
+                      errors=[{"field": "captured_sampai", "type": "value_error",
+                               "message": "must be on or after captured_dari"}])
+    if cursor is not None:
+        params["after_at"], params["after_id"] = decode_cursor(cursor)
+    # Without a filter to check, the page is the first `limit` rows walked.
+    scan = max(queries.SCAN_MAX, limit) if residual else limit
+    stmt = queries.antrian(drive, tuple(residual), cursor is not None, dari is not None, sampai is not None,
+                           scan, limit)
+    async with db.connect() as conn:
+        rows = (await conn.execute(stmt, params)).all()
+        counts = {r.status: r.n for r in await conn.execute(queries.REKAP, {
+            "periode": f.periode, "kabkota": kabkota, "provinsi": None})}
+    items = [{
+        "submission_id": str(r.submission_id), "status": r.status, "version": r.version, "jenis": r.jenis,
+        "nama": r.nama, "kode_wilayah": r.kode_wilayah, "nama_wilayah": index.nama.get(r.kode_wilayah),
+        "enumerator_id": r.enumerator_id, "captured_at": r.captured_at, "skala_usaha": r.skala_usaha,
+        "kemungkinan_duplikat": r.kemungkinan_duplikat, "diperbarui_pada": r.updated_at,
+    } for r in rows if r.hit]
+    next_cursor = None
+    if rows and (rows[-1].rn == scan or (len(rows) == limit and rows[-1].hit)):
+        # The page is full, or the walk reached its bound: the queue may go on after that row.
+        next_cursor = encode_cursor(rows[-1].captured_at, rows[-1].submission_id)
+    return {"periode": f.periode, "status": f.status,
+            "jumlah": _rekap_row(kabkota, index.nama.get(kabkota, kabkota), counts),
+            "items": items, "next_cursor": next_cursor, "dipindai": rows[-1].rn if rows else 0}
