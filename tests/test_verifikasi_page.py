@@ -10,8 +10,9 @@ from playwright.async_api import async_playwright, expect
 
 from app.core.reports import angka_id
 from tests.conftest import auth
+from tests.debian import ensure_installed
 from tests.factories import nik, umkm
-from tests.test_dashboard import ARTIFACTS, CHROMIUM_ARGS, DESKTOP, PHONE, _enter_key, _install_chromium, _row_cells
+from tests.test_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, _enter_key, _row_cells
 from tests.verification_helpers import assert_consistent, correct, decide, recount, tolak
 
 WIB = dt.timezone(dt.timedelta(hours=7))
@@ -20,9 +21,9 @@ ALASAN = ["data_tidak_lengkap", "data_tidak_valid", "duplikat", "di_luar_wilayah
 
 @pytest.fixture(scope="session")
 def chromium():
-    _install_chromium()
+    ensure_installed(CHROMIUM, ["chromium", "fonts-dejavu-core"], "the verifikasi page browser tests")
     ARTIFACTS.mkdir(exist_ok=True)
-    return "/usr/bin/chromium"
+    return CHROMIUM
 
 
 @pytest.fixture
