@@ -1,6 +1,7 @@
 """SQL of the sync domain. These run on the raw asyncpg connection ($n parameters): the
 feed and the snapshot move millions of rows, and PostgreSQL hands over finished NDJSON text
 (the stored record lines, the change fields around them) so that Python only forwards bytes."""
+from app.core.timefmt import sql_utc_text
 
 # The record as a consumer stores it is `sync_records.line`: rendered by sync_record_line()
 # (migration 0004, app.core.record) in the statement that writes the record, so reading it
@@ -24,6 +25,9 @@ HORIZON = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
 # (the whole snapshot stream) reads with.
 CURRENT_SNAPSHOT = "SELECT pg_current_snapshot()::text"
 
+# The last change the transaction's snapshot sees (by the changes_order index, backwards).
+LAST_CHANGE = "SELECT xid::text, id FROM changes ORDER BY xid DESC, id DESC LIMIT 1"
+
 def _in_scope(rel: str, scope: str) -> str:
     """`rel` lies in the caller's wilayah: the parameter `scope` (a provinsi or kabkota code)
     is NULL for a national key."""
@@ -41,14 +45,14 @@ def _page_where(scope: str, periode: str) -> str:
 
 # The change's own fields as JSON members (no braces), cheaper by concatenation than
 # json_build_object, which looks up every argument's type on every row.
-_CHANGE_FIELDS = """'"jenis_perubahan":' || to_json(c.jenis_perubahan)::text
+_CHANGE_FIELDS = f"""'"jenis_perubahan":' || to_json(c.jenis_perubahan)::text
            || ',"submission_id":"' || c.submission_id::text
            || '","version":' || c.version::text
            || ',"status":' || to_json(c.status)::text
            || ',"periode":' || to_json(c.periode)::text
            || ',"kode_provinsi":' || to_json(c.kode_provinsi)::text
            || ',"kode_kabkota":' || to_json(c.kode_kabkota)::text
-           || ',"changed_at":' || to_json(c.changed_at)::text"""
+           || ',"changed_at":"' || {sql_utc_text("c.changed_at")} || '"'"""
 
 # The record of a change, or null when it lies outside the caller's scope ($scope): the
 # record's *current* wilayah decides (it may have moved).
