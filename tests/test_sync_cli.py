@@ -346,3 +346,32 @@ async def test_export_cursor_stays_while_nothing_changes_and_is_the_one_sync_pul
     lines, end = parse_stream(r.text)
     assert [ln["submission_id"] for ln in lines] == [rec["submission_id"]] and end["cursor"] == moved
     assert await asyncio.to_thread(pull) == moved
+
+
+async def test_feed_snapshot_export_and_api_write_an_instant_as_the_same_text(client, keys, database_url,
+                                                                               tmp_path):
+    import re
+
+    from tests.test_submissions import TIME_FIELDS, UTC_TEXT
+
+    enum = await keys.make("enumerator", "16", name="enum-times")
+    walidata = await keys.make("walidata", name="kemenkop-times", pii=True)
+    (rec,) = await post_records(client, enum, 1, captured_at="2022-06-01T09:30:00.5+07:00")
+    api = (await client.get(f"/api/v1/submissions/{rec['submission_id']}", headers=auth(enum))).json()
+    assert api["captured_at"] == api["data"]["captured_at"] == "2022-06-01T02:30:00.500000Z"
+
+    changes, _ = parse_stream((await client.get("/api/v1/sync/changes", headers=auth(walidata))).text)
+    (change,) = [c for c in changes if c["submission_id"] == rec["submission_id"]]
+    assert re.match(UTC_TEXT, change["changed_at"]) and change["changed_at"] == api["dibuat_pada"]
+    snapshot, _ = parse_stream((await client.get(SNAPSHOT, headers=auth(walidata))).text)
+    (line,) = [s for s in snapshot if s["submission_id"] == rec["submission_id"]]
+    out = tmp_path / "t.csv"
+    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "csv", "--out", str(out),
+                                database_url=database_url)
+    assert p.returncode == 0, p.stderr
+    with open(out, newline="") as f:
+        (row,) = [r for r in csv.DictReader(f) if r["submission_id"] == rec["submission_id"]]
+    for field in TIME_FIELDS:
+        assert re.match(UTC_TEXT, api[field]), (field, api[field])
+        assert change["record"][field] == line[field] == row[field] == api[field], field
+    assert change["record"]["data"] == line["data"] == api["data"]

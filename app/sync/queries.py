@@ -8,8 +8,8 @@ from app.core.timefmt import sql_utc_text
 # builds nothing.
 
 # Set at the start of every sync transaction (which runs only the statements of this module).
-# Timestamps in the change fields follow the session time zone; UTC makes them the same for
-# every consumer whatever the server's configuration. The plan is pinned to the one shape
+# Timestamps are rendered in UTC explicitly (app.core.timefmt); the session's UTC is for any
+# other rendering, so that none depends on the server's configuration. The plan is pinned to the one shape
 # that streams: changes in index order, each record looked up by key, snapshot pages read in
 # order. A misestimated range (all changes of a bulk load share one xid) otherwise turned a
 # 20,000-change range into a sort of the whole table, and PostgreSQL's parallel workers
