@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,7 +163,7 @@ def field_path(loc: tuple | list) -> str:
 
 def _choices(expected: str) -> str:
     """pydantic's "'a', 'b' or 'c'" as "a, b atau c"."""
-    names = re.findall(r"'([^']*)'", expected)
+    names: list[str] = re.findall(r"'([^']*)'", expected)
     if not names:
         return expected
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " atau " + names[-1]
@@ -206,7 +206,7 @@ _REASONS: dict[str, str] = {
 }
 
 
-def _reason(e: dict, field: str) -> str:
+def _reason(e: Mapping[str, Any], field: str) -> str:
     """Why the field is invalid, in Indonesian (docs/decisions.md: the people reading these
     are the developers of enumerator apps and the dinas, in Indonesia)."""
     typ = e.get("type") or ""
@@ -229,10 +229,10 @@ def _reason(e: dict, field: str) -> str:
             return template.format(**ctx)
         except (KeyError, IndexError, ValueError):
             return template
-    return e.get("msg", "tidak sah")
+    return str(e.get("msg", "tidak sah"))
 
 
-def pydantic_errors(errors: list[dict], prefix: tuple = ()) -> list[dict]:
+def pydantic_errors(errors: Iterable[Mapping[str, Any]], prefix: tuple = ()) -> list[dict]:
     """pydantic's errors as `errors` entries: the field's path and a message that starts with
     it ("nik_pemilik wajib diisi"), so each message stands on its own where an app shows it."""
     out = []
@@ -249,7 +249,7 @@ def pydantic_errors(errors: list[dict], prefix: tuple = ()) -> list[dict]:
                 msg = f"{field} harus salah satu dari: {_choices(str(ctx.get('expected_tags', '')))}"
         elif typ in ("value_error", "assertion_error"):
             # our own validators' words, which name the field themselves
-            msg = e.get("msg", "")
+            msg = str(e.get("msg", ""))
             for lead in ("Value error, ", "Assertion failed, "):
                 if msg.startswith(lead):
                     msg = msg[len(lead):]

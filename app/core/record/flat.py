@@ -6,6 +6,7 @@ import datetime as dt
 import types
 import typing
 import uuid
+from typing import Any
 
 import orjson
 
@@ -103,15 +104,15 @@ _FALSE = {"false", "0", "tidak", "n", "no", "f"}
 MASKED = "pii_masked: this record's personal data is masked; it cannot be imported"
 
 
-def content_from_row(row: dict[str, str]) -> tuple[dict, list[str], str | None]:
+def content_from_row(row: dict[str, str]) -> tuple[dict[str, Any], list[str], str | None]:
     """The content (what the API accepts) of one CSV row, the columns that were ignored
     because the service derives them, and an error for a row that cannot be imported (its
     personal data is masked, as in an export with --mask-pii). Empty cells are absent fields.
     A value that does not convert is passed on as text, so validation names the field and
     what is wrong."""
-    content: dict = {}
+    content: dict[str, Any] = {}
     ignored: list[str] = []
-    lokasi: dict = {}
+    lokasi: dict[str, Any] = {}
     for col, raw in row.items():
         col = col.strip()
         value = csvcell.read_cell(raw.strip()) if isinstance(raw, str) else raw
@@ -143,12 +144,12 @@ def content_from_row(row: dict[str, str]) -> tuple[dict, list[str], str | None]:
     return content, ignored, None
 
 
-def content_from_typed(row: dict) -> tuple[dict, list[str], str | None]:
+def content_from_typed(row: dict[str, Any]) -> tuple[dict[str, Any], list[str], str | None]:
     """The same for a row of typed values (the Parquet export: integers, booleans, floats and
     UTC timestamps; text as stored, with no spreadsheet escaping)."""
-    content: dict = {}
+    content: dict[str, Any] = {}
     ignored: list[str] = []
-    lokasi: dict = {}
+    lokasi: dict[str, Any] = {}
     for col, value in row.items():
         if col in NOT_CONTENT:
             ignored.append(col)
