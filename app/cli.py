@@ -29,6 +29,9 @@ def cmd_serve(args) -> int:
 
     from app.core.settings import settings
 
+    if args.reload and args.workers > 1:
+        print("error: --reload runs one process; leave out --workers (or use --workers 1)", file=sys.stderr)
+        return 2
     url = _prepare_database()
     # Workers and the reloader are separate processes: hand them the resolved URL so they
     # attach to the same server instead of each starting one.
@@ -56,8 +59,10 @@ def cmd_serve(args) -> int:
     os.environ["KUMKM_JSON_LOGS"] = settings.json_logs = args.log_level.upper()
     try:
         uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
+                    reload=args.reload, reload_dirs=[str(ROOT / "app")] if args.reload else None,
                     log_level=args.log_level, loop="uvloop", http="httptools",
-                    proxy_headers=True, access_log=False, log_config=None)
+                    proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
+                    root_path=args.root_path, access_log=False, log_config=None)
     except KeyboardInterrupt:    # SIGINT, raised again by uvicorn after its graceful shutdown
         pass
     return 0
@@ -251,16 +256,26 @@ def cmd_apikey_create(args) -> int:
     return 0
 
 
+def _key_ref_error(exc) -> int:
+    """A reference naming no key (exit 1) or several (exit 2, with the candidates)."""
+    print(f"error: {exc}", file=sys.stderr)
+    if exc.candidates:
+        print(_keys_table(exc.candidates), file=sys.stderr)
+    return 2 if exc.ambiguous else 1
+
+
 def cmd_apikey_revoke(args) -> int:
     async def run():
         from app.auth import service
 
         return await service.revoke(args.ref)
 
-    revoked = _with_database(run)
-    if not revoked:
-        print(f"no active key matches {args.ref!r}", file=sys.stderr)
-        return 1
+    from app.auth.service import KeyRefError
+
+    try:
+        revoked = _with_database(run)
+    except KeyRefError as exc:
+        return _key_ref_error(exc)
     for key_id, name in revoked:
         print(f"revoked key #{key_id} ({name})")
     return 0
@@ -272,7 +287,12 @@ def cmd_apikey_rotate(args) -> int:
 
         return await service.rotate(args.ref, int(args.grace_hours * 3600))
 
-    rotated = _with_database(run)
+    from app.auth.service import KeyRefError
+
+    try:
+        rotated = _with_database(run)
+    except KeyRefError as exc:
+        return _key_ref_error(exc)
     if rotated is None:
         print(f"no active key matches {args.ref!r}", file=sys.stderr)
         return 1
@@ -289,11 +309,23 @@ def cmd_apikey_list(args) -> int:
 
         return await service.list_keys()
 
-    for k in _with_database(run):
-        state = "revoked" if k["revoked_at"] else "active"
-        print(f"#{k['id']}\t{k['key_prefix']}…\t{k['role']}\t{k['kode_wilayah'] or 'nasional'}\t"
-              f"{k['name']}\t{state}\tlast used {k['last_used_at'] or '-'}")
+    print(_keys_table(_with_database(run)))
     return 0
+
+
+def _keys_table(keys: list[dict]) -> str:
+    from app.auth.service import key_status
+    from app.core.cli import table
+
+    def when(t) -> str:
+        from app.core.timefmt import utc_text
+
+        return utc_text(t)[:19] + "Z" if t is not None else "-"
+
+    return table(["id", "prefix", "role", "wilayah", "name", "pii", "expires", "status", "last used"],
+                 [[f"#{k['id']}", f"{k['key_prefix']}…", k["role"], k["kode_wilayah"] or "nasional",
+                   k["name"], "yes" if k["pii"] else "no", when(k["expires_at"]), key_status(k),
+                   when(k["last_used_at"])] for k in keys])
 
 
 def cmd_targets_import(args) -> int:
@@ -373,7 +405,7 @@ def cmd_import(args) -> int:
         from app.submissions import importer
 
         return await importer.import_file(Path(args.file), actor=args.as_name, fmt=args.format,
-                                       batch=args.batch)
+                                          batch=args.batch, name=args.file)
 
     from app.core.cli import UsageError
 
@@ -567,11 +599,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kumkm", description="KUMKM registry service")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("serve", help="run the HTTP service (embedded PostgreSQL unless DATABASE_URL)")
-    s.add_argument("--host", default=settings.host)
-    s.add_argument("--port", type=int, default=settings.port)
-    s.add_argument("--workers", type=int, default=settings.workers)
-    s.add_argument("--log-level", default="info")
+    s = sub.add_parser("serve", help="run the HTTP service (embedded PostgreSQL unless DATABASE_URL)",
+                       description="Migrate, then serve the API with uvicorn. These are the options it "
+                                   "takes (a chosen subset of uvicorn's; the rest are fixed: uvloop, "
+                                   "httptools, proxy headers, JSON logs).")
+    s.add_argument("--host", default=settings.host,
+                   help="address to listen on (default: KUMKM_HOST or 127.0.0.1; 0.0.0.0 for every "
+                        "interface, which closes /metrics unless KUMKM_METRICS_TOKEN is set)")
+    s.add_argument("--port", type=int, default=settings.port,
+                   help="TCP port (default: KUMKM_PORT or 8000)")
+    s.add_argument("--workers", type=int, default=settings.workers,
+                   help="worker processes, each with its own connection pools (default: KUMKM_WORKERS or 1)")
+    s.add_argument("--reload", action="store_true",
+                   help="for development: restart the service when a file under app/ changes "
+                        "(one process; not with --workers above 1)")
+    s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                   help="level of the JSON log lines on stderr (default: info)")
+    s.add_argument("--forwarded-allow-ips",
+                   help="comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto are "
+                        "trusted, or * (default: 127.0.0.1)")
+    s.add_argument("--root-path", default="",
+                   help="the path prefix a reverse proxy serves the API under, e.g. /kumkm (default: none)")
     s.set_defaults(func=cmd_serve)
 
     d = sub.add_parser("db", help="the embedded database server (KUMKM_DATA_DIR)").add_subparsers(
@@ -618,14 +666,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pii", action="store_true", help="walidata only: may see personal data unmasked")
     s.add_argument("--expires-days", type=float, help="the key stops working after this many days")
     s.set_defaults(func=cmd_apikey_create)
+    ref_help = ("key id, or the start of the key as `apikey list` shows it, with or without kumkm_ "
+                "(several matching keys: the candidates are listed, exit 2)")
     s = k.add_parser("rotate", help="replace a key (same name, role, scope); prints the new key last")
-    s.add_argument("ref", help="key id or prefix")
+    s.add_argument("ref", help=ref_help)
     s.add_argument("--grace-hours", type=float, default=0.0, help="how long the old key keeps working")
     s.set_defaults(func=cmd_apikey_rotate)
     s = k.add_parser("revoke", help="revoke a key by id or prefix")
-    s.add_argument("ref")
+    s.add_argument("ref", help=ref_help)
     s.set_defaults(func=cmd_apikey_revoke)
-    s = k.add_parser("list", help="list keys (never the secrets)")
+    s = k.add_parser("list", help="list keys (never the secrets): pii, expiry and status "
+                                  "(active, grace until T after a rotation, expired, revoked)")
     s.set_defaults(func=cmd_apikey_list)
 
     s = sub.add_parser("export", help="write the records of a periode to NDJSON, CSV or Parquet")
@@ -637,9 +688,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--as", dest="as_name", default=_default_actor(), help="name in the access log")
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("import", help="load records from NDJSON or CSV through the API's validation")
+    s = sub.add_parser("import", help="load records from NDJSON, CSV or Parquet through the API's validation")
     s.add_argument("file")
-    s.add_argument("--format", choices=["ndjson", "csv"], help="default: from the file name or content")
+    s.add_argument("--format", choices=["ndjson", "csv", "parquet"], help="default: from the file name or content")
     s.add_argument("--as", dest="as_name", default=_default_actor(),
                    help="the name the records are created by (as an admin principal)")
     s.add_argument("--batch", type=int, default=1000, help="records per transaction")

@@ -235,6 +235,10 @@ async def test_dashboard_explains_401_403_and_empty_data(live_server, browser, s
     await page.click("#ganti-kunci")
     await _enter_key(page, await keys.make("walidata"))
     await expect(page.locator("#provinsi")).to_be_enabled()
+    # The new key's start (choices refilled, then the last choice shown again from the URL)
+    # must be over before choosing: otherwise the refill resets the choice made meanwhile.
+    await expect(page.locator("#kunci-aktif")).to_be_visible()
+    await expect(message).not_to_have_text("Memuat…")
     await page.select_option("#periode", "2024")
     await page.select_option("#provinsi", "16")
     await page.click("#tampilkan")

@@ -136,7 +136,7 @@ async def test_csv_cells_never_run_as_formulas(client, keys, tmp_path, database_
     assert exported["nama_usaha"] == "'" + FORMULA and exported["telepon"] == "'+62812345678"
     from app.core.record.flat import content_from_row
 
-    content, _ = content_from_row(exported)
+    content, _, _ = content_from_row(exported)
     assert content["nama_usaha"] == FORMULA and content["telepon"] == "+62812345678"
 
 
@@ -187,7 +187,7 @@ async def test_fixed_or_guessable_submission_ids_are_refused(client, keys, pg, s
     r = await client.post("/api/v1/submissions", json=umkm(submission_id=sid), headers=auth(enum))
     assert r.status_code == 422, r.text
     assert [e["field"] for e in r.json()["errors"]] == ["submission_id"]
-    assert "version 4 or 7" in r.json()["errors"][0]["message"]
+    assert "versi 4 atau 7" in r.json()["errors"][0]["message"]
     batch = await client.post("/api/v1/submissions/batch", json={"items": [umkm(submission_id=sid)]},
                               headers=auth(enum))
     assert batch.json()["items"][0]["status"] == 422

@@ -144,3 +144,39 @@ async def test_stopping_serve_stops_the_embedded_server_it_started(tmp_path):
     finally:
         embedded.stop(pgdata)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def test_serve_reload_runs_a_watched_worker_and_stops_cleanly(database_url, tmp_path):
+    """`./dev serve --reload` (the README's development loop): a reloader process serving
+    through a child it restarts on changes; SIGTERM ends both."""
+    import psutil
+
+    env = environment(database_url=database_url)
+    served = await asyncio.to_thread(Served(env, "--reload", log=tmp_path / "serve.log").wait_ready)
+    try:
+        children = psutil.Process(served.proc.pid).children(recursive=True)
+        assert children, served.output()
+        async with httpx.AsyncClient(base_url=served.url) as c:
+            assert (await c.get("/healthz")).status_code == 200
+        assert await asyncio.to_thread(served.signal, signal.SIGTERM) == 0, served.output()
+        await asyncio.to_thread(psutil.wait_procs, children, 30)
+        assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in children)
+    finally:
+        await asyncio.to_thread(served.stop)
+
+
+def test_serve_says_what_each_option_does_and_refuses_reload_with_workers(database_url):
+    env = environment(database_url=database_url)
+    helped = cli(env, "serve", "--help")
+    assert helped.returncode == 0
+    from app.cli import build_parser
+
+    serve = next(a for a in build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "serve")[1]
+    for action in serve._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help, action.option_strings        # every option has its sentence
+            assert action.option_strings[-1] in helped.stdout
+    for option in ("--reload", "--workers", "--forwarded-allow-ips", "--root-path"):
+        assert option in helped.stdout
+    both = cli(env, "serve", "--reload", "--workers", "2")
+    assert both.returncode == 2 and "--reload runs one process" in both.stderr

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from app import cli
 from tests.conftest import auth
@@ -102,11 +103,13 @@ async def test_import_ndjson_reports_bad_lines_and_keeps_idempotency(client, enu
     f.write_text("\n".join(lines) + "\n")
     p = await asyncio.to_thread(run_cli, "import", str(f), "--as", "impor-ods-sumsel", database_url=database_url)
     assert p.returncode == 1
+    # in line order, whichever step refused the line, and naming the file as it was given
     err = p.stderr.splitlines()
-    assert any(x.startswith("legacy.ndjson: line 3: not valid JSON") for x in err), p.stderr
-    assert any(x.startswith("legacy.ndjson: line 4: nik_pemilik:") for x in err), p.stderr
-    assert any(x.startswith("legacy.ndjson: line 6: submission_id: already stored") for x in err), p.stderr
-    assert any(x.startswith("legacy.ndjson: line 8: skala_usaha: derived") for x in err), p.stderr
+    assert err[0].startswith(f"{f}: line 3: not valid JSON"), p.stderr
+    assert err[1].startswith(f"{f}: line 4: nik_pemilik harus tepat 16 angka"), p.stderr
+    assert err[2].startswith(f"{f}: line 6: submission_id: already stored"), p.stderr
+    assert err[3].startswith(f"{f}: line 8: skala_usaha ditentukan oleh layanan"), p.stderr
+    assert len(err) == 4, p.stderr
     assert "7 records read: 2 created, 1 already present, 4 rejected" in p.stdout
     stored = await pg.fetch("SELECT submission_id::text, created_by FROM submissions WHERE created_by <> 'enum-sumsel'")
     assert sorted(tuple(r) for r in stored) == sorted((g["submission_id"], "impor-ods-sumsel") for g in good)
@@ -151,10 +154,61 @@ async def test_import_csv_bad_cells_name_line_and_field(database_url, tmp_path):
         w.writerows([header, row, bad_int, bad_bool, row + ["extra"]])
     p = await asyncio.to_thread(run_cli, "import", str(f), database_url=database_url)
     assert p.returncode == 1
-    assert "ods.csv: line 3: modal_usaha:" in p.stderr
-    assert "ods.csv: line 4: platform_digital:" in p.stderr
+    assert f"{f}: line 3: modal_usaha harus bilangan bulat" in p.stderr
+    assert f"{f}: line 4: platform_digital harus true atau false" in p.stderr
     assert "ods.csv: line 5: 1 more cells than the header has columns" in p.stderr
     assert "4 records read: 1 created, 0 already present, 3 rejected" in p.stdout
+
+
+async def test_export_parquet_then_import_restores_the_same_content(client, enum_key, plain_admin, database_url,
+                                                                    pg, tmp_path):
+    await post_records(client, enum_key, 3)
+    r = await client.post("/api/v1/submissions", json=koperasi(lokasi={"lat": -2.5, "lon": 104.25}),
+                          headers=auth(enum_key))
+    assert r.status_code == 201
+    before = {r["submission_id"]: r["data"] for r in await service_records(client, plain_admin)}
+    out = tmp_path / "all.parquet"
+    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "parquet", "--out", str(out),
+                                database_url=database_url)
+    assert p.returncode == 0, p.stderr
+    await pg.execute("TRUNCATE changes, submission_history, submission_versions, submissions, sync_records, "
+                     "rekap_status")
+    p = await asyncio.to_thread(run_cli, "import", str(out), database_url=database_url)
+    assert p.returncode == 0, p.stderr
+    assert "4 records read: 4 created" in p.stdout and "ignored columns" in p.stdout
+    after = {r["submission_id"]: r["data"] for r in await service_records(client, plain_admin)}
+    assert after == before
+    # the same file again is a replay, by content hash
+    p = await asyncio.to_thread(run_cli, "import", str(out), database_url=database_url)
+    assert "0 created, 4 already present" in p.stdout, p.stdout
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "csv", "parquet"])
+async def test_a_masked_export_is_refused_alike_in_every_format(client, enum_key, database_url, tmp_path, fmt):
+    await post_records(client, enum_key, 2)
+    out = tmp_path / f"masked.{fmt}"
+    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", fmt, "--out", str(out),
+                                "--mask-pii", database_url=database_url)
+    assert p.returncode == 0, p.stderr
+    p = await asyncio.to_thread(run_cli, "import", str(out), database_url=database_url)
+    assert p.returncode == 1
+    lines = p.stderr.splitlines()
+    assert len(lines) == 2 and all("personal data is masked" in x for x in lines), p.stderr
+    assert "NIK" not in p.stderr and "16 angka" not in p.stderr
+
+
+async def test_a_file_that_is_neither_text_nor_parquet_is_a_usage_error(database_url, tmp_path):
+    f = tmp_path / "records.csv"
+    f.write_bytes(b"submission_id,periode\n\xff\xfe\x00garbage\n")
+    p = await asyncio.to_thread(run_cli, "import", str(f), database_url=database_url)
+    assert p.returncode == 2 and "not UTF-8 text" in p.stderr and "Traceback" not in p.stderr, p.stderr
+    # a Parquet file forced as CSV is named as what it is
+    pq_file = tmp_path / "x.parquet"
+    pq_file.write_bytes(b"PAR1" + b"\x00" * 16 + b"PAR1")
+    p = await asyncio.to_thread(run_cli, "import", str(pq_file), "--format", "csv", database_url=database_url)
+    assert p.returncode == 2 and "Parquet" in p.stderr, p.stderr
+    p = await asyncio.to_thread(run_cli, "import", str(pq_file), database_url=database_url)
+    assert p.returncode == 2 and "cannot be read as Parquet" in p.stderr and "Traceback" not in p.stderr, p.stderr
 
 
 async def test_import_of_a_missing_file_is_a_usage_error(database_url, tmp_path):
@@ -258,3 +312,66 @@ async def test_sync_pull_during_concurrent_writes_equals_the_service(client, key
     assert records == {r["submission_id"]: r for r in await service_records(client, walidata)}
     stored = orjson.loads(state.read_bytes())
     assert stored["offset"] == (out / "changes.ndjson").stat().st_size
+
+
+async def test_export_cursor_stays_while_nothing_changes_and_is_the_one_sync_pull_stores(
+        client, keys, live_server, database_url, tmp_path):
+    enum = await keys.make("enumerator", "16", name="enum-cursor")
+    walidata = await keys.make("walidata", name="kemenkop-cursor", pii=True)
+    await post_records(client, enum, 3)
+
+    def export_cursor() -> str:
+        p = run_cli("export", "--periode", "2022", "--format", "ndjson", "--out", str(tmp_path / "e.ndjson"),
+                    database_url=database_url)
+        assert p.returncode == 0, p.stderr
+        return p.stdout.strip().splitlines()[-1].rsplit(" ", 1)[-1]
+
+    state, out = tmp_path / "cursor.json", tmp_path / "bdt"
+
+    def pull() -> str:
+        assert cli.main(["sync", "pull", "--url", live_server.url, "--key", walidata, "--state", str(state),
+                         "--out", str(out)]) == 0
+        return orjson.loads(state.read_bytes())["cursor"]
+
+    first = await asyncio.to_thread(export_cursor)
+    # Every export writes the access log (a transaction, so a new xid): the cursor must not move.
+    assert await asyncio.to_thread(export_cursor) == first
+    assert await asyncio.to_thread(pull) == first
+    assert await asyncio.to_thread(export_cursor) == first
+    # A change moves both, to the same place; the feed after the old cursor is exactly that change.
+    (rec,) = await post_records(client, enum, 1)
+    moved = await asyncio.to_thread(export_cursor)
+    assert moved != first
+    r = await client.get("/api/v1/sync/changes", params={"after": first}, headers=auth(walidata))
+    lines, end = parse_stream(r.text)
+    assert [ln["submission_id"] for ln in lines] == [rec["submission_id"]] and end["cursor"] == moved
+    assert await asyncio.to_thread(pull) == moved
+
+
+async def test_feed_snapshot_export_and_api_write_an_instant_as_the_same_text(client, keys, database_url,
+                                                                               tmp_path):
+    import re
+
+    from tests.test_submissions import TIME_FIELDS, UTC_TEXT
+
+    enum = await keys.make("enumerator", "16", name="enum-times")
+    walidata = await keys.make("walidata", name="kemenkop-times", pii=True)
+    (rec,) = await post_records(client, enum, 1, captured_at="2022-06-01T09:30:00.5+07:00")
+    api = (await client.get(f"/api/v1/submissions/{rec['submission_id']}", headers=auth(enum))).json()
+    assert api["captured_at"] == api["data"]["captured_at"] == "2022-06-01T02:30:00.500000Z"
+
+    changes, _ = parse_stream((await client.get("/api/v1/sync/changes", headers=auth(walidata))).text)
+    (change,) = [c for c in changes if c["submission_id"] == rec["submission_id"]]
+    assert re.match(UTC_TEXT, change["changed_at"]) and change["changed_at"] == api["dibuat_pada"]
+    snapshot, _ = parse_stream((await client.get(SNAPSHOT, headers=auth(walidata))).text)
+    (line,) = [s for s in snapshot if s["submission_id"] == rec["submission_id"]]
+    out = tmp_path / "t.csv"
+    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "csv", "--out", str(out),
+                                database_url=database_url)
+    assert p.returncode == 0, p.stderr
+    with open(out, newline="") as f:
+        (row,) = [r for r in csv.DictReader(f) if r["submission_id"] == rec["submission_id"]]
+    for field in TIME_FIELDS:
+        assert re.match(UTC_TEXT, api[field]), (field, api[field])
+        assert change["record"][field] == line[field] == row[field] == api[field], field
+    assert change["record"]["data"] == line["data"] == api["data"]

@@ -333,6 +333,18 @@ async def test_correction_with_nul_text_is_422_not_500(client, verif, enum_key, 
     assert "nama_usaha" in fields(await correct(client, enum_key, rec, nama_usaha="Warung\u0000Baru"))
 
 
+async def test_a_correction_names_every_invalid_field_at_once(client, verif, enum_key, rec):
+    # The same single validation pass as ingest: the NIK's reference check comes with the
+    # structural errors, and a body without jenis is still checked field by field.
+    await tolak(client, verif, rec["submission_id"])
+    body = {**rec, "nik_pemilik": "1699011205850001", "status_tempat": "keliling", "modal_usaha": "banyak"}
+    del body["jenis"]
+    r = await client.put(f"/api/v1/submissions/{rec['submission_id']}", json=body, headers=auth(enum_key))
+    errors = fields(r)
+    assert set(errors) == {"jenis", "nik_pemilik", "status_tempat", "modal_usaha"}, errors
+    assert errors["jenis"] == "jenis wajib diisi: umkm atau koperasi"
+
+
 async def test_correction_may_not_change_jenis(client, verif, enum_key, rec):
     await tolak(client, verif, rec["submission_id"])
     from tests.factories import koperasi

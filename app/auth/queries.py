@@ -8,13 +8,18 @@ INSERT = text(
     RETURNING id
     """
 )
-REVOKE = text(
-    "UPDATE api_keys SET revoked_at = now() WHERE (id::text = :ref OR key_prefix = :ref) "
-    "AND revoked_at IS NULL RETURNING id, name"
-)
-LIST = text(
-    "SELECT id, name, role, kode_wilayah, key_prefix, pii, created_at, expires_at, revoked_at, "
-    "last_used_at FROM api_keys ORDER BY id"
+REVOKE = text("UPDATE api_keys SET revoked_at = now() WHERE id = :id AND revoked_at IS NULL RETURNING id, name")
+
+# A key rotated away (its holder has a newer key) keeps working until its expiry: the grace.
+_KEY_COLUMNS = """id, name, role, kode_wilayah, key_prefix, pii, created_at, expires_at, revoked_at,
+    last_used_at, expires_at <= now() AS expired,
+    EXISTS (SELECT 1 FROM api_keys n WHERE n.identity_id = k.identity_id AND n.id > k.id) AS rotated"""
+LIST = text(f"SELECT {_KEY_COLUMNS} FROM api_keys k ORDER BY id")
+# The keys an operator's reference names: its id, or every key whose prefix starts with it.
+MATCHING = text(
+    f"""SELECT {_KEY_COLUMNS} FROM api_keys k
+    WHERE id = CAST(:id AS bigint) OR starts_with(key_prefix, CAST(:prefix AS text))
+    ORDER BY id"""
 )
 # The newest key of its holder, active or not (a revoked key's holder, e.g. after a lost
 # phone, gets a successor that keeps their records); a working one expires after the grace.
@@ -24,7 +29,7 @@ ROTATE_OLD = text(
        SET expires_at = CASE WHEN revoked_at IS NULL
                              THEN LEAST(COALESCE(expires_at, 'infinity'), now() + make_interval(secs => :grace))
                              ELSE expires_at END
-     WHERE (id::text = :ref OR key_prefix = :ref)
+     WHERE id = :id
        AND NOT EXISTS (SELECT 1 FROM api_keys n WHERE n.identity_id = k.identity_id AND n.id > k.id)
      RETURNING id, identity_id, name, role, kode_wilayah, pii
     """

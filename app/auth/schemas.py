@@ -1,11 +1,11 @@
-import datetime as dt
-
 from pydantic import BaseModel, Field
+
+from app.core.timefmt import UtcTime
 
 
 class AuditEntry(BaseModel):
     id: int
-    pada: dt.datetime
+    pada: UtcTime
     key_id: int | None
     key_name: str
     role: str

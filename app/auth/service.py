@@ -48,13 +48,68 @@ async def create(name: str, role: str, kode_wilayah: str | None = None, *, pii: 
     return key_id, key
 
 
+class KeyRefError(ValueError):
+    """A key reference that names no key, or more than one: the message says which, and
+    `candidates` are the keys it could mean."""
+
+    def __init__(self, message: str, candidates: list[dict] | None = None, *, ambiguous: bool = False):
+        super().__init__(message)
+        self.candidates = candidates or []
+        self.ambiguous = ambiguous
+
+
+KEY_PREFIX_LEN = 14       # "kumkm_" and 8 characters of the secret, shown by `apikey list`
+
+
+def _parse_ref(ref: str) -> tuple[int | None, str | None]:
+    """An id (digits only) or a prefix of the key, with or without `kumkm_` (a whole key, or
+    the prefix as `apikey list` shows it with its ellipsis, works too)."""
+    ref = ref.strip().rstrip("…").rstrip(".")
+    if ref.isdigit():
+        return int(ref), None
+    prefix = ref if ref.startswith("kumkm_") else "kumkm_" + ref
+    return None, prefix[:KEY_PREFIX_LEN]
+
+
+async def _one(conn, ref: str, usable, what: str) -> dict:
+    """The one key `ref` names among those `usable` accepts; KeyRefError otherwise."""
+    key_id, prefix = _parse_ref(ref)
+    if key_id is not None and key_id > 2**63 - 1:
+        raise KeyRefError(f"no key has id {ref}")
+    rows = [dict(r) for r in (await conn.execute(queries.MATCHING, {"id": key_id, "prefix": prefix})).mappings()]
+    fit = [r for r in rows if usable(r)]
+    if len(fit) == 1:
+        return fit[0]
+    if len(fit) > 1:
+        raise KeyRefError(f"{ref!r} is ambiguous: {len(fit)} keys {what} match it; give more of the prefix "
+                          "or the id", fit, ambiguous=True)
+    if rows:
+        raise KeyRefError(f"no key {what} matches {ref!r}; it matches only: " + ", ".join(
+            f"#{r['id']} ({key_status(r)})" for r in rows), rows)
+    raise KeyRefError(f"no key matches {ref!r} (an id, or a prefix as `kumkm apikey list` shows it)")
+
+
+def key_status(k: dict) -> str:
+    """active, `grace until T` (rotated away, working until T), expired or revoked."""
+    from app.core.timefmt import utc_text
+
+    if k["revoked_at"] is not None:
+        return "revoked"
+    if k["expired"]:
+        return "expired"
+    if k["rotated"] and k["expires_at"] is not None:
+        return f"grace until {utc_text(k['expires_at'])[:19]}Z"
+    return "active"
+
+
 async def rotate(ref: str, grace_seconds: int = 0) -> tuple[int, str] | None:
     """A new key for the same holder (identity, name, role, scope and pii grant); the old one
     keeps working for `grace_seconds` so devices can switch over, then expires. The newest key
     of a holder can be rotated even when revoked: a lost phone's key is revoked at once and its
     holder later given a successor that keeps their records."""
     async with db.transaction() as conn:
-        old = (await conn.execute(queries.ROTATE_OLD, {"ref": ref, "grace": grace_seconds})).first()
+        target = await _one(conn, ref, lambda k: not k["rotated"], "that is its holder's newest")
+        old = (await conn.execute(queries.ROTATE_OLD, {"id": target["id"], "grace": grace_seconds})).first()
         if old is None:
             return None
         key = new_key()
@@ -68,7 +123,8 @@ async def rotate(ref: str, grace_seconds: int = 0) -> tuple[int, str] | None:
 
 async def revoke(ref: str) -> list[tuple[int, str]]:
     async with db.transaction() as conn:
-        rows = (await conn.execute(queries.REVOKE, {"ref": ref})).all()
+        target = await _one(conn, ref, lambda k: k["revoked_at"] is None, "not yet revoked")
+        rows = (await conn.execute(queries.REVOKE, {"id": target["id"]})).all()
     clear_cache()
     return [tuple(r) for r in rows]
 

@@ -3,7 +3,8 @@ field and its reason so an enumerator app can point at the input to fix."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,10 +142,13 @@ def problem_response(p: Problem) -> JSONResponse:
     return JSONResponse(p.body(), status_code=p.status, media_type=MEDIA_TYPE, headers=p.headers)
 
 
-# Domains register a better message for fields a client must not send (e.g. derived ones).
+# Domains register a better message for fields a client must not send (e.g. derived ones),
+# and for what a field's pattern asks for (keyed by the pattern).
 UNKNOWN_FIELD_HINTS: dict[str, str] = {}
+PATTERN_HINTS: dict[str, str] = {}
 
 _UNION_TAGS = {"umkm", "koperasi", "SubmissionUmkm", "SubmissionKoperasi"}
+_DIGITS = re.compile(r"^\^\[0-9\]\{([0-9]+)\}\$$")
 
 
 def field_path(loc: tuple | list) -> str:
@@ -157,20 +161,103 @@ def field_path(loc: tuple | list) -> str:
     return ".".join(parts) or "body"
 
 
-def pydantic_errors(errors: list[dict], prefix: tuple = ()) -> list[dict]:
+def _choices(expected: str) -> str:
+    """pydantic's "'a', 'b' or 'c'" as "a, b atau c"."""
+    names: list[str] = re.findall(r"'([^']*)'", expected)
+    if not names:
+        return expected
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " atau " + names[-1]
+
+
+_REASONS: dict[str, str] = {
+    "missing": "wajib diisi",
+    "string_type": "harus berupa teks",
+    "string_too_long": "paling banyak {max_length} karakter",
+    "int_type": "harus bilangan bulat (angka JSON tanpa tanda kutip, titik ribuan atau koma)",
+    "int_parsing": "harus bilangan bulat",
+    "int_from_float": "harus bilangan bulat, tanpa pecahan",
+    "bool_type": "harus true atau false",
+    "bool_parsing": "harus true atau false",
+    "float_type": "harus angka",
+    "float_parsing": "harus angka",
+    "finite_number": "harus angka terhingga",
+    "greater_than_equal": "paling kecil {ge}",
+    "greater_than": "harus lebih dari {gt}",
+    "less_than_equal": "paling besar {le}",
+    "less_than": "harus kurang dari {lt}",
+    "uuid_type": "harus UUID, mis. 7b0d6c1e-4a8e-4b55-9a3f-2f1d8e6b9c01",
+    "uuid_parsing": "harus UUID, mis. 7b0d6c1e-4a8e-4b55-9a3f-2f1d8e6b9c01",
+    "datetime_type": "harus tanggal dan waktu RFC 3339 dengan zona waktu, mis. 2022-06-01T09:30:00+07:00",
+    "datetime_parsing": "harus tanggal dan waktu RFC 3339 dengan zona waktu, mis. 2022-06-01T09:30:00+07:00",
+    "datetime_from_date_parsing": "harus tanggal dan waktu RFC 3339 dengan zona waktu, "
+                                  "mis. 2022-06-01T09:30:00+07:00",
+    "date_type": "harus tanggal YYYY-MM-DD",
+    "date_parsing": "harus tanggal YYYY-MM-DD",
+    "date_from_datetime_parsing": "harus tanggal YYYY-MM-DD",
+    "model_type": "harus objek JSON ({...})",
+    "model_attributes_type": "harus objek JSON ({...})",
+    "dict_type": "harus objek JSON ({...})",
+    "list_type": "harus array JSON ([...])",
+    "too_short": "paling sedikit {min_length} item",
+    "too_long": "paling banyak {max_length} item",
+    "decimal_type": "harus angka desimal",
+    "decimal_parsing": "harus angka desimal",
+    "json_invalid": "bukan JSON yang sah: {error}",
+}
+
+
+def _reason(e: Mapping[str, Any], field: str) -> str:
+    """Why the field is invalid, in Indonesian (docs/decisions.md: the people reading these
+    are the developers of enumerator apps and the dinas, in Indonesia)."""
+    typ = e.get("type") or ""
+    ctx = e.get("ctx") or {}
+    if typ == "extra_forbidden":
+        return UNKNOWN_FIELD_HINTS.get(field, "tidak dikenal: field ini tidak ada di formulir (periksa ejaannya)")
+    if typ == "string_too_short":
+        return "tidak boleh kosong" if ctx.get("min_length") == 1 else "paling sedikit {min_length} karakter".format(**ctx)
+    if typ == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        if pattern in PATTERN_HINTS:
+            return PATTERN_HINTS[pattern]
+        digits = _DIGITS.match(pattern)
+        return f"harus tepat {digits.group(1)} angka" if digits else f"tidak sesuai pola {pattern}"
+    if typ in ("literal_error", "enum"):
+        return "harus salah satu dari: " + _choices(str(ctx.get("expected", "")))
+    template = _REASONS.get(typ)
+    if template is not None:
+        try:
+            return template.format(**ctx)
+        except (KeyError, IndexError, ValueError):
+            return template
+    return str(e.get("msg", "tidak sah"))
+
+
+def pydantic_errors(errors: Iterable[Mapping[str, Any]], prefix: tuple = ()) -> list[dict]:
+    """pydantic's errors as `errors` entries: the field's path and a message that starts with
+    it ("nik_pemilik wajib diisi"), so each message stands on its own where an app shows it."""
     out = []
     for e in errors:
-        msg = e.get("msg", "invalid")
         field = field_path(tuple(prefix) + tuple(e.get("loc", ())))
-        if e.get("type") in ("union_tag_invalid", "union_tag_not_found"):
-            tag = str((e.get("ctx") or {}).get("discriminator", "")).strip("'")
+        typ = e.get("type")
+        if typ in ("union_tag_invalid", "union_tag_not_found"):
+            ctx = e.get("ctx") or {}
+            tag = str(ctx.get("discriminator", "")).strip("'")
             field = f"{field}.{tag}" if field != "body" else tag
-        if e.get("type") == "extra_forbidden":
-            msg = UNKNOWN_FIELD_HINTS.get(field, "unknown field")
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        out.append({"field": field, "message": msg,
-                    "type": e.get("type")})
+            if typ == "union_tag_not_found":
+                msg = f"{field} wajib diisi"
+            else:
+                msg = f"{field} harus salah satu dari: {_choices(str(ctx.get('expected_tags', '')))}"
+        elif typ in ("value_error", "assertion_error"):
+            # our own validators' words, which name the field themselves
+            msg = str(e.get("msg", ""))
+            for lead in ("Value error, ", "Assertion failed, "):
+                if msg.startswith(lead):
+                    msg = msg[len(lead):]
+            if field != "body" and not msg.startswith(field.rsplit(".", 1)[-1]):
+                msg = f"{field}: {msg}"
+        else:
+            msg = f"{field} {_reason(e, field)}"
+        out.append({"field": field, "message": msg, "type": typ})
     return out
 
 

@@ -5,10 +5,10 @@ import json
 from decimal import Decimal
 from typing import Any, Literal
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
+from app.core import timefmt
 from app.core.access import Principal
 from app.core.authn import require_key
 from app.core.replicas import FRESHNESS_HEADERS
@@ -54,7 +54,7 @@ _CSV = {"content": {"text/csv": {"schema": {"type": "string"}}},
 
 
 def _json(doc: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(doc, default=str), status_code=status, media_type="application/json")
+    return Response(timefmt.dumps(doc), status_code=status, media_type="application/json")
 
 
 @router.get("/formula", summary="Registry formulas and their vocabulary")

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from app.core.timefmt import UtcTime
+
 SATUAN = Literal["persen", "unit", "orang", "rupiah", "indeks"]
 POLARITAS = Literal["naik", "turun"]
 LEVEL = Literal["nasional", "provinsi", "kabkota"]
@@ -63,8 +65,8 @@ class Tujuan(BaseModel):
     pemilik: str
     kode: str
     nama: str
-    dibuat_pada: dt.datetime
-    diubah_pada: dt.datetime
+    dibuat_pada: UtcTime
+    diubah_pada: UtcTime
 
 
 class SasaranIn(_In):
@@ -86,8 +88,8 @@ class Sasaran(BaseModel):
     tujuan_id: int | None
     kode: str
     nama: str
-    dibuat_pada: dt.datetime
-    diubah_pada: dt.datetime
+    dibuat_pada: UtcTime
+    diubah_pada: UtcTime
 
 
 class IndikatorIn(_In):
@@ -141,8 +143,8 @@ class Indikator(BaseModel):
     renstra_akhir: int
     aktif: bool
     dibuat_oleh: str
-    dibuat_pada: dt.datetime
-    diubah_pada: dt.datetime
+    dibuat_pada: UtcTime
+    diubah_pada: UtcTime
 
 
 class IndikatorList(BaseModel):
@@ -174,7 +176,7 @@ class IndikatorTargetRevisi(BaseModel):
     nilai: str
     keterangan: str | None
     dibuat_oleh: str
-    dibuat_pada: dt.datetime
+    dibuat_pada: UtcTime
 
 
 class TargetTahun(BaseModel):
@@ -195,7 +197,7 @@ class RealisasiRevisi(BaseModel):
     sumber: str
     catatan: str | None
     dibuat_oleh: str
-    dibuat_pada: dt.datetime
+    dibuat_pada: UtcTime
 
 
 class Realisasi(BaseModel):

@@ -3,14 +3,15 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.routing import Match, Route
 
+from app.core import timefmt
 from app.core.access import Principal, log_access, require_scope
 from app.core.authn import principal_in_role, require_key, require_role
 from app.core.batch import body_schema, read_items, read_json
 from app.core.errors import CONTENT_CONFLICT, INVALID, NOT_FOUND
+from app.core.record.model import OPENAPI_RECORD_SCHEMA
 from app.core.reference import KODE_PATTERN, get_index
 from app.observability.metrics import INGESTED
 from app.submissions import service
@@ -20,20 +21,12 @@ router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
 
 _poster = require_role(*service.POSTING_ROLES)
 
-# One record, UMKM or koperasi by `jenis` (the models are added to the components in app.main).
-_RECORD_SCHEMA = {
-    "oneOf": [{"$ref": "#/components/schemas/SubmissionUmkm"},
-              {"$ref": "#/components/schemas/SubmissionKoperasi"}],
-    "discriminator": {"propertyName": "jenis", "mapping": {
-        "umkm": "#/components/schemas/SubmissionUmkm",
-        "koperasi": "#/components/schemas/SubmissionKoperasi"}},
-}
-_BATCH_BODY = body_schema(_RECORD_SCHEMA)
-_SINGLE_BODY = {"required": True, "content": {"application/json": {"schema": _RECORD_SCHEMA}}}
+_BATCH_BODY = body_schema(OPENAPI_RECORD_SCHEMA)
+_SINGLE_BODY = {"required": True, "content": {"application/json": {"schema": OPENAPI_RECORD_SCHEMA}}}
 
 
 def _json(content, status: int = 200) -> Response:
-    return Response(orjson.dumps(content, default=str), status_code=status, media_type="application/json")
+    return Response(timefmt.dumps(content), status_code=status, media_type="application/json")
 
 
 @router.post("", response_model=SubmissionOut, status_code=201, openapi_extra={"requestBody": _SINGLE_BODY},

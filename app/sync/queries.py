@@ -1,14 +1,15 @@
 """SQL of the sync domain. These run on the raw asyncpg connection ($n parameters): the
 feed and the snapshot move millions of rows, and PostgreSQL hands over finished NDJSON text
 (the stored record lines, the change fields around them) so that Python only forwards bytes."""
+from app.core.timefmt import sql_utc_text
 
 # The record as a consumer stores it is `sync_records.line`: rendered by sync_record_line()
 # (migration 0004, app.core.record) in the statement that writes the record, so reading it
 # builds nothing.
 
 # Set at the start of every sync transaction (which runs only the statements of this module).
-# Timestamps in the change fields follow the session time zone; UTC makes them the same for
-# every consumer whatever the server's configuration. The plan is pinned to the one shape
+# Timestamps are rendered in UTC explicitly (app.core.timefmt); the session's UTC is for any
+# other rendering, so that none depends on the server's configuration. The plan is pinned to the one shape
 # that streams: changes in index order, each record looked up by key, snapshot pages read in
 # order. A misestimated range (all changes of a bulk load share one xid) otherwise turned a
 # 20,000-change range into a sort of the whole table, and PostgreSQL's parallel workers
@@ -23,6 +24,9 @@ HORIZON = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
 # In REPEATABLE READ this is the transaction's snapshot, the one every later statement
 # (the whole snapshot stream) reads with.
 CURRENT_SNAPSHOT = "SELECT pg_current_snapshot()::text"
+
+# The last change the transaction's snapshot sees (by the changes_order index, backwards).
+LAST_CHANGE = "SELECT xid::text, id FROM changes ORDER BY xid DESC, id DESC LIMIT 1"
 
 def _in_scope(rel: str, scope: str) -> str:
     """`rel` lies in the caller's wilayah: the parameter `scope` (a provinsi or kabkota code)
@@ -41,14 +45,14 @@ def _page_where(scope: str, periode: str) -> str:
 
 # The change's own fields as JSON members (no braces), cheaper by concatenation than
 # json_build_object, which looks up every argument's type on every row.
-_CHANGE_FIELDS = """'"jenis_perubahan":' || to_json(c.jenis_perubahan)::text
+_CHANGE_FIELDS = f"""'"jenis_perubahan":' || to_json(c.jenis_perubahan)::text
            || ',"submission_id":"' || c.submission_id::text
            || '","version":' || c.version::text
            || ',"status":' || to_json(c.status)::text
            || ',"periode":' || to_json(c.periode)::text
            || ',"kode_provinsi":' || to_json(c.kode_provinsi)::text
            || ',"kode_kabkota":' || to_json(c.kode_kabkota)::text
-           || ',"changed_at":' || to_json(c.changed_at)::text"""
+           || ',"changed_at":"' || {sql_utc_text("c.changed_at")} || '"'"""
 
 # The record of a change, or null when it lies outside the caller's scope ($scope): the
 # record's *current* wilayah decides (it may have moved).

@@ -2,11 +2,12 @@
 so these models document the lines in OpenAPI (and tests check real lines against them)."""
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from app.core.timefmt import UtcTime
 
 
 class SyncRecord(BaseModel):
@@ -21,12 +22,12 @@ class SyncRecord(BaseModel):
     status: Literal["masuk", "diterima", "ditolak"]
     version: int
     enumerator_id: str
-    captured_at: dt.datetime
+    captured_at: UtcTime
     skala_usaha: str | None = None
     sektor: str | None = None
     dibuat_oleh: str
-    dibuat_pada: dt.datetime
-    diperbarui_pada: dt.datetime
+    dibuat_pada: UtcTime
+    diperbarui_pada: UtcTime
     pii_masked: bool = Field(description="true when NIK, nama pemilik, telepon and alamat are masked")
     data: dict = Field(description="the content of the current version, as it was submitted")
 
@@ -41,7 +42,7 @@ class ChangeLine(BaseModel):
     periode: str
     kode_provinsi: str
     kode_kabkota: str
-    changed_at: dt.datetime
+    changed_at: UtcTime
     record: SyncRecord | None = Field(
         description="the record's full current content (it may be newer than this change); "
                     "null when the record has since left the caller's wilayah")

@@ -15,8 +15,7 @@ from app.core.cli import UsageError, progress
 from app.core.record import flat
 from app.core.reference import known_periode
 from app.sync import queries
-from app.sync.cursor import Cursor, Snapshot
-from app.sync.service import RawConnection, Scope, snapshot_rows
+from app.sync.service import RawConnection, Scope, snapshot_cursor, snapshot_rows
 
 EXPORT_FORMATS = ("ndjson", "csv", "parquet")
 IMPORT_BATCH = 1000
@@ -87,7 +86,7 @@ async def export(*, periode: str, wilayah: str | None, fmt: str, out: Path, mask
         n = 0
         async with pg.transaction(isolation="repeatable_read", readonly=True):
             await pg.execute(queries.BEGIN_SYNC)
-            snap = Snapshot.parse(await pg.fetchval(queries.CURRENT_SNAPSHOT))
+            _, cursor = await snapshot_cursor(pg)
             total = await pg.fetchval(queries.SNAPSHOT_COUNT, periode, wilayah)
             out.parent.mkdir(parents=True, exist_ok=True)
             bar = progress(total, f"export {periode}")
@@ -123,10 +122,9 @@ async def export(*, periode: str, wilayah: str | None, fmt: str, out: Path, mask
         await conn.close(clean=clean)
         if tmp.exists():
             tmp.unlink()
-    cursor = Cursor(snap.xmin, 0, snap if snap.xmax > snap.xmin else None).encode()
     elapsed = time.monotonic() - started
     summary = {"file": str(out), "format": fmt, "periode": periode, "kode_wilayah": wilayah,
-               "records": n, "pii": scope.pii, "cursor": cursor, "seconds": round(elapsed, 2)}
+               "records": n, "pii": scope.pii, "cursor": cursor.encode(), "seconds": round(elapsed, 2)}
     # Personal data left the service: that is on record like any other access.
     await log_access(Principal.operator(actor), "kumkm export",
                      {k: v for k, v in summary.items() if k != "seconds"}, n)

@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from app.core.timefmt import UtcTime
+
 TINGKAT = ("provinsi", "kabkota", "kecamatan", "desa")
 Tingkat = Literal["provinsi", "kabkota", "kecamatan", "desa"]
 
@@ -31,7 +33,7 @@ class TargetRevisi(BaseModel):
     dasar_hukum: str
     berlaku_mulai: dt.date
     dibuat_oleh: str
-    dibuat_pada: dt.datetime
+    dibuat_pada: UtcTime
 
 
 class TargetOut(BaseModel):

@@ -7,11 +7,12 @@ from typing import Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from app.core import timefmt
 from app.core.access import Principal, can_see_pii, log_access, mask_record_data, require_scope
 from app.core.authn import require_key, require_role
-from app.core.batch import body_schema, read_items
+from app.core.batch import body_schema, read_items, read_json
 from app.core.errors import INVALID, NOT_FOUND
-from app.core.record.model import SubmissionIn, SubmissionOut
+from app.core.record.model import OPENAPI_RECORD_SCHEMA, SubmissionOut
 from app.core.record.prepare import record_out
 from app.core.record.read import get_row
 from app.core.reference import check_periode
@@ -57,7 +58,7 @@ async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: Princ
     if o.outcome == "rejected":
         raise o.problem()
     # The hot single-decision path: serialise directly (the shape is KeputusanOut).
-    return Response(orjson.dumps(o.result, option=orjson.OPT_UTC_Z), media_type="application/json")
+    return Response(timefmt.dumps(o.result), media_type="application/json")
 
 
 @router.post("/verifikasi/batch", response_model=BatchKeputusanResult,
@@ -81,7 +82,7 @@ async def verifikasi_batch(request: Request, principal: Principal = Depends(_dec
             item["current_version"] = o.current_version
         out_items.append(item)
     counts = {k: sum(1 for o in outcomes if o.outcome == k) for k in ("decided", "duplicate", "rejected")}
-    return Response(orjson.dumps({**counts, "items": out_items}), media_type="application/json")
+    return Response(timefmt.dumps({**counts, "items": out_items}), media_type="application/json")
 
 
 _PERIODE = Query(pattern=r"^[0-9]{4}$", description="PL-KUMKM round, e.g. 2022")
@@ -131,6 +132,8 @@ async def antrian(
 
 
 @router.put("/submissions/{submission_id}", response_model=SubmissionOut,
+            openapi_extra={"requestBody": {"required": True, "content": {
+                "application/json": {"schema": OPENAPI_RECORD_SCHEMA}}}},
             responses={403: {"description": "not the enumerator that created the record (nor admin)"},
                        404: {"description": "no such record"},
                        409: {"description": "the record is not ditolak; the body carries current_status "
@@ -138,12 +141,12 @@ async def antrian(
                        422: {"description": "field errors, the same as for POST /api/v1/submissions, or a "
                                             "changed identity field (submission_id, periode, jenis, "
                                             "enumerator_id, provinsi of kode_wilayah)"}})
-async def koreksi(submission_id: uuid.UUID, body: SubmissionIn, principal: Principal = Depends(_corrector)):
+async def koreksi(request: Request, submission_id: uuid.UUID, principal: Principal = Depends(_corrector)):
     """Correct a `ditolak` record: the body is the whole corrected record, validated exactly as
     at ingest. It becomes the next version and the record goes back to `masuk`; earlier
     versions stay readable under `/versi`. Sending the same correction again answers 200
     without a new version."""
-    await service.correct(submission_id, body.model_dump(mode="json"), principal)
+    await service.correct(submission_id, await read_json(request), principal)
     return await _read_record(submission_id, principal, "PUT /api/v1/submissions/{submission_id}")
 
 

@@ -3,11 +3,12 @@ together (alasan for ditolak, catatan for lainnya and for reversals) are checked
 service so that each broken rule names its own field."""
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StrictInt
+
+from app.core.timefmt import UtcTime
 
 # The fixed list of reasons a verifikator may give for ditolak. The codes are the contract;
 # the descriptions are what a dashboard shows next to them.
@@ -66,7 +67,7 @@ class KeputusanOut(BaseModel):
     alasan_kode: str | None = None
     catatan: str | None = None
     diputuskan_oleh: str
-    diputuskan_pada: dt.datetime
+    diputuskan_pada: UtcTime
     replay: bool = Field(False, description="true when the same decider had already made this exact "
                                             "decision; nothing was changed")
 
@@ -101,7 +102,7 @@ class RiwayatEntry(BaseModel):
     version: int
     oleh: str
     oleh_role: str | None = None
-    pada: dt.datetime
+    pada: UtcTime
     alasan_kode: str | None = None
     catatan: str | None = None
 
@@ -114,7 +115,7 @@ class Riwayat(BaseModel):
 class VersiInfo(BaseModel):
     version: int
     dibuat_oleh: str
-    dibuat_pada: dt.datetime
+    dibuat_pada: UtcTime
 
 
 class VersiList(BaseModel):
@@ -130,7 +131,7 @@ class VersiOut(BaseModel):
     pii_masked: bool
     data: dict = Field(description="the record's content as stored at this version")
     dibuat_oleh: str
-    dibuat_pada: dt.datetime
+    dibuat_pada: UtcTime
 
 
 # ---------------------------------------------------------------- the verifikator's queue
@@ -160,11 +161,11 @@ class AntrianItem(BaseModel):
     kode_wilayah: str
     nama_wilayah: str | None = None
     enumerator_id: str
-    captured_at: dt.datetime
+    captured_at: UtcTime
     skala_usaha: str | None = None
     kemungkinan_duplikat: bool = Field(description="another record has the same duplicate key (same NIK "
                                                    "pemilik and nama usaha in this kabupaten/kota and periode)")
-    diperbarui_pada: dt.datetime
+    diperbarui_pada: UtcTime
 
 
 class AntrianPage(BaseModel):

@@ -233,15 +233,21 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
     if not principal.covers(cur.kode_wilayah):
         raise OUTSIDE_SCOPE(f"the record is in wilayah {cur.kode_wilayah}, outside this key's "
                             f"scope ({principal.kode_wilayah})", submission_id=sid)
-    errors: list[dict] = [{"field": f, "type": "value_error", "message": "must not contain the NUL character"}
+    if not isinstance(body, dict):
+        raise INVALID("body harus objek JSON ({...}): rekaman lengkap yang dikoreksi",
+                      errors=[{"field": "body", "type": "model_type",
+                               "message": "body harus objek JSON ({...}): rekaman lengkap yang dikoreksi"}])
+    errors: list[dict] = [{"field": f, "type": "value_error",
+                           "message": f"{f} tidak boleh memuat karakter NUL (U+0000)"}
                           for f in _nul_fields(body)]
     if str(body.get("submission_id")) != sid:
         errors.append({"field": "submission_id", "type": "identity",
-                       "message": f"must equal the submission_id in the path ({sid})"})
+                       "message": f"submission_id harus sama dengan submission_id di path ({sid})"})
     for f in IDENTITY_FIELDS:
-        if f in body and body[f] != getattr(cur, f):
+        sent = body[f].strip() if isinstance(body.get(f), str) else body.get(f)
+        if f in body and sent != getattr(cur, f):
             errors.append({"field": f, "type": "identity",
-                           "message": f"a correction keeps the record's {f} ({getattr(cur, f)})"})
+                           "message": f"{f} tidak boleh berubah dalam koreksi (tetap {getattr(cur, f)})"})
     if errors:
         raise INVALID("; ".join(e["message"] for e in errors), errors=errors, submission_id=sid)
     prepared, rejected = await prepare([body], principal)
@@ -251,7 +257,8 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
     if p.row["kode_provinsi"] != cur.kode_provinsi:
         raise INVALID("a correction cannot move a record to another provinsi",
                       errors=[{"field": "kode_wilayah", "type": "identity",
-                               "message": f"must stay inside provinsi {cur.kode_provinsi}"}], submission_id=sid)
+                               "message": f"kode_wilayah harus tetap di provinsi {cur.kode_provinsi}"}],
+                      submission_id=sid)
     # Two tries: the second sees whatever a concurrent writer left and answers from it.
     for _ in range(2):
         if _judge_correction(cur, p.content_hash):

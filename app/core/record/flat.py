@@ -2,6 +2,7 @@
 flat row (CSV and Parquet), and back from a flat row to the content the API accepts."""
 from __future__ import annotations
 
+import datetime as dt
 import types
 import typing
 import uuid
@@ -12,6 +13,7 @@ import orjson
 from app.core import csvcell
 from app.core.access import mask_record_data
 from app.core.record.model import Lokasi, SubmissionKoperasi, SubmissionUmkm
+from app.core.timefmt import utc_text
 
 # What the service keeps about a record besides its content; in the order of the columns.
 META_COLUMNS = (
@@ -99,10 +101,15 @@ _TRUE = {"true", "1", "ya", "y", "yes", "t"}
 _FALSE = {"false", "0", "tidak", "n", "no", "f"}
 
 
-def content_from_row(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
-    """The content (what the API accepts) of one CSV row, and the columns that were ignored
-    because the service derives them. Empty cells are absent fields. A value that does not
-    convert is passed on as text, so validation names the field and what is wrong."""
+MASKED = "pii_masked: this record's personal data is masked; it cannot be imported"
+
+
+def content_from_row(row: dict[str, str]) -> tuple[dict[str, Any], list[str], str | None]:
+    """The content (what the API accepts) of one CSV row, the columns that were ignored
+    because the service derives them, and an error for a row that cannot be imported (its
+    personal data is masked, as in an export with --mask-pii). Empty cells are absent fields.
+    A value that does not convert is passed on as text, so validation names the field and
+    what is wrong."""
     content: dict[str, Any] = {}
     ignored: list[str] = []
     lokasi: dict[str, Any] = {}
@@ -111,6 +118,8 @@ def content_from_row(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
         value: Any = csvcell.read_cell(raw.strip()) if isinstance(raw, str) else raw
         if col in NOT_CONTENT:
             ignored.append(col)
+            if col == "pii_masked" and isinstance(value, str) and value.lower() in _TRUE:
+                return {}, ignored, MASKED
             continue
         if value is None or value == "":
             continue
@@ -132,7 +141,32 @@ def content_from_row(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
         content[col] = value
     if lokasi:
         content["lokasi"] = lokasi
-    return content, ignored
+    return content, ignored, None
+
+
+def content_from_typed(row: dict[str, Any]) -> tuple[dict[str, Any], list[str], str | None]:
+    """The same for a row of typed values (the Parquet export: integers, booleans, floats and
+    UTC timestamps; text as stored, with no spreadsheet escaping)."""
+    content: dict[str, Any] = {}
+    ignored: list[str] = []
+    lokasi: dict[str, Any] = {}
+    for col, value in row.items():
+        if col in NOT_CONTENT:
+            ignored.append(col)
+            if col == "pii_masked" and value is True:
+                return {}, ignored, MASKED
+            continue
+        if value is None:
+            continue
+        if col in FLOAT_COLUMNS:
+            lokasi[col.rsplit("_", 1)[1]] = value
+        elif isinstance(value, dt.datetime):
+            content[col] = utc_text(value)
+        else:
+            content[col] = value
+    if lokasi:
+        content["lokasi"] = lokasi
+    return content, ignored, None
 
 
 def content_from_json(obj: Any) -> tuple[object, str | None]:
@@ -143,7 +177,7 @@ def content_from_json(obj: Any) -> tuple[object, str | None]:
             obj = obj["record"]
         if isinstance(obj.get("data"), dict) and "pii_masked" in obj:
             if obj["pii_masked"]:
-                return None, "pii_masked: this record's personal data is masked; it cannot be imported"
+                return None, MASKED
             return obj["data"], None
     return obj, None
 

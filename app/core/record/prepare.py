@@ -1,41 +1,44 @@
 """From what a client sent to a stored row, and from a stored row to what a client reads.
 
 Every way a record comes in (single POST, batch, `kumkm import`, a correction, OpenRosa) goes
-through `prepare`: structural validation (pydantic), reference checks (wilayah, periode, NIK),
-scope, then derivation (skala usaha, sektor, duplicate key). Every way it goes out to the API
+through `prepare`: one validation pass over every field, reference checks (wilayah, periode,
+NIK) included, so a rejection names every invalid field at once; then scope, then derivation
+(skala usaha, sektor, duplicate key). Every way it goes out to the API
 goes through `record_out`. Nothing here writes."""
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from lokal import parse_nik
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from app.core.access import Principal, can_see_pii, mask_record_data
 from app.core.errors import INVALID, OUTSIDE_SCOPE, UNKNOWN_FIELD_HINTS, Problem, ProblemType, pydantic_errors
 from app.core.record import rules
-from app.core.record.model import SubmissionIn, SubmissionUmkm
-from app.core.reference import (
-    LEVEL_DESA,
-    LEVEL_KABKOTA,
-    LEVEL_KECAMATAN,
-    WilayahIndex,
-    get_index,
-    known_periode,
-    split_kode,
+from app.core.record.model import (
+    ONLY_KOPERASI,
+    ONLY_UMKM,
+    CommonFields,
+    Reference,
+    SubmissionIn,
+    SubmissionKoperasi,
+    SubmissionUmkm,
 )
+from app.core.reference import get_index, known_periode, split_kode
+from app.core.timefmt import utc_text
 
 _adapter: TypeAdapter[Any] = TypeAdapter(SubmissionIn)
-FUTURE_TOLERANCE = dt.timedelta(minutes=10)
 DERIVED_FIELDS = {
-    "skala_usaha": "derived by the service from modal_usaha or hasil_penjualan_tahunan (PP 7/2021); do not send it",
-    "sektor": "derived by the service from kbli; do not send it",
+    "skala_usaha": "ditentukan oleh layanan dari modal_usaha atau hasil_penjualan_tahunan (PP 7/2021): "
+                   "jangan dikirim",
+    "sektor": "ditentukan oleh layanan dari kbli: jangan dikirim",
 }
+MODAL_ATAU_PENJUALAN = {"field": "modal_usaha", "type": "value_error",
+                        "message": "modal_usaha atau hasil_penjualan_tahunan wajib diisi (salah satu) "
+                                   "untuk menentukan skala usaha"}
 UNKNOWN_FIELD_HINTS.update(DERIVED_FIELDS)
 
 
@@ -78,20 +81,17 @@ def _raw_id(item: object) -> str | None:
 
 async def prepare(items: list[Any], principal: Principal) -> tuple[list[Prepared], list[Rejected]]:
     """Validate and derive every item; never touches the records table."""
-    index = await get_index()
-    periode = await known_periode()
-    now = dt.datetime.now(dt.UTC)
+    ref = Reference(await get_index(), await known_periode(), dt.datetime.now(dt.UTC))
     ok: list[Prepared] = []
     bad: list[Rejected] = []
     for i, item in enumerate(items):
         try:
-            model = _adapter.validate_python(item)
+            model = _adapter.validate_python(item, context=ref)
         except ValidationError as exc:
-            bad.append(Rejected(i, _raw_id(item), INVALID, pydantic_errors([dict(e) for e in exc.errors()])))
+            bad.append(Rejected(i, _raw_id(item), INVALID, _all_errors(item, exc, ref)))
             continue
-        errors = _check_references(model, index, periode, now)
-        if errors:
-            bad.append(Rejected(i, str(model.submission_id), INVALID, errors))
+        if isinstance(model, SubmissionUmkm) and model.modal_usaha is None and model.hasil_penjualan_tahunan is None:
+            bad.append(Rejected(i, str(model.submission_id), INVALID, [dict(MODAL_ATAU_PENJUALAN)]))
             continue
         if not principal.covers(model.kode_wilayah):
             bad.append(Rejected(i, str(model.submission_id), OUTSIDE_SCOPE, [{
@@ -102,44 +102,60 @@ async def prepare(items: list[Any], principal: Principal) -> tuple[list[Prepared
     return ok, bad
 
 
-def _check_references(model: Any, index: WilayahIndex, periode: frozenset[str], now: dt.datetime) -> list[dict[str, Any]]:
-    errors: list[dict[str, Any]] = []
+def _all_errors(item: object, exc: ValidationError, ref: Reference) -> list[dict[str, Any]]:
+    """Every invalid field of a rejected item. Without a valid `jenis` pydantic stops at the
+    tag; the item is then checked as the kind of record its fields say it is (or against the
+    fields every record has), so the answer names `jenis` and every other invalid field."""
+    errors = exc.errors()
+    if not (isinstance(item, dict) and len(errors) == 1
+            and errors[0]["type"] in ("union_tag_not_found", "union_tag_invalid")):
+        return pydantic_errors(errors) + _record_rules(item)
+    jenis = item.get("jenis")
+    message = ("jenis wajib diisi: umkm atau koperasi" if jenis is None
+               else f"jenis harus umkm atau koperasi, bukan {jenis!r}")
+    out = [{"field": "jenis", "message": message, "type": errors[0]["type"]}]
+    keys = item.keys()
+    model: type[BaseModel] = (SubmissionKoperasi if not ONLY_KOPERASI.isdisjoint(keys)
+                              else SubmissionUmkm if not ONLY_UMKM.isdisjoint(keys) else CommonFields)
+    guess = dict(item)
+    if model is CommonFields:
+        guess.pop("jenis", None)
+    else:
+        guess["jenis"] = "koperasi" if model is SubmissionKoperasi else "umkm"
+    try:
+        model.model_validate(guess, context=ref)
+    except ValidationError as inner:
+        out += pydantic_errors(inner.errors())
+    if model is SubmissionUmkm:
+        out += _record_rules(guess)
+    return out
 
-    def err(f: str, msg: str, typ: str = "value_error") -> None:
-        errors.append({"field": f, "message": msg, "type": typ})
 
-    if model.periode not in periode:
-        err("periode", f"unknown periode {model.periode!r}; known: {', '.join(sorted(periode))}")
-    if not index.exists(model.kode_wilayah, LEVEL_KABKOTA, LEVEL_DESA):
-        err("kode_wilayah", f"{model.kode_wilayah} is not an existing desa/kelurahan or kabupaten/kota")
-    if model.captured_at > now + FUTURE_TOLERANCE:
-        err("captured_at", "captured_at is more than 10 minutes in the future")
-    if isinstance(model, SubmissionUmkm):
-        _check_nik(model.nik_pemilik, index, err)
-        if rules.sektor_kbli(model.kbli) is None:
-            err("kbli", f"{model.kbli} is not a KBLI 2020 code: golongan pokok {model.kbli[:2]} does not exist")
-        if model.modal_usaha is None and model.hasil_penjualan_tahunan is None:
-            err("modal_usaha", "modal_usaha or hasil_penjualan_tahunan is required to derive skala usaha")
-    return errors
+def _record_rules(item: object) -> list[dict[str, Any]]:
+    """The rules over more than one field, for an item that also has field errors."""
+    if (isinstance(item, dict) and item.get("jenis") == "umkm"
+            and item.get("modal_usaha") is None and item.get("hasil_penjualan_tahunan") is None):
+        return [dict(MODAL_ATAU_PENJUALAN)]
+    return []
 
 
-def _check_nik(nik: str, index: WilayahIndex, err: Callable[[str, str], None]) -> None:
-    if not (len(nik) == 16 and nik.isascii() and nik.isdigit()):
-        err("nik_pemilik", "NIK must be exactly 16 digits")
-        return
-    info = parse_nik(nik)
-    if not index.exists(f"{nik[0:2]}.{nik[2:4]}.{nik[4:6]}", LEVEL_KECAMATAN):
-        err("nik_pemilik", f"the first 6 digits of the NIK ({nik[:6]}) are not an existing kecamatan")
-    for issue in info.errors:
-        if issue.code == "birth_date":
-            err("nik_pemilik", "the date in the NIK (digits 7-12, day +40 for women) is not a real date")
-        elif issue.code == "serial":
-            err("nik_pemilik", "the NIK serial (last 4 digits) cannot be 0000")
+def _fixed_micros(text: str, instant: dt.datetime) -> str:
+    """pydantic's UTC text (`...:00Z`, or `...:00.354740Z` when there are microseconds) in the
+    one format (app.core.timefmt): cheaper than formatting the datetime again."""
+    if len(text) == 20 and text[-1] == "Z":
+        return text[:19] + ".000000Z"
+    if len(text) == 27 and text[-1] == "Z":
+        return text
+    return utc_text(instant)
 
 
 def _derive(i: int, model: Any) -> Prepared:
     content = model.model_dump(mode="json")
+    # The hash is of the content as it has always been hashed (pydantic's own text for
+    # captured_at), so replays of records stored before the one timestamp format still match;
+    # what is stored and shown uses that format (app.core.timefmt).
     content_hash = canonical_hash(content)
+    content["captured_at"] = _fixed_micros(content["captured_at"], model.captured_at)
     where = split_kode(model.kode_wilayah)
     row: dict[str, Any] = {
         "submission_id": content["submission_id"],

@@ -22,6 +22,23 @@ log = logging.getLogger("kumkm.sync")
 
 # ------------------------------------------------------------------------- snapshot
 
+async def snapshot_cursor(pg) -> tuple[Snapshot, Cursor]:
+    """The PostgreSQL snapshot a REPEATABLE READ transaction reads with, and the feed cursor
+    that continues from what it sees.
+
+    With nothing in flight (xmin = xmax) the snapshot sees exactly the changes below xmin, so
+    the cursor is the position of the last of them: the very cursor a consumer that pulled the
+    whole feed up to the same point holds, and the same string as long as nothing is written
+    (xmin itself moves with every transaction anywhere, e.g. the access log's, so "(xmin, 0)"
+    would change on every call). With transactions in flight the snapshot travels in the
+    cursor: the feed then skips what the snapshot already saw (docs/sync.md)."""
+    snap = Snapshot.parse(await pg.fetchval(queries.CURRENT_SNAPSHOT))
+    if snap.xmax > snap.xmin:
+        return snap, Cursor(snap.xmin, 0, snap)
+    last = await pg.fetchrow(queries.LAST_CHANGE)
+    return snap, (Cursor(int(last[0]), last[1]) if last is not None else Cursor())
+
+
 async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> StreamState:
     """A snapshot reads a usable standby when there is one (app.core.replicas): a standby's
     pg_snapshot is a snapshot of the primary's transaction ids (physical replication keeps
@@ -56,9 +73,7 @@ async def _open_snapshot(principal: Principal, periode: str | None, fmt: str, sc
         tr = conn.pg.transaction(isolation="repeatable_read", readonly=True)
         await tr.start()
         await conn.pg.execute(queries.BEGIN_SYNC)
-        snap = Snapshot.parse(await conn.pg.fetchval(queries.CURRENT_SNAPSHOT))
-    # With nothing in flight (xmin = xmax) the position alone is exact.
-    cursor = Cursor(snap.xmin, 0, snap if snap.xmax > snap.xmin else None)
+        snap, cursor = await snapshot_cursor(conn.pg)
     state = StreamState("GET /api/v1/sync/snapshot", principal,
                         {"periode": periode, "format": fmt, "kode_wilayah": scope.wilayah,
                          "pii": scope.pii, "snapshot": snap.text()},
