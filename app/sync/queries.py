@@ -26,8 +26,6 @@ HORIZON = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
 CURRENT_SNAPSHOT = "SELECT pg_current_snapshot()::text"
 
 # The last change the transaction's snapshot sees (by the changes_order index, backwards).
-LAST_CHANGE = "SELECT xid::text, id FROM changes ORDER BY xid DESC, id DESC LIMIT 1"
-
 def _in_scope(rel: str, scope: str) -> str:
     """`rel` lies in the caller's wilayah: the parameter `scope` (a provinsi or kabkota code)
     is NULL for a national key."""
