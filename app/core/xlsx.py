@@ -1,0 +1,290 @@
+"""Excel workbooks of the report tables (`format=xlsx` on capaian pendataan, keragaan koperasi,
+UMKM, agregat and the LKjIP table), written once here so every report looks the same.
+
+- **Numbers are numbers**: counts and rupiah are integer cells, ratios are fractions with a
+  percentage format, so a dinas can sum and chart them. The display formats carry the
+  Indonesian locale (`[$-421]`): `#,##0` shows 41.675, `0.00%` shows 99,44% in LibreOffice
+  whatever its own language, and in Excel with the separators of the computer's regional
+  settings (those of an Indonesian installation are these).
+- **Exact**: Excel keeps 15 significant digits, so an amount of 10^15 rupiah or more (a national
+  sum can be) would be rounded silently; such a cell is written as text in Indonesian format,
+  right-aligned, and the sheet says so in a note. Ratios are written from the exact fraction
+  to 15 decimal places, so the displayed percentage rounds like the API's `persen`.
+- **Never a formula**: a text cell is always a string cell, whatever it starts with (openpyxl
+  would make `=...` a formula), and one that a spreadsheet would run if retyped carries the
+  quote prefix, Excel's own mark for "typed with a leading apostrophe" (as app/core/csvcell.py
+  does for CSV). Characters XML cannot carry are replaced, so a hostile name cannot fail the
+  download either.
+- **Bounded**: openpyxl's write-only mode streams rows to a temporary file instead of keeping
+  a cell object per value, and the workbooks being built at once in a process are limited
+  (`MAX_BUILDS`, beyond it 429 with Retry-After); the build runs in a worker thread so the
+  event loop keeps serving.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Literal
+
+from fastapi.responses import Response
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from app.core import csvcell
+from app.core.errors import TOO_MANY
+from app.core.reports import angka_id
+
+MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The 200 answer of every report endpoint besides its JSON: the same table as CSV or workbook.
+DOWNLOADS = {"content": {"text/csv": {"schema": {"type": "string"}},
+                         MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+             "description": "with format=csv or format=xlsx: the same table as a download, Indonesian "
+                            "headers and number format (docs/capaian.md)"}
+
+# Indonesian locale on every number format: LibreOffice then shows `.` for thousands and `,`
+# for decimals; Excel uses the regional settings of the computer.
+FORMAT_ANGKA = "[$-421]#,##0"
+FORMAT_PERSEN = "[$-421]0.00%"
+_FORMAT_DESIMAL = {1: "[$-421]#,##0.0", 2: "[$-421]#,##0.00", 3: "[$-421]#,##0.000", 4: "[$-421]#,##0.0000"}
+
+# Above this an amount is not kept exactly by a spreadsheet (15 significant digits).
+EXACT_LIMIT = 10**15
+RATIO_PLACES = 15
+MAX_TEXT = 32_767  # the most characters an Excel cell holds
+# Workbooks built at once per process; each takes a core while it runs.
+MAX_BUILDS = 2
+
+Kind = Literal["text", "angka", "rupiah", "rasio", "desimal"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column. `kind`: text; angka (a count); rupiah (an amount, exact); rasio (a fraction,
+    shown as a percentage); desimal (a Decimal shown with its own decimals, up to 4).
+    Consecutive columns with the same `group` get one header above them (Anggota: Jumlah, L, P)."""
+    header: str
+    kind: Kind = "angka"
+    group: str | None = None
+    width: float | None = None
+
+
+@dataclass
+class Table:
+    """A report as one sheet: a title, lines under it (wilayah, periode, as-of date), the
+    grouped header, the rows, then the total rows (bold) and notes."""
+    title: str
+    lines: Sequence[str]
+    columns: Sequence[Column]
+    rows: Iterable[Sequence[Any]]
+    totals: Sequence[Sequence[Any]] = ()
+    notes: Sequence[str] = ()
+    sheet: str = "Tabel"
+    bold_rows: set[int] = field(default_factory=set)  # indexes into rows shown bold (e.g. sasaran rows)
+
+
+def fraction(num: int | None, den: int | None) -> Fraction | None:
+    """num/den for a `rasio` cell; None (an empty cell) where the divisor is 0 or missing."""
+    if num is None or not den:
+        return None
+    return Fraction(num, den)
+
+
+def tanggal(d: dt.date) -> str:
+    """31/12/2022: the date as Indonesian readers write it."""
+    return d.strftime("%d/%m/%Y")
+
+
+def waktu(t: dt.datetime) -> str:
+    """31/12/2022 14:05 WIB (the time given in WIB, UTC+7)."""
+    return t.strftime("%d/%m/%Y %H:%M") + " WIB"
+
+
+# ------------------------------------------------------------------ cells
+
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_THIN = Side(style="thin", color="A6A6A6")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_BOLD = Font(bold=True)
+_TITLE = Font(bold=True, size=13)
+_CENTRE = Alignment(horizontal="center", vertical="center", wrap_text=True)
+_RIGHT = Alignment(horizontal="right")
+
+
+def _text(ws: WriteOnlyWorksheet, value: str, *, bold: bool = False, border: bool = True) -> WriteOnlyCell:
+    value = _ILLEGAL.sub("\ufffd", value)[:MAX_TEXT]
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"  # never a formula, whatever the text starts with
+    if value != csvcell.text_cell(value):
+        cell.quotePrefix = True
+    if bold:
+        cell.font = _BOLD
+    if border:
+        cell.border = _BORDER
+    return cell
+
+
+def _decimal_places(d: Decimal) -> int:
+    exponent = d.normalize().as_tuple().exponent
+    return min(max(-exponent, 0), 4) if isinstance(exponent, int) else 0
+
+
+def _rasio(v: Fraction | Decimal | str) -> Decimal:
+    """The fraction rounded half-up to 15 places, in integers (no binary float on the way)."""
+    f = Fraction(Decimal(v)) if isinstance(v, str) else Fraction(v)
+    scale = 10**RATIO_PLACES
+    n = abs(f.numerator) * scale * 2 + f.denominator
+    scaled = n // (2 * f.denominator)
+    return Decimal(-scaled if f < 0 else scaled).scaleb(-RATIO_PLACES)
+
+
+class _Cells:
+    """Makes the cells of one sheet and remembers whether an amount had to become text."""
+
+    def __init__(self, ws: WriteOnlyWorksheet):
+        self.ws = ws
+        self.amount_as_text = False
+
+    def cell(self, col: Column, value: Any, bold: bool) -> WriteOnlyCell:
+        ws = self.ws
+        if value is None or value == "":
+            cell = WriteOnlyCell(ws, value=None)
+        elif col.kind == "text":
+            return _text(ws, str(value), bold=bold)
+        elif col.kind in ("angka", "rupiah"):
+            n = int(value)
+            if abs(n) >= EXACT_LIMIT:
+                self.amount_as_text = True
+                cell = _text(ws, angka_id(n), bold=bold)
+                cell.alignment = _RIGHT
+                return cell
+            cell = WriteOnlyCell(ws, value=n)
+            cell.number_format = FORMAT_ANGKA
+        elif col.kind == "rasio":
+            cell = WriteOnlyCell(ws, value=_rasio(value))
+            cell.number_format = FORMAT_PERSEN
+        else:  # desimal
+            d = Decimal(value)
+            cell = WriteOnlyCell(ws, value=d)
+            cell.number_format = _FORMAT_DESIMAL.get(_decimal_places(d), FORMAT_ANGKA)
+        cell.border = _BORDER
+        if bold:
+            cell.font = _BOLD
+        return cell
+
+    def row(self, columns: Sequence[Column], values: Sequence[Any], bold: bool) -> list[WriteOnlyCell]:
+        return [self.cell(c, v, bold) for c, v in zip(columns, values, strict=True)]
+
+
+# ------------------------------------------------------------------ the sheet
+
+def _header_rows(ws: WriteOnlyWorksheet, columns: Sequence[Column], first_row: int) -> list[list[WriteOnlyCell]]:
+    """Two header rows when any column has a group (the group over its columns, merged; an
+    ungrouped column merged down both rows), else one."""
+    grouped = any(c.group for c in columns)
+    if not grouped:
+        return [[_header(ws, c.header) for c in columns]]
+    top: list[WriteOnlyCell] = []
+    bottom: list[WriteOnlyCell] = []
+    i = 0
+    while i < len(columns):
+        c = columns[i]
+        col = i + 1
+        if c.group is None:
+            top.append(_header(ws, c.header))
+            bottom.append(_header(ws, ""))
+            ws.merged_cells.add(f"{get_column_letter(col)}{first_row}:{get_column_letter(col)}{first_row + 1}")
+            i += 1
+            continue
+        j = i
+        while j < len(columns) and columns[j].group == c.group:
+            top.append(_header(ws, c.group if j == i else ""))
+            bottom.append(_header(ws, columns[j].header))
+            j += 1
+        if j - i > 1:
+            ws.merged_cells.add(f"{get_column_letter(col)}{first_row}:{get_column_letter(j)}{first_row}")
+        i = j
+    return [top, bottom]
+
+
+def _header(ws: WriteOnlyWorksheet, text: str) -> WriteOnlyCell:
+    cell = _text(ws, text, bold=True)
+    cell.alignment = _CENTRE
+    cell.fill = _HEADER_FILL
+    return cell
+
+
+def _width(col: Column) -> float:
+    if col.width:
+        return col.width
+    if col.kind == "text":
+        return max(12.0, min(40.0, len(col.header) + 4.0))
+    return max(10.0, min(22.0, len(col.header) + 2.0))
+
+
+def build(table: Table) -> bytes:
+    """The workbook as bytes (synchronous, CPU-bound: call through `response`)."""
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(title=table.sheet[:31])
+    for i, col in enumerate(table.columns, 1):
+        ws.column_dimensions[get_column_letter(i)].width = _width(col)
+    header_row = 1 + 1 + len(table.lines) + 1  # title, lines, a blank row
+    headers = _header_rows(ws, table.columns, header_row)
+    # keep the title, the header and the wilayah names in view while scrolling
+    name_col = next((i for i, c in enumerate(table.columns) if c.kind == "text"), 0)
+    ws.freeze_panes = f"{get_column_letter(name_col + 2)}{header_row + len(headers)}"
+
+    title = _text(ws, table.title, border=False)
+    title.font = _TITLE
+    ws.append([title])
+    for line in table.lines:
+        ws.append([_text(ws, line, border=False)])
+    ws.append([])
+    for h in headers:
+        ws.append(h)
+    cells = _Cells(ws)
+    for n, row in enumerate(table.rows):
+        ws.append(cells.row(table.columns, row, n in table.bold_rows))
+    for row in table.totals:
+        ws.append(cells.row(table.columns, row, True))
+    notes = list(table.notes)
+    if cells.amount_as_text:
+        notes.append("Jumlah rupiah 1.000.000.000.000.000 ke atas ditulis sebagai teks agar tetap tepat "
+                     "(spreadsheet hanya menyimpan 15 digit angka).")
+    if notes:
+        ws.append([])
+        for note in notes:
+            ws.append([_text(ws, note, border=False)])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------ the response
+
+_building = 0
+
+
+async def response(filename: str, table: Table) -> Response:
+    """The workbook as a download. Built in a worker thread; past MAX_BUILDS at once the caller
+    is asked to come back (429) rather than queueing CPU work without a bound."""
+    global _building
+    if _building >= MAX_BUILDS:
+        raise TOO_MANY(f"{MAX_BUILDS} Excel workbooks are being built; try again in a few seconds",
+                       headers={"Retry-After": "2"})
+    _building += 1
+    try:
+        data = await asyncio.to_thread(build, table)
+    finally:
+        _building -= 1
+    return Response(data, media_type=MEDIA_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
