@@ -19,7 +19,7 @@ class AuditPage(BaseModel):
     next_cursor: str | None = Field(None, description="pass as `cursor` for older entries; null at the end")
 
 
-class WilayahRef(BaseModel):
+class KeyWilayah(BaseModel):
     kode: str
     nama: str
     level: int = Field(description="1 provinsi, 2 kabupaten/kota")
@@ -28,7 +28,7 @@ class WilayahRef(BaseModel):
 class Me(BaseModel):
     name: str = Field(description="the key holder's name, as it stands in records and the access log")
     role: str = Field(description="enumerator, verifikator, dinas, walidata or admin")
-    wilayah: WilayahRef | None = Field(description="the key's scope; null: national")
+    wilayah: KeyWilayah | None = Field(description="the key's scope; null: national")
     pii: bool = Field(description="a walidata key granted personal data (other roles: by role and scope)")
     expires_at: dt.datetime | None = Field(description="when the key stops working (e.g. after a rotation's "
                                                        "grace period); null: no expiry")
