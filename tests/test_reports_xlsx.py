@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import zipfile
 from decimal import Decimal
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -15,6 +16,7 @@ from tests.bulk import insert_records
 from tests.conftest import auth
 from tests.factories import koperasi, umkm
 
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HOSTILE = '=HYPERLINK("http://evil.example","klik")'
 
@@ -23,6 +25,9 @@ def _workbook(r, filename: str):
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == XLSX
     assert r.headers["content-disposition"] == f'attachment; filename="{filename}"'
+    # kept for a person to open (test-artifacts/ is not committed)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / filename).write_bytes(r.content)
     return openpyxl.load_workbook(io.BytesIO(r.content)).active
 
 

@@ -16,9 +16,10 @@ UMKM, agregat and the LKjIP table), written once here so every report looks the 
   does for CSV). Characters XML cannot carry are replaced, so a hostile name cannot fail the
   download either.
 - **Bounded**: openpyxl's write-only mode streams rows to a temporary file instead of keeping
-  a cell object per value, and the workbooks being built at once in a process are limited
-  (`MAX_BUILDS`, beyond it 429 with Retry-After); the build runs in a worker thread so the
-  event loop keeps serving.
+  a cell object per value; one workbook is built at a time in a process, a few requests wait
+  for their turn and more get 429 with Retry-After; the build runs in a worker thread so the
+  event loop keeps serving. A workbook of the largest table (10,000 agregat groups, 23
+  columns) is 2.3 MB and takes a few seconds (bench/xlsx.py); capaian of 514 rows ~0.2 s.
 """
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ import asyncio
 import datetime as dt
 import io
 import re
+import time
 from collections.abc import Iterable, Sequence
+from copy import copy
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -60,8 +63,9 @@ _FORMAT_DESIMAL = {1: "[$-421]#,##0.0", 2: "[$-421]#,##0.00", 3: "[$-421]#,##0.0
 EXACT_LIMIT = 10**15
 RATIO_PLACES = 15
 MAX_TEXT = 32_767  # the most characters an Excel cell holds
-# Workbooks built at once per process; each takes a core while it runs.
-MAX_BUILDS = 2
+# Workbooks built at once per process. A build is pure Python holding the GIL (up to ~6 s for
+# the 10,000-group agregat, bench/xlsx.py): one at a time leaves the event loop its share.
+MAX_BUILDS = 1
 
 Kind = Literal["text", "angka", "rupiah", "rasio", "desimal"]
 
@@ -120,19 +124,6 @@ _CENTRE = Alignment(horizontal="center", vertical="center", wrap_text=True)
 _RIGHT = Alignment(horizontal="right")
 
 
-def _text(ws: WriteOnlyWorksheet, value: str, *, bold: bool = False, border: bool = True) -> WriteOnlyCell:
-    value = _ILLEGAL.sub("\ufffd", value)[:MAX_TEXT]
-    cell = WriteOnlyCell(ws, value=value)
-    cell.data_type = "s"  # never a formula, whatever the text starts with
-    if value != csvcell.text_cell(value):
-        cell.quotePrefix = True
-    if bold:
-        cell.font = _BOLD
-    if border:
-        cell.border = _BORDER
-    return cell
-
-
 def _decimal_places(d: Decimal) -> int:
     exponent = d.normalize().as_tuple().exponent
     return min(max(-exponent, 0), 4) if isinstance(exponent, int) else 0
@@ -148,38 +139,70 @@ def _rasio(v: Fraction | Decimal | str) -> Decimal:
 
 
 class _Cells:
-    """Makes the cells of one sheet and remembers whether an amount had to become text."""
+    """Makes the cells of one sheet and remembers whether an amount had to become text.
+
+    Styles are cached: setting a border or font on an openpyxl cell hashes the style object to
+    find it in the workbook's list, which cost more than the rest of the build. A cell's style is
+    a small array of indexes (`_style`), so the array of each combination is made once and copied
+    to the next cell with it."""
 
     def __init__(self, ws: WriteOnlyWorksheet):
         self.ws = ws
         self.amount_as_text = False
+        self._styles: dict[tuple[Any, ...], Any] = {}
+
+    def styled(self, value: Any, *, number_format: str | None = None, bold: bool = False, border: bool = True,
+               right: bool = False, header: bool = False, title: bool = False, quote: bool = False,
+               text: bool = False) -> WriteOnlyCell:
+        cell = WriteOnlyCell(self.ws, value=value)
+        if text:
+            cell.data_type = "s"  # never a formula, whatever the text starts with
+        key = (number_format, bold, border, right, header, title, quote)
+        style = self._styles.get(key)
+        if style is not None:
+            cell._style = copy(style)
+            return cell
+        if number_format:
+            cell.number_format = number_format
+        if bold or header:
+            cell.font = _BOLD
+        if title:
+            cell.font = _TITLE
+        if border:
+            cell.border = _BORDER
+        if right:
+            cell.alignment = _RIGHT
+        if header:
+            cell.alignment = _CENTRE
+            cell.fill = _HEADER_FILL
+        if quote:
+            cell.quotePrefix = True
+        self._styles[key] = copy(cell._style)
+        return cell
+
+    def text(self, value: str, *, bold: bool = False, border: bool = True, right: bool = False,
+             header: bool = False, title: bool = False) -> WriteOnlyCell:
+        value = _ILLEGAL.sub("\ufffd", value)[:MAX_TEXT]
+        # one a spreadsheet would run if retyped carries Excel's "typed with an apostrophe" mark
+        quote = value != csvcell.text_cell(value)
+        return self.styled(value, text=True, bold=bold, border=border, right=right, header=header, title=title,
+                           quote=quote)
 
     def cell(self, col: Column, value: Any, bold: bool) -> WriteOnlyCell:
-        ws = self.ws
         if value is None or value == "":
-            cell = WriteOnlyCell(ws, value=None)
-        elif col.kind == "text":
-            return _text(ws, str(value), bold=bold)
-        elif col.kind in ("angka", "rupiah"):
+            return self.styled(None, bold=bold)
+        if col.kind == "text":
+            return self.text(str(value), bold=bold)
+        if col.kind in ("angka", "rupiah"):
             n = int(value)
             if abs(n) >= EXACT_LIMIT:
                 self.amount_as_text = True
-                cell = _text(ws, angka_id(n), bold=bold)
-                cell.alignment = _RIGHT
-                return cell
-            cell = WriteOnlyCell(ws, value=n)
-            cell.number_format = FORMAT_ANGKA
-        elif col.kind == "rasio":
-            cell = WriteOnlyCell(ws, value=_rasio(value))
-            cell.number_format = FORMAT_PERSEN
-        else:  # desimal
-            d = Decimal(value)
-            cell = WriteOnlyCell(ws, value=d)
-            cell.number_format = _FORMAT_DESIMAL.get(_decimal_places(d), FORMAT_ANGKA)
-        cell.border = _BORDER
-        if bold:
-            cell.font = _BOLD
-        return cell
+                return self.text(angka_id(n), bold=bold, right=True)
+            return self.styled(n, number_format=FORMAT_ANGKA, bold=bold)
+        if col.kind == "rasio":
+            return self.styled(_rasio(value), number_format=FORMAT_PERSEN, bold=bold)
+        d = Decimal(value)  # desimal
+        return self.styled(d, number_format=_FORMAT_DESIMAL.get(_decimal_places(d), FORMAT_ANGKA), bold=bold)
 
     def row(self, columns: Sequence[Column], values: Sequence[Any], bold: bool) -> list[WriteOnlyCell]:
         return [self.cell(c, v, bold) for c, v in zip(columns, values, strict=True)]
@@ -187,12 +210,12 @@ class _Cells:
 
 # ------------------------------------------------------------------ the sheet
 
-def _header_rows(ws: WriteOnlyWorksheet, columns: Sequence[Column], first_row: int) -> list[list[WriteOnlyCell]]:
+def _header_rows(cells: _Cells, columns: Sequence[Column], first_row: int) -> list[list[WriteOnlyCell]]:
     """Two header rows when any column has a group (the group over its columns, merged; an
     ungrouped column merged down both rows), else one."""
-    grouped = any(c.group for c in columns)
-    if not grouped:
-        return [[_header(ws, c.header) for c in columns]]
+    ws = cells.ws
+    if not any(c.group for c in columns):
+        return [[cells.text(c.header, header=True) for c in columns]]
     top: list[WriteOnlyCell] = []
     bottom: list[WriteOnlyCell] = []
     i = 0
@@ -200,27 +223,21 @@ def _header_rows(ws: WriteOnlyWorksheet, columns: Sequence[Column], first_row: i
         c = columns[i]
         col = i + 1
         if c.group is None:
-            top.append(_header(ws, c.header))
-            bottom.append(_header(ws, ""))
+            top.append(cells.text(c.header, header=True))
+            bottom.append(cells.text("", header=True))
+            # merged cells are written at the end of the sheet, so write-only mode keeps them
             ws.merged_cells.add(f"{get_column_letter(col)}{first_row}:{get_column_letter(col)}{first_row + 1}")
             i += 1
             continue
         j = i
         while j < len(columns) and columns[j].group == c.group:
-            top.append(_header(ws, c.group if j == i else ""))
-            bottom.append(_header(ws, columns[j].header))
+            top.append(cells.text(c.group if j == i else "", header=True))
+            bottom.append(cells.text(columns[j].header, header=True))
             j += 1
         if j - i > 1:
             ws.merged_cells.add(f"{get_column_letter(col)}{first_row}:{get_column_letter(j)}{first_row}")
         i = j
     return [top, bottom]
-
-
-def _header(ws: WriteOnlyWorksheet, text: str) -> WriteOnlyCell:
-    cell = _text(ws, text, bold=True)
-    cell.alignment = _CENTRE
-    cell.fill = _HEADER_FILL
-    return cell
 
 
 def _width(col: Column) -> float:
@@ -237,21 +254,19 @@ def build(table: Table) -> bytes:
     ws = wb.create_sheet(title=table.sheet[:31])
     for i, col in enumerate(table.columns, 1):
         ws.column_dimensions[get_column_letter(i)].width = _width(col)
+    cells = _Cells(ws)
     header_row = 1 + 1 + len(table.lines) + 1  # title, lines, a blank row
-    headers = _header_rows(ws, table.columns, header_row)
+    headers = _header_rows(cells, table.columns, header_row)
     # keep the title, the header and the wilayah names in view while scrolling
     name_col = next((i for i, c in enumerate(table.columns) if c.kind == "text"), 0)
     ws.freeze_panes = f"{get_column_letter(name_col + 2)}{header_row + len(headers)}"
 
-    title = _text(ws, table.title, border=False)
-    title.font = _TITLE
-    ws.append([title])
+    ws.append([cells.text(table.title, border=False, title=True)])
     for line in table.lines:
-        ws.append([_text(ws, line, border=False)])
+        ws.append([cells.text(line, border=False)])
     ws.append([])
     for h in headers:
         ws.append(h)
-    cells = _Cells(ws)
     for n, row in enumerate(table.rows):
         ws.append(cells.row(table.columns, row, n in table.bold_rows))
     for row in table.totals:
@@ -263,7 +278,7 @@ def build(table: Table) -> bytes:
     if notes:
         ws.append([])
         for note in notes:
-            ws.append([_text(ws, note, border=False)])
+            ws.append([cells.text(note, border=False)])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -272,15 +287,31 @@ def build(table: Table) -> bytes:
 # ------------------------------------------------------------------ the response
 
 _building = 0
+_waiting = 0
+# Requests that may wait for the build slot, and for how long, before being asked to come back.
+MAX_WAITING = 8
+WAIT_SECONDS = 10.0
 
 
 async def response(filename: str, table: Table) -> Response:
-    """The workbook as a download. Built in a worker thread; past MAX_BUILDS at once the caller
-    is asked to come back (429) rather than queueing CPU work without a bound."""
-    global _building
+    """The workbook as a download, built in a worker thread. One build at a time per process;
+    a few requests wait for their turn (a dinas clicking "Unduh Excel" while another does),
+    and beyond MAX_WAITING, or after WAIT_SECONDS, the answer is 429 with Retry-After instead
+    of a queue without a bound."""
+    global _building, _waiting
     if _building >= MAX_BUILDS:
-        raise TOO_MANY(f"{MAX_BUILDS} Excel workbooks are being built; try again in a few seconds",
-                       headers={"Retry-After": "2"})
+        if _waiting >= MAX_WAITING:
+            raise _busy()
+        _waiting += 1
+        try:
+            # polling rather than an asyncio primitive: nothing here is tied to one event loop
+            deadline = time.monotonic() + WAIT_SECONDS
+            while _building >= MAX_BUILDS:
+                if time.monotonic() > deadline:
+                    raise _busy()
+                await asyncio.sleep(0.05)
+        finally:
+            _waiting -= 1
     _building += 1
     try:
         data = await asyncio.to_thread(build, table)
@@ -288,3 +319,8 @@ async def response(filename: str, table: Table) -> Response:
         _building -= 1
     return Response(data, media_type=MEDIA_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _busy() -> Exception:
+    return TOO_MANY("other Excel workbooks are being built; try again in a few seconds",
+                    headers={"Retry-After": "5"})
