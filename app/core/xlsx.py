@@ -118,8 +118,8 @@ _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _THIN = Side(style="thin", color="A6A6A6")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-_BOLD = Font(bold=True)
-_TITLE = Font(bold=True, size=13)
+_BOLD = Font(name="Calibri", size=11, bold=True)  # the workbook's default face, only bold
+_TITLE = Font(name="Calibri", size=13, bold=True)
 _CENTRE = Alignment(horizontal="center", vertical="center", wrap_text=True)
 _RIGHT = Alignment(horizontal="right")
 
@@ -260,6 +260,15 @@ def build(table: Table) -> bytes:
     # keep the title, the header and the wilayah names in view while scrolling
     name_col = next((i for i, c in enumerate(table.columns) if c.kind == "text"), 0)
     ws.freeze_panes = f"{get_column_letter(name_col + 2)}{header_row + len(headers)}"
+    # printed as the dinas print them: landscape, every column on the page width
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = "9"  # A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.print_title_rows = f"{header_row}:{header_row + len(headers) - 1}"
+    for r in range(header_row, header_row + len(headers)):
+        ws.row_dimensions[r].height = 30  # two lines of a wrapped header ("Total Terverifikasi")
 
     ws.append([cells.text(table.title, border=False, title=True)])
     for line in table.lines:
