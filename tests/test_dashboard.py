@@ -306,6 +306,32 @@ async def test_dashboard_explains_in_indonesian_what_went_wrong(live_server, bro
     await context.close()
 
 
+async def test_a_kabupaten_key_opens_on_its_kecamatan(live_server, browser, sumsel, keys, pg):
+    """A verifikator of Banyuasin: its provinsi and kabupaten fixed, the table per kecamatan, and
+    the kabupaten's own target on the Jumlah row when no kecamatan has one."""
+    key = await keys.make("verifikator", "16.07", name="verif-banyuasin")
+    kecamatan = await pg.fetchval("SELECT count(*) FROM wilayah WHERE parent_kode = '16.07'")
+    async with httpx.AsyncClient(base_url=live_server.url, headers=auth(key)) as api:
+        doc = (await api.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16.07"})).json()
+    assert doc["target_jumlah_dari"] == "wilayah" and doc["jumlah"]["target"] == 12_500
+    context = await browser.new_context(viewport=DESKTOP)
+    page = await context.new_page()
+    await page.goto(f"{live_server.url}/dashboard?periode=2022")
+    await _enter_key(page, key)
+    # the records placed at the kabupaten only form one more row, "(tanpa kecamatan)"
+    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(kecamatan + 1)
+    assert await page.locator("#provinsi option").all_inner_texts() == ["Sumatera Selatan"]
+    assert await page.locator("#kabkota option").all_inner_texts() == ["Kabupaten Banyuasin"]
+    await expect(page.locator("#kabkota")).to_be_disabled()
+    assert await page.locator("#kolom-wilayah").inner_text() == "Kecamatan"
+    assert await page.locator("#ringkas-target").inner_text() == angka_id(12_500)
+    await expect(page.locator("#ringkas-target-catatan")).to_have_text(
+        "target Kabupaten Banyuasin sendiri (Kepdep 63/2022); belum ada target per kecamatan")
+    assert doc["jumlah"]["persen"]["masuk_vs_target"] in await page.locator("#ringkas-masuk-persen").inner_text()
+    await expect(page.locator("#peringatan-target")).to_be_hidden()
+    await context.close()
+
+
 async def test_page_and_assets_are_served_by_the_app(client):
     r = await client.get("/dashboard")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")

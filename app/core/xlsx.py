@@ -114,7 +114,8 @@ def waktu(t: dt.datetime) -> str:
 
 # ------------------------------------------------------------------ cells
 
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# characters an XML document cannot hold (control characters, lone surrogates, U+FFFE/U+FFFF)
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _THIN = Side(style="thin", color="A6A6A6")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -125,7 +126,8 @@ _RIGHT = Alignment(horizontal="right")
 
 
 def _decimal_places(d: Decimal) -> int:
-    exponent = d.normalize().as_tuple().exponent
+    """The value's own decimals, up to 4: an entered "5.40" shows 5,40, as the API keeps it."""
+    exponent = d.as_tuple().exponent
     return min(max(-exponent, 0), 4) if isinstance(exponent, int) else 0
 
 
