@@ -39,9 +39,14 @@ COUNT_FIELDS = ("target", "masuk", "belum_diverifikasi", "diterima", "ditolak", 
 PERSEN_FIELDS = ("masuk_vs_target", "diterima_vs_target", "diterima_vs_masuk")
 
 
+def _install_chromium() -> None:
+    """Debian's chromium for the browser tests (tests/test_verifikasi_page.py uses it too)."""
+    ensure_installed(CHROMIUM, ["chromium", "fonts-dejavu-core"], "the dashboard browser tests")
+
+
 @pytest.fixture(scope="session")
 def chromium():
-    ensure_installed(CHROMIUM, ["chromium", "fonts-dejavu-core"], "the dashboard browser tests")
+    _install_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
     return CHROMIUM
 
