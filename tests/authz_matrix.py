@@ -293,6 +293,8 @@ I = "/api/v1/indikator"  # noqa: E741 (short: every indicator row below uses it)
 MATRIX: tuple[Op, ...] = (
     Op("GET", "/api/v1/wilayah", ALL, NONE, _req("GET", "/api/v1/wilayah", params={"parent": "16"}),
        "reference data"),
+    Op("GET", "/api/v1/me", ALL, NONE, _req("GET", "/api/v1/me"),
+       "the calling key: role, wilayah, personal-data grant, expiry, the actions its role may take"),
     # records
     Op("POST", "/api/v1/submissions", ("enumerator", "admin"), RECORD, _post_submission,
        "the posted `kode_wilayah`"),

@@ -1,6 +1,9 @@
 """Steps many tests take over HTTP: post generated records as a client would."""
 from __future__ import annotations
 
+import csv
+import io
+
 from tests.conftest import auth
 from tests.factories import umkm
 
@@ -22,3 +25,11 @@ async def post_one(client, key, **over) -> dict:
 
 def submission_ids(records: list[dict]) -> list[str]:
     return [rec["submission_id"] for rec in records]
+
+
+def report_csv(r) -> list[list[str]]:
+    """The rows of a report CSV download, which starts with a UTF-8 byte order mark (so
+    spreadsheet programs read it as UTF-8)."""
+    assert r.status_code == 200, r.text
+    assert r.content.startswith(b"\xef\xbb\xbf"), r.content[:20]
+    return list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))

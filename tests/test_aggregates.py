@@ -2,13 +2,11 @@
 chosen states only, no personal data, and each key sees only its scope."""
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
 
 from tests.conftest import auth
 from tests.factories import koperasi, umkm
+from tests.helpers import report_csv
 
 BIG = 2**53 + 1  # a JSON number above 2^53 would be rounded by JavaScript clients
 
@@ -108,8 +106,8 @@ async def test_keragaan_koperasi_every_column(client, keys, koperasi_sumsel):
 
     r = await client.get(KERAGAAN, params={"periode": "2022", "wilayah": "16", "format": "csv"}, headers=auth(dinas))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    table = list(csv.reader(io.StringIO(r.text)))
-    assert table[0][:4] == ["No", "Kode", "Kota/Kabupaten", "Koperasi Jumlah"] and table[0][-1] == "Persentase Aktif"
+    table = report_csv(r)
+    assert table[0][:4] == ["No", "Kode", "Kabupaten/Kota", "Koperasi Jumlah"] and table[0][-1] == "Persentase Aktif"
     assert table[14] == ["14", "16.71", "Kota Palembang", "2", "1", "1", "180", "110", "70", "1", "2", "1", "1", "4",
                          "2", "2", "18.014.398.509.481.986", "3", "30", "2", "50,00%"]
     assert table[2][-1] == "-"
@@ -127,7 +125,7 @@ async def test_keragaan_for_the_nation_and_a_kabkota(client, keys, koperasi_sums
     assert nas["binaan_provinsi"]["koperasi_jumlah"] == 1 and nas["jumlah"]["koperasi_jumlah"] == 6
     r = await client.get(KERAGAAN, params={"periode": "2022", "wilayah": "16.71", "format": "csv"},
                          headers=auth(walidata))
-    table = list(csv.reader(io.StringIO(r.text)))
+    table = report_csv(r)
     assert table[0][2] == "Kecamatan"
     assert table[-1][3] == "3"  # two kabkota koperasi + one Binaan Provinsi located in Palembang
     kec = await pg.fetchval("SELECT left($1, 8)", await _desa(pg, "16.71"))
@@ -175,7 +173,7 @@ async def test_umkm_by_skala(client, admin, keys, pg):
                               headers=auth(dinas))).json()
     assert every["rows"][0]["jumlah"] == 5
     r = await client.get(UMKM, params={"periode": "2022", "wilayah": "16.71", "format": "csv"}, headers=auth(dinas))
-    table = list(csv.reader(io.StringIO(r.text)))
+    table = report_csv(r)
     assert table[0][:3] == ["Skala Usaha", "Jumlah UMKM", "Modal Usaha (Rp)"]
     assert table[1] == ["Usaha Mikro", "3", "1.025.000.000", "2.100.000.000", "18.014.398.509.481.986", "7", "4", "3",
                         "1", "2"]
@@ -227,7 +225,7 @@ async def test_general_grouping(client, admin, keys, pg):
         (False, "cukup_sehat", 1, 0)]
     r = await client.get(AGREGAT, params={"periode": "2022", "wilayah": "16", "by": "platform_digital,kode_kabkota",
                                           "jenis": "umkm", "format": "csv"}, headers=auth(dinas))
-    table = list(csv.reader(io.StringIO(r.text)))
+    table = report_csv(r)
     assert table[0][:4] == ["Platform Digital", "Kode Kabupaten/Kota", "Kabupaten/Kota", "Jumlah"]
     assert [t[:4] for t in table[1:]] == [["tidak", "16.71", "Kota Palembang", "1"],
                                           ["ya", "16.07", "Kabupaten Banyuasin", "1"],
@@ -287,5 +285,5 @@ async def test_every_documented_dimension_groups_in_json_and_csv(client, admin, 
         doc = (await client.get(AGREGAT, params={"periode": "2022", "by": dim}, headers=auth(admin))).json()
         assert sum(r["jumlah"] for r in doc["rows"]) == doc["jumlah"]["jumlah"] == 2, dim
         r = await client.get(AGREGAT, params={"periode": "2022", "by": dim, "format": "csv"}, headers=auth(admin))
-        table = list(csv.reader(io.StringIO(r.text)))
+        table = report_csv(r)
         assert r.status_code == 200 and table[-1][0] == "Jumlah" and len(set(map(len, table))) == 1, dim

@@ -66,9 +66,21 @@ async def test_sumatera_selatan_2022_rebuilt_to_the_last_printed_digit(client, a
     assert r.status_code == 200, r.text
     doc = r.json()
     assert doc["tingkat"] == "kabkota" and doc["wilayah"] == {"kode": "16", "nama": "Sumatera Selatan", "level": 1}
-    assert doc["target_wilayah"]["target"] == 337_410 and doc["rows_tanpa_target"] == 0
+    assert doc["target_wilayah"]["target"] == 337_410
     rows = {row["kode"]: row for row in doc["rows"]}
-    assert list(rows) == sorted(rows) and len(rows) == 8  # Lahat and the others: no target, no records
+    # every kabupaten/kota of the provinsi in code order, also the nine with no target and no record yet
+    kabkota = await pg.fetch("SELECT kode, nama FROM wilayah WHERE parent_kode = '16' ORDER BY kode")
+    assert [(r["kode"], r["nama"]) for r in doc["rows"]] == [(k["kode"], k["nama"]) for k in kabkota]
+    assert len(kabkota) == 17
+    for kode in set(rows) - {k for k, *_ in SUMSEL}:
+        assert {k: v for k, v in rows[kode].items() if k not in ("kode", "nama")} == {
+            "target": None, "masuk": 0, "belum_diverifikasi": 0, "diterima": 0, "ditolak": 0,
+            "total_terverifikasi": 0, "masuk_vs_target": None, "diterima_vs_target": None,
+            "diterima_vs_masuk": None,
+            "persen": {"masuk_vs_target": None, "diterima_vs_target": None, "diterima_vs_masuk": None}}
+    # rows without a target have no records either: the Jumlah target covers every record
+    assert doc["rows_tanpa_target"] == 9 and doc["target_sebagian"] is False
+    assert doc["target_jumlah_dari"] == "baris"
     recount = await _recount(pg)
     for kode, nama, target, masuk, diterima, ditolak, p10, p11, p12 in SUMSEL:
         row = rows[kode]
@@ -98,24 +110,27 @@ async def test_sumatera_selatan_2022_rebuilt_to_the_last_printed_digit(client, a
                          headers=auth(dinas))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert r.headers["content-disposition"] == 'attachment; filename="capaian-pendataan-2022-16.csv"'
-    table = list(csv.reader(io.StringIO(r.text)))
+    assert r.content.startswith(b"\xef\xbb\xbf")  # the BOM: spreadsheet programs read UTF-8
+    table = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert table[0] == ["No", "Kode", "Kabupaten/Kota", "Target", "Data Masuk", "Belum Diverifikasi", "Diterima",
                         "Ditolak", "Total Terverifikasi", "Masuk vs Target", "Diterima vs Target",
                         "Diterima vs Masuk"]
-    assert table[6] == ["6", "16.07", "Kabupaten Banyuasin", "41.910", "41.675", "1.995", "39.345", "335",
+    assert table[7] == ["7", "16.07", "Kabupaten Banyuasin", "41.910", "41.675", "1.995", "39.345", "335",
                         "39.680", "99,44%", "93,88%", "94,41%"]
     assert table[2] == ["2", "16.02", "Kabupaten Ogan Komering Ilir", "29.910", "21.386", "294", "21.052", "40",
                         "21.092", "71,50%", "70,38%", "98,44%"]
+    assert table[4] == ["4", "16.04", kabkota[3]["nama"], "-", "0", "0", "0", "0", "0", "-", "-", "-"]
     assert table[-1] == ["", "", "Jumlah", "337.410", "333.870", "10.186", "321.925", "1.759", "323.684",
                          "98,95%", "95,41%", "96,42%"]
-    assert len(table) == 10
+    assert len(table) == 1 + 17 + 1
 
     # The nation, before and after Kepdep 63/2022: the provinsi row takes the target in force.
     walidata = await keys.make("walidata")
     for as_of, target, persen_masuk in (("2022-05-01", 489_000, "68,28%"), ("2022-09-01", 337_410, "98,95%")):
         nas = (await client.get(URL, params={"periode": "2022", "as_of": as_of}, headers=auth(walidata))).json()
         assert nas["tingkat"] == "provinsi" and nas["wilayah"] is None
-        (sumsel,) = nas["rows"]
+        assert len(nas["rows"]) == 38  # every provinsi
+        (sumsel,) = [r for r in nas["rows"] if r["masuk"] or r["target"] is not None]
         assert (sumsel["kode"], sumsel["nama"], sumsel["target"], sumsel["masuk"]) == (
             "16", "Sumatera Selatan", target, 333_870)
         assert sumsel["persen"]["masuk_vs_target"] == persen_masuk
@@ -123,8 +138,11 @@ async def test_sumatera_selatan_2022_rebuilt_to_the_last_printed_digit(client, a
         prov = (await client.get(URL, params={"periode": "2022", "wilayah": "16", "as_of": as_of},
                                  headers=auth(walidata))).json()
         assert prov["target_wilayah"]["target"] == target
-        # kabkota allocations are dated 2022-08-01: before that they are not in force
-        assert prov["jumlah"]["target"] == (None if as_of == "2022-05-01" else 337_410)
+        # kabkota allocations are dated 2022-08-01: before that none is in force, and the Jumlah row
+        # takes the provinsi's own target (Kepdep 53/2022)
+        assert prov["jumlah"]["target"] == 337_410 if as_of == "2022-09-01" else 489_000
+        assert prov["target_jumlah_dari"] == ("baris" if as_of == "2022-09-01" else "wilayah")
+        assert prov["target_sebagian"] is False
 
 
 async def test_state_changes_keep_every_row_adding_up(client, admin, pg):
@@ -136,9 +154,11 @@ async def test_state_changes_keep_every_row_adding_up(client, admin, pg):
         for row in doc["rows"] + [doc["jumlah"]]:
             _check_invariant(row)
         recount = await _recount(pg)
+        none = {"masuk": 0, "diterima": 0, "ditolak": 0}
         for row in doc["rows"]:
+            want = recount.get(row["kode"], none)
             assert (row["belum_diverifikasi"], row["diterima"], row["ditolak"]) == (
-                recount[row["kode"]]["masuk"], recount[row["kode"]]["diterima"], recount[row["kode"]]["ditolak"])
+                want["masuk"], want["diterima"], want["ditolak"])
         return {row["kode"]: row for row in doc["rows"]}, doc["jumlah"]
 
     rows, total = await table()
@@ -160,7 +180,7 @@ async def test_state_changes_keep_every_row_adding_up(client, admin, pg):
     assert rows["16.71"]["target"] is None and rows["16.71"]["masuk_vs_target"] is None
     await pg.execute("DELETE FROM submissions WHERE kode_kabkota = '16.71'")
     rows, total = await table()
-    assert "16.71" not in rows and total["masuk"] == 80
+    assert rows["16.71"]["masuk"] == 0 and total["masuk"] == 80  # still listed, with zeros
 
 
 async def test_missing_and_zero_targets_give_null_ratios(client, admin, pg):
@@ -169,18 +189,20 @@ async def test_missing_and_zero_targets_give_null_ratios(client, admin, pg):
     await _put(client, admin, "16.08", 500)       # a target, no record yet
     doc = (await client.get(URL, params={"periode": "2022", "wilayah": "16"}, headers=auth(admin))).json()
     rows = {row["kode"]: row for row in doc["rows"]}
-    assert list(rows) == ["16.02", "16.04", "16.08"]
+    assert list(rows) == sorted(rows) and len(rows) == 17
     assert rows["16.02"]["target"] is None and rows["16.02"]["masuk_vs_target"] is None
     assert rows["16.02"]["diterima_vs_masuk"] == "0.40000000" and rows["16.02"]["persen"]["diterima_vs_masuk"] == "40,00%"
     assert rows["16.04"]["target"] == 0 and rows["16.04"]["masuk_vs_target"] is None
     assert rows["16.04"]["persen"]["masuk_vs_target"] is None and rows["16.04"]["diterima_vs_masuk"] is None
     assert rows["16.08"]["masuk"] == 0 and rows["16.08"]["masuk_vs_target"] == "0.00000000"
     assert rows["16.08"]["diterima_vs_masuk"] is None
-    assert doc["jumlah"]["target"] == 500 and doc["rows_tanpa_target"] == 1
+    assert doc["jumlah"]["target"] == 500 and doc["rows_tanpa_target"] == 15
+    # 16.02 has records and no target: the Jumlah ratios set them against a partial target
+    assert doc["target_sebagian"] is True and doc["target_jumlah_dari"] == "baris"
     csv_rows = list(csv.reader(io.StringIO((await client.get(
-        URL, params={"periode": "2022", "wilayah": "16", "format": "csv"}, headers=auth(admin))).text)))
-    assert csv_rows[1][3] == "-" and csv_rows[1][9:] == ["-", "-", "40,00%"]
-    assert csv_rows[2][3:] == ["0", "0", "0", "0", "0", "0", "-", "-", "-"]
+        URL, params={"periode": "2022", "wilayah": "16", "format": "csv"}, headers=auth(admin))).content.decode("utf-8-sig"))))
+    assert csv_rows[2][:2] == ["2", "16.02"] and csv_rows[2][3] == "-" and csv_rows[2][9:] == ["-", "-", "40,00%"]
+    assert csv_rows[4][1] == "16.04" and csv_rows[4][3:] == ["0", "0", "0", "0", "0", "0", "-", "-", "-"]
 
 
 async def test_kecamatan_and_desa_rows_add_up_to_the_kabkota(client, admin, pg):
@@ -193,9 +215,12 @@ async def test_kecamatan_and_desa_rows_add_up_to_the_kabkota(client, admin, pg):
     kec = (await client.get(URL, params={"periode": "2022", "wilayah": "16.07"}, headers=auth(admin))).json()
     assert kec["tingkat"] == "kecamatan"
     got = [(r["kode"], r["nama"], r["target"], r["masuk"], r["diterima"], r["ditolak"]) for r in kec["rows"]]
-    nama = dict(await pg.fetch("SELECT kode, nama FROM wilayah WHERE kode IN ('16.07.01', '16.07.02')"))
-    assert got == [("16.07.01", nama["16.07.01"], 24, 12, 10, 1), ("16.07.02", nama["16.07.02"], None, 5, 0, 5),
-                   (None, "(tanpa kecamatan)", None, 3, 3, 0)]
+    kecamatan = await pg.fetch("SELECT kode, nama FROM wilayah WHERE parent_kode = '16.07' ORDER BY kode")
+    nama = dict(kecamatan)
+    # every kecamatan in code order, then the records placed at the kabupaten only
+    assert got[:2] == [("16.07.01", nama["16.07.01"], 24, 12, 10, 1), ("16.07.02", nama["16.07.02"], None, 5, 0, 5)]
+    assert got[2:-1] == [(k["kode"], k["nama"], None, 0, 0, 0) for k in kecamatan[2:]]
+    assert got[-1] == (None, "(tanpa kecamatan)", None, 3, 3, 0)
     assert kec["rows"][0]["persen"]["masuk_vs_target"] == "50,00%"
     prov = (await client.get(URL, params={"periode": "2022", "wilayah": "16"}, headers=auth(admin))).json()
     banyuasin = next(r for r in prov["rows"] if r["kode"] == "16.07")
@@ -207,19 +232,27 @@ async def test_kecamatan_and_desa_rows_add_up_to_the_kabkota(client, admin, pg):
     assert deep["jumlah"]["masuk"] == prov["jumlah"]["masuk"] == 29
     desa_rows = (await client.get(URL, params={"periode": "2022", "wilayah": "16.07.01"}, headers=auth(admin))).json()
     assert desa_rows["tingkat"] == "desa"
-    assert [(r["kode"], r["masuk"]) for r in desa_rows["rows"]] == [(d1, 12)]
-    assert desa_rows["target_wilayah"]["target"] == 24
+    assert [(r["kode"], r["masuk"]) for r in desa_rows["rows"] if r["masuk"]] == [(d1, 12)]
+    assert len(desa_rows["rows"]) == len([d for d in desa if d["kode"].startswith("16.07.01.")])
+    # no desa has a target: the Jumlah row takes the kecamatan's own, and says so
+    assert desa_rows["target_wilayah"]["target"] == 24 == desa_rows["jumlah"]["target"]
+    assert desa_rows["target_jumlah_dari"] == "wilayah" and desa_rows["target_sebagian"] is False
+    assert desa_rows["jumlah"]["persen"]["masuk_vs_target"] == "50,00%"
 
 
-async def test_nation_by_kabkota_lists_every_kabkota_with_data(client, admin, pg):
+async def test_nation_by_kabkota_lists_every_kabkota(client, admin, pg):
     await insert_records(pg, [("16.07", 4, 2, 1), ("17.71", 6, 6, 0), ("31.71", 1, 0, 0)])
     doc = (await client.get(URL, params={"periode": "2022", "tingkat": "kabkota"}, headers=auth(admin))).json()
-    assert [(r["kode"], r["masuk"]) for r in doc["rows"]] == [("16.07", 4), ("17.71", 6), ("31.71", 1)]
+    kabkota = [r["kode"] for r in await pg.fetch("SELECT kode FROM wilayah WHERE level = 2 ORDER BY kode")]
+    assert [r["kode"] for r in doc["rows"]] == kabkota and len(kabkota) == 514
+    assert [(r["kode"], r["masuk"]) for r in doc["rows"] if r["masuk"]] == [("16.07", 4), ("17.71", 6), ("31.71", 1)]
     assert doc["jumlah"]["masuk"] == 11 and doc["jumlah"]["diterima"] == 8
     nas = (await client.get(URL, params={"periode": "2022"}, headers=auth(admin))).json()
-    assert [(r["kode"], r["masuk"]) for r in nas["rows"]] == [("16", 4), ("17", 6), ("31", 1)]
+    assert len(nas["rows"]) == 38
+    assert [(r["kode"], r["masuk"]) for r in nas["rows"] if r["masuk"]] == [("16", 4), ("17", 6), ("31", 1)]
     other = (await client.get(URL, params={"periode": "2023"}, headers=auth(admin))).json()
-    assert other["rows"] == [] and other["jumlah"]["masuk"] == 0 and other["jumlah"]["target"] is None
+    assert len(other["rows"]) == 38 and other["jumlah"]["masuk"] == 0 and other["jumlah"]["target"] is None
+    assert other["target_jumlah_dari"] is None and other["target_sebagian"] is False
 
 
 @pytest.mark.parametrize("params,field", [
@@ -234,7 +267,7 @@ async def test_nation_by_kabkota_lists_every_kabkota_with_data(client, admin, pg
     ({"periode": "2022", "tingkat": "kecamatan"}, "tingkat"),
     ({"periode": "2022", "tingkat": "rt"}, "tingkat"),
     ({"periode": "2022", "as_of": "2022-02-30"}, "as_of"),
-    ({"periode": "2022", "format": "xlsx"}, "format"),
+    ({"periode": "2022", "format": "pdf"}, "format"),
 ])
 async def test_bad_parameters_name_the_field(client, admin, params, field):
     r = await client.get(URL, params=params, headers=auth(admin))

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import openpyxl
 import pytest
 from playwright.async_api import async_playwright, expect
 
@@ -37,9 +39,14 @@ COUNT_FIELDS = ("target", "masuk", "belum_diverifikasi", "diterima", "ditolak", 
 PERSEN_FIELDS = ("masuk_vs_target", "diterima_vs_target", "diterima_vs_masuk")
 
 
+def _install_chromium() -> None:
+    """Debian's chromium for the browser tests (tests/test_verifikasi_page.py uses it too)."""
+    ensure_installed(CHROMIUM, ["chromium", "fonts-dejavu-core"], "the dashboard browser tests")
+
+
 @pytest.fixture(scope="session")
 def chromium():
-    ensure_installed(CHROMIUM, ["chromium", "fonts-dejavu-core"], "the dashboard browser tests")
+    _install_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
     return CHROMIUM
 
@@ -90,7 +97,8 @@ def _expected_cells(row: dict) -> dict[str, str]:
     return out
 
 
-async def test_dashboard_shows_the_api_numbers_and_downloads_the_csv(live_server, browser, sumsel, pg):
+async def test_dashboard_opens_on_the_keys_wilayah_shows_the_api_numbers_and_downloads(live_server, browser,
+                                                                                       sumsel, pg):
     key = sumsel
     async with httpx.AsyncClient(base_url=live_server.url, headers=auth(key)) as api:
         r = await api.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16",
@@ -99,22 +107,30 @@ async def test_dashboard_shows_the_api_numbers_and_downloads_the_csv(live_server
         doc = r.json()
         csv_api = (await api.get("/api/v1/capaian-pendataan", params={
             "periode": "2022", "wilayah": "16", "as_of": "2022-12-31", "format": "csv"})).content
-    assert [row["kode"] for row in doc["rows"]] == sorted(kode for kode, *_ in SUMSEL)
+    kabkota = [r["kode"] for r in await pg.fetch("SELECT kode FROM wilayah WHERE parent_kode = '16' ORDER BY kode")]
+    assert [row["kode"] for row in doc["rows"]] == kabkota and len(kabkota) == 17
 
     context = await browser.new_context(viewport=DESKTOP, locale="id-ID", accept_downloads=True)
     page = await context.new_page()
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: console_errors.append(str(e)))
-    await page.goto(f"{live_server.url}/dashboard")
+    await page.goto(f"{live_server.url}/dashboard?periode=2022")
     await _enter_key(page, key)
-    await expect(page.locator("#provinsi")).to_be_enabled()
-    await page.select_option("#periode", "2022")
-    await page.select_option("#provinsi", "16")
-    await expect(page.locator("#kabkota")).to_be_enabled()
-    await page.fill("#as-of", "2022-12-31")
+    # straight onto Sumatera Selatan, every kabupaten/kota, without choosing anything; only the
+    # key's own provinsi is offered (no Nasional, no other provinsi)
+    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(17)
+    await expect(page.locator("#judul")).to_have_text("Capaian pendataan Sumatera Selatan · periode 2022")
+    assert await page.locator("#provinsi option").all_inner_texts() == ["Sumatera Selatan"]
+    await expect(page.locator("#provinsi")).to_be_disabled()
+    assert await page.locator("#kabkota option").count() == 1 + 17
+    await expect(page.locator("#identitas")).to_have_text("Kunci dinas-kumkm-sumsel · peran dinas · Sumatera Selatan")
+    await page.screenshot(path=ARTIFACTS / "dashboard-opens-on-sumsel.png", full_page=True)
+
+    await page.fill("#as-of", "31/12/2022")
     await page.click("#tampilkan")
-    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(len(SUMSEL))
+    await expect(page.locator("#keterangan")).to_contain_text("target yang berlaku pada 31/12/2022")
+    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(17)
 
     # every row and the total, cell by cell
     for api_row in doc["rows"]:
@@ -137,14 +153,15 @@ async def test_dashboard_shows_the_api_numbers_and_downloads_the_csv(live_server
     assert await page.locator("#ringkas-diterima").inner_text() == angka_id(total["diterima"])
     assert await page.locator("#ringkas-target").inner_text() == angka_id(total["target"])
     assert total["persen"]["masuk_vs_target"] in await page.locator("#ringkas-masuk-persen").inner_text()
-    # one kabupaten/kota has no target: the page says the total's ratios use a partial target
-    assert doc["rows_tanpa_target"] == 1
+    # one kabupaten/kota has records and no target: the page says the total's ratios use a partial target
+    assert doc["target_sebagian"] is True
     await expect(page.locator("#peringatan-target")).to_be_visible()
-    assert (await page.locator("#peringatan-target").inner_text()).startswith("1 kabupaten/kota belum punya target")
+    assert (await page.locator("#peringatan-target").inner_text()).startswith(
+        "1 kabupaten/kota yang sudah punya data masuk belum punya target yang berlaku pada 31/12/2022")
 
-    # the chart: one lane per row, bars and target mark on one scale
+    # the chart: one lane per row with a target or records, bars and target mark on one scale
     await expect(page.locator("#grafik .batang-baris")).to_have_count(len(SUMSEL))
-    for api_row in doc["rows"]:
+    for api_row in (r for r in doc["rows"] if r["masuk"] or r["target"] is not None):
         lane = page.locator(f"#grafik .batang-baris[data-kode='{api_row['kode']}'] .batang-jalur")
         width = (await lane.bounding_box())["width"]
         masuk_px = (await lane.locator(".batang.masuk").bounding_box())["width"]
@@ -164,23 +181,47 @@ async def test_dashboard_shows_the_api_numbers_and_downloads_the_csv(live_server
 
     # the CSV button sends the key and saves exactly what the API serves
     async with page.expect_download() as info:
-        await page.click("[data-unduh=capaian]")
+        await page.click("[data-unduh=capaian][data-format=csv]")
     download = await info.value
     assert download.suggested_filename == "capaian-pendataan-2022-16.csv"
     saved = Path(await download.path()).read_bytes()
     assert saved == csv_api
-    assert list(csv.reader(io.StringIO(saved.decode())))[-1][2:5] == ["Jumlah", angka_id(total["target"]),
-                                                                      angka_id(total["masuk"])]
+    assert list(csv.reader(io.StringIO(saved.decode("utf-8-sig"))))[-1][2:5] == [
+        "Jumlah", angka_id(total["target"]), angka_id(total["masuk"])]
     async with page.expect_download() as info:
-        await page.click("[data-unduh=keragaan]")
+        await page.click("[data-unduh=keragaan][data-format=csv]")
     assert (await info.value).suggested_filename == "keragaan-koperasi-2022-16.csv"
+
+    # "Unduh Excel": a workbook that opens with openpyxl, whose numbers are the API's
+    async with page.expect_download() as info:
+        await page.click("[data-unduh=capaian][data-format=xlsx]")
+    download = await info.value
+    assert download.suggested_filename == "capaian-pendataan-2022-16.xlsx"
+    ws = openpyxl.load_workbook(io.BytesIO(Path(await download.path()).read_bytes())).active
+    assert ws["A2"].value == "Wilayah: Sumatera Selatan (16)"
+    assert ws["A4"].value.startswith("Target berlaku per 31/12/2022")
+    top = next(c.row for c in ws["A"] if c.value == "No")
+    cells = [[c.value for c in row] for row in ws.iter_rows(min_row=top + 2, max_row=top + 2 + len(doc["rows"]),
+                                                             max_col=12)]
+    for got, api_row in zip(cells, doc["rows"] + [total], strict=True):
+        assert got[1:9] == [api_row["kode"], api_row["nama"]] + [api_row[f] for f in COUNT_FIELDS], api_row
+        for value, field in zip(got[9:], PERSEN_FIELDS, strict=True):
+            if api_row[field] is None:
+                assert value is None
+            else:
+                assert abs(Decimal(str(value)) - Decimal(api_row[field])) < Decimal("0.000000005"), (api_row, field)
+    assert ws.cell(row=top + 2, column=4).number_format == "[$-421]#,##0"
+    async with page.expect_download() as info:
+        await page.click("[data-unduh=umkm][data-format=xlsx]")
+    assert (await info.value).suggested_filename == "umkm-2022-16.xlsx"
 
     # the URL keeps the choice (never the key), and the key survives a reload of the tab
     assert page.url.endswith("/dashboard?periode=2022&wilayah=16&as_of=2022-12-31")
     await page.screenshot(path=ARTIFACTS / "dashboard-desktop.png", full_page=True)
     await page.reload()
     await expect(page.locator("#kunci-aktif")).to_be_visible()
-    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(len(SUMSEL))
+    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(17)
+    assert await page.locator("#as-of").input_value() == "31/12/2022"
     assert console_errors == []
     await context.close()
 
@@ -190,7 +231,7 @@ async def test_dashboard_shows_the_api_numbers_and_downloads_the_csv(live_server
     page = await phone.new_page()
     await page.goto(f"{live_server.url}/dashboard?periode=2022&wilayah=16&as_of=2022-12-31")
     await _enter_key(page, key)
-    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(len(SUMSEL))
+    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(17)
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert await page.locator("#ringkas-backlog").inner_text() == angka_id(backlog)
     kota = next(r for r in doc["rows"] if r["kode"] == "16.71")
@@ -203,36 +244,51 @@ async def test_dashboard_shows_the_api_numbers_and_downloads_the_csv(live_server
     await phone.close()
 
 
-async def test_dashboard_explains_401_403_and_empty_data(live_server, browser, sumsel, keys):
+async def test_dashboard_explains_in_indonesian_what_went_wrong(live_server, browser, sumsel, keys):
     context = await browser.new_context(viewport=DESKTOP)
     page = await context.new_page()
     await page.goto(f"{live_server.url}/dashboard")
     message = page.locator("#pesan")
 
     await _enter_key(page, "kumkm_bukan-kunci-yang-benar")
-    await expect(message).to_contain_text("401")
+    await expect(message).to_have_text("Kunci API ditolak: kunci tidak dikenal, sudah dicabut atau kedaluwarsa. "
+                                       "Tempel kunci yang masih berlaku.")
     await expect(page.locator("#form-kunci")).to_be_visible()  # asked again for a key
-    await expect(page.locator("#provinsi")).to_be_disabled()
+    await expect(page.locator("#tampilkan")).to_be_disabled()
     assert await page.evaluate("sessionStorage.length") == 0
 
-    # a provinsi key asking for the nation
-    await _enter_key(page, sumsel)
-    await expect(page.locator("#provinsi")).to_be_enabled()
-    await page.select_option("#periode", "2022")
-    await page.click("#tampilkan")
-    await expect(message).to_contain_text("403")
+    # an enumerator key: told that its role cannot open reports (not that its area is too small)
+    await _enter_key(page, await keys.make("enumerator", "16", name="enum-sumsel"))
+    await expect(message).to_have_text("Kunci ini berperan enumerator: peran ini tidak dapat membuka laporan "
+                                       "capaian pendataan. Laporan dibuka dengan kunci berperan verifikator, "
+                                       "dinas, walidata atau admin.")
+    await expect(page.locator("#tampilkan")).to_be_disabled()
     await expect(page.locator("#hasil")).to_be_hidden()
+    await page.screenshot(path=ARTIFACTS / "dashboard-enumerator.png")
 
-    # an enumerator key reads wilayah but not reports
+    # the service's own 403 is told apart by its code: a stale address with another provinsi
     await page.click("#ganti-kunci")
-    await _enter_key(page, await keys.make("enumerator", "16"))
-    await expect(page.locator("#provinsi")).to_be_enabled()
-    await page.select_option("#provinsi", "16")
+    await page.goto(f"{live_server.url}/dashboard?periode=2022&wilayah=15")
+    await _enter_key(page, sumsel)
+    await expect(message).to_have_text("Wilayah yang diminta berada di luar cakupan kunci ini. Kunci ini hanya "
+                                       "mencakup Sumatera Selatan dan wilayah di dalamnya: pilih wilayah dari daftar.")
+    await expect(page.locator("#hasil")).to_be_hidden()
+    await page.click("#tampilkan")  # the selects hold only the key's own wilayah
+    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(17)
+    await expect(message).to_be_hidden()
+
+    # dates are entered as dd/mm/yyyy; anything else is said in words, nothing is asked
+    await page.fill("#as-of", "2022-12-31")
     await page.click("#tampilkan")
-    await expect(message).to_contain_text("403")
+    await expect(message).to_have_text("Tanggal “Target berlaku per” harus berformat hh/bb/tttt dan benar-benar ada, "
+                                       "mis. 31/12/2022.")
+    await page.fill("#as-of", "30/02/2022")
+    await page.click("#tampilkan")
+    await expect(message).to_contain_text("hh/bb/tttt")
 
     # nothing collected and no target: said in words, not an empty table
     await page.click("#ganti-kunci")
+    await page.fill("#as-of", "")
     await _enter_key(page, await keys.make("walidata"))
     await expect(page.locator("#provinsi")).to_be_enabled()
     # The new key's start (choices refilled, then the last choice shown again from the URL)
@@ -242,16 +298,46 @@ async def test_dashboard_explains_401_403_and_empty_data(live_server, browser, s
     await page.select_option("#periode", "2024")
     await page.select_option("#provinsi", "16")
     await page.click("#tampilkan")
-    await expect(message).to_contain_text("Belum ada target maupun data masuk untuk Sumatera Selatan pada periode 2024")
+    await expect(message).to_have_text("Belum ada target maupun data masuk untuk Sumatera Selatan pada periode 2024.")
     await expect(page.locator("#hasil")).to_be_hidden()
 
-    # and the nation for the walidata: one row, Sumatera Selatan with Jambi beside it
+    # and the nation for the walidata: every provinsi, Sumatera Selatan and Jambi with records
     await page.select_option("#periode", "2022")
     await page.select_option("#provinsi", "")
     await page.click("#tampilkan")
-    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(2)
+    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(38)
+    await expect(page.locator("#grafik .batang-baris")).to_have_count(2)
     await expect(message).to_be_hidden()
     assert await page.locator("#kolom-wilayah").inner_text() == "Provinsi"
+    for text in await page.locator("body").all_inner_texts():
+        for english in ("scope", "outside", "Forbidden", "Rincian", "key"):
+            assert english not in text
+    await context.close()
+
+
+async def test_a_kabupaten_key_opens_on_its_kecamatan(live_server, browser, sumsel, keys, pg):
+    """A verifikator of Banyuasin: its provinsi and kabupaten fixed, the table per kecamatan, and
+    the kabupaten's own target on the Jumlah row when no kecamatan has one."""
+    key = await keys.make("verifikator", "16.07", name="verif-banyuasin")
+    kecamatan = await pg.fetchval("SELECT count(*) FROM wilayah WHERE parent_kode = '16.07'")
+    async with httpx.AsyncClient(base_url=live_server.url, headers=auth(key)) as api:
+        doc = (await api.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16.07"})).json()
+    assert doc["target_jumlah_dari"] == "wilayah" and doc["jumlah"]["target"] == 12_500
+    context = await browser.new_context(viewport=DESKTOP)
+    page = await context.new_page()
+    await page.goto(f"{live_server.url}/dashboard?periode=2022")
+    await _enter_key(page, key)
+    # the records placed at the kabupaten only form one more row, "(tanpa kecamatan)"
+    await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(kecamatan + 1)
+    assert await page.locator("#provinsi option").all_inner_texts() == ["Sumatera Selatan"]
+    assert await page.locator("#kabkota option").all_inner_texts() == ["Kabupaten Banyuasin"]
+    await expect(page.locator("#kabkota")).to_be_disabled()
+    assert await page.locator("#kolom-wilayah").inner_text() == "Kecamatan"
+    assert await page.locator("#ringkas-target").inner_text() == angka_id(12_500)
+    await expect(page.locator("#ringkas-target-catatan")).to_have_text(
+        "target Kabupaten Banyuasin sendiri (Kepdep 63/2022); belum ada target per kecamatan")
+    assert doc["jumlah"]["persen"]["masuk_vs_target"] in await page.locator("#ringkas-masuk-persen").inner_text()
+    await expect(page.locator("#peringatan-target")).to_be_hidden()
     await context.close()
 
 

@@ -57,7 +57,8 @@ async def lkjip_csv(client, key, tahun=2022, wilayah="16", **params) -> list[dic
                                                    **params}, headers=auth(key))
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
-    return list(csv.DictReader(io.StringIO(r.text)))
+    assert r.content.startswith(b"\xef\xbb\xbf")  # a BOM, for spreadsheet programs
+    return list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
 
 
 def rows_by_kode(doc) -> dict:

@@ -176,9 +176,11 @@ async def test_generated_client_runs_the_worked_example(kumkm_client, live_serve
                                                   as_of=dt.date(2022, 12, 31))
         assert isinstance(capaian, CapaianOut)
         assert capaian.wilayah == WilayahRef(kode="16", nama="Sumatera Selatan", level=1)
-        assert (capaian.periode, capaian.tingkat, capaian.as_of, capaian.target_wilayah,
-                capaian.rows_tanpa_target) == ("2022", "kabkota", dt.date(2022, 12, 31), None, 0)
-        (row,) = capaian.rows
+        assert (capaian.periode, capaian.tingkat, capaian.as_of, capaian.target_wilayah, capaian.rows_tanpa_target,
+                capaian.target_jumlah_dari, capaian.target_sebagian) == (
+            "2022", "kabkota", dt.date(2022, 12, 31), None, 16, "baris", False)
+        assert len(capaian.rows) == 17  # every kabupaten/kota of the provinsi
+        (row,) = [r for r in capaian.rows if r.kode == "16.07"]
         assert isinstance(row, CapaianRow) and isinstance(row.persen, CapaianPersen)
         assert (row.kode, row.nama, row.target, row.masuk, row.belum_diverifikasi, row.diterima, row.ditolak,
                 row.total_terverifikasi) == ("16.07", "Kabupaten Banyuasin", 41_910, 1, 1, 0, 0, 0)

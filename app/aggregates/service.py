@@ -2,11 +2,13 @@
 keragaan koperasi, UMKM by skala, and any grouping over the documented dimensions."""
 from __future__ import annotations
 
+import datetime as dt
+
 from app.aggregates import queries
-from app.core import replicas
+from app.core import replicas, xlsx
 from app.core.access import Principal, require_area
 from app.core.errors import invalid_field
-from app.core.reference import check_periode, check_wilayah, get_index, split_kode
+from app.core.reference import WIB, check_periode, check_wilayah, get_index, split_kode
 from app.core.reports import angka_id, persen, rasio
 
 STATUSES = ("masuk", "diterima", "ditolak")
@@ -108,7 +110,7 @@ async def keragaan_koperasi(principal: Principal, periode: str, wilayah: str | N
             "jumlah": _keragaan_row(None, None, "Jumlah", total)}
 
 
-KERAGAAN_HEADER = ["No", "Kode", "Kota/Kabupaten", "Koperasi Jumlah", "Koperasi Aktif", "Koperasi Tidak Aktif",
+KERAGAAN_HEADER = ["No", "Kode", "Kabupaten/Kota", "Koperasi Jumlah", "Koperasi Aktif", "Koperasi Tidak Aktif",
                    "Anggota Jumlah", "Anggota L", "Anggota P", "RAT (Unit)", "Manajer Jumlah", "Manajer L",
                    "Manajer P", "Karyawan Jumlah", "Karyawan L", "Karyawan P", "Modal Sendiri (Rp)",
                    "Modal Luar (Rp)", "Volume Usaha (Rp)", "SHU (Rp)", "Persentase Aktif"]
@@ -131,6 +133,55 @@ def keragaan_csv(doc: dict) -> tuple[list[str], list[list[str]]]:
     rows = [cells(r) for r in doc["rows"]]
     rows += [cells(doc["binaan_provinsi"]), cells(doc["binaan_nasional"]), cells(doc["jumlah"])]
     return header, rows
+
+
+def _lines(doc: dict) -> list[str]:
+    """Wilayah, periode with the record states counted, and when the counts were read."""
+    w = doc["wilayah"]
+    return [f"Wilayah: {w['nama']} ({w['kode']})" if w else "Wilayah: Nasional",
+            f"Periode: {doc['periode']}; data berstatus {', '.join(doc['status'])}",
+            f"Keadaan data per {xlsx.waktu(dt.datetime.now(WIB))}"]
+
+
+def _row_label(doc: dict) -> str:
+    if doc["wilayah"] is None:
+        return "Provinsi"
+    return "Kecamatan" if doc["wilayah"]["level"] == 2 else "Kabupaten/Kota"
+
+
+_KERAGAAN_XLSX = (
+    ("koperasi_jumlah", "Jumlah", "Koperasi"), ("koperasi_aktif", "Aktif", "Koperasi"),
+    ("koperasi_tidak_aktif", "Tidak Aktif", "Koperasi"),
+    ("anggota_jumlah", "Jumlah", "Anggota"), ("anggota_l", "L", "Anggota"), ("anggota_p", "P", "Anggota"),
+    ("rat", "RAT (Unit)", None),
+    ("manajer_jumlah", "Jumlah", "Manajer"), ("manajer_l", "L", "Manajer"), ("manajer_p", "P", "Manajer"),
+    ("karyawan_jumlah", "Jumlah", "Karyawan"), ("karyawan_l", "L", "Karyawan"), ("karyawan_p", "P", "Karyawan"),
+)
+
+
+def keragaan_xlsx(doc: dict) -> xlsx.Table:
+    """The ODS table as printed: Koperasi / Anggota / Manajer / Karyawan headers over their
+    columns, rupiah exact, persentase aktif as a percentage."""
+    C = xlsx.Column
+    columns = ([C("No", width=5), C("Kode", "text", width=10), C(_row_label(doc), "text", width=30)]
+               + [C(h, group=g, width=9 if g else 11) for _, h, g in _KERAGAAN_XLSX]
+               + [C(h, "rupiah", width=20) for h in ("Modal Sendiri (Rp)", "Modal Luar (Rp)", "Volume Usaha (Rp)",
+                                                     "SHU (Rp)")]
+               + [C("Persentase Aktif", "rasio", width=11)])
+
+    def cells(r):
+        return ([r["no"], r["kode"], r["nama"]] + [r[k] for k, _, _ in _KERAGAAN_XLSX]
+                + [r[k] for k in _UANG_KOPERASI]
+                + [xlsx.fraction(r["koperasi_aktif"], r["koperasi_jumlah"])])
+
+    return xlsx.Table(
+        title="Keragaan Koperasi", lines=_lines(doc), columns=columns,
+        rows=[cells(r) for r in doc["rows"]] + [cells(doc["binaan_provinsi"]), cells(doc["binaan_nasional"])],
+        totals=[cells(doc["jumlah"])],
+        notes=[f"Baris per {_row_label(doc).lower()}: koperasi dengan kewenangan kabupaten/kota; Binaan "
+               "Provinsi dan Binaan Nasional: koperasi dengan kewenangan provinsi dan nasional di wilayah ini. "
+               "RAT: koperasi yang menyelenggarakan RAT pada tahun periode."],
+        sheet="Keragaan Koperasi")
 
 
 # ---------------------------------------------------------------- UMKM by skala
@@ -175,6 +226,26 @@ def umkm_csv(doc: dict) -> tuple[list[str], list[list[str]]]:
             "tenaga_kerja_p", "punya_nib", "platform_digital")]
 
     return UMKM_HEADER, [cells(r) for r in doc["rows"]] + [cells(doc["jumlah"])]
+
+
+def umkm_xlsx(doc: dict) -> xlsx.Table:
+    C = xlsx.Column
+    columns = [C("Skala Usaha", "text", width=18), C("Jumlah UMKM", width=12),
+               C("Modal Usaha (Rp)", "rupiah", width=20), C("Hasil Penjualan/Omzet (Rp)", "rupiah", width=22),
+               C("Aset (Rp)", "rupiah", width=20),
+               C("Jumlah", group="Tenaga Kerja"), C("L", group="Tenaga Kerja"), C("P", group="Tenaga Kerja"),
+               C("Memiliki NIB", width=12), C("Menggunakan Platform Digital", width=14)]
+
+    def cells(r):
+        return [r["nama"]] + [r[k] for k in ("jumlah", "modal_usaha", "hasil_penjualan", "aset",
+                                             "tenaga_kerja_jumlah", "tenaga_kerja_l", "tenaga_kerja_p",
+                                             "punya_nib", "platform_digital")]
+
+    return xlsx.Table(
+        title="UMKM per Skala Usaha", lines=_lines(doc), columns=columns,
+        rows=[cells(r) for r in doc["rows"]], totals=[cells(doc["jumlah"])],
+        notes=[f"Usaha besar (di atas batas UMKM, tidak termasuk dalam tabel): {angka_id(doc['usaha_besar'])}."],
+        sheet="UMKM")
 
 
 # ---------------------------------------------------------------- any grouping
@@ -265,3 +336,38 @@ def agregat_csv(doc: dict) -> tuple[list[str], list[list[str]]]:
     rows = [[dim_cell(r[c]) for c in dim_cols] + [angka_id(int(r[c])) for c in measure_cols] for r in doc["rows"]]
     rows.append(["Jumlah"] + [""] * (len(dim_cols) - 1) + [angka_id(int(doc["jumlah"][c])) for c in measure_cols])
     return header, rows
+
+
+# Measures counted by sex: one header (the group) over L and P.
+_GROUP_LP = {"tenaga_kerja": "Tenaga Kerja", "anggota": "Anggota", "manajer": "Manajer", "karyawan": "Karyawan"}
+
+
+def agregat_xlsx(doc: dict) -> xlsx.Table:
+    C = xlsx.Column
+    kinds = queries.measures_for(doc["jenis"])
+    dim_cols: list[str] = []
+    for d in doc["by"]:
+        dim_cols.append(d)
+        if d in _WILAYAH_DIMS:
+            dim_cols.append(_WILAYAH_DIMS[d])
+    measure_cols = list(doc["jumlah"])
+    columns = [C(_LABELS[c], "text", width=28 if c.startswith("nama_") else 16) for c in dim_cols]
+    for m in measure_cols:
+        stem, _, sex = m.rpartition("_")
+        if stem in _GROUP_LP and sex in ("l", "p"):
+            columns.append(C(sex.upper(), group=_GROUP_LP[stem], width=10))
+        else:
+            columns.append(C(_LABELS[m], "rupiah" if kinds[m][1] == "uang" else "angka", width=18))
+
+    def dim_cell(v):
+        if isinstance(v, bool):
+            return "ya" if v else "tidak"
+        return "-" if v is None else str(v)
+
+    rows = [[dim_cell(r[c]) for c in dim_cols] + [r[m] for m in measure_cols] for r in doc["rows"]]
+    total = ["Jumlah"] + [None] * (len(dim_cols) - 1) + [doc["jumlah"][m] for m in measure_cols]
+    lines = _lines(doc)
+    if doc["jenis"]:
+        lines[1] += f"; jenis {doc['jenis']}"
+    return xlsx.Table(title="Agregat PL-KUMKM per " + ", ".join(_LABELS[d] for d in doc["by"]), lines=lines,
+                      columns=columns, rows=rows, totals=[total], sheet="Agregat")

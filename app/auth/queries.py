@@ -51,3 +51,5 @@ AUDIT_PAGE = text(
 
 # Names are never issued twice: any key, working or not, that carried the name.
 NAME_TAKEN = text("SELECT id, identity_id FROM api_keys WHERE name = :name ORDER BY id DESC LIMIT 1")
+
+EXPIRES = text("SELECT expires_at FROM api_keys WHERE id = :id")

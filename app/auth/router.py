@@ -1,14 +1,22 @@
 from fastapi import APIRouter, Depends, Query
 
 from app.auth import schemas, service
-from app.core.access import roles
-from app.core.authn import require_role
+from app.core.access import Principal, roles
+from app.core.authn import require_key, require_role
 from app.core.params import Instant
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1")
 
 
-@router.get("", response_model=schemas.AuditPage)
+@router.get("/me", response_model=schemas.Me, tags=["auth"])
+async def me(principal: Principal = Depends(require_key)):
+    """The calling key: its holder's name, role, wilayah scope, personal-data grant, expiry and
+    the actions its role may take (the policy of docs/authorization.md; the wilayah scope
+    applies to each). Any valid key may ask; a dashboard starts from it."""
+    return await service.me(principal)
+
+
+@router.get("/audit", response_model=schemas.AuditPage, tags=["audit"])
 async def audit_log(
     _=Depends(require_role(*roles("audit.read"))),
     key_name: str | None = Query(None, max_length=200),

@@ -17,3 +17,21 @@ class AuditEntry(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditEntry]
     next_cursor: str | None = Field(None, description="pass as `cursor` for older entries; null at the end")
+
+
+class KeyWilayah(BaseModel):
+    kode: str
+    nama: str
+    level: int = Field(description="1 provinsi, 2 kabupaten/kota")
+
+
+class Me(BaseModel):
+    name: str = Field(description="the key holder's name, as it stands in records and the access log")
+    role: str = Field(description="enumerator, verifikator, dinas, walidata or admin")
+    wilayah: KeyWilayah | None = Field(description="the key's scope; null: national")
+    pii: bool = Field(description="a walidata key granted personal data (other roles: by role and scope)")
+    expires_at: UtcTime | None = Field(description="when the key stops working (e.g. after a rotation's "
+                                                       "grace period); null: no expiry")
+    actions: list[str] = Field(description="the policy's actions this role may take, inside the key's wilayah: "
+                                           "record.post, record.correct, record.decide, report.read, "
+                                           "target.write, sync.pull, audit.read, indikator.read, indikator.write")

@@ -8,7 +8,7 @@ import secrets
 
 from app.auth import queries
 from app.core import db
-from app.core.access import ROLES
+from app.core.access import POLICY, ROLES, Principal
 from app.core.authn import clear_cache, hash_key
 from app.core.reference import LEVEL_KABKOTA, LEVEL_PROVINSI, get_index
 
@@ -141,3 +141,17 @@ async def audit_page(*, key_name, endpoint, since, until, before, limit) -> list
             "before": before, "limit": limit,
         })).mappings().all()
     return [dict(r) for r in rows]
+
+
+async def me(principal: Principal) -> dict:
+    """What the calling key is and may do (GET /api/v1/me)."""
+    async with db.connect() as conn:
+        expires_at = (await conn.execute(queries.EXPIRES, {"id": principal.id})).scalar_one_or_none()
+    wilayah = None
+    if principal.kode_wilayah is not None:
+        index = await get_index()
+        wilayah = {"kode": principal.kode_wilayah, "nama": index.nama[principal.kode_wilayah],
+                   "level": index.level[principal.kode_wilayah]}
+    return {"name": principal.name, "role": principal.role, "wilayah": wilayah, "pii": principal.pii,
+            "expires_at": expires_at,
+            "actions": [action for action, allowed in POLICY.items() if principal.role in allowed]}

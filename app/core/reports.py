@@ -1,4 +1,5 @@
-"""Numbers for reports: exact ratios, Indonesian number format and CSV downloads.
+"""Numbers for reports: exact ratios, Indonesian number format and CSV downloads (the Excel
+workbooks are app/core/xlsx.py).
 
 Counts are exact integers and ratios are computed from them as fractions, so a printed
 percentage can never disagree with its own numerator and denominator (docs/domain.md).
@@ -59,7 +60,15 @@ def csv_response(filename: str, header: list[str], rows: list[list]) -> Response
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(csvcell.row(header))
     w.writerows(csvcell.row(r) for r in rows)
-    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+    return csv_download(filename, buf.getvalue())
+
+
+def csv_download(filename: str, text: str) -> Response:
+    """A report CSV as a download, starting with a UTF-8 byte order mark: without it Excel
+    reads the file in the computer's legacy code page and garbles every character outside
+    ASCII in a name (an apostrophe of a typed sasaran, an en dash, an é). Report CSVs are for
+    spreadsheets; the walidata snapshot and `kumkm export` write plain UTF-8 for programs."""
+    return Response("\ufeff" + text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

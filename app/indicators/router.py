@@ -8,10 +8,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
-from app.core import timefmt
+from app.core import timefmt, xlsx
 from app.core.access import Principal
 from app.core.authn import require_key
 from app.core.replicas import FRESHNESS_HEADERS
+from app.core.reports import csv_download
 from app.indicators import formulas, schemas, service
 
 
@@ -49,10 +50,6 @@ def _wilayah():
     return Path(description="`nasional`, a provinsi (`16`) or a kabupaten/kota (`16.07`)")
 
 
-_CSV = {"content": {"text/csv": {"schema": {"type": "string"}}},
-        "description": "with format=csv: the same table, Indonesian headers and number format"}
-
-
 def _json(doc: Any, status: int = 200) -> Response:
     return Response(timefmt.dumps(doc), status_code=status, media_type="application/json")
 
@@ -63,7 +60,7 @@ async def list_formula(principal: Principal = Depends(require_key)) -> dict:
     return formulas.katalog()
 
 
-@router.get("/capaian", response_model=schemas.Lkjip, responses={200: {**_CSV, "headers": FRESHNESS_HEADERS}},
+@router.get("/capaian", response_model=schemas.Lkjip, responses={200: {**xlsx.DOWNLOADS, "headers": FRESHNESS_HEADERS}},
             summary="LKjIP table: target, realisasi, capaian and predikat per sasaran and indikator")
 async def capaian(
     principal: Principal = Depends(require_key),
@@ -75,13 +72,14 @@ async def capaian(
     sebelumnya: int = Query(2, ge=0, le=10, description="how many previous years to show"),
     as_of: dt.date | None = Query(None, description="date of the pendataan targets in force (capaian "
                                                     "pendataan formula); default today (WIB)"),
-    format: Literal["json", "csv"] = "json",
+    format: Literal["json", "csv", "xlsx"] = "json",
 ):
     doc = await service.lkjip(principal, tahun, wilayah, sebelumnya, pemilik, as_of)
+    name = f"lkjip-{tahun}-{doc['wilayah']['kode']}"
     if format == "csv":
-        name = f"lkjip-{tahun}-{doc['wilayah']['kode']}.csv"
-        return Response(service.lkjip_csv(doc), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return csv_download(f"{name}.csv", service.lkjip_csv(doc))
+    if format == "xlsx":
+        return await xlsx.response(f"{name}.xlsx", service.lkjip_xlsx(doc))
     return _json(doc)
 
 

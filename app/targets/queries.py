@@ -126,7 +126,9 @@ _CAPAIAN = """
     FROM (SELECT anak.kode, anak.nama, target.target
           FROM anak LEFT JOIN target ON target.kode = anak.kode) a
     FULL JOIN hitung h ON h.kode = a.kode
-    WHERE a.target IS NOT NULL
+    -- every child wilayah, with nothing yet or not: those are the ones a dinas must chase;
+    -- besides them, records without a wilayah at the row level (kode null)
+    WHERE a.kode IS NOT NULL
        OR h.belum_diverifikasi + h.diterima + h.ditolak > 0
     ORDER BY 1 NULLS LAST
 """

@@ -3,6 +3,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from app.core import xlsx
 from app.core.access import Principal
 from app.core.authn import require_role
 from app.core.replicas import FRESHNESS_HEADERS
@@ -15,9 +16,6 @@ _writer = require_role(*service.WRITE_ROLES)
 _reader = require_role(*service.READ_ROLES)
 _PERIODE = Path(description="PL-KUMKM round, e.g. `2022`", examples=["2022"])
 _KODE = Path(description="Kemendagri code at any level, e.g. `16` or `16.07`", examples=["16"])
-
-_CSV = {"content": {"text/csv": {"schema": {"type": "string"}}},
-        "description": "with format=csv: the same table, Indonesian headers and number format"}
 
 
 @router.put("/targets/{periode}/{kode_wilayah}", response_model=schemas.TargetOut, status_code=201,
@@ -43,7 +41,7 @@ async def get_target(periode: str = _PERIODE, kode_wilayah: str = _KODE,
 
 
 @router.get("/capaian-pendataan", response_model=schemas.CapaianOut,
-            responses={200: {**_CSV, "headers": FRESHNESS_HEADERS}})
+            responses={200: {**xlsx.DOWNLOADS, "headers": FRESHNESS_HEADERS}})
 async def capaian_pendataan(
     periode: str = Query(..., description="e.g. `2022`"),
     wilayah: str | None = Query(None, description="the area: omit for the nation, or a provinsi, "
@@ -52,13 +50,17 @@ async def capaian_pendataan(
                                                     "Counts are always live."),
     tingkat: schemas.Tingkat | None = Query(None, description="level of the rows; default the level just "
                                                               "below `wilayah`; at most two levels below"),
-    format: Literal["json", "csv"] = "json",
+    format: Literal["json", "csv", "xlsx"] = "json",
     principal: Principal = Depends(_reader),
 ):
-    """the capaian pendataan table (docs/domain.md) from live data: per child wilayah with a target or records,
-    plus the total row. `masuk = belum_diverifikasi + diterima + ditolak` in every row."""
+    """the capaian pendataan table (docs/domain.md) from live data: every child wilayah in code order (zeros
+    where nothing is there yet), plus the total row. `masuk = belum_diverifikasi + diterima + ditolak` in
+    every row."""
     doc = await service.capaian(principal, periode, wilayah, as_of, tingkat)
+    name = f"capaian-pendataan-{periode}-{wilayah or 'nasional'}"
     if format == "csv":
         header, rows = service.capaian_csv_rows(doc)
-        return csv_response(f"capaian-pendataan-{periode}-{wilayah or 'nasional'}.csv", header, rows)
+        return csv_response(f"{name}.csv", header, rows)
+    if format == "xlsx":
+        return await xlsx.response(f"{name}.xlsx", service.capaian_xlsx(doc))
     return json_response(doc)

@@ -78,8 +78,16 @@ class CapaianOut(BaseModel):
     tingkat: Tingkat = Field(description="the level of the rows")
     as_of: dt.date
     target_wilayah: TargetRevisi | None = Field(
-        description="the target set on `wilayah` itself, for reference; the total row uses the sum of the rows' targets")
-    rows: list[CapaianRow]
-    jumlah: CapaianRow = Field(description="counts over all rows; target = sum of the rows' targets in force")
-    rows_tanpa_target: int = Field(description="rows with no target in force: when not 0, the total's "
-                                               "ratios set all records against a partial target")
+        description="the target set on `wilayah` itself and in force on as_of")
+    rows: list[CapaianRow] = Field(description="every wilayah of the row level (tingkat) inside `wilayah`, in code order, zeros "
+                                               "where nothing exists yet; then a row with kode null for records "
+                                               "without a wilayah at that level, if any")
+    jumlah: CapaianRow = Field(description="counts over all rows; target: the sum of the rows' targets in force, "
+                                           "or the wilayah's own target when no row has one")
+    target_jumlah_dari: Literal["baris", "wilayah"] | None = Field(
+        description="where the Jumlah target comes from: `baris` (sum of the rows' targets), `wilayah` "
+                    "(target_wilayah, as no row has one), null (no target)")
+    rows_tanpa_target: int = Field(description="rows with no target in force")
+    target_sebagian: bool = Field(description="true when the Jumlah ratios set all records against a partial "
+                                              "target: the rows' targets are summed and a row without one has "
+                                              "records")

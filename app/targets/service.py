@@ -8,11 +8,12 @@ import re
 
 import orjson
 
-from app.core import db, replicas
+from app.core import db, replicas, xlsx
 from app.core.access import Principal, require_area, roles
 from app.core.errors import NOT_FOUND, OUTSIDE_SCOPE
 from app.core.reference import (
     KODE_PATTERN,
+    WIB,
     check_periode,
     check_wilayah,
     get_index,
@@ -222,16 +223,30 @@ async def capaian(principal: Principal, periode: str, wilayah: str | None, as_of
         nama = r.nama or (index.nama.get(r.kode) if r.kode else None) or _TANPA.get(row_level, "(tanpa wilayah)")
         out_rows.append(_row(r.kode, nama, r.target, r.belum_diverifikasi, r.diterima, r.ditolak))
     targets = [r["target"] for r in out_rows if r["target"] is not None]
-    jumlah = _row(None, "Jumlah", sum(targets) if targets else None,
+    own = in_force(induk, as_of)
+    # The Jumlah row's target: the sum of the rows' targets when any row has one (the
+    # allocations, as the printed tables add them up); else the wilayah's own target, so a
+    # kabupaten with a target of its own but none per kecamatan still sees its capaian.
+    if targets:
+        target_total, dari = sum(targets), "baris"
+    elif own is not None:
+        target_total, dari = own["target"], "wilayah"
+    else:
+        target_total, dari = None, None
+    jumlah = _row(None, "Jumlah", target_total,
                   sum(r["belum_diverifikasi"] for r in out_rows), sum(r["diterima"] for r in out_rows),
                   sum(r["ditolak"] for r in out_rows))
     return {
         "periode": periode,
         "wilayah": {"kode": wilayah, "nama": index.nama[wilayah], "level": area_level} if wilayah else None,
         "tingkat": TINGKAT[row_level - 1], "as_of": as_of,
-        "target_wilayah": in_force(induk, as_of),
+        "target_wilayah": own,
         "rows": out_rows, "jumlah": jumlah,
+        "target_jumlah_dari": dari,
         "rows_tanpa_target": sum(1 for r in out_rows if r["target"] is None),
+        # True only when the Jumlah ratios really compare records with a target that does not
+        # cover them: rows' targets are summed and a row without one has records.
+        "target_sebagian": dari == "baris" and any(r["target"] is None and r["masuk"] for r in out_rows),
     }
 
 
@@ -254,3 +269,46 @@ def capaian_csv_rows(doc: dict) -> tuple[list[str], list[list[str]]]:
     body = [cells(str(i), r) for i, r in enumerate(doc["rows"], 1)]
     body.append(cells("", doc["jumlah"]))
     return header, body
+
+
+def capaian_xlsx(doc: dict) -> xlsx.Table:
+    """The capaian table as a workbook: the printed table's columns, ratios as percentages."""
+    level = TINGKAT.index(doc["tingkat"]) + 1
+    label = ROW_LABEL[level]
+    C = xlsx.Column
+    columns = [C("No", width=5), C("Kode", "text", width=14), C(label, "text", width=34), C("Target"),
+               C("Data Masuk"), C("Belum Diverifikasi", width=13),
+               C("Diterima", group="Hasil Verifikasi"), C("Ditolak", group="Hasil Verifikasi"),
+               C("Total Terverifikasi", group="Hasil Verifikasi", width=13),
+               C("Masuk vs Target", "rasio", group="Capaian"), C("Diterima vs Target", "rasio", group="Capaian"),
+               C("Diterima vs Masuk", "rasio", group="Capaian")]
+
+    def cells(no, r):
+        return [no, r["kode"], r["nama"], r["target"], r["masuk"], r["belum_diverifikasi"], r["diterima"],
+                r["ditolak"], r["total_terverifikasi"], xlsx.fraction(r["masuk"], r["target"]),
+                xlsx.fraction(r["diterima"], r["target"]), xlsx.fraction(r["diterima"], r["masuk"])]
+
+    wilayah = doc["wilayah"]
+    nama = wilayah["nama"] if wilayah else "Nasional"
+    notes = []
+    own = doc["target_wilayah"]
+    if doc["target_jumlah_dari"] == "wilayah":
+        notes.append(f"Target baris Jumlah adalah target {nama} sendiri ({angka_id(own['target'])}, "
+                     f"{own['dasar_hukum']}): belum ada target per {label.lower()}.")
+    elif own is not None:
+        notes.append(f"Target {nama} sendiri: {angka_id(own['target'])} ({own['dasar_hukum']}); baris Jumlah "
+                     f"memakai jumlah target per {label.lower()}.")
+    if doc["target_sebagian"]:
+        n = sum(1 for r in doc["rows"] if r["target"] is None and r["masuk"])
+        notes.append(f"{n} {label.lower()} yang sudah punya data masuk belum punya target: persentase baris "
+                     "Jumlah membandingkan semua data masuk dengan target sebagian.")
+    return xlsx.Table(
+        title="Capaian Pendataan PL-KUMKM",
+        lines=[f"Wilayah: {nama}" + (f" ({wilayah['kode']})" if wilayah else ""),
+               f"Periode: {doc['periode']}; baris per {label.lower()}",
+               f"Target berlaku per {xlsx.tanggal(doc['as_of'])}; jumlah data per "
+               f"{xlsx.waktu(dt.datetime.now(WIB))}"],
+        columns=columns,
+        rows=[cells(i, r) for i, r in enumerate(doc["rows"], 1)],
+        totals=[cells(None, doc["jumlah"])],
+        notes=notes, sheet="Capaian Pendataan")

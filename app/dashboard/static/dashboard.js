@@ -10,12 +10,11 @@
   const KEY_STORAGE = "kumkm.kunci";
   const API = "/api/v1";
   const LABEL_TINGKAT = {provinsi: "Provinsi", kabkota: "Kabupaten/Kota", kecamatan: "Kecamatan", desa: "Desa/Kelurahan"};
-  const BULAN = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
-                 "September", "Oktober", "November", "Desember"];
 
   const $ = (id) => document.getElementById(id);
   let requestSeq = 0;  // a slow answer for an earlier choice must not overwrite a newer one
-  let current = null;  // {periode, wilayah, as_of} of the table on screen, for the CSV buttons
+  let current = null;  // {periode, wilayah, as_of} of the table on screen, for the downloads
+  let me = null;       // GET /api/v1/me: the key's role, wilayah and actions
 
   // ------------------------------------------------------------------ number format
 
@@ -35,9 +34,20 @@
     return angka(whole) + "," + frac + "%";
   }
 
+  /** "2022-12-31" -> "31/12/2022": dates are shown as Indonesian readers write them. */
   function tanggal(iso) {
-    const [y, m, d] = iso.split("-").map(Number);
-    return d + " " + BULAN[m - 1] + " " + y;
+    const [y, m, d] = iso.slice(0, 10).split("-");
+    return d + "/" + m + "/" + y;
+  }
+
+  /** "31/12/2022" -> "2022-12-31" for the API; null when it is not a real date in that form. */
+  function isoDate(text) {
+    const m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(text.trim());
+    if (!m) return null;
+    const [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const date = new Date(Date.UTC(y, mo - 1, d));
+    if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return null;
+    return y + "-" + String(mo).padStart(2, "0") + "-" + String(d).padStart(2, "0");
   }
 
   // ------------------------------------------------------------------ messages
@@ -49,23 +59,49 @@
     box.hidden = !text;
   }
 
-  /** A failed API call in words a dinas officer can act on. */
+  const PERAN = {enumerator: "enumerator", verifikator: "verifikator", dinas: "dinas", walidata: "walidata",
+                 admin: "admin"};
+  const ISIAN = {periode: "Periode", wilayah: "Wilayah", as_of: "Target berlaku per", tingkat: "Tingkat",
+                 format: "Format berkas"};
+
+  function areaKunci() {
+    return me && me.wilayah ? me.wilayah.nama : "seluruh Indonesia";
+  }
+
+  /** Said before any report is asked for when the key's role may not read reports, and when the
+   *  service answers role-forbidden. */
+  function pesanPeran(role) {
+    return "Kunci ini berperan " + (PERAN[role] || role) + ": peran ini tidak dapat membuka laporan capaian " +
+           "pendataan. Laporan dibuka dengan kunci berperan verifikator, dinas, walidata atau admin.";
+  }
+
+  /** A failed API call in words a dinas officer can act on, chosen by the problem's `code` (never
+   *  its English `detail`), so a role that may not read reports is not told its area is too small. */
   async function explain(resp) {
-    let detail = "";
+    let body = {};
     try {
-      const body = await resp.json();
-      detail = body.detail || body.title || "";
+      body = await resp.json();
     } catch (e) { /* not JSON: the status says enough */ }
-    if (resp.status === 401) {
-      return "Kunci API ditolak (401): kunci tidak dikenal, sudah dicabut atau kedaluwarsa. " +
-             "Tempel kunci yang masih berlaku.";
+    const code = body.code || "";
+    if (resp.status === 401 || code === "unauthorized") {
+      return "Kunci API ditolak: kunci tidak dikenal, sudah dicabut atau kedaluwarsa. Tempel kunci yang masih berlaku.";
     }
-    if (resp.status === 403) {
-      return "Kunci ini tidak berhak melihat data ini (403). Kunci dinas hanya mencakup wilayahnya " +
-             "sendiri: pilih provinsi atau kabupaten/kota kunci Anda. Rincian: " + detail;
+    if (code === "role-forbidden") return pesanPeran(me ? me.role : "");
+    if (code === "outside-scope") {
+      return "Wilayah yang diminta berada di luar cakupan kunci ini. Kunci ini hanya mencakup " + areaKunci() +
+             " dan wilayah di dalamnya: pilih wilayah dari daftar.";
     }
-    if (resp.status === 422) return "Pilihan tidak valid (422): " + detail;
-    return "Layanan menjawab " + resp.status + (detail ? ": " + detail : "") + ". Coba lagi sebentar lagi.";
+    if (resp.status === 403) return "Kunci ini tidak berhak membuka data ini.";
+    if (code === "invalid-input" || resp.status === 422) {
+      const fields = (body.errors || []).map((e) => ISIAN[e.field] || e.field);
+      return "Pilihan tidak dapat dipakai" + (fields.length ? ": periksa isian " + fields.join(", ") : "") + ".";
+    }
+    if (resp.status === 429 || resp.status === 503) {
+      const wait = resp.headers.get("Retry-After");
+      return "Layanan sedang sibuk. Coba lagi" + (wait ? " dalam " + wait + " detik" : " sebentar lagi") + ".";
+    }
+    if (resp.status === 404) return "Data yang diminta tidak ditemukan.";
+    return "Layanan tidak dapat menjawab saat ini (kode " + resp.status + "). Coba lagi sebentar lagi.";
   }
 
   class ApiError extends Error {}
@@ -109,14 +145,38 @@
   // ------------------------------------------------------------------ wilayah choices
 
   function fillSelect(select, items, firstLabel) {
-    select.replaceChildren(new Option(firstLabel, ""));
+    select.replaceChildren();
+    if (firstLabel !== null) select.add(new Option(firstLabel, ""));
     for (const w of items) select.add(new Option(w.nama, w.kode));
   }
 
-  async function loadProvinsi() {
-    const resp = await api("/wilayah");
-    fillSelect($("provinsi"), (await resp.json()).items, "Nasional");
-    $("provinsi").disabled = false;
+  async function children(parent) {
+    const resp = await api("/wilayah", parent ? {parent: parent} : {});
+    return (await resp.json()).items;
+  }
+
+  /** Only what the key may see: a national key chooses among Nasional and the 38 provinsi; a
+   *  provinsi key gets its provinsi (fixed) and its kabupaten/kota; a kabupaten/kota key its own. */
+  async function loadWilayah() {
+    const scope = me.wilayah;
+    const provinsi = $("provinsi");
+    const kabkota = $("kabkota");
+    if (!scope) {
+      fillSelect(provinsi, await children(null), "Nasional");
+      provinsi.disabled = false;
+      await loadKabkota("");
+    } else if (scope.level === 1) {
+      fillSelect(provinsi, [scope], null);
+      provinsi.disabled = true;
+      fillSelect(kabkota, await children(scope.kode), "Semua kabupaten/kota");
+      kabkota.disabled = false;
+    } else {
+      const induk = (await children(null)).filter((w) => w.kode === scope.kode.slice(0, 2));
+      fillSelect(provinsi, induk, null);
+      provinsi.disabled = true;
+      fillSelect(kabkota, [scope], null);
+      kabkota.disabled = true;
+    }
     $("tampilkan").disabled = false;
   }
 
@@ -127,16 +187,24 @@
       select.disabled = true;
       return;
     }
-    const resp = await api("/wilayah", {parent: provinsi});
-    fillSelect(select, (await resp.json()).items, "Semua kabupaten/kota");
+    fillSelect(select, await children(provinsi), "Semua kabupaten/kota");
     select.disabled = false;
+  }
+
+  /** Puts a wilayah from the page address into the selects, if the key offers it. */
+  async function choose(wilayah) {
+    if (!me.wilayah && wilayah) {
+      $("provinsi").value = wilayah.slice(0, 2);
+      await loadKabkota($("provinsi").value);
+    }
+    if (wilayah.length > 2) $("kabkota").value = wilayah.slice(0, 5);
   }
 
   function chosen() {
     return {
       periode: $("periode").value,
       wilayah: $("kabkota").value || $("provinsi").value || "",
-      as_of: $("as-of").value || "",
+      as_of: $("as-of").value.trim(),
     };
   }
 
@@ -202,7 +270,7 @@
     const step = niceStep(peak);
     const top = Math.ceil(peak / step) * step;
     const pct = (n) => (100 * n / top) + "%";
-    const rows = behindFirst(doc.rows).map((r) => {
+    const rows = behindFirst(doc.rows.filter((r) => r.target !== null || r.masuk > 0)).map((r) => {
       const row = document.createElement("div");
       row.className = "batang-baris";
       if (r.kode) row.dataset.kode = r.kode;
@@ -252,9 +320,16 @@
     const j = doc.jumlah;
     $("ringkas-target").textContent = angka(j.target);
     const induk = doc.target_wilayah;
-    $("ringkas-target-catatan").textContent = induk
-      ? "target " + doc.wilayah.nama + " sendiri: " + angka(induk.target) + " (" + induk.dasar_hukum + ")"
-      : "jumlah target per " + LABEL_TINGKAT[doc.tingkat].toLowerCase();
+    const tingkat = LABEL_TINGKAT[doc.tingkat].toLowerCase();
+    let catatan = "jumlah target per " + tingkat;
+    if (doc.target_jumlah_dari === "wilayah") {
+      catatan = "target " + doc.wilayah.nama + " sendiri (" + induk.dasar_hukum + "); belum ada target per " + tingkat;
+    } else if (doc.target_jumlah_dari === null) {
+      catatan = "belum ada target yang berlaku";
+    } else if (induk) {
+      catatan = "target " + doc.wilayah.nama + " sendiri: " + angka(induk.target) + " (" + induk.dasar_hukum + ")";
+    }
+    $("ringkas-target-catatan").textContent = catatan;
     $("ringkas-masuk").textContent = angka(j.masuk);
     $("ringkas-masuk-persen").textContent = j.persen.masuk_vs_target ? j.persen.masuk_vs_target + " dari target" : "target belum ada";
     $("ringkas-diterima").textContent = angka(j.diterima);
@@ -266,10 +341,10 @@
     $("ringkas-ditolak-catatan").textContent = "total terverifikasi " + angka(j.total_terverifikasi);
 
     const warn = $("peringatan-target");
-    if (doc.rows_tanpa_target > 0) {
-      warn.textContent = doc.rows_tanpa_target + " " + LABEL_TINGKAT[doc.tingkat].toLowerCase() +
-        " belum punya target yang berlaku pada " + tanggal(doc.as_of) +
-        ": persentase pada baris Jumlah membandingkan semua data masuk dengan target sebagian.";
+    if (doc.target_sebagian) {
+      const n = doc.rows.filter((r) => r.target === null && r.masuk > 0).length;
+      warn.textContent = n + " " + tingkat + " yang sudah punya data masuk belum punya target yang berlaku pada " +
+        tanggal(doc.as_of) + ": persentase pada baris Jumlah membandingkan semua data masuk dengan target sebagian.";
       warn.hidden = false;
     } else {
       warn.hidden = true;
@@ -290,23 +365,34 @@
     $("hasil").hidden = false;
   }
 
-  async function show() {
+  async function show(wilayahAlamat) {
     const choice = chosen();
+    if (wilayahAlamat !== undefined) choice.wilayah = wilayahAlamat;
+    let asOf = "";
+    if (choice.as_of) {
+      asOf = isoDate(choice.as_of);
+      if (!asOf) {
+        pesan("Tanggal \u201cTarget berlaku per\u201d harus berformat hh/bb/tttt dan benar-benar ada, mis. 31/12/2022.");
+        $("as-of").focus();
+        return;
+      }
+    }
     const seq = ++requestSeq;
-    pesan("Memuat…", "info");
+    pesan("Memuat\u2026", "info");
     try {
-      const resp = await api("/capaian-pendataan", {periode: choice.periode, wilayah: choice.wilayah, as_of: choice.as_of});
+      const resp = await api("/capaian-pendataan", {periode: choice.periode, wilayah: choice.wilayah, as_of: asOf});
       const doc = await resp.json();
       if (seq !== requestSeq) return;
-      const params = new URLSearchParams(Object.entries(choice).filter(([, v]) => v));
+      const params = new URLSearchParams(Object.entries({periode: choice.periode, wilayah: choice.wilayah, as_of: asOf})
+        .filter(([, v]) => v));
       history.replaceState(null, "", "?" + params.toString());
-      if (doc.rows.length === 0) {
+      if (doc.jumlah.masuk === 0 && doc.jumlah.target === null && doc.rows.every((r) => r.target === null)) {
         $("hasil").hidden = true;
         current = null;
         pesan("Belum ada target maupun data masuk untuk " + areaName(doc) + " pada periode " + doc.periode + ".", "info");
         return;
       }
-      current = choice;
+      current = {periode: choice.periode, wilayah: choice.wilayah, as_of: asOf};
       pesan("");
       render(doc);
     } catch (e) {
@@ -317,22 +403,22 @@
     }
   }
 
-  // ------------------------------------------------------------------ CSV downloads
+  // ------------------------------------------------------------------ downloads (CSV, Excel)
 
-  const CSV_PATH = {capaian: "/capaian-pendataan", keragaan: "/agregat/keragaan-koperasi", umkm: "/agregat/umkm"};
+  const UNDUH_PATH = {capaian: "/capaian-pendataan", keragaan: "/agregat/keragaan-koperasi", umkm: "/agregat/umkm"};
 
   /** A plain link cannot send the Authorization header: fetch the file, then hand the browser a
    *  Blob under the file name the server chose. */
-  async function unduh(jenis) {
+  async function unduh(jenis, format) {
     if (!current) return;
     try {
-      const resp = await api(CSV_PATH[jenis], {periode: current.periode, wilayah: current.wilayah,
-                                               as_of: jenis === "capaian" ? current.as_of : "", format: "csv"});
+      const resp = await api(UNDUH_PATH[jenis], {periode: current.periode, wilayah: current.wilayah,
+                                                 as_of: jenis === "capaian" ? current.as_of : "", format: format});
       const blob = await resp.blob();
       const match = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "");
       const a = document.createElement("a");
       a.href = URL.createObjectURL(blob);
-      a.download = match ? match[1] : jenis + ".csv";
+      a.download = match ? match[1] : jenis + "." + format;
       document.body.append(a);
       a.click();
       a.remove();
@@ -344,21 +430,42 @@
 
   // ------------------------------------------------------------------ start
 
-  async function start(autoShow) {
+  function showIdentity() {
+    let text = "Kunci " + me.name + " \u00b7 peran " + (PERAN[me.role] || me.role) + " \u00b7 " +
+      (me.wilayah ? me.wilayah.nama : "Nasional");
+    if (me.expires_at) {
+      // the day in WIB (UTC+7), where the registry dates everything
+      const wib = new Date(Date.parse(me.expires_at) + 7 * 3600 * 1000).toISOString();
+      text += " \u00b7 berlaku sampai " + tanggal(wib);
+    }
+    $("identitas").textContent = text;
+  }
+
+  /** After a key is given: who it is, then the page opens straight on the key's own wilayah
+   *  (or the one in the page address) with only what the key may see. */
+  async function start() {
+    requestSeq++;
+    $("hasil").hidden = true;
+    $("tampilkan").disabled = true;
     try {
-      await loadProvinsi();
+      me = await (await api("/me")).json();
       showKeySaved();
-      const params = new URLSearchParams(window.location.search);
-      const wilayah = params.get("wilayah") || "";
-      if (params.get("periode")) $("periode").value = params.get("periode");
-      if (params.get("as_of")) $("as-of").value = params.get("as_of");
-      if (wilayah) {
-        $("provinsi").value = wilayah.slice(0, 2);
-        await loadKabkota(wilayah.slice(0, 2));
-        if (wilayah.length > 2) $("kabkota").value = wilayah.slice(0, 5);
+      showIdentity();
+      if (!me.actions.includes("report.read")) {
+        for (const id of ["provinsi", "kabkota"]) fillSelect($(id), [], "-");
+        pesan(pesanPeran(me.role));
+        return;
       }
-      pesan("");
-      if (autoShow) await show();
+      await loadWilayah();
+      const params = new URLSearchParams(window.location.search);
+      if (params.get("periode")) $("periode").value = params.get("periode");
+      const asOf = params.get("as_of") || "";
+      $("as-of").value = /^\d{4}-\d{2}-\d{2}$/.test(asOf) ? tanggal(asOf) : "";
+      const wilayah = params.has("wilayah") ? params.get("wilayah") : (me.wilayah ? me.wilayah.kode : "");
+      await choose(wilayah);
+      // a wilayah from the address that the key does not cover is asked for as it is: the
+      // service's answer (outside-scope) is then explained on the page
+      await show(wilayah);
     } catch (e) {
       pesan(e instanceof ApiError ? e.message : "Terjadi kesalahan: " + e.message);
     }
@@ -371,10 +478,18 @@
       if (!key) return;
       sessionStorage.setItem(KEY_STORAGE, key);
       $("kunci").value = "";
-      start(new URLSearchParams(window.location.search).has("periode"));
+      start();
     });
     $("ganti-kunci").addEventListener("click", () => {
       sessionStorage.removeItem(KEY_STORAGE);
+      me = null;
+      current = null;
+      requestSeq++;
+      $("hasil").hidden = true;
+      $("tampilkan").disabled = true;
+      pesan("");
+      // the next key starts from its own wilayah, not the previous key's choice
+      history.replaceState(null, "", window.location.pathname);
       showKeyForm();
       $("kunci").focus();
     });
@@ -390,10 +505,10 @@
       show();
     });
     for (const button of document.querySelectorAll("[data-unduh]")) {
-      button.addEventListener("click", () => unduh(button.dataset.unduh));
+      button.addEventListener("click", () => unduh(button.dataset.unduh, button.dataset.format));
     }
     if (getKey()) {
-      start(new URLSearchParams(window.location.search).has("periode"));
+      start();
     } else {
       showKeyForm();
     }

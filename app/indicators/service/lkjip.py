@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import orjson
 
-from app.core import csvcell, replicas
+from app.core import csvcell, replicas, xlsx
 from app.core.access import Principal
 from app.core.errors import INVALID
-from app.core.reference import get_index, today_wib
+from app.core.reference import WIB, get_index, today_wib
 from app.indicators import angka, formulas, queries
 from app.indicators.service.access import NASIONAL, ancestors, level_of, require_read
 from app.indicators.service.predikat import skala_of, skala_out
@@ -174,3 +174,59 @@ def lkjip_csv(doc: dict) -> str:
                     r["predikat"] or "-"]
             w.writerow(row)
     return buf.getvalue()
+
+
+def _persen(v: str | None) -> Decimal | None:
+    """A capaian in percent ("149.94...") as the fraction a percentage cell holds."""
+    return None if v is None else Decimal(v) / 100
+
+
+def lkjip_xlsx(doc: dict) -> xlsx.Table:
+    """The LKjIP table as a workbook: the same rows as the CSV, targets and realisasi as numbers
+    in the indicator's unit, capaian as percentages, each year's columns under one header."""
+    C = xlsx.Column
+    tahun = doc["tahun"]
+    columns = [C("No", "text", width=6), C("Tujuan", "text", width=24), C("Sasaran", "text", width=28),
+               C("Kode Indikator", "text", width=10), C("Indikator", "text", width=36), C("Satuan", "text", width=10),
+               C("Polaritas", "text", width=9),
+               C("Target", "desimal", group=f"Tahun {tahun}"), C("Realisasi", "desimal", group=f"Tahun {tahun}"),
+               C("Capaian", "rasio", group=f"Tahun {tahun}"), C("Predikat", "text", group=f"Tahun {tahun}", width=14)]
+    for t in doc["tahun_sebelumnya"]:
+        columns += [C("Capaian", "rasio", group=f"Tahun {t}"), C("Predikat", "text", group=f"Tahun {t}", width=14)]
+    columns += [C("Tahun Akhir", "text", group="Target Akhir Renstra", width=8),
+                C("Target", "desimal", group="Target Akhir Renstra"),
+                C("Capaian", "rasio", group="Target Akhir Renstra"),
+                C("Predikat", "text", group="Target Akhir Renstra", width=14)]
+    rows: list[list] = []
+    bold: set[int] = set()
+    for n, s in enumerate(doc["sasaran"], 1):
+        tujuan = s["tujuan"]["nama"] if s["tujuan"] else None
+        bold.add(len(rows))
+        row = [str(n), tujuan, s["nama"], None, "Capaian sasaran (rata-rata)", None, None, None, None,
+               _persen(s["capaian_persen"]), s["predikat"]]
+        for x in s["tahun_sebelumnya"]:
+            row += [_persen(x["capaian_persen"]), x["predikat"]]
+        row += [None, None, _persen(s["renstra"]["capaian_persen"]), s["renstra"]["predikat"]]
+        rows.append(row)
+        for m, i in enumerate(s["indikator"], 1):
+            r = i["renstra"]
+            row = [f"{n}.{m}", tujuan, s["nama"], i["kode"], i["nama"], i["satuan"], i["polaritas"],
+                   i["target"], i["realisasi"], _persen(i["capaian_persen"]), i["predikat"]]
+            for x in i["tahun_sebelumnya"]:
+                row += [_persen(x["capaian_persen"]), x["predikat"]]
+            row += [str(r["tahun_akhir"]), r["target"], _persen(r["capaian_persen"]), r["predikat"]]
+            rows.append(row)
+    w = doc["wilayah"]
+    skala = doc["skala_predikat"]
+    return xlsx.Table(
+        title="Capaian Indikator Kinerja (LKjIP)",
+        lines=[f"Wilayah: {w['nama']}" + ("" if w["kode"] == NASIONAL else f" ({w['kode']})"),
+               f"Tahun: {tahun}",
+               f"Target pendataan berlaku per {xlsx.tanggal(doc['as_of'])}; data per "
+               f"{xlsx.waktu(dt.datetime.now(WIB))}"],
+        columns=columns, rows=rows, bold_rows=bold,
+        notes=["Target dan realisasi dalam satuan indikator; capaian sasaran adalah rata-rata capaian "
+               "indikatornya. Predikat menurut skala "
+               + ("Permendagri 86/2017" if skala["berlaku_dari"] == "bawaan"
+                  else f"{skala['nama'] or 'wilayah'} ({skala['berlaku_dari']})") + "."],
+        sheet="LKjIP")
