@@ -88,10 +88,10 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
 
     app.router.routes.insert(0, lean_route())
     # OpenRosa for ODK Collect / KoboCollect / Enketo (docs/openrosa.md): plain routes, not in
-    # the OpenAPI document
+    # the OpenAPI document, matched early (the submission is a hot path too)
     from app.openrosa.router import routes as openrosa_routes
 
-    app.router.routes.extend(openrosa_routes())
+    app.router.routes[1:1] = openrosa_routes()
     app.include_router(wilayah_router)
     app.include_router(submissions_router)
     app.include_router(verification_router)

@@ -16,6 +16,9 @@ import csv
 import datetime as dt
 import functools
 import hashlib
+import io
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +57,20 @@ def write_xlsx(path: Path = XLSX, sheets: dict[str, list[list[str]]] | None = No
                     ws.cell(row=r, column=c, value=value)
     wb.properties.creator = "kumkm"
     wb.properties.created = wb.properties.modified = _EPOCH
-    wb.save(path)
+    buf = io.BytesIO()
+    wb.save(buf)
+    # The zip entries carry the time of writing: fix it, so that unchanged sheets give the same
+    # bytes and the committed workbook changes only when the form does.
+    out = io.BytesIO()
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=_EPOCH.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps `modified` at save
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2026-01-01T00:00:00Z", data)
+            dst.writestr(fixed, data)
+    Path(path).write_bytes(out.getvalue())
 
 
 def xlsx_sheets(path: Path = XLSX) -> dict[str, list[list[str]]]:
