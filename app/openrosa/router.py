@@ -76,10 +76,10 @@ def _answering(headers: dict = _HEADERS):
             except Problem as p:
                 return _problem(p, headers)
             except Exception as exc:
-                p = database_problem(exc)
-                if p is None:
+                trouble = database_problem(exc)
+                if trouble is None:
                     raise
-                return _problem(p, headers)
+                return _problem(trouble, headers)
 
         run.__name__ = endpoint.__name__
         return run
