@@ -7,9 +7,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
-import shutil
-import subprocess
 import uuid
 from xml.etree.ElementTree import fromstring
 
@@ -17,6 +14,7 @@ import pytest
 
 from app.openrosa import xlsform
 from tests.conftest import auth
+from tests.debian import ensure_installed
 from tests.factories import DESA, koperasi, umkm
 from tests.openrosa_helpers import files, instance
 
@@ -68,33 +66,13 @@ def test_xlsform_converts_with_pyxform():
     assert binds["/data/umkm"].get("relevant").strip() == "/data/jenis ='umkm'"
 
 
-def _java() -> str:
-    """Debian's Java runtime for ODK Validate, installed once per machine when missing."""
-    java = shutil.which("java")
-    if java:
-        return java
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("java is missing and cannot be installed here (needs root and apt-get): run "
-                    "`apt-get install default-jre-headless` to validate the form with ODK Validate")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends",
-               "default-jre-headless"]
-    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"], env=env, check=True,
-                       capture_output=True)
-        done = subprocess.run(install, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"apt-get install default-jre-headless failed:\n{done.stderr[-2000:]}")
-    java = shutil.which("java")
-    assert java, "apt-get reported success but java is not on PATH"
-    return java
-
-
 def test_xform_passes_odk_validate():
-    """ODK Validate (the JavaRosa engine of ODK Collect, shipped with pyxform) loads the form."""
-    _java()
+    """ODK Validate (the JavaRosa engine of ODK Collect, shipped with pyxform) loads the form.
+    It needs a Java runtime: Debian's, installed by the test when missing."""
+    ensure_installed("/usr/bin/java", ["default-jre-headless"], "ODK Validate on the PL-KUMKM form")
     form = xlsform.convert(validate=True)   # raises on any ODK Validate error
     assert form.form_id == "pl_kumkm"
+
 
 
 # ------------------------------------------------------------------------------ downloads
