@@ -226,6 +226,7 @@ async def test_dashboard_explains_401_403_and_empty_data(live_server, browser, s
     # an enumerator key reads wilayah but not reports
     await page.click("#ganti-kunci")
     await _enter_key(page, await keys.make("enumerator", "16"))
+    await expect(page.locator("#kunci-aktif")).to_be_visible()
     await expect(page.locator("#provinsi")).to_be_enabled()
     await page.select_option("#provinsi", "16")
     await page.click("#tampilkan")
@@ -234,6 +235,9 @@ async def test_dashboard_explains_401_403_and_empty_data(live_server, browser, s
     # nothing collected and no target: said in words, not an empty table
     await page.click("#ganti-kunci")
     await _enter_key(page, await keys.make("walidata"))
+    # the provinsi list is still enabled from the previous key: wait until the new key's list
+    # is in (the key shows as saved after it), or the refill undoes the choice below
+    await expect(page.locator("#kunci-aktif")).to_be_visible()
     await expect(page.locator("#provinsi")).to_be_enabled()
     # The new key's start (choices refilled, then the last choice shown again from the URL)
     # must be over before choosing: otherwise the refill resets the choice made meanwhile.
