@@ -1,5 +1,5 @@
 """All SQL of the OpenRosa transport: the map from an edit's instanceID to its record
-(migration 0007). Records themselves are written by the submissions and verification domains."""
+(migration 0008). Records themselves are written by the submissions and verification domains."""
 from sqlalchemy import text
 
 # An instanceID is either a record's submission_id or an edit's (with the record it belongs to).

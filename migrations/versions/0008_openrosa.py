@@ -8,14 +8,14 @@ recognised (the same instance again: accepted, nothing new) or refused (the same
 with other content: 409), and an edit of an edit still finds its record. First submissions
 need no row: their instanceID is the record's submission_id.
 
-Revision ID: 0007_openrosa
-Revises: 0006_verifikasi_antrian
+Revision ID: 0008_openrosa
+Revises: 0007_utc_text
 Create Date: 2026-11-24
 """
 from migrations.helpers import run_script
 
-revision = "0007_openrosa"
-down_revision = "0006_verifikasi_antrian"
+revision = "0008_openrosa"
+down_revision = "0007_utc_text"
 branch_labels = None
 depends_on = None
 
