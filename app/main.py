@@ -22,13 +22,14 @@ API_VERSION = "0.1.0"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    from app.observability.logs import quiet_deliberate_cut_offs
+    from app.observability.logs import quiet_deliberate_cut_offs, redact_secret_paths
 
     if settings.json_logs:
         from app.observability.logs import configure
 
         configure(settings.json_logs)
     quiet_deliberate_cut_offs()
+    redact_secret_paths()
     # Resolving the URL starts the embedded server when there is no DATABASE_URL; migrating
     # at start means a new release never runs against an old schema. A database that is not
     # there yet does not stop the start: the monitor keeps trying (with back-off, a log line a
@@ -89,6 +90,11 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     from app.wilayah.router import router as wilayah_router
 
     app.router.routes.insert(0, lean_route())
+    # OpenRosa for ODK Collect / KoboCollect / Enketo (docs/openrosa.md): plain routes, not in
+    # the OpenAPI document, matched early (the submission is a hot path too)
+    from app.openrosa.router import routes as openrosa_routes
+
+    app.router.routes[1:1] = openrosa_routes()
     app.include_router(wilayah_router)
     app.include_router(submissions_router)
     app.include_router(verification_router)

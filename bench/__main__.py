@@ -2,7 +2,7 @@
 import importlib
 import sys
 
-BENCHES = ("ingest", "verification", "capaian", "sync", "load", "capacity", "failover", "verifikasi-page", "xlsx")
+BENCHES = ("ingest", "verification", "capaian", "sync", "load", "capacity", "failover", "verifikasi-page", "xlsx", "openrosa")
 
 
 def main() -> None:

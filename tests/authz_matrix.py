@@ -416,6 +416,26 @@ PUBLIC: tuple[Public, ...] = (
 )
 
 
+# OpenRosa (docs/openrosa.md): the key is the first path segment, as ODK Central does for app
+# users, so a phone is configured by one URL. Roles that may post records (enumerator, admin);
+# unknown, revoked or expired key: 401; another role: 403. A submission's kode_wilayah must lie
+# inside the key's wilayah (403); the media file lists only the key's wilayah.
+KEY_IN_PATH_ROLES = ("enumerator", "admin")
+KEY_IN_PATH: tuple[Public, ...] = (
+    Public("GET", "/openrosa/{key}/formList", "/openrosa/{key}/formList", "OpenRosa form list"),
+    Public("GET", "/openrosa/{key}/forms/{form_id}/form.xml", "/openrosa/{key}/forms/pl_kumkm/form.xml",
+           "the PL-KUMKM XForm"),
+    Public("GET", "/openrosa/{key}/forms/{form_id}/manifest", "/openrosa/{key}/forms/pl_kumkm/manifest",
+           "the form's media manifest"),
+    Public("GET", "/openrosa/{key}/forms/{form_id}/media/{filename}",
+           "/openrosa/{key}/forms/pl_kumkm/media/wilayah.csv",
+           "wilayah.csv: the key's kabupaten/kota, kecamatan and desa"),
+    Public("POST", "/openrosa/{key}/submission", "/openrosa/{key}/submission",
+           "a submission (multipart, `xml_submission_file`); `HEAD` gives the size limit. The record's "
+           "scope rule is `record` (an edit with `deprecatedID`: `owner`)"),
+)
+
+
 def op_ids() -> list[str]:
     return [op.id for op in MATRIX]
 
@@ -486,6 +506,19 @@ def render() -> str:
         "|---|---|---|",
     ]
     for p in PUBLIC:
+        out.append(f"| {p.method} | `{p.path}` | {p.note} |")
+    out += [
+        "",
+        "## Key in the path (OpenRosa)",
+        "",
+        "ODK Collect, KoboCollect and Enketo are configured with one URL that carries the key "
+        "(docs/openrosa.md). Allowed roles: " + ", ".join(KEY_IN_PATH_ROLES) + "; another role gets "
+        "**403**, an unknown, revoked or expired key **401**. Answers are OpenRosa XML documents.",
+        "",
+        "| method | path | what |",
+        "|---|---|---|",
+    ]
+    for p in KEY_IN_PATH:
         out.append(f"| {p.method} | `{p.path}` | {p.note} |")
     return "\n".join(out) + "\n"
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from app.auth import service as auth_service
 from app.core import db
 
-MUTABLE_TABLES = ("access_log", "target_pendataan", "rekap_status", "changes", "submission_history",
+MUTABLE_TABLES = ("access_log", "target_pendataan", "rekap_status", "changes", "submission_history", "openrosa_instances",
                   "submission_versions", "submissions", "sync_records", "api_keys",
                   "predikat_skala_band", "predikat_skala", "indikator_realisasi", "indikator_target",
                   "indikator", "sasaran", "tujuan")

@@ -46,8 +46,8 @@ def app():
 def test_every_route_has_a_rule(app):
     """A new endpoint needs a row in tests/authz_matrix.py (MATRIX, or PUBLIC when it is served
     without a key); a row for an endpoint that is gone fails too."""
-    documented = {op.id for op in m.MATRIX} | {f"{p.method} {p.path}" for p in m.PUBLIC}
-    assert len(documented) == len(m.MATRIX) + len(m.PUBLIC), "an operation is listed twice"
+    documented = {op.id for op in m.MATRIX} | {f"{p.method} {p.path}" for p in m.PUBLIC + m.KEY_IN_PATH}
+    assert len(documented) == len(m.MATRIX) + len(m.PUBLIC) + len(m.KEY_IN_PATH), "an operation is listed twice"
     served = {f"{method} {path}" for method, path in _routes(app.routes)}
     assert served - documented == set(), "endpoints without an authorization rule in tests/authz_matrix.py"
     assert documented - served == set(), "matrix rows for endpoints the app does not serve"
@@ -185,6 +185,23 @@ async def test_public_without_key(public: m.Public, client):
     assert r.status_code == 200, r.text[:300]
 
 
+@pytest.mark.parametrize("route", m.KEY_IN_PATH, ids=[p.path for p in m.KEY_IN_PATH])
+async def test_key_in_path_by_role(route: m.Public, client, keys):
+    """Every role with a key scoped to the walk's kabupaten/kota: the allowed roles get the
+    document (a submission without a body: 415, past the key check), the others 403; a key that
+    is not one gets 401."""
+    got = {}
+    for role in m.ROLES:
+        key = await keys.make(role, m.AREA, name=f"openrosa-{role}")
+        r = await client.request(route.method, route.url.replace("{key}", key))
+        got[role] = r.status_code
+    want = {role: (415 if route.method == "POST" else 200) if role in m.KEY_IN_PATH_ROLES else 403
+            for role in m.ROLES}
+    assert got == want
+    r = await client.request(route.method, route.url.replace("{key}", "kumkm_not-a-key"))
+    assert r.status_code == 401
+
+
 def test_a_new_route_without_rule_is_caught():
     """The coverage check sees routes added to an included router, not only the app's own."""
     from fastapi import APIRouter
@@ -199,5 +216,5 @@ def test_a_new_route_without_rule_is_caught():
         return {}
 
     app.include_router(extra)
-    documented = {op.id for op in m.MATRIX} | {f"{p.method} {p.path}" for p in m.PUBLIC}
+    documented = {op.id for op in m.MATRIX} | {f"{p.method} {p.path}" for p in m.PUBLIC + m.KEY_IN_PATH}
     assert {f"{meth} {path}" for meth, path in _routes(app.routes)} - documented == {"GET /api/v1/baru/{x}"}

@@ -290,6 +290,9 @@ async def test_dashboard_explains_in_indonesian_what_went_wrong(live_server, bro
     await page.click("#ganti-kunci")
     await page.fill("#as-of", "")
     await _enter_key(page, await keys.make("walidata"))
+    # the provinsi list is still enabled from the previous key: wait until the new key's list
+    # is in (the key shows as saved after it), or the refill undoes the choice below
+    await expect(page.locator("#kunci-aktif")).to_be_visible()
     await expect(page.locator("#provinsi")).to_be_enabled()
     # The new key's start (choices refilled, then the last choice shown again from the URL)
     # must be over before choosing: otherwise the refill resets the choice made meanwhile.

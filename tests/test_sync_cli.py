@@ -130,8 +130,8 @@ async def test_export_csv_then_import_restores_the_same_content(client, enum_key
     p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "csv", "--out", str(out),
                                 database_url=database_url)
     assert p.returncode == 0, p.stderr
-    await pg.execute("TRUNCATE changes, submission_history, submission_versions, submissions, sync_records, "
-                     "rekap_status")
+    await pg.execute("TRUNCATE changes, submission_history, submission_versions, openrosa_instances, submissions, "
+                     "sync_records, rekap_status")
     p = await asyncio.to_thread(run_cli, "import", str(out), database_url=database_url)
     assert p.returncode == 0, p.stderr
     assert "5 created" in p.stdout and "ignored columns" in p.stdout and "skala_usaha" in p.stdout

@@ -106,6 +106,9 @@ TOO_LARGE = _kind("payload-too-large", 413, "Payload Too Large", "the body or ba
 UNSUPPORTED_MEDIA = _kind("unsupported-media-type", 415, "Unsupported Media Type",
                           "the body is not of the media type the route takes")
 INVALID = _kind("invalid-input", 422, "Invalid input", "one or more fields are invalid; `errors` names each")
+ATTACHMENT_REFUSED = _kind("attachment-refused", 422, "Attachment refused",
+                           "an OpenRosa submission carried a file, which the PL-KUMKM form never asks for; "
+                           "nothing was stored (docs/openrosa.md)")
 TOO_MANY = _kind("too-many-requests", 429, "Too Many Requests", "a limit is reached; wait Retry-After seconds")
 INTERNAL = _kind("internal-error", 500, "Internal Server Error", "a fault of this service (logged)")
 UNAVAILABLE = _kind("database-unavailable", 503, "Service Unavailable",
@@ -136,6 +139,12 @@ def catalog_markdown() -> str:
     for kind in sorted(CATALOG.values(), key=lambda k: (k.status, k.code)):
         lines.append(f"| `{kind.code}` | {kind.status} | {kind.about} |")
     return "\n".join(lines) + "\n"
+
+
+def route_of(request: Request) -> str:
+    """The route template for a log line, never the filled-in path: a path can carry a secret
+    (the OpenRosa routes have the enumerator's key in it) or personal data."""
+    return str(getattr(request.scope.get("route"), "path", None) or "unmatched")
 
 
 def problem_response(p: Problem) -> JSONResponse:
@@ -297,7 +306,7 @@ def install(app: FastAPI) -> None:
     async def _database(request: Request, exc: Exception):
         p = database_problem(exc)
         if p is None:
-            log.exception("database error on %s %s", request.method, request.url.path)
+            log.exception("database error on %s %s", request.method, route_of(request))
             return problem_response(INTERNAL("an unexpected error occurred"))
         _note(exc, p)
         return problem_response(p)
@@ -311,7 +320,7 @@ def install(app: FastAPI) -> None:
         if p is not None:
             _note(exc, p)
             return problem_response(p)
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, route_of(request))
         return problem_response(INTERNAL("an unexpected error occurred"))
 
 

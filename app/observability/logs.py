@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 
 from pythonjsonlogger.json import JsonFormatter
@@ -27,6 +28,34 @@ def quiet_deliberate_cut_offs() -> None:
     logger = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _CutOffFilter) for f in logger.filters):
         logger.addFilter(_CutOffFilter())
+
+
+# Paths that carry a secret: the OpenRosa routes have the enumerator's key in the URL.
+SECRET_PATH = re.compile(r"^(/openrosa/)[^/?#]+")
+
+
+def redact_path(path: str) -> str:
+    return SECRET_PATH.sub(r"\1{key}", path)
+
+
+class _SecretPathFilter(logging.Filter):
+    """uvicorn's access line is (client, method, path with query, HTTP version, status): the
+    path goes out with the key replaced by `{key}`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_path(args[2]), *args[3:])
+        return True
+
+
+def redact_secret_paths() -> None:
+    """Install once per process (app start-up); idempotent. `kumkm serve` turns uvicorn's
+    access log off (the service writes its own, by route template), but `uvicorn app.main:app`
+    run by hand has it on."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _SecretPathFilter) for f in logger.filters):
+        logger.addFilter(_SecretPathFilter())
 
 
 class _RequestIdFilter(logging.Filter):

@@ -1,0 +1,60 @@
+"""multipart/form-data as OpenRosa phones send it (RFC 7578): one `xml_submission_file` part,
+then one part per attachment. The body is already in memory (bounded by
+KUMKM_MAX_BODY_BYTES), so splitting it on the boundary is all the parsing there is; a general
+streaming parser with spooled files would cost more than the rest of a submission."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.core.errors import INVALID, UNSUPPORTED_MEDIA
+
+_BOUNDARY = re.compile(rb'boundary="?([^";]{1,200})"?', re.IGNORECASE)
+_PARAM = re.compile(r'(name|filename)="((?:[^"\\]|\\.)*)"', re.IGNORECASE)
+
+
+@dataclass
+class Part:
+    name: str
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+def parse(content_type: bytes | None, body: bytes) -> list[Part]:
+    if content_type is None or not content_type.lower().startswith(b"multipart/form-data"):
+        sent = "none" if content_type is None else content_type.decode("latin-1")[:100]
+        raise UNSUPPORTED_MEDIA(f"an OpenRosa submission is multipart/form-data with an xml_submission_file "
+                                f"part (got {sent})")
+    m = _BOUNDARY.search(content_type)
+    if m is None:
+        raise INVALID("the multipart body has no boundary",
+                      errors=[{"field": "Content-Type", "type": "multipart", "message": "boundary missing"}])
+    delimiter = b"--" + m.group(1)
+    chunks = body.split(delimiter)
+    parts: list[Part] = []
+    # chunks[0] is the preamble; a chunk starting with "--" is the close delimiter's epilogue
+    for chunk in chunks[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, sep, data = chunk.partition(b"\r\n\r\n")
+        if not sep:
+            raise INVALID("a multipart part has no header end",
+                          errors=[{"field": "body", "type": "multipart", "message": "malformed part"}])
+        if data.endswith(b"\r\n"):
+            data = data[:-2]
+        name = filename = ctype = None
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            key, _, value = line.partition(":")
+            key = key.strip().lower()
+            if key == "content-disposition":
+                params = {k.lower(): v for k, v in _PARAM.findall(value)}
+                name, filename = params.get("name"), params.get("filename")
+            elif key == "content-type":
+                ctype = value.strip()
+        if name is None:
+            raise INVALID("a multipart part has no name",
+                          errors=[{"field": "body", "type": "multipart",
+                                   "message": "every part needs Content-Disposition: form-data; name=..."}])
+        parts.append(Part(name, filename, ctype, data))
+    return parts

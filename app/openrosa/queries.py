@@ -1,0 +1,28 @@
+"""All SQL of the OpenRosa transport: the map from an edit's instanceID to its record
+(migration 0008). Records themselves are written by the submissions and verification domains."""
+from sqlalchemy import text
+
+# An instanceID is either a record's submission_id or an edit's (with the record it belongs to).
+RESOLVE = text(
+    "SELECT submission_id, encode(content_hash, 'hex') AS content_hash FROM openrosa_instances "
+    "WHERE instance_id = :id"
+)
+
+REMEMBER = text(
+    """
+    INSERT INTO openrosa_instances (instance_id, submission_id, deprecated_id, content_hash, created_by_key)
+    VALUES (:id, :submission_id, :deprecated_id, decode(:content_hash, 'hex'), :key_id)
+    ON CONFLICT (instance_id) DO NOTHING
+    """
+)
+
+# The rows of the cascading selects: kabupaten/kota, kecamatan and desa inside a key's wilayah
+# (all of them for a national key), in code order.
+WILAYAH_ROWS = text(
+    """
+    SELECT kode, nama, level, parent_kode FROM wilayah
+    WHERE level BETWEEN 2 AND 4
+      AND (CAST(:scope AS text) IS NULL OR kode = :scope OR kode LIKE :scope || '.%')
+    ORDER BY kode
+    """
+)

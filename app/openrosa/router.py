@@ -1,0 +1,183 @@
+"""OpenRosa 1.0 for ODK Collect, KoboCollect and Enketo, under `/openrosa/{key}/...`: the
+enumerator's key is in the URL, as ODK Central does for app users, so a phone is set up from
+one URL or QR code (`kumkm openrosa qr`).
+
+A key in a URL is a secret in a place where secrets leak. These routes are plain Starlette
+routes that name themselves by their template (`/openrosa/{key}/submission`) to the access
+log and the metrics, which never see the filled-in path; errors never echo it; uvicorn's own
+access log, when it is on, gets the path with the key replaced
+(app.observability.logs.redact_secret_paths). The audit log records the key's id only.
+
+They are not in the OpenAPI document: the protocol is OpenRosa's (XML documents, multipart
+submissions), described in docs/openrosa.md. Answers are XML, errors included: an
+`<OpenRosaResponse>` whose message the phone shows, in Indonesian, with the catalog's status."""
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+
+from app.core.access import Principal, roles
+from app.core.authn import authenticate
+from app.core.errors import NOT_FOUND, ROLE_FORBIDDEN, UNAUTHORIZED, Problem, database_problem
+from app.core.settings import settings
+from app.openrosa import documents, multipart, service
+from app.openrosa.xlsform import MEDIA_FILE, form
+
+PREFIX = "/openrosa/{key}"
+POSTING_ROLES = roles("record.post")
+_HEADERS = {"X-OpenRosa-Version": documents.OPENROSA_VERSION}
+_SUBMISSION_HEADERS = {**_HEADERS, "X-OpenRosa-Accept-Content-Length": str(settings.max_body_bytes)}
+
+# What the enumerator reads on the phone when a submission or download is refused, by the
+# catalog's code; the API's own detail (naming each question) follows it.
+_LEADS = {
+    "invalid-input": "Data ditolak, periksa isian",
+    "outside-scope": "Data ditolak: wilayah di luar wilayah tugas kunci ini",
+    "content-conflict": "Data ditolak: instanceID ini sudah dipakai untuk data dengan isi lain",
+    "state-conflict": "Perbaikan ditolak: data ini tidak sedang berstatus ditolak",
+    "not-found": "Tidak ditemukan",
+    "forbidden": "Ditolak: hanya pemegang kunci yang membuat data ini yang boleh memperbaikinya",
+    "role-forbidden": "Kunci ini bukan kunci petugas pendataan (enumerator)",
+    "unauthorized": "Kunci tidak dikenal, sudah dicabut atau kedaluwarsa; minta kunci baru ke dinas",
+    "attachment-refused": "Lampiran ditolak: formulir PL-KUMKM tidak memakai foto atau berkas",
+    "unsupported-media-type": "Kiriman bukan multipart/form-data",
+    "payload-too-large": "Kiriman terlalu besar",
+    "too-many-requests": "Server sedang penuh; kirim lagi sebentar lagi",
+    "database-unavailable": "Server sedang sibuk; kirim lagi sebentar lagi",
+    "insufficient-storage": "Server kehabisan ruang; kirim lagi nanti",
+}
+
+
+def _message(p: Problem) -> str:
+    lead = _LEADS.get(p.code, "Ditolak")
+    if p.errors:
+        detail = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in p.errors)
+    else:
+        detail = p.detail or p.title
+    return f"{lead}. {detail}"
+
+
+def _xml(body: bytes, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(body, status_code=status, media_type=documents.XML_MEDIA, headers=headers or _HEADERS)
+
+
+def _problem(p: Problem, headers: dict) -> Response:
+    return _xml(documents.response(_message(p), success=False), p.status, {**headers, **(p.headers or {})})
+
+
+def _answering(headers: dict = _HEADERS):
+    """Catalog problems and database trouble as OpenRosa XML answers, with the same status and
+    Retry-After as the JSON API gives them; anything else goes to the app's handler (a 500)."""
+    def wrap(endpoint):
+        async def run(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except Problem as p:
+                return _problem(p, headers)
+            except Exception as exc:
+                trouble = database_problem(exc)
+                if trouble is None:
+                    raise
+                return _problem(trouble, headers)
+
+        run.__name__ = endpoint.__name__
+        return run
+    return wrap
+
+
+async def _principal(request: Request) -> Principal:
+    principal = await authenticate(request.path_params["key"])
+    if principal is None:
+        # A Bearer challenge: the phone must not ask for a user name and password (the key
+        # is the whole credential, and it is in the URL).
+        raise UNAUTHORIZED("the key in this URL is unknown, revoked or expired",
+                           headers={"WWW-Authenticate": 'Bearer realm="kumkm-openrosa"'})
+    request.scope.setdefault("state", {})["principal_id"] = principal.id  # the access log's key id
+    if principal.role not in POSTING_ROLES:
+        raise ROLE_FORBIDDEN(f"role {principal.role!r} may not collect records; allowed: "
+                             f"{', '.join(POSTING_ROLES)}")
+    return principal
+
+
+def _base(request: Request) -> str:
+    """The absolute URL of this key's OpenRosa server, as the phone reached it (behind a proxy:
+    the forwarded scheme and host, since `kumkm serve` trusts proxy headers)."""
+    return f"{str(request.base_url).rstrip('/')}/openrosa/{request.path_params['key']}"
+
+
+def _form_id(request: Request) -> None:
+    if request.path_params.get("form_id") != form().form_id:
+        raise NOT_FOUND(f"this server has one form, {form().form_id}")
+
+
+@_answering()
+async def form_list(request: Request) -> Response:
+    await _principal(request)
+    f = form()
+    wanted = request.query_params.get("formID")
+    if wanted is not None and wanted != f.form_id:
+        return _xml(b'<?xml version="1.0" encoding="UTF-8"?>\n'
+                    b'<xforms xmlns="http://openrosa.org/xforms/xformsList"></xforms>')
+    base = _base(request)
+    return _xml(documents.form_list(f.form_id, f.title, f.version, f.hash,
+                                    f"{base}/forms/{f.form_id}/form.xml", f"{base}/forms/{f.form_id}/manifest"))
+
+
+@_answering()
+async def form_xml(request: Request) -> Response:
+    await _principal(request)
+    _form_id(request)
+    return _xml(form().xml)
+
+
+@_answering()
+async def form_manifest(request: Request) -> Response:
+    principal = await _principal(request)
+    _form_id(request)
+    _, digest = await service.media_csv(principal.kode_wilayah)
+    base = _base(request)
+    return _xml(documents.manifest([(MEDIA_FILE, digest, f"{base}/forms/{form().form_id}/media/{MEDIA_FILE}")]))
+
+
+@_answering()
+async def form_media(request: Request) -> Response:
+    principal = await _principal(request)
+    _form_id(request)
+    if request.path_params["filename"] != MEDIA_FILE:
+        raise NOT_FOUND(f"the form has one media file, {MEDIA_FILE}")
+    data, _ = await service.media_csv(principal.kode_wilayah)
+    return Response(data, media_type="text/csv; charset=utf-8", headers=_HEADERS)
+
+
+@_answering(_SUBMISSION_HEADERS)
+async def submission(request: Request) -> Response:
+    principal = await _principal(request)
+    if request.method == "HEAD":
+        # ODK Collect asks first, to learn the size limit (and that the key is good)
+        return Response(status_code=204, headers=_SUBMISSION_HEADERS)
+    parts = multipart.parse(request.headers.get("content-type", "").encode("latin-1") or None,
+                            await request.body())
+    accepted = await service.submit(parts, principal)
+    return _xml(documents.response(accepted.message, success=True), accepted.status, _SUBMISSION_HEADERS)
+
+
+class _NamedRoute(Route):
+    """A plain Starlette route that names itself by its template in the request scope, as
+    FastAPI's routes do, so that the access log and the metrics use the template."""
+
+    def matches(self, scope):
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
+def routes() -> list[Route]:
+    return [
+        _NamedRoute(f"{PREFIX}/formList", form_list, methods=["GET"]),
+        _NamedRoute(f"{PREFIX}/forms/{{form_id}}/form.xml", form_xml, methods=["GET"]),
+        _NamedRoute(f"{PREFIX}/forms/{{form_id}}/manifest", form_manifest, methods=["GET"]),
+        _NamedRoute(f"{PREFIX}/forms/{{form_id}}/media/{{filename}}", form_media, methods=["GET"]),
+        _NamedRoute(f"{PREFIX}/submission", submission, methods=["HEAD", "POST"]),
+    ]
