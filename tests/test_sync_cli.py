@@ -171,7 +171,7 @@ async def test_export_parquet_then_import_restores_the_same_content(client, enum
     p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "parquet", "--out", str(out),
                                 database_url=database_url)
     assert p.returncode == 0, p.stderr
-    await pg.execute("TRUNCATE changes, submission_history, submission_versions, submissions, sync_records, "
+    await pg.execute("TRUNCATE changes, submission_history, submission_versions, openrosa_instances, submissions, sync_records, "
                      "rekap_status")
     p = await asyncio.to_thread(run_cli, "import", str(out), database_url=database_url)
     assert p.returncode == 0, p.stderr
