@@ -413,7 +413,7 @@ async def test_registry_formulas(client, dinas, plain_admin, pg):
 
 
 def _without_times(doc: dict) -> dict:
-    return {k: v for k, v in doc.items() if k not in ("dibuat_pada", "diubah_pada")}
+    return {k: v for k, v in doc.items() if k not in ("dibuat_pada", "diperbarui_pada", "diubah_pada")}
 
 
 def _at(doc: dict, field: str) -> dt.datetime:
@@ -432,7 +432,7 @@ async def test_definitions_crud(client, dinas):
         "sasaran_id": sid, "satuan": "persen", "polaritas": "turun", "level": "provinsi", "sumber": "manual",
         "formula": None, "parameter": {}, "renstra_mulai": 2019, "renstra_akhir": 2023, "aktif": True,
         "dibuat_oleh": "dinas-sumsel"}
-    assert _at(patched, "diubah_pada") > _at(patched, "dibuat_pada")
+    assert _at(patched, "diperbarui_pada") > _at(patched, "dibuat_pada")
     items = (await client.get(API, params={"pemilik": "16"}, headers=auth(dinas))).json()["items"]
     assert items == [patched]
     r = await client.patch(f"{API}/{iid}", json={"aktif": False}, headers=auth(dinas))
@@ -440,7 +440,7 @@ async def test_definitions_crud(client, dinas):
     retired = r.json()
     assert _without_times(retired) == {**_without_times(patched), "aktif": False}
     assert retired["dibuat_pada"] == patched["dibuat_pada"]
-    assert _at(retired, "diubah_pada") > _at(patched, "diubah_pada")
+    assert _at(retired, "diperbarui_pada") > _at(patched, "diperbarui_pada")
     assert (await lkjip(client, dinas))["sasaran"] == []
     (before,) = (await client.get(f"{API}/sasaran", headers=auth(dinas))).json()["items"]
     tujuan_id = before["tujuan_id"]
@@ -455,12 +455,13 @@ async def test_definitions_crud(client, dinas):
     (tujuan,) = (await client.get(f"{API}/tujuan", headers=auth(dinas))).json()["items"]
     assert _without_times(tujuan) == {"id": tujuan_id, "pemilik": "16", "kode": "TS1",
                                       "nama": "Tujuan Meningkatnya koperasi berkualitas"}
-    assert tujuan["diubah_pada"] == tujuan["dibuat_pada"]
+    assert tujuan["diperbarui_pada"] == tujuan["dibuat_pada"]
+    assert tujuan["diubah_pada"] == tujuan["diperbarui_pada"]     # the old name, for one release
     r = await client.patch(f"{API}/tujuan/{tujuan_id}", json={"nama": "Tujuan baru"}, headers=auth(dinas))
     assert r.status_code == 200, r.text
     assert _without_times(r.json()) == {**_without_times(tujuan), "nama": "Tujuan baru"}
     assert r.json()["dibuat_pada"] == tujuan["dibuat_pada"]
-    assert _at(r.json(), "diubah_pada") > _at(tujuan, "diubah_pada")
+    assert _at(r.json(), "diperbarui_pada") > _at(tujuan, "diperbarui_pada")
     assert (await client.get(f"{API}/tujuan", headers=auth(dinas))).json()["items"] == [r.json()]
     formula = (await client.get(f"{API}/formula", headers=auth(dinas))).json()
     assert {"persentase_koperasi_aktif", "capaian_pendataan", "pertumbuhan_modal_koperasi"} <= {

@@ -9,9 +9,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from fastapi import Depends
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -330,3 +331,16 @@ def head_revision() -> str:
 
 def run_sync(coro):
     return asyncio.run(coro)
+
+
+async def unit_of_work() -> AsyncIterator[AsyncConnection]:
+    """One request, one transaction: the connection a route hands to every service call that
+    must commit or fail together. Committed when the route returns, before the response is
+    sent (the dependency's scope is the function), so a client never holds a 2xx for a write
+    that did not commit; rolled back when anything raises."""
+    async with transaction() as conn:
+        yield conn
+
+
+# The FastAPI dependency of a write route that takes a unit of work: `conn: UnitOfWork`.
+UnitOfWork = Annotated[AsyncConnection, Depends(unit_of_work, scope="function")]

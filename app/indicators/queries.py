@@ -129,19 +129,19 @@ TUJUAN_INSERT = text(
     """
     INSERT INTO tujuan (pemilik, kode, nama, dibuat_oleh) VALUES (:pemilik, :kode, :nama, :oleh)
     ON CONFLICT (pemilik, kode) DO NOTHING
-    RETURNING id, pemilik, kode, nama, dibuat_pada, diubah_pada
+    RETURNING id, pemilik, kode, nama, dibuat_pada, diperbarui_pada, diperbarui_pada AS diubah_pada
     """
 )
-TUJUAN_GET = text("SELECT id, pemilik, kode, nama, dibuat_pada, diubah_pada FROM tujuan WHERE id = :id")
+TUJUAN_GET = text("SELECT id, pemilik, kode, nama, dibuat_pada, diperbarui_pada, diperbarui_pada AS diubah_pada FROM tujuan WHERE id = :id")
 TUJUAN_UPDATE = text(
     """
-    UPDATE tujuan SET kode = COALESCE(:kode, kode), nama = COALESCE(:nama, nama), diubah_pada = now()
-    WHERE id = :id RETURNING id, pemilik, kode, nama, dibuat_pada, diubah_pada
+    UPDATE tujuan SET kode = COALESCE(:kode, kode), nama = COALESCE(:nama, nama), diperbarui_pada = now()
+    WHERE id = :id RETURNING id, pemilik, kode, nama, dibuat_pada, diperbarui_pada, diperbarui_pada AS diubah_pada
     """
 )
 TUJUAN_LIST = text(
     """
-    SELECT id, pemilik, kode, nama, dibuat_pada, diubah_pada FROM tujuan
+    SELECT id, pemilik, kode, nama, dibuat_pada, diperbarui_pada, diperbarui_pada AS diubah_pada FROM tujuan
     WHERE (CAST(:semua AS boolean) OR pemilik = ANY(CAST(:pemilik AS text[]))
            OR (CAST(:dalam AS text) IS NOT NULL AND starts_with(pemilik, CAST(:dalam AS text) || '.')))
     ORDER BY pemilik, kode
@@ -153,23 +153,23 @@ SASARAN_INSERT = text(
     INSERT INTO sasaran (pemilik, tujuan_id, kode, nama, dibuat_oleh)
     VALUES (:pemilik, :tujuan_id, :kode, :nama, :oleh)
     ON CONFLICT (pemilik, kode) DO NOTHING
-    RETURNING id, pemilik, tujuan_id, kode, nama, dibuat_pada, diubah_pada
+    RETURNING id, pemilik, tujuan_id, kode, nama, dibuat_pada, diperbarui_pada, diperbarui_pada AS diubah_pada
     """
 )
 SASARAN_GET = text(
-    "SELECT id, pemilik, tujuan_id, kode, nama, dibuat_pada, diubah_pada FROM sasaran WHERE id = :id"
+    "SELECT id, pemilik, tujuan_id, kode, nama, dibuat_pada, diperbarui_pada, diperbarui_pada AS diubah_pada FROM sasaran WHERE id = :id"
 )
 SASARAN_UPDATE = text(
     """
     UPDATE sasaran SET kode = COALESCE(:kode, kode), nama = COALESCE(:nama, nama),
         tujuan_id = CASE WHEN :ganti_tujuan THEN CAST(:tujuan_id AS bigint) ELSE tujuan_id END,
-        diubah_pada = now()
-    WHERE id = :id RETURNING id, pemilik, tujuan_id, kode, nama, dibuat_pada, diubah_pada
+        diperbarui_pada = now()
+    WHERE id = :id RETURNING id, pemilik, tujuan_id, kode, nama, dibuat_pada, diperbarui_pada, diperbarui_pada AS diubah_pada
     """
 )
 SASARAN_LIST = text(
     """
-    SELECT id, pemilik, tujuan_id, kode, nama, dibuat_pada, diubah_pada FROM sasaran
+    SELECT id, pemilik, tujuan_id, kode, nama, dibuat_pada, diperbarui_pada, diperbarui_pada AS diubah_pada FROM sasaran
     WHERE (CAST(:semua AS boolean) OR pemilik = ANY(CAST(:pemilik AS text[]))
            OR (CAST(:dalam AS text) IS NOT NULL AND starts_with(pemilik, CAST(:dalam AS text) || '.')))
     ORDER BY pemilik, kode
@@ -180,7 +180,7 @@ SASARAN_LIST = text(
 # Indikator
 
 _INDIKATOR_COLS = """id, pemilik, kode, nama, jenis, sasaran_id, satuan, polaritas, level, sumber,
-    formula, parameter, renstra_mulai, renstra_akhir, aktif, dibuat_oleh, dibuat_pada, diubah_pada"""
+    formula, parameter, renstra_mulai, renstra_akhir, aktif, dibuat_oleh, dibuat_pada, diperbarui_pada, diperbarui_pada AS diubah_pada"""
 
 INDIKATOR_INSERT = text(
     f"""
@@ -199,7 +199,7 @@ INDIKATOR_UPDATE = text(
     UPDATE indikator SET kode = :kode, nama = :nama, jenis = :jenis, sasaran_id = :sasaran_id,
         satuan = :satuan, polaritas = :polaritas, formula = :formula,
         parameter = CAST(:parameter AS jsonb), renstra_mulai = :renstra_mulai,
-        renstra_akhir = :renstra_akhir, aktif = :aktif, diubah_pada = now()
+        renstra_akhir = :renstra_akhir, aktif = :aktif, diperbarui_pada = now()
     WHERE id = :id RETURNING {_INDIKATOR_COLS}
     """
 )

@@ -66,7 +66,9 @@ class Tujuan(BaseModel):
     kode: str
     nama: str
     dibuat_pada: UtcTime
-    diubah_pada: UtcTime
+    diperbarui_pada: UtcTime
+    diubah_pada: UtcTime = Field(deprecated=True, description="the same as diperbarui_pada; the old name, "
+                                                               "answered until the next release")
 
 
 class SasaranIn(_In):
@@ -89,7 +91,9 @@ class Sasaran(BaseModel):
     kode: str
     nama: str
     dibuat_pada: UtcTime
-    diubah_pada: UtcTime
+    diperbarui_pada: UtcTime
+    diubah_pada: UtcTime = Field(deprecated=True, description="the same as diperbarui_pada; the old name, "
+                                                               "answered until the next release")
 
 
 class IndikatorIn(_In):
@@ -144,7 +148,9 @@ class Indikator(BaseModel):
     aktif: bool
     dibuat_oleh: str
     dibuat_pada: UtcTime
-    diubah_pada: UtcTime
+    diperbarui_pada: UtcTime
+    diubah_pada: UtcTime = Field(deprecated=True, description="the same as diperbarui_pada; the old name, "
+                                                               "answered until the next release")
 
 
 class IndikatorList(BaseModel):

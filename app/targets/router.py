@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from app.core import xlsx
 from app.core.access import Principal
 from app.core.authn import require_role
+from app.core.db import UnitOfWork
 from app.core.replicas import FRESHNESS_HEADERS
 from app.core.reports import csv_response, json_response
 from app.targets import schemas, service
@@ -22,11 +23,11 @@ _KODE = Path(description="Kemendagri code at any level, e.g. `16` or `16.07`", e
             responses={200: {"model": schemas.TargetOut, "description": "identical to the revision already in force on that date"},
                        403: {"description": "not admin, or dinas outside its scope"},
                        422: {"description": "field errors"}})
-async def put_target(body: schemas.TargetIn, response: Response, periode: str = _PERIODE,
+async def put_target(body: schemas.TargetIn, response: Response, conn: UnitOfWork, periode: str = _PERIODE,
                      kode_wilayah: str = _KODE, principal: Principal = Depends(_writer)):
     """Set or revise a target. A revision never overwrites: it is a new entry, and reports take
     the one in force on their date. Repeating the same PUT adds nothing (200)."""
-    created, doc = await service.set_target(periode, kode_wilayah, body.model_dump(), principal)
+    created, doc = await service.set_target(conn, periode, kode_wilayah, body.model_dump(), principal)
     response.status_code = 201 if created else 200
     return doc
 

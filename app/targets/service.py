@@ -7,6 +7,7 @@ import io
 import re
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core import db, replicas, xlsx
 from app.core.access import Principal, require_area, roles
@@ -62,25 +63,26 @@ def _target_out(periode: str, kode: str, riwayat: list[dict], as_of: dt.date, na
             "riwayat": sorted(riwayat, key=lambda r: (r["berlaku_mulai"], r["revisi"]))}
 
 
-async def set_target(periode: str, kode: str, body: dict, principal: Principal) -> tuple[bool, dict]:
+async def set_target(conn: AsyncConnection, periode: str, kode: str, body: dict,
+                     principal: Principal) -> tuple[bool, dict]:
     """Add a revision unless the latest entry with the same berlaku_mulai already says the
-    same, so repeating a PUT is harmless. Returns (created, target document)."""
+    same, so repeating a PUT is harmless. Returns (created, target document). Runs in the
+    caller's transaction (the route's unit of work): the lock is held until it commits."""
     await check_periode(periode)
     await check_wilayah(kode, "kode_wilayah")
     if principal.role != "admin" and not principal.covers(kode):
         raise OUTSIDE_SCOPE(f"wilayah {kode} is outside this key's scope ({principal.kode_wilayah})")
-    async with db.transaction() as conn:
-        # Serialise writers of one target so two identical PUTs cannot both add a revision.
-        await conn.execute(queries.LOCK_TARGET, {"periode": periode, "kode": kode})
+    # Serialise writers of one target so two identical PUTs cannot both add a revision.
+    await conn.execute(queries.LOCK_TARGET, {"periode": periode, "kode": kode})
+    riwayat = await _history(conn, periode, kode)
+    same_day = [r for r in riwayat if r["berlaku_mulai"] == body["berlaku_mulai"]]
+    latest = same_day[-1] if same_day else None
+    created = not (latest and latest["target"] == body["target"]
+                   and latest["dasar_hukum"] == body["dasar_hukum"])
+    if created:
+        await conn.execute(queries.INSERT, {"periode": periode, "kode": kode, "oleh": principal.name,
+                                            **body})
         riwayat = await _history(conn, periode, kode)
-        same_day = [r for r in riwayat if r["berlaku_mulai"] == body["berlaku_mulai"]]
-        latest = same_day[-1] if same_day else None
-        created = not (latest and latest["target"] == body["target"]
-                       and latest["dasar_hukum"] == body["dasar_hukum"])
-        if created:
-            await conn.execute(queries.INSERT, {"periode": periode, "kode": kode, "oleh": principal.name,
-                                                **body})
-            riwayat = await _history(conn, periode, kode)
     index = await get_index()
     return created, _target_out(periode, kode, riwayat, today_wib(), index.nama[kode])
 
