@@ -2,6 +2,10 @@
 64 concurrent clients, and the whole 2022 Sumatera Selatan round (333,870 records).
 
     ./dev bench ingest [--batch-records 200000] [--single-requests 20000] [--workers 1]
+
+(a) also times COPY of the very same documents into a keyed jsonb table on the same server,
+right after the batch phase: the floor a batch insert cannot beat, and the service's batch
+rate as a % of it (issue 16: >= 30%).
 """
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ import argparse
 import asyncio
 import random
 import time
+from pathlib import Path
 
 import aiohttp
+import asyncpg
 import orjson
 
 from bench.harness import SUMSEL_2022, Service, fmt, percentile, record
@@ -60,6 +66,41 @@ async def post_singles(url: str, key: str, bodies: list[bytes], concurrency: int
         return time.perf_counter() - t0, latencies, errors
 
 
+def pg_params(data_dir: str) -> dict:
+    """Where the service's embedded server listens (postmaster.pid: line 4 port, line 5 socket dir)."""
+    lines = (Path(data_dir) / "pgdata" / "postmaster.pid").read_text().splitlines()
+    return {"host": lines[4], "port": int(lines[3]), "user": "postgres", "database": "kumkm"}
+
+
+async def copy_floor(params: dict, records: list[dict], size: int, clients: int) -> float:
+    """Seconds to COPY the same documents (as jsonb, keyed by submission_id) into a fresh table
+    with as many connections as the batch phase has clients, one COPY per batch of `size`."""
+    rows = [(r["submission_id"], orjson.dumps(r).decode()) for r in records]
+    chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
+    conns = [await asyncpg.connect(**params) for _ in range(clients)]
+    try:
+        await conns[0].execute("DROP TABLE IF EXISTS bench_copy_floor; "
+                               "CREATE TABLE bench_copy_floor (submission_id uuid PRIMARY KEY, doc jsonb NOT NULL)")
+
+        async def worker(c):
+            while chunks:
+                chunk = chunks.pop()
+                await c.copy_records_to_table("bench_copy_floor", records=chunk,
+                                              columns=["submission_id", "doc"])
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*[worker(c) for c in conns])
+        secs = time.perf_counter() - t0
+        n = await conns[0].fetchval("SELECT count(*) FROM bench_copy_floor")
+        if n != len(rows):
+            raise RuntimeError(f"COPY floor stored {n} of {len(rows)} rows")
+        await conns[0].execute("DROP TABLE bench_copy_floor")
+        return secs
+    finally:
+        for c in conns:
+            await c.close()
+
+
 def batches(records: list[dict], size: int) -> list[bytes]:
     return [orjson.dumps({"items": records[i:i + size]}) for i in range(0, len(records), size)]
 
@@ -96,6 +137,11 @@ def main(argv=None) -> None:
         secs, created = asyncio.run(post_batches(svc.url, key, batch_bodies, args.batch_clients))
         print(f"(a) batch ingest: {fmt(created)} records in {secs:.1f} s = {fmt(created / secs)} records/s "
               f"(batches of {args.batch_size}, {args.batch_clients} clients; target >= 15.000/s)", flush=True)
+        copy_secs = asyncio.run(copy_floor(pg_params(svc.tmp), batch_records, args.batch_size, args.batch_clients))
+        floor = len(batch_records) / copy_secs
+        print(f"    COPY floor, same documents, same server: {fmt(len(batch_records))} rows in {copy_secs:.1f} s "
+              f"= {fmt(floor)} rows/s; the service's batch ingest is {100 * created / secs / floor:.1f}% of it "
+              f"(target >= 30%)", flush=True)
 
         secs, lat, errors = asyncio.run(post_singles(svc.url, key, single_bodies, args.single_clients))
         print(f"(b) single POST: {fmt(len(lat))} requests in {secs:.1f} s = {fmt(len(lat) / secs)} req/s, "
