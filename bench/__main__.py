@@ -2,7 +2,7 @@
 import importlib
 import sys
 
-BENCHES = ("ingest", "verification", "capaian", "sync", "load", "capacity", "failover", "verifikasi-page")
+BENCHES = ("ingest", "statement-cost", "verification", "capaian", "sync", "load", "capacity", "failover", "verifikasi-page")
 
 
 def main() -> None:

@@ -115,7 +115,7 @@ class Load:
             async with req as r:
                 body = await r.read()
             status = r.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             status, body = 0, repr(exc).encode()
         self.stats[kind].append(time.monotonic() - t)
         if status not in ok:
