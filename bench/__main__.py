@@ -2,7 +2,7 @@
 import importlib
 import sys
 
-BENCHES = ("ingest", "verification", "capaian", "sync", "load", "capacity", "failover", "verifikasi-page", "xlsx", "openrosa")
+BENCHES = ("ingest", "statement-cost", "verification", "capaian", "sync", "load", "capacity", "failover", "verifikasi-page", "xlsx", "openrosa")
 
 
 def main() -> None:

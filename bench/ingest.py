@@ -2,15 +2,24 @@
 64 concurrent clients, and the whole 2022 Sumatera Selatan round (333,870 records).
 
     ./dev bench ingest [--batch-records 200000] [--single-requests 20000] [--workers 1]
+
+(a) also times COPY of the very same documents into a keyed jsonb table on the same server,
+right after the batch phase: the floor a batch insert cannot beat, and the service's batch
+rate as a % of it (issue 16: >= 30%).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import random
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import aiohttp
+import asyncpg
 import orjson
 
 from bench.harness import SUMSEL_2022, Service, fmt, percentile, record
@@ -60,6 +69,65 @@ async def post_singles(url: str, key: str, bodies: list[bytes], concurrency: int
         return time.perf_counter() - t0, latencies, errors
 
 
+def pg_params(data_dir: str) -> dict:
+    """Where the service's embedded server listens (postmaster.pid: line 4 port, line 5 socket dir)."""
+    lines = (Path(data_dir) / "pgdata" / "postmaster.pid").read_text().splitlines()
+    return {"host": lines[4], "port": int(lines[3]), "user": "postgres", "database": "kumkm"}
+
+
+async def copy_floor(params: dict, records: list[dict], size: int, clients: int) -> float:
+    """Seconds to COPY the same documents (as jsonb, keyed by submission_id) into a fresh table
+    with as many connections as the batch phase has clients, one COPY per batch of `size`."""
+    rows = [(r["submission_id"], orjson.dumps(r).decode()) for r in records]
+    chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
+    conns = [await asyncpg.connect(**params) for _ in range(clients)]
+    try:
+        await conns[0].execute("DROP TABLE IF EXISTS bench_copy_floor; "
+                               "CREATE TABLE bench_copy_floor (submission_id uuid PRIMARY KEY, doc jsonb NOT NULL)")
+
+        async def worker(c):
+            while chunks:
+                chunk = chunks.pop()
+                await c.copy_records_to_table("bench_copy_floor", records=chunk,
+                                              columns=["submission_id", "doc"])
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*[worker(c) for c in conns])
+        secs = time.perf_counter() - t0
+        n = await conns[0].fetchval("SELECT count(*) FROM bench_copy_floor")
+        if n != len(rows):
+            raise RuntimeError(f"COPY floor stored {n} of {len(rows)} rows")
+        await conns[0].execute("DROP TABLE bench_copy_floor")
+        return secs
+    finally:
+        for c in conns:
+            await c.close()
+
+
+def cpu_seconds(svc: Service) -> tuple[float, float]:
+    """CPU seconds used so far by the service's processes and by the PostgreSQL server's (the
+    postmaster of postmaster.pid and its backends; pg_ctl detaches it from the service)."""
+    import psutil
+
+    def tree(pid: int) -> float:
+        total = 0.0
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    postmaster = int((Path(svc.tmp) / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
+    theirs = tree(postmaster)
+    ours = tree(svc.proc.pid)
+    if postmaster in [c.pid for c in psutil.Process(svc.proc.pid).children(recursive=True)]:
+        ours -= theirs
+    return ours, theirs
+
+
 def batches(records: list[dict], size: int) -> list[bytes]:
     return [orjson.dumps({"items": records[i:i + size]}) for i in range(0, len(records), size)]
 
@@ -73,12 +141,17 @@ def main(argv=None) -> None:
     p.add_argument("--single-clients", type=int, default=64)
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument("--skip-sumsel", action="store_true")
+    p.add_argument("--profile", metavar="SVG", help="record a py-spy flame graph of the service during the "
+                                                    "single-POST phase into this file (e.g. bench/results/x.svg)")
+    p.add_argument("--skip-batch", action="store_true", help="only the single-POST phase (with a warm-up)")
+    p.add_argument("--native", action="store_true", help="--profile: include C frames (asyncpg's Cython, orjson)")
     args = p.parse_args(argv)
     rng = random.Random(2022)
     kabkota = list(SUMSEL_2022)
 
     print(f"generating records ... (service workers: {args.workers})", flush=True)
-    batch_records = [record(rng.choice(kabkota), rng) for _ in range(args.batch_records)]
+    batch_records = [] if args.skip_batch else [record(rng.choice(kabkota), rng)
+                                                for _ in range(args.batch_records)]
     batch_bodies = batches(batch_records, args.batch_size)
     single_bodies = [orjson.dumps(record(rng.choice(kabkota), rng)) for _ in range(args.single_requests)]
     sumsel: list[dict] = []
@@ -93,14 +166,40 @@ def main(argv=None) -> None:
         # warm-up: connection pool, wilayah index, prepared statements
         asyncio.run(post_batches(svc.url, key, batches([record("16.07", rng) for _ in range(2000)], 500), 2))
 
-        secs, created = asyncio.run(post_batches(svc.url, key, batch_bodies, args.batch_clients))
-        print(f"(a) batch ingest: {fmt(created)} records in {secs:.1f} s = {fmt(created / secs)} records/s "
-              f"(batches of {args.batch_size}, {args.batch_clients} clients; target >= 15.000/s)", flush=True)
+        if not args.skip_batch:
+            secs, created = asyncio.run(post_batches(svc.url, key, batch_bodies, args.batch_clients))
+            print(f"(a) batch ingest: {fmt(created)} records in {secs:.1f} s = {fmt(created / secs)} records/s "
+                  f"(batches of {args.batch_size}, {args.batch_clients} clients; target >= 15.000/s)", flush=True)
+            copy_secs = asyncio.run(copy_floor(pg_params(svc.tmp), batch_records, args.batch_size,
+                                               args.batch_clients))
+            floor = len(batch_records) / copy_secs
+            print(f"    COPY floor, same documents, same server, one COPY per batch, as many connections: "
+                  f"{fmt(len(batch_records))} rows in {copy_secs:.1f} s = {fmt(floor)} rows/s; the service's "
+                  f"batch ingest is {100 * created / secs / floor:.1f}% of it (target >= 30%)", flush=True)
 
+        spy = None
+        if args.profile:
+            # --nonblocking: samples without pausing the service, so the profile does not slow what it measures
+            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+                                    str(svc.proc.pid), "--subprocesses", "--rate", "250",
+                                    *(["--native"] if args.native else ["--nonblocking"]),
+                                    "--output", args.profile, "--format", "flamegraph",
+                                    ],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(1)
+        cpu0 = cpu_seconds(svc)
         secs, lat, errors = asyncio.run(post_singles(svc.url, key, single_bodies, args.single_clients))
+        cpu = cpu_seconds(svc)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            _, err = spy.communicate(timeout=120)
+            print(f"    flame graph: {args.profile} ({err.decode().strip().splitlines()[-1:]})", flush=True)
         print(f"(b) single POST: {fmt(len(lat))} requests in {secs:.1f} s = {fmt(len(lat) / secs)} req/s, "
               f"p50 {percentile(lat, 50) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms, "
-              f"errors {errors} ({args.single_clients} clients; target >= 1.500/s, p99 < 100 ms)", flush=True)
+              f"errors {errors} ({args.single_clients} clients; issue 16: >= 2.000/s, p99 < 100 ms)", flush=True)
+        n = max(1, len(lat))
+        print(f"    CPU per single POST: service {(cpu[0] - cpu0[0]) / n * 1e6:.0f} us, "
+              f"PostgreSQL {(cpu[1] - cpu0[1]) / n * 1e6:.0f} us", flush=True)
 
         if sumsel_bodies:
             secs, created = asyncio.run(post_batches(svc.url, key, sumsel_bodies, args.batch_clients))

@@ -1,0 +1,109 @@
+"""PostgreSQL CPU of the single-record ingest statement, part by part (issue 16).
+
+Runs the service's own ingest statement (app.submissions.queries.INSERT_MANY_NATIVE) one
+record at a time on one connection, as a single POST does, and reads the backend's CPU time
+from /proc before and after; then the same with one part taken away at a time, to show what
+each part costs. Rows are copies of records the service stored (new submission_id each).
+
+    ./dev bench statement-cost [--n 3000] [--rounds 3]
+
+Variants run interleaved in rounds (the machine is shared: noise moves all of them alike).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+
+import asyncpg
+import orjson
+import psutil
+
+from app.core.record import ROW_COLUMNS
+from app.submissions import queries
+from bench.harness import SUMSEL_2022, Service, record
+from bench.ingest import batches, pg_params, post_batches
+
+_COLS = [c for c, _ in ROW_COLUMNS if c not in ("submission_id", "content_hash")]
+SOURCE = (f"SELECT json_build_object({', '.join(f'{chr(39)}{c}{chr(39)}, s.{c}' for c in _COLS)}, "
+          "'content_hash', encode(s.content_hash, 'hex'), 'data', v.data)::text "
+          "FROM submissions s JOIN submission_versions v USING (submission_id) LIMIT $1")
+
+
+def variants() -> dict[str, tuple[str, list[str], list[str]]]:
+    """name -> (statement, setup SQL, undo SQL)."""
+    full = queries.INSERT_MANY_NATIVE
+    no_line = full.replace(full[full.index("    ), rec AS ("):full.index("    ), his AS (")], "")
+    no_dup = full[:full.index("           (SELECT array_agg")] + "NULL AS duplikat_dengan\n    FROM ins JOIN input USING (submission_id)\n"
+    trig = "ALTER TABLE submissions {} TRIGGER submissions_rekap_ins"
+    return {
+        "full statement": (full, [], []),
+        "without the stored line (sync_records)": (no_line, [], []),
+        "without the likely-duplicate lookup": (no_dup, [], []),
+        "without the status-counter trigger": (full, [trig.format("DISABLE")], [trig.format("ENABLE")]),
+    }
+
+
+async def measure(params: dict, sql: str, rows: list[dict], setup: list[str], undo: list[str]) -> tuple[float, float]:
+    conn = await asyncpg.connect(**params)
+    try:
+        for s in setup:
+            await conn.execute(s)
+        stmt = await conn.prepare(sql)
+        backend = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()"))
+        for r in rows[:50]:  # plan cache warm
+            await stmt.fetch(orjson.dumps([{**r, "submission_id": _uuid()}]).decode(), "bench", 0, "enumerator")
+        c0, t0 = sum(backend.cpu_times()[:2]), time.perf_counter()
+        for r in rows:
+            await stmt.fetch(orjson.dumps([{**r, "submission_id": _uuid()}]).decode(), "bench", 0, "enumerator")
+        c1, t1 = sum(backend.cpu_times()[:2]), time.perf_counter()
+        for s in undo:
+            await conn.execute(s)
+        return (c1 - c0) / len(rows), (t1 - t0) / len(rows)
+    finally:
+        await conn.close()
+
+
+_rng = random.Random(16)
+
+
+def _uuid() -> str:
+    import uuid
+
+    return str(uuid.UUID(int=_rng.getrandbits(128), version=4))
+
+
+async def run(params: dict, n: int, rounds: int) -> None:
+    conn = await asyncpg.connect(**params)
+    rows = [orjson.loads(t) for t in await conn.fetchval(f"SELECT array_agg(t) FROM ({SOURCE}) x(t)", n)]
+    await conn.close()
+    results: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(rounds):
+        for name, (sql, setup, undo) in variants().items():
+            results.setdefault(name, []).append(await measure(params, sql, rows, setup, undo))
+    base = min(c for c, _ in results["full statement"])
+    for name, got in results.items():
+        cpu = min(c for c, _ in got)
+        wall = min(w for _, w in got)
+        print(f"  {name:<42} backend CPU {cpu * 1e6:6.0f} us  (min of {rounds}; "
+              f"{(cpu - base) * 1e6:+5.0f} us vs full)  wall {wall * 1e6:6.0f} us", flush=True)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="bench statement-cost")
+    p.add_argument("--n", type=int, default=3000, help="statements per variant per round")
+    p.add_argument("--rounds", type=int, default=3)
+    args = p.parse_args(argv)
+    rng = random.Random(2022)
+    kabkota = list(SUMSEL_2022)
+    with Service() as svc:
+        key = svc.key("enumerator", "16", "bench-enum")
+        asyncio.run(post_batches(svc.url, key, batches([record(rng.choice(kabkota), rng)
+                                                         for _ in range(args.n)], 500), 2))
+        print(f"ingest statement, one record per statement, {args.n} statements per variant:", flush=True)
+        asyncio.run(run(pg_params(svc.tmp), args.n, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
