@@ -28,11 +28,17 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from app.core.settings import settings
+    from app.observability.logs import configure
 
     if args.reload and args.workers > 1:
         print("error: --reload runs one process; leave out --workers (or use --workers 1)", file=sys.stderr)
         return 2
-    url = _prepare_database()
+    # this process's own lines (migrations, the embedded server's supervisor) as JSON, like
+    # every worker's
+    configure(args.log_level.upper())
+    embedded_server = not settings.database_url
+    url = db.resolve_url()
+    _migrate_or_keep_trying()
     # Workers and the reloader are separate processes: hand them the resolved URL so they
     # attach to the same server instead of each starting one.
     # (This process may run the app itself with one worker: its settings say the same.)
@@ -50,6 +56,8 @@ def cmd_serve(args) -> int:
         metrics_dir = tempfile.mkdtemp(prefix="kumkm-metrics-")
         atexit.register(shutil.rmtree, metrics_dir, True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.prometheus_multiproc_dir = metrics_dir
+    if embedded_server:
+        _supervise(settings.data_dir / "pgdata")
     # uvicorn shuts down gracefully on SIGTERM and then raises the signal again with the handler
     # that was in place before it started. With the default handler that kills this process on
     # the spot, before the exit hooks that stop the embedded server it started: make it a
@@ -66,6 +74,68 @@ def cmd_serve(args) -> int:
     except KeyboardInterrupt:    # SIGINT, raised again by uvicorn after its graceful shutdown
         pass
     return 0
+
+
+def _migrate_or_keep_trying() -> None:
+    """Migrate before the workers start. A database that is not reachable yet does not stop
+    `kumkm serve`: the workers start and answer 503 (app.core.health), and a thread of this
+    process keeps trying, with back-off and one log line a try, and migrates once it answers;
+    the workers are ready when they find the schema at head."""
+    import logging
+    import threading
+    import time
+
+    from app.core.errors import describe, fault_kind
+
+    log = logging.getLogger("kumkm.db")
+
+    def attempt() -> BaseException | None:
+        try:
+            db.migrate()    # on the server itself when DATABASE_URL is a pooler (db.direct_url)
+        except Exception as exc:
+            if fault_kind(exc) is None:
+                raise
+            return exc
+        return None
+
+    error = attempt()
+    if error is None:
+        return
+    delay = 0.5
+    log.warning("database not reachable (%s): serving 503 until it is; migrating then. Try 1, "
+                "next in %.1f s", describe(error), delay)
+
+    def keep_trying(delay: float) -> None:
+        tries = 1
+        while True:
+            time.sleep(delay)
+            tries += 1
+            delay = min(delay * 2, 5.0)
+            try:
+                error = attempt()
+            except Exception:     # the migration itself failed: a fault to fix, said loudly
+                log.exception("migrating failed; trying again in %.1f s", delay)
+                continue
+            if error is None:
+                log.warning("database reachable after %d tries: schema migrated to %s", tries,
+                            db.head_revision())
+                return
+            log.warning("database not reachable (%s): try %d, next in %.1f s", describe(error), tries, delay)
+
+    threading.Thread(target=keep_trying, args=(delay,), name="kumkm-migrate", daemon=True).start()
+
+
+def _supervise(pgdata: Path) -> None:
+    """Restart the embedded server when its postmaster dies (app.core.embedded.Supervisor);
+    stopped at exit before the server is."""
+    import atexit
+
+    from app.core.embedded import Supervisor
+
+    supervisor = Supervisor(pgdata)
+    supervisor.start()
+    # atexit runs the last registered first: this before the wheel's hook that stops the server
+    atexit.register(supervisor.stop)
 
 
 def _say_how_metrics_are_guarded(host: str) -> None:

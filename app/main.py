@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from app.core import db
 from app.core import errors as problems
+from app.core.health import ReadyGate
 from app.core.limits import BodyGuard
 from app.core.settings import settings
 
@@ -30,14 +30,16 @@ async def lifespan(app: FastAPI):
         configure(settings.json_logs)
     quiet_deliberate_cut_offs()
     # Resolving the URL starts the embedded server when there is no DATABASE_URL; migrating
-    # at start means a new release never runs against an old schema.
+    # at start means a new release never runs against an old schema. A database that is not
+    # there yet does not stop the start: the monitor keeps trying (with back-off, a log line a
+    # try) while the API and /readyz answer 503, and the service is ready when it appears.
     await asyncio.to_thread(db.resolve_url)
-    if app.state.migrate_on_start:
-        await asyncio.to_thread(db.migrate)
     from app.core.authn import KeyWatch
+    from app.core.health import Monitor
     from app.core.reference import get_index
 
-    await get_index()
+    monitor = Monitor(migrate=app.state.migrate_on_start, then=get_index)
+    await monitor.start()
     # Revocations and rotations made anywhere (another worker, the CLI) apply here at once.
     watch = KeyWatch()
     watch.start()
@@ -53,6 +55,7 @@ async def lifespan(app: FastAPI):
     yield
     await watch.stop()
     await replicas.stop()
+    await monitor.stop()
     await db.dispose_engine()
 
 
@@ -100,19 +103,34 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready"}})
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready: the database is "
+                                                             "unreachable or its schema is not at head; "
+                                                             "`detail` says why"}})
     async def readyz():
-        """Readiness: the database answers and its schema is at this release's head."""
+        """Readiness: the database answers and its schema is at this release's head. While
+        the database is down or read-only, or the schema behind, 503 with the cause in
+        `detail` and Retry-After."""
+        from app.core import health
+
+        retry = {"Retry-After": str(problems.RETRY_AFTER_SECONDS)}
         try:
-            async with db.connect() as conn:
-                current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+            current = await db.schema_revision()
         except Exception as exc:  # any failure to reach or read the database means not ready
-            return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, status_code=503)
+            return JSONResponse({"status": "unavailable", "detail": problems.describe(exc)},
+                                status_code=503, headers=retry)
         head = db.head_revision()
         if current != head:
-            return JSONResponse({"status": "migrations pending", "current": current, "head": head},
-                                status_code=503)
-        return {"status": "ready", "schema": current}
+            return JSONResponse({"status": "migrations pending", "current": current, "head": head,
+                                 "detail": health.state.cause}, status_code=503, headers=retry)
+        if not health.state.ready:
+            # the database is back but this process has not finished its start (caches)
+            return JSONResponse({"status": "starting", "detail": health.state.cause}, status_code=503,
+                                headers=retry)
+        body = {"status": "ready", "schema": current}
+        if health.state.disk_full_since is not None:
+            # reads go on, so the instance stays in rotation; writes get 507 until space is freed
+            body["writes"] = "refused: the database server's disk is full"
+        return body
 
     from app.observability.middleware import Observe
     from app.observability.router import router as ops_router
@@ -129,6 +147,8 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
 
     # reports say where their data came from and how fresh it is (app.core.replicas)
     app.add_middleware(FreshnessHeaders)
+    # until the database was found ready at start, the API answers 503 without touching it
+    app.add_middleware(ReadyGate)
     # outermost: the request id and timing cover everything, 413s included
     app.add_middleware(Observe)
     _document_raw_bodies(app)

@@ -25,7 +25,10 @@ def _run(connection) -> None:
 
 
 async def _online() -> None:
-    engine = create_async_engine(_url())
+    from app.core.settings import settings
+
+    # a server that does not answer fails the migration after this, to be tried again
+    engine = create_async_engine(_url(), connect_args={"timeout": settings.connect_timeout})
     async with engine.connect() as conn:
         await conn.run_sync(_run)
         await conn.commit()

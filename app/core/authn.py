@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -23,6 +24,7 @@ from sqlalchemy import text
 from app.core import db
 from app.core.access import Principal
 from app.core.errors import ROLE_FORBIDDEN, UNAUTHORIZED
+from app.core.settings import settings
 
 log = logging.getLogger("kumkm.auth")
 
@@ -147,16 +149,35 @@ def require_role(*roles: str):
 CHANNEL = "kumkm_keys"
 
 
+# Reconnecting: 0.5 s, doubling up to this; a database back from a crash or a failover is
+# listened to again within seconds.
+WATCH_MAX_DELAY = 5.0
+
+
 class KeyWatch:
     def __init__(self):
         self._task: asyncio.Task | None = None
         self._stop = asyncio.Event()
+        self._moved = asyncio.Event()
+        self._forget: Callable[[], None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="kumkm-key-watch")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name="kumkm-key-watch")
+        # When a pool finds its server gone or read-only (a failover), this connection may
+        # still be open to the old server, which no longer hears the new primary's changes:
+        # reconnect with them, to the primary of the multi-host URL. (It listens on the direct
+        # URL, which may differ from the pool's behind a pooler: any drop is reason enough.)
+
+        def moved(_url_key: str) -> None:
+            loop.call_soon_threadsafe(self._moved.set)
+
+        self._forget = db.on_drop(moved)
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._forget is not None:
+            self._forget()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -167,31 +188,43 @@ class KeyWatch:
 
     async def _run(self) -> None:
         delay = 0.5
+        failures = 0
         while not self._stop.is_set():
             lost = asyncio.Event()
             conn = None
             try:
+                self._moved.clear()
                 conn = await _connect()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, _on_change)
                 # Trust the cache only from a clean slate taken after LISTEN is in place (_trust
                 # empties it): a change committed before it was heard is in no entry kept now.
                 _trust(True)
+                if failures:
+                    log.warning("key-change listener connected again after %d tries", failures + 1)
                 delay = 0.5
-                await _wait_any(lost, self._stop)
+                failures = 0
+                await _wait_any(lost, self._stop, self._moved)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("key-change listener not connected (%s: %s); checking every key in the "
-                            "database until it is, retrying in %.1f s", type(exc).__name__, exc, delay)
+                failures += 1
+                # one line when it goes, not one a retry: the database's own outage is logged
+                # by app.core.health
+                (log.warning if failures == 1 else log.debug)(
+                    "key-change listener not connected (%s: %s); checking every key in the "
+                    "database until it is, retrying in %.1f s", type(exc).__name__, exc, delay)
             finally:
                 _trust(False)
                 if conn is not None and not conn.is_closed():
                     conn.terminate()
             if self._stop.is_set():
                 return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            if failures:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, WATCH_MAX_DELAY)
+            else:
+                await asyncio.sleep(0.1)   # lost or moved just now: reconnect at once
 
 
 def _on_change(*_args) -> None:
@@ -224,4 +257,5 @@ async def _connect():
     kwargs = {k: v for k, v in kwargs.items() if k not in ("prepared_statement_cache_size",
                                                            "prepared_statement_name_func", "async_fallback")}
     kwargs["server_settings"] = {"application_name": "kumkm-keywatch"}
+    kwargs["timeout"] = settings.connect_timeout
     return await asyncpg.connect(*args, **kwargs)

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.core.settings import settings
+
+log = logging.getLogger("kumkm.db")
 
 _engine: AsyncEngine | None = None
 _stream_engine: AsyncEngine | None = None
@@ -20,11 +28,31 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def normalize_url(url: str) -> str:
-    """Accept the usual postgres:// and postgresql:// forms and use the asyncpg driver."""
+    """Accept the usual postgres:// and postgresql:// forms and use the asyncpg driver.
+
+    libpq's multi-host form, `postgresql://user@h1:5432,h2:5432/kumkm?target_session_attrs=
+    read-write`, becomes SQLAlchemy's `...@/kumkm?host=h1:5432&host=h2:5432&...`: asyncpg then
+    tries the hosts in order and takes the first that matches target_session_attrs (read-write:
+    the primary), on every new connection."""
     for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://", "postgresql+psycopg2://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix):]
-    return url
+            url = "postgresql+asyncpg://" + url[len(prefix):]
+            break
+    return _multi_host(url)
+
+
+def _multi_host(url: str) -> str:
+    parts = urlsplit(url)
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    if "," not in hostlist:
+        return url
+    hosts = []
+    for h in hostlist.split(","):
+        # libpq's default port where one is left out; SQLAlchemy wants every port spelled out
+        hosts.append(h if h.rsplit("]", 1)[-1].count(":") else f"{h}:5432")
+    query = [("host", h) for h in hosts] + parse_qsl(parts.query, keep_blank_values=True)
+    netloc = f"{userinfo}@" if userinfo else ""
+    return parts._replace(netloc=netloc, query=urlencode(query, safe="/:,")).geturl()
 
 
 def resolve_url(*, start_embedded: bool = True) -> str:
@@ -68,23 +96,37 @@ def set_url(url: str) -> None:
     _engine = _stream_engine = None
 
 
+def make_engine(url: str, *, pool_size: int, application_name: str, **connect_args: Any) -> AsyncEngine:
+    """Every engine of this process is made here, so that each one handles a database that
+    goes away the same way (watch_faults): the request pool, the streams' pool, and any other
+    pool added next to them."""
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        # No overflow: a connection opened for a burst and closed after it costs the server a
+        # fork and cold caches; a request rather waits a moment for a pooled one.
+        max_overflow=0,
+        pool_timeout=settings.pool_timeout,
+        pool_pre_ping=False,
+        # asyncpg caches prepared statements per connection; the hot statements are few.
+        # `timeout` bounds connecting (every host of a multi-host URL together): a server that
+        # does not answer makes a 503 after it, not a request hanging for asyncpg's 60 s.
+        connect_args={"server_settings": {"application_name": application_name},
+                      "timeout": settings.connect_timeout, **connect_args},
+    )
+    watch_faults(engine)
+    return engine
+
+
 def get_engine() -> AsyncEngine:
     """The request path's pool. A request that finds every connection busy for
     KUMKM_DB_POOL_TIMEOUT seconds is answered 503 with Retry-After (app.core.errors)."""
     global _engine
     if _engine is None:
-        _engine = create_async_engine(
-            resolve_url(),
-            pool_size=settings.pool_size,
-            # No overflow: a connection opened for a burst and closed after it costs the server a
-            # fork and cold caches; a request rather waits a moment for a pooled one.
-            max_overflow=0,
-            pool_timeout=settings.pool_timeout,
-            pool_pre_ping=False,
-            # asyncpg caches prepared statements per connection (the hot statements are few),
-            # except behind a transaction pooler (_pooler_args).
-            connect_args={"server_settings": {"application_name": "kumkm"}, **_pooler_args()},
-        )
+        _engine = make_engine(resolve_url(), pool_size=settings.pool_size, application_name="kumkm",
+                              # asyncpg caches prepared statements per connection (the hot
+                              # statements are few), except behind a transaction pooler
+                              **_pooler_args())
     return _engine
 
 
@@ -99,14 +141,8 @@ def get_stream_engine() -> AsyncEngine:
     path keeps every one of its connections."""
     global _stream_engine
     if _stream_engine is None:
-        _stream_engine = create_async_engine(
-            direct_url(),
-            pool_size=settings.streams_max * STREAM_CONNECTIONS,
-            max_overflow=0,
-            pool_timeout=settings.pool_timeout,
-            pool_pre_ping=False,
-            connect_args={"server_settings": {"application_name": "kumkm-stream"}},
-        )
+        _stream_engine = make_engine(direct_url(), pool_size=settings.streams_max * STREAM_CONNECTIONS,
+                                     application_name="kumkm-stream")
     return _stream_engine
 
 
@@ -116,6 +152,76 @@ async def dispose_engine() -> None:
         if engine is not None:
             await engine.dispose()
     _engine = _stream_engine = None
+
+
+# ------------------------------------------------------------------ faults
+#
+# A server that crashed, restarted, or was demoted by a failover leaves every pooled connection
+# to it useless (closed, or read-only). The first request that finds out is answered 503
+# (app.core.errors) and drops the connections of every pool to that server: each is replaced,
+# as it is next taken from its pool, by a new one, which for a multi-host URL goes to whichever
+# host is the primary now. Pools are grouped by URL, so a fault of one server never costs the
+# connections to another (a replica).
+
+_dropped_at: dict[str, float] = {}       # URL -> when its connections were last dropped
+_on_drop: list[Callable[[str], None]] = []
+
+
+def watch_faults(engine: AsyncEngine) -> None:
+    """Make an engine drop its connections when any of them shows the server gone or read-only."""
+    from app.core.errors import Fault, fault_kind
+
+    key = engine.url.render_as_string(hide_password=False)
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "handle_error")
+    def _on_error(ctx: Any) -> None:
+        if fault_kind(ctx.original_exception) in (Fault.UNAVAILABLE, Fault.READ_ONLY):
+            # SQLAlchemy then discards this connection at once, and the rest of its pool
+            # as they come back (the connections of other pools go by drop_connections).
+            ctx.is_disconnect = True
+            drop_connections(key)
+
+    @event.listens_for(sync_engine, "connect")
+    def _stamp(_dbapi_conn: Any, record: Any) -> None:
+        record.info["kumkm_made"] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _check(_dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if record.info.get("kumkm_made", 0.0) < _dropped_at.get(key, -1.0):
+            # SQLAlchemy closes it and hands out a new connection in its place
+            raise DisconnectionError("connection made before the server was found gone or read-only")
+
+
+def drop_connections(url_key: str) -> None:
+    """Every connection to this server made until now is closed before its next use."""
+    first = url_key not in _dropped_at or time.monotonic() - _dropped_at[url_key] > 1.0
+    _dropped_at[url_key] = time.monotonic()
+    if first:
+        log.info("dropping every pooled connection to the database: one of them found it gone or "
+                 "read-only")
+        for callback in list(_on_drop):
+            callback(url_key)
+
+
+def on_drop(callback: Callable[[str], None]) -> Callable[[], None]:
+    """Call back (with the server's URL) when a pool drops its connections: a connection kept
+    outside the pools (the key-change listener) follows the primary the same way. Returns the
+    function that stops the calls."""
+    _on_drop.append(callback)
+    return lambda: _on_drop.remove(callback) if callback in _on_drop else None
+
+
+def follows_primary() -> bool:
+    """Whether DATABASE_URL asks for the primary (target_session_attrs=read-write or primary):
+    then a connection that finds itself on a server that no longer takes writes moves on."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(resolve_url()).query.get("target_session_attrs") in ("read-write", "primary")
+
+
+def engine_key(engine: AsyncEngine) -> str:
+    return engine.url.render_as_string(hide_password=False)
 
 
 @asynccontextmanager
@@ -139,7 +245,10 @@ async def driver():
     on its own, as in autocommit()), for the few hot statements where SQLAlchemy's per-call
     work costs more than the statement. A connection that broke under it is invalidated so
     the pool does not hand it out again."""
-    async with get_engine().connect() as conn:
+    from app.core.errors import Fault, fault_kind
+
+    engine = get_engine()
+    async with engine.connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         if raw is not None and raw.is_closed():
             # the server went away while it sat in the pool (e.g. a failover): a new one
@@ -148,8 +257,15 @@ async def driver():
         try:
             yield raw
         except BaseException as exc:
-            if raw.is_closed() or not _answered(exc):
+            # An error the server sent about the statement leaves the connection fit for the
+            # next one; anything else (the connection lost, the protocol left mid-statement,
+            # a cancellation) may not: never hand it out again.
+            kind = fault_kind(exc)
+            broken = kind in (Fault.UNAVAILABLE, Fault.READ_ONLY)
+            if broken or raw.is_closed() or not _answered(exc):
                 await conn.invalidate()
+            if broken:
+                drop_connections(engine_key(engine))
             raise
 
 
@@ -188,6 +304,21 @@ def migrate(url: str | None = None) -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), "head")
+
+
+async def schema_revision() -> str | None:
+    """The revision the database's schema is at; None before the first migration."""
+    from sqlalchemy import text
+
+    from app.core.errors import sqlstate_of
+
+    try:
+        async with connect() as conn:
+            return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    except Exception as exc:
+        if sqlstate_of(exc) == "42P01":    # undefined_table: not migrated yet
+            return None
+        raise
 
 
 @functools.lru_cache(maxsize=1)

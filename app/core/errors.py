@@ -284,30 +284,49 @@ def install(app: FastAPI) -> None:
 
     from asyncpg import PostgresError
     from asyncpg.exceptions import InterfaceError as DriverInterfaceError
-    from asyncpg.exceptions import InternalClientError
+    from asyncpg.exceptions import InternalClientError as DriverClientError
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PostgresError)  # statements run on the driver connection (db.driver)
     @app.exception_handler(DriverInterfaceError)
+    @app.exception_handler(DriverClientError)  # a broken connection's protocol; no primary found
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(OSError)        # connecting: refused, reset, unreachable
-    @app.exception_handler(InternalClientError)  # a connection left broken by a lost server
     async def _database(request: Request, exc: Exception):
         p = database_problem(exc)
         if p is None:
             log.exception("database error on %s %s", request.method, request.url.path)
             return problem_response(INTERNAL("an unexpected error occurred"))
-        if p.status >= 500:
-            log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
-                        _describe(exc))
+        _note(exc, p)
         return problem_response(p)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
+        # A database fault can arrive wrapped where the handlers above do not see it: in an
+        # exception group (a task group of a parallel read) or as the context of an error raised
+        # while cleaning up after it (a rollback on a connection that just died).
+        p = fault_problem(exc)
+        if p is not None:
+            _note(exc, p)
+            return problem_response(p)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(INTERNAL("an unexpected error occurred"))
+
+
+def _note(exc: BaseException, p: Problem) -> None:
+    """Operators hear of a database fault from app.core.health (a log line when it starts and
+    when it ends, gauges), not from a line per request: the access log has those."""
+    from app.core import health
+
+    kind = fault_kind(exc)
+    if kind == Fault.DISK_FULL:
+        health.note_disk_full(exc)
+    elif kind == Fault.BUSY:
+        health.note_busy(exc)       # the database is there: not "down", and no probing
+    elif p.status == 503:
+        health.note_unavailable(exc)
 
 
 # Seconds a client is asked to wait when the database is busy or away: long enough for a pool
@@ -345,13 +364,61 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """`ConnectionRefusedError: [Errno 111] Connection refused`: the innermost error, one line,
+    for logs and /readyz (never SQL or parameters)."""
     root = _root(exc)
     return f"{type(root).__name__}: {_first_line(root)}"
 
 
 def unavailable(detail: str = "the database is unavailable; try again shortly") -> Problem:
     return UNAVAILABLE(detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+class Fault:
+    """What a failure of the database means for this process (fault_kind)."""
+    UNAVAILABLE = "unavailable"  # server gone, refusing, shutting down, in recovery; connection broken
+    READ_ONLY = "read-only"      # the server no longer takes writes: a primary demoted by a failover
+    BUSY = "busy"                # pool exhausted, server out of connections or memory
+    DISK_FULL = "disk-full"      # SQLSTATE 53100
+
+
+def fault_kind(exc: BaseException) -> str | None:
+    """The kind of database fault an error is (a Fault), or None for an error of the statement
+    itself (a constraint, bad input, a bug). UNAVAILABLE and READ_ONLY mean the connection, and
+    every other one to the same server, should not be used again (app.core.db drops them)."""
+    from asyncpg.exceptions import InterfaceError as DriverInterfaceError
+    from asyncpg.exceptions import InternalClientError as DriverClientError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, PoolTimeout):
+        return Fault.BUSY
+    # A full disk under the WAL makes the server panic: the error that says so can come wrapped
+    # in the one about the connection it took down. Disk full wins, it is what to fix.
+    if any(getattr(e, "sqlstate", None) == "53100" for e in _chain(exc)):
+        return Fault.DISK_FULL
+    state = sqlstate_of(exc)
+    if state is not None:
+        # 08: connection; 57P: shutting down, crashed, starting up or in recovery; 3D000: the
+        # database does not exist (yet: a server being provisioned); 28: refused credentials.
+        # The last two are mistakes of configuration rather than outages, but to the client
+        # they are the same: come back later; the log says which.
+        if state.startswith(("08", "57P", "28")) or state == "3D000":
+            return Fault.UNAVAILABLE
+        if state == "25006":     # read_only_sql_transaction: a standby, or a demoted primary
+            return Fault.READ_ONLY
+        if state in ("53300", "53200"):
+            return Fault.BUSY
+        return None
+    root = _root(exc)
+    if isinstance(root, OSError | DriverClientError):
+        # Connecting failed (refused, reset, no such socket, timed out), or the driver found the
+        # connection's protocol in a state it cannot continue from (a server that vanished
+        # mid-statement), or no host of a multi-host URL takes writes.
+        return Fault.UNAVAILABLE
+    if isinstance(root, DriverInterfaceError) and "closed" in str(root):
+        return Fault.UNAVAILABLE
+    return None
 
 
 def database_problem(exc: BaseException) -> Problem | None:
@@ -361,38 +428,50 @@ def database_problem(exc: BaseException) -> Problem | None:
     dates, NUL or invalid bytes in text; the driver's own refusal to encode a value) is the
     client's error: 422, the failed statement rolled back and nothing is half-written. A
     database that is busy (pool exhausted), away or restarting (class 08, 57P, connection
-    refused or reset) is 503 with Retry-After; a full disk (53100) is 507."""
-    from asyncpg.exceptions import InterfaceError as DriverInterfaceError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-    if isinstance(exc, PoolTimeout):
-        return unavailable("every database connection is busy; try again shortly")
+    refused or reset), or read-only in a failover (25006) is 503 with Retry-After; a full disk
+    (53100) is 507."""
     state = sqlstate_of(exc)
-    root = _root(exc)
-    if state is not None:
+    if state is not None and state.startswith("22"):
         if state in ("22P05", "22021"):
             return INVALID("text must not contain NUL (U+0000) or invalid characters")
-        if state.startswith("22"):
-            # asyncpg's refusal to encode an argument (22000) names it only by position, and
-            # PostgreSQL's own message names the value: say what it was, never the SQL.
-            reason = _first_line(root) or "out of range"
-            return INVALID(f"a value is out of the range the registry can store or compute with: {reason}")
-        if state.startswith(("08", "57P")) or state in ("53300", "53200"):
-            return unavailable()
-        if state == "53100":
-            return NO_SPACE(
-                           "the database server has no disk space left; nothing was written. "
-                           "Try again later", headers={"Retry-After": "60"})
-        return None
-    if isinstance(root, OSError) or (isinstance(root, DriverInterfaceError) and "closed" in str(root)):
+        # asyncpg's refusal to encode an argument (22000) names it only by position, and
+        # PostgreSQL's own message names the value: say what it was, never the SQL.
+        reason = _first_line(_root(exc)) or "out of range"
+        return INVALID(f"a value is out of the range the registry can store or compute with: {reason}")
+    kind = fault_kind(exc)
+    if kind == Fault.BUSY:
+        if state is None:
+            return unavailable("every database connection is busy; try again shortly")
+        return unavailable("the database is busy; try again shortly")
+    if kind == Fault.UNAVAILABLE:
         return unavailable()
-    from asyncpg.exceptions import InternalClientError
+    if kind == Fault.READ_ONLY:
+        return unavailable("the database does not take writes at the moment (a failover to a new "
+                           "primary may be under way); try again shortly")
+    if kind == Fault.DISK_FULL:
+        return NO_SPACE("the database server has no disk space left; nothing was written. "
+                        "Try again later", headers={"Retry-After": "60"})
+    return None
 
-    if isinstance(root, InternalClientError) and "another operation" in str(root):
-        # A pooled connection whose server died while it sat idle (a killed postmaster's
-        # backends say FATAL on their way out) is found in that state on its next use; the
-        # connection is discarded (db.driver) and the client asked to try again.
-        return unavailable()
+
+def fault_problem(exc: BaseException) -> Problem | None:
+    """database_problem for an error that may carry the database fault deeper: inside an
+    exception group, or as the error during whose handling this one was raised."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen or len(seen) > 20:
+            continue
+        seen.add(id(e))
+        p = database_problem(e)
+        if p is not None and p.status >= 500:
+            return p
+        if isinstance(e, BaseExceptionGroup):
+            todo.extend(e.exceptions)
+        for inner in (e.__cause__, e.__context__):
+            if inner is not None:
+                todo.append(inner)
     return None
 
 

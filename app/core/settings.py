@@ -41,6 +41,9 @@ class Settings:
     pool_size: int
     # Seconds a request waits for a pooled connection before it is told 503 + Retry-After.
     pool_timeout: float
+    # Seconds to connect to the database (all hosts of a multi-host URL together) before a
+    # request is told 503: a host that does not answer never holds a request for long.
+    connect_timeout: float
     # Sync streams (feed pages, snapshots) hold a connection for as long as their client reads,
     # so they draw on a pool of their own, bounded overall and per key: they can never take the
     # connections the request path needs.
@@ -86,6 +89,7 @@ class Settings:
             log_level=os.environ.get("KUMKM_LOG_LEVEL", "INFO"),
             pool_size=_int("KUMKM_DB_POOL_SIZE", 40),
             pool_timeout=_float("KUMKM_DB_POOL_TIMEOUT", 5.0),
+            connect_timeout=_float("KUMKM_DB_CONNECT_TIMEOUT", 5.0),
             streams_max=_int("KUMKM_STREAMS_MAX", 16),
             streams_per_key=_int("KUMKM_STREAMS_PER_KEY", 2),
             stream_stall_seconds=_float("KUMKM_STREAM_STALL_SECONDS", 60.0),

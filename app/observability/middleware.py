@@ -8,10 +8,12 @@ import re
 import time
 import uuid
 
+from app.core import health
 from app.observability import metrics
 from app.observability.logs import request_id
 
 access = logging.getLogger("kumkm.access")
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -47,6 +49,8 @@ class Observe:
             # a mounted app (the dashboard's static files) has no route, but its mount path
             route = getattr(scope.get("route"), "path", None) or scope.get("root_path") or "unmatched"
             method = scope["method"]
+            if health.state.disk_full_since is not None and method in _WRITES and 200 <= status < 300:
+                health.note_write_accepted()    # space was freed: say so, and the gauge drops
             metrics.REQUESTS.labels(method, route, str(status)).inc()
             metrics.LATENCY.labels(method, route).observe(elapsed)
             if access.isEnabledFor(logging.INFO):

@@ -4,7 +4,7 @@ import hmac
 from fastapi import APIRouter, Request, Response
 
 from app.core import db
-from app.core.errors import FORBIDDEN, UNAUTHORIZED
+from app.core.errors import FORBIDDEN, UNAUTHORIZED, fault_kind
 from app.core.settings import settings
 from app.observability import metrics, queries
 
@@ -15,7 +15,8 @@ router = APIRouter(tags=["ops"])
             responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
 async def prometheus_metrics(request: Request):
     """Prometheus metrics: requests by route and status, latency, records by state, ingest and
-    sync counts, database pool use. With KUMKM_METRICS_TOKEN set, scrapers must send it as a
+    sync counts, database pool use, whether the database answers (kumkm_db_up), whether its
+    disk is full (kumkm_db_disk_full) and restarts of the embedded server. With KUMKM_METRICS_TOKEN set, scrapers must send it as a
     bearer token (counts of records and traffic are not for everyone). Without a token it is
     open only while the service listens on loopback, or when KUMKM_METRICS_PUBLIC=1 says so."""
     token = settings.metrics_token
@@ -30,9 +31,15 @@ async def prometheus_metrics(request: Request):
                                    hashlib.sha256(expected.encode()).digest()):
             raise UNAUTHORIZED("this service's /metrics needs its scrape token",
                           headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
-    async with db.connect() as conn:
-        for status, n in (await conn.execute(queries.RECORDS_BY_STATUS)).all():
-            metrics.RECORDS.labels(status).set(n)
+    try:
+        async with db.connect() as conn:
+            for status, n in (await conn.execute(queries.RECORDS_BY_STATUS)).all():
+                metrics.RECORDS.labels(status).set(n)
+    except Exception as exc:
+        # A scrape is most wanted while the database is away: answer with what this process
+        # knows (kumkm_db_up 0, the last record counts), never a 503.
+        if fault_kind(exc) is None:
+            raise
     pool = db.get_engine().pool
     metrics.POOL_SIZE.set(pool.size())
     metrics.POOL_IN_USE.set(pool.checkedout())

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from app.core.access import Principal
 from app.core.authn import require_role
-from app.core.errors import INVALID
+from app.core.errors import INVALID, describe, fault_problem
 from app.core.reference import known_periode
 from app.core.replicas import FRESHNESS_HEADERS
 from app.core.settings import settings
@@ -67,6 +67,16 @@ class _Stream(StreamingResponse):
                         self._state.rows)
             # The response is cut off mid-body: the server closes the connection. That is what
             # a stalled client gets, not a fault of this service (see app.observability.logs).
+            CUT_OFF.set(True)
+        except* Exception as group:
+            # The database went away mid-stream (the headers are sent: no 503 can be given any
+            # more). The client sees a stream without its end line, which says "cut short, ask
+            # again from the last cursor"; the log says why, without a traceback.
+            if fault_problem(group) is None:
+                raise
+            log.warning("a sync stream (%s, key #%s) was cut short after %d rows: the database "
+                        "became unavailable (%s)", self._state.endpoint, self._state.principal.id,
+                        self._state.rows, describe(group.exceptions[0]))
             CUT_OFF.set(True)
         finally:
             try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from app.core import db
 from app.core.access import Principal, log_access
-from app.core.errors import TOO_MANY
+from app.core.errors import TOO_MANY, describe, fault_kind
 from app.core.settings import settings
 from app.sync import queries
 from app.sync.cursor import Cursor
@@ -302,5 +302,9 @@ async def finish_quietly(state: StreamState) -> None:
     still returns its connection and leaves its trace in the access log."""
     try:
         await asyncio.shield(state.finish())
-    except Exception:
-        log.exception("finishing a sync stream failed")
+    except Exception as exc:
+        if fault_kind(exc) is None:
+            log.exception("finishing a sync stream failed")
+        else:   # the database is away: its access-log line is lost with it, and health says so
+            log.warning("finishing a sync stream: its access-log line was not written (%s)",
+                        describe(exc))
