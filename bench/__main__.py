@@ -2,7 +2,8 @@
 import importlib
 import sys
 
-BENCHES = ("ingest", "statement-cost", "verification", "capaian", "sync", "load", "capacity", "failover", "verifikasi-page", "xlsx", "openrosa")
+BENCHES = ("ingest", "statement-cost", "verification", "capaian", "sync", "load", "capacity", "failover",
+           "verifikasi-page", "xlsx", "openrosa")
 
 
 def main() -> None:
