@@ -137,7 +137,11 @@ class StreamState:
                 detail["more"] = self.more
             if self.cursor is not None:
                 detail["cursor"] = self.cursor.encode()
-            await log_access(self.principal, self.endpoint, detail, self.rows)
+            # Through the streams' own pool (on the primary), never the request pool: this runs
+            # after the response has started, and a request pool exhausted by an overload must
+            # not cut a finished stream (the slot just given back guarantees a connection here).
+            async with db.get_stream_engine().begin() as c:
+                await log_access(self.principal, self.endpoint, detail, self.rows, conn=c)
 
 
 
