@@ -264,6 +264,7 @@
   async function loadQueue(reset) {
     const params = filterParams();
     const seq = reset ? ++state.loadSeq : state.loadSeq;
+    const detailSeq = state.detailSeq;
     if (reset) {
       state.items = [];
       state.cursor = null;
@@ -286,7 +287,9 @@
       if (!state.cursor) break;
     }
     renderQueue();
-    if (state.current < 0 && state.items.length) await move(0);
+    // Open the first record only if the verifikator opened none while the queue loaded (a
+    // search by id answered first must not be replaced by the queue's first item).
+    if (state.current < 0 && state.items.length && state.detailSeq === detailSeq) await move(0);
   }
 
   function queueItem(it, i) {
