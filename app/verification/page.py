@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from app.core.reference import known_periode, today_wib
+from app.core.pages import SECURITY_HEADERS, periode_choices
 from app.verification.schemas import ALASAN_KODE
 
 HERE = Path(__file__).parent
@@ -22,24 +22,10 @@ templates = Jinja2Templates(directory=HERE / "templates")
 
 router = APIRouter(include_in_schema=False)
 
-# The same policy as /dashboard (app/dashboard/router.py): the key sits in sessionStorage, so
-# nothing but this origin's own scripts may run, and the page never runs inside another
-# site's frame.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
-                               "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
-                               "form-action 'none'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
-
 
 @router.get("/verifikasi", response_class=HTMLResponse)
 async def verifikasi_page(request: Request):
-    periode = sorted(await known_periode())
-    year = str(today_wib().year)
-    default = year if year in periode else (periode[-1] if periode else "")
+    periode, default = await periode_choices()
     alasan = [{"kode": k, "label": v} for k, v in ALASAN_KODE.items()]
     return templates.TemplateResponse(request, "verifikasi.html",
                                       {"periode": periode, "default_periode": default, "alasan": alasan},
