@@ -255,7 +255,7 @@ async def test_a_provinsi_verifikator_chooses_a_kabkota_filters_and_sees_duplica
     r = await client.post("/api/v1/submissions/batch", json={"items": [twin, other]}, headers=auth(enum_key))
     assert r.json()["created"] == 2
     await _post(client, enum_key, 3)
-    await _post(client, enum_key, 1, kode_wilayah="16.71.01.1001")
+    (palembang,) = await _post(client, enum_key, 1, kode_wilayah="16.71.01.1001")
     sumsel = await keys.make("verifikator", "16", name="verif-sumsel")
     assert (await decide(client, sumsel, other["submission_id"], "diterima")).status_code == 200
 
@@ -281,6 +281,8 @@ async def test_a_provinsi_verifikator_chooses_a_kabkota_filters_and_sees_duplica
     await page.select_option("#duplikat", "")
     await page.select_option("#kabkota", "16.71")
     await expect(page.locator("#antrian li")).to_have_count(1)
+    # the page has settled on the queue's one record before the verifikator searches
+    await expect(page.locator("#detail")).to_have_attribute("data-id", palembang["submission_id"])
     await page.keyboard.press("/")
     assert await page.evaluate("document.activeElement.id") == "cari"
     await page.keyboard.type(other["submission_id"])
