@@ -228,3 +228,33 @@ async def admin(keys):
 async def plain_admin(keys):
     """An admin (national scope) named just `admin`."""
     return await keys.make("admin", name="admin")
+
+
+# ---------------------------------------------------------------- browser tests (Debian chromium)
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+# No network beyond loopback in tests, and nothing Chromium would fetch for itself.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium, installed by tests.debian when missing (the dashboard and the
+    verifikasi page are tested in it)."""
+    from tests.debian import ensure_installed
+
+    ensure_installed(CHROMIUM, ["chromium", "fonts-dejavu-core"], "the browser tests")
+    ARTIFACTS.mkdir(exist_ok=True)
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium):
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        await b.close()

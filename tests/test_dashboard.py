@@ -11,18 +11,12 @@ from pathlib import Path
 import httpx
 import openpyxl
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from app.core.reports import angka_id, persen
 from tests.bulk import insert_records
-from tests.conftest import auth
-from tests.debian import ensure_installed
+from tests.conftest import ARTIFACTS, auth
 
-CHROMIUM = "/usr/bin/chromium"
-# No network beyond loopback in tests, and nothing Chromium would fetch for itself.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -37,26 +31,6 @@ SUMSEL = [
 ]
 COUNT_FIELDS = ("target", "masuk", "belum_diverifikasi", "diterima", "ditolak", "total_terverifikasi")
 PERSEN_FIELDS = ("masuk_vs_target", "diterima_vs_target", "diterima_vs_masuk")
-
-
-def _install_chromium() -> None:
-    """Debian's chromium for the browser tests (tests/test_verifikasi_page.py uses it too)."""
-    ensure_installed(CHROMIUM, ["chromium", "fonts-dejavu-core"], "the dashboard browser tests")
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    _install_chromium()
-    ARTIFACTS.mkdir(exist_ok=True)
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser(chromium):
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        await b.close()
 
 
 @pytest.fixture

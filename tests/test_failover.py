@@ -11,14 +11,13 @@ import json
 import os
 import random
 import time
-from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 
 from app.sync.cursor import Cursor
-from tests.conftest import Keys, auth
+from tests.conftest import ARTIFACTS, Keys, auth
 from tests.factories import umkm
 from tests.ha_helpers import LocalHA
 from tests.serve_helpers import Served, cli
@@ -27,7 +26,6 @@ from tests.verification_helpers import assert_consistent
 pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
                                 reason="makes a primary and a standby of its own from the embedded binaries")
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CLIENTS = 4
 DESA = "16.07.01.2001"
 

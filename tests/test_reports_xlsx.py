@@ -7,16 +7,14 @@ from __future__ import annotations
 import io
 import zipfile
 from decimal import Decimal
-from pathlib import Path
 
 import openpyxl
 import pytest
 
 from tests.bulk import insert_records
-from tests.conftest import auth
+from tests.conftest import ARTIFACTS, auth
 from tests.factories import koperasi, umkm
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HOSTILE = '=HYPERLINK("http://evil.example","klik")'
 

@@ -5,33 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from app.core.reports import angka_id
-from tests.conftest import auth
-from tests.debian import ensure_installed
+from tests.conftest import ARTIFACTS, auth
 from tests.factories import nik, umkm
-from tests.test_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, _enter_key, _row_cells
+from tests.test_dashboard import DESKTOP, PHONE, _enter_key, _row_cells
 from tests.verification_helpers import assert_consistent, correct, decide, recount, tolak
 
 WIB = dt.timezone(dt.timedelta(hours=7))
 ALASAN = ["data_tidak_lengkap", "data_tidak_valid", "duplikat", "di_luar_wilayah", "bukan_kumkm", "lainnya"]
 
 
-@pytest.fixture(scope="session")
-def chromium():
-    ensure_installed(CHROMIUM, ["chromium", "fonts-dejavu-core"], "the verifikasi page browser tests")
-    ARTIFACTS.mkdir(exist_ok=True)
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser(chromium):
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        await b.close()
 
 
 async def _post(client, key, n: int, **over) -> list[dict]:
