@@ -167,9 +167,14 @@ def main(argv=None) -> None:
         asyncio.run(post_batches(svc.url, key, batches([record("16.07", rng) for _ in range(2000)], 500), 2))
 
         if not args.skip_batch:
+            cpu0 = cpu_seconds(svc)
             secs, created = asyncio.run(post_batches(svc.url, key, batch_bodies, args.batch_clients))
+            cpu = cpu_seconds(svc)
             print(f"(a) batch ingest: {fmt(created)} records in {secs:.1f} s = {fmt(created / secs)} records/s "
                   f"(batches of {args.batch_size}, {args.batch_clients} clients; target >= 15.000/s)", flush=True)
+            n = max(1, created)
+            print(f"    CPU per record: service {(cpu[0] - cpu0[0]) / n * 1e6:.1f} us, "
+                  f"PostgreSQL {(cpu[1] - cpu0[1]) / n * 1e6:.1f} us", flush=True)
             copy_secs = asyncio.run(copy_floor(pg_params(svc.tmp), batch_records, args.batch_size,
                                                args.batch_clients))
             floor = len(batch_records) / copy_secs

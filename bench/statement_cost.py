@@ -5,7 +5,7 @@ record at a time on one connection, as a single POST does, and reads the backend
 from /proc before and after; then the same with one part taken away at a time, to show what
 each part costs. Rows are copies of records the service stored (new submission_id each).
 
-    ./dev bench statement-cost [--n 3000] [--rounds 3]
+    ./dev bench statement-cost [--n 3000] [--rounds 3] [--batch 1]
 
 Variants run interleaved in rounds (the machine is shared: noise moves all of them alike).
 """
@@ -31,32 +31,50 @@ SOURCE = (f"SELECT json_build_object({', '.join(f'{chr(39)}{c}{chr(39)}, s.{c}' 
           "FROM submissions s JOIN submission_versions v USING (submission_id) LIMIT $1")
 
 
+def _without(sql: str, cte: str) -> str:
+    """The statement without one of its modifying CTEs (`cte` names it: ver, rec, his, chg)."""
+    start = sql.index(f"    ), {cte} AS (")
+    end = sql.index("    ), ", start + 1) if sql.find("    ), ", start + 1) != -1 else sql.index("    )\n", start)
+    return sql[:start] + sql[end:]
+
+
 def variants() -> dict[str, tuple[str, list[str], list[str]]]:
     """name -> (statement, setup SQL, undo SQL)."""
     full = queries.INSERT_MANY_NATIVE
-    no_line = full.replace(full[full.index("    ), rec AS ("):full.index("    ), his AS (")], "")
     no_dup = full[:full.index("           (SELECT array_agg")] + "NULL AS duplikat_dengan\n    FROM ins JOIN input USING (submission_id)\n"
     trig = "ALTER TABLE submissions {} TRIGGER submissions_rekap_ins"
+    record_only = no_dup
+    for cte in ("ver", "rec", "his", "chg"):
+        record_only = _without(record_only, cte)
     return {
         "full statement": (full, [], []),
-        "without the stored line (sync_records)": (no_line, [], []),
+        "without the first version (submission_versions)": (_without(full, "ver"), [], []),
+        "without the stored line (sync_records)": (_without(full, "rec"), [], []),
+        "without the history entry": (_without(full, "his"), [], []),
+        "without the change entry": (_without(full, "chg"), [], []),
         "without the likely-duplicate lookup": (no_dup, [], []),
         "without the status-counter trigger": (full, [trig.format("DISABLE")], [trig.format("ENABLE")]),
+        "the record row alone (no trigger either)": (record_only, [trig.format("DISABLE")], [trig.format("ENABLE")]),
     }
 
 
-async def measure(params: dict, sql: str, rows: list[dict], setup: list[str], undo: list[str]) -> tuple[float, float]:
+async def measure(params: dict, sql: str, rows: list[dict], setup: list[str], undo: list[str],
+                  batch: int) -> tuple[float, float]:
     conn = await asyncpg.connect(**params)
     try:
         for s in setup:
             await conn.execute(s)
         stmt = await conn.prepare(sql)
+        # taking a CTE away can take the last use of a parameter with it
+        args = ("bench", 0, "enumerator")[:len(stmt.get_parameters()) - 1]
         backend = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()"))
         for r in rows[:50]:  # plan cache warm
-            await stmt.fetch(orjson.dumps([{**r, "submission_id": _uuid()}]).decode(), "bench", 0, "enumerator")
+            await stmt.fetch(orjson.dumps([{**r, "submission_id": _uuid()}]).decode(), *args)
+        bodies = [orjson.dumps([{**r, "submission_id": _uuid()} for r in rows[i:i + batch]]).decode()
+                  for i in range(0, len(rows), batch)]
         c0, t0 = sum(backend.cpu_times()[:2]), time.perf_counter()
-        for r in rows:
-            await stmt.fetch(orjson.dumps([{**r, "submission_id": _uuid()}]).decode(), "bench", 0, "enumerator")
+        for body in bodies:
+            await stmt.fetch(body, *args)
         c1, t1 = sum(backend.cpu_times()[:2]), time.perf_counter()
         for s in undo:
             await conn.execute(s)
@@ -74,26 +92,28 @@ def _uuid() -> str:
     return str(uuid.UUID(int=_rng.getrandbits(128), version=4))
 
 
-async def run(params: dict, n: int, rounds: int) -> None:
+async def run(params: dict, n: int, rounds: int, batch: int) -> None:
     conn = await asyncpg.connect(**params)
     rows = [orjson.loads(t) for t in await conn.fetchval(f"SELECT array_agg(t) FROM ({SOURCE}) x(t)", n)]
     await conn.close()
     results: dict[str, list[tuple[float, float]]] = {}
     for _ in range(rounds):
         for name, (sql, setup, undo) in variants().items():
-            results.setdefault(name, []).append(await measure(params, sql, rows, setup, undo))
+            results.setdefault(name, []).append(await measure(params, sql, rows, setup, undo, batch))
     base = min(c for c, _ in results["full statement"])
     for name, got in results.items():
         cpu = min(c for c, _ in got)
         wall = min(w for _, w in got)
-        print(f"  {name:<42} backend CPU {cpu * 1e6:6.0f} us  (min of {rounds}; "
-              f"{(cpu - base) * 1e6:+5.0f} us vs full)  wall {wall * 1e6:6.0f} us", flush=True)
+        print(f"  {name:<48} backend CPU {cpu * 1e6:6.1f} us a record (min of {rounds}; "
+              f"{(cpu - base) * 1e6:+6.1f} us vs full)  wall {wall * 1e6:6.1f} us", flush=True)
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="bench statement-cost")
     p.add_argument("--n", type=int, default=3000, help="statements per variant per round")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--batch", type=int, default=1, help="records per statement (a batch POST sends up to 1000; "
+                                                         "the bench's batches are 500)")
     args = p.parse_args(argv)
     rng = random.Random(2022)
     kabkota = list(SUMSEL_2022)
@@ -101,8 +121,8 @@ def main(argv=None) -> None:
         key = svc.key("enumerator", "16", "bench-enum")
         asyncio.run(post_batches(svc.url, key, batches([record(rng.choice(kabkota), rng)
                                                          for _ in range(args.n)], 500), 2))
-        print(f"ingest statement, one record per statement, {args.n} statements per variant:", flush=True)
-        asyncio.run(run(pg_params(svc.tmp), args.n, args.rounds))
+        print(f"ingest statement, {args.batch} record(s) per statement, {args.n} records per variant:", flush=True)
+        asyncio.run(run(pg_params(svc.tmp), args.n, args.rounds, args.batch))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,12 @@ class Settings:
     pool_size: int
     # Seconds a request waits for a pooled connection before it is told 503 + Retry-After.
     pool_timeout: float
+    # Group commit of single-record writes (app.core.coalesce): at most this many group
+    # statements at once (each holds one pooled connection), this many records a group, and
+    # this many writes waiting for a group before the next one is answered 503.
+    ingest_groups: int
+    ingest_group_max: int
+    ingest_queue_max: int
     # Seconds to connect to the database (all hosts of a multi-host URL together) before a
     # request is told 503: a host that does not answer never holds a request for long.
     connect_timeout: float
@@ -89,6 +95,9 @@ class Settings:
             log_level=os.environ.get("KUMKM_LOG_LEVEL", "INFO"),
             pool_size=_int("KUMKM_DB_POOL_SIZE", 40),
             pool_timeout=_float("KUMKM_DB_POOL_TIMEOUT", 5.0),
+            ingest_groups=_int("KUMKM_INGEST_GROUPS", 4),
+            ingest_group_max=_int("KUMKM_INGEST_GROUP_MAX", 64),
+            ingest_queue_max=_int("KUMKM_INGEST_QUEUE_MAX", 2000),
             connect_timeout=_float("KUMKM_DB_CONNECT_TIMEOUT", 5.0),
             streams_max=_int("KUMKM_STREAMS_MAX", 16),
             streams_per_key=_int("KUMKM_STREAMS_PER_KEY", 2),

@@ -19,6 +19,9 @@ REQUESTS = Counter("kumkm_http_requests_total", "HTTP requests by route and stat
 LATENCY = Histogram("kumkm_http_request_duration_seconds", "HTTP request latency by route",
                     ["method", "route"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+INGEST_GROUP = Histogram("kumkm_ingest_group_records",
+                         "records a group statement of single-record writes carried (group commit)",
+                         buckets=(1, 2, 4, 8, 16, 32, 64, 128))
 INGESTED = Counter("kumkm_ingest_records_total", "records posted, by outcome", ["outcome"])
 SYNCED = Counter("kumkm_sync_records_total", "records streamed to sync consumers", ["endpoint"])
 DECISIONS = Counter("kumkm_verifikasi_total", "verification decisions, by outcome", ["outcome"])

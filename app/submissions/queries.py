@@ -21,7 +21,9 @@ def native(sql, names: tuple[str, ...]) -> str:
     return sql
 
 _DATA_COLUMNS = [c for c, _ in ROW_COLUMNS if c != "content_hash"]
-_RECORDSET = ", ".join(f"{c} {t}" for c, t in ROW_COLUMNS) + ", data jsonb"
+# Who wrote each row travels with it: single POSTs of many enumerators share one statement
+# (service.store groups them), so the actor cannot be a parameter of the statement.
+_RECORDSET = ", ".join(f"{c} {t}" for c, t in ROW_COLUMNS) + ", data jsonb, actor text, actor_key bigint, actor_role text"
 
 INSERT_MANY = text(
     f"""
@@ -29,15 +31,16 @@ INSERT_MANY = text(
         SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({_RECORDSET})
     ), ins AS (
         INSERT INTO submissions ({", ".join(_DATA_COLUMNS)}, content_hash, created_by, created_by_key)
-        SELECT {", ".join(_DATA_COLUMNS)}, decode(content_hash, 'hex'), :actor, :actor_key
+        SELECT {", ".join(_DATA_COLUMNS)}, decode(content_hash, 'hex'), actor, actor_key
         FROM input
         ON CONFLICT (submission_id) DO NOTHING
         RETURNING {", ".join(LINE_COLUMNS)}
     ), fresh AS (
-        SELECT ins.*, input.data FROM ins JOIN input USING (submission_id)
+        SELECT ins.*, input.data, input.actor, input.actor_key, input.actor_role
+        FROM ins JOIN input USING (submission_id)
     ), ver AS (
         INSERT INTO submission_versions (submission_id, version, data, created_by, created_at)
-        SELECT submission_id, 1, data, :actor, created_at FROM fresh
+        SELECT submission_id, 1, data, actor, created_at FROM fresh
     ), rec AS (
         INSERT INTO sync_records (submission_id, periode, kode_provinsi, kode_kabkota, line)
         SELECT submission_id, periode, kode_provinsi, kode_kabkota, {record_line("fresh", "fresh.data")}
@@ -45,8 +48,8 @@ INSERT_MANY = text(
     ), his AS (
         INSERT INTO submission_history (submission_id, version, aksi, dari, ke, oleh, oleh_key,
                                         oleh_role, pada)
-        SELECT submission_id, 1, 'dibuat', NULL, 'masuk', :actor, :actor_key, :actor_role, created_at
-        FROM ins
+        SELECT submission_id, 1, 'dibuat', NULL, 'masuk', actor, actor_key, actor_role, created_at
+        FROM fresh
     ), chg AS (
         INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode,
                              kode_provinsi, kode_kabkota, changed_at)
@@ -64,7 +67,7 @@ INSERT_MANY = text(
 )
 
 # Ingest runs on the asyncpg connection itself (see native()).
-INSERT_MANY_ARGS = ("rows", "actor", "actor_key", "actor_role")
+INSERT_MANY_ARGS = ("rows",)
 INSERT_MANY_NATIVE = native(INSERT_MANY, INSERT_MANY_ARGS)
 
 EXISTING_HASHES = text(

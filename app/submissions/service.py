@@ -13,8 +13,12 @@ import orjson
 
 from app.core import db
 from app.core.access import Principal, roles
+from app.core.coalesce import Coalescer
+from app.core.errors import fault_kind
 from app.core.record.prepare import Prepared, Rejected, created_out, prepare, record_out
 from app.core.record.read import get_row
+from app.core.settings import settings
+from app.observability.metrics import INGEST_GROUP
 from app.submissions import queries
 
 __all__ = ["Prepared", "Rejected", "Outcome", "prepare", "store", "record_out", "created_out", "get_row",
@@ -35,33 +39,73 @@ class Outcome:
 
 async def store(prepared: list[Prepared], principal: Principal) -> list[Outcome]:
     """Insert what is new; classify the rest as replay (same content) or conflict. One
-    statement, so each item is all there (record, version, history, change) or not at all."""
+    statement, so each item is all there (record, version, history, change) or not at all.
+    A single item waits to share its statement with other single writes (app.core.coalesce)."""
     if not prepared:
         return []
-    # The same id twice in one batch: the first one is the record, later ones are replays.
-    first: dict[str, Prepared] = {}
-    for p in prepared:
-        first.setdefault(p.submission_id, p)
-    rows = orjson.dumps([p.row for p in first.values()]).decode()
+    if len(prepared) == 1:
+        return [await _singles().submit((prepared[0], principal))]
+    return await _store([(p, principal) for p in prepared])
+
+
+async def _store(items: list[tuple[Prepared, Principal]]) -> list[Outcome]:
+    # The same id twice in one statement: the first one is the record, later ones are replays
+    # (or conflicts, when their content differs).
+    first: dict[str, tuple[Prepared, Principal]] = {}
+    for p, who in items:
+        first.setdefault(p.submission_id, (p, who))
+    rows = orjson.dumps([{**p.row, "actor": who.name, "actor_key": who.id, "actor_role": who.role}
+                         for p, who in first.values()]).decode()
     # One statement writes record, version, history and change together: atomic per item
     # without an explicit transaction (see db.autocommit for why that matters here).
     async with db.driver() as conn:
-        result = await conn.fetch(queries.INSERT_MANY_NATIVE, rows, principal.name, principal.id,
-                                  principal.role)
+        result = await conn.fetch(queries.INSERT_MANY_NATIVE, rows)
         created = {str(r[0]): r for r in result}
-        stored_hash = {sid: first[sid].content_hash for sid in created}
+        stored_hash = {sid: first[sid][0].content_hash for sid in created}
         others = [sid for sid in first if sid not in created]
         if others:
             res = await conn.fetch(queries.EXISTING_HASHES_NATIVE, others)
             stored_hash.update({str(r[0]): r[1] for r in res})
     out = []
-    for p in prepared:
+    for p, _ in items:
         sid = p.submission_id
-        if sid in created and first[sid] is p:
+        if sid in created and first[sid][0] is p:
             out.append(Outcome(p, "created", created[sid][1], list(created[sid][2] or [])))
         else:
             out.append(Outcome(p, "duplicate" if stored_hash.get(sid) == p.content_hash else "conflict"))
     return out
+
+
+async def _store_group(items: list[tuple[Prepared, Principal]]) -> list[Outcome | BaseException]:
+    """Single writes of several callers in one statement. An error of the database itself
+    (gone, busy, disk full) is every caller's; an error of the statement (a row the database
+    refused) would be one item's, so the items are then stored one by one, each caller
+    getting its own answer."""
+    INGEST_GROUP.observe(len(items))
+    try:
+        return list(await _store(items))
+    except Exception as exc:
+        if len(items) == 1 or fault_kind(exc) is not None:
+            raise
+    out: list[Outcome | BaseException] = []
+    for item in items:
+        try:
+            out.extend(await _store([item]))
+        except Exception as exc:
+            out.append(exc)
+    return out
+
+
+_coalescer: Coalescer[tuple[Prepared, Principal], Outcome] | None = None
+
+
+def _singles() -> Coalescer[tuple[Prepared, Principal], Outcome]:
+    global _coalescer
+    if _coalescer is None:
+        _coalescer = Coalescer(_store_group, max_items=settings.ingest_group_max,
+                               max_running=settings.ingest_groups, max_queued=settings.ingest_queue_max,
+                               queue_timeout=settings.pool_timeout)
+    return _coalescer
 
 
 async def list_rows(*, level: int | None, kode: str | None, periode: str | None, jenis: str | None,
