@@ -65,8 +65,7 @@ async def measure(params: dict, sql: str, rows: list[dict], setup: list[str], un
         for s in setup:
             await conn.execute(s)
         stmt = await conn.prepare(sql)
-        # taking a CTE away can take the last use of a parameter with it
-        args = ("bench", 0, "enumerator")[:len(stmt.get_parameters()) - 1]
+        args: tuple = ()   # the rows carry everything, their actor included
         backend = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()"))
         for r in rows[:50]:  # plan cache warm
             await stmt.fetch(orjson.dumps([{**r, "submission_id": _uuid()}]).decode(), *args)
@@ -94,7 +93,8 @@ def _uuid() -> str:
 
 async def run(params: dict, n: int, rounds: int, batch: int) -> None:
     conn = await asyncpg.connect(**params)
-    rows = [orjson.loads(t) for t in await conn.fetchval(f"SELECT array_agg(t) FROM ({SOURCE}) x(t)", n)]
+    rows = [{**orjson.loads(t), "actor": "bench", "actor_key": None, "actor_role": "enumerator"}
+            for t in await conn.fetchval(f"SELECT array_agg(t) FROM ({SOURCE}) x(t)", n)]
     await conn.close()
     results: dict[str, list[tuple[float, float]]] = {}
     for _ in range(rounds):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from app.core.errors import unavailable
 
@@ -41,6 +41,11 @@ class _Waiter(Generic[T, R]):
         self.item = item
         self.future = future
         self.started = False
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class Coalescer(Generic[T, R]):
@@ -81,6 +86,9 @@ class Coalescer(Generic[T, R]):
         except asyncio.CancelledError:
             if not waiter.started:
                 self._queue.remove(waiter)
+            else:
+                # nobody will read the answer: take it, so an error is not logged as unretrieved
+                waiter.future.add_done_callback(_consume)
             raise
 
     def _start(self) -> None:

@@ -5,8 +5,10 @@ import` CLI (importer.py) or from OpenRosa: app.core.record.prepare (validation,
 checks, derivation), then one set-based insert here."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
+import weakref
 from dataclasses import dataclass
 
 import orjson
@@ -96,16 +98,20 @@ async def _store_group(items: list[tuple[Prepared, Principal]]) -> list[Outcome 
     return out
 
 
-_coalescer: Coalescer[tuple[Prepared, Principal], Outcome] | None = None
+# One queue per event loop: a group in flight belongs to the loop that started it (tests and
+# the CLI run more than one loop in a process; a loop that ended must not leave its slots taken).
+_coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                       Coalescer[tuple[Prepared, Principal], Outcome]] = weakref.WeakKeyDictionary()
 
 
 def _singles() -> Coalescer[tuple[Prepared, Principal], Outcome]:
-    global _coalescer
-    if _coalescer is None:
-        _coalescer = Coalescer(_store_group, max_items=settings.ingest_group_max,
-                               max_running=settings.ingest_groups, max_queued=settings.ingest_queue_max,
-                               queue_timeout=settings.pool_timeout)
-    return _coalescer
+    loop = asyncio.get_running_loop()
+    coalescer = _coalescers.get(loop)
+    if coalescer is None:
+        coalescer = _coalescers[loop] = Coalescer(
+            _store_group, max_items=settings.ingest_group_max, max_running=settings.ingest_groups,
+            max_queued=settings.ingest_queue_max, queue_timeout=settings.pool_timeout)
+    return coalescer
 
 
 async def list_rows(*, level: int | None, kode: str | None, periode: str | None, jenis: str | None,
