@@ -53,6 +53,10 @@ class Load:
         self.kabkota = list(SUMSEL_2022)
         self.cursors: dict[int, str | None] = {}
         self.feed_turn = 0
+        # A portal asks for its next page only once the last one has ended (it needs that page's
+        # cursor): an arrival goes to an idle portal, or waits for the next one in turn; the wait
+        # counts in its latency (from the planned time).
+        self.feed_locks = [asyncio.Lock() for _ in range(FEED_CONSUMERS)]
         self.stats: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
         self.samples: dict[str, str] = {}
@@ -80,7 +84,17 @@ class Load:
 
     async def one(self, s: aiohttp.ClientSession, kind: str, payload, started: float | None = None) -> None:
         """One request; its latency counts from `started` (the planned time) when given."""
-        consumer = None
+        if kind != "sync":
+            return await self._one(s, kind, payload, started, None)
+        turn = self.feed_turn
+        self.feed_turn += 1
+        idle = [c for c in range(FEED_CONSUMERS) if not self.feed_locks[c].locked()]
+        consumer = idle[turn % len(idle)] if idle else turn % FEED_CONSUMERS
+        async with self.feed_locks[consumer]:
+            return await self._one(s, kind, payload, started, consumer)
+
+    async def _one(self, s: aiohttp.ClientSession, kind: str, payload, started: float | None,
+                   consumer: int | None) -> None:
         if kind == "post":
             req = s.post("/api/v1/submissions", data=payload, headers=self.h(self.keys["enumerator"]))
             ok: tuple[int, ...] = (201,)
@@ -104,8 +118,7 @@ class Load:
                         headers=self.h(self.keys["dinas"]))
             ok = (200,)
         else:
-            consumer = self.feed_turn % FEED_CONSUMERS
-            self.feed_turn += 1
+            assert consumer is not None
             after = self.cursors.get(consumer)
             params = {"limit": "1000", **({"after": after} if after else {})}
             req = s.get("/api/v1/sync/changes", params=params, headers=self.h(self.keys["walidata"][consumer]))
