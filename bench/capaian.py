@@ -34,7 +34,7 @@ PERIODE = "2022"
 LOAD = """
     INSERT INTO submissions (
         submission_id, periode, jenis, kode_wilayah, kode_provinsi, kode_kabkota, kode_kecamatan, status,
-        enumerator_id, captured_at, content_hash, created_by,
+        enumerator_id, captured_at, content_hash, dibuat_oleh,
         skala_usaha, kbli, sektor, status_tempat, modal_usaha, hasil_penjualan, aset, tenaga_kerja_l,
         tenaga_kerja_p, punya_nib, platform_digital, izin_usaha,
         jenis_koperasi, kewenangan, aktif, tahun_rat_terakhir, punya_nik_koperasi, anggota_l, anggota_p,

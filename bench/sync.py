@@ -55,7 +55,7 @@ WITH kab AS (
                              kode_kecamatan, enumerator_id, captured_at, content_hash, duplikat_kunci,
                              skala_usaha, kbli, sektor, status_tempat, modal_usaha, hasil_penjualan,
                              tenaga_kerja_l, tenaga_kerja_p, punya_nib, platform_digital, izin_usaha,
-                             created_by)
+                             dibuat_oleh)
     SELECT sid, '2022', 'umkm', kabkota, split_part(kabkota, '.', 1), kabkota, NULL,
            'ENUM-' || (g % 5000), cap, decode(md5(sid::text), 'hex'), NULL,
            'mikro', '56101', 'I', 'menetap', 10000000 + g % 900000000, 50000000 + g % 1000000000,
@@ -63,7 +63,7 @@ WITH kab AS (
     FROM src
     RETURNING *
 ), ver AS (
-    INSERT INTO submission_versions (submission_id, version, data, created_by)
+    INSERT INTO submission_versions (submission_id, version, data, dibuat_oleh)
     SELECT sid, 1, data, 'bench' FROM src
 ), lin AS (
     -- the walidata's line, as the ingest statement writes it
@@ -73,7 +73,7 @@ WITH kab AS (
     ORDER BY src.g   -- in ingest order, like batches arriving one after another
 )
 INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode, kode_provinsi, kode_kabkota,
-                     changed_at)
+                     pada)
 SELECT sid, 1, 'masuk', 'dibuat', '2022', split_part(kabkota, '.', 1), kabkota, now() FROM src
 """.replace("{LINE}", record_line("rec", "src.data"))
 

@@ -51,7 +51,7 @@ LOAD = """
         FROM generate_series($1::bigint, $2::bigint) AS g
     ), ins AS (
         INSERT INTO submissions (submission_id, periode, jenis, kode_wilayah, kode_provinsi, kode_kabkota,
-                                 kode_kecamatan, status, enumerator_id, captured_at, content_hash, created_by,
+                                 kode_kecamatan, status, enumerator_id, captured_at, content_hash, dibuat_oleh,
                                  duplikat_kunci, skala_usaha)
         SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(r.g), 12, '0'))::uuid, $3, r.jenis,
                d.kode, '16', d.kab, d.kec,
@@ -68,7 +68,7 @@ LOAD = """
          AND d.i = (r.g * 7919) % (CASE WHEN r.kota THEN $4::bigint ELSE $5::bigint END)
         RETURNING submission_id, jenis
     )
-    INSERT INTO submission_versions (submission_id, version, data, created_by)
+    INSERT INTO submission_versions (submission_id, version, data, dibuat_oleh)
     SELECT submission_id, 1,
            CASE WHEN jenis = 'umkm' THEN jsonb_build_object('nama_usaha', 'Usaha ' || submission_id)
                 ELSE jsonb_build_object('nama_koperasi', 'Koperasi ' || submission_id) END,

@@ -8,7 +8,7 @@ _block = itertools.count(1)
 
 INSERT = """
     INSERT INTO submissions (submission_id, periode, jenis, kode_wilayah, kode_provinsi, kode_kabkota,
-                             kode_kecamatan, status, enumerator_id, captured_at, content_hash, created_by)
+                             kode_kecamatan, status, enumerator_id, captured_at, content_hash, dibuat_oleh)
     SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(s.blok * 10000000 + g), 12, '0'))::uuid,
            s.periode, 'umkm', s.kode, left(s.kode, 2), left(s.kode, 5),
            CASE WHEN length(s.kode) > 5 THEN left(s.kode, 8) END,

@@ -50,11 +50,11 @@ async def raw_create(conn, kode_kabkota: str = "16.07", periode: str = "2022") -
     content = umkm(submission_id=sid, kode_wilayah=kode_kabkota, periode=periode)
     await conn.execute(
         "INSERT INTO submissions (submission_id, periode, jenis, kode_wilayah, kode_provinsi, "
-        "kode_kabkota, enumerator_id, captured_at, content_hash, created_by) "
+        "kode_kabkota, enumerator_id, captured_at, content_hash, dibuat_oleh) "
         "VALUES ($1, $2, 'umkm', $3, $4, $3, 'ENUM-RAW', now(), '\\x00', 'raw')",
         uuid.UUID(sid), periode, kode_kabkota, kode_kabkota.split(".")[0])
     await conn.execute(
-        "INSERT INTO submission_versions (submission_id, version, data, created_by) "
+        "INSERT INTO submission_versions (submission_id, version, data, dibuat_oleh) "
         "VALUES ($1, 1, $2::jsonb, 'raw')", uuid.UUID(sid), orjson.dumps(content).decode())
     await conn.execute(REFRESH_LINES, [uuid.UUID(sid)])
     await conn.execute(
@@ -69,7 +69,7 @@ async def raw_decide(conn, sid: str, status: str = "diterima") -> None:
     import uuid
 
     row = await conn.fetchrow(
-        "UPDATE submissions SET status = $2, updated_at = now() WHERE submission_id = $1 "
+        "UPDATE submissions SET status = $2, diperbarui_pada = now() WHERE submission_id = $1 "
         "RETURNING version, periode, kode_provinsi, kode_kabkota", uuid.UUID(sid), status)
     await conn.execute(REFRESH_LINES, [uuid.UUID(sid)])
     await conn.execute(
@@ -122,11 +122,11 @@ BULK_SQL = """
         FROM (SELECT gen_random_uuid() AS sid, g FROM generate_series(1, $1) g OFFSET 0) u
     ), rec AS (
         INSERT INTO submissions (submission_id, periode, jenis, kode_wilayah, kode_provinsi,
-                                 kode_kabkota, enumerator_id, captured_at, content_hash, created_by)
+                                 kode_kabkota, enumerator_id, captured_at, content_hash, dibuat_oleh)
         SELECT sid, '2022', 'umkm', '16.07', '16', '16.07', 'ENUM-BULK', now(), '\\x00', 'bulk' FROM src
         RETURNING *
     ), ver AS (
-        INSERT INTO submission_versions (submission_id, version, data, created_by)
+        INSERT INTO submission_versions (submission_id, version, data, dibuat_oleh)
         SELECT sid, 1, data, 'bulk' FROM src
     ), lin AS (
         INSERT INTO sync_records (submission_id, periode, kode_provinsi, kode_kabkota, line)

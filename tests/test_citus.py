@@ -58,9 +58,9 @@ INGEST = [
     """INSERT INTO submission_ids (submission_id, kode_provinsi)
        SELECT unnest($1::uuid[]), $2 ON CONFLICT DO NOTHING RETURNING submission_id""",
     """INSERT INTO submissions (submission_id, periode, jenis, kode_wilayah, kode_provinsi, kode_kabkota,
-                                enumerator_id, captured_at, content_hash, created_by)
+                                enumerator_id, captured_at, content_hash, dibuat_oleh)
        SELECT id, '2022', 'umkm', $3, $2, $3, 'E1', now(), '\\x00', 'enum' FROM unnest($1::uuid[]) AS id""",
-    """INSERT INTO submission_versions (kode_provinsi, submission_id, version, data, created_by)
+    """INSERT INTO submission_versions (kode_provinsi, submission_id, version, data, dibuat_oleh)
        SELECT $2, id, 1, jsonb_build_object('kode_wilayah', $3::text), 'enum' FROM unnest($1::uuid[]) AS id""",
     """INSERT INTO sync_records (kode_provinsi, submission_id, periode, kode_kabkota, line)
        SELECT $2, id, '2022', $3, '{"submission_id":"' || id || '"}' FROM unnest($1::uuid[]) AS id""",
@@ -92,7 +92,7 @@ async def decide(conn, sid: uuid.UUID, status: str) -> bool:
     async with conn.transaction():
         prov = await conn.fetchval("SELECT kode_provinsi FROM submission_ids WHERE submission_id = $1", sid)
         row = await conn.fetchrow(
-            "UPDATE submissions SET status = $3, updated_at = now() WHERE kode_provinsi = $1 "
+            "UPDATE submissions SET status = $3, diperbarui_pada = now() WHERE kode_provinsi = $1 "
             "AND submission_id = $2 AND status = 'masuk' RETURNING kode_kabkota, periode", prov, sid, status)
         if row is None:
             return False

@@ -29,14 +29,14 @@ async def test_concurrent_posts_of_several_enumerators_share_statements_and_keep
     ids = [rec["submission_id"] for _, rec in posts]
     author = {rec["submission_id"]: names[i % 3] for i, (_, rec) in enumerate(posts)}
     stored = await pg.fetch(
-        "SELECT s.submission_id::text AS id, s.created_by, v.created_by AS v_by, h.oleh, h.oleh_role, "
+        "SELECT s.submission_id::text AS id, s.dibuat_oleh, v.dibuat_oleh AS v_by, h.oleh, h.oleh_role, "
         "       h.oleh_key = k.id AS key_ok, s.xmin::text AS tx "
         "FROM submissions s JOIN submission_versions v USING (submission_id) "
-        "JOIN submission_history h USING (submission_id) JOIN api_keys k ON k.name = s.created_by "
+        "JOIN submission_history h USING (submission_id) JOIN api_keys k ON k.name = s.dibuat_oleh "
         "WHERE s.submission_id = ANY($1::uuid[])", ids)
     assert len(stored) == 60
     for row in stored:
-        assert row["created_by"] == row["v_by"] == row["oleh"] == author[row["id"]]
+        assert row["dibuat_oleh"] == row["v_by"] == row["oleh"] == author[row["id"]]
         assert row["oleh_role"] == "enumerator" and row["key_ok"]
     # fewer transactions than records: they were grouped (60 arrivals, 4 group slots)
     assert len({row["tx"] for row in stored}) < 60

@@ -289,7 +289,7 @@ async def insert_records(pg, n: int, *, jenis="koperasi", kabkota="16.07", perio
     values = [jenis, kabkota, kabkota[:2], kabkota, periode, status] + list(cols.values())
     select = ", ".join(f"${i + 2}::{_TYPES.get(c, 'text')}" for i, c in enumerate(names))
     await pg.execute(
-        f"INSERT INTO submissions (submission_id, enumerator_id, captured_at, content_hash, created_by, "
+        f"INSERT INTO submissions (submission_id, enumerator_id, captured_at, content_hash, dibuat_oleh, "
         f"{', '.join(names)}) "
         f"SELECT gen_random_uuid(), 'GEN', now(), '\\x00'::bytea, 'gen', {select} FROM generate_series(1, $1)",
         n, *values)

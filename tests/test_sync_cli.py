@@ -111,7 +111,7 @@ async def test_import_ndjson_reports_bad_lines_and_keeps_idempotency(client, enu
     assert err[3].startswith(f"{f}: line 8: skala_usaha ditentukan oleh layanan"), p.stderr
     assert len(err) == 4, p.stderr
     assert "7 records read: 2 created, 1 already present, 4 rejected" in p.stdout
-    stored = await pg.fetch("SELECT submission_id::text, created_by FROM submissions WHERE created_by <> 'enum-sumsel'")
+    stored = await pg.fetch("SELECT submission_id::text, dibuat_oleh FROM submissions WHERE dibuat_oleh <> 'enum-sumsel'")
     assert sorted(tuple(r) for r in stored) == sorted((g["submission_id"], "impor-ods-sumsel") for g in good)
     # Same file again: nothing new, the replays are harmless.
     p = await asyncio.to_thread(run_cli, "import", str(f), database_url=database_url)

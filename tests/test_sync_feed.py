@@ -8,7 +8,7 @@ import random
 import asyncpg
 
 from app.sync.schemas import ChangeLine, EndLine
-from tests.conftest import asyncpg_params
+from tests.conftest import asyncpg_params, auth
 from tests.helpers import post_records, submission_ids
 from tests.sync_helpers import (
     db_changes,
@@ -38,6 +38,37 @@ async def test_feed_lists_created_records_in_order_with_full_content(client, enu
     # Nothing new: the same cursor comes back and no line.
     again, end2 = await pull(client, walidata, end["cursor"])
     assert again == [] and end2["cursor"] == end["cursor"] and end2["more"] is False
+
+
+async def test_a_change_says_when_in_pada_and_still_in_the_deprecated_changed_at(client, keys, enum_key, verif,
+                                                                                   walidata):
+    """`pada` is when the change was made: the record's dibuat_pada for `dibuat`, the time of
+    the decision or correction (as its riwayat entry says) otherwise. A consumer written
+    against the old name `changed_at` reads the same text from every line until release 0.2.0,
+    on both paths of the feed (built in SQL with personal data visible, assembled by the
+    service when it is masked)."""
+    import re
+
+    from tests.test_submissions import UTC_TEXT
+    from tests.verification_helpers import correct, tolak
+
+    rec = (await post_records(client, enum_key, 1))[0]
+    sid = rec["submission_id"]
+    assert (await tolak(client, verif, sid)).status_code == 200
+    assert (await correct(client, enum_key, rec, nama_usaha="Warung Makan Sederhana Jaya")).status_code == 200
+    api = (await client.get(f"/api/v1/submissions/{sid}", headers=auth(enum_key))).json()
+    trail = (await client.get(f"/api/v1/submissions/{sid}/riwayat", headers=auth(verif))).json()["items"]
+    assert [h["aksi"] for h in trail] == ["dibuat", "diverifikasi", "dikoreksi"]
+    plain = await keys.make("walidata", name="kemenkop-tanpa-pii")
+    for key in (walidata, plain):
+        lines, _ = await pull(client, key)
+        assert [ln["jenis_perubahan"] for ln in lines] == ["dibuat", "status", "dikoreksi"]
+        assert lines[0]["record"]["pii_masked"] is (key == plain)
+        for ln in lines:
+            ChangeLine.model_validate(ln)
+            assert re.match(UTC_TEXT, ln["pada"]) and ln["changed_at"] == ln["pada"]
+        assert [ln["pada"] for ln in lines] == [h["pada"] for h in trail]
+        assert lines[0]["pada"] == api["dibuat_pada"] and lines[-1]["pada"] == api["diperbarui_pada"]
 
 
 async def test_limit_pages_and_every_line_cursor_resumes_right_after_it(client, enum_key, walidata):

@@ -10,7 +10,7 @@ RESOLVE = text(
 
 REMEMBER = text(
     """
-    INSERT INTO openrosa_instances (instance_id, submission_id, deprecated_id, content_hash, created_by_key)
+    INSERT INTO openrosa_instances (instance_id, submission_id, deprecated_id, content_hash, dibuat_oleh_key)
     VALUES (:id, :submission_id, :deprecated_id, decode(:content_hash, 'hex'), :key_id)
     ON CONFLICT (instance_id) DO NOTHING
     """

@@ -30,7 +30,7 @@ INSERT_MANY = text(
     WITH input AS (
         SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({_RECORDSET})
     ), ins AS (
-        INSERT INTO submissions ({", ".join(_DATA_COLUMNS)}, content_hash, created_by, created_by_key)
+        INSERT INTO submissions ({", ".join(_DATA_COLUMNS)}, content_hash, dibuat_oleh, dibuat_oleh_key)
         SELECT {", ".join(_DATA_COLUMNS)}, decode(content_hash, 'hex'), actor, actor_key
         FROM input
         ON CONFLICT (submission_id) DO NOTHING
@@ -39,8 +39,8 @@ INSERT_MANY = text(
         SELECT ins.*, input.data, input.actor, input.actor_key, input.actor_role
         FROM ins JOIN input USING (submission_id)
     ), ver AS (
-        INSERT INTO submission_versions (submission_id, version, data, created_by, created_at)
-        SELECT submission_id, 1, data, actor, created_at FROM fresh
+        INSERT INTO submission_versions (submission_id, version, data, dibuat_oleh, dibuat_pada)
+        SELECT submission_id, 1, data, actor, dibuat_pada FROM fresh
     ), rec AS (
         INSERT INTO sync_records (submission_id, periode, kode_provinsi, kode_kabkota, line)
         SELECT submission_id, periode, kode_provinsi, kode_kabkota, {record_line("fresh", "fresh.data")}
@@ -48,17 +48,17 @@ INSERT_MANY = text(
     ), his AS (
         INSERT INTO submission_history (submission_id, version, aksi, dari, ke, oleh, oleh_key,
                                         oleh_role, pada)
-        SELECT submission_id, 1, 'dibuat', NULL, 'masuk', actor, actor_key, actor_role, created_at
+        SELECT submission_id, 1, 'dibuat', NULL, 'masuk', actor, actor_key, actor_role, dibuat_pada
         FROM fresh
     ), chg AS (
         INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode,
-                             kode_provinsi, kode_kabkota, changed_at)
-        SELECT submission_id, 1, 'masuk', 'dibuat', periode, kode_provinsi, kode_kabkota, created_at
+                             kode_provinsi, kode_kabkota, pada)
+        SELECT submission_id, 1, 'masuk', 'dibuat', periode, kode_provinsi, kode_kabkota, dibuat_pada
         FROM ins
     )
     -- Likely duplicates already stored (same key, other id), for the response; GET computes
     -- the same on read, so two duplicates inside one batch are still flagged there.
-    SELECT ins.submission_id, ins.created_at,
+    SELECT ins.submission_id, ins.dibuat_pada,
            (SELECT array_agg(o.submission_id ORDER BY o.submission_id) FROM submissions o
              WHERE input.duplikat_kunci IS NOT NULL AND o.duplikat_kunci = input.duplikat_kunci
                AND o.submission_id <> ins.submission_id) AS duplikat_dengan

@@ -71,7 +71,7 @@ async def _create(request: Request, principal: Principal) -> Response:
                       errors=[{"field": "submission_id", "message": "already used with different content"}],
                       submission_id=sid)
     if outcome.outcome == "created":
-        return _json(service.created_out(outcome.prepared, outcome.created_at, principal,
+        return _json(service.created_out(outcome.prepared, outcome.dibuat_pada, principal,
                                          outcome.duplikat_dengan), 201)
     return _json(await _read(uuid.UUID(sid), principal, "POST /api/v1/submissions"))
 

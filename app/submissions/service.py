@@ -35,7 +35,7 @@ POSTING_ROLES = roles("record.post")
 class Outcome:
     prepared: Prepared
     outcome: str        # created | duplicate | conflict
-    created_at: dt.datetime | None = None
+    dibuat_pada: dt.datetime | None = None
     duplikat_dengan: list | None = None
 
 

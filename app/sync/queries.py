@@ -42,7 +42,10 @@ def _page_where(scope: str, periode: str) -> str:
 
 
 # The change's own fields as JSON members (no braces), cheaper by concatenation than
-# json_build_object, which looks up every argument's type on every row.
+# json_build_object, which looks up every argument's type on every row. `pada` is when the
+# change was made (an event's time, docs/code.md "Naming"); `changed_at` is its old name, the
+# same text, kept in the line for the ministry's consumer until release 0.2.0 (docs/sync.md).
+# Both are rendered here, at read time, so no stored line carries either.
 _CHANGE_FIELDS = f"""'"jenis_perubahan":' || to_json(c.jenis_perubahan)::text
            || ',"submission_id":"' || c.submission_id::text
            || '","version":' || c.version::text
@@ -50,7 +53,8 @@ _CHANGE_FIELDS = f"""'"jenis_perubahan":' || to_json(c.jenis_perubahan)::text
            || ',"periode":' || to_json(c.periode)::text
            || ',"kode_provinsi":' || to_json(c.kode_provinsi)::text
            || ',"kode_kabkota":' || to_json(c.kode_kabkota)::text
-           || ',"changed_at":"' || {sql_utc_text("c.changed_at")} || '"'"""
+           || ',"pada":"' || {sql_utc_text("c.pada")}
+           || '","changed_at":"' || {sql_utc_text("c.pada")} || '"'"""
 
 # The record of a change, or null when it lies outside the caller's scope ($scope): the
 # record's *current* wilayah decides (it may have moved).

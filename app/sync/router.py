@@ -120,7 +120,11 @@ async def changes(
     Only changes of transactions that have ended are served, so a transaction that commits
     late is never skipped: its changes appear in a later call. Walidata and admin keys get
     everything (personal data masked unless the walidata key has `pii`); a dinas key gets its
-    own wilayah. Every call is written to the access log."""
+    own wilayah. Every call is written to the access log.
+
+    Each change line says when the change was made in `pada`. Deprecated: the same time under
+    its old name `changed_at` is still in every line for consumers written against it, until
+    release 0.2.0, which removes it; read `pada` instead."""
     try:
         start = Cursor.decode(after)
     except CursorError as exc:

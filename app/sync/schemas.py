@@ -42,7 +42,10 @@ class ChangeLine(BaseModel):
     periode: str
     kode_provinsi: str
     kode_kabkota: str
-    changed_at: UtcTime
+    pada: UtcTime = Field(description="when the change was made: the record's dibuat_pada for `dibuat`, "
+                                      "its diperbarui_pada as of this change otherwise")
+    changed_at: UtcTime = Field(deprecated=True, description="the same as pada; the old name, in every "
+                                                              "line until release 0.2.0, which removes it")
     record: SyncRecord | None = Field(
         description="the record's full current content (it may be newer than this change); "
                     "null when the record has since left the caller's wilayah")

@@ -37,7 +37,7 @@ DECIDE = text(
         ORDER BY s.submission_id
         FOR UPDATE OF s
     ), upd AS (
-        UPDATE submissions s SET status = i.ke, updated_at = now()
+        UPDATE submissions s SET status = i.ke, diperbarui_pada = now()
         FROM input i, target t
         WHERE t.submission_id = s.submission_id AND i.submission_id = s.submission_id
           AND s.version = i.version AND s.status = i.dari
@@ -50,15 +50,15 @@ DECIDE = text(
         INSERT INTO submission_history (submission_id, version, aksi, dari, ke, oleh, oleh_key,
                                         oleh_role, pada, alasan_kode, catatan)
         SELECT submission_id, version, 'diverifikasi', dari, ke, :actor, :actor_key, :actor_role,
-               updated_at, alasan_kode, catatan
+               diperbarui_pada, alasan_kode, catatan
         FROM upd
     ), chg AS (
         INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode,
-                             kode_provinsi, kode_kabkota, changed_at)
-        SELECT submission_id, version, ke, 'status', periode, kode_provinsi, kode_kabkota, updated_at
+                             kode_provinsi, kode_kabkota, pada)
+        SELECT submission_id, version, ke, 'status', periode, kode_provinsi, kode_kabkota, diperbarui_pada
         FROM upd
     )
-    SELECT submission_id, version, ke AS status, dari, alasan_kode, catatan, updated_at AS pada
+    SELECT submission_id, version, ke AS status, dari, alasan_kode, catatan, diperbarui_pada AS pada
     FROM upd
     """
 )
@@ -67,8 +67,8 @@ DECIDE = text(
 # a replay (200) from a lost race or stale view (409), a missing record (404) or scope (403).
 CURRENT_WITH_LAST = text(
     """
-    SELECT s.submission_id, s.status, s.version, s.kode_wilayah, s.created_by,
-           (SELECT k.identity_id FROM api_keys k WHERE k.id = s.created_by_key) AS owner_identity,
+    SELECT s.submission_id, s.status, s.version, s.kode_wilayah, s.dibuat_oleh,
+           (SELECT k.identity_id FROM api_keys k WHERE k.id = s.dibuat_oleh_key) AS owner_identity,
            encode(s.content_hash, 'hex') AS content_hash, s.periode, s.jenis, s.enumerator_id,
            s.kode_provinsi,
            h.aksi, h.dari, h.ke, h.oleh, h.alasan_kode, h.catatan, h.pada, h.version AS h_version
@@ -99,7 +99,7 @@ CORRECT = text(
         SELECT * FROM jsonb_to_record(CAST(:row AS jsonb)) AS r({_RECORDSET})
     ), upd AS (
         UPDATE submissions s SET {_SET},
-               status = 'masuk', version = s.version + 1, updated_at = now()
+               status = 'masuk', version = s.version + 1, diperbarui_pada = now()
         FROM i
         WHERE s.submission_id = i.submission_id AND s.version = :seen_version
           AND s.status = 'ditolak'
@@ -107,19 +107,19 @@ CORRECT = text(
     ), rec AS (
         {rewrite_line("upd, i", "i.data")}  -- the new version is not visible inside this statement
     ), ver AS (
-        INSERT INTO submission_versions (submission_id, version, data, created_by, created_at)
-        SELECT upd.submission_id, upd.version, i.data, :actor, upd.updated_at FROM upd, i
+        INSERT INTO submission_versions (submission_id, version, data, dibuat_oleh, dibuat_pada)
+        SELECT upd.submission_id, upd.version, i.data, :actor, upd.diperbarui_pada FROM upd, i
     ), his AS (
         INSERT INTO submission_history (submission_id, version, aksi, dari, ke, oleh, oleh_key,
                                         oleh_role, pada)
         SELECT submission_id, version, 'dikoreksi', 'ditolak', 'masuk', :actor, :actor_key,
-               :actor_role, updated_at
+               :actor_role, diperbarui_pada
         FROM upd
     ), chg AS (
         INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode,
-                             kode_provinsi, kode_kabkota, changed_at)
+                             kode_provinsi, kode_kabkota, pada)
         SELECT submission_id, version, 'masuk', 'dikoreksi', periode, kode_provinsi, kode_kabkota,
-               updated_at
+               diperbarui_pada
         FROM upd
     )
     SELECT submission_id, version FROM upd
@@ -134,17 +134,17 @@ RIWAYAT = text(
 )
 
 RECORD_HEAD = text(
-    "SELECT submission_id, status, version, kode_wilayah, created_by, "
-    "(SELECT k.identity_id FROM api_keys k WHERE k.id = s.created_by_key) AS owner_identity FROM submissions s WHERE submission_id = :id"
+    "SELECT submission_id, status, version, kode_wilayah, dibuat_oleh, "
+    "(SELECT k.identity_id FROM api_keys k WHERE k.id = s.dibuat_oleh_key) AS owner_identity FROM submissions s WHERE submission_id = :id"
 )
 
 VERSIONS = text(
-    "SELECT version, created_by, created_at FROM submission_versions WHERE submission_id = :id "
+    "SELECT version, dibuat_oleh, dibuat_pada FROM submission_versions WHERE submission_id = :id "
     "ORDER BY version"
 )
 
 ONE_VERSION = text(
-    "SELECT version, data, created_by, created_at FROM submission_versions "
+    "SELECT version, data, dibuat_oleh, dibuat_pada FROM submission_versions "
     "WHERE submission_id = :id AND version = :version"
 )
 
@@ -195,7 +195,7 @@ _ANTRIAN = """
         LIMIT {limit}
     )
     SELECT p.rn, p.hit, p.submission_id, p.captured_at, s.status, s.version, s.jenis, s.kode_wilayah,
-           s.enumerator_id, s.skala_usaha, s.updated_at,
+           s.enumerator_id, s.skala_usaha, s.diperbarui_pada,
            COALESCE(v.data ->> 'nama_usaha', v.data ->> 'nama_koperasi') AS nama,
            (s.duplikat_kunci IS NOT NULL AND EXISTS (
                SELECT 1 FROM submissions o WHERE o.duplikat_kunci = s.duplikat_kunci

@@ -203,4 +203,4 @@ async def versi_one(submission_id: uuid.UUID, version: int = Path(ge=1, le=2_147
                          {"submission_ids": [str(submission_id)], "version": version}, 1)
     return {"submission_id": submission_id, "version": row.version, "current": row.version == head.version,
             "pii_masked": not visible, "data": data if visible else mask_record_data(data),
-            "dibuat_oleh": row.created_by, "dibuat_pada": row.created_at}
+            "dibuat_oleh": row.dibuat_oleh, "dibuat_pada": row.dibuat_pada}

@@ -323,7 +323,7 @@ async def riwayat(submission_id: uuid.UUID) -> list[dict]:
 
 async def versions(submission_id: uuid.UUID) -> list[dict]:
     async with db.connect() as conn:
-        return [{"version": r.version, "dibuat_oleh": r.created_by, "dibuat_pada": r.created_at}
+        return [{"version": r.version, "dibuat_oleh": r.dibuat_oleh, "dibuat_pada": r.dibuat_pada}
                 for r in await conn.execute(queries.VERSIONS, {"id": submission_id})]
 
 
@@ -478,7 +478,7 @@ async def antrian(principal: Principal, kabkota: str | None, f: Filter, cursor: 
         "submission_id": str(r.submission_id), "status": r.status, "version": r.version, "jenis": r.jenis,
         "nama": r.nama, "kode_wilayah": r.kode_wilayah, "nama_wilayah": index.nama.get(r.kode_wilayah),
         "enumerator_id": r.enumerator_id, "captured_at": r.captured_at, "skala_usaha": r.skala_usaha,
-        "kemungkinan_duplikat": r.kemungkinan_duplikat, "diperbarui_pada": r.updated_at,
+        "kemungkinan_duplikat": r.kemungkinan_duplikat, "diperbarui_pada": r.diperbarui_pada,
     } for r in rows if r.hit]
     next_cursor = None
     if rows and (rows[-1].rn == scan or (len(rows) == limit and rows[-1].hit)):

@@ -33,7 +33,7 @@ ROW_COLUMNS = (
 # corrections) use this to keep `sync_records` in the same statement as the record.
 LINE_COLUMNS = ("submission_id", "periode", "jenis", "kode_wilayah", "kode_provinsi",
                 "kode_kabkota", "status", "version", "enumerator_id", "captured_at",
-                "skala_usaha", "sektor", "created_by", "created_at", "updated_at")
+                "skala_usaha", "sektor", "dibuat_oleh", "dibuat_pada", "diperbarui_pada")
 
 
 def record_line(rel: str, data: str) -> str:

@@ -214,13 +214,13 @@ def record_out(row: Any, principal: Principal) -> dict[str, Any]:
         "duplikat_dengan": list(row.duplikat_dengan),
         "pii_masked": not visible,
         "data": data if visible else mask_record_data(data),
-        "dibuat_oleh": row.created_by,
-        "dibuat_pada": row.created_at,
-        "diperbarui_pada": row.updated_at,
+        "dibuat_oleh": row.dibuat_oleh,
+        "dibuat_pada": row.dibuat_pada,
+        "diperbarui_pada": row.diperbarui_pada,
     }
 
 
-def created_out(p: Prepared, created_at: dt.datetime, principal: Principal,
+def created_out(p: Prepared, dibuat_pada: dt.datetime, principal: Principal,
                 duplikat_dengan: list[Any]) -> dict[str, Any]:
     """The response for a record just created, built from what was stored without reading it back."""
     row = p.row
@@ -232,5 +232,5 @@ def created_out(p: Prepared, created_at: dt.datetime, principal: Principal,
         "kemungkinan_duplikat": bool(duplikat_dengan), "duplikat_dengan": duplikat_dengan,
         # the enumerator gets back what it sent; nothing here is new to it
         "pii_masked": False, "data": row["data"], "dibuat_oleh": principal.name,
-        "dibuat_pada": created_at, "diperbarui_pada": created_at,
+        "dibuat_pada": dibuat_pada, "diperbarui_pada": dibuat_pada,
     }

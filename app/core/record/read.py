@@ -13,10 +13,10 @@ from app.core import db
 RECORD_SELECT = """
     SELECT s.submission_id, s.periode, s.jenis, s.kode_wilayah, s.kode_kabkota, s.status,
            s.version, s.enumerator_id, s.captured_at, s.skala_usaha, s.sektor,
-           s.created_by, s.created_at, s.updated_at, v.data,
+           s.dibuat_oleh, s.dibuat_pada, s.diperbarui_pada, v.data,
            COALESCE(d.ids, '{}') AS duplikat_dengan,
            -- records belong to the holder of the key that created them, never to a name
-           (SELECT k.identity_id FROM api_keys k WHERE k.id = s.created_by_key) AS owner_identity
+           (SELECT k.identity_id FROM api_keys k WHERE k.id = s.dibuat_oleh_key) AS owner_identity
     FROM submissions s
     JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
     LEFT JOIN LATERAL (
