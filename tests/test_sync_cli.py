@@ -356,7 +356,7 @@ async def test_feed_snapshot_export_and_api_write_an_instant_as_the_same_text(cl
 
     changes, _ = parse_stream((await client.get("/api/v1/sync/changes", headers=auth(walidata))).text)
     (change,) = [c for c in changes if c["submission_id"] == rec["submission_id"]]
-    assert re.match(UTC_TEXT, change["changed_at"]) and change["changed_at"] == api["dibuat_pada"]
+    assert re.match(UTC_TEXT, change["pada"]) and change["pada"] == change["changed_at"] == api["dibuat_pada"]
     snapshot, _ = parse_stream((await client.get(SNAPSHOT, headers=auth(walidata))).text)
     (line,) = [s for s in snapshot if s["submission_id"] == rec["submission_id"]]
     out = tmp_path / "t.csv"
