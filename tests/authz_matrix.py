@@ -409,6 +409,8 @@ PUBLIC: tuple[Public, ...] = (
     Public("GET", "/dashboard/static", "/dashboard/static/dashboard.js", "the page's CSS and JavaScript"),
     Public("GET", "/verifikasi", "/verifikasi", "the verifikator's work page; it calls /api/v1 with the user's key"),
     Public("GET", "/verifikasi/static", "/verifikasi/static/verifikasi.js", "the work page's CSS and JavaScript"),
+    Public("GET", "/static/kumkm", "/static/kumkm/kumkm.js",
+           "what both pages share (app/core/pages): base CSS, the key and API script"),
     Public("GET", "/openapi.json", "/openapi.json", "the OpenAPI document"),
     Public("GET", "/docs", "/docs", "Swagger UI"),
     Public("GET", "/docs/oauth2-redirect", "/docs/oauth2-redirect", "Swagger UI"),

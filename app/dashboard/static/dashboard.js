@@ -1,516 +1,405 @@
-/* Dasbor capaian pendataan: reads /api/v1 with the key the user pastes.
+/* Dasbor capaian pendataan: reads /api/v1 with the key the user pastes. The key, the calls, the
+ * message line and the formats are the page kit's (app/core/pages/static/kumkm.js); this module
+ * holds what is the dashboard's own.
  *
- * Everything the API returns is put on the page with textContent, never innerHTML: the key sits
- * in sessionStorage, and a wilayah name must never be able to become script.
+ * Everything the API returns is put on the page with textContent, never innerHTML (`el`).
  * Percentages are the API's own `persen` strings (rounded from the exact fraction on the
  * server), so the page can never disagree with the CSV or the JSON. */
-"use strict";
+import {$, angka, api, apiJson, el, gagal, isoDate, keepInUrl, mulai, pesan, showKeySaved, tanggal}
+  from "/static/kumkm/kumkm.js";
 
-(function () {
-  const KEY_STORAGE = "kumkm.kunci";
-  const API = "/api/v1";
-  const LABEL_TINGKAT = {provinsi: "Provinsi", kabkota: "Kabupaten/Kota", kecamatan: "Kecamatan", desa: "Desa/Kelurahan"};
+const LABEL_TINGKAT = {provinsi: "Provinsi", kabkota: "Kabupaten/Kota", kecamatan: "Kecamatan", desa: "Desa/Kelurahan"};
 
-  const $ = (id) => document.getElementById(id);
-  let requestSeq = 0;  // a slow answer for an earlier choice must not overwrite a newer one
-  let current = null;  // {periode, wilayah, as_of} of the table on screen, for the downloads
-  let me = null;       // GET /api/v1/me: the key's role, wilayah and actions
+let requestSeq = 0;  // a slow answer for an earlier choice must not overwrite a newer one
+let current = null;  // {periode, wilayah, as_of} of the table on screen, for the downloads
+let me = null;       // GET /api/v1/me: the key's role, wilayah and actions
 
-  // ------------------------------------------------------------------ number format
+/** num/den as "12,34%", rounded half-up in integers like the server's `persen`; null when den is 0. */
+function persen(num, den) {
+  if (!den) return null;
+  const scaled = Math.floor((2 * num * 10000 + den) / (2 * den));  // hundredths of a percent
+  const whole = Math.floor(scaled / 100);
+  const frac = String(scaled % 100).padStart(2, "0");
+  return angka(whole) + "," + frac + "%";
+}
 
-  /** 41675 -> "41.675"; null -> "-" (as the CSV prints it). */
-  function angka(n) {
-    if (n === null || n === undefined) return "-";
-    const s = String(Math.abs(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ".");
-    return n < 0 ? "-" + s : s;
+// ------------------------------------------------------------------ messages
+
+const PERAN = {enumerator: "enumerator", verifikator: "verifikator", dinas: "dinas", walidata: "walidata",
+               admin: "admin"};
+const ISIAN = {periode: "Periode", wilayah: "Wilayah", as_of: "Target berlaku per", tingkat: "Tingkat",
+               format: "Format berkas"};
+
+function areaKunci() {
+  return me && me.wilayah ? me.wilayah.nama : "seluruh Indonesia";
+}
+
+/** Said before any report is asked for when the key's role may not read reports, and when the
+ *  service answers role-forbidden. */
+function pesanPeran(role) {
+  return "Kunci ini berperan " + (PERAN[role] || role) + ": peran ini tidak dapat membuka laporan capaian " +
+         "pendataan. Laporan dibuka dengan kunci berperan verifikator, dinas, walidata atau admin.";
+}
+
+/** A failed call in words a dinas officer can act on (the kit says the rest: a rejected key, a
+ *  busy service), so a role that may not read reports is not told its area is too small. */
+function kata(status, body) {
+  const code = body.code || "";
+  if (code === "role-forbidden") return pesanPeran(me ? me.role : "");
+  if (code === "outside-scope") {
+    return "Wilayah yang diminta berada di luar cakupan kunci ini. Kunci ini hanya mencakup " + areaKunci() +
+           " dan wilayah di dalamnya: pilih wilayah dari daftar.";
   }
-
-  /** num/den as "12,34%", rounded half-up in integers like the server's `persen`; null when den is 0. */
-  function persen(num, den) {
-    if (!den) return null;
-    const scaled = Math.floor((2 * num * 10000 + den) / (2 * den));  // hundredths of a percent
-    const whole = Math.floor(scaled / 100);
-    const frac = String(scaled % 100).padStart(2, "0");
-    return angka(whole) + "," + frac + "%";
+  if (status === 403) return "Kunci ini tidak berhak membuka data ini.";
+  if (code === "invalid-input" || status === 422) {
+    const fields = (body.errors || []).map((e) => ISIAN[e.field] || e.field);
+    return "Pilihan tidak dapat dipakai" + (fields.length ? ": periksa isian " + fields.join(", ") : "") + ".";
   }
+  if (status === 404) return "Data yang diminta tidak ditemukan.";
+  return null;
+}
 
-  /** "2022-12-31" -> "31/12/2022": dates are shown as Indonesian readers write them. */
-  function tanggal(iso) {
-    const [y, m, d] = iso.slice(0, 10).split("-");
-    return d + "/" + m + "/" + y;
+// ------------------------------------------------------------------ wilayah choices
+
+function fillSelect(select, items, firstLabel) {
+  select.replaceChildren();
+  if (firstLabel !== null) select.add(new Option(firstLabel, ""));
+  for (const w of items) select.add(new Option(w.nama, w.kode));
+}
+
+async function children(parent) {
+  return (await apiJson("/wilayah", {params: {parent}})).items;
+}
+
+/** Only what the key may see: a national key chooses among Nasional and the 38 provinsi; a
+ *  provinsi key gets its provinsi (fixed) and its kabupaten/kota; a kabupaten/kota key its own. */
+async function loadWilayah() {
+  const scope = me.wilayah;
+  const provinsi = $("provinsi");
+  const kabkota = $("kabkota");
+  if (!scope) {
+    fillSelect(provinsi, await children(null), "Nasional");
+    provinsi.disabled = false;
+    await loadKabkota("");
+  } else if (scope.level === 1) {
+    fillSelect(provinsi, [scope], null);
+    provinsi.disabled = true;
+    fillSelect(kabkota, await children(scope.kode), "Semua kabupaten/kota");
+    kabkota.disabled = false;
+  } else {
+    const induk = (await children(null)).filter((w) => w.kode === scope.kode.slice(0, 2));
+    fillSelect(provinsi, induk, null);
+    provinsi.disabled = true;
+    fillSelect(kabkota, [scope], null);
+    kabkota.disabled = true;
   }
+  $("tampilkan").disabled = false;
+}
 
-  /** "31/12/2022" -> "2022-12-31" for the API; null when it is not a real date in that form. */
-  function isoDate(text) {
-    const m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(text.trim());
-    if (!m) return null;
-    const [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
-    const date = new Date(Date.UTC(y, mo - 1, d));
-    if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return null;
-    return y + "-" + String(mo).padStart(2, "0") + "-" + String(d).padStart(2, "0");
+async function loadKabkota(provinsi) {
+  const select = $("kabkota");
+  if (!provinsi) {
+    fillSelect(select, [], "Semua kabupaten/kota");
+    select.disabled = true;
+    return;
   }
+  fillSelect(select, await children(provinsi), "Semua kabupaten/kota");
+  select.disabled = false;
+}
 
-  // ------------------------------------------------------------------ messages
-
-  function pesan(text, kind) {
-    const box = $("pesan");
-    box.textContent = text;
-    box.className = "pesan " + (kind || "galat");
-    box.hidden = !text;
+/** Puts a wilayah from the page address into the selects, if the key offers it. */
+async function choose(wilayah) {
+  if (!me.wilayah && wilayah) {
+    $("provinsi").value = wilayah.slice(0, 2);
+    await loadKabkota($("provinsi").value);
   }
+  if (wilayah.length > 2) $("kabkota").value = wilayah.slice(0, 5);
+}
 
-  const PERAN = {enumerator: "enumerator", verifikator: "verifikator", dinas: "dinas", walidata: "walidata",
-                 admin: "admin"};
-  const ISIAN = {periode: "Periode", wilayah: "Wilayah", as_of: "Target berlaku per", tingkat: "Tingkat",
-                 format: "Format berkas"};
+function chosen() {
+  return {
+    periode: $("periode").value,
+    wilayah: $("kabkota").value || $("provinsi").value || "",
+    as_of: $("as-of").value.trim(),
+  };
+}
 
-  function areaKunci() {
-    return me && me.wilayah ? me.wilayah.nama : "seluruh Indonesia";
+// ------------------------------------------------------------------ rendering
+
+function tableRow(no, r, isTotal) {
+  const tr = document.createElement("tr");
+  if (isTotal) tr.className = "jumlah";
+  if (r.kode) tr.dataset.kode = r.kode;
+  tr.append(el("td", no, "no"));
+  tr.append(el(isTotal ? "th" : "td", r.nama, "nama"));
+  const cols = [
+    ["target", angka(r.target)], ["masuk", angka(r.masuk)],
+    ["belum_diverifikasi", angka(r.belum_diverifikasi)], ["diterima", angka(r.diterima)],
+    ["ditolak", angka(r.ditolak)], ["total_terverifikasi", angka(r.total_terverifikasi)],
+    ["masuk_vs_target", r.persen.masuk_vs_target || "-"],
+    ["diterima_vs_target", r.persen.diterima_vs_target || "-"],
+    ["diterima_vs_masuk", r.persen.diterima_vs_masuk || "-"],
+  ];
+  for (const [field, text] of cols) {
+    const td = el("td", text, "angka");
+    td.dataset.kolom = field;
+    if (field === "belum_diverifikasi" && r.belum_diverifikasi > 0) td.classList.add("antrian");
+    tr.append(td);
   }
+  return tr;
+}
 
-  /** Said before any report is asked for when the key's role may not read reports, and when the
-   *  service answers role-forbidden. */
-  function pesanPeran(role) {
-    return "Kunci ini berperan " + (PERAN[role] || role) + ": peran ini tidak dapat membuka laporan capaian " +
-           "pendataan. Laporan dibuka dengan kunci berperan verifikator, dinas, walidata atau admin.";
-  }
+function renderTable(doc) {
+  $("kolom-wilayah").textContent = LABEL_TINGKAT[doc.tingkat];
+  const body = document.querySelector("#tabel-capaian tbody");
+  body.replaceChildren(...doc.rows.map((r, i) => tableRow(String(i + 1), r, false)));
+  document.querySelector("#tabel-capaian tfoot").replaceChildren(tableRow("", doc.jumlah, true));
+}
 
-  /** A failed API call in words a dinas officer can act on, chosen by the problem's `code` (never
-   *  its English `detail`), so a role that may not read reports is not told its area is too small. */
-  async function explain(resp) {
-    let body = {};
-    try {
-      body = await resp.json();
-    } catch (e) { /* not JSON: the status says enough */ }
-    const code = body.code || "";
-    if (resp.status === 401 || code === "unauthorized") {
-      return "Kunci API ditolak: kunci tidak dikenal, sudah dicabut atau kedaluwarsa. Tempel kunci yang masih berlaku.";
+/** A step of 1, 2 or 5 times a power of ten giving about four grid lines up to max. */
+function niceStep(max) {
+  const raw = max / 4;
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
+  return 10 * p;
+}
+
+/** Furthest behind target first, so the kabupaten/kota that need a push head the chart;
+ *  rows without a target go last. The table keeps the official code order. */
+function behindFirst(rows) {
+  const key = (r) => (r.masuk_vs_target === null ? Infinity : parseFloat(r.masuk_vs_target));
+  return rows.slice().sort((a, b) => key(a) - key(b));
+}
+
+/** Horizontal bars with CSS: the page stays readable at any width without a chart library.
+ *  Masuk and diterima are bars; the target is a vertical mark on the same scale. */
+function renderChart(doc) {
+  const box = $("grafik");
+  const peak = Math.max(1, ...doc.rows.map((r) => Math.max(r.masuk, r.target || 0)));
+  const step = niceStep(peak);
+  const top = Math.ceil(peak / step) * step;
+  const pct = (n) => (100 * n / top) + "%";
+  const rows = behindFirst(doc.rows.filter((r) => r.target !== null || r.masuk > 0)).map((r) => {
+    const row = document.createElement("div");
+    row.className = "batang-baris";
+    if (r.kode) row.dataset.kode = r.kode;
+    const label = document.createElement("div");
+    label.className = "batang-label";
+    label.append(el("span", r.nama, "nama"));
+    const detail = angka(r.masuk) + " masuk · " + angka(r.diterima) + " diterima · target " +
+      (r.target === null ? "belum ada" : angka(r.target)) +
+      (r.persen.masuk_vs_target ? " (" + r.persen.masuk_vs_target + ")" : "");
+    label.append(el("span", detail, "rinci"));
+    const lane = document.createElement("div");
+    lane.className = "batang-jalur";
+    lane.setAttribute("role", "img");
+    lane.setAttribute("aria-label", r.nama + ": " + detail);
+    for (let v = step; v < top; v += step) {
+      const grid = document.createElement("div");
+      grid.className = "garis-bantu";
+      grid.style.left = pct(v);
+      lane.append(grid);
     }
-    if (code === "role-forbidden") return pesanPeran(me ? me.role : "");
-    if (code === "outside-scope") {
-      return "Wilayah yang diminta berada di luar cakupan kunci ini. Kunci ini hanya mencakup " + areaKunci() +
-             " dan wilayah di dalamnya: pilih wilayah dari daftar.";
+    for (const [cls, n] of [["masuk", r.masuk], ["diterima", r.diterima]]) {
+      const bar = document.createElement("div");
+      bar.className = "batang " + cls;
+      bar.style.width = pct(n);
+      lane.append(bar);
     }
-    if (resp.status === 403) return "Kunci ini tidak berhak membuka data ini.";
-    if (code === "invalid-input" || resp.status === 422) {
-      const fields = (body.errors || []).map((e) => ISIAN[e.field] || e.field);
-      return "Pilihan tidak dapat dipakai" + (fields.length ? ": periksa isian " + fields.join(", ") : "") + ".";
+    if (r.target !== null) {
+      const mark = document.createElement("div");
+      mark.className = "penanda-target";
+      mark.style.left = pct(r.target);
+      lane.append(mark);
     }
-    if (resp.status === 429 || resp.status === 503) {
-      const wait = resp.headers.get("Retry-After");
-      return "Layanan sedang sibuk. Coba lagi" + (wait ? " dalam " + wait + " detik" : " sebentar lagi") + ".";
-    }
-    if (resp.status === 404) return "Data yang diminta tidak ditemukan.";
-    return "Layanan tidak dapat menjawab saat ini (kode " + resp.status + "). Coba lagi sebentar lagi.";
+    row.append(label, lane);
+    return row;
+  });
+  const axis = document.createElement("div");
+  axis.className = "sumbu";
+  for (let v = 0; v <= top; v += step) {
+    const tick = el("span", angka(v), "tik");
+    tick.style.left = pct(v);
+    axis.append(tick);
   }
+  box.replaceChildren(...rows, axis);
+}
 
-  class ApiError extends Error {}
-
-  async function api(path, params) {
-    const url = new URL(API + path, window.location.origin);
-    for (const [k, v] of Object.entries(params || {})) {
-      if (v) url.searchParams.set(k, v);
-    }
-    let resp;
-    try {
-      resp = await fetch(url, {headers: {Authorization: "Bearer " + getKey()}});
-    } catch (e) {
-      throw new ApiError("Layanan tidak dapat dihubungi. Periksa koneksi lalu coba lagi.");
-    }
-    if (!resp.ok) {
-      if (resp.status === 401) {
-        // a rejected key is of no use later in the session either
-        sessionStorage.removeItem(KEY_STORAGE);
-        showKeyForm();
-      }
-      throw new ApiError(await explain(resp));
-    }
-    return resp;
+function renderSummary(doc) {
+  const j = doc.jumlah;
+  $("ringkas-target").textContent = angka(j.target);
+  const induk = doc.target_wilayah;
+  const tingkat = LABEL_TINGKAT[doc.tingkat].toLowerCase();
+  let catatan = "jumlah target per " + tingkat;
+  if (doc.target_jumlah_dari === "wilayah") {
+    catatan = "target " + doc.wilayah.nama + " sendiri (" + induk.dasar_hukum + "); belum ada target per " + tingkat;
+  } else if (doc.target_jumlah_dari === null) {
+    catatan = "belum ada target yang berlaku";
+  } else if (induk) {
+    catatan = "target " + doc.wilayah.nama + " sendiri: " + angka(induk.target) + " (" + induk.dasar_hukum + ")";
   }
+  $("ringkas-target-catatan").textContent = catatan;
+  $("ringkas-masuk").textContent = angka(j.masuk);
+  $("ringkas-masuk-persen").textContent = j.persen.masuk_vs_target ? j.persen.masuk_vs_target + " dari target" : "target belum ada";
+  $("ringkas-diterima").textContent = angka(j.diterima);
+  $("ringkas-diterima-persen").textContent = j.persen.diterima_vs_target ? j.persen.diterima_vs_target + " dari target" : "target belum ada";
+  $("ringkas-backlog").textContent = angka(j.belum_diverifikasi);
+  const share = persen(j.belum_diverifikasi, j.masuk);
+  $("ringkas-backlog-persen").textContent = share ? share + " dari data masuk menunggu verifikasi" : "tidak ada data masuk";
+  $("ringkas-ditolak").textContent = angka(j.ditolak);
+  $("ringkas-ditolak-catatan").textContent = "total terverifikasi " + angka(j.total_terverifikasi);
 
-  // ------------------------------------------------------------------ key
-
-  function getKey() { return sessionStorage.getItem(KEY_STORAGE) || ""; }
-
-  function showKeyForm() {
-    $("form-kunci").hidden = false;
-    $("kunci-aktif").hidden = true;
+  const warn = $("peringatan-target");
+  if (doc.target_sebagian) {
+    const n = doc.rows.filter((r) => r.target === null && r.masuk > 0).length;
+    warn.textContent = n + " " + tingkat + " yang sudah punya data masuk belum punya target yang berlaku pada " +
+      tanggal(doc.as_of) + ": persentase pada baris Jumlah membandingkan semua data masuk dengan target sebagian.";
+    warn.hidden = false;
+  } else {
+    warn.hidden = true;
   }
+}
 
-  function showKeySaved() {
-    $("form-kunci").hidden = true;
-    $("kunci-aktif").hidden = false;
-  }
+function areaName(doc) {
+  return doc.wilayah ? doc.wilayah.nama : "Nasional";
+}
 
-  // ------------------------------------------------------------------ wilayah choices
+function render(doc) {
+  $("judul").textContent = "Capaian pendataan " + areaName(doc) + " · periode " + doc.periode;
+  $("keterangan").textContent = "Per " + LABEL_TINGKAT[doc.tingkat].toLowerCase() + "; target yang berlaku pada " +
+    tanggal(doc.as_of) + ". Jumlah data dihitung langsung saat halaman dimuat.";
+  renderSummary(doc);
+  renderChart(doc);
+  renderTable(doc);
+  $("hasil").hidden = false;
+}
 
-  function fillSelect(select, items, firstLabel) {
-    select.replaceChildren();
-    if (firstLabel !== null) select.add(new Option(firstLabel, ""));
-    for (const w of items) select.add(new Option(w.nama, w.kode));
-  }
-
-  async function children(parent) {
-    const resp = await api("/wilayah", parent ? {parent: parent} : {});
-    return (await resp.json()).items;
-  }
-
-  /** Only what the key may see: a national key chooses among Nasional and the 38 provinsi; a
-   *  provinsi key gets its provinsi (fixed) and its kabupaten/kota; a kabupaten/kota key its own. */
-  async function loadWilayah() {
-    const scope = me.wilayah;
-    const provinsi = $("provinsi");
-    const kabkota = $("kabkota");
-    if (!scope) {
-      fillSelect(provinsi, await children(null), "Nasional");
-      provinsi.disabled = false;
-      await loadKabkota("");
-    } else if (scope.level === 1) {
-      fillSelect(provinsi, [scope], null);
-      provinsi.disabled = true;
-      fillSelect(kabkota, await children(scope.kode), "Semua kabupaten/kota");
-      kabkota.disabled = false;
-    } else {
-      const induk = (await children(null)).filter((w) => w.kode === scope.kode.slice(0, 2));
-      fillSelect(provinsi, induk, null);
-      provinsi.disabled = true;
-      fillSelect(kabkota, [scope], null);
-      kabkota.disabled = true;
-    }
-    $("tampilkan").disabled = false;
-  }
-
-  async function loadKabkota(provinsi) {
-    const select = $("kabkota");
-    if (!provinsi) {
-      fillSelect(select, [], "Semua kabupaten/kota");
-      select.disabled = true;
+async function show(wilayahAlamat) {
+  const choice = chosen();
+  if (wilayahAlamat !== undefined) choice.wilayah = wilayahAlamat;
+  let asOf = "";
+  if (choice.as_of) {
+    asOf = isoDate(choice.as_of);
+    if (!asOf) {
+      pesan("Tanggal \u201cTarget berlaku per\u201d harus berformat hh/bb/tttt dan benar-benar ada, mis. 31/12/2022.");
+      $("as-of").focus();
       return;
     }
-    fillSelect(select, await children(provinsi), "Semua kabupaten/kota");
-    select.disabled = false;
   }
-
-  /** Puts a wilayah from the page address into the selects, if the key offers it. */
-  async function choose(wilayah) {
-    if (!me.wilayah && wilayah) {
-      $("provinsi").value = wilayah.slice(0, 2);
-      await loadKabkota($("provinsi").value);
-    }
-    if (wilayah.length > 2) $("kabkota").value = wilayah.slice(0, 5);
-  }
-
-  function chosen() {
-    return {
-      periode: $("periode").value,
-      wilayah: $("kabkota").value || $("provinsi").value || "",
-      as_of: $("as-of").value.trim(),
-    };
-  }
-
-  // ------------------------------------------------------------------ rendering
-
-  function cell(tag, text, cls) {
-    const el = document.createElement(tag);
-    el.textContent = text;
-    if (cls) el.className = cls;
-    return el;
-  }
-
-  function tableRow(no, r, isTotal) {
-    const tr = document.createElement("tr");
-    if (isTotal) tr.className = "jumlah";
-    if (r.kode) tr.dataset.kode = r.kode;
-    tr.append(cell("td", no, "no"));
-    tr.append(cell(isTotal ? "th" : "td", r.nama, "nama"));
-    const cols = [
-      ["target", angka(r.target)], ["masuk", angka(r.masuk)],
-      ["belum_diverifikasi", angka(r.belum_diverifikasi)], ["diterima", angka(r.diterima)],
-      ["ditolak", angka(r.ditolak)], ["total_terverifikasi", angka(r.total_terverifikasi)],
-      ["masuk_vs_target", r.persen.masuk_vs_target || "-"],
-      ["diterima_vs_target", r.persen.diterima_vs_target || "-"],
-      ["diterima_vs_masuk", r.persen.diterima_vs_masuk || "-"],
-    ];
-    for (const [field, text] of cols) {
-      const td = cell("td", text, "angka");
-      td.dataset.kolom = field;
-      if (field === "belum_diverifikasi" && r.belum_diverifikasi > 0) td.classList.add("antrian");
-      tr.append(td);
-    }
-    return tr;
-  }
-
-  function renderTable(doc) {
-    $("kolom-wilayah").textContent = LABEL_TINGKAT[doc.tingkat];
-    const body = document.querySelector("#tabel-capaian tbody");
-    body.replaceChildren(...doc.rows.map((r, i) => tableRow(String(i + 1), r, false)));
-    document.querySelector("#tabel-capaian tfoot").replaceChildren(tableRow("", doc.jumlah, true));
-  }
-
-  /** A step of 1, 2 or 5 times a power of ten giving about four grid lines up to max. */
-  function niceStep(max) {
-    const raw = max / 4;
-    const p = Math.pow(10, Math.floor(Math.log10(raw)));
-    for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
-    return 10 * p;
-  }
-
-  /** Furthest behind target first, so the kabupaten/kota that need a push head the chart;
-   *  rows without a target go last. The table keeps the official code order. */
-  function behindFirst(rows) {
-    const key = (r) => (r.masuk_vs_target === null ? Infinity : parseFloat(r.masuk_vs_target));
-    return rows.slice().sort((a, b) => key(a) - key(b));
-  }
-
-  /** Horizontal bars with CSS: the page stays readable at any width without a chart library.
-   *  Masuk and diterima are bars; the target is a vertical mark on the same scale. */
-  function renderChart(doc) {
-    const box = $("grafik");
-    const peak = Math.max(1, ...doc.rows.map((r) => Math.max(r.masuk, r.target || 0)));
-    const step = niceStep(peak);
-    const top = Math.ceil(peak / step) * step;
-    const pct = (n) => (100 * n / top) + "%";
-    const rows = behindFirst(doc.rows.filter((r) => r.target !== null || r.masuk > 0)).map((r) => {
-      const row = document.createElement("div");
-      row.className = "batang-baris";
-      if (r.kode) row.dataset.kode = r.kode;
-      const label = document.createElement("div");
-      label.className = "batang-label";
-      label.append(cell("span", r.nama, "nama"));
-      const detail = angka(r.masuk) + " masuk · " + angka(r.diterima) + " diterima · target " +
-        (r.target === null ? "belum ada" : angka(r.target)) +
-        (r.persen.masuk_vs_target ? " (" + r.persen.masuk_vs_target + ")" : "");
-      label.append(cell("span", detail, "rinci"));
-      const lane = document.createElement("div");
-      lane.className = "batang-jalur";
-      lane.setAttribute("role", "img");
-      lane.setAttribute("aria-label", r.nama + ": " + detail);
-      for (let v = step; v < top; v += step) {
-        const grid = document.createElement("div");
-        grid.className = "garis-bantu";
-        grid.style.left = pct(v);
-        lane.append(grid);
-      }
-      for (const [cls, n] of [["masuk", r.masuk], ["diterima", r.diterima]]) {
-        const bar = document.createElement("div");
-        bar.className = "batang " + cls;
-        bar.style.width = pct(n);
-        lane.append(bar);
-      }
-      if (r.target !== null) {
-        const mark = document.createElement("div");
-        mark.className = "penanda-target";
-        mark.style.left = pct(r.target);
-        lane.append(mark);
-      }
-      row.append(label, lane);
-      return row;
-    });
-    const axis = document.createElement("div");
-    axis.className = "sumbu";
-    for (let v = 0; v <= top; v += step) {
-      const tick = cell("span", angka(v), "tik");
-      tick.style.left = pct(v);
-      axis.append(tick);
-    }
-    box.replaceChildren(...rows, axis);
-  }
-
-  function renderSummary(doc) {
-    const j = doc.jumlah;
-    $("ringkas-target").textContent = angka(j.target);
-    const induk = doc.target_wilayah;
-    const tingkat = LABEL_TINGKAT[doc.tingkat].toLowerCase();
-    let catatan = "jumlah target per " + tingkat;
-    if (doc.target_jumlah_dari === "wilayah") {
-      catatan = "target " + doc.wilayah.nama + " sendiri (" + induk.dasar_hukum + "); belum ada target per " + tingkat;
-    } else if (doc.target_jumlah_dari === null) {
-      catatan = "belum ada target yang berlaku";
-    } else if (induk) {
-      catatan = "target " + doc.wilayah.nama + " sendiri: " + angka(induk.target) + " (" + induk.dasar_hukum + ")";
-    }
-    $("ringkas-target-catatan").textContent = catatan;
-    $("ringkas-masuk").textContent = angka(j.masuk);
-    $("ringkas-masuk-persen").textContent = j.persen.masuk_vs_target ? j.persen.masuk_vs_target + " dari target" : "target belum ada";
-    $("ringkas-diterima").textContent = angka(j.diterima);
-    $("ringkas-diterima-persen").textContent = j.persen.diterima_vs_target ? j.persen.diterima_vs_target + " dari target" : "target belum ada";
-    $("ringkas-backlog").textContent = angka(j.belum_diverifikasi);
-    const share = persen(j.belum_diverifikasi, j.masuk);
-    $("ringkas-backlog-persen").textContent = share ? share + " dari data masuk menunggu verifikasi" : "tidak ada data masuk";
-    $("ringkas-ditolak").textContent = angka(j.ditolak);
-    $("ringkas-ditolak-catatan").textContent = "total terverifikasi " + angka(j.total_terverifikasi);
-
-    const warn = $("peringatan-target");
-    if (doc.target_sebagian) {
-      const n = doc.rows.filter((r) => r.target === null && r.masuk > 0).length;
-      warn.textContent = n + " " + tingkat + " yang sudah punya data masuk belum punya target yang berlaku pada " +
-        tanggal(doc.as_of) + ": persentase pada baris Jumlah membandingkan semua data masuk dengan target sebagian.";
-      warn.hidden = false;
-    } else {
-      warn.hidden = true;
-    }
-  }
-
-  function areaName(doc) {
-    return doc.wilayah ? doc.wilayah.nama : "Nasional";
-  }
-
-  function render(doc) {
-    $("judul").textContent = "Capaian pendataan " + areaName(doc) + " · periode " + doc.periode;
-    $("keterangan").textContent = "Per " + LABEL_TINGKAT[doc.tingkat].toLowerCase() + "; target yang berlaku pada " +
-      tanggal(doc.as_of) + ". Jumlah data dihitung langsung saat halaman dimuat.";
-    renderSummary(doc);
-    renderChart(doc);
-    renderTable(doc);
-    $("hasil").hidden = false;
-  }
-
-  async function show(wilayahAlamat) {
-    const choice = chosen();
-    if (wilayahAlamat !== undefined) choice.wilayah = wilayahAlamat;
-    let asOf = "";
-    if (choice.as_of) {
-      asOf = isoDate(choice.as_of);
-      if (!asOf) {
-        pesan("Tanggal \u201cTarget berlaku per\u201d harus berformat hh/bb/tttt dan benar-benar ada, mis. 31/12/2022.");
-        $("as-of").focus();
-        return;
-      }
-    }
-    const seq = ++requestSeq;
-    pesan("Memuat\u2026", "info");
-    try {
-      const resp = await api("/capaian-pendataan", {periode: choice.periode, wilayah: choice.wilayah, as_of: asOf});
-      const doc = await resp.json();
-      if (seq !== requestSeq) return;
-      const params = new URLSearchParams(Object.entries({periode: choice.periode, wilayah: choice.wilayah, as_of: asOf})
-        .filter(([, v]) => v));
-      history.replaceState(null, "", "?" + params.toString());
-      if (doc.jumlah.masuk === 0 && doc.jumlah.target === null && doc.rows.every((r) => r.target === null)) {
-        $("hasil").hidden = true;
-        current = null;
-        pesan("Belum ada target maupun data masuk untuk " + areaName(doc) + " pada periode " + doc.periode + ".", "info");
-        return;
-      }
-      current = {periode: choice.periode, wilayah: choice.wilayah, as_of: asOf};
-      pesan("");
-      render(doc);
-    } catch (e) {
-      if (seq !== requestSeq) return;
+  const seq = ++requestSeq;
+  pesan("Memuat\u2026", "info");
+  try {
+    const resp = await api("/capaian-pendataan", {params: {periode: choice.periode, wilayah: choice.wilayah, as_of: asOf}});
+    const doc = await resp.json();
+    if (seq !== requestSeq) return;
+    keepInUrl({periode: choice.periode, wilayah: choice.wilayah, as_of: asOf});
+    if (doc.jumlah.masuk === 0 && doc.jumlah.target === null && doc.rows.every((r) => r.target === null)) {
       $("hasil").hidden = true;
       current = null;
-      pesan(e instanceof ApiError ? e.message : "Terjadi kesalahan: " + e.message);
+      pesan("Belum ada target maupun data masuk untuk " + areaName(doc) + " pada periode " + doc.periode + ".", "info");
+      return;
     }
-  }
-
-  // ------------------------------------------------------------------ downloads (CSV, Excel)
-
-  const UNDUH_PATH = {capaian: "/capaian-pendataan", keragaan: "/agregat/keragaan-koperasi", umkm: "/agregat/umkm"};
-
-  /** A plain link cannot send the Authorization header: fetch the file, then hand the browser a
-   *  Blob under the file name the server chose. */
-  async function unduh(jenis, format) {
-    if (!current) return;
-    try {
-      const resp = await api(UNDUH_PATH[jenis], {periode: current.periode, wilayah: current.wilayah,
-                                                 as_of: jenis === "capaian" ? current.as_of : "", format: format});
-      const blob = await resp.blob();
-      const match = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "");
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(blob);
-      a.download = match ? match[1] : jenis + "." + format;
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(a.href), 60000);
-    } catch (e) {
-      pesan(e instanceof ApiError ? e.message : "Unduhan gagal: " + e.message);
-    }
-  }
-
-  // ------------------------------------------------------------------ start
-
-  function showIdentity() {
-    let text = "Kunci " + me.name + " \u00b7 peran " + (PERAN[me.role] || me.role) + " \u00b7 " +
-      (me.wilayah ? me.wilayah.nama : "Nasional");
-    if (me.expires_at) {
-      // the day in WIB (UTC+7), where the registry dates everything
-      const wib = new Date(Date.parse(me.expires_at) + 7 * 3600 * 1000).toISOString();
-      text += " \u00b7 berlaku sampai " + tanggal(wib);
-    }
-    $("identitas").textContent = text;
-  }
-
-  /** After a key is given: who it is, then the page opens straight on the key's own wilayah
-   *  (or the one in the page address) with only what the key may see. */
-  async function start() {
-    requestSeq++;
+    current = {periode: choice.periode, wilayah: choice.wilayah, as_of: asOf};
+    pesan("");
+    render(doc);
+  } catch (e) {
+    if (seq !== requestSeq) return;
     $("hasil").hidden = true;
-    $("tampilkan").disabled = true;
-    try {
-      me = await (await api("/me")).json();
-      showKeySaved();
-      showIdentity();
-      if (!me.actions.includes("report.read")) {
-        for (const id of ["provinsi", "kabkota"]) fillSelect($(id), [], "-");
-        pesan(pesanPeran(me.role));
-        return;
-      }
-      await loadWilayah();
-      const params = new URLSearchParams(window.location.search);
-      if (params.get("periode")) $("periode").value = params.get("periode");
-      const asOf = params.get("as_of") || "";
-      $("as-of").value = /^\d{4}-\d{2}-\d{2}$/.test(asOf) ? tanggal(asOf) : "";
-      const wilayah = params.has("wilayah") ? params.get("wilayah") : (me.wilayah ? me.wilayah.kode : "");
-      await choose(wilayah);
-      // a wilayah from the address that the key does not cover is asked for as it is: the
-      // service's answer (outside-scope) is then explained on the page
-      await show(wilayah);
-    } catch (e) {
-      pesan(e instanceof ApiError ? e.message : "Terjadi kesalahan: " + e.message);
-    }
+    current = null;
+    gagal(e);
   }
+}
 
-  document.addEventListener("DOMContentLoaded", () => {
-    $("form-kunci").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const key = $("kunci").value.trim();
-      if (!key) return;
-      sessionStorage.setItem(KEY_STORAGE, key);
-      $("kunci").value = "";
-      start();
-    });
-    $("ganti-kunci").addEventListener("click", () => {
-      sessionStorage.removeItem(KEY_STORAGE);
-      me = null;
-      current = null;
-      requestSeq++;
-      $("hasil").hidden = true;
-      $("tampilkan").disabled = true;
-      pesan("");
-      // the next key starts from its own wilayah, not the previous key's choice
-      history.replaceState(null, "", window.location.pathname);
-      showKeyForm();
-      $("kunci").focus();
-    });
-    $("provinsi").addEventListener("change", async () => {
-      try {
-        await loadKabkota($("provinsi").value);
-      } catch (e) {
-        pesan(e instanceof ApiError ? e.message : "Terjadi kesalahan: " + e.message);
-      }
-    });
-    $("filter").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      show();
-    });
-    for (const button of document.querySelectorAll("[data-unduh]")) {
-      button.addEventListener("click", () => unduh(button.dataset.unduh, button.dataset.format));
+// ------------------------------------------------------------------ downloads (CSV, Excel)
+
+const UNDUH_PATH = {capaian: "/capaian-pendataan", keragaan: "/agregat/keragaan-koperasi", umkm: "/agregat/umkm"};
+
+/** A plain link cannot send the Authorization header: fetch the file, then hand the browser a
+ *  Blob under the file name the server chose. */
+async function unduh(jenis, format) {
+  if (!current) return;
+  try {
+    const resp = await api(UNDUH_PATH[jenis], {params: {periode: current.periode, wilayah: current.wilayah,
+                                                        as_of: jenis === "capaian" ? current.as_of : "", format}});
+    const blob = await resp.blob();
+    const match = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "");
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = match ? match[1] : jenis + "." + format;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  } catch (e) {
+    gagal(e, "Unduhan gagal: ");
+  }
+}
+
+// ------------------------------------------------------------------ start
+
+function showIdentity() {
+  let text = "Kunci " + me.name + " \u00b7 peran " + (PERAN[me.role] || me.role) + " \u00b7 " +
+    (me.wilayah ? me.wilayah.nama : "Nasional");
+  if (me.expires_at) {
+    // the day in WIB (UTC+7), where the registry dates everything
+    const wib = new Date(Date.parse(me.expires_at) + 7 * 3600 * 1000).toISOString();
+    text += " \u00b7 berlaku sampai " + tanggal(wib);
+  }
+  $("identitas").textContent = text;
+}
+
+/** After a key is given: who it is, then the page opens straight on the key's own wilayah
+ *  (or the one in the page address) with only what the key may see. */
+async function start() {
+  requestSeq++;
+  $("hasil").hidden = true;
+  $("tampilkan").disabled = true;
+  try {
+    me = await apiJson("/me");
+    showKeySaved();
+    showIdentity();
+    if (!me.actions.includes("report.read")) {
+      for (const id of ["provinsi", "kabkota"]) fillSelect($(id), [], "-");
+      pesan(pesanPeran(me.role));
+      return;
     }
-    if (getKey()) {
-      start();
-    } else {
-      showKeyForm();
-    }
-  });
-})();
+    await loadWilayah();
+    const params = new URLSearchParams(window.location.search);
+    if (params.get("periode")) $("periode").value = params.get("periode");
+    const asOf = params.get("as_of") || "";
+    $("as-of").value = /^\d{4}-\d{2}-\d{2}$/.test(asOf) ? tanggal(asOf) : "";
+    const wilayah = params.has("wilayah") ? params.get("wilayah") : (me.wilayah ? me.wilayah.kode : "");
+    await choose(wilayah);
+    // a wilayah from the address that the key does not cover is asked for as it is: the
+    // service's answer (outside-scope) is then explained on the page
+    await show(wilayah);
+  } catch (e) {
+    gagal(e);
+  }
+}
+
+function forget() {
+  me = null;
+  current = null;
+  requestSeq++;
+  $("hasil").hidden = true;
+  $("tampilkan").disabled = true;
+  // the next key starts from its own wilayah, not the previous key's choice
+  history.replaceState(null, "", window.location.pathname);
+}
+
+$("provinsi").addEventListener("change", async () => {
+  try {
+    await loadKabkota($("provinsi").value);
+  } catch (e) {
+    gagal(e);
+  }
+});
+$("filter").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  show();
+});
+for (const button of document.querySelectorAll("[data-unduh]")) {
+  button.addEventListener("click", () => unduh(button.dataset.unduh, button.dataset.format));
+}
+mulai({start, forget, kata});

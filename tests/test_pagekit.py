@@ -1,0 +1,102 @@
+"""The page kit (app/core/pages) as a browser receives it: both pages are the kit's skeleton with
+the kit's stylesheet and script module under their own, everything from files (the
+Content-Security-Policy runs nothing inline), and every name a page's module imports is one the
+kit's module exports — a missing one would stop the whole page from running. What the pages do
+with it is tested in a real browser by tests/test_dashboard.py and tests/test_verifikasi_page.py."""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+PAGES = {"dashboard": "dinas", "verifikasi": "verifikator"}
+KIT_CSS = "/static/kumkm/kumkm.css"
+KIT_JS = "/static/kumkm/kumkm.js"
+
+
+class Markup(HTMLParser):
+    """The parts of a page the kit is about: its styles, its scripts, ids, inline code."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stylesheets: list[str] = []
+        self.scripts: list[dict[str, str | None]] = []
+        self.inline: list[str] = []
+        self.ids: list[str] = []
+        self.text: list[str] = []
+        self._in: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.append(a["id"])
+        if "style" in a:
+            self.inline.append(f"style attribute on <{tag}>")
+        if any(name.startswith("on") for name in a):
+            self.inline.append(f"event handler attribute on <{tag}>")
+        if tag == "link" and a.get("rel") == "stylesheet":
+            self.stylesheets.append(a["href"])
+        if tag == "script":
+            self.scripts.append(a)
+        if tag in ("script", "style", "title", "h1"):
+            self._in.append(tag)
+
+    def handle_endtag(self, tag):
+        if self._in and self._in[-1] == tag:
+            self._in.pop()
+
+    def handle_data(self, data):
+        if self._in and self._in[-1] in ("script", "style") and data.strip():
+            self.inline.append(f"inline <{self._in[-1]}>")
+        if self._in and self._in[-1] in ("title", "h1"):
+            self.text.append(f"{self._in[-1]}:{data.strip()}")
+
+
+async def _markup(client, page: str) -> Markup:
+    r = await client.get(f"/{page}")
+    assert r.status_code == 200, r.text[:300]
+    assert "script-src 'self'; style-src 'self'" in r.headers["content-security-policy"]
+    m = Markup()
+    m.feed(r.text)
+    return m
+
+
+@pytest.mark.parametrize("page", PAGES)
+async def test_a_page_is_the_kit_skeleton_with_the_kits_files_first(client, page):
+    m = await _markup(client, page)
+    assert m.inline == [], "the Content-Security-Policy would not run it"
+    assert m.stylesheets == [KIT_CSS, f"/{page}/static/{page}.css"], "the page's own rules come after the kit's"
+    assert m.scripts == [{"type": "module", "src": f"/{page}/static/{page}.js"}]
+    # the key panel and the message line, once each
+    for id_ in ("panel-kunci", "form-kunci", "kunci", "kunci-aktif", "identitas", "ganti-kunci", "pesan", "periode"):
+        assert m.ids.count(id_) == 1, id_
+    assert len(m.ids) == len(set(m.ids)), "an id stands twice"
+    title = next(t for t in m.text if t.startswith("title:"))
+    assert f"h1:{title.removeprefix('title:')}" in m.text
+    r = await client.get(f"/{page}")
+    assert f"Tempel kunci API {PAGES[page]} Anda." in r.text
+    for url, kind in ((KIT_CSS, "text/css"), (f"/{page}/static/{page}.css", "text/css")):
+        a = await client.get(url)
+        assert a.status_code == 200 and kind in a.headers["content-type"], url
+
+
+def _exports(source: str) -> set[str]:
+    return set(re.findall(r"^export (?:async )?(?:function|const|class) ([A-Za-z_$][\w$]*)", source, re.M))
+
+
+@pytest.mark.parametrize("page", PAGES)
+async def test_what_a_page_script_imports_is_served_and_exported(client, page):
+    own = await client.get(f"/{page}/static/{page}.js")
+    assert own.status_code == 200 and "javascript" in own.headers["content-type"]
+    imports = re.findall(r"^import \{([^}]*)\}\s*from \"([^\"]+)\";", own.text, re.M)
+    assert [src for _, src in imports] == [KIT_JS], "a page imports the kit, and only the kit"
+    kit = await client.get(KIT_JS)
+    assert kit.status_code == 200 and "javascript" in kit.headers["content-type"]
+    names = {n.strip().split(" as ")[0] for n in imports[0][0].split(",") if n.strip()}
+    assert names and names <= _exports(kit.text), sorted(names - _exports(kit.text))
+
+
+async def test_the_kit_serves_only_its_static_files(client):
+    for url in ("/static/kumkm/../__init__.py", "/static/kumkm/../templates/base.html", "/static/kumkm/kumkm.py"):
+        assert (await client.get(url)).status_code == 404, url
