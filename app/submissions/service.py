@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from app.core import db
+from app.core import citus, db
 from app.core.access import Principal, roles
 from app.core.record.prepare import Prepared, Rejected, created_out, prepare, record_out
 from app.core.record.read import get_row
@@ -42,6 +42,9 @@ async def store(prepared: list[Prepared], principal: Principal) -> list[Outcome]
     first: dict[str, Prepared] = {}
     for p in prepared:
         first.setdefault(p.submission_id, p)
+    if citus.enabled():
+        created, stored_hash = await _store_citus(first, principal)
+        return _outcomes(prepared, first, created, stored_hash)
     rows = orjson.dumps([p.row for p in first.values()]).decode()
     # One statement writes record, version, history and change together: atomic per item
     # without an explicit transaction (see db.autocommit for why that matters here).
@@ -54,6 +57,11 @@ async def store(prepared: list[Prepared], principal: Principal) -> list[Outcome]
         if others:
             res = await conn.fetch(queries.EXISTING_HASHES_NATIVE, others)
             stored_hash.update({str(r[0]): r[1] for r in res})
+    return _outcomes(prepared, first, created, stored_hash)
+
+
+def _outcomes(prepared: list[Prepared], first: dict[str, Prepared], created: dict,
+              stored_hash: dict[str, str]) -> list[Outcome]:
     out = []
     for p in prepared:
         sid = p.submission_id
@@ -64,10 +72,44 @@ async def store(prepared: list[Prepared], principal: Principal) -> list[Outcome]
     return out
 
 
+async def _store_citus(first: dict[str, Prepared], principal: Principal) -> tuple[dict, dict[str, str]]:
+    """store() on a Citus coordinator (app.core.citus): one transaction that claims the ids in
+    the directory, then writes each provinsi's new records with one statement routed to the
+    worker holding that provinsi (queries.py says why it differs). Same outcomes as on one
+    server: what the directory did not let through is a replay or a conflict by its hash."""
+    by_provinsi: dict[str, list[Prepared]] = {}
+    for p in first.values():
+        by_provinsi.setdefault(p.row["kode_provinsi"], []).append(p)
+    created: dict = {}
+    stored_hash: dict[str, str] = {}
+    async with db.driver() as conn, conn.transaction():
+        ids = list(first)
+        claimed = {str(r[0]) for r in await conn.fetch(
+            queries.CLAIM_IDS_CITUS, ids, [first[i].row["kode_provinsi"] for i in ids])}
+        # provinsi in a fixed order: two batches spanning the same provinsi lock in one order
+        for provinsi in sorted(by_provinsi):
+            fresh = [p.row for p in by_provinsi[provinsi] if p.submission_id in claimed]
+            if fresh:
+                result = await conn.fetch(queries.INSERT_PROVINSI_CITUS, orjson.dumps(fresh).decode(),
+                                          principal.name, principal.id, principal.role, provinsi)
+                created.update({str(r[0]): r for r in result})
+        stored_hash.update({sid: first[sid].content_hash for sid in created})
+        others = [sid for sid in first if sid not in claimed]
+        if others:
+            where: dict[str, list[str]] = {}
+            for sid, provinsi in await conn.fetch(queries.DIRECTORY_CITUS, others):
+                where.setdefault(provinsi, []).append(str(sid))
+            for provinsi, sids in sorted(where.items()):
+                res = await conn.fetch(queries.EXISTING_HASHES_CITUS, provinsi, sids)
+                stored_hash.update({str(r[0]): r[1] for r in res})
+    return created, stored_hash
+
+
 async def list_rows(*, level: int | None, kode: str | None, periode: str | None, jenis: str | None,
                     status: str | None, after: uuid.UUID | None, limit: int):
     async with db.connect() as conn:
-        return (await conn.execute(queries.LIST[level], {
+        stmt = (queries.LIST_CITUS if citus.enabled() else queries.LIST)[level]
+        return (await conn.execute(stmt, {
             "kode": kode, "periode": periode, "jenis": jenis, "status": status,
             "after": after, "limit": limit,
         })).all()

@@ -63,6 +63,62 @@ DECIDE = text(
     """
 )
 
+# ---- DECIDE on a Citus coordinator (app.core.citus; docs/operations.md "Scale-out past one
+# primary"). The records of a batch may lie on several workers, and a multi-shard UPDATE
+# under a FOR UPDATE is not something Citus plans; so the directory names each record's
+# provinsi (queries of app.core.record.read), and the service runs this statement once per
+# provinsi, all in one transaction. It is DECIDE with kode_provinsi, the distribution column,
+# in every condition and join, so it routes to that provinsi's worker, with two differences:
+# the walidata line is rewritten without setting kode_provinsi (Citus refuses a SET of the
+# distribution column, and a decision never moves a record), and the status counters move in
+# the statement itself (the one-server triggers that do it are dropped there).
+def _citus_decide() -> str:
+    sql = str(DECIDE)
+    for old, new in (
+        # the rows are locked in submission_id order by LOCK_CITUS first (a FOR UPDATE CTE
+        # joined back to the record is a join Citus does not plan); the scope moves here
+        ("""    ), target AS (
+        SELECT s.submission_id FROM submissions s JOIN input i USING (submission_id)
+        WHERE s.version = i.version AND s.status = i.dari
+          AND (CAST(:scope AS text) IS NULL OR s.kode_provinsi = :scope OR s.kode_kabkota = :scope)
+        ORDER BY s.submission_id
+        FOR UPDATE OF s
+    ), upd AS (""", "    ), upd AS ("),
+        ("FROM input i, target t", "FROM input i"),
+        ("WHERE t.submission_id = s.submission_id AND i.submission_id = s.submission_id",
+         "WHERE s.kode_provinsi = :provinsi AND i.submission_id = s.submission_id"
+         " AND (CAST(:scope AS text) IS NULL OR s.kode_provinsi = :scope OR s.kode_kabkota = :scope)"),
+        ("SET kode_provinsi = upd.kode_provinsi, kode_kabkota", "SET kode_kabkota"),
+        ("WHERE r.submission_id = upd.submission_id",
+         "WHERE r.kode_provinsi = :provinsi AND r.submission_id = upd.submission_id"),
+        ("JOIN submission_versions v ON v.submission_id",
+         "JOIN submission_versions v ON v.kode_provinsi = :provinsi AND v.submission_id"),
+        ("INSERT INTO submission_history (submission_id,", "INSERT INTO submission_history (kode_provinsi, submission_id,"),
+        ("SELECT submission_id, version, 'diverifikasi',", "SELECT kode_provinsi, submission_id, version, 'diverifikasi',"),
+        ("""    )
+    SELECT submission_id, version, ke AS status""", """    ), rek AS (
+        INSERT INTO rekap_status AS r (kode_provinsi, periode, kode_kabkota, status, shard, n)
+        SELECT kode_provinsi, periode, kode_kabkota, status, 0, sum(d)
+        FROM (SELECT kode_provinsi, periode, kode_kabkota, ke AS status, 1 AS d FROM upd
+              UNION ALL
+              SELECT kode_provinsi, periode, kode_kabkota, dari, -1 FROM upd) AS x
+        GROUP BY 1, 2, 3, 4 HAVING sum(d) <> 0 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (kode_provinsi, periode, kode_kabkota, status, shard) DO UPDATE SET n = r.n + excluded.n
+    )
+    SELECT submission_id, version, ke AS status"""),
+    ):
+        assert sql.count(old) == 1, old
+        sql = sql.replace(old, new)
+    return sql
+
+
+DECIDE_CITUS = text(_citus_decide())
+LOCK_CITUS = text("SELECT submission_id FROM submissions WHERE kode_provinsi = :provinsi "
+                  "AND submission_id = ANY(CAST(:ids AS uuid[])) ORDER BY submission_id FOR UPDATE")
+DIRECTORY_CITUS = text("SELECT submission_id, kode_provinsi FROM submission_ids "
+                       "WHERE submission_id = ANY(CAST(:ids AS uuid[]))")
+
+
 # The state of records whose decision did not apply, with their latest transition, to tell
 # a replay (200) from a lost race or stale view (409), a missing record (404) or scope (403).
 CURRENT_WITH_LAST = text(
@@ -81,6 +137,14 @@ CURRENT_WITH_LAST = text(
     WHERE s.submission_id = ANY(CAST(:ids AS uuid[]))
     """
 )
+
+# On Citus: per provinsi (the directory names it), routed to its worker, the history joined on
+# the distribution column too.
+CURRENT_WITH_LAST_CITUS = text(str(CURRENT_WITH_LAST).replace(
+    "WHERE h.submission_id = s.submission_id",
+    "WHERE h.kode_provinsi = s.kode_provinsi AND h.submission_id = s.submission_id").replace(
+    "WHERE s.submission_id = ANY(", "WHERE s.kode_provinsi = :provinsi AND s.submission_id = ANY("))
+assert str(CURRENT_WITH_LAST_CITUS).count(":provinsi") == 1
 
 # Columns a correction rewrites. Identity (submission_id, periode, jenis, enumerator_id) is
 # checked equal by the service before this runs, so it is not rewritten.
