@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("kumkm.citus")
 
@@ -43,7 +44,7 @@ def set_enabled(value: bool) -> None:
     _enabled = value
 
 
-async def state(conn) -> str:
+async def state(conn: Any) -> str:
     """'none' (no citus extension: one server), 'installed' (extension, schema not
     distributed) or 'distributed'. `conn` is an asyncpg connection."""
     if not await conn.fetchval(_HAS_EXTENSION):

@@ -42,6 +42,7 @@ async def _feed_copy(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     """The common case (no snapshot to skip, personal data visible): PostgreSQL builds every
     line including its cursor; the last line's cursor is where the page ends."""
     pg, scope, pos = state.conn.pg, state.scope, state.cursor
+    assert scope is not None and pos is not None     # a feed's state has both
     horizon = state.detail["horizon"]
     n = 0
     last = b""
@@ -83,6 +84,7 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     """Change lines in (xid, id) order, then the trailing line. Each line carries the cursor
     that resumes right after it."""
     scope, tr = state.scope, state.tr
+    assert scope is not None                           # a feed's state has one
     pg = state.conn.pg
     horizon = state.detail["horizon"]
     if state.cursor.snapshot is None and scope.pii:

@@ -99,6 +99,7 @@ async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
     """Snapshot lines as stored; a large table is read by two connections sharing the
     stream's snapshot (pg_export_snapshot), range of pages by range of pages, in order."""
     pg, scope = state.conn.pg, state.scope
+    assert scope is not None                           # a snapshot's state has one
     provinsi = cluster_provinsi(scope, "snapshot")
     if provinsi is not None:
         # on Citus: one routed read on the provinsi's worker, in the stream's own transaction
