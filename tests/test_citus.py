@@ -192,8 +192,31 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
         outcomes = [(i["outcome"], i["status"]) for i in r.json()["items"]]
         assert outcomes == [("decided", 200)] * 279 + [("rejected", 404)]
 
+        # a correction of a ditolak record moves it to another kabupaten/kota of its provinsi,
+        # back to masuk as version 2; a move to another provinsi is refused (records are placed
+        # by provinsi); the riwayat and the verifikator's queue read it on its worker
+        moved = records16[250]
+        palembang = await coord.fetchval("SELECT kode FROM wilayah WHERE kode LIKE '16.71.%' AND level = 4 "
+                                         "ORDER BY kode LIMIT 1")
+        r = await http.put(f"/api/v1/submissions/{moved['submission_id']}", headers=auth(keys["admin"]),
+                           json={**moved, "kode_wilayah": palembang, "nama_usaha": "Warung Pindah"})
+        assert r.status_code == 200 and r.json()["version"] == 2 and r.json()["status"] == "masuk", r.text
+        r = await http.put(f"/api/v1/submissions/{records16[251]['submission_id']}", headers=auth(keys["admin"]),
+                           json={**records16[251], "kode_wilayah": JAMBI_DESA})
+        assert r.status_code == 422, r.text
+        r = await http.get(f"/api/v1/submissions/{moved['submission_id']}/riwayat", headers=auth(keys["verif16"]))
+        assert r.status_code == 200, r.text
+        assert [x["aksi"] for x in r.json()["items"]] == ["dibuat", "diverifikasi", "dikoreksi"]
+        r = await http.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "kabkota": "16.71"},
+                           headers=auth(keys["verif16"]))
+        assert r.status_code == 200, r.text
+        assert [x["submission_id"] for x in r.json()["items"]] == [moved["submission_id"]]
+
         # capaian pendataan from the counters the writers keep, equal to a recount of the records
-        for provinsi, kabkota, expected in (("16", "16.07", (500, 301, 250, 10)), ("15", "15.05", (100, 102, 0, 20))):
+        r = await http.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"},
+                           headers=auth(keys["admin"]))
+        assert next(x for x in r.json()["rows"] if x["kode"] == "16.71")["masuk"] == 1
+        for provinsi, kabkota, expected in (("16", "16.07", (500, 300, 250, 9)), ("15", "15.05", (100, 102, 0, 20))):
             r = await http.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": provinsi},
                                headers=auth(keys["admin"]))
             assert r.status_code == 200, r.text
@@ -209,11 +232,11 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
         lines16 = await _feed(http, keys["dinas16"], limit=70)
         created16 = [x["submission_id"] for x in lines16 if x["jenis_perubahan"] == "dibuat"]
         assert sorted(created16) == sorted([one["submission_id"]] + [x["submission_id"] for x in records16])
-        changes16 = [(x["submission_id"], x["status"]) for x in lines16]
-        assert len(changes16) == len(set(changes16)) == 301 + 260
+        changes16 = [_key_of(x) for x in lines16]
+        assert len(changes16) == len(set(changes16)) == 301 + 260 + 1
         assert {x["kode_provinsi"] for x in lines16} == {"16"}
         lines15 = await _feed(http, keys["wali15"], limit=33)
-        assert len(lines15) == 102 + 20 and len({(x["submission_id"], x["status"]) for x in lines15}) == 122
+        assert len(lines15) == 102 + 20 and len({_key_of(x) for x in lines15}) == 122
         assert all(x["record"]["data"]["nik_pemilik"].startswith("1505") for x in lines15)   # pii key: unmasked
 
         # the national feed is not served on the cluster: a catalog error names the way
@@ -240,7 +263,7 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
                                    for _ in range(8)])
         for _ in range(40):
             page, cursor, _more = await _page(http, keys["dinas16"], 25, cursor)
-            seen += [(x["submission_id"], x["status"]) for x in page]
+            seen += [_key_of(x) for x in page]
             if writers.done():
                 break
             await asyncio.sleep(0.05)
@@ -248,14 +271,14 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
         assert all(w.json()["created"] == 21 for w in written)
         while True:
             page, cursor, more_pages = await _page(http, keys["dinas16"], 100, cursor)
-            seen += [(x["submission_id"], x["status"]) for x in page]
+            seen += [_key_of(x) for x in page]
             if not more_pages:
                 break
-        in_db = {(str(r[0]), r[1]) for r in await coord.fetch(
-            "SELECT submission_id, status FROM changes WHERE kode_provinsi = '16'")}
+        in_db = {(str(r[0]), r[1], r[2], r[3]) for r in await coord.fetch(
+            "SELECT submission_id, version, status, jenis_perubahan FROM changes WHERE kode_provinsi = '16'")}
         start = len(lines16)
         assert len(seen) == len(set(seen))
-        assert set(seen) | {(x["submission_id"], x["status"]) for x in lines16} == in_db
+        assert set(seen) | {_key_of(x) for x in lines16} == in_db
         assert len(in_db) == start + 160
 
 
@@ -272,6 +295,11 @@ async def test_a_revoked_key_is_refused_at_once_on_the_cluster(service):
                 break
             await asyncio.sleep(0.1)
         assert (await http.get("/api/v1/me", headers=auth(key))).status_code == 401
+
+
+def _key_of(line: dict) -> tuple:
+    """What makes a change one change: its record, version, status and kind."""
+    return (line["submission_id"], line["version"], line["status"], line["jenis_perubahan"])
 
 
 async def _page(http: httpx.AsyncClient, key: str, limit: int, cursor: str | None):

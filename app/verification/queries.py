@@ -126,7 +126,7 @@ CURRENT_WITH_LAST = text(
     SELECT s.submission_id, s.status, s.version, s.kode_wilayah, s.created_by,
            (SELECT k.identity_id FROM api_keys k WHERE k.id = s.created_by_key) AS owner_identity,
            encode(s.content_hash, 'hex') AS content_hash, s.periode, s.jenis, s.enumerator_id,
-           s.kode_provinsi,
+           s.kode_provinsi, s.kode_kabkota,
            h.aksi, h.dari, h.ke, h.oleh, h.alasan_kode, h.catatan, h.pada, h.version AS h_version
     FROM submissions s
     LEFT JOIN LATERAL (
@@ -189,6 +189,42 @@ CORRECT = text(
     SELECT submission_id, version FROM upd
     """
 )
+
+# CORRECT on a Citus coordinator, once the directory named the provinsi: routed to its worker
+# as DECIDE_CITUS is, without setting kode_provinsi (the distribution column; a correction
+# stays in its provinsi, which the service checks first), and moving the status counters
+# itself: ditolak -1 where the record was (:old_kabkota, the kabupaten/kota of the version the
+# service saw and the statement requires), masuk +1 where it is now.
+def _citus_correct() -> str:
+    sql = str(CORRECT)
+    for old, new in (
+        (_SET, ", ".join(p for p in _SET.split(", ") if not p.startswith("kode_provinsi ="))),
+        ("WHERE s.submission_id = i.submission_id", "WHERE s.kode_provinsi = :provinsi AND s.submission_id = i.submission_id"),
+        ("SET kode_provinsi = upd.kode_provinsi, kode_kabkota", "SET kode_kabkota"),
+        ("WHERE r.submission_id = upd.submission_id",
+         "WHERE r.kode_provinsi = :provinsi AND r.submission_id = upd.submission_id"),
+        ("INSERT INTO submission_versions (submission_id,", "INSERT INTO submission_versions (kode_provinsi, submission_id,"),
+        ("SELECT upd.submission_id, upd.version, i.data", "SELECT upd.kode_provinsi, upd.submission_id, upd.version, i.data"),
+        ("INSERT INTO submission_history (submission_id,", "INSERT INTO submission_history (kode_provinsi, submission_id,"),
+        ("SELECT submission_id, version, 'dikoreksi',", "SELECT kode_provinsi, submission_id, version, 'dikoreksi',"),
+        ("""    )
+    SELECT submission_id, version FROM upd""", """    ), rek AS (
+        INSERT INTO rekap_status AS r (kode_provinsi, periode, kode_kabkota, status, shard, n)
+        SELECT kode_provinsi, periode, kode_kabkota, status, 0, sum(d)
+        FROM (SELECT kode_provinsi, periode, kode_kabkota, 'masuk' AS status, 1 AS d FROM upd
+              UNION ALL
+              SELECT kode_provinsi, periode, CAST(:old_kabkota AS text), 'ditolak', -1 FROM upd) AS x
+        GROUP BY 1, 2, 3, 4 HAVING sum(d) <> 0 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (kode_provinsi, periode, kode_kabkota, status, shard) DO UPDATE SET n = r.n + excluded.n
+    )
+    SELECT submission_id, version FROM upd"""),
+    ):
+        assert sql.count(old) == 1, old
+        sql = sql.replace(old, new)
+    return sql
+
+
+CORRECT_CITUS = text(_citus_correct())
 
 RIWAYAT = text(
     """
@@ -273,11 +309,15 @@ _ANTRIAN = """
 _antrian_cache: dict[tuple, object] = {}
 
 
-def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, sampai: bool, scan: int, limit: int):
+def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, sampai: bool, scan: int, limit: int,
+            citus: bool = False):
     """The queue statement for one combination of filters: each combination is its own
     statement, so PostgreSQL plans it for the index that fits (a catch-all `:x IS NULL OR`
-    form would be planned once for the worst case)."""
-    key = (drive, residual, after, dari, sampai, int(scan), int(limit))
+    form would be planned once for the worst case). `citus`: the form for a Citus
+    coordinator, every table restricted to the kabupaten/kota's provinsi (`:provinsi`, the
+    distribution column), so the whole walk (a window over the rows, the joins, the duplicate
+    checks) is one query on that provinsi's worker."""
+    key = (drive, residual, after, dari, sampai, int(scan), int(limit), citus)
     stmt = _antrian_cache.get(key)
     if stmt is None:
         stmt = text(_ANTRIAN.format(
@@ -288,6 +328,16 @@ def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, samp
             sampai="AND s.captured_at < :sampai" if sampai else "",
             scan=int(scan), limit=int(limit),
         ))
+        if citus:
+            sql = str(stmt)
+            for a, b in (("WHERE o.duplikat_kunci", "WHERE o.kode_provinsi = :provinsi AND o.duplikat_kunci"),
+                         ("WHERE s.kode_", "WHERE s.kode_provinsi = :provinsi AND s.kode_"),
+                         ("JOIN submissions s ON s.submission_id", "JOIN submissions s ON s.kode_provinsi = :provinsi "
+                                                                   "AND s.submission_id"),
+                         ("JOIN submission_versions v ON v.submission_id", "JOIN submission_versions v ON "
+                                                                           "v.kode_provinsi = :provinsi AND v.submission_id")):
+                sql = sql.replace(a, b)
+            stmt = text(sql)
         _antrian_cache[key] = stmt
     return stmt
 

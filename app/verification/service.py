@@ -249,6 +249,13 @@ def _decision_out(sid, status, version, dari, alasan_kode, catatan, oleh, pada, 
 # ---------------------------------------------------------------- corrections
 
 async def _current(conn, submission_id: str):
+    if citus.enabled():
+        # the directory names the provinsi; the record is then read on its worker
+        found = (await conn.execute(queries.DIRECTORY_CITUS, {"ids": [submission_id]})).first()
+        if found is None:
+            return None
+        return (await conn.execute(queries.CURRENT_WITH_LAST_CITUS, {"ids": [submission_id],
+                                                                     "provinsi": found.kode_provinsi})).first()
     return (await conn.execute(queries.CURRENT_WITH_LAST, {"ids": [submission_id]})).first()
 
 
@@ -304,10 +311,12 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
         if _judge_correction(cur, p.content_hash):
             return True
         async with db.transaction() as conn:
-            row = (await conn.execute(queries.CORRECT, {
-                "row": orjson.dumps(p.row).decode(), "seen_version": cur.version,
-                "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role,
-            })).first()
+            args = {"row": orjson.dumps(p.row).decode(), "seen_version": cur.version,
+                    "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role}
+            if citus.enabled():
+                args.update(provinsi=cur.kode_provinsi, old_kabkota=cur.kode_kabkota)
+            row = (await conn.execute(queries.CORRECT_CITUS if citus.enabled() else queries.CORRECT,
+                                      args)).first()
             if row is not None:
                 return False
             cur = await _current(conn, sid)
@@ -509,7 +518,8 @@ async def antrian(principal: Principal, kabkota: str | None, f: Filter, cursor: 
     # Without a filter to check, the page is the first `limit` rows walked.
     scan = max(queries.SCAN_MAX, limit) if residual else limit
     stmt = queries.antrian(drive, tuple(residual), cursor is not None, dari is not None, sampai is not None,
-                           scan, limit)
+                           scan, limit, citus.enabled())
+    params["provinsi"] = kabkota.split(".")[0]
     async with db.connect() as conn:
         rows = (await conn.execute(stmt, params)).all()
         counts = {r.status: r.n for r in await conn.execute(queries.REKAP, {
