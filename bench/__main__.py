@@ -3,7 +3,7 @@ import importlib
 import sys
 
 BENCHES = ("ingest", "statement-cost", "verification", "capaian", "sync", "load", "capacity", "failover",
-           "verifikasi-page", "xlsx", "openrosa")
+           "verifikasi-page", "xlsx", "openrosa", "citus")
 
 
 def main() -> None:

@@ -53,3 +53,7 @@ AUDIT_PAGE = text(
 NAME_TAKEN = text("SELECT id, identity_id FROM api_keys WHERE name = :name ORDER BY id DESC LIMIT 1")
 
 EXPIRES = text("SELECT expires_at FROM api_keys WHERE id = :id")
+
+# The key-change notification the api_keys trigger sends on one server, sent by the service on
+# a Citus coordinator (app/auth/service.py, _notify_citus).
+NOTIFY_KEYS_CITUS = text("SELECT pg_notify('kumkm_keys', 'UPDATE')")

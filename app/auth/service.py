@@ -7,7 +7,7 @@ import datetime as dt
 import secrets
 
 from app.auth import queries
-from app.core import db
+from app.core import citus, db
 from app.core.access import POLICY, ROLES, Principal
 from app.core.authn import clear_cache, hash_key
 from app.core.reference import LEVEL_KABKOTA, LEVEL_PROVINSI, get_index
@@ -117,6 +117,7 @@ async def rotate(ref: str, grace_seconds: int = 0) -> tuple[int, str] | None:
             "name": old.name, "role": old.role, "kode_wilayah": old.kode_wilayah, "prefix": key[:14],
             "h": hash_key(key), "pii": old.pii, "expires_at": None, "identity_id": old.identity_id,
         })).scalar_one()
+        await _notify_citus(conn)
     clear_cache()
     return key_id, key
 
@@ -125,8 +126,18 @@ async def revoke(ref: str) -> list[tuple[int, str]]:
     async with db.transaction() as conn:
         target = await _one(conn, ref, lambda k: k["revoked_at"] is None, "not yet revoked")
         rows = (await conn.execute(queries.REVOKE, {"id": target["id"]})).all()
+        await _notify_citus(conn)
     clear_cache()
     return [tuple(r) for r in rows]
+
+
+async def _notify_citus(conn) -> None:
+    # On one server a trigger on api_keys tells every process's listener (migration 0005). On
+    # a Citus coordinator that trigger is dropped (a worker cannot two-phase-commit a NOTIFY,
+    # ops/citus/distribute.sql), so the change says it itself, in its own transaction: the
+    # listeners hear it when it commits, as they would the trigger's.
+    if citus.enabled():
+        await conn.execute(queries.NOTIFY_KEYS_CITUS)
 
 
 async def list_keys() -> list[dict]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
-from app.core import db
+from app.core import citus, db
 from app.core.errors import describe, fault_kind, problem_response, unavailable
 from app.core.settings import settings
 
@@ -185,6 +185,10 @@ class Monitor:
             if current != db.head_revision():
                 raise NotReady(f"migrations pending: the schema is at {current}, this release needs "
                                f"{db.head_revision()}")
+            try:
+                await citus.detect()
+            except citus.NotDistributed as exc:
+                raise NotReady(str(exc)) from None
             if self.then is not None:
                 await self.then()
         except asyncio.CancelledError:

@@ -6,7 +6,7 @@ import re
 from sqlalchemy import text
 
 from app.core.record import LINE_COLUMNS, ROW_COLUMNS, record_line
-from app.core.record.read import RECORD_SELECT
+from app.core.record.read import RECORD_SELECT, RECORD_SELECT_CITUS
 
 
 def native(sql, names: tuple[str, ...]) -> str:
@@ -96,4 +96,87 @@ WILAYAH_FILTER = {
     4: "s.kode_wilayah = :kode",
 }
 LIST = {level: text(LIST_TEMPLATE.replace("{wilayah_filter}", f)) for level, f in WILAYAH_FILTER.items()}
+# On Citus the joins carry kode_provinsi (RECORD_SELECT_CITUS): each shard answers its part of
+# the page from its own rows, and the coordinator merges the parts in submission_id order.
+LIST_CITUS = {level: text((RECORD_SELECT_CITUS + LIST_TEMPLATE[len(RECORD_SELECT):]).replace("{wilayah_filter}", f))
+              for level, f in WILAYAH_FILTER.items()}
 
+
+
+# ---------------------------------------------------------------- on a Citus cluster
+#
+# The same ingest on the distributed schema (ops/citus/distribute.sql, docs/operations.md
+# "Scale-out past one primary"). INSERT_MANY cannot run there as it is: its conflict target
+# (submission_id) is no longer a unique key (every key of the record tables starts with
+# kode_provinsi, the distribution column, since Citus enforces uniqueness only inside a
+# shard), and its statement-trigger counters are dropped there. So, in ONE transaction:
+#   1. CLAIM_IDS_CITUS: the directory submission_ids (distributed by submission_id, a global
+#      primary key) takes the batch's ids; an id already there, from any provinsi and any
+#      earlier or concurrent batch, is not returned. This is where a replay stops: it stores
+#      nothing, and its content hash is compared as on one server (EXISTING_HASHES_CITUS).
+#   2. INSERT_PROVINSI_CITUS, once per provinsi of the claimed items: INSERT_MANY with
+#      kode_provinsi in every key, no conflict arbitration (the directory already decided),
+#      and the status counters written by the statement itself (on one server the triggers do).
+#      Every table it writes is co-located by kode_provinsi, so all of it lands on the one
+#      worker that holds the provinsi.
+CLAIM_IDS_CITUS = """
+    INSERT INTO submission_ids (submission_id, kode_provinsi)
+    SELECT * FROM unnest($1::uuid[], $2::text[])
+    ON CONFLICT DO NOTHING
+    RETURNING submission_id
+"""
+
+INSERT_PROVINSI_CITUS = native(text(
+    f"""
+    WITH input AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({_RECORDSET})
+    ), ins AS (
+        INSERT INTO submissions ({", ".join(_DATA_COLUMNS)}, content_hash, dibuat_oleh, dibuat_oleh_key)
+        SELECT {", ".join(_DATA_COLUMNS)}, decode(content_hash, 'hex'), actor, actor_key
+        FROM input
+        RETURNING {", ".join(LINE_COLUMNS)}
+    ), fresh AS (
+        SELECT ins.*, input.data, input.actor, input.actor_key, input.actor_role
+        FROM ins JOIN input USING (submission_id)
+    ), ver AS (
+        INSERT INTO submission_versions (kode_provinsi, submission_id, version, data, dibuat_oleh, dibuat_pada)
+        SELECT kode_provinsi, submission_id, 1, data, actor, dibuat_pada FROM fresh
+    ), rec AS (
+        INSERT INTO sync_records (submission_id, periode, kode_provinsi, kode_kabkota, line)
+        SELECT submission_id, periode, kode_provinsi, kode_kabkota, {record_line("fresh", "fresh.data")}
+        FROM fresh
+    ), his AS (
+        INSERT INTO submission_history (kode_provinsi, submission_id, version, aksi, dari, ke, oleh,
+                                        oleh_key, oleh_role, pada)
+        SELECT kode_provinsi, submission_id, 1, 'dibuat', NULL, 'masuk', actor, actor_key,
+               actor_role, dibuat_pada
+        FROM fresh
+    ), chg AS (
+        INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode,
+                             kode_provinsi, kode_kabkota, pada)
+        SELECT submission_id, 1, 'masuk', 'dibuat', periode, kode_provinsi, kode_kabkota, dibuat_pada
+        FROM ins
+    ), rek AS (
+        INSERT INTO rekap_status AS r (kode_provinsi, periode, kode_kabkota, status, shard, n)
+        SELECT kode_provinsi, periode, kode_kabkota, 'masuk', 0, count(*)
+        FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        ON CONFLICT (kode_provinsi, periode, kode_kabkota, status, shard) DO UPDATE SET n = r.n + excluded.n
+    )
+    SELECT ins.submission_id, ins.dibuat_pada,
+           (SELECT array_agg(o.submission_id ORDER BY o.submission_id) FROM submissions o
+             WHERE o.kode_provinsi = :provinsi
+               AND input.duplikat_kunci IS NOT NULL AND o.duplikat_kunci = input.duplikat_kunci
+               AND o.submission_id <> ins.submission_id) AS duplikat_dengan
+    FROM ins JOIN input USING (submission_id)
+    """), (*INSERT_MANY_ARGS, "provinsi"))
+
+# The stored hash of ids the directory already held: the directory names each one's provinsi
+# (one routed query per directory shard), then each provinsi's records are read on its worker
+# (a join of the two would need repartitioning: they are distributed by different keys).
+DIRECTORY_CITUS = """
+    SELECT submission_id, kode_provinsi FROM submission_ids WHERE submission_id = ANY($1::uuid[])
+"""
+EXISTING_HASHES_CITUS = """
+    SELECT submission_id, encode(content_hash, 'hex') AS content_hash FROM submissions
+    WHERE kode_provinsi = $1 AND submission_id = ANY($2::uuid[])
+"""

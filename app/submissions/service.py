@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from app.core import db
+from app.core import citus, db
 from app.core.access import Principal, roles
 from app.core.coalesce import Coalescer
 from app.core.errors import fault_kind
@@ -56,8 +56,10 @@ async def _store(items: list[tuple[Prepared, Principal]]) -> list[Outcome]:
     first: dict[str, tuple[Prepared, Principal]] = {}
     for p, who in items:
         first.setdefault(p.submission_id, (p, who))
-    rows = orjson.dumps([{**p.row, "actor": who.name, "actor_key": who.id, "actor_role": who.role}
-                         for p, who in first.values()]).decode()
+    if citus.enabled():
+        created, stored_hash = await _store_citus(first)
+        return _outcomes(items, first, created, stored_hash)
+    rows = orjson.dumps([_with_actor(p, who) for p, who in first.values()]).decode()
     # One statement writes record, version, history and change together: atomic per item
     # without an explicit transaction (see db.autocommit for why that matters here).
     async with db.driver() as conn:
@@ -68,6 +70,17 @@ async def _store(items: list[tuple[Prepared, Principal]]) -> list[Outcome]:
         if others:
             res = await conn.fetch(queries.EXISTING_HASHES_NATIVE, others)
             stored_hash.update({str(r[0]): r[1] for r in res})
+    return _outcomes(items, first, created, stored_hash)
+
+
+def _with_actor(p: Prepared, who: Principal) -> dict:
+    """The row as the ingest statements take it: who wrote it travels with it, since one
+    statement can carry the single writes of several enumerators (app.core.coalesce)."""
+    return {**p.row, "actor": who.name, "actor_key": who.id, "actor_role": who.role}
+
+
+def _outcomes(items: list[tuple[Prepared, Principal]], first: dict[str, tuple[Prepared, Principal]],
+              created: dict, stored_hash: dict[str, str]) -> list[Outcome]:
     out = []
     for p, _ in items:
         sid = p.submission_id
@@ -114,10 +127,44 @@ def _singles() -> Coalescer[tuple[Prepared, Principal], Outcome]:
     return coalescer
 
 
+async def _store_citus(first: dict[str, tuple[Prepared, Principal]]) -> tuple[dict, dict[str, str]]:
+    """store() on a Citus coordinator (app.core.citus): one transaction that claims the ids in
+    the directory, then writes each provinsi's new records with one statement routed to the
+    worker holding that provinsi (queries.py says why it differs). Same outcomes as on one
+    server: what the directory did not let through is a replay or a conflict by its hash."""
+    by_provinsi: dict[str, list[tuple[Prepared, Principal]]] = {}
+    for p, who in first.values():
+        by_provinsi.setdefault(p.row["kode_provinsi"], []).append((p, who))
+    created: dict = {}
+    stored_hash: dict[str, str] = {}
+    async with db.driver() as conn, conn.transaction():
+        ids = list(first)
+        claimed = {str(r[0]) for r in await conn.fetch(
+            queries.CLAIM_IDS_CITUS, ids, [first[i][0].row["kode_provinsi"] for i in ids])}
+        # provinsi in a fixed order: two batches spanning the same provinsi lock in one order
+        for provinsi in sorted(by_provinsi):
+            fresh = [_with_actor(p, who) for p, who in by_provinsi[provinsi] if p.submission_id in claimed]
+            if fresh:
+                result = await conn.fetch(queries.INSERT_PROVINSI_CITUS, orjson.dumps(fresh).decode(),
+                                          provinsi)
+                created.update({str(r[0]): r for r in result})
+        stored_hash.update({sid: first[sid][0].content_hash for sid in created})
+        others = [sid for sid in first if sid not in claimed]
+        if others:
+            where: dict[str, list[str]] = {}
+            for sid, provinsi in await conn.fetch(queries.DIRECTORY_CITUS, others):
+                where.setdefault(provinsi, []).append(str(sid))
+            for provinsi, sids in sorted(where.items()):
+                res = await conn.fetch(queries.EXISTING_HASHES_CITUS, provinsi, sids)
+                stored_hash.update({str(r[0]): r[1] for r in res})
+    return created, stored_hash
+
+
 async def list_rows(*, level: int | None, kode: str | None, periode: str | None, jenis: str | None,
                     status: str | None, after: uuid.UUID | None, limit: int):
     async with db.connect() as conn:
-        return (await conn.execute(queries.LIST[level], {
+        stmt = (queries.LIST_CITUS if citus.enabled() else queries.LIST)[level]
+        return (await conn.execute(stmt, {
             "kode": kode, "periode": periode, "jenis": jenis, "status": status,
             "after": after, "limit": limit,
         })).all()

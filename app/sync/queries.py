@@ -161,3 +161,35 @@ CHANGE_RANGE_LINES = CHANGE_LINES.replace(
     "      AND $4::bigint > 0\n"
     "    ORDER BY c.xid, c.id\n")
 assert CHANGE_RANGE_LINES != CHANGE_LINES
+
+
+# ---- The feed and the snapshot on a Citus coordinator (app.core.citus; docs/operations.md
+# "Scale-out past one primary"). Exactly once holds per provinsi: a provinsi's changes are all
+# written on the one worker holding its shard group, with that worker's transaction id in
+# `xid` (a trigger on the shard sets it, ops/citus/distribute.sql), so the one-server rule
+# holds there when the horizon and the snapshot are that worker's too. Every statement below
+# therefore names the provinsi ($PROVINSI, the distribution column) and is routed to that
+# worker; the record of a change is joined on the distribution column as well. Transaction
+# ids of different workers are not comparable: there is no national horizon (the service
+# answers NOT_ON_CLUSTER to a national key, pointing at the per-provinsi feed).
+HORIZON_CITUS = ("SELECT pg_snapshot_xmin(pg_current_snapshot())::text FROM provinsi_feed "
+                 "WHERE kode_provinsi = $1")
+CURRENT_SNAPSHOT_CITUS = "SELECT pg_current_snapshot()::text FROM provinsi_feed WHERE kode_provinsi = $1"
+
+
+def _on_provinsi(sql: str, param: str) -> str:
+    """A feed statement routed to the worker of the provinsi in `param`."""
+    out = sql.replace("LEFT JOIN sync_records r ON r.submission_id = c.submission_id",
+                      "LEFT JOIN sync_records r ON r.kode_provinsi = c.kode_provinsi "
+                      "AND r.submission_id = c.submission_id")
+    out = out.replace("WHERE (c.xid, c.id) > ", f"WHERE c.kode_provinsi = {param} AND (c.xid, c.id) > ")
+    assert out.count(f"c.kode_provinsi = {param}") == 1 and "r.kode_provinsi = c.kode_provinsi" in out
+    return out
+
+
+CHANGES_CITUS = _on_provinsi(CHANGES, "$8::text")               # CHANGES' parameters, then the provinsi
+CHANGE_LINES_CITUS = _on_provinsi(CHANGE_LINES, "$7::text")     # CHANGE_LINES' parameters, then the provinsi
+# The snapshot of one provinsi, read on its worker in the same REPEATABLE READ transaction as
+# CURRENT_SNAPSHOT_CITUS. $1 periode · $2 scope · $3 provinsi.
+SNAPSHOT_CITUS = SNAPSHOT + "      AND r.kode_provinsi = $3::text\n"
+

@@ -63,6 +63,62 @@ DECIDE = text(
     """
 )
 
+# ---- DECIDE on a Citus coordinator (app.core.citus; docs/operations.md "Scale-out past one
+# primary"). The records of a batch may lie on several workers, and a multi-shard UPDATE
+# under a FOR UPDATE is not something Citus plans; so the directory names each record's
+# provinsi (queries of app.core.record.read), and the service runs this statement once per
+# provinsi, all in one transaction. It is DECIDE with kode_provinsi, the distribution column,
+# in every condition and join, so it routes to that provinsi's worker, with two differences:
+# the walidata line is rewritten without setting kode_provinsi (Citus refuses a SET of the
+# distribution column, and a decision never moves a record), and the status counters move in
+# the statement itself (the one-server triggers that do it are dropped there).
+def _citus_decide() -> str:
+    sql = str(DECIDE)
+    for old, new in (
+        # the rows are locked in submission_id order by LOCK_CITUS first (a FOR UPDATE CTE
+        # joined back to the record is a join Citus does not plan); the scope moves here
+        ("""    ), target AS (
+        SELECT s.submission_id FROM submissions s JOIN input i USING (submission_id)
+        WHERE s.version = i.version AND s.status = i.dari
+          AND (CAST(:scope AS text) IS NULL OR s.kode_provinsi = :scope OR s.kode_kabkota = :scope)
+        ORDER BY s.submission_id
+        FOR UPDATE OF s
+    ), upd AS (""", "    ), upd AS ("),
+        ("FROM input i, target t", "FROM input i"),
+        ("WHERE t.submission_id = s.submission_id AND i.submission_id = s.submission_id",
+         "WHERE s.kode_provinsi = :provinsi AND i.submission_id = s.submission_id"
+         " AND (CAST(:scope AS text) IS NULL OR s.kode_provinsi = :scope OR s.kode_kabkota = :scope)"),
+        ("SET kode_provinsi = upd.kode_provinsi, kode_kabkota", "SET kode_kabkota"),
+        ("WHERE r.submission_id = upd.submission_id",
+         "WHERE r.kode_provinsi = :provinsi AND r.submission_id = upd.submission_id"),
+        ("JOIN submission_versions v ON v.submission_id",
+         "JOIN submission_versions v ON v.kode_provinsi = :provinsi AND v.submission_id"),
+        ("INSERT INTO submission_history (submission_id,", "INSERT INTO submission_history (kode_provinsi, submission_id,"),
+        ("SELECT submission_id, version, 'diverifikasi',", "SELECT kode_provinsi, submission_id, version, 'diverifikasi',"),
+        ("""    )
+    SELECT submission_id, version, ke AS status""", """    ), rek AS (
+        INSERT INTO rekap_status AS r (kode_provinsi, periode, kode_kabkota, status, shard, n)
+        SELECT kode_provinsi, periode, kode_kabkota, status, 0, sum(d)
+        FROM (SELECT kode_provinsi, periode, kode_kabkota, ke AS status, 1 AS d FROM upd
+              UNION ALL
+              SELECT kode_provinsi, periode, kode_kabkota, dari, -1 FROM upd) AS x
+        GROUP BY 1, 2, 3, 4 HAVING sum(d) <> 0 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (kode_provinsi, periode, kode_kabkota, status, shard) DO UPDATE SET n = r.n + excluded.n
+    )
+    SELECT submission_id, version, ke AS status"""),
+    ):
+        assert sql.count(old) == 1, old
+        sql = sql.replace(old, new)
+    return sql
+
+
+DECIDE_CITUS = text(_citus_decide())
+LOCK_CITUS = text("SELECT submission_id FROM submissions WHERE kode_provinsi = :provinsi "
+                  "AND submission_id = ANY(CAST(:ids AS uuid[])) ORDER BY submission_id FOR UPDATE")
+DIRECTORY_CITUS = text("SELECT submission_id, kode_provinsi FROM submission_ids "
+                       "WHERE submission_id = ANY(CAST(:ids AS uuid[]))")
+
+
 # The state of records whose decision did not apply, with their latest transition, to tell
 # a replay (200) from a lost race or stale view (409), a missing record (404) or scope (403).
 CURRENT_WITH_LAST = text(
@@ -70,7 +126,7 @@ CURRENT_WITH_LAST = text(
     SELECT s.submission_id, s.status, s.version, s.kode_wilayah, s.dibuat_oleh,
            (SELECT k.identity_id FROM api_keys k WHERE k.id = s.dibuat_oleh_key) AS owner_identity,
            encode(s.content_hash, 'hex') AS content_hash, s.periode, s.jenis, s.enumerator_id,
-           s.kode_provinsi,
+           s.kode_provinsi, s.kode_kabkota,
            h.aksi, h.dari, h.ke, h.oleh, h.alasan_kode, h.catatan, h.pada, h.version AS h_version
     FROM submissions s
     LEFT JOIN LATERAL (
@@ -81,6 +137,14 @@ CURRENT_WITH_LAST = text(
     WHERE s.submission_id = ANY(CAST(:ids AS uuid[]))
     """
 )
+
+# On Citus: per provinsi (the directory names it), routed to its worker, the history joined on
+# the distribution column too.
+CURRENT_WITH_LAST_CITUS = text(str(CURRENT_WITH_LAST).replace(
+    "WHERE h.submission_id = s.submission_id",
+    "WHERE h.kode_provinsi = s.kode_provinsi AND h.submission_id = s.submission_id").replace(
+    "WHERE s.submission_id = ANY(", "WHERE s.kode_provinsi = :provinsi AND s.submission_id = ANY("))
+assert str(CURRENT_WITH_LAST_CITUS).count(":provinsi") == 1
 
 # Columns a correction rewrites. Identity (submission_id, periode, jenis, enumerator_id) is
 # checked equal by the service before this runs, so it is not rewritten.
@@ -125,6 +189,42 @@ CORRECT = text(
     SELECT submission_id, version FROM upd
     """
 )
+
+# CORRECT on a Citus coordinator, once the directory named the provinsi: routed to its worker
+# as DECIDE_CITUS is, without setting kode_provinsi (the distribution column; a correction
+# stays in its provinsi, which the service checks first), and moving the status counters
+# itself: ditolak -1 where the record was (:old_kabkota, the kabupaten/kota of the version the
+# service saw and the statement requires), masuk +1 where it is now.
+def _citus_correct() -> str:
+    sql = str(CORRECT)
+    for old, new in (
+        (_SET, ", ".join(p for p in _SET.split(", ") if not p.startswith("kode_provinsi ="))),
+        ("WHERE s.submission_id = i.submission_id", "WHERE s.kode_provinsi = :provinsi AND s.submission_id = i.submission_id"),
+        ("SET kode_provinsi = upd.kode_provinsi, kode_kabkota", "SET kode_kabkota"),
+        ("WHERE r.submission_id = upd.submission_id",
+         "WHERE r.kode_provinsi = :provinsi AND r.submission_id = upd.submission_id"),
+        ("INSERT INTO submission_versions (submission_id,", "INSERT INTO submission_versions (kode_provinsi, submission_id,"),
+        ("SELECT upd.submission_id, upd.version, i.data", "SELECT upd.kode_provinsi, upd.submission_id, upd.version, i.data"),
+        ("INSERT INTO submission_history (submission_id,", "INSERT INTO submission_history (kode_provinsi, submission_id,"),
+        ("SELECT submission_id, version, 'dikoreksi',", "SELECT kode_provinsi, submission_id, version, 'dikoreksi',"),
+        ("""    )
+    SELECT submission_id, version FROM upd""", """    ), rek AS (
+        INSERT INTO rekap_status AS r (kode_provinsi, periode, kode_kabkota, status, shard, n)
+        SELECT kode_provinsi, periode, kode_kabkota, status, 0, sum(d)
+        FROM (SELECT kode_provinsi, periode, kode_kabkota, 'masuk' AS status, 1 AS d FROM upd
+              UNION ALL
+              SELECT kode_provinsi, periode, CAST(:old_kabkota AS text), 'ditolak', -1 FROM upd) AS x
+        GROUP BY 1, 2, 3, 4 HAVING sum(d) <> 0 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (kode_provinsi, periode, kode_kabkota, status, shard) DO UPDATE SET n = r.n + excluded.n
+    )
+    SELECT submission_id, version FROM upd"""),
+    ):
+        assert sql.count(old) == 1, old
+        sql = sql.replace(old, new)
+    return sql
+
+
+CORRECT_CITUS = text(_citus_correct())
 
 RIWAYAT = text(
     """
@@ -209,11 +309,15 @@ _ANTRIAN = """
 _antrian_cache: dict[tuple, object] = {}
 
 
-def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, sampai: bool, scan: int, limit: int):
+def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, sampai: bool, scan: int, limit: int,
+            citus: bool = False):
     """The queue statement for one combination of filters: each combination is its own
     statement, so PostgreSQL plans it for the index that fits (a catch-all `:x IS NULL OR`
-    form would be planned once for the worst case)."""
-    key = (drive, residual, after, dari, sampai, int(scan), int(limit))
+    form would be planned once for the worst case). `citus`: the form for a Citus
+    coordinator, every table restricted to the kabupaten/kota's provinsi (`:provinsi`, the
+    distribution column), so the whole walk (a window over the rows, the joins, the duplicate
+    checks) is one query on that provinsi's worker."""
+    key = (drive, residual, after, dari, sampai, int(scan), int(limit), citus)
     stmt = _antrian_cache.get(key)
     if stmt is None:
         stmt = text(_ANTRIAN.format(
@@ -224,6 +328,16 @@ def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, samp
             sampai="AND s.captured_at < :sampai" if sampai else "",
             scan=int(scan), limit=int(limit),
         ))
+        if citus:
+            sql = str(stmt)
+            for a, b in (("WHERE o.duplikat_kunci", "WHERE o.kode_provinsi = :provinsi AND o.duplikat_kunci"),
+                         ("WHERE s.kode_", "WHERE s.kode_provinsi = :provinsi AND s.kode_"),
+                         ("JOIN submissions s ON s.submission_id", "JOIN submissions s ON s.kode_provinsi = :provinsi "
+                                                                   "AND s.submission_id"),
+                         ("JOIN submission_versions v ON v.submission_id", "JOIN submission_versions v ON "
+                                                                           "v.kode_provinsi = :provinsi AND v.submission_id")):
+                sql = sql.replace(a, b)
+            stmt = text(sql)
         _antrian_cache[key] = stmt
     return stmt
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from app.core import db
+from app.core import citus, db
 from app.core.access import Principal, roles
 from app.core.errors import (
     FORBIDDEN,
@@ -140,6 +140,9 @@ async def decide(decisions: list[Decision], principal: Principal) -> list[Decisi
         {"submission_id": d.submission_id, "ke": d.ke, "dari": d.dari, "version": d.version,
          "alasan_kode": d.alasan_kode, "catatan": d.catatan} for d in first.values()
     ]).decode()
+    if citus.enabled():
+        done, current = await _decide_citus(first, decisions, principal)
+        return _decision_outcomes(decisions, first, done, current, principal)
     # DECIDE is one statement, so it is atomic without an explicit transaction (db.autocommit);
     # leaving out BEGIN and COMMIT saves two round trips per request on the single-decision path.
     async with db.autocommit() as conn:
@@ -153,6 +156,43 @@ async def decide(decisions: list[Decision], principal: Principal) -> list[Decisi
             ids = list({d.submission_id for d in rest})
             current = {str(r.submission_id): r for r in await conn.execute(queries.CURRENT_WITH_LAST,
                                                                              {"ids": ids})}
+    return _decision_outcomes(decisions, first, done, current, principal)
+
+
+async def _decide_citus(first: dict[str, Decision], decisions: list[Decision],
+                        principal: Principal) -> tuple[dict, dict]:
+    """decide() on a Citus coordinator (app.core.citus): the directory names every record's
+    provinsi, then, per provinsi in a fixed order, the records are locked in submission_id
+    order and decided by one statement routed to that provinsi's worker (queries.DECIDE_CITUS
+    says why it differs), all in one transaction. Same outcomes as on one server."""
+    ids = list(first)
+    done: dict = {}
+    current: dict = {}
+    async with db.transaction() as conn:
+        where: dict[str, list[str]] = {}
+        for sid, provinsi in await conn.execute(queries.DIRECTORY_CITUS, {"ids": ids}):
+            where.setdefault(provinsi, []).append(str(sid))
+        for provinsi, sids in sorted(where.items()):
+            await conn.execute(queries.LOCK_CITUS, {"provinsi": provinsi, "ids": sids})
+            payload = orjson.dumps([
+                {"submission_id": sid, "ke": first[sid].ke, "dari": first[sid].dari, "version": first[sid].version,
+                 "alasan_kode": first[sid].alasan_kode, "catatan": first[sid].catatan} for sid in sids
+            ]).decode()
+            done.update({str(r.submission_id): r for r in await conn.execute(queries.DECIDE_CITUS, {
+                "items": payload, "scope": _scope(principal), "provinsi": provinsi,
+                "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role,
+            })})
+        rest = {d.submission_id for d in decisions if d.submission_id not in done or first[d.submission_id] is not d}
+        for provinsi, sids in sorted(where.items()):
+            asked = [sid for sid in sids if sid in rest]
+            if asked:
+                current.update({str(r.submission_id): r for r in await conn.execute(
+                    queries.CURRENT_WITH_LAST_CITUS, {"ids": asked, "provinsi": provinsi})})
+    return done, current
+
+
+def _decision_outcomes(decisions: list[Decision], first: dict[str, Decision], done: dict, current: dict,
+                       principal: Principal) -> list[DecisionOutcome]:
     out = []
     for d in decisions:
         row = done.get(d.submission_id)
@@ -209,6 +249,13 @@ def _decision_out(sid, status, version, dari, alasan_kode, catatan, oleh, pada, 
 # ---------------------------------------------------------------- corrections
 
 async def _current(conn, submission_id: str):
+    if citus.enabled():
+        # the directory names the provinsi; the record is then read on its worker
+        found = (await conn.execute(queries.DIRECTORY_CITUS, {"ids": [submission_id]})).first()
+        if found is None:
+            return None
+        return (await conn.execute(queries.CURRENT_WITH_LAST_CITUS, {"ids": [submission_id],
+                                                                     "provinsi": found.kode_provinsi})).first()
     return (await conn.execute(queries.CURRENT_WITH_LAST, {"ids": [submission_id]})).first()
 
 
@@ -264,10 +311,12 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
         if _judge_correction(cur, p.content_hash):
             return True
         async with db.transaction() as conn:
-            row = (await conn.execute(queries.CORRECT, {
-                "row": orjson.dumps(p.row).decode(), "seen_version": cur.version,
-                "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role,
-            })).first()
+            args = {"row": orjson.dumps(p.row).decode(), "seen_version": cur.version,
+                    "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role}
+            if citus.enabled():
+                args.update(provinsi=cur.kode_provinsi, old_kabkota=cur.kode_kabkota)
+            row = (await conn.execute(queries.CORRECT_CITUS if citus.enabled() else queries.CORRECT,
+                                      args)).first()
             if row is not None:
                 return False
             cur = await _current(conn, sid)
@@ -469,7 +518,8 @@ async def antrian(principal: Principal, kabkota: str | None, f: Filter, cursor: 
     # Without a filter to check, the page is the first `limit` rows walked.
     scan = max(queries.SCAN_MAX, limit) if residual else limit
     stmt = queries.antrian(drive, tuple(residual), cursor is not None, dari is not None, sampai is not None,
-                           scan, limit)
+                           scan, limit, citus.enabled())
+    params["provinsi"] = kabkota.split(".")[0]
     async with db.connect() as conn:
         rows = (await conn.execute(stmt, params)).all()
         counts = {r.status: r.n for r in await conn.execute(queries.REKAP, {

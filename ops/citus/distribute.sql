@@ -18,6 +18,11 @@ SET LOCAL citus.enable_unsafe_triggers = on;
 --    tables first (a foreign key from a reference table must point at a reference table).
 SELECT create_reference_table('periode');
 SELECT create_reference_table('wilayah');
+-- The key-change NOTIFY trigger (migration 0005) would fire on every node's placement of the
+-- reference table, and a worker cannot PREPARE (two-phase commit) a transaction that ran
+-- NOTIFY: every key change would fail. On Citus the service notifies on the coordinator in
+-- the key change's own transaction instead (app/auth/service.py), where its listener is.
+DROP TRIGGER api_keys_changed ON api_keys;
 SELECT create_reference_table('api_keys');
 SELECT create_reference_table('target_pendataan');
 SELECT create_reference_table('tujuan');
@@ -49,6 +54,11 @@ ALTER TABLE rekap_status ADD COLUMN kode_provinsi text;
 UPDATE rekap_status SET kode_provinsi = split_part(kode_kabkota, '.', 1);
 ALTER TABLE rekap_status ALTER COLUMN kode_provinsi SET NOT NULL;
 
+-- openrosa_instances (migration 0008) points at submissions (submission_id), a key that is
+-- about to gain kode_provinsi: it becomes a table of its own distributed by instance_id (below)
+-- and the directory stands for the foreign key (an edit names a record the directory holds).
+ALTER TABLE openrosa_instances DROP CONSTRAINT openrosa_instances_submission_id_fkey;
+
 ALTER TABLE submissions DROP CONSTRAINT submissions_pkey;
 ALTER TABLE submissions ADD PRIMARY KEY (kode_provinsi, submission_id);
 ALTER TABLE submission_versions DROP CONSTRAINT submission_versions_pkey;
@@ -73,6 +83,13 @@ DROP TRIGGER submissions_rekap_ins ON submissions;
 DROP TRIGGER submissions_rekap_upd ON submissions;
 DROP TRIGGER submissions_rekap_del ON submissions;
 
+-- The walidata line is a function of its arguments only (to_char with a fixed numeric format,
+-- AT TIME ZONE 'UTC'); migration 0007 declared it STABLE to be safe. Citus refuses a STABLE
+-- function over columns in an UPDATE (it would have to evaluate it on the coordinator), and a
+-- decision or correction rewrites the line with it: on the cluster it is declared what it is.
+ALTER FUNCTION sync_record_line(uuid, text, text, text, text, text, text, integer, text, timestamptz,
+                                text, text, text, timestamptz, timestamptz, jsonb) IMMUTABLE;
+
 -- 4. One shard group per hash range of kode_provinsi, all record tables co-located: the rows
 --    of one provinsi (record, versions, history, changes, line, counters) are on one node, so
 --    a provinsi's transaction is a single-node transaction and its joins stay local.
@@ -93,5 +110,23 @@ CREATE TABLE submission_ids (
 );
 INSERT INTO submission_ids SELECT submission_id, kode_provinsi FROM submissions;
 SELECT create_distributed_table('submission_ids', 'submission_id', shard_count => 32);
+-- An OpenRosa edit is looked up by its own instanceID: one routed query, like the directory.
+SELECT create_distributed_table('openrosa_instances', 'instance_id', colocate_with => 'submission_ids');
+
+-- 6. The change feed of a provinsi is exactly once on the worker that holds it: its changes
+--    carry that worker's transaction id (a row trigger on the shard overwrites the value the
+--    coordinator computed for the column default) and the horizon is taken there too, by a
+--    routed read of this one-row-per-provinsi table (app/sync/queries.py, HORIZON_CITUS).
+CREATE FUNCTION changes_worker_xid() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.xid := pg_current_xact_id();
+    RETURN NEW;
+END $$;
+CREATE TRIGGER changes_worker_xid BEFORE INSERT ON changes
+    FOR EACH ROW EXECUTE FUNCTION changes_worker_xid();
+
+CREATE TABLE provinsi_feed (kode_provinsi text PRIMARY KEY);
+SELECT create_distributed_table('provinsi_feed', 'kode_provinsi', colocate_with => 'submissions');
+INSERT INTO provinsi_feed SELECT kode FROM wilayah WHERE level = 1;
 
 COMMIT;

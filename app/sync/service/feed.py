@@ -11,7 +11,7 @@ from app.core.record import flat
 from app.sync import queries
 from app.sync.cursor import Cursor
 from app.sync.service import limits
-from app.sync.service.scope import scope_of
+from app.sync.service.scope import cluster_provinsi, scope_of
 from app.sync.service.streams import StreamState, admitted, copy_lines, open_helper, ordered_copy
 
 log = logging.getLogger("kumkm.sync")
@@ -21,11 +21,16 @@ log = logging.getLogger("kumkm.sync")
 async def open_feed(principal: Principal, after: Cursor, limit: int, periode: str | None,
                     after_text: str | None) -> StreamState:
     scope = scope_of(principal, periode)
+    provinsi = cluster_provinsi(scope, "change feed")
     async with admitted(principal) as conn:
         tr = conn.pg.transaction(readonly=True)
         await tr.start()
         await conn.pg.execute(queries.BEGIN_SYNC)
-        horizon = await conn.pg.fetchval(queries.HORIZON)
+        if provinsi is None:
+            horizon = await conn.pg.fetchval(queries.HORIZON)
+        else:
+            # on Citus: the horizon of the worker that holds the provinsi (queries.HORIZON_CITUS)
+            horizon = await conn.pg.fetchval(queries.HORIZON_CITUS, provinsi)
     state = StreamState("GET /api/v1/sync/changes", principal,
                         {"after": after_text, "limit": limit, "periode": periode,
                          "kode_wilayah": scope.wilayah, "pii": scope.pii, "horizon": horizon},
@@ -37,11 +42,18 @@ async def _feed_copy(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     """The common case (no snapshot to skip, personal data visible): PostgreSQL builds every
     line including its cursor; the last line's cursor is where the page ends."""
     pg, scope, pos = state.conn.pg, state.scope, state.cursor
+    assert scope is not None and pos is not None     # a feed's state has both
     horizon = state.detail["horizon"]
     n = 0
     last = b""
     lines = helper_tr = None
-    if limits.PARALLEL > 1 and limit >= limits.PARALLEL_MIN:
+    provinsi = cluster_provinsi(scope, "change feed")
+    if provinsi is not None:
+        # on Citus: one routed statement on the provinsi's worker (a helper connection would
+        # read in another transaction there, with no exported snapshot to share)
+        lines = copy_lines(pg, queries.CHANGE_LINES_CITUS, str(pos.xid), pos.id, horizon,
+                           limit, scope.wilayah, scope.periode, provinsi)
+    elif limits.PARALLEL > 1 and limit >= limits.PARALLEL_MIN:
         bounds = await pg.fetch(queries.CHANGE_BOUNDS, str(pos.xid), pos.id, horizon, limit,
                                 scope.wilayah, scope.periode, limits.RANGE_ROWS)
         opened = await open_helper(state, None) if len(bounds) * limits.RANGE_ROWS >= limits.PARALLEL_MIN else None
@@ -72,6 +84,7 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     """Change lines in (xid, id) order, then the trailing line. Each line carries the cursor
     that resumes right after it."""
     scope, tr = state.scope, state.tr
+    assert scope is not None                           # a feed's state has one
     pg = state.conn.pg
     horizon = state.detail["horizon"]
     if state.cursor.snapshot is None and scope.pii:
@@ -80,7 +93,9 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
         await tr.commit()
         yield await _feed_end(state, limit, state.rows)
         return
-    stmt = await pg.prepare(queries.CHANGES)
+    provinsi = cluster_provinsi(scope, "change feed")
+    stmt = await pg.prepare(queries.CHANGES if provinsi is None else queries.CHANGES_CITUS)
+    extra = () if provinsi is None else (provinsi,)
     pos: Cursor = state.cursor
     delivered = 0
     while delivered < limit:
@@ -89,7 +104,7 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
         # chunk is always full size.
         want = limits.CHUNK if snap_text is not None else min(limits.CHUNK, limit - delivered)
         rows = await stmt.fetch(str(pos.xid), pos.id, horizon, want, snap_text, scope.wilayah,
-                                scope.periode)
+                                scope.periode, *extra)
         out = []
         for xid, id_, skip, change, line in rows:
             pos = pos.after(int(xid), id_)

@@ -15,14 +15,14 @@ from app.core.record import flat
 from app.sync import queries
 from app.sync.cursor import Cursor, Snapshot
 from app.sync.service import limits
-from app.sync.service.scope import Scope, scope_of
+from app.sync.service.scope import Scope, cluster_provinsi, scope_of
 from app.sync.service.streams import StreamState, admitted, copy_lines, open_helper, ordered_copy
 
 log = logging.getLogger("kumkm.sync")
 
 # ------------------------------------------------------------------------- snapshot
 
-async def snapshot_cursor(pg) -> tuple[Snapshot, Cursor]:
+async def snapshot_cursor(pg, provinsi: str | None = None) -> tuple[Snapshot, Cursor]:
     """The PostgreSQL snapshot a REPEATABLE READ transaction reads with, and the feed cursor
     that continues from what it sees: the snapshot's xmin, with the snapshot itself while
     transactions were in flight (the feed then skips what the snapshot already saw,
@@ -32,7 +32,10 @@ async def snapshot_cursor(pg) -> tuple[Snapshot, Cursor]:
     tried and lost exactly-once under concurrent writers and a failover
     (tests/test_failover.py delivered records of the snapshot again), so the cursor keeps the
     proven form and may differ between two exports of an unchanged registry."""
-    snap = Snapshot.parse(await pg.fetchval(queries.CURRENT_SNAPSHOT))
+    # on Citus: the snapshot of the provinsi's worker, the first statement of this transaction
+    # there, so every later read of the stream on that worker reads with it
+    snap = Snapshot.parse(await pg.fetchval(queries.CURRENT_SNAPSHOT) if provinsi is None
+                          else await pg.fetchval(queries.CURRENT_SNAPSHOT_CITUS, provinsi))
     return snap, Cursor(snap.xmin, 0, snap if snap.xmax > snap.xmin else None)
 
 
@@ -41,6 +44,7 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> 
     pg_snapshot is a snapshot of the primary's transaction ids (physical replication keeps
     them), so its cursor continues the feed on the primary exactly as one taken there."""
     scope = scope_of(principal, periode)
+    cluster_provinsi(scope, "snapshot")          # refused before a stream slot is taken
     engine, replica = replicas.stream_engine()
     try:
         state = await _open_snapshot(principal, periode, fmt, scope, engine)
@@ -70,7 +74,7 @@ async def _open_snapshot(principal: Principal, periode: str | None, fmt: str, sc
         tr = conn.pg.transaction(isolation="repeatable_read", readonly=True)
         await tr.start()
         await conn.pg.execute(queries.BEGIN_SYNC)
-        snap, cursor = await snapshot_cursor(conn.pg)
+        snap, cursor = await snapshot_cursor(conn.pg, cluster_provinsi(scope, "snapshot"))
     state = StreamState("GET /api/v1/sync/snapshot", principal,
                         {"periode": periode, "format": fmt, "kode_wilayah": scope.wilayah,
                          "pii": scope.pii, "snapshot": snap.text()},
@@ -81,7 +85,9 @@ async def _open_snapshot(principal: Principal, periode: str | None, fmt: str, sc
 async def snapshot_rows(pg, scope: Scope) -> AsyncIterator[list[str]]:
     """Chunks of stored record lines of the current records, read through a server-side
     cursor inside the caller's transaction."""
-    cur = await pg.cursor(queries.SNAPSHOT, scope.periode, scope.wilayah)
+    provinsi = cluster_provinsi(scope, "snapshot")
+    cur = await (pg.cursor(queries.SNAPSHOT, scope.periode, scope.wilayah) if provinsi is None
+                 else pg.cursor(queries.SNAPSHOT_CITUS, scope.periode, scope.wilayah, provinsi))
     while True:
         rows = await cur.fetch(limits.CHUNK)
         if not rows:
@@ -93,6 +99,14 @@ async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
     """Snapshot lines as stored; a large table is read by two connections sharing the
     stream's snapshot (pg_export_snapshot), range of pages by range of pages, in order."""
     pg, scope = state.conn.pg, state.scope
+    assert scope is not None                           # a snapshot's state has one
+    provinsi = cluster_provinsi(scope, "snapshot")
+    if provinsi is not None:
+        # on Citus: one routed read on the provinsi's worker, in the stream's own transaction
+        # (the pages and ctids of the coordinator's empty table say nothing of the shards)
+        async for block in copy_lines(pg, queries.SNAPSHOT_CITUS, scope.periode, scope.wilayah, provinsi):
+            yield block
+        return
     pages = await pg.fetchval(queries.SNAPSHOT_PAGES) if limits.PARALLEL > 1 else 0
     opened = None
     if pages * limits.ROWS_PER_PAGE >= limits.PARALLEL_MIN:
