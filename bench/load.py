@@ -57,6 +57,7 @@ class Load:
         # cursor): an arrival goes to an idle portal, or waits for the next one in turn; the wait
         # counts in its latency (from the planned time).
         self.feed_locks = [asyncio.Lock() for _ in range(FEED_CONSUMERS)]
+        self.feed_loop: asyncio.AbstractEventLoop | None = None
         self.stats: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
         self.samples: dict[str, str] = {}
@@ -86,6 +87,10 @@ class Load:
         """One request; its latency counts from `started` (the planned time) when given."""
         if kind != "sync":
             return await self._one(s, kind, payload, started, None)
+        if self.feed_loop is not asyncio.get_running_loop():
+            # each --find-max step runs in a loop of its own, and a lock belongs to one loop
+            self.feed_loop = asyncio.get_running_loop()
+            self.feed_locks = [asyncio.Lock() for _ in range(FEED_CONSUMERS)]
         turn = self.feed_turn
         self.feed_turn += 1
         idle = [c for c in range(FEED_CONSUMERS) if not self.feed_locks[c].locked()]

@@ -80,7 +80,7 @@ def direct_url() -> str:
     return resolve_url()
 
 
-def _pooler_args() -> dict[str, int]:
+def _pooler_args() -> dict[str, Any]:
     """Connection options for DATABASE_URL. Behind a pooler in transaction mode (PgBouncer
     1.18, as Debian ships it, keeps no prepared statements) a named statement prepared on one
     server connection is not there on the next: with both statement caches off, asyncpg and
@@ -97,10 +97,12 @@ def set_url(url: str) -> None:
     _engine = _stream_engine = None
 
 
-def make_engine(url: str, *, pool_size: int, application_name: str, **connect_args: Any) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int, application_name: str, pre_ping: bool = False,
+                connect_timeout: float | None = None, **connect_args: Any) -> AsyncEngine:
     """Every engine of this process is made here, so that each one handles a database that
-    goes away the same way (watch_faults): the request pool, the streams' pool, and any other
-    pool added next to them."""
+    goes away the same way (watch_faults): the request pool, the streams' pool, the replicas'
+    pools (app.core.replicas, which ping at checkout and connect with a shorter timeout), and
+    any other pool added next to them."""
     engine = create_async_engine(
         url,
         pool_size=pool_size,
@@ -108,12 +110,12 @@ def make_engine(url: str, *, pool_size: int, application_name: str, **connect_ar
         # fork and cold caches; a request rather waits a moment for a pooled one.
         max_overflow=0,
         pool_timeout=settings.pool_timeout,
-        pool_pre_ping=False,
+        pool_pre_ping=pre_ping,
         # asyncpg caches prepared statements per connection; the hot statements are few.
         # `timeout` bounds connecting (every host of a multi-host URL together): a server that
         # does not answer makes a 503 after it, not a request hanging for asyncpg's 60 s.
         connect_args={"server_settings": {"application_name": application_name},
-                      "timeout": settings.connect_timeout, **connect_args},
+                      "timeout": connect_timeout or settings.connect_timeout, **connect_args},
     )
     watch_faults(engine)
     return engine

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import db
@@ -134,23 +134,19 @@ class Replica:
 
     def engine(self) -> AsyncEngine:
         if self._engine is None:
-            self._engine = create_async_engine(
-                # Pinged at checkout: a standby restarted or stopped since leaves dead
-                # connections in the pool, and a report would fail on one instead of going
-                # to the primary. A report's queries cost far more than the round trip.
-                self.url, pool_size=settings.replica_pool_size, max_overflow=0,
-                pool_timeout=settings.pool_timeout, pool_pre_ping=True,
-                connect_args={"timeout": CONNECT_TIMEOUT,
-                              "server_settings": {"application_name": "kumkm-replica"}})
+            # Pinged at checkout: a standby restarted or stopped since leaves dead connections
+            # in the pool, and a report would fail on one instead of going to the primary. A
+            # report's queries cost far more than the round trip.
+            self._engine = db.make_engine(self.url, pool_size=settings.replica_pool_size,
+                                          application_name="kumkm-replica", pre_ping=True,
+                                          connect_timeout=CONNECT_TIMEOUT)
         return self._engine
 
     def stream_engine(self) -> AsyncEngine:
         if self._stream_engine is None:
-            self._stream_engine = create_async_engine(
-                self.url, pool_size=settings.streams_max * db.STREAM_CONNECTIONS, max_overflow=0,
-                pool_timeout=settings.pool_timeout, pool_pre_ping=True,
-                connect_args={"timeout": CONNECT_TIMEOUT,
-                              "server_settings": {"application_name": "kumkm-replica-stream"}})
+            self._stream_engine = db.make_engine(
+                self.url, pool_size=settings.streams_max * db.STREAM_CONNECTIONS,
+                application_name="kumkm-replica-stream", pre_ping=True, connect_timeout=CONNECT_TIMEOUT)
         return self._stream_engine
 
     def down(self, exc: BaseException) -> None:
