@@ -126,49 +126,35 @@ CLAIM_IDS_CITUS = """
     RETURNING submission_id
 """
 
-INSERT_PROVINSI_CITUS = native(text(
-    f"""
-    WITH input AS (
-        SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({_RECORDSET})
-    ), ins AS (
-        INSERT INTO submissions ({", ".join(_DATA_COLUMNS)}, content_hash, dibuat_oleh, dibuat_oleh_key)
-        SELECT {", ".join(_DATA_COLUMNS)}, decode(content_hash, 'hex'), actor, actor_key
-        FROM input
-        RETURNING {", ".join(LINE_COLUMNS)}
-    ), fresh AS (
-        SELECT ins.*, input.data, input.actor, input.actor_key, input.actor_role
-        FROM ins JOIN input USING (submission_id)
-    ), ver AS (
-        INSERT INTO submission_versions (kode_provinsi, submission_id, version, data, dibuat_oleh, dibuat_pada)
-        SELECT kode_provinsi, submission_id, 1, data, actor, dibuat_pada FROM fresh
-    ), rec AS (
-        INSERT INTO sync_records (submission_id, periode, kode_provinsi, kode_kabkota, line)
-        SELECT submission_id, periode, kode_provinsi, kode_kabkota, {record_line("fresh", "fresh.data")}
-        FROM fresh
-    ), his AS (
-        INSERT INTO submission_history (kode_provinsi, submission_id, version, aksi, dari, ke, oleh,
-                                        oleh_key, oleh_role, pada)
-        SELECT kode_provinsi, submission_id, 1, 'dibuat', NULL, 'masuk', actor, actor_key,
-               actor_role, dibuat_pada
-        FROM fresh
-    ), chg AS (
-        INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode,
-                             kode_provinsi, kode_kabkota, pada)
-        SELECT submission_id, 1, 'masuk', 'dibuat', periode, kode_provinsi, kode_kabkota, dibuat_pada
-        FROM ins
+def _provinsi_statement(sql: str) -> str:
+    """INSERT_MANY as one Citus worker runs it for one provinsi, made from it by checked
+    replacements so the two cannot drift: no conflict arbitration, kode_provinsi in the keys of
+    the version and history rows, the status counters written by the statement, the
+    likely-duplicate lookup kept to the provinsi's shard."""
+    for old, new in (
+        ("        ON CONFLICT (submission_id) DO NOTHING\n", ""),
+        ("INSERT INTO submission_versions (submission_id,", "INSERT INTO submission_versions (kode_provinsi, submission_id,"),
+        ("SELECT submission_id, 1, data, actor,", "SELECT kode_provinsi, submission_id, 1, data, actor,"),
+        ("INSERT INTO submission_history (submission_id,", "INSERT INTO submission_history (kode_provinsi, submission_id,"),
+        ("SELECT submission_id, 1, 'dibuat',", "SELECT kode_provinsi, submission_id, 1, 'dibuat',"),
+        ("        FROM ins\n    )\n", """        FROM ins
     ), rek AS (
         INSERT INTO rekap_status AS r (kode_provinsi, periode, kode_kabkota, status, shard, n)
         SELECT kode_provinsi, periode, kode_kabkota, 'masuk', 0, count(*)
         FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ON CONFLICT (kode_provinsi, periode, kode_kabkota, status, shard) DO UPDATE SET n = r.n + excluded.n
     )
-    SELECT ins.submission_id, ins.dibuat_pada,
-           (SELECT array_agg(o.submission_id ORDER BY o.submission_id) FROM submissions o
-             WHERE o.kode_provinsi = :provinsi
-               AND input.duplikat_kunci IS NOT NULL AND o.duplikat_kunci = input.duplikat_kunci
-               AND o.submission_id <> ins.submission_id) AS duplikat_dengan
-    FROM ins JOIN input USING (submission_id)
-    """), (*INSERT_MANY_ARGS, "provinsi"))
+"""),
+        ("WHERE input.duplikat_kunci IS NOT NULL",
+         "WHERE o.kode_provinsi = :provinsi AND input.duplikat_kunci IS NOT NULL"),
+    ):
+        if sql.count(old) != 1:
+            raise ValueError(f"INSERT_MANY changed: {old.strip()!r} is not there once")
+        sql = sql.replace(old, new)
+    return sql
+
+
+INSERT_PROVINSI_CITUS = native(_provinsi_statement(str(INSERT_MANY)), (*INSERT_MANY_ARGS, "provinsi"))
 
 # The stored hash of ids the directory already held: the directory names each one's provinsi
 # (one routed query per directory shard), then each provinsi's records are read on its worker
