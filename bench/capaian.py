@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -119,6 +121,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@asynccontextmanager
+async def served(url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """`kumkm serve` on the database at `url` (already loaded), and a client of it once it
+    answers /healthz; the service is stopped on the way out."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+                               "--log-level", "warning"], cwd=ROOT, env={**os.environ, "DATABASE_URL": url})
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            deadline = time.time() + 60
+            while True:
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.time() > deadline or server.poll() is not None:
+                    raise RuntimeError("service did not start")
+                await asyncio.sleep(0.2)
+            yield client
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 async def load(conn, records: int, chunk: int) -> float:
     await conn.execute(DESA)
     n_desa = await conn.fetchval("SELECT count(*) FROM bench_desa")
@@ -203,7 +230,6 @@ async def run(args) -> dict:
     url = embedded.start(tmp / "pgdata", cleanup_mode=None if args.keep else "delete", database="kumkm")
     await asyncio.to_thread(db.migrate, url)  # Alembic runs its own event loop
     conn = await asyncpg.connect(**_pg_params(url))
-    server = None
     try:
         print(f"loading {args.records:,} records", flush=True)
         load_s = await load(conn, args.records, args.chunk)
@@ -212,21 +238,7 @@ async def run(args) -> dict:
         dinas = await make_key(conn, "dinas", args.provinsi)
         walidata = await make_key(conn, "walidata", None)
 
-        port = _free_port()
-        env = {**os.environ, "DATABASE_URL": url}
-        server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-                                   "--log-level", "warning"], cwd=ROOT, env=env)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            deadline = time.time() + 60
-            while True:
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("service did not start")
-                await asyncio.sleep(0.2)
+        async with served(url) as client:
             n, w = args.requests, args.warmup
             prov = {"periode": PERIODE, "wilayah": args.provinsi}
             results = {
@@ -242,9 +254,6 @@ async def run(args) -> dict:
             }
             check = await recount_check(client, conn, walidata)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
         await conn.close()
     return {"records": args.records, "load_seconds": round(load_s, 1),
             "load_records_per_second": round(args.records / load_s), "submissions_size": size,

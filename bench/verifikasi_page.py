@@ -16,17 +16,14 @@ import argparse
 import asyncio
 import atexit
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import asyncpg
-import httpx
 
-from bench.capaian import _free_port, _pg_params, _rmdir_quietly, make_key, measure
+from bench.capaian import _pg_params, _rmdir_quietly, make_key, measure, served
 
 ROOT = Path(__file__).resolve().parent.parent
 PERIODE = "2022"
@@ -144,7 +141,6 @@ async def run(args) -> dict:
     url = embedded.start(tmp / "pgdata", cleanup_mode="delete", database="kumkm")
     await asyncio.to_thread(db.migrate, url)
     conn = await asyncpg.connect(**_pg_params(url))
-    server = None
     try:
         print(f"loading {args.records:,} records", flush=True)
         load_s = await load(conn, args.records, args.chunk)
@@ -154,21 +150,7 @@ async def run(args) -> dict:
             "SELECT kode_kecamatan, kode_wilayah, enumerator_id FROM submissions WHERE kode_kabkota = $1 "
             "AND status = 'masuk' ORDER BY captured_at LIMIT 1", KOTA)
         verif = await make_key(conn, "verifikator", "16")
-        port = _free_port()
-        env = {**os.environ, "DATABASE_URL": url}
-        server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-                                   "--log-level", "warning"], cwd=ROOT, env=env)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            deadline = time.time() + 60
-            while True:
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("service did not start")
-                await asyncio.sleep(0.2)
+        async with served(url) as client:
             n, w = args.requests, args.warmup
             base = {"periode": PERIODE, "kabkota": KOTA}
             path = "/api/v1/verifikasi/antrian"
@@ -195,9 +177,6 @@ async def run(args) -> dict:
                      for name in ("desa", "enumerator", "jenis_koperasi", "duplikat")}
             print(f"  requests to fill a page of 50: {fills}", flush=True)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
         await conn.close()
     worst = max(v["p95_ms"] for v in results.values())
     return {"records": args.records, "load_seconds": round(load_s, 1), "kabkota": KOTA, "masuk_in_queue": masuk,
