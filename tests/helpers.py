@@ -33,3 +33,14 @@ def report_csv(r) -> list[list[str]]:
     assert r.status_code == 200, r.text
     assert r.content.startswith(b"\xef\xbb\xbf"), r.content[:20]
     return list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+
+
+# Records not stored whole after a crash or a fault: each needs exactly one version, one
+# history entry and one change entry (none was decided or corrected), and its walidata line.
+HALF_STORED = """
+    SELECT count(*) FROM submissions s
+    WHERE (SELECT count(*) FROM submission_versions v WHERE v.submission_id = s.submission_id) <> 1
+       OR (SELECT count(*) FROM submission_history h WHERE h.submission_id = s.submission_id) <> 1
+       OR (SELECT count(*) FROM changes c WHERE c.submission_id = s.submission_id) <> 1
+       OR NOT EXISTS (SELECT 1 FROM sync_records r WHERE r.submission_id = s.submission_id)
+"""

@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import asyncpg_params
 from tests.factories import umkm
+from tests.helpers import HALF_STORED
 from tests.serve_helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,12 +97,7 @@ async def test_sigkill_mid_batch_loses_nothing_acknowledged():
                 assert body["created"] + body["duplicate"] == len(batches[i])
                 assert {it["submission_id"] for it in batches[i]} <= stored
             # nothing half-stored: every record has exactly its version, history and change entry
-            assert await conn.fetchval("""
-                SELECT count(*) FROM submissions s
-                WHERE (SELECT count(*) FROM submission_versions v WHERE v.submission_id = s.submission_id) <> 1
-                   OR (SELECT count(*) FROM submission_history h WHERE h.submission_id = s.submission_id) <> 1
-                   OR (SELECT count(*) FROM changes c WHERE c.submission_id = s.submission_id) <> 1
-                   OR NOT EXISTS (SELECT 1 FROM sync_records r WHERE r.submission_id = s.submission_id)""") == 0
+            assert await conn.fetchval(HALF_STORED) == 0
             assert await conn.fetchval("SELECT count(*) FROM sync_records") == len(stored)
             assert await conn.fetchval("SELECT count(*) FROM submission_versions") == len(stored)
             assert await conn.fetchval("SELECT COALESCE(sum(n), 0) FROM rekap_status") == len(stored)

@@ -22,6 +22,7 @@ import pytest
 from app.auth import service as auth_service
 from tests.conftest import auth
 from tests.factories import umkm
+from tests.helpers import HALF_STORED
 from tests.pg_servers import TcpPostgres
 from tests.serve_helpers import Served, cli, environment, free_port
 
@@ -169,12 +170,7 @@ async def test_sigkill_of_the_postmaster_during_concurrent_ingest(tmp_path):
             stored = {str(r[0]) for r in await conn.fetch("SELECT submission_id FROM submissions")}
             assert {sid for batch in acked for sid in batch} <= stored
             # every record whole: its version, history, change entry and walidata line
-            assert await conn.fetchval("""
-                SELECT count(*) FROM submissions s
-                WHERE (SELECT count(*) FROM submission_versions v WHERE v.submission_id = s.submission_id) <> 1
-                   OR (SELECT count(*) FROM submission_history h WHERE h.submission_id = s.submission_id) <> 1
-                   OR (SELECT count(*) FROM changes c WHERE c.submission_id = s.submission_id) <> 1
-                   OR NOT EXISTS (SELECT 1 FROM sync_records r WHERE r.submission_id = s.submission_id)""") == 0
+            assert await conn.fetchval(HALF_STORED) == 0
             assert await conn.fetchval("SELECT COALESCE(sum(n), 0) FROM rekap_status") == len(stored)
         finally:
             await conn.close()
