@@ -56,7 +56,7 @@ class Load:
         # A portal asks for its next page only once the last one has ended (it needs that page's
         # cursor): an arrival goes to an idle portal, or waits for the next one in turn; the wait
         # counts in its latency (from the planned time).
-        self.feed_locks = [asyncio.Lock() for _ in range(FEED_CONSUMERS)]
+        self.feed_locks: list[asyncio.Lock] = []   # made in the running loop (one()): see there
         self.feed_loop: asyncio.AbstractEventLoop | None = None
         self.stats: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)

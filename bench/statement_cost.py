@@ -65,15 +65,14 @@ async def measure(params: dict, sql: str, rows: list[dict], setup: list[str], un
         for s in setup:
             await conn.execute(s)
         stmt = await conn.prepare(sql)
-        args: tuple = ()   # the rows carry everything, their actor included
         backend = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()"))
         for r in rows[:50]:  # plan cache warm
-            await stmt.fetch(orjson.dumps([{**r, "submission_id": _uuid()}]).decode(), *args)
+            await stmt.fetch(orjson.dumps([{**r, "submission_id": _uuid()}]).decode())
         bodies = [orjson.dumps([{**r, "submission_id": _uuid()} for r in rows[i:i + batch]]).decode()
                   for i in range(0, len(rows), batch)]
         c0, t0 = sum(backend.cpu_times()[:2]), time.perf_counter()
         for body in bodies:
-            await stmt.fetch(body, *args)
+            await stmt.fetch(body)   # the rows carry everything, their actor included
         c1, t1 = sum(backend.cpu_times()[:2]), time.perf_counter()
         for s in undo:
             await conn.execute(s)
