@@ -30,6 +30,15 @@ async def pull(client, key, after=None, limit=1000, **params) -> tuple[list[dict
     return parse_stream(r.text)
 
 
+async def snapshot(client, key, **params) -> tuple[list[dict], str]:
+    """(the snapshot's records, its cursor), checked against its header and end line."""
+    r = await client.get(SNAPSHOT, params=params, headers=auth(key))
+    assert r.status_code == 200, r.text
+    records, end = parse_stream(r.text)
+    assert r.headers["x-sync-cursor"] == end["cursor"] and end["count"] == len(records)
+    return records, end["cursor"]
+
+
 async def pull_all(client, key, after=None, limit=1000, **params) -> tuple[list[dict], str | None]:
     """Follow the feed until the end line says there is no more."""
     seen: list[dict] = []

@@ -17,6 +17,7 @@ from tests.sync_helpers import (
     pull_all,
     raw_create,
     raw_decide,
+    snapshot,
     sync_connections,  # noqa: F401 (an autouse fixture)
 )
 
@@ -222,3 +223,36 @@ async def test_exactly_once_under_concurrent_writers_and_random_resumes(client, 
     assert log == expected
     assert {k[0] for k in log if k[2] == "dibuat"} >= set(posted)
     assert len(expected) == len(posted) + 20
+
+
+async def test_masked_lines_hide_the_same_fields_on_every_path_whatever_the_values(client, keys, enum_key,
+                                                                                  walidata):
+    """A key without personal data gets each record's content masked on the feed's two paths
+    (lines built in SQL; lines assembled by the service while a snapshot cursor still skips)
+    and in the snapshot, identically, even when a value looks like the line's own fields."""
+    from app.core.access import mask_record_data
+    from app.sync.cursor import Cursor, Snapshot
+
+    odd = await post_records(client, enum_key, 1,
+                             nama_usaha='Toko ,"pii_masked":false,"data":{"nik_pemilik":"x"} \\ "kutip"',
+                             nama_pemilik="Ni\u00a0Luh \u3000Putu\tAyu",
+                             alamat='Jl. "Kenanga"\\ No. 7,"pii_masked":false')
+    plain_records = await post_records(client, enum_key, 2)
+    plain = await keys.make("walidata", name="bps-masked-paths")
+    sql_built, _ = await pull(client, plain)
+    # a snapshot cursor whose snapshot saw nothing of these: the service assembles every line
+    after = Cursor(0, 0, Snapshot(1, 2)).encode()
+    assembled, _ = await pull(client, plain, after)
+    snap, _ = await snapshot(client, plain)
+    full, _ = await pull(client, walidata)
+    assert len(sql_built) == len(assembled) == len(snap) == len(full) == 3
+    for a, b, s, f, sent in zip(sql_built, assembled, snap, full, odd + plain_records, strict=True):
+        assert a["record"] == b["record"] == s and a["record"]["pii_masked"] is True
+        assert all(f["record"]["data"][k] == sent[k] for k in ("nama_usaha", "nama_pemilik", "nik_pemilik", "alamat"))
+        assert a["record"]["data"] == mask_record_data(f["record"]["data"])
+        assert a["record"]["data"]["nik_pemilik"] != sent["nik_pemilik"]
+        assert {k: v for k, v in a["record"].items() if k not in ("data", "pii_masked")} == \
+            {k: v for k, v in f["record"].items() if k not in ("data", "pii_masked")}
+        assert a["cursor"] == b["cursor"] == f["cursor"]
+    assert sql_built[0]["record"]["data"]["nama_pemilik"] == "N* L** P*** A**"
+    assert sql_built[0]["record"]["data"]["nama_usaha"] == odd[0]["nama_usaha"]

@@ -24,16 +24,9 @@ from tests.sync_helpers import (
     pull_all,
     raw_create,
     raw_decide,
+    snapshot,
     sync_connections,  # noqa: F401 (an autouse fixture)
 )
-
-
-async def snapshot(client, key, **params):
-    r = await client.get(SNAPSHOT, params=params, headers=auth(key))
-    assert r.status_code == 200, r.text
-    records, end = parse_stream(r.text)
-    assert r.headers["x-sync-cursor"] == end["cursor"] and end["count"] == len(records)
-    return records, end["cursor"]
 
 
 async def test_snapshot_streams_current_records_with_its_cursor(client, enum_key, walidata, pg):

@@ -39,8 +39,9 @@ async def open_feed(principal: Principal, after: Cursor, limit: int, periode: st
 
 
 async def _feed_copy(state: StreamState, limit: int) -> AsyncIterator[bytes]:
-    """The common case (no snapshot to skip, personal data visible): PostgreSQL builds every
-    line including its cursor; the last line's cursor is where the page ends."""
+    """The common case (no snapshot to skip): PostgreSQL builds every line including its
+    cursor; the last line's cursor is where the page ends. Lines as stored, personal data
+    included: the caller masks them for a key that may not see it."""
     pg, scope, pos = state.conn.pg, state.scope, state.cursor
     assert scope is not None and pos is not None     # a feed's state has both
     horizon = state.detail["horizon"]
@@ -87,9 +88,9 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     assert scope is not None                           # a feed's state has one
     pg = state.conn.pg
     horizon = state.detail["horizon"]
-    if state.cursor.snapshot is None and scope.pii:
+    if state.cursor.snapshot is None:
         async for block in _feed_copy(state, limit):
-            yield block
+            yield block if scope.pii else flat.mask_lines(block, nested=True)
         await tr.commit()
         yield await _feed_end(state, limit, state.rows)
         return

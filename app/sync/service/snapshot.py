@@ -142,17 +142,11 @@ async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
             yield buf.getvalue().encode()
             buf.seek(0)
             buf.truncate()
-    elif scope.pii:
+    else:
         async for block in _snapshot_copy(state):
             n += block.count(b"\n")
             state.rows = n
-            yield block
-    else:
-        async for lines in snapshot_rows(pg, scope):
-            text = "\n".join(flat.record_line(line, scope.pii) for line in lines)
-            n += len(lines)
-            state.rows = n
-            yield (text + "\n").encode()
+            yield block if scope.pii else flat.mask_lines(block, nested=False)
     await tr.commit()
     state.complete = True
     await state.finish()
