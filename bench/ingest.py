@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -132,6 +134,28 @@ def batches(records: list[dict], size: int) -> list[bytes]:
     return [orjson.dumps({"items": records[i:i + size]}) for i in range(0, len(records), size)]
 
 
+@contextlib.contextmanager
+def flame_graph(svc: Service, svg: str | None, native: bool) -> Iterator[None]:
+    """A py-spy flame graph of the service while the block runs, into `svg` (nothing if None;
+    collapsed stacks, one line each, for a name ending in .txt)."""
+    if svg is None:
+        yield
+        return
+    # --nonblocking: samples without pausing the service, so the profile does not slow what it measures
+    spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+                            str(svc.proc.pid), "--subprocesses", "--rate", "250",
+                            *(["--native"] if native else ["--nonblocking"]),
+                            "--output", svg, "--format", "raw" if svg.endswith(".txt") else "flamegraph"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        _, err = spy.communicate(timeout=120)
+        print(f"    flame graph: {svg} ({err.decode().strip().splitlines()[-1:]})", flush=True)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="bench ingest")
     p.add_argument("--batch-records", type=int, default=200_000)
@@ -143,6 +167,7 @@ def main(argv=None) -> None:
     p.add_argument("--skip-sumsel", action="store_true")
     p.add_argument("--profile", metavar="SVG", help="record a py-spy flame graph of the service during the "
                                                     "single-POST phase into this file (e.g. bench/results/x.svg)")
+    p.add_argument("--profile-batch", metavar="SVG", help="the same for the batch phase (a)")
     p.add_argument("--skip-batch", action="store_true", help="only the single-POST phase (with a warm-up)")
     p.add_argument("--native", action="store_true", help="--profile: include C frames (asyncpg's Cython, orjson)")
     args = p.parse_args(argv)
@@ -167,9 +192,10 @@ def main(argv=None) -> None:
         asyncio.run(post_batches(svc.url, key, batches([record("16.07", rng) for _ in range(2000)], 500), 2))
 
         if not args.skip_batch:
-            cpu0 = cpu_seconds(svc)
-            secs, created = asyncio.run(post_batches(svc.url, key, batch_bodies, args.batch_clients))
-            cpu = cpu_seconds(svc)
+            with flame_graph(svc, args.profile_batch, args.native):
+                cpu0 = cpu_seconds(svc)
+                secs, created = asyncio.run(post_batches(svc.url, key, batch_bodies, args.batch_clients))
+                cpu = cpu_seconds(svc)
             print(f"(a) batch ingest: {fmt(created)} records in {secs:.1f} s = {fmt(created / secs)} records/s "
                   f"(batches of {args.batch_size}, {args.batch_clients} clients; target >= 15.000/s)", flush=True)
             n = max(1, created)
@@ -182,23 +208,10 @@ def main(argv=None) -> None:
                   f"{fmt(len(batch_records))} rows in {copy_secs:.1f} s = {fmt(floor)} rows/s; the service's "
                   f"batch ingest is {100 * created / secs / floor:.1f}% of it (target >= 30%)", flush=True)
 
-        spy = None
-        if args.profile:
-            # --nonblocking: samples without pausing the service, so the profile does not slow what it measures
-            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
-                                    str(svc.proc.pid), "--subprocesses", "--rate", "250",
-                                    *(["--native"] if args.native else ["--nonblocking"]),
-                                    "--output", args.profile, "--format", "flamegraph",
-                                    ],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            time.sleep(1)
-        cpu0 = cpu_seconds(svc)
-        secs, lat, errors = asyncio.run(post_singles(svc.url, key, single_bodies, args.single_clients))
-        cpu = cpu_seconds(svc)
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            _, err = spy.communicate(timeout=120)
-            print(f"    flame graph: {args.profile} ({err.decode().strip().splitlines()[-1:]})", flush=True)
+        with flame_graph(svc, args.profile, args.native):
+            cpu0 = cpu_seconds(svc)
+            secs, lat, errors = asyncio.run(post_singles(svc.url, key, single_bodies, args.single_clients))
+            cpu = cpu_seconds(svc)
         print(f"(b) single POST: {fmt(len(lat))} requests in {secs:.1f} s = {fmt(len(lat) / secs)} req/s, "
               f"p50 {percentile(lat, 50) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms, "
               f"errors {errors} ({args.single_clients} clients; issue 16: >= 2.000/s, p99 < 100 ms)", flush=True)
