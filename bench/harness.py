@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -24,6 +25,47 @@ SUMSEL_2022 = {
     "16.07": 41_675, "16.03": 62_137, "16.06": 24_480, "16.05": 18_357,
     "16.10": 42_706, "16.02": 21_386, "16.01": 38_114, "16.71": 85_015,
 }
+
+
+class RssSampler(threading.Thread):
+    """The largest resident set of the service's own processes (the server and its uvicorn
+    workers; never the PostgreSQL processes the embedded database runs under it, whose shared
+    buffers would show as the service's), sampled every 100 ms."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        import psutil
+
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self.last = 0
+        self.stop = threading.Event()
+
+    def sample(self) -> int:
+        import psutil
+
+        rss = self.proc.memory_info().rss     # raises once the service itself is gone
+        for p in self.proc.children(recursive=True):
+            try:
+                if "postgres" not in p.name():
+                    rss = max(rss, p.memory_info().rss)
+            except psutil.Error:              # a process that ended between the two calls
+                pass
+        return rss
+
+    def run(self):
+        import psutil
+
+        while not self.stop.is_set():
+            try:
+                self.last = self.sample()
+            except psutil.Error:
+                break
+            self.peak = max(self.peak, self.last)
+            time.sleep(0.1)
+
+    def reset(self) -> None:
+        self.peak = 0
 
 
 class Service:

@@ -26,7 +26,7 @@ from collections import defaultdict
 import aiohttp
 import orjson
 
-from bench.harness import SUMSEL_2022, Service, fmt, percentile, record
+from bench.harness import SUMSEL_2022, RssSampler, Service, fmt, percentile, record
 
 # Closed loop: enumerators, verifikators and dashboards share the clients; one walidata pulls
 # the feed back to back.
@@ -231,6 +231,12 @@ def report(load: Load, secs: float, head: str, kinds=KINDS) -> bool:
     return ok
 
 
+def memory(rss: RssSampler, idle: int) -> str:
+    """Issue 16 asks memory to stay flat: the largest service process, before and during."""
+    return (f"service RSS: {idle / 2**20:.0f} MB before the load, peak {rss.peak / 2**20:.0f} MB, "
+            f"now {rss.last / 2**20:.0f} MB (largest service process)")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="bench load")
     p.add_argument("--rate", type=float, help="open loop: requests arriving per second (the peak mix)")
@@ -267,15 +273,20 @@ def main(argv=None) -> None:
         pool = asyncio.run(preload(svc.url, keys["enumerator"], preload_n, rng))
         rng.shuffle(pool)
         load = Load(svc.url, keys, pool, rng)
+        rss = RssSampler(svc.proc.pid)
+        rss.start()
+        idle = rss.sample()
         if not open_mode:
             secs = asyncio.run(closed_loop(load, args.clients, seconds, rng))
             report(load, secs, f"closed loop: {args.clients} clients, {workers} worker(s)",
                    ("post", "batch", "verifikasi", "capaian", "sync"))
+            print(memory(rss, idle), flush=True)
             return
         if not args.find_max:
             secs, lag = asyncio.run(open_loop(load, rate, seconds, rng))
             report(load, secs, f"open loop: {rate:g} req/s planned for {seconds:g} s, {workers} worker(s), "
                                f"scheduler lag max {lag * 1000:.0f} ms")
+            print(memory(rss, idle), flush=True)
             return
         best = None
         while True:
@@ -283,8 +294,8 @@ def main(argv=None) -> None:
             secs, lag = asyncio.run(open_loop(load, rate, seconds, rng))
             ok = report(load, secs, f"step {rate:.0f} req/s planned for {seconds:g} s, {workers} worker(s), "
                                     f"scheduler lag max {lag * 1000:.0f} ms")
-            print(f"  -> {'PASS' if ok else 'FAIL'} (every endpoint p99 < {P99_LIMIT * 1000:.0f} ms, no error)",
-                  flush=True)
+            print(f"  -> {'PASS' if ok else 'FAIL'} (every endpoint p99 < {P99_LIMIT * 1000:.0f} ms, no error); "
+                  + memory(rss, idle), flush=True)
             if not ok:
                 break
             best = rate

@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import httpx
 import psutil
 
 from app.core.record import record_line
+from bench.harness import RssSampler
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,28 +118,6 @@ async def load(url: str, n: int, batch: int, pii: bool) -> str:
         return key
     finally:
         await conn.close()
-
-
-class RssSampler(threading.Thread):
-    def __init__(self, pid: int):
-        super().__init__(daemon=True)
-        self.proc = psutil.Process(pid)
-        self.peak = 0
-        self.stop = threading.Event()
-
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                rss = self.proc.memory_info().rss
-                for child in self.proc.children(recursive=True):
-                    rss = max(rss, child.memory_info().rss)
-            except psutil.Error:
-                break
-            self.peak = max(self.peak, rss)
-            time.sleep(0.1)
-
-    def reset(self) -> None:
-        self.peak = 0
 
 
 def stream(client: httpx.Client, path: str, params: dict) -> tuple[int, dict, float]:
