@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
+from app.core.access import mask_nik
 from tests.factories import nik, umkm
 from tests.serve_helpers import Served, cli, environment, reachable_tmp
 
@@ -76,6 +77,7 @@ def service(cluster):
         "verif16": _key(env, "--role", "verifikator", "--wilayah", "16", "--name", "verif-sumsel"),
         "dinas16": _key(env, "--role", "dinas", "--wilayah", "16", "--name", "dinas-sumsel"),
         "wali15": _key(env, "--role", "walidata", "--wilayah", "15", "--name", "walidata-jambi", "--pii"),
+        "wali15-masked": _key(env, "--role", "walidata", "--wilayah", "15", "--name", "walidata-jambi-masked"),
         "walidata": _key(env, "--role", "walidata", "--name", "walidata-nasional", "--pii"),
     }
     root = reachable_tmp("kumkm-citus-serve-")
@@ -238,6 +240,11 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
         lines15 = await _feed(http, keys["wali15"], limit=33)
         assert len(lines15) == 102 + 20 and len({_key_of(x) for x in lines15}) == 122
         assert all(x["record"]["data"]["nik_pemilik"].startswith("1505") for x in lines15)   # pii key: unmasked
+        masked15 = await _feed(http, keys["wali15-masked"], limit=50)
+        assert [_key_of(x) for x in masked15] == [_key_of(x) for x in lines15]
+        for m, x in zip(masked15, lines15, strict=True):
+            assert m["record"]["pii_masked"] is True and m["record"]["data"] != x["record"]["data"]
+            assert m["record"]["data"]["nik_pemilik"] == mask_nik(x["record"]["data"]["nik_pemilik"])
 
         # the national feed is not served on the cluster: a catalog error names the way
         r = await http.get("/api/v1/sync/changes", headers=auth(keys["walidata"]))

@@ -19,7 +19,6 @@ from tests.sync_helpers import (
     FEED,
     SNAPSHOT,
     bulk_records,
-    parse_stream,
     pull,
     pull_all,
     raw_create,
