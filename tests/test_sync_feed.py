@@ -46,8 +46,7 @@ async def test_a_change_says_when_in_pada_and_still_in_the_deprecated_changed_at
     """`pada` is when the change was made: the record's dibuat_pada for `dibuat`, the time of
     the decision or correction (as its riwayat entry says) otherwise. A consumer written
     against the old name `changed_at` reads the same text from every line until release 0.2.0,
-    on both paths of the feed (built in SQL with personal data visible, assembled by the
-    service when it is masked)."""
+    whether the key sees personal data or gets it masked."""
     import re
 
     from tests.test_submissions import UTC_TEXT
