@@ -111,15 +111,16 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
             pos = pos.after(int(xid), id_)
             if skip:
                 continue
-            record = flat.record_line(line, scope.pii) if line is not None else "null"
-            out.append('{"cursor":"' + pos.encode() + '",' + change + ',"record":' + record + "}\n")
+            out.append('{"cursor":"' + pos.encode() + '",' + change + ',"record":'
+                       + (line if line is not None else "null") + "}\n")
             delivered += 1
             if delivered == limit:
                 break
         state.cursor = pos
         state.rows = delivered
         if out:
-            yield "".join(out).encode()
+            block = "".join(out).encode()
+            yield block if scope.pii else flat.mask_lines(block, nested=True)
         if len(rows) < want:
             break
     await tr.commit()
