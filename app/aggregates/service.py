@@ -317,23 +317,30 @@ _LABELS = {
 _LABELS.update(usaha_punya_nib="Usaha Memiliki NIB", usaha_platform_digital="Usaha dengan Platform Digital")
 
 
-def agregat_csv(doc: dict) -> tuple[list[str], list[list[str]]]:
-    dim_cols: list[str] = []
+def _dim_columns(doc: dict) -> list[str]:
+    """The grouping columns of an agregat table: each dimension, a wilayah code followed by
+    its name."""
+    cols: list[str] = []
     for d in doc["by"]:
-        dim_cols.append(d)
+        cols.append(d)
         if d in _WILAYAH_DIMS:
-            dim_cols.append(_WILAYAH_DIMS[d])
+            cols.append(_WILAYAH_DIMS[d])
+    return cols
+
+
+def _dim_cell(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "ya" if v else "tidak"
+    return str(v)
+
+
+def agregat_csv(doc: dict) -> tuple[list[str], list[list[str]]]:
+    dim_cols = _dim_columns(doc)
     measure_cols = list(doc["jumlah"])
     header = [_LABELS[c] for c in dim_cols] + [_LABELS[c] for c in measure_cols]
-
-    def dim_cell(v) -> str:
-        if v is None:
-            return "-"
-        if isinstance(v, bool):
-            return "ya" if v else "tidak"
-        return str(v)
-
-    rows = [[dim_cell(r[c]) for c in dim_cols] + [angka_id(int(r[c])) for c in measure_cols] for r in doc["rows"]]
+    rows = [[_dim_cell(r[c]) for c in dim_cols] + [angka_id(int(r[c])) for c in measure_cols] for r in doc["rows"]]
     rows.append(["Jumlah"] + [""] * (len(dim_cols) - 1) + [angka_id(int(doc["jumlah"][c])) for c in measure_cols])
     return header, rows
 
@@ -345,11 +352,7 @@ _GROUP_LP = {"tenaga_kerja": "Tenaga Kerja", "anggota": "Anggota", "manajer": "M
 def agregat_xlsx(doc: dict) -> xlsx.Table:
     C = xlsx.Column
     kinds = queries.measures_for(doc["jenis"])
-    dim_cols: list[str] = []
-    for d in doc["by"]:
-        dim_cols.append(d)
-        if d in _WILAYAH_DIMS:
-            dim_cols.append(_WILAYAH_DIMS[d])
+    dim_cols = _dim_columns(doc)
     measure_cols = list(doc["jumlah"])
     columns = [C(_LABELS[c], "text", width=28 if c.startswith("nama_") else 16) for c in dim_cols]
     for m in measure_cols:
@@ -359,12 +362,7 @@ def agregat_xlsx(doc: dict) -> xlsx.Table:
         else:
             columns.append(C(_LABELS[m], "rupiah" if kinds[m][1] == "uang" else "angka", width=18))
 
-    def dim_cell(v):
-        if isinstance(v, bool):
-            return "ya" if v else "tidak"
-        return "-" if v is None else str(v)
-
-    rows = [[dim_cell(r[c]) for c in dim_cols] + [r[m] for m in measure_cols] for r in doc["rows"]]
+    rows = [[_dim_cell(r[c]) for c in dim_cols] + [r[m] for m in measure_cols] for r in doc["rows"]]
     total = ["Jumlah"] + [None] * (len(dim_cols) - 1) + [doc["jumlah"][m] for m in measure_cols]
     lines = _lines(doc)
     if doc["jenis"]:
