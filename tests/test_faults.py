@@ -24,7 +24,7 @@ from tests.conftest import auth
 from tests.factories import umkm
 from tests.helpers import HALF_STORED
 from tests.pg_servers import TcpPostgres
-from tests.serve_helpers import Served, cli, environment, free_port
+from tests.serve_helpers import Served, api_key, environment, free_port
 
 embedded_only = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
                                    reason="kills and fills the embedded server's own data directory")
@@ -81,10 +81,8 @@ async def test_sigkill_of_the_postmaster_during_concurrent_ingest(tmp_path):
     env = environment(data_dir=data_dir)
     served = await asyncio.to_thread(Served(env, "--workers", "2", log=tmp_path / "serve.log").wait_ready)
     try:
-        made = await asyncio.to_thread(cli, env, "apikey", "create", "--role", "enumerator", "--wilayah", "16",
-                                       "--name", "enum-crash")
-        assert made.returncode == 0, made.stderr
-        key = made.stdout.strip().splitlines()[-1]
+        key = await asyncio.to_thread(api_key, env, "--role", "enumerator", "--wilayah", "16",
+                                      "--name", "enum-crash")
 
         acked: list[list[str]] = []
         answers: list[tuple[float, float, int]] = []   # sent, answered, status
@@ -207,10 +205,8 @@ async def test_a_full_disk_answers_507_and_writes_resume_when_space_returns(tmp_
     served = None
     try:
         served = await asyncio.to_thread(Served(env, log=tmp_path / "serve.log").wait_ready)
-        made = await asyncio.to_thread(cli, env, "apikey", "create", "--role", "enumerator", "--wilayah", "16",
-                                       "--name", "enum-disk")
-        assert made.returncode == 0, made.stderr
-        key = made.stdout.strip().splitlines()[-1]
+        key = await asyncio.to_thread(api_key, env, "--role", "enumerator", "--wilayah", "16",
+                                      "--name", "enum-disk")
         ballast = disk / "ballast"
         subprocess.run(["fallocate", "-l", str(shutil.disk_usage(disk).free - 20 * 2**20), str(ballast)],
                        check=True)
