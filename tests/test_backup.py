@@ -64,16 +64,19 @@ async def test_restore_to_a_point_in_time_finds_exactly_what_was_acknowledged_be
             for sid in before[20:40]:
                 assert (await decide(c, verif, sid, "ditolak", alasan_kode="data_tidak_lengkap")).status_code == 200
         assert "is in the archive" in _ok(cli(env, "backup", "check"))
+        listing = _ok(cli(env, "backup", "list"))
+        assert "1 base backups" in listing
+
+        # Restored and served while the source still runs (an operator fetching what was
+        # lost from a live primary): the base backup holds the source's socket lock file,
+        # which names a live postmaster and must not come along.
+        words = _ok(cli(env, "backup", "restore", "--into", str(workdir / "at-target"),
+                        "--target-time", target.astimezone(dt.timezone(dt.timedelta(hours=7))).isoformat()))
+        assert "recovery stopping before commit" in words
+        at_target = await _snapshot(environment(data_dir=workdir / "at-target"), workdir / "serve-1.log", walidata)
+        assert at_target == {sid: "diterima" if i < 20 else "masuk" for i, sid in enumerate(before)}
     finally:
         served.stop()
-    listing = _ok(cli(env, "backup", "list"))
-    assert "1 base backups" in listing
-
-    words = _ok(cli(env, "backup", "restore", "--into", str(workdir / "at-target"),
-                    "--target-time", target.astimezone(dt.timezone(dt.timedelta(hours=7))).isoformat()))
-    assert "recovery stopping before commit" in words
-    at_target = await _snapshot(environment(data_dir=workdir / "at-target"), workdir / "serve-1.log", walidata)
-    assert at_target == {sid: "diterima" if i < 20 else "masuk" for i, sid in enumerate(before)}
 
     _ok(cli(env, "backup", "restore", "--into", str(workdir / "latest")))
     latest = await _snapshot(environment(data_dir=workdir / "latest"), workdir / "serve-2.log", walidata)
