@@ -216,11 +216,7 @@ def restore(backup_dir: Path, into: Path, target_time: dt.datetime | None,
     if pgdata.exists():
         raise BackupError(f"{pgdata} exists already: restore into a new directory")
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    # pg_basebackup copies the source's socket lock file (its socket lives in its data
-    # directory); a copy naming a postmaster that is still alive, or whose PID was reused,
-    # stops the restored server from starting, so lock files never come along.
-    shutil.copytree(chosen.path, pgdata, ignore=shutil.ignore_patterns(
-        META, embedded.HANDLES, "log", ".s.PGSQL.*", "postmaster.pid", "postmaster.opts"))
+    shutil.copytree(chosen.path, pgdata, ignore=shutil.ignore_patterns(META, *embedded.NOT_COPIED))
     auto = pgdata / "postgresql.auto.conf"
     kept_settings = [line for line in auto.read_text().splitlines()
                      if not line.startswith(("archive_mode", "archive_command", "archive_timeout"))]

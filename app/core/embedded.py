@@ -55,6 +55,11 @@ def start(pgdata: Path, *, cleanup_mode: str | None = "stop", database: str = "k
 
 
 HANDLES = ".handle_pids.json"
+# What a copy of a running server's data directory (pg_basebackup) must not keep: the
+# wheel's handle list, the server log, and the lock files. pg_basebackup copies the socket
+# lock file (the socket lives in the data directory); one naming a postmaster that is still
+# alive, or whose PID was reused, stops the copy's server from starting.
+NOT_COPIED = (HANDLES, "log", "postmaster.opts", "postmaster.pid", ".s.PGSQL.*")
 
 
 def _lock():

@@ -21,6 +21,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from app.core.embedded import NOT_COPIED
+
 # A standby ahead of nothing: hot_standby_feedback keeps the primary from vacuuming rows a
 # long report on the standby still reads (which would cancel the report), at the price of
 # some bloat while such a report runs.
@@ -177,8 +179,9 @@ def create(data_dir: Path, primary_pgdata: Path, *, synchronous: bool = False, p
                               "WHERE slot_name = $1 AND NOT active", name)
         _run([_bin("pg_basebackup"), "-D", str(data_dir), "-h", str(p_sock), "-p", str(p_port),
               "-U", "postgres", "-X", "stream", "-c", "fast", "-C", "-S", name])
-        for leftover in (".handle_pids.json", "log", "postmaster.opts"):
-            (data_dir / leftover).unlink(missing_ok=True)
+        for pattern in NOT_COPIED:
+            for leftover in data_dir.glob(pattern):
+                leftover.unlink(missing_ok=True)
         conf = dict(STANDBY_SETTINGS,
                     primary_conninfo=f"host={p_sock} port={p_port} user=postgres application_name={name}",
                     primary_slot_name=name,
