@@ -240,14 +240,15 @@ class Monitor:
                 log.exception("replica monitor round failed")
             await asyncio.sleep(max(0.05, CHECK_INTERVAL - (time.monotonic() - started)))
 
-    def choose(self) -> Replica | None:
-        """A usable standby, taking turns among them; None: read the primary."""
+    def choose(self) -> Route:
+        """A usable standby, taking turns among them, else the primary."""
         now = time.time()
         usable = [r for r in self.replicas if r.usable(now)]
         if not usable:
-            return None
+            return PRIMARY
         chosen: Replica = usable[next(self._turn) % len(usable)]
-        return chosen
+        assert chosen.fresh_as_of is not None          # usable() proved it
+        return Route(chosen, chosen.fresh_as_of)
 
     async def stop(self) -> None:
         if self.task is not None:
@@ -361,6 +362,32 @@ FRESHNESS_HEADERS = {
 
 # --------------------------------------------------------------------------- routed reads
 
+@dataclass(frozen=True)
+class Route:
+    """Where one read goes: a standby, with the moment its data was proven fresh as of when it
+    was chosen (replay only moves forward, so whatever is read there later holds every commit
+    up to that moment), or the primary (replica None)."""
+    replica: Replica | None
+    as_of: float = 0.0
+
+    def still_fresh(self) -> bool:
+        """Still within the limit now that the connection (or the snapshot) is there: getting
+        one may take a while under load, and an answer must never say it lags more than
+        KUMKM_REPLICA_MAX_LAG_SECONDS."""
+        return self.replica is None or time.time() - self.as_of <= settings.replica_max_lag
+
+    def record(self) -> None:
+        """Say in the response where its data came from and how fresh it is."""
+        now = time.time()
+        if self.replica is None:
+            _record("primary", now, now)
+        else:
+            _record("replica", self.as_of, now)
+
+
+PRIMARY = Route(None)
+
+
 async def _replica_connection(engine: AsyncEngine, r: Replica) -> AsyncConnection | None:
     """A connection of the replica's pool, or None when the replica refuses (the read then goes
     to the primary, and the replica is skipped until the monitor finds it answering)."""
@@ -382,38 +409,32 @@ async def _replica_connection(engine: AsyncEngine, r: Replica) -> AsyncConnectio
 async def connect() -> AsyncIterator[AsyncConnection]:
     """A connection for a report: on a usable standby when there is one, else the primary
     (autocommit, as db.connect). The response says which, and how fresh (FreshnessHeaders)."""
-    r = _monitor.choose() if _monitor is not None else None
-    if r is not None:
-        conn = await _replica_connection(r.engine(), r)
+    route = choose()
+    if route.replica is not None:
+        conn = await _replica_connection(route.replica.engine(), route.replica)
+        if conn is not None and not route.still_fresh():
+            await conn.close()              # grew too stale while the connection came
+            conn = None
         if conn is not None:
-            now = time.time()
-            _record("replica", r.fresh_as_of or now, now)
+            route.record()
             try:
                 yield await conn.execution_options(isolation_level="AUTOCOMMIT")
             finally:
                 await conn.close()
             return
     async with db.connect() as conn:
-        now = time.time()
-        _record("primary", now, now)
+        PRIMARY.record()
         yield conn
 
 
-def stream_engine() -> tuple[AsyncEngine, Replica | None]:
-    """The pool a snapshot stream reads from: a usable standby's, else the primary's."""
-    r = _monitor.choose() if _monitor is not None else None
-    if r is None:
-        return db.get_stream_engine(), None
-    return r.stream_engine(), r
+def choose() -> Route:
+    """Where a report reads: a usable standby, else the primary."""
+    return _monitor.choose() if _monitor is not None else PRIMARY
 
 
-def record_stream(r: Replica | None) -> None:
-    """Say in the response where a snapshot stream reads (called once it has its snapshot)."""
-    now = time.time()
-    if r is None:
-        _record("primary", now, now)
-    else:
-        _record("replica", r.fresh_as_of or now, now)
+def stream_engine(route: Route) -> AsyncEngine:
+    """The pool a snapshot stream of this route reads from."""
+    return db.get_stream_engine() if route.replica is None else route.replica.stream_engine()
 
 
 # Before a snapshot's cursor is handed out, the synchronous standby must hold every

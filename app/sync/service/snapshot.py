@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 
-from app.core import db, replicas
+from app.core import replicas
 from app.core.access import Principal
 from app.core.errors import Problem
 from app.core.record import flat
@@ -45,18 +45,23 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> 
     them), so its cursor continues the feed on the primary exactly as one taken there."""
     scope = scope_of(principal, periode)
     cluster_provinsi(scope, "snapshot")          # refused before a stream slot is taken
-    engine, replica = replicas.stream_engine()
+    route = replicas.choose()
     try:
-        state = await _open_snapshot(principal, periode, fmt, scope, engine)
+        state = await _open_snapshot(principal, periode, fmt, scope, replicas.stream_engine(route))
     except Problem:
         raise                           # turned away (stream limits): not the standby's fault
     except Exception:
-        if replica is None:
+        if route.replica is None:
             raise
         # the standby refused or failed while starting: the primary serves this one
-        replica.down(RuntimeError("a snapshot could not start there"))
-        engine, replica = db.get_stream_engine(), None
-        state = await _open_snapshot(principal, periode, fmt, scope, engine)
+        route.replica.down(RuntimeError("a snapshot could not start there"))
+        route = replicas.PRIMARY
+        state = await _open_snapshot(principal, periode, fmt, scope, replicas.stream_engine(route))
+    if not route.still_fresh():
+        # the standby grew too stale while the snapshot started: the primary serves this one
+        await state.finish()
+        route = replicas.PRIMARY
+        state = await _open_snapshot(principal, periode, fmt, scope, replicas.stream_engine(route))
     try:
         # Before the cursor leaves: a synchronous standby that may be promoted must know every
         # transaction id this snapshot knows (docs/replicas.md).
@@ -64,7 +69,7 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> 
     except BaseException:
         await state.finish()
         raise
-    replicas.record_stream(replica)
+    route.record()
     return state
 
 
