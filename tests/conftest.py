@@ -62,6 +62,10 @@ def _make_database() -> tuple[str, callable]:
     # directory, then this removes what is left of the temporary directory.
     atexit.register(shutil.rmtree, tmp, True)
     url = embedded.start(tmp / "pgdata", cleanup_mode="delete", database="kumkm_test")
+    # Before the wheel's own stop: its fast shutdown writes a checkpoint of up to
+    # shared_buffers (512 MB) of a directory about to be deleted, which on a loaded machine
+    # outlasted pg_ctl's 60 s and ended in "Failed to stop server, killing it instead".
+    atexit.register(embedded.stop, tmp / "pgdata", mode="immediate")
     return url, lambda: None
 
 

