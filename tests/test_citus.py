@@ -256,6 +256,28 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
         after = await _feed(http, keys["wali15"], limit=50, cursor=snap[-1]["cursor"])
         assert sorted(x["submission_id"] for x in after) == sorted(x["submission_id"] for x in more)
 
+        # `kumkm export` of a provinsi on the cluster reads its worker's snapshot and gives that
+        # worker's cursor: the feed from it brings exactly what came after; a national export
+        # is refused, as the national feed is
+        out = reachable_tmp("kumkm-citus-export-")
+        try:
+            done = cli(env, "export", "--periode", "2022", "--wilayah", "15", "--format", "ndjson",
+                       "--out", str(out / "jambi.ndjson"))
+            assert done.returncode == 0, done.stderr
+            exported = (out / "jambi.ndjson").read_text().splitlines()
+            assert len(exported) == 102 + 5
+            cursor = done.stdout.split("consistent with feed cursor: ")[1].split()[0]
+            later = [jambi() for _ in range(3)]
+            r = await http.post("/api/v1/submissions/batch", json={"items": later}, headers=auth(keys["enum15"]))
+            assert r.json()["created"] == 3
+            after = await _feed(http, keys["wali15"], limit=50, cursor=cursor)
+            assert sorted(x["submission_id"] for x in after) == sorted(x["submission_id"] for x in later)
+            done = cli(env, "export", "--periode", "2022", "--format", "ndjson", "--out", str(out / "all.ndjson"))
+            assert done.returncode == 2 and "per provinsi" in done.stderr, done.stderr
+            assert not (out / "all.ndjson").exists()
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+
         # exactly once while writers commit during the paging (in both provinsi)
         seen: list[tuple[str, str]] = []
         cursor = None

@@ -12,10 +12,11 @@ import orjson
 
 from app.core.access import Principal, log_access
 from app.core.cli import UsageError, progress
+from app.core.errors import Problem
 from app.core.record import flat
 from app.core.reference import known_periode
 from app.sync import queries
-from app.sync.service import RawConnection, Scope, snapshot_cursor, snapshot_rows
+from app.sync.service import RawConnection, Scope, on_cluster, snapshot_cursor, snapshot_rows
 
 EXPORT_FORMATS = ("ndjson", "csv", "parquet")
 IMPORT_BATCH = 1000
@@ -81,12 +82,15 @@ async def export(*, periode: str, wilayah: str | None, fmt: str, out: Path, mask
             level = await pg.fetchval(queries.WILAYAH_LEVEL, wilayah)
             if level not in (1, 2):
                 raise UsageError(f"--wilayah: {wilayah!r} is not an existing provinsi or kabupaten/kota code")
-        scope = Scope(wilayah, periode, not mask_pii)
+        try:
+            scope = on_cluster(Scope(wilayah, periode, not mask_pii), "export")
+        except Problem as exc:
+            raise UsageError(f"--wilayah: {exc.detail}") from exc
         started = time.monotonic()
         n = 0
         async with pg.transaction(isolation="repeatable_read", readonly=True):
             await pg.execute(queries.BEGIN_SYNC)
-            _, cursor = await snapshot_cursor(pg)
+            _, cursor = await snapshot_cursor(pg, scope.provinsi)
             total = await pg.fetchval(queries.SNAPSHOT_COUNT, periode, wilayah)
             out.parent.mkdir(parents=True, exist_ok=True)
             bar = progress(total, f"export {periode}")

@@ -11,7 +11,7 @@ from app.core.record import flat
 from app.sync import queries
 from app.sync.cursor import Cursor
 from app.sync.service import limits
-from app.sync.service.scope import cluster_provinsi, scope_of
+from app.sync.service.scope import scope_of
 from app.sync.service.streams import StreamState, admitted, copy_lines, open_helper, ordered_copy
 
 log = logging.getLogger("kumkm.sync")
@@ -20,17 +20,16 @@ log = logging.getLogger("kumkm.sync")
 
 async def open_feed(principal: Principal, after: Cursor, limit: int, periode: str | None,
                     after_text: str | None) -> StreamState:
-    scope = scope_of(principal, periode)
-    provinsi = cluster_provinsi(scope, "change feed")
+    scope = scope_of(principal, periode, "change feed")
     async with admitted(principal) as conn:
         tr = conn.pg.transaction(readonly=True)
         await tr.start()
         await conn.pg.execute(queries.BEGIN_SYNC)
-        if provinsi is None:
+        if scope.provinsi is None:
             horizon = await conn.pg.fetchval(queries.HORIZON)
         else:
             # on Citus: the horizon of the worker that holds the provinsi (queries.HORIZON_CITUS)
-            horizon = await conn.pg.fetchval(queries.HORIZON_CITUS, provinsi)
+            horizon = await conn.pg.fetchval(queries.HORIZON_CITUS, scope.provinsi)
     state = StreamState("GET /api/v1/sync/changes", principal,
                         {"after": after_text, "limit": limit, "periode": periode,
                          "kode_wilayah": scope.wilayah, "pii": scope.pii, "horizon": horizon},
@@ -48,12 +47,11 @@ async def _feed_copy(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     n = 0
     last = b""
     lines = helper_tr = None
-    provinsi = cluster_provinsi(scope, "change feed")
-    if provinsi is not None:
+    if scope.provinsi is not None:
         # on Citus: one routed statement on the provinsi's worker (a helper connection would
         # read in another transaction there, with no exported snapshot to share)
         lines = copy_lines(pg, queries.CHANGE_LINES_CITUS, str(pos.xid), pos.id, horizon,
-                           limit, scope.wilayah, scope.periode, provinsi)
+                           limit, scope.wilayah, scope.periode, scope.provinsi)
     elif limits.PARALLEL > 1 and limit >= limits.PARALLEL_MIN:
         bounds = await pg.fetch(queries.CHANGE_BOUNDS, str(pos.xid), pos.id, horizon, limit,
                                 scope.wilayah, scope.periode, limits.RANGE_ROWS)
@@ -94,9 +92,8 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
         await tr.commit()
         yield await _feed_end(state, limit, state.rows)
         return
-    provinsi = cluster_provinsi(scope, "change feed")
-    stmt = await pg.prepare(queries.CHANGES if provinsi is None else queries.CHANGES_CITUS)
-    extra = () if provinsi is None else (provinsi,)
+    stmt = await pg.prepare(queries.CHANGES if scope.provinsi is None else queries.CHANGES_CITUS)
+    extra = () if scope.provinsi is None else (scope.provinsi,)
     pos: Cursor = state.cursor
     delivered = 0
     while delivered < limit:

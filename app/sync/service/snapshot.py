@@ -15,7 +15,7 @@ from app.core.record import flat
 from app.sync import queries
 from app.sync.cursor import Cursor, Snapshot
 from app.sync.service import limits
-from app.sync.service.scope import Scope, cluster_provinsi, scope_of
+from app.sync.service.scope import Scope, scope_of
 from app.sync.service.streams import StreamState, admitted, copy_lines, open_helper, ordered_copy
 
 log = logging.getLogger("kumkm.sync")
@@ -43,8 +43,7 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> 
     """A snapshot reads a usable standby when there is one (app.core.replicas): a standby's
     pg_snapshot is a snapshot of the primary's transaction ids (physical replication keeps
     them), so its cursor continues the feed on the primary exactly as one taken there."""
-    scope = scope_of(principal, periode)
-    cluster_provinsi(scope, "snapshot")          # refused before a stream slot is taken
+    scope = scope_of(principal, periode, "snapshot")   # refused before a stream slot is taken
     route = replicas.choose()
     try:
         state = await _open_snapshot(principal, periode, fmt, scope, replicas.stream_engine(route))
@@ -79,7 +78,7 @@ async def _open_snapshot(principal: Principal, periode: str | None, fmt: str, sc
         tr = conn.pg.transaction(isolation="repeatable_read", readonly=True)
         await tr.start()
         await conn.pg.execute(queries.BEGIN_SYNC)
-        snap, cursor = await snapshot_cursor(conn.pg, cluster_provinsi(scope, "snapshot"))
+        snap, cursor = await snapshot_cursor(conn.pg, scope.provinsi)
     state = StreamState("GET /api/v1/sync/snapshot", principal,
                         {"periode": periode, "format": fmt, "kode_wilayah": scope.wilayah,
                          "pii": scope.pii, "snapshot": snap.text()},
@@ -90,9 +89,8 @@ async def _open_snapshot(principal: Principal, periode: str | None, fmt: str, sc
 async def snapshot_rows(pg, scope: Scope) -> AsyncIterator[list[str]]:
     """Chunks of stored record lines of the current records, read through a server-side
     cursor inside the caller's transaction."""
-    provinsi = cluster_provinsi(scope, "snapshot")
-    cur = await (pg.cursor(queries.SNAPSHOT, scope.periode, scope.wilayah) if provinsi is None
-                 else pg.cursor(queries.SNAPSHOT_CITUS, scope.periode, scope.wilayah, provinsi))
+    cur = await (pg.cursor(queries.SNAPSHOT, scope.periode, scope.wilayah) if scope.provinsi is None
+                 else pg.cursor(queries.SNAPSHOT_CITUS, scope.periode, scope.wilayah, scope.provinsi))
     while True:
         rows = await cur.fetch(limits.CHUNK)
         if not rows:
@@ -105,11 +103,10 @@ async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
     stream's snapshot (pg_export_snapshot), range of pages by range of pages, in order."""
     pg, scope = state.conn.pg, state.scope
     assert scope is not None                           # a snapshot's state has one
-    provinsi = cluster_provinsi(scope, "snapshot")
-    if provinsi is not None:
+    if scope.provinsi is not None:
         # on Citus: one routed read on the provinsi's worker, in the stream's own transaction
         # (the pages and ctids of the coordinator's empty table say nothing of the shards)
-        async for block in copy_lines(pg, queries.SNAPSHOT_CITUS, scope.periode, scope.wilayah, provinsi):
+        async for block in copy_lines(pg, queries.SNAPSHOT_CITUS, scope.periode, scope.wilayah, scope.provinsi):
             yield block
         return
     pages = await pg.fetchval(queries.SNAPSHOT_PAGES) if limits.PARALLEL > 1 else 0
