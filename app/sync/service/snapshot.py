@@ -45,6 +45,7 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> 
     them), so its cursor continues the feed on the primary exactly as one taken there."""
     scope = scope_of(principal, periode, "snapshot")   # refused before a stream slot is taken
     route = replicas.choose()
+    state: StreamState | None = None
     try:
         state = await _open_snapshot(principal, periode, fmt, scope, replicas.stream_engine(route))
     except Problem:
@@ -52,13 +53,11 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> 
     except Exception:
         if route.replica is None:
             raise
-        # the standby refused or failed while starting: the primary serves this one
         route.replica.down(RuntimeError("a snapshot could not start there"))
-        route = replicas.PRIMARY
-        state = await _open_snapshot(principal, periode, fmt, scope, replicas.stream_engine(route))
-    if not route.still_fresh():
-        # the standby grew too stale while the snapshot started: the primary serves this one
-        await state.finish()
+    if state is None or not route.still_fresh():
+        # the standby failed, or grew too stale, while the snapshot started: the primary serves it
+        if state is not None:
+            await state.finish()
         route = replicas.PRIMARY
         state = await _open_snapshot(principal, periode, fmt, scope, replicas.stream_engine(route))
     try:
