@@ -82,6 +82,17 @@ class Settings:
     database_replica_url: str | None
     replica_max_lag: float
     replica_pool_size: int
+    # The address clients reach the service at (e.g. https://kumkm.example.go.id/kumkm), for
+    # links the service writes (the OpenRosa formList): never the request's Host header, which
+    # a client chooses.
+    public_url: str | None
+    # The HTTP server's own bounds (app.core.server), per process: the request line plus all
+    # headers, the seconds a client may take to send them, the seconds an idle keep-alive
+    # connection stays open, and the open connections beyond which a new one gets 503.
+    max_header_bytes: int
+    header_timeout: float
+    keepalive_timeout: float
+    max_connections: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -117,6 +128,11 @@ class Settings:
             database_replica_url=os.environ.get("DATABASE_REPLICA_URL") or None,
             replica_max_lag=_float("KUMKM_REPLICA_MAX_LAG_SECONDS", 5.0),
             replica_pool_size=_int("KUMKM_REPLICA_POOL_SIZE", 20),
+            public_url=(os.environ.get("KUMKM_PUBLIC_URL") or "").rstrip("/") or None,
+            max_header_bytes=_int("KUMKM_MAX_HEADER_BYTES", 64 * 1024),
+            header_timeout=_float("KUMKM_HEADER_TIMEOUT_SECONDS", 10.0),
+            keepalive_timeout=_float("KUMKM_KEEPALIVE_SECONDS", 5.0),
+            max_connections=_int("KUMKM_MAX_CONNECTIONS", 2048),
         )
 
     @property
