@@ -27,6 +27,7 @@ def cmd_serve(args) -> int:
 
     import uvicorn
 
+    from app.core.server import uvicorn_options
     from app.core.settings import settings
     from app.observability.logs import configure
 
@@ -68,7 +69,7 @@ def cmd_serve(args) -> int:
     try:
         uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
                     reload=args.reload, reload_dirs=[str(ROOT / "app")] if args.reload else None,
-                    log_level=args.log_level, loop="uvloop", http="httptools",
+                    log_level=args.log_level, loop="uvloop", **uvicorn_options(),
                     proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
                     root_path=args.root_path, access_log=False, log_config=None)
     except KeyboardInterrupt:    # SIGINT, raised again by uvicorn after its graceful shutdown

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from app.auth import service as auth_service
 from app.core import db
+from app.core.server import uvicorn_options
 
 MUTABLE_TABLES = ("access_log", "target_pendataan", "rekap_status", "changes", "submission_history", "openrosa_instances",
                   "submission_versions", "submissions", "sync_records", "api_keys",
@@ -77,7 +78,7 @@ class LiveServer:
         sock.close()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                loop="asyncio", lifespan="on")
+                                loop="asyncio", lifespan="on", **uvicorn_options())
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
