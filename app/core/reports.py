@@ -9,10 +9,9 @@ from __future__ import annotations
 import csv
 import io
 
-import orjson
 from fastapi.responses import Response
 
-from app.core import csvcell
+from app.core import csvcell, timefmt
 
 # Ratios in JSON: the fraction rounded half-up to this many decimal places. Eight places keep
 # six decimals of a percentage, more than any report prints.
@@ -75,5 +74,6 @@ def csv_download(filename: str, text: str) -> Response:
 def json_response(doc: dict) -> Response:
     """The report as JSON without a second validation pass: the documents are built here from
     typed rows, and re-validating a 514-row table through the response model costs more than
-    the query. Dates serialise as ISO 8601, as pydantic would."""
-    return Response(orjson.dumps(doc), media_type="application/json")
+    the query. Dates serialise as ISO 8601, as pydantic would; instants (a target revision's
+    dibuat_pada) as the one text of app.core.timefmt."""
+    return Response(timefmt.dumps(doc), media_type="application/json")

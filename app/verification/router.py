@@ -128,7 +128,8 @@ async def antrian(
     f = service.Filter(periode=periode, status=status, wilayah=wilayah, enumerator_id=enumerator_id, jenis=jenis,
                        captured_dari=captured_dari, captured_sampai=captured_sampai, duplikat=duplikat)
     page = await service.antrian(principal, kabkota, f, cursor, limit)
-    return Response(orjson.dumps(page, option=orjson.OPT_UTC_Z), media_type="application/json")
+    # timefmt's one text of an instant (six-digit microseconds), as every other answer
+    return Response(timefmt.dumps(page), media_type="application/json")
 
 
 @router.put("/submissions/{submission_id}", response_model=SubmissionOut,
