@@ -137,7 +137,9 @@ def _same_record(a: dict, b: dict) -> None:
     a, b = dict(a), dict(b)
     if a["jenis"] == "umkm":
         # the same owner and business twice: each is flagged as the other's likely duplicate
-        assert (a.pop("duplikat_dengan"), b.pop("duplikat_dengan")) == ([b["submission_id"]], [a["submission_id"]])
+        # (which record it is stays the verifikator's to see: null for the enumerator)
+        assert a["kemungkinan_duplikat"] is b["kemungkinan_duplikat"] is True
+        assert (a.pop("duplikat_dengan"), b.pop("duplikat_dengan")) == (None, None)
     for k in VOLATILE:
         a.pop(k), b.pop(k)
     a["data"] = {k: v for k, v in a["data"].items() if k != "submission_id"}

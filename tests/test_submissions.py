@@ -179,7 +179,7 @@ async def test_get_unknown_record_is_404(client, enum_key):
     assert r.status_code == 404 and r.json()["status"] == 404
 
 
-async def test_likely_duplicates_are_flagged_on_both_and_both_kept(client, enum_key, pg):
+async def test_likely_duplicates_are_flagged_on_both_and_both_kept(client, enum_key, verif, pg):
     owner_nik = nik()
     a = umkm(nik_pemilik=owner_nik, nama_usaha="Warung  Bu Siti", enumerator_id="E1")
     b = umkm(nik_pemilik=owner_nik, nama_usaha="warung bu-siti!", enumerator_id="E2",
@@ -190,6 +190,10 @@ async def test_likely_duplicates_are_flagged_on_both_and_both_kept(client, enum_
     got = {rec["submission_id"]: (await client.get(f"/api/v1/submissions/{rec['submission_id']}",
                                                    headers=auth(enum_key))).json() for rec in (a, b, c)}
     assert got[a["submission_id"]]["kemungkinan_duplikat"] is True
+    # which records they are is the verifikator's to see, not the enumerator's
+    assert got[a["submission_id"]]["duplikat_dengan"] is None
+    got = {rec["submission_id"]: (await client.get(f"/api/v1/submissions/{rec['submission_id']}",
+                                                   headers=auth(verif))).json() for rec in (a, b, c)}
     assert got[a["submission_id"]]["duplikat_dengan"] == [b["submission_id"]]
     assert got[b["submission_id"]]["duplikat_dengan"] == [a["submission_id"]]
     assert got[c["submission_id"]]["kemungkinan_duplikat"] is False

@@ -104,6 +104,16 @@ def can_see_pii(principal: Principal, kode_wilayah: str, owner_identity: int | N
     return False
 
 
+def can_see_duplicates(principal: Principal) -> bool:
+    """Whether this caller is told *which* records are likely duplicates of a record (their
+    ids), or only that one exists (`kemungkinan_duplikat`). The duplicate key is NIK pemilik +
+    nama usaha: an enumerator posting a guessed pair would have the ids confirm that the
+    registry holds that person's business, and which record it is. The roles that read the
+    registry beyond their own records (those that read reports: verifikator, dinas, walidata,
+    admin) get the ids, inside their scope like the record itself."""
+    return principal.role in POLICY["report.read"]
+
+
 def mask_nik(nik: str) -> str:
     return nik[:4] + "*" * max(len(nik) - 6, 0) + nik[-2:] if len(nik) > 6 else "*" * len(nik)
 

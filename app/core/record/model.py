@@ -250,8 +250,13 @@ class SubmissionOut(BaseModel):
     captured_at: UtcTime
     skala_usaha: str | None = Field(None, description="derived by the service (PP 7/2021 Pasal 35)")
     sektor: str | None = Field(None, description="KBLI kategori, derived from kbli")
-    kemungkinan_duplikat: bool = False
-    duplikat_dengan: list[uuid.UUID] = []
+    kemungkinan_duplikat: bool = Field(False, description="another record has the same duplicate key: the same "
+                                                         "NIK pemilik and nama usaha in this kabupaten/kota "
+                                                         "and periode (UMKM only)")
+    duplikat_dengan: list[uuid.UUID] | None = Field(
+        None, description="the ids of those likely duplicates, for the keys that verify or read the registry "
+                          "(verifikator, dinas, walidata, admin); null for an enumerator key, which learns "
+                          "only kemungkinan_duplikat (the ids would confirm a guessed NIK and nama usaha)")
     pii_masked: bool = False
     data: dict[str, Any] = Field(description="the record's content at this version")
     dibuat_oleh: str

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from app.core.access import Principal, can_see_pii, mask_record_data
+from app.core.access import Principal, can_see_duplicates, can_see_pii, mask_record_data
 from app.core.errors import INVALID, OUTSIDE_SCOPE, UNKNOWN_FIELD_HINTS, Problem, ProblemType, pydantic_errors
 from app.core.record import rules
 from app.core.record.model import (
@@ -211,7 +211,7 @@ def record_out(row: Any, principal: Principal) -> dict[str, Any]:
         "skala_usaha": row.skala_usaha,
         "sektor": row.sektor,
         "kemungkinan_duplikat": bool(row.duplikat_dengan),
-        "duplikat_dengan": list(row.duplikat_dengan),
+        "duplikat_dengan": list(row.duplikat_dengan) if can_see_duplicates(principal) else None,
         "pii_masked": not visible,
         "data": data if visible else mask_record_data(data),
         "dibuat_oleh": row.dibuat_oleh,
@@ -229,8 +229,9 @@ def created_out(p: Prepared, dibuat_pada: dt.datetime, principal: Principal,
         "kode_wilayah": row["kode_wilayah"], "kode_kabkota": row["kode_kabkota"], "status": "masuk",
         "version": 1, "enumerator_id": row["enumerator_id"], "captured_at": row["captured_at"],
         "skala_usaha": row.get("skala_usaha"), "sektor": row.get("sektor"),
-        "kemungkinan_duplikat": bool(duplikat_dengan), "duplikat_dengan": duplikat_dengan,
-        # the enumerator gets back what it sent; nothing here is new to it
+        "kemungkinan_duplikat": bool(duplikat_dengan),
+        "duplikat_dengan": duplikat_dengan if can_see_duplicates(principal) else None,
+        # the enumerator gets back what it sent (the duplicates' ids excepted: they would be new)
         "pii_masked": False, "data": row["data"], "dibuat_oleh": principal.name,
         "dibuat_pada": dibuat_pada, "diperbarui_pada": dibuat_pada,
     }

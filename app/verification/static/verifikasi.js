@@ -324,7 +324,8 @@ async function openDetail(id, keepNotice) {
     versions = await Promise.all([apiJson("/submissions/" + id + "/versi/" + (versi.current_version - 1)),
                                   apiJson("/submissions/" + id + "/versi/" + versi.current_version)]);
   }
-  const dups = await Promise.all(rec.duplikat_dengan.slice(0, 5).map((d) => apiJson("/submissions/" + d).catch(() => null)));
+  // null for a key that may not see which records they are (an enumerator's): none to show
+  const dups = await Promise.all((rec.duplikat_dengan || []).slice(0, 5).map((d) => apiJson("/submissions/" + d).catch(() => null)));
   if (seq !== state.detailSeq) return;
   state.detail = {id, status: rec.status, version: rec.version, record: rec, riwayat: riwayat.items};
   renderDetail(rec, riwayat.items, versions, dups.filter(Boolean));
