@@ -91,9 +91,10 @@ async def test_queue_is_the_kabkotas_masuk_oldest_first_with_the_counters(client
     counts = await recount(pg)
     jumlah = dict(page["jumlah"])
     assert jumlah.pop("nama").lower().endswith("banyuasin")
-    assert jumlah == {"kode_kabkota": "16.07", "masuk": counts[("2022", "16.07", "masuk")], "diterima": 2,
+    assert jumlah.pop("masuk") == jumlah["belum_diverifikasi"]      # the deprecated old name
+    assert jumlah == {"kode_kabkota": "16.07", "belum_diverifikasi": counts[("2022", "16.07", "masuk")], "diterima": 2,
                       "ditolak": 1, "total": len(records)}
-    assert jumlah["masuk"] == len(waiting)
+    assert jumlah["belum_diverifikasi"] == len(waiting)
     first = page["items"][0]
     sent = next(r for r in records if r["submission_id"] == first["submission_id"])
     assert first["version"] == 1 and first["kode_wilayah"] == sent["kode_wilayah"]
@@ -169,7 +170,7 @@ async def test_a_rare_filter_walks_a_bounded_number_of_rows_per_request(client, 
     second = await _queue(client, verif, enumerator_id="ENUM-LANGKA", cursor=first["next_cursor"])
     assert [i["submission_id"] for i in second["items"]] == [rare["submission_id"]]
     assert second["next_cursor"] is None and second["dipindai"] == 501
-    assert first["jumlah"]["masuk"] == SCAN_MAX + 501
+    assert first["jumlah"]["belum_diverifikasi"] == SCAN_MAX + 501
     # without a filter a page walks only the rows it shows
     assert (await _queue(client, verif, limit=10))["dipindai"] == 10
 
@@ -184,10 +185,10 @@ async def test_rekap_reads_the_counters_for_the_keys_wilayah(client, keys, verif
     assert r.status_code == 200, r.text
     rows = {row["kode_kabkota"]: row for row in r.json()["items"]}
     assert all(k.startswith("16.") for k in rows) and len(rows) == 17   # every kabupaten/kota of the provinsi
-    assert rows["16.07"]["masuk"] == counts[("2022", "16.07", "masuk")] and rows["16.07"]["ditolak"] == 1
+    assert rows["16.07"]["belum_diverifikasi"] == counts[("2022", "16.07", "masuk")] and rows["16.07"]["ditolak"] == 1
     assert rows["16.71"]["total"] == counts[("2022", "16.71", "masuk")] == 1
-    assert rows["16.01"] == {"kode_kabkota": "16.01", "nama": rows["16.01"]["nama"], "masuk": 0, "diterima": 0,
-                             "ditolak": 0, "total": 0}
+    assert rows["16.01"] == {"kode_kabkota": "16.01", "nama": rows["16.01"]["nama"], "belum_diverifikasi": 0,
+                             "diterima": 0, "ditolak": 0, "total": 0, "masuk": 0}
     own = await client.get("/api/v1/verifikasi/rekap", params={"periode": "2022"}, headers=auth(verif))
     assert [row["kode_kabkota"] for row in own.json()["items"]] == ["16.07"]
     # a provinsi verifikator names the kabupaten/kota of its queue

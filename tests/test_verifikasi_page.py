@@ -56,7 +56,7 @@ async def test_a_verifikator_works_through_20_records_with_the_keyboard_only(liv
     queue = page.locator("#antrian li")
     await expect(queue).to_have_count(20)
     await expect(page.locator("#detail")).to_have_attribute("data-id", ids[0])
-    await expect(page.locator("#jumlah-masuk")).to_have_text("20")
+    await expect(page.locator("#jumlah-belum-diverifikasi")).to_have_text("20")
     # the record's fields, unmasked for the verifikator of its kabupaten/kota (NIK shown whole)
     await expect(page.locator("#detail-data tr[data-isian=nik_pemilik] td")).to_have_text(records[0]["nik_pemilik"])
     assert [await li.get_attribute("data-id") for li in await queue.all()] == ids
@@ -88,7 +88,7 @@ async def test_a_verifikator_works_through_20_records_with_the_keyboard_only(liv
         if i < 19:
             await expect(page.locator("#detail")).to_have_attribute("data-id", ids[i + 1])
     await expect(page.locator("#antrian-kosong")).to_be_visible()
-    await expect(page.locator("#jumlah-masuk")).to_have_text("0")
+    await expect(page.locator("#jumlah-belum-diverifikasi")).to_have_text("0")
     await expect(page.locator("#jumlah-diterima")).to_have_text("15")
     await expect(page.locator("#jumlah-ditolak")).to_have_text("5")
     await page.screenshot(path=ARTIFACTS / "verifikasi-selesai.png", full_page=True)
@@ -153,7 +153,7 @@ async def test_a_concurrent_decision_shows_the_conflict_and_the_verifikator_deci
     r = (await client.get(f"/api/v1/submissions/{b['submission_id']}", headers=auth(verif))).json()
     assert (r["status"], r["version"]) == ("diterima", 2)
     await expect(page.locator("#jumlah-diterima")).to_have_text("2")
-    await expect(page.locator("#jumlah-masuk")).to_have_text("1")
+    await expect(page.locator("#jumlah-belum-diverifikasi")).to_have_text("1")
     await assert_consistent(pg)
     assert errors == []
     await context.close()
@@ -179,7 +179,7 @@ async def test_bulk_accept_of_50_shows_50_outcomes_and_the_dinas_dashboard_count
     await expect(refused).to_contain_text("sekarang ditolak versi 1")
     await expect(page.locator("#hasil-batch-ringkas")).to_have_text("50 rekaman dikirim: 49 diterima, 1 tidak diubah.")
     assert [await li.get_attribute("data-id") for li in await outcomes.all()] == [r["submission_id"] for r in records[:50]]
-    await expect(page.locator("#jumlah-masuk")).to_have_text("10")
+    await expect(page.locator("#jumlah-belum-diverifikasi")).to_have_text("10")
     await expect(page.locator("#jumlah-diterima")).to_have_text("49")
     await expect(page.locator("#jumlah-ditolak")).to_have_text("1")
     await page.screenshot(path=ARTIFACTS / "verifikasi-batch.png", full_page=True)

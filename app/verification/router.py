@@ -96,9 +96,9 @@ _QUEUE_REFUSALS: dict[int | str, dict[str, Any]] = {403: {"description": "not a 
 @router.get("/verifikasi/rekap", response_model=RekapVerifikasi, responses=_QUEUE_REFUSALS)
 async def rekap(periode: str = _PERIODE, kabkota: str | None = _KABKOTA,
                 principal: Principal = Depends(_decider)):
-    """Records per status (masuk, diterima, ditolak) of one kabupaten/kota, or of every
-    kabupaten/kota inside the key's wilayah, read from the status counters the triggers keep
-    in the same transaction as the records."""
+    """Records per status (belum_diverifikasi, i.e. in status masuk; diterima; ditolak) of one
+    kabupaten/kota, or of every kabupaten/kota inside the key's wilayah, read from the status
+    counters the triggers keep in the same transaction as the records."""
     await check_periode(periode)
     return await service.rekap(principal, periode, kabkota)
 

@@ -137,13 +137,17 @@ class VersiOut(BaseModel):
 # ---------------------------------------------------------------- the verifikator's queue
 
 class RekapKabkota(BaseModel):
-    """A kabupaten/kota's records by status, from the status counters (never a recount)."""
+    """A kabupaten/kota's records by status, from the status counters (never a recount). The
+    count of records waiting is `belum_diverifikasi`, as in capaian pendataan, where `masuk`
+    counts every record: one word, one meaning."""
     kode_kabkota: str
     nama: str
-    masuk: int = Field(description="waiting for a decision (belum diverifikasi)")
+    belum_diverifikasi: int = Field(description="waiting for a decision: the records in status masuk")
     diterima: int
     ditolak: int
-    total: int = Field(description="every record: masuk + diterima + ditolak")
+    total: int = Field(description="every record: belum_diverifikasi + diterima + ditolak (capaian's `masuk`)")
+    masuk: int = Field(deprecated=True, description="the same as belum_diverifikasi; the old name, until release "
+                                                    "0.2.0 (a count called `masuk` means every record elsewhere)")
 
 
 class RekapVerifikasi(BaseModel):

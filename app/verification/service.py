@@ -435,9 +435,10 @@ async def rekap(principal: Principal, periode: str, kabkota: str | None) -> dict
 
 
 def _rekap_row(kode: str, nama: str, c: dict[str, int]) -> dict:
-    masuk, diterima, ditolak = c.get("masuk", 0), c.get("diterima", 0), c.get("ditolak", 0)
-    return {"kode_kabkota": kode, "nama": nama, "masuk": masuk, "diterima": diterima, "ditolak": ditolak,
-            "total": masuk + diterima + ditolak}
+    belum, diterima, ditolak = c.get("masuk", 0), c.get("diterima", 0), c.get("ditolak", 0)
+    # `masuk` beside it is the deprecated old name of the same count (schemas.RekapKabkota)
+    return {"kode_kabkota": kode, "nama": nama, "belum_diverifikasi": belum, "diterima": diterima,
+            "ditolak": ditolak, "total": belum + diterima + ditolak, "masuk": belum}
 
 
 def encode_cursor(captured_at: dt.datetime, submission_id) -> str:

@@ -102,16 +102,21 @@ function kata(status, body) {
 
 // ------------------------------------------------------------------ counts
 
+/** A kabupaten/kota in the chooser, with the records still waiting for a decision. */
+function pilihanKabkota(row) {
+  return row.nama + " (" + angka(row.belum_diverifikasi) + " belum diverifikasi)";
+}
+
 function renderJumlah(row) {
   if (!row) return;
   state.rekap[row.kode_kabkota] = row;
-  $("jumlah-masuk").textContent = angka(row.masuk);
+  $("jumlah-belum-diverifikasi").textContent = angka(row.belum_diverifikasi);
   $("jumlah-diterima").textContent = angka(row.diterima);
   $("jumlah-ditolak").textContent = angka(row.ditolak);
   $("jumlah-total").textContent = angka(row.total);
   $("jumlah-wilayah").textContent = row.nama + " · periode " + $("periode").value;
   const opt = [...$("kabkota").options].find((o) => o.value === row.kode_kabkota);
-  if (opt) opt.textContent = row.nama + " (" + angka(row.masuk) + " masuk)";
+  if (opt) opt.textContent = pilihanKabkota(row);
 }
 
 async function refreshJumlah() {
@@ -124,12 +129,12 @@ async function refreshJumlah() {
 async function loadKabkota(wanted) {
   const doc = await apiJson("/verifikasi/rekap", {params: {periode: $("periode").value}});
   const select = $("kabkota");
-  select.replaceChildren(...doc.items.map((r) => new Option(r.nama + " (" + angka(r.masuk) + " masuk)", r.kode_kabkota)));
+  select.replaceChildren(...doc.items.map((r) => new Option(pilihanKabkota(r), r.kode_kabkota)));
   for (const r of doc.items) state.rekap[r.kode_kabkota] = r;
   select.disabled = doc.items.length <= 1;
   const known = doc.items.map((r) => r.kode_kabkota);
   // the one asked in the URL, else the first with work waiting, else the first
-  const busiest = doc.items.find((r) => r.masuk > 0);
+  const busiest = doc.items.find((r) => r.belum_diverifikasi > 0);
   select.value = known.includes(wanted) ? wanted : (busiest ? busiest.kode_kabkota : (known[0] || ""));
   if (wanted && !known.includes(wanted)) {
     // Not a kabupaten/kota of this key: ask the API, which explains why (outside-scope).
