@@ -71,6 +71,8 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         # Metrics are Prometheus (app/observability); FastAPI's OpenTelemetry hooks would only
         # look up (unconfigured) providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # served from the installed wheel under a CSP instead of a CDN (app.core.apidocs)
+        docs_url=None, redoc_url=None,
     )
     # `kumkm serve` migrates once before starting workers; each worker need not repeat it.
     app.state.migrate_on_start = migrate_on_start and not settings.skip_migrate
@@ -148,6 +150,9 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     from app.verification.page import install as install_verifikasi_page
 
     install_verifikasi_page(app)
+    from app.core.apidocs import install as install_apidocs
+
+    install_apidocs(app)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     from app.core.replicas import FreshnessHeaders
 
