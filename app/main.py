@@ -153,6 +153,11 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     from app.core.apidocs import install as install_apidocs
 
     install_apidocs(app)
+    from app.core.authn import KeyFirst
+
+    # a write without a valid key and role is refused before any of its body is read (inside
+    # the body guard, whose 413 and 415 come from the headers alone too)
+    app.add_middleware(KeyFirst, routes=lambda: app.routes)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     from app.core.replicas import FreshnessHeaders
 

@@ -16,14 +16,15 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
 from app.core import db
-from app.core.access import Principal
-from app.core.errors import ROLE_FORBIDDEN, UNAUTHORIZED
+from app.core.access import ROLES, Principal
+from app.core.errors import ROLE_FORBIDDEN, UNAUTHORIZED, Problem, problem_response
 from app.core.settings import settings
 
 log = logging.getLogger("kumkm.auth")
@@ -110,6 +111,9 @@ async def require_key(request: Request,
 
 
 async def _principal(request: Request, creds: HTTPAuthorizationCredentials | None) -> Principal:
+    checked = request.scope.get("state", {}).get(_CHECKED)
+    if checked is not None:     # KeyFirst looked it up before the body was read
+        return checked
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
         raise UNAUTHORIZED("an API key is required: Authorization: Bearer <key>",
                       headers=_UNAUTHORIZED)
@@ -141,7 +145,81 @@ def require_role(*roles: str):
                   creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         return _in_role(await _principal(request, creds), roles)
 
+    dep.roles = roles  # type: ignore[attr-defined]  # read by KeyFirst
     return dep
+
+
+require_key.roles = ROLES  # type: ignore[attr-defined]  # any key: KeyFirst checks only that it is one
+
+
+# ------------------------------------------------------------------ the key before the body
+
+_CHECKED = "kumkm_principal"
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class KeyFirst:
+    """FastAPI reads a route's body before it resolves the route's dependencies, so a write
+    without a key, or with a key whose role may not write there, would still have its whole
+    body received and held (8 MB each) before the 401 or 403. Here, below the app, a write to
+    the API has its key and role checked from the headers alone, by the roles the route's own
+    dependency names (require_role / require_key), and is refused before one byte of its body
+    is read; the principal found is handed on, so the route does not look the key up twice."""
+
+    def __init__(self, app: Any, routes: Callable[[], list[Any]], prefix: str = "/api/"):
+        self.app = app
+        self.prefix = prefix
+        self._routes = routes
+        self._guarded: list[tuple[Any, tuple[str, ...]]] | None = None
+
+    def _writes(self) -> list[tuple[Any, tuple[str, ...]]]:
+        if self._guarded is None:
+            from fastapi.routing import APIRoute, iter_route_contexts
+
+            guarded = []
+            # each route as the app serves it, inside its included router (prefix and all)
+            for route in iter_route_contexts(self._routes()):
+                api = route.original_route
+                if isinstance(api, APIRoute) and api.methods & _WRITES:
+                    found = _roles_of(api.dependant)
+                    if found is None:
+                        raise RuntimeError(f"{route.path}: a write route with no key dependency")
+                    guarded.append((route, found))
+            self._guarded = guarded
+        return self._guarded
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if (scope["type"] != "http" or scope["method"] not in _WRITES
+                or not scope["path"].startswith(self.prefix)):
+            return await self.app(scope, receive, send)
+        from starlette.routing import Match
+
+        for route, allowed in self._writes():
+            if route.matches(scope)[0] is Match.FULL:
+                break
+        else:
+            return await self.app(scope, receive, send)    # 404/405 as the router says
+        request = Request(scope)
+        try:
+            principal = _in_role(await _principal(request, await _bearer(request)), allowed)
+        except Problem as refused:
+            return await problem_response(refused)(scope, receive, send)
+        except Exception:
+            # The key could not be looked up (the database is away): the route looks again
+            # and its error handlers answer as for any request (503 with Retry-After).
+            return await self.app(scope, receive, send)
+        scope["state"][_CHECKED] = principal
+        await self.app(scope, receive, send)
+
+
+def _roles_of(dependant: Any) -> tuple[str, ...] | None:
+    for sub in dependant.dependencies:
+        found = getattr(sub.call, "roles", None)
+        if found is None:
+            found = _roles_of(sub)
+        if found is not None:
+            return found
+    return None
 
 
 # ------------------------------------------------------------------ key-change listener

@@ -9,11 +9,16 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
 from app.core import timefmt, xlsx
-from app.core.access import Principal
-from app.core.authn import require_key
+from app.core.access import Principal, roles
+from app.core.authn import require_key, require_role
 from app.core.replicas import FRESHNESS_HEADERS
 from app.core.reports import csv_download
 from app.indicators import formulas, schemas, service
+
+
+# Writers by role, checked from the headers before a body is read (app.core.authn.KeyFirst);
+# the pemilik and scope rules follow in the service.
+_writer = require_role(*roles("indikator.write"))
 
 
 class _DecimalJSONRequest(Request):
@@ -92,13 +97,13 @@ async def get_predikat(*, kode_wilayah: str = _wilayah(), principal: Principal =
 @router.put("/predikat/{kode_wilayah}", response_model=schemas.PredikatOut,
             summary="Set a wilayah's own predikat scale (applies to it and the wilayah under it)")
 async def put_predikat(*, body: schemas.PredikatIn, kode_wilayah: str = _wilayah(),
-                       principal: Principal = Depends(require_key)):
+                       principal: Principal = Depends(_writer)):
     return await service.put_predikat(principal, kode_wilayah, body)
 
 
 @router.delete("/predikat/{kode_wilayah}", response_model=schemas.PredikatOut,
                summary="Drop a wilayah's own scale: the inherited one applies again (history kept)")
-async def delete_predikat(*, kode_wilayah: str = _wilayah(), principal: Principal = Depends(require_key)):
+async def delete_predikat(*, kode_wilayah: str = _wilayah(), principal: Principal = Depends(_writer)):
     return await service.delete_predikat(principal, kode_wilayah)
 
 
@@ -108,13 +113,13 @@ async def list_tujuan(principal: Principal = Depends(require_key), pemilik: str 
 
 
 @router.post("/tujuan", response_model=schemas.Tujuan, status_code=201)
-async def create_tujuan(body: schemas.TujuanIn, principal: Principal = Depends(require_key)):
+async def create_tujuan(body: schemas.TujuanIn, principal: Principal = Depends(_writer)):
     return await service.create_tujuan(principal, body)
 
 
 @router.patch("/tujuan/{tujuan_id}", response_model=schemas.Tujuan)
 async def patch_tujuan(*, tujuan_id: int = _id(), body: schemas.TujuanPatch,
-                       principal: Principal = Depends(require_key)):
+                       principal: Principal = Depends(_writer)):
     return await service.patch_tujuan(principal, tujuan_id, body)
 
 
@@ -124,13 +129,13 @@ async def list_sasaran(principal: Principal = Depends(require_key), pemilik: str
 
 
 @router.post("/sasaran", response_model=schemas.Sasaran, status_code=201)
-async def create_sasaran(body: schemas.SasaranIn, principal: Principal = Depends(require_key)):
+async def create_sasaran(body: schemas.SasaranIn, principal: Principal = Depends(_writer)):
     return await service.create_sasaran(principal, body)
 
 
 @router.patch("/sasaran/{sasaran_id}", response_model=schemas.Sasaran)
 async def patch_sasaran(*, sasaran_id: int = _id(), body: schemas.SasaranPatch,
-                        principal: Principal = Depends(require_key)):
+                        principal: Principal = Depends(_writer)):
     return await service.patch_sasaran(principal, sasaran_id, body)
 
 
@@ -141,7 +146,7 @@ async def list_indikator(principal: Principal = Depends(require_key), pemilik: s
 
 
 @router.post("", response_model=schemas.Indikator, status_code=201)
-async def create_indikator(body: schemas.IndikatorIn, principal: Principal = Depends(require_key)):
+async def create_indikator(body: schemas.IndikatorIn, principal: Principal = Depends(_writer)):
     return await service.create_indikator(principal, body)
 
 
@@ -152,7 +157,7 @@ async def get_indikator(*, indikator_id: int = _id(), principal: Principal = Dep
 
 @router.patch("/{indikator_id}", response_model=schemas.Indikator)
 async def patch_indikator(*, indikator_id: int = _id(), body: schemas.IndikatorPatch,
-                          principal: Principal = Depends(require_key)):
+                          principal: Principal = Depends(_writer)):
     return await service.patch_indikator(principal, indikator_id, body)
 
 
@@ -168,7 +173,7 @@ async def get_targets(*, indikator_id: int = _id(), kode_wilayah: str = _wilayah
             summary="Set or revise a yearly target (the previous value stays in the history)")
 async def put_target(*, indikator_id: int = _id(), body: schemas.IndikatorTargetIn,
                      kode_wilayah: str = _wilayah(), tahun: int = _tahun(),
-                     principal: Principal = Depends(require_key)):
+                     principal: Principal = Depends(_writer)):
     return await service.put_target(principal, indikator_id, kode_wilayah, tahun, body)
 
 
@@ -185,5 +190,5 @@ async def get_realisasi(*, indikator_id: int = _id(), kode_wilayah: str = _wilay
             responses={409: {"description": "the indicator is computed from the registry"}},
             summary="Enter or revise a realisasi with its source (the previous value stays in the history)")
 async def put_realisasi(*, indikator_id: int = _id(), body: schemas.RealisasiIn, kode_wilayah: str = _wilayah(),
-                        tahun: int = _tahun(), principal: Principal = Depends(require_key)):
+                        tahun: int = _tahun(), principal: Principal = Depends(_writer)):
     return await service.put_realisasi(principal, indikator_id, kode_wilayah, tahun, body)
