@@ -6,6 +6,8 @@ import json
 import logging
 import re
 
+import pytest
+
 from tests.conftest import auth
 from tests.factories import umkm
 
@@ -53,6 +55,7 @@ async def test_metrics_count_requests_records_and_pool(client, keys):
 
 
 async def test_access_log_is_json_with_request_id_and_no_personal_data(client, keys):
+    from app.observability import logs
     from app.observability.logs import configure
 
     stream = io.StringIO()
@@ -66,6 +69,7 @@ async def test_access_log_is_json_with_request_id_and_no_personal_data(client, k
         assert r.status_code == 201
         await client.get(f"/api/v1/submissions/{rec['submission_id']}", headers=auth(k))
     finally:
+        logs.stop()         # the lines still queued are written before the writer stops
         root.handlers[:], level = saved
         root.setLevel(level)
     lines = [json.loads(x) for x in stream.getvalue().splitlines() if x.strip()]
@@ -113,3 +117,27 @@ async def test_metrics_are_closed_off_loopback_without_a_token(client, monkeypat
     monkeypatch.setattr(settings, "metrics_token", None)
     monkeypatch.setattr(settings, "metrics_public", True)
     assert (await client.get("/metrics")).status_code == 200
+
+
+@pytest.mark.parametrize("header", [("X-Forwarded-For", "203.0.113.9"), ("Forwarded", "for=203.0.113.9"),
+                                    ("X-Real-IP", "203.0.113.9"), ("Via", "1.1 nginx")])
+async def test_metrics_through_a_local_reverse_proxy_need_the_token(client, monkeypatch, header):
+    """A reverse proxy on the same host makes the world's requests come from loopback: a
+    request that says it came through one gets /metrics only with the token."""
+    from app.core.settings import settings
+
+    assert (await client.get("/metrics")).status_code == 200       # the host's own scraper
+    r = await client.get("/metrics", headers=dict([header]))
+    assert r.status_code == 403 and "KUMKM_METRICS_TOKEN" in r.json()["detail"], r.text
+    monkeypatch.setattr(settings, "metrics_token", "rahasia-prometheus")
+    assert (await client.get("/metrics", headers=dict([header]))).status_code == 401
+    ok = await client.get("/metrics", headers={header[0]: header[1], "Authorization": "Bearer rahasia-prometheus"})
+    assert ok.status_code == 200
+
+
+async def test_metrics_behind_a_public_url_need_the_token(client, monkeypatch):
+    """KUMKM_PUBLIC_URL says the service is reached through a proxy, which may add no header."""
+    from app.core.settings import settings
+
+    monkeypatch.setattr(settings, "public_url", "https://kumkm.example.go.id")
+    assert (await client.get("/metrics")).status_code == 403

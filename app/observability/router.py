@@ -24,6 +24,12 @@ async def prometheus_metrics(request: Request):
         raise FORBIDDEN("/metrics is closed: this service listens on "
                       f"{settings.bind_host}, not loopback. Set KUMKM_METRICS_TOKEN (scrapers send it as "
                       "a bearer token) or KUMKM_METRICS_PUBLIC=1")
+    if token is None and not settings.metrics_public and _through_a_proxy(request):
+        # Listening on loopback says nothing once a reverse proxy on the same host forwards
+        # the world's requests: those come from 127.0.0.1 too.
+        raise FORBIDDEN("/metrics is closed to requests through a reverse proxy: set "
+                        "KUMKM_METRICS_TOKEN (scrapers send it as a bearer token), or scrape the "
+                        "service's own address")
     if token:
         sent = request.headers.get("authorization", "")
         expected = f"Bearer {token}"
@@ -45,3 +51,17 @@ async def prometheus_metrics(request: Request):
     metrics.POOL_IN_USE.set(pool.checkedout())
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)
+
+
+# Headers a reverse proxy adds (nginx, HAProxy, Caddy, Apache as usually set up for the
+# service, docs/operations.md): one of them means the request did not start on this host.
+_PROXY_HEADERS = frozenset({b"forwarded", b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto",
+                            b"x-real-ip", b"via"})
+
+
+def _through_a_proxy(request: Request) -> bool:
+    """Came through a reverse proxy: it says so in a header, or the service is configured as
+    served behind one (KUMKM_PUBLIC_URL, a --root-path)."""
+    if settings.public_url or request.scope.get("root_path"):
+        return True
+    return any(name in _PROXY_HEADERS for name, _ in request.scope["headers"])
