@@ -3,8 +3,11 @@ access line names the route template (never the filled-in path or the query stri
 status, the duration and the key's id — never the key, a NIK or a name."""
 from __future__ import annotations
 
+import atexit
 import contextvars
 import logging
+import logging.handlers
+import queue
 import re
 import sys
 
@@ -64,17 +67,83 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+class _Queued(logging.handlers.QueueHandler):
+    """Hands each line to the writer thread: a request pays for building its record, never for
+    the write to stderr (at log level info, writing in the request cut single-POST throughput
+    by a sixth, bench/README.md). The queue is bounded: past it lines are dropped and counted,
+    and the count is written once the writer catches up, so a flood of log lines can neither
+    grow the process nor stall a request."""
+
+    def __init__(self, q: queue.Queue):
+        super().__init__(q)
+        self.dropped = 0
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # What must be fixed now (the arguments and the exception may change or be gone when
+        # the writer gets to it); the rest stays structured for the JSON formatter.
+        record.msg = record.getMessage()
+        record.args = None
+        if record.exc_info:
+            record.exc_text = _PLAIN.formatException(record.exc_info)
+            record.exc_info = None
+        return record
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        try:
+            if self.dropped:
+                note = logging.LogRecord("kumkm.logs", logging.WARNING, __file__, 0,
+                                         "%d log lines dropped: the log writer fell behind",
+                                         (self.dropped,), None)
+                self.queue.put_nowait(self.prepare(note))
+                self.dropped = 0
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+
+
+_PLAIN = logging.Formatter()
+QUEUE_MAX = 100_000
+_listener: logging.handlers.QueueListener | None = None
+_queue: queue.Queue | None = None
+
+
 def configure(level: str = "INFO", stream=None) -> None:
+    """JSON lines on stderr (or `stream`), written by a thread of their own; idempotent (the
+    last call wins: `kumkm serve` configures before its app does the same)."""
+    global _listener, _queue
+    stop()
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
                                        rename_fields={"asctime": "time", "levelname": "level",
                                                       "name": "logger"}))
-    handler.addFilter(_RequestIdFilter())
+    _queue = queue.Queue(QUEUE_MAX)
+    queued = _Queued(_queue)
+    # the request id is the request's, read where the line is made
+    queued.addFilter(_RequestIdFilter())
+    _listener = logging.handlers.QueueListener(_queue, handler, respect_handler_level=False)
+    _listener.start()
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [queued]
     root.setLevel(level)
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).disabled = True
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+def flush() -> None:
+    """Wait until every line made so far is written."""
+    if _queue is not None and _listener is not None:
+        _queue.join()
+
+
+def stop() -> None:
+    """Write what is queued and stop the writer; at exit, so no line made is lost."""
+    global _listener
+    if _listener is not None:
+        listener, _listener = _listener, None
+        listener.stop()
+
+
+atexit.register(stop)
