@@ -112,7 +112,7 @@ async def require_key(request: Request,
 
 async def _principal(request: Request, creds: HTTPAuthorizationCredentials | None) -> Principal:
     checked = request.scope.get("state", {}).get(_CHECKED)
-    if checked is not None:     # KeyFirst looked it up before the body was read
+    if isinstance(checked, Principal):     # KeyFirst looked it up before the body was read
         return checked
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
         raise UNAUTHORIZED("an API key is required: Authorization: Bearer <key>",
@@ -180,7 +180,7 @@ class KeyFirst:
             # each route as the app serves it, inside its included router (prefix and all)
             for route in iter_route_contexts(self._routes()):
                 api = route.original_route
-                if isinstance(api, APIRoute) and api.methods & _WRITES:
+                if isinstance(api, APIRoute) and (api.methods or set()) & _WRITES:
                     found = _roles_of(api.dependant)
                     if found is None:
                         raise RuntimeError(f"{route.path}: a write route with no key dependency")
@@ -191,23 +191,26 @@ class KeyFirst:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if (scope["type"] != "http" or scope["method"] not in _WRITES
                 or not scope["path"].startswith(self.prefix)):
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         from starlette.routing import Match
 
-        for route, allowed in self._writes():
-            if route.matches(scope)[0] is Match.FULL:
-                break
-        else:
-            return await self.app(scope, receive, send)    # 404/405 as the router says
+        allowed = next((roles for route, roles in self._writes() if route.matches(scope)[0] is Match.FULL),
+                       None)
+        if allowed is None:
+            await self.app(scope, receive, send)    # 404/405 as the router says
+            return
         request = Request(scope)
         try:
             principal = _in_role(await _principal(request, await _bearer(request)), allowed)
         except Problem as refused:
-            return await problem_response(refused)(scope, receive, send)
+            await problem_response(refused)(scope, receive, send)
+            return
         except Exception:
             # The key could not be looked up (the database is away): the route looks again
             # and its error handlers answer as for any request (503 with Retry-After).
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         scope["state"][_CHECKED] = principal
         await self.app(scope, receive, send)
 

@@ -15,7 +15,6 @@ from app.core.replicas import FRESHNESS_HEADERS
 from app.core.reports import csv_download
 from app.indicators import formulas, schemas, service
 
-
 # Writers by role, checked from the headers before a body is read (app.core.authn.KeyFirst);
 # the pemilik and scope rules follow in the service.
 _writer = require_role(*roles("indikator.write"))

@@ -9,6 +9,7 @@ the pasted key in the tab's memory only (persistAuthorization off)."""
 from __future__ import annotations
 
 import html
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import fastapi_offline
@@ -56,7 +57,7 @@ def install(app: FastAPI) -> None:
     """Create the app with docs_url=None and redoc_url=None, then this."""
     title = html.escape(app.title)
 
-    def page(kind: str):
+    def page(kind: str) -> Callable[[], Awaitable[HTMLResponse]]:
         body = _PAGES[kind].format(title=title)
 
         async def serve() -> HTMLResponse:
