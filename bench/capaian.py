@@ -28,6 +28,8 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
+from bench.harness import SERVE_LOG, service_log
+
 ROOT = Path(__file__).resolve().parent.parent
 PERIODE = "2022"
 
@@ -126,8 +128,9 @@ async def served(url: str) -> AsyncIterator[httpx.AsyncClient]:
     """`kumkm serve` on the database at `url` (already loaded), and a client of it once it
     answers /healthz; the service is stopped on the way out."""
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-                               "--log-level", "warning"], cwd=ROOT, env={**os.environ, "DATABASE_URL": url})
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), *SERVE_LOG],
+                              cwd=ROOT, env={**os.environ, "DATABASE_URL": url}, stdout=service_log(),
+                              stderr=subprocess.STDOUT)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             deadline = time.time() + 60

@@ -18,6 +18,23 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+# The services benchmarked log as in production (level info, every request's access line),
+# into a file rather than the bench's terminal: the figures include writing the logs.
+SERVE_LOG = ("--log-level", "info")
+
+
+def service_log():
+    """Where a benchmarked service's log lines go: one file a run, named on stderr once."""
+    global _service_log
+    if _service_log is None:
+        path = Path(tempfile.gettempdir()) / f"kumkm-bench-service-{os.getpid()}.log"
+        _service_log = open(path, "ab")
+        print(f"bench: the service's log (level info) goes to {path}", file=sys.stderr)
+    return _service_log
+
+
+_service_log = None
+
 KUMKM = [sys.executable, "-m", "app.cli"]
 
 # docs/domain.md: the eight kabupaten/kota of Sumatera Selatan's 2022 round and their masuk.
@@ -86,8 +103,8 @@ class Service:
 
     def start(self) -> Service:
         self.proc = subprocess.Popen(
-            [*KUMKM, "serve", "--port", str(self.port), "--workers", str(self.workers), "--log-level", "warning"],
-            cwd=ROOT, env=self.env, start_new_session=True)
+            [*KUMKM, "serve", "--port", str(self.port), "--workers", str(self.workers), *SERVE_LOG],
+            cwd=ROOT, env=self.env, start_new_session=True, stdout=service_log(), stderr=subprocess.STDOUT)
         deadline = time.time() + 180
         while time.time() < deadline:
             try:

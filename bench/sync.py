@@ -27,7 +27,7 @@ import httpx
 import psutil
 
 from app.core.record import record_line
-from bench.harness import RssSampler
+from bench.harness import SERVE_LOG, RssSampler, service_log
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -162,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url}
     kumkm = shutil.which("kumkm", path=str(Path(sys.executable).parent)) or "kumkm"
-    server = subprocess.Popen([kumkm, "serve", "--port", str(port), "--log-level", "warning"], env=env,
-                              cwd=ROOT)
+    server = subprocess.Popen([kumkm, "serve", "--port", str(port), *SERVE_LOG], env=env,
+                              cwd=ROOT, stdout=service_log(), stderr=subprocess.STDOUT)
     figures: dict = {"records": args.records, "load_seconds": round(load_s, 1), "pii": not args.masked}
     try:
         base = f"http://127.0.0.1:{port}"

@@ -29,6 +29,8 @@ from pathlib import Path
 import httpx
 import orjson
 
+from bench.harness import SERVE_LOG
+
 ROOT = Path(__file__).resolve().parent.parent
 # Kabupaten/kota of Sumatera Selatan with a desa each, so decisions spread over kabkota.
 WILAYAH = ["16.07.01.2001", "16.71", "16.03", "16.01", "16.02", "16.04", "16.05", "16.06"]
@@ -85,7 +87,7 @@ def start_server(url: str, port: int, workers: int, tmp: Path) -> subprocess.Pop
     env = {**os.environ, "DATABASE_URL": url, "KUMKM_SKIP_MIGRATE": "1", "KUMKM_DATA_DIR": str(tmp)}
     log = open(tmp / "server.log", "wb")
     return subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-                             "--workers", str(workers), "--log-level", "warning"],
+                             "--workers", str(workers), *SERVE_LOG],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
