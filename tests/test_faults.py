@@ -51,7 +51,7 @@ def _assert_unavailable(r: httpx.Response) -> None:
     assert r.status_code == 503, r.text
     assert r.headers["retry-after"] == "2"
     assert r.headers["content-type"] == "application/problem+json"
-    assert "database" in r.json()["detail"]
+    assert "basis data" in r.json()["detail"]
 
 
 async def _embedded_conn(pgdata: Path) -> asyncpg.Connection:
@@ -227,7 +227,7 @@ async def test_a_full_disk_answers_507_and_writes_resume_when_space_returns(tmp_
                 assert r.status_code == 507, r.text
                 assert r.headers["retry-after"] == "60"
                 assert r.headers["content-type"] == "application/problem+json"
-                assert "no disk space" in r.json()["detail"]
+                assert "disk server basis data penuh" in r.json()["detail"]
                 break
             assert statuses[-1] == 507, statuses
             assert await _metric(served.url, "kumkm_db_disk_full") == 1

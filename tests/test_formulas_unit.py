@@ -91,7 +91,7 @@ def test_bad_skala_names_the_parameter(skala):
     resolved, errors = resolve("jumlah_umkm", {"skala": skala})
     assert resolved is None
     assert errors == [{"field": "parameter.skala",
-                       "message": "a non-empty list of distinct values from mikro, kecil, menengah, besar"}]
+                       "message": "parameter.skala harus daftar tidak kosong tanpa nilai kembar dari: mikro, kecil, menengah, besar"}]
 
 
 @pytest.mark.parametrize("selisih", [0, -1, -5])
@@ -104,15 +104,17 @@ def test_rat_selisih_tahun_parameter(selisih):
 def test_bad_rat_selisih_tahun(selisih):
     resolved, errors = resolve("persentase_koperasi_rat", {"rat_selisih_tahun": selisih})
     assert resolved is None
-    assert errors == [{"field": "parameter.rat_selisih_tahun", "message": "an integer from -5 to 0"}]
+    assert errors == [{"field": "parameter.rat_selisih_tahun",
+                       "message": "parameter.rat_selisih_tahun harus bilangan bulat dari -5 sampai 0"}]
 
 
 def test_a_parameter_the_formula_does_not_take_is_refused():
     assert resolve("persentase_koperasi_aktif", {"skala": ["mikro"]}) == (None, [{
         "field": "parameter.skala",
-        "message": "not a parameter of formula persentase_koperasi_aktif (allowed: none)"}])
+        "message": "parameter.skala bukan parameter formula persentase_koperasi_aktif (yang boleh: tidak ada)"}])
     assert resolve("jumlah_umkm", {"ukuran": "koperasi"}) == (None, [{
-        "field": "parameter.ukuran", "message": "not a parameter of formula jumlah_umkm (allowed: skala)"}])
+        "field": "parameter.ukuran",
+        "message": "parameter.ukuran bukan parameter formula jumlah_umkm (yang boleh: skala)"}])
 
 
 def test_every_error_is_reported_at_once():
@@ -124,7 +126,7 @@ def test_every_error_is_reported_at_once():
 def test_unknown_formula(kode):
     resolved, errors = resolve(kode, {})
     assert resolved is None
-    assert errors == [{"field": "formula", "message": "unknown formula; one of: " + ", ".join(FORMULA)}]
+    assert errors == [{"field": "formula", "message": "formula tidak dikenal; salah satu dari: " + ", ".join(FORMULA)}]
 
 
 def test_no_parameters_is_the_same_as_empty_parameters():
@@ -158,10 +160,12 @@ def test_target_pendataan_may_only_divide():
 
 def test_a_term_outside_the_vocabulary_lists_the_choices():
     _, errors = resolve("rasio", {"pembilang": "koperasi; DROP TABLE x", "penyebut": "koperasi"})
-    assert errors == [{"field": "parameter.pembilang", "message": "must be one of: " + ", ".join(sorted(UKURAN))}]
+    assert errors == [{"field": "parameter.pembilang",
+                       "message": "parameter.pembilang harus salah satu dari: " + ", ".join(sorted(UKURAN))}]
     _, errors = resolve("rasio", {"pembilang": "koperasi", "penyebut": 3})
     assert errors == [{"field": "parameter.penyebut",
-                       "message": "must be one of: " + ", ".join([*sorted(UKURAN), TARGET_PENDATAAN])}]
+                       "message": "parameter.penyebut harus salah satu dari: "
+                                  + ", ".join([*sorted(UKURAN), TARGET_PENDATAAN])}]
 
 
 @pytest.mark.parametrize("ukuran", sorted(UKURAN))

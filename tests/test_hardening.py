@@ -48,7 +48,7 @@ async def test_a_new_key_with_an_old_name_inherits_nothing(client, keys, pg, dat
              "nik_pemilik": rec["nik_pemilik"]}
     r = await client.put(f"/api/v1/submissions/{sid}", json=moved, headers=auth(new))
     assert r.status_code == 403, r.text
-    assert "holder of the key that created" in r.json()["detail"]
+    assert "pemegang kunci yang membuatnya" in r.json()["detail"]
     r = await client.get(f"/api/v1/submissions/{sid}/versi/1", headers=auth(new))
     assert r.status_code == 403            # 16.07 is outside the new key's scope
     row = await pg.fetchrow("SELECT status, version, kode_wilayah FROM submissions WHERE submission_id = $1",
@@ -84,7 +84,7 @@ async def test_a_correction_needs_the_record_inside_the_keys_scope(client, keys,
     fixed = {**umkm(), "submission_id": sid, "nik_pemilik": rec["nik_pemilik"],
              "kode_wilayah": "16.71.01.1001"}
     r = await client.put(f"/api/v1/submissions/{sid}", json=fixed, headers=auth(key))
-    assert r.status_code == 403 and "outside this key's scope" in r.json()["detail"]
+    assert r.status_code == 403 and "di luar wilayah kunci ini" in r.json()["detail"]
 
 
 async def test_an_old_versions_personal_data_follows_that_versions_wilayah(client, keys, pg):
@@ -215,7 +215,7 @@ async def test_audit_time_bounds_out_of_range_are_named_422s(client, keys):
     for param, value in (("since", "0001-01-01T00:00:00+14:00"), ("until", "9999-12-31T23:59:59-14:00")):
         r = await client.get("/api/v1/audit", params={param: value}, headers=auth(admin))
         assert r.status_code == 422, r.text
-        assert r.json()["errors"][0]["field"] == param and "out of range" in r.json()["errors"][0]["message"]
+        assert r.json()["errors"][0]["field"] == param and "di luar rentang" in r.json()["errors"][0]["message"]
     ok = await client.get("/api/v1/audit", params={"since": "0001-01-01T00:00:00Z",
                                                    "until": "9999-12-31T23:59:59Z"}, headers=auth(admin))
     assert ok.status_code == 200

@@ -273,7 +273,7 @@ async def test_wrong_key_role_and_other_kabupaten(client, keys, enum_banyuasin, 
     r = await post(client, enum_banyuasin, instance(umkm(kode_wilayah="16.71.01.1001")))
     assert r.status_code == 403
     assert message(r)[1] == ("Data ditolak: wilayah di luar wilayah tugas kunci ini. kode_wilayah: "
-                             "16.71.01.1001 is outside this key's wilayah (16.07)")
+                             "kode_wilayah di luar wilayah kunci ini (16.07 dan wilayah di dalamnya)")
     palembang = await keys.make("enumerator", "16.71", name="enum-palembang")
     r = await post(client, palembang, instance(rec))
     assert r.status_code == 403

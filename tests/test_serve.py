@@ -79,7 +79,7 @@ async def test_an_exhausted_pool_answers_503_with_retry_after_fast(database_url,
                 assert r.status_code == 503, r.text
                 assert r.headers["retry-after"] == "2"
                 assert r.headers["content-type"] == "application/problem+json"
-                assert "busy" in r.json()["detail"]
+                assert "sibuk" in r.json()["detail"]
                 assert took < 2.0
             await tr.rollback()
             for r, _ in await asyncio.gather(*stuck):

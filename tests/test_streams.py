@@ -152,7 +152,7 @@ async def test_one_key_gets_at_most_its_share_of_streams(client, live_server, ke
         await asyncio.sleep(0.5)
         r = await client.get("/api/v1/sync/changes", params={"limit": 1}, headers=auth(walidata))
         assert r.status_code == 429 and r.headers["retry-after"] == "10"
-        assert f"already has {settings.streams_per_key} sync streams open" in r.json()["detail"]
+        assert f"sudah membuka {settings.streams_per_key} aliran sync" in r.json()["detail"]
         r = await client.get("/api/v1/sync/changes", params={"limit": 1}, headers=auth(other))
         assert r.status_code == 200, r.text
         # once the stalled ones are closed, the key may stream again

@@ -89,7 +89,7 @@ async def test_reversals_need_catatan_and_go_both_ways(client, verif, rec):
     sid = rec["submission_id"]
     assert (await decide(client, verif, sid, "diterima")).status_code == 200
     r = await tolak(client, verif, sid, dari="diterima", alasan="duplikat")
-    assert fields(r)["catatan"].startswith("reversing a diterima decision")
+    assert fields(r)["catatan"].startswith("catatan wajib diisi untuk membatalkan keputusan diterima")
     r = await tolak(client, verif, sid, dari="diterima", alasan="duplikat", catatan="ganda dengan 16.07 lain")
     assert r.status_code == 200, r.text
     assert (r.json()["dari"], r.json()["status"]) == ("diterima", "ditolak")
@@ -164,7 +164,7 @@ async def test_malformed_json_and_bad_id_are_4xx(client, verif):
                           headers={**auth(verif), "content-type": "application/json"})
     body = problem(r, 400)
     assert (body["status"], body["title"]) == (400, "Malformed JSON")
-    assert body["detail"].startswith("the request body is not valid JSON")
+    assert body["detail"].startswith("body bukan JSON yang sah")
     r = await decide(client, verif, "not-a-uuid", "diterima")
     assert "submission_id" in fields(r)
 

@@ -29,7 +29,7 @@ def parse_status(values: list[str] | None) -> list[str]:
         for s in v.split(","):
             s = s.strip()
             if s not in STATUSES:
-                raise invalid_field("status", f"{s!r} is not one of {', '.join(STATUSES)}")
+                raise invalid_field("status", f"harus salah satu dari: {', '.join(STATUSES)}; bukan {s!r}")
             if s not in out:
                 out.append(s)
     return out
@@ -81,8 +81,9 @@ async def keragaan_koperasi(principal: Principal, periode: str, wilayah: str | N
                             status: list[str]) -> dict:
     level, params, ref = await _area(principal, periode, wilayah)
     if level not in queries.KERAGAAN:
-        raise invalid_field("wilayah", "keragaan koperasi is by provinsi (for the nation), kabupaten/kota "
-                                  "(for a provinsi) or kecamatan (for a kabupaten/kota)")
+        raise invalid_field("wilayah", "harus kosong (nasional, baris per provinsi), provinsi (baris per "
+                                       "kabupaten/kota) atau kabupaten/kota (baris per kecamatan): keragaan "
+                                       "koperasi tidak dirinci lebih dalam")
     params.update(status=status, tahun=int(periode))
     async with replicas.connect() as conn:
         found = (await conn.execute(queries.KERAGAAN[level], params)).all()
@@ -255,14 +256,14 @@ def parse_by(values: list[str] | None) -> tuple[str, ...]:
     for v in values or []:
         names += [n.strip() for n in v.split(",") if n.strip()]
     if not names:
-        raise invalid_field("by", "name at least one dimension: " + ", ".join(queries.DIMENSIONS))
+        raise invalid_field("by", "wajib diisi: paling sedikit satu dimensi dari " + ", ".join(queries.DIMENSIONS))
     for n in names:
         if n not in queries.DIMENSIONS:
-            raise invalid_field("by", f"{n!r} is not a dimension; choose from {', '.join(queries.DIMENSIONS)}")
+            raise invalid_field("by", f"{n!r} bukan dimensi; pilih dari {', '.join(queries.DIMENSIONS)}")
     if len(set(names)) != len(names):
-        raise invalid_field("by", "a dimension is named twice")
+        raise invalid_field("by", "menyebut satu dimensi dua kali")
     if len(names) > MAX_BY:
-        raise invalid_field("by", f"at most {MAX_BY} dimensions")
+        raise invalid_field("by", f"paling banyak {MAX_BY} dimensi")
     return tuple(names)
 
 
@@ -276,7 +277,8 @@ async def agregat(principal: Principal, periode: str, wilayah: str | None, by: t
         found = (await conn.execute(stmt, params)).all()
     groups = [r for r in found if not r.is_total]
     if len(groups) > MAX_GROUPS:
-        raise invalid_field("by", f"more than {MAX_GROUPS} groups: choose fewer dimensions or a smaller wilayah")
+        raise invalid_field("by", f"menghasilkan lebih dari {MAX_GROUPS} kelompok: pilih dimensi lebih sedikit "
+                                 "atau wilayah lebih kecil")
     index = await get_index()
 
     def measured(r) -> dict:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from sqlalchemy import text
 
 from app.core import db
-from app.core.errors import OUTSIDE_SCOPE
+from app.core.errors import OUTSIDE_SCOPE, Problem
 
 ROLES = ("enumerator", "verifikator", "dinas", "walidata", "admin")
 
@@ -65,19 +66,30 @@ def can(principal: Principal, action: str, kode: str | None = None) -> bool:
     return principal.role in POLICY[action] and (kode is None or principal.covers(kode))
 
 
-def require_scope(principal: Principal, kode: str) -> None:
+def scope_problem(principal: Principal, field: str, **extra: Any) -> Problem:
+    """403 for a wilayah outside the key's scope, naming the key's own wilayah and never the
+    one refused: when that is a record's, saying where the record lies would tell a key about
+    a record it may not read."""
+    message = f"{field} di luar wilayah kunci ini ({principal.kode_wilayah} dan wilayah di dalamnya)"
+    return OUTSIDE_SCOPE(message, errors=[{"field": field, "message": message, "type": "scope"}], **extra)
+
+
+def require_scope(principal: Principal, kode: str, field: str = "kode_wilayah") -> None:
+    """The key's scope covers `kode`; else 403 naming `field` (a record's `kode_wilayah`, or
+    the parameter that asked for it)."""
     if not principal.covers(kode):
-        raise OUTSIDE_SCOPE(f"wilayah {kode} is outside this key's scope ({principal.kode_wilayah})")
+        raise scope_problem(principal, field)
 
 
-def require_area(principal: Principal, kode: str | None) -> None:
+def require_area(principal: Principal, kode: str | None, field: str = "wilayah") -> None:
     """Scope check for reports: `None` is the whole nation, which only unscoped keys cover."""
     if kode is None:
         if principal.kode_wilayah is not None:
-            raise OUTSIDE_SCOPE(f"the national view is outside this key's scope "
-                                            f"({principal.kode_wilayah}); ask for wilayah={principal.kode_wilayah}")
+            message = (f"{field} wajib diisi: kunci ini hanya mencakup {principal.kode_wilayah}, bukan seluruh "
+                       f"Indonesia; minta {field}={principal.kode_wilayah}")
+            raise OUTSIDE_SCOPE(message, errors=[{"field": field, "message": message, "type": "scope"}])
     else:
-        require_scope(principal, kode)
+        require_scope(principal, kode, field)
 
 
 # ------------------------------------------------------------------ personal data

@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 from fastapi import Request
 
-from app.core.errors import INVALID, MALFORMED, TOO_LARGE
+from app.core.errors import INVALID, MALFORMED, TOO_LARGE, joined, json_position
 from app.core.settings import settings
 
 
@@ -30,24 +30,28 @@ async def read_json(request: Request):
     try:
         return orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
-        raise MALFORMED(f"the request body is not valid JSON: {exc}") from None
+        raise MALFORMED("body bukan JSON yang sah" + json_position(str(exc)), errors=[
+            {"field": "body", "message": "body bukan JSON yang sah" + json_position(str(exc)),
+             "type": "json_invalid"}]) from None
 
 
 async def read_items(request: Request) -> list:
     """The `items` of a `{"items": [...]}` body, checked for shape and size (1 to the limit)."""
     payload = await read_json(request)
     if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
-        raise INVALID("the body must be an object with an `items` array",
-                      errors=[{"field": "items", "message": "required array"}])
+        errors = [{"field": "items", "type": "missing",
+                   "message": "items wajib diisi: body batch adalah objek {\"items\": [...]}"}]
+        raise INVALID(joined(errors), errors=errors)
     extra = set(payload) - {"items"}
     if extra:
-        raise INVALID("unknown fields in the batch body",
-                      errors=[{"field": f, "message": "unknown field"} for f in sorted(extra)])
+        errors = [{"field": f, "type": "extra_forbidden",
+                   "message": f"{f} tidak dikenal: body batch hanya memuat items"} for f in sorted(extra)]
+        raise INVALID(joined(errors), errors=errors)
     items = payload["items"]
     if not items:
-        raise INVALID("a batch needs at least one item",
-                      errors=[{"field": "items", "message": "at least 1 item"}])
+        errors = [{"field": "items", "type": "too_short", "message": "items paling sedikit 1 item"}]
+        raise INVALID(joined(errors), errors=errors)
     if len(items) > settings.batch_max_items:
-        raise TOO_LARGE(f"a batch holds at most {settings.batch_max_items} items; got {len(items)}",
-                      errors=[{"field": "items", "message": f"at most {settings.batch_max_items} items"}])
+        message = f"items paling banyak {settings.batch_max_items} item; yang dikirim {len(items)}"
+        raise TOO_LARGE(message, errors=[{"field": "items", "type": "too_long", "message": message}])
     return items

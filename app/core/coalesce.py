@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from app.core.errors import unavailable
+from app.core.errors import POOL_BUSY, unavailable
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -69,7 +69,7 @@ class Coalescer(Generic[T, R]):
 
     async def submit(self, item: T) -> R:
         if len(self._queue) >= self.max_queued:
-            raise unavailable("too many writes are waiting for the database; try again shortly")
+            raise unavailable("terlalu banyak penulisan menunggu basis data; coba lagi sebentar lagi")
         waiter: _Waiter[T, R] = _Waiter(item, asyncio.get_running_loop().create_future())
         self._queue.append(waiter)
         if self._running < self.max_running:
@@ -80,7 +80,7 @@ class Coalescer(Generic[T, R]):
         except TimeoutError:
             if not waiter.started:
                 self._queue.remove(waiter)
-                raise unavailable("every database connection is busy; try again shortly") from None
+                raise unavailable(POOL_BUSY) from None
             # already in a statement: its answer is on its way (the statement has its own bounds)
             return await asyncio.shield(waiter.future)
         except asyncio.CancelledError:
@@ -118,7 +118,7 @@ class Coalescer(Generic[T, R]):
             except BaseException:  # cancelled (the service stopping): callers get a 503, not a hang
                 for w in group:
                     if not w.future.done():
-                        w.future.set_exception(unavailable("the service is stopping; try again shortly"))
+                        w.future.set_exception(unavailable("layanan sedang berhenti; coba lagi sebentar lagi"))
                 raise
             for w, result in zip(group, results, strict=True):
                 if w.future.done():

@@ -125,9 +125,16 @@ _DEFAULT_CODE = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404:
                  500: "internal-error", 503: "database-unavailable", 507: "insufficient-storage"}
 
 
-def invalid_field(field: str, message: str) -> Problem:
-    """422 for one named field."""
-    return INVALID(f"{field}: {message}", errors=[{"field": field, "message": message}])
+def invalid_field(field: str, reason: str) -> Problem:
+    """422 for one named field: `reason` continues a sentence that starts with the field's name
+    ("periode" + "tidak dikenal: 1999"), as every field message does (docs/decisions.md)."""
+    message = f"{field} {reason}"
+    return INVALID(message, errors=[{"field": field, "message": message, "type": "value_error"}])
+
+
+def joined(errors: list[dict[str, Any]]) -> str:
+    """The `detail` of a problem with field errors: their messages, joined."""
+    return "; ".join(str(e["message"]) for e in errors)
 
 
 def catalog_markdown() -> str:
@@ -214,8 +221,29 @@ _REASONS: dict[str, str] = {
     "too_long": "paling banyak {max_length} item",
     "decimal_type": "harus angka desimal",
     "decimal_parsing": "harus angka desimal",
-    "json_invalid": "bukan JSON yang sah: {error}",
+    "json_invalid": "bukan JSON yang sah",
+    "multiple_of": "harus kelipatan {multiple_of}",
+    "decimal_max_digits": "paling banyak {max_digits} angka",
+    "decimal_max_places": "paling banyak {decimal_places} angka desimal",
+    "decimal_whole_digits": "paling banyak {whole_digits} angka sebelum titik desimal",
+    "time_type": "harus waktu HH:MM:SS",
+    "time_parsing": "harus waktu HH:MM:SS",
+    "timezone_aware": "harus memuat zona waktu (mis. +07:00 atau Z)",
+    "timezone_naive": "tidak boleh memuat zona waktu",
+    "none_required": "harus null",
+    "set_type": "harus array JSON ([...]) tanpa nilai kembar",
+    "string_unicode": "harus teks UTF-8 yang sah",
 }
+
+
+_POSITION = re.compile(r"line (\d+) column (\d+)")
+
+
+def json_position(parser_message: str) -> str:
+    """Where a JSON parser stopped, from its English message, in Indonesian: " (baris 1,
+    kolom 16)", or "" when it does not say."""
+    m = _POSITION.search(parser_message)
+    return f" (baris {m.group(1)}, kolom {m.group(2)})" if m else ""
 
 
 def _reason(e: Mapping[str, Any], field: str) -> str:
@@ -233,6 +261,8 @@ def _reason(e: Mapping[str, Any], field: str) -> str:
             return PATTERN_HINTS[pattern]
         digits = _DIGITS.match(pattern)
         return f"harus tepat {digits.group(1)} angka" if digits else f"tidak sesuai pola {pattern}"
+    if typ == "json_invalid":
+        return "bukan JSON yang sah" + json_position(str(ctx.get("error", "")))
     if typ in ("literal_error", "enum"):
         return "harus salah satu dari: " + _choices(str(ctx.get("expected", "")))
     template = _REASONS.get(typ)
@@ -241,7 +271,9 @@ def _reason(e: Mapping[str, Any], field: str) -> str:
             return template.format(**ctx)
         except (KeyError, IndexError, ValueError):
             return template
-    return str(e.get("msg", "tidak sah"))
+    # A type without words of its own: pydantic's English `msg` would break the Indonesian
+    # list; `type` beside the message names the rule for the app's developer.
+    return "tidak sah"
 
 
 def pydantic_errors(errors: Iterable[Mapping[str, Any]], prefix: tuple = ()) -> list[dict]:
@@ -282,16 +314,23 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError):
         errs = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errs):
-            return problem_response(MALFORMED("the request body is not valid JSON", errors=pydantic_errors(errs)))
-        return problem_response(INVALID("one or more fields are invalid", errors=pydantic_errors(errs)))
+            return problem_response(MALFORMED("body bukan JSON yang sah", errors=pydantic_errors(errs)))
+        errors = pydantic_errors(errs)
+        return problem_response(INVALID(joined(errors), errors=errors))
 
     @app.exception_handler(ValidationError)
     async def _model_validation(_: Request, exc: ValidationError):
-        return problem_response(INVALID("one or more fields are invalid", errors=pydantic_errors(exc.errors())))
+        errors = pydantic_errors(exc.errors())
+        return problem_response(INVALID(joined(errors), errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
-        return problem_response(Problem(exc.status_code, _title(exc.status_code), str(exc.detail),
+        detail = str(exc.detail)
+        if detail == _title(exc.status_code):
+            # Starlette's own (an unknown path, a method the path does not serve): its English
+            # phrase is already the title; the detail says it in the users' words.
+            detail = _HTTP_DETAIL.get(exc.status_code, "permintaan ini tidak dapat dilayani")
+        return problem_response(Problem(exc.status_code, _title(exc.status_code), detail,
                                         headers=getattr(exc, "headers", None)))
 
     from asyncpg import PostgresError
@@ -310,7 +349,7 @@ def install(app: FastAPI) -> None:
         p = database_problem(exc)
         if p is None:
             log.exception("database error on %s %s", request.method, route_of(request))
-            return problem_response(INTERNAL("an unexpected error occurred"))
+            return problem_response(INTERNAL(_INTERNAL_DETAIL))
         _note(exc, p)
         return problem_response(p)
 
@@ -324,7 +363,12 @@ def install(app: FastAPI) -> None:
             _note(exc, p)
             return problem_response(p)
         log.exception("unhandled error on %s %s", request.method, route_of(request))
-        return problem_response(INTERNAL("an unexpected error occurred"))
+        return problem_response(INTERNAL(_INTERNAL_DETAIL))
+
+
+_INTERNAL_DETAIL = "terjadi kesalahan tak terduga di layanan ini (sudah dicatat di log)"
+_HTTP_DETAIL = {404: "path ini tidak ada di layanan ini (periksa alamat dan /api/v1)",
+                405: "metode HTTP ini tidak dilayani untuk path ini"}
 
 
 def _note(exc: BaseException, p: Problem) -> None:
@@ -383,8 +427,11 @@ def describe(exc: BaseException) -> str:
     return f"{type(root).__name__}: {_first_line(root)}"
 
 
-def unavailable(detail: str = "the database is unavailable; try again shortly") -> Problem:
+def unavailable(detail: str = "basis data tidak tersedia; coba lagi sebentar lagi") -> Problem:
     return UNAVAILABLE(detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+POOL_BUSY = "semua koneksi basis data sedang sibuk; coba lagi sebentar lagi"
 
 
 class Fault:
@@ -445,24 +492,25 @@ def database_problem(exc: BaseException) -> Problem | None:
     state = sqlstate_of(exc)
     if state is not None and state.startswith("22"):
         if state in ("22P05", "22021"):
-            return INVALID("text must not contain NUL (U+0000) or invalid characters")
+            return INVALID("teks tidak boleh memuat karakter NUL (U+0000) atau karakter yang tidak sah")
         # asyncpg's refusal to encode an argument (22000) names it only by position, and
         # PostgreSQL's own message names the value: say what it was, never the SQL.
         reason = _first_line(_root(exc)) or "out of range"
-        return INVALID(f"a value is out of the range the registry can store or compute with: {reason}")
+        return INVALID("sebuah nilai di luar rentang yang dapat disimpan atau dihitung registri "
+                       f"(PostgreSQL: {reason})")
     kind = fault_kind(exc)
     if kind == Fault.BUSY:
         if state is None:
-            return unavailable("every database connection is busy; try again shortly")
-        return unavailable("the database is busy; try again shortly")
+            return unavailable(POOL_BUSY)
+        return unavailable("basis data sedang sibuk; coba lagi sebentar lagi")
     if kind == Fault.UNAVAILABLE:
         return unavailable()
     if kind == Fault.READ_ONLY:
-        return unavailable("the database does not take writes at the moment (a failover to a new "
-                           "primary may be under way); try again shortly")
+        return unavailable("basis data sedang tidak menerima penulisan (mungkin sedang berpindah ke "
+                           "primary baru); coba lagi sebentar lagi")
     if kind == Fault.DISK_FULL:
-        return NO_SPACE("the database server has no disk space left; nothing was written. "
-                        "Try again later", headers={"Retry-After": "60"})
+        return NO_SPACE("disk server basis data penuh; tidak ada yang ditulis. Coba lagi nanti",
+                        headers={"Retry-After": "60"})
     return None
 
 

@@ -302,5 +302,5 @@ class ReadyGate:
         if state.ready or scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
-        response = problem_response(unavailable("the database is not ready yet; try again shortly"))
+        response = problem_response(unavailable("basis data belum siap; coba lagi sebentar lagi"))
         await response(scope, receive, send)

@@ -16,7 +16,7 @@ def _storable_instant(v: dt.datetime) -> dt.datetime:
     try:
         return v.astimezone(dt.UTC)
     except OverflowError:
-        raise ValueError("out of range: a time between 0001-01-01 and 9999-12-31 (UTC) is needed") from None
+        raise ValueError("di luar rentang: waktu harus antara 0001-01-01 dan 9999-12-31 (UTC)") from None
 
 
 # A point in time; without an offset it is taken as UTC.

@@ -98,13 +98,13 @@ def invalid(field: str, message: str) -> Problem:
 
 async def check_periode(periode: str, field: str = "periode") -> None:
     if not PERIODE_PATTERN.match(periode):
-        raise invalid(field, "must be a 4-digit year, e.g. 2022")
+        raise invalid(field, "harus tahun 4 angka, mis. 2022")
     if periode not in await known_periode():
-        raise invalid(field, f"unknown periode {periode}")
+        raise invalid(field, f"{periode} tidak dikenal; yang dikenal: {', '.join(sorted(await known_periode()))}")
 
 
 async def check_wilayah(kode: str, field: str) -> int:
     """The level of an existing wilayah code, else a 422 naming the field."""
     if not KODE_PATTERN.match(kode) or not (index := await get_index()).exists(kode):
-        raise invalid(field, f"{kode!r} is not an existing wilayah code")
+        raise invalid(field, f"{kode} bukan kode wilayah yang ada")
     return index.level[kode]

@@ -333,5 +333,5 @@ async def response(filename: str, table: Table) -> Response:
 
 
 def _busy() -> Exception:
-    return TOO_MANY("other Excel workbooks are being built; try again in a few seconds",
+    return TOO_MANY("berkas Excel lain sedang dibuat; coba lagi dalam beberapa detik",
                     headers={"Retry-After": "5"})

@@ -88,7 +88,7 @@ class Resolved:
 def _check_term(name: Any, fld: str, errors: list[dict], *, allow_target: bool) -> None:
     if not isinstance(name, str) or not (name in UKURAN or (allow_target and name == TARGET_PENDATAAN)):
         choices = sorted(UKURAN) + ([TARGET_PENDATAAN] if allow_target else [])
-        errors.append({"field": fld, "message": f"must be one of: {', '.join(choices)}"})
+        errors.append({"field": fld, "message": f"{fld} harus salah satu dari: {', '.join(choices)}"})
 
 
 def resolve(kode: str | None, parameter: dict[str, Any] | None) -> tuple[Resolved | None, list[dict]]:
@@ -97,26 +97,28 @@ def resolve(kode: str | None, parameter: dict[str, Any] | None) -> tuple[Resolve
     errors: list[dict] = []
     f = FORMULA.get(kode) if isinstance(kode, str) else None
     if f is None:
-        return None, [{"field": "formula", "message": f"unknown formula; one of: {', '.join(FORMULA)}"}]
+        return None, [{"field": "formula", "message": f"formula tidak dikenal; salah satu dari: {', '.join(FORMULA)}"}]
     parameter = parameter or {}
     for k in parameter:
         if k not in f.boleh:
-            allowed = ", ".join(f.boleh) or "none"
+            allowed = ", ".join(f.boleh) or "tidak ada"
             errors.append({"field": f"parameter.{k}",
-                           "message": f"not a parameter of formula {kode} (allowed: {allowed})"})
+                           "message": f"parameter.{k} bukan parameter formula {kode} (yang boleh: {allowed})"})
     modifier = {**MODIFIER_BAWAAN, **f.parameter}
     if "skala" in parameter:
         v = parameter["skala"]
         if (not isinstance(v, list) or not v or any(x not in SKALA_SEMUA for x in v)
                 or len(set(v)) != len(v)):
             errors.append({"field": "parameter.skala",
-                           "message": f"a non-empty list of distinct values from {', '.join(SKALA_SEMUA)}"})
+                           "message": f"parameter.skala harus daftar tidak kosong tanpa nilai kembar dari: "
+                                      f"{', '.join(SKALA_SEMUA)}"})
         else:
             modifier["skala"] = sorted(v, key=SKALA_SEMUA.index)
     if "rat_selisih_tahun" in parameter:
         v = parameter["rat_selisih_tahun"]
         if isinstance(v, bool) or not isinstance(v, int) or not -5 <= v <= 0:
-            errors.append({"field": "parameter.rat_selisih_tahun", "message": "an integer from -5 to 0"})
+            errors.append({"field": "parameter.rat_selisih_tahun",
+                           "message": "parameter.rat_selisih_tahun harus bilangan bulat dari -5 sampai 0"})
         else:
             modifier["rat_selisih_tahun"] = v
     pembilang, penyebut = f.pembilang, f.penyebut

@@ -20,19 +20,19 @@ _KODE_WILAYAH_DOC = "Kemendagri code of a provinsi or kabupaten/kota (`16`, `16.
 
 def _before_nilai(v: Any) -> Any:
     if isinstance(v, bool):
-        raise ValueError("a number or a decimal string, not a boolean")
+        raise ValueError("harus angka atau teks desimal, bukan true/false")
     if isinstance(v, float):
         # Only reachable when a client bypasses the JSON route: a float has already lost digits.
-        raise ValueError("send the value as a decimal string or an exact JSON number")
+        raise ValueError("kirim nilainya sebagai teks desimal atau angka JSON yang tepat")
     if isinstance(v, str) and "," in v:
-        raise ValueError("use '.' as the decimal separator and no thousands separator, e.g. \"2710.36\"")
+        raise ValueError("pakai '.' sebagai pemisah desimal, tanpa pemisah ribuan, mis. \"2710.36\"")
     return v
 
 
 def _after_nilai(v: Decimal) -> Decimal:
     t = v.as_tuple()
     if len(t.digits) + max(0, t.exponent) > 30 or t.exponent < -12:
-        raise ValueError("at most 30 significant digits and 12 decimals")
+        raise ValueError("paling banyak 30 angka bermakna dan 12 angka desimal")
     return v
 
 

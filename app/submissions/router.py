@@ -22,6 +22,9 @@ router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
 _poster = require_role(*service.POSTING_ROLES)
 
 _BATCH_BODY = body_schema(OPENAPI_RECORD_SCHEMA)
+# The 409 of an id stored before with other content (a single POST and a batch item alike).
+REUSED_ID = ("submission_id sudah dipakai untuk isi yang lain: rekaman yang tersimpan tidak diubah; "
+             "rekaman baru perlu submission_id baru")
 _SINGLE_BODY = {"required": True, "content": {"application/json": {"schema": OPENAPI_RECORD_SCHEMA}}}
 
 
@@ -67,9 +70,8 @@ async def _create(request: Request, principal: Principal) -> Response:
     INGESTED.labels("rejected" if outcome.outcome == "conflict" else outcome.outcome).inc()
     sid = prepared[0].submission_id
     if outcome.outcome == "conflict":
-        raise CONTENT_CONFLICT("this submission_id was already stored with different content",
-                      errors=[{"field": "submission_id", "message": "already used with different content"}],
-                      submission_id=sid)
+        raise CONTENT_CONFLICT(REUSED_ID, errors=[{"field": "submission_id", "message": REUSED_ID,
+                                                   "type": "content_conflict"}], submission_id=sid)
     if outcome.outcome == "created":
         return _json(service.created_out(outcome.prepared, outcome.dibuat_pada, principal,
                                          outcome.duplikat_dengan), 201)
@@ -89,8 +91,7 @@ async def create_batch(request: Request, principal: Principal = Depends(_poster)
         i, sid = o.prepared.index, o.prepared.submission_id
         if o.outcome == "conflict":
             outcomes[i] = {"index": i, "submission_id": sid, "outcome": "rejected", "status": CONTENT_CONFLICT.status,
-                           "errors": [{"field": "submission_id",
-                                       "message": "already used with different content"}]}
+                           "errors": [{"field": "submission_id", "message": REUSED_ID, "type": "content_conflict"}]}
         else:
             outcomes[i] = {"index": i, "submission_id": sid, "outcome": o.outcome,
                            "status": 201 if o.outcome == "created" else 200}
@@ -108,7 +109,7 @@ async def get_submission(submission_id: uuid.UUID, principal: Principal = Depend
 async def _read(submission_id: uuid.UUID, principal: Principal, endpoint: str) -> dict:
     row = await service.get_row(submission_id)
     if row is None:
-        raise NOT_FOUND(f"no record with submission_id {submission_id}")
+        raise NOT_FOUND(f"submission_id {submission_id} tidak ditemukan")
     require_scope(principal, row.kode_wilayah)
     out = service.record_out(row, principal)
     if not out["pii_masked"]:
@@ -130,8 +131,8 @@ async def list_submissions(
     level = None
     if kode is not None:
         if not KODE_PATTERN.match(kode) or not (await get_index()).exists(kode):
-            raise INVALID(f"unknown wilayah {kode!r}",
-                          errors=[{"field": "kode_wilayah", "message": "not an existing wilayah code"}])
+            message = f"kode_wilayah {kode} bukan kode wilayah yang ada"
+            raise INVALID(message, errors=[{"field": "kode_wilayah", "type": "value_error", "message": message}])
         require_scope(principal, kode)
         level = kode.count(".") + 1
     rows = await service.list_rows(level=level, kode=kode, periode=periode, jenis=jenis, status=status,

@@ -88,9 +88,8 @@ class _Stream(StreamingResponse):
 
 async def _check_periode(periode: str | None) -> None:
     if periode is not None and periode not in await known_periode():
-        raise INVALID(f"unknown periode {periode!r}",
-                      errors=[{"field": "periode", "message": "not a known PL-KUMKM periode",
-                               "type": "value_error"}])
+        message = f"periode {periode} bukan periode PL-KUMKM yang dikenal"
+        raise INVALID(message, errors=[{"field": "periode", "message": message, "type": "value_error"}])
 
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -127,9 +126,10 @@ async def changes(
     release 0.2.0, which removes it; read `pada` instead."""
     try:
         start = Cursor.decode(after)
-    except CursorError as exc:
-        raise INVALID(f"after: {exc}",
-                      errors=[{"field": "after", "message": str(exc), "type": "value_error"}]) from None
+    except CursorError:
+        message = ("after bukan kursor dari layanan ini: kirim cursor sebuah baris perubahan, baris akhir "
+                   "atau snapshot apa adanya")
+        raise INVALID(message, errors=[{"field": "after", "message": message, "type": "value_error"}]) from None
     await _check_periode(periode)
     state = await service.open_feed(principal, start, limit, periode, after)
     return _Stream(state, service.feed_body(state, limit), media_type=NDJSONResponse.media_type,

@@ -83,7 +83,7 @@ async def export(*, periode: str, wilayah: str | None, fmt: str, out: Path, mask
             if level not in (1, 2):
                 raise UsageError(f"--wilayah: {wilayah!r} is not an existing provinsi or kabupaten/kota code")
         try:
-            scope = on_cluster(Scope(wilayah, periode, not mask_pii), "export")
+            scope = on_cluster(Scope(wilayah, periode, not mask_pii), "ekspor")
         except Problem as exc:
             raise UsageError(f"--wilayah: {exc.detail}") from exc
         started = time.monotonic()

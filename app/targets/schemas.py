@@ -23,7 +23,7 @@ class TargetIn(BaseModel):
     def _not_blank(cls, v: str) -> str:
         v = v.strip()
         if not v:
-            raise ValueError("must name the legal basis, e.g. Kepdep 63/2022")
+            raise ValueError("dasar_hukum wajib menyebut dasar hukumnya, mis. Kepdep 63/2022")
         return v
 
 

@@ -10,8 +10,8 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core import db, replicas, xlsx
-from app.core.access import Principal, require_area, roles
-from app.core.errors import NOT_FOUND, OUTSIDE_SCOPE
+from app.core.access import Principal, require_area, roles, scope_problem
+from app.core.errors import NOT_FOUND
 from app.core.reference import (
     KODE_PATTERN,
     WIB,
@@ -71,7 +71,7 @@ async def set_target(conn: AsyncConnection, periode: str, kode: str, body: dict,
     await check_periode(periode)
     await check_wilayah(kode, "kode_wilayah")
     if principal.role != "admin" and not principal.covers(kode):
-        raise OUTSIDE_SCOPE(f"wilayah {kode} is outside this key's scope ({principal.kode_wilayah})")
+        raise scope_problem(principal, "kode_wilayah")
     # Serialise writers of one target so two identical PUTs cannot both add a revision.
     await conn.execute(queries.LOCK_TARGET, {"periode": periode, "kode": kode})
     riwayat = await _history(conn, periode, kode)
@@ -90,11 +90,11 @@ async def set_target(conn: AsyncConnection, periode: str, kode: str, body: dict,
 async def get_target(principal: Principal, periode: str, kode: str, as_of: dt.date | None) -> dict:
     await check_periode(periode)
     await check_wilayah(kode, "kode_wilayah")
-    require_area(principal, kode)
+    require_area(principal, kode, "kode_wilayah")
     async with db.connect() as conn:
         riwayat = await _history(conn, periode, kode)
     if not riwayat:
-        raise NOT_FOUND(f"no target set for periode {periode}, wilayah {kode}")
+        raise NOT_FOUND(f"kode_wilayah {kode} belum punya target untuk periode {periode}")
     return _target_out(periode, kode, riwayat, as_of or today_wib(), (await get_index()).nama[kode])
 
 
@@ -207,10 +207,10 @@ async def capaian(principal: Principal, periode: str, wilayah: str | None, as_of
     require_area(principal, wilayah)
     allowed = queries.ROW_LEVELS[area_level]
     if not allowed:
-        raise invalid("wilayah", "a desa/kelurahan has no wilayah below it; ask for its kecamatan")
+        raise invalid("wilayah", "desa/kelurahan tidak punya wilayah di bawahnya; minta kecamatannya")
     row_level = allowed[0] if tingkat is None else TINGKAT.index(tingkat) + 1
     if row_level not in allowed:
-        raise invalid("tingkat", f"for this wilayah choose one of "
+        raise invalid("tingkat", "untuk wilayah ini harus salah satu dari: "
                                   f"{', '.join(TINGKAT[lv - 1] for lv in allowed)}")
     as_of = as_of or today_wib()
     params = {"periode": periode, "as_of": as_of, "area": wilayah or "",

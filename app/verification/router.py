@@ -162,7 +162,7 @@ async def _read_record(submission_id: uuid.UUID, principal: Principal, endpoint:
 async def _head(submission_id: uuid.UUID, principal: Principal):
     head = await service.record_head(submission_id)
     if head is None:
-        raise NOT_FOUND(f"no record with submission_id {submission_id}")
+        raise NOT_FOUND(f"submission_id {submission_id} tidak ditemukan")
     require_scope(principal, head.kode_wilayah)
     return head
 
@@ -190,9 +190,8 @@ async def versi_one(submission_id: uuid.UUID, version: int = Path(ge=1, le=2_147
     head = await _head(submission_id, principal)
     row = await service.one_version(submission_id, version)
     if row is None:
-        raise NOT_FOUND(f"record {submission_id} has no version {version} "
-                                        f"(current version {head.version})",
-                      errors=[{"field": "version", "message": f"versions are 1..{head.version}"}])
+        message = f"version {version} tidak ada: versi rekaman ini 1 sampai {head.version}"
+        raise NOT_FOUND(message, errors=[{"field": "version", "type": "not_found", "message": message}])
     data = row.data if isinstance(row.data, dict) else orjson.loads(row.data)
     # An old version may have been in another wilayah (a correction moved the record): its
     # personal data is shown only to whom may see it both there and where the record is now.

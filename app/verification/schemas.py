@@ -30,7 +30,7 @@ Status = Literal["masuk", "diterima", "ditolak"]
 def _no_nul(v: str) -> str:
     # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
     if "\x00" in v:
-        raise ValueError("must not contain the NUL character")
+        raise ValueError("tidak boleh memuat karakter NUL (U+0000)")
     return v
 
 

@@ -19,7 +19,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from app.core import citus, db
-from app.core.access import Principal, roles
+from app.core.access import Principal, roles, scope_problem
 from app.core.errors import (
     FORBIDDEN,
     INVALID,
@@ -51,16 +51,17 @@ def rule_errors(k) -> list[dict]:
         errors.append({"field": f, "message": msg, "type": "value_error"})
 
     if k.dari == k.status:
-        err("dari", f"the record is already {k.status} in your view: a decision must change the state")
+        err("dari", f"dari sama dengan status ({k.status}): keputusan harus mengubah status rekaman")
     if k.status == "ditolak" and k.alasan_kode is None:
-        err("alasan_kode", "required for ditolak: one of data_tidak_lengkap, data_tidak_valid, duplikat, "
-                           "di_luar_wilayah, bukan_kumkm, lainnya")
+        err("alasan_kode", "alasan_kode wajib diisi untuk ditolak: salah satu dari data_tidak_lengkap, "
+                           "data_tidak_valid, duplikat, di_luar_wilayah, bukan_kumkm atau lainnya")
     if k.status == "diterima" and k.alasan_kode is not None:
-        err("alasan_kode", "only a ditolak decision carries an alasan_kode; explain a reversal in catatan")
+        err("alasan_kode", "alasan_kode hanya untuk keputusan ditolak; alasan membatalkan penolakan ditulis "
+                           "di catatan")
     if k.alasan_kode == "lainnya" and not k.catatan:
-        err("catatan", "required when alasan_kode is lainnya")
+        err("catatan", "catatan wajib diisi bila alasan_kode lainnya")
     elif k.dari != "masuk" and k.dari != k.status and not k.catatan:
-        err("catatan", f"reversing a {k.dari} decision needs a reason in catatan")
+        err("catatan", f"catatan wajib diisi untuk membatalkan keputusan {k.dari}: tulis alasannya")
     return errors
 
 
@@ -210,12 +211,13 @@ def _explain(d: Decision, cur, principal: Principal) -> DecisionOutcome:
     sid = d.submission_id
     if cur is None:
         return DecisionOutcome(d.index, sid, "rejected", NOT_FOUND, [{
-            "field": "submission_id", "message": f"no record with submission_id {sid}", "type": "not_found"}])
+            "field": "submission_id", "message": f"submission_id {sid} tidak ditemukan", "type": "not_found"}])
     if not principal.covers(cur.kode_wilayah):
+        # the record's own wilayah is not named (app.core.access.scope_problem says why)
         return DecisionOutcome(d.index, sid, "rejected", OUTSIDE_SCOPE, [{
             "field": "submission_id", "type": "scope",
-            "message": f"the record's wilayah {cur.kode_wilayah} is outside this key's scope "
-                       f"({principal.kode_wilayah})"}])
+            "message": f"submission_id menunjuk rekaman di luar wilayah kunci ini ({principal.kode_wilayah} "
+                       "dan wilayah di dalamnya)"}])
     if (cur.status == d.ke and cur.version == d.version and cur.aksi == "diverifikasi"
             and cur.oleh == principal.name and cur.dari == d.dari and cur.alasan_kode == d.alasan_kode
             and cur.catatan == d.catatan):
@@ -225,17 +227,17 @@ def _explain(d: Decision, cur, principal: Principal) -> DecisionOutcome:
                                                     cur.alasan_kode, cur.catatan, cur.oleh, cur.pada, True))
     if cur.version != d.version:
         errors = [{"field": "version", "type": "stale",
-                   "message": f"version {d.version} is stale: the record is at version {cur.version} "
+                   "message": f"version {d.version} sudah usang: rekaman kini di versi {cur.version} "
                               f"({cur.status})"}]
     elif cur.status == d.dari:
         # It would apply now, but it was judged against an earlier state: a later item for the
         # same record in one batch, or a record that changed back while this one was decided.
         errors = [{"field": "submission_id", "type": "stale",
-                   "message": "the record changed during this request (at most one decision per record "
-                              "per batch); send the decision again"}]
+                   "message": "submission_id menunjuk rekaman yang berubah selama permintaan ini (paling "
+                              "banyak satu keputusan per rekaman dalam satu batch); kirim keputusannya lagi"}]
     else:
         errors = [{"field": "dari", "type": "stale",
-                   "message": f"the record is {cur.status} now, not {d.dari}"}]
+                   "message": f"dari {d.dari} sudah usang: rekaman kini berstatus {cur.status}"}]
     return DecisionOutcome(d.index, sid, "rejected", STATE_CONFLICT, errors,
                            current_status=cur.status, current_version=cur.version)
 
@@ -272,14 +274,13 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
     async with db.connect() as conn:
         cur = await _current(conn, sid)
     if cur is None:
-        raise NOT_FOUND(f"no record with submission_id {sid}", submission_id=sid)
+        raise NOT_FOUND(f"submission_id {sid} tidak ditemukan", submission_id=sid)
     if principal.role != "admin" and (cur.owner_identity is None
                                       or cur.owner_identity != principal.identity):
-        raise FORBIDDEN("only the holder of the key that created the record (or an "
-                             "admin) may correct it", submission_id=sid)
+        raise FORBIDDEN("submission_id menunjuk rekaman yang dibuat pemegang kunci lain: hanya pemegang "
+                        "kunci yang membuatnya (atau admin) yang boleh mengoreksinya", submission_id=sid)
     if not principal.covers(cur.kode_wilayah):
-        raise OUTSIDE_SCOPE(f"the record is in wilayah {cur.kode_wilayah}, outside this key's "
-                            f"scope ({principal.kode_wilayah})", submission_id=sid)
+        raise scope_problem(principal, "kode_wilayah", submission_id=sid)
     if not isinstance(body, dict):
         raise INVALID("body harus objek JSON ({...}): rekaman lengkap yang dikoreksi",
                       errors=[{"field": "body", "type": "model_type",
@@ -302,9 +303,9 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
         raise rejected[0].problem(submission_id=sid)
     p = prepared[0]
     if p.row["kode_provinsi"] != cur.kode_provinsi:
-        raise INVALID("a correction cannot move a record to another provinsi",
-                      errors=[{"field": "kode_wilayah", "type": "identity",
-                               "message": f"kode_wilayah harus tetap di provinsi {cur.kode_provinsi}"}],
+        message = f"kode_wilayah harus tetap di provinsi {cur.kode_provinsi}: koreksi tidak memindahkan rekaman " \
+                  "ke provinsi lain"
+        raise INVALID(message, errors=[{"field": "kode_wilayah", "type": "identity", "message": message}],
                       submission_id=sid)
     # Two tries: the second sees whatever a concurrent writer left and answers from it.
     for _ in range(2):
@@ -322,7 +323,7 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
             cur = await _current(conn, sid)
     if _judge_correction(cur, p.content_hash):
         return True
-    raise STATE_CONFLICT("the record changed while the correction was stored; read it and retry",
+    raise STATE_CONFLICT("rekaman berubah saat koreksi disimpan; baca rekaman itu lalu kirim koreksinya lagi",
                          submission_id=sid, current_status=cur.status, current_version=cur.version)
 
 
@@ -346,14 +347,14 @@ def _judge_correction(cur, content_hash: str) -> bool:
         if cur.version > 1:
             # The current version is this very content, stored by a correction: a replay.
             return True
-        raise INVALID("the correction is identical to the current version", submission_id=sid,
-                      errors=[{"field": "body", "type": "unchanged",
-                               "message": "a correction must change the content"}])
+        message = "body sama dengan versi rekaman sekarang: koreksi harus mengubah isinya"
+        raise INVALID(message, submission_id=sid,
+                      errors=[{"field": "body", "type": "unchanged", "message": message}])
     if cur.status != "ditolak":
+        message = (f"status rekaman {cur.status} (versi {cur.version}), bukan ditolak: hanya rekaman ditolak "
+                   "yang dapat dikoreksi")
         raise STATE_CONFLICT(
-            f"only a ditolak record can be corrected; this one is {cur.status} at version {cur.version}",
-            errors=[{"field": "status", "type": "state",
-                     "message": f"the record is {cur.status}, not ditolak"}],
+            message, errors=[{"field": "status", "type": "state", "message": message}],
             submission_id=sid, current_status=cur.status, current_version=cur.version)
     return False
 
@@ -397,17 +398,14 @@ async def kabkota_of(principal: Principal, kabkota: str | None) -> str:
         own = principal.kode_wilayah
         if own is not None and index.level.get(own) == LEVEL_KABKOTA:
             return own
-        where = f"provinsi {own}" if own else "the whole nation"
-        raise INVALID(f"kabkota: required for a key that covers {where}",
-                      errors=[{"field": "kabkota", "type": "missing",
-                               "message": "name the kabupaten/kota (e.g. 16.07) whose records to list"}])
+        where = f"provinsi {own}" if own else "seluruh Indonesia"
+        message = f"kabkota wajib diisi untuk kunci yang mencakup {where}: sebutkan kabupaten/kotanya, mis. 16.07"
+        raise INVALID(message, errors=[{"field": "kabkota", "type": "missing", "message": message}])
     if not _KABKOTA_PATTERN.match(kabkota) or not index.exists(kabkota, LEVEL_KABKOTA):
-        raise INVALID(f"kabkota: {kabkota!r} is not an existing kabupaten/kota code",
-                      errors=[{"field": "kabkota", "type": "value_error",
-                               "message": "not an existing kabupaten/kota code (e.g. 16.07)"}])
+        message = f"kabkota {kabkota} bukan kode kabupaten/kota yang ada (mis. 16.07)"
+        raise INVALID(message, errors=[{"field": "kabkota", "type": "value_error", "message": message}])
     if not principal.covers(kabkota):
-        raise OUTSIDE_SCOPE(f"kabupaten/kota {kabkota} is outside this key's scope ({principal.kode_wilayah})",
-                            kabkota=kabkota, scope=principal.kode_wilayah)
+        raise scope_problem(principal, "kabkota", kabkota=kabkota, scope=principal.kode_wilayah)
     return kabkota
 
 
@@ -455,16 +453,14 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
             raise ValueError("no timezone")
         return when, str(uuid.UUID(sid))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise INVALID("cursor: not a cursor this service gave out",
-                      errors=[{"field": "cursor", "type": "value_error",
-                               "message": "pass the next_cursor of the previous page unchanged"}]) from None
+        message = "cursor bukan kursor dari layanan ini: kirim next_cursor halaman sebelumnya apa adanya"
+        raise INVALID(message, errors=[{"field": "cursor", "type": "value_error", "message": message}]) from None
 
 
 def _day_start(day: dt.date, name: str) -> dt.datetime:
     if not _DATE_MIN <= day <= _DATE_MAX:
-        raise INVALID(f"{name}: {day} is outside {_DATE_MIN}..{_DATE_MAX}",
-                      errors=[{"field": name, "type": "value_error",
-                               "message": f"a date between {_DATE_MIN} and {_DATE_MAX}"}])
+        message = f"{name} harus tanggal antara {_DATE_MIN} dan {_DATE_MAX}, bukan {day}"
+        raise INVALID(message, errors=[{"field": name, "type": "value_error", "message": message}])
     return dt.datetime.combine(day, dt.time(), WIB)
 
 
@@ -492,9 +488,8 @@ async def antrian(principal: Principal, kabkota: str | None, f: Filter, cursor: 
     if f.wilayah is not None:
         level = index.level.get(f.wilayah)
         if level not in (LEVEL_KECAMATAN, LEVEL_DESA) or not f.wilayah.startswith(kabkota + "."):
-            raise INVALID(f"wilayah: {f.wilayah!r} is not a kecamatan or desa of {kabkota}",
-                          errors=[{"field": "wilayah", "type": "value_error",
-                                   "message": f"a kecamatan or desa/kelurahan code inside {kabkota}"}])
+            message = f"wilayah {f.wilayah} bukan kecamatan atau desa/kelurahan di {kabkota}"
+            raise INVALID(message, errors=[{"field": "wilayah", "type": "value_error", "message": message}])
         drive = "kecamatan"
         params["kecamatan"] = f.wilayah[:8]
         if level == LEVEL_DESA:
@@ -511,9 +506,8 @@ async def antrian(principal: Principal, kabkota: str | None, f: Filter, cursor: 
     if f.captured_sampai is not None:
         params["sampai"] = sampai = _day_start(f.captured_sampai, "captured_sampai") + dt.timedelta(days=1)
     if dari is not None and sampai is not None and dari >= sampai:
-        raise INVALID("captured_sampai is before captured_dari",
-                      errors=[{"field": "captured_sampai", "type": "value_error",
-                               "message": "must be on or after captured_dari"}])
+        message = "captured_sampai harus sama dengan atau sesudah captured_dari"
+        raise INVALID(message, errors=[{"field": "captured_sampai", "type": "value_error", "message": message}])
     if cursor is not None:
         params["after_at"], params["after_id"] = decode_cursor(cursor)
     # Without a filter to check, the page is the first `limit` rows walked.

@@ -13,6 +13,6 @@ async def list_children(
     parent: str | None = Query(None, description="Kode induk, e.g. `16`; omit for the 38 provinsi"),
 ):
     if parent is not None and (not KODE_PATTERN.match(parent) or await service.get(parent) is None):
-        raise NOT_FOUND(f"no wilayah with kode {parent!r}",
-                      errors=[{"field": "parent", "message": "unknown wilayah code"}])
+        message = f"parent {parent} bukan kode wilayah yang ada"
+        raise NOT_FOUND(message, errors=[{"field": "parent", "type": "not_found", "message": message}])
     return {"parent": parent, "items": await service.children(parent)}

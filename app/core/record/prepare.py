@@ -96,7 +96,8 @@ async def prepare(items: list[Any], principal: Principal) -> tuple[list[Prepared
         if not principal.covers(model.kode_wilayah):
             bad.append(Rejected(i, str(model.submission_id), OUTSIDE_SCOPE, [{
                 "field": "kode_wilayah", "type": "scope",
-                "message": f"{model.kode_wilayah} is outside this key's wilayah ({principal.kode_wilayah})"}]))
+                "message": f"kode_wilayah di luar wilayah kunci ini ({principal.kode_wilayah} dan wilayah di "
+                           "dalamnya)"}]))
             continue
         ok.append(_derive(i, model))
     return ok, bad

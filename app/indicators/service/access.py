@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.access import Principal, roles
-from app.core.errors import ALREADY_EXISTS, INVALID, NOT_FOUND, OUTSIDE_SCOPE, ROLE_FORBIDDEN, Problem
+from app.core.access import Principal, roles, scope_problem
+from app.core.errors import ALREADY_EXISTS, INVALID, NOT_FOUND, ROLE_FORBIDDEN, Problem
 from app.core.reference import KODE_PATTERN, get_index
 
 WRITERS = roles("indikator.write")
@@ -26,12 +26,12 @@ async def level_of(kode: str | None, fld: str) -> str:
     if kode == NASIONAL:
         return NASIONAL
     if not isinstance(kode, str) or not KODE_PATTERN.match(kode) or not (await get_index()).exists(kode):
-        raise INVALID(f"unknown wilayah {kode!r}",
-                      errors=[{"field": fld, "message": "not an existing wilayah code (or `nasional`)"}])
+        message = f"{fld} {kode} bukan kode wilayah yang ada (atau nasional)"
+        raise INVALID(message, errors=[{"field": fld, "type": "value_error", "message": message}])
     lvl = (await get_index()).level[kode]
     if lvl not in _LEVEL_OF_INDEX:
-        raise INVALID("indicators are kept for nasional, provinsi and kabupaten/kota",
-                      errors=[{"field": fld, "message": "must be `nasional`, a provinsi or a kabupaten/kota"}])
+        message = f"{fld} harus nasional, provinsi atau kabupaten/kota: indikator dicatat untuk tingkat itu saja"
+        raise INVALID(message, errors=[{"field": fld, "type": "value_error", "message": message}])
     return _LEVEL_OF_INDEX[lvl]
 
 
@@ -53,29 +53,34 @@ def covers(principal: Principal, kode: str) -> bool:
     return principal.covers(kode)
 
 
-def forbid(principal: Principal, kode: str) -> Problem:
-    return OUTSIDE_SCOPE(f"wilayah {kode} is outside this key's scope "
-                                     f"({principal.kode_wilayah or NASIONAL})")
+def forbid(principal: Principal, field: str) -> Problem:
+    """403 for a wilayah (or pemilik) outside the key's scope, named by its field only."""
+    return scope_problem(principal, field)
 
 
-def require_write(principal: Principal, pemilik: str, *, hidden: Problem | None = None) -> None:
+def role_forbidden(principal: Principal, write: bool) -> Problem:
+    allowed = WRITERS if write else READERS
+    return ROLE_FORBIDDEN(f"peran {principal.role} tidak boleh {'mengubah' if write else 'membaca'} indikator; "
+                          f"yang boleh: {', '.join(allowed)}")
+
+
+def require_write(principal: Principal, pemilik: str, *, hidden: Problem | None = None,
+                  field: str = "pemilik") -> None:
     """`hidden`: what to answer when the key cannot even see `pemilik`'s definitions (editing an
     existing one answers 404 as GET does, so a 403 never confirms that an id exists)."""
     if principal.role not in WRITERS:
-        raise ROLE_FORBIDDEN(f"role {principal.role!r} may not change indicators; "
-                                        f"allowed: {', '.join(WRITERS)}")
+        raise role_forbidden(principal, write=True)
     if hidden is not None and not visible(principal, pemilik):
         raise hidden
     if not covers(principal, pemilik):
-        raise forbid(principal, pemilik)
+        raise forbid(principal, field)
 
 
-def require_read(principal: Principal, kode: str | None = None) -> None:
+def require_read(principal: Principal, kode: str | None = None, field: str = "wilayah") -> None:
     if principal.role not in READERS:
-        raise ROLE_FORBIDDEN(f"role {principal.role!r} may not read indicators; "
-                                        f"allowed: {', '.join(READERS)}")
+        raise role_forbidden(principal, write=False)
     if kode is not None and not covers(principal, kode):
-        raise forbid(principal, kode)
+        raise forbid(principal, field)
 
 
 def visible(principal: Principal, pemilik: str) -> bool:
@@ -93,11 +98,12 @@ def visibility(principal: Principal, pemilik: str | None) -> dict:
 
 
 def not_found(what: str, ident: Any) -> Problem:
-    return NOT_FOUND(f"no {what} with id {ident}")
+    """404 naming the path's id field (`tujuan_id`, `sasaran_id`, `indikator_id`)."""
+    return NOT_FOUND(f"{what}_id {ident} tidak ditemukan")
 
 
 def conflict_kode(what: str, kode: str, pemilik: str) -> Problem:
-    return ALREADY_EXISTS(f"{what} {kode!r} already exists for pemilik {pemilik}",
-                   errors=[{"field": "kode", "message": "already used by this pemilik"}])
+    message = f"kode {kode} sudah dipakai {what} lain milik pemilik {pemilik}"
+    return ALREADY_EXISTS(message, errors=[{"field": "kode", "type": "conflict", "message": message}])
 
 

@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core import db
 from app.core.access import Principal
-from app.core.errors import INVALID, ROLE_FORBIDDEN
+from app.core.errors import INVALID, joined
 from app.indicators import formulas, queries
 from app.indicators.schemas import (
     IndikatorIn,
@@ -26,6 +26,7 @@ from app.indicators.service.access import (
     not_found,
     require_read,
     require_write,
+    role_forbidden,
     visibility,
     visible,
     within,
@@ -41,7 +42,7 @@ async def _list_visible(principal: Principal, pemilik: str | None, query, **para
     if pemilik is not None:
         await level_of(pemilik, "pemilik")
         if not visible(principal, pemilik):
-            raise forbid(principal, pemilik)
+            raise forbid(principal, "pemilik")
     async with db.connect() as conn:
         return (await conn.execute(query, {**visibility(principal, pemilik), **params})).mappings().all()
 
@@ -82,8 +83,8 @@ async def _check_tujuan(conn, tujuan_id: int | None, pemilik: str) -> None:
         return
     t = (await conn.execute(queries.TUJUAN_GET, {"id": tujuan_id})).mappings().first()
     if t is None or t["pemilik"] != pemilik:
-        raise INVALID(f"no tujuan {tujuan_id} of pemilik {pemilik}",
-                      errors=[{"field": "tujuan_id", "message": "not a tujuan of the same pemilik"}])
+        message = f"tujuan_id {tujuan_id} bukan tujuan milik pemilik {pemilik}"
+        raise INVALID(message, errors=[{"field": "tujuan_id", "type": "value_error", "message": message}])
 
 
 async def list_sasaran(principal: Principal, pemilik: str | None) -> list[dict]:
@@ -141,24 +142,24 @@ async def _validate_definition(conn, d: dict) -> dict:
     pemilik_level = await level_of(pemilik, "pemilik")
     s = (await conn.execute(queries.SASARAN_GET, {"id": d["sasaran_id"]})).mappings().first()
     if s is None or s["pemilik"] != pemilik:
-        errors.append({"field": "sasaran_id", "message": "not a sasaran of the same pemilik"})
+        errors.append({"field": "sasaran_id", "message": f"sasaran_id bukan sasaran milik pemilik {pemilik}"})
     if LEVELS[d["level"]] < LEVELS[pemilik_level]:
         errors.append({"field": "level",
-                       "message": f"an indicator of a {pemilik_level} pemilik is reported at its own "
-                                  "level or below"})
+                       "message": f"level harus {pemilik_level} atau di bawahnya: indikator pemilik "
+                                  f"{pemilik_level} dilaporkan di tingkatnya sendiri atau di bawahnya"})
     if d["renstra_akhir"] < d["renstra_mulai"] or d["renstra_akhir"] - d["renstra_mulai"] > 10:
         errors.append({"field": "renstra_akhir",
-                       "message": "must be from renstra_mulai to renstra_mulai + 10"})
+                       "message": "renstra_akhir harus dari renstra_mulai sampai renstra_mulai + 10"})
     if d["sumber"] == "manual":
         if d.get("formula") is not None:
-            errors.append({"field": "formula", "message": "only for sumber `registry`"})
+            errors.append({"field": "formula", "message": "formula hanya untuk sumber registry"})
         if d.get("parameter"):
-            errors.append({"field": "parameter", "message": "only for sumber `registry`"})
+            errors.append({"field": "parameter", "message": "parameter hanya untuk sumber registry"})
         if d.get("satuan") is None:
-            errors.append({"field": "satuan", "message": "required for a manual indicator"})
+            errors.append({"field": "satuan", "message": "satuan wajib diisi untuk indikator manual"})
     else:
         if d.get("formula") is None:
-            errors.append({"field": "formula", "message": "required for sumber `registry`"})
+            errors.append({"field": "formula", "message": "formula wajib diisi untuk sumber registry"})
         else:
             resolved, ferr = formulas.resolve(d["formula"], d.get("parameter"))
             errors.extend(ferr)
@@ -167,10 +168,10 @@ async def _validate_definition(conn, d: dict) -> dict:
                     d["satuan"] = resolved.satuan
                 elif d["satuan"] != resolved.satuan:
                     errors.append({"field": "satuan",
-                                   "message": f"formula {d['formula']} gives {resolved.satuan}"})
+                                   "message": f"satuan harus {resolved.satuan}: itu satuan hasil formula "
+                                              f"{d['formula']}"})
     if errors:
-        raise INVALID("; ".join(f"{e['field']}: {e['message']}" for e in errors),
-                      errors=errors)
+        raise INVALID(joined(errors), errors=errors)
     d["parameter"] = orjson.dumps(d.get("parameter") or {}).decode()
     return d
 
@@ -212,8 +213,8 @@ async def patch_indikator(principal: Principal, indikator_id: int, body: Indikat
         changes = body.model_dump(exclude_unset=True)
         nulls = [k for k, v in changes.items() if v is None and k not in ("formula",)]
         if nulls:
-            raise INVALID("these fields cannot be null",
-                          errors=[{"field": k, "message": "cannot be null"} for k in nulls])
+            errors = [{"field": k, "type": "value_error", "message": f"{k} tidak boleh null"} for k in nulls]
+            raise INVALID(joined(errors), errors=errors)
         d.update(changes)
         d = await _validate_definition(conn, d)
         try:
@@ -229,8 +230,7 @@ async def indikator_for_values(conn, principal: Principal, indikator_id: int, wi
     """The indicator, after checking the key may read or write values of `wilayah` for it and
     that `wilayah` is one the indicator is reported for."""
     if write and principal.role not in WRITERS:
-        raise ROLE_FORBIDDEN(f"role {principal.role!r} may not change indicators; "
-                                        f"allowed: {', '.join(WRITERS)}")
+        raise role_forbidden(principal, write=True)
     if not write:
         require_read(principal)
     row = (await conn.execute(queries.INDIKATOR_GET, {"id": indikator_id})).mappings().first()
@@ -240,11 +240,11 @@ async def indikator_for_values(conn, principal: Principal, indikator_id: int, wi
     if write:
         require_write(principal, row["pemilik"])
     elif not covers(principal, wilayah):
-        raise forbid(principal, wilayah)
+        raise forbid(principal, "kode_wilayah")
     if lvl != row["level"] or not within(wilayah, row["pemilik"]):
-        raise INVALID(f"indikator {row['kode']} is reported for {row['level']} wilayah within {row['pemilik']}",
-                      errors=[{"field": "kode_wilayah",
-                               "message": f"must be a {row['level']} wilayah within {row['pemilik']}"}])
+        message = (f"kode_wilayah harus wilayah tingkat {row['level']} di dalam {row['pemilik']}: di situlah "
+                   f"indikator {row['kode']} dilaporkan")
+        raise INVALID(message, errors=[{"field": "kode_wilayah", "type": "value_error", "message": message}])
     return _indikator_out(row)
 
 

@@ -42,8 +42,8 @@ async def lkjip(principal: Principal, tahun: int, wilayah: str | None, sebelumny
     owners = ancestors(wilayah)
     if pemilik is not None:
         if pemilik not in owners:
-            raise INVALID(f"pemilik {pemilik} is not {wilayah} or one of its ancestors",
-                          errors=[{"field": "pemilik", "message": "must be the wilayah or one of its ancestors"}])
+            message = f"pemilik {pemilik} harus {wilayah} atau wilayah di atasnya"
+            raise INVALID(message, errors=[{"field": "pemilik", "type": "value_error", "message": message}])
         owners = [pemilik]
     as_of = as_of or today_wib()
     tahun_lalu = [tahun - k for k in range(1, sebelumnya + 1)]

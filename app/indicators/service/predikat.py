@@ -7,7 +7,7 @@ import orjson
 
 from app.core import db
 from app.core.access import Principal
-from app.core.errors import INVALID, NOT_FOUND
+from app.core.errors import INVALID, NOT_FOUND, joined
 from app.indicators import angka, queries
 from app.indicators.schemas import (
     PredikatIn,
@@ -40,27 +40,28 @@ def skala_out(wilayah: str, skala: tuple) -> dict:
 
 async def get_predikat(principal: Principal, wilayah: str) -> dict:
     await level_of(wilayah, "kode_wilayah")
-    require_read(principal, wilayah)
+    require_read(principal, wilayah, "kode_wilayah")
     async with db.connect() as conn:
         return skala_out(wilayah, await skala_of(conn, wilayah))
 
 
 async def put_predikat(principal: Principal, wilayah: str, body: PredikatIn) -> dict:
     await level_of(wilayah, "kode_wilayah")
-    require_write(principal, wilayah)
+    require_write(principal, wilayah, field="kode_wilayah")
     catch_all = [i for i, b in enumerate(body.bands) if b.batas_bawah is None]
     errors = []
     if len(catch_all) != 1:
-        errors.append({"field": "bands", "message": "exactly one band needs batas_bawah null: the lowest, "
-                                                    "for every capaian below the others"})
+        errors.append({"field": "bands", "message": "bands harus punya tepat satu pita dengan batas_bawah null: "
+                                                    "yang terendah, untuk setiap capaian di bawah pita lain"})
     seen: set[Decimal] = set()
     for i, b in enumerate(body.bands):
         if b.batas_bawah is not None:
             if b.batas_bawah in seen:
-                errors.append({"field": f"bands.{i}.batas_bawah", "message": "two bands with the same bound"})
+                errors.append({"field": f"bands.{i}.batas_bawah",
+                               "message": f"bands.{i}.batas_bawah sama dengan batas pita lain"})
             seen.add(b.batas_bawah)
     if errors:
-        raise INVALID("the band table is not a scale", errors=errors)
+        raise INVALID(joined(errors), errors=errors)
     # Highest bound first, the catch-all last: evaluation takes the first band reached.
     ordered = sorted(body.bands, key=lambda b: (b.batas_bawah is None, -(b.batas_bawah or 0)))
     bands = [{"urutan": i + 1, "batas_bawah": None if b.batas_bawah is None else str(b.batas_bawah),
@@ -74,10 +75,10 @@ async def put_predikat(principal: Principal, wilayah: str, body: PredikatIn) -> 
 
 async def delete_predikat(principal: Principal, wilayah: str) -> dict:
     await level_of(wilayah, "kode_wilayah")
-    require_write(principal, wilayah)
+    require_write(principal, wilayah, field="kode_wilayah")
     async with db.transaction() as conn:
         if (await skala_of(conn, wilayah))[0] != wilayah:
-            raise NOT_FOUND(f"wilayah {wilayah} has no scale of its own")
+            raise NOT_FOUND(f"kode_wilayah {wilayah} tidak punya skala predikat sendiri")
         await conn.execute(queries.PREDIKAT_SKALA_INSERT, {
             "wilayah": wilayah, "nama": None, "dihapus": True, "oleh": principal.name})
         return skala_out(wilayah, await skala_of(conn, wilayah))

@@ -56,9 +56,9 @@ async def put_realisasi(principal: Principal, indikator_id: int, wilayah: str, t
     async with db.transaction() as conn:
         ind = await indikator_for_values(conn, principal, indikator_id, wilayah, write=True)
         if ind["sumber"] == "registry":
-            raise CONFLICT(f"indikator {ind['kode']} is computed from the registry "
-                                           f"(formula {ind['formula']}); its realisasi cannot be entered",
-                          errors=[{"field": "nilai", "message": "computed from the registry"}])
+            message = (f"nilai tidak dapat diisi: realisasi indikator {ind['kode']} dihitung dari registri "
+                       f"(formula {ind['formula']})")
+            raise CONFLICT(message, errors=[{"field": "nilai", "type": "conflict", "message": message}])
         await conn.execute(queries.REALISASI_INSERT, {
             "indikator_id": indikator_id, "wilayah": wilayah, "tahun": tahun, "nilai": body.nilai,
             "sumber": body.sumber, "catatan": body.catatan, "oleh": principal.name, "oleh_key": principal.id})

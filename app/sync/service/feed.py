@@ -20,7 +20,7 @@ log = logging.getLogger("kumkm.sync")
 
 async def open_feed(principal: Principal, after: Cursor, limit: int, periode: str | None,
                     after_text: str | None) -> StreamState:
-    scope = scope_of(principal, periode, "change feed")
+    scope = scope_of(principal, periode, "feed perubahan")
     async with admitted(principal) as conn:
         tr = conn.pg.transaction(readonly=True)
         await tr.start()

@@ -20,7 +20,8 @@ class Scope:
 
 
 def scope_of(principal: Principal, periode: str | None, what: str) -> Scope:
-    """The scope of a `what` (change feed, snapshot) pulled with this key."""
+    """The scope of a `what` (feed perubahan, snapshot: in the users' words, for a refusal)
+    pulled with this key."""
     # Everything a sync returns lies inside the key's own wilayah, so one decision holds for
     # every row: the same rule as a single read of a record in that wilayah.
     pii = can_see_pii(principal, principal.kode_wilayah or "", None)
@@ -36,8 +37,8 @@ def on_cluster(scope: Scope, what: str) -> Scope:
         return scope
     if scope.wilayah is None:
         raise NOT_ON_CLUSTER(
-            f"the national {what} is not served on this Citus cluster: it is served per provinsi, "
-            f"to a key scoped to a provinsi or kabupaten/kota (one key per provinsi)",
+            f"{what} nasional tidak dilayani di klaster Citus ini: dilayani per provinsi, kepada kunci "
+            f"berwilayah provinsi atau kabupaten/kota (satu kunci per provinsi)",
             errors=[{"field": "kode_wilayah", "type": "value_error",
-                     "message": "this key is national; use a key of one provinsi"}])
+                     "message": "kode_wilayah kunci ini nasional; pakai kunci satu provinsi"}])
     return replace(scope, provinsi=scope.wilayah.split(".")[0])

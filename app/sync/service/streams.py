@@ -36,11 +36,11 @@ class StreamSlots:
 
     def take(self, key_id: int | None) -> None:
         if self.by_key.get(key_id, 0) >= settings.streams_per_key:
-            raise TOO_MANY(f"this key already has {settings.streams_per_key} sync streams open; "
-                          "finish reading one first", headers={"Retry-After": str(STREAM_RETRY_AFTER)})
+            raise TOO_MANY(f"kunci ini sudah membuka {settings.streams_per_key} aliran sync; selesaikan "
+                           "membaca salah satunya dulu", headers={"Retry-After": str(STREAM_RETRY_AFTER)})
         if self.open >= settings.streams_max:
-            raise TOO_MANY("the service is serving as many sync streams as it allows; try again shortly",
-                          headers={"Retry-After": str(STREAM_RETRY_AFTER)})
+            raise TOO_MANY("layanan sedang melayani aliran sync sebanyak yang diizinkan; coba lagi sebentar lagi",
+                           headers={"Retry-After": str(STREAM_RETRY_AFTER)})
         self.open += 1
         self.by_key[key_id] = self.by_key.get(key_id, 0) + 1
 

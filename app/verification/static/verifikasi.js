@@ -94,7 +94,8 @@ function kata(status, body) {
   }
   if (code === "not-found") return "Rekaman tidak ditemukan. Periksa ID rekaman.";
   if (code === "invalid-input") {
-    const fields = (body.errors || []).map((e) => e.field + ": " + e.message).join("; ");
+    // each message starts with its field's name
+    const fields = (body.errors || []).map((e) => e.message).join("; ");
     return "Isian tidak valid (422): " + (fields || body.detail || body.title || "");
   }
   return null;

@@ -89,7 +89,7 @@ export class ApiError extends Error {
 }
 
 /** A failed call in words the user can act on, chosen by the status and the problem's `code`
- *  (never its English `detail`): the page's own words first (a role or an area that may not
+ *  (never its `detail`, written for an app's developer): the page's own words first (a role or an area that may not
  *  do what this page does is told what would), then what is the same on every page. */
 function explain(status, body, headers) {
   const kode = page.kodeStatus ? " (" + status + ")" : "";
