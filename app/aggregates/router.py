@@ -7,7 +7,7 @@ from app.core import xlsx
 from app.core.access import Principal, roles
 from app.core.authn import require_role
 from app.core.replicas import FRESHNESS_HEADERS
-from app.core.reports import csv_response, json_response
+from app.core.reports import CSV_FORMATS, FORMAT_DESCRIPTION, ReportFormat, csv_cells, csv_response, json_response
 
 router = APIRouter(prefix="/api/v1/agregat", tags=["agregat"])
 
@@ -16,7 +16,7 @@ _DOWNLOADS = {**xlsx.DOWNLOADS, "headers": FRESHNESS_HEADERS}
 _PERIODE = Query(..., description="e.g. `2022`")
 _WILAYAH = Query(None, description="omit for the nation, or a provinsi, kabupaten/kota, kecamatan or desa code")
 _STATUS = Query(None, description="record states counted: repeat or comma-separate; default `diterima`")
-_FORMAT = Query("json")
+_FORMAT = Query("json", description=FORMAT_DESCRIPTION)
 
 
 @router.get("/keragaan-koperasi", response_model=schemas.KeragaanOut, responses={200: _DOWNLOADS})
@@ -24,14 +24,14 @@ async def keragaan_koperasi(periode: str = _PERIODE,
                             wilayah: str | None = Query(None, description="a provinsi (rows per kabupaten/kota), "
                                                                           "a kabupaten/kota (rows per kecamatan) "
                                                                           "or none (rows per provinsi)"),
-                            status: list[str] | None = _STATUS, format: Literal["json", "csv", "xlsx"] = _FORMAT,
+                            status: list[str] | None = _STATUS, format: ReportFormat = _FORMAT,
                             principal: Principal = Depends(_reader)):
     """the ODS keragaan koperasi table (docs/domain.md): koperasi under kabupaten/kota authority per child wilayah,
     then Binaan Provinsi, Binaan Nasional and Jumlah, with persentase aktif in every row."""
     doc = await service.keragaan_koperasi(principal, periode, wilayah, service.parse_status(status))
     name = f"keragaan-koperasi-{periode}-{wilayah or 'nasional'}"
-    if format == "csv":
-        return csv_response(f"{name}.csv", *service.keragaan_csv(doc))
+    if format in CSV_FORMATS:
+        return csv_response(name, *service.keragaan_csv(doc, csv_cells(format)), csv_cells(format))
     if format == "xlsx":
         return await xlsx.response(f"{name}.xlsx", service.keragaan_xlsx(doc))
     return json_response(doc)
@@ -39,14 +39,14 @@ async def keragaan_koperasi(periode: str = _PERIODE,
 
 @router.get("/umkm", response_model=schemas.UmkmOut, responses={200: _DOWNLOADS})
 async def agregat_umkm(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
-                       status: list[str] | None = _STATUS, format: Literal["json", "csv", "xlsx"] = _FORMAT,
+                       status: list[str] | None = _STATUS, format: ReportFormat = _FORMAT,
                        principal: Principal = Depends(_reader)):
     """UMKM by skala usaha (mikro, kecil, menengah): jumlah, modal, omzet, aset, tenaga kerja,
     with NIB and using digital platforms."""
     doc = await service.umkm(principal, periode, wilayah, service.parse_status(status))
     name = f"umkm-{periode}-{wilayah or 'nasional'}"
-    if format == "csv":
-        return csv_response(f"{name}.csv", *service.umkm_csv(doc))
+    if format in CSV_FORMATS:
+        return csv_response(name, *service.umkm_csv(doc, csv_cells(format)), csv_cells(format))
     if format == "xlsx":
         return await xlsx.response(f"{name}.xlsx", service.umkm_xlsx(doc))
     return json_response(doc)
@@ -59,13 +59,13 @@ async def agregat(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
                   status: list[str] | None = _STATUS,
                   jenis: Literal["umkm", "koperasi"] | None = Query(None, description="only this kind; "
                                                                                       "also picks the measures"),
-                  format: Literal["json", "csv", "xlsx"] = _FORMAT, principal: Principal = Depends(_reader)):
+                  format: ReportFormat = _FORMAT, principal: Principal = Depends(_reader)):
     """Counts and exact sums over records grouped by up to 4 of the documented dimensions."""
     doc = await service.agregat(principal, periode, wilayah, service.parse_by(by),
                                 service.parse_status(status), jenis)
     name = f"agregat-{periode}-{wilayah or 'nasional'}"
-    if format == "csv":
-        return csv_response(f"{name}.csv", *service.agregat_csv(doc))
+    if format in CSV_FORMATS:
+        return csv_response(name, *service.agregat_csv(doc, csv_cells(format)), csv_cells(format))
     if format == "xlsx":
         return await xlsx.response(f"{name}.xlsx", service.agregat_xlsx(doc))
     return json_response(doc)

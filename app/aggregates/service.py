@@ -9,7 +9,7 @@ from app.core import replicas, xlsx
 from app.core.access import Principal, require_area
 from app.core.errors import invalid_field
 from app.core.reference import WIB, check_periode, check_wilayah, get_index, split_kode
-from app.core.reports import angka_id, persen, rasio
+from app.core.reports import DISPLAY, CsvCells, angka_id, persen, rasio
 
 STATUSES = ("masuk", "diterima", "ditolak")
 DEFAULT_STATUS = ["diterima"]
@@ -117,14 +117,14 @@ KERAGAAN_HEADER = ["No", "Kode", "Kabupaten/Kota", "Koperasi Jumlah", "Koperasi 
                    "Modal Luar (Rp)", "Volume Usaha (Rp)", "SHU (Rp)", "Persentase Aktif"]
 
 
-def keragaan_csv(doc: dict) -> tuple[list[str], list[list[str]]]:
+def keragaan_csv(doc: dict, c: CsvCells = DISPLAY) -> tuple[list[str], list[list]]:
     def cells(r):
         return [str(r["no"]) if r["no"] else "", r["kode"] or "", r["nama"]] + [
-            angka_id(int(r[k])) for k in ("koperasi_jumlah", "koperasi_aktif", "koperasi_tidak_aktif",
-                                          "anggota_jumlah", "anggota_l", "anggota_p", "rat", "manajer_jumlah",
-                                          "manajer_l", "manajer_p", "karyawan_jumlah", "karyawan_l",
-                                          "karyawan_p", "modal_sendiri", "modal_luar", "volume_usaha", "shu")
-        ] + [r["persen_aktif"] or "-"]
+            c.angka(int(r[k])) for k in ("koperasi_jumlah", "koperasi_aktif", "koperasi_tidak_aktif",
+                                         "anggota_jumlah", "anggota_l", "anggota_p", "rat", "manajer_jumlah",
+                                         "manajer_l", "manajer_p", "karyawan_jumlah", "karyawan_l",
+                                         "karyawan_p", "modal_sendiri", "modal_luar", "volume_usaha", "shu")
+        ] + [c.rasio(r["persentase_aktif"], r["persen_aktif"])]
 
     header = list(KERAGAAN_HEADER)
     if doc["wilayah"] is None:
@@ -220,9 +220,9 @@ UMKM_HEADER = ["Skala Usaha", "Jumlah UMKM", "Modal Usaha (Rp)", "Hasil Penjuala
                "Menggunakan Platform Digital"]
 
 
-def umkm_csv(doc: dict) -> tuple[list[str], list[list[str]]]:
+def umkm_csv(doc: dict, c: CsvCells = DISPLAY) -> tuple[list[str], list[list]]:
     def cells(r):
-        return [r["nama"]] + [angka_id(int(r[k])) for k in (
+        return [r["nama"]] + [c.angka(int(r[k])) for k in (
             "jumlah", "modal_usaha", "hasil_penjualan", "aset", "tenaga_kerja_jumlah", "tenaga_kerja_l",
             "tenaga_kerja_p", "punya_nib", "platform_digital")]
 
@@ -330,20 +330,21 @@ def _dim_columns(doc: dict) -> list[str]:
     return cols
 
 
-def _dim_cell(v) -> str:
+def _dim_cell(v, c: CsvCells = DISPLAY) -> str:
     if v is None:
-        return "-"
+        return c.nilai(None, "-")
     if isinstance(v, bool):
-        return "ya" if v else "tidak"
+        return c.ya_tidak(v)
     return str(v)
 
 
-def agregat_csv(doc: dict) -> tuple[list[str], list[list[str]]]:
+def agregat_csv(doc: dict, c: CsvCells = DISPLAY) -> tuple[list[str], list[list]]:
     dim_cols = _dim_columns(doc)
     measure_cols = list(doc["jumlah"])
-    header = [_LABELS[c] for c in dim_cols] + [_LABELS[c] for c in measure_cols]
-    rows = [[_dim_cell(r[c]) for c in dim_cols] + [angka_id(int(r[c])) for c in measure_cols] for r in doc["rows"]]
-    rows.append(["Jumlah"] + [""] * (len(dim_cols) - 1) + [angka_id(int(doc["jumlah"][c])) for c in measure_cols])
+    header = [_LABELS[k] for k in dim_cols] + [_LABELS[k] for k in measure_cols]
+    rows = [[_dim_cell(r[k], c) for k in dim_cols] + [c.angka(int(r[k])) for k in measure_cols]
+            for r in doc["rows"]]
+    rows.append(["Jumlah"] + [""] * (len(dim_cols) - 1) + [c.angka(int(doc["jumlah"][k])) for k in measure_cols])
     return header, rows
 
 

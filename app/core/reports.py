@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from fastapi.responses import Response
 
@@ -52,22 +54,79 @@ def angka_id(n: int | None) -> str:
     return "-" + s if n < 0 else s
 
 
-def csv_response(filename: str, header: list[str], rows: list[list]) -> Response:
+# ---------------------------------------------------------------- the two report CSVs
+
+# `format` of every report: the JSON document, two CSVs of the same table, or a workbook. A
+# display CSV with `12.500` reads as 12.5 in any program, so programs get their own:
+# `csv` stays what people (and the dashboard's download) always got, `csv-data` is new.
+ReportFormat = Literal["json", "csv", "csv-data", "xlsx"]
+CSV_FORMATS = ("csv", "csv-data")
+FORMAT_DESCRIPTION = (
+    "`json` (default): the document. `csv`: the table for people, as the printed tables write it: "
+    "Indonesian headers and numbers (`12.500`, `99,44%`; `-` for none), UTF-8 with a byte order "
+    "mark for spreadsheets. `csv-data`: the same table, same columns, for programs: every number "
+    "as the JSON has it (`12500`; ratios as the JSON's fractions, `0.99439275`; decimal strings "
+    "with a `.`), empty for none, `true`/`false`, plain UTF-8. `xlsx`: an Excel workbook. "
+    "See docs/capaian.md, CSV.")
+
+
+@dataclass(frozen=True)
+class CsvCells:
+    """How one of the two report CSVs writes a table's values: `data` False for the display
+    CSV (`format=csv`), True for the one for programs (`format=csv-data`). A report's CSV
+    builder gives every value twice, as the JSON has it and as a reader writes it, and this
+    picks one, so the two CSVs cannot differ in anything but the writing of their values."""
+    data: bool
+
+    def nilai(self, value: Any, shown: str) -> Any:
+        """A value: as the JSON has it (None an empty cell), or as shown to a reader."""
+        if self.data:
+            return "" if value is None else value
+        return shown
+
+    def angka(self, n: int | None) -> Any:
+        """A count or an amount: 12500, or "12.500" ("-" for none)."""
+        return self.nilai(None if n is None else int(n), angka_id(n))
+
+    def rasio(self, fraction: str | None, shown: str | None) -> str:
+        """A ratio: the JSON's fraction ("0.99439275"), or its percentage ("99,44%"; "-")."""
+        return self.nilai(fraction, shown or "-")
+
+    def ya_tidak(self, v: bool) -> str:
+        return ("true" if v else "false") if self.data else ("ya" if v else "tidak")
+
+    @property
+    def suffix(self) -> str:
+        """What the file name says: `capaian-pendataan-2022-16-data.csv` is the one for programs."""
+        return "-data" if self.data else ""
+
+
+DISPLAY = CsvCells(data=False)
+DATA = CsvCells(data=True)
+
+
+def csv_cells(fmt: str) -> CsvCells:
+    """The cells of `format=csv` or `format=csv-data`."""
+    return DATA if fmt == "csv-data" else DISPLAY
+
+
+def csv_response(name: str, header: list[str], rows: list[list], cells: CsvCells = DISPLAY) -> Response:
     """An RFC 4180 CSV (comma separated, so cells holding a decimal comma are quoted by the
-    csv module) served as a download."""
+    csv module) served as a download named `<name>.csv` (`<name>-data.csv` for programs)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(csvcell.row(header))
     w.writerows(csvcell.row(r) for r in rows)
-    return csv_download(filename, buf.getvalue())
+    return csv_download(f"{name}{cells.suffix}.csv", buf.getvalue(), cells)
 
 
-def csv_download(filename: str, text: str) -> Response:
-    """A report CSV as a download, starting with a UTF-8 byte order mark: without it Excel
-    reads the file in the computer's legacy code page and garbles every character outside
-    ASCII in a name (an apostrophe of a typed sasaran, an en dash, an é). Report CSVs are for
-    spreadsheets; the walidata snapshot and `kumkm export` write plain UTF-8 for programs."""
-    return Response("\ufeff" + text, media_type="text/csv; charset=utf-8",
+def csv_download(filename: str, text: str, cells: CsvCells = DISPLAY) -> Response:
+    """A report CSV as a download. The display CSV starts with a UTF-8 byte order mark:
+    without it Excel reads the file in the computer's legacy code page and garbles every
+    character outside ASCII in a name (an apostrophe of a typed sasaran, an en dash, an é).
+    The one for programs is plain UTF-8, like the walidata snapshot and `kumkm export` (a BOM
+    would end up in the first column's name)."""
+    return Response(text if cells.data else "\ufeff" + text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

@@ -50,8 +50,10 @@ MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The 200 answer of every report endpoint besides its JSON: the same table as CSV or workbook.
 DOWNLOADS = {"content": {"text/csv": {"schema": {"type": "string"}},
                          MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
-             "description": "with format=csv or format=xlsx: the same table as a download, Indonesian "
-                            "headers and number format (docs/capaian.md)"}
+             "description": "with format=csv, csv-data or xlsx: the same table as a download. csv is for "
+                            "people (Indonesian headers and numbers, 12.500), csv-data for programs (the "
+                            "same columns, numbers as the JSON has them, 12500), xlsx a workbook "
+                            "(docs/capaian.md)"}
 
 # Indonesian locale on every number format: LibreOffice then shows `.` for thousands and `,`
 # for decimals; Excel uses the regional settings of the computer.

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
@@ -12,7 +12,7 @@ from app.core import timefmt, xlsx
 from app.core.access import Principal, roles
 from app.core.authn import require_key, require_role
 from app.core.replicas import FRESHNESS_HEADERS
-from app.core.reports import csv_download
+from app.core.reports import CSV_FORMATS, FORMAT_DESCRIPTION, ReportFormat, csv_cells, csv_download
 from app.indicators import formulas, schemas, service
 
 # Writers by role, checked from the headers before a body is read (app.core.authn.KeyFirst);
@@ -76,12 +76,13 @@ async def capaian(
     sebelumnya: int = Query(2, ge=0, le=10, description="how many previous years to show"),
     as_of: dt.date | None = Query(None, description="date of the pendataan targets in force (capaian "
                                                     "pendataan formula); default today (WIB)"),
-    format: Literal["json", "csv", "xlsx"] = "json",
+    format: ReportFormat = Query("json", description=FORMAT_DESCRIPTION),
 ):
     doc = await service.lkjip(principal, tahun, wilayah, sebelumnya, pemilik, as_of)
     name = f"lkjip-{tahun}-{doc['wilayah']['kode']}"
-    if format == "csv":
-        return csv_download(f"{name}.csv", service.lkjip_csv(doc))
+    if format in CSV_FORMATS:
+        cells = csv_cells(format)
+        return csv_download(f"{name}{cells.suffix}.csv", service.lkjip_csv(doc, cells), cells)
     if format == "xlsx":
         return await xlsx.response(f"{name}.xlsx", service.lkjip_xlsx(doc))
     return _json(doc)

@@ -1,5 +1,4 @@
 import datetime as dt
-from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
@@ -8,7 +7,7 @@ from app.core.access import Principal
 from app.core.authn import require_role
 from app.core.db import UnitOfWork
 from app.core.replicas import FRESHNESS_HEADERS
-from app.core.reports import csv_response, json_response
+from app.core.reports import CSV_FORMATS, FORMAT_DESCRIPTION, ReportFormat, csv_cells, csv_response, json_response
 from app.targets import schemas, service
 
 router = APIRouter(prefix="/api/v1", tags=["capaian"])
@@ -51,7 +50,7 @@ async def capaian_pendataan(
                                                     "Counts are always live."),
     tingkat: schemas.Tingkat | None = Query(None, description="level of the rows; default the level just "
                                                               "below `wilayah`; at most two levels below"),
-    format: Literal["json", "csv", "xlsx"] = "json",
+    format: ReportFormat = Query("json", description=FORMAT_DESCRIPTION),
     principal: Principal = Depends(_reader),
 ):
     """the capaian pendataan table (docs/domain.md) from live data: every child wilayah in code order (zeros
@@ -59,9 +58,9 @@ async def capaian_pendataan(
     every row."""
     doc = await service.capaian(principal, periode, wilayah, as_of, tingkat)
     name = f"capaian-pendataan-{periode}-{wilayah or 'nasional'}"
-    if format == "csv":
-        header, rows = service.capaian_csv_rows(doc)
-        return csv_response(f"{name}.csv", header, rows)
+    if format in CSV_FORMATS:
+        header, rows = service.capaian_csv_rows(doc, csv_cells(format))
+        return csv_response(name, header, rows, csv_cells(format))
     if format == "xlsx":
         return await xlsx.response(f"{name}.xlsx", service.capaian_xlsx(doc))
     return json_response(doc)

@@ -21,7 +21,7 @@ from app.core.reference import (
     invalid,
     today_wib,
 )
-from app.core.reports import angka_id, persen, rasio
+from app.core.reports import DISPLAY, CsvCells, angka_id, persen, rasio
 from app.targets import queries
 from app.targets.schemas import TINGKAT
 
@@ -257,16 +257,18 @@ CAPAIAN_HEADER = ["No", "Kode", "{wilayah}", "Target", "Data Masuk", "Belum Dive
                   "Diterima vs Masuk"]
 
 
-def capaian_csv_rows(doc: dict) -> tuple[list[str], list[list[str]]]:
+def capaian_csv_rows(doc: dict, c: CsvCells = DISPLAY) -> tuple[list[str], list[list]]:
+    """The capaian table for `format=csv` (as printed) or `format=csv-data` (the JSON's numbers)."""
     level = TINGKAT.index(doc["tingkat"]) + 1
     header = [h.replace("{wilayah}", ROW_LABEL[level]) for h in CAPAIAN_HEADER]
 
     def cells(no, r):
         p = r["persen"]
-        return [no, r["kode"] or "", r["nama"], angka_id(r["target"]), angka_id(r["masuk"]),
-                angka_id(r["belum_diverifikasi"]), angka_id(r["diterima"]), angka_id(r["ditolak"]),
-                angka_id(r["total_terverifikasi"]), p["masuk_vs_target"] or "-",
-                p["diterima_vs_target"] or "-", p["diterima_vs_masuk"] or "-"]
+        return [no, r["kode"] or "", r["nama"], c.angka(r["target"]), c.angka(r["masuk"]),
+                c.angka(r["belum_diverifikasi"]), c.angka(r["diterima"]), c.angka(r["ditolak"]),
+                c.angka(r["total_terverifikasi"]), c.rasio(r["masuk_vs_target"], p["masuk_vs_target"]),
+                c.rasio(r["diterima_vs_target"], p["diterima_vs_target"]),
+                c.rasio(r["diterima_vs_masuk"], p["diterima_vs_masuk"])]
 
     body = [cells(str(i), r) for i, r in enumerate(doc["rows"], 1)]
     body.append(cells("", doc["jumlah"]))

@@ -13,6 +13,7 @@ from app.core import csvcell, replicas, xlsx
 from app.core.access import Principal
 from app.core.errors import INVALID
 from app.core.reference import WIB, get_index, today_wib
+from app.core.reports import DISPLAY, CsvCells
 from app.indicators import angka, formulas, queries
 from app.indicators.service.access import NASIONAL, ancestors, level_of, require_read
 from app.indicators.service.predikat import skala_of, skala_out
@@ -141,9 +142,20 @@ class _SafeWriter:
         self._w.writerow(csvcell.row(cells))
 
 
-def lkjip_csv(doc: dict) -> str:
-    """The LKjIP table as an RFC 4180 CSV with Indonesian headers and number format: a row per
-    sasaran (its capaian: the mean), then a row per indicator."""
+def lkjip_csv(doc: dict, c: CsvCells = DISPLAY) -> str:
+    """The LKjIP table as an RFC 4180 CSV with Indonesian headers: a row per sasaran (its
+    capaian: the mean), then a row per indicator. Numbers in Indonesian format (`format=csv`),
+    or as the JSON has them (`format=csv-data`: decimal strings, capaian in percent)."""
+
+    def fmt(v: str | None, satuan: str) -> str:
+        return c.nilai(v, _fmt(v, satuan))
+
+    def fmt_capaian(v: str | None) -> str:
+        return c.nilai(v, _fmt_capaian(v))
+
+    def predikat(v: str | None) -> str:
+        return c.nilai(v, v or "-")
+
     tahun = doc["tahun"]
     lalu = doc["tahun_sebelumnya"]
     header = ["No", "Tujuan", "Sasaran", "Kode indikator", "Indikator", "Satuan", "Polaritas",
@@ -158,20 +170,20 @@ def lkjip_csv(doc: dict) -> str:
     for n, s in enumerate(doc["sasaran"], 1):
         tujuan = s["tujuan"]["nama"] if s["tujuan"] else ""
         row = [str(n), tujuan, s["nama"], "", "Capaian sasaran (rata-rata)", "", "", "", "",
-               _fmt_capaian(s["capaian_persen"]), s["predikat"] or "-"]
+               fmt_capaian(s["capaian_persen"]), predikat(s["predikat"])]
         for x in s["tahun_sebelumnya"]:
-            row += [_fmt_capaian(x["capaian_persen"]), x["predikat"] or "-"]
-        row += ["", "", _fmt_capaian(s["renstra"]["capaian_persen"]), s["renstra"]["predikat"] or "-"]
+            row += [fmt_capaian(x["capaian_persen"]), predikat(x["predikat"])]
+        row += ["", "", fmt_capaian(s["renstra"]["capaian_persen"]), predikat(s["renstra"]["predikat"])]
         w.writerow(row)
         for m, i in enumerate(s["indikator"], 1):
             row = [f"{n}.{m}", tujuan, s["nama"], i["kode"], i["nama"], i["satuan"], i["polaritas"],
-                   _fmt(i["target"], i["satuan"]), _fmt(i["realisasi"], i["satuan"]),
-                   _fmt_capaian(i["capaian_persen"]), i["predikat"] or "-"]
+                   fmt(i["target"], i["satuan"]), fmt(i["realisasi"], i["satuan"]),
+                   fmt_capaian(i["capaian_persen"]), predikat(i["predikat"])]
             for x in i["tahun_sebelumnya"]:
-                row += [_fmt_capaian(x["capaian_persen"]), x["predikat"] or "-"]
+                row += [fmt_capaian(x["capaian_persen"]), predikat(x["predikat"])]
             r = i["renstra"]
-            row += [str(r["tahun_akhir"]), _fmt(r["target"], i["satuan"]), _fmt_capaian(r["capaian_persen"]),
-                    r["predikat"] or "-"]
+            row += [str(r["tahun_akhir"]), fmt(r["target"], i["satuan"]), fmt_capaian(r["capaian_persen"]),
+                    predikat(r["predikat"])]
             w.writerow(row)
     return buf.getvalue()
 
