@@ -568,9 +568,16 @@ def cmd_backup_enable(args) -> int:
 
     def run() -> int:
         d = _backup_dir(args)
-        command = backup.enable(_embedded_pgdata(), d)
-        print(f"WAL archiving on into {Path(d).resolve() / 'wal'} (archive_timeout {backup.ARCHIVE_TIMEOUT})")
-        print(f"archive_command: {command}")
+        done = backup.enable(_embedded_pgdata(), d)
+        if not done.changed:
+            how = "already so: nothing changed"
+        elif done.restarted:
+            how = f"set {', '.join(done.changed)}; the embedded server restarted once (a running " \
+                  "`kumkm serve` follows it)"
+        else:
+            how = f"set {', '.join(done.changed)} by a reload, without a restart"
+        print(f"WAL archiving on into {Path(d).resolve() / 'wal'} (archive_timeout {backup.ARCHIVE_TIMEOUT}); {how}")
+        print(f"archive_command: {done.command}")
         print("next: `kumkm backup base` for a first base backup")
         return 0
 

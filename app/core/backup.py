@@ -21,18 +21,29 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.core import embedded
 
 # A quiet server still closes its WAL segment at least this often, so the archive is never more
 # than this far behind what was acknowledged (the data a lost disk can cost, besides the disk).
 ARCHIVE_TIMEOUT = "60s"
+# The file a write check leaves for a moment in DIR/wal: a dot name, never taken for a segment
+# (archived_segments, pg_archivecleanup).
+WRITE_PROBE = ".kumkm-write-check"
 META = "kumkm-backup.json"
 STAMP = "%Y%m%dT%H%M%SZ"
 
 
 class BackupError(Exception):
     """Something an operator must fix; the message says what."""
+
+
+@dataclass(frozen=True)
+class Enabled:
+    command: str
+    changed: tuple[str, ...]    # the settings that were not as wanted
+    restarted: bool             # archive_mode (or wal_level) needed a restart of the server
 
 
 @dataclass(frozen=True)
@@ -80,9 +91,48 @@ def _dirs(backup_dir: Path) -> tuple[Path, Path]:
         raise BackupError(f"the backup directory may not contain a quote: {backup_dir}")
     wal, base = backup_dir / "wal", backup_dir / "base"
     for d in (backup_dir, wal, base):
-        d.mkdir(parents=True, exist_ok=True)
+        # the archive holds every record, personal data included: its owner's alone when made here
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
     _give_to_server(backup_dir)
     return wal, base
+
+
+def _server_user(pgdata: Path) -> str:
+    """The OS user the embedded server runs as (the owner of its postmaster)."""
+    import getpass
+
+    proc = embedded.postmaster(pgdata)
+    try:
+        if proc is not None:
+            return str(proc.username())
+    except Exception:   # psutil may not name a user it cannot look up
+        pass
+    return _system_user() or getpass.getuser()
+
+
+def _check_server_writes(socket_dir: str, pgdata: Path, wal: Path) -> None:
+    """The archive_command runs as the database server's OS user: that user must be able to
+    create files in `wal` (and reach it through every directory above). Asked of the server
+    itself (COPY TO a file is written by the server process), so whatever stands in the way —
+    owner, mode, a parent directory it cannot enter, a read-only mount — is found now, not as
+    archiving that fails in silence."""
+    import re
+
+    probe = wal / f"{WRITE_PROBE}-{os.getpid()}"
+    try:
+        _psql(socket_dir, f"COPY (SELECT 1) TO '{probe}'")
+    except BackupError as exc:
+        said = re.search(r'could not open file ".*" for writing: (.+)', str(exc))
+        raise BackupError(
+            f"the database server runs as OS user {_server_user(pgdata)!r}, which cannot write the "
+            f"backup directory {wal} ({said.group(1).strip() if said else exc}): WAL archiving there "
+            f"would fail. Give {_server_user(pgdata)!r} write access to it and search (x) access to "
+            f"every directory above it, or choose another directory") from None
+    finally:
+        try:
+            probe.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _socket(pgdata: Path) -> str:
@@ -105,32 +155,112 @@ def archive_command(wal_dir: Path) -> str:
     return f"test ! -f {target} && cp %p {target}.tmp && mv {target}.tmp {target}"
 
 
-def enable(pgdata: Path, backup_dir: Path) -> str:
-    """Turn on WAL archiving into backup_dir/wal (a restart of the server, as archive_mode
-    needs one). Returns the archive command set."""
+# What a size or time setting's number is in, by the unit pg_settings names (its base unit).
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_000.0, "d": 86_400_000.0,
+          "B": 1.0, "kB": 1024.0, "MB": 1024.0 ** 2, "GB": 1024.0 ** 3, "TB": 1024.0 ** 4}
+
+
+def _amount(text: str) -> tuple[float, str]:
+    """`60s` -> (60, 's'); a unit as pg_settings names it: `8kB` -> (8, 'kB'), `s` -> (1, 's')."""
+    import re
+
+    m = re.fullmatch(r"\s*(-?[0-9.]*)\s*([a-zA-Z]*)\s*", text)
+    if m is None or (m.group(2) and m.group(2) not in _UNITS) or not (m.group(1) or m.group(2)):
+        raise ValueError(f"not an amount: {text!r}")
+    return float(m.group(1) or 1), m.group(2)
+
+
+def same_setting(row: dict[str, Any], wanted: str) -> bool:
+    """Whether a pg_settings row (setting, unit, vartype) holds the value `wanted`, as
+    PostgreSQL would read it: `60s` is archive_timeout's 60 (unit s) and so is `1min`, the
+    way SHOW prints it; `on` and `true` are one boolean."""
+    setting, unit, vartype = row["setting"], row.get("unit"), row["vartype"]
+    if vartype in ("integer", "real"):
+        number, suffix = _amount(wanted)
+        if suffix:
+            per, base = _amount(unit or "1")
+            if not base:
+                raise ValueError(f"{wanted!r} has a unit, the setting none")
+            number = number * _UNITS[suffix] / (per * _UNITS[base])
+        return abs(float(setting) - number) < 1e-9 * max(1.0, abs(number))
+    if vartype == "bool":
+        def truth(v: str) -> bool:
+            return v.strip().lower() in ("on", "true", "yes", "1")
+        return truth(setting) == truth(wanted)
+    return bool(setting == wanted)
+
+
+def _settings(socket_dir: str, names: list[str]) -> dict[str, dict[str, Any]]:
+    listed = ", ".join("'" + n + "'" for n in names)
+    doc = _psql(socket_dir, "SELECT json_object_agg(name, json_build_object('setting', setting, 'unit', unit, "
+                            "'vartype', vartype, 'context', context, 'pending_restart', pending_restart)) "
+                            f"FROM pg_settings WHERE name IN ({listed})")
+    return dict(json.loads(doc))
+
+
+def enable(pgdata: Path, backup_dir: Path) -> Enabled:
+    """Turn on WAL archiving into backup_dir/wal. Idempotent: settings are compared by value,
+    and only what differs is changed: archive_command and archive_timeout by a reload,
+    archive_mode (and wal_level, were it minimal) by one restart of the server — announced to
+    a supervising `kumkm serve` (embedded.restart), which follows it instead of taking it for
+    a crash. First of all, the server's OS user must be able to write the directory."""
     wal, _ = _dirs(backup_dir)
-    socket_dir = _socket(pgdata)
-    command = archive_command(wal)
-    settings = {"archive_mode": "on", "archive_command": command, "archive_timeout": ARCHIVE_TIMEOUT}
-    current = {k: _psql(socket_dir, f"SHOW {k}") for k in settings}
-    if current == settings:
-        return command
-    for k, v in settings.items():     # one at a time: ALTER SYSTEM runs in no transaction block
-        _psql(socket_dir, f"ALTER SYSTEM SET {k} = '{v.replace(chr(39), chr(39) * 2)}'")
     pgdata = Path(pgdata).resolve()
-    _run([_bin("pg_ctl"), "-D", str(pgdata), "-w", "restart", "-m", "fast", "-l", str(pgdata / "log")],
-         timeout=120)
-    return command
+    socket_dir = _socket(pgdata)
+    _check_server_writes(socket_dir, pgdata, wal)
+    command = archive_command(wal)
+    wanted = {"archive_mode": "on", "archive_command": command, "archive_timeout": ARCHIVE_TIMEOUT}
+    current = _settings(socket_dir, [*wanted, "wal_level"])
+    if current["wal_level"]["setting"] == "minimal":     # archiving needs replica or more
+        wanted["wal_level"] = "replica"
+    differ = [k for k, v in wanted.items() if not same_setting(current[k], v)]
+    # a value already in force but another waiting in postgresql.auto.conf for the next restart
+    pending = [k for k in wanted if k not in differ and current[k]["pending_restart"]]
+    for k in differ + pending:     # one at a time: ALTER SYSTEM runs in no transaction block
+        _psql(socket_dir, f"ALTER SYSTEM SET {k} = '{wanted[k].replace(chr(39), chr(39) * 2)}'")
+    restart = any(current[k]["context"] == "postmaster" for k in differ)
+    if restart:
+        try:
+            embedded.restart(pgdata)
+        except RuntimeError as exc:
+            raise BackupError(str(exc)) from None
+    elif differ:
+        _psql(socket_dir, "SELECT pg_reload_conf()")
+    deadline = time.monotonic() + 30     # a reload reaches new sessions within moments
+    while True:
+        now = _settings(socket_dir, list(wanted))
+        wrong = [k for k, v in wanted.items() if not same_setting(now[k], v)]
+        if not wrong:
+            break
+        if time.monotonic() > deadline:
+            raise BackupError("the server did not take " + ", ".join(
+                f"{k} = {wanted[k]!r} (it has {now[k]['setting']!r})" for k in wrong) + f"; see {pgdata / 'log'}")
+        time.sleep(0.1)
+    return Enabled(command, tuple(differ), restart)
 
 
 def check(pgdata: Path, backup_dir: Path, timeout: float = 60) -> str:
     """Close the current WAL segment and wait until the archive has it: everything committed
     so far is then in the archive. Returns the segment's name."""
     wal, _ = _dirs(backup_dir)
+    pgdata = Path(pgdata).resolve()
     socket_dir = _socket(pgdata)
     if _psql(socket_dir, "SHOW archive_mode") != "on":
         raise BackupError("WAL archiving is off: run `kumkm backup enable` first")
-    segment = _psql(socket_dir, "SELECT pg_walfile_name(pg_switch_wal())")
+    _check_server_writes(socket_dir, pgdata, wal)
+    # pg_switch_wal returns the end of the segment it closed plus one; when nothing was written
+    # since the last switch (a quiet server, e.g. right after `kumkm backup base`, which ends
+    # with one) it closes nothing and returns the start of the current, empty segment. The
+    # byte before it is, either way, in the last segment holding anything: the one to wait for.
+    switch = ("SELECT pg_walfile_name(lsn - 1), (pg_walfile_name_offset(lsn)).file_offset = 0 "
+              "FROM pg_switch_wal() AS lsn")
+    segment, idle = _psql(socket_dir, switch).split("|")
+    if idle == "t" and not _archived_or_pending(socket_dir, wal, segment):
+        # That segment was closed before archiving went into this directory (or was on at all)
+        # and will never come here: write one record so that a segment of its own is closed
+        # and archived now. Only then: each such segment is 16 MB in the archive.
+        _psql(socket_dir, "SELECT pg_logical_emit_message(false, 'kumkm', 'backup check')")
+        segment, _ = _psql(socket_dir, switch).split("|")
     deadline = time.monotonic() + timeout
     while not (wal / segment).exists():
         if time.monotonic() > deadline:
@@ -140,6 +270,13 @@ def check(pgdata: Path, backup_dir: Path, timeout: float = 60) -> str:
                               f"(last failure: {failed.strip() or 'none'}); see the server log in {pgdata}")
         time.sleep(0.1)
     return segment
+
+
+def _archived_or_pending(socket_dir: str, wal: Path, segment: str) -> bool:
+    if (wal / segment).exists():
+        return True
+    ready = _psql(socket_dir, f"SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name = '{segment}.ready'")
+    return ready != "0" or (wal / segment).exists()    # the archiver may have just finished it
 
 
 def base(pgdata: Path, backup_dir: Path) -> BaseBackup:

