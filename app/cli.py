@@ -326,17 +326,27 @@ def cmd_apikey_create(args) -> int:
 
             expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.expires_days)
         name = args.name or (None if args.role == "enumerator" else args.role)
-        return await service.create(name, args.role, args.wilayah, pii=args.pii, expires_at=expires)
+        return await service.create(name, args.role, args.wilayah, pii=args.pii, expires_at=expires,
+                                    if_exists=args.if_exists)
 
+    from app.auth.service import normalise_name
+
+    # Nothing on stdout but on success: `KEY=$(kumkm apikey create ... | tail -1)` then holds a
+    # key or nothing, never a line of an error; the reason goes to stderr, the exit is 2.
     try:
-        key_id, key = _with_database(run)
+        issued = _with_database(run)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     scope = args.wilayah or "nasional"
-    print(f"created key #{key_id} role={args.role} wilayah={scope} name={args.name or args.role}")
+    name = normalise_name(args.name or args.role)
+    if issued.rotated_from is not None:
+        print(f"rotated: key #{issued.id} is the next key of {name!r} (role={args.role} wilayah={scope}); "
+              f"their key #{issued.rotated_from} stopped working, their records stay theirs")
+    else:
+        print(f"created key #{issued.id} role={args.role} wilayah={scope} name={name}")
     print("store it now: it is shown only once")
-    print(key)
+    print(issued.key)
     return 0
 
 
@@ -757,10 +767,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = k.add_parser("create", help="create a key; the key is the last line printed")
     s.add_argument("--role", required=True, choices=ROLES)
     s.add_argument("--wilayah", help="scope: a provinsi or kabupaten/kota code; none for national")
-    s.add_argument("--name", help="who holds it; unique among active keys; required for enumerators, "
-                                  "whose records are owned by this name (default: the role)")
+    s.add_argument("--name", help="who holds it; never given twice, nor one differing only in case or spaces "
+                                  "(stored trimmed, inner spaces as one); required for enumerators, whose "
+                                  "records are owned by this name (default: the role)")
     s.add_argument("--pii", action="store_true", help="walidata only: may see personal data unmasked")
     s.add_argument("--expires-days", type=float, help="the key stops working after this many days")
+    s.add_argument("--if-exists", choices=["fail", "rotate"], default="fail",
+                   help="when the name (or one differing only in case or spaces) was given before: fail "
+                        "(default: exit 2, nothing on stdout), or rotate: its holder's next key, when the role, "
+                        "wilayah and pii are theirs (the old key stops at once; safe to run again)")
     s.set_defaults(func=cmd_apikey_create)
     ref_help = ("key id, or the start of the key as `apikey list` shows it, with or without kumkm_ "
                 "(several matching keys: the candidates are listed, exit 2)")

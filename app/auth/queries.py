@@ -49,8 +49,19 @@ AUDIT_PAGE = text(
     """
 )
 
-# Names are never issued twice: any key, working or not, that carried the name.
-NAME_TAKEN = text("SELECT id, identity_id FROM api_keys WHERE name = :name ORDER BY id DESC LIMIT 1")
+# Names are never issued twice: any key, working or not, that carried the name, or a name that
+# differs from it only in case or spaces (a look-alike would read as the same holder in records,
+# riwayat and the access log). Both sides go through one expression, so PostgreSQL alone
+# decides what is alike; keys made before names were normalised are found too. Newest first:
+# the first row of an identity is its newest key. (A scan: keys are few, and made rarely.)
+_NAME_KEY = "lower(btrim(regexp_replace({}, '\\s+', ' ', 'g')))"
+NAME_TAKEN = text(
+    f"""SELECT {_KEY_COLUMNS}, identity_id FROM api_keys k
+    WHERE {_NAME_KEY.format('name')} = {_NAME_KEY.format('CAST(:name AS text)')}
+    ORDER BY id DESC"""
+)
+# Creating keys one at a time makes "is the name free?" and the insert one step.
+LOCK_NAMES = text("SELECT pg_advisory_xact_lock(hashtext('api_keys:name'))")
 
 EXPIRES = text("SELECT expires_at FROM api_keys WHERE id = :id")
 
