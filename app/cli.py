@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -13,6 +14,41 @@ from app.core.access import ROLES
 from app.core.settings import settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# Files this CLI writes that hold personal data (exports, the walidata's pulled feed and
+# snapshot) or a key (an OpenRosa settings QR code) are their owner's alone: mode 0600 from the
+# moment they exist, never readable by the machine's other users in between, and a file of
+# that kind already there is made so before anything more is written into it.
+PRIVATE_FILE = 0o600
+
+
+@contextlib.contextmanager
+def _private_files():
+    """Every file (0600) and directory (0700) made meanwhile is its owner's alone: the umask,
+    because the writers below open their files themselves (and pyarrow opens the Parquet one)."""
+    before = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(before)
+
+
+def _make_private(path: Path) -> None:
+    """A file already there, about to take more personal data, made its owner's alone first."""
+    try:
+        os.chmod(path, PRIVATE_FILE)
+    except FileNotFoundError:
+        pass
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE)     # a file that was there keeps its mode through O_CREAT
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def _prepare_database() -> str:
@@ -477,8 +513,10 @@ def cmd_export(args) -> int:
     async def run():
         from app.sync import tools
 
-        return await tools.export(periode=args.periode, wilayah=args.wilayah, fmt=args.format,
-                                  out=Path(args.out), mask_pii=args.mask_pii, actor=args.as_name)
+        # only around the writing: the embedded server's directories, made before, keep theirs
+        with _private_files():
+            return await tools.export(periode=args.periode, wilayah=args.wilayah, fmt=args.format,
+                                      out=Path(args.out), mask_pii=args.mask_pii, actor=args.as_name)
 
     from app.core.cli import UsageError
 
@@ -517,16 +555,20 @@ def cmd_import(args) -> int:
 
 
 def cmd_sync_pull(args) -> int:
-    from app.sync.consumer import PullError, pull
+    from app.sync.consumer import CHANGES_FILE, SNAPSHOT_FILE, PullError, pull
 
     key = args.key or settings.sync_key
     if not key:
         print("error: --key or KUMKM_SYNC_KEY is required", file=sys.stderr)
         return 2
     try:
-        s = pull(url=args.url, key=key, state_path=Path(args.state), out_dir=Path(args.out),
-                 limit=args.limit, snapshot=args.snapshot, max_pages=args.max_pages,
-                 log=(lambda m: print(m, file=sys.stderr)) if args.verbose else None)
+        # the changes file is appended to: one made before this rule is closed first
+        for made in (Path(args.out) / CHANGES_FILE, Path(args.out) / SNAPSHOT_FILE, Path(args.state)):
+            _make_private(made)
+        with _private_files():
+            s = pull(url=args.url, key=key, state_path=Path(args.state), out_dir=Path(args.out),
+                     limit=args.limit, snapshot=args.snapshot, max_pages=args.max_pages,
+                     log=(lambda m: print(m, file=sys.stderr)) if args.verbose else None)
     except (PullError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -883,7 +925,15 @@ def cmd_openrosa_qr(args) -> int:
           f"{principal.kode_wilayah or 'nasional'}")
     print(f"server URL (ODK Collect / KoboCollect: Settings > Project > Server; Enketo: formList): {url}")
     if args.out:
-        code.save(args.out, scale=args.scale, border=4)
+        import io
+
+        image = io.BytesIO()
+        try:
+            code.save(image, kind=Path(args.out).suffix.lower().lstrip(".") or None, scale=args.scale, border=4)
+        except ValueError as exc:
+            print(f"error: --out {args.out}: {exc} (write a .png or .svg file)", file=sys.stderr)
+            return 2
+        _write_private(Path(args.out), image.getvalue())   # it holds the key
         print(f"settings QR code written to {args.out} (as secret as the key: give it to its enumerator only)")
     else:
         code.terminal(compact=True)
