@@ -328,6 +328,8 @@ MATRIX: tuple[Op, ...] = (
     Op("PUT", "/api/v1/targets/{periode}/{kode_wilayah}", WRITERS, TARGET_WRITE, _put_target),
     Op("GET", "/api/v1/targets/{periode}/{kode_wilayah}", READERS, PARAM,
        _req("GET", f"/api/v1/targets/{PERIODE}/{AREA}")),
+    Op("GET", "/api/v1/periode", READERS, FILTERED, _req("GET", "/api/v1/periode"),
+       "every periode with the records inside the key's wilayah; the pages open on the newest with data"),
     Op("GET", "/api/v1/capaian-pendataan", READERS, PARAM,
        _req("GET", "/api/v1/capaian-pendataan", params={"periode": PERIODE, "wilayah": AREA}),
        also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/capaian-pendataan", params={"periode": PERIODE})),)),

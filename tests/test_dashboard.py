@@ -275,7 +275,10 @@ async def test_dashboard_explains_in_indonesian_what_went_wrong(live_server, bro
     await page.select_option("#periode", "2024")
     await page.select_option("#provinsi", "16")
     await page.click("#tampilkan")
-    await expect(message).to_have_text("Belum ada target maupun data masuk untuk Sumatera Selatan pada periode 2024.")
+    # and where the key's data is: every record the walidata's national key covers, per periode
+    in_2022 = angka_id(sum(masuk for _, _, masuk, _, _ in SUMSEL) + 500)
+    await expect(message).to_have_text("Belum ada target maupun data masuk untuk Sumatera Selatan pada periode 2024. "
+                                       f"Data ada pada periode 2022 ({in_2022} data), 2023 (999 data).")
     await expect(page.locator("#hasil")).to_be_hidden()
 
     # and the nation for the walidata: every provinsi, Sumatera Selatan and Jambi with records

@@ -58,6 +58,17 @@ LOCK_IMPORT = text("SELECT pg_advisory_xact_lock(hashtext('target:import'))")
 
 KNOWN_PERIODE = text("SELECT kode FROM periode")
 
+# Records per periode inside a wilayah (a provinsi or kabupaten/kota; NULL: the nation), from
+# the status counters: which rounds have data for a key, at the cost of a few hundred rows.
+DATA_PER_PERIODE = text(
+    """
+    SELECT periode, sum(n)::bigint AS n FROM rekap_status
+    WHERE CAST(:scope AS text) IS NULL OR kode_kabkota = :scope OR kode_kabkota LIKE :scope || '.%'
+    GROUP BY periode
+    HAVING sum(n) <> 0
+    """
+)
+
 # ---------------------------------------------------------------- capaian pendataan
 
 # The wilayah listed as rows, by (area level, row level); area level 0 is the nation.

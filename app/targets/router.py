@@ -40,6 +40,14 @@ async def get_target(periode: str = _PERIODE, kode_wilayah: str = _KODE,
     return await service.get_target(principal, periode, kode_wilayah, as_of)
 
 
+@router.get("/periode", response_model=schemas.PeriodeList)
+async def periode_data(principal: Principal = Depends(_reader)):
+    """Which PL-KUMKM rounds have data for this key: every known periode with the number of
+    records inside the key's wilayah (any status), and the newest one with records
+    (`terbaru_dengan_data`), on which the /dashboard and /verifikasi pages open."""
+    return await service.periode_data(principal)
+
+
 @router.get("/capaian-pendataan", response_model=schemas.CapaianOut,
             responses={200: {**xlsx.DOWNLOADS, "headers": FRESHNESS_HEADERS}})
 async def capaian_pendataan(

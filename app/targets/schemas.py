@@ -51,6 +51,21 @@ class WilayahRef(BaseModel):
     level: int
 
 
+class PeriodeData(BaseModel):
+    periode: str
+    jumlah_data: int = Field(description="records of this periode inside the key's wilayah, whatever their "
+                                         "status (capaian's `masuk`)")
+
+
+class PeriodeList(BaseModel):
+    wilayah: WilayahRef | None = Field(description="the key's wilayah; null: the whole nation")
+    items: list[PeriodeData] = Field(description="every periode the registry knows, oldest first, with or "
+                                                 "without data")
+    terbaru_dengan_data: str | None = Field(
+        description="the newest periode with records inside the key's wilayah, null when there is none: "
+                    "the /dashboard and /verifikasi pages open on it")
+
+
 class CapaianPersen(BaseModel):
     masuk_vs_target: str | None
     diterima_vs_target: str | None

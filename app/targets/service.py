@@ -19,6 +19,7 @@ from app.core.reference import (
     check_wilayah,
     get_index,
     invalid,
+    known_periode,
     today_wib,
 )
 from app.core.reports import DISPLAY, CsvCells, angka_id, persen, rasio
@@ -184,6 +185,23 @@ async def import_csv(text_: str, oleh: str) -> tuple[int, int]:
         added = (await conn.execute(queries.INSERT_MANY, {"rows": orjson.dumps(rows).decode(),
                                                           "oleh": oleh})).scalar_one()
     return added, len(rows) - added
+
+
+# ---------------------------------------------------------------- which periode has data
+
+async def periode_data(principal: Principal) -> dict:
+    """Every known periode with the records inside the key's wilayah, and the newest that has
+    any: a page opening on the running year (2026) would show nothing while the data is of
+    2022, so the pages ask here where the data is."""
+    scope = principal.kode_wilayah
+    async with db.connect() as conn:
+        counts = {r.periode: int(r.n) for r in await conn.execute(queries.DATA_PER_PERIODE, {"scope": scope})}
+    known = sorted(await known_periode())
+    with_data = [p for p in known if counts.get(p)]
+    index = await get_index()
+    return {"wilayah": {"kode": scope, "nama": index.nama[scope], "level": index.level[scope]} if scope else None,
+            "items": [{"periode": p, "jumlah_data": counts.get(p, 0)} for p in known],
+            "terbaru_dengan_data": with_data[-1] if with_data else None}
 
 
 # ---------------------------------------------------------------- capaian pendataan

@@ -36,8 +36,10 @@ SECURITY_HEADERS = {
 
 
 async def periode_choices() -> tuple[list[str], str]:
-    """Every known periode, and the one a page opens on: the running round, or past the last
-    known one, the latest."""
+    """Every known periode, and the one a page shows before it knows the key: the running
+    round, or past the last known one, the latest. Once the key is given, the page's script
+    moves to the newest periode with data inside the key's wilayah (GET /api/v1/periode; kit
+    `pilihPeriode`) unless its address names one."""
     periode = sorted(await known_periode())
     year = str(today_wib().year)
     return periode, year if year in periode else (periode[-1] if periode else "")

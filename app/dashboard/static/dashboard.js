@@ -5,8 +5,8 @@
  * Everything the API returns is put on the page with textContent, never innerHTML (`el`).
  * Percentages are the API's own `persen` strings (rounded from the exact fraction on the
  * server), so the page can never disagree with the CSV or the JSON. */
-import {$, angka, api, apiJson, el, gagal, isoDate, keepInUrl, mulai, pesan, showKeySaved, tanggal}
-  from "/static/kumkm/kumkm.js";
+import {$, angka, api, apiJson, el, gagal, isoDate, keepInUrl, letakData, mulai, periodeData, pesan, pilihPeriode,
+  showKeySaved, tanggal} from "/static/kumkm/kumkm.js";
 
 const LABEL_TINGKAT = {provinsi: "Provinsi", kabkota: "Kabupaten/Kota", kecamatan: "Kecamatan", desa: "Desa/Kelurahan"};
 
@@ -296,7 +296,11 @@ async function show(wilayahAlamat) {
     if (doc.jumlah.masuk === 0 && doc.jumlah.target === null && doc.rows.every((r) => r.target === null)) {
       $("hasil").hidden = true;
       current = null;
-      pesan("Belum ada target maupun data masuk untuk " + areaName(doc) + " pada periode " + doc.periode + ".", "info");
+      // say where the key's data is (asked again: records may have come in since the page opened)
+      const data = await periodeData();
+      if (seq !== requestSeq) return;
+      pesan("Belum ada target maupun data masuk untuk " + areaName(doc) + " pada periode " + doc.periode + "." +
+            letakData(data, doc.periode), "info");
       return;
     }
     current = {periode: choice.periode, wilayah: choice.wilayah, as_of: asOf};
@@ -365,7 +369,7 @@ async function start() {
     }
     await loadWilayah();
     const params = new URLSearchParams(window.location.search);
-    if (params.get("periode")) $("periode").value = params.get("periode");
+    pilihPeriode($("periode"), params.get("periode"), params.get("periode") ? null : await periodeData());
     const asOf = params.get("as_of") || "";
     $("as-of").value = /^\d{4}-\d{2}-\d{2}$/.test(asOf) ? tanggal(asOf) : "";
     const wilayah = params.has("wilayah") ? params.get("wilayah") : (me.wilayah ? me.wilayah.kode : "");

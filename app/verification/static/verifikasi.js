@@ -8,8 +8,8 @@
  * Every decision carries the version and the status the verifikator saw (`version`, `dari`).
  * When the record changed meanwhile the API answers 409 with the current state; the page then
  * shows what changed and lets the verifikator decide again, never overwriting silently. */
-import {$, ApiError, angka, apiJson, el, gagal, getKey, keepInUrl, mulai, pesan, showKeyForm, showKeySaved}
-  from "/static/kumkm/kumkm.js";
+import {$, ApiError, angka, apiJson, el, gagal, getKey, keepInUrl, letakData, mulai, periodeData, pesan, pilihPeriode,
+  showKeyForm, showKeySaved} from "/static/kumkm/kumkm.js";
 
 const PAGE = 50;           // records per queue request
 const FILL_REQUESTS = 10;  // a rare filter may need several requests to fill a page
@@ -58,6 +58,7 @@ const state = {
   mode: null,           // open decision form: tolak | balik-terima | balik-tolak
   busy: false,
   loadingMore: false,
+  periodeData: null,    // GET /api/v1/periode: where the key's data is (for an empty queue)
 };
 
 // ------------------------------------------------------------------ formats
@@ -246,7 +247,8 @@ function renderQueue() {
   $("antrian-kosong").hidden = !empty;
   if (empty) {
     $("antrian-kosong").textContent = masuk && masuk.total === 0
-      ? "Belum ada data masuk untuk " + masuk.nama + " pada periode " + $("periode").value + "."
+      ? "Belum ada data masuk untuk " + masuk.nama + " pada periode " + $("periode").value + "." +
+        letakData(state.periodeData, $("periode").value)
       : "Tidak ada rekaman yang cocok dengan saringan ini.";
   }
   renderSelection();
@@ -684,7 +686,9 @@ async function start() {
   const params = new URLSearchParams(window.location.search);
   try {
     pesan("Memuat…", "info");
-    if (params.get("periode")) $("periode").value = params.get("periode");
+    // the periode of the address, else the newest with data in the key's wilayah
+    state.periodeData = await periodeData();
+    pilihPeriode($("periode"), params.get("periode"), state.periodeData);
     await loadKabkota(params.get("kabkota") || "");
     showKeySaved();
     $("kerja").hidden = false;
@@ -714,7 +718,8 @@ $("filter").addEventListener("submit", (ev) => {
   loadQueue(true).catch(gagal);
 });
 $("periode").addEventListener("change", () => {
-  loadKabkota(state.kabkota).then(() => loadQueue(true)).catch(gagal);
+  periodeData().then((data) => { state.periodeData = data; })
+    .then(() => loadKabkota(state.kabkota)).then(() => loadQueue(true)).catch(gagal);
 });
 $("kabkota").addEventListener("change", () => {
   state.kabkota = $("kabkota").value;

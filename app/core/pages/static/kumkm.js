@@ -140,6 +140,38 @@ export async function apiJson(path, options) {
   try { return await resp.json(); } catch (e) { return {}; }
 }
 
+// ------------------------------------------------------------------ which periode has data
+
+/** GET /api/v1/periode: every periode with the records inside the key's wilayah, and the newest
+ *  with any; null when the key may not ask (the page then says why on its own call). */
+export async function periodeData() {
+  try {
+    return await apiJson("/periode");
+  } catch (e) {
+    return null;
+  }
+}
+
+/** The periode a page opens on: the one in its address, else the newest with data for the key
+ *  (the running round may have none yet: the README's data is of 2022), else the running round
+ *  the page was served with. */
+export function pilihPeriode(select, dariAlamat, data) {
+  const known = [...select.options].map((o) => o.value);
+  if (dariAlamat && known.includes(dariAlamat)) select.value = dariAlamat;
+  else if (data && data.terbaru_dengan_data && known.includes(data.terbaru_dengan_data)) {
+    select.value = data.terbaru_dengan_data;
+  }
+}
+
+/** Where the key's data is, for a page that shows none in `periode`: " Data ada pada periode
+ *  2022 (40 data)." ("" when the key may not ask). */
+export function letakData(data, periode) {
+  if (!data) return "";
+  const ada = data.items.filter((i) => i.jumlah_data > 0 && i.periode !== periode);
+  if (!ada.length) return " Belum ada data di wilayah kunci ini pada periode mana pun.";
+  return " Data ada pada periode " + ada.map((i) => i.periode + " (" + angka(i.jumlah_data) + " data)").join(", ") + ".";
+}
+
 // ------------------------------------------------------------------ key
 
 export function getKey() { return sessionStorage.getItem(KEY_STORAGE) || ""; }
