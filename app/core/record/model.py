@@ -56,9 +56,10 @@ def _reference(info: ValidationInfo) -> Reference | None:
 
 
 class Lokasi(BaseModel):
+    """A GPS point in decimal degrees (WGS 84)."""
     model_config = ConfigDict(extra="forbid")
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90, description="latitude, decimal degrees")
+    lon: float = Field(ge=-180, le=180, description="longitude, decimal degrees")
 
 
 class _Common(BaseModel):
@@ -67,13 +68,19 @@ class _Common(BaseModel):
     submission_id: uuid.UUID = Field(description="UUID made on the device; the idempotency key. Only "
                                                  "RFC 9562 UUIDs of version 4 (random) or 7 (time-ordered) "
                                                  "are accepted: the nil, max and other fixed ids are refused")
-    periode: Annotated[str, Field(pattern=r"^[0-9]{4}$", description="PL-KUMKM round, e.g. 2022")]
-    enumerator_id: ShortText
+    periode: Annotated[str, Field(pattern=r"^[0-9]{4}$",
+                                  description="PL-KUMKM round, e.g. 2022: a periode the registry knows")]
+    enumerator_id: ShortText = Field(description="the enumerator's id as the field team numbers them; a "
+                                                 "correction keeps it")
     kode_wilayah: Annotated[str, Field(
         pattern=KODE_WILAYAH,
-        description="Kemendagri code of a desa/kelurahan (16.07.01.2001) or kabupaten/kota (16.07)")]
-    captured_at: dt.datetime = Field(description="when the enumerator captured it, with timezone")
-    lokasi: Lokasi | None = None
+        description="Kemendagri code of an existing desa/kelurahan (16.07.01.2001) or kabupaten/kota (16.07); "
+                    "a kecamatan or provinsi alone is refused")]
+    captured_at: dt.datetime = Field(description="when the enumerator captured it, with a timezone (+07:00 or Z); "
+                                                 "from the year 2000, at most 10 minutes ahead of the registry's "
+                                                 "clock")
+    lokasi: Lokasi | None = Field(None, description="where it was captured, {lat, lon} in decimal degrees; "
+                                                    "shown to 2 decimals (about 1 km) where personal data is masked")
 
     # The free-text fields: every other text field has a pattern, a fixed set of values or a
     # digits check that already refuses NUL (checking all ~30 fields was a tenth of the
@@ -136,22 +143,31 @@ class _Common(BaseModel):
 
 
 class SubmissionUmkm(_Common):
-    jenis: Literal["umkm"]
-    nama_usaha: ShortText
-    nama_pemilik: ShortText
-    nik_pemilik: Annotated[str, Field(description="NIK pemilik, 16 digits")]
+    jenis: Literal["umkm"] = Field(description="a business (usaha mikro, kecil atau menengah): the fields below "
+                                               "follow")
+    nama_usaha: ShortText = Field(description="the business's name")
+    nama_pemilik: ShortText = Field(description="the owner's name; personal data (masked where not allowed)")
+    nik_pemilik: Annotated[str, Field(
+        description="NIK pemilik, 16 digits: the first six an existing kecamatan, digits 7-12 a real birth "
+                    "date (day + 40 for women), the last four not 0000; personal data. With nama usaha it "
+                    "makes the likely-duplicate key")]
     nib: Annotated[str, Field(pattern=r"^[0-9]{13}$", description="Nomor Induk Berusaha, 13 digits")] | None = None
-    alamat: Text
-    telepon: Annotated[str, Field(pattern=TELEPON)] | None = None
-    kbli: Annotated[str, Field(pattern=r"^[0-9]{5}$", description="KBLI 2020, 5 digits")]
-    status_tempat: Literal["menetap", "tidak_menetap"]
-    modal_usaha: Rupiah | None = Field(None, description="excluding land and buildings")
-    hasil_penjualan_tahunan: Rupiah | None = None
-    aset: Rupiah | None = None
-    tenaga_kerja_laki_laki: Count = 0
-    tenaga_kerja_perempuan: Count = 0
-    platform_digital: StrictBool = False
-    izin_usaha: StrictBool = False
+    alamat: Text = Field(description="the business's address; personal data")
+    telepon: Annotated[str, Field(pattern=TELEPON)] | None = Field(None, description="phone; personal data")
+    kbli: Annotated[str, Field(pattern=r"^[0-9]{5}$",
+                               description="KBLI 2020, 5 digits, whose golongan pokok (first two) exists; "
+                                           "decides sektor")]
+    status_tempat: Literal["menetap", "tidak_menetap"] = Field(description="a fixed place of business or not")
+    modal_usaha: Rupiah | None = Field(None, description="capital excluding land and buildings, integer rupiah; "
+                                                         "decides skala usaha when given (even 0). This or "
+                                                         "hasil_penjualan_tahunan is required")
+    hasil_penjualan_tahunan: Rupiah | None = Field(None, description="yearly sales (omzet), integer rupiah; decides "
+                                                                     "skala usaha when modal_usaha is not given")
+    aset: Rupiah | None = Field(None, description="assets, integer rupiah")
+    tenaga_kerja_laki_laki: Count = Field(0, description="workers, men")
+    tenaga_kerja_perempuan: Count = Field(0, description="workers, women")
+    platform_digital: StrictBool = Field(False, description="sells through a digital platform")
+    izin_usaha: StrictBool = Field(False, description="has a business licence")
 
     @field_validator("nik_pemilik")
     @classmethod
@@ -186,31 +202,35 @@ KESEHATAN = ("sehat", "cukup_sehat", "dalam_pengawasan", "dalam_pengawasan_khusu
 
 
 class SubmissionKoperasi(_Common):
-    jenis: Literal["koperasi"]
-    nama_koperasi: ShortText
+    jenis: Literal["koperasi"] = Field(description="a koperasi: the fields below follow")
+    nama_koperasi: ShortText = Field(description="the koperasi's name")
     nik_koperasi: Annotated[str, Field(pattern=r"^[0-9]{16}$",
                                        description="Nomor Induk Koperasi, 16 digits")] | None = None
-    nomor_badan_hukum: ShortText
-    jenis_koperasi: Literal["konsumen", "produsen", "simpan_pinjam", "pemasaran", "jasa"]
+    nomor_badan_hukum: ShortText = Field(description="its legal entity number (badan hukum)")
+    jenis_koperasi: Literal["konsumen", "produsen", "simpan_pinjam", "pemasaran", "jasa"] = Field(
+        description="its kind of business")
     kewenangan: Literal["kabkota", "provinsi", "nasional"] = Field(
         description="who oversees it, by its members' reach")
-    aktif: StrictBool
-    tahun_rat_terakhir: Annotated[StrictInt, Field(ge=1945, le=2100)] | None = None
-    anggota_laki_laki: Count = 0
-    anggota_perempuan: Count = 0
-    manajer_laki_laki: Count = 0
-    manajer_perempuan: Count = 0
-    karyawan_laki_laki: Count = 0
-    karyawan_perempuan: Count = 0
-    modal_sendiri: Rupiah = 0
-    modal_luar: Rupiah = 0
-    volume_usaha: Rupiah = 0
-    aset: Rupiah | None = None
-    shu: SignedRupiah = 0
-    izin_usaha_simpan_pinjam: StrictBool = False
-    kesehatan: Literal["sehat", "cukup_sehat", "dalam_pengawasan", "dalam_pengawasan_khusus"] | None = None
-    alamat: Text | None = None
-    telepon: Annotated[str, Field(pattern=TELEPON)] | None = None
+    aktif: StrictBool = Field(description="active: doing business")
+    tahun_rat_terakhir: Annotated[StrictInt, Field(ge=1945, le=2100)] | None = Field(
+        None, description="year of its last annual members' meeting (RAT)")
+    anggota_laki_laki: Count = Field(0, description="members, men")
+    anggota_perempuan: Count = Field(0, description="members, women")
+    manajer_laki_laki: Count = Field(0, description="managers, men")
+    manajer_perempuan: Count = Field(0, description="managers, women")
+    karyawan_laki_laki: Count = Field(0, description="employees, men")
+    karyawan_perempuan: Count = Field(0, description="employees, women")
+    modal_sendiri: Rupiah = Field(0, description="own capital, integer rupiah")
+    modal_luar: Rupiah = Field(0, description="outside capital, integer rupiah")
+    volume_usaha: Rupiah = Field(0, description="business volume, integer rupiah")
+    aset: Rupiah | None = Field(None, description="assets, integer rupiah")
+    shu: SignedRupiah = Field(0, description="sisa hasil usaha (the year's result), integer rupiah; negative for "
+                                             "a loss")
+    izin_usaha_simpan_pinjam: StrictBool = Field(False, description="has a savings-and-loan licence")
+    kesehatan: Literal["sehat", "cukup_sehat", "dalam_pengawasan", "dalam_pengawasan_khusus"] | None = Field(
+        None, description="its health rating (koperasi simpan pinjam)")
+    alamat: Text | None = Field(None, description="its address; personal data")
+    telepon: Annotated[str, Field(pattern=TELEPON)] | None = Field(None, description="phone; personal data")
 
 
 # Fields only one kind of record has: they tell which kind a record without a valid `jenis`
@@ -239,17 +259,23 @@ SubmissionIn = Annotated[SubmissionUmkm | SubmissionKoperasi, Field(discriminato
 
 
 class SubmissionOut(BaseModel):
-    submission_id: uuid.UUID
-    periode: str
-    jenis: str
-    kode_wilayah: str
-    kode_kabkota: str
-    status: Literal["masuk", "diterima", "ditolak"]
-    version: int
-    enumerator_id: str
+    """A record as the API answers it: its content in `data` (as sent, personal data masked
+    where the key may not see it) and, around it, what the service keeps and derives."""
+    submission_id: uuid.UUID = Field(description="the record's id: the submission_id its device made")
+    periode: str = Field(description="the PL-KUMKM round")
+    jenis: str = Field(description="umkm or koperasi")
+    kode_wilayah: str = Field(description="where the record is now (a correction may move it inside its provinsi)")
+    kode_kabkota: str = Field(description="its kabupaten/kota, from kode_wilayah")
+    status: Literal["masuk", "diterima", "ditolak"] = Field(
+        description="masuk: waiting for a verifikator; diterima; ditolak (its enumerator may then correct it)")
+    version: int = Field(description="content version: 1 as sent, one more per correction; a decision names it")
+    enumerator_id: str = Field(description="as sent in the record")
     captured_at: UtcTime
-    skala_usaha: str | None = Field(None, description="derived by the service (PP 7/2021 Pasal 35)")
-    sektor: str | None = Field(None, description="KBLI kategori, derived from kbli")
+    skala_usaha: str | None = Field(None, description="derived by the service (PP 7/2021 Pasal 35) from modal_usaha, "
+                                                      "else hasil_penjualan_tahunan: mikro, kecil, menengah, or "
+                                                      "besar above UMKM; null for a koperasi")
+    sektor: str | None = Field(None, description="KBLI kategori, a letter A-U, derived from kbli; null for a "
+                                                 "koperasi")
     kemungkinan_duplikat: bool = Field(False, description="another record has the same duplicate key: the same "
                                                          "NIK pemilik and nama usaha in this kabupaten/kota "
                                                          "and periode (UMKM only)")
@@ -257,8 +283,9 @@ class SubmissionOut(BaseModel):
         None, description="the ids of those likely duplicates, for the keys that verify or read the registry "
                           "(verifikator, dinas, walidata, admin); null for an enumerator key, which learns "
                           "only kemungkinan_duplikat (the ids would confirm a guessed NIK and nama usaha)")
-    pii_masked: bool = False
-    data: dict[str, Any] = Field(description="the record's content at this version")
-    dibuat_oleh: str
-    dibuat_pada: UtcTime
-    diperbarui_pada: UtcTime
+    pii_masked: bool = Field(False, description="true when personal data in `data` is masked for this key")
+    data: dict[str, Any] = Field(description="the record's content at this version: the fields of SubmissionUmkm "
+                                             "or SubmissionKoperasi (docs/record.md)")
+    dibuat_oleh: str = Field(description="the name of the key that created it")
+    dibuat_pada: UtcTime = Field(description="when it was first stored")
+    diperbarui_pada: UtcTime = Field(description="its last change: a decision or a correction")
