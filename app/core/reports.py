@@ -90,7 +90,7 @@ class CsvCells:
 
     def rasio(self, fraction: str | None, shown: str | None) -> str:
         """A ratio: the JSON's fraction ("0.99439275"), or its percentage ("99,44%"; "-")."""
-        return self.nilai(fraction, shown or "-")
+        return str(self.nilai(fraction, shown or "-"))
 
     def ya_tidak(self, v: bool) -> str:
         return ("true" if v else "false") if self.data else ("ya" if v else "tidak")
