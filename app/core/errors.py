@@ -116,6 +116,9 @@ NOT_ON_CLUSTER = _kind("not-on-cluster", 501, "Not Implemented",
                         "way to ask (docs/operations.md, Scale-out past one primary)")
 UNAVAILABLE = _kind("database-unavailable", 503, "Service Unavailable",
                     "the database is busy, away or restarting; wait Retry-After seconds")
+SERVER_BUSY = _kind("server-busy", 503, "Service Unavailable",
+                    "this process is doing as much of this work at once as it allows (e.g. reading "
+                    "OpenRosa submissions); wait Retry-After seconds")
 NO_SPACE = _kind("insufficient-storage", 507, "Insufficient Storage",
                  "the database server's disk is full; nothing was written")
 
