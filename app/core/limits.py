@@ -1,15 +1,28 @@
 """Guards on request bodies, applied before anything parses them: a body larger than the limit
 gets 413 (so a huge or deeply nested JSON document cannot take the process down), and a body
 sent to the JSON API under any other media type gets 415 (a client that posts form data or
-plain text by mistake is told so, instead of having its bytes read as JSON)."""
+plain text by mistake is told so, instead of having its bytes read as JSON).
+
+A refusal is problem+json, except under a path prefix whose clients read another format: a
+transport registers how its refusals are written (`REFUSALS`; the OpenRosa routes answer an
+<OpenRosaResponse> the phone shows, app.openrosa.router)."""
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 from fastapi import HTTPException
+from starlette.responses import Response
 
 from app.core.errors import Problem
 
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
+
+# path prefix -> the response of a refusal there. Looked up per refusal, so a prefix registered
+# after the middleware was built (routes are made before it) applies.
+RenderRefusal = Callable[[Problem], Response]
+REFUSALS: dict[str, RenderRefusal] = {}
 
 
 def is_json_media_type(value: bytes) -> bool:
@@ -19,10 +32,12 @@ def is_json_media_type(value: bytes) -> bool:
 
 
 class BodyGuard:
-    def __init__(self, app, max_bytes: int, json_prefix: str = "/api/"):
+    def __init__(self, app, max_bytes: int, json_prefix: str = "/api/",
+                 refusals: Mapping[str, RenderRefusal] | None = None):
         self.app = app
         self.max_bytes = max_bytes
         self.json_prefix = json_prefix
+        self.refusals = REFUSALS if refusals is None else refusals
         self.too_large = f"request bodies are limited to {max_bytes} bytes"
 
     async def __call__(self, scope, receive, send):
@@ -37,7 +52,7 @@ class BodyGuard:
                 except ValueError:
                     length = 0
                 if length > self.max_bytes:
-                    return await _reject(send, 413, "Payload Too Large", self.too_large)
+                    return await self._reject(scope, receive, send, 413, "Payload Too Large", self.too_large)
                 has_body = has_body or length > 0
             elif name == b"transfer-encoding":
                 has_body = True
@@ -46,9 +61,9 @@ class BodyGuard:
         if (has_body and scope["method"] in _WRITES and scope["path"].startswith(self.json_prefix)
                 and (content_type is None or not is_json_media_type(content_type))):
             sent = "none" if content_type is None else content_type.decode("latin-1")[:100]
-            return await _reject(send, 415, "Unsupported Media Type",
-                                 f"this API takes JSON bodies: send Content-Type: application/json "
-                                 f"(got {sent})")
+            return await self._reject(scope, receive, send, 415, "Unsupported Media Type",
+                                      f"this API takes JSON bodies: send Content-Type: application/json "
+                                      f"(got {sent})")
         received = 0
 
         async def limited_receive():
@@ -64,7 +79,16 @@ class BodyGuard:
             await self.app(scope, limited_receive, send)
         except BodyTooLarge:
             # Raised where nothing turned it into a response (outside a route's body reading).
-            await _reject(send, 413, "Payload Too Large", self.too_large)
+            await self._reject(scope, receive, send, 413, "Payload Too Large", self.too_large)
+
+    async def _reject(self, scope: Any, receive: Any, send: Any, status: int, title: str, detail: str) -> None:
+        path, root = scope["path"], scope.get("root_path") or ""
+        if root and path.startswith(root):      # served under a proxy's prefix (--root-path)
+            path = path[len(root):]
+        for prefix, render in self.refusals.items():
+            if path.startswith(prefix):
+                return await render(Problem(status, title, detail))(scope, receive, send)
+        await _reject(send, status, title, detail)
 
 
 class BodyTooLarge(HTTPException):
