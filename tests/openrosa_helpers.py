@@ -73,3 +73,33 @@ def files(xml: bytes, *attachments: tuple[str, bytes, str]) -> dict:
     for filename, data, ctype in attachments:
         out[filename] = (filename, data, ctype)
     return out
+
+
+# ---------------------------------------------------------------- talking to the service
+
+OR_NS = "{http://openrosa.org/http/response}"
+
+
+def message(r) -> tuple[str, str]:
+    """(nature, text) of an OpenRosaResponse (an httpx response or its body)."""
+    from xml.etree.ElementTree import fromstring
+
+    doc = fromstring(getattr(r, "content", r))
+    assert doc.tag == f"{OR_NS}OpenRosaResponse", getattr(r, "text", r)
+    msg = doc.find(f"{OR_NS}message")
+    return msg.get("nature"), msg.text
+
+
+async def post(client, key: str, xml: bytes, *attachments):
+    """A submission as a phone posts it."""
+    return await client.post(f"/openrosa/{key}/submission", files=files(xml, *attachments),
+                             headers={"X-OpenRosa-Version": "1.0"})
+
+
+def multipart(xml: bytes, boundary: str = "kumkm-test-boundary") -> tuple[str, bytes]:
+    """(Content-Type, body) of a submission with the instance only, built once, for tests that
+    send it many times or over a raw socket."""
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; "
+            f"filename=\"submission.xml\"\r\nContent-Type: text/xml\r\n\r\n").encode() + xml + \
+        f"\r\n--{boundary}--\r\n".encode()
+    return f"multipart/form-data; boundary={boundary}", body

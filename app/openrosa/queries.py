@@ -1,5 +1,6 @@
 """All SQL of the OpenRosa transport: the map from an edit's instanceID to its record
-(migration 0008). Records themselves are written by the submissions and verification domains."""
+(migration 0008), and whether an id is taken by a record. Records themselves are written by the
+submissions and verification domains."""
 from sqlalchemy import text
 
 # An instanceID is either a record's submission_id or an edit's (with the record it belongs to).
@@ -7,6 +8,11 @@ RESOLVE = text(
     "SELECT submission_id, encode(content_hash, 'hex') AS content_hash FROM openrosa_instances "
     "WHERE instance_id = :id"
 )
+
+# Whether an id is a record's submission_id (an edit's new instanceID must not be). On a Citus
+# coordinator the directory answers, one routed query (ops/citus/distribute.sql).
+IS_RECORD = text("SELECT EXISTS (SELECT 1 FROM submissions WHERE submission_id = :id)")
+IS_RECORD_CITUS = text("SELECT EXISTS (SELECT 1 FROM submission_ids WHERE submission_id = :id)")
 
 REMEMBER = text(
     """

@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from app.core import db
+from app.core import citus, db
 from app.core.access import Principal
 from app.core.errors import ATTACHMENT_REFUSED, CONTENT_CONFLICT, INVALID, NOT_FOUND, Problem
 from app.core.record.prepare import canonical_hash, prepare
@@ -100,13 +100,28 @@ def _uuid(value: str, field: str) -> uuid.UUID:
 
 async def _edit(content: dict, instance_id: str, deprecated_id: str, principal: Principal) -> Accepted:
     """An edit on the phone: a new instanceID replacing `deprecated_id`, which is the record's
-    submission_id or an earlier edit of it. Stored as a correction of the record."""
+    submission_id or an earlier edit of it. Stored as a correction of the record.
+
+    The new instanceID must be the phone's new id: never a record's submission_id nor an edit
+    of another record. Were it remembered, an edit naming it as `deprecatedID` (the owner's
+    next edit in Collect) would be sent to the wrong record (issue 26)."""
     iid = _uuid(instance_id, "meta/instanceID")
     did = _uuid(deprecated_id, "meta/deprecatedID")
+    is_record = queries.IS_RECORD_CITUS if citus.enabled() else queries.IS_RECORD
     async with db.connect() as conn:
         seen = (await conn.execute(queries.RESOLVE, {"id": iid})).first()
+        taken = (await conn.execute(is_record, {"id": iid})).scalar()
         earlier = (await conn.execute(queries.RESOLVE, {"id": did})).first()
+        # An edit remembered under a record's own id is one the check below now refuses,
+        # stored before it was there: the record is the one with that id.
+        if earlier is not None and (await conn.execute(is_record, {"id": did})).scalar():
+            earlier = None
     record_id = earlier.submission_id if earlier is not None else did
+    if taken or (seen is not None and seen.submission_id != record_id):
+        raise CONTENT_CONFLICT("meta/instanceID of an edit is already the id of another record or edit",
+                               errors=[{"field": "meta/instanceID", "type": "taken",
+                                        "message": "meta/instanceID sudah dipakai oleh data lain; "
+                                                   "perbaikan harus memakai instanceID baru"}])
     content = {**content, "submission_id": str(record_id)}
     sent_hash = canonical_hash(content)
     if seen is not None:
