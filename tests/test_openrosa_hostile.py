@@ -6,10 +6,15 @@ an HTTP client library would not send what an attacker sends."""
 from __future__ import annotations
 
 import uuid
+from xml.etree.ElementTree import fromstring
 
+from app.core.settings import settings
 from tests.conftest import auth
 from tests.factories import umkm
 from tests.openrosa_helpers import instance, message, post
+
+LIST_NS = "{http://openrosa.org/xforms/xformsList}"
+MANIFEST_NS = "{http://openrosa.org/xforms/xformsManifest}"
 
 
 async def _reject(client, verifikator: str, sid: str, version: int = 1, dari: str = "masuk") -> None:
@@ -90,3 +95,29 @@ async def test_an_edit_id_taken_before_the_fix_does_not_hold_the_owners_record(c
     assert r.status_code == 201, r.text
     assert (await _record(client, enum_banyuasin, a))["version"] == 2
     assert (await _record(client, lain, b))["version"] == 1
+
+
+# ------------------------------------------------------------------------------ 7. formList links
+
+async def test_form_list_links_never_follow_the_host_header(client, live_server, enum_banyuasin, monkeypatch):
+    base = f"/openrosa/{enum_banyuasin}"
+
+    async def links(host: str | None) -> list[str]:
+        headers = {"Host": host} if host else {}
+        xform = fromstring((await client.get(f"{base}/formList", headers=headers)).content).find(f"{LIST_NS}xform")
+        man = fromstring((await client.get(f"{base}/forms/pl_kumkm/manifest", headers=headers)).content)
+        return [xform.findtext(f"{LIST_NS}downloadUrl"), xform.findtext(f"{LIST_NS}manifestUrl"),
+                man.find(f"{MANIFEST_NS}mediaFile").findtext(f"{MANIFEST_NS}downloadUrl")]
+
+    served = f"{live_server.url}/openrosa/{enum_banyuasin}/forms/pl_kumkm/"
+    assert all(u.startswith(served) for u in await links(None))
+    # a Host the service does not serve: the links name the address the request came in on
+    for host in ("evil.example", f"evil.example:{live_server.port}", f"127.0.0.1:{live_server.port}@evil.example"):
+        got = await links(host)
+        assert all(u.startswith(served) for u in got), (host, got)
+    # KUMKM_PUBLIC_URL, when set, is the one base
+    monkeypatch.setattr(settings, "public_url", "https://kumkm.example.go.id/kumkm")
+    public = f"https://kumkm.example.go.id/kumkm/openrosa/{enum_banyuasin}/forms/pl_kumkm/"
+    for host in (None, "evil.example"):
+        got = await links(host)
+        assert all(u.startswith(public) for u in got), (host, got)

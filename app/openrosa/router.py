@@ -13,6 +13,10 @@ submissions), described in docs/openrosa.md. Answers are XML, errors included: a
 `<OpenRosaResponse>` whose message the phone shows, in Indonesian, with the catalog's status."""
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import MutableMapping
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
@@ -101,9 +105,31 @@ async def _principal(request: Request) -> Principal:
 
 
 def _base(request: Request) -> str:
-    """The absolute URL of this key's OpenRosa server, as the phone reached it (behind a proxy:
-    the forwarded scheme and host, since `kumkm serve` trusts proxy headers)."""
-    return f"{str(request.base_url).rstrip('/')}/openrosa/{request.path_params['key']}"
+    """The absolute URL of this key's OpenRosa server, for the links of the form list and the
+    manifest (a phone keeps them, key included). KUMKM_PUBLIC_URL when set; otherwise the
+    address the request came in on, as the socket says (scope["server"]), never the Host
+    header: that is the client's to choose, and links to a host of its choosing would carry
+    the key there (docs/openrosa.md)."""
+    key = request.path_params["key"]
+    if settings.public_url:
+        return f"{settings.public_url}/openrosa/{key}"
+    return f"{_served_origin(request.scope)}{request.scope.get('root_path', '')}/openrosa/{key}"
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _served_origin(scope: MutableMapping[str, Any]) -> str:
+    scheme = scope.get("scheme", "http")
+    host, port = scope.get("server") or ("localhost", None)
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass                            # a name (or a socket path): used as it is
+    if port is None or port == _DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
 
 
 def _form_id(request: Request) -> None:
