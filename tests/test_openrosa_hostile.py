@@ -5,13 +5,21 @@ the body arrives. Over HTTP against the live service and its real database, raw 
 an HTTP client library would not send what an attacker sends."""
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
+import time
 import uuid
 from xml.etree.ElementTree import fromstring
+
+import httpx
+import pytest
 
 from app.core.settings import settings
 from tests.conftest import auth
 from tests.factories import umkm
-from tests.openrosa_helpers import instance, message, post
+from tests.openrosa_helpers import instance, message, multipart, post
+from tests.serve_helpers import Served, environment
 
 LIST_NS = "{http://openrosa.org/xforms/xformsList}"
 MANIFEST_NS = "{http://openrosa.org/xforms/xformsManifest}"
@@ -28,6 +36,28 @@ async def _record(client, key: str, sid: str) -> dict:
     r = await client.get(f"/api/v1/submissions/{sid}", headers=auth(key))
     assert r.status_code == 200, r.text
     return r.json()
+
+
+async def _raw(port: int, head: bytes, body=(), timeout: float = 10) -> tuple[int, dict, bytes]:
+    """One request over a raw socket: the head as given, then the body's pieces (the server may
+    answer and close before they are all sent); the answer's status, headers and body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head)
+        await writer.drain()
+        for piece in body:
+            try:
+                writer.write(piece)
+                await writer.drain()
+            except (ConnectionError, OSError):
+                break
+        raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        lines = raw.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        content = await asyncio.wait_for(reader.readexactly(int(headers.get("content-length", "0"))), timeout)
+        return int(lines[0].split()[1]), headers, content
+    finally:
+        writer.close()
 
 
 # ------------------------------------------------------------------------------ 2. edits and ids
@@ -97,6 +127,184 @@ async def test_an_edit_id_taken_before_the_fix_does_not_hold_the_owners_record(c
     assert (await _record(client, lain, b))["version"] == 1
 
 
+# ------------------------------------------------------------------------------ 3. XML caps, off the loop
+
+def _doc(inner: str, root_attrs: str = "") -> bytes:
+    return (f'<data id="pl_kumkm" version="2026112301"{root_attrs}>{inner}'
+            f"<meta><instanceID>uuid:{uuid.uuid4()}</instanceID></meta></data>").encode()
+
+
+@pytest.mark.parametrize(("doc", "words"), [
+    (_doc("<a>" * 40 + "</a>" * 40), "tingkat"),
+    (_doc("<a/>" * 5000), "elemen"),
+    (_doc("", "".join(f' a{i}="1"' for i in range(500))), "atribut"),
+    (_doc("", "".join(f' xmlns:a{i}="urn:a{i}"' for i in range(500))), "atribut"),
+], ids=["depth", "elements", "attributes", "namespaces"])
+async def test_xml_beyond_the_caps_is_refused_naming_the_cap(client, enum_banyuasin, pg, doc, words):
+    r = await post(client, enum_banyuasin, doc)
+    assert r.status_code == 422, r.text
+    nature, text = message(r)
+    assert nature == "error" and text.startswith("Data ditolak, periksa isian. xml_submission_file: xml_submission_file ")
+    assert words in text, text
+    assert await pg.fetchval("SELECT count(*) FROM submissions") == 0
+
+
+async def test_an_instance_larger_than_any_form_makes_is_413(client, enum_banyuasin):
+    big = instance(umkm(), extra="<catatan>" + "x" * 600_000 + "</catatan>")
+    r = await post(client, enum_banyuasin, big)
+    assert r.status_code == 413, r.text
+    assert r.headers["x-openrosa-version"] == "1.0"
+    assert message(r)[1].startswith("Kiriman terlalu besar. xml_submission_file: xml_submission_file paling besar ")
+    # a well-made one is still taken
+    assert (await post(client, enum_banyuasin, instance(umkm()))).status_code == 201
+
+
+async def test_parsing_beyond_the_bound_is_503_with_retry_after(client, enum_banyuasin):
+    """The parses in flight are bounded: beyond the bound the phone is told to come back."""
+    from app.openrosa import service
+
+    held = 0
+    while service.parse_slots.acquire(blocking=False):
+        held += 1
+    try:
+        assert held > 0
+        r = await post(client, enum_banyuasin, instance(umkm()))
+        assert r.status_code == 503, r.text
+        assert int(r.headers["retry-after"]) > 0 and r.headers["x-openrosa-version"] == "1.0"
+        assert message(r)[1].startswith("Server sedang sibuk")
+    finally:
+        for _ in range(held):
+            service.parse_slots.release()
+    assert (await post(client, enum_banyuasin, instance(umkm()))).status_code == 201
+
+
+def _hostile(size: int) -> dict[str, bytes]:
+    """Instances of about `size` bytes: nested, flat, one tag of attributes, character references."""
+    return {
+        "nested": _doc("<a>" * (size // 3)),
+        "wide": _doc("<a/>" * (size // 4)),
+        "attributes": _doc("", "".join(f" a{i}='1'" for i in range(size // 11))),
+        "references": _doc("<nama_usaha>" + "&#65;" * (size // 5) + "</nama_usaha>"),
+    }
+
+
+# The uploading clients, threads of a process of their own, so that the clock timing /healthz in
+# the test's process never waits for the uploaders' interpreter. Plain http.client: the
+# process starts quickly and spends little CPU on sending beside the service it measures.
+_UPLOADERS = """
+import http.client, sys, threading
+port, path, ctype, *clients = sys.argv[1:]
+bodies = [[open(p, "rb").read() for p in paths.split(",")] for paths in clients]
+got = []
+def upload(mine):
+    conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=60)
+    for body in mine:
+        conn.request("POST", path, body, {"Content-Type": ctype})
+        answer = conn.getresponse()
+        answer.read()
+        got.append(answer.status)
+    conn.close()
+threads = [threading.Thread(target=upload, args=(mine,)) for mine in bodies]
+print("start", flush=True)
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(" ".join(map(str, got)), flush=True)
+"""
+
+
+def test_healthz_answers_while_hostile_submissions_are_parsed(database_url, keys, tmp_path):
+    """4 clients at once, each sending hostile instances over and over to `kumkm serve`: 7 MB
+    ones as the review sent, and ones just under the instance limit, which are parsed. Every
+    /healthz asked meanwhile answers within 50 ms, and every hostile submission is refused
+    (4xx, or 503 when the parses in flight are at their bound)."""
+    key = asyncio.run(keys.make("enumerator", "16.07", name="enum-hostile"))
+    clients = []
+    for (name, huge), parsed in zip(_hostile(7_000_000).items(), _hostile(250_000).values(), strict=True):
+        ctype, body = multipart(huge)
+        (tmp_path / f"{name}-7mb").write_bytes(body)
+        ctype, body = multipart(parsed)
+        (tmp_path / f"{name}-250kb").write_bytes(body)
+        # a client: its kind of hostile instance, 7 MB once then just under the limit 3 times, twice
+        clients.append(",".join(([str(tmp_path / f"{name}-7mb")] + [str(tmp_path / f"{name}-250kb")] * 3) * 2))
+    served = Served(environment(database_url=database_url), log=tmp_path / "serve.log").wait_ready()
+    try:
+        waits: list[float] = []
+        with httpx.Client(base_url=served.url, timeout=60) as c:
+            # a well-made submission first: the process converts the form and starts its parse
+            # thread once, on its first OpenRosa request, and that is not what is measured here
+            ok_type, ok_body = multipart(instance(umkm()))
+            assert c.post(f"/openrosa/{key}/submission", content=ok_body,
+                          headers={"content-type": ok_type}).status_code == 201
+            c.get("/healthz")                   # the connection is open before the uploads start
+            uploaders = subprocess.Popen([sys.executable, "-c", _UPLOADERS, str(served.port),
+                                          f"/openrosa/{key}/submission", ctype, *clients],
+                                         stdout=subprocess.PIPE, text=True)
+            assert uploaders.stdout.readline().strip() == "start"
+            while uploaders.poll() is None:
+                t = time.perf_counter()
+                assert c.get("/healthz").status_code == 200
+                waits.append(time.perf_counter() - t)
+                time.sleep(0.005)
+        statuses = [int(s) for s in uploaders.communicate()[0].split()]
+    finally:
+        served.stop()
+    assert uploaders.returncode == 0
+    assert len(statuses) == 4 * 8 and all(400 <= s < 500 or s == 503 for s in statuses), statuses
+    assert len(waits) >= 10, waits
+    assert max(waits) < 0.050, f"slowest /healthz {max(waits) * 1000:.1f} ms of {len(waits)}"
+
+
+# ------------------------------------------------------------------------------ 7. refusals in XML, names cut
+
+async def test_a_body_over_the_limit_is_413_in_openrosa_xml(live_server, enum_banyuasin):
+    over = settings.max_body_bytes + 1
+    ctype = "multipart/form-data; boundary=x"
+    base = (f"POST /openrosa/{enum_banyuasin}/submission HTTP/1.1\r\nHost: 127.0.0.1:{live_server.port}\r\n"
+            f"Content-Type: {ctype}\r\nX-OpenRosa-Version: 1.0\r\n")
+    # said by Content-Length: refused before the body
+    status, headers, body = await _raw(live_server.port, f"{base}Content-Length: {over}\r\n\r\n".encode())
+    assert status == 413 and headers["content-type"] == "text/xml; charset=utf-8"
+    assert headers["x-openrosa-version"] == "1.0"
+    assert message(body) == ("error", f"Kiriman terlalu besar. body paling besar {settings.max_body_bytes} byte")
+    # found while reading a chunked body
+    piece = b"x" * (1024 * 1024)
+    chunks = [f"{len(piece):x}\r\n".encode() + piece + b"\r\n"] * 9
+    status, headers, body = await _raw(live_server.port, f"{base}Transfer-Encoding: chunked\r\n\r\n".encode(), chunks)
+    assert status == 413 and headers["content-type"] == "text/xml; charset=utf-8"
+    assert message(body)[1].startswith("Kiriman terlalu besar.")
+    # the JSON API keeps its problem+json
+    status, headers, body = await _raw(live_server.port, (
+        f"POST /api/v1/submissions HTTP/1.1\r\nHost: 127.0.0.1:{live_server.port}\r\n"
+        f"Authorization: Bearer {enum_banyuasin}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {over}\r\n\r\n").encode())
+    assert status == 413 and headers["content-type"] == "application/problem+json"
+
+
+async def test_attachment_and_form_names_are_cut_when_echoed(client, enum_banyuasin):
+    long_name = "a" * 7000 + ".jpg"
+    r = await client.post(f"/openrosa/{enum_banyuasin}/submission", headers={"X-OpenRosa-Version": "1.0"}, files={
+        "xml_submission_file": ("submission.xml", instance(umkm()), "text/xml"),
+        "b" * 7000: (long_name, b"\xff\xd8\xff", "image/jpeg")})
+    assert r.status_code == 422
+    text = message(r)[1]
+    assert "a" * 100 in text and "a" * 101 not in text and "b" * 101 not in text
+    assert len(r.content) < 2000
+    other_form = instance(umkm()).replace(b'id="pl_kumkm"', b'id="' + b"f" * 7000 + b'"')
+    r = await post(client, enum_banyuasin, other_form)
+    assert r.status_code == 422 and len(r.content) < 2000
+    # many attachments: ten are named; more parts than any phone sends: refused as such
+    many = [(f"foto_{i}.jpg", b"\xff\xd8\xff", "image/jpeg") for i in range(50)]
+    r = await post(client, enum_banyuasin, instance(umkm()), *many)
+    text = message(r)[1]
+    assert r.status_code == 422 and text.count("foto_") == 2 * 10 and len(r.content) < 3000
+    assert text.endswith("body: body memuat 40 lampiran lain")
+    r = await post(client, enum_banyuasin, instance(umkm()),
+                   *[(f"foto_{i}.jpg", b"\xff\xd8\xff", "image/jpeg") for i in range(150)])
+    assert r.status_code == 422 and "body memuat lebih dari 100 bagian multipart" in message(r)[1]
+
+
 # ------------------------------------------------------------------------------ 7. formList links
 
 async def test_form_list_links_never_follow_the_host_header(client, live_server, enum_banyuasin, monkeypatch):
@@ -121,3 +329,17 @@ async def test_form_list_links_never_follow_the_host_header(client, live_server,
     for host in (None, "evil.example"):
         got = await links(host)
         assert all(u.startswith(public) for u in got), (host, got)
+
+
+# ------------------------------------------------------------------------------ 4. the key before the body
+
+@pytest.mark.parametrize("who", ["unknown", "verifikator"])
+async def test_a_wrong_key_is_refused_before_the_body_arrives(live_server, verif, who):
+    key, status = ("kumkm_bukan-kunci-yang-benar", 401) if who == "unknown" else (verif, 403)
+    head = (f"POST /openrosa/{key}/submission HTTP/1.1\r\nHost: 127.0.0.1:{live_server.port}\r\n"
+            f"Content-Type: multipart/form-data; boundary=x\r\nX-OpenRosa-Version: 1.0\r\n"
+            f"Content-Length: 8000000\r\n\r\n").encode()
+    t = time.perf_counter()
+    got, headers, body = await _raw(live_server.port, head, timeout=5)
+    assert got == status and time.perf_counter() - t < 2
+    assert headers["content-type"] == "text/xml; charset=utf-8" and message(body)[0] == "error"

@@ -1,7 +1,8 @@
 """multipart/form-data as OpenRosa phones send it (RFC 7578): one `xml_submission_file` part,
 then one part per attachment. The body is already in memory (bounded by
 KUMKM_MAX_BODY_BYTES), so splitting it on the boundary is all the parsing there is; a general
-streaming parser with spooled files would cost more than the rest of a submission."""
+streaming parser with spooled files would cost more than the rest of a submission. It runs in
+a parse thread (app.openrosa.service.read_submission), not on the event loop."""
 from __future__ import annotations
 
 import re
@@ -10,6 +11,9 @@ from dataclasses import dataclass
 from app.core.errors import INVALID, UNSUPPORTED_MEDIA
 
 _BOUNDARY = re.compile(rb'boundary="?([^";]{1,200})"?', re.IGNORECASE)
+# The instance, Collect's *isIncomplete* flag and attachments (all refused): a body of more
+# parts than this is no phone's submission, and is not looked at part by part.
+MAX_PARTS = 100
 _PARAM = re.compile(r'(name|filename)="((?:[^"\\]|\\.)*)"', re.IGNORECASE)
 
 
@@ -21,23 +25,37 @@ class Part:
     data: bytes
 
 
-def parse(content_type: bytes | None, body: bytes) -> list[Part]:
+def check_media_type(content_type: bytes | None) -> bytes:
+    """The Content-Type when it is multipart/form-data (checked before the body is read)."""
     if content_type is None or not content_type.lower().startswith(b"multipart/form-data"):
         sent = "none" if content_type is None else content_type.decode("latin-1")[:100]
         raise UNSUPPORTED_MEDIA(f"an OpenRosa submission is multipart/form-data with an xml_submission_file "
                                 f"part (got {sent})")
+    return content_type
+
+
+def parse(content_type: bytes | None, body: bytes, *, complete: bool = True) -> list[Part]:
+    """The parts of a body; of its start only when not `complete` (a body read up to a bound):
+    then the last part may be cut anywhere, and is left out when its headers are."""
+    content_type = check_media_type(content_type)
     m = _BOUNDARY.search(content_type)
     if m is None:
         raise INVALID("the multipart body has no boundary",
                       errors=[{"field": "Content-Type", "type": "multipart", "message": "boundary missing"}])
     delimiter = b"--" + m.group(1)
+    if body.count(delimiter) > MAX_PARTS + 1:
+        message = f"body memuat lebih dari {MAX_PARTS} bagian multipart"
+        raise INVALID(message, errors=[{"field": "body", "type": "multipart", "message": message}])
     chunks = body.split(delimiter)
     parts: list[Part] = []
     # chunks[0] is the preamble; a chunk starting with "--" is the close delimiter's epilogue
-    for chunk in chunks[1:]:
+    for at, chunk in enumerate(chunks[1:], 2):
         if chunk.startswith(b"--"):
             break
+        cut = not complete and at == len(chunks)
         head, sep, data = chunk.partition(b"\r\n\r\n")
+        if not sep and cut:
+            break
         if not sep:
             raise INVALID("a multipart part has no header end",
                           errors=[{"field": "body", "type": "multipart", "message": "malformed part"}])
@@ -52,6 +70,8 @@ def parse(content_type: bytes | None, body: bytes) -> list[Part]:
                 name, filename = params.get("name"), params.get("filename")
             elif key == "content-type":
                 ctype = value.strip()
+        if name is None and cut:
+            break
         if name is None:
             raise INVALID("a multipart part has no name",
                           errors=[{"field": "body", "type": "multipart",

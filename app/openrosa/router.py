@@ -23,10 +23,11 @@ from starlette.routing import Match, Route
 
 from app.core.access import Principal, roles
 from app.core.authn import authenticate
-from app.core.errors import NOT_FOUND, ROLE_FORBIDDEN, UNAUTHORIZED, Problem, database_problem
+from app.core.errors import NOT_FOUND, ROLE_FORBIDDEN, TOO_LARGE, UNAUTHORIZED, Problem, database_problem
+from app.core.limits import REFUSALS, BodyTooLarge
 from app.core.settings import settings
 from app.openrosa import documents, multipart, service
-from app.openrosa.xlsform import MEDIA_FILE, form
+from app.openrosa.xlsform import MEDIA_FILE, Form, loaded_form
 
 PREFIX = "/openrosa/{key}"
 POSTING_ROLES = roles("record.post")
@@ -49,6 +50,7 @@ _LEADS = {
     "payload-too-large": "Kiriman terlalu besar",
     "too-many-requests": "Server sedang penuh; kirim lagi sebentar lagi",
     "database-unavailable": "Server sedang sibuk; kirim lagi sebentar lagi",
+    "server-busy": "Server sedang sibuk; kirim lagi sebentar lagi",
     "insufficient-storage": "Server kehabisan ruang; kirim lagi nanti",
 }
 
@@ -56,10 +58,15 @@ _LEADS = {
 def _message(p: Problem) -> str:
     lead = _LEADS.get(p.code, "Ditolak")
     if p.errors:
-        detail = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in p.errors)
+        # field names can be what the phone sent (an unknown question's element name): cut
+        detail = "; ".join(f"{service.cut(str(e.get('field')))}: {str(e.get('message'))[:_MESSAGE_CHARS]}"
+                           for e in p.errors)
     else:
         detail = p.detail or p.title
     return f"{lead}. {detail}"
+
+
+_MESSAGE_CHARS = 500
 
 
 def _xml(body: bytes, status: int = 200, headers: dict | None = None) -> Response:
@@ -68,6 +75,16 @@ def _xml(body: bytes, status: int = 200, headers: dict | None = None) -> Respons
 
 def _problem(p: Problem, headers: dict) -> Response:
     return _xml(documents.response(_message(p), success=False), p.status, {**headers, **(p.headers or {})})
+
+
+def _too_large() -> Problem:
+    return TOO_LARGE(f"body paling besar {settings.max_body_bytes} byte")
+
+
+def _refusal(p: Problem) -> Response:
+    """A refusal of app.core.limits.BodyGuard under /openrosa/, before any route runs: XML
+    like every answer here (registered in REFUSALS by routes())."""
+    return _problem(_too_large() if p.status == 413 else p, _SUBMISSION_HEADERS)
 
 
 def _answering(headers: dict = _HEADERS):
@@ -79,6 +96,8 @@ def _answering(headers: dict = _HEADERS):
                 return await endpoint(request)
             except Problem as p:
                 return _problem(p, headers)
+            except BodyTooLarge:        # a body without Content-Length that outgrew the limit
+                return _problem(_too_large(), headers)
             except Exception as exc:
                 trouble = database_problem(exc)
                 if trouble is None:
@@ -132,15 +151,18 @@ def _served_origin(scope: MutableMapping[str, Any]) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def _form_id(request: Request) -> None:
-    if request.path_params.get("form_id") != form().form_id:
-        raise NOT_FOUND(f"this server has one form, {form().form_id}")
+async def _form(request: Request) -> Form:
+    """The form the path names (the server has one)."""
+    f = await loaded_form()
+    if request.path_params.get("form_id") != f.form_id:
+        raise NOT_FOUND(f"this server has one form, {f.form_id}")
+    return f
 
 
 @_answering()
 async def form_list(request: Request) -> Response:
     await _principal(request)
-    f = form()
+    f = await loaded_form()
     wanted = request.query_params.get("formID")
     if wanted is not None and wanted != f.form_id:
         return _xml(b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -153,23 +175,22 @@ async def form_list(request: Request) -> Response:
 @_answering()
 async def form_xml(request: Request) -> Response:
     await _principal(request)
-    _form_id(request)
-    return _xml(form().xml)
+    return _xml((await _form(request)).xml)
 
 
 @_answering()
 async def form_manifest(request: Request) -> Response:
     principal = await _principal(request)
-    _form_id(request)
+    f = await _form(request)
     _, digest = await service.media_csv(principal.kode_wilayah)
     base = _base(request)
-    return _xml(documents.manifest([(MEDIA_FILE, digest, f"{base}/forms/{form().form_id}/media/{MEDIA_FILE}")]))
+    return _xml(documents.manifest([(MEDIA_FILE, digest, f"{base}/forms/{f.form_id}/media/{MEDIA_FILE}")]))
 
 
 @_answering()
 async def form_media(request: Request) -> Response:
     principal = await _principal(request)
-    _form_id(request)
+    await _form(request)
     if request.path_params["filename"] != MEDIA_FILE:
         raise NOT_FOUND(f"the form has one media file, {MEDIA_FILE}")
     data, _ = await service.media_csv(principal.kode_wilayah)
@@ -182,10 +203,24 @@ async def submission(request: Request) -> Response:
     if request.method == "HEAD":
         # ODK Collect asks first, to learn the size limit (and that the key is good)
         return Response(status_code=204, headers=_SUBMISSION_HEADERS)
-    parts = multipart.parse(request.headers.get("content-type", "").encode("latin-1") or None,
-                            await request.body())
-    accepted = await service.submit(parts, principal)
+    # the key and its role are checked above and the media type here, before the body is read
+    content_type = multipart.check_media_type(request.headers.get("content-type", "").encode("latin-1") or None)
+    body, complete = await _body_start(request, service.SUBMISSION_READ_BYTES)
+    instance = await service.read_submission(content_type, body, complete)
+    accepted = await service.submit(instance, principal)
     return _xml(documents.response(accepted.message, success=True), accepted.status, _SUBMISSION_HEADERS)
+
+
+async def _body_start(request: Request, limit: int) -> tuple[bytes, bool]:
+    """The body, or its first `limit` bytes and more (False: not all of it)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks), False
+    return b"".join(chunks), True
 
 
 class _NamedRoute(Route):
@@ -200,6 +235,8 @@ class _NamedRoute(Route):
 
 
 def routes() -> list[Route]:
+    # the body guard's refusals (413) under these paths are XML too
+    REFUSALS["/openrosa/"] = _refusal
     return [
         _NamedRoute(f"{PREFIX}/formList", form_list, methods=["GET"]),
         _NamedRoute(f"{PREFIX}/forms/{{form_id}}/form.xml", form_xml, methods=["GET"]),

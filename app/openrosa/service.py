@@ -6,22 +6,33 @@ app.verification.service.correct (the same rules as PUT /api/v1/submissions/{id}
 services are the only other domains' services used here (see docs/code.md)."""
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from app.core import citus, db
 from app.core.access import Principal
-from app.core.errors import ATTACHMENT_REFUSED, CONTENT_CONFLICT, INVALID, NOT_FOUND, Problem
+from app.core.errors import (
+    ATTACHMENT_REFUSED,
+    CONTENT_CONFLICT,
+    INVALID,
+    NOT_FOUND,
+    RETRY_AFTER_SECONDS,
+    SERVER_BUSY,
+    Problem,
+)
 from app.core.record.prepare import canonical_hash, prepare
 from app.observability.metrics import INGESTED
-from app.openrosa import queries
-from app.openrosa.documents import parse_instance
+from app.openrosa import multipart, queries
+from app.openrosa.documents import MAX_INSTANCE_BYTES, Instance, instance_too_large, parse_instance
 from app.openrosa.multipart import Part
-from app.openrosa.xlsform import MEDIA_FILE, form
+from app.openrosa.xlsform import MEDIA_FILE, loaded_form
 from app.submissions.service import store
 from app.verification.service import correct
 
@@ -38,21 +49,24 @@ class Accepted:
     submission_id: str
 
 
-# ---------------------------------------------------------------- submissions
+# ---------------------------------------------------------------- reading a submission
+
+# Names a phone sent (attachment file names, part names, a form id) are echoed in refusals at
+# most this long, and at most this many of them: a 7 MB file name is not sent back.
+ECHO_CHARS = 100
+ECHO_NAMES = 10
+
+
+def cut(name: str) -> str:
+    return name if len(name) <= ECHO_CHARS else name[:ECHO_CHARS] + "…"
+
 
 def instance_xml(parts: list[Part]) -> bytes:
     """The instance among the parts. Attachments are refused: the PL-KUMKM form has no photo,
     audio or file question, so a file part comes from another form or a modified one, and
     nothing in the record could refer to it (docs/openrosa.md)."""
+    refuse_attachments(parts)
     xml = [p for p in parts if p.name == SUBMISSION_PART]
-    files = [p for p in parts if p.name not in (SUBMISSION_PART, INCOMPLETE_PART) and p.filename is not None]
-    if files:
-        names = ", ".join(p.filename or p.name for p in files)
-        raise ATTACHMENT_REFUSED(
-            f"the PL-KUMKM form has no file questions; attachments are not stored: {names}",
-            errors=[{"field": p.name, "type": "attachment",
-                     "message": f"attachment {p.filename!r} refused: the form has no file questions"}
-                    for p in files])
     if len(xml) != 1:
         raise INVALID(f"a submission has exactly one {SUBMISSION_PART} part (got {len(xml)})",
                       errors=[{"field": SUBMISSION_PART, "type": "missing" if not xml else "repeated",
@@ -60,11 +74,76 @@ def instance_xml(parts: list[Part]) -> bytes:
     return xml[0].data
 
 
-async def submit(parts: list[Part], principal: Principal) -> Accepted:
-    instance = parse_instance(instance_xml(parts))
-    expected = form()
+def refuse_attachments(parts: list[Part]) -> None:
+    files = [p for p in parts if p.name not in (SUBMISSION_PART, INCOMPLETE_PART) and p.filename is not None]
+    if files:
+        shown = files[:ECHO_NAMES]
+        names = ", ".join(cut(p.filename or p.name) for p in shown)
+        errors = [{"field": cut(p.name), "type": "attachment",
+                   "message": f"attachment {cut(p.filename or '')!r} refused: the form has no file questions"}
+                  for p in shown]
+        if len(files) > len(shown):
+            more = f"body memuat {len(files) - len(shown)} lampiran lain"
+            names += f" ({more})"
+            errors.append({"field": "body", "type": "attachment", "message": more})
+        raise ATTACHMENT_REFUSED(
+            f"the PL-KUMKM form has no file questions; attachments are not stored: {names}", errors=errors)
+
+
+# A submission keeps nothing but its instance, at most MAX_INSTANCE_BYTES: a body longer than
+# that and room for the multipart framing and Collect's small fields is refused whatever the
+# rest holds, so no more of it is read (the rest is discarded by the server, without the app).
+# X-OpenRosa-Accept-Content-Length still says KUMKM_MAX_BODY_BYTES: such a body gets its
+# refusal (attachments named, or the instance too large) instead of a bare 413.
+SUBMISSION_READ_BYTES = MAX_INSTANCE_BYTES + 64 * 1024
+
+
+def _read(content_type: bytes | None, body: bytes, complete: bool) -> Instance:
+    parts = multipart.parse(content_type, body, complete=complete)
+    if not complete:
+        refuse_attachments(parts)           # those in what was read, named
+        raise instance_too_large()
+    return parse_instance(instance_xml(parts))
+
+
+# Submissions are split and parsed off the event loop, in a thread of their own (the loop keeps
+# answering while a hostile body is looked at: the parser is fed in small pieces, so the thread
+# holds the GIL for a few milliseconds at a time), and at most PARSE_IN_FLIGHT at once per
+# process, running or waiting for the thread: beyond that a phone is told 503 with Retry-After,
+# and the pool never holds a queue of bodies. One thread: a well-made instance takes well under
+# a millisecond, and a second thread would only take the GIL from the loop more often.
+PARSE_THREADS = 1
+PARSE_IN_FLIGHT = 8
+parse_slots = threading.BoundedSemaphore(PARSE_IN_FLIGHT)
+_parse_pool: ThreadPoolExecutor | None = None
+
+
+async def read_submission(content_type: bytes | None, body: bytes, complete: bool = True) -> Instance:
+    """The instance of a multipart submission body (its first SUBMISSION_READ_BYTES when not
+    `complete`), read in a parse thread."""
+    global _parse_pool
+    if not parse_slots.acquire(blocking=False):
+        raise SERVER_BUSY("kiriman lain sedang dibaca; kirim lagi sebentar lagi",
+                          headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    try:
+        if _parse_pool is None:     # made on first use, in the worker process that uses it
+            _parse_pool = ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="openrosa-parse")
+        job = _parse_pool.submit(_read, content_type, body, complete)
+    except BaseException:
+        parse_slots.release()
+        raise
+    # the slot is free when the thread is done, not when this request is (a client that hangs
+    # up does not stop the parse)
+    job.add_done_callback(lambda _: parse_slots.release())
+    return await asyncio.wrap_future(job)
+
+
+# ---------------------------------------------------------------- submissions
+
+async def submit(instance: Instance, principal: Principal) -> Accepted:
+    expected = await loaded_form()
     if instance.form_id != expected.form_id:
-        raise INVALID(f"this server takes the form {expected.form_id!r}, not {instance.form_id!r}",
+        raise INVALID(f"this server takes the form {expected.form_id!r}, not {cut(instance.form_id or '')!r}",
                       errors=[{"field": "id", "type": "form",
                                "message": f"the instance's form id must be {expected.form_id}"}])
     if instance.deprecated_id is None:
@@ -118,10 +197,9 @@ async def _edit(content: dict, instance_id: str, deprecated_id: str, principal: 
             earlier = None
     record_id = earlier.submission_id if earlier is not None else did
     if taken or (seen is not None and seen.submission_id != record_id):
-        raise CONTENT_CONFLICT("meta/instanceID of an edit is already the id of another record or edit",
-                               errors=[{"field": "meta/instanceID", "type": "taken",
-                                        "message": "meta/instanceID sudah dipakai oleh data lain; "
-                                                   "perbaikan harus memakai instanceID baru"}])
+        taken_by_other = "meta/instanceID sudah dipakai oleh data lain; perbaikan harus memakai instanceID baru"
+        raise CONTENT_CONFLICT(taken_by_other, errors=[{"field": "meta/instanceID", "type": "taken",
+                                                        "message": taken_by_other}])
     content = {**content, "submission_id": str(record_id)}
     sent_hash = canonical_hash(content)
     if seen is not None:
@@ -181,4 +259,4 @@ async def media_csv(scope: str | None) -> tuple[bytes, str]:
     return data, digest
 
 
-__all__ = ["Accepted", "submit", "media_csv", "MEDIA_FILE", "instance_xml"]
+__all__ = ["Accepted", "read_submission", "submit", "media_csv", "MEDIA_FILE", "instance_xml", "cut"]

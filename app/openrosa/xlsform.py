@@ -12,6 +12,7 @@ answer before it is sent); the service validates every submission again with the
 the JSON API, so a form edited elsewhere cannot let anything through."""
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import functools
@@ -119,3 +120,12 @@ def read_settings(path: Path = XLSX) -> tuple[list[str], list[str]]:
 def form() -> Form:
     """The form phones get, converted once per process."""
     return convert()
+
+
+async def loaded_form() -> Form:
+    """form() for a route: converted in a thread the first time. pyxform's import and the
+    conversion take about half a second of CPU, which on the event loop would hold every other
+    request of the process (the first submission after a start held /healthz 0.5 s)."""
+    if form.cache_info().currsize:
+        return form()
+    return await asyncio.to_thread(form)
