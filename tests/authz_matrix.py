@@ -415,8 +415,11 @@ PUBLIC: tuple[Public, ...] = (
            "what both pages share (app/core/pages): base CSS, the key and API script"),
     Public("GET", "/openapi.json", "/openapi.json", "the OpenAPI document"),
     Public("GET", "/docs", "/docs", "Swagger UI"),
-    Public("GET", "/docs/oauth2-redirect", "/docs/oauth2-redirect", "Swagger UI"),
     Public("GET", "/redoc", "/redoc", "ReDoc"),
+    Public("GET", "/static/apidocs", "/static/apidocs/swagger-init.js",
+           "the docs pages' own start-up scripts (app/core/apidocs)"),
+    Public("GET", "/static/apidocs/vendor", "/static/apidocs/vendor/swagger-ui-bundle.js",
+           "Swagger UI and ReDoc, from the fastapi-offline wheel"),
 )
 
 

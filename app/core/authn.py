@@ -115,11 +115,11 @@ async def _principal(request: Request, creds: HTTPAuthorizationCredentials | Non
     if isinstance(checked, Principal):     # KeyFirst looked it up before the body was read
         return checked
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
-        raise UNAUTHORIZED("an API key is required: Authorization: Bearer <key>",
+        raise UNAUTHORIZED("Authorization wajib berisi kunci API: Authorization: Bearer <kunci>",
                       headers=_UNAUTHORIZED)
     principal = await authenticate(creds.credentials)
     if principal is None:
-        raise UNAUTHORIZED("the API key is unknown, revoked or expired",
+        raise UNAUTHORIZED("Authorization: kunci API tidak dikenal, sudah dicabut atau kedaluwarsa",
                       headers=_UNAUTHORIZED)
     request.scope.setdefault("state", {})["principal_id"] = principal.id  # for the access log line
     return principal
@@ -134,7 +134,7 @@ async def principal_in_role(request: Request, roles: tuple[str, ...]) -> Princip
 
 def _in_role(principal: Principal, roles: tuple[str, ...]) -> Principal:
     if principal.role not in roles:
-        raise ROLE_FORBIDDEN(f"role {principal.role!r} may not do this; allowed: {', '.join(roles)}")
+        raise ROLE_FORBIDDEN(f"role {principal.role} tidak boleh melakukan ini; yang boleh: {', '.join(roles)}")
     return principal
 
 

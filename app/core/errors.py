@@ -118,7 +118,8 @@ UNAVAILABLE = _kind("database-unavailable", 503, "Service Unavailable",
                     "the database is busy, away or restarting; wait Retry-After seconds")
 SERVER_BUSY = _kind("server-busy", 503, "Service Unavailable",
                     "this process is doing as much of this work at once as it allows (e.g. reading "
-                    "OpenRosa submissions); wait Retry-After seconds")
+                    "OpenRosa submissions, or holding open connections, docs/limits.md); wait "
+                    "Retry-After seconds")
 NO_SPACE = _kind("insufficient-storage", 507, "Insufficient Storage",
                  "the database server's disk is full; nothing was written")
 

@@ -38,7 +38,7 @@ class BodyGuard:
         self.max_bytes = max_bytes
         self.json_prefix = json_prefix
         self.refusals = REFUSALS if refusals is None else refusals
-        self.too_large = f"request bodies are limited to {max_bytes} bytes"
+        self.too_large = f"body permintaan paling besar {max_bytes} byte"
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -60,10 +60,10 @@ class BodyGuard:
                 content_type = value
         if (has_body and scope["method"] in _WRITES and scope["path"].startswith(self.json_prefix)
                 and (content_type is None or not is_json_media_type(content_type))):
-            sent = "none" if content_type is None else content_type.decode("latin-1")[:100]
+            sent = "tidak ada" if content_type is None else content_type.decode("latin-1")[:100]
             return await self._reject(scope, receive, send, 415, "Unsupported Media Type",
-                                      f"this API takes JSON bodies: send Content-Type: application/json "
-                                      f"(got {sent})")
+                                      f"Content-Type harus application/json: API ini menerima body JSON "
+                                      f"(yang dikirim: {sent})")
         received = 0
 
         async def limited_receive():

@@ -47,12 +47,11 @@ _TOO_SLOW = _plain(b"408 Request Timeout",
 
 async def _busy(scope: Any, receive: Any, send: Any) -> None:
     """The answer on a connection beyond the process's bound, in the API's problem shape."""
-    from app.core.errors import Problem, problem_response
+    from app.core.errors import SERVER_BUSY, problem_response
 
-    response = problem_response(Problem(503, "Service Unavailable",
-                                        "the service has too many open connections; try again shortly"))
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    response.headers["Connection"] = "close"
+    response = problem_response(SERVER_BUSY(
+        "layanan sedang memegang koneksi terbuka sebanyak batasnya; coba lagi sebentar lagi",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Connection": "close"}))
     await response(scope, receive, send)
 
 
