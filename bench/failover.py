@@ -8,7 +8,14 @@ of 100) and dashboards (capaian pendataan), and
 3. recovery: SIGKILL the primary's postmaster, `kumkm replica promote` the standby, and
    time from the kill to the first acknowledged write (the service is given both hosts).
 
-    ./dev bench failover [--clients 32] [--seconds 15]
+With --patroni, the national topology instead (docs/operations.md, "High availability with
+Patroni"; tests/patroni_cluster.py): etcd and two Patroni nodes on the wheel's PostgreSQL 18,
+the service on the multi-host DATABASE_URL, the same load, and the time from the kill to the
+first acknowledged write when the leader's postmaster is SIGKILLed (Patroni restarts it in
+place) and when the whole leader node is (Patroni fails over to the synchronous standby), then
+how long the old leader takes to be the synchronous standby again once its Patroni is back.
+
+    ./dev bench failover [--clients 32] [--seconds 15] [--patroni]
 """
 from __future__ import annotations
 
@@ -41,6 +48,9 @@ class Run:
         self.sources: dict[str, int] = defaultdict(int)
         self.first_write_after: float | None = None
         self.kill_at: float | None = None
+        # when the killed processes were gone, if later than kill_at: only a write sent after it
+        # tells that writes are back (one sent before may still commit on the old server)
+        self.killed_at: float | None = None
 
 
 async def load(url: str, keys: dict, clients: int, seconds: float, run: Run, rng: random.Random,
@@ -85,7 +95,8 @@ async def load(url: str, keys: dict, clients: int, seconds: float, run: Run, rng
                     now = time.monotonic()
                     run.records += len(pending)
                     run.lat["write"].append(now - started)
-                    if run.kill_at is not None and started > run.kill_at and run.first_write_after is None:
+                    since = run.killed_at if run.killed_at is not None else run.kill_at
+                    if since is not None and started > since and run.first_write_after is None:
                         run.first_write_after = now
                     pending = None
                 else:
@@ -112,7 +123,11 @@ def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(prog="bench failover")
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--patroni", action="store_true",
+                    help="Patroni with etcd (the national topology) instead of kumkm replica")
     args = ap.parse_args(argv)
+    if args.patroni:
+        return patroni(args)
     from app.core import db, embedded, standby
 
     root = Path(tempfile.mkdtemp(prefix="kumkm-bfo-"))
@@ -190,4 +205,89 @@ def main(argv: list[str]) -> None:
                 embedded.stop(d)
             except Exception:  # the killed primary has nothing to stop
                 pass
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def patroni(args: argparse.Namespace) -> None:
+    """Failover by Patroni: etcd and two Patroni nodes (tests/patroni_cluster.py, with
+    ops/patroni/patroni.yml), the service on the multi-host DATABASE_URL, the load above."""
+    import pytest
+
+    from tests.patroni_cluster import PatroniCluster, require
+    from tests.serve_helpers import reachable_tmp
+
+    try:
+        python = require("bench failover --patroni")
+    except pytest.skip.Exception as exc:      # etcd or Patroni cannot be had here: say which
+        raise SystemExit(f"bench failover --patroni: {exc}") from None
+    root = reachable_tmp("kumkm-bfp-")
+    cluster = PatroniCluster(root, python, nodes=2)
+    services: list[Service] = []
+    try:
+        t0 = time.monotonic()
+        cluster.start()
+        started = time.monotonic() - t0
+        first, standby = cluster.leader(), cluster.synchronous_standby()
+        assert first is not None and standby is not None
+        env = {**os.environ, "KUMKM_DATA_DIR": str(root / "service"), "DATABASE_URL": cluster.database_url()}
+        env.pop("DATABASE_REPLICA_URL", None)
+        svc = _service(env)
+        services.append(svc)
+        keys = {role: _cli(env, "apikey", "create", "--role", role, "--wilayah", "16", "--name", role
+                           ).strip().splitlines()[-1] for role in ("enumerator", "dinas")}
+        rng = random.Random(27)
+        asyncio.run(load(svc.url, keys, args.clients, 5, Run(), rng))       # a registry to read
+        print(f"failover bench, Patroni: etcd + 2 Patroni nodes (synchronous_mode, ttl 20 s, loop_wait 2 s; "
+              f"cluster up in {started:.1f} s); {args.clients} clients, {READ_SHARE:.0%} capaian reads, the rest "
+              f"writes (1 in 10 a batch of 100)")
+
+        def wait(condition, what: str, timeout: float = 120) -> float:
+            t = time.monotonic()
+            while not condition():
+                if time.monotonic() - t > timeout:
+                    raise RuntimeError(f"{what} not within {timeout:.0f} s:\n{cluster.tail()}")
+                time.sleep(0.1)
+            return time.monotonic() - t
+
+        async def kill(what: str, do_kill) -> tuple[float, dict]:
+            """Time from the kill to the first acknowledged write, and records/s before and after."""
+            run = Run()
+            stop = asyncio.Event()
+            task = asyncio.create_task(load(svc.url, keys, args.clients, 600, run, rng, stop))
+            await asyncio.sleep(3)
+            before = run.records / 3
+            run.kill_at = time.monotonic()
+            await asyncio.to_thread(do_kill)
+            run.killed_at = time.monotonic()
+            while run.first_write_after is None and time.monotonic() - run.kill_at < 120:
+                await asyncio.sleep(0.02)
+            if run.first_write_after is None:
+                raise RuntimeError(f"no write succeeded within 120 s of the {what}")
+            after_from, records_from = time.monotonic(), run.records
+            await asyncio.sleep(args.seconds)
+            after = (run.records - records_from) / (time.monotonic() - after_from)
+            stop.set()
+            await task
+            return run.first_write_after - run.kill_at, {"rates": (before, after), "errors": dict(run.errors)}
+
+        recovery, info = asyncio.run(kill("postmaster kill", first.kill_postmaster))
+        print(f"  SIGKILL of the leader's postmaster (Patroni restarts it in place): kill -> first acknowledged "
+              f"write {recovery:.2f} s; answers to retry: {info['errors']}")
+        wait(lambda: cluster.synchronous_standby() is standby, "the standby synchronous again")
+        recovery, info = asyncio.run(kill("node kill", first.kill))
+        before, after = info["rates"]
+        leader = cluster.leader()
+        print(f"  SIGKILL of the whole leader node, Patroni and PostgreSQL (failover to the synchronous standby, "
+              f"{leader.name if leader else '?'} leads): kill -> first acknowledged write {recovery:.2f} s; "
+              f"answers to retry: {info['errors']}")
+        print(f"  records/s: {before:,.0f} before (synchronous standby), {after:,.0f} after (the new leader alone)")
+        first.start()
+        back = wait(lambda: cluster.synchronous_standby() is first, "the old leader back as synchronous standby")
+        rewound = "running pg_rewind from" in first.log.read_text(errors="replace")
+        print(f"  the old leader's Patroni started again: the synchronous standby "
+              f"{'(by pg_rewind) ' if rewound else ''}{back:.1f} s later")
+    finally:
+        for s in services:
+            s.stop()
+        cluster.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -283,6 +284,21 @@ class Node:
         if self.proc is not None:
             self.proc.wait(10)
 
+    def hang(self) -> list[socket.socket]:
+        """After kill(): listeners on the node's PostgreSQL and REST ports that accept
+        connections and never answer, as a hung host looks to a client (a frozen VM, a machine
+        stuck on its storage): a connection waits for the server's first word until its own
+        timeout. A host whose network drops packets without a reset keeps a client waiting the
+        same way, in connect() itself. Close the sockets to end it."""
+        hung = []
+        for port in (self.pg_port, self.rest_port):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)    # the killed server's connections linger
+            s.bind(("127.0.0.1", port))
+            s.listen(1024)
+            hung.append(s)
+        return hung
+
     def stop(self) -> None:
         """Patroni's own shutdown (it stops its PostgreSQL); whatever is left, killed."""
         if self.proc is not None and self.proc.poll() is None:
@@ -308,6 +324,69 @@ class Node:
             _kill_tree(alive)
 
 
+HAPROXY = "/usr/sbin/haproxy"
+
+
+class HAProxy:
+    """HAProxy in front of the nodes with ops/patroni/haproxy.cfg (only its address and servers
+    are this helper's): a connection goes to the node whose Patroni answers 200 on /primary."""
+
+    def __init__(self, root: Path, nodes: list[Node], passwords: Secrets):
+        self.port = free_port()
+        self.cfg = root / "haproxy.cfg"
+        self.log = root / "haproxy.log"
+        self.nodes = nodes
+        self.passwords = passwords
+        self.proc: subprocess.Popen | None = None
+
+    def config(self) -> str:
+        """The operators' file with this machine's bind address and servers in place of theirs."""
+        out = []
+        for line in (OPS / "haproxy.cfg").read_text().splitlines():
+            words = line.split()
+            if words and words[0] == "bind":
+                line = f"    bind 127.0.0.1:{self.port}"
+            elif words and words[0] == "server":
+                if words[1] != "db1":
+                    continue
+                line = "\n".join(f"    server {n.name} 127.0.0.1:{n.pg_port} check port {n.rest_port}" for n in self.nodes)
+            out.append(line)
+        return "\n".join(out) + "\n"
+
+    def start(self, timeout: float = 30) -> HAProxy:
+        from tests.debian import ensure_installed
+
+        ensure_installed(HAPROXY, ["haproxy"], "the test of Patroni behind HAProxy")
+        self.cfg.write_text(self.config())
+        check = subprocess.run([HAPROXY, "-c", "-f", str(self.cfg)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([HAPROXY, "-db", "-f", str(self.cfg)], stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"haproxy did not listen:\n{self.log.read_text()[-2000:]}") from None
+                time.sleep(0.2)
+
+    def database_url(self) -> str:
+        return (f"postgresql://kumkm:{self.passwords.kumkm}@127.0.0.1:{self.port}/kumkm"
+                "?target_session_attrs=read-write")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 class PatroniCluster:
     """etcd and `nodes` Patroni nodes under `root` (a directory the system user can reach:
     tests.serve_helpers.reachable_tmp)."""
@@ -322,10 +401,12 @@ class PatroniCluster:
         for name in OPS_FILES:
             shutil.copy2(OPS / name, self.ops / name)
         self.nodes = [Node(f"node{i + 1}", root, self.ops, python, self.etcd, self.passwords) for i in range(nodes)]
+        self.started_in = 0.0          # seconds start() took
 
     def start(self, timeout: float = 180) -> PatroniCluster:
         """etcd, then the first node (it initialises the cluster and leads), then the others
         (each a pg_basebackup of the leader); returns once one of them is the synchronous standby."""
+        started = time.monotonic()
         self.etcd.start()
         first, *others = self.nodes
         first.start()
@@ -335,6 +416,7 @@ class PatroniCluster:
         self.wait(lambda: self.synchronous_standby() is not None and all(
             n.status().get("state") in ("running", "streaming") for n in self.nodes),
             timeout, "no synchronous standby")
+        self.started_in = time.monotonic() - started
         return self
 
     def wait(self, condition, timeout: float, what: str) -> None:
@@ -385,10 +467,11 @@ class PatroniCluster:
             return n if row is not None and row[0] == "sync" else None
         return None
 
-    def database_url(self) -> str:
-        """The service's DATABASE_URL: every node, libpq's multi-host form; the service takes
-        the one that accepts writes (docs/faults.md)."""
-        hosts = ",".join(f"127.0.0.1:{n.pg_port}" for n in self.nodes)
+    def database_url(self, first: Node | None = None) -> str:
+        """The service's DATABASE_URL: every node (`first` first), libpq's multi-host form; the
+        service takes the one that accepts writes (docs/faults.md)."""
+        nodes = sorted(self.nodes, key=lambda n: n is not first)
+        hosts = ",".join(f"127.0.0.1:{n.pg_port}" for n in nodes)
         return f"postgresql://kumkm:{self.passwords.kumkm}@{hosts}/kumkm?target_session_attrs=read-write"
 
     def stop(self) -> None:

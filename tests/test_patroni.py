@@ -24,6 +24,7 @@ Patroni (the `test` extras) cannot be had.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import random
 import shutil
@@ -32,11 +33,12 @@ import time
 import asyncpg
 import httpx
 import orjson
+import pytest
 
 from app.sync.cursor import Cursor
 from tests.conftest import ARTIFACTS, Keys, auth
 from tests.factories import umkm
-from tests.patroni_cluster import Node, PatroniCluster, require
+from tests.patroni_cluster import HAProxy, Node, PatroniCluster, require
 from tests.serve_helpers import Served, environment, reachable_tmp
 from tests.verification_helpers import assert_consistent
 
@@ -53,6 +55,7 @@ class Load:
         self.decided: dict[str, str] = {}       # submission_id -> decision, acknowledged
         self.to_decide: asyncio.Queue = asyncio.Queue()
         self.failures = 0                       # answers that were not an acknowledgement
+        self.answers: collections.Counter = collections.Counter()   # status of each of those (0: no answer)
         self.slowest = 0.0                      # the longest a request waited for its answer
         self.kill_at: float | None = None           # when the kill began
         self.killed_at: float | None = None         # when the processes were gone
@@ -93,9 +96,10 @@ def _unavailable(r: httpx.Response | None) -> bool:
     return True
 
 
-async def _enumerator(c: httpx.AsyncClient, key: str, n: int, load: Load) -> None:
+async def _enumerator(c: httpx.AsyncClient, key: str, n: int, load: Load, strict: bool = True) -> None:
     """Alternates batches of 10 and single records; a write that was not acknowledged is sent
-    again, unchanged, until it is (the idempotent retry of an offline app)."""
+    again, unchanged, until it is (the idempotent retry of an offline app). `strict`: fail at
+    once on an answer other than 503 (else count it in load.answers and go on)."""
     pending: list[dict] | None = None
     turn = 0
     while not load.stop.is_set() or pending:
@@ -120,7 +124,9 @@ async def _enumerator(c: httpx.AsyncClient, key: str, n: int, load: Load) -> Non
             load.ack(started, pending)
             pending = None
         else:
-            _unavailable(r)
+            load.answers[0 if r is None else r.status_code] += 1
+            if strict:
+                _unavailable(r)
             load.failures += 1
             await asyncio.sleep(0.05)
 
@@ -171,7 +177,7 @@ class Roles:
                         if n.name not in conns:
                             conns[n.name] = await asyncpg.connect(n.url("postgres", "postgres"), timeout=1)
                         seen[n.name] = not await asyncio.wait_for(conns[n.name].fetchval("SELECT pg_is_in_recovery()"), 1)
-                    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                    except Exception:  # refused, reset, starting, or the driver lost in a dying connection
                         seen[n.name] = None
                         conn = conns.pop(n.name, None)
                         if conn is not None:
@@ -222,24 +228,40 @@ async def _wait_for(condition, timeout: float, what: str, cluster: PatroniCluste
     return time.monotonic() - started
 
 
-async def test_patroni_fails_over_without_losing_a_write_and_the_old_leader_rejoins():
+@pytest.fixture
+def cluster(request):
+    """etcd and two Patroni nodes (tests/patroni_cluster.py), stopped afterwards; their logs
+    (etcd, each node's Patroni and PostgreSQL, the service's) are kept in
+    test-artifacts/patroni/<test>/ for a failure's story."""
     python = require("tests/test_patroni.py (Patroni with etcd)")
     root = reachable_tmp("kumkm-patroni-")
-    cluster = PatroniCluster(root, python, nodes=2)
+    c = PatroniCluster(root, python, nodes=2)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+        logs = ARTIFACTS / "patroni" / request.node.name
+        shutil.rmtree(logs, ignore_errors=True)
+        logs.mkdir(parents=True)
+        for f in root.glob("*.log"):
+            shutil.copy(f, logs / f.name)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def test_patroni_fails_over_without_losing_a_write_and_the_old_leader_rejoins(cluster):
     served = None
     roles = Roles(cluster.nodes)
     watcher = None
     try:
-        started = time.monotonic()
-        await asyncio.to_thread(cluster.start)
         first = cluster.leader()
-        assert first is cluster.nodes[0]
         standby = cluster.synchronous_standby()
-        assert standby is cluster.nodes[1]
+        assert first is not None and standby is not None and first is not standby
         watcher = asyncio.create_task(roles.run())
+        started = time.monotonic()
         served = await asyncio.to_thread(
-            Served(environment(database_url=cluster.database_url()), log=root / "serve.log").wait_ready)
-        set_up = time.monotonic() - started
+            Served(environment(database_url=cluster.database_url()), log=cluster.root / "serve.log").wait_ready)
+        set_up = cluster.started_in + time.monotonic() - started
         keys = Keys(first.url())
         enums = [await keys.make("enumerator", "16.07", name=f"enum-{i}") for i in range(CLIENTS)]
         verif = await keys.make("verifikator", "16.07", name="verif-banyuasin")
@@ -384,11 +406,99 @@ async def test_patroni_fails_over_without_losing_a_write_and_the_old_leader_rejo
             await watcher
         if served is not None:
             await asyncio.to_thread(served.stop)
-        await asyncio.to_thread(cluster.stop)
-        # the logs of etcd, each node (Patroni and PostgreSQL) and the service, for a failure's story
-        logs = ARTIFACTS / "patroni"
-        shutil.rmtree(logs, ignore_errors=True)
-        logs.mkdir(parents=True)
-        for f in root.glob("*.log"):
-            shutil.copy(f, logs / f.name)
-        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("route", ["multi-host", "haproxy"])
+async def test_writes_come_back_when_the_lost_leader_hangs_instead_of_refusing(cluster, route):
+    """The leader node is lost the way a machine is often lost: its addresses do not refuse
+    connections, they leave them hanging (a frozen VM, a machine stuck on its storage; a network
+    that drops packets hangs connect() the same way). Patroni promotes the synchronous standby
+    when the lock expires, as above; the service must find the new leader within 30 s of the
+    kill all the same, answering 503 meanwhile, whether its DATABASE_URL names every node (the
+    lost one first) or HAProxy checking Patroni's /primary (ops/patroni/haproxy.cfg)."""
+    leader, standby = cluster.leader(), cluster.synchronous_standby()
+    assert leader is not None and standby is not None
+    served = None
+    hung: list = []
+    haproxy = None
+    try:
+        if route == "haproxy":
+            haproxy = await asyncio.to_thread(HAProxy(cluster.root, cluster.nodes, cluster.passwords).start)
+            url = haproxy.database_url()
+        else:
+            url = cluster.database_url(first=leader)
+        served = await asyncio.to_thread(
+            Served(environment(database_url=url), log=cluster.root / "serve.log").wait_ready)
+        keys = Keys(leader.url())
+        enums = [await keys.make("enumerator", "16.07", name=f"enum-{i}") for i in range(CLIENTS)]
+        load = Load()
+        async with httpx.AsyncClient(base_url=served.url, timeout=60) as c:
+            tasks = [asyncio.create_task(_enumerator(c, k, i, load, strict=False)) for i, k in enumerate(enums)]
+            await asyncio.sleep(2)
+            at = time.monotonic()
+            await asyncio.to_thread(leader.kill)
+            hung = leader.hang()
+            load.killed(at)
+
+            async def promoted() -> bool:
+                if not await asyncio.to_thread(lambda: cluster.leader() is standby):
+                    return False
+                try:
+                    direct = await asyncpg.connect(standby.url(), timeout=2)
+                except Exception:  # not taking connections yet
+                    return False
+                try:
+                    return not await direct.fetchval("SELECT pg_is_in_recovery()")
+                finally:
+                    await direct.close()
+
+            while not await promoted():
+                assert time.monotonic() - at < 60, f"{standby.name} not promoted within 60 s:\n{cluster.tail()}"
+                await asyncio.sleep(0.25)
+            took_promotion = time.monotonic() - at
+            # The new leader takes writes: what is left is the service's part. It has until 30 s
+            # after the kill, and at least 10 s (twice its connect timeout) after the promotion.
+            deadline = max(at + WRITES_BACK_WITHIN, time.monotonic() + 10)
+            while load.first_write_after_kill is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            back = load.first_write_after_kill
+            for sock in hung:              # the old addresses refuse again: whatever waits on them ends
+                sock.close()
+            hung = []
+            load.stop.set()
+            await asyncio.wait_for(asyncio.gather(*tasks), 120)
+            answers = dict(load.answers)
+            print(f"\npatroni, hung leader, {route}: {standby.name} promoted {took_promotion:.1f} s after the kill; writes "
+                  f"back {'never' if back is None else f'{back - at:.1f} s after it'}; answers to retry {answers}")
+            defects = []
+            if answers.get(500):
+                defects.append(
+                    f"{answers[500]} writes answered 500 internal-error instead of 503: a connect that times out "
+                    f"raises TimeoutError from CancelledError (asyncpg's `async with timeout`), and "
+                    f"app.core.errors._chain follows __cause__ to the CancelledError, which fault_kind does not "
+                    f"take for UNAVAILABLE (fix: a TimeoutError anywhere in the chain is UNAVAILABLE)")
+            if back is None or back - at >= WRITES_BACK_WITHIN:
+                defects.append(
+                    f"no write acknowledged within {deadline - at:.0f} s of the kill although "
+                    f"{standby.name} took writes {took_promotion:.1f} s after it: asyncpg applies the connect "
+                    f"timeout (KUMKM_DB_CONNECT_TIMEOUT) to the whole multi-host connect, so the first host of "
+                    f"DATABASE_URL, hanging, uses all of it and the next host is never tried (fix in "
+                    f"app/core/db.py make_engine: each host its own timeout, as libpq's connect_timeout is per "
+                    f"host; meanwhile HAProxy on Patroni's /primary avoids it, docs/operations.md)")
+            if defects and route == "multi-host":
+                pytest.xfail("service defect with a hung old leader: " + "; ".join(defects))
+            assert not defects, defects
+            assert set(answers) <= {0, 503}, answers
+            new = await asyncpg.connect(standby.url())
+            try:
+                rows = await new.fetch("SELECT submission_id::text FROM submissions")
+                assert sorted(r[0] for r in rows) == sorted(load.acked)
+            finally:
+                await new.close()
+    finally:
+        for sock in hung:
+            sock.close()
+        if served is not None:
+            await asyncio.to_thread(served.stop)
+        if haproxy is not None:
+            haproxy.stop()
