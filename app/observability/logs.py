@@ -78,6 +78,7 @@ class _Queued(logging.handlers.QueueHandler):
 
     def __init__(self, q: queue.SimpleQueue):
         super().__init__(q)
+        self.lines = q
         self.dropped = 0
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
@@ -92,15 +93,15 @@ class _Queued(logging.handlers.QueueHandler):
         return record
 
     def enqueue(self, record: logging.LogRecord) -> None:
-        if self.queue.qsize() >= QUEUE_MAX:
+        if self.lines.qsize() >= QUEUE_MAX:
             self.dropped += 1
             return
         if self.dropped:
             note = logging.LogRecord("kumkm.logs", logging.WARNING, __file__, 0,
                                      "%d log lines dropped: the log writer fell behind", (self.dropped,), None)
-            self.queue.put_nowait(self.prepare(note))
+            self.lines.put_nowait(self.prepare(note))
             self.dropped = 0
-        self.queue.put_nowait(record)
+        self.lines.put_nowait(record)
 
 
 class _Flushed:
