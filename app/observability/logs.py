@@ -4,11 +4,10 @@ status, the duration and the key's id — never the key, a NIK or a name."""
 from __future__ import annotations
 
 import atexit
+import collections
 import contextvars
 import datetime as dt
 import logging
-import logging.handlers
-import queue
 import re
 import sys
 import threading
@@ -69,54 +68,100 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-class _Queued(logging.handlers.QueueHandler):
-    """Hands each line to the writer thread: a request pays for building its record, never for
-    formatting it or writing it to stderr (which blocks when the reader falls behind). The
-    queue is bounded: past it lines are dropped and counted, and the count is written once the
-    writer catches up, so a flood of log lines can neither grow the process nor stall a
-    request."""
+class _Background(logging.Handler):
+    """Hands each record to the writer thread: a request pays for building its record, never
+    for formatting it or writing it to stderr (which blocks when the reader falls behind).
+    The writer wakes every WRITE_EVERY seconds and writes what came meanwhile in one write, so
+    a busy service does not switch threads once a line. The backlog is bounded: past it lines
+    are dropped and counted, and the count is written once the writer catches up, so a flood
+    of log lines can neither grow the process nor stall a request."""
 
-    def __init__(self, q: queue.SimpleQueue):
-        super().__init__(q)
-        self.lines = q
+    def __init__(self, stream, formatter: logging.Formatter) -> None:
+        super().__init__()
+        self.stream = stream
+        self.setFormatter(formatter)
+        # deque.append and popleft are atomic: no lock on the request's side
+        self.lines: collections.deque[logging.LogRecord | threading.Event] = collections.deque()
         self.dropped = 0
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="kumkm-log-writer", daemon=True)
+        self._thread.start()
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+    def handle(self, record: logging.LogRecord) -> bool:   # type: ignore[override]
+        # the base class takes the handler's lock around emit; the deque needs none
+        if self.filter(record):
+            self.emit(record)
+            return True
+        return False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.lines) >= QUEUE_MAX:
+            self.dropped += 1
+            return
         # What must be fixed now (the arguments and the exception may change or be gone when
-        # the writer gets to it); the rest stays structured for the JSON formatter.
+        # the writer gets to it); the rest stays structured for the formatter.
         if record.args:
             record.msg = record.getMessage()
             record.args = None
         if record.exc_info:
             record.exc_text = _PLAIN.formatException(record.exc_info)
             record.exc_info = None
-        return record
+        self.lines.append(record)
+        if self._stopping and not self._thread.is_alive():
+            self._write_all()   # a line made after the writer stopped (late at exit) is written here
 
-    def enqueue(self, record: logging.LogRecord) -> None:
-        if self.lines.qsize() >= QUEUE_MAX:
-            self.dropped += 1
+    def flush(self) -> None:
+        """Wait until every record handed over so far is written."""
+        if not self._thread.is_alive():
             return
+        written = threading.Event()
+        self.lines.append(written)
+        self._wake.set()
+        written.wait(30)
+
+    def close(self) -> None:
+        """Write what is left, then stop the writer."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(30)
+        super().close()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(WRITE_EVERY)
+            self._wake.clear()
+            self._write_all()
+            if self._stopping:
+                self._write_all()
+                return
+
+    def _write_all(self) -> None:
+        out: list[str] = []
+        done: list[threading.Event] = []
+        lines = self.lines
+        while lines:
+            item = lines.popleft()
+            if isinstance(item, threading.Event):
+                done.append(item)
+                continue
+            try:
+                out.append(self.format(item))
+            except Exception:
+                self.handleError(item)
         if self.dropped:
+            dropped, self.dropped = self.dropped, 0
             note = logging.LogRecord("kumkm.logs", logging.WARNING, __file__, 0,
-                                     "%d log lines dropped: the log writer fell behind", (self.dropped,), None)
-            self.lines.put_nowait(self.prepare(note))
-            self.dropped = 0
-        self.lines.put_nowait(record)
-
-
-class _Flushed:
-    """Put in the queue by flush(): the writer sets it once every line before it is written."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-
-
-class _Writer(logging.handlers.QueueListener):
-    def handle(self, record: logging.LogRecord) -> None:
-        if isinstance(record, _Flushed):
-            record.done.set()
-            return
-        super().handle(record)
+                                     "%d log lines dropped: the log writer fell behind", (dropped,), None)
+            out.append(self.format(note))
+        if out:
+            try:
+                self.stream.write("\n".join(out) + "\n")
+                self.stream.flush()
+            except Exception:
+                pass    # stderr gone (a closed pipe): nothing to report it on
+        for event in done:
+            event.set()
 
 
 _PLAIN = logging.Formatter()
@@ -145,31 +190,26 @@ class JsonLines(logging.Formatter):
             line["stack_info"] = record.stack_info
         return orjson.dumps(line, default=str).decode()
 QUEUE_MAX = 100_000
-_listener: _Writer | None = None
-_queue: queue.SimpleQueue | None = None
+WRITE_EVERY = 0.05
+_writer: _Background | None = None
 
 
 def configure(level: str = "INFO", stream=None) -> None:
     """JSON lines on stderr (or `stream`), written by a thread of their own; idempotent (the
     last call wins: `kumkm serve` configures before its app does the same)."""
-    global _listener, _queue
+    global _writer
     stop()
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonLines())
     # No line names its source file, thread or process: don't look them up for every record
     # (the logging HOWTO's optimisation; the caller's frame walk is the dearest part of a record).
     logging._srcfile = None     # type: ignore[attr-defined]
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    _queue = queue.SimpleQueue()
-    queued = _Queued(_queue)
+    _writer = _Background(stream or sys.stderr, JsonLines())
     # the request id is the request's, read where the line is made
-    queued.addFilter(_RequestIdFilter())
-    _listener = _Writer(_queue, handler, respect_handler_level=False)
-    _listener.start()
+    _writer.addFilter(_RequestIdFilter())
     root = logging.getLogger()
-    root.handlers[:] = [queued]
+    root.handlers[:] = [_writer]
     root.setLevel(level)
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).disabled = True
@@ -180,18 +220,16 @@ def configure(level: str = "INFO", stream=None) -> None:
 
 def flush() -> None:
     """Wait until every line made so far is written."""
-    if _queue is not None and _listener is not None:
-        marker = _Flushed()
-        _queue.put_nowait(marker)   # type: ignore[arg-type]
-        marker.done.wait(30)
+    if _writer is not None:
+        _writer.flush()
 
 
 def stop() -> None:
-    """Write what is queued and stop the writer; at exit, so no line made is lost."""
-    global _listener
-    if _listener is not None:
-        listener, _listener = _listener, None
-        listener.stop()
+    """Write what is left and stop the writer; at exit, so no line made is lost."""
+    global _writer
+    if _writer is not None:
+        writer, _writer = _writer, None
+        writer.close()
 
 
 atexit.register(stop)
