@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import uuid
 from xml.etree.ElementTree import fromstring
 
@@ -114,7 +115,13 @@ async def test_form_list_form_manifest_and_media(client, enum_banyuasin):
     other = await client.get(f"{base}/formList", params={"formID": "lain"})
     assert fromstring(other.content).find(f"{LIST_NS}xform") is None
     missing = await client.get(f"{base}/forms/lain/form.xml")
-    assert missing.status_code == 404 and message(missing)[0] == "error"
+    assert missing.status_code == 404
+    assert message(missing) == ("error", "Tidak ditemukan. form_id lain tidak ada: server ini hanya punya formulir "
+                                         "pl_kumkm")
+    missing = await client.get(f"{base}/forms/pl_kumkm/media/foto.jpg")
+    assert missing.status_code == 404
+    assert message(missing)[1] == ("Tidak ditemukan. filename foto.jpg tidak ada: formulir ini hanya punya satu "
+                                   "berkas media, wilayah.csv")
 
 
 async def test_media_of_a_provinsi_key_covers_its_kabupaten(client, enum_key):
@@ -192,7 +199,8 @@ async def test_replay_is_accepted_once_and_other_content_is_409(client, enum_ban
     nature, text = message(other)
     assert nature == "error"
     assert text == ("Data ditolak: instanceID ini sudah dipakai untuk data dengan isi lain. "
-                    "meta/instanceID: already used with different content")
+                    "meta/instanceID sudah dipakai untuk isi yang lain: yang tersimpan tidak diubah; "
+                    "kiriman baru perlu instanceID baru")
 
 
 async def test_invalid_answers_get_the_json_apis_messages_naming_the_question(client, enum_banyuasin):
@@ -201,16 +209,20 @@ async def test_invalid_answers_get_the_json_apis_messages_naming_the_question(cl
     assert r.status_code == 422
     j = await client.post("/api/v1/submissions", json=bad, headers=auth(enum_banyuasin))
     assert j.status_code == 422
-    expected = "; ".join(f"{e['field']}: {e['message']}" for e in j.json()["errors"])
+    errors = j.json()["errors"]
+    # each message starts with its question's name, so the phone shows it once, as it is
+    assert all(e["message"].startswith(e["field"] + " ") for e in errors), errors
+    expected = "; ".join(e["message"] for e in errors)
     assert message(r) == ("error", f"Data ditolak, periksa isian. {expected}")
-    assert "nik_pemilik" in expected and "kbli" in expected and "modal_usaha" in expected
+    assert [e["field"] for e in errors] == ["nik_pemilik", "kbli", "modal_usaha"]
 
 
 async def _json_errors(client, key: str, record: dict) -> str:
-    """The field errors the JSON API gives for the same content, as the phone's message lists them."""
+    """The field errors the JSON API gives for the same content, as the phone's message lists
+    them: each message as it is (it starts with its field)."""
     j = await client.post("/api/v1/submissions", json=record, headers=auth(key))
     assert j.status_code == 422
-    return "; ".join(f"{e['field']}: {e['message']}" for e in j.json()["errors"])
+    return "; ".join(e["message"] for e in j.json()["errors"])
 
 
 async def test_money_that_is_not_a_whole_number_is_refused(client, enum_banyuasin, pg):
@@ -218,7 +230,7 @@ async def test_money_that_is_not_a_whole_number_is_refused(client, enum_banyuasi
     r = await post(client, enum_banyuasin, instance(bad))
     assert r.status_code == 422
     expected = await _json_errors(client, enum_banyuasin, bad)
-    assert expected.startswith("modal_usaha: ")
+    assert expected.startswith("modal_usaha ")
     assert message(r)[1] == f"Data ditolak, periksa isian. {expected}"
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 0
 
@@ -227,23 +239,30 @@ async def test_unknown_question_and_broken_xml(client, enum_banyuasin):
     rec = umkm()
     r = await post(client, enum_banyuasin, instance(rec, extra="<catatan>x</catatan>"))
     expected = await _json_errors(client, enum_banyuasin, {**rec, "catatan": "x"})
-    assert expected.startswith("catatan: ")
+    assert expected.startswith("catatan ")
     assert r.status_code == 422 and message(r)[1] == f"Data ditolak, periksa isian. {expected}"
     r = await post(client, enum_banyuasin, b"<data id='pl_kumkm'><periode>2022</data>")
-    assert r.status_code == 422 and "not well-formed XML" in message(r)[1]
+    assert r.status_code == 422
+    assert message(r)[1].startswith("Data ditolak, periksa isian. xml_submission_file bukan XML yang sah (libxml2: ")
     bomb = (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
             b"<data id='pl_kumkm'><periode>&b;</periode></data>")
     r = await post(client, enum_banyuasin, bomb)
-    assert r.status_code == 422 and "DTD" in message(r)[1]
+    assert r.status_code == 422
+    assert message(r)[1] == ("Data ditolak, periksa isian. xml_submission_file tidak boleh memuat deklarasi tipe "
+                             "dokumen (DTD) atau karakter NUL")
     r = await post(client, enum_banyuasin, instance(umkm()).replace(b"<data ", b"<data x='1' ", 1)
                    .replace(b'id="pl_kumkm"', b'id="formulir_lain"'))
-    assert r.status_code == 422 and "pl_kumkm" in message(r)[1]
+    assert r.status_code == 422
+    assert message(r)[1] == "Data ditolak, periksa isian. id harus pl_kumkm (formulir server ini), bukan 'formulir_lain'"
     no_id = instance(umkm()).replace(b"<instanceID>", b"<x>").replace(b"</instanceID>", b"</x>")
     r = await post(client, enum_banyuasin, no_id)
-    assert r.status_code == 422 and message(r)[1].startswith("Data ditolak, periksa isian. meta/instanceID: required")
+    assert r.status_code == 422
+    assert message(r)[1].startswith("Data ditolak, periksa isian. meta/instanceID wajib diisi")
     r = await client.post(f"/openrosa/{enum_banyuasin}/submission", content=instance(umkm()),
                           headers={"content-type": "text/xml"})
-    assert r.status_code == 415 and message(r)[0] == "error"
+    assert r.status_code == 415
+    assert message(r) == ("error", "Kiriman bukan multipart/form-data. Content-Type harus multipart/form-data "
+                                   "dengan bagian xml_submission_file (diterima: text/xml)")
 
 
 async def test_attachments_are_refused_and_nothing_is_stored(client, enum_banyuasin, pg):
@@ -251,7 +270,8 @@ async def test_attachments_are_refused_and_nothing_is_stored(client, enum_banyua
     r = await post(client, enum_banyuasin, instance(rec), ("foto_usaha.jpg", b"\xff\xd8\xff\xe0jpeg", "image/jpeg"))
     assert r.status_code == 422
     assert message(r) == ("error", "Lampiran ditolak: formulir PL-KUMKM tidak memakai foto atau berkas. "
-                                   "foto_usaha.jpg: attachment 'foto_usaha.jpg' refused: the form has no file questions")
+                                   "foto_usaha.jpg ditolak: lampiran 'foto_usaha.jpg' tidak disimpan (formulir "
+                                   "tidak memiliki pertanyaan berkas)")
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 0
     # the same instance without the file is then stored
     assert (await post(client, enum_banyuasin, instance(rec))).status_code == 201
@@ -261,23 +281,99 @@ async def test_wrong_key_role_and_other_kabupaten(client, keys, enum_banyuasin, 
     rec = umkm()
     r = await post(client, "kumkm_bukan-kunci-yang-benar", instance(rec))
     assert r.status_code == 401
-    assert message(r)[1].startswith("Kunci tidak dikenal")
+    assert message(r)[1] == ("Kunci tidak dikenal, sudah dicabut atau kedaluwarsa; minta kunci baru ke dinas. "
+                             "kunci di URL server ini (pengaturan proyek di ODK Collect) tidak berlaku")
     assert r.headers["www-authenticate"].startswith("Bearer")
     assert (await client.get("/openrosa/kumkm_salah/formList")).status_code == 401
 
     r = await post(client, verif, instance(rec))
-    assert r.status_code == 403 and message(r)[1].startswith("Kunci ini bukan kunci petugas")
+    assert r.status_code == 403
+    assert message(r)[1] == ("Kunci ini bukan kunci petugas pendataan (enumerator). role verifikator tidak boleh "
+                             "mengirim data pendataan; yang boleh: enumerator, admin")
     assert (await client.get(f"/openrosa/{verif}/formList")).status_code == 403
 
     # an enumerator of Kabupaten Banyuasin posting a desa of Kota Palembang
     r = await post(client, enum_banyuasin, instance(umkm(kode_wilayah="16.71.01.1001")))
     assert r.status_code == 403
-    assert message(r)[1] == ("Data ditolak: wilayah di luar wilayah tugas kunci ini. kode_wilayah: "
+    assert message(r)[1] == ("Data ditolak: wilayah di luar wilayah tugas kunci ini. "
                              "kode_wilayah di luar wilayah kunci ini (16.07 dan wilayah di dalamnya)")
     palembang = await keys.make("enumerator", "16.71", name="enum-palembang")
     r = await post(client, palembang, instance(rec))
     assert r.status_code == 403
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 0
+
+
+# ------------------------------------------------------------------------------ messages (issue 26, item 9)
+
+# Words of the English messages this transport used to answer with (as tests/test_api_polish.py
+# looks for them in the JSON API's): looked for in what the phone shows, with names and
+# libxml2's own marked words taken out.
+_ENGLISH = re.compile(r"\b(the|is|are|must|required|not|outside|already|with|only|this|cannot|unknown|"
+                      r"needs|should|invalid|stale|exactly|least|most|than|before|between|used|"
+                      r"database|busy|try|has|one|got|refused|no)\b", re.I)
+_MULTIPART = "multipart/form-data; boundary=b"
+
+
+def _body(*parts: bytes) -> bytes:
+    return b"".join(b"--b\r\n" + p for p in parts) + b"--b--\r\n"
+
+
+async def test_every_refusal_a_phone_shows_is_indonesian_naming_its_field_once(client, keys, enum_banyuasin,
+                                                                                verif):
+    """What ODK Collect shows for each refusal of this transport: the Indonesian lead, then the
+    message, which starts with the field it is about (once: no `field: field ...`), with no
+    English words."""
+    base = f"/openrosa/{enum_banyuasin}"
+    sub = f"{base}/submission"
+    xml = instance(umkm())
+    stored = umkm()
+    assert (await post(client, enum_banyuasin, instance(stored))).status_code == 201
+
+    async def raw(content: bytes, ctype: str = _MULTIPART):
+        return await client.post(sub, content=content, headers={"content-type": ctype})
+
+    part = b'Content-Disposition: form-data; name="xml_submission_file"; filename="s.xml"\r\n\r\n'
+    cases = [  # (answer, status, the field the message starts with)
+        (await client.get("/openrosa/kumkm_bukan-kunci/formList"), 401, "kunci"),
+        (await client.get(f"/openrosa/{verif}/formList"), 403, "role"),
+        (await client.get(f"{base}/forms/lain/manifest"), 404, "form_id"),
+        (await client.get(f"{base}/forms/pl_kumkm/media/lain.csv"), 404, "filename"),
+        (await raw(xml, "text/xml"), 415, "Content-Type"),
+        (await raw(_body(part + xml + b"\r\n"), "multipart/form-data"), 422, "Content-Type"),
+        (await raw(_body(b"Content-Type: text/xml\r\n\r\n" + xml + b"\r\n")), 422, "body"),
+        (await raw(_body(b'Content-Disposition: form-data; name="xml_submission_file"')), 422, "body"),
+        (await raw(_body(b'Content-Disposition: form-data; name="lain"\r\n\r\nx\r\n')), 422,
+         "xml_submission_file"),
+        (await raw(_body(part + xml + b"\r\n", part + xml + b"\r\n")), 422, "xml_submission_file"),
+        (await post(client, enum_banyuasin, xml.replace(b"Warung", "Warung \u00e9".encode("latin-1"))), 422,
+         "xml_submission_file"),
+        (await post(client, enum_banyuasin, b"<!DOCTYPE d><data id='pl_kumkm'/>"), 422, "xml_submission_file"),
+        (await post(client, enum_banyuasin, b"<data id='pl_kumkm'><periode>2022</data>"), 422,
+         "xml_submission_file"),
+        (await post(client, enum_banyuasin, xml.replace(b"<instanceID>", b"<x>").replace(b"</instanceID>", b"</x>")),
+         422, "meta/instanceID"),
+        (await post(client, enum_banyuasin, xml.replace(b'id="pl_kumkm"', b'id="lain"')), 422, "id"),
+        (await post(client, enum_banyuasin, instance(umkm(), instance_id=str(uuid.uuid4()),
+                                                     deprecated_id="bukan-uuid")), 422, "meta/deprecatedID"),
+        (await post(client, enum_banyuasin, instance(umkm(), instance_id=str(uuid.uuid4()),
+                                                     deprecated_id=str(uuid.uuid4()))), 404, "meta/deprecatedID"),
+        (await post(client, enum_banyuasin, instance({**stored, "alamat": "Jl. Lain"})), 409, "meta/instanceID"),
+        (await post(client, enum_banyuasin, instance({**stored, "alamat": "Jl. X"}, instance_id=str(uuid.uuid4()),
+                                                     deprecated_id=stored["submission_id"])), 409, "status"),
+        (await post(client, enum_banyuasin, xml, ("foto.jpg", b"\xff\xd8", "image/jpeg")), 422, "foto.jpg"),
+        (await post(client, enum_banyuasin, instance(umkm(nik_pemilik="123", kbli="1"))), 422, "nik_pemilik"),
+    ]
+    for r, status, field in cases:
+        assert r.status_code == status, (field, r.text)
+        nature, text = message(r)
+        lead, _, rest = text.partition(". ")
+        assert nature == "error" and lead and rest.startswith(field + " "), (field, text)
+        assert not re.search(r"(?:^|; )([^\s;:]+): \1\b", rest), text      # no `field: field ...`
+        words = re.sub(r"\(libxml2: [^)]*\)", "", text)
+        for name in (field, "multipart/form-data", "xml_submission_file", "Content-Disposition: form-data; name",
+                     "Content-Type", "ODK Collect"):
+            words = words.replace(name, "")
+        assert not _ENGLISH.search(words), text
 
 
 # ------------------------------------------------------------------------------ edits
@@ -336,6 +432,9 @@ async def test_an_edit_with_deprecated_id_is_a_correction(client, keys, enum_ban
     r = await post(client, other_enum, instance({**fixed, "alamat": "Jl. X"}, style=style,
                                                 instance_id=str(uuid.uuid4()), deprecated_id=c_id))
     assert r.status_code == 403
+    never = str(uuid.uuid4())
     r = await post(client, enum_banyuasin, instance(umkm(), style=style, instance_id=str(uuid.uuid4()),
-                                                    deprecated_id=str(uuid.uuid4())))
-    assert r.status_code == 404 and "deprecatedID" in message(r)[1]
+                                                    deprecated_id=never))
+    assert r.status_code == 404
+    assert message(r)[1] == (f"Tidak ditemukan. meta/deprecatedID {never} tidak ditemukan: perbaikan harus "
+                             "mengganti data yang pernah terkirim ke server ini")

@@ -87,8 +87,8 @@ def _value(name: str, raw: str):
 
 
 def _not_xml(reason: str):
-    return INVALID("xml_submission_file is not a well-formed XML instance",
-                   errors=[{"field": "xml_submission_file", "type": "xml", "message": reason}])
+    message = f"xml_submission_file {reason}"
+    return INVALID(message, errors=[{"field": "xml_submission_file", "type": "xml", "message": message}])
 
 
 def _over(reason: str):
@@ -138,9 +138,9 @@ def parse_xml(body: bytes) -> Element:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise _not_xml("the instance must be UTF-8 encoded") from None
+        raise _not_xml("harus teks UTF-8 (pengodean lain tidak diterima)") from None
     if "<!DOCTYPE" in text or "\x00" in text:
-        raise _not_xml("a document type declaration (DTD) or NUL character is not allowed in an instance")
+        raise _not_xml("tidak boleh memuat deklarasi tipe dokumen (DTD) atau karakter NUL")
     parser = etree.XMLPullParser(events=("start", "end", "start-ns"), encoding="utf-8", resolve_entities=False,
                                  no_network=True, load_dtd=False, huge_tree=False, collect_ids=False,
                                  remove_comments=True, remove_pis=True)
@@ -155,7 +155,9 @@ def parse_xml(body: bytes) -> Element:
         # what was read before the error may be past a cap (libxml2 stops at 256 levels
         # by itself, inside a piece): that is the better answer
         counts.take(parser.read_events())
-        raise _not_xml(f"not well-formed XML: {exc.msg}") from None
+        # libxml2's own words, marked as not the service's (docs/decisions.md); they can
+        # quote the document's tag names, so they are cut
+        raise _not_xml(f"bukan XML yang sah (libxml2: {str(exc.msg).strip()[:200]})") from None
     return root
 
 
@@ -186,9 +188,8 @@ def parse_instance(body: bytes) -> Instance:
                 content[name] = _value(name, raw)
     instance_id = meta.get("instanceID", "")
     if not instance_id:
-        raise INVALID("the instance has no meta/instanceID",
-                      errors=[{"field": "meta/instanceID", "type": "missing",
-                               "message": "required: the phone's id of this instance (uuid:...)"}])
+        message = "meta/instanceID wajib diisi: id instance ini yang dibuat ponsel (uuid:...)"
+        raise INVALID(message, errors=[{"field": "meta/instanceID", "type": "missing", "message": message}])
     content["submission_id"] = instance_id.removeprefix(_UUID_PREFIX)
     deprecated = meta.get("deprecatedID") or None
     return Instance(form_id=root.get("id"), version=root.get("version"), content=content,

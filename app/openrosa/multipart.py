@@ -28,9 +28,9 @@ class Part:
 def check_media_type(content_type: bytes | None) -> bytes:
     """The Content-Type when it is multipart/form-data (checked before the body is read)."""
     if content_type is None or not content_type.lower().startswith(b"multipart/form-data"):
-        sent = "none" if content_type is None else content_type.decode("latin-1")[:100]
-        raise UNSUPPORTED_MEDIA(f"an OpenRosa submission is multipart/form-data with an xml_submission_file "
-                                f"part (got {sent})")
+        sent = "tidak ada" if content_type is None else content_type.decode("latin-1")[:100]
+        raise UNSUPPORTED_MEDIA(f"Content-Type harus multipart/form-data dengan bagian xml_submission_file "
+                                f"(diterima: {sent})")
     return content_type
 
 
@@ -40,8 +40,8 @@ def parse(content_type: bytes | None, body: bytes, *, complete: bool = True) -> 
     content_type = check_media_type(content_type)
     m = _BOUNDARY.search(content_type)
     if m is None:
-        raise INVALID("the multipart body has no boundary",
-                      errors=[{"field": "Content-Type", "type": "multipart", "message": "boundary missing"}])
+        message = "Content-Type tidak memuat boundary multipart (batas antarbagian)"
+        raise INVALID(message, errors=[{"field": "Content-Type", "type": "multipart", "message": message}])
     delimiter = b"--" + m.group(1)
     if body.count(delimiter) > MAX_PARTS + 1:
         message = f"body memuat lebih dari {MAX_PARTS} bagian multipart"
@@ -57,8 +57,8 @@ def parse(content_type: bytes | None, body: bytes, *, complete: bool = True) -> 
         if not sep and cut:
             break
         if not sep:
-            raise INVALID("a multipart part has no header end",
-                          errors=[{"field": "body", "type": "multipart", "message": "malformed part"}])
+            message = "body memuat bagian multipart tanpa akhir header (baris kosong)"
+            raise INVALID(message, errors=[{"field": "body", "type": "multipart", "message": message}])
         if data.endswith(b"\r\n"):
             data = data[:-2]
         name = filename = ctype = None
@@ -73,8 +73,8 @@ def parse(content_type: bytes | None, body: bytes, *, complete: bool = True) -> 
         if name is None and cut:
             break
         if name is None:
-            raise INVALID("a multipart part has no name",
-                          errors=[{"field": "body", "type": "multipart",
-                                   "message": "every part needs Content-Disposition: form-data; name=..."}])
+            message = ("body memuat bagian multipart tanpa nama: setiap bagian perlu "
+                       "Content-Disposition: form-data; name=...")
+            raise INVALID(message, errors=[{"field": "body", "type": "multipart", "message": message}])
         parts.append(Part(name, filename, ctype, data))
     return parts

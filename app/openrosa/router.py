@@ -57,16 +57,24 @@ _LEADS = {
 
 def _message(p: Problem) -> str:
     lead = _LEADS.get(p.code, "Ditolak")
-    if p.errors:
-        # field names can be what the phone sent (an unknown question's element name): cut
-        detail = "; ".join(f"{service.cut(str(e.get('field')))}: {str(e.get('message'))[:_MESSAGE_CHARS]}"
-                           for e in p.errors)
-    else:
-        detail = p.detail or p.title
-    return f"{lead}. {detail}"
+    detail = "; ".join(_field_message(e) for e in p.errors) if p.errors else p.detail
+    # the title is the catalog's English reason phrase: never shown here
+    return f"{lead}. {detail}" if detail else f"{lead}."
 
 
 _MESSAGE_CHARS = 500
+
+
+def _field_message(e: dict) -> str:
+    """One field's message as the phone shows it: the message alone, since it starts with its
+    field's name (docs/decisions.md), or with `field: ` before it when it does not (none of the
+    service's own; a guard, so that every item names its field once). A field's name can be what
+    the phone sent (an unknown question's element name): it is cut, and so is the message."""
+    field, message = str(e.get("field")), str(e.get("message"))
+    for name in (field, field.rsplit(".", 1)[-1]):
+        if name and message.startswith(name) and not message[len(name):len(name) + 1].isidentifier():
+            return (service.cut(name) + message[len(name):])[:_MESSAGE_CHARS]
+    return f"{service.cut(field)}: {message[:_MESSAGE_CHARS]}"
 
 
 def _xml(body: bytes, status: int = 200, headers: dict | None = None) -> Response:
@@ -114,11 +122,11 @@ async def _principal(request: Request) -> Principal:
     if principal is None:
         # A Bearer challenge: the phone must not ask for a user name and password (the key
         # is the whole credential, and it is in the URL).
-        raise UNAUTHORIZED("the key in this URL is unknown, revoked or expired",
+        raise UNAUTHORIZED("kunci di URL server ini (pengaturan proyek di ODK Collect) tidak berlaku",
                            headers={"WWW-Authenticate": 'Bearer realm="kumkm-openrosa"'})
     request.scope.setdefault("state", {})["principal_id"] = principal.id  # the access log's key id
     if principal.role not in POSTING_ROLES:
-        raise ROLE_FORBIDDEN(f"role {principal.role!r} may not collect records; allowed: "
+        raise ROLE_FORBIDDEN(f"role {principal.role} tidak boleh mengirim data pendataan; yang boleh: "
                              f"{', '.join(POSTING_ROLES)}")
     return principal
 
@@ -154,8 +162,9 @@ def _served_origin(scope: MutableMapping[str, Any]) -> str:
 async def _form(request: Request) -> Form:
     """The form the path names (the server has one)."""
     f = await loaded_form()
-    if request.path_params.get("form_id") != f.form_id:
-        raise NOT_FOUND(f"this server has one form, {f.form_id}")
+    asked = request.path_params.get("form_id") or ""
+    if asked != f.form_id:
+        raise NOT_FOUND(f"form_id {service.cut(asked)} tidak ada: server ini hanya punya formulir {f.form_id}")
     return f
 
 
@@ -191,8 +200,10 @@ async def form_manifest(request: Request) -> Response:
 async def form_media(request: Request) -> Response:
     principal = await _principal(request)
     await _form(request)
-    if request.path_params["filename"] != MEDIA_FILE:
-        raise NOT_FOUND(f"the form has one media file, {MEDIA_FILE}")
+    asked = request.path_params["filename"]
+    if asked != MEDIA_FILE:
+        raise NOT_FOUND(f"filename {service.cut(asked)} tidak ada: formulir ini hanya punya satu berkas media, "
+                        f"{MEDIA_FILE}")
     data, _ = await service.media_csv(principal.kode_wilayah)
     return Response(data, media_type="text/csv; charset=utf-8", headers=_HEADERS)
 

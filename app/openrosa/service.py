@@ -26,6 +26,7 @@ from app.core.errors import (
     RETRY_AFTER_SECONDS,
     SERVER_BUSY,
     Problem,
+    joined,
 )
 from app.core.record.prepare import canonical_hash, prepare
 from app.observability.metrics import INGESTED
@@ -68,9 +69,9 @@ def instance_xml(parts: list[Part]) -> bytes:
     refuse_attachments(parts)
     xml = [p for p in parts if p.name == SUBMISSION_PART]
     if len(xml) != 1:
-        raise INVALID(f"a submission has exactly one {SUBMISSION_PART} part (got {len(xml)})",
-                      errors=[{"field": SUBMISSION_PART, "type": "missing" if not xml else "repeated",
-                               "message": "exactly one part with the instance XML is required"}])
+        message = f"{SUBMISSION_PART} harus tepat satu bagian kiriman, berisi XML instance (diterima {len(xml)})"
+        raise INVALID(message, errors=[{"field": SUBMISSION_PART, "type": "missing" if not xml else "repeated",
+                                        "message": message}])
     return xml[0].data
 
 
@@ -78,16 +79,14 @@ def refuse_attachments(parts: list[Part]) -> None:
     files = [p for p in parts if p.name not in (SUBMISSION_PART, INCOMPLETE_PART) and p.filename is not None]
     if files:
         shown = files[:ECHO_NAMES]
-        names = ", ".join(cut(p.filename or p.name) for p in shown)
         errors = [{"field": cut(p.name), "type": "attachment",
-                   "message": f"attachment {cut(p.filename or '')!r} refused: the form has no file questions"}
+                   "message": f"{cut(p.name)} ditolak: lampiran {cut(p.filename or '')!r} tidak disimpan "
+                              "(formulir tidak memiliki pertanyaan berkas)"}
                   for p in shown]
         if len(files) > len(shown):
-            more = f"body memuat {len(files) - len(shown)} lampiran lain"
-            names += f" ({more})"
-            errors.append({"field": "body", "type": "attachment", "message": more})
-        raise ATTACHMENT_REFUSED(
-            f"the PL-KUMKM form has no file questions; attachments are not stored: {names}", errors=errors)
+            errors.append({"field": "body", "type": "attachment",
+                           "message": f"body memuat {len(files) - len(shown)} lampiran lain"})
+        raise ATTACHMENT_REFUSED(joined(errors), errors=errors)
 
 
 # A submission keeps nothing but its instance, at most MAX_INSTANCE_BYTES: a body longer than
@@ -140,12 +139,30 @@ async def read_submission(content_type: bytes | None, body: bytes, complete: boo
 
 # ---------------------------------------------------------------- submissions
 
+# The 409s of meta/instanceID (the phone's id of an instance). REUSED: the same id stored
+# before with other content, as the JSON API's submission_id. _taken: the id is another
+# instance's (a record's own id, or an edit's), which this one may not take, whatever its
+# content; whose it is is not said.
+REUSED = ("meta/instanceID sudah dipakai untuk isi yang lain: yang tersimpan tidak diubah; "
+          "kiriman baru perlu instanceID baru")
+
+
+def _taken(what: str) -> Problem:
+    message = f"meta/instanceID sudah dipakai oleh data lain; {what} harus memakai instanceID baru"
+    return CONTENT_CONFLICT(message, errors=[{"field": "meta/instanceID", "type": "taken", "message": message}])
+
+
+def _reused(submission_id: str) -> Problem:
+    return CONTENT_CONFLICT(REUSED, errors=[{"field": "meta/instanceID", "type": "content_conflict",
+                                             "message": REUSED}], submission_id=submission_id)
+
+
 async def submit(instance: Instance, principal: Principal) -> Accepted:
     expected = await loaded_form()
     if instance.form_id != expected.form_id:
-        raise INVALID(f"this server takes the form {expected.form_id!r}, not {cut(instance.form_id or '')!r}",
-                      errors=[{"field": "id", "type": "form",
-                               "message": f"the instance's form id must be {expected.form_id}"}])
+        sent = repr(cut(instance.form_id)) if instance.form_id else "kosong"
+        message = f"id harus {expected.form_id} (formulir server ini), bukan {sent}"
+        raise INVALID(message, errors=[{"field": "id", "type": "form", "message": message}])
     if instance.deprecated_id is None:
         return await _new(instance.content, principal)
     return await _edit(instance.content, instance.instance_id, instance.deprecated_id, principal)
@@ -156,14 +173,11 @@ async def _new(content: dict, principal: Principal) -> Accepted:
     if rejected:
         INGESTED.labels("rejected").inc()
         raise rejected[0].problem()
-    (outcome,) = await store(prepared, principal)
     sid = prepared[0].submission_id
+    (outcome,) = await store(prepared, principal)
     INGESTED.labels("rejected" if outcome.outcome == "conflict" else outcome.outcome).inc()
     if outcome.outcome == "conflict":
-        raise CONTENT_CONFLICT("this instanceID was already stored with different content",
-                               errors=[{"field": "meta/instanceID",
-                                        "message": "already used with different content"}],
-                               submission_id=sid)
+        raise _reused(sid)
     if outcome.outcome == "created":
         return Accepted(201, "Data diterima dan tersimpan dengan status masuk (menunggu verifikasi).", sid)
     return Accepted(202, "Data ini sudah diterima sebelumnya; tidak disimpan dua kali.", sid)
@@ -173,8 +187,8 @@ def _uuid(value: str, field: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise INVALID(f"{field} is not a UUID", errors=[{"field": field, "type": "uuid_parsing",
-                                                          "message": "must be uuid:<UUID>"}]) from None
+        message = f"{field} bukan UUID: harus berbentuk uuid:<UUID>"
+        raise INVALID(message, errors=[{"field": field, "type": "uuid_parsing", "message": message}]) from None
 
 
 async def _edit(content: dict, instance_id: str, deprecated_id: str, principal: Principal) -> Accepted:
@@ -197,26 +211,21 @@ async def _edit(content: dict, instance_id: str, deprecated_id: str, principal: 
             earlier = None
     record_id = earlier.submission_id if earlier is not None else did
     if taken or (seen is not None and seen.submission_id != record_id):
-        taken_by_other = "meta/instanceID sudah dipakai oleh data lain; perbaikan harus memakai instanceID baru"
-        raise CONTENT_CONFLICT(taken_by_other, errors=[{"field": "meta/instanceID", "type": "taken",
-                                                        "message": taken_by_other}])
+        raise _taken("perbaikan")
     content = {**content, "submission_id": str(record_id)}
     sent_hash = canonical_hash(content)
     if seen is not None:
         if seen.content_hash == sent_hash:
             return Accepted(202, "Perbaikan ini sudah diterima sebelumnya; tidak disimpan dua kali.", str(record_id))
-        raise CONTENT_CONFLICT("this instanceID was already stored with different content",
-                               errors=[{"field": "meta/instanceID",
-                                        "message": "already used with different content"}],
-                               submission_id=str(seen.submission_id))
+        raise _reused(str(seen.submission_id))
     try:
         replay = await correct(record_id, content, principal)
     except Problem as p:
         if p.code == NOT_FOUND.code:
-            raise NOT_FOUND(f"meta/deprecatedID names no record in the registry ({deprecated_id}); "
-                            "an edit must replace an instance that was sent",
-                            errors=[{"field": "meta/deprecatedID", "type": "not_found",
-                                     "message": "no record with this instanceID"}]) from None
+            message = (f"meta/deprecatedID {did} tidak ditemukan: perbaikan harus mengganti data yang "
+                       "pernah terkirim ke server ini")
+            raise NOT_FOUND(message, errors=[{"field": "meta/deprecatedID", "type": "not_found",
+                                              "message": message}]) from None
         raise
     async with db.transaction() as conn:
         await conn.execute(queries.REMEMBER, {"id": iid, "submission_id": record_id, "deprecated_id": did,
