@@ -108,6 +108,42 @@ async def test_an_edit_cannot_take_another_records_id(client, keys, enum_banyuas
     assert (got["version"], got["data"]["alamat"]) == (3, "Jl. Merdeka No. 4")
 
 
+async def test_a_new_instance_cannot_take_an_edits_id(client, keys, enum_banyuasin, verif, pg):
+    """A new instance (no deprecatedID) whose instanceID is an edit's of someone else's record
+    is 409 and stores nothing: stored, it would be the record the owner's next edit, naming
+    that id as deprecatedID, went to (and was refused 403 there). The owner's edit then works."""
+    lain = await keys.make("enumerator", "16.07", name="enum-banyuasin-lain")
+    milik_a = umkm()
+    a = milik_a["submission_id"]
+    assert (await post(client, enum_banyuasin, instance(milik_a))).status_code == 201
+    await _reject(client, verif, a)
+    edit = str(uuid.uuid4())
+    fixed_a = {**milik_a, "alamat": "Jl. Merdeka No. 3"}
+    r = await post(client, enum_banyuasin, instance(fixed_a, instance_id=edit, deprecated_id=a))
+    assert r.status_code == 201, r.text
+
+    # another enumerator's new record under the edit's id, and the owner's own new record too
+    squat = {**umkm(nama_usaha="Toko Lain", nik_pemilik="1607014205850002"), "submission_id": edit}
+    changes = await pg.fetchval("SELECT count(*) FROM changes")
+    for key in (lain, enum_banyuasin):
+        r = await post(client, key, instance(squat))
+        assert r.status_code == 409, r.text
+        assert message(r) == ("error", "Data ditolak: instanceID ini sudah dipakai untuk data dengan isi lain. "
+                                       "meta/instanceID sudah dipakai oleh data lain; data baru harus memakai "
+                                       "instanceID baru")
+        assert a not in r.text
+    assert await pg.fetchval("SELECT count(*) FROM submissions") == 1
+    assert await pg.fetchval("SELECT count(*) FROM changes") == changes   # nothing in the feed either
+
+    # the owner's next edit, naming the edit as deprecatedID, reaches the owner's record
+    await _reject(client, verif, a, version=2)
+    r = await post(client, enum_banyuasin, instance({**fixed_a, "alamat": "Jl. Merdeka No. 4"},
+                                                    instance_id=str(uuid.uuid4()), deprecated_id=edit))
+    assert r.status_code == 201, r.text
+    got = await _record(client, enum_banyuasin, a)
+    assert (got["version"], got["data"]["alamat"]) == (3, "Jl. Merdeka No. 4")
+
+
 async def test_an_edit_id_taken_before_the_fix_does_not_hold_the_owners_record(client, keys, enum_banyuasin,
                                                                               verif, pg):
     """A row left by the old bug (an edit of B's record remembered under A's record id) no
@@ -119,6 +155,8 @@ async def test_an_edit_id_taken_before_the_fix_does_not_hold_the_owners_record(c
     assert (await post(client, lain, instance(milik_b))).status_code == 201
     await pg.execute("INSERT INTO openrosa_instances (instance_id, submission_id, deprecated_id, content_hash) "
                      "VALUES ($1, $2, $2, '\\x00')", uuid.UUID(a), uuid.UUID(b))
+    # the id is the record's own: its instance sent again is a replay, not refused as an edit's id
+    assert (await post(client, enum_banyuasin, instance(milik_a))).status_code == 202
     await _reject(client, verif, a)
     r = await post(client, enum_banyuasin, instance({**milik_a, "alamat": "Jl. Merdeka No. 3"},
                                                     instance_id=str(uuid.uuid4()), deprecated_id=a))

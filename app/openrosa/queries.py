@@ -1,5 +1,5 @@
 """All SQL of the OpenRosa transport: the map from an edit's instanceID to its record
-(migration 0008), and whether an id is taken by a record. Records themselves are written by the
+(migration 0008), and whether an id is taken by a record or an edit. Records themselves are written by the
 submissions and verification domains."""
 from sqlalchemy import text
 
@@ -13,6 +13,17 @@ RESOLVE = text(
 # coordinator the directory answers, one routed query (ops/citus/distribute.sql).
 IS_RECORD = text("SELECT EXISTS (SELECT 1 FROM submissions WHERE submission_id = :id)")
 IS_RECORD_CITUS = text("SELECT EXISTS (SELECT 1 FROM submission_ids WHERE submission_id = :id)")
+
+# Whether a new instance's id is an edit's instanceID and no record's own id (service._edit_id).
+# Run on the driver connection (asyncpg's $1), on the hot path of every new submission: two
+# primary-key probes as InitPlans, the second run only when the first finds an edit (EXPLAIN
+# ANALYZE: "never executed"), so a new id costs one index probe. On a Citus coordinator
+# the directory stands for the records; both tables are distributed by the id and co-located,
+# so it is one routed query.
+EDIT_ID = ("SELECT EXISTS (SELECT 1 FROM openrosa_instances WHERE instance_id = $1) "
+           "AND NOT EXISTS (SELECT 1 FROM submissions WHERE submission_id = $1)")
+EDIT_ID_CITUS = ("SELECT EXISTS (SELECT 1 FROM openrosa_instances WHERE instance_id = $1) "
+                 "AND NOT EXISTS (SELECT 1 FROM submission_ids WHERE submission_id = $1)")
 
 REMEMBER = text(
     """

@@ -174,6 +174,9 @@ async def _new(content: dict, principal: Principal) -> Accepted:
         INGESTED.labels("rejected").inc()
         raise rejected[0].problem()
     sid = prepared[0].submission_id
+    if await _edit_id(sid):
+        INGESTED.labels("rejected").inc()
+        raise _taken("data baru")
     (outcome,) = await store(prepared, principal)
     INGESTED.labels("rejected" if outcome.outcome == "conflict" else outcome.outcome).inc()
     if outcome.outcome == "conflict":
@@ -181,6 +184,22 @@ async def _new(content: dict, principal: Principal) -> Accepted:
     if outcome.outcome == "created":
         return Accepted(201, "Data diterima dan tersimpan dengan status masuk (menunggu verifikasi).", sid)
     return Accepted(202, "Data ini sudah diterima sebelumnya; tidak disimpan dua kali.", sid)
+
+
+async def _edit_id(submission_id: str) -> bool:
+    """Whether a new instance's id is an edit's instanceID that no record has as its own. Such
+    an instance is refused: stored, it would be the record the owner's next edit of the edited
+    record names as deprecatedID (a record's own id wins there, see _edit), and that edit would
+    be refused 403. An id that is both (an edit remembered under a record's id before _edit
+    refused that) is the record's, so its retries stay replays.
+
+    One statement of primary-key probes on the driver connection, before the store: the single
+    submission's statement is shared with other single writes (app.submissions.service.store),
+    so this check cannot ride in it from here. Being before it, it does not hold against an
+    edit remembering the same id in the same instant (an id the phone made a moment before)."""
+    sql = queries.EDIT_ID_CITUS if citus.enabled() else queries.EDIT_ID
+    async with db.driver() as conn:
+        return bool(await conn.fetchval(sql, uuid.UUID(submission_id)))
 
 
 def _uuid(value: str, field: str) -> uuid.UUID:
