@@ -18,8 +18,14 @@ exactly once, the rejoined node has them too, and the walidata's cursors from be
 failovers continue the change feed with every change exactly once. The times are printed and
 saved in test-artifacts/patroni.json.
 
-Skipped, saying why, where etcd (Debian's etcd-server, installed with apt-get as root) or
-Patroni (the `test` extras) cannot be had.
+Then a leader node that is lost while its addresses hang instead of refusing (a frozen host):
+the service behind HAProxy on Patroni's /primary (ops/patroni/haproxy.cfg) has its writes back
+within 30 s; on the multi-host DATABASE_URL with that node first it does not (an open defect of
+the service, xfail with its cause; docs/operations.md).
+
+Skipped, saying why, where etcd (Debian's etcd-server) or HAProxy cannot be installed with
+apt-get (as root), or Patroni (the `test` extras) is missing. Each test runs a cluster of its
+own; the logs of etcd, the nodes and the service are kept in test-artifacts/patroni/.
 """
 from __future__ import annotations
 
