@@ -77,3 +77,31 @@ def test_multi_host_urls_reach_asyncpg_as_host_lists(given, expected, hosts, por
     assert (kwargs["host"], kwargs["port"]) == (hosts, ports)
     if "target_session_attrs" in given:
         assert kwargs["target_session_attrs"] == "read-write"
+
+
+def _connect_timed_out() -> BaseException:
+    """What asyncpg raises when a host does not answer within the connect timeout: a
+    TimeoutError whose cause is the cancelled connect."""
+    import asyncio
+
+    try:
+        try:
+            raise asyncio.CancelledError()
+        except asyncio.CancelledError as cancelled:
+            raise TimeoutError() from cancelled
+    except TimeoutError as exc:
+        return exc
+
+
+def test_a_host_that_does_not_answer_is_a_503_not_a_500():
+    """A hung host (a frozen node of a failover pair) times out the connect; the client is told
+    to come back, as for a refused one (it was answered 500 before)."""
+    from sqlalchemy.exc import DBAPIError
+
+    exc = _connect_timed_out()
+    assert fault_kind(exc) == Fault.UNAVAILABLE
+    wrapped = DBAPIError("connect", None, exc)
+    wrapped.__cause__ = exc
+    for e in (exc, wrapped):
+        p = database_problem(e)
+        assert p is not None and p.status == 503 and p.headers["Retry-After"] == "2"

@@ -473,6 +473,10 @@ def fault_kind(exc: BaseException) -> str | None:
         if state in ("53300", "53200"):
             return Fault.BUSY
         return None
+    # Connecting to a host that does not answer ends in a TimeoutError around the cancelled
+    # connect (the innermost error is a CancelledError): as much an outage as a refusal.
+    if any(isinstance(e, TimeoutError) for e in _chain(exc)):
+        return Fault.UNAVAILABLE
     root = _root(exc)
     if isinstance(root, OSError | DriverClientError):
         # Connecting failed (refused, reset, no such socket, timed out), or the driver found the
