@@ -6,6 +6,10 @@ it, in (xid, id) order. A cursor handed out by a snapshot also carries that snap
 that was visible to it; the feed skips those until it has passed the snapshot's xmax, after
 which the snapshot is dropped from the cursor.
 
+On a Citus cluster the national feed has one such position per provinsi (ClusterCursor): each
+provinsi's changes carry the transaction ids of the worker that holds it, which are not
+comparable with another worker's, so no single position can say where the nation stands.
+
 Consumers must treat the string as opaque: its encoding may change between versions, and
 the service keeps accepting the old ones."""
 from __future__ import annotations
@@ -26,6 +30,20 @@ _U64 = 2**64 - 1
 
 class CursorError(ValueError):
     pass
+
+
+def _unwrap(text: str) -> str:
+    """The raw text of a cursor string (unpadded URL-safe base64 of ASCII)."""
+    if len(text) > 20_000:
+        raise CursorError("cursor too long")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise CursorError("not a cursor given by this service") from None
+
+
+def _wrap(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)
@@ -66,18 +84,16 @@ class Cursor:
         raw = f"{_VERSION}:{self.xid}:{self.id}"
         if self.snapshot is not None:
             raw += ":" + self.snapshot.text()
-        return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+        return _wrap(raw)
 
     @classmethod
     def decode(cls, text: str | None) -> Cursor:
         if text is None or text == "":
             return cls()
-        if len(text) > 20_000:
-            raise CursorError("cursor too long")
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise CursorError("not a cursor given by this service") from None
+        return cls._parse(_unwrap(text))
+
+    @classmethod
+    def _parse(cls, raw: str) -> Cursor:
         parts = raw.split(":", 3)
         if len(parts) < 3 or parts[0] != _VERSION or not _INT.match(parts[1]) or not _INT.match(parts[2]):
             raise CursorError("not a cursor given by this service")
@@ -88,3 +104,119 @@ class Cursor:
         if snap is not None and xid >= snap.xmax:
             snap = None
         return cls(xid, id_, snap)
+
+
+_CLUSTER_VERSION = "2"
+_PROVINSI = re.compile(r"^[0-9]{2}$")
+# 38 provinsi today; the bound leaves room for new ones and keeps a hostile cursor small.
+MAX_PROVINSI = 100
+
+
+@dataclass(frozen=True)
+class ClusterCursor:
+    """Where a consumer stands in the national feed of a Citus cluster: one position (a Cursor,
+    with the snapshot of a snapshot cursor while it can still hide a change) per provinsi, in
+    that provinsi's worker's transaction ids, and the provinsi the next page starts with (`at`,
+    "" for the first), so that pages go round the provinsi and one provinsi's backlog never
+    holds the others back.
+
+    Text (before base64, docs/sync.md): `2|at|KK:xid:id[:n];...|snapshot|snapshot...`: the
+    positions in provinsi order, those still at the start left out, each naming by index `n`
+    the snapshot it carries (provinsi on one worker share theirs, so each is written once)."""
+    positions: tuple[tuple[str, Cursor], ...] = ()
+    at: str = ""
+
+    @classmethod
+    def of(cls, positions: dict[str, Cursor], at: str = "") -> ClusterCursor:
+        """The canonical cursor: positions in provinsi order, none at the start (Cursor())."""
+        return cls(tuple(sorted((p, c) for p, c in positions.items() if c != Cursor())), at)
+
+    def position(self, provinsi: str) -> Cursor:
+        for p, c in self.positions:
+            if p == provinsi:
+                return c
+        return Cursor()
+
+    def _raw(self, marked: str | None = None) -> str:
+        """The raw text; with `marked`, that provinsi's xid:id is written as NUL (line_encoder)."""
+        snaps: list[Snapshot] = []
+        index: dict[Snapshot, int] = {}
+        items = []
+        for p, c in self.positions:
+            tail = ""
+            if c.snapshot is not None:
+                k = index.get(c.snapshot)
+                if k is None:
+                    k = index[c.snapshot] = len(snaps)
+                    snaps.append(c.snapshot)
+                tail = f":{k}"
+            items.append(f"{p}:\0{tail}" if p == marked else f"{p}:{c.xid}:{c.id}{tail}")
+        return "|".join([_CLUSTER_VERSION, self.at, ";".join(items), *(s.text() for s in snaps)])
+
+    def encode(self) -> str:
+        return _wrap(self._raw())
+
+    def line_encoder(self, provinsi: str, at: str):
+        """encode(pos) -> the cursor text of this cursor with `provinsi` at `pos` and the next
+        page starting at `at`: the cursor of every change line of a page, built from a prefix
+        and a suffix made once per provinsi and snapshot rather than from all 38 positions a
+        line."""
+        others = dict(self.positions)
+        cache: dict[Snapshot | None, tuple[str, str]] = {}
+
+        def encode(pos: Cursor) -> str:
+            parts = cache.get(pos.snapshot)
+            if parts is None:
+                raw = ClusterCursor(tuple(sorted({**others, provinsi: pos}.items())), at)._raw(marked=provinsi)
+                head, _, tail = raw.partition("\0")
+                parts = cache[pos.snapshot] = (head, tail)
+            return _wrap(f"{parts[0]}{pos.xid}:{pos.id}{parts[1]}")
+
+        return encode
+
+    @classmethod
+    def decode(cls, text: str | None) -> ClusterCursor:
+        if text is None or text == "":
+            return cls()
+        return cls._parse(_unwrap(text))
+
+    @classmethod
+    def _parse(cls, raw: str) -> ClusterCursor:
+        parts = raw.split("|")
+        if len(parts) < 3 or parts[0] != _CLUSTER_VERSION:
+            raise CursorError("not a cursor of the national feed of this cluster")
+        at, items = parts[1], parts[2]
+        if at and not _PROVINSI.match(at):
+            raise CursorError("malformed cursor")
+        if len(parts) - 3 > MAX_PROVINSI:
+            raise CursorError("too many snapshots")
+        snaps = [Snapshot.parse(s) for s in parts[3:]]
+        positions: dict[str, Cursor] = {}
+        for item in items.split(";") if items else ():
+            f = item.split(":")
+            if (len(f) not in (3, 4) or not _PROVINSI.match(f[0]) or f[0] in positions
+                    or not all(_INT.match(x) for x in f[1:])):
+                raise CursorError("malformed position")
+            xid, id_ = int(f[1]), int(f[2])
+            if xid > _U64 or id_ > 2**63 - 1:
+                raise CursorError("cursor out of range")
+            snap = None
+            if len(f) == 4:
+                if int(f[3]) >= len(snaps):
+                    raise CursorError("position names a snapshot the cursor lacks")
+                snap = snaps[int(f[3])]
+                if xid >= snap.xmax:
+                    snap = None
+            positions[f[0]] = Cursor(xid, id_, snap)
+            if len(positions) > MAX_PROVINSI:
+                raise CursorError("too many positions")
+        return cls.of(positions, at)
+
+
+def decode_any(text: str | None) -> Cursor | ClusterCursor:
+    """A cursor of any feed this service serves: one position (one server, or one provinsi of
+    a cluster) or the national feed of a cluster; no text is the start (Cursor())."""
+    if text is None or text == "":
+        return Cursor()
+    raw = _unwrap(text)
+    return ClusterCursor._parse(raw) if raw.startswith(_CLUSTER_VERSION + "|") else Cursor._parse(raw)

@@ -170,8 +170,9 @@ assert CHANGE_RANGE_LINES != CHANGE_LINES
 # holds there when the horizon and the snapshot are that worker's too. Every statement below
 # therefore names the provinsi ($PROVINSI, the distribution column) and is routed to that
 # worker; the record of a change is joined on the distribution column as well. Transaction
-# ids of different workers are not comparable: there is no national horizon (the service
-# answers NOT_ON_CLUSTER to a national key, pointing at the per-provinsi feed).
+# ids of different workers are not comparable: there is no national horizon, so the national
+# feed holds a position per provinsi (app.sync.cursor.ClusterCursor) and pages them one
+# provinsi after the other, each with its own worker's horizon.
 HORIZON_CITUS = ("SELECT pg_snapshot_xmin(pg_current_snapshot())::text FROM provinsi_feed "
                  "WHERE kode_provinsi = $1")
 CURRENT_SNAPSHOT_CITUS = "SELECT pg_current_snapshot()::text FROM provinsi_feed WHERE kode_provinsi = $1"
@@ -193,3 +194,27 @@ CHANGE_LINES_CITUS = _on_provinsi(CHANGE_LINES, "$7::text")     # CHANGE_LINES' 
 # CURRENT_SNAPSHOT_CITUS. $1 periode · $2 scope · $3 provinsi.
 SNAPSHOT_CITUS = SNAPSHOT + "      AND r.kode_provinsi = $3::text\n"
 
+
+# ---- National streams on the cluster: every provinsi, each on its own worker.
+
+# One connection per worker for the whole transaction. Citus may otherwise open several
+# connections to a worker for one fan-out (each a worker transaction with a snapshot of its
+# own): a national snapshot must read each provinsi in the worker transaction whose
+# snapshot its cursor names, and a feed page needs no more than one anyway.
+ONE_CONNECTION_PER_WORKER = "SET LOCAL citus.max_adaptive_executor_pool_size = 1"
+
+# Every provinsi with its worker's horizon, or its worker's snapshot: a fan-out over
+# provinsi_feed, whose row of a provinsi lies on the worker holding that provinsi's records.
+HORIZONS_CITUS = ("SELECT kode_provinsi, pg_snapshot_xmin(pg_current_snapshot())::text FROM provinsi_feed "
+                  "ORDER BY kode_provinsi")
+SNAPSHOTS_CITUS = "SELECT kode_provinsi, pg_current_snapshot()::text FROM provinsi_feed ORDER BY kode_provinsi"
+
+# One provinsi's part of a national snapshot: SNAPSHOT_CITUS ($1 periode · $2 scope · $3
+# provinsi), read only in the worker transaction whose snapshot is $4, the one the cursor
+# names for this provinsi; in any other the statement fails (a cut stream) rather than return
+# rows the cursor does not describe. pg_current_snapshot() without columns is a one-time test,
+# made before the first row is read, also when the provinsi has none.
+SNAPSHOT_PART_CITUS = SNAPSHOT_CITUS + """      AND CAST(CASE WHEN pg_current_snapshot()::text = $4::text THEN 'true'
+               ELSE 'the worker snapshot of provinsi ' || $3::text || ' changed within a national snapshot'
+               END AS boolean)
+"""

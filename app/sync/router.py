@@ -16,7 +16,7 @@ from app.core.replicas import FRESHNESS_HEADERS
 from app.core.settings import settings
 from app.observability.logs import CUT_OFF
 from app.sync import service
-from app.sync.cursor import Cursor, CursorError
+from app.sync.cursor import CursorError, decode_any
 from app.sync.schemas import ChangeLine, EndLine, SyncRecord
 
 log = logging.getLogger("kumkm.sync")
@@ -125,7 +125,7 @@ async def changes(
     its old name `changed_at` is still in every line for consumers written against it, until
     release 0.2.0, which removes it; read `pada` instead."""
     try:
-        start = Cursor.decode(after)
+        start = decode_any(after)
     except CursorError:
         message = ("after bukan kursor dari layanan ini: kirim cursor sebuah baris perubahan, baris akhir "
                    "atau snapshot apa adanya")
@@ -163,6 +163,7 @@ async def snapshot(
     the feed from the snapshot's cursor and nothing is lost or doubled."""
     await _check_periode(periode)
     state = await service.open_snapshot(principal, periode, fmt)
+    assert state.cursor is not None                    # a snapshot's cursor is known before its first row
     headers = {**_NO_STORE, CURSOR_HEADER: state.cursor.encode()}
     media = "text/csv; charset=utf-8" if fmt == "csv" else NDJSONResponse.media_type
     return _Stream(state, service.snapshot_body(state, fmt), media_type=media, headers=headers)

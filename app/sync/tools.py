@@ -12,7 +12,6 @@ import orjson
 
 from app.core.access import Principal, log_access
 from app.core.cli import UsageError, progress
-from app.core.errors import Problem
 from app.core.record import flat
 from app.core.reference import known_periode
 from app.sync import queries
@@ -82,22 +81,20 @@ async def export(*, periode: str, wilayah: str | None, fmt: str, out: Path, mask
             level = await pg.fetchval(queries.WILAYAH_LEVEL, wilayah)
             if level not in (1, 2):
                 raise UsageError(f"--wilayah: {wilayah!r} is not an existing provinsi or kabupaten/kota code")
-        try:
-            scope = on_cluster(Scope(wilayah, periode, not mask_pii), "ekspor")
-        except Problem as exc:
-            raise UsageError(f"--wilayah: {exc.detail}") from exc
+        # on a Citus cluster without --wilayah: every provinsi, each from its own worker's snapshot
+        scope = on_cluster(Scope(wilayah, periode, not mask_pii))
         started = time.monotonic()
         n = 0
         async with pg.transaction(isolation="repeatable_read", readonly=True):
             await pg.execute(queries.BEGIN_SYNC)
-            _, cursor = await snapshot_cursor(pg, scope.provinsi)
+            snaps, cursor = await snapshot_cursor(pg, scope)
             total = await pg.fetchval(queries.SNAPSHOT_COUNT, periode, wilayah)
             out.parent.mkdir(parents=True, exist_ok=True)
             bar = progress(total, f"export {periode}")
             if fmt == "parquet":
                 sink = _ParquetOut(tmp)
                 try:
-                    async for lines in snapshot_rows(pg, scope):
+                    async for lines in snapshot_rows(pg, scope, snaps):
                         sink.write([orjson.loads(flat.record_line(ln, scope.pii)) for ln in lines])
                         n += len(lines)
                         bar.update(len(lines))
@@ -108,7 +105,7 @@ async def export(*, periode: str, wilayah: str | None, fmt: str, out: Path, mask
                     writer = csv.writer(f, lineterminator="\n") if fmt == "csv" else None
                     if writer:
                         writer.writerow(flat.COLUMNS)
-                    async for lines in snapshot_rows(pg, scope):
+                    async for lines in snapshot_rows(pg, scope, snaps):
                         if writer:
                             for ln in lines:
                                 cells = flat.flatten(orjson.loads(flat.record_line(ln, scope.pii)))

@@ -13,6 +13,12 @@ snapshot itself: changes of transactions the snapshot saw (committed between its
 xmax and not in flight) are already in it, so the feed skips those, and delivers everything
 else, until the position passes the snapshot's xmax.
 
+On a Citus cluster the same rule holds per provinsi, on the worker that holds it (its
+changes carry that worker's transaction ids): a key of a provinsi or kabupaten/kota pages its
+provinsi's feed with one position, a national key pages every provinsi with a position each
+(app.sync.cursor.ClusterCursor), and a national snapshot reads each provinsi in its worker's
+own REPEATABLE READ transaction.
+
 Both stream in chunks from a raw asyncpg connection, so memory does not grow with the size
 of the result."""
 from __future__ import annotations

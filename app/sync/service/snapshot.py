@@ -13,7 +13,7 @@ from app.core.access import Principal
 from app.core.errors import Problem
 from app.core.record import flat
 from app.sync import queries
-from app.sync.cursor import Cursor, Snapshot
+from app.sync.cursor import ClusterCursor, Cursor, Snapshot
 from app.sync.service import limits
 from app.sync.service.scope import Scope, scope_of
 from app.sync.service.streams import StreamState, admitted, copy_lines, open_helper, ordered_copy
@@ -22,28 +22,45 @@ log = logging.getLogger("kumkm.sync")
 
 # ------------------------------------------------------------------------- snapshot
 
-async def snapshot_cursor(pg, provinsi: str | None = None) -> tuple[Snapshot, Cursor]:
-    """The PostgreSQL snapshot a REPEATABLE READ transaction reads with, and the feed cursor
-    that continues from what it sees: the snapshot's xmin, with the snapshot itself while
-    transactions were in flight (the feed then skips what the snapshot already saw,
+async def snapshot_cursor(pg, scope: Scope) -> tuple[str | dict[str, str], Cursor | ClusterCursor]:
+    """The PostgreSQL snapshot a REPEATABLE READ transaction reads with (its text), and the
+    feed cursor that continues from what it sees: the snapshot's xmin, with the snapshot itself
+    while transactions were in flight (the feed then skips what the snapshot already saw,
     docs/sync.md).
 
     Not "the last change the snapshot saw": that cursor (stable while nothing is written) was
     tried and lost exactly-once under concurrent writers and a failover
     (tests/test_failover.py delivered records of the snapshot again), so the cursor keeps the
-    proven form and may differ between two exports of an unchanged registry."""
+    proven form and may differ between two exports of an unchanged registry.
+
+    A national snapshot of a Citus cluster: the snapshot of every worker, by provinsi (a dict
+    of their texts), each taken by the worker transaction this one keeps on that worker for
+    its whole length (one connection per worker), and the cursor with each provinsi's
+    position from its worker's snapshot (ClusterCursor). Each provinsi's part is consistent
+    and continues that provinsi's feed exactly; the parts are not one instant of the nation
+    (a batch spanning two workers may be in one part and still to come in the feed of the
+    other), which exactly once per provinsi does not need."""
+    if scope.national_on_cluster:
+        await pg.execute(queries.ONE_CONNECTION_PER_WORKER)
+        snaps = {p: Snapshot.parse(text) for p, text in await pg.fetch(queries.SNAPSHOTS_CITUS)}
+        return ({p: snap.text() for p, snap in snaps.items()},
+                ClusterCursor.of({p: _start(snap) for p, snap in snaps.items()}))
     # on Citus: the snapshot of the provinsi's worker, the first statement of this transaction
     # there, so every later read of the stream on that worker reads with it
-    snap = Snapshot.parse(await pg.fetchval(queries.CURRENT_SNAPSHOT) if provinsi is None
-                          else await pg.fetchval(queries.CURRENT_SNAPSHOT_CITUS, provinsi))
-    return snap, Cursor(snap.xmin, 0, snap if snap.xmax > snap.xmin else None)
+    snap = Snapshot.parse(await pg.fetchval(queries.CURRENT_SNAPSHOT) if scope.provinsi is None
+                          else await pg.fetchval(queries.CURRENT_SNAPSHOT_CITUS, scope.provinsi))
+    return snap.text(), _start(snap)
+
+
+def _start(snap: Snapshot) -> Cursor:
+    return Cursor(snap.xmin, 0, snap if snap.xmax > snap.xmin else None)
 
 
 async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> StreamState:
     """A snapshot reads a usable standby when there is one (app.core.replicas): a standby's
     pg_snapshot is a snapshot of the primary's transaction ids (physical replication keeps
     them), so its cursor continues the feed on the primary exactly as one taken there."""
-    scope = scope_of(principal, periode, "snapshot")   # refused before a stream slot is taken
+    scope = scope_of(principal, periode)
     route = replicas.choose()
     state: StreamState | None = None
     try:
@@ -77,19 +94,32 @@ async def _open_snapshot(principal: Principal, periode: str | None, fmt: str, sc
         tr = conn.pg.transaction(isolation="repeatable_read", readonly=True)
         await tr.start()
         await conn.pg.execute(queries.BEGIN_SYNC)
-        snap, cursor = await snapshot_cursor(conn.pg, scope.provinsi)
+        snap, cursor = await snapshot_cursor(conn.pg, scope)
     state = StreamState("GET /api/v1/sync/snapshot", principal,
                         {"periode": periode, "format": fmt, "kode_wilayah": scope.wilayah,
-                         "pii": scope.pii, "snapshot": snap.text()},
+                         "pii": scope.pii, "snapshot": snap},
                         cursor=cursor, conn=conn, scope=scope, tr=tr, slot=True, engine=engine)
     return state
 
 
-async def snapshot_rows(pg, scope: Scope) -> AsyncIterator[list[str]]:
+async def snapshot_rows(pg, scope: Scope, snapshot: str | dict[str, str]) -> AsyncIterator[list[str]]:
     """Chunks of stored record lines of the current records, read through a server-side
-    cursor inside the caller's transaction."""
-    cur = await (pg.cursor(queries.SNAPSHOT, scope.periode, scope.wilayah) if scope.provinsi is None
-                 else pg.cursor(queries.SNAPSHOT_CITUS, scope.periode, scope.wilayah, scope.provinsi))
+    cursor inside the caller's transaction (`snapshot`: what snapshot_cursor gave)."""
+    if scope.national_on_cluster:
+        assert isinstance(snapshot, dict)
+        for provinsi, snap in sorted(snapshot.items()):
+            async for rows in _chunks(pg, queries.SNAPSHOT_PART_CITUS, scope.periode, scope.wilayah, provinsi, snap):
+                yield rows
+    elif scope.provinsi is None:
+        async for rows in _chunks(pg, queries.SNAPSHOT, scope.periode, scope.wilayah):
+            yield rows
+    else:
+        async for rows in _chunks(pg, queries.SNAPSHOT_CITUS, scope.periode, scope.wilayah, scope.provinsi):
+            yield rows
+
+
+async def _chunks(pg, query: str, *args) -> AsyncIterator[list[str]]:
+    cur = await pg.cursor(query, *args)
     while True:
         rows = await cur.fetch(limits.CHUNK)
         if not rows:
@@ -100,8 +130,16 @@ async def snapshot_rows(pg, scope: Scope) -> AsyncIterator[list[str]]:
 async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
     """Snapshot lines as stored; a large table is read by two connections sharing the
     stream's snapshot (pg_export_snapshot), range of pages by range of pages, in order."""
-    pg, scope = state.conn.pg, state.scope
+    pg, scope = state.pg, state.scope
     assert scope is not None                           # a snapshot's state has one
+    if scope.national_on_cluster:
+        # on Citus, national: provinsi after provinsi, each read on its worker in the stream's
+        # transaction there, whose snapshot the cursor names for it (checked by the statement)
+        for provinsi, snap in sorted(state.detail["snapshot"].items()):
+            async for block in copy_lines(pg, queries.SNAPSHOT_PART_CITUS, scope.periode, scope.wilayah,
+                                          provinsi, snap):
+                yield block
+        return
     if scope.provinsi is not None:
         # on Citus: one routed read on the provinsi's worker, in the stream's own transaction
         # (the pages and ctids of the coordinator's empty table say nothing of the shards)
@@ -127,14 +165,15 @@ async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
 
 
 async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
-    scope, tr = state.scope, state.tr
-    pg = state.conn.pg
+    scope, tr, cursor = state.scope, state.tr, state.cursor
+    assert scope is not None and cursor is not None    # a snapshot's state has both
+    pg = state.pg
     n = 0
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(flat.COLUMNS)
-        async for lines in snapshot_rows(pg, scope):
+        async for lines in snapshot_rows(pg, scope, state.detail["snapshot"]):
             for line in lines:
                 cells = flat.flatten(orjson.loads(flat.record_line(line, scope.pii)))
                 writer.writerow([flat.csv_value(cells[c]) for c in flat.COLUMNS])
@@ -152,6 +191,6 @@ async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
     state.complete = True
     await state.finish()
     if fmt != "csv":
-        yield orjson.dumps({"end": True, "cursor": state.cursor.encode(), "count": n}) + b"\n"
+        yield orjson.dumps({"end": True, "cursor": cursor.encode(), "count": n}) + b"\n"
 
 

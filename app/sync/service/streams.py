@@ -8,13 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from app.core import db
 from app.core.access import Principal, log_access
 from app.core.errors import TOO_MANY, describe, fault_kind
 from app.core.settings import settings
 from app.sync import queries
-from app.sync.cursor import Cursor
+from app.sync.cursor import ClusterCursor, Cursor
 from app.sync.service.limits import COPY_BLOCK, HELPER_WAIT
 from app.sync.service.scope import Scope
 
@@ -105,15 +106,21 @@ class StreamState:
     detail: dict
     rows: int = 0
     complete: bool = False
-    cursor: Cursor | None = None
+    cursor: Cursor | ClusterCursor | None = None
     conn: RawConnection | None = None
     scope: Scope | None = None
-    tr: object = None            # the asyncpg transaction the stream reads in
+    tr: Any = None               # the asyncpg transaction the stream reads in
     helpers: list | None = None  # extra connections of a parallel stream
     more: bool | None = None
     slot: bool = False           # holds one of the process's stream slots
     engine: object = None        # the pool of conn (a standby's for a snapshot read there)
     _finished: bool = False
+
+    @property
+    def pg(self) -> Any:
+        """The raw asyncpg connection of the stream, while it is open."""
+        assert self.conn is not None
+        return self.conn.pg
 
     async def finish(self) -> None:
         """Return the connection and the stream slot and write the access log, once,
