@@ -18,8 +18,13 @@ is cut half way by one client.
 Bounds: a group holds at most `max_items`; at most `max_running` groups run at once (each
 holds one pooled connection, so single writes never take more than that many from the
 pool); the queue holds at most `max_queued` callers, past which a caller is answered 503 at
-once; a caller waits in the queue at most `queue_timeout` seconds, then 503 with Retry-After,
-like a request that found no pooled connection in time.
+once; a caller waits for its answer at most `queue_timeout` seconds in all, then 503 with
+Retry-After: still queued, like a request that found no pooled connection in time (its write
+never runs); already in its group's statement, because that commit is not confirmed in time
+(a synchronous standby gone: app.core.db bounds the statement itself too). Such a write may
+be stored or not; it is never acknowledged, and the client's retry is idempotent. Counting
+the queue and the statement in one bound keeps every single write within it, where two
+bounds one after the other would let it wait twice as long.
 """
 from __future__ import annotations
 
@@ -29,6 +34,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from app.core.errors import POOL_BUSY, unavailable
+
+UNCONFIRMED = ("basis data belum mengonfirmasi penyimpanan dalam batas waktu; kirim ulang permintaan yang "
+               "sama sebentar lagi (aman: yang sudah tersimpan tidak tersimpan dua kali)")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -81,8 +89,10 @@ class Coalescer(Generic[T, R]):
             if not waiter.started:
                 self._queue.remove(waiter)
                 raise unavailable(POOL_BUSY) from None
-            # already in a statement: its answer is on its way (the statement has its own bounds)
-            return await asyncio.shield(waiter.future)
+            # In a statement that has not answered in time: the group runs on for its other
+            # callers (never cut by one of them); this one is not acknowledged.
+            waiter.future.add_done_callback(_consume)
+            raise unavailable(UNCONFIRMED) from None
         except asyncio.CancelledError:
             if not waiter.started:
                 self._queue.remove(waiter)

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -123,13 +124,16 @@ def make_engine(url: str, *, pool_size: int, application_name: str, pre_ping: bo
 
 def get_engine() -> AsyncEngine:
     """The request path's pool. A request that finds every connection busy for
-    KUMKM_DB_POOL_TIMEOUT seconds is answered 503 with Retry-After (app.core.errors)."""
+    KUMKM_DB_POOL_TIMEOUT seconds is answered 503 with Retry-After (app.core.errors); a write
+    whose commit the database does not confirm within as long is answered so too
+    (CommitUnconfirmed)."""
     global _engine
     if _engine is None:
         _engine = make_engine(resolve_url(), pool_size=settings.pool_size, application_name="kumkm",
                               # asyncpg caches prepared statements per connection (the hot
                               # statements are few), except behind a transaction pooler
                               **_pooler_args())
+        event.listen(_engine.sync_engine, "connect", _hear_cut_commits)
     return _engine
 
 
@@ -179,6 +183,11 @@ def watch_faults(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "handle_error")
     def _on_error(ctx: Any) -> None:
+        if _raw_of(ctx) in _abandoned:
+            # closed by the bound of a commit (below): that connection goes; the others are no
+            # less fit than before
+            ctx.is_disconnect = True
+            return
         if fault_kind(ctx.original_exception) in (Fault.UNAVAILABLE, Fault.READ_ONLY):
             # SQLAlchemy then discards this connection at once, and the rest of its pool
             # as they come back (the connections of other pools go by drop_connections).
@@ -227,49 +236,211 @@ def engine_key(engine: AsyncEngine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
+# ------------------------------------------------------------------ the bound of a commit
+#
+# With a synchronous standby, PostgreSQL acknowledges a COMMIT only once the standby has it,
+# and waits for that without any limit: statement_timeout does not cover the wait, and the
+# transaction keeps its row locks meanwhile, so every writer queues behind it. A standby that
+# is gone (promoted by a failover, stopped, cut off) would hold every write of the service for
+# as long as the clients wait. So every write's statements (each one its own commit) and a
+# transaction's COMMIT are bounded here at KUMKM_DB_POOL_TIMEOUT: past it the service closes
+# that connection and answers 503 with Retry-After (CommitUnconfirmed is a TimeoutError, an
+# OSError, which app.core.errors takes for the database unavailable); the write may be stored
+# or not, and the client's retry is safe (records and decisions are idempotent).
+#
+# Closed, not cancelled: a cancel (asyncpg's own timeout sends one) ends the server's wait and
+# makes the transaction visible, committed on this server only, to the next statement, so the
+# client's retry would be acknowledged as a "duplicate" of a record the standby may never get,
+# lost by the failover. With the connection closed the server's session keeps waiting, its
+# transaction invisible and its locks held (a retry waits behind them, bounded likewise), until
+# the standby confirms it or the server is fenced (its sessions ended; app.core.standby) or
+# stopped. Each such session holds a connection slot meanwhile: a standby gone for long is
+# brought back, failed over, or taken out of synchronous_standby_names (docs/replicas.md).
+# Reads (connect()) keep no bound: a report may rightly take longer.
+
+
+class CommitUnconfirmed(TimeoutError):
+    """The database did not confirm a write's commit within KUMKM_DB_POOL_TIMEOUT, or cut its
+    wait for the synchronous standby short: committed on this server or not, it may not
+    survive a failover. Answered 503 + Retry-After; the client's retry is idempotent."""
+
+
+_abandoned: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _arm(raw: Any) -> asyncio.TimerHandle | None:
+    if raw is None:
+        return None
+    return asyncio.get_running_loop().call_later(settings.pool_timeout, _abandon, raw)
+
+
+def _abandon(raw: Any) -> None:
+    # terminate() closes the socket at once and sends no cancel (the comment above says why);
+    # the call waiting on it fails with "connection was closed in the middle of operation"
+    _abandoned.add(raw)
+    raw.terminate()
+
+
+def _unconfirmed(exc: BaseException | None = None) -> CommitUnconfirmed:
+    return CommitUnconfirmed(f"the database did not confirm the write within KUMKM_DB_POOL_TIMEOUT "
+                             f"({settings.pool_timeout:g} s): a synchronous standby gone, or the server "
+                             f"overloaded" + (f" ({type(exc).__name__})" if exc is not None else ""))
+
+
+async def _raw(conn: AsyncConnection) -> Any:
+    return (await conn.get_raw_connection()).driver_connection
+
+
+def _raw_of(ctx: Any) -> Any:
+    """The asyncpg connection behind a SQLAlchemy error context, when there is one."""
+    try:
+        return ctx.connection.connection.driver_connection
+    except Exception:  # no connection, or already invalidated
+        return None
+
+
+_cut_commits: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _hear_cut_commits(dbapi_conn: Any, _record: Any) -> None:
+    """A commit whose wait for the synchronous standby the server cut short itself (an
+    operator's pg_cancel_backend) returns success with only a WARNING: "canceling wait for
+    synchronous replication ... might not have been replicated". That write must not be
+    acknowledged either. asyncpg hands notices to listeners (call_soon, before the statement's
+    own result reaches its caller); the write helpers look before they return."""
+    raw = getattr(dbapi_conn, "driver_connection", None) or getattr(dbapi_conn, "_connection", None)
+    if raw is not None:
+        raw.add_log_listener(_on_notice)
+
+
+def _on_notice(conn: Any, message: Any) -> None:
+    # PostgreSQL's English text (lc_messages of the embedded server, and the default); a
+    # server translating its messages is left to the bound alone
+    if "synchronous replication" in (getattr(message, "message", "") or ""):
+        _cut_commits.add(conn)
+
+
+def _confirmed(raw: Any) -> None:
+    if raw is not None and raw in _cut_commits:
+        _cut_commits.discard(raw)
+        raise CommitUnconfirmed("the database cut the commit's wait for the synchronous standby short: "
+                                "the write may be lost by a failover")
+
+
+# A replay (a record or decision sent again and answered as already there) acknowledges what an
+# earlier request wrote, and that may be committed on this server without being on the
+# synchronous standby yet: its commit's wait for the standby ended by the server itself (a kill
+# and crash recovery, a fast shutdown, a fence, a cancel), so the rows became visible here
+# first. Acknowledged as it is, the record would be lost by a failover before the standby has
+# it. So before a replay is answered, one tiny commit waits, like any commit, until the standby
+# holds the WAL up to it, which holds the earlier write (bounded like any commit: 503 when not
+# confirmed). It must write WAL in a transaction with an id: PostgreSQL waits for the standby
+# only then (RecordTransactionCommit), so `SELECT pg_current_xact_id()` alone would not wait;
+# a transactional logical message is the smallest such write. Without a synchronous standby it
+# is a plain commit.
+REPLAY_BARRIER = "SELECT pg_logical_emit_message(true, 'kumkm', 'replay')"
+
+
+async def replay_barrier(conn: Any = None) -> None:
+    """REPLAY_BARRIER on the given asyncpg connection (db.driver()) or SQLAlchemy autocommit
+    connection (db.autocommit()), else on one of its own."""
+    from sqlalchemy import text
+
+    if conn is None:
+        async with autocommit() as own:
+            await own.execute(text(REPLAY_BARRIER))
+    elif isinstance(conn, AsyncConnection):
+        await conn.execute(text(REPLAY_BARRIER))
+    else:
+        await conn.execute(REPLAY_BARRIER)
+
+
 @asynccontextmanager
 async def transaction() -> AsyncIterator[AsyncConnection]:
-    async with get_engine().begin() as conn:
-        yield conn
+    """One transaction; its COMMIT is bounded (above). Its statements are not: a transaction of
+    the CLI may load tens of thousands of rows; a statement of a request's transaction that
+    waits behind a commit in wait is bounded by that commit's own bound, which ends its wait."""
+    async with get_engine().connect() as conn:
+        raw = await _raw(conn)
+        timer = None
+        try:
+            async with conn.begin():
+                yield conn
+                timer = _arm(raw)
+        except BaseException as exc:
+            if raw is not None and raw in _abandoned and isinstance(exc, Exception) \
+                    and not isinstance(exc, CommitUnconfirmed):
+                raise _unconfirmed(exc) from exc
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if raw is not None and raw in _abandoned:   # closed after the COMMIT had returned
+            await conn.invalidate()
+        _confirmed(raw)
 
 
 @asynccontextmanager
 async def autocommit() -> AsyncIterator[AsyncConnection]:
-    """Each statement commits on its own. Hot writes that are one statement use it, so row
-    locks (the status counters) are held only while the server runs the statement, never
-    while this process's event loop is busy with other requests."""
+    """Each statement commits on its own; together bounded (above). Hot writes that are one
+    statement use it, so row locks (the status counters) are held only while the server runs
+    the statement, never while this process's event loop is busy with other requests."""
     async with get_engine().connect() as conn:
-        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+        raw = await _raw(conn)
+        timer = _arm(raw)
+        try:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+        except BaseException as exc:
+            if raw is not None and raw in _abandoned and isinstance(exc, Exception) \
+                    and not isinstance(exc, CommitUnconfirmed):
+                raise _unconfirmed(exc) from exc
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if raw is not None and raw in _abandoned:   # every statement had returned: confirmed
+            await conn.invalidate()
+        _confirmed(raw)
 
 
 @asynccontextmanager
 async def driver():
     """The pooled asyncpg connection itself, outside any transaction (each statement commits
-    on its own, as in autocommit()), for the few hot statements where SQLAlchemy's per-call
-    work costs more than the statement. A connection that broke under it is invalidated so
-    the pool does not hand it out again."""
+    on its own, as in autocommit(), bounded likewise), for the few hot statements where
+    SQLAlchemy's per-call work costs more than the statement. A connection that broke under
+    it is invalidated so the pool does not hand it out again."""
     from app.core.errors import Fault, fault_kind
 
     engine = get_engine()
     async with engine.connect() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
+        raw = await _raw(conn)
         if raw is not None and raw.is_closed():
             # the server went away while it sat in the pool (e.g. a failover): a new one
             await conn.invalidate()
-            raw = (await conn.get_raw_connection()).driver_connection
+            raw = await _raw(conn)
+        timer = _arm(raw)
         try:
             yield raw
         except BaseException as exc:
             # An error the server sent about the statement leaves the connection fit for the
             # next one; anything else (the connection lost, the protocol left mid-statement,
-            # a cancellation) may not: never hand it out again.
+            # a cancellation, the bound above) may not: never hand it out again.
+            cut = raw in _abandoned
             kind = fault_kind(exc)
-            broken = kind in (Fault.UNAVAILABLE, Fault.READ_ONLY)
-            if broken or raw.is_closed() or not _answered(exc):
+            broken = kind in (Fault.UNAVAILABLE, Fault.READ_ONLY) and not cut
+            if broken or cut or raw.is_closed() or not _answered(exc):
                 await conn.invalidate()
             if broken:
                 drop_connections(engine_key(engine))
+            if cut and isinstance(exc, Exception) and not isinstance(exc, CommitUnconfirmed):
+                raise _unconfirmed(exc) from exc
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if raw in _abandoned:      # every statement had returned: confirmed
+            await conn.invalidate()
+        _confirmed(raw)
 
 
 def _answered(exc: BaseException) -> bool:
@@ -286,9 +457,10 @@ def _answered(exc: BaseException) -> bool:
 
 @asynccontextmanager
 async def connect() -> AsyncIterator[AsyncConnection]:
-    """For reads of one statement: autocommit spares the BEGIN and ROLLBACK round trips."""
-    async with autocommit() as conn:
-        yield conn
+    """For reads of one statement: autocommit spares the BEGIN and ROLLBACK round trips. No
+    bound: a read never waits for a standby, and a report may rightly take long."""
+    async with get_engine().connect() as conn:
+        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def alembic_config(url: str | None = None):

@@ -442,7 +442,9 @@ def stream_engine(route: Route) -> AsyncEngine:
 # failover"): one committed transaction with an id, which waits for the synchronous standby
 # like any commit, is that barrier. Without a synchronous standby it is skipped.
 SYNC_STANDBYS = "SELECT current_setting('synchronous_standby_names')"
-BARRIER = "SELECT pg_current_xact_id()"
+# (a transaction that only takes an id writes no WAL, and PostgreSQL then waits for no standby:
+# the barrier writes a transactional logical message, as app.core.db.REPLAY_BARRIER does)
+BARRIER = "SELECT pg_logical_emit_message(true, 'kumkm', 'snapshot barrier')"
 
 
 async def sync_barrier() -> None:

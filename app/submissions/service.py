@@ -70,6 +70,8 @@ async def _store(items: list[tuple[Prepared, Principal]]) -> list[Outcome]:
         if others:
             res = await conn.fetch(queries.EXISTING_HASHES_NATIVE, others)
             stored_hash.update({str(r[0]): r[1] for r in res})
+            # a replay is acknowledged only once the record is on the synchronous standby
+            await db.replay_barrier(conn)
     return _outcomes(items, first, created, stored_hash)
 
 

@@ -157,6 +157,8 @@ async def decide(decisions: list[Decision], principal: Principal) -> list[Decisi
             ids = list({d.submission_id for d in rest})
             current = {str(r.submission_id): r for r in await conn.execute(queries.CURRENT_WITH_LAST,
                                                                              {"ids": ids})}
+            # a replay is acknowledged only once the decision is on the synchronous standby
+            await db.replay_barrier(conn)
     return _decision_outcomes(decisions, first, done, current, principal)
 
 
@@ -310,6 +312,7 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
     # Two tries: the second sees whatever a concurrent writer left and answers from it.
     for _ in range(2):
         if _judge_correction(cur, p.content_hash):
+            await db.replay_barrier()       # acknowledged only once on the synchronous standby
             return True
         async with db.transaction() as conn:
             args = {"row": orjson.dumps(p.row).decode(), "seen_version": cur.version,
@@ -322,6 +325,7 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
                 return False
             cur = await _current(conn, sid)
     if _judge_correction(cur, p.content_hash):
+        await db.replay_barrier()
         return True
     raise STATE_CONFLICT("rekaman berubah saat koreksi disimpan; baca rekaman itu lalu kirim koreksinya lagi",
                          submission_id=sid, current_status=cur.status, current_version=cur.version)
