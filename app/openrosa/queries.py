@@ -14,16 +14,13 @@ RESOLVE = text(
 IS_RECORD = text("SELECT EXISTS (SELECT 1 FROM submissions WHERE submission_id = :id)")
 IS_RECORD_CITUS = text("SELECT EXISTS (SELECT 1 FROM submission_ids WHERE submission_id = :id)")
 
-# Whether a new instance's id is an edit's instanceID and no record's own id (service._edit_id).
-# Run on the driver connection (asyncpg's $1), on the hot path of every new submission: two
-# primary-key probes as InitPlans, the second run only when the first finds an edit (EXPLAIN
-# ANALYZE: "never executed"), so a new id costs one index probe. On a Citus coordinator
-# the directory stands for the records; both tables are distributed by the id and co-located,
-# so it is one routed query.
-EDIT_ID = ("SELECT EXISTS (SELECT 1 FROM openrosa_instances WHERE instance_id = $1) "
-           "AND NOT EXISTS (SELECT 1 FROM submissions WHERE submission_id = $1)")
-EDIT_ID_CITUS = ("SELECT EXISTS (SELECT 1 FROM openrosa_instances WHERE instance_id = $1) "
-                 "AND NOT EXISTS (SELECT 1 FROM submission_ids WHERE submission_id = $1)")
+# Whether the edit remembered under an id came before the record with that id (a record made
+# later under an edit's id squatted it). Only asked when an id is both, which is rare: on a
+# Citus coordinator the records' side is a query over the shards.
+EDIT_CAME_FIRST = text(
+    "SELECT (SELECT dibuat_pada FROM openrosa_instances WHERE instance_id = :id) "
+    "< (SELECT dibuat_pada FROM submissions WHERE submission_id = :id)"
+)
 
 REMEMBER = text(
     """

@@ -108,11 +108,16 @@ def _read(content_type: bytes | None, body: bytes, complete: bool) -> Instance:
 # Submissions are split and parsed off the event loop, in a thread of their own (the loop keeps
 # answering while a hostile body is looked at: the parser is fed in small pieces, so the thread
 # holds the GIL for a few milliseconds at a time), and at most PARSE_IN_FLIGHT at once per
-# process, running or waiting for the thread: beyond that a phone is told 503 with Retry-After,
-# and the pool never holds a queue of bodies. One thread: a well-made instance takes well under
-# a millisecond, and a second thread would only take the GIL from the loop more often.
+# process, running or waiting for the thread: beyond that a phone is told 503 with Retry-After.
+# The bound is on memory (each holds at most SUBMISSION_READ_BYTES, so 128 hold at most 40 MiB)
+# and on the wait (a well-made instance parses in well under a millisecond), not on ordinary
+# traffic: at 8, a fifth of 64 phones posting at once were refused (bench openrosa). One thread:
+# a second would only take the GIL from the loop more often.
 PARSE_THREADS = 1
-PARSE_IN_FLIGHT = 8
+PARSE_IN_FLIGHT = 128
+# A body this small is read on the loop: its size bounds the work (a few milliseconds at worst,
+# the caps included), and that is less than the hop to the thread for an ordinary one.
+INLINE_BYTES = 32 * 1024
 parse_slots = threading.BoundedSemaphore(PARSE_IN_FLIGHT)
 _parse_pool: ThreadPoolExecutor | None = None
 
@@ -121,6 +126,10 @@ async def read_submission(content_type: bytes | None, body: bytes, complete: boo
     """The instance of a multipart submission body (its first SUBMISSION_READ_BYTES when not
     `complete`), read in a parse thread."""
     global _parse_pool
+    if complete and len(body) <= INLINE_BYTES:
+        # every real submission (1-2 KB): read here, in about 50 us; the hop to the parse
+        # thread and back cost more than twice that, on every phone's post
+        return _read(content_type, body, complete)
     if not parse_slots.acquire(blocking=False):
         raise SERVER_BUSY("kiriman lain sedang dibaca; kirim lagi sebentar lagi",
                           headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
@@ -174,9 +183,6 @@ async def _new(content: dict, principal: Principal) -> Accepted:
         INGESTED.labels("rejected").inc()
         raise rejected[0].problem()
     sid = prepared[0].submission_id
-    if await _edit_id(sid):
-        INGESTED.labels("rejected").inc()
-        raise _taken("data baru")
     (outcome,) = await store(prepared, principal)
     INGESTED.labels("rejected" if outcome.outcome == "conflict" else outcome.outcome).inc()
     if outcome.outcome == "conflict":
@@ -184,22 +190,6 @@ async def _new(content: dict, principal: Principal) -> Accepted:
     if outcome.outcome == "created":
         return Accepted(201, "Data diterima dan tersimpan dengan status masuk (menunggu verifikasi).", sid)
     return Accepted(202, "Data ini sudah diterima sebelumnya; tidak disimpan dua kali.", sid)
-
-
-async def _edit_id(submission_id: str) -> bool:
-    """Whether a new instance's id is an edit's instanceID that no record has as its own. Such
-    an instance is refused: stored, it would be the record the owner's next edit of the edited
-    record names as deprecatedID (a record's own id wins there, see _edit), and that edit would
-    be refused 403. An id that is both (an edit remembered under a record's id before _edit
-    refused that) is the record's, so its retries stay replays.
-
-    One statement of primary-key probes on the driver connection, before the store: the single
-    submission's statement is shared with other single writes (app.submissions.service.store),
-    so this check cannot ride in it from here. Being before it, it does not hold against an
-    edit remembering the same id in the same instant (an id the phone made a moment before)."""
-    sql = queries.EDIT_ID_CITUS if citus.enabled() else queries.EDIT_ID
-    async with db.driver() as conn:
-        return bool(await conn.fetchval(sql, uuid.UUID(submission_id)))
 
 
 def _uuid(value: str, field: str) -> uuid.UUID:
@@ -224,12 +214,17 @@ async def _edit(content: dict, instance_id: str, deprecated_id: str, principal: 
         seen = (await conn.execute(queries.RESOLVE, {"id": iid})).first()
         taken = (await conn.execute(is_record, {"id": iid})).scalar()
         earlier = (await conn.execute(queries.RESOLVE, {"id": did})).first()
-        # An edit remembered under a record's own id is one the check below now refuses,
-        # stored before it was there: the record is the one with that id.
-        if earlier is not None and (await conn.execute(is_record, {"id": did})).scalar():
+        # An id that is both an edit's and a record's own: whichever came first is what the
+        # phone meant. A record made later under an edit's id was a new instance squatting
+        # it (new instances are not checked against edits: that would cost every phone's post
+        # a round trip); an edit remembered under an existing record's id was the bug this
+        # function now refuses.
+        if earlier is not None and (await conn.execute(is_record, {"id": did})).scalar() \
+                and not (await conn.execute(queries.EDIT_CAME_FIRST, {"id": did})).scalar():
             earlier = None
     record_id = earlier.submission_id if earlier is not None else did
-    if taken or (seen is not None and seen.submission_id != record_id):
+    # the phone sending this same edit again is a replay, even if a record took its id since
+    if (taken and seen is None) or (seen is not None and seen.submission_id != record_id):
         raise _taken("perbaikan")
     content = {**content, "submission_id": str(record_id)}
     sent_hash = canonical_hash(content)
