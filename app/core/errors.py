@@ -111,9 +111,6 @@ ATTACHMENT_REFUSED = _kind("attachment-refused", 422, "Attachment refused",
                            "nothing was stored (docs/openrosa.md)")
 TOO_MANY = _kind("too-many-requests", 429, "Too Many Requests", "a limit is reached; wait Retry-After seconds")
 INTERNAL = _kind("internal-error", 500, "Internal Server Error", "a fault of this service (logged)")
-NOT_ON_CLUSTER = _kind("not-on-cluster", 501, "Not Implemented",
-                        "not served when the database is a Citus cluster: the detail names the per-provinsi "
-                        "way to ask (docs/operations.md, Scale-out past one primary)")
 UNAVAILABLE = _kind("database-unavailable", 503, "Service Unavailable",
                     "the database is busy, away or restarting; wait Retry-After seconds")
 SERVER_BUSY = _kind("server-busy", 503, "Service Unavailable",
