@@ -194,3 +194,56 @@ def test_connections_beyond_the_bound_get_503_with_retry_after(served):
     with _connect(served) as s:
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert _read_all(s).startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_client_is_not_cut_off_for_the_servers_own_lag():
+    """A deadline that passes while the client's bytes wait unread (the server's loop was
+    busy reading another socket, and libuv runs due timers before it reads the sockets again)
+    is the server's lag, not the client's: the request is read and answered. Another
+    connection's read stands for the busy loop here."""
+    import uvicorn
+
+    from app.core.server import GuardedHttpTools
+
+    class Quick(GuardedHttpTools):
+        header_timeout = 0.5
+
+        def data_received(self, data: bytes) -> None:
+            if b"x-busy" in data.lower():
+                time.sleep(1.5)             # a read that holds the loop
+            super().data_received(data)
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    port = _free()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, loop="uvloop", http=Quick,
+                                           lifespan="off", log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 20
+        while not server.started:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client, \
+                socket.create_connection(("127.0.0.1", port), timeout=10) as busy:
+            time.sleep(0.1)                 # both connections made, the client's deadline armed
+            busy.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Busy: 1\r\nConnection: close\r\n\r\n")
+            time.sleep(0.2)                 # the loop now holds for 1.5 s
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = _read_all(client)
+            assert _read_all(busy).startswith(b"HTTP/1.1 200 ")
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _free() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -30,6 +31,7 @@ from app.core.settings import settings
 log = logging.getLogger("kumkm.http")
 
 RETRY_AFTER_SECONDS = 1
+GRACE_SECONDS = 0.5
 
 
 def _plain(status: bytes, text: str, *extra: bytes) -> bytes:
@@ -67,6 +69,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._reading_headers = False
         self._header_bytes = 0
         self._message_done = True
+        self._graced = False
         self._deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -88,8 +91,19 @@ class GuardedHttpTools(HttpToolsProtocol):
             return
         self._reading_headers = True
         self._header_bytes = 0
+        self._graced = False
         self._disarm()
         self._deadline = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _unread(self) -> bool:
+        """Whether bytes wait in the kernel for this connection (a peek on a duplicate of its
+        descriptor, asked only when a deadline passes)."""
+        sock = self.transport.get_extra_info("socket")
+        try:
+            with socket.fromfd(sock.fileno(), socket.AF_INET, socket.SOCK_STREAM) as dup:
+                return bool(dup.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except (OSError, AttributeError, ValueError):   # nothing waiting (EAGAIN), or no socket
+            return False
 
     def _disarm(self) -> None:
         if self._deadline is not None:
@@ -99,6 +113,13 @@ class GuardedHttpTools(HttpToolsProtocol):
     def _headers_too_slow(self) -> None:
         self._deadline = None
         if self.transport.is_closing() or not self._reading_headers:
+            return
+        if not self._graced and self._unread():
+            # The client's bytes are here, not yet read: the loop is behind (libuv runs due
+            # timers before it polls the sockets), not the client. Once a request, a moment
+            # to read them; a slow client's bytes are long read by the time its deadline comes.
+            self._graced = True
+            self._deadline = self.loop.call_later(GRACE_SECONDS, self._headers_too_slow)
             return
         if self._header_bytes:
             self.transport.write(_TOO_SLOW)
