@@ -331,12 +331,10 @@ async def _connect():
     """A connection of its own, outside the pools, to the server itself: a LISTEN must stay on
     one server connection, which a pooler in transaction mode does not keep (the streams'
     engine points there, db.direct_url)."""
-    import asyncpg
-
     engine = db.get_stream_engine()
     args, kwargs = engine.dialect.create_connect_args(engine.url)
     kwargs = {k: v for k, v in kwargs.items() if k not in ("prepared_statement_cache_size",
                                                            "prepared_statement_name_func", "async_fallback")}
     kwargs["server_settings"] = {"application_name": "kumkm-keywatch"}
     kwargs["timeout"] = settings.connect_timeout
-    return await asyncpg.connect(*args, **kwargs)
+    return await db.connect_each_host(*args, **kwargs)

@@ -98,6 +98,32 @@ def set_url(url: str) -> None:
     _engine = _stream_engine = None
 
 
+async def connect_each_host(*args: Any, host: Any = None, port: Any = None, timeout: float = 60,
+                            target_session_attrs: str | None = None, **kwargs: Any) -> Any:
+    """asyncpg.connect, with libpq's meaning of a multi-host URL's connect timeout: each host
+    gets it in turn. asyncpg counts it across the whole list, so a first host that hangs
+    (a frozen node after a failover, rather than one that refuses) used all of it and the
+    next host, the new primary, was never tried: no write came back until the frozen one
+    refused (tests/test_patroni.py). prefer-standby looks for a standby on every host first."""
+    import asyncpg
+
+    if not isinstance(host, list) or len(host) < 2:
+        return await asyncpg.connect(*args, host=host, port=port, timeout=timeout,
+                                     target_session_attrs=target_session_attrs, **kwargs)
+    ports = port if isinstance(port, list) else [port] * len(host)
+    passes = ["standby", "any"] if target_session_attrs == "prefer-standby" else [target_session_attrs]
+    failure: Exception | None = None
+    for attrs in passes:
+        for h, p in zip(host, ports, strict=True):
+            try:
+                return await asyncpg.connect(*args, host=h, port=p, timeout=timeout,
+                                             target_session_attrs=attrs, **kwargs)
+            except Exception as exc:    # refused, timed out, not the kind of server asked for
+                failure = exc
+    assert failure is not None
+    raise failure
+
+
 def make_engine(url: str, *, pool_size: int, application_name: str, pre_ping: bool = False,
                 connect_timeout: float | None = None, **connect_args: Any) -> AsyncEngine:
     """Every engine of this process is made here, so that each one handles a database that
@@ -113,10 +139,11 @@ def make_engine(url: str, *, pool_size: int, application_name: str, pre_ping: bo
         pool_timeout=settings.pool_timeout,
         pool_pre_ping=pre_ping,
         # asyncpg caches prepared statements per connection; the hot statements are few.
-        # `timeout` bounds connecting (every host of a multi-host URL together): a server that
-        # does not answer makes a 503 after it, not a request hanging for asyncpg's 60 s.
+        # `timeout` bounds connecting to each host (connect_each_host): a server that does not
+        # answer makes a 503 after it, not a request hanging for asyncpg's 60 s.
         connect_args={"server_settings": {"application_name": application_name},
-                      "timeout": connect_timeout or settings.connect_timeout, **connect_args},
+                      "timeout": connect_timeout or settings.connect_timeout,
+                      "async_creator_fn": connect_each_host, **connect_args},
     )
     watch_faults(engine)
     return engine

@@ -177,13 +177,10 @@ class Monitor:
     _turn: itertools.count[int] = field(default_factory=itertools.count)
 
     async def _probe(self, current: Any, url: str) -> Any:
-        import asyncpg
-
         if current is None or current.is_closed():
-            current = await asyncio.wait_for(
-                asyncpg.connect(**_connect_args(url), timeout=CHECK_TIMEOUT,
-                                server_settings={"application_name": "kumkm-replica-monitor"}),
-                CHECK_TIMEOUT)
+            # each host of a multi-host URL within CHECK_TIMEOUT (db.connect_each_host)
+            current = await db.connect_each_host(**_connect_args(url), timeout=CHECK_TIMEOUT,
+                                                 server_settings={"application_name": "kumkm-replica-monitor"})
         return current
 
     async def _primary_position(self) -> int | None:
