@@ -19,9 +19,10 @@ failovers continue the change feed with every change exactly once. The times are
 saved in test-artifacts/patroni.json.
 
 Then a leader node that is lost while its addresses hang instead of refusing (a frozen host):
-the service behind HAProxy on Patroni's /primary (ops/patroni/haproxy.cfg) has its writes back
-within 30 s; on the multi-host DATABASE_URL with that node first it does not (an open defect of
-the service, xfail with its cause; docs/operations.md).
+the service has its writes back within 30 s, behind HAProxy on Patroni's /primary
+(ops/patroni/haproxy.cfg) and on the multi-host DATABASE_URL with that node first alike (each
+host gets the connect timeout in turn, app.core.db.connect_each_host; a connect that times out
+is 503, never 500).
 
 Skipped, saying why, where etcd (Debian's etcd-server) or HAProxy cannot be installed with
 apt-get (as root), or Patroni (the `test` extras) is missing. Each test runs a cluster of its
@@ -478,21 +479,10 @@ async def test_writes_come_back_when_the_lost_leader_hangs_instead_of_refusing(c
                   f"back {'never' if back is None else f'{back - at:.1f} s after it'}; answers to retry {answers}")
             defects = []
             if answers.get(500):
-                defects.append(
-                    f"{answers[500]} writes answered 500 internal-error instead of 503: a connect that times out "
-                    f"raises TimeoutError from CancelledError (asyncpg's `async with timeout`), and "
-                    f"app.core.errors._chain follows __cause__ to the CancelledError, which fault_kind does not "
-                    f"take for UNAVAILABLE (fix: a TimeoutError anywhere in the chain is UNAVAILABLE)")
+                defects.append(f"{answers[500]} writes answered 500 internal-error instead of 503")
             if back is None or back - at >= WRITES_BACK_WITHIN:
-                defects.append(
-                    f"no write acknowledged within {deadline - at:.0f} s of the kill although "
-                    f"{standby.name} took writes {took_promotion:.1f} s after it: asyncpg applies the connect "
-                    f"timeout (KUMKM_DB_CONNECT_TIMEOUT) to the whole multi-host connect, so the first host of "
-                    f"DATABASE_URL, hanging, uses all of it and the next host is never tried (fix in "
-                    f"app/core/db.py make_engine: each host its own timeout, as libpq's connect_timeout is per "
-                    f"host; meanwhile HAProxy on Patroni's /primary avoids it, docs/operations.md)")
-            if defects and route == "multi-host":
-                pytest.xfail("service defect with a hung old leader: " + "; ".join(defects))
+                defects.append(f"no write acknowledged within {deadline - at:.0f} s of the kill although "
+                               f"{standby.name} took writes {took_promotion:.1f} s after it")
             assert not defects, defects
             assert set(answers) <= {0, 503}, answers
             new = await asyncpg.connect(standby.url())
