@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serve_helpers import Served, api_key, environment
+from tests.serve_helpers import Served, api_key, environment, free_port
 
 HEADER_TIMEOUT = 1.5
 KEEPALIVE = 1.0
@@ -217,7 +217,7 @@ def test_a_client_is_not_cut_off_for_the_servers_own_lag():
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    port = _free()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, loop="uvloop", http=Quick,
                                            lifespan="off", log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -239,11 +239,3 @@ def test_a_client_is_not_cut_off_for_the_servers_own_lag():
     finally:
         server.should_exit = True
         thread.join(10)
-
-
-def _free() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
