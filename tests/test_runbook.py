@@ -129,6 +129,13 @@ async def test_the_failover_runbook_runs_as_written_and_loses_nothing(tmp_path):
     try:
         said["setup"] = await asyncio.to_thread(term.run, "setup", blocks["setup"])
         assert "synchronous: a commit is acknowledged once this standby has it" in said["setup"]
+        # pg_rewind needs data checksums or wal_log_hints: a new data directory has both
+        conn = await connect_dir(primary_dir)
+        try:
+            assert await conn.fetchval("SHOW data_checksums") == "on"
+            assert await conn.fetchval("SHOW wal_log_hints") == "on"
+        finally:
+            await conn.close()
         url = re.findall(r"^DATABASE_URL=(\S+)$", said["setup"], re.M)[-1]     # replica create's: both servers
         assert "target_session_attrs=read-write" in url, said["setup"]
         service_env = environment(database_url=url)

@@ -35,8 +35,8 @@ from typing import Any, Generic, TypeVar
 
 from app.core.errors import POOL_BUSY, unavailable
 
-UNCONFIRMED = ("basis data belum mengonfirmasi penyimpanan dalam batas waktu; kirim ulang permintaan yang "
-               "sama sebentar lagi (aman: yang sudah tersimpan tidak tersimpan dua kali)")
+UNCONFIRMED = ("basis data sedang sibuk: penyimpanan belum dikonfirmasi dalam batas waktu; kirim ulang "
+               "permintaan yang sama sebentar lagi (aman: yang sudah tersimpan tidak tersimpan dua kali)")
 
 T = TypeVar("T")
 R = TypeVar("R")
