@@ -414,7 +414,10 @@ def socket_dir_for(data_dir: Path) -> Path:
     runtime = platformdirs.user_runtime_path("python_PostgresServer")
     short = hashlib.sha256(f"{data_dir}.sock".encode()).hexdigest()[:10]
     for candidate in (data_dir.parent / f"{data_dir.name}.sock", runtime / short):
-        candidate.mkdir(parents=True, exist_ok=True)
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+        except PermissionError:     # a parent directory not this user's: the runtime directory
+            continue
         if socket_name_length_ok(candidate / ".s.PGSQL.65432"):
             break
     else:
