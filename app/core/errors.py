@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -372,18 +372,18 @@ _HTTP_DETAIL = {404: "path ini tidak ada di layanan ini (periksa alamat dan /api
                 405: "metode HTTP ini tidak dilayani untuk path ini"}
 
 
-def _note(exc: BaseException, p: Problem) -> None:
-    """Operators hear of a database fault from app.core.health (a log line when it starts and
-    when it ends, gauges), not from a line per request: the access log has those."""
-    from app.core import health
+# Who hears of a database fault met while answering a request: app.core.health registers
+# itself (a log line when a fault starts and when it ends, gauges), so that operators are not
+# told by a line per request (the access log has those). A listener, so that this module, below
+# health, never imports it.
+FaultListener = Callable[[str | None, BaseException, Problem], None]
+fault_listeners: list[FaultListener] = []
 
+
+def _note(exc: BaseException, p: Problem) -> None:
     kind = fault_kind(exc)
-    if kind == Fault.DISK_FULL:
-        health.note_disk_full(exc)
-    elif kind == Fault.BUSY:
-        health.note_busy(exc)       # the database is there: not "down", and no probing
-    elif p.status == 503:
-        health.note_unavailable(exc)
+    for listener in fault_listeners:
+        listener(kind, exc, p)
 
 
 # Seconds a client is asked to wait when the database is busy or away: long enough for a pool

@@ -23,7 +23,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 
 from app.core import citus, db
-from app.core.errors import describe, fault_kind, problem_response, unavailable
+from app.core.errors import Fault, Problem, describe, fault_kind, fault_listeners, problem_response, unavailable
 from app.core.settings import settings
 
 log = logging.getLogger("kumkm.health")
@@ -122,6 +122,19 @@ def note_disk_full(exc: BaseException) -> None:
     log.error("DISK FULL: the database server refuses writes for lack of disk space in its data "
               "directory %s (%s)%s; writes are answered 507 and resume by themselves once space is "
               "freed there", data_directory(), describe(exc), f", for {lasted:.0f} s now" if lasted else "")
+
+
+def _on_fault(kind: str | None, exc: BaseException, problem: Problem) -> None:
+    """A database fault met while answering a request (app.core.errors)."""
+    if kind == Fault.DISK_FULL:
+        note_disk_full(exc)
+    elif kind == Fault.BUSY:
+        note_busy(exc)       # the database is there: not "down", and no probing
+    elif problem.status == 503:
+        note_unavailable(exc)
+
+
+fault_listeners.append(_on_fault)
 
 
 def note_write_accepted() -> None:
