@@ -103,6 +103,9 @@ def clear_cache() -> None:
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer <key>`")
 
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="kumkm"'}
+# Where KeyFirst leaves the principal it found, in the request's state, for the route's own
+# dependency to take instead of looking the key up again.
+_CHECKED = "kumkm_principal"
 
 
 async def require_key(request: Request,
@@ -129,6 +132,9 @@ async def principal_in_role(request: Request, roles: tuple[str, ...]) -> Princip
     """What require_role(*roles) resolves, for a route served without FastAPI's dependency
     machinery (the single-record ingest route, see app/submissions/router.py): the same
     header parsing as HTTPBearer(auto_error=False), the same 401 and 403 answers."""
+    checked = request.scope.get("state", {}).get(_CHECKED)
+    if isinstance(checked, Principal):      # KeyFirst has it: no second parse of the header
+        return _in_role(checked, roles)
     return _in_role(await _principal(request, await _bearer(request)), roles)
 
 
@@ -154,7 +160,6 @@ require_key.roles = ROLES  # type: ignore[attr-defined]  # any key: KeyFirst che
 
 # ------------------------------------------------------------------ the key before the body
 
-_CHECKED = "kumkm_principal"
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 

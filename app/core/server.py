@@ -26,6 +26,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.core.errors import SERVER_BUSY, problem_response
 from app.core.settings import settings
 
 log = logging.getLogger("kumkm.http")
@@ -49,8 +50,6 @@ _TOO_SLOW = _plain(b"408 Request Timeout",
 
 async def _busy(scope: Any, receive: Any, send: Any) -> None:
     """The answer on a connection beyond the process's bound, in the API's problem shape."""
-    from app.core.errors import SERVER_BUSY, problem_response
-
     response = problem_response(SERVER_BUSY(
         "layanan sedang memegang koneksi terbuka sebanyak batasnya; coba lagi sebentar lagi",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Connection": "close"}))
