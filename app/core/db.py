@@ -354,6 +354,21 @@ def _confirmed(raw: Any) -> None:
                                 "the write may be lost by a failover")
 
 
+def _cut_by_bound(raw: Any, exc: BaseException) -> bool:
+    """An error from a write whose connection the bound closed: it says nothing of whether the
+    commit happened, so the write is answered as unconfirmed (503), never as that error."""
+    return raw is not None and raw in _abandoned and isinstance(exc, Exception) \
+        and not isinstance(exc, CommitUnconfirmed)
+
+
+async def _settle(conn: AsyncConnection, raw: Any) -> None:
+    """After a write's last statement returned: a connection the bound closed meanwhile is not
+    handed out again, and a commit whose wait the server cut short is not acknowledged."""
+    if raw is not None and raw in _abandoned:
+        await conn.invalidate()
+    _confirmed(raw)
+
+
 # A replay (a record or decision sent again and answered as already there) acknowledges what an
 # earlier request wrote, and that may be committed on this server without being on the
 # synchronous standby yet: its commit's wait for the standby ended by the server itself (a kill
@@ -395,16 +410,13 @@ async def transaction() -> AsyncIterator[AsyncConnection]:
                 yield conn
                 timer = _arm(raw)
         except BaseException as exc:
-            if raw is not None and raw in _abandoned and isinstance(exc, Exception) \
-                    and not isinstance(exc, CommitUnconfirmed):
+            if _cut_by_bound(raw, exc):
                 raise _unconfirmed(exc) from exc
             raise
         finally:
             if timer is not None:
                 timer.cancel()
-        if raw is not None and raw in _abandoned:   # closed after the COMMIT had returned
-            await conn.invalidate()
-        _confirmed(raw)
+        await _settle(conn, raw)     # the bound may have closed it after the COMMIT had returned
 
 
 @asynccontextmanager
@@ -418,16 +430,13 @@ async def autocommit() -> AsyncIterator[AsyncConnection]:
         try:
             yield await conn.execution_options(isolation_level="AUTOCOMMIT")
         except BaseException as exc:
-            if raw is not None and raw in _abandoned and isinstance(exc, Exception) \
-                    and not isinstance(exc, CommitUnconfirmed):
+            if _cut_by_bound(raw, exc):
                 raise _unconfirmed(exc) from exc
             raise
         finally:
             if timer is not None:
                 timer.cancel()
-        if raw is not None and raw in _abandoned:   # every statement had returned: confirmed
-            await conn.invalidate()
-        _confirmed(raw)
+        await _settle(conn, raw)     # every statement had returned: confirmed
 
 
 @asynccontextmanager
@@ -459,15 +468,13 @@ async def driver():
                 await conn.invalidate()
             if broken:
                 drop_connections(engine_key(engine))
-            if cut and isinstance(exc, Exception) and not isinstance(exc, CommitUnconfirmed):
+            if _cut_by_bound(raw, exc):
                 raise _unconfirmed(exc) from exc
             raise
         finally:
             if timer is not None:
                 timer.cancel()
-        if raw in _abandoned:      # every statement had returned: confirmed
-            await conn.invalidate()
-        _confirmed(raw)
+        await _settle(conn, raw)     # every statement had returned: confirmed
 
 
 def _answered(exc: BaseException) -> bool:
