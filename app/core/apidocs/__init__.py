@@ -30,26 +30,20 @@ CSP = {"swagger": _COMMON + "; style-src 'self'",
 HEADERS = {"Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
            "Cache-Control": "no-store"}
 
-# Relative addresses, so the pages work under a reverse proxy's --root-path as well.
-_PAGES = {
-    "swagger": """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title} - Swagger UI</title>
+# One page shape for both: the viewer's stylesheet and bundle, then its start-up script, all by
+# relative address, so the pages work under a reverse proxy's --root-path as well.
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} - {viewer}</title>
 <link rel="icon" href="static/apidocs/vendor/favicon.png">
-<link rel="stylesheet" href="static/apidocs/vendor/swagger-ui.css">
-</head><body><div id="swagger-ui" data-openapi="openapi.json"></div>
-<script src="static/apidocs/vendor/swagger-ui-bundle.js"></script>
-<script src="static/apidocs/swagger-init.js"></script>
+<link rel="stylesheet" href="static/apidocs/{stylesheet}">
+</head><body><div id="{kind}" data-openapi="openapi.json"></div>
+<script src="static/apidocs/vendor/{bundle}"></script>
+<script src="static/apidocs/{kind}-init.js"></script>
 </body></html>
-""",
-    "redoc": """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title} - ReDoc</title>
-<link rel="icon" href="static/apidocs/vendor/favicon.png">
-<link rel="stylesheet" href="static/apidocs/redoc.css">
-</head><body><div id="redoc" data-openapi="openapi.json"></div>
-<script src="static/apidocs/vendor/redoc.standalone.js"></script>
-<script src="static/apidocs/redoc-init.js"></script>
-</body></html>
-""",
+"""
+_VIEWERS = {
+    "swagger": {"viewer": "Swagger UI", "stylesheet": "vendor/swagger-ui.css", "bundle": "swagger-ui-bundle.js"},
+    "redoc": {"viewer": "ReDoc", "stylesheet": "redoc.css", "bundle": "redoc.standalone.js"},
 }
 
 
@@ -58,7 +52,7 @@ def install(app: FastAPI) -> None:
     title = html.escape(app.title)
 
     def page(kind: str) -> Callable[[], Awaitable[HTMLResponse]]:
-        body = _PAGES[kind].format(title=title)
+        body = _PAGE.format(title=title, kind=kind, **_VIEWERS[kind])
 
         async def serve() -> HTMLResponse:
             return HTMLResponse(body, headers={"Content-Security-Policy": CSP[kind], **HEADERS})

@@ -1,8 +1,8 @@
 // Swagger UI's start, as a file: the page's Content-Security-Policy runs no inline script.
-const root = document.getElementById("swagger-ui");
+const root = document.getElementById("swagger");
 window.ui = SwaggerUIBundle({
   url: root.dataset.openapi,
-  dom_id: "#swagger-ui",
+  dom_id: "#swagger",
   layout: "BaseLayout",
   deepLinking: true,
   showExtensions: true,
