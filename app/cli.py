@@ -9,9 +9,9 @@ import os
 import sys
 from pathlib import Path
 
-from app.core import citus, db
-from app.core.access import ROLES
 from app.core.settings import settings
+from app.infra import citus, db
+from app.security.access import ROLES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,9 +63,9 @@ def cmd_serve(args) -> int:
 
     import uvicorn
 
-    from app.core.server import uvicorn_options
     from app.core.settings import settings
     from app.observability.logs import configure
+    from app.web.server import uvicorn_options
 
     if args.reload and args.workers > 1:
         print("error: --reload runs one process; leave out --workers (or use --workers 1)", file=sys.stderr)
@@ -124,7 +124,7 @@ def cmd_serve(args) -> int:
 
 def _migrate_or_keep_trying() -> None:
     """Migrate before the workers start. A database that is not reachable yet does not stop
-    `kumkm serve`: the workers start and answer 503 (app.core.health), and a thread of this
+    `kumkm serve`: the workers start and answer 503 (app.infra.health), and a thread of this
     process keeps trying, with back-off and one log line a try, and migrates once it answers;
     the workers are ready when they find the schema at head."""
     import logging
@@ -173,11 +173,11 @@ def _migrate_or_keep_trying() -> None:
 
 
 def _supervise(pgdata: Path) -> None:
-    """Restart the embedded server when its postmaster dies (app.core.embedded.Supervisor);
+    """Restart the embedded server when its postmaster dies (app.infra.embedded.Supervisor);
     stopped at exit before the server is."""
     import atexit
 
-    from app.core.embedded import Supervisor
+    from app.infra.embedded import Supervisor
 
     supervisor = Supervisor(pgdata)
     supervisor.start()
@@ -201,8 +201,8 @@ def _say_how_metrics_are_guarded(host: str) -> None:
 
 
 def cmd_db_stop(args) -> int:
-    from app.core import embedded
     from app.core.settings import settings
+    from app.infra import embedded
 
     if settings.database_url:
         print("error: DATABASE_URL is set; only the embedded server (KUMKM_DATA_DIR) is stopped here",
@@ -226,7 +226,7 @@ def cmd_db_start(args) -> int:
     import signal
     import threading
 
-    from app.core import embedded, standby
+    from app.infra import embedded, standby
     from app.observability.logs import configure
 
     if settings.database_url:
@@ -264,8 +264,8 @@ def cmd_db_start(args) -> int:
 def cmd_db_status(args) -> int:
     import time
 
-    from app.core import embedded
     from app.core.settings import settings
+    from app.infra import embedded
 
     if settings.database_url:
         print(f"DATABASE_URL: {_safe(db.normalize_url(settings.database_url))}")
@@ -298,7 +298,7 @@ def cmd_db_status(args) -> int:
 def _server_state(pgdata: Path) -> dict | None:
     """describe() of a server that accepts connections to the registry's database (a fresh
     data directory is restarted once after initdb, and has no such database before), else None."""
-    from app.core import standby
+    from app.infra import standby
 
     if not (pgdata / "PG_VERSION").exists() or standby.running(pgdata) is None:
         return None
@@ -320,7 +320,7 @@ def _primary_pgdata(args) -> Path:
 
 
 def cmd_replica_create(args) -> int:
-    from app.core import standby
+    from app.infra import standby
 
     try:
         made = standby.create(Path(args.data_dir), _primary_pgdata(args), synchronous=args.synchronous,
@@ -339,7 +339,7 @@ def cmd_replica_create(args) -> int:
 
 
 def cmd_replica_promote(args) -> int:
-    from app.core import embedded, standby
+    from app.infra import embedded, standby
 
     try:
         done = standby.promote(Path(args.data_dir))
@@ -368,7 +368,7 @@ def cmd_replica_promote(args) -> int:
 
 
 def cmd_replica_rejoin(args) -> int:
-    from app.core import standby
+    from app.infra import standby
 
     try:
         done = standby.rejoin(Path(args.data_dir), Path(args.primary), synchronous=args.synchronous,
@@ -390,7 +390,7 @@ def cmd_replica_status(args) -> int:
     made of it, the servers given, and the standbys made of those (after a failover the new
     primary is among them). Exit 0 when exactly one takes writes, 3 when none does, 4 when
     more than one does (two primaries: fence one now), 1 when one could not be asked."""
-    from app.core import embedded, standby
+    from app.infra import embedded, standby
 
     primary = _primary_pgdata(args).expanduser().resolve()
     dirs = [primary] + [Path(d).expanduser().resolve() for d in args.data_dir or []]
@@ -437,7 +437,7 @@ def cmd_replica_status(args) -> int:
 
 
 def cmd_replica_stop(args) -> int:
-    from app.core import embedded
+    from app.infra import embedded
 
     pgdata = Path(args.data_dir)
     print(f"stopped {pgdata}" if embedded.stop(pgdata) else f"{pgdata} was not running")
@@ -497,7 +497,7 @@ def cmd_wilayah_load(args) -> int:
 
 def cmd_apikey_create(args) -> int:
     async def run():
-        from app.auth import service
+        from app.keys import service
 
         expires = None
         if args.expires_days:
@@ -508,7 +508,7 @@ def cmd_apikey_create(args) -> int:
         return await service.create(name, args.role, args.wilayah, pii=args.pii, expires_at=expires,
                                     if_exists=args.if_exists)
 
-    from app.auth.service import normalise_name
+    from app.keys.service import normalise_name
 
     # Nothing on stdout but on success: `KEY=$(kumkm apikey create ... | tail -1)` then holds a
     # key or nothing, never a line of an error; the reason goes to stderr, the exit is 2.
@@ -539,11 +539,11 @@ def _key_ref_error(exc) -> int:
 
 def cmd_apikey_revoke(args) -> int:
     async def run():
-        from app.auth import service
+        from app.keys import service
 
         return await service.revoke(args.ref)
 
-    from app.auth.service import KeyRefError
+    from app.keys.service import KeyRefError
 
     try:
         revoked = _with_database(run)
@@ -556,11 +556,11 @@ def cmd_apikey_revoke(args) -> int:
 
 def cmd_apikey_rotate(args) -> int:
     async def run():
-        from app.auth import service
+        from app.keys import service
 
         return await service.rotate(args.ref, int(args.grace_hours * 3600))
 
-    from app.auth.service import KeyRefError
+    from app.keys.service import KeyRefError
 
     try:
         rotated = _with_database(run)
@@ -578,7 +578,7 @@ def cmd_apikey_rotate(args) -> int:
 
 def cmd_apikey_list(args) -> int:
     async def run():
-        from app.auth import service
+        from app.keys import service
 
         return await service.list_keys()
 
@@ -587,8 +587,8 @@ def cmd_apikey_list(args) -> int:
 
 
 def _keys_table(keys: list[dict]) -> str:
-    from app.auth.service import key_status
-    from app.core.cli import table
+    from app.core.console import table
+    from app.keys.service import key_status
 
     def when(t) -> str:
         from app.core.timefmt import utc_text
@@ -661,7 +661,7 @@ def cmd_export(args) -> int:
             return await tools.export(periode=args.periode, wilayah=args.wilayah, fmt=args.format,
                                       out=Path(args.out), mask_pii=args.mask_pii, actor=args.as_name)
 
-    from app.core.cli import UsageError
+    from app.core.console import UsageError
 
     try:
         s = _with_database(run)
@@ -682,7 +682,7 @@ def cmd_import(args) -> int:
         return await importer.import_file(Path(args.file), actor=args.as_name, fmt=args.format,
                                           batch=args.batch, name=args.file)
 
-    from app.core.cli import UsageError
+    from app.core.console import UsageError
 
     try:
         s = _with_database(run)
@@ -726,11 +726,11 @@ def cmd_sync_pull(args) -> int:
 
 # ------------------------------------------------------------------ kumkm backup ...
 # Base backups, WAL archiving and point-in-time restore of the embedded server
-# (app.core.backup); a server of one's own is backed up with its own tools (docs/operations.md).
+# (app.infra.backup); a server of one's own is backed up with its own tools (docs/operations.md).
 
 def _backup_dir(args) -> Path:
-    from app.core.backup import BackupError
     from app.core.settings import settings
+    from app.infra.backup import BackupError
 
     d = Path(args.dir) if args.dir else settings.backup_dir
     if d is None:
@@ -739,8 +739,8 @@ def _backup_dir(args) -> Path:
 
 
 def _embedded_pgdata() -> Path:
-    from app.core.backup import BackupError
     from app.core.settings import settings
+    from app.infra.backup import BackupError
 
     if settings.database_url:
         raise BackupError("DATABASE_URL is set: `kumkm backup` archives and backs up the embedded server "
@@ -749,7 +749,7 @@ def _embedded_pgdata() -> Path:
 
 
 def _backup_command(run) -> int:
-    from app.core.backup import BackupError
+    from app.infra.backup import BackupError
 
     try:
         return run()
@@ -759,7 +759,7 @@ def _backup_command(run) -> int:
 
 
 def cmd_backup_enable(args) -> int:
-    from app.core import backup
+    from app.infra import backup
 
     def run() -> int:
         d = _backup_dir(args)
@@ -780,7 +780,7 @@ def cmd_backup_enable(args) -> int:
 
 
 def cmd_backup_base(args) -> int:
-    from app.core import backup
+    from app.infra import backup
 
     def run() -> int:
         b = backup.base(_embedded_pgdata(), _backup_dir(args))
@@ -793,7 +793,7 @@ def cmd_backup_base(args) -> int:
 
 
 def cmd_backup_check(args) -> int:
-    from app.core import backup
+    from app.infra import backup
 
     def run() -> int:
         segment = backup.check(_embedded_pgdata(), _backup_dir(args), timeout=args.timeout)
@@ -805,7 +805,7 @@ def cmd_backup_check(args) -> int:
 
 
 def cmd_backup_list(args) -> int:
-    from app.core import backup
+    from app.infra import backup
 
     def run() -> int:
         d = _backup_dir(args)
@@ -822,7 +822,7 @@ def cmd_backup_list(args) -> int:
 
 
 def cmd_backup_prune(args) -> int:
-    from app.core import backup
+    from app.infra import backup
 
     def run() -> int:
         dropped, files = backup.prune(_backup_dir(args), args.keep)
@@ -836,7 +836,7 @@ def cmd_backup_prune(args) -> int:
 def cmd_backup_restore(args) -> int:
     import datetime as dt
 
-    from app.core import backup
+    from app.infra import backup
 
     def run() -> int:
         target = None
@@ -1066,8 +1066,8 @@ def cmd_openrosa_qr(args) -> int:
         return 2
 
     async def run():
-        from app.core.access import roles
-        from app.core.authn import authenticate
+        from app.security.access import roles
+        from app.security.authn import authenticate
 
         principal = await authenticate(key)
         return principal, roles("record.post")

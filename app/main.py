@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from app.core import db
 from app.core import errors as problems
-from app.core.health import ReadyGate
-from app.core.limits import BodyGuard
 from app.core.settings import settings
+from app.infra import db
+from app.infra.health import ReadyGate
+from app.web.limits import BodyGuard
 
 log = logging.getLogger("kumkm")
 
@@ -35,9 +35,9 @@ async def lifespan(app: FastAPI):
     # there yet does not stop the start: the monitor keeps trying (with back-off, a log line a
     # try) while the API and /readyz answer 503, and the service is ready when it appears.
     await asyncio.to_thread(db.resolve_url)
-    from app.core.authn import KeyWatch
-    from app.core.health import Monitor
-    from app.core.reference import get_index
+    from app.infra.health import Monitor
+    from app.record.reference import get_index
+    from app.security.authn import KeyWatch
 
     monitor = Monitor(migrate=app.state.migrate_on_start, then=get_index)
     await monitor.start()
@@ -45,7 +45,7 @@ async def lifespan(app: FastAPI):
     watch = KeyWatch()
     watch.start()
     # Reports may read hot standbys (DATABASE_REPLICA_URL); measured from the start.
-    from app.core import replicas
+    from app.infra import replicas
 
     await replicas.start()
     # Everything loaded so far (the app, the schemas, the wilayah index) lives as long as the
@@ -71,7 +71,7 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         # Metrics are Prometheus (app/observability); FastAPI's OpenTelemetry hooks would only
         # look up (unconfigured) providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
-        # served from the installed wheel under a CSP instead of a CDN (app.core.apidocs)
+        # served from the installed wheel under a CSP instead of a CDN (app.web.apidocs)
         docs_url=None, redoc_url=None,
     )
     # `kumkm serve` migrates once before starting workers; each worker need not repeat it.
@@ -79,8 +79,8 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     problems.install(app)
 
     from app.aggregates.router import router as aggregates_router
-    from app.auth.router import router as audit_router
     from app.indicators.router import router as indicators_router
+    from app.keys.router import router as audit_router
 
     # The single-record ingest route first, without FastAPI's dependency layer (see
     # create_submission_lean); the APIRoute below still documents it.
@@ -118,7 +118,7 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         """Readiness: the database answers and its schema is at this release's head. While
         the database is down or read-only, or the schema behind, 503 with the cause in
         `detail` and Retry-After."""
-        from app.core import health
+        from app.infra import health
 
         retry = {"Retry-After": str(problems.RETRY_AFTER_SECONDS)}
         try:
@@ -150,18 +150,18 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     from app.verification.page import install as install_verifikasi_page
 
     install_verifikasi_page(app)
-    from app.core.apidocs import install as install_apidocs
+    from app.web.apidocs import install as install_apidocs
 
     install_apidocs(app)
-    from app.core.authn import KeyFirst
+    from app.security.authn import KeyFirst
 
     # a write without a valid key and role is refused before any of its body is read (inside
     # the body guard, whose 413 and 415 come from the headers alone too)
     app.add_middleware(KeyFirst, routes=lambda: app.routes)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
-    from app.core.replicas import FreshnessHeaders
+    from app.infra.replicas import FreshnessHeaders
 
-    # reports say where their data came from and how fresh it is (app.core.replicas)
+    # reports say where their data came from and how fresh it is (app.infra.replicas)
     app.add_middleware(FreshnessHeaders)
     # until the database was found ready at start, the API answers 503 without touching it
     app.add_middleware(ReadyGate)
@@ -230,7 +230,7 @@ def _document_raw_bodies(app: FastAPI) -> None:
     from fastapi.openapi.utils import get_openapi
     from pydantic.json_schema import models_json_schema
 
-    from app.core.record.model import SubmissionKoperasi, SubmissionUmkm
+    from app.record.model import SubmissionKoperasi, SubmissionUmkm
 
     def openapi():
         if app.openapi_schema is None:

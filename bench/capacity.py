@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     with Service() as svc:
         enum = svc.key("enumerator", "16", "bench-enum")
         verif = svc.key("verifikator", "16", "bench-verif")
-        from app.core import embedded
+        from app.infra import embedded
 
         pgdata = Path(svc.tmp) / "pgdata"
         url = embedded.start(pgdata, cleanup_mode=None)   # attach to the service's server

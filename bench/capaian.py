@@ -175,7 +175,7 @@ async def load(conn, records: int, chunk: int) -> float:
 
 
 async def make_key(conn, role: str, wilayah: str | None) -> str:
-    from app.auth import service as auth_service
+    from app.keys import service as auth_service
 
     key = auth_service.new_key()
     await conn.execute("INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash) "
@@ -223,7 +223,7 @@ async def recount_check(client, conn, key: str) -> dict:
 
 
 async def run(args) -> dict:
-    from app.core import db, embedded
+    from app.infra import db, embedded
 
     tmp = Path(tempfile.mkdtemp(prefix="kumkm-bench-"))
     print(f"embedded PostgreSQL in {tmp}", flush=True)

@@ -128,7 +128,7 @@ def main(argv: list[str]) -> None:
     args = ap.parse_args(argv)
     if args.patroni:
         return patroni(args)
-    from app.core import db, embedded, standby
+    from app.infra import db, embedded, standby
 
     root = Path(tempfile.mkdtemp(prefix="kumkm-bfo-"))
     primary_dir = root / "p" / "pgdata"

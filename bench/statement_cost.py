@@ -20,7 +20,7 @@ import asyncpg
 import orjson
 import psutil
 
-from app.core.record import ROW_COLUMNS
+from app.record import ROW_COLUMNS
 from app.submissions import queries
 from bench.harness import SUMSEL_2022, Service, record
 from bench.ingest import batches, pg_params, post_batches

@@ -26,7 +26,7 @@ import asyncpg
 import httpx
 import psutil
 
-from app.core.record import record_line
+from app.record import record_line
 from bench.harness import SERVE_LOG, RssSampler, service_log
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ def _pg_params(url: str) -> dict:
 
 
 async def load(url: str, n: int, batch: int, pii: bool) -> str:
-    from app.auth import service as auth
+    from app.keys import service as auth
 
     conn = await asyncpg.connect(**_pg_params(url))
     try:
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="kumkm-bench-sync-"))
     os.environ["KUMKM_DATA_DIR"] = str(tmp)
-    from app.core import db, embedded
+    from app.infra import db, embedded
 
     print(f"embedded PostgreSQL in {tmp}", file=sys.stderr)
     url = embedded.start(tmp / "pgdata", cleanup_mode="stop" if args.keep else "delete", database="kumkm")

@@ -63,8 +63,8 @@ def free_port() -> int:
 
 def prepare_database(tmp: Path) -> tuple[str, dict[str, str]]:
     sys.path.insert(0, str(ROOT))
-    from app.auth import service
-    from app.core import db, embedded
+    from app.infra import db, embedded
+    from app.keys import service
 
     url = embedded.start(tmp / "pgdata", cleanup_mode="delete", database="kumkm")
     db.set_url(url)

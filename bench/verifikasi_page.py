@@ -134,7 +134,7 @@ async def fill(client, key: str, params: dict) -> dict:
 
 
 async def run(args) -> dict:
-    from app.core import db, embedded
+    from app.infra import db, embedded
 
     tmp = Path(tempfile.mkdtemp(prefix="kumkm-bench-antrian-"))
     atexit.register(_rmdir_quietly, tmp)

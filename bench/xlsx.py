@@ -1,4 +1,4 @@
-"""Excel workbooks (`format=xlsx`): how long app/core/xlsx.py takes to build the largest report
+"""Excel workbooks (`format=xlsx`): how long app/reporting/xlsx.py takes to build the largest report
 tables and how much memory it holds while doing so.
 
     python -m bench.xlsx [--repeat 3]
@@ -20,7 +20,7 @@ import time
 import tracemalloc
 from fractions import Fraction
 
-from app.core import xlsx
+from app.reporting import xlsx
 
 C = xlsx.Column
 

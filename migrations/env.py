@@ -1,5 +1,5 @@
 """Alembic environment: async engine over asyncpg. The URL is the one set by the caller
-(app.core.db.migrate), else DATABASE_URL, else the embedded server, so `alembic upgrade head`
+(app.infra.db.migrate), else DATABASE_URL, else the embedded server, so `alembic upgrade head`
 works against both."""
 import asyncio
 
@@ -13,7 +13,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from app.core.db import resolve_url
+    from app.infra.db import resolve_url
 
     return resolve_url()
 

@@ -41,7 +41,7 @@ def key_name(role: str, scope: str | None) -> str:
 
 
 def covers(scope: str | None, kode: str) -> bool:
-    """The same test as app.auth.service.Principal.covers."""
+    """The same test as app.keys.service.Principal.covers."""
     return scope is None or kode == scope or kode.startswith(scope + ".")
 
 
@@ -412,12 +412,12 @@ PUBLIC: tuple[Public, ...] = (
     Public("GET", "/verifikasi", "/verifikasi", "the verifikator's work page; it calls /api/v1 with the user's key"),
     Public("GET", "/verifikasi/static", "/verifikasi/static/verifikasi.js", "the work page's CSS and JavaScript"),
     Public("GET", "/static/kumkm", "/static/kumkm/kumkm.js",
-           "what both pages share (app/core/pages): base CSS, the key and API script"),
+           "what both pages share (app/web/pages): base CSS, the key and API script"),
     Public("GET", "/openapi.json", "/openapi.json", "the OpenAPI document"),
     Public("GET", "/docs", "/docs", "Swagger UI"),
     Public("GET", "/redoc", "/redoc", "ReDoc"),
     Public("GET", "/static/apidocs", "/static/apidocs/swagger-init.js",
-           "the docs pages' own start-up scripts (app/core/apidocs)"),
+           "the docs pages' own start-up scripts (app/web/apidocs)"),
     Public("GET", "/static/apidocs/vendor", "/static/apidocs/vendor/swagger-ui-bundle.js",
            "Swagger UI and ReDoc, from the fastapi-offline wheel"),
 )

@@ -19,9 +19,9 @@ import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from app.auth import service as auth_service
-from app.core import db
-from app.core.server import uvicorn_options
+from app.infra import db
+from app.keys import service as auth_service
+from app.web.server import uvicorn_options
 
 MUTABLE_TABLES = ("access_log", "target_pendataan", "rekap_status", "changes", "submission_history", "openrosa_instances",
                   "submission_versions", "submissions", "sync_records", "api_keys",
@@ -56,7 +56,7 @@ def _make_database() -> tuple[str, callable]:
         asyncio.run(admin(f'CREATE DATABASE "{name}"'))
         url = base.set(database=name).render_as_string(hide_password=False)
         return url, lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    from app.core import embedded
+    from app.infra import embedded
 
     tmp = Path(tempfile.mkdtemp(prefix="kumkm-test-"))
     # atexit runs last-registered first: the embedded server stops and deletes its data

@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from app.core import db, embedded, standby
+from app.infra import db, embedded, standby
 from tests.conftest import asyncpg_params, auth
 from tests.factories import umkm
 from tests.serve_helpers import cli, environment

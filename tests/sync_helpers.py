@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from app.core.record import record_line
+from app.record import record_line
 from tests.conftest import auth
 from tests.factories import umkm
 

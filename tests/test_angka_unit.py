@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.core.reports import RATIO_PLACES, angka_id, persen, rasio
 from app.indicators.angka import bagi, bulat, capaian, format_id, predikat, rata_rata, teks
+from app.reporting.reports import RATIO_PLACES, angka_id, persen, rasio
 
 D = Decimal
 

@@ -403,10 +403,10 @@ def test_sync_doc_says_what_export_cursors_do():
 
 
 def test_the_record_fields_document_is_current():
-    from app.core.record.doc import record_markdown
+    from app.record.doc import record_markdown
 
     assert (ROOT / "docs" / "record.md").read_text() == record_markdown(), \
-        "run: .venv/bin/python -m app.core.record.doc > docs/record.md"
+        "run: .venv/bin/python -m app.record.doc > docs/record.md"
     text = record_markdown()
     for field in ("nik_pemilik", "nama_koperasi", "kewenangan", "skala_usaha", "kemungkinan_duplikat"):
         assert f"`{field}`" in text

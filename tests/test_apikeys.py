@@ -20,7 +20,7 @@ def kumkm(*args: str, database_url: str) -> subprocess.CompletedProcess:
 
 
 async def test_create_rotate_revoke_with_the_cli(database_url, live_server, pg):
-    from app.auth import service
+    from app.keys import service
 
     out = kumkm("apikey", "create", "--role", "verifikator", "--wilayah", "16.07", "--name", "verif-a",
                 database_url=database_url)

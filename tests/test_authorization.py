@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.routing import Mount
 
-from app.auth import service as auth_service
+from app.keys import service as auth_service
 from tests import authz_matrix as m
 from tests.conftest import auth
 

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.core.access import mask_nik
+from app.security.access import mask_nik
 from app.sync.cursor import ClusterCursor, Cursor, CursorError, Snapshot, decode_any
 from tests.factories import nik, umkm
 from tests.serve_helpers import Served, api_key, cli, environment, reachable_tmp

@@ -1,12 +1,12 @@
-"""Group commit (app.core.coalesce) without a database: who gets which answer, and the bounds."""
+"""Group commit (app.infra.group_commit) without a database: who gets which answer, and the bounds."""
 from __future__ import annotations
 
 import asyncio
 
 import pytest
 
-from app.core.coalesce import Coalescer
 from app.core.errors import POOL_BUSY, Problem
+from app.infra.group_commit import Coalescer
 
 
 def _recorder(delay: float = 0.01, fail_on=None, group_error=None):

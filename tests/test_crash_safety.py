@@ -80,7 +80,7 @@ async def test_sigkill_mid_batch_loses_nothing_acknowledged():
         assert 10 <= len(acked) < len(batches), "the kill should land mid-run"
 
         proc = _start(data_dir, port)  # same data directory
-        from app.core import embedded
+        from app.infra import embedded
 
         conn = await asyncpg.connect(**asyncpg_params(embedded.start(pgdata, cleanup_mode=None)))
         try:
@@ -110,7 +110,7 @@ async def test_sigkill_mid_batch_loses_nothing_acknowledged():
     finally:
         proc.terminate()
         proc.wait(30)
-        from app.core import embedded
+        from app.infra import embedded
 
         embedded.stop(pgdata)
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 from playwright.async_api import expect
 
-from app.core.reports import angka_id, persen
+from app.reporting.reports import angka_id, persen
 from tests.bulk import insert_records
 from tests.conftest import ARTIFACTS, auth
 

@@ -17,7 +17,7 @@ import httpx
 import orjson
 import pytest
 
-from app.core import embedded
+from app.infra import embedded
 from app.sync.cursor import Cursor
 from tests.conftest import ARTIFACTS, Keys, auth
 from tests.factories import umkm

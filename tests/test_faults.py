@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from app.auth import service as auth_service
+from app.keys import service as auth_service
 from tests.conftest import auth
 from tests.factories import umkm
 from tests.helpers import HALF_STORED
@@ -73,7 +73,7 @@ async def test_sigkill_of_the_postmaster_during_concurrent_ingest(tmp_path):
     """8 clients post batches of 100 while the postmaster is killed, twice. Every answer is
     200 or 503 (Retry-After); `kumkm serve` restarts the server (crash recovery), the second
     time after a pause; writes resume within 10 s; every acknowledged record is stored whole."""
-    from app.core import embedded
+    from app.infra import embedded
 
     # not under tmp_path: see tests.pg_servers.TcpPostgres (the server is started again later)
     data_dir = Path(tempfile.mkdtemp(prefix="kumkm-crash-"))
@@ -194,7 +194,7 @@ async def test_a_full_disk_answers_507_and_writes_resume_when_space_returns(tmp_
     503 while PostgreSQL restarts after failing to write its WAL), never 500; the gauge and an
     ERROR line naming the data directory say so; when space is freed, writes resume by
     themselves and nothing acknowledged is missing."""
-    from app.core import embedded
+    from app.infra import embedded
 
     disk = Path(tempfile.mkdtemp(prefix="kumkm-disk-"))
     why_not = _mount_tmpfs(disk, "300m")
@@ -312,7 +312,7 @@ async def test_serve_starts_before_its_database_and_is_ready_when_it_appears(tmp
                 await asyncio.sleep(0.1)
             ready_after = time.monotonic() - appeared
 
-            from app.core.db import head_revision
+            from app.infra.db import head_revision
 
             assert (await server.execute("SELECT version_num FROM alembic_version"))[0][0] == head_revision()
             key = auth_service.new_key()

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.core.db import normalize_url
 from app.core.errors import Fault, database_problem, fault_kind, fault_problem
+from app.infra.db import normalize_url
 
 
 @pytest.mark.parametrize("exc, kind, status, retry", [

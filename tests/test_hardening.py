@@ -134,7 +134,7 @@ async def test_csv_cells_never_run_as_formulas(client, keys, tmp_path, database_
     assert p.returncode == 0, p.stderr
     exported = _rows(out.read_text())[0]
     assert exported["nama_usaha"] == "'" + FORMULA and exported["telepon"] == "'+62812345678"
-    from app.core.record.flat import content_from_row
+    from app.record.flat import content_from_row
 
     content, _, _ = content_from_row(exported)
     assert content["nama_usaha"] == FORMULA and content["telepon"] == "+62812345678"

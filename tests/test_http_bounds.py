@@ -203,7 +203,7 @@ def test_a_client_is_not_cut_off_for_the_servers_own_lag():
     connection's read stands for the busy loop here."""
     import uvicorn
 
-    from app.core.server import GuardedHttpTools
+    from app.web.server import GuardedHttpTools
 
     class Quick(GuardedHttpTools):
         header_timeout = 0.5

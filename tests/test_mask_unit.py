@@ -1,11 +1,11 @@
-"""Masking whole NDJSON blocks (app.core.record.flat.mask_lines) is masking each record as
+"""Masking whole NDJSON blocks (app.record.flat.mask_lines) is masking each record as
 record_line() does, whatever shape a line has."""
 from __future__ import annotations
 
 import orjson
 import pytest
 
-from app.core.record import flat
+from app.record import flat
 
 DATA = {"nama_usaha": 'Toko ,"pii_masked":false,"data":{}', "nama_pemilik": "Siti  Aminah",
         "nik_pemilik": "1607014105850123", "alamat": "Jl. Merdeka 1", "telepon": "+62 812-0001-2345",

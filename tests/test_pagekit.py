@@ -1,4 +1,4 @@
-"""The page kit (app/core/pages) as a browser receives it: both pages are the kit's skeleton with
+"""The page kit (app/web/pages) as a browser receives it: both pages are the kit's skeleton with
 the kit's stylesheet and script module under their own, everything from files (the
 Content-Security-Policy runs nothing inline), and every name a page's module imports is one the
 kit's module exports — a missing one would stop the whole page from running. What the pages do

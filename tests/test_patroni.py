@@ -21,7 +21,7 @@ saved in test-artifacts/patroni.json.
 Then a leader node that is lost while its addresses hang instead of refusing (a frozen host):
 the service has its writes back within 30 s, behind HAProxy on Patroni's /primary
 (ops/patroni/haproxy.cfg) and on the multi-host DATABASE_URL with that node first alike (each
-host gets the connect timeout in turn, app.core.db.connect_each_host; a connect that times out
+host gets the connect timeout in turn, app.infra.db.connect_each_host; a connect that times out
 is 503, never 500).
 
 Skipped, saying why, where etcd (Debian's etcd-server) or HAProxy cannot be installed with

@@ -173,7 +173,7 @@ async def test_ingest_verification_capaian_and_feed_through_pgbouncer(behind_bou
             + [(sid, 1, "ditolak") for sid in ids[100:130]])
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 264
     # the request path really went through the bouncer: at least one transaction for every
-    # decision, and for the single POSTs (64 at once share group statements: app.core.coalesce)
+    # decision, and for the single POSTs (64 at once share group statements: app.infra.group_commit)
     # at least one more, plus the replay's
     assert _xacts(bouncer) - before >= 130 + 2
     assert "prepared statement" not in behind_bouncer.output()

@@ -1,4 +1,4 @@
-"""The record rules the service derives itself (app/core/record/rules.py), called directly:
+"""The record rules the service derives itself (app/record/rules.py), called directly:
 no database, no service."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.core.record import rules
-from app.core.record.rules import duplikat_kunci, normalise_nama, sektor_kbli, skala_usaha
+from app.record import rules
+from app.record.rules import duplikat_kunci, normalise_nama, sektor_kbli, skala_usaha
 
 M = 1_000_000_000       # Rp1 miliar
 SKALA = ("mikro", "kecil", "menengah", "besar")

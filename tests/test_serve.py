@@ -108,7 +108,7 @@ async def test_an_exhausted_pool_answers_503_with_retry_after_fast(database_url,
 
 @pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="exercises the embedded server")
 async def test_stopping_serve_stops_the_embedded_server_it_started(tmp_path):
-    from app.core import embedded
+    from app.infra import embedded
 
     # Not under pytest's own temporary root: pytest keeps that 0700, and the embedded server
     # runs as its own user (when the tests run as root), which must reach its data directory.

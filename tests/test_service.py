@@ -60,7 +60,7 @@ async def test_migration_0004_renders_the_line_of_every_stored_record(client, ke
     holds, equal to what the write statements render."""
     from alembic import command
 
-    from app.core import db
+    from app.infra import db
     from tests.helpers import post_records, submission_ids
     from tests.sync_helpers import STALE_LINES
     from tests.verification_helpers import decide
@@ -112,7 +112,7 @@ async def test_migration_0010_renames_the_audit_columns_without_rewriting_a_tabl
     Downgrading renames them back."""
     from alembic import command
 
-    from app.core import db
+    from app.infra import db
     from tests.helpers import post_records, submission_ids
     from tests.sync_helpers import STALE_LINES, pull
     from tests.verification_helpers import decide

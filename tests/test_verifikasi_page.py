@@ -7,7 +7,7 @@ import datetime as dt
 
 from playwright.async_api import expect
 
-from app.core.reports import angka_id
+from app.reporting.reports import angka_id
 from tests.conftest import ARTIFACTS, auth
 from tests.factories import nik, umkm
 from tests.test_dashboard import DESKTOP, PHONE, _enter_key, _row_cells

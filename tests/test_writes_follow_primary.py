@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from app.auth import service as auth_service
+from app.keys import service as auth_service
 from tests.conftest import auth
 from tests.factories import umkm
 from tests.pg_servers import TcpPostgres

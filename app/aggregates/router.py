@@ -3,11 +3,11 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 
 from app.aggregates import schemas, service
-from app.core import xlsx
-from app.core.access import Principal, roles
-from app.core.authn import require_role
-from app.core.replicas import FRESHNESS_HEADERS
-from app.core.reports import CSV_FORMATS, FORMAT_DESCRIPTION, ReportFormat, csv_cells, csv_response, json_response
+from app.infra.replicas import FRESHNESS_HEADERS
+from app.reporting import xlsx
+from app.reporting.reports import CSV_FORMATS, FORMAT_DESCRIPTION, ReportFormat, csv_cells, csv_response, json_response
+from app.security.access import Principal, roles
+from app.security.authn import require_role
 
 router = APIRouter(prefix="/api/v1/agregat", tags=["agregat"])
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from app.aggregates import queries
-from app.core import replicas, xlsx
-from app.core.access import Principal, require_area
 from app.core.errors import invalid_field
-from app.core.reference import WIB, check_periode, check_wilayah, get_index, split_kode
-from app.core.reports import DISPLAY, CsvCells, angka_id, persen, rasio
+from app.infra import replicas
+from app.record.reference import WIB, check_periode, check_wilayah, get_index, split_kode
+from app.reporting import xlsx
+from app.reporting.reports import DISPLAY, CsvCells, angka_id, persen, rasio
+from app.security.access import Principal, require_area
 
 STATUSES = ("masuk", "diterima", "ditolak")
 DEFAULT_STATUS = ["diterima"]

@@ -372,7 +372,7 @@ _HTTP_DETAIL = {404: "path ini tidak ada di layanan ini (periksa alamat dan /api
                 405: "metode HTTP ini tidak dilayani untuk path ini"}
 
 
-# Who hears of a database fault met while answering a request: app.core.health registers
+# Who hears of a database fault met while answering a request: app.infra.health registers
 # itself (a log line when a fault starts and when it ends, gauges), so that operators are not
 # told by a line per request (the access log has those). A listener, so that this module, below
 # health, never imports it.
@@ -446,7 +446,7 @@ class Fault:
 def fault_kind(exc: BaseException) -> str | None:
     """The kind of database fault an error is (a Fault), or None for an error of the statement
     itself (a constraint, bad input, a bug). UNAVAILABLE and READ_ONLY mean the connection, and
-    every other one to the same server, should not be used again (app.core.db drops them)."""
+    every other one to the same server, should not be used again (app.infra.db drops them)."""
     from asyncpg.exceptions import InterfaceError as DriverInterfaceError
     from asyncpg.exceptions import InternalClientError as DriverClientError
     from sqlalchemy.exc import TimeoutError as PoolTimeout

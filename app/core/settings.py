@@ -41,7 +41,7 @@ class Settings:
     pool_size: int
     # Seconds a request waits for a pooled connection before it is told 503 + Retry-After.
     pool_timeout: float
-    # Group commit of single-record writes (app.core.coalesce): at most this many group
+    # Group commit of single-record writes (app.infra.group_commit): at most this many group
     # statements at once (each holds one pooled connection), this many records a group, and
     # this many writes waiting for a group before the next one is answered 503.
     ingest_groups: int
@@ -86,7 +86,7 @@ class Settings:
     # links the service writes (the OpenRosa formList): never the request's Host header, which
     # a client chooses.
     public_url: str | None
-    # The HTTP server's own bounds (app.core.server), per process: the request line plus all
+    # The HTTP server's own bounds (app.web.server), per process: the request line plus all
     # headers, the seconds a client may take to send them, the seconds an idle keep-alive
     # connection stays open, and the open connections beyond which a new one gets 503.
     max_header_bytes: int

@@ -8,14 +8,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
-from app.core import timefmt, xlsx
-from app.core.access import Principal, roles
-from app.core.authn import require_key, require_role
-from app.core.replicas import FRESHNESS_HEADERS
-from app.core.reports import CSV_FORMATS, FORMAT_DESCRIPTION, ReportFormat, csv_cells, csv_download
+from app.core import timefmt
 from app.indicators import formulas, schemas, service
+from app.infra.replicas import FRESHNESS_HEADERS
+from app.reporting import xlsx
+from app.reporting.reports import CSV_FORMATS, FORMAT_DESCRIPTION, ReportFormat, csv_cells, csv_download
+from app.security.access import Principal, roles
+from app.security.authn import require_key, require_role
 
-# Writers by role, checked from the headers before a body is read (app.core.authn.KeyFirst);
+# Writers by role, checked from the headers before a body is read (app.security.authn.KeyFirst);
 # the pemilik and scope rules follow in the service.
 _writer = require_role(*roles("indikator.write"))
 

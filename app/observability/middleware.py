@@ -8,7 +8,7 @@ import re
 import time
 import uuid
 
-from app.core import health
+from app.infra import health
 from app.observability import metrics
 from app.observability.logs import request_id
 

@@ -3,9 +3,9 @@ import hmac
 
 from fastapi import APIRouter, Request, Response
 
-from app.core import db
 from app.core.errors import FORBIDDEN, UNAUTHORIZED, fault_kind
 from app.core.settings import settings
+from app.infra import db
 from app.observability import metrics, queries
 
 router = APIRouter(tags=["ops"])

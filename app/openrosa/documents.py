@@ -56,7 +56,7 @@ Element = Any               # an lxml element (lxml ships no type stubs)
 
 @dataclass
 class Instance:
-    """A submitted instance: its content for app.core.record, its instanceID and, for an
+    """A submitted instance: its content for app.record, its instanceID and, for an
     edit, the instanceID it replaces."""
     form_id: str | None
     version: str | None

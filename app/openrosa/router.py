@@ -21,13 +21,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from app.core.access import Principal, roles
-from app.core.authn import authenticate
 from app.core.errors import NOT_FOUND, ROLE_FORBIDDEN, TOO_LARGE, UNAUTHORIZED, Problem, database_problem
-from app.core.limits import REFUSALS, BodyTooLarge
 from app.core.settings import settings
 from app.openrosa import documents, multipart, service
 from app.openrosa.xlsform import MEDIA_FILE, Form, loaded_form
+from app.security.access import Principal, roles
+from app.security.authn import authenticate
+from app.web.limits import REFUSALS, BodyTooLarge
 
 PREFIX = "/openrosa/{key}"
 POSTING_ROLES = roles("record.post")
@@ -90,7 +90,7 @@ def _too_large() -> Problem:
 
 
 def _refusal(p: Problem) -> Response:
-    """A refusal of app.core.limits.BodyGuard under /openrosa/, before any route runs: XML
+    """A refusal of app.web.limits.BodyGuard under /openrosa/, before any route runs: XML
     like every answer here (registered in REFUSALS by routes())."""
     return _problem(_too_large() if p.status == 413 else p, _SUBMISSION_HEADERS)
 

@@ -1,5 +1,5 @@
 """OpenRosa as a transport over the registry's own rules: a submitted instance becomes the
-same record the JSON API would make. New instances go through app.core.record.prepare and
+same record the JSON API would make. New instances go through app.record.prepare and
 app.submissions.service.store (the same validation messages, derived fields, idempotency and
 feed line as POST /api/v1/submissions); an edit (`meta/deprecatedID`) is a correction through
 app.verification.service.correct (the same rules as PUT /api/v1/submissions/{id}). Those two
@@ -16,8 +16,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from app.core import citus, db
-from app.core.access import Principal
 from app.core.errors import (
     ATTACHMENT_REFUSED,
     CONTENT_CONFLICT,
@@ -28,12 +26,14 @@ from app.core.errors import (
     Problem,
     joined,
 )
-from app.core.record.prepare import canonical_hash, prepare
+from app.infra import citus, db
 from app.observability.metrics import INGESTED
 from app.openrosa import multipart, queries
 from app.openrosa.documents import MAX_INSTANCE_BYTES, Instance, instance_too_large, parse_instance
 from app.openrosa.multipart import Part
 from app.openrosa.xlsform import MEDIA_FILE, loaded_form
+from app.record.prepare import canonical_hash, prepare
+from app.security.access import Principal
 from app.submissions.service import store
 from app.verification.service import correct
 

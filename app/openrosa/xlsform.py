@@ -7,7 +7,7 @@ file a dinas opens in a spreadsheet, or uploads to KoboToolbox or ODK Central as
 service converts that very file with pyxform, the converter behind ODK and Kobo, once per
 process, so what phones get is what those tools would make of it.
 
-Constraints mirror app.core.record's validation where XPath can say it (the phone refuses the
+Constraints mirror app.record's validation where XPath can say it (the phone refuses the
 answer before it is sent); the service validates every submission again with the same code as
 the JSON API, so a form edited elsewhere cannot let anything through."""
 from __future__ import annotations

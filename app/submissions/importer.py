@@ -1,5 +1,5 @@
 """`kumkm import`: records in from NDJSON, CSV or Parquet through exactly the API's validation and
-idempotency (app.core.record.prepare, then service.store), in batches, with every rejected line
+idempotency (app.record.prepare, then service.store), in batches, with every rejected line
 reported by its line number."""
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import orjson
 
-from app.core.access import Principal
-from app.core.cli import UsageError, progress
-from app.core.record import flat
-from app.core.record.prepare import prepare
+from app.core.console import UsageError, progress
+from app.record import flat
+from app.record.prepare import prepare
+from app.security.access import Principal
 from app.submissions import service
 
 IMPORT_BATCH = 1000

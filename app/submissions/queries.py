@@ -5,8 +5,8 @@ import re
 
 from sqlalchemy import text
 
-from app.core.record import LINE_COLUMNS, ROW_COLUMNS, record_line
-from app.core.record.read import RECORD_SELECT, RECORD_SELECT_CITUS
+from app.record import LINE_COLUMNS, ROW_COLUMNS, record_line
+from app.record.read import RECORD_SELECT, RECORD_SELECT_CITUS
 
 
 def native(sql, names: tuple[str, ...]) -> str:

@@ -7,15 +7,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.routing import Match, Route
 
 from app.core import timefmt
-from app.core.access import Principal, log_access, require_scope
-from app.core.authn import principal_in_role, require_key, require_role
-from app.core.batch import body_schema, read_items, read_json
 from app.core.errors import CONTENT_CONFLICT, INVALID, NOT_FOUND
-from app.core.record.model import OPENAPI_RECORD_SCHEMA
-from app.core.reference import KODE_PATTERN, get_index
 from app.observability.metrics import INGESTED
+from app.record.model import OPENAPI_RECORD_SCHEMA
+from app.record.reference import KODE_PATTERN, get_index
+from app.security.access import Principal, log_access, require_scope
+from app.security.authn import principal_in_role, require_key, require_role
 from app.submissions import service
 from app.submissions.schemas import BatchResult, SubmissionOut, SubmissionPage
+from app.web.batch import body_schema, read_items, read_json
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
 

@@ -1,12 +1,12 @@
 """The submissions API's own shapes: pages and batch outcomes. The record itself is
-app.core.record.model, shared with verification and sync."""
+app.record.model, shared with verification and sync."""
 from __future__ import annotations
 
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.core.record.model import SubmissionIn, SubmissionKoperasi, SubmissionOut, SubmissionUmkm
+from app.record.model import SubmissionIn, SubmissionKoperasi, SubmissionOut, SubmissionUmkm
 
 __all__ = ["SubmissionIn", "SubmissionKoperasi", "SubmissionOut", "SubmissionUmkm", "SubmissionPage",
            "ItemError", "BatchOutcome", "BatchResult"]

@@ -1,7 +1,7 @@
 """Ingest and read PL-KUMKM records.
 
 Every item goes through the same path whether it came alone, in a batch, from the `kumkm
-import` CLI (importer.py) or from OpenRosa: app.core.record.prepare (validation, reference
+import` CLI (importer.py) or from OpenRosa: app.record.prepare (validation, reference
 checks, derivation), then one set-based insert here."""
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 import orjson
 
-from app.core import citus, db
-from app.core.access import Principal, roles
-from app.core.coalesce import Coalescer
 from app.core.errors import fault_kind
-from app.core.record.prepare import Prepared, Rejected, created_out, prepare, record_out
-from app.core.record.read import get_row
 from app.core.settings import settings
+from app.infra import citus, db
+from app.infra.group_commit import Coalescer
 from app.observability.metrics import INGEST_GROUP
+from app.record.prepare import Prepared, Rejected, created_out, prepare, record_out
+from app.record.read import get_row
+from app.security.access import Principal, roles
 from app.submissions import queries
 
 __all__ = ["Prepared", "Rejected", "Outcome", "prepare", "store", "record_out", "created_out", "get_row",
@@ -42,7 +42,7 @@ class Outcome:
 async def store(prepared: list[Prepared], principal: Principal) -> list[Outcome]:
     """Insert what is new; classify the rest as replay (same content) or conflict. One
     statement, so each item is all there (record, version, history, change) or not at all.
-    A single item waits to share its statement with other single writes (app.core.coalesce)."""
+    A single item waits to share its statement with other single writes (app.infra.group_commit)."""
     if not prepared:
         return []
     if len(prepared) == 1:
@@ -77,7 +77,7 @@ async def _store(items: list[tuple[Prepared, Principal]]) -> list[Outcome]:
 
 def _with_actor(p: Prepared, who: Principal) -> dict:
     """The row as the ingest statements take it: who wrote it travels with it, since one
-    statement can carry the single writes of several enumerators (app.core.coalesce)."""
+    statement can carry the single writes of several enumerators (app.infra.group_commit)."""
     return {**p.row, "actor": who.name, "actor_key": who.id, "actor_role": who.role}
 
 
@@ -130,7 +130,7 @@ def _singles() -> Coalescer[tuple[Prepared, Principal], Outcome]:
 
 
 async def _store_citus(first: dict[str, tuple[Prepared, Principal]]) -> tuple[dict, dict[str, str]]:
-    """store() on a Citus coordinator (app.core.citus): one transaction that claims the ids in
+    """store() on a Citus coordinator (app.infra.citus): one transaction that claims the ids in
     the directory, then writes each provinsi's new records with one statement routed to the
     worker holding that provinsi (queries.py says why it differs). Same outcomes as on one
     server: what the directory did not let through is a replay or a conflict by its hash."""

@@ -4,7 +4,7 @@ feed and the snapshot move millions of rows, and PostgreSQL hands over finished 
 from app.core.timefmt import sql_utc_text
 
 # The record as a consumer stores it is `sync_records.line`: rendered by sync_record_line()
-# (migration 0004, app.core.record) in the statement that writes the record, so reading it
+# (migration 0004, app.record) in the statement that writes the record, so reading it
 # builds nothing.
 
 # Set at the start of every sync transaction (which runs only the statements of this module).
@@ -163,7 +163,7 @@ CHANGE_RANGE_LINES = CHANGE_LINES.replace(
 assert CHANGE_RANGE_LINES != CHANGE_LINES
 
 
-# ---- The feed and the snapshot on a Citus coordinator (app.core.citus; docs/operations.md
+# ---- The feed and the snapshot on a Citus coordinator (app.infra.citus; docs/operations.md
 # "Scale-out past one primary"). Exactly once holds per provinsi: a provinsi's changes are all
 # written on the one worker holding its shard group, with that worker's transaction id in
 # `xid` (a trigger on the shard sets it, ops/citus/distribute.sql), so the one-server rule

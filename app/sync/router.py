@@ -8,13 +8,13 @@ from typing import Literal, Union
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from app.core.access import Principal
-from app.core.authn import require_role
 from app.core.errors import INVALID, describe, fault_problem
-from app.core.reference import known_periode
-from app.core.replicas import FRESHNESS_HEADERS
 from app.core.settings import settings
+from app.infra.replicas import FRESHNESS_HEADERS
 from app.observability.logs import CUT_OFF
+from app.record.reference import known_periode
+from app.security.access import Principal
+from app.security.authn import require_role
 from app.sync import service
 from app.sync.cursor import CursorError, decode_any
 from app.sync.schemas import ChangeLine, EndLine, SyncRecord

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import orjson
 
-from app.core.access import Principal, log_access
-from app.core.cli import UsageError, progress
-from app.core.record import flat
-from app.core.reference import known_periode
+from app.core.console import UsageError, progress
+from app.record import flat
+from app.record.reference import known_periode
+from app.security.access import Principal, log_access
 from app.sync import queries
 from app.sync.service import RawConnection, Scope, on_cluster, snapshot_cursor, snapshot_rows
 

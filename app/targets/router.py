@@ -2,12 +2,12 @@ import datetime as dt
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from app.core import xlsx
-from app.core.access import Principal
-from app.core.authn import require_role
-from app.core.db import UnitOfWork
-from app.core.replicas import FRESHNESS_HEADERS
-from app.core.reports import CSV_FORMATS, FORMAT_DESCRIPTION, ReportFormat, csv_cells, csv_response, json_response
+from app.infra.db import UnitOfWork
+from app.infra.replicas import FRESHNESS_HEADERS
+from app.reporting import xlsx
+from app.reporting.reports import CSV_FORMATS, FORMAT_DESCRIPTION, ReportFormat, csv_cells, csv_response, json_response
+from app.security.access import Principal
+from app.security.authn import require_role
 from app.targets import schemas, service
 
 router = APIRouter(prefix="/api/v1", tags=["capaian"])

@@ -9,10 +9,9 @@ import re
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core import db, replicas, xlsx
-from app.core.access import Principal, require_area, roles, scope_problem
 from app.core.errors import NOT_FOUND
-from app.core.reference import (
+from app.infra import db, replicas
+from app.record.reference import (
     KODE_PATTERN,
     WIB,
     check_periode,
@@ -22,7 +21,9 @@ from app.core.reference import (
     known_periode,
     today_wib,
 )
-from app.core.reports import DISPLAY, CsvCells, angka_id, persen, rasio
+from app.reporting import xlsx
+from app.reporting.reports import DISPLAY, CsvCells, angka_id, persen, rasio
+from app.security.access import Principal, require_area, roles, scope_problem
 from app.targets import queries
 from app.targets.schemas import TINGKAT
 
@@ -234,7 +235,7 @@ async def capaian(principal: Principal, periode: str, wilayah: str | None, as_of
     params = {"periode": periode, "as_of": as_of, "area": wilayah or "",
               "kabkota": wilayah[:5] if wilayah else ""}
     index = await get_index()
-    # A report: a standby may answer (app.core.replicas); the response says how fresh it is.
+    # A report: a standby may answer (app.infra.replicas); the response says how fresh it is.
     async with replicas.connect() as conn:
         rows = (await conn.execute(queries.CAPAIAN[(area_level, row_level)], params)).all()
         induk = await _history(conn, periode, wilayah) if wilayah else []

@@ -5,7 +5,7 @@ CSS and JavaScript) and the browser calls the /api/v1 endpoints with the key the
 so roles and scope are enforced exactly as for any other client. Only the periode list,
 which is not sensitive and has no API of its own, and the fixed list of alasan codes are
 rendered into the page. The skeleton, base stylesheet and key/API script are the page kit's
-(app/core/pages)."""
+(app/web/pages)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +13,8 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from app.core.pages import Page
 from app.verification.schemas import ALASAN_KODE
+from app.web.pages import Page
 
 page = Page("verifikasi", Path(__file__).parent)
 

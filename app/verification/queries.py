@@ -6,7 +6,7 @@ submissions move rekap_status in the same statement. So nothing can commit half 
 transition, and a concurrent writer never holds rekap rows while waiting for a record."""
 from sqlalchemy import text
 
-from app.core.record import LINE_COLUMNS, ROW_COLUMNS, record_line
+from app.record import LINE_COLUMNS, ROW_COLUMNS, record_line
 
 
 def rewrite_line(source: str, data: str) -> str:
@@ -63,10 +63,10 @@ DECIDE = text(
     """
 )
 
-# ---- DECIDE on a Citus coordinator (app.core.citus; docs/operations.md "Scale-out past one
+# ---- DECIDE on a Citus coordinator (app.infra.citus; docs/operations.md "Scale-out past one
 # primary"). The records of a batch may lie on several workers, and a multi-shard UPDATE
 # under a FOR UPDATE is not something Citus plans; so the directory names each record's
-# provinsi (queries of app.core.record.read), and the service runs this statement once per
+# provinsi (queries of app.record.read), and the service runs this statement once per
 # provinsi, all in one transaction. It is DECIDE with kode_provinsi, the distribution column,
 # in every condition and join, so it routes to that provinsi's worker, with two differences:
 # the walidata line is rewritten without setting kode_provinsi (Citus refuses a SET of the

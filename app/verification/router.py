@@ -8,14 +8,13 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.core import timefmt
-from app.core.access import Principal, can_see_pii, log_access, mask_record_data, require_scope
-from app.core.authn import require_key, require_role
-from app.core.batch import body_schema, read_items, read_json
 from app.core.errors import INVALID, NOT_FOUND
-from app.core.record.model import OPENAPI_RECORD_SCHEMA, SubmissionOut
-from app.core.record.prepare import record_out
-from app.core.record.read import get_row
-from app.core.reference import check_periode
+from app.record.model import OPENAPI_RECORD_SCHEMA, SubmissionOut
+from app.record.prepare import record_out
+from app.record.read import get_row
+from app.record.reference import check_periode
+from app.security.access import Principal, can_see_pii, log_access, mask_record_data, require_scope
+from app.security.authn import require_key, require_role
 from app.verification import service
 from app.verification.schemas import (
     AntrianPage,
@@ -28,6 +27,7 @@ from app.verification.schemas import (
     VersiList,
     VersiOut,
 )
+from app.web.batch import body_schema, read_items, read_json
 
 router = APIRouter(prefix="/api/v1", tags=["verifikasi"])
 

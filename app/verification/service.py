@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from app.core import citus, db
-from app.core.access import Principal, roles, scope_problem
 from app.core.errors import (
     FORBIDDEN,
     INVALID,
@@ -30,8 +28,10 @@ from app.core.errors import (
     ProblemType,
     pydantic_errors,
 )
-from app.core.record.prepare import prepare
-from app.core.reference import LEVEL_DESA, LEVEL_KABKOTA, LEVEL_KECAMATAN, WIB, get_index
+from app.infra import citus, db
+from app.record.prepare import prepare
+from app.record.reference import LEVEL_DESA, LEVEL_KABKOTA, LEVEL_KECAMATAN, WIB, get_index
+from app.security.access import Principal, roles, scope_problem
 from app.verification import queries
 from app.verification.schemas import KeputusanItem
 
@@ -164,7 +164,7 @@ async def decide(decisions: list[Decision], principal: Principal) -> list[Decisi
 
 async def _decide_citus(first: dict[str, Decision], decisions: list[Decision],
                         principal: Principal) -> tuple[dict, dict]:
-    """decide() on a Citus coordinator (app.core.citus): the directory names every record's
+    """decide() on a Citus coordinator (app.infra.citus): the directory names every record's
     provinsi, then, per provinsi in a fixed order, the records are locked in submission_id
     order and decided by one statement routed to that provinsi's worker (queries.DECIDE_CITUS
     says why it differs), all in one transaction. Same outcomes as on one server."""
@@ -215,7 +215,7 @@ def _explain(d: Decision, cur, principal: Principal) -> DecisionOutcome:
         return DecisionOutcome(d.index, sid, "rejected", NOT_FOUND, [{
             "field": "submission_id", "message": f"submission_id {sid} tidak ditemukan", "type": "not_found"}])
     if not principal.covers(cur.kode_wilayah):
-        # the record's own wilayah is not named (app.core.access.scope_problem says why)
+        # the record's own wilayah is not named (app.security.access.scope_problem says why)
         return DecisionOutcome(d.index, sid, "rejected", OUTSIDE_SCOPE, [{
             "field": "submission_id", "type": "scope",
             "message": f"submission_id menunjuk rekaman di luar wilayah kunci ini ({principal.kode_wilayah} "
@@ -268,7 +268,7 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
 
     Returns True for a replay (this very correction is already the current version), False
     for a new version; raises the problem otherwise. The body goes through exactly the ingest
-    validation (app.core.record.prepare); on top,
+    validation (app.record.prepare); on top,
     it must keep the record's identity: submission_id, periode, jenis and enumerator_id are
     those of the record, and kode_wilayah stays in the same provinsi (records are placed by
     provinsi; a wrong desa or kabkota inside it is a normal thing to correct)."""
@@ -389,7 +389,7 @@ async def one_version(submission_id: uuid.UUID, version: int):
 # ---------------------------------------------------------------- the verifikator's queue
 
 _KABKOTA_PATTERN = re.compile(r"^[0-9]{2}\.[0-9]{2}$")
-# captured_at lies after 2000 (app.core.record.model); a filter date far outside the round
+# captured_at lies after 2000 (app.record.model); a filter date far outside the round
 # is a typo, and dates beyond these cannot be turned into instants safely.
 _DATE_MIN, _DATE_MAX = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 

@@ -1,8 +1,8 @@
 from fastapi import APIRouter, Depends, Query
 
-from app.core.authn import require_key
 from app.core.errors import NOT_FOUND
-from app.core.reference import KODE_PATTERN
+from app.record.reference import KODE_PATTERN
+from app.security.authn import require_key
 from app.wilayah import schemas, service
 
 router = APIRouter(prefix="/api/v1/wilayah", tags=["wilayah"])

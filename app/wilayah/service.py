@@ -1,8 +1,8 @@
 """Wilayah listings for the API. The in-memory index every domain validates against is
-app.core.reference."""
+app.record.reference."""
 from __future__ import annotations
 
-from app.core import db
+from app.infra import db
 from app.wilayah import queries
 
 

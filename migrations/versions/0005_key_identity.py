@@ -8,7 +8,7 @@ was (rotation kept the name, and names were unique among active keys).
 
 `kumkm_keys`: every change to what a key may do (revoked, expiry, role, scope, pii, name, or a
 deleted key) notifies the channel when its transaction commits; each service process listens
-and drops its key cache at once (app.auth.watch), so a revocation takes effect immediately in
+and drops its key cache at once (app.keys.watch), so a revocation takes effect immediately in
 every worker. The last-used time is written without notifying: it changes nothing a cache holds.
 
 Revision ID: 0005_key_identity

@@ -6,7 +6,7 @@ microseconds dropped, `+00:00`), the API with orjson or pydantic (six digits or 
 or `Z`), and a record's content kept `captured_at` as pydantic wrote it (`...:00Z`). This
 redefines sync_record_line() with to_char, rewrites `captured_at` in the content of every stored
 version, and rewrites every stored line from them. The content hashes are untouched: they are
-computed from the content as it was always hashed (app.core.record.prepare), so a device
+computed from the content as it was always hashed (app.record.prepare), so a device
 replaying a record sent before this release still gets its 200.
 
 Revision ID: 0007_utc_text

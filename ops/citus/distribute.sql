@@ -21,7 +21,7 @@ SELECT create_reference_table('wilayah');
 -- The key-change NOTIFY trigger (migration 0005) would fire on every node's placement of the
 -- reference table, and a worker cannot PREPARE (two-phase commit) a transaction that ran
 -- NOTIFY: every key change would fail. On Citus the service notifies on the coordinator in
--- the key change's own transaction instead (app/auth/service.py), where its listener is.
+-- the key change's own transaction instead (app/keys/service.py), where its listener is.
 DROP TRIGGER api_keys_changed ON api_keys;
 SELECT create_reference_table('api_keys');
 SELECT create_reference_table('target_pendataan');

@@ -1,5 +1,5 @@
 /* Dasbor capaian pendataan: reads /api/v1 with the key the user pastes. The key, the calls, the
- * message line and the formats are the page kit's (app/core/pages/static/kumkm.js); this module
+ * message line and the formats are the page kit's (app/web/pages/static/kumkm.js); this module
  * holds what is the dashboard's own.
  *
  * Everything the API returns is put on the page with textContent, never innerHTML (`el`).

@@ -1,12 +1,12 @@
 """Who may read and write indicators, by role and by the indikator's owner (pemilik): the
-indicator rules of the policy in app.core.access, which also need the wilayah tree."""
+indicator rules of the policy in app.security.access, which also need the wilayah tree."""
 from __future__ import annotations
 
 from typing import Any
 
-from app.core.access import Principal, roles, scope_problem
 from app.core.errors import ALREADY_EXISTS, INVALID, NOT_FOUND, ROLE_FORBIDDEN, Problem
-from app.core.reference import KODE_PATTERN, get_index
+from app.record.reference import KODE_PATTERN, get_index
+from app.security.access import Principal, roles, scope_problem
 
 WRITERS = roles("indikator.write")
 READERS = roles("indikator.read")

@@ -4,8 +4,6 @@ from __future__ import annotations
 import orjson
 from sqlalchemy.exc import IntegrityError
 
-from app.core import db
-from app.core.access import Principal
 from app.core.errors import INVALID, joined
 from app.indicators import formulas, queries
 from app.indicators.schemas import (
@@ -31,6 +29,8 @@ from app.indicators.service.access import (
     visible,
     within,
 )
+from app.infra import db
+from app.security.access import Principal
 
 # ---------------------------------------------------------------------------------------------
 # Tujuan and sasaran

@@ -9,15 +9,17 @@ from decimal import Decimal
 
 import orjson
 
-from app.core import csvcell, replicas, xlsx
-from app.core.access import Principal
+from app.core import csvcell
 from app.core.errors import INVALID
-from app.core.reference import WIB, get_index, today_wib
-from app.core.reports import DISPLAY, CsvCells
 from app.indicators import angka, formulas, queries
 from app.indicators.service.access import NASIONAL, ancestors, level_of, require_read
 from app.indicators.service.predikat import skala_of, skala_out
 from app.indicators.service.registry import hitung_registry
+from app.infra import replicas
+from app.record.reference import WIB, get_index, today_wib
+from app.reporting import xlsx
+from app.reporting.reports import DISPLAY, CsvCells
+from app.security.access import Principal
 
 # ---------------------------------------------------------------------------------------------
 # LKjIP table
@@ -50,7 +52,7 @@ async def lkjip(principal: Principal, tahun: int, wilayah: str | None, sebelumny
     tahun_lalu = [tahun - k for k in range(1, sebelumnya + 1)]
     tahun_realisasi = [tahun] + tahun_lalu
     nama_wilayah = "Nasional" if wilayah == NASIONAL else (await get_index()).nama[wilayah]
-    # A report: a standby may answer (app.core.replicas); the response says how fresh it is.
+    # A report: a standby may answer (app.infra.replicas); the response says how fresh it is.
     async with replicas.connect() as conn:
         rows = (await conn.execute(queries.LKJIP_INDIKATOR, {"level": level, "pemilik": owners})).mappings().all()
         ids = [r["id"] for r in rows]

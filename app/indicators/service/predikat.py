@@ -5,14 +5,14 @@ from decimal import Decimal
 
 import orjson
 
-from app.core import db
-from app.core.access import Principal
 from app.core.errors import INVALID, NOT_FOUND, joined
 from app.indicators import angka, queries
 from app.indicators.schemas import (
     PredikatIn,
 )
 from app.indicators.service.access import ancestors, level_of, require_read, require_write
+from app.infra import db
+from app.security.access import Principal
 
 # ---------------------------------------------------------------------------------------------
 # Predikat scales

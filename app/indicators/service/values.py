@@ -4,10 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import OrderedDict
 
-from app.core import db
-from app.core.access import Principal
 from app.core.errors import CONFLICT
-from app.core.reference import today_wib
 from app.indicators import angka, formulas, queries
 from app.indicators.schemas import (
     IndikatorTargetIn,
@@ -15,6 +12,9 @@ from app.indicators.schemas import (
 )
 from app.indicators.service.definitions import indikator_for_values
 from app.indicators.service.registry import hitung_registry
+from app.infra import db
+from app.record.reference import today_wib
+from app.security.access import Principal
 
 # ---------------------------------------------------------------------------------------------
 # Targets and realisasi

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import orjson
 
-from app.core.access import Principal
 from app.core.errors import INVALID
-from app.core.record import flat
+from app.record import flat
+from app.security.access import Principal
 from app.sync import queries
 from app.sync.cursor import ClusterCursor, Cursor
 from app.sync.service import limits

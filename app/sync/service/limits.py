@@ -1,8 +1,8 @@
 """How a stream is paced and cut: chunk sizes, parallel ranges, the roles that may pull."""
 from __future__ import annotations
 
-from app.core.access import roles
 from app.core.settings import settings
+from app.security.access import roles
 
 SYNC_ROLES = roles("sync.pull")
 CHUNK = 2000

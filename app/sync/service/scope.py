@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from app.core import citus
-from app.core.access import Principal, can_see_pii
+from app.infra import citus
+from app.security.access import Principal, can_see_pii
 
 
 @dataclass(frozen=True)

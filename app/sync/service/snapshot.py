@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 
 import orjson
 
-from app.core import replicas
-from app.core.access import Principal
 from app.core.errors import Problem
-from app.core.record import flat
+from app.infra import replicas
+from app.record import flat
+from app.security.access import Principal
 from app.sync import queries
 from app.sync.cursor import ClusterCursor, Cursor, Snapshot
 from app.sync.service import limits
@@ -57,7 +57,7 @@ def _start(snap: Snapshot) -> Cursor:
 
 
 async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> StreamState:
-    """A snapshot reads a usable standby when there is one (app.core.replicas): a standby's
+    """A snapshot reads a usable standby when there is one (app.infra.replicas): a standby's
     pg_snapshot is a snapshot of the primary's transaction ids (physical replication keeps
     them), so its cursor continues the feed on the primary exactly as one taken there."""
     scope = scope_of(principal, periode)

@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from app.core import db
-from app.core.access import Principal, log_access
 from app.core.errors import TOO_MANY, describe, fault_kind
 from app.core.settings import settings
+from app.infra import db
+from app.security.access import Principal, log_access
 from app.sync import queries
 from app.sync.cursor import ClusterCursor, Cursor
 from app.sync.service.limits import COPY_BLOCK, HELPER_WAIT
@@ -64,7 +64,7 @@ class RawConnection:
     discarded."""
 
     def __init__(self, engine=None):
-        # the streams' pool of the primary, or of the standby a snapshot reads (app.core.replicas)
+        # the streams' pool of the primary, or of the standby a snapshot reads (app.infra.replicas)
         self._engine = engine
         self._sa = None
         self.pg = None

@@ -1,7 +1,7 @@
 /* Halaman kerja verifikator: the queue of a kabupaten/kota, one record's detail, decisions.
  *
  * Reads and writes /api/v1 with the key the user pastes. The key, the calls, the message line
- * and the formats are the page kit's (app/core/pages/static/kumkm.js); this module holds what
+ * and the formats are the page kit's (app/web/pages/static/kumkm.js); this module holds what
  * is the work page's own. Everything the API returns goes on the page with textContent, never
  * innerHTML (`el`).
  *

@@ -1,0 +1,33 @@
+from fastapi import APIRouter, Depends, Query
+
+from app.core.params import Instant
+from app.keys import schemas, service
+from app.security.access import Principal, roles
+from app.security.authn import require_key, require_role
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.get("/me", response_model=schemas.Me, tags=["auth"])
+async def me(principal: Principal = Depends(require_key)):
+    """The calling key: its holder's name, role, wilayah scope, personal-data grant, expiry and
+    the actions its role may take (the policy of docs/authorization.md; the wilayah scope
+    applies to each). Any valid key may ask; a dashboard starts from it."""
+    return await service.me(principal)
+
+
+@router.get("/audit", response_model=schemas.AuditPage, tags=["audit"])
+async def audit_log(
+    _=Depends(require_role(*roles("audit.read"))),
+    key_name: str | None = Query(None, max_length=200),
+    endpoint: str | None = Query(None, max_length=200, description="e.g. `GET /api/v1/submissions`"),
+    since: Instant | None = Query(None, description="from this time (inclusive); without an offset, UTC"),
+    until: Instant | None = Query(None, description="before this time; without an offset, UTC"),
+    cursor: int | None = Query(None, ge=1, le=2**62, description="next_cursor of the previous page"),
+    limit: int = Query(100, ge=1, le=1000),
+):
+    """Who saw personal data unmasked or pulled the feed: key, endpoint, records or range, time.
+    Admin only; newest first."""
+    items = await service.audit_page(key_name=key_name, endpoint=endpoint, since=since, until=until,
+                                     before=cursor, limit=limit)
+    return {"items": items, "next_cursor": str(items[-1]["id"]) if len(items) == limit else None}

@@ -1,0 +1,239 @@
+"""API keys: random 256-bit secrets shown once, stored as SHA-256 hashes; created, rotated,
+revoked and listed here (the CLI), looked up on every request in app.security.authn. The access
+log is read here too (GET /api/v1/audit)."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import unicodedata
+from typing import NamedTuple
+
+from app.infra import citus, db
+from app.keys import queries
+from app.record.reference import LEVEL_KABKOTA, LEVEL_PROVINSI, get_index
+from app.security.access import POLICY, ROLES, Principal
+from app.security.authn import clear_cache, hash_key
+
+
+def new_key() -> str:
+    return "kumkm_" + secrets.token_urlsafe(32)
+
+
+def normalise_name(name: str) -> str:
+    """A key holder's name as stored: compatibility characters folded (NFKC: a full-width
+    `ｅｎｕｍ` is `enum`), no spaces around it, one space between words. Case is kept as
+    given; names that differ only in case are the same name (queries.NAME_TAKEN)."""
+    return " ".join(unicodedata.normalize("NFKC", name).split())
+
+
+class Issued(NamedTuple):
+    id: int
+    key: str
+    rotated_from: int | None = None     # `if_exists="rotate"`: the holder's key it replaced
+
+
+class NameTakenError(ValueError):
+    """The name, or a look-alike, was given to a key before."""
+
+
+async def create(name: str, role: str, kode_wilayah: str | None = None, *, pii: bool = False,
+                 expires_at: dt.datetime | None = None, if_exists: str = "fail") -> Issued:
+    """A key for a new holder. A name already given (to any key, working or not), or one that
+    differs from it only in case or spaces, is refused (NameTakenError) — or, with
+    `if_exists="rotate"`, that holder gets their next key, as `rotate` gives it, provided the
+    role, scope and personal-data grant asked for are theirs (the old key stops at once)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if if_exists not in ("fail", "rotate"):
+        raise ValueError("if_exists must be fail or rotate")
+    # Records belong to the key's name, and scope is the whole of a key's authority: a key
+    # that is ambiguous about either would leak personal data or reach too far.
+    if role == "admin" and kode_wilayah is not None:
+        raise ValueError("admin keys are national: create them without --wilayah")
+    if role == "enumerator" and kode_wilayah is None:
+        raise ValueError("enumerator keys need --wilayah: the provinsi or kabupaten/kota they are assigned to")
+    name = normalise_name(name or "")
+    if not name:
+        raise ValueError("a key needs a --name: the person or device that holds it")
+    rotated: Issued | None = None
+    async with db.transaction() as conn:
+        await conn.execute(queries.LOCK_NAMES)
+        taken = [dict(r) for r in (await conn.execute(queries.NAME_TAKEN, {"name": name})).mappings()]
+        if taken:
+            newest = taken[0]
+            holders = {r["identity_id"] for r in taken}
+            if if_exists == "rotate" and len(holders) == 1:
+                _same_grant(newest, role, kode_wilayah, pii)
+                successor = await _successor(conn, newest["id"], 0, expires_at)
+                if successor is not None:
+                    rotated = Issued(*successor, rotated_from=newest["id"])
+                    await _notify_citus(conn)
+            if rotated is None:
+                # A name is shown in records (dibuat_oleh), riwayat and the access log: issued
+                # twice it would stand for two holders there. The holder keeps it through rotations.
+                alike = "" if newest["name"] == name else \
+                    f" as {newest['name']!r} (names that differ only in case or spaces are one name)"
+                others = f", and a name alike to {len(holders) - 1} other holder(s)" if len(holders) > 1 else ""
+                raise NameTakenError(
+                    f"the name {name!r} was already given to key #{newest['id']}{alike}{others}, and names "
+                    f"are never issued twice. For a new key for the same holder, rotate: kumkm apikey "
+                    f"rotate {newest['id']} (it keeps their records), or create with --if-exists rotate; "
+                    f"else choose another name")
+        else:
+            if kode_wilayah is not None and not (await get_index()).exists(kode_wilayah, LEVEL_PROVINSI,
+                                                                                LEVEL_KABKOTA):
+                raise ValueError("wilayah scope must be an existing provinsi or kabupaten/kota code")
+            key = new_key()
+            key_id = (await conn.execute(queries.INSERT, {
+                "name": name, "role": role, "kode_wilayah": kode_wilayah, "prefix": key[:14],
+                "h": hash_key(key), "pii": pii, "expires_at": expires_at, "identity_id": None,
+            })).scalar_one()
+            return Issued(key_id, key)
+    clear_cache()
+    assert rotated is not None     # every other way out of the transaction returned or raised
+    return rotated
+
+
+def _same_grant(holder: dict, role: str, kode_wilayah: str | None, pii: bool) -> None:
+    """--if-exists rotate hands the holder on, role, scope and grant included: asked for other
+    ones, it would quietly issue a key that is not what was asked."""
+    differ = [f"{what} {had or 'nasional'!s} (asked: {asked or 'nasional'!s})"
+              for what, had, asked in (("role", holder["role"], role),
+                                       ("wilayah", holder["kode_wilayah"], kode_wilayah),
+                                       ("pii", "yes" if holder["pii"] else "no", "yes" if pii else "no"))
+              if had != asked]
+    if differ:
+        raise NameTakenError(f"the name {holder['name']!r} belongs to the holder of key #{holder['id']}, who has "
+                             f"{', '.join(differ)}; --if-exists rotate gives a holder their next key with "
+                             "the same role, wilayah and pii. Choose another name for a new holder")
+
+
+async def _successor(conn, key_id: int, grace_seconds: int,
+                     expires_at: dt.datetime | None = None) -> tuple[int, str] | None:
+    """The next key of the holder whose newest key is `key_id` (same identity, name, role,
+    scope and pii grant); the old one expires after `grace_seconds`. None when `key_id` is not
+    the holder's newest key."""
+    old = (await conn.execute(queries.ROTATE_OLD, {"id": key_id, "grace": grace_seconds})).first()
+    if old is None:
+        return None
+    key = new_key()
+    new_id = (await conn.execute(queries.INSERT, {
+        "name": old.name, "role": old.role, "kode_wilayah": old.kode_wilayah, "prefix": key[:14],
+        "h": hash_key(key), "pii": old.pii, "expires_at": expires_at, "identity_id": old.identity_id,
+    })).scalar_one()
+    return new_id, key
+
+
+class KeyRefError(ValueError):
+    """A key reference that names no key, or more than one: the message says which, and
+    `candidates` are the keys it could mean."""
+
+    def __init__(self, message: str, candidates: list[dict] | None = None, *, ambiguous: bool = False):
+        super().__init__(message)
+        self.candidates = candidates or []
+        self.ambiguous = ambiguous
+
+
+KEY_PREFIX_LEN = 14       # "kumkm_" and 8 characters of the secret, shown by `apikey list`
+
+
+def _parse_ref(ref: str) -> tuple[int | None, str | None]:
+    """An id (digits only) or a prefix of the key, with or without `kumkm_` (a whole key, or
+    the prefix as `apikey list` shows it with its ellipsis, works too)."""
+    ref = ref.strip().rstrip("…").rstrip(".")
+    if ref.isdigit():
+        return int(ref), None
+    prefix = ref if ref.startswith("kumkm_") else "kumkm_" + ref
+    return None, prefix[:KEY_PREFIX_LEN]
+
+
+async def _one(conn, ref: str, usable, what: str) -> dict:
+    """The one key `ref` names among those `usable` accepts; KeyRefError otherwise."""
+    key_id, prefix = _parse_ref(ref)
+    if key_id is not None and key_id > 2**63 - 1:
+        raise KeyRefError(f"no key has id {ref}")
+    rows = [dict(r) for r in (await conn.execute(queries.MATCHING, {"id": key_id, "prefix": prefix})).mappings()]
+    fit = [r for r in rows if usable(r)]
+    if len(fit) == 1:
+        return fit[0]
+    if len(fit) > 1:
+        raise KeyRefError(f"{ref!r} is ambiguous: {len(fit)} keys {what} match it; give more of the prefix "
+                          "or the id", fit, ambiguous=True)
+    if rows:
+        raise KeyRefError(f"no key {what} matches {ref!r}; it matches only: " + ", ".join(
+            f"#{r['id']} ({key_status(r)})" for r in rows), rows)
+    raise KeyRefError(f"no key matches {ref!r} (an id, or a prefix as `kumkm apikey list` shows it)")
+
+
+def key_status(k: dict) -> str:
+    """active, `grace until T` (rotated away, working until T), expired or revoked."""
+    from app.core.timefmt import utc_text
+
+    if k["revoked_at"] is not None:
+        return "revoked"
+    if k["expired"]:
+        return "expired"
+    if k["rotated"] and k["expires_at"] is not None:
+        return f"grace until {utc_text(k['expires_at'])[:19]}Z"
+    return "active"
+
+
+async def rotate(ref: str, grace_seconds: int = 0) -> tuple[int, str] | None:
+    """A new key for the same holder (identity, name, role, scope and pii grant); the old one
+    keeps working for `grace_seconds` so devices can switch over, then expires. The newest key
+    of a holder can be rotated even when revoked: a lost phone's key is revoked at once and its
+    holder later given a successor that keeps their records."""
+    async with db.transaction() as conn:
+        target = await _one(conn, ref, lambda k: not k["rotated"], "that is its holder's newest")
+        successor = await _successor(conn, target["id"], grace_seconds)
+        if successor is None:
+            return None
+        await _notify_citus(conn)
+    clear_cache()
+    return successor
+
+
+async def revoke(ref: str) -> list[tuple[int, str]]:
+    async with db.transaction() as conn:
+        target = await _one(conn, ref, lambda k: k["revoked_at"] is None, "not yet revoked")
+        rows = (await conn.execute(queries.REVOKE, {"id": target["id"]})).all()
+        await _notify_citus(conn)
+    clear_cache()
+    return [tuple(r) for r in rows]
+
+
+async def _notify_citus(conn) -> None:
+    # On one server a trigger on api_keys tells every process's listener (migration 0005). On
+    # a Citus coordinator that trigger is dropped (a worker cannot two-phase-commit a NOTIFY,
+    # ops/citus/distribute.sql), so the change says it itself, in its own transaction: the
+    # listeners hear it when it commits, as they would the trigger's.
+    if citus.enabled():
+        await conn.execute(queries.NOTIFY_KEYS_CITUS)
+
+
+async def list_keys() -> list[dict]:
+    async with db.connect() as conn:
+        return [dict(r) for r in (await conn.execute(queries.LIST)).mappings().all()]
+
+
+async def audit_page(*, key_name, endpoint, since, until, before, limit) -> list[dict]:
+    async with db.connect() as conn:
+        rows = (await conn.execute(queries.AUDIT_PAGE, {
+            "key_name": key_name, "endpoint": endpoint, "since": since, "until": until,
+            "before": before, "limit": limit,
+        })).mappings().all()
+    return [dict(r) for r in rows]
+
+
+async def me(principal: Principal) -> dict:
+    """What the calling key is and may do (GET /api/v1/me)."""
+    async with db.connect() as conn:
+        expires_at = (await conn.execute(queries.EXPIRES, {"id": principal.id})).scalar_one_or_none()
+    wilayah = None
+    if principal.kode_wilayah is not None:
+        index = await get_index()
+        wilayah = {"kode": principal.kode_wilayah, "nama": index.nama[principal.kode_wilayah],
+                   "level": index.level[principal.kode_wilayah]}
+    return {"name": principal.name, "role": principal.role, "wilayah": wilayah, "pii": principal.pii,
+            "expires_at": expires_at,
+            "actions": [action for action, allowed in POLICY.items() if principal.role in allowed]}

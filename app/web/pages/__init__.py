@@ -1,0 +1,74 @@
+"""What the browser pages served by the app (/dashboard, /verifikasi) share: their security
+headers, the periode they open on, and the page kit — one HTML skeleton (templates/base.html:
+head, header, the key entry form), one base stylesheet and one script module (static/kumkm.css,
+static/kumkm.js: the key in sessionStorage, calls to /api/v1 with it, a problem's `code` in
+Indonesian words, numbers and dates as Indonesian readers write them), served at /static/kumkm/.
+Each page keeps only what is its own: its template extends base.html, its stylesheet follows
+kumkm.css, its script imports from kumkm.js.
+
+The pages hold no data: the browser calls /api/v1 with the key the user pastes, which lives in
+the tab's sessionStorage."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from app.record.reference import known_periode, today_wib
+
+KIT = Path(__file__).parent
+KIT_STATIC = "kumkm-static"
+
+# A script injected into a page could read the key from sessionStorage: allow scripts, styles
+# and requests only from this origin, and never run inside another site's frame.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+                               "form-action 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+async def periode_choices() -> tuple[list[str], str]:
+    """Every known periode, and the one a page shows before it knows the key: the running
+    round, or past the last known one, the latest. Once the key is given, the page's script
+    moves to the newest periode with data inside the key's wilayah (GET /api/v1/periode; kit
+    `pilihPeriode`) unless its address names one."""
+    periode = sorted(await known_periode())
+    year = str(today_wib().year)
+    return periode, year if year in periode else (periode[-1] if periode else "")
+
+
+class Page:
+    """One browser page: served at /<name>, its template `<name>.html` (extending the kit's
+    base.html) in `<folder>/templates`, its `<name>.css` and `<name>.js` in `<folder>/static`,
+    served at /<name>/static/."""
+
+    def __init__(self, name: str, folder: Path) -> None:
+        self.name = name
+        self.folder = folder
+        # the page's own templates first, then the kit's (base.html, its partials)
+        self.templates = Jinja2Templates(directory=[folder / "templates", KIT / "templates"])
+
+    async def render(self, request: Request, **context: Any) -> Response:
+        """The page with the periode choice (not sensitive, no API of its own) and whatever
+        else the page puts in its markup, under the security headers."""
+        periode, default = await periode_choices()
+        return self.templates.TemplateResponse(
+            request, f"{self.name}.html",
+            {"halaman": self.name, "periode": periode, "default_periode": default, **context},
+            headers=SECURITY_HEADERS)
+
+    def install(self, app: FastAPI, router: APIRouter) -> None:
+        """The page's route, its static files and, once for all pages, the kit's."""
+        app.include_router(router)
+        app.mount(f"/{self.name}/static", StaticFiles(directory=self.folder / "static"),
+                  name=f"{self.name}-static")
+        if not any(getattr(route, "name", None) == KIT_STATIC for route in app.routes):
+            app.mount("/static/kumkm", StaticFiles(directory=KIT / "static"), name=KIT_STATIC)
