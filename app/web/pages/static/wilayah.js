@@ -37,8 +37,8 @@ export class PilihanWilayah {
     tingkat.slice(0, -1).forEach(({select}, i) => {
       select.addEventListener("change", async () => {
         try {
-          await this.isi(i + 1, select.value);
-          if (berubah) await berubah(i, select.value);
+          // a choice overtaken by a newer one before its children came in is not the page's
+          if (await this.isi(i + 1, select.value) && berubah) await berubah(i, select.value);
         } catch (e) {
           gagal(e);
         }
@@ -47,7 +47,7 @@ export class PilihanWilayah {
   }
 
   /** Level i holds the children of `parent` (null: the provinsi; "": nothing chosen above, the
-   *  level is disabled); the levels below are emptied. */
+   *  level is disabled); the levels below are emptied. False when a newer choice overtook it. */
   async isi(i, parent) {
     const {select, semua} = this.tingkat[i];
     const seq = ++this.seq[i];
@@ -55,12 +55,13 @@ export class PilihanWilayah {
     if (parent === "") {
       isiPilihan(select, [], semua);
       select.disabled = true;
-      return;
+      return true;
     }
     const items = await wilayahDi(parent);
-    if (seq !== this.seq[i]) return;
+    if (seq !== this.seq[i]) return false;
     isiPilihan(select, items, semua);
     select.disabled = false;
+    return true;
   }
 
   /** Level i holds only `items`, disabled: the wilayah a key is fixed to. */
