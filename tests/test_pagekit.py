@@ -1,14 +1,17 @@
 """The page kit (app/web/pages) as a browser receives it: both pages are the kit's skeleton with
-the kit's stylesheet and script module under their own, everything from files (the
-Content-Security-Policy runs nothing inline), and every name a page's module imports is one the
-kit's module exports — a missing one would stop the whole page from running. What the pages do
-with it is tested in a real browser by tests/test_dashboard.py and tests/test_verifikasi_page.py."""
+the kit's stylesheet and script modules under their own, everything from files (the
+Content-Security-Policy runs nothing inline), and every name a page's modules import is one the
+module they import it from exports — a missing one would stop the whole page from running. What
+the pages do with it is tested in a real browser by tests/test_dashboard.py and
+tests/test_verifikasi_page.py; the kit's wilayah selects on both pages here."""
 from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from urllib.parse import urljoin
 
 import pytest
+from playwright.async_api import expect
 
 PAGES = {"dashboard": "dinas", "verifikasi": "verifikator"}
 KIT_CSS = "/static/kumkm/kumkm.css"
@@ -21,6 +24,7 @@ class Markup(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.stylesheets: list[str] = []
+        self.preloads: list[str] = []
         self.scripts: list[dict[str, str | None]] = []
         self.inline: list[str] = []
         self.ids: list[str] = []
@@ -37,6 +41,8 @@ class Markup(HTMLParser):
             self.inline.append(f"event handler attribute on <{tag}>")
         if tag == "link" and a.get("rel") == "stylesheet":
             self.stylesheets.append(a["href"])
+        if tag == "link" and a.get("rel") == "modulepreload":
+            self.preloads.append(a["href"])
         if tag == "script":
             self.scripts.append(a)
         if tag in ("script", "style", "title", "h1"):
@@ -85,18 +91,94 @@ def _exports(source: str) -> set[str]:
     return set(re.findall(r"^export (?:async )?(?:function|const|class) ([A-Za-z_$][\w$]*)", source, re.M))
 
 
+async def _module_graph(client, entry: str) -> dict[str, list[tuple[set[str], str]]]:
+    """Every module the page's entry loads, import by import: its URL -> (names, URL) it imports."""
+    graph: dict[str, list[tuple[set[str], str]]] = {}
+    todo = [entry]
+    while todo:
+        url = todo.pop()
+        if url in graph:
+            continue
+        r = await client.get(url)
+        assert r.status_code == 200 and "javascript" in r.headers["content-type"], url
+        # only `import {names} from "url";` is read below: another form would go unchecked
+        assert len(re.findall(r"^import\b", r.text, re.M)) == len(_IMPORT.findall(r.text)), url
+        graph[url] = [({n.strip().split(" as ")[0] for n in names.split(",") if n.strip()}, urljoin(url, src))
+                      for names, src in _IMPORT.findall(r.text)]
+        todo += [src for _, src in graph[url]]
+    return graph
+
+
+_IMPORT = re.compile(r"^import \{([^}]*)\}\s*from \"([^\"]+)\";", re.M)
+
+
 @pytest.mark.parametrize("page", PAGES)
 async def test_what_a_page_script_imports_is_served_and_exported(client, page):
-    own = await client.get(f"/{page}/static/{page}.js")
-    assert own.status_code == 200 and "javascript" in own.headers["content-type"]
-    imports = re.findall(r"^import \{([^}]*)\}\s*from \"([^\"]+)\";", own.text, re.M)
-    assert [src for _, src in imports] == [KIT_JS], "a page imports the kit, and only the kit"
-    kit = await client.get(KIT_JS)
-    assert kit.status_code == 200 and "javascript" in kit.headers["content-type"]
-    names = {n.strip().split(" as ")[0] for n in imports[0][0].split(",") if n.strip()}
-    assert names and names <= _exports(kit.text), sorted(names - _exports(kit.text))
+    entry = f"/{page}/static/{page}.js"
+    graph = await _module_graph(client, entry)
+    own, kit = f"/{page}/static/", "/static/kumkm/"
+    assert KIT_JS in graph, "a page imports the kit"
+    for url, imports in graph.items():
+        for names, src in imports:
+            assert src.startswith((kit, own)), f"{url} imports {src}: only the kit and the page's own modules"
+            if url.startswith(kit):
+                assert src.startswith(kit), f"the kit's {url} imports the page's {src}"
+            exported = _exports((await client.get(src)).text)
+            assert names and names <= exported, (url, src, sorted(names - exported))
+    # every module is preloaded with the page, so the browser does not find them import by import
+    m = await _markup(client, page)
+    assert set(graph) - {entry} <= set(m.preloads), sorted(set(graph) - {entry} - set(m.preloads))
 
 
 async def test_the_kit_serves_only_its_static_files(client):
     for url in ("/static/kumkm/../__init__.py", "/static/kumkm/../templates/base.html", "/static/kumkm/kumkm.py"):
         assert (await client.get(url)).status_code == 404, url
+
+
+async def test_the_kits_wilayah_selects_chain_on_both_pages(live_server, browser, keys, verif, pg):
+    """One helper (static/wilayah.js) fills each level from /api/v1/wilayah with the children of
+    the level above, empties and disables what lies under an unchosen level, and reopens a
+    wilayah from the page's address level by level."""
+    async def kode(parent: str) -> list[str]:
+        return [r["kode"] for r in await pg.fetch("SELECT kode FROM wilayah WHERE parent_kode = $1 ORDER BY kode", parent)]
+
+    async def enter_key(key: str) -> None:
+        await page.fill("#kunci", key)
+        await page.click("#form-kunci button[type=submit]")
+
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="id-ID")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    # the dashboard of a national key: provinsi -> kabupaten/kota
+    await page.goto(f"{live_server.url}/dashboard?periode=2022&wilayah=16.07")
+    await enter_key(await keys.make("walidata"))
+    provinsi, kabkota = page.locator("#provinsi"), page.locator("#kabkota")
+    await expect(kabkota).to_have_value("16.07")  # reopened from the address, level by level
+    await expect(provinsi).to_have_value("16")
+    assert await page.locator("#kabkota option").count() == 1 + len(await kode("16"))
+    await page.select_option("#provinsi", "")
+    await expect(kabkota).to_be_disabled()
+    await expect(page.locator("#kabkota option")).to_have_text(["Semua kabupaten/kota"])
+    await page.select_option("#provinsi", "15")
+    await expect(kabkota).to_be_enabled()
+    await expect(page.locator("#kabkota option")).to_have_count(1 + len(await kode("15")))
+    await page.click("#ganti-kunci")
+
+    # the work page of a Banyuasin verifikator: (kabupaten/kota) -> kecamatan -> desa/kelurahan
+    kecamatan = await kode("16.07")
+    desa = await kode(kecamatan[1])
+    await page.goto(f"{live_server.url}/verifikasi?periode=2022&wilayah={desa[2]}")
+    await enter_key(verif)
+    await expect(page.locator("#desa")).to_have_value(desa[2])
+    await expect(page.locator("#kecamatan")).to_have_value(kecamatan[1])
+    await expect(page.locator("#kecamatan option")).to_have_count(1 + len(kecamatan))
+    await page.select_option("#kecamatan", kecamatan[0])
+    await expect(page.locator("#desa option")).to_have_count(1 + len(await kode(kecamatan[0])))
+    await expect(page.locator("#desa")).to_be_enabled()
+    await page.select_option("#kecamatan", "")
+    await expect(page.locator("#desa")).to_be_disabled()
+    await expect(page.locator("#desa option")).to_have_text(["Semua desa/kelurahan"])
+    assert errors == []
+    await context.close()

@@ -1,12 +1,13 @@
 /* Dasbor capaian pendataan: reads /api/v1 with the key the user pastes. The key, the calls, the
- * message line and the formats are the page kit's (app/web/pages/static/kumkm.js); this module
- * holds what is the dashboard's own.
+ * message line and the formats are the page kit's (app/web/pages/static/kumkm.js), the chained
+ * wilayah selects too (wilayah.js); this module holds what is the dashboard's own.
  *
  * Everything the API returns is put on the page with textContent, never innerHTML (`el`).
  * Percentages are the API's own `persen` strings (rounded from the exact fraction on the
  * server), so the page can never disagree with the CSV or the JSON. */
 import {$, angka, api, apiJson, el, gagal, isoDate, keepInUrl, letakData, mulai, periodeData, pesan, pilihPeriode,
   showKeySaved, tanggal} from "/static/kumkm/kumkm.js";
+import {PilihanWilayah, isiPilihan, wilayahDi} from "/static/kumkm/wilayah.js";
 
 const LABEL_TINGKAT = {provinsi: "Provinsi", kabkota: "Kabupaten/Kota", kecamatan: "Kecamatan", desa: "Desa/Kelurahan"};
 
@@ -61,65 +62,30 @@ function kata(status, body) {
 
 // ------------------------------------------------------------------ wilayah choices
 
-function fillSelect(select, items, firstLabel) {
-  select.replaceChildren();
-  if (firstLabel !== null) select.add(new Option(firstLabel, ""));
-  for (const w of items) select.add(new Option(w.nama, w.kode));
-}
-
-async function children(parent) {
-  return (await apiJson("/wilayah", {params: {parent}})).items;
-}
+// provinsi -> kabupaten/kota, chained by the kit (wilayah.js)
+const pilihan = new PilihanWilayah([{select: $("provinsi"), semua: "Nasional"},
+                                    {select: $("kabkota"), semua: "Semua kabupaten/kota"}]);
 
 /** Only what the key may see: a national key chooses among Nasional and the 38 provinsi; a
  *  provinsi key gets its provinsi (fixed) and its kabupaten/kota; a kabupaten/kota key its own. */
 async function loadWilayah() {
   const scope = me.wilayah;
-  const provinsi = $("provinsi");
-  const kabkota = $("kabkota");
   if (!scope) {
-    fillSelect(provinsi, await children(null), "Nasional");
-    provinsi.disabled = false;
-    await loadKabkota("");
+    await pilihan.isi(0, null);
   } else if (scope.level === 1) {
-    fillSelect(provinsi, [scope], null);
-    provinsi.disabled = true;
-    fillSelect(kabkota, await children(scope.kode), "Semua kabupaten/kota");
-    kabkota.disabled = false;
+    pilihan.tetap(0, [scope]);
+    await pilihan.isi(1, scope.kode);
   } else {
-    const induk = (await children(null)).filter((w) => w.kode === scope.kode.slice(0, 2));
-    fillSelect(provinsi, induk, null);
-    provinsi.disabled = true;
-    fillSelect(kabkota, [scope], null);
-    kabkota.disabled = true;
+    pilihan.tetap(0, (await wilayahDi(null)).filter((w) => w.kode === scope.kode.slice(0, 2)));
+    pilihan.tetap(1, [scope]);
   }
   $("tampilkan").disabled = false;
-}
-
-async function loadKabkota(provinsi) {
-  const select = $("kabkota");
-  if (!provinsi) {
-    fillSelect(select, [], "Semua kabupaten/kota");
-    select.disabled = true;
-    return;
-  }
-  fillSelect(select, await children(provinsi), "Semua kabupaten/kota");
-  select.disabled = false;
-}
-
-/** Puts a wilayah from the page address into the selects, if the key offers it. */
-async function choose(wilayah) {
-  if (!me.wilayah && wilayah) {
-    $("provinsi").value = wilayah.slice(0, 2);
-    await loadKabkota($("provinsi").value);
-  }
-  if (wilayah.length > 2) $("kabkota").value = wilayah.slice(0, 5);
 }
 
 function chosen() {
   return {
     periode: $("periode").value,
-    wilayah: $("kabkota").value || $("provinsi").value || "",
+    wilayah: pilihan.nilai(),
     as_of: $("as-of").value.trim(),
   };
 }
@@ -363,7 +329,7 @@ async function start() {
     showKeySaved();
     showIdentity();
     if (!me.actions.includes("report.read")) {
-      for (const id of ["provinsi", "kabkota"]) fillSelect($(id), [], "-");
+      for (const id of ["provinsi", "kabkota"]) isiPilihan($(id), [], "-");
       pesan(pesanPeran(me.role));
       return;
     }
@@ -373,7 +339,7 @@ async function start() {
     const asOf = params.get("as_of") || "";
     $("as-of").value = /^\d{4}-\d{2}-\d{2}$/.test(asOf) ? tanggal(asOf) : "";
     const wilayah = params.has("wilayah") ? params.get("wilayah") : (me.wilayah ? me.wilayah.kode : "");
-    await choose(wilayah);
+    await pilihan.pilih(wilayah);
     // a wilayah from the address that the key does not cover is asked for as it is: the
     // service's answer (outside-scope) is then explained on the page
     await show(wilayah);
@@ -392,13 +358,6 @@ function forget() {
   history.replaceState(null, "", window.location.pathname);
 }
 
-$("provinsi").addEventListener("change", async () => {
-  try {
-    await loadKabkota($("provinsi").value);
-  } catch (e) {
-    gagal(e);
-  }
-});
 $("filter").addEventListener("submit", (ev) => {
   ev.preventDefault();
   show();

@@ -1,10 +1,12 @@
 """What the browser pages served by the app (/dashboard, /verifikasi) share: their security
 headers, the periode they open on, and the page kit — one HTML skeleton (templates/base.html:
-head, header, the key entry form), one base stylesheet and one script module (static/kumkm.css,
-static/kumkm.js: the key in sessionStorage, calls to /api/v1 with it, a problem's `code` in
-Indonesian words, numbers and dates as Indonesian readers write them), served at /static/kumkm/.
-Each page keeps only what is its own: its template extends base.html, its stylesheet follows
-kumkm.css, its script imports from kumkm.js.
+head, header, the key entry form), one base stylesheet (static/kumkm.css: colours, panels, cards,
+tables as CSS custom properties and rules) and two script modules (static/kumkm.js: the key in
+sessionStorage, calls to /api/v1 with it, a problem's `code` in Indonesian words, numbers and
+dates as Indonesian readers write them; static/wilayah.js: the chained wilayah selects), served
+at /static/kumkm/. Each page keeps only what is its own: its template extends base.html, its
+stylesheet follows kumkm.css and sets the kit's variables where it differs, its script (an ES
+module, with the page's other modules beside it) imports from the kit's.
 
 The pages hold no data: the browser calls /api/v1 with the key the user pastes, which lives in
 the tab's sessionStorage."""
@@ -22,6 +24,15 @@ from app.record.reference import known_periode, today_wib
 
 KIT = Path(__file__).parent
 KIT_STATIC = "kumkm-static"
+
+
+def modules(static: Path, entry: str = "") -> list[str]:
+    """The script modules in a static folder but its entry, which the page loads itself: the
+    page preloads them (<link rel=modulepreload>) instead of finding them import by import."""
+    return sorted(p.name for p in static.glob("*.js") if p.name != entry)
+
+
+KIT_MODULES = modules(KIT / "static")
 
 # A script injected into a page could read the key from sessionStorage: allow scripts, styles
 # and requests only from this origin, and never run inside another site's frame.
@@ -47,14 +58,16 @@ async def periode_choices() -> tuple[list[str], str]:
 
 class Page:
     """One browser page: served at /<name>, its template `<name>.html` (extending the kit's
-    base.html) in `<folder>/templates`, its `<name>.css` and `<name>.js` in `<folder>/static`,
-    served at /<name>/static/."""
+    base.html) in `<folder>/templates`, its `<name>.css` and `<name>.js` (the module the page
+    loads; the others in the folder are what it imports) in `<folder>/static`, served at
+    /<name>/static/."""
 
     def __init__(self, name: str, folder: Path) -> None:
         self.name = name
         self.folder = folder
         # the page's own templates first, then the kit's (base.html, its partials)
         self.templates = Jinja2Templates(directory=[folder / "templates", KIT / "templates"])
+        self.modules = modules(folder / "static", f"{name}.js")
 
     async def render(self, request: Request, **context: Any) -> Response:
         """The page with the periode choice (not sensitive, no API of its own) and whatever
@@ -62,7 +75,8 @@ class Page:
         periode, default = await periode_choices()
         return self.templates.TemplateResponse(
             request, f"{self.name}.html",
-            {"halaman": self.name, "periode": periode, "default_periode": default, **context},
+            {"halaman": self.name, "periode": periode, "default_periode": default,
+             "modul_kit": KIT_MODULES, "modul_halaman": self.modules, **context},
             headers=SECURITY_HEADERS)
 
     def install(self, app: FastAPI, router: APIRouter) -> None:
