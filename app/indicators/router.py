@@ -8,11 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
-from app.core import timefmt
-from app.indicators import formulas, schemas, service
-from app.infra.replicas import FRESHNESS_HEADERS
-from app.reporting import xlsx
-from app.reporting.reports import CSV_FORMATS, FORMAT_DESCRIPTION, ReportFormat, csv_cells, csv_download
+from app.indicators import export, formulas, schemas, service
+from app.reporting.reports import FORMAT_DESCRIPTION, ReportFormat
+from app.reporting.response import REPORT_RESPONSES, report_response
 from app.security.access import Principal, roles
 from app.security.authn import require_key, require_role
 
@@ -55,17 +53,13 @@ def _wilayah():
     return Path(description="`nasional`, a provinsi (`16`) or a kabupaten/kota (`16.07`)")
 
 
-def _json(doc: Any, status: int = 200) -> Response:
-    return Response(timefmt.dumps(doc), status_code=status, media_type="application/json")
-
-
 @router.get("/formula", summary="Registry formulas and their vocabulary")
 async def list_formula(principal: Principal = Depends(require_key)) -> dict:
     service.require_read(principal)
     return formulas.katalog()
 
 
-@router.get("/capaian", response_model=schemas.Lkjip, responses={200: {**xlsx.DOWNLOADS, "headers": FRESHNESS_HEADERS}},
+@router.get("/capaian", response_model=schemas.Lkjip, responses=REPORT_RESPONSES,
             summary="LKjIP table: target, realisasi, capaian and predikat per sasaran and indikator")
 async def capaian(
     principal: Principal = Depends(require_key),
@@ -81,12 +75,7 @@ async def capaian(
 ):
     doc = await service.lkjip(principal, tahun, wilayah, sebelumnya, pemilik, as_of)
     name = f"lkjip-{tahun}-{doc['wilayah']['kode']}"
-    if format in CSV_FORMATS:
-        cells = csv_cells(format)
-        return csv_download(f"{name}{cells.suffix}.csv", service.lkjip_csv(doc, cells), cells)
-    if format == "xlsx":
-        return await xlsx.response(f"{name}.xlsx", service.lkjip_xlsx(doc))
-    return _json(doc)
+    return await report_response(format, name, doc, csv=export.lkjip_csv, xlsx=export.lkjip_xlsx)
 
 
 @router.get("/predikat/{kode_wilayah}", response_model=schemas.PredikatOut,
