@@ -612,13 +612,14 @@ def cmd_targets_import(args) -> int:
     async def run():
         from app.targets import service
 
-        return await service.import_csv(content, args.oleh)
+        async with db.transaction() as conn:
+            return await service.import_csv(conn, content, args.oleh)
 
-    from app.targets.service import ImportError_
+    from app.targets.service import TargetFileError
 
     try:
         added, present = _with_database(run)
-    except ImportError_ as exc:
+    except TargetFileError as exc:
         for line in exc.errors:
             print(f"{path}: {line}", file=sys.stderr)
         print(f"nothing imported: {len(exc.errors)} error(s)", file=sys.stderr)

@@ -103,14 +103,17 @@ async def get_target(principal: Principal, periode: str, kode: str, as_of: dt.da
 IMPORT_COLUMNS = ("periode", "kode_wilayah", "target", "dasar_hukum", "berlaku_mulai")
 
 
-class ImportError_(Exception):
+class TargetFileError(Exception):
+    """A targets CSV file that cannot be imported: `errors` names every bad line (line 1 is the
+    header), so the operator fixes the file in one pass; nothing of it was written."""
+
     def __init__(self, errors: list[str]):
         super().__init__("\n".join(errors))
         self.errors = errors
 
 
 def parse_import(text_: str, known_periode: set[str], wilayah_exists) -> list[dict]:
-    """Validate a whole CSV file; raise ImportError_ listing every bad line (line 1 is the
+    """Validate a whole CSV file; raise TargetFileError listing every bad line (line 1 is the
     header). Semicolons are accepted as separator too: Indonesian spreadsheets write them."""
     first = text_.split("\n", 1)[0]
     delimiter = ";" if ";" in first and "," not in first else ","
@@ -118,12 +121,12 @@ def parse_import(text_: str, known_periode: set[str], wilayah_exists) -> list[di
     errors: list[str] = []
     header = next(reader, None)
     if header is None:
-        raise ImportError_(["line 1: the file is empty; expected header " + ",".join(IMPORT_COLUMNS)])
+        raise TargetFileError(["line 1: the file is empty; expected header " + ",".join(IMPORT_COLUMNS)])
     header = [h.strip().lower() for h in header]
     missing = [c for c in IMPORT_COLUMNS if c not in header]
     unknown = [h for h in header if h not in IMPORT_COLUMNS]
     if missing or unknown or len(set(header)) != len(header):
-        raise ImportError_([f"line 1: header must be {','.join(IMPORT_COLUMNS)}"
+        raise TargetFileError([f"line 1: header must be {','.join(IMPORT_COLUMNS)}"
                             + (f"; missing {', '.join(missing)}" if missing else "")
                             + (f"; unknown {', '.join(unknown)}" if unknown else "")])
     rows: list[dict] = []
@@ -166,23 +169,22 @@ def parse_import(text_: str, known_periode: set[str], wilayah_exists) -> list[di
                      "target": int(raw["target"]), "dasar_hukum": raw["dasar_hukum"],
                      "berlaku_mulai": berlaku.isoformat()})
     if errors:
-        raise ImportError_(errors)
+        raise TargetFileError(errors)
     if not rows:
-        raise ImportError_(["line 2: no target rows after the header"])
+        raise TargetFileError(["line 2: no target rows after the header"])
     return rows
 
 
-async def import_csv(text_: str, oleh: str) -> tuple[int, int]:
-    """All or nothing: every line is checked before anything is written, then one statement
-    in one transaction. Returns (revisions added, rows already present)."""
-    async with db.connect() as conn:
-        known = {r[0] for r in (await conn.execute(queries.KNOWN_PERIODE)).all()}
+async def import_csv(conn: AsyncConnection, text_: str, oleh: str) -> tuple[int, int]:
+    """All or nothing: every line is checked before anything is written, then one statement.
+    Runs in the caller's transaction (`kumkm targets import` opens it), which holds the import
+    lock until it commits. Returns (revisions added, rows already present)."""
+    known = {r[0] for r in (await conn.execute(queries.KNOWN_PERIODE)).all()}
     index = await get_index()
     rows = parse_import(text_, known, index.exists)
-    async with db.transaction() as conn:
-        await conn.execute(queries.LOCK_IMPORT)
-        added = (await conn.execute(queries.INSERT_MANY, {"rows": orjson.dumps(rows).decode(),
-                                                          "oleh": oleh})).scalar_one()
+    await conn.execute(queries.LOCK_IMPORT)
+    added = (await conn.execute(queries.INSERT_MANY, {"rows": orjson.dumps(rows).decode(),
+                                                      "oleh": oleh})).scalar_one()
     return added, len(rows) - added
 
 
