@@ -76,3 +76,23 @@ async def test_rotation_empties_the_key_cache_only_once_committed(engine, databa
         assert await pg.fetchval("SELECT revoked_at FROM api_keys WHERE id = $1", successor[0]) is None
     finally:
         await pg.close()
+
+
+def test_every_indicator_and_target_write_route_opens_a_unit_of_work():
+    """Their services take the route's connection; none opens a transaction of its own."""
+    from fastapi.routing import APIRoute
+
+    from app.indicators.router import router as indicators
+    from app.targets.router import router as targets
+
+    def calls(dependant) -> set:
+        found = set()
+        for sub in dependant.dependencies:
+            found.add(sub.call)
+            found |= calls(sub)
+        return found
+
+    writes = [r for r in indicators.routes + targets.routes
+              if isinstance(r, APIRoute) and r.methods & {"POST", "PUT", "PATCH", "DELETE"}]
+    assert len(writes) == 11
+    assert [r.path for r in writes if db.unit_of_work not in calls(r.dependant)] == []
