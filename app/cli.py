@@ -505,8 +505,9 @@ def cmd_apikey_create(args) -> int:
 
             expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.expires_days)
         name = args.name or (None if args.role == "enumerator" else args.role)
-        return await service.create(name, args.role, args.wilayah, pii=args.pii, expires_at=expires,
-                                    if_exists=args.if_exists)
+        async with db.transaction() as conn:
+            return await service.create(conn, name, args.role, args.wilayah, pii=args.pii, expires_at=expires,
+                                        if_exists=args.if_exists)
 
     from app.keys.service import normalise_name
 
@@ -541,7 +542,8 @@ def cmd_apikey_revoke(args) -> int:
     async def run():
         from app.keys import service
 
-        return await service.revoke(args.ref)
+        async with db.transaction() as conn:
+            return await service.revoke(conn, args.ref)
 
     from app.keys.service import KeyRefError
 
@@ -558,7 +560,8 @@ def cmd_apikey_rotate(args) -> int:
     async def run():
         from app.keys import service
 
-        return await service.rotate(args.ref, int(args.grace_hours * 3600))
+        async with db.transaction() as conn:
+            return await service.rotate(conn, args.ref, int(args.grace_hours * 3600))
 
     from app.keys.service import KeyRefError
 
@@ -612,13 +615,14 @@ def cmd_targets_import(args) -> int:
     async def run():
         from app.targets import service
 
-        return await service.import_csv(content, args.oleh)
+        async with db.transaction() as conn:
+            return await service.import_csv(conn, content, args.oleh)
 
-    from app.targets.service import ImportError_
+    from app.targets.service import TargetFileError
 
     try:
         added, present = _with_database(run)
-    except ImportError_ as exc:
+    except TargetFileError as exc:
         for line in exc.errors:
             print(f"{path}: {line}", file=sys.stderr)
         print(f"nothing imported: {len(exc.errors)} error(s)", file=sys.stderr)

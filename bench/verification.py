@@ -75,7 +75,8 @@ def prepare_database(tmp: Path) -> tuple[str, dict[str, str]]:
             out = {}
             for name, role, scope in [("bench-enum", "enumerator", "16"),
                                       ("bench-verif", "verifikator", "16")]:
-                out[role] = (await service.create(name, role, scope))[1]
+                async with db.transaction() as conn:
+                    out[role] = (await service.create(conn, name, role, scope))[1]
             return out
         finally:
             await db.dispose_engine()

@@ -2,24 +2,22 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from app.aggregates import schemas, service
-from app.infra.replicas import FRESHNESS_HEADERS
-from app.reporting import xlsx
-from app.reporting.reports import CSV_FORMATS, FORMAT_DESCRIPTION, ReportFormat, csv_cells, csv_response, json_response
+from app.aggregates import export, schemas, service
+from app.reporting.reports import FORMAT_DESCRIPTION, ReportFormat
+from app.reporting.response import REPORT_RESPONSES, report_response
 from app.security.access import Principal, roles
 from app.security.authn import require_role
 
 router = APIRouter(prefix="/api/v1/agregat", tags=["agregat"])
 
 _reader = require_role(*roles("report.read"))
-_DOWNLOADS = {**xlsx.DOWNLOADS, "headers": FRESHNESS_HEADERS}
 _PERIODE = Query(..., description="e.g. `2022`")
 _WILAYAH = Query(None, description="omit for the nation, or a provinsi, kabupaten/kota, kecamatan or desa code")
 _STATUS = Query(None, description="record states counted: repeat or comma-separate; default `diterima`")
 _FORMAT = Query("json", description=FORMAT_DESCRIPTION)
 
 
-@router.get("/keragaan-koperasi", response_model=schemas.KeragaanOut, responses={200: _DOWNLOADS})
+@router.get("/keragaan-koperasi", response_model=schemas.KeragaanOut, responses=REPORT_RESPONSES)
 async def keragaan_koperasi(periode: str = _PERIODE,
                             wilayah: str | None = Query(None, description="a provinsi (rows per kabupaten/kota), "
                                                                           "a kabupaten/kota (rows per kecamatan) "
@@ -30,14 +28,10 @@ async def keragaan_koperasi(periode: str = _PERIODE,
     then Binaan Provinsi, Binaan Nasional and Jumlah, with persentase aktif in every row."""
     doc = await service.keragaan_koperasi(principal, periode, wilayah, service.parse_status(status))
     name = f"keragaan-koperasi-{periode}-{wilayah or 'nasional'}"
-    if format in CSV_FORMATS:
-        return csv_response(name, *service.keragaan_csv(doc, csv_cells(format)), csv_cells(format))
-    if format == "xlsx":
-        return await xlsx.response(f"{name}.xlsx", service.keragaan_xlsx(doc))
-    return json_response(doc)
+    return await report_response(format, name, doc, csv=export.keragaan_csv, xlsx=export.keragaan_xlsx)
 
 
-@router.get("/umkm", response_model=schemas.UmkmOut, responses={200: _DOWNLOADS})
+@router.get("/umkm", response_model=schemas.UmkmOut, responses=REPORT_RESPONSES)
 async def agregat_umkm(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
                        status: list[str] | None = _STATUS, format: ReportFormat = _FORMAT,
                        principal: Principal = Depends(_reader)):
@@ -45,14 +39,10 @@ async def agregat_umkm(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
     with NIB and using digital platforms."""
     doc = await service.umkm(principal, periode, wilayah, service.parse_status(status))
     name = f"umkm-{periode}-{wilayah or 'nasional'}"
-    if format in CSV_FORMATS:
-        return csv_response(name, *service.umkm_csv(doc, csv_cells(format)), csv_cells(format))
-    if format == "xlsx":
-        return await xlsx.response(f"{name}.xlsx", service.umkm_xlsx(doc))
-    return json_response(doc)
+    return await report_response(format, name, doc, csv=export.umkm_csv, xlsx=export.umkm_xlsx)
 
 
-@router.get("", response_model=schemas.AgregatOut, responses={200: _DOWNLOADS})
+@router.get("", response_model=schemas.AgregatOut, responses=REPORT_RESPONSES)
 async def agregat(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
                   by: list[str] = Query(..., description="dimensions, repeated or comma-separated: "
                                                          "see docs/capaian.md for the list"),
@@ -64,8 +54,4 @@ async def agregat(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
     doc = await service.agregat(principal, periode, wilayah, service.parse_by(by),
                                 service.parse_status(status), jenis)
     name = f"agregat-{periode}-{wilayah or 'nasional'}"
-    if format in CSV_FORMATS:
-        return csv_response(name, *service.agregat_csv(doc, csv_cells(format)), csv_cells(format))
-    if format == "xlsx":
-        return await xlsx.response(f"{name}.xlsx", service.agregat_xlsx(doc))
-    return json_response(doc)
+    return await report_response(format, name, doc, csv=export.agregat_csv, xlsx=export.agregat_xlsx)

@@ -8,11 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
-from app.core import timefmt
-from app.indicators import formulas, schemas, service
-from app.infra.replicas import FRESHNESS_HEADERS
-from app.reporting import xlsx
-from app.reporting.reports import CSV_FORMATS, FORMAT_DESCRIPTION, ReportFormat, csv_cells, csv_download
+from app.indicators import export, formulas, schemas, service
+from app.infra.db import UnitOfWork
+from app.reporting.reports import FORMAT_DESCRIPTION, ReportFormat
+from app.reporting.response import REPORT_RESPONSES, report_response
 from app.security.access import Principal, roles
 from app.security.authn import require_key, require_role
 
@@ -55,17 +54,13 @@ def _wilayah():
     return Path(description="`nasional`, a provinsi (`16`) or a kabupaten/kota (`16.07`)")
 
 
-def _json(doc: Any, status: int = 200) -> Response:
-    return Response(timefmt.dumps(doc), status_code=status, media_type="application/json")
-
-
 @router.get("/formula", summary="Registry formulas and their vocabulary")
 async def list_formula(principal: Principal = Depends(require_key)) -> dict:
     service.require_read(principal)
     return formulas.katalog()
 
 
-@router.get("/capaian", response_model=schemas.Lkjip, responses={200: {**xlsx.DOWNLOADS, "headers": FRESHNESS_HEADERS}},
+@router.get("/capaian", response_model=schemas.Lkjip, responses=REPORT_RESPONSES,
             summary="LKjIP table: target, realisasi, capaian and predikat per sasaran and indikator")
 async def capaian(
     principal: Principal = Depends(require_key),
@@ -81,12 +76,7 @@ async def capaian(
 ):
     doc = await service.lkjip(principal, tahun, wilayah, sebelumnya, pemilik, as_of)
     name = f"lkjip-{tahun}-{doc['wilayah']['kode']}"
-    if format in CSV_FORMATS:
-        cells = csv_cells(format)
-        return csv_download(f"{name}{cells.suffix}.csv", service.lkjip_csv(doc, cells), cells)
-    if format == "xlsx":
-        return await xlsx.response(f"{name}.xlsx", service.lkjip_xlsx(doc))
-    return _json(doc)
+    return await report_response(format, name, doc, csv=export.lkjip_csv, xlsx=export.lkjip_xlsx)
 
 
 @router.get("/predikat/{kode_wilayah}", response_model=schemas.PredikatOut,
@@ -97,15 +87,15 @@ async def get_predikat(*, kode_wilayah: str = _wilayah(), principal: Principal =
 
 @router.put("/predikat/{kode_wilayah}", response_model=schemas.PredikatOut,
             summary="Set a wilayah's own predikat scale (applies to it and the wilayah under it)")
-async def put_predikat(*, body: schemas.PredikatIn, kode_wilayah: str = _wilayah(),
+async def put_predikat(*, body: schemas.PredikatIn, conn: UnitOfWork, kode_wilayah: str = _wilayah(),
                        principal: Principal = Depends(_writer)):
-    return await service.put_predikat(principal, kode_wilayah, body)
+    return await service.put_predikat(conn, principal, kode_wilayah, body)
 
 
 @router.delete("/predikat/{kode_wilayah}", response_model=schemas.PredikatOut,
                summary="Drop a wilayah's own scale: the inherited one applies again (history kept)")
-async def delete_predikat(*, kode_wilayah: str = _wilayah(), principal: Principal = Depends(_writer)):
-    return await service.delete_predikat(principal, kode_wilayah)
+async def delete_predikat(*, conn: UnitOfWork, kode_wilayah: str = _wilayah(), principal: Principal = Depends(_writer)):
+    return await service.delete_predikat(conn, principal, kode_wilayah)
 
 
 @router.get("/tujuan", response_model=schemas.TujuanList)
@@ -114,14 +104,14 @@ async def list_tujuan(principal: Principal = Depends(require_key), pemilik: str 
 
 
 @router.post("/tujuan", response_model=schemas.Tujuan, status_code=201)
-async def create_tujuan(body: schemas.TujuanIn, principal: Principal = Depends(_writer)):
-    return await service.create_tujuan(principal, body)
+async def create_tujuan(body: schemas.TujuanIn, conn: UnitOfWork, principal: Principal = Depends(_writer)):
+    return await service.create_tujuan(conn, principal, body)
 
 
 @router.patch("/tujuan/{tujuan_id}", response_model=schemas.Tujuan)
-async def patch_tujuan(*, tujuan_id: int = _id(), body: schemas.TujuanPatch,
+async def patch_tujuan(*, tujuan_id: int = _id(), body: schemas.TujuanPatch, conn: UnitOfWork,
                        principal: Principal = Depends(_writer)):
-    return await service.patch_tujuan(principal, tujuan_id, body)
+    return await service.patch_tujuan(conn, principal, tujuan_id, body)
 
 
 @router.get("/sasaran", response_model=schemas.SasaranList)
@@ -130,14 +120,14 @@ async def list_sasaran(principal: Principal = Depends(require_key), pemilik: str
 
 
 @router.post("/sasaran", response_model=schemas.Sasaran, status_code=201)
-async def create_sasaran(body: schemas.SasaranIn, principal: Principal = Depends(_writer)):
-    return await service.create_sasaran(principal, body)
+async def create_sasaran(body: schemas.SasaranIn, conn: UnitOfWork, principal: Principal = Depends(_writer)):
+    return await service.create_sasaran(conn, principal, body)
 
 
 @router.patch("/sasaran/{sasaran_id}", response_model=schemas.Sasaran)
-async def patch_sasaran(*, sasaran_id: int = _id(), body: schemas.SasaranPatch,
+async def patch_sasaran(*, sasaran_id: int = _id(), body: schemas.SasaranPatch, conn: UnitOfWork,
                         principal: Principal = Depends(_writer)):
-    return await service.patch_sasaran(principal, sasaran_id, body)
+    return await service.patch_sasaran(conn, principal, sasaran_id, body)
 
 
 @router.get("", response_model=schemas.IndikatorList)
@@ -147,8 +137,8 @@ async def list_indikator(principal: Principal = Depends(require_key), pemilik: s
 
 
 @router.post("", response_model=schemas.Indikator, status_code=201)
-async def create_indikator(body: schemas.IndikatorIn, principal: Principal = Depends(_writer)):
-    return await service.create_indikator(principal, body)
+async def create_indikator(body: schemas.IndikatorIn, conn: UnitOfWork, principal: Principal = Depends(_writer)):
+    return await service.create_indikator(conn, principal, body)
 
 
 @router.get("/{indikator_id}", response_model=schemas.Indikator)
@@ -157,9 +147,9 @@ async def get_indikator(*, indikator_id: int = _id(), principal: Principal = Dep
 
 
 @router.patch("/{indikator_id}", response_model=schemas.Indikator)
-async def patch_indikator(*, indikator_id: int = _id(), body: schemas.IndikatorPatch,
+async def patch_indikator(*, indikator_id: int = _id(), body: schemas.IndikatorPatch, conn: UnitOfWork,
                           principal: Principal = Depends(_writer)):
-    return await service.patch_indikator(principal, indikator_id, body)
+    return await service.patch_indikator(conn, principal, indikator_id, body)
 
 
 @router.get("/{indikator_id}/target/{kode_wilayah}", response_model=schemas.TargetList,
@@ -172,10 +162,10 @@ async def get_targets(*, indikator_id: int = _id(), kode_wilayah: str = _wilayah
 
 @router.put("/{indikator_id}/target/{kode_wilayah}/{tahun}", response_model=schemas.TargetTahun,
             summary="Set or revise a yearly target (the previous value stays in the history)")
-async def put_target(*, indikator_id: int = _id(), body: schemas.IndikatorTargetIn,
+async def put_target(*, indikator_id: int = _id(), body: schemas.IndikatorTargetIn, conn: UnitOfWork,
                      kode_wilayah: str = _wilayah(), tahun: int = _tahun(),
                      principal: Principal = Depends(_writer)):
-    return await service.put_target(principal, indikator_id, kode_wilayah, tahun, body)
+    return await service.put_target(conn, principal, indikator_id, kode_wilayah, tahun, body)
 
 
 @router.get("/{indikator_id}/realisasi/{kode_wilayah}/{tahun}", response_model=schemas.Realisasi,
@@ -190,6 +180,6 @@ async def get_realisasi(*, indikator_id: int = _id(), kode_wilayah: str = _wilay
 @router.put("/{indikator_id}/realisasi/{kode_wilayah}/{tahun}", response_model=schemas.Realisasi,
             responses={409: {"description": "the indicator is computed from the registry"}},
             summary="Enter or revise a realisasi with its source (the previous value stays in the history)")
-async def put_realisasi(*, indikator_id: int = _id(), body: schemas.RealisasiIn, kode_wilayah: str = _wilayah(),
-                        tahun: int = _tahun(), principal: Principal = Depends(_writer)):
-    return await service.put_realisasi(principal, indikator_id, kode_wilayah, tahun, body)
+async def put_realisasi(*, indikator_id: int = _id(), body: schemas.RealisasiIn, conn: UnitOfWork,
+                        kode_wilayah: str = _wilayah(), tahun: int = _tahun(), principal: Principal = Depends(_writer)):
+    return await service.put_realisasi(conn, principal, indikator_id, kode_wilayah, tahun, body)

@@ -397,14 +397,32 @@ async def replay_barrier(conn: Any = None) -> None:
         await conn.execute(REPLAY_BARRIER)
 
 
+# What to do once a transaction of transaction() has committed: its connection -> callbacks.
+_after_commit: dict[AsyncConnection, list[Callable[[], None]]] = {}
+
+
+def after_commit(conn: AsyncConnection, callback: Callable[[], None]) -> None:
+    """Call `callback` once the transaction `conn` is in (transaction(), a route's unit of
+    work) has committed and the commit is confirmed; never when it rolls back. For what must
+    not happen before the write is visible: a cache dropped earlier could be filled again
+    from the old rows by a request in between (the key cache after a rotation)."""
+    try:
+        _after_commit[conn].append(callback)
+    except KeyError:
+        raise RuntimeError("after_commit needs the connection of db.transaction() or of a unit of work") from None
+
+
 @asynccontextmanager
 async def transaction() -> AsyncIterator[AsyncConnection]:
     """One transaction; its COMMIT is bounded (above). Its statements are not: a transaction of
     the CLI may load tens of thousands of rows; a statement of a request's transaction that
-    waits behind a commit in wait is bounded by that commit's own bound, which ends its wait."""
+    waits behind a commit in wait is bounded by that commit's own bound, which ends its wait.
+    Then what after_commit asked for, in order."""
     async with get_engine().connect() as conn:
         raw = await _raw(conn)
         timer = None
+        callbacks: list[Callable[[], None]] = []
+        _after_commit[conn] = callbacks
         try:
             async with conn.begin():
                 yield conn
@@ -414,9 +432,12 @@ async def transaction() -> AsyncIterator[AsyncConnection]:
                 raise _unconfirmed(exc) from exc
             raise
         finally:
+            _after_commit.pop(conn, None)
             if timer is not None:
                 timer.cancel()
         await _settle(conn, raw)     # the bound may have closed it after the COMMIT had returned
+        for callback in callbacks:
+            callback()
 
 
 @asynccontextmanager

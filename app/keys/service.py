@@ -8,6 +8,8 @@ import secrets
 import unicodedata
 from typing import NamedTuple
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from app.infra import citus, db
 from app.keys import queries
 from app.record.reference import LEVEL_KABKOTA, LEVEL_PROVINSI, get_index
@@ -36,12 +38,14 @@ class NameTakenError(ValueError):
     """The name, or a look-alike, was given to a key before."""
 
 
-async def create(name: str, role: str, kode_wilayah: str | None = None, *, pii: bool = False,
-                 expires_at: dt.datetime | None = None, if_exists: str = "fail") -> Issued:
+async def create(conn: AsyncConnection, name: str, role: str, kode_wilayah: str | None = None, *,
+                 pii: bool = False, expires_at: dt.datetime | None = None, if_exists: str = "fail") -> Issued:
     """A key for a new holder. A name already given (to any key, working or not), or one that
     differs from it only in case or spaces, is refused (NameTakenError) — or, with
     `if_exists="rotate"`, that holder gets their next key, as `rotate` gives it, provided the
-    role, scope and personal-data grant asked for are theirs (the old key stops at once)."""
+    role, scope and personal-data grant asked for are theirs (the old key stops at once).
+    Runs in the caller's transaction (`kumkm apikey create` opens it): the lock on the names
+    is held until it commits."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if if_exists not in ("fail", "rotate"):
@@ -55,43 +59,36 @@ async def create(name: str, role: str, kode_wilayah: str | None = None, *, pii: 
     name = normalise_name(name or "")
     if not name:
         raise ValueError("a key needs a --name: the person or device that holds it")
-    rotated: Issued | None = None
-    async with db.transaction() as conn:
-        await conn.execute(queries.LOCK_NAMES)
-        taken = [dict(r) for r in (await conn.execute(queries.NAME_TAKEN, {"name": name})).mappings()]
-        if taken:
-            newest = taken[0]
-            holders = {r["identity_id"] for r in taken}
-            if if_exists == "rotate" and len(holders) == 1:
-                _same_grant(newest, role, kode_wilayah, pii)
-                successor = await _successor(conn, newest["id"], 0, expires_at)
-                if successor is not None:
-                    rotated = Issued(*successor, rotated_from=newest["id"])
-                    await _notify_citus(conn)
-            if rotated is None:
-                # A name is shown in records (dibuat_oleh), riwayat and the access log: issued
-                # twice it would stand for two holders there. The holder keeps it through rotations.
-                alike = "" if newest["name"] == name else \
-                    f" as {newest['name']!r} (names that differ only in case or spaces are one name)"
-                others = f", and a name alike to {len(holders) - 1} other holder(s)" if len(holders) > 1 else ""
-                raise NameTakenError(
-                    f"the name {name!r} was already given to key #{newest['id']}{alike}{others}, and names "
-                    f"are never issued twice. For a new key for the same holder, rotate: kumkm apikey "
-                    f"rotate {newest['id']} (it keeps their records), or create with --if-exists rotate; "
-                    f"else choose another name")
-        else:
-            if kode_wilayah is not None and not (await get_index()).exists(kode_wilayah, LEVEL_PROVINSI,
-                                                                                LEVEL_KABKOTA):
-                raise ValueError("wilayah scope must be an existing provinsi or kabupaten/kota code")
-            key = new_key()
-            key_id = (await conn.execute(queries.INSERT, {
-                "name": name, "role": role, "kode_wilayah": kode_wilayah, "prefix": key[:14],
-                "h": hash_key(key), "pii": pii, "expires_at": expires_at, "identity_id": None,
-            })).scalar_one()
-            return Issued(key_id, key)
-    clear_cache()
-    assert rotated is not None     # every other way out of the transaction returned or raised
-    return rotated
+    await conn.execute(queries.LOCK_NAMES)
+    taken = [dict(r) for r in (await conn.execute(queries.NAME_TAKEN, {"name": name})).mappings()]
+    if not taken:
+        if kode_wilayah is not None and not (await get_index()).exists(kode_wilayah, LEVEL_PROVINSI,
+                                                                            LEVEL_KABKOTA):
+            raise ValueError("wilayah scope must be an existing provinsi or kabupaten/kota code")
+        key = new_key()
+        key_id = (await conn.execute(queries.INSERT, {
+            "name": name, "role": role, "kode_wilayah": kode_wilayah, "prefix": key[:14],
+            "h": hash_key(key), "pii": pii, "expires_at": expires_at, "identity_id": None,
+        })).scalar_one()
+        return Issued(key_id, key)
+    newest = taken[0]
+    holders = {r["identity_id"] for r in taken}
+    if if_exists == "rotate" and len(holders) == 1:
+        _same_grant(newest, role, kode_wilayah, pii)
+        successor = await _successor(conn, newest["id"], 0, expires_at)
+        if successor is not None:
+            await _changed(conn)
+            return Issued(*successor, rotated_from=newest["id"])
+    # A name is shown in records (dibuat_oleh), riwayat and the access log: issued twice it
+    # would stand for two holders there. The holder keeps it through rotations.
+    alike = "" if newest["name"] == name else \
+        f" as {newest['name']!r} (names that differ only in case or spaces are one name)"
+    others = f", and a name alike to {len(holders) - 1} other holder(s)" if len(holders) > 1 else ""
+    raise NameTakenError(
+        f"the name {name!r} was already given to key #{newest['id']}{alike}{others}, and names "
+        f"are never issued twice. For a new key for the same holder, rotate: kumkm apikey "
+        f"rotate {newest['id']} (it keeps their records), or create with --if-exists rotate; "
+        f"else choose another name")
 
 
 def _same_grant(holder: dict, role: str, kode_wilayah: str | None, pii: bool) -> None:
@@ -178,37 +175,41 @@ def key_status(k: dict) -> str:
     return "active"
 
 
-async def rotate(ref: str, grace_seconds: int = 0) -> tuple[int, str] | None:
+async def rotate(conn: AsyncConnection, ref: str, grace_seconds: int = 0) -> tuple[int, str] | None:
     """A new key for the same holder (identity, name, role, scope and pii grant); the old one
     keeps working for `grace_seconds` so devices can switch over, then expires. The newest key
     of a holder can be rotated even when revoked: a lost phone's key is revoked at once and its
-    holder later given a successor that keeps their records."""
-    async with db.transaction() as conn:
-        target = await _one(conn, ref, lambda k: not k["rotated"], "that is its holder's newest")
-        successor = await _successor(conn, target["id"], grace_seconds)
-        if successor is None:
-            return None
-        await _notify_citus(conn)
-    clear_cache()
+    holder later given a successor that keeps their records. Runs in the caller's transaction
+    (`kumkm apikey rotate` opens it)."""
+    target = await _one(conn, ref, lambda k: not k["rotated"], "that is its holder's newest")
+    successor = await _successor(conn, target["id"], grace_seconds)
+    if successor is None:
+        return None
+    await _changed(conn)
     return successor
 
 
-async def revoke(ref: str) -> list[tuple[int, str]]:
-    async with db.transaction() as conn:
-        target = await _one(conn, ref, lambda k: k["revoked_at"] is None, "not yet revoked")
-        rows = (await conn.execute(queries.REVOKE, {"id": target["id"]})).all()
-        await _notify_citus(conn)
-    clear_cache()
+async def revoke(conn: AsyncConnection, ref: str) -> list[tuple[int, str]]:
+    """Revoke the key `ref` names, at once. Runs in the caller's transaction (`kumkm apikey
+    revoke` opens it)."""
+    target = await _one(conn, ref, lambda k: k["revoked_at"] is None, "not yet revoked")
+    rows = (await conn.execute(queries.REVOKE, {"id": target["id"]})).all()
+    await _changed(conn)
     return [tuple(r) for r in rows]
 
 
-async def _notify_citus(conn) -> None:
-    # On one server a trigger on api_keys tells every process's listener (migration 0005). On
-    # a Citus coordinator that trigger is dropped (a worker cannot two-phase-commit a NOTIFY,
-    # ops/citus/distribute.sql), so the change says it itself, in its own transaction: the
-    # listeners hear it when it commits, as they would the trigger's.
+async def _changed(conn: AsyncConnection) -> None:
+    """Tell every key cache that a key stopped working, once the change commits, never before:
+    a cache emptied before the commit could be filled again from the old rows.
+
+    The other processes' caches hear a NOTIFY, delivered at commit. On one server a trigger on
+    api_keys sends it (migration 0005). On a Citus coordinator that trigger is dropped (a worker
+    cannot two-phase-commit a NOTIFY, ops/citus/distribute.sql), so the change sends it itself,
+    in its own transaction: the listeners hear it when it commits, as they would the trigger's.
+    This process's own cache is emptied after the commit (db.after_commit)."""
     if citus.enabled():
         await conn.execute(queries.NOTIFY_KEYS_CITUS)
+    db.after_commit(conn, clear_cache)
 
 
 async def list_keys() -> list[dict]:

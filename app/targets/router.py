@@ -3,12 +3,11 @@ import datetime as dt
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.infra.db import UnitOfWork
-from app.infra.replicas import FRESHNESS_HEADERS
-from app.reporting import xlsx
-from app.reporting.reports import CSV_FORMATS, FORMAT_DESCRIPTION, ReportFormat, csv_cells, csv_response, json_response
+from app.reporting.reports import FORMAT_DESCRIPTION, ReportFormat
+from app.reporting.response import REPORT_RESPONSES, report_response
 from app.security.access import Principal
 from app.security.authn import require_role
-from app.targets import schemas, service
+from app.targets import export, schemas, service
 
 router = APIRouter(prefix="/api/v1", tags=["capaian"])
 
@@ -48,8 +47,7 @@ async def periode_data(principal: Principal = Depends(_reader)):
     return await service.periode_data(principal)
 
 
-@router.get("/capaian-pendataan", response_model=schemas.CapaianOut,
-            responses={200: {**xlsx.DOWNLOADS, "headers": FRESHNESS_HEADERS}})
+@router.get("/capaian-pendataan", response_model=schemas.CapaianOut, responses=REPORT_RESPONSES)
 async def capaian_pendataan(
     periode: str = Query(..., description="e.g. `2022`"),
     wilayah: str | None = Query(None, description="the area: omit for the nation, or a provinsi, "
@@ -66,9 +64,4 @@ async def capaian_pendataan(
     every row."""
     doc = await service.capaian(principal, periode, wilayah, as_of, tingkat)
     name = f"capaian-pendataan-{periode}-{wilayah or 'nasional'}"
-    if format in CSV_FORMATS:
-        header, rows = service.capaian_csv_rows(doc, csv_cells(format))
-        return csv_response(name, header, rows, csv_cells(format))
-    if format == "xlsx":
-        return await xlsx.response(f"{name}.xlsx", service.capaian_xlsx(doc))
-    return json_response(doc)
+    return await report_response(format, name, doc, csv=export.capaian_csv, xlsx=export.capaian_xlsx)

@@ -1,4 +1,5 @@
-"""Targets (with every revision kept) and the capaian pendataan table built on them."""
+"""Targets (with every revision kept) and the capaian pendataan table built on them (its CSV
+and workbook layouts: app.targets.export)."""
 from __future__ import annotations
 
 import csv
@@ -13,7 +14,6 @@ from app.core.errors import NOT_FOUND
 from app.infra import db, replicas
 from app.record.reference import (
     KODE_PATTERN,
-    WIB,
     check_periode,
     check_wilayah,
     get_index,
@@ -21,8 +21,7 @@ from app.record.reference import (
     known_periode,
     today_wib,
 )
-from app.reporting import xlsx
-from app.reporting.reports import DISPLAY, CsvCells, angka_id, persen, rasio
+from app.reporting.reports import persen, rasio
 from app.security.access import Principal, require_area, roles, scope_problem
 from app.targets import queries
 from app.targets.schemas import TINGKAT
@@ -31,7 +30,6 @@ WRITE_ROLES = roles("target.write")
 # Reading capaian and targets: who reports on progress. Enumerators collect and do not.
 READ_ROLES = roles("report.read")
 
-ROW_LABEL = {1: "Provinsi", 2: "Kabupaten/Kota", 3: "Kecamatan", 4: "Desa/Kelurahan"}
 _TANPA = {3: "(tanpa kecamatan)", 4: "(tanpa desa/kelurahan)"}
 
 
@@ -105,14 +103,17 @@ async def get_target(principal: Principal, periode: str, kode: str, as_of: dt.da
 IMPORT_COLUMNS = ("periode", "kode_wilayah", "target", "dasar_hukum", "berlaku_mulai")
 
 
-class ImportError_(Exception):
+class TargetFileError(Exception):
+    """A targets CSV file that cannot be imported: `errors` names every bad line (line 1 is the
+    header), so the operator fixes the file in one pass; nothing of it was written."""
+
     def __init__(self, errors: list[str]):
         super().__init__("\n".join(errors))
         self.errors = errors
 
 
 def parse_import(text_: str, known_periode: set[str], wilayah_exists) -> list[dict]:
-    """Validate a whole CSV file; raise ImportError_ listing every bad line (line 1 is the
+    """Validate a whole CSV file; raise TargetFileError listing every bad line (line 1 is the
     header). Semicolons are accepted as separator too: Indonesian spreadsheets write them."""
     first = text_.split("\n", 1)[0]
     delimiter = ";" if ";" in first and "," not in first else ","
@@ -120,12 +121,12 @@ def parse_import(text_: str, known_periode: set[str], wilayah_exists) -> list[di
     errors: list[str] = []
     header = next(reader, None)
     if header is None:
-        raise ImportError_(["line 1: the file is empty; expected header " + ",".join(IMPORT_COLUMNS)])
+        raise TargetFileError(["line 1: the file is empty; expected header " + ",".join(IMPORT_COLUMNS)])
     header = [h.strip().lower() for h in header]
     missing = [c for c in IMPORT_COLUMNS if c not in header]
     unknown = [h for h in header if h not in IMPORT_COLUMNS]
     if missing or unknown or len(set(header)) != len(header):
-        raise ImportError_([f"line 1: header must be {','.join(IMPORT_COLUMNS)}"
+        raise TargetFileError([f"line 1: header must be {','.join(IMPORT_COLUMNS)}"
                             + (f"; missing {', '.join(missing)}" if missing else "")
                             + (f"; unknown {', '.join(unknown)}" if unknown else "")])
     rows: list[dict] = []
@@ -168,23 +169,22 @@ def parse_import(text_: str, known_periode: set[str], wilayah_exists) -> list[di
                      "target": int(raw["target"]), "dasar_hukum": raw["dasar_hukum"],
                      "berlaku_mulai": berlaku.isoformat()})
     if errors:
-        raise ImportError_(errors)
+        raise TargetFileError(errors)
     if not rows:
-        raise ImportError_(["line 2: no target rows after the header"])
+        raise TargetFileError(["line 2: no target rows after the header"])
     return rows
 
 
-async def import_csv(text_: str, oleh: str) -> tuple[int, int]:
-    """All or nothing: every line is checked before anything is written, then one statement
-    in one transaction. Returns (revisions added, rows already present)."""
-    async with db.connect() as conn:
-        known = {r[0] for r in (await conn.execute(queries.KNOWN_PERIODE)).all()}
+async def import_csv(conn: AsyncConnection, text_: str, oleh: str) -> tuple[int, int]:
+    """All or nothing: every line is checked before anything is written, then one statement.
+    Runs in the caller's transaction (`kumkm targets import` opens it), which holds the import
+    lock until it commits. Returns (revisions added, rows already present)."""
+    known = {r[0] for r in (await conn.execute(queries.KNOWN_PERIODE)).all()}
     index = await get_index()
     rows = parse_import(text_, known, index.exists)
-    async with db.transaction() as conn:
-        await conn.execute(queries.LOCK_IMPORT)
-        added = (await conn.execute(queries.INSERT_MANY, {"rows": orjson.dumps(rows).decode(),
-                                                          "oleh": oleh})).scalar_one()
+    await conn.execute(queries.LOCK_IMPORT)
+    added = (await conn.execute(queries.INSERT_MANY, {"rows": orjson.dumps(rows).decode(),
+                                                      "oleh": oleh})).scalar_one()
     return added, len(rows) - added
 
 
@@ -269,69 +269,3 @@ async def capaian(principal: Principal, periode: str, wilayah: str | None, as_of
         # cover them: rows' targets are summed and a row without one has records.
         "target_sebagian": dari == "baris" and any(r["target"] is None and r["masuk"] for r in out_rows),
     }
-
-
-CAPAIAN_HEADER = ["No", "Kode", "{wilayah}", "Target", "Data Masuk", "Belum Diverifikasi", "Diterima",
-                  "Ditolak", "Total Terverifikasi", "Masuk vs Target", "Diterima vs Target",
-                  "Diterima vs Masuk"]
-
-
-def capaian_csv_rows(doc: dict, c: CsvCells = DISPLAY) -> tuple[list[str], list[list]]:
-    """The capaian table for `format=csv` (as printed) or `format=csv-data` (the JSON's numbers)."""
-    level = TINGKAT.index(doc["tingkat"]) + 1
-    header = [h.replace("{wilayah}", ROW_LABEL[level]) for h in CAPAIAN_HEADER]
-
-    def cells(no, r):
-        p = r["persen"]
-        return [no, r["kode"] or "", r["nama"], c.angka(r["target"]), c.angka(r["masuk"]),
-                c.angka(r["belum_diverifikasi"]), c.angka(r["diterima"]), c.angka(r["ditolak"]),
-                c.angka(r["total_terverifikasi"]), c.rasio(r["masuk_vs_target"], p["masuk_vs_target"]),
-                c.rasio(r["diterima_vs_target"], p["diterima_vs_target"]),
-                c.rasio(r["diterima_vs_masuk"], p["diterima_vs_masuk"])]
-
-    body = [cells(str(i), r) for i, r in enumerate(doc["rows"], 1)]
-    body.append(cells("", doc["jumlah"]))
-    return header, body
-
-
-def capaian_xlsx(doc: dict) -> xlsx.Table:
-    """The capaian table as a workbook: the printed table's columns, ratios as percentages."""
-    level = TINGKAT.index(doc["tingkat"]) + 1
-    label = ROW_LABEL[level]
-    C = xlsx.Column
-    columns = [C("No", width=5), C("Kode", "text", width=14), C(label, "text", width=34), C("Target"),
-               C("Data Masuk"), C("Belum Diverifikasi", width=13),
-               C("Diterima", group="Hasil Verifikasi"), C("Ditolak", group="Hasil Verifikasi"),
-               C("Total Terverifikasi", group="Hasil Verifikasi", width=13),
-               C("Masuk vs Target", "rasio", group="Capaian"), C("Diterima vs Target", "rasio", group="Capaian"),
-               C("Diterima vs Masuk", "rasio", group="Capaian")]
-
-    def cells(no, r):
-        return [no, r["kode"], r["nama"], r["target"], r["masuk"], r["belum_diverifikasi"], r["diterima"],
-                r["ditolak"], r["total_terverifikasi"], xlsx.fraction(r["masuk"], r["target"]),
-                xlsx.fraction(r["diterima"], r["target"]), xlsx.fraction(r["diterima"], r["masuk"])]
-
-    wilayah = doc["wilayah"]
-    nama = wilayah["nama"] if wilayah else "Nasional"
-    notes = []
-    own = doc["target_wilayah"]
-    if doc["target_jumlah_dari"] == "wilayah":
-        notes.append(f"Target baris Jumlah adalah target {nama} sendiri ({angka_id(own['target'])}, "
-                     f"{own['dasar_hukum']}): belum ada target per {label.lower()}.")
-    elif own is not None:
-        notes.append(f"Target {nama} sendiri: {angka_id(own['target'])} ({own['dasar_hukum']}); baris Jumlah "
-                     f"memakai jumlah target per {label.lower()}.")
-    if doc["target_sebagian"]:
-        n = sum(1 for r in doc["rows"] if r["target"] is None and r["masuk"])
-        notes.append(f"{n} {label.lower()} yang sudah punya data masuk belum punya target: persentase baris "
-                     "Jumlah membandingkan semua data masuk dengan target sebagian.")
-    return xlsx.Table(
-        title="Capaian Pendataan PL-KUMKM",
-        lines=[f"Wilayah: {nama}" + (f" ({wilayah['kode']})" if wilayah else ""),
-               f"Periode: {doc['periode']}; baris per {label.lower()}",
-               f"Target berlaku per {xlsx.tanggal(doc['as_of'])}; jumlah data per "
-               f"{xlsx.waktu(dt.datetime.now(WIB))}"],
-        columns=columns,
-        rows=[cells(i, r) for i, r in enumerate(doc["rows"], 1)],
-        totals=[cells(None, doc["jumlah"])],
-        notes=notes, sheet="Capaian Pendataan")

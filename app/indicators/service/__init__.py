@@ -25,12 +25,12 @@ from app.indicators.service.definitions import (
     patch_sasaran,
     patch_tujuan,
 )
-from app.indicators.service.lkjip import lkjip, lkjip_csv, lkjip_xlsx
+from app.indicators.service.lkjip import lkjip
 from app.indicators.service.predikat import delete_predikat, get_predikat, put_predikat
 from app.indicators.service.values import get_realisasi, get_targets, put_realisasi, put_target
 
 __all__ = [
     "require_read", "create_indikator", "create_sasaran", "create_tujuan", "get_indikator", "list_indikator",
-    "list_sasaran", "list_tujuan", "patch_indikator", "patch_sasaran", "patch_tujuan", "lkjip", "lkjip_csv", "lkjip_xlsx",
+    "list_sasaran", "list_tujuan", "patch_indikator", "patch_sasaran", "patch_tujuan", "lkjip",
     "delete_predikat", "get_predikat", "put_predikat", "get_realisasi", "get_targets", "put_realisasi", "put_target",
 ]

@@ -1,8 +1,10 @@
-"""Tujuan, sasaran and indikator definitions under a dinas's Renstra."""
+"""Tujuan, sasaran and indikator definitions under a dinas's Renstra. A write runs in the
+caller's transaction (the route's unit of work), the reads on connections of their own."""
 from __future__ import annotations
 
 import orjson
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.errors import INVALID, joined
 from app.indicators import formulas, queries
@@ -51,30 +53,28 @@ async def list_tujuan(principal: Principal, pemilik: str | None) -> list[dict]:
     return [dict(r) for r in await _list_visible(principal, pemilik, queries.TUJUAN_LIST)]
 
 
-async def create_tujuan(principal: Principal, body: TujuanIn) -> dict:
+async def create_tujuan(conn: AsyncConnection, principal: Principal, body: TujuanIn) -> dict:
     await level_of(body.pemilik, "pemilik")
     require_write(principal, body.pemilik)
-    async with db.transaction() as conn:
-        row = (await conn.execute(queries.TUJUAN_INSERT, {
-            "pemilik": body.pemilik, "kode": body.kode, "nama": body.nama, "oleh": principal.name,
-        })).mappings().first()
+    row = (await conn.execute(queries.TUJUAN_INSERT, {
+        "pemilik": body.pemilik, "kode": body.kode, "nama": body.nama, "oleh": principal.name,
+    })).mappings().first()
     if row is None:
         raise conflict_kode("tujuan", body.kode, body.pemilik)
     return dict(row)
 
 
-async def patch_tujuan(principal: Principal, tujuan_id: int, body: TujuanPatch) -> dict:
-    async with db.transaction() as conn:
-        row = (await conn.execute(queries.TUJUAN_GET, {"id": tujuan_id})).mappings().first()
-        if row is None:
-            raise not_found("tujuan", tujuan_id)
-        require_write(principal, row["pemilik"], hidden=not_found("tujuan", tujuan_id))
-        try:
-            async with conn.begin_nested():
-                out = (await conn.execute(queries.TUJUAN_UPDATE, {
-                    "id": tujuan_id, "kode": body.kode, "nama": body.nama})).mappings().one()
-        except IntegrityError:
-            raise conflict_kode("tujuan", body.kode, row["pemilik"]) from None
+async def patch_tujuan(conn: AsyncConnection, principal: Principal, tujuan_id: int, body: TujuanPatch) -> dict:
+    row = (await conn.execute(queries.TUJUAN_GET, {"id": tujuan_id})).mappings().first()
+    if row is None:
+        raise not_found("tujuan", tujuan_id)
+    require_write(principal, row["pemilik"], hidden=not_found("tujuan", tujuan_id))
+    try:
+        async with conn.begin_nested():
+            out = (await conn.execute(queries.TUJUAN_UPDATE, {
+                "id": tujuan_id, "kode": body.kode, "nama": body.nama})).mappings().one()
+    except IntegrityError:
+        raise conflict_kode("tujuan", body.kode, row["pemilik"]) from None
     return dict(out)
 
 
@@ -91,36 +91,34 @@ async def list_sasaran(principal: Principal, pemilik: str | None) -> list[dict]:
     return [dict(r) for r in await _list_visible(principal, pemilik, queries.SASARAN_LIST)]
 
 
-async def create_sasaran(principal: Principal, body: SasaranIn) -> dict:
+async def create_sasaran(conn: AsyncConnection, principal: Principal, body: SasaranIn) -> dict:
     await level_of(body.pemilik, "pemilik")
     require_write(principal, body.pemilik)
-    async with db.transaction() as conn:
-        await _check_tujuan(conn, body.tujuan_id, body.pemilik)
-        row = (await conn.execute(queries.SASARAN_INSERT, {
-            "pemilik": body.pemilik, "tujuan_id": body.tujuan_id, "kode": body.kode, "nama": body.nama,
-            "oleh": principal.name,
-        })).mappings().first()
+    await _check_tujuan(conn, body.tujuan_id, body.pemilik)
+    row = (await conn.execute(queries.SASARAN_INSERT, {
+        "pemilik": body.pemilik, "tujuan_id": body.tujuan_id, "kode": body.kode, "nama": body.nama,
+        "oleh": principal.name,
+    })).mappings().first()
     if row is None:
         raise conflict_kode("sasaran", body.kode, body.pemilik)
     return dict(row)
 
 
-async def patch_sasaran(principal: Principal, sasaran_id: int, body: SasaranPatch) -> dict:
-    async with db.transaction() as conn:
-        row = (await conn.execute(queries.SASARAN_GET, {"id": sasaran_id})).mappings().first()
-        if row is None:
-            raise not_found("sasaran", sasaran_id)
-        require_write(principal, row["pemilik"], hidden=not_found("sasaran", sasaran_id))
-        ganti = "tujuan_id" in body.model_fields_set
-        if ganti:
-            await _check_tujuan(conn, body.tujuan_id, row["pemilik"])
-        try:
-            async with conn.begin_nested():
-                out = (await conn.execute(queries.SASARAN_UPDATE, {
-                    "id": sasaran_id, "kode": body.kode, "nama": body.nama, "ganti_tujuan": ganti,
-                    "tujuan_id": body.tujuan_id})).mappings().one()
-        except IntegrityError:
-            raise conflict_kode("sasaran", body.kode, row["pemilik"]) from None
+async def patch_sasaran(conn: AsyncConnection, principal: Principal, sasaran_id: int, body: SasaranPatch) -> dict:
+    row = (await conn.execute(queries.SASARAN_GET, {"id": sasaran_id})).mappings().first()
+    if row is None:
+        raise not_found("sasaran", sasaran_id)
+    require_write(principal, row["pemilik"], hidden=not_found("sasaran", sasaran_id))
+    ganti = "tujuan_id" in body.model_fields_set
+    if ganti:
+        await _check_tujuan(conn, body.tujuan_id, row["pemilik"])
+    try:
+        async with conn.begin_nested():
+            out = (await conn.execute(queries.SASARAN_UPDATE, {
+                "id": sasaran_id, "kode": body.kode, "nama": body.nama, "ganti_tujuan": ganti,
+                "tujuan_id": body.tujuan_id})).mappings().one()
+    except IntegrityError:
+        raise conflict_kode("sasaran", body.kode, row["pemilik"]) from None
     return dict(out)
 
 
@@ -176,14 +174,13 @@ async def _validate_definition(conn, d: dict) -> dict:
     return d
 
 
-async def create_indikator(principal: Principal, body: IndikatorIn) -> dict:
+async def create_indikator(conn: AsyncConnection, principal: Principal, body: IndikatorIn) -> dict:
     pemilik_level = await level_of(body.pemilik, "pemilik")
     require_write(principal, body.pemilik)
     d = body.model_dump()
     d["level"] = d["level"] or pemilik_level
-    async with db.transaction() as conn:
-        d = await _validate_definition(conn, d)
-        row = (await conn.execute(queries.INDIKATOR_INSERT, {**d, "oleh": principal.name})).mappings().first()
+    d = await _validate_definition(conn, d)
+    row = (await conn.execute(queries.INDIKATOR_INSERT, {**d, "oleh": principal.name})).mappings().first()
     if row is None:
         raise conflict_kode("indikator", body.kode, body.pemilik)
     return _indikator_out(row)
@@ -203,25 +200,24 @@ async def list_indikator(principal: Principal, pemilik: str | None, sasaran_id: 
     return [_indikator_out(r) for r in rows]
 
 
-async def patch_indikator(principal: Principal, indikator_id: int, body: IndikatorPatch) -> dict:
-    async with db.transaction() as conn:
-        row = (await conn.execute(queries.INDIKATOR_GET_FOR_UPDATE, {"id": indikator_id})).mappings().first()
-        if row is None:
-            raise not_found("indikator", indikator_id)
-        require_write(principal, row["pemilik"], hidden=not_found("indikator", indikator_id))
-        d = _indikator_out(row)
-        changes = body.model_dump(exclude_unset=True)
-        nulls = [k for k, v in changes.items() if v is None and k not in ("formula",)]
-        if nulls:
-            errors = [{"field": k, "type": "value_error", "message": f"{k} tidak boleh null"} for k in nulls]
-            raise INVALID(joined(errors), errors=errors)
-        d.update(changes)
-        d = await _validate_definition(conn, d)
-        try:
-            async with conn.begin_nested():
-                out = (await conn.execute(queries.INDIKATOR_UPDATE, d)).mappings().one()
-        except IntegrityError:
-            raise conflict_kode("indikator", d["kode"], d["pemilik"]) from None
+async def patch_indikator(conn: AsyncConnection, principal: Principal, indikator_id: int, body: IndikatorPatch) -> dict:
+    row = (await conn.execute(queries.INDIKATOR_GET_FOR_UPDATE, {"id": indikator_id})).mappings().first()
+    if row is None:
+        raise not_found("indikator", indikator_id)
+    require_write(principal, row["pemilik"], hidden=not_found("indikator", indikator_id))
+    d = _indikator_out(row)
+    changes = body.model_dump(exclude_unset=True)
+    nulls = [k for k, v in changes.items() if v is None and k not in ("formula",)]
+    if nulls:
+        errors = [{"field": k, "type": "value_error", "message": f"{k} tidak boleh null"} for k in nulls]
+        raise INVALID(joined(errors), errors=errors)
+    d.update(changes)
+    d = await _validate_definition(conn, d)
+    try:
+        async with conn.begin_nested():
+            out = (await conn.execute(queries.INDIKATOR_UPDATE, d)).mappings().one()
+    except IntegrityError:
+        raise conflict_kode("indikator", d["kode"], d["pemilik"]) from None
     return _indikator_out(out)
 
 

@@ -1,9 +1,11 @@
-"""Predikat scales (bands of capaian), the national default and a wilayah's own."""
+"""Predikat scales (bands of capaian), the national default and a wilayah's own. A write runs in
+the caller's transaction (the route's unit of work)."""
 from __future__ import annotations
 
 from decimal import Decimal
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.errors import INVALID, NOT_FOUND, joined
 from app.indicators import angka, queries
@@ -45,7 +47,7 @@ async def get_predikat(principal: Principal, wilayah: str) -> dict:
         return skala_out(wilayah, await skala_of(conn, wilayah))
 
 
-async def put_predikat(principal: Principal, wilayah: str, body: PredikatIn) -> dict:
+async def put_predikat(conn: AsyncConnection, principal: Principal, wilayah: str, body: PredikatIn) -> dict:
     await level_of(wilayah, "kode_wilayah")
     require_write(principal, wilayah, field="kode_wilayah")
     catch_all = [i for i, b in enumerate(body.bands) if b.batas_bawah is None]
@@ -66,21 +68,19 @@ async def put_predikat(principal: Principal, wilayah: str, body: PredikatIn) -> 
     ordered = sorted(body.bands, key=lambda b: (b.batas_bawah is None, -(b.batas_bawah or 0)))
     bands = [{"urutan": i + 1, "batas_bawah": None if b.batas_bawah is None else str(b.batas_bawah),
               "predikat": b.predikat} for i, b in enumerate(ordered)]
-    async with db.transaction() as conn:
-        row = (await conn.execute(queries.PREDIKAT_SKALA_INSERT, {
-            "wilayah": wilayah, "nama": body.nama, "dihapus": False, "oleh": principal.name})).mappings().one()
-        await conn.execute(queries.PREDIKAT_BAND_INSERT, {"id": row["id"], "bands": orjson.dumps(bands).decode()})
-        return skala_out(wilayah, await skala_of(conn, wilayah))
+    row = (await conn.execute(queries.PREDIKAT_SKALA_INSERT, {
+        "wilayah": wilayah, "nama": body.nama, "dihapus": False, "oleh": principal.name})).mappings().one()
+    await conn.execute(queries.PREDIKAT_BAND_INSERT, {"id": row["id"], "bands": orjson.dumps(bands).decode()})
+    return skala_out(wilayah, await skala_of(conn, wilayah))
 
 
-async def delete_predikat(principal: Principal, wilayah: str) -> dict:
+async def delete_predikat(conn: AsyncConnection, principal: Principal, wilayah: str) -> dict:
     await level_of(wilayah, "kode_wilayah")
     require_write(principal, wilayah, field="kode_wilayah")
-    async with db.transaction() as conn:
-        if (await skala_of(conn, wilayah))[0] != wilayah:
-            raise NOT_FOUND(f"kode_wilayah {wilayah} tidak punya skala predikat sendiri")
-        await conn.execute(queries.PREDIKAT_SKALA_INSERT, {
-            "wilayah": wilayah, "nama": None, "dihapus": True, "oleh": principal.name})
-        return skala_out(wilayah, await skala_of(conn, wilayah))
+    if (await skala_of(conn, wilayah))[0] != wilayah:
+        raise NOT_FOUND(f"kode_wilayah {wilayah} tidak punya skala predikat sendiri")
+    await conn.execute(queries.PREDIKAT_SKALA_INSERT, {
+        "wilayah": wilayah, "nama": None, "dihapus": True, "oleh": principal.name})
+    return skala_out(wilayah, await skala_of(conn, wilayah))
 
 

@@ -1,8 +1,11 @@
-"""Yearly targets and realisasi of an indikator for a wilayah, with their revisions."""
+"""Yearly targets and realisasi of an indikator for a wilayah, with their revisions. A write runs
+in the caller's transaction (the route's unit of work)."""
 from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.errors import CONFLICT
 from app.indicators import angka, formulas, queries
@@ -26,15 +29,14 @@ def _revisi(r) -> dict:
     return d
 
 
-async def put_target(principal: Principal, indikator_id: int, wilayah: str, tahun: int,
+async def put_target(conn: AsyncConnection, principal: Principal, indikator_id: int, wilayah: str, tahun: int,
                      body: IndikatorTargetIn) -> dict:
-    async with db.transaction() as conn:
-        await indikator_for_values(conn, principal, indikator_id, wilayah, write=True)
-        await conn.execute(queries.TARGET_INSERT, {
-            "indikator_id": indikator_id, "wilayah": wilayah, "tahun": tahun, "nilai": body.nilai,
-            "keterangan": body.keterangan, "oleh": principal.name, "oleh_key": principal.id})
-        rows = (await conn.execute(queries.TARGET_HISTORY, {
-            "indikator_id": indikator_id, "wilayah": wilayah, "tahun": tahun})).mappings().all()
+    await indikator_for_values(conn, principal, indikator_id, wilayah, write=True)
+    await conn.execute(queries.TARGET_INSERT, {
+        "indikator_id": indikator_id, "wilayah": wilayah, "tahun": tahun, "nilai": body.nilai,
+        "keterangan": body.keterangan, "oleh": principal.name, "oleh_key": principal.id})
+    rows = (await conn.execute(queries.TARGET_HISTORY, {
+        "indikator_id": indikator_id, "wilayah": wilayah, "tahun": tahun})).mappings().all()
     riwayat = [_revisi(r) for r in rows]
     return {"tahun": tahun, "nilai": riwayat[0]["nilai"], "riwayat": riwayat}
 
@@ -51,19 +53,18 @@ async def get_targets(principal: Principal, indikator_id: int, wilayah: str, tah
             "items": [{"tahun": t, "nilai": rs[0]["nilai"], "riwayat": rs} for t, rs in per_tahun.items()]}
 
 
-async def put_realisasi(principal: Principal, indikator_id: int, wilayah: str, tahun: int,
+async def put_realisasi(conn: AsyncConnection, principal: Principal, indikator_id: int, wilayah: str, tahun: int,
                         body: RealisasiIn) -> dict:
-    async with db.transaction() as conn:
-        ind = await indikator_for_values(conn, principal, indikator_id, wilayah, write=True)
-        if ind["sumber"] == "registry":
-            message = (f"nilai tidak dapat diisi: realisasi indikator {ind['kode']} dihitung dari registri "
-                       f"(formula {ind['formula']})")
-            raise CONFLICT(message, errors=[{"field": "nilai", "type": "conflict", "message": message}])
-        await conn.execute(queries.REALISASI_INSERT, {
-            "indikator_id": indikator_id, "wilayah": wilayah, "tahun": tahun, "nilai": body.nilai,
-            "sumber": body.sumber, "catatan": body.catatan, "oleh": principal.name, "oleh_key": principal.id})
-        rows = (await conn.execute(queries.REALISASI_HISTORY, {
-            "indikator_id": indikator_id, "wilayah": wilayah, "tahun": tahun})).mappings().all()
+    ind = await indikator_for_values(conn, principal, indikator_id, wilayah, write=True)
+    if ind["sumber"] == "registry":
+        message = (f"nilai tidak dapat diisi: realisasi indikator {ind['kode']} dihitung dari registri "
+                   f"(formula {ind['formula']})")
+        raise CONFLICT(message, errors=[{"field": "nilai", "type": "conflict", "message": message}])
+    await conn.execute(queries.REALISASI_INSERT, {
+        "indikator_id": indikator_id, "wilayah": wilayah, "tahun": tahun, "nilai": body.nilai,
+        "sumber": body.sumber, "catatan": body.catatan, "oleh": principal.name, "oleh_key": principal.id})
+    rows = (await conn.execute(queries.REALISASI_HISTORY, {
+        "indikator_id": indikator_id, "wilayah": wilayah, "tahun": tahun})).mappings().all()
     return _realisasi_manual(indikator_id, wilayah, tahun, rows)
 
 
