@@ -15,8 +15,8 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -25,7 +25,10 @@ from sqlalchemy import text
 from app.core.errors import ROLE_FORBIDDEN, UNAUTHORIZED, Problem, problem_response
 from app.core.settings import settings
 from app.infra import db
-from app.security.access import ROLES, Principal
+from app.security.principal import ROLES, Principal
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger("kumkm.auth")
 
@@ -144,7 +147,7 @@ def _in_role(principal: Principal, roles: tuple[str, ...]) -> Principal:
     return principal
 
 
-def require_role(*roles: str):
+def require_role(*roles: str) -> Callable[..., Awaitable[Principal]]:
     # One dependency level rather than two (role check over require_key): FastAPI's resolution
     # of each level is a visible share of a single POST's CPU.
     async def dep(request: Request,
@@ -241,8 +244,8 @@ WATCH_MAX_DELAY = 5.0
 
 
 class KeyWatch:
-    def __init__(self):
-        self._task: asyncio.Task | None = None
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._moved = asyncio.Event()
         self._forget: Callable[[], None] | None = None
@@ -313,7 +316,7 @@ class KeyWatch:
                 await asyncio.sleep(0.1)   # lost or moved just now: reconnect at once
 
 
-def _on_change(*_args) -> None:
+def _on_change(*_args: object) -> None:
     _cache.clear()
 
 
@@ -332,7 +335,7 @@ async def _wait_any(*events: asyncio.Event) -> None:
             w.cancel()
 
 
-async def _connect():
+async def _connect() -> asyncpg.Connection:
     """A connection of its own, outside the pools, to the server itself: a LISTEN must stay on
     one server connection, which a pooler in transaction mode does not keep (the streams'
     engine points there, db.direct_url)."""
