@@ -1,5 +1,5 @@
 """The names app.security.access held before it was split by kind (issue 28): principal
-(Principal, ROLES), policy (POLICY, the scope checks), personal (the personal-data rule
+(Principal, ROLES), policy (POLICY, authorize, scope_problem), personal (the personal-data rule
 and masks) and accesslog (log_access). Kept for the code written against the old module while
 it moves; new code imports the modules themselves."""
 from __future__ import annotations
@@ -14,9 +14,9 @@ from app.security.personal import (
     mask_telepon,
     reveals_pii,
 )
-from app.security.policy import POLICY, can, can_see_duplicates, require_area, require_scope, roles, scope_problem
+from app.security.policy import NASIONAL, POLICY, authorize, can_see_duplicates, roles, scope_problem
 from app.security.principal import ROLES, Principal
 
-__all__ = ["PII_FIELDS", "POLICY", "ROLES", "Principal", "can", "can_see_duplicates", "can_see_pii", "log_access",
-           "mask_nama", "mask_nik", "mask_record_data", "mask_telepon", "require_area", "require_scope", "reveals_pii",
-           "roles", "scope_problem"]
+__all__ = ["NASIONAL", "PII_FIELDS", "POLICY", "ROLES", "Principal", "authorize", "can_see_duplicates", "can_see_pii",
+           "log_access", "mask_nama", "mask_nik", "mask_record_data", "mask_telepon", "reveals_pii", "roles",
+           "scope_problem"]
