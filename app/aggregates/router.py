@@ -1,16 +1,17 @@
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
 from app.aggregates import export, schemas, service
 from app.reporting.reports import FORMAT_DESCRIPTION, ReportFormat
 from app.reporting.response import REPORT_RESPONSES, report_response
-from app.security.access import Principal, roles
-from app.security.authn import require_role
+from app.security.authn import require
+from app.security.principal import Principal
 
 router = APIRouter(prefix="/api/v1/agregat", tags=["agregat"])
 
-_reader = require_role(*roles("report.read"))
+# Who reads reports; the wilayah asked is checked in the service (the nation needs a national key).
+CanReadReport = Annotated[Principal, Depends(require("report.read"))]
 _PERIODE = Query(..., description="e.g. `2022`")
 _WILAYAH = Query(None, description="omit for the nation, or a provinsi, kabupaten/kota, kecamatan or desa code")
 _STATUS = Query(None, description="record states counted: repeat or comma-separate; default `diterima`")
@@ -23,7 +24,7 @@ async def keragaan_koperasi(periode: str = _PERIODE,
                                                                           "a kabupaten/kota (rows per kecamatan) "
                                                                           "or none (rows per provinsi)"),
                             status: list[str] | None = _STATUS, format: ReportFormat = _FORMAT,
-                            principal: Principal = Depends(_reader)):
+                            *, principal: CanReadReport):
     """the ODS keragaan koperasi table (docs/domain.md): koperasi under kabupaten/kota authority per child wilayah,
     then Binaan Provinsi, Binaan Nasional and Jumlah, with persentase aktif in every row."""
     doc = await service.keragaan_koperasi(principal, periode, wilayah, service.parse_status(status))
@@ -34,7 +35,7 @@ async def keragaan_koperasi(periode: str = _PERIODE,
 @router.get("/umkm", response_model=schemas.UmkmOut, responses=REPORT_RESPONSES)
 async def agregat_umkm(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
                        status: list[str] | None = _STATUS, format: ReportFormat = _FORMAT,
-                       principal: Principal = Depends(_reader)):
+                       *, principal: CanReadReport):
     """UMKM by skala usaha (mikro, kecil, menengah): jumlah, modal, omzet, aset, tenaga kerja,
     with NIB and using digital platforms."""
     doc = await service.umkm(principal, periode, wilayah, service.parse_status(status))
@@ -49,7 +50,7 @@ async def agregat(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
                   status: list[str] | None = _STATUS,
                   jenis: Literal["umkm", "koperasi"] | None = Query(None, description="only this kind; "
                                                                                       "also picks the measures"),
-                  format: ReportFormat = _FORMAT, principal: Principal = Depends(_reader)):
+                  format: ReportFormat = _FORMAT, *, principal: CanReadReport):
     """Counts and exact sums over records grouped by up to 4 of the documented dimensions."""
     doc = await service.agregat(principal, periode, wilayah, service.parse_by(by),
                                 service.parse_status(status), jenis)

@@ -8,7 +8,8 @@ from app.core.errors import invalid_field
 from app.infra import replicas
 from app.record.reference import check_periode, check_wilayah, get_index, split_kode
 from app.reporting.reports import persen, rasio
-from app.security.access import Principal, require_area
+from app.security.policy import authorize
+from app.security.principal import Principal
 
 STATUSES = ("masuk", "diterima", "ditolak")
 DEFAULT_STATUS = ["diterima"]
@@ -37,7 +38,7 @@ def parse_status(values: list[str] | None) -> list[str]:
 async def _area(principal: Principal, periode: str, wilayah: str | None) -> tuple[int, dict, dict | None]:
     await check_periode(periode)
     level = 0 if wilayah is None else await check_wilayah(wilayah, "wilayah")
-    require_area(principal, wilayah)
+    authorize(principal, "report.read", wilayah, field="wilayah", nation_if_none=True)
     params = {"periode": periode, "area": wilayah or ""}
     ref = None
     if wilayah:

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.infra import citus, db
 from app.keys import queries
 from app.record.reference import LEVEL_KABKOTA, LEVEL_PROVINSI, get_index
-from app.security.access import POLICY, ROLES, Principal
 from app.security.authn import clear_cache, hash_key
+from app.security.policy import POLICY
+from app.security.principal import ROLES, Principal
 
 
 def new_key() -> str:

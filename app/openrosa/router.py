@@ -21,16 +21,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from app.core.errors import NOT_FOUND, ROLE_FORBIDDEN, TOO_LARGE, UNAUTHORIZED, Problem, database_problem
+from app.core.errors import NOT_FOUND, TOO_LARGE, UNAUTHORIZED, Problem, database_problem
 from app.core.settings import settings
 from app.openrosa import documents, multipart, service
 from app.openrosa.xlsform import MEDIA_FILE, Form, loaded_form
-from app.security.access import Principal, roles
 from app.security.authn import authenticate
+from app.security.policy import authorize
+from app.security.principal import Principal
 from app.web.limits import REFUSALS, BodyTooLarge
 
 PREFIX = "/openrosa/{key}"
-POSTING_ROLES = roles("record.post")
 _HEADERS = {"X-OpenRosa-Version": documents.OPENROSA_VERSION}
 _SUBMISSION_HEADERS = {**_HEADERS, "X-OpenRosa-Accept-Content-Length": str(settings.max_body_bytes)}
 
@@ -125,9 +125,7 @@ async def _principal(request: Request) -> Principal:
         raise UNAUTHORIZED("kunci di URL server ini (pengaturan proyek di ODK Collect) tidak berlaku",
                            headers={"WWW-Authenticate": 'Bearer realm="kumkm-openrosa"'})
     request.scope.setdefault("state", {})["principal_id"] = principal.id  # the access log's key id
-    if principal.role not in POSTING_ROLES:
-        raise ROLE_FORBIDDEN(f"role {principal.role} tidak boleh mengirim data pendataan; yang boleh: "
-                             f"{', '.join(POSTING_ROLES)}")
+    authorize(principal, "record.post", doing="mengirim data pendataan")
     return principal
 
 

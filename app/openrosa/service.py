@@ -33,7 +33,7 @@ from app.openrosa.documents import MAX_INSTANCE_BYTES, Instance, instance_too_la
 from app.openrosa.multipart import Part
 from app.openrosa.xlsform import MEDIA_FILE, loaded_form
 from app.record.prepare import canonical_hash, prepare
-from app.security.access import Principal
+from app.security.principal import Principal
 from app.submissions.service import store
 from app.verification.service import correct
 

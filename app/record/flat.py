@@ -13,7 +13,7 @@ import orjson
 from app.core import csvcell
 from app.core.timefmt import utc_text
 from app.record.model import Lokasi, SubmissionKoperasi, SubmissionUmkm
-from app.security.access import mask_record_data
+from app.security.personal import mask_record_data
 
 # What the service keeps about a record besides its content; in the order of the columns.
 META_COLUMNS = (

@@ -28,7 +28,9 @@ from app.record.model import (
     SubmissionUmkm,
 )
 from app.record.reference import get_index, known_periode, split_kode
-from app.security.access import Principal, can_see_duplicates, can_see_pii, mask_record_data
+from app.security.personal import can_see_pii, mask_record_data
+from app.security.policy import can_see_duplicates
+from app.security.principal import Principal
 
 _adapter: TypeAdapter[Any] = TypeAdapter(SubmissionIn)
 DERIVED_FIELDS = {

@@ -12,20 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
-from app.core.errors import ROLE_FORBIDDEN, UNAUTHORIZED, Problem, problem_response
+from app.core.errors import UNAUTHORIZED, Problem, problem_response
 from app.core.settings import settings
 from app.infra import db
-from app.security.access import ROLES, Principal
+from app.security.policy import authorize, roles
+from app.security.principal import ROLES, Principal
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger("kumkm.auth")
 
@@ -128,34 +133,43 @@ async def _principal(request: Request, creds: HTTPAuthorizationCredentials | Non
     return principal
 
 
-async def principal_in_role(request: Request, roles: tuple[str, ...]) -> Principal:
-    """What require_role(*roles) resolves, for a route served without FastAPI's dependency
+async def principal_for(request: Request, action: str) -> Principal:
+    """What require(action) resolves, for a route served without FastAPI's dependency
     machinery (the single-record ingest route, see app/submissions/router.py): the same
     header parsing as HTTPBearer(auto_error=False), the same 401 and 403 answers."""
     checked = request.scope.get("state", {}).get(_CHECKED)
     if isinstance(checked, Principal):      # KeyFirst has it: no second parse of the header
-        return _in_role(checked, roles)
-    return _in_role(await _principal(request, await _bearer(request)), roles)
-
-
-def _in_role(principal: Principal, roles: tuple[str, ...]) -> Principal:
-    if principal.role not in roles:
-        raise ROLE_FORBIDDEN(f"role {principal.role} tidak boleh melakukan ini; yang boleh: {', '.join(roles)}")
+        authorize(checked, action)
+        return checked
+    principal = await _principal(request, await _bearer(request))
+    authorize(principal, action)
     return principal
 
 
-def require_role(*roles: str):
+@functools.cache
+def require(action: str) -> Callable[..., Awaitable[Principal]]:
+    """The dependency of a route that takes `action`: the calling key, whose role the policy
+    allows it (app.security.policy.authorize; the wilayah is the service's to check, once it
+    knows it). One callable per action, so a route's dependencies are the same object FastAPI
+    caches once per request. Each domain names it as a type, e.g.
+    `CanDecide = Annotated[Principal, Depends(require("record.decide"))]`."""
     # One dependency level rather than two (role check over require_key): FastAPI's resolution
     # of each level is a visible share of a single POST's CPU.
     async def dep(request: Request,
                   creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
-        return _in_role(await _principal(request, creds), roles)
+        principal = await _principal(request, creds)
+        authorize(principal, action)
+        return principal
 
-    dep.roles = roles  # type: ignore[attr-defined]  # read by KeyFirst
+    dep.roles = roles(action)  # type: ignore[attr-defined]  # read by KeyFirst
+    dep.action = action  # type: ignore[attr-defined]  # and the action, which it authorizes with
     return dep
 
 
 require_key.roles = ROLES  # type: ignore[attr-defined]  # any key: KeyFirst checks only that it is one
+
+# Any valid key, whatever its role: routes every key may call (their wilayah checked inside).
+AnyKey = Annotated[Principal, Depends(require_key)]
 
 
 # ------------------------------------------------------------------ the key before the body
@@ -168,16 +182,16 @@ class KeyFirst:
     without a key, or with a key whose role may not write there, would still have its whole
     body received and held (8 MB each) before the 401 or 403. Here, below the app, a write to
     the API has its key and role checked from the headers alone, by the roles the route's own
-    dependency names (require_role / require_key), and is refused before one byte of its body
+    dependency names (require(action) / require_key), and is refused before one byte of its body
     is read; the principal found is handed on, so the route does not look the key up twice."""
 
     def __init__(self, app: Any, routes: Callable[[], list[Any]], prefix: str = "/api/"):
         self.app = app
         self.prefix = prefix
         self._routes = routes
-        self._guarded: list[tuple[Any, tuple[str, ...]]] | None = None
+        self._guarded: list[tuple[Any, tuple[str, ...], str]] | None = None
 
-    def _writes(self) -> list[tuple[Any, tuple[str, ...]]]:
+    def _writes(self) -> list[tuple[Any, tuple[str, ...], str]]:
         if self._guarded is None:
             from fastapi.routing import APIRoute, iter_route_contexts
 
@@ -189,7 +203,7 @@ class KeyFirst:
                     found = _roles_of(api.dependant)
                     if found is None:
                         raise RuntimeError(f"{route.path}: a write route with no key dependency")
-                    guarded.append((route, found))
+                    guarded.append((route, *found))
             self._guarded = guarded
         return self._guarded
 
@@ -200,14 +214,17 @@ class KeyFirst:
             return
         from starlette.routing import Match
 
-        allowed = next((roles for route, roles in self._writes() if route.matches(scope)[0] is Match.FULL),
-                       None)
-        if allowed is None:
+        found = next(((allowed, action) for route, allowed, action in self._writes()
+                      if route.matches(scope)[0] is Match.FULL), None)
+        if found is None:
             await self.app(scope, receive, send)    # 404/405 as the router says
             return
+        allowed, action = found
         request = Request(scope)
         try:
-            principal = _in_role(await _principal(request, await _bearer(request)), allowed)
+            principal = await _principal(request, await _bearer(request))
+            if principal.role not in allowed:
+                authorize(principal, action)    # the same 403 the route's own dependency answers
         except Problem as refused:
             await problem_response(refused)(scope, receive, send)
             return
@@ -220,11 +237,14 @@ class KeyFirst:
         await self.app(scope, receive, send)
 
 
-def _roles_of(dependant: Any) -> tuple[str, ...] | None:
+def _roles_of(dependant: Any) -> tuple[tuple[str, ...], str] | None:
+    """The roles a route's own key dependency allows (its `.roles`: require(action) or
+    require_key), and the action they are the policy's roles of ("" for any key)."""
     for sub in dependant.dependencies:
-        found = getattr(sub.call, "roles", None)
-        if found is None:
-            found = _roles_of(sub)
+        allowed = getattr(sub.call, "roles", None)
+        if allowed is not None:
+            return allowed, getattr(sub.call, "action", "")
+        found = _roles_of(sub)
         if found is not None:
             return found
     return None
@@ -241,8 +261,8 @@ WATCH_MAX_DELAY = 5.0
 
 
 class KeyWatch:
-    def __init__(self):
-        self._task: asyncio.Task | None = None
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._moved = asyncio.Event()
         self._forget: Callable[[], None] | None = None
@@ -313,7 +333,7 @@ class KeyWatch:
                 await asyncio.sleep(0.1)   # lost or moved just now: reconnect at once
 
 
-def _on_change(*_args) -> None:
+def _on_change(*_args: object) -> None:
     _cache.clear()
 
 
@@ -332,7 +352,7 @@ async def _wait_any(*events: asyncio.Event) -> None:
             w.cancel()
 
 
-async def _connect():
+async def _connect() -> asyncpg.Connection:
     """A connection of its own, outside the pools, to the server itself: a LISTEN must stay on
     one server connection, which a pooler in transaction mode does not keep (the streams'
     engine points there, db.direct_url)."""

@@ -14,7 +14,7 @@ import orjson
 from app.core.console import UsageError, progress
 from app.record import flat
 from app.record.prepare import prepare
-from app.security.access import Principal
+from app.security.principal import Principal
 from app.submissions import service
 
 IMPORT_BATCH = 1000

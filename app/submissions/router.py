@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.routing import Match, Route
@@ -11,15 +11,18 @@ from app.core.errors import CONTENT_CONFLICT, INVALID, NOT_FOUND
 from app.observability.metrics import INGESTED
 from app.record.model import OPENAPI_RECORD_SCHEMA
 from app.record.reference import KODE_PATTERN, get_index
-from app.security.access import Principal, log_access, require_scope
-from app.security.authn import principal_in_role, require_key, require_role
+from app.security.accesslog import log_access
+from app.security.authn import AnyKey, principal_for, require
+from app.security.policy import authorize
+from app.security.principal import Principal
 from app.submissions import service
 from app.submissions.schemas import BatchResult, SubmissionOut, SubmissionPage
 from app.web.batch import body_schema, read_items, read_json
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
 
-_poster = require_role(*service.POSTING_ROLES)
+# The key that may post records; any key reads them, inside its wilayah (authorize, below).
+CanPost = Annotated[Principal, Depends(require("record.post"))]
 
 _BATCH_BODY = body_schema(OPENAPI_RECORD_SCHEMA)
 # The 409 of an id stored before with other content (a single POST and a batch item alike).
@@ -36,7 +39,7 @@ def _json(content, status: int = 200) -> Response:
              responses={200: {"model": SubmissionOut, "description": "identical replay"},
                         409: {"description": "same submission_id, different content"},
                         422: {"description": "field errors"}})
-async def create_submission(request: Request, principal: Principal = Depends(_poster)):
+async def create_submission(request: Request, principal: CanPost):
     return await _create(request, principal)
 
 
@@ -45,7 +48,7 @@ async def create_submission_lean(request: Request) -> Response:
     (app.main): FastAPI's per-request dependency resolution and wrapper cost about a tenth
     of a single POST's CPU on the service's hottest path. create_submission stays registered
     for the OpenAPI document; exception handlers and middleware apply to both alike."""
-    return await _create(request, await principal_in_role(request, service.POSTING_ROLES))
+    return await _create(request, await principal_for(request, "record.post"))
 
 
 class _LeanRoute(Route):
@@ -80,7 +83,7 @@ async def _create(request: Request, principal: Principal) -> Response:
 
 @router.post("/batch", response_model=BatchResult, openapi_extra={"requestBody": _BATCH_BODY},
              responses={413: {"description": "more items than allowed"}})
-async def create_batch(request: Request, principal: Principal = Depends(_poster)):
+async def create_batch(request: Request, principal: CanPost):
     items = await read_items(request)
     prepared, rejected = await service.prepare(items, principal)
     outcomes: list[dict] = [{}] * len(items)
@@ -102,7 +105,7 @@ async def create_batch(request: Request, principal: Principal = Depends(_poster)
 
 
 @router.get("/{submission_id}", response_model=SubmissionOut)
-async def get_submission(submission_id: uuid.UUID, principal: Principal = Depends(require_key)):
+async def get_submission(submission_id: uuid.UUID, principal: AnyKey):
     return await _read(submission_id, principal, "GET /api/v1/submissions/{submission_id}")
 
 
@@ -110,7 +113,7 @@ async def _read(submission_id: uuid.UUID, principal: Principal, endpoint: str) -
     row = await service.get_row(submission_id)
     if row is None:
         raise NOT_FOUND(f"submission_id {submission_id} tidak ditemukan")
-    require_scope(principal, row.kode_wilayah)
+    authorize(principal, "record.read", row.kode_wilayah)
     out = service.record_out(row, principal)
     if not out["pii_masked"]:
         await log_access(principal, endpoint, {"submission_ids": [str(submission_id)]}, 1)
@@ -119,7 +122,7 @@ async def _read(submission_id: uuid.UUID, principal: Principal, endpoint: str) -
 
 @router.get("", response_model=SubmissionPage)
 async def list_submissions(
-    principal: Principal = Depends(require_key),
+    principal: AnyKey,
     kode_wilayah: str | None = Query(None, description="any level: provinsi, kabkota, kecamatan or desa"),
     periode: str | None = Query(None, pattern=r"^[0-9]{4}$"),
     jenis: Literal["umkm", "koperasi"] | None = None,
@@ -133,7 +136,7 @@ async def list_submissions(
         if not KODE_PATTERN.match(kode) or not (await get_index()).exists(kode):
             message = f"kode_wilayah {kode} bukan kode wilayah yang ada"
             raise INVALID(message, errors=[{"field": "kode_wilayah", "type": "value_error", "message": message}])
-        require_scope(principal, kode)
+        authorize(principal, "record.read", kode)
         level = kode.count(".") + 1
     rows = await service.list_rows(level=level, kode=kode, periode=periode, jenis=jenis, status=status,
                                    after=cursor, limit=limit)

@@ -20,13 +20,11 @@ from app.infra.group_commit import Coalescer
 from app.observability.metrics import INGEST_GROUP
 from app.record.prepare import Prepared, Rejected, created_out, prepare, record_out
 from app.record.read import get_row
-from app.security.access import Principal, roles
+from app.security.principal import Principal
 from app.submissions import queries
 
 __all__ = ["Prepared", "Rejected", "Outcome", "prepare", "store", "record_out", "created_out", "get_row",
-           "list_rows", "POSTING_ROLES"]
-
-POSTING_ROLES = roles("record.post")
+           "list_rows"]
 
 
 # ---------------------------------------------------------------- writing

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
@@ -13,8 +13,8 @@ from app.core.settings import settings
 from app.infra.replicas import FRESHNESS_HEADERS
 from app.observability.logs import CUT_OFF
 from app.record.reference import known_periode
-from app.security.access import Principal
-from app.security.authn import require_role
+from app.security.authn import require
+from app.security.principal import Principal
 from app.sync import service
 from app.sync.cursor import CursorError, decode_any
 from app.sync.schemas import ChangeLine, EndLine, SyncRecord
@@ -23,7 +23,8 @@ log = logging.getLogger("kumkm.sync")
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 
-_syncer = require_role(*service.SYNC_ROLES)
+# Who may pull the feed and the snapshot; each holds only what lies inside the key's wilayah.
+CanPull = Annotated[Principal, Depends(require("sync.pull"))]
 
 CURSOR_HEADER = "X-Sync-Cursor"
 # A cursor carrying a snapshot lists the transactions in flight then (at most a few hundred
@@ -107,7 +108,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
                429: {"description": "too many sync streams open, for this key or in all; see Retry-After"}},
 )
 async def changes(
-    principal: Principal = Depends(_syncer),
+    principal: CanPull,
     after: str | None = Query(None, max_length=MAX_CURSOR, pattern=r"^[A-Za-z0-9_-]*$",
                               description="a cursor this service gave (a change line, an end line "
                                           "or a snapshot); omit to start from the first change"),
@@ -155,7 +156,7 @@ async def changes(
                429: {"description": "too many sync streams open, for this key or in all; see Retry-After"}},
 )
 async def snapshot(
-    principal: Principal = Depends(_syncer),
+    principal: CanPull,
     periode: str | None = Query(None, pattern=r"^[0-9]{4}$", description="one periode; omit for all"),
     fmt: Literal["ndjson", "csv"] = Query("ndjson", alias="format"),
 ):

@@ -13,7 +13,8 @@ import orjson
 from app.core.console import UsageError, progress
 from app.record import flat
 from app.record.reference import known_periode
-from app.security.access import Principal, log_access
+from app.security.accesslog import log_access
+from app.security.principal import Principal
 from app.sync import queries
 from app.sync.service import RawConnection, Scope, on_cluster, snapshot_cursor, snapshot_rows
 

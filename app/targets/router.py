@@ -1,18 +1,21 @@
 import datetime as dt
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.infra.db import UnitOfWork
 from app.reporting.reports import FORMAT_DESCRIPTION, ReportFormat
 from app.reporting.response import REPORT_RESPONSES, report_response
-from app.security.access import Principal
-from app.security.authn import require_role
+from app.security.authn import require
+from app.security.principal import Principal
 from app.targets import export, schemas, service
 
 router = APIRouter(prefix="/api/v1", tags=["capaian"])
 
-_writer = require_role(*service.WRITE_ROLES)
-_reader = require_role(*service.READ_ROLES)
+# Who sets targets, and who reads them and capaian: those who report on progress (enumerators
+# collect and do not). The wilayah is checked in the service.
+CanWriteTarget = Annotated[Principal, Depends(require("target.write"))]
+CanReadReport = Annotated[Principal, Depends(require("report.read"))]
 _PERIODE = Path(description="PL-KUMKM round, e.g. `2022`", examples=["2022"])
 _KODE = Path(description="Kemendagri code at any level, e.g. `16` or `16.07`", examples=["16"])
 
@@ -22,7 +25,7 @@ _KODE = Path(description="Kemendagri code at any level, e.g. `16` or `16.07`", e
                        403: {"description": "not admin, or dinas outside its scope"},
                        422: {"description": "field errors"}})
 async def put_target(body: schemas.TargetIn, response: Response, conn: UnitOfWork, periode: str = _PERIODE,
-                     kode_wilayah: str = _KODE, principal: Principal = Depends(_writer)):
+                     kode_wilayah: str = _KODE, *, principal: CanWriteTarget):
     """Set or revise a target. A revision never overwrites: it is a new entry, and reports take
     the one in force on their date. Repeating the same PUT adds nothing (200)."""
     created, doc = await service.set_target(conn, periode, kode_wilayah, body.model_dump(), principal)
@@ -34,13 +37,13 @@ async def put_target(body: schemas.TargetIn, response: Response, conn: UnitOfWor
             responses={404: {"description": "no target was ever set"}})
 async def get_target(periode: str = _PERIODE, kode_wilayah: str = _KODE,
                      as_of: dt.date | None = Query(None, description="report date; default today (WIB)"),
-                     principal: Principal = Depends(_reader)):
+                     *, principal: CanReadReport):
     """The target in force on `as_of` and every revision."""
     return await service.get_target(principal, periode, kode_wilayah, as_of)
 
 
 @router.get("/periode", response_model=schemas.PeriodeList)
-async def periode_data(principal: Principal = Depends(_reader)):
+async def periode_data(principal: CanReadReport):
     """Which PL-KUMKM rounds have data for this key: every known periode with the number of
     records inside the key's wilayah (any status), and the newest one with records
     (`terbaru_dengan_data`), on which the /dashboard and /verifikasi pages open."""
@@ -57,7 +60,8 @@ async def capaian_pendataan(
     tingkat: schemas.Tingkat | None = Query(None, description="level of the rows; default the level just "
                                                               "below `wilayah`; at most two levels below"),
     format: ReportFormat = Query("json", description=FORMAT_DESCRIPTION),
-    principal: Principal = Depends(_reader),
+    *,
+    principal: CanReadReport,
 ):
     """the capaian pendataan table (docs/domain.md) from live data: every child wilayah in code order (zeros
     where nothing is there yet), plus the total row. `masuk = belum_diverifikasi + diterima + ditolak` in

@@ -22,13 +22,10 @@ from app.record.reference import (
     today_wib,
 )
 from app.reporting.reports import persen, rasio
-from app.security.access import Principal, require_area, roles, scope_problem
+from app.security.policy import authorize
+from app.security.principal import Principal
 from app.targets import queries
 from app.targets.schemas import TINGKAT
-
-WRITE_ROLES = roles("target.write")
-# Reading capaian and targets: who reports on progress. Enumerators collect and do not.
-READ_ROLES = roles("report.read")
 
 _TANPA = {3: "(tanpa kecamatan)", 4: "(tanpa desa/kelurahan)"}
 
@@ -70,8 +67,7 @@ async def set_target(conn: AsyncConnection, periode: str, kode: str, body: dict,
     caller's transaction (the route's unit of work): the lock is held until it commits."""
     await check_periode(periode)
     await check_wilayah(kode, "kode_wilayah")
-    if principal.role != "admin" and not principal.covers(kode):
-        raise scope_problem(principal, "kode_wilayah")
+    authorize(principal, "target.write", kode)     # an admin key sets any wilayah's target
     # Serialise writers of one target so two identical PUTs cannot both add a revision.
     await conn.execute(queries.LOCK_TARGET, {"periode": periode, "kode": kode})
     riwayat = await _history(conn, periode, kode)
@@ -90,7 +86,7 @@ async def set_target(conn: AsyncConnection, periode: str, kode: str, body: dict,
 async def get_target(principal: Principal, periode: str, kode: str, as_of: dt.date | None) -> dict:
     await check_periode(periode)
     await check_wilayah(kode, "kode_wilayah")
-    require_area(principal, kode, "kode_wilayah")
+    authorize(principal, "report.read", kode)
     async with db.connect() as conn:
         riwayat = await _history(conn, periode, kode)
     if not riwayat:
@@ -223,7 +219,7 @@ async def capaian(principal: Principal, periode: str, wilayah: str | None, as_of
                   tingkat: str | None) -> dict:
     await check_periode(periode)
     area_level = 0 if wilayah is None else await check_wilayah(wilayah, "wilayah")
-    require_area(principal, wilayah)
+    authorize(principal, "report.read", wilayah, field="wilayah", nation_if_none=True)
     allowed = queries.ROW_LEVELS[area_level]
     if not allowed:
         raise invalid("wilayah", "desa/kelurahan tidak punya wilayah di bawahnya; minta kecamatannya")

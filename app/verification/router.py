@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -13,8 +13,11 @@ from app.record.model import OPENAPI_RECORD_SCHEMA, SubmissionOut
 from app.record.prepare import record_out
 from app.record.read import get_row
 from app.record.reference import check_periode
-from app.security.access import Principal, can_see_pii, log_access, mask_record_data, require_scope
-from app.security.authn import require_key, require_role
+from app.security.accesslog import log_access
+from app.security.authn import AnyKey, require
+from app.security.personal import mask_record_data
+from app.security.policy import authorize
+from app.security.principal import Principal
 from app.verification import service
 from app.verification.schemas import (
     AntrianPage,
@@ -31,8 +34,10 @@ from app.web.batch import body_schema, read_items, read_json
 
 router = APIRouter(prefix="/api/v1", tags=["verifikasi"])
 
-_decider = require_role(*service.DECIDING_ROLES)
-_corrector = require_role(*service.CORRECTING_ROLES)
+# Who decides and who corrects (app.security.policy); any key reads a record's history and
+# versions, inside its wilayah.
+CanDecide = Annotated[Principal, Depends(require("record.decide"))]
+CanCorrect = Annotated[Principal, Depends(require("record.correct"))]
 
 _CONFLICT = {"description": "the record is no longer at the version/state the request saw; the "
                             "body carries current_status and current_version"}
@@ -44,7 +49,7 @@ _BATCH_BODY = body_schema(KeputusanItem.model_json_schema(by_alias=False))
              responses={403: {"description": "not a verifikator/admin, or the record is outside the key's scope"},
                         404: {"description": "no such record"}, 409: _CONFLICT,
                         422: {"description": "field errors"}})
-async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: Principal = Depends(_decider)):
+async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: CanDecide):
     """Decide one record: `masuk` -> `diterima` | `ditolak`, or reverse an earlier decision
     (`dari` = the state seen, with `catatan`). Applies only if the record is still at `version`
     and in state `dari`; otherwise 409 with the current state. Sending the same decision again
@@ -64,7 +69,7 @@ async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: Princ
 @router.post("/verifikasi/batch", response_model=BatchKeputusanResult,
              openapi_extra={"requestBody": _BATCH_BODY},
              responses={413: {"description": "more items than allowed"}})
-async def verifikasi_batch(request: Request, principal: Principal = Depends(_decider)):
+async def verifikasi_batch(request: Request, principal: CanDecide):
     """Up to 1,000 decisions; each is applied or refused on its own, with the status a single
     decision would have answered. Items for the same record after the first are judged against
     the state the first one left."""
@@ -94,8 +99,7 @@ _QUEUE_REFUSALS: dict[int | str, dict[str, Any]] = {403: {"description": "not a 
 
 
 @router.get("/verifikasi/rekap", response_model=RekapVerifikasi, responses=_QUEUE_REFUSALS)
-async def rekap(periode: str = _PERIODE, kabkota: str | None = _KABKOTA,
-                principal: Principal = Depends(_decider)):
+async def rekap(principal: CanDecide, periode: str = _PERIODE, kabkota: str | None = _KABKOTA):
     """Records per status (belum_diverifikasi, i.e. in status masuk; diterima; ditolak) of one
     kabupaten/kota, or of every kabupaten/kota inside the key's wilayah, read from the status
     counters the triggers keep in the same transaction as the records."""
@@ -117,7 +121,8 @@ async def antrian(
     duplikat: bool | None = Query(None, description="true: only likely duplicates; false: none of them"),
     cursor: str | None = Query(None, max_length=200, description="next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=200),
-    principal: Principal = Depends(_decider),
+    *,
+    principal: CanDecide,
 ):
     """The verifikator's work list: a kabupaten/kota's records of one status (`masuk` unless
     asked), oldest capture first, paged by a keyset cursor (stable while records are decided
@@ -142,7 +147,7 @@ async def antrian(
                        422: {"description": "field errors, the same as for POST /api/v1/submissions, or a "
                                             "changed identity field (submission_id, periode, jenis, "
                                             "enumerator_id, provinsi of kode_wilayah)"}})
-async def koreksi(request: Request, submission_id: uuid.UUID, principal: Principal = Depends(_corrector)):
+async def koreksi(request: Request, submission_id: uuid.UUID, principal: CanCorrect):
     """Correct a `ditolak` record: the body is the whole corrected record, validated exactly as
     at ingest. It becomes the next version and the record goes back to `masuk`; earlier
     versions stay readable under `/versi`. Sending the same correction again answers 200
@@ -163,12 +168,12 @@ async def _head(submission_id: uuid.UUID, principal: Principal):
     head = await service.record_head(submission_id)
     if head is None:
         raise NOT_FOUND(f"submission_id {submission_id} tidak ditemukan")
-    require_scope(principal, head.kode_wilayah)
+    authorize(principal, "record.read", head.kode_wilayah)
     return head
 
 
 @router.get("/submissions/{submission_id}/riwayat", response_model=Riwayat)
-async def riwayat(submission_id: uuid.UUID, principal: Principal = Depends(require_key)):
+async def riwayat(submission_id: uuid.UUID, principal: AnyKey):
     """Every transition of the record, oldest first: dibuat, diverifikasi (incl. reversals),
     dikoreksi; with from, to, who, when, alasan and the version it applied to."""
     await _head(submission_id, principal)
@@ -176,7 +181,7 @@ async def riwayat(submission_id: uuid.UUID, principal: Principal = Depends(requi
 
 
 @router.get("/submissions/{submission_id}/versi", response_model=VersiList)
-async def versi_list(submission_id: uuid.UUID, principal: Principal = Depends(require_key)):
+async def versi_list(submission_id: uuid.UUID, principal: AnyKey):
     """The record's content versions: 1 from ingest, one more per correction."""
     head = await _head(submission_id, principal)
     return {"submission_id": submission_id, "current_version": head.version,
@@ -184,8 +189,7 @@ async def versi_list(submission_id: uuid.UUID, principal: Principal = Depends(re
 
 
 @router.get("/submissions/{submission_id}/versi/{version}", response_model=VersiOut)
-async def versi_one(submission_id: uuid.UUID, version: int = Path(ge=1, le=2_147_483_647),
-                    principal: Principal = Depends(require_key)):
+async def versi_one(principal: AnyKey, submission_id: uuid.UUID, version: int = Path(ge=1, le=2_147_483_647)):
     """One version's content as it was stored; personal data masked as for the record itself."""
     head = await _head(submission_id, principal)
     row = await service.one_version(submission_id, version)
@@ -195,9 +199,8 @@ async def versi_one(submission_id: uuid.UUID, version: int = Path(ge=1, le=2_147
     data = row.data if isinstance(row.data, dict) else orjson.loads(row.data)
     # An old version may have been in another wilayah (a correction moved the record): its
     # personal data is shown only to whom may see it both there and where the record is now.
-    visible = (can_see_pii(principal, head.kode_wilayah, head.owner_identity)
-               and can_see_pii(principal, str(data.get("kode_wilayah") or head.kode_wilayah),
-                               head.owner_identity))
+    visible = authorize(principal, "record.read", head.kode_wilayah, owner=head.owner_identity,
+                        was_in=str(data.get("kode_wilayah") or head.kode_wilayah)).pii
     if visible:
         await log_access(principal, "GET /api/v1/submissions/{submission_id}/versi/{version}",
                          {"submission_ids": [str(submission_id)], "version": version}, 1)

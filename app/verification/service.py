@@ -19,7 +19,6 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from app.core.errors import (
-    FORBIDDEN,
     INVALID,
     NOT_FOUND,
     OUTSIDE_SCOPE,
@@ -31,12 +30,11 @@ from app.core.errors import (
 from app.infra import citus, db
 from app.record.prepare import prepare
 from app.record.reference import LEVEL_DESA, LEVEL_KABKOTA, LEVEL_KECAMATAN, WIB, get_index
-from app.security.access import Principal, roles, scope_problem
+from app.security.policy import authorize
+from app.security.principal import Principal
 from app.verification import queries
 from app.verification.schemas import KeputusanItem
 
-DECIDING_ROLES = roles("record.decide")
-CORRECTING_ROLES = roles("record.correct")
 # Identity of a record: a correction may fix anything else, never these.
 IDENTITY_FIELDS = ("periode", "jenis", "enumerator_id")
 
@@ -215,7 +213,7 @@ def _explain(d: Decision, cur, principal: Principal) -> DecisionOutcome:
         return DecisionOutcome(d.index, sid, "rejected", NOT_FOUND, [{
             "field": "submission_id", "message": f"submission_id {sid} tidak ditemukan", "type": "not_found"}])
     if not principal.covers(cur.kode_wilayah):
-        # the record's own wilayah is not named (app.security.access.scope_problem says why)
+        # the record's own wilayah is not named (app.security.policy.scope_problem says why)
         return DecisionOutcome(d.index, sid, "rejected", OUTSIDE_SCOPE, [{
             "field": "submission_id", "type": "scope",
             "message": f"submission_id menunjuk rekaman di luar wilayah kunci ini ({principal.kode_wilayah} "
@@ -277,12 +275,8 @@ async def correct(submission_id: uuid.UUID, body: dict, principal: Principal) ->
         cur = await _current(conn, sid)
     if cur is None:
         raise NOT_FOUND(f"submission_id {sid} tidak ditemukan", submission_id=sid)
-    if principal.role != "admin" and (cur.owner_identity is None
-                                      or cur.owner_identity != principal.identity):
-        raise FORBIDDEN("submission_id menunjuk rekaman yang dibuat pemegang kunci lain: hanya pemegang "
-                        "kunci yang membuatnya (atau admin) yang boleh mengoreksinya", submission_id=sid)
-    if not principal.covers(cur.kode_wilayah):
-        raise scope_problem(principal, "kode_wilayah", submission_id=sid)
+    # only the record's own enumerator (or admin), inside the key's wilayah
+    authorize(principal, "record.correct", cur.kode_wilayah, owner=cur.owner_identity, submission_id=sid)
     if not isinstance(body, dict):
         raise INVALID("body harus objek JSON ({...}): rekaman lengkap yang dikoreksi",
                       errors=[{"field": "body", "type": "model_type",
@@ -408,8 +402,7 @@ async def kabkota_of(principal: Principal, kabkota: str | None) -> str:
     if not _KABKOTA_PATTERN.match(kabkota) or not index.exists(kabkota, LEVEL_KABKOTA):
         message = f"kabkota {kabkota} bukan kode kabupaten/kota yang ada (mis. 16.07)"
         raise INVALID(message, errors=[{"field": "kabkota", "type": "value_error", "message": message}])
-    if not principal.covers(kabkota):
-        raise scope_problem(principal, "kabkota", kabkota=kabkota, scope=principal.kode_wilayah)
+    authorize(principal, "record.decide", kabkota, field="kabkota", kabkota=kabkota, scope=principal.kode_wilayah)
     return kabkota
 
 

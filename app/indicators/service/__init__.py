@@ -12,7 +12,6 @@ Scope rules (roles: docs/domain.md):
 """
 from __future__ import annotations
 
-from app.indicators.service.access import require_read
 from app.indicators.service.definitions import (
     create_indikator,
     create_sasaran,
@@ -30,7 +29,7 @@ from app.indicators.service.predikat import delete_predikat, get_predikat, put_p
 from app.indicators.service.values import get_realisasi, get_targets, put_realisasi, put_target
 
 __all__ = [
-    "require_read", "create_indikator", "create_sasaran", "create_tujuan", "get_indikator", "list_indikator",
+    "create_indikator", "create_sasaran", "create_tujuan", "get_indikator", "list_indikator",
     "list_sasaran", "list_tujuan", "patch_indikator", "patch_sasaran", "patch_tujuan", "lkjip",
     "delete_predikat", "get_predikat", "put_predikat", "get_realisasi", "get_targets", "put_realisasi", "put_target",
 ]

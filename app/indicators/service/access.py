@@ -1,16 +1,15 @@
-"""Who may read and write indicators, by role and by the indikator's owner (pemilik): the
-indicator rules of the policy in app.security.access, which also need the wilayah tree."""
+"""Which indicators a key sees and writes, by the indikator's owner (pemilik): the indicator
+rules on top of the policy (app.security.policy.authorize decides role and scope; these add
+the wilayah tree: levels, ancestors, what a key may see)."""
 from __future__ import annotations
 
 from typing import Any
 
-from app.core.errors import ALREADY_EXISTS, INVALID, NOT_FOUND, ROLE_FORBIDDEN, Problem
+from app.core.errors import ALREADY_EXISTS, INVALID, NOT_FOUND, Problem
 from app.record.reference import KODE_PATTERN, get_index
-from app.security.access import Principal, roles, scope_problem
+from app.security.policy import NASIONAL, authorize
+from app.security.principal import Principal
 
-WRITERS = roles("indikator.write")
-READERS = roles("indikator.read")
-NASIONAL = "nasional"
 LEVELS = {NASIONAL: 0, "provinsi": 1, "kabkota": 2}
 _LEVEL_OF_INDEX = {1: "provinsi", 2: "kabkota"}
 
@@ -47,40 +46,15 @@ def within(kode: str, pemilik: str) -> bool:
     return pemilik == NASIONAL or kode == pemilik or kode.startswith(pemilik + ".")
 
 
-def covers(principal: Principal, kode: str) -> bool:
-    if kode == NASIONAL:
-        return principal.kode_wilayah is None
-    return principal.covers(kode)
-
-
-def forbid(principal: Principal, field: str) -> Problem:
-    """403 for a wilayah (or pemilik) outside the key's scope, named by its field only."""
-    return scope_problem(principal, field)
-
-
-def role_forbidden(principal: Principal, write: bool) -> Problem:
-    allowed = WRITERS if write else READERS
-    return ROLE_FORBIDDEN(f"peran {principal.role} tidak boleh {'mengubah' if write else 'membaca'} indikator; "
-                          f"yang boleh: {', '.join(allowed)}")
-
-
 def require_write(principal: Principal, pemilik: str, *, hidden: Problem | None = None,
                   field: str = "pemilik") -> None:
-    """`hidden`: what to answer when the key cannot even see `pemilik`'s definitions (editing an
-    existing one answers 404 as GET does, so a 403 never confirms that an id exists)."""
-    if principal.role not in WRITERS:
-        raise role_forbidden(principal, write=True)
+    """The key's wilayah covers `pemilik` (app.security.policy.authorize; the route's dependency
+    has checked the role). `hidden`: what to answer when the key cannot even see `pemilik`'s
+    definitions (editing an existing one answers 404 as GET does, so a 403 never confirms that
+    an id exists)."""
     if hidden is not None and not visible(principal, pemilik):
         raise hidden
-    if not covers(principal, pemilik):
-        raise forbid(principal, field)
-
-
-def require_read(principal: Principal, kode: str | None = None, field: str = "wilayah") -> None:
-    if principal.role not in READERS:
-        raise role_forbidden(principal, write=False)
-    if kode is not None and not covers(principal, kode):
-        raise forbid(principal, field)
+    authorize(principal, "indikator.write", pemilik, field=field)
 
 
 def visible(principal: Principal, pemilik: str) -> bool:

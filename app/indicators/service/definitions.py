@@ -18,21 +18,17 @@ from app.indicators.schemas import (
 )
 from app.indicators.service.access import (
     LEVELS,
-    WRITERS,
     conflict_kode,
-    covers,
-    forbid,
     level_of,
     not_found,
-    require_read,
     require_write,
-    role_forbidden,
     visibility,
     visible,
     within,
 )
 from app.infra import db
-from app.security.access import Principal
+from app.security.policy import authorize, scope_problem
+from app.security.principal import Principal
 
 # ---------------------------------------------------------------------------------------------
 # Tujuan and sasaran
@@ -40,11 +36,10 @@ from app.security.access import Principal
 
 async def _list_visible(principal: Principal, pemilik: str | None, query, **params) -> list:
     """Rows of `query` owned by `pemilik` (or by every wilayah the key may see)."""
-    require_read(principal)
     if pemilik is not None:
         await level_of(pemilik, "pemilik")
         if not visible(principal, pemilik):
-            raise forbid(principal, "pemilik")
+            raise scope_problem(principal, "pemilik")
     async with db.connect() as conn:
         return (await conn.execute(query, {**visibility(principal, pemilik), **params})).mappings().all()
 
@@ -187,7 +182,6 @@ async def create_indikator(conn: AsyncConnection, principal: Principal, body: In
 
 
 async def get_indikator(principal: Principal, indikator_id: int) -> dict:
-    require_read(principal)
     async with db.connect() as conn:
         row = (await conn.execute(queries.INDIKATOR_GET, {"id": indikator_id})).mappings().first()
     if row is None or not visible(principal, row["pemilik"]):
@@ -225,18 +219,14 @@ async def indikator_for_values(conn, principal: Principal, indikator_id: int, wi
                                 *, write: bool) -> dict:
     """The indicator, after checking the key may read or write values of `wilayah` for it and
     that `wilayah` is one the indicator is reported for."""
-    if write and principal.role not in WRITERS:
-        raise role_forbidden(principal, write=True)
-    if not write:
-        require_read(principal)
     row = (await conn.execute(queries.INDIKATOR_GET, {"id": indikator_id})).mappings().first()
     if row is None or not visible(principal, row["pemilik"]):
         raise not_found("indikator", indikator_id)
     lvl = await level_of(wilayah, "kode_wilayah")
     if write:
         require_write(principal, row["pemilik"])
-    elif not covers(principal, wilayah):
-        raise forbid(principal, "kode_wilayah")
+    else:
+        authorize(principal, "indikator.read", wilayah)
     if lvl != row["level"] or not within(wilayah, row["pemilik"]):
         message = (f"kode_wilayah harus wilayah tingkat {row['level']} di dalam {row['pemilik']}: di situlah "
                    f"indikator {row['kode']} dilaporkan")

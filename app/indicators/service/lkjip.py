@@ -10,12 +10,13 @@ import orjson
 
 from app.core.errors import INVALID
 from app.indicators import angka, formulas, queries
-from app.indicators.service.access import NASIONAL, ancestors, level_of, require_read
+from app.indicators.service.access import NASIONAL, ancestors, level_of
 from app.indicators.service.predikat import skala_of, skala_out
 from app.indicators.service.registry import hitung_registry
 from app.infra import replicas
 from app.record.reference import get_index, today_wib
-from app.security.access import Principal
+from app.security.policy import authorize
+from app.security.principal import Principal
 
 # ---------------------------------------------------------------------------------------------
 # LKjIP table
@@ -34,10 +35,9 @@ def _capaian_out(c: Decimal | None, bands) -> dict:
 
 async def lkjip(principal: Principal, tahun: int, wilayah: str | None, sebelumnya: int,
                 pemilik: str | None, as_of: dt.date | None) -> dict:
-    require_read(principal)
     wilayah = wilayah or principal.kode_wilayah or NASIONAL
     level = await level_of(wilayah, "wilayah")
-    require_read(principal, wilayah)
+    authorize(principal, "indikator.read", wilayah, field="wilayah")
     owners = ancestors(wilayah)
     if pemilik is not None:
         if pemilik not in owners:

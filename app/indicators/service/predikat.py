@@ -12,9 +12,10 @@ from app.indicators import angka, queries
 from app.indicators.schemas import (
     PredikatIn,
 )
-from app.indicators.service.access import ancestors, level_of, require_read, require_write
+from app.indicators.service.access import ancestors, level_of, require_write
 from app.infra import db
-from app.security.access import Principal
+from app.security.policy import authorize
+from app.security.principal import Principal
 
 # ---------------------------------------------------------------------------------------------
 # Predikat scales
@@ -42,7 +43,7 @@ def skala_out(wilayah: str, skala: tuple) -> dict:
 
 async def get_predikat(principal: Principal, wilayah: str) -> dict:
     await level_of(wilayah, "kode_wilayah")
-    require_read(principal, wilayah, "kode_wilayah")
+    authorize(principal, "indikator.read", wilayah)
     async with db.connect() as conn:
         return skala_out(wilayah, await skala_of(conn, wilayah))
 

@@ -17,7 +17,7 @@ from app.indicators.service.definitions import indikator_for_values
 from app.indicators.service.registry import hitung_registry
 from app.infra import db
 from app.record.reference import today_wib
-from app.security.access import Principal
+from app.security.principal import Principal
 
 # ---------------------------------------------------------------------------------------------
 # Targets and realisasi

@@ -24,10 +24,10 @@ of the result."""
 from __future__ import annotations
 
 from app.sync.service.feed import feed_body, open_feed
-from app.sync.service.limits import MAX_LIMIT, SYNC_ROLES
+from app.sync.service.limits import MAX_LIMIT
 from app.sync.service.scope import Scope, on_cluster, scope_of
 from app.sync.service.snapshot import open_snapshot, snapshot_body, snapshot_cursor, snapshot_rows
 from app.sync.service.streams import RawConnection, StreamState, finish_quietly
 
-__all__ = ["feed_body", "open_feed", "MAX_LIMIT", "SYNC_ROLES", "Scope", "on_cluster", "scope_of", "open_snapshot", "snapshot_body",
+__all__ = ["feed_body", "open_feed", "MAX_LIMIT", "Scope", "on_cluster", "scope_of", "open_snapshot", "snapshot_body",
            "snapshot_rows", "snapshot_cursor", "RawConnection", "StreamState", "finish_quietly"]

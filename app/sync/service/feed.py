@@ -8,7 +8,7 @@ import orjson
 
 from app.core.errors import INVALID
 from app.record import flat
-from app.security.access import Principal
+from app.security.principal import Principal
 from app.sync import queries
 from app.sync.cursor import ClusterCursor, Cursor
 from app.sync.service import limits

@@ -1,10 +1,8 @@
-"""How a stream is paced and cut: chunk sizes, parallel ranges, the roles that may pull."""
+"""How a stream is paced and cut: chunk sizes, parallel ranges."""
 from __future__ import annotations
 
 from app.core.settings import settings
-from app.security.access import roles
 
-SYNC_ROLES = roles("sync.pull")
 CHUNK = 2000
 MAX_LIMIT = 1_000_000
 COPY_BLOCK = 256 * 1024

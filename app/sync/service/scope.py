@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from app.infra import citus
-from app.security.access import Principal, can_see_pii
+from app.security.policy import authorize
+from app.security.principal import Principal
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,9 @@ class Scope:
 def scope_of(principal: Principal, periode: str | None) -> Scope:
     """The scope of a feed or snapshot pulled with this key."""
     # Everything a sync returns lies inside the key's own wilayah, so one decision holds for
-    # every row: the same rule as a single read of a record in that wilayah.
-    pii = can_see_pii(principal, principal.kode_wilayah or "", None)
+    # every row: the same rule as a single read of a record in that wilayah (authorize, with no
+    # wilayah named, decides personal data for the key's own).
+    pii = authorize(principal, "sync.pull").pii
     return on_cluster(Scope(principal.kode_wilayah, periode, pii))
 
 

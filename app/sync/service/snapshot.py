@@ -11,7 +11,7 @@ import orjson
 from app.core.errors import Problem
 from app.infra import replicas
 from app.record import flat
-from app.security.access import Principal
+from app.security.principal import Principal
 from app.sync import queries
 from app.sync.cursor import ClusterCursor, Cursor, Snapshot
 from app.sync.service import limits

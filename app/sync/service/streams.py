@@ -13,7 +13,8 @@ from typing import Any
 from app.core.errors import TOO_MANY, describe, fault_kind
 from app.core.settings import settings
 from app.infra import db
-from app.security.access import Principal, log_access
+from app.security.accesslog import log_access
+from app.security.principal import Principal
 from app.sync import queries
 from app.sync.cursor import ClusterCursor, Cursor
 from app.sync.service.limits import COPY_BLOCK, HELPER_WAIT
