@@ -552,14 +552,3 @@ async def unit_of_work() -> AsyncIterator[AsyncConnection]:
 
 # The FastAPI dependency of a write route that takes a unit of work: `conn: UnitOfWork`.
 UnitOfWork = Annotated[AsyncConnection, Depends(unit_of_work, scope="function")]
-
-
-async def read_connection() -> AsyncIterator[AsyncConnection]:
-    """One request's connection for reads (connect(): autocommit, no bound), handed to every
-    service call of a read route and returned when the route returns."""
-    async with connect() as conn:
-        yield conn
-
-
-# The FastAPI dependency of a read route whose services read through one connection: `conn: ReadConnection`.
-ReadConnection = Annotated[AsyncConnection, Depends(read_connection, scope="function")]

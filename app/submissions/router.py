@@ -8,7 +8,7 @@ from starlette.routing import Match, Route
 
 from app.core import pagination, timefmt
 from app.core.errors import CONTENT_CONFLICT, INVALID, NOT_FOUND
-from app.infra.db import ReadConnection
+from app.infra import db
 from app.observability.metrics import INGESTED
 from app.record.model import OPENAPI_RECORD_SCHEMA
 from app.record.reference import KODE_PATTERN, get_index
@@ -142,8 +142,6 @@ async def list_submissions(
     status: Literal["masuk", "diterima", "ditolak"] | None = None,
     cursor: str | None = Query(None, max_length=200, description="next_cursor of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
-    *,
-    conn: ReadConnection,
 ):
     kode = kode_wilayah or principal.kode_wilayah
     level = None
@@ -154,8 +152,10 @@ async def list_submissions(
         require_scope(principal, kode)
         level = kode.count(".") + 1
     after = LIST_CURSOR.decode(cursor)
-    rows = await service.list_rows(conn, level=level, kode=kode, periode=periode, jenis=jenis, status=status,
-                                   after=after[0] if after else None, limit=limit)
+    # given back before log_access takes one: a request never holds two of the pool's connections
+    async with db.connect() as conn:
+        rows = await service.list_rows(conn, level=level, kode=kode, periode=periode, jenis=jenis, status=status,
+                                       after=after[0] if after else None, limit=limit)
     items = [service.record_out(r, principal) for r in rows]
     revealed = [str(i["submission_id"]) for i in items if not i["pii_masked"]]
     if revealed:

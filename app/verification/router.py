@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.core import timefmt
 from app.core.errors import INVALID, NOT_FOUND
 from app.infra import citus, db
-from app.infra.db import ReadConnection, UnitOfWork
+from app.infra.db import UnitOfWork
 from app.record.model import OPENAPI_RECORD_SCHEMA, SubmissionOut
 from app.record.prepare import record_out
 from app.record.read import get_row
@@ -63,6 +63,11 @@ async def _keputusan_unit() -> AsyncIterator[AsyncConnection]:
 
 
 KeputusanUnit = Annotated[AsyncConnection, Depends(_keputusan_unit, scope="function")]
+
+# _READS: a read route opens one connection in its body for its service calls (they take it and
+# open none), after the checks that may take one of their own (check_periode's cache of the
+# known periode) and closed before the access log takes one: a request never holds two of the
+# pool's connections at once, which many requests at a time could starve the pool with.
 
 
 @router.post("/submissions/{submission_id}/verifikasi", response_model=KeputusanOut,
@@ -120,12 +125,13 @@ _QUEUE_REFUSALS: dict[int | str, dict[str, Any]] = {403: {"description": "not a 
 
 @router.get("/verifikasi/rekap", response_model=RekapVerifikasi, responses=_QUEUE_REFUSALS)
 async def rekap(periode: str = _PERIODE, kabkota: str | None = _KABKOTA,
-                principal: Principal = Depends(_decider), *, conn: ReadConnection):
+                principal: Principal = Depends(_decider)):
     """Records per status (belum_diverifikasi, i.e. in status masuk; diterima; ditolak) of one
     kabupaten/kota, or of every kabupaten/kota inside the key's wilayah, read from the status
     counters the triggers keep in the same transaction as the records."""
     await check_periode(periode)
-    return await service.rekap(conn, principal, periode, kabkota)
+    async with db.connect() as conn:     # after check_periode, which may take one itself (_READS)
+        return await service.rekap(conn, principal, periode, kabkota)
 
 
 @router.get("/verifikasi/antrian", response_model=AntrianPage, responses=_QUEUE_REFUSALS)
@@ -143,8 +149,6 @@ async def antrian(
     cursor: str | None = Query(None, max_length=200, description="next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=200),
     principal: Principal = Depends(_decider),
-    *,
-    conn: ReadConnection,
 ):
     """The verifikator's work list: a kabupaten/kota's records of one status (`masuk` unless
     asked), oldest capture first, paged by a keyset cursor (stable while records are decided
@@ -154,7 +158,8 @@ async def antrian(
     await check_periode(periode)
     f = service.Filter(periode=periode, status=status, wilayah=wilayah, enumerator_id=enumerator_id, jenis=jenis,
                        captured_dari=captured_dari, captured_sampai=captured_sampai, duplikat=duplikat)
-    page = await service.antrian_page(conn, principal, kabkota, f, cursor, limit)
+    async with db.connect() as conn:     # after check_periode, which may take one itself (_READS)
+        page = await service.antrian_page(conn, principal, kabkota, f, cursor, limit)
     # timefmt's one text of an instant (six-digit microseconds), as every other answer
     return Response(timefmt.dumps(page), media_type="application/json")
 
@@ -194,28 +199,30 @@ async def _head(conn: AsyncConnection, submission_id: uuid.UUID, principal: Prin
 
 
 @router.get("/submissions/{submission_id}/riwayat", response_model=Riwayat)
-async def riwayat(submission_id: uuid.UUID, principal: Principal = Depends(require_key), *, conn: ReadConnection):
+async def riwayat(submission_id: uuid.UUID, principal: Principal = Depends(require_key)):
     """Every transition of the record, oldest first: dibuat, diverifikasi (incl. reversals),
     dikoreksi; with from, to, who, when, alasan and the version it applied to."""
-    await _head(conn, submission_id, principal)
-    return {"submission_id": submission_id, "items": await service.riwayat_list(conn, submission_id)}
+    async with db.connect() as conn:
+        await _head(conn, submission_id, principal)
+        return {"submission_id": submission_id, "items": await service.riwayat_list(conn, submission_id)}
 
 
 @router.get("/submissions/{submission_id}/versi", response_model=VersiList)
-async def versi_list(submission_id: uuid.UUID, principal: Principal = Depends(require_key), *,
-                     conn: ReadConnection):
+async def versi_list(submission_id: uuid.UUID, principal: Principal = Depends(require_key)):
     """The record's content versions: 1 from ingest, one more per correction."""
-    head = await _head(conn, submission_id, principal)
-    return {"submission_id": submission_id, "current_version": head.version,
-            "items": await service.versi_list(conn, submission_id)}
+    async with db.connect() as conn:
+        head = await _head(conn, submission_id, principal)
+        return {"submission_id": submission_id, "current_version": head.version,
+                "items": await service.versi_list(conn, submission_id)}
 
 
 @router.get("/submissions/{submission_id}/versi/{version}", response_model=VersiOut)
 async def versi_one(submission_id: uuid.UUID, version: int = Path(ge=1, le=2_147_483_647),
-                    principal: Principal = Depends(require_key), *, conn: ReadConnection):
+                    principal: Principal = Depends(require_key)):
     """One version's content as it was stored; personal data masked as for the record itself."""
-    head = await _head(conn, submission_id, principal)
-    row = await service.versi_one(conn, submission_id, version)
+    async with db.connect() as conn:     # given back before log_access takes one (_READS)
+        head = await _head(conn, submission_id, principal)
+        row = await service.versi_one(conn, submission_id, version)
     if row is None:
         message = f"version {version} tidak ada: versi rekaman ini 1 sampai {head.version}"
         raise NOT_FOUND(message, errors=[{"field": "version", "type": "not_found", "message": message}])
