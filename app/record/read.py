@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.infra import citus, db
+from app.infra import citus
 
 RECORD_SELECT = """
     SELECT s.submission_id, s.periode, s.jenis, s.kode_wilayah, s.kode_kabkota, s.status,
@@ -42,11 +42,8 @@ PROVINSI_OF = text("SELECT kode_provinsi FROM submission_ids WHERE submission_id
 GET_ONE_CITUS = text(RECORD_SELECT_CITUS + " WHERE s.kode_provinsi = :provinsi AND s.submission_id = :id")
 
 
-async def get_row(submission_id: uuid.UUID | str, conn: AsyncConnection | None = None) -> Row[Any] | None:
-    """One record, read through `conn` when given (a unit of work reading what it just wrote)."""
-    if conn is None:
-        async with db.connect() as own:
-            return await get_row(submission_id, own)
+async def get_row(conn: AsyncConnection, submission_id: uuid.UUID | str) -> Row[Any] | None:
+    """One record, read through the caller's connection (a unit of work reads what it just wrote)."""
     if citus.enabled():
         provinsi = (await conn.execute(PROVINSI_OF, {"id": submission_id})).scalar()
         if provinsi is None:

@@ -123,7 +123,8 @@ async def get_submission(submission_id: uuid.UUID, principal: Principal = Depend
 
 
 async def _read(submission_id: uuid.UUID, principal: Principal, endpoint: str) -> dict:
-    row = await service.get_row(submission_id)
+    async with db.connect() as conn:     # given back before log_access takes one
+        row = await service.get_row(conn, submission_id)
     if row is None:
         raise NOT_FOUND(f"submission_id {submission_id} tidak ditemukan")
     require_scope(principal, row.kode_wilayah)

@@ -182,7 +182,7 @@ async def koreksi(submission_id: uuid.UUID, principal: Principal = Depends(_corr
     without a new version."""
     await service.correct(conn, submission_id, body, principal)
     # the record as corrected, read and logged in the same unit of work, before it commits
-    row = await get_row(submission_id, conn)
+    row = await get_row(conn, submission_id)
     out = record_out(row, principal)
     if not out["pii_masked"]:
         await log_access(principal, "PUT /api/v1/submissions/{submission_id}",
