@@ -1,5 +1,6 @@
 from pydantic import BaseModel, Field
 
+from app.core.pagination import Page
 from app.core.timefmt import UtcTime
 
 
@@ -14,8 +15,7 @@ class AuditEntry(BaseModel):
     rows: int | None
 
 
-class AuditPage(BaseModel):
-    items: list[AuditEntry]
+class AuditPage(Page[AuditEntry]):
     next_cursor: str | None = Field(None, description="pass as `cursor` for older entries; null at the end")
 
 

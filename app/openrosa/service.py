@@ -233,7 +233,11 @@ async def _edit(content: dict, instance_id: str, deprecated_id: str, principal: 
             return Accepted(202, "Perbaikan ini sudah diterima sebelumnya; tidak disimpan dua kali.", str(record_id))
         raise _reused(str(seen.submission_id))
     try:
-        replay = await correct(record_id, content, principal)
+        # one unit of work: the correction and the phone's id for it commit together
+        async with db.transaction() as conn:
+            replay = await correct(conn, record_id, content, principal)
+            await conn.execute(queries.REMEMBER, {"id": iid, "submission_id": record_id, "deprecated_id": did,
+                                                  "content_hash": sent_hash, "key_id": principal.id})
     except Problem as p:
         if p.code == NOT_FOUND.code:
             message = (f"meta/deprecatedID {did} tidak ditemukan: perbaikan harus mengganti data yang "
@@ -241,9 +245,6 @@ async def _edit(content: dict, instance_id: str, deprecated_id: str, principal: 
             raise NOT_FOUND(message, errors=[{"field": "meta/deprecatedID", "type": "not_found",
                                               "message": message}]) from None
         raise
-    async with db.transaction() as conn:
-        await conn.execute(queries.REMEMBER, {"id": iid, "submission_id": record_id, "deprecated_id": did,
-                                              "content_hash": sent_hash, "key_id": principal.id})
     if replay:
         return Accepted(202, "Perbaikan ini sudah diterima sebelumnya; tidak disimpan dua kali.", str(record_id))
     return Accepted(201, "Perbaikan diterima: versi baru tersimpan dan kembali berstatus masuk "

@@ -7,8 +7,9 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.infra import citus, db
+from app.infra import citus
 
 RECORD_SELECT = """
     SELECT s.submission_id, s.periode, s.jenis, s.kode_wilayah, s.kode_kabkota, s.status,
@@ -41,11 +42,11 @@ PROVINSI_OF = text("SELECT kode_provinsi FROM submission_ids WHERE submission_id
 GET_ONE_CITUS = text(RECORD_SELECT_CITUS + " WHERE s.kode_provinsi = :provinsi AND s.submission_id = :id")
 
 
-async def get_row(submission_id: uuid.UUID | str) -> Row[Any] | None:
-    async with db.connect() as conn:
-        if citus.enabled():
-            provinsi = (await conn.execute(PROVINSI_OF, {"id": submission_id})).scalar()
-            if provinsi is None:
-                return None
-            return (await conn.execute(GET_ONE_CITUS, {"id": submission_id, "provinsi": provinsi})).first()
-        return (await conn.execute(GET_ONE, {"id": submission_id})).first()
+async def get_row(conn: AsyncConnection, submission_id: uuid.UUID | str) -> Row[Any] | None:
+    """One record, read through the caller's connection (a unit of work reads what it just wrote)."""
+    if citus.enabled():
+        provinsi = (await conn.execute(PROVINSI_OF, {"id": submission_id})).scalar()
+        if provinsi is None:
+            return None
+        return (await conn.execute(GET_ONE_CITUS, {"id": submission_id, "provinsi": provinsi})).first()
+    return (await conn.execute(GET_ONE, {"id": submission_id})).first()

@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.routing import Match, Route
 
-from app.core import timefmt
+from app.core import pagination, timefmt
 from app.core.errors import CONTENT_CONFLICT, INVALID, NOT_FOUND
+from app.infra import db
 from app.observability.metrics import INGESTED
 from app.record.model import OPENAPI_RECORD_SCHEMA
 from app.record.reference import KODE_PATTERN, get_index
@@ -29,6 +30,21 @@ _BATCH_BODY = body_schema(OPENAPI_RECORD_SCHEMA)
 REUSED_ID = ("submission_id sudah dipakai untuk isi yang lain: rekaman yang tersimpan tidak diubah; "
              "rekaman baru perlu submission_id baru")
 _SINGLE_BODY = {"required": True, "content": {"application/json": {"schema": OPENAPI_RECORD_SCHEMA}}}
+
+
+def _older_cursor(text: str) -> tuple[uuid.UUID] | None:
+    """The cursor this list gave before it had a tag (app.core.pagination): the last record's
+    submission_id as it is."""
+    if len(text) > 45:              # the longest text uuid.UUID reads (urn:uuid:...)
+        return None
+    try:
+        return (uuid.UUID(text),)
+    except ValueError:
+        return None
+
+
+# The record list's keyset: the submission_id of the last record given.
+LIST_CURSOR = pagination.Keyset("submissions.1", pagination.UUID, older=_older_cursor)
 
 
 def _json(content, status: int = 200) -> Response:
@@ -110,7 +126,8 @@ async def get_submission(submission_id: uuid.UUID, principal: AnyKey):
 
 
 async def _read(submission_id: uuid.UUID, principal: Principal, endpoint: str) -> dict:
-    row = await service.get_row(submission_id)
+    async with db.connect() as conn:     # given back before log_access takes one
+        row = await service.get_row(conn, submission_id)
     if row is None:
         raise NOT_FOUND(f"submission_id {submission_id} tidak ditemukan")
     authorize(principal, "record.read", row.kode_wilayah)
@@ -127,7 +144,7 @@ async def list_submissions(
     periode: str | None = Query(None, pattern=r"^[0-9]{4}$"),
     jenis: Literal["umkm", "koperasi"] | None = None,
     status: Literal["masuk", "diterima", "ditolak"] | None = None,
-    cursor: uuid.UUID | None = Query(None, description="next_cursor of the previous page"),
+    cursor: str | None = Query(None, max_length=200, description="next_cursor of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
 ):
     kode = kode_wilayah or principal.kode_wilayah
@@ -138,13 +155,16 @@ async def list_submissions(
             raise INVALID(message, errors=[{"field": "kode_wilayah", "type": "value_error", "message": message}])
         authorize(principal, "record.read", kode)
         level = kode.count(".") + 1
-    rows = await service.list_rows(level=level, kode=kode, periode=periode, jenis=jenis, status=status,
-                                   after=cursor, limit=limit)
+    after = LIST_CURSOR.decode(cursor)
+    # given back before log_access takes one: a request never holds two of the pool's connections
+    async with db.connect() as conn:
+        rows = await service.list_rows(conn, level=level, kode=kode, periode=periode, jenis=jenis, status=status,
+                                       after=after[0] if after else None, limit=limit)
     items = [service.record_out(r, principal) for r in rows]
     revealed = [str(i["submission_id"]) for i in items if not i["pii_masked"]]
     if revealed:
         await log_access(principal, "GET /api/v1/submissions",
                          {"kode_wilayah": kode, "periode": periode, "first": revealed[0],
                           "last": revealed[-1]}, len(revealed))
-    next_cursor = str(items[-1]["submission_id"]) if len(items) == limit else None
+    next_cursor = LIST_CURSOR.encode(items[-1]["submission_id"]) if len(items) == limit else None
     return {"items": items, "next_cursor": next_cursor}

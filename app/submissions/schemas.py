@@ -6,15 +6,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.core.pagination import Page
 from app.record.model import SubmissionIn, SubmissionKoperasi, SubmissionOut, SubmissionUmkm
 
 __all__ = ["SubmissionIn", "SubmissionKoperasi", "SubmissionOut", "SubmissionUmkm", "SubmissionPage",
            "ItemError", "BatchOutcome", "BatchResult"]
 
 
-class SubmissionPage(BaseModel):
-    items: list[SubmissionOut]
-    next_cursor: str | None = Field(None, description="pass as `cursor` for the next page; null at the end")
+class SubmissionPage(Page[SubmissionOut]):
+    pass
 
 
 class ItemError(BaseModel):

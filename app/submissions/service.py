@@ -12,6 +12,7 @@ import weakref
 from dataclasses import dataclass
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.errors import fault_kind
 from app.core.settings import settings
@@ -40,7 +41,11 @@ class Outcome:
 async def store(prepared: list[Prepared], principal: Principal) -> list[Outcome]:
     """Insert what is new; classify the rest as replay (same content) or conflict. One
     statement, so each item is all there (record, version, history, change) or not at all.
-    A single item waits to share its statement with other single writes (app.infra.group_commit)."""
+    A single item waits to share its statement with other single writes (app.infra.group_commit).
+
+    The one write of these domains that takes no connection from its route: a single item's
+    statement carries the items of several requests, so its connection (and on Citus its
+    transaction) belongs to the group, not to any one route; a batch goes the same way."""
     if not prepared:
         return []
     if len(prepared) == 1:
@@ -160,11 +165,10 @@ async def _store_citus(first: dict[str, tuple[Prepared, Principal]]) -> tuple[di
     return created, stored_hash
 
 
-async def list_rows(*, level: int | None, kode: str | None, periode: str | None, jenis: str | None,
-                    status: str | None, after: uuid.UUID | None, limit: int):
-    async with db.connect() as conn:
-        stmt = (queries.LIST_CITUS if citus.enabled() else queries.LIST)[level]
-        return (await conn.execute(stmt, {
-            "kode": kode, "periode": periode, "jenis": jenis, "status": status,
-            "after": after, "limit": limit,
-        })).all()
+async def list_rows(conn: AsyncConnection, *, level: int | None, kode: str | None, periode: str | None,
+                    jenis: str | None, status: str | None, after: uuid.UUID | None, limit: int):
+    stmt = (queries.LIST_CITUS if citus.enabled() else queries.LIST)[level]
+    return (await conn.execute(stmt, {
+        "kode": kode, "periode": periode, "jenis": jenis, "status": status,
+        "after": after, "limit": limit,
+    })).all()

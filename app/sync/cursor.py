@@ -11,13 +11,18 @@ provinsi's changes carry the transaction ids of the worker that holds it, which 
 comparable with another worker's, so no single position can say where the nation stands.
 
 Consumers must treat the string as opaque: its encoding may change between versions, and
-the service keeps accepting the old ones."""
+the service keeps accepting the old ones. The text is app.core.pagination's (base64 of a tagged
+ASCII text), byte for byte what consumers hold since the first release: the tags `1` and `2`
+are the versions; app.sync.queries builds the same text in SQL for a line without snapshot."""
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
+
+from app.core import pagination
+from app.core.pagination import CursorError
+
+__all__ = ["Cursor", "ClusterCursor", "CursorError", "Snapshot", "decode_any", "MAX_XIP", "MAX_PROVINSI"]
 
 _VERSION = "1"
 _SNAPSHOT = re.compile(r"^([0-9]{1,20}):([0-9]{1,20}):((?:[0-9]{1,20})(?:,[0-9]{1,20})*)?$")
@@ -26,24 +31,6 @@ _INT = re.compile(r"^[0-9]{1,20}$")
 # plus prepared transactions); a longer list cannot come from this service.
 MAX_XIP = 600
 _U64 = 2**64 - 1
-
-
-class CursorError(ValueError):
-    pass
-
-
-def _unwrap(text: str) -> str:
-    """The raw text of a cursor string (unpadded URL-safe base64 of ASCII)."""
-    if len(text) > 20_000:
-        raise CursorError("cursor too long")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise CursorError("not a cursor given by this service") from None
-
-
-def _wrap(raw: str) -> str:
-    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)
@@ -84,13 +71,13 @@ class Cursor:
         raw = f"{_VERSION}:{self.xid}:{self.id}"
         if self.snapshot is not None:
             raw += ":" + self.snapshot.text()
-        return _wrap(raw)
+        return pagination.encode(raw)
 
     @classmethod
     def decode(cls, text: str | None) -> Cursor:
         if text is None or text == "":
             return cls()
-        return cls._parse(_unwrap(text))
+        return cls._parse(pagination.decode(text))
 
     @classmethod
     def _parse(cls, raw: str) -> Cursor:
@@ -154,7 +141,7 @@ class ClusterCursor:
         return "|".join([_CLUSTER_VERSION, self.at, ";".join(items), *(s.text() for s in snaps)])
 
     def encode(self) -> str:
-        return _wrap(self._raw())
+        return pagination.encode(self._raw())
 
     def line_encoder(self, provinsi: str, at: str):
         """encode(pos) -> the cursor text of this cursor with `provinsi` at `pos` and the next
@@ -170,7 +157,7 @@ class ClusterCursor:
                 raw = ClusterCursor(tuple(sorted({**others, provinsi: pos}.items())), at)._raw(marked=provinsi)
                 head, _, tail = raw.partition("\0")
                 parts = cache[pos.snapshot] = (head, tail)
-            return _wrap(f"{parts[0]}{pos.xid}:{pos.id}{parts[1]}")
+            return pagination.encode(f"{parts[0]}{pos.xid}:{pos.id}{parts[1]}")
 
         return encode
 
@@ -178,7 +165,7 @@ class ClusterCursor:
     def decode(cls, text: str | None) -> ClusterCursor:
         if text is None or text == "":
             return cls()
-        return cls._parse(_unwrap(text))
+        return cls._parse(pagination.decode(text))
 
     @classmethod
     def _parse(cls, raw: str) -> ClusterCursor:
@@ -218,5 +205,5 @@ def decode_any(text: str | None) -> Cursor | ClusterCursor:
     a cluster) or the national feed of a cluster; no text is the start (Cursor())."""
     if text is None or text == "":
         return Cursor()
-    raw = _unwrap(text)
+    raw = pagination.decode(text)
     return ClusterCursor._parse(raw) if raw.startswith(_CLUSTER_VERSION + "|") else Cursor._parse(raw)

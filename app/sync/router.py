@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from app.core.errors import INVALID, describe, fault_problem
+from app.core.pagination import bad_cursor
 from app.core.settings import settings
 from app.infra.replicas import FRESHNESS_HEADERS
 from app.observability.logs import CUT_OFF
@@ -128,9 +129,7 @@ async def changes(
     try:
         start = decode_any(after)
     except CursorError:
-        message = ("after bukan kursor dari layanan ini: kirim cursor sebuah baris perubahan, baris akhir "
-                   "atau snapshot apa adanya")
-        raise INVALID(message, errors=[{"field": "after", "message": message, "type": "value_error"}]) from None
+        raise bad_cursor("after", "kirim cursor sebuah baris perubahan, baris akhir atau snapshot apa adanya") from None
     await _check_periode(periode)
     state = await service.open_feed(principal, start, limit, periode, after)
     return _Stream(state, service.feed_body(state, limit), media_type=NDJSONResponse.media_type,

@@ -238,12 +238,12 @@ RECORD_HEAD = text(
     "(SELECT k.identity_id FROM api_keys k WHERE k.id = s.dibuat_oleh_key) AS owner_identity FROM submissions s WHERE submission_id = :id"
 )
 
-VERSIONS = text(
+VERSI_LIST = text(
     "SELECT version, dibuat_oleh, dibuat_pada FROM submission_versions WHERE submission_id = :id "
     "ORDER BY version"
 )
 
-ONE_VERSION = text(
+VERSI_ONE = text(
     "SELECT version, data, dibuat_oleh, dibuat_pada FROM submission_versions "
     "WHERE submission_id = :id AND version = :version"
 )

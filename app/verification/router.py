@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core import timefmt
 from app.core.errors import INVALID, NOT_FOUND
+from app.infra import citus, db
+from app.infra.db import UnitOfWork
 from app.record.model import OPENAPI_RECORD_SCHEMA, SubmissionOut
 from app.record.prepare import record_out
 from app.record.read import get_row
@@ -43,13 +47,40 @@ _CONFLICT = {"description": "the record is no longer at the version/state the re
                             "body carries current_status and current_version"}
 
 _BATCH_BODY = body_schema(KeputusanItem.model_json_schema(by_alias=False))
+# Bodies the route reads itself, as dependencies: resolved after the key's and before the unit
+# of work's, so that no connection is held while a client is still sending its body.
+_JsonBody = Annotated[Any, Depends(read_json)]
+_Items = Annotated[list, Depends(read_items)]
+
+
+async def _keputusan_unit() -> AsyncIterator[AsyncConnection]:
+    """The unit of work of a keputusan route (service.decide). On one server a keputusan, or a
+    batch of them, is one statement (queries.DECIDE), atomic on its own: an autocommit
+    connection spares BEGIN and COMMIT, two round trips on the hot single path, and holds the
+    status counters' rows only while the statement runs. On Citus it is several statements
+    (directory, locks, one statement per provinsi) that commit together: one transaction."""
+    if citus.enabled():
+        async with db.transaction() as conn:
+            yield conn
+    else:
+        async with db.autocommit() as conn:
+            yield conn
+
+
+KeputusanUnit = Annotated[AsyncConnection, Depends(_keputusan_unit, scope="function")]
+
+# _READS: a read route opens one connection in its body for its service calls (they take it and
+# open none), after the checks that may take one of their own (check_periode's cache of the
+# known periode) and closed before the access log takes one: a request never holds two of the
+# pool's connections at once, which many requests at a time could starve the pool with.
 
 
 @router.post("/submissions/{submission_id}/verifikasi", response_model=KeputusanOut,
              responses={403: {"description": "not a verifikator/admin, or the record is outside the key's scope"},
                         404: {"description": "no such record"}, 409: _CONFLICT,
                         422: {"description": "field errors"}})
-async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: CanDecide):
+async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: CanDecide, *,
+                     conn: KeputusanUnit):
     """Decide one record: `masuk` -> `diterima` | `ditolak`, or reverse an earlier decision
     (`dari` = the state seen, with `catatan`). Applies only if the record is still at `version`
     and in state `dari`; otherwise 409 with the current state. Sending the same decision again
@@ -57,9 +88,9 @@ async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: CanDe
     errors = service.rule_errors(body)
     if errors:
         raise INVALID("; ".join(e["message"] for e in errors), errors=errors)
-    d = service.Decision(0, str(submission_id), body.status, body.dari, body.version, body.alasan_kode,
-                         body.catatan)
-    (o,) = await service.decide([d], principal)
+    k = service.Keputusan(0, str(submission_id), body.status, body.dari, body.version, body.alasan_kode,
+                          body.catatan)
+    (o,) = await service.decide(conn, [k], principal)
     if o.outcome == "rejected":
         raise o.problem()
     # The hot single-decision path: serialise directly (the shape is KeputusanOut).
@@ -69,13 +100,12 @@ async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: CanDe
 @router.post("/verifikasi/batch", response_model=BatchKeputusanResult,
              openapi_extra={"requestBody": _BATCH_BODY},
              responses={413: {"description": "more items than allowed"}})
-async def verifikasi_batch(request: Request, principal: CanDecide):
+async def verifikasi_batch(principal: CanDecide, *, items: _Items, conn: KeputusanUnit):
     """Up to 1,000 decisions; each is applied or refused on its own, with the status a single
     decision would have answered. Items for the same record after the first are judged against
     the state the first one left."""
-    items = await read_items(request)
-    decisions, outcomes = service.parse_items(items)
-    outcomes += await service.decide(decisions, principal)
+    keputusan, outcomes = service.parse_items(items)
+    outcomes += await service.decide(conn, keputusan, principal)
     outcomes.sort(key=lambda o: o.index)
     out_items = []
     for o in outcomes:
@@ -104,7 +134,8 @@ async def rekap(principal: CanDecide, periode: str = _PERIODE, kabkota: str | No
     kabupaten/kota, or of every kabupaten/kota inside the key's wilayah, read from the status
     counters the triggers keep in the same transaction as the records."""
     await check_periode(periode)
-    return await service.rekap(principal, periode, kabkota)
+    async with db.connect() as conn:     # after check_periode, which may take one itself (_READS)
+        return await service.rekap(conn, principal, periode, kabkota)
 
 
 @router.get("/verifikasi/antrian", response_model=AntrianPage, responses=_QUEUE_REFUSALS)
@@ -132,7 +163,8 @@ async def antrian(
     await check_periode(periode)
     f = service.Filter(periode=periode, status=status, wilayah=wilayah, enumerator_id=enumerator_id, jenis=jenis,
                        captured_dari=captured_dari, captured_sampai=captured_sampai, duplikat=duplikat)
-    page = await service.antrian(principal, kabkota, f, cursor, limit)
+    async with db.connect() as conn:     # after check_periode, which may take one itself (_READS)
+        page = await service.antrian_page(conn, principal, kabkota, f, cursor, limit)
     # timefmt's one text of an instant (six-digit microseconds), as every other answer
     return Response(timefmt.dumps(page), media_type="application/json")
 
@@ -147,25 +179,24 @@ async def antrian(
                        422: {"description": "field errors, the same as for POST /api/v1/submissions, or a "
                                             "changed identity field (submission_id, periode, jenis, "
                                             "enumerator_id, provinsi of kode_wilayah)"}})
-async def koreksi(request: Request, submission_id: uuid.UUID, principal: CanCorrect):
+async def koreksi(submission_id: uuid.UUID, principal: CanCorrect, *, body: _JsonBody,
+                  conn: UnitOfWork):
     """Correct a `ditolak` record: the body is the whole corrected record, validated exactly as
     at ingest. It becomes the next version and the record goes back to `masuk`; earlier
     versions stay readable under `/versi`. Sending the same correction again answers 200
     without a new version."""
-    await service.correct(submission_id, await read_json(request), principal)
-    return await _read_record(submission_id, principal, "PUT /api/v1/submissions/{submission_id}")
-
-
-async def _read_record(submission_id: uuid.UUID, principal: Principal, endpoint: str) -> dict:
-    row = await get_row(submission_id)
+    await service.correct(conn, submission_id, body, principal)
+    # the record as corrected, read and logged in the same unit of work, before it commits
+    row = await get_row(conn, submission_id)
     out = record_out(row, principal)
     if not out["pii_masked"]:
-        await log_access(principal, endpoint, {"submission_ids": [str(submission_id)]}, 1)
+        await log_access(principal, "PUT /api/v1/submissions/{submission_id}",
+                         {"submission_ids": [str(submission_id)]}, 1, conn=conn)
     return out
 
 
-async def _head(submission_id: uuid.UUID, principal: Principal):
-    head = await service.record_head(submission_id)
+async def _head(conn: AsyncConnection, submission_id: uuid.UUID, principal: Principal):
+    head = await service.record_head(conn, submission_id)
     if head is None:
         raise NOT_FOUND(f"submission_id {submission_id} tidak ditemukan")
     authorize(principal, "record.read", head.kode_wilayah)
@@ -176,23 +207,26 @@ async def _head(submission_id: uuid.UUID, principal: Principal):
 async def riwayat(submission_id: uuid.UUID, principal: AnyKey):
     """Every transition of the record, oldest first: dibuat, diverifikasi (incl. reversals),
     dikoreksi; with from, to, who, when, alasan and the version it applied to."""
-    await _head(submission_id, principal)
-    return {"submission_id": submission_id, "items": await service.riwayat(submission_id)}
+    async with db.connect() as conn:
+        await _head(conn, submission_id, principal)
+        return {"submission_id": submission_id, "items": await service.riwayat_list(conn, submission_id)}
 
 
 @router.get("/submissions/{submission_id}/versi", response_model=VersiList)
 async def versi_list(submission_id: uuid.UUID, principal: AnyKey):
     """The record's content versions: 1 from ingest, one more per correction."""
-    head = await _head(submission_id, principal)
-    return {"submission_id": submission_id, "current_version": head.version,
-            "items": await service.versions(submission_id)}
+    async with db.connect() as conn:
+        head = await _head(conn, submission_id, principal)
+        return {"submission_id": submission_id, "current_version": head.version,
+                "items": await service.versi_list(conn, submission_id)}
 
 
 @router.get("/submissions/{submission_id}/versi/{version}", response_model=VersiOut)
 async def versi_one(principal: AnyKey, submission_id: uuid.UUID, version: int = Path(ge=1, le=2_147_483_647)):
     """One version's content as it was stored; personal data masked as for the record itself."""
-    head = await _head(submission_id, principal)
-    row = await service.one_version(submission_id, version)
+    async with db.connect() as conn:     # given back before log_access takes one (_READS)
+        head = await _head(conn, submission_id, principal)
+        row = await service.versi_one(conn, submission_id, version)
     if row is None:
         message = f"version {version} tidak ada: versi rekaman ini 1 sampai {head.version}"
         raise NOT_FOUND(message, errors=[{"field": "version", "type": "not_found", "message": message}])

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StrictInt
 
+from app.core.pagination import Page
 from app.core.timefmt import UtcTime
 
 # The fixed list of reasons a verifikator may give for ditolak. The codes are the contract;
@@ -172,7 +173,7 @@ class AntrianItem(BaseModel):
     diperbarui_pada: UtcTime
 
 
-class AntrianPage(BaseModel):
+class AntrianPage(Page[AntrianItem]):
     periode: str
     status: Status
     jumlah: RekapKabkota = Field(description="the kabupaten/kota's counts per status (all records, "

@@ -1,6 +1,13 @@
 """The plumbing every walidata stream shares: admission (stream slots per process and per
 key), a raw asyncpg connection of the streams' pool, COPY output in blocks of whole lines,
-parallel COPY in order, and the end of a stream (connections back, access log written)."""
+parallel COPY in order, and the end of a stream (connections back, access log written).
+
+The one place in sync, submissions and verification where a service takes its connections
+itself rather than from its route's unit of work (app.infra.db.UnitOfWork): a stream outlives
+its route. The route returns the response before the first row is read, and the stream's
+REPEATABLE READ (or read-only feed) transaction must stay open on one connection of the
+streams' own pool (db.get_stream_engine, or a standby's: app.infra.replicas) for the stream's
+whole life, and its access-log entry is written after the response has started."""
 from __future__ import annotations
 
 import asyncio
