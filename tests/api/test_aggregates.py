@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import auth
-from tests.factories import koperasi, umkm
-from tests.helpers import report_csv
+from tests.support.common import auth
+from tests.support.factories import koperasi, umkm
+from tests.support.helpers import report_csv
 
 BIG = 2**53 + 1  # a JSON number above 2^53 would be rounded by JavaScript clients
 

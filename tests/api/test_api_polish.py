@@ -12,19 +12,16 @@ import io
 import re
 import shlex
 import uuid
-from pathlib import Path
 
 import pytest
-from playwright.async_api import expect
 
 from app.core import timefmt
-from tests.bulk import insert_records
-from tests.conftest import auth
-from tests.factories import koperasi, nik, umkm
-from tests.helpers import post_one, post_records, report_csv
-from tests.verification_helpers import decide, tolak
+from tests.support.bulk import insert_records
+from tests.support.common import ROOT, auth
+from tests.support.factories import koperasi, nik, umkm
+from tests.support.helpers import post_one, post_records, report_csv
+from tests.support.verification_helpers import decide, tolak
 
-ROOT = Path(__file__).resolve().parent.parent
 PALEMBANG_DESA = "16.71.01.1001"
 
 
@@ -356,44 +353,10 @@ async def test_periode_says_which_rounds_have_data_in_the_keys_wilayah(client, k
     assert (await client.get("/api/v1/periode", headers=auth(enumerator))).status_code == 403
 
 
-async def test_the_dashboard_opens_on_the_newest_periode_with_data(live_server, browser, client, keys, pg):
-    await insert_records(pg, [("16.07", 40, 10, 5)], periode="2022")
-    dinas = await keys.make("dinas", "16", name="dinas-polish")
-    context = await browser.new_context(locale="id-ID")
-    page = await context.new_page()
-    await page.goto(f"{live_server.url}/dashboard")
-    await page.fill("#kunci", dinas)
-    await page.click("#form-kunci button[type=submit]")
-    await expect(page.locator("#judul")).to_have_text("Capaian pendataan Sumatera Selatan · periode 2022")
-    assert await page.locator("#periode").input_value() == "2022"
-    assert "periode=2022" in page.url
-    # a periode without data says where the data is
-    await page.select_option("#periode", "2025")
-    await page.click("#tampilkan")
-    await expect(page.locator("#pesan")).to_contain_text("periode 2022 (40 data)")
-    await context.close()
-
-
-async def test_the_verifikasi_page_opens_on_the_newest_periode_with_data(live_server, browser, client, enum_key,
-                                                                          verif):
-    await post_records(client, enum_key, 3)
-    context = await browser.new_context(locale="id-ID")
-    page = await context.new_page()
-    await page.goto(f"{live_server.url}/verifikasi")
-    await page.fill("#kunci", verif)
-    await page.click("#form-kunci button[type=submit]")
-    await expect(page.locator("#antrian li")).to_have_count(3)
-    assert await page.locator("#periode").input_value() == "2022"
-    await expect(page.locator("#jumlah-belum-diverifikasi")).to_have_text("3")
-    await page.select_option("#periode", "2025")
-    await expect(page.locator("#antrian-kosong")).to_contain_text("periode 2022 (3 data)")
-    await context.close()
-
-
 # ------------------------------------------------------------------ docs that agree with the code
 
 def test_sync_doc_says_what_export_cursors_do():
-    """Two exports of an unchanged registry print different cursors (tests/test_sync_cli.py
+    """Two exports of an unchanged registry print different cursors (tests/api/test_sync_cli.py
     proves it); docs/sync.md said the same cursor, against the README and decisions.md."""
     text = (ROOT / "docs" / "sync.md").read_text()
     export = text[text.index("## Export and import"):]

@@ -4,13 +4,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 
-from tests.conftest import auth
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.common import ROOT, auth
 
 
 def kumkm(*args: str, database_url: str) -> subprocess.CompletedProcess:

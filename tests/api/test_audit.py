@@ -1,8 +1,8 @@
 """Every response that reveals personal data unmasked is in the access log, and admin reads it."""
 from __future__ import annotations
 
-from tests.conftest import auth
-from tests.factories import umkm
+from tests.support.common import auth
+from tests.support.factories import umkm
 
 
 async def test_admin_reads_who_saw_personal_data(client, keys):

@@ -5,16 +5,14 @@ endpoint without a matrix entry fails `test_every_route_has_a_rule`."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 from starlette.routing import Mount
 
 from app.keys import service as auth_service
-from tests import authz_matrix as m
-from tests.conftest import auth
+from tests.support import authz_matrix as m
+from tests.support.common import ROOT, auth
 
-ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "authorization.md"
 
 
@@ -62,7 +60,7 @@ def test_docs_table_is_current():
     want = m.render()
     got = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
     assert got == want, ("docs/authorization.md differs from the matrix; regenerate it with "
-                         "`.venv/bin/python -m tests.authz_matrix > docs/authorization.md`")
+                         "`.venv/bin/python -m tests.support.authz_matrix > docs/authorization.md`")
 
 
 # ------------------------------------------------------------------------------ the walk

@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
-from tests.conftest import auth
-from tests.factories import koperasi, nik, umkm
+from tests.support.common import auth
+from tests.support.factories import koperasi, nik, umkm
 
 
 async def test_batch_stores_valid_items_and_rejects_others(client, enum_banyuasin, pg):

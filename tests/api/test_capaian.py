@@ -9,8 +9,8 @@ from fractions import Fraction
 
 import pytest
 
-from tests.bulk import insert_records
-from tests.conftest import auth
+from tests.support.bulk import insert_records
+from tests.support.common import auth
 
 URL = "/api/v1/capaian-pendataan"
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from pathlib import Path
 
 from app.core.errors import CATALOG, catalog_markdown
-from tests.conftest import auth
-from tests.factories import umkm
-from tests.helpers import post_one
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.common import ROOT, auth
+from tests.support.factories import umkm
+from tests.support.helpers import post_one
 
 
 def test_the_catalog_document_is_current():

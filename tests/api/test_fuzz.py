@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from tests.conftest import Keys
+from tests.support.common import ROOT, Keys
 
-OPENAPI = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
+OPENAPI = ROOT / "openapi" / "openapi.json"
 EXAMPLES = int(os.environ.get("KUMKM_FUZZ_EXAMPLES", "60"))
 
 schema = schemathesis.openapi.from_path(str(OPENAPI))

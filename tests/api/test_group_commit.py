@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from tests.conftest import auth
-from tests.factories import umkm
+from tests.support.common import auth
+from tests.support.factories import umkm
 
 
 async def _post_all(client, posts):

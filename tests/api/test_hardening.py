@@ -9,17 +9,16 @@ import csv
 import io
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import auth
-from tests.factories import DESA, umkm
-from tests.helpers import post_one
-from tests.serve_helpers import cli, environment
-from tests.verification_helpers import tolak
+from tests.support.common import ROOT, auth
+from tests.support.factories import DESA, umkm
+from tests.support.helpers import post_one
+from tests.support.serve_helpers import cli, environment
+from tests.support.verification_helpers import tolak
 
-OPENAPI = json.loads((Path(__file__).resolve().parent.parent / "openapi" / "openapi.json").read_text())
+OPENAPI = json.loads((ROOT / "openapi" / "openapi.json").read_text())
 
 
 # ------------------------------------------------------------------ ownership is an identity

@@ -10,7 +10,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from tests.conftest import auth
+from tests.support.common import auth
 
 API = "/api/v1/indikator"
 

@@ -8,11 +8,12 @@ import json
 import socket
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-OPENAPI = json.loads((Path(__file__).resolve().parent.parent / "openapi" / "openapi.json").read_text())
+from tests.support.common import ROOT
+
+OPENAPI = json.loads((ROOT / "openapi" / "openapi.json").read_text())
 SAMPLE = {"submission_id": str(uuid.uuid4()), "kode_wilayah": "16.07", "periode": "2022", "tahun": "2022",
           "indikator_id": "1", "tujuan_id": "1", "sasaran_id": "1"}
 WRITES = sorted((method.upper(), path.format(**SAMPLE))

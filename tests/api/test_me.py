@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.conftest import auth
+from tests.support.common import auth
 
 
 async def test_me_describes_the_key(client, keys):

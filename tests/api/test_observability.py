@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from tests.conftest import auth
-from tests.factories import umkm
+from tests.support.common import auth
+from tests.support.factories import umkm
 
 
 async def test_request_id_is_returned_and_kept_when_given(client):

@@ -14,10 +14,9 @@ from xml.etree.ElementTree import fromstring
 import pytest
 
 from app.openrosa import xlsform
-from tests.conftest import auth
-from tests.debian import ensure_installed
-from tests.factories import DESA, koperasi, umkm
-from tests.openrosa_helpers import files, instance
+from tests.support.common import auth
+from tests.support.factories import DESA, koperasi, umkm
+from tests.support.openrosa_helpers import files, instance
 
 OR_NS = "{http://openrosa.org/http/response}"
 LIST_NS = "{http://openrosa.org/xforms/xformsList}"
@@ -65,15 +64,6 @@ def test_xlsform_converts_with_pyxform():
     assert binds["/data/umkm/modal_usaha"].get("constraint") == "regex(., '^[0-9]{1,18}$')"
     assert binds["/data/koperasi/anggota_laki_laki"].get("type") == "int"
     assert binds["/data/umkm"].get("relevant").strip() == "/data/jenis ='umkm'"
-
-
-def test_xform_passes_odk_validate():
-    """ODK Validate (the JavaRosa engine of ODK Collect, shipped with pyxform) loads the form.
-    It needs a Java runtime: Debian's, installed by the test when missing."""
-    ensure_installed("/usr/bin/java", ["default-jre-headless"], "ODK Validate on the PL-KUMKM form")
-    form = xlsform.convert(validate=True)   # raises on any ODK Validate error
-    assert form.form_id == "pl_kumkm"
-
 
 
 # ------------------------------------------------------------------------------ downloads
@@ -305,7 +295,7 @@ async def test_wrong_key_role_and_other_kabupaten(client, keys, enum_banyuasin, 
 
 # ------------------------------------------------------------------------------ messages (issue 26, item 9)
 
-# Words of the English messages this transport used to answer with (as tests/test_api_polish.py
+# Words of the English messages this transport used to answer with (as tests/api/test_api_polish.py
 # looks for them in the JSON API's): looked for in what the phone shows, with names and
 # libxml2's own marked words taken out.
 _ENGLISH = re.compile(r"\b(the|is|are|must|required|not|outside|already|with|only|this|cannot|unknown|"

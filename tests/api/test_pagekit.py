@@ -2,7 +2,7 @@
 the kit's stylesheet and script module under their own, everything from files (the
 Content-Security-Policy runs nothing inline), and every name a page's module imports is one the
 kit's module exports — a missing one would stop the whole page from running. What the pages do
-with it is tested in a real browser by tests/test_dashboard.py and tests/test_verifikasi_page.py."""
+with it is tested in a real browser by tests/ops/test_dashboard.py and tests/ops/test_verifikasi_page.py."""
 from __future__ import annotations
 
 import re

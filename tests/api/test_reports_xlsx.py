@@ -11,9 +11,9 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from tests.bulk import insert_records
-from tests.conftest import ARTIFACTS, auth
-from tests.factories import koperasi, umkm
+from tests.support.bulk import insert_records
+from tests.support.common import ARTIFACTS, auth
+from tests.support.factories import koperasi, umkm
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HOSTILE = '=HYPERLINK("http://evil.example","klik")'

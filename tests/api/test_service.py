@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
-from tests.conftest import auth
+from tests.support.common import ROOT, auth
 
 
 async def test_wilayah_children(client, keys):
@@ -61,9 +60,9 @@ async def test_migration_0004_renders_the_line_of_every_stored_record(client, ke
     from alembic import command
 
     from app.infra import db
-    from tests.helpers import post_records, submission_ids
-    from tests.sync_helpers import STALE_LINES
-    from tests.verification_helpers import decide
+    from tests.support.helpers import post_records, submission_ids
+    from tests.support.sync_helpers import STALE_LINES
+    from tests.support.verification_helpers import decide
 
     enum = await keys.make("enumerator", "16", name="enum-sumsel")
     verif = await keys.make("verifikator", "16.07", name="verif-banyuasin")
@@ -113,9 +112,9 @@ async def test_migration_0010_renames_the_audit_columns_without_rewriting_a_tabl
     from alembic import command
 
     from app.infra import db
-    from tests.helpers import post_records, submission_ids
-    from tests.sync_helpers import STALE_LINES, pull
-    from tests.verification_helpers import decide
+    from tests.support.helpers import post_records, submission_ids
+    from tests.support.sync_helpers import STALE_LINES, pull
+    from tests.support.verification_helpers import decide
 
     enum = await keys.make("enumerator", "16", name="enum-sumsel")
     verif = await keys.make("verifikator", "16.07", name="verif-banyuasin")
@@ -166,10 +165,10 @@ async def test_migration_0010_renames_the_audit_columns_without_rewriting_a_tabl
 def test_committed_openapi_document_matches_the_app():
     from app.main import create_app
 
-    committed = json.loads((Path(__file__).parent.parent / "openapi" / "openapi.json").read_text())
+    committed = json.loads((ROOT / "openapi" / "openapi.json").read_text())
     assert committed == create_app().openapi(), "openapi/openapi.json is stale: run `kumkm openapi`"
 
 
 async def test_served_openapi_equals_committed(client):
-    committed = json.loads((Path(__file__).parent.parent / "openapi" / "openapi.json").read_text())
+    committed = json.loads((ROOT / "openapi" / "openapi.json").read_text())
     assert (await client.get("/openapi.json")).json() == committed

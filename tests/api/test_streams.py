@@ -14,9 +14,9 @@ from urllib.parse import urlparse
 import orjson
 import pytest
 
-from tests.conftest import auth
-from tests.factories import umkm
-from tests.sync_helpers import bulk_records
+from tests.support.common import auth
+from tests.support.factories import umkm
+from tests.support.sync_helpers import bulk_records
 
 RECORDS = 30_000          # ~9 MB a snapshot: more than the socket buffers between a stalled client and us
 READERS = 60

@@ -6,8 +6,9 @@ import uuid
 
 import pytest
 
-from tests.conftest import auth
-from tests.factories import DESA, koperasi, nik, now_plus, umkm
+from tests.support.common import auth
+from tests.support.factories import DESA, koperasi, nik, now_plus, umkm
+from tests.support.helpers import TIME_FIELDS, UTC_TEXT
 
 
 async def test_post_umkm_creates_masuk_version_1_with_derived_skala(client, enum_key, pg):
@@ -258,10 +259,6 @@ async def test_batch_items_name_every_field_too(client, enum_key):
 
 
 # ---------------------------------------------------------------- one timestamp format
-
-UTC_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$"
-TIME_FIELDS = ("captured_at", "dibuat_pada", "diperbarui_pada")
-
 
 async def test_a_201_and_its_replay_write_every_instant_alike(client, enum_key):
     import re

@@ -12,10 +12,10 @@ import orjson
 import pytest
 
 from app import cli
-from tests.conftest import auth
-from tests.factories import koperasi, umkm
-from tests.helpers import post_records
-from tests.sync_helpers import SNAPSHOT, db_changes, key_of, parse_stream, raw_decide
+from tests.support.common import auth
+from tests.support.factories import koperasi, umkm
+from tests.support.helpers import post_records
+from tests.support.sync_helpers import SNAPSHOT, db_changes, key_of, parse_stream, raw_decide
 
 KUMKM = str(Path(sys.executable).with_name("kumkm"))
 
@@ -268,7 +268,7 @@ async def test_sync_pull_during_concurrent_writes_equals_the_service(client, key
     async def writers():
         import asyncpg
 
-        from tests.conftest import asyncpg_params
+        from tests.support.common import asyncpg_params
 
         conn = await asyncpg.connect(**asyncpg_params(database_url))
         try:
@@ -346,7 +346,7 @@ async def test_feed_snapshot_export_and_api_write_an_instant_as_the_same_text(cl
                                                                                tmp_path):
     import re
 
-    from tests.test_submissions import TIME_FIELDS, UTC_TEXT
+    from tests.support.helpers import TIME_FIELDS, UTC_TEXT
 
     enum = await keys.make("enumerator", "16", name="enum-times")
     walidata = await keys.make("walidata", name="kemenkop-times", pii=True)

@@ -8,9 +8,9 @@ import random
 import asyncpg
 
 from app.sync.schemas import ChangeLine, EndLine
-from tests.conftest import asyncpg_params, auth
-from tests.helpers import post_records, submission_ids
-from tests.sync_helpers import (
+from tests.support.common import asyncpg_params, auth
+from tests.support.helpers import post_records, submission_ids
+from tests.support.sync_helpers import (
     db_changes,
     key_of,
     pull,
@@ -49,8 +49,8 @@ async def test_a_change_says_when_in_pada_and_still_in_the_deprecated_changed_at
     whether the key sees personal data or gets it masked."""
     import re
 
-    from tests.test_submissions import UTC_TEXT
-    from tests.verification_helpers import correct, tolak
+    from tests.support.helpers import UTC_TEXT
+    from tests.support.verification_helpers import correct, tolak
 
     rec = (await post_records(client, enum_key, 1))[0]
     sid = rec["submission_id"]

@@ -12,10 +12,10 @@ import pytest
 
 from app.sync.cursor import Cursor
 from app.sync.schemas import SyncRecord
-from tests.conftest import asyncpg_params, auth
-from tests.factories import umkm
-from tests.helpers import post_one, post_records, submission_ids
-from tests.sync_helpers import (
+from tests.support.common import asyncpg_params, auth
+from tests.support.factories import umkm
+from tests.support.helpers import post_one, post_records, submission_ids
+from tests.support.sync_helpers import (
     FEED,
     SNAPSHOT,
     bulk_records,
@@ -175,8 +175,8 @@ async def test_records_follow_decisions_and_corrections_into_snapshot_and_feed(c
                                                                                walidata, pg):
     """The line a walidata gets is rewritten by every decision and correction in the same
     statement: status, version, wilayah and content are those of GET, never an older state."""
-    from tests.sync_helpers import STALE_LINES
-    from tests.verification_helpers import KOTA_PALEMBANG, correct, decide, tolak
+    from tests.support.sync_helpers import STALE_LINES
+    from tests.support.verification_helpers import KOTA_PALEMBANG, correct, decide, tolak
 
     verif = await keys.make("verifikator", "16.07", name="verif-banyuasin")
     accepted = await post_one(client, enum_key)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import auth
+from tests.support.common import auth
 
 KEPDEP_53 = {"target": 489_000, "dasar_hukum": "Kepdep 53/2022", "berlaku_mulai": "2022-04-01"}
 KEPDEP_63 = {"target": 337_410, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-08-01"}
@@ -178,7 +178,7 @@ async def test_cli_import_is_all_or_nothing_and_names_bad_lines(database_url, pg
 
 
 async def test_nul_in_any_text_field_is_a_4xx_not_a_500(client, keys):
-    from tests.conftest import auth as _auth
+    from tests.support.common import auth as _auth
 
     admin = await keys.make("admin", name="nul-admin")
     r = await client.put("/api/v1/targets/2022/16.07", headers=_auth(admin),

@@ -8,9 +8,9 @@ import uuid
 import pytest
 
 from app.verification.schemas import ALASAN_KODE
-from tests.conftest import auth
-from tests.helpers import post_one, post_records
-from tests.verification_helpers import (
+from tests.support.common import auth
+from tests.support.helpers import post_one, post_records
+from tests.support.verification_helpers import (
     DESA_BANYUASIN,
     KAB_MUARA_ENIM,
     KOTA_PALEMBANG,
@@ -347,7 +347,7 @@ async def test_a_correction_names_every_invalid_field_at_once(client, verif, enu
 
 async def test_correction_may_not_change_jenis(client, verif, enum_key, rec):
     await tolak(client, verif, rec["submission_id"])
-    from tests.factories import koperasi
+    from tests.support.factories import koperasi
 
     body = koperasi(submission_id=rec["submission_id"])
     r = await client.put(f"/api/v1/submissions/{rec['submission_id']}", json=body, headers=auth(enum_key))
@@ -373,7 +373,7 @@ async def test_correction_to_another_kabkota_moves_the_counts(client, keys, veri
 
 
 async def test_correction_of_unknown_record_is_404(client, enum_key):
-    from tests.factories import umkm
+    from tests.support.factories import umkm
 
     body = umkm()
     problem(await client.put(f"/api/v1/submissions/{body['submission_id']}", json=body,
@@ -521,7 +521,7 @@ async def test_counts_equal_a_recount_after_a_concurrent_storm(client, keys, enu
     assert r.json()["decided"] == 60
 
     async def ingest(n):
-        from tests.factories import umkm
+        from tests.support.factories import umkm
         items = [umkm(kode_wilayah=[DESA_BANYUASIN, KOTA_PALEMBANG, KAB_MUARA_ENIM][i % 3]) for i in range(n)]
         return await client.post("/api/v1/submissions/batch", json={"items": items}, headers=auth(enum_key))
 

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.verification.schemas import ALASAN_KODE
-from tests.conftest import asyncpg_params, auth
-from tests.factories import umkm
-from tests.verification_helpers import DESA_BANYUASIN, KAB_MUARA_ENIM, KOTA_PALEMBANG, assert_consistent
+from tests.support.common import asyncpg_params, auth
+from tests.support.factories import umkm
+from tests.support.verification_helpers import DESA_BANYUASIN, KAB_MUARA_ENIM, KOTA_PALEMBANG, assert_consistent
 
 WILAYAH = {"16.07": DESA_BANYUASIN, "16.71": KOTA_PALEMBANG, "16.03": KAB_MUARA_ENIM}
 ACTORS = {  # name: (role, scope)

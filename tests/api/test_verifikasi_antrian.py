@@ -9,10 +9,10 @@ import datetime as dt
 import pytest
 
 from app.verification.queries import SCAN_MAX
-from tests.bulk import insert_records
-from tests.conftest import auth
-from tests.factories import koperasi, nik, umkm
-from tests.verification_helpers import decide, recount, tolak
+from tests.support.bulk import insert_records
+from tests.support.common import auth
+from tests.support.factories import koperasi, nik, umkm
+from tests.support.verification_helpers import decide, recount, tolak
 
 DESA_A = "16.07.01.2001"      # kecamatan 16.07.01
 DESA_B = "16.07.01.1016"      # kecamatan 16.07.01, another desa

@@ -11,11 +11,11 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import auth
-from tests.helpers import post_records, submission_ids
-from tests.serve_helpers import Served, api_key, cli, environment, reachable_tmp
-from tests.sync_helpers import parse_stream
-from tests.verification_helpers import decide
+from tests.support.common import auth
+from tests.support.helpers import post_records, submission_ids
+from tests.support.serve_helpers import Served, api_key, cli, environment, reachable_tmp
+from tests.support.sync_helpers import parse_stream
+from tests.support.verification_helpers import decide
 
 
 def _ok(done) -> str:

@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 
 from app.security.access import mask_nik
 from app.sync.cursor import ClusterCursor, Cursor, CursorError, Snapshot, decode_any
-from tests.factories import nik, umkm
-from tests.serve_helpers import Served, api_key, cli, environment, reachable_tmp
+from tests.support.factories import nik, umkm
+from tests.support.serve_helpers import Served, api_key, cli, environment, reachable_tmp
 
 CITUS_PG = os.environ.get("KUMKM_CITUS_PG")
 NO_BUILD = ("no Citus build: run ops/citus/build.sh on a Citus v14.0.1 source and set KUMKM_CITUS_PG "
@@ -134,7 +134,7 @@ def jambi(**over) -> dict:
 def cluster():
     if not CITUS_PG or not (Path(CITUS_PG) / "share" / "extension" / "citus.control").exists():
         pytest.skip(NO_BUILD)
-    from tests.citus_cluster import Cluster
+    from tests.support.citus_cluster import Cluster
 
     root = reachable_tmp("kumkm-citus-")
     c = Cluster(Path(CITUS_PG), root, workers=2)

@@ -16,12 +16,10 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import asyncpg_params
-from tests.factories import umkm
-from tests.helpers import HALF_STORED
-from tests.serve_helpers import api_key, environment, free_port
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.common import ROOT, asyncpg_params
+from tests.support.factories import umkm
+from tests.support.helpers import HALF_STORED
+from tests.support.serve_helpers import api_key, environment, free_port
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
                                 reason="exercises the embedded server's data directory")

@@ -14,11 +14,9 @@ import pytest
 from playwright.async_api import expect
 
 from app.reporting.reports import angka_id, persen
-from tests.bulk import insert_records
-from tests.conftest import ARTIFACTS, auth
-
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+from tests.support.browser import DESKTOP, PHONE, enter_key, row_cells
+from tests.support.bulk import insert_records
+from tests.support.common import ARTIFACTS, auth
 
 # Sumatera Selatan, 2022: (kabkota, target or None, masuk, diterima, ditolak). Mixed states in
 # every row, one above its target, one without a target, one with nothing verified yet.
@@ -52,18 +50,6 @@ async def sumsel(client, keys, pg):
     return await keys.make("dinas", "16", name="dinas-kumkm-sumsel")
 
 
-async def _enter_key(page, key: str) -> None:
-    await page.fill("#kunci", key)
-    await page.click("#form-kunci button[type=submit]")
-
-
-async def _row_cells(row) -> dict[str, str]:
-    cells = {"nama": (await row.locator(".nama").inner_text()).strip()}
-    for td in await row.locator("td[data-kolom]").all():
-        cells[await td.get_attribute("data-kolom")] = (await td.inner_text()).strip()
-    return cells
-
-
 def _expected_cells(row: dict) -> dict[str, str]:
     out = {"nama": row["nama"]}
     out.update({f: angka_id(row[f]) for f in COUNT_FIELDS})
@@ -90,7 +76,7 @@ async def test_dashboard_opens_on_the_keys_wilayah_shows_the_api_numbers_and_dow
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: console_errors.append(str(e)))
     await page.goto(f"{live_server.url}/dashboard?periode=2022")
-    await _enter_key(page, key)
+    await enter_key(page, key)
     # straight onto Sumatera Selatan, every kabupaten/kota, without choosing anything; only the
     # key's own provinsi is offered (no Nasional, no other provinsi)
     await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(17)
@@ -108,10 +94,10 @@ async def test_dashboard_opens_on_the_keys_wilayah_shows_the_api_numbers_and_dow
 
     # every row and the total, cell by cell
     for api_row in doc["rows"]:
-        shown = await _row_cells(page.locator(f"#tabel-capaian tbody tr[data-kode='{api_row['kode']}']"))
+        shown = await row_cells(page.locator(f"#tabel-capaian tbody tr[data-kode='{api_row['kode']}']"))
         assert shown == _expected_cells(api_row)
     total = doc["jumlah"]
-    assert await _row_cells(page.locator("#tabel-capaian tfoot tr")) == _expected_cells(total)
+    assert await row_cells(page.locator("#tabel-capaian tfoot tr")) == _expected_cells(total)
     assert await page.locator("#kolom-wilayah").inner_text() == "Kabupaten/Kota"
 
     # the verification backlog, against a recount of the records themselves
@@ -204,12 +190,12 @@ async def test_dashboard_opens_on_the_keys_wilayah_shows_the_api_numbers_and_dow
                                       locale="id-ID")
     page = await phone.new_page()
     await page.goto(f"{live_server.url}/dashboard?periode=2022&wilayah=16&as_of=2022-12-31")
-    await _enter_key(page, key)
+    await enter_key(page, key)
     await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(17)
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert await page.locator("#ringkas-backlog").inner_text() == angka_id(backlog)
     kota = next(r for r in doc["rows"] if r["kode"] == "16.71")
-    assert await _row_cells(page.locator("#tabel-capaian tbody tr[data-kode='16.71']")) == _expected_cells(kota)
+    assert await row_cells(page.locator("#tabel-capaian tbody tr[data-kode='16.71']")) == _expected_cells(kota)
     await page.screenshot(path=ARTIFACTS / "dashboard-phone.png")
     await page.screenshot(path=ARTIFACTS / "dashboard-phone-full.png", full_page=True)
     for part in ("grafik", "tabel-capaian"):
@@ -224,7 +210,7 @@ async def test_dashboard_explains_in_indonesian_what_went_wrong(live_server, bro
     await page.goto(f"{live_server.url}/dashboard")
     message = page.locator("#pesan")
 
-    await _enter_key(page, "kumkm_bukan-kunci-yang-benar")
+    await enter_key(page, "kumkm_bukan-kunci-yang-benar")
     await expect(message).to_have_text("Kunci API ditolak: kunci tidak dikenal, sudah dicabut atau kedaluwarsa. "
                                        "Tempel kunci yang masih berlaku.")
     await expect(page.locator("#form-kunci")).to_be_visible()  # asked again for a key
@@ -232,7 +218,7 @@ async def test_dashboard_explains_in_indonesian_what_went_wrong(live_server, bro
     assert await page.evaluate("sessionStorage.length") == 0
 
     # an enumerator key: told that its role cannot open reports (not that its area is too small)
-    await _enter_key(page, await keys.make("enumerator", "16", name="enum-sumsel"))
+    await enter_key(page, await keys.make("enumerator", "16", name="enum-sumsel"))
     await expect(message).to_have_text("Kunci ini berperan enumerator: peran ini tidak dapat membuka laporan "
                                        "capaian pendataan. Laporan dibuka dengan kunci berperan verifikator, "
                                        "dinas, walidata atau admin.")
@@ -243,7 +229,7 @@ async def test_dashboard_explains_in_indonesian_what_went_wrong(live_server, bro
     # the service's own 403 is told apart by its code: a stale address with another provinsi
     await page.click("#ganti-kunci")
     await page.goto(f"{live_server.url}/dashboard?periode=2022&wilayah=15")
-    await _enter_key(page, sumsel)
+    await enter_key(page, sumsel)
     await expect(message).to_have_text("Wilayah yang diminta berada di luar cakupan kunci ini. Kunci ini hanya "
                                        "mencakup Sumatera Selatan dan wilayah di dalamnya: pilih wilayah dari daftar.")
     await expect(page.locator("#hasil")).to_be_hidden()
@@ -263,7 +249,7 @@ async def test_dashboard_explains_in_indonesian_what_went_wrong(live_server, bro
     # nothing collected and no target: said in words, not an empty table
     await page.click("#ganti-kunci")
     await page.fill("#as-of", "")
-    await _enter_key(page, await keys.make("walidata"))
+    await enter_key(page, await keys.make("walidata"))
     # the provinsi list is still enabled from the previous key: wait until the new key's list
     # is in (the key shows as saved after it), or the refill undoes the choice below
     await expect(page.locator("#kunci-aktif")).to_be_visible()
@@ -306,7 +292,7 @@ async def test_a_kabupaten_key_opens_on_its_kecamatan(live_server, browser, sums
     context = await browser.new_context(viewport=DESKTOP)
     page = await context.new_page()
     await page.goto(f"{live_server.url}/dashboard?periode=2022")
-    await _enter_key(page, key)
+    await enter_key(page, key)
     # the records placed at the kabupaten only form one more row, "(tanpa kecamatan)"
     await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(kecamatan + 1)
     assert await page.locator("#provinsi option").all_inner_texts() == ["Sumatera Selatan"]
@@ -331,3 +317,23 @@ async def test_page_and_assets_are_served_by_the_app(client):
         a = await client.get(f"/dashboard/static/{asset}")
         assert a.status_code == 200 and kind in a.headers["content-type"], asset
     assert (await client.get("/dashboard/static/../router.py")).status_code == 404
+
+
+# (from tests/api/test_api_polish.py: the page opens on the newest periode with data)
+
+async def test_the_dashboard_opens_on_the_newest_periode_with_data(live_server, browser, client, keys, pg):
+    await insert_records(pg, [("16.07", 40, 10, 5)], periode="2022")
+    dinas = await keys.make("dinas", "16", name="dinas-polish")
+    context = await browser.new_context(locale="id-ID")
+    page = await context.new_page()
+    await page.goto(f"{live_server.url}/dashboard")
+    await page.fill("#kunci", dinas)
+    await page.click("#form-kunci button[type=submit]")
+    await expect(page.locator("#judul")).to_have_text("Capaian pendataan Sumatera Selatan · periode 2022")
+    assert await page.locator("#periode").input_value() == "2022"
+    assert "periode=2022" in page.url
+    # a periode without data says where the data is
+    await page.select_option("#periode", "2025")
+    await page.click("#tampilkan")
+    await expect(page.locator("#pesan")).to_contain_text("periode 2022 (40 data)")
+    await context.close()

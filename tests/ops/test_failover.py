@@ -19,11 +19,11 @@ import pytest
 
 from app.infra import embedded
 from app.sync.cursor import Cursor
-from tests.conftest import ARTIFACTS, Keys, auth
-from tests.factories import umkm
-from tests.ha_helpers import Load, LocalHA, SupervisedHA, connect_dir, enumerator, refuses_writes, writable
-from tests.serve_helpers import Served, api_key, cli
-from tests.verification_helpers import assert_consistent
+from tests.support.common import ARTIFACTS, Keys, auth
+from tests.support.factories import umkm
+from tests.support.ha_helpers import Load, LocalHA, SupervisedHA, connect_dir, enumerator, refuses_writes, writable
+from tests.support.serve_helpers import Served, api_key, cli
+from tests.support.verification_helpers import assert_consistent
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
                                 reason="makes a primary and a standby of its own from the embedded binaries")

@@ -20,11 +20,11 @@ import httpx
 import pytest
 
 from app.keys import service as auth_service
-from tests.conftest import auth
-from tests.factories import umkm
-from tests.helpers import HALF_STORED
-from tests.pg_servers import TcpPostgres
-from tests.serve_helpers import Served, api_key, environment, free_port
+from tests.support.common import auth
+from tests.support.factories import umkm
+from tests.support.helpers import HALF_STORED
+from tests.support.pg_servers import TcpPostgres
+from tests.support.serve_helpers import Served, api_key, environment, free_port
 
 embedded_only = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
                                    reason="kills and fills the embedded server's own data directory")
@@ -75,7 +75,7 @@ async def test_sigkill_of_the_postmaster_during_concurrent_ingest(tmp_path):
     time after a pause; writes resume within 10 s; every acknowledged record is stored whole."""
     from app.infra import embedded
 
-    # not under tmp_path: see tests.pg_servers.TcpPostgres (the server is started again later)
+    # not under tmp_path: see tests.support.pg_servers.TcpPostgres (the server is started again later)
     data_dir = Path(tempfile.mkdtemp(prefix="kumkm-crash-"))
     pgdata = data_dir / "pgdata"
     env = environment(data_dir=data_dir)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serve_helpers import Served, api_key, environment, free_port
+from tests.support.serve_helpers import Served, api_key, environment, free_port
 
 HEADER_TIMEOUT = 1.5
 KEEPALIVE = 1.0

@@ -12,10 +12,9 @@ import time
 import httpx
 
 from app.keys import service as auth_service
-from tests.factories import umkm
-from tests.pg_servers import TcpPostgres
-from tests.serve_helpers import Served, environment, free_port
-from tests.test_writes_follow_primary import _prepare
+from tests.support.factories import umkm
+from tests.support.pg_servers import TcpPostgres, prepare_with_key
+from tests.support.serve_helpers import Served, environment, free_port
 
 
 class _Frozen:
@@ -38,7 +37,7 @@ async def test_a_hung_first_host_does_not_stop_the_writes(tmp_path):
     served = None
     try:
         await asyncio.to_thread(primary.init)
-        await _prepare(primary, key)
+        await prepare_with_key(primary, key)
         url = (f"postgresql://postgres@127.0.0.1:{frozen.port},127.0.0.1:{primary.port}/kumkm"
                "?target_session_attrs=read-write")
         env = environment(database_url=url, KUMKM_DB_CONNECT_TIMEOUT=1)

@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from tests.serve_helpers import ROOT, environment, free_port
+from tests.support.serve_helpers import ROOT, environment, free_port
 
 
 def _access_lines(text: str) -> list[dict]:

@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
-from tests.conftest import auth
-from tests.factories import umkm
+from tests.support.common import ROOT, auth
+from tests.support.factories import umkm
 
-ROOT = Path(__file__).resolve().parent.parent
 OPENAPI = ROOT / "openapi" / "openapi.json"
 CONFIG = ROOT / "openapi" / "openapi-python-client.yaml"
 PACKAGE = "kumkm_client"

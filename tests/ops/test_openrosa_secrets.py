@@ -15,9 +15,9 @@ import orjson
 import pytest
 
 from app.openrosa import qr
-from tests.factories import umkm
-from tests.openrosa_helpers import files, instance
-from tests.serve_helpers import ROOT, Served, cli, environment, free_port
+from tests.support.factories import umkm
+from tests.support.openrosa_helpers import files, instance
+from tests.support.serve_helpers import ROOT, Served, cli, environment, free_port
 
 
 def _exercise(url: str, key: str, other_role_key: str, wrong: str) -> None:

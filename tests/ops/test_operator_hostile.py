@@ -22,9 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import auth
-from tests.helpers import post_records
-from tests.serve_helpers import ROOT, Served, api_key, cli, environment, reachable_tmp
+from tests.support.common import auth
+from tests.support.helpers import post_records
+from tests.support.serve_helpers import ROOT, Served, api_key, cli, environment, reachable_tmp
 
 KUMKM = str(Path(sys.executable).with_name("kumkm"))
 

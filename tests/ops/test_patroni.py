@@ -43,11 +43,11 @@ import orjson
 import pytest
 
 from app.sync.cursor import Cursor
-from tests.conftest import ARTIFACTS, Keys, auth
-from tests.factories import umkm
-from tests.patroni_cluster import HAProxy, Node, PatroniCluster, require
-from tests.serve_helpers import Served, environment, reachable_tmp
-from tests.verification_helpers import assert_consistent
+from tests.support.common import ARTIFACTS, Keys, auth
+from tests.support.factories import umkm
+from tests.support.patroni_cluster import HAProxy, Node, PatroniCluster, require
+from tests.support.serve_helpers import Served, environment, reachable_tmp
+from tests.support.verification_helpers import assert_consistent
 
 CLIENTS = 4
 DESA = "16.07.01.2001"
@@ -240,7 +240,7 @@ def cluster(request):
     """etcd and two Patroni nodes (tests/patroni_cluster.py), stopped afterwards; their logs
     (etcd, each node's Patroni and PostgreSQL, the service's) are kept in
     test-artifacts/patroni/<test>/ for a failure's story."""
-    python = require("tests/test_patroni.py (Patroni with etcd)")
+    python = require("tests/ops/test_patroni.py (Patroni with etcd)")
     root = reachable_tmp("kumkm-patroni-")
     c = PatroniCluster(root, python, nodes=2)
     try:

@@ -21,13 +21,13 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import asyncpg_params, auth
-from tests.debian import ensure_installed
-from tests.factories import umkm
-from tests.helpers import post_records, submission_ids
-from tests.serve_helpers import Served, cli, environment, free_port, reachable_tmp
-from tests.sync_helpers import parse_stream, pull_all
-from tests.verification_helpers import decide
+from tests.support.common import asyncpg_params, auth
+from tests.support.debian import ensure_installed
+from tests.support.factories import umkm
+from tests.support.helpers import post_records, submission_ids
+from tests.support.serve_helpers import Served, cli, environment, free_port, reachable_tmp
+from tests.support.sync_helpers import parse_stream, pull_all
+from tests.support.verification_helpers import decide
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
 SERVER_CONNECTIONS = 4

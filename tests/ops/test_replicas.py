@@ -12,10 +12,10 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import Keys, auth
-from tests.factories import umkm
-from tests.ha_helpers import LocalHA
-from tests.serve_helpers import Served, cli
+from tests.support.common import Keys, auth
+from tests.support.factories import umkm
+from tests.support.ha_helpers import LocalHA
+from tests.support.serve_helpers import Served, cli
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
                                 reason="makes a standby of an embedded primary of its own")

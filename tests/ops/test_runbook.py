@@ -27,9 +27,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ARTIFACTS
-from tests.ha_helpers import Load, connect_dir, enumerator, stop_servers, writable
-from tests.serve_helpers import ROOT, api_key, environment, free_port, reachable_tmp
+from tests.support.common import ARTIFACTS
+from tests.support.ha_helpers import Load, connect_dir, enumerator, stop_servers, writable
+from tests.support.serve_helpers import ROOT, api_key, environment, free_port, reachable_tmp
 
 DOC = ROOT / "docs" / "operations.md"
 ORDER = ["setup", "confirm", "promote", "rejoin", "failback", "stop"]

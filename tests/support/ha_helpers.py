@@ -17,9 +17,9 @@ import asyncpg
 import httpx
 
 from app.infra import db, embedded, standby
-from tests.conftest import asyncpg_params, auth
-from tests.factories import umkm
-from tests.serve_helpers import cli, environment
+from tests.support.common import asyncpg_params, auth
+from tests.support.factories import umkm
+from tests.support.serve_helpers import cli, environment
 
 DESA = "16.07.01.2001"
 
@@ -193,7 +193,7 @@ class SupervisedHA:
     DATABASE_URL that `replica create` printed."""
 
     def __init__(self, log_dir: Path, *, service: bool = True, pool_timeout: float = 3):
-        from tests.serve_helpers import Served, reachable_tmp
+        from tests.support.serve_helpers import Served, reachable_tmp
 
         self.root = reachable_tmp("kumkm-sb-")
         self.primary_dir = self.root / "p" / "pgdata"

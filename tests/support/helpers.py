@@ -4,8 +4,13 @@ from __future__ import annotations
 import csv
 import io
 
-from tests.conftest import auth
-from tests.factories import umkm
+from tests.support.common import auth
+from tests.support.factories import umkm
+
+# An instant as the service writes it everywhere (API, feed, snapshot, export): UTC, six digits
+# of microseconds, a Z; and the record's fields that hold one.
+UTC_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$"
+TIME_FIELDS = ("captured_at", "dibuat_pada", "diperbarui_pada")
 
 
 async def post_records(client, key, n: int = 1, **over) -> list[dict]:

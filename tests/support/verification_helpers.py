@@ -2,7 +2,7 @@
 that every count invariant is checked against."""
 from __future__ import annotations
 
-from tests.conftest import auth
+from tests.support.common import auth
 
 DESA_BANYUASIN = "16.07.01.2001"   # kabkota 16.07
 KOTA_PALEMBANG = "16.71"           # a kabkota code is a valid kode_wilayah too
@@ -56,7 +56,7 @@ async def assert_consistent(pg) -> None:
         """)
     assert not bad, [dict(b) for b in bad[:5]]
     # The walidata's stored line of every record is the record as it is now.
-    from tests.sync_helpers import STALE_LINES
+    from tests.support.sync_helpers import STALE_LINES
 
     stale = await pg.fetch(STALE_LINES)
     assert not stale, [r[0] for r in stale[:5]]

@@ -6,7 +6,7 @@ strict flags on app.core).
 Types are a ratchet: mypy's findings of today are listed in tests/mypy-baseline.txt (path,
 code and message, without line numbers); a finding that is not in that list fails the test,
 so no new type error gets in while the old ones are worked off. Regenerate the list after
-fixing some: `python -m tests.test_code_contract > tests/mypy-baseline.txt`."""
+fixing some: `python -m tests.ops.test_code_contract > tests/mypy-baseline.txt`."""
 from __future__ import annotations
 
 import collections
@@ -15,9 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.common import ROOT
+
 BIN = Path(sys.executable).parent
-BASELINE = Path(__file__).with_name("mypy-baseline.txt")
+BASELINE = ROOT / "tests" / "mypy-baseline.txt"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
