@@ -7,6 +7,7 @@ import pytest
 from tests.support.common import auth
 from tests.support.factories import koperasi, umkm
 from tests.support.helpers import report_csv
+from tests.support.problems import assert_problem
 
 BIG = 2**53 + 1  # a JSON number above 2^53 would be rounded by JavaScript clients
 
@@ -132,7 +133,8 @@ async def test_keragaan_for_the_nation_and_a_kabkota(client, keys, koperasi_sums
     doc = (await client.get(KERAGAAN, params={"periode": "2022", "wilayah": "16.71"}, headers=auth(walidata))).json()
     assert next(r for r in doc["rows"] if r["kode"] == kec)["koperasi_jumlah"] == 2
     r = await client.get(KERAGAAN, params={"periode": "2022", "wilayah": kec}, headers=auth(walidata))
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "wilayah"
+    assert_problem(r, "invalid-input")
+    assert r.json()["errors"][0]["field"] == "wilayah"
 
 
 UMKM = "/api/v1/agregat/umkm"
@@ -255,7 +257,7 @@ async def test_general_grouping(client, admin, keys, pg):
 ])
 async def test_bad_grouping_names_the_field(client, admin, params, field):
     r = await client.get(AGREGAT, params=params, headers=auth(admin))
-    assert r.status_code == 422, r.text
+    assert_problem(r, "invalid-input")
     assert r.json()["errors"][0]["field"] == field
 
 

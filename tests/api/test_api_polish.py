@@ -20,6 +20,7 @@ from tests.support.bulk import insert_records
 from tests.support.common import ROOT, auth
 from tests.support.factories import koperasi, nik, umkm
 from tests.support.helpers import post_one, post_records, report_csv
+from tests.support.problems import assert_problem
 from tests.support.verification_helpers import decide, tolak
 
 PALEMBANG_DESA = "16.71.01.1001"
@@ -350,7 +351,7 @@ async def test_periode_says_which_rounds_have_data_in_the_keys_wilayah(client, k
     empty = await keys.make("dinas", "13", name="dinas-sumbar-periode")
     assert (await client.get("/api/v1/periode", headers=auth(empty))).json()["terbaru_dengan_data"] is None
     enumerator = await keys.make("enumerator", "16", name="enum-periode")
-    assert (await client.get("/api/v1/periode", headers=auth(enumerator))).status_code == 403
+    assert_problem(await client.get("/api/v1/periode", headers=auth(enumerator)), "role-forbidden")
 
 
 # ------------------------------------------------------------------ docs that agree with the code

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from tests.support.common import auth
 from tests.support.factories import umkm
+from tests.support.problems import assert_problem
 
 
 async def test_admin_reads_who_saw_personal_data(client, keys):
@@ -39,5 +40,5 @@ async def test_admin_reads_who_saw_personal_data(client, keys):
 async def test_only_admin_reads_the_audit_log(client, keys):
     for role, scope in (("dinas", "16"), ("walidata", None), ("verifikator", "16.07"), ("enumerator", "16")):
         k = await keys.make(role, scope)
-        assert (await client.get("/api/v1/audit", headers=auth(k))).status_code == 403
-    assert (await client.get("/api/v1/audit")).status_code == 401
+        assert_problem(await client.get("/api/v1/audit", headers=auth(k)), "role-forbidden")
+    assert_problem(await client.get("/api/v1/audit"), "unauthorized")

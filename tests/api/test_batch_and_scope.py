@@ -7,6 +7,7 @@ import pytest
 
 from tests.support.common import auth
 from tests.support.factories import koperasi, nik, umkm
+from tests.support.problems import assert_problem
 
 
 async def test_batch_stores_valid_items_and_rejects_others(client, enum_banyuasin, pg):
@@ -52,16 +53,18 @@ async def test_same_id_twice_in_one_batch(client, enum_banyuasin, pg):
 async def test_batch_limits(client, enum_banyuasin):
     r = await client.post("/api/v1/submissions/batch", json={"items": [umkm() for _ in range(1001)]},
                           headers=auth(enum_banyuasin))
-    assert r.status_code == 413 and r.json()["errors"][0]["field"] == "items"
+    assert_problem(r, "payload-too-large")
+    assert r.json()["errors"][0]["field"] == "items"
     r = await client.post("/api/v1/submissions/batch", json={"items": []}, headers=auth(enum_banyuasin))
-    assert r.status_code == 422
+    assert_problem(r, "invalid-input")
     r = await client.post("/api/v1/submissions/batch", json=[umkm()], headers=auth(enum_banyuasin))
-    assert r.status_code == 422
+    assert_problem(r, "invalid-input")
     r = await client.post("/api/v1/submissions/batch", json={"items": [umkm()], "x": 1}, headers=auth(enum_banyuasin))
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "x"
+    assert_problem(r, "invalid-input")
+    assert r.json()["errors"][0]["field"] == "x"
     r = await client.post("/api/v1/submissions/batch", content=b"{nope", headers={
         **auth(enum_banyuasin), "content-type": "application/json"})
-    assert r.status_code == 400
+    assert_problem(r, "malformed-json")
 
 
 async def test_batch_of_1000_is_accepted(client, enum_banyuasin, pg):
@@ -74,7 +77,7 @@ async def test_batch_of_1000_is_accepted(client, enum_banyuasin, pg):
 async def test_oversized_body_is_413_before_parsing(client, enum_banyuasin):
     r = await client.post("/api/v1/submissions/batch", content=b"[" * (9 * 1024 * 1024),
                           headers={**auth(enum_banyuasin), "content-type": "application/json"})
-    assert r.status_code == 413
+    assert_problem(r, "payload-too-large")
 
 
 async def test_deeply_nested_json_is_a_4xx(client, enum_banyuasin):
@@ -88,20 +91,20 @@ async def test_deeply_nested_json_is_a_4xx(client, enum_banyuasin):
 async def test_missing_or_wrong_key_is_401(client):
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
         r = await client.get("/api/v1/wilayah", headers=headers)
-        assert r.status_code == 401, headers
+        assert_problem(r, "unauthorized")
         assert r.json()["status"] == 401
         r = await client.post("/api/v1/submissions", json=umkm(), headers=headers)
-        assert r.status_code == 401
+        assert_problem(r, "unauthorized")
 
 
 async def test_revoked_and_expired_keys_are_401(client, keys, pg):
     import datetime as dt
 
     expired = await keys.make("enumerator", "16", expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
-    assert (await client.get("/api/v1/wilayah", headers=auth(expired))).status_code == 401
+    assert_problem(await client.get("/api/v1/wilayah", headers=auth(expired)), "unauthorized")
     k = await keys.make("enumerator", "16", name="to-revoke")
     await pg.execute("UPDATE api_keys SET revoked_at = now() WHERE name = 'to-revoke'")
-    assert (await client.get("/api/v1/wilayah", headers=auth(k))).status_code == 401
+    assert_problem(await client.get("/api/v1/wilayah", headers=auth(k)), "unauthorized")
 
 
 async def test_keys_are_stored_hashed(keys, pg):
@@ -113,7 +116,8 @@ async def test_keys_are_stored_hashed(keys, pg):
 async def test_enumerator_posts_only_into_its_scope(client, keys, enum_banyuasin):
     outside = umkm(kode_wilayah="16.71.01.1001", nik_pemilik=nik("167101"))
     r = await client.post("/api/v1/submissions", json=outside, headers=auth(enum_banyuasin))
-    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "kode_wilayah"
+    assert_problem(r, "outside-scope")
+    assert r.json()["errors"][0]["field"] == "kode_wilayah"
     body = (await client.post("/api/v1/submissions/batch", json={"items": [outside, umkm()]},
                               headers=auth(enum_banyuasin))).json()
     assert [(i["outcome"], i["status"]) for i in body["items"]] == [("rejected", 403), ("created", 201)]
@@ -124,9 +128,9 @@ async def test_enumerator_posts_only_into_its_scope(client, keys, enum_banyuasin
 @pytest.mark.parametrize("role", ["verifikator", "dinas", "walidata"])
 async def test_only_enumerators_and_admin_post(client, keys, role):
     k = await keys.make(role, "16")
-    assert (await client.post("/api/v1/submissions", json=umkm(), headers=auth(k))).status_code == 403
-    assert (await client.post("/api/v1/submissions/batch", json={"items": [umkm()]},
-                              headers=auth(k))).status_code == 403
+    assert_problem(await client.post("/api/v1/submissions", json=umkm(), headers=auth(k)), "role-forbidden")
+    assert_problem(await client.post("/api/v1/submissions/batch", json={"items": [umkm()]}, headers=auth(k)),
+                   "role-forbidden")
     admin = await keys.make("admin")
     assert (await client.post("/api/v1/submissions", json=umkm(), headers=auth(admin))).status_code == 201
 
@@ -137,9 +141,9 @@ async def test_reading_outside_scope_is_403(client, keys):
     await client.post("/api/v1/submissions", json=rec, headers=auth(admin))
     jambi = await keys.make("dinas", "15")
     r = await client.get(f"/api/v1/submissions/{rec['submission_id']}", headers=auth(jambi))
-    assert r.status_code == 403
+    assert_problem(r, "outside-scope")
     r = await client.get("/api/v1/submissions", params={"kode_wilayah": "16"}, headers=auth(jambi))
-    assert r.status_code == 403
+    assert_problem(r, "outside-scope")
 
 
 async def test_personal_data_is_masked_for_roles_that_do_not_need_it(client, keys, pg):
@@ -206,10 +210,10 @@ async def test_list_filters_by_periode_status_and_rejects_bad_params(client, key
     get = lambda **p: client.get("/api/v1/submissions", params=p, headers=auth(admin))  # noqa: E731
     assert [i["submission_id"] for i in (await get(periode="2023")).json()["items"]] == [b["submission_id"]]
     assert [i["submission_id"] for i in (await get(status="diterima")).json()["items"]] == [a["submission_id"]]
-    assert (await get(status="selesai")).status_code == 422
-    assert (await get(kode_wilayah="99.99")).status_code == 422
-    assert (await get(cursor="abc")).status_code == 422
-    assert (await get(limit=0)).status_code == 422
+    assert_problem(await get(status="selesai"), "invalid-input")
+    assert_problem(await get(kode_wilayah="99.99"), "invalid-input")
+    assert_problem(await get(cursor="abc"), "invalid-input")
+    assert_problem(await get(limit=0), "invalid-input")
 
 
 async def test_a_scoped_key_lists_its_own_wilayah_by_default(client, keys):

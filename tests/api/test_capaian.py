@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.bulk import insert_records
 from tests.support.common import auth
+from tests.support.problems import assert_problem
 
 URL = "/api/v1/capaian-pendataan"
 
@@ -271,7 +272,7 @@ async def test_nation_by_kabkota_lists_every_kabkota(client, admin, pg):
 ])
 async def test_bad_parameters_name_the_field(client, admin, params, field):
     r = await client.get(URL, params=params, headers=auth(admin))
-    assert r.status_code == 422, r.text
+    assert_problem(r, "invalid-input")
     assert r.json()["errors"][0]["field"] == field
 
 

@@ -12,9 +12,10 @@ import uuid
 
 import pytest
 
-from tests.support.common import ROOT, auth
+from tests.support.common import ROOT, auth, eventually
 from tests.support.factories import DESA, umkm
 from tests.support.helpers import post_one
+from tests.support.problems import assert_problem
 from tests.support.serve_helpers import cli, environment
 from tests.support.verification_helpers import tolak
 
@@ -46,10 +47,10 @@ async def test_a_new_key_with_an_old_name_inherits_nothing(client, keys, pg, dat
     moved = {**umkm(), "submission_id": sid, "kode_wilayah": "16.71.01.1001",
              "nik_pemilik": rec["nik_pemilik"]}
     r = await client.put(f"/api/v1/submissions/{sid}", json=moved, headers=auth(new))
-    assert r.status_code == 403, r.text
+    assert_problem(r, "forbidden")
     assert "pemegang kunci yang membuatnya" in r.json()["detail"]
     r = await client.get(f"/api/v1/submissions/{sid}/versi/1", headers=auth(new))
-    assert r.status_code == 403            # 16.07 is outside the new key's scope
+    assert_problem(r, "outside-scope")            # 16.07 is outside the new key's scope
     row = await pg.fetchrow("SELECT status, version, kode_wilayah FROM submissions WHERE submission_id = $1",
                             uuid.UUID(sid))
     assert tuple(row) == ("ditolak", 1, DESA)
@@ -76,14 +77,15 @@ async def test_a_correction_needs_the_record_inside_the_keys_scope(client, keys,
     await pg.execute("UPDATE api_keys SET kode_wilayah = '16.71' WHERE name = 'enum-sari'")
     # the change reaches the service's key cache through the database's notification: wait
     # until the key is seen with its new scope (its 16.07 record is then outside it)
-    for _ in range(50):
-        if (await client.get(f"/api/v1/submissions/{sid}", headers=auth(key))).status_code == 403:
-            break
-        await asyncio.sleep(0.05)
+    async def moved() -> bool:
+        return (await client.get(f"/api/v1/submissions/{sid}", headers=auth(key))).status_code == 403
+
+    await eventually(moved)
     fixed = {**umkm(), "submission_id": sid, "nik_pemilik": rec["nik_pemilik"],
              "kode_wilayah": "16.71.01.1001"}
     r = await client.put(f"/api/v1/submissions/{sid}", json=fixed, headers=auth(key))
-    assert r.status_code == 403 and "di luar wilayah kunci ini" in r.json()["detail"]
+    assert_problem(r, "outside-scope")
+    assert "di luar wilayah kunci ini" in r.json()["detail"]
 
 
 async def test_an_old_versions_personal_data_follows_that_versions_wilayah(client, keys, pg):
@@ -184,7 +186,7 @@ async def test_report_csvs_neutralise_names_people_typed(client, keys):
 async def test_fixed_or_guessable_submission_ids_are_refused(client, keys, pg, sid):
     enum = await keys.make("enumerator", "16", name="enum-sumsel")
     r = await client.post("/api/v1/submissions", json=umkm(submission_id=sid), headers=auth(enum))
-    assert r.status_code == 422, r.text
+    assert_problem(r, "invalid-input")
     assert [e["field"] for e in r.json()["errors"]] == ["submission_id"]
     assert "versi 4 atau 7" in r.json()["errors"][0]["message"]
     batch = await client.post("/api/v1/submissions/batch", json={"items": [umkm(submission_id=sid)]},
@@ -213,7 +215,7 @@ async def test_audit_time_bounds_out_of_range_are_named_422s(client, keys):
     admin = await keys.make("admin", name="admin")
     for param, value in (("since", "0001-01-01T00:00:00+14:00"), ("until", "9999-12-31T23:59:59-14:00")):
         r = await client.get("/api/v1/audit", params={param: value}, headers=auth(admin))
-        assert r.status_code == 422, r.text
+        assert_problem(r, "invalid-input")
         assert r.json()["errors"][0]["field"] == param and "di luar rentang" in r.json()["errors"][0]["message"]
     ok = await client.get("/api/v1/audit", params={"since": "0001-01-01T00:00:00Z",
                                                    "until": "9999-12-31T23:59:59Z"}, headers=auth(admin))
@@ -313,7 +315,7 @@ async def test_json_routes_refuse_other_media_types_with_415(client, keys, pg):
             if ctype:
                 headers["content-type"] = ctype
             r = await client.request(method, _fill(path, PATH_VALUES), content=body, headers=headers)
-            assert r.status_code == 415, (method, path, ctype, r.status_code, r.text)
+            assert_problem(r, "unsupported-media-type")
             assert r.headers["content-type"] == "application/problem+json"
             assert "application/json" in r.json()["detail"]
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 0
@@ -338,6 +340,6 @@ async def test_oversized_chunked_bodies_are_413_on_every_route(client, keys, pg)
     for method, path in JSON_WRITES:
         r = await client.request(method, _fill(path, PATH_VALUES), content=body(),
                                  headers={**auth(admin), "content-type": "application/json"})
-        assert r.status_code == 413, (method, path, r.status_code, r.text)
+        assert_problem(r, "payload-too-large")
         assert str(settings.max_body_bytes) in r.json()["detail"]
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 0

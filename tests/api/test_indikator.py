@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from tests.support.common import auth
+from tests.support.problems import assert_problem
 
 API = "/api/v1/indikator"
 
@@ -179,19 +180,20 @@ async def test_custom_band_table_per_wilayah(client, dinas, plain_admin):
     assert r.status_code == 200 and r.json()["berlaku_dari"] == "bawaan"
     assert rows_by_kode(await lkjip(client, dinas))["IKU-1"]["predikat"] == "sangat tinggi"
     r = await client.delete(f"{API}/predikat/16", headers=auth(dinas))
-    assert r.status_code == 404
+    assert_problem(r, "not-found")
 
 
 async def test_band_table_must_be_a_scale(client, dinas):
     r = await client.put(f"{API}/predikat/16", json={"bands": [{"batas_bawah": "50", "predikat": "a"},
                                                                {"batas_bawah": "50.0", "predikat": "b"}]},
                          headers=auth(dinas))
-    assert r.status_code == 422
+    assert_problem(r, "invalid-input")
     fields = {e["field"] for e in r.json()["errors"]}
     assert fields == {"bands", "bands.1.batas_bawah"}
     r = await client.put(f"{API}/predikat/16", json={"bands": [{"batas_bawah": "x", "predikat": "a"}]},
                          headers=auth(dinas))
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "bands.0.batas_bawah"
+    assert_problem(r, "invalid-input")
+    assert r.json()["errors"][0]["field"] == "bands.0.batas_bawah"
 
 
 async def test_sasaran_capaian_is_the_mean_of_its_indicators(client, dinas):
@@ -333,11 +335,11 @@ async def test_persentase_koperasi_aktif_from_generated_registry(client, dinas, 
     nid = await registry_indikator(client, plain_admin, nas, "NAS-KOP", "persentase_koperasi_aktif", pemilik="nasional")
     real = (await client.get(f"{API}/{nid}/realisasi/nasional/2022", headers=auth(plain_admin))).json()
     assert real["komponen"] == {"2022": {"koperasi_aktif": "4049", "koperasi": "6745"}}
-    assert (await client.get(f"{API}/{nid}/realisasi/nasional/2022", headers=auth(dinas))).status_code == 403
+    assert_problem(await client.get(f"{API}/{nid}/realisasi/nasional/2022", headers=auth(dinas)), "outside-scope")
     # a registry indicator's realisasi cannot be typed over
     r = await client.put(f"{API}/{iid}/realisasi/16/2022", json={"nilai": "70", "sumber": "x"},
                          headers=auth(dinas))
-    assert r.status_code == 409
+    assert_problem(r, "conflict")
 
 
 async def test_registry_formulas(client, dinas, plain_admin, pg):
@@ -515,9 +517,11 @@ async def test_bad_input_names_the_field(client, dinas):
     assert await field("PATCH", f"/{iid}", {"nama": None}) == (422, ["nama"])
     assert await field("PATCH", f"/{iid}", {"pemilik": "17"}) == (422, ["pemilik"])
     r = await client.get(API + "/capaian", params={"tahun": 2022, "wilayah": "16.07.01"}, headers=auth(dinas))
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "wilayah"
+    assert_problem(r, "invalid-input")
+    assert r.json()["errors"][0]["field"] == "wilayah"
     r = await client.get(API + "/capaian", params={"tahun": "dua"}, headers=auth(dinas))
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "tahun"
+    assert_problem(r, "invalid-input")
+    assert r.json()["errors"][0]["field"] == "tahun"
 
 
 async def test_scope_rules(client, keys, dinas, plain_admin):
@@ -562,7 +566,7 @@ async def test_scope_rules(client, keys, dinas, plain_admin):
     assert await status(plain_admin, "PUT", f"/{iid}/target/16/2022", {"nilai": "6"}) == 200
     assert await status(plain_admin, "GET", "/capaian", tahun=2022, wilayah="nasional") == 200
     r = await client.get(API + "/capaian", params={"tahun": 2022}, headers={"Authorization": "Bearer nope"})
-    assert r.status_code == 401
+    assert_problem(r, "unauthorized")
 
 
 async def test_lkjip_lists_indicators_of_the_wilayah_and_its_ancestors(client, dinas, plain_admin, keys):
@@ -583,7 +587,8 @@ async def test_lkjip_lists_indicators_of_the_wilayah_and_its_ancestors(client, d
     assert [s["kode"] for s in only_own["sasaran"]] == ["S-KAB"]
     r = await client.get(API + "/capaian", params={"tahun": 2022, "wilayah": "16.07", "pemilik": "17"},
                          headers=auth(kab))
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "pemilik"
+    assert_problem(r, "invalid-input")
+    assert r.json()["errors"][0]["field"] == "pemilik"
     assert [i["kode"] for s in (await lkjip(client, dinas, wilayah="16"))["sasaran"] for i in s["indikator"]] == [
         "PROV-LEVEL"]
 
@@ -595,4 +600,4 @@ async def test_ids_out_of_range_are_client_errors(client, dinas):
                                ("POST", "/sasaran", {"pemilik": "16", "kode": "Z", "nama": "z", "tujuan_id": huge}),
                                ("PATCH", f"/sasaran/{sid}", {"tujuan_id": huge})):
         r = await client.request(method, API + path, json=body, headers=auth(dinas))
-        assert r.status_code == 422, (method, path, r.text)
+        assert_problem(r, "invalid-input")

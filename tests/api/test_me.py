@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.support.common import auth
+from tests.support.problems import assert_problem
 
 
 async def test_me_describes_the_key(client, keys):
@@ -37,7 +38,7 @@ async def test_me_gives_the_expiry_and_refuses_keys_that_no_longer_work(client, 
     assert dt.datetime.fromisoformat(me["expires_at"]) == expires
     assert me["actions"] == ["record.decide", "report.read", "indikator.read"]
 
-    assert (await client.get("/api/v1/me")).status_code == 401
+    assert_problem(await client.get("/api/v1/me"), "unauthorized")
     old = await keys.make("dinas", "16", expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
     r = await client.get("/api/v1/me", headers=auth(old))
     assert r.status_code == 401 and r.json()["code"] == "unauthorized"

@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.common import auth
 from tests.support.factories import umkm
+from tests.support.problems import assert_problem
 
 
 async def test_request_id_is_returned_and_kept_when_given(client):
@@ -95,8 +96,8 @@ async def test_metrics_can_require_a_scrape_token(client, monkeypatch):
     from app.core.settings import settings
 
     monkeypatch.setattr(settings, "metrics_token", "rahasia-prometheus")
-    assert (await client.get("/metrics")).status_code == 401
-    assert (await client.get("/metrics", headers={"Authorization": "Bearer salah"})).status_code == 401
+    assert_problem(await client.get("/metrics"), "unauthorized")
+    assert_problem(await client.get("/metrics", headers={"Authorization": "Bearer salah"}), "unauthorized")
     r = await client.get("/metrics", headers={"Authorization": "Bearer rahasia-prometheus"})
     assert r.status_code == 200 and "kumkm_records" in r.text
 
@@ -108,10 +109,10 @@ async def test_metrics_are_closed_off_loopback_without_a_token(client, monkeypat
 
     monkeypatch.setattr(settings, "bind_host", "0.0.0.0")
     r = await client.get("/metrics")
-    assert r.status_code == 403
+    assert_problem(r, "forbidden")
     assert "KUMKM_METRICS_TOKEN" in r.json()["detail"] and "KUMKM_METRICS_PUBLIC" in r.json()["detail"]
     monkeypatch.setattr(settings, "metrics_token", "rahasia-prometheus")
-    assert (await client.get("/metrics")).status_code == 401
+    assert_problem(await client.get("/metrics"), "unauthorized")
     ok = await client.get("/metrics", headers={"Authorization": "Bearer rahasia-prometheus"})
     assert ok.status_code == 200 and "kumkm_records" in ok.text
     monkeypatch.setattr(settings, "metrics_token", None)
@@ -128,9 +129,10 @@ async def test_metrics_through_a_local_reverse_proxy_need_the_token(client, monk
 
     assert (await client.get("/metrics")).status_code == 200       # the host's own scraper
     r = await client.get("/metrics", headers=dict([header]))
-    assert r.status_code == 403 and "KUMKM_METRICS_TOKEN" in r.json()["detail"], r.text
+    assert_problem(r, "forbidden")
+    assert "KUMKM_METRICS_TOKEN" in r.json()["detail"], r.text
     monkeypatch.setattr(settings, "metrics_token", "rahasia-prometheus")
-    assert (await client.get("/metrics", headers=dict([header]))).status_code == 401
+    assert_problem(await client.get("/metrics", headers=dict([header])), "unauthorized")
     ok = await client.get("/metrics", headers={header[0]: header[1], "Authorization": "Bearer rahasia-prometheus"})
     assert ok.status_code == 200
 
@@ -140,4 +142,4 @@ async def test_metrics_behind_a_public_url_need_the_token(client, monkeypatch):
     from app.core.settings import settings
 
     monkeypatch.setattr(settings, "public_url", "https://kumkm.example.go.id")
-    assert (await client.get("/metrics")).status_code == 403
+    assert_problem(await client.get("/metrics"), "forbidden")

@@ -17,6 +17,7 @@ from app.openrosa import xlsform
 from tests.support.common import auth
 from tests.support.factories import DESA, koperasi, umkm
 from tests.support.openrosa_helpers import files, instance
+from tests.support.problems import assert_problem
 
 OR_NS = "{http://openrosa.org/http/response}"
 LIST_NS = "{http://openrosa.org/xforms/xformsList}"
@@ -198,7 +199,7 @@ async def test_invalid_answers_get_the_json_apis_messages_naming_the_question(cl
     r = await post(client, enum_banyuasin, instance(bad))
     assert r.status_code == 422
     j = await client.post("/api/v1/submissions", json=bad, headers=auth(enum_banyuasin))
-    assert j.status_code == 422
+    assert_problem(j, "invalid-input")
     errors = j.json()["errors"]
     # each message starts with its question's name, so the phone shows it once, as it is
     assert all(e["message"].startswith(e["field"] + " ") for e in errors), errors
@@ -211,7 +212,7 @@ async def _json_errors(client, key: str, record: dict) -> str:
     """The field errors the JSON API gives for the same content, as the phone's message lists
     them: each message as it is (it starts with its field)."""
     j = await client.post("/api/v1/submissions", json=record, headers=auth(key))
-    assert j.status_code == 422
+    assert_problem(j, "invalid-input")
     return "; ".join(e["message"] for e in j.json()["errors"])
 
 

@@ -10,6 +10,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+from tests.support.problems import assert_problem
+
 PAGES = {"dashboard": "dinas", "verifikasi": "verifikator"}
 KIT_CSS = "/static/kumkm/kumkm.css"
 KIT_JS = "/static/kumkm/kumkm.js"
@@ -99,4 +101,4 @@ async def test_what_a_page_script_imports_is_served_and_exported(client, page):
 
 async def test_the_kit_serves_only_its_static_files(client):
     for url in ("/static/kumkm/../__init__.py", "/static/kumkm/../templates/base.html", "/static/kumkm/kumkm.py"):
-        assert (await client.get(url)).status_code == 404, url
+        assert_problem(await client.get(url), "not-found")

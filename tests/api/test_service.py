@@ -5,6 +5,7 @@ import asyncio
 import json
 
 from tests.support.common import ROOT, auth
+from tests.support.problems import assert_problem
 
 
 async def test_wilayah_children(client, keys):
@@ -17,7 +18,7 @@ async def test_wilayah_children(client, keys):
                                    "jenis": "kabupaten"}
     assert {"kode": "16.71", "nama": "Kota Palembang", "level": 2, "jenis": "kota"} in kabkota["items"]
     r = await client.get("/api/v1/wilayah", params={"parent": "99"}, headers=auth(k))
-    assert r.status_code == 404
+    assert_problem(r, "not-found")
 
 
 async def test_all_kemendagri_wilayah_are_loaded(pg):

@@ -14,8 +14,9 @@ from urllib.parse import urlparse
 import orjson
 import pytest
 
-from tests.support.common import auth
+from tests.support.common import auth, eventually
 from tests.support.factories import umkm
+from tests.support.problems import assert_problem
 from tests.support.sync_helpers import bulk_records
 
 RECORDS = 30_000          # ~9 MB a snapshot: more than the socket buffers between a stalled client and us
@@ -81,7 +82,12 @@ async def test_stalled_readers_never_starve_posts_and_reports(client, live_serve
         socks.append(await asyncio.to_thread(_stalled_reader, live_server.url, key,
                                              "/api/v1/sync/changes?limit=100000"))
     try:
-        await asyncio.sleep(1.0)             # every stream is admitted or refused by now
+        # every stream is admitted or refused once the admitted ones hold their connections (a
+        # fixed second was not always enough on a loaded machine)
+        async def all_admitted() -> bool:
+            return await _stream_connections(pg) == settings.streams_max
+
+        await eventually(all_admitted)
         opened = time.monotonic()
 
         # meanwhile the request path answers at once, and correctly
@@ -113,11 +119,10 @@ async def test_stalled_readers_never_starve_posts_and_reports(client, live_serve
         # the stalled streams are closed after the stall limit and give their connections back
         closed = await asyncio.gather(*(asyncio.to_thread(_closed_by_server, s, STALL + 20) for s in admitted))
         assert all(closed)
-        for _ in range(50):
-            if await _stream_connections(pg) == 0:
-                break
-            await asyncio.sleep(0.1)
-        assert await _stream_connections(pg) == 0
+        async def none_left() -> bool:
+            return await _stream_connections(pg) == 0
+
+        assert await eventually(none_left)
     finally:
         for s in socks:
             s.close()
@@ -141,6 +146,7 @@ async def test_stalled_readers_never_starve_posts_and_reports(client, live_serve
 
 async def test_one_key_gets_at_most_its_share_of_streams(client, live_server, keys, pg, monkeypatch):
     from app.core.settings import settings
+    from app.sync.service.streams import slots
 
     monkeypatch.setattr(settings, "stream_stall_seconds", 3.0)
     await bulk_records(pg, RECORDS)
@@ -149,15 +155,17 @@ async def test_one_key_gets_at_most_its_share_of_streams(client, live_server, ke
     socks = [await asyncio.to_thread(_stalled_reader, live_server.url, walidata, "/api/v1/sync/snapshot")
              for _ in range(settings.streams_per_key)]
     try:
-        await asyncio.sleep(0.5)
+        # the live service runs in this process: its admission is read, not guessed by a sleep
+        await eventually(lambda: slots.open == settings.streams_per_key)
         r = await client.get("/api/v1/sync/changes", params={"limit": 1}, headers=auth(walidata))
-        assert r.status_code == 429 and r.headers["retry-after"] == "10"
+        assert_problem(r, "too-many-requests")
+        assert r.headers["retry-after"] == "10"
         assert f"sudah membuka {settings.streams_per_key} aliran sync" in r.json()["detail"]
         r = await client.get("/api/v1/sync/changes", params={"limit": 1}, headers=auth(other))
         assert r.status_code == 200, r.text
         # once the stalled ones are closed, the key may stream again
         assert all(await asyncio.gather(*(asyncio.to_thread(_closed_by_server, s, 20) for s in socks)))
-        await asyncio.sleep(0.2)
+        await eventually(lambda: slots.open == 0)
         r = await client.get("/api/v1/sync/changes", params={"limit": 1}, headers=auth(walidata))
         assert r.status_code == 200, r.text
     finally:

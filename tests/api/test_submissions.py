@@ -9,6 +9,7 @@ import pytest
 from tests.support.common import auth
 from tests.support.factories import DESA, koperasi, nik, now_plus, umkm
 from tests.support.helpers import TIME_FIELDS, UTC_TEXT
+from tests.support.problems import assert_problem
 
 
 async def test_post_umkm_creates_masuk_version_1_with_derived_skala(client, enum_key, pg):
@@ -49,7 +50,7 @@ async def test_skala_usaha_follows_pp_7_2021(client, enum_key, modal, omzet, exp
 
 async def test_client_cannot_set_skala_usaha(client, enum_key):
     r = await client.post("/api/v1/submissions", json=umkm(skala_usaha="menengah"), headers=auth(enum_key))
-    assert r.status_code == 422
+    assert_problem(r, "invalid-input")
     err = r.json()["errors"][0]
     assert err["field"] == "skala_usaha" and "ditentukan oleh layanan" in err["message"]
 
@@ -61,7 +62,7 @@ async def test_post_koperasi(client, enum_key):
 
 
 def _field_errors(r) -> dict:
-    assert r.status_code == 422, r.text
+    assert_problem(r, "invalid-input")
     assert r.headers["content-type"].startswith("application/problem+json")
     body = r.json()
     assert body["status"] == 422 and body["title"]
@@ -128,7 +129,8 @@ async def test_unknown_jenis_and_malformed_json_are_4xx(client, enum_key):
     assert "jenis" in errors
     r = await client.post("/api/v1/submissions", content=b'{"jenis": "umkm",', headers={
         **auth(enum_key), "content-type": "application/json"})
-    assert r.status_code == 400 and r.json()["title"] == "Malformed JSON"
+    assert_problem(r, "malformed-json")
+    assert r.json()["title"] == "Malformed JSON"
     # Valid JSON that is not an object: the body as a whole is the invalid field.
     r = await client.post("/api/v1/submissions", content=b'[1, 2]', headers={
         **auth(enum_key), "content-type": "application/json"})
@@ -158,7 +160,7 @@ async def test_same_id_different_content_is_409_and_keeps_the_original(client, e
     rec = umkm()
     await client.post("/api/v1/submissions", json=rec, headers=auth(enum_key))
     r = await client.post("/api/v1/submissions", json={**rec, "modal_usaha": 99}, headers=auth(enum_key))
-    assert r.status_code == 409
+    assert_problem(r, "content-conflict")
     assert r.json()["errors"][0]["field"] == "submission_id"
     stored = (await client.get(f"/api/v1/submissions/{rec['submission_id']}", headers=auth(enum_key))).json()
     assert stored["data"]["modal_usaha"] == rec["modal_usaha"]
@@ -177,7 +179,8 @@ async def test_fifty_identical_posts_at_once_leave_one_row(client, enum_key, pg)
 
 async def test_get_unknown_record_is_404(client, enum_key):
     r = await client.get(f"/api/v1/submissions/{uuid.uuid4()}", headers=auth(enum_key))
-    assert r.status_code == 404 and r.json()["status"] == 404
+    assert_problem(r, "not-found")
+    assert r.json()["status"] == 404
 
 
 async def test_likely_duplicates_are_flagged_on_both_and_both_kept(client, enum_key, verif, pg):

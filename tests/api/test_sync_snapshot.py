@@ -12,9 +12,10 @@ import pytest
 
 from app.sync.cursor import Cursor
 from app.sync.schemas import SyncRecord
-from tests.support.common import asyncpg_params, auth
+from tests.support.common import asyncpg_params, auth, eventually
 from tests.support.factories import umkm
 from tests.support.helpers import post_one, post_records, submission_ids
+from tests.support.problems import assert_problem
 from tests.support.sync_helpers import (
     FEED,
     SNAPSHOT,
@@ -229,9 +230,10 @@ async def test_dinas_syncs_only_its_wilayah_and_other_roles_may_not(client, keys
         k = await keys.make(role, "16.07")
         for path in (FEED, SNAPSHOT):
             r = await client.get(path, headers=auth(k))
-            assert r.status_code == 403 and role in r.json()["detail"]
+            assert_problem(r, "role-forbidden")
+            assert role in r.json()["detail"]
     r = await client.get(FEED)
-    assert r.status_code == 401
+    assert_problem(r, "unauthorized")
 
 
 async def test_walidata_without_pii_gets_masked_records(client, keys, enum_key):
@@ -261,7 +263,7 @@ async def test_walidata_without_pii_gets_masked_records(client, keys, enum_key):
 ])
 async def test_bad_feed_input_is_422_naming_the_field(client, walidata, params, field):
     r = await client.get(FEED, params=params, headers=auth(walidata))
-    assert r.status_code == 422, r.text
+    assert_problem(r, "invalid-input")
     assert r.headers["content-type"].startswith("application/problem+json")
     assert [e["field"] for e in r.json()["errors"]] == [field]
 
@@ -269,7 +271,7 @@ async def test_bad_feed_input_is_422_naming_the_field(client, walidata, params, 
 @pytest.mark.parametrize("params,field", [({"format": "xml"}, "format"), ({"periode": "1999"}, "periode")])
 async def test_bad_snapshot_input_is_422(client, walidata, params, field):
     r = await client.get(SNAPSHOT, params=params, headers=auth(walidata))
-    assert r.status_code == 422
+    assert_problem(r, "invalid-input")
     assert [e["field"] for e in r.json()["errors"]] == [field]
 
 
@@ -300,11 +302,7 @@ async def test_a_consumer_that_hangs_up_is_logged_and_leaves_no_connection(clien
         async with c.stream("GET", SNAPSHOT, headers=auth(walidata)) as r:
             async for _chunk in r.aiter_bytes():
                 break                                  # hang up after the first chunk
-    for _ in range(100):
-        row = await pg.fetchrow("SELECT detail, rows FROM access_log WHERE endpoint LIKE '%snapshot'")
-        if row:
-            break
-        await asyncio.sleep(0.05)
+    row = await eventually(lambda: pg.fetchrow("SELECT detail, rows FROM access_log WHERE endpoint LIKE '%snapshot'"))
     assert row is not None and orjson.loads(row["detail"])["complete"] is False
     # The service still answers (its pooled connection was not left inside a transaction).
     lines, _ = await pull(client, walidata, limit=5)

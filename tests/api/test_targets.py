@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tests.support.common import auth
+from tests.support.problems import assert_problem
 
 KEPDEP_53 = {"target": 489_000, "dasar_hukum": "Kepdep 53/2022", "berlaku_mulai": "2022-04-01"}
 KEPDEP_63 = {"target": 337_410, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-08-01"}
@@ -77,7 +78,7 @@ async def test_concurrent_identical_puts_store_one_revision(client, admin, pg):
 ])
 async def test_bad_target_body_names_the_field(client, admin, body, field):
     r = await client.put("/api/v1/targets/2022/16", json=body, headers=auth(admin))
-    assert r.status_code == 422, r.text
+    assert_problem(r, "invalid-input")
     assert field in {e["field"] for e in r.json()["errors"]}
 
 
@@ -91,15 +92,16 @@ async def test_bad_target_body_names_the_field(client, admin, body, field):
 async def test_bad_target_path_names_the_field(client, admin, path, field):
     for r in (await client.put(path, json=KEPDEP_63, headers=auth(admin)),
               await client.get(path, headers=auth(admin))):
-        assert r.status_code == 422, r.text
+        assert_problem(r, "invalid-input")
         assert r.json()["errors"][0]["field"] == field
 
 
 async def test_get_without_any_target_is_404(client, admin):
     r = await client.get("/api/v1/targets/2022/16.07", headers=auth(admin))
-    assert r.status_code == 404
+    assert_problem(r, "not-found")
     r = await client.get("/api/v1/targets/2022/16", params={"as_of": "1 Agustus"}, headers=auth(admin))
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "as_of"
+    assert_problem(r, "invalid-input")
+    assert r.json()["errors"][0]["field"] == "as_of"
 
 
 async def test_who_may_set_and_read_targets(client, keys, admin):
@@ -117,13 +119,13 @@ async def test_who_may_set_and_read_targets(client, keys, admin):
     for key, kode, status in cases:
         r = await client.put(f"/api/v1/targets/2022/{kode}", json=KEPDEP_63, headers=auth(key))
         assert r.status_code == status, (kode, r.text)
-    assert (await client.put("/api/v1/targets/2022/16", json=KEPDEP_63)).status_code == 401
+    assert_problem(await client.put("/api/v1/targets/2022/16", json=KEPDEP_63), "unauthorized")
     # reading: report roles within their scope
     r = await client.get("/api/v1/targets/2022/16.07", headers=auth(dinas_kab))
     assert r.status_code == 200 and [h["dibuat_oleh"] for h in r.json()["riwayat"]] == ["dinas-16"]
-    assert (await client.get("/api/v1/targets/2022/16", headers=auth(dinas_kab))).status_code == 403
+    assert_problem(await client.get("/api/v1/targets/2022/16", headers=auth(dinas_kab)), "outside-scope")
     enum = await keys.make("enumerator", "16")
-    assert (await client.get("/api/v1/targets/2022/16", headers=auth(enum))).status_code == 403
+    assert_problem(await client.get("/api/v1/targets/2022/16", headers=auth(enum)), "role-forbidden")
 
 
 # ---------------------------------------------------------------- CLI import

@@ -12,6 +12,7 @@ from app.verification.queries import SCAN_MAX
 from tests.support.bulk import insert_records
 from tests.support.common import auth
 from tests.support.factories import koperasi, nik, umkm
+from tests.support.problems import assert_problem
 from tests.support.verification_helpers import decide, recount, tolak
 
 DESA_A = "16.07.01.2001"      # kecamatan 16.07.01
@@ -239,7 +240,7 @@ async def test_a_provinsi_or_national_key_must_name_the_kabkota(client, keys, ad
     sumsel = await keys.make("verifikator", "16", name="verif-sumsel")
     for key in (sumsel, admin):
         r = await client.get("/api/v1/verifikasi/antrian", params={"periode": "2022"}, headers=auth(key))
-        assert r.status_code == 422, r.text
+        assert_problem(r, "invalid-input")
         assert r.json()["errors"][0]["field"] == "kabkota"
 
 

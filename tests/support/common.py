@@ -2,8 +2,11 @@
 parameters of a direct database connection, keys made straight in the database, and ports."""
 from __future__ import annotations
 
+import asyncio
+import inspect
 import random
 import socket
+import time
 from pathlib import Path
 
 import asyncpg
@@ -54,6 +57,21 @@ class Keys:
         finally:
             await conn.close()
         return key
+
+
+async def eventually(check, timeout: float = 30, every: float = 0.05):
+    """Waits until `check()` (a function, or a coroutine function) gives something true, for at
+    most `timeout` seconds, and returns what it gave last. For what the service does after it
+    has answered (a key's last use written, a key cache told by the database, a log row): a
+    fixed number of tries 50 ms apart assumed how fast a machine is, and a loaded one was slower."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value or time.monotonic() >= deadline:
+            return value
+        await asyncio.sleep(every)
 
 
 # Ports for servers that run in another process (kumkm serve, PostgreSQL, etcd, Patroni,
