@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from app.security.access import mask_nik
 from app.sync.cursor import ClusterCursor, Cursor, CursorError, Snapshot, decode_any
 from tests.support.factories import nik, umkm
+from tests.support.problems import assert_problem
 from tests.support.serve_helpers import Served, api_key, cli, environment, reachable_tmp
 
 CITUS_PG = os.environ.get("KUMKM_CITUS_PG")
@@ -255,7 +256,7 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
         r = await http.get(f"/api/v1/submissions/{records15[1]['submission_id']}", headers=auth(keys["admin"]))
         assert r.status_code == 200 and r.json()["data"]["nama_usaha"] == records15[1]["nama_usaha"], r.text
         r = await http.get(f"/api/v1/submissions/{uuid.uuid4()}", headers=auth(keys["admin"]))
-        assert r.status_code == 404
+        assert_problem(r, "not-found")
 
         # decisions: single ones (200, replay 200, stale 409), then a batch spanning both provinsi
         sid = records16[0]["submission_id"]
@@ -268,7 +269,7 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
                             json={"status": "ditolak", "version": 1, "dari": "masuk", "alasan_kode": "duplikat"})
         assert r.status_code == 409 and r.json()["current_status"] == "diterima", r.text
         r = await http.post(f"/api/v1/submissions/{single_jambi}/verifikasi", json=body, headers=auth(keys["verif16"]))
-        assert r.status_code == 403, r.text                                   # Jambi is outside a Sumsel key
+        assert_problem(r, "outside-scope")                                    # Jambi is outside a Sumsel key
         items = ([{"submission_id": x["submission_id"], "status": "diterima", "version": 1}
                   for x in records16[1:250]]
                  + [{"submission_id": x["submission_id"], "status": "ditolak", "version": 1,
@@ -420,7 +421,7 @@ async def test_a_revoked_key_is_refused_at_once_on_the_cluster(service):
             if (await http.get("/api/v1/me", headers=auth(key))).status_code == 401:
                 break
             await asyncio.sleep(0.1)
-        assert (await http.get("/api/v1/me", headers=auth(key))).status_code == 401
+        assert_problem(await http.get("/api/v1/me", headers=auth(key)), "unauthorized")
 
 
 # ---------------------------------------------------------------- the national feed and snapshot

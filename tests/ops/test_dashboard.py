@@ -17,6 +17,7 @@ from app.reporting.reports import angka_id, persen
 from tests.support.browser import DESKTOP, PHONE, enter_key, row_cells
 from tests.support.bulk import insert_records
 from tests.support.common import ARTIFACTS, auth
+from tests.support.problems import assert_problem
 
 # Sumatera Selatan, 2022: (kabkota, target or None, masuk, diterima, ditolak). Mixed states in
 # every row, one above its target, one without a target, one with nothing verified yet.
@@ -316,7 +317,7 @@ async def test_page_and_assets_are_served_by_the_app(client):
         assert f"/dashboard/static/{asset}" in r.text
         a = await client.get(f"/dashboard/static/{asset}")
         assert a.status_code == 200 and kind in a.headers["content-type"], asset
-    assert (await client.get("/dashboard/static/../router.py")).status_code == 404
+    assert_problem(await client.get("/dashboard/static/../router.py"), "not-found")
 
 
 # (from tests/api/test_api_polish.py: the page opens on the newest periode with data)

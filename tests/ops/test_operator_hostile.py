@@ -24,6 +24,7 @@ import pytest
 
 from tests.support.common import auth
 from tests.support.helpers import post_records
+from tests.support.problems import assert_problem
 from tests.support.serve_helpers import ROOT, Served, api_key, cli, environment, reachable_tmp
 
 KUMKM = str(Path(sys.executable).with_name("kumkm"))
@@ -213,7 +214,7 @@ async def test_the_readme_worked_example_runs_again(database_url, live_server):
     async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as c:
         me = await c.get("/api/v1/me", headers=auth(second))
         assert me.status_code == 200 and me.json()["name"] == "enum-banyuasin", me.text
-        assert (await c.get("/api/v1/me", headers=auth(first))).status_code == 401
+        assert_problem(await c.get("/api/v1/me", headers=auth(first)), "unauthorized")
 
 
 def test_a_name_given_before_fails_loudly_with_nothing_on_stdout(database_url):
@@ -257,7 +258,7 @@ async def test_key_names_alike_but_for_case_or_spaces_are_one_name(database_url,
     async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as c:
         me = await c.get("/api/v1/me", headers=auth(new))
         assert me.status_code == 200 and me.json()["name"] == "Dinas Sumsel", me.text
-        assert (await c.get("/api/v1/me", headers=auth(key))).status_code == 401
+        assert_problem(await c.get("/api/v1/me", headers=auth(key)), "unauthorized")
     assert await pg.fetchval("SELECT count(DISTINCT identity_id) FROM api_keys WHERE name = 'Dinas Sumsel'") == 1
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.common import asyncpg_params, auth
 from tests.support.factories import umkm
+from tests.support.problems import assert_problem
 from tests.support.serve_helpers import Served, api_key, cli, environment
 
 
@@ -138,7 +139,7 @@ async def test_stopping_serve_stops_the_embedded_server_it_started(tmp_path):
         assert "forgot 1 handle" in served.output()
         # a service on a public address says at start that /metrics is closed, and keeps it so
         assert "/metrics is closed" in served.output()
-        assert httpx.get(f"{served.url}/metrics").status_code == 403
+        assert_problem(httpx.get(f"{served.url}/metrics"), "forbidden")
         assert await asyncio.to_thread(served.signal, signal.SIGTERM) == 0
         assert embedded.running_pid(pgdata) is None
 

@@ -12,6 +12,7 @@ from tests.support.browser import DESKTOP, PHONE, enter_key, row_cells
 from tests.support.common import ARTIFACTS, auth
 from tests.support.factories import nik, umkm
 from tests.support.helpers import post_records
+from tests.support.problems import assert_problem
 from tests.support.verification_helpers import assert_consistent, correct, decide, recount, tolak
 
 WIB = dt.timezone(dt.timedelta(hours=7))
@@ -291,7 +292,7 @@ async def test_page_and_assets_are_served_by_the_app(client):
         assert f"/verifikasi/static/{asset}" in r.text
         a = await client.get(f"/verifikasi/static/{asset}")
         assert a.status_code == 200 and kind in a.headers["content-type"], asset
-    assert (await client.get("/verifikasi/static/../page.py")).status_code == 404
+    assert_problem(await client.get("/verifikasi/static/../page.py"), "not-found")
 
 
 # (from tests/api/test_api_polish.py: the page opens on the newest periode with data)
