@@ -1,4 +1,4 @@
-"""The authorization matrix (tests/authz_matrix.py) walked against the running service: every
+"""The authorization matrix (tests/support/authz_matrix.py) walked against the running service: every
 operation with every role, keyed nasional, in scope (`16`, `16.07`) and out of scope (`15`,
 `15.01`); allowed calls must succeed, refused ones get exactly the matrix's status. An
 endpoint without a matrix entry fails `test_every_route_has_a_rule`."""
@@ -42,12 +42,12 @@ def app():
 
 
 def test_every_route_has_a_rule(app):
-    """A new endpoint needs a row in tests/authz_matrix.py (MATRIX, or PUBLIC when it is served
+    """A new endpoint needs a row in tests/support/authz_matrix.py (MATRIX, or PUBLIC when it is served
     without a key); a row for an endpoint that is gone fails too."""
     documented = {op.id for op in m.MATRIX} | {f"{p.method} {p.path}" for p in m.PUBLIC + m.KEY_IN_PATH}
     assert len(documented) == len(m.MATRIX) + len(m.PUBLIC) + len(m.KEY_IN_PATH), "an operation is listed twice"
     served = {f"{method} {path}" for method, path in _routes(app.routes)}
-    assert served - documented == set(), "endpoints without an authorization rule in tests/authz_matrix.py"
+    assert served - documented == set(), "endpoints without an authorization rule in tests/support/authz_matrix.py"
     assert documented - served == set(), "matrix rows for endpoints the app does not serve"
     in_doc = {f"{method.upper()} {path}" for path, ops in app.openapi()["paths"].items() for method in ops}
     assert in_doc - documented == set()

@@ -8,7 +8,7 @@ import random
 import asyncpg
 
 from app.sync.schemas import ChangeLine, EndLine
-from tests.support.common import asyncpg_params, auth
+from tests.support.common import asyncpg_params, auth, eventually
 from tests.support.helpers import post_records, submission_ids
 from tests.support.sync_helpers import (
     db_changes,
@@ -124,13 +124,9 @@ async def test_an_api_write_blocked_mid_transaction_is_waited_for(client, enum_k
         await locker.execute("SELECT * FROM rekap_status WHERE kode_kabkota = '16.07' FOR UPDATE")
         blocked = asyncio.create_task(post_records(client, enum_key, 2))
         # Wait until the blocked batch holds its transaction id (it waits on our lock).
-        for _ in range(200):
-            waiting = await pg.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE '%INSERT INTO submissions%'")
-            if waiting:
-                break
-            await asyncio.sleep(0.02)
+        waiting = await eventually(lambda: pg.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE '%INSERT INTO submissions%'"), every=0.02)
         assert waiting, "the batch did not block"
         other = submission_ids(await post_records(client, enum_key, 3, kode_wilayah="16.71"))
         lines, end = await pull(client, walidata)
