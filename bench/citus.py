@@ -57,7 +57,7 @@ def main(argv: list[str]) -> None:
     prefix = os.environ.get("KUMKM_CITUS_PG")
     if not prefix:
         sys.exit("KUMKM_CITUS_PG is not set: build Citus with ops/citus/build.sh (docs/operations.md)")
-    from tests.citus_cluster import Cluster
+    from tests.support.citus_cluster import Cluster
 
     results = {}
     with Service() as one:

@@ -9,7 +9,7 @@ of 100) and dashboards (capaian pendataan), and
    time from the kill to the first acknowledged write (the service is given both hosts).
 
 With --patroni, the national topology instead (docs/operations.md, "High availability with
-Patroni"; tests/patroni_cluster.py): etcd and two Patroni nodes on the wheel's PostgreSQL 18,
+Patroni"; tests/support/patroni_cluster.py): etcd and two Patroni nodes on the wheel's PostgreSQL 18,
 the service on the multi-host DATABASE_URL, the same load, and the time from the kill to the
 first acknowledged write when the leader's postmaster is SIGKILLed (Patroni restarts it in
 place) and when the whole leader node is (Patroni fails over to the synchronous standby), then
@@ -209,12 +209,12 @@ def main(argv: list[str]) -> None:
 
 
 def patroni(args: argparse.Namespace) -> None:
-    """Failover by Patroni: etcd and two Patroni nodes (tests/patroni_cluster.py, with
+    """Failover by Patroni: etcd and two Patroni nodes (tests/support/patroni_cluster.py, with
     ops/patroni/patroni.yml), the service on the multi-host DATABASE_URL, the load above."""
     import pytest
 
-    from tests.patroni_cluster import PatroniCluster, require
-    from tests.serve_helpers import reachable_tmp
+    from tests.support.patroni_cluster import PatroniCluster, require
+    from tests.support.serve_helpers import reachable_tmp
 
     try:
         python = require("bench failover --patroni")

@@ -19,7 +19,7 @@ import aiohttp
 import orjson
 
 from bench.harness import SUMSEL_2022, Service, fmt, percentile, record
-from tests.openrosa_helpers import instance
+from tests.support.openrosa_helpers import instance
 
 BOUNDARY = "----kumkmbench7MA4YWxkTrZu0gW"
 

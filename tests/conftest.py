@@ -1,6 +1,8 @@
 """One real PostgreSQL per test run (embedded, in a temporary directory, unless DATABASE_URL
 names a server, where a throw-away database is made), one live service on loopback, and a
-clean slate for every test."""
+clean slate for every test. The fixtures every kind of test shares are here; the helpers they
+import are in tests/support. Each test is marked with its kind, the folder it is in
+(tests/unit, tests/api, tests/ops): `pytest -m unit` runs the fast part alone."""
 from __future__ import annotations
 
 import asyncio
@@ -22,21 +24,28 @@ from sqlalchemy.engine import make_url
 from app.infra import db
 from app.keys import service as auth_service
 from app.web.server import uvicorn_options
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.common import ARTIFACTS, Keys, asyncpg_params, auth
 
-MUTABLE_TABLES = ("access_log", "target_pendataan", "rekap_status", "changes", "submission_history", "openrosa_instances",
-                  "submission_versions", "submissions", "sync_records", "api_keys",
-                  "predikat_skala_band", "predikat_skala", "indikator_realisasi", "indikator_target",
-                  "indikator", "sasaran", "tujuan")
+# Names other modules imported from here before tests/support held them.
+__all__ = ["ARTIFACTS", "Keys", "asyncpg_params", "auth"]
+
+TESTS = Path(__file__).resolve().parent
+KINDS = ("unit", "api", "ops")
 
 
-def asyncpg_params(url: str) -> dict:
-    u = make_url(url)
-    params = {"user": u.username or "postgres", "database": u.database, "password": u.password}
-    host = u.query.get("host") or u.host
-    params["host"] = host
-    if u.port or u.query.get("port"):
-        params["port"] = int(u.port or u.query.get("port"))
-    return params
+def pytest_collection_modifyitems(config, items):
+    """The kind of a test is the folder it is in. A unit test has no database and no server:
+    one that asks for them is a mistake of placement, told at collection."""
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        parts = path.relative_to(TESTS).parts if path.is_relative_to(TESTS) else ()
+        kind = parts[0] if len(parts) > 1 and parts[0] in KINDS else None
+        if kind is None:            # a file straight in tests/ (not yet sorted) has no kind
+            continue
+        item.add_marker(kind)
+        if kind == "unit" and {"database_url", "live_server"} & set(item.fixturenames):
+            raise pytest.UsageError(f"{item.nodeid} uses the database or the service: it belongs in tests/api")
 
 
 def _make_database() -> tuple[str, callable]:
@@ -72,15 +81,16 @@ def _make_database() -> tuple[str, callable]:
 
 class LiveServer:
     def __init__(self, app):
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
+        # The socket stays bound from here to uvicorn's listen: a port picked, closed and bound
+        # again later could be taken in between by any connection on a busy machine.
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                 loop="asyncio", lifespan="on", **uvicorn_options())
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def start(self):
         self.thread.start()
@@ -93,14 +103,34 @@ class LiveServer:
     def stop(self):
         self.server.should_exit = True
         self.thread.join(timeout=30)
+        self.sock.close()
+
+
+async def _tables_to_empty(url: str) -> tuple[str, ...]:
+    """Every table of the migrated database but those the migrations fill (wilayah, periode,
+    predikat_bawaan, alembic_version): read from the catalog, so a new table is emptied
+    between tests without anyone listing it."""
+    conn = await asyncpg.connect(**asyncpg_params(url))
+    try:
+        tables = await conn.fetch("SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables "
+                                  "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")
+        return tuple([t["name"] for t in tables
+                      if not await conn.fetchval(f"SELECT EXISTS (SELECT FROM {t['name']})")])
+    finally:
+        await conn.close()
+
+
+TABLES_TO_EMPTY = pytest.StashKey[tuple[str, ...]]()
 
 
 @pytest.fixture(scope="session")
-def database_url():
+def database_url(pytestconfig):
     url, drop = _make_database()
     db.set_url(url)
     os.environ["DATABASE_URL"] = url
     db.migrate(url)
+    # read here, before any fixture or test wrote a row
+    pytestconfig.stash[TABLES_TO_EMPTY] = asyncio.run(_tables_to_empty(url))
     yield url
     drop()
 
@@ -129,43 +159,17 @@ def clean_slate(request):
     if "database_url" not in request.fixturenames:
         return
     url = request.getfixturevalue("database_url")
+    tables = request.config.stash[TABLES_TO_EMPTY]
 
     async def truncate():
         conn = await asyncpg.connect(**asyncpg_params(url))
         try:
-            await conn.execute(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE")
+            await conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         finally:
             await conn.close()
 
     asyncio.run(truncate())
     auth_service.clear_cache()
-
-
-class Keys:
-    """Makes API keys straight in the database, as `kumkm apikey create` would."""
-
-    def __init__(self, url: str):
-        self.url = url
-
-    async def make(self, role: str, wilayah: str | None = None, *, name: str | None = None,
-                   pii: bool = False, expires_at=None, successor_of: str | None = None) -> str:
-        """A new key; `successor_of` (a key) makes it that key's holder's next key, as
-        `kumkm apikey rotate` does, instead of a new holder."""
-        key = auth_service.new_key()
-        conn = await asyncpg.connect(**asyncpg_params(self.url))
-        try:
-            identity = None
-            if successor_of is not None:
-                identity = await conn.fetchval("SELECT identity_id FROM api_keys WHERE key_hash = $1",
-                                               auth_service.hash_key(successor_of))
-            await conn.execute(
-                "INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash, pii, expires_at, "
-                "identity_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                name or f"{role}-{wilayah or 'nasional'}", role, wilayah, key[:14],
-                auth_service.hash_key(key), pii, expires_at, identity)
-        finally:
-            await conn.close()
-        return key
 
 
 @pytest.fixture
@@ -177,10 +181,6 @@ def keys(database_url):
 async def client(live_server):
     async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as c:
         yield c
-
-
-def auth(key: str) -> dict:
-    return {"Authorization": f"Bearer {key}"}
 
 
 # The keys many tests act with, made fresh for each test as `kumkm apikey create` would. The
@@ -237,18 +237,11 @@ async def plain_admin(keys):
 
 # ---------------------------------------------------------------- browser tests (Debian chromium)
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-# No network beyond loopback in tests, and nothing Chromium would fetch for itself.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
 @pytest.fixture(scope="session")
 def chromium():
-    """Debian's chromium, installed by tests.debian when missing (the dashboard and the
+    """Debian's chromium, installed by tests.support.debian when missing (the dashboard and the
     verifikasi page are tested in it)."""
-    from tests.debian import ensure_installed
+    from tests.support.debian import ensure_installed
 
     ensure_installed(CHROMIUM, ["chromium", "fonts-dejavu-core"], "the browser tests")
     ARTIFACTS.mkdir(exist_ok=True)

@@ -15,7 +15,7 @@ write's body is read); the services ask again with the wilayah once they know it
 A key has one role and at most one wilayah (a provinsi or kabupaten/kota; none = national).
 Scope is the whole of a key's authority: a key acts on, and reads, only what lies inside its
 wilayah. The full matrix (role x scope x endpoint) is docs/authorization.md, generated from
-tests/authz_matrix.py, which walks it against the running service; docs/authorization-code.md
+tests/support/authz_matrix.py, which walks it against the running service; docs/authorization-code.md
 says where a new route declares its action."""
 from __future__ import annotations
 

