@@ -82,6 +82,10 @@ CREATE INDEX changes_order ON changes (kode_provinsi, xid, id);
 DROP TRIGGER submissions_rekap_ins ON submissions;
 DROP TRIGGER submissions_rekap_upd ON submissions;
 DROP TRIGGER submissions_rekap_del ON submissions;
+-- The Basis Data Tunggal's linker queue (migration 0011) is filled the same way; the registry
+-- of entities is not kept on a Citus cluster yet (docs/registry.md), so its trigger goes too.
+DROP TRIGGER submissions_kumkm_ins ON submissions;
+DROP TRIGGER submissions_kumkm_upd ON submissions;
 
 -- The walidata line is a function of its arguments only (to_char with a fixed numeric format,
 -- AT TIME ZONE 'UTC'); migration 0007 declared it STABLE to be safe. Citus refuses a STABLE
