@@ -13,7 +13,7 @@ from app.core.settings import settings
 from app.infra import citus, db
 from app.security.access import ROLES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 # Files this CLI writes that hold personal data (exports, the walidata's pulled feed and
@@ -1117,6 +1117,3 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return args.func(args)
 
-
-if __name__ == "__main__":
-    sys.exit(main())
