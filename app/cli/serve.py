@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from app.cli.common import ROOT
-from app.core.settings import settings
+from app.core.settings import Settings, settings, use
 from app.infra import db
 
 
@@ -62,14 +62,9 @@ def cmd_serve(args) -> int:
     embedded_server = not settings.database_url
     url = db.resolve_url()
     _migrate_or_keep_trying()
-    # Workers and the reloader are separate processes: hand them the resolved URL so they
-    # attach to the same server instead of each starting one.
-    # (This process may run the app itself with one worker: its settings say the same.)
-    os.environ["DATABASE_URL"] = settings.database_url = url
-    os.environ["KUMKM_SKIP_MIGRATE"] = "1"
-    settings.skip_migrate = True
-    os.environ["KUMKM_BIND_HOST"] = settings.bind_host = args.host
-    _say_how_metrics_are_guarded(args.host)
+    handed = {"DATABASE_URL": url, "KUMKM_SKIP_MIGRATE": "1", "KUMKM_BIND_HOST": args.host,
+              # every worker process configures JSON logging at start-up (see app.main.lifespan)
+              "KUMKM_JSON_LOGS": args.log_level.upper()}
     if args.workers > 1 and not settings.prometheus_multiproc_dir:
         import atexit
         import shutil
@@ -78,7 +73,9 @@ def cmd_serve(args) -> int:
         # one metrics directory for all workers, so /metrics sums them; gone when serve ends
         metrics_dir = tempfile.mkdtemp(prefix="kumkm-metrics-")
         atexit.register(shutil.rmtree, metrics_dir, True)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.prometheus_multiproc_dir = metrics_dir
+        handed["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    _hand_to_workers(handed)
+    _say_how_metrics_are_guarded(args.host)
     if embedded_server:
         _supervise(settings.data_dir / "pgdata")
     # uvicorn shuts down gracefully on SIGTERM and then raises the signal again with the handler
@@ -86,8 +83,6 @@ def cmd_serve(args) -> int:
     # the spot, before the exit hooks that stop the embedded server it started: make it a
     # normal exit instead.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    # every worker process configures JSON logging at start-up (see app.main.lifespan)
-    os.environ["KUMKM_JSON_LOGS"] = settings.json_logs = args.log_level.upper()
     try:
         uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
                     reload=args.reload, reload_dirs=[str(ROOT / "app")] if args.reload else None,
@@ -97,6 +92,17 @@ def cmd_serve(args) -> int:
     except KeyboardInterrupt:    # SIGINT, raised again by uvicorn after its graceful shutdown
         pass
     return 0
+
+
+def _hand_to_workers(values: dict[str, str]) -> None:
+    """The one place where settings change after the start, before the app is built: the
+    workers and the reloader are separate processes, which read them from the environment (the
+    resolved URL, so that they attach to the same server instead of each starting one; the
+    schema migrated here already; the address bound; JSON logs; the shared metrics directory).
+    This process may run the app itself (one worker): it takes the same values, as a new
+    Settings read from the same environment."""
+    os.environ.update(values)
+    use(Settings.from_env())
 
 
 def _migrate_or_keep_trying() -> None:
