@@ -95,6 +95,8 @@ ROLE_FORBIDDEN = _kind("role-forbidden", 403, "Forbidden", "the key's role may n
 OUTSIDE_SCOPE = _kind("outside-scope", 403, "Forbidden", "the wilayah is outside the key's scope")
 FORBIDDEN = _kind("forbidden", 403, "Forbidden", "refused for another reason the detail names")
 NOT_FOUND = _kind("not-found", 404, "Not Found", "no such record, wilayah, version, target or indicator")
+METHOD_NOT_ALLOWED = _kind("method-not-allowed", 405, "Method Not Allowed",
+                           "the path does not serve this HTTP method; the `Allow` header names those it does")
 STATE_CONFLICT = _kind("state-conflict", 409, "Conflict",
                        "the record is no longer at the version/status the request saw; the body "
                        "carries current_status and current_version")
