@@ -57,7 +57,7 @@ def cmd_db_start(args) -> int:
     import signal
     import threading
 
-    from app.infra import embedded, standby
+    from app.infra import embedded, fencing, standby
     from app.observability.logs import configure
 
     if settings.database_url:
@@ -75,13 +75,13 @@ def cmd_db_start(args) -> int:
     supervisor = embedded.Supervisor(pgdata)
     supervisor.start()
     try:
-        info = standby.running(pgdata)
+        info = fencing.running(pgdata)
         role = "a standby" if (pgdata / "standby.signal").exists() else "the primary"
         print(f"embedded PostgreSQL in {pgdata}: running (pid {info.pid}), {role}; restarted when its "
               "postmaster dies; SIGTERM or Ctrl-C stops it", flush=True)
-        why = embedded.fenced(pgdata)
+        why = fencing.fenced(pgdata)
         if why is not None:
-            print(embedded.describe_fence(pgdata, why), flush=True)
+            print(fencing.describe_fence(pgdata, why), flush=True)
         print(f"DATABASE_URL={standby.url_of(info.socket_dir, info.port or 5432)}", flush=True)
         while not stopping.wait(1.0):
             pass
@@ -95,7 +95,7 @@ def cmd_db_start(args) -> int:
 def cmd_db_status(args) -> int:
     import time
 
-    from app.infra import embedded
+    from app.infra import fencing
 
     if settings.database_url:
         print(f"DATABASE_URL: {safe_url(db.normalize_url(settings.database_url))}")
@@ -108,13 +108,13 @@ def cmd_db_status(args) -> int:
             break
         time.sleep(0.5)
     if s is None:
-        why = embedded.fenced(pgdata)
+        why = fencing.fenced(pgdata)
         print(f"embedded PostgreSQL in {pgdata}: not running"
-              + (f" ({embedded.describe_fence(pgdata, why)})" if why is not None else ""))
+              + (f" ({fencing.describe_fence(pgdata, why)})" if why is not None else ""))
         return 3
     if s["role"] == "fenced":
         print(f"embedded PostgreSQL in {pgdata}: running (pid {s['pid']}), an old primary, "
-              f"{embedded.describe_fence(pgdata, s['fence'])}")
+              f"{fencing.describe_fence(pgdata, s['fence'])}")
     elif s["role"] == "standby":
         print(f"embedded PostgreSQL in {pgdata}: running (pid {s['pid']}), a standby (receiver "
               f"{s['receiver']}); `kumkm replica status` says of which primary and how far behind")
@@ -128,13 +128,13 @@ def cmd_db_status(args) -> int:
 def _server_state(pgdata: Path) -> dict | None:
     """describe() of a server that accepts connections to the registry's database (a fresh
     data directory is restarted once after initdb, and has no such database before), else None."""
-    from app.infra import standby
+    from app.infra import fencing, standby
 
-    if not (pgdata / "PG_VERSION").exists() or standby.running(pgdata) is None:
+    if not (pgdata / "PG_VERSION").exists() or fencing.running(pgdata) is None:
         return None
     try:
         s = standby.describe(pgdata)
-        info = standby.running(pgdata)
+        info = fencing.running(pgdata)
         if info is None or not standby.query(info.socket_dir, info.port or 5432,
                                              "SELECT 1 FROM pg_database WHERE datname = 'kumkm'"):
             return None

@@ -65,7 +65,7 @@ def cmd_replica_create(args) -> int:
 
 
 def cmd_replica_promote(args) -> int:
-    from app.infra import embedded, standby
+    from app.infra import fencing, standby
 
     try:
         done = standby.promote(Path(args.data_dir))
@@ -89,7 +89,7 @@ def cmd_replica_promote(args) -> int:
           "one started with one host, e.g. `kumkm serve` on the old primary's KUMKM_DATA_DIR, must be "
           "restarted with this DATABASE_URL)")
     if old.get("data_directory"):
-        print(f"next: {embedded.rejoin_hint(Path(old['data_directory']), {'promoted': done['data_dir']})}")
+        print(f"next: {fencing.rejoin_hint(Path(old['data_directory']), {'promoted': done['data_dir']})}")
     return 0
 
 
@@ -116,12 +116,12 @@ def cmd_replica_status(args) -> int:
     made of it, the servers given, and the standbys made of those (after a failover the new
     primary is among them). Exit 0 when exactly one takes writes, 3 when none does, 4 when
     more than one does (two primaries: fence one now), 1 when one could not be asked."""
-    from app.infra import embedded, standby
+    from app.infra import fencing, standby
 
     primary = _primary_pgdata(args).expanduser().resolve()
     dirs = [primary] + [Path(d).expanduser().resolve() for d in args.data_dir or []]
     for d in list(dirs):
-        dirs += [k for k in standby.known(d) if k not in dirs]
+        dirs += [k for k in fencing.known(d) if k not in dirs]
     writable, unreachable = [], False
     for d in dirs:
         try:
@@ -132,11 +132,11 @@ def cmd_replica_status(args) -> int:
             continue
         if s["role"] == "not running":
             print(f"not running  {s['data_dir']}"
-                  + (f"  ({embedded.describe_fence(d, s['fence'])})" if s.get("fence") is not None else ""))
+                  + (f"  ({fencing.describe_fence(d, s['fence'])})" if s.get("fence") is not None else ""))
             continue
         if s["role"] == "fenced":
             print(f"FENCED   {s['data_dir']}  pid {s['pid']}  {s['url']}")
-            print(f"  {embedded.describe_fence(d, s['fence'])}")
+            print(f"  {fencing.describe_fence(d, s['fence'])}")
             continue
         if s["role"] == "primary":
             writable.append(d)

@@ -162,10 +162,20 @@ def _supervise(pgdata: Path) -> None:
 
     from app.infra.embedded import Supervisor
 
-    supervisor = Supervisor(pgdata)
+    supervisor = Supervisor(pgdata, on_restart=_count_restart)
     supervisor.start()
     # atexit runs the last registered first: this before the wheel's hook that stops the server
     atexit.register(supervisor.stop)
+
+
+def _count_restart() -> None:
+    """kumkm_db_restarts_total, on the workers' /metrics. Imported at the first restart, not
+    before: prometheus_client chooses multiprocess mode once, when it is first imported, and
+    only after PROMETHEUS_MULTIPROC_DIR is set (_hand_to_workers) does this process's count land
+    in the directory the workers sum."""
+    from app.infra.health import DB_RESTARTS
+
+    DB_RESTARTS.inc()
 
 
 def _say_how_metrics_are_guarded(host: str) -> None:
