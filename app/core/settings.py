@@ -221,7 +221,7 @@ def use(new: Settings) -> Settings:
     """Make `new` this process's settings; returns the ones it replaces. For `kumkm serve`'s
     start-up and the tests only (see the module's docstring)."""
     global _current
-    if not isinstance(new, Settings):
+    if type(new) is not Settings:     # not isinstance: `settings` itself passes for one, and would loop
         raise TypeError(f"use() takes a Settings, not {type(new).__name__}")
     before, _current = _current, new
     return before

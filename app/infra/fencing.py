@@ -35,8 +35,6 @@ FENCE_SETTING = "default_transaction_read_only"
 
 def fenced(pgdata: Path) -> dict[str, Any] | None:
     """The fence record of this data directory (FENCE_MARK), None when it is not fenced."""
-    import json
-
     try:
         said = json.loads((Path(pgdata) / FENCE_MARK).read_text())
     except FileNotFoundError:
@@ -54,8 +52,6 @@ def _give_to_owner(path: Path, pgdata: Path) -> None:
 
 
 def write_fence_mark(pgdata: Path, why: dict[str, Any]) -> None:
-    import json
-
     path = Path(pgdata) / FENCE_MARK
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(why, indent=1) + "\n")
