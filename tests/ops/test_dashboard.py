@@ -258,7 +258,7 @@ async def test_dashboard_explains_in_indonesian_what_went_wrong(live_server, bro
     # The new key's start (choices refilled, then the last choice shown again from the URL)
     # must be over before choosing: otherwise the refill resets the choice made meanwhile.
     await expect(page.locator("#kunci-aktif")).to_be_visible()
-    await expect(message).not_to_have_text("Memuat…")
+    await expect(page.locator("#filter")).not_to_have_attribute("aria-busy", "true")
     await page.select_option("#periode", "2024")
     await page.select_option("#provinsi", "16")
     await page.click("#tampilkan")

@@ -324,6 +324,9 @@ async function start() {
   requestSeq++;
   $("hasil").hidden = true;
   $("tampilkan").disabled = true;
+  // the choices are refilled and set from the address until the start is over: say so, for a
+  // screen reader and for whoever waits to choose (a choice made meanwhile would be reset)
+  $("filter").setAttribute("aria-busy", "true");
   try {
     me = await apiJson("/me");
     showKeySaved();
@@ -345,6 +348,8 @@ async function start() {
     await show(wilayah);
   } catch (e) {
     gagal(e);
+  } finally {
+    $("filter").removeAttribute("aria-busy");
   }
 }
 
