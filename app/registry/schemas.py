@@ -39,10 +39,6 @@ class Pisahkan(_Strict):
     catatan: str | None = _CATATAN
 
 
-class BatalBukanSama(_Strict):
-    catatan: str | None = _CATATAN
-
-
 class Ringkasan(BaseModel):
     """One entity in a list or beside another in a candidate."""
     id_kumkm: str
