@@ -26,10 +26,12 @@ id order after that (a verifikator's merge and a link never interleave on one en
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -309,3 +311,110 @@ async def tautkan_semua(batas: int = BATAS, *, transaction: Callable[[], Any] | 
         total.tambah(hasil)
         if kemajuan is not None:
             kemajuan(hasil)
+
+
+# ---------------------------------------------------------------- the background task
+#
+# `kumkm serve` links in the background: every worker process runs a Linker, and one at a time
+# links (a session advisory lock, taken for a turn and given back when the queue is empty, so
+# a worker that stops or dies hands over at once). The others find the lock taken and look
+# again a second later. Woken by polling, every POLL_SECONDS: one index probe of an empty
+# queue, cheaper than a NOTIFY in the decision's transaction (NOTIFY serialises the commits of
+# every notifying transaction on one lock, the decisions' hot path; docs/registry.md).
+
+# The session advisory lock of a turn (any constant no other lock of the service uses:
+# "kumkm-linker" in ASCII, 8 bytes).
+KUNCI_LATAR = int.from_bytes(b"kumkmlnk", "big", signed=True)
+POLL_SECONDS = 1.0
+MAX_BACKOFF = 30.0
+
+_GILIRAN = (f"SELECT CASE WHEN EXISTS (SELECT 1 FROM kumkm_antrian) "
+            f"THEN pg_try_advisory_lock({KUNCI_LATAR}) ELSE false END")
+# all of this connection's session locks: the turn's, however many times a failed turn left it taken
+_LEPAS_GILIRAN = "SELECT pg_advisory_unlock_all()"
+
+
+class Linker:
+    """The background linker of one process (app.main's lifespan): start() returns at once
+    (start-up and readiness never wait for it), stop() cancels it (a batch in flight rolls back
+    and is taken again by the next turn, here or in another process)."""
+
+    def __init__(self, poll: float = POLL_SECONDS, batas: int = BATAS_LATAR):
+        self.poll = poll
+        self.batas = batas
+        self._task: asyncio.Task[None] | None = None
+        self._engine: Any = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="kumkm-registry-linker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._task = None
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    def _get_engine(self) -> Any:
+        from app.infra import db
+
+        if self._engine is None:
+            # Its own two connections, to the server itself (a session lock does not survive a
+            # transaction pooler): one holds the turn, one runs the batches. Never the requests'.
+            self._engine = db.make_engine(db.direct_url(), pool_size=2, application_name="kumkm-linker")
+        return self._engine
+
+    async def _run(self) -> None:
+        from app.infra import citus, health
+
+        delay = self.poll
+        failures = 0
+        while True:
+            await asyncio.sleep(delay)
+            # Not before the schema is there; not on Citus, whose distribute.sql drops the
+            # queue's trigger (the registry is not kept there yet: docs/registry.md).
+            if not health.state.ready or citus.enabled():
+                delay = self.poll
+                continue
+            try:
+                await self.giliran()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                delay = min(self.poll * 2 ** failures, MAX_BACKOFF)
+                # the first failure loudly, the repeats quietly (the database's own outage is
+                # logged by app.infra.health); the batch rolled back and waits in the queue
+                (log.warning if failures == 1 else log.debug)(
+                    "registry linker failed (%s: %s); trying again in %.0f s", type(exc).__name__, exc, delay)
+                continue
+            if failures:
+                log.warning("registry linker works again after %d failures", failures)
+            failures = 0
+            delay = self.poll
+
+    async def giliran(self) -> Hasil:
+        """One turn: if the queue has rows and no other process holds the turn, link until it
+        is empty. What it did (nothing when another process had the turn)."""
+        from sqlalchemy import text
+
+        engine = self._get_engine()
+        async with engine.connect() as holder:
+            holder = await holder.execution_options(isolation_level="AUTOCOMMIT")
+            if not (await holder.execute(text(_GILIRAN))).scalar():
+                return Hasil()
+            try:
+                started = time.monotonic()
+                hasil = await tautkan_semua(self.batas, transaction=engine.begin)
+                if hasil.diambil:
+                    log.info("registry linker: %d records, %d links, %d entities created, %d links removed, "
+                             "%d candidates in %.2f s", hasil.diambil, hasil.ditautkan, hasil.dibuat, hasil.dilepas,
+                             hasil.kandidat, time.monotonic() - started)
+                return hasil
+            finally:
+                await holder.execute(text(_LEPAS_GILIRAN))
