@@ -1,10 +1,15 @@
-"""The national id of an entitas KUMKM: `U` (usaha) or `K` (koperasi), 9 digits from the
-sequence `kumkm_nomor`, and a check digit: the Damm algorithm over "<1 for K, 2 for U><9 digits>"
-(it catches every single-digit error and every adjacent transposition). Pure."""
+"""The national id of a KUMKM entity (`id_kumkm`), printable and with a check digit.
+
+`U` (usaha, UMKM) or `K` (koperasi), nine digits of the sequence `kumkm_nomor` zero-padded,
+and one check digit: the Damm algorithm over "<1 for K, 2 for U><nine digits>". Damm catches
+every single-digit error and every adjacent transposition (the two typing mistakes people make
+most), and, since the letter is in the checked digits, a U typed for a K too. Pure functions.
+"""
 from __future__ import annotations
 
 import re
 
+# The Damm quasigroup of order 10 (weakly totally anti-symmetric, zero diagonal).
 _DAMM = (
     (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
     (7, 0, 9, 2, 1, 5, 4, 8, 6, 3),
@@ -17,37 +22,48 @@ _DAMM = (
     (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
     (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
 )
-_PREFIX = {"koperasi": "K", "umkm": "U"}
-_LEAD = {"K": "1", "U": "2"}
+
+HURUF = {"umkm": "U", "koperasi": "K"}
+JENIS = {"U": "umkm", "K": "koperasi"}
+_ANGKA_HURUF = {"K": "1", "U": "2"}
+DIGITS = 9
+MAX_NOMOR = 10**DIGITS - 1
+LENGTH = 1 + DIGITS + 1
 _FORM = re.compile(r"^[UK][0-9]{10}$")
-_SEPARATORS = re.compile(r"[\s\-]+")
+# what a person may type around the id: spaces, hyphens, dots
+_SEPARATORS = re.compile(r"[\s\-.]+")
 
 
 def damm(digits: str) -> int:
+    """The Damm check digit of a string of decimal digits."""
     interim = 0
-    for d in digits:
-        interim = _DAMM[interim][int(d)]
+    for ch in digits:
+        interim = _DAMM[interim][ord(ch) - 48]
     return interim
 
 
 def make(jenis: str, nomor: int) -> str:
-    """The canonical id of entity number `nomor` of `jenis` (umkm | koperasi)."""
-    if not 0 < nomor < 10**9:
-        raise ValueError("nomor di luar 1..999999999")
-    prefix = _PREFIX[jenis]
-    body = f"{nomor:09d}"
-    return f"{prefix}{body}{damm(_LEAD[prefix] + body)}"
+    """The canonical id of entity number `nomor` (from the sequence) of `jenis` ('umkm' or
+    'koperasi', or the letter itself)."""
+    huruf = HURUF.get(jenis, jenis)
+    if huruf not in _ANGKA_HURUF:
+        raise ValueError(f"jenis {jenis!r} bukan umkm atau koperasi")
+    if not 1 <= nomor <= MAX_NOMOR:
+        raise ValueError(f"nomor {nomor} di luar 1..{MAX_NOMOR}")
+    body = f"{nomor:0{DIGITS}d}"
+    return f"{huruf}{body}{damm(_ANGKA_HURUF[huruf] + body)}"
 
 
 def normalise(text: str) -> str:
-    """The canonical form of a typed id (lower case, spaces and hyphens accepted); ValueError
-    with the reason (Indonesian, naming id_kumkm) when it cannot be one."""
-    s = _SEPARATORS.sub("", text).upper()
-    if not _FORM.match(s):
-        raise ValueError("id_kumkm harus U atau K diikuti 10 angka, mis. U0000012347")
-    if damm(_LEAD[s[0]] + s[1:]) != 0:
+    """The canonical form of an id as a person typed it (lower case, spaces, hyphens and dots
+    allowed: `u-000-001-234-7`). ValueError, its message saying what is wrong (in the users'
+    language, naming `id_kumkm`), when it is not an id or its check digit does not match."""
+    compact = _SEPARATORS.sub("", text).upper()
+    if not _FORM.match(compact):
+        raise ValueError("id_kumkm harus huruf U (usaha) atau K (koperasi) diikuti 10 angka, mis. U0000012347")
+    if damm(_ANGKA_HURUF[compact[0]] + compact[1:]) != 0:
         raise ValueError("id_kumkm salah ketik: angka periksa tidak cocok")
-    return s
+    return compact
 
 
 def valid(text: str) -> bool:
@@ -59,4 +75,5 @@ def valid(text: str) -> bool:
 
 
 def jenis_of(id_kumkm: str) -> str:
-    return "koperasi" if id_kumkm[0] == "K" else "umkm"
+    """'umkm' or 'koperasi', from the letter of a canonical id."""
+    return JENIS[id_kumkm[0]]

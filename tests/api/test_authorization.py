@@ -93,18 +93,25 @@ class Walk(m.Context):
     async def fresh_scale(self) -> None:
         await self.call(self.admin, "PUT", f"/api/v1/indikator/predikat/{m.AREA}", json=m.SCALE)
 
-    async def fresh_entitas(self, records: int = 1) -> tuple[str, list[str]]:
-        recs = [await self.fresh_record("diterima") for _ in range(records)]
+    async def fresh_entitas(self, records: int = 1) -> tuple[str, list[str], int]:
+        """Accepted records of one usaha (one NIB), linked into one entity by the service's linker."""
+        nib = f"{self.seq():013d}"
+        recs = [m._umkm(nib=nib) for _ in range(records)]
+        for rec in recs:
+            await self.call(self.owner, "POST", "/api/v1/submissions", json=rec)
+            await self.call(self.admin, "POST", f"/api/v1/submissions/{rec['submission_id']}/verifikasi",
+                            json={"status": "diterima", "version": 1})
         async with self.pg_lock:
-            return await registry_helpers.entitas(self.pg, recs), [r["submission_id"] for r in recs]
+            e = await registry_helpers.entitas(self.pg, recs)
+            return e, [r["submission_id"] for r in recs], await registry_helpers.versi(self.pg, e)
 
     async def fresh_kandidat(self) -> tuple[int, str, str]:
-        (a, _), (b, _) = await self.fresh_entitas(), await self.fresh_entitas()
+        (a, _, _), (b, _, _) = await self.fresh_entitas(), await self.fresh_entitas()
         async with self.pg_lock:
             return await registry_helpers.kandidat(self.pg, a, b, kabkota=m.AREA), a, b
 
     async def fresh_bukan_sama(self) -> tuple[str, str]:
-        (a, _), (b, _) = await self.fresh_entitas(), await self.fresh_entitas()
+        (a, _, _), (b, _, _) = await self.fresh_entitas(), await self.fresh_entitas()
         x, y = sorted((a, b))
         async with self.pg_lock:
             await self.pg.execute("INSERT INTO kumkm_bukan_sama (id_a, id_b, oleh) VALUES ($1, $2, 'uji')", x, y)

@@ -130,8 +130,12 @@ async def test_kandidat_queue(client, pg, keys, enum_key, verif):
 # ---------------------------------------------------------------- tautkan, and its undo
 
 async def test_tautkan_then_split_undoes_it(client, pg, enum_key, verif):
-    a, b, ea, eb, kid = await pair(client, pg, enum_key, verif, nib=...)
-    await pg.execute("INSERT INTO kumkm_pengenal VALUES ('nib', '9120009999999', $1)", eb)
+    owner = nik(perempuan=True, serial=4321)
+    a = await accepted(client, enum_key, verif, nama_usaha="Warung Sederhana", nik_pemilik=owner)
+    b = await accepted(client, enum_key, verif, nama_usaha="Toko Sederhana Jaya", nik_pemilik=owner,
+                       periode="2023", nib="9120009999999")
+    ea, eb = await entitas(pg, [a]), await entitas(pg, [b])
+    kid = await kandidat(pg, ea, eb)
     r = await decide(client, verif, kid, "tautkan", 1, 1, catatan="pemilik dan alamat sama")
     assert r.status_code == 200, r.text
     out = r.json()
@@ -158,7 +162,7 @@ async def test_tautkan_then_split_undoes_it(client, pg, enum_key, verif):
     assert undo.json()["ke"] == eb and undo.json()["dihidupkan"] is True
     back = (await get_entitas(client, verif, eb)).json()
     assert (back["id_kumkm"], back["digabung_ke"], back["pengenal"]) == (eb, None, {"nib": ["9120009999999"]})
-    assert [t["dasar"] for t in back["tautan"]] == ["baru"]
+    assert [t["dasar"] for t in back["tautan"]] == ["baru"]      # each link's own rule, restored
     assert [x["aksi"] for x in back["peristiwa"]][-2:] == ["digabung", "dipisah"]
     await assert_whole(pg)
 
@@ -250,28 +254,34 @@ async def test_koperasi_with_umkm_and_self_are_422(client, pg, enum_key, verif):
 
 
 async def test_split_none_all_or_foreign_is_422_and_new_entity_is_undone_by_tautkan(client, pg, enum_key, verif):
-    recs = [await accepted(client, enum_key, verif, nib=NIB, periode="2022"),
-            await accepted(client, enum_key, verif, nib="9120007654321", periode="2023")]
+    # one koperasi over two rounds (the same NIK koperasi), its nomor badan hukum changed
+    recs = [await accepted(client, enum_key, verif, jenis="koperasi", nik_koperasi="1607010000000001",
+                           nomor_badan_hukum="123/BH/XII/2010", periode="2022"),
+            await accepted(client, enum_key, verif, jenis="koperasi", nik_koperasi="1607010000000001",
+                           nomor_badan_hukum="77/BH/III/2023", periode="2023")]
     eid = await entitas(pg, recs)
+    v = await versi(pg, eid)        # 1 or 2: the linker may have linked both in one batch
     other = await accepted(client, enum_key, verif)
     url = f"/api/v1/kumkm/{eid}/pisahkan"
     sids = [r["submission_id"] for r in recs]
-    assert_problem(await client.post(url, json={"versi": 1, "submission_ids": []}, headers=auth(verif)),
+    assert_problem(await client.post(url, json={"versi": v, "submission_ids": []}, headers=auth(verif)),
                    "invalid-input")
-    assert_problem(await client.post(url, json={"versi": 1, "submission_ids": sids}, headers=auth(verif)),
+    assert_problem(await client.post(url, json={"versi": v, "submission_ids": sids}, headers=auth(verif)),
                    "invalid-input")
-    body = assert_problem(await client.post(url, json={"versi": 1, "submission_ids": [other["submission_id"]]},
+    body = assert_problem(await client.post(url, json={"versi": v, "submission_ids": [other["submission_id"]]},
                                             headers=auth(verif)), "invalid-input")
     assert body["errors"][0]["field"] == "submission_ids"
-    r = await client.post(url, json={"versi": 1, "submission_ids": [sids[1]]}, headers=auth(verif))
+    r = await client.post(url, json={"versi": v, "submission_ids": [sids[1]]}, headers=auth(verif))
     assert r.status_code == 200, r.text
     new = r.json()["ke"]
-    assert r.json()["dihidupkan"] is False and idkumkm.valid(new) and new[0] == "U"
-    assert (await get_entitas(client, verif, new)).json()["pengenal"] == {"nib": ["9120007654321"]}
-    assert (await get_entitas(client, verif, eid)).json()["pengenal"] == {"nib": [NIB]}
+    assert r.json()["dihidupkan"] is False and idkumkm.valid(new) and new[0] == "K"
+    # the identifier only the moved record carries goes with it; the one both carry stays
+    assert (await get_entitas(client, verif, new)).json()["pengenal"] == {"nomor_badan_hukum": ["77BHIII2023"]}
+    assert (await get_entitas(client, verif, eid)).json()["pengenal"] == {
+        "nik_koperasi": ["1607010000000001"], "nomor_badan_hukum": ["123BHXII2010"]}
     await assert_whole(pg)
     # undo: merge the new entity back (it was created later, so the original survives)
-    back = await client.post(f"/api/v1/kumkm/{new}/tautkan", json={"versi": 2, "dengan": eid, "versi_dengan": 2},
+    back = await client.post(f"/api/v1/kumkm/{new}/tautkan", json={"versi": 2, "dengan": eid, "versi_dengan": v + 1},
                              headers=auth(verif))
     assert back.status_code == 200, back.text
     assert back.json()["id_kumkm"] == eid
@@ -279,20 +289,23 @@ async def test_split_none_all_or_foreign_is_422_and_new_entity_is_undone_by_taut
 
 
 async def test_concurrent_link_and_split_one_wins(client, pg, enum_key, verif, verif2):
-    for _ in range(4):
-        a, extra = await accepted(client, enum_key, verif), await accepted(client, enum_key, verif)
+    for i in range(4):
+        shared = f"91200000000{i:02d}"
+        a = await accepted(client, enum_key, verif, nib=shared)
+        extra = await accepted(client, enum_key, verif, nib=shared, periode="2023")
         b = await accepted(client, enum_key, verif, periode="2023")
         ea, eb = await entitas(pg, [a, extra]), await entitas(pg, [b])
         kid = await kandidat(pg, ea, eb)
-        link = decide(client, verif, kid, "tautkan", 1, 1)
-        split = client.post(f"/api/v1/kumkm/{ea}/pisahkan", json={"versi": 1, "submission_ids": [a["submission_id"]]},
+        va = await versi(pg, ea)
+        link = decide(client, verif, kid, "tautkan", va, 1)
+        split = client.post(f"/api/v1/kumkm/{ea}/pisahkan", json={"versi": va, "submission_ids": [a["submission_id"]]},
                             headers=auth(verif2))
         results = await asyncio.gather(link, split)
         codes = sorted(r.status_code for r in results)
         assert codes == [200, 409], [r.text for r in results]
         loser = next(r for r in results if r.status_code == 409)
         assert_problem(loser, "state-conflict")
-        assert loser.json().get("current_versi", loser.json().get("current_versi_a")) == 2
+        assert loser.json().get("current_versi", loser.json().get("current_versi_a")) == va + 1
         await assert_whole(pg)
 
 

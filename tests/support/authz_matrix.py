@@ -182,8 +182,8 @@ class Context:
     async def fresh_scale(self) -> None:  # pragma: no cover - set by the test
         raise NotImplementedError
 
-    async def fresh_entitas(self, records: int = 1) -> tuple[str, list[str]]:  # pragma: no cover - set by the test
-        """A new entity in AREA of `records` accepted records: (id_kumkm, submission_ids)."""
+    async def fresh_entitas(self, records: int = 1) -> tuple[str, list[str], int]:  # pragma: no cover - set by the test
+        """A new entity in AREA of `records` accepted records: (id_kumkm, submission_ids, versi)."""
         raise NotImplementedError
 
     async def fresh_kandidat(self) -> tuple[int, str, str]:  # pragma: no cover - set by the test
@@ -322,18 +322,18 @@ async def _batal_bukan_sama(ctx):
 
 
 async def _tautkan(ctx):
-    a, _ = await ctx.fresh_entitas()
-    b, _ = await ctx.fresh_entitas()
-    return Req("POST", f"/api/v1/kumkm/{a}/tautkan", json={"versi": 1, "dengan": b, "versi_dengan": 1})
+    a, _, va = await ctx.fresh_entitas()
+    b, _, vb = await ctx.fresh_entitas()
+    return Req("POST", f"/api/v1/kumkm/{a}/tautkan", json={"versi": va, "dengan": b, "versi_dengan": vb})
 
 
 async def _pisahkan(ctx):
-    e, sids = await ctx.fresh_entitas(2)
-    return Req("POST", f"/api/v1/kumkm/{e}/pisahkan", json={"versi": 1, "submission_ids": sids[:1]})
+    e, sids, v = await ctx.fresh_entitas(2)
+    return Req("POST", f"/api/v1/kumkm/{e}/pisahkan", json={"versi": v, "submission_ids": sids[:1]})
 
 
 async def _entitas(ctx):
-    e, _ = await ctx.fresh_entitas()
+    e, _, _ = await ctx.fresh_entitas()
     return Req("GET", f"/api/v1/kumkm/{e}")
 
 

@@ -1,13 +1,13 @@
-"""Entities for the tests of the entity API and the verifikator's actions: records are posted by
-an enumerator and accepted by a verifikator over HTTP, as in production; the entities and
-candidates over them are then made here in SQL, in the shape the linker (app.registry.service.
-linker) writes, so that these tests do not depend on the linking rules they do not test."""
+"""Entities for the tests of the entity API and the verifikator's actions, made as in
+production: records posted by an enumerator and accepted by a verifikator over HTTP, then
+linked by the service's own background linker (app.registry.linker), which these helpers wait
+for. Candidates with a chosen score are written here in SQL, in the linker's shape, so that a
+test of the queue or of an action does not depend on the scoring rules it does not test."""
 from __future__ import annotations
 
 import json
 
-from app.registry import idkumkm
-from tests.support.common import auth
+from tests.support.common import auth, eventually
 from tests.support.factories import koperasi, umkm
 
 
@@ -22,42 +22,39 @@ async def accepted(client, enum_key, verif_key, jenis: str = "umkm", **over) -> 
     return rec
 
 
-async def entitas(pg, records: list[dict], dasar: str = "baru") -> str:
-    """An entity holding these accepted records (the linker's shape: the entity, its links,
-    its identifiers, its peristiwa `dibuat` and `ditautkan`); returns its id_kumkm."""
+async def linked(pg, records: list[dict]) -> dict[str, str]:
+    """submission_id -> id_kumkm of accepted records, once the linker has linked every one."""
     sids = [r["submission_id"] for r in records]
-    jenis = records[0]["jenis"]
-    nomor = await pg.fetchval("SELECT nextval('kumkm_nomor')")
-    id_kumkm = idkumkm.make(jenis, nomor)
-    head = await pg.fetchrow("SELECT kode_provinsi, kode_kabkota FROM submissions WHERE submission_id = ANY($1::uuid[]) "
-                             "ORDER BY periode DESC LIMIT 1", sids)
-    await pg.execute("INSERT INTO kumkm (id_kumkm, jenis, kode_provinsi, kode_kabkota) VALUES ($1, $2, $3, $4)",
-                     id_kumkm, jenis, head["kode_provinsi"], head["kode_kabkota"])
-    await pg.execute("INSERT INTO kumkm_peristiwa (id_kumkm, aksi, oleh) VALUES ($1, 'dibuat', 'sistem')", id_kumkm)
-    for rec in records:
-        await pg.execute("INSERT INTO kumkm_tautan (submission_id, id_kumkm, periode, dasar) VALUES ($1, $2, $3, $4)",
-                         rec["submission_id"], id_kumkm, rec["periode"], dasar)
-        await pg.execute("INSERT INTO kumkm_peristiwa (id_kumkm, aksi, oleh, detail) VALUES ($1, 'ditautkan', 'sistem', $2)",
-                         id_kumkm, json.dumps({"submission_id": rec["submission_id"], "periode": rec["periode"],
-                                               "dasar": dasar}))
-        for field in ("nib", "nik_koperasi", "nomor_badan_hukum"):
-            value = rec.get(field)
-            if value:
-                value = ("".join(c for c in value if c.isalnum()).upper() if field == "nomor_badan_hukum"
-                         else "".join(c for c in value if c.isdigit()))
-                await pg.execute("INSERT INTO kumkm_pengenal (jenis_pengenal, nilai, id_kumkm) VALUES ($1, $2, $3) "
-                                 "ON CONFLICT DO NOTHING", field, value, id_kumkm)
-    await pg.execute("DELETE FROM kumkm_antrian WHERE submission_id = ANY($1::uuid[])", sids)
-    return id_kumkm
+
+    async def check():
+        rows = await pg.fetch("SELECT submission_id::text AS sid, id_kumkm FROM kumkm_tautan "
+                              "WHERE submission_id = ANY($1::uuid[])", sids)
+        return {r["sid"]: r["id_kumkm"] for r in rows} if len(rows) == len(sids) else None
+
+    found = await eventually(check)
+    assert found, f"the linker did not link {sids}"
+    return found
+
+
+async def entitas(pg, records: list[dict]) -> str:
+    """The one entity the linker made of these accepted records (records meant to be one
+    usaha share a hard identifier); its id_kumkm."""
+    ids = set((await linked(pg, records)).values())
+    assert len(ids) == 1, f"the records were linked to {ids}, not to one entity"
+    return ids.pop()
 
 
 async def kandidat(pg, x: str, y: str, skor: float = 0.95, kabkota: str = "16.07", alasan=None) -> int:
-    """An open candidate pair (the linker's shape: id_a < id_b)."""
+    """An open candidate pair (the linker's shape: id_a < id_b) with this score and these
+    reasons; the linker's own candidate of the pair, if it made one, takes them."""
     a, b = sorted((x, y))
     alasan = alasan or [{"kode": "nik_pemilik_sama"}, {"kode": "nama_mirip", "nilai": 0.9, "a": "sederhana",
                                                          "b": "sederhana jaya"}]
     return await pg.fetchval("INSERT INTO kumkm_kandidat (id_a, id_b, kode_kabkota, skor, alasan) "
-                             "VALUES ($1, $2, $3, $4, $5) RETURNING id", a, b, kabkota, skor, json.dumps(alasan))
+                             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id_a, id_b) WHERE status = 'terbuka' "
+                             "DO UPDATE SET skor = excluded.skor, alasan = excluded.alasan, "
+                             "kode_kabkota = excluded.kode_kabkota RETURNING id",
+                             a, b, kabkota, skor, json.dumps(alasan))
 
 
 async def versi(pg, id_kumkm: str) -> int:

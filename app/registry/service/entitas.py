@@ -8,7 +8,6 @@ record it came from lies (authorize(...).pii with `was_in`, as for an old versio
 Every function takes its caller's connection."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.core import pagination
 from app.core.errors import INVALID, NOT_FOUND
 from app.registry import idkumkm, queries
+from app.registry.linker import normal_pengenal
 from app.security.personal import PII_FIELDS, mask_record_data
 from app.security.policy import authorize
 from app.security.principal import Principal
@@ -137,26 +137,14 @@ async def ringkasan(conn: AsyncConnection, principal: Principal, ids: list[str],
 
 # ---------------------------------------------------------------- look-up and list
 
-_DIGITS = re.compile(r"\D")
-_NOT_ALNUM = re.compile(r"[\W_]+")
-
-
-def normalise_pengenal(jenis: str, nilai: str) -> str:
-    """An identifier as the linker stores it: digits only for nib and nik_koperasi;
-    nomor_badan_hukum upper case with spaces and punctuation removed."""
-    if jenis == "nomor_badan_hukum":
-        return _NOT_ALNUM.sub("", nilai).upper()
-    return _DIGITS.sub("", nilai)
-
-
 async def cari(conn: AsyncConnection, principal: Principal, jenis: str, nilai: str) -> list[dict[str, Any]]:
     """The entity holding an identifier, inside the key's wilayah: at most one; none when no
     entity holds it or it lies outside (a look-up never says what exists elsewhere)."""
-    value = normalise_pengenal(jenis, nilai)
-    if not value:
+    value = normal_pengenal(jenis, nilai)
+    if value is None:
         message = f"{jenis} kosong setelah dinormalkan: kirim nilainya, mis. nib=1234567890123"
         raise INVALID(message, errors=[{"field": jenis, "type": "value_error", "message": message}])
-    found = (await conn.execute(queries.CARI_PENGENAL, {"jenis": jenis, "nilai": value})).scalar()
+    found = (await conn.execute(queries.CARI_SATU_PENGENAL, {"jenis": jenis, "nilai": value})).scalar()
     live = await resolve(conn, found) if found else None
     if live is None:
         return []

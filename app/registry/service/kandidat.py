@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.core import pagination
 from app.core.errors import INVALID, NOT_FOUND, STATE_CONFLICT
 from app.registry import idkumkm, queries
+from app.registry.linker import kunci_pengenal, pengenal_ulang
 from app.registry.service import entitas
 from app.security.policy import authorize
 from app.security.principal import Principal
@@ -74,8 +75,14 @@ class Entitas:
 
 
 async def _lock(conn: AsyncConnection, ids: list[str]) -> dict[str, Entitas]:
-    """The entities, locked FOR UPDATE in id order (the one order of every action)."""
-    rows = (await conn.execute(queries.KUNCI_ENTITAS, {"ids": sorted(set(ids))})).all()
+    """The entities, locked FOR UPDATE in id order (the one order of every action), after the
+    advisory locks of the identifier values they hold, which a merge or a split may move: the
+    linker takes the same locks in the same order (values, then entities), so an action and a
+    linking never wait for each other in a circle, and no record is linked by a value that is
+    moving."""
+    held = (await conn.execute(queries.PENGENAL, {"ids": sorted(set(ids))})).all()
+    await kunci_pengenal(conn, [(r.jenis_pengenal, r.nilai) for r in held])
+    rows = (await conn.execute(queries.KUNCI_ENTITAS_AKSI, {"ids": sorted(set(ids))})).all()
     return {r.id_kumkm: Entitas(r.id_kumkm, r.jenis, r.kode_provinsi, r.kode_kabkota, r.versi, r.digabung_ke,
                                 r.dibuat_pada) for r in rows}
 
@@ -284,17 +291,18 @@ async def pisahkan(conn: AsyncConnection, principal: Principal, id_kumkm: str, v
         await conn.execute(queries.HIDUPKAN, {"id": ke})
         items = [{"submission_id": t["submission_id"], "dasar": t["dasar"]} for t in last["tautan"]]
         await conn.execute(queries.PINDAH_TAUTAN, {"ke": ke, "dari": id_kumkm, "items": orjson.dumps(items).decode()})
-        pengenal = (await conn.execute(queries.KEMBALIKAN_PENGENAL, {
-            "ke": ke, "dari": id_kumkm, "items": orjson.dumps(last["pengenal"]).decode()})).all()
     else:
-        nomor = (await conn.execute(queries.NOMOR_BARU)).scalar_one()
+        nomor = (await conn.execute(queries.NOMOR_PISAH)).scalar_one()
         ke, dihidupkan = idkumkm.make(e.jenis, nomor), False
         await conn.execute(queries.ENTITAS_BARU, {"id": ke, "jenis": e.jenis, "provinsi": e.kode_provinsi,
                                                   "kabkota": e.kode_kabkota})
         items = [{"submission_id": s, "dasar": "pisah"} for s in named]
         await conn.execute(queries.PINDAH_TAUTAN, {"ke": ke, "dari": id_kumkm, "items": orjson.dumps(items).decode()})
-        pengenal = (await conn.execute(queries.PINDAH_PENGENAL_PISAH, {"ke": ke, "dari": id_kumkm})).all()
         await _peristiwa(conn, principal, ke, "dibuat", {"dasar": "pisah", "dari": id_kumkm}, catatan)
+    # identifiers rebuilt from the links, by the linker's rule (a value both sides' records
+    # carry stays with the older periode's record)
+    await pengenal_ulang(conn, [id_kumkm, ke])
+    pengenal = (await conn.execute(queries.PENGENAL, {"ids": [ke]})).all()
     sisa = (await conn.execute(queries.SEGARKAN, {"id": id_kumkm})).one()
     baru = (await conn.execute(queries.SEGARKAN, {"id": ke})).one()
     ident = [{"jenis_pengenal": p.jenis_pengenal, "nilai": p.nilai} for p in pengenal]
