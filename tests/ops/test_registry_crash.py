@@ -1,73 +1,88 @@
-"""kill -9 during a merge (issue 29, bad input): a served `kumkm serve` is killed while its merge
-transaction is held open half way (its links already moved, waiting for a candidate row this
-test locks); after the restart nothing is half merged, and the merge then goes through whole."""
+"""kill -9 of a linker in the middle of a batch (app/registry/linker.py, `kumkm registry
+tautkan`): its transaction is rolled back whole (no entity without its links, no link without
+its event), its queue rows are back, and the next run links them all."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
+import sys
 
 import asyncpg
-import httpx
-import pytest
 
-from tests.support.common import asyncpg_params, auth, eventually
-from tests.support.registry_helpers import accepted, assert_whole, entitas, kandidat, versi
-from tests.support.serve_helpers import Served, environment
+from app.registry.linker import KUNCI_LATAR
+from tests.support.common import ROOT, asyncpg_params, auth, eventually
+from tests.support.factories import umkm
+
+REGISTRY_TABLES = ("kumkm", "kumkm_tautan", "kumkm_pengenal", "kumkm_peristiwa", "kumkm_kandidat")
 
 
-async def test_kill_9_during_a_merge_leaves_nothing_half_merged(database_url, tmp_path, pg, enum_key, verif):
-    env = environment(database_url=database_url)
-    served = await asyncio.to_thread(Served(env, log=tmp_path / "serve.log").wait_ready)
+def _tautkan(database_url: str) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "registry", "tautkan", "--batch", "100"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+async def _counts(pg) -> dict[str, int]:
+    return {t: await pg.fetchval(f"SELECT count(*) FROM {t}") for t in (*REGISTRY_TABLES, "kumkm_antrian")}
+
+
+async def test_kill_9_in_the_middle_of_a_batch_leaves_nothing_half_done(client, keys, pg, database_url):
+    enum = await keys.make("enumerator", "16", name="enum-sumsel")
+    verif = await keys.make("verifikator", "16", name="verif-sumsel")
+    # the live service's own linker kept idle: the killed process is the only linker
+    pause = await asyncpg.connect(**asyncpg_params(database_url))
+    await pause.execute(f"SELECT pg_advisory_lock({KUNCI_LATAR})")
+    blocker = await asyncpg.connect(**asyncpg_params(database_url))
     try:
-        async with httpx.AsyncClient(base_url=served.url, timeout=60) as client:
-            a = await accepted(client, enum_key, verif, nama_usaha="Warung Sederhana")
-            b = await accepted(client, enum_key, verif, nama_usaha="Warung Sederhana Jaya", periode="2023")
-            c = await accepted(client, enum_key, verif, nama_usaha="Kedai Sederhana")
-            ea, eb, ec = await entitas(pg, [a]), await entitas(pg, [b]), await entitas(pg, [c])
-            kid = await kandidat(pg, ea, eb)
-            other = await kandidat(pg, eb, ec, skor=0.85)      # re-pointed by the merge, late in it
+        records = [umkm(periode=p, nib=f"88800000000{i:02d}") for i in range(20) for p in ("2024", "2025")]
+        r = await client.post("/api/v1/submissions/batch", json={"items": records}, headers=auth(enum))
+        assert r.status_code == 200 and r.json()["created"] == len(records), r.text
+        items = [{"submission_id": rec["submission_id"], "status": "diterima", "version": 1} for rec in records]
+        r = await client.post("/api/v1/verifikasi/batch", json={"items": items}, headers=auth(verif))
+        assert r.status_code == 200 and r.json()["decided"] == len(records), r.text
+        assert await _counts(pg) == {**dict.fromkeys(REGISTRY_TABLES, 0), "kumkm_antrian": len(records)}
 
-            blocker = await asyncpg.connect(**asyncpg_params(database_url))
-            tx = blocker.transaction()
-            await tx.start()
-            await blocker.execute("SELECT 1 FROM kumkm_kandidat WHERE id = $1 FOR UPDATE", other)
-            merge = asyncio.create_task(client.post(f"/api/v1/kumkm/kandidat/{kid}/tautkan",
-                                                    json={"versi_a": 1, "versi_b": 1}, headers=auth(verif)))
+        # Hold the link of the last record (uncommitted): the linker, having created its
+        # entities, waits on it in the middle of its batch, where it is killed.
+        last = max(rec["submission_id"] for rec in records)
+        await blocker.execute("BEGIN")
+        await blocker.execute("INSERT INTO kumkm (id_kumkm, jenis, kode_provinsi, kode_kabkota) "
+                              "VALUES ('U9999999999', 'umkm', '16', '16.07')")
+        await blocker.execute("INSERT INTO kumkm_tautan (submission_id, id_kumkm, periode, dasar) "
+                              "VALUES ($1::uuid, 'U9999999999', '2024', 'baru')", last)
+        proc = await asyncio.to_thread(_tautkan, database_url)
+        try:
+            waiting = await eventually(lambda: pg.fetchval(
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO kumkm_tautan%'"),
+                timeout=60, every=0.05)
+            assert waiting, "the linker did not reach its links"
+            # its new entities exist, in its transaction only
+            assert await pg.fetchval("SELECT count(*) FROM kumkm") == 0
+            os.kill(proc.pid, signal.SIGKILL)
+            await asyncio.to_thread(proc.wait, 30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        await blocker.execute("ROLLBACK")
+        # the server sees the client gone once the lock is released, and rolls back
+        assert await eventually(lambda: pg.fetchval("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
+                                                    waiting), timeout=30)
+        assert await _counts(pg) == {**dict.fromkeys(REGISTRY_TABLES, 0), "kumkm_antrian": len(records)}
 
-            async def merge_waits():
-                # the merge has moved the links and retired eb in its transaction, and now waits
-                return await pg.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE '%kumkm_kandidat%' AND pid <> pg_backend_pid()")
-
-            assert await eventually(merge_waits), "the merge never reached the locked candidate"
-            await asyncio.to_thread(served.signal, signal.SIGKILL)
-            await tx.rollback()
-            await blocker.close()
-            with pytest.raises(httpx.HTTPError):
-                await merge        # the connection died with the service: never acknowledged
-
-            async def old_backend_gone():
-                return await pg.fetchval("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%kumkm_%' "
-                                         "AND state <> 'idle' AND pid <> pg_backend_pid()") == 0
-
-            assert await eventually(old_backend_gone)
-        # nothing of the merge committed: every link where it was, both entities live at versi 1
-        assert await pg.fetchval("SELECT digabung_ke FROM kumkm WHERE id_kumkm = $1", eb) is None
-        assert (await versi(pg, ea), await versi(pg, eb)) == (1, 1)
-        assert await pg.fetchval("SELECT id_kumkm FROM kumkm_tautan WHERE submission_id = $1", b["submission_id"]) == eb
-        assert await pg.fetchval("SELECT status FROM kumkm_kandidat WHERE id = $1", kid) == "terbuka"
-        assert await pg.fetchval("SELECT count(*) FROM kumkm_peristiwa WHERE aksi = 'digabung'") == 0
-        await assert_whole(pg)
-
-        # after a restart the same merge goes through, whole
-        served = await asyncio.to_thread(Served(env, log=tmp_path / "serve2.log").wait_ready)
-        async with httpx.AsyncClient(base_url=served.url, timeout=60) as client:
-            r = await client.post(f"/api/v1/kumkm/kandidat/{kid}/tautkan", json={"versi_a": 1, "versi_b": 1},
-                                  headers=auth(verif))
-            assert r.status_code == 200, r.text
-        assert await pg.fetchval("SELECT count(*) FROM kumkm_tautan WHERE id_kumkm = $1", ea) == 2
-        assert sorted(await pg.fetchrow("SELECT id_a, id_b FROM kumkm_kandidat WHERE id = $1", other)) == sorted([ea, ec])
-        await assert_whole(pg)
+        # taken again: everything linked, one entity per NIB
+        proc = await asyncio.to_thread(_tautkan, database_url)
+        out, err = await asyncio.to_thread(proc.communicate, timeout=300)
+        assert proc.returncode == 0, err
+        assert f"{len(records)} linked, 20 entities created" in out, out
+        counts = await _counts(pg)
+        assert (counts["kumkm"], counts["kumkm_tautan"], counts["kumkm_pengenal"], counts["kumkm_antrian"]) == (
+            20, len(records), 20, 0)
+        assert counts["kumkm_peristiwa"] == 20 + len(records)       # dibuat + ditautkan
+        per_nib = await pg.fetch("SELECT v.data->>'nib' AS nib, count(DISTINCT t.id_kumkm) AS n FROM kumkm_tautan t "
+                                 "JOIN submission_versions v USING (submission_id) GROUP BY 1")
+        assert len(per_nib) == 20 and {r["n"] for r in per_nib} == {1}
     finally:
-        await asyncio.to_thread(served.stop)
+        await blocker.close()
+        await pause.close()
