@@ -290,6 +290,9 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
     touched = sorted({t["id"] for t in tautan} | dilepas)
     if touched:
         await conn.execute(q.PERBARUI_ENTITAS, {"ids": touched, "baru": sorted(nyata.values())})
+    berubah = sorted({t["sid"] for t in tautan} | {g.submission_id for g in gone})
+    if berubah:
+        await conn.execute(q.TAUTAN_BERUBAH, {"ids": berubah})
     await conn.execute(q.SELESAI_ANTRIAN, {"ids": antrian})
     hasil.ditautkan = len(tautan)
     hasil.dibuat = len(baru)

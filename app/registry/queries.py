@@ -155,6 +155,14 @@ USULKAN_KANDIDAT = text("""
     ON CONFLICT (id_a, id_b) WHERE status = 'terbuka' DO NOTHING
 """)
 
+# The walidata (migration 0012, docs/sync.md): every record whose link this transaction made,
+# moved or removed gets its line's `id_kumkm` rewritten and one change in the record feed
+# (`ditautkan`, `dilepas`); records whose link did not change are left alone, so naming more
+# than changed is harmless. Called before the queue rows are deleted (SELESAI_ANTRIAN): it locks
+# the named lines, and a decision on one of these records, holding its line, may be inserting
+# its queue row meanwhile, which must not wait on a row this transaction has deleted.
+TAUTAN_BERUBAH = text("SELECT kumkm_tautan_berubah(CAST(:ids AS uuid[]))")
+
 SELESAI_ANTRIAN = text("DELETE FROM kumkm_antrian WHERE submission_id = ANY(CAST(:ids AS uuid[]))")
 
 
