@@ -150,6 +150,9 @@ async def test_tautkan_then_split_undoes_it(client, pg, enum_key, verif):
     event = await pg.fetchrow("SELECT oleh, oleh_key, alasan FROM kumkm_peristiwa WHERE aksi = 'digabung' "
                               "AND id_kumkm = $1", ea)
     assert (event["oleh"], event["alasan"]) == ("verif-banyuasin", "pemilik dan alamat sama") and event["oleh_key"]
+    # the walidata's line of the moved record carries the survivor's id (and a change says so)
+    line_id = "SELECT id_kumkm FROM sync_records WHERE submission_id = $1"
+    assert await pg.fetchval(line_id, b["submission_id"]) == ea
     await assert_whole(pg)
 
     # a stale versi of the survivor: 409 with the current state
@@ -163,6 +166,7 @@ async def test_tautkan_then_split_undoes_it(client, pg, enum_key, verif):
     back = (await get_entitas(client, verif, eb)).json()
     assert (back["id_kumkm"], back["digabung_ke"], back["pengenal"]) == (eb, None, {"nib": ["9120009999999"]})
     assert [t["dasar"] for t in back["tautan"]] == ["baru"]      # each link's own rule, restored
+    assert await pg.fetchval(line_id, b["submission_id"]) == eb
     assert [x["aksi"] for x in back["peristiwa"]][-2:] == ["digabung", "dipisah"]
     await assert_whole(pg)
 

@@ -132,10 +132,16 @@ async def _kandidat(conn: AsyncConnection, principal: Principal, kandidat_id: in
         raise NOT_FOUND(f"kandidat {kandidat_id} tidak ditemukan")
     live = await _lock(conn, [seen.id_a, seen.id_b])
     row = (await conn.execute(queries.KANDIDAT_LOCK, {"id": kandidat_id})).one()
-    if (row.id_a, row.id_b) != (seen.id_a, seen.id_b):
-        # re-pointed by a merge between the read and the lock: its entities are others now
-        live = await _lock(conn, [row.id_a, row.id_b])
     k = KandidatKeadaan(row.id, row.id_a, row.id_b, row.status, row.versi)
+    if (row.id_a, row.id_b) != (seen.id_a, seen.id_b):
+        # re-pointed by a merge between the read and the locks: the pair the caller saw is gone
+        # (its versions cannot match); answered from the current rows, without locking others
+        now = {r.id_kumkm: r for r in [(await conn.execute(queries.ENTITAS, {"id": i})).one() for i in (k.id_a, k.id_b)]}
+        a, b = (Entitas(r.id_kumkm, r.jenis, r.kode_provinsi, r.kode_kabkota, r.versi, r.digabung_ke, r.dibuat_pada)
+                for r in (now[k.id_a], now[k.id_b]))
+        _pair_checks(principal, a, b)
+        raise STATE_CONFLICT("kandidat ini dialihkan ke pasangan lain sejak dibaca: baca kandidat itu lagi lalu putuskan",
+                             **_keadaan(k, a, b))
     a, b = live[k.id_a], live[k.id_b]
     _pair_checks(principal, a, b)
     if k.status != "terbuka" or a.versi != versi_a or b.versi != versi_b or a.digabung_ke or b.digabung_ke:
@@ -171,6 +177,9 @@ async def _gabung(conn: AsyncConnection, principal: Principal, a: Entitas, b: En
     tautan = [{"submission_id": str(m.submission_id), "dasar": m.dasar} for m in moved]
     ids = [t["submission_id"] for t in tautan]
     ident = [{"jenis_pengenal": p.jenis_pengenal, "nilai": p.nilai} for p in pengenal]
+    # the walidata's record lines of the moved records carry their new id_kumkm (a change each)
+    if ids:
+        await conn.execute(queries.TAUTAN_BERUBAH, {"ids": ids})
     common = {"kandidat_id": kandidat_id, "submission_ids": ids}
     await _peristiwa(conn, principal, penerus.id_kumkm, "digabung",
                      {**common, "peran": "penerus", "dari": pensiun.id_kumkm, "tautan": tautan, "pengenal": ident},
@@ -302,6 +311,7 @@ async def pisahkan(conn: AsyncConnection, principal: Principal, id_kumkm: str, v
     # identifiers rebuilt from the links, by the linker's rule (a value both sides' records
     # carry stays with the older periode's record)
     await pengenal_ulang(conn, [id_kumkm, ke])
+    await conn.execute(queries.TAUTAN_BERUBAH, {"ids": named})
     pengenal = (await conn.execute(queries.PENGENAL, {"ids": [ke]})).all()
     sisa = (await conn.execute(queries.SEGARKAN, {"id": id_kumkm})).one()
     baru = (await conn.execute(queries.SEGARKAN, {"id": ke})).one()
