@@ -48,12 +48,19 @@ async def lifespan(app: FastAPI):
     from app.infra import replicas
 
     await replicas.start()
+    # Accepted records get their entity (id_kumkm) in the background, one process of the
+    # cluster at a time (app.registry.linker); it waits for readiness itself.
+    from app.registry.linker import Linker
+
+    linker = Linker()
+    linker.start()
     # Everything loaded so far (the app, the schemas, the wilayah index) lives as long as the
     # process: out of the collector's sight, a full collection no longer walks it, which
     # showed as tens-of-milliseconds stalls in the single-POST p99.
     gc.collect()
     gc.freeze()
     yield
+    await linker.stop()
     await watch.stop()
     await replicas.stop()
     await monitor.stop()
@@ -81,6 +88,7 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     from app.aggregates.router import router as aggregates_router
     from app.indicators.router import router as indicators_router
     from app.keys.router import router as audit_router
+    from app.registry.router import router as registry_router
 
     # The single-record ingest route first, without FastAPI's dependency layer (see
     # create_submission_lean); the APIRoute below still documents it.
@@ -105,6 +113,7 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     app.include_router(indicators_router)
     app.include_router(sync_router)
     app.include_router(audit_router)
+    app.include_router(registry_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz():

@@ -29,12 +29,15 @@ ROW_COLUMNS = (
 
 
 # The arguments of sync_record_line() for a relation `rel` whose columns are named as in
-# `submissions`, and the current content `data`. The writers of records (ingest, decisions,
-# corrections) use this to keep `sync_records` in the same statement as the record.
+# `submissions`, the current content `data` and the record's entity `id_kumkm` (migration 0012:
+# NULL for a new record, `r.id_kumkm`, the id its stored line already carries, for a rewrite).
+# The writers of records (ingest, decisions, corrections) use this to keep `sync_records` in the
+# same statement as the record; the registry's links change the id through
+# kumkm_tautan_berubah() (docs/sync.md).
 LINE_COLUMNS = ("submission_id", "periode", "jenis", "kode_wilayah", "kode_provinsi",
                 "kode_kabkota", "status", "version", "enumerator_id", "captured_at",
                 "skala_usaha", "sektor", "dibuat_oleh", "dibuat_pada", "diperbarui_pada")
 
 
-def record_line(rel: str, data: str) -> str:
-    return f"sync_record_line({', '.join(f'{rel}.{c}' for c in LINE_COLUMNS)}, {data})"
+def record_line(rel: str, data: str, id_kumkm: str = "NULL") -> str:
+    return f"sync_record_line({', '.join(f'{rel}.{c}' for c in LINE_COLUMNS)}, {data}, {id_kumkm})"

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 from app.core import pagination
 from app.core.pagination import CursorError
 
-__all__ = ["Cursor", "ClusterCursor", "CursorError", "Snapshot", "decode_any", "MAX_XIP", "MAX_PROVINSI"]
+__all__ = ["Cursor", "EntitasCursor", "ClusterCursor", "CursorError", "Snapshot", "decode_any", "MAX_XIP",
+           "MAX_PROVINSI"]
 
-_VERSION = "1"
 _SNAPSHOT = re.compile(r"^([0-9]{1,20}):([0-9]{1,20}):((?:[0-9]{1,20})(?:,[0-9]{1,20})*)?$")
 _INT = re.compile(r"^[0-9]{1,20}$")
 # A pg_snapshot lists the transactions in flight when it was taken (at most max_connections
@@ -57,6 +58,10 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Cursor:
+    """A position in the record feed (`changes`). Its text starts with TAG, the format's
+    version; a feed of another table in (xid, id) order is a subclass with a tag of its own
+    (EntitasCursor), so that no feed reads another's position as its own."""
+    TAG: ClassVar[str] = "1"
     xid: int = 0
     id: int = 0
     snapshot: Snapshot | None = None
@@ -65,10 +70,10 @@ class Cursor:
         """The position just after change (xid, id); the snapshot is kept while it can still
         hide a later change, i.e. while xid is below its xmax."""
         snap = self.snapshot if self.snapshot is not None and xid < self.snapshot.xmax else None
-        return Cursor(xid, id_, snap)
+        return type(self)(xid, id_, snap)
 
     def encode(self) -> str:
-        raw = f"{_VERSION}:{self.xid}:{self.id}"
+        raw = f"{self.TAG}:{self.xid}:{self.id}"
         if self.snapshot is not None:
             raw += ":" + self.snapshot.text()
         return pagination.encode(raw)
@@ -82,7 +87,7 @@ class Cursor:
     @classmethod
     def _parse(cls, raw: str) -> Cursor:
         parts = raw.split(":", 3)
-        if len(parts) < 3 or parts[0] != _VERSION or not _INT.match(parts[1]) or not _INT.match(parts[2]):
+        if len(parts) < 3 or parts[0] != cls.TAG or not _INT.match(parts[1]) or not _INT.match(parts[2]):
             raise CursorError("not a cursor given by this service")
         xid, id_ = int(parts[1]), int(parts[2])
         if xid > _U64 or id_ > 2**63 - 1:
@@ -91,6 +96,15 @@ class Cursor:
         if snap is not None and xid >= snap.xmax:
             snap = None
         return cls(xid, id_, snap)
+
+
+@dataclass(frozen=True)
+class EntitasCursor(Cursor):
+    """A position in the entity feed (`kumkm_peristiwa`, GET /api/v1/sync/entitas/feed): the
+    same (xid, id) and snapshot as a record feed position, under its own tag. Never on a Citus
+    cluster: the registry of entities is kept on the coordinator alone (docs/registry.md), so
+    its transaction ids are one server's."""
+    TAG: ClassVar[str] = "entitas.1"
 
 
 _CLUSTER_VERSION = "2"

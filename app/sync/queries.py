@@ -1,6 +1,8 @@
 """SQL of the sync domain. These run on the raw asyncpg connection ($n parameters): the
 feed and the snapshot move millions of rows, and PostgreSQL hands over finished NDJSON text
 (the stored record lines, the change fields around them) so that Python only forwards bytes."""
+from dataclasses import dataclass
+
 from app.core.timefmt import sql_utc_text
 
 # The record as a consumer stores it is `sync_records.line`: rendered by sync_record_line()
@@ -25,21 +27,99 @@ HORIZON = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
 # (the whole snapshot stream) reads with.
 CURRENT_SNAPSHOT = "SELECT pg_current_snapshot()::text"
 
-# The last change the transaction's snapshot sees (by the changes_order index, backwards).
 def _in_scope(rel: str, scope: str) -> str:
     """`rel` lies in the caller's wilayah: the parameter `scope` (a provinsi or kabkota code)
     is NULL for a national key."""
     return f"({scope}::text IS NULL OR {rel}.kode_provinsi = {scope} OR {rel}.kode_kabkota = {scope})"
 
 
-def _page_where(scope: str, periode: str) -> str:
-    """The changes a feed page may return: after the position ($1, $2), below the horizon
-    ($3), in the caller's wilayah, of the periode asked for if any."""
+# ---- A feed: a table of events in (xid, id) order (alias `c`), with a state beside each event
+# (the record, the entity). The record feed (`changes`) and the entity feed (`kumkm_peristiwa`)
+# are each one Feed: the same statements over another table, so the horizon, the cursor, the
+# skip of what a snapshot saw, the COPY and the parallel ranges are the same code for both
+# (app.sync.service.feed). Parameters, in every feed alike:
+#   rows         $1,$2 position (xid, id) · $3 horizon · $4 limit · $5 snapshot of a snapshot
+#                cursor or NULL · $6 scope (provinsi or kabkota code) or NULL · $7 periode or NULL
+#   lines        $1,$2 position · $3 horizon · $4 limit · $5 scope · $6 periode (no snapshot)
+#   bounds       lines' parameters · $7 range size
+#   range_lines  lines' parameters · $7,$8 the (xid, id) the range ends with
+
+@dataclass(frozen=True)
+class Feed:
+    """The statements of one feed (see above)."""
+    rows: str
+    lines: str
+    bounds: str
+    range_lines: str
+
+
+def _page_where(scope: str, periode: str, scope_rel: str = "c", periode_col: str | None = "c.periode") -> str:
+    """The events a feed page may return: after the position ($1, $2), below the horizon
+    ($3), in the caller's wilayah (of `scope_rel`), of the periode asked for if any (a feed
+    without periode, `periode_col` None, is always asked without)."""
+    by_periode = (f"({periode}::text IS NULL OR {periode_col} = {periode})" if periode_col is not None
+                  else f"{periode}::text IS NULL")
     return f"""WHERE (c.xid, c.id) > (CAST($1::text AS xid8), $2::bigint)
       AND c.xid < CAST($3::text AS xid8)
-      AND {_in_scope("c", scope)}
-      AND ({periode}::text IS NULL OR c.periode = {periode})"""
+      AND {_in_scope(scope_rel, scope)}
+      AND {by_periode}"""
 
+
+def _line_cursor(tag: str) -> str:
+    """The same cursor text as app.sync.cursor.Cursor.encode (EntitasCursor's with its tag) for a
+    position without snapshot: unpadded URL-safe base64 of "<tag>:<xid>:<id>" (short enough that
+    encode() never wraps it)."""
+    return f"""translate(rtrim(encode(convert_to('{tag}:' || c.xid::text || ':' || c.id::text, 'UTF8'),
+                                         'base64'), '='), '+/', '-_')"""
+
+
+def _feed(*, source: str, events: str, fields: str, state_key: str, state, tag: str,
+          scope_rel: str = "c", periode_col: str | None = "c.periode") -> Feed:
+    """A feed's statements: `source` the event table `c` with the state's relations joined,
+    `events` the same for counting ranges (what the scope needs, nothing more), `fields` the
+    event's JSON members, `state(scope)` the state's JSON text or NULL, under `state_key`."""
+    rows = f"""
+    SELECT c.xid::text AS xid, c.id,
+           COALESCE(pg_visible_in_snapshot(c.xid, (SELECT CAST($5::text AS pg_snapshot))), false)
+               AS skip,
+           {fields} AS change,
+           {state("$6")} AS line
+    FROM {source}
+    {_page_where("$6", "$7", scope_rel, periode_col)}
+    ORDER BY c.xid, c.id
+    LIMIT $4
+"""
+    lines = f"""
+    SELECT '{{"cursor":"' || {_line_cursor(tag)} || '",' || {fields}
+           || ',"{state_key}":' || COALESCE({state("$5")}, 'null') || '}}'
+    FROM {source}
+    {_page_where("$5", "$6", scope_rel, periode_col)}
+    ORDER BY c.xid, c.id
+    LIMIT $4
+"""
+    # the (xid, id) of the last event of every full range of the page, and of the page's last
+    bounds = f"""
+    SELECT t.xid::text AS last_xid, t.id AS last_id FROM (
+        SELECT c.xid, c.id, row_number() OVER (ORDER BY c.xid, c.id) AS rn, count(*) OVER () AS n
+        FROM (SELECT c.xid, c.id FROM {events}
+              {_page_where("$5", "$6", scope_rel, periode_col)}
+              ORDER BY c.xid, c.id
+              LIMIT $4) c) t
+    WHERE rn % $7 = 0 OR rn = n
+    ORDER BY t.xid, t.id
+"""
+    # lines for the events in ((xid, id) after $1,$2 .. up to $7,$8 inclusive]; the page's
+    # filters and horizon as there ($4 unused: the range end bounds it)
+    range_lines = lines.replace(
+        "    ORDER BY c.xid, c.id\n    LIMIT $4\n",
+        "      AND (c.xid, c.id) <= (CAST($7::text AS xid8), $8::bigint)\n"
+        "      AND $4::bigint > 0\n"
+        "    ORDER BY c.xid, c.id\n")
+    assert range_lines != lines
+    return Feed(rows, lines, bounds, range_lines)
+
+
+# ---- The record feed: `changes`, each with the record's stored line.
 
 # The change's own fields as JSON members (no braces), cheaper by concatenation than
 # json_build_object, which looks up every argument's type on every row. `pada` is when the
@@ -56,27 +136,65 @@ _CHANGE_FIELDS = f"""'"jenis_perubahan":' || to_json(c.jenis_perubahan)::text
            || ',"kode_kabkota":' || to_json(c.kode_kabkota)::text
            || format(',"pada":"%1$s","changed_at":"%1$s"', {sql_utc_text("c.pada")})"""
 
+
 # The record of a change, or null when it lies outside the caller's scope ($scope): the
 # record's *current* wilayah decides (it may have moved).
 def _change_record(scope: str) -> str:
     return f"CASE WHEN r.submission_id IS NOT NULL AND {_in_scope('r', scope)} THEN r.line END"
 
-# $1,$2 position (xid, id) · $3 horizon · $4 limit · $5 snapshot of a snapshot cursor or NULL
-# · $6 scope (provinsi or kabkota code) or NULL · $7 periode or NULL.
+
+RECORD_FEED = _feed(source="changes c\n    LEFT JOIN sync_records r ON r.submission_id = c.submission_id",
+                    events="changes c", fields=_CHANGE_FIELDS, state_key="record", state=_change_record, tag="1")
 # A change whose transaction the cursor's snapshot already saw is returned with skip=true:
 # its effect is in the snapshot the consumer loaded, but the cursor still moves past it.
-CHANGES = f"""
-    SELECT c.xid::text AS xid, c.id,
-           COALESCE(pg_visible_in_snapshot(c.xid, (SELECT CAST($5::text AS pg_snapshot))), false)
-               AS skip,
-           {_CHANGE_FIELDS} AS change,
-           {_change_record("$6")} AS line
-    FROM changes c
-    LEFT JOIN sync_records r ON r.submission_id = c.submission_id
-    {_page_where("$6", "$7")}
-    ORDER BY c.xid, c.id
-    LIMIT $4
-"""
+CHANGES = RECORD_FEED.rows
+CHANGE_LINES = RECORD_FEED.lines
+CHANGE_BOUNDS = RECORD_FEED.bounds
+CHANGE_RANGE_LINES = RECORD_FEED.range_lines
+
+
+# ---- The entity feed: `kumkm_peristiwa` (migration 0011; its `xid` and `id` as `changes`'),
+# each event with the entity's *current* state (as a change carries the record's current line),
+# in the caller's wilayah by the entity's current kabupaten/kota. Built on read: an entity's
+# state is small, and its links are read by the index kumkm_tautan_entitas.
+
+# The entity as the walidata keeps it: one line of the entity snapshot, `entitas` of an event.
+# `submission_ids`: its linked records (oldest periode first); a merged entity has none left
+# and says `digabung_ke`.
+ENTITAS_LINE = f"""'{{"id_kumkm":' || to_json(k.id_kumkm)::text
+           || ',"jenis":' || to_json(k.jenis)::text
+           || ',"kode_provinsi":' || to_json(k.kode_provinsi)::text
+           || ',"kode_kabkota":' || to_json(k.kode_kabkota)::text
+           || ',"versi":' || k.versi::text
+           || ',"digabung_ke":' || COALESCE(to_json(k.digabung_ke)::text, 'null')
+           || ',"dibuat_pada":"' || {sql_utc_text("k.dibuat_pada")}
+           || '","diperbarui_pada":"' || {sql_utc_text("k.diperbarui_pada")}
+           || '","submission_ids":' || COALESCE((SELECT json_agg(t.submission_id ORDER BY t.periode, t.submission_id)
+                                                   FROM kumkm_tautan t WHERE t.id_kumkm = k.id_kumkm)::text, '[]')
+           || '}}'"""
+
+# The event's own fields. `detail` is the registry's (what moved, the rule that linked, the
+# periode): ids and codes, never personal data; the service masks it all the same for a key
+# without personal data (app.sync.service.sources).
+_PERISTIWA_FIELDS = f"""'"id_kumkm":' || to_json(c.id_kumkm)::text
+           || ',"jenis":' || COALESCE(to_json(k.jenis)::text, 'null')
+           || ',"aksi":' || to_json(c.aksi)::text
+           || ',"pada":"' || {sql_utc_text("c.pada")}
+           || '","oleh":' || to_json(c.oleh)::text
+           || ',"alasan":' || COALESCE(to_json(c.alasan)::text, 'null')
+           || ',"detail":' || c.detail::text"""
+
+ENTITAS_FEED = _feed(source="kumkm_peristiwa c\n    LEFT JOIN kumkm k ON k.id_kumkm = c.id_kumkm",
+                     events="kumkm_peristiwa c\n    LEFT JOIN kumkm k ON k.id_kumkm = c.id_kumkm",
+                     fields=_PERISTIWA_FIELDS, state_key="entitas",
+                     state=lambda scope: f"CASE WHEN k.id_kumkm IS NOT NULL THEN {ENTITAS_LINE} END",
+                     tag="entitas.1", scope_rel="k", periode_col=None)
+
+# Every entity in the caller's wilayah, live and merged. $1 periode (always NULL: an entity spans
+# periode) · $2 scope. In physical order, as the record snapshot.
+ENTITAS_SNAPSHOT = f"""SELECT {ENTITAS_LINE} FROM kumkm k
+    WHERE $1::text IS NULL AND {_in_scope("k", "$2")}"""
+
 
 # $1 periode or NULL · $2 scope (provinsi or kabkota code) or NULL. In physical order: the
 # order of a snapshot is unspecified (docs/sync.md), and a sequential read is what keeps a
@@ -124,43 +242,6 @@ SNAPSHOT_RANGE_LINES = SNAPSHOT + """
 
 EXPORT_SNAPSHOT = "SELECT pg_export_snapshot()"
 
-# The same cursor text as app.sync.cursor.Cursor.encode for a position without snapshot:
-# unpadded URL-safe base64 of "1:<xid>:<id>" (short enough that encode() never wraps it).
-_LINE_CURSOR = """translate(rtrim(encode(convert_to('1:' || c.xid::text || ':' || c.id::text, 'UTF8'),
-                                         'base64'), '='), '+/', '-_')"""
-
-# $1,$2 position · $3 horizon · $4 limit · $5 scope · $6 periode (no snapshot in the cursor).
-CHANGE_LINES = f"""
-    SELECT '{{"cursor":"' || {_LINE_CURSOR} || '",' || {_CHANGE_FIELDS}
-           || ',"record":' || COALESCE({_change_record("$5")}, 'null') || '}}'
-    FROM changes c
-    LEFT JOIN sync_records r ON r.submission_id = c.submission_id
-    {_page_where("$5", "$6")}
-    ORDER BY c.xid, c.id
-    LIMIT $4
-"""
-
-# $1,$2 position · $3 horizon · $4 limit · $5 scope · $6 periode · $7 range size: the (xid, id)
-# of the last change of every full range of the page, and of the page's last change.
-CHANGE_BOUNDS = f"""
-    SELECT t.xid::text AS last_xid, t.id AS last_id FROM (
-        SELECT c.xid, c.id, row_number() OVER (ORDER BY c.xid, c.id) AS rn, count(*) OVER () AS n
-        FROM (SELECT c.xid, c.id FROM changes c
-              {_page_where("$5", "$6")}
-              ORDER BY c.xid, c.id
-              LIMIT $4) c) t
-    WHERE rn % $7 = 0 OR rn = n
-    ORDER BY t.xid, t.id
-"""
-
-# CHANGE_LINES for the changes in ((xid, id) after $1,$2 .. up to $7,$8 inclusive]; the page's
-# filters and horizon as there ($4 unused: the range end bounds it).
-CHANGE_RANGE_LINES = CHANGE_LINES.replace(
-    "    ORDER BY c.xid, c.id\n    LIMIT $4\n",
-    "      AND (c.xid, c.id) <= (CAST($7::text AS xid8), $8::bigint)\n"
-    "      AND $4::bigint > 0\n"
-    "    ORDER BY c.xid, c.id\n")
-assert CHANGE_RANGE_LINES != CHANGE_LINES
 
 
 # ---- The feed and the snapshot on a Citus coordinator (app.infra.citus; docs/operations.md

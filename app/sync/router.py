@@ -1,4 +1,5 @@
-"""Walidata sync over HTTP: the change feed and the snapshot, both streamed as NDJSON."""
+"""Walidata sync over HTTP: the change feed and the snapshot of records, and the same of the
+entities of the Basis Data Tunggal, all streamed as NDJSON."""
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +18,8 @@ from app.record.reference import known_periode
 from app.security.authn import require
 from app.security.principal import Principal
 from app.sync import service
-from app.sync.cursor import CursorError, decode_any
-from app.sync.schemas import ChangeLine, EndLine, SyncRecord
+from app.sync.cursor import CursorError, EntitasCursor, decode_any
+from app.sync.schemas import ChangeLine, EndLine, Entitas, EntitasLine, SyncRecord
 
 log = logging.getLogger("kumkm.sync")
 
@@ -167,3 +168,64 @@ async def snapshot(
     headers = {**_NO_STORE, CURSOR_HEADER: state.cursor.encode()}
     media = "text/csv; charset=utf-8" if fmt == "csv" else NDJSONResponse.media_type
     return _Stream(state, service.snapshot_body(state, fmt), media_type=media, headers=headers)
+
+
+# ---- The entities of the Basis Data Tunggal (docs/sync.md, "Entities"): the same rules as the
+# record feed and snapshot above, over kumkm_peristiwa and kumkm.
+
+@router.get(
+    "/entitas/feed", response_class=NDJSONResponse,
+    responses={200: {"model": Union[EntitasLine, EndLine],  # noqa: UP007 (a value, read by FastAPI)
+                     "description": "NDJSON: one EntitasLine per event of an entity in (xid, id) order, "
+                                    "then one EndLine with the cursor to resume from. A stream without "
+                                    "its EndLine was cut short."},
+               403: {"description": "role may not sync"},
+               422: {"description": "bad cursor or limit"},
+               429: {"description": "too many sync streams open, for this key or in all; see Retry-After"}},
+)
+async def entitas_feed(
+    principal: CanPull,
+    after: str | None = Query(None, max_length=MAX_CURSOR, pattern=r"^[A-Za-z0-9_-]*$",
+                              description="a cursor of this feed (an event line, an end line or the entity "
+                                          "snapshot); omit to start from the first event"),
+    limit: int = Query(1000, ge=1, le=service.MAX_LIMIT, description="at most this many events"),
+):
+    """Every committed event of an entity (created, a record linked or unlinked, merged, split,
+    not the same) after `after`, exactly once, with the entity's current state.
+
+    The same rule as the record feed: only events of transactions that have ended are served,
+    in (transaction, write) order, so one that commits late is delivered later, never skipped.
+    Walidata and admin keys get every entity; a dinas key the entities whose current
+    kabupaten/kota lies in its wilayah. Every call is written to the access log."""
+    try:
+        start = EntitasCursor.decode(after)
+    except CursorError:
+        raise bad_cursor("after", "kirim cursor sebuah baris peristiwa, baris akhir atau snapshot entitas "
+                                  "apa adanya") from None
+    state = await service.open_feed(principal, start, limit, None, after, service.ENTITAS)
+    return _Stream(state, service.feed_body(state, limit), media_type=NDJSONResponse.media_type,
+                   headers=_NO_STORE)
+
+
+@router.get(
+    "/entitas/snapshot", response_class=NDJSONResponse,
+    responses={200: {"model": Union[Entitas, EndLine],  # noqa: UP007 (a value, read by FastAPI)
+                     "description": "NDJSON: one Entitas per entity, live or merged (in storage order), "
+                                    "then one EndLine whose cursor is where the entity feed continues "
+                                    "(also in the X-Sync-Cursor header).",
+                     "headers": {CURSOR_HEADER: {"description": "the entity feed cursor this snapshot is "
+                                                                "consistent with",
+                                                 "schema": {"type": "string"}},
+                                 **FRESHNESS_HEADERS}},
+               403: {"description": "role may not sync"},
+               429: {"description": "too many sync streams open, for this key or in all; see Retry-After"}},
+)
+async def entitas_snapshot(principal: CanPull):
+    """Every entity in the caller's wilayah (by its current kabupaten/kota), live and merged,
+    with its linked records, read in one consistent snapshot. Follow the entity feed from the
+    snapshot's cursor and nothing is lost or doubled."""
+    state = await service.open_snapshot(principal, None, "ndjson", service.ENTITAS)
+    assert state.cursor is not None                    # a snapshot's cursor is known before its first row
+    headers = {**_NO_STORE, CURSOR_HEADER: state.cursor.encode()}
+    return _Stream(state, service.snapshot_body(state, "ndjson"), media_type=NDJSONResponse.media_type,
+                   headers=headers)

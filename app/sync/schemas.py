@@ -28,6 +28,9 @@ class SyncRecord(BaseModel):
     dibuat_oleh: str
     dibuat_pada: UtcTime
     diperbarui_pada: UtcTime
+    id_kumkm: str | None = Field(description="the entity (Basis Data Tunggal) the record is linked to; null until "
+                                             "linked (a record is linked shortly after it is accepted) and after "
+                                             "its link is removed")
     pii_masked: bool = Field(description="true when NIK, nama pemilik, telepon and alamat are masked")
     data: dict = Field(description="the content of the current version, as it was submitted")
 
@@ -35,7 +38,9 @@ class SyncRecord(BaseModel):
 class ChangeLine(BaseModel):
     """One committed change, in feed order."""
     cursor: str = Field(description="opaque; pass as `after` to resume right after this change")
-    jenis_perubahan: Literal["dibuat", "dikoreksi", "status"]
+    jenis_perubahan: Literal["dibuat", "dikoreksi", "status", "ditautkan", "dilepas"] = Field(
+        description="dibuat, dikoreksi, status (a decision); ditautkan: the record was linked to an entity or "
+                    "moved to another (merge, split): `record.id_kumkm` says which; dilepas: its link was removed")
     submission_id: uuid.UUID
     version: int = Field(description="the record's version this change made")
     status: Literal["masuk", "diterima", "ditolak"] = Field(description="the record's state after this change")
@@ -58,3 +63,34 @@ class EndLine(BaseModel):
     cursor: str = Field(description="resume from here")
     count: int = Field(description="lines before this one")
     more: bool | None = Field(None, description="feed only: the limit was reached, ask again at once")
+
+
+class Entitas(BaseModel):
+    """An entity of the Basis Data Tunggal (an usaha or a koperasi) as the walidata keeps it:
+    one line of the entity snapshot; the `entitas` of an entity feed line."""
+    id_kumkm: str = Field(description="the national id, with its check digit (docs/registry.md)")
+    jenis: Literal["umkm", "koperasi"]
+    kode_provinsi: str
+    kode_kabkota: str = Field(description="the kabupaten/kota of its latest linked record")
+    versi: int = Field(description="bumped by every change of the entity")
+    digabung_ke: str | None = Field(description="merged into this entity (the id stays valid); null while live")
+    dibuat_pada: UtcTime
+    diperbarui_pada: UtcTime
+    submission_ids: list[uuid.UUID] = Field(description="the records linked to it, oldest periode first; "
+                                                        "empty once merged (its records moved)")
+
+
+class EntitasLine(BaseModel):
+    """One event of an entity (kumkm_peristiwa), in feed order."""
+    cursor: str = Field(description="opaque; pass as `after` to resume right after this event")
+    id_kumkm: str
+    jenis: Literal["umkm", "koperasi"] | None
+    aksi: Literal["dibuat", "ditautkan", "dilepas", "digabung", "dipisah", "bukan_sama", "bukan_sama_dibatalkan",
+                  "profil"] = Field(description="what happened: created, a record linked, a record's link removed, "
+                                                "merged, split, said not the same as another (and undone), profile")
+    pada: UtcTime = Field(description="when it happened")
+    oleh: str = Field(description="'sistem' for the linker's rules, else the key that acted")
+    alasan: str | None = Field(description="the verifikator's note")
+    detail: dict = Field(description="what the event did: the record (submission_id, periode, dasar), the "
+                                     "records moved, the other entity")
+    entitas: Entitas | None = Field(description="the entity's full current state (it may be newer than the event)")

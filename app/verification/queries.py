@@ -12,10 +12,11 @@ from app.record import LINE_COLUMNS, ROW_COLUMNS, record_line
 def rewrite_line(source: str, data: str) -> str:
     """The walidata's line of every record `upd` changed, rewritten in the same statement from
     the record as updated and its current content `data` read from `source` (a correction may
-    also move the record's wilayah)."""
+    also move the record's wilayah), with the entity its line already names (`r.id_kumkm`: the
+    row being updated, read again after a lock wait, so a link committed meanwhile is kept)."""
     return f"""UPDATE sync_records r
         SET kode_provinsi = upd.kode_provinsi, kode_kabkota = upd.kode_kabkota,
-            line = {record_line("upd", data)}
+            line = {record_line("upd", data, "r.id_kumkm")}
         FROM {source}
         WHERE r.submission_id = upd.submission_id"""
 

@@ -92,7 +92,7 @@ DROP TRIGGER submissions_kumkm_upd ON submissions;
 -- function over columns in an UPDATE (it would have to evaluate it on the coordinator), and a
 -- decision or correction rewrites the line with it: on the cluster it is declared what it is.
 ALTER FUNCTION sync_record_line(uuid, text, text, text, text, text, text, integer, text, timestamptz,
-                                text, text, text, timestamptz, timestamptz, jsonb) IMMUTABLE;
+                                text, text, text, timestamptz, timestamptz, jsonb, text) IMMUTABLE;
 
 -- 4. One shard group per hash range of kode_provinsi, all record tables co-located: the rows
 --    of one provinsi (record, versions, history, changes, line, counters) are on one node, so

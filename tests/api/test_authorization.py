@@ -11,6 +11,7 @@ from starlette.routing import Mount
 
 from app.keys import service as auth_service
 from tests.support import authz_matrix as m
+from tests.support import registry_helpers
 from tests.support.common import ROOT, auth
 
 DOC = ROOT / "docs" / "authorization.md"
@@ -66,9 +67,12 @@ def test_docs_table_is_current():
 # ------------------------------------------------------------------------------ the walk
 
 class Walk(m.Context):
-    def __init__(self, client, keys: dict):
+    def __init__(self, client, keys: dict, pg=None):
         self.client = client
         self.keys = keys
+        self.pg = pg
+        # the builders run side by side; one database connection serves them one at a time
+        self.pg_lock = asyncio.Lock()
         self.admin = keys[("admin", None)]
         self.owner = keys[("enumerator", "16.07")]
 
@@ -81,12 +85,37 @@ class Walk(m.Context):
         rec = m._umkm()
         await self.call(self.owner, "POST", "/api/v1/submissions", json=rec)
         if status != "masuk":
+            reason = {"alasan_kode": "data_tidak_lengkap"} if status == "ditolak" else {}
             await self.call(self.admin, "POST", f"/api/v1/submissions/{rec['submission_id']}/verifikasi",
-                            json={"status": status, "version": 1, "alasan_kode": "data_tidak_lengkap"})
+                            json={"status": status, "version": 1, **reason})
         return rec
 
     async def fresh_scale(self) -> None:
         await self.call(self.admin, "PUT", f"/api/v1/indikator/predikat/{m.AREA}", json=m.SCALE)
+
+    async def fresh_entitas(self, records: int = 1) -> tuple[str, list[str], int]:
+        """Accepted records of one usaha (one NIB), linked into one entity by the service's linker."""
+        nib = f"{self.seq():013d}"
+        recs = [m._umkm(nib=nib) for _ in range(records)]
+        for rec in recs:
+            await self.call(self.owner, "POST", "/api/v1/submissions", json=rec)
+            await self.call(self.admin, "POST", f"/api/v1/submissions/{rec['submission_id']}/verifikasi",
+                            json={"status": "diterima", "version": 1})
+        async with self.pg_lock:
+            e = await registry_helpers.entitas(self.pg, recs)
+            return e, [r["submission_id"] for r in recs], await registry_helpers.versi(self.pg, e)
+
+    async def fresh_kandidat(self) -> tuple[int, str, str]:
+        (a, _, _), (b, _, _) = await self.fresh_entitas(), await self.fresh_entitas()
+        async with self.pg_lock:
+            return await registry_helpers.kandidat(self.pg, a, b, kabkota=m.AREA), a, b
+
+    async def fresh_bukan_sama(self) -> tuple[str, str]:
+        (a, _, _), (b, _, _) = await self.fresh_entitas(), await self.fresh_entitas()
+        x, y = sorted((a, b))
+        async with self.pg_lock:
+            await self.pg.execute("INSERT INTO kumkm_bukan_sama (id_a, id_b, oleh) VALUES ($1, $2, 'uji')", x, y)
+        return a, b
 
     async def setup(self) -> Walk:
         self.record_id = (await self.fresh_record())["submission_id"]
@@ -132,7 +161,7 @@ async def test_matrix(op: m.Op, client, pg):
     """Every role x key scope against one operation: allowed -> 2xx (a batch: its item 2xx),
     refused -> the matrix's status (a batch refusing for scope: 200 with the item's 403).
     Then no key and an unknown key -> 401."""
-    walk = await Walk(client, await make_keys(pg)).setup()
+    walk = await Walk(client, await make_keys(pg), pg).setup()
     async def one(what, rule, build, role, scope) -> str | None:
         name = m.key_name(role, scope)
         req = await build(walk)

@@ -15,7 +15,8 @@ from tests.support.common import ROOT
 
 OPENAPI = json.loads((ROOT / "openapi" / "openapi.json").read_text())
 SAMPLE = {"submission_id": str(uuid.uuid4()), "kode_wilayah": "16.07", "periode": "2022", "tahun": "2022",
-          "indikator_id": "1", "tujuan_id": "1", "sasaran_id": "1"}
+          "indikator_id": "1", "tujuan_id": "1", "sasaran_id": "1", "kandidat_id": "1",
+          "id_kumkm": "U0000000012", "id_a": "U0000000012", "id_b": "U0000000023"}
 WRITES = sorted((method.upper(), path.format(**SAMPLE))
                 for path, ops in OPENAPI["paths"].items() for method in ops
                 if method in ("post", "put", "patch", "delete") and path.startswith("/api/"))

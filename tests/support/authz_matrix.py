@@ -143,8 +143,13 @@ OWN_KABKOTA = Rule(
     "(else 422 naming `kabkota`)",
     lambda r, s, n: None if s is not None and s.count(".") == 1 else 422)
 
+ENTITAS = Rule(
+    "entitas",
+    "the entity's kabupaten/kota (for a pair, both entities') must lie inside the key's wilayah (else 403)",
+    _in(AREA))
+
 RULES = (NONE, FILTERED, OWN, OWN_KABKOTA, NATIONAL_ONLY, RECORD, PARAM, ITEM, OWNER, TARGET_WRITE, PEMILIK_WRITE,
-         PEMILIK_EDIT, PEMILIK_VALUES_WRITE, VISIBLE, VISIBLE_403, VALUES_READ)
+         PEMILIK_EDIT, PEMILIK_VALUES_WRITE, VISIBLE, VISIBLE_403, VALUES_READ, ENTITAS)
 
 
 # ------------------------------------------------------------------------------ requests
@@ -175,6 +180,18 @@ class Context:
         raise NotImplementedError
 
     async def fresh_scale(self) -> None:  # pragma: no cover - set by the test
+        raise NotImplementedError
+
+    async def fresh_entitas(self, records: int = 1) -> tuple[str, list[str], int]:  # pragma: no cover - set by the test
+        """A new entity in AREA of `records` accepted records: (id_kumkm, submission_ids, versi)."""
+        raise NotImplementedError
+
+    async def fresh_kandidat(self) -> tuple[int, str, str]:  # pragma: no cover - set by the test
+        """An open candidate between two new entities in AREA: (id, id_a, id_b)."""
+        raise NotImplementedError
+
+    async def fresh_bukan_sama(self) -> tuple[str, str]:  # pragma: no cover - set by the test
+        """A pair of new entities in AREA said not the same."""
         raise NotImplementedError
 
 
@@ -286,6 +303,40 @@ async def _delete_scale(ctx):
     return Req("DELETE", f"/api/v1/indikator/predikat/{AREA}")
 
 
+async def _kandidat_action(ctx, action: str):
+    kid, _, _ = await ctx.fresh_kandidat()
+    return Req("POST", f"/api/v1/kumkm/kandidat/{kid}/{action}", json={"versi_a": 1, "versi_b": 1})
+
+
+async def _tautkan_kandidat(ctx):
+    return await _kandidat_action(ctx, "tautkan")
+
+
+async def _bukan_sama(ctx):
+    return await _kandidat_action(ctx, "bukan-sama")
+
+
+async def _batal_bukan_sama(ctx):
+    a, b = await ctx.fresh_bukan_sama()
+    return Req("DELETE", f"/api/v1/kumkm/bukan-sama/{a}/{b}")
+
+
+async def _tautkan(ctx):
+    a, _, va = await ctx.fresh_entitas()
+    b, _, vb = await ctx.fresh_entitas()
+    return Req("POST", f"/api/v1/kumkm/{a}/tautkan", json={"versi": va, "dengan": b, "versi_dengan": vb})
+
+
+async def _pisahkan(ctx):
+    e, sids, v = await ctx.fresh_entitas(2)
+    return Req("POST", f"/api/v1/kumkm/{e}/pisahkan", json={"versi": v, "submission_ids": sids[:1]})
+
+
+async def _entitas(ctx):
+    e, _, _ = await ctx.fresh_entitas()
+    return Req("GET", f"/api/v1/kumkm/{e}")
+
+
 READERS = ("verifikator", "dinas", "walidata", "admin")     # capaian, agregat, indikator reads
 WRITERS = ("dinas", "admin")                                # targets, indikator writes
 I = "/api/v1/indikator"  # noqa: E741 (short: every indicator row below uses it)
@@ -388,6 +439,35 @@ MATRIX: tuple[Op, ...] = (
        _req("GET", "/api/v1/sync/snapshot", params={"periode": PERIODE}),
        "personal data masked unless the key may see it; every call is in the access log", lists_records=True,
        serial=True),
+    Op("GET", "/api/v1/sync/entitas/feed", ("dinas", "walidata", "admin"), FILTERED,
+       _req("GET", "/api/v1/sync/entitas/feed", params={"limit": 10}),
+       "entities whose current kabupaten/kota lies in the key's wilayah; every call is in the access log",
+       serial=True),
+    Op("GET", "/api/v1/sync/entitas/snapshot", ("dinas", "walidata", "admin"), FILTERED,
+       _req("GET", "/api/v1/sync/entitas/snapshot"),
+       "entities whose current kabupaten/kota lies in the key's wilayah; every call is in the access log",
+       serial=True),
+    # registry (Basis Data Tunggal): entities and the verifikator's work on them
+    Op("GET", "/api/v1/kumkm/kandidat", ("verifikator", "admin"), PARAM,
+       _req("GET", "/api/v1/kumkm/kandidat", params={"kabkota": AREA}),
+       "candidate pairs of a kabupaten/kota; alamat masked unless the key may see it (access-logged when shown)",
+       also=(("no `kabkota`", OWN_KABKOTA, _req("GET", "/api/v1/kumkm/kandidat")),)),
+    Op("POST", "/api/v1/kumkm/kandidat/{kandidat_id}/tautkan", ("verifikator", "admin"), ENTITAS, _tautkan_kandidat,
+       "merge the candidate's two entities"),
+    Op("POST", "/api/v1/kumkm/kandidat/{kandidat_id}/bukan-sama", ("verifikator", "admin"), ENTITAS, _bukan_sama,
+       "the pair is never proposed again"),
+    Op("DELETE", "/api/v1/kumkm/bukan-sama/{id_a}/{id_b}", ("verifikator", "admin"), ENTITAS, _batal_bukan_sama,
+       "undo of bukan-sama"),
+    Op("POST", "/api/v1/kumkm/{id_kumkm}/tautkan", ("verifikator", "admin"), ENTITAS, _tautkan,
+       "merge two entities without a candidate"),
+    Op("POST", "/api/v1/kumkm/{id_kumkm}/pisahkan", ("verifikator", "admin"), ENTITAS, _pisahkan,
+       "split records out of an entity (the undo of a merge)"),
+    Op("GET", "/api/v1/kumkm/{id_kumkm}", ALL, ENTITAS, _entitas,
+       "profile, links, peristiwa; personal data masked as for a record"),
+    Op("GET", "/api/v1/kumkm", ALL, PARAM, _req("GET", "/api/v1/kumkm", params={"wilayah": AREA}),
+       "the entities of a wilayah (no personal data)",
+       also=(("no `wilayah`", OWN, _req("GET", "/api/v1/kumkm")),
+             ("`nib=` look-up", FILTERED, _req("GET", "/api/v1/kumkm", params={"nib": "9120001234567"})))),
     # access audit
     Op("GET", "/api/v1/audit", ("admin",), NONE, _req("GET", "/api/v1/audit"),
        "who saw personal data unmasked or pulled the feed"),

@@ -181,3 +181,33 @@ def test_walking_the_feed_in_order(snap, changes):
         assert (cursor.xid, cursor.id) == (xid, id_) and (xid, id_) >= before
         assert cursor.snapshot == (snap if xid < snap.xmax else None)
         assert Cursor.decode(cursor.encode()) == cursor
+
+
+# ---------------------------------------------------------------- the entity feed's cursor
+
+@given(cursors)
+def test_an_entity_cursor_round_trips_under_its_own_tag_and_no_feed_reads_the_others(cursor):
+    from app.sync.cursor import EntitasCursor, decode_any
+
+    entitas = EntitasCursor(cursor.xid, cursor.id, cursor.snapshot)
+    text = entitas.encode()
+    back = EntitasCursor.decode(text)
+    assert type(back) is EntitasCursor and (back.xid, back.id) == (cursor.xid, cursor.id)
+    assert back.after(back.xid + 1, 0).__class__ is EntitasCursor
+    assert base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode().startswith("entitas.1:")
+    with pytest.raises(CursorError):
+        Cursor.decode(text)
+    with pytest.raises(CursorError):
+        decode_any(text)
+    with pytest.raises(CursorError):
+        EntitasCursor.decode(cursor.encode())
+
+
+def test_the_entity_feed_sql_writes_the_same_cursor_text_as_the_service():
+    """queries builds a line's cursor in SQL from the tag; the service's encode must agree."""
+    from app.sync import queries
+    from app.sync.cursor import EntitasCursor
+
+    assert "'entitas.1:' || c.xid::text" in queries.ENTITAS_FEED.lines
+    assert "'1:' || c.xid::text" in queries.RECORD_FEED.lines
+    assert EntitasCursor(12, 34).encode() == b64("entitas.1:12:34")

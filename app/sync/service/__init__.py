@@ -19,6 +19,10 @@ provinsi's feed with one position, a national key pages every provinsi with a po
 (app.sync.cursor.ClusterCursor), and a national snapshot reads each provinsi in its worker's
 own REPEATABLE READ transaction.
 
+The entity feed of the Basis Data Tunggal (`kumkm_peristiwa`, GET /api/v1/sync/entitas/feed)
+and its snapshot are the same machinery over another table (app.sync.service.sources): the
+same rule, a cursor of its own tag, one server only (the registry is the coordinator's).
+
 Both stream in chunks from a raw asyncpg connection, so memory does not grow with the size
 of the result."""
 from __future__ import annotations
@@ -27,7 +31,9 @@ from app.sync.service.feed import feed_body, open_feed
 from app.sync.service.limits import MAX_LIMIT
 from app.sync.service.scope import Scope, on_cluster, scope_of
 from app.sync.service.snapshot import open_snapshot, snapshot_body, snapshot_cursor, snapshot_rows
+from app.sync.service.sources import ENTITAS, RECORDS, Source
 from app.sync.service.streams import RawConnection, StreamState, finish_quietly
 
 __all__ = ["feed_body", "open_feed", "MAX_LIMIT", "Scope", "on_cluster", "scope_of", "open_snapshot", "snapshot_body",
-           "snapshot_rows", "snapshot_cursor", "RawConnection", "StreamState", "finish_quietly"]
+           "snapshot_rows", "snapshot_cursor", "RawConnection", "StreamState", "finish_quietly",
+           "Source", "RECORDS", "ENTITAS"]

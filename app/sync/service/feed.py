@@ -1,4 +1,5 @@
-"""The change feed: a page of changes after a cursor, below the horizon."""
+"""A feed: a page of events after a cursor, below the horizon. The record feed (`changes`) and
+the entity feed (`kumkm_peristiwa`) are both served here, each described by its Source."""
 from __future__ import annotations
 
 import logging
@@ -7,12 +8,12 @@ from collections.abc import AsyncIterator
 import orjson
 
 from app.core.errors import INVALID
-from app.record import flat
 from app.security.principal import Principal
 from app.sync import queries
 from app.sync.cursor import ClusterCursor, Cursor
 from app.sync.service import limits
 from app.sync.service.scope import scope_of
+from app.sync.service.sources import RECORDS, Source
 from app.sync.service.streams import StreamState, admitted, copy_lines, open_helper, ordered_copy
 
 log = logging.getLogger("kumkm.sync")
@@ -25,10 +26,12 @@ _WRONG_CURSOR = ("after bukan kursor feed ini: kursor feed nasional klaster hany
 
 
 async def open_feed(principal: Principal, after: Cursor | ClusterCursor, limit: int, periode: str | None,
-                    after_text: str | None) -> StreamState:
-    scope = scope_of(principal, periode)
+                    after_text: str | None, source: Source = RECORDS) -> StreamState:
+    scope = scope_of(principal, periode, cluster=source.cluster)
     if scope.national_on_cluster and not after_text:
         after = ClusterCursor()
+    if not isinstance(after, ClusterCursor) and type(after) is not source.cursor:
+        raise INVALID(_WRONG_CURSOR, errors=[{"field": "after", "message": _WRONG_CURSOR, "type": "value_error"}])
     if isinstance(after, ClusterCursor) != scope.national_on_cluster:
         raise INVALID(_WRONG_CURSOR, errors=[{"field": "after", "message": _WRONG_CURSOR, "type": "value_error"}])
     async with admitted(principal) as conn:
@@ -45,10 +48,10 @@ async def open_feed(principal: Principal, after: Cursor | ClusterCursor, limit: 
         else:
             # on Citus: the horizon of the worker that holds the provinsi (queries.HORIZON_CITUS)
             horizon = await conn.pg.fetchval(queries.HORIZON_CITUS, scope.provinsi)
-    state = StreamState("GET /api/v1/sync/changes", principal,
+    state = StreamState(source.feed_endpoint, principal,
                         {"after": after_text, "limit": limit, "periode": periode,
                          "kode_wilayah": scope.wilayah, "pii": scope.pii, "horizon": horizon},
-                        cursor=after, conn=conn, scope=scope, tr=tr, slot=True)
+                        cursor=after, conn=conn, scope=scope, tr=tr, slot=True, source=source)
     return state
 
 
@@ -56,7 +59,7 @@ async def _feed_copy(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     """The common case (no snapshot to skip): PostgreSQL builds every line including its
     cursor; the last line's cursor is where the page ends. Lines as stored, personal data
     included: the caller masks them for a key that may not see it."""
-    pg, scope, pos = state.pg, state.scope, state.cursor
+    pg, scope, pos, sql = state.pg, state.scope, state.cursor, state.source.feed
     assert scope is not None and isinstance(pos, Cursor)     # a feed's state has both
     horizon = state.detail["horizon"]
     n = 0
@@ -68,19 +71,19 @@ async def _feed_copy(state: StreamState, limit: int) -> AsyncIterator[bytes]:
         lines = copy_lines(pg, queries.CHANGE_LINES_CITUS, str(pos.xid), pos.id, horizon,
                            limit, scope.wilayah, scope.periode, scope.provinsi)
     elif limits.PARALLEL > 1 and limit >= limits.PARALLEL_MIN:
-        bounds = await pg.fetch(queries.CHANGE_BOUNDS, str(pos.xid), pos.id, horizon, limit,
+        bounds = await pg.fetch(sql.bounds, str(pos.xid), pos.id, horizon, limit,
                                 scope.wilayah, scope.periode, limits.RANGE_ROWS)
         opened = await open_helper(state, None) if len(bounds) * limits.RANGE_ROWS >= limits.PARALLEL_MIN else None
         if opened is not None:
             helper, helper_tr = opened
             jobs, lo = [], (str(pos.xid), pos.id)
             for xid, id_ in bounds:
-                jobs.append((queries.CHANGE_RANGE_LINES,
+                jobs.append((sql.range_lines,
                              (*lo, horizon, limit, scope.wilayah, scope.periode, xid, id_)))
                 lo = (xid, id_)
             lines = ordered_copy([pg, helper.pg], jobs)
     if lines is None:
-        lines = copy_lines(pg, queries.CHANGE_LINES, str(pos.xid), pos.id, horizon,
+        lines = copy_lines(pg, sql.lines, str(pos.xid), pos.id, horizon,
                            limit, scope.wilayah, scope.periode)
     async for block in lines:
         n += block.count(b"\n")
@@ -88,20 +91,21 @@ async def _feed_copy(state: StreamState, limit: int) -> AsyncIterator[bytes]:
         state.rows = n
         yield block
     if n:
-        state.cursor = Cursor.decode(orjson.loads(last)["cursor"])
+        state.cursor = type(pos).decode(orjson.loads(last)["cursor"])
     state.rows = n
     if helper_tr is not None:
         await helper_tr.commit()
 
 
 async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
-    """Change lines in (xid, id) order, then the trailing line. Each line carries the cursor
+    """Event lines in (xid, id) order, then the trailing line. Each line carries the cursor
     that resumes right after it."""
-    scope, tr = state.scope, state.tr
+    scope, tr, source = state.scope, state.tr, state.source
     assert scope is not None                           # a feed's state has one
+    mask = source.mask_feed
     if scope.national_on_cluster:
         async for block in _national_lines(state, limit):
-            yield block if scope.pii else flat.mask_lines(block, nested=True)
+            yield block if scope.pii else mask(block)
         await tr.commit()
         yield await _feed_end(state, limit, state.rows)
         return
@@ -110,12 +114,13 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     horizon = state.detail["horizon"]
     if start.snapshot is None:
         async for block in _feed_copy(state, limit):
-            yield block if scope.pii else flat.mask_lines(block, nested=True)
+            yield block if scope.pii else mask(block)
         await tr.commit()
         yield await _feed_end(state, limit, state.rows)
         return
-    stmt = await pg.prepare(queries.CHANGES if scope.provinsi is None else queries.CHANGES_CITUS)
+    stmt = await pg.prepare(source.feed.rows if scope.provinsi is None else queries.CHANGES_CITUS)
     extra = () if scope.provinsi is None else (scope.provinsi,)
+    state_member = ',"' + source.state_key + '":'
     pos = start
     delivered = 0
     while delivered < limit:
@@ -130,7 +135,7 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
             pos = pos.after(int(xid), id_)
             if skip:
                 continue
-            out.append('{"cursor":"' + pos.encode() + '",' + change + ',"record":'
+            out.append('{"cursor":"' + pos.encode() + '",' + change + state_member
                        + (line if line is not None else "null") + "}\n")
             delivered += 1
             if delivered == limit:
@@ -139,7 +144,7 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
         state.rows = delivered
         if out:
             block = "".join(out).encode()
-            yield block if scope.pii else flat.mask_lines(block, nested=True)
+            yield block if scope.pii else mask(block)
         if len(rows) < want:
             break
     await tr.commit()

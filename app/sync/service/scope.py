@@ -26,13 +26,15 @@ class Scope:
         return self.cluster and self.provinsi is None
 
 
-def scope_of(principal: Principal, periode: str | None) -> Scope:
-    """The scope of a feed or snapshot pulled with this key."""
+def scope_of(principal: Principal, periode: str | None, cluster: bool = True) -> Scope:
+    """The scope of a feed or snapshot pulled with this key; `cluster` False for what a Citus
+    coordinator keeps itself (the registry of entities), read there as on one server."""
     # Everything a sync returns lies inside the key's own wilayah, so one decision holds for
     # every row: the same rule as a single read of a record in that wilayah (authorize, with no
     # wilayah named, decides personal data for the key's own).
     pii = authorize(principal, "sync.pull").pii
-    return on_cluster(Scope(principal.kode_wilayah, periode, pii))
+    scope = Scope(principal.kode_wilayah, periode, pii)
+    return on_cluster(scope) if cluster else scope
 
 
 def on_cluster(scope: Scope) -> Scope:

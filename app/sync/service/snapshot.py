@@ -1,4 +1,4 @@
-"""The snapshot: every current record in scope, from one REPEATABLE READ transaction."""
+"""The snapshot: every current record (or entity) in scope, from one REPEATABLE READ transaction."""
 from __future__ import annotations
 
 import csv
@@ -16,13 +16,15 @@ from app.sync import queries
 from app.sync.cursor import ClusterCursor, Cursor, Snapshot
 from app.sync.service import limits
 from app.sync.service.scope import Scope, scope_of
+from app.sync.service.sources import RECORDS, Source
 from app.sync.service.streams import StreamState, admitted, copy_lines, open_helper, ordered_copy
 
 log = logging.getLogger("kumkm.sync")
 
 # ------------------------------------------------------------------------- snapshot
 
-async def snapshot_cursor(pg, scope: Scope) -> tuple[str | dict[str, str], Cursor | ClusterCursor]:
+async def snapshot_cursor(pg, scope: Scope, cursor: type[Cursor] = Cursor) -> tuple[str | dict[str, str],
+                                                                                   Cursor | ClusterCursor]:
     """The PostgreSQL snapshot a REPEATABLE READ transaction reads with (its text), and the
     feed cursor that continues from what it sees: the snapshot's xmin, with the snapshot itself
     while transactions were in flight (the feed then skips what the snapshot already saw,
@@ -39,7 +41,10 @@ async def snapshot_cursor(pg, scope: Scope) -> tuple[str | dict[str, str], Curso
     position from its worker's snapshot (ClusterCursor). Each provinsi's part is consistent
     and continues that provinsi's feed exactly; the parts are not one instant of the nation
     (a batch spanning two workers may be in one part and still to come in the feed of the
-    other), which exactly once per provinsi does not need."""
+    other), which exactly once per provinsi does not need.
+
+    `cursor`: the position type of the feed the snapshot continues (the entity feed's
+    EntitasCursor; transaction ids are the same for every table of one server)."""
     if scope.national_on_cluster:
         await pg.execute(queries.ONE_CONNECTION_PER_WORKER)
         snaps = {p: Snapshot.parse(text) for p, text in await pg.fetch(queries.SNAPSHOTS_CITUS)}
@@ -49,22 +54,22 @@ async def snapshot_cursor(pg, scope: Scope) -> tuple[str | dict[str, str], Curso
     # there, so every later read of the stream on that worker reads with it
     snap = Snapshot.parse(await pg.fetchval(queries.CURRENT_SNAPSHOT) if scope.provinsi is None
                           else await pg.fetchval(queries.CURRENT_SNAPSHOT_CITUS, scope.provinsi))
-    return snap.text(), _start(snap)
+    return snap.text(), _start(snap, cursor)
 
 
-def _start(snap: Snapshot) -> Cursor:
-    return Cursor(snap.xmin, 0, snap if snap.xmax > snap.xmin else None)
+def _start(snap: Snapshot, cursor: type[Cursor] = Cursor) -> Cursor:
+    return cursor(snap.xmin, 0, snap if snap.xmax > snap.xmin else None)
 
 
-async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> StreamState:
+async def open_snapshot(principal: Principal, periode: str | None, fmt: str, source: Source = RECORDS) -> StreamState:
     """A snapshot reads a usable standby when there is one (app.infra.replicas): a standby's
     pg_snapshot is a snapshot of the primary's transaction ids (physical replication keeps
     them), so its cursor continues the feed on the primary exactly as one taken there."""
-    scope = scope_of(principal, periode)
+    scope = scope_of(principal, periode, cluster=source.cluster)
     route = replicas.choose()
     state: StreamState | None = None
     try:
-        state = await _open_snapshot(principal, periode, fmt, scope, replicas.stream_engine(route))
+        state = await _open_snapshot(principal, periode, fmt, scope, replicas.stream_engine(route), source)
     except Problem:
         raise                           # turned away (stream limits): not the standby's fault
     except Exception:
@@ -76,7 +81,7 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> 
         if state is not None:
             await state.finish()
         route = replicas.PRIMARY
-        state = await _open_snapshot(principal, periode, fmt, scope, replicas.stream_engine(route))
+        state = await _open_snapshot(principal, periode, fmt, scope, replicas.stream_engine(route), source)
     try:
         # Before the cursor leaves: a synchronous standby that may be promoted must know every
         # transaction id this snapshot knows (docs/replicas.md).
@@ -89,16 +94,16 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str) -> 
 
 
 async def _open_snapshot(principal: Principal, periode: str | None, fmt: str, scope: Scope,
-                         engine) -> StreamState:
+                         engine, source: Source = RECORDS) -> StreamState:
     async with admitted(principal, engine) as conn:
         tr = conn.pg.transaction(isolation="repeatable_read", readonly=True)
         await tr.start()
         await conn.pg.execute(queries.BEGIN_SYNC)
-        snap, cursor = await snapshot_cursor(conn.pg, scope)
-    state = StreamState("GET /api/v1/sync/snapshot", principal,
+        snap, cursor = await snapshot_cursor(conn.pg, scope, source.cursor)
+    state = StreamState(source.snapshot_endpoint, principal,
                         {"periode": periode, "format": fmt, "kode_wilayah": scope.wilayah,
                          "pii": scope.pii, "snapshot": snap},
-                        cursor=cursor, conn=conn, scope=scope, tr=tr, slot=True, engine=engine)
+                        cursor=cursor, conn=conn, scope=scope, tr=tr, slot=True, engine=engine, source=source)
     return state
 
 
@@ -130,8 +135,13 @@ async def _chunks(pg, query: str, *args) -> AsyncIterator[list[str]]:
 async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
     """Snapshot lines as stored; a large table is read by two connections sharing the
     stream's snapshot (pg_export_snapshot), range of pages by range of pages, in order."""
-    pg, scope = state.pg, state.scope
+    pg, scope, source = state.pg, state.scope, state.source
     assert scope is not None                           # a snapshot's state has one
+    if not source.snapshot_pages:
+        # a table of its own (the entities): one connection, one read in this transaction
+        async for block in copy_lines(pg, source.snapshot, scope.periode, scope.wilayah):
+            yield block
+        return
     if scope.national_on_cluster:
         # on Citus, national: provinsi after provinsi, each read on its worker in the stream's
         # transaction there, whose snapshot the cursor names for it (checked by the statement)
@@ -186,7 +196,7 @@ async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
         async for block in _snapshot_copy(state):
             n += block.count(b"\n")
             state.rows = n
-            yield block if scope.pii else flat.mask_lines(block, nested=False)
+            yield block if scope.pii else state.source.mask_snapshot(block)
     await tr.commit()
     state.complete = True
     await state.finish()

@@ -122,6 +122,7 @@ class StreamState:
     more: bool | None = None
     slot: bool = False           # holds one of the process's stream slots
     engine: object = None        # the pool of conn (a standby's for a snapshot read there)
+    source: Any = None           # what the stream reads (app.sync.service.sources.Source)
     _finished: bool = False
 
     @property

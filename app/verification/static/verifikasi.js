@@ -7,12 +7,14 @@
  *   antrian.js    the queue: filter (the kit's wilayah selects), counts, selection, search
  *   detail.js     one record: fields, changes between versions, duplicates, history
  *   keputusan.js  decisions: accept, reject, undo, accept the chosen at once, conflicts
+ *   kandidat.js   candidate entities of the kabupaten/kota: tautkan, bukan sama; pisahkan in an entity
  * This one starts the page: its words for a failed call, the keyboard, the controls.
  * Everything the API returns goes on the page with textContent, never innerHTML (`el`). */
 import {$, gagal, getKey, mulai, periodeData, pesan, pilihPeriode, showKeyForm, showKeySaved} from "/static/kumkm/kumkm.js";
 import {cari, loadKabkota, loadQueue, move, pilihanWilayah, selectAll, toggle} from "./antrian.js";
 import {closeForm} from "./detail.js";
 import {state} from "./keadaan.js";
+import {loadKandidat, pisahkan, tutupEntitas} from "./kandidat.js";
 import {chooseAlasan, submitForm, terima, terimaTerpilih, tolak} from "./keputusan.js";
 
 // ------------------------------------------------------------------ messages
@@ -96,6 +98,7 @@ async function start() {
     if (wilayah.startsWith(state.kabkota + ".")) await pilihanWilayah.pilih(wilayah);
     pesan("");
     await loadQueue(true);
+    await loadKandidat(true);
   } catch (e) {
     $("kerja").hidden = true;
     showKeySaved();
@@ -106,7 +109,7 @@ async function start() {
 
 $("filter").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  loadQueue(true).catch(gagal);
+  loadQueue(true).then(() => loadKandidat(true)).catch(gagal);
 });
 $("periode").addEventListener("change", () => {
   periodeData().then((data) => { state.periodeData = data; })
@@ -126,6 +129,9 @@ $("tombol-tolak").addEventListener("click", tolak);
 $("pilih-semua").addEventListener("click", selectAll);
 $("terima-terpilih").addEventListener("click", () => terimaTerpilih().catch(gagal));
 $("muat-lagi").addEventListener("click", () => loadQueue(false).catch(gagal));
+$("kandidat-lagi").addEventListener("click", () => loadKandidat(false).catch(gagal));
+$("tombol-pisahkan").addEventListener("click", () => pisahkan().catch(gagal));
+$("tutup-entitas").addEventListener("click", tutupEntitas);
 document.addEventListener("keydown", onKey);
 // the work needs a key: it hides whenever the key form shows (a rejected key included)
 mulai({start, kata, kodeStatus: true, formShown: () => { $("kerja").hidden = true; }});
