@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import dataclasses
 import os
 import shutil
 import socket
@@ -151,6 +152,23 @@ async def pg(database_url):
     conn = await asyncpg.connect(**asyncpg_params(database_url))
     yield conn
     await conn.close()
+
+
+@pytest.fixture
+def override_settings():
+    """The one way a test changes settings: `override_settings(streams_max=0)` puts a new
+    Settings with those values in place (frozen and checked, as the environment's are) for the
+    rest of the test, in this process and the live server it runs; the process's own are back
+    after it (app.core.settings.use)."""
+    from app.core.settings import current, use
+
+    before = current()
+
+    def override(**values) -> None:
+        use(dataclasses.replace(current(), **values))
+
+    yield override
+    use(before)
 
 
 @pytest.fixture(autouse=True)
