@@ -154,6 +154,7 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
     if not antrian:
         return hasil
     rows = (await conn.execute(q.BACA_CATATAN, {"ids": antrian})).mappings().all()
+    rows = sorted(rows, key=lambda r: (r["periode"], r["submission_id"]))    # older periode first
     perlu = [r for r in rows if r["status"] == "diterima" and r["id_kumkm"] is None]
     lepas = [r for r in rows if r["status"] != "diterima" and r["id_kumkm"] is not None]
     milik = {r["submission_id"]: pengenal(r["jenis"], r) for r in (*perlu, *lepas)}
