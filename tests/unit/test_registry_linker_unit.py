@@ -41,15 +41,14 @@ async def test_the_background_task_survives_failures(monkeypatch, caplog):
     monkeypatch.setattr(health.state, "ready", True)
     calls: list[float] = []
 
-    async def giliran(self):
-        calls.append(time.monotonic())
-        if len(calls) <= 3:
-            raise ConnectionRefusedError("the database is away")
-        return linker.Hasil()
+    class Failing(linker.Linker):
+        async def giliran(self):
+            calls.append(time.monotonic())
+            if len(calls) <= 3:
+                raise ConnectionRefusedError("the database is away")
+            return linker.Hasil()
 
-    monkeypatch.setattr(linker.Linker, "giliran", giliran)
-    monkeypatch.setattr(linker, "MAX_BACKOFF", 0.5)
-    task = linker.Linker(poll=0.05)
+    task = Failing(poll=0.05, max_backoff=0.5)
     with caplog.at_level(logging.DEBUG, logger="kumkm.registry"):
         task.start()
         deadline = time.monotonic() + 10
