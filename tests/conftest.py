@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from app.infra import db
 from app.keys import service as auth_service
+from app.registry.linker import KUNCI_LATAR
 from app.web.server import uvicorn_options
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.common import ARTIFACTS, Keys, asyncpg_params, auth
@@ -182,6 +183,10 @@ def clean_slate(request):
     async def truncate():
         conn = await asyncpg.connect(**asyncpg_params(url))
         try:
+            # The live service's background linker paused (its turn's lock, held until this
+            # connection closes): a batch of it in flight would take the tables in another
+            # order than TRUNCATE, a deadlock whose victim could be TRUNCATE.
+            await conn.execute("SELECT pg_advisory_lock($1)", KUNCI_LATAR)
             await conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         finally:
             await conn.close()

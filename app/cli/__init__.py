@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli import apikey, backup, citus, database, openapi, openrosa, records, replica, serve, sync, targets, wilayah
+from app.cli import apikey, backup, citus, database, openapi, openrosa, records, registry, replica, serve, sync, targets, wilayah
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     records.register(sub)
     sync.register(sub)
     targets.register(sub)
+    registry.register(sub)
     backup.register(sub)
     openrosa.register(sub)
     openapi.register(sub)

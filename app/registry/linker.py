@@ -154,6 +154,7 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
     if not antrian:
         return hasil
     rows = (await conn.execute(q.BACA_CATATAN, {"ids": antrian})).mappings().all()
+    rows = sorted(rows, key=lambda r: (r["periode"], r["submission_id"]))    # older periode first
     perlu = [r for r in rows if r["status"] == "diterima" and r["id_kumkm"] is None]
     lepas = [r for r in rows if r["status"] != "diterima" and r["id_kumkm"] is not None]
     milik = {r["submission_id"]: pengenal(r["jenis"], r) for r in (*perlu, *lepas)}
@@ -346,9 +347,10 @@ class Linker:
     (start-up and readiness never wait for it), stop() cancels it (a batch in flight rolls back
     and is taken again by the next turn, here or in another process)."""
 
-    def __init__(self, poll: float = POLL_SECONDS, batas: int = BATAS_LATAR):
+    def __init__(self, poll: float = POLL_SECONDS, batas: int = BATAS_LATAR, max_backoff: float = MAX_BACKOFF):
         self.poll = poll
         self.batas = batas
+        self.max_backoff = max_backoff
         self._task: asyncio.Task[None] | None = None
         self._engine: Any = None
 
@@ -394,7 +396,7 @@ class Linker:
                 raise
             except Exception as exc:
                 failures += 1
-                delay = min(self.poll * 2 ** failures, MAX_BACKOFF)
+                delay = min(self.poll * 2 ** failures, self.max_backoff)
                 # the first failure loudly, the repeats quietly (the database's own outage is
                 # logged by app.infra.health); the batch rolled back and waits in the queue
                 (log.warning if failures == 1 else log.debug)(

@@ -27,7 +27,12 @@ ADA_ANTRIAN = "SELECT EXISTS (SELECT 1 FROM kumkm_antrian)"
 SISA_ANTRIAN = text("SELECT count(*) FROM kumkm_antrian")
 
 # Each queued record as it is now: its status, where it is, its current content's identifiers
-# and soft evidence (the version at submissions.version), and its link if it has one.
+# and soft evidence (the version at submissions.version), and its link if it has one. Locked
+# FOR SHARE, in submission_id order as decisions lock them (no deadlock): a decision that
+# changed the record meanwhile is waited for and its status read; one that comes later waits
+# for this batch's commit, then queues the record again. Without the lock, a decision
+# committed between this read and the queue row's deletion would find the row still there
+# (only locked, so its INSERT ... ON CONFLICT DO NOTHING does nothing) and be lost.
 BACA_CATATAN = text("""
     SELECT s.submission_id, s.status, s.jenis, s.periode, s.kode_provinsi, s.kode_kabkota,
            v.data->>'nib' AS nib, v.data->>'nik_koperasi' AS nik_koperasi,
@@ -38,7 +43,8 @@ BACA_CATATAN = text("""
     JOIN submissions s USING (submission_id)
     LEFT JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
     LEFT JOIN kumkm_tautan t ON t.submission_id = s.submission_id
-    ORDER BY s.periode, s.submission_id
+    ORDER BY s.submission_id
+    FOR SHARE OF s
 """)
 
 # The same for the records linked to some entities (their identifiers rebuilt after a record

@@ -352,3 +352,35 @@ async def test_the_worked_example_of_docs_registry(client, enum_key, verif, pg, 
     assert toko["skor"] == 1.0 and toko["alasan"][1]["a"] == toko["alasan"][1]["b"] == "sumber rejeki"
     assert sorted(tuple(r) for r in await pg.fetch("SELECT jenis_pengenal, nilai FROM kumkm_pengenal")) == [
         ("nib", "9120001234567"), ("nib", "9120007654321")]
+
+
+async def test_a_reversal_while_its_batch_is_linked_is_not_lost(client, enum_key, verif, pg, engine, database_url):
+    a, = await accept(client, enum_key, verif, umkm(nib=NIB))
+    # Hold the record's link (uncommitted) so that the linker, having read the record as
+    # diterima, waits in the middle of its batch; then reverse the decision meanwhile.
+    blocker = await asyncpg.connect(**asyncpg_params(database_url))
+    try:
+        await blocker.execute("BEGIN")
+        await blocker.execute("INSERT INTO kumkm (id_kumkm, jenis, kode_provinsi, kode_kabkota) "
+                              "VALUES ('U9999999999', 'umkm', '16', '16.07')")
+        await blocker.execute("INSERT INTO kumkm_tautan (submission_id, id_kumkm, periode, dasar) "
+                              "VALUES ($1::uuid, 'U9999999999', '2022', 'baru')", a["submission_id"])
+        linking = asyncio.create_task(run(engine))
+        assert await eventually(lambda: pg.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO kumkm_tautan%'"))
+        reversal = asyncio.create_task(client.post(
+            f"/api/v1/submissions/{a['submission_id']}/verifikasi", headers=auth(verif),
+            json={"status": "ditolak", "dari": "diterima", "version": 1, "alasan_kode": "duplikat", "catatan": "ganda"}))
+        # the decision waits for the batch (the record is locked FOR SHARE by it)
+        assert await eventually(lambda: reversal.done() or pg.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE submissions%'"))
+        assert not reversal.done()
+        await blocker.execute("ROLLBACK")
+        await linking
+        assert (await reversal).status_code == 200
+    finally:
+        await blocker.close()
+    # the batch linked it as it was when read; the reversal queued it again and is applied
+    await run(engine)
+    assert await links(pg) == {}
+    assert [r["aksi"] for r in await pg.fetch("SELECT aksi FROM kumkm_peristiwa ORDER BY id")] == ["dibuat", "ditautkan", "dilepas"]
