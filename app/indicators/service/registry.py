@@ -41,13 +41,29 @@ async def hitung_registry(conn, level: str, wilayah: str, items: dict[int, formu
             if key not in kolom:
                 kolom[key] = len(kolom_list)
                 kolom_list.append((term, r.modifier))
-    per_periode: dict[str, Any] = {}
+    # Terms over records and terms over entities come from one statement each; a term's value
+    # is found by (sumber, its column in that statement).
     binds_periode = sorted(str(p) for p in periodes)
-    if kolom_list:
-        stmt, binds = queries.registry_statement(level, kolom_list)
+    bind_wilayah = None if level == NASIONAL else wilayah
+    kolom_at: dict[int, tuple[str, int]] = {}
+    per_sumber: dict[str, list[tuple[str, dict]]] = {"rekaman": [], "entitas": []}
+    for i, (term, modifier) in enumerate(kolom_list):
+        daftar = per_sumber[queries.UKURAN[term].sumber]
+        kolom_at[i] = (queries.UKURAN[term].sumber, len(daftar))
+        daftar.append((term, modifier))
+    per_periode: dict[str, dict[str, Any]] = {"rekaman": {}, "entitas": {}}
+    if per_sumber["rekaman"]:
+        stmt, binds = queries.registry_statement(level, per_sumber["rekaman"])
         rows = (await conn.execute(stmt, {**binds, "periodes": binds_periode,
-                                          "wilayah": None if level == NASIONAL else wilayah})).mappings().all()
-        per_periode = {r["periode"]: r for r in rows}
+                                          "wilayah": bind_wilayah})).mappings().all()
+        per_periode["rekaman"] = {r["periode"]: r for r in rows}
+    if per_sumber["entitas"]:
+        # each periode t is read with t-1: an entity's change is between the two
+        semua = sorted({str(p) for p in periodes} | {str(p - 1) for p in periodes})
+        stmt, binds = queries.entitas_statement(level, per_sumber["entitas"])
+        rows = (await conn.execute(stmt, {**binds, "periodes": binds_periode, "semua": semua,
+                                          "wilayah": bind_wilayah})).mappings().all()
+        per_periode["entitas"] = {r["periode"]: r for r in rows}
     target: dict[str, int] = {}
     if butuh_target and level != NASIONAL:
         rows = (await conn.execute(queries.TARGET_PENDATAAN_IN_FORCE, {
@@ -59,11 +75,12 @@ async def hitung_registry(conn, level: str, wilayah: str, items: dict[int, formu
         if term == queries.TARGET_PENDATAAN:
             v = target.get(p)
             return None if v is None else Decimal(v)
-        row = per_periode.get(p)
+        sumber, k = kolom_at[kolom[_kolom_key(term, modifier)]]
+        row = per_periode[sumber].get(p)
         if row is None:
-            # no diterima record in that periode: counts are 0, sums are unknown
+            # no diterima record (entity) in that periode: counts are 0, sums are unknown
             return Decimal(0) if queries.UKURAN[term].hitungan else None
-        v = row[f"k{kolom[_kolom_key(term, modifier)]}"]
+        v = row[f"k{k}"]
         return None if v is None else Decimal(v)
 
     out: dict[tuple[int, int], tuple] = {}
