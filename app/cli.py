@@ -1053,11 +1053,54 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="write here instead")
     s.set_defaults(func=cmd_openrosa_xlsform)
 
+    g = sub.add_parser("registry", help="Basis Data Tunggal: entities of usaha and koperasi (docs/registry.md)"
+                       ).add_subparsers(dest="sub", required=True)
+    s = g.add_parser("tautkan", help="link every queued accepted record to its entity until the queue is empty "
+                                     "(the migration job; resumable, safe beside the live service)")
+    s.add_argument("--batch", type=int, default=5000, help="records per transaction (default 5000)")
+    s.set_defaults(func=cmd_registry_tautkan)
+
     s = sub.add_parser("openapi", help="write the OpenAPI document the app serves")
     s.add_argument("--out", default=str(ROOT / "openapi" / "openapi.json"))
     s.add_argument("--check", action="store_true", help="exit 1 when the file differs")
     s.set_defaults(func=cmd_openapi)
     return p
+
+
+def cmd_registry_tautkan(args) -> int:
+    """Link the queue (kumkm_antrian) in batches of --batch, one transaction each, with a
+    progress bar. The queue is the progress: a run stopped anywhere goes on where it was."""
+    import time
+
+    from app.core.console import UsageError, progress
+    from app.registry import linker
+    from app.registry.queries import SISA_ANTRIAN
+
+    if args.batch < 1:
+        print("error: --batch must be at least 1", file=sys.stderr)
+        return 2
+
+    async def run():
+        if citus.enabled():
+            raise UsageError("the registry is not kept on a Citus cluster yet (docs/registry.md)")
+        async with db.connect() as conn:
+            total = (await conn.execute(SISA_ANTRIAN)).scalar()
+        bar = progress(total, "tautkan")
+        try:
+            return await linker.tautkan_semua(args.batch, kemajuan=lambda h: bar.update(h.diambil))
+        finally:
+            bar.close()
+
+    started = time.monotonic()
+    try:
+        hasil = _with_database(run)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    took = time.monotonic() - started
+    print(f"{hasil.diambil} records from the queue in {took:.1f} s: {hasil.ditautkan} linked, {hasil.dibuat} "
+          f"entities created, {hasil.dilepas} links removed, {hasil.kandidat} candidates proposed")
+    return 0
 
 
 def cmd_openrosa_qr(args) -> int:

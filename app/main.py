@@ -48,12 +48,19 @@ async def lifespan(app: FastAPI):
     from app.infra import replicas
 
     await replicas.start()
+    # Accepted records get their entity (id_kumkm) in the background, one process of the
+    # cluster at a time (app.registry.linker); it waits for readiness itself.
+    from app.registry.linker import Linker
+
+    linker = Linker()
+    linker.start()
     # Everything loaded so far (the app, the schemas, the wilayah index) lives as long as the
     # process: out of the collector's sight, a full collection no longer walks it, which
     # showed as tens-of-milliseconds stalls in the single-POST p99.
     gc.collect()
     gc.freeze()
     yield
+    await linker.stop()
     await watch.stop()
     await replicas.stop()
     await monitor.stop()

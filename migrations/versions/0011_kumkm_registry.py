@@ -59,9 +59,15 @@ def upgrade() -> None:
             periode       text NOT NULL,
             dasar         text NOT NULL CHECK (dasar IN ('nib', 'nik_koperasi', 'nomor_badan_hukum', 'baru',
                                                          'gabung', 'pisah', 'pemutakhiran')),
-            pada          timestamptz NOT NULL DEFAULT now()
+            pada          timestamptz NOT NULL DEFAULT now(),
+            -- the record's kabupaten/kota and, for a UMKM, its owner's NIK, copied by the linker:
+            -- the soft evidence (same NIK pemilik in the same kabupaten/kota) is an index look-up
+            -- here, never a scan of the records' stored versions
+            kode_kabkota  text,
+            nik_pemilik   text
         );
         CREATE INDEX kumkm_tautan_entitas ON kumkm_tautan (id_kumkm, periode);
+        CREATE INDEX kumkm_tautan_pemilik ON kumkm_tautan (nik_pemilik, kode_kabkota) WHERE nik_pemilik IS NOT NULL;
 
         CREATE TABLE kumkm_pengenal (
             jenis_pengenal text NOT NULL CHECK (jenis_pengenal IN ('nib', 'nik_koperasi', 'nomor_badan_hukum')),
