@@ -166,7 +166,8 @@ _ENTITAS = """
            count(*) AS rekaman_semua,
            count(DISTINCT t.id_kumkm) AS entitas_semua,
            count(*) FILTER (WHERE t.id_kumkm IS NULL) AS belum_semua
-    FROM submissions s LEFT JOIN kumkm_tautan t ON t.submission_id = s.submission_id
+    FROM submissions s
+    LEFT JOIN (SELECT submission_id, id_kumkm FROM kumkm_tautan) t ON t.submission_id = s.submission_id
     WHERE s.status = 'diterima' AND {area}
     GROUP BY s.jenis
 """

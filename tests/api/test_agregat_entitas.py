@@ -2,9 +2,11 @@
 periode and over every periode; a round counts records, the registry counts usaha."""
 from __future__ import annotations
 
+import pytest
+
 from tests.support import factories
 from tests.support.common import auth
-from tests.support.entitas import tautkan_antrian
+from tests.support.entitas import linker
 from tests.support.problems import assert_problem
 from tests.support.verification_helpers import decide
 
@@ -17,13 +19,20 @@ def _umkm(periode, nib, desa=BANYUASIN):
     return factories.umkm(periode=periode, captured_at=f"{periode}-06-01T09:30:00+07:00", kode_wilayah=desa, nib=nib)
 
 
+@pytest.fixture
+async def tautkan(database_url):
+    """The linker, run when the test says (the service's background linker idle meanwhile)."""
+    async with linker(database_url) as run:
+        yield run
+
+
 async def _get(client, key, **params):
     r = await client.get(PATH, params=params, headers=auth(key))
     assert r.status_code == 200, r.text
     return r.json()
 
 
-async def test_usaha_beside_records(client, enum_key, admin, dinas, pg):
+async def test_usaha_beside_records(client, enum_key, admin, dinas, pg, tautkan):
     items = [
         _umkm("2021", "9120000000001"), _umkm("2022", "9120000000001"),   # one usaha, two rounds
         _umkm("2022", "9120000000001"),                                   # and a duplicate in 2022
@@ -43,7 +52,7 @@ async def test_usaha_beside_records(client, enum_key, admin, dinas, pg):
     doc = await _get(client, dinas, periode="2022", wilayah="16")
     assert doc["periode_ini"] == {"usaha": 0, "koperasi": 0, "rekaman_umkm": 5, "rekaman_koperasi": 1,
                                   "belum_ditautkan": 6}
-    await tautkan_antrian(pg)
+    await tautkan()
     doc = await _get(client, dinas, periode="2022", wilayah="16")
     assert doc["wilayah"] == {"kode": "16", "nama": "Sumatera Selatan", "level": 1}
     # 2022: NIB 1 (two records: a duplicate in the round), NIB 3, two without NIB: 4 usaha from 5 records

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from tests.support import factories
 from tests.support.common import auth
-from tests.support.entitas import gabung, tautkan_antrian
+from tests.support.entitas import gabung, linker
 from tests.support.problems import assert_problem
 from tests.support.verification_helpers import decide
 
@@ -54,8 +56,9 @@ RECORDS = {
     "G22": _umkm("2022", nib(6), BESAR, desa=PALEMBANG),
     "H21": _umkm("2021", nib(7), MIKRO),                           # H: mikro in Banyuasin -> kecil in Palembang
     "H22": _umkm("2022", nib(7), KECIL, desa=PALEMBANG),
-    "F21": _umkm("2021", None, MIKRO),                             # F: got an NIB in 2022 (linked by a verifikator)
-    "F22": _umkm("2022", nib(8), MIKRO),
+    # F: got an NIB in 2022; the same owner and name make a candidate a verifikator links
+    "F21": _umkm("2021", None, MIKRO, nik_pemilik=factories.nik(serial=8), nama_usaha="Kerupuk Ikan Bu Rina"),
+    "F22": _umkm("2022", nib(8), MIKRO, nik_pemilik=factories.nik(serial=8), nama_usaha="Kerupuk Ikan Bu Rina"),
     # koperasi: K1 150 -> 180, K2 200 -> 240 (modal luar not given), K3 new, K4 gone
     "K1-21": _kop("2021", nik_kop(1), 100 * JUTA, 50 * JUTA),
     "K1-22": _kop("2022", nik_kop(1), 120 * JUTA, 60 * JUTA),
@@ -66,7 +69,7 @@ RECORDS = {
 }
 
 
-async def _two_rounds(client, enum_key, admin, pg) -> None:
+async def _two_rounds(client, enum_key, admin, pg, tautkan) -> None:
     items = list(RECORDS.values())
     r = await client.post("/api/v1/submissions/batch", json={"items": items}, headers=auth(enum_key))
     assert r.status_code == 200 and r.json()["created"] == len(items), r.text
@@ -79,8 +82,19 @@ async def _two_rounds(client, enum_key, admin, pg) -> None:
         assert (await decide(client, admin, rec["submission_id"], "diterima")).status_code == 200
     r = await decide(client, admin, ditolak["submission_id"], "ditolak", alasan_kode="data_tidak_lengkap")
     assert r.status_code == 200, r.text
-    assert await tautkan_antrian(pg) == len(items)
-    await gabung(pg, RECORDS["F22"]["submission_id"], RECORDS["F21"]["submission_id"])
+    assert (await tautkan()).ditautkan == len(items)
+    f21, f22 = [await pg.fetchval("SELECT id_kumkm FROM kumkm_tautan WHERE submission_id = $1::uuid",
+                                  RECORDS[k]["submission_id"]) for k in ("F21", "F22")]
+    assert await pg.fetchval("SELECT count(*) FROM kumkm_kandidat WHERE status = 'terbuka' AND id_a = $1 AND id_b = $2",
+                             *sorted([f21, f22])) == 1
+    await gabung(pg, RECORDS["F21"]["submission_id"], RECORDS["F22"]["submission_id"])
+
+
+@pytest.fixture
+async def tautkan(database_url):
+    """The linker, run when the test says (the service's background linker idle meanwhile)."""
+    async with linker(database_url) as run:
+        yield run
 
 
 async def _indikator(client, key, sid, kode, formula, parameter=None, *, satuan="unit", level="provinsi",
@@ -107,8 +121,8 @@ async def _realisasi(client, key, iid, wilayah="16", tahun=2022) -> dict:
     return r.json()
 
 
-async def test_jumlah_umkm_naik_kelas_gets_realisasi_capaian_and_predikat(client, enum_key, admin, dinas, pg):
-    await _two_rounds(client, enum_key, admin, pg)
+async def test_jumlah_umkm_naik_kelas_gets_realisasi_capaian_and_predikat(client, enum_key, admin, dinas, pg, tautkan):
+    await _two_rounds(client, enum_key, admin, pg, tautkan)
     sid = await _sasaran(client, dinas)
     iid = await _indikator(client, dinas, sid, "IKU-NK", "umkm_naik_kelas")
     r = await client.put(f"{API}/{iid}/target/16/2022", json={"nilai": "2"}, headers=auth(dinas))
@@ -145,8 +159,8 @@ async def test_jumlah_umkm_naik_kelas_gets_realisasi_capaian_and_predikat(client
     assert got["nilai"] == "3" and got["komponen"] == {"2022": {"umkm_naik_kelas": "3"}}
 
 
-async def test_the_other_entity_formulas(client, enum_key, admin, dinas, pg):
-    await _two_rounds(client, enum_key, admin, pg)
+async def test_the_other_entity_formulas(client, enum_key, admin, dinas, pg, tautkan):
+    await _two_rounds(client, enum_key, admin, pg, tautkan)
     sid = await _sasaran(client, dinas)
     cases = [  # kode, formula, parameter, satuan, 2022 realisasi, komponen
         # kecil in 2021 and found in 2022: B and C; of those menengah in 2022: B
@@ -178,8 +192,8 @@ async def test_the_other_entity_formulas(client, enum_key, admin, dinas, pg):
     assert (await _realisasi(client, dinas, iid, tahun=2021))["nilai"] == "0"
 
 
-async def test_a_usaha_not_found_counts_where_it_was(client, enum_key, admin, dinas, pg):
-    await _two_rounds(client, enum_key, admin, pg)
+async def test_a_usaha_not_found_counts_where_it_was(client, enum_key, admin, dinas, pg, tautkan):
+    await _two_rounds(client, enum_key, admin, pg, tautkan)
     sid = await _sasaran(client, dinas)
     iid = await _indikator(client, dinas, sid, "HILANG", "usaha_tidak_ditemukan", level="kabkota")
     assert (await _realisasi(client, dinas, iid, "16.07"))["nilai"] == "1"

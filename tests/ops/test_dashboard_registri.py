@@ -4,13 +4,14 @@ records, the registry counts usaha."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from playwright.async_api import expect
 
 from app.reporting.reports import angka_id
 from tests.support import factories
 from tests.support.browser import DESKTOP, enter_key
 from tests.support.common import ARTIFACTS, auth
-from tests.support.entitas import tautkan_antrian
+from tests.support.entitas import linker
 from tests.support.verification_helpers import decide
 
 
@@ -18,7 +19,14 @@ def _umkm(periode, nib, **over):
     return factories.umkm(periode=periode, captured_at=f"{periode}-06-01T09:30:00+07:00", nib=nib, **over)
 
 
-async def test_dashboard_shows_usaha_beside_records(live_server, browser, client, keys, pg):
+@pytest.fixture
+async def tautkan(database_url):
+    """The linker, run when the test says (the service's background linker idle meanwhile)."""
+    async with linker(database_url) as run:
+        yield run
+
+
+async def test_dashboard_shows_usaha_beside_records(live_server, browser, client, keys, pg, tautkan):
     enum = await keys.make("enumerator", "16", name="enum-sumsel")
     admin = await keys.make("admin", name="admin-kemenkop")
     dinas = await keys.make("dinas", "16", name="dinas-kumkm-sumsel")
@@ -31,7 +39,7 @@ async def test_dashboard_shows_usaha_beside_records(live_server, browser, client
     assert r.status_code == 200 and r.json()["created"] == len(items), r.text
     for rec in items:
         assert (await decide(client, admin, rec["submission_id"], "diterima")).status_code == 200
-    await tautkan_antrian(pg)
+    await tautkan()
     # one more accepted and not yet linked: the page says the linker is behind
     late = _umkm("2022", "9120000000200")
     assert (await client.post("/api/v1/submissions", json=late, headers=auth(enum))).status_code == 201
@@ -64,7 +72,7 @@ async def test_dashboard_shows_usaha_beside_records(live_server, browser, client
     await page.screenshot(path=ARTIFACTS / "dashboard-registri.png", full_page=True)
 
     # the linker catches up: the warning goes, the usaha count grows by one
-    await tautkan_antrian(pg)
+    await tautkan()
     await page.click("#tampilkan")
     await expect(page.locator("#registri-usaha")).to_have_text("13")
     await expect(page.locator("#registri-belum")).to_be_hidden()
