@@ -22,8 +22,10 @@ linker running, and indicators from entities.
    rules give it, every candidate pairs the two entities of one usaha for one of the two
    reasons above, and their numbers are the answer's.
 2. **Naik kelas over N records.** `kumkm serve` on that database; indikator `umkm_naik_kelas`
-   (nasional, provinsi, kabupaten/kota levels) read over HTTP: p50/p95, and the national value
-   against the answer; GET /api/v1/agregat/entitas (the dashboard's cards) the same way.
+   (nasional, provinsi, kabupaten/kota levels) read over HTTP: the first read (computed over
+   every entity of the wilayah) and p50/p95 of the reads after it (served what the first
+   computed while nothing changed), and the national value against the answer;
+   GET /api/v1/agregat/entitas (the dashboard's cards) the same way.
 3. **Decisions with linking at acceptance.** bench/verification.py's harness on a second fresh
    database: batch decisions (1,000 a request, 4 at once) with the background linker held idle
    (its turn's lock taken by the bench: today's `./dev bench verification`), the queue then
@@ -271,8 +273,14 @@ async def indicators(client: httpx.AsyncClient, conn, s: dict, n: int, warmup: i
             "renstra_mulai": 2020, "renstra_akhir": 2024})
         r.raise_for_status()
         path = f"/api/v1/indikator/{r.json()['id']}/realisasi/{wilayah}/2022"
-        out[f"naik_kelas_{level}"] = await cap.measure(client, path, {}, admin, n, warmup)
-        out[f"naik_kelas_{level}"]["nilai"] = (await client.get(path, headers=h)).json()["nilai"]
+        # the first read computes over every entity of the wilayah; later ones, while nothing
+        # changed, are served what it computed (app/indicators/service/registry.py)
+        t = time.perf_counter()
+        first = await client.get(path, headers=h)
+        first.raise_for_status()
+        cold = round((time.perf_counter() - t) * 1000, 2)
+        out[f"naik_kelas_{level}"] = {"dihitung_ms": cold, **await cap.measure(client, path, {}, admin, n, warmup)}
+        out[f"naik_kelas_{level}"]["nilai"] = first.json()["nilai"]
     out["naik_kelas_nasional_exact"] = out["naik_kelas_nasional"]["nilai"] == str(s["naik_kelas"])
     for name, params in (("agregat_entitas_provinsi", {"periode": "2022", "wilayah": busiest["kode_provinsi"]}),
                          ("agregat_entitas_kabkota", {"periode": "2022", "wilayah": busiest["kode_kabkota"]})):
@@ -403,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
         "naik_kelas_nasional_exact": ind["naik_kelas_nasional_exact"],
         "naik_kelas_p95_lt_200ms": all(ind[f"naik_kelas_{lv}"]["p95_ms"] < 200
                                        for lv in ("nasional", "provinsi", "kabkota")),
+        "naik_kelas_computed_lt_200ms": all(ind[f"naik_kelas_{lv}"]["dihitung_ms"] < 200
+                                            for lv in ("nasional", "provinsi", "kabkota")),
         "decisions_within_10pct": None if args.skip_decisions else report["keputusan"]["rasio"] >= 0.9,
         "candidate_queue_p95_lt_50ms": (report["kandidat_queue"]["p95_ms"] < 50
                                         if report["kandidat_queue"]["measured"] else None),

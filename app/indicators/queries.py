@@ -215,11 +215,25 @@ def entitas_statement(level: str, kolom: list[tuple[str, dict]]) -> tuple[TextCl
                kini.platform_digital, lalu.platform_digital AS lalu_platform_digital
         FROM r kini FULL JOIN r lalu ON lalu.id_kumkm = kini.id_kumkm AND lalu.periode_berikut = kini.periode
     )
-    SELECT e.periode, {', '.join(cols) if cols else 'count(*) AS k_'} FROM e
+    SELECT e.periode, {', '.join(cols) if cols else 'count(*) AS k_'}, {_VERSI} FROM e
     WHERE e.periode = ANY(CAST(:periodes AS text[])) {pair_filter}
     GROUP BY e.periode
     """
     return text(sql), binds
+
+
+# What the entity terms depend on, read in the same snapshot as the terms (service/registry.py
+# keeps a result while it is unchanged): every change of a link writes a kumkm_peristiwa row,
+# every change of a record a `changes` row, both with ids from a sequence; kumkm_nomor only
+# grows (nothing resets it), so a database emptied and filled again never repeats a token.
+# A result is kept only when no transaction was in progress as it was computed (`tenang`):
+# then every id a later commit can add is above the maxima read.
+_VERSI = ("(SELECT max(id) FROM kumkm_peristiwa) AS versi_peristiwa, (SELECT max(id) FROM changes) AS versi_changes, "
+          "(SELECT last_value FROM kumkm_nomor) AS versi_nomor, "
+          "NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot())) AS tenang")
+ENTITAS_VERSI = text(
+    "SELECT (SELECT max(id) FROM kumkm_peristiwa), (SELECT max(id) FROM changes), (SELECT last_value FROM kumkm_nomor)"
+)
 
 
 TARGET_PENDATAAN_IN_FORCE = text(

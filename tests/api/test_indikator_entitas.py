@@ -215,3 +215,27 @@ async def test_a_dinas_own_definition_is_checked(client, dinas):
     assert [e["field"] for e in r.json()["errors"]] == ["parameter.kolom"]
     r = await _indikator(client, dinas, sid, "X4", "umkm_naik_kelas", {"kolom": "punya_nib"}, status=422)
     assert [e["field"] for e in r.json()["errors"]] == ["parameter.kolom"]
+
+
+async def test_a_kept_result_is_computed_again_once_the_registry_changed(client, enum_key, admin, dinas, pg, tautkan):
+    await _two_rounds(client, enum_key, admin, pg, tautkan)
+    sid = await _sasaran(client, dinas)
+    iid = await _indikator(client, dinas, sid, "IKU-NK", "umkm_naik_kelas")
+    for _ in range(3):   # the same answer, computed once and served again while nothing changed
+        assert (await _realisasi(client, dinas, iid))["nilai"] == "3"
+    # D, not found in 2022 until now, is found as a kecil usaha: accepted, it is a record but
+    # not yet linked (a `changes` row, no link): still 3
+    d22 = _umkm("2022", nib(4), KECIL)
+    assert (await client.post("/api/v1/submissions", json=d22, headers=auth(enum_key))).status_code == 201
+    assert (await decide(client, admin, d22["submission_id"], "diterima")).status_code == 200
+    assert (await _realisasi(client, dinas, iid))["nilai"] == "3"
+    # linked (a link and its peristiwa): D naik kelas, mikro -> kecil
+    assert (await tautkan()).ditautkan == 1
+    assert (await _realisasi(client, dinas, iid))["nilai"] == "4"
+    # the acceptance reversed: the record leaves its entity again
+    r = await decide(client, admin, d22["submission_id"], "ditolak", version=1, dari="diterima",
+                     alasan_kode="data_tidak_valid", catatan="NIB milik usaha lain")
+    assert r.status_code == 200, r.text
+    assert (await _realisasi(client, dinas, iid))["nilai"] == "3"   # not diterima: no state in 2022, at once
+    assert (await tautkan()).dilepas == 1
+    assert (await _realisasi(client, dinas, iid))["nilai"] == "3"
