@@ -317,3 +317,38 @@ async def test_the_migration_job_links_the_queue(client, enum_key, verif, pg, da
     p = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", "registry", "tautkan"],
                                 capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
     assert p.returncode == 0 and p.stdout.startswith("0 records from the queue"), p.stdout + p.stderr
+
+
+async def test_the_worked_example_of_docs_registry(client, enum_key, verif, pg, engine):
+    siti, budi = "1607015205850001", "1607011203800002"
+    r1, r2, r3 = await accept(
+        client, enum_key, verif,
+        umkm(periode="2024", nama_usaha="Warung Makan Bu Siti", nik_pemilik=siti, nib="9120001234567", modal_usaha=400_000_000),
+        umkm(periode="2024", nama_usaha="Bengkel Las Siti", nik_pemilik=siti, modal_usaha=150_000_000),
+        umkm(periode="2024", nama_usaha="Toko Sumber Rejeki", nik_pemilik=budi, modal_usaha=300_000_000))
+    await run(engine)
+    assert len(set((await links(pg)).values())) == 3 and await candidates(pg) == []
+    r4, r5, r6 = await accept(
+        client, enum_key, verif,
+        umkm(periode="2025", nama_usaha="Warung Makan Bu Siti", nik_pemilik=siti, nib="9120001234567",
+             modal_usaha=2_000_000_000),
+        umkm(periode="2025", nama_usaha="Bengkel Las Bu Siti", nik_pemilik=siti, modal_usaha=200_000_000),
+        umkm(periode="2025", nama_usaha="UD Sumber Rejeki", nik_pemilik=budi, nib="9120007654321", modal_usaha=350_000_000))
+    await run(engine)
+    e = await links(pg)
+    sid = {n: r["submission_id"] for n, r in zip(("r1", "r2", "r3", "r4", "r5", "r6"), (r1, r2, r3, r4, r5, r6), strict=True)}
+    assert e[sid["r4"]] == e[sid["r1"]]                            # by NIB
+    assert len({e[sid[n]] for n in ("r1", "r2", "r3", "r5", "r6")}) == 5
+    # naik kelas: the entity's records, mikro in 2024 and kecil in 2025
+    skala = await pg.fetch("SELECT s.periode, s.skala_usaha FROM kumkm_tautan t JOIN submissions s USING (submission_id) "
+                           "WHERE t.id_kumkm = $1 ORDER BY s.periode", e[sid["r1"]])
+    assert [tuple(r) for r in skala] == [("2024", "mikro"), ("2025", "kecil")]
+    got = {(k["id_a"], k["id_b"]): k for k in await candidates(pg)}
+    assert set(got) == {tuple(sorted((e[sid["r2"]], e[sid["r5"]]))), tuple(sorted((e[sid["r3"]], e[sid["r6"]])))}
+    bengkel = got[tuple(sorted((e[sid["r2"]], e[sid["r5"]])))]
+    assert bengkel["skor"] == 0.921 and bengkel["alasan"][1]["nilai"] == 0.842
+    assert {bengkel["alasan"][1]["a"], bengkel["alasan"][1]["b"]} == {"bengkel las siti", "bengkel las bu siti"}
+    toko = got[tuple(sorted((e[sid["r3"]], e[sid["r6"]])))]
+    assert toko["skor"] == 1.0 and toko["alasan"][1]["a"] == toko["alasan"][1]["b"] == "sumber rejeki"
+    assert sorted(tuple(r) for r in await pg.fetch("SELECT jenis_pengenal, nilai FROM kumkm_pengenal")) == [
+        ("nib", "9120001234567"), ("nib", "9120007654321")]
