@@ -3,7 +3,7 @@ import importlib
 import sys
 
 BENCHES = ("ingest", "statement-cost", "verification", "capaian", "sync", "load", "capacity", "failover",
-           "verifikasi-page", "xlsx", "openrosa", "citus")
+           "verifikasi-page", "xlsx", "openrosa", "citus", "registry")
 
 
 def main() -> None:

@@ -151,3 +151,24 @@ def agregat(by: tuple[str, ...], jenis: str | None, area_level: int, limit: int)
         ORDER BY is_total, {", ".join(f"{i + 1} NULLS LAST" for i in range(len(by)))}
         LIMIT {int(limit) + 2}
     """)
+
+# ---------------------------------------------------------------- usaha and koperasi (entities)
+
+# Records diterima and the distinct entities (kumkm, through kumkm_tautan) they belong to, in
+# the periode and over every periode, per jenis. An entity counts in an area when one of its
+# records lies there. `belum_ditautkan`: diterima records the linker has not reached yet (it
+# links within seconds of acceptance; a migration job may still be running).
+_ENTITAS = """
+    SELECT s.jenis,
+           count(*) FILTER (WHERE s.periode = :periode) AS rekaman_periode,
+           count(DISTINCT t.id_kumkm) FILTER (WHERE s.periode = :periode) AS entitas_periode,
+           count(*) FILTER (WHERE s.periode = :periode AND t.id_kumkm IS NULL) AS belum_periode,
+           count(*) AS rekaman_semua,
+           count(DISTINCT t.id_kumkm) AS entitas_semua,
+           count(*) FILTER (WHERE t.id_kumkm IS NULL) AS belum_semua
+    FROM submissions s
+    LEFT JOIN (SELECT submission_id, id_kumkm FROM kumkm_tautan) t ON t.submission_id = s.submission_id
+    WHERE s.status = 'diterima' AND {area}
+    GROUP BY s.jenis
+"""
+ENTITAS = {lv: text(_ENTITAS.format(area=area)) for lv, area in AREA.items()}

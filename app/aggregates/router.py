@@ -3,6 +3,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 
 from app.aggregates import export, schemas, service
+from app.infra.replicas import FRESHNESS_HEADERS
 from app.reporting.reports import FORMAT_DESCRIPTION, ReportFormat
 from app.reporting.response import REPORT_RESPONSES, report_response
 from app.security.authn import require
@@ -41,6 +42,14 @@ async def agregat_umkm(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
     doc = await service.umkm(principal, periode, wilayah, service.parse_status(status))
     name = f"umkm-{periode}-{wilayah or 'nasional'}"
     return await report_response(format, name, doc, csv=export.umkm_csv, xlsx=export.umkm_xlsx)
+
+
+@router.get("/entitas", response_model=schemas.EntitasOut, responses={200: {"headers": FRESHNESS_HEADERS}})
+async def agregat_entitas(periode: str = _PERIODE, wilayah: str | None = _WILAYAH, *, principal: CanReadReport):
+    """Usaha and koperasi (entities of the Basis Data Tunggal) beside the records diterima: a round
+    counts records, the registry counts usaha. For the periode and over every periode; an entity
+    counts in the wilayah when one of its records lies there (docs/registry.md)."""
+    return await service.entitas(principal, periode, wilayah)
 
 
 @router.get("", response_model=schemas.AgregatOut, responses=REPORT_RESPONSES)

@@ -80,3 +80,19 @@ class AgregatOut(BaseModel):
     rows: list[dict[str, Any]] = Field(description="one per group: the dimension values (plus nama_* for wilayah "
                                                    "codes), then the measures")
     jumlah: dict[str, Any] = Field(description="the measures over all rows")
+
+
+class JumlahEntitas(BaseModel):
+    usaha: int = Field(description="distinct UMKM entities (usaha) with a diterima record")
+    koperasi: int = Field(description="distinct koperasi entities with a diterima record")
+    rekaman_umkm: int = Field(description="diterima UMKM records")
+    rekaman_koperasi: int = Field(description="diterima koperasi records")
+    belum_ditautkan: int = Field(description="diterima records not yet linked to an entity (the linker is behind)")
+
+
+class EntitasOut(BaseModel):
+    periode: str
+    wilayah: WilayahRef | None
+    periode_ini: JumlahEntitas = Field(description="records of the periode, and the usaha and koperasi they are")
+    semua_periode: JumlahEntitas = Field(description="the same over every periode: a usaha found in two rounds "
+                                                     "is two records and one usaha")

@@ -192,3 +192,22 @@ async def agregat(principal: Principal, periode: str, wilayah: str | None, by: t
                                                  for name, (_, kind) in measures.items()}
     return {"periode": periode, "wilayah": ref, "status": status, "jenis": jenis, "by": list(by),
             "rows": rows, "jumlah": jumlah}
+
+
+# ---------------------------------------------------------------- usaha and koperasi (entities)
+
+async def entitas(principal: Principal, periode: str, wilayah: str | None) -> dict:
+    """A round counts records, the registry counts usaha: both, for the area."""
+    level, params, ref = await _area(principal, periode, wilayah)
+    async with replicas.connect() as conn:
+        found = {r.jenis: r for r in (await conn.execute(queries.ENTITAS[level], params)).all()}
+
+    def jumlah(kapan: str) -> dict:
+        def v(jenis: str, kolom: str) -> int:
+            r = found.get(jenis)
+            return 0 if r is None else int(r._mapping[f"{kolom}_{kapan}"])
+        return {"usaha": v("umkm", "entitas"), "koperasi": v("koperasi", "entitas"),
+                "rekaman_umkm": v("umkm", "rekaman"), "rekaman_koperasi": v("koperasi", "rekaman"),
+                "belum_ditautkan": v("umkm", "belum") + v("koperasi", "belum")}
+
+    return {"periode": periode, "wilayah": ref, "periode_ini": jumlah("periode"), "semua_periode": jumlah("semua")}

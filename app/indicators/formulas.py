@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.indicators.queries import TARGET_PENDATAAN, UKURAN
+from app.indicators.queries import KOLOM_MENINGKAT, TARGET_PENDATAAN, UKURAN
 
 SKALA_KUMKM = ["mikro", "kecil", "menengah"]
 SKALA_SEMUA = ("mikro", "kecil", "menengah", "besar")
@@ -62,12 +62,25 @@ FORMULA: dict[str, Formula] = {f.kode: f for f in (
             parameter={"skala": ["menengah"]}),
     Formula("capaian_pendataan", "Capaian pendataan (diterima / target)", "rasio", "persen",
             "diterima", TARGET_PENDATAAN),
+    # From entities (docs/registry.md): each usaha or koperasi followed from periode n-1 to n.
+    Formula("umkm_naik_kelas", "Jumlah UMKM naik kelas (skala usaha naik dari n-1 ke n)", "jumlah", "unit",
+            "umkm_naik_kelas"),
+    Formula("persen_usaha_kecil_naik_kelas", "Persentase usaha kecil yang naik kelas (kecil pada n-1, "
+            "menengah pada n)", "rasio", "persen", "umkm_kecil_naik_kelas", "umkm_kecil_ditemukan"),
+    Formula("pertumbuhan_modal_koperasi_entitas", "Pertumbuhan modal koperasi (sendiri + luar) per koperasi "
+            "yang terdata pada n-1 dan n", "rasio", "persen", "koperasi_modal_kenaikan", "koperasi_modal_tahun_lalu"),
+    Formula("usaha_baru", "Jumlah usaha baru (terdata pertama kali pada n)", "jumlah", "unit", "usaha_baru"),
+    Formula("usaha_tidak_ditemukan", "Jumlah usaha tidak ditemukan lagi (terdata pada n-1, tidak pada n)",
+            "jumlah", "unit", "usaha_tidak_ditemukan"),
+    Formula("umkm_meningkat", "Jumlah UMKM yang meningkat pada satu isian (parameter kolom: punya_nib, "
+            "izin_usaha, platform_digital; tidak pada n-1, ya pada n)", "jumlah", "unit", "umkm_meningkat",
+            boleh=("kolom",)),
     Formula("rasio", "Rasio dua ukuran registry (parameter pembilang, penyebut)", "rasio", "persen",
-            boleh=("pembilang", "penyebut", "skala", "rat_selisih_tahun"), generik=True),
+            boleh=("pembilang", "penyebut", "skala", "rat_selisih_tahun", "kolom"), generik=True),
     Formula("pertumbuhan", "Pertumbuhan satu ukuran registry (parameter ukuran)", "pertumbuhan", "persen",
-            boleh=("ukuran", "skala", "rat_selisih_tahun"), generik=True),
+            boleh=("ukuran", "skala", "rat_selisih_tahun", "kolom"), generik=True),
     Formula("jumlah", "Nilai satu ukuran registry (parameter ukuran)", "jumlah", None,
-            boleh=("ukuran", "skala", "rat_selisih_tahun"), generik=True),
+            boleh=("ukuran", "skala", "rat_selisih_tahun", "kolom"), generik=True),
 )}
 
 
@@ -121,6 +134,13 @@ def resolve(kode: str | None, parameter: dict[str, Any] | None) -> tuple[Resolve
                            "message": "parameter.rat_selisih_tahun harus bilangan bulat dari -5 sampai 0"})
         else:
             modifier["rat_selisih_tahun"] = v
+    if "kolom" in parameter:
+        v = parameter["kolom"]
+        if v not in KOLOM_MENINGKAT:
+            errors.append({"field": "parameter.kolom",
+                           "message": f"parameter.kolom harus salah satu dari: {', '.join(KOLOM_MENINGKAT)}"})
+        else:
+            modifier["kolom"] = v
     pembilang, penyebut = f.pembilang, f.penyebut
     if f.generik:
         if f.bentuk == "rasio":
@@ -130,6 +150,11 @@ def resolve(kode: str | None, parameter: dict[str, Any] | None) -> tuple[Resolve
         else:
             pembilang = parameter.get("ukuran")
             _check_term(pembilang, "parameter.ukuran", errors, allow_target=False)
+    # `kolom` has no default: which field a dinas counts is its own definition, never a guess
+    if ("kolom" not in parameter and not errors
+            and any(t in UKURAN and "kolom" in UKURAN[t].parameter for t in (pembilang, penyebut))):
+        errors.append({"field": "parameter.kolom",
+                       "message": f"parameter.kolom wajib diisi: salah satu dari {', '.join(KOLOM_MENINGKAT)}"})
     if errors:
         return None, errors
     satuan = f.satuan or UKURAN[pembilang].satuan

@@ -20,13 +20,16 @@ class Ukuran:
     nama: str
     keterangan: str
     satuan: str                 # unit | rupiah | orang
-    sql: str                    # aggregate over alias `s`; {skala} / {rat_selisih_tahun} are binds
+    sql: str                    # aggregate over alias `s` (records) or `e` (entities); parameters are binds
     parameter: tuple[str, ...] = ()
+    sumber: str = "rekaman"     # rekaman: records of the periode; entitas: entities across t-1 and t
 
     @property
     def jenis(self) -> str | None:
         """The record kind the term reads, when only one (lets a query use the koperasi index)."""
-        return "koperasi" if _KOP in self.sql else "umkm" if "s.jenis = 'umkm'" in self.sql else None
+        a = "e" if self.sumber == "entitas" else "s"
+        return ("koperasi" if f"{a}.jenis = 'koperasi'" in self.sql
+                else "umkm" if f"{a}.jenis = 'umkm'" in self.sql else None)
 
     @property
     def hitungan(self) -> bool:
@@ -36,6 +39,19 @@ class Ukuran:
 
 _KOP = "s.jenis = 'koperasi'"
 _UMKM = "s.jenis = 'umkm' AND s.skala_usaha = ANY({skala})"
+_E_UMKM = "e.jenis = 'umkm'"
+_E_KOP = "e.jenis = 'koperasi'"
+_E_KOP_MODAL = f"{_E_KOP} AND e.modal IS NOT NULL AND e.modal_lalu IS NOT NULL"
+# Rank within UMKM (PP 7/2021); besar and unknown have none, so a move to or from them is no naik kelas.
+_RANK = "array_position(ARRAY['mikro', 'kecil', 'menengah'], {0})"
+# No linked diterima record of the entity in any periode before (index kumkm_tautan_entitas).
+_BELUM_PERNAH = (
+    "NOT EXISTS (SELECT 1 FROM kumkm_tautan t0 JOIN submissions s0 ON s0.submission_id = t0.submission_id "
+    "AND s0.status = 'diterima' WHERE t0.id_kumkm = e.id_kumkm AND t0.periode < e.periode)"
+)
+# The field named by a bind value, never by SQL text: a CASE over the fixed choices.
+_KOLOM = ("CASE {k} WHEN 'punya_nib' THEN {a}punya_nib WHEN 'izin_usaha' THEN {a}izin_usaha "
+          "WHEN 'platform_digital' THEN {a}platform_digital END")
 
 UKURAN: dict[str, Ukuran] = {u.nama: u for u in (
     Ukuran("diterima", "records diterima (UMKM and koperasi)", "unit", "count(*)"),
@@ -73,12 +89,47 @@ UKURAN: dict[str, Ukuran] = {u.nama: u for u in (
            ("skala",)),
     Ukuran("umkm_omzet", "hasil penjualan tahunan UMKM", "rupiah",
            f"sum(s.hasil_penjualan) FILTER (WHERE {_UMKM})", ("skala",)),
+    # Entity terms (docs/registry.md, "Indicators from entities"): an entity's state in a periode
+    # is its latest decided linked record of that periode; `e` pairs that state in t with t-1.
+    Ukuran("umkm_naik_kelas", "UMKM entities whose skala usaha in the periode is above their skala in the "
+                              "periode before (mikro->kecil, kecil->menengah, mikro->menengah)", "unit",
+           f"count(*) FILTER (WHERE {_E_UMKM} AND {_RANK.format('e.skala')} > {_RANK.format('e.skala_lalu')})",
+           sumber="entitas"),
+    Ukuran("umkm_kecil_ditemukan", "UMKM entities kecil in the periode before that have a record in the periode",
+           "unit", f"count(*) FILTER (WHERE {_E_UMKM} AND e.ada AND e.skala_lalu = 'kecil')", sumber="entitas"),
+    Ukuran("umkm_kecil_naik_kelas", "UMKM entities kecil in the periode before and menengah in the periode",
+           "unit", f"count(*) FILTER (WHERE {_E_UMKM} AND e.skala_lalu = 'kecil' AND e.skala = 'menengah')",
+           sumber="entitas"),
+    Ukuran("koperasi_modal_kenaikan", "koperasi entities with modal (sendiri + luar) in the periode and the one "
+                                      "before: the sum of their modal in the periode minus the periode before",
+           "rupiah", f"sum(e.modal - e.modal_lalu) FILTER (WHERE {_E_KOP_MODAL})", sumber="entitas"),
+    Ukuran("koperasi_modal_tahun_lalu", "koperasi entities with modal (sendiri + luar) in the periode and the one "
+                                        "before: the sum of their modal in the periode before", "rupiah",
+           f"sum(e.modal_lalu) FILTER (WHERE {_E_KOP_MODAL})", sumber="entitas"),
+    Ukuran("usaha_baru", "UMKM entities with a record in the periode and none in any periode before", "unit",
+           f"count(*) FILTER (WHERE {_E_UMKM} AND e.ada AND {_BELUM_PERNAH})", sumber="entitas"),
+    Ukuran("usaha_tidak_ditemukan", "UMKM entities with a record in the periode before and none in the periode",
+           "unit", f"count(*) FILTER (WHERE {_E_UMKM} AND e.ada_lalu AND NOT e.ada)", sumber="entitas"),
+    Ukuran("koperasi_baru", "koperasi entities with a record in the periode and none in any periode before",
+           "unit", f"count(*) FILTER (WHERE {_E_KOP} AND e.ada AND {_BELUM_PERNAH})", sumber="entitas"),
+    Ukuran("koperasi_tidak_ditemukan", "koperasi entities with a record in the periode before and none in the "
+                                       "periode", "unit",
+           f"count(*) FILTER (WHERE {_E_KOP} AND e.ada_lalu AND NOT e.ada)", sumber="entitas"),
+    Ukuran("umkm_meningkat", "UMKM entities whose field `kolom` (punya_nib, izin_usaha, platform_digital) was "
+                             "false in the periode before and is true in the periode", "unit",
+           f"count(*) FILTER (WHERE {_E_UMKM} AND {_KOLOM.format(a='e.', k='{kolom}')} IS TRUE "
+           f"AND {_KOLOM.format(a='e.lalu_', k='{kolom}')} IS FALSE)",
+           ("kolom",), sumber="entitas"),
 )}
+
+# The fields a dinas may define its own naik kelas from (`umkm_meningkat`): yes/no answers of
+# the UMKM record that can change between rounds.
+KOLOM_MENINGKAT = ("punya_nib", "izin_usaha", "platform_digital")
 
 # Not an aggregate of records: the pendataan target in force (target_pendataan), per periode.
 TARGET_PENDATAAN = "target_pendataan"
 
-_PARAM_CAST = {"skala": "text[]", "rat_selisih_tahun": "integer"}
+_PARAM_CAST = {"skala": "text[]", "rat_selisih_tahun": "integer", "kolom": "text"}
 
 # Fixed text per record kind; chosen when every term of a statement reads the same kind.
 _JENIS_FILTER = {None: "", "koperasi": "AND s.jenis = 'koperasi'", "umkm": "AND s.jenis = 'umkm'"}
@@ -90,12 +141,8 @@ _WILAYAH_FILTER = {
 }
 
 
-def registry_statement(level: str, kolom: list[tuple[str, dict]]) -> tuple[TextClause, dict]:
-    """One statement computing every requested (ukuran, parameters) per periode.
-    Returns the statement and the bind values for the parameters; the caller adds
-    `periodes` (list of text) and `wilayah`. Result columns are `periode, k0, k1, ...`."""
+def _columns(kolom: list[tuple[str, dict]]) -> tuple[list[str], dict]:
     cols, binds = [], {}
-    jenis = {UKURAN[nama].jenis for nama, _ in kolom}
     for i, (nama, params) in enumerate(kolom):
         u = UKURAN[nama]  # KeyError is a programming error: names are validated on definition
         names = {}
@@ -104,6 +151,15 @@ def registry_statement(level: str, kolom: list[tuple[str, dict]]) -> tuple[TextC
             names[p] = f"CAST(:{bind} AS {_PARAM_CAST[p]})"
             binds[bind] = params[p]
         cols.append(f"{u.sql.format(**names)} AS k{i}")
+    return cols, binds
+
+
+def registry_statement(level: str, kolom: list[tuple[str, dict]]) -> tuple[TextClause, dict]:
+    """One statement computing every requested (ukuran, parameters) of records per periode.
+    Returns the statement and the bind values for the parameters; the caller adds
+    `periodes` (list of text) and `wilayah`. Result columns are `periode, k0, k1, ...`."""
+    jenis = {UKURAN[nama].jenis for nama, _ in kolom}
+    cols, binds = _columns(kolom)
     sql = (
         f"SELECT s.periode, {', '.join(cols) if cols else 'count(*) AS k_'} FROM submissions s "
         "WHERE s.status = 'diterima' AND s.periode = ANY(CAST(:periodes AS text[])) "
@@ -111,6 +167,73 @@ def registry_statement(level: str, kolom: list[tuple[str, dict]]) -> tuple[TextC
         "GROUP BY s.periode"
     )
     return text(sql), binds
+
+
+# Entities: the wilayah an entity counts in for periode t is that of its record in t (of its
+# record in t-1 when it has none in t: usaha tidak ditemukan).
+_ENTITAS_WILAYAH = {
+    "nasional": ("", ""),
+    "provinsi": ("AND s.kode_provinsi = :wilayah", "AND e.kode_provinsi = :wilayah"),
+    "kabkota": ("AND s.kode_kabkota = :wilayah", "AND e.kode_kabkota = :wilayah"),
+}
+
+
+def entitas_statement(level: str, kolom: list[tuple[str, dict]]) -> tuple[TextClause, dict]:
+    """One statement computing every requested entity term per periode t, from each entity's
+    state in t and t-1. The caller adds `periodes` (the t, text), `semua` (every t and t-1) and
+    `wilayah`. Below the national level only the entities with a record in the wilayah in t or
+    t-1 are read (found through the records' kabkota index), not every link of the periodes."""
+    jenis = {UKURAN[nama].jenis for nama, _ in kolom}
+    one = jenis.pop() if len(jenis) == 1 else None
+    jenis_filter = _JENIS_FILTER[one]
+    cols, binds = _columns(kolom)
+    record_filter, pair_filter = _ENTITAS_WILAYAH[level]
+    dalam = "" if level == "nasional" else f"""
+          AND t.id_kumkm IN (
+              SELECT t1.id_kumkm FROM submissions s JOIN kumkm_tautan t1 ON t1.submission_id = s.submission_id
+              WHERE s.status = 'diterima' AND s.periode = ANY(CAST(:semua AS text[])) {record_filter} {jenis_filter})"""
+    sql = f"""
+    WITH r AS (
+        SELECT DISTINCT ON (t.id_kumkm, t.periode)
+               t.id_kumkm, t.periode, CAST(CAST(t.periode AS integer) + 1 AS text) AS periode_berikut,
+               s.jenis, s.kode_provinsi, s.kode_kabkota, s.skala_usaha AS skala,
+               s.punya_nib, s.izin_usaha, s.platform_digital,
+               CASE WHEN s.modal_sendiri IS NOT NULL OR s.modal_luar IS NOT NULL
+                    THEN COALESCE(s.modal_sendiri, 0) + COALESCE(s.modal_luar, 0) END AS modal
+        FROM kumkm_tautan t JOIN submissions s ON s.submission_id = t.submission_id AND s.status = 'diterima'
+        WHERE t.periode = ANY(CAST(:semua AS text[])) {jenis_filter} {dalam}
+        ORDER BY t.id_kumkm, t.periode, s.diperbarui_pada DESC, s.submission_id DESC
+    ), e AS (
+        SELECT COALESCE(kini.periode, lalu.periode_berikut) AS periode,
+               COALESCE(kini.id_kumkm, lalu.id_kumkm) AS id_kumkm,
+               COALESCE(kini.jenis, lalu.jenis) AS jenis,
+               COALESCE(kini.kode_provinsi, lalu.kode_provinsi) AS kode_provinsi,
+               COALESCE(kini.kode_kabkota, lalu.kode_kabkota) AS kode_kabkota,
+               kini.id_kumkm IS NOT NULL AS ada, lalu.id_kumkm IS NOT NULL AS ada_lalu,
+               kini.skala, lalu.skala AS skala_lalu, kini.modal, lalu.modal AS modal_lalu,
+               kini.punya_nib, lalu.punya_nib AS lalu_punya_nib, kini.izin_usaha, lalu.izin_usaha AS lalu_izin_usaha,
+               kini.platform_digital, lalu.platform_digital AS lalu_platform_digital
+        FROM r kini FULL JOIN r lalu ON lalu.id_kumkm = kini.id_kumkm AND lalu.periode_berikut = kini.periode
+    )
+    SELECT e.periode, {', '.join(cols) if cols else 'count(*) AS k_'}, {_VERSI} FROM e
+    WHERE e.periode = ANY(CAST(:periodes AS text[])) {pair_filter}
+    GROUP BY e.periode
+    """
+    return text(sql), binds
+
+
+# What the entity terms depend on, read in the same snapshot as the terms (service/registry.py
+# keeps a result while it is unchanged): every change of a link writes a kumkm_peristiwa row,
+# every change of a record a `changes` row, both with ids from a sequence; kumkm_nomor only
+# grows (nothing resets it), so a database emptied and filled again never repeats a token.
+# A result is kept only when no transaction was in progress as it was computed (`tenang`):
+# then every id a later commit can add is above the maxima read.
+_VERSI = ("(SELECT max(id) FROM kumkm_peristiwa) AS versi_peristiwa, (SELECT max(id) FROM changes) AS versi_changes, "
+          "(SELECT last_value FROM kumkm_nomor) AS versi_nomor, "
+          "NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot())) AS tenang")
+ENTITAS_VERSI = text(
+    "SELECT (SELECT max(id) FROM kumkm_peristiwa), (SELECT max(id) FROM changes), (SELECT last_value FROM kumkm_nomor)"
+)
 
 
 TARGET_PENDATAAN_IN_FORCE = text(

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from app.indicators import formulas
 from app.indicators.formulas import FORMULA, MODIFIER_BAWAAN, Resolved, katalog, resolve
-from app.indicators.queries import TARGET_PENDATAAN, UKURAN, registry_statement
+from app.indicators.queries import TARGET_PENDATAAN, UKURAN, entitas_statement, registry_statement
 
 DEFAULT = {"skala": ["mikro", "kecil", "menengah"], "rat_selisih_tahun": 0}
 
@@ -44,12 +44,24 @@ FIXED = {
     "jumlah_usaha_kecil": ("jumlah", "unit", "umkm", None, {**DEFAULT, "skala": ["kecil"]}),
     "jumlah_usaha_menengah": ("jumlah", "unit", "umkm", None, {**DEFAULT, "skala": ["menengah"]}),
     "capaian_pendataan": ("rasio", "persen", "diterima", TARGET_PENDATAAN, DEFAULT),
+    "umkm_naik_kelas": ("jumlah", "unit", "umkm_naik_kelas", None, DEFAULT),
+    "persen_usaha_kecil_naik_kelas": ("rasio", "persen", "umkm_kecil_naik_kelas", "umkm_kecil_ditemukan", DEFAULT),
+    "pertumbuhan_modal_koperasi_entitas": ("rasio", "persen", "koperasi_modal_kenaikan",
+                                           "koperasi_modal_tahun_lalu", DEFAULT),
+    "usaha_baru": ("jumlah", "unit", "usaha_baru", None, DEFAULT),
+    "usaha_tidak_ditemukan": ("jumlah", "unit", "usaha_tidak_ditemukan", None, DEFAULT),
+}
+# Formulas that need a parameter (a dinas's own definition): kode -> (parameter, resolved as above).
+WITH_PARAMETER = {
+    "umkm_meningkat": ({"kolom": "izin_usaha"},
+                       ("jumlah", "unit", "umkm_meningkat", None, {**DEFAULT, "kolom": "izin_usaha"})),
 }
 GENERIC = ("rasio", "pertumbuhan", "jumlah")
 
 
 def test_the_table_is_the_fixed_formulas_and_the_three_generic_shapes():
-    assert list(FORMULA) == [*FIXED, *GENERIC]
+    assert sorted(FORMULA) == sorted([*FIXED, *WITH_PARAMETER, *GENERIC])
+    assert list(FORMULA)[-3:] == list(GENERIC)
     assert [k for k, f in FORMULA.items() if f.generik] == list(GENERIC)
     assert {f.bentuk for f in FORMULA.values()} == {"rasio", "pertumbuhan", "jumlah"}
 
@@ -168,11 +180,30 @@ def test_a_term_outside_the_vocabulary_lists_the_choices():
                                   + ", ".join([*sorted(UKURAN), TARGET_PENDATAAN])}]
 
 
+@pytest.mark.parametrize("kode", WITH_PARAMETER)
+def test_formulas_with_a_parameter_resolve_with_it_and_not_without(kode):
+    parameter, expected = WITH_PARAMETER[kode]
+    r = ok(kode, parameter)
+    assert (r.bentuk, r.satuan, r.pembilang, r.penyebut, r.modifier) == expected
+    assert error_fields(kode) == ["parameter.kolom"]
+
+
+def test_kolom_is_one_of_the_fields_that_change_between_rounds():
+    for kolom in ("punya_nib", "izin_usaha", "platform_digital"):
+        assert ok("umkm_meningkat", {"kolom": kolom}).modifier["kolom"] == kolom
+    for bad in ("nama_usaha", "punya_nib; DROP TABLE x", ["punya_nib"], None, 1):
+        assert error_fields("umkm_meningkat", {"kolom": bad}) == ["parameter.kolom"]
+    # a term that takes no kolom is not given one
+    assert error_fields("umkm_naik_kelas", {"kolom": "punya_nib"}) == ["parameter.kolom"]
+    assert error_fields("jumlah", {"ukuran": "umkm_meningkat"}) == ["parameter.kolom"]
+
+
 @pytest.mark.parametrize("ukuran", sorted(UKURAN))
 def test_generic_jumlah_and_pertumbuhan_of_every_term(ukuran):
-    jumlah = ok("jumlah", {"ukuran": ukuran})
+    extra = {"kolom": "punya_nib"} if "kolom" in UKURAN[ukuran].parameter else {}
+    jumlah = ok("jumlah", {"ukuran": ukuran, **extra})
     assert (jumlah.bentuk, jumlah.satuan, jumlah.terms()) == ("jumlah", UKURAN[ukuran].satuan, [ukuran])
-    tumbuh = ok("pertumbuhan", {"ukuran": ukuran})
+    tumbuh = ok("pertumbuhan", {"ukuran": ukuran, **extra})
     assert (tumbuh.bentuk, tumbuh.satuan, tumbuh.terms()) == ("pertumbuhan", "persen", [ukuran])
 
 
@@ -276,3 +307,49 @@ def test_counts_and_sums_of_the_vocabulary():
     assert not UKURAN["koperasi_modal"].hitungan and not UKURAN["umkm_omzet"].hitungan
     assert (UKURAN["koperasi_aktif"].jenis, UKURAN["umkm"].jenis, UKURAN["diterima"].jenis) == \
         ("koperasi", "umkm", None)
+
+
+# ---------------------------------------------------------------- the statement over entities
+
+ENTITAS = sorted(n for n, u in UKURAN.items() if u.sumber == "entitas")
+
+
+def test_entity_terms_are_their_own_statement():
+    assert ENTITAS == sorted(["umkm_naik_kelas", "umkm_kecil_ditemukan", "umkm_kecil_naik_kelas",
+                              "koperasi_modal_kenaikan", "koperasi_modal_tahun_lalu", "usaha_baru",
+                              "usaha_tidak_ditemukan", "koperasi_baru", "koperasi_tidak_ditemukan", "umkm_meningkat"])
+    # every record term reads alias s, every entity term alias e: neither statement gets the other's
+    for nama, u in UKURAN.items():
+        assert ("e." in u.sql) == (u.sumber == "entitas") and ("s.jenis" in u.sql) == (u.sumber == "rekaman") \
+            or nama == "diterima", nama
+
+
+@pytest.mark.parametrize("level,filters", [
+    ("nasional", ()),
+    ("provinsi", ("AND s.kode_provinsi = :wilayah", "AND e.kode_provinsi = :wilayah")),
+    ("kabkota", ("AND s.kode_kabkota = :wilayah", "AND e.kode_kabkota = :wilayah")),
+])
+def test_entity_statement_per_level(level, filters):
+    stmt, binds = entitas_statement(level, [(t, {**DEFAULT, "kolom": "izin_usaha"}) for t in ENTITAS])
+    sql = str(stmt)
+    assert binds == {f"k{ENTITAS.index('umkm_meningkat')}_kolom": "izin_usaha"}
+    assert all(f in sql for f in filters)
+    assert (":wilayah" in sql) == (level != "nasional")
+    assert ":semua" in sql and ":periodes" in sql and "FULL JOIN" in sql and "GROUP BY e.periode" in sql
+    assert "s.status = 'diterima'" in sql
+    # mixed kinds: no kind filter; one kind: the records are filtered on it
+    assert "AND s.jenis =" not in sql
+    stmt, _ = entitas_statement(level, [("usaha_baru", DEFAULT), ("umkm_naik_kelas", DEFAULT)])
+    assert "AND s.jenis = 'umkm'" in str(stmt)
+
+
+def test_entity_statement_never_holds_a_value_it_was_given():
+    evil = "punya_nib'); DROP TABLE kumkm; --"
+    stmt, binds = entitas_statement("kabkota", [("umkm_meningkat", {"kolom": evil})])
+    assert evil not in str(stmt) and binds == {"k0_kolom": evil}
+
+
+def test_entity_counts_and_sums():
+    assert UKURAN["umkm_naik_kelas"].hitungan and UKURAN["usaha_baru"].hitungan
+    assert not UKURAN["koperasi_modal_kenaikan"].hitungan and not UKURAN["koperasi_modal_tahun_lalu"].hitungan
+    assert UKURAN["koperasi_modal_kenaikan"].jenis == "koperasi" and UKURAN["umkm_naik_kelas"].jenis == "umkm"

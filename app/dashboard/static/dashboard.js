@@ -226,6 +226,22 @@ function renderSummary(doc) {
   }
 }
 
+/** Usaha and koperasi (entities) beside the records they come from (GET /agregat/entitas). */
+function renderRegistri(doc) {
+  for (const [kapan, akhiran, keterangan] of [["periode_ini", "", "pada periode ini"],
+                                              ["semua_periode", "-semua", "dari semua periode"]]) {
+    const j = doc[kapan];
+    $("registri-usaha" + akhiran).textContent = angka(j.usaha);
+    $("registri-usaha" + akhiran + "-catatan").textContent = "dari " + angka(j.rekaman_umkm) + " data UMKM diterima " + keterangan;
+    $("registri-koperasi" + akhiran).textContent = angka(j.koperasi);
+    $("registri-koperasi" + akhiran + "-catatan").textContent = "dari " + angka(j.rekaman_koperasi) + " data koperasi diterima " + keterangan;
+  }
+  const belum = doc.semua_periode.belum_ditautkan;
+  $("registri-belum").textContent = belum ? angka(belum) + " data diterima belum ditautkan ke usaha atau koperasi; " +
+    "angka usaha dan koperasi akan bertambah setelah penautan selesai." : "";
+  $("registri-belum").hidden = !belum;
+}
+
 function areaName(doc) {
   return doc.wilayah ? doc.wilayah.nama : "Nasional";
 }
@@ -255,7 +271,10 @@ async function show(wilayahAlamat) {
   const seq = ++requestSeq;
   pesan("Memuat\u2026", "info");
   try {
-    const resp = await api("/capaian-pendataan", {params: {periode: choice.periode, wilayah: choice.wilayah, as_of: asOf}});
+    const [resp, registri] = await Promise.all([
+      api("/capaian-pendataan", {params: {periode: choice.periode, wilayah: choice.wilayah, as_of: asOf}}),
+      apiJson("/agregat/entitas", {params: {periode: choice.periode, wilayah: choice.wilayah}}),
+    ]);
     const doc = await resp.json();
     if (seq !== requestSeq) return;
     keepInUrl({periode: choice.periode, wilayah: choice.wilayah, as_of: asOf});
@@ -272,6 +291,7 @@ async function show(wilayahAlamat) {
     current = {periode: choice.periode, wilayah: choice.wilayah, as_of: asOf};
     pesan("");
     render(doc);
+    renderRegistri(registri);
   } catch (e) {
     if (seq !== requestSeq) return;
     $("hasil").hidden = true;
