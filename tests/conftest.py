@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import dataclasses
 import os
 import shutil
 import socket
@@ -23,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from app.infra import db
 from app.keys import service as auth_service
+from app.registry.linker import KUNCI_LATAR
 from app.web.server import uvicorn_options
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.common import ARTIFACTS, Keys, asyncpg_params, auth
@@ -153,6 +155,23 @@ async def pg(database_url):
     await conn.close()
 
 
+@pytest.fixture
+def override_settings():
+    """The one way a test changes settings: `override_settings(streams_max=0)` puts a new
+    Settings with those values in place (frozen and checked, as the environment's are) for the
+    rest of the test, in this process and the live server it runs; the process's own are back
+    after it (app.core.settings.use)."""
+    from app.core.settings import current, use
+
+    before = current()
+
+    def override(**values) -> None:
+        use(dataclasses.replace(current(), **values))
+
+    yield override
+    use(before)
+
+
 @pytest.fixture(autouse=True)
 def clean_slate(request):
     yield
@@ -164,6 +183,10 @@ def clean_slate(request):
     async def truncate():
         conn = await asyncpg.connect(**asyncpg_params(url))
         try:
+            # The live service's background linker paused (its turn's lock, held until this
+            # connection closes): a batch of it in flight would take the tables in another
+            # order than TRUNCATE, a deadlock whose victim could be TRUNCATE.
+            await conn.execute("SELECT pg_advisory_lock($1)", KUNCI_LATAR)
             await conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         finally:
             await conn.close()

@@ -8,6 +8,8 @@ and typed numbers never pass through here."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Negative numbers as this service formats them: Indonesian (-1.234.567, -12,50%) or plain (-0.25).
@@ -28,6 +30,6 @@ def read_cell(value: str) -> str:
     return value
 
 
-def row(cells) -> list:
+def row(cells: Iterable[Any]) -> list[Any]:
     """A row of cells with every text cell neutralised (other values as they are)."""
     return [text_cell(c) if isinstance(c, str) else c for c in cells]

@@ -95,6 +95,8 @@ ROLE_FORBIDDEN = _kind("role-forbidden", 403, "Forbidden", "the key's role may n
 OUTSIDE_SCOPE = _kind("outside-scope", 403, "Forbidden", "the wilayah is outside the key's scope")
 FORBIDDEN = _kind("forbidden", 403, "Forbidden", "refused for another reason the detail names")
 NOT_FOUND = _kind("not-found", 404, "Not Found", "no such record, wilayah, version, target or indicator")
+METHOD_NOT_ALLOWED = _kind("method-not-allowed", 405, "Method Not Allowed",
+                           "the path does not serve this HTTP method; the `Allow` header names those it does")
 STATE_CONFLICT = _kind("state-conflict", 409, "Conflict",
                        "the record is no longer at the version/status the request saw; the body "
                        "carries current_status and current_version")
@@ -171,7 +173,7 @@ _UNION_TAGS = {"umkm", "koperasi", "SubmissionUmkm", "SubmissionKoperasi"}
 _DIGITS = re.compile(r"^\^\[0-9\]\{([0-9]+)\}\$$")
 
 
-def field_path(loc: tuple | list) -> str:
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     """('body', 'umkm', 'nik_pemilik') -> 'nik_pemilik'; ('query', 'limit') -> 'limit'.
     The discriminated-union tag that pydantic puts in the path is not a field the client sent."""
     parts = [str(p) for p in loc]
@@ -277,7 +279,7 @@ def _reason(e: Mapping[str, Any], field: str) -> str:
     return "tidak sah"
 
 
-def pydantic_errors(errors: Iterable[Mapping[str, Any]], prefix: tuple = ()) -> list[dict]:
+def pydantic_errors(errors: Iterable[Mapping[str, Any]], prefix: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
     """pydantic's errors as `errors` entries: the field's path and a message that starts with
     it ("nik_pemilik wajib diisi"), so each message stands on its own where an app shows it."""
     out = []
@@ -308,11 +310,11 @@ def pydantic_errors(errors: Iterable[Mapping[str, Any]], prefix: tuple = ()) -> 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
-    async def _problem(_: Request, exc: Problem):
+    async def _problem(_: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError):
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errs = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errs):
             return problem_response(MALFORMED("body bukan JSON yang sah", errors=pydantic_errors(errs)))
@@ -320,12 +322,12 @@ def install(app: FastAPI) -> None:
         return problem_response(INVALID(joined(errors), errors=errors))
 
     @app.exception_handler(ValidationError)
-    async def _model_validation(_: Request, exc: ValidationError):
+    async def _model_validation(_: Request, exc: ValidationError) -> JSONResponse:
         errors = pydantic_errors(exc.errors())
         return problem_response(INVALID(joined(errors), errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException):
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = str(exc.detail)
         if detail == _title(exc.status_code):
             # Starlette's own (an unknown path, a method the path does not serve): its English
@@ -346,7 +348,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DriverClientError)  # a broken connection's protocol; no primary found
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(OSError)        # connecting: refused, reset, unreachable
-    async def _database(request: Request, exc: Exception):
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
         p = database_problem(exc)
         if p is None:
             log.exception("database error on %s %s", request.method, route_of(request))
@@ -355,7 +357,7 @@ def install(app: FastAPI) -> None:
         return problem_response(p)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A database fault can arrive wrapped where the handlers above do not see it: in an
         # exception group (a task group of a parallel read) or as the context of an error raised
         # while cleaning up after it (a rollback on a connection that just died).

@@ -1,18 +1,47 @@
-"""Settings come from the environment only, so the same image runs anywhere."""
+"""Settings come from the environment only, so the same image runs anywhere.
+
+`settings` is this process's Settings: frozen, and checked when made (a value that cannot be
+used stops the start with the variable's name). It is made once, from the environment, when
+this module is imported, and every module reads it through `settings`. Nothing changes a
+setting while the service runs: `use()` puts a whole new Settings in its place, and has two
+callers only, both before the values they change are read: `kumkm serve` at its start
+(app.cli.serve: what it hands its workers) and the tests (override_settings in
+tests/conftest.py)."""
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
+
+
+class SettingsError(ValueError):
+    """A value from the environment that cannot be used; the message starts with its variable."""
 
 
 def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name, str(default)))
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: must be a whole number, not {raw!r}") from None
 
 
 def _float(name: str, default: float) -> float:
-    return float(os.environ.get(name, str(default)))
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: must be a number of seconds, not {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise SettingsError(f"{name}: must be a finite number of seconds, not {raw!r}")
+    return value
 
 
 def is_loopback(host: str) -> bool:
@@ -24,7 +53,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
     database_url: str | None
     # The PostgreSQL server itself when DATABASE_URL is a pooler in transaction mode (PgBouncer):
@@ -140,5 +169,78 @@ class Settings:
         """Whether /metrics answers without a token."""
         return self.metrics_token is None and (self.metrics_public or is_loopback(self.bind_host))
 
+    def __post_init__(self) -> None:
+        for name, (variable, least) in _LEAST.items():
+            value = getattr(self, name)
+            if value < least:
+                raise SettingsError(f"{variable}: must be at least {least}, not {value}")
+        for name, variable in _SECONDS.items():
+            if not getattr(self, name) > 0:
+                raise SettingsError(f"{variable}: must be more than 0 seconds, not {getattr(self, name)}")
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(f"KUMKM_PORT: must be a TCP port (1 to 65535), not {self.port}")
 
-settings = Settings.from_env()
+
+# The least value each count may take, by field, with the variable that sets it (for the message).
+# streams_max may be 0: no sync streams at all.
+_LEAST: dict[str, tuple[str, int]] = {
+    "max_body_bytes": ("KUMKM_MAX_BODY_BYTES", 1),
+    "batch_max_items": ("KUMKM_BATCH_MAX_ITEMS", 1),
+    "pool_size": ("KUMKM_DB_POOL_SIZE", 1),
+    "ingest_groups": ("KUMKM_INGEST_GROUPS", 1),
+    "ingest_group_max": ("KUMKM_INGEST_GROUP_MAX", 1),
+    "ingest_queue_max": ("KUMKM_INGEST_QUEUE_MAX", 1),
+    "streams_max": ("KUMKM_STREAMS_MAX", 0),
+    "streams_per_key": ("KUMKM_STREAMS_PER_KEY", 1),
+    "workers": ("KUMKM_WORKERS", 1),
+    "sync_parallel": ("KUMKM_SYNC_PARALLEL", 1),
+    "sync_range_rows": ("KUMKM_SYNC_RANGE_ROWS", 1),
+    "replica_pool_size": ("KUMKM_REPLICA_POOL_SIZE", 1),
+    "max_header_bytes": ("KUMKM_MAX_HEADER_BYTES", 1),
+    "max_connections": ("KUMKM_MAX_CONNECTIONS", 1),
+}
+# Waits and bounds in seconds, which must be more than none.
+_SECONDS: dict[str, str] = {
+    "pool_timeout": "KUMKM_DB_POOL_TIMEOUT",
+    "connect_timeout": "KUMKM_DB_CONNECT_TIMEOUT",
+    "stream_stall_seconds": "KUMKM_STREAM_STALL_SECONDS",
+    "replica_max_lag": "KUMKM_REPLICA_MAX_LAG_SECONDS",
+    "header_timeout": "KUMKM_HEADER_TIMEOUT_SECONDS",
+    "keepalive_timeout": "KUMKM_KEEPALIVE_SECONDS",
+}
+
+_current = Settings.from_env()
+
+
+def current() -> Settings:
+    """This process's Settings itself (e.g. for dataclasses.replace)."""
+    return _current
+
+
+def use(new: Settings) -> Settings:
+    """Make `new` this process's settings; returns the ones it replaces. For `kumkm serve`'s
+    start-up and the tests only (see the module's docstring)."""
+    global _current
+    if type(new) is not Settings:     # not isinstance: `settings` itself passes for one, and would loop
+        raise TypeError(f"use() takes a Settings, not {type(new).__name__}")
+    before, _current = _current, new
+    return before
+
+
+class _Current:
+    """What `settings` is: every attribute read from the Settings use() put in place last, so
+    that the modules that imported `settings` at their start all see the same, whole one."""
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        return getattr(_current, name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}: settings are made whole "
+                                              "(app.core.settings.use), never changed one by one")
+
+    def __repr__(self) -> str:
+        return repr(_current)
+
+
+settings = cast(Settings, _Current())

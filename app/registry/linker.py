@@ -268,9 +268,13 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
                 na, nb = (mine, theirs) if a == t["id"] else (theirs, mine)
                 skor = round(0.5 + 0.5 * sim, 3)
                 p = pasangan.setdefault((a, b), _Pasangan(t["kabkota"], skor))
-                if not any(x["kode"] == "nama_mirip" for x in p.alasan):
-                    p.alasan[:0] = [{"kode": "nik_pemilik_sama"},
-                                    {"kode": "nama_mirip", "nilai": round(sim, 3), "a": na, "b": nb}]
+                # the most similar pair of names of the two entities speaks for them
+                kemiripan = round(sim, 3)
+                soft: list[dict[str, Any]] = [{"kode": "nik_pemilik_sama"},
+                                              {"kode": "nama_mirip", "nilai": kemiripan, "a": na, "b": nb}]
+                old = next((x for x in p.alasan if x["kode"] == "nama_mirip"), None)
+                if old is None or old["nilai"] < kemiripan:
+                    p.alasan = soft + [x for x in p.alasan if x["kode"] not in ("nik_pemilik_sama", "nama_mirip")]
                     p.skor = max(p.skor, skor)
 
     if pasangan:
@@ -415,9 +419,10 @@ class Linker:
                 started = time.monotonic()
                 hasil = await tautkan_semua(self.batas, transaction=engine.begin)
                 if hasil.diambil:
-                    log.info("registry linker: %d records, %d links, %d entities created, %d links removed, "
-                             "%d candidates in %.2f s", hasil.diambil, hasil.ditautkan, hasil.dibuat, hasil.dilepas,
-                             hasil.kandidat, time.monotonic() - started)
+                    # a line per turn only when a backlog was worked off; a decision or two, quietly
+                    say = log.info if hasil.diambil >= self.batas else log.debug
+                    say("registry linker: %d records, %d links, %d entities created, %d links removed, %d candidates in %.2f s",
+                        hasil.diambil, hasil.ditautkan, hasil.dibuat, hasil.dilepas, hasil.kandidat, time.monotonic() - started)
                 return hasil
             finally:
                 await holder.execute(text(_LEPAS_GILIRAN))

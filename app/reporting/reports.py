@@ -110,7 +110,7 @@ def csv_cells(fmt: str) -> CsvCells:
     return DATA if fmt == "csv-data" else DISPLAY
 
 
-def csv_response(name: str, header: list[str], rows: list[list], cells: CsvCells = DISPLAY) -> Response:
+def csv_response(name: str, header: list[str], rows: list[list[Any]], cells: CsvCells = DISPLAY) -> Response:
     """An RFC 4180 CSV (comma separated, so cells holding a decimal comma are quoted by the
     csv module) served as a download named `<name>.csv` (`<name>-data.csv` for programs)."""
     buf = io.StringIO()
@@ -130,7 +130,7 @@ def csv_download(filename: str, text: str, cells: CsvCells = DISPLAY) -> Respons
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def json_response(doc: dict) -> Response:
+def json_response(doc: dict[str, Any]) -> Response:
     """The report as JSON without a second validation pass: the documents are built here from
     typed rows, and re-validating a 514-row table through the response model costs more than
     the query. Dates serialise as ISO 8601, as pydantic would; instants (a target revision's

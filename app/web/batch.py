@@ -3,6 +3,8 @@ body is read raw, so that one bad item is an outcome of its own instead of faili
 request in FastAPI's validation."""
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from fastapi import Request
 
@@ -10,7 +12,7 @@ from app.core.errors import INVALID, MALFORMED, TOO_LARGE, joined, json_position
 from app.core.settings import settings
 
 
-def body_schema(item_schema: dict) -> dict:
+def body_schema(item_schema: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI request body of a batch endpoint: `{"items": [...]}` with 1 to the limit."""
     return {
         "required": True,
@@ -26,7 +28,7 @@ def body_schema(item_schema: dict) -> dict:
     }
 
 
-async def read_json(request: Request):
+async def read_json(request: Request) -> Any:
     try:
         return orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
@@ -35,7 +37,7 @@ async def read_json(request: Request):
              "type": "json_invalid"}]) from None
 
 
-async def read_items(request: Request) -> list:
+async def read_items(request: Request) -> list[Any]:
     """The `items` of a `{"items": [...]}` body, checked for shape and size (1 to the limit)."""
     payload = await read_json(request)
     if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
@@ -47,7 +49,7 @@ async def read_items(request: Request) -> list:
         errors = [{"field": f, "type": "extra_forbidden",
                    "message": f"{f} tidak dikenal: body batch hanya memuat items"} for f in sorted(extra)]
         raise INVALID(joined(errors), errors=errors)
-    items = payload["items"]
+    items: list[Any] = payload["items"]
     if not items:
         errors = [{"field": "items", "type": "too_short", "message": "items paling sedikit 1 item"}]
         raise INVALID(joined(errors), errors=errors)

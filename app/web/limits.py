@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from fastapi import HTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import Problem
 
@@ -32,7 +33,7 @@ def is_json_media_type(value: bytes) -> bool:
 
 
 class BodyGuard:
-    def __init__(self, app, max_bytes: int, json_prefix: str = "/api/",
+    def __init__(self, app: ASGIApp, max_bytes: int, json_prefix: str = "/api/",
                  refusals: Mapping[str, RenderRefusal] | None = None):
         self.app = app
         self.max_bytes = max_bytes
@@ -40,7 +41,7 @@ class BodyGuard:
         self.refusals = REFUSALS if refusals is None else refusals
         self.too_large = f"body permintaan paling besar {max_bytes} byte"
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         content_type = None
@@ -66,7 +67,7 @@ class BodyGuard:
                                       f"(yang dikirim: {sent})")
         received = 0
 
-        async def limited_receive():
+        async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
@@ -99,7 +100,7 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, detail)
 
 
-async def _reject(send, status: int, title: str, detail: str) -> None:
+async def _reject(send: Send, status: int, title: str, detail: str) -> None:
     # Answered below the app (no exception handler runs here); the same body as Problem.body().
     body = orjson.dumps(Problem(status, title, detail).body())
     await send({"type": "http.response.start", "status": status,

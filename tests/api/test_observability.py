@@ -92,54 +92,46 @@ async def test_static_files_and_unknown_paths_have_stable_route_labels(client):
     assert "/tidak-ada/12345" not in text
 
 
-async def test_metrics_can_require_a_scrape_token(client, monkeypatch):
-    from app.core.settings import settings
-
-    monkeypatch.setattr(settings, "metrics_token", "rahasia-prometheus")
+async def test_metrics_can_require_a_scrape_token(client, override_settings):
+    override_settings(metrics_token="rahasia-prometheus")
     assert_problem(await client.get("/metrics"), "unauthorized")
     assert_problem(await client.get("/metrics", headers={"Authorization": "Bearer salah"}), "unauthorized")
     r = await client.get("/metrics", headers={"Authorization": "Bearer rahasia-prometheus"})
     assert r.status_code == 200 and "kumkm_records" in r.text
 
 
-async def test_metrics_are_closed_off_loopback_without_a_token(client, monkeypatch):
+async def test_metrics_are_closed_off_loopback_without_a_token(client, override_settings):
     """A service listening on a public address does not publish its traffic and record counts
     to anyone who asks: /metrics needs the token there, or an explicit KUMKM_METRICS_PUBLIC=1."""
-    from app.core.settings import settings
-
-    monkeypatch.setattr(settings, "bind_host", "0.0.0.0")
+    override_settings(bind_host="0.0.0.0")
     r = await client.get("/metrics")
     assert_problem(r, "forbidden")
     assert "KUMKM_METRICS_TOKEN" in r.json()["detail"] and "KUMKM_METRICS_PUBLIC" in r.json()["detail"]
-    monkeypatch.setattr(settings, "metrics_token", "rahasia-prometheus")
+    override_settings(metrics_token="rahasia-prometheus")
     assert_problem(await client.get("/metrics"), "unauthorized")
     ok = await client.get("/metrics", headers={"Authorization": "Bearer rahasia-prometheus"})
     assert ok.status_code == 200 and "kumkm_records" in ok.text
-    monkeypatch.setattr(settings, "metrics_token", None)
-    monkeypatch.setattr(settings, "metrics_public", True)
+    override_settings(metrics_token=None, metrics_public=True)
     assert (await client.get("/metrics")).status_code == 200
 
 
 @pytest.mark.parametrize("header", [("X-Forwarded-For", "203.0.113.9"), ("Forwarded", "for=203.0.113.9"),
                                     ("X-Real-IP", "203.0.113.9"), ("Via", "1.1 nginx")])
-async def test_metrics_through_a_local_reverse_proxy_need_the_token(client, monkeypatch, header):
+async def test_metrics_through_a_local_reverse_proxy_need_the_token(client, override_settings, header):
     """A reverse proxy on the same host makes the world's requests come from loopback: a
     request that says it came through one gets /metrics only with the token."""
-    from app.core.settings import settings
 
     assert (await client.get("/metrics")).status_code == 200       # the host's own scraper
     r = await client.get("/metrics", headers=dict([header]))
     assert_problem(r, "forbidden")
     assert "KUMKM_METRICS_TOKEN" in r.json()["detail"], r.text
-    monkeypatch.setattr(settings, "metrics_token", "rahasia-prometheus")
+    override_settings(metrics_token="rahasia-prometheus")
     assert_problem(await client.get("/metrics", headers=dict([header])), "unauthorized")
     ok = await client.get("/metrics", headers={header[0]: header[1], "Authorization": "Bearer rahasia-prometheus"})
     assert ok.status_code == 200
 
 
-async def test_metrics_behind_a_public_url_need_the_token(client, monkeypatch):
+async def test_metrics_behind_a_public_url_need_the_token(client, override_settings):
     """KUMKM_PUBLIC_URL says the service is reached through a proxy, which may add no header."""
-    from app.core.settings import settings
-
-    monkeypatch.setattr(settings, "public_url", "https://kumkm.example.go.id")
+    override_settings(public_url="https://kumkm.example.go.id")
     assert_problem(await client.get("/metrics"), "forbidden")

@@ -269,7 +269,7 @@ async def test_attachment_and_form_names_are_cut_when_echoed(client, enum_banyua
 
 # ------------------------------------------------------------------------------ 7. formList links
 
-async def test_form_list_links_never_follow_the_host_header(client, live_server, enum_banyuasin, monkeypatch):
+async def test_form_list_links_never_follow_the_host_header(client, live_server, enum_banyuasin, override_settings):
     base = f"/openrosa/{enum_banyuasin}"
 
     async def links(host: str | None) -> list[str]:
@@ -286,7 +286,7 @@ async def test_form_list_links_never_follow_the_host_header(client, live_server,
         got = await links(host)
         assert all(u.startswith(served) for u in got), (host, got)
     # KUMKM_PUBLIC_URL, when set, is the one base
-    monkeypatch.setattr(settings, "public_url", "https://kumkm.example.go.id/kumkm")
+    override_settings(public_url="https://kumkm.example.go.id/kumkm")
     public = f"https://kumkm.example.go.id/kumkm/openrosa/{enum_banyuasin}/forms/pl_kumkm/"
     for host in (None, "evil.example"):
         got = await links(host)

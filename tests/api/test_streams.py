@@ -66,10 +66,10 @@ async def _stream_connections(pg) -> int:
                              "AND state <> 'idle'")
 
 
-async def test_stalled_readers_never_starve_posts_and_reports(client, live_server, keys, pg, monkeypatch):
+async def test_stalled_readers_never_starve_posts_and_reports(client, live_server, keys, pg, override_settings):
     from app.core.settings import settings
 
-    monkeypatch.setattr(settings, "stream_stall_seconds", STALL)
+    override_settings(stream_stall_seconds=STALL)
     await bulk_records(pg, RECORDS)
     enum = await keys.make("enumerator", "16", name="enum-sumsel")
     dinas = await keys.make("dinas", "16", name="dinas-sumsel")
@@ -144,11 +144,11 @@ async def test_stalled_readers_never_starve_posts_and_reports(client, live_serve
           f"max {max(latencies) * 1000:.1f} ms")
 
 
-async def test_one_key_gets_at_most_its_share_of_streams(client, live_server, keys, pg, monkeypatch):
+async def test_one_key_gets_at_most_its_share_of_streams(client, live_server, keys, pg, override_settings):
     from app.core.settings import settings
     from app.sync.service.streams import slots
 
-    monkeypatch.setattr(settings, "stream_stall_seconds", 3.0)
+    override_settings(stream_stall_seconds=3.0)
     await bulk_records(pg, RECORDS)
     walidata = await keys.make("walidata", name="kemenkop", pii=True)
     other = await keys.make("walidata", name="bps", pii=True)
@@ -173,20 +173,19 @@ async def test_one_key_gets_at_most_its_share_of_streams(client, live_server, ke
             s.close()
 
 
-async def test_the_nightly_job_waits_when_the_service_is_busy(live_server, keys, monkeypatch, tmp_path):
+async def test_the_nightly_job_waits_when_the_service_is_busy(live_server, keys, monkeypatch, override_settings, tmp_path):
     """`kumkm sync pull` takes 429 and 503 as 'come back after Retry-After', a few times."""
-    from app.core.settings import settings
     from app.sync import consumer
 
     walidata = await keys.make("walidata", name="kemenkop", pii=True)
-    monkeypatch.setattr(settings, "streams_max", 0)          # every stream refused
+    override_settings(streams_max=0)          # every stream refused
     waits: list[float] = []
     monkeypatch.setattr(consumer.time, "sleep", waits.append)
     with pytest.raises(consumer.PullError, match="HTTP 429"):
         await asyncio.to_thread(consumer.pull, url=live_server.url, key=walidata, state_path=tmp_path / "s.json",
                                 out_dir=tmp_path / "out")
     assert waits == [10.0] * consumer.BUSY_RETRIES
-    monkeypatch.setattr(settings, "streams_max", 16)
+    override_settings(streams_max=16)
     summary = await asyncio.to_thread(consumer.pull, url=live_server.url, key=walidata,
                                       state_path=tmp_path / "s.json", out_dir=tmp_path / "out")
     assert summary["pages"] == 1

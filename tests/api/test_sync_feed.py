@@ -226,7 +226,7 @@ async def test_masked_lines_hide_the_same_fields_on_every_path_whatever_the_valu
     """A key without personal data gets each record's content masked on the feed's two paths
     (lines built in SQL; lines assembled by the service while a snapshot cursor still skips)
     and in the snapshot, identically, even when a value looks like the line's own fields."""
-    from app.security.access import mask_record_data
+    from app.security.personal import mask_record_data
     from app.sync.cursor import Cursor, Snapshot
 
     odd = await post_records(client, enum_key, 1,

@@ -26,7 +26,7 @@ import asyncpg
 import httpx
 import pytest
 
-from app.security.access import mask_nik
+from app.security.personal import mask_nik
 from app.sync.cursor import ClusterCursor
 from tests.support.factories import nik, umkm
 from tests.support.problems import assert_problem
