@@ -2,7 +2,8 @@
 
 A cursor is opaque to its client: the unpadded URL-safe base64 (`encode`, `decode`) of an
 ASCII text that starts with its format's tag, which is also its version: `1:` and `2|` for the
-walidata feed (app.sync.cursor, whose texts clients store for months), `antrian.1|` for the
+walidata feed and `entitas.1:` for its entity feed (app.sync.cursor, whose texts clients store
+for months), `antrian.1|` for the
 verifikator's queue, `submissions.1|` and `audit.1|` for the record list and the access log.
 
 Tamper-evident enough: a list reads only its own tag, and each field strictly (a bounded

@@ -98,56 +98,105 @@ def _read_stream(r: httpx.Response, path: str, f) -> dict:
     return end
 
 
+# The entity feed of the Basis Data Tunggal (`--entitas`), beside the record feed: its own
+# files, and its own cursor and length in the same state file, under "entitas".
+ENTITAS_FILE = "entitas.ndjson"
+ENTITAS_SNAPSHOT_FILE = "entitas-snapshot.ndjson"
+
+
+def _snapshot_to(client: httpx.Client, path: str, target: Path) -> dict:
+    """The snapshot written aside, fsynced and renamed over `target`; its end line."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    with open(tmp, "wb") as f:
+        end = _stream_to(client, path, {}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, target)
+    _fsync_dir(target.parent)
+    return end
+
+
+def _follow(client: httpx.Client, path: str, data: Path, state: dict, save, limit: int,
+            max_pages: int | None, log, what: str) -> tuple[dict, int, int]:
+    """Pages of one feed appended to `data` from `state` (cursor, offset), each stored by
+    `save(state)` once its data is on disk: (the last state, pages, lines)."""
+    # Bytes past the recorded length belong to a page whose cursor was never stored.
+    if data.exists() and data.stat().st_size > state["offset"]:
+        os.truncate(data, state["offset"])
+    pages = lines = 0
+    while max_pages is None or pages < max_pages:
+        params = {"limit": limit}
+        if state.get("cursor"):
+            params["after"] = state["cursor"]
+        with open(data, "ab") as f:
+            try:
+                end = _stream_to(client, path, params, f)
+                f.flush()
+                os.fsync(f.fileno())
+                offset = f.tell()
+            except BaseException:
+                f.flush()
+                f.truncate(state["offset"])
+                raise
+        state = {**state, "cursor": end["cursor"], "offset": offset,
+                 "pulled_at": dt.datetime.now(dt.UTC).isoformat()}
+        save(state)
+        pages += 1
+        lines += end["count"]
+        if log:
+            log(f"page {pages}: {end['count']} {what}")
+        if not end.get("more"):
+            break
+    return state, pages, lines
+
+
 def pull(*, url: str, key: str, state_path: Path, out_dir: Path, limit: int = 10_000,
          snapshot: bool = False, max_pages: int | None = None, timeout: float = 300.0,
-         log=None) -> dict:
+         log=None, entitas: bool = False) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     state_path.parent.mkdir(parents=True, exist_ok=True)
     state = load_state(state_path)
     data = out_dir / CHANGES_FILE
     headers = {"Authorization": f"Bearer {key}"}
-    summary = {"pages": 0, "changes": 0, "snapshot_records": None}
+    summary: dict = {"pages": 0, "changes": 0, "snapshot_records": None}
     with httpx.Client(base_url=url.rstrip("/"), headers=headers,
                       timeout=httpx.Timeout(timeout, connect=30.0)) as client:
         if state.get("cursor") is None and snapshot:
-            tmp = out_dir / f".{SNAPSHOT_FILE}.tmp"
-            with open(tmp, "wb") as f:
-                end = _stream_to(client, "/api/v1/sync/snapshot", {}, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, out_dir / SNAPSHOT_FILE)
-            _fsync_dir(out_dir)
-            state = {"cursor": end["cursor"], "offset": 0, "snapshot_records": end["count"]}
+            end = _snapshot_to(client, "/api/v1/sync/snapshot", out_dir / SNAPSHOT_FILE)
+            state = {**state, "cursor": end["cursor"], "offset": 0, "snapshot_records": end["count"]}
             if data.exists():
                 os.truncate(data, 0)
             save_state(state_path, state)
             summary["snapshot_records"] = end["count"]
-        # Bytes past the recorded length belong to a page whose cursor was never stored.
-        if data.exists() and data.stat().st_size > state["offset"]:
-            os.truncate(data, state["offset"])
-        while max_pages is None or summary["pages"] < max_pages:
-            params = {"limit": limit}
-            if state.get("cursor"):
-                params["after"] = state["cursor"]
-            with open(data, "ab") as f:
-                try:
-                    end = _stream_to(client, "/api/v1/sync/changes", params, f)
-                    f.flush()
-                    os.fsync(f.fileno())
-                    offset = f.tell()
-                except BaseException:
-                    f.flush()
-                    f.truncate(state["offset"])
-                    raise
-            state = {**state, "cursor": end["cursor"], "offset": offset,
-                     "pulled_at": dt.datetime.now(dt.UTC).isoformat()}
+
+        def save_records(sub: dict) -> None:
+            nonlocal state
+            state = {**state, **sub}
             save_state(state_path, state)
-            summary["pages"] += 1
-            summary["changes"] += end["count"]
-            if log:
-                log(f"page {summary['pages']}: {end['count']} changes")
-            if not end.get("more"):
-                break
+
+        records = {k: state[k] for k in ("cursor", "offset") if k in state}
+        _, summary["pages"], summary["changes"] = _follow(
+            client, "/api/v1/sync/changes", data, records, save_records, limit, max_pages, log, "changes")
+
+        if entitas:
+            # the same steps for the entities, their position kept under "entitas"
+            edata = out_dir / ENTITAS_FILE
+            sub = state.get("entitas") or {"cursor": None, "offset": 0}
+            if sub.get("cursor") is None and snapshot:
+                end = _snapshot_to(client, "/api/v1/sync/entitas/snapshot", out_dir / ENTITAS_SNAPSHOT_FILE)
+                sub = {"cursor": end["cursor"], "offset": 0, "snapshot_entities": end["count"]}
+                if edata.exists():
+                    os.truncate(edata, 0)
+                save_records({"entitas": sub})
+                summary["snapshot_entities"] = end["count"]
+
+            def save_entitas(sub: dict) -> None:
+                save_records({"entitas": sub})
+
+            sub, summary["entitas_pages"], summary["entitas_events"] = _follow(
+                client, "/api/v1/sync/entitas/feed", edata, sub, save_entitas, limit, max_pages, log, "entity events")
+            summary["entitas_cursor"] = sub.get("cursor")
+            summary["entitas_file"] = str(edata)
     summary["cursor"] = state.get("cursor")
     summary["file"] = str(data)
     return summary

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from app import cli
-from tests.support.common import auth
+from tests.support.common import auth, eventually
 from tests.support.factories import koperasi, umkm
 from tests.support.helpers import post_records
 from tests.support.sync_helpers import SNAPSHOT, db_changes, key_of, parse_stream, raw_decide
@@ -288,6 +288,8 @@ async def test_sync_pull_during_concurrent_writes_equals_the_service(client, key
         assert await asyncio.to_thread(pull, "--max-pages", "2") == 0
         runs += 1
     await w
+    # the service's linker has linked the records accepted (each link is a change of the feed too)
+    assert await eventually(lambda: pg.fetchval("SELECT NOT EXISTS (SELECT 1 FROM kumkm_antrian)"), timeout=30)
     # A crash after appending a page but before storing its cursor leaves extra bytes...
     with open(out / "changes.ndjson", "ab") as f:
         f.write(b'{"cursor":"half a line')

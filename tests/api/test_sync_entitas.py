@@ -7,6 +7,7 @@ import asyncio
 import random
 
 import asyncpg
+import pytest
 
 from app.sync.cursor import Cursor, EntitasCursor, Snapshot
 from app.sync.schemas import EndLine, Entitas, EntitasLine
@@ -21,6 +22,7 @@ from tests.support.sync_helpers import (
     db_peristiwa,
     event_of,
     key_of,
+    linker_paused,  # noqa: F401 (a fixture, used by pytestmark)
     pull,
     pull_all,
     raw_create,
@@ -32,6 +34,9 @@ from tests.support.sync_helpers import (
     sync_connections,  # noqa: F401 (an autouse fixture)
 )
 from tests.support.verification_helpers import decide
+
+# The records are linked by the test itself (as the linker does), never by the service's.
+pytestmark = pytest.mark.usefixtures("linker_paused")
 
 
 async def _epull(client, key, after=None, limit=1000):

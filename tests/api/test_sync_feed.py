@@ -217,7 +217,8 @@ async def test_exactly_once_under_concurrent_writers_and_random_resumes(client, 
     assert len(log) == len(set(log)), "a change was delivered twice"
     assert log == expected
     assert {k[0] for k in log if k[2] == "dibuat"} >= set(posted)
-    assert len(expected) == len(posted) + 20
+    # besides the links the service's linker made meanwhile (ditautkan: their own test_sync_linker)
+    assert len([k for k in expected if k[2] != "ditautkan"]) == len(posted) + 20
 
 
 async def test_masked_lines_hide_the_same_fields_on_every_path_whatever_the_values(client, keys, enum_key,

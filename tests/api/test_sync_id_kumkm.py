@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import pytest
 
 from app.sync.schemas import ChangeLine, SyncRecord
 from tests.support.common import asyncpg_params, eventually
@@ -14,6 +15,7 @@ from tests.support.sync_helpers import (
     STALE_LINES,
     db_changes,
     key_of,
+    linker_paused,  # noqa: F401 (a fixture, used by pytestmark)
     pull,
     pull_all,
     raw_link,
@@ -23,6 +25,9 @@ from tests.support.sync_helpers import (
     sync_connections,  # noqa: F401 (an autouse fixture)
 )
 from tests.support.verification_helpers import assert_consistent, decide
+
+# The records are linked by the test itself (as the linker does), never by the service's.
+pytestmark = pytest.mark.usefixtures("linker_paused")
 
 
 async def _accept(client, verif, ids):

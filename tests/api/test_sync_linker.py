@@ -4,11 +4,15 @@ the entity feed and snapshot show the entities it made; a second run adds nothin
 acceptance is `dilepas` in both feeds; the live service's background linker does the same."""
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
+import orjson
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app import cli
 from app.infra import db
 from app.registry.linker import KUNCI_LATAR, tautkan_semua
 from tests.support.common import asyncpg_params, auth, eventually
@@ -104,3 +108,44 @@ async def test_the_live_services_linker_gives_the_record_its_id_in_the_feed(clie
     lines = await eventually(linked_line, timeout=20)
     id_kumkm = await pg.fetchval("SELECT id_kumkm FROM kumkm_tautan WHERE submission_id = $1::uuid", sid)
     assert [(ln["submission_id"], ln["record"]["id_kumkm"]) for ln in lines] == [(sid, id_kumkm)]
+
+
+async def test_sync_pull_entitas_keeps_the_entities_as_the_service_has_them(client, keys, enum_key, walidata, pg,
+                                                                          live_server, tmp_path, engine):
+    """`kumkm sync pull --entitas`: the entity snapshot, then the entity feed page by page beside
+    the record feed, each with its own cursor in the one state file; the consumer's copy (the
+    snapshot, then every event's `entitas` stored under its id) equals the service's snapshot,
+    and its records carry their entity."""
+    verif = await keys.make("verifikator", "16", name="verif-sumsel")
+    state, out = tmp_path / "cursor.json", tmp_path / "bdt"
+
+    def pull(*extra) -> int:
+        return cli.main(["sync", "pull", "--url", live_server.url, "--key", walidata, "--state", str(state),
+                         "--out", str(out), "--limit", "2", "--entitas", *extra])
+
+    await _accept(client, enum_key, verif, umkm(periode="2024", nib=NIB), umkm(periode="2024"))
+    await tautkan_semua(transaction=engine.begin)
+    assert await asyncio.to_thread(pull, "--snapshot") == 0
+    await _accept(client, enum_key, verif, umkm(periode="2025", nib=NIB), umkm(periode="2025"))
+    await tautkan_semua(transaction=engine.begin)
+    assert await asyncio.to_thread(pull) == 0
+    assert await asyncio.to_thread(pull) == 0          # nothing new: nothing appended
+
+    def ndjson(name):
+        return [orjson.loads(x) for x in (out / name).read_text().splitlines()]
+
+    copy = {e["id_kumkm"]: e for e in ndjson("entitas-snapshot.ndjson") if not e.get("end")}
+    events = ndjson("entitas.ndjson")
+    for ln in events:
+        copy[ln["entitas"]["id_kumkm"]] = ln["entitas"]
+    assert sorted(ln["aksi"] for ln in events) == ["dibuat", "ditautkan", "ditautkan"]
+    service, _ = await snapshot(client, walidata, path=ENTITAS_SNAPSHOT)
+    assert copy == {e["id_kumkm"]: e for e in service} and len(copy) == 3
+    records = {r["submission_id"]: r for r in ndjson("snapshot.ndjson") if not r.get("end")}
+    for ln in ndjson("changes.ndjson"):
+        records[ln["submission_id"]] = ln["record"]
+    linked = {str(r[0]): r[1] for r in await pg.fetch("SELECT submission_id, id_kumkm FROM kumkm_tautan")}
+    assert {sid: r["id_kumkm"] for sid, r in records.items()} == linked and len(linked) == 4
+    saved = orjson.loads(state.read_bytes())
+    assert saved["entitas"]["offset"] == (out / "entitas.ndjson").stat().st_size
+    assert saved["offset"] == (out / "changes.ndjson").stat().st_size
