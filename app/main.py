@@ -1,4 +1,5 @@
 """The FastAPI application: routers of every domain, one error shape, health checks."""
+
 from __future__ import annotations
 
 import asyncio
@@ -72,14 +73,15 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         title="KUMKM registry (Basis Data Tunggal KUMKM)",
         version=API_VERSION,
         description="PL-KUMKM records, verification, capaian and the walidata feed. "
-                    "Every /api/v1 request needs `Authorization: Bearer <key>`. "
-                    "Errors are RFC 9457 problem details.",
+        "Every /api/v1 request needs `Authorization: Bearer <key>`. "
+        "Errors are RFC 9457 problem details.",
         lifespan=lifespan,
         # Metrics are Prometheus (app/observability); FastAPI's OpenTelemetry hooks would only
         # look up (unconfigured) providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
         # served from the installed wheel under a CSP instead of a CDN (app.web.apidocs)
-        docs_url=None, redoc_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     # `kumkm serve` migrates once before starting workers; each worker need not repeat it.
     app.state.migrate_on_start = migrate_on_start and not settings.skip_migrate
@@ -120,9 +122,11 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready: the database is "
-                                                             "unreachable or its schema is not at head; "
-                                                             "`detail` says why"}})
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        responses={503: {"description": "not ready: the database is unreachable or its schema is not at head; `detail` says why"}},
+    )
     async def readyz():
         """Readiness: the database answers and its schema is at this release's head. While
         the database is down or read-only, or the schema behind, 503 with the cause in
@@ -133,16 +137,17 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         try:
             current = await db.schema_revision()
         except Exception as exc:  # any failure to reach or read the database means not ready
-            return JSONResponse({"status": "unavailable", "detail": problems.describe(exc)},
-                                status_code=503, headers=retry)
+            return JSONResponse({"status": "unavailable", "detail": problems.describe(exc)}, status_code=503, headers=retry)
         head = db.head_revision()
         if current != head:
-            return JSONResponse({"status": "migrations pending", "current": current, "head": head,
-                                 "detail": health.state.cause}, status_code=503, headers=retry)
+            return JSONResponse(
+                {"status": "migrations pending", "current": current, "head": head, "detail": health.state.cause},
+                status_code=503,
+                headers=retry,
+            )
         if not health.state.ready:
             # the database is back but this process has not finished its start (caches)
-            return JSONResponse({"status": "starting", "detail": health.state.cause}, status_code=503,
-                                headers=retry)
+            return JSONResponse({"status": "starting", "detail": health.state.cause}, status_code=503, headers=retry)
         body = {"status": "ready", "schema": current}
         if health.state.disk_full_since is not None:
             # reads go on, so the instance stays in rotation; writes get 507 until space is freed

@@ -1,9 +1,23 @@
 """`./dev bench [NAME] [args]`: run one benchmark (default: ingest). Each prints its figures."""
+
 import importlib
 import sys
 
-BENCHES = ("ingest", "statement-cost", "verification", "capaian", "sync", "load", "capacity", "failover",
-           "verifikasi-page", "xlsx", "openrosa", "citus", "registry")
+BENCHES = (
+    "ingest",
+    "statement-cost",
+    "verification",
+    "capaian",
+    "sync",
+    "load",
+    "capacity",
+    "failover",
+    "verifikasi-page",
+    "xlsx",
+    "openrosa",
+    "citus",
+    "registry",
+)
 
 
 def main() -> None:

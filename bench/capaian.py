@@ -7,6 +7,7 @@ every provinsi with set-based INSERT ... SELECT straight into `submissions` (the
 triggers keep rekap_status exact, as on the ingest path), sets targets, starts `kumkm serve`
 and measures p50/p95 over HTTP on the warm service. Then it checks that capaian equals a
 recount from the records. Targets: provinsi p95 < 20 ms, nasional p95 < 100 ms."""
+
 from __future__ import annotations
 
 import argparse
@@ -98,8 +99,7 @@ TARGETS_PROVINSI = """
     SELECT periode, left(kode_wilayah, 2), sum(target), 'Kepdep 63/2022', DATE '2022-08-01', 'bench'
     FROM target_pendataan WHERE periode = $1 AND kode_wilayah LIKE '__.__' GROUP BY 1, 2;
 """
-RECOUNT = ("SELECT kode_kabkota, status, count(*) AS n FROM submissions WHERE periode = $1 "
-           "GROUP BY 1, 2")
+RECOUNT = "SELECT kode_kabkota, status, count(*) AS n FROM submissions WHERE periode = $1 GROUP BY 1, 2"
 
 
 def _pg_params(url: str) -> dict:
@@ -128,9 +128,13 @@ async def served(url: str) -> AsyncIterator[httpx.AsyncClient]:
     """`kumkm serve` on the database at `url` (already loaded), and a client of it once it
     answers /healthz; the service is stopped on the way out."""
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), *SERVE_LOG],
-                              cwd=ROOT, env={**os.environ, "DATABASE_URL": url}, stdout=service_log(),
-                              stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *SERVE_LOG],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url},
+        stdout=service_log(),
+        stderr=subprocess.STDOUT,
+    )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             deadline = time.time() + 60
@@ -178,9 +182,14 @@ async def make_key(conn, role: str, wilayah: str | None) -> str:
     from app.keys import service as auth_service
 
     key = auth_service.new_key()
-    await conn.execute("INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash) "
-                       "VALUES ($1, $2, $3, $4, $5)", f"bench-{role}", role, wilayah, key[:14],
-                       auth_service.hash_key(key))
+    await conn.execute(
+        "INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash) VALUES ($1, $2, $3, $4, $5)",
+        f"bench-{role}",
+        role,
+        wilayah,
+        key[:14],
+        auth_service.hash_key(key),
+    )
     return key
 
 
@@ -200,8 +209,13 @@ async def measure(client: httpx.AsyncClient, path: str, params: dict, key: str, 
         r = await client.get(path, params=params, headers=headers)
         samples.append((time.perf_counter() - t) * 1000)
         r.raise_for_status()
-    return {"p50_ms": round(statistics.median(samples), 2), "p95_ms": round(_pct(samples, 95), 2),
-            "max_ms": round(max(samples), 2), "requests": n, "bytes": len(r.content)}
+    return {
+        "p50_ms": round(statistics.median(samples), 2),
+        "p95_ms": round(_pct(samples, 95), 2),
+        "max_ms": round(max(samples), 2),
+        "requests": n,
+        "bytes": len(r.content),
+    }
 
 
 async def recount_check(client, conn, key: str) -> dict:
@@ -210,15 +224,15 @@ async def recount_check(client, conn, key: str) -> dict:
     truth: dict[str, dict[str, int]] = {}
     for r in await conn.fetch(RECOUNT, PERIODE):
         truth.setdefault(r["kode_kabkota"], {"masuk": 0, "diterima": 0, "ditolak": 0})[r["status"]] = r["n"]
-    kab = (await client.get("/api/v1/capaian-pendataan", params={"periode": PERIODE, "tingkat": "kabkota"},
-                            headers=headers)).json()
-    got = {row["kode"]: {"masuk": row["belum_diverifikasi"], "diterima": row["diterima"], "ditolak": row["ditolak"]}
-           for row in kab["rows"]}
+    kab = (await client.get("/api/v1/capaian-pendataan", params={"periode": PERIODE, "tingkat": "kabkota"}, headers=headers)).json()
+    got = {row["kode"]: {"masuk": row["belum_diverifikasi"], "diterima": row["diterima"], "ditolak": row["ditolak"]} for row in kab["rows"]}
     nas = (await client.get("/api/v1/capaian-pendataan", params={"periode": PERIODE}, headers=headers)).json()
     total = sum(sum(v.values()) for v in truth.values())
-    ok = (got == truth and nas["jumlah"]["masuk"] == total == kab["jumlah"]["masuk"]
-          and all(r["masuk"] == r["belum_diverifikasi"] + r["diterima"] + r["ditolak"]
-                  for r in kab["rows"] + nas["rows"]))
+    ok = (
+        got == truth
+        and nas["jumlah"]["masuk"] == total == kab["jumlah"]["masuk"]
+        and all(r["masuk"] == r["belum_diverifikasi"] + r["diterima"] + r["ditolak"] for r in kab["rows"] + nas["rows"])
+    )
     return {"equal_to_recount": ok, "kabkota_rows": len(got), "records": total}
 
 
@@ -246,24 +260,31 @@ async def run(args) -> dict:
             prov = {"periode": PERIODE, "wilayah": args.provinsi}
             results = {
                 "capaian_provinsi": await measure(client, "/api/v1/capaian-pendataan", prov, dinas, n, w),
-                "capaian_nasional": await measure(client, "/api/v1/capaian-pendataan", {"periode": PERIODE},
-                                                  walidata, n, w),
+                "capaian_nasional": await measure(client, "/api/v1/capaian-pendataan", {"periode": PERIODE}, walidata, n, w),
                 "capaian_nasional_514_kabkota": await measure(
-                    client, "/api/v1/capaian-pendataan", {"periode": PERIODE, "tingkat": "kabkota"}, walidata, n, w),
-                "capaian_provinsi_csv": await measure(client, "/api/v1/capaian-pendataan", {**prov, "format": "csv"},
-                                                      dinas, n, w),
-                "keragaan_koperasi_provinsi": await measure(client, "/api/v1/agregat/keragaan-koperasi", prov,
-                                                            dinas, n, w),
+                    client, "/api/v1/capaian-pendataan", {"periode": PERIODE, "tingkat": "kabkota"}, walidata, n, w
+                ),
+                "capaian_provinsi_csv": await measure(client, "/api/v1/capaian-pendataan", {**prov, "format": "csv"}, dinas, n, w),
+                "keragaan_koperasi_provinsi": await measure(client, "/api/v1/agregat/keragaan-koperasi", prov, dinas, n, w),
             }
             check = await recount_check(client, conn, walidata)
     finally:
         await conn.close()
-    return {"records": args.records, "load_seconds": round(load_s, 1),
-            "load_records_per_second": round(args.records / load_s), "submissions_size": size,
-            "rekap_status_rows": rekap_rows, "provinsi": args.provinsi, "latency": results, "recount": check,
-            "targets_met": {"provinsi_p95_lt_20ms": results["capaian_provinsi"]["p95_ms"] < 20,
-                            "nasional_p95_lt_100ms": results["capaian_nasional"]["p95_ms"] < 100
-                            and results["capaian_nasional_514_kabkota"]["p95_ms"] < 100}}
+    return {
+        "records": args.records,
+        "load_seconds": round(load_s, 1),
+        "load_records_per_second": round(args.records / load_s),
+        "submissions_size": size,
+        "rekap_status_rows": rekap_rows,
+        "provinsi": args.provinsi,
+        "latency": results,
+        "recount": check,
+        "targets_met": {
+            "provinsi_p95_lt_20ms": results["capaian_provinsi"]["p95_ms"] < 20,
+            "nasional_p95_lt_100ms": results["capaian_nasional"]["p95_ms"] < 100
+            and results["capaian_nasional_514_kabkota"]["p95_ms"] < 100,
+        },
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ POSTs at 16 clients. Each side starts on a fresh database. All nodes share this 
 cores, so the cluster's figures are what the distribution itself costs, not what more
 machines would add.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,14 @@ async def _measure(svc: Service, args) -> dict:
     seconds, created = await post_batches(svc.url, key, _bodies(rng, args.records, args.batch), args.concurrency)
     singles = [orjson.dumps(record("16.07", rng)) for _ in range(args.singles)]
     elapsed, latencies, errors = await post_singles(svc.url, key, singles, 16)
-    return {"batch_rps": created / seconds, "created": created, "single_rps": len(singles) / elapsed,
-            "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "errors": errors}
+    return {
+        "batch_rps": created / seconds,
+        "created": created,
+        "single_rps": len(singles) / elapsed,
+        "p50": percentile(latencies, 50),
+        "p99": percentile(latencies, 99),
+        "errors": errors,
+    }
 
 
 def main(argv: list[str]) -> None:
@@ -69,8 +76,7 @@ def main(argv: list[str]) -> None:
     try:
         cluster.start()
         env = {**os.environ, "DATABASE_URL": cluster.coordinator.url}
-        subprocess.run([sys.executable, "-m", "app.cli", "citus", "distribute"], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+        subprocess.run([sys.executable, "-m", "app.cli", "citus", "distribute"], cwd=ROOT, env=env, check=True, capture_output=True)
         svc = Service()
         svc.env["DATABASE_URL"] = cluster.coordinator.url
         with svc:
@@ -79,9 +85,13 @@ def main(argv: list[str]) -> None:
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
 
-    print(f"\n{args.records} records in batches of {args.batch} (half provinsi 16, half 15) at "
-          f"{args.concurrency} clients; {args.singles} single POSTs at 16 clients")
+    print(
+        f"\n{args.records} records in batches of {args.batch} (half provinsi 16, half 15) at "
+        f"{args.concurrency} clients; {args.singles} single POSTs at 16 clients"
+    )
     print(f"{'':30} {'batch rec/s':>12} {'single req/s':>13} {'single p50 ms':>14} {'p99 ms':>8}")
     for name, r in results.items():
-        print(f"{name:30} {fmt(r['batch_rps']):>12} {fmt(r['single_rps']):>13} {r['p50'] * 1000:>14.1f} "
-              f"{r['p99'] * 1000:>8.1f}" + (f"  ({r['errors']} errors)" if r["errors"] else ""))
+        print(
+            f"{name:30} {fmt(r['batch_rps']):>12} {fmt(r['single_rps']):>13} {r['p50'] * 1000:>14.1f} "
+            f"{r['p99'] * 1000:>8.1f}" + (f"  ({r['errors']} errors)" if r["errors"] else "")
+        )

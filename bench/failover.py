@@ -17,6 +17,7 @@ how long the old leader takes to be the synchronous standby again once its Patro
 
     ./dev bench failover [--clients 32] [--seconds 15] [--patroni]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ import orjson
 
 from bench.harness import KUMKM, ROOT, SUMSEL_2022, Service, percentile, record
 
-READ_SHARE = 0.3      # of the clients' requests: capaian pendataan; the rest write
+READ_SHARE = 0.3  # of the clients' requests: capaian pendataan; the rest write
 
 
 class Run:
@@ -53,16 +54,17 @@ class Run:
         self.killed_at: float | None = None
 
 
-async def load(url: str, keys: dict, clients: int, seconds: float, run: Run, rng: random.Random,
-               stop: asyncio.Event | None = None) -> None:
+async def load(url: str, keys: dict, clients: int, seconds: float, run: Run, rng: random.Random, stop: asyncio.Event | None = None) -> None:
     kabkota = list(SUMSEL_2022)
     deadline = time.monotonic() + seconds
 
     def h(role):
         return {"Authorization": f"Bearer {keys[role]}", "content-type": "application/json"}
 
-    async with aiohttp.ClientSession(base_url=url, connector=aiohttp.TCPConnector(limit=clients),
-                                     timeout=aiohttp.ClientTimeout(total=60)) as s:
+    async with aiohttp.ClientSession(
+        base_url=url, connector=aiohttp.TCPConnector(limit=clients), timeout=aiohttp.ClientTimeout(total=60)
+    ) as s:
+
         async def client():
             pending = None
             while time.monotonic() < deadline and not (stop and stop.is_set()):
@@ -83,8 +85,7 @@ async def load(url: str, keys: dict, clients: int, seconds: float, run: Run, rng
                 if pending is None:
                     n = 100 if rng.random() < 0.1 else 1
                     pending = [record(rng.choice(kabkota), rng) for _ in range(n)]
-                path, body = (("/api/v1/submissions", pending[0]) if len(pending) == 1 else
-                              ("/api/v1/submissions/batch", {"items": pending}))
+                path, body = ("/api/v1/submissions", pending[0]) if len(pending) == 1 else ("/api/v1/submissions/batch", {"items": pending})
                 try:
                     async with s.post(path, data=orjson.dumps(body), headers=h("enumerator")) as r:
                         await r.read()
@@ -100,7 +101,7 @@ async def load(url: str, keys: dict, clients: int, seconds: float, run: Run, rng
                         run.first_write_after = now
                     pending = None
                 else:
-                    run.errors[status] += 1          # 503 while the primary is away: send again
+                    run.errors[status] += 1  # 503 while the primary is away: send again
                     await asyncio.sleep(0.05)
 
         await asyncio.gather(*(client() for _ in range(clients)))
@@ -123,8 +124,7 @@ def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(prog="bench failover")
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=15)
-    ap.add_argument("--patroni", action="store_true",
-                    help="Patroni with etcd (the national topology) instead of kumkm replica")
+    ap.add_argument("--patroni", action="store_true", help="Patroni with etcd (the national topology) instead of kumkm replica")
     args = ap.parse_args(argv)
     if args.patroni:
         return patroni(args)
@@ -144,8 +144,10 @@ def main(argv: list[str]) -> None:
         replica_url = re.search(r"^DATABASE_REPLICA_URL=(\S+)$", out, re.M).group(1)
         failover_url = re.search(r"^DATABASE_URL=(\S+)$", out, re.M).group(1)
         env = {**base, "DATABASE_URL": primary_url}
-        keys = {role: _cli(env, "apikey", "create", "--role", role, "--wilayah", "16", "--name", role
-                           ).strip().splitlines()[-1] for role in ("enumerator", "dinas")}
+        keys = {
+            role: _cli(env, "apikey", "create", "--role", role, "--wilayah", "16", "--name", role).strip().splitlines()[-1]
+            for role in ("enumerator", "dinas")
+        }
         # one service reads capaian on the standby, the other on the primary; both write to the
         # primary and are given both hosts, so writes follow the promotion
         with_replica = _service({**base, "DATABASE_URL": failover_url, "DATABASE_REPLICA_URL": replica_url})
@@ -156,17 +158,21 @@ def main(argv: list[str]) -> None:
         # a registry to read: the provinsi's records before the clock starts
         asyncio.run(load(primary_only.url, keys, args.clients, 5, Run(), rng))
 
-        print(f"failover bench: {args.clients} clients, {READ_SHARE:.0%} capaian reads, the rest writes "
-              f"(1 in 10 a batch of 100); primary + synchronous standby")
+        print(
+            f"failover bench: {args.clients} clients, {READ_SHARE:.0%} capaian reads, the rest writes "
+            f"(1 in 10 a batch of 100); primary + synchronous standby"
+        )
         results = {}
         for name, svc in (("replica", with_replica), ("primary", primary_only)):
             run = Run()
             asyncio.run(load(svc.url, keys, args.clients, args.seconds, run, rng))
             results[name] = run
-            print(f"  capaian from the {name:7s}: p50 {percentile(run.lat['capaian'], 50) * 1000:6.1f} ms, "
-                  f"p95 {percentile(run.lat['capaian'], 95) * 1000:6.1f} ms ({len(run.lat['capaian'])} reads, "
-                  f"served by {dict(run.sources)}); writes {run.records / args.seconds:,.0f} records/s; "
-                  f"errors {dict(run.errors) or 0}")
+            print(
+                f"  capaian from the {name:7s}: p50 {percentile(run.lat['capaian'], 50) * 1000:6.1f} ms, "
+                f"p95 {percentile(run.lat['capaian'], 95) * 1000:6.1f} ms ({len(run.lat['capaian'])} reads, "
+                f"served by {dict(run.sources)}); writes {run.records / args.seconds:,.0f} records/s; "
+                f"errors {dict(run.errors) or 0}"
+            )
 
         run = Run()
 
@@ -193,10 +199,14 @@ def main(argv: list[str]) -> None:
 
         rate_before, promoted, rate_after = asyncio.run(failover())
         recovery = run.first_write_after - run.kill_at
-        print(f"  failover: kill -> first acknowledged write {recovery:.2f} s (the promote command took "
-              f"{promoted:.2f} s, Python start-up included); answers to retry: {dict(run.errors)}")
-        print(f"  records/s: {rate_before:,.0f} before (synchronous standby, while reads go to it), "
-              f"{rate_after:,.0f} after (the promoted server alone)")
+        print(
+            f"  failover: kill -> first acknowledged write {recovery:.2f} s (the promote command took "
+            f"{promoted:.2f} s, Python start-up included); answers to retry: {dict(run.errors)}"
+        )
+        print(
+            f"  records/s: {rate_before:,.0f} before (synchronous standby, while reads go to it), "
+            f"{rate_after:,.0f} after (the promoted server alone)"
+        )
     finally:
         for svc in services:
             svc.stop()
@@ -218,7 +228,7 @@ def patroni(args: argparse.Namespace) -> None:
 
     try:
         python = require("bench failover --patroni")
-    except pytest.skip.Exception as exc:      # etcd or Patroni cannot be had here: say which
+    except pytest.skip.Exception as exc:  # etcd or Patroni cannot be had here: say which
         raise SystemExit(f"bench failover --patroni: {exc}") from None
     root = reachable_tmp("kumkm-bfp-")
     cluster = PatroniCluster(root, python, nodes=2)
@@ -233,13 +243,17 @@ def patroni(args: argparse.Namespace) -> None:
         env.pop("DATABASE_REPLICA_URL", None)
         svc = _service(env)
         services.append(svc)
-        keys = {role: _cli(env, "apikey", "create", "--role", role, "--wilayah", "16", "--name", role
-                           ).strip().splitlines()[-1] for role in ("enumerator", "dinas")}
+        keys = {
+            role: _cli(env, "apikey", "create", "--role", role, "--wilayah", "16", "--name", role).strip().splitlines()[-1]
+            for role in ("enumerator", "dinas")
+        }
         rng = random.Random(27)
-        asyncio.run(load(svc.url, keys, args.clients, 5, Run(), rng))       # a registry to read
-        print(f"failover bench, Patroni: etcd + 2 Patroni nodes (synchronous_mode, ttl 20 s, loop_wait 2 s; "
-              f"cluster up in {started:.1f} s); {args.clients} clients, {READ_SHARE:.0%} capaian reads, the rest "
-              f"writes (1 in 10 a batch of 100)")
+        asyncio.run(load(svc.url, keys, args.clients, 5, Run(), rng))  # a registry to read
+        print(
+            f"failover bench, Patroni: etcd + 2 Patroni nodes (synchronous_mode, ttl 20 s, loop_wait 2 s; "
+            f"cluster up in {started:.1f} s); {args.clients} clients, {READ_SHARE:.0%} capaian reads, the rest "
+            f"writes (1 in 10 a batch of 100)"
+        )
 
         def wait(condition, what: str, timeout: float = 120) -> float:
             t = time.monotonic()
@@ -271,21 +285,24 @@ def patroni(args: argparse.Namespace) -> None:
             return run.first_write_after - run.kill_at, {"rates": (before, after), "errors": dict(run.errors)}
 
         recovery, info = asyncio.run(kill("postmaster kill", first.kill_postmaster))
-        print(f"  SIGKILL of the leader's postmaster (Patroni restarts it in place): kill -> first acknowledged "
-              f"write {recovery:.2f} s; answers to retry: {info['errors']}")
+        print(
+            f"  SIGKILL of the leader's postmaster (Patroni restarts it in place): kill -> first acknowledged "
+            f"write {recovery:.2f} s; answers to retry: {info['errors']}"
+        )
         wait(lambda: cluster.synchronous_standby() is standby, "the standby synchronous again")
         recovery, info = asyncio.run(kill("node kill", first.kill))
         before, after = info["rates"]
         leader = cluster.leader()
-        print(f"  SIGKILL of the whole leader node, Patroni and PostgreSQL (failover to the synchronous standby, "
-              f"{leader.name if leader else '?'} leads): kill -> first acknowledged write {recovery:.2f} s; "
-              f"answers to retry: {info['errors']}")
+        print(
+            f"  SIGKILL of the whole leader node, Patroni and PostgreSQL (failover to the synchronous standby, "
+            f"{leader.name if leader else '?'} leads): kill -> first acknowledged write {recovery:.2f} s; "
+            f"answers to retry: {info['errors']}"
+        )
         print(f"  records/s: {before:,.0f} before (synchronous standby), {after:,.0f} after (the new leader alone)")
         first.start()
         back = wait(lambda: cluster.synchronous_standby() is first, "the old leader back as synchronous standby")
         rewound = "running pg_rewind from" in first.log.read_text(errors="replace")
-        print(f"  the old leader's Patroni started again: the synchronous standby "
-              f"{'(by pg_rewind) ' if rewound else ''}{back:.1f} s later")
+        print(f"  the old leader's Patroni started again: the synchronous standby {'(by pg_rewind) ' if rewound else ''}{back:.1f} s later")
     finally:
         for s in services:
             s.stop()

@@ -1,5 +1,6 @@
 """Shared bench plumbing: a real service process on a fresh embedded database, keys made
 with the CLI, record generators and latency statistics."""
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,14 @@ KUMKM = [sys.executable, "-m", "app.cli"]
 
 # docs/domain.md: the eight kabupaten/kota of Sumatera Selatan's 2022 round and their masuk.
 SUMSEL_2022 = {
-    "16.07": 41_675, "16.03": 62_137, "16.06": 24_480, "16.05": 18_357,
-    "16.10": 42_706, "16.02": 21_386, "16.01": 38_114, "16.71": 85_015,
+    "16.07": 41_675,
+    "16.03": 62_137,
+    "16.06": 24_480,
+    "16.05": 18_357,
+    "16.10": 42_706,
+    "16.02": 21_386,
+    "16.01": 38_114,
+    "16.71": 85_015,
 }
 
 
@@ -61,12 +68,12 @@ class RssSampler(threading.Thread):
     def sample(self) -> int:
         import psutil
 
-        rss = self.proc.memory_info().rss     # raises once the service itself is gone
+        rss = self.proc.memory_info().rss  # raises once the service itself is gone
         for p in self.proc.children(recursive=True):
             try:
                 if "postgres" not in p.name():
                     rss = max(rss, p.memory_info().rss)
-            except psutil.Error:              # a process that ended between the two calls
+            except psutil.Error:  # a process that ended between the two calls
                 pass
         return rss
 
@@ -104,7 +111,12 @@ class Service:
     def start(self) -> Service:
         self.proc = subprocess.Popen(
             [*KUMKM, "serve", "--port", str(self.port), "--workers", str(self.workers), *SERVE_LOG],
-            cwd=ROOT, env=self.env, start_new_session=True, stdout=service_log(), stderr=subprocess.STDOUT)
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+            stdout=service_log(),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.time() + 180
         while time.time() < deadline:
             try:
@@ -175,27 +187,45 @@ def record(kabkota: str, rng: random.Random, periode: str = "2022") -> dict:
     nik = f"{kec6}{day:02d}{rng.randint(1, 12):02d}{rng.randint(60, 99):02d}{rng.randint(1, 9999):04d}"
     if rng.random() < 0.05:
         return {
-            "submission_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "periode": periode,
-            "jenis": "koperasi", "enumerator_id": f"E{rng.randint(1, 5000)}", "kode_wilayah": desa,
-            "captured_at": "2022-06-01T09:30:00+07:00", "nama_koperasi": f"Koperasi {rng.randint(1, 10**6)}",
-            "nomor_badan_hukum": f"{rng.randint(1, 999)}/BH/2015", "jenis_koperasi": rng.choice(
-                ["konsumen", "produsen", "simpan_pinjam", "pemasaran", "jasa"]),
-            "kewenangan": rng.choice(["kabkota"] * 8 + ["provinsi", "nasional"]), "aktif": rng.random() < 0.6,
+            "submission_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "periode": periode,
+            "jenis": "koperasi",
+            "enumerator_id": f"E{rng.randint(1, 5000)}",
+            "kode_wilayah": desa,
+            "captured_at": "2022-06-01T09:30:00+07:00",
+            "nama_koperasi": f"Koperasi {rng.randint(1, 10**6)}",
+            "nomor_badan_hukum": f"{rng.randint(1, 999)}/BH/2015",
+            "jenis_koperasi": rng.choice(["konsumen", "produsen", "simpan_pinjam", "pemasaran", "jasa"]),
+            "kewenangan": rng.choice(["kabkota"] * 8 + ["provinsi", "nasional"]),
+            "aktif": rng.random() < 0.6,
             "tahun_rat_terakhir": rng.choice([2019, 2020, 2021, None]),
-            "anggota_laki_laki": rng.randint(20, 400), "anggota_perempuan": rng.randint(20, 400),
-            "modal_sendiri": rng.randint(10**7, 10**10), "modal_luar": rng.randint(0, 10**10),
-            "volume_usaha": rng.randint(10**7, 10**11), "shu": rng.randint(-10**8, 10**9),
+            "anggota_laki_laki": rng.randint(20, 400),
+            "anggota_perempuan": rng.randint(20, 400),
+            "modal_sendiri": rng.randint(10**7, 10**10),
+            "modal_luar": rng.randint(0, 10**10),
+            "volume_usaha": rng.randint(10**7, 10**11),
+            "shu": rng.randint(-(10**8), 10**9),
         }
     return {
-        "submission_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "periode": periode,
-        "jenis": "umkm", "enumerator_id": f"E{rng.randint(1, 5000)}", "kode_wilayah": desa,
-        "captured_at": "2022-06-01T09:30:00+07:00", "nama_usaha": f"Usaha {rng.randint(1, 10**7)}",
-        "nama_pemilik": "Pemilik Usaha", "nik_pemilik": nik, "alamat": f"Jl. Contoh {rng.randint(1, 500)}",
-        "telepon": f"08{rng.randint(10**9, 10**10 - 1)}", "kbli": rng.choice(["56101", "47111", "10792", "96021"]),
+        "submission_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "periode": periode,
+        "jenis": "umkm",
+        "enumerator_id": f"E{rng.randint(1, 5000)}",
+        "kode_wilayah": desa,
+        "captured_at": "2022-06-01T09:30:00+07:00",
+        "nama_usaha": f"Usaha {rng.randint(1, 10**7)}",
+        "nama_pemilik": "Pemilik Usaha",
+        "nik_pemilik": nik,
+        "alamat": f"Jl. Contoh {rng.randint(1, 500)}",
+        "telepon": f"08{rng.randint(10**9, 10**10 - 1)}",
+        "kbli": rng.choice(["56101", "47111", "10792", "96021"]),
         "status_tempat": rng.choice(["menetap", "tidak_menetap"]),
-        "modal_usaha": rng.randint(10**6, 6 * 10**9), "hasil_penjualan_tahunan": rng.randint(10**6, 10**10),
-        "tenaga_kerja_laki_laki": rng.randint(0, 5), "tenaga_kerja_perempuan": rng.randint(0, 5),
-        "platform_digital": rng.random() < 0.3, "izin_usaha": rng.random() < 0.2,
+        "modal_usaha": rng.randint(10**6, 6 * 10**9),
+        "hasil_penjualan_tahunan": rng.randint(10**6, 10**10),
+        "tenaga_kerja_laki_laki": rng.randint(0, 5),
+        "tenaga_kerja_perempuan": rng.randint(0, 5),
+        "platform_digital": rng.random() < 0.3,
+        "izin_usaha": rng.random() < 0.2,
         **({"nib": f"{rng.randint(10**12, 10**13 - 1)}"} if rng.random() < 0.3 else {}),
     }
 

@@ -7,6 +7,7 @@
 right after the batch phase: the floor a batch insert cannot beat, and the service's batch
 rate as a % of it (issue 16: >= 30%).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,10 @@ async def post_batches(url: str, key: str, bodies: list[bytes], concurrency: int
     queue = list(reversed(bodies))
     created = 0
     headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
-    async with aiohttp.ClientSession(base_url=url, connector=aiohttp.TCPConnector(limit=concurrency),
-                                     timeout=aiohttp.ClientTimeout(total=300)) as session:
+    async with aiohttp.ClientSession(
+        base_url=url, connector=aiohttp.TCPConnector(limit=concurrency), timeout=aiohttp.ClientTimeout(total=300)
+    ) as session:
+
         async def worker():
             nonlocal created
             while queue:
@@ -53,8 +56,10 @@ async def post_singles(url: str, key: str, bodies: list[bytes], concurrency: int
     latencies: list[float] = []
     errors = 0
     headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
-    async with aiohttp.ClientSession(base_url=url, connector=aiohttp.TCPConnector(limit=concurrency),
-                                     timeout=aiohttp.ClientTimeout(total=120)) as session:
+    async with aiohttp.ClientSession(
+        base_url=url, connector=aiohttp.TCPConnector(limit=concurrency), timeout=aiohttp.ClientTimeout(total=120)
+    ) as session:
+
         async def worker():
             nonlocal errors
             while queue:
@@ -81,17 +86,17 @@ async def copy_floor(params: dict, records: list[dict], size: int, clients: int)
     """Seconds to COPY the same documents (as jsonb, keyed by submission_id) into a fresh table
     with as many connections as the batch phase has clients, one COPY per batch of `size`."""
     rows = [(r["submission_id"], orjson.dumps(r).decode()) for r in records]
-    chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
+    chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
     conns = [await asyncpg.connect(**params) for _ in range(clients)]
     try:
-        await conns[0].execute("DROP TABLE IF EXISTS bench_copy_floor; "
-                               "CREATE TABLE bench_copy_floor (submission_id uuid PRIMARY KEY, doc jsonb NOT NULL)")
+        await conns[0].execute(
+            "DROP TABLE IF EXISTS bench_copy_floor; CREATE TABLE bench_copy_floor (submission_id uuid PRIMARY KEY, doc jsonb NOT NULL)"
+        )
 
         async def worker(c):
             while chunks:
                 chunk = chunks.pop()
-                await c.copy_records_to_table("bench_copy_floor", records=chunk,
-                                              columns=["submission_id", "doc"])
+                await c.copy_records_to_table("bench_copy_floor", records=chunk, columns=["submission_id", "doc"])
 
         t0 = time.perf_counter()
         await asyncio.gather(*[worker(c) for c in conns])
@@ -131,7 +136,7 @@ def cpu_seconds(svc: Service) -> tuple[float, float]:
 
 
 def batches(records: list[dict], size: int) -> list[bytes]:
-    return [orjson.dumps({"items": records[i:i + size]}) for i in range(0, len(records), size)]
+    return [orjson.dumps({"items": records[i : i + size]}) for i in range(0, len(records), size)]
 
 
 @contextlib.contextmanager
@@ -142,11 +147,24 @@ def flame_graph(svc: Service, svg: str | None, native: bool) -> Iterator[None]:
         yield
         return
     # --nonblocking: samples without pausing the service, so the profile does not slow what it measures
-    spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
-                            str(svc.proc.pid), "--subprocesses", "--rate", "250",
-                            *(["--native"] if native else ["--nonblocking"]),
-                            "--output", svg, "--format", "raw" if svg.endswith(".txt") else "flamegraph"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    spy = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--pid",
+            str(svc.proc.pid),
+            "--subprocesses",
+            "--rate",
+            "250",
+            *(["--native"] if native else ["--nonblocking"]),
+            "--output",
+            svg,
+            "--format",
+            "raw" if svg.endswith(".txt") else "flamegraph",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     time.sleep(1)
     try:
         yield
@@ -165,8 +183,11 @@ def main(argv=None) -> None:
     p.add_argument("--single-clients", type=int, default=64)
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument("--skip-sumsel", action="store_true")
-    p.add_argument("--profile", metavar="SVG", help="record a py-spy flame graph of the service during the "
-                                                    "single-POST phase into this file (e.g. bench/results/x.svg)")
+    p.add_argument(
+        "--profile",
+        metavar="SVG",
+        help="record a py-spy flame graph of the service during the single-POST phase into this file (e.g. bench/results/x.svg)",
+    )
     p.add_argument("--profile-batch", metavar="SVG", help="the same for the batch phase (a)")
     p.add_argument("--skip-batch", action="store_true", help="only the single-POST phase (with a warm-up)")
     p.add_argument("--native", action="store_true", help="--profile: include C frames (asyncpg's Cython, orjson)")
@@ -175,8 +196,7 @@ def main(argv=None) -> None:
     kabkota = list(SUMSEL_2022)
 
     print(f"generating records ... (service workers: {args.workers})", flush=True)
-    batch_records = [] if args.skip_batch else [record(rng.choice(kabkota), rng)
-                                                for _ in range(args.batch_records)]
+    batch_records = [] if args.skip_batch else [record(rng.choice(kabkota), rng) for _ in range(args.batch_records)]
     batch_bodies = batches(batch_records, args.batch_size)
     single_bodies = [orjson.dumps(record(rng.choice(kabkota), rng)) for _ in range(args.single_requests)]
     sumsel: list[dict] = []
@@ -196,33 +216,48 @@ def main(argv=None) -> None:
                 cpu0 = cpu_seconds(svc)
                 secs, created = asyncio.run(post_batches(svc.url, key, batch_bodies, args.batch_clients))
                 cpu = cpu_seconds(svc)
-            print(f"(a) batch ingest: {fmt(created)} records in {secs:.1f} s = {fmt(created / secs)} records/s "
-                  f"(batches of {args.batch_size}, {args.batch_clients} clients; target >= 15.000/s)", flush=True)
+            print(
+                f"(a) batch ingest: {fmt(created)} records in {secs:.1f} s = {fmt(created / secs)} records/s "
+                f"(batches of {args.batch_size}, {args.batch_clients} clients; target >= 15.000/s)",
+                flush=True,
+            )
             n = max(1, created)
-            print(f"    CPU per record: service {(cpu[0] - cpu0[0]) / n * 1e6:.1f} us, "
-                  f"PostgreSQL {(cpu[1] - cpu0[1]) / n * 1e6:.1f} us", flush=True)
-            copy_secs = asyncio.run(copy_floor(pg_params(svc.tmp), batch_records, args.batch_size,
-                                               args.batch_clients))
+            print(
+                f"    CPU per record: service {(cpu[0] - cpu0[0]) / n * 1e6:.1f} us, PostgreSQL {(cpu[1] - cpu0[1]) / n * 1e6:.1f} us",
+                flush=True,
+            )
+            copy_secs = asyncio.run(copy_floor(pg_params(svc.tmp), batch_records, args.batch_size, args.batch_clients))
             floor = len(batch_records) / copy_secs
-            print(f"    COPY floor, same documents, same server, one COPY per batch, as many connections: "
-                  f"{fmt(len(batch_records))} rows in {copy_secs:.1f} s = {fmt(floor)} rows/s; the service's "
-                  f"batch ingest is {100 * created / secs / floor:.1f}% of it (target >= 30%)", flush=True)
+            print(
+                f"    COPY floor, same documents, same server, one COPY per batch, as many connections: "
+                f"{fmt(len(batch_records))} rows in {copy_secs:.1f} s = {fmt(floor)} rows/s; the service's "
+                f"batch ingest is {100 * created / secs / floor:.1f}% of it (target >= 30%)",
+                flush=True,
+            )
 
         with flame_graph(svc, args.profile, args.native):
             cpu0 = cpu_seconds(svc)
             secs, lat, errors = asyncio.run(post_singles(svc.url, key, single_bodies, args.single_clients))
             cpu = cpu_seconds(svc)
-        print(f"(b) single POST: {fmt(len(lat))} requests in {secs:.1f} s = {fmt(len(lat) / secs)} req/s, "
-              f"p50 {percentile(lat, 50) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms, "
-              f"errors {errors} ({args.single_clients} clients; issue 16: >= 2.000/s, p99 < 100 ms)", flush=True)
+        print(
+            f"(b) single POST: {fmt(len(lat))} requests in {secs:.1f} s = {fmt(len(lat) / secs)} req/s, "
+            f"p50 {percentile(lat, 50) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms, "
+            f"errors {errors} ({args.single_clients} clients; issue 16: >= 2.000/s, p99 < 100 ms)",
+            flush=True,
+        )
         n = max(1, len(lat))
-        print(f"    CPU per single POST: service {(cpu[0] - cpu0[0]) / n * 1e6:.0f} us, "
-              f"PostgreSQL {(cpu[1] - cpu0[1]) / n * 1e6:.0f} us", flush=True)
+        print(
+            f"    CPU per single POST: service {(cpu[0] - cpu0[0]) / n * 1e6:.0f} us, PostgreSQL {(cpu[1] - cpu0[1]) / n * 1e6:.0f} us",
+            flush=True,
+        )
 
         if sumsel_bodies:
             secs, created = asyncio.run(post_batches(svc.url, key, sumsel_bodies, args.batch_clients))
-            print(f"(c) Sumatera Selatan 2022 round: {fmt(created)} records in {secs:.1f} s "
-                  f"= {fmt(created / secs)} records/s (target < 30 s)", flush=True)
+            print(
+                f"(c) Sumatera Selatan 2022 round: {fmt(created)} records in {secs:.1f} s "
+                f"= {fmt(created / secs)} records/s (target < 30 s)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ construction and p99 mostly measures the queue the clients themselves build.
 
     ./dev bench load --clients 200 [--seconds 60] [--workers 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,12 +37,15 @@ KINDS = ("post", "batch", "verifikasi", "capaian", "agregat", "sync")
 # Open loop: a national round's peak hour (bench/README.md). Weights are % of arrivals.
 PEAK_MIX = (("post", 60), ("batch", 10), ("verifikasi", 15), ("capaian", 6), ("agregat", 4), ("sync", 5))
 ENDPOINT = {
-    "post": "POST /submissions", "batch": "POST /submissions/batch (100)",
-    "verifikasi": "POST /submissions/{id}/verifikasi", "capaian": "GET /capaian-pendataan",
-    "agregat": "GET /agregat/keragaan-koperasi", "sync": "GET /sync/changes (1000)",
+    "post": "POST /submissions",
+    "batch": "POST /submissions/batch (100)",
+    "verifikasi": "POST /submissions/{id}/verifikasi",
+    "capaian": "GET /capaian-pendataan",
+    "agregat": "GET /agregat/keragaan-koperasi",
+    "sync": "GET /sync/changes (1000)",
 }
-FEED_CONSUMERS = 8   # walidata portals pulling the feed, each with its own key and cursor
-P99_LIMIT = 0.250    # --find-max: every endpoint's p99 under this
+FEED_CONSUMERS = 8  # walidata portals pulling the feed, each with its own key and cursor
+P99_LIMIT = 0.250  # --find-max: every endpoint's p99 under this
 MAX_IN_FLIGHT = 4000  # the client's own bound: past it an arrival is dropped and counted as an error
 
 
@@ -56,7 +60,7 @@ class Load:
         # A portal asks for its next page only once the last one has ended (it needs that page's
         # cursor): an arrival goes to an idle portal, or waits for the next one in turn; the wait
         # counts in its latency (from the planned time).
-        self.feed_locks: list[asyncio.Lock] = []   # made in the running loop (one()): see there
+        self.feed_locks: list[asyncio.Lock] = []  # made in the running loop (one()): see there
         self.feed_loop: asyncio.AbstractEventLoop | None = None
         self.stats: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
@@ -76,8 +80,11 @@ class Load:
         if kind == "batch":
             return orjson.dumps({"items": [record(rng.choice(self.kabkota), rng) for _ in range(100)]})
         if kind == "verifikasi":
-            decision = {"status": "diterima", "version": 1} if rng.random() < 0.9 else {
-                "status": "ditolak", "alasan_kode": "data_tidak_lengkap", "version": 1}
+            decision = (
+                {"status": "diterima", "version": 1}
+                if rng.random() < 0.9
+                else {"status": "ditolak", "alasan_kode": "data_tidak_lengkap", "version": 1}
+            )
             return orjson.dumps(decision)
         if kind in ("capaian", "agregat"):
             return rng.choice(["16"] + self.kabkota) if kind == "capaian" else "16"
@@ -98,8 +105,7 @@ class Load:
         async with self.feed_locks[consumer]:
             return await self._one(s, kind, payload, started, consumer)
 
-    async def _one(self, s: aiohttp.ClientSession, kind: str, payload, started: float | None,
-                   consumer: int | None) -> None:
+    async def _one(self, s: aiohttp.ClientSession, kind: str, payload, started: float | None, consumer: int | None) -> None:
         if kind == "post":
             req = s.post("/api/v1/submissions", data=payload, headers=self.h(self.keys["enumerator"]))
             ok: tuple[int, ...] = (201,)
@@ -111,16 +117,15 @@ class Load:
                 self.errors[kind] += 1
                 self.samples.setdefault(kind, "preloaded queue ran out (raise --preload)")
                 return
-            req = s.post(f"/api/v1/submissions/{self.pool.pop()}/verifikasi", data=payload,
-                         headers=self.h(self.keys["verifikator"]))
+            req = s.post(f"/api/v1/submissions/{self.pool.pop()}/verifikasi", data=payload, headers=self.h(self.keys["verifikator"]))
             ok = (200,)
         elif kind == "capaian":
-            req = s.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": payload},
-                        headers=self.h(self.keys["dinas"]))
+            req = s.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": payload}, headers=self.h(self.keys["dinas"]))
             ok = (200,)
         elif kind == "agregat":
-            req = s.get("/api/v1/agregat/keragaan-koperasi", params={"periode": "2022", "wilayah": payload},
-                        headers=self.h(self.keys["dinas"]))
+            req = s.get(
+                "/api/v1/agregat/keragaan-koperasi", params={"periode": "2022", "wilayah": payload}, headers=self.h(self.keys["dinas"])
+            )
             ok = (200,)
         else:
             assert consumer is not None
@@ -157,8 +162,7 @@ async def open_loop(load: Load, rate: float, seconds: float, rng: random.Random)
     lag = 0.0
     # limit: enough sockets that the client never becomes the queue at the rates this machine sustains
     connector = aiohttp.TCPConnector(limit=1024)
-    async with aiohttp.ClientSession(base_url=load.url, connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=60)) as s:
+    async with aiohttp.ClientSession(base_url=load.url, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as s:
         t0 = time.monotonic() + 0.2
         for i, (kind, payload) in enumerate(plan):
             at = t0 + i / rate
@@ -182,8 +186,10 @@ async def open_loop(load: Load, rate: float, seconds: float, rng: random.Random)
 async def closed_loop(load: Load, clients: int, seconds: float, rng: random.Random) -> float:
     choices = [name for name, weight in MIX for _ in range(weight)]
     deadline = time.monotonic() + seconds
-    async with aiohttp.ClientSession(base_url=load.url, connector=aiohttp.TCPConnector(limit=clients),
-                                     timeout=aiohttp.ClientTimeout(total=120)) as s:
+    async with aiohttp.ClientSession(
+        base_url=load.url, connector=aiohttp.TCPConnector(limit=clients), timeout=aiohttp.ClientTimeout(total=120)
+    ) as s:
+
         async def client():
             while time.monotonic() < deadline:
                 kind = rng.choice(choices)
@@ -204,9 +210,11 @@ async def preload(url: str, key: str, n: int, rng: random.Random) -> list[str]:
     async with aiohttp.ClientSession(base_url=url) as s:
         for _ in range(0, n, 1000):
             items = [record(rng.choice(kabkota), rng) for _ in range(1000)]
-            async with s.post("/api/v1/submissions/batch", data=orjson.dumps({"items": items}),
-                              headers={"Authorization": f"Bearer {key}",
-                                       "content-type": "application/json"}) as r:
+            async with s.post(
+                "/api/v1/submissions/batch",
+                data=orjson.dumps({"items": items}),
+                headers={"Authorization": f"Bearer {key}", "content-type": "application/json"},
+            ) as r:
                 r.raise_for_status()
             ids += [i["submission_id"] for i in items]
     return ids
@@ -215,8 +223,7 @@ async def preload(url: str, key: str, n: int, rng: random.Random) -> list[str]:
 def report(load: Load, secs: float, head: str, kinds=KINDS) -> bool:
     """Print the figures; True when there was no error and every endpoint's p99 is under P99_LIMIT."""
     total = sum(len(v) for v in load.stats.values())
-    print(f"{head}: {fmt(total)} requests in {secs:.1f} s = {fmt(total / secs)} req/s, "
-          f"errors {sum(load.errors.values())}", flush=True)
+    print(f"{head}: {fmt(total)} requests in {secs:.1f} s = {fmt(total / secs)} req/s, errors {sum(load.errors.values())}", flush=True)
     ok = not any(load.errors.values())
     for kind in kinds:
         lat = load.stats.get(kind, [])
@@ -224,25 +231,33 @@ def report(load: Load, secs: float, head: str, kinds=KINDS) -> bool:
             continue
         p99 = percentile(lat, 99)
         ok = ok and p99 < P99_LIMIT
-        print(f"  {ENDPOINT[kind]:<36} {fmt(len(lat)):>7} req {len(lat) / secs:7.1f}/s  "
-              f"p50 {percentile(lat, 50) * 1000:7.1f}  p95 {percentile(lat, 95) * 1000:7.1f}  "
-              f"p99 {p99 * 1000:7.1f} ms  errors {load.errors.get(kind, 0)}"
-              + (f"  e.g. {load.samples[kind]}" if kind in load.samples else ""), flush=True)
+        print(
+            f"  {ENDPOINT[kind]:<36} {fmt(len(lat)):>7} req {len(lat) / secs:7.1f}/s  "
+            f"p50 {percentile(lat, 50) * 1000:7.1f}  p95 {percentile(lat, 95) * 1000:7.1f}  "
+            f"p99 {p99 * 1000:7.1f} ms  errors {load.errors.get(kind, 0)}"
+            + (f"  e.g. {load.samples[kind]}" if kind in load.samples else ""),
+            flush=True,
+        )
     return ok
 
 
 def memory(rss: RssSampler, idle: int) -> str:
     """Issue 16 asks memory to stay flat: the largest service process, before and during."""
-    return (f"service RSS: {idle / 2**20:.0f} MB before the load, peak {rss.peak / 2**20:.0f} MB, "
-            f"now {rss.last / 2**20:.0f} MB (largest service process)")
+    return (
+        f"service RSS: {idle / 2**20:.0f} MB before the load, peak {rss.peak / 2**20:.0f} MB, "
+        f"now {rss.last / 2**20:.0f} MB (largest service process)"
+    )
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="bench load")
     p.add_argument("--rate", type=float, help="open loop: requests arriving per second (the peak mix)")
-    p.add_argument("--find-max", action="store_true",
-                   help="open loop: raise the rate by --step from --rate until an endpoint's p99 reaches "
-                        "250 ms or an error occurs, then report the highest rate that passed")
+    p.add_argument(
+        "--find-max",
+        action="store_true",
+        help="open loop: raise the rate by --step from --rate until an endpoint's p99 reaches "
+        "250 ms or an error occurs, then report the highest rate that passed",
+    )
     p.add_argument("--step", type=float, default=1.25, help="--find-max: rate multiplier between steps")
     p.add_argument("--clients", type=int, default=200, help="closed loop (when neither --rate nor --find-max)")
     p.add_argument("--seconds", type=float, help="per run or per step (default 60 closed, 30 open, 20 find-max)")
@@ -257,7 +272,7 @@ def main(argv=None) -> None:
         preload_n = args.preload
     elif args.find_max:
         # decisions for steps up to ~16x the start rate
-        steps = [rate * args.step ** i for i in range(int(math.log(16) / math.log(args.step)) + 2)]
+        steps = [rate * args.step**i for i in range(int(math.log(16) / math.log(args.step)) + 2)]
         preload_n = int(0.17 * seconds * sum(steps)) + 1000
     elif open_mode:
         preload_n = int(0.17 * rate * seconds) + 1000
@@ -265,10 +280,12 @@ def main(argv=None) -> None:
         preload_n = 60_000
     rng = random.Random(7)
     with Service(workers=workers) as svc:
-        keys = {"enumerator": svc.key("enumerator", "16", "load-enum"),
-                "verifikator": svc.key("verifikator", "16", "load-verif"),
-                "dinas": svc.key("dinas", "16", "load-dinas"),
-                "walidata": [svc.key("walidata", None, f"load-walidata-{i}") for i in range(FEED_CONSUMERS)]}
+        keys = {
+            "enumerator": svc.key("enumerator", "16", "load-enum"),
+            "verifikator": svc.key("verifikator", "16", "load-verif"),
+            "dinas": svc.key("dinas", "16", "load-dinas"),
+            "walidata": [svc.key("walidata", None, f"load-walidata-{i}") for i in range(FEED_CONSUMERS)],
+        }
         print(f"preloading {fmt(preload_n)} records to decide ...", flush=True)
         pool = asyncio.run(preload(svc.url, keys["enumerator"], preload_n, rng))
         rng.shuffle(pool)
@@ -278,32 +295,42 @@ def main(argv=None) -> None:
         idle = rss.sample()
         if not open_mode:
             secs = asyncio.run(closed_loop(load, args.clients, seconds, rng))
-            report(load, secs, f"closed loop: {args.clients} clients, {workers} worker(s)",
-                   ("post", "batch", "verifikasi", "capaian", "sync"))
+            report(
+                load, secs, f"closed loop: {args.clients} clients, {workers} worker(s)", ("post", "batch", "verifikasi", "capaian", "sync")
+            )
             print(memory(rss, idle), flush=True)
             return
         if not args.find_max:
             secs, lag = asyncio.run(open_loop(load, rate, seconds, rng))
-            report(load, secs, f"open loop: {rate:g} req/s planned for {seconds:g} s, {workers} worker(s), "
-                               f"scheduler lag max {lag * 1000:.0f} ms")
+            report(
+                load,
+                secs,
+                f"open loop: {rate:g} req/s planned for {seconds:g} s, {workers} worker(s), scheduler lag max {lag * 1000:.0f} ms",
+            )
             print(memory(rss, idle), flush=True)
             return
         best = None
         while True:
             load.reset()
             secs, lag = asyncio.run(open_loop(load, rate, seconds, rng))
-            ok = report(load, secs, f"step {rate:.0f} req/s planned for {seconds:g} s, {workers} worker(s), "
-                                    f"scheduler lag max {lag * 1000:.0f} ms")
-            print(f"  -> {'PASS' if ok else 'FAIL'} (every endpoint p99 < {P99_LIMIT * 1000:.0f} ms, no error); "
-                  + memory(rss, idle), flush=True)
+            ok = report(
+                load, secs, f"step {rate:.0f} req/s planned for {seconds:g} s, {workers} worker(s), scheduler lag max {lag * 1000:.0f} ms"
+            )
+            print(
+                f"  -> {'PASS' if ok else 'FAIL'} (every endpoint p99 < {P99_LIMIT * 1000:.0f} ms, no error); " + memory(rss, idle),
+                flush=True,
+            )
             if not ok:
                 break
             best = rate
             rate *= args.step
             time.sleep(3)  # let autovacuum and the backlog of the last step settle
-        print(f"highest rate with every endpoint's p99 < {P99_LIMIT * 1000:.0f} ms and no error: "
-              + (f"{best:.0f} req/s (next step {rate:.0f} req/s failed)" if best else
-                 f"none (the first step, {rate:.0f} req/s, failed)") + f"; {workers} worker(s)", flush=True)
+        print(
+            f"highest rate with every endpoint's p99 < {P99_LIMIT * 1000:.0f} ms and no error: "
+            + (f"{best:.0f} req/s (next step {rate:.0f} req/s failed)" if best else f"none (the first step, {rate:.0f} req/s, failed)")
+            + f"; {workers} worker(s)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

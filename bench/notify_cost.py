@@ -7,6 +7,7 @@ Starts a fresh embedded PostgreSQL, one LISTENer, and N connections committing s
 transactions (an UPDATE of their own row and an INSERT, like a decision and its queue row)
 with a third statement that is `SELECT pg_notify(...)` or a no-op `SELECT ''` (the same number
 of round trips), alternately, and prints commits per second of each."""
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,10 @@ async def run(args) -> None:
     url = embedded.start(tmp / "pgdata", cleanup_mode="delete", database="kumkm")
     try:
         setup = await asyncpg.connect(**_pg_params(url))
-        await setup.execute("CREATE TABLE t (id int PRIMARY KEY, x int); CREATE TABLE q (id bigint PRIMARY KEY); "
-                            f"INSERT INTO t SELECT g, 0 FROM generate_series(0, {args.connections}) g")
+        await setup.execute(
+            "CREATE TABLE t (id int PRIMARY KEY, x int); CREATE TABLE q (id bigint PRIMARY KEY); "
+            f"INSERT INTO t SELECT g, 0 FROM generate_series(0, {args.connections}) g"
+        )
         await setup.add_listener("kumkm_antrian", lambda *_: None)
         for notify in (False, True, False, True):
             rate = await _commits(url, notify, args.connections, args.seconds)

@@ -8,6 +8,7 @@ multipart POST ODK Collect sends (`xml_submission_file`, the instance of the PL-
 Target (issue 19): >= 1,000 submissions/s with p99 < 150 ms. For reference, ODK Central
 v2026.2.2 was reported at about 230 submissions/s at 64 clients (p99 about 365 ms) on this kind
 of machine."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,17 +26,24 @@ BOUNDARY = "----kumkmbench7MA4YWxkTrZu0gW"
 
 
 def multipart(xml: bytes) -> bytes:
-    return (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; "
-            f"filename=\"submission.xml\"\r\nContent-Type: text/xml\r\n\r\n").encode() + xml + \
-        f"\r\n--{BOUNDARY}--\r\n".encode()
+    return (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
+            f'filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n'
+        ).encode()
+        + xml
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
 
 
 async def post_all(url: str, path: str, bodies: list[bytes], headers: dict, concurrency: int, ok: int):
     queue = list(reversed(bodies))
     latencies: list[float] = []
     errors: dict[int, int] = {}
-    async with aiohttp.ClientSession(base_url=url, connector=aiohttp.TCPConnector(limit=concurrency),
-                                     timeout=aiohttp.ClientTimeout(total=120)) as session:
+    async with aiohttp.ClientSession(
+        base_url=url, connector=aiohttp.TCPConnector(limit=concurrency), timeout=aiohttp.ClientTimeout(total=120)
+    ) as session:
+
         async def worker():
             while queue:
                 body = queue.pop()
@@ -64,10 +72,13 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def report(what: str, secs: float, lat: list[float], errors: dict, clients: int, cpu: float) -> None:
-    print(f"{what}: {fmt(len(lat))} requests in {secs:.1f} s = {fmt(len(lat) / secs)}/s, "
-          f"p50 {percentile(lat, 50) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms, "
-          f"errors {sum(errors.values())} {errors or ''} ({clients} clients); "
-          f"service CPU {cpu / len(lat) * 1000:.2f} ms a request", flush=True)
+    print(
+        f"{what}: {fmt(len(lat))} requests in {secs:.1f} s = {fmt(len(lat) / secs)}/s, "
+        f"p50 {percentile(lat, 50) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms, "
+        f"errors {sum(errors.values())} {errors or ''} ({clients} clients); "
+        f"service CPU {cpu / len(lat) * 1000:.2f} ms a request",
+        flush=True,
+    )
 
 
 def main(argv=None) -> None:
@@ -99,10 +110,8 @@ def main(argv=None) -> None:
         if not args.no_json:
             headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
             cpu = cpu_seconds(pids)
-            secs, lat, errors = asyncio.run(post_all(svc.url, "/api/v1/submissions", json_bodies, headers,
-                                                     args.clients, 201))
-            report("JSON single POST, same service (comparison)", secs, lat, errors, args.clients,
-                   cpu_seconds(pids) - cpu)
+            secs, lat, errors = asyncio.run(post_all(svc.url, "/api/v1/submissions", json_bodies, headers, args.clients, 201))
+            report("JSON single POST, same service (comparison)", secs, lat, errors, args.clients, cpu_seconds(pids) - cpu)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ linker running, and indicators from entities.
 Issue 29's targets: entities and candidates exact; decisions/s with linking within 10% of
 without; candidate queue p95 < 50 ms over 1M records; naik kelas p95 < 200 ms over 10M records
 (`--records 10000000`; the default is 1M)."""
+
 from __future__ import annotations
 
 import argparse
@@ -60,11 +61,49 @@ from bench import verification as ver
 
 ROOT = Path(__file__).resolve().parent.parent
 
-A = ["Bengkel", "Depot", "Kios", "Apotek", "Salon", "Laundry", "Konveksi", "Percetakan", "Bakso", "Sate", "Mebel",
-     "Optik", "Katering", "Studio", "Butik", "Jamu"]
-B = ["Sentosa", "Makmur", "Jaya", "Abadi", "Berkah", "Lestari", "Mandiri", "Barokah", "Sejahtera", "Harapan", "Mulia",
-     "Rezeki", "Amanah", "Bahagia", "Cahaya", "Dinamika", "Gemilang", "Indah", "Karya", "Putra", "Sinar", "Utama",
-     "Wijaya"]
+A = [
+    "Bengkel",
+    "Depot",
+    "Kios",
+    "Apotek",
+    "Salon",
+    "Laundry",
+    "Konveksi",
+    "Percetakan",
+    "Bakso",
+    "Sate",
+    "Mebel",
+    "Optik",
+    "Katering",
+    "Studio",
+    "Butik",
+    "Jamu",
+]
+B = [
+    "Sentosa",
+    "Makmur",
+    "Jaya",
+    "Abadi",
+    "Berkah",
+    "Lestari",
+    "Mandiri",
+    "Barokah",
+    "Sejahtera",
+    "Harapan",
+    "Mulia",
+    "Rezeki",
+    "Amanah",
+    "Bahagia",
+    "Cahaya",
+    "Dinamika",
+    "Gemilang",
+    "Indah",
+    "Karya",
+    "Putra",
+    "Sinar",
+    "Utama",
+    "Wijaya",
+]
 JUTA = 1_000_000
 
 
@@ -78,10 +117,8 @@ def check_generator() -> float:
     from app.registry import nama
 
     period = math.lcm(len(A) * len(B), 10) * 2
-    worst = max(nama.similarity(nama.normalise(nama_usaha(u - 1)), nama.normalise(nama_usaha(u)))
-                for u in range(1, period) if u % 10 == 1)
-    typo = min(nama.similarity(nama.normalise(nama_usaha(u)), nama.normalise(nama_usaha(u) + nama_usaha(u)[-1]))
-               for u in range(period))
+    worst = max(nama.similarity(nama.normalise(nama_usaha(u - 1)), nama.normalise(nama_usaha(u))) for u in range(1, period) if u % 10 == 1)
+    typo = min(nama.similarity(nama.normalise(nama_usaha(u)), nama.normalise(nama_usaha(u) + nama_usaha(u)[-1])) for u in range(period))
     assert worst < nama.AMBANG <= typo, (worst, typo)
     return worst
 
@@ -95,10 +132,19 @@ def shape(records: int) -> dict:
     baru2 = records - (u1 + dup) - kembali
     assert baru2 > 0
     tanpa_nib_kembali = sum(1 for u in range(u1) if u % 10 == 5)
-    naik = sum(1 for u in range(u1) if u % 20 == 0 and u % 3 != 2)   # returning, NIB, u % 4 == 0, not to besar
-    return {"u1": u1, "duplikat": dup, "kembali": kembali, "baru2": baru2, "usaha": u1 + baru2,
-            "entitas": u1 + baru2 + tanpa_nib_kembali + dup, "kandidat": tanpa_nib_kembali + dup,
-            "kandidat_duplikat": dup, "kandidat_kembali_tanpa_nib": tanpa_nib_kembali, "naik_kelas": naik}
+    naik = sum(1 for u in range(u1) if u % 20 == 0 and u % 3 != 2)  # returning, NIB, u % 4 == 0, not to besar
+    return {
+        "u1": u1,
+        "duplikat": dup,
+        "kembali": kembali,
+        "baru2": baru2,
+        "usaha": u1 + baru2,
+        "entitas": u1 + baru2 + tanpa_nib_kembali + dup,
+        "kandidat": tanpa_nib_kembali + dup,
+        "kandidat_duplikat": dup,
+        "kandidat_kembali_tanpa_nib": tanpa_nib_kembali,
+        "naik_kelas": naik,
+    }
 
 
 # The records, one row each, with their true usaha `u`: round 1, its duplicates, round 2's
@@ -195,10 +241,15 @@ async def load(conn, records: int, chunk: int) -> dict:
     await conn.execute(cap.DESA)
     n_desa = await conn.fetchval("SELECT count(*) FROM bench_desa")
     t = time.perf_counter()
-    await conn.execute(TRUTH.replace("$1", str(s["u1"])).replace("$2", str(s["baru2"])).replace("$3", str(n_desa))
-                       .replace("$4", "ARRAY[" + ",".join(f"'{a}'" for a in A) + "]")
-                       .replace("$5", "ARRAY[" + ",".join(f"'{b}'" for b in B) + "]")
-                       .replace("$6", str(len(A))).replace("$7", str(len(B))))
+    await conn.execute(
+        TRUTH.replace("$1", str(s["u1"]))
+        .replace("$2", str(s["baru2"]))
+        .replace("$3", str(n_desa))
+        .replace("$4", "ARRAY[" + ",".join(f"'{a}'" for a in A) + "]")
+        .replace("$5", "ARRAY[" + ",".join(f"'{b}'" for b in B) + "]")
+        .replace("$6", str(len(A)))
+        .replace("$7", str(len(B)))
+    )
     n = await conn.fetchval("SELECT count(*) FROM bench_rekaman")
     assert n == records, (n, records)
     truth_s = time.perf_counter() - t
@@ -217,8 +268,14 @@ async def load(conn, records: int, chunk: int) -> dict:
     for table in ("submissions", "submission_versions", "kumkm_antrian", "bench_rekaman"):
         await conn.execute(f"VACUUM (ANALYZE) {table}")
     await conn.execute("CHECKPOINT")
-    return {**s, "load_seconds": round(load_s, 1), "load_records_per_second": round(records / load_s),
-            "truth_seconds": round(truth_s, 1), "queued": queued, "vacuum_seconds": round(time.perf_counter() - t, 1)}
+    return {
+        **s,
+        "load_seconds": round(load_s, 1),
+        "load_records_per_second": round(records / load_s),
+        "truth_seconds": round(truth_s, 1),
+        "queued": queued,
+        "vacuum_seconds": round(time.perf_counter() - t, 1),
+    }
 
 
 async def link(url: str, batch: int) -> dict:
@@ -240,37 +297,63 @@ async def link(url: str, batch: int) -> dict:
     finally:
         await db.dispose_engine()
     s = time.perf_counter() - started
-    return {"seconds": round(s, 1), "records_per_second": round(hasil.diambil / s), "diambil": hasil.diambil,
-            "ditautkan": hasil.ditautkan, "dibuat": hasil.dibuat, "kandidat": hasil.kandidat,
-            "seconds_per_million": round(s / hasil.diambil * 1_000_000, 1)}
+    return {
+        "seconds": round(s, 1),
+        "records_per_second": round(hasil.diambil / s),
+        "diambil": hasil.diambil,
+        "ditautkan": hasil.ditautkan,
+        "dibuat": hasil.dibuat,
+        "kandidat": hasil.kandidat,
+        "seconds_per_million": round(s / hasil.diambil * 1_000_000, 1),
+    }
 
 
 async def check(conn, s: dict) -> dict:
     e = dict(await conn.fetchrow(CHECK_ENTITAS, s["u1"]))
     k = dict(await conn.fetchrow(CHECK_KANDIDAT))
-    exact = (e["antrian"] == 0 and e["tautan"] == s["u1"] + s["duplikat"] + s["kembali"] + s["baru2"]
-             and e["entitas"] == s["entitas"] and e["entitas_campur"] == 0 and e["usaha"] == s["usaha"]
-             and e["usaha_salah"] == 0 and k["kandidat"] == s["kandidat"] and k["kandidat_campur"] == 0
-             and k["duplikat"] == s["kandidat_duplikat"] and k["kembali"] == s["kandidat_kembali_tanpa_nib"])
+    exact = (
+        e["antrian"] == 0
+        and e["tautan"] == s["u1"] + s["duplikat"] + s["kembali"] + s["baru2"]
+        and e["entitas"] == s["entitas"]
+        and e["entitas_campur"] == 0
+        and e["usaha"] == s["usaha"]
+        and e["usaha_salah"] == 0
+        and k["kandidat"] == s["kandidat"]
+        and k["kandidat_campur"] == 0
+        and k["duplikat"] == s["kandidat_duplikat"]
+        and k["kembali"] == s["kandidat_kembali_tanpa_nib"]
+    )
     return {"exact": exact, "entitas": e, "kandidat": k}
 
 
 async def indicators(client: httpx.AsyncClient, conn, s: dict, n: int, warmup: int) -> dict:
     admin = await cap.make_key(conn, "admin", None)
     h = {"Authorization": f"Bearer {admin}"}
-    r = await client.post("/api/v1/indikator/sasaran", headers=h,
-                          json={"pemilik": "nasional", "kode": "S-NK", "nama": "UMKM naik kelas"})
+    r = await client.post("/api/v1/indikator/sasaran", headers=h, json={"pemilik": "nasional", "kode": "S-NK", "nama": "UMKM naik kelas"})
     r.raise_for_status()
     sid = r.json()["id"]
-    busiest = await conn.fetchrow("SELECT kode_provinsi, kode_kabkota, count(*) FROM submissions "
-                                  "WHERE periode = '2022' GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 1")
+    busiest = await conn.fetchrow(
+        "SELECT kode_provinsi, kode_kabkota, count(*) FROM submissions WHERE periode = '2022' GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 1"
+    )
     out: dict = {"provinsi": busiest["kode_provinsi"], "kabkota": busiest["kode_kabkota"]}
-    for level, wilayah in (("nasional", "nasional"), ("provinsi", busiest["kode_provinsi"]),
-                           ("kabkota", busiest["kode_kabkota"])):
-        r = await client.post("/api/v1/indikator", headers=h, json={
-            "pemilik": "nasional", "kode": f"NK-{level}", "nama": "Jumlah UMKM naik kelas", "sasaran_id": sid,
-            "satuan": "unit", "polaritas": "naik", "level": level, "sumber": "registry", "formula": "umkm_naik_kelas",
-            "renstra_mulai": 2020, "renstra_akhir": 2024})
+    for level, wilayah in (("nasional", "nasional"), ("provinsi", busiest["kode_provinsi"]), ("kabkota", busiest["kode_kabkota"])):
+        r = await client.post(
+            "/api/v1/indikator",
+            headers=h,
+            json={
+                "pemilik": "nasional",
+                "kode": f"NK-{level}",
+                "nama": "Jumlah UMKM naik kelas",
+                "sasaran_id": sid,
+                "satuan": "unit",
+                "polaritas": "naik",
+                "level": level,
+                "sumber": "registry",
+                "formula": "umkm_naik_kelas",
+                "renstra_mulai": 2020,
+                "renstra_akhir": 2024,
+            },
+        )
         r.raise_for_status()
         path = f"/api/v1/indikator/{r.json()['id']}/realisasi/{wilayah}/2022"
         # the first read computes over every entity of the wilayah; later ones, while nothing
@@ -282,8 +365,10 @@ async def indicators(client: httpx.AsyncClient, conn, s: dict, n: int, warmup: i
         out[f"naik_kelas_{level}"] = {"dihitung_ms": cold, **await cap.measure(client, path, {}, admin, n, warmup)}
         out[f"naik_kelas_{level}"]["nilai"] = first.json()["nilai"]
     out["naik_kelas_nasional_exact"] = out["naik_kelas_nasional"]["nilai"] == str(s["naik_kelas"])
-    for name, params in (("agregat_entitas_provinsi", {"periode": "2022", "wilayah": busiest["kode_provinsi"]}),
-                         ("agregat_entitas_kabkota", {"periode": "2022", "wilayah": busiest["kode_kabkota"]})):
+    for name, params in (
+        ("agregat_entitas_provinsi", {"periode": "2022", "wilayah": busiest["kode_provinsi"]}),
+        ("agregat_entitas_kabkota", {"periode": "2022", "wilayah": busiest["kode_kabkota"]}),
+    ):
         out[name] = await cap.measure(client, "/api/v1/agregat/entitas", params, admin, max(20, n // 4), warmup)
     return out
 
@@ -296,8 +381,11 @@ async def kandidat_queue(client: httpx.AsyncClient, conn, n: int, warmup: int) -
         return {"measured": False, "why": "GET /api/v1/kumkm/kandidat is not in this build (branch reg-api not merged)"}
     kab = await conn.fetchval("SELECT kode_kabkota FROM kumkm_kandidat GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
     key = await cap.make_key(conn, "verifikator", None)
-    return {"measured": True, "kabkota": kab,
-            **await cap.measure(client, "/api/v1/kumkm/kandidat", {"kabkota": kab, "status": "terbuka"}, key, n, warmup)}
+    return {
+        "measured": True,
+        "kabkota": kab,
+        **await cap.measure(client, "/api/v1/kumkm/kandidat", {"kabkota": kab, "status": "terbuka"}, key, n, warmup),
+    }
 
 
 async def phase_one(args) -> dict:
@@ -314,8 +402,7 @@ async def phase_one(args) -> dict:
         print(f"  queued for the linker: {loaded['queued']:,}", flush=True)
         print("linking (app.registry.linker.tautkan_semua)", flush=True)
         linked = await link(url, args.batch)
-        print(f"  {linked['diambil']:,} records in {linked['seconds']} s = {linked['records_per_second']:,}/s",
-              flush=True)
+        print(f"  {linked['diambil']:,} records in {linked['seconds']} s = {linked['records_per_second']:,}/s", flush=True)
         await conn.execute("VACUUM (ANALYZE) kumkm_tautan")
         await conn.execute("VACUUM (ANALYZE) kumkm")
         checked = await check(conn, loaded)
@@ -340,14 +427,20 @@ async def decisions(args, url: str, keys: dict, base: str) -> dict:
     try:
         limits = httpx.Limits(max_connections=12, max_keepalive_connections=12)
         async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
-            await ver.post_batches(client, "/api/v1/submissions/batch", keys["enumerator"],
-                                   [records[i:i + 1000] for i in range(0, len(records), 1000)], 4, "created")
+            await ver.post_batches(
+                client,
+                "/api/v1/submissions/batch",
+                keys["enumerator"],
+                [records[i : i + 1000] for i in range(0, len(records), 1000)],
+                4,
+                "created",
+            )
 
             async def decide(part: list[str], offset: int) -> dict:
-                batches = [[ver.decision(sid, i) for i, sid in enumerate(part[j:j + 1000], offset + j)]
-                           for j in range(0, len(part), 1000)]
-                t = await ver.post_batches(client, "/api/v1/verifikasi/batch", keys["verifikator"], batches, 4,
-                                           "decided")
+                batches = [
+                    [ver.decision(sid, i) for i, sid in enumerate(part[j : j + 1000], offset + j)] for j in range(0, len(part), 1000)
+                ]
+                t = await ver.post_batches(client, "/api/v1/verifikasi/batch", keys["verifikator"], batches, 4, "decided")
                 return {"n": len(part), "seconds": round(t, 2), "per_second": round(len(part) / t)}
 
             async def drained() -> float:
@@ -409,13 +502,10 @@ def main(argv: list[str] | None = None) -> int:
     report["targets"] = {
         "entities_and_candidates_exact": report["check"]["exact"],
         "naik_kelas_nasional_exact": ind["naik_kelas_nasional_exact"],
-        "naik_kelas_p95_lt_200ms": all(ind[f"naik_kelas_{lv}"]["p95_ms"] < 200
-                                       for lv in ("nasional", "provinsi", "kabkota")),
-        "naik_kelas_computed_lt_200ms": all(ind[f"naik_kelas_{lv}"]["dihitung_ms"] < 200
-                                            for lv in ("nasional", "provinsi", "kabkota")),
+        "naik_kelas_p95_lt_200ms": all(ind[f"naik_kelas_{lv}"]["p95_ms"] < 200 for lv in ("nasional", "provinsi", "kabkota")),
+        "naik_kelas_computed_lt_200ms": all(ind[f"naik_kelas_{lv}"]["dihitung_ms"] < 200 for lv in ("nasional", "provinsi", "kabkota")),
         "decisions_within_10pct": None if args.skip_decisions else report["keputusan"]["rasio"] >= 0.9,
-        "candidate_queue_p95_lt_50ms": (report["kandidat_queue"]["p95_ms"] < 50
-                                        if report["kandidat_queue"]["measured"] else None),
+        "candidate_queue_p95_lt_50ms": (report["kandidat_queue"]["p95_ms"] < 50 if report["kandidat_queue"]["measured"] else None),
     }
     text = json.dumps(report, indent=2, default=str)
     print(text)

@@ -9,6 +9,7 @@ each part costs. Rows are copies of records the service stored (new submission_i
 
 Variants run interleaved in rounds (the machine is shared: noise moves all of them alike).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,11 @@ from bench.harness import SUMSEL_2022, Service, record
 from bench.ingest import batches, pg_params, post_batches
 
 _COLS = [c for c, _ in ROW_COLUMNS if c not in ("submission_id", "content_hash")]
-SOURCE = (f"SELECT json_build_object({', '.join(f'{chr(39)}{c}{chr(39)}, s.{c}' for c in _COLS)}, "
-          "'content_hash', encode(s.content_hash, 'hex'), 'data', v.data)::text "
-          "FROM submissions s JOIN submission_versions v USING (submission_id) LIMIT $1")
+SOURCE = (
+    f"SELECT json_build_object({', '.join(f'{chr(39)}{c}{chr(39)}, s.{c}' for c in _COLS)}, "
+    "'content_hash', encode(s.content_hash, 'hex'), 'data', v.data)::text "
+    "FROM submissions s JOIN submission_versions v USING (submission_id) LIMIT $1"
+)
 
 
 def _without(sql: str, cte: str) -> str:
@@ -41,7 +44,7 @@ def _without(sql: str, cte: str) -> str:
 def variants() -> dict[str, tuple[str, list[str], list[str]]]:
     """name -> (statement, setup SQL, undo SQL)."""
     full = queries.INSERT_MANY_NATIVE
-    no_dup = full[:full.index("           (SELECT array_agg")] + "NULL AS duplikat_dengan\n    FROM ins JOIN input USING (submission_id)\n"
+    no_dup = full[: full.index("           (SELECT array_agg")] + "NULL AS duplikat_dengan\n    FROM ins JOIN input USING (submission_id)\n"
     trig = "ALTER TABLE submissions {} TRIGGER submissions_rekap_ins"
     record_only = no_dup
     for cte in ("ver", "rec", "his", "chg"):
@@ -58,8 +61,7 @@ def variants() -> dict[str, tuple[str, list[str], list[str]]]:
     }
 
 
-async def measure(params: dict, sql: str, rows: list[dict], setup: list[str], undo: list[str],
-                  batch: int) -> tuple[float, float]:
+async def measure(params: dict, sql: str, rows: list[dict], setup: list[str], undo: list[str], batch: int) -> tuple[float, float]:
     conn = await asyncpg.connect(**params)
     try:
         for s in setup:
@@ -68,11 +70,10 @@ async def measure(params: dict, sql: str, rows: list[dict], setup: list[str], un
         backend = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()"))
         for r in rows[:50]:  # plan cache warm
             await stmt.fetch(orjson.dumps([{**r, "submission_id": _uuid()}]).decode())
-        bodies = [orjson.dumps([{**r, "submission_id": _uuid()} for r in rows[i:i + batch]]).decode()
-                  for i in range(0, len(rows), batch)]
+        bodies = [orjson.dumps([{**r, "submission_id": _uuid()} for r in rows[i : i + batch]]).decode() for i in range(0, len(rows), batch)]
         c0, t0 = sum(backend.cpu_times()[:2]), time.perf_counter()
         for body in bodies:
-            await stmt.fetch(body)   # the rows carry everything, their actor included
+            await stmt.fetch(body)  # the rows carry everything, their actor included
         c1, t1 = sum(backend.cpu_times()[:2]), time.perf_counter()
         for s in undo:
             await conn.execute(s)
@@ -92,8 +93,10 @@ def _uuid() -> str:
 
 async def run(params: dict, n: int, rounds: int, batch: int) -> None:
     conn = await asyncpg.connect(**params)
-    rows = [{**orjson.loads(t), "actor": "bench", "actor_key": None, "actor_role": "enumerator"}
-            for t in await conn.fetchval(f"SELECT array_agg(t) FROM ({SOURCE}) x(t)", n)]
+    rows = [
+        {**orjson.loads(t), "actor": "bench", "actor_key": None, "actor_role": "enumerator"}
+        for t in await conn.fetchval(f"SELECT array_agg(t) FROM ({SOURCE}) x(t)", n)
+    ]
     await conn.close()
     results: dict[str, list[tuple[float, float]]] = {}
     for _ in range(rounds):
@@ -103,23 +106,26 @@ async def run(params: dict, n: int, rounds: int, batch: int) -> None:
     for name, got in results.items():
         cpu = min(c for c, _ in got)
         wall = min(w for _, w in got)
-        print(f"  {name:<48} backend CPU {cpu * 1e6:6.1f} us a record (min of {rounds}; "
-              f"{(cpu - base) * 1e6:+6.1f} us vs full)  wall {wall * 1e6:6.1f} us", flush=True)
+        print(
+            f"  {name:<48} backend CPU {cpu * 1e6:6.1f} us a record (min of {rounds}; "
+            f"{(cpu - base) * 1e6:+6.1f} us vs full)  wall {wall * 1e6:6.1f} us",
+            flush=True,
+        )
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="bench statement-cost")
     p.add_argument("--n", type=int, default=3000, help="statements per variant per round")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--batch", type=int, default=1, help="records per statement (a batch POST sends up to 1000; "
-                                                         "the bench's batches are 500)")
+    p.add_argument(
+        "--batch", type=int, default=1, help="records per statement (a batch POST sends up to 1000; the bench's batches are 500)"
+    )
     args = p.parse_args(argv)
     rng = random.Random(2022)
     kabkota = list(SUMSEL_2022)
     with Service() as svc:
         key = svc.key("enumerator", "16", "bench-enum")
-        asyncio.run(post_batches(svc.url, key, batches([record(rng.choice(kabkota), rng)
-                                                         for _ in range(args.n)], 500), 2))
+        asyncio.run(post_batches(svc.url, key, batches([record(rng.choice(kabkota), rng) for _ in range(args.n)], 500), 2))
         print(f"ingest statement, {args.batch} record(s) per statement, {args.n} records per variant:", flush=True)
         asyncio.run(run(pg_params(svc.tmp), args.n, args.rounds, args.batch))
 

@@ -7,6 +7,7 @@ SQL (submissions, their first version and their change, as ingest writes them), 
 service with `kumkm serve`, then streams the whole snapshot and the whole feed with httpx
 and reports records/s and the service's peak RSS (psutil, sampled every 100 ms).
 Targets (docs/domain.md): >= 100,000 records/s, RSS < 300 MB whatever N."""
+
 from __future__ import annotations
 
 import argparse
@@ -88,8 +89,7 @@ def _pg_params(url: str) -> dict:
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    params = {"user": u.username or "postgres", "database": u.database,
-              "host": u.query.get("host") or u.host}
+    params = {"user": u.username or "postgres", "database": u.database, "host": u.query.get("host") or u.host}
     if u.port or u.query.get("port"):
         params["port"] = int(u.port or u.query.get("port"))
     return params
@@ -114,7 +114,11 @@ async def load(url: str, n: int, batch: int, pii: bool) -> str:
         key = auth.new_key()
         await conn.execute(
             "INSERT INTO api_keys (name, role, key_prefix, key_hash, pii) VALUES ($1, 'walidata', $2, $3, $4)",
-            "bench-walidata", key[:14], auth.hash_key(key), pii)
+            "bench-walidata",
+            key[:14],
+            auth.hash_key(key),
+            pii,
+        )
         return key
     finally:
         await conn.close()
@@ -162,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url}
     kumkm = shutil.which("kumkm", path=str(Path(sys.executable).parent)) or "kumkm"
-    server = subprocess.Popen([kumkm, "serve", "--port", str(port), *SERVE_LOG], env=env,
-                              cwd=ROOT, stdout=service_log(), stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [kumkm, "serve", "--port", str(port), *SERVE_LOG], env=env, cwd=ROOT, stdout=service_log(), stderr=subprocess.STDOUT
+    )
     figures: dict = {"records": args.records, "load_seconds": round(load_s, 1), "pii": not args.masked}
     try:
         base = f"http://127.0.0.1:{port}"
@@ -180,15 +185,19 @@ def main(argv: list[str] | None = None) -> int:
         sampler = RssSampler(server.pid)
         sampler.start()
         idle_rss = psutil.Process(server.pid).memory_info().rss
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"},
-                          timeout=httpx.Timeout(600, connect=10)) as client:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=httpx.Timeout(600, connect=10)) as client:
             sampler.reset()
             n, end, secs = stream(client, "/api/v1/sync/snapshot", {})
             assert n == args.records, f"snapshot gave {n} records, expected {args.records}"
-            figures["snapshot"] = {"records": n, "seconds": round(secs, 2), "records_per_s": round(n / secs),
-                                   "peak_rss_mb": round(sampler.peak / 2**20, 1)}
-            print(f"snapshot: {n:,} records in {secs:.1f} s = {n / secs:,.0f} records/s, "
-                  f"peak RSS {sampler.peak / 2**20:.0f} MB", flush=True)
+            figures["snapshot"] = {
+                "records": n,
+                "seconds": round(secs, 2),
+                "records_per_s": round(n / secs),
+                "peak_rss_mb": round(sampler.peak / 2**20, 1),
+            }
+            print(
+                f"snapshot: {n:,} records in {secs:.1f} s = {n / secs:,.0f} records/s, peak RSS {sampler.peak / 2**20:.0f} MB", flush=True
+            )
 
             sampler.reset()
             total, cursor, pages, t_feed = 0, None, 0, time.monotonic()
@@ -204,10 +213,18 @@ def main(argv: list[str] | None = None) -> int:
                     break
             secs = time.monotonic() - t_feed
             assert total == args.records, f"feed gave {total} changes, expected {args.records}"
-            figures["feed"] = {"changes": total, "pages": pages, "seconds": round(secs, 2),
-                               "records_per_s": round(total / secs), "peak_rss_mb": round(sampler.peak / 2**20, 1)}
-            print(f"feed: {total:,} changes in {pages} pages, {secs:.1f} s = {total / secs:,.0f} records/s, "
-                  f"peak RSS {sampler.peak / 2**20:.0f} MB", flush=True)
+            figures["feed"] = {
+                "changes": total,
+                "pages": pages,
+                "seconds": round(secs, 2),
+                "records_per_s": round(total / secs),
+                "peak_rss_mb": round(sampler.peak / 2**20, 1),
+            }
+            print(
+                f"feed: {total:,} changes in {pages} pages, {secs:.1f} s = {total / secs:,.0f} records/s, "
+                f"peak RSS {sampler.peak / 2**20:.0f} MB",
+                flush=True,
+            )
         sampler.stop.set()
         figures["idle_rss_mb"] = round(idle_rss / 2**20, 1)
     finally:

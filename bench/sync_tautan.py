@@ -9,6 +9,7 @@ stored walidata lines (about 1.2 kB each, as ingest writes them), then measures:
   the linker's migration job that is the walidata's;
 - the same call again (nothing changed: the look-up alone);
 - a rewrite of every stored line as migration 0012 makes it, per million."""
+
 from __future__ import annotations
 
 import argparse
@@ -72,7 +73,7 @@ async def run(args) -> dict:
     n, batch = args.records, args.batch
     out: dict = {"records": n, "batch": batch}
     try:
-        await conn.execute("ALTER TABLE submissions DISABLE TRIGGER USER")   # no queue, no counters: lines only
+        await conn.execute("ALTER TABLE submissions DISABLE TRIGGER USER")  # no queue, no counters: lines only
         load = LOAD.replace("{LINE}", record_line("rec", "src.data"))
         for lo in range(1, n + 1, 50_000):
             await conn.execute(load, lo, min(lo + 49_999, n))
@@ -101,8 +102,9 @@ async def run(args) -> dict:
         again = await timed()
         out["unchanged_call_s_per_million"] = round(again * 1e6 / n, 1)
         t = time.perf_counter()
-        await conn.execute("UPDATE sync_records SET line = replace(line, ',\"pii_masked\":false,\"data\":', "
-                           "',\"id_kumkm\":null,\"pii_masked\":false,\"data\":')")
+        await conn.execute(
+            'UPDATE sync_records SET line = replace(line, \',"pii_masked":false,"data":\', \',"id_kumkm":null,"pii_masked":false,"data":\')'
+        )
         out["rewrite_all_lines_s_per_million"] = round((time.perf_counter() - t) * 1e6 / n, 1)
     finally:
         await conn.close()

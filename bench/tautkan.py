@@ -10,6 +10,7 @@ linker's batches until the queue is empty and reports records per second and the
 million. The data: every fifth usaha of 2024 comes back in 2025, half of them with their NIB
 (linked) and half without (a new entity and a candidate: the same owner and name); 60% of the
 usaha carry an NIB; every owner has two usaha with different names; 2% are koperasi."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,28 @@ import asyncpg
 
 from bench.capaian import DESA, _pg_params, _rmdir_quietly
 
-WORDS = ["Maju", "Jaya", "Sentosa", "Makmur", "Abadi", "Sejahtera", "Berkah", "Mandiri", "Lestari", "Bahagia",
-         "Sumber", "Rejeki", "Karya", "Mulia", "Indah", "Barokah", "Harapan", "Cahaya", "Baru", "Utama"]
+WORDS = [
+    "Maju",
+    "Jaya",
+    "Sentosa",
+    "Makmur",
+    "Abadi",
+    "Sejahtera",
+    "Berkah",
+    "Mandiri",
+    "Lestari",
+    "Bahagia",
+    "Sumber",
+    "Rejeki",
+    "Karya",
+    "Mulia",
+    "Indah",
+    "Barokah",
+    "Harapan",
+    "Cahaya",
+    "Baru",
+    "Utama",
+]
 KINDS = ["Toko", "Warung", "Kedai", "UD", "Bengkel", "Salon", "Jahit", "Laundry", "Depot", "Kios"]
 
 # Record g of `records`: usaha u (round 1: 1..n1; round 2: every fifth of them again).
@@ -73,7 +94,7 @@ async def run(args) -> dict:
     url = embedded.start(tmp / "pgdata", cleanup_mode="delete", database="kumkm")
     await asyncio.to_thread(db.migrate, url)
     conn = await asyncpg.connect(**_pg_params(url))
-    n1 = args.records * 5 // 6           # round 2 brings every fifth back: n1 + n1/5 = records
+    n1 = args.records * 5 // 6  # round 2 brings every fifth back: n1 + n1/5 = records
     try:
         await conn.execute(DESA)
         n_desa = await conn.fetchval("SELECT count(*) FROM bench_desa")
@@ -81,8 +102,11 @@ async def run(args) -> dict:
         for lo in range(1, args.records + 1, 50_000):
             await conn.execute(LOAD, lo, min(lo + 49_999, args.records), n1, n_desa, KINDS, WORDS)
         await conn.execute("VACUUM (ANALYZE)")
-        print(f"loaded {args.records:,} accepted records in {time.perf_counter() - t:.1f} s; queue "
-              f"{await conn.fetchval('SELECT count(*) FROM kumkm_antrian'):,}", flush=True)
+        print(
+            f"loaded {args.records:,} accepted records in {time.perf_counter() - t:.1f} s; queue "
+            f"{await conn.fetchval('SELECT count(*) FROM kumkm_antrian'):,}",
+            flush=True,
+        )
         engine = create_async_engine(db.normalize_url(url), poolclass=NullPool)
         done = 0
         t = time.perf_counter()
@@ -96,14 +120,23 @@ async def run(args) -> dict:
         hasil = await tautkan_semua(args.batch, transaction=engine.begin, kemajuan=kemajuan)
         seconds = time.perf_counter() - t
         await engine.dispose()
-        counts = {k: await conn.fetchval(f"SELECT count(*) FROM {k}")
-                  for k in ("kumkm", "kumkm_tautan", "kumkm_kandidat", "kumkm_pengenal")}
+        counts = {
+            k: await conn.fetchval(f"SELECT count(*) FROM {k}") for k in ("kumkm", "kumkm_tautan", "kumkm_kandidat", "kumkm_pengenal")
+        }
     finally:
         await conn.close()
         embedded.stop(tmp / "pgdata", mode="immediate")
-    return {"records": args.records, "batch": args.batch, "seconds": round(seconds, 1),
-            "records_per_second": round(args.records / seconds), "minutes_per_million": round(1e6 / args.records * seconds / 60, 1),
-            "entities_created": hasil.dibuat, "links": hasil.ditautkan, "candidates": hasil.kandidat, "tables": counts}
+    return {
+        "records": args.records,
+        "batch": args.batch,
+        "seconds": round(seconds, 1),
+        "records_per_second": round(args.records / seconds),
+        "minutes_per_million": round(1e6 / args.records * seconds / 60, 1),
+        "entities_created": hasil.dibuat,
+        "links": hasil.ditautkan,
+        "candidates": hasil.kandidat,
+        "tables": counts,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ starts `kumkm serve` against it, loads records with batch POSTs, then measures:
   2. single decisions with 64 concurrent clients: throughput, p50 and p99 latency.
 Finally it checks that the per-kabkota status counts equal a recount from the records.
 Everything (server, database, temp dir) is removed when it ends."""
+
 from __future__ import annotations
 
 import argparse
@@ -39,13 +40,22 @@ ALASAN = ["data_tidak_lengkap", "data_tidak_valid", "duplikat", "di_luar_wilayah
 
 def record(i: int) -> dict:
     return {
-        "submission_id": str(uuid.uuid4()), "periode": "2022", "jenis": "umkm",
-        "enumerator_id": f"ENUM-{i % 500:03d}", "kode_wilayah": WILAYAH[i % len(WILAYAH)],
-        "captured_at": "2022-06-01T09:30:00+07:00", "nama_usaha": f"Usaha {i}",
-        "nama_pemilik": "Siti Aminah", "nik_pemilik": f"1607015205{85:02d}{i % 9999 + 1:04d}",
-        "alamat": f"Jl. Merdeka No. {i}", "kbli": "56101", "status_tempat": "menetap",
-        "modal_usaha": 25_000_000 + i, "hasil_penjualan_tahunan": 120_000_000,
-        "tenaga_kerja_laki_laki": 1, "tenaga_kerja_perempuan": 2,
+        "submission_id": str(uuid.uuid4()),
+        "periode": "2022",
+        "jenis": "umkm",
+        "enumerator_id": f"ENUM-{i % 500:03d}",
+        "kode_wilayah": WILAYAH[i % len(WILAYAH)],
+        "captured_at": "2022-06-01T09:30:00+07:00",
+        "nama_usaha": f"Usaha {i}",
+        "nama_pemilik": "Siti Aminah",
+        "nik_pemilik": f"1607015205{85:02d}{i % 9999 + 1:04d}",
+        "alamat": f"Jl. Merdeka No. {i}",
+        "kbli": "56101",
+        "status_tempat": "menetap",
+        "modal_usaha": 25_000_000 + i,
+        "hasil_penjualan_tahunan": 120_000_000,
+        "tenaga_kerja_laki_laki": 1,
+        "tenaga_kerja_perempuan": 2,
     }
 
 
@@ -73,8 +83,7 @@ def prepare_database(tmp: Path) -> tuple[str, dict[str, str]]:
     async def keys():
         try:
             out = {}
-            for name, role, scope in [("bench-enum", "enumerator", "16"),
-                                      ("bench-verif", "verifikator", "16")]:
+            for name, role, scope in [("bench-enum", "enumerator", "16"), ("bench-verif", "verifikator", "16")]:
                 async with db.transaction() as conn:
                     out[role] = (await service.create(conn, name, role, scope))[1]
             return out
@@ -87,9 +96,14 @@ def prepare_database(tmp: Path) -> tuple[str, dict[str, str]]:
 def start_server(url: str, port: int, workers: int, tmp: Path) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "KUMKM_SKIP_MIGRATE": "1", "KUMKM_DATA_DIR": str(tmp)}
     log = open(tmp / "server.log", "wb")
-    return subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-                             "--workers", str(workers), *SERVE_LOG],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers), *SERVE_LOG],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 async def wait_ready(base: str, proc: subprocess.Popen, tmp: Path) -> None:
@@ -106,8 +120,7 @@ async def wait_ready(base: str, proc: subprocess.Popen, tmp: Path) -> None:
     raise RuntimeError("server did not become ready")
 
 
-async def post_batches(client: httpx.AsyncClient, path: str, key: str, batches: list[list[dict]],
-                       concurrency: int, expect: str) -> float:
+async def post_batches(client: httpx.AsyncClient, path: str, key: str, batches: list[list[dict]], concurrency: int, expect: str) -> float:
     queue = list(reversed(batches))
     headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
 
@@ -141,7 +154,9 @@ class RawClient:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         self.writer.write(
             f"POST {path} HTTP/1.1\r\nhost: {self.host}\r\nauthorization: Bearer {key}\r\n"
-            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n".encode() + body)
+            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         length = 0
@@ -186,8 +201,7 @@ async def single_decisions(base: str, key: str, ids: list[str], clients: int) ->
     def pct(p):
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
 
-    return {"n": len(ids), "seconds": wall, "per_second": len(ids) / wall, "p50_ms": pct(0.50),
-            "p99_ms": pct(0.99), "errors": errors}
+    return {"n": len(ids), "seconds": wall, "per_second": len(ids) / wall, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "errors": errors}
 
 
 async def counts_match(url: str) -> bool:
@@ -195,13 +209,14 @@ async def counts_match(url: str) -> bool:
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    conn = await asyncpg.connect(user=u.username or "postgres", database=u.database,
-                                 host=u.query.get("host"), port=int(u.query.get("port", 5432)))
+    conn = await asyncpg.connect(
+        user=u.username or "postgres", database=u.database, host=u.query.get("host"), port=int(u.query.get("port", 5432))
+    )
     try:
-        rekap = await conn.fetch("SELECT periode, kode_kabkota, status, sum(n)::bigint FROM rekap_status "
-                                 "GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3")
-        recount = await conn.fetch("SELECT periode, kode_kabkota, status, count(*) FROM submissions "
-                                   "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+        rekap = await conn.fetch(
+            "SELECT periode, kode_kabkota, status, sum(n)::bigint FROM rekap_status GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3"
+        )
+        recount = await conn.fetch("SELECT periode, kode_kabkota, status, count(*) FROM submissions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
         return [tuple(r) for r in rekap] == [tuple(r) for r in recount]
     finally:
         await conn.close()
@@ -211,32 +226,40 @@ async def run(args, url: str, keys: dict, base: str) -> dict:
     total = args.records + args.single
     records = [record(i) for i in range(total)]
     ids = [r["submission_id"] for r in records]
-    limits = httpx.Limits(max_connections=max(args.clients, args.batch_clients) + 4,
-                          max_keepalive_connections=max(args.clients, args.batch_clients) + 4)
+    limits = httpx.Limits(
+        max_connections=max(args.clients, args.batch_clients) + 4, max_keepalive_connections=max(args.clients, args.batch_clients) + 4
+    )
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
-        t = await post_batches(client, "/api/v1/submissions/batch", keys["enumerator"],
-                               [records[i:i + 1000] for i in range(0, total, 1000)], args.batch_clients,
-                               "created")
+        t = await post_batches(
+            client,
+            "/api/v1/submissions/batch",
+            keys["enumerator"],
+            [records[i : i + 1000] for i in range(0, total, 1000)],
+            args.batch_clients,
+            "created",
+        )
         print(f"loaded {total:,} records in {t:.1f} s ({total / t:,.0f} records/s)", flush=True)
 
-        batch_ids = ids[:args.records]
-        batches = [[decision(sid, i) for i, sid in enumerate(batch_ids[j:j + 1000], j)]
-                   for j in range(0, len(batch_ids), 1000)]
-        t = await post_batches(client, "/api/v1/verifikasi/batch", keys["verifikator"], batches,
-                               args.batch_clients, "decided")
+        batch_ids = ids[: args.records]
+        batches = [[decision(sid, i) for i, sid in enumerate(batch_ids[j : j + 1000], j)] for j in range(0, len(batch_ids), 1000)]
+        t = await post_batches(client, "/api/v1/verifikasi/batch", keys["verifikator"], batches, args.batch_clients, "decided")
         batch = {"n": len(batch_ids), "seconds": t, "per_second": len(batch_ids) / t}
-        print(f"batch decisions: {len(batch_ids):,} in {t:.2f} s = {batch['per_second']:,.0f} decisions/s "
-              f"(1,000 per request, {args.batch_clients} concurrent requests)", flush=True)
+        print(
+            f"batch decisions: {len(batch_ids):,} in {t:.2f} s = {batch['per_second']:,.0f} decisions/s "
+            f"(1,000 per request, {args.batch_clients} concurrent requests)",
+            flush=True,
+        )
 
-        single = await single_decisions(base, keys["verifikator"], ids[args.records:], args.clients)
-        print(f"single decisions: {single['n']:,} in {single['seconds']:.2f} s = "
-              f"{single['per_second']:,.0f} decisions/s at {args.clients} clients; "
-              f"p50 {single['p50_ms']:.1f} ms, p99 {single['p99_ms']:.1f} ms, errors {single['errors']}",
-              flush=True)
+        single = await single_decisions(base, keys["verifikator"], ids[args.records :], args.clients)
+        print(
+            f"single decisions: {single['n']:,} in {single['seconds']:.2f} s = "
+            f"{single['per_second']:,.0f} decisions/s at {args.clients} clients; "
+            f"p50 {single['p50_ms']:.1f} ms, p99 {single['p99_ms']:.1f} ms, errors {single['errors']}",
+            flush=True,
+        )
     ok = await counts_match(url)
     print(f"rekap_status equals a recount from the records: {ok}", flush=True)
-    return {"records": total, "batch": batch, "single": single, "counts_match": ok,
-            "workers": args.workers, "cpus": os.cpu_count()}
+    return {"records": total, "batch": batch, "single": single, "counts_match": ok, "workers": args.workers, "cpus": os.cpu_count()}
 
 
 def main(argv: list[str] | None = None) -> int:

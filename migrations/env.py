@@ -1,6 +1,7 @@
 """Alembic environment: async engine over asyncpg. The URL is the one set by the caller
 (app.infra.db.migrate), else DATABASE_URL, else the embedded server, so `alembic upgrade head`
 works against both."""
+
 import asyncio
 
 from alembic import context

@@ -1,5 +1,6 @@
 """Run a multi-statement SQL script inside Alembic's transaction. asyncpg refuses several
 commands in one prepared statement, so the script goes through its simple-query path."""
+
 from alembic import op
 from sqlalchemy.util import await_
 

@@ -3,6 +3,7 @@ names a server, where a throw-away database is made), one live service on loopba
 clean slate for every test. The fixtures every kind of test shares are here; the helpers they
 import are in tests/support. Each test is marked with its kind, the folder it is in
 (tests/unit, tests/api, tests/ops): `pytest -m unit` runs the fast part alone."""
+
 from __future__ import annotations
 
 import asyncio
@@ -43,7 +44,7 @@ def pytest_collection_modifyitems(config, items):
         path = Path(str(item.path)).resolve()
         parts = path.relative_to(TESTS).parts if path.is_relative_to(TESTS) else ()
         kind = parts[0] if len(parts) > 1 and parts[0] in KINDS else None
-        if kind is None:            # a file straight in tests/ (not yet sorted) has no kind
+        if kind is None:  # a file straight in tests/ (not yet sorted) has no kind
             continue
         item.add_marker(kind)
         if kind == "unit" and {"database_url", "live_server"} & set(item.fixturenames):
@@ -89,8 +90,9 @@ class LiveServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                loop="asyncio", lifespan="on", **uvicorn_options())
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", loop="asyncio", lifespan="on", **uvicorn_options()
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
@@ -114,10 +116,11 @@ async def _tables_to_empty(url: str) -> tuple[str, ...]:
     between tests without anyone listing it."""
     conn = await asyncpg.connect(**asyncpg_params(url))
     try:
-        tables = await conn.fetch("SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables "
-                                  "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")
-        return tuple([t["name"] for t in tables
-                      if not await conn.fetchval(f"SELECT EXISTS (SELECT FROM {t['name']})")])
+        tables = await conn.fetch(
+            "SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables "
+            "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+        )
+        return tuple([t["name"] for t in tables if not await conn.fetchval(f"SELECT EXISTS (SELECT FROM {t['name']})")])
     finally:
         await conn.close()
 
@@ -209,6 +212,7 @@ async def client(live_server):
 # The keys many tests act with, made fresh for each test as `kumkm apikey create` would. The
 # name is what the service records as the actor (dibuat_oleh, oleh), and tests assert it.
 
+
 @pytest.fixture
 async def enum_key(keys):
     """An enumerator of Sumatera Selatan (provinsi 16)."""
@@ -259,6 +263,7 @@ async def plain_admin(keys):
 
 
 # ---------------------------------------------------------------- browser tests (Debian chromium)
+
 
 @pytest.fixture(scope="session")
 def chromium():

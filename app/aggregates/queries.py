@@ -2,6 +2,7 @@
 module (dimensions, measures, area filters), chosen by name; request values travel as bind
 parameters. Every aggregate reads only the extracted columns of `submissions`, never the
 record content, so no personal data can reach a result."""
+
 from __future__ import annotations
 
 import functools
@@ -47,8 +48,7 @@ _KERAGAAN = """
     WHERE jenis = 'koperasi' AND periode = :periode AND {status} AND {area}
     GROUP BY 1, 2
 """
-KERAGAAN = {lv: text(_KERAGAAN.format(child=child, status=_STATUS, area=AREA[lv]))
-            for lv, child in KERAGAAN_CHILD.items()}
+KERAGAAN = {lv: text(_KERAGAAN.format(child=child, status=_STATUS, area=AREA[lv])) for lv, child in KERAGAAN_CHILD.items()}
 
 # Rows of the table: written per level because `parent_kode IS NOT DISTINCT FROM` cannot use
 # the (parent_kode, kode) index and would scan every desa.
@@ -151,6 +151,7 @@ def agregat(by: tuple[str, ...], jenis: str | None, area_level: int, limit: int)
         ORDER BY is_total, {", ".join(f"{i + 1} NULLS LAST" for i in range(len(by)))}
         LIMIT {int(limit) + 2}
     """)
+
 
 # ---------------------------------------------------------------- usaha and koperasi (entities)
 

@@ -20,12 +20,16 @@ _FORMAT = Query("json", description=FORMAT_DESCRIPTION)
 
 
 @router.get("/keragaan-koperasi", response_model=schemas.KeragaanOut, responses=REPORT_RESPONSES)
-async def keragaan_koperasi(periode: str = _PERIODE,
-                            wilayah: str | None = Query(None, description="a provinsi (rows per kabupaten/kota), "
-                                                                          "a kabupaten/kota (rows per kecamatan) "
-                                                                          "or none (rows per provinsi)"),
-                            status: list[str] | None = _STATUS, format: ReportFormat = _FORMAT,
-                            *, principal: CanReadReport):
+async def keragaan_koperasi(
+    periode: str = _PERIODE,
+    wilayah: str | None = Query(
+        None, description="a provinsi (rows per kabupaten/kota), a kabupaten/kota (rows per kecamatan) or none (rows per provinsi)"
+    ),
+    status: list[str] | None = _STATUS,
+    format: ReportFormat = _FORMAT,
+    *,
+    principal: CanReadReport,
+):
     """the ODS keragaan koperasi table (docs/domain.md): koperasi under kabupaten/kota authority per child wilayah,
     then Binaan Provinsi, Binaan Nasional and Jumlah, with persentase aktif in every row."""
     doc = await service.keragaan_koperasi(principal, periode, wilayah, service.parse_status(status))
@@ -34,9 +38,14 @@ async def keragaan_koperasi(periode: str = _PERIODE,
 
 
 @router.get("/umkm", response_model=schemas.UmkmOut, responses=REPORT_RESPONSES)
-async def agregat_umkm(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
-                       status: list[str] | None = _STATUS, format: ReportFormat = _FORMAT,
-                       *, principal: CanReadReport):
+async def agregat_umkm(
+    periode: str = _PERIODE,
+    wilayah: str | None = _WILAYAH,
+    status: list[str] | None = _STATUS,
+    format: ReportFormat = _FORMAT,
+    *,
+    principal: CanReadReport,
+):
     """UMKM by skala usaha (mikro, kecil, menengah): jumlah, modal, omzet, aset, tenaga kerja,
     with NIB and using digital platforms."""
     doc = await service.umkm(principal, periode, wilayah, service.parse_status(status))
@@ -53,15 +62,17 @@ async def agregat_entitas(periode: str = _PERIODE, wilayah: str | None = _WILAYA
 
 
 @router.get("", response_model=schemas.AgregatOut, responses=REPORT_RESPONSES)
-async def agregat(periode: str = _PERIODE, wilayah: str | None = _WILAYAH,
-                  by: list[str] = Query(..., description="dimensions, repeated or comma-separated: "
-                                                         "see docs/capaian.md for the list"),
-                  status: list[str] | None = _STATUS,
-                  jenis: Literal["umkm", "koperasi"] | None = Query(None, description="only this kind; "
-                                                                                      "also picks the measures"),
-                  format: ReportFormat = _FORMAT, *, principal: CanReadReport):
+async def agregat(
+    periode: str = _PERIODE,
+    wilayah: str | None = _WILAYAH,
+    by: list[str] = Query(..., description="dimensions, repeated or comma-separated: see docs/capaian.md for the list"),
+    status: list[str] | None = _STATUS,
+    jenis: Literal["umkm", "koperasi"] | None = Query(None, description="only this kind; also picks the measures"),
+    format: ReportFormat = _FORMAT,
+    *,
+    principal: CanReadReport,
+):
     """Counts and exact sums over records grouped by up to 4 of the documented dimensions."""
-    doc = await service.agregat(principal, periode, wilayah, service.parse_by(by),
-                                service.parse_status(status), jenis)
+    doc = await service.agregat(principal, periode, wilayah, service.parse_by(by), service.parse_status(status), jenis)
     name = f"agregat-{periode}-{wilayah or 'nasional'}"
     return await report_response(format, name, doc, csv=export.agregat_csv, xlsx=export.agregat_xlsx)

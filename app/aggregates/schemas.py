@@ -35,7 +35,7 @@ class KeragaanRow(BaseModel):
     volume_usaha: Uang
     shu: Uang
     persentase_aktif: str | None = Field(description="koperasi_aktif / koperasi_jumlah, 8 decimals; null with no koperasi")
-    persen_aktif: str | None = Field(description="the same for display, e.g. \"73,91%\"")
+    persen_aktif: str | None = Field(description='the same for display, e.g. "73,91%"')
 
 
 class KeragaanOut(BaseModel):
@@ -77,8 +77,7 @@ class AgregatOut(BaseModel):
     status: list[str]
     jenis: str | None
     by: list[str]
-    rows: list[dict[str, Any]] = Field(description="one per group: the dimension values (plus nama_* for wilayah "
-                                                   "codes), then the measures")
+    rows: list[dict[str, Any]] = Field(description="one per group: the dimension values (plus nama_* for wilayah codes), then the measures")
     jumlah: dict[str, Any] = Field(description="the measures over all rows")
 
 
@@ -94,5 +93,6 @@ class EntitasOut(BaseModel):
     periode: str
     wilayah: WilayahRef | None
     periode_ini: JumlahEntitas = Field(description="records of the periode, and the usaha and koperasi they are")
-    semua_periode: JumlahEntitas = Field(description="the same over every periode: a usaha found in two rounds "
-                                                     "is two records and one usaha")
+    semua_periode: JumlahEntitas = Field(
+        description="the same over every periode: a usaha found in two rounds is two records and one usaha"
+    )

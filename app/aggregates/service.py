@@ -1,6 +1,7 @@
 """ODS-style aggregates over records in the chosen states (diterima unless asked otherwise):
 keragaan koperasi, UMKM by skala, and any grouping over the documented dimensions. Their CSV
 and workbook layouts are app.aggregates.export."""
+
 from __future__ import annotations
 
 from app.aggregates import queries
@@ -16,8 +17,12 @@ DEFAULT_STATUS = ["diterima"]
 MAX_BY = 4
 MAX_GROUPS = 10_000
 SKALA_UMKM = ("mikro", "kecil", "menengah")
-WILAYAH_DIMS = {"kode_provinsi": "nama_provinsi", "kode_kabkota": "nama_kabkota",
-                "kode_kecamatan": "nama_kecamatan", "kode_desa": "nama_desa"}
+WILAYAH_DIMS = {
+    "kode_provinsi": "nama_provinsi",
+    "kode_kabkota": "nama_kabkota",
+    "kode_kecamatan": "nama_kecamatan",
+    "kode_desa": "nama_desa",
+}
 
 
 def parse_status(values: list[str] | None) -> list[str]:
@@ -54,9 +59,22 @@ def _uang(v) -> str:
 
 # ---------------------------------------------------------------- keragaan koperasi
 
-_KERAGAAN_SUMS = ("koperasi_jumlah", "koperasi_aktif", "koperasi_tidak_aktif", "anggota_l", "anggota_p", "rat",
-                  "manajer_l", "manajer_p", "karyawan_l", "karyawan_p", "modal_sendiri", "modal_luar",
-                  "volume_usaha", "shu")
+_KERAGAAN_SUMS = (
+    "koperasi_jumlah",
+    "koperasi_aktif",
+    "koperasi_tidak_aktif",
+    "anggota_l",
+    "anggota_p",
+    "rat",
+    "manajer_l",
+    "manajer_p",
+    "karyawan_l",
+    "karyawan_p",
+    "modal_sendiri",
+    "modal_luar",
+    "volume_usaha",
+    "shu",
+)
 UANG_KOPERASI = ("modal_sendiri", "modal_luar", "volume_usaha", "shu")
 
 
@@ -77,13 +95,15 @@ def _add(into: dict, r) -> None:
         into[k] = into.get(k, 0) + int(getattr(r, k))
 
 
-async def keragaan_koperasi(principal: Principal, periode: str, wilayah: str | None,
-                            status: list[str]) -> dict:
+async def keragaan_koperasi(principal: Principal, periode: str, wilayah: str | None, status: list[str]) -> dict:
     level, params, ref = await _area(principal, periode, wilayah)
     if level not in queries.KERAGAAN:
-        raise invalid_field("wilayah", "harus kosong (nasional, baris per provinsi), provinsi (baris per "
-                                       "kabupaten/kota) atau kabupaten/kota (baris per kecamatan): keragaan "
-                                       "koperasi tidak dirinci lebih dalam")
+        raise invalid_field(
+            "wilayah",
+            "harus kosong (nasional, baris per provinsi), provinsi (baris per "
+            "kabupaten/kota) atau kabupaten/kota (baris per kecamatan): keragaan "
+            "koperasi tidak dirinci lebih dalam",
+        )
     params.update(status=status, tahun=int(periode))
     async with replicas.connect() as conn:
         found = (await conn.execute(queries.KERAGAAN[level], params)).all()
@@ -105,16 +125,20 @@ async def keragaan_koperasi(principal: Principal, periode: str, wilayah: str | N
     for kode, t in sorted(per_child.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
         # Koperasi placed above the row level (a kabupaten/kota without kecamatan).
         rows.append(_keragaan_row(len(rows) + 1, kode, "(tanpa kecamatan)" if kode is None else kode, t))
-    return {"periode": periode, "wilayah": ref, "status": status, "rows": rows,
-            "binaan_provinsi": _keragaan_row(None, None, "Binaan Provinsi", binaan["provinsi"]),
-            "binaan_nasional": _keragaan_row(None, None, "Binaan Nasional", binaan["nasional"]),
-            "jumlah": _keragaan_row(None, None, "Jumlah", total)}
+    return {
+        "periode": periode,
+        "wilayah": ref,
+        "status": status,
+        "rows": rows,
+        "binaan_provinsi": _keragaan_row(None, None, "Binaan Provinsi", binaan["provinsi"]),
+        "binaan_nasional": _keragaan_row(None, None, "Binaan Nasional", binaan["nasional"]),
+        "jumlah": _keragaan_row(None, None, "Jumlah", total),
+    }
 
 
 # ---------------------------------------------------------------- UMKM by skala
 
-_UMKM_SUMS = ("jumlah", "modal_usaha", "hasil_penjualan", "aset", "tenaga_kerja_l", "tenaga_kerja_p",
-              "punya_nib", "platform_digital")
+_UMKM_SUMS = ("jumlah", "modal_usaha", "hasil_penjualan", "aset", "tenaga_kerja_l", "tenaga_kerja_p", "punya_nib", "platform_digital")
 _UANG_UMKM = ("modal_usaha", "hasil_penjualan", "aset")
 _NAMA_SKALA = {"mikro": "Usaha Mikro", "kecil": "Usaha Kecil", "menengah": "Usaha Menengah"}
 
@@ -135,13 +159,18 @@ async def umkm(principal: Principal, periode: str, wilayah: str | None, status: 
     zero = dict.fromkeys(_UMKM_SUMS, 0)
     per_skala = {s: dict(found.get(s, zero)) for s in SKALA_UMKM}
     total = {k: sum(int(per_skala[s][k]) for s in SKALA_UMKM) for k in _UMKM_SUMS}
-    return {"periode": periode, "wilayah": ref, "status": status,
-            "rows": [_umkm_row(s, per_skala[s]) for s in SKALA_UMKM],
-            "jumlah": _umkm_row(None, total),
-            "usaha_besar": int(found["besar"]["jumlah"]) if "besar" in found else 0}
+    return {
+        "periode": periode,
+        "wilayah": ref,
+        "status": status,
+        "rows": [_umkm_row(s, per_skala[s]) for s in SKALA_UMKM],
+        "jumlah": _umkm_row(None, total),
+        "usaha_besar": int(found["besar"]["jumlah"]) if "besar" in found else 0,
+    }
 
 
 # ---------------------------------------------------------------- any grouping
+
 
 def parse_by(values: list[str] | None) -> tuple[str, ...]:
     names: list[str] = []
@@ -159,8 +188,9 @@ def parse_by(values: list[str] | None) -> tuple[str, ...]:
     return tuple(names)
 
 
-async def agregat(principal: Principal, periode: str, wilayah: str | None, by: tuple[str, ...],
-                  status: list[str], jenis: str | None) -> dict:
+async def agregat(
+    principal: Principal, periode: str, wilayah: str | None, by: tuple[str, ...], status: list[str], jenis: str | None
+) -> dict:
     level, params, ref = await _area(principal, periode, wilayah)
     params.update(status=status, jenis=jenis or "")
     measures = queries.measures_for(jenis)
@@ -169,8 +199,7 @@ async def agregat(principal: Principal, periode: str, wilayah: str | None, by: t
         found = (await conn.execute(stmt, params)).all()
     groups = [r for r in found if not r.is_total]
     if len(groups) > MAX_GROUPS:
-        raise invalid_field("by", f"menghasilkan lebih dari {MAX_GROUPS} kelompok: pilih dimensi lebih sedikit "
-                                 "atau wilayah lebih kecil")
+        raise invalid_field("by", f"menghasilkan lebih dari {MAX_GROUPS} kelompok: pilih dimensi lebih sedikit atau wilayah lebih kecil")
     index = await get_index()
 
     def measured(r) -> dict:
@@ -188,13 +217,12 @@ async def agregat(principal: Principal, periode: str, wilayah: str | None, by: t
         row.update(measured(r))
         rows.append(row)
     totals = [r for r in found if r.is_total]
-    jumlah = measured(totals[0]) if totals else {name: ("0" if kind == "uang" else 0)
-                                                 for name, (_, kind) in measures.items()}
-    return {"periode": periode, "wilayah": ref, "status": status, "jenis": jenis, "by": list(by),
-            "rows": rows, "jumlah": jumlah}
+    jumlah = measured(totals[0]) if totals else {name: ("0" if kind == "uang" else 0) for name, (_, kind) in measures.items()}
+    return {"periode": periode, "wilayah": ref, "status": status, "jenis": jenis, "by": list(by), "rows": rows, "jumlah": jumlah}
 
 
 # ---------------------------------------------------------------- usaha and koperasi (entities)
+
 
 async def entitas(principal: Principal, periode: str, wilayah: str | None) -> dict:
     """A round counts records, the registry counts usaha: both, for the area."""
@@ -206,8 +234,13 @@ async def entitas(principal: Principal, periode: str, wilayah: str | None) -> di
         def v(jenis: str, kolom: str) -> int:
             r = found.get(jenis)
             return 0 if r is None else int(r._mapping[f"{kolom}_{kapan}"])
-        return {"usaha": v("umkm", "entitas"), "koperasi": v("koperasi", "entitas"),
-                "rekaman_umkm": v("umkm", "rekaman"), "rekaman_koperasi": v("koperasi", "rekaman"),
-                "belum_ditautkan": v("umkm", "belum") + v("koperasi", "belum")}
+
+        return {
+            "usaha": v("umkm", "entitas"),
+            "koperasi": v("koperasi", "entitas"),
+            "rekaman_umkm": v("umkm", "rekaman"),
+            "rekaman_koperasi": v("koperasi", "rekaman"),
+            "belum_ditautkan": v("umkm", "belum") + v("koperasi", "belum"),
+        }
 
     return {"periode": periode, "wilayah": ref, "periode_ini": jumlah("periode"), "semua_periode": jumlah("semua")}

@@ -3,6 +3,7 @@
 One module a command group, each with `register(sub)` (its part of the argparse tree, beside
 the commands it runs) and its `cmd_*` functions; what they share is in app.cli.common. A new
 command goes into its group's module, or a new module registered below."""
+
 from __future__ import annotations
 
 import argparse

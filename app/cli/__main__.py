@@ -1,4 +1,5 @@
 """`python -m app.cli ...`: the same commands as the `kumkm` console script."""
+
 import sys
 
 from app.cli import main

@@ -1,4 +1,5 @@
 """`kumkm apikey create|rotate|revoke|list`: API keys (app.keys)."""
+
 from __future__ import annotations
 
 import sys
@@ -13,18 +14,27 @@ def register(sub) -> None:
     s = k.add_parser("create", help="create a key; the key is the last line printed")
     s.add_argument("--role", required=True, choices=ROLES)
     s.add_argument("--wilayah", help="scope: a provinsi or kabupaten/kota code; none for national")
-    s.add_argument("--name", help="who holds it; never given twice, nor one differing only in case or spaces "
-                                  "(stored trimmed, inner spaces as one); required for enumerators, whose "
-                                  "records are owned by this name (default: the role)")
+    s.add_argument(
+        "--name",
+        help="who holds it; never given twice, nor one differing only in case or spaces "
+        "(stored trimmed, inner spaces as one); required for enumerators, whose "
+        "records are owned by this name (default: the role)",
+    )
     s.add_argument("--pii", action="store_true", help="walidata only: may see personal data unmasked")
     s.add_argument("--expires-days", type=float, help="the key stops working after this many days")
-    s.add_argument("--if-exists", choices=["fail", "rotate"], default="fail",
-                   help="when the name (or one differing only in case or spaces) was given before: fail "
-                        "(default: exit 2, nothing on stdout), or rotate: its holder's next key, when the role, "
-                        "wilayah and pii are theirs (the old key stops at once; safe to run again)")
+    s.add_argument(
+        "--if-exists",
+        choices=["fail", "rotate"],
+        default="fail",
+        help="when the name (or one differing only in case or spaces) was given before: fail "
+        "(default: exit 2, nothing on stdout), or rotate: its holder's next key, when the role, "
+        "wilayah and pii are theirs (the old key stops at once; safe to run again)",
+    )
     s.set_defaults(func=cmd_apikey_create)
-    ref_help = ("key id, or the start of the key as `apikey list` shows it, with or without kumkm_ "
-                "(several matching keys: the candidates are listed, exit 2)")
+    ref_help = (
+        "key id, or the start of the key as `apikey list` shows it, with or without kumkm_ "
+        "(several matching keys: the candidates are listed, exit 2)"
+    )
     s = k.add_parser("rotate", help="replace a key (same name, role, scope); prints the new key last")
     s.add_argument("ref", help=ref_help)
     s.add_argument("--grace-hours", type=float, default=0.0, help="how long the old key keeps working")
@@ -32,8 +42,9 @@ def register(sub) -> None:
     s = k.add_parser("revoke", help="revoke a key by id or prefix")
     s.add_argument("ref", help=ref_help)
     s.set_defaults(func=cmd_apikey_revoke)
-    s = k.add_parser("list", help="list keys (never the secrets): pii, expiry and status "
-                                  "(active, grace until T after a rotation, expired, revoked)")
+    s = k.add_parser(
+        "list", help="list keys (never the secrets): pii, expiry and status (active, grace until T after a rotation, expired, revoked)"
+    )
     s.set_defaults(func=cmd_apikey_list)
 
 
@@ -48,8 +59,7 @@ def cmd_apikey_create(args) -> int:
             expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.expires_days)
         name = args.name or (None if args.role == "enumerator" else args.role)
         async with db.transaction() as conn:
-            return await service.create(conn, name, args.role, args.wilayah, pii=args.pii, expires_at=expires,
-                                        if_exists=args.if_exists)
+            return await service.create(conn, name, args.role, args.wilayah, pii=args.pii, expires_at=expires, if_exists=args.if_exists)
 
     from app.keys.service import normalise_name
 
@@ -63,8 +73,10 @@ def cmd_apikey_create(args) -> int:
     scope = args.wilayah or "nasional"
     name = normalise_name(args.name or args.role)
     if issued.rotated_from is not None:
-        print(f"rotated: key #{issued.id} is the next key of {name!r} (role={args.role} wilayah={scope}); "
-              f"their key #{issued.rotated_from} stopped working, their records stay theirs")
+        print(
+            f"rotated: key #{issued.id} is the next key of {name!r} (role={args.role} wilayah={scope}); "
+            f"their key #{issued.rotated_from} stopped working, their records stay theirs"
+        )
     else:
         print(f"created key #{issued.id} role={args.role} wilayah={scope} name={name}")
     print("store it now: it is shown only once")
@@ -140,7 +152,20 @@ def _keys_table(keys: list[dict]) -> str:
 
         return utc_text(t)[:19] + "Z" if t is not None else "-"
 
-    return table(["id", "prefix", "role", "wilayah", "name", "pii", "expires", "status", "last used"],
-                 [[f"#{k['id']}", f"{k['key_prefix']}…", k["role"], k["kode_wilayah"] or "nasional",
-                   k["name"], "yes" if k["pii"] else "no", when(k["expires_at"]), key_status(k),
-                   when(k["last_used_at"])] for k in keys])
+    return table(
+        ["id", "prefix", "role", "wilayah", "name", "pii", "expires", "status", "last used"],
+        [
+            [
+                f"#{k['id']}",
+                f"{k['key_prefix']}…",
+                k["role"],
+                k["kode_wilayah"] or "nasional",
+                k["name"],
+                "yes" if k["pii"] else "no",
+                when(k["expires_at"]),
+                key_status(k),
+                when(k["last_used_at"]),
+            ]
+            for k in keys
+        ],
+    )

@@ -1,4 +1,5 @@
 """`kumkm citus distribute`: a Citus coordinator as the database (docs/operations.md)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,10 +10,11 @@ from app.infra import citus, db
 
 
 def register(sub) -> None:
-    c = sub.add_parser("citus", help="a Citus coordinator as the database (docs/operations.md)"
-                       ).add_subparsers(dest="sub", required=True)
-    s = c.add_parser("distribute", help="migrate, then distribute the schema by kode_provinsi over the "
-                                        "cluster's workers (ops/citus/distribute.sql; once, idempotent)")
+    c = sub.add_parser("citus", help="a Citus coordinator as the database (docs/operations.md)").add_subparsers(dest="sub", required=True)
+    s = c.add_parser(
+        "distribute",
+        help="migrate, then distribute the schema by kode_provinsi over the cluster's workers (ops/citus/distribute.sql; once, idempotent)",
+    )
     s.set_defaults(func=cmd_citus_distribute)
 
 

@@ -1,6 +1,7 @@
 """What the command groups of `kumkm` share: the repository root, files of personal data
 made private, and the shape of an administrative command (migrate, run one coroutine
 against the database, close the pool)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -42,7 +43,7 @@ def make_private(path: Path) -> None:
 def write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     try:
-        os.fchmod(fd, PRIVATE_FILE)     # a file that was there keeps its mode through O_CREAT
+        os.fchmod(fd, PRIVATE_FILE)  # a file that was there keeps its mode through O_CREAT
         os.write(fd, data)
     finally:
         os.close(fd)
@@ -51,7 +52,7 @@ def write_private(path: Path, data: bytes) -> None:
 def prepare_database() -> str:
     """Resolve (starting the embedded server if needed) and migrate; return the URL."""
     url = db.resolve_url()
-    db.migrate()    # on the server itself when DATABASE_URL is a pooler (db.direct_url)
+    db.migrate()  # on the server itself when DATABASE_URL is a pooler (db.direct_url)
     return url
 
 
@@ -62,7 +63,7 @@ def with_database(make_coro):
 
     async def main():
         try:
-            await citus.detect()     # once, as a served process does at start
+            await citus.detect()  # once, as a served process does at start
             return await make_coro()
         finally:
             await db.dispose_engine()

@@ -1,4 +1,5 @@
 """`kumkm db start|stop|status` (the embedded server of KUMKM_DATA_DIR) and `kumkm migrate`."""
+
 from __future__ import annotations
 
 import sys
@@ -10,20 +11,34 @@ from app.infra import db
 
 
 def register(sub) -> None:
-    d = sub.add_parser("db", help="the embedded database server (KUMKM_DATA_DIR)").add_subparsers(
-        dest="sub", required=True)
-    s = d.add_parser("start", help="run the embedded PostgreSQL without the HTTP service, supervised (restarted "
-                                   "when its postmaster dies), in the foreground until SIGTERM or Ctrl-C; "
-                                   "prints the DATABASE_URL to give the service")
-    s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
-                   help="level of the JSON log lines on stderr (default: info)")
+    d = sub.add_parser("db", help="the embedded database server (KUMKM_DATA_DIR)").add_subparsers(dest="sub", required=True)
+    s = d.add_parser(
+        "start",
+        help="run the embedded PostgreSQL without the HTTP service, supervised (restarted "
+        "when its postmaster dies), in the foreground until SIGTERM or Ctrl-C; "
+        "prints the DATABASE_URL to give the service",
+    )
+    s.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="level of the JSON log lines on stderr (default: info)",
+    )
     s.set_defaults(func=cmd_db_start)
     s = d.add_parser("stop", help="stop the embedded PostgreSQL, e.g. one left running after a kill -9")
     s.set_defaults(func=cmd_db_stop)
-    s = d.add_parser("status", help="whether the embedded PostgreSQL runs, as primary, standby or FENCED old "
-                                    "primary, and its DATABASE_URL (exit 3 when it does not run)")
-    s.add_argument("--wait", type=float, default=0, metavar="SECONDS",
-                   help="wait up to this long for it to accept connections (e.g. right after `db start`)")
+    s = d.add_parser(
+        "status",
+        help="whether the embedded PostgreSQL runs, as primary, standby or FENCED old "
+        "primary, and its DATABASE_URL (exit 3 when it does not run)",
+    )
+    s.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="wait up to this long for it to accept connections (e.g. right after `db start`)",
+    )
     s.set_defaults(func=cmd_db_status)
 
 
@@ -36,8 +51,7 @@ def cmd_db_stop(args) -> int:
     from app.infra import embedded
 
     if settings.database_url:
-        print("error: DATABASE_URL is set; only the embedded server (KUMKM_DATA_DIR) is stopped here",
-              file=sys.stderr)
+        print("error: DATABASE_URL is set; only the embedded server (KUMKM_DATA_DIR) is stopped here", file=sys.stderr)
         return 2
     pgdata = settings.data_dir / "pgdata"
     if not (pgdata / "PG_VERSION").exists():
@@ -61,8 +75,7 @@ def cmd_db_start(args) -> int:
     from app.observability.logs import configure
 
     if settings.database_url:
-        print("error: DATABASE_URL is set; `db start` runs the embedded server of KUMKM_DATA_DIR "
-              "(unset DATABASE_URL)", file=sys.stderr)
+        print("error: DATABASE_URL is set; `db start` runs the embedded server of KUMKM_DATA_DIR (unset DATABASE_URL)", file=sys.stderr)
         return 2
     configure(args.log_level.upper())
     if args.log_level != "debug":
@@ -77,8 +90,11 @@ def cmd_db_start(args) -> int:
     try:
         info = fencing.running(pgdata)
         role = "a standby" if (pgdata / "standby.signal").exists() else "the primary"
-        print(f"embedded PostgreSQL in {pgdata}: running (pid {info.pid}), {role}; restarted when its "
-              "postmaster dies; SIGTERM or Ctrl-C stops it", flush=True)
+        print(
+            f"embedded PostgreSQL in {pgdata}: running (pid {info.pid}), {role}; restarted when its "
+            "postmaster dies; SIGTERM or Ctrl-C stops it",
+            flush=True,
+        )
         why = fencing.fenced(pgdata)
         if why is not None:
             print(fencing.describe_fence(pgdata, why), flush=True)
@@ -109,18 +125,17 @@ def cmd_db_status(args) -> int:
         time.sleep(0.5)
     if s is None:
         why = fencing.fenced(pgdata)
-        print(f"embedded PostgreSQL in {pgdata}: not running"
-              + (f" ({fencing.describe_fence(pgdata, why)})" if why is not None else ""))
+        print(f"embedded PostgreSQL in {pgdata}: not running" + (f" ({fencing.describe_fence(pgdata, why)})" if why is not None else ""))
         return 3
     if s["role"] == "fenced":
-        print(f"embedded PostgreSQL in {pgdata}: running (pid {s['pid']}), an old primary, "
-              f"{fencing.describe_fence(pgdata, s['fence'])}")
+        print(f"embedded PostgreSQL in {pgdata}: running (pid {s['pid']}), an old primary, {fencing.describe_fence(pgdata, s['fence'])}")
     elif s["role"] == "standby":
-        print(f"embedded PostgreSQL in {pgdata}: running (pid {s['pid']}), a standby (receiver "
-              f"{s['receiver']}); `kumkm replica status` says of which primary and how far behind")
+        print(
+            f"embedded PostgreSQL in {pgdata}: running (pid {s['pid']}), a standby (receiver "
+            f"{s['receiver']}); `kumkm replica status` says of which primary and how far behind"
+        )
     else:
-        print(f"embedded PostgreSQL in {pgdata}: running (pid {s['pid']}), the primary, taking writes "
-              f"(timeline {s['timeline']})")
+        print(f"embedded PostgreSQL in {pgdata}: running (pid {s['pid']}), the primary, taking writes (timeline {s['timeline']})")
     print(f"DATABASE_URL={s['url']}")
     return 0
 
@@ -135,8 +150,7 @@ def _server_state(pgdata: Path) -> dict | None:
     try:
         s = standby.describe(pgdata)
         info = fencing.running(pgdata)
-        if info is None or not standby.query(info.socket_dir, info.port or 5432,
-                                             "SELECT 1 FROM pg_database WHERE datname = 'kumkm'"):
+        if info is None or not standby.query(info.socket_dir, info.port or 5432, "SELECT 1 FROM pg_database WHERE datname = 'kumkm'"):
             return None
     except Exception:  # starting, stopping, recovering: not there yet
         return None

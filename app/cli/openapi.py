@@ -1,4 +1,5 @@
 """`kumkm openapi`: the OpenAPI document the app serves, written or checked."""
+
 from __future__ import annotations
 
 import json

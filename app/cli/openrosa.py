@@ -1,4 +1,5 @@
 """`kumkm openrosa qr|xlsform`: ODK Collect / KoboCollect / Enketo (app.openrosa)."""
+
 from __future__ import annotations
 
 import sys
@@ -9,11 +10,9 @@ from app.cli.common import with_database, write_private
 
 def register(sub) -> None:
     o = sub.add_parser("openrosa", help="ODK Collect / KoboCollect / Enketo").add_subparsers(dest="sub", required=True)
-    s = o.add_parser("qr", help="an enumerator key's server URL and ODK Collect's settings QR code "
-                                "(the key is read from standard input)")
+    s = o.add_parser("qr", help="an enumerator key's server URL and ODK Collect's settings QR code (the key is read from standard input)")
     s.add_argument("--url", required=True, help="the service's public base URL, e.g. https://kumkm.example.go.id")
-    s.add_argument("--key", help="the key (prefer standard input: a key on the command line stays in "
-                                 "the shell history)")
+    s.add_argument("--key", help="the key (prefer standard input: a key on the command line stays in the shell history)")
     s.add_argument("--out", help="write the QR code to this .png or .svg file (default: print it here)")
     s.add_argument("--scale", type=int, default=8, help="pixels per module in a PNG")
     s.add_argument("--project", help="project name shown on the phone")
@@ -44,14 +43,15 @@ def cmd_openrosa_qr(args) -> int:
         print("error: the key is unknown, revoked or expired", file=sys.stderr)
         return 1
     if principal.role not in allowed:
-        print(f"error: key #{principal.id} ({principal.name}) has role {principal.role}; "
-              f"OpenRosa takes {', '.join(allowed)} keys", file=sys.stderr)
+        print(
+            f"error: key #{principal.id} ({principal.name}) has role {principal.role}; OpenRosa takes {', '.join(allowed)} keys",
+            file=sys.stderr,
+        )
         return 2
     url = qr.server_url(args.url, key)
     project = args.project or f"PL-KUMKM {principal.kode_wilayah or 'nasional'} ({principal.name})"
     code = qr.make(qr.encode(qr.settings_payload(url, project)))
-    print(f"key #{principal.id} ({principal.name}), role {principal.role}, wilayah "
-          f"{principal.kode_wilayah or 'nasional'}")
+    print(f"key #{principal.id} ({principal.name}), role {principal.role}, wilayah {principal.kode_wilayah or 'nasional'}")
     print(f"server URL (ODK Collect / KoboCollect: Settings > Project > Server; Enketo: formList): {url}")
     if args.out:
         import io
@@ -62,7 +62,7 @@ def cmd_openrosa_qr(args) -> int:
         except ValueError as exc:
             print(f"error: --out {args.out}: {exc} (write a .png or .svg file)", file=sys.stderr)
             return 2
-        write_private(Path(args.out), image.getvalue())   # it holds the key
+        write_private(Path(args.out), image.getvalue())  # it holds the key
         print(f"settings QR code written to {args.out} (as secret as the key: give it to its enumerator only)")
     else:
         code.terminal(compact=True)
@@ -75,6 +75,5 @@ def cmd_openrosa_xlsform(args) -> int:
     out = Path(args.out) if args.out else xlsform.XLSX
     xlsform.write_xlsx(out)
     form = xlsform.convert(out)
-    print(f"wrote {out} from {xlsform.FORM_DIR}/*.csv: form {form.form_id} version {form.version}, "
-          f"XForm {form.hash}")
+    print(f"wrote {out} from {xlsform.FORM_DIR}/*.csv: form {form.form_id} version {form.version}, XForm {form.hash}")
     return 0

@@ -1,5 +1,6 @@
 """`kumkm registry tautkan`: the linker run until its queue is empty (docs/registry.md): the
 migration job for the records accepted before migration 0011."""
+
 from __future__ import annotations
 
 import sys
@@ -10,10 +11,14 @@ from app.infra import citus, db
 
 
 def register(sub) -> None:
-    g = sub.add_parser("registry", help="Basis Data Tunggal: entities of usaha and koperasi (docs/registry.md)"
-                       ).add_subparsers(dest="sub", required=True)
-    s = g.add_parser("tautkan", help="link every queued accepted record to its entity until the queue is empty "
-                                     "(the migration job; resumable, safe beside the live service)")
+    g = sub.add_parser("registry", help="Basis Data Tunggal: entities of usaha and koperasi (docs/registry.md)").add_subparsers(
+        dest="sub", required=True
+    )
+    s = g.add_parser(
+        "tautkan",
+        help="link every queued accepted record to its entity until the queue is empty "
+        "(the migration job; resumable, safe beside the live service)",
+    )
     s.add_argument("--batch", type=int, default=5000, help="records per transaction (default 5000)")
     s.set_defaults(func=cmd_registry_tautkan)
 
@@ -47,6 +52,8 @@ def cmd_registry_tautkan(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     took = time.monotonic() - started
-    print(f"{hasil.diambil} records from the queue in {took:.1f} s: {hasil.ditautkan} linked, {hasil.dibuat} "
-          f"entities created, {hasil.dilepas} links removed, {hasil.kandidat} candidates proposed")
+    print(
+        f"{hasil.diambil} records from the queue in {took:.1f} s: {hasil.ditautkan} linked, {hasil.dibuat} "
+        f"entities created, {hasil.dilepas} links removed, {hasil.kandidat} candidates proposed"
+    )
     return 0

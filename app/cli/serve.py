@@ -1,5 +1,6 @@
 """`kumkm serve`: migrate, then run the HTTP service with uvicorn (and the embedded server's
 supervisor when there is no DATABASE_URL)."""
+
 from __future__ import annotations
 
 import os
@@ -12,27 +13,42 @@ from app.infra import db
 
 
 def register(sub) -> None:
-    s = sub.add_parser("serve", help="run the HTTP service (embedded PostgreSQL unless DATABASE_URL)",
-                       description="Migrate, then serve the API with uvicorn. These are the options it "
-                                   "takes (a chosen subset of uvicorn's; the rest are fixed: uvloop, "
-                                   "httptools, proxy headers, JSON logs).")
-    s.add_argument("--host", default=settings.host,
-                   help="address to listen on (default: KUMKM_HOST or 127.0.0.1; 0.0.0.0 for every "
-                        "interface, which closes /metrics unless KUMKM_METRICS_TOKEN is set)")
-    s.add_argument("--port", type=int, default=settings.port,
-                   help="TCP port (default: KUMKM_PORT or 8000)")
-    s.add_argument("--workers", type=int, default=settings.workers,
-                   help="worker processes, each with its own connection pools (default: KUMKM_WORKERS or 1)")
-    s.add_argument("--reload", action="store_true",
-                   help="for development: restart the service when a file under app/ changes "
-                        "(one process; not with --workers above 1)")
-    s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
-                   help="level of the JSON log lines on stderr (default: info)")
-    s.add_argument("--forwarded-allow-ips",
-                   help="comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto are "
-                        "trusted, or * (default: 127.0.0.1)")
-    s.add_argument("--root-path", default="",
-                   help="the path prefix a reverse proxy serves the API under, e.g. /kumkm (default: none)")
+    s = sub.add_parser(
+        "serve",
+        help="run the HTTP service (embedded PostgreSQL unless DATABASE_URL)",
+        description="Migrate, then serve the API with uvicorn. These are the options it "
+        "takes (a chosen subset of uvicorn's; the rest are fixed: uvloop, "
+        "httptools, proxy headers, JSON logs).",
+    )
+    s.add_argument(
+        "--host",
+        default=settings.host,
+        help="address to listen on (default: KUMKM_HOST or 127.0.0.1; 0.0.0.0 for every "
+        "interface, which closes /metrics unless KUMKM_METRICS_TOKEN is set)",
+    )
+    s.add_argument("--port", type=int, default=settings.port, help="TCP port (default: KUMKM_PORT or 8000)")
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=settings.workers,
+        help="worker processes, each with its own connection pools (default: KUMKM_WORKERS or 1)",
+    )
+    s.add_argument(
+        "--reload",
+        action="store_true",
+        help="for development: restart the service when a file under app/ changes (one process; not with --workers above 1)",
+    )
+    s.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="level of the JSON log lines on stderr (default: info)",
+    )
+    s.add_argument(
+        "--forwarded-allow-ips",
+        help="comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto are trusted, or * (default: 127.0.0.1)",
+    )
+    s.add_argument("--root-path", default="", help="the path prefix a reverse proxy serves the API under, e.g. /kumkm (default: none)")
     s.set_defaults(func=cmd_serve)
 
 
@@ -62,9 +78,13 @@ def cmd_serve(args) -> int:
     embedded_server = not settings.database_url
     url = db.resolve_url()
     _migrate_or_keep_trying()
-    handed = {"DATABASE_URL": url, "KUMKM_SKIP_MIGRATE": "1", "KUMKM_BIND_HOST": args.host,
-              # every worker process configures JSON logging at start-up (see app.main.lifespan)
-              "KUMKM_JSON_LOGS": args.log_level.upper()}
+    handed = {
+        "DATABASE_URL": url,
+        "KUMKM_SKIP_MIGRATE": "1",
+        "KUMKM_BIND_HOST": args.host,
+        # every worker process configures JSON logging at start-up (see app.main.lifespan)
+        "KUMKM_JSON_LOGS": args.log_level.upper(),
+    }
     if args.workers > 1 and not settings.prometheus_multiproc_dir:
         import atexit
         import shutil
@@ -84,12 +104,23 @@ def cmd_serve(args) -> int:
     # normal exit instead.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
-                    reload=args.reload, reload_dirs=[str(ROOT / "app")] if args.reload else None,
-                    log_level=args.log_level, loop="uvloop", **uvicorn_options(),
-                    proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
-                    root_path=args.root_path, access_log=False, log_config=None)
-    except KeyboardInterrupt:    # SIGINT, raised again by uvicorn after its graceful shutdown
+        uvicorn.run(
+            "app.main:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            reload=args.reload,
+            reload_dirs=[str(ROOT / "app")] if args.reload else None,
+            log_level=args.log_level,
+            loop="uvloop",
+            **uvicorn_options(),
+            proxy_headers=True,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            root_path=args.root_path,
+            access_log=False,
+            log_config=None,
+        )
+    except KeyboardInterrupt:  # SIGINT, raised again by uvicorn after its graceful shutdown
         pass
     return 0
 
@@ -120,7 +151,7 @@ def _migrate_or_keep_trying() -> None:
 
     def attempt() -> BaseException | None:
         try:
-            db.migrate()    # on the server itself when DATABASE_URL is a pooler (db.direct_url)
+            db.migrate()  # on the server itself when DATABASE_URL is a pooler (db.direct_url)
         except Exception as exc:
             if fault_kind(exc) is None:
                 raise
@@ -132,8 +163,7 @@ def _migrate_or_keep_trying() -> None:
         log.info("database schema migrated to %s", db.head_revision())
         return
     delay = 0.5
-    log.warning("database not reachable (%s): serving 503 until it is; migrating then. Try 1, "
-                "next in %.1f s", describe(error), delay)
+    log.warning("database not reachable (%s): serving 503 until it is; migrating then. Try 1, next in %.1f s", describe(error), delay)
 
     def keep_trying(delay: float) -> None:
         tries = 1
@@ -143,12 +173,11 @@ def _migrate_or_keep_trying() -> None:
             delay = min(delay * 2, 5.0)
             try:
                 error = attempt()
-            except Exception:     # the migration itself failed: a fault to fix, said loudly
+            except Exception:  # the migration itself failed: a fault to fix, said loudly
                 log.exception("migrating failed; trying again in %.1f s", delay)
                 continue
             if error is None:
-                log.warning("database reachable after %d tries: schema migrated to %s", tries,
-                            db.head_revision())
+                log.warning("database reachable after %d tries: schema migrated to %s", tries, db.head_revision())
                 return
             log.warning("database not reachable (%s): try %d, next in %.1f s", describe(error), tries, delay)
 
@@ -188,6 +217,8 @@ def _say_how_metrics_are_guarded(host: str) -> None:
     elif settings.metrics_public:
         note = f"/metrics is OPEN to anyone who reaches {host} (KUMKM_METRICS_PUBLIC=1)"
     else:
-        note = (f"/metrics is closed: {host} is not loopback and KUMKM_METRICS_TOKEN is not set "
-                "(set it, or KUMKM_METRICS_PUBLIC=1 to open /metrics on purpose)")
+        note = (
+            f"/metrics is closed: {host} is not loopback and KUMKM_METRICS_TOKEN is not set "
+            "(set it, or KUMKM_METRICS_PUBLIC=1 to open /metrics on purpose)"
+        )
     print(f"kumkm: {note}", file=sys.stderr, flush=True)

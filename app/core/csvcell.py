@@ -5,6 +5,7 @@ become a live link, or worse, on a dinas computer. Such text cells are written w
 apostrophe, which spreadsheets show as plain text and `kumkm import` takes off again. Numbers
 stay numbers: a negative amount in Indonesian format (`-1.234.567`, `-12,5%`) is left as it is,
 and typed numbers never pass through here."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """One error shape for every failure: RFC 9457 problem details, with `errors` naming each
 field and its reason so an enumerator app can point at the input to fix."""
+
 from __future__ import annotations
 
 import logging
@@ -43,9 +44,17 @@ class Problem(Exception):
     """An answer other than success. Raise one from a catalog entry (`NOT_FOUND("...")`), so
     the status, title and code of every kind of failure are decided here once."""
 
-    def __init__(self, status: int, title: str, detail: str | None = None, *,
-                 errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None,
-                 code: str | None = None, **extra: Any):
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+        **extra: Any,
+    ):
         self.status = status
         self.title = title
         self.detail = detail
@@ -55,8 +64,7 @@ class Problem(Exception):
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": TYPE_PREFIX + self.code, "code": self.code, "title": self.title,
-                               "status": self.status}
+        out: dict[str, Any] = {"type": TYPE_PREFIX + self.code, "code": self.code, "title": self.title, "status": self.status}
         if self.detail:
             out["detail"] = self.detail
         if self.errors:
@@ -69,13 +77,15 @@ class Problem(Exception):
 class ProblemType:
     """One kind of failure: a stable code clients may branch on, its HTTP status and title.
     Services raise these (or return them in per-item outcomes); routers never pick a status."""
+
     code: str
     status: int
     title: str
     about: str
 
-    def __call__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any) -> Problem:
+    def __call__(
+        self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None, **extra: Any
+    ) -> Problem:
         return Problem(self.status, self.title, detail, errors=errors, headers=headers, code=self.code, **extra)
 
 
@@ -95,37 +105,57 @@ ROLE_FORBIDDEN = _kind("role-forbidden", 403, "Forbidden", "the key's role may n
 OUTSIDE_SCOPE = _kind("outside-scope", 403, "Forbidden", "the wilayah is outside the key's scope")
 FORBIDDEN = _kind("forbidden", 403, "Forbidden", "refused for another reason the detail names")
 NOT_FOUND = _kind("not-found", 404, "Not Found", "no such record, wilayah, version, target or indicator")
-METHOD_NOT_ALLOWED = _kind("method-not-allowed", 405, "Method Not Allowed",
-                           "the path does not serve this HTTP method; the `Allow` header names those it does")
-STATE_CONFLICT = _kind("state-conflict", 409, "Conflict",
-                       "the record is no longer at the version/status the request saw; the body "
-                       "carries current_status and current_version")
-CONTENT_CONFLICT = _kind("content-conflict", 409, "Conflict",
-                         "the submission_id was already stored with different content")
+METHOD_NOT_ALLOWED = _kind(
+    "method-not-allowed", 405, "Method Not Allowed", "the path does not serve this HTTP method; the `Allow` header names those it does"
+)
+STATE_CONFLICT = _kind(
+    "state-conflict",
+    409,
+    "Conflict",
+    "the record is no longer at the version/status the request saw; the body carries current_status and current_version",
+)
+CONTENT_CONFLICT = _kind("content-conflict", 409, "Conflict", "the submission_id was already stored with different content")
 ALREADY_EXISTS = _kind("already-exists", 409, "Conflict", "an item with this key already exists")
 CONFLICT = _kind("conflict", 409, "Conflict", "the request conflicts with what is stored")
 TOO_LARGE = _kind("payload-too-large", 413, "Payload Too Large", "the body or batch exceeds the limit")
-UNSUPPORTED_MEDIA = _kind("unsupported-media-type", 415, "Unsupported Media Type",
-                          "the body is not of the media type the route takes")
+UNSUPPORTED_MEDIA = _kind("unsupported-media-type", 415, "Unsupported Media Type", "the body is not of the media type the route takes")
 INVALID = _kind("invalid-input", 422, "Invalid input", "one or more fields are invalid; `errors` names each")
-ATTACHMENT_REFUSED = _kind("attachment-refused", 422, "Attachment refused",
-                           "an OpenRosa submission carried a file, which the PL-KUMKM form never asks for; "
-                           "nothing was stored (docs/openrosa.md)")
+ATTACHMENT_REFUSED = _kind(
+    "attachment-refused",
+    422,
+    "Attachment refused",
+    "an OpenRosa submission carried a file, which the PL-KUMKM form never asks for; nothing was stored (docs/openrosa.md)",
+)
 TOO_MANY = _kind("too-many-requests", 429, "Too Many Requests", "a limit is reached; wait Retry-After seconds")
 INTERNAL = _kind("internal-error", 500, "Internal Server Error", "a fault of this service (logged)")
-UNAVAILABLE = _kind("database-unavailable", 503, "Service Unavailable",
-                    "the database is busy, away or restarting; wait Retry-After seconds")
-SERVER_BUSY = _kind("server-busy", 503, "Service Unavailable",
-                    "this process is doing as much of this work at once as it allows (e.g. reading "
-                    "OpenRosa submissions, or holding open connections, docs/limits.md); wait "
-                    "Retry-After seconds")
-NO_SPACE = _kind("insufficient-storage", 507, "Insufficient Storage",
-                 "the database server's disk is full; nothing was written")
+UNAVAILABLE = _kind(
+    "database-unavailable", 503, "Service Unavailable", "the database is busy, away or restarting; wait Retry-After seconds"
+)
+SERVER_BUSY = _kind(
+    "server-busy",
+    503,
+    "Service Unavailable",
+    "this process is doing as much of this work at once as it allows (e.g. reading "
+    "OpenRosa submissions, or holding open connections, docs/limits.md); wait "
+    "Retry-After seconds",
+)
+NO_SPACE = _kind("insufficient-storage", 507, "Insufficient Storage", "the database server's disk is full; nothing was written")
 
-_DEFAULT_CODE = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-                 405: "method-not-allowed", 409: "conflict", 413: "payload-too-large",
-                 415: "unsupported-media-type", 422: "invalid-input", 429: "too-many-requests",
-                 500: "internal-error", 503: "database-unavailable", 507: "insufficient-storage"}
+_DEFAULT_CODE = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "invalid-input",
+    429: "too-many-requests",
+    500: "internal-error",
+    503: "database-unavailable",
+    507: "insufficient-storage",
+}
 
 
 def invalid_field(field: str, reason: str) -> Problem:
@@ -142,13 +172,18 @@ def joined(errors: list[dict[str, Any]]) -> str:
 
 def catalog_markdown() -> str:
     """docs/errors.md, generated from the catalog (a test keeps them equal)."""
-    lines = ["# Error catalog", "",
-             "Every error is an RFC 9457 problem-details body (`application/problem+json`) with a",
-             "stable `code` (also in `type` as `urn:kumkm:problem:<code>`), the HTTP `status`, a",
-             "`title`, a `detail` sentence and, for input errors, `errors`: one entry per field with",
-             "its reason. Clients branch on `code`, never on `detail`. Generated from",
-             "`app/core/errors.py` by `python -m app.core.errors > docs/errors.md`.", "",
-             "| code | status | meaning |", "|---|---|---|"]
+    lines = [
+        "# Error catalog",
+        "",
+        "Every error is an RFC 9457 problem-details body (`application/problem+json`) with a",
+        "stable `code` (also in `type` as `urn:kumkm:problem:<code>`), the HTTP `status`, a",
+        "`title`, a `detail` sentence and, for input errors, `errors`: one entry per field with",
+        "its reason. Clients branch on `code`, never on `detail`. Generated from",
+        "`app/core/errors.py` by `python -m app.core.errors > docs/errors.md`.",
+        "",
+        "| code | status | meaning |",
+        "|---|---|---|",
+    ]
     for kind in sorted(CATALOG.values(), key=lambda k: (k.status, k.code)):
         lines.append(f"| `{kind.code}` | {kind.status} | {kind.about} |")
     return "\n".join(lines) + "\n"
@@ -211,8 +246,7 @@ _REASONS: dict[str, str] = {
     "uuid_parsing": "harus UUID, mis. 7b0d6c1e-4a8e-4b55-9a3f-2f1d8e6b9c01",
     "datetime_type": "harus tanggal dan waktu RFC 3339 dengan zona waktu, mis. 2022-06-01T09:30:00+07:00",
     "datetime_parsing": "harus tanggal dan waktu RFC 3339 dengan zona waktu, mis. 2022-06-01T09:30:00+07:00",
-    "datetime_from_date_parsing": "harus tanggal dan waktu RFC 3339 dengan zona waktu, "
-                                  "mis. 2022-06-01T09:30:00+07:00",
+    "datetime_from_date_parsing": "harus tanggal dan waktu RFC 3339 dengan zona waktu, mis. 2022-06-01T09:30:00+07:00",
     "date_type": "harus tanggal YYYY-MM-DD",
     "date_parsing": "harus tanggal YYYY-MM-DD",
     "date_from_datetime_parsing": "harus tanggal YYYY-MM-DD",
@@ -299,7 +333,7 @@ def pydantic_errors(errors: Iterable[Mapping[str, Any]], prefix: tuple[Any, ...]
             msg = str(e.get("msg", ""))
             for lead in ("Value error, ", "Assertion failed, "):
                 if msg.startswith(lead):
-                    msg = msg[len(lead):]
+                    msg = msg[len(lead) :]
             if field != "body" and not msg.startswith(field.rsplit(".", 1)[-1]):
                 msg = f"{field}: {msg}"
         else:
@@ -333,8 +367,7 @@ def install(app: FastAPI) -> None:
             # Starlette's own (an unknown path, a method the path does not serve): its English
             # phrase is already the title; the detail says it in the users' words.
             detail = _HTTP_DETAIL.get(exc.status_code, "permintaan ini tidak dapat dilayani")
-        return problem_response(Problem(exc.status_code, _title(exc.status_code), detail,
-                                        headers=getattr(exc, "headers", None)))
+        return problem_response(Problem(exc.status_code, _title(exc.status_code), detail, headers=getattr(exc, "headers", None)))
 
     from asyncpg import PostgresError
     from asyncpg.exceptions import InterfaceError as DriverInterfaceError
@@ -347,7 +380,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DriverInterfaceError)
     @app.exception_handler(DriverClientError)  # a broken connection's protocol; no primary found
     @app.exception_handler(PoolTimeout)
-    @app.exception_handler(OSError)        # connecting: refused, reset, unreachable
+    @app.exception_handler(OSError)  # connecting: refused, reset, unreachable
     async def _database(request: Request, exc: Exception) -> JSONResponse:
         p = database_problem(exc)
         if p is None:
@@ -370,8 +403,7 @@ def install(app: FastAPI) -> None:
 
 
 _INTERNAL_DETAIL = "terjadi kesalahan tak terduga di layanan ini (sudah dicatat di log)"
-_HTTP_DETAIL = {404: "path ini tidak ada di layanan ini (periksa alamat dan /api/v1)",
-                405: "metode HTTP ini tidak dilayani untuk path ini"}
+_HTTP_DETAIL = {404: "path ini tidak ada di layanan ini (periksa alamat dan /api/v1)", 405: "metode HTTP ini tidak dilayani untuk path ini"}
 
 
 # Who hears of a database fault met while answering a request: app.infra.health registers
@@ -439,10 +471,11 @@ POOL_BUSY = "semua koneksi basis data sedang sibuk; coba lagi sebentar lagi"
 
 class Fault:
     """What a failure of the database means for this process (fault_kind)."""
+
     UNAVAILABLE = "unavailable"  # server gone, refusing, shutting down, in recovery; connection broken
-    READ_ONLY = "read-only"      # the server no longer takes writes: a primary demoted by a failover
-    BUSY = "busy"                # pool exhausted, server out of connections or memory
-    DISK_FULL = "disk-full"      # SQLSTATE 53100
+    READ_ONLY = "read-only"  # the server no longer takes writes: a primary demoted by a failover
+    BUSY = "busy"  # pool exhausted, server out of connections or memory
+    DISK_FULL = "disk-full"  # SQLSTATE 53100
 
 
 def fault_kind(exc: BaseException) -> str | None:
@@ -467,7 +500,7 @@ def fault_kind(exc: BaseException) -> str | None:
         # they are the same: come back later; the log says which.
         if state.startswith(("08", "57P", "28")) or state == "3D000":
             return Fault.UNAVAILABLE
-        if state == "25006":     # read_only_sql_transaction: a standby, or a demoted primary
+        if state == "25006":  # read_only_sql_transaction: a standby, or a demoted primary
             return Fault.READ_ONLY
         if state in ("53300", "53200"):
             return Fault.BUSY
@@ -503,8 +536,7 @@ def database_problem(exc: BaseException) -> Problem | None:
         # asyncpg's refusal to encode an argument (22000) names it only by position, and
         # PostgreSQL's own message names the value: say what it was, never the SQL.
         reason = _first_line(_root(exc)) or "out of range"
-        return INVALID("sebuah nilai di luar rentang yang dapat disimpan atau dihitung registri "
-                       f"(PostgreSQL: {reason})")
+        return INVALID(f"sebuah nilai di luar rentang yang dapat disimpan atau dihitung registri (PostgreSQL: {reason})")
     kind = fault_kind(exc)
     if kind == Fault.BUSY:
         if state is None:
@@ -513,11 +545,9 @@ def database_problem(exc: BaseException) -> Problem | None:
     if kind == Fault.UNAVAILABLE:
         return unavailable()
     if kind == Fault.READ_ONLY:
-        return unavailable("basis data sedang tidak menerima penulisan (mungkin sedang berpindah ke "
-                           "primary baru); coba lagi sebentar lagi")
+        return unavailable("basis data sedang tidak menerima penulisan (mungkin sedang berpindah ke primary baru); coba lagi sebentar lagi")
     if kind == Fault.DISK_FULL:
-        return NO_SPACE("disk server basis data penuh; tidak ada yang ditulis. Coba lagi nanti",
-                        headers={"Retry-After": "60"})
+        return NO_SPACE("disk server basis data penuh; tidak ada yang ditulis. Coba lagi nanti", headers={"Retry-After": "60"})
     return None
 
 

@@ -15,6 +15,7 @@ applies the key's scope itself and never takes the cursor's word for it.
 
 A list that handed out cursors before it had a tag keeps reading them (Keyset's `older`):
 clients keep cursors across releases."""
+
 from __future__ import annotations
 
 import base64
@@ -74,6 +75,7 @@ V = TypeVar("V")
 class KeyField(Generic[V]):
     """One field of a sort key: its text in a cursor and back. `read` raises ValueError for
     any text `show` does not give."""
+
     show: Callable[[V], str]
     read: Callable[[str], V]
 
@@ -97,6 +99,7 @@ def _read_uuid(text: str) -> uuid.UUID:
 
 def int_field(lo: int, hi: int) -> KeyField[int]:
     """A whole number from lo to hi, in decimal."""
+
     def read(text: str) -> int:
         if not _DIGITS.match(text) or not lo <= int(text) <= hi:
             raise ValueError(f"not a whole number from {lo} to {hi}")
@@ -164,5 +167,6 @@ T = TypeVar("T")
 class Page(BaseModel, Generic[T]):
     """One page of a list. A list's page is a subclass (`class AuditPage(Page[AuditEntry])`),
     so its schema keeps the list's own name; it may add fields, or describe these its way."""
+
     items: list[T]
     next_cursor: str | None = Field(None, description="pass as `cursor` for the next page; null at the end")

@@ -1,5 +1,6 @@
 """Query parameter types shared by the routers: values PostgreSQL can store, refused at the
 edge with the parameter's name rather than failing inside the database."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -7,6 +7,7 @@ setting while the service runs: `use()` puts a whole new Settings in its place, 
 callers only, both before the values they change are read: `kumkm serve` at its start
 (app.cli.serve: what it hands its workers) and the tests (override_settings in
 tests/conftest.py)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -221,7 +222,7 @@ def use(new: Settings) -> Settings:
     """Make `new` this process's settings; returns the ones it replaces. For `kumkm serve`'s
     start-up and the tests only (see the module's docstring)."""
     global _current
-    if type(new) is not Settings:     # not isinstance: `settings` itself passes for one, and would loop
+    if type(new) is not Settings:  # not isinstance: `settings` itself passes for one, and would loop
         raise TypeError(f"use() takes a Settings, not {type(new).__name__}")
     before, _current = _current, new
     return before
@@ -230,14 +231,16 @@ def use(new: Settings) -> Settings:
 class _Current:
     """What `settings` is: every attribute read from the Settings use() put in place last, so
     that the modules that imported `settings` at their start all see the same, whole one."""
+
     __slots__ = ()
 
     def __getattribute__(self, name: str) -> Any:
         return getattr(_current, name)
 
     def __setattr__(self, name: str, value: object) -> None:
-        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}: settings are made whole "
-                                              "(app.core.settings.use), never changed one by one")
+        raise dataclasses.FrozenInstanceError(
+            f"cannot assign to field {name!r}: settings are made whole (app.core.settings.use), never changed one by one"
+        )
 
     def __repr__(self) -> str:
         return repr(_current)

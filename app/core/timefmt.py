@@ -6,6 +6,7 @@ walidata line and the feed (PostgreSQL through `SQL_FORMAT`), the snapshot and t
 use it, so a consumer compares the same instant as the same text: a 201 and its replay, a feed
 line and the API's record, an export of today and of yesterday. Fixed width also sorts as
 text in time order."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,16 +31,20 @@ def sql_utc_text(expr: str) -> str:
 
 
 # A response field holding an instant: serialized by utc_text, documented as date-time.
-UtcTime = Annotated[dt.datetime, PlainSerializer(utc_text, return_type=str, when_used="json"),
-                    WithJsonSchema({"type": "string", "format": "date-time",
-                                    "description": "RFC 3339, UTC, six digits of microseconds: "
-                                                   "2022-06-01T02:30:00.000000Z"}, mode="serialization")]
+UtcTime = Annotated[
+    dt.datetime,
+    PlainSerializer(utc_text, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "description": "RFC 3339, UTC, six digits of microseconds: 2022-06-01T02:30:00.000000Z"},
+        mode="serialization",
+    ),
+]
 
 
 def _default(o: Any) -> Any:
     if isinstance(o, dt.datetime):
         return utc_text(o)
-    return str(o)      # Decimal (exact amounts as text), and anything else orjson leaves out
+    return str(o)  # Decimal (exact amounts as text), and anything else orjson leaves out
 
 
 def dumps(obj: Any) -> bytes:

@@ -5,6 +5,7 @@ JavaScript) and the browser then calls the same /api/v1 endpoints with the key t
 so scope and roles are enforced exactly as for any other client. Only the periode list, which
 is not sensitive and has no API of its own, is rendered into the page. The skeleton, base
 stylesheet and key/API script are the page kit's (app/web/pages)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ Values are `Decimal` from the request to the database (numeric) and back: a floa
 0,03 into 0.0299999... and LKjIP tables already suffer from wrong arithmetic. Divisions run in
 a context of 40 significant digits, far beyond anything printed; rounding happens only when a
 number is shown (half-up, i.e. half away from zero, to 2 decimals)."""
+
 from __future__ import annotations
 
 import decimal

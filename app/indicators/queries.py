@@ -4,6 +4,7 @@ Registry-computed realisasi is built from a fixed vocabulary of aggregate fragme
 (`UKURAN`), chosen by name from the formula table; the only values that reach the statement
 come through bind parameters, and the column aliases and parameter names are generated here.
 Nothing a client sends is ever placed into SQL text."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,17 +20,16 @@ from sqlalchemy.sql.elements import TextClause
 class Ukuran:
     nama: str
     keterangan: str
-    satuan: str                 # unit | rupiah | orang
-    sql: str                    # aggregate over alias `s` (records) or `e` (entities); parameters are binds
+    satuan: str  # unit | rupiah | orang
+    sql: str  # aggregate over alias `s` (records) or `e` (entities); parameters are binds
     parameter: tuple[str, ...] = ()
-    sumber: str = "rekaman"     # rekaman: records of the periode; entitas: entities across t-1 and t
+    sumber: str = "rekaman"  # rekaman: records of the periode; entitas: entities across t-1 and t
 
     @property
     def jenis(self) -> str | None:
         """The record kind the term reads, when only one (lets a query use the koperasi index)."""
         a = "e" if self.sumber == "entitas" else "s"
-        return ("koperasi" if f"{a}.jenis = 'koperasi'" in self.sql
-                else "umkm" if f"{a}.jenis = 'umkm'" in self.sql else None)
+        return "koperasi" if f"{a}.jenis = 'koperasi'" in self.sql else "umkm" if f"{a}.jenis = 'umkm'" in self.sql else None
 
     @property
     def hitungan(self) -> bool:
@@ -50,77 +50,145 @@ _BELUM_PERNAH = (
     "AND s0.status = 'diterima' WHERE t0.id_kumkm = e.id_kumkm AND t0.periode < e.periode)"
 )
 # The field named by a bind value, never by SQL text: a CASE over the fixed choices.
-_KOLOM = ("CASE {k} WHEN 'punya_nib' THEN {a}punya_nib WHEN 'izin_usaha' THEN {a}izin_usaha "
-          "WHEN 'platform_digital' THEN {a}platform_digital END")
+_KOLOM = (
+    "CASE {k} WHEN 'punya_nib' THEN {a}punya_nib WHEN 'izin_usaha' THEN {a}izin_usaha WHEN 'platform_digital' THEN {a}platform_digital END"
+)
 
-UKURAN: dict[str, Ukuran] = {u.nama: u for u in (
-    Ukuran("diterima", "records diterima (UMKM and koperasi)", "unit", "count(*)"),
-    Ukuran("koperasi", "koperasi", "unit", f"count(*) FILTER (WHERE {_KOP})"),
-    Ukuran("koperasi_aktif", "koperasi aktif", "unit", f"count(*) FILTER (WHERE {_KOP} AND s.aktif)"),
-    Ukuran("koperasi_tidak_aktif", "koperasi tidak aktif", "unit",
-           f"count(*) FILTER (WHERE {_KOP} AND s.aktif IS FALSE)"),
-    Ukuran("koperasi_rat", "koperasi whose last RAT was held in the periode's year (+ rat_selisih_tahun) "
-                           "or later", "unit",
-           f"count(*) FILTER (WHERE {_KOP} AND s.tahun_rat_terakhir >= "
-           "CAST(s.periode AS integer) + {rat_selisih_tahun})", ("rat_selisih_tahun",)),
-    Ukuran("koperasi_nik", "koperasi with a Nomor Induk Koperasi", "unit",
-           f"count(*) FILTER (WHERE {_KOP} AND s.punya_nik_koperasi)"),
-    Ukuran("koperasi_anggota", "anggota koperasi (L + P)", "orang",
-           f"sum(COALESCE(s.anggota_l, 0) + COALESCE(s.anggota_p, 0)) FILTER (WHERE {_KOP})"),
-    Ukuran("koperasi_modal_sendiri", "modal sendiri koperasi", "rupiah",
-           f"sum(s.modal_sendiri) FILTER (WHERE {_KOP})"),
-    Ukuran("koperasi_modal_luar", "modal luar koperasi", "rupiah", f"sum(s.modal_luar) FILTER (WHERE {_KOP})"),
-    Ukuran("koperasi_modal", "modal koperasi (sendiri + luar)", "rupiah",
-           f"sum(COALESCE(s.modal_sendiri, 0) + COALESCE(s.modal_luar, 0)) FILTER (WHERE {_KOP})"),
-    Ukuran("koperasi_volume_usaha", "volume usaha koperasi", "rupiah",
-           f"sum(s.volume_usaha) FILTER (WHERE {_KOP})"),
-    Ukuran("koperasi_shu", "SHU koperasi", "rupiah", f"sum(s.shu) FILTER (WHERE {_KOP})"),
-    Ukuran("umkm", "UMKM of the chosen skala", "unit", f"count(*) FILTER (WHERE {_UMKM})", ("skala",)),
-    Ukuran("umkm_nib", "UMKM of the chosen skala with an NIB", "unit",
-           f"count(*) FILTER (WHERE {_UMKM} AND s.punya_nib)", ("skala",)),
-    Ukuran("umkm_digital", "UMKM of the chosen skala using a digital platform", "unit",
-           f"count(*) FILTER (WHERE {_UMKM} AND s.platform_digital)", ("skala",)),
-    Ukuran("umkm_izin_usaha", "UMKM of the chosen skala with an izin usaha", "unit",
-           f"count(*) FILTER (WHERE {_UMKM} AND s.izin_usaha)", ("skala",)),
-    Ukuran("umkm_tenaga_kerja", "tenaga kerja UMKM (L + P)", "orang",
-           f"sum(COALESCE(s.tenaga_kerja_l, 0) + COALESCE(s.tenaga_kerja_p, 0)) FILTER (WHERE {_UMKM})",
-           ("skala",)),
-    Ukuran("umkm_modal", "modal usaha UMKM", "rupiah", f"sum(s.modal_usaha) FILTER (WHERE {_UMKM})",
-           ("skala",)),
-    Ukuran("umkm_omzet", "hasil penjualan tahunan UMKM", "rupiah",
-           f"sum(s.hasil_penjualan) FILTER (WHERE {_UMKM})", ("skala",)),
-    # Entity terms (docs/registry.md, "Indicators from entities"): an entity's state in a periode
-    # is its latest decided linked record of that periode; `e` pairs that state in t with t-1.
-    Ukuran("umkm_naik_kelas", "UMKM entities whose skala usaha in the periode is above their skala in the "
-                              "periode before (mikro->kecil, kecil->menengah, mikro->menengah)", "unit",
-           f"count(*) FILTER (WHERE {_E_UMKM} AND {_RANK.format('e.skala')} > {_RANK.format('e.skala_lalu')})",
-           sumber="entitas"),
-    Ukuran("umkm_kecil_ditemukan", "UMKM entities kecil in the periode before that have a record in the periode",
-           "unit", f"count(*) FILTER (WHERE {_E_UMKM} AND e.ada AND e.skala_lalu = 'kecil')", sumber="entitas"),
-    Ukuran("umkm_kecil_naik_kelas", "UMKM entities kecil in the periode before and menengah in the periode",
-           "unit", f"count(*) FILTER (WHERE {_E_UMKM} AND e.skala_lalu = 'kecil' AND e.skala = 'menengah')",
-           sumber="entitas"),
-    Ukuran("koperasi_modal_kenaikan", "koperasi entities with modal (sendiri + luar) in the periode and the one "
-                                      "before: the sum of their modal in the periode minus the periode before",
-           "rupiah", f"sum(e.modal - e.modal_lalu) FILTER (WHERE {_E_KOP_MODAL})", sumber="entitas"),
-    Ukuran("koperasi_modal_tahun_lalu", "koperasi entities with modal (sendiri + luar) in the periode and the one "
-                                        "before: the sum of their modal in the periode before", "rupiah",
-           f"sum(e.modal_lalu) FILTER (WHERE {_E_KOP_MODAL})", sumber="entitas"),
-    Ukuran("usaha_baru", "UMKM entities with a record in the periode and none in any periode before", "unit",
-           f"count(*) FILTER (WHERE {_E_UMKM} AND e.ada AND {_BELUM_PERNAH})", sumber="entitas"),
-    Ukuran("usaha_tidak_ditemukan", "UMKM entities with a record in the periode before and none in the periode",
-           "unit", f"count(*) FILTER (WHERE {_E_UMKM} AND e.ada_lalu AND NOT e.ada)", sumber="entitas"),
-    Ukuran("koperasi_baru", "koperasi entities with a record in the periode and none in any periode before",
-           "unit", f"count(*) FILTER (WHERE {_E_KOP} AND e.ada AND {_BELUM_PERNAH})", sumber="entitas"),
-    Ukuran("koperasi_tidak_ditemukan", "koperasi entities with a record in the periode before and none in the "
-                                       "periode", "unit",
-           f"count(*) FILTER (WHERE {_E_KOP} AND e.ada_lalu AND NOT e.ada)", sumber="entitas"),
-    Ukuran("umkm_meningkat", "UMKM entities whose field `kolom` (punya_nib, izin_usaha, platform_digital) was "
-                             "false in the periode before and is true in the periode", "unit",
-           f"count(*) FILTER (WHERE {_E_UMKM} AND {_KOLOM.format(a='e.', k='{kolom}')} IS TRUE "
-           f"AND {_KOLOM.format(a='e.lalu_', k='{kolom}')} IS FALSE)",
-           ("kolom",), sumber="entitas"),
-)}
+UKURAN: dict[str, Ukuran] = {
+    u.nama: u
+    for u in (
+        Ukuran("diterima", "records diterima (UMKM and koperasi)", "unit", "count(*)"),
+        Ukuran("koperasi", "koperasi", "unit", f"count(*) FILTER (WHERE {_KOP})"),
+        Ukuran("koperasi_aktif", "koperasi aktif", "unit", f"count(*) FILTER (WHERE {_KOP} AND s.aktif)"),
+        Ukuran("koperasi_tidak_aktif", "koperasi tidak aktif", "unit", f"count(*) FILTER (WHERE {_KOP} AND s.aktif IS FALSE)"),
+        Ukuran(
+            "koperasi_rat",
+            "koperasi whose last RAT was held in the periode's year (+ rat_selisih_tahun) or later",
+            "unit",
+            f"count(*) FILTER (WHERE {_KOP} AND s.tahun_rat_terakhir >= CAST(s.periode AS integer) + {{rat_selisih_tahun}})",
+            ("rat_selisih_tahun",),
+        ),
+        Ukuran("koperasi_nik", "koperasi with a Nomor Induk Koperasi", "unit", f"count(*) FILTER (WHERE {_KOP} AND s.punya_nik_koperasi)"),
+        Ukuran(
+            "koperasi_anggota",
+            "anggota koperasi (L + P)",
+            "orang",
+            f"sum(COALESCE(s.anggota_l, 0) + COALESCE(s.anggota_p, 0)) FILTER (WHERE {_KOP})",
+        ),
+        Ukuran("koperasi_modal_sendiri", "modal sendiri koperasi", "rupiah", f"sum(s.modal_sendiri) FILTER (WHERE {_KOP})"),
+        Ukuran("koperasi_modal_luar", "modal luar koperasi", "rupiah", f"sum(s.modal_luar) FILTER (WHERE {_KOP})"),
+        Ukuran(
+            "koperasi_modal",
+            "modal koperasi (sendiri + luar)",
+            "rupiah",
+            f"sum(COALESCE(s.modal_sendiri, 0) + COALESCE(s.modal_luar, 0)) FILTER (WHERE {_KOP})",
+        ),
+        Ukuran("koperasi_volume_usaha", "volume usaha koperasi", "rupiah", f"sum(s.volume_usaha) FILTER (WHERE {_KOP})"),
+        Ukuran("koperasi_shu", "SHU koperasi", "rupiah", f"sum(s.shu) FILTER (WHERE {_KOP})"),
+        Ukuran("umkm", "UMKM of the chosen skala", "unit", f"count(*) FILTER (WHERE {_UMKM})", ("skala",)),
+        Ukuran("umkm_nib", "UMKM of the chosen skala with an NIB", "unit", f"count(*) FILTER (WHERE {_UMKM} AND s.punya_nib)", ("skala",)),
+        Ukuran(
+            "umkm_digital",
+            "UMKM of the chosen skala using a digital platform",
+            "unit",
+            f"count(*) FILTER (WHERE {_UMKM} AND s.platform_digital)",
+            ("skala",),
+        ),
+        Ukuran(
+            "umkm_izin_usaha",
+            "UMKM of the chosen skala with an izin usaha",
+            "unit",
+            f"count(*) FILTER (WHERE {_UMKM} AND s.izin_usaha)",
+            ("skala",),
+        ),
+        Ukuran(
+            "umkm_tenaga_kerja",
+            "tenaga kerja UMKM (L + P)",
+            "orang",
+            f"sum(COALESCE(s.tenaga_kerja_l, 0) + COALESCE(s.tenaga_kerja_p, 0)) FILTER (WHERE {_UMKM})",
+            ("skala",),
+        ),
+        Ukuran("umkm_modal", "modal usaha UMKM", "rupiah", f"sum(s.modal_usaha) FILTER (WHERE {_UMKM})", ("skala",)),
+        Ukuran("umkm_omzet", "hasil penjualan tahunan UMKM", "rupiah", f"sum(s.hasil_penjualan) FILTER (WHERE {_UMKM})", ("skala",)),
+        # Entity terms (docs/registry.md, "Indicators from entities"): an entity's state in a periode
+        # is its latest decided linked record of that periode; `e` pairs that state in t with t-1.
+        Ukuran(
+            "umkm_naik_kelas",
+            "UMKM entities whose skala usaha in the periode is above their skala in the "
+            "periode before (mikro->kecil, kecil->menengah, mikro->menengah)",
+            "unit",
+            f"count(*) FILTER (WHERE {_E_UMKM} AND {_RANK.format('e.skala')} > {_RANK.format('e.skala_lalu')})",
+            sumber="entitas",
+        ),
+        Ukuran(
+            "umkm_kecil_ditemukan",
+            "UMKM entities kecil in the periode before that have a record in the periode",
+            "unit",
+            f"count(*) FILTER (WHERE {_E_UMKM} AND e.ada AND e.skala_lalu = 'kecil')",
+            sumber="entitas",
+        ),
+        Ukuran(
+            "umkm_kecil_naik_kelas",
+            "UMKM entities kecil in the periode before and menengah in the periode",
+            "unit",
+            f"count(*) FILTER (WHERE {_E_UMKM} AND e.skala_lalu = 'kecil' AND e.skala = 'menengah')",
+            sumber="entitas",
+        ),
+        Ukuran(
+            "koperasi_modal_kenaikan",
+            "koperasi entities with modal (sendiri + luar) in the periode and the one "
+            "before: the sum of their modal in the periode minus the periode before",
+            "rupiah",
+            f"sum(e.modal - e.modal_lalu) FILTER (WHERE {_E_KOP_MODAL})",
+            sumber="entitas",
+        ),
+        Ukuran(
+            "koperasi_modal_tahun_lalu",
+            "koperasi entities with modal (sendiri + luar) in the periode and the one before: the sum of their modal in the periode before",
+            "rupiah",
+            f"sum(e.modal_lalu) FILTER (WHERE {_E_KOP_MODAL})",
+            sumber="entitas",
+        ),
+        Ukuran(
+            "usaha_baru",
+            "UMKM entities with a record in the periode and none in any periode before",
+            "unit",
+            f"count(*) FILTER (WHERE {_E_UMKM} AND e.ada AND {_BELUM_PERNAH})",
+            sumber="entitas",
+        ),
+        Ukuran(
+            "usaha_tidak_ditemukan",
+            "UMKM entities with a record in the periode before and none in the periode",
+            "unit",
+            f"count(*) FILTER (WHERE {_E_UMKM} AND e.ada_lalu AND NOT e.ada)",
+            sumber="entitas",
+        ),
+        Ukuran(
+            "koperasi_baru",
+            "koperasi entities with a record in the periode and none in any periode before",
+            "unit",
+            f"count(*) FILTER (WHERE {_E_KOP} AND e.ada AND {_BELUM_PERNAH})",
+            sumber="entitas",
+        ),
+        Ukuran(
+            "koperasi_tidak_ditemukan",
+            "koperasi entities with a record in the periode before and none in the periode",
+            "unit",
+            f"count(*) FILTER (WHERE {_E_KOP} AND e.ada_lalu AND NOT e.ada)",
+            sumber="entitas",
+        ),
+        Ukuran(
+            "umkm_meningkat",
+            "UMKM entities whose field `kolom` (punya_nib, izin_usaha, platform_digital) was "
+            "false in the periode before and is true in the periode",
+            "unit",
+            f"count(*) FILTER (WHERE {_E_UMKM} AND {_KOLOM.format(a='e.', k='{kolom}')} IS TRUE "
+            f"AND {_KOLOM.format(a='e.lalu_', k='{kolom}')} IS FALSE)",
+            ("kolom",),
+            sumber="entitas",
+        ),
+    )
+}
 
 # The fields a dinas may define its own naik kelas from (`umkm_meningkat`): yes/no answers of
 # the UMKM record that can change between rounds.
@@ -188,10 +256,14 @@ def entitas_statement(level: str, kolom: list[tuple[str, dict]]) -> tuple[TextCl
     jenis_filter = _JENIS_FILTER[one]
     cols, binds = _columns(kolom)
     record_filter, pair_filter = _ENTITAS_WILAYAH[level]
-    dalam = "" if level == "nasional" else f"""
+    dalam = (
+        ""
+        if level == "nasional"
+        else f"""
           AND t.id_kumkm IN (
               SELECT t1.id_kumkm FROM submissions s JOIN kumkm_tautan t1 ON t1.submission_id = s.submission_id
               WHERE s.status = 'diterima' AND s.periode = ANY(CAST(:semua AS text[])) {record_filter} {jenis_filter})"""
+    )
     sql = f"""
     WITH r AS (
         SELECT DISTINCT ON (t.id_kumkm, t.periode)
@@ -215,7 +287,7 @@ def entitas_statement(level: str, kolom: list[tuple[str, dict]]) -> tuple[TextCl
                kini.platform_digital, lalu.platform_digital AS lalu_platform_digital
         FROM r kini FULL JOIN r lalu ON lalu.id_kumkm = kini.id_kumkm AND lalu.periode_berikut = kini.periode
     )
-    SELECT e.periode, {', '.join(cols) if cols else 'count(*) AS k_'}, {_VERSI} FROM e
+    SELECT e.periode, {", ".join(cols) if cols else "count(*) AS k_"}, {_VERSI} FROM e
     WHERE e.periode = ANY(CAST(:periodes AS text[])) {pair_filter}
     GROUP BY e.periode
     """
@@ -228,12 +300,12 @@ def entitas_statement(level: str, kolom: list[tuple[str, dict]]) -> tuple[TextCl
 # grows (nothing resets it), so a database emptied and filled again never repeats a token.
 # A result is kept only when no transaction was in progress as it was computed (`tenang`):
 # then every id a later commit can add is above the maxima read.
-_VERSI = ("(SELECT max(id) FROM kumkm_peristiwa) AS versi_peristiwa, (SELECT max(id) FROM changes) AS versi_changes, "
-          "(SELECT last_value FROM kumkm_nomor) AS versi_nomor, "
-          "NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot())) AS tenang")
-ENTITAS_VERSI = text(
-    "SELECT (SELECT max(id) FROM kumkm_peristiwa), (SELECT max(id) FROM changes), (SELECT last_value FROM kumkm_nomor)"
+_VERSI = (
+    "(SELECT max(id) FROM kumkm_peristiwa) AS versi_peristiwa, (SELECT max(id) FROM changes) AS versi_changes, "
+    "(SELECT last_value FROM kumkm_nomor) AS versi_nomor, "
+    "NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot())) AS tenang"
 )
+ENTITAS_VERSI = text("SELECT (SELECT max(id) FROM kumkm_peristiwa), (SELECT max(id) FROM changes), (SELECT last_value FROM kumkm_nomor)")
 
 
 TARGET_PENDATAAN_IN_FORCE = text(
@@ -418,9 +490,7 @@ PREDIKAT_SKALA_TERBARU = text(
     ORDER BY kode_wilayah, id DESC
     """
 )
-PREDIKAT_BAND = text(
-    "SELECT batas_bawah, predikat FROM predikat_skala_band WHERE skala_id = :id ORDER BY urutan"
-)
+PREDIKAT_BAND = text("SELECT batas_bawah, predikat FROM predikat_skala_band WHERE skala_id = :id ORDER BY urutan")
 PREDIKAT_SKALA_INSERT = text(
     """
     INSERT INTO predikat_skala (kode_wilayah, nama, dihapus, dibuat_oleh)

@@ -60,18 +60,25 @@ async def list_formula(principal: CanReadIndikator) -> dict:
     return formulas.katalog()
 
 
-@router.get("/capaian", response_model=schemas.Lkjip, responses=REPORT_RESPONSES,
-            summary="LKjIP table: target, realisasi, capaian and predikat per sasaran and indikator")
+@router.get(
+    "/capaian",
+    response_model=schemas.Lkjip,
+    responses=REPORT_RESPONSES,
+    summary="LKjIP table: target, realisasi, capaian and predikat per sasaran and indikator",
+)
 async def capaian(
     principal: CanReadIndikator,
     tahun: int = Query(ge=2000, le=2100),
-    wilayah: str | None = Query(None, description="`nasional`, a provinsi or kabkota; default: the key's "
-                                                  "wilayah (nasional for keys without one)"),
-    pemilik: str | None = Query(None, description="only the indicators of this owner (the wilayah or an "
-                                                  "ancestor); default: all that apply"),
+    wilayah: str | None = Query(
+        None, description="`nasional`, a provinsi or kabkota; default: the key's wilayah (nasional for keys without one)"
+    ),
+    pemilik: str | None = Query(
+        None, description="only the indicators of this owner (the wilayah or an ancestor); default: all that apply"
+    ),
     sebelumnya: int = Query(2, ge=0, le=10, description="how many previous years to show"),
-    as_of: dt.date | None = Query(None, description="date of the pendataan targets in force (capaian "
-                                                    "pendataan formula); default today (WIB)"),
+    as_of: dt.date | None = Query(
+        None, description="date of the pendataan targets in force (capaian pendataan formula); default today (WIB)"
+    ),
     format: ReportFormat = Query("json", description=FORMAT_DESCRIPTION),
 ):
     doc = await service.lkjip(principal, tahun, wilayah, sebelumnya, pemilik, as_of)
@@ -79,21 +86,25 @@ async def capaian(
     return await report_response(format, name, doc, csv=export.lkjip_csv, xlsx=export.lkjip_xlsx)
 
 
-@router.get("/predikat/{kode_wilayah}", response_model=schemas.PredikatOut,
-            summary="The predikat scale in force for a wilayah")
+@router.get("/predikat/{kode_wilayah}", response_model=schemas.PredikatOut, summary="The predikat scale in force for a wilayah")
 async def get_predikat(*, kode_wilayah: str = _wilayah(), principal: CanReadIndikator):
     return await service.get_predikat(principal, kode_wilayah)
 
 
-@router.put("/predikat/{kode_wilayah}", response_model=schemas.PredikatOut,
-            summary="Set a wilayah's own predikat scale (applies to it and the wilayah under it)")
-async def put_predikat(*, body: schemas.PredikatIn, conn: UnitOfWork, kode_wilayah: str = _wilayah(),
-                       principal: CanWriteIndikator):
+@router.put(
+    "/predikat/{kode_wilayah}",
+    response_model=schemas.PredikatOut,
+    summary="Set a wilayah's own predikat scale (applies to it and the wilayah under it)",
+)
+async def put_predikat(*, body: schemas.PredikatIn, conn: UnitOfWork, kode_wilayah: str = _wilayah(), principal: CanWriteIndikator):
     return await service.put_predikat(conn, principal, kode_wilayah, body)
 
 
-@router.delete("/predikat/{kode_wilayah}", response_model=schemas.PredikatOut,
-               summary="Drop a wilayah's own scale: the inherited one applies again (history kept)")
+@router.delete(
+    "/predikat/{kode_wilayah}",
+    response_model=schemas.PredikatOut,
+    summary="Drop a wilayah's own scale: the inherited one applies again (history kept)",
+)
 async def delete_predikat(*, conn: UnitOfWork, kode_wilayah: str = _wilayah(), principal: CanWriteIndikator):
     return await service.delete_predikat(conn, principal, kode_wilayah)
 
@@ -109,8 +120,7 @@ async def create_tujuan(body: schemas.TujuanIn, conn: UnitOfWork, principal: Can
 
 
 @router.patch("/tujuan/{tujuan_id}", response_model=schemas.Tujuan)
-async def patch_tujuan(*, tujuan_id: int = _id(), body: schemas.TujuanPatch, conn: UnitOfWork,
-                       principal: CanWriteIndikator):
+async def patch_tujuan(*, tujuan_id: int = _id(), body: schemas.TujuanPatch, conn: UnitOfWork, principal: CanWriteIndikator):
     return await service.patch_tujuan(conn, principal, tujuan_id, body)
 
 
@@ -125,14 +135,14 @@ async def create_sasaran(body: schemas.SasaranIn, conn: UnitOfWork, principal: C
 
 
 @router.patch("/sasaran/{sasaran_id}", response_model=schemas.Sasaran)
-async def patch_sasaran(*, sasaran_id: int = _id(), body: schemas.SasaranPatch, conn: UnitOfWork,
-                        principal: CanWriteIndikator):
+async def patch_sasaran(*, sasaran_id: int = _id(), body: schemas.SasaranPatch, conn: UnitOfWork, principal: CanWriteIndikator):
     return await service.patch_sasaran(conn, principal, sasaran_id, body)
 
 
 @router.get("", response_model=schemas.IndikatorList)
-async def list_indikator(principal: CanReadIndikator, pemilik: str | None = None,
-                         sasaran_id: int | None = Query(None, ge=1, le=schemas.BIGINT_MAX)):
+async def list_indikator(
+    principal: CanReadIndikator, pemilik: str | None = None, sasaran_id: int | None = Query(None, ge=1, le=schemas.BIGINT_MAX)
+):
     return {"items": await service.list_indikator(principal, pemilik, sasaran_id)}
 
 
@@ -147,39 +157,71 @@ async def get_indikator(*, indikator_id: int = _id(), principal: CanReadIndikato
 
 
 @router.patch("/{indikator_id}", response_model=schemas.Indikator)
-async def patch_indikator(*, indikator_id: int = _id(), body: schemas.IndikatorPatch, conn: UnitOfWork,
-                          principal: CanWriteIndikator):
+async def patch_indikator(*, indikator_id: int = _id(), body: schemas.IndikatorPatch, conn: UnitOfWork, principal: CanWriteIndikator):
     return await service.patch_indikator(conn, principal, indikator_id, body)
 
 
-@router.get("/{indikator_id}/target/{kode_wilayah}", response_model=schemas.TargetList,
-            summary="Targets of a wilayah per year, each with its revisions")
-async def get_targets(*, indikator_id: int = _id(), kode_wilayah: str = _wilayah(),
-                      tahun: int | None = Query(None, ge=2000, le=2100),
-                      principal: CanReadIndikator):
+@router.get(
+    "/{indikator_id}/target/{kode_wilayah}",
+    response_model=schemas.TargetList,
+    summary="Targets of a wilayah per year, each with its revisions",
+)
+async def get_targets(
+    *,
+    indikator_id: int = _id(),
+    kode_wilayah: str = _wilayah(),
+    tahun: int | None = Query(None, ge=2000, le=2100),
+    principal: CanReadIndikator,
+):
     return await service.get_targets(principal, indikator_id, kode_wilayah, tahun)
 
 
-@router.put("/{indikator_id}/target/{kode_wilayah}/{tahun}", response_model=schemas.TargetTahun,
-            summary="Set or revise a yearly target (the previous value stays in the history)")
-async def put_target(*, indikator_id: int = _id(), body: schemas.IndikatorTargetIn, conn: UnitOfWork,
-                     kode_wilayah: str = _wilayah(), tahun: int = _tahun(),
-                     principal: CanWriteIndikator):
+@router.put(
+    "/{indikator_id}/target/{kode_wilayah}/{tahun}",
+    response_model=schemas.TargetTahun,
+    summary="Set or revise a yearly target (the previous value stays in the history)",
+)
+async def put_target(
+    *,
+    indikator_id: int = _id(),
+    body: schemas.IndikatorTargetIn,
+    conn: UnitOfWork,
+    kode_wilayah: str = _wilayah(),
+    tahun: int = _tahun(),
+    principal: CanWriteIndikator,
+):
     return await service.put_target(conn, principal, indikator_id, kode_wilayah, tahun, body)
 
 
-@router.get("/{indikator_id}/realisasi/{kode_wilayah}/{tahun}", response_model=schemas.Realisasi,
-            summary="Realisasi: the entered value with its history, or computed now from the registry")
-async def get_realisasi(*, indikator_id: int = _id(), kode_wilayah: str = _wilayah(), tahun: int = _tahun(),
-                        as_of: dt.date | None = Query(None, description="date of the pendataan target "
-                                                                        "in force; default today (WIB)"),
-                        principal: CanReadIndikator):
+@router.get(
+    "/{indikator_id}/realisasi/{kode_wilayah}/{tahun}",
+    response_model=schemas.Realisasi,
+    summary="Realisasi: the entered value with its history, or computed now from the registry",
+)
+async def get_realisasi(
+    *,
+    indikator_id: int = _id(),
+    kode_wilayah: str = _wilayah(),
+    tahun: int = _tahun(),
+    as_of: dt.date | None = Query(None, description="date of the pendataan target in force; default today (WIB)"),
+    principal: CanReadIndikator,
+):
     return await service.get_realisasi(principal, indikator_id, kode_wilayah, tahun, as_of)
 
 
-@router.put("/{indikator_id}/realisasi/{kode_wilayah}/{tahun}", response_model=schemas.Realisasi,
-            responses={409: {"description": "the indicator is computed from the registry"}},
-            summary="Enter or revise a realisasi with its source (the previous value stays in the history)")
-async def put_realisasi(*, indikator_id: int = _id(), body: schemas.RealisasiIn, conn: UnitOfWork,
-                        kode_wilayah: str = _wilayah(), tahun: int = _tahun(), principal: CanWriteIndikator):
+@router.put(
+    "/{indikator_id}/realisasi/{kode_wilayah}/{tahun}",
+    response_model=schemas.Realisasi,
+    responses={409: {"description": "the indicator is computed from the registry"}},
+    summary="Enter or revise a realisasi with its source (the previous value stays in the history)",
+)
+async def put_realisasi(
+    *,
+    indikator_id: int = _id(),
+    body: schemas.RealisasiIn,
+    conn: UnitOfWork,
+    kode_wilayah: str = _wilayah(),
+    tahun: int = _tahun(),
+    principal: CanWriteIndikator,
+):
     return await service.put_realisasi(conn, principal, indikator_id, kode_wilayah, tahun, body)

@@ -1,6 +1,7 @@
 """Request and response shapes of /api/v1/indikator. Numbers travel as decimal strings in
 responses (never JSON floats); requests may send a number or a decimal string, and JSON
 numbers are parsed straight into Decimal (see `router.DecimalRoute`)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,8 +37,9 @@ def _after_nilai(v: Decimal) -> Decimal:
     return v
 
 
-Nilai = Annotated[Decimal, BeforeValidator(_before_nilai), AfterValidator(_after_nilai),
-                  Field(json_schema_extra={"examples": ["7.34", 88.9]})]
+Nilai = Annotated[
+    Decimal, BeforeValidator(_before_nilai), AfterValidator(_after_nilai), Field(json_schema_extra={"examples": ["7.34", 88.9]})
+]
 
 Teks = Annotated[str, Field(min_length=1, max_length=500)]
 BIGINT_MAX = 2**63 - 1
@@ -67,8 +69,7 @@ class Tujuan(BaseModel):
     nama: str
     dibuat_pada: UtcTime
     diperbarui_pada: UtcTime
-    diubah_pada: UtcTime = Field(deprecated=True, description="the same as diperbarui_pada; the old name, "
-                                                               "answered until the next release")
+    diubah_pada: UtcTime = Field(deprecated=True, description="the same as diperbarui_pada; the old name, answered until the next release")
 
 
 class SasaranIn(_In):
@@ -92,8 +93,7 @@ class Sasaran(BaseModel):
     nama: str
     dibuat_pada: UtcTime
     diperbarui_pada: UtcTime
-    diubah_pada: UtcTime = Field(deprecated=True, description="the same as diperbarui_pada; the old name, "
-                                                               "answered until the next release")
+    diubah_pada: UtcTime = Field(deprecated=True, description="the same as diperbarui_pada; the old name, answered until the next release")
 
 
 class IndikatorIn(_In):
@@ -102,14 +102,11 @@ class IndikatorIn(_In):
     nama: Teks
     jenis: Literal["iku", "ikk", "lainnya"] = "iku"
     sasaran_id: Id
-    satuan: SATUAN | None = Field(None, description="required for manual indicators; for registry "
-                                                    "ones it defaults to the formula's unit")
+    satuan: SATUAN | None = Field(None, description="required for manual indicators; for registry ones it defaults to the formula's unit")
     polaritas: POLARITAS
-    level: LEVEL | None = Field(None, description="level of the wilayah it is reported at; "
-                                                  "defaults to the owner's level")
+    level: LEVEL | None = Field(None, description="level of the wilayah it is reported at; defaults to the owner's level")
     sumber: Literal["manual", "registry"]
-    formula: str | None = Field(None, description="with sumber=registry: a formula of "
-                                                  "GET /api/v1/indikator/formula")
+    formula: str | None = Field(None, description="with sumber=registry: a formula of GET /api/v1/indikator/formula")
     parameter: dict[str, Any] = Field(default_factory=dict)
     renstra_mulai: int = Field(ge=2000, le=2100)
     renstra_akhir: int = Field(ge=2000, le=2100)
@@ -126,8 +123,7 @@ class IndikatorPatch(_In):
     parameter: dict[str, Any] | None = None
     renstra_mulai: int | None = Field(None, ge=2000, le=2100)
     renstra_akhir: int | None = Field(None, ge=2000, le=2100)
-    aktif: bool | None = Field(None, description="false retires the indicator from LKjIP tables; "
-                                                 "its targets and realisasi stay")
+    aktif: bool | None = Field(None, description="false retires the indicator from LKjIP tables; its targets and realisasi stay")
 
 
 class Indikator(BaseModel):
@@ -149,8 +145,7 @@ class Indikator(BaseModel):
     dibuat_oleh: str
     dibuat_pada: UtcTime
     diperbarui_pada: UtcTime
-    diubah_pada: UtcTime = Field(deprecated=True, description="the same as diperbarui_pada; the old name, "
-                                                               "answered until the next release")
+    diubah_pada: UtcTime = Field(deprecated=True, description="the same as diperbarui_pada; the old name, answered until the next release")
 
 
 class IndikatorList(BaseModel):
@@ -213,15 +208,13 @@ class Realisasi(BaseModel):
     sumber: Literal["manual", "registry"]
     nilai: str | None = Field(description="entered: the latest revision; registry: computed now")
     nilai_sumber: str | None = Field(None, description="the source given with the entered value")
-    komponen: dict[str, Any] | None = Field(None, description="registry: the terms of the formula "
-                                                              "per periode")
+    komponen: dict[str, Any] | None = Field(None, description="registry: the terms of the formula per periode")
     riwayat: list[RealisasiRevisi] = Field(default_factory=list, description="newest first")
 
 
 class Band(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    batas_bawah: Nilai | None = Field(description="lowest capaian (percent) of the band; null for "
-                                                  "the catch-all lowest band")
+    batas_bawah: Nilai | None = Field(description="lowest capaian (percent) of the band; null for the catch-all lowest band")
     predikat: Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -237,16 +230,14 @@ class BandOut(BaseModel):
 
 class PredikatOut(BaseModel):
     kode_wilayah: str
-    berlaku_dari: str = Field(description="the wilayah whose scale applies, or `bawaan` for "
-                                          "Permendagri 86/2017")
+    berlaku_dari: str = Field(description="the wilayah whose scale applies, or `bawaan` for Permendagri 86/2017")
     nama: str | None
     bands: list[BandOut]
 
 
 class Capaian(BaseModel):
     capaian_persen: str | None = Field(description="exact (40 significant digits), in percent")
-    capaian_persen_bulat: str | None = Field(description="half-up to 2 decimals; the predikat is "
-                                                         "decided on this value")
+    capaian_persen_bulat: str | None = Field(description="half-up to 2 decimals; the predikat is decided on this value")
     predikat: str | None
 
 

@@ -9,6 +9,7 @@ A restore copies the newest base backup finished before the target into a new da
 replays archived WAL up to the target time (or to the end of the archive), promotes, and
 stops: the directory is then an ordinary KUMKM_DATA_DIR for `kumkm serve`. A server of one's
 own (DATABASE_URL) is backed up with its own tooling; docs/operations.md says how."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,8 +43,8 @@ class BackupError(Exception):
 @dataclass(frozen=True)
 class Enabled:
     command: str
-    changed: tuple[str, ...]    # the settings that were not as wanted
-    restarted: bool             # archive_mode (or wal_level) needed a restart of the server
+    changed: tuple[str, ...]  # the settings that were not as wanted
+    restarted: bool  # archive_mode (or wal_level) needed a restart of the server
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,7 @@ def _run(args: list[str], *, timeout: float = 3600, as_server: bool = True) -> s
     user = _system_user() if as_server else None
     done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, user=user)
     if done.returncode != 0:
-        raise BackupError(f"{Path(args[0]).name} failed ({done.returncode}): "
-                          f"{(done.stderr or done.stdout).strip()[-2000:]}")
+        raise BackupError(f"{Path(args[0]).name} failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
     return done.stdout
 
 
@@ -105,7 +105,7 @@ def _server_user(pgdata: Path) -> str:
     try:
         if proc is not None:
             return str(proc.username())
-    except Exception:   # psutil may not name a user it cannot look up
+    except Exception:  # psutil may not name a user it cannot look up
         pass
     return _system_user() or getpass.getuser()
 
@@ -127,7 +127,8 @@ def _check_server_writes(socket_dir: str, pgdata: Path, wal: Path) -> None:
             f"the database server runs as OS user {_server_user(pgdata)!r}, which cannot write the "
             f"backup directory {wal} ({said.group(1).strip() if said else exc}): WAL archiving there "
             f"would fail. Give {_server_user(pgdata)!r} write access to it and search (x) access to "
-            f"every directory above it, or choose another directory") from None
+            f"every directory above it, or choose another directory"
+        ) from None
     finally:
         try:
             probe.unlink(missing_ok=True)
@@ -144,8 +145,9 @@ def _socket(pgdata: Path) -> str:
 
 
 def _psql(socket_dir: str, sql: str, database: str = "postgres") -> str:
-    return _run([_bin("psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", socket_dir, "-U", "postgres",
-                 "-d", database, "-c", sql], as_server=False).strip()
+    return _run(
+        [_bin("psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", socket_dir, "-U", "postgres", "-d", database, "-c", sql], as_server=False
+    ).strip()
 
 
 def archive_command(wal_dir: Path) -> str:
@@ -156,8 +158,19 @@ def archive_command(wal_dir: Path) -> str:
 
 
 # What a size or time setting's number is in, by the unit pg_settings names (its base unit).
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_000.0, "d": 86_400_000.0,
-          "B": 1.0, "kB": 1024.0, "MB": 1024.0 ** 2, "GB": 1024.0 ** 3, "TB": 1024.0 ** 4}
+_UNITS = {
+    "us": 0.001,
+    "ms": 1.0,
+    "s": 1000.0,
+    "min": 60_000.0,
+    "h": 3_600_000.0,
+    "d": 86_400_000.0,
+    "B": 1.0,
+    "kB": 1024.0,
+    "MB": 1024.0**2,
+    "GB": 1024.0**3,
+    "TB": 1024.0**4,
+}
 
 
 def _amount(text: str) -> tuple[float, str]:
@@ -184,17 +197,22 @@ def same_setting(row: dict[str, Any], wanted: str) -> bool:
             number = number * _UNITS[suffix] / (per * _UNITS[base])
         return abs(float(setting) - number) < 1e-9 * max(1.0, abs(number))
     if vartype == "bool":
+
         def truth(v: str) -> bool:
             return v.strip().lower() in ("on", "true", "yes", "1")
+
         return truth(setting) == truth(wanted)
     return bool(setting == wanted)
 
 
 def _settings(socket_dir: str, names: list[str]) -> dict[str, dict[str, Any]]:
     listed = ", ".join("'" + n + "'" for n in names)
-    doc = _psql(socket_dir, "SELECT json_object_agg(name, json_build_object('setting', setting, 'unit', unit, "
-                            "'vartype', vartype, 'context', context, 'pending_restart', pending_restart)) "
-                            f"FROM pg_settings WHERE name IN ({listed})")
+    doc = _psql(
+        socket_dir,
+        "SELECT json_object_agg(name, json_build_object('setting', setting, 'unit', unit, "
+        "'vartype', vartype, 'context', context, 'pending_restart', pending_restart)) "
+        f"FROM pg_settings WHERE name IN ({listed})",
+    )
     return dict(json.loads(doc))
 
 
@@ -211,12 +229,12 @@ def enable(pgdata: Path, backup_dir: Path) -> Enabled:
     command = archive_command(wal)
     wanted = {"archive_mode": "on", "archive_command": command, "archive_timeout": ARCHIVE_TIMEOUT}
     current = _settings(socket_dir, [*wanted, "wal_level"])
-    if current["wal_level"]["setting"] == "minimal":     # archiving needs replica or more
+    if current["wal_level"]["setting"] == "minimal":  # archiving needs replica or more
         wanted["wal_level"] = "replica"
     differ = [k for k, v in wanted.items() if not same_setting(current[k], v)]
     # a value already in force but another waiting in postgresql.auto.conf for the next restart
     pending = [k for k in wanted if k not in differ and current[k]["pending_restart"]]
-    for k in differ + pending:     # one at a time: ALTER SYSTEM runs in no transaction block
+    for k in differ + pending:  # one at a time: ALTER SYSTEM runs in no transaction block
         _psql(socket_dir, f"ALTER SYSTEM SET {k} = '{wanted[k].replace(chr(39), chr(39) * 2)}'")
     restart = any(current[k]["context"] == "postmaster" for k in differ)
     if restart:
@@ -226,15 +244,18 @@ def enable(pgdata: Path, backup_dir: Path) -> Enabled:
             raise BackupError(str(exc)) from None
     elif differ:
         _psql(socket_dir, "SELECT pg_reload_conf()")
-    deadline = time.monotonic() + 30     # a reload reaches new sessions within moments
+    deadline = time.monotonic() + 30  # a reload reaches new sessions within moments
     while True:
         now = _settings(socket_dir, list(wanted))
         wrong = [k for k, v in wanted.items() if not same_setting(now[k], v)]
         if not wrong:
             break
         if time.monotonic() > deadline:
-            raise BackupError("the server did not take " + ", ".join(
-                f"{k} = {wanted[k]!r} (it has {now[k]['setting']!r})" for k in wrong) + f"; see {pgdata / 'log'}")
+            raise BackupError(
+                "the server did not take "
+                + ", ".join(f"{k} = {wanted[k]!r} (it has {now[k]['setting']!r})" for k in wrong)
+                + f"; see {pgdata / 'log'}"
+            )
         time.sleep(0.1)
     return Enabled(command, tuple(differ), restart)
 
@@ -252,8 +273,7 @@ def check(pgdata: Path, backup_dir: Path, timeout: float = 60) -> str:
     # since the last switch (a quiet server, e.g. right after `kumkm backup base`, which ends
     # with one) it closes nothing and returns the start of the current, empty segment. The
     # byte before it is, either way, in the last segment holding anything: the one to wait for.
-    switch = ("SELECT pg_walfile_name(lsn - 1), (pg_walfile_name_offset(lsn)).file_offset = 0 "
-              "FROM pg_switch_wal() AS lsn")
+    switch = "SELECT pg_walfile_name(lsn - 1), (pg_walfile_name_offset(lsn)).file_offset = 0 FROM pg_switch_wal() AS lsn"
     segment, idle = _psql(socket_dir, switch).split("|")
     if idle == "t" and not _archived_or_pending(socket_dir, wal, segment):
         # That segment was closed before archiving went into this directory (or was on at all)
@@ -264,10 +284,13 @@ def check(pgdata: Path, backup_dir: Path, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     while not (wal / segment).exists():
         if time.monotonic() > deadline:
-            failed = _psql(socket_dir, "SELECT coalesce(last_failed_wal, '') || ' ' || "
-                                       "coalesce(last_failed_time::text, '') FROM pg_stat_archiver")
-            raise BackupError(f"WAL segment {segment} was not archived within {timeout:g} s "
-                              f"(last failure: {failed.strip() or 'none'}); see the server log in {pgdata}")
+            failed = _psql(
+                socket_dir, "SELECT coalesce(last_failed_wal, '') || ' ' || coalesce(last_failed_time::text, '') FROM pg_stat_archiver"
+            )
+            raise BackupError(
+                f"WAL segment {segment} was not archived within {timeout:g} s "
+                f"(last failure: {failed.strip() or 'none'}); see the server log in {pgdata}"
+            )
         time.sleep(0.1)
     return segment
 
@@ -276,7 +299,7 @@ def _archived_or_pending(socket_dir: str, wal: Path, segment: str) -> bool:
     if (wal / segment).exists():
         return True
     ready = _psql(socket_dir, f"SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name = '{segment}.ready'")
-    return ready != "0" or (wal / segment).exists()    # the archiver may have just finished it
+    return ready != "0" or (wal / segment).exists()  # the archiver may have just finished it
 
 
 def base(pgdata: Path, backup_dir: Path) -> BaseBackup:
@@ -291,15 +314,33 @@ def base(pgdata: Path, backup_dir: Path) -> BaseBackup:
         raise BackupError(f"a base backup named {name} exists already; try again in a second")
     # -X stream: the backup carries the WAL that makes it consistent, so it restores even
     # without the archive; fast checkpoint: start now rather than at the next checkpoint.
-    _run([_bin("pg_basebackup"), "-h", socket_dir, "-U", "postgres", "-D", str(partial), "-Fp",
-          "-X", "stream", "-c", "fast", "-l", f"kumkm {name}", "--no-password"])
+    _run(
+        [
+            _bin("pg_basebackup"),
+            "-h",
+            socket_dir,
+            "-U",
+            "postgres",
+            "-D",
+            str(partial),
+            "-Fp",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "-l",
+            f"kumkm {name}",
+            "--no-password",
+        ]
+    )
     _run([_bin("pg_verifybackup"), "-q", str(partial)])
     label = (partial / "backup_label").read_text()
     start_wal = label.split("(file ", 1)[1].split(")", 1)[0]
     finished = dt.datetime.now(dt.UTC)
     size = sum(p.stat().st_size for p in partial.rglob("*") if p.is_file())
-    (partial / META).write_text(json.dumps({"started": started.isoformat(), "finished": finished.isoformat(),
-                                            "start_wal": start_wal, "bytes": size}))
+    (partial / META).write_text(
+        json.dumps({"started": started.isoformat(), "finished": finished.isoformat(), "start_wal": start_wal, "bytes": size})
+    )
     partial.rename(base_dir / name)
     return BaseBackup(name, base_dir / name, started, finished, start_wal, size)
 
@@ -311,8 +352,11 @@ def list_backups(backup_dir: Path) -> list[BaseBackup]:
         meta = d / META
         if d.is_dir() and meta.exists():
             m = json.loads(meta.read_text())
-            out.append(BaseBackup(d.name, d, dt.datetime.fromisoformat(m["started"]),
-                                  dt.datetime.fromisoformat(m["finished"]), m["start_wal"], m["bytes"]))
+            out.append(
+                BaseBackup(
+                    d.name, d, dt.datetime.fromisoformat(m["started"]), dt.datetime.fromisoformat(m["finished"]), m["start_wal"], m["bytes"]
+                )
+            )
     return out
 
 
@@ -329,7 +373,7 @@ def prune(backup_dir: Path, keep: int) -> tuple[list[str], int]:
     drop = backups[:-keep] if len(backups) > keep else []
     for b in drop:
         shutil.rmtree(b.path)
-    kept = backups[len(drop):]
+    kept = backups[len(drop) :]
     before = len(list((Path(backup_dir) / "wal").iterdir())) if (Path(backup_dir) / "wal").exists() else 0
     if kept:
         _run([_bin("pg_archivecleanup"), str(Path(backup_dir) / "wal"), kept[0].start_wal])
@@ -337,8 +381,7 @@ def prune(backup_dir: Path, keep: int) -> tuple[list[str], int]:
     return [b.name for b in drop], before - after
 
 
-def restore(backup_dir: Path, into: Path, target_time: dt.datetime | None,
-            timeout: float = 3600) -> tuple[BaseBackup, str]:
+def restore(backup_dir: Path, into: Path, target_time: dt.datetime | None, timeout: float = 3600) -> tuple[BaseBackup, str]:
     """A new data directory `into`/pgdata recovered to `target_time` (every transaction
     committed at or before it, none after), or to the end of the archive when None. Returns
     the base backup used and the server's last words on where recovery stopped."""
@@ -346,8 +389,9 @@ def restore(backup_dir: Path, into: Path, target_time: dt.datetime | None,
     usable = [b for b in backups if target_time is None or b.finished <= target_time]
     if not usable:
         first = backups[0].finished.isoformat() if backups else "none"
-        raise BackupError(f"no base backup finished before {target_time.isoformat() if target_time else 'now'} "
-                          f"(first one finished: {first})")
+        raise BackupError(
+            f"no base backup finished before {target_time.isoformat() if target_time else 'now'} (first one finished: {first})"
+        )
     chosen = usable[-1]
     pgdata = Path(into).expanduser().resolve() / "pgdata"
     if pgdata.exists():
@@ -355,14 +399,17 @@ def restore(backup_dir: Path, into: Path, target_time: dt.datetime | None,
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(chosen.path, pgdata, ignore=shutil.ignore_patterns(META, *embedded.NOT_COPIED))
     auto = pgdata / "postgresql.auto.conf"
-    kept_settings = [line for line in auto.read_text().splitlines()
-                     if not line.startswith(("archive_mode", "archive_command", "archive_timeout"))]
+    kept_settings = [
+        line for line in auto.read_text().splitlines() if not line.startswith(("archive_mode", "archive_command", "archive_timeout"))
+    ]
     wal = Path(backup_dir).expanduser().resolve() / "wal"
-    recovery = [f"restore_command = 'cp {shlex.quote(str(wal))}/%f %p'",
-                "recovery_target_action = 'promote'",
-                # the restored copy does not archive into the archive it came from; `kumkm
-                # backup enable` on it when it becomes the primary
-                "archive_mode = 'off'"]
+    recovery = [
+        f"restore_command = 'cp {shlex.quote(str(wal))}/%f %p'",
+        "recovery_target_action = 'promote'",
+        # the restored copy does not archive into the archive it came from; `kumkm
+        # backup enable` on it when it becomes the primary
+        "archive_mode = 'off'",
+    ]
     if target_time is not None:
         recovery.append(f"recovery_target_time = '{target_time.isoformat()}'")
     else:
@@ -384,8 +431,10 @@ def _recover(pgdata: Path, timeout: float) -> str:
     log = pgdata / "log"
     try:
         try:
-            _run([_bin("pg_ctl"), "-D", str(pgdata), "-l", str(log), "-w", "-t", str(int(timeout)),
-                  "-o", f'-h "" -k {sock}', "start"], timeout=timeout + 30)
+            _run(
+                [_bin("pg_ctl"), "-D", str(pgdata), "-l", str(log), "-w", "-t", str(int(timeout)), "-o", f'-h "" -k {sock}', "start"],
+                timeout=timeout + 30,
+            )
         except BackupError as exc:
             raise BackupError(f"recovery failed: {_tail(log)}") from exc
         deadline = time.monotonic() + timeout
@@ -397,7 +446,7 @@ def _recover(pgdata: Path, timeout: float) -> str:
     finally:
         shutil.rmtree(sock, ignore_errors=True)
     lines = log.read_text(errors="replace").splitlines()
-    for mark in ("recovery stopping", "redo done"):   # where the target stopped it, else the end
+    for mark in ("recovery stopping", "redo done"):  # where the target stopped it, else the end
         said = [line.split("LOG:", 1)[-1].strip() for line in lines if mark in line]
         if said:
             return said[-1]

@@ -7,6 +7,7 @@ Whether the database is such a coordinator is found out once per process, when i
 request: `enabled()` then answers from memory. The domains keep one set of SQL each; where a
 statement must differ on the distributed schema, its Citus form sits beside the single-server
 one in the domain's queries.py, saying why, and the service picks it by `enabled()`."""
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,7 @@ _enabled = False
 # The extension, and whether the record tables are distributed yet (pg_dist_partition exists
 # only with the extension, so it is asked about separately).
 _HAS_EXTENSION = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"
-_DISTRIBUTED = ("SELECT EXISTS (SELECT 1 FROM pg_dist_partition "
-                "WHERE logicalrelid = to_regclass('public.submissions'))")
+_DISTRIBUTED = "SELECT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = to_regclass('public.submissions'))"
 
 
 class NotDistributed(RuntimeError):
@@ -61,8 +61,9 @@ async def detect() -> bool:
     async with db.driver() as conn:
         found = await state(conn)
     if found == "installed":
-        raise NotDistributed("the citus extension is installed but the schema is not distributed: "
-                             "run `kumkm citus distribute` (docs/operations.md)")
+        raise NotDistributed(
+            "the citus extension is installed but the schema is not distributed: run `kumkm citus distribute` (docs/operations.md)"
+        )
     set_enabled(found == "distributed")
     return _enabled
 
@@ -76,8 +77,9 @@ async def distribute(url: str) -> str:
     try:
         found = await state(conn)
         if found == "none":
-            raise RuntimeError("the database has no citus extension: this is not a Citus coordinator "
-                               "(CREATE EXTENSION citus, and add the workers, first)")
+            raise RuntimeError(
+                "the database has no citus extension: this is not a Citus coordinator (CREATE EXTENSION citus, and add the workers, first)"
+            )
         if found == "distributed":
             return "already distributed"
         if not DISTRIBUTE_SQL.exists():
@@ -111,7 +113,7 @@ def statements(script: str) -> list[str]:
             while j >= 0 and script.startswith("''", j):
                 j = script.find("'", j + 2)
             j = n - 1 if j < 0 else j
-            buf.append(script[i:j + 1])
+            buf.append(script[i : j + 1])
             i = j + 1
             continue
         if c == "$":
@@ -135,4 +137,3 @@ def statements(script: str) -> list[str]:
     if text:
         out.append(text)
     return out
-

@@ -1,5 +1,6 @@
 """Database plumbing: one async engine per process, resolved from DATABASE_URL or the
 embedded server, and the schema brought to head by Alembic only."""
+
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +42,7 @@ def normalize_url(url: str) -> str:
     the primary), on every new connection."""
     for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://", "postgresql+psycopg2://"):
         if url.startswith(prefix):
-            url = "postgresql+asyncpg://" + url[len(prefix):]
+            url = "postgresql+asyncpg://" + url[len(prefix) :]
             break
     return _multi_host(url)
 
@@ -101,8 +102,9 @@ def set_url(url: str) -> None:
     _engine = _stream_engine = None
 
 
-async def connect_each_host(*args: Any, host: Any = None, port: Any = None, timeout: float = 60,
-                            target_session_attrs: str | None = None, **kwargs: Any) -> Any:
+async def connect_each_host(
+    *args: Any, host: Any = None, port: Any = None, timeout: float = 60, target_session_attrs: str | None = None, **kwargs: Any
+) -> Any:
     """asyncpg.connect, with libpq's meaning of a multi-host URL's connect timeout: each host
     gets it in turn. asyncpg counts it across the whole list, so a first host that hangs
     (a frozen node after a failover, rather than one that refuses) used all of it and the
@@ -111,24 +113,23 @@ async def connect_each_host(*args: Any, host: Any = None, port: Any = None, time
     import asyncpg
 
     if not isinstance(host, list) or len(host) < 2:
-        return await asyncpg.connect(*args, host=host, port=port, timeout=timeout,
-                                     target_session_attrs=target_session_attrs, **kwargs)
+        return await asyncpg.connect(*args, host=host, port=port, timeout=timeout, target_session_attrs=target_session_attrs, **kwargs)
     ports = port if isinstance(port, list) else [port] * len(host)
     passes = ["standby", "any"] if target_session_attrs == "prefer-standby" else [target_session_attrs]
     failure: Exception | None = None
     for attrs in passes:
         for h, p in zip(host, ports, strict=True):
             try:
-                return await asyncpg.connect(*args, host=h, port=p, timeout=timeout,
-                                             target_session_attrs=attrs, **kwargs)
-            except Exception as exc:    # refused, timed out, not the kind of server asked for
+                return await asyncpg.connect(*args, host=h, port=p, timeout=timeout, target_session_attrs=attrs, **kwargs)
+            except Exception as exc:  # refused, timed out, not the kind of server asked for
                 failure = exc
     assert failure is not None
     raise failure
 
 
-def make_engine(url: str, *, pool_size: int, application_name: str, pre_ping: bool = False,
-                connect_timeout: float | None = None, **connect_args: Any) -> AsyncEngine:
+def make_engine(
+    url: str, *, pool_size: int, application_name: str, pre_ping: bool = False, connect_timeout: float | None = None, **connect_args: Any
+) -> AsyncEngine:
     """Every engine of this process is made here, so that each one handles a database that
     goes away the same way (watch_faults): the request pool, the streams' pool, the replicas'
     pools (app.infra.replicas, which ping at checkout and connect with a shorter timeout), and
@@ -144,9 +145,12 @@ def make_engine(url: str, *, pool_size: int, application_name: str, pre_ping: bo
         # asyncpg caches prepared statements per connection; the hot statements are few.
         # `timeout` bounds connecting to each host (connect_each_host): a server that does not
         # answer makes a 503 after it, not a request hanging for asyncpg's 60 s.
-        connect_args={"server_settings": {"application_name": application_name},
-                      "timeout": connect_timeout or settings.connect_timeout,
-                      "async_creator_fn": connect_each_host, **connect_args},
+        connect_args={
+            "server_settings": {"application_name": application_name},
+            "timeout": connect_timeout or settings.connect_timeout,
+            "async_creator_fn": connect_each_host,
+            **connect_args,
+        },
     )
     watch_faults(engine)
     return engine
@@ -159,10 +163,14 @@ def get_engine() -> AsyncEngine:
     (CommitUnconfirmed)."""
     global _engine
     if _engine is None:
-        _engine = make_engine(resolve_url(), pool_size=settings.pool_size, application_name="kumkm",
-                              # asyncpg caches prepared statements per connection (the hot
-                              # statements are few), except behind a transaction pooler
-                              **_pooler_args())
+        _engine = make_engine(
+            resolve_url(),
+            pool_size=settings.pool_size,
+            application_name="kumkm",
+            # asyncpg caches prepared statements per connection (the hot
+            # statements are few), except behind a transaction pooler
+            **_pooler_args(),
+        )
         event.listen(_engine.sync_engine, "connect", _hear_cut_commits)
     return _engine
 
@@ -178,8 +186,7 @@ def get_stream_engine() -> AsyncEngine:
     path keeps every one of its connections."""
     global _stream_engine
     if _stream_engine is None:
-        _stream_engine = make_engine(direct_url(), pool_size=settings.streams_max * STREAM_CONNECTIONS,
-                                     application_name="kumkm-stream")
+        _stream_engine = make_engine(direct_url(), pool_size=settings.streams_max * STREAM_CONNECTIONS, application_name="kumkm-stream")
     return _stream_engine
 
 
@@ -200,7 +207,7 @@ async def dispose_engine() -> None:
 # host is the primary now. Pools are grouped by URL, so a fault of one server never costs the
 # connections to another (a replica).
 
-_dropped_at: dict[str, float] = {}       # URL -> when its connections were last dropped
+_dropped_at: dict[str, float] = {}  # URL -> when its connections were last dropped
 _on_drop: list[Callable[[str], None]] = []
 
 
@@ -240,8 +247,7 @@ def drop_connections(url_key: str) -> None:
     first = url_key not in _dropped_at or time.monotonic() - _dropped_at[url_key] > 1.0
     _dropped_at[url_key] = time.monotonic()
     if first:
-        log.info("dropping every pooled connection to the database: one of them found it gone or "
-                 "read-only")
+        log.info("dropping every pooled connection to the database: one of them found it gone or read-only")
         for callback in list(_on_drop):
             callback(url_key)
 
@@ -312,9 +318,11 @@ def _abandon(raw: Any) -> None:
 
 
 def _unconfirmed(exc: BaseException | None = None) -> CommitUnconfirmed:
-    return CommitUnconfirmed(f"the database did not confirm the write within KUMKM_DB_POOL_TIMEOUT "
-                             f"({settings.pool_timeout:g} s): a synchronous standby gone, or the server "
-                             f"overloaded" + (f" ({type(exc).__name__})" if exc is not None else ""))
+    return CommitUnconfirmed(
+        f"the database did not confirm the write within KUMKM_DB_POOL_TIMEOUT "
+        f"({settings.pool_timeout:g} s): a synchronous standby gone, or the server "
+        f"overloaded" + (f" ({type(exc).__name__})" if exc is not None else "")
+    )
 
 
 async def _raw(conn: AsyncConnection) -> Any:
@@ -353,15 +361,13 @@ def _on_notice(conn: Any, message: Any) -> None:
 def _confirmed(raw: Any) -> None:
     if raw is not None and raw in _cut_commits:
         _cut_commits.discard(raw)
-        raise CommitUnconfirmed("the database cut the commit's wait for the synchronous standby short: "
-                                "the write may be lost by a failover")
+        raise CommitUnconfirmed("the database cut the commit's wait for the synchronous standby short: the write may be lost by a failover")
 
 
 def _cut_by_bound(raw: Any, exc: BaseException) -> bool:
     """An error from a write whose connection the bound closed: it says nothing of whether the
     commit happened, so the write is answered as unconfirmed (503), never as that error."""
-    return raw is not None and raw in _abandoned and isinstance(exc, Exception) \
-        and not isinstance(exc, CommitUnconfirmed)
+    return raw is not None and raw in _abandoned and isinstance(exc, Exception) and not isinstance(exc, CommitUnconfirmed)
 
 
 async def _settle(conn: AsyncConnection, raw: Any) -> None:
@@ -438,7 +444,7 @@ async def transaction() -> AsyncIterator[AsyncConnection]:
             _after_commit.pop(conn, None)
             if timer is not None:
                 timer.cancel()
-        await _settle(conn, raw)     # the bound may have closed it after the COMMIT had returned
+        await _settle(conn, raw)  # the bound may have closed it after the COMMIT had returned
         for callback in callbacks:
             callback()
 
@@ -460,7 +466,7 @@ async def autocommit() -> AsyncIterator[AsyncConnection]:
         finally:
             if timer is not None:
                 timer.cancel()
-        await _settle(conn, raw)     # every statement had returned: confirmed
+        await _settle(conn, raw)  # every statement had returned: confirmed
 
 
 @asynccontextmanager
@@ -498,7 +504,7 @@ async def driver() -> AsyncIterator[Any]:
         finally:
             if timer is not None:
                 timer.cancel()
-        await _settle(conn, raw)     # every statement had returned: confirmed
+        await _settle(conn, raw)  # every statement had returned: confirmed
 
 
 def _answered(exc: BaseException) -> bool:
@@ -549,7 +555,7 @@ async def schema_revision() -> str | None:
         async with connect() as conn:
             return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     except Exception as exc:
-        if sqlstate_of(exc) == "42P01":    # undefined_table: not migrated yet
+        if sqlstate_of(exc) == "42P01":  # undefined_table: not migrated yet
             return None
         raise
 
@@ -559,7 +565,7 @@ def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://unused/x")).get_current_head()
-    if head is None:     # migrations/versions is empty: a broken install
+    if head is None:  # migrations/versions is empty: a broken install
         raise RuntimeError("no Alembic revision in migrations/versions")
     return head
 

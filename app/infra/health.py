@@ -11,6 +11,7 @@
   (kumkm_db_up, kumkm_db_disk_full). While the database is marked unavailable the Monitor
   probes it every second, so the gauge and the log say when it is back.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,12 +29,17 @@ from app.infra import citus, db
 
 log = logging.getLogger("kumkm.health")
 
-DB_UP = Gauge("kumkm_db_up", "1 while the database answers; 0 from a request that could not reach or "
-              "use it until a probe reaches it again", multiprocess_mode="mostrecent")
-DISK_FULL = Gauge("kumkm_db_disk_full", "1 from a write the database refused for lack of disk space "
-                  "(SQLSTATE 53100) until a write is accepted again", multiprocess_mode="mostrecent")
-DB_RESTARTS = Counter("kumkm_db_restarts_total", "restarts of the embedded PostgreSQL by `kumkm serve` "
-                      "after its postmaster died")
+DB_UP = Gauge(
+    "kumkm_db_up",
+    "1 while the database answers; 0 from a request that could not reach or use it until a probe reaches it again",
+    multiprocess_mode="mostrecent",
+)
+DISK_FULL = Gauge(
+    "kumkm_db_disk_full",
+    "1 from a write the database refused for lack of disk space (SQLSTATE 53100) until a write is accepted again",
+    multiprocess_mode="mostrecent",
+)
+DB_RESTARTS = Counter("kumkm_db_restarts_total", "restarts of the embedded PostgreSQL by `kumkm serve` after its postmaster died")
 
 # While a fault lasts, a reminder this often (seconds); a line per request would drown the log.
 REMIND_SECONDS = 10.0
@@ -50,10 +56,10 @@ PRIMARY_CHECK_SECONDS = 2.0
 
 @dataclass
 class _State:
-    ready: bool = False              # the schema was found at head since this process started
+    ready: bool = False  # the schema was found at head since this process started
     cause: str | None = "not checked yet"
     down_since: float | None = None  # monotonic time of the first request that found it away
-    refused: int = 0                 # requests answered 503 since then
+    refused: int = 0  # requests answered 503 since then
     reminded: float = 0.0
     disk_full_since: float | None = None
     disk_reminded: float = 0.0
@@ -76,14 +82,17 @@ def note_unavailable(exc: BaseException) -> None:
         state.down_since = state.reminded = now
         state.refused = 1
         DB_UP.set(0)
-        log.warning("database unavailable (%s): answering 503 with Retry-After until it is back",
-                    describe(exc))
+        log.warning("database unavailable (%s): answering 503 with Retry-After until it is back", describe(exc))
         if _wake is not None:
             _wake.set()
     elif now - state.reminded >= REMIND_SECONDS:
         state.reminded = now
-        log.warning("database still unavailable after %.0f s, %d requests answered 503 so far (%s)",
-                    now - state.down_since, state.refused, describe(exc))
+        log.warning(
+            "database still unavailable after %.0f s, %d requests answered 503 so far (%s)",
+            now - state.down_since,
+            state.refused,
+            describe(exc),
+        )
 
 
 _busy_said = 0.0
@@ -101,8 +110,9 @@ def note_busy(exc: BaseException) -> None:
 
 def note_available() -> None:
     if state.down_since is not None:
-        log.warning("database available again after %.1f s; %d requests were answered 503 meanwhile",
-                    _now() - state.down_since, state.refused)
+        log.warning(
+            "database available again after %.1f s; %d requests were answered 503 meanwhile", _now() - state.down_since, state.refused
+        )
         state.down_since = None
         state.refused = 0
     DB_UP.set(1)
@@ -119,9 +129,14 @@ def note_disk_full(exc: BaseException) -> None:
         return
     state.disk_reminded = now
     lasted = now - state.disk_full_since
-    log.error("DISK FULL: the database server refuses writes for lack of disk space in its data "
-              "directory %s (%s)%s; writes are answered 507 and resume by themselves once space is "
-              "freed there", data_directory(), describe(exc), f", for {lasted:.0f} s now" if lasted else "")
+    log.error(
+        "DISK FULL: the database server refuses writes for lack of disk space in its data "
+        "directory %s (%s)%s; writes are answered 507 and resume by themselves once space is "
+        "freed there",
+        data_directory(),
+        describe(exc),
+        f", for {lasted:.0f} s now" if lasted else "",
+    )
 
 
 def _on_fault(kind: str | None, exc: BaseException, problem: Problem) -> None:
@@ -129,7 +144,7 @@ def _on_fault(kind: str | None, exc: BaseException, problem: Problem) -> None:
     if kind == Fault.DISK_FULL:
         note_disk_full(exc)
     elif kind == Fault.BUSY:
-        note_busy(exc)       # the database is there: not "down", and no probing
+        note_busy(exc)  # the database is there: not "down", and no probing
     elif problem.status == 503:
         note_unavailable(exc)
 
@@ -140,8 +155,7 @@ fault_listeners.append(_on_fault)
 def note_write_accepted() -> None:
     """A write succeeded (app.observability calls this only while disk_full_since is set)."""
     if state.disk_full_since is not None:
-        log.warning("database accepts writes again after %.0f s of a full disk",
-                    _now() - state.disk_full_since)
+        log.warning("database accepts writes again after %.0f s of a full disk", _now() - state.disk_full_since)
         state.disk_full_since = None
         DISK_FULL.set(0)
 
@@ -177,8 +191,7 @@ class Monitor:
         first_error = await self._attempt()
         if first_error is not None:
             self._say_not_ready(first_error, 1, FIRST_DELAY if self.migrate else WAIT_SECONDS)
-        self._task = asyncio.get_running_loop().create_task(self._run(first_error is None),
-                                                            name="kumkm-db-monitor")
+        self._task = asyncio.get_running_loop().create_task(self._run(first_error is None), name="kumkm-db-monitor")
 
     async def stop(self) -> None:
         global _wake
@@ -196,8 +209,7 @@ class Monitor:
                 await asyncio.to_thread(db.migrate)
             current = await _schema_revision()
             if current != db.head_revision():
-                raise NotReady(f"migrations pending: the schema is at {current}, this release needs "
-                               f"{db.head_revision()}")
+                raise NotReady(f"migrations pending: the schema is at {current}, this release needs {db.head_revision()}")
             try:
                 await citus.detect()
             except citus.NotDistributed as exc:
@@ -222,8 +234,7 @@ class Monitor:
         # The process that migrates logs every try; waiting workers only their first (the
         # parent's lines say the rest), so the log stays one line per retry.
         if self.migrate or attempt == 1:
-            log.warning("database not ready (%s): answering 503 meanwhile; try %d again in %.1f s",
-                        state.cause, attempt, delay)
+            log.warning("database not ready (%s): answering 503 meanwhile; try %d again in %.1f s", state.cause, attempt, delay)
 
     async def _run(self, ready: bool) -> None:
         delay = FIRST_DELAY if self.migrate else WAIT_SECONDS
@@ -275,15 +286,16 @@ async def _check_primary() -> None:
 
     try:
         async with db.connect() as conn:
-            demoted = (await conn.execute(text(
-                "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"))).scalar()
+            demoted = (await conn.execute(text("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"))).scalar()
     except asyncio.CancelledError:
         raise
-    except Exception:   # away: the requests find out and say so
+    except Exception:  # away: the requests find out and say so
         return
     if demoted:
-        log.warning("the database server this process is connected to no longer takes writes "
-                    "(a failover?): reconnecting to the primary of DATABASE_URL")
+        log.warning(
+            "the database server this process is connected to no longer takes writes "
+            "(a failover?): reconnecting to the primary of DATABASE_URL"
+        )
         db.drop_connections(db.engine_key(db.get_engine()))
 
 

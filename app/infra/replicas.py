@@ -18,6 +18,7 @@ soon counts as lagging: reads go to the primary and get its 503 rather than data
 Every response of a routed read says where its data came from (FreshnessHeaders):
 `X-Data-Source` (primary | replica), `X-Data-Lag-Seconds` and `X-Data-As-Of` (every change
 committed up to then is in the answer)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -114,7 +115,7 @@ class Replica:
     error: str | None = None
     _engine: AsyncEngine | None = None
     _stream_engine: AsyncEngine | None = None
-    _probe: Any = None          # the monitor's own asyncpg connection
+    _probe: Any = None  # the monitor's own asyncpg connection
 
     def lag(self, now: float) -> float | None:
         return None if self.fresh_as_of is None else max(0.0, now - self.fresh_as_of)
@@ -137,16 +138,24 @@ class Replica:
             # Pinged at checkout: a standby restarted or stopped since leaves dead connections
             # in the pool, and a report would fail on one instead of going to the primary. A
             # report's queries cost far more than the round trip.
-            self._engine = db.make_engine(self.url, pool_size=settings.replica_pool_size,
-                                          application_name="kumkm-replica", pre_ping=True,
-                                          connect_timeout=CONNECT_TIMEOUT)
+            self._engine = db.make_engine(
+                self.url,
+                pool_size=settings.replica_pool_size,
+                application_name="kumkm-replica",
+                pre_ping=True,
+                connect_timeout=CONNECT_TIMEOUT,
+            )
         return self._engine
 
     def stream_engine(self) -> AsyncEngine:
         if self._stream_engine is None:
             self._stream_engine = db.make_engine(
-                self.url, pool_size=settings.streams_max * db.STREAM_CONNECTIONS,
-                application_name="kumkm-replica-stream", pre_ping=True, connect_timeout=CONNECT_TIMEOUT)
+                self.url,
+                pool_size=settings.streams_max * db.STREAM_CONNECTIONS,
+                application_name="kumkm-replica-stream",
+                pre_ping=True,
+                connect_timeout=CONNECT_TIMEOUT,
+            )
         return self._stream_engine
 
     def down(self, exc: BaseException) -> None:
@@ -168,6 +177,7 @@ class Replica:
 class Monitor:
     """Measures the primary's WAL position and every standby's replay position, in the
     background of each worker process."""
+
     replicas: list[Replica]
     primary_url: str
     # (time, primary WAL position) of recent measurements, oldest first
@@ -179,8 +189,9 @@ class Monitor:
     async def _probe(self, current: Any, url: str) -> Any:
         if current is None or current.is_closed():
             # each host of a multi-host URL within CHECK_TIMEOUT (db.connect_each_host)
-            current = await db.connect_each_host(**_connect_args(url), timeout=CHECK_TIMEOUT,
-                                                 server_settings={"application_name": "kumkm-replica-monitor"})
+            current = await db.connect_each_host(
+                **_connect_args(url), timeout=CHECK_TIMEOUT, server_settings={"application_name": "kumkm-replica-monitor"}
+            )
         return current
 
     async def _primary_position(self) -> int | None:
@@ -244,7 +255,7 @@ class Monitor:
         if not usable:
             return PRIMARY
         chosen: Replica = usable[next(self._turn) % len(usable)]
-        assert chosen.fresh_as_of is not None          # usable() proved it
+        assert chosen.fresh_as_of is not None  # usable() proved it
         return Route(chosen, chosen.fresh_as_of)
 
     async def stop(self) -> None:
@@ -275,8 +286,12 @@ async def start() -> None:
     with contextlib.suppress(Exception):
         await _monitor.check()
     _monitor.task = asyncio.get_running_loop().create_task(_monitor.run())
-    log.info("reads of reports may go to %d replica(s): %s (max lag %.1f s)", len(replicas),
-             ", ".join(r.label for r in replicas), settings.replica_max_lag)
+    log.info(
+        "reads of reports may go to %d replica(s): %s (max lag %.1f s)",
+        len(replicas),
+        ", ".join(r.label for r in replicas),
+        settings.replica_max_lag,
+    )
 
 
 async def stop() -> None:
@@ -291,8 +306,7 @@ def status() -> list[dict[str, Any]]:
     now = time.time()
     if _monitor is None:
         return []
-    return [{"replica": r.label, "state": r.state(now), "lag_seconds": r.lag(now), "error": r.error}
-            for r in _monitor.replicas]
+    return [{"replica": r.label, "state": r.state(now), "lag_seconds": r.lag(now), "error": r.error} for r in _monitor.replicas]
 
 
 # --------------------------------------------------------------------------- freshness
@@ -315,9 +329,11 @@ def _record(source: str, as_of: float, now: float) -> None:
 
 def headers_of(holder: dict[str, Any]) -> list[tuple[bytes, bytes]]:
     as_of = dt.datetime.fromtimestamp(holder["as_of"], dt.UTC).isoformat(timespec="milliseconds")
-    return [(b"x-data-source", holder["source"].encode()),
-            (b"x-data-lag-seconds", f"{holder['lag']:.3f}".encode()),
-            (b"x-data-as-of", as_of.replace("+00:00", "Z").encode())]
+    return [
+        (b"x-data-source", holder["source"].encode()),
+        (b"x-data-lag-seconds", f"{holder['lag']:.3f}".encode()),
+        (b"x-data-as-of", as_of.replace("+00:00", "Z").encode()),
+    ]
 
 
 class FreshnessHeaders:
@@ -347,23 +363,30 @@ class FreshnessHeaders:
 
 # Documented on every routed endpoint (OpenAPI `headers` of the 200 response).
 FRESHNESS_HEADERS = {
-    "X-Data-Source": {"description": "`primary`, or `replica` when a hot standby answered",
-                      "schema": {"type": "string", "enum": ["primary", "replica"]}},
-    "X-Data-Lag-Seconds": {"description": "at most this many seconds of the primary's latest commits "
-                                          "may be missing from the answer (0 from the primary)",
-                           "schema": {"type": "string"}},
-    "X-Data-As-Of": {"description": "every change committed up to this moment (UTC) is in the answer",
-                     "schema": {"type": "string", "format": "date-time"}},
+    "X-Data-Source": {
+        "description": "`primary`, or `replica` when a hot standby answered",
+        "schema": {"type": "string", "enum": ["primary", "replica"]},
+    },
+    "X-Data-Lag-Seconds": {
+        "description": "at most this many seconds of the primary's latest commits may be missing from the answer (0 from the primary)",
+        "schema": {"type": "string"},
+    },
+    "X-Data-As-Of": {
+        "description": "every change committed up to this moment (UTC) is in the answer",
+        "schema": {"type": "string", "format": "date-time"},
+    },
 }
 
 
 # --------------------------------------------------------------------------- routed reads
+
 
 @dataclass(frozen=True)
 class Route:
     """Where one read goes: a standby, with the moment its data was proven fresh as of when it
     was chosen (replay only moves forward, so whatever is read there later holds every commit
     up to that moment), or the primary (replica None)."""
+
     replica: Replica | None
     as_of: float = 0.0
 
@@ -394,7 +417,7 @@ async def _replica_connection(engine: AsyncEngine, r: Replica) -> AsyncConnectio
     try:
         await conn.start()
     except PoolTimeout:
-        raise                        # busy, not down: 503 with Retry-After like the primary's pool
+        raise  # busy, not down: 503 with Retry-After like the primary's pool
     except Exception as exc:
         log.warning("replica %s refused a connection; reading the primary: %s", r.label, exc)
         r.down(exc)
@@ -410,7 +433,7 @@ async def connect() -> AsyncIterator[AsyncConnection]:
     if route.replica is not None:
         conn = await _replica_connection(route.replica.engine(), route.replica)
         if conn is not None and not route.still_fresh():
-            await conn.close()              # grew too stale while the connection came
+            await conn.close()  # grew too stale while the connection came
             conn = None
         if conn is not None:
             route.record()

@@ -8,6 +8,7 @@ a standby gets its own socket directory (its data directory, or a short runtime 
 when that path is too long for a socket) and port, and streams from the primary over the
 primary's socket through a physical replication slot, so the primary keeps the WAL a standby
 that was stopped for a while still needs."""
+
 from __future__ import annotations
 
 import asyncio
@@ -65,22 +66,18 @@ def url_of(socket_dir: Path | str, port: int, database: str = "kumkm") -> str:
     return f"postgresql://postgres@/{database}?host={socket_dir}&port={port}"
 
 
-def multi_host_url(servers: list[tuple[Path | str, int]], database: str = "kumkm", *,
-                   read_write: bool = False) -> str:
+def multi_host_url(servers: list[tuple[Path | str, int]], database: str = "kumkm", *, read_write: bool = False) -> str:
     """One URL naming several servers (libpq's host and port lists). With read_write the
     client connects to whichever of them accepts writes: DATABASE_URL that survives a
     promotion."""
-    url = (f"postgresql://postgres@/{database}?host={','.join(str(s) for s, _ in servers)}"
-           f"&port={','.join(str(p) for _, p in servers)}")
+    url = f"postgresql://postgres@/{database}?host={','.join(str(s) for s, _ in servers)}&port={','.join(str(p) for _, p in servers)}"
     return url + "&target_session_attrs=read-write" if read_write else url
 
 
-async def _query(socket_dir: Path | str, port: int, sql: str, *args: Any, database: str = "postgres",
-                 fetch: str = "fetch") -> Any:
+async def _query(socket_dir: Path | str, port: int, sql: str, *args: Any, database: str = "postgres", fetch: str = "fetch") -> Any:
     import asyncpg
 
-    conn = await asyncpg.connect(host=str(socket_dir), port=port, user="postgres", database=database,
-                                 timeout=10)
+    conn = await asyncpg.connect(host=str(socket_dir), port=port, user="postgres", database=database, timeout=10)
     try:
         return await getattr(conn, fetch)(sql, *args)
     finally:
@@ -120,8 +117,10 @@ def start(data_dir: Path, port: int) -> Any:
         return info
     embedded.guard_before_start(data_dir)
     sock = embedded.socket_dir_for(data_dir)
-    _run([_bin("pg_ctl"), "-D", str(data_dir), "-w", "-t", "120", "-o", f"-h '' -k {sock} -p {port}",
-          "-l", str(data_dir / "log"), "start"], timeout=180)
+    _run(
+        [_bin("pg_ctl"), "-D", str(data_dir), "-w", "-t", "120", "-o", f"-h '' -k {sock} -p {port}", "-l", str(data_dir / "log"), "start"],
+        timeout=180,
+    )
     for _ in range(100):
         info = running(data_dir)
         if info is not None and info.status in ("ready", "standby"):
@@ -137,49 +136,78 @@ def _quote_conf(value: str) -> str:
 def _sync_names(current: str, name: str) -> str:
     """synchronous_standby_names with `name` among the synchronous standbys: any one of them
     acknowledging a commit is enough (ANY 1), so losing one of several does not stop writes."""
-    names = re.findall(r'"([^"]+)"', current) or [n for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", current)
-                                                 if n.upper() not in ("ANY", "FIRST")]
+    names = re.findall(r'"([^"]+)"', current) or [
+        n for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", current) if n.upper() not in ("ANY", "FIRST")
+    ]
     if name not in names:
         names.append(name)
     quoted = ", ".join(f'"{n}"' for n in names)
     return f'"{names[0]}"' if len(names) == 1 else f"ANY 1 ({quoted})"
 
 
-def create(data_dir: Path, primary_pgdata: Path, *, synchronous: bool = False, port: int = DEFAULT_PORT,
-           database: str = "kumkm", timeout: float = 120) -> dict[str, Any]:
+def create(
+    data_dir: Path,
+    primary_pgdata: Path,
+    *,
+    synchronous: bool = False,
+    port: int = DEFAULT_PORT,
+    database: str = "kumkm",
+    timeout: float = 120,
+) -> dict[str, Any]:
     """Make a hot standby of the running primary in primary_pgdata and start it. A data
     directory that already holds a standby is started again, not remade."""
     data_dir = Path(data_dir).expanduser().resolve()
     primary = running(Path(primary_pgdata).expanduser().resolve())
     if primary is None:
-        raise StandbyError(f"no PostgreSQL runs on {primary_pgdata}; start the primary first "
-                           "(e.g. `kumkm serve` or `kumkm migrate` with the same KUMKM_DATA_DIR)")
+        raise StandbyError(
+            f"no PostgreSQL runs on {primary_pgdata}; start the primary first "
+            "(e.g. `kumkm serve` or `kumkm migrate` with the same KUMKM_DATA_DIR)"
+        )
     p_sock, p_port = primary.socket_dir, primary.port or 5432
     why = fencing.fenced(Path(primary_pgdata).expanduser().resolve())
     if why is not None:
-        raise StandbyError(f"{primary_pgdata} is fenced, not the primary: "
-                           f"{fencing.describe_fence(Path(primary_pgdata), why)}")
+        raise StandbyError(f"{primary_pgdata} is fenced, not the primary: {fencing.describe_fence(Path(primary_pgdata), why)}")
     name = name_of(data_dir)
     made = False
     if not (data_dir / "standby.signal").exists():
         if (data_dir / "PG_VERSION").exists():
-            raise StandbyError(f"{data_dir} holds a database that is not a standby (promoted?); "
-                               "give an empty directory")
+            raise StandbyError(f"{data_dir} holds a database that is not a standby (promoted?); give an empty directory")
         _prepare_dir(data_dir)
         # a slot left by an earlier standby of this directory would refuse -C
-        query(p_sock, p_port, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                              "WHERE slot_name = $1 AND NOT active", name)
-        _run([_bin("pg_basebackup"), "-D", str(data_dir), "-h", str(p_sock), "-p", str(p_port),
-              "-U", "postgres", "-X", "stream", "-c", "fast", "-C", "-S", name])
+        query(
+            p_sock, p_port, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", name
+        )
+        _run(
+            [
+                _bin("pg_basebackup"),
+                "-D",
+                str(data_dir),
+                "-h",
+                str(p_sock),
+                "-p",
+                str(p_port),
+                "-U",
+                "postgres",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-C",
+                "-S",
+                name,
+            ]
+        )
         for pattern in NOT_COPIED:
             for leftover in data_dir.glob(pattern):
                 leftover.unlink(missing_ok=True)
-        conf = dict(STANDBY_SETTINGS,
-                    primary_conninfo=f"host={p_sock} port={p_port} user=postgres application_name={name}",
-                    primary_slot_name=name,
-                    # copied from the primary; a standby has none, and once promoted it must
-                    # not wait for standbys it does not have
-                    synchronous_standby_names="")
+        conf = dict(
+            STANDBY_SETTINGS,
+            primary_conninfo=f"host={p_sock} port={p_port} user=postgres application_name={name}",
+            primary_slot_name=name,
+            # copied from the primary; a standby has none, and once promoted it must
+            # not wait for standbys it does not have
+            synchronous_standby_names="",
+        )
         with open(data_dir / "postgresql.auto.conf", "a") as f:
             f.writelines(f"{k} = {_quote_conf(v)}\n" for k, v in conf.items())
         (data_dir / "standby.signal").touch()
@@ -195,36 +223,36 @@ def create(data_dir: Path, primary_pgdata: Path, *, synchronous: bool = False, p
     port = info.port or port
     _follow_primary(p_sock, p_port, name, data_dir, synchronous=synchronous, deadline=time.time() + timeout)
     _remember(primary_pgdata, data_dir, name, port)
-    return {"data_dir": str(data_dir), "name": name, "made": made, "synchronous": synchronous,
-            "pid": info.pid, "url": url_of(info.socket_dir, port, database),
-            "primary_url": url_of(p_sock, p_port, database),
-            "failover_url": multi_host_url([(p_sock, p_port), (info.socket_dir, port)], database,
-                                           read_write=True)}
+    return {
+        "data_dir": str(data_dir),
+        "name": name,
+        "made": made,
+        "synchronous": synchronous,
+        "pid": info.pid,
+        "url": url_of(info.socket_dir, port, database),
+        "primary_url": url_of(p_sock, p_port, database),
+        "failover_url": multi_host_url([(p_sock, p_port), (info.socket_dir, port)], database, read_write=True),
+    }
 
 
-def _follow_primary(p_sock: Path | str, p_port: int, name: str, data_dir: Path, *, synchronous: bool,
-                    deadline: float) -> None:
+def _follow_primary(p_sock: Path | str, p_port: int, name: str, data_dir: Path, *, synchronous: bool, deadline: float) -> None:
     """Wait until the primary streams to the standby `name`; with synchronous, make it a
     synchronous standby of the primary and wait until the primary counts it so."""
     while True:
-        rows = query(p_sock, p_port, "SELECT state, sync_state FROM pg_stat_replication "
-                                     "WHERE application_name = $1", name)
+        rows = query(p_sock, p_port, "SELECT state, sync_state FROM pg_stat_replication WHERE application_name = $1", name)
         if rows and rows[0]["state"] == "streaming":
             break
         if time.time() > deadline:
-            raise StandbyError(f"the standby in {data_dir} is not streaming from its primary in time; "
-                               f"see {data_dir / 'log'}")
+            raise StandbyError(f"the standby in {data_dir} is not streaming from its primary in time; see {data_dir / 'log'}")
         time.sleep(0.2)
     if synchronous:
         current = query(p_sock, p_port, "SELECT current_setting('synchronous_standby_names')", fetch="fetchval")
         names = _sync_names(current, name)
         if names != current:
-            query(p_sock, p_port, f"ALTER SYSTEM SET synchronous_standby_names = {_quote_conf(names)}",
-                  fetch="execute")
+            query(p_sock, p_port, f"ALTER SYSTEM SET synchronous_standby_names = {_quote_conf(names)}", fetch="execute")
             query(p_sock, p_port, "SELECT pg_reload_conf()", fetch="execute")
         while True:
-            rows = query(p_sock, p_port, "SELECT sync_state FROM pg_stat_replication "
-                                         "WHERE application_name = $1", name)
+            rows = query(p_sock, p_port, "SELECT sync_state FROM pg_stat_replication WHERE application_name = $1", name)
             if rows and rows[0]["sync_state"] in ("sync", "quorum"):
                 break
             if time.time() > deadline:
@@ -266,16 +294,28 @@ def promote(data_dir: Path, database: str = "kumkm", timeout: float = 120) -> di
         time.sleep(0.05)
     promoted = time.monotonic()
     # a fence of its own, from an earlier turn as an old primary, is not to be inherited
-    _run_sql(info.socket_dir, port, f"SET {FENCE_SETTING} = off", "ALTER SYSTEM RESET synchronous_standby_names",
-             f"ALTER SYSTEM RESET {FENCE_SETTING}", "SELECT pg_reload_conf()")
+    _run_sql(
+        info.socket_dir,
+        port,
+        f"SET {FENCE_SETTING} = off",
+        "ALTER SYSTEM RESET synchronous_standby_names",
+        f"ALTER SYSTEM RESET {FENCE_SETTING}",
+        "SELECT pg_reload_conf()",
+    )
     (data_dir / fencing.FENCE_MARK).unlink(missing_ok=True)
     tl = int(query(info.socket_dir, port, TIMELINE, fetch="fetchval"))
     if old.get("mark") is not None:
         fencing.write_fence_mark(old["mark"], dict(old["why"], timeline=tl))
-    return {"data_dir": str(data_dir), "seconds": promoted - started, "timeline": tl, "old_primary": old,
-            "url": url_of(info.socket_dir, port, database),
-            "failover_url": (multi_host_url([(info.socket_dir, port), (old["host"], old["port"])], database,
-                                            read_write=True) if old.get("host") else None)}
+    return {
+        "data_dir": str(data_dir),
+        "seconds": promoted - started,
+        "timeline": tl,
+        "old_primary": old,
+        "url": url_of(info.socket_dir, port, database),
+        "failover_url": (
+            multi_host_url([(info.socket_dir, port), (old["host"], old["port"])], database, read_write=True) if old.get("host") else None
+        ),
+    }
 
 
 # The timeline a primary writes on: the first 8 hex digits of its current WAL file's name.
@@ -286,8 +326,7 @@ def _run_sql(socket_dir: Path | str, port: int, *statements: str, timeout: float
     async def run() -> None:
         import asyncpg
 
-        conn = await asyncpg.connect(host=str(socket_dir), port=port, user="postgres", database="postgres",
-                                     timeout=timeout)
+        conn = await asyncpg.connect(host=str(socket_dir), port=port, user="postgres", database="postgres", timeout=timeout)
         try:
             for sql in statements:
                 await conn.execute(sql)
@@ -315,15 +354,18 @@ def _fence_old_primary(socket_dir: Path | str, port: int, data_dir: Path) -> dic
     """Fence the server this standby streams from, when it is a primary and answers. Returns
     what happened: host/port, and `ended` (client sessions) and `mark` (its data directory,
     here) when fenced, `error` when it could not be reached, `skipped` when it is no primary."""
-    params = conninfo_params(query(socket_dir, port, "SELECT current_setting('primary_conninfo')",
-                                   fetch="fetchval"))
+    params = conninfo_params(query(socket_dir, port, "SELECT current_setting('primary_conninfo')", fetch="fetchval"))
     host, p_port = params.get("host"), int(params.get("port") or 5432)
     if not host:
         return {"skipped": "no primary_conninfo"}
     out: dict[str, Any] = {"host": host, "port": p_port}
     # the timeline a promotion takes (the next after the newest it knows; written again once known)
-    why = {"at": _now(), "by": f"kumkm replica promote of {data_dir} (pid {os.getpid()})", "promoted": str(data_dir),
-           "timeline": timeline(data_dir) + 1}
+    why = {
+        "at": _now(),
+        "by": f"kumkm replica promote of {data_dir} (pid {os.getpid()})",
+        "promoted": str(data_dir),
+        "timeline": timeline(data_dir) + 1,
+    }
     # An old primary that its supervisor is restarting answers "the database system is
     # starting up" for a moment (crash recovery): worth a few seconds, not a promotion's worth.
     deadline = time.monotonic() + 5
@@ -348,7 +390,7 @@ def _fence_old_primary(socket_dir: Path | str, port: int, data_dir: Path) -> dic
 
 
 def _starting_up(exc: BaseException) -> bool:
-    return getattr(exc, "sqlstate", None) == "57P03"     # cannot_connect_now: starting up, in recovery
+    return getattr(exc, "sqlstate", None) == "57P03"  # cannot_connect_now: starting up, in recovery
 
 
 # The standby's view: where it is, and how far its replay is behind what it received.
@@ -383,12 +425,20 @@ def describe(pgdata: Path, database: str = "kumkm") -> dict[str, Any]:
     out: dict[str, Any] = {"data_dir": str(pgdata), "pid": info.pid, "url": url_of(info.socket_dir, port, database)}
     view = query(info.socket_dir, port, STANDBY_VIEW)[0]
     if view["in_recovery"]:
-        out.update(role="standby", received=view["received"], replayed=view["replayed"],
-                   receiver=view["receiver"] or "not connected",
-                   lag_seconds=float(view["lag_seconds"]) if view["lag_seconds"] is not None else None)
+        out.update(
+            role="standby",
+            received=view["received"],
+            replayed=view["replayed"],
+            receiver=view["receiver"] or "not connected",
+            lag_seconds=float(view["lag_seconds"]) if view["lag_seconds"] is not None else None,
+        )
     else:
-        out.update(role="primary", timeline=view["timeline"], writable=view["read_only"] != "on",
-                   standbys=[dict(r) for r in query(info.socket_dir, port, PRIMARY_VIEW)])
+        out.update(
+            role="primary",
+            timeline=view["timeline"],
+            writable=view["read_only"] != "on",
+            standbys=[dict(r) for r in query(info.socket_dir, port, PRIMARY_VIEW)],
+        )
         why = fencing.fenced(pgdata)
         if why is not None or view["read_only"] == "on":
             out.update(role="fenced", fence=why or {})
@@ -399,12 +449,18 @@ def describe(pgdata: Path, database: str = "kumkm") -> dict[str, Any]:
 
 # Settings a standby's postgresql.auto.conf holds about its role: written anew by rejoin (after
 # pg_rewind they are the source server's, which named its own primary and slot).
-_ROLE_SETTINGS = ("primary_conninfo", "primary_slot_name", "synchronous_standby_names", FENCE_SETTING,
-                  *STANDBY_SETTINGS)
+_ROLE_SETTINGS = ("primary_conninfo", "primary_slot_name", "synchronous_standby_names", FENCE_SETTING, *STANDBY_SETTINGS)
 
 
-def rejoin(data_dir: Path, primary_pgdata: Path, *, synchronous: bool = False, port: int | None = None,
-           database: str = "kumkm", timeout: float = 300) -> dict[str, Any]:
+def rejoin(
+    data_dir: Path,
+    primary_pgdata: Path,
+    *,
+    synchronous: bool = False,
+    port: int | None = None,
+    database: str = "kumkm",
+    timeout: float = 300,
+) -> dict[str, Any]:
     """Make an old primary (fenced after a failover, or stopped) a standby of the new primary
     in primary_pgdata: stop it, pg_rewind it back to where the timelines parted (whatever it
     wrote after that, never acknowledged with a synchronous standby, is discarded), write its
@@ -425,36 +481,55 @@ def rejoin(data_dir: Path, primary_pgdata: Path, *, synchronous: bool = False, p
     if fencing.fenced(primary_pgdata) is not None:
         raise StandbyError(f"{primary_pgdata} is fenced, not the primary")
     if Path(s_sock).resolve() == primary_pgdata:
-        raise StandbyError(f"the unix socket of {primary_pgdata} is inside its data directory (a server started by "
-                           "an older kumkm), and pg_rewind fails on it: make a new standby instead, "
-                           f"`kumkm replica create --data-dir EMPTY_DIR --primary {primary_pgdata}`")
+        raise StandbyError(
+            f"the unix socket of {primary_pgdata} is inside its data directory (a server started by "
+            "an older kumkm), and pg_rewind fails on it: make a new standby instead, "
+            f"`kumkm replica create --data-dir EMPTY_DIR --primary {primary_pgdata}`"
+        )
     if not (data_dir / "PG_VERSION").exists():
-        raise StandbyError(f"no data directory in {data_dir}: make a new standby with "
-                           f"`kumkm replica create --data-dir {data_dir} --primary {primary_pgdata}`")
+        raise StandbyError(
+            f"no data directory in {data_dir}: make a new standby with "
+            f"`kumkm replica create --data-dir {data_dir} --primary {primary_pgdata}`"
+        )
     name = name_of(data_dir)
     info = running(data_dir)
     if info is not None:
-        view = query(info.socket_dir, info.port or 5432,
-                     f"SELECT pg_is_in_recovery() AS in_recovery, current_setting('{FENCE_SETTING}') AS read_only, "
-                     "current_setting('primary_conninfo') AS conninfo")[0]
+        view = query(
+            info.socket_dir,
+            info.port or 5432,
+            f"SELECT pg_is_in_recovery() AS in_recovery, current_setting('{FENCE_SETTING}') AS read_only, "
+            "current_setting('primary_conninfo') AS conninfo",
+        )[0]
         following = conninfo_params(view["conninfo"])
-        if view["in_recovery"] and Path(following.get("host", "")) == Path(s_sock) \
-                and int(following.get("port") or 5432) == s_port:
+        if view["in_recovery"] and Path(following.get("host", "")) == Path(s_sock) and int(following.get("port") or 5432) == s_port:
             port = info.port or port or 5432
-            _follow_primary(s_sock, s_port, name, data_dir, synchronous=synchronous,
-                            deadline=time.time() + timeout)
+            _follow_primary(s_sock, s_port, name, data_dir, synchronous=synchronous, deadline=time.time() + timeout)
             _remember(primary_pgdata, data_dir, name, port)
-            return _joined(data_dir, primary_pgdata, name, info, port, s_sock, s_port, synchronous, database,
-                           made=False, rewind="already a standby of it: nothing rewound")
+            return _joined(
+                data_dir,
+                primary_pgdata,
+                name,
+                info,
+                port,
+                s_sock,
+                s_port,
+                synchronous,
+                database,
+                made=False,
+                rewind="already a standby of it: nothing rewound",
+            )
         if not view["in_recovery"] and view["read_only"] != "on" and fencing.fenced(data_dir) is None:
             raise StandbyError(
                 f"{data_dir} is a primary that takes writes, not a fenced old primary: rejoining would throw "
                 f"away what it wrote. If it is the old one (its standby {primary_pgdata} was promoted), stop it "
-                f"first (`kumkm db stop` or `kumkm replica stop --data-dir {data_dir}`), then rejoin it")
+                f"first (`kumkm db stop` or `kumkm replica stop --data-dir {data_dir}`), then rejoin it"
+            )
         port = port or info.port
     if timeline(data_dir) > timeline(primary_pgdata) and fencing.fenced(data_dir) is None:
-        raise StandbyError(f"{data_dir} is on a newer timeline than {primary_pgdata}: it is the newer primary. "
-                           "Were --data-dir and --primary given the wrong way round?")
+        raise StandbyError(
+            f"{data_dir} is on a newer timeline than {primary_pgdata}: it is the newer primary. "
+            "Were --data-dir and --primary given the wrong way round?"
+        )
     port = port or embedded.last_port(data_dir) or 5432
     started = time.monotonic()
     with embedded.maintenance(data_dir):
@@ -465,35 +540,64 @@ def rejoin(data_dir: Path, primary_pgdata: Path, *, synchronous: bool = False, p
             # new base backup in its place; what it held is kept aside, never acknowledged
             aside = data_dir.with_name(f"{data_dir.name}.before-rejoin-{_now().replace(':', '')}")
             os.replace(data_dir, aside)
-            made = create(data_dir, primary_pgdata, synchronous=synchronous, port=port, database=database,
-                          timeout=timeout)
+            made = create(data_dir, primary_pgdata, synchronous=synchronous, port=port, database=database, timeout=timeout)
             info = running(data_dir)
-            out = _joined(data_dir, primary_pgdata, name, info, port, s_sock, s_port, synchronous, database,
-                          made=True, rewind=f"not possible (the WAL it needs is gone): made anew by a base "
-                                            f"backup; the old data directory is kept in {aside} (remove it)")
+            out = _joined(
+                data_dir,
+                primary_pgdata,
+                name,
+                info,
+                port,
+                s_sock,
+                s_port,
+                synchronous,
+                database,
+                made=True,
+                rewind=f"not possible (the WAL it needs is gone): made anew by a base "
+                f"backup; the old data directory is kept in {aside} (remove it)",
+            )
             out.update(seconds=time.monotonic() - started, url=made["url"])
             return out
         _standby_conf(data_dir, s_sock, s_port, name)
         # a slot the primary holds for it: WAL it still needs is kept while it is down
-        query(s_sock, s_port, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                              "WHERE slot_name = $1 AND NOT active", name)
+        query(
+            s_sock, s_port, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", name
+        )
         query(s_sock, s_port, "SELECT pg_create_physical_replication_slot($1, true)", name)
         info = start(data_dir, port)
     _follow_primary(s_sock, s_port, name, data_dir, synchronous=synchronous, deadline=time.time() + timeout)
     _remember(primary_pgdata, data_dir, name, port)
-    out = _joined(data_dir, primary_pgdata, name, info, port, s_sock, s_port, synchronous, database,
-                  made=True, rewind=said)
+    out = _joined(data_dir, primary_pgdata, name, info, port, s_sock, s_port, synchronous, database, made=True, rewind=said)
     out["seconds"] = time.monotonic() - started
     return out
 
 
-def _joined(data_dir: Path, primary_pgdata: Path, name: str, info: Any, port: int, s_sock: Path | str,
-            s_port: int, synchronous: bool, database: str, *, made: bool, rewind: str) -> dict[str, Any]:
-    return {"data_dir": str(data_dir), "primary": str(primary_pgdata), "name": name, "made": made,
-            "synchronous": synchronous, "pid": info.pid, "rewind": rewind,
-            "url": url_of(info.socket_dir, port, database), "primary_url": url_of(s_sock, s_port, database),
-            "failover_url": multi_host_url([(s_sock, s_port), (info.socket_dir, port)], database,
-                                           read_write=True)}
+def _joined(
+    data_dir: Path,
+    primary_pgdata: Path,
+    name: str,
+    info: Any,
+    port: int,
+    s_sock: Path | str,
+    s_port: int,
+    synchronous: bool,
+    database: str,
+    *,
+    made: bool,
+    rewind: str,
+) -> dict[str, Any]:
+    return {
+        "data_dir": str(data_dir),
+        "primary": str(primary_pgdata),
+        "name": name,
+        "made": made,
+        "synchronous": synchronous,
+        "pid": info.pid,
+        "rewind": rewind,
+        "url": url_of(info.socket_dir, port, database),
+        "primary_url": url_of(s_sock, s_port, database),
+        "failover_url": multi_host_url([(s_sock, s_port), (info.socket_dir, port)], database, read_write=True),
+    }
 
 
 def _rewind(data_dir: Path, s_sock: Path | str, s_port: int, name: str) -> str | None:
@@ -507,23 +611,31 @@ def _rewind(data_dir: Path, s_sock: Path | str, s_port: int, name: str) -> str |
     if running(data_dir) is not None:
         _run([_bin("pg_ctl"), "-D", str(data_dir), "-w", "-t", "120", "-m", "fast", "stop"], timeout=150)
     source = f"host={s_sock} port={s_port} user=postgres dbname=postgres"
-    dry = subprocess.run([_bin("pg_rewind"), "--dry-run", "--target-pgdata", str(data_dir), "--source-server",
-                          source], user=_system_user(), capture_output=True, text=True, timeout=3600)
+    dry = subprocess.run(
+        [_bin("pg_rewind"), "--dry-run", "--target-pgdata", str(data_dir), "--source-server", source],
+        user=_system_user(),
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if dry.returncode != 0:
         if "could not find previous WAL record" in dry.stderr or "could not open file" in dry.stderr:
             log.warning("pg_rewind cannot rewind %s: %s", data_dir, " ".join(dry.stderr.split()))
             return None
-        raise StandbyError(f"pg_rewind cannot rejoin {data_dir} (nothing was changed): "
-                           + " ".join(dry.stderr.split()))
+        raise StandbyError(f"pg_rewind cannot rejoin {data_dir} (nothing was changed): " + " ".join(dry.stderr.split()))
     handles = data_dir / embedded.HANDLES
     kept_handles = handles.read_text() if handles.exists() else None
     log_file, kept_log = data_dir / "log", data_dir.parent / f".{data_dir.name}.log.rejoin"
     if log_file.exists():
         os.replace(log_file, kept_log)
-    done = subprocess.run([_bin("pg_rewind"), "--target-pgdata", str(data_dir), "--source-server", source],
-                          user=_system_user(), capture_output=True, text=True, timeout=3600)
-    said = " ".join(line.removeprefix("pg_rewind: ") for line in (done.stdout + done.stderr).splitlines()
-                    if line.strip())
+    done = subprocess.run(
+        [_bin("pg_rewind"), "--target-pgdata", str(data_dir), "--source-server", source],
+        user=_system_user(),
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    said = " ".join(line.removeprefix("pg_rewind: ") for line in (done.stdout + done.stderr).splitlines() if line.strip())
     for pattern in NOT_COPIED:
         if pattern not in (embedded.HANDLES, "log", "postmaster.opts"):
             for leftover in data_dir.glob(pattern):
@@ -542,21 +654,24 @@ def _rewind(data_dir: Path, s_sock: Path | str, s_port: int, name: str) -> str |
     if done.returncode != 0:
         # Half rewound it is no server to start: never a primary, and not to be used again.
         (data_dir / "standby.signal").touch()
-        fencing.fence_files(data_dir, {"at": _now(), "by": "kumkm replica rejoin (pg_rewind failed)",
-                                        "promoted": None})
-        raise StandbyError(f"pg_rewind failed ({done.returncode}): {said}. The data directory {data_dir} "
-                           "cannot be used any more: move it away and make a new standby there with "
-                           "`kumkm replica create`")
+        fencing.fence_files(data_dir, {"at": _now(), "by": "kumkm replica rejoin (pg_rewind failed)", "promoted": None})
+        raise StandbyError(
+            f"pg_rewind failed ({done.returncode}): {said}. The data directory {data_dir} "
+            "cannot be used any more: move it away and make a new standby there with "
+            "`kumkm replica create`"
+        )
     return said
 
 
 def _standby_conf(data_dir: Path, s_sock: Path | str, s_port: int, name: str) -> None:
     conf = data_dir / "postgresql.auto.conf"
-    keep = [line for line in conf.read_text().splitlines()
-            if not re.match(rf"\s*({'|'.join(_ROLE_SETTINGS)})\s*=", line)]
-    settings = dict(STANDBY_SETTINGS,
-                    primary_conninfo=f"host={s_sock} port={s_port} user=postgres application_name={name}",
-                    primary_slot_name=name, synchronous_standby_names="")
+    keep = [line for line in conf.read_text().splitlines() if not re.match(rf"\s*({'|'.join(_ROLE_SETTINGS)})\s*=", line)]
+    settings = dict(
+        STANDBY_SETTINGS,
+        primary_conninfo=f"host={s_sock} port={s_port} user=postgres application_name={name}",
+        primary_slot_name=name,
+        synchronous_standby_names="",
+    )
     conf.write_text("\n".join(keep + [f"{k} = {_quote_conf(v)}" for k, v in settings.items()]) + "\n")
     signal = data_dir / "standby.signal"
     signal.touch()

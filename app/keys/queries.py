@@ -57,7 +57,7 @@ AUDIT_PAGE = text(
 _NAME_KEY = "lower(btrim(regexp_replace({}, '\\s+', ' ', 'g')))"
 NAME_TAKEN = text(
     f"""SELECT {_KEY_COLUMNS}, identity_id FROM api_keys k
-    WHERE {_NAME_KEY.format('name')} = {_NAME_KEY.format('CAST(:name AS text)')}
+    WHERE {_NAME_KEY.format("name")} = {_NAME_KEY.format("CAST(:name AS text)")}
     ORDER BY id DESC"""
 )
 # Creating keys one at a time makes "is the name free?" and the insert one step.

@@ -47,6 +47,7 @@ async def audit_log(
     """Who saw personal data unmasked or pulled the feed: key, endpoint, records or range, time.
     Admin only; newest first."""
     before = AUDIT_CURSOR.decode(cursor)
-    items = await service.audit_page(key_name=key_name, endpoint=endpoint, since=since, until=until,
-                                     before=before[0] if before else None, limit=limit)
+    items = await service.audit_page(
+        key_name=key_name, endpoint=endpoint, since=since, until=until, before=before[0] if before else None, limit=limit
+    )
     return {"items": items, "next_cursor": AUDIT_CURSOR.encode(items[-1]["id"]) if len(items) == limit else None}

@@ -30,8 +30,9 @@ class Me(BaseModel):
     role: str = Field(description="enumerator, verifikator, dinas, walidata or admin")
     wilayah: KeyWilayah | None = Field(description="the key's scope; null: national")
     pii: bool = Field(description="a walidata key granted personal data (other roles: by role and scope)")
-    expires_at: UtcTime | None = Field(description="when the key stops working (e.g. after a rotation's "
-                                                       "grace period); null: no expiry")
-    actions: list[str] = Field(description="the policy's actions this role may take, inside the key's wilayah: "
-                                           "record.post, record.correct, record.decide, report.read, "
-                                           "target.write, sync.pull, audit.read, indikator.read, indikator.write")
+    expires_at: UtcTime | None = Field(description="when the key stops working (e.g. after a rotation's grace period); null: no expiry")
+    actions: list[str] = Field(
+        description="the policy's actions this role may take, inside the key's wilayah: "
+        "record.post, record.correct, record.decide, report.read, "
+        "target.write, sync.pull, audit.read, indikator.read, indikator.write"
+    )

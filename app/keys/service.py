@@ -1,6 +1,7 @@
 """API keys: random 256-bit secrets shown once, stored as SHA-256 hashes; created, rotated,
 revoked and listed here (the CLI), looked up on every request in app.security.authn. The access
 log is read here too (GET /api/v1/audit)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,15 +33,23 @@ def normalise_name(name: str) -> str:
 class Issued(NamedTuple):
     id: int
     key: str
-    rotated_from: int | None = None     # `if_exists="rotate"`: the holder's key it replaced
+    rotated_from: int | None = None  # `if_exists="rotate"`: the holder's key it replaced
 
 
 class NameTakenError(ValueError):
     """The name, or a look-alike, was given to a key before."""
 
 
-async def create(conn: AsyncConnection, name: str, role: str, kode_wilayah: str | None = None, *,
-                 pii: bool = False, expires_at: dt.datetime | None = None, if_exists: str = "fail") -> Issued:
+async def create(
+    conn: AsyncConnection,
+    name: str,
+    role: str,
+    kode_wilayah: str | None = None,
+    *,
+    pii: bool = False,
+    expires_at: dt.datetime | None = None,
+    if_exists: str = "fail",
+) -> Issued:
     """A key for a new holder. A name already given (to any key, working or not), or one that
     differs from it only in case or spaces, is refused (NameTakenError) — or, with
     `if_exists="rotate"`, that holder gets their next key, as `rotate` gives it, provided the
@@ -63,14 +72,24 @@ async def create(conn: AsyncConnection, name: str, role: str, kode_wilayah: str 
     await conn.execute(queries.LOCK_NAMES)
     taken = [dict(r) for r in (await conn.execute(queries.NAME_TAKEN, {"name": name})).mappings()]
     if not taken:
-        if kode_wilayah is not None and not (await get_index()).exists(kode_wilayah, LEVEL_PROVINSI,
-                                                                            LEVEL_KABKOTA):
+        if kode_wilayah is not None and not (await get_index()).exists(kode_wilayah, LEVEL_PROVINSI, LEVEL_KABKOTA):
             raise ValueError("wilayah scope must be an existing provinsi or kabupaten/kota code")
         key = new_key()
-        key_id = (await conn.execute(queries.INSERT, {
-            "name": name, "role": role, "kode_wilayah": kode_wilayah, "prefix": key[:14],
-            "h": hash_key(key), "pii": pii, "expires_at": expires_at, "identity_id": None,
-        })).scalar_one()
+        key_id = (
+            await conn.execute(
+                queries.INSERT,
+                {
+                    "name": name,
+                    "role": role,
+                    "kode_wilayah": kode_wilayah,
+                    "prefix": key[:14],
+                    "h": hash_key(key),
+                    "pii": pii,
+                    "expires_at": expires_at,
+                    "identity_id": None,
+                },
+            )
+        ).scalar_one()
         return Issued(key_id, key)
     newest = taken[0]
     holders = {r["identity_id"] for r in taken}
@@ -82,32 +101,37 @@ async def create(conn: AsyncConnection, name: str, role: str, kode_wilayah: str 
             return Issued(*successor, rotated_from=newest["id"])
     # A name is shown in records (dibuat_oleh), riwayat and the access log: issued twice it
     # would stand for two holders there. The holder keeps it through rotations.
-    alike = "" if newest["name"] == name else \
-        f" as {newest['name']!r} (names that differ only in case or spaces are one name)"
+    alike = "" if newest["name"] == name else f" as {newest['name']!r} (names that differ only in case or spaces are one name)"
     others = f", and a name alike to {len(holders) - 1} other holder(s)" if len(holders) > 1 else ""
     raise NameTakenError(
         f"the name {name!r} was already given to key #{newest['id']}{alike}{others}, and names "
         f"are never issued twice. For a new key for the same holder, rotate: kumkm apikey "
         f"rotate {newest['id']} (it keeps their records), or create with --if-exists rotate; "
-        f"else choose another name")
+        f"else choose another name"
+    )
 
 
 def _same_grant(holder: dict, role: str, kode_wilayah: str | None, pii: bool) -> None:
     """--if-exists rotate hands the holder on, role, scope and grant included: asked for other
     ones, it would quietly issue a key that is not what was asked."""
-    differ = [f"{what} {had or 'nasional'!s} (asked: {asked or 'nasional'!s})"
-              for what, had, asked in (("role", holder["role"], role),
-                                       ("wilayah", holder["kode_wilayah"], kode_wilayah),
-                                       ("pii", "yes" if holder["pii"] else "no", "yes" if pii else "no"))
-              if had != asked]
+    differ = [
+        f"{what} {had or 'nasional'!s} (asked: {asked or 'nasional'!s})"
+        for what, had, asked in (
+            ("role", holder["role"], role),
+            ("wilayah", holder["kode_wilayah"], kode_wilayah),
+            ("pii", "yes" if holder["pii"] else "no", "yes" if pii else "no"),
+        )
+        if had != asked
+    ]
     if differ:
-        raise NameTakenError(f"the name {holder['name']!r} belongs to the holder of key #{holder['id']}, who has "
-                             f"{', '.join(differ)}; --if-exists rotate gives a holder their next key with "
-                             "the same role, wilayah and pii. Choose another name for a new holder")
+        raise NameTakenError(
+            f"the name {holder['name']!r} belongs to the holder of key #{holder['id']}, who has "
+            f"{', '.join(differ)}; --if-exists rotate gives a holder their next key with "
+            "the same role, wilayah and pii. Choose another name for a new holder"
+        )
 
 
-async def _successor(conn, key_id: int, grace_seconds: int,
-                     expires_at: dt.datetime | None = None) -> tuple[int, str] | None:
+async def _successor(conn, key_id: int, grace_seconds: int, expires_at: dt.datetime | None = None) -> tuple[int, str] | None:
     """The next key of the holder whose newest key is `key_id` (same identity, name, role,
     scope and pii grant); the old one expires after `grace_seconds`. None when `key_id` is not
     the holder's newest key."""
@@ -115,10 +139,21 @@ async def _successor(conn, key_id: int, grace_seconds: int,
     if old is None:
         return None
     key = new_key()
-    new_id = (await conn.execute(queries.INSERT, {
-        "name": old.name, "role": old.role, "kode_wilayah": old.kode_wilayah, "prefix": key[:14],
-        "h": hash_key(key), "pii": old.pii, "expires_at": expires_at, "identity_id": old.identity_id,
-    })).scalar_one()
+    new_id = (
+        await conn.execute(
+            queries.INSERT,
+            {
+                "name": old.name,
+                "role": old.role,
+                "kode_wilayah": old.kode_wilayah,
+                "prefix": key[:14],
+                "h": hash_key(key),
+                "pii": old.pii,
+                "expires_at": expires_at,
+                "identity_id": old.identity_id,
+            },
+        )
+    ).scalar_one()
     return new_id, key
 
 
@@ -132,7 +167,7 @@ class KeyRefError(ValueError):
         self.ambiguous = ambiguous
 
 
-KEY_PREFIX_LEN = 14       # "kumkm_" and 8 characters of the secret, shown by `apikey list`
+KEY_PREFIX_LEN = 14  # "kumkm_" and 8 characters of the secret, shown by `apikey list`
 
 
 def _parse_ref(ref: str) -> tuple[int | None, str | None]:
@@ -155,11 +190,11 @@ async def _one(conn, ref: str, usable, what: str) -> dict:
     if len(fit) == 1:
         return fit[0]
     if len(fit) > 1:
-        raise KeyRefError(f"{ref!r} is ambiguous: {len(fit)} keys {what} match it; give more of the prefix "
-                          "or the id", fit, ambiguous=True)
+        raise KeyRefError(f"{ref!r} is ambiguous: {len(fit)} keys {what} match it; give more of the prefix or the id", fit, ambiguous=True)
     if rows:
-        raise KeyRefError(f"no key {what} matches {ref!r}; it matches only: " + ", ".join(
-            f"#{r['id']} ({key_status(r)})" for r in rows), rows)
+        raise KeyRefError(
+            f"no key {what} matches {ref!r}; it matches only: " + ", ".join(f"#{r['id']} ({key_status(r)})" for r in rows), rows
+        )
     raise KeyRefError(f"no key matches {ref!r} (an id, or a prefix as `kumkm apikey list` shows it)")
 
 
@@ -220,10 +255,23 @@ async def list_keys() -> list[dict]:
 
 async def audit_page(*, key_name, endpoint, since, until, before, limit) -> list[dict]:
     async with db.connect() as conn:
-        rows = (await conn.execute(queries.AUDIT_PAGE, {
-            "key_name": key_name, "endpoint": endpoint, "since": since, "until": until,
-            "before": before, "limit": limit,
-        })).mappings().all()
+        rows = (
+            (
+                await conn.execute(
+                    queries.AUDIT_PAGE,
+                    {
+                        "key_name": key_name,
+                        "endpoint": endpoint,
+                        "since": since,
+                        "until": until,
+                        "before": before,
+                        "limit": limit,
+                    },
+                )
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]
 
 
@@ -234,8 +282,12 @@ async def me(principal: Principal) -> dict:
     wilayah = None
     if principal.kode_wilayah is not None:
         index = await get_index()
-        wilayah = {"kode": principal.kode_wilayah, "nama": index.nama[principal.kode_wilayah],
-                   "level": index.level[principal.kode_wilayah]}
-    return {"name": principal.name, "role": principal.role, "wilayah": wilayah, "pii": principal.pii,
-            "expires_at": expires_at,
-            "actions": [action for action, allowed in POLICY.items() if principal.role in allowed]}
+        wilayah = {"kode": principal.kode_wilayah, "nama": index.nama[principal.kode_wilayah], "level": index.level[principal.kode_wilayah]}
+    return {
+        "name": principal.name,
+        "role": principal.role,
+        "wilayah": wilayah,
+        "pii": principal.pii,
+        "expires_at": expires_at,
+        "actions": [action for action, allowed in POLICY.items() if principal.role in allowed],
+    }

@@ -1,6 +1,7 @@
 """JSON logs, one object per line, each with the request id. Nothing personal goes in: the
 access line names the route template (never the filled-in path or the query string), the
 status, the duration and the key's id — never the key, a NIK or a name."""
+
 from __future__ import annotations
 
 import atexit
@@ -88,7 +89,7 @@ class _Background(logging.Handler):
         self._thread = threading.Thread(target=self._run, name="kumkm-log-writer", daemon=True)
         self._thread.start()
 
-    def handle(self, record: logging.LogRecord) -> bool:   # type: ignore[override]
+    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
         # the base class takes the handler's lock around emit; the deque needs none
         if self.filter(record):
             self.emit(record)
@@ -109,7 +110,7 @@ class _Background(logging.Handler):
             record.exc_info = None
         self.lines.append(record)
         if self._stopping and not self._thread.is_alive():
-            self._write_all()   # a line made after the writer stopped (late at exit) is written here
+            self._write_all()  # a line made after the writer stopped (late at exit) is written here
 
     def flush(self) -> None:
         """Wait until every record handed over so far is written."""
@@ -151,15 +152,16 @@ class _Background(logging.Handler):
                 self.handleError(item)
         if self.dropped:
             dropped, self.dropped = self.dropped, 0
-            note = logging.LogRecord("kumkm.logs", logging.WARNING, __file__, 0,
-                                     "%d log lines dropped: the log writer fell behind", (dropped,), None)
+            note = logging.LogRecord(
+                "kumkm.logs", logging.WARNING, __file__, 0, "%d log lines dropped: the log writer fell behind", (dropped,), None
+            )
             out.append(self.format(note))
         if out:
             try:
                 self.stream.write("\n".join(out) + "\n")
                 self.stream.flush()
             except Exception:
-                pass    # stderr gone (a closed pipe): nothing to report it on
+                pass  # stderr gone (a closed pipe): nothing to report it on
         for event in done:
             event.set()
 
@@ -176,9 +178,13 @@ class JsonLines(logging.Formatter):
     which at level info is paid once per request."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = {"time": dt.datetime.fromtimestamp(record.created, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "level": record.levelname, "logger": record.name, "message": record.getMessage(),
-                "request_id": getattr(record, "request_id", None)}
+        line = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
         for key, value in record.__dict__.items():
             if key not in _STANDARD:
                 line[key] = value
@@ -189,6 +195,8 @@ class JsonLines(logging.Formatter):
         if record.stack_info:
             line["stack_info"] = record.stack_info
         return orjson.dumps(line, default=str).decode()
+
+
 QUEUE_MAX = 100_000
 WRITE_EVERY = 0.05
 _writer: _Background | None = None
@@ -201,7 +209,7 @@ def configure(level: str = "INFO", stream=None) -> None:
     stop()
     # No line names its source file, thread or process: don't look them up for every record
     # (the logging HOWTO's optimisation; the caller's frame walk is the dearest part of a record).
-    logging._srcfile = None     # type: ignore[attr-defined]
+    logging._srcfile = None  # type: ignore[attr-defined]
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

@@ -1,6 +1,7 @@
 """Pure ASGI middleware (cheaper than BaseHTTPMiddleware on the ingest hot path): a request
 id for every request, echoed as X-Request-ID, latency and status into the metrics, and one
 JSON access line per request."""
+
 from __future__ import annotations
 
 import logging
@@ -50,11 +51,19 @@ class Observe:
             route = getattr(scope.get("route"), "path", None) or scope.get("root_path") or "unmatched"
             method = scope["method"]
             if health.state.disk_full_since is not None and method in _WRITES and 200 <= status < 300:
-                health.note_write_accepted()    # space was freed: say so, and the gauge drops
+                health.note_write_accepted()  # space was freed: say so, and the gauge drops
             metrics.REQUESTS.labels(method, route, str(status)).inc()
             metrics.LATENCY.labels(method, route).observe(elapsed)
             if access.isEnabledFor(logging.INFO):
                 principal = scope.get("state", {}).get("principal_id")
-                access.info("request", extra={"method": method, "route": route, "status": status,
-                                              "duration_ms": round(elapsed * 1000, 2), "key_id": principal})
+                access.info(
+                    "request",
+                    extra={
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "key_id": principal,
+                    },
+                )
             request_id.reset(token)

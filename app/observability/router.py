@@ -11,8 +11,7 @@ from app.observability import metrics, queries
 router = APIRouter(tags=["ops"])
 
 
-@router.get("/metrics", response_class=Response,
-            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
 async def prometheus_metrics(request: Request):
     """Prometheus metrics: requests by route and status, latency, records by state, ingest and
     sync counts, database pool use, whether the database answers (kumkm_db_up), whether its
@@ -21,22 +20,24 @@ async def prometheus_metrics(request: Request):
     open only while the service listens on loopback, or when KUMKM_METRICS_PUBLIC=1 says so."""
     token = settings.metrics_token
     if token is None and not settings.metrics_open:
-        raise FORBIDDEN("/metrics is closed: this service listens on "
-                      f"{settings.bind_host}, not loopback. Set KUMKM_METRICS_TOKEN (scrapers send it as "
-                      "a bearer token) or KUMKM_METRICS_PUBLIC=1")
+        raise FORBIDDEN(
+            "/metrics is closed: this service listens on "
+            f"{settings.bind_host}, not loopback. Set KUMKM_METRICS_TOKEN (scrapers send it as "
+            "a bearer token) or KUMKM_METRICS_PUBLIC=1"
+        )
     if token is None and not settings.metrics_public and _through_a_proxy(request):
         # Listening on loopback says nothing once a reverse proxy on the same host forwards
         # the world's requests: those come from 127.0.0.1 too.
-        raise FORBIDDEN("/metrics is closed to requests through a reverse proxy: set "
-                        "KUMKM_METRICS_TOKEN (scrapers send it as a bearer token), or scrape the "
-                        "service's own address")
+        raise FORBIDDEN(
+            "/metrics is closed to requests through a reverse proxy: set "
+            "KUMKM_METRICS_TOKEN (scrapers send it as a bearer token), or scrape the "
+            "service's own address"
+        )
     if token:
         sent = request.headers.get("authorization", "")
         expected = f"Bearer {token}"
-        if not hmac.compare_digest(hashlib.sha256(sent.encode()).digest(),
-                                   hashlib.sha256(expected.encode()).digest()):
-            raise UNAUTHORIZED("this service's /metrics needs its scrape token",
-                          headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        if not hmac.compare_digest(hashlib.sha256(sent.encode()).digest(), hashlib.sha256(expected.encode()).digest()):
+            raise UNAUTHORIZED("this service's /metrics needs its scrape token", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     try:
         async with db.connect() as conn:
             for status, n in (await conn.execute(queries.RECORDS_BY_STATUS)).all():
@@ -55,8 +56,7 @@ async def prometheus_metrics(request: Request):
 
 # Headers a reverse proxy adds (nginx, HAProxy, Caddy, Apache as usually set up for the
 # service, docs/operations.md): one of them means the request did not start on this host.
-_PROXY_HEADERS = frozenset({b"forwarded", b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto",
-                            b"x-real-ip", b"via"})
+_PROXY_HEADERS = frozenset({b"forwarded", b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto", b"x-real-ip", b"via"})
 
 
 def _through_a_proxy(request: Request) -> bool:

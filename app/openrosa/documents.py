@@ -6,6 +6,7 @@ the XForms namespace (and older forms put `meta` in the `orx` one). Values go to
 model as text except where the form's type says otherwise (integers, money, yes/no, a GPS
 point), and only when they have that shape: anything else is passed on as it came, so the
 model refuses it with the JSON API's own message for that field."""
+
 from __future__ import annotations
 
 import re
@@ -24,12 +25,26 @@ XML_MEDIA = "text/xml; charset=utf-8"
 # Questions of the form whose answers are whole numbers (counts, years) and whole rupiah.
 # Money is a text question with a numeric keyboard: an XForm `integer` is 32 bits on the phone
 # (up to about Rp2,1 M), `decimal` a float; whole rupiah up to 10^18 need text.
-INTEGERS = frozenset({
-    "tenaga_kerja_laki_laki", "tenaga_kerja_perempuan", "tahun_rat_terakhir",
-    "anggota_laki_laki", "anggota_perempuan", "manajer_laki_laki", "manajer_perempuan",
-    "karyawan_laki_laki", "karyawan_perempuan",
-    "modal_usaha", "hasil_penjualan_tahunan", "aset", "modal_sendiri", "modal_luar", "volume_usaha", "shu",
-})
+INTEGERS = frozenset(
+    {
+        "tenaga_kerja_laki_laki",
+        "tenaga_kerja_perempuan",
+        "tahun_rat_terakhir",
+        "anggota_laki_laki",
+        "anggota_perempuan",
+        "manajer_laki_laki",
+        "manajer_perempuan",
+        "karyawan_laki_laki",
+        "karyawan_perempuan",
+        "modal_usaha",
+        "hasil_penjualan_tahunan",
+        "aset",
+        "modal_sendiri",
+        "modal_luar",
+        "volume_usaha",
+        "shu",
+    }
+)
 YES_NO = frozenset({"platform_digital", "izin_usaha", "aktif", "izin_usaha_simpan_pinjam"})
 # Questions that only steer the form (the cascade down to the desa) and meta the phone adds.
 FORM_ONLY = frozenset({"kabkota", "kecamatan"})
@@ -48,16 +63,17 @@ _UUID_PREFIX = "uuid:"
 MAX_INSTANCE_BYTES = 256 * 1024
 MAX_DEPTH = 16
 MAX_ELEMENTS = 1000
-MAX_ATTRIBUTES = 100        # attributes and namespace declarations, in the whole instance
-_FEED_BYTES = 16 * 1024     # bytes fed to the parser between two looks at the counts
+MAX_ATTRIBUTES = 100  # attributes and namespace declarations, in the whole instance
+_FEED_BYTES = 16 * 1024  # bytes fed to the parser between two looks at the counts
 
-Element = Any               # an lxml element (lxml ships no type stubs)
+Element = Any  # an lxml element (lxml ships no type stubs)
 
 
 @dataclass
 class Instance:
     """A submitted instance: its content for app.record, its instanceID and, for an
     edit, the instanceID it replaces."""
+
     form_id: str | None
     version: str | None
     content: dict
@@ -120,7 +136,7 @@ class _Counts:
                     raise _over(f"memuat lebih dari {MAX_ELEMENTS} elemen")
             elif event == "end":
                 self.depth -= 1
-            else:                       # start-ns: a namespace declaration, an attribute too
+            else:  # start-ns: a namespace declaration, an attribute too
                 self.attributes += 1
             if self.attributes > MAX_ATTRIBUTES:
                 raise _over(f"memuat lebih dari {MAX_ATTRIBUTES} atribut")
@@ -144,13 +160,21 @@ def parse_xml(body: bytes) -> Element:
         raise _not_xml("tidak boleh memuat deklarasi tipe dokumen (DTD) atau karakter NUL")
     if len(body) <= _FEED_BYTES:
         return _parse_small(body)
-    parser = etree.XMLPullParser(events=("start", "end", "start-ns"), encoding="utf-8", resolve_entities=False,
-                                 no_network=True, load_dtd=False, huge_tree=False, collect_ids=False,
-                                 remove_comments=True, remove_pis=True)
+    parser = etree.XMLPullParser(
+        events=("start", "end", "start-ns"),
+        encoding="utf-8",
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        collect_ids=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
     counts = _Counts()
     try:
         for at in range(0, len(body), _FEED_BYTES):
-            parser.feed(body[at:at + _FEED_BYTES])
+            parser.feed(body[at : at + _FEED_BYTES])
             counts.take(parser.read_events())
         root = parser.close()
         counts.take(parser.read_events())
@@ -175,8 +199,15 @@ def _parse_small(body: bytes) -> Element:
     parser = getattr(_parsers, "parser", None)
     if parser is None:
         parser = _parsers.parser = etree.XMLParser(
-            encoding="utf-8", resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-            collect_ids=False, remove_comments=True, remove_pis=True)
+            encoding="utf-8",
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            collect_ids=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
     try:
         root = etree.fromstring(body, parser)
     except etree.XMLSyntaxError as exc:
@@ -231,12 +262,17 @@ def parse_instance(body: bytes) -> Instance:
         raise INVALID(message, errors=[{"field": "meta/instanceID", "type": "missing", "message": message}])
     content["submission_id"] = instance_id.removeprefix(_UUID_PREFIX)
     deprecated = meta.get("deprecatedID") or None
-    return Instance(form_id=root.get("id"), version=root.get("version"), content=content,
-                    instance_id=content["submission_id"],
-                    deprecated_id=deprecated.removeprefix(_UUID_PREFIX) if deprecated else None)
+    return Instance(
+        form_id=root.get("id"),
+        version=root.get("version"),
+        content=content,
+        instance_id=content["submission_id"],
+        deprecated_id=deprecated.removeprefix(_UUID_PREFIX) if deprecated else None,
+    )
 
 
 # ---------------------------------------------------------------- documents sent
+
 
 def form_list(form_id: str, name: str, version: str, hash_: str, download_url: str, manifest_url: str) -> bytes:
     return (
@@ -252,15 +288,20 @@ def form_list(form_id: str, name: str, version: str, hash_: str, download_url: s
 
 def manifest(files: list[tuple[str, str, str]]) -> bytes:
     """(filename, hash, download URL) per media file."""
-    items = "".join(f"<mediaFile><filename>{escape(f)}</filename><hash>{escape(h)}</hash>"
-                    f"<downloadUrl>{escape(u)}</downloadUrl></mediaFile>" for f, h, u in files)
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<manifest xmlns="http://openrosa.org/xforms/xformsManifest">{items}</manifest>').encode()
+    items = "".join(
+        f"<mediaFile><filename>{escape(f)}</filename><hash>{escape(h)}</hash><downloadUrl>{escape(u)}</downloadUrl></mediaFile>"
+        for f, h, u in files
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<manifest xmlns="http://openrosa.org/xforms/xformsManifest">{items}</manifest>'
+    ).encode()
 
 
 def response(message: str, *, success: bool) -> bytes:
     """The OpenRosaResponse a phone shows its user; `nature` as ODK Central sends it."""
     nature = "submit_success" if success else "error"
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<OpenRosaResponse xmlns="http://openrosa.org/http/response">'
-            f'<message nature="{nature}">{escape(message)}</message></OpenRosaResponse>').encode()
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<OpenRosaResponse xmlns="http://openrosa.org/http/response">'
+        f'<message nature="{nature}">{escape(message)}</message></OpenRosaResponse>'
+    ).encode()

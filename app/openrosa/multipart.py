@@ -3,6 +3,7 @@ then one part per attachment. The body is already in memory (bounded by
 KUMKM_MAX_BODY_BYTES), so splitting it on the boundary is all the parsing there is; a general
 streaming parser with spooled files would cost more than the rest of a submission. It runs in
 a parse thread (app.openrosa.service.read_submission), not on the event loop."""
+
 from __future__ import annotations
 
 import re
@@ -29,8 +30,7 @@ def check_media_type(content_type: bytes | None) -> bytes:
     """The Content-Type when it is multipart/form-data (checked before the body is read)."""
     if content_type is None or not content_type.lower().startswith(b"multipart/form-data"):
         sent = "tidak ada" if content_type is None else content_type.decode("latin-1")[:100]
-        raise UNSUPPORTED_MEDIA(f"Content-Type harus multipart/form-data dengan bagian xml_submission_file "
-                                f"(diterima: {sent})")
+        raise UNSUPPORTED_MEDIA(f"Content-Type harus multipart/form-data dengan bagian xml_submission_file (diterima: {sent})")
     return content_type
 
 
@@ -73,8 +73,7 @@ def parse(content_type: bytes | None, body: bytes, *, complete: bool = True) -> 
         if name is None and cut:
             break
         if name is None:
-            message = ("body memuat bagian multipart tanpa nama: setiap bagian perlu "
-                       "Content-Disposition: form-data; name=...")
+            message = "body memuat bagian multipart tanpa nama: setiap bagian perlu Content-Disposition: form-data; name=..."
             raise INVALID(message, errors=[{"field": "body", "type": "multipart", "message": message}])
         parts.append(Part(name, filename, ctype, data))
     return parts

@@ -2,6 +2,7 @@
 as JSON, compressed with zlib and base64-encoded, in a QR code (ODK Collect's "Configure with
 QR code"). The server URL carries the enumerator's key, so the code is as secret as the key:
 hand it to its enumerator only, and revoke the key when a phone is lost."""
+
 from __future__ import annotations
 
 import base64

@@ -1,13 +1,11 @@
 """All SQL of the OpenRosa transport: the map from an edit's instanceID to its record
 (migration 0008), and whether an id is taken by a record or an edit. Records themselves are written by the
 submissions and verification domains."""
+
 from sqlalchemy import text
 
 # An instanceID is either a record's submission_id or an edit's (with the record it belongs to).
-RESOLVE = text(
-    "SELECT submission_id, encode(content_hash, 'hex') AS content_hash FROM openrosa_instances "
-    "WHERE instance_id = :id"
-)
+RESOLVE = text("SELECT submission_id, encode(content_hash, 'hex') AS content_hash FROM openrosa_instances WHERE instance_id = :id")
 
 # Whether an id is a record's submission_id (an edit's new instanceID must not be). On a Citus
 # coordinator the directory answers, one routed query (ops/citus/distribute.sql).

@@ -11,6 +11,7 @@ access log, when it is on, gets the path with the key replaced
 They are not in the OpenAPI document: the protocol is OpenRosa's (XML documents, multipart
 submissions), described in docs/openrosa.md. Answers are XML, errors included: an
 `<OpenRosaResponse>` whose message the phone shows, in Indonesian, with the catalog's status."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -72,8 +73,8 @@ def _field_message(e: dict) -> str:
     the phone sent (an unknown question's element name): it is cut, and so is the message."""
     field, message = str(e.get("field")), str(e.get("message"))
     for name in (field, field.rsplit(".", 1)[-1]):
-        if name and message.startswith(name) and not message[len(name):len(name) + 1].isidentifier():
-            return (service.cut(name) + message[len(name):])[:_MESSAGE_CHARS]
+        if name and message.startswith(name) and not message[len(name) : len(name) + 1].isidentifier():
+            return (service.cut(name) + message[len(name) :])[:_MESSAGE_CHARS]
     return f"{service.cut(field)}: {message[:_MESSAGE_CHARS]}"
 
 
@@ -98,13 +99,14 @@ def _refusal(p: Problem) -> Response:
 def _answering(headers: dict = _HEADERS):
     """Catalog problems and database trouble as OpenRosa XML answers, with the same status and
     Retry-After as the JSON API gives them; anything else goes to the app's handler (a 500)."""
+
     def wrap(endpoint):
         async def run(request: Request) -> Response:
             try:
                 return await endpoint(request)
             except Problem as p:
                 return _problem(p, headers)
-            except BodyTooLarge:        # a body without Content-Length that outgrew the limit
+            except BodyTooLarge:  # a body without Content-Length that outgrew the limit
                 return _problem(_too_large(), headers)
             except Exception as exc:
                 trouble = database_problem(exc)
@@ -114,6 +116,7 @@ def _answering(headers: dict = _HEADERS):
 
         run.__name__ = endpoint.__name__
         return run
+
     return wrap
 
 
@@ -122,8 +125,10 @@ async def _principal(request: Request) -> Principal:
     if principal is None:
         # A Bearer challenge: the phone must not ask for a user name and password (the key
         # is the whole credential, and it is in the URL).
-        raise UNAUTHORIZED("kunci di URL server ini (pengaturan proyek di ODK Collect) tidak berlaku",
-                           headers={"WWW-Authenticate": 'Bearer realm="kumkm-openrosa"'})
+        raise UNAUTHORIZED(
+            "kunci di URL server ini (pengaturan proyek di ODK Collect) tidak berlaku",
+            headers={"WWW-Authenticate": 'Bearer realm="kumkm-openrosa"'},
+        )
     request.scope.setdefault("state", {})["principal_id"] = principal.id  # the access log's key id
     authorize(principal, "record.post", doing="mengirim data pendataan")
     return principal
@@ -151,7 +156,7 @@ def _served_origin(scope: MutableMapping[str, Any]) -> str:
         if ipaddress.ip_address(host).version == 6:
             host = f"[{host}]"
     except ValueError:
-        pass                            # a name (or a socket path): used as it is
+        pass  # a name (or a socket path): used as it is
     if port is None or port == _DEFAULT_PORTS.get(scheme):
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{port}"
@@ -172,11 +177,13 @@ async def form_list(request: Request) -> Response:
     f = await loaded_form()
     wanted = request.query_params.get("formID")
     if wanted is not None and wanted != f.form_id:
-        return _xml(b'<?xml version="1.0" encoding="UTF-8"?>\n'
-                    b'<xforms xmlns="http://openrosa.org/xforms/xformsList"></xforms>')
+        return _xml(b'<?xml version="1.0" encoding="UTF-8"?>\n<xforms xmlns="http://openrosa.org/xforms/xformsList"></xforms>')
     base = _base(request)
-    return _xml(documents.form_list(f.form_id, f.title, f.version, f.hash,
-                                    f"{base}/forms/{f.form_id}/form.xml", f"{base}/forms/{f.form_id}/manifest"))
+    return _xml(
+        documents.form_list(
+            f.form_id, f.title, f.version, f.hash, f"{base}/forms/{f.form_id}/form.xml", f"{base}/forms/{f.form_id}/manifest"
+        )
+    )
 
 
 @_answering()
@@ -200,8 +207,7 @@ async def form_media(request: Request) -> Response:
     await _form(request)
     asked = request.path_params["filename"]
     if asked != MEDIA_FILE:
-        raise NOT_FOUND(f"filename {service.cut(asked)} tidak ada: formulir ini hanya punya satu berkas media, "
-                        f"{MEDIA_FILE}")
+        raise NOT_FOUND(f"filename {service.cut(asked)} tidak ada: formulir ini hanya punya satu berkas media, {MEDIA_FILE}")
     data, _ = await service.media_csv(principal.kode_wilayah)
     return Response(data, media_type="text/csv; charset=utf-8", headers=_HEADERS)
 

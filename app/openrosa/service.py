@@ -4,6 +4,7 @@ app.submissions.service.store (the same validation messages, derived fields, ide
 feed line as POST /api/v1/submissions); an edit (`meta/deprecatedID`) is a correction through
 app.verification.service.correct (the same rules as PUT /api/v1/submissions/{id}). Those two
 services are the only other domains' services used here (see docs/code.md)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,8 @@ INCOMPLETE_PART = "*isIncomplete*"
 
 @dataclass
 class Accepted:
-    status: int          # 201 stored (a new record or a new version), 202 already stored
-    message: str         # for the enumerator, in Indonesian
+    status: int  # 201 stored (a new record or a new version), 202 already stored
+    message: str  # for the enumerator, in Indonesian
     submission_id: str
 
 
@@ -70,8 +71,7 @@ def instance_xml(parts: list[Part]) -> bytes:
     xml = [p for p in parts if p.name == SUBMISSION_PART]
     if len(xml) != 1:
         message = f"{SUBMISSION_PART} harus tepat satu bagian kiriman, berisi XML instance (diterima {len(xml)})"
-        raise INVALID(message, errors=[{"field": SUBMISSION_PART, "type": "missing" if not xml else "repeated",
-                                        "message": message}])
+        raise INVALID(message, errors=[{"field": SUBMISSION_PART, "type": "missing" if not xml else "repeated", "message": message}])
     return xml[0].data
 
 
@@ -79,13 +79,17 @@ def refuse_attachments(parts: list[Part]) -> None:
     files = [p for p in parts if p.name not in (SUBMISSION_PART, INCOMPLETE_PART) and p.filename is not None]
     if files:
         shown = files[:ECHO_NAMES]
-        errors = [{"field": cut(p.name), "type": "attachment",
-                   "message": f"{cut(p.name)} ditolak: lampiran {cut(p.filename or '')!r} tidak disimpan "
-                              "(formulir tidak memiliki pertanyaan berkas)"}
-                  for p in shown]
+        errors = [
+            {
+                "field": cut(p.name),
+                "type": "attachment",
+                "message": f"{cut(p.name)} ditolak: lampiran {cut(p.filename or '')!r} tidak disimpan "
+                "(formulir tidak memiliki pertanyaan berkas)",
+            }
+            for p in shown
+        ]
         if len(files) > len(shown):
-            errors.append({"field": "body", "type": "attachment",
-                           "message": f"body memuat {len(files) - len(shown)} lampiran lain"})
+            errors.append({"field": "body", "type": "attachment", "message": f"body memuat {len(files) - len(shown)} lampiran lain"})
         raise ATTACHMENT_REFUSED(joined(errors), errors=errors)
 
 
@@ -100,7 +104,7 @@ SUBMISSION_READ_BYTES = MAX_INSTANCE_BYTES + 64 * 1024
 def _read(content_type: bytes | None, body: bytes, complete: bool) -> Instance:
     parts = multipart.parse(content_type, body, complete=complete)
     if not complete:
-        refuse_attachments(parts)           # those in what was read, named
+        refuse_attachments(parts)  # those in what was read, named
         raise instance_too_large()
     return parse_instance(instance_xml(parts))
 
@@ -131,10 +135,9 @@ async def read_submission(content_type: bytes | None, body: bytes, complete: boo
         # thread and back cost more than twice that, on every phone's post
         return _read(content_type, body, complete)
     if not parse_slots.acquire(blocking=False):
-        raise SERVER_BUSY("kiriman lain sedang dibaca; kirim lagi sebentar lagi",
-                          headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        raise SERVER_BUSY("kiriman lain sedang dibaca; kirim lagi sebentar lagi", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     try:
-        if _parse_pool is None:     # made on first use, in the worker process that uses it
+        if _parse_pool is None:  # made on first use, in the worker process that uses it
             _parse_pool = ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="openrosa-parse")
         job = _parse_pool.submit(_read, content_type, body, complete)
     except BaseException:
@@ -152,8 +155,7 @@ async def read_submission(content_type: bytes | None, body: bytes, complete: boo
 # before with other content, as the JSON API's submission_id. _taken: the id is another
 # instance's (a record's own id, or an edit's), which this one may not take, whatever its
 # content; whose it is is not said.
-REUSED = ("meta/instanceID sudah dipakai untuk isi yang lain: yang tersimpan tidak diubah; "
-          "kiriman baru perlu instanceID baru")
+REUSED = "meta/instanceID sudah dipakai untuk isi yang lain: yang tersimpan tidak diubah; kiriman baru perlu instanceID baru"
 
 
 def _taken(what: str) -> Problem:
@@ -162,8 +164,9 @@ def _taken(what: str) -> Problem:
 
 
 def _reused(submission_id: str) -> Problem:
-    return CONTENT_CONFLICT(REUSED, errors=[{"field": "meta/instanceID", "type": "content_conflict",
-                                             "message": REUSED}], submission_id=submission_id)
+    return CONTENT_CONFLICT(
+        REUSED, errors=[{"field": "meta/instanceID", "type": "content_conflict", "message": REUSED}], submission_id=submission_id
+    )
 
 
 async def submit(instance: Instance, principal: Principal) -> Accepted:
@@ -219,8 +222,11 @@ async def _edit(content: dict, instance_id: str, deprecated_id: str, principal: 
         # it (new instances are not checked against edits: that would cost every phone's post
         # a round trip); an edit remembered under an existing record's id was the bug this
         # function now refuses.
-        if earlier is not None and (await conn.execute(is_record, {"id": did})).scalar() \
-                and not (await conn.execute(queries.EDIT_CAME_FIRST, {"id": did})).scalar():
+        if (
+            earlier is not None
+            and (await conn.execute(is_record, {"id": did})).scalar()
+            and not (await conn.execute(queries.EDIT_CAME_FIRST, {"id": did})).scalar()
+        ):
             earlier = None
     record_id = earlier.submission_id if earlier is not None else did
     # the phone sending this same edit again is a replay, even if a record took its id since
@@ -236,19 +242,18 @@ async def _edit(content: dict, instance_id: str, deprecated_id: str, principal: 
         # one unit of work: the correction and the phone's id for it commit together
         async with db.transaction() as conn:
             replay = await correct(conn, record_id, content, principal)
-            await conn.execute(queries.REMEMBER, {"id": iid, "submission_id": record_id, "deprecated_id": did,
-                                                  "content_hash": sent_hash, "key_id": principal.id})
+            await conn.execute(
+                queries.REMEMBER,
+                {"id": iid, "submission_id": record_id, "deprecated_id": did, "content_hash": sent_hash, "key_id": principal.id},
+            )
     except Problem as p:
         if p.code == NOT_FOUND.code:
-            message = (f"meta/deprecatedID {did} tidak ditemukan: perbaikan harus mengganti data yang "
-                       "pernah terkirim ke server ini")
-            raise NOT_FOUND(message, errors=[{"field": "meta/deprecatedID", "type": "not_found",
-                                              "message": message}]) from None
+            message = f"meta/deprecatedID {did} tidak ditemukan: perbaikan harus mengganti data yang pernah terkirim ke server ini"
+            raise NOT_FOUND(message, errors=[{"field": "meta/deprecatedID", "type": "not_found", "message": message}]) from None
         raise
     if replay:
         return Accepted(202, "Perbaikan ini sudah diterima sebelumnya; tidak disimpan dua kali.", str(record_id))
-    return Accepted(201, "Perbaikan diterima: versi baru tersimpan dan kembali berstatus masuk "
-                         "(menunggu verifikasi).", str(record_id))
+    return Accepted(201, "Perbaikan diterima: versi baru tersimpan dan kembali berstatus masuk (menunggu verifikasi).", str(record_id))
 
 
 # ---------------------------------------------------------------- the form's media file

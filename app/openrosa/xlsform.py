@@ -10,6 +10,7 @@ process, so what phones get is what those tools would make of it.
 Constraints mirror app.record's validation where XPath can say it (the phone refuses the
 answer before it is sent); the service validates every submission again with the same code as
 the JSON API, so a form edited elsewhere cannot let anything through."""
+
 from __future__ import annotations
 
 import asyncio
@@ -93,8 +94,8 @@ class Form:
     version: str
     title: str
     xml: bytes
-    hash: str          # "md5:<hex>", as the OpenRosa form list and manifest give it
-    root: str          # the instance's root element (pyxform's `data`)
+    hash: str  # "md5:<hex>", as the OpenRosa form list and manifest give it
+    root: str  # the instance's root element (pyxform's `data`)
 
 
 def convert(path: Path = XLSX, *, validate: bool = False) -> Form:
@@ -107,8 +108,14 @@ def convert(path: Path = XLSX, *, validate: bool = False) -> Form:
         raise ValueError(f"pyxform warnings for {path.name}: {warnings}")
     xml = result.xform.encode("utf-8")
     settings = dict(zip(*read_settings(path), strict=False))
-    return Form(form_id=settings["form_id"], version=settings["version"], title=settings["form_title"],
-                xml=xml, hash="md5:" + hashlib.md5(xml).hexdigest(), root="data")
+    return Form(
+        form_id=settings["form_id"],
+        version=settings["version"],
+        title=settings["form_title"],
+        xml=xml,
+        hash="md5:" + hashlib.md5(xml).hexdigest(),
+        root="data",
+    )
 
 
 def read_settings(path: Path = XLSX) -> tuple[list[str], list[str]]:

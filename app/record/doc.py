@@ -6,6 +6,7 @@ accepts: tests/test_api_polish.py keeps the file equal to this output.
 
     python -m app.record.doc > docs/record.md
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,8 +16,7 @@ from pydantic import BaseModel
 from app.record.model import SubmissionKoperasi, SubmissionOut, SubmissionUmkm
 from app.record.prepare import DERIVED_FIELDS, MODAL_ATAU_PENJUALAN
 
-_TYPES = {"string": "text", "integer": "integer", "number": "number", "boolean": "boolean", "object": "object",
-          "array": "array"}
+_TYPES = {"string": "text", "integer": "integer", "number": "number", "boolean": "boolean", "object": "object", "array": "array"}
 _FORMATS = {"uuid": "UUID", "date-time": "date-time (RFC 3339)", "date": "date (YYYY-MM-DD)"}
 
 
@@ -76,8 +76,11 @@ def _table(model: type[BaseModel], names: list[str], *, answered: bool = False) 
     schema = model.model_json_schema(mode="serialization" if answered else "validation")
     defs = schema.get("$defs", {})
     required = set(schema.get("required", []))
-    head = ["| field | type | values | meaning |", "|---|---|---|---|"] if answered else \
-        ["| field | type | required | values | meaning |", "|---|---|---|---|---|"]
+    head = (
+        ["| field | type | values | meaning |", "|---|---|---|---|"]
+        if answered
+        else ["| field | type | required | values | meaning |", "|---|---|---|---|---|"]
+    )
     rows = []
     for name in names:
         raw = schema["properties"][name]
@@ -121,13 +124,13 @@ def record_markdown() -> str:
         "",
         *_table(SubmissionUmkm, common),
         "",
-        "## UMKM (`\"jenis\": \"umkm\"`)",
+        '## UMKM (`"jenis": "umkm"`)',
         "",
         *_table(SubmissionUmkm, [f for f in umkm if f not in common]),
         "",
         f"One rule over two fields: {MODAL_ATAU_PENJUALAN['message']} (field `modal_usaha`).",
         "",
-        "## Koperasi (`\"jenis\": \"koperasi\"`)",
+        '## Koperasi (`"jenis": "koperasi"`)',
         "",
         *_table(SubmissionKoperasi, [f for f in koperasi if f not in common]),
         "",

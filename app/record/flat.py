@@ -1,5 +1,6 @@
 """How a record looks outside the service: one NDJSON line (the snapshot and feed shape), a
 flat row (CSV and Parquet), and back from a flat row to the content the API accepts."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,14 +18,26 @@ from app.security.personal import mask_record_data
 
 # What the service keeps about a record besides its content; in the order of the columns.
 META_COLUMNS = (
-    "submission_id", "periode", "jenis", "kode_wilayah", "kode_provinsi", "kode_kabkota",
-    "status", "version", "enumerator_id", "captured_at", "skala_usaha", "sektor", "pii_masked",
-    "dibuat_oleh", "dibuat_pada", "diperbarui_pada",
+    "submission_id",
+    "periode",
+    "jenis",
+    "kode_wilayah",
+    "kode_provinsi",
+    "kode_kabkota",
+    "status",
+    "version",
+    "enumerator_id",
+    "captured_at",
+    "skala_usaha",
+    "sektor",
+    "pii_masked",
+    "dibuat_oleh",
+    "dibuat_pada",
+    "diperbarui_pada",
 )
 # Columns a flat file may carry that are not content: the service derives or assigns them,
 # so an import ignores them (and says so) instead of rejecting every line of an export.
-NOT_CONTENT = frozenset(META_COLUMNS) - {"submission_id", "periode", "jenis", "kode_wilayah",
-                                          "enumerator_id", "captured_at"}
+NOT_CONTENT = frozenset(META_COLUMNS) - {"submission_id", "periode", "jenis", "kode_wilayah", "enumerator_id", "captured_at"}
 
 
 def _kind(annotation: Any) -> str:
@@ -51,7 +64,9 @@ for _model in (SubmissionUmkm, SubmissionKoperasi):
         CONTENT_KINDS.setdefault(_name, _kind(_field.annotation))
 
 CONTENT_COLUMNS: tuple[str, ...] = tuple(
-    col for name, kind in CONTENT_KINDS.items() if name not in META_COLUMNS
+    col
+    for name, kind in CONTENT_KINDS.items()
+    if name not in META_COLUMNS
     for col in ((f"{name}_lat", f"{name}_lon") if kind == "lokasi" else (name,))
 )
 COLUMNS = META_COLUMNS + CONTENT_COLUMNS
@@ -97,7 +112,7 @@ def mask_lines(block: bytes, nested: bool) -> bytes:
         at = line.find(_PLAIN)
         if at >= 0:
             end = len(line) - tail
-            data = mask_record_data(orjson.loads(line[at + len(_PLAIN):end]))
+            data = mask_record_data(orjson.loads(line[at + len(_PLAIN) : end]))
             lines[i] = b"".join((line[:at], _MASKED, orjson.dumps(data), line[end:]))
         elif line and not (nested and line.endswith(_NO_RECORD)):
             # not the shape sync_record_line() renders (never, today): masked the long way,
@@ -212,7 +227,7 @@ def content_from_json(obj: Any) -> tuple[object, str | None]:
     """The content of one NDJSON line: bare content as the API takes it, or a record as the
     snapshot, the feed or `kumkm export` write it (its `data`). Returns (content, error)."""
     if isinstance(obj, dict):
-        if isinstance(obj.get("record"), dict):      # a feed line
+        if isinstance(obj.get("record"), dict):  # a feed line
             obj = obj["record"]
         if isinstance(obj.get("data"), dict) and "pii_masked" in obj:
             if obj["pii_masked"]:

@@ -5,6 +5,7 @@ through `prepare`: one validation pass over every field, reference checks (wilay
 NIK) included, so a rejection names every invalid field at once; then scope, then derivation
 (skala usaha, sektor, duplicate key). Every way it goes out to the API
 goes through `record_out`. Nothing here writes."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,19 +35,21 @@ from app.security.principal import Principal
 
 _adapter: TypeAdapter[Any] = TypeAdapter(SubmissionIn)
 DERIVED_FIELDS = {
-    "skala_usaha": "ditentukan oleh layanan dari modal_usaha atau hasil_penjualan_tahunan (PP 7/2021): "
-                   "jangan dikirim",
+    "skala_usaha": "ditentukan oleh layanan dari modal_usaha atau hasil_penjualan_tahunan (PP 7/2021): jangan dikirim",
     "sektor": "ditentukan oleh layanan dari kbli: jangan dikirim",
 }
-MODAL_ATAU_PENJUALAN = {"field": "modal_usaha", "type": "value_error",
-                        "message": "modal_usaha atau hasil_penjualan_tahunan wajib diisi (salah satu) "
-                                   "untuk menentukan skala usaha"}
+MODAL_ATAU_PENJUALAN = {
+    "field": "modal_usaha",
+    "type": "value_error",
+    "message": "modal_usaha atau hasil_penjualan_tahunan wajib diisi (salah satu) untuk menentukan skala usaha",
+}
 UNKNOWN_FIELD_HINTS.update(DERIVED_FIELDS)
 
 
 @dataclass
 class Prepared:
     """A valid item, ready for the insert statement."""
+
     index: int
     submission_id: str
     row: dict[str, Any]
@@ -57,7 +60,7 @@ class Prepared:
 class Rejected:
     index: int
     submission_id: str | None
-    kind: ProblemType               # INVALID or OUTSIDE_SCOPE
+    kind: ProblemType  # INVALID or OUTSIDE_SCOPE
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -69,6 +72,7 @@ class Rejected:
 
 
 # ---------------------------------------------------------------- validation
+
 
 def canonical_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
@@ -96,10 +100,20 @@ async def prepare(items: list[Any], principal: Principal) -> tuple[list[Prepared
             bad.append(Rejected(i, str(model.submission_id), INVALID, [dict(MODAL_ATAU_PENJUALAN)]))
             continue
         if not principal.covers(model.kode_wilayah):
-            bad.append(Rejected(i, str(model.submission_id), OUTSIDE_SCOPE, [{
-                "field": "kode_wilayah", "type": "scope",
-                "message": f"kode_wilayah di luar wilayah kunci ini ({principal.kode_wilayah} dan wilayah di "
-                           "dalamnya)"}]))
+            bad.append(
+                Rejected(
+                    i,
+                    str(model.submission_id),
+                    OUTSIDE_SCOPE,
+                    [
+                        {
+                            "field": "kode_wilayah",
+                            "type": "scope",
+                            "message": f"kode_wilayah di luar wilayah kunci ini ({principal.kode_wilayah} dan wilayah di dalamnya)",
+                        }
+                    ],
+                )
+            )
             continue
         ok.append(_derive(i, model))
     return ok, bad
@@ -110,16 +124,15 @@ def _all_errors(item: object, exc: ValidationError, ref: Reference) -> list[dict
     tag; the item is then checked as the kind of record its fields say it is (or against the
     fields every record has), so the answer names `jenis` and every other invalid field."""
     errors = exc.errors()
-    if not (isinstance(item, dict) and len(errors) == 1
-            and errors[0]["type"] in ("union_tag_not_found", "union_tag_invalid")):
+    if not (isinstance(item, dict) and len(errors) == 1 and errors[0]["type"] in ("union_tag_not_found", "union_tag_invalid")):
         return pydantic_errors(errors) + _record_rules(item)
     jenis = item.get("jenis")
-    message = ("jenis wajib diisi: umkm atau koperasi" if jenis is None
-               else f"jenis harus umkm atau koperasi, bukan {jenis!r}")
+    message = "jenis wajib diisi: umkm atau koperasi" if jenis is None else f"jenis harus umkm atau koperasi, bukan {jenis!r}"
     out = [{"field": "jenis", "message": message, "type": errors[0]["type"]}]
     keys = item.keys()
-    model: type[BaseModel] = (SubmissionKoperasi if not ONLY_KOPERASI.isdisjoint(keys)
-                              else SubmissionUmkm if not ONLY_UMKM.isdisjoint(keys) else CommonFields)
+    model: type[BaseModel] = (
+        SubmissionKoperasi if not ONLY_KOPERASI.isdisjoint(keys) else SubmissionUmkm if not ONLY_UMKM.isdisjoint(keys) else CommonFields
+    )
     guess = dict(item)
     if model is CommonFields:
         guess.pop("jenis", None)
@@ -136,8 +149,12 @@ def _all_errors(item: object, exc: ValidationError, ref: Reference) -> list[dict
 
 def _record_rules(item: object) -> list[dict[str, Any]]:
     """The rules over more than one field, for an item that also has field errors."""
-    if (isinstance(item, dict) and item.get("jenis") == "umkm"
-            and item.get("modal_usaha") is None and item.get("hasil_penjualan_tahunan") is None):
+    if (
+        isinstance(item, dict)
+        and item.get("jenis") == "umkm"
+        and item.get("modal_usaha") is None
+        and item.get("hasil_penjualan_tahunan") is None
+    ):
         return [dict(MODAL_ATAU_PENJUALAN)]
     return []
 
@@ -173,30 +190,46 @@ def _derive(i: int, model: Any) -> Prepared:
     }
     if isinstance(model, SubmissionUmkm):
         row.update(
-            duplikat_kunci=rules.duplikat_kunci(model.periode, where["kode_kabkota"] or "", model.nik_pemilik,
-                                                model.nama_usaha),
+            duplikat_kunci=rules.duplikat_kunci(model.periode, where["kode_kabkota"] or "", model.nik_pemilik, model.nama_usaha),
             skala_usaha=rules.skala_usaha(model.modal_usaha, model.hasil_penjualan_tahunan),
-            kbli=model.kbli, sektor=rules.sektor_kbli(model.kbli), status_tempat=model.status_tempat,
-            modal_usaha=model.modal_usaha, hasil_penjualan=model.hasil_penjualan_tahunan,
-            aset=model.aset, tenaga_kerja_l=model.tenaga_kerja_laki_laki,
-            tenaga_kerja_p=model.tenaga_kerja_perempuan, punya_nib=model.nib is not None,
-            platform_digital=model.platform_digital, izin_usaha=model.izin_usaha,
+            kbli=model.kbli,
+            sektor=rules.sektor_kbli(model.kbli),
+            status_tempat=model.status_tempat,
+            modal_usaha=model.modal_usaha,
+            hasil_penjualan=model.hasil_penjualan_tahunan,
+            aset=model.aset,
+            tenaga_kerja_l=model.tenaga_kerja_laki_laki,
+            tenaga_kerja_p=model.tenaga_kerja_perempuan,
+            punya_nib=model.nib is not None,
+            platform_digital=model.platform_digital,
+            izin_usaha=model.izin_usaha,
         )
     else:
         row.update(
-            jenis_koperasi=model.jenis_koperasi, kewenangan=model.kewenangan, aktif=model.aktif,
-            tahun_rat_terakhir=model.tahun_rat_terakhir, punya_nik_koperasi=model.nik_koperasi is not None,
-            anggota_l=model.anggota_laki_laki, anggota_p=model.anggota_perempuan,
-            manajer_l=model.manajer_laki_laki, manajer_p=model.manajer_perempuan,
-            karyawan_l=model.karyawan_laki_laki, karyawan_p=model.karyawan_perempuan,
-            modal_sendiri=model.modal_sendiri, modal_luar=model.modal_luar,
-            volume_usaha=model.volume_usaha, aset=model.aset, shu=model.shu, kesehatan=model.kesehatan,
+            jenis_koperasi=model.jenis_koperasi,
+            kewenangan=model.kewenangan,
+            aktif=model.aktif,
+            tahun_rat_terakhir=model.tahun_rat_terakhir,
+            punya_nik_koperasi=model.nik_koperasi is not None,
+            anggota_l=model.anggota_laki_laki,
+            anggota_p=model.anggota_perempuan,
+            manajer_l=model.manajer_laki_laki,
+            manajer_p=model.manajer_perempuan,
+            karyawan_l=model.karyawan_laki_laki,
+            karyawan_p=model.karyawan_perempuan,
+            modal_sendiri=model.modal_sendiri,
+            modal_luar=model.modal_luar,
+            volume_usaha=model.volume_usaha,
+            aset=model.aset,
+            shu=model.shu,
+            kesehatan=model.kesehatan,
             izin_usaha=model.izin_usaha_simpan_pinjam,
         )
     return Prepared(i, content["submission_id"], row, content_hash)
 
 
 # ---------------------------------------------------------------- reading
+
 
 def record_out(row: Any, principal: Principal) -> dict[str, Any]:
     data = row.data if isinstance(row.data, dict) else orjson.loads(row.data)
@@ -223,18 +256,27 @@ def record_out(row: Any, principal: Principal) -> dict[str, Any]:
     }
 
 
-def created_out(p: Prepared, dibuat_pada: dt.datetime, principal: Principal,
-                duplikat_dengan: list[Any]) -> dict[str, Any]:
+def created_out(p: Prepared, dibuat_pada: dt.datetime, principal: Principal, duplikat_dengan: list[Any]) -> dict[str, Any]:
     """The response for a record just created, built from what was stored without reading it back."""
     row = p.row
     return {
-        "submission_id": p.submission_id, "periode": row["periode"], "jenis": row["jenis"],
-        "kode_wilayah": row["kode_wilayah"], "kode_kabkota": row["kode_kabkota"], "status": "masuk",
-        "version": 1, "enumerator_id": row["enumerator_id"], "captured_at": row["captured_at"],
-        "skala_usaha": row.get("skala_usaha"), "sektor": row.get("sektor"),
+        "submission_id": p.submission_id,
+        "periode": row["periode"],
+        "jenis": row["jenis"],
+        "kode_wilayah": row["kode_wilayah"],
+        "kode_kabkota": row["kode_kabkota"],
+        "status": "masuk",
+        "version": 1,
+        "enumerator_id": row["enumerator_id"],
+        "captured_at": row["captured_at"],
+        "skala_usaha": row.get("skala_usaha"),
+        "sektor": row.get("sektor"),
         "kemungkinan_duplikat": bool(duplikat_dengan),
         "duplikat_dengan": duplikat_dengan if can_see_duplicates(principal) else None,
         # the enumerator gets back what it sent (the duplicates' ids excepted: they would be new)
-        "pii_masked": False, "data": row["data"], "dibuat_oleh": principal.name,
-        "dibuat_pada": dibuat_pada, "diperbarui_pada": dibuat_pada,
+        "pii_masked": False,
+        "data": row["data"],
+        "dibuat_oleh": principal.name,
+        "dibuat_pada": dibuat_pada,
+        "diperbarui_pada": dibuat_pada,
     }

@@ -1,6 +1,7 @@
 """Reading one record as the API shows it (app.record.prepare.record_out): shared by
 GET /submissions, corrections and the verification page, so a column added to the answer is
 selected in one place."""
+
 from __future__ import annotations
 
 import uuid

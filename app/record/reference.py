@@ -5,6 +5,7 @@ The wilayah table is small (about 92,000 rows) and changes only with a new Kemen
 so validation reads it from memory instead of asking the database for every record. The
 periode list changes once a year: a 30-second cache is enough. Reports are dated in Western
 Indonesia Time, where the ministry and most dinas work."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Domain rules that the service derives itself, so no client can get them wrong."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,10 +31,27 @@ def skala_usaha(modal_usaha: int | None, hasil_penjualan_tahunan: int | None) ->
 
 # KBLI 2020 kategori (lapangan usaha) by the first two digits (golongan pokok).
 _KATEGORI = (
-    ("A", 1, 3), ("B", 5, 9), ("C", 10, 33), ("D", 35, 35), ("E", 36, 39), ("F", 41, 43),
-    ("G", 45, 47), ("H", 49, 53), ("I", 55, 56), ("J", 58, 63), ("K", 64, 66), ("L", 68, 68),
-    ("M", 69, 75), ("N", 77, 82), ("O", 84, 84), ("P", 85, 85), ("Q", 86, 88), ("R", 90, 93),
-    ("S", 94, 96), ("T", 97, 98), ("U", 99, 99),
+    ("A", 1, 3),
+    ("B", 5, 9),
+    ("C", 10, 33),
+    ("D", 35, 35),
+    ("E", 36, 39),
+    ("F", 41, 43),
+    ("G", 45, 47),
+    ("H", 49, 53),
+    ("I", 55, 56),
+    ("J", 58, 63),
+    ("K", 64, 66),
+    ("L", 68, 68),
+    ("M", 69, 75),
+    ("N", 77, 82),
+    ("O", 84, 84),
+    ("P", 85, 85),
+    ("Q", 86, 88),
+    ("R", 90, 93),
+    ("S", 94, 96),
+    ("T", 97, 98),
+    ("U", 99, 99),
 )
 
 SEKTOR_NAMA = {

@@ -5,6 +5,7 @@ and one check digit: the Damm algorithm over "<1 for K, 2 for U><nine digits>". 
 every single-digit error and every adjacent transposition (the two typing mistakes people make
 most), and, since the letter is in the checked digits, a U typed for a K too. Pure functions.
 """
+
 from __future__ import annotations
 
 import re

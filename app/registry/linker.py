@@ -24,6 +24,7 @@ order, before it is looked up (two linkers never make two entities for one NIB: 
 waits, then finds the first's entity); the entities the batch changes are locked FOR UPDATE in
 id order after that (a verifikator's merge and a link never interleave on one entity).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,10 +42,10 @@ from app.registry import queries as q
 
 log = logging.getLogger("kumkm.registry")
 
-OLEH = "sistem"            # the actor of the rules' events (a verifikator's actions name their key)
-BATAS = 5000               # records per batch of `kumkm registry tautkan`
-BATAS_LATAR = 1000         # per batch of the background task: short transactions beside decisions
-SKOR_PENGENAL = 1.0        # two hard identifiers of one record on two entities: as strong as it gets
+OLEH = "sistem"  # the actor of the rules' events (a verifikator's actions name their key)
+BATAS = 5000  # records per batch of `kumkm registry tautkan`
+BATAS_LATAR = 1000  # per batch of the background task: short transactions beside decisions
+SKOR_PENGENAL = 1.0  # two hard identifiers of one record on two entities: as strong as it gets
 
 # The identifiers of each jenis, in the order that decides a link.
 URUTAN = {"koperasi": ("nik_koperasi", "nomor_badan_hukum"), "umkm": ("nib",)}
@@ -96,6 +97,7 @@ async def kunci_pengenal(conn: Any, values: Iterable[tuple[str, str]]) -> None:
 class Hasil:
     """What a run did: records taken from the queue, links made, entities created, links
     removed, candidates proposed."""
+
     diambil: int = 0
     ditautkan: int = 0
     dibuat: int = 0
@@ -122,8 +124,7 @@ async def _cari(conn: Any, values: Sequence[tuple[str, str]]) -> dict[tuple[str,
     """Identifier value -> (live id_kumkm, jenis) for those some entity holds."""
     if not values:
         return {}
-    rows = (await conn.execute(q.CARI_PENGENAL, {"jenis_pengenal": [v[0] for v in values],
-                                                 "nilai": [v[1] for v in values]})).all()
+    rows = (await conn.execute(q.CARI_PENGENAL, {"jenis_pengenal": [v[0] for v in values], "nilai": [v[1] for v in values]})).all()
     return {(r.jenis_pengenal, r.nilai): (r.id_kumkm, r.jenis) for r in rows}
 
 
@@ -142,8 +143,9 @@ async def pengenal_ulang(conn: Any, ids: Iterable[str]) -> None:
         for value in pengenal(r["jenis"], r):
             seen.setdefault(value, r["id_kumkm"])
     if seen:
-        await conn.execute(q.DAFTAR_PENGENAL, {"jenis_pengenal": [v[0] for v in seen], "nilai": [v[1] for v in seen],
-                                               "ids": list(seen.values())})
+        await conn.execute(
+            q.DAFTAR_PENGENAL, {"jenis_pengenal": [v[0] for v in seen], "nilai": [v[1] for v in seen], "ids": list(seen.values())}
+        )
 
 
 async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
@@ -154,7 +156,7 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
     if not antrian:
         return hasil
     rows = (await conn.execute(q.BACA_CATATAN, {"ids": antrian})).mappings().all()
-    rows = sorted(rows, key=lambda r: (r["periode"], r["submission_id"]))    # older periode first
+    rows = sorted(rows, key=lambda r: (r["periode"], r["submission_id"]))  # older periode first
     perlu = [r for r in rows if r["status"] == "diterima" and r["id_kumkm"] is None]
     lepas = [r for r in rows if r["status"] != "diterima" and r["id_kumkm"] is not None]
     milik = {r["submission_id"]: pengenal(r["jenis"], r) for r in (*perlu, *lepas)}
@@ -178,14 +180,13 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
     # Rules 3-5, one record after the other (older periode first), over an index that learns
     # the batch's own entities: two records of one new NIB in one batch make one entity.
     idx: dict[tuple[str, str], tuple[str, str]] = dict(index)
-    baru: list[tuple[str, str, str, str]] = []          # placeholder, jenis, provinsi, kabkota
+    baru: list[tuple[str, str, str, str]] = []  # placeholder, jenis, provinsi, kabkota
     tautan: list[dict[str, Any]] = []
     daftar: dict[tuple[str, str], str] = {}
     pasangan: dict[tuple[str, str], _Pasangan] = {}
     for r in perlu:
         sid = r["submission_id"]
-        found = [(jp, nilai, idx[(jp, nilai)][0]) for jp, nilai in milik[sid]
-                 if (jp, nilai) in idx and idx[(jp, nilai)][1] == r["jenis"]]
+        found = [(jp, nilai, idx[(jp, nilai)][0]) for jp, nilai in milik[sid] if (jp, nilai) in idx and idx[(jp, nilai)][1] == r["jenis"]]
         if found:
             dasar_jp, dasar_nilai, target = found[0]
             dasar = dasar_jp
@@ -193,9 +194,18 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
                 if other == target:
                     continue
                 p = pasangan.setdefault((target, other), _Pasangan(r["kode_kabkota"], SKOR_PENGENAL))
-                p.alasan.append({"kode": "pengenal_bertentangan", "pengenal": jp, "nilai": nilai, "id_kumkm": other,
-                                 "pengenal_tautan": dasar_jp, "nilai_tautan": dasar_nilai, "id_kumkm_tautan": target,
-                                 "submission_id": str(sid)})
+                p.alasan.append(
+                    {
+                        "kode": "pengenal_bertentangan",
+                        "pengenal": jp,
+                        "nilai": nilai,
+                        "id_kumkm": other,
+                        "pengenal_tautan": dasar_jp,
+                        "nilai_tautan": dasar_nilai,
+                        "id_kumkm_tautan": target,
+                        "submission_id": str(sid),
+                    }
+                )
         else:
             target = f"#{len(baru)}"
             dasar = "baru"
@@ -204,8 +214,17 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
             if value not in idx:
                 idx[value] = (target, r["jenis"])
                 daftar[value] = target
-        tautan.append({"sid": sid, "id": target, "periode": r["periode"], "dasar": dasar, "kabkota": r["kode_kabkota"],
-                       "nik": r["nik_pemilik"] if r["jenis"] == "umkm" else None, "nama": r["nama_usaha"]})
+        tautan.append(
+            {
+                "sid": sid,
+                "id": target,
+                "periode": r["periode"],
+                "dasar": dasar,
+                "kabkota": r["kode_kabkota"],
+                "nik": r["nik_pemilik"] if r["jenis"] == "umkm" else None,
+                "nama": r["nama_usaha"],
+            }
+        )
 
     # The new entities' ids, from the sequence with their check digit.
     nyata: dict[str, str] = {}
@@ -213,8 +232,15 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
         nomor = [n for (n,) in (await conn.execute(q.NOMOR_BARU, {"n": len(baru)})).all()]
         for (placeholder, jenis, _p, _k), n in zip(baru, nomor, strict=True):
             nyata[placeholder] = idkumkm.make(jenis, n)
-        await conn.execute(q.BUAT_ENTITAS, {"ids": [nyata[b[0]] for b in baru], "jenis": [b[1] for b in baru],
-                                            "provinsi": [b[2] for b in baru], "kabkota": [b[3] for b in baru]})
+        await conn.execute(
+            q.BUAT_ENTITAS,
+            {
+                "ids": [nyata[b[0]] for b in baru],
+                "jenis": [b[1] for b in baru],
+                "provinsi": [b[2] for b in baru],
+                "kabkota": [b[3] for b in baru],
+            },
+        )
 
     def real(i: str) -> str:
         return nyata.get(i, i)
@@ -224,15 +250,24 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
         t["id"] = real(t["id"])
         if t["dasar"] == "baru":
             peristiwa.append((t["id"], "dibuat", {"submission_id": str(t["sid"]), "periode": t["periode"]}))
-        peristiwa.append((t["id"], "ditautkan", {"submission_id": str(t["sid"]), "periode": t["periode"],
-                                                 "dasar": t["dasar"]}))
+        peristiwa.append((t["id"], "ditautkan", {"submission_id": str(t["sid"]), "periode": t["periode"], "dasar": t["dasar"]}))
     if tautan:
-        await conn.execute(q.TAUTKAN, {"submission_ids": [t["sid"] for t in tautan], "ids": [t["id"] for t in tautan],
-                                       "periode": [t["periode"] for t in tautan], "dasar": [t["dasar"] for t in tautan],
-                                       "kabkota": [t["kabkota"] for t in tautan], "nik": [t["nik"] for t in tautan]})
+        await conn.execute(
+            q.TAUTKAN,
+            {
+                "submission_ids": [t["sid"] for t in tautan],
+                "ids": [t["id"] for t in tautan],
+                "periode": [t["periode"] for t in tautan],
+                "dasar": [t["dasar"] for t in tautan],
+                "kabkota": [t["kabkota"] for t in tautan],
+                "nik": [t["nik"] for t in tautan],
+            },
+        )
     if daftar:
-        await conn.execute(q.DAFTAR_PENGENAL, {"jenis_pengenal": [v[0] for v in daftar], "nilai": [v[1] for v in daftar],
-                                               "ids": [real(i) for i in daftar.values()]})
+        await conn.execute(
+            q.DAFTAR_PENGENAL,
+            {"jenis_pengenal": [v[0] for v in daftar], "nilai": [v[1] for v in daftar], "ids": [real(i) for i in daftar.values()]},
+        )
 
     # Rule 1: records no longer accepted leave their entity.
     dilepas: set[str] = set()
@@ -242,8 +277,9 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
         status = {r["submission_id"]: r["status"] for r in lepas}
         for g in gone:
             dilepas.add(g.id_kumkm)
-            peristiwa.append((g.id_kumkm, "dilepas", {"submission_id": str(g.submission_id), "periode": g.periode,
-                                                      "status": status[g.submission_id]}))
+            peristiwa.append(
+                (g.id_kumkm, "dilepas", {"submission_id": str(g.submission_id), "periode": g.periode, "status": status[g.submission_id]})
+            )
         await pengenal_ulang(conn, dilepas)
 
     pasangan = {_pair(real(x), real(y)): p for (x, y), p in pasangan.items()}
@@ -251,8 +287,7 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
     # Rule 6: soft evidence, on the few linked records of the same owners in the same kabkota.
     umkm = [t for t in tautan if t["nik"]]
     if umkm:
-        others = (await conn.execute(q.SAMA_PEMILIK, {"nik": [t["nik"] for t in umkm],
-                                                      "kabkota": [t["kabkota"] for t in umkm]})).all()
+        others = (await conn.execute(q.SAMA_PEMILIK, {"nik": [t["nik"] for t in umkm], "kabkota": [t["kabkota"] for t in umkm]})).all()
         by_owner: dict[tuple[str, str], list[Any]] = {}
         for o in others:
             by_owner.setdefault((o.nik, o.kabkota), []).append(o)
@@ -271,8 +306,7 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
                 p = pasangan.setdefault((a, b), _Pasangan(t["kabkota"], skor))
                 # the most similar pair of names of the two entities speaks for them
                 kemiripan = round(sim, 3)
-                soft: list[dict[str, Any]] = [{"kode": "nik_pemilik_sama"},
-                                              {"kode": "nama_mirip", "nilai": kemiripan, "a": na, "b": nb}]
+                soft: list[dict[str, Any]] = [{"kode": "nik_pemilik_sama"}, {"kode": "nama_mirip", "nilai": kemiripan, "a": na, "b": nb}]
                 old = next((x for x in p.alasan if x["kode"] == "nama_mirip"), None)
                 if old is None or old["nilai"] < kemiripan:
                     p.alasan = soft + [x for x in p.alasan if x["kode"] not in ("nik_pemilik_sama", "nama_mirip")]
@@ -280,14 +314,29 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
 
     if pasangan:
         rows_k = [(a, b, p) for (a, b), p in sorted(pasangan.items())]
-        hasil.kandidat = (await conn.execute(q.USULKAN_KANDIDAT, {
-            "id_a": [k[0] for k in rows_k], "id_b": [k[1] for k in rows_k], "kabkota": [k[2].kabkota for k in rows_k],
-            "skor": [f"{min(k[2].skor, 1.0):.3f}" for k in rows_k],
-            "alasan": [json.dumps(k[2].alasan, ensure_ascii=False) for k in rows_k]})).rowcount
+        hasil.kandidat = (
+            await conn.execute(
+                q.USULKAN_KANDIDAT,
+                {
+                    "id_a": [k[0] for k in rows_k],
+                    "id_b": [k[1] for k in rows_k],
+                    "kabkota": [k[2].kabkota for k in rows_k],
+                    "skor": [f"{min(k[2].skor, 1.0):.3f}" for k in rows_k],
+                    "alasan": [json.dumps(k[2].alasan, ensure_ascii=False) for k in rows_k],
+                },
+            )
+        ).rowcount
 
     if peristiwa:
-        await conn.execute(q.CATAT_PERISTIWA, {"ids": [e[0] for e in peristiwa], "aksi": [e[1] for e in peristiwa],
-                                               "detail": [json.dumps(e[2]) for e in peristiwa], "oleh": OLEH})
+        await conn.execute(
+            q.CATAT_PERISTIWA,
+            {
+                "ids": [e[0] for e in peristiwa],
+                "aksi": [e[1] for e in peristiwa],
+                "detail": [json.dumps(e[2]) for e in peristiwa],
+                "oleh": OLEH,
+            },
+        )
     touched = sorted({t["id"] for t in tautan} | dilepas)
     if touched:
         await conn.execute(q.PERBARUI_ENTITAS, {"ids": touched, "baru": sorted(nyata.values())})
@@ -301,8 +350,9 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
     return hasil
 
 
-async def tautkan_semua(batas: int = BATAS, *, transaction: Callable[[], Any] | None = None,
-                        kemajuan: Callable[[Hasil], None] | None = None) -> Hasil:
+async def tautkan_semua(
+    batas: int = BATAS, *, transaction: Callable[[], Any] | None = None, kemajuan: Callable[[Hasil], None] | None = None
+) -> Hasil:
     """Batches until the queue has nothing left this linker may take, each in a transaction of
     its own (`transaction()`: app.infra.db.transaction unless given): the migration job of
     `kumkm registry tautkan`, and the background task's turn. `kemajuan` hears every batch."""
@@ -336,8 +386,7 @@ KUNCI_LATAR = int.from_bytes(b"kumkmlnk", "big", signed=True)
 POLL_SECONDS = 1.0
 MAX_BACKOFF = 30.0
 
-_GILIRAN = (f"SELECT CASE WHEN EXISTS (SELECT 1 FROM kumkm_antrian) "
-            f"THEN pg_try_advisory_lock({KUNCI_LATAR}) ELSE false END")
+_GILIRAN = f"SELECT CASE WHEN EXISTS (SELECT 1 FROM kumkm_antrian) THEN pg_try_advisory_lock({KUNCI_LATAR}) ELSE false END"
 # all of this connection's session locks: the turn's, however many times a failed turn left it taken
 _LEPAS_GILIRAN = "SELECT pg_advisory_unlock_all()"
 
@@ -396,11 +445,12 @@ class Linker:
                 raise
             except Exception as exc:
                 failures += 1
-                delay = min(self.poll * 2 ** failures, self.max_backoff)
+                delay = min(self.poll * 2**failures, self.max_backoff)
                 # the first failure loudly, the repeats quietly (the database's own outage is
                 # logged by app.infra.health); the batch rolled back and waits in the queue
                 (log.warning if failures == 1 else log.debug)(
-                    "registry linker failed (%s: %s); trying again in %.0f s", type(exc).__name__, exc, delay)
+                    "registry linker failed (%s: %s); trying again in %.0f s", type(exc).__name__, exc, delay
+                )
                 continue
             if failures:
                 log.warning("registry linker works again after %d failures", failures)
@@ -423,8 +473,15 @@ class Linker:
                 if hasil.diambil:
                     # a line per turn only when a backlog was worked off; a decision or two, quietly
                     say = log.info if hasil.diambil >= self.batas else log.debug
-                    say("registry linker: %d records, %d links, %d entities created, %d links removed, %d candidates in %.2f s",
-                        hasil.diambil, hasil.ditautkan, hasil.dibuat, hasil.dilepas, hasil.kandidat, time.monotonic() - started)
+                    say(
+                        "registry linker: %d records, %d links, %d entities created, %d links removed, %d candidates in %.2f s",
+                        hasil.diambil,
+                        hasil.ditautkan,
+                        hasil.dibuat,
+                        hasil.dilepas,
+                        hasil.kandidat,
+                        time.monotonic() - started,
+                    )
                 return hasil
             finally:
                 await holder.execute(text(_LEPAS_GILIRAN))

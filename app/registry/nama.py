@@ -4,6 +4,7 @@ The same warung is "Warung Makan Bu Siti" in one round and "WR. BU SITI" in the 
 accents, punctuation, spacing and the kind-of-business words in front say nothing about which
 usaha it is, so they go before comparing. Pure functions.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,10 +19,31 @@ AMBANG = 0.80
 # Words in front of a name that say what kind of business or legal form it is, not which one;
 # longest first, so "warung makan" goes before "warung". Dropped again and again ("CV Toko
 # Maju"), but never the whole name ("Toko" alone stays "toko").
-AWALAN = tuple(sorted((
-    ("toko",), ("warung",), ("warung", "makan"), ("wr",), ("warmak",), ("kedai",), ("ud",), ("cv",), ("pt",),
-    ("koperasi",), ("kop",), ("ksp",), ("kud",), ("bumdes",), ("usaha",), ("rumah", "makan"), ("rm",),
-), key=len, reverse=True))
+AWALAN = tuple(
+    sorted(
+        (
+            ("toko",),
+            ("warung",),
+            ("warung", "makan"),
+            ("wr",),
+            ("warmak",),
+            ("kedai",),
+            ("ud",),
+            ("cv",),
+            ("pt",),
+            ("koperasi",),
+            ("kop",),
+            ("ksp",),
+            ("kud",),
+            ("bumdes",),
+            ("usaha",),
+            ("rumah", "makan"),
+            ("rm",),
+        ),
+        key=len,
+        reverse=True,
+    )
+)
 AKHIRAN = (("tbk",),)
 
 _PUNCTUATION = re.compile(r"[^0-9a-z]+")

@@ -4,6 +4,7 @@ Sections: the linker's (app.registry.linker), then the entity API's reads and th
 verifikator's actions (app.registry.service.entitas, .kandidat). The actions lock the entities
 they touch `FOR UPDATE` in id_kumkm order before anything else, then the candidate rows: every
 action takes its locks in that one order, as the linker does, so they cannot deadlock."""
+
 from sqlalchemy import text
 
 # ====================================================================== the linker (linker.py)

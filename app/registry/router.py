@@ -1,5 +1,6 @@
 """The entity API (Basis Data Tunggal) and the verifikator's actions on entities, under
 /api/v1/kumkm (docs/registry-api.md)."""
+
 from __future__ import annotations
 
 import re
@@ -27,20 +28,27 @@ router = APIRouter(prefix="/api/v1/kumkm", tags=["kumkm"])
 # entity is read by any key that may read records where it lies (record.read).
 CanDecide = Annotated[Principal, Depends(require("record.decide"))]
 
-_CONFLICT = {"description": "an entity or the candidate changed since it was read: the body carries the current "
-                            "state (current_status, current_versi_a/_b or current_versi, digabung_ke)"}
+_CONFLICT = {
+    "description": "an entity or the candidate changed since it was read: the body carries the current "
+    "state (current_status, current_versi_a/_b or current_versi, digabung_ke)"
+}
 _ACTION_REFUSALS: dict[int | str, dict[str, Any]] = {
-    403: {"description": "not a verifikator/admin (`role-forbidden`), or an entity outside the key's scope "
-                         "(`outside-scope`; a pair needs both entities' kabupaten/kota)"},
-    404: {"description": "no such candidate or entity"}, 409: _CONFLICT,
-    422: {"description": "a koperasi with a UMKM, an entity with itself, a split of none or all of its records, "
-                         "or a field error"}}
+    403: {
+        "description": "not a verifikator/admin (`role-forbidden`), or an entity outside the key's scope "
+        "(`outside-scope`; a pair needs both entities' kabupaten/kota)"
+    },
+    404: {"description": "no such candidate or entity"},
+    409: _CONFLICT,
+    422: {"description": "a koperasi with a UMKM, an entity with itself, a split of none or all of its records, or a field error"},
+}
 _ID_TEXT = "id_kumkm, e.g. U0000012341; lower case, spaces and hyphens are accepted"
 
 
 def _id() -> Any:
     # one Path per parameter: FastAPI keeps a parameter's name on its FieldInfo
     return Path(description=_ID_TEXT)
+
+
 _KANDIDAT_ID = Path(ge=1, le=2**63 - 1)
 _KABKOTA = re.compile(r"^[0-9]{2}\.[0-9]{2}$")
 _WILAYAH = re.compile(r"^[0-9]{2}(\.[0-9]{2})?$")
@@ -71,12 +79,16 @@ async def _kabkota(principal: Principal, kabkota: str | None) -> str:
     return kabkota
 
 
-@router.get("/kandidat", response_model=schemas.KandidatPage,
-            responses={403: _ACTION_REFUSALS[403], 422: {"description": "invalid filter or cursor"}})
+@router.get(
+    "/kandidat",
+    response_model=schemas.KandidatPage,
+    responses={403: _ACTION_REFUSALS[403], 422: {"description": "invalid filter or cursor"}},
+)
 async def kandidat_list(
     principal: CanDecide,
-    kabkota: str | None = Query(None, description="kabupaten/kota code (e.g. 16.07); may be left out by a key "
-                                                  "scoped to one kabupaten/kota"),
+    kabkota: str | None = Query(
+        None, description="kabupaten/kota code (e.g. 16.07); may be left out by a key scoped to one kabupaten/kota"
+    ),
     status: Literal["terbuka", "ditautkan", "bukan_sama", "usang"] = Query("terbuka"),
     cursor: str | None = Query(None, max_length=200, description="next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=200),
@@ -88,32 +100,33 @@ async def kandidat_list(
     async with db.connect() as conn:
         page, unmasked = await kandidat.kandidat_page(conn, principal, code, status, cursor, limit)
     if unmasked:
-        await log_access(principal, "GET /api/v1/kumkm/kandidat", {"kabkota": code, "submission_ids": unmasked},
-                         len(unmasked))
+        await log_access(principal, "GET /api/v1/kumkm/kandidat", {"kabkota": code, "submission_ids": unmasked}, len(unmasked))
     return _json(page)
 
 
 @router.post("/kandidat/{kandidat_id}/tautkan", response_model=schemas.GabungOut, responses=_ACTION_REFUSALS)
-async def kandidat_tautkan(body: schemas.KeputusanKandidat, principal: CanDecide, conn: UnitOfWork,
-                           kandidat_id: int = _KANDIDAT_ID):
+async def kandidat_tautkan(body: schemas.KeputusanKandidat, principal: CanDecide, conn: UnitOfWork, kandidat_id: int = _KANDIDAT_ID):
     """Merge the candidate's two entities: the one created later moves all its records and
     identifiers into the earlier one and keeps its id, which now leads to the survivor. Undo:
     POST /api/v1/kumkm/{survivor}/pisahkan with the `submission_ids` this answers."""
-    return _json(await kandidat.tautkan_kandidat(conn, principal, kandidat_id, body.versi_a, body.versi_b,
-                                                 body.catatan))
+    return _json(await kandidat.tautkan_kandidat(conn, principal, kandidat_id, body.versi_a, body.versi_b, body.catatan))
 
 
 @router.post("/kandidat/{kandidat_id}/bukan-sama", response_model=schemas.BukanSamaOut, responses=_ACTION_REFUSALS)
-async def kandidat_bukan_sama(body: schemas.KeputusanKandidat, principal: CanDecide, conn: UnitOfWork,
-                              kandidat_id: int = _KANDIDAT_ID):
+async def kandidat_bukan_sama(body: schemas.KeputusanKandidat, principal: CanDecide, conn: UnitOfWork, kandidat_id: int = _KANDIDAT_ID):
     """The two entities are not the same: the pair is never proposed again. Undo: DELETE
     /api/v1/kumkm/bukan-sama/{id_a}/{id_b}."""
     return _json(await kandidat.bukan_sama(conn, principal, kandidat_id, body.versi_a, body.versi_b, body.catatan))
 
 
 @router.delete("/bukan-sama/{id_a}/{id_b}", response_model=schemas.BatalBukanSamaOut, responses=_ACTION_REFUSALS)
-async def batal_bukan_sama(principal: CanDecide, conn: UnitOfWork, id_a: str = _id(), id_b: str = _id(),
-                           catatan: str | None = Query(None, max_length=2000, description="why (the peristiwa's alasan)")):
+async def batal_bukan_sama(
+    principal: CanDecide,
+    conn: UnitOfWork,
+    id_a: str = _id(),
+    id_b: str = _id(),
+    catatan: str | None = Query(None, max_length=2000, description="why (the peristiwa's alasan)"),
+):
     """Undo of bukan-sama: the pair may be proposed again by the next linking."""
     a, b = entitas.parse_id(id_a, "id_a"), entitas.parse_id(id_b, "id_b")
     return _json(await kandidat.batal_bukan_sama(conn, principal, a, b, catatan))
@@ -134,14 +147,18 @@ async def pisahkan(body: schemas.Pisahkan, principal: CanDecide, conn: UnitOfWor
     moved in, the entity that merge retired is revived with its old id (the undo of the merge);
     otherwise they form a new entity (undo: POST /api/v1/kumkm/{id_kumkm}/tautkan with it)."""
     e = entitas.parse_id(id_kumkm)
-    return _json(await kandidat.pisahkan(conn, principal, e, body.versi, [str(s) for s in body.submission_ids],
-                                         body.catatan))
+    return _json(await kandidat.pisahkan(conn, principal, e, body.versi, [str(s) for s in body.submission_ids], body.catatan))
 
 
-@router.get("/{id_kumkm}", response_model=schemas.EntitasOut,
-            responses={403: {"description": "the entity lies outside the key's scope"},
-                       404: {"description": "no entity has this id"},
-                       422: {"description": "not an id_kumkm, or a wrong check digit"}})
+@router.get(
+    "/{id_kumkm}",
+    response_model=schemas.EntitasOut,
+    responses={
+        403: {"description": "the entity lies outside the key's scope"},
+        404: {"description": "no entity has this id"},
+        422: {"description": "not an id_kumkm, or a wrong check digit"},
+    },
+)
 async def entitas_one(principal: AnyKey, id_kumkm: str = _id()):
     """One entity: its profile (each field's latest accepted value with the periode it came from;
     personal data masked by the records' rule), its identifiers, its linked records and its
@@ -151,34 +168,47 @@ async def entitas_one(principal: AnyKey, id_kumkm: str = _id()):
     async with db.connect() as conn:
         shown = await entitas.entitas(conn, principal, asked)
     if shown.unmasked:
-        await log_access(principal, "GET /api/v1/kumkm/{id_kumkm}",
-                         {"id_kumkm": shown.body["id_kumkm"], "submission_ids": shown.unmasked}, len(shown.unmasked))
+        await log_access(
+            principal,
+            "GET /api/v1/kumkm/{id_kumkm}",
+            {"id_kumkm": shown.body["id_kumkm"], "submission_ids": shown.unmasked},
+            len(shown.unmasked),
+        )
     return _json(shown.body)
 
 
-@router.get("", response_model=schemas.EntitasPage, responses={
-    **REPORT_RESPONSES, 403: {"description": "the wilayah is outside the key's scope"},
-    422: {"description": "more than one identifier, an identifier with list filters, a bad wilayah or cursor, "
-                         "or a download larger than allowed"}})
+@router.get(
+    "",
+    response_model=schemas.EntitasPage,
+    responses={
+        **REPORT_RESPONSES,
+        403: {"description": "the wilayah is outside the key's scope"},
+        422: {
+            "description": "more than one identifier, an identifier with list filters, a bad wilayah or cursor, "
+            "or a download larger than allowed"
+        },
+    },
+)
 async def entitas_list(
     principal: AnyKey,
     nib: str | None = Query(None, max_length=40, description="look up the entity holding this NIB"),
     nik_koperasi: str | None = Query(None, max_length=40, description="look up the koperasi with this NIK koperasi"),
     nomor_badan_hukum: str | None = Query(None, max_length=200, description="look up by nomor badan hukum"),
-    wilayah: str | None = Query(None, description="a provinsi (16) or kabupaten/kota (16.07); default the key's "
-                                                  "own wilayah (the whole nation for a national key)"),
+    wilayah: str | None = Query(
+        None, description="a provinsi (16) or kabupaten/kota (16.07); default the key's own wilayah (the whole nation for a national key)"
+    ),
     jenis: Literal["umkm", "koperasi"] | None = Query(None),
     cursor: str | None = Query(None, max_length=200, description="next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=500),
-    format: ReportFormat = Query("json", description=FORMAT_DESCRIPTION + "; a download holds every entity of "
-                                                                          f"the selection, at most {MAX_UNDUHAN:,}"),
+    format: ReportFormat = Query(
+        "json", description=FORMAT_DESCRIPTION + f"; a download holds every entity of the selection, at most {MAX_UNDUHAN:,}"
+    ),
 ):
     """Either a look-up (exactly one of nib, nik_koperasi, nomor_badan_hukum; inside the key's
     scope: no item when no entity there holds it), or the paged list of the live entities of a
     wilayah by id_kumkm, without personal data; csv, csv-data and xlsx download the whole
     selection."""
-    asked = {k: v for k, v in (("nib", nib), ("nik_koperasi", nik_koperasi),
-                               ("nomor_badan_hukum", nomor_badan_hukum)) if v is not None}
+    asked = {k: v for k, v in (("nib", nib), ("nik_koperasi", nik_koperasi), ("nomor_badan_hukum", nomor_badan_hukum)) if v is not None}
     if len(asked) > 1:
         raise _invalid(sorted(asked)[1], "nib, nik_koperasi dan nomor_badan_hukum: kirim salah satu saja")
     if asked:
@@ -202,8 +232,10 @@ async def entitas_list(
     async with db.connect() as conn:
         items, next_cursor = await entitas.daftar(conn, wilayah, jenis, after, MAX_UNDUHAN if download else limit)
     if download and next_cursor is not None:
-        raise _invalid("wilayah", f"wilayah: lebih dari {MAX_UNDUHAN:,} entitas untuk satu unduhan; pilih "
-                                  "kabupaten/kota atau jenis, atau baca JSON per halaman")
+        raise _invalid(
+            "wilayah",
+            f"wilayah: lebih dari {MAX_UNDUHAN:,} entitas untuk satu unduhan; pilih kabupaten/kota atau jenis, atau baca JSON per halaman",
+        )
     doc = {"items": items, "next_cursor": None if download else next_cursor}
     name = f"entitas-kumkm-{(wilayah or 'nasional').replace('.', '-')}"
     return await _answer(format, name, doc, wilayah, jenis)

@@ -1,4 +1,5 @@
 """Requests and answers of the entity API and the verifikator's actions (app.registry.router)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,6 +20,7 @@ class _Strict(BaseModel):
 
 class KeputusanKandidat(_Strict):
     """A decision on a candidate: the versi of both entities as the verifikator saw them."""
+
     versi_a: int = _VERSI
     versi_b: int = _VERSI
     catatan: str | None = _CATATAN
@@ -26,6 +28,7 @@ class KeputusanKandidat(_Strict):
 
 class Tautkan(_Strict):
     """Merge this entity with another one the verifikator found (no candidate needed)."""
+
     versi: int = _VERSI
     dengan: str = Field(min_length=1, max_length=40, description="id_kumkm of the other entity")
     versi_dengan: int = _VERSI
@@ -34,13 +37,15 @@ class Tautkan(_Strict):
 
 class Pisahkan(_Strict):
     versi: int = _VERSI
-    submission_ids: list[uuid.UUID] = Field(min_length=1, max_length=10_000,
-                                            description="the records that leave the entity (not all of them)")
+    submission_ids: list[uuid.UUID] = Field(
+        min_length=1, max_length=10_000, description="the records that leave the entity (not all of them)"
+    )
     catatan: str | None = _CATATAN
 
 
 class Ringkasan(BaseModel):
     """One entity in a list or beside another in a candidate."""
+
     id_kumkm: str
     jenis: str
     kode_provinsi: str

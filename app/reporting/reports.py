@@ -4,6 +4,7 @@ workbooks are app/reporting/xlsx.py).
 Counts are exact integers and ratios are computed from them as fractions, so a printed
 percentage can never disagree with its own numerator and denominator (docs/domain.md).
 Shared by the capaian table (app/targets), the ODS aggregates and the dashboard."""
+
 from __future__ import annotations
 
 import csv
@@ -18,6 +19,7 @@ from app.core import csvcell, timefmt
 # Ratios in JSON: the fraction rounded half-up to this many decimal places. Eight places keep
 # six decimals of a percentage, more than any report prints.
 RATIO_PLACES = 8
+
 
 def _round_half_up(num: int, den: int, places: int) -> tuple[str, int, int]:
     """num/den scaled by 10^places and rounded half-up, in integers only (exact, and much
@@ -67,7 +69,8 @@ FORMAT_DESCRIPTION = (
     "mark for spreadsheets. `csv-data`: the same table, same columns, for programs: every number "
     "as the JSON has it (`12500`; ratios as the JSON's fractions, `0.99439275`; decimal strings "
     "with a `.`), empty for none, `true`/`false`, plain UTF-8. `xlsx`: an Excel workbook. "
-    "See docs/capaian.md, CSV.")
+    "See docs/capaian.md, CSV."
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class CsvCells:
     CSV (`format=csv`), True for the one for programs (`format=csv-data`). A report's CSV
     builder gives every value twice, as the JSON has it and as a reader writes it, and this
     picks one, so the two CSVs cannot differ in anything but the writing of their values."""
+
     data: bool
 
     def nilai(self, value: Any, shown: str) -> Any:
@@ -126,8 +130,11 @@ def csv_download(filename: str, text: str, cells: CsvCells = DISPLAY) -> Respons
     character outside ASCII in a name (an apostrophe of a typed sasaran, an en dash, an é).
     The one for programs is plain UTF-8, like the walidata snapshot and `kumkm export` (a BOM
     would end up in the first column's name)."""
-    return Response(text if cells.data else "\ufeff" + text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        text if cells.data else "\ufeff" + text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def json_response(doc: dict[str, Any]) -> Response:

@@ -2,6 +2,7 @@
 LKjIP table): one document, written as the `format` asks. The domain builds the document and
 gives its two layouts (its `export.py`); which one runs, and how each is served, is decided here
 once, so the five endpoints cannot drift apart in a header, a file name or a refusal."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

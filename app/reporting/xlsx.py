@@ -21,6 +21,7 @@ UMKM, agregat and the LKjIP table), written once here so every report looks the 
   event loop keeps serving. A workbook of the largest table (10,000 agregat groups, 23
   columns) is 2.3 MB and takes a few seconds (bench/xlsx.py); capaian of 514 rows ~0.2 s.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,12 +49,13 @@ from app.reporting.reports import angka_id
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The 200 answer of every report endpoint besides its JSON: the same table as CSV or workbook.
-DOWNLOADS = {"content": {"text/csv": {"schema": {"type": "string"}},
-                         MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
-             "description": "with format=csv, csv-data or xlsx: the same table as a download. csv is for "
-                            "people (Indonesian headers and numbers, 12.500), csv-data for programs (the "
-                            "same columns, numbers as the JSON has them, 12500), xlsx a workbook "
-                            "(docs/capaian.md)"}
+DOWNLOADS = {
+    "content": {"text/csv": {"schema": {"type": "string"}}, MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+    "description": "with format=csv, csv-data or xlsx: the same table as a download. csv is for "
+    "people (Indonesian headers and numbers, 12.500), csv-data for programs (the "
+    "same columns, numbers as the JSON has them, 12500), xlsx a workbook "
+    "(docs/capaian.md)",
+}
 
 # Indonesian locale on every number format: LibreOffice then shows `.` for thousands and `,`
 # for decimals; Excel uses the regional settings of the computer.
@@ -77,6 +79,7 @@ class Column:
     """One column. `kind`: text; angka (a count); rupiah (an amount, exact); rasio (a fraction,
     shown as a percentage); desimal (a Decimal shown with its own decimals, up to 4).
     Consecutive columns with the same `group` get one header above them (Anggota: Jumlah, L, P)."""
+
     header: str
     kind: Kind = "angka"
     group: str | None = None
@@ -87,6 +90,7 @@ class Column:
 class Table:
     """A report as one sheet: a title, lines under it (wilayah, periode, as-of date), the
     grouped header, the rows, then the total rows (bold) and notes."""
+
     title: str
     lines: Sequence[str]
     columns: Sequence[Column]
@@ -155,9 +159,19 @@ class _Cells:
         self.amount_as_text = False
         self._styles: dict[tuple[Any, ...], Any] = {}
 
-    def styled(self, value: Any, *, number_format: str | None = None, bold: bool = False, border: bool = True,
-               right: bool = False, header: bool = False, title: bool = False, quote: bool = False,
-               text: bool = False) -> WriteOnlyCell:
+    def styled(
+        self,
+        value: Any,
+        *,
+        number_format: str | None = None,
+        bold: bool = False,
+        border: bool = True,
+        right: bool = False,
+        header: bool = False,
+        title: bool = False,
+        quote: bool = False,
+        text: bool = False,
+    ) -> WriteOnlyCell:
         cell = WriteOnlyCell(self.ws, value=value)
         if text:
             cell.data_type = "s"  # never a formula, whatever the text starts with
@@ -184,13 +198,13 @@ class _Cells:
         self._styles[key] = copy(cell._style)
         return cell
 
-    def text(self, value: str, *, bold: bool = False, border: bool = True, right: bool = False,
-             header: bool = False, title: bool = False) -> WriteOnlyCell:
+    def text(
+        self, value: str, *, bold: bool = False, border: bool = True, right: bool = False, header: bool = False, title: bool = False
+    ) -> WriteOnlyCell:
         value = _ILLEGAL.sub("\ufffd", value)[:MAX_TEXT]
         # one a spreadsheet would run if retyped carries Excel's "typed with an apostrophe" mark
         quote = value != csvcell.text_cell(value)
-        return self.styled(value, text=True, bold=bold, border=border, right=right, header=header, title=title,
-                           quote=quote)
+        return self.styled(value, text=True, bold=bold, border=border, right=right, header=header, title=title, quote=quote)
 
     def cell(self, col: Column, value: Any, bold: bool) -> WriteOnlyCell:
         if value is None or value == "":
@@ -213,6 +227,7 @@ class _Cells:
 
 
 # ------------------------------------------------------------------ the sheet
+
 
 def _header_rows(cells: _Cells, columns: Sequence[Column], first_row: int) -> list[list[WriteOnlyCell]]:
     """Two header rows when any column has a group (the group over its columns, merged; an
@@ -286,8 +301,10 @@ def build(table: Table) -> bytes:
         ws.append(cells.row(table.columns, row, True))
     notes = list(table.notes)
     if cells.amount_as_text:
-        notes.append("Jumlah rupiah 1.000.000.000.000.000 ke atas ditulis sebagai teks agar tetap tepat "
-                     "(spreadsheet hanya menyimpan 15 digit angka).")
+        notes.append(
+            "Jumlah rupiah 1.000.000.000.000.000 ke atas ditulis sebagai teks agar tetap tepat "
+            "(spreadsheet hanya menyimpan 15 digit angka)."
+        )
     if notes:
         ws.append([])
         for note in notes:
@@ -330,10 +347,8 @@ async def response(filename: str, table: Table) -> Response:
         data = await asyncio.to_thread(build, table)
     finally:
         _building -= 1
-    return Response(data, media_type=MEDIA_TYPE,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(data, media_type=MEDIA_TYPE, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def _busy() -> Exception:
-    return TOO_MANY("berkas Excel lain sedang dibuat; coba lagi dalam beberapa detik",
-                    headers={"Retry-After": "5"})
+    return TOO_MANY("berkas Excel lain sedang dibuat; coba lagi dalam beberapa detik", headers={"Retry-After": "5"})

@@ -8,6 +8,7 @@ changed, migration 0005) and empties its cache on every notification, so a revoc
 effect at once in every worker. The cache is trusted only while this listener is connected:
 when the connection is lost, every request looks its key up in the database until the
 listener is back (with back-off), so a revocation is never missed, only slower to check."""
+
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +42,6 @@ CACHE_SECONDS = 60.0
 TOUCH_SECONDS = 60.0
 
 
-
 _BY_HASH = text(
     """
     SELECT id, identity_id, name, role, kode_wilayah, pii, expires_at, revoked_at
@@ -67,17 +67,14 @@ async def authenticate(key: str) -> Principal | None:
     h = hash_key(key)
     now = time.monotonic()
     hit = _cache.get(h) if cache_trusted else None
-    if hit is not None and now - hit[0] < CACHE_SECONDS and (
-            hit[2] is None or hit[2] > dt.datetime.now(dt.UTC)):
+    if hit is not None and now - hit[0] < CACHE_SECONDS and (hit[2] is None or hit[2] > dt.datetime.now(dt.UTC)):
         principal = hit[1]
     else:
         async with db.connect() as conn:
             row = (await conn.execute(_BY_HASH, {"h": h})).first()
         principal = None
         expires = None
-        if row is not None and row.revoked_at is None and (
-            row.expires_at is None or row.expires_at > dt.datetime.now(dt.UTC)
-        ):
+        if row is not None and row.revoked_at is None and (row.expires_at is None or row.expires_at > dt.datetime.now(dt.UTC)):
             principal = Principal(row.id, row.name, row.role, row.kode_wilayah, row.pii, row.identity_id)
             expires = row.expires_at
         if len(_cache) > 100_000:
@@ -102,7 +99,6 @@ def clear_cache() -> None:
     _touched.clear()
 
 
-
 # ------------------------------------------------------------------ dependencies
 
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer <key>`")
@@ -113,22 +109,19 @@ _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="kumkm"'}
 _CHECKED = "kumkm_principal"
 
 
-async def require_key(request: Request,
-                      creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+async def require_key(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
     return await _principal(request, creds)
 
 
 async def _principal(request: Request, creds: HTTPAuthorizationCredentials | None) -> Principal:
     checked = request.scope.get("state", {}).get(_CHECKED)
-    if isinstance(checked, Principal):     # KeyFirst looked it up before the body was read
+    if isinstance(checked, Principal):  # KeyFirst looked it up before the body was read
         return checked
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
-        raise UNAUTHORIZED("Authorization wajib berisi kunci API: Authorization: Bearer <kunci>",
-                      headers=_UNAUTHORIZED)
+        raise UNAUTHORIZED("Authorization wajib berisi kunci API: Authorization: Bearer <kunci>", headers=_UNAUTHORIZED)
     principal = await authenticate(creds.credentials)
     if principal is None:
-        raise UNAUTHORIZED("Authorization: kunci API tidak dikenal, sudah dicabut atau kedaluwarsa",
-                      headers=_UNAUTHORIZED)
+        raise UNAUTHORIZED("Authorization: kunci API tidak dikenal, sudah dicabut atau kedaluwarsa", headers=_UNAUTHORIZED)
     request.scope.setdefault("state", {})["principal_id"] = principal.id  # for the access log line
     return principal
 
@@ -138,7 +131,7 @@ async def principal_for(request: Request, action: str) -> Principal:
     machinery (the single-record ingest route, see app/submissions/router.py): the same
     header parsing as HTTPBearer(auto_error=False), the same 401 and 403 answers."""
     checked = request.scope.get("state", {}).get(_CHECKED)
-    if isinstance(checked, Principal):      # KeyFirst has it: no second parse of the header
+    if isinstance(checked, Principal):  # KeyFirst has it: no second parse of the header
         authorize(checked, action)
         return checked
     principal = await _principal(request, await _bearer(request))
@@ -153,10 +146,10 @@ def require(action: str) -> Callable[..., Awaitable[Principal]]:
     knows it). One callable per action, so a route's dependencies are the same object FastAPI
     caches once per request. Each domain names it as a type, e.g.
     `CanDecide = Annotated[Principal, Depends(require("record.decide"))]`."""
+
     # One dependency level rather than two (role check over require_key): FastAPI's resolution
     # of each level is a visible share of a single POST's CPU.
-    async def dep(request: Request,
-                  creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    async def dep(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         principal = await _principal(request, creds)
         authorize(principal, action)
         return principal
@@ -208,23 +201,21 @@ class KeyFirst:
         return self._guarded
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if (scope["type"] != "http" or scope["method"] not in _WRITES
-                or not scope["path"].startswith(self.prefix)):
+        if scope["type"] != "http" or scope["method"] not in _WRITES or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
         from starlette.routing import Match
 
-        found = next(((allowed, action) for route, allowed, action in self._writes()
-                      if route.matches(scope)[0] is Match.FULL), None)
+        found = next(((allowed, action) for route, allowed, action in self._writes() if route.matches(scope)[0] is Match.FULL), None)
         if found is None:
-            await self.app(scope, receive, send)    # 404/405 as the router says
+            await self.app(scope, receive, send)  # 404/405 as the router says
             return
         allowed, action = found
         request = Request(scope)
         try:
             principal = await _principal(request, await _bearer(request))
             if principal.role not in allowed:
-                authorize(principal, action)    # the same 403 the route's own dependency answers
+                authorize(principal, action)  # the same 403 the route's own dependency answers
         except Problem as refused:
             await problem_response(refused)(scope, receive, send)
             return
@@ -318,8 +309,11 @@ class KeyWatch:
                 # one line when it goes, not one a retry: the database's own outage is logged
                 # by app.infra.health
                 (log.warning if failures == 1 else log.debug)(
-                    "key-change listener not connected (%s: %s); checking every key in the "
-                    "database until it is, retrying in %.1f s", type(exc).__name__, exc, delay)
+                    "key-change listener not connected (%s: %s); checking every key in the database until it is, retrying in %.1f s",
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
             finally:
                 _trust(False)
                 if conn is not None and not conn.is_closed():
@@ -330,7 +324,7 @@ class KeyWatch:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, WATCH_MAX_DELAY)
             else:
-                await asyncio.sleep(0.1)   # lost or moved just now: reconnect at once
+                await asyncio.sleep(0.1)  # lost or moved just now: reconnect at once
 
 
 def _on_change(*_args: object) -> None:
@@ -358,8 +352,9 @@ async def _connect() -> asyncpg.Connection:
     engine points there, db.direct_url)."""
     engine = db.get_stream_engine()
     args, kwargs = engine.dialect.create_connect_args(engine.url)
-    kwargs = {k: v for k, v in kwargs.items() if k not in ("prepared_statement_cache_size",
-                                                           "prepared_statement_name_func", "async_fallback")}
+    kwargs = {
+        k: v for k, v in kwargs.items() if k not in ("prepared_statement_cache_size", "prepared_statement_name_func", "async_fallback")
+    }
     kwargs["server_settings"] = {"application_name": "kumkm-keywatch"}
     kwargs["timeout"] = settings.connect_timeout
     return await db.connect_each_host(*args, **kwargs)

@@ -4,6 +4,7 @@ everyone else gets them masked, and every response that reveals them is written 
 log (app.security.accesslog). Routes ask through app.security.policy.authorize, whose answer
 carries this rule's verdict (`Grant.pii`); the record's own answer (app.record.prepare) asks
 here row by row."""
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,7 @@ def can_see_pii(principal: Principal, kode_wilayah: str, owner_identity: int | N
     if role in ("verifikator", "dinas"):
         return principal.covers(kode_wilayah)
     if role == "enumerator":
-        return (owner_identity is not None and owner_identity == principal.identity
-                and principal.covers(kode_wilayah))
+        return owner_identity is not None and owner_identity == principal.identity and principal.covers(kode_wilayah)
     if role == "walidata":
         return principal.pii
     return False

@@ -17,6 +17,7 @@ Scope is the whole of a key's authority: a key acts on, and reads, only what lie
 wilayah. The full matrix (role x scope x endpoint) is docs/authorization.md, generated from
 tests/support/authz_matrix.py, which walks it against the running service; docs/authorization-code.md
 says where a new route declares its action."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -67,15 +68,25 @@ def roles(action: str) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class Grant:
     """authorize()'s answer to a caller that may go on."""
+
     principal: Principal
     action: str
     # the record's personal data is shown in full (else masked, app.security.personal)
     pii: bool
 
 
-def authorize(principal: Principal, action: str, wilayah: str | None = None, *, field: str = "kode_wilayah",
-              owner: int | None = None, was_in: str | None = None, nation_if_none: bool = False,
-              doing: str | None = None, **extra: Any) -> Grant:
+def authorize(
+    principal: Principal,
+    action: str,
+    wilayah: str | None = None,
+    *,
+    field: str = "kode_wilayah",
+    owner: int | None = None,
+    was_in: str | None = None,
+    nation_if_none: bool = False,
+    doing: str | None = None,
+    **extra: Any,
+) -> Grant:
     """May `principal` take `action` on `wilayah`? Raises the 403 that says why not.
 
     `wilayah`: the wilayah acted on (a record's, or the one a parameter `field` names); None
@@ -87,16 +98,21 @@ def authorize(principal: Principal, action: str, wilayah: str | None = None, *, 
     too. `doing`: what the role refusal names as refused. `extra`: members of the problem."""
     allowed = roles(action)
     if principal.role not in allowed:
-        raise ROLE_FORBIDDEN(f"role {principal.role} tidak boleh {doing or _DOING.get(action, 'melakukan ini')}; "
-                             f"yang boleh: {', '.join(allowed)}")
-    if (wilayah is not None and principal.role in OWN_RECORDS.get(action, ())
-            and (owner is None or owner != principal.identity)):
-        raise FORBIDDEN("submission_id menunjuk rekaman yang dibuat pemegang kunci lain: hanya pemegang "
-                        "kunci yang membuatnya (atau admin) yang boleh mengoreksinya", **extra)
+        raise ROLE_FORBIDDEN(
+            f"role {principal.role} tidak boleh {doing or _DOING.get(action, 'melakukan ini')}; yang boleh: {', '.join(allowed)}"
+        )
+    if wilayah is not None and principal.role in OWN_RECORDS.get(action, ()) and (owner is None or owner != principal.identity):
+        raise FORBIDDEN(
+            "submission_id menunjuk rekaman yang dibuat pemegang kunci lain: hanya pemegang "
+            "kunci yang membuatnya (atau admin) yang boleh mengoreksinya",
+            **extra,
+        )
     if wilayah is None:
         if nation_if_none and principal.kode_wilayah is not None:
-            message = (f"{field} wajib diisi: kunci ini hanya mencakup {principal.kode_wilayah}, bukan seluruh "
-                       f"Indonesia; minta {field}={principal.kode_wilayah}")
+            message = (
+                f"{field} wajib diisi: kunci ini hanya mencakup {principal.kode_wilayah}, bukan seluruh "
+                f"Indonesia; minta {field}={principal.kode_wilayah}"
+            )
             raise OUTSIDE_SCOPE(message, errors=[{"field": field, "message": message, "type": "scope"}], **extra)
     elif not principal.covers(wilayah) and principal.role not in ANY_WILAYAH.get(action, ()):
         raise scope_problem(principal, field, **extra)

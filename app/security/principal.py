@@ -1,5 +1,6 @@
 """Who is calling, as the rest of the service sees it: a key's role, its wilayah and its grant
 of personal data. authn finds it from the request; policy decides what it may do."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ ROLES = ("enumerator", "verifikator", "dinas", "walidata", "admin")
 
 @dataclass(frozen=True)
 class Principal:
-    id: int | None      # the API key; None for an operator at the console
+    id: int | None  # the API key; None for an operator at the console
     name: str
     role: str
     kode_wilayah: str | None

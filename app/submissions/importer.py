@@ -1,6 +1,7 @@
 """`kumkm import`: records in from NDJSON, CSV or Parquet through exactly the API's validation and
 idempotency (app.record.prepare, then service.store), in batches, with every rejected line
 reported by its line number."""
+
 from __future__ import annotations
 
 import csv
@@ -37,8 +38,7 @@ def _detect_format(path: Path, forced: str | None) -> str:
         head = f.read(4096)
     if forced:
         if forced != "parquet" and head.startswith(PARQUET_MAGIC):
-            raise UsageError(f"{path}: this is a Parquet file, not {forced}: leave out --format "
-                             "(or give --format parquet)")
+            raise UsageError(f"{path}: this is a Parquet file, not {forced}: leave out --format (or give --format parquet)")
         return forced
     if head.startswith(PARQUET_MAGIC) or path.suffix.lower() in (".parquet", ".pq"):
         return "parquet"
@@ -108,12 +108,13 @@ def _parquet_rows(path: Path) -> int:
 
     try:
         return pq.ParquetFile(path).metadata.num_rows
-    except Exception as exc:    # pyarrow's errors for a damaged or foreign file vary
+    except Exception as exc:  # pyarrow's errors for a damaged or foreign file vary
         raise UsageError(f"{path}: cannot be read as Parquet ({exc})") from None
 
 
-async def import_file(path: Path, *, actor: str, fmt: str | None = None, batch: int = IMPORT_BATCH,
-                      errors=None, name: str | None = None) -> ImportSummary:
+async def import_file(
+    path: Path, *, actor: str, fmt: str | None = None, batch: int = IMPORT_BATCH, errors=None, name: str | None = None
+) -> ImportSummary:
     """Load records through the API's own path. Each rejected line is reported as
     `FILE: line N: message` (`row N` in Parquet), in line order, FILE as the caller gave it
     (`name`); the summary counts created, duplicate (identical replay) and rejected lines."""
@@ -160,8 +161,7 @@ async def import_file(path: Path, *, actor: str, fmt: str | None = None, batch: 
                 elif o.outcome == "duplicate":
                     summary.duplicate += 1
                 else:
-                    report(pending[o.prepared.index][0],
-                           "submission_id: already stored with different content")
+                    report(pending[o.prepared.index][0], "submission_id: already stored with different content")
             bar.update(len(pending))
             bar.set_postfix(created=summary.created, rejected=summary.rejected, refresh=False)
             pending.clear()
@@ -180,8 +180,10 @@ async def import_file(path: Path, *, actor: str, fmt: str | None = None, batch: 
                 await flush()
     except UnicodeDecodeError as exc:
         await flush()
-        raise UsageError(f"{shown}: not UTF-8 text (byte {exc.start} of a line); kumkm import reads "
-                         f"NDJSON or CSV in UTF-8, or Parquet as kumkm export writes it") from None
+        raise UsageError(
+            f"{shown}: not UTF-8 text (byte {exc.start} of a line); kumkm import reads "
+            f"NDJSON or CSV in UTF-8, or Parquet as kumkm export writes it"
+        ) from None
     await flush()
     bar.close()
     summary.seconds = time.monotonic() - started

@@ -1,6 +1,7 @@
 """All SQL of the submissions domain. Ingest is one set-based statement per batch: the
 records, their first version, the history entry and the change-feed entry are written
 together, and ON CONFLICT makes replays free of side effects."""
+
 import re
 
 from sqlalchemy import text
@@ -19,6 +20,7 @@ def native(sql, names: tuple[str, ...]) -> str:
     if re.search(r"(?<![:\w]):[a-z_]+\b", sql):
         raise ValueError("a named parameter is left in the statement")
     return sql
+
 
 _DATA_COLUMNS = [c for c, _ in ROW_COLUMNS if c != "content_hash"]
 # Who wrote each row travels with it: single POSTs of many enumerators share one statement
@@ -71,15 +73,16 @@ INSERT_MANY_ARGS = ("rows",)
 INSERT_MANY_NATIVE = native(INSERT_MANY, INSERT_MANY_ARGS)
 
 EXISTING_HASHES = text(
-    "SELECT submission_id, encode(content_hash, 'hex') AS content_hash FROM submissions "
-    "WHERE submission_id = ANY(CAST(:ids AS uuid[]))"
+    "SELECT submission_id, encode(content_hash, 'hex') AS content_hash FROM submissions WHERE submission_id = ANY(CAST(:ids AS uuid[]))"
 )
 
 EXISTING_HASHES_NATIVE = native(EXISTING_HASHES, ("ids",))
 
 
 # Keyset pagination on submission_id: stable under concurrent inserts, no OFFSET scans.
-LIST_TEMPLATE = RECORD_SELECT + """
+LIST_TEMPLATE = (
+    RECORD_SELECT
+    + """
     WHERE ({wilayah_filter})
       AND (CAST(:periode AS text) IS NULL OR s.periode = :periode)
       AND (CAST(:jenis AS text) IS NULL OR s.jenis = :jenis)
@@ -88,6 +91,7 @@ LIST_TEMPLATE = RECORD_SELECT + """
     ORDER BY s.submission_id
     LIMIT :limit
 """
+)
 WILAYAH_FILTER = {
     None: "true",
     1: "s.kode_provinsi = :kode",
@@ -98,9 +102,10 @@ WILAYAH_FILTER = {
 LIST = {level: text(LIST_TEMPLATE.replace("{wilayah_filter}", f)) for level, f in WILAYAH_FILTER.items()}
 # On Citus the joins carry kode_provinsi (RECORD_SELECT_CITUS): each shard answers its part of
 # the page from its own rows, and the coordinator merges the parts in submission_id order.
-LIST_CITUS = {level: text((RECORD_SELECT_CITUS + LIST_TEMPLATE[len(RECORD_SELECT):]).replace("{wilayah_filter}", f))
-              for level, f in WILAYAH_FILTER.items()}
-
+LIST_CITUS = {
+    level: text((RECORD_SELECT_CITUS + LIST_TEMPLATE[len(RECORD_SELECT) :]).replace("{wilayah_filter}", f))
+    for level, f in WILAYAH_FILTER.items()
+}
 
 
 # ---------------------------------------------------------------- on a Citus cluster
@@ -126,6 +131,7 @@ CLAIM_IDS_CITUS = """
     RETURNING submission_id
 """
 
+
 def _provinsi_statement(sql: str) -> str:
     """INSERT_MANY as one Citus worker runs it for one provinsi, made from it by checked
     replacements so the two cannot drift: no conflict arbitration, kode_provinsi in the keys of
@@ -137,16 +143,18 @@ def _provinsi_statement(sql: str) -> str:
         ("SELECT submission_id, 1, data, actor,", "SELECT kode_provinsi, submission_id, 1, data, actor,"),
         ("INSERT INTO submission_history (submission_id,", "INSERT INTO submission_history (kode_provinsi, submission_id,"),
         ("SELECT submission_id, 1, 'dibuat',", "SELECT kode_provinsi, submission_id, 1, 'dibuat',"),
-        ("        FROM ins\n    )\n", """        FROM ins
+        (
+            "        FROM ins\n    )\n",
+            """        FROM ins
     ), rek AS (
         INSERT INTO rekap_status AS r (kode_provinsi, periode, kode_kabkota, status, shard, n)
         SELECT kode_provinsi, periode, kode_kabkota, 'masuk', 0, count(*)
         FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ON CONFLICT (kode_provinsi, periode, kode_kabkota, status, shard) DO UPDATE SET n = r.n + excluded.n
     )
-"""),
-        ("WHERE input.duplikat_kunci IS NOT NULL",
-         "WHERE o.kode_provinsi = :provinsi AND input.duplikat_kunci IS NOT NULL"),
+""",
+        ),
+        ("WHERE input.duplikat_kunci IS NOT NULL", "WHERE o.kode_provinsi = :provinsi AND input.duplikat_kunci IS NOT NULL"),
     ):
         if sql.count(old) != 1:
             raise ValueError(f"INSERT_MANY changed: {old.strip()!r} is not there once")

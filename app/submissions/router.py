@@ -27,15 +27,14 @@ CanPost = Annotated[Principal, Depends(require("record.post"))]
 
 _BATCH_BODY = body_schema(OPENAPI_RECORD_SCHEMA)
 # The 409 of an id stored before with other content (a single POST and a batch item alike).
-REUSED_ID = ("submission_id sudah dipakai untuk isi yang lain: rekaman yang tersimpan tidak diubah; "
-             "rekaman baru perlu submission_id baru")
+REUSED_ID = "submission_id sudah dipakai untuk isi yang lain: rekaman yang tersimpan tidak diubah; rekaman baru perlu submission_id baru"
 _SINGLE_BODY = {"required": True, "content": {"application/json": {"schema": OPENAPI_RECORD_SCHEMA}}}
 
 
 def _older_cursor(text: str) -> tuple[uuid.UUID] | None:
     """The cursor this list gave before it had a tag (app.core.pagination): the last record's
     submission_id as it is."""
-    if len(text) > 45:              # the longest text uuid.UUID reads (urn:uuid:...)
+    if len(text) > 45:  # the longest text uuid.UUID reads (urn:uuid:...)
         return None
     try:
         return (uuid.UUID(text),)
@@ -51,10 +50,17 @@ def _json(content, status: int = 200) -> Response:
     return Response(timefmt.dumps(content), status_code=status, media_type="application/json")
 
 
-@router.post("", response_model=SubmissionOut, status_code=201, openapi_extra={"requestBody": _SINGLE_BODY},
-             responses={200: {"model": SubmissionOut, "description": "identical replay"},
-                        409: {"description": "same submission_id, different content"},
-                        422: {"description": "field errors"}})
+@router.post(
+    "",
+    response_model=SubmissionOut,
+    status_code=201,
+    openapi_extra={"requestBody": _SINGLE_BODY},
+    responses={
+        200: {"model": SubmissionOut, "description": "identical replay"},
+        409: {"description": "same submission_id, different content"},
+        422: {"description": "field errors"},
+    },
+)
 async def create_submission(request: Request, principal: CanPost):
     return await _create(request, principal)
 
@@ -89,31 +95,44 @@ async def _create(request: Request, principal: Principal) -> Response:
     INGESTED.labels("rejected" if outcome.outcome == "conflict" else outcome.outcome).inc()
     sid = prepared[0].submission_id
     if outcome.outcome == "conflict":
-        raise CONTENT_CONFLICT(REUSED_ID, errors=[{"field": "submission_id", "message": REUSED_ID,
-                                                   "type": "content_conflict"}], submission_id=sid)
+        raise CONTENT_CONFLICT(
+            REUSED_ID, errors=[{"field": "submission_id", "message": REUSED_ID, "type": "content_conflict"}], submission_id=sid
+        )
     if outcome.outcome == "created":
-        return _json(service.created_out(outcome.prepared, outcome.dibuat_pada, principal,
-                                         outcome.duplikat_dengan), 201)
+        return _json(service.created_out(outcome.prepared, outcome.dibuat_pada, principal, outcome.duplikat_dengan), 201)
     return _json(await _read(uuid.UUID(sid), principal, "POST /api/v1/submissions"))
 
 
-@router.post("/batch", response_model=BatchResult, openapi_extra={"requestBody": _BATCH_BODY},
-             responses={413: {"description": "more items than allowed"}})
+@router.post(
+    "/batch",
+    response_model=BatchResult,
+    openapi_extra={"requestBody": _BATCH_BODY},
+    responses={413: {"description": "more items than allowed"}},
+)
 async def create_batch(request: Request, principal: CanPost):
     items = await read_items(request)
     prepared, rejected = await service.prepare(items, principal)
     outcomes: list[dict] = [{}] * len(items)
     for rj in rejected:
-        outcomes[rj.index] = {"index": rj.index, "submission_id": rj.submission_id, "outcome": "rejected",
-                              "status": rj.status, "errors": rj.errors}
+        outcomes[rj.index] = {
+            "index": rj.index,
+            "submission_id": rj.submission_id,
+            "outcome": "rejected",
+            "status": rj.status,
+            "errors": rj.errors,
+        }
     for o in await service.store(prepared, principal):
         i, sid = o.prepared.index, o.prepared.submission_id
         if o.outcome == "conflict":
-            outcomes[i] = {"index": i, "submission_id": sid, "outcome": "rejected", "status": CONTENT_CONFLICT.status,
-                           "errors": [{"field": "submission_id", "message": REUSED_ID, "type": "content_conflict"}]}
+            outcomes[i] = {
+                "index": i,
+                "submission_id": sid,
+                "outcome": "rejected",
+                "status": CONTENT_CONFLICT.status,
+                "errors": [{"field": "submission_id", "message": REUSED_ID, "type": "content_conflict"}],
+            }
         else:
-            outcomes[i] = {"index": i, "submission_id": sid, "outcome": o.outcome,
-                           "status": 201 if o.outcome == "created" else 200}
+            outcomes[i] = {"index": i, "submission_id": sid, "outcome": o.outcome, "status": 201 if o.outcome == "created" else 200}
     counts = {k: sum(1 for o in outcomes if o["outcome"] == k) for k in ("created", "duplicate", "rejected")}
     for k, n in counts.items():
         INGESTED.labels(k).inc(n)
@@ -126,7 +145,7 @@ async def get_submission(submission_id: uuid.UUID, principal: AnyKey):
 
 
 async def _read(submission_id: uuid.UUID, principal: Principal, endpoint: str) -> dict:
-    async with db.connect() as conn:     # given back before log_access takes one
+    async with db.connect() as conn:  # given back before log_access takes one
         row = await service.get_row(conn, submission_id)
     if row is None:
         raise NOT_FOUND(f"submission_id {submission_id} tidak ditemukan")
@@ -158,13 +177,17 @@ async def list_submissions(
     after = LIST_CURSOR.decode(cursor)
     # given back before log_access takes one: a request never holds two of the pool's connections
     async with db.connect() as conn:
-        rows = await service.list_rows(conn, level=level, kode=kode, periode=periode, jenis=jenis, status=status,
-                                       after=after[0] if after else None, limit=limit)
+        rows = await service.list_rows(
+            conn, level=level, kode=kode, periode=periode, jenis=jenis, status=status, after=after[0] if after else None, limit=limit
+        )
     items = [service.record_out(r, principal) for r in rows]
     revealed = [str(i["submission_id"]) for i in items if not i["pii_masked"]]
     if revealed:
-        await log_access(principal, "GET /api/v1/submissions",
-                         {"kode_wilayah": kode, "periode": periode, "first": revealed[0],
-                          "last": revealed[-1]}, len(revealed))
+        await log_access(
+            principal,
+            "GET /api/v1/submissions",
+            {"kode_wilayah": kode, "periode": periode, "first": revealed[0], "last": revealed[-1]},
+            len(revealed),
+        )
     next_cursor = LIST_CURSOR.encode(items[-1]["submission_id"]) if len(items) == limit else None
     return {"items": items, "next_cursor": next_cursor}

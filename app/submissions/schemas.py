@@ -1,5 +1,6 @@
 """The submissions API's own shapes: pages and batch outcomes. The record itself is
 app.record.model, shared with verification and sync."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -9,8 +10,16 @@ from pydantic import BaseModel, Field
 from app.core.pagination import Page
 from app.record.model import SubmissionIn, SubmissionKoperasi, SubmissionOut, SubmissionUmkm
 
-__all__ = ["SubmissionIn", "SubmissionKoperasi", "SubmissionOut", "SubmissionUmkm", "SubmissionPage",
-           "ItemError", "BatchOutcome", "BatchResult"]
+__all__ = [
+    "SubmissionIn",
+    "SubmissionKoperasi",
+    "SubmissionOut",
+    "SubmissionUmkm",
+    "SubmissionPage",
+    "ItemError",
+    "BatchOutcome",
+    "BatchResult",
+]
 
 
 class SubmissionPage(Page[SubmissionOut]):

@@ -3,6 +3,7 @@
 Every item goes through the same path whether it came alone, in a batch, from the `kumkm
 import` CLI (importer.py) or from OpenRosa: app.record.prepare (validation, reference
 checks, derivation), then one set-based insert here."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,16 +25,16 @@ from app.record.read import get_row
 from app.security.principal import Principal
 from app.submissions import queries
 
-__all__ = ["Prepared", "Rejected", "Outcome", "prepare", "store", "record_out", "created_out", "get_row",
-           "list_rows"]
+__all__ = ["Prepared", "Rejected", "Outcome", "prepare", "store", "record_out", "created_out", "get_row", "list_rows"]
 
 
 # ---------------------------------------------------------------- writing
 
+
 @dataclass
 class Outcome:
     prepared: Prepared
-    outcome: str        # created | duplicate | conflict
+    outcome: str  # created | duplicate | conflict
     dibuat_pada: dt.datetime | None = None
     duplikat_dengan: list | None = None
 
@@ -84,8 +85,9 @@ def _with_actor(p: Prepared, who: Principal) -> dict:
     return {**p.row, "actor": who.name, "actor_key": who.id, "actor_role": who.role}
 
 
-def _outcomes(items: list[tuple[Prepared, Principal]], first: dict[str, tuple[Prepared, Principal]],
-              created: dict, stored_hash: dict[str, str]) -> list[Outcome]:
+def _outcomes(
+    items: list[tuple[Prepared, Principal]], first: dict[str, tuple[Prepared, Principal]], created: dict, stored_hash: dict[str, str]
+) -> list[Outcome]:
     out = []
     for p, _ in items:
         sid = p.submission_id
@@ -118,8 +120,9 @@ async def _store_group(items: list[tuple[Prepared, Principal]]) -> list[Outcome 
 
 # One queue per event loop: a group in flight belongs to the loop that started it (tests and
 # the CLI run more than one loop in a process; a loop that ended must not leave its slots taken).
-_coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
-                                       Coalescer[tuple[Prepared, Principal], Outcome]] = weakref.WeakKeyDictionary()
+_coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Coalescer[tuple[Prepared, Principal], Outcome]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _singles() -> Coalescer[tuple[Prepared, Principal], Outcome]:
@@ -127,8 +130,12 @@ def _singles() -> Coalescer[tuple[Prepared, Principal], Outcome]:
     coalescer = _coalescers.get(loop)
     if coalescer is None:
         coalescer = _coalescers[loop] = Coalescer(
-            _store_group, max_items=settings.ingest_group_max, max_running=settings.ingest_groups,
-            max_queued=settings.ingest_queue_max, queue_timeout=settings.pool_timeout)
+            _store_group,
+            max_items=settings.ingest_group_max,
+            max_running=settings.ingest_groups,
+            max_queued=settings.ingest_queue_max,
+            queue_timeout=settings.pool_timeout,
+        )
     return coalescer
 
 
@@ -144,14 +151,12 @@ async def _store_citus(first: dict[str, tuple[Prepared, Principal]]) -> tuple[di
     stored_hash: dict[str, str] = {}
     async with db.driver() as conn, conn.transaction():
         ids = list(first)
-        claimed = {str(r[0]) for r in await conn.fetch(
-            queries.CLAIM_IDS_CITUS, ids, [first[i][0].row["kode_provinsi"] for i in ids])}
+        claimed = {str(r[0]) for r in await conn.fetch(queries.CLAIM_IDS_CITUS, ids, [first[i][0].row["kode_provinsi"] for i in ids])}
         # provinsi in a fixed order: two batches spanning the same provinsi lock in one order
         for provinsi in sorted(by_provinsi):
             fresh = [_with_actor(p, who) for p, who in by_provinsi[provinsi] if p.submission_id in claimed]
             if fresh:
-                result = await conn.fetch(queries.INSERT_PROVINSI_CITUS, orjson.dumps(fresh).decode(),
-                                          provinsi)
+                result = await conn.fetch(queries.INSERT_PROVINSI_CITUS, orjson.dumps(fresh).decode(), provinsi)
                 created.update({str(r[0]): r for r in result})
         stored_hash.update({sid: first[sid][0].content_hash for sid in created})
         others = [sid for sid in first if sid not in claimed]
@@ -165,10 +170,28 @@ async def _store_citus(first: dict[str, tuple[Prepared, Principal]]) -> tuple[di
     return created, stored_hash
 
 
-async def list_rows(conn: AsyncConnection, *, level: int | None, kode: str | None, periode: str | None,
-                    jenis: str | None, status: str | None, after: uuid.UUID | None, limit: int):
+async def list_rows(
+    conn: AsyncConnection,
+    *,
+    level: int | None,
+    kode: str | None,
+    periode: str | None,
+    jenis: str | None,
+    status: str | None,
+    after: uuid.UUID | None,
+    limit: int,
+):
     stmt = (queries.LIST_CITUS if citus.enabled() else queries.LIST)[level]
-    return (await conn.execute(stmt, {
-        "kode": kode, "periode": periode, "jenis": jenis, "status": status,
-        "after": after, "limit": limit,
-    })).all()
+    return (
+        await conn.execute(
+            stmt,
+            {
+                "kode": kode,
+                "periode": periode,
+                "jenis": jenis,
+                "status": status,
+                "after": after,
+                "limit": limit,
+            },
+        )
+    ).all()

@@ -6,6 +6,7 @@ then replace the state file atomically (write aside, fsync, rename, fsync the di
 The data is always on disk before the cursor that covers it. A crash between the two leaves
 bytes past the recorded length: the next run cuts them off and pulls them again, so the data
 file holds every change exactly once, in feed order."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -64,7 +65,7 @@ def _retry_after(r: httpx.Response, attempt: int) -> float:
     try:
         wait = float(r.headers.get("retry-after", ""))
     except ValueError:
-        wait = 2.0 ** attempt
+        wait = 2.0**attempt
     return min(max(wait, 0.5), MAX_WAIT)
 
 
@@ -116,8 +117,9 @@ def _snapshot_to(client: httpx.Client, path: str, target: Path) -> dict:
     return end
 
 
-def _follow(client: httpx.Client, path: str, data: Path, state: dict, save, limit: int,
-            max_pages: int | None, log, what: str) -> tuple[dict, int, int]:
+def _follow(
+    client: httpx.Client, path: str, data: Path, state: dict, save, limit: int, max_pages: int | None, log, what: str
+) -> tuple[dict, int, int]:
     """Pages of one feed appended to `data` from `state` (cursor, offset), each stored by
     `save(state)` once its data is on disk: (the last state, pages, lines)."""
     # Bytes past the recorded length belong to a page whose cursor was never stored.
@@ -138,8 +140,7 @@ def _follow(client: httpx.Client, path: str, data: Path, state: dict, save, limi
                 f.flush()
                 f.truncate(state["offset"])
                 raise
-        state = {**state, "cursor": end["cursor"], "offset": offset,
-                 "pulled_at": dt.datetime.now(dt.UTC).isoformat()}
+        state = {**state, "cursor": end["cursor"], "offset": offset, "pulled_at": dt.datetime.now(dt.UTC).isoformat()}
         save(state)
         pages += 1
         lines += end["count"]
@@ -150,17 +151,26 @@ def _follow(client: httpx.Client, path: str, data: Path, state: dict, save, limi
     return state, pages, lines
 
 
-def pull(*, url: str, key: str, state_path: Path, out_dir: Path, limit: int = 10_000,
-         snapshot: bool = False, max_pages: int | None = None, timeout: float = 300.0,
-         log=None, entitas: bool = False) -> dict:
+def pull(
+    *,
+    url: str,
+    key: str,
+    state_path: Path,
+    out_dir: Path,
+    limit: int = 10_000,
+    snapshot: bool = False,
+    max_pages: int | None = None,
+    timeout: float = 300.0,
+    log=None,
+    entitas: bool = False,
+) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     state_path.parent.mkdir(parents=True, exist_ok=True)
     state = load_state(state_path)
     data = out_dir / CHANGES_FILE
     headers = {"Authorization": f"Bearer {key}"}
     summary: dict = {"pages": 0, "changes": 0, "snapshot_records": None}
-    with httpx.Client(base_url=url.rstrip("/"), headers=headers,
-                      timeout=httpx.Timeout(timeout, connect=30.0)) as client:
+    with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout, connect=30.0)) as client:
         if state.get("cursor") is None and snapshot:
             end = _snapshot_to(client, "/api/v1/sync/snapshot", out_dir / SNAPSHOT_FILE)
             state = {**state, "cursor": end["cursor"], "offset": 0, "snapshot_records": end["count"]}
@@ -176,7 +186,8 @@ def pull(*, url: str, key: str, state_path: Path, out_dir: Path, limit: int = 10
 
         records = {k: state[k] for k in ("cursor", "offset") if k in state}
         _, summary["pages"], summary["changes"] = _follow(
-            client, "/api/v1/sync/changes", data, records, save_records, limit, max_pages, log, "changes")
+            client, "/api/v1/sync/changes", data, records, save_records, limit, max_pages, log, "changes"
+        )
 
         if entitas:
             # the same steps for the entities, their position kept under "entitas"
@@ -194,7 +205,8 @@ def pull(*, url: str, key: str, state_path: Path, out_dir: Path, limit: int = 10
                 save_records({"entitas": sub})
 
             sub, summary["entitas_pages"], summary["entitas_events"] = _follow(
-                client, "/api/v1/sync/entitas/feed", edata, sub, save_entitas, limit, max_pages, log, "entity events")
+                client, "/api/v1/sync/entitas/feed", edata, sub, save_entitas, limit, max_pages, log, "entity events"
+            )
             summary["entitas_cursor"] = sub.get("cursor")
             summary["entitas_file"] = str(edata)
     summary["cursor"] = state.get("cursor")

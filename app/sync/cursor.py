@@ -14,6 +14,7 @@ Consumers must treat the string as opaque: its encoding may change between versi
 the service keeps accepting the old ones. The text is app.core.pagination's (base64 of a tagged
 ASCII text), byte for byte what consumers hold since the first release: the tags `1` and `2`
 are the versions; app.sync.queries builds the same text in SQL for a line without snapshot."""
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,7 @@ from typing import ClassVar
 from app.core import pagination
 from app.core.pagination import CursorError
 
-__all__ = ["Cursor", "EntitasCursor", "ClusterCursor", "CursorError", "Snapshot", "decode_any", "MAX_XIP",
-           "MAX_PROVINSI"]
+__all__ = ["Cursor", "EntitasCursor", "ClusterCursor", "CursorError", "Snapshot", "decode_any", "MAX_XIP", "MAX_PROVINSI"]
 
 _SNAPSHOT = re.compile(r"^([0-9]{1,20}):([0-9]{1,20}):((?:[0-9]{1,20})(?:,[0-9]{1,20})*)?$")
 _INT = re.compile(r"^[0-9]{1,20}$")
@@ -61,6 +61,7 @@ class Cursor:
     """A position in the record feed (`changes`). Its text starts with TAG, the format's
     version; a feed of another table in (xid, id) order is a subclass with a tag of its own
     (EntitasCursor), so that no feed reads another's position as its own."""
+
     TAG: ClassVar[str] = "1"
     xid: int = 0
     id: int = 0
@@ -104,6 +105,7 @@ class EntitasCursor(Cursor):
     same (xid, id) and snapshot as a record feed position, under its own tag. Never on a Citus
     cluster: the registry of entities is kept on the coordinator alone (docs/registry.md), so
     its transaction ids are one server's."""
+
     TAG: ClassVar[str] = "entitas.1"
 
 
@@ -124,6 +126,7 @@ class ClusterCursor:
     Text (before base64, docs/sync.md): `2|at|KK:xid:id[:n];...|snapshot|snapshot...`: the
     positions in provinsi order, those still at the start left out, each naming by index `n`
     the snapshot it carries (provinsi on one worker share theirs, so each is written once)."""
+
     positions: tuple[tuple[str, Cursor], ...] = ()
     at: str = ""
 
@@ -195,8 +198,7 @@ class ClusterCursor:
         positions: dict[str, Cursor] = {}
         for item in items.split(";") if items else ():
             f = item.split(":")
-            if (len(f) not in (3, 4) or not _PROVINSI.match(f[0]) or f[0] in positions
-                    or not all(_INT.match(x) for x in f[1:])):
+            if len(f) not in (3, 4) or not _PROVINSI.match(f[0]) or f[0] in positions or not all(_INT.match(x) for x in f[1:]):
                 raise CursorError("malformed position")
             xid, id_ = int(f[1]), int(f[2])
             if xid > _U64 or id_ > 2**63 - 1:

@@ -1,6 +1,7 @@
 """SQL of the sync domain. These run on the raw asyncpg connection ($n parameters): the
 feed and the snapshot move millions of rows, and PostgreSQL hands over finished NDJSON text
 (the stored record lines, the change fields around them) so that Python only forwards bytes."""
+
 from dataclasses import dataclass
 
 from app.core.timefmt import sql_utc_text
@@ -27,6 +28,7 @@ HORIZON = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
 # (the whole snapshot stream) reads with.
 CURRENT_SNAPSHOT = "SELECT pg_current_snapshot()::text"
 
+
 def _in_scope(rel: str, scope: str) -> str:
     """`rel` lies in the caller's wilayah: the parameter `scope` (a provinsi or kabkota code)
     is NULL for a national key."""
@@ -44,9 +46,11 @@ def _in_scope(rel: str, scope: str) -> str:
 #   bounds       lines' parameters · $7 range size
 #   range_lines  lines' parameters · $7,$8 the (xid, id) the range ends with
 
+
 @dataclass(frozen=True)
 class Feed:
     """The statements of one feed (see above)."""
+
     rows: str
     lines: str
     bounds: str
@@ -57,8 +61,7 @@ def _page_where(scope: str, periode: str, scope_rel: str = "c", periode_col: str
     """The events a feed page may return: after the position ($1, $2), below the horizon
     ($3), in the caller's wilayah (of `scope_rel`), of the periode asked for if any (a feed
     without periode, `periode_col` None, is always asked without)."""
-    by_periode = (f"({periode}::text IS NULL OR {periode_col} = {periode})" if periode_col is not None
-                  else f"{periode}::text IS NULL")
+    by_periode = f"({periode}::text IS NULL OR {periode_col} = {periode})" if periode_col is not None else f"{periode}::text IS NULL"
     return f"""WHERE (c.xid, c.id) > (CAST($1::text AS xid8), $2::bigint)
       AND c.xid < CAST($3::text AS xid8)
       AND {_in_scope(scope_rel, scope)}
@@ -73,8 +76,9 @@ def _line_cursor(tag: str) -> str:
                                          'base64'), '='), '+/', '-_')"""
 
 
-def _feed(*, source: str, events: str, fields: str, state_key: str, state, tag: str,
-          scope_rel: str = "c", periode_col: str | None = "c.periode") -> Feed:
+def _feed(
+    *, source: str, events: str, fields: str, state_key: str, state, tag: str, scope_rel: str = "c", periode_col: str | None = "c.periode"
+) -> Feed:
     """A feed's statements: `source` the event table `c` with the state's relations joined,
     `events` the same for counting ranges (what the scope needs, nothing more), `fields` the
     event's JSON members, `state(scope)` the state's JSON text or NULL, under `state_key`."""
@@ -112,9 +116,8 @@ def _feed(*, source: str, events: str, fields: str, state_key: str, state, tag: 
     # filters and horizon as there ($4 unused: the range end bounds it)
     range_lines = lines.replace(
         "    ORDER BY c.xid, c.id\n    LIMIT $4\n",
-        "      AND (c.xid, c.id) <= (CAST($7::text AS xid8), $8::bigint)\n"
-        "      AND $4::bigint > 0\n"
-        "    ORDER BY c.xid, c.id\n")
+        "      AND (c.xid, c.id) <= (CAST($7::text AS xid8), $8::bigint)\n      AND $4::bigint > 0\n    ORDER BY c.xid, c.id\n",
+    )
     assert range_lines != lines
     return Feed(rows, lines, bounds, range_lines)
 
@@ -143,8 +146,14 @@ def _change_record(scope: str) -> str:
     return f"CASE WHEN r.submission_id IS NOT NULL AND {_in_scope('r', scope)} THEN r.line END"
 
 
-RECORD_FEED = _feed(source="changes c\n    LEFT JOIN sync_records r ON r.submission_id = c.submission_id",
-                    events="changes c", fields=_CHANGE_FIELDS, state_key="record", state=_change_record, tag="1")
+RECORD_FEED = _feed(
+    source="changes c\n    LEFT JOIN sync_records r ON r.submission_id = c.submission_id",
+    events="changes c",
+    fields=_CHANGE_FIELDS,
+    state_key="record",
+    state=_change_record,
+    tag="1",
+)
 # A change whose transaction the cursor's snapshot already saw is returned with skip=true:
 # its effect is in the snapshot the consumer loaded, but the cursor still moves past it.
 CHANGES = RECORD_FEED.rows
@@ -184,11 +193,16 @@ _PERISTIWA_FIELDS = f"""'"id_kumkm":' || to_json(c.id_kumkm)::text
            || ',"alasan":' || COALESCE(to_json(c.alasan)::text, 'null')
            || ',"detail":' || c.detail::text"""
 
-ENTITAS_FEED = _feed(source="kumkm_peristiwa c\n    LEFT JOIN kumkm k ON k.id_kumkm = c.id_kumkm",
-                     events="kumkm_peristiwa c\n    LEFT JOIN kumkm k ON k.id_kumkm = c.id_kumkm",
-                     fields=_PERISTIWA_FIELDS, state_key="entitas",
-                     state=lambda scope: f"CASE WHEN k.id_kumkm IS NOT NULL THEN {ENTITAS_LINE} END",
-                     tag="entitas.1", scope_rel="k", periode_col=None)
+ENTITAS_FEED = _feed(
+    source="kumkm_peristiwa c\n    LEFT JOIN kumkm k ON k.id_kumkm = c.id_kumkm",
+    events="kumkm_peristiwa c\n    LEFT JOIN kumkm k ON k.id_kumkm = c.id_kumkm",
+    fields=_PERISTIWA_FIELDS,
+    state_key="entitas",
+    state=lambda scope: f"CASE WHEN k.id_kumkm IS NOT NULL THEN {ENTITAS_LINE} END",
+    tag="entitas.1",
+    scope_rel="k",
+    periode_col=None,
+)
 
 # Every entity in the caller's wilayah, live and merged. $1 periode (always NULL: an entity spans
 # periode) · $2 scope. In physical order, as the record snapshot.
@@ -224,6 +238,7 @@ def unescape(lines: bytes) -> bytes:
     doubled and nothing else escaped, so pairs map back one to one, left to right."""
     return lines.replace(b"\\\\", b"\\")
 
+
 # ---- Parallel fast paths: a large stream is cut into ranges; two connections build the
 # ranges' lines at once and the service sends them in order.
 
@@ -235,13 +250,15 @@ SNAPSHOT_PAGES = """
 
 # $1 periode · $2 scope · $3 first page · $4 page after the last, or NULL for the rest of the
 # table. A TID range scan reads just those pages, so ranges split the rows exactly.
-SNAPSHOT_RANGE_LINES = SNAPSHOT + """
+SNAPSHOT_RANGE_LINES = (
+    SNAPSHOT
+    + """
       AND r.ctid >= format('(%s,0)', $3::bigint)::tid
       AND ($4::bigint IS NULL OR r.ctid < format('(%s,0)', $4::bigint)::tid)
 """
+)
 
 EXPORT_SNAPSHOT = "SELECT pg_export_snapshot()"
-
 
 
 # ---- The feed and the snapshot on a Citus coordinator (app.infra.citus; docs/operations.md
@@ -254,23 +271,23 @@ EXPORT_SNAPSHOT = "SELECT pg_export_snapshot()"
 # ids of different workers are not comparable: there is no national horizon, so the national
 # feed holds a position per provinsi (app.sync.cursor.ClusterCursor) and pages them one
 # provinsi after the other, each with its own worker's horizon.
-HORIZON_CITUS = ("SELECT pg_snapshot_xmin(pg_current_snapshot())::text FROM provinsi_feed "
-                 "WHERE kode_provinsi = $1")
+HORIZON_CITUS = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text FROM provinsi_feed WHERE kode_provinsi = $1"
 CURRENT_SNAPSHOT_CITUS = "SELECT pg_current_snapshot()::text FROM provinsi_feed WHERE kode_provinsi = $1"
 
 
 def _on_provinsi(sql: str, param: str) -> str:
     """A feed statement routed to the worker of the provinsi in `param`."""
-    out = sql.replace("LEFT JOIN sync_records r ON r.submission_id = c.submission_id",
-                      "LEFT JOIN sync_records r ON r.kode_provinsi = c.kode_provinsi "
-                      "AND r.submission_id = c.submission_id")
+    out = sql.replace(
+        "LEFT JOIN sync_records r ON r.submission_id = c.submission_id",
+        "LEFT JOIN sync_records r ON r.kode_provinsi = c.kode_provinsi AND r.submission_id = c.submission_id",
+    )
     out = out.replace("WHERE (c.xid, c.id) > ", f"WHERE c.kode_provinsi = {param} AND (c.xid, c.id) > ")
     assert out.count(f"c.kode_provinsi = {param}") == 1 and "r.kode_provinsi = c.kode_provinsi" in out
     return out
 
 
-CHANGES_CITUS = _on_provinsi(CHANGES, "$8::text")               # CHANGES' parameters, then the provinsi
-CHANGE_LINES_CITUS = _on_provinsi(CHANGE_LINES, "$7::text")     # CHANGE_LINES' parameters, then the provinsi
+CHANGES_CITUS = _on_provinsi(CHANGES, "$8::text")  # CHANGES' parameters, then the provinsi
+CHANGE_LINES_CITUS = _on_provinsi(CHANGE_LINES, "$7::text")  # CHANGE_LINES' parameters, then the provinsi
 # The snapshot of one provinsi, read on its worker in the same REPEATABLE READ transaction as
 # CURRENT_SNAPSHOT_CITUS. $1 periode · $2 scope · $3 provinsi.
 SNAPSHOT_CITUS = SNAPSHOT + "      AND r.kode_provinsi = $3::text\n"
@@ -286,8 +303,7 @@ ONE_CONNECTION_PER_WORKER = "SET LOCAL citus.max_adaptive_executor_pool_size = 1
 
 # Every provinsi with its worker's horizon, or its worker's snapshot: a fan-out over
 # provinsi_feed, whose row of a provinsi lies on the worker holding that provinsi's records.
-HORIZONS_CITUS = ("SELECT kode_provinsi, pg_snapshot_xmin(pg_current_snapshot())::text FROM provinsi_feed "
-                  "ORDER BY kode_provinsi")
+HORIZONS_CITUS = "SELECT kode_provinsi, pg_snapshot_xmin(pg_current_snapshot())::text FROM provinsi_feed ORDER BY kode_provinsi"
 SNAPSHOTS_CITUS = "SELECT kode_provinsi, pg_current_snapshot()::text FROM provinsi_feed ORDER BY kode_provinsi"
 
 # One provinsi's part of a national snapshot: SNAPSHOT_CITUS ($1 periode · $2 scope · $3
@@ -295,7 +311,10 @@ SNAPSHOTS_CITUS = "SELECT kode_provinsi, pg_current_snapshot()::text FROM provin
 # names for this provinsi; in any other the statement fails (a cut stream) rather than return
 # rows the cursor does not describe. pg_current_snapshot() without columns is a one-time test,
 # made before the first row is read, also when the provinsi has none.
-SNAPSHOT_PART_CITUS = SNAPSHOT_CITUS + """      AND CAST(CASE WHEN pg_current_snapshot()::text = $4::text THEN 'true'
+SNAPSHOT_PART_CITUS = (
+    SNAPSHOT_CITUS
+    + """      AND CAST(CASE WHEN pg_current_snapshot()::text = $4::text THEN 'true'
                ELSE 'the worker snapshot of provinsi ' || $3::text || ' changed within a national snapshot'
                END AS boolean)
 """
+)

@@ -1,5 +1,6 @@
 """Walidata sync over HTTP: the change feed and the snapshot of records, and the same of the
 entities of the Basis Data Tunggal, all streamed as NDJSON."""
+
 from __future__ import annotations
 
 import asyncio
@@ -65,9 +66,13 @@ class _Stream(StreamingResponse):
         try:
             await super().__call__(scope, receive, send_or_give_up)
         except* StreamStalled:
-            log.warning("closed a sync stream (%s, key #%s) whose client took nothing for %.0f s "
-                        "after %d rows", self._state.endpoint, self._state.principal.id, stall,
-                        self._state.rows)
+            log.warning(
+                "closed a sync stream (%s, key #%s) whose client took nothing for %.0f s after %d rows",
+                self._state.endpoint,
+                self._state.principal.id,
+                stall,
+                self._state.rows,
+            )
             # The response is cut off mid-body: the server closes the connection. That is what
             # a stalled client gets, not a fault of this service (see app.observability.logs).
             CUT_OFF.set(True)
@@ -77,9 +82,13 @@ class _Stream(StreamingResponse):
             # again from the last cursor"; the log says why, without a traceback.
             if fault_problem(group) is None:
                 raise
-            log.warning("a sync stream (%s, key #%s) was cut short after %d rows: the database "
-                        "became unavailable (%s)", self._state.endpoint, self._state.principal.id,
-                        self._state.rows, describe(group.exceptions[0]))
+            log.warning(
+                "a sync stream (%s, key #%s) was cut short after %d rows: the database became unavailable (%s)",
+                self._state.endpoint,
+                self._state.principal.id,
+                self._state.rows,
+                describe(group.exceptions[0]),
+            )
             CUT_OFF.set(True)
         finally:
             try:
@@ -100,20 +109,28 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 # `model` names the lines of the stream; app.main writes it as the NDJSON media type's x-itemSchema.
 @router.get(
-    "/changes", response_class=NDJSONResponse,
-    responses={200: {"model": Union[ChangeLine, EndLine],  # noqa: UP007 (a value, read by FastAPI)
-                     "description": "NDJSON: one ChangeLine per change in (xid, id) order, then "
-                                    "one EndLine with the cursor to resume from. A stream without "
-                                    "its EndLine was cut short."},
-               403: {"description": "role may not sync"},
-               422: {"description": "bad cursor, limit or periode"},
-               429: {"description": "too many sync streams open, for this key or in all; see Retry-After"}},
+    "/changes",
+    response_class=NDJSONResponse,
+    responses={
+        200: {
+            "model": Union[ChangeLine, EndLine],  # noqa: UP007 (a value, read by FastAPI)
+            "description": "NDJSON: one ChangeLine per change in (xid, id) order, then "
+            "one EndLine with the cursor to resume from. A stream without "
+            "its EndLine was cut short.",
+        },
+        403: {"description": "role may not sync"},
+        422: {"description": "bad cursor, limit or periode"},
+        429: {"description": "too many sync streams open, for this key or in all; see Retry-After"},
+    },
 )
 async def changes(
     principal: CanPull,
-    after: str | None = Query(None, max_length=MAX_CURSOR, pattern=r"^[A-Za-z0-9_-]*$",
-                              description="a cursor this service gave (a change line, an end line "
-                                          "or a snapshot); omit to start from the first change"),
+    after: str | None = Query(
+        None,
+        max_length=MAX_CURSOR,
+        pattern=r"^[A-Za-z0-9_-]*$",
+        description="a cursor this service gave (a change line, an end line or a snapshot); omit to start from the first change",
+    ),
     limit: int = Query(1000, ge=1, le=service.MAX_LIMIT, description="at most this many changes"),
     periode: str | None = Query(None, pattern=r"^[0-9]{4}$", description="only changes of this periode"),
 ):
@@ -133,27 +150,31 @@ async def changes(
         raise bad_cursor("after", "kirim cursor sebuah baris perubahan, baris akhir atau snapshot apa adanya") from None
     await _check_periode(periode)
     state = await service.open_feed(principal, start, limit, periode, after)
-    return _Stream(state, service.feed_body(state, limit), media_type=NDJSONResponse.media_type,
-                   headers=_NO_STORE)
+    return _Stream(state, service.feed_body(state, limit), media_type=NDJSONResponse.media_type, headers=_NO_STORE)
 
 
 @router.get(
-    "/snapshot", response_class=NDJSONResponse,
-    responses={200: {"model": Union[SyncRecord, EndLine],  # noqa: UP007 (a value, read by FastAPI)
-                     "description": "NDJSON: one SyncRecord per current record (in storage "
-                                    "order, no particular key order), then one EndLine whose cursor "
-                                    "is where the feed "
-                                    "continues (also in the X-Sync-Cursor header). format=csv: one "
-                                    "header row and one row per record, no end line; the cursor is "
-                                    "in the X-Sync-Cursor header.",
-                     "headers": {CURSOR_HEADER: {"description": "the feed cursor this snapshot is "
-                                                                "consistent with",
-                                                 "schema": {"type": "string"}},
-                                 **FRESHNESS_HEADERS},
-                     "content": {"text/csv": {"schema": {"type": "string"}}}},
-               403: {"description": "role may not sync"},
-               422: {"description": "bad periode or format"},
-               429: {"description": "too many sync streams open, for this key or in all; see Retry-After"}},
+    "/snapshot",
+    response_class=NDJSONResponse,
+    responses={
+        200: {
+            "model": Union[SyncRecord, EndLine],  # noqa: UP007 (a value, read by FastAPI)
+            "description": "NDJSON: one SyncRecord per current record (in storage "
+            "order, no particular key order), then one EndLine whose cursor "
+            "is where the feed "
+            "continues (also in the X-Sync-Cursor header). format=csv: one "
+            "header row and one row per record, no end line; the cursor is "
+            "in the X-Sync-Cursor header.",
+            "headers": {
+                CURSOR_HEADER: {"description": "the feed cursor this snapshot is consistent with", "schema": {"type": "string"}},
+                **FRESHNESS_HEADERS,
+            },
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        403: {"description": "role may not sync"},
+        422: {"description": "bad periode or format"},
+        429: {"description": "too many sync streams open, for this key or in all; see Retry-After"},
+    },
 )
 async def snapshot(
     principal: CanPull,
@@ -164,7 +185,7 @@ async def snapshot(
     the feed from the snapshot's cursor and nothing is lost or doubled."""
     await _check_periode(periode)
     state = await service.open_snapshot(principal, periode, fmt)
-    assert state.cursor is not None                    # a snapshot's cursor is known before its first row
+    assert state.cursor is not None  # a snapshot's cursor is known before its first row
     headers = {**_NO_STORE, CURSOR_HEADER: state.cursor.encode()}
     media = "text/csv; charset=utf-8" if fmt == "csv" else NDJSONResponse.media_type
     return _Stream(state, service.snapshot_body(state, fmt), media_type=media, headers=headers)
@@ -173,21 +194,30 @@ async def snapshot(
 # ---- The entities of the Basis Data Tunggal (docs/sync.md, "Entities"): the same rules as the
 # record feed and snapshot above, over kumkm_peristiwa and kumkm.
 
+
 @router.get(
-    "/entitas/feed", response_class=NDJSONResponse,
-    responses={200: {"model": Union[EntitasLine, EndLine],  # noqa: UP007 (a value, read by FastAPI)
-                     "description": "NDJSON: one EntitasLine per event of an entity in (xid, id) order, "
-                                    "then one EndLine with the cursor to resume from. A stream without "
-                                    "its EndLine was cut short."},
-               403: {"description": "role may not sync"},
-               422: {"description": "bad cursor or limit"},
-               429: {"description": "too many sync streams open, for this key or in all; see Retry-After"}},
+    "/entitas/feed",
+    response_class=NDJSONResponse,
+    responses={
+        200: {
+            "model": Union[EntitasLine, EndLine],  # noqa: UP007 (a value, read by FastAPI)
+            "description": "NDJSON: one EntitasLine per event of an entity in (xid, id) order, "
+            "then one EndLine with the cursor to resume from. A stream without "
+            "its EndLine was cut short.",
+        },
+        403: {"description": "role may not sync"},
+        422: {"description": "bad cursor or limit"},
+        429: {"description": "too many sync streams open, for this key or in all; see Retry-After"},
+    },
 )
 async def entitas_feed(
     principal: CanPull,
-    after: str | None = Query(None, max_length=MAX_CURSOR, pattern=r"^[A-Za-z0-9_-]*$",
-                              description="a cursor of this feed (an event line, an end line or the entity "
-                                          "snapshot); omit to start from the first event"),
+    after: str | None = Query(
+        None,
+        max_length=MAX_CURSOR,
+        pattern=r"^[A-Za-z0-9_-]*$",
+        description="a cursor of this feed (an event line, an end line or the entity snapshot); omit to start from the first event",
+    ),
     limit: int = Query(1000, ge=1, le=service.MAX_LIMIT, description="at most this many events"),
 ):
     """Every committed event of an entity (created, a record linked or unlinked, merged, split,
@@ -200,32 +230,34 @@ async def entitas_feed(
     try:
         start = EntitasCursor.decode(after)
     except CursorError:
-        raise bad_cursor("after", "kirim cursor sebuah baris peristiwa, baris akhir atau snapshot entitas "
-                                  "apa adanya") from None
+        raise bad_cursor("after", "kirim cursor sebuah baris peristiwa, baris akhir atau snapshot entitas apa adanya") from None
     state = await service.open_feed(principal, start, limit, None, after, service.ENTITAS)
-    return _Stream(state, service.feed_body(state, limit), media_type=NDJSONResponse.media_type,
-                   headers=_NO_STORE)
+    return _Stream(state, service.feed_body(state, limit), media_type=NDJSONResponse.media_type, headers=_NO_STORE)
 
 
 @router.get(
-    "/entitas/snapshot", response_class=NDJSONResponse,
-    responses={200: {"model": Union[Entitas, EndLine],  # noqa: UP007 (a value, read by FastAPI)
-                     "description": "NDJSON: one Entitas per entity, live or merged (in storage order), "
-                                    "then one EndLine whose cursor is where the entity feed continues "
-                                    "(also in the X-Sync-Cursor header).",
-                     "headers": {CURSOR_HEADER: {"description": "the entity feed cursor this snapshot is "
-                                                                "consistent with",
-                                                 "schema": {"type": "string"}},
-                                 **FRESHNESS_HEADERS}},
-               403: {"description": "role may not sync"},
-               429: {"description": "too many sync streams open, for this key or in all; see Retry-After"}},
+    "/entitas/snapshot",
+    response_class=NDJSONResponse,
+    responses={
+        200: {
+            "model": Union[Entitas, EndLine],  # noqa: UP007 (a value, read by FastAPI)
+            "description": "NDJSON: one Entitas per entity, live or merged (in storage order), "
+            "then one EndLine whose cursor is where the entity feed continues "
+            "(also in the X-Sync-Cursor header).",
+            "headers": {
+                CURSOR_HEADER: {"description": "the entity feed cursor this snapshot is consistent with", "schema": {"type": "string"}},
+                **FRESHNESS_HEADERS,
+            },
+        },
+        403: {"description": "role may not sync"},
+        429: {"description": "too many sync streams open, for this key or in all; see Retry-After"},
+    },
 )
 async def entitas_snapshot(principal: CanPull):
     """Every entity in the caller's wilayah (by its current kabupaten/kota), live and merged,
     with its linked records, read in one consistent snapshot. Follow the entity feed from the
     snapshot's cursor and nothing is lost or doubled."""
     state = await service.open_snapshot(principal, None, "ndjson", service.ENTITAS)
-    assert state.cursor is not None                    # a snapshot's cursor is known before its first row
+    assert state.cursor is not None  # a snapshot's cursor is known before its first row
     headers = {**_NO_STORE, CURSOR_HEADER: state.cursor.encode()}
-    return _Stream(state, service.snapshot_body(state, "ndjson"), media_type=NDJSONResponse.media_type,
-                   headers=headers)
+    return _Stream(state, service.snapshot_body(state, "ndjson"), media_type=NDJSONResponse.media_type, headers=headers)

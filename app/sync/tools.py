@@ -1,5 +1,6 @@
 """`kumkm export`: records out to NDJSON, CSV or Parquet from one consistent snapshot, with
 the feed cursor that continues from it. (`kumkm import` is app.submissions.importer.)"""
+
 from __future__ import annotations
 
 import csv
@@ -23,6 +24,7 @@ IMPORT_BATCH = 1000
 
 
 # ----------------------------------------------------------------------------- export
+
 
 def _parquet_schema():
     import pyarrow as pa
@@ -64,8 +66,7 @@ class _ParquetOut:
         self.writer.close()
 
 
-async def export(*, periode: str, wilayah: str | None, fmt: str, out: Path, mask_pii: bool,
-                 actor: str) -> dict:
+async def export(*, periode: str, wilayah: str | None, fmt: str, out: Path, mask_pii: bool, actor: str) -> dict:
     """Write every current record of `periode` (inside `wilayah`) to `out`, read in one
     REPEATABLE READ snapshot. The file appears only when complete (written aside, then
     renamed). Returns a summary with the feed cursor the export is consistent with."""
@@ -125,9 +126,16 @@ async def export(*, periode: str, wilayah: str | None, fmt: str, out: Path, mask
         if tmp.exists():
             tmp.unlink()
     elapsed = time.monotonic() - started
-    summary = {"file": str(out), "format": fmt, "periode": periode, "kode_wilayah": wilayah,
-               "records": n, "pii": scope.pii, "cursor": cursor.encode(), "seconds": round(elapsed, 2)}
+    summary = {
+        "file": str(out),
+        "format": fmt,
+        "periode": periode,
+        "kode_wilayah": wilayah,
+        "records": n,
+        "pii": scope.pii,
+        "cursor": cursor.encode(),
+        "seconds": round(elapsed, 2),
+    }
     # Personal data left the service: that is on record like any other access.
-    await log_access(Principal.operator(actor), "kumkm export",
-                     {k: v for k, v in summary.items() if k != "seconds"}, n)
+    await log_access(Principal.operator(actor), "kumkm export", {k: v for k, v in summary.items() if k != "seconds"}, n)
     return summary

@@ -6,6 +6,7 @@ table costs a few hundred rows whatever the number of records. Kecamatan and des
 not kept there and come from a GROUP BY on the records of one kabupaten/kota or provinsi.
 Statements are picked from fixed templates by (area level, row level); no request value is
 ever spliced into SQL."""
+
 from sqlalchemy import text
 
 LOCK_TARGET = text("SELECT pg_advisory_xact_lock(hashtext('target:' || :periode || ':' || :kode))")
@@ -74,14 +75,11 @@ DATA_PER_PERIODE = text(
 # The wilayah listed as rows, by (area level, row level); area level 0 is the nation.
 _ANAK = {
     (0, 1): "SELECT kode, nama FROM wilayah WHERE parent_kode IS NULL",
-    (0, 2): "SELECT kode, nama FROM wilayah WHERE parent_kode IN "
-            "(SELECT kode FROM wilayah WHERE parent_kode IS NULL)",
+    (0, 2): "SELECT kode, nama FROM wilayah WHERE parent_kode IN (SELECT kode FROM wilayah WHERE parent_kode IS NULL)",
     (1, 2): "SELECT kode, nama FROM wilayah WHERE parent_kode = :area",
-    (1, 3): "SELECT kode, nama FROM wilayah WHERE parent_kode IN "
-            "(SELECT kode FROM wilayah WHERE parent_kode = :area)",
+    (1, 3): "SELECT kode, nama FROM wilayah WHERE parent_kode IN (SELECT kode FROM wilayah WHERE parent_kode = :area)",
     (2, 3): "SELECT kode, nama FROM wilayah WHERE parent_kode = :area",
-    (2, 4): "SELECT kode, nama FROM wilayah WHERE parent_kode IN "
-            "(SELECT kode FROM wilayah WHERE parent_kode = :area)",
+    (2, 4): "SELECT kode, nama FROM wilayah WHERE parent_kode IN (SELECT kode FROM wilayah WHERE parent_kode = :area)",
     (3, 4): "SELECT kode, nama FROM wilayah WHERE parent_kode = :area",
 }
 ROW_LEVELS = {area: sorted(lv for (a, lv) in _ANAK if a == area) for area in range(5)}
@@ -114,10 +112,8 @@ _HITUNG = {
     (1, 2): _HITUNG_REKAP.format(key="kode_kabkota", area=_KABKOTA_OF_PROVINSI),
     (1, 3): _HITUNG_RECORDS.format(key="kode_kecamatan", area=_KABKOTA_OF_PROVINSI),
     (2, 3): _HITUNG_RECORDS.format(key="kode_kecamatan", area="kode_kabkota = :area"),
-    (2, 4): _HITUNG_RECORDS.format(
-        key="CASE WHEN kode_kecamatan IS NOT NULL THEN kode_wilayah END", area="kode_kabkota = :area"),
-    (3, 4): _HITUNG_RECORDS.format(
-        key="kode_wilayah", area="kode_kabkota = :kabkota AND kode_kecamatan = :area"),
+    (2, 4): _HITUNG_RECORDS.format(key="CASE WHEN kode_kecamatan IS NOT NULL THEN kode_wilayah END", area="kode_kabkota = :area"),
+    (3, 4): _HITUNG_RECORDS.format(key="kode_wilayah", area="kode_kabkota = :kabkota AND kode_kecamatan = :area"),
 }
 
 _CAPAIAN = """
@@ -144,4 +140,3 @@ _CAPAIAN = """
     ORDER BY 1 NULLS LAST
 """
 CAPAIAN = {k: text(_CAPAIAN.format(anak=_ANAK[k], hitung=_HITUNG[k])) for k in _ANAK}
-

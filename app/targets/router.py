@@ -20,12 +20,25 @@ _PERIODE = Path(description="PL-KUMKM round, e.g. `2022`", examples=["2022"])
 _KODE = Path(description="Kemendagri code at any level, e.g. `16` or `16.07`", examples=["16"])
 
 
-@router.put("/targets/{periode}/{kode_wilayah}", response_model=schemas.TargetOut, status_code=201,
-            responses={200: {"model": schemas.TargetOut, "description": "identical to the revision already in force on that date"},
-                       403: {"description": "not admin, or dinas outside its scope"},
-                       422: {"description": "field errors"}})
-async def put_target(body: schemas.TargetIn, response: Response, conn: UnitOfWork, periode: str = _PERIODE,
-                     kode_wilayah: str = _KODE, *, principal: CanWriteTarget):
+@router.put(
+    "/targets/{periode}/{kode_wilayah}",
+    response_model=schemas.TargetOut,
+    status_code=201,
+    responses={
+        200: {"model": schemas.TargetOut, "description": "identical to the revision already in force on that date"},
+        403: {"description": "not admin, or dinas outside its scope"},
+        422: {"description": "field errors"},
+    },
+)
+async def put_target(
+    body: schemas.TargetIn,
+    response: Response,
+    conn: UnitOfWork,
+    periode: str = _PERIODE,
+    kode_wilayah: str = _KODE,
+    *,
+    principal: CanWriteTarget,
+):
     """Set or revise a target. A revision never overwrites: it is a new entry, and reports take
     the one in force on their date. Repeating the same PUT adds nothing (200)."""
     created, doc = await service.set_target(conn, periode, kode_wilayah, body.model_dump(), principal)
@@ -33,11 +46,16 @@ async def put_target(body: schemas.TargetIn, response: Response, conn: UnitOfWor
     return doc
 
 
-@router.get("/targets/{periode}/{kode_wilayah}", response_model=schemas.TargetOut,
-            responses={404: {"description": "no target was ever set"}})
-async def get_target(periode: str = _PERIODE, kode_wilayah: str = _KODE,
-                     as_of: dt.date | None = Query(None, description="report date; default today (WIB)"),
-                     *, principal: CanReadReport):
+@router.get(
+    "/targets/{periode}/{kode_wilayah}", response_model=schemas.TargetOut, responses={404: {"description": "no target was ever set"}}
+)
+async def get_target(
+    periode: str = _PERIODE,
+    kode_wilayah: str = _KODE,
+    as_of: dt.date | None = Query(None, description="report date; default today (WIB)"),
+    *,
+    principal: CanReadReport,
+):
     """The target in force on `as_of` and every revision."""
     return await service.get_target(principal, periode, kode_wilayah, as_of)
 
@@ -53,12 +71,11 @@ async def periode_data(principal: CanReadReport):
 @router.get("/capaian-pendataan", response_model=schemas.CapaianOut, responses=REPORT_RESPONSES)
 async def capaian_pendataan(
     periode: str = Query(..., description="e.g. `2022`"),
-    wilayah: str | None = Query(None, description="the area: omit for the nation, or a provinsi, "
-                                                  "kabupaten/kota or kecamatan code"),
-    as_of: dt.date | None = Query(None, description="targets in force on this date; default today (WIB). "
-                                                    "Counts are always live."),
-    tingkat: schemas.Tingkat | None = Query(None, description="level of the rows; default the level just "
-                                                              "below `wilayah`; at most two levels below"),
+    wilayah: str | None = Query(None, description="the area: omit for the nation, or a provinsi, kabupaten/kota or kecamatan code"),
+    as_of: dt.date | None = Query(None, description="targets in force on this date; default today (WIB). Counts are always live."),
+    tingkat: schemas.Tingkat | None = Query(
+        None, description="level of the rows; default the level just below `wilayah`; at most two levels below"
+    ),
     format: ReportFormat = Query("json", description=FORMAT_DESCRIPTION),
     *,
     principal: CanReadReport,

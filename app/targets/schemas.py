@@ -53,17 +53,16 @@ class WilayahRef(BaseModel):
 
 class PeriodeData(BaseModel):
     periode: str
-    jumlah_data: int = Field(description="records of this periode inside the key's wilayah, whatever their "
-                                         "status (capaian's `masuk`)")
+    jumlah_data: int = Field(description="records of this periode inside the key's wilayah, whatever their status (capaian's `masuk`)")
 
 
 class PeriodeList(BaseModel):
     wilayah: WilayahRef | None = Field(description="the key's wilayah; null: the whole nation")
-    items: list[PeriodeData] = Field(description="every periode the registry knows, oldest first, with or "
-                                                 "without data")
+    items: list[PeriodeData] = Field(description="every periode the registry knows, oldest first, with or without data")
     terbaru_dengan_data: str | None = Field(
         description="the newest periode with records inside the key's wilayah, null when there is none: "
-                    "the /dashboard and /verifikasi pages open on it")
+        "the /dashboard and /verifikasi pages open on it"
+    )
 
 
 class CapaianPersen(BaseModel):
@@ -92,17 +91,22 @@ class CapaianOut(BaseModel):
     wilayah: WilayahRef | None = Field(description="null: the whole nation")
     tingkat: Tingkat = Field(description="the level of the rows")
     as_of: dt.date
-    target_wilayah: TargetRevisi | None = Field(
-        description="the target set on `wilayah` itself and in force on as_of")
-    rows: list[CapaianRow] = Field(description="every wilayah of the row level (tingkat) inside `wilayah`, in code order, zeros "
-                                               "where nothing exists yet; then a row with kode null for records "
-                                               "without a wilayah at that level, if any")
-    jumlah: CapaianRow = Field(description="counts over all rows; target: the sum of the rows' targets in force, "
-                                           "or the wilayah's own target when no row has one")
+    target_wilayah: TargetRevisi | None = Field(description="the target set on `wilayah` itself and in force on as_of")
+    rows: list[CapaianRow] = Field(
+        description="every wilayah of the row level (tingkat) inside `wilayah`, in code order, zeros "
+        "where nothing exists yet; then a row with kode null for records "
+        "without a wilayah at that level, if any"
+    )
+    jumlah: CapaianRow = Field(
+        description="counts over all rows; target: the sum of the rows' targets in force, or the wilayah's own target when no row has one"
+    )
     target_jumlah_dari: Literal["baris", "wilayah"] | None = Field(
         description="where the Jumlah target comes from: `baris` (sum of the rows' targets), `wilayah` "
-                    "(target_wilayah, as no row has one), null (no target)")
+        "(target_wilayah, as no row has one), null (no target)"
+    )
     rows_tanpa_target: int = Field(description="rows with no target in force")
-    target_sebagian: bool = Field(description="true when the Jumlah ratios set all records against a partial "
-                                              "target: the rows' targets are summed and a row without one has "
-                                              "records")
+    target_sebagian: bool = Field(
+        description="true when the Jumlah ratios set all records against a partial "
+        "target: the rows' targets are summed and a row without one has "
+        "records"
+    )

@@ -1,5 +1,6 @@
 """Targets (with every revision kept) and the capaian pendataan table built on them (its CSV
 and workbook layouts: app.targets.export)."""
+
 from __future__ import annotations
 
 import csv
@@ -32,10 +33,16 @@ _TANPA = {3: "(tanpa kecamatan)", 4: "(tanpa desa/kelurahan)"}
 
 # ---------------------------------------------------------------- targets
 
+
 def _revisi(row) -> dict:
-    return {"revisi": row.revisi, "target": row.target, "dasar_hukum": row.dasar_hukum,
-            "berlaku_mulai": row.berlaku_mulai, "dibuat_oleh": row.dibuat_oleh,
-            "dibuat_pada": row.dibuat_pada}
+    return {
+        "revisi": row.revisi,
+        "target": row.target,
+        "dasar_hukum": row.dasar_hukum,
+        "berlaku_mulai": row.berlaku_mulai,
+        "dibuat_oleh": row.dibuat_oleh,
+        "dibuat_pada": row.dibuat_pada,
+    }
 
 
 def in_force(riwayat: list[dict], as_of: dt.date) -> dict | None:
@@ -43,8 +50,7 @@ def in_force(riwayat: list[dict], as_of: dt.date) -> dict | None:
     later entry (the correction) wins."""
     best = None
     for r in riwayat:
-        if r["berlaku_mulai"] <= as_of and (best is None or
-                                            (r["berlaku_mulai"], r["revisi"]) > (best["berlaku_mulai"], best["revisi"])):
+        if r["berlaku_mulai"] <= as_of and (best is None or (r["berlaku_mulai"], r["revisi"]) > (best["berlaku_mulai"], best["revisi"])):
             best = r
     return best
 
@@ -55,29 +61,31 @@ async def _history(conn, periode: str, kode: str) -> list[dict]:
 
 
 def _target_out(periode: str, kode: str, riwayat: list[dict], as_of: dt.date, nama: str) -> dict:
-    return {"periode": periode, "kode_wilayah": kode, "nama": nama, "as_of": as_of,
-            "berlaku": in_force(riwayat, as_of),
-            "riwayat": sorted(riwayat, key=lambda r: (r["berlaku_mulai"], r["revisi"]))}
+    return {
+        "periode": periode,
+        "kode_wilayah": kode,
+        "nama": nama,
+        "as_of": as_of,
+        "berlaku": in_force(riwayat, as_of),
+        "riwayat": sorted(riwayat, key=lambda r: (r["berlaku_mulai"], r["revisi"])),
+    }
 
 
-async def set_target(conn: AsyncConnection, periode: str, kode: str, body: dict,
-                     principal: Principal) -> tuple[bool, dict]:
+async def set_target(conn: AsyncConnection, periode: str, kode: str, body: dict, principal: Principal) -> tuple[bool, dict]:
     """Add a revision unless the latest entry with the same berlaku_mulai already says the
     same, so repeating a PUT is harmless. Returns (created, target document). Runs in the
     caller's transaction (the route's unit of work): the lock is held until it commits."""
     await check_periode(periode)
     await check_wilayah(kode, "kode_wilayah")
-    authorize(principal, "target.write", kode)     # an admin key sets any wilayah's target
+    authorize(principal, "target.write", kode)  # an admin key sets any wilayah's target
     # Serialise writers of one target so two identical PUTs cannot both add a revision.
     await conn.execute(queries.LOCK_TARGET, {"periode": periode, "kode": kode})
     riwayat = await _history(conn, periode, kode)
     same_day = [r for r in riwayat if r["berlaku_mulai"] == body["berlaku_mulai"]]
     latest = same_day[-1] if same_day else None
-    created = not (latest and latest["target"] == body["target"]
-                   and latest["dasar_hukum"] == body["dasar_hukum"])
+    created = not (latest and latest["target"] == body["target"] and latest["dasar_hukum"] == body["dasar_hukum"])
     if created:
-        await conn.execute(queries.INSERT, {"periode": periode, "kode": kode, "oleh": principal.name,
-                                            **body})
+        await conn.execute(queries.INSERT, {"periode": periode, "kode": kode, "oleh": principal.name, **body})
         riwayat = await _history(conn, periode, kode)
     index = await get_index()
     return created, _target_out(periode, kode, riwayat, today_wib(), index.nama[kode])
@@ -122,9 +130,13 @@ def parse_import(text_: str, known_periode: set[str], wilayah_exists) -> list[di
     missing = [c for c in IMPORT_COLUMNS if c not in header]
     unknown = [h for h in header if h not in IMPORT_COLUMNS]
     if missing or unknown or len(set(header)) != len(header):
-        raise TargetFileError([f"line 1: header must be {','.join(IMPORT_COLUMNS)}"
-                            + (f"; missing {', '.join(missing)}" if missing else "")
-                            + (f"; unknown {', '.join(unknown)}" if unknown else "")])
+        raise TargetFileError(
+            [
+                f"line 1: header must be {','.join(IMPORT_COLUMNS)}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(unknown)}" if unknown else "")
+            ]
+        )
     rows: list[dict] = []
     seen: dict[tuple, int] = {}
     for cells in reader:
@@ -141,8 +153,7 @@ def parse_import(text_: str, known_periode: set[str], wilayah_exists) -> list[di
         if not (KODE_PATTERN.match(raw["kode_wilayah"]) and wilayah_exists(raw["kode_wilayah"])):
             bad.append(f"kode_wilayah: {raw['kode_wilayah']!r} is not an existing wilayah code")
         if not re.fullmatch(r"[0-9]{1,10}", raw["target"]) or int(raw["target"]) > 1_000_000_000:
-            bad.append(f"target: {raw['target']!r} is not a whole number from 0 to 1000000000 "
-                       "(digits only, no thousands separator)")
+            bad.append(f"target: {raw['target']!r} is not a whole number from 0 to 1000000000 (digits only, no thousands separator)")
         if not raw["dasar_hukum"] or len(raw["dasar_hukum"]) > 200:
             bad.append("dasar_hukum: required, at most 200 characters")
         try:
@@ -157,13 +168,18 @@ def parse_import(text_: str, known_periode: set[str], wilayah_exists) -> list[di
             continue
         key = (raw["periode"], raw["kode_wilayah"], berlaku)
         if key in seen:
-            errors.append(f"line {line}: periode {key[0]}, wilayah {key[1]}, berlaku_mulai {berlaku} "
-                          f"is already given on line {seen[key]}")
+            errors.append(f"line {line}: periode {key[0]}, wilayah {key[1]}, berlaku_mulai {berlaku} is already given on line {seen[key]}")
             continue
         seen[key] = line
-        rows.append({"periode": raw["periode"], "kode_wilayah": raw["kode_wilayah"],
-                     "target": int(raw["target"]), "dasar_hukum": raw["dasar_hukum"],
-                     "berlaku_mulai": berlaku.isoformat()})
+        rows.append(
+            {
+                "periode": raw["periode"],
+                "kode_wilayah": raw["kode_wilayah"],
+                "target": int(raw["target"]),
+                "dasar_hukum": raw["dasar_hukum"],
+                "berlaku_mulai": berlaku.isoformat(),
+            }
+        )
     if errors:
         raise TargetFileError(errors)
     if not rows:
@@ -179,12 +195,12 @@ async def import_csv(conn: AsyncConnection, text_: str, oleh: str) -> tuple[int,
     index = await get_index()
     rows = parse_import(text_, known, index.exists)
     await conn.execute(queries.LOCK_IMPORT)
-    added = (await conn.execute(queries.INSERT_MANY, {"rows": orjson.dumps(rows).decode(),
-                                                      "oleh": oleh})).scalar_one()
+    added = (await conn.execute(queries.INSERT_MANY, {"rows": orjson.dumps(rows).decode(), "oleh": oleh})).scalar_one()
     return added, len(rows) - added
 
 
 # ---------------------------------------------------------------- which periode has data
+
 
 async def periode_data(principal: Principal) -> dict:
     """Every known periode with the records inside the key's wilayah, and the newest that has
@@ -196,27 +212,39 @@ async def periode_data(principal: Principal) -> dict:
     known = sorted(await known_periode())
     with_data = [p for p in known if counts.get(p)]
     index = await get_index()
-    return {"wilayah": {"kode": scope, "nama": index.nama[scope], "level": index.level[scope]} if scope else None,
-            "items": [{"periode": p, "jumlah_data": counts.get(p, 0)} for p in known],
-            "terbaru_dengan_data": with_data[-1] if with_data else None}
+    return {
+        "wilayah": {"kode": scope, "nama": index.nama[scope], "level": index.level[scope]} if scope else None,
+        "items": [{"periode": p, "jumlah_data": counts.get(p, 0)} for p in known],
+        "terbaru_dengan_data": with_data[-1] if with_data else None,
+    }
 
 
 # ---------------------------------------------------------------- capaian pendataan
 
+
 def _row(kode: str | None, nama: str, target: int | None, belum: int, diterima: int, ditolak: int) -> dict:
     masuk = belum + diterima + ditolak
     return {
-        "kode": kode, "nama": nama, "target": target, "masuk": masuk, "belum_diverifikasi": belum,
-        "diterima": diterima, "ditolak": ditolak, "total_terverifikasi": diterima + ditolak,
-        "masuk_vs_target": rasio(masuk, target), "diterima_vs_target": rasio(diterima, target),
+        "kode": kode,
+        "nama": nama,
+        "target": target,
+        "masuk": masuk,
+        "belum_diverifikasi": belum,
+        "diterima": diterima,
+        "ditolak": ditolak,
+        "total_terverifikasi": diterima + ditolak,
+        "masuk_vs_target": rasio(masuk, target),
+        "diterima_vs_target": rasio(diterima, target),
         "diterima_vs_masuk": rasio(diterima, masuk),
-        "persen": {"masuk_vs_target": persen(masuk, target), "diterima_vs_target": persen(diterima, target),
-                   "diterima_vs_masuk": persen(diterima, masuk)},
+        "persen": {
+            "masuk_vs_target": persen(masuk, target),
+            "diterima_vs_target": persen(diterima, target),
+            "diterima_vs_masuk": persen(diterima, masuk),
+        },
     }
 
 
-async def capaian(principal: Principal, periode: str, wilayah: str | None, as_of: dt.date | None,
-                  tingkat: str | None) -> dict:
+async def capaian(principal: Principal, periode: str, wilayah: str | None, as_of: dt.date | None, tingkat: str | None) -> dict:
     await check_periode(periode)
     area_level = 0 if wilayah is None else await check_wilayah(wilayah, "wilayah")
     authorize(principal, "report.read", wilayah, field="wilayah", nation_if_none=True)
@@ -225,11 +253,9 @@ async def capaian(principal: Principal, periode: str, wilayah: str | None, as_of
         raise invalid("wilayah", "desa/kelurahan tidak punya wilayah di bawahnya; minta kecamatannya")
     row_level = allowed[0] if tingkat is None else TINGKAT.index(tingkat) + 1
     if row_level not in allowed:
-        raise invalid("tingkat", "untuk wilayah ini harus salah satu dari: "
-                                  f"{', '.join(TINGKAT[lv - 1] for lv in allowed)}")
+        raise invalid("tingkat", f"untuk wilayah ini harus salah satu dari: {', '.join(TINGKAT[lv - 1] for lv in allowed)}")
     as_of = as_of or today_wib()
-    params = {"periode": periode, "as_of": as_of, "area": wilayah or "",
-              "kabkota": wilayah[:5] if wilayah else ""}
+    params = {"periode": periode, "as_of": as_of, "area": wilayah or "", "kabkota": wilayah[:5] if wilayah else ""}
     index = await get_index()
     # A report: a standby may answer (app.infra.replicas); the response says how fresh it is.
     async with replicas.connect() as conn:
@@ -250,15 +276,22 @@ async def capaian(principal: Principal, periode: str, wilayah: str | None, as_of
         target_total, dari = own["target"], "wilayah"
     else:
         target_total, dari = None, None
-    jumlah = _row(None, "Jumlah", target_total,
-                  sum(r["belum_diverifikasi"] for r in out_rows), sum(r["diterima"] for r in out_rows),
-                  sum(r["ditolak"] for r in out_rows))
+    jumlah = _row(
+        None,
+        "Jumlah",
+        target_total,
+        sum(r["belum_diverifikasi"] for r in out_rows),
+        sum(r["diterima"] for r in out_rows),
+        sum(r["ditolak"] for r in out_rows),
+    )
     return {
         "periode": periode,
         "wilayah": {"kode": wilayah, "nama": index.nama[wilayah], "level": area_level} if wilayah else None,
-        "tingkat": TINGKAT[row_level - 1], "as_of": as_of,
+        "tingkat": TINGKAT[row_level - 1],
+        "as_of": as_of,
         "target_wilayah": own,
-        "rows": out_rows, "jumlah": jumlah,
+        "rows": out_rows,
+        "jumlah": jumlah,
         "target_jumlah_dari": dari,
         "rows_tanpa_target": sum(1 for r in out_rows if r["target"] is None),
         # True only when the Jumlah ratios really compare records with a target that does not

@@ -6,6 +6,7 @@ so roles and scope are enforced exactly as for any other client. Only the period
 which is not sensitive and has no API of its own, and the fixed list of alasan codes are
 rendered into the page. The skeleton, base stylesheet and key/API script are the page kit's
 (app/web/pages)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ Every state change is ONE statement: the conditional UPDATE of submissions, its 
 and its change-feed row are written together, and the statement-level triggers on
 submissions move rekap_status in the same statement. So nothing can commit half a
 transition, and a concurrent writer never holds rekap rows while waiting for a record."""
+
 from sqlalchemy import text
 
 from app.record import LINE_COLUMNS, ROW_COLUMNS, record_line
@@ -45,8 +46,7 @@ DECIDE = text(
         RETURNING {", ".join(f"s.{c}" for c in LINE_COLUMNS)},
                   i.ke, i.dari, i.alasan_kode, i.catatan
     ), rec AS (
-        {rewrite_line("upd JOIN submission_versions v ON v.submission_id = upd.submission_id"
-                      " AND v.version = upd.version", "v.data")}
+        {rewrite_line("upd JOIN submission_versions v ON v.submission_id = upd.submission_id AND v.version = upd.version", "v.data")}
     ), his AS (
         INSERT INTO submission_history (submission_id, version, aksi, dari, ke, oleh, oleh_key,
                                         oleh_role, pada, alasan_kode, catatan)
@@ -64,6 +64,7 @@ DECIDE = text(
     """
 )
 
+
 # ---- DECIDE on a Citus coordinator (app.infra.citus; docs/operations.md "Scale-out past one
 # primary"). The records of a batch may lie on several workers, and a multi-shard UPDATE
 # under a FOR UPDATE is not something Citus plans; so the directory names each record's
@@ -78,26 +79,31 @@ def _citus_decide() -> str:
     for old, new in (
         # the rows are locked in submission_id order by LOCK_CITUS first (a FOR UPDATE CTE
         # joined back to the record is a join Citus does not plan); the scope moves here
-        ("""    ), target AS (
+        (
+            """    ), target AS (
         SELECT s.submission_id FROM submissions s JOIN input i USING (submission_id)
         WHERE s.version = i.version AND s.status = i.dari
           AND (CAST(:scope AS text) IS NULL OR s.kode_provinsi = :scope OR s.kode_kabkota = :scope)
         ORDER BY s.submission_id
         FOR UPDATE OF s
-    ), upd AS (""", "    ), upd AS ("),
+    ), upd AS (""",
+            "    ), upd AS (",
+        ),
         ("FROM input i, target t", "FROM input i"),
-        ("WHERE t.submission_id = s.submission_id AND i.submission_id = s.submission_id",
-         "WHERE s.kode_provinsi = :provinsi AND i.submission_id = s.submission_id"
-         " AND (CAST(:scope AS text) IS NULL OR s.kode_provinsi = :scope OR s.kode_kabkota = :scope)"),
+        (
+            "WHERE t.submission_id = s.submission_id AND i.submission_id = s.submission_id",
+            "WHERE s.kode_provinsi = :provinsi AND i.submission_id = s.submission_id"
+            " AND (CAST(:scope AS text) IS NULL OR s.kode_provinsi = :scope OR s.kode_kabkota = :scope)",
+        ),
         ("SET kode_provinsi = upd.kode_provinsi, kode_kabkota", "SET kode_kabkota"),
-        ("WHERE r.submission_id = upd.submission_id",
-         "WHERE r.kode_provinsi = :provinsi AND r.submission_id = upd.submission_id"),
-        ("JOIN submission_versions v ON v.submission_id",
-         "JOIN submission_versions v ON v.kode_provinsi = :provinsi AND v.submission_id"),
+        ("WHERE r.submission_id = upd.submission_id", "WHERE r.kode_provinsi = :provinsi AND r.submission_id = upd.submission_id"),
+        ("JOIN submission_versions v ON v.submission_id", "JOIN submission_versions v ON v.kode_provinsi = :provinsi AND v.submission_id"),
         ("INSERT INTO submission_history (submission_id,", "INSERT INTO submission_history (kode_provinsi, submission_id,"),
         ("SELECT submission_id, version, 'diverifikasi',", "SELECT kode_provinsi, submission_id, version, 'diverifikasi',"),
-        ("""    )
-    SELECT submission_id, version, ke AS status""", """    ), rek AS (
+        (
+            """    )
+    SELECT submission_id, version, ke AS status""",
+            """    ), rek AS (
         INSERT INTO rekap_status AS r (kode_provinsi, periode, kode_kabkota, status, shard, n)
         SELECT kode_provinsi, periode, kode_kabkota, status, 0, sum(d)
         FROM (SELECT kode_provinsi, periode, kode_kabkota, ke AS status, 1 AS d FROM upd
@@ -106,7 +112,8 @@ def _citus_decide() -> str:
         GROUP BY 1, 2, 3, 4 HAVING sum(d) <> 0 ORDER BY 1, 2, 3, 4
         ON CONFLICT (kode_provinsi, periode, kode_kabkota, status, shard) DO UPDATE SET n = r.n + excluded.n
     )
-    SELECT submission_id, version, ke AS status"""),
+    SELECT submission_id, version, ke AS status""",
+        ),
     ):
         assert sql.count(old) == 1, old
         sql = sql.replace(old, new)
@@ -114,10 +121,11 @@ def _citus_decide() -> str:
 
 
 DECIDE_CITUS = text(_citus_decide())
-LOCK_CITUS = text("SELECT submission_id FROM submissions WHERE kode_provinsi = :provinsi "
-                  "AND submission_id = ANY(CAST(:ids AS uuid[])) ORDER BY submission_id FOR UPDATE")
-DIRECTORY_CITUS = text("SELECT submission_id, kode_provinsi FROM submission_ids "
-                       "WHERE submission_id = ANY(CAST(:ids AS uuid[]))")
+LOCK_CITUS = text(
+    "SELECT submission_id FROM submissions WHERE kode_provinsi = :provinsi "
+    "AND submission_id = ANY(CAST(:ids AS uuid[])) ORDER BY submission_id FOR UPDATE"
+)
+DIRECTORY_CITUS = text("SELECT submission_id, kode_provinsi FROM submission_ids WHERE submission_id = ANY(CAST(:ids AS uuid[]))")
 
 
 # The state of records whose decision did not apply, with their latest transition, to tell
@@ -141,18 +149,18 @@ CURRENT_WITH_LAST = text(
 
 # On Citus: per provinsi (the directory names it), routed to its worker, the history joined on
 # the distribution column too.
-CURRENT_WITH_LAST_CITUS = text(str(CURRENT_WITH_LAST).replace(
-    "WHERE h.submission_id = s.submission_id",
-    "WHERE h.kode_provinsi = s.kode_provinsi AND h.submission_id = s.submission_id").replace(
-    "WHERE s.submission_id = ANY(", "WHERE s.kode_provinsi = :provinsi AND s.submission_id = ANY("))
+CURRENT_WITH_LAST_CITUS = text(
+    str(CURRENT_WITH_LAST)
+    .replace("WHERE h.submission_id = s.submission_id", "WHERE h.kode_provinsi = s.kode_provinsi AND h.submission_id = s.submission_id")
+    .replace("WHERE s.submission_id = ANY(", "WHERE s.kode_provinsi = :provinsi AND s.submission_id = ANY(")
+)
 assert str(CURRENT_WITH_LAST_CITUS).count(":provinsi") == 1
 
 # Columns a correction rewrites. Identity (submission_id, periode, jenis, enumerator_id) is
 # checked equal by the service before this runs, so it is not rewritten.
 _FIXED = {"submission_id", "periode", "jenis", "enumerator_id"}
 _SET = ", ".join(
-    f"{c} = decode(i.content_hash, 'hex')" if c == "content_hash" else f"{c} = i.{c}"
-    for c, _ in ROW_COLUMNS if c not in _FIXED
+    f"{c} = decode(i.content_hash, 'hex')" if c == "content_hash" else f"{c} = i.{c}" for c, _ in ROW_COLUMNS if c not in _FIXED
 )
 _RECORDSET = ", ".join(f"{c} {t}" for c, t in ROW_COLUMNS) + ", data jsonb"
 
@@ -191,6 +199,7 @@ CORRECT = text(
     """
 )
 
+
 # CORRECT on a Citus coordinator, once the directory named the provinsi: routed to its worker
 # as DECIDE_CITUS is, without setting kode_provinsi (the distribution column; a correction
 # stays in its provinsi, which the service checks first), and moving the status counters
@@ -202,14 +211,15 @@ def _citus_correct() -> str:
         (_SET, ", ".join(p for p in _SET.split(", ") if not p.startswith("kode_provinsi ="))),
         ("WHERE s.submission_id = i.submission_id", "WHERE s.kode_provinsi = :provinsi AND s.submission_id = i.submission_id"),
         ("SET kode_provinsi = upd.kode_provinsi, kode_kabkota", "SET kode_kabkota"),
-        ("WHERE r.submission_id = upd.submission_id",
-         "WHERE r.kode_provinsi = :provinsi AND r.submission_id = upd.submission_id"),
+        ("WHERE r.submission_id = upd.submission_id", "WHERE r.kode_provinsi = :provinsi AND r.submission_id = upd.submission_id"),
         ("INSERT INTO submission_versions (submission_id,", "INSERT INTO submission_versions (kode_provinsi, submission_id,"),
         ("SELECT upd.submission_id, upd.version, i.data", "SELECT upd.kode_provinsi, upd.submission_id, upd.version, i.data"),
         ("INSERT INTO submission_history (submission_id,", "INSERT INTO submission_history (kode_provinsi, submission_id,"),
         ("SELECT submission_id, version, 'dikoreksi',", "SELECT kode_provinsi, submission_id, version, 'dikoreksi',"),
-        ("""    )
-    SELECT submission_id, version FROM upd""", """    ), rek AS (
+        (
+            """    )
+    SELECT submission_id, version FROM upd""",
+            """    ), rek AS (
         INSERT INTO rekap_status AS r (kode_provinsi, periode, kode_kabkota, status, shard, n)
         SELECT kode_provinsi, periode, kode_kabkota, status, 0, sum(d)
         FROM (SELECT kode_provinsi, periode, kode_kabkota, 'masuk' AS status, 1 AS d FROM upd
@@ -218,7 +228,8 @@ def _citus_correct() -> str:
         GROUP BY 1, 2, 3, 4 HAVING sum(d) <> 0 ORDER BY 1, 2, 3, 4
         ON CONFLICT (kode_provinsi, periode, kode_kabkota, status, shard) DO UPDATE SET n = r.n + excluded.n
     )
-    SELECT submission_id, version FROM upd"""),
+    SELECT submission_id, version FROM upd""",
+        ),
     ):
         assert sql.count(old) == 1, old
         sql = sql.replace(old, new)
@@ -239,15 +250,9 @@ RECORD_HEAD = text(
     "(SELECT k.identity_id FROM api_keys k WHERE k.id = s.dibuat_oleh_key) AS owner_identity FROM submissions s WHERE submission_id = :id"
 )
 
-VERSI_LIST = text(
-    "SELECT version, dibuat_oleh, dibuat_pada FROM submission_versions WHERE submission_id = :id "
-    "ORDER BY version"
-)
+VERSI_LIST = text("SELECT version, dibuat_oleh, dibuat_pada FROM submission_versions WHERE submission_id = :id ORDER BY version")
 
-VERSI_ONE = text(
-    "SELECT version, data, dibuat_oleh, dibuat_pada FROM submission_versions "
-    "WHERE submission_id = :id AND version = :version"
-)
+VERSI_ONE = text("SELECT version, data, dibuat_oleh, dibuat_pada FROM submission_versions WHERE submission_id = :id AND version = :version")
 
 
 # ---------------------------------------------------------------- the verifikator's queue
@@ -272,7 +277,7 @@ _RESIDUAL = {
     "jenis": "s.jenis = :jenis",
     "enumerator_id": "s.enumerator_id = :enumerator_id",
     "duplikat": "EXISTS (SELECT 1 FROM submissions o WHERE o.duplikat_kunci = s.duplikat_kunci "
-                "AND o.submission_id <> s.submission_id) = :duplikat",
+    "AND o.submission_id <> s.submission_id) = :duplikat",
 }
 
 # The walk streams: the page takes hits until it has `limit` of them or meets the walk's last
@@ -310,8 +315,7 @@ _ANTRIAN = """
 _antrian_cache: dict[tuple, object] = {}
 
 
-def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, sampai: bool, scan: int, limit: int,
-            citus: bool = False):
+def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, sampai: bool, scan: int, limit: int, citus: bool = False):
     """The queue statement for one combination of filters: each combination is its own
     statement, so PostgreSQL plans it for the index that fits (a catch-all `:x IS NULL OR`
     form would be planned once for the worst case). `citus`: the form for a Citus
@@ -321,22 +325,28 @@ def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, samp
     key = (drive, residual, after, dari, sampai, int(scan), int(limit), citus)
     stmt = _antrian_cache.get(key)
     if stmt is None:
-        stmt = text(_ANTRIAN.format(
-            drive=_DRIVE[drive],
-            hit=" AND ".join(_RESIDUAL[f] for f in residual) or "true",
-            after="AND (s.captured_at, s.submission_id) > (:after_at, CAST(:after_id AS uuid))" if after else "",
-            dari="AND s.captured_at >= :dari" if dari else "",
-            sampai="AND s.captured_at < :sampai" if sampai else "",
-            scan=int(scan), limit=int(limit),
-        ))
+        stmt = text(
+            _ANTRIAN.format(
+                drive=_DRIVE[drive],
+                hit=" AND ".join(_RESIDUAL[f] for f in residual) or "true",
+                after="AND (s.captured_at, s.submission_id) > (:after_at, CAST(:after_id AS uuid))" if after else "",
+                dari="AND s.captured_at >= :dari" if dari else "",
+                sampai="AND s.captured_at < :sampai" if sampai else "",
+                scan=int(scan),
+                limit=int(limit),
+            )
+        )
         if citus:
             sql = str(stmt)
-            for a, b in (("WHERE o.duplikat_kunci", "WHERE o.kode_provinsi = :provinsi AND o.duplikat_kunci"),
-                         ("WHERE s.kode_", "WHERE s.kode_provinsi = :provinsi AND s.kode_"),
-                         ("JOIN submissions s ON s.submission_id", "JOIN submissions s ON s.kode_provinsi = :provinsi "
-                                                                   "AND s.submission_id"),
-                         ("JOIN submission_versions v ON v.submission_id", "JOIN submission_versions v ON "
-                                                                           "v.kode_provinsi = :provinsi AND v.submission_id")):
+            for a, b in (
+                ("WHERE o.duplikat_kunci", "WHERE o.kode_provinsi = :provinsi AND o.duplikat_kunci"),
+                ("WHERE s.kode_", "WHERE s.kode_provinsi = :provinsi AND s.kode_"),
+                ("JOIN submissions s ON s.submission_id", "JOIN submissions s ON s.kode_provinsi = :provinsi AND s.submission_id"),
+                (
+                    "JOIN submission_versions v ON v.submission_id",
+                    "JOIN submission_versions v ON v.kode_provinsi = :provinsi AND v.submission_id",
+                ),
+            ):
                 sql = sql.replace(a, b)
             stmt = text(sql)
         _antrian_cache[key] = stmt

@@ -43,8 +43,9 @@ router = APIRouter(prefix="/api/v1", tags=["verifikasi"])
 CanDecide = Annotated[Principal, Depends(require("record.decide"))]
 CanCorrect = Annotated[Principal, Depends(require("record.correct"))]
 
-_CONFLICT = {"description": "the record is no longer at the version/state the request saw; the "
-                            "body carries current_status and current_version"}
+_CONFLICT = {
+    "description": "the record is no longer at the version/state the request saw; the body carries current_status and current_version"
+}
 
 _BATCH_BODY = body_schema(KeputusanItem.model_json_schema(by_alias=False))
 # Bodies the route reads itself, as dependencies: resolved after the key's and before the unit
@@ -75,12 +76,17 @@ KeputusanUnit = Annotated[AsyncConnection, Depends(_keputusan_unit, scope="funct
 # pool's connections at once, which many requests at a time could starve the pool with.
 
 
-@router.post("/submissions/{submission_id}/verifikasi", response_model=KeputusanOut,
-             responses={403: {"description": "not a verifikator/admin, or the record is outside the key's scope"},
-                        404: {"description": "no such record"}, 409: _CONFLICT,
-                        422: {"description": "field errors"}})
-async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: CanDecide, *,
-                     conn: KeputusanUnit):
+@router.post(
+    "/submissions/{submission_id}/verifikasi",
+    response_model=KeputusanOut,
+    responses={
+        403: {"description": "not a verifikator/admin, or the record is outside the key's scope"},
+        404: {"description": "no such record"},
+        409: _CONFLICT,
+        422: {"description": "field errors"},
+    },
+)
+async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: CanDecide, *, conn: KeputusanUnit):
     """Decide one record: `masuk` -> `diterima` | `ditolak`, or reverse an earlier decision
     (`dari` = the state seen, with `catatan`). Applies only if the record is still at `version`
     and in state `dari`; otherwise 409 with the current state. Sending the same decision again
@@ -88,8 +94,7 @@ async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: CanDe
     errors = service.rule_errors(body)
     if errors:
         raise INVALID("; ".join(e["message"] for e in errors), errors=errors)
-    k = service.Keputusan(0, str(submission_id), body.status, body.dari, body.version, body.alasan_kode,
-                          body.catatan)
+    k = service.Keputusan(0, str(submission_id), body.status, body.dari, body.version, body.alasan_kode, body.catatan)
     (o,) = await service.decide(conn, [k], principal)
     if o.outcome == "rejected":
         raise o.problem()
@@ -97,9 +102,12 @@ async def verifikasi(submission_id: uuid.UUID, body: Keputusan, principal: CanDe
     return Response(timefmt.dumps(o.result), media_type="application/json")
 
 
-@router.post("/verifikasi/batch", response_model=BatchKeputusanResult,
-             openapi_extra={"requestBody": _BATCH_BODY},
-             responses={413: {"description": "more items than allowed"}})
+@router.post(
+    "/verifikasi/batch",
+    response_model=BatchKeputusanResult,
+    openapi_extra={"requestBody": _BATCH_BODY},
+    responses={413: {"description": "more items than allowed"}},
+)
 async def verifikasi_batch(principal: CanDecide, *, items: _Items, conn: KeputusanUnit):
     """Up to 1,000 decisions; each is applied or refused on its own, with the status a single
     decision would have answered. Items for the same record after the first are judged against
@@ -121,11 +129,16 @@ async def verifikasi_batch(principal: CanDecide, *, items: _Items, conn: Keputus
 
 
 _PERIODE = Query(pattern=r"^[0-9]{4}$", description="PL-KUMKM round, e.g. 2022")
-_KABKOTA = Query(None, description="kabupaten/kota code (e.g. 16.07); may be left out by a key scoped "
-                                   "to one kabupaten/kota, which then gets its own")
-_QUEUE_REFUSALS: dict[int | str, dict[str, Any]] = {403: {"description": "not a verifikator/admin key (`code: role-forbidden`), or the "
-                                        "kabupaten/kota is outside the key's scope (`code: outside-scope`)"},
-                   422: {"description": "invalid filter; `errors` names it"}}
+_KABKOTA = Query(
+    None, description="kabupaten/kota code (e.g. 16.07); may be left out by a key scoped to one kabupaten/kota, which then gets its own"
+)
+_QUEUE_REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: {
+        "description": "not a verifikator/admin key (`code: role-forbidden`), or the "
+        "kabupaten/kota is outside the key's scope (`code: outside-scope`)"
+    },
+    422: {"description": "invalid filter; `errors` names it"},
+}
 
 
 @router.get("/verifikasi/rekap", response_model=RekapVerifikasi, responses=_QUEUE_REFUSALS)
@@ -134,7 +147,7 @@ async def rekap(principal: CanDecide, periode: str = _PERIODE, kabkota: str | No
     kabupaten/kota, or of every kabupaten/kota inside the key's wilayah, read from the status
     counters the triggers keep in the same transaction as the records."""
     await check_periode(periode)
-    async with db.connect() as conn:     # after check_periode, which may take one itself (_READS)
+    async with db.connect() as conn:  # after check_periode, which may take one itself (_READS)
         return await service.rekap(conn, principal, periode, kabkota)
 
 
@@ -143,8 +156,11 @@ async def antrian(
     periode: str = _PERIODE,
     kabkota: str | None = _KABKOTA,
     status: Literal["masuk", "diterima", "ditolak"] = Query("masuk", description="the queue's status"),
-    wilayah: str | None = Query(None, pattern=r"^[0-9]{2}\.[0-9]{2}\.[0-9]{2}(\.[0-9]{4})?$",
-                                description="only this kecamatan or desa/kelurahan of the kabupaten/kota"),
+    wilayah: str | None = Query(
+        None,
+        pattern=r"^[0-9]{2}\.[0-9]{2}\.[0-9]{2}(\.[0-9]{4})?$",
+        description="only this kecamatan or desa/kelurahan of the kabupaten/kota",
+    ),
     enumerator_id: str | None = Query(None, min_length=1, max_length=200, description="only this enumerator's records"),
     jenis: Literal["umkm", "koperasi"] | None = Query(None),
     captured_dari: dt.date | None = Query(None, description="captured on or after this day (WIB)"),
@@ -161,26 +177,38 @@ async def antrian(
     kabupaten/kota's counts per status. Personal data is not in the list; open a record with
     GET /api/v1/submissions/{submission_id}."""
     await check_periode(periode)
-    f = service.Filter(periode=periode, status=status, wilayah=wilayah, enumerator_id=enumerator_id, jenis=jenis,
-                       captured_dari=captured_dari, captured_sampai=captured_sampai, duplikat=duplikat)
-    async with db.connect() as conn:     # after check_periode, which may take one itself (_READS)
+    f = service.Filter(
+        periode=periode,
+        status=status,
+        wilayah=wilayah,
+        enumerator_id=enumerator_id,
+        jenis=jenis,
+        captured_dari=captured_dari,
+        captured_sampai=captured_sampai,
+        duplikat=duplikat,
+    )
+    async with db.connect() as conn:  # after check_periode, which may take one itself (_READS)
         page = await service.antrian_page(conn, principal, kabkota, f, cursor, limit)
     # timefmt's one text of an instant (six-digit microseconds), as every other answer
     return Response(timefmt.dumps(page), media_type="application/json")
 
 
-@router.put("/submissions/{submission_id}", response_model=SubmissionOut,
-            openapi_extra={"requestBody": {"required": True, "content": {
-                "application/json": {"schema": OPENAPI_RECORD_SCHEMA}}}},
-            responses={403: {"description": "not the enumerator that created the record (nor admin)"},
-                       404: {"description": "no such record"},
-                       409: {"description": "the record is not ditolak; the body carries current_status "
-                                            "and current_version"},
-                       422: {"description": "field errors, the same as for POST /api/v1/submissions, or a "
-                                            "changed identity field (submission_id, periode, jenis, "
-                                            "enumerator_id, provinsi of kode_wilayah)"}})
-async def koreksi(submission_id: uuid.UUID, principal: CanCorrect, *, body: _JsonBody,
-                  conn: UnitOfWork):
+@router.put(
+    "/submissions/{submission_id}",
+    response_model=SubmissionOut,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": OPENAPI_RECORD_SCHEMA}}}},
+    responses={
+        403: {"description": "not the enumerator that created the record (nor admin)"},
+        404: {"description": "no such record"},
+        409: {"description": "the record is not ditolak; the body carries current_status and current_version"},
+        422: {
+            "description": "field errors, the same as for POST /api/v1/submissions, or a "
+            "changed identity field (submission_id, periode, jenis, "
+            "enumerator_id, provinsi of kode_wilayah)"
+        },
+    },
+)
+async def koreksi(submission_id: uuid.UUID, principal: CanCorrect, *, body: _JsonBody, conn: UnitOfWork):
     """Correct a `ditolak` record: the body is the whole corrected record, validated exactly as
     at ingest. It becomes the next version and the record goes back to `masuk`; earlier
     versions stay readable under `/versi`. Sending the same correction again answers 200
@@ -190,8 +218,7 @@ async def koreksi(submission_id: uuid.UUID, principal: CanCorrect, *, body: _Jso
     row = await get_row(conn, submission_id)
     out = record_out(row, principal)
     if not out["pii_masked"]:
-        await log_access(principal, "PUT /api/v1/submissions/{submission_id}",
-                         {"submission_ids": [str(submission_id)]}, 1, conn=conn)
+        await log_access(principal, "PUT /api/v1/submissions/{submission_id}", {"submission_ids": [str(submission_id)]}, 1, conn=conn)
     return out
 
 
@@ -217,14 +244,13 @@ async def versi_list(submission_id: uuid.UUID, principal: AnyKey):
     """The record's content versions: 1 from ingest, one more per correction."""
     async with db.connect() as conn:
         head = await _head(conn, submission_id, principal)
-        return {"submission_id": submission_id, "current_version": head.version,
-                "items": await service.versi_list(conn, submission_id)}
+        return {"submission_id": submission_id, "current_version": head.version, "items": await service.versi_list(conn, submission_id)}
 
 
 @router.get("/submissions/{submission_id}/versi/{version}", response_model=VersiOut)
 async def versi_one(principal: AnyKey, submission_id: uuid.UUID, version: int = Path(ge=1, le=2_147_483_647)):
     """One version's content as it was stored; personal data masked as for the record itself."""
-    async with db.connect() as conn:     # given back before log_access takes one (_READS)
+    async with db.connect() as conn:  # given back before log_access takes one (_READS)
         head = await _head(conn, submission_id, principal)
         row = await service.versi_one(conn, submission_id, version)
     if row is None:
@@ -233,11 +259,22 @@ async def versi_one(principal: AnyKey, submission_id: uuid.UUID, version: int = 
     data = row.data if isinstance(row.data, dict) else orjson.loads(row.data)
     # An old version may have been in another wilayah (a correction moved the record): its
     # personal data is shown only to whom may see it both there and where the record is now.
-    visible = authorize(principal, "record.read", head.kode_wilayah, owner=head.owner_identity,
-                        was_in=str(data.get("kode_wilayah") or head.kode_wilayah)).pii
+    visible = authorize(
+        principal, "record.read", head.kode_wilayah, owner=head.owner_identity, was_in=str(data.get("kode_wilayah") or head.kode_wilayah)
+    ).pii
     if visible:
-        await log_access(principal, "GET /api/v1/submissions/{submission_id}/versi/{version}",
-                         {"submission_ids": [str(submission_id)], "version": version}, 1)
-    return {"submission_id": submission_id, "version": row.version, "current": row.version == head.version,
-            "pii_masked": not visible, "data": data if visible else mask_record_data(data),
-            "dibuat_oleh": row.dibuat_oleh, "dibuat_pada": row.dibuat_pada}
+        await log_access(
+            principal,
+            "GET /api/v1/submissions/{submission_id}/versi/{version}",
+            {"submission_ids": [str(submission_id)], "version": version},
+            1,
+        )
+    return {
+        "submission_id": submission_id,
+        "version": row.version,
+        "current": row.version == head.version,
+        "pii_masked": not visible,
+        "data": data if visible else mask_record_data(data),
+        "dibuat_oleh": row.dibuat_oleh,
+        "dibuat_pada": row.dibuat_pada,
+    }

@@ -1,6 +1,7 @@
 """Verification bodies and answers. Structural rules live here; the rules that tie fields
 together (alasan for ditolak, catatan for lainnya and for reversals) are checked by the
 service so that each broken rule names its own field."""
+
 from __future__ import annotations
 
 import uuid
@@ -21,8 +22,7 @@ ALASAN_KODE: dict[str, str] = {
     "bukan_kumkm": "Bukan KUMKM: usaha besar, atau di luar cakupan pendataan",
     "lainnya": "Lainnya: catatan wajib diisi",
 }
-AlasanKode = Literal["data_tidak_lengkap", "data_tidak_valid", "duplikat", "di_luar_wilayah",
-                     "bukan_kumkm", "lainnya"]
+AlasanKode = Literal["data_tidak_lengkap", "data_tidak_valid", "duplikat", "di_luar_wilayah", "bukan_kumkm", "lainnya"]
 assert set(AlasanKode.__args__) == set(ALASAN_KODE)
 
 Status = Literal["masuk", "diterima", "ditolak"]
@@ -40,6 +40,7 @@ Catatan = Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_n
 
 class Keputusan(BaseModel):
     """One decision on one record, against the state the verifikator saw."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
 
     status: Literal["diterima", "ditolak"] = Field(description="the decision")
@@ -47,13 +48,15 @@ class Keputusan(BaseModel):
     dari: Status = Field(
         "masuk",
         description="the state the verifikator saw. `masuk` for a first decision; `diterima` or "
-                    "`ditolak` to reverse an earlier decision (needs `catatan`)")
+        "`ditolak` to reverse an earlier decision (needs `catatan`)",
+    )
     alasan_kode: AlasanKode | None = Field(
-        None, validation_alias=AliasChoices("alasan_kode", "alasan"),
+        None,
+        validation_alias=AliasChoices("alasan_kode", "alasan"),
         description="required for ditolak, not allowed for diterima; `alasan` is accepted as "
-                    "its synonym. Codes: " + "; ".join(f"`{k}`: {v}" for k, v in ALASAN_KODE.items()))
-    catatan: Catatan | None = Field(
-        None, description="free text; required with alasan_kode `lainnya` and for reversals")
+        "its synonym. Codes: " + "; ".join(f"`{k}`: {v}" for k, v in ALASAN_KODE.items()),
+    )
+    catatan: Catatan | None = Field(None, description="free text; required with alasan_kode `lainnya` and for reversals")
 
 
 class KeputusanItem(Keputusan):
@@ -69,8 +72,7 @@ class KeputusanOut(BaseModel):
     catatan: str | None = None
     diputuskan_oleh: str
     diputuskan_pada: UtcTime
-    replay: bool = Field(False, description="true when the same decider had already made this exact "
-                                            "decision; nothing was changed")
+    replay: bool = Field(False, description="true when the same decider had already made this exact decision; nothing was changed")
 
 
 class ItemError(BaseModel):
@@ -137,24 +139,28 @@ class VersiOut(BaseModel):
 
 # ---------------------------------------------------------------- the verifikator's queue
 
+
 class RekapKabkota(BaseModel):
     """A kabupaten/kota's records by status, from the status counters (never a recount). The
     count of records waiting is `belum_diverifikasi`, as in capaian pendataan, where `masuk`
     counts every record: one word, one meaning."""
+
     kode_kabkota: str
     nama: str
     belum_diverifikasi: int = Field(description="waiting for a decision: the records in status masuk")
     diterima: int
     ditolak: int
     total: int = Field(description="every record: belum_diverifikasi + diterima + ditolak (capaian's `masuk`)")
-    masuk: int = Field(deprecated=True, description="the same as belum_diverifikasi; the old name, until release "
-                                                    "0.2.0 (a count called `masuk` means every record elsewhere)")
+    masuk: int = Field(
+        deprecated=True,
+        description="the same as belum_diverifikasi; the old name, until release "
+        "0.2.0 (a count called `masuk` means every record elsewhere)",
+    )
 
 
 class RekapVerifikasi(BaseModel):
     periode: str
-    items: list[RekapKabkota] = Field(description="the kabupaten/kota asked for, or every one inside "
-                                                  "the key's wilayah, in code order")
+    items: list[RekapKabkota] = Field(description="the kabupaten/kota asked for, or every one inside the key's wilayah, in code order")
 
 
 class AntrianItem(BaseModel):
@@ -168,19 +174,22 @@ class AntrianItem(BaseModel):
     enumerator_id: str
     captured_at: UtcTime
     skala_usaha: str | None = None
-    kemungkinan_duplikat: bool = Field(description="another record has the same duplicate key (same NIK "
-                                                   "pemilik and nama usaha in this kabupaten/kota and periode)")
+    kemungkinan_duplikat: bool = Field(
+        description="another record has the same duplicate key (same NIK pemilik and nama usaha in this kabupaten/kota and periode)"
+    )
     diperbarui_pada: UtcTime
 
 
 class AntrianPage(Page[AntrianItem]):
     periode: str
     status: Status
-    jumlah: RekapKabkota = Field(description="the kabupaten/kota's counts per status (all records, "
-                                             "not only those matching the filters)")
+    jumlah: RekapKabkota = Field(description="the kabupaten/kota's counts per status (all records, not only those matching the filters)")
     items: list[AntrianItem] = Field(description="oldest capture first (captured_at, then submission_id)")
-    next_cursor: str | None = Field(None, description="pass as `cursor` for the next page; null at the end. "
-                                                      "A page may hold fewer than `limit` items (even none) "
-                                                      "and still have a next_cursor when a rare filter "
-                                                      "needed more rows than one request walks")
+    next_cursor: str | None = Field(
+        None,
+        description="pass as `cursor` for the next page; null at the end. "
+        "A page may hold fewer than `limit` items (even none) "
+        "and still have a next_cursor when a rare filter "
+        "needed more rows than one request walks",
+    )
     dipindai: int = Field(description="queue rows this request walked to find the items")

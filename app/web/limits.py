@@ -6,6 +6,7 @@ plain text by mistake is told so, instead of having its bytes read as JSON).
 A refusal is problem+json, except under a path prefix whose clients read another format: a
 transport registers how its refusals are written (`REFUSALS`; the OpenRosa routes answer an
 <OpenRosaResponse> the phone shows, app.openrosa.router)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -33,8 +34,7 @@ def is_json_media_type(value: bytes) -> bool:
 
 
 class BodyGuard:
-    def __init__(self, app: ASGIApp, max_bytes: int, json_prefix: str = "/api/",
-                 refusals: Mapping[str, RenderRefusal] | None = None):
+    def __init__(self, app: ASGIApp, max_bytes: int, json_prefix: str = "/api/", refusals: Mapping[str, RenderRefusal] | None = None):
         self.app = app
         self.max_bytes = max_bytes
         self.json_prefix = json_prefix
@@ -59,12 +59,21 @@ class BodyGuard:
                 has_body = True
             elif name == b"content-type":
                 content_type = value
-        if (has_body and scope["method"] in _WRITES and scope["path"].startswith(self.json_prefix)
-                and (content_type is None or not is_json_media_type(content_type))):
+        if (
+            has_body
+            and scope["method"] in _WRITES
+            and scope["path"].startswith(self.json_prefix)
+            and (content_type is None or not is_json_media_type(content_type))
+        ):
             sent = "tidak ada" if content_type is None else content_type.decode("latin-1")[:100]
-            return await self._reject(scope, receive, send, 415, "Unsupported Media Type",
-                                      f"Content-Type harus application/json: API ini menerima body JSON "
-                                      f"(yang dikirim: {sent})")
+            return await self._reject(
+                scope,
+                receive,
+                send,
+                415,
+                "Unsupported Media Type",
+                f"Content-Type harus application/json: API ini menerima body JSON (yang dikirim: {sent})",
+            )
         received = 0
 
         async def limited_receive() -> Message:
@@ -84,8 +93,8 @@ class BodyGuard:
 
     async def _reject(self, scope: Any, receive: Any, send: Any, status: int, title: str, detail: str) -> None:
         path, root = scope["path"], scope.get("root_path") or ""
-        if root and path.startswith(root):      # served under a proxy's prefix (--root-path)
-            path = path[len(root):]
+        if root and path.startswith(root):  # served under a proxy's prefix (--root-path)
+            path = path[len(root) :]
         for prefix, render in self.refusals.items():
             if path.startswith(prefix):
                 return await render(Problem(status, title, detail))(scope, receive, send)
@@ -103,7 +112,11 @@ class BodyTooLarge(HTTPException):
 async def _reject(send: Send, status: int, title: str, detail: str) -> None:
     # Answered below the app (no exception handler runs here); the same body as Problem.body().
     body = orjson.dumps(Problem(status, title, detail).body())
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

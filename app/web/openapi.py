@@ -2,6 +2,7 @@
 (openapi/openapi.json): FastAPI's document, then what FastAPI cannot be told through a route:
 the record bodies the service parses itself, the problem-details shape of every error, and
 NDJSON streams."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,10 +23,10 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            doc = get_openapi(title=app.title, version=app.version, description=app.description,
-                              routes=app.routes)
-            _, defs = models_json_schema([(SubmissionUmkm, "validation"), (SubmissionKoperasi, "validation")],
-                                         ref_template="#/components/schemas/{model}")
+            doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            _, defs = models_json_schema(
+                [(SubmissionUmkm, "validation"), (SubmissionKoperasi, "validation")], ref_template="#/components/schemas/{model}"
+            )
             schemas = doc.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(defs.get("$defs", {}))
             _problem_responses(doc)
@@ -54,12 +55,9 @@ def _problem_responses(doc: dict[str, Any]) -> None:
                 if code.startswith(("4", "5")):
                     response["content"] = content
             if path.startswith("/api/"):
-                responses.setdefault("401", {"description": "missing, unknown, revoked or expired key",
-                                             "content": content})
-                responses.setdefault("403", {"description": "role or wilayah scope does not allow it",
-                                             "content": content})
-            responses.setdefault("422", {"description": "invalid input; `errors` names each field",
-                                         "content": content})
+                responses.setdefault("401", {"description": "missing, unknown, revoked or expired key", "content": content})
+                responses.setdefault("403", {"description": "role or wilayah scope does not allow it", "content": content})
+            responses.setdefault("422", {"description": "invalid input; `errors` names each field", "content": content})
             responses["422"]["content"] = content
             responses.setdefault("default", {"description": "any other error", "content": content})
 
@@ -78,9 +76,11 @@ def _ndjson_streams(doc: dict[str, Any]) -> None:
                     continue
                 lines = media["schema"]["anyOf"]
                 *items, end = [f"`{line['$ref'].rsplit('/', 1)[-1]}` ({line['$ref']})" for line in lines]
-                media["schema"] = {"type": "string",
-                                   "description": f"NDJSON, one JSON object per line: {' or '.join(items)} "
-                                                  f"lines, then one {end} that ends every complete "
-                                                  "stream. `x-itemSchema`, beside this schema, is the "
-                                                  "schema of one line."}
+                media["schema"] = {
+                    "type": "string",
+                    "description": f"NDJSON, one JSON object per line: {' or '.join(items)} "
+                    f"lines, then one {end} that ends every complete "
+                    "stream. `x-itemSchema`, beside this schema, is the "
+                    "schema of one line.",
+                }
                 media["x-itemSchema"] = {"anyOf": lines}

@@ -17,6 +17,7 @@ connection:
 
 The idle keep-alive timeout is uvicorn's own (KUMKM_KEEPALIVE_SECONDS). docs/operations.md
 has the numbers and what a client sees."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,22 +38,32 @@ GRACE_SECONDS = 0.5
 
 def _plain(status: bytes, text: str, *extra: bytes) -> bytes:
     body = text.encode()
-    return b"".join([b"HTTP/1.1 ", status, b"\r\ncontent-type: text/plain; charset=utf-8\r\n",
-                     *extra, b"content-length: ", str(len(body)).encode(), b"\r\nconnection: close\r\n\r\n",
-                     body])
+    return b"".join(
+        [
+            b"HTTP/1.1 ",
+            status,
+            b"\r\ncontent-type: text/plain; charset=utf-8\r\n",
+            *extra,
+            b"content-length: ",
+            str(len(body)).encode(),
+            b"\r\nconnection: close\r\n\r\n",
+            body,
+        ]
+    )
 
 
-_TOO_LARGE = _plain(b"431 Request Header Fields Too Large",
-                    f"request line and headers are limited to {settings.max_header_bytes} bytes")
-_TOO_SLOW = _plain(b"408 Request Timeout",
-                   f"the request's headers did not arrive within {settings.header_timeout:g} s")
+_TOO_LARGE = _plain(b"431 Request Header Fields Too Large", f"request line and headers are limited to {settings.max_header_bytes} bytes")
+_TOO_SLOW = _plain(b"408 Request Timeout", f"the request's headers did not arrive within {settings.header_timeout:g} s")
 
 
 async def _busy(scope: Any, receive: Any, send: Any) -> None:
     """The answer on a connection beyond the process's bound, in the API's problem shape."""
-    response = problem_response(SERVER_BUSY(
-        "layanan sedang memegang koneksi terbuka sebanyak batasnya; coba lagi sebentar lagi",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Connection": "close"}))
+    response = problem_response(
+        SERVER_BUSY(
+            "layanan sedang memegang koneksi terbuka sebanyak batasnya; coba lagi sebentar lagi",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Connection": "close"},
+        )
+    )
     await response(scope, receive, send)
 
 
@@ -77,8 +88,7 @@ class GuardedHttpTools(HttpToolsProtocol):
             # Answered once its headers are in (bounded like any other), so the client reads a
             # 503 instead of a reset.
             self.app = _busy
-            log.warning("open connections over KUMKM_MAX_CONNECTIONS (%d): answering 503",
-                        self.max_connections)
+            log.warning("open connections over KUMKM_MAX_CONNECTIONS (%d): answering 503", self.max_connections)
         self._await_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -101,7 +111,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         try:
             with socket.fromfd(sock.fileno(), socket.AF_INET, socket.SOCK_STREAM) as dup:
                 return bool(dup.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
-        except (OSError, AttributeError, ValueError):   # nothing waiting (EAGAIN), or no socket
+        except (OSError, AttributeError, ValueError):  # nothing waiting (EAGAIN), or no socket
             return False
 
     def _disarm(self) -> None:
@@ -150,7 +160,7 @@ class GuardedHttpTools(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._message_done = False
-        self._await_headers()   # a pipelined request: counted from its own first byte
+        self._await_headers()  # a pipelined request: counted from its own first byte
 
     def on_headers_complete(self) -> None:
         self._reading_headers = False
@@ -174,5 +184,4 @@ class GuardedHttpTools(HttpToolsProtocol):
 
 def uvicorn_options() -> dict[str, Any]:
     """What every way of running the app passes to uvicorn (`kumkm serve`, the test server)."""
-    return {"http": "app.web.server:GuardedHttpTools",
-            "timeout_keep_alive": settings.keepalive_timeout}
+    return {"http": "app.web.server:GuardedHttpTools", "timeout_keep_alive": settings.keepalive_timeout}

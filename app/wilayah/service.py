@@ -1,5 +1,6 @@
 """Wilayah listings for the API. The in-memory index every domain validates against is
 app.record.reference."""
+
 from __future__ import annotations
 
 from app.infra import db

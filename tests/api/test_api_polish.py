@@ -4,6 +4,7 @@ of likely duplicates kept from enumerators, one meaning for `masuk`, one text of
 a machine-readable report CSV beside the display one, pages that open where the data is, and
 docs that agree with the code (the sync cursor, the README's commands per role, the record's
 fields)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,9 +32,12 @@ PALEMBANG_DESA = "16.71.01.1001"
 # Words of the English messages this service used to answer with. A message may hold field
 # names and values (which are English-looking at times: `after`, `status`), so the words are
 # looked for after the leading field name only.
-_ENGLISH = re.compile(r"\b(the|is|are|must|required|not|outside|already|with|only|this|cannot|unknown|"
-                      r"needs|should|invalid|stale|exactly|least|most|than|before|between|used|"
-                      r"database|busy|try)\b", re.I)
+_ENGLISH = re.compile(
+    r"\b(the|is|are|must|required|not|outside|already|with|only|this|cannot|unknown|"
+    r"needs|should|invalid|stale|exactly|least|most|than|before|between|used|"
+    r"database|busy|try)\b",
+    re.I,
+)
 
 
 def _assert_indonesian(body: dict) -> None:
@@ -44,7 +48,7 @@ def _assert_indonesian(body: dict) -> None:
         field, message = e["field"], e["message"]
         last = field.rsplit(".", 1)[-1]
         assert message.startswith((field, last)), (field, message)
-        assert not _ENGLISH.search(message[len(field):]), message
+        assert not _ENGLISH.search(message[len(field) :]), message
     rest = detail
     for e in body.get("errors") or []:
         rest = rest.replace(e["field"], "")
@@ -67,11 +71,13 @@ async def test_the_issues_three_english_messages_are_indonesian(client, keys, en
     r = await client.post("/api/v1/submissions/batch", json={"items": [other]}, headers=auth(enum_key))
     (item,) = r.json()["items"]
     assert item["status"] == 409 and item["errors"][0]["message"].startswith("submission_id ")
-    assert not _ENGLISH.search(item["errors"][0]["message"][len("submission_id"):])
+    assert not _ENGLISH.search(item["errors"][0]["message"][len("submission_id") :])
     # the 403 of a record outside the key's wilayah
-    banyuasin = await client.post("/api/v1/submissions", json=umkm(kode_wilayah=PALEMBANG_DESA,
-                                                                  nik_pemilik=nik("167101")),
-                                  headers=auth(await keys.make("enumerator", "16.07", name="enum-polish")))
+    banyuasin = await client.post(
+        "/api/v1/submissions",
+        json=umkm(kode_wilayah=PALEMBANG_DESA, nik_pemilik=nik("167101")),
+        headers=auth(await keys.make("enumerator", "16.07", name="enum-polish")),
+    )
     body = await _problem(banyuasin, 403)
     assert body["errors"][0]["field"] == "kode_wilayah"
     # the verifikasi body's rule for lainnya
@@ -110,35 +116,48 @@ async def test_every_refusal_a_user_can_meet_is_indonesian(client, keys, enum_ke
         (client.put(f"/api/v1/submissions/{sid}", json={**rec, "modal_usaha": 1}, headers=auth(enum_key)), 409),
         # the queue
         (client.get("/api/v1/verifikasi/antrian", params={"periode": "2022"}, headers=auth(sumsel_verif)), 422),
-        (client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "kabkota": "16.99"},
-                    headers=auth(sumsel_verif)), 422),
+        (client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "kabkota": "16.99"}, headers=auth(sumsel_verif)), 422),
         (client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "cursor": "xyz"}, headers=auth(verif)), 422),
-        (client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "captured_dari": "2022-06-05",
-                                                          "captured_sampai": "2022-06-01"}, headers=auth(verif)), 422),
-        (client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "captured_dari": "1990-01-01"},
-                    headers=auth(verif)), 422),
-        (client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "wilayah": "16.71.01"},
-                    headers=auth(verif)), 422),
+        (
+            client.get(
+                "/api/v1/verifikasi/antrian",
+                params={"periode": "2022", "captured_dari": "2022-06-05", "captured_sampai": "2022-06-01"},
+                headers=auth(verif),
+            ),
+            422,
+        ),
+        (client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "captured_dari": "1990-01-01"}, headers=auth(verif)), 422),
+        (client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "wilayah": "16.71.01"}, headers=auth(verif)), 422),
         (client.get("/api/v1/verifikasi/rekap", params={"periode": "2022", "kabkota": "16.71"}, headers=auth(verif)), 403),
         (client.get("/api/v1/verifikasi/rekap", params={"periode": "1999"}, headers=auth(verif)), 422),
         # reports
         (client.get("/api/v1/capaian-pendataan", params={"periode": "2022"}, headers=auth(dinas)), 403),
         (client.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "99"}, headers=auth(admin)), 422),
-        (client.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16.07.01.2001"},
-                    headers=auth(admin)), 422),
-        (client.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16", "tingkat": "provinsi"},
-                    headers=auth(admin)), 422),
+        (client.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16.07.01.2001"}, headers=auth(admin)), 422),
+        (
+            client.get(
+                "/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16", "tingkat": "provinsi"}, headers=auth(admin)
+            ),
+            422,
+        ),
         (client.get("/api/v1/agregat/umkm", params={"periode": "2022", "status": "baru"}, headers=auth(admin)), 422),
         (client.get("/api/v1/agregat", params={"periode": "2022", "by": "warna"}, headers=auth(admin)), 422),
         (client.get("/api/v1/agregat", params={"periode": "2022", "by": "jenis,jenis"}, headers=auth(admin)), 422),
-        (client.get("/api/v1/agregat/keragaan-koperasi", params={"periode": "2022", "wilayah": "16.07.01"},
-                    headers=auth(admin)), 422),
+        (client.get("/api/v1/agregat/keragaan-koperasi", params={"periode": "2022", "wilayah": "16.07.01"}, headers=auth(admin)), 422),
         # targets
-        (client.put("/api/v1/targets/2022/16.07", json={"target": 5, "dasar_hukum": " ", "berlaku_mulai": "2022-01-01"},
-                    headers=auth(admin)), 422),
+        (
+            client.put(
+                "/api/v1/targets/2022/16.07", json={"target": 5, "dasar_hukum": " ", "berlaku_mulai": "2022-01-01"}, headers=auth(admin)
+            ),
+            422,
+        ),
         (client.get("/api/v1/targets/2022/16.07", headers=auth(admin)), 404),
-        (client.put("/api/v1/targets/2022/15", json={"target": 5, "dasar_hukum": "Kepdep", "berlaku_mulai": "2022-01-01"},
-                    headers=auth(dinas)), 403),
+        (
+            client.put(
+                "/api/v1/targets/2022/15", json={"target": 5, "dasar_hukum": "Kepdep", "berlaku_mulai": "2022-01-01"}, headers=auth(dinas)
+            ),
+            403,
+        ),
         # wilayah, sync
         (client.get("/api/v1/wilayah", params={"parent": "99"}, headers=auth(enum_key)), 404),
         (client.get("/api/v1/sync/changes", params={"after": "bukan-kursor"}, headers=auth(walidata)), 422),
@@ -147,8 +166,7 @@ async def test_every_refusal_a_user_can_meet_is_indonesian(client, keys, enum_ke
         (client.get("/api/v1/indikator/capaian", params={"tahun": 2022, "wilayah": "99"}, headers=auth(admin)), 422),
         (client.get("/api/v1/indikator/capaian", params={"tahun": 2022, "wilayah": "15"}, headers=auth(dinas)), 403),
         (client.get("/api/v1/indikator/999", headers=auth(admin)), 404),
-        (client.post("/api/v1/indikator/tujuan", json={"pemilik": "16", "kode": "T1", "nama": "Tujuan"},
-                     headers=auth(dinas)), None),
+        (client.post("/api/v1/indikator/tujuan", json={"pemilik": "16", "kode": "T1", "nama": "Tujuan"}, headers=auth(dinas)), None),
         # no such route
         (client.get("/api/v1/tidak-ada", headers=auth(admin)), 404),
     ]
@@ -158,8 +176,7 @@ async def test_every_refusal_a_user_can_meet_is_indonesian(client, keys, enum_ke
             continue
         await _problem(r, status)
     # the same tujuan twice: already-exists
-    r = await client.post("/api/v1/indikator/tujuan", json={"pemilik": "16", "kode": "T1", "nama": "Tujuan"},
-                          headers=auth(dinas))
+    r = await client.post("/api/v1/indikator/tujuan", json={"pemilik": "16", "kode": "T1", "nama": "Tujuan"}, headers=auth(dinas))
     await _problem(r, 409)
 
 
@@ -174,11 +191,13 @@ async def test_a_refusal_never_names_the_wilayah_of_a_record_outside_the_key(cli
         await client.get(f"/api/v1/submissions/{sid}/versi", headers=auth(verif)),
         await client.get(f"/api/v1/submissions/{sid}/versi/1", headers=auth(verif)),
         await decide(client, verif, sid, "diterima"),
-        await client.post("/api/v1/submissions", json=umkm(kode_wilayah=PALEMBANG_DESA, nik_pemilik=nik("167101")),
-                          headers=auth(enum_banyuasin)),
+        await client.post(
+            "/api/v1/submissions", json=umkm(kode_wilayah=PALEMBANG_DESA, nik_pemilik=nik("167101")), headers=auth(enum_banyuasin)
+        ),
     ]
-    batch = await client.post("/api/v1/verifikasi/batch", json={"items": [
-        {"submission_id": sid, "status": "diterima", "version": 1}]}, headers=auth(verif))
+    batch = await client.post(
+        "/api/v1/verifikasi/batch", json={"items": [{"submission_id": sid, "status": "diterima", "version": 1}]}, headers=auth(verif)
+    )
     for r in answers:
         body = await _problem(r, 403)
         assert body["code"] == "outside-scope"
@@ -195,6 +214,7 @@ async def test_a_refusal_never_names_the_wilayah_of_a_record_outside_the_key(cli
 
 
 # ------------------------------------------------------------------ likely duplicates (item 7)
+
 
 async def test_an_enumerator_learns_only_that_a_likely_duplicate_exists(client, keys, enum_key, verif, dinas, admin):
     owner = nik()
@@ -215,13 +235,12 @@ async def test_an_enumerator_learns_only_that_a_likely_duplicate_exists(client, 
     assert listed.status_code == 200
     for item in listed.json()["items"]:
         assert item["kemungkinan_duplikat"] is True and item["duplikat_dengan"] is None
-    batch = await client.post("/api/v1/submissions/batch", json={"items": [umkm(nik_pemilik=owner,
-                                                                                 nama_usaha="Warung Bu-Siti")]},
-                              headers=auth(enum_key))
+    batch = await client.post(
+        "/api/v1/submissions/batch", json={"items": [umkm(nik_pemilik=owner, nama_usaha="Warung Bu-Siti")]}, headers=auth(enum_key)
+    )
     assert first["submission_id"] not in batch.text and guess["submission_id"] not in batch.text
     assert (await tolak(client, verif, guess["submission_id"])).status_code == 200
-    fixed = await client.put(f"/api/v1/submissions/{guess['submission_id']}", json={**guess, "modal_usaha": 1},
-                             headers=auth(enum_key))
+    fixed = await client.put(f"/api/v1/submissions/{guess['submission_id']}", json={**guess, "modal_usaha": 1}, headers=auth(enum_key))
     assert fixed.status_code == 200, fixed.text
     assert first["submission_id"] not in fixed.text and fixed.json()["duplikat_dengan"] is None
     # whoever verifies or reads the registry gets the ids
@@ -237,6 +256,7 @@ async def test_the_openapi_document_says_who_gets_the_duplicate_ids(client):
 
 
 # ------------------------------------------------------------------ one meaning of masuk (item 9)
+
 
 async def test_the_waiting_count_is_belum_diverifikasi_in_rekap_and_antrian(client, enum_key, verif):
     records = await post_records(client, enum_key, 3)
@@ -255,6 +275,7 @@ async def test_the_waiting_count_is_belum_diverifikasi_in_rekap_and_antrian(clie
 
 # ------------------------------------------------------------------ one text of an instant (item 9)
 
+
 async def test_the_queue_writes_instants_with_six_digit_microseconds(client, enum_key, verif):
     await post_one(client, enum_key, captured_at="2022-06-01T09:30:00+07:00")
     page = (await client.get("/api/v1/verifikasi/antrian", params={"periode": "2022"}, headers=auth(verif))).json()
@@ -265,16 +286,17 @@ async def test_the_queue_writes_instants_with_six_digit_microseconds(client, enu
 
 async def test_report_documents_write_instants_in_the_one_text(client, admin):
     """The capaian document carries the target revision in force, with its dibuat_pada."""
-    r = await client.put("/api/v1/targets/2022/16", headers=auth(admin),
-                         json={"target": 100, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-01-01"})
+    r = await client.put(
+        "/api/v1/targets/2022/16", headers=auth(admin), json={"target": 100, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-01-01"}
+    )
     assert r.status_code == 201, r.text
-    doc = (await client.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"},
-                            headers=auth(admin))).json()
+    doc = (await client.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"}, headers=auth(admin))).json()
     assert re.match(timefmt.PATTERN, doc["target_wilayah"]["dibuat_pada"]), doc["target_wilayah"]
     assert doc["target_wilayah"]["dibuat_pada"] == r.json()["berlaku"]["dibuat_pada"]
 
 
 # ------------------------------------------------------------------ machine-readable CSV (item 9)
+
 
 def _data_csv(r) -> list[list[str]]:
     """A csv-data download: plain UTF-8 without a byte order mark, for programs."""
@@ -285,56 +307,68 @@ def _data_csv(r) -> list[list[str]]:
 
 
 async def test_reports_offer_a_csv_with_plain_numbers_beside_the_display_one(client, admin, pg):
-    r = await client.put("/api/v1/targets/2022/16.07", headers=auth(admin),
-                         json={"target": 12_500, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-01-01"})
+    r = await client.put(
+        "/api/v1/targets/2022/16.07",
+        headers=auth(admin),
+        json={"target": 12_500, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-01-01"},
+    )
     assert r.status_code == 201, r.text
     await insert_records(pg, [("16.07", 13_004, 11_870, 402)])
     params = {"periode": "2022", "wilayah": "16"}
     doc = (await client.get("/api/v1/capaian-pendataan", params=params, headers=auth(admin))).json()
     row = next(x for x in doc["rows"] if x["kode"] == "16.07")
 
-    display = report_csv(await client.get("/api/v1/capaian-pendataan", params={**params, "format": "csv"},
-                                          headers=auth(admin)))
+    display = report_csv(await client.get("/api/v1/capaian-pendataan", params={**params, "format": "csv"}, headers=auth(admin)))
     shown = next(x for x in display if x[1] == "16.07")
-    assert shown[3:5] == ["12.500", "13.004"]          # as a reader writes them, unchanged
+    assert shown[3:5] == ["12.500", "13.004"]  # as a reader writes them, unchanged
 
-    data = _data_csv(await client.get("/api/v1/capaian-pendataan", params={**params, "format": "csv-data"},
-                                      headers=auth(admin)))
-    assert data[0] == display[0]                       # the same columns
+    data = _data_csv(await client.get("/api/v1/capaian-pendataan", params={**params, "format": "csv-data"}, headers=auth(admin)))
+    assert data[0] == display[0]  # the same columns
     got = next(x for x in data if x[1] == "16.07")
     assert got[3:9] == ["12500", "13004", str(row["belum_diverifikasi"]), "11870", "402", "12272"]
     assert got[9:] == [row["masuk_vs_target"], row["diterima_vs_target"], row["diterima_vs_masuk"]]
     assert float(got[9]) == pytest.approx(13_004 / 12_500)
     no_target = next(x for x in data if x[1] == "16.01")
-    assert no_target[3] == "" and no_target[9] == ""    # none is an empty cell, not "-"
+    assert no_target[3] == "" and no_target[9] == ""  # none is an empty cell, not "-"
 
-    for path, extra in (("/api/v1/agregat/umkm", {}), ("/api/v1/agregat/keragaan-koperasi", {}),
-                        ("/api/v1/agregat", {"by": "kode_kabkota", "status": "masuk,diterima,ditolak"})):
-        rows = _data_csv(await client.get(path, params={**params, **extra, "format": "csv-data"},
-                                          headers=auth(admin)))
+    for path, extra in (
+        ("/api/v1/agregat/umkm", {}),
+        ("/api/v1/agregat/keragaan-koperasi", {}),
+        ("/api/v1/agregat", {"by": "kode_kabkota", "status": "masuk,diterima,ditolak"}),
+    ):
+        rows = _data_csv(await client.get(path, params={**params, **extra, "format": "csv-data"}, headers=auth(admin)))
         numbers = [c for line in rows[1:] for c in line if re.fullmatch(r"-?[0-9][0-9.,]*", c)]
         assert numbers and all(re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", c) for c in numbers), rows
-    agregat = _data_csv(await client.get("/api/v1/agregat", params={**params, "by": "kode_kabkota", "format": "csv-data",
-                                                                     "status": "masuk,diterima,ditolak"},
-                                         headers=auth(admin)))
+    agregat = _data_csv(
+        await client.get(
+            "/api/v1/agregat",
+            params={**params, "by": "kode_kabkota", "format": "csv-data", "status": "masuk,diterima,ditolak"},
+            headers=auth(admin),
+        )
+    )
     assert "13004" in next(line for line in agregat if line[0] == "16.07")
 
     spec = (await client.get("/openapi.json")).json()
-    for path in ("/api/v1/capaian-pendataan", "/api/v1/agregat", "/api/v1/agregat/umkm",
-                 "/api/v1/agregat/keragaan-koperasi", "/api/v1/indikator/capaian"):
+    for path in (
+        "/api/v1/capaian-pendataan",
+        "/api/v1/agregat",
+        "/api/v1/agregat/umkm",
+        "/api/v1/agregat/keragaan-koperasi",
+        "/api/v1/indikator/capaian",
+    ):
         fmt = next(p for p in spec["paths"][path]["get"]["parameters"] if p["name"] == "format")
         assert "csv-data" in fmt["schema"]["enum"], path
         assert "csv-data" in fmt["description"] and "csv" in fmt["description"], path
 
 
 async def test_the_lkjip_table_has_a_data_csv_too(client, admin):
-    r = await client.get("/api/v1/indikator/capaian", params={"tahun": 2022, "wilayah": "16", "format": "csv-data"},
-                         headers=auth(admin))
+    r = await client.get("/api/v1/indikator/capaian", params={"tahun": 2022, "wilayah": "16", "format": "csv-data"}, headers=auth(admin))
     rows = _data_csv(r)
     assert rows[0][0] == "No"
 
 
 # ------------------------------------------------------------------ where the data is (item 9)
+
 
 async def test_periode_says_which_rounds_have_data_in_the_keys_wilayah(client, keys, pg):
     await insert_records(pg, [("16.07", 5, 1, 1), ("16.71", 2, 0, 0)], periode="2022")
@@ -356,12 +390,13 @@ async def test_periode_says_which_rounds_have_data_in_the_keys_wilayah(client, k
 
 # ------------------------------------------------------------------ docs that agree with the code
 
+
 def test_sync_doc_says_what_export_cursors_do():
     """Two exports of an unchanged registry print different cursors (tests/api/test_sync_cli.py
     proves it); docs/sync.md said the same cursor, against the README and decisions.md."""
     text = (ROOT / "docs" / "sync.md").read_text()
-    export = text[text.index("## Export and import"):]
-    export = export[:export.index("\n## ", 5)] if "\n## " in export[5:] else export
+    export = text[text.index("## Export and import") :]
+    export = export[: export.index("\n## ", 5)] if "\n## " in export[5:] else export
     assert "prints the same" not in export and "same cursor" not in export.replace("\n", " ")
     assert "different" in export
 
@@ -369,8 +404,7 @@ def test_sync_doc_says_what_export_cursors_do():
 def test_the_record_fields_document_is_current():
     from app.record.doc import record_markdown
 
-    assert (ROOT / "docs" / "record.md").read_text() == record_markdown(), \
-        "run: .venv/bin/python -m app.record.doc > docs/record.md"
+    assert (ROOT / "docs" / "record.md").read_text() == record_markdown(), "run: .venv/bin/python -m app.record.doc > docs/record.md"
     text = record_markdown()
     for field in ("nik_pemilik", "nama_koperasi", "kewenangan", "skala_usaha", "kemungkinan_duplikat"):
         assert f"`{field}`" in text
@@ -381,8 +415,7 @@ def _role_block() -> list[str]:
     readme = (ROOT / "README.md").read_text()
     start = readme.index("## One command per role")
     block = readme[start:].split("```sh\n", 1)[1].split("```", 1)[0]
-    return [line.strip() for line in block.replace("\\\n", " ").splitlines()
-            if line.strip() and not line.strip().startswith("#")]
+    return [line.strip() for line in block.replace("\\\n", " ").splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
 async def test_the_readmes_command_per_role_block_works(live_server, client, keys, tmp_path):
@@ -453,10 +486,15 @@ async def test_the_readmes_command_per_role_block_works(live_server, client, key
             continue
         raise AssertionError(f"a line the test does not know how to run: {line}")
     sid = "7b0d6c1e-4a8e-4b55-9a3f-2f1d8e6b9c01"
-    assert {("GET", f"/submissions/{sid}"), ("POST", f"/submissions/{sid}/verifikasi"),
-            ("PUT", "/targets/2022/16.07"), ("GET", "/capaian-pendataan"), ("sync", "pull")} <= covered
+    assert {
+        ("GET", f"/submissions/{sid}"),
+        ("POST", f"/submissions/{sid}/verifikasi"),
+        ("PUT", "/targets/2022/16.07"),
+        ("GET", "/capaian-pendataan"),
+        ("sync", "pull"),
+    } <= covered
     readme = (ROOT / "README.md").read_text()
-    assert "docs/record.md" in readme[readme.index("## One command per role"):]
+    assert "docs/record.md" in readme[readme.index("## One command per role") :]
 
 
 async def test_koperasi_records_follow_the_same_duplicate_rule(client, enum_key):

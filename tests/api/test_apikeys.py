@@ -1,4 +1,5 @@
 """Operators create, rotate, expire and revoke keys with the CLI; the service honours it."""
+
 from __future__ import annotations
 
 import os
@@ -13,15 +14,13 @@ from tests.support.problems import assert_problem
 
 def kumkm(*args: str, database_url: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 async def test_create_rotate_revoke_with_the_cli(database_url, live_server, pg):
     from app.keys import service
 
-    out = kumkm("apikey", "create", "--role", "verifikator", "--wilayah", "16.07", "--name", "verif-a",
-                database_url=database_url)
+    out = kumkm("apikey", "create", "--role", "verifikator", "--wilayah", "16.07", "--name", "verif-a", database_url=database_url)
     assert out.returncode == 0, out.stderr
     key = out.stdout.strip().splitlines()[-1]
     assert key.startswith("kumkm_")
@@ -49,8 +48,9 @@ async def test_create_rotate_revoke_with_the_cli(database_url, live_server, pg):
 
 
 async def test_rotation_with_grace_keeps_the_old_key_for_a_while(database_url, live_server):
-    out = kumkm("apikey", "create", "--role", "dinas", "--wilayah", "16", "--name", "dinas-g",
-                "--expires-days", "30", database_url=database_url)
+    out = kumkm(
+        "apikey", "create", "--role", "dinas", "--wilayah", "16", "--name", "dinas-g", "--expires-days", "30", database_url=database_url
+    )
     key = out.stdout.strip().splitlines()[-1]
     rotated = kumkm("apikey", "rotate", key[:14], "--grace-hours", "24", database_url=database_url)
     new_key = rotated.stdout.strip().splitlines()[-1]
@@ -81,11 +81,9 @@ def test_keys_that_would_be_ambiguous_are_refused(database_url):
     for args, fragment in cases:
         out = kumkm("apikey", "create", *args, database_url=database_url)
         assert out.returncode == 2 and fragment in out.stderr, (args, out.stderr)
-    ok = kumkm("apikey", "create", "--role", "enumerator", "--wilayah", "16.07", "--name", "enum-dup",
-               database_url=database_url)
+    ok = kumkm("apikey", "create", "--role", "enumerator", "--wilayah", "16.07", "--name", "enum-dup", database_url=database_url)
     assert ok.returncode == 0
-    again = kumkm("apikey", "create", "--role", "enumerator", "--wilayah", "16.07", "--name", "enum-dup",
-                  database_url=database_url)
+    again = kumkm("apikey", "create", "--role", "enumerator", "--wilayah", "16.07", "--name", "enum-dup", database_url=database_url)
     assert again.returncode == 2 and "rotate" in again.stderr
 
 
@@ -110,7 +108,7 @@ def test_list_has_a_header_and_says_pii_expiry_and_status(database_url):
         cells = row.split()
         by_name.setdefault(cells[4], []).append(cells)
     old, new = by_name["dinas-list"]
-    assert old[7:9] == ["grace", "until"] and old[9].endswith("Z") and old[6] == old[9]   # expires = grace end
+    assert old[7:9] == ["grace", "until"] and old[9].endswith("Z") and old[6] == old[9]  # expires = grace end
     assert new[7] == "active" and new[6] == "-" and new[5] == "no"
     (w,) = by_name["walidata-list"]
     assert w[5] == "yes" and w[6].endswith("Z") and w[7] == "active"
@@ -122,17 +120,16 @@ def test_list_has_a_header_and_says_pii_expiry_and_status(database_url):
 def test_revoke_takes_a_prefix_with_or_without_kumkm_and_names_ambiguity(database_url):
     keys = []
     for i in range(2):
-        out = kumkm("apikey", "create", "--role", "dinas", "--wilayah", "16", "--name", f"dinas-amb-{i}",
-                    database_url=database_url)
+        out = kumkm("apikey", "create", "--role", "dinas", "--wilayah", "16", "--name", f"dinas-amb-{i}", database_url=database_url)
         keys.append(out.stdout.strip().splitlines()[-1])
     ambiguous = kumkm("apikey", "revoke", "kumkm_", database_url=database_url)
     assert ambiguous.returncode == 2
     assert "ambiguous" in ambiguous.stderr
-    assert all(k[:14] in ambiguous.stderr for k in keys), ambiguous.stderr      # the candidates
+    assert all(k[:14] in ambiguous.stderr for k in keys), ambiguous.stderr  # the candidates
     assert "dinas-amb-0" in ambiguous.stderr and "dinas-amb-1" in ambiguous.stderr
     # without kumkm_, as a user copies it from the secret's random part
-    short = keys[0][len("kumkm_"):len("kumkm_") + 6]
-    if keys[1].startswith("kumkm_" + short):      # astronomically unlikely; keep the test exact
+    short = keys[0][len("kumkm_") : len("kumkm_") + 6]
+    if keys[1].startswith("kumkm_" + short):  # astronomically unlikely; keep the test exact
         return
     out = kumkm("apikey", "revoke", short, database_url=database_url)
     assert out.returncode == 0 and "dinas-amb-0" in out.stdout, out.stderr

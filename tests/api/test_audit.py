@@ -1,4 +1,5 @@
 """Every response that reveals personal data unmasked is in the access log, and admin reads it."""
+
 from __future__ import annotations
 
 from tests.support.common import auth
@@ -26,12 +27,13 @@ async def test_admin_reads_who_saw_personal_data(client, keys):
     assert page["items"][1]["detail"] == {"submission_ids": [rec["submission_id"]]}
     assert page["items"][0]["rows"] == 1
 
-    only = (await client.get("/api/v1/audit", params={"endpoint": "GET /api/v1/submissions", "limit": 1},
-                             headers=auth(admin))).json()
+    only = (await client.get("/api/v1/audit", params={"endpoint": "GET /api/v1/submissions", "limit": 1}, headers=auth(admin))).json()
     assert len(only["items"]) == 1 and only["next_cursor"] is not None
-    older = (await client.get("/api/v1/audit", params={"endpoint": "GET /api/v1/submissions",
-                                                       "cursor": only["next_cursor"]},
-                              headers=auth(admin))).json()
+    older = (
+        await client.get(
+            "/api/v1/audit", params={"endpoint": "GET /api/v1/submissions", "cursor": only["next_cursor"]}, headers=auth(admin)
+        )
+    ).json()
     assert older["items"] == []
     none = (await client.get("/api/v1/audit", params={"key_name": "walidata-masked"}, headers=auth(admin))).json()
     assert none["items"] == []

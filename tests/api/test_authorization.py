@@ -2,6 +2,7 @@
 operation with every role, keyed nasional, in scope (`16`, `16.07`) and out of scope (`15`,
 `15.01`); allowed calls must succeed, refused ones get exactly the matrix's status. An
 endpoint without a matrix entry fails `test_every_route_has_a_rule`."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,6 +19,7 @@ DOC = ROOT / "docs" / "authorization.md"
 
 
 # ------------------------------------------------------------------------------ coverage
+
 
 def _routes(routes, prefix: str = ""):
     """(METHOD, path) of every route of the app, through included routers (FastAPI >= 0.16x
@@ -60,11 +62,14 @@ def test_every_route_has_a_rule(app):
 def test_docs_table_is_current():
     want = m.render()
     got = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
-    assert got == want, ("docs/authorization.md differs from the matrix; regenerate it with "
-                         "`.venv/bin/python -m tests.support.authz_matrix > docs/authorization.md`")
+    assert got == want, (
+        "docs/authorization.md differs from the matrix; regenerate it with "
+        "`.venv/bin/python -m tests.support.authz_matrix > docs/authorization.md`"
+    )
 
 
 # ------------------------------------------------------------------------------ the walk
+
 
 class Walk(m.Context):
     def __init__(self, client, keys: dict, pg=None):
@@ -86,8 +91,12 @@ class Walk(m.Context):
         await self.call(self.owner, "POST", "/api/v1/submissions", json=rec)
         if status != "masuk":
             reason = {"alasan_kode": "data_tidak_lengkap"} if status == "ditolak" else {}
-            await self.call(self.admin, "POST", f"/api/v1/submissions/{rec['submission_id']}/verifikasi",
-                            json={"status": status, "version": 1, **reason})
+            await self.call(
+                self.admin,
+                "POST",
+                f"/api/v1/submissions/{rec['submission_id']}/verifikasi",
+                json={"status": status, "version": 1, **reason},
+            )
         return rec
 
     async def fresh_scale(self) -> None:
@@ -99,8 +108,9 @@ class Walk(m.Context):
         recs = [m._umkm(nib=nib) for _ in range(records)]
         for rec in recs:
             await self.call(self.owner, "POST", "/api/v1/submissions", json=rec)
-            await self.call(self.admin, "POST", f"/api/v1/submissions/{rec['submission_id']}/verifikasi",
-                            json={"status": "diterima", "version": 1})
+            await self.call(
+                self.admin, "POST", f"/api/v1/submissions/{rec['submission_id']}/verifikasi", json={"status": "diterima", "version": 1}
+            )
         async with self.pg_lock:
             e = await registry_helpers.entitas(self.pg, recs)
             return e, [r["submission_id"] for r in recs], await registry_helpers.versi(self.pg, e)
@@ -122,16 +132,25 @@ class Walk(m.Context):
         other = m._umkm(m.OTHER_DESA)
         await self.call(self.keys[("enumerator", "15.01")], "POST", "/api/v1/submissions", json=other)
         self.other_record_id = other["submission_id"]
-        await self.call(self.admin, "PUT", f"/api/v1/targets/{m.PERIODE}/{m.AREA}",
-                        json={"target": 50, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-01-01"})
+        await self.call(
+            self.admin,
+            "PUT",
+            f"/api/v1/targets/{m.PERIODE}/{m.AREA}",
+            json={"target": 50, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-01-01"},
+        )
         i = "/api/v1/indikator"
-        self.tujuan_id = (await self.call(self.admin, "POST", i + "/tujuan",
-                                          json={"pemilik": m.PEMILIK, "kode": "T1", "nama": "Tujuan"}))["id"]
-        self.sasaran_id = (await self.call(self.admin, "POST", i + "/sasaran",
-                                           json={"pemilik": m.PEMILIK, "kode": "S1", "nama": "Sasaran",
-                                                 "tujuan_id": self.tujuan_id}))["id"]
-        self.indikator_id = (await self.call(self.admin, "POST", i,
-                                             json=m.indikator_body("IKU-1", self.sasaran_id)))["id"]
+        self.tujuan_id = (await self.call(self.admin, "POST", i + "/tujuan", json={"pemilik": m.PEMILIK, "kode": "T1", "nama": "Tujuan"}))[
+            "id"
+        ]
+        self.sasaran_id = (
+            await self.call(
+                self.admin,
+                "POST",
+                i + "/sasaran",
+                json={"pemilik": m.PEMILIK, "kode": "S1", "nama": "Sasaran", "tujuan_id": self.tujuan_id},
+            )
+        )["id"]
+        self.indikator_id = (await self.call(self.admin, "POST", i, json=m.indikator_body("IKU-1", self.sasaran_id)))["id"]
         return self
 
 
@@ -144,8 +163,7 @@ async def make_keys(pg) -> dict:
             key = auth_service.new_key()
             out[(role, scope)] = key
             rows.append((m.key_name(role, scope), role, scope, key[:14], auth_service.hash_key(key)))
-    await pg.executemany("INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash) "
-                         "VALUES ($1, $2, $3, $4, $5)", rows)
+    await pg.executemany("INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash) VALUES ($1, $2, $3, $4, $5)", rows)
     return out
 
 
@@ -162,11 +180,11 @@ async def test_matrix(op: m.Op, client, pg):
     refused -> the matrix's status (a batch refusing for scope: 200 with the item's 403).
     Then no key and an unknown key -> 401."""
     walk = await Walk(client, await make_keys(pg), pg).setup()
+
     async def one(what, rule, build, role, scope) -> str | None:
         name = m.key_name(role, scope)
         req = await build(walk)
-        r = await client.request(req.method, req.url, params=req.params, json=req.json,
-                                 headers=auth(walk.keys[(role, scope)]))
+        r = await client.request(req.method, req.url, params=req.params, json=req.json, headers=auth(walk.keys[(role, scope)]))
         want = m.Op.expect(op.roles, rule, role, scope, name)
         batch = rule is m.ITEM and role in op.roles
         if want is None:
@@ -186,11 +204,11 @@ async def test_matrix(op: m.Op, client, pg):
                     ok, wanted = False, f"record in {desa} {'left out' if listed else 'listed'}"
         if ok:
             return None
-        return (f"{name}: {req.method} {req.url} {req.params or ''} ({what or rule.name}) "
-                f"wanted {wanted}, got {r.status_code} {r.text[:300]}")
+        return (
+            f"{name}: {req.method} {req.url} {req.params or ''} ({what or rule.name}) wanted {wanted}, got {r.status_code} {r.text[:300]}"
+        )
 
-    calls = [(what, rule, build, role, scope) for what, rule, build in op.variants()
-             for role in m.ROLES for scope in m.KEY_SCOPES]
+    calls = [(what, rule, build, role, scope) for what, rule, build in op.variants() for role in m.ROLES for scope in m.KEY_SCOPES]
     if op.serial:
         results = [await one(*c) for c in calls]
     else:
@@ -222,8 +240,7 @@ async def test_key_in_path_by_role(route: m.Public, client, keys):
         key = await keys.make(role, m.AREA, name=f"openrosa-{role}")
         r = await client.request(route.method, route.url.replace("{key}", key))
         got[role] = r.status_code
-    want = {role: (415 if route.method == "POST" else 200) if role in m.KEY_IN_PATH_ROLES else 403
-            for role in m.ROLES}
+    want = {role: (415 if route.method == "POST" else 200) if role in m.KEY_IN_PATH_ROLES else 403 for role in m.ROLES}
     assert got == want
     r = await client.request(route.method, route.url.replace("{key}", "kumkm_not-a-key"))
     assert r.status_code == 401

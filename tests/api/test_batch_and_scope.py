@@ -1,4 +1,5 @@
 """Batches give one outcome per item and store what is valid; keys only reach their wilayah."""
+
 from __future__ import annotations
 
 import uuid
@@ -16,14 +17,13 @@ async def test_batch_stores_valid_items_and_rejects_others(client, enum_banyuasi
     stored = umkm()
     await client.post("/api/v1/submissions", json=stored, headers=auth(enum_banyuasin))
     conflicting = {**stored, "modal_usaha": 1}
-    r = await client.post("/api/v1/submissions/batch",
-                          json={"items": [good1, bad, good2, stored, conflicting, "not an object"]},
-                          headers=auth(enum_banyuasin))
+    r = await client.post(
+        "/api/v1/submissions/batch", json={"items": [good1, bad, good2, stored, conflicting, "not an object"]}, headers=auth(enum_banyuasin)
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     outcomes = [(i["outcome"], i["status"]) for i in body["items"]]
-    assert outcomes == [("created", 201), ("rejected", 422), ("created", 201), ("duplicate", 200),
-                        ("rejected", 409), ("rejected", 422)]
+    assert outcomes == [("created", 201), ("rejected", 422), ("created", 201), ("duplicate", 200), ("rejected", 409), ("rejected", 422)]
     assert (body["created"], body["duplicate"], body["rejected"]) == (2, 1, 3)
     assert body["items"][1]["errors"][0]["field"] == "nib"
     assert body["items"][1]["submission_id"] == bad["submission_id"]
@@ -44,15 +44,15 @@ async def test_batch_replay_is_all_duplicates(client, enum_banyuasin, pg):
 
 async def test_same_id_twice_in_one_batch(client, enum_banyuasin, pg):
     rec = umkm()
-    body = (await client.post("/api/v1/submissions/batch", json={"items": [rec, rec, {**rec, "aset": 5}]},
-                              headers=auth(enum_banyuasin))).json()
+    body = (
+        await client.post("/api/v1/submissions/batch", json={"items": [rec, rec, {**rec, "aset": 5}]}, headers=auth(enum_banyuasin))
+    ).json()
     assert [i["outcome"] for i in body["items"]] == ["created", "duplicate", "rejected"]
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 1
 
 
 async def test_batch_limits(client, enum_banyuasin):
-    r = await client.post("/api/v1/submissions/batch", json={"items": [umkm() for _ in range(1001)]},
-                          headers=auth(enum_banyuasin))
+    r = await client.post("/api/v1/submissions/batch", json={"items": [umkm() for _ in range(1001)]}, headers=auth(enum_banyuasin))
     assert_problem(r, "payload-too-large")
     assert r.json()["errors"][0]["field"] == "items"
     r = await client.post("/api/v1/submissions/batch", json={"items": []}, headers=auth(enum_banyuasin))
@@ -62,29 +62,31 @@ async def test_batch_limits(client, enum_banyuasin):
     r = await client.post("/api/v1/submissions/batch", json={"items": [umkm()], "x": 1}, headers=auth(enum_banyuasin))
     assert_problem(r, "invalid-input")
     assert r.json()["errors"][0]["field"] == "x"
-    r = await client.post("/api/v1/submissions/batch", content=b"{nope", headers={
-        **auth(enum_banyuasin), "content-type": "application/json"})
+    r = await client.post(
+        "/api/v1/submissions/batch", content=b"{nope", headers={**auth(enum_banyuasin), "content-type": "application/json"}
+    )
     assert_problem(r, "malformed-json")
 
 
 async def test_batch_of_1000_is_accepted(client, enum_banyuasin, pg):
-    r = await client.post("/api/v1/submissions/batch", json={"items": [umkm() for _ in range(1000)]},
-                          headers=auth(enum_banyuasin))
+    r = await client.post("/api/v1/submissions/batch", json={"items": [umkm() for _ in range(1000)]}, headers=auth(enum_banyuasin))
     assert r.status_code == 200 and r.json()["created"] == 1000
     assert await pg.fetchval("SELECT sum(n) FROM rekap_status WHERE status = 'masuk'") == 1000
 
 
 async def test_oversized_body_is_413_before_parsing(client, enum_banyuasin):
-    r = await client.post("/api/v1/submissions/batch", content=b"[" * (9 * 1024 * 1024),
-                          headers={**auth(enum_banyuasin), "content-type": "application/json"})
+    r = await client.post(
+        "/api/v1/submissions/batch", content=b"[" * (9 * 1024 * 1024), headers={**auth(enum_banyuasin), "content-type": "application/json"}
+    )
     assert_problem(r, "payload-too-large")
 
 
 async def test_deeply_nested_json_is_a_4xx(client, enum_banyuasin):
     # orjson refuses nesting deeper than 1024 levels: "not valid JSON", said as such
     for path in ("/api/v1/submissions", "/api/v1/submissions/batch"):
-        r = await client.post(path, content=b"[" * 100_000 + b"]" * 100_000,
-                              headers={**auth(enum_banyuasin), "content-type": "application/json"})
+        r = await client.post(
+            path, content=b"[" * 100_000 + b"]" * 100_000, headers={**auth(enum_banyuasin), "content-type": "application/json"}
+        )
         assert r.status_code == 400 and r.json()["code"] == "malformed-json", r.text
 
 
@@ -118,8 +120,7 @@ async def test_enumerator_posts_only_into_its_scope(client, keys, enum_banyuasin
     r = await client.post("/api/v1/submissions", json=outside, headers=auth(enum_banyuasin))
     assert_problem(r, "outside-scope")
     assert r.json()["errors"][0]["field"] == "kode_wilayah"
-    body = (await client.post("/api/v1/submissions/batch", json={"items": [outside, umkm()]},
-                              headers=auth(enum_banyuasin))).json()
+    body = (await client.post("/api/v1/submissions/batch", json={"items": [outside, umkm()]}, headers=auth(enum_banyuasin))).json()
     assert [(i["outcome"], i["status"]) for i in body["items"]] == [("rejected", 403), ("created", 201)]
     national = await keys.make("enumerator", None, name="enum-nasional")
     assert (await client.post("/api/v1/submissions", json=outside, headers=auth(national))).status_code == 201
@@ -129,8 +130,7 @@ async def test_enumerator_posts_only_into_its_scope(client, keys, enum_banyuasin
 async def test_only_enumerators_and_admin_post(client, keys, role):
     k = await keys.make(role, "16")
     assert_problem(await client.post("/api/v1/submissions", json=umkm(), headers=auth(k)), "role-forbidden")
-    assert_problem(await client.post("/api/v1/submissions/batch", json={"items": [umkm()]}, headers=auth(k)),
-                   "role-forbidden")
+    assert_problem(await client.post("/api/v1/submissions/batch", json={"items": [umkm()]}, headers=auth(k)), "role-forbidden")
     admin = await keys.make("admin")
     assert (await client.post("/api/v1/submissions", json=umkm(), headers=auth(admin))).status_code == 201
 
@@ -177,8 +177,7 @@ async def test_keyset_pagination_visits_every_record_once(client, keys):
         items = [umkm(kode_wilayah=kode, nik_pemilik=nik(kode.replace(".", "")[:6])) for _ in range(25)]
         await client.post("/api/v1/submissions/batch", json={"items": items}, headers=auth(admin))
         ids |= {i["submission_id"] for i in items}
-    await client.post("/api/v1/submissions/batch", json={"items": [koperasi() for _ in range(5)]},
-                      headers=auth(admin))
+    await client.post("/api/v1/submissions/batch", json={"items": [koperasi() for _ in range(5)]}, headers=auth(admin))
     seen, cursor = [], None
     while True:
         params = {"kode_wilayah": "16", "jenis": "umkm", "limit": 7, **({"cursor": cursor} if cursor else {})}
@@ -191,8 +190,7 @@ async def test_keyset_pagination_visits_every_record_once(client, keys):
     assert seen == sorted(seen)
 
 
-@pytest.mark.parametrize("kode,expected", [("16", 3), ("16.07", 2), ("16.07.01", 2), ("16.07.01.2001", 1),
-                                           ("16.71", 1)])
+@pytest.mark.parametrize("kode,expected", [("16", 3), ("16.07", 2), ("16.07.01", 2), ("16.07.01.2001", 1), ("16.71", 1)])
 async def test_list_filters_by_wilayah_at_any_level(client, keys, kode, expected):
     admin = await keys.make("admin")
     items = [umkm(), umkm(kode_wilayah="16.07.01.2002"), umkm(kode_wilayah="16.71")]
@@ -205,8 +203,7 @@ async def test_list_filters_by_periode_status_and_rejects_bad_params(client, key
     admin = await keys.make("admin")
     a, b = umkm(), umkm(periode="2023")
     await client.post("/api/v1/submissions/batch", json={"items": [a, b]}, headers=auth(admin))
-    await pg.execute("UPDATE submissions SET status = 'diterima' WHERE submission_id = $1",
-                     uuid.UUID(a["submission_id"]))
+    await pg.execute("UPDATE submissions SET status = 'diterima' WHERE submission_id = $1", uuid.UUID(a["submission_id"]))
     get = lambda **p: client.get("/api/v1/submissions", params=p, headers=auth(admin))  # noqa: E731
     assert [i["submission_id"] for i in (await get(periode="2023")).json()["items"]] == [b["submission_id"]]
     assert [i["submission_id"] for i in (await get(status="diterima")).json()["items"]] == [a["submission_id"]]
@@ -218,8 +215,9 @@ async def test_list_filters_by_periode_status_and_rejects_bad_params(client, key
 
 async def test_a_scoped_key_lists_its_own_wilayah_by_default(client, keys):
     admin = await keys.make("admin")
-    await client.post("/api/v1/submissions/batch", json={"items": [
-        umkm(), umkm(kode_wilayah="32.01", nik_pemilik=nik("320101"))]}, headers=auth(admin))
+    await client.post(
+        "/api/v1/submissions/batch", json={"items": [umkm(), umkm(kode_wilayah="32.01", nik_pemilik=nik("320101"))]}, headers=auth(admin)
+    )
     dinas = await keys.make("dinas", "16")
     page = (await client.get("/api/v1/submissions", headers=auth(dinas))).json()
     assert [i["kode_kabkota"] for i in page["items"]] == ["16.07"]

@@ -1,5 +1,6 @@
 """Every error carries a stable `code` from one catalog (app/core/errors.py), so an app can
 branch on it; the catalog is documented in docs/errors.md and nowhere else picks a status."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,7 @@ from tests.support.helpers import post_one
 
 
 def test_the_catalog_document_is_current():
-    assert (ROOT / "docs" / "errors.md").read_text() == catalog_markdown(), \
-        "run: .venv/bin/python -m app.core.errors > docs/errors.md"
+    assert (ROOT / "docs" / "errors.md").read_text() == catalog_markdown(), "run: .venv/bin/python -m app.core.errors > docs/errors.md"
 
 
 def test_only_the_catalog_builds_problems():
@@ -44,18 +44,17 @@ async def test_each_failure_names_its_kind(client, enum_key, enum_banyuasin, ver
     assert _code(await client.get(f"/api/v1/submissions/{uuid.uuid4()}", headers=auth(verif)), 404) == "not-found"
     assert _code(await client.get("/api/v1/submissions", headers={}), 401) == "unauthorized"
     changed = {**rec, "nama_usaha": rec["nama_usaha"] + " lain"}
-    assert _code(await client.post("/api/v1/submissions", json=changed, headers=auth(enum_key)),
-                 409) == "content-conflict"
-    assert _code(await client.post("/api/v1/submissions", json={**umkm(), "kbli": "x"}, headers=auth(enum_key)),
-                 422) == "invalid-input"
-    assert _code(await client.post("/api/v1/submissions", content=b"{", headers={
-        **auth(enum_key), "content-type": "application/json"}), 400) == "malformed-json"
+    assert _code(await client.post("/api/v1/submissions", json=changed, headers=auth(enum_key)), 409) == "content-conflict"
+    assert _code(await client.post("/api/v1/submissions", json={**umkm(), "kbli": "x"}, headers=auth(enum_key)), 422) == "invalid-input"
+    assert (
+        _code(await client.post("/api/v1/submissions", content=b"{", headers={**auth(enum_key), "content-type": "application/json"}), 400)
+        == "malformed-json"
+    )
     # the same 403 status for two different reasons, told apart by the code
-    assert _code(await client.get("/api/v1/capaian-pendataan?periode=2022&wilayah=16", headers=auth(enum_key)),
-                 403) == "role-forbidden"
+    assert _code(await client.get("/api/v1/capaian-pendataan?periode=2022&wilayah=16", headers=auth(enum_key)), 403) == "role-forbidden"
     stale = {"status": "diterima", "dari": "masuk", "version": 7}
-    assert _code(await client.post(f"/api/v1/submissions/{sid}/verifikasi", json=stale, headers=auth(verif)),
-                 409) == "state-conflict"
+    assert _code(await client.post(f"/api/v1/submissions/{sid}/verifikasi", json=stale, headers=auth(verif)), 409) == "state-conflict"
     palembang = await post_one(client, enum_key, kode_wilayah="16.71.01.1001")
-    assert _code(await client.get(f"/api/v1/submissions/{palembang['submission_id']}",
-                                  headers=auth(enum_banyuasin)), 403) == "outside-scope"
+    assert (
+        _code(await client.get(f"/api/v1/submissions/{palembang['submission_id']}", headers=auth(enum_banyuasin)), 403) == "outside-scope"
+    )

@@ -1,5 +1,6 @@
 """Single-record writes arriving together share one statement (group commit), and each
 enumerator still gets exactly its own answer and its own name on what it wrote."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,12 +14,10 @@ from tests.support.factories import umkm
 
 
 async def _post_all(client, posts):
-    return await asyncio.gather(*[client.post("/api/v1/submissions", json=rec, headers=auth(key))
-                                  for key, rec in posts])
+    return await asyncio.gather(*[client.post("/api/v1/submissions", json=rec, headers=auth(key)) for key, rec in posts])
 
 
-async def test_concurrent_posts_of_several_enumerators_share_statements_and_keep_their_authors(
-        client, keys, pg, database_url):
+async def test_concurrent_posts_of_several_enumerators_share_statements_and_keep_their_authors(client, keys, pg, database_url):
     names = ["enum-a", "enum-b", "enum-c"]
     enum_keys = {n: await keys.make("enumerator", "16", name=n) for n in names}
     posts = [(enum_keys[names[i % 3]], umkm(enumerator_id=f"E{i}")) for i in range(60)]
@@ -33,8 +32,9 @@ async def test_concurrent_posts_of_several_enumerators_share_statements_and_keep
     sent = asyncio.ensure_future(_post_all(client, posts))
 
     async def slots_busy_and_writes_queued() -> bool:
-        blocked = await pg.fetchval("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                    "AND query LIKE '%INSERT INTO submissions%'")
+        blocked = await pg.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO submissions%'"
+        )
         return blocked == settings.ingest_groups and sum(len(c._queue) for c in _coalescers.values()) >= 2
 
     try:
@@ -56,7 +56,9 @@ async def test_concurrent_posts_of_several_enumerators_share_statements_and_keep
         "       h.oleh_key = k.id AS key_ok, s.xmin::text AS tx "
         "FROM submissions s JOIN submission_versions v USING (submission_id) "
         "JOIN submission_history h USING (submission_id) JOIN api_keys k ON k.name = s.dibuat_oleh "
-        "WHERE s.submission_id = ANY($1::uuid[])", ids)
+        "WHERE s.submission_id = ANY($1::uuid[])",
+        ids,
+    )
     assert len(stored) == 60
     for row in stored:
         assert row["dibuat_oleh"] == row["v_by"] == row["oleh"] == author[row["id"]]
@@ -78,8 +80,7 @@ async def test_replays_and_conflicts_in_one_group_get_their_own_answers(client, 
     codes = [r.status_code for r in rs]
     assert sorted(codes[:3]) in ([200, 201, 409], [201, 409, 409]), codes
     assert codes[3:] == [201] * 10
-    kept = await pg.fetchval("SELECT modal_usaha FROM submissions WHERE submission_id = $1::uuid",
-                             rec["submission_id"])
+    kept = await pg.fetchval("SELECT modal_usaha FROM submissions WHERE submission_id = $1::uuid", rec["submission_id"])
     winner = rs[[i for i, c in enumerate(codes[:3]) if c == 201][0]]
     assert kept == winner.json()["data"]["modal_usaha"]
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 11
@@ -101,8 +102,7 @@ async def refusing_database(pg):
     await pg.execute("DROP TRIGGER IF EXISTS test_refuse ON submissions; DROP FUNCTION test_refuse()")
 
 
-async def test_a_record_the_database_refuses_fails_alone_and_its_group_is_stored(
-        client, enum_key, pg, refusing_database):
+async def test_a_record_the_database_refuses_fails_alone_and_its_group_is_stored(client, enum_key, pg, refusing_database):
     good = [umkm() for _ in range(30)]
     bad = umkm(enumerator_id="DITOLAK-DB")
     posts = [(enum_key, r) for r in good[:15]] + [(enum_key, bad)] + [(enum_key, r) for r in good[15:]]

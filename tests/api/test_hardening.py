@@ -2,6 +2,7 @@
 inherits, CSV cells that never run as formulas, device ids that cannot be squatted, extreme
 dates and numbers, bodies of the wrong media type or size. Each answer is a clear 4xx; nothing
 stored is lost or half-written."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,6 +25,7 @@ OPENAPI = json.loads((ROOT / "openapi" / "openapi.json").read_text())
 
 # ------------------------------------------------------------------ ownership is an identity
 
+
 async def test_a_new_key_with_an_old_name_inherits_nothing(client, keys, pg, database_url):
     """A revoked enumerator's name cannot be given to a new key, and even a key that carries
     the name (made before the rule, or straight in the database) neither corrects nor reads
@@ -38,21 +40,18 @@ async def test_a_new_key_with_an_old_name_inherits_nothing(client, keys, pg, dat
 
     # the CLI's way: the name is not issued again
     env = environment(database_url=database_url)
-    p = await asyncio.to_thread(cli, env, "apikey", "create", "--role", "enumerator", "--wilayah", "16.71",
-                                "--name", "enum-budi")
+    p = await asyncio.to_thread(cli, env, "apikey", "create", "--role", "enumerator", "--wilayah", "16.71", "--name", "enum-budi")
     assert p.returncode == 2 and "never issued twice" in p.stderr and "apikey rotate" in p.stderr, p.stderr
 
     # a same-named key that exists anyway (e.g. inserted by hand) is another holder
     new = await keys.make("enumerator", "16.71", name="enum-budi")
-    moved = {**umkm(), "submission_id": sid, "kode_wilayah": "16.71.01.1001",
-             "nik_pemilik": rec["nik_pemilik"]}
+    moved = {**umkm(), "submission_id": sid, "kode_wilayah": "16.71.01.1001", "nik_pemilik": rec["nik_pemilik"]}
     r = await client.put(f"/api/v1/submissions/{sid}", json=moved, headers=auth(new))
     assert_problem(r, "forbidden")
     assert "pemegang kunci yang membuatnya" in r.json()["detail"]
     r = await client.get(f"/api/v1/submissions/{sid}/versi/1", headers=auth(new))
-    assert_problem(r, "outside-scope")            # 16.07 is outside the new key's scope
-    row = await pg.fetchrow("SELECT status, version, kode_wilayah FROM submissions WHERE submission_id = $1",
-                            uuid.UUID(sid))
+    assert_problem(r, "outside-scope")  # 16.07 is outside the new key's scope
+    row = await pg.fetchrow("SELECT status, version, kode_wilayah FROM submissions WHERE submission_id = $1", uuid.UUID(sid))
     assert tuple(row) == ("ditolak", 1, DESA)
 
     # the same holder, rotated, keeps the record (rotation works on a revoked holder's newest key)
@@ -75,14 +74,14 @@ async def test_a_correction_needs_the_record_inside_the_keys_scope(client, keys,
     sid = rec["submission_id"]
     assert (await tolak(client, verif, sid)).status_code == 200
     await pg.execute("UPDATE api_keys SET kode_wilayah = '16.71' WHERE name = 'enum-sari'")
+
     # the change reaches the service's key cache through the database's notification: wait
     # until the key is seen with its new scope (its 16.07 record is then outside it)
     async def moved() -> bool:
         return (await client.get(f"/api/v1/submissions/{sid}", headers=auth(key))).status_code == 403
 
     await eventually(moved)
-    fixed = {**umkm(), "submission_id": sid, "nik_pemilik": rec["nik_pemilik"],
-             "kode_wilayah": "16.71.01.1001"}
+    fixed = {**umkm(), "submission_id": sid, "nik_pemilik": rec["nik_pemilik"], "kode_wilayah": "16.71.01.1001"}
     r = await client.put(f"/api/v1/submissions/{sid}", json=fixed, headers=auth(key))
     assert_problem(r, "outside-scope")
     assert "di luar wilayah kunci ini" in r.json()["detail"]
@@ -97,8 +96,7 @@ async def test_an_old_versions_personal_data_follows_that_versions_wilayah(clien
     rec = await post_one(client, key)
     sid = rec["submission_id"]
     assert (await tolak(client, verif, sid)).status_code == 200
-    moved = {**umkm(), "submission_id": sid, "kode_wilayah": "16.71.01.1001",
-             "nik_pemilik": rec["nik_pemilik"]}
+    moved = {**umkm(), "submission_id": sid, "kode_wilayah": "16.71.01.1001", "nik_pemilik": rec["nik_pemilik"]}
     assert (await client.put(f"/api/v1/submissions/{sid}", json=moved, headers=auth(key))).status_code == 200
     v2 = (await client.get(f"/api/v1/submissions/{sid}/versi/2", headers=auth(verif_plg))).json()
     v1 = (await client.get(f"/api/v1/submissions/{sid}/versi/1", headers=auth(verif_plg))).json()
@@ -126,12 +124,13 @@ async def test_csv_cells_never_run_as_formulas(client, keys, tmp_path, database_
     assert row["alamat"] == "'@SUM(A1:A9)"
     assert row["nama_pemilik"] == "'-2+3*Siti"
     assert row["telepon"] == "'+62812345678"
-    assert row["modal_usaha"] == str(rec["modal_usaha"]) and row["version"] == "1"   # numbers stay numbers
+    assert row["modal_usaha"] == str(rec["modal_usaha"]) and row["version"] == "1"  # numbers stay numbers
 
     # kumkm export writes the same cells, and kumkm import reads them back as they were sent
     out = tmp_path / "ekspor.csv"
-    p = await asyncio.to_thread(cli, environment(database_url=database_url), "export", "--periode", "2022",
-                                "--format", "csv", "--out", str(out))
+    p = await asyncio.to_thread(
+        cli, environment(database_url=database_url), "export", "--periode", "2022", "--format", "csv", "--out", str(out)
+    )
     assert p.returncode == 0, p.stderr
     exported = _rows(out.read_text())[0]
     assert exported["nama_usaha"] == "'" + FORMULA and exported["telepon"] == "'+62812345678"
@@ -155,19 +154,33 @@ def test_text_cells_are_neutralised_and_numbers_are_not():
 async def test_report_csvs_neutralise_names_people_typed(client, keys):
     """A tujuan and a sasaran named like formulas reach the LKjIP CSV as text."""
     admin = await keys.make("admin", name="admin")
-    r = await client.post("/api/v1/indikator/tujuan", headers=auth(admin),
-                          json={"pemilik": "16", "kode": "T1", "nama": "=cmd|'/C calc'!A0"})
+    r = await client.post(
+        "/api/v1/indikator/tujuan", headers=auth(admin), json={"pemilik": "16", "kode": "T1", "nama": "=cmd|'/C calc'!A0"}
+    )
     assert r.status_code == 201, r.text
-    r = await client.post("/api/v1/indikator/sasaran", headers=auth(admin),
-                          json={"pemilik": "16", "kode": "S1", "nama": "+Sasaran=1", "tujuan_id": r.json()["id"]})
+    r = await client.post(
+        "/api/v1/indikator/sasaran",
+        headers=auth(admin),
+        json={"pemilik": "16", "kode": "S1", "nama": "+Sasaran=1", "tujuan_id": r.json()["id"]},
+    )
     assert r.status_code == 201, r.text
-    r = await client.post("/api/v1/indikator", headers=auth(admin),
-                          json={"pemilik": "16", "kode": "IK1", "nama": "@Indikator", "sasaran_id": r.json()["id"],
-                                "satuan": "persen", "polaritas": "naik", "sumber": "manual",
-                                "renstra_mulai": 2019, "renstra_akhir": 2023})
+    r = await client.post(
+        "/api/v1/indikator",
+        headers=auth(admin),
+        json={
+            "pemilik": "16",
+            "kode": "IK1",
+            "nama": "@Indikator",
+            "sasaran_id": r.json()["id"],
+            "satuan": "persen",
+            "polaritas": "naik",
+            "sumber": "manual",
+            "renstra_mulai": 2019,
+            "renstra_akhir": 2023,
+        },
+    )
     assert r.status_code == 201, r.text
-    lkjip = await client.get("/api/v1/indikator/capaian", headers=auth(admin),
-                             params={"tahun": 2022, "wilayah": "16", "format": "csv"})
+    lkjip = await client.get("/api/v1/indikator/capaian", headers=auth(admin), params={"tahun": 2022, "wilayah": "16", "format": "csv"})
     assert lkjip.status_code == 200, lkjip.text
     cells = [c for line in csv.reader(io.StringIO(lkjip.text)) for c in line]
     assert {"'=cmd|'/C calc'!A0", "'+Sasaran=1", "'@Indikator"} <= set(cells), cells
@@ -176,21 +189,24 @@ async def test_report_csvs_neutralise_names_people_typed(client, keys):
 
 # ------------------------------------------------------------------ device ids
 
-@pytest.mark.parametrize("sid", [
-    "00000000-0000-0000-0000-000000000000",             # nil
-    "ffffffff-ffff-ffff-ffff-ffffffffffff",             # max
-    "6ba7b810-9dad-11d1-80b4-00c04fd430c8",             # version 1 (MAC and time)
-    str(uuid.uuid5(uuid.NAMESPACE_DNS, "kumkm")),        # version 5 (name-based: every device alike)
-    "01890a5d-ac96-8ed1-ab3b-fe9c9f0d1e2f",             # version 8 (custom)
-])
+
+@pytest.mark.parametrize(
+    "sid",
+    [
+        "00000000-0000-0000-0000-000000000000",  # nil
+        "ffffffff-ffff-ffff-ffff-ffffffffffff",  # max
+        "6ba7b810-9dad-11d1-80b4-00c04fd430c8",  # version 1 (MAC and time)
+        str(uuid.uuid5(uuid.NAMESPACE_DNS, "kumkm")),  # version 5 (name-based: every device alike)
+        "01890a5d-ac96-8ed1-ab3b-fe9c9f0d1e2f",  # version 8 (custom)
+    ],
+)
 async def test_fixed_or_guessable_submission_ids_are_refused(client, keys, pg, sid):
     enum = await keys.make("enumerator", "16", name="enum-sumsel")
     r = await client.post("/api/v1/submissions", json=umkm(submission_id=sid), headers=auth(enum))
     assert_problem(r, "invalid-input")
     assert [e["field"] for e in r.json()["errors"]] == ["submission_id"]
     assert "versi 4 atau 7" in r.json()["errors"][0]["message"]
-    batch = await client.post("/api/v1/submissions/batch", json={"items": [umkm(submission_id=sid)]},
-                              headers=auth(enum))
+    batch = await client.post("/api/v1/submissions/batch", json={"items": [umkm(submission_id=sid)]}, headers=auth(enum))
     assert batch.json()["items"][0]["status"] == 422
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 0
 
@@ -205,8 +221,13 @@ async def test_version_4_and_7_ids_are_accepted(client, keys):
 
 # ------------------------------------------------------------------ extreme values
 
-EXTREME_INSTANTS = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00",
-                    "9999-12-31T23:59:59.999999Z", "1970-01-01T00:00:00Z"]
+EXTREME_INSTANTS = [
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+    "0001-01-01T00:00:00",
+    "9999-12-31T23:59:59.999999Z",
+    "1970-01-01T00:00:00Z",
+]
 EXTREME_DATES = ["0001-01-01", "9999-12-31", "2022-02-29", "2024-02-29"]
 EXTREME_INTS = [0, -1, 1, 2**31 - 1, 2**31, 2**63 - 1, 2**63, -(2**63) - 1, 10**30]
 
@@ -217,8 +238,7 @@ async def test_audit_time_bounds_out_of_range_are_named_422s(client, keys):
         r = await client.get("/api/v1/audit", params={param: value}, headers=auth(admin))
         assert_problem(r, "invalid-input")
         assert r.json()["errors"][0]["field"] == param and "di luar rentang" in r.json()["errors"][0]["message"]
-    ok = await client.get("/api/v1/audit", params={"since": "0001-01-01T00:00:00Z",
-                                                   "until": "9999-12-31T23:59:59Z"}, headers=auth(admin))
+    ok = await client.get("/api/v1/audit", params={"since": "0001-01-01T00:00:00Z", "until": "9999-12-31T23:59:59Z"}, headers=auth(admin))
     assert ok.status_code == 200
 
 
@@ -242,8 +262,16 @@ PARAMS = _query_params()
 
 
 # Valid-looking values for the path parameters of every route.
-PATH_VALUES = {"submission_id": str(uuid.uuid4()), "periode": "2022", "kode_wilayah": "16", "tahun": 2022,
-               "version": 1, "indikator_id": 1, "tujuan_id": 1, "sasaran_id": 1}
+PATH_VALUES = {
+    "submission_id": str(uuid.uuid4()),
+    "periode": "2022",
+    "kode_wilayah": "16",
+    "tahun": 2022,
+    "version": 1,
+    "indikator_id": 1,
+    "tujuan_id": 1,
+    "sasaran_id": 1,
+}
 
 
 def _fill(path: str, values: dict) -> str:
@@ -261,7 +289,7 @@ async def test_every_date_and_integer_parameter_takes_extreme_values_without_a_5
     failures = []
     for method, path, param, kind in PARAMS:
         if method not in ("GET", "DELETE"):
-            continue   # writes are fuzzed with bodies elsewhere; their path ids are integers too
+            continue  # writes are fuzzed with bodies elsewhere; their path ids are integers too
         values = {"int": EXTREME_INTS, "date": EXTREME_DATES, "date-time": EXTREME_INSTANTS}[kind]
         for v in values:
             path_values = dict(PATH_VALUES)
@@ -270,11 +298,20 @@ async def test_every_date_and_integer_parameter_takes_extreme_values_without_a_5
                 path_values[param["name"]] = v
             else:
                 query[param["name"]] = v
-            if "periode" in [p["name"] for p in OPENAPI["paths"][path][method.lower()].get("parameters", [])
-                             if p.get("required") and p["in"] == "query"] and param["name"] != "periode":
+            if (
+                "periode"
+                in [
+                    p["name"]
+                    for p in OPENAPI["paths"][path][method.lower()].get("parameters", [])
+                    if p.get("required") and p["in"] == "query"
+                ]
+                and param["name"] != "periode"
+            ):
                 query.setdefault("periode", "2022")
-            if any(p["name"] == "tahun" and p.get("required") and p["in"] == "query"
-                   for p in OPENAPI["paths"][path][method.lower()].get("parameters", [])):
+            if any(
+                p["name"] == "tahun" and p.get("required") and p["in"] == "query"
+                for p in OPENAPI["paths"][path][method.lower()].get("parameters", [])
+            ):
                 query.setdefault("tahun", 2022)
             r = await client.request(method, _fill(path, PATH_VALUES), params=query, headers=auth(admin))
             if r.status_code >= 500:
@@ -285,12 +322,16 @@ async def test_every_date_and_integer_parameter_takes_extreme_values_without_a_5
 async def test_database_range_errors_are_422_not_500(client, keys, pg):
     """Whatever slips past the edge (here a target beyond bigint) is the client's error."""
     admin = await keys.make("admin", name="admin")
-    r = await client.put("/api/v1/targets/2022/16.07", headers=auth(admin),
-                         json={"target": 10**30, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-01-01"})
+    r = await client.put(
+        "/api/v1/targets/2022/16.07",
+        headers=auth(admin),
+        json={"target": 10**30, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-01-01"},
+    )
     assert r.status_code == 422 and r.json()["code"] == "invalid-input", r.text
 
 
 # ------------------------------------------------------------------ media type and size
+
 
 def _json_writes():
     out = []
@@ -309,8 +350,7 @@ async def test_json_routes_refuse_other_media_types_with_415(client, keys, pg):
     enum = await keys.make("enumerator", "16", name="enum-sumsel")
     body = json.dumps(umkm()).encode()
     for method, path in JSON_WRITES:
-        for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-                      "application/jsonx", None):
+        for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx", None):
             headers = {**auth(enum)}
             if ctype:
                 headers["content-type"] = ctype
@@ -320,26 +360,26 @@ async def test_json_routes_refuse_other_media_types_with_415(client, keys, pg):
             assert "application/json" in r.json()["detail"]
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 0
     for ctype in ("application/json", "application/json; charset=utf-8", "application/merge-patch+json"):
-        r = await client.post("/api/v1/submissions", content=json.dumps(umkm()).encode(),
-                              headers={**auth(enum), "content-type": ctype})
+        r = await client.post("/api/v1/submissions", content=json.dumps(umkm()).encode(), headers={**auth(enum), "content-type": ctype})
         assert r.status_code == 201, (ctype, r.text)
 
 
 async def test_oversized_chunked_bodies_are_413_on_every_route(client, keys, pg):
     from app.core.settings import settings
 
-    admin = await keys.make("admin", name="admin")   # may call every route: the body is read
+    admin = await keys.make("admin", name="admin")  # may call every route: the body is read
     chunk = b"[" + b"1," * (256 * 1024)
 
-    async def body():       # no content-length: the limit is found while reading
+    async def body():  # no content-length: the limit is found while reading
         sent = 0
         while sent <= settings.max_body_bytes:
             yield chunk
             sent += len(chunk)
 
     for method, path in JSON_WRITES:
-        r = await client.request(method, _fill(path, PATH_VALUES), content=body(),
-                                 headers={**auth(admin), "content-type": "application/json"})
+        r = await client.request(
+            method, _fill(path, PATH_VALUES), content=body(), headers={**auth(admin), "content-type": "application/json"}
+        )
         assert_problem(r, "payload-too-large")
         assert str(settings.max_body_bytes) in r.json()["detail"]
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 0

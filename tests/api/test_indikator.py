@@ -1,5 +1,6 @@
 """Performance indicators over HTTP: definitions, targets and realisasi with history, capaian
 computed exactly, predikat bands, registry formulas over generated records, scope rules."""
+
 from __future__ import annotations
 
 import csv
@@ -28,34 +29,37 @@ async def put(client, key, path, body, status=200):
     return r.json()
 
 
-async def sasaran(client, key, pemilik="16", kode="S1", nama="Meningkatnya koperasi berkualitas",
-                  tujuan: bool = True) -> int:
+async def sasaran(client, key, pemilik="16", kode="S1", nama="Meningkatnya koperasi berkualitas", tujuan: bool = True) -> int:
     tujuan_id = None
     if tujuan:
-        tujuan_id = (await post(client, key, "/tujuan", {"pemilik": pemilik, "kode": "T" + kode,
-                                                         "nama": "Tujuan " + nama}))["id"]
-    return (await post(client, key, "/sasaran", {"pemilik": pemilik, "kode": kode, "nama": nama,
-                                                  "tujuan_id": tujuan_id}))["id"]
+        tujuan_id = (await post(client, key, "/tujuan", {"pemilik": pemilik, "kode": "T" + kode, "nama": "Tujuan " + nama}))["id"]
+    return (await post(client, key, "/sasaran", {"pemilik": pemilik, "kode": kode, "nama": nama, "tujuan_id": tujuan_id}))["id"]
 
 
-async def indikator(client, key, sasaran_id, kode, *, pemilik="16", satuan="persen", polaritas="naik",
-                    **extra) -> int:
-    body = {"pemilik": pemilik, "kode": kode, "nama": f"Indikator {kode}", "sasaran_id": sasaran_id,
-            "satuan": satuan, "polaritas": polaritas, "sumber": "manual", "renstra_mulai": 2019,
-            "renstra_akhir": 2023, **extra}
+async def indikator(client, key, sasaran_id, kode, *, pemilik="16", satuan="persen", polaritas="naik", **extra) -> int:
+    body = {
+        "pemilik": pemilik,
+        "kode": kode,
+        "nama": f"Indikator {kode}",
+        "sasaran_id": sasaran_id,
+        "satuan": satuan,
+        "polaritas": polaritas,
+        "sumber": "manual",
+        "renstra_mulai": 2019,
+        "renstra_akhir": 2023,
+        **extra,
+    }
     return (await post(client, key, "", body))["id"]
 
 
 async def lkjip(client, key, tahun=2022, wilayah="16", **params):
-    r = await client.get(API + "/capaian", params={"tahun": tahun, "wilayah": wilayah, **params},
-                         headers=auth(key))
+    r = await client.get(API + "/capaian", params={"tahun": tahun, "wilayah": wilayah, **params}, headers=auth(key))
     assert r.status_code == 200, r.text
     return r.json()
 
 
 async def lkjip_csv(client, key, tahun=2022, wilayah="16", **params) -> list[dict]:
-    r = await client.get(API + "/capaian", params={"tahun": tahun, "wilayah": wilayah, "format": "csv",
-                                                   **params}, headers=auth(key))
+    r = await client.get(API + "/capaian", params={"tahun": tahun, "wilayah": wilayah, "format": "csv", **params}, headers=auth(key))
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
     assert r.content.startswith(b"\xef\xbb\xbf")  # a BOM, for spreadsheet programs
@@ -108,8 +112,11 @@ async def test_json_numbers_keep_every_digit(client, dinas, pg):
     sid = await sasaran(client, dinas)
     iid = await indikator(client, dinas, sid, "IKU-X")
     # a float would come back as 12345678.123456789
-    r = await client.put(f"{API}/{iid}/target/16/2022", content=b'{"nilai": 12345678.123456789012}',
-                         headers={**auth(dinas), "content-type": "application/json"})
+    r = await client.put(
+        f"{API}/{iid}/target/16/2022",
+        content=b'{"nilai": 12345678.123456789012}',
+        headers={**auth(dinas), "content-type": "application/json"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["nilai"] == "12345678.123456789012"
     assert await pg.fetchval("SELECT nilai::text FROM indikator_target") == "12345678.123456789012"
@@ -132,9 +139,19 @@ async def test_turun_polarity(client, dinas):
     assert doc["IKK-2"]["capaian_persen"] == "80" and doc["IKK-2"]["predikat"] == "tinggi"
 
 
-EDGES = [("91", "sangat tinggi"), ("90.99", "tinggi"), ("90.995", "sangat tinggi"),
-         ("90.9949", "tinggi"), ("76", "tinggi"), ("75.99", "sedang"), ("66", "sedang"),
-         ("65.99", "rendah"), ("51", "rendah"), ("50.99", "sangat rendah"), ("-3", "sangat rendah")]
+EDGES = [
+    ("91", "sangat tinggi"),
+    ("90.99", "tinggi"),
+    ("90.995", "sangat tinggi"),
+    ("90.9949", "tinggi"),
+    ("76", "tinggi"),
+    ("75.99", "sedang"),
+    ("66", "sedang"),
+    ("65.99", "rendah"),
+    ("51", "rendah"),
+    ("50.99", "sangat rendah"),
+    ("-3", "sangat rendah"),
+]
 
 
 async def test_predikat_bands_at_their_edges(client, dinas):
@@ -153,15 +170,21 @@ async def test_predikat_bands_at_their_edges(client, dinas):
 
 
 async def test_custom_band_table_per_wilayah(client, dinas, plain_admin):
-    scale = {"nama": "Skala dinas", "bands": [
-        {"batas_bawah": None, "predikat": "belum tercapai"},
-        {"batas_bawah": 100, "predikat": "tercapai"},
-        {"batas_bawah": "80", "predikat": "hampir tercapai"}]}
+    scale = {
+        "nama": "Skala dinas",
+        "bands": [
+            {"batas_bawah": None, "predikat": "belum tercapai"},
+            {"batas_bawah": 100, "predikat": "tercapai"},
+            {"batas_bawah": "80", "predikat": "hampir tercapai"},
+        ],
+    }
     out = await put(client, dinas, "/predikat/16", scale)
     assert out["berlaku_dari"] == "16"
-    assert out["bands"] == [{"batas_bawah": "100", "predikat": "tercapai"},
-                            {"batas_bawah": "80", "predikat": "hampir tercapai"},
-                            {"batas_bawah": None, "predikat": "belum tercapai"}]
+    assert out["bands"] == [
+        {"batas_bawah": "100", "predikat": "tercapai"},
+        {"batas_bawah": "80", "predikat": "hampir tercapai"},
+        {"batas_bawah": None, "predikat": "belum tercapai"},
+    ]
     sid = await sasaran(client, dinas)
     iid = await indikator(client, dinas, sid, "IKU-1")
     await put(client, dinas, f"/{iid}/target/16/2022", {"nilai": "10"})
@@ -173,8 +196,7 @@ async def test_custom_band_table_per_wilayah(client, dinas, plain_admin):
     r = await client.get(f"{API}/predikat/16.07", headers=auth(dinas))
     assert r.json()["berlaku_dari"] == "16"
     r = await client.get(f"{API}/predikat/17", headers=auth(plain_admin))
-    assert r.json()["berlaku_dari"] == "bawaan" and r.json()["bands"][0] == {"batas_bawah": "91",
-                                                                             "predikat": "sangat tinggi"}
+    assert r.json()["berlaku_dari"] == "bawaan" and r.json()["bands"][0] == {"batas_bawah": "91", "predikat": "sangat tinggi"}
     # dropping it brings the default back (the dropped scale stays in history)
     r = await client.delete(f"{API}/predikat/16", headers=auth(dinas))
     assert r.status_code == 200 and r.json()["berlaku_dari"] == "bawaan"
@@ -184,14 +206,15 @@ async def test_custom_band_table_per_wilayah(client, dinas, plain_admin):
 
 
 async def test_band_table_must_be_a_scale(client, dinas):
-    r = await client.put(f"{API}/predikat/16", json={"bands": [{"batas_bawah": "50", "predikat": "a"},
-                                                               {"batas_bawah": "50.0", "predikat": "b"}]},
-                         headers=auth(dinas))
+    r = await client.put(
+        f"{API}/predikat/16",
+        json={"bands": [{"batas_bawah": "50", "predikat": "a"}, {"batas_bawah": "50.0", "predikat": "b"}]},
+        headers=auth(dinas),
+    )
     assert_problem(r, "invalid-input")
     fields = {e["field"] for e in r.json()["errors"]}
     assert fields == {"bands", "bands.1.batas_bawah"}
-    r = await client.put(f"{API}/predikat/16", json={"bands": [{"batas_bawah": "x", "predikat": "a"}]},
-                         headers=auth(dinas))
+    r = await client.put(f"{API}/predikat/16", json={"bands": [{"batas_bawah": "x", "predikat": "a"}]}, headers=auth(dinas))
     assert_problem(r, "invalid-input")
     assert r.json()["errors"][0]["field"] == "bands.0.batas_bawah"
 
@@ -201,8 +224,8 @@ async def test_sasaran_capaian_is_the_mean_of_its_indicators(client, dinas):
     other = await sasaran(client, dinas, kode="S2", nama="Meningkatnya UMKM formal", tujuan=False)
     a = await indikator(client, dinas, sid, "A")
     b = await indikator(client, dinas, sid, "B", polaritas="turun")
-    await indikator(client, dinas, sid, "C")     # no target yet: left out of the mean
-    await indikator(client, dinas, other, "D")   # nothing at all
+    await indikator(client, dinas, sid, "C")  # no target yet: left out of the mean
+    await indikator(client, dinas, other, "D")  # nothing at all
     await put(client, dinas, f"/{a}/target/16/2022", {"nilai": "5.4"})
     await put(client, dinas, f"/{a}/realisasi/16/2022", {"nilai": "7.34", "sumber": "uji"})
     await put(client, dinas, f"/{b}/target/16/2022", {"nilai": "10"})
@@ -230,13 +253,24 @@ async def test_previous_years_and_end_of_renstra_target(client, dinas):
         await put(client, dinas, f"/{iid}/realisasi/16/{tahun}", {"nilai": realisasi, "sumber": "uji"})
     row = rows_by_kode(await lkjip(client, dinas, sebelumnya=2))["IKU-1"]
     assert row["tahun_sebelumnya"] == [
-        {"tahun": 2021, "target": "5", "realisasi": "6", "capaian_persen": "120", "capaian_persen_bulat": "120.00",
-         "predikat": "sangat tinggi"},
-        {"tahun": 2020, "target": "4", "realisasi": None, "capaian_persen": None, "capaian_persen_bulat": None,
-         "predikat": None}]
+        {
+            "tahun": 2021,
+            "target": "5",
+            "realisasi": "6",
+            "capaian_persen": "120",
+            "capaian_persen_bulat": "120.00",
+            "predikat": "sangat tinggi",
+        },
+        {"tahun": 2020, "target": "4", "realisasi": None, "capaian_persen": None, "capaian_persen_bulat": None, "predikat": None},
+    ]
     # 7,34 against the 2024 target of 8
-    assert row["renstra"] == {"tahun_akhir": 2024, "target": "8", "capaian_persen": "91.75",
-                              "capaian_persen_bulat": "91.75", "predikat": "sangat tinggi"}
+    assert row["renstra"] == {
+        "tahun_akhir": 2024,
+        "target": "8",
+        "capaian_persen": "91.75",
+        "capaian_persen_bulat": "91.75",
+        "predikat": "sangat tinggi",
+    }
     table = (await lkjip_csv(client, dinas, sebelumnya=2))[1]
     assert table["Capaian 2021"] == "120,00%" and table["Capaian 2020"] == "-"
     assert (table["Tahun akhir Renstra"], table["Target akhir Renstra"]) == ("2024", "8%")
@@ -253,18 +287,17 @@ async def test_target_and_realisasi_revisions_keep_history(client, dinas, pg):
     await put(client, dinas, f"/{iid}/target/16/2022", {"nilai": "6", "keterangan": "Renstra awal"})
     out = await put(client, dinas, f"/{iid}/target/16/2022", {"nilai": "5.4", "keterangan": "Renstra perubahan"})
     assert out["nilai"] == "5.4"
-    assert [(r["nilai"], r["keterangan"]) for r in out["riwayat"]] == [("5.4", "Renstra perubahan"),
-                                                                       ("6", "Renstra awal")]
+    assert [(r["nilai"], r["keterangan"]) for r in out["riwayat"]] == [("5.4", "Renstra perubahan"), ("6", "Renstra awal")]
     await put(client, dinas, f"/{iid}/target/16/2023", {"nilai": "7"})
     r = await client.get(f"{API}/{iid}/target/16", headers=auth(dinas))
-    assert [(t["tahun"], t["nilai"], len(t["riwayat"])) for t in r.json()["items"]] == [(2022, "5.4", 2),
-                                                                                       (2023, "7", 1)]
+    assert [(t["tahun"], t["nilai"], len(t["riwayat"])) for t in r.json()["items"]] == [(2022, "5.4", 2), (2023, "7", 1)]
     await put(client, dinas, f"/{iid}/realisasi/16/2022", {"nilai": "7.1", "sumber": "angka sementara"})
-    out = await put(client, dinas, f"/{iid}/realisasi/16/2022", {"nilai": "7.34", "sumber": "angka tetap BPS",
-                                                                 "catatan": "rilis Maret"})
+    out = await put(client, dinas, f"/{iid}/realisasi/16/2022", {"nilai": "7.34", "sumber": "angka tetap BPS", "catatan": "rilis Maret"})
     assert (out["nilai"], out["nilai_sumber"]) == ("7.34", "angka tetap BPS")
     assert [(x["nilai"], x["sumber"], x["dibuat_oleh"]) for x in out["riwayat"]] == [
-        ("7.34", "angka tetap BPS", "dinas-sumsel"), ("7.1", "angka sementara", "dinas-sumsel")]
+        ("7.34", "angka tetap BPS", "dinas-sumsel"),
+        ("7.1", "angka sementara", "dinas-sumsel"),
+    ]
     got = (await client.get(f"{API}/{iid}/realisasi/16/2022", headers=auth(dinas))).json()
     assert got == out
     assert rows_by_kode(await lkjip(client, dinas))["IKU-1"]["capaian_persen_bulat"] == "135.93"
@@ -279,13 +312,19 @@ async def test_target_and_realisasi_revisions_keep_history(client, dinas, pg):
 # Registry formulas over generated records
 
 
-_TYPES = {"aktif": "boolean", "punya_nik_koperasi": "boolean", "punya_nib": "boolean",
-          "platform_digital": "boolean", "tahun_rat_terakhir": "integer", "modal_sendiri": "bigint",
-          "modal_luar": "bigint", "volume_usaha": "bigint"}
+_TYPES = {
+    "aktif": "boolean",
+    "punya_nik_koperasi": "boolean",
+    "punya_nib": "boolean",
+    "platform_digital": "boolean",
+    "tahun_rat_terakhir": "integer",
+    "modal_sendiri": "bigint",
+    "modal_luar": "bigint",
+    "volume_usaha": "bigint",
+}
 
 
-async def insert_records(pg, n: int, *, jenis="koperasi", kabkota="16.07", periode="2022",
-                         status="diterima", **cols):
+async def insert_records(pg, n: int, *, jenis="koperasi", kabkota="16.07", periode="2022", status="diterima", **cols):
     """n records set-based, every one with the given column values."""
     names = ["jenis", "kode_wilayah", "kode_provinsi", "kode_kabkota", "periode", "status"] + list(cols)
     values = [jenis, kabkota, kabkota[:2], kabkota, periode, status] + list(cols.values())
@@ -294,12 +333,24 @@ async def insert_records(pg, n: int, *, jenis="koperasi", kabkota="16.07", perio
         f"INSERT INTO submissions (submission_id, enumerator_id, captured_at, content_hash, dibuat_oleh, "
         f"{', '.join(names)}) "
         f"SELECT gen_random_uuid(), 'GEN', now(), '\\x00'::bytea, 'gen', {select} FROM generate_series(1, $1)",
-        n, *values)
+        n,
+        *values,
+    )
 
 
 async def registry_indikator(client, key, sid, kode, formula, parameter=None, **extra) -> int:
-    body = {"pemilik": extra.pop("pemilik", "16"), "kode": kode, "nama": kode, "sasaran_id": sid, "polaritas": "naik",
-            "sumber": "registry", "formula": formula, "renstra_mulai": 2019, "renstra_akhir": 2023, **extra}
+    body = {
+        "pemilik": extra.pop("pemilik", "16"),
+        "kode": kode,
+        "nama": kode,
+        "sasaran_id": sid,
+        "polaritas": "naik",
+        "sumber": "registry",
+        "formula": formula,
+        "renstra_mulai": 2019,
+        "renstra_akhir": 2023,
+        **extra,
+    }
     if parameter is not None:
         body["parameter"] = parameter
     return (await post(client, key, "", body))["id"]
@@ -337,18 +388,27 @@ async def test_persentase_koperasi_aktif_from_generated_registry(client, dinas, 
     assert real["komponen"] == {"2022": {"koperasi_aktif": "4049", "koperasi": "6745"}}
     assert_problem(await client.get(f"{API}/{nid}/realisasi/nasional/2022", headers=auth(dinas)), "outside-scope")
     # a registry indicator's realisasi cannot be typed over
-    r = await client.put(f"{API}/{iid}/realisasi/16/2022", json={"nilai": "70", "sumber": "x"},
-                         headers=auth(dinas))
+    r = await client.put(f"{API}/{iid}/realisasi/16/2022", json={"nilai": "70", "sumber": "x"}, headers=auth(dinas))
     assert_problem(r, "conflict")
 
 
 async def test_registry_formulas(client, dinas, plain_admin, pg):
     # 2021: modal 100 + 50 on 4 koperasi; 2022: 5 koperasi (3 with a NIK, 2 held RAT in 2022)
     await insert_records(pg, 4, periode="2021", modal_sendiri=100, modal_luar=50, volume_usaha=1000, aktif=True)
-    await insert_records(pg, 3, modal_sendiri=120, modal_luar=60, volume_usaha=900, aktif=True,
-                         punya_nik_koperasi=True, tahun_rat_terakhir=2022)
-    await insert_records(pg, 2, kabkota="16.71", modal_sendiri=0, modal_luar=None, volume_usaha=None,
-                         aktif=False, punya_nik_koperasi=False, tahun_rat_terakhir=2021)
+    await insert_records(
+        pg, 3, modal_sendiri=120, modal_luar=60, volume_usaha=900, aktif=True, punya_nik_koperasi=True, tahun_rat_terakhir=2022
+    )
+    await insert_records(
+        pg,
+        2,
+        kabkota="16.71",
+        modal_sendiri=0,
+        modal_luar=None,
+        volume_usaha=None,
+        aktif=False,
+        punya_nik_koperasi=False,
+        tahun_rat_terakhir=2021,
+    )
     # UMKM 2022: 6 mikro (2 with NIB), 4 kecil (1 digital), 1 menengah with NIB, 2 besar with NIB
     await insert_records(pg, 4, jenis="umkm", skala_usaha="mikro", punya_nib=False, platform_digital=True)
     await insert_records(pg, 2, jenis="umkm", skala_usaha="mikro", punya_nib=True, platform_digital=False)
@@ -356,9 +416,11 @@ async def test_registry_formulas(client, dinas, plain_admin, pg):
     await insert_records(pg, 1, jenis="umkm", skala_usaha="kecil", punya_nib=False, platform_digital=True)
     await insert_records(pg, 1, jenis="umkm", skala_usaha="menengah", punya_nib=True)
     await insert_records(pg, 2, jenis="umkm", skala_usaha="besar", punya_nib=True)
-    await pg.execute("INSERT INTO target_pendataan (periode, kode_wilayah, target, dasar_hukum, berlaku_mulai, "
-                     "dibuat_oleh) VALUES ('2022', '16', 30, 'Kepdep 53/2022', '2022-01-01', 'x'), "
-                     "('2022', '16', 24, 'Kepdep 63/2022', '2022-08-01', 'x')")
+    await pg.execute(
+        "INSERT INTO target_pendataan (periode, kode_wilayah, target, dasar_hukum, berlaku_mulai, "
+        "dibuat_oleh) VALUES ('2022', '16', 30, 'Kepdep 53/2022', '2022-01-01', 'x'), "
+        "('2022', '16', 24, 'Kepdep 63/2022', '2022-08-01', 'x')"
+    )
     sid = await sasaran(client, dinas)
     cases = [  # kode, formula, parameter, expected realisasi (exact)
         ("RAT", "persentase_koperasi_rat", None, Decimal(60)),
@@ -391,8 +453,7 @@ async def test_registry_formulas(client, dinas, plain_admin, pg):
         assert abs(Decimal(got[kode]["nilai"]) - expected) < Decimal("1e-20"), (kode, got[kode])
     assert got["MODAL"]["komponen"] == {"2022": {"koperasi_modal": "540"}, "2021": {"koperasi_modal": "600"}}
     # as of a date before the revision, the first target (30) is in force
-    r = await client.get(f"{API}/{ids['PENDATAAN']}/realisasi/16/2022", params={"as_of": "2022-05-01"},
-                         headers=auth(dinas))
+    r = await client.get(f"{API}/{ids['PENDATAAN']}/realisasi/16/2022", params={"as_of": "2022-05-01"}, headers=auth(dinas))
     assert Decimal(r.json()["nilai"]) == 60
     # jumlah of a rupiah term is in rupiah
     assert (await client.get(f"{API}/{ids['GEN-JUMLAH']}", headers=auth(dinas))).json()["satuan"] == "rupiah"
@@ -425,15 +486,27 @@ def _at(doc: dict, field: str) -> dt.datetime:
 async def test_definitions_crud(client, dinas):
     sid = await sasaran(client, dinas)
     iid = await indikator(client, dinas, sid, "IKU-1")
-    r = await client.patch(f"{API}/{iid}", json={"nama": "Persentase koperasi sehat", "polaritas": "turun"},
-                           headers=auth(dinas))
+    r = await client.patch(f"{API}/{iid}", json={"nama": "Persentase koperasi sehat", "polaritas": "turun"}, headers=auth(dinas))
     assert r.status_code == 200, r.text
     patched = r.json()
     assert _without_times(patched) == {
-        "id": iid, "pemilik": "16", "kode": "IKU-1", "nama": "Persentase koperasi sehat", "jenis": "iku",
-        "sasaran_id": sid, "satuan": "persen", "polaritas": "turun", "level": "provinsi", "sumber": "manual",
-        "formula": None, "parameter": {}, "renstra_mulai": 2019, "renstra_akhir": 2023, "aktif": True,
-        "dibuat_oleh": "dinas-sumsel"}
+        "id": iid,
+        "pemilik": "16",
+        "kode": "IKU-1",
+        "nama": "Persentase koperasi sehat",
+        "jenis": "iku",
+        "sasaran_id": sid,
+        "satuan": "persen",
+        "polaritas": "turun",
+        "level": "provinsi",
+        "sumber": "manual",
+        "formula": None,
+        "parameter": {},
+        "renstra_mulai": 2019,
+        "renstra_akhir": 2023,
+        "aktif": True,
+        "dibuat_oleh": "dinas-sumsel",
+    }
     assert _at(patched, "diperbarui_pada") > _at(patched, "dibuat_pada")
     items = (await client.get(API, params={"pemilik": "16"}, headers=auth(dinas))).json()["items"]
     assert items == [patched]
@@ -446,8 +519,13 @@ async def test_definitions_crud(client, dinas):
     assert (await lkjip(client, dinas))["sasaran"] == []
     (before,) = (await client.get(f"{API}/sasaran", headers=auth(dinas))).json()["items"]
     tujuan_id = before["tujuan_id"]
-    assert _without_times(before) == {"id": sid, "pemilik": "16", "tujuan_id": tujuan_id, "kode": "S1",
-                                      "nama": "Meningkatnya koperasi berkualitas"}
+    assert _without_times(before) == {
+        "id": sid,
+        "pemilik": "16",
+        "tujuan_id": tujuan_id,
+        "kode": "S1",
+        "nama": "Meningkatnya koperasi berkualitas",
+    }
     r = await client.patch(f"{API}/sasaran/{sid}", json={"tujuan_id": None, "nama": "Baru"}, headers=auth(dinas))
     assert r.status_code == 200, r.text
     assert _without_times(r.json()) == {**_without_times(before), "tujuan_id": None, "nama": "Baru"}
@@ -455,10 +533,9 @@ async def test_definitions_crud(client, dinas):
     assert (await client.get(f"{API}/sasaran", headers=auth(dinas))).json()["items"] == [r.json()]
     # the detached tujuan is still there, unchanged
     (tujuan,) = (await client.get(f"{API}/tujuan", headers=auth(dinas))).json()["items"]
-    assert _without_times(tujuan) == {"id": tujuan_id, "pemilik": "16", "kode": "TS1",
-                                      "nama": "Tujuan Meningkatnya koperasi berkualitas"}
+    assert _without_times(tujuan) == {"id": tujuan_id, "pemilik": "16", "kode": "TS1", "nama": "Tujuan Meningkatnya koperasi berkualitas"}
     assert tujuan["diperbarui_pada"] == tujuan["dibuat_pada"]
-    assert tujuan["diubah_pada"] == tujuan["diperbarui_pada"]     # the old name, for one release
+    assert tujuan["diubah_pada"] == tujuan["diperbarui_pada"]  # the old name, for one release
     r = await client.patch(f"{API}/tujuan/{tujuan_id}", json={"nama": "Tujuan baru"}, headers=auth(dinas))
     assert r.status_code == 200, r.text
     assert _without_times(r.json()) == {**_without_times(tujuan), "nama": "Tujuan baru"}
@@ -466,8 +543,7 @@ async def test_definitions_crud(client, dinas):
     assert _at(r.json(), "diperbarui_pada") > _at(tujuan, "diperbarui_pada")
     assert (await client.get(f"{API}/tujuan", headers=auth(dinas))).json()["items"] == [r.json()]
     formula = (await client.get(f"{API}/formula", headers=auth(dinas))).json()
-    assert {"persentase_koperasi_aktif", "capaian_pendataan", "pertumbuhan_modal_koperasi"} <= {
-        f["kode"] for f in formula["formula"]}
+    assert {"persentase_koperasi_aktif", "capaian_pendataan", "pertumbuhan_modal_koperasi"} <= {f["kode"] for f in formula["formula"]}
 
 
 async def test_bad_input_names_the_field(client, dinas):
@@ -487,33 +563,26 @@ async def test_bad_input_names_the_field(client, dinas):
     assert await field("PUT", f"/{iid}/target/16.07.01/2022", {"nilai": "1"}) == (422, ["kode_wilayah"])
     assert await field("PUT", f"/{iid}/target/16/1999", {"nilai": "1"}) == (422, ["tahun"])
     assert (await field("PUT", "/9999/target/16/2022", {"nilai": "1"}))[0] == 404
-    base = {"pemilik": "16", "kode": "N", "nama": "n", "sasaran_id": sid, "polaritas": "naik",
-            "renstra_mulai": 2019, "renstra_akhir": 2023}
+    base = {"pemilik": "16", "kode": "N", "nama": "n", "sasaran_id": sid, "polaritas": "naik", "renstra_mulai": 2019, "renstra_akhir": 2023}
     assert await field("POST", "", {**base, "sumber": "registry", "formula": "rahasia"}) == (422, ["formula"])
-    assert await field("POST", "", {**base, "sumber": "registry", "formula": "jumlah_umkm",
-                                    "parameter": {"skala": ["raksasa"], "x": 1}}) == (
-        422, ["parameter.skala", "parameter.x"])
-    assert await field("POST", "", {**base, "sumber": "registry", "formula": "rasio",
-                                    "parameter": {"pembilang": "koperasi; DROP TABLE x", "penyebut": "koperasi"}}) == (
-        422, ["parameter.pembilang"])
-    assert await field("POST", "", {**base, "sumber": "registry", "formula": "jumlah_umkm",
-                                    "satuan": "persen"}) == (422, ["satuan"])
+    assert await field(
+        "POST", "", {**base, "sumber": "registry", "formula": "jumlah_umkm", "parameter": {"skala": ["raksasa"], "x": 1}}
+    ) == (422, ["parameter.skala", "parameter.x"])
+    assert await field(
+        "POST",
+        "",
+        {**base, "sumber": "registry", "formula": "rasio", "parameter": {"pembilang": "koperasi; DROP TABLE x", "penyebut": "koperasi"}},
+    ) == (422, ["parameter.pembilang"])
+    assert await field("POST", "", {**base, "sumber": "registry", "formula": "jumlah_umkm", "satuan": "persen"}) == (422, ["satuan"])
     assert await field("POST", "", {**base, "sumber": "manual"}) == (422, ["satuan"])
-    assert await field("POST", "", {**base, "sumber": "manual", "satuan": "unit", "level": "nasional"}) == (
-        422, ["level"])
-    assert await field("POST", "", {**base, "sumber": "manual", "satuan": "unit", "pemilik": "99"}) == (
-        422, ["pemilik"])
-    assert await field("POST", "", {**base, "sumber": "manual", "satuan": "unit", "renstra_akhir": 2018}) == (
-        422, ["renstra_akhir"])
-    assert await field("POST", "", {**base, "sumber": "manual", "satuan": "unit", "polaritas": "atas"}) == (
-        422, ["polaritas"])
-    assert await field("POST", "", {**base, "kode": "IKU-1", "sumber": "manual", "satuan": "unit"}) == (
-        409, ["kode"])
+    assert await field("POST", "", {**base, "sumber": "manual", "satuan": "unit", "level": "nasional"}) == (422, ["level"])
+    assert await field("POST", "", {**base, "sumber": "manual", "satuan": "unit", "pemilik": "99"}) == (422, ["pemilik"])
+    assert await field("POST", "", {**base, "sumber": "manual", "satuan": "unit", "renstra_akhir": 2018}) == (422, ["renstra_akhir"])
+    assert await field("POST", "", {**base, "sumber": "manual", "satuan": "unit", "polaritas": "atas"}) == (422, ["polaritas"])
+    assert await field("POST", "", {**base, "kode": "IKU-1", "sumber": "manual", "satuan": "unit"}) == (409, ["kode"])
     other = await sasaran(client, dinas, pemilik="16.07", kode="S-K", tujuan=False)
-    assert await field("POST", "", {**base, "sasaran_id": other, "sumber": "manual", "satuan": "unit"}) == (
-        422, ["sasaran_id"])
-    assert await field("POST", "/sasaran", {"pemilik": "16", "kode": "S9", "nama": "x", "tujuan_id": 999}) == (
-        422, ["tujuan_id"])
+    assert await field("POST", "", {**base, "sasaran_id": other, "sumber": "manual", "satuan": "unit"}) == (422, ["sasaran_id"])
+    assert await field("POST", "/sasaran", {"pemilik": "16", "kode": "S9", "nama": "x", "tujuan_id": 999}) == (422, ["tujuan_id"])
     assert await field("PATCH", f"/{iid}", {"nama": None}) == (422, ["nama"])
     assert await field("PATCH", f"/{iid}", {"pemilik": "17"}) == (422, ["pemilik"])
     r = await client.get(API + "/capaian", params={"tahun": 2022, "wilayah": "16.07.01"}, headers=auth(dinas))
@@ -581,23 +650,27 @@ async def test_lkjip_lists_indicators_of_the_wilayah_and_its_ancestors(client, d
     await put(client, dinas, f"/{per_kab}/target/16.07/2022", {"nilai": "10"})
     doc = await lkjip(client, kab, wilayah="16.07")
     assert [(s["pemilik"], [i["kode"] for i in s["indikator"]]) for s in doc["sasaran"]] == [
-        ("nasional", ["NAS-PER-KAB"]), ("16", ["PROV-PER-KAB"]), ("16.07", ["KAB"])]
+        ("nasional", ["NAS-PER-KAB"]),
+        ("16", ["PROV-PER-KAB"]),
+        ("16.07", ["KAB"]),
+    ]
     assert rows_by_kode(doc)["PROV-PER-KAB"]["target"] == "10"
     only_own = await lkjip(client, kab, wilayah="16.07", pemilik="16.07")
     assert [s["kode"] for s in only_own["sasaran"]] == ["S-KAB"]
-    r = await client.get(API + "/capaian", params={"tahun": 2022, "wilayah": "16.07", "pemilik": "17"},
-                         headers=auth(kab))
+    r = await client.get(API + "/capaian", params={"tahun": 2022, "wilayah": "16.07", "pemilik": "17"}, headers=auth(kab))
     assert_problem(r, "invalid-input")
     assert r.json()["errors"][0]["field"] == "pemilik"
-    assert [i["kode"] for s in (await lkjip(client, dinas, wilayah="16"))["sasaran"] for i in s["indikator"]] == [
-        "PROV-LEVEL"]
+    assert [i["kode"] for s in (await lkjip(client, dinas, wilayah="16"))["sasaran"] for i in s["indikator"]] == ["PROV-LEVEL"]
 
 
 async def test_ids_out_of_range_are_client_errors(client, dinas):
     sid = await sasaran(client, dinas)
     huge = 2**70
-    for method, path, body in (("GET", f"/{huge}", None), ("PATCH", f"/sasaran/{huge}", {"nama": "x"}),
-                               ("POST", "/sasaran", {"pemilik": "16", "kode": "Z", "nama": "z", "tujuan_id": huge}),
-                               ("PATCH", f"/sasaran/{sid}", {"tujuan_id": huge})):
+    for method, path, body in (
+        ("GET", f"/{huge}", None),
+        ("PATCH", f"/sasaran/{huge}", {"nama": "x"}),
+        ("POST", "/sasaran", {"pemilik": "16", "kode": "Z", "nama": "z", "tujuan_id": huge}),
+        ("PATCH", f"/sasaran/{sid}", {"tujuan_id": huge}),
+    ):
         r = await client.request(method, API + path, json=body, headers=auth(dinas))
         assert_problem(r, "invalid-input")

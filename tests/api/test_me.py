@@ -1,5 +1,6 @@
 """GET /api/v1/me: what the calling key is and may do, so a page can open on the key's own
 wilayah and offer only what it may see."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,9 +14,11 @@ async def test_me_describes_the_key(client, keys):
     r = await client.get("/api/v1/me", headers=auth(dinas))
     assert r.status_code == 200, r.text
     assert r.json() == {
-        "name": "dinas-kumkm-sumsel", "role": "dinas",
+        "name": "dinas-kumkm-sumsel",
+        "role": "dinas",
         "wilayah": {"kode": "16", "nama": "Sumatera Selatan", "level": 1},
-        "pii": False, "expires_at": None,
+        "pii": False,
+        "expires_at": None,
         "actions": ["report.read", "target.write", "sync.pull", "indikator.read", "indikator.write"],
     }
 

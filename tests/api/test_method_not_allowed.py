@@ -1,5 +1,6 @@
 """A method a path does not serve is refused like every other request: 405 as a problem with
 its catalog code (method-not-allowed), and the `Allow` header naming the methods it does serve."""
+
 from __future__ import annotations
 
 from app.core.errors import CATALOG

@@ -1,4 +1,5 @@
 """Operators see the service's health without reading code: metrics, request ids, JSON logs."""
+
 from __future__ import annotations
 
 import io
@@ -44,12 +45,9 @@ async def test_metrics_count_requests_records_and_pool(client, keys):
     text = (await client.get("/metrics")).text
     assert _metric(text, "kumkm_records", status="masuk") == 3
     assert _metric(text, "kumkm_records", status="diterima") == 0
-    assert _metric(text, "kumkm_http_requests_total", method="POST",
-                   route="/api/v1/submissions/batch", status="200") >= 1
-    assert _metric(text, "kumkm_http_requests_total", method="POST", route="/api/v1/submissions",
-                   status="422") >= 1
-    assert _metric(text, "kumkm_http_request_duration_seconds_count", method="POST",
-                   route="/api/v1/submissions/batch") >= 1
+    assert _metric(text, "kumkm_http_requests_total", method="POST", route="/api/v1/submissions/batch", status="200") >= 1
+    assert _metric(text, "kumkm_http_requests_total", method="POST", route="/api/v1/submissions", status="422") >= 1
+    assert _metric(text, "kumkm_http_request_duration_seconds_count", method="POST", route="/api/v1/submissions/batch") >= 1
     assert _metric(text, "kumkm_ingest_records_total", outcome="created") >= 3
     assert _metric(text, "kumkm_ingest_records_total", outcome="rejected") >= 1
     assert _metric(text, "kumkm_db_pool_size") >= 1
@@ -70,7 +68,7 @@ async def test_access_log_is_json_with_request_id_and_no_personal_data(client, k
         assert r.status_code == 201
         await client.get(f"/api/v1/submissions/{rec['submission_id']}", headers=auth(k))
     finally:
-        logs.stop()         # the lines still queued are written before the writer stops
+        logs.stop()  # the lines still queued are written before the writer stops
         root.handlers[:], level = saved
         root.setLevel(level)
     lines = [json.loads(x) for x in stream.getvalue().splitlines() if x.strip()]
@@ -115,13 +113,14 @@ async def test_metrics_are_closed_off_loopback_without_a_token(client, override_
     assert (await client.get("/metrics")).status_code == 200
 
 
-@pytest.mark.parametrize("header", [("X-Forwarded-For", "203.0.113.9"), ("Forwarded", "for=203.0.113.9"),
-                                    ("X-Real-IP", "203.0.113.9"), ("Via", "1.1 nginx")])
+@pytest.mark.parametrize(
+    "header", [("X-Forwarded-For", "203.0.113.9"), ("Forwarded", "for=203.0.113.9"), ("X-Real-IP", "203.0.113.9"), ("Via", "1.1 nginx")]
+)
 async def test_metrics_through_a_local_reverse_proxy_need_the_token(client, override_settings, header):
     """A reverse proxy on the same host makes the world's requests come from loopback: a
     request that says it came through one gets /metrics only with the token."""
 
-    assert (await client.get("/metrics")).status_code == 200       # the host's own scraper
+    assert (await client.get("/metrics")).status_code == 200  # the host's own scraper
     r = await client.get("/metrics", headers=dict([header]))
     assert_problem(r, "forbidden")
     assert "KUMKM_METRICS_TOKEN" in r.json()["detail"], r.text

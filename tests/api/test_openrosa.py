@@ -2,6 +2,7 @@
 and its media as a phone downloads them, submissions in the shapes Collect and Enketo send,
 replays, edits (deprecatedID) as corrections, refusals, and the record that comes out being the
 JSON API's record."""
+
 from __future__ import annotations
 
 import csv
@@ -35,17 +36,18 @@ def message(r) -> tuple[str, str]:
 
 
 async def post(client, key: str, xml: bytes, *attachments):
-    return await client.post(f"/openrosa/{key}/submission", files=files(xml, *attachments),
-                             headers={"X-OpenRosa-Version": "1.0"})
+    return await client.post(f"/openrosa/{key}/submission", files=files(xml, *attachments), headers={"X-OpenRosa-Version": "1.0"})
 
 
 # ------------------------------------------------------------------------------ the form
 
+
 def test_workbook_is_built_from_the_csv_sheets(tmp_path):
     """The committed XLSForm is exactly what `kumkm openrosa xlsform` makes from the sheets."""
     xlsform.write_xlsx(tmp_path / "built.xlsx")
-    assert (tmp_path / "built.xlsx").read_bytes() == xlsform.XLSX.read_bytes(), \
+    assert (tmp_path / "built.xlsx").read_bytes() == xlsform.XLSX.read_bytes(), (
         "app/openrosa/form/pl-kumkm.xlsx is stale: run `./dev kumkm openrosa xlsform`"
+    )
     assert xlsform.xlsx_sheets() == xlsform.read_sheets()
 
 
@@ -60,7 +62,7 @@ def test_xlsform_converts_with_pyxform():
     assert any(i.get("src") == "jr://file-csv/wilayah.csv" for i in doc.iter(f"{xf}instance"))
     binds = {b.get("nodeset"): b for b in doc.iter(f"{xf}bind")}
     assert "regex(., '^[0-9]{16}$')" in binds["/data/umkm/nik_pemilik"].get("constraint")
-    assert "mod 40" in binds["/data/umkm/nik_pemilik"].get("constraint")   # the birth date check
+    assert "mod 40" in binds["/data/umkm/nik_pemilik"].get("constraint")  # the birth date check
     assert "regex(., '^[0-9]{5}$')" in binds["/data/umkm/kbli"].get("constraint")
     assert binds["/data/umkm/modal_usaha"].get("constraint") == "regex(., '^[0-9]{1,18}$')"
     assert binds["/data/koperasi/anggota_laki_laki"].get("type") == "int"
@@ -68,6 +70,7 @@ def test_xlsform_converts_with_pyxform():
 
 
 # ------------------------------------------------------------------------------ downloads
+
 
 async def test_form_list_form_manifest_and_media(client, enum_banyuasin):
     base = f"/openrosa/{enum_banyuasin}"
@@ -96,7 +99,8 @@ async def test_form_list_form_manifest_and_media(client, enum_banyuasin):
     # the enumerator's kabupaten/kota only: Banyuasin, its kecamatan and its desa
     assert {r["name"][:5] for r in rows} == {"16.07"}
     assert [r for r in rows if r["tingkat"] == "kabkota"] == [
-        {"name": "16.07", "label": "Kabupaten Banyuasin", "tingkat": "kabkota", "induk": "16"}]
+        {"name": "16.07", "label": "Kabupaten Banyuasin", "tingkat": "kabkota", "induk": "16"}
+    ]
     desa = {r["name"]: r for r in rows if r["tingkat"] == "desa"}
     assert desa[DESA] == {"name": DESA, "label": "Sungai Rebo", "tingkat": "desa", "induk": "16.07.01"}
     kecamatan = {r["name"] for r in rows if r["tingkat"] == "kecamatan"}
@@ -107,12 +111,10 @@ async def test_form_list_form_manifest_and_media(client, enum_banyuasin):
     assert fromstring(other.content).find(f"{LIST_NS}xform") is None
     missing = await client.get(f"{base}/forms/lain/form.xml")
     assert missing.status_code == 404
-    assert message(missing) == ("error", "Tidak ditemukan. form_id lain tidak ada: server ini hanya punya formulir "
-                                         "pl_kumkm")
+    assert message(missing) == ("error", "Tidak ditemukan. form_id lain tidak ada: server ini hanya punya formulir pl_kumkm")
     missing = await client.get(f"{base}/forms/pl_kumkm/media/foto.jpg")
     assert missing.status_code == 404
-    assert message(missing)[1] == ("Tidak ditemukan. filename foto.jpg tidak ada: formulir ini hanya punya satu "
-                                   "berkas media, wilayah.csv")
+    assert message(missing)[1] == ("Tidak ditemukan. filename foto.jpg tidak ada: formulir ini hanya punya satu berkas media, wilayah.csv")
 
 
 async def test_media_of_a_provinsi_key_covers_its_kabupaten(client, enum_key):
@@ -130,6 +132,7 @@ async def test_head_submission_tells_the_size_limit(client, enum_banyuasin):
 
 
 # ------------------------------------------------------------------------------ submissions
+
 
 def _same_record(a: dict, b: dict) -> None:
     a, b = dict(a), dict(b)
@@ -163,10 +166,15 @@ async def test_a_submission_is_the_record_the_json_api_makes(client, enum_banyua
     assert from_xml["status"] == "masuk" and from_xml["version"] == 1 and from_xml["dibuat_oleh"] == "enum-banyuasin"
 
     # the same walidata feed line, but for the id and the times
-    lines = {str(row["submission_id"]): row["line"] for row in await pg.fetch(
-        "SELECT submission_id, line FROM sync_records WHERE submission_id = ANY($1::uuid[])",
-        [rec["submission_id"], twin["submission_id"]])}
+    lines = {
+        str(row["submission_id"]): row["line"]
+        for row in await pg.fetch(
+            "SELECT submission_id, line FROM sync_records WHERE submission_id = ANY($1::uuid[])",
+            [rec["submission_id"], twin["submission_id"]],
+        )
+    }
     import orjson
+
     a, b = (orjson.loads(lines[rec["submission_id"]]), orjson.loads(lines[twin["submission_id"]]))
     for line in (a, b):
         for k in ("submission_id", "dibuat_pada", "diperbarui_pada"):
@@ -179,7 +187,7 @@ async def test_replay_is_accepted_once_and_other_content_is_409(client, enum_ban
     rec = umkm()
     first = await post(client, enum_banyuasin, instance(rec))
     assert first.status_code == 201
-    again = await post(client, enum_banyuasin, instance(rec, style="enketo"))   # the same content, sent again
+    again = await post(client, enum_banyuasin, instance(rec, style="enketo"))  # the same content, sent again
     assert again.status_code == 202
     assert message(again) == ("submit_success", "Data ini sudah diterima sebelumnya; tidak disimpan dua kali.")
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 1
@@ -189,9 +197,11 @@ async def test_replay_is_accepted_once_and_other_content_is_409(client, enum_ban
     assert other.status_code == 409
     nature, text = message(other)
     assert nature == "error"
-    assert text == ("Data ditolak: instanceID ini sudah dipakai untuk data dengan isi lain. "
-                    "meta/instanceID sudah dipakai untuk isi yang lain: yang tersimpan tidak diubah; "
-                    "kiriman baru perlu instanceID baru")
+    assert text == (
+        "Data ditolak: instanceID ini sudah dipakai untuk data dengan isi lain. "
+        "meta/instanceID sudah dipakai untuk isi yang lain: yang tersimpan tidak diubah; "
+        "kiriman baru perlu instanceID baru"
+    )
 
 
 async def test_invalid_answers_get_the_json_apis_messages_naming_the_question(client, enum_banyuasin):
@@ -235,34 +245,42 @@ async def test_unknown_question_and_broken_xml(client, enum_banyuasin):
     r = await post(client, enum_banyuasin, b"<data id='pl_kumkm'><periode>2022</data>")
     assert r.status_code == 422
     assert message(r)[1].startswith("Data ditolak, periksa isian. xml_submission_file bukan XML yang sah (libxml2: ")
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
-            b"<data id='pl_kumkm'><periode>&b;</periode></data>")
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+        b"<data id='pl_kumkm'><periode>&b;</periode></data>"
+    )
     r = await post(client, enum_banyuasin, bomb)
     assert r.status_code == 422
-    assert message(r)[1] == ("Data ditolak, periksa isian. xml_submission_file tidak boleh memuat deklarasi tipe "
-                             "dokumen (DTD) atau karakter NUL")
-    r = await post(client, enum_banyuasin, instance(umkm()).replace(b"<data ", b"<data x='1' ", 1)
-                   .replace(b'id="pl_kumkm"', b'id="formulir_lain"'))
+    assert message(r)[1] == (
+        "Data ditolak, periksa isian. xml_submission_file tidak boleh memuat deklarasi tipe dokumen (DTD) atau karakter NUL"
+    )
+    r = await post(
+        client, enum_banyuasin, instance(umkm()).replace(b"<data ", b"<data x='1' ", 1).replace(b'id="pl_kumkm"', b'id="formulir_lain"')
+    )
     assert r.status_code == 422
     assert message(r)[1] == "Data ditolak, periksa isian. id harus pl_kumkm (formulir server ini), bukan 'formulir_lain'"
     no_id = instance(umkm()).replace(b"<instanceID>", b"<x>").replace(b"</instanceID>", b"</x>")
     r = await post(client, enum_banyuasin, no_id)
     assert r.status_code == 422
     assert message(r)[1].startswith("Data ditolak, periksa isian. meta/instanceID wajib diisi")
-    r = await client.post(f"/openrosa/{enum_banyuasin}/submission", content=instance(umkm()),
-                          headers={"content-type": "text/xml"})
+    r = await client.post(f"/openrosa/{enum_banyuasin}/submission", content=instance(umkm()), headers={"content-type": "text/xml"})
     assert r.status_code == 415
-    assert message(r) == ("error", "Kiriman bukan multipart/form-data. Content-Type harus multipart/form-data "
-                                   "dengan bagian xml_submission_file (diterima: text/xml)")
+    assert message(r) == (
+        "error",
+        "Kiriman bukan multipart/form-data. Content-Type harus multipart/form-data dengan bagian xml_submission_file (diterima: text/xml)",
+    )
 
 
 async def test_attachments_are_refused_and_nothing_is_stored(client, enum_banyuasin, pg):
     rec = umkm()
     r = await post(client, enum_banyuasin, instance(rec), ("foto_usaha.jpg", b"\xff\xd8\xff\xe0jpeg", "image/jpeg"))
     assert r.status_code == 422
-    assert message(r) == ("error", "Lampiran ditolak: formulir PL-KUMKM tidak memakai foto atau berkas. "
-                                   "foto_usaha.jpg ditolak: lampiran 'foto_usaha.jpg' tidak disimpan (formulir "
-                                   "tidak memiliki pertanyaan berkas)")
+    assert message(r) == (
+        "error",
+        "Lampiran ditolak: formulir PL-KUMKM tidak memakai foto atau berkas. "
+        "foto_usaha.jpg ditolak: lampiran 'foto_usaha.jpg' tidak disimpan (formulir "
+        "tidak memiliki pertanyaan berkas)",
+    )
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 0
     # the same instance without the file is then stored
     assert (await post(client, enum_banyuasin, instance(rec))).status_code == 201
@@ -272,22 +290,27 @@ async def test_wrong_key_role_and_other_kabupaten(client, keys, enum_banyuasin, 
     rec = umkm()
     r = await post(client, "kumkm_bukan-kunci-yang-benar", instance(rec))
     assert r.status_code == 401
-    assert message(r)[1] == ("Kunci tidak dikenal, sudah dicabut atau kedaluwarsa; minta kunci baru ke dinas. "
-                             "kunci di URL server ini (pengaturan proyek di ODK Collect) tidak berlaku")
+    assert message(r)[1] == (
+        "Kunci tidak dikenal, sudah dicabut atau kedaluwarsa; minta kunci baru ke dinas. "
+        "kunci di URL server ini (pengaturan proyek di ODK Collect) tidak berlaku"
+    )
     assert r.headers["www-authenticate"].startswith("Bearer")
     assert (await client.get("/openrosa/kumkm_salah/formList")).status_code == 401
 
     r = await post(client, verif, instance(rec))
     assert r.status_code == 403
-    assert message(r)[1] == ("Kunci ini bukan kunci petugas pendataan (enumerator). role verifikator tidak boleh "
-                             "mengirim data pendataan; yang boleh: enumerator, admin")
+    assert message(r)[1] == (
+        "Kunci ini bukan kunci petugas pendataan (enumerator). role verifikator tidak boleh "
+        "mengirim data pendataan; yang boleh: enumerator, admin"
+    )
     assert (await client.get(f"/openrosa/{verif}/formList")).status_code == 403
 
     # an enumerator of Kabupaten Banyuasin posting a desa of Kota Palembang
     r = await post(client, enum_banyuasin, instance(umkm(kode_wilayah="16.71.01.1001")))
     assert r.status_code == 403
-    assert message(r)[1] == ("Data ditolak: wilayah di luar wilayah tugas kunci ini. "
-                             "kode_wilayah di luar wilayah kunci ini (16.07 dan wilayah di dalamnya)")
+    assert message(r)[1] == (
+        "Data ditolak: wilayah di luar wilayah tugas kunci ini. kode_wilayah di luar wilayah kunci ini (16.07 dan wilayah di dalamnya)"
+    )
     palembang = await keys.make("enumerator", "16.71", name="enum-palembang")
     r = await post(client, palembang, instance(rec))
     assert r.status_code == 403
@@ -299,9 +322,12 @@ async def test_wrong_key_role_and_other_kabupaten(client, keys, enum_banyuasin, 
 # Words of the English messages this transport used to answer with (as tests/api/test_api_polish.py
 # looks for them in the JSON API's): looked for in what the phone shows, with names and
 # libxml2's own marked words taken out.
-_ENGLISH = re.compile(r"\b(the|is|are|must|required|not|outside|already|with|only|this|cannot|unknown|"
-                      r"needs|should|invalid|stale|exactly|least|most|than|before|between|used|"
-                      r"database|busy|try|has|one|got|refused|no)\b", re.I)
+_ENGLISH = re.compile(
+    r"\b(the|is|are|must|required|not|outside|already|with|only|this|cannot|unknown|"
+    r"needs|should|invalid|stale|exactly|least|most|than|before|between|used|"
+    r"database|busy|try|has|one|got|refused|no)\b",
+    re.I,
+)
 _MULTIPART = "multipart/form-data; boundary=b"
 
 
@@ -309,8 +335,7 @@ def _body(*parts: bytes) -> bytes:
     return b"".join(b"--b\r\n" + p for p in parts) + b"--b--\r\n"
 
 
-async def test_every_refusal_a_phone_shows_is_indonesian_naming_its_field_once(client, keys, enum_banyuasin,
-                                                                                verif):
+async def test_every_refusal_a_phone_shows_is_indonesian_naming_its_field_once(client, keys, enum_banyuasin, verif):
     """What ODK Collect shows for each refusal of this transport: the Indonesian lead, then the
     message, which starts with the field it is about (once: no `field: field ...`), with no
     English words."""
@@ -333,24 +358,37 @@ async def test_every_refusal_a_phone_shows_is_indonesian_naming_its_field_once(c
         (await raw(_body(part + xml + b"\r\n"), "multipart/form-data"), 422, "Content-Type"),
         (await raw(_body(b"Content-Type: text/xml\r\n\r\n" + xml + b"\r\n")), 422, "body"),
         (await raw(_body(b'Content-Disposition: form-data; name="xml_submission_file"')), 422, "body"),
-        (await raw(_body(b'Content-Disposition: form-data; name="lain"\r\n\r\nx\r\n')), 422,
-         "xml_submission_file"),
+        (await raw(_body(b'Content-Disposition: form-data; name="lain"\r\n\r\nx\r\n')), 422, "xml_submission_file"),
         (await raw(_body(part + xml + b"\r\n", part + xml + b"\r\n")), 422, "xml_submission_file"),
-        (await post(client, enum_banyuasin, xml.replace(b"Warung", "Warung \u00e9".encode("latin-1"))), 422,
-         "xml_submission_file"),
+        (await post(client, enum_banyuasin, xml.replace(b"Warung", "Warung \u00e9".encode("latin-1"))), 422, "xml_submission_file"),
         (await post(client, enum_banyuasin, b"<!DOCTYPE d><data id='pl_kumkm'/>"), 422, "xml_submission_file"),
-        (await post(client, enum_banyuasin, b"<data id='pl_kumkm'><periode>2022</data>"), 422,
-         "xml_submission_file"),
-        (await post(client, enum_banyuasin, xml.replace(b"<instanceID>", b"<x>").replace(b"</instanceID>", b"</x>")),
-         422, "meta/instanceID"),
+        (await post(client, enum_banyuasin, b"<data id='pl_kumkm'><periode>2022</data>"), 422, "xml_submission_file"),
+        (
+            await post(client, enum_banyuasin, xml.replace(b"<instanceID>", b"<x>").replace(b"</instanceID>", b"</x>")),
+            422,
+            "meta/instanceID",
+        ),
         (await post(client, enum_banyuasin, xml.replace(b'id="pl_kumkm"', b'id="lain"')), 422, "id"),
-        (await post(client, enum_banyuasin, instance(umkm(), instance_id=str(uuid.uuid4()),
-                                                     deprecated_id="bukan-uuid")), 422, "meta/deprecatedID"),
-        (await post(client, enum_banyuasin, instance(umkm(), instance_id=str(uuid.uuid4()),
-                                                     deprecated_id=str(uuid.uuid4()))), 404, "meta/deprecatedID"),
+        (
+            await post(client, enum_banyuasin, instance(umkm(), instance_id=str(uuid.uuid4()), deprecated_id="bukan-uuid")),
+            422,
+            "meta/deprecatedID",
+        ),
+        (
+            await post(client, enum_banyuasin, instance(umkm(), instance_id=str(uuid.uuid4()), deprecated_id=str(uuid.uuid4()))),
+            404,
+            "meta/deprecatedID",
+        ),
         (await post(client, enum_banyuasin, instance({**stored, "alamat": "Jl. Lain"})), 409, "meta/instanceID"),
-        (await post(client, enum_banyuasin, instance({**stored, "alamat": "Jl. X"}, instance_id=str(uuid.uuid4()),
-                                                     deprecated_id=stored["submission_id"])), 409, "status"),
+        (
+            await post(
+                client,
+                enum_banyuasin,
+                instance({**stored, "alamat": "Jl. X"}, instance_id=str(uuid.uuid4()), deprecated_id=stored["submission_id"]),
+            ),
+            409,
+            "status",
+        ),
         (await post(client, enum_banyuasin, xml, ("foto.jpg", b"\xff\xd8", "image/jpeg")), 422, "foto.jpg"),
         (await post(client, enum_banyuasin, instance(umkm(nik_pemilik="123", kbli="1"))), 422, "nik_pemilik"),
     ]
@@ -359,20 +397,35 @@ async def test_every_refusal_a_phone_shows_is_indonesian_naming_its_field_once(c
         nature, text = message(r)
         lead, _, rest = text.partition(". ")
         assert nature == "error" and lead and rest.startswith(field + " "), (field, text)
-        assert not re.search(r"(?:^|; )([^\s;:]+): \1\b", rest), text      # no `field: field ...`
+        assert not re.search(r"(?:^|; )([^\s;:]+): \1\b", rest), text  # no `field: field ...`
         words = re.sub(r"\(libxml2: [^)]*\)", "", text)
-        for name in (field, "multipart/form-data", "xml_submission_file", "Content-Disposition: form-data; name",
-                     "Content-Type", "ODK Collect"):
+        for name in (
+            field,
+            "multipart/form-data",
+            "xml_submission_file",
+            "Content-Disposition: form-data; name",
+            "Content-Type",
+            "ODK Collect",
+        ):
             words = words.replace(name, "")
         assert not _ENGLISH.search(words), text
 
 
 # ------------------------------------------------------------------------------ edits
 
+
 async def _reject(client, verifikator: str, sid: str, version: int = 1, dari: str = "masuk") -> None:
-    r = await client.post(f"/api/v1/submissions/{sid}/verifikasi", headers=auth(verifikator), json={
-        "status": "ditolak", "dari": dari, "version": version, "alasan_kode": "data_tidak_valid",
-        **({"catatan": "masih salah"} if dari != "masuk" else {})})
+    r = await client.post(
+        f"/api/v1/submissions/{sid}/verifikasi",
+        headers=auth(verifikator),
+        json={
+            "status": "ditolak",
+            "dari": dari,
+            "version": version,
+            "alasan_kode": "data_tidak_valid",
+            **({"catatan": "masih salah"} if dari != "masuk" else {}),
+        },
+    )
     assert r.status_code == 200, r.text
 
 
@@ -399,33 +452,33 @@ async def test_an_edit_with_deprecated_id_is_a_correction(client, keys, enum_ban
     # the edit again: accepted, nothing new; the same instanceID with other content: 409
     again = await post(client, enum_banyuasin, instance(fixed, style=style, instance_id=b_id, deprecated_id=sid))
     assert again.status_code == 202
-    other = await post(client, enum_banyuasin, instance({**fixed, "alamat": "Jl. Lain"}, style=style,
-                                                        instance_id=b_id, deprecated_id=sid))
+    other = await post(client, enum_banyuasin, instance({**fixed, "alamat": "Jl. Lain"}, style=style, instance_id=b_id, deprecated_id=sid))
     assert other.status_code == 409
     assert await pg.fetchval("SELECT count(*) FROM submission_versions") == 2
 
     # an edit of the edit finds the record through the first edit's instanceID
     await _reject(client, verif, sid, version=2)
     c_id = str(uuid.uuid4())
-    r = await post(client, enum_banyuasin, instance({**fixed, "alamat": "Jl. Merdeka No. 3"}, style=style,
-                                                    instance_id=c_id, deprecated_id=b_id))
+    r = await post(
+        client, enum_banyuasin, instance({**fixed, "alamat": "Jl. Merdeka No. 3"}, style=style, instance_id=c_id, deprecated_id=b_id)
+    )
     assert r.status_code == 201
     got = (await client.get(f"/api/v1/submissions/{sid}", headers=auth(enum_banyuasin))).json()
     assert (got["version"], got["data"]["alamat"]) == (3, "Jl. Merdeka No. 3")
     riwayat = (await client.get(f"/api/v1/submissions/{sid}/riwayat", headers=auth(enum_banyuasin))).json()
-    assert [i["aksi"] for i in riwayat["items"]] == ["dibuat", "diverifikasi", "dikoreksi", "diverifikasi",
-                                                      "dikoreksi"]
+    assert [i["aksi"] for i in riwayat["items"]] == ["dibuat", "diverifikasi", "dikoreksi", "diverifikasi", "dikoreksi"]
 
     # another enumerator's key may not edit it (the PUT rule: only the holder), nor may an edit
     # name a record that was never sent
     await _reject(client, verif, sid, version=3)
     other_enum = await keys.make("enumerator", "16.07", name="enum-banyuasin-lain")
-    r = await post(client, other_enum, instance({**fixed, "alamat": "Jl. X"}, style=style,
-                                                instance_id=str(uuid.uuid4()), deprecated_id=c_id))
+    r = await post(
+        client, other_enum, instance({**fixed, "alamat": "Jl. X"}, style=style, instance_id=str(uuid.uuid4()), deprecated_id=c_id)
+    )
     assert r.status_code == 403
     never = str(uuid.uuid4())
-    r = await post(client, enum_banyuasin, instance(umkm(), style=style, instance_id=str(uuid.uuid4()),
-                                                    deprecated_id=never))
+    r = await post(client, enum_banyuasin, instance(umkm(), style=style, instance_id=str(uuid.uuid4()), deprecated_id=never))
     assert r.status_code == 404
-    assert message(r)[1] == (f"Tidak ditemukan. meta/deprecatedID {never} tidak ditemukan: perbaikan harus "
-                             "mengganti data yang pernah terkirim ke server ini")
+    assert message(r)[1] == (
+        f"Tidak ditemukan. meta/deprecatedID {never} tidak ditemukan: perbaikan harus mengganti data yang pernah terkirim ke server ini"
+    )

@@ -3,6 +3,7 @@ parsed with caps and off the event loop, a refused body is answered in OpenRosa 
 names are cut, formList links never follow the Host header, and a wrong key is refused before
 the body arrives. Over HTTP against the live service and its real database, raw sockets where
 an HTTP client library would not send what an attacker sends."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,9 +23,17 @@ MANIFEST_NS = "{http://openrosa.org/xforms/xformsManifest}"
 
 
 async def _reject(client, verifikator: str, sid: str, version: int = 1, dari: str = "masuk") -> None:
-    r = await client.post(f"/api/v1/submissions/{sid}/verifikasi", headers=auth(verifikator), json={
-        "status": "ditolak", "dari": dari, "version": version, "alasan_kode": "data_tidak_valid",
-        **({"catatan": "masih salah"} if dari != "masuk" else {})})
+    r = await client.post(
+        f"/api/v1/submissions/{sid}/verifikasi",
+        headers=auth(verifikator),
+        json={
+            "status": "ditolak",
+            "dari": dari,
+            "version": version,
+            "alasan_kode": "data_tidak_valid",
+            **({"catatan": "masih salah"} if dari != "masuk" else {}),
+        },
+    )
     assert r.status_code == 200, r.text
 
 
@@ -58,6 +67,7 @@ async def _raw(port: int, head: bytes, body=(), timeout: float = 10) -> tuple[in
 
 # ------------------------------------------------------------------------------ 2. edits and ids
 
+
 async def test_an_edit_cannot_take_another_records_id(client, keys, enum_banyuasin, verif, pg):
     """Another enumerator's edit whose new instanceID is the id of someone else's record (or of
     an edit of it, or of a record at all) is 409 and changes nothing; the owner's edits of the
@@ -76,7 +86,7 @@ async def test_an_edit_cannot_take_another_records_id(client, keys, enum_banyuas
     nature, text = message(r)
     assert nature == "error" and text.startswith("Data ditolak: instanceID ini sudah dipakai")
     assert "meta/instanceID sudah dipakai" in text
-    assert (await _record(client, lain, b))["version"] == 1          # nothing was corrected
+    assert (await _record(client, lain, b))["version"] == 1  # nothing was corrected
     assert await pg.fetchval("SELECT count(*) FROM openrosa_instances") == 0
     # an edit's new instanceID equal to its own record's id: the same
     r = await post(client, lain, instance(fixed_b, instance_id=b, deprecated_id=b))
@@ -97,15 +107,15 @@ async def test_an_edit_cannot_take_another_records_id(client, keys, enum_banyuas
 
     # and the owner's later edit, of the edit
     await _reject(client, verif, a, version=2)
-    r = await post(client, enum_banyuasin, instance({**fixed_a, "alamat": "Jl. Merdeka No. 4"},
-                                                    instance_id=str(uuid.uuid4()), deprecated_id=e1))
+    r = await post(
+        client, enum_banyuasin, instance({**fixed_a, "alamat": "Jl. Merdeka No. 4"}, instance_id=str(uuid.uuid4()), deprecated_id=e1)
+    )
     assert r.status_code == 201, r.text
     got = await _record(client, enum_banyuasin, a)
     assert (got["version"], got["data"]["alamat"]) == (3, "Jl. Merdeka No. 4")
 
 
-async def test_a_new_instance_under_an_edits_id_does_not_take_the_owners_record(client, keys, enum_banyuasin,
-                                                                                verif, pg):
+async def test_a_new_instance_under_an_edits_id_does_not_take_the_owners_record(client, keys, enum_banyuasin, verif, pg):
     """A new instance (no deprecatedID) whose instanceID is an edit's of someone else's record
     is stored as its sender's own record (new instances are not checked against edits: that
     would cost every phone's post a round trip), but it takes nothing from the owner: the
@@ -133,17 +143,17 @@ async def test_a_new_instance_under_an_edits_id_does_not_take_the_owners_record(
 
     # the owner's next edit, naming the edit as deprecatedID, reaches the owner's record
     await _reject(client, verif, a, version=2)
-    r = await post(client, enum_banyuasin, instance({**fixed_a, "alamat": "Jl. Merdeka No. 4"},
-                                                    instance_id=str(uuid.uuid4()), deprecated_id=edit))
+    r = await post(
+        client, enum_banyuasin, instance({**fixed_a, "alamat": "Jl. Merdeka No. 4"}, instance_id=str(uuid.uuid4()), deprecated_id=edit)
+    )
     assert r.status_code == 201, r.text
     got = await _record(client, enum_banyuasin, a)
     assert (got["version"], got["data"]["alamat"]) == (3, "Jl. Merdeka No. 4")
     squatted = await _record(client, lain, edit)
-    assert (squatted["version"], squatted["data"]["nama_usaha"]) == (1, "Toko Lain")   # its own, untouched
+    assert (squatted["version"], squatted["data"]["nama_usaha"]) == (1, "Toko Lain")  # its own, untouched
 
 
-async def test_an_edit_id_taken_before_the_fix_does_not_hold_the_owners_record(client, keys, enum_banyuasin,
-                                                                              verif, pg):
+async def test_an_edit_id_taken_before_the_fix_does_not_hold_the_owners_record(client, keys, enum_banyuasin, verif, pg):
     """A row left by the old bug (an edit of B's record remembered under A's record id) no
     longer sends the owner's edit of A's record to B's record."""
     lain = await keys.make("enumerator", "16.07", name="enum-banyuasin-lain")
@@ -151,13 +161,17 @@ async def test_an_edit_id_taken_before_the_fix_does_not_hold_the_owners_record(c
     a, b = milik_a["submission_id"], milik_b["submission_id"]
     assert (await post(client, enum_banyuasin, instance(milik_a))).status_code == 201
     assert (await post(client, lain, instance(milik_b))).status_code == 201
-    await pg.execute("INSERT INTO openrosa_instances (instance_id, submission_id, deprecated_id, content_hash) "
-                     "VALUES ($1, $2, $2, '\\x00')", uuid.UUID(a), uuid.UUID(b))
+    await pg.execute(
+        "INSERT INTO openrosa_instances (instance_id, submission_id, deprecated_id, content_hash) VALUES ($1, $2, $2, '\\x00')",
+        uuid.UUID(a),
+        uuid.UUID(b),
+    )
     # the id is the record's own: its instance sent again is a replay, not refused as an edit's id
     assert (await post(client, enum_banyuasin, instance(milik_a))).status_code == 202
     await _reject(client, verif, a)
-    r = await post(client, enum_banyuasin, instance({**milik_a, "alamat": "Jl. Merdeka No. 3"},
-                                                    instance_id=str(uuid.uuid4()), deprecated_id=a))
+    r = await post(
+        client, enum_banyuasin, instance({**milik_a, "alamat": "Jl. Merdeka No. 3"}, instance_id=str(uuid.uuid4()), deprecated_id=a)
+    )
     assert r.status_code == 201, r.text
     assert (await _record(client, enum_banyuasin, a))["version"] == 2
     assert (await _record(client, lain, b))["version"] == 1
@@ -165,18 +179,23 @@ async def test_an_edit_id_taken_before_the_fix_does_not_hold_the_owners_record(c
 
 # ------------------------------------------------------------------------------ 3. XML caps, off the loop
 
-@pytest.mark.parametrize(("doc", "words"), [
-    (xml_doc("<a>" * 40 + "</a>" * 40), "tingkat"),
-    (xml_doc("<a/>" * 5000), "elemen"),
-    (xml_doc("", "".join(f' a{i}="1"' for i in range(500))), "atribut"),
-    (xml_doc("", "".join(f' xmlns:a{i}="urn:a{i}"' for i in range(500))), "atribut"),
-], ids=["depth", "elements", "attributes", "namespaces"])
+
+@pytest.mark.parametrize(
+    ("doc", "words"),
+    [
+        (xml_doc("<a>" * 40 + "</a>" * 40), "tingkat"),
+        (xml_doc("<a/>" * 5000), "elemen"),
+        (xml_doc("", "".join(f' a{i}="1"' for i in range(500))), "atribut"),
+        (xml_doc("", "".join(f' xmlns:a{i}="urn:a{i}"' for i in range(500))), "atribut"),
+    ],
+    ids=["depth", "elements", "attributes", "namespaces"],
+)
 async def test_xml_beyond_the_caps_is_refused_naming_the_cap(client, enum_banyuasin, pg, doc, words):
     r = await post(client, enum_banyuasin, doc)
     assert r.status_code == 422, r.text
     nature, text = message(r)
     assert nature == "error" and text.startswith("Data ditolak, periksa isian. xml_submission_file ")
-    assert "xml_submission_file:" not in text             # the field named once, by its message
+    assert "xml_submission_file:" not in text  # the field named once, by its message
     assert words in text, text
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 0
 
@@ -214,11 +233,14 @@ async def test_parsing_beyond_the_bound_is_503_with_retry_after(client, enum_ban
 
 # ------------------------------------------------------------------------------ 7. refusals in XML, names cut
 
+
 async def test_a_body_over_the_limit_is_413_in_openrosa_xml(live_server, enum_banyuasin):
     over = settings.max_body_bytes + 1
     ctype = "multipart/form-data; boundary=x"
-    base = (f"POST /openrosa/{enum_banyuasin}/submission HTTP/1.1\r\nHost: 127.0.0.1:{live_server.port}\r\n"
-            f"Content-Type: {ctype}\r\nX-OpenRosa-Version: 1.0\r\n")
+    base = (
+        f"POST /openrosa/{enum_banyuasin}/submission HTTP/1.1\r\nHost: 127.0.0.1:{live_server.port}\r\n"
+        f"Content-Type: {ctype}\r\nX-OpenRosa-Version: 1.0\r\n"
+    )
     # said by Content-Length: refused before the body
     status, headers, body = await _raw(live_server.port, f"{base}Content-Length: {over}\r\n\r\n".encode())
     assert status == 413 and headers["content-type"] == "text/xml; charset=utf-8"
@@ -231,18 +253,27 @@ async def test_a_body_over_the_limit_is_413_in_openrosa_xml(live_server, enum_ba
     assert status == 413 and headers["content-type"] == "text/xml; charset=utf-8"
     assert message(body)[1].startswith("Kiriman terlalu besar.")
     # the JSON API keeps its problem+json
-    status, headers, body = await _raw(live_server.port, (
-        f"POST /api/v1/submissions HTTP/1.1\r\nHost: 127.0.0.1:{live_server.port}\r\n"
-        f"Authorization: Bearer {enum_banyuasin}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {over}\r\n\r\n").encode())
+    status, headers, body = await _raw(
+        live_server.port,
+        (
+            f"POST /api/v1/submissions HTTP/1.1\r\nHost: 127.0.0.1:{live_server.port}\r\n"
+            f"Authorization: Bearer {enum_banyuasin}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {over}\r\n\r\n"
+        ).encode(),
+    )
     assert status == 413 and headers["content-type"] == "application/problem+json"
 
 
 async def test_attachment_and_form_names_are_cut_when_echoed(client, enum_banyuasin):
     long_name = "a" * 7000 + ".jpg"
-    r = await client.post(f"/openrosa/{enum_banyuasin}/submission", headers={"X-OpenRosa-Version": "1.0"}, files={
-        "xml_submission_file": ("submission.xml", instance(umkm()), "text/xml"),
-        "b" * 7000: (long_name, b"\xff\xd8\xff", "image/jpeg")})
+    r = await client.post(
+        f"/openrosa/{enum_banyuasin}/submission",
+        headers={"X-OpenRosa-Version": "1.0"},
+        files={
+            "xml_submission_file": ("submission.xml", instance(umkm()), "text/xml"),
+            "b" * 7000: (long_name, b"\xff\xd8\xff", "image/jpeg"),
+        },
+    )
     assert r.status_code == 422
     text = message(r)[1]
     assert "a" * 100 in text and "a" * 101 not in text and "b" * 101 not in text
@@ -262,12 +293,12 @@ async def test_attachment_and_form_names_are_cut_when_echoed(client, enum_banyua
     text = message(r)[1]
     assert r.status_code == 422 and text.count("foto_") == 2 * 10 and len(r.content) < 3000
     assert text.endswith("(formulir tidak memiliki pertanyaan berkas); body memuat 40 lampiran lain")
-    r = await post(client, enum_banyuasin, instance(umkm()),
-                   *[(f"foto_{i}.jpg", b"\xff\xd8\xff", "image/jpeg") for i in range(150)])
+    r = await post(client, enum_banyuasin, instance(umkm()), *[(f"foto_{i}.jpg", b"\xff\xd8\xff", "image/jpeg") for i in range(150)])
     assert r.status_code == 422 and "body memuat lebih dari 100 bagian multipart" in message(r)[1]
 
 
 # ------------------------------------------------------------------------------ 7. formList links
+
 
 async def test_form_list_links_never_follow_the_host_header(client, live_server, enum_banyuasin, override_settings):
     base = f"/openrosa/{enum_banyuasin}"
@@ -276,8 +307,11 @@ async def test_form_list_links_never_follow_the_host_header(client, live_server,
         headers = {"Host": host} if host else {}
         xform = fromstring((await client.get(f"{base}/formList", headers=headers)).content).find(f"{LIST_NS}xform")
         man = fromstring((await client.get(f"{base}/forms/pl_kumkm/manifest", headers=headers)).content)
-        return [xform.findtext(f"{LIST_NS}downloadUrl"), xform.findtext(f"{LIST_NS}manifestUrl"),
-                man.find(f"{MANIFEST_NS}mediaFile").findtext(f"{MANIFEST_NS}downloadUrl")]
+        return [
+            xform.findtext(f"{LIST_NS}downloadUrl"),
+            xform.findtext(f"{LIST_NS}manifestUrl"),
+            man.find(f"{MANIFEST_NS}mediaFile").findtext(f"{MANIFEST_NS}downloadUrl"),
+        ]
 
     served = f"{live_server.url}/openrosa/{enum_banyuasin}/forms/pl_kumkm/"
     assert all(u.startswith(served) for u in await links(None))
@@ -295,12 +329,15 @@ async def test_form_list_links_never_follow_the_host_header(client, live_server,
 
 # ------------------------------------------------------------------------------ 4. the key before the body
 
+
 @pytest.mark.parametrize("who", ["unknown", "verifikator"])
 async def test_a_wrong_key_is_refused_before_the_body_arrives(live_server, verif, who):
     key, status = ("kumkm_bukan-kunci-yang-benar", 401) if who == "unknown" else (verif, 403)
-    head = (f"POST /openrosa/{key}/submission HTTP/1.1\r\nHost: 127.0.0.1:{live_server.port}\r\n"
-            f"Content-Type: multipart/form-data; boundary=x\r\nX-OpenRosa-Version: 1.0\r\n"
-            f"Content-Length: 8000000\r\n\r\n").encode()
+    head = (
+        f"POST /openrosa/{key}/submission HTTP/1.1\r\nHost: 127.0.0.1:{live_server.port}\r\n"
+        f"Content-Type: multipart/form-data; boundary=x\r\nX-OpenRosa-Version: 1.0\r\n"
+        f"Content-Length: 8000000\r\n\r\n"
+    ).encode()
     t = time.perf_counter()
     got, headers, body = await _raw(live_server.port, head, timeout=5)
     assert got == status and time.perf_counter() - t < 2

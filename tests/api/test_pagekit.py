@@ -5,6 +5,7 @@ module they import it from exports — a missing one would stop the whole page f
 the pages do with it is tested in a real browser by tests/ops/test_dashboard.py and
 tests/ops/test_verifikasi_page.py, the kit's wilayah selects on both pages in
 tests/ops/test_pagekit_browser.py."""
+
 from __future__ import annotations
 
 import re
@@ -105,8 +106,10 @@ async def _module_graph(client, entry: str) -> dict[str, list[tuple[set[str], st
         assert r.status_code == 200 and "javascript" in r.headers["content-type"], url
         # only `import {names} from "url";` is read below: another form would go unchecked
         assert len(re.findall(r"^import\b", r.text, re.M)) == len(_IMPORT.findall(r.text)), url
-        graph[url] = [({n.strip().split(" as ")[0] for n in names.split(",") if n.strip()}, urljoin(url, src))
-                      for names, src in _IMPORT.findall(r.text)]
+        graph[url] = [
+            ({n.strip().split(" as ")[0] for n in names.split(",") if n.strip()}, urljoin(url, src))
+            for names, src in _IMPORT.findall(r.text)
+        ]
         todo += [src for _, src in graph[url]]
     return graph
 

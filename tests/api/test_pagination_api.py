@@ -1,6 +1,7 @@
 """The paged lists over HTTP with app.core.pagination's cursors: each still takes the cursor it
 gave before (the queue's untagged base64, the record list's raw submission_id, the access log's
 raw id) and pages from the same place; a cursor it did not give is the one 422."""
+
 from __future__ import annotations
 
 import base64
@@ -39,7 +40,7 @@ async def test_the_record_list_pages_from_an_old_cursor_as_from_a_new_one(client
     last = first["items"][-1]["submission_id"]
     new, old = await page(cursor=first["next_cursor"]), await page(cursor=last)
     assert new == old and new["items"][0]["submission_id"] > last
-    assert first["next_cursor"] != last                                # the new form is tagged
+    assert first["next_cursor"] != last  # the new form is tagged
     for bad in ("abc", first["next_cursor"][:-4], last[:-1]):
         _assert_bad_cursor(await client.get("/api/v1/submissions", params={"cursor": bad}, headers=auth(admin)))
 
@@ -67,8 +68,7 @@ async def test_the_queue_pages_from_an_old_cursor_as_from_a_new_one(client, enum
     await _post(client, enum_key, [umkm(kode_wilayah=KABKOTA_DESA) for _ in range(3)])
 
     async def page(**params) -> dict:
-        r = await client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "limit": 1, **params},
-                             headers=auth(verif))
+        r = await client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "limit": 1, **params}, headers=auth(verif))
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -79,6 +79,5 @@ async def test_the_queue_pages_from_an_old_cursor_as_from_a_new_one(client, enum
     new, old = await page(cursor=first["next_cursor"]), await page(cursor=old_cursor)
     assert new["items"] == old["items"] and new["items"][0]["submission_id"] != item["submission_id"]
     for bad in ("xyz", first["next_cursor"][:-6], _b64("antrian.9|x|y")):
-        r = await client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "cursor": bad},
-                             headers=auth(verif))
+        r = await client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "cursor": bad}, headers=auth(verif))
         _assert_bad_cursor(r)

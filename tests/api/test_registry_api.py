@@ -2,6 +2,7 @@
 history under the records' scope and personal-data rules, the candidate queue, tautkan,
 bukan-sama and pisahkan with their undo, every row of the issue's bad-input table that HTTP can
 show (kill -9 is tests/ops/test_registry_crash.py), the look-up and the list with downloads."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,31 +30,39 @@ async def pair(client, pg, enum_key, verif, **over):
     open candidate between them."""
     owner = nik(perempuan=True, serial=4321)
     a = await accepted(client, enum_key, verif, nama_usaha="Warung Sederhana", nik_pemilik=owner, **over)
-    b = await accepted(client, enum_key, verif, nama_usaha="Toko Sederhana Jaya", nik_pemilik=owner,
-                       periode="2023", **over)
+    b = await accepted(client, enum_key, verif, nama_usaha="Toko Sederhana Jaya", nik_pemilik=owner, periode="2023", **over)
     ea, eb = await entitas(pg, [a]), await entitas(pg, [b])
     kid = await kandidat(pg, ea, eb)
     return a, b, ea, eb, kid
 
 
 async def decide(client, key, kid, action, va, vb, **body):
-    return await client.post(f"/api/v1/kumkm/kandidat/{kid}/{action}",
-                             json={"versi_a": va, "versi_b": vb, **body}, headers=auth(key))
+    return await client.post(f"/api/v1/kumkm/kandidat/{kid}/{action}", json={"versi_a": va, "versi_b": vb, **body}, headers=auth(key))
 
 
 # ---------------------------------------------------------------- one entity
 
+
 async def test_profile_history_and_personal_data(client, pg, keys, enum_key, verif, dinas):
-    old = await accepted(client, enum_key, verif, nama_usaha="Warung Sederhana", nib=NIB, periode="2022",
-                         modal_usaha=25_000_000, telepon="081200000001")
-    new = await accepted(client, enum_key, verif, nama_usaha="Warung Sederhana Jaya", nib=NIB, periode="2023",
-                         modal_usaha=900_000_000, telepon=..., alamat="Jl. Baru No. 9")
+    old = await accepted(
+        client, enum_key, verif, nama_usaha="Warung Sederhana", nib=NIB, periode="2022", modal_usaha=25_000_000, telepon="081200000001"
+    )
+    new = await accepted(
+        client,
+        enum_key,
+        verif,
+        nama_usaha="Warung Sederhana Jaya",
+        nib=NIB,
+        periode="2023",
+        modal_usaha=900_000_000,
+        telepon=...,
+        alamat="Jl. Baru No. 9",
+    )
     eid = await entitas(pg, [old, new])
     r = await get_entitas(client, verif, eid)
     assert r.status_code == 200, r.text
     e = r.json()
-    assert (e["id_kumkm"], e["id_diminta"], e["digabung_ke"], e["jenis"], e["kode_kabkota"]) == (
-        eid, eid, None, "umkm", "16.07")
+    assert (e["id_kumkm"], e["id_diminta"], e["digabung_ke"], e["jenis"], e["kode_kabkota"]) == (eid, eid, None, "umkm", "16.07")
     p = e["profil"]
     # the latest periode's value, with the periode it came from; a field the latest record left
     # out comes from the earlier one
@@ -96,6 +105,7 @@ async def test_id_forms_scope_and_absence(client, pg, keys, enum_key, verif):
 
 # ---------------------------------------------------------------- the candidate queue
 
+
 async def test_kandidat_queue(client, pg, keys, enum_key, verif):
     a, b, ea, eb, kid = await pair(client, pg, enum_key, verif)
     c = await accepted(client, enum_key, verif, nama_usaha="Kedai Lain")
@@ -109,31 +119,27 @@ async def test_kandidat_queue(client, pg, keys, enum_key, verif):
     assert {item["a"]["id_kumkm"], item["b"]["id_kumkm"]} == {ea, eb}
     sides = {item["a"]["id_kumkm"]: item["a"], item["b"]["id_kumkm"]: item["b"]}
     assert sides[ea]["nama"] == "Warung Sederhana" and sides[eb]["periode"] == ["2023"]
-    assert sides[ea]["alamat"] == a["alamat"]          # the verifikator of the kabupaten sees it
+    assert sides[ea]["alamat"] == a["alamat"]  # the verifikator of the kabupaten sees it
     assert [x["kode"] for x in item["alasan"]] == ["nik_pemilik_sama", "nama_mirip"]
-    nxt = (await client.get("/api/v1/kumkm/kandidat", params={"limit": 1, "cursor": page["next_cursor"]},
-                            headers=auth(verif))).json()
+    nxt = (await client.get("/api/v1/kumkm/kandidat", params={"limit": 1, "cursor": page["next_cursor"]}, headers=auth(verif))).json()
     assert [x["id"] for x in nxt["items"]] == [low] and nxt["next_cursor"] is None
     assert await pg.fetchval("SELECT count(*) FROM access_log WHERE endpoint = 'GET /api/v1/kumkm/kandidat'") == 2
     # a national admin names the kabupaten/kota; others are refused
     admin = await keys.make("admin", name="admin-pusat")
     assert_problem(await client.get("/api/v1/kumkm/kandidat", headers=auth(admin)), "invalid-input")
-    assert len((await client.get("/api/v1/kumkm/kandidat", params={"kabkota": "16.07"},
-                                 headers=auth(admin))).json()["items"]) == 2
+    assert len((await client.get("/api/v1/kumkm/kandidat", params={"kabkota": "16.07"}, headers=auth(admin))).json()["items"]) == 2
     assert_problem(await client.get("/api/v1/kumkm/kandidat", headers=auth(enum_key)), "role-forbidden")
-    assert_problem(await client.get("/api/v1/kumkm/kandidat", params={"kabkota": "16.03"}, headers=auth(verif)),
-                   "outside-scope")
-    assert_problem(await client.get("/api/v1/kumkm/kandidat", params={"cursor": "xyz"}, headers=auth(verif)),
-                   "invalid-input")
+    assert_problem(await client.get("/api/v1/kumkm/kandidat", params={"kabkota": "16.03"}, headers=auth(verif)), "outside-scope")
+    assert_problem(await client.get("/api/v1/kumkm/kandidat", params={"cursor": "xyz"}, headers=auth(verif)), "invalid-input")
 
 
 # ---------------------------------------------------------------- tautkan, and its undo
 
+
 async def test_tautkan_then_split_undoes_it(client, pg, enum_key, verif):
     owner = nik(perempuan=True, serial=4321)
     a = await accepted(client, enum_key, verif, nama_usaha="Warung Sederhana", nik_pemilik=owner)
-    b = await accepted(client, enum_key, verif, nama_usaha="Toko Sederhana Jaya", nik_pemilik=owner,
-                       periode="2023", nib="9120009999999")
+    b = await accepted(client, enum_key, verif, nama_usaha="Toko Sederhana Jaya", nik_pemilik=owner, periode="2023", nib="9120009999999")
     ea, eb = await entitas(pg, [a]), await entitas(pg, [b])
     kid = await kandidat(pg, ea, eb)
     r = await decide(client, verif, kid, "tautkan", 1, 1, catatan="pemilik dan alamat sama")
@@ -147,8 +153,7 @@ async def test_tautkan_then_split_undoes_it(client, pg, enum_key, verif):
     assert retired["id_lama"] == [eb] and retired["pengenal"] == {"nib": ["9120009999999"]}
     assert sorted(t["submission_id"] for t in retired["tautan"]) == sorted([a["submission_id"], b["submission_id"]])
     assert retired["profil"]["nama_usaha"]["periode"] == "2023"
-    event = await pg.fetchrow("SELECT oleh, oleh_key, alasan FROM kumkm_peristiwa WHERE aksi = 'digabung' "
-                              "AND id_kumkm = $1", ea)
+    event = await pg.fetchrow("SELECT oleh, oleh_key, alasan FROM kumkm_peristiwa WHERE aksi = 'digabung' AND id_kumkm = $1", ea)
     assert (event["oleh"], event["alasan"]) == ("verif-banyuasin", "pemilik dan alamat sama") and event["oleh_key"]
     # the walidata's line of the moved record carries the survivor's id (and a change says so)
     line_id = "SELECT id_kumkm FROM sync_records WHERE submission_id = $1"
@@ -156,16 +161,21 @@ async def test_tautkan_then_split_undoes_it(client, pg, enum_key, verif):
     await assert_whole(pg)
 
     # a stale versi of the survivor: 409 with the current state
-    stale = assert_problem(await client.post(f"/api/v1/kumkm/{ea}/pisahkan", json={
-        "versi": 1, "submission_ids": [b["submission_id"]]}, headers=auth(verif)), "state-conflict")
+    stale = assert_problem(
+        await client.post(f"/api/v1/kumkm/{ea}/pisahkan", json={"versi": 1, "submission_ids": [b["submission_id"]]}, headers=auth(verif)),
+        "state-conflict",
+    )
     assert stale["current_versi"] == 2
-    undo = await client.post(f"/api/v1/kumkm/{ea}/pisahkan", json={
-        "versi": 2, "submission_ids": [b["submission_id"]], "catatan": "salah tautkan"}, headers=auth(verif))
+    undo = await client.post(
+        f"/api/v1/kumkm/{ea}/pisahkan",
+        json={"versi": 2, "submission_ids": [b["submission_id"]], "catatan": "salah tautkan"},
+        headers=auth(verif),
+    )
     assert undo.status_code == 200, undo.text
     assert undo.json()["ke"] == eb and undo.json()["dihidupkan"] is True
     back = (await get_entitas(client, verif, eb)).json()
     assert (back["id_kumkm"], back["digabung_ke"], back["pengenal"]) == (eb, None, {"nib": ["9120009999999"]})
-    assert [t["dasar"] for t in back["tautan"]] == ["baru"]      # each link's own rule, restored
+    assert [t["dasar"] for t in back["tautan"]] == ["baru"]  # each link's own rule, restored
     assert await pg.fetchval(line_id, b["submission_id"]) == eb
     assert [x["aksi"] for x in back["peristiwa"]][-2:] == ["digabung", "dipisah"]
     await assert_whole(pg)
@@ -188,9 +198,9 @@ async def test_merge_repoints_other_candidates(client, pg, enum_key, verif):
     ec = await entitas(pg, [c])
     d = await accepted(client, enum_key, verif, nama_usaha="Warung Sederhana Lama")
     ed = await entitas(pg, [d])
-    to_c = await kandidat(pg, eb, ec, skor=0.9)         # re-pointed to (ea, ec)
-    to_a = await kandidat(pg, ea, ed, skor=0.9)         # already open with the survivor ...
-    dup = await kandidat(pg, eb, ed, skor=0.85)         # ... so this one goes usang
+    to_c = await kandidat(pg, eb, ec, skor=0.9)  # re-pointed to (ea, ec)
+    to_a = await kandidat(pg, ea, ed, skor=0.9)  # already open with the survivor ...
+    dup = await kandidat(pg, eb, ed, skor=0.85)  # ... so this one goes usang
     out = (await decide(client, verif, kid, "tautkan", 1, 1)).json()
     assert out["kandidat_dialihkan"] == [to_c] and out["kandidat_usang"] == [dup]
     rows = {r["id"]: (r["id_a"], r["id_b"], r["status"]) for r in await pg.fetch("SELECT * FROM kumkm_kandidat")}
@@ -202,41 +212,41 @@ async def test_merge_repoints_other_candidates(client, pg, enum_key, verif):
 
 # ---------------------------------------------------------------- bukan-sama, and its undo
 
+
 async def test_bukan_sama_and_undo(client, pg, enum_key, verif):
     a, b, ea, eb, kid = await pair(client, pg, enum_key, verif)
     r = await decide(client, verif, kid, "bukan-sama", 1, 1, catatan="dua usaha berbeda")
     assert r.status_code == 200, r.text
     assert r.json()["kandidat"]["status"] == "bukan_sama"
     row = await pg.fetchrow("SELECT * FROM kumkm_bukan_sama")
-    assert (row["id_a"], row["id_b"], row["oleh"], row["alasan"]) == (*sorted((ea, eb)), "verif-banyuasin",
-                                                                      "dua usaha berbeda")
+    assert (row["id_a"], row["id_b"], row["oleh"], row["alasan"]) == (*sorted((ea, eb)), "verif-banyuasin", "dua usaha berbeda")
     # the ids in either order, typed loosely
-    undo = await client.delete(f"/api/v1/kumkm/bukan-sama/{eb.lower()}/{ea}", params={"catatan": "keliru"},
-                               headers=auth(verif))
+    undo = await client.delete(f"/api/v1/kumkm/bukan-sama/{eb.lower()}/{ea}", params={"catatan": "keliru"}, headers=auth(verif))
     assert undo.status_code == 200, undo.text
     assert await pg.fetchval("SELECT count(*) FROM kumkm_bukan_sama") == 0
     events = await pg.fetch("SELECT id_kumkm, alasan FROM kumkm_peristiwa WHERE aksi = 'bukan_sama_dibatalkan'")
     assert sorted(e["id_kumkm"] for e in events) == sorted([ea, eb]) and events[0]["alasan"] == "keliru"
     assert_problem(await client.delete(f"/api/v1/kumkm/bukan-sama/{ea}/{eb}", headers=auth(verif)), "not-found")
-    assert_problem(await client.delete(f"/api/v1/kumkm/bukan-sama/{ea}/{eb}", headers=auth(enum_key)),
-                   "role-forbidden")
+    assert_problem(await client.delete(f"/api/v1/kumkm/bukan-sama/{ea}/{eb}", headers=auth(enum_key)), "role-forbidden")
 
 
 # ---------------------------------------------------------------- the bad-input table
 
+
 async def test_pair_across_provinsi_needs_both_in_scope(client, pg, keys, enum_key, verif):
     admin = await keys.make("admin", name="admin-pusat")
     here = await accepted(client, enum_key, verif, nama_usaha="Warung Sederhana")
-    there = await accepted(client, admin, admin, kode_wilayah="32.01", nik_pemilik=nik("320101"),
-                           nama_usaha="Warung Sederhana")
+    there = await accepted(client, admin, admin, kode_wilayah="32.01", nik_pemilik=nik("320101"), nama_usaha="Warung Sederhana")
     eh, et = await entitas(pg, [here]), await entitas(pg, [there])
     kid = await kandidat(pg, eh, et)
     provinsi_key = await keys.make("verifikator", "16", name="verif-sumsel")
     for key in (verif, provinsi_key):
         assert_problem(await decide(client, key, kid, "tautkan", 1, 1), "outside-scope")
         assert_problem(await decide(client, key, kid, "bukan-sama", 1, 1), "outside-scope")
-        assert_problem(await client.post(f"/api/v1/kumkm/{eh}/tautkan", json={
-            "versi": 1, "dengan": et, "versi_dengan": 1}, headers=auth(key)), "outside-scope")
+        assert_problem(
+            await client.post(f"/api/v1/kumkm/{eh}/tautkan", json={"versi": 1, "dengan": et, "versi_dengan": 1}, headers=auth(key)),
+            "outside-scope",
+        )
     assert await versi(pg, eh) == 1 and await versi(pg, et) == 1
     assert (await decide(client, admin, kid, "tautkan", 1, 1)).status_code == 200
 
@@ -247,11 +257,15 @@ async def test_koperasi_with_umkm_and_self_are_422(client, pg, enum_key, verif):
     kid = await kandidat(pg, u, k)
     body = assert_problem(await decide(client, verif, kid, "tautkan", 1, 1), "invalid-input")
     assert "koperasi" in body["detail"]
-    body = assert_problem(await client.post(f"/api/v1/kumkm/{u}/tautkan", json={
-        "versi": 1, "dengan": k, "versi_dengan": 1}, headers=auth(verif)), "invalid-input")
+    body = assert_problem(
+        await client.post(f"/api/v1/kumkm/{u}/tautkan", json={"versi": 1, "dengan": k, "versi_dengan": 1}, headers=auth(verif)),
+        "invalid-input",
+    )
     assert body["errors"][0]["field"] == "dengan"
-    body = assert_problem(await client.post(f"/api/v1/kumkm/{u}/tautkan", json={
-        "versi": 1, "dengan": u.lower(), "versi_dengan": 1}, headers=auth(verif)), "invalid-input")
+    body = assert_problem(
+        await client.post(f"/api/v1/kumkm/{u}/tautkan", json={"versi": 1, "dengan": u.lower(), "versi_dengan": 1}, headers=auth(verif)),
+        "invalid-input",
+    )
     assert "dirinya sendiri" in body["detail"]
     assert_problem(await client.delete(f"/api/v1/kumkm/bukan-sama/{u}/{u}", headers=auth(verif)), "invalid-input")
     assert await versi(pg, u) == 1 and await versi(pg, k) == 1
@@ -259,21 +273,24 @@ async def test_koperasi_with_umkm_and_self_are_422(client, pg, enum_key, verif):
 
 async def test_split_none_all_or_foreign_is_422_and_new_entity_is_undone_by_tautkan(client, pg, enum_key, verif):
     # one koperasi over two rounds (the same NIK koperasi), its nomor badan hukum changed
-    recs = [await accepted(client, enum_key, verif, jenis="koperasi", nik_koperasi="1607010000000001",
-                           nomor_badan_hukum="123/BH/XII/2010", periode="2022"),
-            await accepted(client, enum_key, verif, jenis="koperasi", nik_koperasi="1607010000000001",
-                           nomor_badan_hukum="77/BH/III/2023", periode="2023")]
+    recs = [
+        await accepted(
+            client, enum_key, verif, jenis="koperasi", nik_koperasi="1607010000000001", nomor_badan_hukum="123/BH/XII/2010", periode="2022"
+        ),
+        await accepted(
+            client, enum_key, verif, jenis="koperasi", nik_koperasi="1607010000000001", nomor_badan_hukum="77/BH/III/2023", periode="2023"
+        ),
+    ]
     eid = await entitas(pg, recs)
-    v = await versi(pg, eid)        # 1 or 2: the linker may have linked both in one batch
+    v = await versi(pg, eid)  # 1 or 2: the linker may have linked both in one batch
     other = await accepted(client, enum_key, verif)
     url = f"/api/v1/kumkm/{eid}/pisahkan"
     sids = [r["submission_id"] for r in recs]
-    assert_problem(await client.post(url, json={"versi": v, "submission_ids": []}, headers=auth(verif)),
-                   "invalid-input")
-    assert_problem(await client.post(url, json={"versi": v, "submission_ids": sids}, headers=auth(verif)),
-                   "invalid-input")
-    body = assert_problem(await client.post(url, json={"versi": v, "submission_ids": [other["submission_id"]]},
-                                            headers=auth(verif)), "invalid-input")
+    assert_problem(await client.post(url, json={"versi": v, "submission_ids": []}, headers=auth(verif)), "invalid-input")
+    assert_problem(await client.post(url, json={"versi": v, "submission_ids": sids}, headers=auth(verif)), "invalid-input")
+    body = assert_problem(
+        await client.post(url, json={"versi": v, "submission_ids": [other["submission_id"]]}, headers=auth(verif)), "invalid-input"
+    )
     assert body["errors"][0]["field"] == "submission_ids"
     r = await client.post(url, json={"versi": v, "submission_ids": [sids[1]]}, headers=auth(verif))
     assert r.status_code == 200, r.text
@@ -282,11 +299,12 @@ async def test_split_none_all_or_foreign_is_422_and_new_entity_is_undone_by_taut
     # the identifier only the moved record carries goes with it; the one both carry stays
     assert (await get_entitas(client, verif, new)).json()["pengenal"] == {"nomor_badan_hukum": ["77BHIII2023"]}
     assert (await get_entitas(client, verif, eid)).json()["pengenal"] == {
-        "nik_koperasi": ["1607010000000001"], "nomor_badan_hukum": ["123BHXII2010"]}
+        "nik_koperasi": ["1607010000000001"],
+        "nomor_badan_hukum": ["123BHXII2010"],
+    }
     await assert_whole(pg)
     # undo: merge the new entity back (it was created later, so the original survives)
-    back = await client.post(f"/api/v1/kumkm/{new}/tautkan", json={"versi": 2, "dengan": eid, "versi_dengan": v + 1},
-                             headers=auth(verif))
+    back = await client.post(f"/api/v1/kumkm/{new}/tautkan", json={"versi": 2, "dengan": eid, "versi_dengan": v + 1}, headers=auth(verif))
     assert back.status_code == 200, back.text
     assert back.json()["id_kumkm"] == eid
     assert len((await get_entitas(client, verif, eid)).json()["tautan"]) == 2
@@ -302,8 +320,9 @@ async def test_concurrent_link_and_split_one_wins(client, pg, enum_key, verif, v
         kid = await kandidat(pg, ea, eb)
         va = await versi(pg, ea)
         link = decide(client, verif, kid, "tautkan", va, 1)
-        split = client.post(f"/api/v1/kumkm/{ea}/pisahkan", json={"versi": va, "submission_ids": [a["submission_id"]]},
-                            headers=auth(verif2))
+        split = client.post(
+            f"/api/v1/kumkm/{ea}/pisahkan", json={"versi": va, "submission_ids": [a["submission_id"]]}, headers=auth(verif2)
+        )
         results = await asyncio.gather(link, split)
         codes = sorted(r.status_code for r in results)
         assert codes == [200, 409], [r.text for r in results]
@@ -315,10 +334,13 @@ async def test_concurrent_link_and_split_one_wins(client, pg, enum_key, verif, v
 
 # ---------------------------------------------------------------- look-up and list
 
+
 async def test_lookup_by_identifier(client, pg, keys, enum_key, verif):
     u = await entitas(pg, [await accepted(client, enum_key, verif, nib=NIB)])
-    k = await entitas(pg, [await accepted(client, enum_key, verif, jenis="koperasi", nik_koperasi="1607010000000001",
-                                          nomor_badan_hukum="123/BH/XII/2010")])
+    k = await entitas(
+        pg,
+        [await accepted(client, enum_key, verif, jenis="koperasi", nik_koperasi="1607010000000001", nomor_badan_hukum="123/BH/XII/2010")],
+    )
 
     async def look(key, **params):
         return await client.get("/api/v1/kumkm", params=params, headers=auth(key))
@@ -340,17 +362,17 @@ async def test_list_pages_and_downloads(client, pg, keys, enum_key, verif):
     k = await entitas(pg, [await accepted(client, enum_key, verif, jenis="koperasi")])
     first = (await client.get("/api/v1/kumkm", params={"wilayah": "16.07", "limit": 2}, headers=auth(verif))).json()
     assert [e["id_kumkm"] for e in first["items"]] == sorted([*ids, k])[:2]
-    rest = (await client.get("/api/v1/kumkm", params={"wilayah": "16.07", "limit": 2, "cursor": first["next_cursor"]},
-                             headers=auth(verif))).json()
+    rest = (
+        await client.get("/api/v1/kumkm", params={"wilayah": "16.07", "limit": 2, "cursor": first["next_cursor"]}, headers=auth(verif))
+    ).json()
     assert [e["id_kumkm"] for e in first["items"] + rest["items"]] == sorted([*ids, k]) and rest["next_cursor"] is None
-    umkm_only = (await client.get("/api/v1/kumkm", params={"wilayah": "16", "jenis": "umkm"}, headers=auth(verif)))
-    assert_problem(umkm_only, "outside-scope")        # a kabupaten key asking for its provinsi
+    umkm_only = await client.get("/api/v1/kumkm", params={"wilayah": "16", "jenis": "umkm"}, headers=auth(verif))
+    assert_problem(umkm_only, "outside-scope")  # a kabupaten key asking for its provinsi
     own = (await client.get("/api/v1/kumkm", params={"jenis": "umkm"}, headers=auth(verif))).json()
     assert sorted(e["id_kumkm"] for e in own["items"]) == sorted(ids)
     assert "alamat" not in own["items"][0]
 
-    rows = report_csv(await client.get("/api/v1/kumkm", params={"wilayah": "16.07", "format": "csv"},
-                                       headers=auth(verif)))
+    rows = report_csv(await client.get("/api/v1/kumkm", params={"wilayah": "16.07", "format": "csv"}, headers=auth(verif)))
     assert rows[0][:4] == ["No", "ID KUMKM", "Jenis", "Nama"]
     assert sorted(r[1] for r in rows[1:]) == sorted([*ids, k])
     x = await client.get("/api/v1/kumkm", params={"wilayah": "16.07", "format": "xlsx"}, headers=auth(verif))
@@ -360,12 +382,10 @@ async def test_list_pages_and_downloads(client, pg, keys, enum_key, verif):
     assert all(i in values for i in [*ids, k])
     nation = await keys.make("dinas", "32", name="dinas-jabar")
     assert (await client.get("/api/v1/kumkm", headers=auth(nation))).json()["items"] == []
-    assert_problem(await client.get("/api/v1/kumkm", params={"wilayah": "16.07.01"}, headers=auth(verif)),
-                   "invalid-input")
+    assert_problem(await client.get("/api/v1/kumkm", params={"wilayah": "16.07.01"}, headers=auth(verif)), "invalid-input")
 
 
 @pytest.mark.parametrize("path", ["/api/v1/kumkm/kandidat/1/tautkan", "/api/v1/kumkm/kandidat/1/bukan-sama"])
 async def test_actions_need_a_decider(client, enum_key, dinas, path):
     for key in (enum_key, dinas):
-        assert_problem(await client.post(path, json={"versi_a": 1, "versi_b": 1}, headers=auth(key)),
-                       "role-forbidden")
+        assert_problem(await client.post(path, json={"versi_a": 1, "versi_b": 1}, headers=auth(key)), "role-forbidden")

@@ -2,6 +2,7 @@
 API's numbers as numbers (rupiah exact, ratios as fractions with a percentage format), under
 the printed tables' grouped headers and a title naming wilayah, periode and date; and whose
 text can never run as a formula."""
+
 from __future__ import annotations
 
 import io
@@ -71,8 +72,9 @@ def _persen_shown(value: float) -> str:
 
 
 async def _put_target(client, key, kode, target, mulai="2022-08-01"):
-    r = await client.put(f"/api/v1/targets/2022/{kode}", headers=auth(key),
-                         json={"target": target, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": mulai})
+    r = await client.put(
+        f"/api/v1/targets/2022/{kode}", headers=auth(key), json={"target": target, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": mulai}
+    )
     assert r.status_code in (200, 201), r.text
 
 
@@ -83,8 +85,10 @@ async def test_capaian_workbook_has_the_api_numbers_title_and_grouped_header(cli
     dinas = await keys.make("dinas", "16")
     params = {"periode": "2022", "wilayah": "16", "as_of": "2022-12-31"}
     doc = (await client.get("/api/v1/capaian-pendataan", params=params, headers=auth(dinas))).json()
-    ws = _workbook(await client.get("/api/v1/capaian-pendataan", params={**params, "format": "xlsx"},
-                                    headers=auth(dinas)), "capaian-pendataan-2022-16.xlsx")
+    ws = _workbook(
+        await client.get("/api/v1/capaian-pendataan", params={**params, "format": "xlsx"}, headers=auth(dinas)),
+        "capaian-pendataan-2022-16.xlsx",
+    )
 
     assert ws.title == "Capaian Pendataan"
     title = [ws.cell(row=i, column=1).value for i in range(1, 5)]
@@ -94,18 +98,44 @@ async def test_capaian_workbook_has_the_api_numbers_title_and_grouped_header(cli
     assert title[3].startswith("Target berlaku per 31/12/2022; jumlah data per ")
 
     top = _find_row(ws, "No")
-    assert _texts(ws, top) == ["No", "Kode", "Kabupaten/Kota", "Target", "Data Masuk", "Belum Diverifikasi",
-                               "Hasil Verifikasi", None, None, "Capaian", None, None]
-    assert _texts(ws, top + 1)[6:] == ["Diterima", "Ditolak", "Total Terverifikasi", "Masuk vs Target",
-                                       "Diterima vs Target", "Diterima vs Masuk"]
+    assert _texts(ws, top) == [
+        "No",
+        "Kode",
+        "Kabupaten/Kota",
+        "Target",
+        "Data Masuk",
+        "Belum Diverifikasi",
+        "Hasil Verifikasi",
+        None,
+        None,
+        "Capaian",
+        None,
+        None,
+    ]
+    assert _texts(ws, top + 1)[6:] == [
+        "Diterima",
+        "Ditolak",
+        "Total Terverifikasi",
+        "Masuk vs Target",
+        "Diterima vs Target",
+        "Diterima vs Masuk",
+    ]
     assert {f"G{top}:I{top}", f"J{top}:L{top}", f"A{top}:A{top + 1}", f"C{top}:C{top + 1}"} <= _merged(ws)
 
     body = _body(ws, top + 2, 12)
     assert len(body) == len(doc["rows"]) + 1 == 18  # 17 kabupaten/kota and Jumlah
     for no, (cells, row) in enumerate(zip(body, doc["rows"] + [doc["jumlah"]], strict=True), 1):
         assert cells[0] == (no if row["kode"] else None)
-        assert cells[1:9] == [row["kode"], row["nama"], row["target"], row["masuk"], row["belum_diverifikasi"],
-                              row["diterima"], row["ditolak"], row["total_terverifikasi"]], row
+        assert cells[1:9] == [
+            row["kode"],
+            row["nama"],
+            row["target"],
+            row["masuk"],
+            row["belum_diverifikasi"],
+            row["diterima"],
+            row["ditolak"],
+            row["total_terverifikasi"],
+        ], row
         for value, field in zip(cells[9:], ("masuk_vs_target", "diterima_vs_target", "diterima_vs_masuk"), strict=True):
             assert _ratio(value, row[field]), (row["kode"], field, value)
             if value is not None:
@@ -118,7 +148,7 @@ async def test_capaian_workbook_has_the_api_numbers_title_and_grouped_header(cli
     banyuasin = next(c for c in body if c[1] == "16.07")
     assert _persen_shown(banyuasin[9]) == "99,44%"
     # Ogan Ilir (16.10) has records and no target: the note says the Jumlah target is partial
-    notes = [c.value for c in ws["A"][top + 2 + len(doc["rows"]):] if c.value]
+    notes = [c.value for c in ws["A"][top + 2 + len(doc["rows"]) :] if c.value]
     assert doc["target_sebagian"] is True
     assert any(n.startswith("1 kabupaten/kota yang sudah punya data masuk belum punya target") for n in notes)
 
@@ -134,8 +164,10 @@ async def test_capaian_workbook_of_a_kabupaten_with_its_own_target_only(client, 
     # no kecamatan has a target: the Jumlah row takes the kabupaten's own, and no partial-target warning
     assert doc["jumlah"]["target"] == 80 and doc["target_jumlah_dari"] == "wilayah"
     assert doc["jumlah"]["persen"]["masuk_vs_target"] == "50,00%" and doc["target_sebagian"] is False
-    ws = _workbook(await client.get("/api/v1/capaian-pendataan", params={**params, "format": "xlsx"},
-                                    headers=auth(dinas)), "capaian-pendataan-2022-16.07.xlsx")
+    ws = _workbook(
+        await client.get("/api/v1/capaian-pendataan", params={**params, "format": "xlsx"}, headers=auth(dinas)),
+        "capaian-pendataan-2022-16.07.xlsx",
+    )
     top = _find_row(ws, "No")
     assert ws.cell(row=top, column=3).value == "Kecamatan"
     jumlah = next(r for r in _body(ws, top + 2, 12) if r[2] == "Jumlah")
@@ -144,8 +176,7 @@ async def test_capaian_workbook_of_a_kabupaten_with_its_own_target_only(client, 
     tanpa = next(r for r in _body(ws, top + 2, 12) if r[2] == "(tanpa kecamatan)")
     assert tanpa[1] is None and tanpa[4] == 10
     notes = [c.value for c in ws["A"] if isinstance(c.value, str) and c.value.startswith("Target baris Jumlah")]
-    assert notes == ["Target baris Jumlah adalah target Kabupaten Banyuasin sendiri (80, Kepdep 63/2022): "
-                     "belum ada target per kecamatan."]
+    assert notes == ["Target baris Jumlah adalah target Kabupaten Banyuasin sendiri (80, Kepdep 63/2022): belum ada target per kecamatan."]
 
 
 @pytest.fixture
@@ -154,12 +185,35 @@ async def records(client, admin, pg):
     number keeps (10^15 rupiah and more)."""
     plg = await pg.fetchval("SELECT min(kode) FROM wilayah WHERE level = 4 AND kode LIKE '16.71.%'")
     bya = await pg.fetchval("SELECT min(kode) FROM wilayah WHERE level = 4 AND kode LIKE '16.07.%'")
-    zero = dict(anggota_laki_laki=0, anggota_perempuan=0, manajer_laki_laki=0, manajer_perempuan=0,
-                karyawan_laki_laki=0, karyawan_perempuan=0, modal_sendiri=0, modal_luar=0, volume_usaha=0, shu=0)
+    zero = dict(
+        anggota_laki_laki=0,
+        anggota_perempuan=0,
+        manajer_laki_laki=0,
+        manajer_perempuan=0,
+        karyawan_laki_laki=0,
+        karyawan_perempuan=0,
+        modal_sendiri=0,
+        modal_luar=0,
+        volume_usaha=0,
+        shu=0,
+    )
     items = [
-        koperasi(**{**zero, "kode_wilayah": plg, "aktif": True, "tahun_rat_terakhir": 2022, "anggota_laki_laki": 120,
-                    "anggota_perempuan": 80, "manajer_laki_laki": 1, "karyawan_perempuan": 3,
-                    "modal_sendiri": 2_000_000_000_000_000, "modal_luar": 1_234_567, "volume_usaha": 99, "shu": -5}),
+        koperasi(
+            **{
+                **zero,
+                "kode_wilayah": plg,
+                "aktif": True,
+                "tahun_rat_terakhir": 2022,
+                "anggota_laki_laki": 120,
+                "anggota_perempuan": 80,
+                "manajer_laki_laki": 1,
+                "karyawan_perempuan": 3,
+                "modal_sendiri": 2_000_000_000_000_000,
+                "modal_luar": 1_234_567,
+                "volume_usaha": 99,
+                "shu": -5,
+            }
+        ),
         koperasi(**{**zero, "kode_wilayah": bya, "aktif": False, "anggota_perempuan": 7, "modal_sendiri": 5_000}),
         koperasi(**{**zero, "kode_wilayah": plg, "kewenangan": "provinsi", "aktif": True, "anggota_laki_laki": 900}),
         umkm(kode_wilayah=plg, modal_usaha=25_000_000, tenaga_kerja_laki_laki=2, tenaga_kerja_perempuan=1),
@@ -171,25 +225,59 @@ async def records(client, admin, pg):
     await pg.execute("UPDATE submissions SET status = 'diterima'")
 
 
-KERAGAAN_COLS = ("koperasi_jumlah", "koperasi_aktif", "koperasi_tidak_aktif", "anggota_jumlah", "anggota_l",
-                 "anggota_p", "rat", "manajer_jumlah", "manajer_l", "manajer_p", "karyawan_jumlah", "karyawan_l",
-                 "karyawan_p", "modal_sendiri", "modal_luar", "volume_usaha", "shu")
+KERAGAAN_COLS = (
+    "koperasi_jumlah",
+    "koperasi_aktif",
+    "koperasi_tidak_aktif",
+    "anggota_jumlah",
+    "anggota_l",
+    "anggota_p",
+    "rat",
+    "manajer_jumlah",
+    "manajer_l",
+    "manajer_p",
+    "karyawan_jumlah",
+    "karyawan_l",
+    "karyawan_p",
+    "modal_sendiri",
+    "modal_luar",
+    "volume_usaha",
+    "shu",
+)
 
 
 async def test_keragaan_workbook_prints_the_ods_headers_and_exact_rupiah(client, dinas, records):
     params = {"periode": "2022", "wilayah": "16"}
     doc = (await client.get("/api/v1/agregat/keragaan-koperasi", params=params, headers=auth(dinas))).json()
-    ws = _workbook(await client.get("/api/v1/agregat/keragaan-koperasi", params={**params, "format": "xlsx"},
-                                    headers=auth(dinas)), "keragaan-koperasi-2022-16.xlsx")
+    ws = _workbook(
+        await client.get("/api/v1/agregat/keragaan-koperasi", params={**params, "format": "xlsx"}, headers=auth(dinas)),
+        "keragaan-koperasi-2022-16.xlsx",
+    )
     assert ws["A1"].value == "Keragaan Koperasi"
     assert ws["A2"].value == "Wilayah: Sumatera Selatan (16)"
     assert ws["A3"].value == "Periode: 2022; data berstatus diterima"
     assert ws["A4"].value.startswith("Keadaan data per ")
     top = _find_row(ws, "No")
-    assert _texts(ws, top)[:17] == ["No", "Kode", "Kabupaten/Kota", "Koperasi", None, None, "Anggota", None, None,
-                                    "RAT (Unit)", "Manajer", None, None, "Karyawan", None, None, "Modal Sendiri (Rp)"]
-    assert _texts(ws, top + 1)[3:16] == ["Jumlah", "Aktif", "Tidak Aktif", "Jumlah", "L", "P", None, "Jumlah", "L",
-                                         "P", "Jumlah", "L", "P"]
+    assert _texts(ws, top)[:17] == [
+        "No",
+        "Kode",
+        "Kabupaten/Kota",
+        "Koperasi",
+        None,
+        None,
+        "Anggota",
+        None,
+        None,
+        "RAT (Unit)",
+        "Manajer",
+        None,
+        None,
+        "Karyawan",
+        None,
+        None,
+        "Modal Sendiri (Rp)",
+    ]
+    assert _texts(ws, top + 1)[3:16] == ["Jumlah", "Aktif", "Tidak Aktif", "Jumlah", "L", "P", None, "Jumlah", "L", "P", "Jumlah", "L", "P"]
     assert {f"D{top}:F{top}", f"G{top}:I{top}", f"K{top}:M{top}", f"N{top}:P{top}", f"J{top}:J{top + 1}"} <= _merged(ws)
 
     body = _body(ws, top + 2, 21)
@@ -208,40 +296,46 @@ async def test_keragaan_workbook_prints_the_ods_headers_and_exact_rupiah(client,
     palembang = next(c for c in body if c[1] == "16.71")
     assert palembang[16] == "2.000.000.000.000.000" and palembang[17] == 1_234_567 and palembang[19] == -5
     assert ws.cell(row=top + 2 + body.index(palembang), column=17).alignment.horizontal == "right"
-    notes = [c.value for c in ws["A"][top + 1 + len(body):] if c.value]
+    notes = [c.value for c in ws["A"][top + 1 + len(body) :] if c.value]
     assert any("ditulis sebagai teks agar tetap tepat" in n for n in notes)
 
 
 async def test_umkm_workbook(client, dinas, records):
     params = {"periode": "2022", "wilayah": "16"}
     doc = (await client.get("/api/v1/agregat/umkm", params=params, headers=auth(dinas))).json()
-    ws = _workbook(await client.get("/api/v1/agregat/umkm", params={**params, "format": "xlsx"},
-                                    headers=auth(dinas)), "umkm-2022-16.xlsx")
+    ws = _workbook(await client.get("/api/v1/agregat/umkm", params={**params, "format": "xlsx"}, headers=auth(dinas)), "umkm-2022-16.xlsx")
     assert ws["A1"].value == "UMKM per Skala Usaha"
     top = _find_row(ws, "Skala Usaha")
     assert _texts(ws, top)[5:8] == ["Tenaga Kerja", None, None] and _texts(ws, top + 1)[5:8] == ["Jumlah", "L", "P"]
     body = _body(ws, top + 2, 10)
-    fields = ("jumlah", "modal_usaha", "hasil_penjualan", "aset", "tenaga_kerja_jumlah", "tenaga_kerja_l",
-              "tenaga_kerja_p", "punya_nib", "platform_digital")
+    fields = (
+        "jumlah",
+        "modal_usaha",
+        "hasil_penjualan",
+        "aset",
+        "tenaga_kerja_jumlah",
+        "tenaga_kerja_l",
+        "tenaga_kerja_p",
+        "punya_nib",
+        "platform_digital",
+    )
     for cells, row in zip(body, doc["rows"] + [doc["jumlah"]], strict=True):
         assert cells == [row["nama"]] + [int(row[f]) for f in fields]
     assert body[-1][:2] == ["Jumlah", 2] and doc["usaha_besar"] == 1
-    assert f"Usaha besar (di atas batas UMKM, tidak termasuk dalam tabel): {doc['usaha_besar']}." in [
-        c.value for c in ws["A"]]
+    assert f"Usaha besar (di atas batas UMKM, tidak termasuk dalam tabel): {doc['usaha_besar']}." in [c.value for c in ws["A"]]
 
 
 async def test_agregat_workbook_groups_l_and_p(client, dinas, records):
     params = {"periode": "2022", "wilayah": "16", "by": "kode_kabkota", "jenis": "koperasi"}
     doc = (await client.get("/api/v1/agregat", params=params, headers=auth(dinas))).json()
-    ws = _workbook(await client.get("/api/v1/agregat", params={**params, "format": "xlsx"}, headers=auth(dinas)),
-                   "agregat-2022-16.xlsx")
+    ws = _workbook(await client.get("/api/v1/agregat", params={**params, "format": "xlsx"}, headers=auth(dinas)), "agregat-2022-16.xlsx")
     top = _find_row(ws, "Kode Kabupaten/Kota")
     header = _texts(ws, top)
     sub = _texts(ws, top + 1)
     measures = list(doc["jumlah"])
     assert header[:2] == ["Kode Kabupaten/Kota", "Kabupaten/Kota"]
     i = 2 + measures.index("anggota_l")
-    assert header[i:i + 2] == ["Anggota", None] and sub[i:i + 2] == ["L", "P"]
+    assert header[i : i + 2] == ["Anggota", None] and sub[i : i + 2] == ["L", "P"]
     body = _body(ws, top + 2, 2 + len(measures))
     assert len(body) == len(doc["rows"]) + 1
     for cells, row in zip(body, doc["rows"], strict=False):
@@ -254,19 +348,29 @@ async def test_agregat_workbook_groups_l_and_p(client, dinas, records):
 
 async def test_lkjip_workbook_keeps_hostile_text_as_text(client, dinas):
     api = "/api/v1/indikator"
-    sid = (await client.post(api + "/sasaran", headers=auth(dinas), json={
-        "pemilik": "16", "kode": "S1", "nama": HOSTILE}))
+    sid = await client.post(api + "/sasaran", headers=auth(dinas), json={"pemilik": "16", "kode": "S1", "nama": HOSTILE})
     assert sid.status_code == 201, sid.text
-    body = {"pemilik": "16", "kode": "IKU-1", "nama": "@SUM(1+1)\tcmd|' /C calc'!A0\x07", "sasaran_id": sid.json()["id"],
-            "satuan": "persen", "polaritas": "naik", "sumber": "manual", "renstra_mulai": 2019, "renstra_akhir": 2023}
+    body = {
+        "pemilik": "16",
+        "kode": "IKU-1",
+        "nama": "@SUM(1+1)\tcmd|' /C calc'!A0\x07",
+        "sasaran_id": sid.json()["id"],
+        "satuan": "persen",
+        "polaritas": "naik",
+        "sumber": "manual",
+        "renstra_mulai": 2019,
+        "renstra_akhir": 2023,
+    }
     r = await client.post(api, json=body, headers=auth(dinas))
     if r.status_code == 422:  # a control character refused at the door is as good
         body["nama"] = "@SUM(1+1)\tcmd|' /C calc'!A0"
         r = await client.post(api, json=body, headers=auth(dinas))
     assert r.status_code == 201, r.text
     iid = r.json()["id"]
-    for path, value in ((f"/{iid}/target/16/2022", {"nilai": "8.45"}),
-                        (f"/{iid}/realisasi/16/2022", {"nilai": "12.67", "sumber": "laporan"})):
+    for path, value in (
+        (f"/{iid}/target/16/2022", {"nilai": "8.45"}),
+        (f"/{iid}/realisasi/16/2022", {"nilai": "12.67", "sumber": "laporan"}),
+    ):
         r = await client.put(api + path, json=value, headers=auth(dinas))
         assert r.status_code == 200, r.text
     params = {"tahun": 2022, "wilayah": "16"}
@@ -289,13 +393,16 @@ async def test_lkjip_workbook_keeps_hostile_text_as_text(client, dinas):
     assert b"<f>" not in sheet and b"\x07" not in sheet
 
 
-@pytest.mark.parametrize("path,params", [
-    ("/api/v1/capaian-pendataan", {"periode": "2022", "wilayah": "17"}),
-    ("/api/v1/agregat/keragaan-koperasi", {"periode": "2022", "wilayah": "17"}),
-    ("/api/v1/agregat/umkm", {"periode": "2022"}),
-    ("/api/v1/agregat", {"periode": "2022", "wilayah": "17", "by": "jenis"}),
-    ("/api/v1/indikator/capaian", {"tahun": "2022", "wilayah": "17"}),
-])
+@pytest.mark.parametrize(
+    "path,params",
+    [
+        ("/api/v1/capaian-pendataan", {"periode": "2022", "wilayah": "17"}),
+        ("/api/v1/agregat/keragaan-koperasi", {"periode": "2022", "wilayah": "17"}),
+        ("/api/v1/agregat/umkm", {"periode": "2022"}),
+        ("/api/v1/agregat", {"periode": "2022", "wilayah": "17", "by": "jenis"}),
+        ("/api/v1/indikator/capaian", {"tahun": "2022", "wilayah": "17"}),
+    ],
+)
 async def test_workbooks_keep_the_scope_rules(client, dinas, path, params):
     r = await client.get(path, params={**params, "format": "xlsx"}, headers=auth(dinas))
     assert r.status_code == 403, r.text

@@ -1,4 +1,5 @@
 """Wilayah reference, health checks and the committed OpenAPI document."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,7 @@ async def test_wilayah_children(client, keys):
     assert len(provinsi) == 38
     kabkota = (await client.get("/api/v1/wilayah", params={"parent": "16"}, headers=auth(k))).json()
     assert len(kabkota["items"]) == 17
-    assert kabkota["items"][0] == {"kode": "16.01", "nama": "Kabupaten Ogan Komering Ulu", "level": 2,
-                                   "jenis": "kabupaten"}
+    assert kabkota["items"][0] == {"kode": "16.01", "nama": "Kabupaten Ogan Komering Ulu", "level": 2, "jenis": "kabupaten"}
     assert {"kode": "16.71", "nama": "Kota Palembang", "level": 2, "jenis": "kota"} in kabkota["items"]
     r = await client.get("/api/v1/wilayah", params={"parent": "99"}, headers=auth(k))
     assert_problem(r, "not-found")
@@ -104,8 +104,7 @@ _NAMING_OLD = """
 _RECORD_TABLES = ("submissions", "submission_versions", "changes", "openrosa_instances", "sync_records")
 
 
-async def test_migration_0010_renames_the_audit_columns_without_rewriting_a_table(client, keys, pg,
-                                                                                 database_url, walidata):
+async def test_migration_0010_renames_the_audit_columns_without_rewriting_a_table(client, keys, pg, database_url, walidata):
     """Upgraded from 0009 with records stored: every table keeps its file (a rename is a catalogue
     change, whatever the table's size) and every stored walidata line stays as it was; the API
     and the feed answer as before, writes work, and nothing in the schema names an old column.
@@ -130,8 +129,9 @@ async def test_migration_0010_renames_the_audit_columns_without_rewriting_a_tabl
         return files, lines, api, feed
 
     def columns(table):
-        return pg.fetch("SELECT column_name FROM information_schema.columns WHERE table_schema = "
-                        "current_schema() AND table_name = $1", table)
+        return pg.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1", table
+        )
 
     before = await state()
     cfg = db.alembic_config(database_url)
@@ -149,18 +149,18 @@ async def test_migration_0010_renames_the_audit_columns_without_rewriting_a_tabl
     assert after[1] == before[1], "a stored walidata line changed"
     assert after[2] == before[2] and after[3] == before[3]
     assert await pg.fetch(_NAMING_OLD, _OLD_AUDIT) == []
-    left = await pg.fetch("SELECT table_name, column_name FROM information_schema.columns "
-                          "WHERE table_schema = current_schema() AND column_name ~ $1", _OLD_AUDIT)
-    assert [tuple(r) for r in left] == [("api_keys", "created_at")]   # keys are plumbing (docs/code.md)
-    assert {"dibuat_oleh", "dibuat_oleh_key", "dibuat_pada", "diperbarui_pada"} <= {
-        r[0] for r in await columns("submissions")}
+    left = await pg.fetch(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name ~ $1",
+        _OLD_AUDIT,
+    )
+    assert [tuple(r) for r in left] == [("api_keys", "created_at")]  # keys are plumbing (docs/code.md)
+    assert {"dibuat_oleh", "dibuat_oleh_key", "dibuat_pada", "diperbarui_pada"} <= {r[0] for r in await columns("submissions")}
     assert "pada" in {r[0] for r in await columns("changes")}
     # Writes after the upgrade: ingest and a decision, their lines as the function renders them.
     more = submission_ids(await post_records(client, enum, 2))
     assert (await decide(client, verif, more[0], "ditolak", alasan_kode="data_tidak_lengkap")).status_code == 200
     assert await pg.fetch(STALE_LINES) == []
-    assert await pg.fetchval("SELECT count(*) FROM submissions WHERE dibuat_oleh = 'enum-sumsel' "
-                             "AND dibuat_oleh_key IS NOT NULL") == 5
+    assert await pg.fetchval("SELECT count(*) FROM submissions WHERE dibuat_oleh = 'enum-sumsel' AND dibuat_oleh_key IS NOT NULL") == 5
 
 
 def test_committed_openapi_document_matches_the_app():

@@ -3,6 +3,7 @@ client reads. Clients that stop reading, on purpose or on a bad link, must never
 service down: streams have their own bounded pool, a limit per key and overall (429 with
 Retry-After beyond it), and a stream whose client takes nothing for
 KUMKM_STREAM_STALL_SECONDS is closed and its connections returned."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,7 +20,7 @@ from tests.support.factories import umkm
 from tests.support.problems import assert_problem
 from tests.support.sync_helpers import bulk_records
 
-RECORDS = 30_000          # ~9 MB a snapshot: more than the socket buffers between a stalled client and us
+RECORDS = 30_000  # ~9 MB a snapshot: more than the socket buffers between a stalled client and us
 READERS = 60
 STALL = 6.0
 
@@ -62,8 +63,7 @@ def _closed_by_server(s: socket.socket, within: float) -> bool:
 
 
 async def _stream_connections(pg) -> int:
-    return await pg.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'kumkm-stream' "
-                             "AND state <> 'idle'")
+    return await pg.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'kumkm-stream' AND state <> 'idle'")
 
 
 async def test_stalled_readers_never_starve_posts_and_reports(client, live_server, keys, pg, override_settings):
@@ -73,14 +73,15 @@ async def test_stalled_readers_never_starve_posts_and_reports(client, live_serve
     await bulk_records(pg, RECORDS)
     enum = await keys.make("enumerator", "16", name="enum-sumsel")
     dinas = await keys.make("dinas", "16", name="dinas-sumsel")
-    readers = [await keys.make("walidata" if i % 2 else "dinas", None if i % 2 else "16",
-                               name=f"pembaca-{i}", pii=True) for i in range(READERS // 2)]
+    readers = [
+        await keys.make("walidata" if i % 2 else "dinas", None if i % 2 else "16", name=f"pembaca-{i}", pii=True)
+        for i in range(READERS // 2)
+    ]
 
     socks = []
-    for key in readers:                     # two streams a key: a snapshot and a large feed page
+    for key in readers:  # two streams a key: a snapshot and a large feed page
         socks.append(await asyncio.to_thread(_stalled_reader, live_server.url, key, "/api/v1/sync/snapshot"))
-        socks.append(await asyncio.to_thread(_stalled_reader, live_server.url, key,
-                                             "/api/v1/sync/changes?limit=100000"))
+        socks.append(await asyncio.to_thread(_stalled_reader, live_server.url, key, "/api/v1/sync/changes?limit=100000"))
     try:
         # every stream is admitted or refused once the admitted ones hold their connections (a
         # fixed second was not always enough on a loaded machine)
@@ -98,14 +99,13 @@ async def test_stalled_readers_never_starve_posts_and_reports(client, live_serve
             latencies.append(time.monotonic() - t)
             assert r.status_code == 201, r.text
             t = time.monotonic()
-            r = await client.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"},
-                                 headers=auth(dinas))
+            r = await client.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"}, headers=auth(dinas))
             latencies.append(time.monotonic() - t)
             assert r.status_code == 200, r.text
         jumlah = r.json()["jumlah"]
         assert jumlah["masuk"] == RECORDS + 20
         assert max(latencies) < 1.0, latencies
-        assert time.monotonic() - opened < STALL      # all of it while the readers were stalled
+        assert time.monotonic() - opened < STALL  # all of it while the readers were stalled
 
         # as many streams as the service admits are open (and stuck); the rest were told to wait
         statuses = [await asyncio.to_thread(_status_line, s) for s in socks]
@@ -119,6 +119,7 @@ async def test_stalled_readers_never_starve_posts_and_reports(client, live_serve
         # the stalled streams are closed after the stall limit and give their connections back
         closed = await asyncio.gather(*(asyncio.to_thread(_closed_by_server, s, STALL + 20) for s in admitted))
         assert all(closed)
+
         async def none_left() -> bool:
             return await _stream_connections(pg) == 0
 
@@ -139,9 +140,11 @@ async def test_stalled_readers_never_starve_posts_and_reports(client, live_serve
     r = await client.get("/api/v1/sync/snapshot", headers=auth(readers[1]))
     lines = r.text.splitlines()
     assert len(lines) == RECORDS + 20 + 1 and orjson.loads(lines[-1])["count"] == RECORDS + 20
-    print(f"\n{READERS} stalled readers ({settings.streams_max} admitted, {READERS - settings.streams_max} "
-          f"refused 429): 20 posts + 20 capaian reads, median {statistics.median(latencies) * 1000:.1f} ms, "
-          f"max {max(latencies) * 1000:.1f} ms")
+    print(
+        f"\n{READERS} stalled readers ({settings.streams_max} admitted, {READERS - settings.streams_max} "
+        f"refused 429): 20 posts + 20 capaian reads, median {statistics.median(latencies) * 1000:.1f} ms, "
+        f"max {max(latencies) * 1000:.1f} ms"
+    )
 
 
 async def test_one_key_gets_at_most_its_share_of_streams(client, live_server, keys, pg, override_settings):
@@ -152,8 +155,10 @@ async def test_one_key_gets_at_most_its_share_of_streams(client, live_server, ke
     await bulk_records(pg, RECORDS)
     walidata = await keys.make("walidata", name="kemenkop", pii=True)
     other = await keys.make("walidata", name="bps", pii=True)
-    socks = [await asyncio.to_thread(_stalled_reader, live_server.url, walidata, "/api/v1/sync/snapshot")
-             for _ in range(settings.streams_per_key)]
+    socks = [
+        await asyncio.to_thread(_stalled_reader, live_server.url, walidata, "/api/v1/sync/snapshot")
+        for _ in range(settings.streams_per_key)
+    ]
     try:
         # the live service runs in this process: its admission is read, not guessed by a sleep
         await eventually(lambda: slots.open == settings.streams_per_key)
@@ -178,14 +183,14 @@ async def test_the_nightly_job_waits_when_the_service_is_busy(live_server, keys,
     from app.sync import consumer
 
     walidata = await keys.make("walidata", name="kemenkop", pii=True)
-    override_settings(streams_max=0)          # every stream refused
+    override_settings(streams_max=0)  # every stream refused
     waits: list[float] = []
     monkeypatch.setattr(consumer.time, "sleep", waits.append)
     with pytest.raises(consumer.PullError, match="HTTP 429"):
-        await asyncio.to_thread(consumer.pull, url=live_server.url, key=walidata, state_path=tmp_path / "s.json",
-                                out_dir=tmp_path / "out")
+        await asyncio.to_thread(consumer.pull, url=live_server.url, key=walidata, state_path=tmp_path / "s.json", out_dir=tmp_path / "out")
     assert waits == [10.0] * consumer.BUSY_RETRIES
     override_settings(streams_max=16)
-    summary = await asyncio.to_thread(consumer.pull, url=live_server.url, key=walidata,
-                                      state_path=tmp_path / "s.json", out_dir=tmp_path / "out")
+    summary = await asyncio.to_thread(
+        consumer.pull, url=live_server.url, key=walidata, state_path=tmp_path / "s.json", out_dir=tmp_path / "out"
+    )
     assert summary["pages"] == 1

@@ -1,4 +1,5 @@
 """`kumkm export`, `kumkm import` and `kumkm sync pull`, run as a user runs them."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,23 +34,22 @@ async def service_records(client, key, **params) -> list[dict]:
 
 async def test_export_ndjson_csv_parquet_equal_the_service(client, enum_key, plain_admin, database_url, pg, tmp_path):
     await post_records(client, enum_key, 5)
-    r = await client.post("/api/v1/submissions", json=koperasi(lokasi={"lat": -2.98765, "lon": 104.75432}),
-                          headers=auth(enum_key))
+    r = await client.post("/api/v1/submissions", json=koperasi(lokasi={"lat": -2.98765, "lon": 104.75432}), headers=auth(enum_key))
     assert r.status_code == 201
     await post_records(client, enum_key, 2, periode="2023")
     expected = await service_records(client, plain_admin, periode="2022")
     assert len(expected) == 6
 
     out = tmp_path / "r.ndjson"
-    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "ndjson", "--out", str(out),
-                                "--as", "operator", database_url=database_url)
+    p = await asyncio.to_thread(
+        run_cli, "export", "--periode", "2022", "--format", "ndjson", "--out", str(out), "--as", "operator", database_url=database_url
+    )
     assert p.returncode == 0, p.stderr
     assert "exported 6 records" in p.stdout and "cursor" in p.stdout
     assert [orjson.loads(x) for x in out.read_text().splitlines()] == expected
 
     out = tmp_path / "r.csv"
-    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "csv", "--out", str(out),
-                                database_url=database_url)
+    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "csv", "--out", str(out), database_url=database_url)
     assert p.returncode == 0, p.stderr
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -58,8 +58,9 @@ async def test_export_ndjson_csv_parquet_equal_the_service(client, enum_key, pla
     assert kop["lokasi_lat"] == "-2.98765" and kop["aktif"] == "true" and kop["nama_usaha"] == ""
 
     out = tmp_path / "r.parquet"
-    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--wilayah", "16.07", "--format",
-                                "parquet", "--out", str(out), database_url=database_url)
+    p = await asyncio.to_thread(
+        run_cli, "export", "--periode", "2022", "--wilayah", "16.07", "--format", "parquet", "--out", str(out), database_url=database_url
+    )
     assert p.returncode == 0, p.stderr
     import pyarrow.parquet as pq
 
@@ -69,17 +70,28 @@ async def test_export_ndjson_csv_parquet_equal_the_service(client, enum_key, pla
     assert umkm_row["modal_usaha"] == 25_000_000 and umkm_row["platform_digital"] is True
     assert umkm_row["captured_at"].isoformat() == "2022-06-01T02:30:00+00:00"
 
-    logged = await pg.fetch("SELECT key_name, endpoint, rows FROM access_log WHERE endpoint = 'kumkm export' "
-                            "ORDER BY id")
+    logged = await pg.fetch("SELECT key_name, endpoint, rows FROM access_log WHERE endpoint = 'kumkm export' ORDER BY id")
     assert [(r["key_name"], r["rows"]) for r in logged][0] == ("operator", 6) and len(logged) == 3
 
 
 async def test_export_rejects_bad_arguments(database_url, tmp_path):
-    p = await asyncio.to_thread(run_cli, "export", "--periode", "1999", "--format", "csv", "--out",
-                                str(tmp_path / "x.csv"), database_url=database_url)
+    p = await asyncio.to_thread(
+        run_cli, "export", "--periode", "1999", "--format", "csv", "--out", str(tmp_path / "x.csv"), database_url=database_url
+    )
     assert p.returncode == 2 and "--periode" in p.stderr
-    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--wilayah", "16.07.01", "--format",
-                                "csv", "--out", str(tmp_path / "x.csv"), database_url=database_url)
+    p = await asyncio.to_thread(
+        run_cli,
+        "export",
+        "--periode",
+        "2022",
+        "--wilayah",
+        "16.07.01",
+        "--format",
+        "csv",
+        "--out",
+        str(tmp_path / "x.csv"),
+        database_url=database_url,
+    )
     assert p.returncode == 2 and "--wilayah" in p.stderr
     assert not (tmp_path / "x.csv").exists()
 
@@ -90,14 +102,14 @@ async def test_import_ndjson_reports_bad_lines_and_keeps_idempotency(client, enu
     assert r.status_code == 201
     good = [umkm(), koperasi()]
     lines = [
-        orjson.dumps(good[0]).decode(),                                   # 1 created
-        "",                                                               # 2 blank: skipped
-        '{"submission_id": "broken',                                      # 3 not JSON
-        orjson.dumps(umkm(nik_pemilik="123")).decode(),                  # 4 bad NIK
-        orjson.dumps(existing).decode(),                                  # 5 identical replay
-        orjson.dumps({**existing, "nama_usaha": "Lain"}).decode(),        # 6 conflict
-        orjson.dumps(good[1]).decode(),                                   # 7 created
-        orjson.dumps(umkm(skala_usaha="kecil")).decode(),                 # 8 derived field sent
+        orjson.dumps(good[0]).decode(),  # 1 created
+        "",  # 2 blank: skipped
+        '{"submission_id": "broken',  # 3 not JSON
+        orjson.dumps(umkm(nik_pemilik="123")).decode(),  # 4 bad NIK
+        orjson.dumps(existing).decode(),  # 5 identical replay
+        orjson.dumps({**existing, "nama_usaha": "Lain"}).decode(),  # 6 conflict
+        orjson.dumps(good[1]).decode(),  # 7 created
+        orjson.dumps(umkm(skala_usaha="kecil")).decode(),  # 8 derived field sent
     ]
     f = tmp_path / "legacy.ndjson"
     f.write_text("\n".join(lines) + "\n")
@@ -119,19 +131,17 @@ async def test_import_ndjson_reports_bad_lines_and_keeps_idempotency(client, enu
     assert await pg.fetchval("SELECT count(*) FROM changes") == 3
 
 
-async def test_export_csv_then_import_restores_the_same_content(client, enum_key, plain_admin, database_url, pg,
-                                                                tmp_path):
+async def test_export_csv_then_import_restores_the_same_content(client, enum_key, plain_admin, database_url, pg, tmp_path):
     await post_records(client, enum_key, 4)
-    r = await client.post("/api/v1/submissions", json=koperasi(lokasi={"lat": -2.5, "lon": 104.25}),
-                          headers=auth(enum_key))
+    r = await client.post("/api/v1/submissions", json=koperasi(lokasi={"lat": -2.5, "lon": 104.25}), headers=auth(enum_key))
     assert r.status_code == 201
     before = {r["submission_id"]: r["data"] for r in await service_records(client, plain_admin)}
     out = tmp_path / "all.csv"
-    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "csv", "--out", str(out),
-                                database_url=database_url)
+    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "csv", "--out", str(out), database_url=database_url)
     assert p.returncode == 0, p.stderr
-    await pg.execute("TRUNCATE changes, submission_history, submission_versions, openrosa_instances, submissions, "
-                     "sync_records, rekap_status")
+    await pg.execute(
+        "TRUNCATE changes, submission_history, submission_versions, openrosa_instances, submissions, sync_records, rekap_status"
+    )
     p = await asyncio.to_thread(run_cli, "import", str(out), database_url=database_url)
     assert p.returncode == 0, p.stderr
     assert "5 created" in p.stdout and "ignored columns" in p.stdout and "skala_usaha" in p.stdout
@@ -142,8 +152,22 @@ async def test_export_csv_then_import_restores_the_same_content(client, enum_key
 async def test_import_csv_bad_cells_name_line_and_field(database_url, tmp_path):
     f = tmp_path / "ods.csv"
     good = umkm()
-    header = ["submission_id", "periode", "jenis", "enumerator_id", "kode_wilayah", "captured_at", "nama_usaha",
-              "nama_pemilik", "nik_pemilik", "alamat", "kbli", "status_tempat", "modal_usaha", "platform_digital"]
+    header = [
+        "submission_id",
+        "periode",
+        "jenis",
+        "enumerator_id",
+        "kode_wilayah",
+        "captured_at",
+        "nama_usaha",
+        "nama_pemilik",
+        "nik_pemilik",
+        "alamat",
+        "kbli",
+        "status_tempat",
+        "modal_usaha",
+        "platform_digital",
+    ]
     row = [good[h] if not isinstance(good[h], bool) else ("ya" if good[h] else "tidak") for h in header]
     bad_int = list(row)
     bad_int[0], bad_int[12] = umkm()["submission_id"], "dua juta"
@@ -160,19 +184,17 @@ async def test_import_csv_bad_cells_name_line_and_field(database_url, tmp_path):
     assert "4 records read: 1 created, 0 already present, 3 rejected" in p.stdout
 
 
-async def test_export_parquet_then_import_restores_the_same_content(client, enum_key, plain_admin, database_url,
-                                                                    pg, tmp_path):
+async def test_export_parquet_then_import_restores_the_same_content(client, enum_key, plain_admin, database_url, pg, tmp_path):
     await post_records(client, enum_key, 3)
-    r = await client.post("/api/v1/submissions", json=koperasi(lokasi={"lat": -2.5, "lon": 104.25}),
-                          headers=auth(enum_key))
+    r = await client.post("/api/v1/submissions", json=koperasi(lokasi={"lat": -2.5, "lon": 104.25}), headers=auth(enum_key))
     assert r.status_code == 201
     before = {r["submission_id"]: r["data"] for r in await service_records(client, plain_admin)}
     out = tmp_path / "all.parquet"
-    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "parquet", "--out", str(out),
-                                database_url=database_url)
+    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "parquet", "--out", str(out), database_url=database_url)
     assert p.returncode == 0, p.stderr
-    await pg.execute("TRUNCATE changes, submission_history, submission_versions, openrosa_instances, submissions, sync_records, "
-                     "rekap_status")
+    await pg.execute(
+        "TRUNCATE changes, submission_history, submission_versions, openrosa_instances, submissions, sync_records, rekap_status"
+    )
     p = await asyncio.to_thread(run_cli, "import", str(out), database_url=database_url)
     assert p.returncode == 0, p.stderr
     assert "4 records read: 4 created" in p.stdout and "ignored columns" in p.stdout
@@ -187,8 +209,9 @@ async def test_export_parquet_then_import_restores_the_same_content(client, enum
 async def test_a_masked_export_is_refused_alike_in_every_format(client, enum_key, database_url, tmp_path, fmt):
     await post_records(client, enum_key, 2)
     out = tmp_path / f"masked.{fmt}"
-    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", fmt, "--out", str(out),
-                                "--mask-pii", database_url=database_url)
+    p = await asyncio.to_thread(
+        run_cli, "export", "--periode", "2022", "--format", fmt, "--out", str(out), "--mask-pii", database_url=database_url
+    )
     assert p.returncode == 0, p.stderr
     p = await asyncio.to_thread(run_cli, "import", str(out), database_url=database_url)
     assert p.returncode == 1
@@ -231,8 +254,7 @@ async def test_import_shows_progress_on_a_terminal(database_url, tmp_path):
 
         main, child = pty.openpty()
         fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        proc = subprocess.Popen([KUMKM, "import", str(f), "--batch", "10"], stdin=child, stdout=child,
-                                stderr=child, env=env)
+        proc = subprocess.Popen([KUMKM, "import", str(f), "--batch", "10"], stdin=child, stdout=child, stderr=child, env=env)
         os.close(child)
         out = b""
         while True:
@@ -252,8 +274,7 @@ async def test_import_shows_progress_on_a_terminal(database_url, tmp_path):
     assert "30 records read: 30 created" in shown
 
 
-async def test_sync_pull_during_concurrent_writes_equals_the_service(client, keys, plain_admin, live_server,
-                                                                     database_url, pg, tmp_path):
+async def test_sync_pull_during_concurrent_writes_equals_the_service(client, keys, plain_admin, live_server, database_url, pg, tmp_path):
     """The reference consumer, run again and again while writers post and decide, ends with
     a file that holds every change exactly once and records equal to the service's."""
     enum = await keys.make("enumerator", "16", name="enum-pull")
@@ -262,8 +283,9 @@ async def test_sync_pull_during_concurrent_writes_equals_the_service(client, key
     state, out = tmp_path / "state" / "cursor.json", tmp_path / "bdt"
 
     def pull(*extra) -> int:
-        return cli.main(["sync", "pull", "--url", live_server.url, "--key", walidata, "--state", str(state),
-                         "--out", str(out), "--limit", "7", *extra])
+        return cli.main(
+            ["sync", "pull", "--url", live_server.url, "--key", walidata, "--state", str(state), "--out", str(out), "--limit", "7", *extra]
+        )
 
     async def writers():
         import asyncpg
@@ -274,8 +296,7 @@ async def test_sync_pull_during_concurrent_writes_equals_the_service(client, key
         try:
             for i in range(20):
                 await asyncio.gather(*(post_records(client, enum, 5) for _ in range(3)))
-                sid = await conn.fetchval("SELECT submission_id::text FROM submissions WHERE status = 'masuk' "
-                                          "ORDER BY random() LIMIT 1")
+                sid = await conn.fetchval("SELECT submission_id::text FROM submissions WHERE status = 'masuk' ORDER BY random() LIMIT 1")
                 async with conn.transaction():
                     await raw_decide(conn, sid, "diterima" if i % 3 else "ditolak")
         finally:
@@ -293,7 +314,7 @@ async def test_sync_pull_during_concurrent_writes_equals_the_service(client, key
     # A crash after appending a page but before storing its cursor leaves extra bytes...
     with open(out / "changes.ndjson", "ab") as f:
         f.write(b'{"cursor":"half a line')
-    assert await asyncio.to_thread(pull) == 0     # ...which the next run cuts off and pulls again
+    assert await asyncio.to_thread(pull) == 0  # ...which the next run cuts off and pulls again
     assert runs > 2
 
     snapshot_lines = [orjson.loads(x) for x in (out / "snapshot.ndjson").read_text().splitlines()]
@@ -316,8 +337,7 @@ async def test_sync_pull_during_concurrent_writes_equals_the_service(client, key
     assert stored["offset"] == (out / "changes.ndjson").stat().st_size
 
 
-async def test_export_cursors_of_an_unchanged_registry_continue_the_feed_alike(
-        client, keys, live_server, database_url, tmp_path):
+async def test_export_cursors_of_an_unchanged_registry_continue_the_feed_alike(client, keys, live_server, database_url, tmp_path):
     """Two exports of an unchanged registry print different cursors (each names the snapshot's
     place in transaction order, which the export's own access-log entry moves; docs/sync.md),
     but the feed continues from either with the same changes: none while nothing changed, then
@@ -327,8 +347,7 @@ async def test_export_cursors_of_an_unchanged_registry_continue_the_feed_alike(
     await post_records(client, enum, 3)
 
     def export_cursor() -> str:
-        p = run_cli("export", "--periode", "2022", "--format", "ndjson", "--out", str(tmp_path / "e.ndjson"),
-                    database_url=database_url)
+        p = run_cli("export", "--periode", "2022", "--format", "ndjson", "--out", str(tmp_path / "e.ndjson"), database_url=database_url)
         assert p.returncode == 0, p.stderr
         return p.stdout.strip().splitlines()[-1].rsplit(" ", 1)[-1]
 
@@ -344,8 +363,7 @@ async def test_export_cursors_of_an_unchanged_registry_continue_the_feed_alike(
     assert await after(first) == [rec["submission_id"]] == await after(second)
 
 
-async def test_feed_snapshot_export_and_api_write_an_instant_as_the_same_text(client, keys, database_url,
-                                                                               tmp_path):
+async def test_feed_snapshot_export_and_api_write_an_instant_as_the_same_text(client, keys, database_url, tmp_path):
     import re
 
     from tests.support.helpers import TIME_FIELDS, UTC_TEXT
@@ -362,8 +380,7 @@ async def test_feed_snapshot_export_and_api_write_an_instant_as_the_same_text(cl
     snapshot, _ = parse_stream((await client.get(SNAPSHOT, headers=auth(walidata))).text)
     (line,) = [s for s in snapshot if s["submission_id"] == rec["submission_id"]]
     out = tmp_path / "t.csv"
-    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "csv", "--out", str(out),
-                                database_url=database_url)
+    p = await asyncio.to_thread(run_cli, "export", "--periode", "2022", "--format", "csv", "--out", str(out), database_url=database_url)
     assert p.returncode == 0, p.stderr
     with open(out, newline="") as f:
         (row,) = [r for r in csv.DictReader(f) if r["submission_id"] == rec["submission_id"]]

@@ -1,6 +1,7 @@
 """The walidata's entity feed and entity snapshot (GET /api/v1/sync/entitas/...): the record
 feed's exactly-once rules over kumkm_peristiwa, cursor resume, scope, masking, the snapshot
 equal to a replay of the feed, and the access log."""
+
 from __future__ import annotations
 
 import asyncio
@@ -67,8 +68,7 @@ def _replay(lines: list[dict], into: dict | None = None) -> dict:
     return copy
 
 
-async def test_events_in_order_with_the_entitys_state_and_every_cursor_resumes(client, enum_key, verif, walidata,
-                                                                              pg):
+async def test_events_in_order_with_the_entitys_state_and_every_cursor_resumes(client, enum_key, verif, walidata, pg):
     ids = await _accepted(client, enum_key, verif, 3)
     async with pg.transaction():
         a = await raw_link(pg, ids[:2])
@@ -76,14 +76,26 @@ async def test_events_in_order_with_the_entitys_state_and_every_cursor_resumes(c
         b = await raw_link(pg, ids[2:])
     lines, end = await _epull(client, walidata)
     assert [(ln["id_kumkm"], ln["aksi"]) for ln in lines] == [
-        (a, "dibuat"), (a, "ditautkan"), (a, "ditautkan"), (b, "dibuat"), (b, "ditautkan")]
+        (a, "dibuat"),
+        (a, "ditautkan"),
+        (a, "ditautkan"),
+        (b, "dibuat"),
+        (b, "ditautkan"),
+    ]
     for ln in lines:
         EntitasLine.model_validate(ln)
         assert ln["jenis"] == "umkm" and ln["oleh"] == "sistem" and ln["alasan"] is None
         Entitas.model_validate(ln["entitas"])
     assert [ln["detail"]["submission_id"] for ln in lines if ln["aksi"] == "ditautkan"] == ids
-    assert lines[0]["entitas"] == {**lines[0]["entitas"], "id_kumkm": a, "kode_provinsi": "16", "kode_kabkota": "16.07",
-                                   "versi": 2, "digabung_ke": None, "submission_ids": sorted(ids[:2])}
+    assert lines[0]["entitas"] == {
+        **lines[0]["entitas"],
+        "id_kumkm": a,
+        "kode_provinsi": "16",
+        "kode_kabkota": "16.07",
+        "versi": 2,
+        "digabung_ke": None,
+        "submission_ids": sorted(ids[:2]),
+    }
     EndLine.model_validate(end)
     assert end["count"] == 5 and end["more"] is False and end["cursor"] == lines[-1]["cursor"]
     assert [event_of(ln) for ln in lines] == await db_peristiwa(pg)
@@ -92,7 +104,7 @@ async def test_events_in_order_with_the_entitys_state_and_every_cursor_resumes(c
     assert first == lines[:3] and end3["more"] is True
     for i, ln in enumerate(lines):
         rest, _ = await _epull(client, walidata, ln["cursor"])
-        assert rest == lines[i + 1:]
+        assert rest == lines[i + 1 :]
     again, end2 = await _epull(client, walidata, end["cursor"])
     assert again == [] and end2["cursor"] == end["cursor"]
 
@@ -114,7 +126,7 @@ async def test_a_transaction_that_commits_late_is_not_passed(client, enum_key, v
     try:
         tr = slow.transaction()
         await tr.start()
-        await slow.fetchval("SELECT pg_current_xact_id()")     # its id is smaller than any later one
+        await slow.fetchval("SELECT pg_current_xact_id()")  # its id is smaller than any later one
         fast = await asyncpg.connect(**asyncpg_params(database_url))
         try:
             async with fast.transaction():
@@ -123,13 +135,17 @@ async def test_a_transaction_that_commits_late_is_not_passed(client, enum_key, v
             await fast.close()
         early = await raw_link(slow, ids[:1])
         lines, end = await _epull(client, walidata)
-        assert lines == [] and end["count"] == 0           # the later commit waits behind the open one
+        assert lines == [] and end["count"] == 0  # the later commit waits behind the open one
         await tr.commit()
     finally:
         await slow.close()
     rest, _ = await _epull(client, walidata, end["cursor"])
     assert [(ln["id_kumkm"], ln["aksi"]) for ln in rest] == [
-        (early, "dibuat"), (early, "ditautkan"), (later, "dibuat"), (later, "ditautkan")]
+        (early, "dibuat"),
+        (early, "ditautkan"),
+        (later, "dibuat"),
+        (later, "ditautkan"),
+    ]
 
 
 async def test_exactly_once_under_concurrent_linkers_and_random_resumes(client, keys, walidata, database_url, pg):
@@ -154,13 +170,13 @@ async def test_exactly_once_under_concurrent_linkers_and_random_resumes(client, 
             batch = [todo.pop() for _ in range(min(len(todo), rnd.randint(1, 4)))]
             async with conn.transaction():
                 await conn.fetchval("SELECT pg_current_xact_id()")
-                await asyncio.sleep(rnd.random() * 0.03)        # others commit meanwhile
+                await asyncio.sleep(rnd.random() * 0.03)  # others commit meanwhile
                 entities.append(await raw_link(conn, batch))
                 if len(entities) > 3 and rnd.random() < 0.3:
                     retired, survivor = rnd.sample(entities[:-1], 2)
-                    if await conn.fetchval("SELECT digabung_ke IS NULL FROM kumkm WHERE id_kumkm = $1", retired) \
-                            and await conn.fetchval("SELECT digabung_ke IS NULL FROM kumkm WHERE id_kumkm = $1",
-                                                    survivor):
+                    if await conn.fetchval("SELECT digabung_ke IS NULL FROM kumkm WHERE id_kumkm = $1", retired) and await conn.fetchval(
+                        "SELECT digabung_ke IS NULL FROM kumkm WHERE id_kumkm = $1", survivor
+                    ):
                         await raw_merge(conn, retired, survivor)
                 await asyncio.sleep(rnd.random() * 0.02)
 
@@ -170,7 +186,7 @@ async def test_exactly_once_under_concurrent_linkers_and_random_resumes(client, 
             await tr.start()
             await raw_entity(conn)
             await asyncio.sleep(0.02)
-            await tr.rollback()                              # never delivered
+            await tr.rollback()  # never delivered
 
     logs: dict[str, list] = {ENTITAS_FEED: [], FEED: []}
     cursors: dict[str, list[tuple[str, int]]] = {ENTITAS_FEED: [("", 0)], FEED: [("", 0)]}
@@ -202,8 +218,7 @@ async def test_exactly_once_under_concurrent_linkers_and_random_resumes(client, 
     finally:
         for c in conns:
             await c.close()
-    changes = [(*k, r["id"]) for k, r in zip(await db_changes(pg), await pg.fetch("SELECT id FROM changes ORDER BY xid, id"),
-                                             strict=True)]
+    changes = [(*k, r["id"]) for k, r in zip(await db_changes(pg), await pg.fetch("SELECT id FROM changes ORDER BY xid, id"), strict=True)]
     for path, expected in ((ENTITAS_FEED, await db_peristiwa(pg)), (FEED, changes)):
         log = logs[path]
         c, pos = max(cursors[path], key=lambda x: x[1])
@@ -218,14 +233,14 @@ async def test_exactly_once_under_concurrent_linkers_and_random_resumes(client, 
     linked = [k for k in logs[FEED] if k[2] == "ditautkan"]
     # every record once when linked, and once more each time a merge moved it (both entities'
     # digabung events list the records moved)
-    moved = await pg.fetchval("SELECT coalesce(sum(jsonb_array_length(detail->'submission_ids')), 0) / 2 "
-                              "FROM kumkm_peristiwa WHERE aksi = 'digabung'")
+    moved = await pg.fetchval(
+        "SELECT coalesce(sum(jsonb_array_length(detail->'submission_ids')), 0) / 2 FROM kumkm_peristiwa WHERE aksi = 'digabung'"
+    )
     assert len(linked) == len(ids) + moved and {k[0] for k in linked} == set(ids)
     assert await pg.fetchval("SELECT count(*) FROM kumkm_peristiwa WHERE aksi = 'dibuat'") == len(entities)
 
 
-async def test_snapshot_equals_a_replay_of_the_feed_and_continues_it_under_writes(client, enum_key, verif, walidata,
-                                                                                  database_url, pg):
+async def test_snapshot_equals_a_replay_of_the_feed_and_continues_it_under_writes(client, enum_key, verif, walidata, database_url, pg):
     ids = await _accepted(client, enum_key, verif, 6)
     async with pg.transaction():
         a = await raw_link(pg, ids[:2])
@@ -269,8 +284,7 @@ async def test_snapshot_equals_a_replay_of_the_feed_and_continues_it_under_write
 
 async def test_scope_roles_masking_and_the_access_log(client, keys, enum_key, verif, walidata, pg):
     ids = await _accepted(client, enum_key, verif, 2)
-    palembang = await _accepted(client, enum_key, await keys.make("verifikator", "16.71", name="verif-plg"), 1,
-                                kode_wilayah="16.71")
+    palembang = await _accepted(client, enum_key, await keys.make("verifikator", "16.71", name="verif-plg"), 1, kode_wilayah="16.71")
     async with pg.transaction():
         ours = await raw_link(pg, ids)
         theirs = await raw_link(pg, palembang, kode_kabkota="16.71")
@@ -278,7 +292,9 @@ async def test_scope_roles_masking_and_the_access_log(client, keys, enum_key, ve
         # without personal data never gets it in the clear
         await pg.execute(
             "INSERT INTO kumkm_peristiwa (id_kumkm, aksi, oleh, detail) VALUES ($1, 'profil', 'sistem', "
-            "'{\"sebelum\": {\"nik_pemilik\": \"1607015205850001\", \"nama_pemilik\": \"Siti Aminah\"}}')", ours)
+            '\'{"sebelum": {"nik_pemilik": "1607015205850001", "nama_pemilik": "Siti Aminah"}}\')',
+            ours,
+        )
     full, _ = await _epull(client, walidata)
     assert len(full) == 6
     assert full[-1]["detail"]["sebelum"]["nik_pemilik"] == "1607015205850001"

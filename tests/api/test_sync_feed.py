@@ -1,5 +1,6 @@
 """The walidata change feed: order, cursors, exactly once under concurrent and out-of-order
 commits, scope, personal data and the access log."""
+
 from __future__ import annotations
 
 import asyncio
@@ -41,8 +42,7 @@ async def test_feed_lists_created_records_in_order_with_full_content(client, enu
     assert again == [] and end2["cursor"] == end["cursor"] and end2["more"] is False
 
 
-async def test_a_change_says_when_in_pada_and_still_in_the_deprecated_changed_at(client, keys, enum_key, verif,
-                                                                                   walidata):
+async def test_a_change_says_when_in_pada_and_still_in_the_deprecated_changed_at(client, keys, enum_key, verif, walidata):
     """`pada` is when the change was made: the record's dibuat_pada for `dibuat`, the time of
     the decision or correction (as its riwayat entry says) otherwise. A consumer written
     against the old name `changed_at` reads the same text from every line until release 0.2.0,
@@ -77,7 +77,7 @@ async def test_limit_pages_and_every_line_cursor_resumes_right_after_it(client, 
     assert [ln["submission_id"] for ln in lines] == ids[:3] and end["more"] is True
     for i, ln in enumerate((await pull(client, walidata, limit=100))[0]):
         rest, _ = await pull(client, walidata, ln["cursor"], limit=100)
-        assert [r["submission_id"] for r in rest] == ids[i + 1:]
+        assert [r["submission_id"] for r in rest] == ids[i + 1 :]
 
 
 async def test_empty_feed_end_line(client, walidata):
@@ -95,9 +95,9 @@ async def test_a_transaction_that_commits_late_is_not_passed(client, enum_key, w
     try:
         tr = slow.transaction()
         await tr.start()
-        await slow.fetchval("SELECT pg_current_xact_id()")   # T1's id is now smaller than any later one
+        await slow.fetchval("SELECT pg_current_xact_id()")  # T1's id is now smaller than any later one
         later = submission_ids(await post_records(client, enum_key, 3))  # commits while T1 is open
-        late_sid = await raw_create(slow)                     # T1 writes its change (larger changes.id)
+        late_sid = await raw_create(slow)  # T1 writes its change (larger changes.id)
         lines, end = await pull(client, walidata)
         assert [ln["submission_id"] for ln in lines] == before
         # Asking again from the cursor still gives nothing while T1 is open.
@@ -114,8 +114,10 @@ async def test_a_transaction_that_commits_late_is_not_passed(client, enum_key, w
 async def test_an_api_write_blocked_mid_transaction_is_waited_for(client, enum_key, walidata, database_url, pg):
     """The same through the real ingest path: a batch for 16.07 blocks inside its transaction
     (its status-count rows are locked) while batches for 16.71 commit."""
-    await pg.execute("INSERT INTO rekap_status (periode, kode_kabkota, status, shard, n) "
-                     "SELECT '2022', '16.07', 'masuk', s, 0 FROM generate_series(0, 15) s")
+    await pg.execute(
+        "INSERT INTO rekap_status (periode, kode_kabkota, status, shard, n) "
+        "SELECT '2022', '16.07', 'masuk', s, 0 FROM generate_series(0, 15) s"
+    )
     first = submission_ids(await post_records(client, enum_key, 1))
     locker = await asyncpg.connect(**asyncpg_params(database_url))
     try:
@@ -124,9 +126,12 @@ async def test_an_api_write_blocked_mid_transaction_is_waited_for(client, enum_k
         await locker.execute("SELECT * FROM rekap_status WHERE kode_kabkota = '16.07' FOR UPDATE")
         blocked = asyncio.create_task(post_records(client, enum_key, 2))
         # Wait until the blocked batch holds its transaction id (it waits on our lock).
-        waiting = await eventually(lambda: pg.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND query LIKE '%INSERT INTO submissions%'"), every=0.02)
+        waiting = await eventually(
+            lambda: pg.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO submissions%'"
+            ),
+            every=0.02,
+        )
         assert waiting, "the batch did not block"
         other = submission_ids(await post_records(client, enum_key, 3, kode_wilayah="16.71"))
         lines, end = await pull(client, walidata)
@@ -137,12 +142,11 @@ async def test_an_api_write_blocked_mid_transaction_is_waited_for(client, enum_k
     late = submission_ids(await blocked)
     rest, _ = await pull_all(client, walidata, end["cursor"], limit=2)
     assert sorted(ln["submission_id"] for ln in rest) == sorted(late + other)
-    assert [ln["submission_id"] for ln in rest][:2] == late     # the blocked batch's id is smaller
+    assert [ln["submission_id"] for ln in rest][:2] == late  # the blocked batch's id is smaller
     assert [key_of(ln) for ln in lines + rest] == await db_changes(pg)
 
 
-async def test_exactly_once_under_concurrent_writers_and_random_resumes(client, keys, walidata,
-                                                                         database_url, pg):
+async def test_exactly_once_under_concurrent_writers_and_random_resumes(client, keys, walidata, database_url, pg):
     """Eight writers post batches, some changes commit out of order from held transactions,
     decisions change states; a consumer pulls with random limits and resumes from random
     cursors it was given. Whatever cursor it resumes from, it gets exactly the continuation
@@ -163,7 +167,7 @@ async def test_exactly_once_under_concurrent_writers_and_random_resumes(client, 
             for _ in range(10):
                 async with conn.transaction():
                     await conn.fetchval("SELECT pg_current_xact_id()")
-                    await asyncio.sleep(rnd.random() * 0.05)   # others commit meanwhile
+                    await asyncio.sleep(rnd.random() * 0.05)  # others commit meanwhile
                     sid = await raw_create(conn)
                     await asyncio.sleep(rnd.random() * 0.05)
                     await raw_decide(conn, sid, rnd.choice(["diterima", "ditolak"]))
@@ -178,12 +182,12 @@ async def test_exactly_once_under_concurrent_writers_and_random_resumes(client, 
                 await tr.start()
                 await raw_create(conn)
                 await asyncio.sleep(0.02)
-                await tr.rollback()       # an aborted change must never be delivered
+                await tr.rollback()  # an aborted change must never be delivered
         finally:
             await conn.close()
 
-    log: list[tuple] = []                 # the one sequence every pull must agree with
-    cursors: list[tuple[str, int]] = [("", 0)]   # (cursor, position in log after it)
+    log: list[tuple] = []  # the one sequence every pull must agree with
+    cursors: list[tuple[str, int]] = [("", 0)]  # (cursor, position in log after it)
 
     async def consumer():
         pulls = 0
@@ -221,18 +225,21 @@ async def test_exactly_once_under_concurrent_writers_and_random_resumes(client, 
     assert len([k for k in expected if k[2] != "ditautkan"]) == len(posted) + 20
 
 
-async def test_masked_lines_hide_the_same_fields_on_every_path_whatever_the_values(client, keys, enum_key,
-                                                                                  walidata):
+async def test_masked_lines_hide_the_same_fields_on_every_path_whatever_the_values(client, keys, enum_key, walidata):
     """A key without personal data gets each record's content masked on the feed's two paths
     (lines built in SQL; lines assembled by the service while a snapshot cursor still skips)
     and in the snapshot, identically, even when a value looks like the line's own fields."""
     from app.security.personal import mask_record_data
     from app.sync.cursor import Cursor, Snapshot
 
-    odd = await post_records(client, enum_key, 1,
-                             nama_usaha='Toko ,"pii_masked":false,"data":{"nik_pemilik":"x"} \\ "kutip"',
-                             nama_pemilik="Ni\u00a0Luh \u3000Putu\tAyu",
-                             alamat='Jl. "Kenanga"\\ No. 7,"pii_masked":false')
+    odd = await post_records(
+        client,
+        enum_key,
+        1,
+        nama_usaha='Toko ,"pii_masked":false,"data":{"nik_pemilik":"x"} \\ "kutip"',
+        nama_pemilik="Ni\u00a0Luh \u3000Putu\tAyu",
+        alamat='Jl. "Kenanga"\\ No. 7,"pii_masked":false',
+    )
     plain_records = await post_records(client, enum_key, 2)
     plain = await keys.make("walidata", name="bps-masked-paths")
     sql_built, _ = await pull(client, plain)
@@ -247,8 +254,9 @@ async def test_masked_lines_hide_the_same_fields_on_every_path_whatever_the_valu
         assert all(f["record"]["data"][k] == sent[k] for k in ("nama_usaha", "nama_pemilik", "nik_pemilik", "alamat"))
         assert a["record"]["data"] == mask_record_data(f["record"]["data"])
         assert a["record"]["data"]["nik_pemilik"] != sent["nik_pemilik"]
-        assert {k: v for k, v in a["record"].items() if k not in ("data", "pii_masked")} == \
-            {k: v for k, v in f["record"].items() if k not in ("data", "pii_masked")}
+        assert {k: v for k, v in a["record"].items() if k not in ("data", "pii_masked")} == {
+            k: v for k, v in f["record"].items() if k not in ("data", "pii_masked")
+        }
         assert a["cursor"] == b["cursor"] == f["cursor"]
     assert sql_built[0]["record"]["data"]["nama_pemilik"] == "N* L** P*** A**"
     assert sql_built[0]["record"]["data"]["nama_usaha"] == odd[0]["nama_usaha"]

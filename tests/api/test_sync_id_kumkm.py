@@ -1,6 +1,7 @@
 """Record feed lines carry `id_kumkm` (migration 0012): null until the record is linked to an
 entity; each linking (and each removal or move of a link) gives the walidata the record again,
 once, through kumkm_tautan_berubah(), the one call the registry makes in its own transaction."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,7 @@ async def _accept(client, verif, ids):
         assert (await decide(client, verif, sid, "diterima")).status_code == 200
 
 
-async def test_a_record_line_says_id_kumkm_null_until_linked_then_once_per_linking(client, keys, enum_key, verif,
-                                                                                   walidata, pg):
+async def test_a_record_line_says_id_kumkm_null_until_linked_then_once_per_linking(client, keys, enum_key, verif, walidata, pg):
     ids = submission_ids(await post_records(client, enum_key, 3))
     await _accept(client, verif, ids[:2])
     lines, end = await pull(client, walidata)
@@ -81,8 +81,7 @@ async def test_a_record_line_says_id_kumkm_null_until_linked_then_once_per_linki
     async with pg.transaction():
         await raw_unlink(pg, [ids[0]])
     gone, end = await pull(client, walidata, end["cursor"])
-    assert [(ln["jenis_perubahan"], ln["submission_id"], ln["record"]["id_kumkm"]) for ln in gone] == \
-        [("dilepas", ids[0], None)]
+    assert [(ln["jenis_perubahan"], ln["submission_id"], ln["record"]["id_kumkm"]) for ln in gone] == [("dilepas", ids[0], None)]
 
     # a merge moves the other record to another entity: ditautkan again, with the new id
     async with pg.transaction():
@@ -90,8 +89,10 @@ async def test_a_record_line_says_id_kumkm_null_until_linked_then_once_per_linki
         moved = await raw_merge(pg, entity, other)
     assert moved == [ids[1]]
     merged, end = await pull(client, walidata, end["cursor"])
-    assert [(ln["jenis_perubahan"], ln["submission_id"], ln["record"]["id_kumkm"]) for ln in merged] == \
-        [("ditautkan", ids[2], other), ("ditautkan", ids[1], other)]
+    assert [(ln["jenis_perubahan"], ln["submission_id"], ln["record"]["id_kumkm"]) for ln in merged] == [
+        ("ditautkan", ids[2], other),
+        ("ditautkan", ids[1], other),
+    ]
     assert await pg.fetch(STALE_LINES) == []
     every, _ = await pull_all(client, walidata)
     assert [key_of(ln) for ln in every] == await db_changes(pg)
@@ -109,9 +110,12 @@ async def test_a_decision_waiting_on_a_link_keeps_both(client, enum_key, verif, 
         await tr.start()
         entity = await raw_link(linker, ids)
         decision = asyncio.create_task(_reverse(client, verif, ids[0]))
-        waiting = await eventually(lambda: pg.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND query LIKE '%UPDATE submissions%'"), every=0.02)
+        waiting = await eventually(
+            lambda: pg.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE submissions%'"
+            ),
+            every=0.02,
+        )
         assert waiting, "the decision did not wait for the link"
         await tr.commit()
     finally:
@@ -127,13 +131,17 @@ async def test_a_decision_waiting_on_a_link_keeps_both(client, enum_key, verif, 
 
 async def _reverse(client, verif, sid):
     """diterima -> ditolak: a reversal, which the linker answers by removing the link."""
-    return await decide(client, verif, sid, "ditolak", dari="diterima", alasan_kode="data_tidak_lengkap",
-                        catatan="NIB milik usaha lain")
+    return await decide(client, verif, sid, "ditolak", dari="diterima", alasan_kode="data_tidak_lengkap", catatan="NIB milik usaha lain")
 
 
 async def test_new_records_carry_id_kumkm_null_in_every_path_of_ingest(client, enum_key, walidata, pg):
     """The line of a new record is rendered with "id_kumkm":null by the ingest statement itself."""
     await post_records(client, enum_key, 4)
-    assert await pg.fetchval("SELECT count(*) FROM sync_records WHERE id_kumkm IS NULL "
-                             "AND line LIKE '%,\"diperbarui_pada\":\"%\",\"id_kumkm\":null,\"pii_masked\":false,%'") == 4
+    assert (
+        await pg.fetchval(
+            "SELECT count(*) FROM sync_records WHERE id_kumkm IS NULL "
+            'AND line LIKE \'%,"diperbarui_pada":"%","id_kumkm":null,"pii_masked":false,%\''
+        )
+        == 4
+    )
     assert await pg.fetch(STALE_LINES) == []

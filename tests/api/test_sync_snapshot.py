@@ -1,4 +1,5 @@
 """The snapshot, snapshot-then-feed continuity, scope, personal data, bad input and the log."""
+
 from __future__ import annotations
 
 import asyncio
@@ -46,8 +47,7 @@ async def test_snapshot_streams_current_records_with_its_cursor(client, enum_key
     assert [ln["submission_id"] for ln in lines] == later
 
 
-async def test_snapshot_sees_a_change_committed_after_an_older_one_in_flight(client, enum_key, walidata,
-                                                                             database_url):
+async def test_snapshot_sees_a_change_committed_after_an_older_one_in_flight(client, enum_key, walidata, database_url):
     """T1 is in flight when the snapshot is taken, T2 (larger id) committed before it: the
     snapshot holds T2 and not T1, so the feed from its cursor must give T1 and skip T2."""
     slow = await asyncpg.connect(**asyncpg_params(database_url))
@@ -70,7 +70,7 @@ async def test_snapshot_sees_a_change_committed_after_an_older_one_in_flight(cli
     later = submission_ids(await post_records(client, enum_key, 1))
     lines, end = await pull_all(client, walidata, end)
     assert [ln["submission_id"] for ln in lines] == later
-    assert Cursor.decode(end).snapshot is None          # past the snapshot: a plain position again
+    assert Cursor.decode(end).snapshot is None  # past the snapshot: a plain position again
 
 
 async def test_snapshot_then_feed_under_concurrent_writes_is_exact(client, keys, walidata, database_url, pg):
@@ -89,8 +89,9 @@ async def test_snapshot_then_feed_under_concurrent_writes_is_exact(client, keys,
         try:
             for _ in range(25):
                 async with conn.transaction():
-                    sid = await conn.fetchval("SELECT submission_id::text FROM submissions "
-                                              "WHERE status = 'masuk' ORDER BY random() LIMIT 1")
+                    sid = await conn.fetchval(
+                        "SELECT submission_id::text FROM submissions WHERE status = 'masuk' ORDER BY random() LIMIT 1"
+                    )
                     await asyncio.sleep(rnd.random() * 0.02)
                     if sid:
                         await raw_decide(conn, sid, rnd.choice(["diterima", "ditolak"]))
@@ -159,8 +160,10 @@ async def test_snapshot_csv(client, enum_key, walidata):
 async def test_text_with_backslashes_quotes_and_line_breaks_arrives_as_stored(client, enum_key, walidata):
     """PostgreSQL builds the lines and COPY escapes them on the way; what the consumer gets must
     be the record's own text, byte for byte, whichever path built it."""
-    awkward = {"nama_usaha": 'Toko "Maju" \\ Jaya\\n (bukan baris baru) ☕ ñ',
-               "alamat": "Jl. Merdeka\nRT 01\tRW 02\r\\\\server\\path \u00e9 \U0001F600 \x7f"}
+    awkward = {
+        "nama_usaha": 'Toko "Maju" \\ Jaya\\n (bukan baris baru) ☕ ñ',
+        "alamat": "Jl. Merdeka\nRT 01\tRW 02\r\\\\server\\path \u00e9 \U0001f600 \x7f",
+    }
     ids = submission_ids(await post_records(client, enum_key, 3, **awkward))
     stored = (await client.get(f"/api/v1/submissions/{ids[0]}", headers=auth(walidata))).json()
     records, cursor = await snapshot(client, walidata)
@@ -172,8 +175,7 @@ async def test_text_with_backslashes_quotes_and_line_breaks_arrives_as_stored(cl
     assert {k: records[0]["data"][k] for k in awkward} == {k: stored["data"][k] for k in awkward}
 
 
-async def test_records_follow_decisions_and_corrections_into_snapshot_and_feed(client, keys, enum_key,
-                                                                               walidata, pg):
+async def test_records_follow_decisions_and_corrections_into_snapshot_and_feed(client, keys, enum_key, walidata, pg):
     """The line a walidata gets is rewritten by every decision and correction in the same
     statement: status, version, wilayah and content are those of GET, never an older state."""
     from tests.support.sync_helpers import STALE_LINES
@@ -192,13 +194,17 @@ async def test_records_follow_decisions_and_corrections_into_snapshot_and_feed(c
 
     records, _ = await snapshot(client, walidata)
     lines, _ = await pull(client, walidata)
-    latest = {ln["submission_id"]: ln["record"] for ln in lines}   # the feed's record is current
+    latest = {ln["submission_id"]: ln["record"] for ln in lines}  # the feed's record is current
     assert {r["submission_id"]: r for r in records} == latest
     for sid in (accepted["submission_id"], rejected["submission_id"], moved["submission_id"]):
         got = (await client.get(f"/api/v1/submissions/{sid}", headers=auth(walidata))).json()
         line = latest[sid]
-        assert (line["status"], line["version"], line["kode_wilayah"], line["data"]) == \
-            (got["status"], got["version"], got["kode_wilayah"], got["data"])
+        assert (line["status"], line["version"], line["kode_wilayah"], line["data"]) == (
+            got["status"],
+            got["version"],
+            got["kode_wilayah"],
+            got["data"],
+        )
     assert latest[moved["submission_id"]]["kode_kabkota"] == "16.71"
     assert latest[moved["submission_id"]]["data"]["nama_usaha"] == "Warung Pindah"
     assert latest[accepted["submission_id"]]["status"] == "diterima"
@@ -212,8 +218,9 @@ async def test_records_follow_decisions_and_corrections_into_snapshot_and_feed(c
 async def test_dinas_syncs_only_its_wilayah_and_other_roles_may_not(client, keys, enum_key):
     in_banyuasin = submission_ids(await post_records(client, enum_key, 2))
     in_palembang = submission_ids(await post_records(client, enum_key, 3, kode_wilayah="16.71"))
-    elsewhere = submission_ids(await post_records(client, await keys.make("enumerator", "31"), 1,
-                                                  kode_wilayah="31.71", nik_pemilik="3171011205850001"))
+    elsewhere = submission_ids(
+        await post_records(client, await keys.make("enumerator", "31"), 1, kode_wilayah="31.71", nik_pemilik="3171011205850001")
+    )
     dinas_kab = await keys.make("dinas", "16.07")
     dinas_prov = await keys.make("dinas", "16")
     lines, _ = await pull(client, dinas_kab)
@@ -222,7 +229,7 @@ async def test_dinas_syncs_only_its_wilayah_and_other_roles_may_not(client, keys
     assert {r["submission_id"] for r in records} == set(in_banyuasin)
     lines, _ = await pull(client, dinas_prov)
     assert [ln["submission_id"] for ln in lines] == in_banyuasin + in_palembang
-    assert lines[0]["record"]["pii_masked"] is False       # dinas sees its own wilayah's data
+    assert lines[0]["record"]["pii_masked"] is False  # dinas sees its own wilayah's data
     admin = await keys.make("admin")
     lines, _ = await pull(client, admin)
     assert [ln["submission_id"] for ln in lines] == in_banyuasin + in_palembang + elsewhere
@@ -251,16 +258,19 @@ async def test_walidata_without_pii_gets_masked_records(client, keys, enum_key):
     assert snap["data"] == data and snap["pii_masked"] is True
 
 
-@pytest.mark.parametrize("params,field", [
-    ({"after": "not-a-cursor"}, "after"),
-    ({"after": "MTo5OTk"}, "after"),                          # "1:999": no id
-    ({"after": Cursor(10, 1).encode() + "x"}, "after"),
-    ({"limit": 0}, "limit"),
-    ({"limit": 10_000_001}, "limit"),
-    ({"limit": "ten"}, "limit"),
-    ({"periode": "22"}, "periode"),
-    ({"periode": "1999"}, "periode"),
-])
+@pytest.mark.parametrize(
+    "params,field",
+    [
+        ({"after": "not-a-cursor"}, "after"),
+        ({"after": "MTo5OTk"}, "after"),  # "1:999": no id
+        ({"after": Cursor(10, 1).encode() + "x"}, "after"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 10_000_001}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"periode": "22"}, "periode"),
+        ({"periode": "1999"}, "periode"),
+    ],
+)
 async def test_bad_feed_input_is_422_naming_the_field(client, walidata, params, field):
     r = await client.get(FEED, params=params, headers=auth(walidata))
     assert_problem(r, "invalid-input")
@@ -293,20 +303,18 @@ async def test_every_sync_request_is_in_the_access_log(client, enum_key, walidat
     assert second["after"] == end["cursor"] and second["more"] is False
 
 
-async def test_a_consumer_that_hangs_up_is_logged_and_leaves_no_connection(client, enum_key, walidata, pg,
-                                                                            live_server):
+async def test_a_consumer_that_hangs_up_is_logged_and_leaves_no_connection(client, enum_key, walidata, pg, live_server):
     import httpx
 
-    await bulk_records(pg, 30_000)       # far more than the socket buffers hold
+    await bulk_records(pg, 30_000)  # far more than the socket buffers hold
     async with httpx.AsyncClient(base_url=live_server.url) as c:
         async with c.stream("GET", SNAPSHOT, headers=auth(walidata)) as r:
             async for _chunk in r.aiter_bytes():
-                break                                  # hang up after the first chunk
+                break  # hang up after the first chunk
     row = await eventually(lambda: pg.fetchrow("SELECT detail, rows FROM access_log WHERE endpoint LIKE '%snapshot'"))
     assert row is not None and orjson.loads(row["detail"])["complete"] is False
     # The service still answers (its pooled connection was not left inside a transaction).
     lines, _ = await pull(client, walidata, limit=5)
     assert len(lines) == 5
-    idle = await pg.fetchval("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' "
-                             "AND application_name = 'kumkm'")
+    idle = await pg.fetchval("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND application_name = 'kumkm'")
     assert idle == 0

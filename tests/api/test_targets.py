@@ -1,5 +1,6 @@
 """Targets keep every revision; reports take the one in force on their date; the CSV import
 is all or nothing and names the bad line."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,7 @@ async def test_revision_keeps_history_and_as_of_picks_the_value_in_force(client,
     assert await pg.fetchval("SELECT count(*) FROM target_pendataan") == 2
 
     async def at(day):
-        r = await client.get("/api/v1/targets/2022/16", params={"as_of": day} if day else {},
-                             headers=auth(admin))
+        r = await client.get("/api/v1/targets/2022/16", params={"as_of": day} if day else {}, headers=auth(admin))
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -35,7 +35,9 @@ async def test_revision_keeps_history_and_as_of_picks_the_value_in_force(client,
     assert after["berlaku"]["target"] == 337_410 and after["berlaku"]["revisi"] == 2
     assert today["berlaku"]["target"] == 337_410
     assert [(h["revisi"], h["target"], h["berlaku_mulai"]) for h in after["riwayat"]] == [
-        (1, 489_000, "2022-04-01"), (2, 337_410, "2022-08-01")]
+        (1, 489_000, "2022-04-01"),
+        (2, 337_410, "2022-08-01"),
+    ]
     assert after["nama"] == "Sumatera Selatan"
     # the boundary day itself is already the new value
     assert (await at("2022-08-01"))["berlaku"]["target"] == 337_410
@@ -43,14 +45,11 @@ async def test_revision_keeps_history_and_as_of_picks_the_value_in_force(client,
 
 
 async def test_identical_put_adds_nothing_and_a_same_day_correction_wins(client, admin, pg):
-    assert (await client.put("/api/v1/targets/2022/16.07", json={**KEPDEP_63, "target": 41_000},
-                             headers=auth(admin))).status_code == 201
-    again = await client.put("/api/v1/targets/2022/16.07", json={**KEPDEP_63, "target": 41_000},
-                             headers=auth(admin))
+    assert (await client.put("/api/v1/targets/2022/16.07", json={**KEPDEP_63, "target": 41_000}, headers=auth(admin))).status_code == 201
+    again = await client.put("/api/v1/targets/2022/16.07", json={**KEPDEP_63, "target": 41_000}, headers=auth(admin))
     assert again.status_code == 200
     assert await pg.fetchval("SELECT count(*) FROM target_pendataan") == 1
-    fixed = await client.put("/api/v1/targets/2022/16.07", json={**KEPDEP_63, "target": 41_910},
-                             headers=auth(admin))
+    fixed = await client.put("/api/v1/targets/2022/16.07", json={**KEPDEP_63, "target": 41_910}, headers=auth(admin))
     assert fixed.status_code == 201
     body = fixed.json()
     assert [h["target"] for h in body["riwayat"]] == [41_000, 41_910]
@@ -59,39 +58,43 @@ async def test_identical_put_adds_nothing_and_a_same_day_correction_wins(client,
 
 
 async def test_concurrent_identical_puts_store_one_revision(client, admin, pg):
-    rs = await asyncio.gather(*[client.put("/api/v1/targets/2022/16.71", json=KEPDEP_63, headers=auth(admin))
-                                for _ in range(8)])
+    rs = await asyncio.gather(*[client.put("/api/v1/targets/2022/16.71", json=KEPDEP_63, headers=auth(admin)) for _ in range(8)])
     assert sorted(r.status_code for r in rs) == [200] * 7 + [201]
     assert await pg.fetchval("SELECT count(*) FROM target_pendataan") == 1
 
 
-@pytest.mark.parametrize("body,field", [
-    ({**KEPDEP_63, "target": -1}, "target"),
-    ({**KEPDEP_63, "target": 1.5}, "target"),
-    ({**KEPDEP_63, "target": "337410"}, "target"),
-    ({**KEPDEP_63, "target": 10**12}, "target"),
-    ({"dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-08-01"}, "target"),
-    ({**KEPDEP_63, "dasar_hukum": "   "}, "dasar_hukum"),
-    ({**KEPDEP_63, "berlaku_mulai": "2022-02-30"}, "berlaku_mulai"),
-    ({**KEPDEP_63, "berlaku_mulai": "kemarin"}, "berlaku_mulai"),
-    ({**KEPDEP_63, "catatan": "x"}, "catatan"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({**KEPDEP_63, "target": -1}, "target"),
+        ({**KEPDEP_63, "target": 1.5}, "target"),
+        ({**KEPDEP_63, "target": "337410"}, "target"),
+        ({**KEPDEP_63, "target": 10**12}, "target"),
+        ({"dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-08-01"}, "target"),
+        ({**KEPDEP_63, "dasar_hukum": "   "}, "dasar_hukum"),
+        ({**KEPDEP_63, "berlaku_mulai": "2022-02-30"}, "berlaku_mulai"),
+        ({**KEPDEP_63, "berlaku_mulai": "kemarin"}, "berlaku_mulai"),
+        ({**KEPDEP_63, "catatan": "x"}, "catatan"),
+    ],
+)
 async def test_bad_target_body_names_the_field(client, admin, body, field):
     r = await client.put("/api/v1/targets/2022/16", json=body, headers=auth(admin))
     assert_problem(r, "invalid-input")
     assert field in {e["field"] for e in r.json()["errors"]}
 
 
-@pytest.mark.parametrize("path,field", [
-    ("/api/v1/targets/2019/16", "periode"),
-    ("/api/v1/targets/22/16", "periode"),
-    ("/api/v1/targets/2022/99", "kode_wilayah"),
-    ("/api/v1/targets/2022/16.07.01.9999", "kode_wilayah"),
-    ("/api/v1/targets/2022/abc", "kode_wilayah"),
-])
+@pytest.mark.parametrize(
+    "path,field",
+    [
+        ("/api/v1/targets/2019/16", "periode"),
+        ("/api/v1/targets/22/16", "periode"),
+        ("/api/v1/targets/2022/99", "kode_wilayah"),
+        ("/api/v1/targets/2022/16.07.01.9999", "kode_wilayah"),
+        ("/api/v1/targets/2022/abc", "kode_wilayah"),
+    ],
+)
 async def test_bad_target_path_names_the_field(client, admin, path, field):
-    for r in (await client.put(path, json=KEPDEP_63, headers=auth(admin)),
-              await client.get(path, headers=auth(admin))):
+    for r in (await client.put(path, json=KEPDEP_63, headers=auth(admin)), await client.get(path, headers=auth(admin))):
         assert_problem(r, "invalid-input")
         assert r.json()["errors"][0]["field"] == field
 
@@ -110,8 +113,12 @@ async def test_who_may_set_and_read_targets(client, keys, admin):
     # The first PUT of a target creates it (201); the same PUT again, from any key allowed to
     # make it, adds nothing (200).
     cases = [
-        (dinas_prov, "16.07", 201), (dinas_prov, "16", 201), (dinas_prov, "17", 403),
-        (dinas_kab, "16.07", 200), (dinas_kab, "16", 403), (dinas_kab, "16.71", 403),
+        (dinas_prov, "16.07", 201),
+        (dinas_prov, "16", 201),
+        (dinas_prov, "17", 403),
+        (dinas_kab, "16.07", 200),
+        (dinas_kab, "16", 403),
+        (dinas_kab, "16.71", 403),
         (await keys.make("verifikator", "16.07"), "16.07", 403),
         (await keys.make("walidata"), "16", 403),
         (await keys.make("enumerator", "16"), "16", 403),
@@ -130,10 +137,17 @@ async def test_who_may_set_and_read_targets(client, keys, admin):
 
 # ---------------------------------------------------------------- CLI import
 
+
 async def _kumkm(database_url, *args) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.cli", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "DATABASE_URL": database_url})
+        sys.executable,
+        "-m",
+        "app.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "DATABASE_URL": database_url},
+    )
     out, err = await proc.communicate()
     return proc.returncode, out.decode(), err.decode()
 
@@ -143,10 +157,11 @@ async def test_cli_import_is_all_or_nothing_and_names_bad_lines(database_url, pg
     bad.write_text(
         "periode,kode_wilayah,target,dasar_hukum,berlaku_mulai\n"
         "2022,16.07,41910,Kepdep 63/2022,2022-08-01\n"
-        "2022,16.03,60.300,Kepdep 63/2022,2022-08-01\n"      # line 3: thousands separator
-        "2022,16.99,100,Kepdep 63/2022,2022-08-01\n"         # line 4: no such kabkota
-        "2022,16.71,82910,Kepdep 63/2022,2022-13-01\n"       # line 5: no month 13
-        "2022,16.07,41000,Kepdep 63/2022,2022-08-01\n")      # line 6: repeats line 2's key
+        "2022,16.03,60.300,Kepdep 63/2022,2022-08-01\n"  # line 3: thousands separator
+        "2022,16.99,100,Kepdep 63/2022,2022-08-01\n"  # line 4: no such kabkota
+        "2022,16.71,82910,Kepdep 63/2022,2022-13-01\n"  # line 5: no month 13
+        "2022,16.07,41000,Kepdep 63/2022,2022-08-01\n"
+    )  # line 6: repeats line 2's key
     code, out, err = await _kumkm(database_url, "targets", "import", str(bad))
     assert code == 1, (out, err)
     assert "line 3: target" in err and "line 4: kode_wilayah" in err and "line 5: berlaku_mulai" in err
@@ -159,16 +174,17 @@ async def test_cli_import_is_all_or_nothing_and_names_bad_lines(database_url, pg
         "periode,kode_wilayah,target,dasar_hukum,berlaku_mulai\n"
         "2022,16,489000,Kepdep 53/2022,2022-04-01\n"
         "2022,16,337410,Kepdep 63/2022,2022-08-01\n"
-        '2022,16.07,41910,"Kepdep 63/2022, lampiran I",2022-08-01\n')
+        '2022,16.07,41910,"Kepdep 63/2022, lampiran I",2022-08-01\n'
+    )
     code, out, err = await _kumkm(database_url, "targets", "import", str(good), "--oleh", "operator-pusat")
     assert code == 0, err
     assert "3 revisions added" in out
-    rows = await pg.fetch("SELECT kode_wilayah, target, dasar_hukum, berlaku_mulai::text, dibuat_oleh "
-                          "FROM target_pendataan ORDER BY id")
+    rows = await pg.fetch("SELECT kode_wilayah, target, dasar_hukum, berlaku_mulai::text, dibuat_oleh FROM target_pendataan ORDER BY id")
     assert [tuple(r) for r in rows] == [
         ("16", 489000, "Kepdep 53/2022", "2022-04-01", "operator-pusat"),
         ("16", 337410, "Kepdep 63/2022", "2022-08-01", "operator-pusat"),
-        ("16.07", 41910, "Kepdep 63/2022, lampiran I", "2022-08-01", "operator-pusat")]
+        ("16.07", 41910, "Kepdep 63/2022, lampiran I", "2022-08-01", "operator-pusat"),
+    ]
     code, out, _ = await _kumkm(database_url, "targets", "import", str(good))
     assert code == 0 and "0 revisions added, 3 already present" in out
     assert await pg.fetchval("SELECT count(*) FROM target_pendataan") == 3
@@ -183,6 +199,9 @@ async def test_nul_in_any_text_field_is_a_4xx_not_a_500(client, keys):
     from tests.support.common import auth as _auth
 
     admin = await keys.make("admin", name="nul-admin")
-    r = await client.put("/api/v1/targets/2022/16.07", headers=_auth(admin),
-                         json={"target": 10, "dasar_hukum": "Kepdep\u000063/2022", "berlaku_mulai": "2022-08-01"})
+    r = await client.put(
+        "/api/v1/targets/2022/16.07",
+        headers=_auth(admin),
+        json={"target": 10, "dasar_hukum": "Kepdep\u000063/2022", "berlaku_mulai": "2022-08-01"},
+    )
     assert r.status_code == 422 and r.json()["code"] == "invalid-input", r.text

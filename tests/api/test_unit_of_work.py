@@ -1,5 +1,6 @@
 """A unit of work: the caller opens the transaction, the services run in it, and what must wait
 for the commit (the key cache) waits for it (app.infra.db.after_commit)."""
+
 from __future__ import annotations
 
 import json
@@ -87,8 +88,14 @@ asyncio.run(main())
 
 
 def test_after_commit_and_key_rotation_in_a_unit_of_work(database_url):
-    out = subprocess.run([sys.executable, "-c", SCENARIO], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "DATABASE_URL": database_url, "KUMKM_SKIP_MIGRATE": "1"})
+    out = subprocess.run(
+        [sys.executable, "-c", SCENARIO],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DATABASE_URL": database_url, "KUMKM_SKIP_MIGRATE": "1"},
+    )
     assert out.returncode == 0, out.stderr
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     # after_commit: in order, once committed; never on rollback; only inside a transaction
@@ -117,7 +124,6 @@ def test_every_indicator_and_target_write_route_opens_a_unit_of_work():
             found |= calls(sub)
         return found
 
-    writes = [r for r in indicators.routes + targets.routes
-              if isinstance(r, APIRoute) and r.methods & {"POST", "PUT", "PATCH", "DELETE"}]
+    writes = [r for r in indicators.routes + targets.routes if isinstance(r, APIRoute) and r.methods & {"POST", "PUT", "PATCH", "DELETE"}]
     assert len(writes) == 11
     assert [r.path for r in writes if db.unit_of_work not in calls(r.dependant)] == []

@@ -1,5 +1,6 @@
 """Verification over HTTP: who may decide what, the optimistic concurrency rule, corrections
 as versions, the history, batches, and the counts that cannot drift from the records."""
+
 from __future__ import annotations
 
 import asyncio
@@ -52,6 +53,7 @@ def fields(r, status: int = 422) -> dict:
 
 # ---------------------------------------------------------------- allowed transitions
 
+
 async def test_masuk_to_diterima_keeps_the_version_and_is_recorded(client, verif, rec, pg):
     sid = rec["submission_id"]
     r = await decide(client, verif, sid, "diterima")
@@ -62,10 +64,15 @@ async def test_masuk_to_diterima_keeps_the_version_and_is_recorded(client, verif
     assert body["submission_id"] == sid and body["diputuskan_pada"].endswith("Z")
     assert (await record(client, verif, sid))["status"] == "diterima"
     last = (await riwayat(client, verif, sid))[-1]
-    assert (last["aksi"], last["dari"], last["ke"], last["oleh"], last["oleh_role"], last["version"]) == \
-        ("diverifikasi", "masuk", "diterima", "verif-banyuasin", "verifikator", 1)
-    change = await pg.fetchrow("SELECT status, jenis_perubahan, version, kode_kabkota FROM changes "
-                               "ORDER BY id DESC LIMIT 1")
+    assert (last["aksi"], last["dari"], last["ke"], last["oleh"], last["oleh_role"], last["version"]) == (
+        "diverifikasi",
+        "masuk",
+        "diterima",
+        "verif-banyuasin",
+        "verifikator",
+        1,
+    )
+    change = await pg.fetchrow("SELECT status, jenis_perubahan, version, kode_kabkota FROM changes ORDER BY id DESC LIMIT 1")
     assert tuple(change) == ("diterima", "status", 1, "16.07")
 
 
@@ -111,14 +118,17 @@ async def test_admin_and_provinsi_verifikator_may_decide(client, keys, enum_key)
 
 # ---------------------------------------------------------------- refused transitions
 
-@pytest.mark.parametrize("first,status,dari,extra", [
-    ("diterima", "diterima", "masuk", {}),
-    ("diterima", "ditolak", "masuk", {"alasan_kode": "duplikat"}),
-    ("ditolak", "ditolak", "masuk", {"alasan_kode": "duplikat"}),
-    ("ditolak", "diterima", "masuk", {}),
-])
-async def test_a_decided_record_cannot_be_decided_as_if_masuk(client, verif, verif2, rec, first, status,
-                                                               dari, extra):
+
+@pytest.mark.parametrize(
+    "first,status,dari,extra",
+    [
+        ("diterima", "diterima", "masuk", {}),
+        ("diterima", "ditolak", "masuk", {"alasan_kode": "duplikat"}),
+        ("ditolak", "ditolak", "masuk", {"alasan_kode": "duplikat"}),
+        ("ditolak", "diterima", "masuk", {}),
+    ],
+)
+async def test_a_decided_record_cannot_be_decided_as_if_masuk(client, verif, verif2, rec, first, status, dari, extra):
     sid = rec["submission_id"]
     r = await (tolak(client, verif, sid) if first == "ditolak" else decide(client, verif, sid, "diterima"))
     assert r.status_code == 200
@@ -134,34 +144,37 @@ async def test_reversal_of_a_masuk_record_is_409(client, verif, rec):
     assert body["current_status"] == "masuk" and body["current_version"] == 1
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"status": "masuk", "version": 1}, "status"),
-    ({"status": "diverifikasi", "version": 1}, "status"),
-    ({"version": 1}, "status"),
-    ({"status": "diterima"}, "version"),
-    ({"status": "diterima", "version": 0}, "version"),
-    ({"status": "diterima", "version": "1"}, "version"),
-    ({"status": "diterima", "version": 1, "dari": "diterima"}, "dari"),
-    ({"status": "ditolak", "version": 1}, "alasan_kode"),
-    ({"status": "ditolak", "version": 1, "alasan_kode": "jelek"}, "alasan_kode"),
-    ({"status": "ditolak", "version": 1, "alasan_kode": "lainnya"}, "catatan"),
-    ({"status": "ditolak", "version": 1, "alasan_kode": "lainnya", "catatan": "   "}, "catatan"),
-    ({"status": "diterima", "version": 1, "alasan_kode": "duplikat"}, "alasan_kode"),
-    ({"status": "diterima", "version": 1, "alasan": "duplikat", "alasan_kode": "duplikat"}, "alasan"),
-    ({"status": "diterima", "version": 1, "oleh": "saya"}, "oleh"),
-    ({"status": "diterima", "version": 2**31}, "version"),
-    ({"status": "ditolak", "version": 1, "alasan_kode": "lainnya", "catatan": "a\u0000b"}, "catatan"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"status": "masuk", "version": 1}, "status"),
+        ({"status": "diverifikasi", "version": 1}, "status"),
+        ({"version": 1}, "status"),
+        ({"status": "diterima"}, "version"),
+        ({"status": "diterima", "version": 0}, "version"),
+        ({"status": "diterima", "version": "1"}, "version"),
+        ({"status": "diterima", "version": 1, "dari": "diterima"}, "dari"),
+        ({"status": "ditolak", "version": 1}, "alasan_kode"),
+        ({"status": "ditolak", "version": 1, "alasan_kode": "jelek"}, "alasan_kode"),
+        ({"status": "ditolak", "version": 1, "alasan_kode": "lainnya"}, "catatan"),
+        ({"status": "ditolak", "version": 1, "alasan_kode": "lainnya", "catatan": "   "}, "catatan"),
+        ({"status": "diterima", "version": 1, "alasan_kode": "duplikat"}, "alasan_kode"),
+        ({"status": "diterima", "version": 1, "alasan": "duplikat", "alasan_kode": "duplikat"}, "alasan"),
+        ({"status": "diterima", "version": 1, "oleh": "saya"}, "oleh"),
+        ({"status": "diterima", "version": 2**31}, "version"),
+        ({"status": "ditolak", "version": 1, "alasan_kode": "lainnya", "catatan": "a\u0000b"}, "catatan"),
+    ],
+)
 async def test_bad_decisions_name_the_field(client, verif, rec, body, field, pg):
-    r = await client.post(f"/api/v1/submissions/{rec['submission_id']}/verifikasi", json=body,
-                          headers=auth(verif))
+    r = await client.post(f"/api/v1/submissions/{rec['submission_id']}/verifikasi", json=body, headers=auth(verif))
     assert field in fields(r), r.text
     assert await pg.fetchval("SELECT status FROM submissions") == "masuk"
 
 
 async def test_malformed_json_and_bad_id_are_4xx(client, verif):
-    r = await client.post(f"/api/v1/submissions/{uuid.uuid4()}/verifikasi", content=b"{nope",
-                          headers={**auth(verif), "content-type": "application/json"})
+    r = await client.post(
+        f"/api/v1/submissions/{uuid.uuid4()}/verifikasi", content=b"{nope", headers={**auth(verif), "content-type": "application/json"}
+    )
     body = problem(r, 400)
     assert (body["status"], body["title"]) == (400, "Malformed JSON")
     assert body["detail"].startswith("body bukan JSON yang sah")
@@ -173,8 +186,9 @@ async def test_unknown_record_is_404(client, verif):
     problem(await decide(client, verif, str(uuid.uuid4()), "diterima"), 404)
 
 
-@pytest.mark.parametrize("role,wilayah", [("enumerator", "16"), ("dinas", "16"), ("walidata", None),
-                                          ("verifikator", "16.71"), ("verifikator", "13")])
+@pytest.mark.parametrize(
+    "role,wilayah", [("enumerator", "16"), ("dinas", "16"), ("walidata", None), ("verifikator", "16.71"), ("verifikator", "13")]
+)
 async def test_others_may_not_decide(client, keys, rec, role, wilayah, pg):
     key = await keys.make(role, wilayah, name=f"{role}-x")
     problem(await decide(client, key, rec["submission_id"], "diterima"), 403)
@@ -215,7 +229,7 @@ async def test_concurrent_double_decisions_have_exactly_one_winner(client, enum_
         calls += [a, b]
     results = await asyncio.gather(*calls)
     for i in range(0, len(results), 2):
-        pair = results[i:i + 2]
+        pair = results[i : i + 2]
         codes = sorted(r.status_code for r in pair)
         assert codes == [200, 409], [r.text for r in pair]
         winner = next(r for r in pair if r.status_code == 200).json()
@@ -226,6 +240,7 @@ async def test_concurrent_double_decisions_have_exactly_one_winner(client, enum_
 
 
 # ---------------------------------------------------------------- corrections
+
 
 async def test_correction_is_a_new_version_back_to_masuk(client, verif, enum_key, rec, pg):
     sid = rec["submission_id"]
@@ -240,8 +255,7 @@ async def test_correction_is_a_new_version_back_to_masuk(client, verif, enum_key
     r = await client.get(f"/api/v1/submissions/{sid}/versi", headers=auth(verif))
     assert r.status_code == 200
     assert r.json()["current_version"] == 2
-    assert [(v["version"], v["dibuat_oleh"]) for v in r.json()["items"]] == \
-        [(1, "enum-sumsel"), (2, "enum-sumsel")]
+    assert [(v["version"], v["dibuat_oleh"]) for v in r.json()["items"]] == [(1, "enum-sumsel"), (2, "enum-sumsel")]
     v1 = (await client.get(f"/api/v1/submissions/{sid}/versi/1", headers=auth(verif))).json()
     v2 = (await client.get(f"/api/v1/submissions/{sid}/versi/2", headers=auth(verif))).json()
     assert v1["data"]["nama_usaha"] == "Warung Makan Sederhana" and v1["data"]["modal_usaha"] == 25_000_000
@@ -249,8 +263,7 @@ async def test_correction_is_a_new_version_back_to_masuk(client, verif, enum_key
     assert v2["data"]["nama_usaha"] == "Rumah Makan Sederhana"
     problem(await client.get(f"/api/v1/submissions/{sid}/versi/3", headers=auth(verif)), 404)
     trail = [(h["aksi"], h["dari"], h["ke"], h["version"]) for h in await riwayat(client, verif, sid)]
-    assert trail == [("dibuat", None, "masuk", 1), ("diverifikasi", "masuk", "ditolak", 1),
-                     ("dikoreksi", "ditolak", "masuk", 2)]
+    assert trail == [("dibuat", None, "masuk", 1), ("diverifikasi", "masuk", "ditolak", 1), ("dikoreksi", "ditolak", "masuk", 2)]
     assert await pg.fetchval("SELECT jenis_perubahan FROM changes ORDER BY id DESC LIMIT 1") == "dikoreksi"
     await assert_consistent(pg)
 
@@ -262,8 +275,7 @@ async def test_identical_correction_replay_is_200_without_a_new_version(client, 
     again = await correct(client, enum_key, rec, alamat="Jl. Merdeka No. 10")
     assert first.status_code == again.status_code == 200
     assert again.json()["version"] == 2
-    assert await pg.fetchval("SELECT count(*) FROM submission_versions WHERE submission_id = $1",
-                             uuid.UUID(sid)) == 2
+    assert await pg.fetchval("SELECT count(*) FROM submission_versions WHERE submission_id = $1", uuid.UUID(sid)) == 2
     assert await pg.fetchval("SELECT count(*) FROM submission_history WHERE aksi = 'dikoreksi'") == 1
     # A different correction of a record that is masuk again is refused.
     body = problem(await correct(client, enum_key, rec, alamat="Jl. Merdeka No. 11"), 409)
@@ -311,15 +323,18 @@ async def test_only_the_owner_or_admin_may_correct(client, keys, verif, enum_key
     assert (await correct(client, same_owner, rec, alamat="Jl. B")).status_code == 200
 
 
-@pytest.mark.parametrize("change,field", [
-    ({"submission_id": str(uuid.uuid4())}, "submission_id"),
-    ({"periode": "2023"}, "periode"),
-    ({"enumerator_id": "ENUM-999"}, "enumerator_id"),
-    ({"kode_wilayah": "13.71"}, "kode_wilayah"),          # another provinsi
-    ({"nik_pemilik": "1234"}, "nik_pemilik"),              # the ingest rules apply
-    ({"kbli": "04101"}, "kbli"),
-    ({"skala_usaha": "kecil"}, "skala_usaha"),
-])
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"submission_id": str(uuid.uuid4())}, "submission_id"),
+        ({"periode": "2023"}, "periode"),
+        ({"enumerator_id": "ENUM-999"}, "enumerator_id"),
+        ({"kode_wilayah": "13.71"}, "kode_wilayah"),  # another provinsi
+        ({"nik_pemilik": "1234"}, "nik_pemilik"),  # the ingest rules apply
+        ({"kbli": "04101"}, "kbli"),
+        ({"skala_usaha": "kecil"}, "skala_usaha"),
+    ],
+)
 async def test_bad_corrections_name_the_field(client, keys, verif, enum_key, rec, change, field, pg):
     await tolak(client, verif, rec["submission_id"])
     admin = await keys.make("admin", name="admin")  # national scope: only the rule can refuse it
@@ -376,8 +391,7 @@ async def test_correction_of_unknown_record_is_404(client, enum_key):
     from tests.support.factories import umkm
 
     body = umkm()
-    problem(await client.put(f"/api/v1/submissions/{body['submission_id']}", json=body,
-                             headers=auth(enum_key)), 404)
+    problem(await client.put(f"/api/v1/submissions/{body['submission_id']}", json=body, headers=auth(enum_key)), 404)
 
 
 async def test_versions_are_masked_for_who_may_not_see_personal_data(client, keys, enum_key, rec):
@@ -393,8 +407,8 @@ async def test_versions_are_masked_for_who_may_not_see_personal_data(client, key
 
 # ---------------------------------------------------------------- history
 
-async def test_riwayat_lists_every_transition_oldest_first_and_is_append_only(client, keys, verif, enum_key,
-                                                                              rec, pg):
+
+async def test_riwayat_lists_every_transition_oldest_first_and_is_append_only(client, keys, verif, enum_key, rec, pg):
     sid = rec["submission_id"]
     await tolak(client, verif, sid, alasan="data_tidak_lengkap")
     await correct(client, enum_key, rec, telepon="0711-123456")
@@ -423,6 +437,7 @@ async def test_riwayat_lists_every_transition_oldest_first_and_is_append_only(cl
 
 # ---------------------------------------------------------------- batch
 
+
 async def test_batch_gives_each_item_its_own_outcome(client, keys, enum_key, verif, pg):
     ok1, ok2, stale, outside, replayed = await post_records(client, enum_key, 5)
     outside = await post_one(client, enum_key, kode_wilayah=KOTA_PALEMBANG)
@@ -447,9 +462,18 @@ async def test_batch_gives_each_item_its_own_outcome(client, keys, enum_key, ver
     body = r.json()
     got = [(o["index"], o["outcome"], o["status"]) for o in body["items"]]
     assert got == [
-        (0, "decided", 200), (1, "decided", 200), (2, "duplicate", 200), (3, "rejected", 409),
-        (4, "rejected", 409), (5, "rejected", 403), (6, "rejected", 404), (7, "rejected", 422),
-        (8, "rejected", 422), (9, "rejected", 422), (10, "duplicate", 200), (11, "rejected", 422),
+        (0, "decided", 200),
+        (1, "decided", 200),
+        (2, "duplicate", 200),
+        (3, "rejected", 409),
+        (4, "rejected", 409),
+        (5, "rejected", 403),
+        (6, "rejected", 404),
+        (7, "rejected", 422),
+        (8, "rejected", 422),
+        (9, "rejected", 422),
+        (10, "duplicate", 200),
+        (11, "rejected", 422),
     ]
     assert (body["decided"], body["duplicate"], body["rejected"]) == (2, 2, 8)
     assert body["items"][11]["errors"][0]["field"] == "version"
@@ -464,8 +488,15 @@ async def test_batch_gives_each_item_its_own_outcome(client, keys, enum_key, ver
 
 async def test_batch_of_1000_and_its_replay(client, enum_key, verif, pg):
     recs = await post_records(client, enum_key, 1000)
-    items = [{"submission_id": r["submission_id"], "status": "diterima" if i % 3 else "ditolak",
-              "version": 1, **({} if i % 3 else {"alasan_kode": "bukan_kumkm"})} for i, r in enumerate(recs)]
+    items = [
+        {
+            "submission_id": r["submission_id"],
+            "status": "diterima" if i % 3 else "ditolak",
+            "version": 1,
+            **({} if i % 3 else {"alasan_kode": "bukan_kumkm"}),
+        }
+        for i, r in enumerate(recs)
+    ]
     r = await client.post("/api/v1/verifikasi/batch", json={"items": items}, headers=auth(verif))
     assert r.status_code == 200 and r.json()["decided"] == 1000, r.text
     r = await client.post("/api/v1/verifikasi/batch", json={"items": items}, headers=auth(verif))
@@ -487,8 +518,7 @@ async def test_batch_envelope_errors(client, keys, verif):
     problem(await client.post(url, json={"items": [item]}), 401)
 
 
-async def test_overlapping_batches_at_once_do_not_deadlock_and_have_one_winner_each(client, enum_key, verif,
-                                                                                    verif2, pg):
+async def test_overlapping_batches_at_once_do_not_deadlock_and_have_one_winner_each(client, enum_key, verif, verif2, pg):
     recs = await post_records(client, enum_key, 400)
     ids = [r["submission_id"] for r in recs]
 
@@ -496,10 +526,11 @@ async def test_overlapping_batches_at_once_do_not_deadlock_and_have_one_winner_e
         extra = {"alasan_kode": "duplikat"} if status == "ditolak" else {}
         return {"items": [{"submission_id": s, "status": status, "version": 1, **extra} for s in order]}
 
-    calls = [client.post("/api/v1/verifikasi/batch", json=batch(ids, "diterima"), headers=auth(verif)),
-             client.post("/api/v1/verifikasi/batch", json=batch(ids[::-1], "ditolak"), headers=auth(verif2)),
-             client.post("/api/v1/verifikasi/batch", json=batch(ids[200:] + ids[:200], "ditolak"),
-                         headers=auth(verif))]
+    calls = [
+        client.post("/api/v1/verifikasi/batch", json=batch(ids, "diterima"), headers=auth(verif)),
+        client.post("/api/v1/verifikasi/batch", json=batch(ids[::-1], "ditolak"), headers=auth(verif2)),
+        client.post("/api/v1/verifikasi/batch", json=batch(ids[200:] + ids[:200], "ditolak"), headers=auth(verif)),
+    ]
     results = await asyncio.gather(*calls)
     assert all(r.status_code == 200 for r in results), [r.text[:300] for r in results]
     decided = sum(r.json()["decided"] for r in results)
@@ -510,42 +541,61 @@ async def test_overlapping_batches_at_once_do_not_deadlock_and_have_one_winner_e
 
 # ---------------------------------------------------------------- the count invariant under a storm
 
+
 async def test_counts_equal_a_recount_after_a_concurrent_storm(client, keys, enum_key, verif, verif2, pg):
     prov = await keys.make("verifikator", "16", name="verif-sumsel")
     palembang = await post_records(client, enum_key, 100, kode_wilayah=KOTA_PALEMBANG)
     banyuasin = await post_records(client, enum_key, 200, kode_wilayah=DESA_BANYUASIN)
     rejected = await post_records(client, enum_key, 60, kode_wilayah=KAB_MUARA_ENIM)
-    r = await client.post("/api/v1/verifikasi/batch", headers=auth(prov), json={"items": [
-        {"submission_id": x["submission_id"], "status": "ditolak", "version": 1, "alasan_kode": "lainnya",
-         "catatan": "foto tidak ada"} for x in rejected]})
+    r = await client.post(
+        "/api/v1/verifikasi/batch",
+        headers=auth(prov),
+        json={
+            "items": [
+                {
+                    "submission_id": x["submission_id"],
+                    "status": "ditolak",
+                    "version": 1,
+                    "alasan_kode": "lainnya",
+                    "catatan": "foto tidak ada",
+                }
+                for x in rejected
+            ]
+        },
+    )
     assert r.json()["decided"] == 60
 
     async def ingest(n):
         from tests.support.factories import umkm
+
         items = [umkm(kode_wilayah=[DESA_BANYUASIN, KOTA_PALEMBANG, KAB_MUARA_ENIM][i % 3]) for i in range(n)]
         return await client.post("/api/v1/submissions/batch", json={"items": items}, headers=auth(enum_key))
 
     async def race_single(rec, i):
         sid = rec["submission_id"]
-        return await asyncio.gather(decide(client, verif, sid, "diterima"),
-                                    tolak(client, verif2, sid, alasan="duplikat") if i % 2 else
-                                    decide(client, prov, sid, "diterima"))
+        return await asyncio.gather(
+            decide(client, verif, sid, "diterima"),
+            tolak(client, verif2, sid, alasan="duplikat") if i % 2 else decide(client, prov, sid, "diterima"),
+        )
 
     async def batch(recs, status):
         extra = {"alasan_kode": "data_tidak_valid"} if status == "ditolak" else {}
-        return await client.post("/api/v1/verifikasi/batch", headers=auth(prov), json={"items": [
-            {"submission_id": x["submission_id"], "status": status, "version": 1, **extra} for x in recs]})
+        return await client.post(
+            "/api/v1/verifikasi/batch",
+            headers=auth(prov),
+            json={"items": [{"submission_id": x["submission_id"], "status": status, "version": 1, **extra} for x in recs]},
+        )
 
     async def correct_or_reverse(rec, i):
         # The enumerator corrects while the verifikator reverses: exactly one of them wins.
         return await asyncio.gather(
             correct(client, enum_key, rec, alamat=f"Jl. Koreksi {i}"),
-            decide(client, prov, rec["submission_id"], "diterima", dari="ditolak", catatan="cukup"))
+            decide(client, prov, rec["submission_id"], "diterima", dari="ditolak", catatan="cukup"),
+        )
 
     tasks = [ingest(150) for _ in range(4)]
     tasks += [race_single(rec, i) for i, rec in enumerate(banyuasin[:100])]
-    tasks += [batch(palembang[:50], "diterima"), batch(palembang[25:100], "ditolak"),
-              batch(banyuasin[100:200], "ditolak")]
+    tasks += [batch(palembang[:50], "diterima"), batch(palembang[25:100], "ditolak"), batch(banyuasin[100:200], "ditolak")]
     tasks += [correct_or_reverse(rec, i) for i, rec in enumerate(rejected)]
     results = await asyncio.gather(*tasks)
 

@@ -1,6 +1,7 @@
 """Property: whatever sequence of ingest, decisions (single and batch), reversals and
 corrections is thrown at the service, every answer is the one a simple model of the rules
 predicts, and the per-kabkota status counts equal a recount from the records."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,10 +46,10 @@ def covers(scope, kabkota):
 
 
 decision = st.tuples(
-    st.integers(-1, 12),                            # record index (mod count); -1: unknown record
+    st.integers(-1, 12),  # record index (mod count); -1: unknown record
     st.sampled_from(["diterima", "ditolak", "ditolak"]),
     st.sampled_from(["seen", "seen", "masuk", "diterima", "ditolak"]),  # seen: the record's state
-    st.sampled_from([0, 0, 0, 0, -1, 1]),           # version offset from the current one
+    st.sampled_from([0, 0, 0, 0, -1, 1]),  # version offset from the current one
     st.sampled_from([*sorted(ACTORS), "verif-sumsel"]),
     st.sampled_from(sorted(ALASAN_KODE)),
 )
@@ -57,8 +58,12 @@ operation = st.one_of(
     st.tuples(st.just("decide"), decision),
     st.tuples(st.just("decide"), decision),
     st.tuples(st.just("batch"), st.lists(decision, min_size=1, max_size=6)),
-    st.tuples(st.just("correct"), st.one_of(st.just(-1), st.integers(0, 12)),  # -1: a ditolak one
-               st.sampled_from([None, *sorted(WILAYAH)]), st.booleans()),
+    st.tuples(
+        st.just("correct"),
+        st.one_of(st.just(-1), st.integers(0, 12)),  # -1: a ditolak one
+        st.sampled_from([None, *sorted(WILAYAH)]),
+        st.booleans(),
+    ),
 )
 
 
@@ -92,7 +97,7 @@ class Model:
             rec.status, rec.last = ke, step
             return 200, body
         if rec.status == ke and rec.version == version and rec.last == step:
-            return 200, body    # a replay by the same decider
+            return 200, body  # a replay by the same decider
         return 409, body
 
     def correct(self, rec: Rec, kabkota, replay) -> tuple[int, dict]:
@@ -138,8 +143,7 @@ async def run(url: str, database_url: str, key: dict, ops: list) -> None:
                 i, ke, dari, v, actor, alasan = op[1]
                 expected, body = model.decide(model.pick(i), ke, dari, v, actor, alasan)
                 sid = body.pop("submission_id")
-                r = await client.post(f"/api/v1/submissions/{sid}/verifikasi", json=body,
-                                      headers=auth(key[actor]))
+                r = await client.post(f"/api/v1/submissions/{sid}/verifikasi", json=body, headers=auth(key[actor]))
                 assert r.status_code == expected, (op, r.text)
             elif kind == "batch":
                 actor = op[1][0][4]  # one key sends the whole batch
@@ -164,18 +168,17 @@ async def run(url: str, database_url: str, key: dict, ops: list) -> None:
                 assert [o["status"] for o in r.json()["items"]] == expected, (op, r.text)
             elif kind == "correct" and model.recs:
                 _, i, kabkota, replay = op
-                rec = model.pick(i) if i >= 0 else next(
-                    (r for r in model.recs if r.status == "ditolak"), model.recs[0])
+                rec = model.pick(i) if i >= 0 else next((r for r in model.recs if r.status == "ditolak"), model.recs[0])
                 expected, body = model.correct(rec, kabkota, replay)
-                r = await client.put(f"/api/v1/submissions/{body['submission_id']}", json=body,
-                                     headers=auth(key[ENUM]))
+                r = await client.put(f"/api/v1/submissions/{body['submission_id']}", json=body, headers=auth(key[ENUM]))
                 assert r.status_code == expected, (op, r.text)
     conn = await asyncpg.connect(**asyncpg_params(database_url))
     try:
         if model.recs:
-            rows = await conn.fetch("SELECT submission_id::text AS sid, status, version, kode_kabkota "
-                                    "FROM submissions WHERE submission_id = ANY($1::uuid[])",
-                                    [r.body["submission_id"] for r in model.recs])
+            rows = await conn.fetch(
+                "SELECT submission_id::text AS sid, status, version, kode_kabkota FROM submissions WHERE submission_id = ANY($1::uuid[])",
+                [r.body["submission_id"] for r in model.recs],
+            )
             got = {r["sid"]: (r["status"], r["version"], r["kode_kabkota"]) for r in rows}
             assert got == {r.body["submission_id"]: (r.status, r.version, r.kabkota) for r in model.recs}
         await assert_consistent(conn)
@@ -183,8 +186,7 @@ async def run(url: str, database_url: str, key: dict, ops: list) -> None:
         await conn.close()
 
 
-@settings(max_examples=35, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(ops=st.lists(operation, min_size=1, max_size=25))
 def test_any_sequence_of_operations_keeps_answers_and_counts_right(live_server, database_url, prop_keys, ops):
     # Every sequence starts with records in two kabkota, so most operations have a target.

@@ -2,6 +2,7 @@
 records of one status, oldest capture first, keyset-paged, filtered) and
 GET /api/v1/verifikasi/rekap (counts per status from the status counters). Expected answers
 are computed from the records the test posted, never typed in."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,10 +16,10 @@ from tests.support.factories import koperasi, nik, umkm
 from tests.support.problems import assert_problem
 from tests.support.verification_helpers import decide, recount, tolak
 
-DESA_A = "16.07.01.2001"      # kecamatan 16.07.01
-DESA_B = "16.07.01.1016"      # kecamatan 16.07.01, another desa
-DESA_C = "16.07.02.2001"      # kecamatan 16.07.02
-PALEMBANG = "16.71.01.1001"   # another kabupaten/kota of the same provinsi
+DESA_A = "16.07.01.2001"  # kecamatan 16.07.01
+DESA_B = "16.07.01.1016"  # kecamatan 16.07.01, another desa
+DESA_C = "16.07.02.2001"  # kecamatan 16.07.02
+PALEMBANG = "16.71.01.1001"  # another kabupaten/kota of the same provinsi
 WIB = dt.timezone(dt.timedelta(hours=7))
 
 
@@ -61,20 +62,22 @@ async def banyuasin(client, enum_key):
     records = []
     for i in range(24):
         desa = (DESA_A, DESA_B, DESA_C)[i % 3]
-        common = {"kode_wilayah": desa, "captured_at": _at(1 + i % 10, 8 + i % 9),
-                  "enumerator_id": "ENUM-7" if i % 4 == 0 else "ENUM-9"}
+        common = {"kode_wilayah": desa, "captured_at": _at(1 + i % 10, 8 + i % 9), "enumerator_id": "ENUM-7" if i % 4 == 0 else "ENUM-9"}
         if i % 6 == 5:
             records.append(koperasi(nama_koperasi=f"Koperasi {i}", **common))
         else:
             records.append(umkm(nama_usaha=f"Usaha {i}", nik_pemilik=nik(serial=1000 + i), **common))
-    twin = umkm(nama_usaha="Warung Kembar", nik_pemilik=nik(serial=4242), kode_wilayah=DESA_A,
-                captured_at=_at(3, 10), enumerator_id="ENUM-9")
-    twin2 = umkm(nama_usaha="WARUNG  kembar!", nik_pemilik=twin["nik_pemilik"], kode_wilayah=DESA_C,
-                 captured_at=_at(4, 11), enumerator_id="ENUM-7")
+    twin = umkm(
+        nama_usaha="Warung Kembar", nik_pemilik=nik(serial=4242), kode_wilayah=DESA_A, captured_at=_at(3, 10), enumerator_id="ENUM-9"
+    )
+    twin2 = umkm(
+        nama_usaha="WARUNG  kembar!", nik_pemilik=twin["nik_pemilik"], kode_wilayah=DESA_C, captured_at=_at(4, 11), enumerator_id="ENUM-7"
+    )
     records += [twin, twin2]
     await _post(client, enum_key, records)
-    await _post(client, enum_key, [umkm(kode_wilayah=PALEMBANG, captured_at=_at(1)),
-                                   umkm(kode_wilayah=DESA_A, periode="2023", captured_at=_at(1))])
+    await _post(
+        client, enum_key, [umkm(kode_wilayah=PALEMBANG, captured_at=_at(1)), umkm(kode_wilayah=DESA_A, periode="2023", captured_at=_at(1))]
+    )
     return records, (twin["submission_id"], twin2["submission_id"])
 
 
@@ -85,16 +88,21 @@ async def test_queue_is_the_kabkotas_masuk_oldest_first_with_the_counters(client
         assert (await decide(client, verif, rec["submission_id"], "diterima")).status_code == 200
     assert (await tolak(client, verif, decided[2]["submission_id"])).status_code == 200
 
-    page = await _queue(client, verif)          # a kabupaten/kota key: its own queue
+    page = await _queue(client, verif)  # a kabupaten/kota key: its own queue
     waiting = [r for r in records if r not in decided]
     assert [i["submission_id"] for i in page["items"]] == _order(waiting)
     assert page["next_cursor"] is None and page["status"] == "masuk"
     counts = await recount(pg)
     jumlah = dict(page["jumlah"])
     assert jumlah.pop("nama").lower().endswith("banyuasin")
-    assert jumlah.pop("masuk") == jumlah["belum_diverifikasi"]      # the deprecated old name
-    assert jumlah == {"kode_kabkota": "16.07", "belum_diverifikasi": counts[("2022", "16.07", "masuk")], "diterima": 2,
-                      "ditolak": 1, "total": len(records)}
+    assert jumlah.pop("masuk") == jumlah["belum_diverifikasi"]  # the deprecated old name
+    assert jumlah == {
+        "kode_kabkota": "16.07",
+        "belum_diverifikasi": counts[("2022", "16.07", "masuk")],
+        "diterima": 2,
+        "ditolak": 1,
+        "total": len(records),
+    }
     assert jumlah["belum_diverifikasi"] == len(waiting)
     first = page["items"][0]
     sent = next(r for r in records if r["submission_id"] == first["submission_id"])
@@ -125,11 +133,13 @@ async def test_filters_narrow_the_queue(client, verif, banyuasin):
     # captured dates are WIB days, both ends included
     in_range = [r for r in records if "2022-06-03" <= r["captured_at"][:10] <= "2022-06-05"]
     assert await ids(captured_dari="2022-06-03", captured_sampai="2022-06-05") == _order(in_range)
-    combined = [r for r in in_range if r["kode_wilayah"].startswith("16.07.01.") and r["jenis"] == "umkm"
-                and r["enumerator_id"] == "ENUM-9"]
+    combined = [
+        r for r in in_range if r["kode_wilayah"].startswith("16.07.01.") and r["jenis"] == "umkm" and r["enumerator_id"] == "ENUM-9"
+    ]
     assert combined, "the fixture must make the combined filter non-empty"
-    assert await ids(captured_dari="2022-06-03", captured_sampai="2022-06-05", wilayah="16.07.01", jenis="umkm",
-                     enumerator_id="ENUM-9") == _order(combined)
+    assert await ids(
+        captured_dari="2022-06-03", captured_sampai="2022-06-05", wilayah="16.07.01", jenis="umkm", enumerator_id="ENUM-9"
+    ) == _order(combined)
     page = await _queue(client, verif, duplikat="true")
     assert all(i["kemungkinan_duplikat"] for i in page["items"]) and len(page["items"]) == 2
 
@@ -163,7 +173,7 @@ async def test_paging_is_stable_while_records_are_decided_and_added(client, veri
 
 
 async def test_a_rare_filter_walks_a_bounded_number_of_rows_per_request(client, verif, enum_key, pg):
-    await insert_records(pg, [(DESA_A, SCAN_MAX + 500, 0, 0)])   # captured 2022-06-01 09:00 WIB
+    await insert_records(pg, [(DESA_A, SCAN_MAX + 500, 0, 0)])  # captured 2022-06-01 09:00 WIB
     rare = umkm(kode_wilayah=DESA_A, captured_at=_at(2), enumerator_id="ENUM-LANGKA")
     await _post(client, enum_key, [rare])
     first = await _queue(client, verif, enumerator_id="ENUM-LANGKA")
@@ -185,16 +195,22 @@ async def test_rekap_reads_the_counters_for_the_keys_wilayah(client, keys, verif
     r = await client.get("/api/v1/verifikasi/rekap", params={"periode": "2022"}, headers=auth(sumsel))
     assert r.status_code == 200, r.text
     rows = {row["kode_kabkota"]: row for row in r.json()["items"]}
-    assert all(k.startswith("16.") for k in rows) and len(rows) == 17   # every kabupaten/kota of the provinsi
+    assert all(k.startswith("16.") for k in rows) and len(rows) == 17  # every kabupaten/kota of the provinsi
     assert rows["16.07"]["belum_diverifikasi"] == counts[("2022", "16.07", "masuk")] and rows["16.07"]["ditolak"] == 1
     assert rows["16.71"]["total"] == counts[("2022", "16.71", "masuk")] == 1
-    assert rows["16.01"] == {"kode_kabkota": "16.01", "nama": rows["16.01"]["nama"], "belum_diverifikasi": 0,
-                             "diterima": 0, "ditolak": 0, "total": 0, "masuk": 0}
+    assert rows["16.01"] == {
+        "kode_kabkota": "16.01",
+        "nama": rows["16.01"]["nama"],
+        "belum_diverifikasi": 0,
+        "diterima": 0,
+        "ditolak": 0,
+        "total": 0,
+        "masuk": 0,
+    }
     own = await client.get("/api/v1/verifikasi/rekap", params={"periode": "2022"}, headers=auth(verif))
     assert [row["kode_kabkota"] for row in own.json()["items"]] == ["16.07"]
     # a provinsi verifikator names the kabupaten/kota of its queue
-    r = await client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "kabkota": "16.71"},
-                         headers=auth(sumsel))
+    r = await client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "kabkota": "16.71"}, headers=auth(sumsel))
     assert r.status_code == 200 and len(r.json()["items"]) == 1
 
 
@@ -215,20 +231,23 @@ async def test_another_kabkota_is_outside_scope(client, verif):
         assert body["code"] == "outside-scope" and body["kabkota"] == "16.71" and body["scope"] == "16.07"
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"kabkota": "16"}, "kabkota"),
-    ({"kabkota": "16.99"}, "kabkota"),
-    ({"wilayah": "16.71.01"}, "wilayah"),
-    ({"wilayah": "16.07"}, "wilayah"),
-    ({"cursor": "bukan-kursor"}, "cursor"),
-    ({"captured_dari": "2022-06-05", "captured_sampai": "2022-06-04"}, "captured_sampai"),
-    ({"captured_dari": "0001-01-01"}, "captured_dari"),
-    ({"captured_sampai": "9999-12-31"}, "captured_sampai"),
-    ({"periode": "1999"}, "periode"),
-    ({"status": "dihapus"}, "status"),
-    ({"limit": "0"}, "limit"),
-    ({"duplikat": "mungkin"}, "duplikat"),
-])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"kabkota": "16"}, "kabkota"),
+        ({"kabkota": "16.99"}, "kabkota"),
+        ({"wilayah": "16.71.01"}, "wilayah"),
+        ({"wilayah": "16.07"}, "wilayah"),
+        ({"cursor": "bukan-kursor"}, "cursor"),
+        ({"captured_dari": "2022-06-05", "captured_sampai": "2022-06-04"}, "captured_sampai"),
+        ({"captured_dari": "0001-01-01"}, "captured_dari"),
+        ({"captured_sampai": "9999-12-31"}, "captured_sampai"),
+        ({"periode": "1999"}, "periode"),
+        ({"status": "dihapus"}, "status"),
+        ({"limit": "0"}, "limit"),
+        ({"duplikat": "mungkin"}, "duplikat"),
+    ],
+)
 async def test_bad_filters_are_422_naming_the_field(client, verif, params, field):
     r = await client.get("/api/v1/verifikasi/antrian", params={"periode": "2022", **params}, headers=auth(verif))
     assert r.status_code == 422, r.text

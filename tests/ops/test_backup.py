@@ -2,6 +2,7 @@
 archiving on, a base backup, records acknowledged before and after a moment, then restores
 into new data directories served by `kumkm serve`: to that moment (exactly the records and
 decisions acknowledged before it) and to the end of the archive (everything)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -70,8 +71,17 @@ async def test_restore_to_a_point_in_time_finds_exactly_what_was_acknowledged_be
         # Restored and served while the source still runs (an operator fetching what was
         # lost from a live primary): the base backup holds the source's socket lock file,
         # which names a live postmaster and must not come along.
-        words = _ok(cli(env, "backup", "restore", "--into", str(workdir / "at-target"),
-                        "--target-time", target.astimezone(dt.timezone(dt.timedelta(hours=7))).isoformat()))
+        words = _ok(
+            cli(
+                env,
+                "backup",
+                "restore",
+                "--into",
+                str(workdir / "at-target"),
+                "--target-time",
+                target.astimezone(dt.timezone(dt.timedelta(hours=7))).isoformat(),
+            )
+        )
         assert "recovery stopping before commit" in words
         at_target = await _snapshot(environment(data_dir=workdir / "at-target"), workdir / "serve-1.log", walidata)
         assert at_target == {sid: "diterima" if i < 20 else "masuk" for i, sid in enumerate(before)}
@@ -80,9 +90,10 @@ async def test_restore_to_a_point_in_time_finds_exactly_what_was_acknowledged_be
 
     _ok(cli(env, "backup", "restore", "--into", str(workdir / "latest")))
     latest = await _snapshot(environment(data_dir=workdir / "latest"), workdir / "serve-2.log", walidata)
-    assert latest == {**{sid: "diterima" if i < 20 else "ditolak" if i < 40 else "masuk"
-                         for i, sid in enumerate(before)},
-                      **{sid: "masuk" for sid in after}}
+    assert latest == {
+        **{sid: "diterima" if i < 20 else "ditolak" if i < 40 else "masuk" for i, sid in enumerate(before)},
+        **{sid: "masuk" for sid in after},
+    }
 
     # A second base backup; pruning to one keeps it and only the WAL from its start on, so the
     # old moment is no longer restorable, and says so.

@@ -12,6 +12,7 @@ doubled; `kumkm sync pull --snapshot` rebuilds every record from them.
 
 The national cursor itself (app/sync/cursor.py, ClusterCursor) is tested without a cluster, in
 tests/unit/test_cluster_cursor_unit.py."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,13 +34,15 @@ from tests.support.problems import assert_problem
 from tests.support.serve_helpers import Served, api_key, cli, environment, reachable_tmp
 
 CITUS_PG = os.environ.get("KUMKM_CITUS_PG")
-NO_BUILD = ("no Citus build: run ops/citus/build.sh on a Citus v14.0.1 source and set KUMKM_CITUS_PG "
-            "to the PostgreSQL it names (docs/operations.md)")
+NO_BUILD = (
+    "no Citus build: run ops/citus/build.sh on a Citus v14.0.1 source and set KUMKM_CITUS_PG "
+    "to the PostgreSQL it names (docs/operations.md)"
+)
 
 # ---------------------------------------------------------------- on a cluster
 
-SUMSEL_DESA = "16.07.01.2001"      # Kab. Banyuasin, Sumatera Selatan
-JAMBI_DESA = "15.05.01.1003"       # Pijoan, a desa of kabupaten 15.05, Jambi
+SUMSEL_DESA = "16.07.01.2001"  # Kab. Banyuasin, Sumatera Selatan
+JAMBI_DESA = "15.05.01.1003"  # Pijoan, a desa of kabupaten 15.05, Jambi
 
 
 def sumsel(**over) -> dict:
@@ -64,7 +67,7 @@ def cluster():
         done = cli(env, "citus", "distribute", timeout=300)
         assert done.returncode == 0, done.stderr
         assert "distributed by kode_provinsi over 2 worker(s)" in done.stdout
-        again = cli(env, "citus", "distribute")          # once: a second run changes nothing
+        again = cli(env, "citus", "distribute")  # once: a second run changes nothing
         assert again.returncode == 0 and "already distributed" in again.stdout, again.stderr
         yield c
     finally:
@@ -107,23 +110,28 @@ def auth(key: str) -> dict:
 
 async def test_the_distributed_schema_places_every_provinsi_on_one_shard_group(coord, cluster):
     placed = await coord.fetch(
-        "SELECT logicalrelid::text AS t, partmethod::text AS partmethod, colocationid FROM pg_dist_partition ORDER BY 1")
+        "SELECT logicalrelid::text AS t, partmethod::text AS partmethod, colocationid FROM pg_dist_partition ORDER BY 1"
+    )
     kinds = {r["t"]: r["partmethod"] for r in placed}
-    record_tables = ("submissions", "submission_versions", "submission_history", "changes", "sync_records",
-                     "rekap_status", "provinsi_feed")
+    record_tables = ("submissions", "submission_versions", "submission_history", "changes", "sync_records", "rekap_status", "provinsi_feed")
     assert {t for t, k in kinds.items() if k == "h"} == {*record_tables, "submission_ids", "openrosa_instances"}
-    assert kinds["wilayah"] == kinds["api_keys"] == kinds["target_pendataan"] == "n"   # reference
+    assert kinds["wilayah"] == kinds["api_keys"] == kinds["target_pendataan"] == "n"  # reference
     colocation = {r["t"]: r["colocationid"] for r in placed}
     assert len({colocation[t] for t in record_tables}) == 1
     assert colocation["submission_ids"] == colocation["openrosa_instances"] != colocation["submissions"]
-    nodes = await coord.fetchval("SELECT count(DISTINCT nodeport) FROM pg_dist_shard_placement "
-                                 "JOIN pg_dist_shard USING (shardid) WHERE logicalrelid = 'submissions'::regclass")
+    nodes = await coord.fetchval(
+        "SELECT count(DISTINCT nodeport) FROM pg_dist_shard_placement "
+        "JOIN pg_dist_shard USING (shardid) WHERE logicalrelid = 'submissions'::regclass"
+    )
     assert nodes == 2
     # the two provinsi of the test live on different workers, so a batch spanning both is a
     # distributed transaction
-    ports = [await coord.fetchval(
-        "SELECT nodeport FROM pg_dist_shard_placement WHERE shardid = get_shard_id_for_distribution_column("
-        "'submissions', $1::text)", p) for p in ("16", "15")]
+    ports = [
+        await coord.fetchval(
+            "SELECT nodeport FROM pg_dist_shard_placement WHERE shardid = get_shard_id_for_distribution_column('submissions', $1::text)", p
+        )
+        for p in ("16", "15")
+    ]
     assert ports[0] != ports[1]
 
 
@@ -131,8 +139,11 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
     served, keys, env = service
     async with httpx.AsyncClient(base_url=served.url, timeout=60) as http:
         for kode, target in (("16.07", 500), ("15.05", 100)):
-            r = await http.put(f"/api/v1/targets/2022/{kode}", headers=auth(keys["admin"]),
-                               json={"target": target, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-08-01"})
+            r = await http.put(
+                f"/api/v1/targets/2022/{kode}",
+                headers=auth(keys["admin"]),
+                json={"target": target, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-08-01"},
+            )
             assert r.status_code == 201, r.text
 
         # single records: 201, the same again 200 with the same record, other content 409
@@ -161,17 +172,29 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
         # a replayed batch with one changed item and one new one, the same id twice inside it,
         # and an id of Sumatera Selatan sent again as a Jambi record (another provinsi's shard)
         fresh = jambi()
-        replay = [records16[0], {**records15[1], "nama_usaha": "Diubah"}, fresh, fresh,
-                  {**jambi(), "submission_id": records16[5]["submission_id"]}, records15[2]]
+        replay = [
+            records16[0],
+            {**records15[1], "nama_usaha": "Diubah"},
+            fresh,
+            fresh,
+            {**jambi(), "submission_id": records16[5]["submission_id"]},
+            records15[2],
+        ]
         r = await http.post("/api/v1/submissions/batch", json={"items": replay}, headers=auth(keys["admin"]))
         assert r.status_code == 200, r.text
         assert [(i["outcome"], i["status"]) for i in r.json()["items"]] == [
-            ("duplicate", 200), ("rejected", 409), ("created", 201), ("duplicate", 200), ("rejected", 409),
-            ("duplicate", 200)]
+            ("duplicate", 200),
+            ("rejected", 409),
+            ("created", 201),
+            ("duplicate", 200),
+            ("rejected", 409),
+            ("duplicate", 200),
+        ]
         assert await coord.fetchval("SELECT count(*) FROM submissions") == 1 + 1 + 400 + 1
         assert await coord.fetchval("SELECT count(*) FROM submission_ids") == 403
-        assert await coord.fetchval("SELECT count(*) FROM submissions WHERE submission_id = $1",
-                                    uuid.UUID(records16[5]["submission_id"])) == 1
+        assert (
+            await coord.fetchval("SELECT count(*) FROM submissions WHERE submission_id = $1", uuid.UUID(records16[5]["submission_id"])) == 1
+        )
         r = await http.get(f"/api/v1/submissions/{records15[1]['submission_id']}", headers=auth(keys["admin"]))
         assert r.status_code == 200 and r.json()["data"]["nama_usaha"] == records15[1]["nama_usaha"], r.text
         r = await http.get(f"/api/v1/submissions/{uuid.uuid4()}", headers=auth(keys["admin"]))
@@ -183,17 +206,23 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
         r = await http.post(f"/api/v1/submissions/{sid}/verifikasi", json=body, headers=auth(keys["verif16"]))
         assert r.status_code == 200 and r.json()["status"] == "diterima", r.text
         r = await http.post(f"/api/v1/submissions/{sid}/verifikasi", json=body, headers=auth(keys["verif16"]))
-        assert r.status_code == 200, r.text                                   # the same decision again
-        r = await http.post(f"/api/v1/submissions/{sid}/verifikasi", headers=auth(keys["verif16"]),
-                            json={"status": "ditolak", "version": 1, "dari": "masuk", "alasan_kode": "duplikat"})
+        assert r.status_code == 200, r.text  # the same decision again
+        r = await http.post(
+            f"/api/v1/submissions/{sid}/verifikasi",
+            headers=auth(keys["verif16"]),
+            json={"status": "ditolak", "version": 1, "dari": "masuk", "alasan_kode": "duplikat"},
+        )
         assert r.status_code == 409 and r.json()["current_status"] == "diterima", r.text
         r = await http.post(f"/api/v1/submissions/{single_jambi}/verifikasi", json=body, headers=auth(keys["verif16"]))
-        assert_problem(r, "outside-scope")                                    # Jambi is outside a Sumsel key
-        items = ([{"submission_id": x["submission_id"], "status": "diterima", "version": 1}
-                  for x in records16[1:250]]
-                 + [{"submission_id": x["submission_id"], "status": "ditolak", "version": 1,
-                     "alasan_kode": "data_tidak_valid"} for x in records16[250:260] + records15[:20]]
-                 + [{"submission_id": str(uuid.uuid4()), "status": "diterima", "version": 1}])
+        assert_problem(r, "outside-scope")  # Jambi is outside a Sumsel key
+        items = (
+            [{"submission_id": x["submission_id"], "status": "diterima", "version": 1} for x in records16[1:250]]
+            + [
+                {"submission_id": x["submission_id"], "status": "ditolak", "version": 1, "alasan_kode": "data_tidak_valid"}
+                for x in records16[250:260] + records15[:20]
+            ]
+            + [{"submission_id": str(uuid.uuid4()), "status": "diterima", "version": 1}]
+        )
         r = await http.post("/api/v1/verifikasi/batch", json={"items": items}, headers=auth(keys["admin"]))
         assert r.status_code == 200, r.text
         outcomes = [(i["outcome"], i["status"]) for i in r.json()["items"]]
@@ -203,36 +232,38 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
         # back to masuk as version 2; a move to another provinsi is refused (records are placed
         # by provinsi); the riwayat and the verifikator's queue read it on its worker
         moved = records16[250]
-        palembang = await coord.fetchval("SELECT kode FROM wilayah WHERE kode LIKE '16.71.%' AND level = 4 "
-                                         "ORDER BY kode LIMIT 1")
-        r = await http.put(f"/api/v1/submissions/{moved['submission_id']}", headers=auth(keys["admin"]),
-                           json={**moved, "kode_wilayah": palembang, "nama_usaha": "Warung Pindah"})
+        palembang = await coord.fetchval("SELECT kode FROM wilayah WHERE kode LIKE '16.71.%' AND level = 4 ORDER BY kode LIMIT 1")
+        r = await http.put(
+            f"/api/v1/submissions/{moved['submission_id']}",
+            headers=auth(keys["admin"]),
+            json={**moved, "kode_wilayah": palembang, "nama_usaha": "Warung Pindah"},
+        )
         assert r.status_code == 200 and r.json()["version"] == 2 and r.json()["status"] == "masuk", r.text
-        r = await http.put(f"/api/v1/submissions/{records16[251]['submission_id']}", headers=auth(keys["admin"]),
-                           json={**records16[251], "kode_wilayah": JAMBI_DESA})
+        r = await http.put(
+            f"/api/v1/submissions/{records16[251]['submission_id']}",
+            headers=auth(keys["admin"]),
+            json={**records16[251], "kode_wilayah": JAMBI_DESA},
+        )
         assert r.status_code == 422, r.text
         r = await http.get(f"/api/v1/submissions/{moved['submission_id']}/riwayat", headers=auth(keys["verif16"]))
         assert r.status_code == 200, r.text
         assert [x["aksi"] for x in r.json()["items"]] == ["dibuat", "diverifikasi", "dikoreksi"]
-        r = await http.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "kabkota": "16.71"},
-                           headers=auth(keys["verif16"]))
+        r = await http.get("/api/v1/verifikasi/antrian", params={"periode": "2022", "kabkota": "16.71"}, headers=auth(keys["verif16"]))
         assert r.status_code == 200, r.text
         assert [x["submission_id"] for x in r.json()["items"]] == [moved["submission_id"]]
 
         # capaian pendataan from the counters the writers keep, equal to a recount of the records
-        r = await http.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"},
-                           headers=auth(keys["admin"]))
+        r = await http.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"}, headers=auth(keys["admin"]))
         assert next(x for x in r.json()["rows"] if x["kode"] == "16.71")["masuk"] == 1
         for provinsi, kabkota, expected in (("16", "16.07", (500, 300, 250, 9)), ("15", "15.05", (100, 102, 0, 20))):
-            r = await http.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": provinsi},
-                               headers=auth(keys["admin"]))
+            r = await http.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": provinsi}, headers=auth(keys["admin"]))
             assert r.status_code == 200, r.text
             row = next(x for x in r.json()["rows"] if x["kode"] == kabkota)
             assert (row["target"], row["masuk"], row["diterima"], row["ditolak"]) == expected
-        recount = {tuple(r) for r in await coord.fetch(
-            "SELECT kode_kabkota, status, count(*) FROM submissions GROUP BY 1, 2")}
-        counted = {tuple(r) for r in await coord.fetch(
-            "SELECT kode_kabkota, status, sum(n) FROM rekap_status GROUP BY 1, 2 HAVING sum(n) <> 0")}
+        recount = {tuple(r) for r in await coord.fetch("SELECT kode_kabkota, status, count(*) FROM submissions GROUP BY 1, 2")}
+        counted = {
+            tuple(r) for r in await coord.fetch("SELECT kode_kabkota, status, sum(n) FROM rekap_status GROUP BY 1, 2 HAVING sum(n) <> 0")
+        }
         assert recount == counted
 
         # the feed of each provinsi, exactly once across pages
@@ -244,7 +275,7 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
         assert {x["kode_provinsi"] for x in lines16} == {"16"}
         lines15 = await _feed(http, keys["wali15"], limit=33)
         assert len(lines15) == 102 + 20 and len({_key_of(x) for x in lines15}) == 122
-        assert all(x["record"]["data"]["nik_pemilik"].startswith("1505") for x in lines15)   # pii key: unmasked
+        assert all(x["record"]["data"]["nik_pemilik"].startswith("1505") for x in lines15)  # pii key: unmasked
         masked15 = await _feed(http, keys["wali15-masked"], limit=50)
         assert [_key_of(x) for x in masked15] == [_key_of(x) for x in lines15]
         for m, x in zip(masked15, lines15, strict=True):
@@ -252,12 +283,10 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
             assert m["record"]["data"]["nik_pemilik"] == mask_nik(x["record"]["data"]["nik_pemilik"])
 
         # a cursor of one provinsi's feed is not one of the national feed, nor the reverse
-        r = await http.get("/api/v1/sync/changes", params={"after": lines15[-1]["cursor"]},
-                           headers=auth(keys["walidata"]))
+        r = await http.get("/api/v1/sync/changes", params={"after": lines15[-1]["cursor"]}, headers=auth(keys["walidata"]))
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "after", r.text
         national, _cursor, _more = await _page(http, keys["walidata"], 5, None)
-        r = await http.get("/api/v1/sync/changes", params={"after": national[-1]["cursor"]},
-                           headers=auth(keys["wali15"]))
+        r = await http.get("/api/v1/sync/changes", params={"after": national[-1]["cursor"]}, headers=auth(keys["wali15"]))
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "after", r.text
 
         # a snapshot of a provinsi, then the feed from its cursor: nothing lost, nothing twice
@@ -276,8 +305,7 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
         # reads every provinsi on its worker and gives the national cursor
         out = reachable_tmp("kumkm-citus-export-")
         try:
-            done = cli(env, "export", "--periode", "2022", "--wilayah", "15", "--format", "ndjson",
-                       "--out", str(out / "jambi.ndjson"))
+            done = cli(env, "export", "--periode", "2022", "--wilayah", "15", "--format", "ndjson", "--out", str(out / "jambi.ndjson"))
             assert done.returncode == 0, done.stderr
             exported = (out / "jambi.ndjson").read_text().splitlines()
             assert len(exported) == 102 + 5
@@ -304,9 +332,14 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
         # exactly once while writers commit during the paging (in both provinsi)
         seen: list[tuple[str, str]] = []
         cursor = None
-        writers = asyncio.gather(*[http.post("/api/v1/submissions/batch", headers=auth(keys["admin"]),
-                                             json={"items": [sumsel() for _ in range(20)] + [jambi()]})
-                                   for _ in range(8)])
+        writers = asyncio.gather(
+            *[
+                http.post(
+                    "/api/v1/submissions/batch", headers=auth(keys["admin"]), json={"items": [sumsel() for _ in range(20)] + [jambi()]}
+                )
+                for _ in range(8)
+            ]
+        )
         for _ in range(40):
             page, cursor, _more = await _page(http, keys["dinas16"], 25, cursor)
             seen += [_key_of(x) for x in page]
@@ -320,8 +353,10 @@ async def test_the_service_ingests_decides_counts_and_feeds_on_the_cluster(servi
             seen += [_key_of(x) for x in page]
             if not more_pages:
                 break
-        in_db = {(str(r[0]), r[1], r[2], r[3]) for r in await coord.fetch(
-            "SELECT submission_id, version, status, jenis_perubahan FROM changes WHERE kode_provinsi = '16'")}
+        in_db = {
+            (str(r[0]), r[1], r[2], r[3])
+            for r in await coord.fetch("SELECT submission_id, version, status, jenis_perubahan FROM changes WHERE kode_provinsi = '16'")
+        }
         start = len(lines16)
         assert len(seen) == len(set(seen))
         assert set(seen) | {_key_of(x) for x in lines16} == in_db
@@ -345,9 +380,14 @@ async def test_a_revoked_key_is_refused_at_once_on_the_cluster(service):
 
 # ---------------------------------------------------------------- the national feed and snapshot
 
+
 async def _desa_of_every_provinsi(coord) -> dict[str, str]:
-    return {r[0]: r[1] for r in await coord.fetch(
-        "SELECT DISTINCT ON (left(kode, 2)) left(kode, 2), kode FROM wilayah WHERE level = 4 ORDER BY left(kode, 2), kode")}
+    return {
+        r[0]: r[1]
+        for r in await coord.fetch(
+            "SELECT DISTINCT ON (left(kode, 2)) left(kode, 2), kode FROM wilayah WHERE level = 4 ORDER BY left(kode, 2), kode"
+        )
+    }
 
 
 def _record_in(desa: str) -> dict:
@@ -361,7 +401,7 @@ class Writers:
 
     def __init__(self, http: httpx.AsyncClient, key: str, desa: dict[str, str], tasks: int = 4):
         self.http, self.key, self.desa = http, key, desa
-        self.created: list[str] = []      # written and not yet decided
+        self.created: list[str] = []  # written and not yet decided
         self.written = 0
         self.stopping = asyncio.Event()
         self.tasks = [asyncio.create_task(self._run(random.Random(i))) for i in range(tasks)]
@@ -385,8 +425,10 @@ class Writers:
             else:
                 # each record is decided at most once: it is taken off the list to decide
                 picked = [self.created.pop(rnd.randrange(len(self.created))) for _ in range(rnd.randint(1, 10))]
-                items = [{"submission_id": sid, "status": rnd.choice(["diterima", "ditolak"]), "version": 1,
-                          "alasan_kode": "data_tidak_valid"} for sid in picked]
+                items = [
+                    {"submission_id": sid, "status": rnd.choice(["diterima", "ditolak"]), "version": 1, "alasan_kode": "data_tidak_valid"}
+                    for sid in picked
+                ]
                 for item in items:
                     if item["status"] == "diterima":
                         del item["alasan_kode"]
@@ -399,12 +441,11 @@ class Writers:
 
     async def stop(self) -> None:
         self.stopping.set()
-        await asyncio.gather(*self.tasks)     # raises what a writer raised
+        await asyncio.gather(*self.tasks)  # raises what a writer raised
 
 
 async def _db_changes(coord) -> list[tuple]:
-    return [(str(r[0]), r[1], r[2], r[3]) for r in await coord.fetch(
-        "SELECT submission_id, version, status, jenis_perubahan FROM changes")]
+    return [(str(r[0]), r[1], r[2], r[3]) for r in await coord.fetch("SELECT submission_id, version, status, jenis_perubahan FROM changes")]
 
 
 async def _cut_page(http: httpx.AsyncClient, key: str, limit: int, cursor: str | None, keep: int):
@@ -413,7 +454,7 @@ async def _cut_page(http: httpx.AsyncClient, key: str, limit: int, cursor: str |
     params = {"limit": limit, **({"after": cursor} if cursor else {})}
     for _ in range(50):
         async with http.stream("GET", "/api/v1/sync/changes", params=params, headers=auth(key)) as r:
-            if r.status_code == 429:          # the stream the last cut left is still being closed
+            if r.status_code == 429:  # the stream the last cut left is still being closed
                 await asyncio.sleep(0.2)
                 continue
             assert r.status_code == 200
@@ -462,14 +503,13 @@ async def test_the_national_feed_is_exactly_once_under_writers_in_every_provinsi
                 pages += 1
         finally:
             await writers.stop()
-        while True:                        # writers done: catch up to the head of the feed
+        while True:  # writers done: catch up to the head of the feed
             lines, cursor, more = await _page(http, keys["walidata"], 500, cursor)
             seen += lines
             if not more:
                 break
         assert cut >= 10, f"only {cut} pages were cut mid-way"
-        print(f"{pages} pages ({cut} cut short) while {writers.written} records were written; "
-              f"{len(seen)} changes")
+        print(f"{pages} pages ({cut} cut short) while {writers.written} records were written; {len(seen)} changes")
         keys_seen = [_key_of(x) for x in seen]
         in_db = await _db_changes(coord)
         assert len(keys_seen) == len(set(keys_seen)), "a change arrived twice"
@@ -479,14 +519,13 @@ async def test_the_national_feed_is_exactly_once_under_writers_in_every_provinsi
         # resuming from the cursor of any line brings exactly the changes that followed it
         for i in sorted(rnd.sample(range(len(seen) - 1), 6)):
             rest = await _feed(http, keys["walidata"], limit=1000, cursor=seen[i]["cursor"])
-            assert sorted(_key_of(x) for x in rest) == sorted(keys_seen[i + 1:])
+            assert sorted(_key_of(x) for x in rest) == sorted(keys_seen[i + 1 :])
         # nothing new: the end line gives back the cursor it was given
         again, end_cursor, more = await _page(http, keys["walidata"], 100, cursor)
         assert again == [] and end_cursor == cursor and more is False
 
 
-async def test_the_national_snapshot_is_the_records_and_the_feed_from_it_loses_and_repeats_nothing(
-        service, coord, cluster):
+async def test_the_national_snapshot_is_the_records_and_the_feed_from_it_loses_and_repeats_nothing(service, coord, cluster):
     """National snapshots taken while writers commit in every provinsi, then the feed from each
     one's cursor: each record is either in the snapshot or created in the feed, never both; its
     decision likewise; rebuilt from both, every record is as stored. Every other snapshot is
@@ -504,7 +543,7 @@ async def test_the_national_snapshot_is_the_records_and_the_feed_from_it_loses_a
                 holds = [await asyncpg.connect(w.url) for w in cluster.workers] if k % 2 == 0 else []
                 for h in holds:
                     await h.execute("BEGIN")
-                    await h.fetchval("SELECT pg_current_xact_id()")     # an id, in flight on that worker
+                    await h.fetchval("SELECT pg_current_xact_id()")  # an id, in flight on that worker
                 await asyncio.sleep(0.5)
                 r = await http.get("/api/v1/sync/snapshot", headers=auth(keys["walidata"]))
                 for h in holds:
@@ -515,10 +554,8 @@ async def test_the_national_snapshot_is_the_records_and_the_feed_from_it_loses_a
             await asyncio.sleep(0.5)
         finally:
             await writers.stop()
-        stored = {json.loads(x)["submission_id"]: json.loads(x)
-                  for (x,) in await coord.fetch("SELECT line FROM sync_records")}
-        decided_in_db = {str(s) for (s,) in await coord.fetch("SELECT submission_id FROM submissions "
-                                                              "WHERE status <> 'masuk'")}
+        stored = {json.loads(x)["submission_id"]: json.loads(x) for (x,) in await coord.fetch("SELECT line FROM sync_records")}
+        decided_in_db = {str(s) for (s,) in await coord.fetch("SELECT submission_id FROM submissions WHERE status <> 'masuk'")}
         in_flight = 0
         for r in taken:
             snap = [json.loads(x) for x in r.content.splitlines()]
@@ -531,8 +568,9 @@ async def test_the_national_snapshot_is_the_records_and_the_feed_from_it_loses_a
             decided = [x["submission_id"] for x in after if x["jenis_perubahan"] == "status"]
             assert len(created) == len(set(created)) and len(decided) == len(set(decided))
             assert not set(created) & set(in_snapshot), "a record of the snapshot was created again in the feed"
-            assert not {s for s in decided if in_snapshot.get(s, {}).get("status", "masuk") != "masuk"}, \
+            assert not {s for s in decided if in_snapshot.get(s, {}).get("status", "masuk") != "masuk"}, (
                 "a decision the snapshot holds came again in the feed"
+            )
             assert set(in_snapshot) | set(created) == set(stored), "a record is in neither"
             assert {s for s, x in in_snapshot.items() if x["status"] != "masuk"} | set(decided) == decided_in_db
             rebuilt = dict(in_snapshot)
@@ -543,8 +581,7 @@ async def test_the_national_snapshot_is_the_records_and_the_feed_from_it_loses_a
         # at rest, the national snapshot is exactly the records, in NDJSON and in CSV
         records, cursor = await _snapshot(http, keys["walidata"])
         assert sorted(records, key=_sid) == sorted(stored.values(), key=_sid)
-        r = await http.get("/api/v1/sync/snapshot", params={"format": "csv", "periode": "2022"},
-                           headers=auth(keys["walidata"]))
+        r = await http.get("/api/v1/sync/snapshot", params={"format": "csv", "periode": "2022"}, headers=auth(keys["walidata"]))
         assert r.status_code == 200 and len(r.text.splitlines()) == 1 + len(stored), r.text[:300]
         assert (await _feed(http, keys["walidata"], limit=100, cursor=cursor)) == []
 
@@ -577,8 +614,7 @@ async def test_kumkm_sync_pull_mirrors_the_cluster_with_a_national_key(service, 
         created = {x["submission_id"] for x in changes if x["jenis_perubahan"] == "dibuat"}
         assert not created & set(rebuilt)
         rebuilt.update({x["submission_id"]: x["record"] for x in changes})
-        stored = {json.loads(x)["submission_id"]: json.loads(x)
-                  for (x,) in await coord.fetch("SELECT line FROM sync_records")}
+        stored = {json.loads(x)["submission_id"]: json.loads(x) for (x,) in await coord.fetch("SELECT line FROM sync_records")}
         assert rebuilt == stored
         assert json.loads(state.read_text())["cursor"]
     finally:
@@ -606,7 +642,7 @@ async def _page(http: httpx.AsyncClient, key: str, limit: int, cursor: str | Non
     params = {"limit": limit, **({"after": cursor} if cursor else {})}
     for _ in range(50):
         r = await http.get("/api/v1/sync/changes", params=params, headers=auth(key))
-        if r.status_code != 429:        # a stream a client cut short may still be being closed
+        if r.status_code != 429:  # a stream a client cut short may still be being closed
             break
         await asyncio.sleep(0.2)
     assert r.status_code == 200, r.text

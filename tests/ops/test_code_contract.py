@@ -1,12 +1,13 @@
 """The code's own contract, checked with every test run (so CI fails on a violation): the
-layering (app.core imports no domain; no domain imports another domain's service or queries;
-pyproject.toml [tool.importlinter]), lint (ruff, [tool.ruff]) and types (mypy, [tool.mypy]:
-strict flags on app.core).
+layering (the layers of docs/code.md, no import cycle, no domain importing another domain's
+service or queries; pyproject.toml [tool.importlinter]), lint and layout (ruff check and ruff
+format, [tool.ruff]) and types (mypy, [tool.mypy]: strict flags on the layers below the domains).
 
 Types are a ratchet: mypy's findings of today are listed in tests/mypy-baseline.txt (path,
 code and message, without line numbers); a finding that is not in that list fails the test,
 so no new type error gets in while the old ones are worked off. Regenerate the list after
 fixing some: `python -m tests.ops.test_code_contract > tests/mypy-baseline.txt`."""
+
 from __future__ import annotations
 
 import collections
@@ -35,6 +36,21 @@ def test_ruff_finds_nothing():
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
 
 
+def test_the_code_is_as_ruff_format_writes_it():
+    """One layout for every file, so a diff shows what changed and nothing of who wrote it:
+    `ruff format app tests bench migrations` before committing."""
+    r = _run(str(BIN / "ruff"), "format", "--check", "app", "tests", "bench", "migrations")
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+
+
+def test_the_layers_below_the_domains_have_no_type_finding_left():
+    """The ratchet's list may hold the domains' old findings, never one of the layers every
+    domain leans on (docs/code.md): those are checked with mypy's strict flags and kept clean."""
+    lower = ("app/core/", "app/infra/", "app/security/", "app/record/", "app/reporting/", "app/web/")
+    left = [line for line in BASELINE.read_text().splitlines() if line.startswith(lower)]
+    assert not left, "\n".join(left)
+
+
 def test_the_environment_is_read_in_settings_only():
     """Every environment variable is a documented setting: app.core.settings reads them all
     (the CLI only writes some for the worker processes it starts), and the README's
@@ -55,8 +71,7 @@ def test_the_environment_is_read_in_settings_only():
 
 
 def mypy_findings() -> list[str]:
-    r = _run(str(BIN / "mypy"), "app", "--no-error-summary", "--hide-error-context", "--no-pretty",
-             "--cache-dir", "/dev/null")
+    r = _run(str(BIN / "mypy"), "app", "--no-error-summary", "--hide-error-context", "--no-pretty", "--cache-dir", "/dev/null")
     assert "error: " in r.stdout or r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     out = []
     for line in r.stdout.splitlines():
@@ -72,8 +87,7 @@ ALWAYS = re.compile(r"\[name-defined\]$|Module has no attribute|Module \"app\.[^
 
 
 def test_no_new_type_errors():
-    known = collections.Counter(line for line in BASELINE.read_text().splitlines()
-                                if line.strip() and not ALWAYS.search(line))
+    known = collections.Counter(line for line in BASELINE.read_text().splitlines() if line.strip() and not ALWAYS.search(line))
     found = collections.Counter(mypy_findings())
     new = found - known
     assert not new, "new mypy errors (fix them; the baseline only shrinks):\n" + "\n".join(sorted(new.elements()))

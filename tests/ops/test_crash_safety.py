@@ -1,5 +1,6 @@
 """SIGKILL the service in the middle of concurrent batch posts: every acknowledged record is
 there exactly once, no item is half-stored, and replaying everything completes the set."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,15 +22,19 @@ from tests.support.factories import umkm
 from tests.support.helpers import HALF_STORED
 from tests.support.serve_helpers import api_key, environment, free_port
 
-pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
-                                reason="exercises the embedded server's data directory")
+pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="exercises the embedded server's data directory")
 
 
 def _start(data_dir: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "KUMKM_DATA_DIR": data_dir}
     env.pop("DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "warning"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -45,6 +50,7 @@ async def _post_all(url: str, key: str, batches: list[list[dict]], acked: dict):
     """Post batches from 8 concurrent clients; remember which batches the service acknowledged."""
     queue = list(enumerate(batches))
     async with httpx.AsyncClient(base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as c:
+
         async def worker():
             while queue:
                 i, items = queue.pop(0)
@@ -66,8 +72,7 @@ async def test_sigkill_mid_batch_loses_nothing_acknowledged():
     batches = [[umkm() for _ in range(100)] for _ in range(120)]
     proc = _start(data_dir, port)
     try:
-        key = api_key(environment(data_dir=data_dir), "--role", "enumerator", "--wilayah", "16",
-                      "--name", "crash-enum")
+        key = api_key(environment(data_dir=data_dir), "--role", "enumerator", "--wilayah", "16", "--name", "crash-enum")
         acked: dict[int, dict] = {}
         poster = asyncio.create_task(_post_all(url, key, batches, acked))
         while len(acked) < 10:  # kill once some batches are acknowledged and others are in flight

@@ -1,6 +1,7 @@
 """The dinas dashboard in a real browser: Debian's headless Chromium driven by Playwright, against
 the live service with generated records. What a kepala dinas reads on the page must be the
 API's numbers, digit for digit, in Indonesian format."""
+
 from __future__ import annotations
 
 import csv
@@ -39,15 +40,21 @@ async def sumsel(client, keys, pg):
     admin = await keys.make("admin", name="admin-kemenkop")
     for kode, target, *_ in SUMSEL:
         if target is not None:
-            r = await client.put(f"/api/v1/targets/2022/{kode}", headers=auth(admin),
-                                 json={"target": target, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-08-01"})
+            r = await client.put(
+                f"/api/v1/targets/2022/{kode}",
+                headers=auth(admin),
+                json={"target": target, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-08-01"},
+            )
             assert r.status_code == 201, r.text
-    r = await client.put("/api/v1/targets/2022/16", headers=auth(admin),
-                         json={"target": 45_000, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-08-01"})
+    r = await client.put(
+        "/api/v1/targets/2022/16",
+        headers=auth(admin),
+        json={"target": 45_000, "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-08-01"},
+    )
     assert r.status_code == 201, r.text
     await insert_records(pg, [(kode, masuk, diterima, ditolak) for kode, _, masuk, diterima, ditolak in SUMSEL])
-    await insert_records(pg, [("15.71", 500, 100, 10)])                 # Jambi
-    await insert_records(pg, [("16.07", 999, 0, 0)], periode="2023")   # the next round
+    await insert_records(pg, [("15.71", 500, 100, 10)])  # Jambi
+    await insert_records(pg, [("16.07", 999, 0, 0)], periode="2023")  # the next round
     return await keys.make("dinas", "16", name="dinas-kumkm-sumsel")
 
 
@@ -58,16 +65,15 @@ def _expected_cells(row: dict) -> dict[str, str]:
     return out
 
 
-async def test_dashboard_opens_on_the_keys_wilayah_shows_the_api_numbers_and_downloads(live_server, browser,
-                                                                                       sumsel, pg):
+async def test_dashboard_opens_on_the_keys_wilayah_shows_the_api_numbers_and_downloads(live_server, browser, sumsel, pg):
     key = sumsel
     async with httpx.AsyncClient(base_url=live_server.url, headers=auth(key)) as api:
-        r = await api.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16",
-                                                               "as_of": "2022-12-31"})
+        r = await api.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16", "as_of": "2022-12-31"})
         assert r.status_code == 200, r.text
         doc = r.json()
-        csv_api = (await api.get("/api/v1/capaian-pendataan", params={
-            "periode": "2022", "wilayah": "16", "as_of": "2022-12-31", "format": "csv"})).content
+        csv_api = (
+            await api.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16", "as_of": "2022-12-31", "format": "csv"})
+        ).content
     kabkota = [r["kode"] for r in await pg.fetch("SELECT kode FROM wilayah WHERE parent_kode = '16' ORDER BY kode")]
     assert [row["kode"] for row in doc["rows"]] == kabkota and len(kabkota) == 17
 
@@ -102,8 +108,7 @@ async def test_dashboard_opens_on_the_keys_wilayah_shows_the_api_numbers_and_dow
     assert await page.locator("#kolom-wilayah").inner_text() == "Kabupaten/Kota"
 
     # the verification backlog, against a recount of the records themselves
-    backlog = await pg.fetchval("SELECT count(*) FROM submissions WHERE periode = '2022' "
-                                "AND kode_provinsi = '16' AND status = 'masuk'")
+    backlog = await pg.fetchval("SELECT count(*) FROM submissions WHERE periode = '2022' AND kode_provinsi = '16' AND status = 'masuk'")
     assert backlog == total["belum_diverifikasi"] == sum(m - d - t for _, _, m, d, t in SUMSEL)
     assert await page.locator("#ringkas-backlog").inner_text() == angka_id(backlog)
     assert (await page.locator("#ringkas-backlog-persen").inner_text()).startswith(persen(backlog, total["masuk"]))
@@ -118,7 +123,8 @@ async def test_dashboard_opens_on_the_keys_wilayah_shows_the_api_numbers_and_dow
     assert doc["target_sebagian"] is True
     await expect(page.locator("#peringatan-target")).to_be_visible()
     assert (await page.locator("#peringatan-target").inner_text()).startswith(
-        "1 kabupaten/kota yang sudah punya data masuk belum punya target yang berlaku pada 31/12/2022")
+        "1 kabupaten/kota yang sudah punya data masuk belum punya target yang berlaku pada 31/12/2022"
+    )
 
     # the chart: one lane per row with a target or records, bars and target mark on one scale
     await expect(page.locator("#grafik .batang-baris")).to_have_count(len(SUMSEL))
@@ -148,7 +154,10 @@ async def test_dashboard_opens_on_the_keys_wilayah_shows_the_api_numbers_and_dow
     saved = Path(await download.path()).read_bytes()
     assert saved == csv_api
     assert list(csv.reader(io.StringIO(saved.decode("utf-8-sig"))))[-1][2:5] == [
-        "Jumlah", angka_id(total["target"]), angka_id(total["masuk"])]
+        "Jumlah",
+        angka_id(total["target"]),
+        angka_id(total["masuk"]),
+    ]
     async with page.expect_download() as info:
         await page.click("[data-unduh=keragaan][data-format=csv]")
     assert (await info.value).suggested_filename == "keragaan-koperasi-2022-16.csv"
@@ -162,8 +171,7 @@ async def test_dashboard_opens_on_the_keys_wilayah_shows_the_api_numbers_and_dow
     assert ws["A2"].value == "Wilayah: Sumatera Selatan (16)"
     assert ws["A4"].value.startswith("Target berlaku per 31/12/2022")
     top = next(c.row for c in ws["A"] if c.value == "No")
-    cells = [[c.value for c in row] for row in ws.iter_rows(min_row=top + 2, max_row=top + 2 + len(doc["rows"]),
-                                                             max_col=12)]
+    cells = [[c.value for c in row] for row in ws.iter_rows(min_row=top + 2, max_row=top + 2 + len(doc["rows"]), max_col=12)]
     for got, api_row in zip(cells, doc["rows"] + [total], strict=True):
         assert got[1:9] == [api_row["kode"], api_row["nama"]] + [api_row[f] for f in COUNT_FIELDS], api_row
         for value, field in zip(got[9:], PERSEN_FIELDS, strict=True):
@@ -187,8 +195,7 @@ async def test_dashboard_opens_on_the_keys_wilayah_shows_the_api_numbers_and_dow
     await context.close()
 
     # a phone: nothing wider than the screen (the table scrolls inside its own box)
-    phone = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2,
-                                      locale="id-ID")
+    phone = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2, locale="id-ID")
     page = await phone.new_page()
     await page.goto(f"{live_server.url}/dashboard?periode=2022&wilayah=16&as_of=2022-12-31")
     await enter_key(page, key)
@@ -212,17 +219,20 @@ async def test_dashboard_explains_in_indonesian_what_went_wrong(live_server, bro
     message = page.locator("#pesan")
 
     await enter_key(page, "kumkm_bukan-kunci-yang-benar")
-    await expect(message).to_have_text("Kunci API ditolak: kunci tidak dikenal, sudah dicabut atau kedaluwarsa. "
-                                       "Tempel kunci yang masih berlaku.")
+    await expect(message).to_have_text(
+        "Kunci API ditolak: kunci tidak dikenal, sudah dicabut atau kedaluwarsa. Tempel kunci yang masih berlaku."
+    )
     await expect(page.locator("#form-kunci")).to_be_visible()  # asked again for a key
     await expect(page.locator("#tampilkan")).to_be_disabled()
     assert await page.evaluate("sessionStorage.length") == 0
 
     # an enumerator key: told that its role cannot open reports (not that its area is too small)
     await enter_key(page, await keys.make("enumerator", "16", name="enum-sumsel"))
-    await expect(message).to_have_text("Kunci ini berperan enumerator: peran ini tidak dapat membuka laporan "
-                                       "capaian pendataan. Laporan dibuka dengan kunci berperan verifikator, "
-                                       "dinas, walidata atau admin.")
+    await expect(message).to_have_text(
+        "Kunci ini berperan enumerator: peran ini tidak dapat membuka laporan "
+        "capaian pendataan. Laporan dibuka dengan kunci berperan verifikator, "
+        "dinas, walidata atau admin."
+    )
     await expect(page.locator("#tampilkan")).to_be_disabled()
     await expect(page.locator("#hasil")).to_be_hidden()
     await page.screenshot(path=ARTIFACTS / "dashboard-enumerator.png")
@@ -231,8 +241,10 @@ async def test_dashboard_explains_in_indonesian_what_went_wrong(live_server, bro
     await page.click("#ganti-kunci")
     await page.goto(f"{live_server.url}/dashboard?periode=2022&wilayah=15")
     await enter_key(page, sumsel)
-    await expect(message).to_have_text("Wilayah yang diminta berada di luar cakupan kunci ini. Kunci ini hanya "
-                                       "mencakup Sumatera Selatan dan wilayah di dalamnya: pilih wilayah dari daftar.")
+    await expect(message).to_have_text(
+        "Wilayah yang diminta berada di luar cakupan kunci ini. Kunci ini hanya "
+        "mencakup Sumatera Selatan dan wilayah di dalamnya: pilih wilayah dari daftar."
+    )
     await expect(page.locator("#hasil")).to_be_hidden()
     await page.click("#tampilkan")  # the selects hold only the key's own wilayah
     await expect(page.locator("#tabel-capaian tbody tr")).to_have_count(17)
@@ -241,8 +253,7 @@ async def test_dashboard_explains_in_indonesian_what_went_wrong(live_server, bro
     # dates are entered as dd/mm/yyyy; anything else is said in words, nothing is asked
     await page.fill("#as-of", "2022-12-31")
     await page.click("#tampilkan")
-    await expect(message).to_have_text("Tanggal “Target berlaku per” harus berformat hh/bb/tttt dan benar-benar ada, "
-                                       "mis. 31/12/2022.")
+    await expect(message).to_have_text("Tanggal “Target berlaku per” harus berformat hh/bb/tttt dan benar-benar ada, mis. 31/12/2022.")
     await page.fill("#as-of", "30/02/2022")
     await page.click("#tampilkan")
     await expect(message).to_contain_text("hh/bb/tttt")
@@ -264,8 +275,10 @@ async def test_dashboard_explains_in_indonesian_what_went_wrong(live_server, bro
     await page.click("#tampilkan")
     # and where the key's data is: every record the walidata's national key covers, per periode
     in_2022 = angka_id(sum(masuk for _, _, masuk, _, _ in SUMSEL) + 500)
-    await expect(message).to_have_text("Belum ada target maupun data masuk untuk Sumatera Selatan pada periode 2024. "
-                                       f"Data ada pada periode 2022 ({in_2022} data), 2023 (999 data).")
+    await expect(message).to_have_text(
+        "Belum ada target maupun data masuk untuk Sumatera Selatan pada periode 2024. "
+        f"Data ada pada periode 2022 ({in_2022} data), 2023 (999 data)."
+    )
     await expect(page.locator("#hasil")).to_be_hidden()
 
     # and the nation for the walidata: every provinsi, Sumatera Selatan and Jambi with records
@@ -302,7 +315,8 @@ async def test_a_kabupaten_key_opens_on_its_kecamatan(live_server, browser, sums
     assert await page.locator("#kolom-wilayah").inner_text() == "Kecamatan"
     assert await page.locator("#ringkas-target").inner_text() == angka_id(12_500)
     await expect(page.locator("#ringkas-target-catatan")).to_have_text(
-        "target Kabupaten Banyuasin sendiri (Kepdep 63/2022); belum ada target per kecamatan")
+        "target Kabupaten Banyuasin sendiri (Kepdep 63/2022); belum ada target per kecamatan"
+    )
     assert doc["jumlah"]["persen"]["masuk_vs_target"] in await page.locator("#ringkas-masuk-persen").inner_text()
     await expect(page.locator("#peringatan-target")).to_be_hidden()
     await context.close()
@@ -321,6 +335,7 @@ async def test_page_and_assets_are_served_by_the_app(client):
 
 
 # (from tests/api/test_api_polish.py: the page opens on the newest periode with data)
+
 
 async def test_the_dashboard_opens_on_the_newest_periode_with_data(live_server, browser, client, keys, pg):
     await insert_records(pg, [("16.07", 40, 10, 5)], periode="2022")

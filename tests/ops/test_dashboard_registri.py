@@ -1,6 +1,7 @@
 """The dashboard's registry cards in a real browser (Debian's headless Chromium): unique usaha and
 koperasi beside the records they come from, the API's numbers digit for digit; a round counts
 records, the registry counts usaha."""
+
 from __future__ import annotations
 
 import httpx
@@ -47,10 +48,8 @@ async def test_dashboard_shows_usaha_beside_records(live_server, browser, client
 
     async with httpx.AsyncClient(base_url=live_server.url, headers=auth(dinas)) as api:
         doc = (await api.get("/api/v1/agregat/entitas", params={"periode": "2022", "wilayah": "16"})).json()
-    assert doc["periode_ini"] == {"usaha": 12, "koperasi": 2, "rekaman_umkm": 14, "rekaman_koperasi": 2,
-                                  "belum_ditautkan": 1}
-    assert doc["semua_periode"] == {"usaha": 15, "koperasi": 2, "rekaman_umkm": 26, "rekaman_koperasi": 2,
-                                    "belum_ditautkan": 1}
+    assert doc["periode_ini"] == {"usaha": 12, "koperasi": 2, "rekaman_umkm": 14, "rekaman_koperasi": 2, "belum_ditautkan": 1}
+    assert doc["semua_periode"] == {"usaha": 15, "koperasi": 2, "rekaman_umkm": 26, "rekaman_koperasi": 2, "belum_ditautkan": 1}
 
     context = await browser.new_context(viewport=DESKTOP, locale="id-ID")
     page = await context.new_page()
@@ -62,8 +61,7 @@ async def test_dashboard_shows_usaha_beside_records(live_server, browser, client
     await expect(page.locator("#registri-usaha-catatan")).to_have_text("dari 14 data UMKM diterima pada periode ini")
     await expect(page.locator("#registri-koperasi")).to_have_text("2")
     await expect(page.locator("#registri-usaha-semua")).to_have_text("15")
-    await expect(page.locator("#registri-usaha-semua-catatan")).to_have_text(
-        "dari 26 data UMKM diterima dari semua periode")
+    await expect(page.locator("#registri-usaha-semua-catatan")).to_have_text("dari 26 data UMKM diterima dari semua periode")
     await expect(page.locator("#registri-koperasi-semua")).to_have_text("2")
     await expect(page.locator("#registri-belum")).to_be_visible()
     await expect(page.locator("#registri-belum")).to_contain_text("1 data diterima belum ditautkan")

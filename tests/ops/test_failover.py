@@ -4,6 +4,7 @@ promoted with `kumkm replica promote`, and the service — given both hosts in D
 carries on. Afterwards every acknowledged record and decision is there exactly once, capaian
 equals a recount, and the walidata's cursors from before the failover (a feed position and a
 snapshot's) continue the change feed with every change exactly once."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,9 @@ from tests.support.ha_helpers import Load, LocalHA, SupervisedHA, connect_dir, e
 from tests.support.serve_helpers import Served, api_key, cli
 from tests.support.verification_helpers import assert_consistent
 
-pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
-                                reason="makes a primary and a standby of its own from the embedded binaries")
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("DATABASE_URL")), reason="makes a primary and a standby of its own from the embedded binaries"
+)
 
 CLIENTS = 4
 
@@ -59,8 +61,7 @@ async def _feed(c, key, after: str | None) -> tuple[list[dict], str]:
     out = []
     while True:
         for _ in range(20):
-            r = await c.get("/api/v1/sync/changes", params={"limit": 5000, **({"after": after} if after else {})},
-                            headers=auth(key))
+            r = await c.get("/api/v1/sync/changes", params={"limit": 5000, **({"after": after} if after else {})}, headers=auth(key))
             if r.status_code != 503:
                 break
             # a connection to the lost primary answers once with 503; ask again as `kumkm sync pull` does
@@ -83,7 +84,7 @@ def _positions(lines: list[dict]) -> list[tuple[int, int]]:
 
 
 async def test_failover_keeps_every_acknowledged_write_and_the_feed_exactly_once(tmp_path):
-    ha = await asyncio.to_thread(LocalHA, synchronous=True)     # migrating runs an event loop of its own
+    ha = await asyncio.to_thread(LocalHA, synchronous=True)  # migrating runs an event loop of its own
     served = None
     try:
         assert "synchronous: a commit is acknowledged once this standby has it" in ha.create_output
@@ -108,8 +109,7 @@ async def test_failover_keeps_every_acknowledged_write_and_the_feed_exactly_once
 
             load.kill_at = time.monotonic()
             ha.kill_primary()
-            promoted = await asyncio.to_thread(cli, ha.env(), "replica", "promote", "--data-dir",
-                                               str(ha.standby_dir))
+            promoted = await asyncio.to_thread(cli, ha.env(), "replica", "promote", "--data-dir", str(ha.standby_dir))
             assert promoted.returncode == 0, promoted.stdout + promoted.stderr
             promoted_at = time.monotonic()
             deadline = time.monotonic() + 60
@@ -121,17 +121,26 @@ async def test_failover_keeps_every_acknowledged_write_and_the_feed_exactly_once
             await asyncio.wait_for(asyncio.gather(*tasks), 120)
 
             recovery = load.first_write_after_kill - load.kill_at
-            print(f"\nfailover: kill -> first successful write {recovery:.2f} s "
-                  f"(promotion took {promoted_at - load.kill_at:.2f} s); {len(load.acked)} records and "
-                  f"{len(load.decided)} decisions acknowledged; {load.failures} answers to retry")
+            print(
+                f"\nfailover: kill -> first successful write {recovery:.2f} s "
+                f"(promotion took {promoted_at - load.kill_at:.2f} s); {len(load.acked)} records and "
+                f"{len(load.decided)} decisions acknowledged; {load.failures} answers to retry"
+            )
             ARTIFACTS.mkdir(exist_ok=True)
-            (ARTIFACTS / "failover.json").write_text(json.dumps({
-                "kill_to_first_write_seconds": round(recovery, 3),
-                "kill_to_promoted_seconds": round(promoted_at - load.kill_at, 3),
-                "records": len(load.acked), "decisions": len(load.decided), "retried": load.failures}))
+            (ARTIFACTS / "failover.json").write_text(
+                json.dumps(
+                    {
+                        "kill_to_first_write_seconds": round(recovery, 3),
+                        "kill_to_promoted_seconds": round(promoted_at - load.kill_at, 3),
+                        "records": len(load.acked),
+                        "decisions": len(load.decided),
+                        "retried": load.failures,
+                    }
+                )
+            )
             assert load.failures > 0, "the kill was felt by the clients"
 
-            pg = await ha.connect_standby()          # the new primary
+            pg = await ha.connect_standby()  # the new primary
             try:
                 assert not await pg.fetchval("SELECT pg_is_in_recovery()")
                 # every acknowledged record exactly once, and nothing that was not acknowledged
@@ -140,20 +149,22 @@ async def test_failover_keeps_every_acknowledged_write_and_the_feed_exactly_once
                 status = {r["sid"]: r["status"] for r in rows}
                 for sid, decision in load.decided.items():
                     assert status[sid] == decision
-                decisions = await pg.fetch("SELECT submission_id::text AS sid, ke, count(*) AS n "
-                                           "FROM submission_history WHERE aksi = 'diverifikasi' GROUP BY 1, 2")
-                assert {r["sid"]: (r["ke"], r["n"]) for r in decisions} == \
-                    {sid: (d, 1) for sid, d in load.decided.items()}
+                decisions = await pg.fetch(
+                    "SELECT submission_id::text AS sid, ke, count(*) AS n FROM submission_history WHERE aksi = 'diverifikasi' GROUP BY 1, 2"
+                )
+                assert {r["sid"]: (r["ke"], r["n"]) for r in decisions} == {sid: (d, 1) for sid, d in load.decided.items()}
                 await assert_consistent(pg)
 
                 # capaian equals a recount
-                r = await c.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"},
-                                headers=auth(dinas))
+                r = await c.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"}, headers=auth(dinas))
                 assert r.status_code == 200, r.text
                 jumlah = r.json()["jumlah"]
                 counts = dict(await pg.fetch("SELECT status, count(*) FROM submissions GROUP BY 1"))
-                assert (jumlah["belum_diverifikasi"], jumlah["diterima"], jumlah["ditolak"]) == \
-                    (counts.get("masuk", 0), counts.get("diterima", 0), counts.get("ditolak", 0))
+                assert (jumlah["belum_diverifikasi"], jumlah["diterima"], jumlah["ditolak"]) == (
+                    counts.get("masuk", 0),
+                    counts.get("diterima", 0),
+                    counts.get("ditolak", 0),
+                )
 
                 # the feed from the cursor held across the failover: every change exactly once
                 after, _ = await _feed(c, walidata, cursor)
@@ -189,8 +200,10 @@ async def test_an_old_primary_its_supervisor_restarted_is_fenced_by_the_promotio
     resume on the new primary, none waits past the bound, none acknowledged is lost."""
     ha = await asyncio.to_thread(SupervisedHA, tmp_path, pool_timeout=3)
     try:
-        keys = [await asyncio.to_thread(api_key, ha.service_env, "--role", "enumerator", "--wilayah", "16.07",
-                                        "--name", f"enum-{i}") for i in range(3)]
+        keys = [
+            await asyncio.to_thread(api_key, ha.service_env, "--role", "enumerator", "--wilayah", "16.07", "--name", f"enum-{i}")
+            for i in range(3)
+        ]
         load = Load()
         async with httpx.AsyncClient(base_url=ha.service.url, timeout=60) as c:
             tasks = [asyncio.create_task(enumerator(c, k, i, load)) for i, k in enumerate(keys)]
@@ -199,15 +212,13 @@ async def test_an_old_primary_its_supervisor_restarted_is_fenced_by_the_promotio
                 load.kill_at = time.monotonic()
                 first = ha.postmaster()
                 os.kill(first, signal.SIGKILL)
-                await ha.restarted(first)            # before anyone promotes: the issue's order
-                promoted = await asyncio.to_thread(cli, ha.env, "replica", "promote", "--data-dir",
-                                                   str(ha.standby_dir))
+                await ha.restarted(first)  # before anyone promotes: the issue's order
+                promoted = await asyncio.to_thread(cli, ha.env, "replica", "promote", "--data-dir", str(ha.standby_dir))
                 assert promoted.returncode == 0, promoted.stdout + promoted.stderr
                 promoted_at = time.monotonic()
                 deadline = promoted_at + 30
                 while load.first_write_after(promoted_at) is None:
-                    assert time.monotonic() < deadline, f"no write acknowledged within 30 s of the promotion: " \
-                                                        f"{load.statuses}"
+                    assert time.monotonic() < deadline, f"no write acknowledged within 30 s of the promotion: {load.statuses}"
                     await asyncio.sleep(0.1)
                 # never two primaries: the restarted old one takes no write ...
                 assert not await writable(ha.primary_dir), "split brain: the old primary takes writes"
@@ -224,9 +235,11 @@ async def test_an_old_primary_its_supervisor_restarted_is_fenced_by_the_promotio
             finally:
                 for task in tasks:
                     task.cancel()
-        print(f"\nsplit brain: kill -> restarted -> promoted; first write on the new primary "
-              f"{load.first_write_after(promoted_at) - load.kill_at:.2f} s after the kill; slowest answer "
-              f"{load.slowest:.2f} s; answers {load.statuses}")
+        print(
+            f"\nsplit brain: kill -> restarted -> promoted; first write on the new primary "
+            f"{load.first_write_after(promoted_at) - load.kill_at:.2f} s after the kill; slowest answer "
+            f"{load.slowest:.2f} s; answers {load.statuses}"
+        )
         assert load.slowest < 3 + 3, f"a write waited {load.slowest:.1f} s (bound: KUMKM_DB_POOL_TIMEOUT=3)"
         assert "fenced the old primary" in promoted.stdout, promoted.stdout
         new = await connect_dir(ha.standby_dir)
@@ -242,7 +255,7 @@ async def test_an_old_primary_its_supervisor_restarted_is_fenced_by_the_promotio
         said = await asyncio.to_thread(cli, ha.env, "db", "status")
         assert said.returncode == 0 and "FENCED" in said.stdout, said.stdout + said.stderr
         deadline = time.monotonic() + 10
-        while "FENCED" not in ha.primary.output():           # the supervisor's log
+        while "FENCED" not in ha.primary.output():  # the supervisor's log
             assert time.monotonic() < deadline, ha.primary.output()[-4000:]
             await asyncio.sleep(0.2)
     finally:
@@ -279,7 +292,7 @@ async def test_an_old_primary_the_promotion_cannot_reach_fences_itself(tmp_path,
         why = embedded.fenced(ha.primary_dir)
         assert why is not None and why["promoted"] == str(ha.standby_dir) and "old primary's side" in why["by"]
         deadline = time.monotonic() + 10
-        while "FENCED" not in ha.primary.output():           # the supervisor's log
+        while "FENCED" not in ha.primary.output():  # the supervisor's log
             assert time.monotonic() < deadline, ha.primary.output()[-4000:]
             await asyncio.sleep(0.2)
     finally:
@@ -298,7 +311,8 @@ async def test_a_write_the_synchronous_standby_never_confirms_is_answered_503_wi
     served = None
     try:
         served = await asyncio.to_thread(
-            Served(ha.env(database_url=ha.failover_url, KUMKM_DB_POOL_TIMEOUT=2), log=tmp_path / "serve.log").wait_ready)
+            Served(ha.env(database_url=ha.failover_url, KUMKM_DB_POOL_TIMEOUT=2), log=tmp_path / "serve.log").wait_ready
+        )
         keys = Keys(ha.primary_url)
         enum = await keys.make("enumerator", "16.07", name="enum-bound")
         verif = await keys.make("verifikator", "16.07", name="verif-bound")
@@ -309,11 +323,12 @@ async def test_a_write_the_synchronous_standby_never_confirms_is_answered_503_wi
             await asyncio.to_thread(embedded.stop, ha.standby_dir)
             single = umkm(kode_wilayah="16.07.01.2001")
             batch = [umkm(kode_wilayah="16.07.01.2001") for _ in range(3)]
-            requests = [("/api/v1/submissions", single, enum),
-                        ("/api/v1/submissions/batch", {"items": batch}, enum),
-                        (f"/api/v1/submissions/{decided['submission_id']}/verifikasi",
-                         {"status": "diterima", "version": 1}, verif)]
-            for _ in range(2):            # the second time too: nothing is left hanging behind the first
+            requests = [
+                ("/api/v1/submissions", single, enum),
+                ("/api/v1/submissions/batch", {"items": batch}, enum),
+                (f"/api/v1/submissions/{decided['submission_id']}/verifikasi", {"status": "diterima", "version": 1}, verif),
+            ]
+            for _ in range(2):  # the second time too: nothing is left hanging behind the first
                 for path, body, key in requests:
                     sent = time.monotonic()
                     r = await c.post(path, json=body, headers=auth(key))
@@ -321,21 +336,19 @@ async def test_a_write_the_synchronous_standby_never_confirms_is_answered_503_wi
                     assert r.status_code == 503, f"{path}: {r.status_code} {r.text}"
                     assert r.headers["retry-after"] == "2"
                     assert took < 2 + 1.5, f"{path} waited {took:.1f} s (bound: 2 s)"
-            back = await asyncio.to_thread(cli, ha.env(), "replica", "create", "--data-dir", str(ha.standby_dir),
-                                           "--synchronous")
+            back = await asyncio.to_thread(cli, ha.env(), "replica", "create", "--data-dir", str(ha.standby_dir), "--synchronous")
             assert back.returncode == 0, back.stdout + back.stderr
             for path, body, key in requests:
                 r = await c.post(path, json=body, headers=auth(key))
                 assert r.status_code in (200, 201), f"{path}: {r.status_code} {r.text}"
         pg = await ha.connect_primary()
         try:
-            ids = [str(x) for x in [single["submission_id"], *(b["submission_id"] for b in batch),
-                                    decided["submission_id"]]]
-            counts = dict(await pg.fetch("SELECT submission_id::text, count(*) FROM submissions "
-                                         "WHERE submission_id::text = ANY($1) GROUP BY 1", ids))
+            ids = [str(x) for x in [single["submission_id"], *(b["submission_id"] for b in batch), decided["submission_id"]]]
+            counts = dict(
+                await pg.fetch("SELECT submission_id::text, count(*) FROM submissions WHERE submission_id::text = ANY($1) GROUP BY 1", ids)
+            )
             assert counts == dict.fromkeys(ids, 1)
-            assert await pg.fetchval("SELECT status FROM submissions WHERE submission_id = $1",
-                                     decided["submission_id"]) == "diterima"
+            assert await pg.fetchval("SELECT status FROM submissions WHERE submission_id = $1", decided["submission_id"]) == "diterima"
             await assert_consistent(pg)
         finally:
             await pg.close()
@@ -353,39 +366,35 @@ async def test_a_replay_of_a_write_the_standby_does_not_have_is_not_acknowledged
     The replay waits for the standby like any commit: 503 while it is away, 200 once it has them."""
     ha = await asyncio.to_thread(SupervisedHA, tmp_path, pool_timeout=2)
     try:
-        key = await asyncio.to_thread(api_key, ha.service_env, "--role", "enumerator", "--wilayah", "16.07",
-                                      "--name", "enum-replay")
+        key = await asyncio.to_thread(api_key, ha.service_env, "--role", "enumerator", "--wilayah", "16.07", "--name", "enum-replay")
         batch = {"items": [umkm(kode_wilayah="16.07.01.2001") for _ in range(3)]}
         async with httpx.AsyncClient(base_url=ha.service.url, timeout=30) as c:
             await asyncio.to_thread(embedded.stop, ha.standby_dir)
             r = await c.post("/api/v1/submissions/batch", json=batch, headers=auth(key))
             assert r.status_code == 503, r.text
             first = ha.postmaster()
-            os.kill(first, signal.SIGKILL)      # the waiting commit is on its disk: recovered, visible
+            os.kill(first, signal.SIGKILL)  # the waiting commit is on its disk: recovered, visible
             await ha.restarted(first)
             conn = await connect_dir(ha.primary_dir)
             try:
                 ids = [i["submission_id"] for i in batch["items"]]
-                assert await conn.fetchval("SELECT count(*) FROM submissions WHERE submission_id::text = ANY($1)",
-                                           ids) == 3
+                assert await conn.fetchval("SELECT count(*) FROM submissions WHERE submission_id::text = ANY($1)", ids) == 3
             finally:
                 await conn.close()
             waited = 0.0
-            for _ in range(4):                  # the first may meet a connection to the killed server
+            for _ in range(4):  # the first may meet a connection to the killed server
                 sent = time.monotonic()
                 r = await c.post("/api/v1/submissions/batch", json=batch, headers=auth(key))
                 assert r.status_code == 503, f"a replay acknowledged without the standby: {r.status_code} {r.text}"
                 waited = max(waited, time.monotonic() - sent)
             assert waited >= 1.9, "the replay never waited for the standby"
-            back = await asyncio.to_thread(cli, ha.env, "replica", "create", "--data-dir", str(ha.standby_dir),
-                                           "--synchronous")
+            back = await asyncio.to_thread(cli, ha.env, "replica", "create", "--data-dir", str(ha.standby_dir), "--synchronous")
             assert back.returncode == 0, back.stdout + back.stderr
             r = await c.post("/api/v1/submissions/batch", json=batch, headers=auth(key))
             assert r.status_code == 200 and {i["outcome"] for i in r.json()["items"]} == {"duplicate"}, r.text
         conn = await connect_dir(ha.standby_dir)
         try:
-            assert await conn.fetchval("SELECT count(*) FROM submissions WHERE submission_id::text = ANY($1)",
-                                       ids) == 3
+            assert await conn.fetchval("SELECT count(*) FROM submissions WHERE submission_id::text = ANY($1)", ids) == 3
         finally:
             await conn.close()
     finally:

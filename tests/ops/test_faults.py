@@ -2,6 +2,7 @@
 (SIGKILL of the postmaster) during concurrent batch ingest, its disk full, and a service
 started before its database. Whatever happens the client is told 503 (or 507 for a full disk)
 with Retry-After, never a 500; nothing acknowledged is lost; the service recovers by itself."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,7 @@ from tests.support.helpers import HALF_STORED
 from tests.support.pg_servers import TcpPostgres
 from tests.support.serve_helpers import Served, api_key, environment, free_port
 
-embedded_only = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
-                                   reason="kills and fills the embedded server's own data directory")
+embedded_only = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="kills and fills the embedded server's own data directory")
 
 
 def _log_lines(served: Served, logger: str) -> list[str]:
@@ -81,18 +81,17 @@ async def test_sigkill_of_the_postmaster_during_concurrent_ingest(tmp_path):
     env = environment(data_dir=data_dir)
     served = await asyncio.to_thread(Served(env, "--workers", "2", log=tmp_path / "serve.log").wait_ready)
     try:
-        key = await asyncio.to_thread(api_key, env, "--role", "enumerator", "--wilayah", "16",
-                                      "--name", "enum-crash")
+        key = await asyncio.to_thread(api_key, env, "--role", "enumerator", "--wilayah", "16", "--name", "enum-crash")
 
         acked: list[list[str]] = []
-        answers: list[tuple[float, float, int]] = []   # sent, answered, status
+        answers: list[tuple[float, float, int]] = []  # sent, answered, status
         stop = asyncio.Event()
 
         async def client():
             async with httpx.AsyncClient(base_url=served.url, timeout=30, headers=auth(key)) as c:
                 while not stop.is_set():
                     items = [umkm() for _ in range(100)]
-                    while True:      # the same batch until it is acknowledged, as a device does
+                    while True:  # the same batch until it is acknowledged, as a device does
                         sent = time.monotonic()
                         r = await c.post("/api/v1/submissions/batch", json={"items": items})
                         answers.append((sent, time.monotonic(), r.status_code))
@@ -134,15 +133,17 @@ async def test_sigkill_of_the_postmaster_during_concurrent_ingest(tmp_path):
             await acked_more(10)
             first = await kill_and_time_recovery()
             await acked_more(10)
-            second = await kill_and_time_recovery()     # again soon: restarted after a pause
+            second = await kill_and_time_recovery()  # again soon: restarted after a pause
             await acked_more(10)
         finally:
             stop.set()
             await asyncio.gather(*clients)
-        print(f"\nSIGKILL of the postmaster under 8 clients posting batches: writes acknowledged again "
-              f"{first:.1f} s after the first kill, {second:.1f} s after the second; "
-              f"{sum(1 for *_, s in answers if s == 503)} answers 503, "
-              f"{sum(1 for *_, s in answers if s == 200)} batches of 100 acknowledged")
+        print(
+            f"\nSIGKILL of the postmaster under 8 clients posting batches: writes acknowledged again "
+            f"{first:.1f} s after the first kill, {second:.1f} s after the second; "
+            f"{sum(1 for *_, s in answers if s == 503)} answers 503, "
+            f"{sum(1 for *_, s in answers if s == 200)} batches of 100 acknowledged"
+        )
         # The second restart waits 1 s on purpose (back-off); on this shared 2-core machine the
         # end-of-recovery checkpoint's fsync alone has taken several seconds under load.
         assert first < 10, _recovery_lines(pgdata)
@@ -183,8 +184,7 @@ def _mount_tmpfs(path: Path, size: str) -> str | None:
     if os.geteuid() != 0:
         return "mounting a small tmpfs needs root"
     path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True, text=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True)
     return None if done.returncode == 0 else f"cannot mount a tmpfs here: {done.stderr.strip()}"
 
 
@@ -205,11 +205,9 @@ async def test_a_full_disk_answers_507_and_writes_resume_when_space_returns(tmp_
     served = None
     try:
         served = await asyncio.to_thread(Served(env, log=tmp_path / "serve.log").wait_ready)
-        key = await asyncio.to_thread(api_key, env, "--role", "enumerator", "--wilayah", "16",
-                                      "--name", "enum-disk")
+        key = await asyncio.to_thread(api_key, env, "--role", "enumerator", "--wilayah", "16", "--name", "enum-disk")
         ballast = disk / "ballast"
-        subprocess.run(["fallocate", "-l", str(shutil.disk_usage(disk).free - 20 * 2**20), str(ballast)],
-                       check=True)
+        subprocess.run(["fallocate", "-l", str(shutil.disk_usage(disk).free - 20 * 2**20), str(ballast)], check=True)
 
         acked: list[str] = []
         statuses = []
@@ -254,8 +252,10 @@ async def test_a_full_disk_answers_507_and_writes_resume_when_space_returns(tmp_
                 await asyncio.sleep(0.5)
             resumed = time.monotonic() - freed
             assert await _metric(served.url, "kumkm_db_disk_full") == 0
-        print(f"\ndisk full: {len(acked) - 10} records acknowledged before it, then {statuses.count(507)} "
-              f"answer(s) 507 and {statuses.count(503)} 503; writes resumed {resumed:.1f} s after space was freed")
+        print(
+            f"\ndisk full: {len(acked) - 10} records acknowledged before it, then {statuses.count(507)} "
+            f"answer(s) 507 and {statuses.count(503)} 503; writes resumed {resumed:.1f} s after space was freed"
+        )
         assert 500 not in statuses
         assert "Traceback" not in served.output()
         conn = await _embedded_conn(pgdata)
@@ -282,7 +282,7 @@ async def test_serve_starts_before_its_database_and_is_ready_when_it_appears(tmp
     served = Served(env, "--workers", "2", log=tmp_path / "serve.log")
     try:
         deadline = time.monotonic() + 60
-        while True:      # up, though not ready
+        while True:  # up, though not ready
             assert served.proc.poll() is None, served.output()
             assert time.monotonic() < deadline, served.output()
             try:
@@ -297,12 +297,11 @@ async def test_serve_starts_before_its_database_and_is_ready_when_it_appears(tmp
             assert ready.json()["status"] == "unavailable"
             assert "ConnectionRefusedError" in ready.json()["detail"]
             for path in ("/api/v1/wilayah?parent=16", "/api/v1/submissions"):
-                _assert_unavailable(await (c.get(path) if "wilayah" in path else
-                                           c.post(path, json=umkm(), headers=auth("kumkm_anything"))))
+                _assert_unavailable(await (c.get(path) if "wilayah" in path else c.post(path, json=umkm(), headers=auth("kumkm_anything"))))
             assert (await c.get("/healthz")).status_code == 200
             # operators still get metrics, and they say the database is down
             assert await _metric(served.url, "kumkm_db_up") == 0
-            await asyncio.sleep(4)      # a few tries go by
+            await asyncio.sleep(4)  # a few tries go by
 
             appeared = time.monotonic()
             await asyncio.to_thread(server.start)
@@ -316,16 +315,18 @@ async def test_serve_starts_before_its_database_and_is_ready_when_it_appears(tmp
 
             assert (await server.execute("SELECT version_num FROM alembic_version"))[0][0] == head_revision()
             key = auth_service.new_key()
-            await server.execute("INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash) "
-                                 "VALUES ('enum-late', 'enumerator', '16', $1, $2)", key[:14],
-                                 auth_service.hash_key(key))
+            await server.execute(
+                "INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash) VALUES ('enum-late', 'enumerator', '16', $1, $2)",
+                key[:14],
+                auth_service.hash_key(key),
+            )
             r = await c.post("/api/v1/submissions", json=umkm(), headers=auth(key))
             assert r.status_code == 201, r.text
         print(f"\nstart-up before the database: ready {ready_after:.1f} s after the server appeared")
         assert ready_after < 30
 
         tries = [m for m in _log_lines(served, "kumkm.db") if m.startswith("database not reachable")]
-        assert len(tries) >= 3, tries    # 0.5 s, 1 s, 2 s, ... in the 4 s waited
+        assert len(tries) >= 3, tries  # 0.5 s, 1 s, 2 s, ... in the 4 s waited
         delays = [float(re.search(r"next in ([0-9.]+) s", m).group(1)) for m in tries]
         assert delays == sorted(delays) and delays[-1] > delays[0], delays
         assert "ConnectionRefusedError" in tries[0]

@@ -4,6 +4,7 @@ when their headers do not arrive in time, an idle kept-alive connection is close
 connection beyond the process's bound is answered 503 with Retry-After. Ordinary requests,
 bodies arriving with their headers included, go on as before. Raw sockets, because an HTTP
 client library would not send what an attacker sends."""
+
 from __future__ import annotations
 
 import socket
@@ -22,8 +23,12 @@ MAX_CONNECTIONS = 8
 
 @pytest.fixture(scope="module")
 def served(database_url, tmp_path_factory):
-    env = environment(database_url=database_url, KUMKM_HEADER_TIMEOUT_SECONDS=HEADER_TIMEOUT,
-                      KUMKM_KEEPALIVE_SECONDS=KEEPALIVE, KUMKM_MAX_CONNECTIONS=MAX_CONNECTIONS)
+    env = environment(
+        database_url=database_url,
+        KUMKM_HEADER_TIMEOUT_SECONDS=HEADER_TIMEOUT,
+        KUMKM_KEEPALIVE_SECONDS=KEEPALIVE,
+        KUMKM_MAX_CONNECTIONS=MAX_CONNECTIONS,
+    )
     s = Served(env, log=tmp_path_factory.mktemp("bounds") / "serve.log").wait_ready()
     s.env = env
     yield s
@@ -85,7 +90,7 @@ def test_a_header_flood_neither_grows_the_process_nor_gets_through(served):
                 while total < 150_000_000:
                     s.sendall(chunk)
                     total += len(chunk)
-        except OSError:      # the server closed the connection: what this test wants
+        except OSError:  # the server closed the connection: what this test wants
             pass
         sent.append(total)
 
@@ -142,7 +147,7 @@ def test_an_idle_kept_alive_connection_is_closed(served):
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         s.settimeout(5)
         first = b""
-        while not first.endswith(b'{"status":"ok"}'):      # headers and body may come apart
+        while not first.endswith(b'{"status":"ok"}'):  # headers and body may come apart
             first += s.recv(65536)
         assert first.startswith(b"HTTP/1.1 200 "), first
         start = time.monotonic()
@@ -169,9 +174,11 @@ def test_a_body_arriving_with_its_headers_is_not_counted_as_headers(served):
     key = api_key(served.env, "--role", "enumerator", "--wilayah", "16.07", "--name", "enum-bounds")
     body = b'{"items": [' + b",".join([b'{"x": "' + b"y" * 1000 + b'"}'] * 300) + b"]}"
     with _connect(served) as s:
-        s.sendall(b"POST /api/v1/submissions/batch HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                  b"Authorization: Bearer " + key.encode() + b"\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        s.sendall(
+            b"POST /api/v1/submissions/batch HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Authorization: Bearer " + key.encode() + b"\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
         answer = _read_all(s)
     status = answer.split(b"\r\n", 1)[0]
     assert status.startswith(b"HTTP/1.1 2") or status.startswith(b"HTTP/1.1 422"), answer[:300]
@@ -210,7 +217,7 @@ def test_a_client_is_not_cut_off_for_the_servers_own_lag():
 
         def data_received(self, data: bytes) -> None:
             if b"x-busy" in data.lower():
-                time.sleep(1.5)             # a read that holds the loop
+                time.sleep(1.5)  # a read that holds the loop
             super().data_received(data)
 
     async def app(scope, receive, send):
@@ -218,8 +225,9 @@ def test_a_client_is_not_cut_off_for_the_servers_own_lag():
         await send({"type": "http.response.body", "body": b"ok"})
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, loop="uvloop", http=Quick,
-                                           lifespan="off", log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, loop="uvloop", http=Quick, lifespan="off", log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -227,11 +235,13 @@ def test_a_client_is_not_cut_off_for_the_servers_own_lag():
         while not server.started:
             assert time.time() < deadline
             time.sleep(0.05)
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as client, \
-                socket.create_connection(("127.0.0.1", port), timeout=10) as busy:
-            time.sleep(0.1)                 # both connections made, the client's deadline armed
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as client,
+            socket.create_connection(("127.0.0.1", port), timeout=10) as busy,
+        ):
+            time.sleep(0.1)  # both connections made, the client's deadline armed
             busy.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Busy: 1\r\nConnection: close\r\n\r\n")
-            time.sleep(0.2)                 # the loop now holds for 1.5 s
+            time.sleep(0.2)  # the loop now holds for 1.5 s
             client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             answer = _read_all(client)
             assert _read_all(busy).startswith(b"HTTP/1.1 200 ")

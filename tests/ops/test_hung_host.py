@@ -3,6 +3,7 @@ accepts the TCP connection and never answers) instead of refusing: each host get
 KUMKM_DB_CONNECT_TIMEOUT in turn, as libpq does, so the service reaches the next host and
 writes go on. asyncpg counts that timeout across the whole list, so the frozen first host
 used all of it and the service never became ready."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,14 +39,12 @@ async def test_a_hung_first_host_does_not_stop_the_writes(tmp_path):
     try:
         await asyncio.to_thread(primary.init)
         await prepare_with_key(primary, key)
-        url = (f"postgresql://postgres@127.0.0.1:{frozen.port},127.0.0.1:{primary.port}/kumkm"
-               "?target_session_attrs=read-write")
+        url = f"postgresql://postgres@127.0.0.1:{frozen.port},127.0.0.1:{primary.port}/kumkm?target_session_attrs=read-write"
         env = environment(database_url=url, KUMKM_DB_CONNECT_TIMEOUT=1)
         served = await asyncio.to_thread(Served(env, log=tmp_path / "serve.log").wait_ready, 60)
         async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
             start = time.monotonic()
-            r = await client.post("/api/v1/submissions", json=umkm(),
-                                  headers={"Authorization": f"Bearer {key}"})
+            r = await client.post("/api/v1/submissions", json=umkm(), headers={"Authorization": f"Bearer {key}"})
             assert r.status_code == 201, r.text
             assert time.monotonic() - start < 10
     finally:

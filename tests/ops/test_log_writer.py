@@ -1,6 +1,7 @@
 """Log lines are written off the request path: a request never waits for stderr, so a log
 reader that stops reading does not stop the service, and every line made before a stop is
 written before the process ends."""
+
 from __future__ import annotations
 
 import json
@@ -29,9 +30,13 @@ def _access_lines(text: str) -> list[dict]:
 def _serve_at_info(database_url: str, stderr) -> tuple[subprocess.Popen, str]:
     """`kumkm serve --log-level info` (the tests' Served runs at warning, without access lines)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "info"],
-                            cwd=ROOT, env=environment(database_url=database_url), stdout=subprocess.DEVNULL,
-                            stderr=stderr)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "info"],
+        cwd=ROOT,
+        env=environment(database_url=database_url),
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while True:
@@ -53,7 +58,7 @@ def test_a_log_reader_that_stops_reading_does_not_stop_the_service(database_url)
     try:
         with httpx.Client(base_url=url, timeout=5) as c:
             start = time.monotonic()
-            for i in range(1500):   # about 300 KB of access lines
+            for i in range(1500):  # about 300 KB of access lines
                 assert c.get("/healthz", headers={"X-Request-ID": f"r{i}"}).status_code == 200
             assert time.monotonic() - start < 60
     finally:
@@ -70,6 +75,9 @@ def test_every_line_made_before_a_stop_is_written(database_url, tmp_path):
                 assert c.get("/healthz", headers={"X-Request-ID": f"stop-{i}"}).status_code == 200
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
-    mine = {x["request_id"] for x in _access_lines((tmp_path / "info.log").read_text(errors="replace"))
-            if str(x.get("request_id", "")).startswith("stop-")}
+    mine = {
+        x["request_id"]
+        for x in _access_lines((tmp_path / "info.log").read_text(errors="replace"))
+        if str(x.get("request_id", "")).startswith("stop-")
+    }
     assert len(mine) == 400, len(mine)

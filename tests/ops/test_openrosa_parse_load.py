@@ -2,6 +2,7 @@
 to `kumkm serve`, the XML is parsed off the event loop, so /healthz keeps answering at once.
 A served process of its own, not the in-process live service: the clock must not share the
 test's interpreter with the service it measures."""
+
 from __future__ import annotations
 
 import asyncio
@@ -81,13 +82,22 @@ def test_healthz_answers_while_hostile_submissions_are_parsed(database_url, keys
             # a well-made submission first: the process converts the form and starts its parse
             # thread once, on its first OpenRosa request, and that is not what is measured here
             ok_type, ok_body = multipart(instance(umkm()))
-            assert c.post(f"/openrosa/{key}/submission", content=ok_body,
-                          headers={"content-type": ok_type}).status_code == 201
-            c.get("/healthz")                   # the connection is open before the uploads start
-            uploaders = subprocess.Popen([*(["nice", "-n", str(-PRIORITY)] if ahead else []),
-                                          sys.executable, "-c", _UPLOADERS, str(served.port),
-                                          f"/openrosa/{key}/submission", ctype, *clients],
-                                         stdout=subprocess.PIPE, text=True)
+            assert c.post(f"/openrosa/{key}/submission", content=ok_body, headers={"content-type": ok_type}).status_code == 201
+            c.get("/healthz")  # the connection is open before the uploads start
+            uploaders = subprocess.Popen(
+                [
+                    *(["nice", "-n", str(-PRIORITY)] if ahead else []),
+                    sys.executable,
+                    "-c",
+                    _UPLOADERS,
+                    str(served.port),
+                    f"/openrosa/{key}/submission",
+                    ctype,
+                    *clients,
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             assert uploaders.stdout.readline().strip() == "start"
             while uploaders.poll() is None:
                 t = time.perf_counter()

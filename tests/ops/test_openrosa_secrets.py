@@ -4,6 +4,7 @@ them (`kumkm serve`, and plain `uvicorn app.main:app` with its access log on), e
 OpenRosa request including refused ones; then the whole output is searched for the keys.
 
 And the QR code command an operator uses to set up a phone."""
+
 from __future__ import annotations
 
 import subprocess
@@ -31,10 +32,8 @@ def _exercise(url: str, key: str, other_role_key: str, wrong: str) -> None:
         assert c.head(f"{base}/submission").status_code == 204
         assert c.post(f"{base}/submission", files=files(instance(umkm()))).status_code == 201
         assert c.post(f"{base}/submission", files=files(instance(umkm(nik_pemilik="1")))).status_code == 422
-        assert c.post(f"{base}/submission",
-                      files=files(instance(umkm(kode_wilayah="16.71.01.1001")))).status_code == 403
-        assert c.post(f"{base}/submission", content=b"<data/>",
-                      headers={"content-type": "text/xml"}).status_code == 415
+        assert c.post(f"{base}/submission", files=files(instance(umkm(kode_wilayah="16.71.01.1001")))).status_code == 403
+        assert c.post(f"{base}/submission", content=b"<data/>", headers={"content-type": "text/xml"}).status_code == 415
         assert c.get(f"{base}/forms/lain/form.xml").status_code == 404
         assert c.get(f"{base}/tidak-ada").status_code == 404
         assert c.get(f"{base}/submission").status_code == 405
@@ -78,11 +77,13 @@ async def test_keys_never_reach_the_service_logs_metrics_or_audit(database_url, 
     access = [x for x in lines if x.get("logger") == "kumkm.access"]
     posts = [x for x in access if x["route"] == "/openrosa/{key}/submission" and x["method"] == "POST"]
     # the key's id names who called; the refused wrong key has none
-    assert {(x["status"], x["key_id"]) for x in posts} == {(201, key_id), (422, key_id), (403, key_id),
-                                                          (415, key_id), (401, None)}
-    assert {x["route"] for x in access} >= {"/openrosa/{key}/formList", "/openrosa/{key}/forms/{form_id}/form.xml",
-                                            "/openrosa/{key}/forms/{form_id}/manifest",
-                                            "/openrosa/{key}/forms/{form_id}/media/{filename}"}
+    assert {(x["status"], x["key_id"]) for x in posts} == {(201, key_id), (422, key_id), (403, key_id), (415, key_id), (401, None)}
+    assert {x["route"] for x in access} >= {
+        "/openrosa/{key}/formList",
+        "/openrosa/{key}/forms/{form_id}/form.xml",
+        "/openrosa/{key}/forms/{form_id}/manifest",
+        "/openrosa/{key}/forms/{form_id}/media/{filename}",
+    }
 
 
 async def test_keys_never_reach_uvicorns_own_access_log(database_url, openrosa_keys, tmp_path):
@@ -94,8 +95,13 @@ async def test_keys_never_reach_uvicorns_own_access_log(database_url, openrosa_k
     env.pop("KUMKM_JSON_LOGS", None)
     log = tmp_path / "uvicorn.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port),
-                                 "--log-level", "info"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port), "--log-level", "info"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.time() + 120
@@ -112,13 +118,14 @@ async def test_keys_never_reach_uvicorns_own_access_log(database_url, openrosa_k
             proc.terminate()
             proc.wait(30)
     text = log.read_text()
-    assert '"POST /openrosa/{key}/submission HTTP/1.1" 201' in text   # the access log is on
+    assert '"POST /openrosa/{key}/submission HTTP/1.1" 201' in text  # the access log is on
     assert '"GET /openrosa/{key}/forms/pl_kumkm/media/wilayah.csv?x=1 HTTP/1.1" 200' in text
     for secret in (key, verifikator, wrong):
         assert secret not in text
 
 
 # ------------------------------------------------------------------------------ the QR code
+
 
 def test_settings_payload_is_what_odk_collect_reads():
     text = qr.encode(qr.settings_payload("https://kumkm.example.go.id/openrosa/kumkm_x", "PL-KUMKM 16.07"))
@@ -133,16 +140,29 @@ async def test_qr_command(database_url, openrosa_keys, tmp_path):
     key, verifikator, _admin, key_id = openrosa_keys
     env = environment(database_url=database_url)
     png = tmp_path / "enum-odk.png"
-    done = subprocess.run([sys.executable, "-m", "app.cli", "openrosa", "qr", "--url", "https://kumkm.example.go.id/",
-                           "--out", str(png)], cwd=ROOT, env=env, input=key + "\n", capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "openrosa", "qr", "--url", "https://kumkm.example.go.id/", "--out", str(png)],
+        cwd=ROOT,
+        env=env,
+        input=key + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert f"key #{key_id} (enum-odk), role enumerator, wilayah 16.07" in done.stdout
     assert f"https://kumkm.example.go.id/openrosa/{key}" in done.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    refused = subprocess.run([sys.executable, "-m", "app.cli", "openrosa", "qr", "--url", "https://x"], cwd=ROOT,
-                             env=env, input=verifikator + "\n", capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        [sys.executable, "-m", "app.cli", "openrosa", "qr", "--url", "https://x"],
+        cwd=ROOT,
+        env=env,
+        input=verifikator + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert refused.returncode == 2 and "OpenRosa takes enumerator, admin keys" in refused.stderr
     unknown = cli(env, "openrosa", "qr", "--url", "https://x", "--key", "kumkm_bukan")
     assert unknown.returncode == 1 and "unknown, revoked or expired" in unknown.stderr

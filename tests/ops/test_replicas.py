@@ -1,6 +1,7 @@
 """Reports read a hot standby when it is close enough behind the primary, and say how fresh
 their data is; a standby that lags or is down is passed over for the primary. A snapshot read
 on the standby continues the feed on the primary exactly once."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +18,7 @@ from tests.support.factories import umkm
 from tests.support.ha_helpers import LocalHA
 from tests.support.serve_helpers import Served, cli
 
-pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
-                                reason="makes a standby of an embedded primary of its own")
+pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="makes a standby of an embedded primary of its own")
 
 MAX_LAG = 1.0
 
@@ -26,9 +26,10 @@ MAX_LAG = 1.0
 @pytest.fixture(scope="module")
 def ha(tmp_path_factory):
     ha = LocalHA()
-    served = Served(ha.env(database_url=ha.primary_url, DATABASE_REPLICA_URL=ha.replica_url,
-                           KUMKM_REPLICA_MAX_LAG_SECONDS=MAX_LAG),
-                    log=tmp_path_factory.mktemp("replicas") / "serve.log").wait_ready()
+    served = Served(
+        ha.env(database_url=ha.primary_url, DATABASE_REPLICA_URL=ha.replica_url, KUMKM_REPLICA_MAX_LAG_SECONDS=MAX_LAG),
+        log=tmp_path_factory.mktemp("replicas") / "serve.log",
+    ).wait_ready()
     ha.served = served
     yield ha
     served.stop()
@@ -45,8 +46,10 @@ async def service(ha):
 async def primary(ha):
     conn = await ha.connect_primary()
     yield conn
-    await conn.execute("TRUNCATE target_pendataan, rekap_status, changes, submission_history, "
-                       "submission_versions, submissions, sync_records, access_log RESTART IDENTITY CASCADE")
+    await conn.execute(
+        "TRUNCATE target_pendataan, rekap_status, changes, submission_history, "
+        "submission_versions, submissions, sync_records, access_log RESTART IDENTITY CASCADE"
+    )
     await conn.close()
 
 
@@ -62,9 +65,11 @@ async def standby_conn(ha):
 async def ha_keys(ha, primary):
     k = Keys(ha.primary_url)
     tag = str(time.monotonic_ns())
-    return {"enum": await k.make("enumerator", "16", name=f"enum-{tag}"),
-            "dinas": await k.make("dinas", "16", name=f"dinas-{tag}"),
-            "walidata": await k.make("walidata", name=f"walidata-{tag}", pii=True)}
+    return {
+        "enum": await k.make("enumerator", "16", name=f"enum-{tag}"),
+        "dinas": await k.make("dinas", "16", name=f"dinas-{tag}"),
+        "walidata": await k.make("walidata", name=f"walidata-{tag}", pii=True),
+    }
 
 
 async def _post(service, key, n: int) -> list[str]:
@@ -75,8 +80,7 @@ async def _post(service, key, n: int) -> list[str]:
 
 
 async def _capaian(service, key) -> httpx.Response:
-    r = await service.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"},
-                          headers=auth(key))
+    r = await service.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"}, headers=auth(key))
     assert r.status_code == 200, r.text
     return r
 
@@ -116,10 +120,13 @@ async def test_capaian_is_read_on_the_standby_and_says_how_fresh(service, ha_key
 async def test_other_reports_are_routed_too_and_writes_and_the_feed_never_are(service, ha_keys):
     await _post(service, ha_keys["enum"], 2)
     dinas = auth(ha_keys["dinas"])
-    for path, params in [("/api/v1/agregat", {"periode": "2022", "wilayah": "16", "by": "skala_usaha"}),
-                         ("/api/v1/agregat/umkm", {"periode": "2022", "wilayah": "16"}),
-                         ("/api/v1/agregat/keragaan-koperasi", {"periode": "2022", "wilayah": "16"}),
-                         ("/api/v1/indikator/capaian", {"tahun": 2022, "wilayah": "16"})]:
+    for path, params in [
+        ("/api/v1/agregat", {"periode": "2022", "wilayah": "16", "by": "skala_usaha"}),
+        ("/api/v1/agregat/umkm", {"periode": "2022", "wilayah": "16"}),
+        ("/api/v1/agregat/keragaan-koperasi", {"periode": "2022", "wilayah": "16"}),
+        ("/api/v1/indikator/capaian", {"tahun": 2022, "wilayah": "16"}),
+    ]:
+
         async def routed(path=path, params=params):
             r = await service.get(path, params=params, headers=dinas)
             assert r.status_code == 200, (path, r.text)
@@ -132,8 +139,7 @@ async def test_other_reports_are_routed_too_and_writes_and_the_feed_never_are(se
     assert r.status_code == 200 and "x-data-source" not in r.headers
 
 
-async def test_a_standby_lagging_past_the_limit_is_passed_over_for_the_primary(
-        service, ha_keys, standby_conn, primary):
+async def test_a_standby_lagging_past_the_limit_is_passed_over_for_the_primary(service, ha_keys, standby_conn, primary):
     await _post(service, ha_keys["enum"], 3)
     await _until(lambda: _replica_count(service, ha_keys, 3), what="the standby has the first 3")
     await standby_conn.execute("SELECT pg_wal_replay_pause()")
@@ -150,7 +156,7 @@ async def test_a_standby_lagging_past_the_limit_is_passed_over_for_the_primary(
         assert masuk in (3, 7) and float(r.headers["x-data-lag-seconds"]) <= MAX_LAG
         assert time.monotonic() < deadline, "a lagging standby kept answering"
         await asyncio.sleep(0.1)
-    for _ in range(10):                              # and it stays passed over while it lags
+    for _ in range(10):  # and it stays passed over while it lags
         r = await _capaian(service, ha_keys["dinas"])
         assert r.headers["x-data-source"] == "primary" and r.json()["jumlah"]["masuk"] == 7
         await asyncio.sleep(0.05)
@@ -180,8 +186,7 @@ async def _feed(service, key, after: str) -> tuple[list[dict], str]:
             return out, after
 
 
-async def test_a_snapshot_read_on_a_lagging_standby_continues_the_feed_exactly_once(
-        service, ha_keys, standby_conn, primary, ha):
+async def test_a_snapshot_read_on_a_lagging_standby_continues_the_feed_exactly_once(service, ha_keys, standby_conn, primary, ha):
     walidata = ha_keys["walidata"]
     old = await _post(service, ha_keys["enum"], 5)
     await _until(lambda: _replica_count(service, ha_keys, 5), what="the standby has the first 5")

@@ -9,6 +9,7 @@ set up (primary under `kumkm db start`, synchronous standby, service) -> writes 
 the primary's postmaster (its supervisor running) -> confirm -> promote -> writes -> rejoin the
 old primary as the standby -> fail back -> stop. Shown: no acknowledged record lost, no write
 waiting 10 s or more, writes resumed within 30 s."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,9 @@ DOC = ROOT / "docs" / "operations.md"
 ORDER = ["setup", "confirm", "promote", "rejoin", "failback", "stop"]
 CLIENTS = 4
 
-pytestmark = pytest.mark.skipif(shutil.which("curl") is None or shutil.which("bash") is None,
-                                reason="the runbook's commands need bash and curl")
+pytestmark = pytest.mark.skipif(
+    shutil.which("curl") is None or shutil.which("bash") is None, reason="the runbook's commands need bash and curl"
+)
 
 
 def runbook() -> dict[str, str]:
@@ -44,7 +46,7 @@ def runbook() -> dict[str, str]:
     text = DOC.read_text()
     start = text.index("\n## Failover\n")
     end = text.find("\n## ", start + 1)
-    section = text[start:end if end != -1 else None]
+    section = text[start : end if end != -1 else None]
     blocks = re.findall(r"^```sh runbook=(\w+)\n(.*?)^```$", section, re.M | re.S)
     assert [name for name, _ in blocks] == ORDER, f"the runbook's blocks changed: {[n for n, _ in blocks]}"
     return dict(blocks)
@@ -57,9 +59,16 @@ class Terminal:
     def __init__(self, env: dict, places: dict[str, str], log: Path):
         self.places = places
         self.log = open(log, "a")
-        self.proc = subprocess.Popen(["bash", "--noprofile", "--norc"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                                     cwd=ROOT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            ["bash", "--noprofile", "--norc"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self._send("set -e -o pipefail\n")
@@ -89,11 +98,9 @@ class Terminal:
             try:
                 line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"runbook block {name!r} still running after {timeout:.0f} s:\n"
-                                     + "".join(out)) from None
+                raise AssertionError(f"runbook block {name!r} still running after {timeout:.0f} s:\n" + "".join(out)) from None
             if line is None:
-                raise AssertionError(f"runbook block {name!r} failed (exit {self.proc.wait()}):\n{block}\n"
-                                     + "".join(out))
+                raise AssertionError(f"runbook block {name!r} failed (exit {self.proc.wait()}):\n{block}\n" + "".join(out))
             if line.strip() == done:
                 return "".join(out)
             out.append(line)
@@ -117,8 +124,12 @@ async def test_the_failover_runbook_runs_as_written_and_loses_nothing(tmp_path):
     root = reachable_tmp("kumkm-rb-")
     primary_dir, standby_dir = root / "p" / "pgdata", root / "s"
     port = free_port()
-    places = {"/srv/kumkm-standby": str(standby_dir), "/srv/kumkm": str(root / "p"),
-              "--port 8000": f"--port {port}", "127.0.0.1:8000": f"127.0.0.1:{port}"}
+    places = {
+        "/srv/kumkm-standby": str(standby_dir),
+        "/srv/kumkm": str(root / "p"),
+        "--port 8000": f"--port {port}",
+        "127.0.0.1:8000": f"127.0.0.1:{port}",
+    }
     env = environment(PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
     env.pop("KUMKM_DATA_DIR", None)
     term = Terminal(env, places, tmp_path / "runbook.log")
@@ -136,11 +147,13 @@ async def test_the_failover_runbook_runs_as_written_and_loses_nothing(tmp_path):
             assert await conn.fetchval("SHOW wal_log_hints") == "on"
         finally:
             await conn.close()
-        url = re.findall(r"^DATABASE_URL=(\S+)$", said["setup"], re.M)[-1]     # replica create's: both servers
+        url = re.findall(r"^DATABASE_URL=(\S+)$", said["setup"], re.M)[-1]  # replica create's: both servers
         assert "target_session_attrs=read-write" in url, said["setup"]
         service_env = environment(database_url=url)
-        keys = [await asyncio.to_thread(api_key, service_env, "--role", "enumerator", "--wilayah", "16.07",
-                                        "--name", f"enum-runbook-{i}") for i in range(CLIENTS)]
+        keys = [
+            await asyncio.to_thread(api_key, service_env, "--role", "enumerator", "--wilayah", "16.07", "--name", f"enum-runbook-{i}")
+            for i in range(CLIENTS)
+        ]
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
             tasks = [asyncio.create_task(enumerator(c, k, i, load)) for i, k in enumerate(keys)]
             await asyncio.sleep(3)
@@ -154,7 +167,7 @@ async def test_the_failover_runbook_runs_as_written_and_loses_nothing(tmp_path):
             said["promote"] = await asyncio.to_thread(term.run, "promote", blocks["promote"])
             marks["promoted"] = time.monotonic()
             assert "fenced the old primary" in said["promote"], said["promote"]
-            assert "FENCED" in said["promote"]                     # replica status after it
+            assert "FENCED" in said["promote"]  # replica status after it
             await _writes_after(load, marks["promoted"])
             assert not await writable(primary_dir) and await writable(standby_dir)
             await asyncio.sleep(2)
@@ -189,14 +202,17 @@ async def test_the_failover_runbook_runs_as_written_and_loses_nothing(tmp_path):
             assert len(rows) == len(set(rows))
             missing = set(load.acked) - set(rows)
             when = sorted({round(load.acked_at[sid] - marks["kill"], 2) for sid in missing})
-            assert not missing, f"{d}: {len(missing)} acknowledged records missing, acknowledged at {when} s " \
-                                f"from the kill; marks {({k: round(v - marks['kill'], 2) for k, v in marks.items()})}"
+            assert not missing, (
+                f"{d}: {len(missing)} acknowledged records missing, acknowledged at {when} s "
+                f"from the kill; marks { ({k: round(v - marks['kill'], 2) for k, v in marks.items()}) }"
+            )
             assert set(rows) == set(load.acked), f"{d}: {len(set(rows) - set(load.acked))} never acknowledged"
 
         failover_gap = load.longest_gap(marks["kill"], marks["rejoin"])
         failback_gap = load.longest_gap(marks["failback"], marks["end"])
         figures = {
-            "records_acknowledged": len(load.acked), "answers": load.statuses,
+            "records_acknowledged": len(load.acked),
+            "answers": load.statuses,
             # the first write sent after the kill and acknowledged (the supervisor restarts the
             # primary before the promotion: writes may resume on it, until the promotion fences it)
             "kill_to_first_write_seconds": round(load.first_write_after_kill - marks["kill"], 2),

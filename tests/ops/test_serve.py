@@ -2,6 +2,7 @@
 once in every worker; a database that is busy answers 503 with Retry-After, fast; stopping
 `kumkm serve` with SIGTERM or SIGINT stops the embedded PostgreSQL it started, and a start
 after a kill -9 finds and adopts the server left behind."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,6 +25,7 @@ from tests.support.serve_helpers import Served, api_key, cli, environment
 
 async def _fresh_get(url: str, key: str, n: int) -> list[int]:
     """n requests, each on a new connection, so that they land on every worker."""
+
     async def one():
         async with httpx.AsyncClient(base_url=url, timeout=30) as c:
             return (await c.get("/api/v1/wilayah", params={"parent": "16"}, headers=auth(key))).status_code
@@ -35,20 +37,19 @@ async def test_revoke_and_rotate_take_effect_at_once_in_every_worker(database_ur
     env = environment(database_url=database_url)
     served = await asyncio.to_thread(Served(env, "--workers", "2", log=tmp_path / "serve.log").wait_ready)
     try:
-        key = await asyncio.to_thread(api_key, env, "--role", "dinas", "--wilayah", "16",
-                                      "--name", "dinas-sumsel")
-        for _ in range(3):   # every worker has looked the key up and holds it in its cache
+        key = await asyncio.to_thread(api_key, env, "--role", "dinas", "--wilayah", "16", "--name", "dinas-sumsel")
+        for _ in range(3):  # every worker has looked the key up and holds it in its cache
             assert set(await _fresh_get(served.url, key, 24)) == {200}
 
         rotated = await asyncio.to_thread(cli, env, "apikey", "rotate", key[:14])
         assert rotated.returncode == 0, rotated.stderr
         new_key = rotated.stdout.strip().splitlines()[-1]
-        assert set(await _fresh_get(served.url, key, 24)) == {401}       # grace 0: expired at once
+        assert set(await _fresh_get(served.url, key, 24)) == {401}  # grace 0: expired at once
         assert set(await _fresh_get(served.url, new_key, 24)) == {200}
 
         revoked = await asyncio.to_thread(cli, env, "apikey", "revoke", new_key[:14])
         assert revoked.returncode == 0, revoked.stderr
-        assert set(await _fresh_get(served.url, new_key, 24)) == {401}   # the first request after it
+        assert set(await _fresh_get(served.url, new_key, 24)) == {401}  # the first request after it
     finally:
         await asyncio.to_thread(served.stop)
 
@@ -77,7 +78,7 @@ async def test_an_exhausted_pool_answers_503_with_retry_after_fast(database_url,
             blocked = [umkm(), umkm()]
 
             stuck = [asyncio.create_task(post(record)) for record in blocked]
-            await asyncio.sleep(0.5)          # both pooled connections now wait on the lock
+            await asyncio.sleep(0.5)  # both pooled connections now wait on the lock
             others = [umkm() for _ in range(6)]
             more = await asyncio.gather(*(post(record) for record in others))
             for r, took in more:
@@ -90,7 +91,7 @@ async def test_an_exhausted_pool_answers_503_with_retry_after_fast(database_url,
                 assert r.status_code == 503 and r.headers["retry-after"] == "2", r.text
                 assert took < 2.0
             await tr.rollback()
-            for record in blocked:            # the client's retry: stored once, whether or not it was
+            for record in blocked:  # the client's retry: stored once, whether or not it was
                 r, _ = await post(record)
                 assert r.status_code in (200, 201), r.text
             last = umkm()
@@ -186,7 +187,7 @@ def test_serve_says_what_each_option_does_and_refuses_reload_with_workers(databa
     serve = next(a for a in build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "serve")[1]
     for action in serve._actions:
         if action.option_strings and action.dest != "help":
-            assert action.help, action.option_strings        # every option has its sentence
+            assert action.help, action.option_strings  # every option has its sentence
             assert action.option_strings[-1] in helped.stdout
     for option in ("--reload", "--workers", "--forwarded-allow-ips", "--root-path"):
         assert option in helped.stdout

@@ -2,6 +2,7 @@
 Playwright, as tests/ops/test_verifikasi_page.py): both sides next to each other with the score
 and the reasons; tautkan, then its undo by pisahkan in the entity's view; a conflict with another
 verifikator shown, not overwritten; bukan sama. Every outcome checked in the registry's tables."""
+
 from __future__ import annotations
 
 from playwright.async_api import expect
@@ -26,11 +27,9 @@ async def _open(browser, url: str, key: str):
     return context, page, errors
 
 
-async def test_candidates_side_by_side_link_undo_conflict_and_not_the_same(live_server, browser, client, pg,
-                                                                          enum_key, verif, verif2):
+async def test_candidates_side_by_side_link_undo_conflict_and_not_the_same(live_server, browser, client, pg, enum_key, verif, verif2):
     owner = nik(perempuan=True, serial=4321)
-    a = await accepted(client, enum_key, verif, nama_usaha="Warung Sederhana", nik_pemilik=owner,
-                       alamat="Jl. Merdeka No. 1")
+    a = await accepted(client, enum_key, verif, nama_usaha="Warung Sederhana", nik_pemilik=owner, alamat="Jl. Merdeka No. 1")
     b = await accepted(client, enum_key, verif, nama_usaha="Toko Sederhana Jaya", nik_pemilik=owner, periode="2023")
     c = await accepted(client, enum_key, verif, nama_usaha="Kedai Sederhana")
     d = await accepted(client, enum_key, verif, nama_usaha="Rumah Makan Sederhana")
@@ -47,7 +46,7 @@ async def test_candidates_side_by_side_link_undo_conflict_and_not_the_same(live_
     await expect(top).to_contain_text("Skor 0,950")
     await expect(top).to_contain_text("NIK pemilik sama")
     await expect(top.locator(".sisi[data-sisi=a]")).to_contain_text("Warung Sederhana")
-    await expect(top.locator(".sisi[data-sisi=a]")).to_contain_text("Jl. Merdeka No. 1")   # in scope: shown
+    await expect(top.locator(".sisi[data-sisi=a]")).to_contain_text("Jl. Merdeka No. 1")  # in scope: shown
     await expect(top.locator(".sisi[data-sisi=b]")).to_contain_text("Toko Sederhana Jaya")
     await expect(top.locator(".sisi[data-sisi=b]")).to_contain_text("2023")
     await page.screenshot(path=ARTIFACTS / "verifikasi-kandidat.png", full_page=True)
@@ -61,9 +60,10 @@ async def test_candidates_side_by_side_link_undo_conflict_and_not_the_same(live_
     await expect(page.locator("#hasil-kandidat")).to_contain_text(f"{eb} digabung ke {ea}")
     await expect(page.locator("#entitas-tautan li")).to_have_count(2)
     assert await pg.fetchval("SELECT digabung_ke FROM kumkm WHERE id_kumkm = $1", eb) == ea
-    assert await pg.fetchval("SELECT alasan FROM kumkm_peristiwa WHERE aksi = 'digabung' AND id_kumkm = $1",
-                             ea) == "pemilik dan alamat sama"
-    await expect(items).to_have_count(2)        # the pair is decided; (ea, ec) stays, (ec, ed) too
+    assert (
+        await pg.fetchval("SELECT alasan FROM kumkm_peristiwa WHERE aksi = 'digabung' AND id_kumkm = $1", ea) == "pemilik dan alamat sama"
+    )
+    await expect(items).to_have_count(2)  # the pair is decided; (ea, ec) stays, (ec, ed) too
 
     # undo: split b's record out of the survivor; the retired id comes back
     await page.locator(f"#entitas-tautan input[value='{b['submission_id']}']").check()
@@ -73,8 +73,7 @@ async def test_candidates_side_by_side_link_undo_conflict_and_not_the_same(live_
     assert await pg.fetchval("SELECT digabung_ke FROM kumkm WHERE id_kumkm = $1", eb) is None
 
     # another verifikator decides (ec, ed) while it is on screen: the page says so, saves nothing
-    r = await client.post(f"/api/v1/kumkm/kandidat/{other}/bukan-sama", json={"versi_a": 1, "versi_b": 1},
-                          headers=auth(verif2))
+    r = await client.post(f"/api/v1/kumkm/kandidat/{other}/bukan-sama", json={"versi_a": 1, "versi_b": 1}, headers=auth(verif2))
     assert r.status_code == 200, r.text
     await page.locator(f"#kandidat li[data-id='{other}'] button[data-aksi=tautkan]").click()
     await expect(page.locator("#konflik-kandidat")).to_contain_text("status bukan_sama")
@@ -85,7 +84,6 @@ async def test_candidates_side_by_side_link_undo_conflict_and_not_the_same(live_
     await page.locator(f"#kandidat li[data-id='{third}'] button[data-aksi=bukan-sama]").click()
     await expect(page.locator("#hasil-kandidat")).to_contain_text("bukan sama")
     await expect(page.locator("#kandidat-kosong")).to_be_visible()
-    assert await pg.fetchval("SELECT oleh FROM kumkm_bukan_sama WHERE id_a = $1 AND id_b = $2",
-                             *sorted((ea, ec))) == "verif-banyuasin"
+    assert await pg.fetchval("SELECT oleh FROM kumkm_bukan_sama WHERE id_a = $1 AND id_b = $2", *sorted((ea, ec))) == "verif-banyuasin"
     assert errors == []
     await context.close()

@@ -1,6 +1,7 @@
 """The verifikator's work page (/verifikasi) in a real browser: Debian's headless Chromium driven
 by Playwright (as tests/ops/test_dashboard.py, with the helpers of tests/support/browser.py), against the live service.
 Every outcome the page shows is checked against the API and the records themselves."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,13 +20,18 @@ WIB = dt.timezone(dt.timedelta(hours=7))
 ALASAN = ["data_tidak_lengkap", "data_tidak_valid", "duplikat", "di_luar_wilayah", "bukan_kumkm", "lainnya"]
 
 
-
-
 async def _post(client, key, n: int, **over) -> list[dict]:
     """n UMKM records in Banyuasin, captured an hour apart (the queue's order is theirs)."""
     start = dt.datetime(2022, 6, 1, 8, 0, tzinfo=WIB)
-    records = [umkm(nama_usaha=f"Usaha Uji {i + 1:02d}", nik_pemilik=nik(serial=100 + i),
-                    captured_at=(start + dt.timedelta(hours=i)).isoformat(), **over) for i in range(n)]
+    records = [
+        umkm(
+            nama_usaha=f"Usaha Uji {i + 1:02d}",
+            nik_pemilik=nik(serial=100 + i),
+            captured_at=(start + dt.timedelta(hours=i)).isoformat(),
+            **over,
+        )
+        for i in range(n)
+    ]
     r = await client.post("/api/v1/submissions/batch", json={"items": records}, headers=auth(key))
     assert r.status_code == 200 and r.json()["created"] == n, r.text
     return records
@@ -50,8 +56,7 @@ async def _current_id(page) -> str:
     return await page.locator("#detail").get_attribute("data-id")
 
 
-async def test_a_verifikator_works_through_20_records_with_the_keyboard_only(live_server, browser, client, enum_key,
-                                                                              verif, pg):
+async def test_a_verifikator_works_through_20_records_with_the_keyboard_only(live_server, browser, client, enum_key, verif, pg):
     records = await _post(client, enum_key, 20)
     ids = [r["submission_id"] for r in records]
     context, page, errors = await _open(browser, f"{live_server.url}/verifikasi?periode=2022", verif)
@@ -79,7 +84,7 @@ async def test_a_verifikator_works_through_20_records_with_the_keyboard_only(liv
             await expect(page.locator("#form-keputusan")).to_be_visible()
             await page.keyboard.press(str(alasan))
             if ALASAN[alasan - 1] == "lainnya":
-                await page.keyboard.press("Tab")              # to the catatan, required for lainnya
+                await page.keyboard.press("Tab")  # to the catatan, required for lainnya
                 await page.keyboard.type("Nama usaha tidak sesuai papan nama")
             await page.keyboard.press("Enter")
             expected[sid] = ("ditolak", ALASAN[alasan - 1])
@@ -105,7 +110,8 @@ async def test_a_verifikator_works_through_20_records_with_the_keyboard_only(liv
 
 
 async def test_a_concurrent_decision_shows_the_conflict_and_the_verifikator_decides_again(
-        live_server, browser, client, enum_key, verif, verif2, pg):
+    live_server, browser, client, enum_key, verif, verif2, pg
+):
     a, b, c = await _post(client, enum_key, 3)
     context, page, errors = await _open(browser, f"{live_server.url}/verifikasi?periode=2022", verif)
     await expect(page.locator("#detail")).to_have_attribute("data-id", a["submission_id"])
@@ -123,7 +129,7 @@ async def test_a_concurrent_decision_shows_the_conflict_and_the_verifikator_deci
     await expect(page.locator("#riwayat li")).to_have_count(2)
     await page.screenshot(path=ARTIFACTS / "verifikasi-konflik.png", full_page=True)
     r = (await client.get(f"/api/v1/submissions/{a['submission_id']}", headers=auth(verif))).json()
-    assert r["status"] == "ditolak"            # nothing was overwritten
+    assert r["status"] == "ditolak"  # nothing was overwritten
 
     # Deciding again is now a reversal: the page asks for its reason, then it applies.
     await page.keyboard.press("t")
@@ -136,7 +142,8 @@ async def test_a_concurrent_decision_shows_the_conflict_and_the_verifikator_deci
     assert [(h["dari"], h["ke"], h["oleh"], h["catatan"]) for h in hist] == [
         (None, "masuk", "enum-sumsel", None),
         ("masuk", "ditolak", "verif-banyuasin-2", None),
-        ("ditolak", "diterima", "verif-banyuasin", "Dicek ulang dengan enumerator: data benar")]
+        ("ditolak", "diterima", "verif-banyuasin", "Dicek ulang dengan enumerator: data benar"),
+    ]
 
     # B is rejected and corrected (version 2) while on screen: accepting version 1 is refused
     # and the page shows what changed between the versions.
@@ -150,7 +157,7 @@ async def test_a_concurrent_decision_shows_the_conflict_and_the_verifikator_deci
     assert await changed.get_attribute("data-isian") == "nama_usaha"
     await expect(changed.locator("td").nth(1)).to_have_text("Usaha Uji Diperbaiki")
     await page.screenshot(path=ARTIFACTS / "verifikasi-konflik-versi.png", full_page=True)
-    await page.keyboard.press("t")                        # masuk again at version 2: accepted
+    await page.keyboard.press("t")  # masuk again at version 2: accepted
     await expect(page.locator("#detail")).to_have_attribute("data-id", c["submission_id"])
     r = (await client.get(f"/api/v1/submissions/{b['submission_id']}", headers=auth(verif))).json()
     assert (r["status"], r["version"]) == ("diterima", 2)
@@ -162,10 +169,11 @@ async def test_a_concurrent_decision_shows_the_conflict_and_the_verifikator_deci
 
 
 async def test_bulk_accept_of_50_shows_50_outcomes_and_the_dinas_dashboard_counts_them(
-        live_server, browser, client, enum_key, verif, verif2, dinas, pg):
+    live_server, browser, client, enum_key, verif, verif2, dinas, pg
+):
     records = await _post(client, enum_key, 60)
     context, page, errors = await _open(browser, f"{live_server.url}/verifikasi?periode=2022", verif)
-    await expect(page.locator("#antrian li")).to_have_count(50)       # one page
+    await expect(page.locator("#antrian li")).to_have_count(50)  # one page
     await page.keyboard.press("a")
     await expect(page.locator("#terima-terpilih")).to_have_text("Terima yang dipilih (50)")
     # one of them is rejected by someone else before the batch goes out
@@ -199,13 +207,16 @@ async def test_bulk_accept_of_50_shows_50_outcomes_and_the_dinas_dashboard_count
     await expect(row).to_have_count(1)
     cells = await row_cells(row)
     assert {k: cells[k] for k in ("masuk", "belum_diverifikasi", "diterima", "ditolak")} == {
-        "masuk": angka_id(60), "belum_diverifikasi": angka_id(10), "diterima": angka_id(49), "ditolak": angka_id(1)}
+        "masuk": angka_id(60),
+        "belum_diverifikasi": angka_id(10),
+        "diterima": angka_id(49),
+        "ditolak": angka_id(1),
+    }
     await tab.screenshot(path=ARTIFACTS / "verifikasi-dasbor-dinas.png", full_page=True)
     await board.close()
 
 
-async def test_wrong_keys_get_an_indonesian_message_not_an_empty_page(live_server, browser, client, keys, enum_key,
-                                                                      verif):
+async def test_wrong_keys_get_an_indonesian_message_not_an_empty_page(live_server, browser, client, keys, enum_key, verif):
     await _post(client, enum_key, 2)
     context, page, _ = await _open(browser, f"{live_server.url}/verifikasi?periode=2022", enum_key)
     message = page.locator("#pesan")
@@ -234,11 +245,21 @@ async def test_wrong_keys_get_an_indonesian_message_not_an_empty_page(live_serve
 
 
 async def test_a_provinsi_verifikator_chooses_a_kabkota_filters_and_sees_duplicates_on_a_phone(
-        live_server, browser, client, keys, enum_key, pg):
-    twin = umkm(nama_usaha="Warung Kembar", nik_pemilik=nik(serial=4242), captured_at="2022-06-02T09:00:00+07:00",
-                lokasi={"lat": -2.912345, "lon": 104.712345})
-    other = umkm(nama_usaha="warung kembar", nik_pemilik=twin["nik_pemilik"], kode_wilayah="16.07.02.2001",
-                 captured_at="2022-06-03T09:00:00+07:00", enumerator_id="ENUM-002")
+    live_server, browser, client, keys, enum_key, pg
+):
+    twin = umkm(
+        nama_usaha="Warung Kembar",
+        nik_pemilik=nik(serial=4242),
+        captured_at="2022-06-02T09:00:00+07:00",
+        lokasi={"lat": -2.912345, "lon": 104.712345},
+    )
+    other = umkm(
+        nama_usaha="warung kembar",
+        nik_pemilik=twin["nik_pemilik"],
+        kode_wilayah="16.07.02.2001",
+        captured_at="2022-06-03T09:00:00+07:00",
+        enumerator_id="ENUM-002",
+    )
     r = await client.post("/api/v1/submissions/batch", json={"items": [twin, other]}, headers=auth(enum_key))
     assert r.json()["created"] == 2
     await _post(client, enum_key, 3)
@@ -297,8 +318,8 @@ async def test_page_and_assets_are_served_by_the_app(client):
 
 # (from tests/api/test_api_polish.py: the page opens on the newest periode with data)
 
-async def test_the_verifikasi_page_opens_on_the_newest_periode_with_data(live_server, browser, client, enum_key,
-                                                                          verif):
+
+async def test_the_verifikasi_page_opens_on_the_newest_periode_with_data(live_server, browser, client, enum_key, verif):
     await post_records(client, enum_key, 3)
     context = await browser.new_context(locale="id-ID")
     page = await context.new_page()

@@ -4,6 +4,7 @@ writes; they switch roles (the old primary turns read-only, as a demoted primary
 the new primary goes down and the first takes writes again. Without a restart the service
 finds the primary each time: requests caught in a switch get 503 with Retry-After, never a
 500 and never a wait of more than a few seconds, and the pools leave the old server."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,7 @@ async def _ids(server: TcpPostgres) -> set[str]:
 
 
 async def _connections(server: TcpPostgres) -> list[str]:
-    rows = await server.execute("SELECT application_name FROM pg_stat_activity WHERE application_name = ANY($1)",
-                                list(KUMKM_APPS))
+    rows = await server.execute("SELECT application_name FROM pg_stat_activity WHERE application_name = ANY($1)", list(KUMKM_APPS))
     return [r[0] for r in rows]
 
 
@@ -75,10 +75,9 @@ async def test_writes_follow_the_primary_across_failovers(tmp_path):
         for server in (a, b):
             await asyncio.to_thread(server.init)
             await prepare_with_key(server, key)
-        await b.set_read_only(True)          # b: a standby, for now
+        await b.set_read_only(True)  # b: a standby, for now
         # b first: the service must pass over it to the host that takes writes
-        url = (f"postgresql://postgres@127.0.0.1:{b.port},127.0.0.1:{a.port}/kumkm"
-               "?target_session_attrs=read-write")
+        url = f"postgresql://postgres@127.0.0.1:{b.port},127.0.0.1:{a.port}/kumkm?target_session_attrs=read-write"
         env = environment(database_url=url, KUMKM_DB_CONNECT_TIMEOUT=3)
         served = await asyncio.to_thread(Served(env, "--workers", "2", log=tmp_path / "serve.log").wait_ready)
 
@@ -96,7 +95,7 @@ async def test_writes_follow_the_primary_across_failovers(tmp_path):
         assert set(acked) <= await _ids(a) | on_b, "an acknowledged record is missing"
         # the pools left the old primary: no connection of the service stays on it
         deadline = time.monotonic() + 15
-        while (left := await _connections(a)):
+        while left := await _connections(a):
             assert time.monotonic() < deadline, f"still connected to the old primary: {left}"
             async with httpx.AsyncClient(base_url=served.url, timeout=10) as c:
                 await c.get("/api/v1/wilayah", params={"parent": "16"}, headers=auth(key))
@@ -111,10 +110,12 @@ async def test_writes_follow_the_primary_across_failovers(tmp_path):
         for switch in (switch1, switch2):
             assert set(switch["statuses"]) <= {201, 503}, switch["statuses"]
             assert switch["slowest"] < 5, switch
-        print(f"\nwrites follow the primary: after a demotion writes were stored again "
-              f"{switch1['first_ok']:.1f} s later ({switch1['statuses'].count(503)} answers 503, slowest "
-              f"{switch1['slowest']:.2f} s); after the new primary went down, {switch2['first_ok']:.1f} s "
-              f"later ({switch2['statuses'].count(503)} answers 503, slowest {switch2['slowest']:.2f} s)")
+        print(
+            f"\nwrites follow the primary: after a demotion writes were stored again "
+            f"{switch1['first_ok']:.1f} s later ({switch1['statuses'].count(503)} answers 503, slowest "
+            f"{switch1['slowest']:.2f} s); after the new primary went down, {switch2['first_ok']:.1f} s "
+            f"later ({switch2['statuses'].count(503)} answers 503, slowest {switch2['slowest']:.2f} s)"
+        )
         assert "Traceback" not in served.output()
     finally:
         if served is not None:

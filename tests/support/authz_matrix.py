@@ -15,6 +15,7 @@ Sumatera Selatan `16`): records in desa `16.07.01.2001` created by the enumerato
 (`pemilik`) by provinsi `16`, reported per kabupaten/kota. Keys are made per role with no
 scope (national), scope `16`, `16.07`, and out of scope `15` (Jambi) and `15.01`.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -29,11 +30,11 @@ KEY_SCOPES = (None, "16", "16.07", "15", "15.01")
 # The geography every request aims at (see the module docstring).
 DESA = "16.07.01.2001"
 AREA = "16.07"
-OTHER_DESA = "15.01.01.2001"             # Selam Paung, Kab. Kerinci, Jambi: a record out of scope
+OTHER_DESA = "15.01.01.2001"  # Selam Paung, Kab. Kerinci, Jambi: a record out of scope
 PEMILIK = "16"
 PERIODE = "2022"
 TAHUN = 2022
-OWNER_NAME = "enumerator@16.07"          # the key that created the context's records
+OWNER_NAME = "enumerator@16.07"  # the key that created the context's records
 
 
 def key_name(role: str, scope: str | None) -> str:
@@ -57,10 +58,12 @@ def indikator_visible(scope: str | None, pemilik: str) -> bool:
 
 # ------------------------------------------------------------------------------ scope rules
 
+
 @dataclass(frozen=True)
 class Rule:
     """A wilayah-scope rule. `decide(role, key_scope, key_name)` gives None when a key of an
     allowed role gets through, else the status it is refused with."""
+
     name: str
     meaning: str
     decide: Callable[[str, str | None, str], int | None]
@@ -71,88 +74,103 @@ def _in(kode: str, status: int = 403):
 
 
 NONE = Rule("none", "any key of an allowed role, whatever its wilayah", lambda r, s, n: None)
-FILTERED = Rule(
-    "filtered",
-    "never refused for scope: the answer holds only what lies inside the key's wilayah",
-    lambda r, s, n: None)
+FILTERED = Rule("filtered", "never refused for scope: the answer holds only what lies inside the key's wilayah", lambda r, s, n: None)
 RECORD = Rule("record", "the record's `kode_wilayah` must lie inside the key's wilayah (else 403)", _in(DESA))
 PARAM = Rule(
-    "param",
-    "the wilayah named in the path or query (`wilayah`, `kode_wilayah`) must lie inside the key's "
-    "wilayah (else 403)",
-    _in(AREA))
+    "param", "the wilayah named in the path or query (`wilayah`, `kode_wilayah`) must lie inside the key's wilayah (else 403)", _in(AREA)
+)
 ITEM = Rule(
     "item",
     "per item: each record's `kode_wilayah` must lie inside the key's wilayah; an item outside "
     "it is refused in the 200 answer with `status: 403`, the others still apply",
-    _in(DESA))
+    _in(DESA),
+)
 OWNER = Rule(
     "owner",
     "enumerator: only the holder of the key that created the record (its rotated successor keys "
     "too; a key that merely carries the same name is another holder); admin: any; and the "
     "record's current and corrected `kode_wilayah` must lie inside the key's wilayah (else 403)",
-    lambda r, s, n: None if (r == "admin" or n == OWNER_NAME) and covers(s, DESA) else 403)
+    lambda r, s, n: None if (r == "admin" or n == OWNER_NAME) and covers(s, DESA) else 403,
+)
 TARGET_WRITE = Rule(
     "param (admin: any)",
     "dinas: the wilayah in the path must lie inside the key's wilayah (else 403); admin keys "
     "may set any wilayah's target, even when scoped",
-    lambda r, s, n: None if r == "admin" or covers(s, AREA) else 403)
+    lambda r, s, n: None if r == "admin" or covers(s, AREA) else 403,
+)
 PEMILIK_WRITE = Rule(
     "pemilik",
-    "the key's wilayah must cover the `pemilik` (owner) of the tujuan/sasaran/indikator (else "
-    "403); `nasional` needs an unscoped key",
-    _in(PEMILIK))
+    "the key's wilayah must cover the `pemilik` (owner) of the tujuan/sasaran/indikator (else 403); `nasional` needs an unscoped key",
+    _in(PEMILIK),
+)
 PEMILIK_VALUES_WRITE = Rule(
     "pemilik (hidden)",
     "the indikator must be visible to the key (else 404) and the key's wilayah must cover its "
     "`pemilik` (else 403): values of a wilayah are set by the indicator's owner",
-    lambda r, s, n: 404 if not indikator_visible(s, PEMILIK) else (None if covers(s, PEMILIK) else 403))
+    lambda r, s, n: 404 if not indikator_visible(s, PEMILIK) else (None if covers(s, PEMILIK) else 403),
+)
 PEMILIK_EDIT = Rule(
     "pemilik (edit)",
-    "the definition must be visible to the key (else 404, as GET answers) and the key's wilayah "
-    "must cover its `pemilik` (else 403)",
-    lambda r, s, n: 404 if not indikator_visible(s, PEMILIK) else (None if covers(s, PEMILIK) else 403))
+    "the definition must be visible to the key (else 404, as GET answers) and the key's wilayah must cover its `pemilik` (else 403)",
+    lambda r, s, n: 404 if not indikator_visible(s, PEMILIK) else (None if covers(s, PEMILIK) else 403),
+)
 VISIBLE = Rule(
     "visible",
-    "the definition's `pemilik` must be the key's wilayah, one of its ancestors or inside it "
-    "(else 404)",
-    lambda r, s, n: None if indikator_visible(s, PEMILIK) else 404)
+    "the definition's `pemilik` must be the key's wilayah, one of its ancestors or inside it (else 404)",
+    lambda r, s, n: None if indikator_visible(s, PEMILIK) else 404,
+)
 VISIBLE_403 = Rule(
     "visible (403)",
     "with `?pemilik=`: it must be the key's wilayah, an ancestor or inside it (else 403); "
     "without: the list holds only the visible definitions",
-    lambda r, s, n: None if indikator_visible(s, PEMILIK) else 403)
+    lambda r, s, n: None if indikator_visible(s, PEMILIK) else 403,
+)
 VALUES_READ = Rule(
     "visible + param",
-    "the indikator must be visible to the key (else 404) and the wilayah in the path must lie "
-    "inside the key's wilayah (else 403)",
-    lambda r, s, n: 404 if not indikator_visible(s, PEMILIK) else (None if covers(s, AREA) else 403))
+    "the indikator must be visible to the key (else 404) and the wilayah in the path must lie inside the key's wilayah (else 403)",
+    lambda r, s, n: 404 if not indikator_visible(s, PEMILIK) else (None if covers(s, AREA) else 403),
+)
 
 NATIONAL_ONLY = Rule(
     "national-only",
     "only keys without a wilayah (national) may ask for the whole nation (else 403)",
-    lambda r, s, n: None if s is None else 403)
-OWN = Rule(
-    "own wilayah",
-    "never refused for scope: the key's own wilayah is used (the nation for unscoped keys)",
-    lambda r, s, n: None)
+    lambda r, s, n: None if s is None else 403,
+)
+OWN = Rule("own wilayah", "never refused for scope: the key's own wilayah is used (the nation for unscoped keys)", lambda r, s, n: None)
 
 OWN_KABKOTA = Rule(
     "own kabkota",
-    "a key scoped to a kabupaten/kota gets its own; a provinsi or national key must name one "
-    "(else 422 naming `kabkota`)",
-    lambda r, s, n: None if s is not None and s.count(".") == 1 else 422)
+    "a key scoped to a kabupaten/kota gets its own; a provinsi or national key must name one (else 422 naming `kabkota`)",
+    lambda r, s, n: None if s is not None and s.count(".") == 1 else 422,
+)
 
 ENTITAS = Rule(
-    "entitas",
-    "the entity's kabupaten/kota (for a pair, both entities') must lie inside the key's wilayah (else 403)",
-    _in(AREA))
+    "entitas", "the entity's kabupaten/kota (for a pair, both entities') must lie inside the key's wilayah (else 403)", _in(AREA)
+)
 
-RULES = (NONE, FILTERED, OWN, OWN_KABKOTA, NATIONAL_ONLY, RECORD, PARAM, ITEM, OWNER, TARGET_WRITE, PEMILIK_WRITE,
-         PEMILIK_EDIT, PEMILIK_VALUES_WRITE, VISIBLE, VISIBLE_403, VALUES_READ, ENTITAS)
+RULES = (
+    NONE,
+    FILTERED,
+    OWN,
+    OWN_KABKOTA,
+    NATIONAL_ONLY,
+    RECORD,
+    PARAM,
+    ITEM,
+    OWNER,
+    TARGET_WRITE,
+    PEMILIK_WRITE,
+    PEMILIK_EDIT,
+    PEMILIK_VALUES_WRITE,
+    VISIBLE,
+    VISIBLE_403,
+    VALUES_READ,
+    ENTITAS,
+)
 
 
 # ------------------------------------------------------------------------------ requests
+
 
 @dataclass
 class Req:
@@ -233,6 +251,7 @@ class Op:
 def _req(method: str, url: str, **kw) -> Builder:
     async def build(ctx: Context) -> Req:
         return Req(method, url.format(ctx=ctx), **kw)
+
     return build
 
 
@@ -252,50 +271,61 @@ async def _post_batch(ctx):
 
 async def _correct(ctx):
     rec = await ctx.fresh_record("ditolak")
-    return Req("PUT", f"/api/v1/submissions/{rec['submission_id']}",
-               json={**rec, "nama_usaha": "Warung Makan Sederhana Jaya"})
+    return Req("PUT", f"/api/v1/submissions/{rec['submission_id']}", json={**rec, "nama_usaha": "Warung Makan Sederhana Jaya"})
 
 
 async def _decide(ctx):
     rec = await ctx.fresh_record()
-    return Req("POST", f"/api/v1/submissions/{rec['submission_id']}/verifikasi",
-               json={"status": "diterima", "version": 1})
+    return Req("POST", f"/api/v1/submissions/{rec['submission_id']}/verifikasi", json={"status": "diterima", "version": 1})
 
 
 async def _decide_batch(ctx):
     rec = await ctx.fresh_record()
-    return Req("POST", "/api/v1/verifikasi/batch",
-               json={"items": [{"submission_id": rec["submission_id"], "status": "diterima", "version": 1}]})
+    return Req(
+        "POST", "/api/v1/verifikasi/batch", json={"items": [{"submission_id": rec["submission_id"], "status": "diterima", "version": 1}]}
+    )
 
 
 async def _put_target(ctx):
-    return Req("PUT", f"/api/v1/targets/{PERIODE}/{AREA}",
-               json={"target": 100 + ctx.seq(), "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-01-01"})
+    return Req(
+        "PUT",
+        f"/api/v1/targets/{PERIODE}/{AREA}",
+        json={"target": 100 + ctx.seq(), "dasar_hukum": "Kepdep 63/2022", "berlaku_mulai": "2022-01-01"},
+    )
 
 
 async def _post_tujuan(ctx):
-    return Req("POST", "/api/v1/indikator/tujuan", json={"pemilik": PEMILIK, "kode": f"T-{ctx.seq()}",
-                                                          "nama": "Tujuan uji"})
+    return Req("POST", "/api/v1/indikator/tujuan", json={"pemilik": PEMILIK, "kode": f"T-{ctx.seq()}", "nama": "Tujuan uji"})
 
 
 async def _post_sasaran(ctx):
-    return Req("POST", "/api/v1/indikator/sasaran",
-               json={"pemilik": PEMILIK, "kode": f"S-{ctx.seq()}", "nama": "Sasaran uji",
-                     "tujuan_id": ctx.tujuan_id})
+    return Req(
+        "POST",
+        "/api/v1/indikator/sasaran",
+        json={"pemilik": PEMILIK, "kode": f"S-{ctx.seq()}", "nama": "Sasaran uji", "tujuan_id": ctx.tujuan_id},
+    )
 
 
 def indikator_body(kode: str, sasaran_id: int) -> dict:
-    return {"pemilik": PEMILIK, "kode": kode, "nama": f"Indikator {kode}", "sasaran_id": sasaran_id,
-            "satuan": "persen", "polaritas": "naik", "level": "kabkota", "sumber": "manual",
-            "renstra_mulai": 2019, "renstra_akhir": 2023}
+    return {
+        "pemilik": PEMILIK,
+        "kode": kode,
+        "nama": f"Indikator {kode}",
+        "sasaran_id": sasaran_id,
+        "satuan": "persen",
+        "polaritas": "naik",
+        "level": "kabkota",
+        "sumber": "manual",
+        "renstra_mulai": 2019,
+        "renstra_akhir": 2023,
+    }
 
 
 async def _post_indikator(ctx):
     return Req("POST", "/api/v1/indikator", json=indikator_body(f"I-{ctx.seq()}", ctx.sasaran_id))
 
 
-SCALE = {"nama": "Skala uji", "bands": [{"batas_bawah": None, "predikat": "belum"},
-                                        {"batas_bawah": 100, "predikat": "tercapai"}]}
+SCALE = {"nama": "Skala uji", "bands": [{"batas_bawah": None, "predikat": "belum"}, {"batas_bawah": 100, "predikat": "tercapai"}]}
 
 
 async def _delete_scale(ctx):
@@ -337,143 +367,309 @@ async def _entitas(ctx):
     return Req("GET", f"/api/v1/kumkm/{e}")
 
 
-READERS = ("verifikator", "dinas", "walidata", "admin")     # capaian, agregat, indikator reads
-WRITERS = ("dinas", "admin")                                # targets, indikator writes
+READERS = ("verifikator", "dinas", "walidata", "admin")  # capaian, agregat, indikator reads
+WRITERS = ("dinas", "admin")  # targets, indikator writes
 I = "/api/v1/indikator"  # noqa: E741 (short: every indicator row below uses it)
 
 MATRIX: tuple[Op, ...] = (
-    Op("GET", "/api/v1/wilayah", ALL, NONE, _req("GET", "/api/v1/wilayah", params={"parent": "16"}),
-       "reference data"),
-    Op("GET", "/api/v1/me", ALL, NONE, _req("GET", "/api/v1/me"),
-       "the calling key: role, wilayah, personal-data grant, expiry, the actions its role may take"),
+    Op("GET", "/api/v1/wilayah", ALL, NONE, _req("GET", "/api/v1/wilayah", params={"parent": "16"}), "reference data"),
+    Op(
+        "GET",
+        "/api/v1/me",
+        ALL,
+        NONE,
+        _req("GET", "/api/v1/me"),
+        "the calling key: role, wilayah, personal-data grant, expiry, the actions its role may take",
+    ),
     # records
-    Op("POST", "/api/v1/submissions", ("enumerator", "admin"), RECORD, _post_submission,
-       "the posted `kode_wilayah`"),
+    Op("POST", "/api/v1/submissions", ("enumerator", "admin"), RECORD, _post_submission, "the posted `kode_wilayah`"),
     Op("POST", "/api/v1/submissions/batch", ("enumerator", "admin"), ITEM, _post_batch),
-    Op("GET", "/api/v1/submissions", ALL, PARAM,
-       _req("GET", "/api/v1/submissions", params={"kode_wilayah": AREA, "periode": PERIODE}),
-       "personal data masked unless the key may see it", lists_records=True,
-       also=(("no `kode_wilayah`", OWN, _req("GET", "/api/v1/submissions", params={"periode": PERIODE})),)),
-    Op("GET", "/api/v1/submissions/{submission_id}", ALL, RECORD,
-       _req("GET", "/api/v1/submissions/{ctx.record_id}"), "personal data masked unless the key may see it"),
-    Op("PUT", "/api/v1/submissions/{submission_id}", ("enumerator", "admin"), OWNER, _correct,
-       "correction of a `ditolak` record"),
+    Op(
+        "GET",
+        "/api/v1/submissions",
+        ALL,
+        PARAM,
+        _req("GET", "/api/v1/submissions", params={"kode_wilayah": AREA, "periode": PERIODE}),
+        "personal data masked unless the key may see it",
+        lists_records=True,
+        also=(("no `kode_wilayah`", OWN, _req("GET", "/api/v1/submissions", params={"periode": PERIODE})),),
+    ),
+    Op(
+        "GET",
+        "/api/v1/submissions/{submission_id}",
+        ALL,
+        RECORD,
+        _req("GET", "/api/v1/submissions/{ctx.record_id}"),
+        "personal data masked unless the key may see it",
+    ),
+    Op("PUT", "/api/v1/submissions/{submission_id}", ("enumerator", "admin"), OWNER, _correct, "correction of a `ditolak` record"),
     # verification
     Op("POST", "/api/v1/submissions/{submission_id}/verifikasi", ("verifikator", "admin"), RECORD, _decide),
     Op("POST", "/api/v1/verifikasi/batch", ("verifikator", "admin"), ITEM, _decide_batch),
-    Op("GET", "/api/v1/verifikasi/rekap", ("verifikator", "admin"), PARAM,
-       _req("GET", "/api/v1/verifikasi/rekap", params={"periode": PERIODE, "kabkota": AREA}),
-       "counts per status from the status counters",
-       also=(("no `kabkota`", FILTERED, _req("GET", "/api/v1/verifikasi/rekap", params={"periode": PERIODE})),)),
-    Op("GET", "/api/v1/verifikasi/antrian", ("verifikator", "admin"), PARAM,
-       _req("GET", "/api/v1/verifikasi/antrian", params={"periode": PERIODE, "kabkota": AREA}),
-       "the verifikator's queue (no personal data in it)",
-       also=(("no `kabkota`", OWN_KABKOTA, _req("GET", "/api/v1/verifikasi/antrian", params={"periode": PERIODE})),)),
-    Op("GET", "/api/v1/submissions/{submission_id}/riwayat", ALL, RECORD,
-       _req("GET", "/api/v1/submissions/{ctx.record_id}/riwayat")),
-    Op("GET", "/api/v1/submissions/{submission_id}/versi", ALL, RECORD,
-       _req("GET", "/api/v1/submissions/{ctx.record_id}/versi")),
-    Op("GET", "/api/v1/submissions/{submission_id}/versi/{version}", ALL, RECORD,
-       _req("GET", "/api/v1/submissions/{ctx.record_id}/versi/1"), "personal data masked as for the record"),
+    Op(
+        "GET",
+        "/api/v1/verifikasi/rekap",
+        ("verifikator", "admin"),
+        PARAM,
+        _req("GET", "/api/v1/verifikasi/rekap", params={"periode": PERIODE, "kabkota": AREA}),
+        "counts per status from the status counters",
+        also=(("no `kabkota`", FILTERED, _req("GET", "/api/v1/verifikasi/rekap", params={"periode": PERIODE})),),
+    ),
+    Op(
+        "GET",
+        "/api/v1/verifikasi/antrian",
+        ("verifikator", "admin"),
+        PARAM,
+        _req("GET", "/api/v1/verifikasi/antrian", params={"periode": PERIODE, "kabkota": AREA}),
+        "the verifikator's queue (no personal data in it)",
+        also=(("no `kabkota`", OWN_KABKOTA, _req("GET", "/api/v1/verifikasi/antrian", params={"periode": PERIODE})),),
+    ),
+    Op("GET", "/api/v1/submissions/{submission_id}/riwayat", ALL, RECORD, _req("GET", "/api/v1/submissions/{ctx.record_id}/riwayat")),
+    Op("GET", "/api/v1/submissions/{submission_id}/versi", ALL, RECORD, _req("GET", "/api/v1/submissions/{ctx.record_id}/versi")),
+    Op(
+        "GET",
+        "/api/v1/submissions/{submission_id}/versi/{version}",
+        ALL,
+        RECORD,
+        _req("GET", "/api/v1/submissions/{ctx.record_id}/versi/1"),
+        "personal data masked as for the record",
+    ),
     # targets, capaian, aggregates
     Op("PUT", "/api/v1/targets/{periode}/{kode_wilayah}", WRITERS, TARGET_WRITE, _put_target),
-    Op("GET", "/api/v1/targets/{periode}/{kode_wilayah}", READERS, PARAM,
-       _req("GET", f"/api/v1/targets/{PERIODE}/{AREA}")),
-    Op("GET", "/api/v1/periode", READERS, FILTERED, _req("GET", "/api/v1/periode"),
-       "every periode with the records inside the key's wilayah; the pages open on the newest with data"),
-    Op("GET", "/api/v1/capaian-pendataan", READERS, PARAM,
-       _req("GET", "/api/v1/capaian-pendataan", params={"periode": PERIODE, "wilayah": AREA}),
-       also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/capaian-pendataan", params={"periode": PERIODE})),)),
-    Op("GET", "/api/v1/agregat/keragaan-koperasi", READERS, PARAM,
-       _req("GET", "/api/v1/agregat/keragaan-koperasi", params={"periode": PERIODE, "wilayah": AREA}),
-       also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/agregat/keragaan-koperasi", params={"periode": PERIODE})),)),
-    Op("GET", "/api/v1/agregat/umkm", READERS, PARAM,
-       _req("GET", "/api/v1/agregat/umkm", params={"periode": PERIODE, "wilayah": AREA}),
-       also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/agregat/umkm", params={"periode": PERIODE})),)),
-    Op("GET", "/api/v1/agregat/entitas", READERS, PARAM,
-       _req("GET", "/api/v1/agregat/entitas", params={"periode": PERIODE, "wilayah": AREA}),
-       also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/agregat/entitas", params={"periode": PERIODE})),)),
-    Op("GET", "/api/v1/agregat", READERS, PARAM,
-       _req("GET", "/api/v1/agregat", params={"periode": PERIODE, "wilayah": AREA, "by": "jenis"}),
-       also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/agregat", params={"periode": PERIODE, "by": "jenis"})),)),
+    Op("GET", "/api/v1/targets/{periode}/{kode_wilayah}", READERS, PARAM, _req("GET", f"/api/v1/targets/{PERIODE}/{AREA}")),
+    Op(
+        "GET",
+        "/api/v1/periode",
+        READERS,
+        FILTERED,
+        _req("GET", "/api/v1/periode"),
+        "every periode with the records inside the key's wilayah; the pages open on the newest with data",
+    ),
+    Op(
+        "GET",
+        "/api/v1/capaian-pendataan",
+        READERS,
+        PARAM,
+        _req("GET", "/api/v1/capaian-pendataan", params={"periode": PERIODE, "wilayah": AREA}),
+        also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/capaian-pendataan", params={"periode": PERIODE})),),
+    ),
+    Op(
+        "GET",
+        "/api/v1/agregat/keragaan-koperasi",
+        READERS,
+        PARAM,
+        _req("GET", "/api/v1/agregat/keragaan-koperasi", params={"periode": PERIODE, "wilayah": AREA}),
+        also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/agregat/keragaan-koperasi", params={"periode": PERIODE})),),
+    ),
+    Op(
+        "GET",
+        "/api/v1/agregat/umkm",
+        READERS,
+        PARAM,
+        _req("GET", "/api/v1/agregat/umkm", params={"periode": PERIODE, "wilayah": AREA}),
+        also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/agregat/umkm", params={"periode": PERIODE})),),
+    ),
+    Op(
+        "GET",
+        "/api/v1/agregat/entitas",
+        READERS,
+        PARAM,
+        _req("GET", "/api/v1/agregat/entitas", params={"periode": PERIODE, "wilayah": AREA}),
+        also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/agregat/entitas", params={"periode": PERIODE})),),
+    ),
+    Op(
+        "GET",
+        "/api/v1/agregat",
+        READERS,
+        PARAM,
+        _req("GET", "/api/v1/agregat", params={"periode": PERIODE, "wilayah": AREA, "by": "jenis"}),
+        also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/agregat", params={"periode": PERIODE, "by": "jenis"})),),
+    ),
     # indikator kinerja
     Op("GET", I + "/formula", READERS, NONE, _req("GET", I + "/formula")),
-    Op("GET", I + "/capaian", READERS, PARAM,
-       _req("GET", I + "/capaian", params={"tahun": TAHUN, "wilayah": AREA}), "the LKjIP table",
-       also=(("no `wilayah`", OWN, _req("GET", I + "/capaian", params={"tahun": TAHUN})),
-             ("`wilayah=nasional`", NATIONAL_ONLY,
-              _req("GET", I + "/capaian", params={"tahun": TAHUN, "wilayah": "nasional"})))),
-    Op("GET", I + "/predikat/{kode_wilayah}", READERS, PARAM, _req("GET", f"{I}/predikat/{AREA}"),
-       also=(("`nasional`", NATIONAL_ONLY, _req("GET", f"{I}/predikat/nasional")),)),
-    Op("PUT", I + "/predikat/{kode_wilayah}", WRITERS, PARAM, _req("PUT", f"{I}/predikat/{AREA}", json=SCALE),
-       also=(("`nasional`", NATIONAL_ONLY, _req("PUT", f"{I}/predikat/nasional", json=SCALE)),)),
+    Op(
+        "GET",
+        I + "/capaian",
+        READERS,
+        PARAM,
+        _req("GET", I + "/capaian", params={"tahun": TAHUN, "wilayah": AREA}),
+        "the LKjIP table",
+        also=(
+            ("no `wilayah`", OWN, _req("GET", I + "/capaian", params={"tahun": TAHUN})),
+            ("`wilayah=nasional`", NATIONAL_ONLY, _req("GET", I + "/capaian", params={"tahun": TAHUN, "wilayah": "nasional"})),
+        ),
+    ),
+    Op(
+        "GET",
+        I + "/predikat/{kode_wilayah}",
+        READERS,
+        PARAM,
+        _req("GET", f"{I}/predikat/{AREA}"),
+        also=(("`nasional`", NATIONAL_ONLY, _req("GET", f"{I}/predikat/nasional")),),
+    ),
+    Op(
+        "PUT",
+        I + "/predikat/{kode_wilayah}",
+        WRITERS,
+        PARAM,
+        _req("PUT", f"{I}/predikat/{AREA}", json=SCALE),
+        also=(("`nasional`", NATIONAL_ONLY, _req("PUT", f"{I}/predikat/nasional", json=SCALE)),),
+    ),
     Op("DELETE", I + "/predikat/{kode_wilayah}", WRITERS, PARAM, _delete_scale, serial=True),
-    Op("GET", I + "/tujuan", READERS, VISIBLE_403, _req("GET", I + "/tujuan", params={"pemilik": PEMILIK}),
-       also=(("no `pemilik`", FILTERED, _req("GET", I + "/tujuan")),)),
+    Op(
+        "GET",
+        I + "/tujuan",
+        READERS,
+        VISIBLE_403,
+        _req("GET", I + "/tujuan", params={"pemilik": PEMILIK}),
+        also=(("no `pemilik`", FILTERED, _req("GET", I + "/tujuan")),),
+    ),
     Op("POST", I + "/tujuan", WRITERS, PEMILIK_WRITE, _post_tujuan),
-    Op("PATCH", I + "/tujuan/{tujuan_id}", WRITERS, PEMILIK_EDIT,
-       _req("PATCH", I + "/tujuan/{ctx.tujuan_id}", json={"nama": "Tujuan uji diubah"})),
-    Op("GET", I + "/sasaran", READERS, VISIBLE_403, _req("GET", I + "/sasaran", params={"pemilik": PEMILIK}),
-       also=(("no `pemilik`", FILTERED, _req("GET", I + "/sasaran")),)),
+    Op(
+        "PATCH",
+        I + "/tujuan/{tujuan_id}",
+        WRITERS,
+        PEMILIK_EDIT,
+        _req("PATCH", I + "/tujuan/{ctx.tujuan_id}", json={"nama": "Tujuan uji diubah"}),
+    ),
+    Op(
+        "GET",
+        I + "/sasaran",
+        READERS,
+        VISIBLE_403,
+        _req("GET", I + "/sasaran", params={"pemilik": PEMILIK}),
+        also=(("no `pemilik`", FILTERED, _req("GET", I + "/sasaran")),),
+    ),
     Op("POST", I + "/sasaran", WRITERS, PEMILIK_WRITE, _post_sasaran),
-    Op("PATCH", I + "/sasaran/{sasaran_id}", WRITERS, PEMILIK_EDIT,
-       _req("PATCH", I + "/sasaran/{ctx.sasaran_id}", json={"nama": "Sasaran uji diubah"})),
-    Op("GET", I, READERS, VISIBLE_403, _req("GET", I, params={"pemilik": PEMILIK}),
-       also=(("no `pemilik`", FILTERED, _req("GET", I)),)),
+    Op(
+        "PATCH",
+        I + "/sasaran/{sasaran_id}",
+        WRITERS,
+        PEMILIK_EDIT,
+        _req("PATCH", I + "/sasaran/{ctx.sasaran_id}", json={"nama": "Sasaran uji diubah"}),
+    ),
+    Op("GET", I, READERS, VISIBLE_403, _req("GET", I, params={"pemilik": PEMILIK}), also=(("no `pemilik`", FILTERED, _req("GET", I)),)),
     Op("POST", I, WRITERS, PEMILIK_WRITE, _post_indikator),
     Op("GET", I + "/{indikator_id}", READERS, VISIBLE, _req("GET", I + "/{ctx.indikator_id}")),
-    Op("PATCH", I + "/{indikator_id}", WRITERS, PEMILIK_EDIT,
-       _req("PATCH", I + "/{ctx.indikator_id}", json={"nama": "Indikator uji diubah"})),
-    Op("GET", I + "/{indikator_id}/target/{kode_wilayah}", READERS, VALUES_READ,
-       _req("GET", I + "/{ctx.indikator_id}/target/" + AREA)),
-    Op("PUT", I + "/{indikator_id}/target/{kode_wilayah}/{tahun}", WRITERS, PEMILIK_VALUES_WRITE,
-       _req("PUT", I + "/{ctx.indikator_id}/target/" + f"{AREA}/{TAHUN}", json={"nilai": "80"})),
-    Op("GET", I + "/{indikator_id}/realisasi/{kode_wilayah}/{tahun}", READERS, VALUES_READ,
-       _req("GET", I + "/{ctx.indikator_id}/realisasi/" + f"{AREA}/{TAHUN}")),
-    Op("PUT", I + "/{indikator_id}/realisasi/{kode_wilayah}/{tahun}", WRITERS, PEMILIK_VALUES_WRITE,
-       _req("PUT", I + "/{ctx.indikator_id}/realisasi/" + f"{AREA}/{TAHUN}",
-            json={"nilai": "70", "sumber": "laporan dinas"})),
+    Op(
+        "PATCH",
+        I + "/{indikator_id}",
+        WRITERS,
+        PEMILIK_EDIT,
+        _req("PATCH", I + "/{ctx.indikator_id}", json={"nama": "Indikator uji diubah"}),
+    ),
+    Op("GET", I + "/{indikator_id}/target/{kode_wilayah}", READERS, VALUES_READ, _req("GET", I + "/{ctx.indikator_id}/target/" + AREA)),
+    Op(
+        "PUT",
+        I + "/{indikator_id}/target/{kode_wilayah}/{tahun}",
+        WRITERS,
+        PEMILIK_VALUES_WRITE,
+        _req("PUT", I + "/{ctx.indikator_id}/target/" + f"{AREA}/{TAHUN}", json={"nilai": "80"}),
+    ),
+    Op(
+        "GET",
+        I + "/{indikator_id}/realisasi/{kode_wilayah}/{tahun}",
+        READERS,
+        VALUES_READ,
+        _req("GET", I + "/{ctx.indikator_id}/realisasi/" + f"{AREA}/{TAHUN}"),
+    ),
+    Op(
+        "PUT",
+        I + "/{indikator_id}/realisasi/{kode_wilayah}/{tahun}",
+        WRITERS,
+        PEMILIK_VALUES_WRITE,
+        _req("PUT", I + "/{ctx.indikator_id}/realisasi/" + f"{AREA}/{TAHUN}", json={"nilai": "70", "sumber": "laporan dinas"}),
+    ),
     # walidata sync
-    Op("GET", "/api/v1/sync/changes", ("dinas", "walidata", "admin"), FILTERED,
-       _req("GET", "/api/v1/sync/changes", params={"limit": 10}),
-       "personal data masked unless the key may see it; every call is in the access log", lists_records=True,
-       serial=True),
-    Op("GET", "/api/v1/sync/snapshot", ("dinas", "walidata", "admin"), FILTERED,
-       _req("GET", "/api/v1/sync/snapshot", params={"periode": PERIODE}),
-       "personal data masked unless the key may see it; every call is in the access log", lists_records=True,
-       serial=True),
-    Op("GET", "/api/v1/sync/entitas/feed", ("dinas", "walidata", "admin"), FILTERED,
-       _req("GET", "/api/v1/sync/entitas/feed", params={"limit": 10}),
-       "entities whose current kabupaten/kota lies in the key's wilayah; every call is in the access log",
-       serial=True),
-    Op("GET", "/api/v1/sync/entitas/snapshot", ("dinas", "walidata", "admin"), FILTERED,
-       _req("GET", "/api/v1/sync/entitas/snapshot"),
-       "entities whose current kabupaten/kota lies in the key's wilayah; every call is in the access log",
-       serial=True),
+    Op(
+        "GET",
+        "/api/v1/sync/changes",
+        ("dinas", "walidata", "admin"),
+        FILTERED,
+        _req("GET", "/api/v1/sync/changes", params={"limit": 10}),
+        "personal data masked unless the key may see it; every call is in the access log",
+        lists_records=True,
+        serial=True,
+    ),
+    Op(
+        "GET",
+        "/api/v1/sync/snapshot",
+        ("dinas", "walidata", "admin"),
+        FILTERED,
+        _req("GET", "/api/v1/sync/snapshot", params={"periode": PERIODE}),
+        "personal data masked unless the key may see it; every call is in the access log",
+        lists_records=True,
+        serial=True,
+    ),
+    Op(
+        "GET",
+        "/api/v1/sync/entitas/feed",
+        ("dinas", "walidata", "admin"),
+        FILTERED,
+        _req("GET", "/api/v1/sync/entitas/feed", params={"limit": 10}),
+        "entities whose current kabupaten/kota lies in the key's wilayah; every call is in the access log",
+        serial=True,
+    ),
+    Op(
+        "GET",
+        "/api/v1/sync/entitas/snapshot",
+        ("dinas", "walidata", "admin"),
+        FILTERED,
+        _req("GET", "/api/v1/sync/entitas/snapshot"),
+        "entities whose current kabupaten/kota lies in the key's wilayah; every call is in the access log",
+        serial=True,
+    ),
     # registry (Basis Data Tunggal): entities and the verifikator's work on them
-    Op("GET", "/api/v1/kumkm/kandidat", ("verifikator", "admin"), PARAM,
-       _req("GET", "/api/v1/kumkm/kandidat", params={"kabkota": AREA}),
-       "candidate pairs of a kabupaten/kota; alamat masked unless the key may see it (access-logged when shown)",
-       also=(("no `kabkota`", OWN_KABKOTA, _req("GET", "/api/v1/kumkm/kandidat")),)),
-    Op("POST", "/api/v1/kumkm/kandidat/{kandidat_id}/tautkan", ("verifikator", "admin"), ENTITAS, _tautkan_kandidat,
-       "merge the candidate's two entities"),
-    Op("POST", "/api/v1/kumkm/kandidat/{kandidat_id}/bukan-sama", ("verifikator", "admin"), ENTITAS, _bukan_sama,
-       "the pair is never proposed again"),
-    Op("DELETE", "/api/v1/kumkm/bukan-sama/{id_a}/{id_b}", ("verifikator", "admin"), ENTITAS, _batal_bukan_sama,
-       "undo of bukan-sama"),
-    Op("POST", "/api/v1/kumkm/{id_kumkm}/tautkan", ("verifikator", "admin"), ENTITAS, _tautkan,
-       "merge two entities without a candidate"),
-    Op("POST", "/api/v1/kumkm/{id_kumkm}/pisahkan", ("verifikator", "admin"), ENTITAS, _pisahkan,
-       "split records out of an entity (the undo of a merge)"),
-    Op("GET", "/api/v1/kumkm/{id_kumkm}", ALL, ENTITAS, _entitas,
-       "profile, links, peristiwa; personal data masked as for a record"),
-    Op("GET", "/api/v1/kumkm", ALL, PARAM, _req("GET", "/api/v1/kumkm", params={"wilayah": AREA}),
-       "the entities of a wilayah (no personal data)",
-       also=(("no `wilayah`", OWN, _req("GET", "/api/v1/kumkm")),
-             ("`nib=` look-up", FILTERED, _req("GET", "/api/v1/kumkm", params={"nib": "9120001234567"})))),
+    Op(
+        "GET",
+        "/api/v1/kumkm/kandidat",
+        ("verifikator", "admin"),
+        PARAM,
+        _req("GET", "/api/v1/kumkm/kandidat", params={"kabkota": AREA}),
+        "candidate pairs of a kabupaten/kota; alamat masked unless the key may see it (access-logged when shown)",
+        also=(("no `kabkota`", OWN_KABKOTA, _req("GET", "/api/v1/kumkm/kandidat")),),
+    ),
+    Op(
+        "POST",
+        "/api/v1/kumkm/kandidat/{kandidat_id}/tautkan",
+        ("verifikator", "admin"),
+        ENTITAS,
+        _tautkan_kandidat,
+        "merge the candidate's two entities",
+    ),
+    Op(
+        "POST",
+        "/api/v1/kumkm/kandidat/{kandidat_id}/bukan-sama",
+        ("verifikator", "admin"),
+        ENTITAS,
+        _bukan_sama,
+        "the pair is never proposed again",
+    ),
+    Op("DELETE", "/api/v1/kumkm/bukan-sama/{id_a}/{id_b}", ("verifikator", "admin"), ENTITAS, _batal_bukan_sama, "undo of bukan-sama"),
+    Op("POST", "/api/v1/kumkm/{id_kumkm}/tautkan", ("verifikator", "admin"), ENTITAS, _tautkan, "merge two entities without a candidate"),
+    Op(
+        "POST",
+        "/api/v1/kumkm/{id_kumkm}/pisahkan",
+        ("verifikator", "admin"),
+        ENTITAS,
+        _pisahkan,
+        "split records out of an entity (the undo of a merge)",
+    ),
+    Op("GET", "/api/v1/kumkm/{id_kumkm}", ALL, ENTITAS, _entitas, "profile, links, peristiwa; personal data masked as for a record"),
+    Op(
+        "GET",
+        "/api/v1/kumkm",
+        ALL,
+        PARAM,
+        _req("GET", "/api/v1/kumkm", params={"wilayah": AREA}),
+        "the entities of a wilayah (no personal data)",
+        also=(
+            ("no `wilayah`", OWN, _req("GET", "/api/v1/kumkm")),
+            ("`nib=` look-up", FILTERED, _req("GET", "/api/v1/kumkm", params={"nib": "9120001234567"})),
+        ),
+    ),
     # access audit
-    Op("GET", "/api/v1/audit", ("admin",), NONE, _req("GET", "/api/v1/audit"),
-       "who saw personal data unmasked or pulled the feed"),
+    Op("GET", "/api/v1/audit", ("admin",), NONE, _req("GET", "/api/v1/audit"), "who saw personal data unmasked or pulled the feed"),
 )
 
 
@@ -494,15 +690,17 @@ PUBLIC: tuple[Public, ...] = (
     Public("GET", "/dashboard/static", "/dashboard/static/dashboard.js", "the page's CSS and JavaScript"),
     Public("GET", "/verifikasi", "/verifikasi", "the verifikator's work page; it calls /api/v1 with the user's key"),
     Public("GET", "/verifikasi/static", "/verifikasi/static/verifikasi.js", "the work page's CSS and JavaScript"),
-    Public("GET", "/static/kumkm", "/static/kumkm/kumkm.js",
-           "what both pages share (app/web/pages): base CSS, the key and API script"),
+    Public("GET", "/static/kumkm", "/static/kumkm/kumkm.js", "what both pages share (app/web/pages): base CSS, the key and API script"),
     Public("GET", "/openapi.json", "/openapi.json", "the OpenAPI document"),
     Public("GET", "/docs", "/docs", "Swagger UI"),
     Public("GET", "/redoc", "/redoc", "ReDoc"),
-    Public("GET", "/static/apidocs", "/static/apidocs/swagger-init.js",
-           "the docs pages' own start-up scripts (app/web/apidocs)"),
-    Public("GET", "/static/apidocs/vendor", "/static/apidocs/vendor/swagger-ui-bundle.js",
-           "Swagger UI and ReDoc, from the fastapi-offline wheel"),
+    Public("GET", "/static/apidocs", "/static/apidocs/swagger-init.js", "the docs pages' own start-up scripts (app/web/apidocs)"),
+    Public(
+        "GET",
+        "/static/apidocs/vendor",
+        "/static/apidocs/vendor/swagger-ui-bundle.js",
+        "Swagger UI and ReDoc, from the fastapi-offline wheel",
+    ),
 )
 
 
@@ -513,16 +711,21 @@ PUBLIC: tuple[Public, ...] = (
 KEY_IN_PATH_ROLES = ("enumerator", "admin")
 KEY_IN_PATH: tuple[Public, ...] = (
     Public("GET", "/openrosa/{key}/formList", "/openrosa/{key}/formList", "OpenRosa form list"),
-    Public("GET", "/openrosa/{key}/forms/{form_id}/form.xml", "/openrosa/{key}/forms/pl_kumkm/form.xml",
-           "the PL-KUMKM XForm"),
-    Public("GET", "/openrosa/{key}/forms/{form_id}/manifest", "/openrosa/{key}/forms/pl_kumkm/manifest",
-           "the form's media manifest"),
-    Public("GET", "/openrosa/{key}/forms/{form_id}/media/{filename}",
-           "/openrosa/{key}/forms/pl_kumkm/media/wilayah.csv",
-           "wilayah.csv: the key's kabupaten/kota, kecamatan and desa"),
-    Public("POST", "/openrosa/{key}/submission", "/openrosa/{key}/submission",
-           "a submission (multipart, `xml_submission_file`); `HEAD` gives the size limit. The record's "
-           "scope rule is `record` (an edit with `deprecatedID`: `owner`)"),
+    Public("GET", "/openrosa/{key}/forms/{form_id}/form.xml", "/openrosa/{key}/forms/pl_kumkm/form.xml", "the PL-KUMKM XForm"),
+    Public("GET", "/openrosa/{key}/forms/{form_id}/manifest", "/openrosa/{key}/forms/pl_kumkm/manifest", "the form's media manifest"),
+    Public(
+        "GET",
+        "/openrosa/{key}/forms/{form_id}/media/{filename}",
+        "/openrosa/{key}/forms/pl_kumkm/media/wilayah.csv",
+        "wilayah.csv: the key's kabupaten/kota, kecamatan and desa",
+    ),
+    Public(
+        "POST",
+        "/openrosa/{key}/submission",
+        "/openrosa/{key}/submission",
+        "a submission (multipart, `xml_submission_file`); `HEAD` gives the size limit. The record's "
+        "scope rule is `record` (an edit with `deprecatedID`: `owner`)",
+    ),
 )
 
 
@@ -531,6 +734,7 @@ def op_ids() -> list[str]:
 
 
 # ------------------------------------------------------------------------------ the document
+
 
 def _outcome(rule: Rule, role: str, scope: str | None) -> str:
     name = OWNER_NAME if (role, scope) == ("enumerator", "16.07") else key_name(role, scope)

@@ -1,11 +1,20 @@
 """What the browser tests share: Debian's chromium and how it is started, the two screen
 sizes, and the steps every page takes (the key typed in, a table row read as the user sees it)."""
+
 from __future__ import annotations
 
 CHROMIUM = "/usr/bin/chromium"
 # No network beyond loopback in tests, and nothing Chromium would fetch for itself.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}

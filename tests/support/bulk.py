@@ -1,5 +1,6 @@
 """Set-based record generation for report tests: rows go straight into `submissions`, so the
 statement triggers keep rekap_status exactly as the ingest path would."""
+
 from __future__ import annotations
 
 import itertools
@@ -27,5 +28,12 @@ async def insert_records(pg, rows: list[tuple[str, int, int, int]], periode: str
     stays belum diverifikasi (status 'masuk')."""
     for kode, masuk, diterima, ditolak in rows:
         assert diterima + ditolak <= masuk, kode
-    await pg.execute(INSERT, [periode] * len(rows), [r[0] for r in rows], [r[1] for r in rows],
-                     [r[2] for r in rows], [r[3] for r in rows], [next(_block) for _ in rows])
+    await pg.execute(
+        INSERT,
+        [periode] * len(rows),
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+        [next(_block) for _ in rows],
+    )

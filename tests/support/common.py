@@ -1,5 +1,6 @@
 """The names almost every test needs: the repository's root, the API key header, the
 parameters of a direct database connection, keys made straight in the database, and ports."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,16 @@ class Keys:
     def __init__(self, url: str):
         self.url = url
 
-    async def make(self, role: str, wilayah: str | None = None, *, name: str | None = None,
-                   pii: bool = False, expires_at=None, successor_of: str | None = None) -> str:
+    async def make(
+        self,
+        role: str,
+        wilayah: str | None = None,
+        *,
+        name: str | None = None,
+        pii: bool = False,
+        expires_at=None,
+        successor_of: str | None = None,
+    ) -> str:
         """A new key; `successor_of` (a key) makes it that key's holder's next key, as
         `kumkm apikey rotate` does, instead of a new holder."""
         key = auth_service.new_key()
@@ -47,13 +56,19 @@ class Keys:
         try:
             identity = None
             if successor_of is not None:
-                identity = await conn.fetchval("SELECT identity_id FROM api_keys WHERE key_hash = $1",
-                                               auth_service.hash_key(successor_of))
+                identity = await conn.fetchval("SELECT identity_id FROM api_keys WHERE key_hash = $1", auth_service.hash_key(successor_of))
             await conn.execute(
                 "INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash, pii, expires_at, "
                 "identity_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                name or f"{role}-{wilayah or 'nasional'}", role, wilayah, key[:14],
-                auth_service.hash_key(key), pii, expires_at, identity)
+                name or f"{role}-{wilayah or 'nasional'}",
+                role,
+                wilayah,
+                key[:14],
+                auth_service.hash_key(key),
+                pii,
+                expires_at,
+                identity,
+            )
         finally:
             await conn.close()
         return key
@@ -83,7 +98,7 @@ async def eventually(check, timeout: float = 30, every: float = 0.05):
 # same port twice, so a port freed by a stopped server is not given to the next one while the
 # old one may linger in TIME_WAIT.
 _PORTS = range(20000, 32000)
-_random = random.SystemRandom()     # not the global one, which hypothesis seeds alike in every run
+_random = random.SystemRandom()  # not the global one, which hypothesis seeds alike in every run
 _handed: set[int] = set()
 
 

@@ -6,6 +6,7 @@ queue with the linker itself (app.registry.linker.tautkan_semua): a test decides
 become entities, and what it sees is what that run did. `gabung(pg, a, b)` moves every link of
 record b's entity into record a's entity, as a verifikator's `tautkan` of a candidate does
 (branch reg-api; the test needs only its outcome)."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -47,7 +48,8 @@ async def gabung(pg, submission_a: str, submission_b: str) -> None:
     async with pg.transaction():
         await pg.execute("UPDATE kumkm_tautan SET id_kumkm = $1, dasar = 'gabung' WHERE id_kumkm = $2", a, b)
         await pg.execute("UPDATE kumkm_pengenal SET id_kumkm = $1 WHERE id_kumkm = $2", a, b)
-        await pg.execute("UPDATE kumkm_kandidat SET status = 'ditautkan' WHERE status = 'terbuka' "
-                         "AND $1 IN (id_a, id_b) AND $2 IN (id_a, id_b)", a, b)
+        await pg.execute(
+            "UPDATE kumkm_kandidat SET status = 'ditautkan' WHERE status = 'terbuka' AND $1 IN (id_a, id_b) AND $2 IN (id_a, id_b)", a, b
+        )
         await pg.execute("UPDATE kumkm SET digabung_ke = $1, versi = versi + 1 WHERE id_kumkm = $2", a, b)
         await pg.execute("UPDATE kumkm SET versi = versi + 1 WHERE id_kumkm = $1", a)

@@ -1,16 +1,18 @@
 """Valid PL-KUMKM records to start each test from; tests change one field to probe a rule."""
+
 from __future__ import annotations
 
 import datetime as dt
 import random
 import uuid
 
-DESA = "16.07.01.2001"          # Sungai Rebo, Kec. Rambutan, Kab. Banyuasin
+DESA = "16.07.01.2001"  # Sungai Rebo, Kec. Rambutan, Kab. Banyuasin
 KABKOTA = "16.07"
 
 
-def nik(kecamatan6: str = "160701", *, day: int = 12, month: int = 5, year2: int = 85,
-        perempuan: bool = False, serial: int | None = None) -> str:
+def nik(
+    kecamatan6: str = "160701", *, day: int = 12, month: int = 5, year2: int = 85, perempuan: bool = False, serial: int | None = None
+) -> str:
     d = day + 40 if perempuan else day
     s = serial if serial is not None else random.randint(1, 9999)
     return f"{kecamatan6}{d:02d}{month:02d}{year2:02d}{s:04d}"

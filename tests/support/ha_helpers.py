@@ -2,6 +2,7 @@
 server as primary, `kumkm replica create` for the standby (tests of read replicas and of
 failover; the session's database is left alone); and the enumerator apps that write through a
 failover (what they sent, what was acknowledged, how long each answer took)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -40,11 +41,17 @@ class LocalHA:
         try:
             self.primary_url = embedded.start(self.primary_dir, cleanup_mode=None, database="kumkm")
             db.migrate(self.primary_url)
-            out = cli(environment(data_dir=self.root / "p"), "replica", "create", "--data-dir",
-                      str(self.standby_dir), *(["--synchronous"] if synchronous else []))
+            out = cli(
+                environment(data_dir=self.root / "p"),
+                "replica",
+                "create",
+                "--data-dir",
+                str(self.standby_dir),
+                *(["--synchronous"] if synchronous else []),
+            )
             assert out.returncode == 0, out.stdout + out.stderr
         except BaseException:
-            self.close()          # servers started with cleanup_mode=None stop only here
+            self.close()  # servers started with cleanup_mode=None stop only here
             raise
         self.create_output = out.stdout
         self.replica_url = printed(out.stdout, "DATABASE_REPLICA_URL")
@@ -77,7 +84,7 @@ def stop_servers(*data_dirs: Path) -> None:
         except Exception:  # a killed server leaves nothing to stop
             pass
         info = standby.running(d)
-        if info is not None:          # still up (e.g. stop failed): do not leave it behind
+        if info is not None:  # still up (e.g. stop failed): do not leave it behind
             os.kill(info.pid, signal.SIGKILL)
 
 
@@ -85,8 +92,7 @@ async def connect_dir(data_dir: Path, database: str = "kumkm") -> asyncpg.Connec
     """A direct connection to the server running on a data directory, wherever its socket is."""
     info = standby.running(data_dir)
     assert info is not None, f"no server runs on {data_dir}"
-    return await asyncpg.connect(host=str(info.socket_dir), port=info.port or 5432, user="postgres",
-                                 database=database)
+    return await asyncpg.connect(host=str(info.socket_dir), port=info.port or 5432, user="postgres", database=database)
 
 
 async def writable(data_dir: Path) -> bool:
@@ -116,17 +122,17 @@ class Load:
     """What the clients sent and what the service acknowledged, and when."""
 
     def __init__(self):
-        self.acked: dict[str, dict] = {}        # submission_id -> record, acknowledged
-        self.acked_at: dict[str, float] = {}    # submission_id -> when it was acknowledged
-        self.decided: dict[str, str] = {}       # submission_id -> decision, acknowledged
+        self.acked: dict[str, dict] = {}  # submission_id -> record, acknowledged
+        self.acked_at: dict[str, float] = {}  # submission_id -> when it was acknowledged
+        self.decided: dict[str, str] = {}  # submission_id -> decision, acknowledged
         self.to_decide: asyncio.Queue = asyncio.Queue()
-        self.failures = 0                       # answers that were not an acknowledgement
+        self.failures = 0  # answers that were not an acknowledgement
         self.kill_at: float | None = None
         self.first_write_after_kill: float | None = None
         self.stop = asyncio.Event()
-        self.written: list[tuple[float, int]] = []   # (time, records) of every acknowledged write
-        self.slowest = 0.0                      # the longest any request waited for its answer
-        self.statuses: dict[int, int] = {}      # answers by status (0: no answer)
+        self.written: list[tuple[float, int]] = []  # (time, records) of every acknowledged write
+        self.slowest = 0.0  # the longest any request waited for its answer
+        self.statuses: dict[int, int] = {}  # answers by status (0: no answer)
 
     def ack(self, started: float, records: list[dict]) -> None:
         now = time.monotonic()
@@ -159,8 +165,7 @@ async def enumerator(c: httpx.AsyncClient, key: str, n: int, load: Load) -> None
     while not load.stop.is_set() or pending:
         if pending is None:
             turn += 1
-            pending = [umkm(kode_wilayah=DESA, enumerator_id=f"ENUM-{n}")
-                       for _ in range(10 if turn % 2 else 1)]
+            pending = [umkm(kode_wilayah=DESA, enumerator_id=f"ENUM-{n}") for _ in range(10 if turn % 2 else 1)]
         started = time.monotonic()
         try:
             if len(pending) == 1:
@@ -223,7 +228,7 @@ class SupervisedHA:
         while True:
             try:
                 info = standby.running(self.primary_dir)
-            except AssertionError:       # postmaster.pid half written: starting
+            except AssertionError:  # postmaster.pid half written: starting
                 info = None
             if info is not None and info.pid != old_pid:
                 try:

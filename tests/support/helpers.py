@@ -1,4 +1,5 @@
 """Steps many tests take over HTTP: post generated records as a client would."""
+
 from __future__ import annotations
 
 import csv

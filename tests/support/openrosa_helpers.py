@@ -4,6 +4,7 @@
 `collect`: ODK Collect's shape (no namespace, the section `jenis` did not choose left out, as
 non-relevant groups are). `enketo`: Enketo's (the XForms namespace with the jr/orx
 declarations, `meta` in the orx namespace, the other section sent empty)."""
+
 from __future__ import annotations
 
 import uuid
@@ -13,13 +14,47 @@ from app.openrosa.documents import INTEGERS, YES_NO
 
 FORM_ID = "pl_kumkm"
 TOP = ("captured_at", "periode", "enumerator_id", "jenis")
-UMKM = ("nama_usaha", "nama_pemilik", "nik_pemilik", "nib", "alamat", "telepon", "kbli", "status_tempat",
-        "modal_usaha", "hasil_penjualan_tahunan", "aset", "tenaga_kerja_laki_laki", "tenaga_kerja_perempuan",
-        "platform_digital", "izin_usaha")
-KOPERASI = ("nama_koperasi", "nik_koperasi", "nomor_badan_hukum", "jenis_koperasi", "kewenangan", "aktif",
-            "tahun_rat_terakhir", "anggota_laki_laki", "anggota_perempuan", "manajer_laki_laki",
-            "manajer_perempuan", "karyawan_laki_laki", "karyawan_perempuan", "modal_sendiri", "modal_luar",
-            "volume_usaha", "aset", "shu", "izin_usaha_simpan_pinjam", "kesehatan", "alamat", "telepon")
+UMKM = (
+    "nama_usaha",
+    "nama_pemilik",
+    "nik_pemilik",
+    "nib",
+    "alamat",
+    "telepon",
+    "kbli",
+    "status_tempat",
+    "modal_usaha",
+    "hasil_penjualan_tahunan",
+    "aset",
+    "tenaga_kerja_laki_laki",
+    "tenaga_kerja_perempuan",
+    "platform_digital",
+    "izin_usaha",
+)
+KOPERASI = (
+    "nama_koperasi",
+    "nik_koperasi",
+    "nomor_badan_hukum",
+    "jenis_koperasi",
+    "kewenangan",
+    "aktif",
+    "tahun_rat_terakhir",
+    "anggota_laki_laki",
+    "anggota_perempuan",
+    "manajer_laki_laki",
+    "manajer_perempuan",
+    "karyawan_laki_laki",
+    "karyawan_perempuan",
+    "modal_sendiri",
+    "modal_luar",
+    "volume_usaha",
+    "aset",
+    "shu",
+    "izin_usaha_simpan_pinjam",
+    "kesehatan",
+    "alamat",
+    "telepon",
+)
 
 
 def _answer(name: str, value) -> str:
@@ -36,8 +71,15 @@ def _elements(names, record: dict, prefix: str = "") -> str:
     return "".join(f"<{prefix}{n}>{_answer(n, record.get(n))}</{prefix}{n}>" for n in names)
 
 
-def instance(record: dict, *, style: str = "collect", instance_id: str | None = None,
-             deprecated_id: str | None = None, version: str = "2026112301", extra: str = "") -> bytes:
+def instance(
+    record: dict,
+    *,
+    style: str = "collect",
+    instance_id: str | None = None,
+    deprecated_id: str | None = None,
+    version: str = "2026112301",
+    extra: str = "",
+) -> bytes:
     """The instance XML for `record` (a tests.support.factories record); `instance_id` defaults to its
     submission_id, `deprecated_id` makes it an edit of that instance."""
     iid = instance_id or record["submission_id"]
@@ -46,8 +88,10 @@ def instance(record: dict, *, style: str = "collect", instance_id: str | None = 
     kabkota, kecamatan = ".".join(parts[:2]), ".".join(parts[:3])
     lokasi = record.get("lokasi")
     gps = f"{lokasi['lat']} {lokasi['lon']} 12.0 4.5" if lokasi else ""
-    wilayah = (f"<wilayah><kabkota>{kabkota}</kabkota><kecamatan>{kecamatan}</kecamatan>"
-               f"<kode_wilayah>{kode}</kode_wilayah><lokasi>{gps}</lokasi></wilayah>")
+    wilayah = (
+        f"<wilayah><kabkota>{kabkota}</kabkota><kecamatan>{kecamatan}</kecamatan>"
+        f"<kode_wilayah>{kode}</kode_wilayah><lokasi>{gps}</lokasi></wilayah>"
+    )
     jenis = record.get("jenis")
     umkm = f"<umkm>{_elements(UMKM, record) if jenis == 'umkm' else ''}</umkm>"
     kop = f"<koperasi>{_elements(KOPERASI, record) if jenis == 'koperasi' else ''}</koperasi>"
@@ -59,12 +103,13 @@ def instance(record: dict, *, style: str = "collect", instance_id: str | None = 
         root = f'<data id="{FORM_ID}" version="{version}">'
         return (f"<?xml version='1.0' ?>{root}{_elements(TOP, record)}{wilayah}{sections}{extra}{meta}</data>").encode()
     dep = f"<orx:deprecatedID>uuid:{deprecated_id}</orx:deprecatedID>" if deprecated_id else ""
-    meta = (f"<orx:meta><orx:instanceID>uuid:{iid}</orx:instanceID>{dep}"
-            f"<orx:instanceName>{escape(name)}</orx:instanceName></orx:meta>")
-    root = (f'<data xmlns="http://www.w3.org/2002/xforms" xmlns:ev="http://www.w3.org/2001/xml-events" '
-            f'xmlns:jr="http://openrosa.org/javarosa" xmlns:odk="http://www.opendatakit.org/xforms" '
-            f'xmlns:orx="http://openrosa.org/xforms" xmlns:h="http://www.w3.org/1999/xhtml" '
-            f'id="{FORM_ID}" version="{version}">')
+    meta = f"<orx:meta><orx:instanceID>uuid:{iid}</orx:instanceID>{dep}<orx:instanceName>{escape(name)}</orx:instanceName></orx:meta>"
+    root = (
+        f'<data xmlns="http://www.w3.org/2002/xforms" xmlns:ev="http://www.w3.org/2001/xml-events" '
+        f'xmlns:jr="http://openrosa.org/javarosa" xmlns:odk="http://www.opendatakit.org/xforms" '
+        f'xmlns:orx="http://openrosa.org/xforms" xmlns:h="http://www.w3.org/1999/xhtml" '
+        f'id="{FORM_ID}" version="{version}">'
+    )
     return f"{root}{_elements(TOP, record)}{wilayah}{umkm}{kop}{extra}{meta}</data>".encode()
 
 
@@ -93,20 +138,25 @@ def message(r) -> tuple[str, str]:
 
 async def post(client, key: str, xml: bytes, *attachments):
     """A submission as a phone posts it."""
-    return await client.post(f"/openrosa/{key}/submission", files=files(xml, *attachments),
-                             headers={"X-OpenRosa-Version": "1.0"})
+    return await client.post(f"/openrosa/{key}/submission", files=files(xml, *attachments), headers={"X-OpenRosa-Version": "1.0"})
 
 
 def multipart(xml: bytes, boundary: str = "kumkm-test-boundary") -> tuple[str, bytes]:
     """(Content-Type, body) of a submission with the instance only, built once, for tests that
     send it many times or over a raw socket."""
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; "
-            f"filename=\"submission.xml\"\r\nContent-Type: text/xml\r\n\r\n").encode() + xml + \
-        f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
+            f'filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n'
+        ).encode()
+        + xml
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return f"multipart/form-data; boundary={boundary}", body
 
 
 def xml_doc(inner: str, root_attrs: str = "") -> bytes:
     """An instance document of the PL-KUMKM form around `inner`, with a fresh instanceID."""
-    return (f'<data id="pl_kumkm" version="2026112301"{root_attrs}>{inner}'
-            f"<meta><instanceID>uuid:{uuid.uuid4()}</instanceID></meta></data>").encode()
+    return (
+        f'<data id="pl_kumkm" version="2026112301"{root_attrs}>{inner}<meta><instanceID>uuid:{uuid.uuid4()}</instanceID></meta></data>'
+    ).encode()

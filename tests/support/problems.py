@@ -1,6 +1,7 @@
 """One check for a refusal: the status, the problem+json media type and the catalog's code
 (app/core/errors.py), which is what a client branches on: a bare 403 cannot tell a role that
 may not (`role-forbidden`) from a wilayah outside the key (`outside-scope`)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,6 @@
 """`kumkm serve` as an operator runs it: a separate process (one or more workers), on the
 test database or on an embedded server of its own, stopped with real signals."""
+
 from __future__ import annotations
 
 import contextlib
@@ -61,8 +62,13 @@ class Served:
         self._log_file = open(log, "ab")
         command = [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port), "--log-level", "warning", *args]
         # nice(1) runs the command anyway when it may not raise the priority (not root)
-        self.proc = subprocess.Popen(["nice", "-n", str(PRIORITY), *command] if ahead else command,
-                                     cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            ["nice", "-n", str(PRIORITY), *command] if ahead else command,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
 
     def wait_ready(self, timeout: float = 120) -> Served:
         deadline = time.time() + timeout
@@ -101,8 +107,7 @@ class Served:
 
 
 def cli(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def api_key(env: dict, *args: str) -> str:

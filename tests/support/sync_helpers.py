@@ -1,5 +1,6 @@
 """Helpers for the sync tests: read the feed and the snapshot as a consumer would, and write
 changes on raw connections."""
+
 from __future__ import annotations
 
 import orjson
@@ -63,15 +64,25 @@ async def raw_create(conn, kode_kabkota: str = "16.07", periode: str = "2022") -
         "INSERT INTO submissions (submission_id, periode, jenis, kode_wilayah, kode_provinsi, "
         "kode_kabkota, enumerator_id, captured_at, content_hash, dibuat_oleh) "
         "VALUES ($1, $2, 'umkm', $3, $4, $3, 'ENUM-RAW', now(), '\\x00', 'raw')",
-        uuid.UUID(sid), periode, kode_kabkota, kode_kabkota.split(".")[0])
+        uuid.UUID(sid),
+        periode,
+        kode_kabkota,
+        kode_kabkota.split(".")[0],
+    )
     await conn.execute(
-        "INSERT INTO submission_versions (submission_id, version, data, dibuat_oleh) "
-        "VALUES ($1, 1, $2::jsonb, 'raw')", uuid.UUID(sid), orjson.dumps(content).decode())
+        "INSERT INTO submission_versions (submission_id, version, data, dibuat_oleh) VALUES ($1, 1, $2::jsonb, 'raw')",
+        uuid.UUID(sid),
+        orjson.dumps(content).decode(),
+    )
     await conn.execute(REFRESH_LINES, [uuid.UUID(sid)])
     await conn.execute(
         "INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode, "
         "kode_provinsi, kode_kabkota) VALUES ($1, 1, 'masuk', 'dibuat', $2, $3, $4)",
-        uuid.UUID(sid), periode, kode_kabkota.split(".")[0], kode_kabkota)
+        uuid.UUID(sid),
+        periode,
+        kode_kabkota.split(".")[0],
+        kode_kabkota,
+    )
     return sid
 
 
@@ -81,18 +92,26 @@ async def raw_decide(conn, sid: str, status: str = "diterima") -> None:
 
     row = await conn.fetchrow(
         "UPDATE submissions SET status = $2, diperbarui_pada = now() WHERE submission_id = $1 "
-        "RETURNING version, periode, kode_provinsi, kode_kabkota", uuid.UUID(sid), status)
+        "RETURNING version, periode, kode_provinsi, kode_kabkota",
+        uuid.UUID(sid),
+        status,
+    )
     await conn.execute(REFRESH_LINES, [uuid.UUID(sid)])
     await conn.execute(
         "INSERT INTO changes (submission_id, version, status, jenis_perubahan, periode, "
         "kode_provinsi, kode_kabkota) VALUES ($1, $2, $3, 'status', $4, $5, $6)",
-        uuid.UUID(sid), row["version"], status, row["periode"], row["kode_provinsi"], row["kode_kabkota"])
+        uuid.UUID(sid),
+        row["version"],
+        status,
+        row["periode"],
+        row["kode_provinsi"],
+        row["kode_kabkota"],
+    )
 
 
 async def db_changes(pg) -> list[tuple]:
     """Every change in feed order, straight from the table."""
-    rows = await pg.fetch("SELECT submission_id::text, version, jenis_perubahan, status FROM changes "
-                          "ORDER BY xid, id")
+    rows = await pg.fetch("SELECT submission_id::text, version, jenis_perubahan, status FROM changes ORDER BY xid, id")
     return [tuple(r) for r in rows]
 
 
@@ -180,6 +199,7 @@ def sync_connections(request, monkeypatch):
     path forced, cut into ranges of two rows built by two connections."""
     if request.param == "parallel":
         from app.sync.service import limits
+
         monkeypatch.setattr(limits, "PARALLEL_MIN", 2)
         monkeypatch.setattr(limits, "RANGE_ROWS", 2)
     return request.param
@@ -189,12 +209,18 @@ def sync_connections(request, monkeypatch):
 # handed to the walidata by the one call it makes in its own transaction, kumkm_tautan_berubah()
 # (migration 0012): the record lines then name the entity, and the feed has a change for each.
 
+
 async def raw_entity(conn, kode_kabkota: str = "16.07", jenis: str = "umkm", oleh: str = "sistem") -> str:
     """A new entity and its `dibuat` event, inside the caller's transaction."""
     nomor = await conn.fetchval("SELECT nextval('kumkm_nomor')")
     id_kumkm = f"{'K' if jenis == 'koperasi' else 'U'}{nomor:09d}0"
-    await conn.execute("INSERT INTO kumkm (id_kumkm, jenis, kode_provinsi, kode_kabkota) VALUES ($1, $2, $3, $4)",
-                       id_kumkm, jenis, kode_kabkota.split(".")[0], kode_kabkota)
+    await conn.execute(
+        "INSERT INTO kumkm (id_kumkm, jenis, kode_provinsi, kode_kabkota) VALUES ($1, $2, $3, $4)",
+        id_kumkm,
+        jenis,
+        kode_kabkota.split(".")[0],
+        kode_kabkota,
+    )
     await conn.execute("INSERT INTO kumkm_peristiwa (id_kumkm, aksi, oleh) VALUES ($1, 'dibuat', $2)", id_kumkm, oleh)
     return id_kumkm
 
@@ -211,11 +237,17 @@ async def raw_link(conn, sids: list[str], id_kumkm: str | None = None, kode_kabk
         await conn.execute(
             "INSERT INTO kumkm_tautan (submission_id, id_kumkm, periode, dasar) VALUES ($1, $2, $3, 'nib') "
             "ON CONFLICT (submission_id) DO UPDATE SET id_kumkm = excluded.id_kumkm, dasar = 'gabung'",
-            uuid.UUID(sid), id_kumkm, periode)
+            uuid.UUID(sid),
+            id_kumkm,
+            periode,
+        )
         await conn.execute(
             "INSERT INTO kumkm_peristiwa (id_kumkm, aksi, oleh, detail) VALUES ($1, 'ditautkan', 'sistem', "
             "jsonb_build_object('submission_id', $2::text, 'periode', $3::text, 'dasar', 'nib'))",
-            id_kumkm, sid, periode)
+            id_kumkm,
+            sid,
+            periode,
+        )
     await conn.execute("UPDATE kumkm SET versi = versi + 1, diperbarui_pada = now() WHERE id_kumkm = $1", id_kumkm)
     await conn.fetchval("SELECT kumkm_tautan_berubah($1::uuid[])", [uuid.UUID(s) for s in sids])
     return id_kumkm
@@ -226,30 +258,39 @@ async def raw_unlink(conn, sids: list[str]) -> None:
     import uuid
 
     for sid in sids:
-        id_kumkm = await conn.fetchval("DELETE FROM kumkm_tautan WHERE submission_id = $1 RETURNING id_kumkm",
-                                       uuid.UUID(sid))
+        id_kumkm = await conn.fetchval("DELETE FROM kumkm_tautan WHERE submission_id = $1 RETURNING id_kumkm", uuid.UUID(sid))
         await conn.execute(
             "INSERT INTO kumkm_peristiwa (id_kumkm, aksi, oleh, detail) VALUES ($1, 'dilepas', 'sistem', "
-            "jsonb_build_object('submission_id', $2::text))", id_kumkm, sid)
-        await conn.execute("UPDATE kumkm SET versi = versi + 1, diperbarui_pada = now() WHERE id_kumkm = $1",
-                           id_kumkm)
+            "jsonb_build_object('submission_id', $2::text))",
+            id_kumkm,
+            sid,
+        )
+        await conn.execute("UPDATE kumkm SET versi = versi + 1, diperbarui_pada = now() WHERE id_kumkm = $1", id_kumkm)
     await conn.fetchval("SELECT kumkm_tautan_berubah($1::uuid[])", [uuid.UUID(s) for s in sids])
 
 
 async def raw_merge(conn, retired: str, survivor: str, oleh: str = "verif-banyuasin") -> list[str]:
     """Merge `retired` into `survivor` as the verifikator's `tautkan` does: its links move, it
     says digabung_ke, both get a `digabung` event with the moved records."""
-    moved = [str(r[0]) for r in await conn.fetch(
-        "UPDATE kumkm_tautan SET id_kumkm = $2, dasar = 'gabung' WHERE id_kumkm = $1 RETURNING submission_id",
-        retired, survivor)]
-    await conn.execute("UPDATE kumkm SET digabung_ke = $2, versi = versi + 1, diperbarui_pada = now() "
-                       "WHERE id_kumkm = $1", retired, survivor)
+    moved = [
+        str(r[0])
+        for r in await conn.fetch(
+            "UPDATE kumkm_tautan SET id_kumkm = $2, dasar = 'gabung' WHERE id_kumkm = $1 RETURNING submission_id", retired, survivor
+        )
+    ]
+    await conn.execute(
+        "UPDATE kumkm SET digabung_ke = $2, versi = versi + 1, diperbarui_pada = now() WHERE id_kumkm = $1", retired, survivor
+    )
     await conn.execute("UPDATE kumkm SET versi = versi + 1, diperbarui_pada = now() WHERE id_kumkm = $1", survivor)
     for a, b in ((retired, survivor), (survivor, retired)):
         await conn.execute(
             "INSERT INTO kumkm_peristiwa (id_kumkm, aksi, oleh, alasan, detail) VALUES ($1, 'digabung', $3, "
             "'sama: NIB dan nama', jsonb_build_object('dengan', $2::text, 'submission_ids', $4::text[]))",
-            a, b, oleh, sorted(moved))
+            a,
+            b,
+            oleh,
+            sorted(moved),
+        )
     await conn.fetchval("SELECT kumkm_tautan_berubah($1::uuid[])", moved)
     return moved
 

@@ -1,17 +1,19 @@
 """Shared steps for the verification tests: decide, correct, and the recount
 that every count invariant is checked against."""
+
 from __future__ import annotations
 
 from tests.support.common import auth
 
-DESA_BANYUASIN = "16.07.01.2001"   # kabkota 16.07
-KOTA_PALEMBANG = "16.71"           # a kabkota code is a valid kode_wilayah too
+DESA_BANYUASIN = "16.07.01.2001"  # kabkota 16.07
+KOTA_PALEMBANG = "16.71"  # a kabkota code is a valid kode_wilayah too
 KAB_MUARA_ENIM = "16.03"
 
 
 async def decide(client, key, sid: str, status: str, version: int = 1, **body):
-    return await client.post(f"/api/v1/submissions/{sid}/verifikasi",
-                             json={"status": status, "version": version, **body}, headers=auth(key))
+    return await client.post(
+        f"/api/v1/submissions/{sid}/verifikasi", json={"status": status, "version": version, **body}, headers=auth(key)
+    )
 
 
 async def tolak(client, key, sid: str, version: int = 1, alasan: str = "data_tidak_lengkap", **body):
@@ -24,14 +26,12 @@ async def correct(client, key, rec: dict, **change):
 
 
 async def rekap(pg) -> dict:
-    rows = await pg.fetch("SELECT periode, kode_kabkota, status, sum(n)::bigint AS n FROM rekap_status "
-                          "GROUP BY 1, 2, 3 HAVING sum(n) <> 0")
+    rows = await pg.fetch("SELECT periode, kode_kabkota, status, sum(n)::bigint AS n FROM rekap_status GROUP BY 1, 2, 3 HAVING sum(n) <> 0")
     return {(r["periode"], r["kode_kabkota"], r["status"]): r["n"] for r in rows}
 
 
 async def recount(pg) -> dict:
-    rows = await pg.fetch("SELECT periode, kode_kabkota, status, count(*) AS n FROM submissions "
-                          "GROUP BY 1, 2, 3")
+    rows = await pg.fetch("SELECT periode, kode_kabkota, status, count(*) AS n FROM submissions GROUP BY 1, 2, 3")
     return {(r["periode"], r["kode_kabkota"], r["status"]): r["n"] for r in rows}
 
 
@@ -55,7 +55,8 @@ async def assert_consistent(pg) -> None:
         JOIN LATERAL (SELECT count(*) AS n, max(version) AS max FROM submission_versions v
                       WHERE v.submission_id = s.submission_id) v ON true
         WHERE last.ke <> s.status OR h.n <> c.n OR v.n <> s.version OR v.max <> s.version
-        """)
+        """
+    )
     assert not bad, [dict(b) for b in bad[:5]]
     # The walidata's stored line of every record is the record as it is now.
     from tests.support.sync_helpers import STALE_LINES

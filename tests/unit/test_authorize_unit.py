@@ -3,6 +3,7 @@ action x key scope, the rules beside scope (an admin's targets anywhere, an enum
 records, the nation), and the personal-data verdict. The roles expected here are written out
 by hand from docs/authorization.md, not read from POLICY, so a change of the policy table
 shows here as well as in the walk of tests/test_authorization.py."""
+
 from __future__ import annotations
 
 import itertools
@@ -30,8 +31,8 @@ ALLOWED = {
     "record.read": ALL,
 }
 KEY_SCOPES = (None, "16", "16.07", "15", "15.01")
-DESA = "16.07.01.2001"           # inside 16 and 16.07; outside 15 and 15.01
-OWNER = 7                        # the key holder that created the record
+DESA = "16.07.01.2001"  # inside 16 and 16.07; outside 15 and 15.01
+OWNER = 7  # the key holder that created the record
 
 
 def key(role: str, scope: str | None = None, *, pii: bool = False, identity: int | None = None) -> Principal:
@@ -61,16 +62,14 @@ def test_role(action, role, scope):
     assert got == (None if role in ALLOWED[action] else "role-forbidden")
 
 
-@pytest.mark.parametrize(("action", "role", "scope"),
-                         [(a, r, s) for a in ALLOWED for r in sorted(ALLOWED[a]) for s in KEY_SCOPES])
+@pytest.mark.parametrize(("action", "role", "scope"), [(a, r, s) for a in ALLOWED for r in sorted(ALLOWED[a]) for s in KEY_SCOPES])
 def test_scope(action, role, scope):
     """An allowed role on a wilayah: inside the key's wilayah, or 403 outside-scope; an admin's
     target anywhere."""
     p = key(role, scope, identity=OWNER)
     inside = scope is None or DESA.startswith(scope + ".")
     anywhere = action == "target.write" and role == "admin"
-    assert refusal(lambda: authorize(p, action, DESA, owner=OWNER)) == (
-        None if inside or anywhere else "outside-scope")
+    assert refusal(lambda: authorize(p, action, DESA, owner=OWNER)) == (None if inside or anywhere else "outside-scope")
 
 
 def test_the_role_is_refused_before_the_scope():
@@ -88,8 +87,7 @@ def test_the_nation(scope):
     """`nasional`, and a report asked without a wilayah, are covered by national keys only."""
     want = None if scope is None else "outside-scope"
     assert refusal(lambda: authorize(key("dinas", scope), "indikator.write", NASIONAL, field="pemilik")) == want
-    assert refusal(lambda: authorize(key("dinas", scope), "report.read", None, field="wilayah",
-                                     nation_if_none=True)) == want
+    assert refusal(lambda: authorize(key("dinas", scope), "report.read", None, field="wilayah", nation_if_none=True)) == want
     # without nation_if_none, no wilayah is the role alone
     assert refusal(lambda: authorize(key("dinas", scope), "report.read")) is None
 
@@ -109,30 +107,27 @@ def test_the_refusals_say_why_in_indonesian_from_the_field():
     assert e.value.extra == {"kabkota": "15.01"}
     with pytest.raises(Problem) as e:
         authorize(key("dinas", "16"), "report.read", None, field="wilayah", nation_if_none=True)
-    assert e.value.detail == ("wilayah wajib diisi: kunci ini hanya mencakup 16, bukan seluruh Indonesia; "
-                              "minta wilayah=16")
+    assert e.value.detail == ("wilayah wajib diisi: kunci ini hanya mencakup 16, bukan seluruh Indonesia; minta wilayah=16")
 
 
 @pytest.mark.parametrize("scope", KEY_SCOPES)
 def test_an_enumerator_corrects_only_its_holders_records(scope):
     mine, other = key("enumerator", scope, identity=OWNER), key("enumerator", scope, identity=OWNER + 1)
     inside = scope is None or DESA.startswith(scope + ".")
-    assert refusal(lambda: authorize(mine, "record.correct", DESA, owner=OWNER)) == (
-        None if inside else "outside-scope")
+    assert refusal(lambda: authorize(mine, "record.correct", DESA, owner=OWNER)) == (None if inside else "outside-scope")
     # the route's dependency asks before the record is read: the role alone
     assert refusal(lambda: authorize(other, "record.correct")) is None
     # another holder is refused whatever the wilayah, before the scope is looked at
     assert refusal(lambda: authorize(other, "record.correct", DESA, owner=OWNER)) == "forbidden"
     assert refusal(lambda: authorize(mine, "record.correct", DESA, owner=None)) == "forbidden"
     # admin corrects anyone's record, inside its wilayah
-    assert refusal(lambda: authorize(key("admin", scope), "record.correct", DESA, owner=OWNER)) == (
-        None if inside else "outside-scope")
+    assert refusal(lambda: authorize(key("admin", scope), "record.correct", DESA, owner=OWNER)) == (None if inside else "outside-scope")
     # reading is not limited to one's own records (only their personal data is)
-    assert refusal(lambda: authorize(other, "record.read", DESA, owner=OWNER)) == (
-        None if inside else "outside-scope")
+    assert refusal(lambda: authorize(other, "record.read", DESA, owner=OWNER)) == (None if inside else "outside-scope")
 
 
 # ------------------------------------------------------------------ personal data
+
 
 def pii(p: Principal, wilayah: str | None = DESA, **kw) -> bool:
     return authorize(p, "record.read", wilayah, owner=OWNER, **kw).pii
@@ -171,10 +166,11 @@ def test_personal_data_with_no_wilayah_named_is_the_keys_own(scope):
 
 # ------------------------------------------------------------------ the routes' dependencies
 
+
 def test_the_dependencies_carry_the_policys_roles():
     """KeyFirst reads `.roles` (and `.action`) off a write route's dependency before its body."""
     for action in POLICY:
         dep = require(action)
-        assert dep is require(action)         # one callable per action
+        assert dep is require(action)  # one callable per action
         assert dep.roles == POLICY[action] and dep.action == action
     assert require_key.roles == ROLES

@@ -1,6 +1,7 @@
 """The national cursor of a Citus cluster (app/sync/cursor.py, ClusterCursor): a position per
 provinsi, each with its snapshot written once, and the text the docs name. No cluster needed;
 the service on a real cluster is tests/ops/test_citus.py."""
+
 from __future__ import annotations
 
 import base64
@@ -25,7 +26,7 @@ def snapshots(draw) -> Snapshot:
 
 @st.composite
 def cluster_cursors(draw) -> ClusterCursor:
-    shared = draw(st.lists(snapshots(), max_size=3))        # provinsi of one worker share theirs
+    shared = draw(st.lists(snapshots(), max_size=3))  # provinsi of one worker share theirs
     positions = {}
     for p in draw(st.lists(provinsi_codes, max_size=38, unique=True)):
         snap = draw(st.sampled_from(shared)) if shared and draw(st.booleans()) else None
@@ -42,13 +43,14 @@ def raw(text: str) -> str:
 def test_a_national_cursor_decodes_to_what_it_encodes_and_each_snapshot_is_written_once(cursor):
     text = cursor.encode()
     assert ClusterCursor.decode(text) == cursor and decode_any(text) == cursor
-    assert ClusterCursor.decode(text).encode() == text                 # canonical: one text a cursor
+    assert ClusterCursor.decode(text).encode() == text  # canonical: one text a cursor
     snaps = {c.snapshot for _, c in cursor.positions if c.snapshot is not None}
     assert len(raw(text).split("|")) == 3 + len(snaps)
 
 
-@given(cluster_cursors(), provinsi_codes, st.integers(min_value=1, max_value=U64),
-       st.integers(min_value=1, max_value=2**63 - 1), st.booleans())
+@given(
+    cluster_cursors(), provinsi_codes, st.integers(min_value=1, max_value=U64), st.integers(min_value=1, max_value=2**63 - 1), st.booleans()
+)
 def test_a_line_cursor_is_the_national_cursor_with_its_provinsi_moved(cursor, provinsi, xid, id_, keep):
     """The feed builds each line's cursor from a prefix and a suffix (line_encoder): the same
     text as encoding the whole cursor, with or without the provinsi's snapshot."""
@@ -61,10 +63,9 @@ def test_a_line_cursor_is_the_national_cursor_with_its_provinsi_moved(cursor, pr
 
 def test_the_national_cursor_text_is_the_documented_one():
     snap = Snapshot(700, 705, (701, 703))
-    cursor = ClusterCursor.of({"16": Cursor(702, 41, snap), "15": Cursor(690, 12), "11": Cursor(700, 0, snap),
-                               "12": Cursor()}, at="31")
+    cursor = ClusterCursor.of({"16": Cursor(702, 41, snap), "15": Cursor(690, 12), "11": Cursor(700, 0, snap), "12": Cursor()}, at="31")
     assert raw(cursor.encode()) == "2|31|11:700:0:0;15:690:12;16:702:41:0|700:705:701,703"
-    assert ClusterCursor().encode() == "Mnx8"                       # "2||": every provinsi at its start
+    assert ClusterCursor().encode() == "Mnx8"  # "2||": every provinsi at its start
     # a position past its snapshot's xmax drops it, as one provinsi's cursor does
     passed = base64.urlsafe_b64encode(b"2||16:705:3:0|700:705:701").decode().rstrip("=")
     assert ClusterCursor.decode(passed) == ClusterCursor.of({"16": Cursor(705, 3)})
@@ -76,12 +77,29 @@ def test_the_national_cursor_text_is_the_documented_one():
         ClusterCursor.decode(Cursor(5, 7).encode())
 
 
-@pytest.mark.parametrize("text", [
-    "2", "2|", "3||", "2|1|", "2|x1|", "2||16:1", "2||16:1:2:3:4", "2||16:a:1", "2||1:1:1", "2||16:1:1;16:2:2",
-    "2||16:1:1:0", "2||16:1:1:1|1:9:", "2||16:1:1|9:1:", "2||16:1:1|1:9:20", f"2||16:{U64 + 1}:1",
-    "2||16:1:" + str(2**63), "2||" + ";".join(f"{i:02d}:1:1" for i in range(100)) + ";x",
-    "2||16:1:1" + "|1:9:" * 101,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2",
+        "2|",
+        "3||",
+        "2|1|",
+        "2|x1|",
+        "2||16:1",
+        "2||16:1:2:3:4",
+        "2||16:a:1",
+        "2||1:1:1",
+        "2||16:1:1;16:2:2",
+        "2||16:1:1:0",
+        "2||16:1:1:1|1:9:",
+        "2||16:1:1|9:1:",
+        "2||16:1:1|1:9:20",
+        f"2||16:{U64 + 1}:1",
+        "2||16:1:" + str(2**63),
+        "2||" + ";".join(f"{i:02d}:1:1" for i in range(100)) + ";x",
+        "2||16:1:1" + "|1:9:" * 101,
+    ],
+)
 def test_a_national_cursor_not_made_by_the_service_is_refused(text):
     with pytest.raises(CursorError):
         ClusterCursor.decode(base64.urlsafe_b64encode(text.encode()).decode().rstrip("="))

@@ -1,4 +1,5 @@
 """Group commit (app.infra.group_commit) without a database: who gets which answer, and the bounds."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,10 +34,10 @@ async def test_writes_that_arrive_while_the_slots_are_busy_share_a_statement():
     run, groups = _recorder(delay=0.05)
     c = Coalescer(run, max_items=64, max_running=2, max_queued=100, queue_timeout=5)
     results = await asyncio.gather(*[c.submit(i) for i in range(20)])
-    assert results == [i * 10 for i in range(20)]          # each caller its own answer, in order
-    assert sorted(i for g in groups for i in g) == list(range(20))   # everything once
-    assert groups[0] == [0] and groups[1] == [1]           # the first two found free slots
-    assert groups[2] == list(range(2, 20))                 # the rest went together
+    assert results == [i * 10 for i in range(20)]  # each caller its own answer, in order
+    assert sorted(i for g in groups for i in g) == list(range(20))  # everything once
+    assert groups[0] == [0] and groups[1] == [1]  # the first two found free slots
+    assert groups[2] == list(range(2, 20))  # the rest went together
     assert c.groups == 3 and c.items == 20
 
 
@@ -69,7 +70,7 @@ async def test_the_groups_own_error_reaches_every_caller_of_it():
 async def test_a_full_queue_answers_503_with_retry_after_at_once():
     run, _ = _recorder(delay=0.2)
     c = Coalescer(run, max_items=1, max_running=1, max_queued=3, queue_timeout=5)
-    tasks = [asyncio.create_task(c.submit(i)) for i in range(4)]   # 1 running, 3 queued
+    tasks = [asyncio.create_task(c.submit(i)) for i in range(4)]  # 1 running, 3 queued
     await asyncio.sleep(0.01)
     with pytest.raises(Problem) as e:
         await c.submit(99)
@@ -85,7 +86,7 @@ async def test_a_write_that_waits_too_long_in_the_queue_is_answered_503_and_neve
     with pytest.raises(Problem) as e:
         await c.submit(2)
     assert e.value.status == 503 and e.value.detail == POOL_BUSY
-    with pytest.raises(Problem):           # its own statement outlasted the bound as well
+    with pytest.raises(Problem):  # its own statement outlasted the bound as well
         await first
     await asyncio.sleep(0.35)
     assert groups == [[1]]
@@ -105,7 +106,7 @@ async def test_a_write_whose_statement_outlasts_the_bound_is_answered_503_and_th
     with pytest.raises(Problem) as e:
         await c.submit(5)
     assert e.value.status == 503 and e.value.headers["Retry-After"]
-    await asyncio.sleep(0.25)               # the statement ends, and gives its slot back
+    await asyncio.sleep(0.25)  # the statement ends, and gives its slot back
     assert await c.submit(6) == 60
     assert groups == [[5], [6]]
 
@@ -129,5 +130,5 @@ async def test_a_caller_that_leaves_mid_statement_does_not_cut_the_statement():
     leaving = asyncio.create_task(c.submit(1))
     await asyncio.sleep(0.02)
     leaving.cancel()
-    assert await c.submit(2) == 20          # the next group still runs: the slot was given back
+    assert await c.submit(2) == 20  # the next group still runs: the slot was given back
     assert groups == [[1], [2]]

@@ -1,4 +1,5 @@
 """The change-feed cursor (app/sync/cursor.py), called directly: no database."""
+
 from __future__ import annotations
 
 import base64
@@ -26,16 +27,16 @@ def snapshots(draw) -> Snapshot:
     return Snapshot(xmin, xmax, tuple(sorted(set(xip))))
 
 
-cursors = st.builds(Cursor, st.integers(min_value=0, max_value=U64), st.integers(min_value=0, max_value=I64),
-                    st.none() | snapshots())
+cursors = st.builds(Cursor, st.integers(min_value=0, max_value=U64), st.integers(min_value=0, max_value=I64), st.none() | snapshots())
 
 
 # ---------------------------------------------------------------- round trips
 
+
 @given(cursors)
 def test_decode_gives_back_what_encode_was_given(cursor):
     text = cursor.encode()
-    assert re.fullmatch(r"[A-Za-z0-9_-]+", text), text          # safe in a query string, no padding
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", text), text  # safe in a query string, no padding
     back = Cursor.decode(text)
     if cursor.snapshot is not None and cursor.xid >= cursor.snapshot.xmax:
         # a snapshot the position is already past can hide nothing more: it is dropped
@@ -57,7 +58,7 @@ def test_snapshot_text_is_postgresqls_own_form():
     assert Snapshot.parse("10:20:") == Snapshot(10, 20, ())
     assert Snapshot.parse("10:10:") == Snapshot(10, 10, ())
     assert Snapshot.parse(f"0:{U64}:0") == Snapshot(0, U64, (0,))
-    assert Snapshot.parse("10:20:15,12") == Snapshot(10, 20, (15, 12))   # as given, in its order
+    assert Snapshot.parse("10:20:15,12") == Snapshot(10, 20, (15, 12))  # as given, in its order
 
 
 def test_cursors_handed_out_by_earlier_versions_still_decode():
@@ -65,7 +66,7 @@ def test_cursors_handed_out_by_earlier_versions_still_decode():
     assert Cursor.decode("MTo1Ojc") == Cursor(5, 7)
     assert Cursor.decode("MTo1Ojc6Mzo5OjQsNg") == Cursor(5, 7, Snapshot(3, 9, (4, 6)))
     assert Cursor.decode("MTowOjA") == Cursor()
-    assert Cursor.decode("MTo1Ojc=") == Cursor(5, 7)                # padding is accepted too
+    assert Cursor.decode("MTo1Ojc=") == Cursor(5, 7)  # padding is accepted too
     assert Cursor(5, 7).encode() == "MTo1Ojc"
     assert Cursor(5, 7, Snapshot(3, 9, (4, 6))).encode() == "MTo1Ojc6Mzo5OjQsNg"
 
@@ -86,28 +87,32 @@ def test_limits_of_the_numbers():
 
 # ---------------------------------------------------------------- bad cursors
 
-@pytest.mark.parametrize("text,message", [
-    ("!!!", "not a cursor given by this service"),
-    ("%%", "not a cursor given by this service"),
-    ("a", "not a cursor given by this service"),                    # not base64 of anything
-    (b64("1:5:7:é"), "not a cursor given by this service"),         # not ASCII
-    (b64("2:5:7"), "not a cursor given by this service"),           # another version
-    (b64("1:5"), "not a cursor given by this service"),
-    (b64("1:a:7"), "not a cursor given by this service"),
-    (b64("1:-5:7"), "not a cursor given by this service"),
-    (b64("1:5:7.0"), "not a cursor given by this service"),
-    (b64("1: 5:7"), "not a cursor given by this service"),
-    (b64("1:" + "9" * 21 + ":7"), "not a cursor given by this service"),
-    (b64(f"1:{U64 + 1}:7"), "cursor out of range"),
-    (b64(f"1:5:{I64 + 1}"), "cursor out of range"),
-    (b64("1:5:7:"), "malformed snapshot"),
-    (b64("1:5:7:3:9"), "malformed snapshot"),
-    (b64("1:5:7:3:9:4,"), "malformed snapshot"),
-    (b64("1:5:7:9:3:"), "inconsistent snapshot"),                   # xmin above xmax
-    (b64("1:5:7:3:9:9"), "inconsistent snapshot"),                  # in flight at xmax
-    (b64("1:5:7:3:9:2"), "inconsistent snapshot"),                  # in flight below xmin
-    ("A" * 20_001, "cursor too long"),
-])
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("!!!", "not a cursor given by this service"),
+        ("%%", "not a cursor given by this service"),
+        ("a", "not a cursor given by this service"),  # not base64 of anything
+        (b64("1:5:7:é"), "not a cursor given by this service"),  # not ASCII
+        (b64("2:5:7"), "not a cursor given by this service"),  # another version
+        (b64("1:5"), "not a cursor given by this service"),
+        (b64("1:a:7"), "not a cursor given by this service"),
+        (b64("1:-5:7"), "not a cursor given by this service"),
+        (b64("1:5:7.0"), "not a cursor given by this service"),
+        (b64("1: 5:7"), "not a cursor given by this service"),
+        (b64("1:" + "9" * 21 + ":7"), "not a cursor given by this service"),
+        (b64(f"1:{U64 + 1}:7"), "cursor out of range"),
+        (b64(f"1:5:{I64 + 1}"), "cursor out of range"),
+        (b64("1:5:7:"), "malformed snapshot"),
+        (b64("1:5:7:3:9"), "malformed snapshot"),
+        (b64("1:5:7:3:9:4,"), "malformed snapshot"),
+        (b64("1:5:7:9:3:"), "inconsistent snapshot"),  # xmin above xmax
+        (b64("1:5:7:3:9:9"), "inconsistent snapshot"),  # in flight at xmax
+        (b64("1:5:7:3:9:2"), "inconsistent snapshot"),  # in flight below xmin
+        ("A" * 20_001, "cursor too long"),
+    ],
+)
 def test_bad_cursors_say_what_is_wrong(text, message):
     with pytest.raises(CursorError, match=f"^{re.escape(message)}$"):
         Cursor.decode(text)
@@ -117,21 +122,24 @@ def test_cursor_errors_are_value_errors():
     assert issubclass(CursorError, ValueError)
 
 
-@pytest.mark.parametrize("text,message", [
-    ("", "malformed snapshot"),
-    ("10:20", "malformed snapshot"),
-    ("a:b:", "malformed snapshot"),
-    ("10:20:12,", "malformed snapshot"),
-    ("10:20:,12", "malformed snapshot"),
-    ("10:20: 12", "malformed snapshot"),
-    ("-1:20:", "malformed snapshot"),
-    ("1" * 21 + ":20:", "malformed snapshot"),
-    ("20:10:", "inconsistent snapshot"),
-    ("10:20:20", "inconsistent snapshot"),
-    ("10:20:9", "inconsistent snapshot"),
-    (f"0:{U64 + 1}:", "inconsistent snapshot"),
-    (f"0:{MAX_XIP + 1}:" + ",".join(map(str, range(MAX_XIP + 1))), "inconsistent snapshot"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("", "malformed snapshot"),
+        ("10:20", "malformed snapshot"),
+        ("a:b:", "malformed snapshot"),
+        ("10:20:12,", "malformed snapshot"),
+        ("10:20:,12", "malformed snapshot"),
+        ("10:20: 12", "malformed snapshot"),
+        ("-1:20:", "malformed snapshot"),
+        ("1" * 21 + ":20:", "malformed snapshot"),
+        ("20:10:", "inconsistent snapshot"),
+        ("10:20:20", "inconsistent snapshot"),
+        ("10:20:9", "inconsistent snapshot"),
+        (f"0:{U64 + 1}:", "inconsistent snapshot"),
+        (f"0:{MAX_XIP + 1}:" + ",".join(map(str, range(MAX_XIP + 1))), "inconsistent snapshot"),
+    ],
+)
 def test_bad_snapshots(text, message):
     with pytest.raises(CursorError, match=f"^{re.escape(message)}$"):
         Snapshot.parse(text)
@@ -154,6 +162,7 @@ def test_any_text_decodes_or_raises_a_cursor_error(text):
 
 # ---------------------------------------------------------------- moving along the feed
 
+
 def test_after_is_the_position_just_after_a_change():
     assert Cursor().after(5, 9) == Cursor(5, 9)
     assert Cursor(5, 9).after(5, 10) == Cursor(5, 10)
@@ -164,13 +173,12 @@ def test_after_keeps_the_snapshot_only_while_it_can_hide_a_later_change():
     start = Cursor(0, 0, snap)
     assert start.after(12, 1) == Cursor(12, 1, snap)
     assert start.after(19, 1) == Cursor(19, 1, snap)
-    assert start.after(20, 1) == Cursor(20, 1)       # at xmax: nothing later can be hidden
+    assert start.after(20, 1) == Cursor(20, 1)  # at xmax: nothing later can be hidden
     assert start.after(25, 1) == Cursor(25, 1)
     assert start.after(25, 1).after(26, 1).snapshot is None
 
 
-@given(snapshots(), st.lists(st.tuples(st.integers(min_value=0, max_value=U64),
-                                       st.integers(min_value=1, max_value=I64)), max_size=30))
+@given(snapshots(), st.lists(st.tuples(st.integers(min_value=0, max_value=U64), st.integers(min_value=1, max_value=I64)), max_size=30))
 def test_walking_the_feed_in_order(snap, changes):
     """The feed delivers changes in (xid, id) order; every cursor handed out on the way decodes
     to the place it stands, and the snapshot is carried exactly until the walk passes xmax."""
@@ -184,6 +192,7 @@ def test_walking_the_feed_in_order(snap, changes):
 
 
 # ---------------------------------------------------------------- the entity feed's cursor
+
 
 @given(cursors)
 def test_an_entity_cursor_round_trips_under_its_own_tag_and_no_feed_reads_the_others(cursor):

@@ -1,5 +1,6 @@
 """Unit tests without a database: what each kind of database failure is answered with, and
 libpq's multi-host DATABASE_URL as SQLAlchemy and asyncpg take it."""
+
 from __future__ import annotations
 
 import asyncpg.exceptions as pg
@@ -11,22 +12,23 @@ from app.core.errors import Fault, database_problem, fault_kind, fault_problem
 from app.infra.db import normalize_url
 
 
-@pytest.mark.parametrize("exc, kind, status, retry", [
-    (ConnectionRefusedError(111, "Connection refused"), Fault.UNAVAILABLE, 503, "2"),
-    (FileNotFoundError(2, "No such file or directory"), Fault.UNAVAILABLE, 503, "2"),  # unix socket gone
-    (pg.ConnectionDoesNotExistError("connection was closed in the middle of operation"), Fault.UNAVAILABLE, 503, "2"),
-    (pg.AdminShutdownError("terminating connection due to administrator command"), Fault.UNAVAILABLE, 503, "2"),
-    (pg.CrashShutdownError("terminating connection because of crash of another server process"),
-     Fault.UNAVAILABLE, 503, "2"),
-    (pg.CannotConnectNowError("the database system is in recovery mode"), Fault.UNAVAILABLE, 503, "2"),
-    (pg.InvalidCatalogNameError('database "kumkm" does not exist'), Fault.UNAVAILABLE, 503, "2"),
-    (pg.TargetServerAttributeNotMatched("None of the hosts match"), Fault.UNAVAILABLE, 503, "2"),
-    (pg.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only transaction"), Fault.READ_ONLY, 503, "2"),
-    (pg.TooManyConnectionsError("sorry, too many clients already"), Fault.BUSY, 503, "2"),
-    (PoolTimeout("QueuePool limit of size 40 overflow 0 reached"), Fault.BUSY, 503, "2"),
-    (pg.DiskFullError('could not extend file "base/16384/16385": No space left on device'),
-     Fault.DISK_FULL, 507, "60"),
-])
+@pytest.mark.parametrize(
+    "exc, kind, status, retry",
+    [
+        (ConnectionRefusedError(111, "Connection refused"), Fault.UNAVAILABLE, 503, "2"),
+        (FileNotFoundError(2, "No such file or directory"), Fault.UNAVAILABLE, 503, "2"),  # unix socket gone
+        (pg.ConnectionDoesNotExistError("connection was closed in the middle of operation"), Fault.UNAVAILABLE, 503, "2"),
+        (pg.AdminShutdownError("terminating connection due to administrator command"), Fault.UNAVAILABLE, 503, "2"),
+        (pg.CrashShutdownError("terminating connection because of crash of another server process"), Fault.UNAVAILABLE, 503, "2"),
+        (pg.CannotConnectNowError("the database system is in recovery mode"), Fault.UNAVAILABLE, 503, "2"),
+        (pg.InvalidCatalogNameError('database "kumkm" does not exist'), Fault.UNAVAILABLE, 503, "2"),
+        (pg.TargetServerAttributeNotMatched("None of the hosts match"), Fault.UNAVAILABLE, 503, "2"),
+        (pg.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only transaction"), Fault.READ_ONLY, 503, "2"),
+        (pg.TooManyConnectionsError("sorry, too many clients already"), Fault.BUSY, 503, "2"),
+        (PoolTimeout("QueuePool limit of size 40 overflow 0 reached"), Fault.BUSY, 503, "2"),
+        (pg.DiskFullError('could not extend file "base/16384/16385": No space left on device'), Fault.DISK_FULL, 507, "60"),
+    ],
+)
 def test_each_database_fault_is_a_503_or_507_with_retry_after(exc, kind, status, retry):
     assert fault_kind(exc) == kind
     p = database_problem(exc)
@@ -62,14 +64,24 @@ def test_a_fault_inside_an_exception_group_or_behind_a_cleanup_error_is_found():
     assert fault_problem(RuntimeError("a bug")) is None
 
 
-@pytest.mark.parametrize("given, expected, hosts, ports", [
-    ("postgresql://kumkm@db1:5432,db2:5433/kumkm?target_session_attrs=read-write",
-     "postgresql+asyncpg://kumkm@/kumkm?host=db1:5432&host=db2:5433&target_session_attrs=read-write",
-     ["db1", "db2"], [5432, 5433]),
-    ("postgres://u:p%40ss@db1,db2/kumkm",      # libpq's default port where none is given
-     "postgresql+asyncpg://u:p%40ss@/kumkm?host=db1:5432&host=db2:5432", ["db1", "db2"], [5432, 5432]),
-    ("postgresql://u@db1:6432/kumkm", "postgresql+asyncpg://u@db1:6432/kumkm", "db1", 6432),
-])
+@pytest.mark.parametrize(
+    "given, expected, hosts, ports",
+    [
+        (
+            "postgresql://kumkm@db1:5432,db2:5433/kumkm?target_session_attrs=read-write",
+            "postgresql+asyncpg://kumkm@/kumkm?host=db1:5432&host=db2:5433&target_session_attrs=read-write",
+            ["db1", "db2"],
+            [5432, 5433],
+        ),
+        (
+            "postgres://u:p%40ss@db1,db2/kumkm",  # libpq's default port where none is given
+            "postgresql+asyncpg://u:p%40ss@/kumkm?host=db1:5432&host=db2:5432",
+            ["db1", "db2"],
+            [5432, 5432],
+        ),
+        ("postgresql://u@db1:6432/kumkm", "postgresql+asyncpg://u@db1:6432/kumkm", "db1", 6432),
+    ],
+)
 def test_multi_host_urls_reach_asyncpg_as_host_lists(given, expected, hosts, ports):
     url = normalize_url(given)
     assert url == expected

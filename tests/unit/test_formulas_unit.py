@@ -1,5 +1,6 @@
 """Registry formulas (app/indicators/formulas.py) and the statement they are evaluated with
 (app/indicators/queries.registry_statement), called directly: no database."""
+
 from __future__ import annotations
 
 import orjson
@@ -37,8 +38,7 @@ FIXED = {
     "pertumbuhan_modal_koperasi": ("pertumbuhan", "persen", "koperasi_modal", None, DEFAULT),
     "pertumbuhan_volume_usaha_koperasi": ("pertumbuhan", "persen", "koperasi_volume_usaha", None, DEFAULT),
     "persentase_umkm_nib": ("rasio", "persen", "umkm_nib", "umkm", DEFAULT),
-    "persentase_usaha_kecil_digital": ("rasio", "persen", "umkm_digital", "umkm",
-                                       {**DEFAULT, "skala": ["kecil"]}),
+    "persentase_usaha_kecil_digital": ("rasio", "persen", "umkm_digital", "umkm", {**DEFAULT, "skala": ["kecil"]}),
     "jumlah_umkm": ("jumlah", "unit", "umkm", None, DEFAULT),
     "jumlah_usaha_mikro": ("jumlah", "unit", "umkm", None, {**DEFAULT, "skala": ["mikro"]}),
     "jumlah_usaha_kecil": ("jumlah", "unit", "umkm", None, {**DEFAULT, "skala": ["kecil"]}),
@@ -46,15 +46,13 @@ FIXED = {
     "capaian_pendataan": ("rasio", "persen", "diterima", TARGET_PENDATAAN, DEFAULT),
     "umkm_naik_kelas": ("jumlah", "unit", "umkm_naik_kelas", None, DEFAULT),
     "persen_usaha_kecil_naik_kelas": ("rasio", "persen", "umkm_kecil_naik_kelas", "umkm_kecil_ditemukan", DEFAULT),
-    "pertumbuhan_modal_koperasi_entitas": ("rasio", "persen", "koperasi_modal_kenaikan",
-                                           "koperasi_modal_tahun_lalu", DEFAULT),
+    "pertumbuhan_modal_koperasi_entitas": ("rasio", "persen", "koperasi_modal_kenaikan", "koperasi_modal_tahun_lalu", DEFAULT),
     "usaha_baru": ("jumlah", "unit", "usaha_baru", None, DEFAULT),
     "usaha_tidak_ditemukan": ("jumlah", "unit", "usaha_tidak_ditemukan", None, DEFAULT),
 }
 # Formulas that need a parameter (a dinas's own definition): kode -> (parameter, resolved as above).
 WITH_PARAMETER = {
-    "umkm_meningkat": ({"kolom": "izin_usaha"},
-                       ("jumlah", "unit", "umkm_meningkat", None, {**DEFAULT, "kolom": "izin_usaha"})),
+    "umkm_meningkat": ({"kolom": "izin_usaha"}, ("jumlah", "unit", "umkm_meningkat", None, {**DEFAULT, "kolom": "izin_usaha"})),
 }
 GENERIC = ("rasio", "pertumbuhan", "jumlah")
 
@@ -89,11 +87,15 @@ def test_besar_is_not_counted_unless_asked_for():
 
 # ---------------------------------------------------------------- parameters
 
-@pytest.mark.parametrize("skala,ordered", [
-    (["menengah", "mikro"], ["mikro", "menengah"]),          # kept in the order of the scale
-    (["besar", "kecil", "mikro", "menengah"], ["mikro", "kecil", "menengah", "besar"]),
-    (["kecil"], ["kecil"]),
-])
+
+@pytest.mark.parametrize(
+    "skala,ordered",
+    [
+        (["menengah", "mikro"], ["mikro", "menengah"]),  # kept in the order of the scale
+        (["besar", "kecil", "mikro", "menengah"], ["mikro", "kecil", "menengah", "besar"]),
+        (["kecil"], ["kecil"]),
+    ],
+)
 def test_skala_parameter(skala, ordered):
     assert ok("jumlah_umkm", {"skala": skala}).modifier == {**DEFAULT, "skala": ordered}
 
@@ -102,31 +104,42 @@ def test_skala_parameter(skala, ordered):
 def test_bad_skala_names_the_parameter(skala):
     resolved, errors = resolve("jumlah_umkm", {"skala": skala})
     assert resolved is None
-    assert errors == [{"field": "parameter.skala",
-                       "message": "parameter.skala harus daftar tidak kosong tanpa nilai kembar dari: mikro, kecil, menengah, besar"}]
+    assert errors == [
+        {
+            "field": "parameter.skala",
+            "message": "parameter.skala harus daftar tidak kosong tanpa nilai kembar dari: mikro, kecil, menengah, besar",
+        }
+    ]
 
 
 @pytest.mark.parametrize("selisih", [0, -1, -5])
 def test_rat_selisih_tahun_parameter(selisih):
-    assert ok("persentase_koperasi_rat", {"rat_selisih_tahun": selisih}).modifier == \
-        {**DEFAULT, "rat_selisih_tahun": selisih}
+    assert ok("persentase_koperasi_rat", {"rat_selisih_tahun": selisih}).modifier == {**DEFAULT, "rat_selisih_tahun": selisih}
 
 
 @pytest.mark.parametrize("selisih", [1, -6, True, False, "0", 0.5, None])
 def test_bad_rat_selisih_tahun(selisih):
     resolved, errors = resolve("persentase_koperasi_rat", {"rat_selisih_tahun": selisih})
     assert resolved is None
-    assert errors == [{"field": "parameter.rat_selisih_tahun",
-                       "message": "parameter.rat_selisih_tahun harus bilangan bulat dari -5 sampai 0"}]
+    assert errors == [
+        {"field": "parameter.rat_selisih_tahun", "message": "parameter.rat_selisih_tahun harus bilangan bulat dari -5 sampai 0"}
+    ]
 
 
 def test_a_parameter_the_formula_does_not_take_is_refused():
-    assert resolve("persentase_koperasi_aktif", {"skala": ["mikro"]}) == (None, [{
-        "field": "parameter.skala",
-        "message": "parameter.skala bukan parameter formula persentase_koperasi_aktif (yang boleh: tidak ada)"}])
-    assert resolve("jumlah_umkm", {"ukuran": "koperasi"}) == (None, [{
-        "field": "parameter.ukuran",
-        "message": "parameter.ukuran bukan parameter formula jumlah_umkm (yang boleh: skala)"}])
+    assert resolve("persentase_koperasi_aktif", {"skala": ["mikro"]}) == (
+        None,
+        [
+            {
+                "field": "parameter.skala",
+                "message": "parameter.skala bukan parameter formula persentase_koperasi_aktif (yang boleh: tidak ada)",
+            }
+        ],
+    )
+    assert resolve("jumlah_umkm", {"ukuran": "koperasi"}) == (
+        None,
+        [{"field": "parameter.ukuran", "message": "parameter.ukuran bukan parameter formula jumlah_umkm (yang boleh: skala)"}],
+    )
 
 
 def test_every_error_is_reported_at_once():
@@ -154,10 +167,10 @@ def test_resolving_never_changes_the_defaults():
 
 # ---------------------------------------------------------------- generic formulas
 
+
 def test_generic_rasio_takes_its_terms_from_the_parameters():
     r = ok("rasio", {"pembilang": "koperasi_aktif", "penyebut": "koperasi"})
-    assert (r.bentuk, r.satuan, r.pembilang, r.penyebut, r.modifier) == \
-        ("rasio", "persen", "koperasi_aktif", "koperasi", DEFAULT)
+    assert (r.bentuk, r.satuan, r.pembilang, r.penyebut, r.modifier) == ("rasio", "persen", "koperasi_aktif", "koperasi", DEFAULT)
     assert r.terms() == ["koperasi_aktif", "koperasi"]
     r = ok("rasio", {"pembilang": "umkm_nib", "penyebut": "umkm", "skala": ["kecil"]})
     assert r.modifier == {**DEFAULT, "skala": ["kecil"]}
@@ -172,12 +185,16 @@ def test_target_pendataan_may_only_divide():
 
 def test_a_term_outside_the_vocabulary_lists_the_choices():
     _, errors = resolve("rasio", {"pembilang": "koperasi; DROP TABLE x", "penyebut": "koperasi"})
-    assert errors == [{"field": "parameter.pembilang",
-                       "message": "parameter.pembilang harus salah satu dari: " + ", ".join(sorted(UKURAN))}]
+    assert errors == [
+        {"field": "parameter.pembilang", "message": "parameter.pembilang harus salah satu dari: " + ", ".join(sorted(UKURAN))}
+    ]
     _, errors = resolve("rasio", {"pembilang": "koperasi", "penyebut": 3})
-    assert errors == [{"field": "parameter.penyebut",
-                       "message": "parameter.penyebut harus salah satu dari: "
-                                  + ", ".join([*sorted(UKURAN), TARGET_PENDATAAN])}]
+    assert errors == [
+        {
+            "field": "parameter.penyebut",
+            "message": "parameter.penyebut harus salah satu dari: " + ", ".join([*sorted(UKURAN), TARGET_PENDATAAN]),
+        }
+    ]
 
 
 @pytest.mark.parametrize("kode", WITH_PARAMETER)
@@ -214,16 +231,16 @@ def test_units_of_the_vocabulary():
     assert ok("jumlah", {"ukuran": "umkm"}).satuan == "unit"
 
 
-_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                                 max_size=4),
-                     max_leaves=10)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=10,
+)
 _NAMES = st.sampled_from([*FORMULA, "skala", "rahasia", ""]) | st.text(max_size=20)
 _PARAMS = st.sampled_from(["skala", "rat_selisih_tahun", "pembilang", "penyebut", "ukuran", "x"])
 
 
-@given(_NAMES, st.none() | st.dictionaries(_PARAMS | st.text(max_size=10),
-                                          _JSON | st.sampled_from(sorted(UKURAN)), max_size=5))
+@given(_NAMES, st.none() | st.dictionaries(_PARAMS | st.text(max_size=10), _JSON | st.sampled_from(sorted(UKURAN)), max_size=5))
 def test_any_input_gives_a_resolved_formula_or_field_errors_never_an_exception(kode, parameter):
     resolved, errors = resolve(kode, parameter)
     if resolved is None:
@@ -239,19 +256,25 @@ def test_any_input_gives_a_resolved_formula_or_field_errors_never_an_exception(k
 
 # ---------------------------------------------------------------- the catalogue
 
+
 def test_katalog_lists_every_formula_and_term_and_is_json():
     doc = katalog()
     assert [f["kode"] for f in doc["formula"]] == list(FORMULA)
     assert [u["nama"] for u in doc["ukuran"]] == [*UKURAN, TARGET_PENDATAAN]
     assert doc["parameter_bawaan"] == DEFAULT
     digital = next(f for f in doc["formula"] if f["kode"] == "persentase_usaha_kecil_digital")
-    assert digital == {"kode": "persentase_usaha_kecil_digital",
-                       "nama": "Persentase usaha kecil yang memanfaatkan platform digital",
-                       "bentuk": "rasio", "satuan": "persen", "pembilang": "umkm_digital", "penyebut": "umkm",
-                       "parameter_tetap": {"skala": ["kecil"]}, "parameter_boleh": []}
+    assert digital == {
+        "kode": "persentase_usaha_kecil_digital",
+        "nama": "Persentase usaha kecil yang memanfaatkan platform digital",
+        "bentuk": "rasio",
+        "satuan": "persen",
+        "pembilang": "umkm_digital",
+        "penyebut": "umkm",
+        "parameter_tetap": {"skala": ["kecil"]},
+        "parameter_boleh": [],
+    }
     umkm = next(u for u in doc["ukuran"] if u["nama"] == "umkm")
-    assert umkm == {"nama": "umkm", "keterangan": "UMKM of the chosen skala", "satuan": "unit",
-                    "parameter": ["skala"]}
+    assert umkm == {"nama": "umkm", "keterangan": "UMKM of the chosen skala", "satuan": "unit", "parameter": ["skala"]}
     assert orjson.loads(orjson.dumps(doc)) == doc
 
 
@@ -262,10 +285,11 @@ def test_skala_constants():
 
 # ---------------------------------------------------------------- the statement of an evaluation
 
+
 def test_statement_binds_every_parameter_and_names_columns_in_order():
-    stmt, binds = registry_statement("provinsi", [("umkm", {"skala": ["mikro"]}),
-                                                  ("koperasi_rat", {"rat_selisih_tahun": -1}),
-                                                  ("koperasi", {})])
+    stmt, binds = registry_statement(
+        "provinsi", [("umkm", {"skala": ["mikro"]}), ("koperasi_rat", {"rat_selisih_tahun": -1}), ("koperasi", {})]
+    )
     sql = str(stmt)
     assert binds == {"k0_skala": ["mikro"], "k1_rat_selisih_tahun": -1}
     assert "CAST(:k0_skala AS text[])" in sql and "CAST(:k1_rat_selisih_tahun AS integer)" in sql
@@ -281,10 +305,13 @@ def test_statement_never_holds_a_value_it_was_given():
     assert "AND s.kode_kabkota = :wilayah" in str(stmt)
 
 
-@pytest.mark.parametrize("terms,filter_", [
-    (["koperasi", "koperasi_aktif"], "AND s.jenis = 'koperasi'"),
-    (["umkm_nib"], "AND s.jenis = 'umkm'"),
-])
+@pytest.mark.parametrize(
+    "terms,filter_",
+    [
+        (["koperasi", "koperasi_aktif"], "AND s.jenis = 'koperasi'"),
+        (["umkm_nib"], "AND s.jenis = 'umkm'"),
+    ],
+)
 def test_statement_reading_one_kind_of_record_filters_on_it(terms, filter_):
     stmt, _ = registry_statement("nasional", [(t, DEFAULT) for t in terms])
     assert filter_ in str(stmt)
@@ -305,8 +332,7 @@ def test_statement_without_terms_still_groups_by_periode():
 def test_counts_and_sums_of_the_vocabulary():
     assert UKURAN["koperasi"].hitungan and UKURAN["umkm_nib"].hitungan
     assert not UKURAN["koperasi_modal"].hitungan and not UKURAN["umkm_omzet"].hitungan
-    assert (UKURAN["koperasi_aktif"].jenis, UKURAN["umkm"].jenis, UKURAN["diterima"].jenis) == \
-        ("koperasi", "umkm", None)
+    assert (UKURAN["koperasi_aktif"].jenis, UKURAN["umkm"].jenis, UKURAN["diterima"].jenis) == ("koperasi", "umkm", None)
 
 
 # ---------------------------------------------------------------- the statement over entities
@@ -315,20 +341,33 @@ ENTITAS = sorted(n for n, u in UKURAN.items() if u.sumber == "entitas")
 
 
 def test_entity_terms_are_their_own_statement():
-    assert ENTITAS == sorted(["umkm_naik_kelas", "umkm_kecil_ditemukan", "umkm_kecil_naik_kelas",
-                              "koperasi_modal_kenaikan", "koperasi_modal_tahun_lalu", "usaha_baru",
-                              "usaha_tidak_ditemukan", "koperasi_baru", "koperasi_tidak_ditemukan", "umkm_meningkat"])
+    assert ENTITAS == sorted(
+        [
+            "umkm_naik_kelas",
+            "umkm_kecil_ditemukan",
+            "umkm_kecil_naik_kelas",
+            "koperasi_modal_kenaikan",
+            "koperasi_modal_tahun_lalu",
+            "usaha_baru",
+            "usaha_tidak_ditemukan",
+            "koperasi_baru",
+            "koperasi_tidak_ditemukan",
+            "umkm_meningkat",
+        ]
+    )
     # every record term reads alias s, every entity term alias e: neither statement gets the other's
     for nama, u in UKURAN.items():
-        assert ("e." in u.sql) == (u.sumber == "entitas") and ("s.jenis" in u.sql) == (u.sumber == "rekaman") \
-            or nama == "diterima", nama
+        assert ("e." in u.sql) == (u.sumber == "entitas") and ("s.jenis" in u.sql) == (u.sumber == "rekaman") or nama == "diterima", nama
 
 
-@pytest.mark.parametrize("level,filters", [
-    ("nasional", ()),
-    ("provinsi", ("AND s.kode_provinsi = :wilayah", "AND e.kode_provinsi = :wilayah")),
-    ("kabkota", ("AND s.kode_kabkota = :wilayah", "AND e.kode_kabkota = :wilayah")),
-])
+@pytest.mark.parametrize(
+    "level,filters",
+    [
+        ("nasional", ()),
+        ("provinsi", ("AND s.kode_provinsi = :wilayah", "AND e.kode_provinsi = :wilayah")),
+        ("kabkota", ("AND s.kode_kabkota = :wilayah", "AND e.kode_kabkota = :wilayah")),
+    ],
+)
 def test_entity_statement_per_level(level, filters):
     stmt, binds = entitas_statement(level, [(t, {**DEFAULT, "kolom": "izin_usaha"}) for t in ENTITAS])
     sql = str(stmt)

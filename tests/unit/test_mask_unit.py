@@ -1,5 +1,6 @@
 """Masking whole NDJSON blocks (app.record.flat.mask_lines) is masking each record as
 record_line() does, whatever shape a line has."""
+
 from __future__ import annotations
 
 import orjson
@@ -7,11 +8,15 @@ import pytest
 
 from app.record import flat
 
-DATA = {"nama_usaha": 'Toko ,"pii_masked":false,"data":{}', "nama_pemilik": "Siti  Aminah",
-        "nik_pemilik": "1607014105850123", "alamat": "Jl. Merdeka 1", "telepon": "+62 812-0001-2345",
-        "lokasi": {"lat": -2.87654, "lon": 104.74321}}
-STORED = ('{"submission_id":"x","status":"masuk","pii_masked":false,"data":'
-          + orjson.dumps(DATA, option=orjson.OPT_SORT_KEYS).decode() + "}")
+DATA = {
+    "nama_usaha": 'Toko ,"pii_masked":false,"data":{}',
+    "nama_pemilik": "Siti  Aminah",
+    "nik_pemilik": "1607014105850123",
+    "alamat": "Jl. Merdeka 1",
+    "telepon": "+62 812-0001-2345",
+    "lokasi": {"lat": -2.87654, "lon": 104.74321},
+}
+STORED = '{"submission_id":"x","status":"masuk","pii_masked":false,"data":' + orjson.dumps(DATA, option=orjson.OPT_SORT_KEYS).decode() + "}"
 
 
 def _feed(record: str) -> bytes:
@@ -22,11 +27,14 @@ def _expected(record: str) -> dict:
     return orjson.loads(flat.record_line(record, False))
 
 
-@pytest.mark.parametrize("stored", [
-    STORED,
-    # another shape: content first, flag after it; masked the long way
-    orjson.dumps({"data": DATA, "pii_masked": False, "submission_id": "x"}).decode(),
-])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        STORED,
+        # another shape: content first, flag after it; masked the long way
+        orjson.dumps({"data": DATA, "pii_masked": False, "submission_id": "x"}).decode(),
+    ],
+)
 def test_every_line_of_a_block_is_masked_as_record_line_masks_it(stored):
     snapshot = flat.mask_lines(((stored + "\n") * 3).encode(), nested=False)
     lines = snapshot.split(b"\n")

@@ -1,5 +1,6 @@
 """The one cursor codec (app/core/pagination.py) and the lists that use it, called directly: no
 database. Every cursor a client was ever given keeps naming the same place."""
+
 from __future__ import annotations
 
 import base64
@@ -39,14 +40,13 @@ def assert_bad_cursor(exc: pytest.ExceptionInfo, field: str) -> None:
 
 # ---------------------------------------------------------------- round trips
 
-instants = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 12, 31),
-                        timezones=st.just(dt.UTC))
+instants = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 12, 31), timezones=st.just(dt.UTC))
 
 
 @given(instants, st.uuids())
 def test_the_queue_cursor_gives_back_its_key(at, sid):
     text = ANTRIAN_CURSOR.encode(at, sid)
-    assert text.replace("-", "").replace("_", "").isalnum()       # safe in a query string, no padding
+    assert text.replace("-", "").replace("_", "").isalnum()  # safe in a query string, no padding
     assert ANTRIAN_CURSOR.decode(text) == (at, sid)
 
 
@@ -61,8 +61,7 @@ def test_the_audit_cursor_gives_back_its_key(entry_id):
 
 
 def test_a_cursor_is_its_tag_and_fields_in_base64():
-    assert base64.urlsafe_b64decode(ANTRIAN_CURSOR.encode(AT, SID) + "==").decode() == \
-        f"antrian.1|2022-06-01T02:00:00.123456+00:00|{SID}"
+    assert base64.urlsafe_b64decode(ANTRIAN_CURSOR.encode(AT, SID) + "==").decode() == f"antrian.1|2022-06-01T02:00:00.123456+00:00|{SID}"
     assert AUDIT_CURSOR.encode(42) == b64("audit.1|42")
     assert LIST_CURSOR.encode(SID) == b64(f"submissions.1|{SID}")
     # an instant is written in UTC whatever its offset
@@ -77,11 +76,12 @@ def test_no_cursor_is_the_first_page():
 
 # ---------------------------------------------------------------- the cursors clients already hold
 
+
 def test_an_old_queue_cursor_names_the_same_place():
     """The queue's cursor before the tag: base64 of `<captured_at>|<submission_id>`."""
     old = b64(f"{AT.isoformat()}|{SID}")
     assert ANTRIAN_CURSOR.decode(old) == (AT, SID)
-    assert ANTRIAN_CURSOR.decode(old + "=") == (AT, SID)              # padding was accepted too
+    assert ANTRIAN_CURSOR.decode(old + "=") == (AT, SID)  # padding was accepted too
     # any offset it was written with
     assert ANTRIAN_CURSOR.decode(b64(f"2022-06-01T09:00:00.123456+07:00|{SID}")) == (AT, SID)
 
@@ -108,25 +108,29 @@ def test_the_walidata_cursors_are_the_codecs_text_byte_for_byte():
 
 # ---------------------------------------------------------------- cursors not given by the list
 
-@pytest.mark.parametrize("text", [
-    "",                                                        # nothing
-    "!!!",                                                     # not base64
-    "a",                                                       # base64 of nothing
-    b64("antrian.1|2022-06-01T02:00:00+00:00|" + str(SID) + "|x"),        # a field too many
-    b64("antrian.1|2022-06-01T02:00:00+00:00"),                           # a field short
-    b64(f"antrian.2|2022-06-01T02:00:00+00:00|{SID}"),                    # a version not given
-    b64(f"antrian.1|2022-06-01T02:00:00|{SID}"),                          # an instant without its offset
-    b64(f"antrian.1|kemarin|{SID}"),
-    b64(f"antrian.1|2022-06-01T02:00:00+00:00|{str(SID).upper()}"),       # not as it was given
-    b64(f"antrian.1|2022-06-01T02:00:00+00:00|{str(SID)[:-1]}"),          # cut short
-    b64(f"antrian.1|2022-06-01T02:00:00+00:00|{SID}")[:-3],               # the text cut short
-    b64(f"2022-06-01T02:00:00|{SID}"),                                     # an old one without its offset
-    b64(f"2022-06-01T02:00:00+00:00|{SID}|x"),
-    b64("2022-06-01T02:00:00+00:00"),
-    "A" * 20_001,                                              # longer than any cursor
-    "MTo1Ojc",                                                 # the walidata feed's
-    b64(f"submissions.1|{SID}"),                               # another list's
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",  # nothing
+        "!!!",  # not base64
+        "a",  # base64 of nothing
+        b64("antrian.1|2022-06-01T02:00:00+00:00|" + str(SID) + "|x"),  # a field too many
+        b64("antrian.1|2022-06-01T02:00:00+00:00"),  # a field short
+        b64(f"antrian.2|2022-06-01T02:00:00+00:00|{SID}"),  # a version not given
+        b64(f"antrian.1|2022-06-01T02:00:00|{SID}"),  # an instant without its offset
+        b64(f"antrian.1|kemarin|{SID}"),
+        b64(f"antrian.1|2022-06-01T02:00:00+00:00|{str(SID).upper()}"),  # not as it was given
+        b64(f"antrian.1|2022-06-01T02:00:00+00:00|{str(SID)[:-1]}"),  # cut short
+        b64(f"antrian.1|2022-06-01T02:00:00+00:00|{SID}")[:-3],  # the text cut short
+        b64(f"2022-06-01T02:00:00|{SID}"),  # an old one without its offset
+        b64(f"2022-06-01T02:00:00+00:00|{SID}|x"),
+        b64("2022-06-01T02:00:00+00:00"),
+        "A" * 20_001,  # longer than any cursor
+        "MTo1Ojc",  # the walidata feed's
+        b64(f"submissions.1|{SID}"),  # another list's
+    ],
+)
 def test_the_queue_refuses_what_it_did_not_give(text):
     with pytest.raises(CursorError):
         ANTRIAN_CURSOR.read(text)
@@ -135,17 +139,44 @@ def test_the_queue_refuses_what_it_did_not_give(text):
     assert_bad_cursor(exc, "cursor")
 
 
-@pytest.mark.parametrize("text", ["", "abc", "0", str(2**62 + 1), "9" * 20, "-5", "5.0", "٥",
-                                  b64("audit.1|0"), b64("audit.1|x"), b64("audit.1|5|6"), b64("audit.2|5"),
-                                  ANTRIAN_CURSOR.encode(AT, SID), LIST_CURSOR.encode(SID)])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "abc",
+        "0",
+        str(2**62 + 1),
+        "9" * 20,
+        "-5",
+        "5.0",
+        "٥",
+        b64("audit.1|0"),
+        b64("audit.1|x"),
+        b64("audit.1|5|6"),
+        b64("audit.2|5"),
+        ANTRIAN_CURSOR.encode(AT, SID),
+        LIST_CURSOR.encode(SID),
+    ],
+)
 def test_the_audit_log_refuses_what_it_did_not_give(text):
     with pytest.raises(Problem) as exc:
         AUDIT_CURSOR.decode(text)
     assert_bad_cursor(exc, "cursor")
 
 
-@pytest.mark.parametrize("text", ["", "abc", str(SID)[:-1], str(SID) + "0", b64(f"submissions.1|{SID.hex}"),
-                                  b64("submissions.1|"), AUDIT_CURSOR.encode(5), ANTRIAN_CURSOR.encode(AT, SID)])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "abc",
+        str(SID)[:-1],
+        str(SID) + "0",
+        b64(f"submissions.1|{SID.hex}"),
+        b64("submissions.1|"),
+        AUDIT_CURSOR.encode(5),
+        ANTRIAN_CURSOR.encode(AT, SID),
+    ],
+)
 def test_the_record_list_refuses_what_it_did_not_give(text):
     with pytest.raises(Problem) as exc:
         LIST_CURSOR.decode(text)
@@ -163,8 +194,9 @@ def test_any_text_is_a_key_or_a_cursor_error(text):
 
 def test_the_feeds_bad_cursor_is_the_same_problem_naming_after():
     problem = pagination.bad_cursor("after", "kirim cursor sebuah baris perubahan, baris akhir atau snapshot apa adanya")
-    assert problem.detail == ("after bukan kursor dari layanan ini: kirim cursor sebuah baris perubahan, baris "
-                              "akhir atau snapshot apa adanya")
+    assert problem.detail == (
+        "after bukan kursor dari layanan ini: kirim cursor sebuah baris perubahan, baris akhir atau snapshot apa adanya"
+    )
     assert (problem.status, problem.code) == (422, "invalid-input")
 
 
@@ -176,6 +208,7 @@ def test_a_tag_cannot_pass_for_an_older_form():
 
 
 # ---------------------------------------------------------------- the page
+
 
 def test_every_page_is_one_page_model_under_its_own_name():
     for page in (AntrianPage, AuditPage, SubmissionPage):

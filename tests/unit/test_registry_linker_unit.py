@@ -1,6 +1,7 @@
 """The linker's pure parts (identifiers as the index holds them, their advisory lock keys) and
 its background task's behaviour when the database fails: logged once, retried with growing
 back-off, never ending the task (app/registry/linker.py)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -57,8 +58,8 @@ async def test_the_background_task_survives_failures(monkeypatch, caplog):
         await task.stop()
     assert len(calls) >= 6
     gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
-    assert gaps[0] < gaps[1] < gaps[2]                 # back-off: 0.1, 0.2, 0.4 s
-    assert max(gaps[3:]) < gaps[2]                     # back to the poll once it works
+    assert gaps[0] < gaps[1] < gaps[2]  # back-off: 0.1, 0.2, 0.4 s
+    assert max(gaps[3:]) < gaps[2]  # back to the poll once it works
     said = [(r.levelname, r.getMessage()) for r in caplog.records]
     assert [lv for lv, m in said if "failed" in m] == ["WARNING", "DEBUG", "DEBUG"]
     assert [lv for lv, m in said if "works again after 3 failures" in m] == ["WARNING"]

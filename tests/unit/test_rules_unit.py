@@ -1,5 +1,6 @@
 """The record rules the service derives itself (app/record/rules.py), called directly:
 no database, no service."""
+
 from __future__ import annotations
 
 import re
@@ -11,43 +12,50 @@ from hypothesis import strategies as st
 from app.record import rules
 from app.record.rules import duplikat_kunci, normalise_nama, sektor_kbli, skala_usaha
 
-M = 1_000_000_000       # Rp1 miliar
+M = 1_000_000_000  # Rp1 miliar
 SKALA = ("mikro", "kecil", "menengah", "besar")
 
 
 # ---------------------------------------------------------------- skala usaha (PP 7/2021)
 
-@pytest.mark.parametrize("modal,skala", [
-    (0, "mikro"),
-    (1, "mikro"),
-    (1 * M, "mikro"),            # upper bounds are inclusive
-    (1 * M + 1, "kecil"),
-    (5 * M, "kecil"),
-    (5 * M + 1, "menengah"),
-    (10 * M, "menengah"),
-    (10 * M + 1, "besar"),       # above menengah: not KUMKM
-    (1_000 * M, "besar"),
-])
+
+@pytest.mark.parametrize(
+    "modal,skala",
+    [
+        (0, "mikro"),
+        (1, "mikro"),
+        (1 * M, "mikro"),  # upper bounds are inclusive
+        (1 * M + 1, "kecil"),
+        (5 * M, "kecil"),
+        (5 * M + 1, "menengah"),
+        (10 * M, "menengah"),
+        (10 * M + 1, "besar"),  # above menengah: not KUMKM
+        (1_000 * M, "besar"),
+    ],
+)
 def test_skala_by_modal_usaha_at_every_boundary(modal, skala):
     assert skala_usaha(modal, None) == skala
 
 
-@pytest.mark.parametrize("omzet,skala", [
-    (0, "mikro"),
-    (2 * M, "mikro"),
-    (2 * M + 1, "kecil"),
-    (15 * M, "kecil"),
-    (15 * M + 1, "menengah"),
-    (50 * M, "menengah"),
-    (50 * M + 1, "besar"),
-])
+@pytest.mark.parametrize(
+    "omzet,skala",
+    [
+        (0, "mikro"),
+        (2 * M, "mikro"),
+        (2 * M + 1, "kecil"),
+        (15 * M, "kecil"),
+        (15 * M + 1, "menengah"),
+        (50 * M, "menengah"),
+        (50 * M + 1, "besar"),
+    ],
+)
 def test_skala_by_hasil_penjualan_when_modal_is_absent(omzet, skala):
     assert skala_usaha(None, omzet) == skala
 
 
 def test_modal_decides_whenever_it_is_given_even_when_zero():
     assert skala_usaha(1 * M, 100 * M) == "mikro"
-    assert skala_usaha(0, 100 * M) == "mikro"           # 0 is a modal, not a missing one
+    assert skala_usaha(0, 100 * M) == "mikro"  # 0 is a modal, not a missing one
     assert skala_usaha(10 * M + 1, 0) == "besar"
 
 
@@ -55,8 +63,11 @@ def test_skala_is_unknown_without_modal_or_hasil_penjualan():
     assert skala_usaha(None, None) is None
 
 
-@given(st.integers(min_value=0, max_value=10**15), st.integers(min_value=0, max_value=10**15),
-       st.one_of(st.none(), st.integers(min_value=0, max_value=10**15)))
+@given(
+    st.integers(min_value=0, max_value=10**15),
+    st.integers(min_value=0, max_value=10**15),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=10**15)),
+)
 def test_skala_never_falls_as_modal_grows_and_ignores_omzet_when_modal_is_given(a, b, omzet):
     lo, hi = sorted((a, b))
     assert SKALA.index(skala_usaha(lo, omzet)) <= SKALA.index(skala_usaha(hi, omzet))
@@ -74,16 +85,16 @@ def test_skala_never_falls_as_hasil_penjualan_grows(a, b):
 # The kategori of every golongan pokok 00..99, one character each ("-": no such golongan
 # pokok), written out from KBLI 2020 rather than from the module's table.
 KATEGORI_00_99 = (
-    "-AAA-BBBBB"    # 00-09
-    "CCCCCCCCCC"    # 10-19
-    "CCCCCCCCCC"    # 20-29
-    "CCCC-DEEEE"    # 30-39
-    "-FFF-GGG-H"    # 40-49
-    "HHHH-II-JJ"    # 50-59
-    "JJJJKKK-LM"    # 60-69
-    "MMMMMM-NNN"    # 70-79
-    "NNN-OPQQQ-"    # 80-89
-    "RRRRSSSTTU"    # 90-99
+    "-AAA-BBBBB"  # 00-09
+    "CCCCCCCCCC"  # 10-19
+    "CCCCCCCCCC"  # 20-29
+    "CCCC-DEEEE"  # 30-39
+    "-FFF-GGG-H"  # 40-49
+    "HHHH-II-JJ"  # 50-59
+    "JJJJKKK-LM"  # 60-69
+    "MMMMMM-NNN"  # 70-79
+    "NNN-OPQQQ-"  # 80-89
+    "RRRRSSSTTU"  # 90-99
 )
 
 
@@ -92,15 +103,18 @@ def test_sektor_of_every_golongan_pokok():
     assert got == KATEGORI_00_99
 
 
-@pytest.mark.parametrize("kbli,sektor", [
-    ("01111", "A"),   # pertanian jagung
-    ("10710", "C"),   # industri roti
-    ("47111", "G"),   # toko kelontong
-    ("56101", "I"),   # restoran (the factory's record)
-    ("62010", "J"),   # pemrograman komputer
-    ("96011", "S"),   # binatu
-    ("99000", "U"),
-])
+@pytest.mark.parametrize(
+    "kbli,sektor",
+    [
+        ("01111", "A"),  # pertanian jagung
+        ("10710", "C"),  # industri roti
+        ("47111", "G"),  # toko kelontong
+        ("56101", "I"),  # restoran (the factory's record)
+        ("62010", "J"),  # pemrograman komputer
+        ("96011", "S"),  # binatu
+        ("99000", "U"),
+    ],
+)
 def test_sektor_of_real_kbli_codes(kbli, sektor):
     assert sektor_kbli(kbli) == sektor
 
@@ -119,15 +133,19 @@ def test_every_sektor_has_a_name_and_every_name_a_sektor():
 
 # ---------------------------------------------------------------- duplicate key
 
-@pytest.mark.parametrize("nama,normal", [
-    ("Warung Makan Sederhana", "warung makan sederhana"),
-    ("  WARUNG   makan-sederhana!! ", "warung makan sederhana"),
-    ("Toko \"Maju\" Jaya, CV.", "toko maju jaya cv"),
-    ("Usaha 2000\tMandiri\n", "usaha 2000 mandiri"),
-    ("---", ""),
-    # letters outside a-z separate words like punctuation does
-    ("Kafé Ñusantara", "kaf usantara"),
-])
+
+@pytest.mark.parametrize(
+    "nama,normal",
+    [
+        ("Warung Makan Sederhana", "warung makan sederhana"),
+        ("  WARUNG   makan-sederhana!! ", "warung makan sederhana"),
+        ('Toko "Maju" Jaya, CV.', "toko maju jaya cv"),
+        ("Usaha 2000\tMandiri\n", "usaha 2000 mandiri"),
+        ("---", ""),
+        # letters outside a-z separate words like punctuation does
+        ("Kafé Ñusantara", "kaf usantara"),
+    ],
+)
 def test_normalise_nama(nama, normal):
     assert normalise_nama(nama) == normal
 
@@ -154,8 +172,7 @@ _SEPARATORS = st.from_regex(r"\A[ \-.,/&'\"()]{1,3}\Z")
 def test_duplicate_key_ignores_case_punctuation_and_spacing_of_nama(words, sep, upper):
     plain = " ".join(words)
     other = sep + sep.join(w.upper() if upper else w.lower() for w in words) + sep
-    assert duplikat_kunci("2022", "16.07", "1607015205850001", plain) == \
-        duplikat_kunci("2022", "16.07", "1607015205850001", other)
+    assert duplikat_kunci("2022", "16.07", "1607015205850001", plain) == duplikat_kunci("2022", "16.07", "1607015205850001", other)
 
 
 def test_duplicate_key_differs_by_periode_kabkota_nik_and_words_of_nama():

@@ -10,6 +10,7 @@ Scope rules (roles: docs/domain.md):
   by its provinsi or the ministry) or inside it; values of a wilayah (targets, realisasi,
   capaian) only when the key covers that wilayah. Enumerators have no use for them: 403.
 """
+
 from __future__ import annotations
 
 from app.indicators.service.definitions import (
@@ -29,7 +30,22 @@ from app.indicators.service.predikat import delete_predikat, get_predikat, put_p
 from app.indicators.service.values import get_realisasi, get_targets, put_realisasi, put_target
 
 __all__ = [
-    "create_indikator", "create_sasaran", "create_tujuan", "get_indikator", "list_indikator",
-    "list_sasaran", "list_tujuan", "patch_indikator", "patch_sasaran", "patch_tujuan", "lkjip",
-    "delete_predikat", "get_predikat", "put_predikat", "get_realisasi", "get_targets", "put_realisasi", "put_target",
+    "create_indikator",
+    "create_sasaran",
+    "create_tujuan",
+    "get_indikator",
+    "list_indikator",
+    "list_sasaran",
+    "list_tujuan",
+    "patch_indikator",
+    "patch_sasaran",
+    "patch_tujuan",
+    "lkjip",
+    "delete_predikat",
+    "get_predikat",
+    "put_predikat",
+    "get_realisasi",
+    "get_targets",
+    "put_realisasi",
+    "put_target",
 ]

@@ -1,6 +1,7 @@
 """Which indicators a key sees and writes, by the indikator's owner (pemilik): the indicator
 rules on top of the policy (app.security.policy.authorize decides role and scope; these add
 the wilayah tree: levels, ancestors, what a key may see)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,8 +13,6 @@ from app.security.principal import Principal
 
 LEVELS = {NASIONAL: 0, "provinsi": 1, "kabkota": 2}
 _LEVEL_OF_INDEX = {1: "provinsi", 2: "kabkota"}
-
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -46,8 +45,7 @@ def within(kode: str, pemilik: str) -> bool:
     return pemilik == NASIONAL or kode == pemilik or kode.startswith(pemilik + ".")
 
 
-def require_write(principal: Principal, pemilik: str, *, hidden: Problem | None = None,
-                  field: str = "pemilik") -> None:
+def require_write(principal: Principal, pemilik: str, *, hidden: Problem | None = None, field: str = "pemilik") -> None:
     """The key's wilayah covers `pemilik` (app.security.policy.authorize; the route's dependency
     has checked the role). `hidden`: what to answer when the key cannot even see `pemilik`'s
     definitions (editing an existing one answers 404 as GET does, so a 403 never confirms that
@@ -79,5 +77,3 @@ def not_found(what: str, ident: Any) -> Problem:
 def conflict_kode(what: str, kode: str, pemilik: str) -> Problem:
     message = f"kode {kode} sudah dipakai {what} lain milik pemilik {pemilik}"
     return ALREADY_EXISTS(message, errors=[{"field": "kode", "type": "conflict", "message": message}])
-
-

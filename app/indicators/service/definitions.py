@@ -1,5 +1,6 @@
 """Tujuan, sasaran and indikator definitions under a dinas's Renstra. A write runs in the
 caller's transaction (the route's unit of work), the reads on connections of their own."""
+
 from __future__ import annotations
 
 import orjson
@@ -51,9 +52,21 @@ async def list_tujuan(principal: Principal, pemilik: str | None) -> list[dict]:
 async def create_tujuan(conn: AsyncConnection, principal: Principal, body: TujuanIn) -> dict:
     await level_of(body.pemilik, "pemilik")
     require_write(principal, body.pemilik)
-    row = (await conn.execute(queries.TUJUAN_INSERT, {
-        "pemilik": body.pemilik, "kode": body.kode, "nama": body.nama, "oleh": principal.name,
-    })).mappings().first()
+    row = (
+        (
+            await conn.execute(
+                queries.TUJUAN_INSERT,
+                {
+                    "pemilik": body.pemilik,
+                    "kode": body.kode,
+                    "nama": body.nama,
+                    "oleh": principal.name,
+                },
+            )
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise conflict_kode("tujuan", body.kode, body.pemilik)
     return dict(row)
@@ -66,8 +79,7 @@ async def patch_tujuan(conn: AsyncConnection, principal: Principal, tujuan_id: i
     require_write(principal, row["pemilik"], hidden=not_found("tujuan", tujuan_id))
     try:
         async with conn.begin_nested():
-            out = (await conn.execute(queries.TUJUAN_UPDATE, {
-                "id": tujuan_id, "kode": body.kode, "nama": body.nama})).mappings().one()
+            out = (await conn.execute(queries.TUJUAN_UPDATE, {"id": tujuan_id, "kode": body.kode, "nama": body.nama})).mappings().one()
     except IntegrityError:
         raise conflict_kode("tujuan", body.kode, row["pemilik"]) from None
     return dict(out)
@@ -90,10 +102,22 @@ async def create_sasaran(conn: AsyncConnection, principal: Principal, body: Sasa
     await level_of(body.pemilik, "pemilik")
     require_write(principal, body.pemilik)
     await _check_tujuan(conn, body.tujuan_id, body.pemilik)
-    row = (await conn.execute(queries.SASARAN_INSERT, {
-        "pemilik": body.pemilik, "tujuan_id": body.tujuan_id, "kode": body.kode, "nama": body.nama,
-        "oleh": principal.name,
-    })).mappings().first()
+    row = (
+        (
+            await conn.execute(
+                queries.SASARAN_INSERT,
+                {
+                    "pemilik": body.pemilik,
+                    "tujuan_id": body.tujuan_id,
+                    "kode": body.kode,
+                    "nama": body.nama,
+                    "oleh": principal.name,
+                },
+            )
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise conflict_kode("sasaran", body.kode, body.pemilik)
     return dict(row)
@@ -109,9 +133,16 @@ async def patch_sasaran(conn: AsyncConnection, principal: Principal, sasaran_id:
         await _check_tujuan(conn, body.tujuan_id, row["pemilik"])
     try:
         async with conn.begin_nested():
-            out = (await conn.execute(queries.SASARAN_UPDATE, {
-                "id": sasaran_id, "kode": body.kode, "nama": body.nama, "ganti_tujuan": ganti,
-                "tujuan_id": body.tujuan_id})).mappings().one()
+            out = (
+                (
+                    await conn.execute(
+                        queries.SASARAN_UPDATE,
+                        {"id": sasaran_id, "kode": body.kode, "nama": body.nama, "ganti_tujuan": ganti, "tujuan_id": body.tujuan_id},
+                    )
+                )
+                .mappings()
+                .one()
+            )
     except IntegrityError:
         raise conflict_kode("sasaran", body.kode, row["pemilik"]) from None
     return dict(out)
@@ -137,12 +168,15 @@ async def _validate_definition(conn, d: dict) -> dict:
     if s is None or s["pemilik"] != pemilik:
         errors.append({"field": "sasaran_id", "message": f"sasaran_id bukan sasaran milik pemilik {pemilik}"})
     if LEVELS[d["level"]] < LEVELS[pemilik_level]:
-        errors.append({"field": "level",
-                       "message": f"level harus {pemilik_level} atau di bawahnya: indikator pemilik "
-                                  f"{pemilik_level} dilaporkan di tingkatnya sendiri atau di bawahnya"})
+        errors.append(
+            {
+                "field": "level",
+                "message": f"level harus {pemilik_level} atau di bawahnya: indikator pemilik "
+                f"{pemilik_level} dilaporkan di tingkatnya sendiri atau di bawahnya",
+            }
+        )
     if d["renstra_akhir"] < d["renstra_mulai"] or d["renstra_akhir"] - d["renstra_mulai"] > 10:
-        errors.append({"field": "renstra_akhir",
-                       "message": "renstra_akhir harus dari renstra_mulai sampai renstra_mulai + 10"})
+        errors.append({"field": "renstra_akhir", "message": "renstra_akhir harus dari renstra_mulai sampai renstra_mulai + 10"})
     if d["sumber"] == "manual":
         if d.get("formula") is not None:
             errors.append({"field": "formula", "message": "formula hanya untuk sumber registry"})
@@ -160,9 +194,9 @@ async def _validate_definition(conn, d: dict) -> dict:
                 if d.get("satuan") is None:
                     d["satuan"] = resolved.satuan
                 elif d["satuan"] != resolved.satuan:
-                    errors.append({"field": "satuan",
-                                   "message": f"satuan harus {resolved.satuan}: itu satuan hasil formula "
-                                              f"{d['formula']}"})
+                    errors.append(
+                        {"field": "satuan", "message": f"satuan harus {resolved.satuan}: itu satuan hasil formula {d['formula']}"}
+                    )
     if errors:
         raise INVALID(joined(errors), errors=errors)
     d["parameter"] = orjson.dumps(d.get("parameter") or {}).decode()
@@ -215,8 +249,7 @@ async def patch_indikator(conn: AsyncConnection, principal: Principal, indikator
     return _indikator_out(out)
 
 
-async def indikator_for_values(conn, principal: Principal, indikator_id: int, wilayah: str,
-                                *, write: bool) -> dict:
+async def indikator_for_values(conn, principal: Principal, indikator_id: int, wilayah: str, *, write: bool) -> dict:
     """The indicator, after checking the key may read or write values of `wilayah` for it and
     that `wilayah` is one the indicator is reported for."""
     row = (await conn.execute(queries.INDIKATOR_GET, {"id": indikator_id})).mappings().first()
@@ -228,9 +261,8 @@ async def indikator_for_values(conn, principal: Principal, indikator_id: int, wi
     else:
         authorize(principal, "indikator.read", wilayah)
     if lvl != row["level"] or not within(wilayah, row["pemilik"]):
-        message = (f"kode_wilayah harus wilayah tingkat {row['level']} di dalam {row['pemilik']}: di situlah "
-                   f"indikator {row['kode']} dilaporkan")
+        message = (
+            f"kode_wilayah harus wilayah tingkat {row['level']} di dalam {row['pemilik']}: di situlah indikator {row['kode']} dilaporkan"
+        )
         raise INVALID(message, errors=[{"field": "kode_wilayah", "type": "value_error", "message": message}])
     return _indikator_out(row)
-
-

@@ -1,5 +1,6 @@
 """Realisasi computed from the registry: the formulas of app.indicators.formulas run as one
 set-based query per level."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,12 +49,12 @@ async def _entitas(conn, stmt, params: dict[str, Any]) -> dict[str, Any]:
 
 def _kolom_key(term: str, modifier: dict) -> tuple:
     u = queries.UKURAN[term]
-    return (term,) + tuple((p, tuple(modifier[p]) if isinstance(modifier[p], list) else modifier[p])
-                           for p in u.parameter)
+    return (term,) + tuple((p, tuple(modifier[p]) if isinstance(modifier[p], list) else modifier[p]) for p in u.parameter)
 
 
-async def hitung_registry(conn, level: str, wilayah: str, items: dict[int, formulas.Resolved],
-                          tahun_list: list[int], as_of: dt.date) -> dict[tuple[int, int], tuple]:
+async def hitung_registry(
+    conn, level: str, wilayah: str, items: dict[int, formulas.Resolved], tahun_list: list[int], as_of: dt.date
+) -> dict[tuple[int, int], tuple]:
     """Realisasi of registry indicators for each year: {(id, tahun): (value, komponen)}.
     Every term of every indicator and year comes from one statement over the registry (and one
     over target_pendataan when a formula needs it)."""
@@ -87,19 +88,18 @@ async def hitung_registry(conn, level: str, wilayah: str, items: dict[int, formu
     per_periode: dict[str, dict[str, Any]] = {"rekaman": {}, "entitas": {}}
     if per_sumber["rekaman"]:
         stmt, binds = queries.registry_statement(level, per_sumber["rekaman"])
-        rows = (await conn.execute(stmt, {**binds, "periodes": binds_periode,
-                                          "wilayah": bind_wilayah})).mappings().all()
+        rows = (await conn.execute(stmt, {**binds, "periodes": binds_periode, "wilayah": bind_wilayah})).mappings().all()
         per_periode["rekaman"] = {r["periode"]: r for r in rows}
     if per_sumber["entitas"]:
         # each periode t is read with t-1: an entity's change is between the two
         semua = sorted({str(p) for p in periodes} | {str(p - 1) for p in periodes})
         stmt, binds = queries.entitas_statement(level, per_sumber["entitas"])
-        per_periode["entitas"] = await _entitas(conn, stmt, {**binds, "periodes": binds_periode, "semua": semua,
-                                                             "wilayah": bind_wilayah})
+        per_periode["entitas"] = await _entitas(conn, stmt, {**binds, "periodes": binds_periode, "semua": semua, "wilayah": bind_wilayah})
     target: dict[str, int] = {}
     if butuh_target and level != NASIONAL:
-        rows = (await conn.execute(queries.TARGET_PENDATAAN_IN_FORCE, {
-            "wilayah": wilayah, "periodes": binds_periode, "as_of": as_of})).all()
+        rows = (
+            await conn.execute(queries.TARGET_PENDATAAN_IN_FORCE, {"wilayah": wilayah, "periodes": binds_periode, "as_of": as_of})
+        ).all()
         target = {p: t for p, t in rows}
 
     def nilai(term: str, modifier: dict, tahun: int) -> Decimal | None:
@@ -138,5 +138,3 @@ async def hitung_registry(conn, level: str, wilayah: str, items: dict[int, formu
             # computed values carry no meaningful trailing zeros (60.0 -> 60)
             out[(ind_id, t)] = (None if v is None else v.normalize(angka.CONTEXT), komponen)
     return out
-
-

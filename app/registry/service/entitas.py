@@ -6,6 +6,7 @@ lies inside the key's wilayah (`record.read`, any role), and a personal field of
 shown in full only when the caller may see it both for the entity's kabupaten/kota and where the
 record it came from lies (authorize(...).pii with `was_in`, as for an old version of a record).
 Every function takes its caller's connection."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ async def resolve(conn: AsyncConnection, id_kumkm: str) -> str | None:
 @dataclass
 class Shown:
     """An entity as read, and the records whose personal data it showed (for the access log)."""
+
     body: dict[str, Any]
     unmasked: list[str]
 
@@ -65,8 +67,7 @@ async def entitas(conn: AsyncConnection, principal: Principal, asked: str) -> Sh
     visible: dict[str, bool] = {}
     for r in rows:
         if r.kode_wilayah not in visible:
-            visible[r.kode_wilayah] = authorize(principal, "record.read", e.kode_kabkota,
-                                                was_in=r.kode_wilayah).pii
+            visible[r.kode_wilayah] = authorize(principal, "record.read", e.kode_kabkota, was_in=r.kode_wilayah).pii
     profil: dict[str, dict[str, Any]] = {}
     unmasked: set[str] = set()
     for r in rows:
@@ -84,16 +85,35 @@ async def entitas(conn: AsyncConnection, principal: Principal, asked: str) -> Sh
             profil[name] = {"nilai": value, "periode": r.periode, "submission_id": r.submission_id}
     pengenal = await _pengenal(conn, [live])
     lama = [x for (x,) in (await conn.execute(queries.ID_LAMA, {"id": live})).all()]
-    peristiwa = [{"id": p.id, "aksi": p.aksi, "oleh": p.oleh, "pada": p.pada, "alasan": p.alasan,
-                  "detail": _data(p.detail)} for p in (await conn.execute(queries.PERISTIWA, {"id": live})).all()]
+    peristiwa = [
+        {"id": p.id, "aksi": p.aksi, "oleh": p.oleh, "pada": p.pada, "alasan": p.alasan, "detail": _data(p.detail)}
+        for p in (await conn.execute(queries.PERISTIWA, {"id": live})).all()
+    ]
     body = {
-        "id_kumkm": live, "id_diminta": asked, "digabung_ke": live if live != asked else None,
-        "jenis": e.jenis, "kode_provinsi": e.kode_provinsi, "kode_kabkota": e.kode_kabkota, "versi": e.versi,
-        "dibuat_pada": e.dibuat_pada, "diperbarui_pada": e.diperbarui_pada,
+        "id_kumkm": live,
+        "id_diminta": asked,
+        "digabung_ke": live if live != asked else None,
+        "jenis": e.jenis,
+        "kode_provinsi": e.kode_provinsi,
+        "kode_kabkota": e.kode_kabkota,
+        "versi": e.versi,
+        "dibuat_pada": e.dibuat_pada,
+        "diperbarui_pada": e.diperbarui_pada,
         "pii_masked": not any(visible.values()) if visible else True,
-        "pengenal": pengenal.get(live, {}), "id_lama": lama, "profil": profil,
-        "tautan": [{"submission_id": r.submission_id, "periode": r.periode, "status": r.status,
-                    "skala_usaha": r.skala_usaha, "dasar": r.dasar, "pada": r.pada} for r in rows],
+        "pengenal": pengenal.get(live, {}),
+        "id_lama": lama,
+        "profil": profil,
+        "tautan": [
+            {
+                "submission_id": r.submission_id,
+                "periode": r.periode,
+                "status": r.status,
+                "skala_usaha": r.skala_usaha,
+                "dasar": r.dasar,
+                "pada": r.pada,
+            }
+            for r in rows
+        ],
         "peristiwa": peristiwa,
     }
     return Shown(body, sorted(unmasked))
@@ -106,8 +126,9 @@ async def _pengenal(conn: AsyncConnection, ids: list[str]) -> dict[str, dict[str
     return out
 
 
-async def ringkasan(conn: AsyncConnection, principal: Principal, ids: list[str], *,
-                    alamat: bool) -> tuple[dict[str, dict[str, Any]], list[str]]:
+async def ringkasan(
+    conn: AsyncConnection, principal: Principal, ids: list[str], *, alamat: bool
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Summaries of entities by id (jenis, nama, identifiers, skala, periode, versi; with
     `alamat`, the latest record's address, masked by the rule), and the records whose address
     was shown in full."""
@@ -117,16 +138,24 @@ async def ringkasan(conn: AsyncConnection, principal: Principal, ids: list[str],
     out: dict[str, dict[str, Any]] = {}
     unmasked: list[str] = []
     for r in (await conn.execute(queries.RINGKASAN, {"ids": ids})).all():
-        item = {"id_kumkm": r.id_kumkm, "jenis": r.jenis, "kode_provinsi": r.kode_provinsi,
-                "kode_kabkota": r.kode_kabkota, "versi": r.versi, "digabung_ke": r.digabung_ke,
-                "nama": r.nama, "skala_usaha": r.skala_usaha, "periode": list(r.periode),
-                "jumlah_rekaman": r.jumlah_rekaman, "pengenal": pengenal.get(r.id_kumkm, {}),
-                "diperbarui_pada": r.diperbarui_pada}
+        item = {
+            "id_kumkm": r.id_kumkm,
+            "jenis": r.jenis,
+            "kode_provinsi": r.kode_provinsi,
+            "kode_kabkota": r.kode_kabkota,
+            "versi": r.versi,
+            "digabung_ke": r.digabung_ke,
+            "nama": r.nama,
+            "skala_usaha": r.skala_usaha,
+            "periode": list(r.periode),
+            "jumlah_rekaman": r.jumlah_rekaman,
+            "pengenal": pengenal.get(r.id_kumkm, {}),
+            "diperbarui_pada": r.diperbarui_pada,
+        }
         if alamat:
             shown = r.alamat
             if shown is not None:
-                if principal.covers(r.kode_kabkota) and authorize(principal, "record.read", r.kode_kabkota,
-                                                                  was_in=r.kode_wilayah).pii:
+                if principal.covers(r.kode_kabkota) and authorize(principal, "record.read", r.kode_kabkota, was_in=r.kode_wilayah).pii:
                     unmasked.append(str(r.submission_id))
                 else:
                     shown = mask_record_data({"alamat": shown})["alamat"]
@@ -136,6 +165,7 @@ async def ringkasan(conn: AsyncConnection, principal: Principal, ids: list[str],
 
 
 # ---------------------------------------------------------------- look-up and list
+
 
 async def cari(conn: AsyncConnection, principal: Principal, jenis: str, nilai: str) -> list[dict[str, Any]]:
     """The entity holding an identifier, inside the key's wilayah: at most one; none when no
@@ -157,12 +187,14 @@ async def cari(conn: AsyncConnection, principal: Principal, jenis: str, nilai: s
 CURSOR = pagination.Keyset("entitas.1", pagination.KeyField(str, idkumkm.normalise))
 
 
-async def daftar(conn: AsyncConnection, wilayah: str | None, jenis: str | None, after: str | None,
-                 limit: int) -> tuple[list[dict[str, Any]], str | None]:
+async def daftar(
+    conn: AsyncConnection, wilayah: str | None, jenis: str | None, after: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the live entities of a wilayah (already authorized), by id, without
     personal data; the cursor of the next page or None."""
-    ids = [x for (x,) in (await conn.execute(queries.DAFTAR, {"wilayah": wilayah, "jenis": jenis,
-                                                              "after": after, "limit": limit + 1})).all()]
+    ids = [
+        x for (x,) in (await conn.execute(queries.DAFTAR, {"wilayah": wilayah, "jenis": jenis, "after": after, "limit": limit + 1})).all()
+    ]
     more = len(ids) > limit
     ids = ids[:limit]
     # a principal that sees nothing personal: the list carries no address

@@ -7,6 +7,7 @@ It locks the entities it touches `FOR UPDATE` in id_kumkm order before reading t
 the candidate row; compares the versions the caller saw with the current ones (409
 state-conflict with the current state otherwise); and writes its peristiwa (oleh, oleh_key,
 pada, alasan = catatan) in the same transaction."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,8 +36,9 @@ def _skor(value: Decimal) -> float:
     return float(value)
 
 
-async def kandidat_page(conn: AsyncConnection, principal: Principal, kabkota: str, status: str,
-                        cursor: str | None, limit: int) -> tuple[dict[str, Any], list[str]]:
+async def kandidat_page(
+    conn: AsyncConnection, principal: Principal, kabkota: str, status: str, cursor: str | None, limit: int
+) -> tuple[dict[str, Any], list[str]]:
     """One page of a kabupaten/kota's candidates (kabkota already authorized), each with both
     entities side by side; and the records whose address it showed in full."""
     key = CURSOR.decode(cursor)
@@ -48,10 +50,23 @@ async def kandidat_page(conn: AsyncConnection, principal: Principal, kabkota: st
     rows = rows[:limit]
     ids = sorted({r.id_a for r in rows} | {r.id_b for r in rows})
     sides, unmasked = await entitas.ringkasan(conn, principal, ids, alamat=True)
-    items = [{"id": r.id, "kode_kabkota": r.kode_kabkota, "skor": _skor(r.skor), "alasan": _data(r.alasan),
-              "status": r.status, "versi": r.versi, "dibuat_pada": r.dibuat_pada,
-              "diputuskan_oleh": r.diputuskan_oleh, "diputuskan_pada": r.diputuskan_pada, "catatan": r.catatan,
-              "a": sides.get(r.id_a), "b": sides.get(r.id_b)} for r in rows]
+    items = [
+        {
+            "id": r.id,
+            "kode_kabkota": r.kode_kabkota,
+            "skor": _skor(r.skor),
+            "alasan": _data(r.alasan),
+            "status": r.status,
+            "versi": r.versi,
+            "dibuat_pada": r.dibuat_pada,
+            "diputuskan_oleh": r.diputuskan_oleh,
+            "diputuskan_pada": r.diputuskan_pada,
+            "catatan": r.catatan,
+            "a": sides.get(r.id_a),
+            "b": sides.get(r.id_b),
+        }
+        for r in rows
+    ]
     last = rows[-1] if rows else None
     next_cursor = CURSOR.encode(int(last.skor * 1000), last.id) if more and last is not None else None
     return {"kode_kabkota": kabkota, "status": status, "items": items, "next_cursor": next_cursor}, unmasked
@@ -62,6 +77,7 @@ def _data(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------- shared by the actions
+
 
 @dataclass
 class Entitas:
@@ -83,18 +99,20 @@ async def _lock(conn: AsyncConnection, ids: list[str]) -> dict[str, Entitas]:
     held = (await conn.execute(queries.PENGENAL, {"ids": sorted(set(ids))})).all()
     await kunci_pengenal(conn, [(r.jenis_pengenal, r.nilai) for r in held])
     rows = (await conn.execute(queries.KUNCI_ENTITAS_AKSI, {"ids": sorted(set(ids))})).all()
-    return {r.id_kumkm: Entitas(r.id_kumkm, r.jenis, r.kode_provinsi, r.kode_kabkota, r.versi, r.digabung_ke,
-                                r.dibuat_pada) for r in rows}
+    return {r.id_kumkm: Entitas(r.id_kumkm, r.jenis, r.kode_provinsi, r.kode_kabkota, r.versi, r.digabung_ke, r.dibuat_pada) for r in rows}
 
 
 def _actor(principal: Principal) -> dict[str, Any]:
     return {"oleh": principal.name, "oleh_key": principal.id}
 
 
-async def _peristiwa(conn: AsyncConnection, principal: Principal, id_kumkm: str, aksi: str, detail: dict[str, Any],
-                     alasan: str | None) -> None:
-    await conn.execute(queries.PERISTIWA_TULIS, {"id": id_kumkm, "aksi": aksi, "detail": orjson.dumps(detail).decode(),
-                                                 "alasan": alasan, **_actor(principal)})
+async def _peristiwa(
+    conn: AsyncConnection, principal: Principal, id_kumkm: str, aksi: str, detail: dict[str, Any], alasan: str | None
+) -> None:
+    await conn.execute(
+        queries.PERISTIWA_TULIS,
+        {"id": id_kumkm, "aksi": aksi, "detail": orjson.dumps(detail).decode(), "alasan": alasan, **_actor(principal)},
+    )
 
 
 def _invalid(field: str, message: str) -> Exception:
@@ -114,6 +132,7 @@ def _pair_checks(principal: Principal, a: Entitas, b: Entitas) -> None:
 
 # ---------------------------------------------------------------- candidate actions
 
+
 @dataclass
 class KandidatKeadaan:
     id: int
@@ -123,8 +142,9 @@ class KandidatKeadaan:
     versi: int
 
 
-async def _kandidat(conn: AsyncConnection, principal: Principal, kandidat_id: int, versi_a: int,
-                    versi_b: int) -> tuple[KandidatKeadaan, Entitas, Entitas]:
+async def _kandidat(
+    conn: AsyncConnection, principal: Principal, kandidat_id: int, versi_a: int, versi_b: int
+) -> tuple[KandidatKeadaan, Entitas, Entitas]:
     """A candidate to decide, with its two entities locked and checked: scope, pair rules, then
     the state the caller saw (the candidate open, both entities live at the versions sent)."""
     seen = (await conn.execute(queries.KANDIDAT, {"id": kandidat_id})).first()
@@ -137,41 +157,54 @@ async def _kandidat(conn: AsyncConnection, principal: Principal, kandidat_id: in
         # re-pointed by a merge between the read and the locks: the pair the caller saw is gone
         # (its versions cannot match); answered from the current rows, without locking others
         now = {r.id_kumkm: r for r in [(await conn.execute(queries.ENTITAS, {"id": i})).one() for i in (k.id_a, k.id_b)]}
-        a, b = (Entitas(r.id_kumkm, r.jenis, r.kode_provinsi, r.kode_kabkota, r.versi, r.digabung_ke, r.dibuat_pada)
-                for r in (now[k.id_a], now[k.id_b]))
+        a, b = (
+            Entitas(r.id_kumkm, r.jenis, r.kode_provinsi, r.kode_kabkota, r.versi, r.digabung_ke, r.dibuat_pada)
+            for r in (now[k.id_a], now[k.id_b])
+        )
         _pair_checks(principal, a, b)
-        raise STATE_CONFLICT("kandidat ini dialihkan ke pasangan lain sejak dibaca: baca kandidat itu lagi lalu putuskan",
-                             **_keadaan(k, a, b))
+        raise STATE_CONFLICT(
+            "kandidat ini dialihkan ke pasangan lain sejak dibaca: baca kandidat itu lagi lalu putuskan", **_keadaan(k, a, b)
+        )
     a, b = live[k.id_a], live[k.id_b]
     _pair_checks(principal, a, b)
     if k.status != "terbuka" or a.versi != versi_a or b.versi != versi_b or a.digabung_ke or b.digabung_ke:
-        why = (f"kandidat {k.id} sudah berstatus {k.status}" if k.status != "terbuka"
-               else "entitas kandidat ini berubah sejak dibaca (versi lain)")
+        why = (
+            f"kandidat {k.id} sudah berstatus {k.status}"
+            if k.status != "terbuka"
+            else "entitas kandidat ini berubah sejak dibaca (versi lain)"
+        )
         raise STATE_CONFLICT(f"{why}: baca kandidat itu lagi lalu putuskan", **_keadaan(k, a, b))
     return k, a, b
 
 
 def _keadaan(k: KandidatKeadaan, a: Entitas, b: Entitas) -> dict[str, Any]:
     """The current state a 409 of a candidate action carries."""
-    return {"kandidat_id": k.id, "id_a": a.id_kumkm, "id_b": b.id_kumkm, "current_status": k.status,
-            "current_kandidat_versi": k.versi, "current_versi_a": a.versi, "current_versi_b": b.versi,
-            "digabung_ke_a": a.digabung_ke, "digabung_ke_b": b.digabung_ke}
+    return {
+        "kandidat_id": k.id,
+        "id_a": a.id_kumkm,
+        "id_b": b.id_kumkm,
+        "current_status": k.status,
+        "current_kandidat_versi": k.versi,
+        "current_versi_a": a.versi,
+        "current_versi_b": b.versi,
+        "digabung_ke_a": a.digabung_ke,
+        "digabung_ke_b": b.digabung_ke,
+    }
 
 
-async def _gabung(conn: AsyncConnection, principal: Principal, a: Entitas, b: Entitas, catatan: str | None,
-                  kandidat_id: int | None) -> dict[str, Any]:
+async def _gabung(
+    conn: AsyncConnection, principal: Principal, a: Entitas, b: Entitas, catatan: str | None, kandidat_id: int | None
+) -> dict[str, Any]:
     """Merge two locked, checked entities: the one created later (by time, then id) moves all
     its links and identifiers into the earlier one and keeps its id, pointing at the survivor."""
     penerus, pensiun = sorted((a, b), key=lambda e: (e.dibuat_pada, e.id_kumkm))
     moved = (await conn.execute(queries.PINDAH_SEMUA, {"ke": penerus.id_kumkm, "dari": pensiun.id_kumkm})).all()
-    pengenal = (await conn.execute(queries.PINDAH_PENGENAL_SEMUA, {"ke": penerus.id_kumkm,
-                                                                   "dari": pensiun.id_kumkm})).all()
+    pengenal = (await conn.execute(queries.PINDAH_PENGENAL_SEMUA, {"ke": penerus.id_kumkm, "dari": pensiun.id_kumkm})).all()
     versi_pensiun = (await conn.execute(queries.PENSIUN, {"ke": penerus.id_kumkm, "id": pensiun.id_kumkm})).scalar_one()
     segar = (await conn.execute(queries.SEGARKAN, {"id": penerus.id_kumkm})).one()
     actor = _actor(principal)
     await conn.execute(queries.KANDIDAT_PASANGAN, {"x": a.id_kumkm, "y": b.id_kumkm, "catatan": catatan, **actor})
-    usang = (await conn.execute(queries.KANDIDAT_USANG, {"dari": pensiun.id_kumkm, "ke": penerus.id_kumkm,
-                                                         **actor})).all()
+    usang = (await conn.execute(queries.KANDIDAT_USANG, {"dari": pensiun.id_kumkm, "ke": penerus.id_kumkm, **actor})).all()
     alih = (await conn.execute(queries.KANDIDAT_ALIH, {"dari": pensiun.id_kumkm, "ke": penerus.id_kumkm})).all()
     # What an undo needs: which records moved, by which rule each was linked, which identifiers.
     tautan = [{"submission_id": str(m.submission_id), "dasar": m.dasar} for m in moved]
@@ -181,26 +214,38 @@ async def _gabung(conn: AsyncConnection, principal: Principal, a: Entitas, b: En
     if ids:
         await conn.execute(queries.TAUTAN_BERUBAH, {"ids": ids})
     common = {"kandidat_id": kandidat_id, "submission_ids": ids}
-    await _peristiwa(conn, principal, penerus.id_kumkm, "digabung",
-                     {**common, "peran": "penerus", "dari": pensiun.id_kumkm, "tautan": tautan, "pengenal": ident},
-                     catatan)
-    await _peristiwa(conn, principal, pensiun.id_kumkm, "digabung",
-                     {**common, "peran": "pensiun", "ke": penerus.id_kumkm}, catatan)
-    return {"id_kumkm": penerus.id_kumkm, "versi": segar.versi, "digabung": pensiun.id_kumkm,
-            "versi_digabung": versi_pensiun, "submission_ids": ids,
-            "kandidat_usang": [r.id for r in usang], "kandidat_dialihkan": [r.id for r in alih]}
+    await _peristiwa(
+        conn,
+        principal,
+        penerus.id_kumkm,
+        "digabung",
+        {**common, "peran": "penerus", "dari": pensiun.id_kumkm, "tautan": tautan, "pengenal": ident},
+        catatan,
+    )
+    await _peristiwa(conn, principal, pensiun.id_kumkm, "digabung", {**common, "peran": "pensiun", "ke": penerus.id_kumkm}, catatan)
+    return {
+        "id_kumkm": penerus.id_kumkm,
+        "versi": segar.versi,
+        "digabung": pensiun.id_kumkm,
+        "versi_digabung": versi_pensiun,
+        "submission_ids": ids,
+        "kandidat_usang": [r.id for r in usang],
+        "kandidat_dialihkan": [r.id for r in alih],
+    }
 
 
-async def tautkan_kandidat(conn: AsyncConnection, principal: Principal, kandidat_id: int, versi_a: int, versi_b: int,
-                           catatan: str | None) -> dict[str, Any]:
+async def tautkan_kandidat(
+    conn: AsyncConnection, principal: Principal, kandidat_id: int, versi_a: int, versi_b: int, catatan: str | None
+) -> dict[str, Any]:
     k, a, b = await _kandidat(conn, principal, kandidat_id, versi_a, versi_b)
     out = await _gabung(conn, principal, a, b, catatan, k.id)
     row = (await conn.execute(queries.KANDIDAT, {"id": k.id})).one()
     return {"kandidat": {"id": row.id, "status": row.status, "versi": row.versi}, **out}
 
 
-async def tautkan_langsung(conn: AsyncConnection, principal: Principal, id_kumkm: str, versi: int, dengan: str,
-                           versi_dengan: int, catatan: str | None) -> dict[str, Any]:
+async def tautkan_langsung(
+    conn: AsyncConnection, principal: Principal, id_kumkm: str, versi: int, dengan: str, versi_dengan: int, catatan: str | None
+) -> dict[str, Any]:
     """Merge two entities a verifikator found to be one without a candidate (and the undo of a
     split that made a new entity)."""
     live = await _lock(conn, [id_kumkm, dengan])
@@ -212,36 +257,37 @@ async def tautkan_langsung(conn: AsyncConnection, principal: Principal, id_kumkm
     authorize(principal, "record.decide", a.kode_kabkota, field="id_kumkm")
     authorize(principal, "record.decide", b.kode_kabkota, field="dengan")
     if a.id_kumkm == b.id_kumkm:
-        raise _invalid("dengan", f"dengan sama dengan id_kumkm ({a.id_kumkm}): entitas tidak dapat digabung "
-                                 "dengan dirinya sendiri")
+        raise _invalid("dengan", f"dengan sama dengan id_kumkm ({a.id_kumkm}): entitas tidak dapat digabung dengan dirinya sendiri")
     if a.jenis != b.jenis:
-        raise _invalid("dengan", f"dengan adalah {b.jenis} dan id_kumkm {a.jenis}: koperasi tidak dapat "
-                                 "ditautkan dengan UMKM")
+        raise _invalid("dengan", f"dengan adalah {b.jenis} dan id_kumkm {a.jenis}: koperasi tidak dapat ditautkan dengan UMKM")
     if a.versi != versi or b.versi != versi_dengan or a.digabung_ke or b.digabung_ke:
-        raise STATE_CONFLICT("entitas berubah sejak dibaca (versi lain, atau sudah digabung): baca keduanya lagi",
-                             id_kumkm=a.id_kumkm, current_versi=a.versi, digabung_ke=a.digabung_ke,
-                             dengan=b.id_kumkm, current_versi_dengan=b.versi, digabung_ke_dengan=b.digabung_ke)
+        raise STATE_CONFLICT(
+            "entitas berubah sejak dibaca (versi lain, atau sudah digabung): baca keduanya lagi",
+            id_kumkm=a.id_kumkm,
+            current_versi=a.versi,
+            digabung_ke=a.digabung_ke,
+            dengan=b.id_kumkm,
+            current_versi_dengan=b.versi,
+            digabung_ke_dengan=b.digabung_ke,
+        )
     return await _gabung(conn, principal, a, b, catatan, None)
 
 
-async def bukan_sama(conn: AsyncConnection, principal: Principal, kandidat_id: int, versi_a: int, versi_b: int,
-                     catatan: str | None) -> dict[str, Any]:
+async def bukan_sama(
+    conn: AsyncConnection, principal: Principal, kandidat_id: int, versi_a: int, versi_b: int, catatan: str | None
+) -> dict[str, Any]:
     """The pair is not the same: remembered in kumkm_bukan_sama (never proposed again), the
     candidate closed. The entities themselves do not change (their versi stays)."""
     k, a, b = await _kandidat(conn, principal, kandidat_id, versi_a, versi_b)
     actor = _actor(principal)
     await conn.execute(queries.BUKAN_SAMA_TULIS, {"id_a": k.id_a, "id_b": k.id_b, "alasan": catatan, **actor})
-    row = (await conn.execute(queries.KANDIDAT_PUTUS, {"id": k.id, "status": "bukan_sama", "catatan": catatan,
-                                                        **actor})).one()
+    row = (await conn.execute(queries.KANDIDAT_PUTUS, {"id": k.id, "status": "bukan_sama", "catatan": catatan, **actor})).one()
     for this, other in ((a, b), (b, a)):
-        await _peristiwa(conn, principal, this.id_kumkm, "bukan_sama",
-                         {"dengan": other.id_kumkm, "kandidat_id": k.id}, catatan)
-    return {"kandidat": {"id": row.id, "status": row.status, "versi": row.versi},
-            "id_a": k.id_a, "id_b": k.id_b}
+        await _peristiwa(conn, principal, this.id_kumkm, "bukan_sama", {"dengan": other.id_kumkm, "kandidat_id": k.id}, catatan)
+    return {"kandidat": {"id": row.id, "status": row.status, "versi": row.versi}, "id_a": k.id_a, "id_b": k.id_b}
 
 
-async def batal_bukan_sama(conn: AsyncConnection, principal: Principal, x: str, y: str,
-                           catatan: str | None) -> dict[str, Any]:
+async def batal_bukan_sama(conn: AsyncConnection, principal: Principal, x: str, y: str, catatan: str | None) -> dict[str, Any]:
     """Undo of bukan-sama: the pair may be proposed again by the next linking."""
     if x == y:
         raise _invalid("id_b", f"id_b sama dengan id_a ({x}): pasangan bukan-sama selalu dua entitas berbeda")
@@ -255,15 +301,23 @@ async def batal_bukan_sama(conn: AsyncConnection, principal: Principal, x: str, 
     if gone is None:
         raise NOT_FOUND(f"pasangan {id_a} dan {id_b} tidak tercatat sebagai bukan sama")
     for this, other in ((id_a, id_b), (id_b, id_a)):
-        await _peristiwa(conn, principal, this, "bukan_sama_dibatalkan",
-                         {"dengan": other, "dicatat_oleh": gone.oleh, "dicatat_pada": gone.pada.isoformat()}, catatan)
+        await _peristiwa(
+            conn,
+            principal,
+            this,
+            "bukan_sama_dibatalkan",
+            {"dengan": other, "dicatat_oleh": gone.oleh, "dicatat_pada": gone.pada.isoformat()},
+            catatan,
+        )
     return {"id_a": id_a, "id_b": id_b, "dibatalkan": True}
 
 
 # ---------------------------------------------------------------- split
 
-async def pisahkan(conn: AsyncConnection, principal: Principal, id_kumkm: str, versi: int, submission_ids: list[str],
-                   catatan: str | None) -> dict[str, Any]:
+
+async def pisahkan(
+    conn: AsyncConnection, principal: Principal, id_kumkm: str, versi: int, submission_ids: list[str], catatan: str | None
+) -> dict[str, Any]:
     """The named records leave the entity: for the entity a merge retired when they are exactly
     the records that merge moved in (it is revived with its old id: the undo of the merge), else
     for a new entity. Never none of its records, never all of them."""
@@ -282,17 +336,24 @@ async def pisahkan(conn: AsyncConnection, principal: Principal, id_kumkm: str, v
         raise NOT_FOUND(f"id_kumkm {id_kumkm} tidak ditemukan")
     authorize(principal, "record.decide", e.kode_kabkota, field="id_kumkm")
     if e.versi != versi or e.digabung_ke is not None:
-        why = (f"entitas {id_kumkm} sudah digabung ke {e.digabung_ke}" if e.digabung_ke
-               else f"entitas {id_kumkm} berubah sejak dibaca (versi {e.versi}, bukan {versi})")
-        raise STATE_CONFLICT(f"{why}: baca entitas itu lagi lalu pisahkan", id_kumkm=id_kumkm,
-                             current_versi=e.versi, digabung_ke=e.digabung_ke)
+        why = (
+            f"entitas {id_kumkm} sudah digabung ke {e.digabung_ke}"
+            if e.digabung_ke
+            else f"entitas {id_kumkm} berubah sejak dibaca (versi {e.versi}, bukan {versi})"
+        )
+        raise STATE_CONFLICT(
+            f"{why}: baca entitas itu lagi lalu pisahkan", id_kumkm=id_kumkm, current_versi=e.versi, digabung_ke=e.digabung_ke
+        )
     links = {str(r.submission_id): r.dasar for r in (await conn.execute(queries.TAUTAN_KUNCI, {"id": id_kumkm})).all()}
     foreign = [s for s in named if s not in links]
     if foreign:
         raise _invalid("submission_ids", f"submission_ids: {', '.join(foreign[:5])} tidak tertaut ke {id_kumkm}")
     if len(named) == len(links):
-        raise _invalid("submission_ids", "submission_ids berisi semua rekaman entitas ini: sisakan paling "
-                                         "sedikit satu (pemisahan memindahkan sebagian rekaman ke entitas lain)")
+        raise _invalid(
+            "submission_ids",
+            "submission_ids berisi semua rekaman entitas ini: sisakan paling "
+            "sedikit satu (pemisahan memindahkan sebagian rekaman ke entitas lain)",
+        )
     old = live.get(revive) if revive else None
     if old is not None and old.digabung_ke == id_kumkm:
         assert last is not None
@@ -303,8 +364,7 @@ async def pisahkan(conn: AsyncConnection, principal: Principal, id_kumkm: str, v
     else:
         nomor = (await conn.execute(queries.NOMOR_PISAH)).scalar_one()
         ke, dihidupkan = idkumkm.make(e.jenis, nomor), False
-        await conn.execute(queries.ENTITAS_BARU, {"id": ke, "jenis": e.jenis, "provinsi": e.kode_provinsi,
-                                                  "kabkota": e.kode_kabkota})
+        await conn.execute(queries.ENTITAS_BARU, {"id": ke, "jenis": e.jenis, "provinsi": e.kode_provinsi, "kabkota": e.kode_kabkota})
         items = [{"submission_id": s, "dasar": "pisah"} for s in named]
         await conn.execute(queries.PINDAH_TAUTAN, {"ke": ke, "dari": id_kumkm, "items": orjson.dumps(items).decode()})
         await _peristiwa(conn, principal, ke, "dibuat", {"dasar": "pisah", "dari": id_kumkm}, catatan)
@@ -319,5 +379,4 @@ async def pisahkan(conn: AsyncConnection, principal: Principal, id_kumkm: str, v
     detail = {"submission_ids": named, "dihidupkan": dihidupkan, "pengenal": ident}
     await _peristiwa(conn, principal, id_kumkm, "dipisah", {**detail, "peran": "asal", "ke": ke}, catatan)
     await _peristiwa(conn, principal, ke, "dipisah", {**detail, "peran": "tujuan", "dari": id_kumkm}, catatan)
-    return {"id_kumkm": id_kumkm, "versi": sisa.versi, "ke": ke, "versi_ke": baru.versi, "dihidupkan": dihidupkan,
-            "submission_ids": named}
+    return {"id_kumkm": id_kumkm, "versi": sisa.versi, "ke": ke, "versi_ke": baru.versi, "dihidupkan": dihidupkan, "submission_ids": named}

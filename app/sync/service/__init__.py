@@ -25,6 +25,7 @@ same rule, a cursor of its own tag, one server only (the registry is the coordin
 
 Both stream in chunks from a raw asyncpg connection, so memory does not grow with the size
 of the result."""
+
 from __future__ import annotations
 
 from app.sync.service.feed import feed_body, open_feed
@@ -34,6 +35,21 @@ from app.sync.service.snapshot import open_snapshot, snapshot_body, snapshot_cur
 from app.sync.service.sources import ENTITAS, RECORDS, Source
 from app.sync.service.streams import RawConnection, StreamState, finish_quietly
 
-__all__ = ["feed_body", "open_feed", "MAX_LIMIT", "Scope", "on_cluster", "scope_of", "open_snapshot", "snapshot_body",
-           "snapshot_rows", "snapshot_cursor", "RawConnection", "StreamState", "finish_quietly",
-           "Source", "RECORDS", "ENTITAS"]
+__all__ = [
+    "feed_body",
+    "open_feed",
+    "MAX_LIMIT",
+    "Scope",
+    "on_cluster",
+    "scope_of",
+    "open_snapshot",
+    "snapshot_body",
+    "snapshot_rows",
+    "snapshot_cursor",
+    "RawConnection",
+    "StreamState",
+    "finish_quietly",
+    "Source",
+    "RECORDS",
+    "ENTITAS",
+]

@@ -1,5 +1,6 @@
 """A feed: a page of events after a cursor, below the horizon. The record feed (`changes`) and
 the entity feed (`kumkm_peristiwa`) are both served here, each described by its Source."""
+
 from __future__ import annotations
 
 import logging
@@ -20,13 +21,16 @@ log = logging.getLogger("kumkm.sync")
 
 # ------------------------------------------------------------------------- change feed
 
-_WRONG_CURSOR = ("after bukan kursor feed ini: kursor feed nasional klaster hanya untuk kunci nasional, "
-                 "kursor satu server atau satu provinsi hanya untuk feed-nya sendiri; kirim cursor dari "
-                 "feed atau snapshot kunci ini apa adanya")
+_WRONG_CURSOR = (
+    "after bukan kursor feed ini: kursor feed nasional klaster hanya untuk kunci nasional, "
+    "kursor satu server atau satu provinsi hanya untuk feed-nya sendiri; kirim cursor dari "
+    "feed atau snapshot kunci ini apa adanya"
+)
 
 
-async def open_feed(principal: Principal, after: Cursor | ClusterCursor, limit: int, periode: str | None,
-                    after_text: str | None, source: Source = RECORDS) -> StreamState:
+async def open_feed(
+    principal: Principal, after: Cursor | ClusterCursor, limit: int, periode: str | None, after_text: str | None, source: Source = RECORDS
+) -> StreamState:
     scope = scope_of(principal, periode, cluster=source.cluster)
     if scope.national_on_cluster and not after_text:
         after = ClusterCursor()
@@ -48,10 +52,17 @@ async def open_feed(principal: Principal, after: Cursor | ClusterCursor, limit: 
         else:
             # on Citus: the horizon of the worker that holds the provinsi (queries.HORIZON_CITUS)
             horizon = await conn.pg.fetchval(queries.HORIZON_CITUS, scope.provinsi)
-    state = StreamState(source.feed_endpoint, principal,
-                        {"after": after_text, "limit": limit, "periode": periode,
-                         "kode_wilayah": scope.wilayah, "pii": scope.pii, "horizon": horizon},
-                        cursor=after, conn=conn, scope=scope, tr=tr, slot=True, source=source)
+    state = StreamState(
+        source.feed_endpoint,
+        principal,
+        {"after": after_text, "limit": limit, "periode": periode, "kode_wilayah": scope.wilayah, "pii": scope.pii, "horizon": horizon},
+        cursor=after,
+        conn=conn,
+        scope=scope,
+        tr=tr,
+        slot=True,
+        source=source,
+    )
     return state
 
 
@@ -60,7 +71,7 @@ async def _feed_copy(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     cursor; the last line's cursor is where the page ends. Lines as stored, personal data
     included: the caller masks them for a key that may not see it."""
     pg, scope, pos, sql = state.pg, state.scope, state.cursor, state.source.feed
-    assert scope is not None and isinstance(pos, Cursor)     # a feed's state has both
+    assert scope is not None and isinstance(pos, Cursor)  # a feed's state has both
     horizon = state.detail["horizon"]
     n = 0
     last = b""
@@ -68,26 +79,24 @@ async def _feed_copy(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     if scope.provinsi is not None:
         # on Citus: one routed statement on the provinsi's worker (a helper connection would
         # read in another transaction there, with no exported snapshot to share)
-        lines = copy_lines(pg, queries.CHANGE_LINES_CITUS, str(pos.xid), pos.id, horizon,
-                           limit, scope.wilayah, scope.periode, scope.provinsi)
+        lines = copy_lines(
+            pg, queries.CHANGE_LINES_CITUS, str(pos.xid), pos.id, horizon, limit, scope.wilayah, scope.periode, scope.provinsi
+        )
     elif limits.PARALLEL > 1 and limit >= limits.PARALLEL_MIN:
-        bounds = await pg.fetch(sql.bounds, str(pos.xid), pos.id, horizon, limit,
-                                scope.wilayah, scope.periode, limits.RANGE_ROWS)
+        bounds = await pg.fetch(sql.bounds, str(pos.xid), pos.id, horizon, limit, scope.wilayah, scope.periode, limits.RANGE_ROWS)
         opened = await open_helper(state, None) if len(bounds) * limits.RANGE_ROWS >= limits.PARALLEL_MIN else None
         if opened is not None:
             helper, helper_tr = opened
             jobs, lo = [], (str(pos.xid), pos.id)
             for xid, id_ in bounds:
-                jobs.append((sql.range_lines,
-                             (*lo, horizon, limit, scope.wilayah, scope.periode, xid, id_)))
+                jobs.append((sql.range_lines, (*lo, horizon, limit, scope.wilayah, scope.periode, xid, id_)))
                 lo = (xid, id_)
             lines = ordered_copy([pg, helper.pg], jobs)
     if lines is None:
-        lines = copy_lines(pg, sql.lines, str(pos.xid), pos.id, horizon,
-                           limit, scope.wilayah, scope.periode)
+        lines = copy_lines(pg, sql.lines, str(pos.xid), pos.id, horizon, limit, scope.wilayah, scope.periode)
     async for block in lines:
         n += block.count(b"\n")
-        last = block[block.rfind(b"\n", 0, len(block) - 1) + 1:]
+        last = block[block.rfind(b"\n", 0, len(block) - 1) + 1 :]
         state.rows = n
         yield block
     if n:
@@ -101,7 +110,7 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
     """Event lines in (xid, id) order, then the trailing line. Each line carries the cursor
     that resumes right after it."""
     scope, tr, source = state.scope, state.tr, state.source
-    assert scope is not None                           # a feed's state has one
+    assert scope is not None  # a feed's state has one
     mask = source.mask_feed
     if scope.national_on_cluster:
         async for block in _national_lines(state, limit):
@@ -110,7 +119,7 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
         yield await _feed_end(state, limit, state.rows)
         return
     pg, start = state.pg, state.cursor
-    assert isinstance(start, Cursor)                   # one position: one server or one provinsi
+    assert isinstance(start, Cursor)  # one position: one server or one provinsi
     horizon = state.detail["horizon"]
     if start.snapshot is None:
         async for block in _feed_copy(state, limit):
@@ -128,15 +137,13 @@ async def feed_body(state: StreamState, limit: int) -> AsyncIterator[bytes]:
         # Skipped rows do not count against the limit, so with a snapshot in the cursor a
         # chunk is always full size.
         want = limits.CHUNK if snap_text is not None else min(limits.CHUNK, limit - delivered)
-        rows = await stmt.fetch(str(pos.xid), pos.id, horizon, want, snap_text, scope.wilayah,
-                                scope.periode, *extra)
+        rows = await stmt.fetch(str(pos.xid), pos.id, horizon, want, snap_text, scope.wilayah, scope.periode, *extra)
         out = []
         for xid, id_, skip, change, line in rows:
             pos = pos.after(int(xid), id_)
             if skip:
                 continue
-            out.append('{"cursor":"' + pos.encode() + '",' + change + state_member
-                       + (line if line is not None else "null") + "}\n")
+            out.append('{"cursor":"' + pos.encode() + '",' + change + state_member + (line if line is not None else "null") + "}\n")
             delivered += 1
             if delivered == limit:
                 break
@@ -184,8 +191,7 @@ async def _national_lines(state: StreamState, limit: int) -> AsyncIterator[bytes
             # Skipped rows do not count against the limit, so with a snapshot in the position
             # a chunk is always full size.
             want = limits.CHUNK if snap_text is not None else min(limits.CHUNK, limit - delivered)
-            rows = await stmt.fetch(str(pos.xid), pos.id, horizon, want, snap_text, None, scope.periode,
-                                    provinsi)
+            rows = await stmt.fetch(str(pos.xid), pos.id, horizon, want, snap_text, None, scope.periode, provinsi)
             out = []
             taken = 0
             for xid, id_, skip, change, line in rows:
@@ -193,8 +199,7 @@ async def _national_lines(state: StreamState, limit: int) -> AsyncIterator[bytes
                 pos = pos.after(int(xid), id_)
                 if skip:
                     continue
-                out.append('{"cursor":"' + encode(pos) + '",' + change + ',"record":'
-                           + (line if line is not None else "null") + "}\n")
+                out.append('{"cursor":"' + encode(pos) + '",' + change + ',"record":' + (line if line is not None else "null") + "}\n")
                 delivered += 1
                 if delivered == limit:
                     break
@@ -223,8 +228,5 @@ async def _feed_end(state: StreamState, limit: int, delivered: int) -> bytes:
     # The access log is written before the trailing line, so a consumer that has the trailer
     # can rely on the request being on record.
     await state.finish()
-    assert state.cursor is not None                    # a feed's state has one
-    return orjson.dumps({"end": True, "cursor": state.cursor.encode(), "count": delivered,
-                         "more": state.more}) + b"\n"
-
-
+    assert state.cursor is not None  # a feed's state has one
+    return orjson.dumps({"end": True, "cursor": state.cursor.encode(), "count": delivered, "more": state.more}) + b"\n"

@@ -1,4 +1,5 @@
 """How a stream is paced and cut: chunk sizes, parallel ranges."""
+
 from __future__ import annotations
 
 from app.core.settings import settings
@@ -17,5 +18,4 @@ PARALLEL = settings.sync_parallel
 PARALLEL_MIN = 100_000
 RANGE_ROWS = settings.sync_range_rows
 ROWS_PER_PAGE = 6
-HELPER_WAIT = 1.0            # seconds to wait for a second pooled connection, else run alone
-
+HELPER_WAIT = 1.0  # seconds to wait for a second pooled connection, else run alone

@@ -1,4 +1,5 @@
 """What a caller may pull."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -14,6 +15,7 @@ class Scope:
     one periode, with or without personal data; on a Citus coordinator (`cluster`) also the
     provinsi whose worker serves it, None for a national key, whose streams go through every
     provinsi, each on its own worker."""
+
     wilayah: str | None
     periode: str | None
     pii: bool
@@ -43,5 +45,4 @@ def on_cluster(scope: Scope) -> Scope:
     one server."""
     if not citus.enabled():
         return scope
-    return replace(scope, cluster=True,
-                   provinsi=scope.wilayah.split(".")[0] if scope.wilayah is not None else None)
+    return replace(scope, cluster=True, provinsi=scope.wilayah.split(".")[0] if scope.wilayah is not None else None)

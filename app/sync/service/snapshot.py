@@ -1,4 +1,5 @@
 """The snapshot: every current record (or entity) in scope, from one REPEATABLE READ transaction."""
+
 from __future__ import annotations
 
 import csv
@@ -23,8 +24,8 @@ log = logging.getLogger("kumkm.sync")
 
 # ------------------------------------------------------------------------- snapshot
 
-async def snapshot_cursor(pg, scope: Scope, cursor: type[Cursor] = Cursor) -> tuple[str | dict[str, str],
-                                                                                   Cursor | ClusterCursor]:
+
+async def snapshot_cursor(pg, scope: Scope, cursor: type[Cursor] = Cursor) -> tuple[str | dict[str, str], Cursor | ClusterCursor]:
     """The PostgreSQL snapshot a REPEATABLE READ transaction reads with (its text), and the
     feed cursor that continues from what it sees: the snapshot's xmin, with the snapshot itself
     while transactions were in flight (the feed then skips what the snapshot already saw,
@@ -48,12 +49,14 @@ async def snapshot_cursor(pg, scope: Scope, cursor: type[Cursor] = Cursor) -> tu
     if scope.national_on_cluster:
         await pg.execute(queries.ONE_CONNECTION_PER_WORKER)
         snaps = {p: Snapshot.parse(text) for p, text in await pg.fetch(queries.SNAPSHOTS_CITUS)}
-        return ({p: snap.text() for p, snap in snaps.items()},
-                ClusterCursor.of({p: _start(snap) for p, snap in snaps.items()}))
+        return ({p: snap.text() for p, snap in snaps.items()}, ClusterCursor.of({p: _start(snap) for p, snap in snaps.items()}))
     # on Citus: the snapshot of the provinsi's worker, the first statement of this transaction
     # there, so every later read of the stream on that worker reads with it
-    snap = Snapshot.parse(await pg.fetchval(queries.CURRENT_SNAPSHOT) if scope.provinsi is None
-                          else await pg.fetchval(queries.CURRENT_SNAPSHOT_CITUS, scope.provinsi))
+    snap = Snapshot.parse(
+        await pg.fetchval(queries.CURRENT_SNAPSHOT)
+        if scope.provinsi is None
+        else await pg.fetchval(queries.CURRENT_SNAPSHOT_CITUS, scope.provinsi)
+    )
     return snap.text(), _start(snap, cursor)
 
 
@@ -71,7 +74,7 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str, sou
     try:
         state = await _open_snapshot(principal, periode, fmt, scope, replicas.stream_engine(route), source)
     except Problem:
-        raise                           # turned away (stream limits): not the standby's fault
+        raise  # turned away (stream limits): not the standby's fault
     except Exception:
         if route.replica is None:
             raise
@@ -93,17 +96,26 @@ async def open_snapshot(principal: Principal, periode: str | None, fmt: str, sou
     return state
 
 
-async def _open_snapshot(principal: Principal, periode: str | None, fmt: str, scope: Scope,
-                         engine, source: Source = RECORDS) -> StreamState:
+async def _open_snapshot(
+    principal: Principal, periode: str | None, fmt: str, scope: Scope, engine, source: Source = RECORDS
+) -> StreamState:
     async with admitted(principal, engine) as conn:
         tr = conn.pg.transaction(isolation="repeatable_read", readonly=True)
         await tr.start()
         await conn.pg.execute(queries.BEGIN_SYNC)
         snap, cursor = await snapshot_cursor(conn.pg, scope, source.cursor)
-    state = StreamState(source.snapshot_endpoint, principal,
-                        {"periode": periode, "format": fmt, "kode_wilayah": scope.wilayah,
-                         "pii": scope.pii, "snapshot": snap},
-                        cursor=cursor, conn=conn, scope=scope, tr=tr, slot=True, engine=engine, source=source)
+    state = StreamState(
+        source.snapshot_endpoint,
+        principal,
+        {"periode": periode, "format": fmt, "kode_wilayah": scope.wilayah, "pii": scope.pii, "snapshot": snap},
+        cursor=cursor,
+        conn=conn,
+        scope=scope,
+        tr=tr,
+        slot=True,
+        engine=engine,
+        source=source,
+    )
     return state
 
 
@@ -136,7 +148,7 @@ async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
     """Snapshot lines as stored; a large table is read by two connections sharing the
     stream's snapshot (pg_export_snapshot), range of pages by range of pages, in order."""
     pg, scope, source = state.pg, state.scope, state.source
-    assert scope is not None                           # a snapshot's state has one
+    assert scope is not None  # a snapshot's state has one
     if not source.snapshot_pages:
         # a table of its own (the entities): one connection, one read in this transaction
         async for block in copy_lines(pg, source.snapshot, scope.periode, scope.wilayah):
@@ -146,8 +158,7 @@ async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
         # on Citus, national: provinsi after provinsi, each read on its worker in the stream's
         # transaction there, whose snapshot the cursor names for it (checked by the statement)
         for provinsi, snap in sorted(state.detail["snapshot"].items()):
-            async for block in copy_lines(pg, queries.SNAPSHOT_PART_CITUS, scope.periode, scope.wilayah,
-                                          provinsi, snap):
+            async for block in copy_lines(pg, queries.SNAPSHOT_PART_CITUS, scope.periode, scope.wilayah, provinsi, snap):
                 yield block
         return
     if scope.provinsi is not None:
@@ -167,8 +178,9 @@ async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
     helper, helper_tr = opened
     step = max(1, limits.RANGE_ROWS // limits.ROWS_PER_PAGE)
     edges = list(range(0, pages, step))
-    jobs = [(queries.SNAPSHOT_RANGE_LINES, (scope.periode, scope.wilayah, lo, hi))
-            for lo, hi in zip(edges, [*edges[1:], None], strict=True)]
+    jobs = [
+        (queries.SNAPSHOT_RANGE_LINES, (scope.periode, scope.wilayah, lo, hi)) for lo, hi in zip(edges, [*edges[1:], None], strict=True)
+    ]
     async for block in ordered_copy([pg, helper.pg], jobs):
         yield block
     await helper_tr.commit()
@@ -176,7 +188,7 @@ async def _snapshot_copy(state: StreamState) -> AsyncIterator[bytes]:
 
 async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
     scope, tr, cursor = state.scope, state.tr, state.cursor
-    assert scope is not None and cursor is not None    # a snapshot's state has both
+    assert scope is not None and cursor is not None  # a snapshot's state has both
     pg = state.pg
     n = 0
     if fmt == "csv":
@@ -202,5 +214,3 @@ async def snapshot_body(state: StreamState, fmt: str) -> AsyncIterator[bytes]:
     await state.finish()
     if fmt != "csv":
         yield orjson.dumps({"end": True, "cursor": cursor.encode(), "count": n}) + b"\n"
-
-

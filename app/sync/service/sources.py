@@ -2,6 +2,7 @@
 the entity feed (`kumkm_peristiwa`, the entities of the Basis Data Tunggal). Both are served by
 the same code (feed.py, snapshot.py, streams.py): the horizon, the cursor and its snapshot, the
 stream slots, COPY, the parallel ranges and the access log; a Source says only what differs."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,6 +27,7 @@ class Source:
     are the coordinator's alone). `mask_feed` / `mask_snapshot`: whole NDJSON lines as a key
     without personal data gets them. `snapshot_pages`: the snapshot is `sync_records` in
     physical order, which may be cut into ranges of pages for two connections."""
+
     name: str
     feed_endpoint: str
     snapshot_endpoint: str
@@ -40,8 +42,14 @@ class Source:
 
 
 RECORDS = Source(
-    name="records", feed_endpoint="GET /api/v1/sync/changes", snapshot_endpoint="GET /api/v1/sync/snapshot",
-    cursor=Cursor, feed=queries.RECORD_FEED, state_key="record", snapshot=queries.SNAPSHOT, cluster=True,
+    name="records",
+    feed_endpoint="GET /api/v1/sync/changes",
+    snapshot_endpoint="GET /api/v1/sync/snapshot",
+    cursor=Cursor,
+    feed=queries.RECORD_FEED,
+    state_key="record",
+    snapshot=queries.SNAPSHOT,
+    cluster=True,
     mask_feed=lambda block: flat.mask_lines(block, nested=True),
     mask_snapshot=lambda block: flat.mask_lines(block, nested=False),
     snapshot_pages=True,
@@ -78,8 +86,15 @@ def mask_entitas_lines(block: bytes) -> bytes:
 
 
 ENTITAS = Source(
-    name="entitas", feed_endpoint="GET /api/v1/sync/entitas/feed",
+    name="entitas",
+    feed_endpoint="GET /api/v1/sync/entitas/feed",
     snapshot_endpoint="GET /api/v1/sync/entitas/snapshot",
-    cursor=EntitasCursor, feed=queries.ENTITAS_FEED, state_key="entitas", snapshot=queries.ENTITAS_SNAPSHOT,
-    cluster=False, mask_feed=mask_entitas_lines, mask_snapshot=mask_entitas_lines, snapshot_pages=False,
+    cursor=EntitasCursor,
+    feed=queries.ENTITAS_FEED,
+    state_key="entitas",
+    snapshot=queries.ENTITAS_SNAPSHOT,
+    cluster=False,
+    mask_feed=mask_entitas_lines,
+    mask_snapshot=mask_entitas_lines,
+    snapshot_pages=False,
 )

@@ -8,6 +8,7 @@ its route. The route returns the response before the first row is read, and the 
 REPEATABLE READ (or read-only feed) transaction must stay open on one connection of the
 streams' own pool (db.get_stream_engine, or a standby's: app.infra.replicas) for the stream's
 whole life, and its access-log entry is written after the response has started."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,11 +46,15 @@ class StreamSlots:
 
     def take(self, key_id: int | None) -> None:
         if self.by_key.get(key_id, 0) >= settings.streams_per_key:
-            raise TOO_MANY(f"kunci ini sudah membuka {settings.streams_per_key} aliran sync; selesaikan "
-                           "membaca salah satunya dulu", headers={"Retry-After": str(STREAM_RETRY_AFTER)})
+            raise TOO_MANY(
+                f"kunci ini sudah membuka {settings.streams_per_key} aliran sync; selesaikan membaca salah satunya dulu",
+                headers={"Retry-After": str(STREAM_RETRY_AFTER)},
+            )
         if self.open >= settings.streams_max:
-            raise TOO_MANY("layanan sedang melayani aliran sync sebanyak yang diizinkan; coba lagi sebentar lagi",
-                           headers={"Retry-After": str(STREAM_RETRY_AFTER)})
+            raise TOO_MANY(
+                "layanan sedang melayani aliran sync sebanyak yang diizinkan; coba lagi sebentar lagi",
+                headers={"Retry-After": str(STREAM_RETRY_AFTER)},
+            )
         self.open += 1
         self.by_key[key_id] = self.by_key.get(key_id, 0) + 1
 
@@ -89,7 +94,7 @@ class RawConnection:
         if self._closed or self._sa is None:
             return
         self._closed = True
-        if self.pg is None:          # the open itself failed or timed out: nothing to return
+        if self.pg is None:  # the open itself failed or timed out: nothing to return
             try:
                 await self._sa.close()
             except Exception:
@@ -109,6 +114,7 @@ class RawConnection:
 @dataclass
 class StreamState:
     """What a stream did, for its trailing line and the access log."""
+
     endpoint: str
     principal: Principal
     detail: dict
@@ -117,12 +123,12 @@ class StreamState:
     cursor: Cursor | ClusterCursor | None = None
     conn: RawConnection | None = None
     scope: Scope | None = None
-    tr: Any = None               # the asyncpg transaction the stream reads in
+    tr: Any = None  # the asyncpg transaction the stream reads in
     helpers: list | None = None  # extra connections of a parallel stream
     more: bool | None = None
-    slot: bool = False           # holds one of the process's stream slots
-    engine: object = None        # the pool of conn (a standby's for a snapshot read there)
-    source: Any = None           # what the stream reads (app.sync.service.sources.Source)
+    slot: bool = False  # holds one of the process's stream slots
+    engine: object = None  # the pool of conn (a standby's for a snapshot read there)
+    source: Any = None  # what the stream reads (app.sync.service.sources.Source)
     _finished: bool = False
 
     @property
@@ -158,7 +164,6 @@ class StreamState:
             # not cut a finished stream (the slot just given back guarantees a connection here).
             async with db.get_stream_engine().begin() as c:
                 await log_access(self.principal, self.endpoint, detail, self.rows, conn=c)
-
 
 
 @asynccontextmanager
@@ -230,7 +235,7 @@ async def copy_lines(pg, query: str, *args) -> AsyncIterator[bytes]:
             if block is done:
                 break
             yield block
-        await task           # raises what COPY raised
+        await task  # raises what COPY raised
     finally:
         if not task.done():
             task.cancel()
@@ -260,7 +265,7 @@ async def ordered_copy(pgs: list, jobs: list[tuple[str, tuple]]) -> AsyncIterato
             try:
                 await pgs[k].copy_from_query(query, *args, output=sink, **queries.COPY_OPTIONS)
             except BaseException as exc:
-                q.put_nowait(exc)   # the response raises it when it reaches this job
+                q.put_nowait(exc)  # the response raises it when it reaches this job
                 raise
             if block := blocks.rest():
                 q.put_nowait(block)
@@ -289,7 +294,7 @@ async def ordered_copy(pgs: list, jobs: list[tuple[str, tuple]]) -> AsyncIterato
                 task.cancel()
         for task in tasks:
             if task.done() and not task.cancelled():
-                task.exception()    # retrieved: it was raised above, or the stream was cut
+                task.exception()  # retrieved: it was raised above, or the stream was cut
 
 
 async def open_helper(state: StreamState, snapshot_id: str | None):
@@ -316,7 +321,6 @@ async def open_helper(state: StreamState, snapshot_id: str | None):
     return helper, tr
 
 
-
 async def finish_quietly(state: StreamState) -> None:
     """Called when a response ends however it ended; shielded so that a cancelled request
     still returns its connection and leaves its trace in the access log."""
@@ -325,6 +329,5 @@ async def finish_quietly(state: StreamState) -> None:
     except Exception as exc:
         if fault_kind(exc) is None:
             log.exception("finishing a sync stream failed")
-        else:   # the database is away: its access-log line is lost with it, and health says so
-            log.warning("finishing a sync stream: its access-log line was not written (%s)",
-                        describe(exc))
+        else:  # the database is away: its access-log line is lost with it, and health says so
+            log.warning("finishing a sync stream: its access-log line was not written (%s)", describe(exc))

@@ -5,6 +5,7 @@ and versi. One module each; the public names are re-exported here, so callers ke
 
 Every function that touches the database takes the connection of its caller's unit of work
 (the route's: app.verification.router) and opens none of its own."""
+
 from __future__ import annotations
 
 from app.verification.service.antrian import CURSOR, Filter, antrian_page, kabkota_of, rekap
@@ -18,6 +19,21 @@ from app.verification.service.keputusan import (
 from app.verification.service.koreksi import IDENTITY_FIELDS, correct
 from app.verification.service.riwayat import record_head, riwayat_list, versi_list, versi_one
 
-__all__ = ["CURSOR", "Filter", "antrian_page", "kabkota_of", "rekap", "Keputusan",
-           "KeputusanOutcome", "decide", "parse_items", "rule_errors", "IDENTITY_FIELDS",
-           "correct", "record_head", "riwayat_list", "versi_list", "versi_one"]
+__all__ = [
+    "CURSOR",
+    "Filter",
+    "antrian_page",
+    "kabkota_of",
+    "rekap",
+    "Keputusan",
+    "KeputusanOutcome",
+    "decide",
+    "parse_items",
+    "rule_errors",
+    "IDENTITY_FIELDS",
+    "correct",
+    "record_head",
+    "riwayat_list",
+    "versi_list",
+    "versi_one",
+]

@@ -1,4 +1,5 @@
 """The verifikator's antrian (queue) of one kabupaten/kota, and the rekap: its counts per status."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,15 +48,13 @@ async def rekap(conn: AsyncConnection, principal: Principal, periode: str, kabko
         codes = [await kabkota_of(principal, kabkota)]
     else:
         scope = principal.kode_wilayah
-        codes = sorted(k for k, level in index.level.items()
-                       if level == LEVEL_KABKOTA and principal.covers(k))
+        codes = sorted(k for k, level in index.level.items() if level == LEVEL_KABKOTA and principal.covers(k))
         if scope is not None and index.level.get(scope) == LEVEL_KABKOTA:
             kabkota = scope
     provinsi = None
     if kabkota is None and principal.kode_wilayah is not None:
         provinsi = principal.kode_wilayah[:2]
-    rows = (await conn.execute(queries.REKAP, {"periode": periode, "kabkota": kabkota,
-                                               "provinsi": provinsi})).all()
+    rows = (await conn.execute(queries.REKAP, {"periode": periode, "kabkota": kabkota, "provinsi": provinsi})).all()
     counts: dict[str, dict[str, int]] = {}
     for r in rows:
         counts.setdefault(r.kode_kabkota, {})[r.status] = r.n
@@ -65,8 +64,15 @@ async def rekap(conn: AsyncConnection, principal: Principal, periode: str, kabko
 def _rekap_row(kode: str, nama: str, c: dict[str, int]) -> dict:
     belum, diterima, ditolak = c.get("masuk", 0), c.get("diterima", 0), c.get("ditolak", 0)
     # `masuk` beside it is the deprecated old name of the same count (schemas.RekapKabkota)
-    return {"kode_kabkota": kode, "nama": nama, "belum_diverifikasi": belum, "diterima": diterima,
-            "ditolak": ditolak, "total": belum + diterima + ditolak, "masuk": belum}
+    return {
+        "kode_kabkota": kode,
+        "nama": nama,
+        "belum_diverifikasi": belum,
+        "diterima": diterima,
+        "ditolak": ditolak,
+        "total": belum + diterima + ditolak,
+        "masuk": belum,
+    }
 
 
 def _older_cursor(text: str) -> tuple[dt.datetime, uuid.UUID] | None:
@@ -98,6 +104,7 @@ def _day_start(day: dt.date, name: str) -> dt.datetime:
 class Filter:
     """What the verifikator narrowed the queue to; captured dates are WIB days, both ends
     included."""
+
     periode: str
     status: str = "masuk"
     wilayah: str | None = None
@@ -108,8 +115,7 @@ class Filter:
     duplikat: bool | None = None
 
 
-async def antrian_page(conn: AsyncConnection, principal: Principal, kabkota: str | None, f: Filter,
-                       cursor: str | None, limit: int) -> dict:
+async def antrian_page(conn: AsyncConnection, principal: Principal, kabkota: str | None, f: Filter, cursor: str | None, limit: int) -> dict:
     """One page of the queue, oldest capture first, from the keyset cursor (schemas.AntrianPage)."""
     kabkota = await kabkota_of(principal, kabkota)
     index = await get_index()
@@ -144,22 +150,37 @@ async def antrian_page(conn: AsyncConnection, principal: Principal, kabkota: str
         params["after_at"], params["after_id"] = after[0], str(after[1])
     # Without a filter to check, the page is the first `limit` rows walked.
     scan = max(queries.SCAN_MAX, limit) if residual else limit
-    stmt = queries.antrian(drive, tuple(residual), after is not None, dari is not None, sampai is not None,
-                           scan, limit, citus.enabled())
+    stmt = queries.antrian(drive, tuple(residual), after is not None, dari is not None, sampai is not None, scan, limit, citus.enabled())
     params["provinsi"] = kabkota.split(".")[0]
     rows = (await conn.execute(stmt, params)).all()
-    counts = {r.status: r.n for r in await conn.execute(queries.REKAP, {
-        "periode": f.periode, "kabkota": kabkota, "provinsi": None})}
-    items = [{
-        "submission_id": str(r.submission_id), "status": r.status, "version": r.version, "jenis": r.jenis,
-        "nama": r.nama, "kode_wilayah": r.kode_wilayah, "nama_wilayah": index.nama.get(r.kode_wilayah),
-        "enumerator_id": r.enumerator_id, "captured_at": r.captured_at, "skala_usaha": r.skala_usaha,
-        "kemungkinan_duplikat": r.kemungkinan_duplikat, "diperbarui_pada": r.diperbarui_pada,
-    } for r in rows if r.hit]
+    counts = {r.status: r.n for r in await conn.execute(queries.REKAP, {"periode": f.periode, "kabkota": kabkota, "provinsi": None})}
+    items = [
+        {
+            "submission_id": str(r.submission_id),
+            "status": r.status,
+            "version": r.version,
+            "jenis": r.jenis,
+            "nama": r.nama,
+            "kode_wilayah": r.kode_wilayah,
+            "nama_wilayah": index.nama.get(r.kode_wilayah),
+            "enumerator_id": r.enumerator_id,
+            "captured_at": r.captured_at,
+            "skala_usaha": r.skala_usaha,
+            "kemungkinan_duplikat": r.kemungkinan_duplikat,
+            "diperbarui_pada": r.diperbarui_pada,
+        }
+        for r in rows
+        if r.hit
+    ]
     next_cursor = None
     if rows and (rows[-1].rn == scan or (len(rows) == limit and rows[-1].hit)):
         # The page is full, or the walk reached its bound: the queue may go on after that row.
         next_cursor = CURSOR.encode(rows[-1].captured_at, rows[-1].submission_id)
-    return {"periode": f.periode, "status": f.status,
-            "jumlah": _rekap_row(kabkota, index.nama.get(kabkota, kabkota), counts),
-            "items": items, "next_cursor": next_cursor, "dipindai": rows[-1].rn if rows else 0}
+    return {
+        "periode": f.periode,
+        "status": f.status,
+        "jumlah": _rekap_row(kabkota, index.nama.get(kabkota, kabkota), counts),
+        "items": items,
+        "next_cursor": next_cursor,
+        "dipindai": rows[-1].rn if rows else 0,
+    }

@@ -6,6 +6,7 @@ Concurrency rule: a keputusan names the version AND the state its decider saw (`
 the same thing, exactly one wins and the other gets 409 with the current state. A keputusan
 does not change `version` (versions count content), which is why the state must be part of
 the token: without it, a reversal could silently overrule a keputusan its author never saw."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,11 +34,13 @@ def rule_errors(k) -> list[dict]:
     if k.dari == k.status:
         err("dari", f"dari sama dengan status ({k.status}): keputusan harus mengubah status rekaman")
     if k.status == "ditolak" and k.alasan_kode is None:
-        err("alasan_kode", "alasan_kode wajib diisi untuk ditolak: salah satu dari data_tidak_lengkap, "
-                           "data_tidak_valid, duplikat, di_luar_wilayah, bukan_kumkm atau lainnya")
+        err(
+            "alasan_kode",
+            "alasan_kode wajib diisi untuk ditolak: salah satu dari data_tidak_lengkap, "
+            "data_tidak_valid, duplikat, di_luar_wilayah, bukan_kumkm atau lainnya",
+        )
     if k.status == "diterima" and k.alasan_kode is not None:
-        err("alasan_kode", "alasan_kode hanya untuk keputusan ditolak; alasan membatalkan penolakan ditulis "
-                           "di catatan")
+        err("alasan_kode", "alasan_kode hanya untuk keputusan ditolak; alasan membatalkan penolakan ditulis di catatan")
     if k.alasan_kode == "lainnya" and not k.catatan:
         err("catatan", "catatan wajib diisi bila alasan_kode lainnya")
     elif k.dari != "masuk" and k.dari != k.status and not k.catatan:
@@ -49,6 +52,7 @@ def rule_errors(k) -> list[dict]:
 class Keputusan:
     """One keputusan as it is applied: checked against the rules above, with its place in the
     request (the body of a single POST, or an item of a batch: schemas.Keputusan, KeputusanItem)."""
+
     index: int
     submission_id: str
     ke: str
@@ -62,10 +66,10 @@ class Keputusan:
 class KeputusanOutcome:
     index: int
     submission_id: str | None
-    outcome: str                      # decided | duplicate | rejected
-    kind: ProblemType | None = None   # rejected: why (INVALID, OUTSIDE_SCOPE, NOT_FOUND, STATE_CONFLICT)
+    outcome: str  # decided | duplicate | rejected
+    kind: ProblemType | None = None  # rejected: why (INVALID, OUTSIDE_SCOPE, NOT_FOUND, STATE_CONFLICT)
     errors: list[dict] = field(default_factory=list)
-    result: dict | None = None        # decided / duplicate: the keputusan as stored
+    result: dict | None = None  # decided / duplicate: the keputusan as stored
     current_status: str | None = None
     current_version: int | None = None
 
@@ -126,14 +130,32 @@ async def decide(conn: AsyncConnection, keputusan: list[Keputusan], principal: P
     if citus.enabled():
         done, current = await _decide_citus(conn, first, keputusan, principal)
         return _outcomes(keputusan, first, done, current, principal)
-    payload = orjson.dumps([
-        {"submission_id": k.submission_id, "ke": k.ke, "dari": k.dari, "version": k.version,
-         "alasan_kode": k.alasan_kode, "catatan": k.catatan} for k in first.values()
-    ]).decode()
-    done = {str(r.submission_id): r for r in await conn.execute(queries.DECIDE, {
-        "items": payload, "scope": _scope(principal),
-        "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role,
-    })}
+    payload = orjson.dumps(
+        [
+            {
+                "submission_id": k.submission_id,
+                "ke": k.ke,
+                "dari": k.dari,
+                "version": k.version,
+                "alasan_kode": k.alasan_kode,
+                "catatan": k.catatan,
+            }
+            for k in first.values()
+        ]
+    ).decode()
+    done = {
+        str(r.submission_id): r
+        for r in await conn.execute(
+            queries.DECIDE,
+            {
+                "items": payload,
+                "scope": _scope(principal),
+                "actor": principal.name,
+                "actor_key": principal.id,
+                "actor_role": principal.role,
+            },
+        )
+    }
     rest = [k for k in keputusan if k.submission_id not in done or first[k.submission_id] is not k]
     current = {}
     if rest:
@@ -144,8 +166,9 @@ async def decide(conn: AsyncConnection, keputusan: list[Keputusan], principal: P
     return _outcomes(keputusan, first, done, current, principal)
 
 
-async def _decide_citus(conn: AsyncConnection, first: dict[str, Keputusan], keputusan: list[Keputusan],
-                        principal: Principal) -> tuple[dict, dict]:
+async def _decide_citus(
+    conn: AsyncConnection, first: dict[str, Keputusan], keputusan: list[Keputusan], principal: Principal
+) -> tuple[dict, dict]:
     """decide() on a Citus coordinator (app.infra.citus), in the route's transaction: the
     directory names every record's provinsi, then, per provinsi in a fixed order, the records
     are locked in submission_id order and decided by one statement routed to that provinsi's
@@ -158,33 +181,62 @@ async def _decide_citus(conn: AsyncConnection, first: dict[str, Keputusan], kepu
         where.setdefault(provinsi, []).append(str(sid))
     for provinsi, sids in sorted(where.items()):
         await conn.execute(queries.LOCK_CITUS, {"provinsi": provinsi, "ids": sids})
-        payload = orjson.dumps([
-            {"submission_id": sid, "ke": first[sid].ke, "dari": first[sid].dari, "version": first[sid].version,
-             "alasan_kode": first[sid].alasan_kode, "catatan": first[sid].catatan} for sid in sids
-        ]).decode()
-        done.update({str(r.submission_id): r for r in await conn.execute(queries.DECIDE_CITUS, {
-            "items": payload, "scope": _scope(principal), "provinsi": provinsi,
-            "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role,
-        })})
+        payload = orjson.dumps(
+            [
+                {
+                    "submission_id": sid,
+                    "ke": first[sid].ke,
+                    "dari": first[sid].dari,
+                    "version": first[sid].version,
+                    "alasan_kode": first[sid].alasan_kode,
+                    "catatan": first[sid].catatan,
+                }
+                for sid in sids
+            ]
+        ).decode()
+        done.update(
+            {
+                str(r.submission_id): r
+                for r in await conn.execute(
+                    queries.DECIDE_CITUS,
+                    {
+                        "items": payload,
+                        "scope": _scope(principal),
+                        "provinsi": provinsi,
+                        "actor": principal.name,
+                        "actor_key": principal.id,
+                        "actor_role": principal.role,
+                    },
+                )
+            }
+        )
     rest = {k.submission_id for k in keputusan if k.submission_id not in done or first[k.submission_id] is not k}
     for provinsi, sids in sorted(where.items()):
         asked = [sid for sid in sids if sid in rest]
         if asked:
-            current.update({str(r.submission_id): r for r in await conn.execute(
-                queries.CURRENT_WITH_LAST_CITUS, {"ids": asked, "provinsi": provinsi})})
+            current.update(
+                {str(r.submission_id): r for r in await conn.execute(queries.CURRENT_WITH_LAST_CITUS, {"ids": asked, "provinsi": provinsi})}
+            )
     return done, current
 
 
-def _outcomes(keputusan: list[Keputusan], first: dict[str, Keputusan], done: dict, current: dict,
-              principal: Principal) -> list[KeputusanOutcome]:
+def _outcomes(
+    keputusan: list[Keputusan], first: dict[str, Keputusan], done: dict, current: dict, principal: Principal
+) -> list[KeputusanOutcome]:
     out = []
     for k in keputusan:
         row = done.get(k.submission_id)
         if row is not None and first[k.submission_id] is k:
-            out.append(KeputusanOutcome(k.index, k.submission_id, "decided",
-                                        result=_keputusan_out(row.submission_id, row.status, row.version,
-                                                              row.dari, row.alasan_kode, row.catatan,
-                                                              principal.name, row.pada, False)))
+            out.append(
+                KeputusanOutcome(
+                    k.index,
+                    k.submission_id,
+                    "decided",
+                    result=_keputusan_out(
+                        row.submission_id, row.status, row.version, row.dari, row.alasan_kode, row.catatan, principal.name, row.pada, False
+                    ),
+                )
+            )
         else:
             out.append(_explain(k, current.get(k.submission_id), principal))
     return out
@@ -193,40 +245,81 @@ def _outcomes(keputusan: list[Keputusan], first: dict[str, Keputusan], done: dic
 def _explain(k: Keputusan, cur, principal: Principal) -> KeputusanOutcome:
     sid = k.submission_id
     if cur is None:
-        return KeputusanOutcome(k.index, sid, "rejected", NOT_FOUND, [{
-            "field": "submission_id", "message": f"submission_id {sid} tidak ditemukan", "type": "not_found"}])
+        return KeputusanOutcome(
+            k.index,
+            sid,
+            "rejected",
+            NOT_FOUND,
+            [{"field": "submission_id", "message": f"submission_id {sid} tidak ditemukan", "type": "not_found"}],
+        )
     if not principal.covers(cur.kode_wilayah):
         # the record's own wilayah is not named (app.security.policy.scope_problem says why)
-        return KeputusanOutcome(k.index, sid, "rejected", OUTSIDE_SCOPE, [{
-            "field": "submission_id", "type": "scope",
-            "message": f"submission_id menunjuk rekaman di luar wilayah kunci ini ({principal.kode_wilayah} "
-                       "dan wilayah di dalamnya)"}])
-    if (cur.status == k.ke and cur.version == k.version and cur.aksi == "diverifikasi"
-            and cur.oleh == principal.name and cur.dari == k.dari and cur.alasan_kode == k.alasan_kode
-            and cur.catatan == k.catatan):
+        return KeputusanOutcome(
+            k.index,
+            sid,
+            "rejected",
+            OUTSIDE_SCOPE,
+            [
+                {
+                    "field": "submission_id",
+                    "type": "scope",
+                    "message": f"submission_id menunjuk rekaman di luar wilayah kunci ini ({principal.kode_wilayah} "
+                    "dan wilayah di dalamnya)",
+                }
+            ],
+        )
+    if (
+        cur.status == k.ke
+        and cur.version == k.version
+        and cur.aksi == "diverifikasi"
+        and cur.oleh == principal.name
+        and cur.dari == k.dari
+        and cur.alasan_kode == k.alasan_kode
+        and cur.catatan == k.catatan
+    ):
         # The same decider sending the same keputusan again (a retry after a lost response).
-        return KeputusanOutcome(k.index, sid, "duplicate",
-                                result=_keputusan_out(cur.submission_id, cur.status, cur.version, cur.dari,
-                                                      cur.alasan_kode, cur.catatan, cur.oleh, cur.pada, True))
+        return KeputusanOutcome(
+            k.index,
+            sid,
+            "duplicate",
+            result=_keputusan_out(
+                cur.submission_id, cur.status, cur.version, cur.dari, cur.alasan_kode, cur.catatan, cur.oleh, cur.pada, True
+            ),
+        )
     if cur.version != k.version:
-        errors = [{"field": "version", "type": "stale",
-                   "message": f"version {k.version} sudah usang: rekaman kini di versi {cur.version} "
-                              f"({cur.status})"}]
+        errors = [
+            {
+                "field": "version",
+                "type": "stale",
+                "message": f"version {k.version} sudah usang: rekaman kini di versi {cur.version} ({cur.status})",
+            }
+        ]
     elif cur.status == k.dari:
         # It would apply now, but it was judged against an earlier state: a later item for the
         # same record in one batch, or a record that changed back while this one was decided.
-        errors = [{"field": "submission_id", "type": "stale",
-                   "message": "submission_id menunjuk rekaman yang berubah selama permintaan ini (paling "
-                              "banyak satu keputusan per rekaman dalam satu batch); kirim keputusannya lagi"}]
+        errors = [
+            {
+                "field": "submission_id",
+                "type": "stale",
+                "message": "submission_id menunjuk rekaman yang berubah selama permintaan ini (paling "
+                "banyak satu keputusan per rekaman dalam satu batch); kirim keputusannya lagi",
+            }
+        ]
     else:
-        errors = [{"field": "dari", "type": "stale",
-                   "message": f"dari {k.dari} sudah usang: rekaman kini berstatus {cur.status}"}]
-    return KeputusanOutcome(k.index, sid, "rejected", STATE_CONFLICT, errors,
-                            current_status=cur.status, current_version=cur.version)
+        errors = [{"field": "dari", "type": "stale", "message": f"dari {k.dari} sudah usang: rekaman kini berstatus {cur.status}"}]
+    return KeputusanOutcome(k.index, sid, "rejected", STATE_CONFLICT, errors, current_status=cur.status, current_version=cur.version)
 
 
 def _keputusan_out(sid, status, version, dari, alasan_kode, catatan, oleh, pada, replay) -> dict:
     """The keputusan as stored, in the shape of schemas.KeputusanOut."""
-    return {"submission_id": str(sid), "status": status, "version": version, "dari": dari,
-            "alasan_kode": alasan_kode, "catatan": catatan, "diputuskan_oleh": oleh,
-            "diputuskan_pada": pada, "replay": replay}
+    return {
+        "submission_id": str(sid),
+        "status": status,
+        "version": version,
+        "dari": dari,
+        "alasan_kode": alasan_kode,
+        "catatan": catatan,
+        "diputuskan_oleh": oleh,
+        "diputuskan_pada": pada,
+        "replay": replay,
+    }

@@ -1,6 +1,7 @@
 """Koreksi: the enumerator who made a ditolak record sends it again corrected; it becomes the
 record's next version and goes back to masuk (PUT /api/v1/submissions/{id}, and an edit sent
 from ODK Collect: app.openrosa)."""
+
 from __future__ import annotations
 
 import uuid
@@ -25,8 +26,7 @@ async def _current(conn: AsyncConnection, submission_id: str):
         found = (await conn.execute(queries.DIRECTORY_CITUS, {"ids": [submission_id]})).first()
         if found is None:
             return None
-        return (await conn.execute(queries.CURRENT_WITH_LAST_CITUS, {"ids": [submission_id],
-                                                                     "provinsi": found.kode_provinsi})).first()
+        return (await conn.execute(queries.CURRENT_WITH_LAST_CITUS, {"ids": [submission_id], "provinsi": found.kode_provinsi})).first()
     return (await conn.execute(queries.CURRENT_WITH_LAST, {"ids": [submission_id]})).first()
 
 
@@ -50,20 +50,21 @@ async def correct(conn: AsyncConnection, submission_id: uuid.UUID, body: dict, p
     # only the record's own enumerator (or admin), inside the key's wilayah
     authorize(principal, "record.correct", cur.kode_wilayah, owner=cur.owner_identity, submission_id=sid)
     if not isinstance(body, dict):
-        raise INVALID("body harus objek JSON ({...}): rekaman lengkap yang dikoreksi",
-                      errors=[{"field": "body", "type": "model_type",
-                               "message": "body harus objek JSON ({...}): rekaman lengkap yang dikoreksi"}])
-    errors: list[dict] = [{"field": f, "type": "value_error",
-                           "message": f"{f} tidak boleh memuat karakter NUL (U+0000)"}
-                          for f in _nul_fields(body)]
+        raise INVALID(
+            "body harus objek JSON ({...}): rekaman lengkap yang dikoreksi",
+            errors=[{"field": "body", "type": "model_type", "message": "body harus objek JSON ({...}): rekaman lengkap yang dikoreksi"}],
+        )
+    errors: list[dict] = [
+        {"field": f, "type": "value_error", "message": f"{f} tidak boleh memuat karakter NUL (U+0000)"} for f in _nul_fields(body)
+    ]
     if str(body.get("submission_id")) != sid:
-        errors.append({"field": "submission_id", "type": "identity",
-                       "message": f"submission_id harus sama dengan submission_id di path ({sid})"})
+        errors.append(
+            {"field": "submission_id", "type": "identity", "message": f"submission_id harus sama dengan submission_id di path ({sid})"}
+        )
     for f in IDENTITY_FIELDS:
         sent = body[f].strip() if isinstance(body.get(f), str) else body.get(f)
         if f in body and sent != getattr(cur, f):
-            errors.append({"field": f, "type": "identity",
-                           "message": f"{f} tidak boleh berubah dalam koreksi (tetap {getattr(cur, f)})"})
+            errors.append({"field": f, "type": "identity", "message": f"{f} tidak boleh berubah dalam koreksi (tetap {getattr(cur, f)})"})
     if errors:
         raise INVALID("; ".join(e["message"] for e in errors), errors=errors, submission_id=sid)
     prepared, rejected = await prepare([body], principal)
@@ -71,10 +72,8 @@ async def correct(conn: AsyncConnection, submission_id: uuid.UUID, body: dict, p
         raise rejected[0].problem(submission_id=sid)
     p = prepared[0]
     if p.row["kode_provinsi"] != cur.kode_provinsi:
-        message = f"kode_wilayah harus tetap di provinsi {cur.kode_provinsi}: koreksi tidak memindahkan rekaman " \
-                  "ke provinsi lain"
-        raise INVALID(message, errors=[{"field": "kode_wilayah", "type": "identity", "message": message}],
-                      submission_id=sid)
+        message = f"kode_wilayah harus tetap di provinsi {cur.kode_provinsi}: koreksi tidak memindahkan rekaman ke provinsi lain"
+        raise INVALID(message, errors=[{"field": "kode_wilayah", "type": "identity", "message": message}], submission_id=sid)
     # Two tries: the second sees whatever a concurrent writer left (each statement of the
     # transaction reads what was committed before it) and answers from it.
     for _ in range(2):
@@ -82,8 +81,13 @@ async def correct(conn: AsyncConnection, submission_id: uuid.UUID, body: dict, p
             # acknowledged only once on the synchronous standby: the caller's commit waits for it
             await db.replay_barrier(conn)
             return True
-        args = {"row": orjson.dumps(p.row).decode(), "seen_version": cur.version,
-                "actor": principal.name, "actor_key": principal.id, "actor_role": principal.role}
+        args = {
+            "row": orjson.dumps(p.row).decode(),
+            "seen_version": cur.version,
+            "actor": principal.name,
+            "actor_key": principal.id,
+            "actor_role": principal.role,
+        }
         if citus.enabled():
             args.update(provinsi=cur.kode_provinsi, old_kabkota=cur.kode_kabkota)
         row = (await conn.execute(queries.CORRECT_CITUS if citus.enabled() else queries.CORRECT, args)).first()
@@ -93,8 +97,12 @@ async def correct(conn: AsyncConnection, submission_id: uuid.UUID, body: dict, p
     if _judge_correction(cur, p.content_hash):
         await db.replay_barrier(conn)
         return True
-    raise STATE_CONFLICT("rekaman berubah saat koreksi disimpan; baca rekaman itu lalu kirim koreksinya lagi",
-                         submission_id=sid, current_status=cur.status, current_version=cur.version)
+    raise STATE_CONFLICT(
+        "rekaman berubah saat koreksi disimpan; baca rekaman itu lalu kirim koreksinya lagi",
+        submission_id=sid,
+        current_status=cur.status,
+        current_version=cur.version,
+    )
 
 
 def _nul_fields(value, path: str = "") -> list[str]:
@@ -118,12 +126,14 @@ def _judge_correction(cur, content_hash: str) -> bool:
             # The current version is this very content, stored by a correction: a replay.
             return True
         message = "body sama dengan versi rekaman sekarang: koreksi harus mengubah isinya"
-        raise INVALID(message, submission_id=sid,
-                      errors=[{"field": "body", "type": "unchanged", "message": message}])
+        raise INVALID(message, submission_id=sid, errors=[{"field": "body", "type": "unchanged", "message": message}])
     if cur.status != "ditolak":
-        message = (f"status rekaman {cur.status} (versi {cur.version}), bukan ditolak: hanya rekaman ditolak "
-                   "yang dapat dikoreksi")
+        message = f"status rekaman {cur.status} (versi {cur.version}), bukan ditolak: hanya rekaman ditolak yang dapat dikoreksi"
         raise STATE_CONFLICT(
-            message, errors=[{"field": "status", "type": "state", "message": message}],
-            submission_id=sid, current_status=cur.status, current_version=cur.version)
+            message,
+            errors=[{"field": "status", "type": "state", "message": message}],
+            submission_id=sid,
+            current_status=cur.status,
+            current_version=cur.version,
+        )
     return False

@@ -1,5 +1,6 @@
 """A record's riwayat (every transition, oldest first) and its versi (the content as each
 ingest or correction stored it)."""
+
 from __future__ import annotations
 
 import uuid
@@ -18,8 +19,10 @@ async def riwayat_list(conn: AsyncConnection, submission_id: uuid.UUID) -> list[
 
 
 async def versi_list(conn: AsyncConnection, submission_id: uuid.UUID) -> list[dict]:
-    return [{"version": r.version, "dibuat_oleh": r.dibuat_oleh, "dibuat_pada": r.dibuat_pada}
-            for r in await conn.execute(queries.VERSI_LIST, {"id": submission_id})]
+    return [
+        {"version": r.version, "dibuat_oleh": r.dibuat_oleh, "dibuat_pada": r.dibuat_pada}
+        for r in await conn.execute(queries.VERSI_LIST, {"id": submission_id})
+    ]
 
 
 async def versi_one(conn: AsyncConnection, submission_id: uuid.UUID, version: int):

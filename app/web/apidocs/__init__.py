@@ -6,6 +6,7 @@ from the fastapi-offline wheel (installed with the service, so the pages also wo
 internet) and are served under /static/apidocs/; the pages' own start-up code is a file
 beside them, so the Content-Security-Policy allows no inline script at all. Swagger UI keeps
 the pasted key in the tab's memory only (persistAuthorization off)."""
+
 from __future__ import annotations
 
 import html
@@ -20,15 +21,15 @@ from starlette.responses import HTMLResponse
 HERE = Path(__file__).parent
 VENDOR = Path(fastapi_offline.__file__).parent / "static"
 
-_COMMON = ("default-src 'none'; script-src 'self'; img-src 'self' data:; connect-src 'self'; "
-           "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+_COMMON = (
+    "default-src 'none'; script-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 # ReDoc writes its styles into <style> elements as it renders (styled-components) and runs its
 # search in a worker made from a blob: inline styles and blob workers are allowed there, never
 # inline scripts.
-CSP = {"swagger": _COMMON + "; style-src 'self'",
-       "redoc": _COMMON + "; style-src 'self' 'unsafe-inline'; worker-src blob:"}
-HEADERS = {"Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
-           "Cache-Control": "no-store"}
+CSP = {"swagger": _COMMON + "; style-src 'self'", "redoc": _COMMON + "; style-src 'self' 'unsafe-inline'; worker-src blob:"}
+HEADERS = {"Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 # One page shape for both: the viewer's stylesheet and bundle, then its start-up script, all by
 # relative address, so the pages work under a reverse proxy's --root-path as well.

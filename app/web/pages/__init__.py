@@ -10,6 +10,7 @@ module, with the page's other modules beside it) imports from the kit's.
 
 The pages hold no data: the browser calls /api/v1 with the key the user pastes, which lives in
 the tab's sessionStorage."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,8 +39,8 @@ KIT_MODULES = modules(KIT / "static")
 # and requests only from this origin, and never run inside another site's frame.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
-                               "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
-                               "form-action 'none'; frame-ancestors 'none'",
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
@@ -74,15 +75,22 @@ class Page:
         else the page puts in its markup, under the security headers."""
         periode, default = await periode_choices()
         return self.templates.TemplateResponse(
-            request, f"{self.name}.html",
-            {"halaman": self.name, "periode": periode, "default_periode": default,
-             "modul_kit": KIT_MODULES, "modul_halaman": self.modules, **context},
-            headers=SECURITY_HEADERS)
+            request,
+            f"{self.name}.html",
+            {
+                "halaman": self.name,
+                "periode": periode,
+                "default_periode": default,
+                "modul_kit": KIT_MODULES,
+                "modul_halaman": self.modules,
+                **context,
+            },
+            headers=SECURITY_HEADERS,
+        )
 
     def install(self, app: FastAPI, router: APIRouter) -> None:
         """The page's route, its static files and, once for all pages, the kit's."""
         app.include_router(router)
-        app.mount(f"/{self.name}/static", StaticFiles(directory=self.folder / "static"),
-                  name=f"{self.name}-static")
+        app.mount(f"/{self.name}/static", StaticFiles(directory=self.folder / "static"), name=f"{self.name}-static")
         if not any(getattr(route, "name", None) == KIT_STATIC for route in app.routes):
             app.mount("/static/kumkm", StaticFiles(directory=KIT / "static"), name=KIT_STATIC)
