@@ -151,6 +151,21 @@ def live_server(database_url):
 
 
 @pytest.fixture
+async def linker_paused(database_url):
+    """The live service's background linker (app.registry.linker) kept idle, its turn's session
+    lock held here: a test that links records itself is then the only linker."""
+    import asyncpg
+
+    from app.registry.linker import KUNCI_LATAR
+    from tests.support.common import asyncpg_params
+
+    conn = await asyncpg.connect(**asyncpg_params(database_url))
+    await conn.execute(f"SELECT pg_advisory_lock({KUNCI_LATAR})")
+    yield
+    await conn.close()
+
+
+@pytest.fixture
 async def pg(database_url):
     """A direct connection for checks a user cannot make over HTTP (recounts, raw rows)."""
     conn = await asyncpg.connect(**asyncpg_params(database_url))

@@ -53,7 +53,7 @@ async def agregat_umkm(
     return await report_response(format, name, doc, csv=export.umkm_csv, xlsx=export.umkm_xlsx)
 
 
-@router.get("/entitas", response_model=schemas.EntitasOut, responses={200: {"headers": FRESHNESS_HEADERS}})
+@router.get("/entitas", response_model=schemas.AgregatEntitasOut, responses={200: {"headers": FRESHNESS_HEADERS}})
 async def agregat_entitas(periode: str = _PERIODE, wilayah: str | None = _WILAYAH, *, principal: CanReadReport):
     """Usaha and koperasi (entities of the Basis Data Tunggal) beside the records diterima: a round
     counts records, the registry counts usaha. For the periode and over every periode; an entity

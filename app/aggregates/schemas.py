@@ -89,7 +89,7 @@ class JumlahEntitas(BaseModel):
     belum_ditautkan: int = Field(description="diterima records not yet linked to an entity (the linker is behind)")
 
 
-class EntitasOut(BaseModel):
+class AgregatEntitasOut(BaseModel):
     periode: str
     wilayah: WilayahRef | None
     periode_ini: JumlahEntitas = Field(description="records of the periode, and the usaha and koperasi they are")

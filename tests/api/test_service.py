@@ -104,11 +104,12 @@ _NAMING_OLD = """
 _RECORD_TABLES = ("submissions", "submission_versions", "changes", "openrosa_instances", "sync_records")
 
 
-async def test_migration_0010_renames_the_audit_columns_without_rewriting_a_table(client, keys, pg, database_url, walidata):
+async def test_migration_0010_renames_the_audit_columns_without_rewriting_a_table(client, keys, pg, database_url, walidata, linker_paused):
     """Upgraded from 0009 with records stored: every table keeps its file (a rename is a catalogue
     change, whatever the table's size) and every stored walidata line stays as it was; the API
     and the feed answer as before, writes work, and nothing in the schema names an old column.
-    Downgrading renames them back."""
+    Downgrading renames them back. (The background linker is held idle: linking the accepted
+    record between the two reads would rewrite its line with its id_kumkm.)"""
     from alembic import command
 
     from app.infra import db

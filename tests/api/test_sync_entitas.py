@@ -23,7 +23,6 @@ from tests.support.sync_helpers import (
     db_peristiwa,
     event_of,
     key_of,
-    linker_paused,  # noqa: F401 (a fixture, used by pytestmark)
     pull,
     pull_all,
     raw_create,

@@ -7,6 +7,7 @@ import asyncio
 import random
 
 import asyncpg
+import pytest
 
 from app.sync.schemas import ChangeLine, EndLine
 from tests.support.common import asyncpg_params, auth, eventually
@@ -21,6 +22,12 @@ from tests.support.sync_helpers import (
     snapshot,
     sync_connections,  # noqa: F401 (an autouse fixture)
 )
+
+# These tests are about the record feed under ingest, decisions and corrections; the background
+# linker would append its own `ditautkan` changes at moments of its choosing (between a snapshot
+# and the feed read after it). Linking's feed lines are tested in test_sync_id_kumkm.py and
+# test_sync_linker.py.
+pytestmark = pytest.mark.usefixtures("linker_paused")
 
 
 async def test_feed_lists_created_records_in_order_with_full_content(client, enum_key, walidata):

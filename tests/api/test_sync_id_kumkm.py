@@ -16,7 +16,6 @@ from tests.support.sync_helpers import (
     STALE_LINES,
     db_changes,
     key_of,
-    linker_paused,  # noqa: F401 (a fixture, used by pytestmark)
     pull,
     pull_all,
     raw_link,

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from app.keys import service as auth_service
-from tests.support.common import auth
+from tests.support.common import auth, eventually
 from tests.support.factories import umkm
 from tests.support.helpers import HALF_STORED
 from tests.support.pg_servers import TcpPostgres
@@ -229,7 +229,8 @@ async def test_a_full_disk_answers_507_and_writes_resume_when_space_returns(tmp_
                 break
             assert statuses[-1] == 507, statuses
             assert await _metric(served.url, "kumkm_db_disk_full") == 1
-            errors = [m for m in _log_lines(served, "kumkm.health") if m.startswith("DISK FULL")]
+            # the service's log lines reach its file through a writer thread, within 50 ms or so
+            errors = await eventually(lambda: [m for m in _log_lines(served, "kumkm.health") if m.startswith("DISK FULL")])
             assert errors and str(pgdata.resolve()) in errors[0], errors
             # Reads go on (the instance stays in rotation and says why), unless the full disk
             # was met by the WAL: then PostgreSQL restarts (crash recovery) and is away a moment.

@@ -178,21 +178,6 @@ async def bulk_records(pg, n: int) -> None:
     await pg.execute(BULK_SQL, n)
 
 
-@pytest.fixture
-async def linker_paused(database_url):
-    """The live service's background linker (app.registry.linker) kept idle, its turn's session
-    lock held here: a test that links records itself is then the only linker."""
-    import asyncpg
-
-    from app.registry.linker import KUNCI_LATAR
-    from tests.support.common import asyncpg_params
-
-    conn = await asyncpg.connect(**asyncpg_params(database_url))
-    await conn.execute(f"SELECT pg_advisory_lock({KUNCI_LATAR})")
-    yield
-    await conn.close()
-
-
 @pytest.fixture(autouse=True, params=["one", "parallel"])
 def sync_connections(request, monkeypatch):
     """Every sync test runs twice: as a small stream (one connection) and with the parallel
