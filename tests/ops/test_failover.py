@@ -19,10 +19,19 @@ import orjson
 import pytest
 
 from app.infra import embedded
-from app.sync.cursor import Cursor
 from tests.support.common import ARTIFACTS, Keys, auth
 from tests.support.factories import umkm
-from tests.support.ha_helpers import Load, LocalHA, SupervisedHA, connect_dir, enumerator, refuses_writes, writable
+from tests.support.ha_helpers import (
+    Load,
+    LocalHA,
+    SupervisedHA,
+    assert_reports_and_feed_whole,
+    connect_dir,
+    enumerator,
+    feed_to_end,
+    refuses_writes,
+    writable,
+)
 from tests.support.serve_helpers import Served, api_key, cli
 from tests.support.verification_helpers import assert_consistent
 
@@ -57,32 +66,6 @@ async def _verifikator(c: httpx.AsyncClient, key: str, load: Load) -> None:
             await asyncio.sleep(0.05)
 
 
-async def _feed(c, key, after: str | None) -> tuple[list[dict], str]:
-    out = []
-    while True:
-        for _ in range(20):
-            r = await c.get("/api/v1/sync/changes", params={"limit": 5000, **({"after": after} if after else {})}, headers=auth(key))
-            if r.status_code != 503:
-                break
-            # a connection to the lost primary answers once with 503; ask again as `kumkm sync pull` does
-            await asyncio.sleep(min(float(r.headers["retry-after"]), 0.2))
-        assert r.status_code == 200, r.text
-        *changes, end = [orjson.loads(line) for line in r.content.splitlines()]
-        assert end.get("end") is True
-        out += changes
-        after = end["cursor"]
-        if not end["more"]:
-            return out, after
-
-
-def _positions(lines: list[dict]) -> list[tuple[int, int]]:
-    positions = []
-    for line in lines:
-        cur = Cursor.decode(line["cursor"])
-        positions.append((cur.xid, cur.id))
-    return positions
-
-
 async def test_failover_keeps_every_acknowledged_write_and_the_feed_exactly_once(tmp_path):
     ha = await asyncio.to_thread(LocalHA, synchronous=True)  # migrating runs an event loop of its own
     served = None
@@ -100,7 +83,7 @@ async def test_failover_keeps_every_acknowledged_write_and_the_feed_exactly_once
             tasks.append(asyncio.create_task(_verifikator(c, verif, load)))
             await asyncio.sleep(2)
             # The walidata's cursors from before the failover: the feed at its head, and a snapshot.
-            before, cursor = await _feed(c, walidata, None)
+            before, cursor = await feed_to_end(c, walidata, None)
             r = await c.get("/api/v1/sync/snapshot", headers=auth(walidata))
             assert r.status_code == 200, r.text
             *snapshot, snap_end = [orjson.loads(line) for line in r.content.splitlines()]
@@ -155,29 +138,11 @@ async def test_failover_keeps_every_acknowledged_write_and_the_feed_exactly_once
                 assert {r["sid"]: (r["ke"], r["n"]) for r in decisions} == {sid: (d, 1) for sid, d in load.decided.items()}
                 await assert_consistent(pg)
 
-                # capaian equals a recount
-                r = await c.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"}, headers=auth(dinas))
-                assert r.status_code == 200, r.text
-                jumlah = r.json()["jumlah"]
-                counts = dict(await pg.fetch("SELECT status, count(*) FROM submissions GROUP BY 1"))
-                assert (jumlah["belum_diverifikasi"], jumlah["diterima"], jumlah["ditolak"]) == (
-                    counts.get("masuk", 0),
-                    counts.get("diterima", 0),
-                    counts.get("ditolak", 0),
+                # capaian equals a recount; the feed held across the failover and the snapshot's
+                # cursor: every change, and every record, exactly once
+                rest = await assert_reports_and_feed_whole(
+                    c, pg, load, dinas=dinas, walidata=walidata, cursor=cursor, before=before, snapshot=snapshot, snap_end=snap_end
                 )
-
-                # the feed from the cursor held across the failover: every change exactly once
-                after, _ = await _feed(c, walidata, cursor)
-                every = [(int(x), i) for x, i in await pg.fetch("SELECT xid::text, id FROM changes")]
-                got = _positions(before) + _positions(after)
-                assert len(got) == len(set(got)), "a change was delivered twice"
-                assert sorted(got) == sorted(every), "a change was lost"
-
-                # the snapshot's cursor: its records plus the feed after it are every record, once
-                rest, _ = await _feed(c, walidata, snap_end["cursor"])
-                created = [x["submission_id"] for x in rest if x["jenis_perubahan"] == "dibuat"]
-                in_snapshot = [x["submission_id"] for x in snapshot]
-                assert sorted(in_snapshot + created) == sorted(load.acked)
                 decided_after = {(x["submission_id"], x["status"]) for x in rest if x["jenis_perubahan"] == "status"}
                 assert len(decided_after) == sum(1 for x in rest if x["jenis_perubahan"] == "status")
             finally:

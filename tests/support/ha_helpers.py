@@ -16,8 +16,10 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import orjson
 
 from app.infra import db, embedded, standby
+from app.sync.cursor import Cursor
 from tests.support.common import asyncpg_params, auth
 from tests.support.factories import umkm
 from tests.support.serve_helpers import cli, environment
@@ -246,3 +248,67 @@ class SupervisedHA:
                 served.stop()
         stop_servers(self.standby_dir, self.primary_dir)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+async def feed_to_end(c: httpx.AsyncClient, key: str, after: str | None, tries: int = 20) -> tuple[list[dict], str]:
+    """The change feed from `after` to its end. A page answered 503 (a connection to the lost
+    primary answers once so; no server takes writes for a moment) is asked again, up to `tries`
+    times, as `kumkm sync pull` does."""
+    out: list[dict] = []
+    while True:
+        for _ in range(tries):
+            r = await c.get("/api/v1/sync/changes", params={"limit": 5000, **({"after": after} if after else {})}, headers=auth(key))
+            if r.status_code != 503:
+                break
+            await asyncio.sleep(min(float(r.headers["retry-after"]), 0.2))
+        assert r.status_code == 200, r.text
+        *changes, end = [orjson.loads(line) for line in r.content.splitlines()]
+        assert end.get("end") is True
+        out += changes
+        after = end["cursor"]
+        if not end["more"]:
+            return out, after
+
+
+def positions(lines: list[dict]) -> list[tuple[int, int]]:
+    """Each feed line's place in the feed's order: (transaction, change id) from its cursor."""
+    return [(cur.xid, cur.id) for cur in (Cursor.decode(line["cursor"]) for line in lines)]
+
+
+async def assert_reports_and_feed_whole(
+    c: httpx.AsyncClient,
+    pg: asyncpg.Connection,
+    load: Load,
+    *,
+    dinas: str,
+    walidata: str,
+    cursor: str,
+    before: list[dict],
+    snapshot: list[dict],
+    snap_end: dict,
+    tries: int = 20,
+) -> list[dict]:
+    """After a failover, as a dinas and the walidata see it: capaian equals a recount of the
+    records on `pg` (the primary now); the feed from `cursor`, held across the failover (with
+    `before`, the lines read up to it), delivers every change exactly once; the snapshot's records
+    plus the feed after its cursor are every acknowledged record, once. Returns that feed."""
+    r = await c.get("/api/v1/capaian-pendataan", params={"periode": "2022", "wilayah": "16"}, headers=auth(dinas))
+    assert r.status_code == 200, r.text
+    jumlah = r.json()["jumlah"]
+    counts = dict(await pg.fetch("SELECT status, count(*) FROM submissions GROUP BY 1"))
+    assert (jumlah["belum_diverifikasi"], jumlah["diterima"], jumlah["ditolak"]) == (
+        counts.get("masuk", 0),
+        counts.get("diterima", 0),
+        counts.get("ditolak", 0),
+    )
+
+    after, _ = await feed_to_end(c, walidata, cursor, tries)
+    every = [(int(x), i) for x, i in await pg.fetch("SELECT xid::text, id FROM changes")]
+    got = positions(before) + positions(after)
+    assert len(got) == len(set(got)), "a change was delivered twice"
+    assert sorted(got) == sorted(every), "a change was lost"
+
+    rest, _ = await feed_to_end(c, walidata, snap_end["cursor"], tries)
+    created = [x["submission_id"] for x in rest if x["jenis_perubahan"] == "dibuat"]
+    assert sorted([x["submission_id"] for x in snapshot] + created) == sorted(load.acked)
+    return rest
