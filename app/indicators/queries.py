@@ -24,6 +24,7 @@ class Ukuran:
     sql: str  # aggregate over alias `s` (records) or `e` (entities); parameters are binds
     parameter: tuple[str, ...] = ()
     sumber: str = "rekaman"  # rekaman: records of the periode; entitas: entities across t-1 and t
+    rekap: str = ""  # entitas: the same term summed over alias `r`, rows of kumkm_rekap (rekap_statement)
 
     @property
     def jenis(self) -> str | None:
@@ -48,6 +49,14 @@ _RANK = "array_position(ARRAY['mikro', 'kecil', 'menengah'], {0})"
 _BELUM_PERNAH = (
     "NOT EXISTS (SELECT 1 FROM kumkm_tautan t0 JOIN submissions s0 ON s0.submission_id = t0.submission_id "
     "AND s0.status = 'diterima' WHERE t0.id_kumkm = e.id_kumkm AND t0.periode < e.periode)"
+)
+# The same terms over kumkm_rekap (migration 0013): sums of the counts kept per (periode, kabkota,
+# jenis). A count over no row is 0; a sum over no koperasi with modal in both periode is unknown.
+_R = "COALESCE(sum(r.{0}) FILTER (WHERE r.jenis = '{1}'), 0)"
+_R_MODAL = "CASE WHEN sum(r.modal_n) FILTER (WHERE r.jenis = 'koperasi') > 0 THEN sum(r.{0}) FILTER (WHERE r.jenis = 'koperasi') END"
+_R_MENINGKAT = (
+    "COALESCE(sum(CASE {kolom} WHEN 'punya_nib' THEN r.meningkat_punya_nib WHEN 'izin_usaha' THEN r.meningkat_izin_usaha "
+    "WHEN 'platform_digital' THEN r.meningkat_platform_digital END) FILTER (WHERE r.jenis = 'umkm'), 0)"
 )
 # The field named by a bind value, never by SQL text: a CASE over the fixed choices.
 _KOLOM = (
@@ -119,6 +128,7 @@ UKURAN: dict[str, Ukuran] = {
             "unit",
             f"count(*) FILTER (WHERE {_E_UMKM} AND {_RANK.format('e.skala')} > {_RANK.format('e.skala_lalu')})",
             sumber="entitas",
+            rekap=_R.format("naik_kelas", "umkm"),
         ),
         Ukuran(
             "umkm_kecil_ditemukan",
@@ -126,6 +136,7 @@ UKURAN: dict[str, Ukuran] = {
             "unit",
             f"count(*) FILTER (WHERE {_E_UMKM} AND e.ada AND e.skala_lalu = 'kecil')",
             sumber="entitas",
+            rekap=_R.format("kecil_ditemukan", "umkm"),
         ),
         Ukuran(
             "umkm_kecil_naik_kelas",
@@ -133,6 +144,7 @@ UKURAN: dict[str, Ukuran] = {
             "unit",
             f"count(*) FILTER (WHERE {_E_UMKM} AND e.skala_lalu = 'kecil' AND e.skala = 'menengah')",
             sumber="entitas",
+            rekap=_R.format("kecil_naik_kelas", "umkm"),
         ),
         Ukuran(
             "koperasi_modal_kenaikan",
@@ -141,6 +153,7 @@ UKURAN: dict[str, Ukuran] = {
             "rupiah",
             f"sum(e.modal - e.modal_lalu) FILTER (WHERE {_E_KOP_MODAL})",
             sumber="entitas",
+            rekap=_R_MODAL.format("modal_kenaikan"),
         ),
         Ukuran(
             "koperasi_modal_tahun_lalu",
@@ -148,6 +161,7 @@ UKURAN: dict[str, Ukuran] = {
             "rupiah",
             f"sum(e.modal_lalu) FILTER (WHERE {_E_KOP_MODAL})",
             sumber="entitas",
+            rekap=_R_MODAL.format("modal_lalu"),
         ),
         Ukuran(
             "usaha_baru",
@@ -155,6 +169,7 @@ UKURAN: dict[str, Ukuran] = {
             "unit",
             f"count(*) FILTER (WHERE {_E_UMKM} AND e.ada AND {_BELUM_PERNAH})",
             sumber="entitas",
+            rekap=_R.format("baru", "umkm"),
         ),
         Ukuran(
             "usaha_tidak_ditemukan",
@@ -162,6 +177,7 @@ UKURAN: dict[str, Ukuran] = {
             "unit",
             f"count(*) FILTER (WHERE {_E_UMKM} AND e.ada_lalu AND NOT e.ada)",
             sumber="entitas",
+            rekap=_R.format("tidak_ditemukan", "umkm"),
         ),
         Ukuran(
             "koperasi_baru",
@@ -169,6 +185,7 @@ UKURAN: dict[str, Ukuran] = {
             "unit",
             f"count(*) FILTER (WHERE {_E_KOP} AND e.ada AND {_BELUM_PERNAH})",
             sumber="entitas",
+            rekap=_R.format("baru", "koperasi"),
         ),
         Ukuran(
             "koperasi_tidak_ditemukan",
@@ -176,6 +193,7 @@ UKURAN: dict[str, Ukuran] = {
             "unit",
             f"count(*) FILTER (WHERE {_E_KOP} AND e.ada_lalu AND NOT e.ada)",
             sumber="entitas",
+            rekap=_R.format("tidak_ditemukan", "koperasi"),
         ),
         Ukuran(
             "umkm_meningkat",
@@ -186,6 +204,7 @@ UKURAN: dict[str, Ukuran] = {
             f"AND {_KOLOM.format(a='e.lalu_', k='{kolom}')} IS FALSE)",
             ("kolom",),
             sumber="entitas",
+            rekap=_R_MENINGKAT,
         ),
     )
 }
@@ -209,7 +228,7 @@ _WILAYAH_FILTER = {
 }
 
 
-def _columns(kolom: list[tuple[str, dict]]) -> tuple[list[str], dict]:
+def _columns(kolom: list[tuple[str, dict]], field: str = "sql") -> tuple[list[str], dict]:
     cols, binds = [], {}
     for i, (nama, params) in enumerate(kolom):
         u = UKURAN[nama]  # KeyError is a programming error: names are validated on definition
@@ -218,7 +237,7 @@ def _columns(kolom: list[tuple[str, dict]]) -> tuple[list[str], dict]:
             bind = f"k{i}_{p}"
             names[p] = f"CAST(:{bind} AS {_PARAM_CAST[p]})"
             binds[bind] = params[p]
-        cols.append(f"{u.sql.format(**names)} AS k{i}")
+        cols.append(f"{getattr(u, field).format(**names)} AS k{i}")
     return cols, binds
 
 
@@ -246,11 +265,17 @@ _ENTITAS_WILAYAH = {
 }
 
 
-def entitas_statement(level: str, kolom: list[tuple[str, dict]]) -> tuple[TextClause, dict]:
+def entitas_statement(level: str, kolom: list[tuple[str, dict]], per_kabkota: bool = False) -> tuple[TextClause, dict]:
     """One statement computing every requested entity term per periode t, from each entity's
-    state in t and t-1. The caller adds `periodes` (the t, text), `semua` (every t and t-1) and
-    `wilayah`. Below the national level only the entities with a record in the wilayah in t or
-    t-1 are read (found through the records' kabkota index), not every link of the periodes."""
+    state in t and t-1, read from the links: the definition the kept counts (rekap_statement)
+    must equal, used as the recount (`kumkm registry rekap --periksa`, the tests). The caller
+    adds `periodes` (the t, text), `semua` (every t and t-1) and `wilayah`. Below the national
+    level only the entities with a record in the wilayah in t or t-1 are read (found through the
+    records' kabkota index), not every link of the periodes. `per_kabkota`: one row per
+    (periode, kode_kabkota) instead of per periode.
+
+    A state whose record found the usaha `tutup` or `pindah` (keadaan_usaha) is there (the
+    entity has a record in t) but not `ada`: not found, and none of its measures is read."""
     jenis = {UKURAN[nama].jenis for nama, _ in kolom}
     one = jenis.pop() if len(jenis) == 1 else None
     jenis_filter = _JENIS_FILTER[one]
@@ -264,48 +289,91 @@ def entitas_statement(level: str, kolom: list[tuple[str, dict]]) -> tuple[TextCl
               SELECT t1.id_kumkm FROM submissions s JOIN kumkm_tautan t1 ON t1.submission_id = s.submission_id
               WHERE s.status = 'diterima' AND s.periode = ANY(CAST(:semua AS text[])) {record_filter} {jenis_filter})"""
     )
+    kab = ", e.kode_kabkota" if per_kabkota else ""
     sql = f"""
-    WITH r AS (
+    WITH r0 AS (
         SELECT DISTINCT ON (t.id_kumkm, t.periode)
                t.id_kumkm, t.periode, CAST(CAST(t.periode AS integer) + 1 AS text) AS periode_berikut,
                s.jenis, s.kode_provinsi, s.kode_kabkota, s.skala_usaha AS skala,
+               COALESCE(s.keadaan_usaha NOT IN ('tutup', 'pindah'), true) AS ada,
                s.punya_nib, s.izin_usaha, s.platform_digital,
                CASE WHEN s.modal_sendiri IS NOT NULL OR s.modal_luar IS NOT NULL
                     THEN COALESCE(s.modal_sendiri, 0) + COALESCE(s.modal_luar, 0) END AS modal
         FROM kumkm_tautan t JOIN submissions s ON s.submission_id = t.submission_id AND s.status = 'diterima'
         WHERE t.periode = ANY(CAST(:semua AS text[])) {jenis_filter} {dalam}
         ORDER BY t.id_kumkm, t.periode, s.diperbarui_pada DESC, s.submission_id DESC
+    ), r AS (
+        SELECT id_kumkm, periode, periode_berikut, jenis, kode_provinsi, kode_kabkota, ada,
+               CASE WHEN ada THEN skala END AS skala, CASE WHEN ada THEN punya_nib END AS punya_nib,
+               CASE WHEN ada THEN izin_usaha END AS izin_usaha, CASE WHEN ada THEN platform_digital END AS platform_digital,
+               CASE WHEN ada THEN modal END AS modal
+        FROM r0
     ), e AS (
         SELECT COALESCE(kini.periode, lalu.periode_berikut) AS periode,
                COALESCE(kini.id_kumkm, lalu.id_kumkm) AS id_kumkm,
                COALESCE(kini.jenis, lalu.jenis) AS jenis,
                COALESCE(kini.kode_provinsi, lalu.kode_provinsi) AS kode_provinsi,
                COALESCE(kini.kode_kabkota, lalu.kode_kabkota) AS kode_kabkota,
-               kini.id_kumkm IS NOT NULL AS ada, lalu.id_kumkm IS NOT NULL AS ada_lalu,
+               COALESCE(kini.ada, false) AS ada, COALESCE(lalu.ada, false) AS ada_lalu,
                kini.skala, lalu.skala AS skala_lalu, kini.modal, lalu.modal AS modal_lalu,
                kini.punya_nib, lalu.punya_nib AS lalu_punya_nib, kini.izin_usaha, lalu.izin_usaha AS lalu_izin_usaha,
                kini.platform_digital, lalu.platform_digital AS lalu_platform_digital
         FROM r kini FULL JOIN r lalu ON lalu.id_kumkm = kini.id_kumkm AND lalu.periode_berikut = kini.periode
     )
-    SELECT e.periode, {", ".join(cols) if cols else "count(*) AS k_"}, {_VERSI} FROM e
+    SELECT e.periode{kab}, {", ".join(cols) if cols else "count(*) AS k_"} FROM e
     WHERE e.periode = ANY(CAST(:periodes AS text[])) {pair_filter}
-    GROUP BY e.periode
+    GROUP BY e.periode{kab}
     """
     return text(sql), binds
 
 
-# What the entity terms depend on, read in the same snapshot as the terms (service/registry.py
-# keeps a result while it is unchanged): every change of a link writes a kumkm_peristiwa row,
-# every change of a record a `changes` row, both with ids from a sequence; kumkm_nomor only
-# grows (nothing resets it), so a database emptied and filled again never repeats a token.
-# A result is kept only when no transaction was in progress as it was computed (`tenang`):
-# then every id a later commit can add is above the maxima read.
-_VERSI = (
-    "(SELECT max(id) FROM kumkm_peristiwa) AS versi_peristiwa, (SELECT max(id) FROM changes) AS versi_changes, "
-    "(SELECT last_value FROM kumkm_nomor) AS versi_nomor, "
-    "NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot())) AS tenang"
+_REKAP_WILAYAH = {
+    "nasional": "",
+    "provinsi": "AND r.kode_provinsi = :wilayah",
+    "kabkota": "AND r.kode_kabkota = :wilayah",
+}
+
+_REKAP_KOLOM = (
+    "naik_kelas, kecil_ditemukan, kecil_naik_kelas, modal_n, modal_kenaikan, modal_lalu, baru, tidak_ditemukan, "
+    "meningkat_punya_nib, meningkat_izin_usaha, meningkat_platform_digital"
 )
-ENTITAS_VERSI = text("SELECT (SELECT max(id) FROM kumkm_peristiwa), (SELECT max(id) FROM changes), (SELECT last_value FROM kumkm_nomor)")
+
+
+def rekap_statement(level: str, kolom: list[tuple[str, dict]], per_kabkota: bool = False) -> tuple[TextClause, dict]:
+    """The entity terms read from the counts the writes keep (kumkm_rekap, migration 0013): a
+    few hundred rows per periode, whatever the number of records. Equal to entitas_statement at
+    every moment: the entities of records whose status moved since the linker last took them
+    (kumkm_rekap_tunda, a handful) are added as computed now minus as kept. The caller adds
+    `periodes` and `wilayah`; rows per periode (or per periode and kode_kabkota)."""
+    cols, binds = _columns(kolom, "rekap")
+    kab = ", r.kode_kabkota" if per_kabkota else ""
+    neg = ", ".join(f"-{c}" for c in _REKAP_KOLOM.split(", "))
+    sql = f"""
+    WITH tunda AS MATERIALIZED (
+        SELECT COALESCE(array_agg(DISTINCT t.id_kumkm), '{{}}') AS ids
+        FROM kumkm_rekap_tunda d JOIN kumkm_tautan t ON t.submission_id = d.submission_id
+    ), r AS (
+        SELECT periode, kode_provinsi, kode_kabkota, jenis, {_REKAP_KOLOM} FROM kumkm_rekap
+        WHERE periode = ANY(CAST(:periodes AS text[]))
+        UNION ALL
+        SELECT periode, kode_provinsi, kode_kabkota, jenis, {_REKAP_KOLOM}
+        FROM kumkm_sumbangan_segar((SELECT ids FROM tunda)) WHERE periode = ANY(CAST(:periodes AS text[]))
+        UNION ALL
+        SELECT periode, kode_provinsi, kode_kabkota, jenis, {neg}
+        FROM kumkm_sumbangan_tersimpan((SELECT ids FROM tunda)) WHERE periode = ANY(CAST(:periodes AS text[]))
+    )
+    SELECT r.periode{kab}, {", ".join(cols) if cols else "count(*) AS k_"} FROM r
+    WHERE true {_REKAP_WILAYAH[level]}
+    GROUP BY r.periode{kab}
+    """
+    return text(sql), binds
+
+
+# Every periode an entity has a state in, and the one after each (the recount's periodes).
+ENTITAS_PERIODE = text(
+    "SELECT DISTINCT periode FROM kumkm_rekap UNION SELECT DISTINCT t.periode FROM kumkm_tautan t "
+    "UNION SELECT CAST(CAST(t.periode AS integer) + 1 AS text) FROM (SELECT DISTINCT periode FROM kumkm_tautan) t ORDER BY 1"
+)
 
 
 TARGET_PENDATAAN_IN_FORCE = text(

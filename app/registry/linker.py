@@ -343,6 +343,14 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
     berubah = sorted({t["sid"] for t in tautan} | {g.submission_id for g in gone})
     if berubah:
         await conn.execute(q.TAUTAN_BERUBAH, {"ids": berubah})
+    # The indicator counts of the entities whose links changed were refreshed by the trigger on
+    # kumkm_tautan. The batch's other records changed no link; one linked already whose status left diterima
+    # and came back before this batch may have changed which record is its entity's state (the
+    # latest decided): its entity's counts are refreshed too, and every pending mark of the
+    # batch (kumkm_rekap_tunda) is cleared (migration 0013).
+    tetap = sorted({r["submission_id"] for r in rows} - set(berubah))
+    if tetap:
+        await conn.execute(q.REKAP_SEGARKAN, {"ids": tetap})
     await conn.execute(q.SELESAI_ANTRIAN, {"ids": antrian})
     hasil.ditautkan = len(tautan)
     hasil.dibuat = len(baru)

@@ -170,6 +170,11 @@ USULKAN_KANDIDAT = text("""
 # its queue row meanwhile, which must not wait on a row this transaction has deleted.
 TAUTAN_BERUBAH = text("SELECT kumkm_tautan_berubah(CAST(:ids AS uuid[]))")
 
+# The indicator counts of the entities of these records (migration 0013, docs/registry-indikator.md):
+# their states computed again and every count moved by the difference; the trigger on kumkm_tautan
+# calls it for the records whose link changed.
+REKAP_SEGARKAN = text("SELECT kumkm_rekap_segarkan(CAST(:ids AS uuid[]))")
+
 SELESAI_ANTRIAN = text("DELETE FROM kumkm_antrian WHERE submission_id = ANY(CAST(:ids AS uuid[]))")
 
 

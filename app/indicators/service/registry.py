@@ -4,7 +4,6 @@ set-based query per level."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import OrderedDict
 from decimal import Decimal
 from typing import Any
 
@@ -13,38 +12,6 @@ from app.indicators.service.access import NASIONAL
 
 # ---------------------------------------------------------------------------------------------
 # Registry-computed realisasi
-
-
-# Entity terms read every entity of the wilayah in two periode: at the national level that is
-# every link of both rounds. A result is kept in this process and served again while what it
-# depends on is unchanged (queries.ENTITAS_VERSI, one look-up of three maxima): the LKjIP of a
-# closed round is computed once, not at every read; during a round, data changes and every
-# read computes afresh. Bounded: the least recently used result goes first.
-_TERSIMPAN: OrderedDict[tuple, tuple[tuple, dict[str, Any]]] = OrderedDict()
-TERSIMPAN_MAKS = 256
-
-
-def _freeze(v: Any) -> Any:
-    return tuple(v) if isinstance(v, list) else v
-
-
-async def _entitas(conn, stmt, params: dict[str, Any]) -> dict[str, Any]:
-    key = (str(stmt), tuple(sorted((k, _freeze(v)) for k, v in params.items())))
-    kept = _TERSIMPAN.get(key)
-    if kept is not None:
-        versi = tuple((await conn.execute(queries.ENTITAS_VERSI)).one())
-        if versi == kept[0]:
-            _TERSIMPAN.move_to_end(key)
-            return kept[1]
-        _TERSIMPAN.pop(key, None)
-    rows = (await conn.execute(stmt, params)).mappings().all()
-    out = {r["periode"]: r for r in rows}
-    if rows and rows[0]["tenang"]:
-        r = rows[0]
-        _TERSIMPAN[key] = ((r["versi_peristiwa"], r["versi_changes"], r["versi_nomor"]), out)
-        while len(_TERSIMPAN) > TERSIMPAN_MAKS:
-            _TERSIMPAN.popitem(last=False)
-    return out
 
 
 def _kolom_key(term: str, modifier: dict) -> tuple:
@@ -91,10 +58,11 @@ async def hitung_registry(
         rows = (await conn.execute(stmt, {**binds, "periodes": binds_periode, "wilayah": bind_wilayah})).mappings().all()
         per_periode["rekaman"] = {r["periode"]: r for r in rows}
     if per_sumber["entitas"]:
-        # each periode t is read with t-1: an entity's change is between the two
-        semua = sorted({str(p) for p in periodes} | {str(p - 1) for p in periodes})
-        stmt, binds = queries.entitas_statement(level, per_sumber["entitas"])
-        per_periode["entitas"] = await _entitas(conn, stmt, {**binds, "periodes": binds_periode, "semua": semua, "wilayah": bind_wilayah})
+        # Read from the counts the registry's writes keep (kumkm_rekap): a few hundred rows per
+        # periode at any level, exactly what entitas_statement computes from the links.
+        stmt, binds = queries.rekap_statement(level, per_sumber["entitas"])
+        rows = (await conn.execute(stmt, {**binds, "periodes": binds_periode, "wilayah": bind_wilayah})).mappings().all()
+        per_periode["entitas"] = {r["periode"]: r for r in rows}
     target: dict[str, int] = {}
     if butuh_target and level != NASIONAL:
         rows = (
@@ -138,3 +106,65 @@ async def hitung_registry(
             # computed values carry no meaningful trailing zeros (60.0 -> 60)
             out[(ind_id, t)] = (None if v is None else v.normalize(angka.CONTEXT), komponen)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The kept counts against the recount (`kumkm registry rekap --periksa`, the tests)
+
+
+def _istilah_entitas() -> list[tuple[str, dict]]:
+    """Every entity term, umkm_meningkat once per kolom: what kumkm_rekap keeps."""
+    out: list[tuple[str, dict]] = []
+    for nama, u in sorted(queries.UKURAN.items()):
+        if u.sumber != "entitas":
+            continue
+        if "kolom" in u.parameter:
+            out.extend((nama, {"kolom": k}) for k in queries.KOLOM_MENINGKAT)
+        else:
+            out.append((nama, {}))
+    return out
+
+
+def _label(term: str, modifier: dict) -> str:
+    return f"{term}({modifier['kolom']})" if "kolom" in modifier else term
+
+
+async def periksa_rekap(conn) -> dict[str, Any]:
+    """Every entity term per (periode, kode_kabkota) as read (kumkm_rekap) and as computed from
+    the links (entitas_statement), over every periode with a state and the one after each. The
+    caller runs it in one REPEATABLE READ transaction, so both read one snapshot. Returns the
+    rows compared and the differences: [{periode, kode_kabkota, istilah, rekap, hitung}]."""
+    periodes = [p for (p,) in (await conn.execute(queries.ENTITAS_PERIODE)).all()]
+    kolom = _istilah_entitas()
+    if not periodes:
+        return {"periode": [], "baris": 0, "istilah": len(kolom), "selisih": []}
+    semua = sorted(set(periodes) | {str(int(p) - 1) for p in periodes})
+    read: dict[tuple[str, str], dict[str, Any]] = {}
+    for key, (stmt, binds) in (
+        ("rekap", queries.rekap_statement("nasional", kolom, per_kabkota=True)),
+        ("hitung", queries.entitas_statement("nasional", kolom, per_kabkota=True)),
+    ):
+        rows = (await conn.execute(stmt, {**binds, "periodes": periodes, "semua": semua, "wilayah": None})).mappings().all()
+        for r in rows:
+            read.setdefault((r["periode"], r["kode_kabkota"]), {})[key] = r
+    selisih = []
+    for (periode, kabkota), both in sorted(read.items()):
+        for i, (term, modifier) in enumerate(kolom):
+            hitungan = queries.UKURAN[term].hitungan
+            vals = []
+            for key in ("rekap", "hitung"):
+                row = both.get(key)
+                v = None if row is None else row[f"k{i}"]
+                # a (periode, kabkota) one side has no row for: counts 0, sums unknown
+                vals.append(Decimal(0) if v is None and hitungan else (None if v is None else Decimal(v)))
+            if vals[0] != vals[1]:
+                selisih.append(
+                    {
+                        "periode": periode,
+                        "kode_kabkota": kabkota,
+                        "istilah": _label(term, modifier),
+                        "rekap": angka.teks(vals[0]),
+                        "hitung": angka.teks(vals[1]),
+                    }
+                )
+    return {"periode": periodes, "baris": len(read), "istilah": len(kolom), "selisih": selisih}
