@@ -490,11 +490,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=200, help="measured requests per read")
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--skip-decisions", action="store_true")
+    p.add_argument(
+        "--naik-kelas-records",
+        type=int,
+        default=0,
+        help="also measure naik kelas over this many records seeded straight into the tables, not linked by the linker "
+        "(bench/naik_kelas.py; issue 29's figure is 10000000)",
+    )
+    p.add_argument("--only-naik-kelas", action="store_true", help="only the naik kelas measure of --naik-kelas-records")
     p.add_argument("--out", help="the JSON report (default bench/results/registry-<records>.json)")
     args = p.parse_args(argv)
+    if args.naik_kelas_records or args.only_naik_kelas:
+        from bench import naik_kelas
+
+        nk_records = args.naik_kelas_records or args.records
+        nk = asyncio.run(naik_kelas.run(nk_records, args.chunk, args.requests, args.warmup))
+        if args.only_naik_kelas:
+            text = json.dumps({"naik_kelas": nk}, indent=2, default=str)
+            print(text)
+            out = Path(args.out or ROOT / "bench" / "results" / f"registry-naik-kelas-{nk_records}.json")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text + "\n")
+            return 0 if nk["nasional_equals_answer"] and nk["nasional_equals_recount"] else 1
     worst = check_generator()
     report: dict = {"records": args.records, "generator_worst_owner_similarity": round(worst, 3)}
     report.update(asyncio.run(phase_one(args)))
+    if args.naik_kelas_records:
+        report["naik_kelas"] = nk
     if not args.skip_decisions:
         print(f"decisions: {args.decisions:,} without the linker, then {args.decisions:,} with it", flush=True)
         report["keputusan"] = phase_two(args)
