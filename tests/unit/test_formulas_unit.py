@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from app.indicators import formulas
 from app.indicators.formulas import FORMULA, MODIFIER_BAWAAN, Resolved, katalog, resolve
-from app.indicators.queries import TARGET_PENDATAAN, UKURAN, entitas_statement, registry_statement
+from app.indicators.queries import TARGET_PENDATAAN, UKURAN, entitas_statement, registry_statement, rekap_statement
 
 DEFAULT = {"skala": ["mikro", "kecil", "menengah"], "rat_selisih_tahun": 0}
 
@@ -392,3 +392,28 @@ def test_entity_counts_and_sums():
     assert UKURAN["umkm_naik_kelas"].hitungan and UKURAN["usaha_baru"].hitungan
     assert not UKURAN["koperasi_modal_kenaikan"].hitungan and not UKURAN["koperasi_modal_tahun_lalu"].hitungan
     assert UKURAN["koperasi_modal_kenaikan"].jenis == "koperasi" and UKURAN["umkm_naik_kelas"].jenis == "umkm"
+
+
+@pytest.mark.parametrize(
+    "level,filters",
+    [("nasional", ()), ("provinsi", ("AND r.kode_provinsi = :wilayah",)), ("kabkota", ("AND r.kode_kabkota = :wilayah",))],
+)
+def test_kept_counts_statement_per_level(level, filters):
+    """The entity terms read from kumkm_rekap (migration 0013): every term has its sum there,
+    the wilayah is a bind, and the entities of marked records are added as computed now minus
+    as kept."""
+    assert all(UKURAN[t].rekap for t in ENTITAS) and not any(u.rekap for u in UKURAN.values() if u.sumber != "entitas")
+    stmt, binds = rekap_statement(level, [(t, {**DEFAULT, "kolom": "izin_usaha"}) for t in ENTITAS])
+    sql = str(stmt)
+    assert binds == {f"k{ENTITAS.index('umkm_meningkat')}_kolom": "izin_usaha"}
+    assert all(f in sql for f in filters) and (":wilayah" in sql) == (level != "nasional")
+    assert "FROM kumkm_rekap" in sql and "kumkm_rekap_tunda" in sql and "GROUP BY r.periode" in sql
+    assert "kumkm_sumbangan_segar" in sql and "kumkm_sumbangan_tersimpan" in sql
+    per_kab, _ = rekap_statement(level, [("umkm_naik_kelas", DEFAULT)], per_kabkota=True)
+    assert "GROUP BY r.periode, r.kode_kabkota" in str(per_kab)
+
+
+def test_kept_counts_statement_never_holds_a_value_it_was_given():
+    evil = "punya_nib'); DROP TABLE kumkm_rekap; --"
+    stmt, binds = rekap_statement("kabkota", [("umkm_meningkat", {"kolom": evil})])
+    assert evil not in str(stmt) and binds == {"k0_kolom": evil}
