@@ -206,3 +206,71 @@ async def run(records: int, chunk: int, requests: int, warmup: int) -> dict:
         "nasional_equals_recount": nasional == str(recount),
         "p95_lt_200ms": all(got[lv]["p95_ms"] < 200 for lv in ("nasional", "provinsi", "kabkota")),
     }
+
+
+# ---------------------------------------------------------------- the decision's trigger, old and new
+#
+# Migration 0013 adds to the decision's statement trigger (kumkm_antrian_isi) a probe of
+# kumkm_tautan for the decided records and, for a linked one, a mark in kumkm_rekap_tunda. Its
+# cost alone: N single-record decisions, each its own UPDATE statement (so the statement trigger
+# fires N times) in a DO block, with the function of migration 0011 and with 0013's, alternating
+# rounds on fresh records: unlinked masuk -> diterima (every acceptance), and linked diterima ->
+# ditolak (a reversal, the case that writes a mark).
+
+_DECIDE = """
+    DO $$ DECLARE r record; BEGIN
+        FOR r IN SELECT submission_id FROM submissions WHERE enumerator_id = '{tag}' AND status = '{dari}' LOOP
+            UPDATE submissions SET status = '{ke}', diperbarui_pada = now() WHERE submission_id = r.submission_id;
+        END LOOP;
+    END $$
+"""
+
+
+async def trigger_cost(n: int, rounds: int) -> dict:
+    import importlib
+
+    from app.infra import db, embedded
+
+    m = importlib.import_module("migrations.versions.0013_kumkm_rekap")
+    functions = {"0011": m._ANTRIAN.format(ubah=m._ANTRIAN_LAMA), "0013": m._ANTRIAN.format(ubah=m._ANTRIAN_TUNDA)}
+    tmp = Path(tempfile.mkdtemp(prefix="kumkm-bench-trigger-"))
+    atexit.register(cap._rmdir_quietly, tmp)
+    url = embedded.start(tmp / "pgdata", cleanup_mode="delete", database="kumkm")
+    await asyncio.to_thread(db.migrate, url)
+    conn = await asyncpg.connect(**cap._pg_params(url))
+    out: dict = {"n": n, "rounds": rounds, "us_per_decision": {}}
+    try:
+        await conn.execute(cap.DESA)
+        n_desa = await conn.fetchval("SELECT count(*) FROM bench_desa")
+        sets = [(f"{case}-{fn}-{r}", case, fn) for r in range(rounds) for case in ("terima", "tolak") for fn in ("0011", "0013")]
+        base = 0
+        for tag, case, _fn in sets:
+            # masuk records to accept; diterima, linked ones to reject (loaded as the seeder does)
+            status = "masuk" if case == "terima" else "diterima"
+            sql = LOAD.format(u1=base + n, kembali=0, n_desa=n_desa).replace("'diterima'", f"'{status}'")
+            sql = sql.replace("'ENUM-' || (b.i % 5000)", f"'{tag}'")
+            if case == "terima":  # no links for records not accepted yet
+                sql = sql[: sql.index("), k AS (")] + ") SELECT 1"
+            for table, trigger in TRIGGERS:
+                await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+            await conn.execute(sql, base + 1, base + n)
+            for table, trigger in TRIGGERS:
+                await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+            base += n
+        await conn.execute("SELECT kumkm_rekap_bangun()")
+        for table in ("submissions", "kumkm_tautan", "kumkm_antrian"):
+            await conn.execute(f"VACUUM (ANALYZE) {table}")
+        for tag, case, fn in sets:
+            await conn.execute(functions[fn])
+            dari, ke = ("masuk", "diterima") if case == "terima" else ("diterima", "ditolak")
+            t = time.perf_counter()
+            await conn.execute(_DECIDE.format(tag=tag, dari=dari, ke=ke))
+            us = (time.perf_counter() - t) / n * 1e6
+            out["us_per_decision"].setdefault(f"{case}-{fn}", []).append(round(us, 1))
+            print(f"  {tag}: {us:.1f} us a decision", flush=True)
+        out["tunda"] = await conn.fetchval("SELECT count(*) FROM kumkm_rekap_tunda")
+        await conn.execute(functions["0013"])
+    finally:
+        await conn.close()
+    out["median_us"] = {k: sorted(v)[len(v) // 2] for k, v in out["us_per_decision"].items()}
+    return out

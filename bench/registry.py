@@ -499,8 +499,19 @@ def main(argv: list[str] | None = None) -> int:
         "(bench/naik_kelas.py; issue 29's figure is 10000000)",
     )
     p.add_argument("--only-naik-kelas", action="store_true", help="only the naik kelas measure of --naik-kelas-records")
+    p.add_argument(
+        "--trigger-cost",
+        type=int,
+        default=0,
+        help="only this: N single-record decisions with the decision trigger of migration 0011 and of 0013, alternating",
+    )
     p.add_argument("--out", help="the JSON report (default bench/results/registry-<records>.json)")
     args = p.parse_args(argv)
+    if args.trigger_cost:
+        from bench import naik_kelas
+
+        print(json.dumps(asyncio.run(naik_kelas.trigger_cost(args.trigger_cost, 3)), indent=2))
+        return 0
     if args.naik_kelas_records or args.only_naik_kelas:
         from bench import naik_kelas
 
