@@ -84,6 +84,8 @@ async def test_kill_9_in_the_middle_of_a_batch_leaves_nothing_half_done(client, 
             lambda: pg.fetchval("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", waiting), timeout=30
         )
         assert await _counts(pg) == {**dict.fromkeys(REGISTRY_TABLES, 0), "kumkm_antrian": len(records)}
+        # nor any indicator count of the killed batch (migration 0013: refreshed in its transaction)
+        assert await pg.fetchval("SELECT (SELECT count(*) FROM kumkm_keadaan) + (SELECT count(*) FROM kumkm_rekap)") == 0
 
         # taken again: everything linked, one entity per NIB
         proc = await asyncio.to_thread(_tautkan, database_url)
@@ -98,6 +100,11 @@ async def test_kill_9_in_the_middle_of_a_batch_leaves_nothing_half_done(client, 
             "JOIN submission_versions v USING (submission_id) GROUP BY 1"
         )
         assert len(per_nib) == 20 and {r["n"] for r in per_nib} == {1}
+        # the indicator counts of the run that finished: one state per entity and periode; 20 new
+        # in 2024, all found again in 2025 (nothing to count there), all not found yet in 2026
+        assert await pg.fetchval("SELECT count(*) FROM kumkm_keadaan") == len(records)
+        kept = await pg.fetch("SELECT periode, sum(baru) AS baru, sum(tidak_ditemukan) AS hilang FROM kumkm_rekap GROUP BY 1 ORDER BY 1")
+        assert [tuple(r) for r in kept] == [("2024", 20, 0), ("2026", 0, 20)]
     finally:
         await blocker.close()
         await pause.close()
