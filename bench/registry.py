@@ -27,10 +27,14 @@ linker running, and indicators from entities.
    computed while nothing changed), and the national value against the answer;
    GET /api/v1/agregat/entitas (the dashboard's cards) the same way.
 3. **Decisions with linking at acceptance.** bench/verification.py's harness on a second fresh
-   database: batch decisions (1,000 a request, 4 at once) with the background linker held idle
-   (its turn's lock taken by the bench: today's `./dev bench verification`), the queue then
-   drained, then the same number of decisions with the linker linking beside them, and how long
-   the queue takes to empty after the last decision.
+   database: `--rounds` rounds of three modes, `--decisions` batch decisions each (1,000 a
+   request, 4 at once), interleaved so a shared machine's noise falls on every mode: the
+   background linker held idle (its turn's lock taken by the bench: today's `./dev bench
+   verification`), idle and the queue's update trigger disabled (what the trigger costs), and
+   the linker free to link beside them; the queue drained after every mode (how long it took
+   after the last decision is reported). Each mode's decisions/s, and the CPU seconds of the
+   service process, of PostgreSQL and of the linker's own backends; the ratio is the median
+   linking rate over the median idle rate, with the per-round ratios for the noise.
 4. **The candidate queue over HTTP** (GET /api/v1/kumkm/kandidat) is measured only when that
    route exists (branch reg-api); otherwise the report says it was left out.
 
@@ -167,7 +171,7 @@ TRUTH = """
            CASE WHEN r.periode = '2022' AND r.u < $1 AND r.u % 4 = 0
                 THEN (ARRAY[2000, 7000, 20000])[r.u % 3 + 1] ELSE (ARRAY[25, 2000, 7000])[r.u % 3 + 1]
            END::bigint * 1000000 AS modal
-    FROM r JOIN bench_desa d ON d.i = (r.u * 7919) % $3;
+    FROM r JOIN bench_desa d ON d.i = (r.u::bigint * 7919) % $3;
     CREATE UNIQUE INDEX ON bench_rekaman (i);
 """
 

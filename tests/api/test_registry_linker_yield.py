@@ -6,6 +6,7 @@ once. What it does is visible on /healthz?details=true and the queue on /metrics
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from app.infra.load import load
@@ -51,6 +52,10 @@ async def test_the_linker_yields_to_a_busy_service_within_its_bound(client, keys
         assert 2.0 <= took < 15, took
         r = await client.get("/healthz", params={"details": "true"})
         assert r.json()["linker"]["dipaksa"] >= 1, r.json()
+        # the test server is embedded, this host's and this user's: its batch backend is niced
+        assert r.json()["linker"]["backend_nice"] is True, r.json()
+        pids = [p for (p,) in await pg.fetch("SELECT pid FROM pg_stat_activity WHERE application_name = 'kumkm-linker'")]
+        assert pids and max(os.getpriority(os.PRIO_PROCESS, p) for p in pids) >= 10
     finally:
         load.leave()
     # idle: accepted records are linked within the poll, not the bound
