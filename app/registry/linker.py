@@ -412,11 +412,20 @@ SIBUK_DB = 2
 _GILIRAN = f"SELECT pg_try_advisory_lock({KUNCI_LATAR})"
 # Whether there is work, and the database's other running statements (this server's, every
 # worker's), in one round trip; pg_stat_activity is shared memory, no table is read.
-_LIHAT = """
+# A bigint advisory lock shows in pg_locks as its high and low 32 bits (classid, objid).
+_KUNCI_TINGGI = (KUNCI_LATAR & 0xFFFF_FFFF_FFFF_FFFF) >> 32
+_KUNCI_RENDAH = KUNCI_LATAR & 0xFFFF_FFFF
+# Whether there is work, the database's other running statements (this server's, every
+# worker's), and whether another process holds the turn, in one round trip; pg_stat_activity
+# and pg_locks are shared memory, no table but the queue is read.
+_LIHAT = f"""
     SELECT EXISTS (SELECT 1 FROM kumkm_antrian) AS ada,
            (SELECT count(*) FROM pg_stat_activity
             WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid()
-              AND application_name IS DISTINCT FROM 'kumkm-linker') AS aktif
+              AND application_name IS DISTINCT FROM 'kumkm-linker') AS aktif,
+           EXISTS (SELECT 1 FROM pg_locks
+                   WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND pid <> pg_backend_pid()
+                     AND classid = {_KUNCI_TINGGI} AND objid = {_KUNCI_RENDAH}) AS lain
 """
 # all of this connection's session locks: the turn's, however many times a failed turn left it taken
 _LEPAS_GILIRAN = "SELECT pg_advisory_unlock_all()"
@@ -566,7 +575,9 @@ class Linker:
 
     async def _sibuk(self, holder: Any) -> tuple[bool, bool]:
         """(work waiting, the service busy): one look at the queue and the database's other
-        statements, and this process's requests in flight on average since the last look."""
+        statements, and this process's requests in flight on average since the last look. A
+        turn another process holds counts as a batch of the bound: with several workers the
+        queue gets one batch per bound, not one per worker."""
         from sqlalchemy import text
 
         row = (await holder.execute(text(_LIHAT))).one()
@@ -574,6 +585,8 @@ class Linker:
         k.beban_permintaan = load.average_since(self._mark)
         self._mark = load.mark()
         k.beban_db = int(row.aktif)
+        if row.lain and k.menunggu_sejak is not None:
+            k.menunggu_sejak = time.monotonic()
         return bool(row.ada), k.beban_permintaan >= SIBUK_PERMINTAAN or k.beban_db >= SIBUK_DB
 
     async def _perlambat(self, holder: Any, conn: Any) -> None:

@@ -9,6 +9,8 @@ import asyncio
 import os
 import time
 
+import asyncpg
+
 from app.infra.load import load
 from tests.support.common import auth, eventually
 from tests.support.factories import umkm
@@ -75,3 +77,20 @@ async def test_healthz_stays_plain_without_details(client):
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     r = await client.get("/healthz", params={"details": "true"})
     assert set(r.json()["linker"]) >= {"giliran", "mengalah_s", "batch_terakhir_s_lalu", "batas", "dipaksa", "backend_nice"}
+
+
+async def test_a_turn_another_process_holds_is_seen(database_url, pg):
+    """The look sees another process's turn in pg_locks (its bigint key as classid and objid):
+    with several workers the queue gets one batch per bound, not one per worker."""
+    from app.registry.linker import _LIHAT, KUNCI_LATAR
+    from tests.support.common import asyncpg_params
+
+    other = await asyncpg.connect(**asyncpg_params(database_url))
+    try:
+        assert (await pg.fetchrow(_LIHAT))["lain"] is False
+        await other.execute(f"SELECT pg_advisory_lock({KUNCI_LATAR})")
+        assert (await pg.fetchrow(_LIHAT))["lain"] is True
+        await other.execute(f"SELECT pg_advisory_unlock({KUNCI_LATAR})")
+        assert (await pg.fetchrow(_LIHAT))["lain"] is False
+    finally:
+        await other.close()
