@@ -410,8 +410,6 @@ SIBUK_PERMINTAAN = 1.0
 SIBUK_DB = 2
 
 _GILIRAN = f"SELECT pg_try_advisory_lock({KUNCI_LATAR})"
-# Whether there is work, and the database's other running statements (this server's, every
-# worker's), in one round trip; pg_stat_activity is shared memory, no table is read.
 # A bigint advisory lock shows in pg_locks as its high and low 32 bits (classid, objid).
 _KUNCI_TINGGI = (KUNCI_LATAR & 0xFFFF_FFFF_FFFF_FFFF) >> 32
 _KUNCI_RENDAH = KUNCI_LATAR & 0xFFFF_FFFF
