@@ -118,9 +118,17 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     app.include_router(registry_router)
 
     @app.get("/healthz", tags=["ops"])
-    async def healthz():
-        """Liveness: the process answers."""
-        return {"status": "ok"}
+    async def healthz(details: bool = False):
+        """Liveness: the process answers. With `details=true`, also `linker`: what this
+        process's registry linker last saw and did, from memory (no database read): whether it
+        holds the turn, how long work has waited for a busy service (`mengalah_s`; a batch is
+        taken at least every KUMKM_LINKER_YIELD_SECONDS), when its last batch ended (the
+        queue's length and lag are on /metrics)."""
+        if not details:
+            return {"status": "ok"}
+        from app.registry.linker import keadaan
+
+        return {"status": "ok", "linker": keadaan.ringkas()}
 
     @app.get(
         "/readyz",

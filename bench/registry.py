@@ -29,10 +29,14 @@ linker running, and indicators from entities.
    naik kelas again over N records seeded straight into the tables, not through the linker, so
    that 10M fits (`--only-naik-kelas`: that measure alone).
 3. **Decisions with linking at acceptance.** bench/verification.py's harness on a second fresh
-   database: batch decisions (1,000 a request, 4 at once) with the background linker held idle
-   (its turn's lock taken by the bench: today's `./dev bench verification`), the queue then
-   drained, then the same number of decisions with the linker linking beside them, and how long
-   the queue takes to empty after the last decision.
+   database: `--rounds` rounds of three modes, `--decisions` batch decisions each (1,000 a
+   request, 4 at once), interleaved so a shared machine's noise falls on every mode: the
+   background linker held idle (its turn's lock taken by the bench: today's `./dev bench
+   verification`), idle and the queue's update trigger disabled (what the trigger costs), and
+   the linker free to link beside them; the queue drained after every mode (how long it took
+   after the last decision is reported). Each mode's decisions/s, and the CPU seconds of the
+   service process, of PostgreSQL and of the linker's own backends; the ratio is the median
+   linking rate over the median idle rate, with the per-round ratios for the noise.
 4. **The candidate queue over HTTP** (GET /api/v1/kumkm/kandidat) is measured only when that
    route exists (branch reg-api); otherwise the report says it was left out.
 
@@ -169,7 +173,7 @@ TRUTH = """
            CASE WHEN r.periode = '2022' AND r.u < $1 AND r.u % 4 = 0
                 THEN (ARRAY[2000, 7000, 20000])[r.u % 3 + 1] ELSE (ARRAY[25, 2000, 7000])[r.u % 3 + 1]
            END::bigint * 1000000 AS modal
-    FROM r JOIN bench_desa d ON d.i = (r.u * 7919) % $3;
+    FROM r JOIN bench_desa d ON d.i = (r.u::bigint * 7919) % $3;
     CREATE UNIQUE INDEX ON bench_rekaman (i);
 """
 
@@ -280,12 +284,18 @@ async def load(conn, records: int, chunk: int) -> dict:
     }
 
 
-async def link(url: str, batch: int) -> dict:
+async def link(url: str, batch: int, postmaster_pid: int) -> dict:
+    """The migration job's linking, with the CPU seconds it took in this process (Python) and in
+    PostgreSQL."""
+    import resource
+
     from app.infra import db
     from app.registry.linker import tautkan_semua
 
     db.set_url(url)
     seen = {"n": 0, "t": time.perf_counter()}
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    pg = cpu_tree(postmaster_pid)
     started = time.perf_counter()
 
     def kemajuan(h) -> None:
@@ -299,8 +309,14 @@ async def link(url: str, batch: int) -> dict:
     finally:
         await db.dispose_engine()
     s = time.perf_counter() - started
+    ru2 = resource.getrusage(resource.RUSAGE_SELF)
+    py_cpu = ru2.ru_utime + ru2.ru_stime - ru.ru_utime - ru.ru_stime
+    pg_cpu = cpu_tree(postmaster_pid) - pg
     return {
         "seconds": round(s, 1),
+        "cpu_python_s": round(py_cpu, 1),
+        "cpu_postgres_s": round(pg_cpu, 1),
+        "cpu_us_per_record": {"python": round(py_cpu / hasil.diambil * 1e6), "postgres": round(pg_cpu / hasil.diambil * 1e6)},
         "records_per_second": round(hasil.diambil / s),
         "diambil": hasil.diambil,
         "ditautkan": hasil.ditautkan,
@@ -402,7 +418,7 @@ async def phase_one(args) -> dict:
         loaded = await load(conn, args.records, args.chunk)
         print(f"  queued for the linker: {loaded['queued']:,}", flush=True)
         print("linking (app.registry.linker.tautkan_semua)", flush=True)
-        linked = await link(url, args.batch)
+        linked = await link(url, args.batch, int((tmp / "pgdata" / "postmaster.pid").read_text().split()[0]))
         print(f"  {linked['diambil']:,} records in {linked['seconds']} s = {linked['records_per_second']:,}/s", flush=True)
         await conn.execute("VACUUM (ANALYZE) kumkm_tautan")
         await conn.execute("VACUUM (ANALYZE) kumkm")
@@ -417,14 +433,60 @@ async def phase_one(args) -> dict:
     return {"load": loaded, "link": linked, "check": checked, "indikator": ind, "kandidat_queue": kand}
 
 
-async def decisions(args, url: str, keys: dict, base: str) -> dict:
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stats() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds it and its reaped children used), from /proc."""
+    out: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        f = raw[raw.rfind(")") + 2 :].split()
+        out[int(entry.name)] = (int(f[1]), sum(int(x) for x in f[11:15]) / _TICK)
+    return out
+
+
+def cpu_tree(root: int, stats: dict[int, tuple[int, float]] | None = None) -> float:
+    """CPU seconds of a process and every descendant, living or reaped (Linux /proc)."""
+    stats = stats if stats is not None else _stats()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _c) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, (0, 0.0))[1]
+        todo.extend(children.get(pid, ()))
+    return total
+
+
+def cpu_pids(pids: list[int]) -> dict[int, float]:
+    stats = _stats()
+    return {p: stats[p][1] for p in pids if p in stats}
+
+
+async def decisions(args, url: str, keys: dict, base: str, server_pid: int, postmaster_pid: int) -> dict:
+    """Rounds of three modes, interleaved so the shared machine's noise falls on all of them:
+    `idle` (the background linker held idle by its own lock: today's `./dev bench
+    verification`), `tanpa_pemicu` (idle too, and the queue's update trigger disabled: what the
+    trigger costs a decision) and `linking` (the linker free to link beside the decisions; the
+    queue drained before and after, how long after the last decision it took is reported).
+    Each mode's decisions/s, and the CPU seconds of the service process, of PostgreSQL and of
+    the linker's own PostgreSQL backends while it ran."""
     from app.registry.linker import KUNCI_LATAR
 
     n = args.decisions
-    records = [ver.record(i) for i in range(2 * n)]
+    modes = ("idle", "tanpa_pemicu", "linking")
+    rounds = args.rounds
+    records = [ver.record(i) for i in range(len(modes) * rounds * n)]
     ids = [r["submission_id"] for r in records]
     holder = await asyncpg.connect(**cap._pg_params(url))
-    out: dict = {}
+    out: dict = {"rounds": []}
     try:
         limits = httpx.Limits(max_connections=12, max_keepalive_connections=12)
         async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
@@ -437,12 +499,30 @@ async def decisions(args, url: str, keys: dict, base: str) -> dict:
                 "created",
             )
 
+            async def linker_pids() -> list[int]:
+                return [r[0] for r in await holder.fetch("SELECT pid FROM pg_stat_activity WHERE application_name = 'kumkm-linker'")]
+
             async def decide(part: list[str], offset: int) -> dict:
                 batches = [
                     [ver.decision(sid, i) for i, sid in enumerate(part[j : j + 1000], offset + j)] for j in range(0, len(part), 1000)
                 ]
+                lp = cpu_pids(await linker_pids())
+                before = (cpu_tree(server_pid), cpu_tree(postmaster_pid))
                 t = await ver.post_batches(client, "/api/v1/verifikasi/batch", keys["verifikator"], batches, 4, "decided")
-                return {"n": len(part), "seconds": round(t, 2), "per_second": round(len(part) / t)}
+                after = (cpu_tree(server_pid), cpu_tree(postmaster_pid))
+                # the linker's backends, also those it connected meanwhile (from their start)
+                lp_after = cpu_pids(await linker_pids())
+                cpu = [round(a - b, 2) for a, b in zip(after, before, strict=True)]
+                cpu.append(round(sum(v - lp.get(p, 0.0) for p, v in lp_after.items()), 2))
+                return {
+                    "n": len(part),
+                    "seconds": round(t, 2),
+                    "per_second": round(len(part) / t),
+                    "cpu_service_s": cpu[0],
+                    "cpu_postgres_s": cpu[1],
+                    "cpu_linker_backend_s": cpu[2],
+                    "antrian_setelahnya": await holder.fetchval("SELECT count(*) FROM kumkm_antrian"),
+                }
 
             async def drained() -> float:
                 t = time.perf_counter()
@@ -450,14 +530,43 @@ async def decisions(args, url: str, keys: dict, base: str) -> dict:
                     await asyncio.sleep(0.05)
                 return time.perf_counter() - t
 
-            # today's decisions: the background linker held idle by its own lock
-            await holder.execute(f"SELECT pg_advisory_lock({KUNCI_LATAR})")
-            out["tanpa_linker"] = await decide(ids[:n], 0)
-            await holder.execute(f"SELECT pg_advisory_unlock({KUNCI_LATAR})")
-            out["antrian_sebelumnya_habis_s"] = round(await drained(), 2)
-            out["dengan_linker"] = await decide(ids[n:], n)
-            out["antrian_habis_setelah_keputusan_terakhir_s"] = round(await drained(), 2)
-            out["rasio"] = round(out["dengan_linker"]["per_second"] / out["tanpa_linker"]["per_second"], 3)
+            offset = 0
+            for r in range(rounds):
+                this: dict = {}
+                for mode in modes:
+                    part = ids[offset : offset + n]
+                    if mode != "linking":
+                        await holder.execute(f"SELECT pg_advisory_lock({KUNCI_LATAR})")
+                    if mode == "tanpa_pemicu":
+                        await holder.execute("ALTER TABLE submissions DISABLE TRIGGER submissions_kumkm_upd")
+                    try:
+                        this[mode] = await decide(part, offset)
+                    finally:
+                        if mode == "tanpa_pemicu":
+                            await holder.execute("ALTER TABLE submissions ENABLE TRIGGER submissions_kumkm_upd")
+                        if mode != "linking":
+                            await holder.execute(f"SELECT pg_advisory_unlock({KUNCI_LATAR})")
+                    # every mode ends with the queue empty, so the next starts alike
+                    this[mode]["antrian_habis_s"] = round(await drained(), 2)
+                    offset += n
+                this["rasio"] = round(this["linking"]["per_second"] / this["idle"]["per_second"], 3)
+                this["rasio_pemicu"] = round(this["idle"]["per_second"] / this["tanpa_pemicu"]["per_second"], 3)
+                print(
+                    f"  round {r + 1}: idle {this['idle']['per_second']:,}/s, without the trigger "
+                    f"{this['tanpa_pemicu']['per_second']:,}/s, linking {this['linking']['per_second']:,}/s "
+                    f"(ratio {this['rasio']}), queue empty {this['linking']['antrian_habis_s']} s after",
+                    flush=True,
+                )
+                out["rounds"].append(this)
+            for mode in modes:
+                rates = sorted(x[mode]["per_second"] for x in out["rounds"])
+                out[mode] = {"median_per_second": rates[len(rates) // 2], "min": rates[0], "max": rates[-1]}
+            # the first round's figures under the old names
+            out["tanpa_linker"] = out["rounds"][0]["idle"]
+            out["dengan_linker"] = out["rounds"][0]["linking"]
+            out["rasio"] = round(out["linking"]["median_per_second"] / out["idle"]["median_per_second"], 3)
+            out["rasio_per_round"] = [x["rasio"] for x in out["rounds"]]
+            out["antrian_habis_setelah_keputusan_terakhir_s"] = max(x["linking"]["antrian_habis_s"] for x in out["rounds"])
             out["linked"] = await holder.fetchval("SELECT count(*) FROM kumkm_tautan")
             out["diterima"] = await holder.fetchval("SELECT count(*) FROM submissions WHERE status = 'diterima'")
     finally:
@@ -475,7 +584,8 @@ def phase_two(args) -> dict:
         proc = ver.start_server(url, port, 1, tmp)
         base = f"http://127.0.0.1:{port}"
         asyncio.run(ver.wait_ready(base, proc, tmp))
-        return asyncio.run(decisions(args, url, keys, base))
+        postmaster = int((tmp / "pgdata" / "postmaster.pid").read_text().split()[0])
+        return asyncio.run(decisions(args, url, keys, base, proc.pid, postmaster))
     finally:
         if proc is not None and proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -487,7 +597,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--records", type=int, default=1_000_000, help="accepted records over the two periode")
     p.add_argument("--chunk", type=int, default=250_000, help="records per loading statement")
     p.add_argument("--batch", type=int, default=5000, help="records per linker batch (kumkm registry tautkan --batch)")
-    p.add_argument("--decisions", type=int, default=100_000, help="decisions measured without and with the linker")
+    p.add_argument("--decisions", type=int, default=100_000, help="decisions of each mode in each round")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the three decision modes (idle, no trigger, linking)")
     p.add_argument("--requests", type=int, default=200, help="measured requests per read")
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--skip-decisions", action="store_true")
@@ -530,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.naik_kelas_records:
         report["naik_kelas"] = nk
     if not args.skip_decisions:
-        print(f"decisions: {args.decisions:,} without the linker, then {args.decisions:,} with it", flush=True)
+        print(f"decisions: {args.rounds} rounds of {args.decisions:,} idle, without the trigger, linking", flush=True)
         report["keputusan"] = phase_two(args)
     ind = report["indikator"]
     report["targets"] = {

@@ -123,6 +123,12 @@ class Settings:
     header_timeout: float
     keepalive_timeout: float
     max_connections: int
+    # The registry's background linker (app.registry.linker, docs/registry.md "How the linker
+    # runs"): while the service is busy with requests it waits, but takes a batch at least
+    # every linker_yield_seconds; its PostgreSQL backend runs at this nice value when it is a
+    # process of this host and user (the embedded server), 0 to leave it alone.
+    linker_yield_seconds: float
+    linker_nice: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -163,6 +169,8 @@ class Settings:
             header_timeout=_float("KUMKM_HEADER_TIMEOUT_SECONDS", 10.0),
             keepalive_timeout=_float("KUMKM_KEEPALIVE_SECONDS", 5.0),
             max_connections=_int("KUMKM_MAX_CONNECTIONS", 2048),
+            linker_yield_seconds=_float("KUMKM_LINKER_YIELD_SECONDS", 5.0),
+            linker_nice=_int("KUMKM_LINKER_NICE", 10),
         )
 
     @property
@@ -178,6 +186,8 @@ class Settings:
         for name, variable in _SECONDS.items():
             if not getattr(self, name) > 0:
                 raise SettingsError(f"{variable}: must be more than 0 seconds, not {getattr(self, name)}")
+        if not 0 <= self.linker_nice <= 19:
+            raise SettingsError(f"KUMKM_LINKER_NICE: must be a nice value from 0 to 19, not {self.linker_nice}")
         if not 1 <= self.port <= 65535:
             raise SettingsError(f"KUMKM_PORT: must be a TCP port (1 to 65535), not {self.port}")
 
@@ -208,6 +218,7 @@ _SECONDS: dict[str, str] = {
     "replica_max_lag": "KUMKM_REPLICA_MAX_LAG_SECONDS",
     "header_timeout": "KUMKM_HEADER_TIMEOUT_SECONDS",
     "keepalive_timeout": "KUMKM_KEEPALIVE_SECONDS",
+    "linker_yield_seconds": "KUMKM_LINKER_YIELD_SECONDS",
 }
 
 _current = Settings.from_env()

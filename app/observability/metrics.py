@@ -31,6 +31,12 @@ INGESTED = Counter("kumkm_ingest_records_total", "records posted, by outcome", [
 SYNCED = Counter("kumkm_sync_records_total", "records streamed to sync consumers", ["endpoint"])
 DECISIONS = Counter("kumkm_verifikasi_total", "verification decisions, by outcome", ["outcome"])
 RECORDS = Gauge("kumkm_records", "records by verification state (from the status counters)", ["status"], multiprocess_mode="mostrecent")
+LINKER_QUEUE = Gauge(
+    "kumkm_linker_antrian", "records waiting for the registry linker (accepted or reversed, not yet linked)", multiprocess_mode="mostrecent"
+)
+LINKER_LAG = Gauge(
+    "kumkm_linker_lag_seconds", "how long the oldest record waiting for the registry linker has waited", multiprocess_mode="mostrecent"
+)
 POOL_SIZE = Gauge("kumkm_db_pool_size", "database connections held by the pool", multiprocess_mode="livesum")
 POOL_IN_USE = Gauge("kumkm_db_pool_checked_out", "database connections in use", multiprocess_mode="livesum")
 

@@ -10,6 +10,7 @@ import time
 import uuid
 
 from app.infra import health
+from app.infra.load import counts, load
 from app.observability import metrics
 from app.observability.logs import request_id
 
@@ -43,9 +44,15 @@ class Observe:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
+        # the load the registry's background linker yields to (app.infra.load)
+        counted = counts(scope["path"])
+        if counted:
+            load.enter()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            if counted:
+                load.leave()
             elapsed = time.perf_counter() - start
             # a mounted app (the dashboard's static files) has no route, but its mount path
             route = getattr(scope.get("route"), "path", None) or scope.get("root_path") or "unmatched"

@@ -14,7 +14,7 @@ router = APIRouter(tags=["ops"])
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
 async def prometheus_metrics(request: Request):
     """Prometheus metrics: requests by route and status, latency, records by state, ingest and
-    sync counts, database pool use, whether the database answers (kumkm_db_up), whether its
+    sync counts, the registry linker's queue and its lag, database pool use, whether the database answers (kumkm_db_up), whether its
     disk is full (kumkm_db_disk_full) and restarts of the embedded server. With KUMKM_METRICS_TOKEN set, scrapers must send it as a
     bearer token (counts of records and traffic are not for everyone). Without a token it is
     open only while the service listens on loopback, or when KUMKM_METRICS_PUBLIC=1 says so."""
@@ -42,6 +42,9 @@ async def prometheus_metrics(request: Request):
         async with db.connect() as conn:
             for status, n in (await conn.execute(queries.RECORDS_BY_STATUS)).all():
                 metrics.RECORDS.labels(status).set(n)
+            queue = (await conn.execute(queries.LINKER_QUEUE)).one()
+            metrics.LINKER_QUEUE.set(queue.n)
+            metrics.LINKER_LAG.set(queue.lag)
     except Exception as exc:
         # A scrape is most wanted while the database is away: answer with what this process
         # knows (kumkm_db_up 0, the last record counts), never a 503.

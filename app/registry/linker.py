@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.infra.load import load
 from app.registry import idkumkm, nama
 from app.registry import queries as q
 
@@ -116,6 +117,13 @@ class _Pasangan:
     alasan: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _dicts(result: Any) -> list[dict[str, Any]]:
+    """A result's rows as plain dicts: `in` and [] on a dict cost a tenth of a RowMapping's (its
+    abc checks were a tenth of the linker's Python time, py-spy, bench/README.md)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result.all()]
+
+
 def _pair(x: str, y: str) -> tuple[str, str]:
     return (x, y) if x < y else (y, x)
 
@@ -136,7 +144,7 @@ async def pengenal_ulang(conn: Any, ids: Iterable[str]) -> None:
     ids = sorted(set(ids))
     if not ids:
         return
-    rows = (await conn.execute(q.BACA_TAUTAN_ENTITAS, {"ids": ids})).mappings().all()
+    rows = _dicts(await conn.execute(q.BACA_TAUTAN_ENTITAS, {"ids": ids}))
     await conn.execute(q.HAPUS_PENGENAL_ENTITAS, {"ids": ids})
     seen: dict[tuple[str, str], str] = {}
     for r in rows:
@@ -155,7 +163,7 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
     hasil = Hasil(diambil=len(antrian))
     if not antrian:
         return hasil
-    rows = (await conn.execute(q.BACA_CATATAN, {"ids": antrian})).mappings().all()
+    rows = _dicts(await conn.execute(q.BACA_CATATAN, {"ids": antrian}))
     rows = sorted(rows, key=lambda r: (r["periode"], r["submission_id"]))  # older periode first
     perlu = [r for r in rows if r["status"] == "diterima" and r["id_kumkm"] is None]
     lepas = [r for r in rows if r["status"] != "diterima" and r["id_kumkm"] is not None]
@@ -387,16 +395,92 @@ async def tautkan_semua(
 # again a second later. Woken by polling, every POLL_SECONDS: one index probe of an empty
 # queue, cheaper than a NOTIFY in the decision's transaction (NOTIFY serialises the commits of
 # every notifying transaction on one lock, the decisions' hot path; docs/registry.md).
+#
+# It yields to the service's own work (docs/registry.md, "How the linker runs"): on two cores a
+# linker linking beside a stream of decisions took a fifth of their rate. While the service is
+# busy (requests in flight in this process on average, or other statements running in the
+# database) it waits, but never longer than KUMKM_LINKER_YIELD_SECONDS between batches, so it
+# always moves on; idle, it links back to back in batches that grow while they come back full.
+# Its own PostgreSQL backend runs at KUMKM_LINKER_NICE when it is a process of this host and
+# user (the embedded server), so a batch it must take while the service is busy gets what CPU
+# the requests leave.
 
 # The session advisory lock of a turn (any constant no other lock of the service uses:
 # "kumkm-linker" in ASCII, 8 bytes).
 KUNCI_LATAR = int.from_bytes(b"kumkmlnk", "big", signed=True)
 POLL_SECONDS = 1.0
+LOAD_WINDOW = 0.25  # seconds of requests in flight averaged at a look
+POLL_SIBUK = 0.25  # how often a linker that yields looks again (the service may be idle by then)
 MAX_BACKOFF = 30.0
+# Busy: this process had at least this many requests in flight on average since the last look,
+# or the database runs at least SIBUK_DB statements of other sessions at the look.
+SIBUK_PERMINTAAN = 1.0
+SIBUK_DB = 2
 
-_GILIRAN = f"SELECT CASE WHEN EXISTS (SELECT 1 FROM kumkm_antrian) THEN pg_try_advisory_lock({KUNCI_LATAR}) ELSE false END"
+_GILIRAN = f"SELECT pg_try_advisory_lock({KUNCI_LATAR})"
+# A bigint advisory lock shows in pg_locks as its high and low 32 bits (classid, objid).
+_KUNCI_TINGGI = (KUNCI_LATAR & 0xFFFF_FFFF_FFFF_FFFF) >> 32
+_KUNCI_RENDAH = KUNCI_LATAR & 0xFFFF_FFFF
+# Whether there is work, the database's other running statements (this server's, every
+# worker's), and whether another process holds the turn, in one round trip; pg_stat_activity
+# and pg_locks are shared memory, no table but the queue is read.
+_LIHAT = f"""
+    SELECT EXISTS (SELECT 1 FROM kumkm_antrian) AS ada,
+           (SELECT count(*) FROM pg_stat_activity
+            WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+              AND application_name IS DISTINCT FROM 'kumkm-linker') AS aktif,
+           EXISTS (SELECT 1 FROM pg_locks
+                   WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND pid <> pg_backend_pid()
+                     AND classid = {_KUNCI_TINGGI} AND objid = {_KUNCI_RENDAH}) AS lain
+"""
 # all of this connection's session locks: the turn's, however many times a failed turn left it taken
 _LEPAS_GILIRAN = "SELECT pg_advisory_unlock_all()"
+
+
+@dataclass
+class Keadaan:
+    """What this process's linker last saw and did (/healthz shows it; /metrics has the queue's
+    length and its oldest record's age from the database)."""
+
+    giliran: bool = False  # holding the turn now
+    menunggu_sejak: float | None = None  # monotonic: work waiting while the service was busy, since
+    batch_terakhir: float | None = None  # monotonic: the end of the last batch
+    beban_permintaan: float = 0.0
+    beban_db: int = 0
+    batas: int = 0  # the size of the last batch taken
+    dipaksa: int = 0  # batches taken while busy because the wait reached its bound
+    diperlambat: bool | None = None  # its backend's nice value set (None: not tried yet)
+
+    def ringkas(self) -> dict[str, Any]:
+        now = time.monotonic()
+        return {
+            "giliran": self.giliran,
+            "mengalah_s": None if self.menunggu_sejak is None else round(now - self.menunggu_sejak, 1),
+            "batch_terakhir_s_lalu": None if self.batch_terakhir is None else round(now - self.batch_terakhir, 1),
+            "beban_permintaan": round(self.beban_permintaan, 2),
+            "beban_db": self.beban_db,
+            "batas": self.batas,
+            "dipaksa": self.dipaksa,
+            "backend_nice": self.diperlambat,
+        }
+
+
+keadaan = Keadaan()
+
+
+def _renice(pid: int, nice: int, data_directory: str) -> bool:
+    """Lower the priority of the linker's PostgreSQL backend `pid`: only a process of this host
+    and user whose working directory is the server's data directory (PostgreSQL's processes run
+    there), so a pid of a remote server is never taken for a local process."""
+    import os
+
+    try:
+        if os.path.realpath(os.readlink(f"/proc/{pid}/cwd")) != os.path.realpath(data_directory):
+            return False
+        os.setpriority(os.PRIO_PROCESS, pid, max(os.getpriority(os.PRIO_PROCESS, pid), nice))
+        return True
+    except (OSError, AttributeError):  # not ours, not here, not Linux
+        return False
 
 
 class Linker:
@@ -404,12 +488,37 @@ class Linker:
     (start-up and readiness never wait for it), stop() cancels it (a batch in flight rolls back
     and is taken again by the next turn, here or in another process)."""
 
-    def __init__(self, poll: float = POLL_SECONDS, batas: int = BATAS_LATAR, max_backoff: float = MAX_BACKOFF):
+    def __init__(
+        self,
+        poll: float = POLL_SECONDS,
+        batas: int = BATAS_LATAR,
+        max_backoff: float = MAX_BACKOFF,
+        *,
+        batas_maks: int = BATAS,
+        mengalah: float | None = None,
+        nice: int | None = None,
+    ):
+        from app.core.settings import settings
+
         self.poll = poll
         self.batas = batas
+        self.batas_maks = max(batas, batas_maks)
         self.max_backoff = max_backoff
+        self._mengalah = mengalah
+        self.nice = settings.linker_nice if nice is None else nice
         self._task: asyncio.Task[None] | None = None
         self._engine: Any = None
+        self._reniced: set[int] = set()
+        self._data_directory: str | None = None
+        self._mark = load.mark()
+        self.keadaan = keadaan
+
+    @property
+    def mengalah(self) -> float:
+        """Seconds work may wait for a busy service before a batch is taken anyway."""
+        from app.core.settings import settings
+
+        return settings.linker_yield_seconds if self._mengalah is None else self._mengalah
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="kumkm-registry-linker")
@@ -441,7 +550,11 @@ class Linker:
         delay = self.poll
         failures = 0
         while True:
-            await asyncio.sleep(delay)
+            # the load it yields to is the last LOAD_WINDOW before it looks (a look after an
+            # idle second must not average a burst that just began with the idle time)
+            await asyncio.sleep(max(delay - LOAD_WINDOW, 0.0))
+            self._mark = load.mark()
+            await asyncio.sleep(min(delay, LOAD_WINDOW))
             # Not before the schema is there; not on Citus, whose distribute.sql drops the
             # queue's trigger (the registry is not kept there yet: docs/registry.md).
             if not health.state.ready or citus.enabled():
@@ -463,33 +576,109 @@ class Linker:
             if failures:
                 log.warning("registry linker works again after %d failures", failures)
             failures = 0
-            delay = self.poll
+            # work left waiting for the service: looked at again soon, it may be idle by then
+            delay = min(self.poll, POLL_SIBUK) if self.keadaan.menunggu_sejak is not None else self.poll
 
-    async def giliran(self) -> Hasil:
-        """One turn: if the queue has rows and no other process holds the turn, link until it
-        is empty. What it did (nothing when another process had the turn)."""
+    async def _sibuk(self, holder: Any) -> tuple[bool, bool]:
+        """(work waiting, the service busy): one look at the queue and the database's other
+        statements, and this process's requests in flight on average since the last look. A
+        turn another process holds counts as a batch of the bound: with several workers the
+        queue gets one batch per bound, not one per worker."""
         from sqlalchemy import text
 
+        row = (await holder.execute(text(_LIHAT))).one()
+        k = self.keadaan
+        k.beban_permintaan = load.average_since(self._mark)
+        self._mark = load.mark()
+        k.beban_db = int(row.aktif)
+        if row.lain and k.menunggu_sejak is not None:
+            k.menunggu_sejak = time.monotonic()
+        return bool(row.ada), k.beban_permintaan >= SIBUK_PERMINTAAN or k.beban_db >= SIBUK_DB
+
+    async def _perlambat(self, holder: Any, conn: Any) -> None:
+        """The batch connection's backend at self.nice, once per backend (module docstring).
+        The server's data directory is read on the turn's connection (autocommit: a refusal
+        there, for a user not allowed to read it, leaves no transaction aborted)."""
+        if self.nice <= 0:
+            return
+        raw = await conn.get_raw_connection()
+        pid = raw.driver_connection.get_server_pid()
+        if pid in self._reniced:
+            return
+        self._reniced.add(pid)
+        if self._data_directory is None:
+            from sqlalchemy import text
+
+            try:
+                self._data_directory = str((await holder.execute(text("SELECT current_setting('data_directory')"))).scalar())
+            except Exception:  # neither a superuser nor pg_read_all_settings: left alone
+                self._data_directory = ""
+        self.keadaan.diperlambat = bool(self._data_directory) and _renice(pid, self.nice, self._data_directory)
+
+    async def giliran(self) -> Hasil:
+        """One turn: if the queue has rows, no other process holds the turn, and the service is
+        idle or has made the queue wait long enough (self.mengalah), link: until the queue is
+        empty while the service stays idle, one batch while it is busy. What it did (nothing
+        when another process had the turn or the linker yielded)."""
+        from sqlalchemy import text
+
+        k = self.keadaan
         engine = self._get_engine()
         async with engine.connect() as holder:
             holder = await holder.execution_options(isolation_level="AUTOCOMMIT")
+            ada, sibuk = await self._sibuk(holder)
+            now = time.monotonic()
+            if not ada:
+                k.menunggu_sejak = None
+                return Hasil()
+            if sibuk:
+                # the service first; the queue waits at most self.mengalah for a batch
+                if k.menunggu_sejak is None:
+                    k.menunggu_sejak = now
+                if now - k.menunggu_sejak < self.mengalah:
+                    return Hasil()
             if not (await holder.execute(text(_GILIRAN))).scalar():
                 return Hasil()
+            k.giliran = True
             try:
                 started = time.monotonic()
-                hasil = await tautkan_semua(self.batas, transaction=engine.begin)
-                if hasil.diambil:
+                total = Hasil()
+                batas = self.batas
+                while True:
+                    if sibuk:
+                        k.dipaksa += 1
+                    k.batas = batas = self.batas if sibuk else batas
+                    async with engine.begin() as conn:
+                        await self._perlambat(holder, conn)
+                        hasil = await tautkan_batch(conn, batas)
+                    k.batch_terakhir = time.monotonic()
+                    total.tambah(hasil)
+                    if not hasil.diambil:
+                        k.menunggu_sejak = None  # the queue is empty (or what is left another linker's)
+                        break
+                    ada, sibuk = await self._sibuk(holder)
+                    if not ada:
+                        k.menunggu_sejak = None
+                        break
+                    if sibuk:
+                        # the service has work: hand the CPU back, and wait from now
+                        k.menunggu_sejak = k.batch_terakhir
+                        break
+                    if hasil.diambil == batas:
+                        batas = min(batas * 2, self.batas_maks)  # a long queue: fewer, larger batches
+                if total.diambil:
                     # a line per turn only when a backlog was worked off; a decision or two, quietly
-                    say = log.info if hasil.diambil >= self.batas else log.debug
+                    say = log.info if total.diambil >= self.batas else log.debug
                     say(
                         "registry linker: %d records, %d links, %d entities created, %d links removed, %d candidates in %.2f s",
-                        hasil.diambil,
-                        hasil.ditautkan,
-                        hasil.dibuat,
-                        hasil.dilepas,
-                        hasil.kandidat,
+                        total.diambil,
+                        total.ditautkan,
+                        total.dibuat,
+                        total.dilepas,
+                        total.kandidat,
                         time.monotonic() - started,
                     )
-                return hasil
+                return total
             finally:
+                k.giliran = False
                 await holder.execute(text(_LEPAS_GILIRAN))
