@@ -15,17 +15,62 @@ from dataclasses import dataclass
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.errors import fault_kind
+from app.core.errors import INVALID, OUTSIDE_SCOPE, fault_kind
 from app.core.settings import settings
 from app.infra import citus, db
 from app.infra.group_commit import Coalescer
 from app.observability.metrics import INGEST_GROUP
-from app.record.prepare import Prepared, Rejected, created_out, prepare, record_out
+from app.record.prepare import Prepared, Rejected, created_out, record_out
+from app.record.prepare import prepare as prepare_record
 from app.record.read import get_row
 from app.security.principal import Principal
 from app.submissions import queries
 
 __all__ = ["Prepared", "Rejected", "Outcome", "prepare", "store", "record_out", "created_out", "get_row", "list_rows"]
+
+
+# ---------------------------------------------------------------- follow-up visits
+
+
+async def prepare(items: list, principal: Principal) -> tuple[list[Prepared], list[Rejected]]:
+    """app.record.prepare, then, for follow-up visits (records naming an `id_kumkm`,
+    docs/pemutakhiran.md), the entity they name: it must exist (422), be of the record's jenis
+    (422) and be in the key's wilayah (403). Every way a new record comes in (POST, batch,
+    `kumkm import`, OpenRosa) goes through here."""
+    ok, bad = await prepare_record(items, principal)
+    if any(p.row["id_kumkm"] is not None for p in ok):
+        ok, more = await _check_follow_ups(ok, principal)
+        if more:
+            bad = sorted([*bad, *more], key=lambda r: r.index)
+    return ok, bad
+
+
+async def _check_follow_ups(prepared: list[Prepared], principal: Principal) -> tuple[list[Prepared], list[Rejected]]:
+    asked = sorted({p.row["id_kumkm"] for p in prepared if p.row["id_kumkm"] is not None})
+    async with db.connect() as conn:
+        found = {r.asked: r for r in (await conn.execute(queries.ENTITAS_PEMUTAKHIRAN, {"ids": asked})).all()}
+    ok: list[Prepared] = []
+    bad: list[Rejected] = []
+    for p in prepared:
+        asked_id = p.row["id_kumkm"]
+        if asked_id is None:
+            ok.append(p)
+            continue
+        e = found.get(asked_id)
+        if e is None:
+            message = f"id_kumkm {asked_id} tidak ada di registry: pilih usaha dari daftar entitas (usaha.csv atau /api/v1/kumkm/daftar)"
+            bad.append(Rejected(p.index, p.submission_id, INVALID, [{"field": "id_kumkm", "type": "not_found", "message": message}]))
+        elif e.jenis != p.row["jenis"]:
+            message = f"id_kumkm {asked_id} adalah entitas {e.jenis}, bukan {p.row['jenis']}: pemutakhiran harus untuk jenis yang sama"
+            bad.append(Rejected(p.index, p.submission_id, INVALID, [{"field": "id_kumkm", "type": "jenis", "message": message}]))
+        elif not principal.covers(e.kode_wilayah):
+            message = f"id_kumkm {asked_id} di luar wilayah kunci ini ({principal.kode_wilayah} dan wilayah di dalamnya)"
+            bad.append(Rejected(p.index, p.submission_id, OUTSIDE_SCOPE, [{"field": "id_kumkm", "type": "scope", "message": message}]))
+        else:
+            # a merged entity's id still names it: the follow-up goes to the live one
+            p.row["id_kumkm"] = e.id_kumkm
+            ok.append(p)
+    return ok, bad
 
 
 # ---------------------------------------------------------------- writing
