@@ -200,7 +200,7 @@ async def _build(scope: str | None, key: str) -> Berkas:
 
     query = _ROWS.format(where=_where(scope))
     async with db.get_stream_engine().connect() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
+        raw: Any = (await conn.get_raw_connection()).driver_connection
         status = await raw.copy_from_query(query, output=take, format="csv", header=True)
     rows = int(status.split()[-1]) if status else 0
     size = sum(len(c) for c in chunks)
