@@ -7,13 +7,13 @@ the key's wilayah (ODK XForms Entities: `name` = id_kumkm, `label`, `__version` 
 (GET /api/v1/kumkm/daftar, with an ETag per page).
 
 The row of an entity is its latest linked record (latest periode, then the latest decided, as
-the linker files an entity's wilayah), read from the record's columns and, for its name, its
-current version's content. Personal data (NIK, nama pemilik, alamat, telepon, the exact lokasi)
+the linker files an entity's wilayah), kept in `kumkm_daftar` (migration 0014) by a trigger on
+every change of the entity: a list is one index range of that table. Personal data (NIK, nama pemilik, alamat, telepon, the exact lokasi)
 is never in it: an enumerator sees those only on records it made itself (app.security.personal),
 and a list shared by every enumerator of a wilayah is nobody's own record.
 
 The CSV is made by PostgreSQL itself (COPY ... TO STDOUT, CSV): no Python work per row, so a
-kabupaten/kota of 100,000 entities is one set-based read of a second or less. It is cached per
+kabupaten/kota of 100,000 entities is one index range read of a fraction of a second. It is cached per
 wilayah under the scope's change key (how many entities the scope's kabupaten/kota hold and
 their latest change: every link, release, merge or split moves kumkm.diperbarui_pada), so the
 manifest's md5 costs one index-only read while nothing changed, and the download is the cached
@@ -56,30 +56,19 @@ KOLOM = (
 
 _CODE = re.compile(r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$")
 
-# The entities of a scope with their latest linked record. {where} filters kumkm (by index) and
-# the record's desa; :after and :limit page the JSON list (the CSV takes every row).
+# The entities of a scope, from the list table (migration 0014: one row per live entity,
+# refreshed with every change of the entity). {where} filters by kabupaten/kota (the index)
+# and the desa; :after and :limit page the JSON list (the CSV takes every row).
 _ROWS = """
-    SELECT k.id_kumkm AS name,
-           concat(COALESCE(v.data->>'nama_usaha', v.data->>'nama_koperasi'),
-                  CASE WHEN s.keadaan_usaha IN ('tutup', 'pindah') THEN ' [' || s.keadaan_usaha || ']' ELSE '' END,
-                  ' (', k.id_kumkm, ')') AS label,
-           k.versi AS __version, k.jenis,
-           s.kode_wilayah AS desa, s.kode_kecamatan AS kecamatan,
-           v.data->>'nama_usaha' AS nama_usaha, v.data->>'nama_koperasi' AS nama_koperasi,
-           v.data->>'nomor_badan_hukum' AS nomor_badan_hukum,
-           s.kbli, s.skala_usaha, s.sektor, s.periode AS periode_terakhir,
-           s.keadaan_usaha AS keadaan_terakhir
-    FROM kumkm k
-    CROSS JOIN LATERAL (
-        SELECT t.submission_id FROM kumkm_tautan t JOIN submissions s2 USING (submission_id)
-        WHERE t.id_kumkm = k.id_kumkm
-        ORDER BY t.periode DESC, s2.diperbarui_pada DESC, t.submission_id
-        LIMIT 1
-    ) t
-    JOIN submissions s ON s.submission_id = t.submission_id
-    JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
-    WHERE k.digabung_ke IS NULL {where}
-    ORDER BY k.id_kumkm
+    SELECT d.id_kumkm AS name,
+           concat(COALESCE(d.nama_usaha, d.nama_koperasi),
+                  CASE WHEN d.keadaan_terakhir IN ('tutup', 'pindah') THEN ' [' || d.keadaan_terakhir || ']' ELSE '' END,
+                  ' (', d.id_kumkm, ')') AS label,
+           d.versi AS __version, d.jenis, d.desa, d.kecamatan, d.nama_usaha, d.nama_koperasi, d.nomor_badan_hukum,
+           d.kbli, d.skala_usaha, d.sektor, d.periode_terakhir, d.keadaan_terakhir
+    FROM kumkm_daftar d
+    WHERE true {where}
+    ORDER BY d.kode_kabkota, d.id_kumkm
 """
 
 
@@ -92,11 +81,11 @@ def _where(scope: str | None) -> str:
         raise ValueError(f"not a wilayah code: {scope!r}")
     parts = scope.split(".")
     if len(parts) == 1:
-        return f"AND k.kode_provinsi = '{scope}'"
+        return f"AND d.kode_kabkota LIKE '{scope}.%'"
     kabkota = ".".join(parts[:2])
-    out = f"AND k.kode_kabkota = '{kabkota}'"
+    out = f"AND d.kode_kabkota = '{kabkota}'"
     if len(parts) > 2:
-        out += f" AND (s.kode_wilayah = '{scope}' OR s.kode_wilayah LIKE '{scope}.%')"
+        out += f" AND (d.desa = '{scope}' OR d.desa LIKE '{scope}.%')"
     return out
 
 
@@ -223,7 +212,7 @@ def clear_cache() -> None:
 
 async def halaman(conn: Any, scope: str, after: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
     """One page of a scope's list by id_kumkm: the rows and the id of the last one when more follow."""
-    sql = _ROWS.format(where=_where(scope) + " AND (CAST(:after AS text) IS NULL OR k.id_kumkm > :after)") + " LIMIT :limit"
+    sql = _ROWS.format(where=_where(scope) + " AND (CAST(:after AS text) IS NULL OR d.id_kumkm > :after)") + " LIMIT :limit"
     rows = (await conn.execute(text(sql), {"after": after, "limit": limit + 1})).mappings().all()
     items = [{"id_kumkm": r["name"], "versi": r["__version"], **{k: r[k] for k in KOLOM[3:]}, "label": r["label"]} for r in rows[:limit]]
     return items, (items[-1]["id_kumkm"] if len(rows) > limit else None)

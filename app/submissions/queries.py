@@ -214,3 +214,5 @@ ENTITAS_PEMUTAKHIRAN = text(
     WHERE h.digabung_ke IS NULL
     """
 )
+# on the asyncpg connection itself (native()): every follow-up visit's post asks it
+ENTITAS_PEMUTAKHIRAN_NATIVE = native(ENTITAS_PEMUTAKHIRAN, ("ids",))

@@ -47,8 +47,8 @@ async def prepare(items: list, principal: Principal) -> tuple[list[Prepared], li
 
 async def _check_follow_ups(prepared: list[Prepared], principal: Principal) -> tuple[list[Prepared], list[Rejected]]:
     asked = sorted({p.row["id_kumkm"] for p in prepared if p.row["id_kumkm"] is not None})
-    async with db.connect() as conn:
-        found = {r.asked: r for r in (await conn.execute(queries.ENTITAS_PEMUTAKHIRAN, {"ids": asked})).all()}
+    async with db.driver() as conn:
+        found = {r["asked"]: r for r in await conn.fetch(queries.ENTITAS_PEMUTAKHIRAN_NATIVE, asked)}
     ok: list[Prepared] = []
     bad: list[Rejected] = []
     for p in prepared:
@@ -60,15 +60,15 @@ async def _check_follow_ups(prepared: list[Prepared], principal: Principal) -> t
         if e is None:
             message = f"id_kumkm {asked_id} tidak ada di registry: pilih usaha dari daftar entitas (usaha.csv atau /api/v1/kumkm/daftar)"
             bad.append(Rejected(p.index, p.submission_id, INVALID, [{"field": "id_kumkm", "type": "not_found", "message": message}]))
-        elif e.jenis != p.row["jenis"]:
-            message = f"id_kumkm {asked_id} adalah entitas {e.jenis}, bukan {p.row['jenis']}: pemutakhiran harus untuk jenis yang sama"
+        elif e["jenis"] != p.row["jenis"]:
+            message = f"id_kumkm {asked_id} adalah entitas {e['jenis']}, bukan {p.row['jenis']}: pemutakhiran harus untuk jenis yang sama"
             bad.append(Rejected(p.index, p.submission_id, INVALID, [{"field": "id_kumkm", "type": "jenis", "message": message}]))
-        elif not principal.covers(e.kode_wilayah):
+        elif not principal.covers(e["kode_wilayah"]):
             message = f"id_kumkm {asked_id} di luar wilayah kunci ini ({principal.kode_wilayah} dan wilayah di dalamnya)"
             bad.append(Rejected(p.index, p.submission_id, OUTSIDE_SCOPE, [{"field": "id_kumkm", "type": "scope", "message": message}]))
         else:
             # a merged entity's id still names it: the follow-up goes to the live one
-            p.row["id_kumkm"] = e.id_kumkm
+            p.row["id_kumkm"] = e["id_kumkm"]
             ok.append(p)
     return ok, bad
 
