@@ -208,6 +208,8 @@ async def _new(content: dict, principal: Principal) -> Accepted:
     sid = prepared[0].submission_id
     (outcome,) = await store(prepared, principal)
     INGESTED.labels("rejected" if outcome.outcome == "conflict" else outcome.outcome).inc()
+    if outcome.rejected is not None:  # a follow-up visit naming an entity it may not (docs/pemutakhiran.md)
+        raise outcome.rejected.problem()
     if outcome.outcome == "conflict":
         raise _reused(sid)
     if outcome.outcome == "created":

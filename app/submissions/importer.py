@@ -159,6 +159,8 @@ async def import_file(
                     summary.created += 1
                 elif o.outcome == "duplicate":
                     summary.duplicate += 1
+                elif o.rejected is not None:
+                    report(pending[o.prepared.index][0], "; ".join(_message(e) for e in o.rejected.errors))
                 else:
                     report(pending[o.prepared.index][0], "submission_id: already stored with different content")
             bar.update(len(pending))

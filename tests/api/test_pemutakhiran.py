@@ -364,3 +364,18 @@ async def test_list_carries_no_personal_data(client, pg, keys, enum_banyuasin, v
         assert not columns & set(PII) and "lokasi" not in columns
         for value in (rec["nik_pemilik"], "Siti Rahmawati", "Jl. Kenanga", "081377788899"):
             assert value not in text
+
+
+async def test_batch_answers_each_follow_up_on_its_own(client, pg, enum_banyuasin, verif):
+    rec, eid = await census(client, pg, enum_banyuasin, verif)
+    good = umkm(periode="2023", id_kumkm=eid, versi_dasar=1, keadaan_usaha="aktif")
+    ghost = umkm(periode="2023", id_kumkm=idkumkm.make("umkm", 99999), keadaan_usaha="aktif")
+    plain = umkm(periode="2023")
+    r = await client.post("/api/v1/submissions/batch", json={"items": [good, ghost, plain]}, headers=auth(enum_banyuasin))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["created"], body["rejected"]) == (2, 1)
+    assert [i["outcome"] for i in body["items"]] == ["created", "rejected", "created"]
+    assert body["items"][1]["status"] == 422 and body["items"][1]["errors"][0]["field"] == "id_kumkm"
+    assert await pg.fetchval("SELECT count(*) FROM kumkm_pemutakhiran") == 1
+    assert await pg.fetchval("SELECT count(*) FROM submissions WHERE submission_id = $1", uuid.UUID(ghost["submission_id"])) == 0
