@@ -195,8 +195,9 @@ EXISTING_HASHES_CITUS = """
 
 
 # The entities follow-up visits name (docs/pemutakhiran.md), each followed past merges to the
-# live one, with its jenis and where it is: the desa of its latest linked record (what the
-# entity list files it under), else its kabupaten/kota. A handful of index look-ups per id.
+# live one, with its jenis and where it is: the desa of its latest linked record, as the
+# entity list files it (kumkm_daftar, migration 0014), else its kabupaten/kota. A handful of
+# index look-ups per id.
 ENTITAS_PEMUTAKHIRAN = text(
     """
     WITH RECURSIVE hop (asked, id_kumkm, digabung_ke, depth) AS (
@@ -208,8 +209,7 @@ ENTITAS_PEMUTAKHIRAN = text(
         WHERE h.depth < 32
     )
     SELECT h.asked, k.id_kumkm, k.jenis,
-           COALESCE((SELECT s.kode_wilayah FROM kumkm_tautan t JOIN submissions s USING (submission_id)
-                     WHERE t.id_kumkm = k.id_kumkm ORDER BY t.periode DESC, t.pada DESC LIMIT 1), k.kode_kabkota) AS kode_wilayah
+           COALESCE((SELECT d.desa FROM kumkm_daftar d WHERE d.id_kumkm = k.id_kumkm), k.kode_kabkota) AS kode_wilayah
     FROM hop h JOIN kumkm k USING (id_kumkm)
     WHERE h.digabung_ke IS NULL
     """
