@@ -17,7 +17,7 @@ def register(sub) -> None:
     s.add_argument("--scale", type=int, default=8, help="pixels per module in a PNG")
     s.add_argument("--project", help="project name shown on the phone")
     s.set_defaults(func=cmd_openrosa_qr)
-    s = o.add_parser("xlsform", help="rebuild app/openrosa/form/pl-kumkm.xlsx from its CSV sheets")
+    s = o.add_parser("xlsform", help="rebuild app/openrosa/form/pl-kumkm.xlsx (and the follow-up form's workbook) from their CSV sheets")
     s.add_argument("--out", help="write here instead")
     s.set_defaults(func=cmd_openrosa_xlsform)
 
@@ -76,4 +76,9 @@ def cmd_openrosa_xlsform(args) -> int:
     xlsform.write_xlsx(out)
     form = xlsform.convert(out)
     print(f"wrote {out} from {xlsform.FORM_DIR}/*.csv: form {form.form_id} version {form.version}, XForm {form.hash}")
+    if not args.out:  # the follow-up visit form too (docs/pemutakhiran.md)
+        xlsform.write_follow_up_xlsx()
+        form = xlsform.convert(xlsform.FOLLOW_UP_XLSX)
+        where = f"{xlsform.FOLLOW_UP_XLSX} from {xlsform.FOLLOW_UP_DIR}/*.csv"
+        print(f"wrote {where}: form {form.form_id} version {form.version}, XForm {form.hash}")
     return 0

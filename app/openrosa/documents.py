@@ -79,6 +79,9 @@ class Instance:
     content: dict
     instance_id: str
     deprecated_id: str | None
+    # meta/entity's attributes (ODK XForms Entities: dataset, id, update, baseVersion, ...) when
+    # the instance declares an entity: the follow-up form's update of the entity picked
+    entity: dict[str, str] | None = None
 
 
 def _local(tag: str) -> str:
@@ -236,11 +239,16 @@ def parse_instance(body: bytes) -> Instance:
     root = parse_xml(body)
     content: dict = {}
     meta: dict[str, str] = {}
+    entity: dict[str, str] | None = None
     sections: dict[str, Element] = {}
     for el in root:
         name = _local(el.tag)
         if name == "meta":
-            meta.update({_local(m.tag): _text(m) for m in el})
+            for m in el:
+                if _local(m.tag) == "entity":
+                    entity = {_local(k): v for k, v in m.attrib.items()}
+                else:
+                    meta[_local(m.tag)] = _text(m)
         elif name in SECTIONS:
             sections[name] = el
         elif name == "wilayah":
@@ -268,22 +276,23 @@ def parse_instance(body: bytes) -> Instance:
         content=content,
         instance_id=content["submission_id"],
         deprecated_id=deprecated.removeprefix(_UUID_PREFIX) if deprecated else None,
+        entity=entity,
     )
 
 
 # ---------------------------------------------------------------- documents sent
 
 
-def form_list(form_id: str, name: str, version: str, hash_: str, download_url: str, manifest_url: str) -> bytes:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<xforms xmlns="http://openrosa.org/xforms/xformsList">'
+def form_list(forms: list[tuple[str, str, str, str, str, str]]) -> bytes:
+    """(formID, name, version, hash, download URL, manifest URL) per form."""
+    items = "".join(
         f"<xform><formID>{escape(form_id)}</formID><name>{escape(name)}</name>"
         f"<version>{escape(version)}</version><hash>{escape(hash_)}</hash>"
         f"<downloadUrl>{escape(download_url)}</downloadUrl>"
         f"<manifestUrl>{escape(manifest_url)}</manifestUrl></xform>"
-        "</xforms>"
-    ).encode()
+        for form_id, name, version, hash_, download_url, manifest_url in forms
+    )
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<xforms xmlns="http://openrosa.org/xforms/xformsList">{items}</xforms>'.encode()
 
 
 def manifest(files: list[tuple[str, str, str]]) -> bytes:

@@ -19,13 +19,14 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Match, Route
 
 from app.core.errors import NOT_FOUND, TOO_LARGE, UNAUTHORIZED, Problem, database_problem
 from app.core.settings import settings
 from app.openrosa import documents, multipart, service
-from app.openrosa.xlsform import MEDIA_FILE, Form, loaded_form
+from app.openrosa.xlsform import ENTITY_FILE, MEDIA_FILE, Form, loaded_forms
+from app.registry import daftar
 from app.security.authn import authenticate
 from app.security.policy import authorize
 from app.security.principal import Principal
@@ -163,27 +164,33 @@ def _served_origin(scope: MutableMapping[str, Any]) -> str:
 
 
 async def _form(request: Request) -> Form:
-    """The form the path names (the server has one)."""
-    f = await loaded_form()
+    """The form the path names: the census form or the follow-up visit form."""
+    forms = await loaded_forms()
     asked = request.path_params.get("form_id") or ""
-    if asked != f.form_id:
-        raise NOT_FOUND(f"form_id {service.cut(asked)} tidak ada: server ini hanya punya formulir {f.form_id}")
-    return f
+    for f in forms:
+        if asked == f.form_id:
+            return f
+    names = " dan ".join(f.form_id for f in forms)
+    raise NOT_FOUND(f"form_id {service.cut(asked)} tidak ada: server ini punya formulir {names}")
+
+
+def _media_files(f: Form) -> tuple[str, ...]:
+    # the follow-up form reads the wilayah cascade and the entity list (docs/pemutakhiran.md)
+    return (MEDIA_FILE, ENTITY_FILE) if f.entities else (MEDIA_FILE,)
 
 
 @_answering()
 async def form_list(request: Request) -> Response:
     await _principal(request)
-    f = await loaded_form()
+    forms = await loaded_forms()
     wanted = request.query_params.get("formID")
-    if wanted is not None and wanted != f.form_id:
-        return _xml(b'<?xml version="1.0" encoding="UTF-8"?>\n<xforms xmlns="http://openrosa.org/xforms/xformsList"></xforms>')
     base = _base(request)
-    return _xml(
-        documents.form_list(
-            f.form_id, f.title, f.version, f.hash, f"{base}/forms/{f.form_id}/form.xml", f"{base}/forms/{f.form_id}/manifest"
-        )
-    )
+    listed = [
+        (f.form_id, f.title, f.version, f.hash, f"{base}/forms/{f.form_id}/form.xml", f"{base}/forms/{f.form_id}/manifest")
+        for f in forms
+        if wanted is None or wanted == f.form_id
+    ]
+    return _xml(documents.form_list(listed))
 
 
 @_answering()
@@ -196,18 +203,34 @@ async def form_xml(request: Request) -> Response:
 async def form_manifest(request: Request) -> Response:
     principal = await _principal(request)
     f = await _form(request)
-    _, digest = await service.media_csv(principal.kode_wilayah)
     base = _base(request)
-    return _xml(documents.manifest([(MEDIA_FILE, digest, f"{base}/forms/{f.form_id}/media/{MEDIA_FILE}")]))
+    files = []
+    for name in _media_files(f):
+        if name == MEDIA_FILE:
+            _, digest = await service.media_csv(principal.kode_wilayah)
+        else:
+            digest = (await daftar.usaha_csv(principal.kode_wilayah)).md5
+        files.append((name, digest, f"{base}/forms/{f.form_id}/media/{name}"))
+    return _xml(documents.manifest(files))
 
 
 @_answering()
 async def form_media(request: Request) -> Response:
     principal = await _principal(request)
-    await _form(request)
+    f = await _form(request)
     asked = request.path_params["filename"]
-    if asked != MEDIA_FILE:
-        raise NOT_FOUND(f"filename {service.cut(asked)} tidak ada: formulir ini hanya punya satu berkas media, {MEDIA_FILE}")
+    files = _media_files(f)
+    if asked not in files:
+        have = f"satu berkas media, {MEDIA_FILE}" if len(files) == 1 else "berkas media " + " dan ".join(files)
+        raise NOT_FOUND(f"filename {service.cut(asked)} tidak ada: formulir ini hanya punya {have}")
+    if asked == ENTITY_FILE:
+        # the list as the manifest hashed it (cached under its change key): its bytes as built
+        built = await daftar.usaha_csv(principal.kode_wilayah)
+        return StreamingResponse(
+            iter(built.chunks),
+            media_type="text/csv; charset=utf-8",
+            headers={**_HEADERS, "Content-Length": str(built.size)},
+        )
     data, _ = await service.media_csv(principal.kode_wilayah)
     return Response(data, media_type="text/csv; charset=utf-8", headers=_HEADERS)
 

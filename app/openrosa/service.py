@@ -32,10 +32,10 @@ from app.observability.metrics import INGESTED
 from app.openrosa import multipart, queries
 from app.openrosa.documents import MAX_INSTANCE_BYTES, Instance, instance_too_large, parse_instance
 from app.openrosa.multipart import Part
-from app.openrosa.xlsform import MEDIA_FILE, loaded_form
-from app.record.prepare import canonical_hash, prepare
+from app.openrosa.xlsform import ENTITY_LIST, MEDIA_FILE, loaded_forms
+from app.record.prepare import canonical_hash
 from app.security.principal import Principal
-from app.submissions.service import store
+from app.submissions.service import prepare, store
 from app.verification.service import correct
 
 SUBMISSION_PART = "xml_submission_file"
@@ -170,14 +170,34 @@ def _reused(submission_id: str) -> Problem:
 
 
 async def submit(instance: Instance, principal: Principal) -> Accepted:
-    expected = await loaded_form()
-    if instance.form_id != expected.form_id:
+    forms = await loaded_forms()
+    form = next((f for f in forms if f.form_id == instance.form_id), None)
+    if form is None:
         sent = repr(cut(instance.form_id)) if instance.form_id else "kosong"
-        message = f"id harus {expected.form_id} (formulir server ini), bukan {sent}"
+        message = f"id harus {' atau '.join(f.form_id for f in forms)} (formulir server ini), bukan {sent}"
         raise INVALID(message, errors=[{"field": "id", "type": "form", "message": message}])
+    content = follow_up_content(instance) if form.entities else instance.content
     if instance.deprecated_id is None:
-        return await _new(instance.content, principal)
-    return await _edit(instance.content, instance.instance_id, instance.deprecated_id, principal)
+        return await _new(content, principal)
+    return await _edit(content, instance.instance_id, instance.deprecated_id, principal)
+
+
+def follow_up_content(instance: Instance) -> dict:
+    """A follow-up visit's record (docs/pemutakhiran.md): the entity it updates is the one
+    picked (`id_kumkm`, which the form also declares as meta/entity@id), and `versi_dasar`
+    is meta/entity@baseVersion, the entity's version in the list the phone had. Anything that
+    is not a whole number there goes to the record's model as it came, to be refused there."""
+    content = dict(instance.content)
+    entity = instance.entity or {}
+    if entity.get("dataset", ENTITY_LIST) != ENTITY_LIST:
+        message = f"meta/entity dataset harus {ENTITY_LIST}, bukan {cut(entity['dataset'])!r}"
+        raise INVALID(message, errors=[{"field": "meta/entity", "type": "dataset", "message": message}])
+    if not content.get("id_kumkm") and entity.get("id"):
+        content["id_kumkm"] = entity["id"]
+    base = (entity.get("baseVersion") or "").strip()
+    if base:
+        content["versi_dasar"] = int(base) if base.isascii() and base.isdigit() and len(base) <= 10 else base
+    return content
 
 
 async def _new(content: dict, principal: Principal) -> Accepted:
@@ -188,6 +208,8 @@ async def _new(content: dict, principal: Principal) -> Accepted:
     sid = prepared[0].submission_id
     (outcome,) = await store(prepared, principal)
     INGESTED.labels("rejected" if outcome.outcome == "conflict" else outcome.outcome).inc()
+    if outcome.rejected is not None:  # a follow-up visit naming an entity it may not (docs/pemutakhiran.md)
+        raise outcome.rejected.problem()
     if outcome.outcome == "conflict":
         raise _reused(sid)
     if outcome.outcome == "created":

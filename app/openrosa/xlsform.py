@@ -30,28 +30,37 @@ SHEETS = ("survey", "choices", "settings")
 # The file of the cascading wilayah selects (select_one_from_file in survey.csv); its rows are
 # made per key from the wilayah table (service.media_csv).
 MEDIA_FILE = "wilayah.csv"
+# The follow-up visit form (docs/pemutakhiran.md): its sheets in form/pemutakhiran/, an
+# `entities` sheet among them (pyxform writes the ODK Entities declaration: list `usaha`,
+# an update of the entity picked, its baseVersion read from the list). Its second media file
+# is that list, made per key from the registry (app.openrosa.entitas).
+FOLLOW_UP_DIR = FORM_DIR / "pemutakhiran"
+FOLLOW_UP_XLSX = FOLLOW_UP_DIR / "pemutakhiran-kumkm.xlsx"
+FOLLOW_UP_SHEETS = ("survey", "choices", "settings", "entities")
+ENTITY_FILE = "usaha.csv"
+ENTITY_LIST = "usaha"
 # Fixed document dates, so rebuilding the workbook from unchanged sheets changes nothing in it.
 _EPOCH = dt.datetime(2026, 1, 1)
 
 
-def read_sheets(directory: Path = FORM_DIR) -> dict[str, list[list[str]]]:
+def read_sheets(directory: Path = FORM_DIR, names: tuple[str, ...] = SHEETS) -> dict[str, list[list[str]]]:
     """The CSV sheets as rows of cells, header first."""
     out = {}
-    for sheet in SHEETS:
+    for sheet in names:
         with open(directory / f"{sheet}.csv", newline="", encoding="utf-8") as f:
             out[sheet] = [row for row in csv.reader(f)]
     return out
 
 
-def write_xlsx(path: Path = XLSX, sheets: dict[str, list[list[str]]] | None = None) -> None:
+def write_xlsx(path: Path = XLSX, sheets: dict[str, list[list[str]]] | None = None, names: tuple[str, ...] = SHEETS) -> None:
     """The workbook from the CSV sheets; empty cells stay empty (pyxform reads an empty
     string as an answer)."""
     from openpyxl import Workbook
 
-    sheets = sheets or read_sheets()
+    sheets = sheets or read_sheets(names=names)
     wb = Workbook()
     wb.remove(wb.active)
-    for name in SHEETS:
+    for name in names:
         ws = wb.create_sheet(name)
         for r, row in enumerate(sheets[name], 1):
             for c, value in enumerate(row, 1):
@@ -75,13 +84,13 @@ def write_xlsx(path: Path = XLSX, sheets: dict[str, list[list[str]]] | None = No
     Path(path).write_bytes(out.getvalue())
 
 
-def xlsx_sheets(path: Path = XLSX) -> dict[str, list[list[str]]]:
+def xlsx_sheets(path: Path = XLSX, names: tuple[str, ...] = SHEETS) -> dict[str, list[list[str]]]:
     """The cells of a workbook as read_sheets gives them (for the test that it is current)."""
     from openpyxl import load_workbook
 
     wb = load_workbook(path, read_only=True)
     out = {}
-    for name in SHEETS:
+    for name in names:
         rows = [["" if v is None else str(v) for v in row] for row in wb[name].iter_rows(values_only=True)]
         width = len(rows[0]) if rows else 0
         out[name] = [row + [""] * (width - len(row)) for row in rows]
@@ -96,6 +105,7 @@ class Form:
     xml: bytes
     hash: str  # "md5:<hex>", as the OpenRosa form list and manifest give it
     root: str  # the instance's root element (pyxform's `data`)
+    entities: bool = False  # declares an ODK entity (the follow-up form's update of `usaha`)
 
 
 def convert(path: Path = XLSX, *, validate: bool = False) -> Form:
@@ -115,6 +125,7 @@ def convert(path: Path = XLSX, *, validate: bool = False) -> Form:
         xml=xml,
         hash="md5:" + hashlib.md5(xml).hexdigest(),
         root="data",
+        entities=b"entities:entities-version" in xml,
     )
 
 
@@ -127,6 +138,23 @@ def read_settings(path: Path = XLSX) -> tuple[list[str], list[str]]:
 def form() -> Form:
     """The form phones get, converted once per process."""
     return convert()
+
+
+@functools.lru_cache(maxsize=1)
+def follow_up_form() -> Form:
+    """The follow-up visit form (pemutakhiran_kumkm), converted once per process."""
+    return convert(FOLLOW_UP_XLSX)
+
+
+def write_follow_up_xlsx(path: Path = FOLLOW_UP_XLSX) -> None:
+    write_xlsx(path, read_sheets(FOLLOW_UP_DIR, FOLLOW_UP_SHEETS), FOLLOW_UP_SHEETS)
+
+
+async def loaded_forms() -> tuple[Form, Form]:
+    """(the census form, the follow-up form) for a route, converted in a thread the first time."""
+    if not follow_up_form.cache_info().currsize:
+        await asyncio.to_thread(follow_up_form)
+    return await loaded_form(), follow_up_form()
 
 
 async def loaded_form() -> Form:

@@ -51,6 +51,8 @@ ROW_COLUMNS = (
     ("volume_usaha", "bigint"),
     ("shu", "bigint"),
     ("kesehatan", "text"),
+    # a follow-up visit's finding (migration 0013; docs/pemutakhiran.md): NULL for a census record
+    ("keadaan_usaha", "text"),
 )
 
 

@@ -11,6 +11,7 @@ from these models."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -35,11 +36,15 @@ ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 KODE_WILAYAH = r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$"
 TELEPON = r"^\+?[0-9 ()-]{6,20}$"
+# U (usaha) or K (koperasi), ten digits (nine and a check digit: app/registry/idkumkm.py)
+ID_KUMKM = r"^[UK][0-9]{10}$"
+_ID_KUMKM_SEPARATORS = re.compile(r"[\s.\-]")
 # What a pattern asks for, in words an app developer can act on (app.core.errors).
 PATTERN_HINTS.update(
     {
         KODE_WILAYAH: "harus kode wilayah Kemendagri: desa/kelurahan (16.07.01.2001) atau kabupaten/kota (16.07)",
         TELEPON: "harus nomor telepon: 6-20 karakter angka, spasi, ( ) atau -, boleh diawali +",
+        ID_KUMKM: "harus id_kumkm: U (usaha) atau K (koperasi) lalu 10 angka, mis. U0000012341",
     }
 )
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
@@ -93,6 +98,30 @@ class _Common(BaseModel):
         None,
         description="where it was captured, {lat, lon} in decimal degrees; shown to 2 decimals (about 1 km) where personal data is masked",
     )
+    # A follow-up visit (pemutakhiran, docs/pemutakhiran.md): the entity the record updates,
+    # the entity version the app's list carried, and what the enumerator found. Left out of the
+    # stored content when not sent, so census records keep the content (and hash) they had.
+    id_kumkm: Annotated[str, Field(pattern=ID_KUMKM)] | None = Field(
+        None,
+        description="a follow-up visit: the id_kumkm of the entity (usaha or koperasi) this record updates, from the "
+        "entity list; the record is linked to it when accepted, no candidate needed. Omitted for a census record",
+    )
+    versi_dasar: Annotated[StrictInt, Field(ge=1, le=2_147_483_647)] | None = Field(
+        None,
+        description="with id_kumkm: the entity's `versi` in the list the app used (ODK's baseVersion); older than the "
+        "entity's current versi, the record is stored and marked as a conflict for the verifikator",
+    )
+    keadaan_usaha: Literal["aktif", "tutup", "pindah"] | None = Field(
+        None,
+        description="with id_kumkm (and required there): what the follow-up visit found: aktif, tutup (closed) or pindah "
+        "(moved away); tutup and pindah count as not found again in the indicators",
+    )
+
+    @field_validator("id_kumkm", mode="before")
+    @classmethod
+    def _id_kumkm_normal(cls, v: object) -> object:
+        # as people copy it: lower case, spaces, hyphens or dots (docs/registry.md "id_kumkm")
+        return _ID_KUMKM_SEPARATORS.sub("", v).upper() if isinstance(v, str) else v
 
     # The free-text fields: every other text field has a pattern, a fixed set of values or a
     # digits check that already refuses NUL (checking all ~30 fields was a tenth of the

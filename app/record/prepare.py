@@ -99,6 +99,10 @@ async def prepare(items: list[Any], principal: Principal) -> tuple[list[Prepared
         if isinstance(model, SubmissionUmkm) and model.modal_usaha is None and model.hasil_penjualan_tahunan is None:
             bad.append(Rejected(i, str(model.submission_id), INVALID, [dict(MODAL_ATAU_PENJUALAN)]))
             continue
+        follow_up = _follow_up_errors(model)
+        if follow_up:
+            bad.append(Rejected(i, str(model.submission_id), INVALID, follow_up))
+            continue
         if not principal.covers(model.kode_wilayah):
             bad.append(
                 Rejected(
@@ -117,6 +121,33 @@ async def prepare(items: list[Any], principal: Principal) -> tuple[list[Prepared
             continue
         ok.append(_derive(i, model))
     return ok, bad
+
+
+# The letter of an id_kumkm says its jenis (app/registry/idkumkm.py): U usaha, K koperasi.
+_JENIS_ID = {"U": "umkm", "K": "koperasi"}
+# Content fields of a follow-up visit, dropped from the content when not sent (model.py).
+FOLLOW_UP_FIELDS = ("id_kumkm", "versi_dasar", "keadaan_usaha")
+
+
+def _follow_up_errors(model: Any) -> list[dict[str, Any]]:
+    """The follow-up fields go together (docs/pemutakhiran.md): keadaan_usaha and versi_dasar
+    only with the id_kumkm they are about, keadaan_usaha required with it, and the entity of
+    the record's own jenis (whether it exists, and where, is app.submissions' check)."""
+    if model.id_kumkm is None:
+        named = [f for f in ("keadaan_usaha", "versi_dasar") if getattr(model, f) is not None]
+        if named:
+            message = f"id_kumkm wajib diisi bila {' dan '.join(named)} dikirim: keduanya tentang entitas yang dimutakhirkan"
+            return [{"field": "id_kumkm", "type": "missing", "message": message}]
+        return []
+    out = []
+    if model.keadaan_usaha is None:
+        message = "keadaan_usaha wajib diisi untuk pemutakhiran (id_kumkm dikirim): aktif, tutup atau pindah"
+        out.append({"field": "keadaan_usaha", "type": "missing", "message": message})
+    entity_jenis = _JENIS_ID[model.id_kumkm[0]]
+    if entity_jenis != model.jenis:
+        message = f"id_kumkm {model.id_kumkm} adalah entitas {entity_jenis}, bukan {model.jenis}: pemutakhiran harus untuk jenis yang sama"
+        out.append({"field": "id_kumkm", "type": "jenis", "message": message})
+    return out
 
 
 def _all_errors(item: object, exc: ValidationError, ref: Reference) -> list[dict[str, Any]]:
@@ -171,6 +202,9 @@ def _fixed_micros(text: str, instant: dt.datetime) -> str:
 
 def _derive(i: int, model: Any) -> Prepared:
     content = model.model_dump(mode="json")
+    for name in FOLLOW_UP_FIELDS:
+        if content[name] is None:
+            del content[name]
     # The hash is of the content as it has always been hashed (pydantic's own text for
     # captured_at), so replays of records stored before the one timestamp format still match;
     # what is stored and shown uses that format (app.core.timefmt).
@@ -186,6 +220,10 @@ def _derive(i: int, model: Any) -> Prepared:
         "enumerator_id": model.enumerator_id,
         "captured_at": content["captured_at"],
         "content_hash": content_hash,
+        "keadaan_usaha": model.keadaan_usaha,
+        # not columns of the record: the ingest statement writes them to kumkm_pemutakhiran
+        "id_kumkm": model.id_kumkm,
+        "versi_dasar": model.versi_dasar,
         "data": content,
     }
     if isinstance(model, SubmissionUmkm):

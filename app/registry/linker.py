@@ -8,6 +8,8 @@ in the middle leaves its queue rows to be taken again). For each record, in this
 1. no longer `diterima` (a decision reversed): its link is removed (`dilepas`), the entity's
    identifiers and wilayah recomputed from what is left; the entity stays, with its history;
 2. `diterima` and linked already: nothing (a queue row may repeat);
+0. a follow-up visit (docs/pemutakhiran.md): linked to the entity its enumerator picked, no
+   look-up and no candidate (rules 3, 4 and 6 do not apply; rule 5 does);
 3. its hard identifiers (koperasi: nik_koperasi, then nomor_badan_hukum; UMKM: nib), looked up
    in `kumkm_pengenal`: the first that finds a live entity of the record's jenis decides the
    link; another identifier pointing at a different entity makes a candidate, never a merge;
@@ -136,6 +138,13 @@ async def _cari(conn: Any, values: Sequence[tuple[str, str]]) -> dict[tuple[str,
     return {(r.jenis_pengenal, r.nilai): (r.id_kumkm, r.jenis) for r in rows}
 
 
+async def _hidup(conn: Any, ids: Sequence[str]) -> dict[str, str]:
+    """id_kumkm -> the live entity it is or was merged into, for those that exist."""
+    if not ids:
+        return {}
+    return {r.asal: r.id_kumkm for r in (await conn.execute(q.HIDUP, {"ids": list(ids)})).all()}
+
+
 async def pengenal_ulang(conn: Any, ids: Iterable[str]) -> None:
     """Rebuild the identifiers the entities `ids` hold from their linked records' current
     content (after a record left, a merge or a split): each record's identifiers, older periode
@@ -174,14 +183,18 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
     await kunci_pengenal(conn, (v for vs in milik.values() for v in vs))
     values = sorted({v for r in perlu for v in milik[r["submission_id"]]})
     index = await _cari(conn, values)
+    # Follow-up visits name their entity (rule 0 below): where it lives now, past merges.
+    dinamai = sorted({r["pemutakhiran"] for r in perlu if r["pemutakhiran"] is not None})
+    hidup = await _hidup(conn, dinamai)
     locked: set[str] = set()
     for _ in range(10):
-        wanted = {e for e, _j in index.values()} | {r["id_kumkm"] for r in lepas}
+        wanted = {e for e, _j in index.values()} | {r["id_kumkm"] for r in lepas} | set(hidup.values())
         if wanted <= locked:
             break
         await conn.execute(q.KUNCI_ENTITAS, {"ids": sorted(wanted - locked)})
         locked |= wanted
         index = await _cari(conn, values)
+        hidup = await _hidup(conn, dinamai)
     else:
         raise RuntimeError("entities kept moving while the linker locked them; the batch is retried")
 
@@ -195,7 +208,13 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
     for r in perlu:
         sid = r["submission_id"]
         found = [(jp, nilai, idx[(jp, nilai)][0]) for jp, nilai in milik[sid] if (jp, nilai) in idx and idx[(jp, nilai)][1] == r["jenis"]]
-        if found:
+        if r["pemutakhiran"] in hidup:
+            # Rule 0: a follow-up visit is linked to the entity the enumerator picked from its
+            # list (dasar 'pemutakhiran'): no look-up, no candidate. Identifiers of its record
+            # that another entity holds stay there (rule 5), as for any record.
+            target = hidup[r["pemutakhiran"]]
+            dasar = "pemutakhiran"
+        elif found:
             dasar_jp, dasar_nilai, target = found[0]
             dasar = dasar_jp
             for jp, nilai, other in found[1:]:
@@ -231,6 +250,8 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
                 "kabkota": r["kode_kabkota"],
                 "nik": r["nik_pemilik"] if r["jenis"] == "umkm" else None,
                 "nama": r["nama_usaha"],
+                # soft evidence (rule 6) is not looked for: the enumerator named the entity
+                "lunak": dasar != "pemutakhiran",
             }
         )
 
@@ -293,7 +314,7 @@ async def tautkan_batch(conn: Any, batas: int = BATAS) -> Hasil:
     pasangan = {_pair(real(x), real(y)): p for (x, y), p in pasangan.items()}
 
     # Rule 6: soft evidence, on the few linked records of the same owners in the same kabkota.
-    umkm = [t for t in tautan if t["nik"]]
+    umkm = [t for t in tautan if t["nik"] and t["lunak"]]
     if umkm:
         others = (await conn.execute(q.SAMA_PEMILIK, {"nik": [t["nik"] for t in umkm], "kabkota": [t["kabkota"] for t in umkm]})).all()
         by_owner: dict[tuple[str, str], list[Any]] = {}

@@ -39,13 +39,28 @@ BACA_CATATAN = text("""
            v.data->>'nib' AS nib, v.data->>'nik_koperasi' AS nik_koperasi,
            v.data->>'nomor_badan_hukum' AS nomor_badan_hukum,
            v.data->>'nik_pemilik' AS nik_pemilik, v.data->>'nama_usaha' AS nama_usaha,
-           t.id_kumkm
+           t.id_kumkm, p.id_kumkm AS pemutakhiran
     FROM unnest(CAST(:ids AS uuid[])) AS q(submission_id)
     JOIN submissions s USING (submission_id)
     LEFT JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
     LEFT JOIN kumkm_tautan t ON t.submission_id = s.submission_id
+    LEFT JOIN kumkm_pemutakhiran p ON p.submission_id = s.submission_id
     ORDER BY s.submission_id
     FOR SHARE OF s
+""")
+
+# The live entity of each id (past merges): where a follow-up visit's record goes (migration
+# 0014, docs/pemutakhiran.md), looked up again once the entities are locked.
+HIDUP = text("""
+    WITH RECURSIVE rantai AS (
+        SELECT q.asal, k.id_kumkm, k.digabung_ke, 0 AS langkah
+        FROM unnest(CAST(:ids AS text[])) AS q(asal) JOIN kumkm k ON k.id_kumkm = q.asal
+        UNION ALL
+        SELECT r.asal, k.id_kumkm, k.digabung_ke, r.langkah + 1
+        FROM rantai r JOIN kumkm k ON k.id_kumkm = r.digabung_ke
+        WHERE r.langkah < 50
+    )
+    SELECT asal, id_kumkm FROM rantai WHERE digabung_ke IS NULL
 """)
 
 # The same for the records linked to some entities (their identifiers rebuilt after a record

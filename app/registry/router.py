@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.core import timefmt
 from app.core.errors import INVALID
+from app.core.pagination import KeyField, Keyset
 from app.infra import db
 from app.infra.db import UnitOfWork
-from app.record.reference import LEVEL_KABKOTA, get_index
-from app.registry import export, schemas
+from app.record.reference import LEVEL_DESA, LEVEL_KABKOTA, LEVEL_KECAMATAN, get_index
+from app.registry import daftar, export, idkumkm, schemas
 from app.registry.service import entitas, kandidat
 from app.reporting.reports import FORMAT_DESCRIPTION, ReportFormat
 from app.reporting.response import REPORT_RESPONSES, report_response
@@ -52,6 +54,7 @@ def _id() -> Any:
 _KANDIDAT_ID = Path(ge=1, le=2**63 - 1)
 _KABKOTA = re.compile(r"^[0-9]{2}\.[0-9]{2}$")
 _WILAYAH = re.compile(r"^[0-9]{2}(\.[0-9]{2})?$")
+_KODE = re.compile(r"^[0-9]{2}\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?$")
 # The most entities one download holds; a larger wilayah is asked per kabupaten/kota or jenis.
 MAX_UNDUHAN = 100_000
 
@@ -148,6 +151,47 @@ async def pisahkan(body: schemas.Pisahkan, principal: CanDecide, conn: UnitOfWor
     otherwise they form a new entity (undo: POST /api/v1/kumkm/{id_kumkm}/tautkan with it)."""
     e = entitas.parse_id(id_kumkm)
     return _json(await kandidat.pisahkan(conn, principal, e, body.versi, [str(s) for s in body.submission_ids], body.catatan))
+
+
+_DAFTAR = Keyset("daftar.1", KeyField(str, idkumkm.normalise))
+
+
+@router.get(
+    "/daftar",
+    response_model=schemas.DaftarPage,
+    responses={
+        304: {"description": "If-None-Match names this page's ETag: the page has not changed"},
+        403: {"description": "the wilayah is outside the key's scope"},
+        422: {"description": "kode_wilayah is not a desa, kecamatan or kabupaten/kota, or a bad cursor"},
+    },
+)
+async def daftar_pemutakhiran(
+    request: Request,
+    principal: AnyKey,
+    kode_wilayah: str = Query(description="a desa (16.07.01.2001), kecamatan (16.07.01) or kabupaten/kota (16.07) in the key's wilayah"),
+    cursor: str | None = Query(None, max_length=200, description="next_cursor of the previous page"),
+    limit: int = Query(500, ge=1, le=1000),
+):
+    """The entity list of follow-up visits for CAPI apps (docs/pemutakhiran.md): the live
+    entities of a wilayah by id_kumkm, as the ODK form's usaha.csv carries them (id_kumkm,
+    versi, the profile that recognises the usaha; no personal data). Each page has an ETag: an
+    app sends it back as If-None-Match and gets 304 while the page is unchanged, so a sync
+    downloads only the pages that changed. Then POST /api/v1/submissions a record naming
+    `id_kumkm`, `versi_dasar` (the versi read here) and `keadaan_usaha`."""
+    index = await get_index()
+    if not _KODE.match(kode_wilayah) or not index.exists(kode_wilayah, LEVEL_KABKOTA, LEVEL_KECAMATAN, LEVEL_DESA):
+        raise _invalid("kode_wilayah", f"kode_wilayah {kode_wilayah} bukan desa, kecamatan atau kabupaten/kota yang ada")
+    authorize(principal, "record.read", kode_wilayah, field="kode_wilayah")
+    key = _DAFTAR.decode(cursor)
+    async with db.connect() as conn:
+        items, last = await daftar.halaman(conn, kode_wilayah, key[0] if key else None, limit)
+    body = timefmt.dumps({"items": items, "next_cursor": _DAFTAR.encode(last) if last else None})
+    etag = '"' + hashlib.md5(body).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    asked = request.headers.get("if-none-match")
+    if asked and (asked.strip() == "*" or etag in [t.strip().removeprefix("W/") for t in asked.split(",")]):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get(

@@ -163,3 +163,30 @@ class PisahkanOut(BaseModel):
     versi_ke: int
     dihidupkan: bool = Field(description="true: the split undid a merge and revived the retired id")
     submission_ids: list[uuid.UUID]
+
+
+class DaftarItem(BaseModel):
+    """One entity of the follow-up list (docs/pemutakhiran.md): what an enumerator needs to
+    recognise the usaha, from its latest linked record; no personal data."""
+
+    id_kumkm: str = Field(description="the entity's id: send it as the record's id_kumkm")
+    versi: int = Field(description="the entity's versi: send it as the record's versi_dasar (ODK's baseVersion)")
+    jenis: str = Field(description="umkm or koperasi")
+    desa: str = Field(description="kode_wilayah of its latest record (a desa, or a kabupaten/kota for a record filed there)")
+    kecamatan: str | None = None
+    nama_usaha: str | None = Field(None, description="UMKM: the usaha's name")
+    nama_koperasi: str | None = Field(None, description="koperasi: its name")
+    nomor_badan_hukum: str | None = Field(None, description="koperasi: its badan hukum number")
+    kbli: str | None = None
+    skala_usaha: str | None = None
+    sektor: str | None = None
+    periode_terakhir: str = Field(description="the periode of its latest record")
+    keadaan_terakhir: str | None = Field(
+        None, description="what the latest follow-up found (aktif, tutup, pindah); null for a census record"
+    )
+    label: str = Field(description="the line the form shows: name, [tutup]/[pindah], (id_kumkm)")
+
+
+class DaftarPage(Page[DaftarItem]):
+    """A page of the entity list of a wilayah by id_kumkm. The answer carries an ETag: send it
+    back as If-None-Match and an unchanged page answers 304 with no body."""

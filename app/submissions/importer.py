@@ -14,7 +14,6 @@ import orjson
 
 from app.core.console import UsageError, progress
 from app.record import flat
-from app.record.prepare import prepare
 from app.security.principal import Principal
 from app.submissions import service
 
@@ -152,7 +151,7 @@ async def import_file(
     async def flush() -> None:
         if pending:
             items = [item for _, item in pending]
-            prepared, rejected = await prepare(items, principal)
+            prepared, rejected = await service.prepare(items, principal)
             for rj in rejected:
                 report(pending[rj.index][0], "; ".join(_message(e) for e in rj.errors))
             for o in await service.store(prepared, principal):
@@ -160,6 +159,8 @@ async def import_file(
                     summary.created += 1
                 elif o.outcome == "duplicate":
                     summary.duplicate += 1
+                elif o.rejected is not None:
+                    report(pending[o.prepared.index][0], "; ".join(_message(e) for e in o.rejected.errors))
                 else:
                     report(pending[o.prepared.index][0], "submission_id: already stored with different content")
             bar.update(len(pending))

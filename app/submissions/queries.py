@@ -25,7 +25,10 @@ def native(sql, names: tuple[str, ...]) -> str:
 _DATA_COLUMNS = [c for c, _ in ROW_COLUMNS if c != "content_hash"]
 # Who wrote each row travels with it: single POSTs of many enumerators share one statement
 # (service.store groups them), so the actor cannot be a parameter of the statement.
-_RECORDSET = ", ".join(f"{c} {t}" for c, t in ROW_COLUMNS) + ", data jsonb, actor text, actor_key bigint, actor_role text"
+_RECORDSET = (
+    ", ".join(f"{c} {t}" for c, t in ROW_COLUMNS)
+    + ", data jsonb, actor text, actor_key bigint, actor_role text, id_kumkm text, versi_dasar integer"
+)
 
 INSERT_MANY = text(
     f"""
@@ -57,6 +60,15 @@ INSERT_MANY = text(
                              kode_provinsi, kode_kabkota, pada)
         SELECT submission_id, 1, 'masuk', 'dibuat', periode, kode_provinsi, kode_kabkota, dibuat_pada
         FROM ins
+    ), pmt AS (
+        -- A follow-up visit names its entity (docs/pemutakhiran.md): remembered with the record,
+        -- its conflict judged by the table's trigger (migration 0014). In id_kumkm order: the
+        -- trigger locks per entity, and two statements never lock in opposite orders.
+        INSERT INTO kumkm_pemutakhiran (submission_id, id_kumkm, versi_dasar)
+        SELECT ins.submission_id, input.id_kumkm, input.versi_dasar
+        FROM ins JOIN input USING (submission_id)
+        WHERE input.id_kumkm IS NOT NULL
+        ORDER BY input.id_kumkm, ins.submission_id
     )
     -- Likely duplicates already stored (same key, other id), for the response; GET computes
     -- the same on read, so two duplicates inside one batch are still flagged there.
@@ -132,12 +144,18 @@ CLAIM_IDS_CITUS = """
 """
 
 
+_PEMUTAKHIRAN = INSERT_MANY.text[INSERT_MANY.text.index("    ), pmt AS (") : INSERT_MANY.text.index("    -- Likely duplicates")]
+_PEMUTAKHIRAN = _PEMUTAKHIRAN[: _PEMUTAKHIRAN.rindex("    )\n")]
+
+
 def _provinsi_statement(sql: str) -> str:
     """INSERT_MANY as one Citus worker runs it for one provinsi, made from it by checked
     replacements so the two cannot drift: no conflict arbitration, kode_provinsi in the keys of
     the version and history rows, the status counters written by the statement, the
     likely-duplicate lookup kept to the provinsi's shard."""
     for old, new in (
+        # the registry is not kept on Citus (docs/registry.md): neither are follow-ups
+        (_PEMUTAKHIRAN, ""),
         ("        ON CONFLICT (submission_id) DO NOTHING\n", ""),
         ("INSERT INTO submission_versions (submission_id,", "INSERT INTO submission_versions (kode_provinsi, submission_id,"),
         ("SELECT submission_id, 1, data, actor,", "SELECT kode_provinsi, submission_id, 1, data, actor,"),
@@ -174,3 +192,27 @@ EXISTING_HASHES_CITUS = """
     SELECT submission_id, encode(content_hash, 'hex') AS content_hash FROM submissions
     WHERE kode_provinsi = $1 AND submission_id = ANY($2::uuid[])
 """
+
+
+# The entities follow-up visits name (docs/pemutakhiran.md), each followed past merges to the
+# live one, with its jenis and where it is: the desa of its latest linked record, as the
+# entity list files it (kumkm_daftar, migration 0014), else its kabupaten/kota. A handful of
+# index look-ups per id.
+ENTITAS_PEMUTAKHIRAN = text(
+    """
+    WITH RECURSIVE hop (asked, id_kumkm, digabung_ke, depth) AS (
+        SELECT q.asked, k.id_kumkm, k.digabung_ke, 0
+        FROM unnest(CAST(:ids AS text[])) AS q(asked) JOIN kumkm k ON k.id_kumkm = q.asked
+        UNION ALL
+        SELECT h.asked, k.id_kumkm, k.digabung_ke, h.depth + 1
+        FROM hop h JOIN kumkm k ON k.id_kumkm = h.digabung_ke
+        WHERE h.depth < 32
+    )
+    SELECT h.asked, k.id_kumkm, k.jenis,
+           COALESCE((SELECT d.desa FROM kumkm_daftar d WHERE d.id_kumkm = k.id_kumkm), k.kode_kabkota) AS kode_wilayah
+    FROM hop h JOIN kumkm k USING (id_kumkm)
+    WHERE h.digabung_ke IS NULL
+    """
+)
+# on the asyncpg connection itself (native()): every follow-up visit's post asks it
+ENTITAS_PEMUTAKHIRAN_NATIVE = native(ENTITAS_PEMUTAKHIRAN, ("ids",))

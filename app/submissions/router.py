@@ -93,6 +93,8 @@ async def _create(request: Request, principal: Principal) -> Response:
         raise rejected[0].problem()
     (outcome,) = await service.store(prepared, principal)
     INGESTED.labels("rejected" if outcome.outcome == "conflict" else outcome.outcome).inc()
+    if outcome.rejected is not None:  # a follow-up visit naming an entity it may not (docs/pemutakhiran.md)
+        raise outcome.rejected.problem()
     sid = prepared[0].submission_id
     if outcome.outcome == "conflict":
         raise CONTENT_CONFLICT(
@@ -123,7 +125,15 @@ async def create_batch(request: Request, principal: CanPost):
         }
     for o in await service.store(prepared, principal):
         i, sid = o.prepared.index, o.prepared.submission_id
-        if o.outcome == "conflict":
+        if o.rejected is not None:
+            outcomes[i] = {
+                "index": i,
+                "submission_id": sid,
+                "outcome": "rejected",
+                "status": o.rejected.status,
+                "errors": o.rejected.errors,
+            }
+        elif o.outcome == "conflict":
             outcomes[i] = {
                 "index": i,
                 "submission_id": sid,

@@ -11,21 +11,70 @@ import datetime as dt
 import uuid
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.errors import fault_kind
+from app.core.errors import INVALID, OUTSIDE_SCOPE, fault_kind
 from app.core.settings import settings
 from app.infra import citus, db
 from app.infra.group_commit import Coalescer
 from app.observability.metrics import INGEST_GROUP
-from app.record.prepare import Prepared, Rejected, created_out, prepare, record_out
+from app.record.prepare import Prepared, Rejected, created_out, record_out
+from app.record.prepare import prepare as prepare_record
 from app.record.read import get_row
 from app.security.principal import Principal
 from app.submissions import queries
 
 __all__ = ["Prepared", "Rejected", "Outcome", "prepare", "store", "record_out", "created_out", "get_row", "list_rows"]
+
+
+# ---------------------------------------------------------------- follow-up visits
+
+
+async def prepare(items: list, principal: Principal) -> tuple[list[Prepared], list[Rejected]]:
+    """app.record.prepare: every way a new record comes in (POST, batch, `kumkm import`,
+    OpenRosa) goes through here, then store()."""
+    return await prepare_record(items, principal)
+
+
+def _judge(found: dict, first: dict[str, tuple[Prepared, Principal]]) -> dict[str, Rejected]:
+    """Follow-up visits (records naming an `id_kumkm`, docs/pemutakhiran.md) against the
+    entities they name (`found`: queries.ENTITAS_PEMUTAKHIRAN's rows by the id asked): the
+    entity must exist (422), be of the record's jenis (422) and lie in the key's wilayah
+    (403). Refused items leave `first` and are answered by submission_id; a merged entity's id
+    still names it, and the record goes to the live one."""
+    refused: dict[str, Rejected] = {}
+    for sid, (p, who) in list(first.items()):
+        asked_id = p.row["id_kumkm"]
+        if asked_id is None:
+            continue
+        e = found.get(asked_id)
+        if e is None:
+            message = f"id_kumkm {asked_id} tidak ada di registry: pilih usaha dari daftar entitas (usaha.csv atau /api/v1/kumkm/daftar)"
+            refused[sid] = Rejected(p.index, sid, INVALID, [{"field": "id_kumkm", "type": "not_found", "message": message}])
+        elif e["jenis"] != p.row["jenis"]:
+            message = f"id_kumkm {asked_id} adalah entitas {e['jenis']}, bukan {p.row['jenis']}: pemutakhiran harus untuk jenis yang sama"
+            refused[sid] = Rejected(p.index, sid, INVALID, [{"field": "id_kumkm", "type": "jenis", "message": message}])
+        elif not who.covers(e["kode_wilayah"]):
+            message = f"id_kumkm {asked_id} di luar wilayah kunci ini ({who.kode_wilayah} dan wilayah di dalamnya)"
+            refused[sid] = Rejected(p.index, sid, OUTSIDE_SCOPE, [{"field": "id_kumkm", "type": "scope", "message": message}])
+        else:
+            p.row["id_kumkm"] = e["id_kumkm"]
+    for sid in refused:
+        del first[sid]
+    return refused
+
+
+async def _follow_ups(conn: Any, first: dict[str, tuple[Prepared, Principal]]) -> dict[str, Rejected]:
+    """The entities the group's follow-ups name, read on the group's own connection (one query
+    for the whole group, none when it has no follow-up), then judged."""
+    asked = sorted({p.row["id_kumkm"] for p, _ in first.values() if p.row["id_kumkm"] is not None})
+    if not asked:
+        return {}
+    found = {r["asked"]: r for r in await conn.fetch(queries.ENTITAS_PEMUTAKHIRAN_NATIVE, asked)}
+    return _judge(found, first)
 
 
 # ---------------------------------------------------------------- writing
@@ -34,9 +83,10 @@ __all__ = ["Prepared", "Rejected", "Outcome", "prepare", "store", "record_out", 
 @dataclass
 class Outcome:
     prepared: Prepared
-    outcome: str  # created | duplicate | conflict
+    outcome: str  # created | duplicate | conflict | rejected (a follow-up's entity: `rejected` says why)
     dibuat_pada: dt.datetime | None = None
     duplikat_dengan: list | None = None
+    rejected: Rejected | None = None
 
 
 async def store(prepared: list[Prepared], principal: Principal) -> list[Outcome]:
@@ -61,12 +111,17 @@ async def _store(items: list[tuple[Prepared, Principal]]) -> list[Outcome]:
     for p, who in items:
         first.setdefault(p.submission_id, (p, who))
     if citus.enabled():
+        refused: dict[str, Rejected] = {}
+        if any(p.row["id_kumkm"] is not None for p, _ in first.values()):
+            async with db.driver() as conn:
+                refused = await _follow_ups(conn, first)
         created, stored_hash = await _store_citus(first)
-        return _outcomes(items, first, created, stored_hash)
-    rows = orjson.dumps([_with_actor(p, who) for p, who in first.values()]).decode()
+        return _outcomes(items, first, created, stored_hash, refused)
     # One statement writes record, version, history and change together: atomic per item
     # without an explicit transaction (see db.autocommit for why that matters here).
     async with db.driver() as conn:
+        refused = await _follow_ups(conn, first)
+        rows = orjson.dumps([_with_actor(p, who) for p, who in first.values()]).decode()
         result = await conn.fetch(queries.INSERT_MANY_NATIVE, rows)
         created = {str(r[0]): r for r in result}
         stored_hash = {sid: first[sid][0].content_hash for sid in created}
@@ -76,7 +131,7 @@ async def _store(items: list[tuple[Prepared, Principal]]) -> list[Outcome]:
             stored_hash.update({str(r[0]): r[1] for r in res})
             # a replay is acknowledged only once the record is on the synchronous standby
             await db.replay_barrier(conn)
-    return _outcomes(items, first, created, stored_hash)
+    return _outcomes(items, first, created, stored_hash, refused)
 
 
 def _with_actor(p: Prepared, who: Principal) -> dict:
@@ -86,12 +141,18 @@ def _with_actor(p: Prepared, who: Principal) -> dict:
 
 
 def _outcomes(
-    items: list[tuple[Prepared, Principal]], first: dict[str, tuple[Prepared, Principal]], created: dict, stored_hash: dict[str, str]
+    items: list[tuple[Prepared, Principal]],
+    first: dict[str, tuple[Prepared, Principal]],
+    created: dict,
+    stored_hash: dict[str, str],
+    refused: dict[str, Rejected],
 ) -> list[Outcome]:
     out = []
     for p, _ in items:
         sid = p.submission_id
-        if sid in created and first[sid][0] is p:
+        if sid in refused:
+            out.append(Outcome(p, "rejected", rejected=refused[sid]))
+        elif sid in created and first[sid][0] is p:
             out.append(Outcome(p, "created", created[sid][1], list(created[sid][2] or [])))
         else:
             out.append(Outcome(p, "duplicate" if stored_hash.get(sid) == p.content_hash else "conflict"))

@@ -278,7 +278,31 @@ _RESIDUAL = {
     "enumerator_id": "s.enumerator_id = :enumerator_id",
     "duplikat": "EXISTS (SELECT 1 FROM submissions o WHERE o.duplikat_kunci = s.duplikat_kunci "
     "AND o.submission_id <> s.submission_id) = :duplikat",
+    # a follow-up visit marked as a conflict (migration 0014, docs/pemutakhiran.md)
+    "konflik": "EXISTS (SELECT 1 FROM kumkm_pemutakhiran pk WHERE pk.submission_id = s.submission_id "
+    "AND pk.konflik IS NOT NULL) = :konflik",
 }
+
+# A follow-up visit's two sides, for the queue (docs/pemutakhiran.md): the entity it names as it
+# is now (its versi and its latest linked record: name, skala, desa, periode, what that visit
+# found) beside the record's own (in the row itself). Nothing personal on either side.
+_PEMUTAKHIRAN_COLS = """,
+           pm.id_kumkm AS pm_id_kumkm, pm.versi_dasar AS pm_versi_dasar, pm.versi_entitas AS pm_versi_entitas,
+           pm.konflik AS pm_konflik, s.keadaan_usaha AS pm_keadaan, ek.versi AS pm_versi_sekarang,
+           el.nama AS pm_nama, el.skala_usaha AS pm_skala, el.kode_wilayah AS pm_wilayah, el.periode AS pm_periode,
+           el.keadaan_usaha AS pm_keadaan_entitas, el.submission_id AS pm_submission_id"""
+_PEMUTAKHIRAN_JOIN = """
+    LEFT JOIN kumkm_pemutakhiran pm ON pm.submission_id = s.submission_id
+    LEFT JOIN kumkm ek ON ek.id_kumkm = pm.id_kumkm
+    LEFT JOIN LATERAL (
+        SELECT t.submission_id, es.skala_usaha, es.kode_wilayah, es.periode, es.keadaan_usaha,
+               COALESCE(ev.data ->> 'nama_usaha', ev.data ->> 'nama_koperasi') AS nama
+        FROM kumkm_tautan t JOIN submissions es USING (submission_id)
+        LEFT JOIN submission_versions ev ON ev.submission_id = es.submission_id AND ev.version = es.version
+        WHERE t.id_kumkm = pm.id_kumkm
+        ORDER BY t.periode DESC, es.diperbarui_pada DESC, t.submission_id
+        LIMIT 1
+    ) el ON true"""
 
 # The walk streams: the page takes hits until it has `limit` of them or meets the walk's last
 # row (rn = scan), so a request stops as soon as its page is full. That last row comes back as
@@ -305,10 +329,10 @@ _ANTRIAN = """
            COALESCE(v.data ->> 'nama_usaha', v.data ->> 'nama_koperasi') AS nama,
            (s.duplikat_kunci IS NOT NULL AND EXISTS (
                SELECT 1 FROM submissions o WHERE o.duplikat_kunci = s.duplikat_kunci
-                 AND o.submission_id <> s.submission_id)) AS kemungkinan_duplikat
+                 AND o.submission_id <> s.submission_id)) AS kemungkinan_duplikat{pm_cols}
     FROM page p
     JOIN submissions s ON s.submission_id = p.submission_id
-    LEFT JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
+    LEFT JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version{pm_join}
     ORDER BY p.captured_at, p.submission_id
 """
 
@@ -334,6 +358,9 @@ def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, samp
                 sampai="AND s.captured_at < :sampai" if sampai else "",
                 scan=int(scan),
                 limit=int(limit),
+                # the registry is not kept on Citus (docs/registry.md): no follow-ups there
+                pm_cols="" if citus else _PEMUTAKHIRAN_COLS,
+                pm_join="" if citus else _PEMUTAKHIRAN_JOIN,
             )
         )
         if citus:

@@ -163,6 +163,35 @@ class RekapVerifikasi(BaseModel):
     items: list[RekapKabkota] = Field(description="the kabupaten/kota asked for, or every one inside the key's wilayah, in code order")
 
 
+class SisiPemutakhiran(BaseModel):
+    """One side of a follow-up visit: what the record says, or the entity as it is now (its
+    latest linked record). No personal data on either side."""
+
+    submission_id: uuid.UUID | None = Field(None, description="entity side: its latest linked record")
+    nama: str | None = None
+    skala_usaha: str | None = None
+    kode_wilayah: str | None = None
+    nama_wilayah: str | None = None
+    periode: str | None = None
+    keadaan_usaha: str | None = Field(None, description="aktif, tutup or pindah; null for a census record")
+
+
+class Pemutakhiran(BaseModel):
+    """A follow-up visit's entity and its conflict (docs/pemutakhiran.md)."""
+
+    id_kumkm: str = Field(description="the entity the record updates (the live one, past merges)")
+    versi_dasar: int | None = Field(None, description="the entity's versi in the list the app used (ODK baseVersion)")
+    versi_entitas: int = Field(description="the entity's versi when the record arrived")
+    versi_sekarang: int | None = Field(None, description="the entity's versi now")
+    konflik: Literal["versi_lama", "bersamaan"] | None = Field(
+        None,
+        description="versi_lama: the entity changed after the app's list was made; bersamaan: another follow-up of the "
+        "entity from the same version came first. Settled by the decision on this record",
+    )
+    catatan: SisiPemutakhiran = Field(description="the record's side")
+    entitas: SisiPemutakhiran | None = Field(None, description="the entity's current side; null while it has no linked record")
+
+
 class AntrianItem(BaseModel):
     submission_id: uuid.UUID
     status: Status
@@ -178,6 +207,9 @@ class AntrianItem(BaseModel):
         description="another record has the same duplicate key (same NIK pemilik and nama usaha in this kabupaten/kota and periode)"
     )
     diperbarui_pada: UtcTime
+    pemutakhiran: Pemutakhiran | None = Field(
+        None, description="a follow-up visit (a record naming its id_kumkm): its entity, versions and conflict; null for a census record"
+    )
 
 
 class AntrianPage(Page[AntrianItem]):

@@ -111,7 +111,10 @@ async def test_form_list_form_manifest_and_media(client, enum_banyuasin):
     assert fromstring(other.content).find(f"{LIST_NS}xform") is None
     missing = await client.get(f"{base}/forms/lain/form.xml")
     assert missing.status_code == 404
-    assert message(missing) == ("error", "Tidak ditemukan. form_id lain tidak ada: server ini hanya punya formulir pl_kumkm")
+    assert message(missing) == (
+        "error",
+        "Tidak ditemukan. form_id lain tidak ada: server ini punya formulir pl_kumkm dan pemutakhiran_kumkm",
+    )
     missing = await client.get(f"{base}/forms/pl_kumkm/media/foto.jpg")
     assert missing.status_code == 404
     assert message(missing)[1] == ("Tidak ditemukan. filename foto.jpg tidak ada: formulir ini hanya punya satu berkas media, wilayah.csv")
@@ -258,7 +261,10 @@ async def test_unknown_question_and_broken_xml(client, enum_banyuasin):
         client, enum_banyuasin, instance(umkm()).replace(b"<data ", b"<data x='1' ", 1).replace(b'id="pl_kumkm"', b'id="formulir_lain"')
     )
     assert r.status_code == 422
-    assert message(r)[1] == "Data ditolak, periksa isian. id harus pl_kumkm (formulir server ini), bukan 'formulir_lain'"
+    assert (
+        message(r)[1]
+        == "Data ditolak, periksa isian. id harus pl_kumkm atau pemutakhiran_kumkm (formulir server ini), bukan 'formulir_lain'"
+    )
     no_id = instance(umkm()).replace(b"<instanceID>", b"<x>").replace(b"</instanceID>", b"</x>")
     r = await post(client, enum_banyuasin, no_id)
     assert r.status_code == 422

@@ -14,3 +14,11 @@ def test_xform_passes_odk_validate():
     ensure_installed("/usr/bin/java", ["default-jre-headless"], "ODK Validate on the PL-KUMKM form")
     form = xlsform.convert(validate=True)  # raises on any ODK Validate error
     assert form.form_id == "pl_kumkm"
+
+
+def test_follow_up_xform_passes_odk_validate():
+    """The follow-up visit form (ODK Entities: an update of list `usaha`, its media usaha.csv)
+    loads in ODK Validate too (docs/pemutakhiran.md)."""
+    ensure_installed("/usr/bin/java", ["default-jre-headless"], "ODK Validate on the pemutakhiran_kumkm form")
+    form = xlsform.convert(xlsform.FOLLOW_UP_XLSX, validate=True)
+    assert (form.form_id, form.entities) == ("pemutakhiran_kumkm", True)

@@ -655,6 +655,14 @@ MATRIX: tuple[Op, ...] = (
         _pisahkan,
         "split records out of an entity (the undo of a merge)",
     ),
+    Op(
+        "GET",
+        "/api/v1/kumkm/daftar",
+        ALL,
+        PARAM,
+        _req("GET", "/api/v1/kumkm/daftar", params={"kode_wilayah": AREA}),
+        "the follow-up visits' entity list of a desa or kabupaten/kota, paged with an ETag (no personal data)",
+    ),
     Op("GET", "/api/v1/kumkm/{id_kumkm}", ALL, ENTITAS, _entitas, "profile, links, peristiwa; personal data masked as for a record"),
     Op(
         "GET",

@@ -160,3 +160,34 @@ def xml_doc(inner: str, root_attrs: str = "") -> bytes:
     return (
         f'<data id="pl_kumkm" version="2026112301"{root_attrs}>{inner}<meta><instanceID>uuid:{uuid.uuid4()}</instanceID></meta></data>'
     ).encode()
+
+
+# ---------------------------------------------------------------- the follow-up visit form
+
+FOLLOW_UP_FORM_ID = "pemutakhiran_kumkm"
+
+
+def follow_up(record: dict, id_kumkm: str, base_version: int | str | None, keadaan: str = "aktif", version: str = "2026120601") -> bytes:
+    """A pemutakhiran_kumkm instance as ODK Collect sends it: the usaha picked from usaha.csv
+    (`id_kumkm`), `jenis` calculated from the list, the entity update in meta/entity with the
+    baseVersion the list carried (attributes as pyxform declares them), this round's answers."""
+    kode = record.get("kode_wilayah", "")
+    parts = kode.split(".")
+    wilayah = (
+        f"<wilayah><kabkota>{'.'.join(parts[:2])}</kabkota><kecamatan>{'.'.join(parts[:3])}</kecamatan>"
+        f"<kode_wilayah>{kode}</kode_wilayah><lokasi></lokasi></wilayah>"
+    )
+    jenis = record["jenis"]
+    section = f"<umkm>{_elements(UMKM, record)}</umkm>" if jenis == "umkm" else f"<koperasi>{_elements(KOPERASI, record)}</koperasi>"
+    name = record.get("nama_usaha") or record.get("nama_koperasi") or ""
+    base = "" if base_version is None else escape(str(base_version), {'"': "&quot;"})
+    entity = (
+        f'<entity dataset="usaha" update="1" baseVersion="{base}" trunkVersion="" branchId="" id="{id_kumkm}">'
+        f"<label>{escape(name)} ({id_kumkm})</label></entity>"
+    )
+    meta = f"<meta>{entity}<instanceID>uuid:{record['submission_id']}</instanceID><instanceName>{escape(name)}</instanceName></meta>"
+    top = _elements(("captured_at", "periode", "enumerator_id"), record)
+    return (
+        f'<?xml version=\'1.0\' ?><data id="{FOLLOW_UP_FORM_ID}" version="{version}">{top}{wilayah}'
+        f"<id_kumkm>{id_kumkm}</id_kumkm><jenis>{jenis}</jenis><keadaan_usaha>{keadaan}</keadaan_usaha>{section}{meta}</data>"
+    ).encode()

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -113,6 +114,39 @@ class Filter:
     captured_dari: dt.date | None = None
     captured_sampai: dt.date | None = None
     duplikat: bool | None = None
+    konflik: bool | None = None
+
+
+def _pemutakhiran(r: Any, index: Any) -> dict | None:
+    """A follow-up visit's entity and conflict, with the entity's side as it is now and the
+    record's beside it (docs/pemutakhiran.md); None for a census record."""
+    m = r._mapping
+    if m.get("pm_id_kumkm") is None:
+        return None
+    return {
+        "id_kumkm": r.pm_id_kumkm,
+        "versi_dasar": r.pm_versi_dasar,
+        "versi_entitas": r.pm_versi_entitas,
+        "versi_sekarang": r.pm_versi_sekarang,
+        "konflik": r.pm_konflik,
+        "catatan": {
+            "nama": r.nama,
+            "skala_usaha": r.skala_usaha,
+            "kode_wilayah": r.kode_wilayah,
+            "keadaan_usaha": r.pm_keadaan,
+        },
+        "entitas": None
+        if r.pm_submission_id is None
+        else {
+            "submission_id": str(r.pm_submission_id),
+            "nama": r.pm_nama,
+            "skala_usaha": r.pm_skala,
+            "kode_wilayah": r.pm_wilayah,
+            "nama_wilayah": index.nama.get(r.pm_wilayah),
+            "periode": r.pm_periode,
+            "keadaan_usaha": r.pm_keadaan_entitas,
+        },
+    }
 
 
 async def antrian_page(conn: AsyncConnection, principal: Principal, kabkota: str | None, f: Filter, cursor: str | None, limit: int) -> dict:
@@ -132,7 +166,7 @@ async def antrian_page(conn: AsyncConnection, principal: Principal, kabkota: str
         if level == LEVEL_DESA:
             residual.append("desa")
             params["desa"] = f.wilayah
-    for name in ("jenis", "enumerator_id", "duplikat"):
+    for name in ("jenis", "enumerator_id", "duplikat", "konflik"):
         value = getattr(f, name)
         if value is not None:
             residual.append(name)
@@ -168,6 +202,7 @@ async def antrian_page(conn: AsyncConnection, principal: Principal, kabkota: str
             "skala_usaha": r.skala_usaha,
             "kemungkinan_duplikat": r.kemungkinan_duplikat,
             "diperbarui_pada": r.diperbarui_pada,
+            "pemutakhiran": _pemutakhiran(r, index),
         }
         for r in rows
         if r.hit

@@ -8,6 +8,7 @@ import {$, angka, apiJson, el, gagal, keepInUrl, letakData} from "/static/kumkm/
 import {PilihanWilayah} from "/static/kumkm/wilayah.js";
 import {closeDetail, openDetail} from "./detail.js";
 import {lencanaStatus, state, waktu} from "./keadaan.js";
+import {lencanaPemutakhiran} from "./pemutakhiran.js";
 
 const PAGE = 50;           // records per queue request
 const FILL_REQUESTS = 10;  // a rare filter may need several requests to fill a page
@@ -78,6 +79,7 @@ function filterParams() {
     captured_dari: $("dari").value,
     captured_sampai: $("sampai").value,
     duplikat: $("duplikat").value,
+    konflik: $("konflik-pemutakhiran").value,
   };
 }
 
@@ -132,6 +134,8 @@ function queueItem(it, i) {
   const judul = el("div", null, "butir-judul");
   judul.append(el("strong", it.nama || "(tanpa nama)", "nama"));
   if (it.kemungkinan_duplikat) judul.append(el("span", "kemungkinan duplikat", "lencana dup"));
+  const ulang = lencanaPemutakhiran(it);
+  if (ulang) judul.append(ulang);
   isi.append(judul);
   isi.append(el("span", [it.jenis === "koperasi" ? "Koperasi" : "UMKM", it.nama_wilayah || it.kode_wilayah,
                          it.enumerator_id, waktu.format(new Date(it.captured_at))].join(" · "), "kecil"));

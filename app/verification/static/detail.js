@@ -4,6 +4,7 @@
  * whenever the panel shows another record; keputusan.js opens it and sends the decision. */
 import {$, angka, apiJson, el} from "/static/kumkm/kumkm.js";
 import {ALASAN_LABEL, lencanaStatus, state, waktu} from "./keadaan.js";
+import {tampilkanPemutakhiran} from "./pemutakhiran.js";
 
 // Labels of the record's fields; a field without one is shown by its name.
 const FIELD_LABEL = {
@@ -21,7 +22,8 @@ const FIELD_LABEL = {
   karyawan_laki_laki: "Karyawan laki-laki", karyawan_perempuan: "Karyawan perempuan",
   modal_sendiri: "Modal sendiri (Rp)", modal_luar: "Modal luar (Rp)", volume_usaha: "Volume usaha (Rp)",
   shu: "SHU (Rp)", izin_usaha_simpan_pinjam: "Izin usaha simpan pinjam", kesehatan: "Kesehatan",
-  lokasi: "Lokasi",
+  lokasi: "Lokasi", id_kumkm: "ID KUMKM (kunjungan ulang)", versi_dasar: "Versi entitas di daftar ponsel",
+  keadaan_usaha: "Keadaan usaha",
 };
 const RUPIAH = new Set(["modal_usaha", "hasil_penjualan_tahunan", "aset", "modal_sendiri", "modal_luar",
                         "volume_usaha", "shu"]);
@@ -73,6 +75,7 @@ export async function openDetail(id, keepNotice) {
   if (seq !== state.detailSeq) return null;
   state.detail = {id, status: rec.status, version: rec.version, record: rec, riwayat: riwayat.items};
   renderDetail(rec, riwayat.items, versions, dups.filter(Boolean));
+  await tampilkanPemutakhiran(rec, seq);  // a follow-up visit beside its entity (pemutakhiran.js)
   return rec;
 }
 
