@@ -1,5 +1,9 @@
 """All of the partner look-ups' SQL: the bounds, the look-up of a whole batch in one statement,
-the access log and counts of what was asked, the audit per purpose per day."""
+the access log and counts of what was asked, the audit per purpose per day.
+
+The three statements of every look-up (BATAS, CARI, CATAT) are asyncpg's own ($1, ...), run on
+the pooled driver connection (db.driver()): at hundreds of look-ups a second, SQLAlchemy's work
+per call cost more than the statements."""
 
 from sqlalchemy import text
 
@@ -22,41 +26,38 @@ _ASYNC = "set_config('synchronous_commit', 'off', true)"
 # both stay within the key's bounds (no row returned: refused, nothing counted). The row lock
 # is held by this statement alone (autocommit), never while a look-up runs. `sisa_detik`:
 # seconds to the next WIB midnight, the quota's Retry-After.
-BATAS = text(
-    f"""
+BATAS = f"""
     WITH kini AS (SELECT {_HARI} AS hari, {_DETIK} AS detik, {_ASYNC} AS tanpa_tunggu,
                          ceil(extract(epoch FROM (date_trunc('day', clock_timestamp() AT TIME ZONE INTERVAL '+07:00')
                                                   + interval '1 day') - (clock_timestamp() AT TIME ZONE INTERVAL '+07:00')))::int
                          AS sisa_detik),
     naik AS (
         INSERT INTO mitra_batas AS b (identity_id, hari, jumlah_hari, detik, jumlah_detik)
-        SELECT CAST(:identity AS bigint), hari, CAST(:n AS bigint), detik, CAST(:permintaan AS int) FROM kini
-        WHERE CAST(:n AS bigint) <= CAST(:kuota AS bigint)
+        SELECT $1::bigint, hari, $2::bigint, detik, $3::int FROM kini
+        WHERE $2::bigint <= $4::bigint
         ON CONFLICT (identity_id) DO UPDATE SET
             jumlah_hari = CASE WHEN b.hari = excluded.hari THEN b.jumlah_hari ELSE 0 END + excluded.jumlah_hari,
             hari = excluded.hari,
             jumlah_detik = CASE WHEN b.detik = excluded.detik THEN b.jumlah_detik ELSE 0 END + excluded.jumlah_detik,
             detik = excluded.detik
-        WHERE CASE WHEN b.hari = excluded.hari THEN b.jumlah_hari ELSE 0 END + excluded.jumlah_hari <= CAST(:kuota AS bigint)
-          AND CASE WHEN b.detik = excluded.detik THEN b.jumlah_detik ELSE 0 END + excluded.jumlah_detik <= CAST(:per_detik AS int)
+        WHERE CASE WHEN b.hari = excluded.hari THEN b.jumlah_hari ELSE 0 END + excluded.jumlah_hari <= $4::bigint
+          AND CASE WHEN b.detik = excluded.detik THEN b.jumlah_detik ELSE 0 END + excluded.jumlah_detik <= $5::int
         RETURNING b.jumlah_hari
     )
     SELECT (SELECT jumlah_hari FROM naik) AS jumlah_hari,
            CASE WHEN b.hari = kini.hari THEN b.jumlah_hari ELSE 0 END AS sudah_hari,
            kini.sisa_detik
-    FROM kini LEFT JOIN mitra_batas b ON b.identity_id = :identity
-    """
-)
+    FROM kini LEFT JOIN mitra_batas b ON b.identity_id = $1::bigint
+"""
 
 # The look-up of every question of a request at once (one, or a batch's 10,000): the entities
 # holding the hard identifiers (kumkm_pengenal) and those with a linked record of the NIK
 # pemilik (kumkm_tautan, index kumkm_tautan_pemilik) with that record's current nama usaha (the
 # service compares it, normalised); each followed past its merges to the live entity, with
 # the kabupaten/kota and the latest linked record's periode, status, skala and sektor.
-CARI = text(
-    """
-    WITH RECURSIVE q AS (
-        SELECT * FROM unnest(CAST(:idx AS int[]), CAST(:dengan AS text[]), CAST(:nilai AS text[])) AS q(idx, dengan, nilai)
+CARI = """
+    WITH q AS (
+        SELECT * FROM unnest($1::int[], $2::text[], $3::text[]) AS q(idx, dengan, nilai)
     ),
     hit AS (
         SELECT q.idx, p.id_kumkm, NULL::text AS nama_usaha
@@ -69,20 +70,20 @@ CARI = text(
         JOIN submissions s ON s.submission_id = t.submission_id
         JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
         WHERE q.dengan = 'nik_pemilik'
-    ),
-    r AS (
-        SELECT k.id_kumkm AS asal, k.id_kumkm, k.digabung_ke, 0 AS langkah
-        FROM (SELECT DISTINCT id_kumkm FROM hit) h JOIN kumkm k ON k.id_kumkm = h.id_kumkm
-        UNION ALL
-        SELECT r.asal, k.id_kumkm, k.digabung_ke, r.langkah + 1
-        FROM r JOIN kumkm k ON k.id_kumkm = r.digabung_ke
-        WHERE r.langkah < 1000
     )
     SELECT h.idx, h.nama_usaha, k.id_kumkm, k.jenis, k.kode_kabkota, w.nama AS nama_kabkota,
            x.periode, x.status, x.skala_usaha, x.sektor
     FROM hit h
-    JOIN r ON r.asal = h.id_kumkm AND r.digabung_ke IS NULL
-    JOIN kumkm k ON k.id_kumkm = r.id_kumkm
+    JOIN kumkm k0 ON k0.id_kumkm = h.id_kumkm
+    -- past its merges to the live entity; per row, only for an entity merged away (rare)
+    JOIN kumkm k ON k.id_kumkm = CASE WHEN k0.digabung_ke IS NULL THEN k0.id_kumkm ELSE (
+        WITH RECURSIVE r AS (
+            SELECT k0.digabung_ke AS id, 0 AS langkah
+            UNION ALL
+            SELECT m.digabung_ke, r.langkah + 1 FROM r JOIN kumkm m ON m.id_kumkm = r.id
+            WHERE m.digabung_ke IS NOT NULL AND r.langkah < 1000
+        )
+        SELECT id FROM r ORDER BY langkah DESC LIMIT 1) END
     LEFT JOIN wilayah w ON w.kode = k.kode_kabkota
     LEFT JOIN LATERAL (
         SELECT t.periode, s.status, s.skala_usaha, s.sektor
@@ -91,22 +92,20 @@ CARI = text(
         ORDER BY t.periode DESC, s.diperbarui_pada DESC, t.submission_id
         LIMIT 1
     ) x ON true
-    """
-)
+"""
 
 # What was asked, written once per request whatever its size: one access-log row per look-up
 # (key, purpose, outcome; never a NIK or a name) and the holder's counts of the WIB day per
 # purpose and outcome (what the audit answers).
-CATAT = text(
-    f"""
+CATAT = f"""
     WITH log AS (
         INSERT INTO access_log (key_id, key_name, role, endpoint, detail, rows)
-        SELECT CAST(:key_id AS bigint), CAST(:key_name AS text), CAST(:role AS text), CAST(:endpoint AS text), d, 1
-        FROM unnest(CAST(:detail AS jsonb[])) AS d
+        SELECT $1::bigint, $2::text, $3::text, $4::text, d, 1
+        FROM unnest($5::jsonb[]) AS d
     )
     INSERT INTO mitra_pemakaian AS p (identity_id, hari, tujuan, terdaftar, tidak, ditolak)
-    SELECT CAST(:identity AS bigint), {_HARI}, tujuan, sum(terdaftar), sum(tidak), sum(ditolak)
-    FROM unnest(CAST(:tujuan AS text[]), CAST(:terdaftar AS int[]), CAST(:tidak AS int[]), CAST(:ditolak AS int[]))
+    SELECT $6::bigint, {_HARI}, tujuan, sum(terdaftar), sum(tidak), sum(ditolak)
+    FROM unnest($7::text[], $8::int[], $9::int[], $10::int[])
          AS c(tujuan, terdaftar, tidak, ditolak),
          (SELECT {_ASYNC}) AS tanpa_tunggu
     GROUP BY tujuan
@@ -114,8 +113,7 @@ CATAT = text(
         terdaftar = p.terdaftar + excluded.terdaftar,
         tidak = p.tidak + excluded.tidak,
         ditolak = p.ditolak + excluded.ditolak
-    """
-)
+"""
 
 # A partner's look-ups per purpose per WIB day (every partner's, or one holder's: the key named
 # by its id, any of the holder's keys), the holder named by its newest key's name.

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.errors import FORBIDDEN, INVALID, NOT_FOUND, TOO_MANY, Problem
 from app.infra import db
@@ -34,31 +33,21 @@ PROFIL = ("id_kumkm", "jenis", "skala_usaha", "sektor", "kode_kabkota", "nama_ka
 # ---------------------------------------------------------------- bounds
 
 
-async def batas(conn: AsyncConnection, principal: Principal, n: int, permintaan: int = 1) -> None:
+async def batas(conn: Any, principal: Principal, n: int, permintaan: int = 1) -> None:
     """Count a request (`permintaan`) against the holder's requests of this second and `n`
     look-ups against its look-ups of this WIB day, or raise 429 with Retry-After (until the
-    next second, or the next WIB midnight for the quota) counting nothing."""
-    row = (
-        await conn.execute(
-            queries.BATAS,
-            {
-                "identity": principal.identity,
-                "n": n,
-                "permintaan": permintaan,
-                "kuota": principal.kuota_harian,
-                "per_detik": principal.per_detik,
-            },
-        )
-    ).one()
-    if row.jumlah_hari is not None:
+    next second, or the next WIB midnight for the quota) counting nothing. `conn`: the driver
+    connection (db.driver())."""
+    row = await conn.fetchrow(queries.BATAS, principal.identity, n, permintaan, principal.kuota_harian, principal.per_detik)
+    if row["jumlah_hari"] is not None:
         return
     kuota = principal.kuota_harian or 0
-    if row.sudah_hari + n > kuota:
-        sisa = max(kuota - row.sudah_hari, 0)
+    if row["sudah_hari"] + n > kuota:
+        sisa = max(kuota - row["sudah_hari"], 0)
         minta = f"; berkas ini {n} baris" if n > 1 else ""
         raise TOO_MANY(
             f"kuota: kuota harian kunci ini {kuota} cek (hari WIB) tersisa {sisa}{minta}; kuota pulih pukul 00.00 WIB",
-            headers={"Retry-After": str(max(row.sisa_detik, 1))},
+            headers={"Retry-After": str(max(row["sisa_detik"], 1))},
         )
     raise TOO_MANY(
         f"per_detik: kunci ini paling banyak {principal.per_detik} permintaan per detik; coba lagi sedetik lagi",
@@ -82,45 +71,41 @@ class Hasil:
     nilai: str | None = None  # the identifier asked, normalised; never a NIK (see _detail)
 
 
-async def cari(conn: AsyncConnection, principal: Principal, questions: Sequence[tuple[int, Pertanyaan]]) -> dict[int, dict[str, Any]]:
+async def cari(conn: Any, principal: Principal, questions: Sequence[tuple[int, Pertanyaan]]) -> dict[int, dict[str, Any]]:
     """idx -> the profile of the one live entity each question names, inside the key's
     wilayah (none elsewhere: a look-up never says what exists outside it). One statement for
     all of them; the NIK's candidates are kept when their nama usaha, normalised, is the one
-    asked (exactly); of several, the one with the latest periode (then the lowest id)."""
+    asked (exactly); of several, the one with the latest periode (then the lowest id). `conn`:
+    the driver connection."""
     if not questions:
         return {}
     asked = dict(questions)
-    rows = (
-        await conn.execute(
-            queries.CARI,
-            {"idx": [i for i, _ in questions], "dengan": [q.dengan for _, q in questions], "nilai": [q.nilai for _, q in questions]},
-        )
-    ).all()
+    rows = await conn.fetch(queries.CARI, [i for i, _ in questions], [q.dengan for _, q in questions], [q.nilai for _, q in questions])
     best: dict[int, Any] = {}
     normal: dict[str, str] = {}
     for r in rows:
-        q = asked[r.idx]
-        if r.jenis != rules.JENIS[q.dengan] or not principal.covers(r.kode_kabkota):
+        q = asked[r["idx"]]
+        if r["jenis"] != rules.JENIS[q.dengan] or not principal.covers(r["kode_kabkota"]):
             continue
         if q.nama is not None:
-            raw = r.nama_usaha or ""
+            raw = r["nama_usaha"] or ""
             if raw not in normal:
                 normal[raw] = nama.normalise(raw)
             if normal[raw] != q.nama:
                 continue
-        held = best.get(r.idx)
-        if held is None or ((r.periode or ""), _neg(r.id_kumkm)) > ((held.periode or ""), _neg(held.id_kumkm)):
-            best[r.idx] = r
+        held = best.get(r["idx"])
+        if held is None or ((r["periode"] or ""), _neg(r["id_kumkm"])) > ((held["periode"] or ""), _neg(held["id_kumkm"])):
+            best[r["idx"]] = r
     return {
         i: {
-            "id_kumkm": r.id_kumkm,
-            "jenis": r.jenis,
-            "skala_usaha": r.skala_usaha,
-            "sektor": r.sektor,
-            "kode_kabkota": r.kode_kabkota,
-            "nama_kabkota": r.nama_kabkota,
-            "status_verifikasi": r.status,
-            "periode_terakhir": r.periode,
+            "id_kumkm": r["id_kumkm"],
+            "jenis": r["jenis"],
+            "skala_usaha": r["skala_usaha"],
+            "sektor": r["sektor"],
+            "kode_kabkota": r["kode_kabkota"],
+            "nama_kabkota": r["nama_kabkota"],
+            "status_verifikasi": r["status"],
+            "periode_terakhir": r["periode"],
         }
         for i, r in best.items()
     }
@@ -166,28 +151,25 @@ def _detail(h: Hasil, baris: int | None) -> str:
     return orjson.dumps(d).decode()
 
 
-async def catat(
-    conn: AsyncConnection, principal: Principal, endpoint: str, hasil: Sequence[Hasil], baris: Sequence[int] | None = None
-) -> None:
-    """Every look-up of a request in the access log and the day's counts, in one statement."""
+async def catat(conn: Any, principal: Principal, endpoint: str, hasil: Sequence[Hasil], baris: Sequence[int] | None = None) -> None:
+    """Every look-up of a request in the access log and the day's counts, in one statement.
+    `conn`: the driver connection."""
     per_tujuan: dict[str, list[int]] = {}
     for h in hasil:
         c = per_tujuan.setdefault(h.tujuan, [0, 0, 0])
         c[(TERDAFTAR, TIDAK, DITOLAK).index(h.hasil)] += 1
     await conn.execute(
         queries.CATAT,
-        {
-            "key_id": principal.id,
-            "key_name": principal.name,
-            "role": principal.role,
-            "endpoint": endpoint,
-            "detail": [_detail(h, None if baris is None else baris[i]) for i, h in enumerate(hasil)],
-            "identity": principal.identity,
-            "tujuan": list(per_tujuan),
-            "terdaftar": [c[0] for c in per_tujuan.values()],
-            "tidak": [c[1] for c in per_tujuan.values()],
-            "ditolak": [c[2] for c in per_tujuan.values()],
-        },
+        principal.id,
+        principal.name,
+        principal.role,
+        endpoint,
+        [_detail(h, None if baris is None else baris[i]) for i, h in enumerate(hasil)],
+        principal.identity,
+        list(per_tujuan),
+        [c[0] for c in per_tujuan.values()],
+        [c[1] for c in per_tujuan.values()],
+        [c[2] for c in per_tujuan.values()],
     )
 
 
@@ -202,7 +184,7 @@ def _refusal(d: Ditolak) -> Problem:
 async def cek(principal: Principal, values: dict[str, str | None]) -> dict[str, Any]:
     """POST /api/v1/kumkm/cek: one question. Counted (429 beyond the bounds), checked (422,
     or 403 for a purpose not the key's), looked up and recorded, refused ones too."""
-    async with db.autocommit() as conn:
+    async with db.driver() as conn:
         await batas(conn, principal, 1)
         question = rules.periksa(values, principal.tujuan)
         if isinstance(question, Ditolak):
@@ -217,7 +199,7 @@ async def cek(principal: Principal, values: dict[str, str | None]) -> dict[str, 
 async def cek_batch_mulai(principal: Principal) -> None:
     """The request counted against the rate before its body is read (a flood of files is
     refused before its bytes are taken)."""
-    async with db.autocommit() as conn:
+    async with db.driver() as conn:
         await batas(conn, principal, 0)
 
 
@@ -228,14 +210,15 @@ async def cek_batch(principal: Principal, rows: list[dict[str, str]], baris: lis
     if not rows:
         message = "berkas: tidak ada baris data di bawah header"
         raise INVALID(message, errors=[{"field": "berkas", "message": message, "type": "csv"}])
-    async with db.autocommit() as conn:
-        await batas(conn, principal, len(rows), permintaan=0)
     questions = [rules.periksa({**row, "tujuan": row.get("tujuan") or tujuan}, principal.tujuan) for row in rows]
     valid = [(i, q) for i, q in enumerate(questions) if isinstance(q, Pertanyaan)]
-    async with db.connect() as conn:
+    # three bounded blocks (db.driver()'s bound is per block): the rows counted, looked up, recorded
+    async with db.driver() as conn:
+        await batas(conn, principal, len(rows), permintaan=0)
+    async with db.driver() as conn:
         found = await cari(conn, principal, valid)
     hasil = [outcome(q, found.get(i)) for i, q in enumerate(questions)]
-    async with db.autocommit() as conn:
+    async with db.driver() as conn:
         await catat(conn, principal, ENDPOINT_BATCH, hasil, baris=baris)
     return hasil
 

@@ -187,6 +187,15 @@ async def test_a_merged_entity_answers_its_survivor(client, dunia, mitra, pg):
     await gabung(pg, a["submission_id"], c["submission_id"])
     body = (await client.post(CEK, json={"tujuan": "kur", "nib": NIB_C}, headers=auth(mitra))).json()
     assert body["id_kumkm"] == dunia["a"]
+    # an identifier still pointing at the retired entity (two merges deep) is followed to the live one
+    x = await pg.fetchval(
+        "INSERT INTO kumkm (id_kumkm, jenis, kode_provinsi, kode_kabkota) VALUES ('U9999999990', 'umkm', '16', '16.07') RETURNING id_kumkm"
+    )
+    await pg.execute("UPDATE kumkm SET digabung_ke = $1 WHERE id_kumkm = $2", x, dunia["c"])
+    await pg.execute("UPDATE kumkm SET digabung_ke = $1 WHERE id_kumkm = $2", dunia["a"], x)
+    await pg.execute("UPDATE kumkm_pengenal SET id_kumkm = $1 WHERE nilai = $2", dunia["c"], NIB_C)
+    body = (await client.post(CEK, json={"tujuan": "kur", "nib": NIB_C}, headers=auth(mitra))).json()
+    assert body["id_kumkm"] == dunia["a"] and body["terdaftar"] is True
 
 
 async def test_every_look_up_is_in_the_access_log_with_purpose_and_outcome(client, dunia, mitra, pg):
