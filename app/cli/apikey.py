@@ -6,7 +6,7 @@ import sys
 
 from app.cli.common import with_database
 from app.infra import db
-from app.security.principal import ROLES
+from app.security.principal import ROLES, TUJUAN
 
 
 def register(sub) -> None:
@@ -22,6 +22,14 @@ def register(sub) -> None:
     )
     s.add_argument("--pii", action="store_true", help="walidata only: may see personal data unmasked")
     s.add_argument("--expires-days", type=float, help="the key stops working after this many days")
+    s.add_argument(
+        "--purpose",
+        action="append",
+        choices=TUJUAN,
+        help="mitra only, required, repeatable: a purpose the partner may look up for (docs/mitra.md)",
+    )
+    s.add_argument("--quota", type=int, help="mitra only, required: look-ups per day (WIB); a batch row is one look-up")
+    s.add_argument("--rate", type=int, help="mitra only: requests per second (default 10)")
     s.add_argument(
         "--if-exists",
         choices=["fail", "rotate"],
@@ -58,8 +66,15 @@ def cmd_apikey_create(args) -> int:
 
             expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.expires_days)
         name = args.name or (None if args.role == "enumerator" else args.role)
+        mitra = None
+        if args.role == "mitra" or args.purpose or args.quota is not None or args.rate is not None:
+            if args.role != "mitra" or not args.purpose or args.quota is None:
+                raise ValueError("--purpose, --quota and --rate are for mitra keys, and a mitra key needs --purpose and --quota")
+            mitra = service.Mitra(tuple(args.purpose), args.quota, args.rate if args.rate is not None else service.PER_DETIK_BAWAAN)
         async with db.transaction() as conn:
-            return await service.create(conn, name, args.role, args.wilayah, pii=args.pii, expires_at=expires, if_exists=args.if_exists)
+            return await service.create(
+                conn, name, args.role, args.wilayah, pii=args.pii, expires_at=expires, if_exists=args.if_exists, mitra=mitra
+            )
 
     from app.keys.service import normalise_name
 
@@ -78,7 +93,8 @@ def cmd_apikey_create(args) -> int:
             f"their key #{issued.rotated_from} stopped working, their records stay theirs"
         )
     else:
-        print(f"created key #{issued.id} role={args.role} wilayah={scope} name={name}")
+        bounds = f" purposes={','.join(sorted(set(args.purpose)))} quota={args.quota}/day" if args.role == "mitra" else ""
+        print(f"created key #{issued.id} role={args.role} wilayah={scope} name={name}{bounds}")
     print("store it now: it is shown only once")
     print(issued.key)
     return 0

@@ -3,8 +3,10 @@ from sqlalchemy import text
 # identity_id NULL: a new holder (the trigger makes the key's own id its identity).
 INSERT = text(
     """
-    INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash, pii, expires_at, identity_id)
-    VALUES (:name, :role, :kode_wilayah, :prefix, :h, :pii, :expires_at, :identity_id)
+    INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash, pii, expires_at, identity_id,
+                          mitra_tujuan, mitra_kuota_harian, mitra_per_detik)
+    VALUES (:name, :role, :kode_wilayah, :prefix, :h, :pii, :expires_at, :identity_id,
+            CAST(:mitra_tujuan AS text[]), :mitra_kuota_harian, :mitra_per_detik)
     RETURNING id
     """
 )
@@ -12,7 +14,7 @@ REVOKE = text("UPDATE api_keys SET revoked_at = now() WHERE id = :id AND revoked
 
 # A key rotated away (its holder has a newer key) keeps working until its expiry: the grace.
 _KEY_COLUMNS = """id, name, role, kode_wilayah, key_prefix, pii, created_at, expires_at, revoked_at,
-    last_used_at, expires_at <= now() AS expired,
+    last_used_at, expires_at <= now() AS expired, mitra_tujuan, mitra_kuota_harian, mitra_per_detik,
     EXISTS (SELECT 1 FROM api_keys n WHERE n.identity_id = k.identity_id AND n.id > k.id) AS rotated"""
 LIST = text(f"SELECT {_KEY_COLUMNS} FROM api_keys k ORDER BY id")
 # The keys an operator's reference names: its id, or every key whose prefix starts with it.
@@ -31,7 +33,7 @@ ROTATE_OLD = text(
                              ELSE expires_at END
      WHERE id = :id
        AND NOT EXISTS (SELECT 1 FROM api_keys n WHERE n.identity_id = k.identity_id AND n.id > k.id)
-     RETURNING id, identity_id, name, role, kode_wilayah, pii
+     RETURNING id, identity_id, name, role, kode_wilayah, pii, mitra_tujuan, mitra_kuota_harian, mitra_per_detik
     """
 )
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Query
 from app.core import pagination
 from app.core.params import Instant
 from app.keys import schemas, service
-from app.security.authn import AnyKey, require
+from app.security.authn import AnyRole, require
 from app.security.principal import Principal
 
 router = APIRouter(prefix="/api/v1")
@@ -27,10 +27,12 @@ AUDIT_CURSOR = pagination.Keyset("audit.1", _ENTRY_ID, older=_older_cursor)
 
 
 @router.get("/me", response_model=schemas.Me, tags=["auth"])
-async def me(principal: AnyKey):
+async def me(principal: AnyRole):
     """The calling key: its holder's name, role, wilayah scope, personal-data grant, expiry and
     the actions its role may take (the policy of docs/authorization.md; the wilayah scope
-    applies to each). Any valid key may ask; a dashboard starts from it."""
+    applies to each); a partner's key (mitra) also its purposes, daily quota and rate. Any
+    valid key may ask, a partner's too (the one route besides its look-up); a dashboard
+    starts from it."""
     return await service.me(principal)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,7 +17,7 @@ from app.keys import queries
 from app.record.reference import LEVEL_KABKOTA, LEVEL_PROVINSI, get_index
 from app.security.authn import clear_cache, hash_key
 from app.security.policy import POLICY
-from app.security.principal import ROLES, Principal
+from app.security.principal import MITRA, ROLES, TUJUAN, Principal
 
 
 def new_key() -> str:
@@ -28,6 +29,46 @@ def normalise_name(name: str) -> str:
     `ｅｎｕｍ` is `enum`), no spaces around it, one space between words. Case is kept as
     given; names that differ only in case are the same name (queries.NAME_TAKEN)."""
     return " ".join(unicodedata.normalize("NFKC", name).split())
+
+
+# A partner's key, unless the operator says otherwise: requests per second (docs/mitra.md).
+PER_DETIK_BAWAAN = 10
+
+
+@dataclass(frozen=True)
+class Mitra:
+    """What a partner's key (role mitra) carries besides a role: the purposes its agreement
+    names, its daily quota of look-ups (WIB days; a batch row is one) and its requests per
+    second (docs/mitra.md)."""
+
+    tujuan: tuple[str, ...]
+    kuota_harian: int
+    per_detik: int = PER_DETIK_BAWAAN
+
+    def check(self) -> None:
+        unknown = [t for t in self.tujuan if t not in TUJUAN]
+        if not self.tujuan or unknown:
+            raise ValueError(f"--purpose must be given, each one of {', '.join(TUJUAN)} (unknown: {', '.join(unknown) or 'none given'})")
+        if self.kuota_harian < 1 or self.per_detik < 1:
+            raise ValueError("--quota and --rate must be at least 1")
+
+
+def _mitra_columns(mitra: Mitra | None) -> dict:
+    if mitra is None:
+        return {"mitra_tujuan": None, "mitra_kuota_harian": None, "mitra_per_detik": None}
+    return {"mitra_tujuan": sorted(set(mitra.tujuan)), "mitra_kuota_harian": mitra.kuota_harian, "mitra_per_detik": mitra.per_detik}
+
+
+def _mitra_differs(holder: dict, mitra: Mitra | None) -> list[tuple[str, object, object]]:
+    """--if-exists rotate of a partner's key: its purposes and bounds must be those asked for."""
+    if mitra is None:
+        return []
+    asked = _mitra_columns(mitra)
+    return [
+        (name, holder.get(column), asked[column])
+        for name, column in (("purposes", "mitra_tujuan"), ("quota", "mitra_kuota_harian"), ("rate", "mitra_per_detik"))
+        if (sorted(holder.get(column) or []) if column == "mitra_tujuan" else holder.get(column)) != asked[column]
+    ]
 
 
 class Issued(NamedTuple):
@@ -49,6 +90,7 @@ async def create(
     pii: bool = False,
     expires_at: dt.datetime | None = None,
     if_exists: str = "fail",
+    mitra: Mitra | None = None,
 ) -> Issued:
     """A key for a new holder. A name already given (to any key, working or not), or one that
     differs from it only in case or spaces, is refused (NameTakenError) — or, with
@@ -66,6 +108,12 @@ async def create(
         raise ValueError("admin keys are national: create them without --wilayah")
     if role == "enumerator" and kode_wilayah is None:
         raise ValueError("enumerator keys need --wilayah: the provinsi or kabupaten/kota they are assigned to")
+    if (role == MITRA) != (mitra is not None):
+        raise ValueError("--purpose, --quota and --rate are for mitra keys, and a mitra key needs --purpose and --quota")
+    if mitra is not None:
+        mitra.check()
+    if role == MITRA and pii:
+        raise ValueError("--pii is for walidata keys: a mitra key never sees personal data")
     name = normalise_name(name or "")
     if not name:
         raise ValueError("a key needs a --name: the person or device that holds it")
@@ -87,6 +135,7 @@ async def create(
                     "pii": pii,
                     "expires_at": expires_at,
                     "identity_id": None,
+                    **_mitra_columns(mitra),
                 },
             )
         ).scalar_one()
@@ -94,7 +143,7 @@ async def create(
     newest = taken[0]
     holders = {r["identity_id"] for r in taken}
     if if_exists == "rotate" and len(holders) == 1:
-        _same_grant(newest, role, kode_wilayah, pii)
+        _same_grant(newest, role, kode_wilayah, pii, mitra)
         successor = await _successor(conn, newest["id"], 0, expires_at)
         if successor is not None:
             await _changed(conn)
@@ -111,7 +160,7 @@ async def create(
     )
 
 
-def _same_grant(holder: dict, role: str, kode_wilayah: str | None, pii: bool) -> None:
+def _same_grant(holder: dict, role: str, kode_wilayah: str | None, pii: bool, mitra: Mitra | None = None) -> None:
     """--if-exists rotate hands the holder on, role, scope and grant included: asked for other
     ones, it would quietly issue a key that is not what was asked."""
     differ = [
@@ -120,6 +169,7 @@ def _same_grant(holder: dict, role: str, kode_wilayah: str | None, pii: bool) ->
             ("role", holder["role"], role),
             ("wilayah", holder["kode_wilayah"], kode_wilayah),
             ("pii", "yes" if holder["pii"] else "no", "yes" if pii else "no"),
+            *_mitra_differs(holder, mitra),
         )
         if had != asked
     ]
@@ -151,6 +201,11 @@ async def _successor(conn, key_id: int, grace_seconds: int, expires_at: dt.datet
                 "pii": old.pii,
                 "expires_at": expires_at,
                 "identity_id": old.identity_id,
+                # a partner's next key keeps its purposes and bounds (and its count of the day:
+                # mitra_batas is kept per holder)
+                "mitra_tujuan": old.mitra_tujuan,
+                "mitra_kuota_harian": old.mitra_kuota_harian,
+                "mitra_per_detik": old.mitra_per_detik,
             },
         )
     ).scalar_one()
@@ -290,4 +345,7 @@ async def me(principal: Principal) -> dict:
         "pii": principal.pii,
         "expires_at": expires_at,
         "actions": [action for action, allowed in POLICY.items() if principal.role in allowed],
+        "tujuan": list(principal.tujuan) if principal.role == MITRA else None,
+        "kuota_harian": principal.kuota_harian,
+        "per_detik": principal.per_detik,
     }

@@ -28,7 +28,7 @@ from app.core.errors import UNAUTHORIZED, Problem, problem_response
 from app.core.settings import settings
 from app.infra import db
 from app.security.policy import authorize, roles
-from app.security.principal import ROLES, Principal
+from app.security.principal import ROLES, STAFF_ROLES, Principal
 
 if TYPE_CHECKING:
     import asyncpg
@@ -44,7 +44,8 @@ TOUCH_SECONDS = 60.0
 
 _BY_HASH = text(
     """
-    SELECT id, identity_id, name, role, kode_wilayah, pii, expires_at, revoked_at
+    SELECT id, identity_id, name, role, kode_wilayah, pii, expires_at, revoked_at,
+           mitra_tujuan, mitra_kuota_harian, mitra_per_detik
     FROM api_keys WHERE key_hash = :h
     """
 )
@@ -75,7 +76,17 @@ async def authenticate(key: str) -> Principal | None:
         principal = None
         expires = None
         if row is not None and row.revoked_at is None and (row.expires_at is None or row.expires_at > dt.datetime.now(dt.UTC)):
-            principal = Principal(row.id, row.name, row.role, row.kode_wilayah, row.pii, row.identity_id)
+            principal = Principal(
+                row.id,
+                row.name,
+                row.role,
+                row.kode_wilayah,
+                row.pii,
+                row.identity_id,
+                tuple(row.mitra_tujuan or ()),
+                row.mitra_kuota_harian,
+                row.mitra_per_detik,
+            )
             expires = row.expires_at
         if len(_cache) > 100_000:
             _cache.clear()
@@ -110,6 +121,17 @@ _CHECKED = "kumkm_principal"
 
 
 async def require_key(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    """Any key of the registry's own people (every role but mitra): routes every such key may
+    call, their wilayah checked inside. A partner's key is refused here with the 403 of the
+    policy (`record.read` is not the partner's)."""
+    principal = await _principal(request, creds)
+    if principal.role not in STAFF_ROLES:
+        authorize(principal, "record.read")
+    return principal
+
+
+async def require_any_role(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    """Any valid key, a partner's too: only GET /api/v1/me, which tells a key what it is."""
     return await _principal(request, creds)
 
 
@@ -159,10 +181,15 @@ def require(action: str) -> Callable[..., Awaitable[Principal]]:
     return dep
 
 
-require_key.roles = ROLES  # type: ignore[attr-defined]  # any key: KeyFirst checks only that it is one
+require_key.roles = STAFF_ROLES  # type: ignore[attr-defined]  # read by KeyFirst
+require_key.action = "record.read"  # type: ignore[attr-defined]  # the action its refusal names
+require_any_role.roles = ROLES  # type: ignore[attr-defined]  # any key: KeyFirst checks only that it is one
 
-# Any valid key, whatever its role: routes every key may call (their wilayah checked inside).
+# Any valid key of the registry's own people (every role but mitra): routes every such key may
+# call (their wilayah checked inside).
 AnyKey = Annotated[Principal, Depends(require_key)]
+# Any valid key at all, a partner's too: GET /api/v1/me.
+AnyRole = Annotated[Principal, Depends(require_any_role)]
 
 
 # ------------------------------------------------------------------ the key before the body

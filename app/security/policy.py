@@ -25,7 +25,7 @@ from typing import Any
 
 from app.core.errors import FORBIDDEN, OUTSIDE_SCOPE, ROLE_FORBIDDEN, Problem
 from app.security.personal import can_see_pii
-from app.security.principal import ROLES, Principal
+from app.security.principal import STAFF_ROLES, Principal
 
 # The policy: action -> the roles that may take it. GET /api/v1/me lists a key's actions from it.
 POLICY: dict[str, tuple[str, ...]] = {
@@ -38,11 +38,15 @@ POLICY: dict[str, tuple[str, ...]] = {
     "audit.read": ("admin",),
     "indikator.read": ("dinas", "verifikator", "walidata", "admin"),
     "indikator.write": ("dinas", "admin"),
+    # a partner's look-up of one usaha or koperasi (app/mitra, docs/mitra.md): the partner's
+    # own action, with its purposes and quota; no other role takes it
+    "kumkm.cek": ("mitra",),
 }
 
 # What every key may do besides its role's actions, inside its wilayah: read records (their
 # personal data as the personal-data rule says), their history and their versions. Not in
-# POLICY, whose list /api/v1/me answers as what a role may do.
+# POLICY, whose list /api/v1/me answers as what a role may do. "Every key" is every key of the
+# registry's own people (STAFF_ROLES): a partner's key (mitra) reads no record, only looks up.
 EVERY_KEY = ("record.read",)
 
 # Roles whose wilayah does not bound an action: an admin key sets any wilayah's target, even
@@ -54,7 +58,12 @@ ANY_WILAYAH: dict[str, tuple[str, ...]] = {"target.write": ("admin",)}
 OWN_RECORDS: dict[str, tuple[str, ...]] = {"record.correct": ("enumerator",)}
 
 # What a refusal of the role says was refused, where it says more than "melakukan ini".
-_DOING = {"indikator.read": "membaca indikator", "indikator.write": "mengubah indikator"}
+_DOING = {
+    "indikator.read": "membaca indikator",
+    "indikator.write": "mengubah indikator",
+    "record.read": "membaca rekaman, entitas atau data rujukan (kunci mitra hanya boleh POST /api/v1/kumkm/cek)",
+    "kumkm.cek": "memakai cek KUMKM (khusus kunci mitra)",
+}
 
 # The whole nation named as a wilayah (indicators' pemilik, the LKjIP's wilayah): only keys
 # without a wilayah cover it (Principal.covers says so: no scope is a prefix of it).
@@ -62,7 +71,7 @@ NASIONAL = "nasional"
 
 
 def roles(action: str) -> tuple[str, ...]:
-    return ROLES if action in EVERY_KEY else POLICY[action]
+    return STAFF_ROLES if action in EVERY_KEY else POLICY[action]
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,11 @@ _WRITES = frozenset({"POST", "PUT", "PATCH"})
 RenderRefusal = Callable[[Problem], Response]
 REFUSALS: dict[str, RenderRefusal] = {}
 
+# The few routes of the JSON API that take another media type (a partner's batch CSV,
+# app/mitra): exact path -> the media types it takes (lower case, without parameters). Anything
+# else sent there is refused 415 as elsewhere, naming what the route takes.
+OTHER_MEDIA: dict[str, tuple[bytes, ...]] = {}
+
 
 def is_json_media_type(value: bytes) -> bool:
     """application/json or any application/*+json, parameters (charset) allowed."""
@@ -59,21 +64,25 @@ class BodyGuard:
                 has_body = True
             elif name == b"content-type":
                 content_type = value
-        if (
-            has_body
-            and scope["method"] in _WRITES
-            and scope["path"].startswith(self.json_prefix)
-            and (content_type is None or not is_json_media_type(content_type))
-        ):
-            sent = "tidak ada" if content_type is None else content_type.decode("latin-1")[:100]
-            return await self._reject(
-                scope,
-                receive,
-                send,
-                415,
-                "Unsupported Media Type",
-                f"Content-Type harus application/json: API ini menerima body JSON (yang dikirim: {sent})",
-            )
+        if has_body and scope["method"] in _WRITES and scope["path"].startswith(self.json_prefix):
+            other = OTHER_MEDIA.get(scope["path"])
+            media = None if content_type is None else content_type.split(b";", 1)[0].strip().lower()
+            if other is not None and media not in other:
+                wanted = " atau ".join(m.decode() for m in other)
+                sent = "tidak ada" if content_type is None else content_type.decode("latin-1")[:100]
+                return await self._reject(
+                    scope, receive, send, 415, "Unsupported Media Type", f"Content-Type harus {wanted} (yang dikirim: {sent})"
+                )
+            if other is None and (content_type is None or not is_json_media_type(content_type)):
+                sent = "tidak ada" if content_type is None else content_type.decode("latin-1")[:100]
+                return await self._reject(
+                    scope,
+                    receive,
+                    send,
+                    415,
+                    "Unsupported Media Type",
+                    f"Content-Type harus application/json: API ini menerima body JSON (yang dikirim: {sent})",
+                )
         received = 0
 
         async def limited_receive() -> Message:

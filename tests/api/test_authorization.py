@@ -162,8 +162,14 @@ async def make_keys(pg) -> dict:
         for scope in m.KEY_SCOPES:
             key = auth_service.new_key()
             out[(role, scope)] = key
-            rows.append((m.key_name(role, scope), role, scope, key[:14], auth_service.hash_key(key)))
-    await pg.executemany("INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash) VALUES ($1, $2, $3, $4, $5)", rows)
+            # a partner's key carries its purposes and bounds (none that the walk would reach)
+            partner = (["kur"], 100_000, 10_000) if role == "mitra" else (None, None, None)
+            rows.append((m.key_name(role, scope), role, scope, key[:14], auth_service.hash_key(key), *partner))
+    await pg.executemany(
+        "INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash, mitra_tujuan, mitra_kuota_harian, mitra_per_detik) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        rows,
+    )
     return out
 
 
@@ -184,7 +190,14 @@ async def test_matrix(op: m.Op, client, pg):
     async def one(what, rule, build, role, scope) -> str | None:
         name = m.key_name(role, scope)
         req = await build(walk)
-        r = await client.request(req.method, req.url, params=req.params, json=req.json, headers=auth(walk.keys[(role, scope)]))
+        r = await client.request(
+            req.method,
+            req.url,
+            params=req.params,
+            json=req.json,
+            content=req.content,
+            headers={**(req.headers or {}), **auth(walk.keys[(role, scope)])},
+        )
         want = m.Op.expect(op.roles, rule, role, scope, name)
         batch = rule is m.ITEM and role in op.roles
         if want is None:
@@ -218,7 +231,9 @@ async def test_matrix(op: m.Op, client, pg):
     failures = [f for f in results if f]
     req = await op.build(walk)
     for headers in ({}, {"Authorization": "Bearer kumkm_not-a-key"}, {"Authorization": "Basic eDp5"}):
-        r = await client.request(req.method, req.url, params=req.params, json=req.json, headers=headers)
+        r = await client.request(
+            req.method, req.url, params=req.params, json=req.json, content=req.content, headers={**(req.headers or {}), **headers}
+        )
         if r.status_code != 401:
             failures.append(f"{headers or 'no key'}: {req.method} {req.url} wanted 401, got {r.status_code}")
     assert not failures, "\n".join(failures)

@@ -20,6 +20,10 @@ async def test_me_describes_the_key(client, keys):
         "pii": False,
         "expires_at": None,
         "actions": ["report.read", "target.write", "sync.pull", "indikator.read", "indikator.write"],
+        # a partner's key's purposes and bounds (docs/mitra.md); none on other keys
+        "tujuan": None,
+        "kuota_harian": None,
+        "per_detik": None,
     }
 
     enumerator = await keys.make("enumerator", "16.07", name="enum-banyuasin")

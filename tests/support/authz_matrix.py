@@ -23,8 +23,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-ROLES = ("enumerator", "verifikator", "dinas", "walidata", "admin")
-ALL = ROLES
+ROLES = ("enumerator", "verifikator", "dinas", "walidata", "admin", "mitra")
+ALL = ROLES  # every key, a partner's (mitra) too: only GET /api/v1/me
+# Every key of the registry's own people: what EVERY_KEY grants (records, entities, wilayah); a
+# partner's key (mitra) takes only its look-up (docs/mitra.md).
+STAFF = tuple(r for r in ROLES if r != "mitra")
 KEY_SCOPES = (None, "16", "16.07", "15", "15.01")
 
 # The geography every request aims at (see the module docstring).
@@ -178,6 +181,8 @@ class Req:
     url: str
     params: dict | None = None
     json: object = None
+    content: bytes | None = None  # a body that is not JSON (with its Content-Type in headers)
+    headers: dict | None = None
 
 
 class Context:
@@ -372,7 +377,7 @@ WRITERS = ("dinas", "admin")  # targets, indikator writes
 I = "/api/v1/indikator"  # noqa: E741 (short: every indicator row below uses it)
 
 MATRIX: tuple[Op, ...] = (
-    Op("GET", "/api/v1/wilayah", ALL, NONE, _req("GET", "/api/v1/wilayah", params={"parent": "16"}), "reference data"),
+    Op("GET", "/api/v1/wilayah", STAFF, NONE, _req("GET", "/api/v1/wilayah", params={"parent": "16"}), "reference data"),
     Op(
         "GET",
         "/api/v1/me",
@@ -387,7 +392,7 @@ MATRIX: tuple[Op, ...] = (
     Op(
         "GET",
         "/api/v1/submissions",
-        ALL,
+        STAFF,
         PARAM,
         _req("GET", "/api/v1/submissions", params={"kode_wilayah": AREA, "periode": PERIODE}),
         "personal data masked unless the key may see it",
@@ -397,7 +402,7 @@ MATRIX: tuple[Op, ...] = (
     Op(
         "GET",
         "/api/v1/submissions/{submission_id}",
-        ALL,
+        STAFF,
         RECORD,
         _req("GET", "/api/v1/submissions/{ctx.record_id}"),
         "personal data masked unless the key may see it",
@@ -424,12 +429,12 @@ MATRIX: tuple[Op, ...] = (
         "the verifikator's queue (no personal data in it)",
         also=(("no `kabkota`", OWN_KABKOTA, _req("GET", "/api/v1/verifikasi/antrian", params={"periode": PERIODE})),),
     ),
-    Op("GET", "/api/v1/submissions/{submission_id}/riwayat", ALL, RECORD, _req("GET", "/api/v1/submissions/{ctx.record_id}/riwayat")),
-    Op("GET", "/api/v1/submissions/{submission_id}/versi", ALL, RECORD, _req("GET", "/api/v1/submissions/{ctx.record_id}/versi")),
+    Op("GET", "/api/v1/submissions/{submission_id}/riwayat", STAFF, RECORD, _req("GET", "/api/v1/submissions/{ctx.record_id}/riwayat")),
+    Op("GET", "/api/v1/submissions/{submission_id}/versi", STAFF, RECORD, _req("GET", "/api/v1/submissions/{ctx.record_id}/versi")),
     Op(
         "GET",
         "/api/v1/submissions/{submission_id}/versi/{version}",
-        ALL,
+        STAFF,
         RECORD,
         _req("GET", "/api/v1/submissions/{ctx.record_id}/versi/1"),
         "personal data masked as for the record",
@@ -658,16 +663,16 @@ MATRIX: tuple[Op, ...] = (
     Op(
         "GET",
         "/api/v1/kumkm/daftar",
-        ALL,
+        STAFF,
         PARAM,
         _req("GET", "/api/v1/kumkm/daftar", params={"kode_wilayah": AREA}),
         "the follow-up visits' entity list of a desa or kabupaten/kota, paged with an ETag (no personal data)",
     ),
-    Op("GET", "/api/v1/kumkm/{id_kumkm}", ALL, ENTITAS, _entitas, "profile, links, peristiwa; personal data masked as for a record"),
+    Op("GET", "/api/v1/kumkm/{id_kumkm}", STAFF, ENTITAS, _entitas, "profile, links, peristiwa; personal data masked as for a record"),
     Op(
         "GET",
         "/api/v1/kumkm",
-        ALL,
+        STAFF,
         PARAM,
         _req("GET", "/api/v1/kumkm", params={"wilayah": AREA}),
         "the entities of a wilayah (no personal data)",
@@ -678,6 +683,30 @@ MATRIX: tuple[Op, ...] = (
     ),
     # access audit
     Op("GET", "/api/v1/audit", ("admin",), NONE, _req("GET", "/api/v1/audit"), "who saw personal data unmasked or pulled the feed"),
+    # partner programs (docs/mitra.md)
+    Op(
+        "POST",
+        "/api/v1/kumkm/cek",
+        ("mitra",),
+        FILTERED,
+        _req("POST", "/api/v1/kumkm/cek", json={"tujuan": "kur", "nib": "9120001234567"}),
+        "a partner's look-up: registered or not, and a profile without personal data; only what lies inside the key's wilayah is found",
+    ),
+    Op(
+        "POST",
+        "/api/v1/kumkm/cek/batch",
+        ("mitra",),
+        FILTERED,
+        _req(
+            "POST",
+            "/api/v1/kumkm/cek/batch",
+            params={"tujuan": "kur"},
+            content=b"nib\n9120001234567\n",
+            headers={"Content-Type": "text/csv"},
+        ),
+        "the same for a CSV of up to 10,000 questions",
+    ),
+    Op("GET", "/api/v1/audit/mitra", ("admin",), NONE, _req("GET", "/api/v1/audit/mitra"), "partners' look-ups per purpose per day"),
 )
 
 
@@ -759,7 +788,8 @@ def render() -> str:
         " Do not edit by hand; tests/api/test_authorization.py fails when this file is stale. -->",
         "",
         "Every `/api/v1` request needs `Authorization: Bearer <key>` (none, unknown, revoked or "
-        "expired: **401**). A key has one role (docs/domain.md) and a wilayah scope: a provinsi "
+        "expired: **401**). A key has one role (docs/domain.md; `mitra`, a partner program, "
+        "takes only its look-up, docs/mitra.md) and a wilayah scope: a provinsi "
         "(`16`), a kabupaten/kota (`16.07`) or none (national). A key covers its own wilayah and "
         "everything inside it. A role not ticked below gets **403**; a ticked role then passes the "
         "operation's scope rule or is refused as the rule says.",

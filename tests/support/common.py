@@ -48,9 +48,13 @@ class Keys:
         pii: bool = False,
         expires_at=None,
         successor_of: str | None = None,
+        tujuan: tuple[str, ...] = ("kur", "bantuan"),
+        kuota: int = 100_000,
+        per_detik: int = 10_000,
     ) -> str:
         """A new key; `successor_of` (a key) makes it that key's holder's next key, as
-        `kumkm apikey rotate` does, instead of a new holder."""
+        `kumkm apikey rotate` does, instead of a new holder. A mitra key carries `tujuan`,
+        `kuota` (per day) and `per_detik`; the defaults do not bound a test."""
         key = auth_service.new_key()
         conn = await asyncpg.connect(**asyncpg_params(self.url))
         try:
@@ -59,7 +63,8 @@ class Keys:
                 identity = await conn.fetchval("SELECT identity_id FROM api_keys WHERE key_hash = $1", auth_service.hash_key(successor_of))
             await conn.execute(
                 "INSERT INTO api_keys (name, role, kode_wilayah, key_prefix, key_hash, pii, expires_at, "
-                "identity_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "identity_id, mitra_tujuan, mitra_kuota_harian, mitra_per_detik) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 name or f"{role}-{wilayah or 'nasional'}",
                 role,
                 wilayah,
@@ -68,6 +73,7 @@ class Keys:
                 pii,
                 expires_at,
                 identity,
+                *((list(tujuan), kuota, per_detik) if role == "mitra" else (None, None, None)),
             )
         finally:
             await conn.close()

@@ -12,7 +12,7 @@ import pytest
 
 from app.core.errors import Problem
 from app.security import policy
-from app.security.authn import require, require_key
+from app.security.authn import require, require_any_role, require_key
 from app.security.policy import NASIONAL, POLICY, authorize
 from app.security.principal import ROLES, Principal
 
@@ -28,7 +28,9 @@ ALLOWED = {
     "audit.read": {"admin"},
     "indikator.read": {"dinas", "verifikator", "walidata", "admin"},
     "indikator.write": {"dinas", "admin"},
-    "record.read": ALL,
+    "kumkm.cek": {"mitra"},
+    # every key but a partner's (mitra), which takes only its look-up (docs/mitra.md)
+    "record.read": ALL - {"mitra"},
 }
 KEY_SCOPES = (None, "16", "16.07", "15", "15.01")
 DESA = "16.07.01.2001"  # inside 16 and 16.07; outside 15 and 15.01
@@ -173,4 +175,5 @@ def test_the_dependencies_carry_the_policys_roles():
         dep = require(action)
         assert dep is require(action)  # one callable per action
         assert dep.roles == POLICY[action] and dep.action == action
-    assert require_key.roles == ROLES
+    assert set(require_key.roles) == ALL - {"mitra"} and require_key.action == "record.read"
+    assert require_any_role.roles == ROLES

@@ -1,0 +1,108 @@
+"""Partner programs' look-ups (docs/mitra.md): POST /api/v1/kumkm/cek (one question, JSON),
+POST /api/v1/kumkm/cek/batch (a CSV of up to 10,000, answered as CSV or xlsx in the same
+order), and the admin's GET /api/v1/audit/mitra (look-ups per partner, purpose and day)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from app.core.errors import TOO_LARGE
+from app.mitra import berkas, export, schemas, service
+from app.reporting.reports import DATA, csv_response
+from app.reporting.response import report_response
+from app.reporting.xlsx import DOWNLOADS
+from app.reporting.xlsx import response as workbook_response
+from app.security.authn import require
+from app.security.principal import Principal
+from app.web.limits import OTHER_MEDIA
+
+router = APIRouter(prefix="/api/v1")
+
+# A partner's key (role mitra), the only one that looks up; the admin reads the audit.
+CanCek = Annotated[Principal, Depends(require("kumkm.cek"))]
+CanReadAudit = Annotated[Principal, Depends(require("audit.read"))]
+
+BATCH_PATH = "/api/v1/kumkm/cek/batch"
+CSV_MEDIA = (b"text/csv", b"application/csv")
+OTHER_MEDIA[BATCH_PATH] = CSV_MEDIA
+
+_BATCH_BODY = {
+    "required": True,
+    "content": {
+        "text/csv": {
+            "schema": {"type": "string"},
+            "example": "tujuan,nib,nik_pemilik,nama_usaha\nkur,9120001234567,,\nkur,,3507014101900001,Warung Bu Siti\n",
+        }
+    },
+    "description": "RFC 4180 CSV, UTF-8 (a byte order mark allowed; `;` when the header has no comma), up to "
+    f"{berkas.MAX_ROWS:,} rows and {berkas.MAX_BYTES // (1024 * 1024)} MiB. Header: any of tujuan, nib, nik_koperasi, "
+    "nomor_badan_hukum, nik_pemilik, nama_usaha (at least one identifier column). Each row is one question.",
+}
+
+
+@router.post("/kumkm/cek", response_model=schemas.Jawaban, tags=["mitra"])
+async def cek(body: schemas.Cek, principal: CanCek):
+    """Is this usaha or koperasi registered? By `nib`, `nik_koperasi`, `nomor_badan_hukum`, or
+    `nik_pemilik` with `nama_usaha` (exact, after normalising), for a `tujuan` the key allows.
+    Registered: its id_kumkm, jenis, skala usaha, sektor, kabupaten/kota, verification status
+    and latest periode; never a name, NIK, address or phone. Partial identifiers, wildcards and
+    a NIK without a name: 422. Beyond the key's rate or daily quota: 429 with Retry-After.
+    Every look-up, refused ones too, is in the access log with its purpose and outcome."""
+    return await service.cek(principal, body.model_dump())
+
+
+@router.post(
+    "/kumkm/cek/batch",
+    tags=["mitra"],
+    response_class=Response,
+    responses={200: DOWNLOADS},
+    openapi_extra={"requestBody": _BATCH_BODY},
+)
+async def cek_batch(
+    request: Request,
+    principal: CanCek,
+    tujuan: str | None = Query(None, max_length=40, description="the purpose of every row whose own `tujuan` cell is empty"),
+    format: Literal["csv", "xlsx"] = Query("csv", description="the answer: `csv` (UTF-8) or `xlsx`"),
+):
+    """A CSV of questions (one a row, the columns of the single look-up) answered as a CSV or
+    workbook in the same order: each row's line in the file, purpose, outcome (`terdaftar`,
+    `tidak_terdaftar`, `ditolak` with the reason) and, when registered, what the single look-up
+    answers. A file that cannot be read: 422 naming the row and column; over 10,000 rows or
+    4 MiB: 413. Every row counts against the daily quota (429 when they do not all fit)."""
+    await service.cek_batch_mulai(principal)
+    data = await _body(request)
+    parsed = berkas.read(data)
+    hasil = await service.cek_batch(principal, parsed.rows, parsed.baris, tujuan)
+    if format == "xlsx":
+        return await workbook_response("cek-kumkm.xlsx", export.hasil_table(principal.name, parsed.baris, hasil))
+    return csv_response("cek-kumkm", export.HASIL_HEADER, export.hasil_rows(parsed.baris, hasil), DATA)
+
+
+async def _body(request: Request) -> bytes:
+    """The body, read up to berkas.MAX_BYTES (413 past it): a file never takes more memory
+    than that, whatever its Content-Length said."""
+    buf = bytearray()
+    async for chunk in request.stream():
+        buf += chunk
+        if len(buf) > berkas.MAX_BYTES:
+            raise TOO_LARGE(f"berkas paling besar {berkas.MAX_BYTES // (1024 * 1024)} MiB ({berkas.MAX_ROWS:,} baris)".replace(",", "."))
+    return bytes(buf)
+
+
+@router.get("/audit/mitra", response_model=schemas.AuditMitra, tags=["audit"], responses={200: DOWNLOADS})
+async def audit_mitra(
+    _: CanReadAudit,
+    dari: dt.date | None = Query(None, description="first day (WIB), default 30 days before `sampai`"),
+    sampai: dt.date | None = Query(None, description="last day (WIB), default today"),
+    key_id: int | None = Query(None, ge=1, le=2**62, description="one partner: the id of any of its keys"),
+    format: Literal["json", "csv", "csv-data", "xlsx"] = Query("json"),
+):
+    """Partners' look-ups per purpose per WIB day, by outcome (terdaftar, tidak_terdaftar,
+    ditolak). Admin only. The detail of each look-up is in GET /api/v1/audit."""
+    doc = await service.audit(dari, sampai, key_id)
+    name = f"audit-mitra-{doc['dari'].isoformat()}-{doc['sampai'].isoformat()}"
+    return await report_response(format, name, doc, csv=export.audit_csv, xlsx=export.audit_xlsx)
