@@ -51,6 +51,9 @@ ROW_COLUMNS = (
     ("volume_usaha", "bigint"),
     ("shu", "bigint"),
     ("kesehatan", "text"),
+    # where it was captured (migration 0018): the map's points and the enumerators' lokasi flag
+    ("lokasi_lat", "double precision"),
+    ("lokasi_lon", "double precision"),
 )
 
 

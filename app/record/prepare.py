@@ -187,6 +187,8 @@ def _derive(i: int, model: Any) -> Prepared:
         "captured_at": content["captured_at"],
         "content_hash": content_hash,
         "data": content,
+        "lokasi_lat": model.lokasi.lat if model.lokasi else None,
+        "lokasi_lon": model.lokasi.lon if model.lokasi else None,
     }
     if isinstance(model, SubmissionUmkm):
         row.update(
