@@ -48,3 +48,149 @@ async def test_the_migration_backfills_from_the_current_version(client, pg, enum
     for rec in with_lokasi[1:]:
         assert await lokasi_row(pg, rec["submission_id"]) == (-3.0, 104.0)
     assert await lokasi_row(pg, without["submission_id"]) == (None, None)
+
+
+# ---------------------------------------------------------------- GET /api/v1/kampanye/titik
+
+TITIK = "/api/v1/kampanye/titik"
+# Banyuasin (16.07) lies around 2-3 degrees south, 104-105 east
+POINTS = [(-2.912345 - i * 0.01, 104.654321 + (i % 5) * 0.02) for i in range(12)]
+
+
+async def seed(client, enum_key, verif, points=POINTS, **over):
+    """One record per point; every third one diterima, every third + 1 ditolak."""
+    records = []
+    for lat, lon in points:
+        records.append(await post_one(client, enum_key, lokasi={"lat": lat, "lon": lon}, **over))
+    for i, rec in enumerate(records):
+        if i % 3 == 0:
+            r = await client.post(
+                f"/api/v1/submissions/{rec['submission_id']}/verifikasi",
+                json={"status": "diterima", "version": 1},
+                headers=auth(verif),
+            )
+            assert r.status_code == 200, r.text
+        elif i % 3 == 1:
+            assert (await tolak(client, verif, rec["submission_id"])).status_code == 200
+    return records
+
+
+async def get_titik(client, key, **params):
+    r = await client.get(TITIK, params={"periode": "2022", "kode_wilayah": "16.07", **params}, headers=auth(key))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/geo+json")
+    return r.json()
+
+
+async def test_points_with_the_exact_lokasi_for_the_dinas(client, pg, enum_key, verif, dinas):
+    records = await seed(client, enum_key, verif)
+    await post_one(client, enum_key)  # no lokasi: not on the map
+    doc = await get_titik(client, dinas)
+    assert doc["type"] == "FeatureCollection" and doc["jenis"] == "titik"
+    assert doc["jumlah"] == 12 and doc["lokasi_dibulatkan"] is False
+    assert doc["per_status"] == {"masuk": 4, "diterima": 4, "ditolak": 4}
+    want = {}
+    for i, rec in enumerate(records):
+        want[rec["submission_id"]] = (("diterima", "ditolak", "masuk")[i % 3], [rec["lokasi"]["lon"], rec["lokasi"]["lat"]])
+    got = {f["properties"]["submission_id"]: (f["properties"]["status"], f["geometry"]["coordinates"]) for f in doc["features"]}
+    assert got == want
+    assert all(f["id"] == f["properties"]["submission_id"] for f in doc["features"])
+    assert doc["bbox"] == [min(p[1] for p in POINTS), min(p[0] for p in POINTS), max(p[1] for p in POINTS), max(p[0] for p in POINTS)]
+    assert doc["next_cursor"] is None and doc["kotak_wilayah"] is None
+    # exact lokasi shown: written to the access log, with how many points
+    row = await pg.fetchrow("SELECT key_name, rows FROM access_log WHERE endpoint = 'GET /api/v1/kampanye/titik'")
+    assert tuple(row) == ("dinas-sumsel", 12)
+
+
+async def test_a_key_without_the_grant_gets_the_lokasi_rounded_as_the_feed_does(client, pg, keys, enum_key, verif):
+    from app.security.personal import mask_record_data
+
+    records = await seed(client, enum_key, verif)
+    walidata = await keys.make("walidata", name="walidata-tanpa-pii", pii=False)
+    doc = await get_titik(client, walidata)
+    assert doc["lokasi_dibulatkan"] is True
+    got = sorted(tuple(f["geometry"]["coordinates"]) for f in doc["features"])
+    # the same rounding as the record's masked content (the feed, the snapshot, GET one record)
+    want = sorted((m["lon"], m["lat"]) for m in (mask_record_data(rec)["lokasi"] for rec in records))
+    assert got == want
+    assert all(round(c, 2) == c for f in doc["features"] for c in f["geometry"]["coordinates"])
+    lo_lon, lo_lat, hi_lon, hi_lat = doc["bbox"]
+    assert all(round(c, 2) == c for c in doc["bbox"]) and lo_lon <= hi_lon and lo_lat <= hi_lat
+    # nothing exact shown, nothing logged
+    assert await pg.fetchval("SELECT count(*) FROM access_log WHERE endpoint = 'GET /api/v1/kampanye/titik'") == 0
+
+
+async def test_above_the_threshold_the_answer_is_clusters_that_add_up(client, override_settings, enum_key, verif, dinas, keys):
+    await seed(client, enum_key, verif)
+    override_settings(map_max_points=5)
+    doc = await get_titik(client, dinas)
+    assert doc["jenis"] == "klaster" and doc["jumlah"] == 12 and doc["ukuran_sel"] > 0
+    props = [f["properties"] for f in doc["features"]]
+    assert all(p["klaster"] is True for p in props)
+    assert sum(p["jumlah"] for p in props) == 12
+    for s in ("masuk", "diterima", "ditolak"):
+        assert sum(p[s] for p in props) == 4
+    assert all(p["masuk"] + p["diterima"] + p["ditolak"] == p["jumlah"] for p in props)
+    # the cells: at most 64 along the area's larger side, whatever the zoom asked
+    fine = await get_titik(client, dinas, zoom=22)
+    lon_span = doc["bbox"][2] - doc["bbox"][0]
+    assert fine["ukuran_sel"] >= lon_span / 64
+    # a key without the grant gets clusters of rounded points, their centres rounded too
+    walidata = await keys.make("walidata", name="walidata-tanpa-pii", pii=False)
+    masked = await get_titik(client, walidata)
+    assert masked["jenis"] == "klaster" and sum(f["properties"]["jumlah"] for f in masked["features"]) == 12
+    assert all(round(c, 2) == c for f in masked["features"] for c in f["geometry"]["coordinates"])
+    # a status filter counts only that status; a box only what lies inside it
+    assert (await get_titik(client, dinas, status="ditolak"))["jumlah"] == 4
+    south = await get_titik(client, dinas, bbox="104,-3.5,105,-2.98")
+    assert south["jumlah"] == sum(1 for lat, _ in POINTS if lat <= -2.98)
+    assert south["jenis"] == "titik"
+
+
+async def test_points_are_paged_below_the_threshold(client, enum_key, verif, dinas):
+    records = await seed(client, enum_key, verif)
+    seen, cursor, pages = [], None, 0
+    while True:
+        doc = await get_titik(client, dinas, limit=5, **({"cursor": cursor} if cursor else {}))
+        pages += 1
+        seen += [f["properties"]["submission_id"] for f in doc["features"]]
+        cursor = doc["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert seen == sorted(rec["submission_id"] for rec in records)
+
+
+async def test_the_kabkota_box_when_an_operator_loaded_one(client, pg, enum_key, verif, dinas):
+    await seed(client, enum_key, verif, POINTS[:2])
+    await pg.execute(
+        "INSERT INTO wilayah_bbox (kode, lat_min, lat_max, lon_min, lon_max, sumber) VALUES ('16.07', -3.4, -1.6, 104.0, 105.4, 'uji')"
+    )
+    doc = await get_titik(client, dinas)
+    assert doc["kotak_wilayah"] == {"bbox": [104.0, -3.4, 105.4, -1.6], "sumber": "uji"}
+
+
+async def test_bad_input_and_scope(client, keys, enum_key, verif, dinas):
+    from tests.support.problems import assert_problem
+
+    async def ask(key, **params):
+        return await client.get(TITIK, params={"periode": "2022", "kode_wilayah": "16.07", **params}, headers=auth(key))
+
+    def named(r, field):
+        body = assert_problem(r, "invalid-input")
+        assert [e["field"] for e in body["errors"]] == [field], body
+
+    named(await ask(dinas, kode_wilayah="16"), "kode_wilayah")  # a provinsi: the map is per kabkota
+    named(await ask(dinas, kode_wilayah="16.99"), "kode_wilayah")
+    named(await ask(dinas, periode="1999"), "periode")
+    named(await ask(dinas, bbox="104,-3"), "bbox")
+    named(await ask(dinas, bbox="105,-3,104,-2"), "bbox")
+    named(await ask(dinas, bbox="nan,-3,104,-2"), "bbox")
+    named(await ask(dinas, limit=0), "limit")
+    named(await ask(dinas, limit=100_000), "limit")
+    named(await ask(dinas, cursor="bukan-kursor"), "cursor")
+    r = await ask(dinas, zoom=23)
+    assert_problem(r, "invalid-input")
+    assert_problem(await ask(verif, kode_wilayah="16.71"), "outside-scope")
+    assert_problem(await ask(enum_key), "role-forbidden")
+    assert_problem(await client.get(TITIK, params={"periode": "2022", "kode_wilayah": "16.07"}), "unauthorized")

@@ -485,6 +485,14 @@ MATRIX: tuple[Op, ...] = (
         _req("GET", "/api/v1/agregat", params={"periode": PERIODE, "wilayah": AREA, "by": "jenis"}),
         also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/agregat", params={"periode": PERIODE, "by": "jenis"})),),
     ),
+    Op(
+        "GET",
+        "/api/v1/kampanye/titik",
+        READERS,
+        PARAM,
+        _req("GET", "/api/v1/kampanye/titik", params={"periode": PERIODE, "kode_wilayah": AREA}),
+        "the map's points of a kabupaten/kota (clusters above KUMKM_MAP_MAX_POINTS); lokasi rounded without the personal-data grant",
+    ),
     # indikator kinerja
     Op("GET", I + "/formula", READERS, NONE, _req("GET", I + "/formula")),
     Op(

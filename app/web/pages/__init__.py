@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from app.core.settings import settings
 from app.record.reference import known_periode, today_wib
 
 KIT = Path(__file__).parent
@@ -45,6 +46,17 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+
+
+def security_headers() -> dict[str, str]:
+    """SECURITY_HEADERS, with the basemap's tile origin allowed as an image source when one is
+    set (KUMKM_MAP_TILE_URL): tiles are images only, so scripts, styles and requests stay this
+    origin's alone."""
+    origin = settings.map_tile_origin
+    if origin is None:
+        return SECURITY_HEADERS
+    csp = SECURITY_HEADERS["Content-Security-Policy"].replace("img-src 'self' data:;", f"img-src 'self' data: {origin};")
+    return {**SECURITY_HEADERS, "Content-Security-Policy": csp}
 
 
 async def periode_choices() -> tuple[list[str], str]:
@@ -85,7 +97,7 @@ class Page:
                 "modul_halaman": self.modules,
                 **context,
             },
-            headers=SECURITY_HEADERS,
+            headers=security_headers(),
         )
 
     def install(self, app: FastAPI, router: APIRouter) -> None:

@@ -1,0 +1,77 @@
+"""The map's SQL (docs/kampanye.md, Peta): the points of one kabupaten/kota and periode, read from
+the partial index `submissions_lokasi` (migration 0018) alone: its key is (kode_kabkota,
+periode) and it carries the coordinates, the status and the id, so none of these statements
+visits the table (an index-only scan once the table is vacuumed).
+
+Every statement takes the same filter: the kabupaten/kota, the periode, optionally one status
+and optionally a box (lat and lon ranges; all four or none)."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from app.security.personal import LOKASI_DECIMALS
+
+_WHERE = """
+    WHERE s.kode_kabkota = :kabkota AND s.periode = :periode AND s.lokasi_lat IS NOT NULL
+      AND (CAST(:status AS text) IS NULL OR s.status = :status)
+      AND (CAST(:lat_min AS double precision) IS NULL
+           OR (s.lokasi_lat BETWEEN :lat_min AND :lat_max AND s.lokasi_lon BETWEEN :lon_min AND :lon_max))
+"""
+
+# How many points the filter holds, per status, and the box around them: the service chooses
+# points or clusters from the count, and the cell size from the box.
+EXTENT = text(
+    f"""
+    SELECT count(*) AS n,
+           count(*) FILTER (WHERE s.status = 'masuk') AS masuk,
+           count(*) FILTER (WHERE s.status = 'diterima') AS diterima,
+           count(*) FILTER (WHERE s.status = 'ditolak') AS ditolak,
+           min(s.lokasi_lat) AS lat_min, max(s.lokasi_lat) AS lat_max,
+           min(s.lokasi_lon) AS lon_min, max(s.lokasi_lon) AS lon_max
+    FROM submissions s
+    {_WHERE}
+    """
+)
+
+# Grid clusters: the points grouped by the square cell of `sel` degrees they fall in, each cell
+# answered as its points' mean position with its count per status. For a caller without the
+# personal-data grant (`bulat`) the points are rounded first, as the record's content is
+# (app.security.personal.round_lokasi): a cluster of one point, or the mean of a few, never
+# says more than the rounded points would.
+CLUSTERS = text(
+    f"""
+    WITH p AS (
+        SELECT CASE WHEN :bulat THEN round(s.lokasi_lat::numeric, {LOKASI_DECIMALS})::double precision
+                    ELSE s.lokasi_lat END AS lat,
+               CASE WHEN :bulat THEN round(s.lokasi_lon::numeric, {LOKASI_DECIMALS})::double precision
+                    ELSE s.lokasi_lon END AS lon,
+               s.status
+        FROM submissions s
+        {_WHERE}
+    )
+    SELECT count(*) AS n, avg(lat) AS lat, avg(lon) AS lon,
+           count(*) FILTER (WHERE status = 'masuk') AS masuk,
+           count(*) FILTER (WHERE status = 'diterima') AS diterima,
+           count(*) FILTER (WHERE status = 'ditolak') AS ditolak
+    FROM p
+    GROUP BY floor(lat / :sel), floor(lon / :sel)
+    ORDER BY floor(lat / :sel), floor(lon / :sel)
+    """
+)
+
+# One page of points in submission_id order (the keyset); only asked when the filter holds no
+# more than the threshold, so the sort is bounded by it.
+POINTS = text(
+    f"""
+    SELECT s.submission_id, s.status, s.lokasi_lat AS lat, s.lokasi_lon AS lon
+    FROM submissions s
+    {_WHERE}
+      AND (CAST(:after AS uuid) IS NULL OR s.submission_id > CAST(:after AS uuid))
+    ORDER BY s.submission_id
+    LIMIT :limit
+    """
+)
+
+# The kabupaten/kota's bounding box, where an operator loaded one (`kumkm wilayah bbox`).
+BBOX = text("SELECT lat_min, lat_max, lon_min, lon_max, sumber FROM wilayah_bbox WHERE kode = :kode")
