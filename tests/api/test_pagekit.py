@@ -19,6 +19,9 @@ from tests.support.problems import assert_problem
 PAGES = {"dashboard": "dinas", "verifikasi": "verifikator"}
 KIT_CSS = "/static/kumkm/kumkm.css"
 KIT_JS = "/static/kumkm/kumkm.js"
+LEAFLET_CSS = "/static/leaflet/leaflet.css"
+LEAFLET_JS = "/static/leaflet/leaflet.js"
+PETA_CSS = "/static/kumkm/peta.css"
 
 
 class Markup(HTMLParser):
@@ -75,8 +78,10 @@ async def _markup(client, page: str) -> Markup:
 async def test_a_page_is_the_kit_skeleton_with_the_kits_files_first(client, page):
     m = await _markup(client, page)
     assert m.inline == [], "the Content-Security-Policy would not run it"
-    assert m.stylesheets == [KIT_CSS, f"/{page}/static/{page}.css"], "the page's own rules come after the kit's"
-    assert m.scripts == [{"type": "module", "src": f"/{page}/static/{page}.js"}]
+    # the map's (Leaflet's own, then the kit's peta.css) between the kit's and the page's
+    assert m.stylesheets == [KIT_CSS, LEAFLET_CSS, PETA_CSS, f"/{page}/static/{page}.css"], "the page's own rules come after the kit's"
+    # Leaflet classic and deferred: it runs before the page's module, which finds `L`
+    assert m.scripts == [{"defer": None, "src": LEAFLET_JS}, {"type": "module", "src": f"/{page}/static/{page}.js"}]
     # the key panel and the message line, once each
     for id_ in ("panel-kunci", "form-kunci", "kunci", "kunci-aktif", "identitas", "ganti-kunci", "pesan", "periode"):
         assert m.ids.count(id_) == 1, id_
@@ -85,7 +90,7 @@ async def test_a_page_is_the_kit_skeleton_with_the_kits_files_first(client, page
     assert f"h1:{title.removeprefix('title:')}" in m.text
     r = await client.get(f"/{page}")
     assert f"Tempel kunci API {PAGES[page]} Anda." in r.text
-    for url, kind in ((KIT_CSS, "text/css"), (f"/{page}/static/{page}.css", "text/css")):
+    for url, kind in ((KIT_CSS, "text/css"), (LEAFLET_CSS, "text/css"), (PETA_CSS, "text/css"), (f"/{page}/static/{page}.css", "text/css")):
         a = await client.get(url)
         assert a.status_code == 200 and kind in a.headers["content-type"], url
 

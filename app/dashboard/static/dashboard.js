@@ -8,6 +8,7 @@
 import {$, angka, api, apiJson, el, gagal, isoDate, keepInUrl, letakData, mulai, periodeData, pesan, pilihPeriode,
   showKeySaved, tanggal} from "/static/kumkm/kumkm.js";
 import {PilihanWilayah, isiPilihan, wilayahDi} from "/static/kumkm/wilayah.js";
+import {petaDasbor} from "./peta.js";
 
 const LABEL_TINGKAT = {provinsi: "Provinsi", kabkota: "Kabupaten/Kota", kecamatan: "Kecamatan", desa: "Desa/Kelurahan"};
 
@@ -292,6 +293,7 @@ async function show(wilayahAlamat) {
     pesan("");
     render(doc);
     renderRegistri(registri);
+    petaDasbor(choice);  // the map of a kabupaten/kota (peta.js)
   } catch (e) {
     if (seq !== requestSeq) return;
     $("hasil").hidden = true;

@@ -13,6 +13,7 @@ the tab's sessionStorage."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,16 @@ from app.record.reference import known_periode, today_wib
 
 KIT = Path(__file__).parent
 KIT_STATIC = "kumkm-static"
+LEAFLET_STATIC = "leaflet-static"
+
+
+def leaflet_dist() -> Path:
+    """Leaflet's own dist files (leaflet.js, leaflet.css, images/) in the installed
+    django-js-lib-leaflet wheel: found, not imported (its package is a Django app)."""
+    spec = importlib.util.find_spec("js_lib_leaflet")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("django-js-lib-leaflet is not installed: the map's Leaflet comes from it (pyproject.toml)")
+    return Path(next(iter(spec.submodule_search_locations))) / "static" / "js_lib_leaflet"
 
 
 def modules(static: Path, entry: str = "") -> list[str]:
@@ -95,6 +106,8 @@ class Page:
                 "default_periode": default,
                 "modul_kit": KIT_MODULES,
                 "modul_halaman": self.modules,
+                "peta_tile_url": settings.map_tile_url,
+                "peta_tile_atribusi": settings.map_tile_attribution,
                 **context,
             },
             headers=security_headers(),
@@ -106,3 +119,4 @@ class Page:
         app.mount(f"/{self.name}/static", StaticFiles(directory=self.folder / "static"), name=f"{self.name}-static")
         if not any(getattr(route, "name", None) == KIT_STATIC for route in app.routes):
             app.mount("/static/kumkm", StaticFiles(directory=KIT / "static"), name=KIT_STATIC)
+            app.mount("/static/leaflet", StaticFiles(directory=leaflet_dist()), name=LEAFLET_STATIC)
