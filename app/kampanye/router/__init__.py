@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.kampanye.router import titik
+from app.kampanye.router import kemajuan, titik
 
 router = APIRouter()
+router.include_router(kemajuan.router)
 router.include_router(titik.router)
