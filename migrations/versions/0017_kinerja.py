@@ -24,39 +24,27 @@
                        densest ten minutes, the most repeated NIK) without touching the heap.
 
 The local day of a record is its capture instant's date in its provinsi's zone (WIB, WITA,
-WIT: plan of issue 31); kinerja_zona() is the SQL twin of the Python mapping (a unit test
-compares the two for every provinsi).
+WIT), by kumkm_zona_jam() of migration 0016 (the SQL twin of app/record/zona.py).
 
 Revision ID: 0017_kinerja
-Revises: 0012_sync_id_kumkm
+Revises: 0016_kampanye
 Create Date: 2026-12-06
 """
 
 from migrations.helpers import run_script
 
 revision = "0017_kinerja"
-down_revision = "0012_sync_id_kumkm"
+down_revision = "0016_kampanye"
 branch_labels = None
 depends_on = None
 
-WITA = ("51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76")
-WIT = ("81", "82", "91", "92", "93", "94", "95", "96", "97")
-
-
-def _in(codes: tuple[str, ...]) -> str:
-    return ", ".join(f"'{c}'" for c in codes)
+# A record's local capture day (migration 0016's kumkm_zona_jam: the provinsi's offset in hours).
+HARI = "((captured_at AT TIME ZONE 'UTC') + make_interval(hours => kumkm_zona_jam(kode_provinsi)))::date"
 
 
 def upgrade() -> None:
     run_script(
-        f"""
-        CREATE FUNCTION kinerja_zona(kode_provinsi text) RETURNS text
-        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-            SELECT CASE WHEN kode_provinsi IN ({_in(WITA)}) THEN 'Asia/Makassar'
-                        WHEN kode_provinsi IN ({_in(WIT)}) THEN 'Asia/Jayapura'
-                        ELSE 'Asia/Jakarta' END
-        $$;
-
+        """
         ALTER TABLE submissions ADD COLUMN nik_kunci text;
         UPDATE submissions s
            SET nik_kunci = left(encode(sha256(convert_to(v.data->>'nik_pemilik', 'UTF8')), 'hex'), 16)
@@ -71,7 +59,7 @@ def upgrade() -> None:
             kode_kabkota  text NOT NULL,
             enumerator_id text NOT NULL,
             kunci         bigint NOT NULL,   -- dibuat_oleh_key; 0 for records of the console
-            hari          date NOT NULL,     -- local capture day (kinerja_zona)
+            hari          date NOT NULL,     -- local capture day (kumkm_zona_jam)
             masuk         bigint NOT NULL DEFAULT 0,
             diterima      bigint NOT NULL DEFAULT 0,
             ditolak       bigint NOT NULL DEFAULT 0,
@@ -118,7 +106,9 @@ def upgrade() -> None:
 
         INSERT INTO kinerja_harian (periode, kode_kabkota, enumerator_id, kunci, hari, masuk, diterima, ditolak)
         SELECT periode, kode_kabkota, enumerator_id, COALESCE(dibuat_oleh_key, 0),
-               (captured_at AT TIME ZONE kinerja_zona(kode_provinsi))::date,
+               """
+        + HARI
+        + """,
                count(*) FILTER (WHERE status = 'masuk'), count(*) FILTER (WHERE status = 'diterima'),
                count(*) FILTER (WHERE status = 'ditolak')
         FROM submissions GROUP BY 1, 2, 3, 4, 5;
@@ -166,8 +156,7 @@ def upgrade() -> None:
 
 def _rows(table: str, d: int) -> str:
     return (
-        f"SELECT periode, kode_kabkota, enumerator_id, COALESCE(dibuat_oleh_key, 0) AS kunci, "
-        f"(captured_at AT TIME ZONE kinerja_zona(kode_provinsi))::date AS hari, status, {d} AS d FROM {table}"
+        f"SELECT periode, kode_kabkota, enumerator_id, COALESCE(dibuat_oleh_key, 0) AS kunci, {HARI} AS hari, status, {d} AS d FROM {table}"
     )
 
 
@@ -186,6 +175,5 @@ def downgrade() -> None:
         DROP TABLE kinerja_harian;
         DROP INDEX submissions_kinerja;
         ALTER TABLE submissions DROP COLUMN nik_kunci;
-        DROP FUNCTION kinerja_zona(text);
         """
     )

@@ -353,3 +353,15 @@ async def test_an_empty_wilayah_is_an_empty_table(client, keys):
     doc = await table(client, dinas, kode_wilayah="16.07")
     assert doc["items"] == [] and doc["jumlah"]["enumerator"] == 0 and doc["jumlah"]["tingkat_tolak"] is None
     assert doc["next_cursor"] is None
+
+
+async def test_a_day_is_the_provinsi_s_own(client, keys, pg):
+    """Denpasar is in WITA (UTC+8): a record captured at 16:30 UTC on 1 June is on 2 June there
+    (in WIB it would still be 1 June)."""
+    bali = await keys.make("enumerator", "51", name="enum-bali")
+    await post(client, bali, [rec("ENUM-BALI", "2022-06-01T16:30:00Z", "51.71"), rec("ENUM-BALI", "2022-06-01T15:30:00Z", "51.71")])
+    dinas = await keys.make("dinas", "51", name="dinas-bali")
+    (item,) = (await table(client, dinas, kode_wilayah="51"))["items"]
+    assert (item["hari_aktif"], item["hari_terakhir"]) == (2, "2022-06-02")
+    mine = (await me(client, bali)).json()["items"]
+    assert [(i["enumerator_id"], i["hari_aktif"], i["masuk"]) for i in mine] == [("ENUM-BALI", 2, 2)]

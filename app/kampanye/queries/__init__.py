@@ -1,1 +1,1 @@
-"""One module per subject of the campaign (docs/kampanye.md)."""
+"""The campaign's SQL, one module per subject (kemajuan, antrian_umur, kinerja, titik)."""

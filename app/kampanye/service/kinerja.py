@@ -30,7 +30,7 @@ from app.security.principal import Principal
 
 # The reasons a verifikator gives for ditolak, by code, as the table's headers name them: the
 # catalogue is app/verification/schemas.py's ALASAN_KODE, which a domain beside this one may
-# not import (the layers contract); tests/unit/test_kampanye_kinerja.py keeps the two equal.
+# not import (the layers contract); tests/unit/test_kinerja_aturan.py keeps the two equal.
 ALASAN_KODE = {
     "data_tidak_lengkap": "Data tidak lengkap",
     "data_tidak_valid": "Data tidak valid",

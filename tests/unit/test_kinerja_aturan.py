@@ -1,15 +1,13 @@
-"""The enumerator table's pure parts: the reason catalogue it copies, the SQL zone mapping of
-migration 0017 against the provinsi's zones, the flags' arithmetic and the median's words."""
+"""The enumerator table's pure parts: the reason catalogue it copies, the flags' arithmetic
+and the median's words."""
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from fractions import Fraction
 
 from app.kampanye.service import kinerja
 from app.verification.schemas import ALASAN_KODE
-from tests.support.common import ROOT
 
 
 def test_the_reasons_are_the_verification_catalogue():
@@ -40,16 +38,6 @@ def test_tolak_tinggi_needs_twice_the_rate_and_enough_records():
     assert not kinerja.tolak_tinggi(few, kinerja.expected_rate(few, rates))
     many_decided_few_rejected = row({"16.07": [0, 16, 4]})
     assert not kinerja.tolak_tinggi(many_decided_few_rejected, Fraction(1, 100))  # ditolak 4 < 5
-
-
-def test_the_sql_zone_mapping_matches_the_provinsi_zones():
-    spec = importlib.util.spec_from_file_location("m0017", ROOT / "migrations/versions/0017_kinerja.py")
-    assert spec and spec.loader
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    wita = {"51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76"}
-    wit = {"81", "82", "91", "92", "93", "94", "95", "96", "97"}
-    assert set(m.WITA) == wita and set(m.WIT) == wit
 
 
 def test_the_median_in_words():
