@@ -23,6 +23,9 @@ ROW_COLUMNS = (
     ("captured_at", "timestamptz"),
     ("content_hash", "text"),
     ("duplikat_kunci", "text"),
+    # the NIK pemilik as a pseudonym, for the enumerator flag "same NIK on many records"
+    # (app.record.rules.nik_kunci; migration 0017)
+    ("nik_kunci", "text"),
     ("skala_usaha", "text"),
     ("kbli", "text"),
     ("sektor", "text"),

@@ -38,6 +38,8 @@ POLICY: dict[str, tuple[str, ...]] = {
     "audit.read": ("admin",),
     "indikator.read": ("dinas", "verifikator", "walidata", "admin"),
     "indikator.write": ("dinas", "admin"),
+    # an enumerator's own row of the enumerator table (GET /api/v1/me/kinerja, app/kampanye)
+    "kinerja.sendiri": ("enumerator",),
 }
 
 # What every key may do besides its role's actions, inside its wilayah: read records (their
@@ -54,7 +56,11 @@ ANY_WILAYAH: dict[str, tuple[str, ...]] = {"target.write": ("admin",)}
 OWN_RECORDS: dict[str, tuple[str, ...]] = {"record.correct": ("enumerator",)}
 
 # What a refusal of the role says was refused, where it says more than "melakukan ini".
-_DOING = {"indikator.read": "membaca indikator", "indikator.write": "mengubah indikator"}
+_DOING = {
+    "indikator.read": "membaca indikator",
+    "indikator.write": "mengubah indikator",
+    "kinerja.sendiri": "membaca kinerja sendiri (itu untuk kunci enumerator; tabel enumerator ada di /api/v1/kampanye/enumerator)",
+}
 
 # The whole nation named as a wilayah (indicators' pemilik, the LKjIP's wilayah): only keys
 # without a wilayah cover it (Principal.covers says so: no scope is a prefix of it).

@@ -676,6 +676,24 @@ MATRIX: tuple[Op, ...] = (
             ("`nib=` look-up", FILTERED, _req("GET", "/api/v1/kumkm", params={"nib": "9120001234567"})),
         ),
     ),
+    # the campaign: enumerators and quality (app/kampanye, docs/kampanye.md)
+    Op(
+        "GET",
+        "/api/v1/kampanye/enumerator",
+        READERS,
+        PARAM,
+        _req("GET", "/api/v1/kampanye/enumerator", params={"periode": PERIODE, "kode_wilayah": AREA}),
+        "the enumerator table of a provinsi or kabupaten/kota; no `kode_wilayah`: the key's own",
+    ),
+    Op(
+        "GET",
+        "/api/v1/me/kinerja",
+        ("enumerator",),
+        FILTERED,
+        _req("GET", "/api/v1/me/kinerja", params={"periode": PERIODE}),
+        "the calling enumerator's own rows (its holder's records only; another `enumerator_id`: 403)",
+        also=(("`kode_wilayah=`", PARAM, _req("GET", "/api/v1/me/kinerja", params={"periode": PERIODE, "kode_wilayah": AREA})),),
+    ),
     # access audit
     Op("GET", "/api/v1/audit", ("admin",), NONE, _req("GET", "/api/v1/audit"), "who saw personal data unmasked or pulled the feed"),
 )

@@ -1,7 +1,7 @@
 /* The dashboard's map (docs/kampanye.md, Peta): the records of the kabupaten/kota on screen,
  * on the kit's map (/static/kumkm/peta.js). A click on a point opens the record here, read
  * from GET /api/v1/submissions/{id} with the dinas key (its personal data masked or not by the
- * service's own rule). dashboard.js calls `petaDasbor` once it shows a wilayah. */
+ * service's own rule). dashboard.js says when it shows a wilayah (the `dasbor:tampil` event). */
 import {$, apiJson, el, gagal, tanggal} from "/static/kumkm/kumkm.js";
 import {Peta} from "/static/kumkm/peta.js";
 
@@ -52,3 +52,9 @@ export async function petaDasbor(choice) {
     $("peta-keterangan").textContent = e.message || "Peta tidak dapat dimuat.";
   }
 }
+
+document.addEventListener("dasbor:tampil", (ev) => { petaDasbor(ev.detail); });
+document.addEventListener("dasbor:lupa", () => {
+  if (peta) peta.kosongkan();
+  $("peta-rekaman").hidden = true;
+});

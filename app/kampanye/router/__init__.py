@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.kampanye.router import kemajuan, titik
+from app.kampanye.router import kemajuan, kinerja, titik
 
 router = APIRouter()
 router.include_router(kemajuan.router)
+router.include_router(kinerja.router)
 router.include_router(titik.router)

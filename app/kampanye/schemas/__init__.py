@@ -1,0 +1,1 @@
+"""One module per subject of the campaign (docs/kampanye.md)."""
