@@ -21,14 +21,14 @@ The backfill holds the migration's lock on `submissions` while it runs (one tran
 migration here): about a second per million records with lokasi on the bench machine.
 
 Revision ID: 0018_lokasi
-Revises: 0012_sync_id_kumkm
+Revises: 0017_kinerja
 Create Date: 2026-12-06
 """
 
 from migrations.helpers import run_script
 
 revision = "0018_lokasi"
-down_revision = "0012_sync_id_kumkm"
+down_revision = "0017_kinerja"
 branch_labels = None
 depends_on = None
 
