@@ -11,6 +11,9 @@
     submissions_lokasi      the points of a kabupaten/kota and periode with what the map answers
                             (status, id), so `GET /api/v1/kampanye/titik` reads the index alone;
                             partial: records without lokasi are not in it.
+    submissions_kinerja     0017's index of the enumerator table, rebuilt with the two lokasi
+                            columns included: the enumerator flag `lokasi_luar` reads a page of
+                            enumerators' records from it alone, as the other flags do.
     wilayah_bbox            a kabupaten/kota's bounding box where an operator loaded one
                             (`kumkm wilayah bbox FILE`, CSV or GeoJSON): the lokasi flag
                             (outside the record's kabupaten/kota) applies only where a box is
@@ -73,6 +76,12 @@ def upgrade() -> None:
         CREATE INDEX submissions_lokasi ON submissions (kode_kabkota, periode)
             INCLUDE (lokasi_lat, lokasi_lon, status, submission_id) WHERE lokasi_lat IS NOT NULL;
 
+        -- the enumerator table's per-page index (0017) carries the lokasi too: the lokasi flag
+        -- counts a page of enumerators' records outside their kabupaten/kota's box from it alone
+        DROP INDEX submissions_kinerja;
+        CREATE INDEX submissions_kinerja ON submissions (periode, kode_provinsi, enumerator_id, captured_at)
+            INCLUDE (kode_kabkota, dibuat_pada, nik_kunci, dibuat_oleh_key, lokasi_lat, lokasi_lon);
+
         CREATE TABLE wilayah_bbox (
             kode        text PRIMARY KEY REFERENCES wilayah (kode),
             lat_min     double precision NOT NULL CHECK (lat_min BETWEEN -90 AND 90),
@@ -92,6 +101,9 @@ def downgrade() -> None:
         """
         DROP TABLE wilayah_bbox;
         DROP INDEX submissions_lokasi;
+        DROP INDEX submissions_kinerja;
+        CREATE INDEX submissions_kinerja ON submissions (periode, kode_provinsi, enumerator_id, captured_at)
+            INCLUDE (kode_kabkota, dibuat_pada, nik_kunci, dibuat_oleh_key);
         ALTER TABLE submissions DROP COLUMN lokasi_lat, DROP COLUMN lokasi_lon;
         """
     )

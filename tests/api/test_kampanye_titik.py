@@ -194,3 +194,48 @@ async def test_bad_input_and_scope(client, keys, enum_key, verif, dinas):
     assert_problem(await ask(verif, kode_wilayah="16.71"), "outside-scope")
     assert_problem(await ask(enum_key), "role-forbidden")
     assert_problem(await client.get(TITIK, params={"periode": "2022", "kode_wilayah": "16.07"}), "unauthorized")
+
+
+# ---------------------------------------------------------------- the enumerator flag lokasi_luar
+
+BOX_1607 = "INSERT INTO wilayah_bbox (kode, lat_min, lat_max, lon_min, lon_max, sumber) VALUES ('16.07', -3.4, -1.6, 104.0, 105.4, 'uji')"
+
+
+async def test_lokasi_luar_flags_an_enumerator_with_records_outside_the_kabkota_box(client, pg, enum_key, dinas):
+    from app.kampanye.service.titik import LUAR_MARGIN, LUAR_MINIMAL
+
+    inside = {"lat": -2.9, "lon": 104.7}
+    # just past the margin, and far away (Jakarta)
+    outside = [{"lat": -3.4 - LUAR_MARGIN - 0.001, "lon": 104.7}, {"lat": -6.2, "lon": 106.8}, {"lat": -2.9, "lon": 105.5}]
+    within_margin = {"lat": -3.4 - LUAR_MARGIN / 2, "lon": 104.7}
+    for lokasi in outside:
+        await post_one(client, enum_key, enumerator_id="ENUM-LUAR", lokasi=lokasi)
+    await post_one(client, enum_key, enumerator_id="ENUM-LUAR", lokasi=inside)
+    for lokasi in outside[: LUAR_MINIMAL - 1] + [within_margin, inside]:
+        await post_one(client, enum_key, enumerator_id="ENUM-TEPI", lokasi=lokasi)
+    await post_one(client, enum_key, enumerator_id="ENUM-TANPA")  # no lokasi at all
+
+    async def table():
+        r = await client.get("/api/v1/kampanye/enumerator", params={"periode": "2022", "kode_wilayah": "16.07"}, headers=auth(dinas))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    # no box loaded: the flag cannot apply, and says so (null, not 0)
+    doc = await table()
+    assert {i["enumerator_id"]: i["lokasi_di_luar"] for i in doc["items"]} == {"ENUM-LUAR": None, "ENUM-TEPI": None, "ENUM-TANPA": None}
+    assert doc["aturan"]["lokasi_luar"] == {"minimal": LUAR_MINIMAL, "margin_derajat": LUAR_MARGIN}
+
+    await pg.execute(BOX_1607)
+    doc = await table()
+    rows = {i["enumerator_id"]: i for i in doc["items"]}
+    assert rows["ENUM-LUAR"]["lokasi_di_luar"] == 3 and "lokasi_luar" in rows["ENUM-LUAR"]["tanda"]
+    assert rows["ENUM-TEPI"]["lokasi_di_luar"] == 2 and "lokasi_luar" not in rows["ENUM-TEPI"]["tanda"]
+    assert rows["ENUM-TANPA"]["lokasi_di_luar"] == 0 and rows["ENUM-TANPA"]["tanda"] == []
+    # the same count by plain SQL over the records
+    recount = await pg.fetch(
+        """SELECT enumerator_id, count(*) AS n FROM submissions s JOIN wilayah_bbox b ON b.kode = s.kode_kabkota
+           WHERE lokasi_lat < lat_min - $1 OR lokasi_lat > lat_max + $1 OR lokasi_lon < lon_min - $1 OR lokasi_lon > lon_max + $1
+           GROUP BY 1""",
+        LUAR_MARGIN,
+    )
+    assert {r["enumerator_id"]: r["n"] for r in recount} == {"ENUM-LUAR": 3, "ENUM-TEPI": 2}

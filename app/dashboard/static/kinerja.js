@@ -47,12 +47,14 @@ function waktu(iso) {
 }
 
 function labelTanda(aturan) {
-  const b = aturan.rekaman_beruntun, n = aturan.nik_berulang, t = aturan.tolak_tinggi;
+  const b = aturan.rekaman_beruntun, n = aturan.nik_berulang, t = aturan.tolak_tinggi, l = aturan.lokasi_luar;
   return {
     rekaman_beruntun: ["Rekaman beruntun", b.minimal + " rekaman atau lebih dalam " + b.menit + " menit"],
     nik_berulang: ["NIK berulang", "NIK pemilik yang sama pada " + n.minimal + " rekaman atau lebih"],
     tolak_tinggi: ["Tolak tinggi", "tingkat tolak lebih dari " + t.kali + " kali tingkat tolak kabupaten/kota tempat " +
                    "rekamannya, dengan sedikitnya " + t.minimal_diputus + " rekaman diputus dan " + t.minimal_ditolak + " ditolak"],
+    lokasi_luar: ["Lokasi di luar", l.minimal + " rekaman atau lebih berlokasi di luar batas kotak kabupaten/kotanya " +
+                  "(lebih dari sekitar 1 km), dihitung di kabupaten/kota yang batasnya sudah dimuat"],
   };
 }
 

@@ -75,3 +75,25 @@ POINTS = text(
 
 # The kabupaten/kota's bounding box, where an operator loaded one (`kumkm wilayah bbox`).
 BBOX = text("SELECT lat_min, lat_max, lon_min, lon_max, sumber FROM wilayah_bbox WHERE kode = :kode")
+
+# The enumerator flag `lokasi_luar` (app.kampanye.service.titik.LUAR_*): per enumerator of a
+# page of the enumerator table, its records whose lokasi lies outside their kabupaten/kota's box
+# by more than :margin degrees, counted only where a box is loaded. Read from the enumerator
+# table's index (submissions_kinerja carries the lokasi, migration 0018), as its other details.
+LOKASI_LUAR = text(
+    """
+    SELECT s.enumerator_id, count(*) AS luar
+    FROM submissions s JOIN wilayah_bbox b ON b.kode = s.kode_kabkota
+    WHERE s.periode = :periode AND s.kode_provinsi = ANY(CAST(:provinsi AS text[]))
+      AND s.enumerator_id = ANY(CAST(:ids AS text[]))
+      AND s.kode_kabkota = ANY(CAST(:kabkota AS text[]))
+      AND (CAST(:keys AS bigint[]) IS NULL OR s.dibuat_oleh_key = ANY(CAST(:keys AS bigint[])))
+      AND s.lokasi_lat IS NOT NULL
+      AND (s.lokasi_lat < b.lat_min - :margin OR s.lokasi_lat > b.lat_max + :margin
+           OR s.lokasi_lon < b.lon_min - :margin OR s.lokasi_lon > b.lon_max + :margin)
+    GROUP BY 1
+    """
+)
+
+# Which of these kabupaten/kota have a box: without any, the flag's statement is not run.
+WITH_BBOX = text("SELECT kode FROM wilayah_bbox WHERE kode = ANY(CAST(:kabkota AS text[]))")

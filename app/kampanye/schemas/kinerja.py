@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from app.core.timefmt import UtcTime
 
 # The flags, by code (the rules: docs/kampanye.md, "Enumerators and quality").
-Tanda = Literal["rekaman_beruntun", "nik_berulang", "tolak_tinggi"]
+Tanda = Literal["rekaman_beruntun", "nik_berulang", "tolak_tinggi", "lokasi_luar"]
 # The table's orders: highest rejection rate first (the default), most records first, by id.
 Urut = Literal["tingkat_tolak", "masuk", "enumerator_id"]
 
@@ -45,6 +45,11 @@ class KinerjaRow(BaseModel):
     terakhir_terlihat: UtcTime | None = Field(description="the latest arrival of one of its records")
     rekaman_terpadat: int = Field(description="the most of its records captured within any `menit` minutes (aturan.rekaman_beruntun)")
     nik_terbanyak: int = Field(description="the most of its records with one and the same NIK pemilik")
+    lokasi_di_luar: int | None = Field(
+        None,
+        description="its records whose lokasi lies outside their kabupaten/kota's bounding box (by more than "
+        "aturan.lokasi_luar.margin_derajat), counted where a box is loaded; null when none of its kabupaten/kota has one",
+    )
     tanda: list[Tanda] = Field(description="the flags raised, by the rules in `aturan`")
 
 
@@ -63,10 +68,16 @@ class AturanTolak(BaseModel):
     minimal_ditolak: int = Field(description="and at least this many ditolak")
 
 
+class AturanLokasi(BaseModel):
+    minimal: int = Field(description="records of one enumerator outside their kabupaten/kota's bounding box")
+    margin_derajat: float = Field(description="... by more than this many degrees (0.01: about 1 km)")
+
+
 class Aturan(BaseModel):
     rekaman_beruntun: AturanBeruntun
     nik_berulang: AturanNik
     tolak_tinggi: AturanTolak
+    lokasi_luar: AturanLokasi
 
 
 class KinerjaWilayah(BaseModel):

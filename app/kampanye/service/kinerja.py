@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.core import pagination
 from app.core.errors import FORBIDDEN
 from app.kampanye.queries import kinerja as q
+from app.kampanye.service import titik
 from app.record.reference import LEVEL_KABKOTA, LEVEL_PROVINSI, check_periode, check_wilayah, get_index, invalid
 from app.reporting.reports import persen, rasio
 from app.security.policy import authorize
@@ -57,10 +58,14 @@ TOLAK_KALI = 2
 TOLAK_MINIMAL_DIPUTUS = 20
 TOLAK_MINIMAL_DITOLAK = 5
 
+# lokasi_luar: records outside their kabupaten/kota's bounding box, where one is loaded: the
+# rule and its query are the map's (app.kampanye.service.titik, LUAR_*).
+
 ATURAN = {
     "rekaman_beruntun": {"minimal": BERUNTUN_MINIMAL, "menit": BERUNTUN_MENIT},
     "nik_berulang": {"minimal": NIK_MINIMAL},
     "tolak_tinggi": {"kali": TOLAK_KALI, "minimal_diputus": TOLAK_MINIMAL_DIPUTUS, "minimal_ditolak": TOLAK_MINIMAL_DITOLAK},
+    "lokasi_luar": titik.lokasi_luar_rule(),
 }
 
 # The most enumerators on one page, and per details statement of a download.
@@ -276,6 +281,8 @@ async def _build(
         page = ordered[offset : offset + limit]
     details: dict[str, Any] = {}
     reasons: dict[str, dict[str, int]] = {}
+    luar: dict[str, int] = {}
+    kotak = False  # whether any of the page's kabupaten/kota has a box (else lokasi_di_luar is null)
     for i in range(0, len(page), DETAIL_CHUNK):
         ids = [r.enumerator_id for r in page[i : i + DETAIL_CHUNK]]
         kabs = sorted({k for r in page[i : i + DETAIL_CHUNK] for k in r.per_kabkota})
@@ -285,7 +292,13 @@ async def _build(
             details[d.enumerator_id] = d
         for a in (await conn.execute(q.REASONS, params)).all():
             reasons.setdefault(a.enumerator_id, {})[a.alasan_kode or "lainnya"] = a.n
-    items = [_item(r, expected[r.enumerator_id], r.enumerator_id in flagged, details.get(r.enumerator_id), reasons) for r in page]
+        found, boxed = await titik.lokasi_luar(conn, periode=periode, kabkota=kabs, ids=ids, keys=keys)
+        luar.update(found)
+        kotak = kotak or boxed
+    items = [
+        _item(r, expected[r.enumerator_id], r.enumerator_id in flagged, details.get(r.enumerator_id), reasons, luar if kotak else None)
+        for r in page
+    ]
     more = limit is not None and offset + limit < len(ordered)
     return {
         "periode": periode,
@@ -298,7 +311,9 @@ async def _build(
     }
 
 
-def _item(r: _Row, expected: Fraction | None, tinggi: bool, d: Any, reasons: dict[str, dict[str, int]]) -> dict[str, Any]:
+def _item(
+    r: _Row, expected: Fraction | None, tinggi: bool, d: Any, reasons: dict[str, dict[str, int]], luar: dict[str, int] | None
+) -> dict[str, Any]:
     rate = r.rate()
     tanda = []
     terpadat = d.terpadat if d is not None else 0
@@ -309,6 +324,9 @@ def _item(r: _Row, expected: Fraction | None, tinggi: bool, d: Any, reasons: dic
         tanda.append("nik_berulang")
     if tinggi:
         tanda.append("tolak_tinggi")
+    di_luar = None if luar is None else luar.get(r.enumerator_id, 0)
+    if di_luar is not None and di_luar >= titik.LUAR_MINIMAL:
+        tanda.append("lokasi_luar")
     own = reasons.get(r.enumerator_id, {})
     b, t = r.total(0), r.total(2)
     return {
@@ -328,6 +346,7 @@ def _item(r: _Row, expected: Fraction | None, tinggi: bool, d: Any, reasons: dic
         "terakhir_terlihat": d.terakhir_terlihat if d is not None else None,
         "rekaman_terpadat": terpadat,
         "nik_terbanyak": nik,
+        "lokasi_di_luar": di_luar,
         "tanda": tanda,
     }
 
@@ -360,4 +379,5 @@ TANDA_LABEL = {
     "rekaman_beruntun": f"{BERUNTUN_MINIMAL}+ rekaman dalam {BERUNTUN_MENIT} menit",
     "nik_berulang": f"NIK sama pada {NIK_MINIMAL}+ rekaman",
     "tolak_tinggi": f"tingkat tolak > {TOLAK_KALI}x wilayahnya",
+    "lokasi_luar": f"lokasi di luar kabupaten/kota pada {titik.LUAR_MINIMAL}+ rekaman",
 }

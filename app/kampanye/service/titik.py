@@ -169,6 +169,42 @@ async def titik(
     return doc
 
 
+# ---------------------------------------------------------------- the enumerator flag lokasi_luar
+
+# lokasi_luar: at least LUAR_MINIMAL of an enumerator's records lie outside their kabupaten/kota's
+# bounding box by more than LUAR_MARGIN degrees (about 1 km: a GPS fix's error near the border,
+# and a box drawn a little tight), counted only in the kabupaten/kota whose box an operator loaded
+# (`kumkm wilayah bbox`). One record outside is a bad fix; three are a habit (capturing from home,
+# or records made up at one place). A box is the rectangle around the kabupaten/kota, so a
+# record just across a diagonal border is not caught: the flag finds the far ones.
+LUAR_MINIMAL = 3
+LUAR_MARGIN = 0.01
+
+
+def lokasi_luar_rule() -> dict[str, Any]:
+    return {"minimal": LUAR_MINIMAL, "margin_derajat": LUAR_MARGIN}
+
+
+async def lokasi_luar(
+    conn: Any, *, periode: str, kabkota: list[str], ids: list[str], keys: list[int] | None
+) -> tuple[dict[str, int], bool]:
+    """Per enumerator of `ids`: its records (of `keys` when given) in `kabkota` whose lokasi lies
+    outside their kabupaten/kota's box, and whether any of `kabkota` has a box at all (without
+    one the flag cannot apply, and nothing is read)."""
+    with_box = [r[0] for r in (await conn.execute(queries.WITH_BBOX, {"kabkota": kabkota})).all()]
+    if not with_box or not ids:
+        return {}, bool(with_box)
+    params = {
+        "periode": periode,
+        "provinsi": sorted({k[:2] for k in with_box}),
+        "kabkota": with_box,
+        "ids": ids,
+        "keys": keys,
+        "margin": LUAR_MARGIN,
+    }
+    return {r.enumerator_id: r.luar for r in (await conn.execute(queries.LOKASI_LUAR, params)).all()}, True
+
+
 def _intersection(asked: Kotak | None, data: Kotak) -> Kotak:
     if asked is None:
         return data
