@@ -455,6 +455,15 @@ MATRIX: tuple[Op, ...] = (
     ),
     Op(
         "GET",
+        "/api/v1/kampanye/kemajuan",
+        READERS,
+        PARAM,
+        _req("GET", "/api/v1/kampanye/kemajuan", params={"periode": PERIODE, "kode_wilayah": AREA}),
+        "progress over time (docs/kampanye.md)",
+        also=(("no `kode_wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/kampanye/kemajuan", params={"periode": PERIODE})),),
+    ),
+    Op(
+        "GET",
         "/api/v1/agregat/keragaan-koperasi",
         READERS,
         PARAM,

@@ -1,1 +1,2 @@
-"""One module per subject of the campaign (docs/kampanye.md)."""
+"""The campaign's tables as downloads (CSV for people and for programs, xlsx), one module per
+subject, answered through app.reporting.response.report_response."""

@@ -1,1 +1,1 @@
-"""One module per subject of the campaign (docs/kampanye.md)."""
+"""The campaign's response models, one module per subject (documentation of the answers)."""
