@@ -239,3 +239,64 @@ async def test_lokasi_luar_flags_an_enumerator_with_records_outside_the_kabkota_
         LUAR_MARGIN,
     )
     assert {r["enumerator_id"]: r["n"] for r in recount} == {"ENUM-LUAR": 3, "ENUM-TEPI": 2}
+
+
+# ---------------------------------------------------------------- kumkm wilayah bbox
+
+
+def run_cli(*args, database_url):
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.common import ROOT
+
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+
+
+async def test_the_operator_loads_boxes_from_geojson_or_csv_all_or_nothing(tmp_path, pg, database_url):
+    import orjson
+
+    geo = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"kode": "16.07", "nama": "Banyuasin"},
+                "geometry": {
+                    "type": "MultiPolygon",
+                    "coordinates": [
+                        [[[104.0, -3.0], [105.0, -3.0], [105.0, -2.0], [104.0, -3.0]]],
+                        [[[104.5, -3.4], [105.4, -1.6], [104.2, -1.9], [104.5, -3.4]]],
+                    ],
+                },
+            },
+            {"type": "Feature", "properties": {"kode_kabkota": "16.71"}, "bbox": [104.6, -3.1, 104.9, -2.9], "geometry": None},
+        ],
+    }
+    f = tmp_path / "batas.geojson"
+    f.write_bytes(orjson.dumps(geo))
+    done = run_cli("wilayah", "bbox", str(f), database_url=database_url)
+    assert done.returncode == 0, done.stderr
+    rows = {r["kode"]: tuple(r)[1:] for r in await pg.fetch("SELECT kode, lat_min, lat_max, lon_min, lon_max, sumber FROM wilayah_bbox")}
+    assert rows == {"16.07": (-3.4, -1.6, 104.0, 105.4, "batas.geojson"), "16.71": (-3.1, -2.9, 104.6, 104.9, "batas.geojson")}
+
+    # a CSV replaces what it names; one bad line (or an unknown kabkota) loads nothing
+    good = tmp_path / "kotak.csv"
+    good.write_text("kode,lat_min,lat_max,lon_min,lon_max\n16.07,-3.5,-1.5,103.9,105.5\n")
+    done = run_cli("wilayah", "bbox", str(good), "--sumber", "BIG 2024", database_url=database_url)
+    assert done.returncode == 0, done.stderr
+    assert tuple(await pg.fetchrow("SELECT lat_min, lon_max, sumber FROM wilayah_bbox WHERE kode = '16.07'")) == (-3.5, 105.5, "BIG 2024")
+    for content, said in (
+        ("kode,lat_min,lat_max,lon_min,lon_max\n16.71,-3.0,-2.0,104.0,105.0\n16.07,-1.0,-2.0,104.0,105.0\n", "baris 3"),
+        ("kode,lat_min,lat_max,lon_min,lon_max\n16.99,-3.0,-2.0,104.0,105.0\n", "16.99"),
+        ("kode,lat_min,lat_max,lon_min,lon_max\n16,-3.0,-2.0,104.0,105.0\n", "kabupaten/kota"),
+        ("kode,lat,lon\n16.07,-3,104\n", "berkepala"),
+    ):
+        bad = tmp_path / "buruk.csv"
+        bad.write_text(content)
+        done = run_cli("wilayah", "bbox", str(bad), database_url=database_url)
+        assert done.returncode == 1 and said in done.stderr and "nothing loaded" in done.stderr, (content, done.stderr)
+    assert tuple(await pg.fetchrow("SELECT lat_min, sumber FROM wilayah_bbox WHERE kode = '16.07'")) == (-3.5, "BIG 2024")
+    assert await pg.fetchval("SELECT lat_min FROM wilayah_bbox WHERE kode = '16.71'") == -3.1
