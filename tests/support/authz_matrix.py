@@ -726,6 +726,7 @@ PUBLIC: tuple[Public, ...] = (
     Public("GET", "/verifikasi", "/verifikasi", "the verifikator's work page; it calls /api/v1 with the user's key"),
     Public("GET", "/verifikasi/static", "/verifikasi/static/verifikasi.js", "the work page's CSS and JavaScript"),
     Public("GET", "/static/kumkm", "/static/kumkm/kumkm.js", "what both pages share (app/web/pages): base CSS, the key and API script"),
+    Public("GET", "/static/leaflet", "/static/leaflet/leaflet.js", "the map's Leaflet (its own dist files, from the installed wheel)"),
     Public("GET", "/openapi.json", "/openapi.json", "the OpenAPI document"),
     Public("GET", "/docs", "/docs", "Swagger UI"),
     Public("GET", "/redoc", "/redoc", "ReDoc"),
