@@ -231,8 +231,25 @@ BBOX_KECIL = (104.75, -2.95, 104.79, -2.91)
 BBOX_SEPEREMPAT = (104.60, -3.10, 104.75, -2.95)
 
 
+# When the campaign seeded fewer than TITIK_RECORDS records in KABKOTA (a run smaller than
+# 10M), the rest are added there with their lokasi (ids of their own range, statuses in turn).
+LOKASI_EXTRA = """
+    INSERT INTO submissions (submission_id, periode, jenis, kode_wilayah, kode_provinsi, kode_kabkota, kode_kecamatan,
+                             status, enumerator_id, captured_at, content_hash, dibuat_oleh, lokasi_lat, lokasi_lon)
+    SELECT ('00000000-0000-4000-9000-' || lpad(to_hex(i), 12, '0'))::uuid, $1, 'umkm', d.desa, left($2, 2), $2, left(d.desa, 8),
+           (ARRAY['masuk', 'diterima', 'ditolak'])[1 + i % 3], $2 || '-E0', now() - interval '3 days', '\\x00'::bytea, 'bench-peta',
+           -3.10 + ((i * 7919) % 997) * 0.0003, 104.60 + ((i * 104729) % 991) * 0.0003
+    FROM generate_series($3::bigint, $4::bigint) AS i
+    CROSS JOIN (SELECT min(kode) AS desa FROM wilayah WHERE level = 4 AND kode LIKE $2 || '.%') d
+"""
+
+
 async def titik_seed(conn, periode: str) -> int:
+    """TITIK_RECORDS records of KABKOTA with lokasi; returns how many have one."""
+    have = await conn.fetchval("SELECT count(*) FROM submissions WHERE periode = $1 AND kode_kabkota = $2", periode, KABKOTA)
     await conn.execute(LOKASI, periode, KABKOTA, TITIK_RECORDS)
+    if have < TITIK_RECORDS:
+        await conn.execute(LOKASI_EXTRA, periode, KABKOTA, have + 1, TITIK_RECORDS)
     await conn.execute("VACUUM (ANALYZE) submissions")
     return await conn.fetchval(
         "SELECT count(*) FROM submissions WHERE periode = $1 AND kode_kabkota = $2 AND lokasi_lat IS NOT NULL", periode, KABKOTA

@@ -131,10 +131,11 @@ async def test_above_the_threshold_the_answer_is_clusters_that_add_up(client, ov
     for s in ("masuk", "diterima", "ditolak"):
         assert sum(p[s] for p in props) == 4
     assert all(p["masuk"] + p["diterima"] + p["ditolak"] == p["jumlah"] for p in props)
-    # the cells: at most 64 along the area's larger side, whatever the zoom asked
+    # the cells: at most 32 along the area's larger side, whatever the zoom asked; 16 without one
     fine = await get_titik(client, dinas, zoom=22)
-    lon_span = doc["bbox"][2] - doc["bbox"][0]
-    assert fine["ukuran_sel"] >= lon_span / 64
+    span = max(doc["bbox"][2] - doc["bbox"][0], doc["bbox"][3] - doc["bbox"][1])
+    assert fine["ukuran_sel"] == span / 32 and doc["ukuran_sel"] == span / 16
+    assert (await get_titik(client, dinas, zoom=5))["ukuran_sel"] == 360 / 2**5 / 4
     # a key without the grant gets clusters of rounded points, their centres rounded too
     walidata = await keys.make("walidata", name="walidata-tanpa-pii", pii=False)
     masked = await get_titik(client, walidata)

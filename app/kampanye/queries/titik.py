@@ -36,15 +36,16 @@ EXTENT = text(
 
 # Grid clusters: the points grouped by the square cell of `sel` degrees they fall in, each cell
 # answered as its points' mean position with its count per status. For a caller without the
-# personal-data grant (`bulat`) the points are rounded first, as the record's content is
-# (app.security.personal.round_lokasi): a cluster of one point, or the mean of a few, never
-# says more than the rounded points would.
+# personal-data grant (`bulat`) the points are rounded first to the same decimals as the
+# record's content is (app.security.personal.round_lokasi; in floating point here, cheaper than
+# numeric, and the centres are rounded again by round_lokasi): a cluster of one point, or the
+# mean of a few, never says more than the rounded points would.
 CLUSTERS = text(
     f"""
     WITH p AS (
-        SELECT CASE WHEN :bulat THEN round(s.lokasi_lat::numeric, {LOKASI_DECIMALS})::double precision
+        SELECT CASE WHEN :bulat THEN round(s.lokasi_lat * {10**LOKASI_DECIMALS}) / {10**LOKASI_DECIMALS}
                     ELSE s.lokasi_lat END AS lat,
-               CASE WHEN :bulat THEN round(s.lokasi_lon::numeric, {LOKASI_DECIMALS})::double precision
+               CASE WHEN :bulat THEN round(s.lokasi_lon * {10**LOKASI_DECIMALS}) / {10**LOKASI_DECIMALS}
                     ELSE s.lokasi_lon END AS lon,
                s.status
         FROM submissions s

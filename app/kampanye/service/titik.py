@@ -5,8 +5,8 @@ FeatureCollection of the records with lokasi of one kabupaten/kota and periode.
   map shows): the points themselves, in pages of at most that many (keyset on submission_id).
 - More: grid clusters computed by the database, one per square cell with its count per status.
   The cell is 1/4 of a 256-pixel tile at the map's zoom (about 64 pixels on screen), and never
-  smaller than 1/64 of the area's larger side, so an answer holds at most 64 x 64 clusters
-  whatever the zoom asked.
+  smaller than 1/32 of the area's larger side, so an answer holds at most 32 x 32 clusters
+  whatever the zoom asked (1/16 without a zoom: the first look at a whole kabupaten/kota).
 
 The personal-data rule is the record's: a caller who would see the record's personal data
 (authorize(...).pii) gets the exact lokasi; any other gets it rounded as the record's content
@@ -33,8 +33,11 @@ from app.security.principal import Principal
 ENDPOINT = "GET /api/v1/kampanye/titik"
 ACTION = "report.read"
 CURSOR = pagination.Keyset("titik.1", pagination.UUID)
-# at most this many cells along the larger side of the asked area: at most 64 x 64 clusters
-MAX_CELLS_PER_SIDE = 64
+# at most this many cells along the larger side of the asked area: at most 32 x 32 clusters
+# (a map 1,280 pixels wide shows 20 cells of a quarter tile across)
+MAX_CELLS_PER_SIDE = 32
+# without a zoom (the first look at a whole kabupaten/kota) cells of 1/16 of its larger side
+CELLS_WITHOUT_ZOOM = 16
 # a tile is 256 pixels; a cell is a quarter of it (about 64 pixels on screen)
 CELLS_PER_TILE = 4
 STATUSES = ("masuk", "diterima", "ditolak")
@@ -81,9 +84,10 @@ def may_open(principal: Principal) -> bool:
 def cell_size(zoom: int | None, area: Kotak) -> float:
     """The side of a cluster's cell in degrees: a quarter tile at `zoom`, but at least the
     area's larger side / MAX_CELLS_PER_SIDE (and some width for an area of one point)."""
-    floor = max(area.lon_max - area.lon_min, area.lat_max - area.lat_min) / MAX_CELLS_PER_SIDE
-    asked = 360.0 / (2**zoom) / CELLS_PER_TILE if zoom is not None else 0.0
-    return max(asked, floor, 1e-6)
+    side = max(area.lon_max - area.lon_min, area.lat_max - area.lat_min)
+    if zoom is None:
+        return max(side / CELLS_WITHOUT_ZOOM, 1e-6)
+    return max(360.0 / (2**zoom) / CELLS_PER_TILE, side / MAX_CELLS_PER_SIDE, 1e-6)
 
 
 async def titik(
