@@ -141,6 +141,11 @@ async def test_above_the_threshold_the_answer_is_clusters_that_add_up(client, ov
     masked = await get_titik(client, walidata)
     assert masked["jenis"] == "klaster" and sum(f["properties"]["jumlah"] for f in masked["features"]) == 12
     assert all(round(c, 2) == c for f in masked["features"] for c in f["geometry"]["coordinates"])
+    # a map naming its box and zoom: the clusters of the box, counted in the same scan
+    boxed = await get_titik(client, dinas, bbox="104,-3.5,105,-2", zoom=10)
+    assert boxed["jenis"] == "klaster" and boxed["jumlah"] == 12 and boxed["per_status"] == doc["per_status"]
+    assert sum(f["properties"]["jumlah"] for f in boxed["features"]) == 12 and boxed["bbox"] == doc["bbox"]
+    assert boxed["ukuran_sel"] == max(360 / 2**10 / 4, 1.5 / 32)
     # a status filter counts only that status; a box only what lies inside it
     assert (await get_titik(client, dinas, status="ditolak"))["jumlah"] == 4
     south = await get_titik(client, dinas, bbox="104,-3.5,105,-2.98")

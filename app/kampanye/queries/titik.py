@@ -8,71 +8,74 @@ and optionally a box (lat and lon ranges; all four or none)."""
 
 from __future__ import annotations
 
+from functools import cache
+
 from sqlalchemy import text
 
 from app.security.personal import LOKASI_DECIMALS
 
-_WHERE = """
-    WHERE s.kode_kabkota = :kabkota AND s.periode = :periode AND s.lokasi_lat IS NOT NULL
-      AND (CAST(:status AS text) IS NULL OR s.status = :status)
-      AND (CAST(:lat_min AS double precision) IS NULL
-           OR (s.lokasi_lat BETWEEN :lat_min AND :lat_max AND s.lokasi_lon BETWEEN :lon_min AND :lon_max))
+# The filter every statement takes: the kabupaten/kota and periode, and where asked one status
+# and a box. Each combination is a statement of its own (`statement(...)`), not one with
+# `:x IS NULL OR ...`: PostgreSQL's generic plan for a prepared statement (used after five
+# runs) of such an OR, or of a CASE on a parameter, was half again slower on 100,000 points.
+_KABKOTA = "s.kode_kabkota = :kabkota AND s.periode = :periode AND s.lokasi_lat IS NOT NULL"
+_STATUS = " AND s.status = :status"
+_BOX = " AND s.lokasi_lat BETWEEN :lat_min AND :lat_max AND s.lokasi_lon BETWEEN :lon_min AND :lon_max"
+_AFTER = " AND s.submission_id > CAST(:after AS uuid)"
+
+# How many points the filter holds, per status, and the box around them: asked first when the
+# map names no box (its first look at a kabupaten/kota), to choose points or clusters and the
+# cell size.
+_EXTENT = """
+    SELECT s.status, count(*) AS n, min(s.lokasi_lat) AS lat_min, max(s.lokasi_lat) AS lat_max,
+           min(s.lokasi_lon) AS lon_min, max(s.lokasi_lon) AS lon_max
+    FROM submissions s WHERE {where}
+    GROUP BY s.status
 """
 
-# How many points the filter holds, per status, and the box around them: the service chooses
-# points or clusters from the count, and the cell size from the box.
-EXTENT = text(
-    f"""
-    SELECT count(*) AS n,
-           count(*) FILTER (WHERE s.status = 'masuk') AS masuk,
-           count(*) FILTER (WHERE s.status = 'diterima') AS diterima,
-           count(*) FILTER (WHERE s.status = 'ditolak') AS ditolak,
-           min(s.lokasi_lat) AS lat_min, max(s.lokasi_lat) AS lat_max,
-           min(s.lokasi_lon) AS lon_min, max(s.lokasi_lon) AS lon_max
-    FROM submissions s
-    {_WHERE}
-    """
-)
-
 # Grid clusters: the points grouped by the square cell of `sel` degrees they fall in, each cell
-# answered as its points' mean position with its count per status. For a caller without the
-# personal-data grant (`bulat`) the points are rounded first to the same decimals as the
-# record's content is (app.security.personal.round_lokasi; in floating point here, cheaper than
-# numeric, and the centres are rounded again by round_lokasi): a cluster of one point, or the
-# mean of a few, never says more than the rounded points would.
-CLUSTERS = text(
-    f"""
+# answered as its points' mean position with its count per status and the box around its
+# points (their union is the box of the answer, so a map that names its box is answered in one
+# scan). For a caller without the personal-data grant (`bulat`) the points are rounded first
+# to the same decimals as the record's content is (app.security.personal.round_lokasi; in
+# floating point here, cheaper than numeric, and the centres are rounded again by round_lokasi):
+# a cluster of one point, or the mean of a few, never says more than the rounded points would.
+_CLUSTERS = """
     WITH p AS (
-        SELECT CASE WHEN :bulat THEN round(s.lokasi_lat * {10**LOKASI_DECIMALS}) / {10**LOKASI_DECIMALS}
-                    ELSE s.lokasi_lat END AS lat,
-               CASE WHEN :bulat THEN round(s.lokasi_lon * {10**LOKASI_DECIMALS}) / {10**LOKASI_DECIMALS}
-                    ELSE s.lokasi_lon END AS lon,
-               s.status
-        FROM submissions s
-        {_WHERE}
+        SELECT {lat} AS lat, {lon} AS lon, s.status FROM submissions s WHERE {where}
     )
     SELECT count(*) AS n, avg(lat) AS lat, avg(lon) AS lon,
            count(*) FILTER (WHERE status = 'masuk') AS masuk,
            count(*) FILTER (WHERE status = 'diterima') AS diterima,
-           count(*) FILTER (WHERE status = 'ditolak') AS ditolak
+           count(*) FILTER (WHERE status = 'ditolak') AS ditolak,
+           min(lat) AS lat_min, max(lat) AS lat_max, min(lon) AS lon_min, max(lon) AS lon_max
     FROM p
     GROUP BY floor(lat / :sel), floor(lon / :sel)
     ORDER BY floor(lat / :sel), floor(lon / :sel)
-    """
-)
+"""
+_ROUND = f"round(s.lokasi_{{c}} * {10**LOKASI_DECIMALS}) / {10**LOKASI_DECIMALS}"
 
 # One page of points in submission_id order (the keyset); only asked when the filter holds no
 # more than the threshold, so the sort is bounded by it.
-POINTS = text(
-    f"""
+_POINTS = """
     SELECT s.submission_id, s.status, s.lokasi_lat AS lat, s.lokasi_lon AS lon
-    FROM submissions s
-    {_WHERE}
-      AND (CAST(:after AS uuid) IS NULL OR s.submission_id > CAST(:after AS uuid))
+    FROM submissions s WHERE {where}
     ORDER BY s.submission_id
     LIMIT :limit
-    """
-)
+"""
+
+
+@cache
+def statement(kind: str, *, status: bool, box: bool, bulat: bool = False, after: bool = False):
+    """`kind` (extent, clusters, points) for this combination of the filter."""
+    where = _KABKOTA + (_STATUS if status else "") + (_BOX if box else "") + (_AFTER if after else "")
+    if kind == "extent":
+        return text(_EXTENT.format(where=where))
+    if kind == "clusters":
+        lat, lon = (_ROUND.format(c="lat"), _ROUND.format(c="lon")) if bulat else ("s.lokasi_lat", "s.lokasi_lon")
+        return text(_CLUSTERS.format(where=where, lat=lat, lon=lon))
+    return text(_POINTS.format(where=where))
+
 
 # The kabupaten/kota's bounding box, where an operator loaded one (`kumkm wilayah bbox`).
 BBOX = text("SELECT lat_min, lat_max, lon_min, lon_max, sumber FROM wilayah_bbox WHERE kode = :kode")

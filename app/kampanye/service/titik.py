@@ -120,30 +120,47 @@ async def titik(
         "lon_min": box.lon_min if box else None,
         "lon_max": box.lon_max if box else None,
     }
+    has = {"status": status is not None, "box": box is not None}
+    show_id = may_open(principal)
+    features: list[dict[str, Any]] = []
+    next_cursor = None
+    sel: float | None = None
     async with replicas.connect() as conn:
-        ext = (await conn.execute(queries.EXTENT, params)).one()
         kabkota_box = (await conn.execute(queries.BBOX, {"kode": kode_wilayah})).one_or_none()
-        features: list[dict[str, Any]]
-        next_cursor = None
-        if ext.n > maks and after is None:
-            jenis = "klaster"
-            data_box = Kotak(ext.lon_min, ext.lat_min, ext.lon_max, ext.lat_max)
-            sel = cell_size(zoom, _intersection(box, data_box))
-            rows = (await conn.execute(queries.CLUSTERS, {**params, "bulat": rounded, "sel": sel})).all()
-            features = [_cluster(r, rounded) for r in rows]
+        if box is None and after is None:
+            # the first look at a kabupaten/kota: how many points, and where, decide the rest
+            rows = (await conn.execute(queries.statement("extent", **has), params)).all()
+            counted = _Hitung.of(rows)
+            if counted.n > maks:
+                sel = cell_size(zoom, counted.kotak())
+        elif after is None:
+            # a map naming what it shows: the clusters' scan also counts (one scan when it is
+            # clusters, the usual case while a map of many points moves)
+            assert box is not None
+            sel = cell_size(zoom, box)
+            rows = (await conn.execute(queries.statement("clusters", **has, bulat=rounded), {**params, "sel": sel})).all()
+            counted = _Hitung.of(rows)
+            if counted.n > maks:
+                features = [_cluster(r, rounded) for r in rows]
+            else:
+                sel = None
         else:
-            # a cursor keeps paging points: the count may have crossed the threshold since the
-            # first page, and a client half-way through a list should get its end
-            jenis = "titik"
-            sel = None
+            counted = _Hitung.of((await conn.execute(queries.statement("extent", **has), params)).all())
+        if sel is not None and not features:
+            rows = (await conn.execute(queries.statement("clusters", **has, bulat=rounded), {**params, "sel": sel})).all()
+            features = [_cluster(r, rounded) for r in rows]
+        if sel is None:
+            # the points themselves (a cursor keeps paging points: the count may have crossed the
+            # threshold since the first page, and a client half-way through a list should get its end)
             page = limit or maks
-            rows = (await conn.execute(queries.POINTS, {**params, "after": str(after[0]) if after else None, "limit": page + 1})).all()
+            q = queries.statement("points", **has, after=after is not None)
+            rows = (await conn.execute(q, {**params, "after": str(after[0]) if after else None, "limit": page + 1})).all()
             more = len(rows) > page
             rows = rows[:page]
-            show_id = may_open(principal)
             features = [_point(r, rounded, show_id) for r in rows]
             if more:
                 next_cursor = CURSOR.encode(rows[-1].submission_id)
+    jenis = "klaster" if sel is not None else "titik"
     if grant.pii and features:
         detail = {"periode": periode, "kode_wilayah": kode_wilayah, "jenis": jenis, "lokasi": "tepat"}
         await log_access(principal, ENDPOINT, detail, rows=len(features))
@@ -152,16 +169,16 @@ async def titik(
         "jenis": jenis,
         "periode": periode,
         "kode_wilayah": kode_wilayah,
-        "jumlah": ext.n,
-        "per_status": {"masuk": ext.masuk, "diterima": ext.diterima, "ditolak": ext.ditolak},
+        "jumlah": counted.n,
+        "per_status": counted.per_status,
         "lokasi_dibulatkan": rounded,
         "ukuran_sel": sel,
         "batas_titik": maks,
         "next_cursor": next_cursor,
         "features": features,
     }
-    if ext.n:
-        doc["bbox"] = _box_list(Kotak(ext.lon_min, ext.lat_min, ext.lon_max, ext.lat_max), rounded)
+    if counted.n:
+        doc["bbox"] = _box_list(counted.kotak(), rounded)
     doc["kotak_wilayah"] = (
         {
             "bbox": [kabkota_box.lon_min, kabkota_box.lat_min, kabkota_box.lon_max, kabkota_box.lat_max],
@@ -209,15 +226,39 @@ async def lokasi_luar(
     return {r.enumerator_id: r.luar for r in (await conn.execute(queries.LOKASI_LUAR, params)).all()}, True
 
 
-def _intersection(asked: Kotak | None, data: Kotak) -> Kotak:
-    if asked is None:
-        return data
-    return Kotak(
-        max(asked.lon_min, data.lon_min),
-        max(asked.lat_min, data.lat_min),
-        min(asked.lon_max, data.lon_max),
-        min(asked.lat_max, data.lat_max),
-    )
+@dataclass(frozen=True)
+class _Hitung:
+    """Points counted per status, and the box around them, from rows that each carry n, a
+    status or the per-status counts, and their own box (the extent's or the clusters')."""
+
+    n: int
+    per_status: dict[str, int]
+    lat_min: float | None
+    lat_max: float | None
+    lon_min: float | None
+    lon_max: float | None
+
+    @classmethod
+    def of(cls, rows: Any) -> _Hitung:
+        per = dict.fromkeys(STATUSES, 0)
+        for r in rows:
+            if hasattr(r, "status"):
+                per[r.status] += r.n
+            else:
+                for st in STATUSES:
+                    per[st] += getattr(r, st)
+        return cls(
+            sum(r.n for r in rows),
+            per,
+            min((r.lat_min for r in rows), default=None),
+            max((r.lat_max for r in rows), default=None),
+            min((r.lon_min for r in rows), default=None),
+            max((r.lon_max for r in rows), default=None),
+        )
+
+    def kotak(self) -> Kotak:
+        assert self.lat_min is not None and self.lat_max is not None and self.lon_min is not None and self.lon_max is not None
+        return Kotak(self.lon_min, self.lat_min, self.lon_max, self.lat_max)
 
 
 def _box_list(box: Kotak, rounded: bool) -> list[float]:
