@@ -89,12 +89,13 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
 
     from app.aggregates.router import router as aggregates_router
     from app.indicators.router import router as indicators_router
-    from app.keys.router import router as audit_router
-    from app.mitra.router import router as mitra_router
-    from app.registry.router import router as registry_router
 
     # The single-record ingest route first, without FastAPI's dependency layer (see
     # create_submission_lean); the APIRoute below still documents it.
+    from app.kampanye.router import router as kampanye_router
+    from app.keys.router import router as audit_router
+    from app.mitra.router import router as mitra_router
+    from app.registry.router import router as registry_router
     from app.submissions.router import lean_route
     from app.submissions.router import router as submissions_router
     from app.sync.router import router as sync_router
@@ -118,6 +119,7 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(registry_router)
     app.include_router(mitra_router)
+    app.include_router(kampanye_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(details: bool = False):

@@ -18,6 +18,7 @@ BENCHES = (
     "citus",
     "registry",
     "mitra",
+    "kampanye",
 )
 
 

@@ -12,7 +12,9 @@ from app.infra import db
 def register(sub) -> None:
     t = sub.add_parser("targets", help="targets pendataan").add_subparsers(dest="sub", required=True)
     s = t.add_parser(
-        "import", help="add target revisions from a CSV file (header periode,kode_wilayah,target,dasar_hukum,berlaku_mulai); all or nothing"
+        "import",
+        help="add target revisions from a CSV file (header periode,kode_wilayah,target,dasar_hukum,berlaku_mulai, "
+        "optionally batas_waktu); all or nothing",
     )
     s.add_argument("file")
     s.add_argument("--oleh", default=default_actor(), help="recorded as dibuat_oleh of every revision")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -130,6 +131,15 @@ class Settings:
     linker_yield_seconds: float
     linker_nice: int
 
+    # The map (GET /api/v1/kampanye/titik, docs/kampanye.md "Peta"): above this many points in
+    # the asked area the answer is grid clusters, else pages of at most this many points.
+    map_max_points: int
+    # Basemap tiles under the map: an http(s) URL template with {z}, {x} and {y} on one host
+    # (its origin joins the pages' CSP img-src), and the attribution its provider requires.
+    # Unset: no tiles, the points over a plain grid.
+    map_tile_url: str | None
+    map_tile_attribution: str
+
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
@@ -171,6 +181,9 @@ class Settings:
             max_connections=_int("KUMKM_MAX_CONNECTIONS", 2048),
             linker_yield_seconds=_float("KUMKM_LINKER_YIELD_SECONDS", 5.0),
             linker_nice=_int("KUMKM_LINKER_NICE", 10),
+            map_max_points=_int("KUMKM_MAP_MAX_POINTS", 2000),
+            map_tile_url=os.environ.get("KUMKM_MAP_TILE_URL", "").strip() or None,
+            map_tile_attribution=os.environ.get("KUMKM_MAP_TILE_ATTRIBUTION", "").strip(),
         )
 
     @property
@@ -190,6 +203,28 @@ class Settings:
             raise SettingsError(f"KUMKM_LINKER_NICE: must be a nice value from 0 to 19, not {self.linker_nice}")
         if not 1 <= self.port <= 65535:
             raise SettingsError(f"KUMKM_PORT: must be a TCP port (1 to 65535), not {self.port}")
+        if self.map_tile_url is not None:
+            tile_origin(self.map_tile_url)
+
+    @property
+    def map_tile_origin(self) -> str | None:
+        """The origin the basemap tiles come from (for the pages' CSP), or None without tiles."""
+        return None if self.map_tile_url is None else tile_origin(self.map_tile_url)
+
+
+_TILE_URL = re.compile(r"^(https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?)/[^\s'\"<>]*$")
+
+
+def tile_origin(url: str) -> str:
+    """The scheme, host and port of a basemap tile URL template, which must be http(s) on one
+    host (no {s} subdomains: the CSP names one origin) and hold {z}, {x} and {y}."""
+    m = _TILE_URL.match(url)
+    if m is None or any(p not in url for p in ("{z}", "{x}", "{y}")) or "{s}" in url:
+        raise SettingsError(
+            f"KUMKM_MAP_TILE_URL: must be an http(s) URL on one host with {{z}}, {{x}} and {{y}} "
+            f"(e.g. https://tiles.example.go.id/{{z}}/{{x}}/{{y}}.png), not {url!r}"
+        )
+    return m.group(1)
 
 
 # The least value each count may take, by field, with the variable that sets it (for the message).
@@ -209,6 +244,7 @@ _LEAST: dict[str, tuple[str, int]] = {
     "replica_pool_size": ("KUMKM_REPLICA_POOL_SIZE", 1),
     "max_header_bytes": ("KUMKM_MAX_HEADER_BYTES", 1),
     "max_connections": ("KUMKM_MAX_CONNECTIONS", 1),
+    "map_max_points": ("KUMKM_MAP_MAX_POINTS", 1),
 }
 # Waits and bounds in seconds, which must be more than none.
 _SECONDS: dict[str, str] = {

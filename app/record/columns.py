@@ -23,6 +23,9 @@ ROW_COLUMNS = (
     ("captured_at", "timestamptz"),
     ("content_hash", "text"),
     ("duplikat_kunci", "text"),
+    # the NIK pemilik as a pseudonym, for the enumerator flag "same NIK on many records"
+    # (app.record.rules.nik_kunci; migration 0017)
+    ("nik_kunci", "text"),
     ("skala_usaha", "text"),
     ("kbli", "text"),
     ("sektor", "text"),
@@ -53,6 +56,9 @@ ROW_COLUMNS = (
     ("kesehatan", "text"),
     # a follow-up visit's finding (migration 0013; docs/pemutakhiran.md): NULL for a census record
     ("keadaan_usaha", "text"),
+    # where it was captured (migration 0018): the map's points and the enumerators' lokasi flag
+    ("lokasi_lat", "double precision"),
+    ("lokasi_lon", "double precision"),
 )
 
 

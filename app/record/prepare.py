@@ -225,10 +225,13 @@ def _derive(i: int, model: Any) -> Prepared:
         "id_kumkm": model.id_kumkm,
         "versi_dasar": model.versi_dasar,
         "data": content,
+        "lokasi_lat": model.lokasi.lat if model.lokasi else None,
+        "lokasi_lon": model.lokasi.lon if model.lokasi else None,
     }
     if isinstance(model, SubmissionUmkm):
         row.update(
             duplikat_kunci=rules.duplikat_kunci(model.periode, where["kode_kabkota"] or "", model.nik_pemilik, model.nama_usaha),
+            nik_kunci=rules.nik_kunci(model.nik_pemilik),
             skala_usaha=rules.skala_usaha(model.modal_usaha, model.hasil_penjualan_tahunan),
             kbli=model.kbli,
             sektor=rules.sektor_kbli(model.kbli),

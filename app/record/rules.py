@@ -95,6 +95,13 @@ def normalise_nama(nama: str) -> str:
     return _NON_ALNUM.sub(" ", nama.lower()).strip()
 
 
+def nik_kunci(nik: str) -> str:
+    """The NIK pemilik as the enumerator flag compares it (app/kampanye, docs/kampanye.md): the
+    first 16 hex digits of its SHA-256, the same as migration 0017 computes in SQL for the
+    records stored before it. Equal NIKs, equal keys; no answer shows it."""
+    return hashlib.sha256(nik.encode()).hexdigest()[:16]
+
+
 def duplikat_kunci(periode: str, kode_kabkota: str, nik: str, nama_usaha: str) -> str:
     """Records with the same key are likely the same business seen twice (same NIK pemilik,
     same normalised nama usaha, one kabkota and periode)."""

@@ -58,9 +58,18 @@ def mask_record_data(data: dict[str, Any]) -> dict[str, Any]:
     if out.get("alamat"):
         out["alamat"] = "(disamarkan)"
     if out.get("lokasi"):
-        # A GPS point to 5 decimals is a front door; two decimals (about 1 km) is not.
-        out["lokasi"] = {k: round(v, 2) for k, v in out["lokasi"].items()}
+        out["lokasi"] = round_lokasi(out["lokasi"])
     return out
+
+
+# A GPS point to 5 decimals is a front door; two decimals (about 1 km) is not. The one rule for
+# every answer that shows a lokasi to a caller without the grant: a record's content (the API,
+# the feed, the snapshot) and the map's points (app.kampanye).
+LOKASI_DECIMALS = 2
+
+
+def round_lokasi(lokasi: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, LOKASI_DECIMALS) for k, v in lokasi.items()}
 
 
 def reveals_pii(data: dict[str, Any]) -> bool:

@@ -41,6 +41,8 @@ POLICY: dict[str, tuple[str, ...]] = {
     # a partner's look-up of one usaha or koperasi (app/mitra, docs/mitra.md): the partner's
     # own action, with its purposes and quota; no other role takes it
     "kumkm.cek": ("mitra",),
+    # an enumerator's own row of the enumerator table (GET /api/v1/me/kinerja, app/kampanye)
+    "kinerja.sendiri": ("enumerator",),
 }
 
 # What every key may do besides its role's actions, inside its wilayah: read records (their
@@ -63,6 +65,7 @@ _DOING = {
     "indikator.write": "mengubah indikator",
     "record.read": "membaca rekaman, entitas atau data rujukan (kunci mitra hanya boleh POST /api/v1/kumkm/cek)",
     "kumkm.cek": "memakai cek KUMKM (khusus kunci mitra)",
+    "kinerja.sendiri": "membaca kinerja sendiri (itu untuk kunci enumerator; tabel enumerator ada di /api/v1/kampanye/enumerator)",
 }
 
 # The whole nation named as a wilayah (indicators' pemilik, the LKjIP's wilayah): only keys

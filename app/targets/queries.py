@@ -14,7 +14,7 @@ LOCK_TARGET = text("SELECT pg_advisory_xact_lock(hashtext('target:' || :periode 
 # Revisions in entry order (revisi = 1, 2, ...); callers sort for display.
 HISTORY = text(
     """
-    SELECT row_number() OVER (ORDER BY id) AS revisi, target, dasar_hukum, berlaku_mulai,
+    SELECT row_number() OVER (ORDER BY id) AS revisi, target, dasar_hukum, berlaku_mulai, batas_waktu,
            dibuat_oleh, dibuat_pada
     FROM target_pendataan
     WHERE periode = :periode AND kode_wilayah = :kode
@@ -24,30 +24,30 @@ HISTORY = text(
 
 INSERT = text(
     """
-    INSERT INTO target_pendataan (periode, kode_wilayah, target, dasar_hukum, berlaku_mulai, dibuat_oleh)
-    VALUES (:periode, :kode, :target, :dasar_hukum, :berlaku_mulai, :oleh)
+    INSERT INTO target_pendataan (periode, kode_wilayah, target, dasar_hukum, berlaku_mulai, batas_waktu, dibuat_oleh)
+    VALUES (:periode, :kode, :target, :dasar_hukum, :berlaku_mulai, :batas_waktu, :oleh)
     """
 )
 
-# Bulk import: one statement, and rows equal to an existing revision (same date, value and
-# basis) are skipped so importing a file twice changes nothing.
+# Bulk import: one statement, and rows equal to an existing revision (same date, value,
+# deadline and basis) are skipped so importing a file twice changes nothing.
 INSERT_MANY = text(
     """
     WITH input AS (
         SELECT e->>'periode' AS periode, e->>'kode_wilayah' AS kode_wilayah,
                (e->>'target')::bigint AS target, e->>'dasar_hukum' AS dasar_hukum,
-               (e->>'berlaku_mulai')::date AS berlaku_mulai, n
+               (e->>'berlaku_mulai')::date AS berlaku_mulai, (e->>'batas_waktu')::date AS batas_waktu, n
         FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS x(e, n)
     ), ins AS (
         -- in file order, so revision numbers follow the lines
-        INSERT INTO target_pendataan (periode, kode_wilayah, target, dasar_hukum, berlaku_mulai, dibuat_oleh)
-        SELECT i.periode, i.kode_wilayah, i.target, i.dasar_hukum, i.berlaku_mulai, :oleh
+        INSERT INTO target_pendataan (periode, kode_wilayah, target, dasar_hukum, berlaku_mulai, batas_waktu, dibuat_oleh)
+        SELECT i.periode, i.kode_wilayah, i.target, i.dasar_hukum, i.berlaku_mulai, i.batas_waktu, :oleh
         FROM input i
         WHERE NOT EXISTS (
             SELECT 1 FROM target_pendataan t
             WHERE t.periode = i.periode AND t.kode_wilayah = i.kode_wilayah
               AND t.berlaku_mulai = i.berlaku_mulai AND t.target = i.target
-              AND t.dasar_hukum = i.dasar_hukum)
+              AND t.dasar_hukum = i.dasar_hukum AND t.batas_waktu IS NOT DISTINCT FROM i.batas_waktu)
         ORDER BY i.n
         RETURNING 1
     )

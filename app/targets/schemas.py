@@ -17,6 +17,12 @@ class TargetIn(BaseModel):
     target: Annotated[StrictInt, Field(ge=0, le=1_000_000_000, description="records to collect")]
     dasar_hukum: Annotated[str, Field(min_length=1, max_length=200, examples=["Kepdep 63/2022"])]
     berlaku_mulai: dt.date = Field(description="the date this value takes effect (ISO 8601)")
+    batas_waktu: dt.date | None = Field(
+        None,
+        description="the round's deadline for this target (ISO 8601), part of the revision like the amount: "
+        "same dasar_hukum and berlaku_mulai; a later revision may change it. Omitted: no deadline (progress "
+        "shows pace, the projection is marked unknown). Not before berlaku_mulai.",
+    )
 
     @field_validator("dasar_hukum")
     @classmethod
@@ -32,6 +38,7 @@ class TargetRevisi(BaseModel):
     target: int
     dasar_hukum: str
     berlaku_mulai: dt.date
+    batas_waktu: dt.date | None = Field(description="the round's deadline in this revision; null: none set")
     dibuat_oleh: str
     dibuat_pada: UtcTime
 

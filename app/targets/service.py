@@ -40,6 +40,7 @@ def _revisi(row) -> dict:
         "target": row.target,
         "dasar_hukum": row.dasar_hukum,
         "berlaku_mulai": row.berlaku_mulai,
+        "batas_waktu": row.batas_waktu,
         "dibuat_oleh": row.dibuat_oleh,
         "dibuat_pada": row.dibuat_pada,
     }
@@ -78,12 +79,19 @@ async def set_target(conn: AsyncConnection, periode: str, kode: str, body: dict,
     await check_periode(periode)
     await check_wilayah(kode, "kode_wilayah")
     authorize(principal, "target.write", kode)  # an admin key sets any wilayah's target
+    if body.get("batas_waktu") is not None and body["batas_waktu"] < body["berlaku_mulai"]:
+        raise invalid("batas_waktu", f"{body['batas_waktu']} lebih awal dari berlaku_mulai {body['berlaku_mulai']}")
     # Serialise writers of one target so two identical PUTs cannot both add a revision.
     await conn.execute(queries.LOCK_TARGET, {"periode": periode, "kode": kode})
     riwayat = await _history(conn, periode, kode)
     same_day = [r for r in riwayat if r["berlaku_mulai"] == body["berlaku_mulai"]]
     latest = same_day[-1] if same_day else None
-    created = not (latest and latest["target"] == body["target"] and latest["dasar_hukum"] == body["dasar_hukum"])
+    created = not (
+        latest
+        and latest["target"] == body["target"]
+        and latest["dasar_hukum"] == body["dasar_hukum"]
+        and latest["batas_waktu"] == body.get("batas_waktu")
+    )
     if created:
         await conn.execute(queries.INSERT, {"periode": periode, "kode": kode, "oleh": principal.name, **body})
         riwayat = await _history(conn, periode, kode)
@@ -105,6 +113,8 @@ async def get_target(principal: Principal, periode: str, kode: str, as_of: dt.da
 # ---------------------------------------------------------------- bulk import (CLI)
 
 IMPORT_COLUMNS = ("periode", "kode_wilayah", "target", "dasar_hukum", "berlaku_mulai")
+# Optional columns: a file without them imports as before (no deadline).
+OPTIONAL_COLUMNS = ("batas_waktu",)
 
 
 class TargetFileError(Exception):
@@ -128,7 +138,7 @@ def parse_import(text_: str, known_periode: set[str], wilayah_exists) -> list[di
         raise TargetFileError(["line 1: the file is empty; expected header " + ",".join(IMPORT_COLUMNS)])
     header = [h.strip().lower() for h in header]
     missing = [c for c in IMPORT_COLUMNS if c not in header]
-    unknown = [h for h in header if h not in IMPORT_COLUMNS]
+    unknown = [h for h in header if h not in IMPORT_COLUMNS + OPTIONAL_COLUMNS]
     if missing or unknown or len(set(header)) != len(header):
         raise TargetFileError(
             [
@@ -163,6 +173,17 @@ def parse_import(text_: str, known_periode: set[str], wilayah_exists) -> list[di
         except ValueError:
             bad.append(f"berlaku_mulai: {raw['berlaku_mulai']!r} is not a date YYYY-MM-DD")
             berlaku = None
+        batas = None
+        if raw.get("batas_waktu"):
+            try:
+                if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw["batas_waktu"]):
+                    raise ValueError
+                batas = dt.date.fromisoformat(raw["batas_waktu"])
+            except ValueError:
+                bad.append(f"batas_waktu: {raw['batas_waktu']!r} is not a date YYYY-MM-DD (or leave it empty: no deadline)")
+            else:
+                if berlaku is not None and batas < berlaku:
+                    bad.append(f"batas_waktu: {batas} is before berlaku_mulai {berlaku}")
         if bad:
             errors.extend(f"line {line}: {b}" for b in bad)
             continue
@@ -178,6 +199,7 @@ def parse_import(text_: str, known_periode: set[str], wilayah_exists) -> list[di
                 "target": int(raw["target"]),
                 "dasar_hukum": raw["dasar_hukum"],
                 "berlaku_mulai": berlaku.isoformat(),
+                "batas_waktu": batas.isoformat() if batas else None,
             }
         )
     if errors:

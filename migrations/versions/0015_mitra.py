@@ -28,7 +28,7 @@ Create Date: 2026-12-06
 from migrations.helpers import run_script
 
 revision = "0015_mitra"
-down_revision = "0012_sync_id_kumkm"
+down_revision = "0014_pemutakhiran"
 branch_labels = None
 depends_on = None
 

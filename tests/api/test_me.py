@@ -29,8 +29,9 @@ async def test_me_describes_the_key(client, keys):
     enumerator = await keys.make("enumerator", "16.07", name="enum-banyuasin")
     me = (await client.get("/api/v1/me", headers=auth(enumerator))).json()
     assert me["wilayah"] == {"kode": "16.07", "nama": "Kabupaten Banyuasin", "level": 2}
-    # an enumerator collects records and reads no reports: the page can say so before asking
-    assert me["actions"] == ["record.post", "record.correct"]
+    # an enumerator collects records and reads no reports (only its own row of the enumerator
+    # table, /api/v1/me/kinerja): the page can say so before asking
+    assert me["actions"] == ["record.post", "record.correct", "kinerja.sendiri"]
 
     walidata = await keys.make("walidata", name="kemenkop", pii=True)
     me = (await client.get("/api/v1/me", headers=auth(walidata))).json()

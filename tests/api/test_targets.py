@@ -205,3 +205,49 @@ async def test_nul_in_any_text_field_is_a_4xx_not_a_500(client, keys):
         json={"target": 10, "dasar_hukum": "Kepdep\u000063/2022", "berlaku_mulai": "2022-08-01"},
     )
     assert r.status_code == 422 and r.json()["code"] == "invalid-input", r.text
+
+
+async def test_deadline_is_part_of_the_revision(client, admin, pg):
+    """batas_waktu follows the amount's rules: it belongs to a revision, a revision may change it,
+    the one in force is the in-force revision's, and an equal PUT adds nothing."""
+    first = {**KEPDEP_53, "batas_waktu": "2022-10-31"}
+    r = await client.put("/api/v1/targets/2022/16", json=first, headers=auth(admin))
+    assert r.status_code == 201, r.text
+    assert r.json()["riwayat"][0]["batas_waktu"] == "2022-10-31"
+    assert (await client.put("/api/v1/targets/2022/16", json=first, headers=auth(admin))).status_code == 200
+    # the same amount and basis with another deadline is a revision of its own
+    later = {**KEPDEP_53, "batas_waktu": "2022-11-30"}
+    assert (await client.put("/api/v1/targets/2022/16", json=later, headers=auth(admin))).status_code == 201
+    assert (await client.put("/api/v1/targets/2022/16", json=KEPDEP_63, headers=auth(admin))).status_code == 201
+    doc = (await client.get("/api/v1/targets/2022/16", params={"as_of": "2022-05-01"}, headers=auth(admin))).json()
+    assert doc["berlaku"]["batas_waktu"] == "2022-11-30"
+    assert [h["batas_waktu"] for h in doc["riwayat"]] == ["2022-10-31", "2022-11-30", None]
+    doc = (await client.get("/api/v1/targets/2022/16", params={"as_of": "2022-09-01"}, headers=auth(admin))).json()
+    assert doc["berlaku"]["batas_waktu"] is None  # Kepdep 63 set no deadline
+    assert await pg.fetchval("SELECT count(*) FROM target_pendataan WHERE batas_waktu IS NOT NULL") == 2
+
+
+@pytest.mark.parametrize("batas", ["2022-03-31", "31-10-2022", 20221031])
+async def test_bad_deadline_names_the_field(client, admin, batas):
+    r = await client.put("/api/v1/targets/2022/16", json={**KEPDEP_53, "batas_waktu": batas}, headers=auth(admin))
+    problem = assert_problem(r, "invalid-input")
+    assert any("batas_waktu" in str(e) for e in problem["errors"]), problem
+
+
+async def test_cli_import_takes_the_optional_deadline(database_url, pg, tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text(
+        "periode,kode_wilayah,target,dasar_hukum,berlaku_mulai,batas_waktu\n"
+        "2022,16,489000,Kepdep 53/2022,2022-04-01,2022-10-31\n"
+        "2022,16.07,41910,Kepdep 63/2022,2022-08-01,\n"
+    )
+    code, out, err = await _kumkm(database_url, "targets", "import", str(f))
+    assert code == 0, err
+    rows = await pg.fetch("SELECT kode_wilayah, batas_waktu::text FROM target_pendataan ORDER BY id")
+    assert [tuple(r) for r in rows] == [("16", "2022-10-31"), ("16.07", None)]
+    code, out, _ = await _kumkm(database_url, "targets", "import", str(f))
+    assert code == 0 and "0 revisions added, 2 already present" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("periode,kode_wilayah,target,dasar_hukum,berlaku_mulai,batas_waktu\n2022,16,1,K 1/2022,2022-08-01,2022-07-01\n")
+    code, _, err = await _kumkm(database_url, "targets", "import", str(bad))
+    assert code == 1 and "line 2: batas_waktu" in err

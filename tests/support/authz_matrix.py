@@ -460,6 +460,15 @@ MATRIX: tuple[Op, ...] = (
     ),
     Op(
         "GET",
+        "/api/v1/kampanye/kemajuan",
+        READERS,
+        PARAM,
+        _req("GET", "/api/v1/kampanye/kemajuan", params={"periode": PERIODE, "kode_wilayah": AREA}),
+        "progress over time (docs/kampanye.md)",
+        also=(("no `kode_wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/kampanye/kemajuan", params={"periode": PERIODE})),),
+    ),
+    Op(
+        "GET",
         "/api/v1/agregat/keragaan-koperasi",
         READERS,
         PARAM,
@@ -489,6 +498,14 @@ MATRIX: tuple[Op, ...] = (
         PARAM,
         _req("GET", "/api/v1/agregat", params={"periode": PERIODE, "wilayah": AREA, "by": "jenis"}),
         also=(("no `wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/agregat", params={"periode": PERIODE, "by": "jenis"})),),
+    ),
+    Op(
+        "GET",
+        "/api/v1/kampanye/titik",
+        READERS,
+        PARAM,
+        _req("GET", "/api/v1/kampanye/titik", params={"periode": PERIODE, "kode_wilayah": AREA}),
+        "the map's points of a kabupaten/kota (clusters above KUMKM_MAP_MAX_POINTS); lokasi rounded without the personal-data grant",
     ),
     # indikator kinerja
     Op("GET", I + "/formula", READERS, NONE, _req("GET", I + "/formula")),
@@ -681,6 +698,24 @@ MATRIX: tuple[Op, ...] = (
             ("`nib=` look-up", FILTERED, _req("GET", "/api/v1/kumkm", params={"nib": "9120001234567"})),
         ),
     ),
+    # the campaign: enumerators and quality (app/kampanye, docs/kampanye.md)
+    Op(
+        "GET",
+        "/api/v1/kampanye/enumerator",
+        READERS,
+        PARAM,
+        _req("GET", "/api/v1/kampanye/enumerator", params={"periode": PERIODE, "kode_wilayah": AREA}),
+        "the enumerator table of a provinsi or kabupaten/kota; no `kode_wilayah`: the key's own",
+    ),
+    Op(
+        "GET",
+        "/api/v1/me/kinerja",
+        ("enumerator",),
+        FILTERED,
+        _req("GET", "/api/v1/me/kinerja", params={"periode": PERIODE}),
+        "the calling enumerator's own rows (its holder's records only; another `enumerator_id`: 403)",
+        also=(("`kode_wilayah=`", PARAM, _req("GET", "/api/v1/me/kinerja", params={"periode": PERIODE, "kode_wilayah": AREA})),),
+    ),
     # access audit
     Op("GET", "/api/v1/audit", ("admin",), NONE, _req("GET", "/api/v1/audit"), "who saw personal data unmasked or pulled the feed"),
     # partner programs (docs/mitra.md)
@@ -728,6 +763,7 @@ PUBLIC: tuple[Public, ...] = (
     Public("GET", "/verifikasi", "/verifikasi", "the verifikator's work page; it calls /api/v1 with the user's key"),
     Public("GET", "/verifikasi/static", "/verifikasi/static/verifikasi.js", "the work page's CSS and JavaScript"),
     Public("GET", "/static/kumkm", "/static/kumkm/kumkm.js", "what both pages share (app/web/pages): base CSS, the key and API script"),
+    Public("GET", "/static/leaflet", "/static/leaflet/leaflet.js", "the map's Leaflet (its own dist files, from the installed wheel)"),
     Public("GET", "/openapi.json", "/openapi.json", "the OpenAPI document"),
     Public("GET", "/docs", "/docs", "Swagger UI"),
     Public("GET", "/redoc", "/redoc", "ReDoc"),

@@ -8,6 +8,9 @@
 import {$, angka, api, apiJson, el, gagal, isoDate, keepInUrl, letakData, mulai, periodeData, pesan, pilihPeriode,
   showKeySaved, tanggal} from "/static/kumkm/kumkm.js";
 import {PilihanWilayah, isiPilihan, wilayahDi} from "/static/kumkm/wilayah.js";
+// the dashboard's own sections, each told what is on screen by the events below
+import "./kinerja.js";
+import "./peta.js";
 
 const LABEL_TINGKAT = {provinsi: "Provinsi", kabkota: "Kabupaten/Kota", kecamatan: "Kecamatan", desa: "Desa/Kelurahan"};
 
@@ -292,6 +295,7 @@ async function show(wilayahAlamat) {
     pesan("");
     render(doc);
     renderRegistri(registri);
+    document.dispatchEvent(new CustomEvent("dasbor:tampil", {detail: {periode: choice.periode, wilayah: choice.wilayah}}));
   } catch (e) {
     if (seq !== requestSeq) return;
     $("hasil").hidden = true;
@@ -374,6 +378,7 @@ async function start() {
 }
 
 function forget() {
+  document.dispatchEvent(new CustomEvent("dasbor:lupa"));
   me = null;
   current = null;
   requestSeq++;

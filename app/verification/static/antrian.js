@@ -9,6 +9,7 @@ import {PilihanWilayah} from "/static/kumkm/wilayah.js";
 import {closeDetail, openDetail} from "./detail.js";
 import {lencanaStatus, state, waktu} from "./keadaan.js";
 import {lencanaPemutakhiran} from "./pemutakhiran.js";
+import {petaVerifikasi} from "./peta.js";
 
 const PAGE = 50;           // records per queue request
 const FILL_REQUESTS = 10;  // a rare filter may need several requests to fill a page
@@ -90,6 +91,7 @@ export async function loadQueue(reset) {
   const seq = reset ? ++state.loadSeq : state.loadSeq;
   const detailSeq = state.detailSeq;
   if (reset) {
+    petaVerifikasi(params.periode, params.kabkota, bukaRekaman);  // the kabupaten/kota's map (peta.js)
     state.items = [];
     state.cursor = null;
     state.current = -1;

@@ -13,6 +13,7 @@ the tab's sessionStorage."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,21 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from app.core.settings import settings
 from app.record.reference import known_periode, today_wib
 
 KIT = Path(__file__).parent
 KIT_STATIC = "kumkm-static"
+LEAFLET_STATIC = "leaflet-static"
+
+
+def leaflet_dist() -> Path:
+    """Leaflet's own dist files (leaflet.js, leaflet.css, images/) in the installed
+    django-js-lib-leaflet wheel: found, not imported (its package is a Django app)."""
+    spec = importlib.util.find_spec("js_lib_leaflet")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("django-js-lib-leaflet is not installed: the map's Leaflet comes from it (pyproject.toml)")
+    return Path(next(iter(spec.submodule_search_locations))) / "static" / "js_lib_leaflet"
 
 
 def modules(static: Path, entry: str = "") -> list[str]:
@@ -45,6 +57,17 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+
+
+def security_headers() -> dict[str, str]:
+    """SECURITY_HEADERS, with the basemap's tile origin allowed as an image source when one is
+    set (KUMKM_MAP_TILE_URL): tiles are images only, so scripts, styles and requests stay this
+    origin's alone."""
+    origin = settings.map_tile_origin
+    if origin is None:
+        return SECURITY_HEADERS
+    csp = SECURITY_HEADERS["Content-Security-Policy"].replace("img-src 'self' data:;", f"img-src 'self' data: {origin};")
+    return {**SECURITY_HEADERS, "Content-Security-Policy": csp}
 
 
 async def periode_choices() -> tuple[list[str], str]:
@@ -83,9 +106,11 @@ class Page:
                 "default_periode": default,
                 "modul_kit": KIT_MODULES,
                 "modul_halaman": self.modules,
+                "peta_tile_url": settings.map_tile_url,
+                "peta_tile_atribusi": settings.map_tile_attribution,
                 **context,
             },
-            headers=SECURITY_HEADERS,
+            headers=security_headers(),
         )
 
     def install(self, app: FastAPI, router: APIRouter) -> None:
@@ -94,3 +119,4 @@ class Page:
         app.mount(f"/{self.name}/static", StaticFiles(directory=self.folder / "static"), name=f"{self.name}-static")
         if not any(getattr(route, "name", None) == KIT_STATIC for route in app.routes):
             app.mount("/static/kumkm", StaticFiles(directory=KIT / "static"), name=KIT_STATIC)
+            app.mount("/static/leaflet", StaticFiles(directory=leaflet_dist()), name=LEAFLET_STATIC)
