@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.kampanye.router import kemajuan
+from app.kampanye.router import antrian_umur, kemajuan
 
 router = APIRouter()
 router.include_router(kemajuan.router)
+router.include_router(antrian_umur.router)

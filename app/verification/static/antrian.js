@@ -78,6 +78,7 @@ function filterParams() {
     captured_dari: $("dari").value,
     captured_sampai: $("sampai").value,
     duplikat: $("duplikat").value,
+    urut: $("urut").value,
   };
 }
 

@@ -89,7 +89,7 @@ async function start() {
     showKeySaved();
     $("kerja").hidden = false;
     for (const [id, name] of [["status", "status"], ["jenis", "jenis"], ["enumerator", "enumerator_id"],
-                              ["dari", "captured_dari"], ["sampai", "captured_sampai"], ["duplikat", "duplikat"]]) {
+                              ["dari", "captured_dari"], ["sampai", "captured_sampai"], ["duplikat", "duplikat"], ["urut", "urut"]]) {
       if (params.get(name)) $(id).value = params.get(name);
     }
     await pilihanWilayah.isi(1, state.kabkota);
