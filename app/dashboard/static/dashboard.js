@@ -8,6 +8,7 @@
 import {$, angka, api, apiJson, el, gagal, isoDate, keepInUrl, letakData, mulai, periodeData, pesan, pilihPeriode,
   showKeySaved, tanggal} from "/static/kumkm/kumkm.js";
 import {PilihanWilayah, isiPilihan, wilayahDi} from "/static/kumkm/wilayah.js";
+import {tampilkanKemajuan} from "./kemajuan.js";
 
 const LABEL_TINGKAT = {provinsi: "Provinsi", kabkota: "Kabupaten/Kota", kecamatan: "Kecamatan", desa: "Desa/Kelurahan"};
 
@@ -292,6 +293,7 @@ async function show(wilayahAlamat) {
     pesan("");
     render(doc);
     renderRegistri(registri);
+    tampilkanKemajuan(current);  // the campaign's progress and backlog (kemajuan.js), loaded beside
   } catch (e) {
     if (seq !== requestSeq) return;
     $("hasil").hidden = true;
