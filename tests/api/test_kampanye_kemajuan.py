@@ -234,6 +234,8 @@ async def test_downloads_csv_and_xlsx(client, dinas, campaign):
         ({"menurut": "kemarin"}, "menurut"),
         ({"periode": "1999"}, "periode"),
         ({"sampai": "31-08-2022"}, "sampai"),
+        ({"dari": "2099-01-01"}, "dari"),  # after today, sampai left to today
+        ({"dari": "2020-01-01"}, "dari"),  # more than a round before today
     ],
 )
 async def test_bad_input_names_the_field(client, dinas, params, field):

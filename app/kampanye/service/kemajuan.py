@@ -205,6 +205,12 @@ async def kemajuan(
         for r in harian_rows:
             per_hari[r.hari][r.status] = r.n
         end = sampai or latest_today
+        if dari is not None and sampai is None:
+            # `sampai` left to today: `dari` alone must still make a range of one round at most
+            if dari > end:
+                raise invalid("dari", f"{dari} sesudah hari ini ({end}); isi sampai atau pilih tanggal sebelumnya")
+            if (end - dari).days + 1 > MAX_HARI:
+                raise invalid("dari", f"{dari} lebih dari {MAX_HARI} hari sebelum hari ini: rentang paling lama satu putaran")
         start = dari or (min(per_hari) if per_hari else end)
         start = max(start, end - dt.timedelta(days=MAX_HARI - 1))
         if start > end:  # data only after an explicit sampai: the range is that one day
