@@ -312,19 +312,19 @@ _PEMUTAKHIRAN_JOIN = """
 # index.
 _ANTRIAN = """
     WITH walk AS (
-        SELECT s.submission_id, s.captured_at, {hit} AS hit,
-               row_number() OVER (ORDER BY s.captured_at, s.submission_id) AS rn
+        SELECT s.submission_id, s.captured_at, {key} AS k, {hit} AS hit,
+               row_number() OVER (ORDER BY {key}, s.submission_id) AS rn
         FROM submissions s
         WHERE {drive} AND s.periode = :periode AND s.status = :status
           {after} {dari} {sampai}
-        ORDER BY s.captured_at, s.submission_id
+        ORDER BY {key}, s.submission_id
         LIMIT {scan}
     ), page AS (
         SELECT * FROM walk WHERE hit OR rn = {scan}
-        ORDER BY captured_at, submission_id
+        ORDER BY k, submission_id
         LIMIT {limit}
     )
-    SELECT p.rn, p.hit, p.submission_id, p.captured_at, s.status, s.version, s.jenis, s.kode_wilayah,
+    SELECT p.rn, p.hit, p.submission_id, p.captured_at, p.k, s.status, s.version, s.jenis, s.kode_wilayah,
            s.enumerator_id, s.skala_usaha, s.diperbarui_pada,
            COALESCE(v.data ->> 'nama_usaha', v.data ->> 'nama_koperasi') AS nama,
            (s.duplikat_kunci IS NOT NULL AND EXISTS (
@@ -333,27 +333,43 @@ _ANTRIAN = """
     FROM page p
     JOIN submissions s ON s.submission_id = p.submission_id
     LEFT JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version{pm_join}
-    ORDER BY p.captured_at, p.submission_id
+    ORDER BY p.k, p.submission_id
 """
+
+# The queue's orders: oldest capture first (the default), or longest waiting first
+# (`urut=terlama`: by the moment the record entered its status, diperbarui_pada; for masuk
+# the partial index submissions_masuk_umur of migration 0016_kampanye walks it).
+URUT_KEY = {"tangkap": "s.captured_at", "terlama": "s.diperbarui_pada"}
 
 _antrian_cache: dict[tuple, object] = {}
 
 
-def antrian(drive: str, residual: tuple[str, ...], after: bool, dari: bool, sampai: bool, scan: int, limit: int, citus: bool = False):
+def antrian(
+    drive: str,
+    residual: tuple[str, ...],
+    after: bool,
+    dari: bool,
+    sampai: bool,
+    scan: int,
+    limit: int,
+    citus: bool = False,
+    urut: str = "tangkap",
+):
     """The queue statement for one combination of filters: each combination is its own
     statement, so PostgreSQL plans it for the index that fits (a catch-all `:x IS NULL OR`
     form would be planned once for the worst case). `citus`: the form for a Citus
     coordinator, every table restricted to the kabupaten/kota's provinsi (`:provinsi`, the
     distribution column), so the whole walk (a window over the rows, the joins, the duplicate
     checks) is one query on that provinsi's worker."""
-    key = (drive, residual, after, dari, sampai, int(scan), int(limit), citus)
+    key = (drive, residual, after, dari, sampai, int(scan), int(limit), citus, urut)
     stmt = _antrian_cache.get(key)
     if stmt is None:
         stmt = text(
             _ANTRIAN.format(
                 drive=_DRIVE[drive],
                 hit=" AND ".join(_RESIDUAL[f] for f in residual) or "true",
-                after="AND (s.captured_at, s.submission_id) > (:after_at, CAST(:after_id AS uuid))" if after else "",
+                key=URUT_KEY[urut],
+                after=f"AND ({URUT_KEY[urut]}, s.submission_id) > (:after_at, CAST(:after_id AS uuid))" if after else "",
                 dari="AND s.captured_at >= :dari" if dari else "",
                 sampai="AND s.captured_at < :sampai" if sampai else "",
                 scan=int(scan),

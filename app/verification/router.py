@@ -167,6 +167,11 @@ async def antrian(
     captured_sampai: dt.date | None = Query(None, description="captured on or before this day (WIB)"),
     duplikat: bool | None = Query(None, description="true: only likely duplicates; false: none of them"),
     konflik: bool | None = Query(None, description="true: only follow-up visits marked as a conflict; false: none of them"),
+    urut: Literal["tangkap", "terlama"] = Query(
+        "tangkap",
+        description="`tangkap` (default): oldest capture first; `terlama`: longest waiting in its status first (since it "
+        "arrived, or was corrected back to masuk: docs/kampanye.md, backlog); a cursor belongs to its order",
+    ),
     cursor: str | None = Query(None, max_length=200, description="next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=200),
     *,
@@ -188,6 +193,7 @@ async def antrian(
         captured_sampai=captured_sampai,
         duplikat=duplikat,
         konflik=konflik,
+        urut=urut,
     )
     async with db.connect() as conn:  # after check_periode, which may take one itself (_READS)
         page = await service.antrian_page(conn, principal, kabkota, f, cursor, limit)

@@ -213,6 +213,10 @@ async def test_downloads_csv_and_xlsx(client, dinas, campaign):
     assert lines[0].startswith("Tanggal,Data Masuk") and lines[1].startswith("01/08/2022,14,")
     r = await client.get(PATH, params={**params, "format": "csv-data", "tabel": "anak"}, headers=auth(dinas))
     assert r.text.splitlines()[1].startswith("1,16.06,")
+    # the display CSV: Kota Palembang keeps 60 a week against 300 in 30 days: 6/7 of the pace needed
+    r = await client.get(PATH, params={**params, "format": "csv", "tabel": "anak"}, headers=auth(dinas))
+    palembang = next(line for line in r.text.splitlines() if ",16.71," in line)
+    assert '"85,71%"' in palembang and '"8,57"' in palembang and '"10,00"' in palembang
     r = await client.get(PATH, params={**params, "format": "xlsx", "tabel": "anak"}, headers=auth(dinas))
     assert r.status_code == 200
     ws = openpyxl.load_workbook(io.BytesIO(r.content)).active
@@ -230,6 +234,8 @@ async def test_downloads_csv_and_xlsx(client, dinas, campaign):
         ({"menurut": "kemarin"}, "menurut"),
         ({"periode": "1999"}, "periode"),
         ({"sampai": "31-08-2022"}, "sampai"),
+        ({"dari": "2099-01-01"}, "dari"),  # after today, sampai left to today
+        ({"dari": "2020-01-01"}, "dari"),  # more than a round before today
     ],
 )
 async def test_bad_input_names_the_field(client, dinas, params, field):

@@ -469,6 +469,15 @@ MATRIX: tuple[Op, ...] = (
     ),
     Op(
         "GET",
+        "/api/v1/kampanye/antrian-umur",
+        READERS,
+        PARAM,
+        _req("GET", "/api/v1/kampanye/antrian-umur", params={"periode": PERIODE, "kode_wilayah": AREA}),
+        "the backlog's age (docs/kampanye.md)",
+        also=(("no `kode_wilayah`", NATIONAL_ONLY, _req("GET", "/api/v1/kampanye/antrian-umur", params={"periode": PERIODE})),),
+    ),
+    Op(
+        "GET",
         "/api/v1/agregat/keragaan-koperasi",
         READERS,
         PARAM,

@@ -11,6 +11,7 @@ import {PilihanWilayah, isiPilihan, wilayahDi} from "/static/kumkm/wilayah.js";
 // the dashboard's own sections, each told what is on screen by the events below
 import "./kinerja.js";
 import "./peta.js";
+import {tampilkanKemajuan} from "./kemajuan.js";
 
 const LABEL_TINGKAT = {provinsi: "Provinsi", kabkota: "Kabupaten/Kota", kecamatan: "Kecamatan", desa: "Desa/Kelurahan"};
 
@@ -296,6 +297,7 @@ async function show(wilayahAlamat) {
     render(doc);
     renderRegistri(registri);
     document.dispatchEvent(new CustomEvent("dasbor:tampil", {detail: {periode: choice.periode, wilayah: choice.wilayah}}));
+    tampilkanKemajuan(current);  // the campaign's progress and backlog (kemajuan.js), loaded beside
   } catch (e) {
     if (seq !== requestSeq) return;
     $("hasil").hidden = true;

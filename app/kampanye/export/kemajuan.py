@@ -125,7 +125,7 @@ def _persen_of(r: str | None) -> str | None:
         return None
     whole, _, frac = r.partition(".")
     scaled = int(whole + frac)  # the ratio times 10^8
-    hundredths = (scaled + 50_000) // 100_000  # percent with 2 decimals, half-up
+    hundredths = (scaled + 5_000) // 10_000  # the ratio in hundredths of a percent, half-up
     w, f = divmod(hundredths, 100)
     return f"{angka_id(w)},{f:02d}%"
 

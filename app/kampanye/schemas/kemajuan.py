@@ -105,3 +105,32 @@ class KemajuanOut(BaseModel):
         description="the child wilayah (provinsi of the nation, kabupaten/kota of a provinsi) with a target or records, "
         "most behind their pace first; empty for a kabupaten/kota"
     )
+
+
+class UmurAntrian(BaseModel):
+    belum_diverifikasi: int = Field(description="records waiting in masuk")
+    median_detik: int | None = Field(
+        description="the median wait in whole seconds (percentile_disc: a real record's); null when none waits"
+    )
+    p90_detik: int | None = Field(description="the 90th percentile of the wait")
+    terlama_detik: int | None = Field(description="the oldest wait")
+    median_hari: str | None = Field(description="the same in days, 2 decimals: `1.52`")
+    p90_hari: str | None
+    terlama_hari: str | None
+    terlama_sejak: dt.datetime | None = Field(description="when the oldest waiting record entered masuk")
+    lewat_ambang: int = Field(description="records that have waited longer than ambang_hari days")
+
+
+class UmurKabkota(UmurAntrian):
+    kode: str
+    nama: str
+    zona: Literal["WIB", "WITA", "WIT"]
+
+
+class AntrianUmurOut(BaseModel):
+    periode: str
+    wilayah: WilayahRef | None = Field(description="null: the nation")
+    pada: dt.datetime = Field(description="the instant the waits are measured to")
+    ambang_hari: int
+    rows: list[UmurKabkota] = Field(description="kabupaten/kota with records waiting; most over the threshold first, then the oldest")
+    jumlah: UmurAntrian = Field(description="the whole area (its own median and percentile, not an average of the rows')")

@@ -58,9 +58,11 @@ def desimal(value: Fraction | None, places: int = PACE_PLACES) -> str | None:
     """An exact fraction as a decimal string rounded half-up ("1234.57"); None stays None."""
     if value is None:
         return None
-    scaled = (2 * value.numerator * 10**places + value.denominator) // (2 * value.denominator)
-    sign = "-" if scaled < 0 else ""
-    whole, frac = divmod(abs(scaled), 10**places)
+    # half away from zero, as app.reporting.reports rounds: -1/8 is "-0.13", like 1/8 is "0.13"
+    num, den = abs(value.numerator), value.denominator
+    scaled = (2 * num * 10**places + den) // (2 * den)
+    sign = "-" if value < 0 and scaled else ""
+    whole, frac = divmod(scaled, 10**places)
     return f"{sign}{whole}.{frac:0{places}d}"
 
 
@@ -203,6 +205,12 @@ async def kemajuan(
         for r in harian_rows:
             per_hari[r.hari][r.status] = r.n
         end = sampai or latest_today
+        if dari is not None and sampai is None:
+            # `sampai` left to today: `dari` alone must still make a range of one round at most
+            if dari > end:
+                raise invalid("dari", f"{dari} sesudah hari ini ({end}); isi sampai atau pilih tanggal sebelumnya")
+            if (end - dari).days + 1 > MAX_HARI:
+                raise invalid("dari", f"{dari} lebih dari {MAX_HARI} hari sebelum hari ini: rentang paling lama satu putaran")
         start = dari or (min(per_hari) if per_hari else end)
         start = max(start, end - dt.timedelta(days=MAX_HARI - 1))
         if start > end:  # data only after an explicit sampai: the range is that one day

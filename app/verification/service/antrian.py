@@ -92,6 +92,9 @@ def _older_cursor(text: str) -> tuple[dt.datetime, uuid.UUID] | None:
 
 # The queue's keyset: the last row's (captured_at, submission_id), oldest capture first.
 CURSOR = pagination.Keyset("antrian.1", pagination.INSTANT, pagination.UUID, older=_older_cursor)
+# The same for `urut=terlama`, the last row's (diperbarui_pada, submission_id): a tag of its
+# own, so a cursor of one order is never read as a place in the other (bad_cursor instead).
+CURSOR_TERLAMA = pagination.Keyset("antrian.terlama.1", pagination.INSTANT, pagination.UUID)
 
 
 def _day_start(day: dt.date, name: str) -> dt.datetime:
@@ -115,6 +118,7 @@ class Filter:
     captured_sampai: dt.date | None = None
     duplikat: bool | None = None
     konflik: bool | None = None
+    urut: str = "tangkap"
 
 
 def _pemutakhiran(r: Any, index: Any) -> dict | None:
@@ -150,7 +154,8 @@ def _pemutakhiran(r: Any, index: Any) -> dict | None:
 
 
 async def antrian_page(conn: AsyncConnection, principal: Principal, kabkota: str | None, f: Filter, cursor: str | None, limit: int) -> dict:
-    """One page of the queue, oldest capture first, from the keyset cursor (schemas.AntrianPage)."""
+    """One page of the queue, oldest capture first (or longest waiting first, `urut=terlama`),
+    from the keyset cursor (schemas.AntrianPage)."""
     kabkota = await kabkota_of(principal, kabkota)
     index = await get_index()
     params: dict = {"periode": f.periode, "status": f.status, "kabkota": kabkota}
@@ -179,12 +184,15 @@ async def antrian_page(conn: AsyncConnection, principal: Principal, kabkota: str
     if dari is not None and sampai is not None and dari >= sampai:
         message = "captured_sampai harus sama dengan atau sesudah captured_dari"
         raise INVALID(message, errors=[{"field": "captured_sampai", "type": "value_error", "message": message}])
-    after = CURSOR.decode(cursor)
+    codec = CURSOR_TERLAMA if f.urut == "terlama" else CURSOR
+    after = codec.decode(cursor)
     if after is not None:
         params["after_at"], params["after_id"] = after[0], str(after[1])
     # Without a filter to check, the page is the first `limit` rows walked.
     scan = max(queries.SCAN_MAX, limit) if residual else limit
-    stmt = queries.antrian(drive, tuple(residual), after is not None, dari is not None, sampai is not None, scan, limit, citus.enabled())
+    stmt = queries.antrian(
+        drive, tuple(residual), after is not None, dari is not None, sampai is not None, scan, limit, citus.enabled(), f.urut
+    )
     params["provinsi"] = kabkota.split(".")[0]
     rows = (await conn.execute(stmt, params)).all()
     counts = {r.status: r.n for r in await conn.execute(queries.REKAP, {"periode": f.periode, "kabkota": kabkota, "provinsi": None})}
@@ -210,7 +218,7 @@ async def antrian_page(conn: AsyncConnection, principal: Principal, kabkota: str
     next_cursor = None
     if rows and (rows[-1].rn == scan or (len(rows) == limit and rows[-1].hit)):
         # The page is full, or the walk reached its bound: the queue may go on after that row.
-        next_cursor = CURSOR.encode(rows[-1].captured_at, rows[-1].submission_id)
+        next_cursor = codec.encode(rows[-1].k, rows[-1].submission_id)
     return {
         "periode": f.periode,
         "status": f.status,

@@ -81,6 +81,7 @@ function filterParams() {
     captured_sampai: $("sampai").value,
     duplikat: $("duplikat").value,
     konflik: $("konflik-pemutakhiran").value,
+    urut: $("urut").value,
   };
 }
 

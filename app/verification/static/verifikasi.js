@@ -90,7 +90,7 @@ async function start() {
     $("kerja").hidden = false;
     for (const [id, name] of [["status", "status"], ["jenis", "jenis"], ["enumerator", "enumerator_id"],
                               ["dari", "captured_dari"], ["sampai", "captured_sampai"], ["duplikat", "duplikat"],
-                              ["konflik-pemutakhiran", "konflik"]]) {
+                              ["konflik-pemutakhiran", "konflik"], ["urut", "urut"]]) {
       if (params.get(name)) $(id).value = params.get(name);
     }
     await pilihanWilayah.isi(1, state.kabkota);
