@@ -301,6 +301,8 @@ async def titik_measures(client: httpx.AsyncClient, conn, periode: str, dinas: s
         results[name] = await measure(client, path, params, key, n, w)
         checks[f"recount_{name}"] = await titik_check(client, conn, key, periode, bbox, zoom)
     return results, checks
+
+
 # What migration 0016_kampanye adds to each write, by itself: the rekap_harian triggers and
 # the backlog index, switched off and on again around the very same statements.
 _WITHOUT = """
