@@ -29,6 +29,7 @@ ALLOWED = {
     "indikator.read": {"dinas", "verifikator", "walidata", "admin"},
     "indikator.write": {"dinas", "admin"},
     "kumkm.cek": {"mitra"},
+    "kinerja.sendiri": {"enumerator"},
     # every key but a partner's (mitra), which takes only its look-up (docs/mitra.md)
     "record.read": ALL - {"mitra"},
 }
