@@ -14,7 +14,8 @@
                     each entity counted in the wilayah of its state in the periode (of its state
                     in the periode before when it has none: tidak ditemukan)
     kumkm_rekap_tunda
-                    linked records whose status moved into or out of diterima and the linker
+                    linked records whose status moved into or out of diterima (or, diterima,
+                    changed in a column a state reads: the service never does) and the linker
                     has not taken yet (filled by the decision's trigger, emptied by the refresh):
                     a read adds, for their entities, the state computed now minus the state kept,
                     so that a read is exact before the linker ran
@@ -245,10 +246,20 @@ _ANTRIAN_LAMA = """
             WHERE (n.status = 'diterima') <> (o.status = 'diterima')
             ON CONFLICT DO NOTHING;
 """
-_ANTRIAN_TUNDA = """
+# What a state reads of its record: a diterima record changed in any of these without a status
+# change (the service never does that: only ditolak records are corrected; a writer to come
+# might) is queued and marked too, so the read stays exact and the linker refreshes its entity.
+_STATE_COLS = (
+    "jenis, periode, kode_provinsi, kode_kabkota, skala_usaha, punya_nib, izin_usaha, platform_digital, "
+    "modal_sendiri, modal_luar, keadaan_usaha, diperbarui_pada"
+)
+_ANTRIAN_TUNDA = f"""
             WITH ubah AS MATERIALIZED (
                 SELECT n.submission_id FROM new_rows n JOIN old_rows o USING (submission_id)
                 WHERE (n.status = 'diterima') <> (o.status = 'diterima')
+                   OR (n.status = 'diterima'
+                       AND ({", ".join("n." + c for c in _STATE_COLS.split(", "))})
+                           IS DISTINCT FROM ({", ".join("o." + c for c in _STATE_COLS.split(", "))}))
             ), antri AS (
                 INSERT INTO kumkm_antrian (submission_id) SELECT submission_id FROM ubah ON CONFLICT DO NOTHING
             )

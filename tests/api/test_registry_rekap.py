@@ -245,3 +245,29 @@ async def test_a_usaha_found_closed_is_linked_but_not_found(client, enum_key, ad
     # and 2023: a usaha not found in 2022 is not "not found again"
     assert await pg.fetchval("SELECT coalesce(sum(tidak_ditemukan), 0) FROM kumkm_rekap WHERE periode = '2023'") == 0
     assert (await _periksa(engine))["selisih"] == []
+
+
+async def test_a_linked_record_changed_around_the_decisions_is_counted_at_once(client, enum_key, admin, pg, tautkan, engine):
+    """The service changes a diterima record only by deciding it; a writer that changes what a
+    state reads (here keadaan_usaha, in SQL) gets the record queued and marked by the trigger:
+    reads are exact at once, and the linker refreshes the kept state."""
+    recs = [
+        factories.umkm(periode="2021", captured_at="2021-06-01T09:30:00+07:00", nib="9120000000003", modal_usaha=25 * JUTA),
+        factories.umkm(periode="2022", captured_at="2022-06-01T09:30:00+07:00", nib="9120000000003", modal_usaha=2_000 * JUTA),
+    ]
+    for rec in recs:
+        assert (await client.post("/api/v1/submissions", json=rec, headers=auth(enum_key))).status_code == 201
+        assert (await decide(client, admin, rec["submission_id"], "diterima")).status_code == 200
+    await tautkan()
+    naik = "SELECT coalesce(sum(naik_kelas), 0) FROM kumkm_rekap WHERE periode = '2022'"
+    assert await pg.fetchval(naik) == 1
+    await pg.execute("UPDATE submissions SET keadaan_usaha = 'pindah' WHERE submission_id = $1::uuid", recs[1]["submission_id"])
+    assert await pg.fetchval("SELECT count(*) FROM kumkm_rekap_tunda") == 1
+    assert await pg.fetchval("SELECT count(*) FROM kumkm_antrian") == 1
+    assert (await _periksa(engine))["selisih"] == []  # the read adds the marked entity as it is now
+    assert await pg.fetchval(naik) == 1  # the kept row is not refreshed yet
+    await tautkan()
+    assert await pg.fetchval(naik) == 0
+    assert await pg.fetchval("SELECT (SELECT count(*) FROM kumkm_rekap_tunda) + (SELECT count(*) FROM kumkm_antrian)") == 0
+    assert await pg.fetchval("SELECT ada FROM kumkm_keadaan WHERE submission_id = $1::uuid", recs[1]["submission_id"]) is False
+    assert (await _periksa(engine))["selisih"] == []
