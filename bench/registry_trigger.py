@@ -2,7 +2,7 @@
 statement: PostgreSQL backend CPU (from /proc) of 1,000-row status UPDATEs, as a batch decision
 makes, with the trigger enabled and disabled, interleaved in rounds on one connection.
 
-    python -m bench.registry_trigger [--records 100000] [--rounds 4] [--statements 20]
+    ./dev bench registry-trigger [--records 100000] [--rounds 4] [--statements 20]
 
 The records are bench.registry's generated ones (all queued rows removed first); each
 statement flips the status of 1,000 random records between `masuk` and `diterima`, so with the
