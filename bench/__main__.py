@@ -17,6 +17,7 @@ BENCHES = (
     "openrosa",
     "citus",
     "registry",
+    "registry-trigger",
     "mitra",
     "kampanye",
 )
