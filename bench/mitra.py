@@ -175,7 +175,7 @@ async def singles(url: str, key: str, n: int, ids: dict, rate: float, seconds: f
         if status != 200 or body is None:
             errors += 1
             return
-        if not me and body["terdaftar"] != (u is not None) or (u is not None and body["id_kumkm"] != ids[u]):
+        if not me and (body["terdaftar"] != (u is not None) or (u is not None and body["id_kumkm"] != ids[u])):
             wrong += 1
 
     in_flight: set[asyncio.Task] = set()

@@ -51,7 +51,9 @@ def register(sub) -> None:
     s.add_argument("ref", help=ref_help)
     s.set_defaults(func=cmd_apikey_revoke)
     s = k.add_parser(
-        "list", help="list keys (never the secrets): pii, expiry and status (active, grace until T after a rotation, expired, revoked)"
+        "list",
+        help="list keys (never the secrets): pii, expiry, status (active, grace until T after a rotation, expired, revoked) "
+        "and a partner's purposes, quota and rate",
     )
     s.set_defaults(func=cmd_apikey_list)
 
@@ -159,6 +161,13 @@ def cmd_apikey_list(args) -> int:
     return 0
 
 
+def _mitra(k: dict) -> str:
+    """A partner's purposes and bounds (docs/mitra.md), e.g. `kur,bantuan 5000/day 10/s`."""
+    if not k.get("mitra_tujuan"):
+        return "-"
+    return f"{','.join(k['mitra_tujuan'])} {k['mitra_kuota_harian']}/day {k['mitra_per_detik']}/s"
+
+
 def _keys_table(keys: list[dict]) -> str:
     from app.core.console import table
     from app.keys.service import key_status
@@ -169,7 +178,7 @@ def _keys_table(keys: list[dict]) -> str:
         return utc_text(t)[:19] + "Z" if t is not None else "-"
 
     return table(
-        ["id", "prefix", "role", "wilayah", "name", "pii", "expires", "status", "last used"],
+        ["id", "prefix", "role", "wilayah", "name", "pii", "expires", "status", "last used", "mitra"],
         [
             [
                 f"#{k['id']}",
@@ -181,6 +190,7 @@ def _keys_table(keys: list[dict]) -> str:
                 when(k["expires_at"]),
                 key_status(k),
                 when(k["last_used_at"]),
+                _mitra(k),
             ]
             for k in keys
         ],

@@ -102,7 +102,7 @@ def test_list_has_a_header_and_says_pii_expiry_and_status(database_url):
     listed = kumkm("apikey", "list", database_url=database_url)
     assert listed.returncode == 0, listed.stderr
     header, *rows = listed.stdout.splitlines()
-    assert header.split() == ["id", "prefix", "role", "wilayah", "name", "pii", "expires", "status", "last", "used"]
+    assert header.split() == ["id", "prefix", "role", "wilayah", "name", "pii", "expires", "status", "last", "used", "mitra"]
     by_name = {}
     for row in rows:
         cells = row.split()

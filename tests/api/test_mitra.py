@@ -456,6 +456,8 @@ async def test_cli_creates_a_partner_key_with_purposes_and_quota(database_url, l
     key = out.stdout.strip().splitlines()[-1]
     row = await pg.fetchrow("SELECT role, mitra_tujuan, mitra_kuota_harian, mitra_per_detik FROM api_keys WHERE name = 'bank-x'")
     assert tuple(row) == ("mitra", ["bantuan", "kur"], 3, 10)
+    listed = kumkm("apikey", "list", database_url=database_url).stdout
+    assert "bantuan,kur 3/day 10/s" in listed and key not in listed
     for _ in range(3):
         assert (await client.post(CEK, json={"tujuan": "kur", "nib": NIB_A}, headers=auth(key))).status_code == 200
     assert_problem(await client.post(CEK, json={"tujuan": "kur", "nib": NIB_A}, headers=auth(key)), "too-many-requests")
@@ -482,3 +484,19 @@ async def test_cli_creates_a_partner_key_with_purposes_and_quota(database_url, l
         ["bantuan", "kur"],
         3,
     )
+
+
+async def test_malformed_json_bodies_never_echo_a_nik(client, mitra, pg):
+    """Refusals made before the look-up's own rules (the body's shape) do not repeat what was
+    sent either, and are not look-ups (nothing logged)."""
+    number = int(NIK_A)
+    for body in (
+        {"tujuan": "kur", "nik_pemilik": number, "nama_usaha": NAMA_A},
+        {"tujuan": "kur", "nik": NIK_A, "nama_usaha": NAMA_A},
+        {"tujuan": "kur", "nik_pemilik": NIK_A * 70, "nama_usaha": NAMA_A},
+        [NIK_A],
+    ):
+        r = await client.post(CEK, json=body, headers=auth(mitra))
+        assert_problem(r, "invalid-input")
+        assert NIK_A not in r.text and str(number) not in r.text, r.text
+    assert await pg.fetchval("SELECT count(*) FROM access_log") == 0
