@@ -57,7 +57,8 @@ KABKOTA_TABLE = """
     CREATE UNIQUE INDEX ON bench_kabkota (i);
 """
 
-# Record g (1..N): kabupaten/kota (g * 7919) mod K; capture day d = g mod 120 counted from the
+# Record g (1..N): kabupaten/kota (g div 120) * 7919 mod K (each run of 120 records one
+# kabupaten/kota, so every one has records on every day); capture day d = g mod 120 counted from the
 # first day, at second (g * 7907) mod 86400 of that UTC day; arrival (g * 13) mod 2160 minutes
 # later (up to a day and a half); status by status_of(g, d). Decided records were decided a
 # day after they arrived; masuk records have waited since they arrived.
@@ -72,7 +73,7 @@ LOAD = """
            t.tangkap + ((g * 13) % 2160) * interval '1 minute' + CASE WHEN s.status = 'masuk' THEN interval '0' ELSE interval '1 day' END,
            'mikro'
     FROM generate_series($1::bigint, $2::bigint) AS g
-    JOIN bench_kabkota k ON k.i = (g * 7919) % $4
+    JOIN bench_kabkota k ON k.i = ((g / 120) * 7919) % $4
     CROSS JOIN LATERAL (SELECT $5::timestamptz + (g % 120) * interval '1 day' + ((g * 7907) % 86400) * interval '1 second' AS tangkap) t
     CROSS JOIN LATERAL (SELECT CASE
         WHEN g % 120 >= 110 AND g % 100 < 40 THEN 'masuk'
@@ -319,7 +320,9 @@ _WITH = """
 # A batch as it comes from the field: one kabupaten/kota per statement, arriving now,
 # captured over the last three days (the seeding LOAD spreads a statement over every
 # kabupaten/kota and 120 days: every record its own day, the triggers' worst case).
-LOAD_BATCH = LOAD.replace("JOIN bench_kabkota k ON k.i = (g * 7919) % $4", "JOIN bench_kabkota k ON k.i = ($2 / 1000) % $4").replace(
+LOAD_BATCH = LOAD.replace(
+    "JOIN bench_kabkota k ON k.i = ((g / 120) * 7919) % $4", "JOIN bench_kabkota k ON k.i = ($2 / 1000) % $4"
+).replace(
     "$5::timestamptz + (g % 120) * interval '1 day' + ((g * 7907) % 86400) * interval '1 second' AS tangkap",
     "greatest($5::timestamptz, now() - interval '2 days') - ((g * 7907) % 172800) * interval '1 second' AS tangkap",
 )
