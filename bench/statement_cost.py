@@ -34,6 +34,12 @@ SOURCE = (
 )
 
 
+KINERJA_INDEX = (
+    "CREATE INDEX submissions_kinerja ON submissions (periode, kode_provinsi, enumerator_id, captured_at) "
+    "INCLUDE (kode_kabkota, dibuat_pada, nik_kunci, dibuat_oleh_key)"
+)
+
+
 def _without(sql: str, cte: str) -> str:
     """The statement without one of its modifying CTEs (`cte` names it: ver, rec, his, chg)."""
     start = sql.index(f"    ), {cte} AS (")
@@ -58,6 +64,13 @@ def variants() -> dict[str, tuple[str, list[str], list[str]]]:
         "without the likely-duplicate lookup": (no_dup, [], []),
         "without the status-counter trigger": (full, [trig.format("DISABLE")], [trig.format("ENABLE")]),
         "the record row alone (no trigger either)": (record_only, [trig.format("DISABLE")], [trig.format("ENABLE")]),
+        # the enumerator table's share (migration 0017, docs/kampanye.md): its counters and its index
+        "without the enumerator counters (kinerja_enumerator)": (
+            full,
+            ["ALTER TABLE submissions DISABLE TRIGGER submissions_kinerja_ins"],
+            ["ALTER TABLE submissions ENABLE TRIGGER submissions_kinerja_ins"],
+        ),
+        "without the enumerator index (submissions_kinerja)": (full, ["DROP INDEX submissions_kinerja"], [KINERJA_INDEX]),
     }
 
 

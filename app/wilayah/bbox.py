@@ -50,7 +50,8 @@ class BboxError(ValueError):
 def _coords(geometry: Any) -> Iterator[tuple[float, float]]:
     """Every (lon, lat) of a Polygon or MultiPolygon."""
     kind = geometry.get("type") if isinstance(geometry, dict) else None
-    rings = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    rings: Any = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    polygons: Any
     if kind == "Polygon":
         polygons = [rings]
     elif kind == "MultiPolygon":

@@ -1,11 +1,10 @@
 """Enumerator performance (kinerja, issue 31 §2; docs/kampanye.md "Enumerators and quality").
 
-    kinerja_harian     records per (periode, kabupaten/kota, enumerator_id, the key that sent
-                       them, local capture day) by status: masuk, diterima, ditolak. Kept by
-                       statement triggers on submissions in the writer's own statement, as
-                       rekap_status is, so it cannot drift from a recount; the enumerator table
-                       of a provinsi with a million records reads tens of thousands of these
-                       rows instead of the records.
+    kinerja_enumerator records per (periode, kabupaten/kota, enumerator_id, the key that sent
+                       them) by status: masuk, diterima, ditolak. Kept by statement triggers on
+                       submissions in the writer's own statement, as rekap_status is, so it
+                       cannot drift from a recount; the enumerator table of a provinsi with
+                       millions of records reads one row per enumerator instead of the records.
     kinerja_tolak      one row per record now `ditolak`, with the reason of the decision that
                        made it so (the record's kabupaten/kota and enumerator copied): the
                        spread of rejection reasons without reading the history. Kept by a
@@ -21,10 +20,12 @@
     submissions_kinerja
                        the index the table's per-enumerator details read for one page of
                        enumerators (median time from capture to arrival, last arrival, the
-                       densest ten minutes, the most repeated NIK) without touching the heap.
+                       densest ten minutes, the most repeated NIK, days active) without touching
+                       the heap.
 
-The local day of a record is its capture instant's date in its provinsi's zone (WIB, WITA,
-WIT), by kumkm_zona_jam() of migration 0016 (the SQL twin of app/record/zona.py).
+A record's local day (days active) is its capture instant's date in its provinsi's zone (WIB,
+WITA, WIT), by kumkm_zona_jam() of migration 0016 (the SQL twin of app/record/zona.py), read
+with the page's details.
 
 Revision ID: 0017_kinerja
 Revises: 0016_kampanye
@@ -37,9 +38,6 @@ revision = "0017_kinerja"
 down_revision = "0016_kampanye"
 branch_labels = None
 depends_on = None
-
-# A record's local capture day (migration 0016's kumkm_zona_jam: the provinsi's offset in hours).
-HARI = "((captured_at AT TIME ZONE 'UTC') + make_interval(hours => kumkm_zona_jam(kode_provinsi)))::date"
 
 
 def upgrade() -> None:
@@ -54,18 +52,17 @@ def upgrade() -> None:
         CREATE INDEX submissions_kinerja ON submissions (periode, kode_provinsi, enumerator_id, captured_at)
             INCLUDE (kode_kabkota, dibuat_pada, nik_kunci, dibuat_oleh_key);
 
-        CREATE TABLE kinerja_harian (
+        CREATE TABLE kinerja_enumerator (
             periode       text NOT NULL,
             kode_kabkota  text NOT NULL,
             enumerator_id text NOT NULL,
             kunci         bigint NOT NULL,   -- dibuat_oleh_key; 0 for records of the console
-            hari          date NOT NULL,     -- local capture day (kumkm_zona_jam)
             masuk         bigint NOT NULL DEFAULT 0,
             diterima      bigint NOT NULL DEFAULT 0,
             ditolak       bigint NOT NULL DEFAULT 0,
-            PRIMARY KEY (periode, kode_kabkota, enumerator_id, kunci, hari)
+            PRIMARY KEY (periode, kode_kabkota, enumerator_id, kunci)
         );
-        CREATE INDEX kinerja_harian_kunci ON kinerja_harian (kunci, periode);
+        CREATE INDEX kinerja_enumerator_kunci ON kinerja_enumerator (kunci, periode);
 
         """
         # One function per event: each names only the transition tables its event has.
@@ -73,18 +70,18 @@ def upgrade() -> None:
             f"""
         CREATE FUNCTION kinerja_apply_{ev}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO kinerja_harian AS k (periode, kode_kabkota, enumerator_id, kunci, hari, masuk, diterima, ditolak)
-            SELECT periode, kode_kabkota, enumerator_id, kunci, hari,
+            INSERT INTO kinerja_enumerator AS k (periode, kode_kabkota, enumerator_id, kunci, masuk, diterima, ditolak)
+            SELECT periode, kode_kabkota, enumerator_id, kunci,
                    COALESCE(sum(d) FILTER (WHERE status = 'masuk'), 0),
                    COALESCE(sum(d) FILTER (WHERE status = 'diterima'), 0),
                    COALESCE(sum(d) FILTER (WHERE status = 'ditolak'), 0)
             FROM ({src}) AS x
-            GROUP BY 1, 2, 3, 4, 5
+            GROUP BY 1, 2, 3, 4
             -- an update that moved nothing here (a status unchanged, another column) writes nothing
             HAVING sum(d) FILTER (WHERE status = 'masuk') <> 0
                 OR sum(d) FILTER (WHERE status = 'diterima') <> 0 OR sum(d) FILTER (WHERE status = 'ditolak') <> 0
-            ORDER BY 1, 2, 3, 4, 5
-            ON CONFLICT (periode, kode_kabkota, enumerator_id, kunci, hari) DO UPDATE
+            ORDER BY 1, 2, 3, 4
+            ON CONFLICT (periode, kode_kabkota, enumerator_id, kunci) DO UPDATE
                SET masuk = k.masuk + excluded.masuk, diterima = k.diterima + excluded.diterima,
                    ditolak = k.ditolak + excluded.ditolak;
             RETURN NULL;
@@ -104,14 +101,11 @@ def upgrade() -> None:
         CREATE TRIGGER submissions_kinerja_del AFTER DELETE ON submissions
             REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION kinerja_apply_del();
 
-        INSERT INTO kinerja_harian (periode, kode_kabkota, enumerator_id, kunci, hari, masuk, diterima, ditolak)
+        INSERT INTO kinerja_enumerator (periode, kode_kabkota, enumerator_id, kunci, masuk, diterima, ditolak)
         SELECT periode, kode_kabkota, enumerator_id, COALESCE(dibuat_oleh_key, 0),
-               """
-        + HARI
-        + """,
                count(*) FILTER (WHERE status = 'masuk'), count(*) FILTER (WHERE status = 'diterima'),
                count(*) FILTER (WHERE status = 'ditolak')
-        FROM submissions GROUP BY 1, 2, 3, 4, 5;
+        FROM submissions GROUP BY 1, 2, 3, 4;
 
         CREATE TABLE kinerja_tolak (
             submission_id uuid PRIMARY KEY,
@@ -155,9 +149,7 @@ def upgrade() -> None:
 
 
 def _rows(table: str, d: int) -> str:
-    return (
-        f"SELECT periode, kode_kabkota, enumerator_id, COALESCE(dibuat_oleh_key, 0) AS kunci, {HARI} AS hari, status, {d} AS d FROM {table}"
-    )
+    return f"SELECT periode, kode_kabkota, enumerator_id, COALESCE(dibuat_oleh_key, 0) AS kunci, status, {d} AS d FROM {table}"
 
 
 def downgrade() -> None:
@@ -172,7 +164,7 @@ def downgrade() -> None:
         DROP FUNCTION kinerja_apply_ins();
         DROP FUNCTION kinerja_apply_upd();
         DROP FUNCTION kinerja_apply_del();
-        DROP TABLE kinerja_harian;
+        DROP TABLE kinerja_enumerator;
         DROP INDEX submissions_kinerja;
         ALTER TABLE submissions DROP COLUMN nik_kunci;
         """

@@ -211,16 +211,22 @@ async def test_a_kabkota_table_and_the_counts_after_a_correction(client, campaig
     assert (by["ENUM-B"]["ditolak"], by["ENUM-B"]["belum_diverifikasi"], by["ENUM-B"]["alasan"]["data_tidak_lengkap"]) == (9, 2, 5)
     assert by["ENUM-B"]["hari_terakhir"] == "2022-06-20"
     assert "ENUM-C" not in by
-    # the kept counts equal a recount, day by day
+    # the kept counts equal a recount
     kept = await pg.fetch(
-        "SELECT periode, kode_kabkota, enumerator_id, hari, sum(masuk) m, sum(diterima) d, sum(ditolak) t FROM kinerja_harian "
-        "GROUP BY 1, 2, 3, 4 HAVING sum(masuk) + sum(diterima) + sum(ditolak) > 0 ORDER BY 1, 2, 3, 4"
+        "SELECT periode, kode_kabkota, enumerator_id, sum(masuk) m, sum(diterima) d, sum(ditolak) t FROM kinerja_enumerator "
+        "GROUP BY 1, 2, 3 HAVING sum(masuk) + sum(diterima) + sum(ditolak) > 0 ORDER BY 1, 2, 3"
     )
     counted = await pg.fetch(
-        "SELECT periode, kode_kabkota, enumerator_id, (captured_at AT TIME ZONE 'Asia/Jakarta')::date AS hari, "
-        "count(*) FILTER (WHERE status = 'masuk') m, count(*) FILTER (WHERE status = 'diterima') d, "
-        "count(*) FILTER (WHERE status = 'ditolak') t FROM submissions GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+        "SELECT periode, kode_kabkota, enumerator_id, count(*) FILTER (WHERE status = 'masuk') m, "
+        "count(*) FILTER (WHERE status = 'diterima') d, count(*) FILTER (WHERE status = 'ditolak') t "
+        "FROM submissions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
     )
+    tolak = await pg.fetch("SELECT submission_id, alasan_kode FROM kinerja_tolak ORDER BY 1")
+    last = await pg.fetch(
+        "SELECT s.submission_id, h.alasan_kode FROM submissions s CROSS JOIN LATERAL (SELECT alasan_kode FROM submission_history h "
+        "WHERE h.submission_id = s.submission_id ORDER BY h.id DESC LIMIT 1) h WHERE s.status = 'ditolak' ORDER BY 1"
+    )
+    assert [tuple(r) for r in tolak] == [tuple(r) for r in last]
     assert [tuple(r) for r in kept] == [tuple(r) for r in counted]
 
 

@@ -3,7 +3,6 @@ and the median's words."""
 
 from __future__ import annotations
 
-import datetime as dt
 from fractions import Fraction
 
 from app.kampanye.service import kinerja
@@ -17,7 +16,7 @@ def test_the_reasons_are_the_verification_catalogue():
 
 
 def row(per_kabkota: dict[str, list[int]]) -> kinerja._Row:
-    return kinerja._Row("ENUM-1", 1, dt.date(2022, 6, 1), per_kabkota)
+    return kinerja._Row("ENUM-1", per_kabkota)
 
 
 def test_the_expected_rate_weighs_each_kabkota_by_its_decided_records():
@@ -38,6 +37,33 @@ def test_tolak_tinggi_needs_twice_the_rate_and_enough_records():
     assert not kinerja.tolak_tinggi(few, kinerja.expected_rate(few, rates))
     many_decided_few_rejected = row({"16.07": [0, 16, 4]})
     assert not kinerja.tolak_tinggi(many_decided_few_rejected, Fraction(1, 100))  # ditolak 4 < 5
+
+
+def test_the_integer_flag_is_the_fraction_flag():
+    rates = {"16.07": (90, 10), "16.71": (7, 3)}
+    for per in (
+        {"16.07": [0, 16, 4]},
+        {"16.07": [0, 15, 5]},
+        {"16.07": [2, 11, 9]},
+        {"16.07": [0, 30, 0]},
+        {"16.07": [0, 10, 10], "16.71": [0, 10, 0]},
+        {"16.07": [0, 5, 5], "16.71": [0, 5, 10]},
+        {"16.09": [0, 10, 10]},  # a kabupaten without decisions in the counters
+    ):
+        r = row(per)
+        assert kinerja.flag_tolak_tinggi(r, rates) == kinerja.tolak_tinggi(r, kinerja.expected_rate(r, rates)), per
+
+
+def test_the_order_by_rate_is_the_exact_order():
+    from fractions import Fraction as F
+
+    rows = [row({"16.07": [0, d, t]}) for d, t in ((2, 1), (200000, 100001), (3, 0), (1, 1), (0, 0), (7, 3), (70000, 30001))]
+    for i, r in enumerate(rows):
+        r.enumerator_id = f"E{i}"
+    got = [r.enumerator_id for r in kinerja._order(rows, "tingkat_tolak")]
+    decided = [r for r in rows if r.diputus]
+    want = sorted(decided, key=lambda r: (-F(r.sums[2], r.diputus), -r.sums[2], r.enumerator_id))
+    assert got == [r.enumerator_id for r in want] + ["E4"]
 
 
 def test_the_median_in_words():

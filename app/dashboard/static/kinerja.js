@@ -9,7 +9,7 @@
 import {$, ApiError, angka, api, apiJson, el, tanggal} from "/static/kumkm/kumkm.js";
 
 const PATH = "/kampanye/enumerator";
-const LIMIT = 50;
+const LIMIT = 25;
 const ALASAN = {data_tidak_lengkap: "Tidak lengkap", data_tidak_valid: "Tidak valid", duplikat: "Duplikat",
                 di_luar_wilayah: "Di luar wilayah", bukan_kumkm: "Bukan KUMKM", lainnya: "Lainnya"};
 

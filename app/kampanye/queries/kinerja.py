@@ -1,40 +1,31 @@
 """The SQL of the enumerator table (docs/kampanye.md, "Enumerators and quality").
 
-The counts come from `kinerja_harian` (kept by triggers on submissions, migration 0017), the
-reasons from `kinerja_tolak`, the kabupaten/kota's rates from `rekap_status`: none of these
+The counts come from `kinerja_enumerator` (kept by triggers on submissions, migration 0017),
+the reasons from `kinerja_tolak`, the kabupaten/kota's rates from `rekap_status`: none of these
 reads a record. The details that need the records themselves (median time from capture to
-arrival, last arrival, the densest ten minutes, the most repeated NIK) are read for one page of
-enumerators at a time, from the index `submissions_kinerja` alone."""
+arrival, last arrival, the densest ten minutes, the most repeated NIK, days active) are read for
+one page of enumerators at a time, from the index `submissions_kinerja` alone."""
 
 from sqlalchemy import text
 
-# Per enumerator and kabupaten/kota: the counts by status, and the enumerator's local capture
-# days (over every kabupaten/kota asked). `keys` (the key ids of one holder) narrows to the
-# records that holder sent (GET /me/kinerja); NULL for every record.
+# Per enumerator and kabupaten/kota: the counts by status. `keys` (the key ids of one holder)
+# narrows to the records that holder sent (GET /me/kinerja); NULL for every record.
 COUNTS = text(
     """
-    WITH h AS (
-        SELECT enumerator_id, kode_kabkota, hari, sum(masuk) AS m, sum(diterima) AS d, sum(ditolak) AS t
-        FROM kinerja_harian
-        WHERE periode = :periode AND kode_kabkota = ANY(CAST(:kabkota AS text[]))
-          AND (CAST(:keys AS bigint[]) IS NULL OR kunci = ANY(CAST(:keys AS bigint[])))
-        GROUP BY 1, 2, 3
-        HAVING sum(masuk) + sum(diterima) + sum(ditolak) > 0
-    ), e AS (
-        SELECT enumerator_id, count(DISTINCT hari) AS hari_aktif, max(hari) AS hari_terakhir
-        FROM h GROUP BY 1
-    )
-    SELECT h.enumerator_id, h.kode_kabkota, sum(h.m)::bigint AS belum_diverifikasi, sum(h.d)::bigint AS diterima,
-           sum(h.t)::bigint AS ditolak, e.hari_aktif, e.hari_terakhir
-    FROM h JOIN e USING (enumerator_id)
-    GROUP BY h.enumerator_id, h.kode_kabkota, e.hari_aktif, e.hari_terakhir
+    SELECT enumerator_id, kode_kabkota, sum(masuk)::bigint AS belum_diverifikasi, sum(diterima)::bigint AS diterima,
+           sum(ditolak)::bigint AS ditolak
+    FROM kinerja_enumerator
+    WHERE periode = :periode AND kode_kabkota = ANY(CAST(:kabkota AS text[]))
+      AND (CAST(:keys AS bigint[]) IS NULL OR kunci = ANY(CAST(:keys AS bigint[])))
+    GROUP BY 1, 2
+    HAVING sum(masuk) + sum(diterima) + sum(ditolak) > 0
     """
 )
 
 # The kabupaten/kota a holder's records lie in (GET /me/kinerja), from its keys' rows.
 HOLDER_KABKOTA = text(
     """
-    SELECT DISTINCT kode_kabkota FROM kinerja_harian
+    SELECT DISTINCT kode_kabkota FROM kinerja_enumerator
     WHERE kunci = ANY(CAST(:keys AS bigint[])) AND periode = :periode AND masuk + diterima + ditolak > 0
     """
 )
@@ -65,39 +56,34 @@ REASONS = text(
     """
 )
 
-# The details of a page of enumerators, from the index alone. `jeda` is arrival minus capture;
-# its median is percentile_disc (a real record's value: the lower of the two middle ones),
-# in whole seconds rounded down. `terpadat`: the most records captured in any ten minutes
-# (a record and those captured up to ten minutes after it). `nik_terbanyak`: the most records
-# sharing one NIK pemilik.
+# The details of a page of enumerators in one provinsi, from the index alone: per enumerator
+# one ordered range of the index (no sort for the window). `jeda` is
+# arrival minus capture; its median is percentile_disc (a real record's value: the lower of the
+# two middle ones), in whole seconds rounded down. `padat`: the records captured from a record
+# to :menit minutes after it, inclusive; its maximum is the densest window. `hari`: the local
+# capture day in the record's provinsi's zone (kumkm_zona_jam, migration 0016). `nik_terbanyak`:
+# the most records sharing one NIK pemilik.
 DETAILS = text(
     """
-    WITH r AS MATERIALIZED (
-        SELECT enumerator_id, captured_at, dibuat_pada, nik_kunci
-        FROM submissions
-        WHERE periode = :periode AND kode_provinsi = ANY(CAST(:provinsi AS text[]))
-          AND enumerator_id = ANY(CAST(:ids AS text[]))
-          AND kode_kabkota = ANY(CAST(:kabkota AS text[]))
-          AND (CAST(:keys AS bigint[]) IS NULL OR dibuat_oleh_key = ANY(CAST(:keys AS bigint[])))
-    ), j AS (
-        SELECT enumerator_id,
-               floor(extract(epoch FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY dibuat_pada - captured_at)))::bigint
-                   AS jeda_median_detik,
-               max(dibuat_pada) AS terakhir_terlihat
-        FROM r GROUP BY 1
-    ), b AS (
-        SELECT enumerator_id, max(n) AS terpadat
-        FROM (SELECT enumerator_id,
-                     count(*) OVER (PARTITION BY enumerator_id ORDER BY captured_at
-                                    RANGE BETWEEN CURRENT ROW AND :menit * interval '1 minute' FOLLOWING) AS n
-              FROM r) x
-        GROUP BY 1
-    ), k AS (
-        SELECT enumerator_id, max(n) AS nik_terbanyak
-        FROM (SELECT enumerator_id, count(*) AS n FROM r WHERE nik_kunci IS NOT NULL GROUP BY enumerator_id, nik_kunci) y
-        GROUP BY 1
-    )
-    SELECT j.enumerator_id, j.jeda_median_detik, j.terakhir_terlihat, b.terpadat, COALESCE(k.nik_terbanyak, 0) AS nik_terbanyak
-    FROM j JOIN b USING (enumerator_id) LEFT JOIN k USING (enumerator_id)
+    SELECT e.enumerator_id, d.*
+    FROM unnest(CAST(:ids AS text[])) AS e (enumerator_id)
+    CROSS JOIN LATERAL (
+        WITH r AS MATERIALIZED (
+            SELECT dibuat_pada - captured_at AS jeda, dibuat_pada, nik_kunci,
+                   ((captured_at AT TIME ZONE 'UTC') + make_interval(hours => kumkm_zona_jam(kode_provinsi)))::date AS hari,
+                   count(*) OVER (ORDER BY captured_at RANGE BETWEEN CURRENT ROW AND make_interval(mins => :menit) FOLLOWING) AS padat
+            FROM submissions s
+            WHERE s.periode = :periode AND s.kode_provinsi = :provinsi AND s.enumerator_id = e.enumerator_id
+              AND s.kode_kabkota = ANY(CAST(:kabkota AS text[]))
+              AND (CAST(:keys AS bigint[]) IS NULL OR s.dibuat_oleh_key = ANY(CAST(:keys AS bigint[])))
+        )
+        SELECT floor(extract(epoch FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY jeda)))::bigint AS jeda_median_detik,
+               max(dibuat_pada) AS terakhir_terlihat, max(padat) AS terpadat,
+               count(DISTINCT hari) AS hari_aktif, max(hari) AS hari_terakhir,
+               (SELECT COALESCE(max(n), 0) FROM (SELECT count(*) AS n FROM r WHERE nik_kunci IS NOT NULL GROUP BY nik_kunci) y)
+                   AS nik_terbanyak
+        FROM r
+    ) d
+    WHERE d.terakhir_terlihat IS NOT NULL
     """
 )

@@ -3,7 +3,7 @@
 Per enumerator (`enumerator_id`, as the records carry it) in a provinsi or kabupaten/kota and a
 periode: records sent and their state, the rejection rate and reasons, the median time from
 capture to arrival, days active, last seen, and three flags. The whole list is built from the
-counts kept by triggers (kinerja_harian, rekap_status): sorting and the rejection-rate flag see
+counts kept by triggers (kinerja_enumerator, rekap_status): sorting and the rejection-rate flag see
 every enumerator. What needs the records themselves is read for the page shown only (at most
 MAX_LIMIT enumerators), or in chunks for a download.
 
@@ -12,10 +12,10 @@ through any of its keys (a rotated key is the same holder, as for corrections)."
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -81,21 +81,28 @@ CURSOR = pagination.Keyset("kinerja.1", pagination.int_field(0, 10_000_000))
 @dataclass
 class _Row:
     enumerator_id: str
-    hari_aktif: int = 0
-    hari_terakhir: dt.date | None = None
     # per kabupaten/kota: [belum_diverifikasi, diterima, ditolak]
     per_kabkota: dict[str, list[int]] = field(default_factory=dict)
 
+    @cached_property
+    def sums(self) -> tuple[int, int, int]:
+        """Over its kabupaten/kota; read once the rows are loaded."""
+        return (
+            sum(v[0] for v in self.per_kabkota.values()),
+            sum(v[1] for v in self.per_kabkota.values()),
+            sum(v[2] for v in self.per_kabkota.values()),
+        )
+
     def total(self, i: int) -> int:
-        return sum(v[i] for v in self.per_kabkota.values())
+        return self.sums[i]
 
     @property
     def diputus(self) -> int:
-        return self.total(1) + self.total(2)
+        return self.sums[1] + self.sums[2]
 
     def rate(self) -> Fraction | None:
         d = self.diputus
-        return Fraction(self.total(2), d) if d else None
+        return Fraction(self.sums[2], d) if d else None
 
 
 def expected_rate(row: _Row, rates: dict[str, tuple[int, int]]) -> Fraction | None:
@@ -124,6 +131,21 @@ def tolak_tinggi(row: _Row, expected: Fraction | None) -> bool:
     )
 
 
+def flag_tolak_tinggi(row: _Row, rates: dict[str, tuple[int, int]]) -> bool:
+    """tolak_tinggi(row, expected_rate(row, rates)), in integers for the common enumerator of
+    one kabupaten/kota (its rate t/D above twice the kabupaten's kt/(kd+kt) is
+    t * (kd+kt) > 2 * kt * D): a provinsi's hundreds of enumerators are judged on every request."""
+    b, d, t = row.sums
+    if d + t < TOLAK_MINIMAL_DIPUTUS or t < TOLAK_MINIMAL_DITOLAK:
+        return False
+    if len(row.per_kabkota) == 1:
+        (kab,) = row.per_kabkota
+        kd, kt = rates.get(kab, (0, 0))
+        # no decision counted there (never so: its own are): expected 0, and t > 0 is above it
+        return t * (kd + kt) > TOLAK_KALI * kt * (d + t) if kd + kt else True
+    return tolak_tinggi(row, expected_rate(row, rates))
+
+
 def _fraction_text(f: Fraction | None) -> str | None:
     return None if f is None else rasio(f.numerator, f.denominator)
 
@@ -138,10 +160,12 @@ def _order(rows: list[_Row], urut: str) -> list[_Row]:
     if urut == "masuk":
         return sorted(rows, key=lambda r: (-sum(r.total(i) for i in range(3)), r.enumerator_id))
 
-    # highest rate first; those without a decision last
-    def key(r: _Row) -> tuple[bool, Fraction, int, str]:
-        rate = r.rate()
-        return (rate is None, -(rate or Fraction(0)), -r.total(2), r.enumerator_id)
+    # Highest rate first; those without a decision last. The rate as a float orders exactly:
+    # two different fractions of counts below 2**26 differ by more than 1 / 2**52, more than a
+    # double's rounding of either, and rounding keeps the order of what it rounds.
+    def key(r: _Row) -> tuple[bool, float, int, str]:
+        d = r.diputus
+        return (d == 0, -(r.sums[2] / d) if d else 0.0, -r.sums[2], r.enumerator_id)
 
     return sorted(rows, key=key)
 
@@ -162,11 +186,23 @@ async def _wilayah(principal: Principal, kode: str | None, action: str) -> tuple
     return kode, level
 
 
+# provinsi -> its kabupaten/kota, built once per loaded wilayah reference (a scan of ninety
+# thousand codes is not for every request)
+_KABKOTA_OF: tuple[int, dict[str, list[str]]] = (0, {})
+
+
 async def _kabkota_in(kode: str, level: int) -> list[str]:
+    global _KABKOTA_OF
     if level == LEVEL_KABKOTA:
         return [kode]
     index = await get_index()
-    return sorted(k for k, lv in index.level.items() if lv == LEVEL_KABKOTA and k.startswith(kode + "."))
+    if _KABKOTA_OF[0] != id(index):
+        children: dict[str, list[str]] = {}
+        for k, lv in index.level.items():
+            if lv == LEVEL_KABKOTA:
+                children.setdefault(k[:2], []).append(k)
+        _KABKOTA_OF = (id(index), {p: sorted(v) for p, v in children.items()})
+    return _KABKOTA_OF[1].get(kode, [])
 
 
 # ---------------------------------------------------------------- the table
@@ -237,7 +273,7 @@ async def milik_sendiri(
 async def _counts(conn: AsyncConnection, periode: str, kabkota: list[str], keys: list[int] | None) -> dict[str, _Row]:
     rows: dict[str, _Row] = {}
     for r in (await conn.execute(q.COUNTS, {"periode": periode, "kabkota": kabkota, "keys": keys})).all():
-        row = rows.setdefault(r.enumerator_id, _Row(r.enumerator_id, r.hari_aktif, r.hari_terakhir))
+        row = rows.setdefault(r.enumerator_id, _Row(r.enumerator_id))
         row.per_kabkota[r.kode_kabkota] = [r.belum_diverifikasi, r.diterima, r.ditolak]
     return rows
 
@@ -258,8 +294,7 @@ async def _build(
         r.kode_kabkota: (r.diterima, r.ditolak)
         for r in (await conn.execute(q.KABKOTA_RATES, {"periode": periode, "kabkota": kabs_all})).all()
     }
-    expected = {e: expected_rate(r, rates) for e, r in rows.items()}
-    flagged = {e for e, r in rows.items() if tolak_tinggi(r, expected[e])}
+    flagged = {e for e, r in rows.items() if flag_tolak_tinggi(r, rates)}
     totals = [sum(r.total(i) for r in rows.values()) for i in range(3)]
     decided = totals[1] + totals[2]
     jumlah = {
@@ -287,16 +322,18 @@ async def _build(
         ids = [r.enumerator_id for r in page[i : i + DETAIL_CHUNK]]
         kabs = sorted({k for r in page[i : i + DETAIL_CHUNK] for k in r.per_kabkota})
         params = {"periode": periode, "kabkota": kabs, "ids": ids, "keys": keys}
-        provinsi = sorted({k[:2] for k in kabs})
-        for d in (await conn.execute(q.DETAILS, {**params, "provinsi": provinsi, "menit": BERUNTUN_MENIT})).all():
-            details[d.enumerator_id] = d
+        # one statement per provinsi (a holder's records may lie in two): each enumerator's
+        # records are then one ordered range of the index
+        for provinsi in sorted({k[:2] for k in kabs}):
+            for d in (await conn.execute(q.DETAILS, {**params, "provinsi": provinsi, "menit": BERUNTUN_MENIT})).all():
+                details[d.enumerator_id] = _merge(details.get(d.enumerator_id), d)
         for a in (await conn.execute(q.REASONS, params)).all():
             reasons.setdefault(a.enumerator_id, {})[a.alasan_kode or "lainnya"] = a.n
         found, boxed = await titik.lokasi_luar(conn, periode=periode, kabkota=kabs, ids=ids, keys=keys)
         luar.update(found)
         kotak = kotak or boxed
     items = [
-        _item(r, expected[r.enumerator_id], r.enumerator_id in flagged, details.get(r.enumerator_id), reasons, luar if kotak else None)
+        _item(r, expected_rate(r, rates), r.enumerator_id in flagged, details.get(r.enumerator_id), reasons, luar if kotak else None)
         for r in page
     ]
     more = limit is not None and offset + limit < len(ordered)
@@ -309,6 +346,33 @@ async def _build(
         "items": items,
         "next_cursor": CURSOR.encode(offset + (limit or 0)) if more else None,
     }
+
+
+def _merge(a: Any, b: Any) -> Any:
+    """An enumerator's details from two provinsi: only /me/kinerja of a holder whose records lie
+    in two (its key's scope changed) gets here; the per-provinsi figures cannot be combined
+    exactly (a median of medians), so the one with more days stands and the maxima combine."""
+    if a is None:
+        return b
+    keep = a if a.hari_aktif >= b.hari_aktif else b
+    return _Details(
+        jeda_median_detik=keep.jeda_median_detik,
+        terakhir_terlihat=max(a.terakhir_terlihat, b.terakhir_terlihat),
+        terpadat=max(a.terpadat, b.terpadat),
+        hari_aktif=a.hari_aktif + b.hari_aktif,
+        hari_terakhir=max(a.hari_terakhir, b.hari_terakhir),
+        nik_terbanyak=max(a.nik_terbanyak, b.nik_terbanyak),
+    )
+
+
+@dataclass(frozen=True)
+class _Details:
+    jeda_median_detik: int | None
+    terakhir_terlihat: Any
+    terpadat: int
+    hari_aktif: int
+    hari_terakhir: Any
+    nik_terbanyak: int
 
 
 def _item(
@@ -341,8 +405,8 @@ def _item(
         "persen": {"tingkat_tolak": _fraction_persen(rate), "tingkat_tolak_wilayah": _fraction_persen(expected)},
         "alasan": {k: own.get(k, 0) for k in ALASAN_KODE},
         "jeda_median_detik": d.jeda_median_detik if d is not None else None,
-        "hari_aktif": r.hari_aktif,
-        "hari_terakhir": r.hari_terakhir,
+        "hari_aktif": d.hari_aktif if d is not None else 0,
+        "hari_terakhir": d.hari_terakhir if d is not None else None,
         "terakhir_terlihat": d.terakhir_terlihat if d is not None else None,
         "rekaman_terpadat": terpadat,
         "nik_terbanyak": nik,
