@@ -365,6 +365,8 @@ async def write_cost(conn, records: int, rounds: int, chunk: int = 1000, load: s
     await conn.execute(_WITH)
     await conn.execute("DROP TABLE bench_kabkota")
     return {k: round(statistics.median(v), 1) for k, v in out.items()} | {"rounds": rounds, "records_per_round": records}
+
+
 # The enumerator table's recount (issue 31 §2): plain SQL over the records of the provinsi, none
 # of the tables the service reads (kinerja_enumerator, rekap_status, kinerja_tolak).
 KINERJA_COUNTS = """

@@ -120,7 +120,7 @@ def nama_usaha(u: int) -> str:
 def check_generator() -> float:
     """The names of one owner's two usaha stay below the linker's threshold, and a typo stays
     above it: else the known answer would not be the answer."""
-    from app.registry import nama
+    from app.record import nama
 
     period = math.lcm(len(A) * len(B), 10) * 2
     worst = max(nama.similarity(nama.normalise(nama_usaha(u - 1)), nama.normalise(nama_usaha(u))) for u in range(1, period) if u % 10 == 1)

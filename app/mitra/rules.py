@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.registry import nama
+from app.record import nama
 from app.security.principal import TUJUAN
 
 # The identifiers a question may carry, in the order a refusal lists them.

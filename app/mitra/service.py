@@ -16,8 +16,8 @@ from app.core.errors import FORBIDDEN, INVALID, NOT_FOUND, TOO_MANY, Problem
 from app.infra import db
 from app.mitra import queries, rules
 from app.mitra.rules import Ditolak, Pertanyaan
+from app.record import nama
 from app.record.reference import today_wib
-from app.registry import nama
 from app.security.principal import Principal
 
 ENDPOINT = "POST /api/v1/kumkm/cek"

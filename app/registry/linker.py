@@ -16,7 +16,7 @@ in the middle leaves its queue rows to be taken again). For each record, in this
 4. nothing found: a new entity;
 5. its identifiers no entity holds yet are registered for its entity;
 6. UMKM: other entities with a record of the same NIK pemilik in the same kabupaten/kota and a
-   similar name (app.registry.nama) make a candidate with a score and its reasons;
+   similar name (app.record.nama) make a candidate with a score and its reasons;
 7. every link is a `kumkm_tautan` row and a `ditautkan` event; the entity's version moves on
    and its wilayah is that of its latest-periode record.
 
@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.infra.load import load
-from app.registry import idkumkm, nama
+from app.record import nama
+from app.registry import idkumkm
 from app.registry import queries as q
 
 log = logging.getLogger("kumkm.registry")

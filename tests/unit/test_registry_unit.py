@@ -1,5 +1,5 @@
 """The registry's pure rules: the id_kumkm check digit (app/registry/idkumkm.py) and the
-normalisation and similarity of usaha names (app/registry/nama.py)."""
+normalisation and similarity of usaha names (app/record/nama.py)."""
 
 from __future__ import annotations
 
