@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from app.registry import idkumkm, nama
+from app.record import nama
+from app.registry import idkumkm
 
 # A spread of entity numbers: the first ones, round numbers, random ones, the last one.
 _rng = random.Random(29)
