@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -88,7 +89,10 @@ def _header(reader: Iterator[list[str]]) -> tuple[str, ...]:
     seen: set[str] = set()
     for i, name in enumerate(header, start=1):
         if name not in FIELDS:
-            raise _invalid(1, i, name[:40] or "kosong", f"kolom tidak dikenal; yang dikenal: {', '.join(FIELDS)}")
+            # the cell is named back only when it looks like a column name: a file without its
+            # header line starts with a question, and a NIK is never sent back
+            shown = name if re.fullmatch(r"[a-z_]{1,40}", name) else ("kosong" if not name else "bukan nama kolom")
+            raise _invalid(1, i, shown, f"kolom tidak dikenal; yang dikenal: {', '.join(FIELDS)}")
         if name in seen:
             raise _invalid(1, i, name, "kolom muncul dua kali")
         seen.add(name)

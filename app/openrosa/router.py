@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Match, Route
 
-from app.core.errors import NOT_FOUND, TOO_LARGE, UNAUTHORIZED, Problem, database_problem
+from app.core.errors import FORBIDDEN, NOT_FOUND, TOO_LARGE, UNAUTHORIZED, Problem, database_problem
 from app.core.settings import settings
 from app.openrosa import documents, multipart, service
 from app.openrosa.xlsform import ENTITY_FILE, MEDIA_FILE, Form, loaded_forms
@@ -199,6 +199,19 @@ async def form_xml(request: Request) -> Response:
     return _xml((await _form(request)).xml)
 
 
+def _entity_scope(principal: Any) -> str:
+    """The wilayah of a key's usaha.csv: a kabupaten/kota or smaller. A provinsi's or the
+    nation's list (millions of entities) would be built whole in a worker's memory for one
+    phone, and no enumerator visits a whole provinsi: such a key gets no entity list."""
+    scope = principal.kode_wilayah
+    if scope is None or scope.count(".") < 1:
+        raise FORBIDDEN(
+            f"daftar entitas usaha.csv dibuat per kabupaten/kota: kunci ini mencakup {scope or 'seluruh Indonesia'}; "
+            "pakai kunci enumerator sebuah kabupaten/kota untuk formulir pemutakhiran"
+        )
+    return scope
+
+
 @_answering()
 async def form_manifest(request: Request) -> Response:
     principal = await _principal(request)
@@ -209,7 +222,7 @@ async def form_manifest(request: Request) -> Response:
         if name == MEDIA_FILE:
             _, digest = await service.media_csv(principal.kode_wilayah)
         else:
-            digest = (await daftar.usaha_csv(principal.kode_wilayah)).md5
+            digest = (await daftar.usaha_csv(_entity_scope(principal))).md5
         files.append((name, digest, f"{base}/forms/{f.form_id}/media/{name}"))
     return _xml(documents.manifest(files))
 
@@ -225,7 +238,7 @@ async def form_media(request: Request) -> Response:
         raise NOT_FOUND(f"filename {service.cut(asked)} tidak ada: formulir ini hanya punya {have}")
     if asked == ENTITY_FILE:
         # the list as the manifest hashed it (cached under its change key): its bytes as built
-        built = await daftar.usaha_csv(principal.kode_wilayah)
+        built = await daftar.usaha_csv(_entity_scope(principal))
         return StreamingResponse(
             iter(built.chunks),
             media_type="text/csv; charset=utf-8",

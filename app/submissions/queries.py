@@ -208,7 +208,8 @@ ENTITAS_PEMUTAKHIRAN = text(
         FROM hop h JOIN kumkm k ON k.id_kumkm = h.digabung_ke
         WHERE h.depth < 32
     )
-    SELECT h.asked, k.id_kumkm, k.jenis,
+    SELECT h.asked, k.id_kumkm, k.jenis, k.versi,
+           (SELECT a.versi FROM kumkm a WHERE a.id_kumkm = h.asked) AS versi_diminta,
            COALESCE((SELECT d.desa FROM kumkm_daftar d WHERE d.id_kumkm = k.id_kumkm), k.kode_kabkota) AS kode_wilayah
     FROM hop h JOIN kumkm k USING (id_kumkm)
     WHERE h.digabung_ke IS NULL

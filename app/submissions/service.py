@@ -60,8 +60,18 @@ def _judge(found: dict, first: dict[str, tuple[Prepared, Principal]]) -> dict[st
         elif not who.covers(e["kode_wilayah"]):
             message = f"id_kumkm {asked_id} di luar wilayah kunci ini ({who.kode_wilayah} dan wilayah di dalamnya)"
             refused[sid] = Rejected(p.index, sid, OUTSIDE_SCOPE, [{"field": "id_kumkm", "type": "scope", "message": message}])
+        elif (base := p.row["versi_dasar"]) is not None and base > e["versi_diminta"]:
+            # a version the entity never had: taken as it is, it would escape the stale check
+            # and mark every later follow-up of the entity as concurrent with it
+            message = f"versi_dasar {base} lebih baru dari versi entitas {asked_id} ({e['versi_diminta']}): ambil ulang daftar entitas"
+            refused[sid] = Rejected(p.index, sid, INVALID, [{"field": "versi_dasar", "type": "too_new", "message": message}])
         else:
             p.row["id_kumkm"] = e["id_kumkm"]
+            if e["id_kumkm"] != asked_id and e["versi"] > 1:
+                # merged since the phone's list: its versi_dasar counts the merged-away entity's
+                # versions, not the live one's, so compared as it is it would say nothing; the
+                # entity changed under the phone (the merge), which is a stale base by definition
+                p.row["versi_dasar"] = min(base or e["versi"], e["versi"] - 1)
     for sid in refused:
         del first[sid]
     return refused

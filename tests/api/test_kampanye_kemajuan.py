@@ -236,6 +236,8 @@ async def test_downloads_csv_and_xlsx(client, dinas, campaign):
         ({"sampai": "31-08-2022"}, "sampai"),
         ({"dari": "2099-01-01"}, "dari"),  # after today, sampai left to today
         ({"dari": "2020-01-01"}, "dari"),  # more than a round before today
+        ({"sampai": "9999-12-31"}, "sampai"),  # the day arithmetic would leave the calendar
+        ({"dari": "0001-01-01", "sampai": "0001-01-05"}, "dari"),
     ],
 )
 async def test_bad_input_names_the_field(client, dinas, params, field):

@@ -120,6 +120,17 @@ async def test_a_key_without_the_grant_gets_the_lokasi_rounded_as_the_feed_does(
     assert await pg.fetchval("SELECT count(*) FROM access_log WHERE endpoint = 'GET /api/v1/kampanye/titik'") == 0
 
 
+async def test_a_box_tells_a_key_without_the_grant_no_more_than_the_rounded_points(client, keys, enum_key, verif):
+    # two records in one rounding cell (both round to -2.98, 104.75): halving boxes inside the
+    # cell and watching the counts (a bisection) must not tell where in the cell either lies
+    await seed(client, enum_key, verif, points=[(-2.9812, 104.7533), (-2.9788, 104.7519)])
+    walidata = await keys.make("walidata", name="walidata-bisection", pii=False)
+    whole = await get_titik(client, walidata, bbox="104.7451,-2.9849,104.7549,-2.9751")
+    assert whole["jumlah"] == 2
+    for box in ("104.7451,-2.9849,104.7500,-2.9800", "104.7520,-2.9790,104.7530,-2.9785", "104.7534,-2.9811,104.7535,-2.9810"):
+        assert (await get_titik(client, walidata, bbox=box))["jumlah"] == 2, box
+
+
 async def test_above_the_threshold_the_answer_is_clusters_that_add_up(client, override_settings, enum_key, verif, dinas, keys):
     await seed(client, enum_key, verif)
     override_settings(map_max_points=5)

@@ -346,6 +346,13 @@ async def test_a_malformed_file_is_422_naming_row_and_column(client, dunia, mitr
     assert await pg.fetchval("SELECT count(*) FROM access_log") == 0
 
 
+async def test_a_file_without_its_header_never_sends_the_nik_back(client, dunia, mitra):
+    nik = "3507014101900001"
+    body = assert_problem(await post_batch(client, mitra, f"{nik},Warung Bu Siti\n"), "invalid-input")
+    assert "baris 1, kolom 1 (bukan nama kolom)" in body["detail"], body
+    assert nik not in str(body)
+
+
 async def test_a_file_over_10000_rows_is_413_and_10000_are_answered(client, dunia, mitra):
     rows = "nib\n" + f"{NIB_A}\n" * 10_001
     assert_problem(await post_batch(client, mitra, rows), "payload-too-large")

@@ -379,3 +379,40 @@ async def test_batch_answers_each_follow_up_on_its_own(client, pg, enum_banyuasi
     assert body["items"][1]["status"] == 422 and body["items"][1]["errors"][0]["field"] == "id_kumkm"
     assert await pg.fetchval("SELECT count(*) FROM kumkm_pemutakhiran") == 1
     assert await pg.fetchval("SELECT count(*) FROM submissions WHERE submission_id = $1", uuid.UUID(ghost["submission_id"])) == 0
+
+
+async def test_a_follow_up_of_an_entity_merged_since_the_list_is_a_conflict(client, pg, enum_banyuasin, verif):
+    # A moves on to versi 2 (an accepted follow-up) and the phone's list says so; A is then
+    # merged into B (the one created first, versi 1 -> 2): the phone's 2 counts A's versions,
+    # and compared with B's 2 as it is it would not look stale
+    _, b = await census(client, pg, enum_banyuasin, verif, nama_usaha="Toko Sumber Rezeki")
+    _, a = await census(client, pg, enum_banyuasin, verif, nama_usaha="Toko Sumber Rejeki")
+    earlier = umkm(periode="2022", nama_usaha="Toko Sumber Rejeki", id_kumkm=a, versi_dasar=1, keadaan_usaha="aktif")
+    assert (await client.post("/api/v1/submissions", json=earlier, headers=auth(enum_banyuasin))).status_code == 201
+    await decide(client, verif, earlier["submission_id"])
+    await linked(pg, [earlier])
+    versi = dict(await pg.fetch("SELECT id_kumkm, versi FROM kumkm WHERE id_kumkm = ANY($1)", [a, b]))
+    assert versi[a] > versi[b]
+    r = await client.post(
+        f"/api/v1/kumkm/{b}/tautkan",
+        json={"versi": versi[b], "dengan": a, "versi_dengan": versi[a], "catatan": "satu toko"},
+        headers=auth(verif),
+    )
+    assert r.status_code == 200, r.text
+    rec = umkm(periode="2023", nama_usaha="Toko Sumber Rejeki")
+    assert (await post(client, enum_banyuasin, follow_up(rec, a, versi[a]))).status_code == 201
+    row = await pemutakhiran_row(pg, rec["submission_id"])
+    # it goes to the live entity, marked: the entity changed under the phone
+    assert (row["id_kumkm"], row["konflik"]) == (b, "versi_lama")
+
+
+async def test_a_base_version_the_entity_never_had_is_refused(client, pg, enum_banyuasin, verif):
+    _, eid = await census(client, pg, enum_banyuasin, verif, nama_usaha="Warung Pojok")
+    rec = umkm(periode="2023", id_kumkm=eid, versi_dasar=999_999, keadaan_usaha="aktif")
+    r = await client.post("/api/v1/submissions", json=rec, headers=auth(enum_banyuasin))
+    problem = assert_problem(r, "invalid-input")
+    assert problem["errors"][0]["field"] == "versi_dasar", problem
+    # a phone with the right version is then no conflict with it: nothing of it was stored
+    ok = umkm(periode="2023", id_kumkm=eid, versi_dasar=1, keadaan_usaha="aktif")
+    assert (await client.post("/api/v1/submissions", json=ok, headers=auth(enum_banyuasin))).status_code == 201
+    assert (await pemutakhiran_row(pg, ok["submission_id"]))["konflik"] is None

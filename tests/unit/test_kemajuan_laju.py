@@ -32,6 +32,13 @@ def test_unknowns_are_marked():
     assert pace(0, None, 0, 0, 0, D)["proyeksi"]["status"] == "tercapai"  # a target of 0 is reached
 
 
+def test_a_trickle_against_a_large_target_is_late_without_a_date():
+    # one record a week against 489,000 would land in the year 9,000-something, past the calendar
+    p = pace(489_000, dt.date(2026, 12, 31), 10, 1, 1, D)
+    assert p["proyeksi"] == {"status": "terlambat", "tanggal": None, "alasan": "di_luar_cakrawala"}
+    assert p["laju_dibutuhkan"] is not None
+
+
 def test_decimals_round_half_up():
     assert desimal(Fraction(1, 8)) == "0.13" and desimal(Fraction(-1, 8)) == "-0.13" and desimal(Fraction(10, 7)) == "1.43"
     assert desimal(None) is None

@@ -44,7 +44,7 @@ class Proyeksi(BaseModel):
     tanggal: dt.date | None = Field(
         description="the day the target is reached at the 7-day pace (tercapai: the day it was reached); null when unknown"
     )
-    alasan: Literal["tanpa_target", "tanpa_batas_waktu", "tanpa_laju"] | None = Field(description="why it is unknown")
+    alasan: Literal["tanpa_target", "tanpa_batas_waktu", "tanpa_laju", "di_luar_cakrawala"] | None = Field(description="why it is unknown")
 
 
 class Laju(BaseModel):

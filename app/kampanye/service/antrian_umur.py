@@ -46,13 +46,18 @@ def _row(r: Any, pada: dt.datetime) -> dict[str, Any]:
     }
 
 
+# Ten years: a threshold beyond that waits longer than any record can have, and past the
+# calendar PostgreSQL subtracts it from.
+AMBANG_TERBESAR = 3653
+
+
 async def antrian_umur(principal: Principal, periode: str, kode_wilayah: str | None, ambang_hari: int) -> dict[str, Any]:
     await check_periode(periode)
     level = 0 if kode_wilayah is None else await check_wilayah(kode_wilayah, "kode_wilayah")
     if level not in (0, LEVEL_PROVINSI, LEVEL_KABKOTA):
         raise invalid("kode_wilayah", f"{kode_wilayah} bukan provinsi atau kabupaten/kota; kosongkan untuk nasional")
-    if ambang_hari <= 0:
-        raise invalid("ambang_hari", f"harus bilangan bulat 1 atau lebih (hari), bukan {ambang_hari}")
+    if not 1 <= ambang_hari <= AMBANG_TERBESAR:
+        raise invalid("ambang_hari", f"harus bilangan bulat 1 sampai {AMBANG_TERBESAR} (hari), bukan {ambang_hari}")
     authorize(principal, "report.read", kode_wilayah, nation_if_none=True)
     pada = dt.datetime.now(dt.UTC)
     params = {"periode": periode, "area": kode_wilayah or "", "pada": pada, "ambang": ambang_hari}

@@ -136,7 +136,13 @@ def pace(target: int | None, batas: dt.date | None, masuk: int, n7: int, n14: in
     if n7 == 0:
         out["proyeksi"] = {"status": "tidak_diketahui", "tanggal": None, "alasan": "tanpa_laju"}
         return out
-    tanggal = sampai + dt.timedelta(days=_ceil_div(sisa * 7, n7))
+    hari = _ceil_div(sisa * 7, n7)
+    if hari > CAKRAWALA_HARI:
+        # a trickle against a large target (one record a week against 489,000) projects past any
+        # date worth printing, and past the calendar itself: late, with no date
+        out["proyeksi"] = {"status": "terlambat", "tanggal": None, "alasan": "di_luar_cakrawala"}
+        return out
+    tanggal = sampai + dt.timedelta(days=hari)
     out["proyeksi"] = {"status": "tepat_waktu" if tanggal <= batas else "terlambat", "tanggal": tanggal, "alasan": None}
     return out
 
@@ -172,8 +178,18 @@ def today_of(area: str | None) -> tuple[dt.date, dt.date]:
     return today, today
 
 
+# The projection's horizon: a completion date further than ten years ahead is shown as late
+# without a date (`di_luar_cakrawala`), never computed past the calendar's end.
+CAKRAWALA_HARI = 3653
+# Days a campaign can be asked about: far outside them the day arithmetic would leave the calendar.
+TANGGAL_PALING_AWAL, TANGGAL_PALING_AKHIR = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+
+
 def check_range(dari: dt.date | None, sampai: dt.date | None) -> None:
     """A reversed range or one longer than a round is the caller's mistake (422 naming the field)."""
+    for name, value in (("dari", dari), ("sampai", sampai)):
+        if value is not None and not TANGGAL_PALING_AWAL <= value <= TANGGAL_PALING_AKHIR:
+            raise invalid(name, f"{value} di luar rentang tanggal pendataan ({TANGGAL_PALING_AWAL} sampai {TANGGAL_PALING_AKHIR})")
     if dari is not None and sampai is not None:
         if dari > sampai:
             raise invalid("dari", f"{dari} sesudah sampai {sampai}; dari harus sama dengan atau sebelum sampai")

@@ -26,7 +26,7 @@ from app.infra import replicas
 from app.kampanye.queries import titik as queries
 from app.record.reference import LEVEL_KABKOTA, check_periode, check_wilayah
 from app.security.accesslog import log_access
-from app.security.personal import round_lokasi
+from app.security.personal import LOKASI_DECIMALS, round_lokasi
 from app.security.policy import authorize
 from app.security.principal import Principal
 
@@ -111,6 +111,8 @@ async def titik(
         raise invalid_field("limit", f"harus 1 sampai {maks}")
     after = CURSOR.decode(cursor)
     rounded = not grant.pii
+    if rounded and box is not None:
+        box = _whole_cells(box)
     params: dict[str, Any] = {
         "kabkota": kode_wilayah,
         "periode": periode,
@@ -259,6 +261,21 @@ class _Hitung:
     def kotak(self) -> Kotak:
         assert self.lat_min is not None and self.lat_max is not None and self.lon_min is not None and self.lon_max is not None
         return Kotak(self.lon_min, self.lat_min, self.lon_max, self.lat_max)
+
+
+def _whole_cells(box: Kotak) -> Kotak:
+    """A box asked by a caller without the personal-data grant, widened to whole cells of the
+    rounding (edges at (k + 0.5) / 100 degrees): the records inside are then exactly those whose
+    rounded lokasi lies inside, so halving boxes and watching the counts (a bisection) tells
+    no more than the rounded points already do."""
+    step = 10**LOKASI_DECIMALS
+
+    def edge(value: float, side: float) -> float:
+        return (math.floor(value * step + 0.5) + side) / step
+
+    return Kotak(
+        lon_min=edge(box.lon_min, -0.5), lat_min=edge(box.lat_min, -0.5), lon_max=edge(box.lon_max, 0.5), lat_max=edge(box.lat_max, 0.5)
+    )
 
 
 def _box_list(box: Kotak, rounded: bool) -> list[float]:
