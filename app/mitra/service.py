@@ -210,11 +210,12 @@ async def cek_batch(principal: Principal, rows: list[dict[str, str]], baris: lis
     if not rows:
         message = "berkas: tidak ada baris data di bawah header"
         raise INVALID(message, errors=[{"field": "berkas", "message": message, "type": "csv"}])
-    questions = [rules.periksa({**row, "tujuan": row.get("tujuan") or tujuan}, principal.tujuan) for row in rows]
-    valid = [(i, q) for i, q in enumerate(questions) if isinstance(q, Pertanyaan)]
-    # three bounded blocks (db.driver()'s bound is per block): the rows counted, looked up, recorded
+    # three bounded blocks (db.driver()'s bound is per block): the rows counted (first: a key
+    # without the quota left is refused before any row is checked), looked up, recorded
     async with db.driver() as conn:
         await batas(conn, principal, len(rows), permintaan=0)
+    questions = [rules.periksa({**row, "tujuan": row.get("tujuan") or tujuan}, principal.tujuan) for row in rows]
+    valid = [(i, q) for i, q in enumerate(questions) if isinstance(q, Pertanyaan)]
     async with db.driver() as conn:
         found = await cari(conn, principal, valid)
     hasil = [outcome(q, found.get(i)) for i, q in enumerate(questions)]

@@ -75,7 +75,11 @@ def upgrade() -> None:
             terdaftar   bigint NOT NULL DEFAULT 0,
             tidak       bigint NOT NULL DEFAULT 0,
             ditolak     bigint NOT NULL DEFAULT 0,
-            PRIMARY KEY (identity_id, hari, tujuan)
+            -- the writer's slot (its backend pid mod 16): concurrent look-ups of one partner
+            -- update different rows, so none waits on another's row lock across its commit's
+            -- disk flush (the audit sums the slots)
+            slot        smallint NOT NULL DEFAULT 0,
+            PRIMARY KEY (identity_id, hari, tujuan, slot)
         );
         CREATE INDEX mitra_pemakaian_hari ON mitra_pemakaian (hari);
         """
