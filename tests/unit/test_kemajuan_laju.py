@@ -61,3 +61,16 @@ def test_area_target_follows_capaian():
     assert area_target(1, "16", ["16.07", "16.71"], rev, dt.date(2026, 7, 1)) == (900, "anak", dt.date(2027, 1, 31), "anak")
     assert area_target(1, "16", [], rev, dt.date(2026, 7, 1)) == (2000, "wilayah", None, None)
     assert area_target(0, None, ["16"], rev, dt.date(2025, 7, 1)) == (None, None, None, None)
+
+
+def test_the_nation_counts_each_provinsi_as_its_own_page_does():
+    # Sumatera Selatan with targets only per kabupaten/kota, Jambi with its own: the nation's
+    # target is what each provinsi's own page shows (900 + 300), not the provinsi rows alone
+    rev = {
+        "16.71": [Revisi("16.71", 1, 800, "K", dt.date(2026, 1, 1), dt.date(2027, 1, 31))],
+        "16.07": [Revisi("16.07", 2, 100, "K", dt.date(2026, 1, 1), dt.date(2026, 11, 30))],
+        "15": [Revisi("15", 3, 300, "K", dt.date(2026, 1, 1), dt.date(2026, 12, 31))],
+    }
+    day = dt.date(2026, 7, 1)
+    assert area_target(1, "16", ["16.07", "16.71"], rev, day)[0] == 900
+    assert area_target(0, None, ["15", "16"], rev, day) == (1200, "anak", dt.date(2027, 1, 31), "anak")

@@ -50,7 +50,7 @@ TARGETS = {
     0: text(
         """
         SELECT kode_wilayah, id, target, dasar_hukum, berlaku_mulai, batas_waktu FROM target_pendataan
-        WHERE periode = :periode AND kode_wilayah ~ '^[0-9]{2}$' ORDER BY id
+        WHERE periode = :periode AND kode_wilayah ~ '^[0-9]{2}([.][0-9]{2})?$' ORDER BY id
         """
     ),
     1: text(

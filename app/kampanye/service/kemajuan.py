@@ -79,16 +79,25 @@ def area_target(
     The deadline: the area's own revision's when it sets one, else the latest of the
     children's in force (the round ends when its last part must be done)."""
     own = in_force(revisi.get(area, []), day) if area else None
-    parts = [r for r in (in_force(revisi.get(k, []), day) for k in anak) if r is not None] if level < LEVEL_KABKOTA else []
+    parts: list[tuple[int, dt.date | None]] = []
+    if level < LEVEL_KABKOTA:
+        for k in anak:
+            # a child's own target is the same rule one level down: the nation's provinsi count
+            # with their kabupaten/kota's sum where those have targets, as the provinsi's own
+            # page shows it (the two pages never disagree about one provinsi)
+            kabs = [c for c in revisi if c.startswith(k + ".")] if level == 0 else []
+            t, _, b, _ = area_target(level + 1, k, kabs, revisi, day)
+            if t is not None:
+                parts.append((t, b))
     if parts:
-        target, dari = sum(r.target for r in parts), "anak"
+        target, dari = sum(t for t, _ in parts), "anak"
     elif own is not None:
         target, dari = own.target, "wilayah"
     else:
         target, dari = None, None
     if own is not None and own.batas_waktu is not None:
         return target, dari, own.batas_waktu, "wilayah"
-    deadlines = [r.batas_waktu for r in parts if r.batas_waktu is not None]
+    deadlines = [b for _, b in parts if b is not None]
     return target, dari, (max(deadlines) if deadlines else None), ("anak" if deadlines else None)
 
 
@@ -342,13 +351,12 @@ def _anak(
         c["n14"] += r.n14 or 0
     rows = []
     for w in anak_wilayah:
-        own = in_force(revisi.get(w.kode, []), rng.sampai)
-        if w.kode not in counts and own is None:
+        kabs = [k for k in revisi if k.startswith(w.kode + ".")] if level == 0 else []
+        target, _, batas, _ = area_target(level + 1, w.kode, kabs, revisi, rng.sampai)
+        if w.kode not in counts and target is None:
             continue
         c = counts[w.kode]
         masuk = c["masuk"] + c["diterima"] + c["ditolak"]
-        target = own.target if own else None
-        batas = own.batas_waktu if own else None
         row: dict[str, Any] = {
             "kode": w.kode,
             "nama": w.nama,
