@@ -33,7 +33,7 @@ async def test_concurrent_posts_of_several_enumerators_share_statements_and_keep
 
     async def slots_busy_and_writes_queued() -> bool:
         blocked = await pg.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO submissions%'"
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%WITH input AS%jsonb_to_recordset%'"
         )
         return blocked == settings.ingest_groups and sum(len(c._queue) for c in _coalescers.values()) >= 2
 

@@ -135,7 +135,7 @@ async def test_an_api_write_blocked_mid_transaction_is_waited_for(client, enum_k
         # Wait until the blocked batch holds its transaction id (it waits on our lock).
         waiting = await eventually(
             lambda: pg.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO submissions%'"
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%WITH input AS%jsonb_to_recordset%'"
             ),
             every=0.02,
         )
