@@ -6,7 +6,7 @@
  * Percentages are the API's own `persen` strings (rounded from the exact fraction on the
  * server), so the page can never disagree with the CSV or the JSON. */
 import {$, angka, api, apiJson, el, gagal, isoDate, keepInUrl, letakData, mulai, periodeData, pesan, pilihPeriode,
-  showKeySaved, tanggal} from "/static/kumkm/kumkm.js";
+  showKeySaved, tanggal, unduhBerkas} from "/static/kumkm/kumkm.js";
 import {PilihanWilayah, isiPilihan, wilayahDi} from "/static/kumkm/wilayah.js";
 // the dashboard's own sections, each told what is on screen by the events below
 import "./kinerja.js";
@@ -315,17 +315,8 @@ const UNDUH_PATH = {capaian: "/capaian-pendataan", keragaan: "/agregat/keragaan-
 async function unduh(jenis, format) {
   if (!current) return;
   try {
-    const resp = await api(UNDUH_PATH[jenis], {params: {periode: current.periode, wilayah: current.wilayah,
-                                                        as_of: jenis === "capaian" ? current.as_of : "", format}});
-    const blob = await resp.blob();
-    const match = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "");
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
-    a.download = match ? match[1] : jenis + "." + format;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+    await unduhBerkas(UNDUH_PATH[jenis], {periode: current.periode, wilayah: current.wilayah,
+                                          as_of: jenis === "capaian" ? current.as_of : "", format}, jenis + "." + format);
   } catch (e) {
     gagal(e, "Unduhan gagal: ");
   }

@@ -5,7 +5,7 @@
  *
  * The chart is an SVG this module draws (no chart library: docs/kampanye.md, charts). Lines are
  * told apart by their dash pattern and markers, not only by colour, so a grey print reads. */
-import {$, angka, api, apiJson, el, gagal, tanggal} from "/static/kumkm/kumkm.js";
+import {$, angka, apiJson, el, gagal, tanggal, unduhBerkas} from "/static/kumkm/kumkm.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const W = 760, H = 320, KIRI = 78, KANAN = 16, ATAS = 14, BAWAH = 40;
@@ -217,16 +217,7 @@ async function unduh(tabel, format) {
     ? {periode: pilihan.periode, kode_wilayah: pilihan.kode_wilayah, ambang_hari: pilihan.ambang_hari, format}
     : {periode: pilihan.periode, kode_wilayah: pilihan.kode_wilayah, menurut: pilihan.menurut, tabel, format};
   try {
-    const resp = await api(path, {params});
-    const blob = await resp.blob();
-    const match = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "");
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
-    a.download = match ? match[1] : tabel + "." + format;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+    await unduhBerkas(path, params, tabel + "." + format);
   } catch (e) {
     gagal(e, "Unduhan gagal: ");
   }

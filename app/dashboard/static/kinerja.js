@@ -6,7 +6,7 @@
  *
  * Every value goes on the page as text (`el`); the percentages are the API's own `persen`
  * strings, rounded once on the server from the exact fraction. */
-import {$, ApiError, angka, api, apiJson, el, tanggal} from "/static/kumkm/kumkm.js";
+import {$, ApiError, angka, apiJson, el, tanggal, unduhBerkas} from "/static/kumkm/kumkm.js";
 
 const PATH = "/kampanye/enumerator";
 const LIMIT = 25;
@@ -161,18 +161,10 @@ $("kinerja-berikutnya").addEventListener("click", () => { if (cursors[page + 1])
 async function unduh(format) {
   if (!shown) return;
   try {
-    const resp = await api(PATH, {params: {periode: shown.periode, kode_wilayah: shown.wilayah, urut: $("kinerja-urut").value, format}});
-    const blob = await resp.blob();
-    const match = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "");
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
-    a.download = match ? match[1] : "kinerja-enumerator." + format;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+    await unduhBerkas(PATH, {periode: shown.periode, kode_wilayah: shown.wilayah, urut: $("kinerja-urut").value, format},
+                      "kinerja-enumerator." + format);
   } catch (e) {
-    say(e instanceof ApiError ? "Unduhan gagal: " + e.message : "Unduhan gagal: " + e.message);
+    say("Unduhan gagal: " + e.message);
   }
 }
 $("kinerja-unduh-xlsx").addEventListener("click", () => unduh("xlsx"));

@@ -134,6 +134,21 @@ export async function api(path, {params, method, body} = {}) {
   return resp;
 }
 
+/** GETs a report download through `api` and hands it to the browser as a file, under the name
+ *  the server gave it (Content-Disposition), else `cadangan`. A failure throws, as `api` does. */
+export async function unduhBerkas(path, params, cadangan) {
+  const resp = await api(path, {params});
+  const blob = await resp.blob();
+  const match = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "");
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = match ? match[1] : cadangan;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+}
+
 /** `api`, answering the JSON body ({} when there is none). */
 export async function apiJson(path, options) {
   const resp = await api(path, options);
