@@ -455,6 +455,8 @@ _LIHAT = f"""
                    WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND pid <> pg_backend_pid()
                      AND classid = {_KUNCI_TINGGI} AND objid = {_KUNCI_RENDAH}) AS lain
 """
+# how long the oldest record in the queue has waited, seconds (NULL: empty)
+_UMUR_TERTUA = "SELECT extract(epoch FROM clock_timestamp() - min(pada))::float8 FROM kumkm_antrian"
 # all of this connection's session locks: the turn's, however many times a failed turn left it taken
 _LEPAS_GILIRAN = "SELECT pg_advisory_unlock_all()"
 
@@ -658,6 +660,14 @@ class Linker:
                 if k.menunggu_sejak is None:
                     k.menunggu_sejak = now
                 if now - k.menunggu_sejak < self.mengalah:
+                    return Hasil()
+                # The wait is counted from what this linker saw; a queue emptied by another
+                # process (or a TRUNCATE) between two looks leaves that mark older than the work
+                # now waiting. Read once per bound, when a batch would be forced: the oldest
+                # waiting record's age (a scan of the queue, never on the looks every poll).
+                umur = (await holder.execute(text(_UMUR_TERTUA))).scalar()
+                if umur is not None and umur < self.mengalah:
+                    k.menunggu_sejak = now - umur
                     return Hasil()
             if not (await holder.execute(text(_GILIRAN))).scalar():
                 return Hasil()

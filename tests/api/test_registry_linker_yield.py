@@ -12,6 +12,7 @@ import time
 import asyncpg
 
 from app.infra.load import load
+from app.registry.linker import LOAD_WINDOW
 from tests.support.common import auth, eventually
 from tests.support.factories import umkm
 
@@ -36,9 +37,12 @@ async def test_the_linker_yields_to_a_busy_service_within_its_bound(client, keys
     verif = await keys.make("verifikator", "16", name="verif-sumsel")
     busy = [umkm(periode="2024", nib=f"77700000000{i:02d}") for i in range(5)]
     # one request in flight all along (the live server runs in this process): on average at
-    # least one, so the service is busy
+    # least one, so the service is busy. Held for a whole load window before the records come,
+    # so no look averages the idle time before it (a look at a window straddling enter() sees
+    # less than one request on average, rightly idle, and links at once).
     load.enter()
     try:
+        await asyncio.sleep(2 * LOAD_WINDOW)
         await accept(client, enum, verif, busy)
         accepted = time.monotonic()
         await asyncio.sleep(1.5)
@@ -71,6 +75,28 @@ async def test_the_linker_yields_to_a_busy_service_within_its_bound(client, keys
     assert r.status_code == 200
     lines = {ln.split(" ")[0]: float(ln.split(" ")[1]) for ln in r.text.splitlines() if ln.startswith("kumkm_linker_")}
     assert lines == {"kumkm_linker_antrian": 0.0, "kumkm_linker_lag_seconds": 0.0}, lines
+
+
+async def test_a_wait_left_from_an_emptied_queue_does_not_force_a_batch(client, keys, pg, override_settings):
+    """The linker counts a busy service's wait from what it saw; when the queue was emptied
+    between two looks (another worker's linker, an operator's TRUNCATE), the wait of the new
+    records starts with them, not with the old mark."""
+    from app.registry.linker import keadaan
+
+    override_settings(linker_yield_seconds=3.0)
+    enum = await keys.make("enumerator", "16", name="enum-sumsel")
+    verif = await keys.make("verifikator", "16", name="verif-sumsel")
+    fresh = [umkm(periode="2024", nib=f"77700000002{i:02d}") for i in range(3)]
+    load.enter()
+    try:
+        await asyncio.sleep(2 * LOAD_WINDOW)
+        keadaan.menunggu_sejak = time.monotonic() - 60  # a mark from a queue long gone
+        await accept(client, enum, verif, fresh)
+        await asyncio.sleep(1.5)
+        assert await linked(pg, fresh) == 0, "a stale wait forced a batch of records that had just come"
+        assert await eventually(lambda: linked(pg, fresh), timeout=30) == len(fresh)
+    finally:
+        load.leave()
 
 
 async def test_healthz_stays_plain_without_details(client):
