@@ -98,8 +98,9 @@ async def test_progress_chart_tables_and_download(live_server, browser, kampanye
     first = await rows.nth(0).locator("td").all_inner_texts()
     assert "Banyuasin" in first[1]
     assert first[2] == "600" and first[4] == "90" and first[6] == "3,00"
-    # 3 a day against 510 over 30 days (17 a day): 3/17 of the pace needed
-    assert first[7] == "17,00" and first[8] == "17,65%"
+    # 3 a day against 510 over 31 days (today, not over, and the 30 up to the deadline): 16,45 a
+    # day, of which 3 is 93/510
+    assert first[7] == "16,45" and first[8] == "18,24%"
 
     # the backlog table: one row per kabupaten/kota with records waiting, and the total
     umur_rows = page.locator("#tabel-umur tbody tr")
