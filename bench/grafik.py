@@ -1,7 +1,7 @@
 """The dashboard's cumulative chart: its own SVG against uPlot, measured in Chromium (issue 31 §5,
 docs/kampanye.md, Charts).
 
-    ./dev bench grafik [--runs 15] [--throttle 4] [--uplot DIR]
+    ./dev bench grafik [--runs 15] [--throttle 4] [--uplot DIR] [--chartjs DIR]
 
 Serves two pages from this machine (uvicorn on 127.0.0.1, the dashboard's Content-Security-
 Policy on every answer) that draw the same chart from the same answer of
@@ -11,7 +11,10 @@ GET /api/v1/kampanye/kemajuan (a provinsi over 120 days, 333,870 records against
 - `svg`: the dashboard's own module, app/dashboard/static/kemajuan.js, as served (its gambar());
 - `uplot`: uPlot 1.6 (uplot.iife.min.js and uplot.min.css from the PyPI package `youplot`, MIT,
   no dependencies: the only well-kept uPlot build on PyPI) with bench/grafik_static/
-  kemajuan_uplot.js drawing the same series, dashes, labels and deadline rule.
+  kemajuan_uplot.js drawing the same series, dashes, labels and deadline rule;
+- `chartjs`, only with --chartjs DIR (a folder with Chart.min.js and Chart.min.css of Chart.js
+  2.9, e.g. djangocms-charts' static/djangocms_charts/output/Chart.js/2.9.4/, the only minified
+  Chart.js on PyPI): the same chart with kemajuan_chartjs.js.
 
 Both pages load the same kit (kumkm.css, dashboard.css, kumkm.js); each run is a fresh browser
 context (nothing cached), the two alternate run by run. Per page it prints:
@@ -53,6 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent / "grafik_static"
 DASHBOARD_STATIC = ROOT / "app" / "dashboard" / "static"
 CHART_FILES = {"svg": ("/dashboard/static/kemajuan.js",), "uplot": ("/lib/uplot/", "/bench/kemajuan_uplot.js")}
+CHARTJS_FILES = ("/lib/chartjs/", "/bench/kemajuan_chartjs.js")
 DAYS = 120
 TOTAL = 333_870  # Tabel 2.8 of Sumatera Selatan's Renstra: the records at the campaign's end
 
@@ -118,7 +122,7 @@ class Headers(BaseHTTPMiddleware):
         return response
 
 
-def make_app(uplot: Path) -> Starlette:
+def make_app(uplot: Path, chartjs: Path | None) -> Starlette:
     doc = kemajuan_doc()
 
     async def data(request):
@@ -135,6 +139,7 @@ def make_app(uplot: Path) -> Starlette:
             Mount("/static/kumkm", StaticFiles(directory=KIT / "static")),
             Mount("/dashboard/static", StaticFiles(directory=DASHBOARD_STATIC)),
             Mount("/lib/uplot", StaticFiles(directory=uplot)),
+            *([Mount("/lib/chartjs", StaticFiles(directory=chartjs))] if chartjs else []),
         ]
     )
     app.add_middleware(Headers)
@@ -196,8 +201,8 @@ async def one_run(browser, base: str, variant: str, throttle: float, shot: Path 
     return {"first_ms": first, "draw_ms": drawn, "files": files}
 
 
-def weigh(files: dict[str, int], variant: str, served: dict[str, Path]) -> dict:
-    chart = {p: n for p, n in files.items() if p.startswith(CHART_FILES[variant])}
+def weigh(files: dict[str, int], prefixes: tuple[str, ...], served: dict[str, Path]) -> dict:
+    chart = {p: n for p, n in files.items() if p.startswith(prefixes)}
 
     def gz(paths) -> int:
         return sum(len(gzip.compress(file_of(p, served).read_bytes(), 6)) for p in paths)
@@ -218,7 +223,9 @@ def file_of(path: str, served: dict[str, Path]) -> Path:
     raise KeyError(path)
 
 
-async def measure(base: str, runs: int, throttles: list[float], served: dict[str, Path], shots: Path | None) -> dict:
+async def measure(
+    base: str, runs: int, throttles: list[float], served: dict[str, Path], shots: Path | None, variants: dict[str, tuple[str, ...]]
+) -> dict:
     from playwright.async_api import async_playwright
 
     from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
@@ -230,17 +237,17 @@ async def measure(base: str, runs: int, throttles: list[float], served: dict[str
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             for throttle in throttles:
-                for variant in CHART_FILES:  # a first run each, not counted: Chromium's own warm-up
+                for variant in variants:  # a first run each, not counted: Chromium's own warm-up
                     await one_run(browser, base, variant, throttle, None if throttle else shots)
-                got: dict[str, list[dict]] = {v: [] for v in CHART_FILES}
+                got: dict[str, list[dict]] = {v: [] for v in variants}
                 for _ in range(runs):
-                    for variant in CHART_FILES:
+                    for variant in variants:
                         got[variant].append(await one_run(browser, base, variant, throttle))
                 for variant, rs in got.items():
                     firsts = [r["first_ms"] for r in rs]
                     draws = [r["draw_ms"] for r in rs]
                     results[(variant, throttle)] = {
-                        **weigh(rs[-1]["files"], variant, served),
+                        **weigh(rs[-1]["files"], variants[variant], served),
                         "first_median": statistics.median(firsts),
                         "first_min": min(firsts),
                         "first_max": max(firsts),
@@ -253,7 +260,7 @@ async def measure(base: str, runs: int, throttles: list[float], served: dict[str
 
 
 def report(results: dict, runs: int) -> None:
-    print(f"\nChart on the dashboard: own SVG (kemajuan.js) vs uPlot; {DAYS} days, {runs} runs each, fresh context per run")
+    print(f"\nChart on the dashboard: own SVG (kemajuan.js) vs the libraries; {DAYS} days, {runs} runs each, fresh context per run")
     print(f"{'page':<7}{'cpu':>6}{'chart B':>10}{'chart gz':>10}{'page B':>10}{'page gz':>10}{'1st chart ms (min-max)':>26}{'draw ms':>10}")
     for (variant, throttle), r in results.items():
         rng = f"{r['first_median']:.0f} ({r['first_min']:.0f}-{r['first_max']:.0f})"
@@ -271,12 +278,20 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench grafik", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="measured runs per page (after one warm-up each)")
     parser.add_argument("--throttle", type=float, default=4, help="CPU slow-down of the second set (0: none)")
+    parser.add_argument("--chartjs", type=Path, help="also measure Chart.js 2.9: a folder with Chart.min.js and Chart.min.css")
     parser.add_argument("--screenshots", type=Path, help="save each chart as DIR/grafik-<page>.png, to compare them by eye")
     parser.add_argument("--uplot", help="folder with uplot.iife.min.js and uplot.min.css (default: the youplot package's)")
     args = parser.parse_args(argv)
     uplot = uplot_dir(args.uplot)
     served = {"/bench/": HERE, "/static/kumkm/": KIT / "static", "/dashboard/static/": DASHBOARD_STATIC, "/lib/uplot/": uplot}
+    variants = dict(CHART_FILES)
+    if args.chartjs:
+        for name in ("Chart.min.js", "Chart.min.css"):
+            if not (args.chartjs / name).is_file():
+                raise SystemExit(f"{args.chartjs / name} is missing")
+        served["/lib/chartjs/"] = args.chartjs
+        variants["chartjs"] = CHARTJS_FILES
     throttles = [0.0] + ([args.throttle] if args.throttle else [])
-    with Served(make_app(uplot)) as base:
-        results = asyncio.run(measure(base, args.runs, throttles, served, args.screenshots))
+    with Served(make_app(uplot, args.chartjs)) as base:
+        results = asyncio.run(measure(base, args.runs, throttles, served, args.screenshots, variants))
     report(results, args.runs)
