@@ -24,7 +24,8 @@ export function gambarChartjs(doc, box) {
   const sets = [
     {...garis, label: "Data masuk", data: pts("kumulatif_masuk"), borderColor: warna("--biru"), borderWidth: 3},
     {...garis, label: "Diterima", data: pts("kumulatif_diterima"), borderColor: warna("--hijau"), borderDash: [8, 4]},
-    {...garis, label: "Target", data: [...pts("target").filter((p) => p.y !== null), ...(h.length ? [{x: akhir, y: h[h.length - 1].target}] : [])],
+    {...garis, label: "Target",
+     data: [...pts("target").filter((p) => p.y !== null), ...(h.length ? [{x: akhir, y: h[h.length - 1].target}] : [])],
      borderColor: warna("--teks"), borderWidth: 2, borderDash: [2, 3], steppedLine: "after"},
   ];
   const last = h[h.length - 1];
@@ -49,7 +50,8 @@ export function gambarChartjs(doc, box) {
       aspectRatio: 760 / 320,
       legend: {display: false},  // the page has its own legend
       scales: {
-        xAxes: [{type: "linear", ticks: {min: ms(doc.dari), max: akhir, stepSize: 14 * HARI, callback: (v) => tanggal(iso(v)).slice(0, 5)}}],
+        xAxes: [{type: "linear",
+                 ticks: {min: ms(doc.dari), max: akhir, stepSize: 14 * HARI, callback: (v) => tanggal(iso(v)).slice(0, 5)}}],
         yAxes: [{ticks: {beginAtZero: true, callback: (v) => angka(v)}}],
       },
     },

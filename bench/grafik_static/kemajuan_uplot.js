@@ -48,7 +48,8 @@ export function gambarUplot(doc, box) {
     legend: {show: false},  // the page has its own legend (the same for both charts)
     scales: {x: {time: false, range: [dtk(doc.dari), akhir]}, y: {range: (u, min, max) => [0, Math.max(1, max) * 1.05]}},
     axes: [
-      {...sumbu, values: (u, splits) => splits.map((s) => tanggal(iso(s)).slice(0, 5)), incrs: [HARI, 7 * HARI, 14 * HARI, 28 * HARI, 56 * HARI]},
+      {...sumbu, values: (u, splits) => splits.map((s) => tanggal(iso(s)).slice(0, 5)),
+       incrs: [HARI, 7 * HARI, 14 * HARI, 28 * HARI, 56 * HARI]},
       {...sumbu, size: 78, values: (u, splits) => splits.map((v) => angka(v))},
     ],
     series: [
