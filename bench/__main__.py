@@ -20,6 +20,7 @@ BENCHES = (
     "registry-trigger",
     "mitra",
     "kampanye",
+    "grafik",
 )
 
 

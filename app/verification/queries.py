@@ -273,6 +273,9 @@ _DRIVE = {
 # Filters checked while walking; each reads only the row itself (and, for duplicates, the
 # duplikat_kunci index).
 _RESIDUAL = {
+    # a kecamatan under `urut=terlama`: no index walks a kecamatan in that order, so it is
+    # checked while walking the kabupaten/kota's (bounded as any filter) rather than searched for
+    "kecamatan": "s.kode_kecamatan = :kecamatan",
     "desa": "s.kode_wilayah = :desa",
     "jenis": "s.jenis = :jenis",
     "enumerator_id": "s.enumerator_id = :enumerator_id",
@@ -315,7 +318,7 @@ _ANTRIAN = """
         SELECT s.submission_id, s.captured_at, {key} AS k, {hit} AS hit,
                row_number() OVER (ORDER BY {key}, s.submission_id) AS rn
         FROM submissions s
-        WHERE {drive} AND s.periode = :periode AND s.status = :status
+        WHERE {drive} AND s.periode = :periode AND s.status = {status}
           {after} {dari} {sampai}
         ORDER BY {key}, s.submission_id
         LIMIT {scan}
@@ -337,9 +340,14 @@ _ANTRIAN = """
 """
 
 # The queue's orders: oldest capture first (the default), or longest waiting first
-# (`urut=terlama`: by the moment the record entered its status, diperbarui_pada; for masuk
-# the partial index submissions_masuk_umur of migration 0016_kampanye walks it).
+# (`urut=terlama`: by the moment the record entered its status, diperbarui_pada). The
+# longest-waiting walk runs on one of two partial indexes: submissions_masuk_umur (0016) for
+# masuk, submissions_antrian_terlama (0021) for diterima and ditolak. A partial index serves
+# only a statement whose WHERE proves its predicate, which a `:status` parameter cannot do in a
+# generic plan: for this order the status is written into the statement as a constant (one
+# of STATUS_SQL's, never the caller's text).
 URUT_KEY = {"tangkap": "s.captured_at", "terlama": "s.diperbarui_pada"}
+STATUS_SQL = {"masuk": "'masuk'", "diterima": "'diterima'", "ditolak": "'ditolak'"}
 
 _antrian_cache: dict[tuple, object] = {}
 
@@ -354,14 +362,17 @@ def antrian(
     limit: int,
     citus: bool = False,
     urut: str = "tangkap",
+    status: str = "masuk",
 ):
     """The queue statement for one combination of filters: each combination is its own
     statement, so PostgreSQL plans it for the index that fits (a catch-all `:x IS NULL OR`
     form would be planned once for the worst case). `citus`: the form for a Citus
     coordinator, every table restricted to the kabupaten/kota's provinsi (`:provinsi`, the
     distribution column), so the whole walk (a window over the rows, the joins, the duplicate
-    checks) is one query on that provinsi's worker."""
-    key = (drive, residual, after, dari, sampai, int(scan), int(limit), citus, urut)
+    checks) is one query on that provinsi's worker. `status` matters only for `urut=terlama`
+    (written in as a constant, above); the default order keeps it a parameter."""
+    status_sql = STATUS_SQL[status] if urut == "terlama" else ":status"
+    key = (drive, residual, after, dari, sampai, int(scan), int(limit), citus, urut, status_sql)
     stmt = _antrian_cache.get(key)
     if stmt is None:
         stmt = text(
@@ -369,6 +380,7 @@ def antrian(
                 drive=_DRIVE[drive],
                 hit=" AND ".join(_RESIDUAL[f] for f in residual) or "true",
                 key=URUT_KEY[urut],
+                status=status_sql,
                 after=f"AND ({URUT_KEY[urut]}, s.submission_id) > (:after_at, CAST(:after_id AS uuid))" if after else "",
                 dari="AND s.captured_at >= :dari" if dari else "",
                 sampai="AND s.captured_at < :sampai" if sampai else "",

@@ -10,6 +10,7 @@ from collections import Counter
 import openpyxl
 import pytest
 
+from app.kampanye.service.kemajuan import pace
 from app.record import zona
 from tests.support import factories
 from tests.support.common import auth
@@ -179,6 +180,47 @@ async def test_nasional_sums_each_provinsi_own_days(client, walidata, pg, campai
     assert (doc["anak"][0]["laju_7_hari"], doc["anak"][0]["laju_dibutuhkan"], doc["anak"][0]["sisa_hari"]) == ("10.00", "35.50", 60)
     assert {a["kode"]: a["zona"] for a in doc["anak"]} == {"16": "WIB", "73": "WITA", "91": "WIT"}
     assert sum(a["masuk"] for a in doc["anak"]) == doc["kumulatif"]["masuk"] == 19 * DAYS
+
+
+# 10 records a day in Kota Palembang on each of the 7 days before today (12:00 WIB, arriving an hour later)
+LAST_WEEK = """
+    INSERT INTO submissions (submission_id, periode, jenis, kode_wilayah, kode_provinsi, kode_kabkota, status,
+                             enumerator_id, captured_at, content_hash, dibuat_oleh, dibuat_pada, diperbarui_pada)
+    SELECT gen_random_uuid(), $1, 'umkm', '16.71', '16', '16.71', 'masuk', 'ENUM-' || i,
+           $2::timestamptz - d * interval '1 day', '\\x00'::bytea, 'test',
+           $2::timestamptz - d * interval '1 day' + interval '1 hour', $2::timestamptz - d * interval '1 day' + interval '1 hour'
+    FROM generate_series(1, 7) AS d, generate_series(1, 10) AS i
+"""
+
+
+async def test_the_deadline_day_is_still_a_working_day(client, dinas, pg, admin):
+    # Kota Palembang's deadline is today: 70 records against 90, so 20 are due by tonight. Today
+    # is not over, so it is a day to work, not a day passed (on the page of the kabupaten/kota
+    # and in its provinsi's child table alike).
+    today = zona.hari_ini("16")
+    periode = str(today.year)
+    await pg.execute(LAST_WEEK, periode, dt.datetime.combine(today, dt.time(5, 0), dt.UTC))
+    body = {"target": 90, "dasar_hukum": "Kepdep 1/2026", "berlaku_mulai": f"{periode}-01-01", "batas_waktu": today.isoformat()}
+    r = await client.put(f"/api/v1/targets/{periode}/16.71", json=body, headers=auth(admin))
+    assert r.status_code == 201, r.text
+    r = await client.get(PATH, params={"periode": periode, "kode_wilayah": "16.71"}, headers=auth(dinas))
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["sampai"] == today.isoformat() and doc["akhir_laju"] == (today - dt.timedelta(days=1)).isoformat()
+    expected = {"laju_7_hari": "10.00", "sisa_target": 20, "sisa_hari": 1, "laju_dibutuhkan": "20.00", "lewat_batas_waktu": False}
+    assert {k: doc["laju"][k] for k in expected} == expected
+    assert doc["laju"]["rasio_laju"] == "0.50000000"
+    # 20 more at 10 a day: today and tomorrow, one day late
+    assert doc["proyeksi"] == {"status": "terlambat", "tanggal": (today + dt.timedelta(days=1)).isoformat(), "alasan": None}
+    r = await client.get(PATH, params={"periode": periode, "kode_wilayah": "16"}, headers=auth(dinas))
+    kota = next(a for a in r.json()["anak"] if a["kode"] == "16.71")
+    assert {k: kota[k] for k in expected} == expected
+    # today named as `sampai` is the same day, not over either
+    r = await client.get(PATH, params={"periode": periode, "kode_wilayah": "16.71", "sampai": today.isoformat()}, headers=auth(dinas))
+    assert r.json()["laju"]["lewat_batas_waktu"] is False
+    # once the deadline day is over (akhir_laju reaches it), the deadline has passed
+    past = pace(90, today, 70, 70, 70, today)
+    assert past["lewat_batas_waktu"] and past["sisa_hari"] == 0 and past["laju_dibutuhkan"] is None
 
 
 async def test_zone_function_in_sql_equals_python(pg):

@@ -6,10 +6,11 @@ are computed from the records the test posted, never typed in."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
-from app.verification.queries import SCAN_MAX
+from app.verification.queries import SCAN_MAX, antrian
 from tests.support.bulk import insert_records
 from tests.support.common import auth
 from tests.support.factories import koperasi, nik, umkm
@@ -270,3 +271,67 @@ async def test_cursor_of_a_record_that_is_gone_still_continues(client, verif, en
     assert (await decide(client, verif, page["items"][0]["submission_id"], "diterima")).status_code == 200
     rest, _ = await _all_pages(client, verif, limit=1, cursor=page["next_cursor"])
     assert [i["submission_id"] for i in rest] == [r["submission_id"] for r in recs[1:]]
+
+
+async def test_a_kecamatan_oldest_first_walks_a_bounded_number_of_rows_per_request(client, verif, enum_key, pg):
+    # no index walks a kecamatan by waiting time: the kecamatan is checked while walking the
+    # kabupaten/kota's backlog, at most SCAN_MAX rows a request, as any other filter
+    await insert_records(pg, [(DESA_A, SCAN_MAX + 500, 0, 0)])
+    elsewhere = umkm(kode_wilayah=DESA_C, captured_at=_at(2))  # arrives last: waits least
+    await _post(client, enum_key, [elsewhere])
+    first = await _queue(client, verif, wilayah=DESA_C[:8], urut="terlama")
+    assert first["items"] == [] and first["dipindai"] == SCAN_MAX and first["next_cursor"]
+    second = await _queue(client, verif, wilayah=DESA_C[:8], urut="terlama", cursor=first["next_cursor"])
+    assert [i["submission_id"] for i in second["items"]] == [elsewhere["submission_id"]]
+    assert second["next_cursor"] is None and second["dipindai"] == 501
+
+
+# 2,000 decided records of Banyuasin, half diterima and half ditolak, decided in an order unrelated
+# to their capture (migration 0021_antrian_terlama)
+DECIDED = """
+    INSERT INTO submissions (submission_id, periode, jenis, kode_wilayah, kode_provinsi, kode_kabkota, status,
+                             enumerator_id, captured_at, content_hash, dibuat_oleh, dibuat_pada, diperbarui_pada)
+    SELECT gen_random_uuid(), '2022', 'umkm', '16.07', '16', '16.07', CASE WHEN i % 2 = 0 THEN 'diterima' ELSE 'ditolak' END,
+           'ENUM-1', timestamptz '2022-06-01 09:00+07' + i * interval '1 minute', '\\x00'::bytea, 'test',
+           timestamptz '2022-06-01 10:00+07' + i * interval '1 minute',
+           timestamptz '2022-07-01 10:00+07' + ((i * 7919) % 2000) * interval '1 minute'
+    FROM generate_series(1, 2000) AS i
+"""
+
+
+def _walk_rows(plan: dict) -> list[tuple[str, float]]:
+    """(node type, actual rows) of the nodes that walk the queue's `submissions s` (PostgreSQL names
+    it s_1 inside the walk; the page's own join reads it again once per row shown, loops > 1)."""
+    out = []
+    if plan.get("Relation Name") == "submissions" and plan.get("Alias") in ("s", "s_1") and plan.get("Actual Loops") == 1:
+        out.append((plan["Node Type"], plan["Actual Rows"]))
+    for child in plan.get("Plans", []):
+        out += _walk_rows(child)
+    return out
+
+
+@pytest.mark.parametrize("status", ["diterima", "ditolak"])
+async def test_oldest_first_of_a_decided_status_reads_only_its_page(client, verif, pg, status):
+    await pg.execute(DECIDED)
+    await pg.execute("ANALYZE submissions")
+    r = await client.get(
+        "/api/v1/verifikasi/antrian",
+        params={"periode": "2022", "kabkota": "16.07", "status": status, "urut": "terlama"},
+        headers=auth(verif),
+    )
+    assert r.status_code == 200, r.text
+    page = r.json()["items"]
+    truth = await pg.fetch(
+        "SELECT submission_id::text AS id FROM submissions WHERE kode_kabkota = '16.07' AND status = $1 "
+        "ORDER BY diperbarui_pada, submission_id LIMIT $2",
+        status,
+        len(page),
+    )
+    assert len(page) == 50 and [it["submission_id"] for it in page] == [t["id"] for t in truth]
+    # the statement of that page: the walk reads the page's rows from an index in its order, not
+    # the kabupaten/kota's 1,000 decided records of that status sorted
+    sql = str(antrian("kabkota", (), False, False, False, 50, 50, False, "terlama", status))
+    sql = sql.replace(":periode", "$1").replace(":kabkota", "$2")
+    plan = json.loads(await pg.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, "2022", "16.07"))
+    walk = _walk_rows(plan[0]["Plan"])
+    assert walk and all(rows <= 50 for _, rows in walk), walk

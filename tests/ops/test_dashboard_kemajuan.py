@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import time
 from pathlib import Path
 
@@ -98,8 +99,9 @@ async def test_progress_chart_tables_and_download(live_server, browser, kampanye
     first = await rows.nth(0).locator("td").all_inner_texts()
     assert "Banyuasin" in first[1]
     assert first[2] == "600" and first[4] == "90" and first[6] == "3,00"
-    # 3 a day against 510 over 30 days (17 a day): 3/17 of the pace needed
-    assert first[7] == "17,00" and first[8] == "17,65%"
+    # 3 a day against 510 over 31 days (today, not over, and the 30 up to the deadline): 16,45 a
+    # day, of which 3 is 93/510
+    assert first[7] == "16,45" and first[8] == "18,24%"
 
     # the backlog table: one row per kabupaten/kota with records waiting, and the total
     umur_rows = page.locator("#tabel-umur tbody tr")
@@ -133,4 +135,94 @@ async def test_progress_chart_tables_and_download(live_server, browser, kampanye
     }
     (ARTIFACTS / "dashboard-kemajuan-cost.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report))
+    await context.close()
+
+
+# Kabupaten Ogan Komering Ulu: 4 records a day on the 3 days before today, no target (a
+# campaign's first days, before its allocation is set)
+SMALL = """
+    INSERT INTO submissions (submission_id, periode, jenis, kode_wilayah, kode_provinsi, kode_kabkota, status,
+                             enumerator_id, captured_at, content_hash, dibuat_oleh, dibuat_pada, diperbarui_pada)
+    SELECT gen_random_uuid(), $2, 'umkm', '16.01', '16', '16.01', 'masuk', 'ENUM-' || i,
+           $1::timestamptz - d * interval '1 day', '\\x00'::bytea, 'test',
+           $1::timestamptz - d * interval '1 day' + interval '1 hour', $1::timestamptz - d * interval '1 day' + interval '1 hour'
+    FROM generate_series(1, 3) AS d, generate_series(1, 4) AS i
+"""
+# what the chart draws, with the styles in force: every series, mark and legend swatch
+MARKS = """() => {
+  const style = (e) => { const s = getComputedStyle(e); return {stroke: s.stroke, fill: s.fill, dash: s.strokeDasharray}; };
+  const chart = [...document.querySelectorAll("#svg-kemajuan .garis, #svg-kemajuan .titik, #svg-kemajuan .batas-waktu")]
+    .map((e) => ({kind: e.getAttribute("class"), ...style(e)}));
+  const legend = [...document.querySelectorAll("#kemajuan .legenda li")].map((li) => {
+    const line = li.querySelector("svg line");
+    return {text: li.textContent.trim(), ...(line ? {kind: line.getAttribute("class"), ...style(line)} : {})};
+  });
+  return {chart, legend};
+}"""
+INDONESIAN_INTEGER = re.compile(r"^\d{1,3}(\.\d{3})*$")
+
+
+def grey_contrast(css: str) -> float:
+    """Contrast against white paper of a colour printed in grey (its relative luminance, WCAG)."""
+    r, g, b = (int(v) / 255 for v in re.findall(r"\d+", css)[:3])
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 1.05 / (0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2] + 0.05)
+
+
+async def chart_texts(page) -> dict[str, list[str]]:
+    chart = page.locator("#svg-kemajuan")
+    return {cls: await chart.locator(f"text.{cls}").all_text_contents() for cls in ("label-y", "label-x", "label-batas")}
+
+
+async def test_the_chart_reads_in_indonesian_and_in_grey_print(live_server, browser, kampanye, pg):
+    periode, key = kampanye
+    noon = dt.datetime.combine(zona.hari_ini("16"), dt.time(5, 0), dt.UTC)
+    await pg.execute(SMALL, noon, periode)
+    context = await browser.new_context(viewport=DESKTOP, locale="id-ID")
+    page = await context.new_page()
+    await page.goto(f"{live_server.url}/dashboard?periode={periode}&wilayah=16")
+    await enter_key(page, key)
+    await expect(page.locator("#svg-kemajuan title")).to_contain_text("dari target 1.400")
+
+    # numbers as Indonesians write them: thousands with a dot, decimals with a comma; dates dd/mm
+    texts = await chart_texts(page)
+    assert all(INDONESIAN_INTEGER.match(t) for t in texts["label-y"]) and "1.000" in texts["label-y"], texts
+    assert all(re.fullmatch(r"\d{2}/\d{2}", t) for t in texts["label-x"]), texts
+    assert len(texts["label-batas"]) == 1 and re.fullmatch(r"batas waktu \d{2}/\d{2}/\d{4}", texts["label-batas"][0])
+    words = await page.locator("#kemajuan").inner_text()
+    assert not re.search(r"NaN|undefined|null|Infinity|Invalid", words)
+    assert not re.search(r"\d\.\d{1,2}(?!\d)", words), "an English decimal point"
+    assert not re.search(r"\d,\d{3}(?!\d)", words), "an English thousands comma"
+    assert "per hari" in words and "Proyeksi pada laju 7 hari" in words
+
+    # grey print: each series its own dash pattern, its legend swatch drawn the same way, every
+    # mark dark enough on paper; on screen the legend matches the lines as well
+    for media in ("screen", "print"):
+        await page.emulate_media(media=media)
+        marks = await page.evaluate(MARKS)
+        lines = {m["kind"].split()[-1]: m for m in marks["chart"] if m["kind"].startswith("garis")}
+        assert set(lines) == {"masuk", "diterima", "target", "proyeksi"}
+        assert len({m["dash"] for m in lines.values()}) == 4, lines
+        legend = {m["text"]: m for m in marks["legend"]}
+        for text, seri in (
+            ("Kumulatif data masuk", "masuk"),
+            ("Kumulatif diterima", "diterima"),
+            ("Target", "target"),
+            ("Proyeksi pada laju 7 hari", "proyeksi"),
+        ):
+            swatch = legend[text]
+            assert "dash" in swatch, f"{media}: the legend of {seri} is not drawn as its line"
+            assert (swatch["stroke"], swatch["dash"]) == (lines[seri]["stroke"], lines[seri]["dash"]), (media, seri, swatch)
+        if media == "print":
+            for m in marks["chart"] + [s for s in marks["legend"] if "stroke" in s]:
+                for paint in (m["stroke"], m["fill"]):
+                    if paint.startswith("rgb") and paint != "rgb(255, 255, 255)":
+                        assert grey_contrast(paint) >= 4.5, (m, paint)
+    await page.emulate_media(media="screen")
+
+    # a kabupaten/kota in its first days: 12 records, no target; the scale stays whole numbers
+    await page.goto(f"{live_server.url}/dashboard?periode={periode}&wilayah=16.01")
+    await expect(page.locator("#svg-kemajuan title")).to_contain_text("Kumulatif data masuk 12 per")
+    texts = await chart_texts(page)
+    assert all(INDONESIAN_INTEGER.match(t) for t in texts["label-y"]), texts
     await context.close()

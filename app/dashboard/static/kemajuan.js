@@ -40,10 +40,13 @@ function svg(tag, attrs, text) {
   return node;
 }
 
+/** The y-axis step for about five ticks: a whole number, as the counts are (a step of 2.5 or
+ *  0.2 would print "2.5", an English decimal, or 0.6000000000000001). */
 function niceStep(max) {
   const raw = max / 5;
+  if (raw <= 1) return 1;
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
-  for (const m of [1, 2, 2.5, 5, 10]) if (raw <= m * mag) return m * mag;
+  for (const m of mag >= 10 ? [1, 2, 2.5, 5, 10] : [1, 2, 5, 10]) if (raw <= m * mag) return m * mag;
   return 10 * mag;
 }
 
@@ -71,7 +74,7 @@ export function gambar(doc) {
   const ringkas = "Kumulatif data masuk " + angka(doc.kumulatif.masuk) + (target !== null ? " dari target " + angka(target) : "") +
     " per " + tanggal(doc.sampai) + "; proyeksi " + teksProyeksi(doc.proyeksi);
   root.append(svg("title", {}, ringkas));
-  for (let v = 0; v <= atas; v += step) {
+  for (let i = 0, v = 0; v <= atas; v = ++i * step) {  // multiplied, never summed: no drift
     root.append(svg("line", {x1: KIRI, x2: W - KANAN, y1: y(v), y2: y(v), class: "kisi"}));
     root.append(svg("text", {x: KIRI - 6, y: y(v) + 4, class: "label-y"}, angka(v)));
   }

@@ -51,14 +51,14 @@ class Laju(BaseModel):
     laju_7_hari: str = Field(description=_DESIMAL + "; the 7 days ending at `akhir_laju`")
     laju_14_hari: str = Field(description=_DESIMAL + "; the 14 days ending at `akhir_laju`")
     laju_dibutuhkan: str | None = Field(
-        description="the pace needed from the day after `sampai` to reach the target by batas_waktu; `0.00` once reached; "
-        "null without target or deadline, or past the deadline"
+        description="the pace needed over the days after `akhir_laju` (today included while it is not over) to reach the "
+        "target by the end of batas_waktu; `0.00` once reached; null without target or deadline, or once the deadline day is over"
     )
     rasio_laju: str | None = Field(description="laju_7_hari / laju_dibutuhkan, exact, 8 decimals: below 1 is behind pace")
     selisih_laju: str | None = Field(description="laju_7_hari - laju_dibutuhkan: negative is behind pace")
     sisa_target: int | None
-    sisa_hari: int | None = Field(description="days after `sampai` up to and including batas_waktu")
-    lewat_batas_waktu: bool = Field(description="the deadline has passed and the target is not reached")
+    sisa_hari: int | None = Field(description="days after `akhir_laju` up to and including batas_waktu: today counts while it is not over")
+    lewat_batas_waktu: bool = Field(description="the deadline day is over and the target is not reached")
 
 
 class Hari(BaseModel):

@@ -101,14 +101,18 @@ def area_target(
     return target, dari, (max(deadlines) if deadlines else None), ("anak" if deadlines else None)
 
 
-def pace(target: int | None, batas: dt.date | None, masuk: int, n7: int, n14: int, sampai: dt.date) -> dict[str, Any]:
-    """Pace and projection of one area or child as of `sampai` (masuk: its cumulative count).
+def pace(target: int | None, batas: dt.date | None, masuk: int, n7: int, n14: int, akhir_laju: dt.date) -> dict[str, Any]:
+    """Pace and projection of one area or child (masuk: its cumulative count up to `sampai`).
+    `akhir_laju` is the last day that is over: `sampai`, or yesterday while `sampai` is today.
+    The days after it are the ones still to work, today and the deadline day among them: the
+    deadline passes only when its day is over.
 
     - laju_7_hari, laju_14_hari: records per day over the windows ending at akhir_laju;
-    - laju_dibutuhkan: (target - masuk) / (days after `sampai` up to batas_waktu); 0 once the
-      target is reached; null without a target or deadline, or past the deadline;
-    - proyeksi: `sampai` + ceil((target - masuk) / laju_7_hari) days, `tepat_waktu` when on or
-      before the deadline, else `terlambat`; `tercapai` once reached; `tidak_diketahui` with
+    - laju_dibutuhkan: (target - masuk) / (days after akhir_laju up to and including
+      batas_waktu); 0 once the target is reached; null without a target or deadline, or once
+      the deadline day is over;
+    - proyeksi: akhir_laju + ceil((target - masuk) / laju_7_hari) days, `tepat_waktu` when on
+      or before the deadline, else `terlambat`; `tercapai` once reached; `tidak_diketahui` with
       its `alasan` (tanpa_target, tanpa_batas_waktu, tanpa_laju) otherwise."""
     laju7, laju14 = Fraction(n7, 7), Fraction(n14, 14)
     out: dict[str, Any] = {
@@ -133,7 +137,7 @@ def pace(target: int | None, batas: dt.date | None, masuk: int, n7: int, n14: in
     if batas is None:
         out["proyeksi"] = {"status": "tidak_diketahui", "tanggal": None, "alasan": "tanpa_batas_waktu"}
         return out
-    sisa_hari = (batas - sampai).days
+    sisa_hari = (batas - akhir_laju).days
     out["sisa_hari"] = max(sisa_hari, 0)
     if sisa_hari > 0:
         needed = Fraction(sisa, sisa_hari)
@@ -151,7 +155,7 @@ def pace(target: int | None, batas: dt.date | None, masuk: int, n7: int, n14: in
         # date worth printing, and past the calendar itself: late, with no date
         out["proyeksi"] = {"status": "terlambat", "tanggal": None, "alasan": "di_luar_cakrawala"}
         return out
-    tanggal = sampai + dt.timedelta(days=hari)
+    tanggal = akhir_laju + dt.timedelta(days=hari)
     out["proyeksi"] = {"status": "tepat_waktu" if tanggal <= batas else "terlambat", "tanggal": tanggal, "alasan": None}
     return out
 
@@ -259,7 +263,7 @@ async def kemajuan(
     n7 = sum(sum(v.values()) for d, v in per_hari.items() if rng.akhir_laju - dt.timedelta(days=7) < d <= rng.akhir_laju)
     n14 = sum(sum(v.values()) for d, v in per_hari.items() if rng.akhir_laju - dt.timedelta(days=14) < d <= rng.akhir_laju)
     target, target_dari, batas, batas_dari = area_target(level, kode_wilayah, anak_kode, revisi, rng.sampai)
-    laju = pace(target, batas, masuk, n7, n14, rng.sampai)
+    laju = pace(target, batas, masuk, n7, n14, rng.akhir_laju)
     proyeksi = laju.pop("proyeksi")
     if proyeksi["status"] == "tercapai":
         proyeksi["tanggal"] = _reached_on(per_hari, target or 0)
@@ -369,9 +373,8 @@ def _anak(
             "ditolak": c["ditolak"],
             "masuk_vs_target": rasio(masuk, target),
             "persen_masuk_vs_target": persen(masuk, target),
-            **pace(target, batas, masuk, c["n7"], c["n14"], rng.sampai),
+            **pace(target, batas, masuk, c["n7"], c["n14"], rng.akhir_laju),
         }
-        sisa_hari = (batas - rng.sampai).days if batas else None
-        rows.append((behind_key(row, c["n7"], sisa_hari), row))
+        rows.append((behind_key(row, c["n7"], row["sisa_hari"]), row))
     rows.sort(key=lambda kr: kr[0])
     return [r for _, r in rows]

@@ -166,7 +166,10 @@ async def antrian_page(conn: AsyncConnection, principal: Principal, kabkota: str
         if level not in (LEVEL_KECAMATAN, LEVEL_DESA) or not f.wilayah.startswith(kabkota + "."):
             message = f"wilayah {f.wilayah} bukan kecamatan atau desa/kelurahan di {kabkota}"
             raise INVALID(message, errors=[{"field": "wilayah", "type": "value_error", "message": message}])
-        drive = "kecamatan"
+        if f.urut == "terlama":
+            residual.append("kecamatan")
+        else:
+            drive = "kecamatan"
         params["kecamatan"] = f.wilayah[:8]
         if level == LEVEL_DESA:
             residual.append("desa")
@@ -191,7 +194,7 @@ async def antrian_page(conn: AsyncConnection, principal: Principal, kabkota: str
     # Without a filter to check, the page is the first `limit` rows walked.
     scan = max(queries.SCAN_MAX, limit) if residual else limit
     stmt = queries.antrian(
-        drive, tuple(residual), after is not None, dari is not None, sampai is not None, scan, limit, citus.enabled(), f.urut
+        drive, tuple(residual), after is not None, dari is not None, sampai is not None, scan, limit, citus.enabled(), f.urut, f.status
     )
     params["provinsi"] = kabkota.split(".")[0]
     rows = (await conn.execute(stmt, params)).all()
