@@ -1,49 +1,55 @@
-"""All of the partner look-ups' SQL: the bounds, the look-up of a whole batch in one statement,
-the access log and counts of what was asked, the audit per purpose per day.
+"""All of the partner look-ups' SQL: the look-up of single questions (bounds, look-up and
+record in one statement), the bounds and the look-up of a batch, the access log and counts of
+what was asked, the audit per purpose per day.
 
-The three statements of every look-up (BATAS, CARI, CATAT) are asyncpg's own ($1, ...), run on
-the pooled driver connection (db.driver()): at hundreds of look-ups a second, SQLAlchemy's work
-per call cost more than the statements."""
+The hot statements are asyncpg's own ($1, ...), run on the pooled driver connection
+(db.driver()): at hundreds of look-ups a second, SQLAlchemy's work per call cost more than the
+statements."""
 
 from sqlalchemy import text
 
 # A WIB day and second, from the database server's clock: every process of the service counts
 # against the same clock (Indonesia's western time has no daylight saving: UTC+7 all year).
 _HARI = "(clock_timestamp() AT TIME ZONE INTERVAL '+07:00')::date"
-_DETIK = "floor(extract(epoch FROM clock_timestamp()))::bigint"
+# The moment, in epoch seconds (the rate's GCRA state, mitra_batas.jadwal, is on this scale).
+_DETIK = "extract(epoch FROM clock_timestamp())::float8"
+# Seconds to the next WIB midnight: the quota's Retry-After.
+_SISA = (
+    "ceil(extract(epoch FROM (date_trunc('day', clock_timestamp() AT TIME ZONE INTERVAL '+07:00') + interval '1 day')"
+    " - (clock_timestamp() AT TIME ZONE INTERVAL '+07:00')))::int"
+)
+# Rounding of the float arithmetic of the GCRA: a request exactly on its time is let through.
+_EPS = "1e-6"
 
-# The bounds' statement commits without waiting for the WAL to reach the disk (synchronous_commit
-# off for its own transaction, set by the statement itself: one round trip): it updates the one
-# row every look-up of a key holder updates, and held across a disk flush that row lock would
-# serialise the holder's look-ups at the disk's pace (28 look-ups/s on the bench machine). The
-# price: a crash of the database server forgets the last moment's counts (up to about
-# 3 x wal_writer_delay, 0.6 s): a little more quota, never a look-up unlogged. The access log
-# (CATAT) commits durably before the answer leaves: its counts are spread over slots, so
-# concurrent look-ups of one partner share disk flushes (group commit) instead of a row lock.
-_ASYNC = "set_config('synchronous_commit', 'off', true)"
+# The rate is a GCRA (generic cell rate algorithm, a token bucket kept as one number) per key
+# holder: `jadwal` is the time its next request is due at the steady rate r. A request at `t`
+# is let through when max(jadwal, t) - t <= 1 - 1/r (so up to r at once after a pause, then
+# one every 1/r s), and moves jadwal to max(jadwal, t) + 1/r. Unlike the fixed one-second
+# window before it (migration 0020), no second's edge lets 2r through at once. The quota
+# counts look-ups of the WIB day. `kini` is read once per statement.
 
-# Check and count in one statement, for every process of the service at once: the request
-# counts `permintaan` (1; 0 for a batch's second count, of its rows) against the key holder's
-# requests of this second, and `n` look-ups against its look-ups of this WIB day, only when
-# both stay within the key's bounds (no row returned: refused, nothing counted). The row lock
-# is held by this statement alone (autocommit), never while a look-up runs. `sisa_detik`:
-# seconds to the next WIB midnight, the quota's Retry-After.
+# A batch's bounds (app/mitra/service.py, cek_batch_mulai and cek_batch): its request
+# (`permintaan` 1; 0 for the second count, of its rows) against the rate and `n` look-ups
+# against the day's quota, counted only when both fit (no row returned: refused, nothing
+# counted). This statement commits without waiting for the WAL to reach the disk
+# (synchronous_commit off for its own transaction, set by the statement itself): it updates the
+# one row every look-up of a holder updates, and held across a disk flush that row lock would
+# serialise the holder's look-ups at the disk's pace. The price: a crash of the database server
+# forgets the last moment's counts (up to about 3 x wal_writer_delay, 0.6 s): a little more
+# quota, never a look-up unlogged.
 BATAS = f"""
-    WITH kini AS (SELECT {_HARI} AS hari, {_DETIK} AS detik, {_ASYNC} AS tanpa_tunggu,
-                         ceil(extract(epoch FROM (date_trunc('day', clock_timestamp() AT TIME ZONE INTERVAL '+07:00')
-                                                  + interval '1 day') - (clock_timestamp() AT TIME ZONE INTERVAL '+07:00')))::int
-                         AS sisa_detik),
+    WITH kini AS (SELECT {_HARI} AS hari, {_DETIK} AS t, set_config('synchronous_commit', 'off', true) AS tanpa_tunggu,
+                         {_SISA} AS sisa_detik),
     naik AS (
-        INSERT INTO mitra_batas AS b (identity_id, hari, jumlah_hari, detik, jumlah_detik)
-        SELECT $1::bigint, hari, $2::bigint, detik, $3::int FROM kini
+        INSERT INTO mitra_batas AS b (identity_id, hari, jumlah_hari, jadwal, diterima)
+        SELECT $1::bigint, hari, $2::bigint, t + $3::int / $5::float8, $2::bigint FROM kini
         WHERE $2::bigint <= $4::bigint
-        ON CONFLICT (identity_id) DO UPDATE SET
-            jumlah_hari = CASE WHEN b.hari = excluded.hari THEN b.jumlah_hari ELSE 0 END + excluded.jumlah_hari,
-            hari = excluded.hari,
-            jumlah_detik = CASE WHEN b.detik = excluded.detik THEN b.jumlah_detik ELSE 0 END + excluded.jumlah_detik,
-            detik = excluded.detik
-        WHERE CASE WHEN b.hari = excluded.hari THEN b.jumlah_hari ELSE 0 END + excluded.jumlah_hari <= $4::bigint
-          AND CASE WHEN b.detik = excluded.detik THEN b.jumlah_detik ELSE 0 END + excluded.jumlah_detik <= $5::int
+        ON CONFLICT (identity_id) DO UPDATE SET (hari, jumlah_hari, jadwal, diterima) = (
+            SELECT kini.hari, CASE WHEN b.hari = kini.hari THEN b.jumlah_hari ELSE 0 END + $2::bigint,
+                   GREATEST(b.jadwal, kini.t) + $3::int / $5::float8, $2::bigint
+            FROM kini)
+        WHERE CASE WHEN b.hari = (SELECT hari FROM kini) THEN b.jumlah_hari ELSE 0 END + $2::bigint <= $4::bigint
+          AND ($3::int = 0 OR GREATEST(b.jadwal, (SELECT t FROM kini)) - (SELECT t FROM kini) <= 1 - 1 / $5::float8 + {_EPS})
         RETURNING b.jumlah_hari
     )
     SELECT (SELECT jumlah_hari FROM naik) AS jumlah_hari,
@@ -52,12 +58,136 @@ BATAS = f"""
     FROM kini LEFT JOIN mitra_batas b ON b.identity_id = $1::bigint
 """
 
+# An entity followed past its merges to the live one: per row, only for an entity merged away
+# (rare). `k0`: the entity found.
+_LIVE = """CASE WHEN k0.digabung_ke IS NULL THEN k0.id_kumkm ELSE (
+        WITH RECURSIVE r AS (
+            SELECT k0.digabung_ke AS id, 0 AS langkah
+            UNION ALL
+            SELECT m.digabung_ke, r.langkah + 1 FROM r JOIN kumkm m ON m.id_kumkm = r.id
+            WHERE m.digabung_ke IS NOT NULL AND r.langkah < 1000
+        )
+        SELECT id FROM r ORDER BY langkah DESC LIMIT 1) END"""
+
+# The live entity `k`'s latest linked record: its periode, status, skala and sektor.
+_LATEST = """
+        SELECT t.periode, s.status, s.skala_usaha, s.sektor
+        FROM kumkm_tautan t JOIN submissions s ON s.submission_id = t.submission_id
+        WHERE t.id_kumkm = k.id_kumkm
+        ORDER BY t.periode DESC, s.diperbarui_pada DESC, t.submission_id
+        LIMIT 1
+    """
+
+# Single look-ups, any number of them from any partners (the group commit of
+# app/mitra/service.py carries every look-up that arrived while the previous statement ran), in
+# ONE statement and so one round trip and one commit: each holder's bounds (its look-ups of
+# this statement let through in order while its rate and quota allow: the first of them, none
+# counted past), the look-up of those let through, and their access-log rows and audit counts,
+# durable before the answer (the commit waits for the disk). The holder's mitra_batas row is
+# then held across that disk flush, which is why look-ups are grouped: one flush for all the
+# look-ups that queued behind the last one. Rows are locked in holder order (no deadlock
+# between two groups). $1: jsonb array of {i, identity, kuota, per_detik, key_id, key_name,
+# role, tujuan, dengan, nilai, nama, jenis, wilayah, alasan}: `alasan` set for a question the
+# rules refused (it is counted and recorded, never looked up); `nama` normalised as
+# app/record/nama.py does (kumkm_nama_normal is the same function in SQL, migration 0020).
+# $2: the endpoint recorded. Answers one row per question, in `i` order.
+SATU = f"""
+    WITH kini AS MATERIALIZED (SELECT {_HARI} AS hari, {_DETIK} AS t, {_SISA} AS sisa_detik),
+    q AS MATERIALIZED (
+        SELECT q.*, row_number() OVER (PARTITION BY q.identity ORDER BY q.i) AS ke
+        FROM jsonb_to_recordset($1::jsonb) AS q(i int, identity bigint, kuota bigint, per_detik int, key_id bigint, key_name text,
+                                                role text, tujuan text, dengan text, nilai text, nama text, jenis text,
+                                                wilayah text, alasan text)
+    ),
+    pemegang AS (
+        SELECT identity, min(kuota) AS kuota, GREATEST(min(per_detik), 1)::float8 AS r, count(*) AS m FROM q GROUP BY identity
+    ),
+    naik AS (
+        INSERT INTO mitra_batas AS b (identity_id, hari, jumlah_hari, jadwal, diterima)
+        SELECT p.identity, kini.hari, n.n, kini.t + n.n / p.r, n.n
+        FROM pemegang p CROSS JOIN kini
+        CROSS JOIN LATERAL (SELECT LEAST(p.m, GREATEST(p.kuota, 0), floor(p.r + {_EPS}))::int AS n) n
+        ORDER BY p.identity
+        ON CONFLICT (identity_id) DO UPDATE SET (hari, jumlah_hari, jadwal, diterima) = (
+            SELECT g.hari, g.sudah + g.n, g.dasar + g.n / g.r, g.n
+            FROM (
+                SELECT s.*, LEAST(s.m, GREATEST(s.kuota - s.sudah, 0), GREATEST(floor(s.r * (1 - (s.dasar - s.t)) + {_EPS}), 0))::int AS n
+                FROM (
+                    SELECT kini.hari, kini.t, p.r, p.m, p.kuota,
+                           CASE WHEN b.hari = kini.hari THEN b.jumlah_hari ELSE 0 END AS sudah,
+                           GREATEST(b.jadwal, kini.t) AS dasar
+                    FROM pemegang p CROSS JOIN kini WHERE p.identity = b.identity_id
+                ) s
+            ) g
+        )
+        RETURNING b.identity_id, b.diterima, b.jumlah_hari - b.diterima AS sudah
+    ),
+    izin AS MATERIALIZED (SELECT q.* FROM q JOIN naik ON naik.identity_id = q.identity WHERE q.ke <= naik.diterima),
+    hit AS (
+        SELECT z.i, p.id_kumkm
+        FROM izin z JOIN kumkm_pengenal p ON p.jenis_pengenal = z.dengan AND p.nilai = z.nilai
+        WHERE z.alasan IS NULL AND z.dengan <> 'nik_pemilik'
+        UNION ALL
+        SELECT z.i, t.id_kumkm
+        FROM izin z
+        JOIN kumkm_tautan t ON t.nik_pemilik = z.nilai
+        JOIN submissions s ON s.submission_id = t.submission_id
+        JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
+        WHERE z.alasan IS NULL AND z.dengan = 'nik_pemilik' AND kumkm_nama_normal(coalesce(v.data->>'nama_usaha', '')) = z.nama
+    ),
+    -- of several entities (one NIK and name, two entries not yet merged): the latest periode,
+    -- then the lowest id; only the key's jenis and wilayah
+    ketemu AS (
+        SELECT DISTINCT ON (h.i) h.i, k.id_kumkm, k.jenis, k.kode_kabkota, w.nama AS nama_kabkota,
+               x.periode, x.status, x.skala_usaha, x.sektor
+        FROM hit h
+        JOIN izin z ON z.i = h.i
+        JOIN kumkm k0 ON k0.id_kumkm = h.id_kumkm
+        JOIN kumkm k ON k.id_kumkm = {_LIVE}
+        LEFT JOIN wilayah w ON w.kode = k.kode_kabkota
+        LEFT JOIN LATERAL ({_LATEST}) x ON true
+        WHERE k.jenis = z.jenis
+          AND (z.wilayah IS NULL OR k.kode_kabkota = z.wilayah OR starts_with(k.kode_kabkota, z.wilayah || '.'))
+        ORDER BY h.i, coalesce(x.periode, '') COLLATE "C" DESC, k.id_kumkm COLLATE "C"
+    ),
+    hasil AS MATERIALIZED (
+        SELECT z.*, f.id_kumkm AS f_id, f.jenis AS f_jenis, f.kode_kabkota, f.nama_kabkota, f.periode, f.status,
+               f.skala_usaha, f.sektor,
+               CASE WHEN z.alasan IS NOT NULL THEN 'ditolak' WHEN f.i IS NULL THEN 'tidak_terdaftar' ELSE 'terdaftar' END AS hasil
+        FROM izin z LEFT JOIN ketemu f ON f.i = z.i
+    ),
+    -- one access-log row per look-up (key, purpose, outcome; never a NIK or a name)
+    log AS (
+        INSERT INTO access_log (key_id, key_name, role, endpoint, detail, rows)
+        SELECT key_id, key_name, role, $2::text,
+               jsonb_strip_nulls(jsonb_build_object(
+                   'tujuan', tujuan, 'hasil', hasil, 'dengan', dengan,
+                   'nilai', CASE WHEN dengan <> 'nik_pemilik' THEN nilai END, 'id_kumkm', f_id, 'alasan', alasan)),
+               1
+        FROM hasil ORDER BY i
+    ),
+    pakai AS (
+        INSERT INTO mitra_pemakaian AS p (identity_id, hari, tujuan, slot, terdaftar, tidak, ditolak)
+        SELECT identity, (SELECT hari FROM kini), tujuan, pg_backend_pid() % 16, count(*) FILTER (WHERE hasil = 'terdaftar'),
+               count(*) FILTER (WHERE hasil = 'tidak_terdaftar'), count(*) FILTER (WHERE hasil = 'ditolak')
+        FROM hasil GROUP BY identity, tujuan ORDER BY identity, tujuan
+        ON CONFLICT (identity_id, hari, tujuan, slot) DO UPDATE SET
+            terdaftar = p.terdaftar + excluded.terdaftar,
+            tidak = p.tidak + excluded.tidak,
+            ditolak = p.ditolak + excluded.ditolak
+    )
+    SELECT q.i, h.hasil, q.kuota - n.sudah < q.ke AS lewat_kuota, n.sudah AS sudah_hari, kini.sisa_detik,
+           h.f_id AS id_kumkm, h.f_jenis AS jenis, h.kode_kabkota, h.nama_kabkota, h.periode, h.status, h.skala_usaha, h.sektor
+    FROM q CROSS JOIN kini JOIN naik n ON n.identity_id = q.identity LEFT JOIN hasil h ON h.i = q.i
+    ORDER BY q.i
+"""
+
 # The look-up of every question of a request at once (one, or a batch's 10,000): the entities
 # holding the hard identifiers (kumkm_pengenal) and those with a linked record of the NIK
 # pemilik (kumkm_tautan, index kumkm_tautan_pemilik) with that record's current nama usaha (the
 # service compares it, normalised); each followed past its merges to the live entity, with
 # the kabupaten/kota and the latest linked record's periode, status, skala and sektor.
-CARI = """
+CARI = f"""
     WITH q AS (
         SELECT * FROM unnest($1::int[], $2::text[], $3::text[]) AS q(idx, dengan, nilai)
     ),
@@ -78,22 +208,9 @@ CARI = """
     FROM hit h
     JOIN kumkm k0 ON k0.id_kumkm = h.id_kumkm
     -- past its merges to the live entity; per row, only for an entity merged away (rare)
-    JOIN kumkm k ON k.id_kumkm = CASE WHEN k0.digabung_ke IS NULL THEN k0.id_kumkm ELSE (
-        WITH RECURSIVE r AS (
-            SELECT k0.digabung_ke AS id, 0 AS langkah
-            UNION ALL
-            SELECT m.digabung_ke, r.langkah + 1 FROM r JOIN kumkm m ON m.id_kumkm = r.id
-            WHERE m.digabung_ke IS NOT NULL AND r.langkah < 1000
-        )
-        SELECT id FROM r ORDER BY langkah DESC LIMIT 1) END
+    JOIN kumkm k ON k.id_kumkm = {_LIVE}
     LEFT JOIN wilayah w ON w.kode = k.kode_kabkota
-    LEFT JOIN LATERAL (
-        SELECT t.periode, s.status, s.skala_usaha, s.sektor
-        FROM kumkm_tautan t JOIN submissions s ON s.submission_id = t.submission_id
-        WHERE t.id_kumkm = k.id_kumkm
-        ORDER BY t.periode DESC, s.diperbarui_pada DESC, t.submission_id
-        LIMIT 1
-    ) x ON true
+    LEFT JOIN LATERAL ({_LATEST}) x ON true
 """
 
 # What was asked, written once per request whatever its size: one access-log row per look-up
