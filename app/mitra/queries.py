@@ -79,108 +79,14 @@ _LATEST = """
     """
 
 # Single look-ups, any number of them from any partners (the group commit of
-# app/mitra/service.py carries every look-up that arrived while the previous statement ran), in
-# ONE statement and so one round trip and one commit: each holder's bounds (its look-ups of
-# this statement let through in order while its rate and quota allow: the first of them, none
-# counted past), the look-up of those let through, and their access-log rows and audit counts,
-# durable before the answer (the commit waits for the disk). The holder's mitra_batas row is
-# then held across that disk flush, which is why look-ups are grouped: one flush for all the
-# look-ups that queued behind the last one. Rows are locked in holder order (no deadlock
-# between two groups). $1: jsonb array of {i, identity, kuota, per_detik, key_id, key_name,
-# role, tujuan, dengan, nilai, nama, jenis, wilayah, alasan}: `alasan` set for a question the
-# rules refused (it is counted and recorded, never looked up); `nama` normalised as
-# app/record/nama.py does (kumkm_nama_normal is the same function in SQL, migration 0020).
-# $2: the endpoint recorded. Answers one row per question, in `i` order.
-SATU = f"""
-    WITH kini AS MATERIALIZED (SELECT {_HARI} AS hari, {_DETIK} AS t, {_SISA} AS sisa_detik),
-    q AS MATERIALIZED (
-        SELECT q.*, row_number() OVER (PARTITION BY q.identity ORDER BY q.i) AS ke
-        FROM jsonb_to_recordset($1::jsonb) AS q(i int, identity bigint, kuota bigint, per_detik int, key_id bigint, key_name text,
-                                                role text, tujuan text, dengan text, nilai text, nama text, jenis text,
-                                                wilayah text, alasan text)
-    ),
-    pemegang AS (
-        SELECT identity, min(kuota) AS kuota, GREATEST(min(per_detik), 1)::float8 AS r, count(*) AS m FROM q GROUP BY identity
-    ),
-    naik AS (
-        INSERT INTO mitra_batas AS b (identity_id, hari, jumlah_hari, jadwal, diterima)
-        SELECT p.identity, kini.hari, n.n, kini.t + n.n / p.r, n.n
-        FROM pemegang p CROSS JOIN kini
-        CROSS JOIN LATERAL (SELECT LEAST(p.m, GREATEST(p.kuota, 0), floor(p.r + {_EPS}))::int AS n) n
-        ORDER BY p.identity
-        ON CONFLICT (identity_id) DO UPDATE SET (hari, jumlah_hari, jadwal, diterima) = (
-            SELECT g.hari, g.sudah + g.n, g.dasar + g.n / g.r, g.n
-            FROM (
-                SELECT s.*, LEAST(s.m, GREATEST(s.kuota - s.sudah, 0), GREATEST(floor(s.r * (1 - (s.dasar - s.t)) + {_EPS}), 0))::int AS n
-                FROM (
-                    SELECT kini.hari, kini.t, p.r, p.m, p.kuota,
-                           CASE WHEN b.hari = kini.hari THEN b.jumlah_hari ELSE 0 END AS sudah,
-                           GREATEST(b.jadwal, kini.t) AS dasar
-                    FROM pemegang p CROSS JOIN kini WHERE p.identity = b.identity_id
-                ) s
-            ) g
-        )
-        RETURNING b.identity_id, b.diterima, b.jumlah_hari - b.diterima AS sudah
-    ),
-    izin AS MATERIALIZED (SELECT q.* FROM q JOIN naik ON naik.identity_id = q.identity WHERE q.ke <= naik.diterima),
-    hit AS (
-        SELECT z.i, p.id_kumkm
-        FROM izin z JOIN kumkm_pengenal p ON p.jenis_pengenal = z.dengan AND p.nilai = z.nilai
-        WHERE z.alasan IS NULL AND z.dengan <> 'nik_pemilik'
-        UNION ALL
-        SELECT z.i, t.id_kumkm
-        FROM izin z
-        JOIN kumkm_tautan t ON t.nik_pemilik = z.nilai
-        JOIN submissions s ON s.submission_id = t.submission_id
-        JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
-        WHERE z.alasan IS NULL AND z.dengan = 'nik_pemilik' AND kumkm_nama_normal(coalesce(v.data->>'nama_usaha', '')) = z.nama
-    ),
-    -- of several entities (one NIK and name, two entries not yet merged): the latest periode,
-    -- then the lowest id; only the key's jenis and wilayah
-    ketemu AS (
-        SELECT DISTINCT ON (h.i) h.i, k.id_kumkm, k.jenis, k.kode_kabkota, w.nama AS nama_kabkota,
-               x.periode, x.status, x.skala_usaha, x.sektor
-        FROM hit h
-        JOIN izin z ON z.i = h.i
-        JOIN kumkm k0 ON k0.id_kumkm = h.id_kumkm
-        JOIN kumkm k ON k.id_kumkm = {_LIVE}
-        LEFT JOIN wilayah w ON w.kode = k.kode_kabkota
-        LEFT JOIN LATERAL ({_LATEST}) x ON true
-        WHERE k.jenis = z.jenis
-          AND (z.wilayah IS NULL OR k.kode_kabkota = z.wilayah OR starts_with(k.kode_kabkota, z.wilayah || '.'))
-        ORDER BY h.i, coalesce(x.periode, '') COLLATE "C" DESC, k.id_kumkm COLLATE "C"
-    ),
-    hasil AS MATERIALIZED (
-        SELECT z.*, f.id_kumkm AS f_id, f.jenis AS f_jenis, f.kode_kabkota, f.nama_kabkota, f.periode, f.status,
-               f.skala_usaha, f.sektor,
-               CASE WHEN z.alasan IS NOT NULL THEN 'ditolak' WHEN f.i IS NULL THEN 'tidak_terdaftar' ELSE 'terdaftar' END AS hasil
-        FROM izin z LEFT JOIN ketemu f ON f.i = z.i
-    ),
-    -- one access-log row per look-up (key, purpose, outcome; never a NIK or a name)
-    log AS (
-        INSERT INTO access_log (key_id, key_name, role, endpoint, detail, rows)
-        SELECT key_id, key_name, role, $2::text,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'tujuan', tujuan, 'hasil', hasil, 'dengan', dengan,
-                   'nilai', CASE WHEN dengan <> 'nik_pemilik' THEN nilai END, 'id_kumkm', f_id, 'alasan', alasan)),
-               1
-        FROM hasil ORDER BY i
-    ),
-    pakai AS (
-        INSERT INTO mitra_pemakaian AS p (identity_id, hari, tujuan, slot, terdaftar, tidak, ditolak)
-        SELECT identity, (SELECT hari FROM kini), tujuan, pg_backend_pid() % 16, count(*) FILTER (WHERE hasil = 'terdaftar'),
-               count(*) FILTER (WHERE hasil = 'tidak_terdaftar'), count(*) FILTER (WHERE hasil = 'ditolak')
-        FROM hasil GROUP BY identity, tujuan ORDER BY identity, tujuan
-        ON CONFLICT (identity_id, hari, tujuan, slot) DO UPDATE SET
-            terdaftar = p.terdaftar + excluded.terdaftar,
-            tidak = p.tidak + excluded.tidak,
-            ditolak = p.ditolak + excluded.ditolak
-    )
-    SELECT q.i, h.hasil, q.kuota - n.sudah < q.ke AS lewat_kuota, n.sudah AS sudah_hari, kini.sisa_detik,
-           h.f_id AS id_kumkm, h.f_jenis AS jenis, h.kode_kabkota, h.nama_kabkota, h.periode, h.status, h.skala_usaha, h.sektor
-    FROM q CROSS JOIN kini JOIN naik n ON n.identity_id = q.identity LEFT JOIN hasil h ON h.i = q.i
-    ORDER BY q.i
-"""
+# app/mitra/service.py carries every look-up that arrived while the previous one ran), in ONE
+# CALL of the procedure mitra_cek (migration 0020, where its SQL is): one round trip, two
+# transactions. The holders' bounds first, committed without waiting for the disk (the
+# holder's row is locked for microseconds, never across a flush); then the look-up of the
+# questions let through, and their access-log rows and audit counts, committed durably before
+# the CALL returns. $1: a jsonb array of questions (service._soal); answers a jsonb array, one
+# object per question in order (service._satu reads it).
+SATU = "CALL mitra_cek(NULL, $1::jsonb, $2::text)"
 
 # The look-up of every question of a request at once (one, or a batch's 10,000): the entities
 # holding the hard identifiers (kumkm_pengenal) and those with a linked record of the NIK

@@ -3,11 +3,11 @@ per key holder, for every process of the service at once), the look-up of one qu
 whole batch in one statement, the answer (never a name, NIK, address or phone), and the record
 of every look-up (access log, counts per purpose per day), refused ones too.
 
-A single look-up is one statement (queries.SATU: bounds, look-up and record), carried with the
-other single look-ups that arrived meanwhile (app.infra.group_commit): its access-log row must
-be on disk before the answer, and the holder's bounds row stays locked until that flush, so one
-statement and one flush for a group of look-ups is what keeps hundreds a second of one partner
-from queueing on that row one flush at a time."""
+A single look-up is one round trip (queries.SATU, a CALL: bounds, look-up and record), carried
+with the other single look-ups that arrived meanwhile (app.infra.group_commit): one CALL, one
+disk flush and one pooled connection for a group. The CALL commits the bounds without waiting for
+the disk, then the look-ups' access-log rows durably: a partner's bounds row is never locked
+across a flush, so the groups of one busy partner do not queue one flush apiece."""
 
 from __future__ import annotations
 
@@ -220,11 +220,12 @@ def _soal(i: int, principal: Principal, question: Pertanyaan | Ditolak) -> dict[
 
 
 async def _satu(items: list[tuple[Principal, Pertanyaan | Ditolak]]) -> list[Hasil | BaseException]:
-    """A group of single look-ups in one statement: each one's outcome, or the 429 of one
-    beyond its holder's bounds (not counted, not recorded)."""
+    """A group of single look-ups in one CALL (queries.SATU): each one's outcome, or the 429 of
+    one beyond its holder's bounds (not counted, not recorded)."""
     payload = orjson.dumps([_soal(i, p, q) for i, (p, q) in enumerate(items)]).decode()
     async with db.driver() as conn:
-        rows = await conn.fetch(queries.SATU, payload, ENDPOINT)
+        raw = await conn.fetchval(queries.SATU, payload, ENDPOINT)
+    rows = orjson.loads(raw) if isinstance(raw, (str, bytes)) else raw
     out: list[Hasil | BaseException] = []
     for (principal, question), r in zip(items, rows, strict=True):
         if r["hasil"] is None:

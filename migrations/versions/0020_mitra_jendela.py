@@ -8,8 +8,11 @@ registry's name normalisation in SQL.
                             Replaces the fixed one-second window (detik, jumlah_detik), which let
                             2r through in a few milliseconds across a second's edge.
     mitra_batas.diterima    how many of the look-ups the row's latest statement counted: a
-                            statement carrying several look-ups of one holder (group commit,
+                            CALL carrying several look-ups of one holder (group commit,
                             app/mitra/service.py) reads what it was given from RETURNING.
+    mitra_cek(...)          the single look-ups of a group in one CALL: the bounds committed
+                            without waiting for the disk, then the look-up and its record,
+                            committed durably when the CALL ends (MITRA_CEK below says why)
     kumkm_nama_normal(text) app/record/nama.py's normalise() in SQL: the look-up by NIK pemilik
                             compares the stored nama usaha with the one asked inside the
                             statement that also counts and records the look-up, so the answer
@@ -43,6 +46,150 @@ def _combining_class() -> str:
             else:
                 ranges.append([cp, cp])
     return "[" + "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]"
+
+
+# The single look-ups of a group (app/mitra/service.py) in one CALL, one round trip, in two
+# transactions: (1) each holder's bounds, committed WITHOUT waiting for the disk, so the
+# holder's mitra_batas row is locked for microseconds, not across a disk flush (concurrent
+# groups of one partner would otherwise queue one flush apiece); (2) the look-up of those let
+# through and their access-log rows and audit counts, committed when the CALL ends, durably,
+# before the service answers. A crash between the two forgets nothing answered: the look-ups
+# counted in (1) were never answered (a little quota spent). p_soal: a jsonb array of {i,
+# identity, kuota, per_detik, key_id, key_name, role, tujuan, dengan, nilai, nama, jenis,
+# wilayah, alasan}; `alasan` set for a question the rules refused (counted and recorded, never
+# looked up); `nama` normalised (kumkm_nama_normal's output). p_jawaban: one object per
+# question, in `i` order: `hasil` null when beyond its holder's bounds (not counted, not
+# recorded), else terdaftar / tidak_terdaftar / ditolak with what was found. Within a group a
+# holder's look-ups pass in `i` order while its rate (GCRA, burst r) and quota allow.
+MITRA_CEK = """
+CREATE PROCEDURE mitra_cek(INOUT p_jawaban jsonb, p_soal jsonb, p_endpoint text)
+LANGUAGE plpgsql AS $p$
+DECLARE
+    v_batas jsonb;
+    v_hari date;
+    v_sisa int;
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    WITH kini AS MATERIALIZED (
+        SELECT (clock_timestamp() AT TIME ZONE INTERVAL '+07:00')::date AS hari,
+               extract(epoch FROM clock_timestamp())::float8 AS t,
+               ceil(extract(epoch FROM (date_trunc('day', clock_timestamp() AT TIME ZONE INTERVAL '+07:00') + interval '1 day')
+                    - (clock_timestamp() AT TIME ZONE INTERVAL '+07:00')))::int AS sisa_detik
+    ),
+    pemegang AS (
+        SELECT q.identity, min(q.kuota) AS kuota, GREATEST(min(q.per_detik), 1)::float8 AS r, count(*) AS m
+        FROM jsonb_to_recordset(p_soal) AS q(identity bigint, kuota bigint, per_detik int)
+        GROUP BY q.identity
+    ),
+    naik AS (
+        INSERT INTO mitra_batas AS b (identity_id, hari, jumlah_hari, jadwal, diterima)
+        SELECT p.identity, kini.hari, n.n, kini.t + n.n / p.r, n.n
+        FROM pemegang p CROSS JOIN kini
+        CROSS JOIN LATERAL (SELECT LEAST(p.m, GREATEST(p.kuota, 0), floor(p.r + 1e-6))::int AS n) n
+        ORDER BY p.identity
+        ON CONFLICT (identity_id) DO UPDATE SET (hari, jumlah_hari, jadwal, diterima) = (
+            SELECT g.hari, g.sudah + g.n, g.dasar + g.n / g.r, g.n
+            FROM (
+                SELECT s.*, LEAST(s.m, GREATEST(s.kuota - s.sudah, 0), GREATEST(floor(s.r * (1 - (s.dasar - s.t)) + 1e-6), 0))::int AS n
+                FROM (
+                    SELECT kini.hari, kini.t, p.r, p.m, p.kuota,
+                           CASE WHEN b.hari = kini.hari THEN b.jumlah_hari ELSE 0 END AS sudah,
+                           GREATEST(b.jadwal, kini.t) AS dasar
+                    FROM pemegang p CROSS JOIN kini WHERE p.identity = b.identity_id
+                ) s
+            ) g
+        )
+        RETURNING b.identity_id, b.diterima, b.jumlah_hari - b.diterima AS sudah
+    )
+    SELECT (SELECT jsonb_agg(jsonb_build_object('identity', identity_id, 'diterima', diterima, 'sudah', sudah)) FROM naik),
+           kini.hari, kini.sisa_detik
+    INTO v_batas, v_hari, v_sisa
+    FROM kini;
+    COMMIT;
+
+    WITH q AS MATERIALIZED (
+        SELECT q.*, row_number() OVER (PARTITION BY q.identity ORDER BY q.i) AS ke
+        FROM jsonb_to_recordset(p_soal) AS q(i int, identity bigint, kuota bigint, per_detik int, key_id bigint, key_name text,
+                                             role text, tujuan text, dengan text, nilai text, nama text, jenis text,
+                                             wilayah text, alasan text)
+    ),
+    naik AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(v_batas) AS n(identity bigint, diterima int, sudah bigint)),
+    izin AS MATERIALIZED (SELECT q.* FROM q JOIN naik ON naik.identity = q.identity WHERE q.ke <= naik.diterima),
+    hit AS (
+        SELECT z.i, p.id_kumkm
+        FROM izin z JOIN kumkm_pengenal p ON p.jenis_pengenal = z.dengan AND p.nilai = z.nilai
+        WHERE z.alasan IS NULL AND z.dengan <> 'nik_pemilik'
+        UNION ALL
+        SELECT z.i, t.id_kumkm
+        FROM izin z
+        JOIN kumkm_tautan t ON t.nik_pemilik = z.nilai
+        JOIN submissions s ON s.submission_id = t.submission_id
+        JOIN submission_versions v ON v.submission_id = s.submission_id AND v.version = s.version
+        WHERE z.alasan IS NULL AND z.dengan = 'nik_pemilik' AND kumkm_nama_normal(coalesce(v.data->>'nama_usaha', '')) = z.nama
+    ),
+    -- of several entities (one NIK and name, two entries not yet merged): the latest periode,
+    -- then the lowest id; only the key's jenis and wilayah; past its merges to the live entity
+    ketemu AS (
+        SELECT DISTINCT ON (h.i) h.i, k.id_kumkm, k.jenis, k.kode_kabkota, w.nama AS nama_kabkota,
+               x.periode, x.status, x.skala_usaha, x.sektor
+        FROM hit h
+        JOIN izin z ON z.i = h.i
+        JOIN kumkm k0 ON k0.id_kumkm = h.id_kumkm
+        JOIN kumkm k ON k.id_kumkm = CASE WHEN k0.digabung_ke IS NULL THEN k0.id_kumkm ELSE (
+            WITH RECURSIVE r AS (
+                SELECT k0.digabung_ke AS id, 0 AS langkah
+                UNION ALL
+                SELECT m.digabung_ke, r.langkah + 1 FROM r JOIN kumkm m ON m.id_kumkm = r.id
+                WHERE m.digabung_ke IS NOT NULL AND r.langkah < 1000
+            )
+            SELECT id FROM r ORDER BY langkah DESC LIMIT 1) END
+        LEFT JOIN wilayah w ON w.kode = k.kode_kabkota
+        LEFT JOIN LATERAL (
+            SELECT t.periode, s.status, s.skala_usaha, s.sektor
+            FROM kumkm_tautan t JOIN submissions s ON s.submission_id = t.submission_id
+            WHERE t.id_kumkm = k.id_kumkm
+            ORDER BY t.periode DESC, s.diperbarui_pada DESC, t.submission_id
+            LIMIT 1
+        ) x ON true
+        WHERE k.jenis = z.jenis
+          AND (z.wilayah IS NULL OR k.kode_kabkota = z.wilayah OR starts_with(k.kode_kabkota, z.wilayah || '.'))
+        ORDER BY h.i, coalesce(x.periode, '') COLLATE "C" DESC, k.id_kumkm COLLATE "C"
+    ),
+    hasil AS MATERIALIZED (
+        SELECT z.*, f.id_kumkm AS f_id, f.jenis AS f_jenis, f.kode_kabkota, f.nama_kabkota, f.periode, f.status,
+               f.skala_usaha, f.sektor,
+               CASE WHEN z.alasan IS NOT NULL THEN 'ditolak' WHEN f.i IS NULL THEN 'tidak_terdaftar' ELSE 'terdaftar' END AS hasil
+        FROM izin z LEFT JOIN ketemu f ON f.i = z.i
+    ),
+    -- one access-log row per look-up (key, purpose, outcome; never a NIK or a name)
+    log AS (
+        INSERT INTO access_log (key_id, key_name, role, endpoint, detail, rows)
+        SELECT key_id, key_name, role, p_endpoint,
+               jsonb_strip_nulls(jsonb_build_object(
+                   'tujuan', tujuan, 'hasil', hasil, 'dengan', dengan,
+                   'nilai', CASE WHEN dengan <> 'nik_pemilik' THEN nilai END, 'id_kumkm', f_id, 'alasan', alasan)),
+               1
+        FROM hasil ORDER BY i
+    ),
+    pakai AS (
+        INSERT INTO mitra_pemakaian AS p (identity_id, hari, tujuan, slot, terdaftar, tidak, ditolak)
+        SELECT identity, v_hari, tujuan, pg_backend_pid() % 16, count(*) FILTER (WHERE hasil = 'terdaftar'),
+               count(*) FILTER (WHERE hasil = 'tidak_terdaftar'), count(*) FILTER (WHERE hasil = 'ditolak')
+        FROM hasil GROUP BY identity, tujuan ORDER BY identity, tujuan
+        ON CONFLICT (identity_id, hari, tujuan, slot) DO UPDATE SET
+            terdaftar = p.terdaftar + excluded.terdaftar,
+            tidak = p.tidak + excluded.tidak,
+            ditolak = p.ditolak + excluded.ditolak
+    )
+    SELECT jsonb_agg(jsonb_build_object(
+               'i', q.i, 'hasil', h.hasil, 'lewat_kuota', q.kuota - n.sudah < q.ke, 'sudah_hari', n.sudah, 'sisa_detik', v_sisa,
+               'id_kumkm', h.f_id, 'jenis', h.f_jenis, 'kode_kabkota', h.kode_kabkota, 'nama_kabkota', h.nama_kabkota,
+               'periode', h.periode, 'status', h.status, 'skala_usaha', h.skala_usaha, 'sektor', h.sektor) ORDER BY q.i)
+    INTO p_jawaban
+    FROM q JOIN naik n ON n.identity = q.identity LEFT JOIN hasil h ON h.i = q.i;
+END
+$p$;
+"""
 
 
 def upgrade() -> None:
@@ -109,12 +256,14 @@ def upgrade() -> None:
         END
         $f$;
         """
+        + MITRA_CEK
     )
 
 
 def downgrade() -> None:
     run_script(
         """
+        DROP PROCEDURE mitra_cek(jsonb, jsonb, text);
         DROP FUNCTION kumkm_nama_normal(text);
         ALTER TABLE mitra_batas
             DROP COLUMN jadwal,
