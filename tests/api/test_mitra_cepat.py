@@ -61,6 +61,23 @@ async def test_rate_refusal_says_when_and_the_bucket_refills(client, keys):
         await asyncio.sleep(0.26)
 
 
+async def test_look_ups_of_two_partners_at_once_keep_each_ones_bounds(client, keys, pg):
+    """Look-ups that arrive together share a statement (group commit); each holder's rate and
+    quota still apply to its own look-ups alone, and each is recorded under its own key."""
+    a = await keys.make("mitra", name="bank-a", per_detik=2)
+    b = await keys.make("mitra", name="bank-b", per_detik=3, kuota=2)
+    calls = [client.post(CEK, json={"tujuan": "kur", "nib": NIB_A}, headers=auth(k)) for _ in range(6) for k in (a, b)]
+    results = await asyncio.gather(*calls)
+    got_a = [r.status_code for r in results[0::2]]
+    got_b = [r.status_code for r in results[1::2]]
+    assert got_a.count(200) in (2, 3), got_a  # the bucket of 2 (a third once 0.5 s passed)
+    assert got_b.count(200) == 2, got_b  # the quota of 2 binds before the rate of 3
+    refused_b = [r for r in results[1::2] if r.status_code == 429]
+    assert all(assert_problem(r, "too-many-requests")["detail"].startswith("kuota") for r in refused_b)
+    logged = await pg.fetch("SELECT key_name, count(*) AS n FROM access_log GROUP BY key_name ORDER BY key_name")
+    assert [(r["key_name"], r["n"]) for r in logged] == [("bank-a", got_a.count(200)), ("bank-b", 2)]
+
+
 async def test_refused_bodies_are_counted_and_in_the_audit(client, keys, admin, pg):
     key = await keys.make("mitra", name="badan-salah", kuota=3)
     bad = (
