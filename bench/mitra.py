@@ -21,6 +21,12 @@ fixed rate, and a 10,000-row batch file, against a registry of N entities.
 `--baseline` also fires GET /api/v1/me at the same rate: on a shared machine, the floor any keyed
 request with one query gets at that moment.
 
+`--statements N` (before the service starts): N single look-ups of the mix on one connection, one
+after another, as the one statement of app/mitra/queries.py (SATU) and as the three statements
+a look-up took before it (BATAS, CARI, CATAT, which the batch still runs), alternating in rounds
+of N/4: wall time per look-up (round trips, PostgreSQL's work, the commit's disk flush) without
+HTTP or concurrency.
+
 Targets (issue 30): single look-ups 500/s with p99 < 20 ms; a 10,000-row batch < 5 s."""
 
 from __future__ import annotations
@@ -147,6 +153,28 @@ def question(rng: random.Random, n: int) -> tuple[dict, int | None]:
     return {"nib": str(9000000000000 + rng.randrange(10**9))}, None
 
 
+def cpu_seconds(pgdata: Path) -> tuple[float, float]:
+    """CPU seconds used so far by the service (this process's children: `kumkm serve` and its
+    workers) and by the PostgreSQL server (the postmaster of postmaster.pid and its backends)."""
+    import psutil
+
+    def total(procs) -> float:
+        out = 0.0
+        for proc in procs:
+            try:
+                t = proc.cpu_times()
+                out += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return out
+
+    postmaster = psutil.Process(int((pgdata / "postmaster.pid").read_text().splitlines()[0]))
+    server = [postmaster, *postmaster.children(recursive=True)]
+    theirs = {p.pid for p in server}
+    service = [p for p in psutil.Process().children(recursive=True) if p.pid not in theirs]
+    return total(service), total(server)
+
+
 async def singles(url: str, key: str, n: int, ids: dict, rate: float, seconds: float, seed_: int, me: bool = False) -> dict:
     """Open loop, as bench/load.py: one scheduler fires each request at its planned time
     (aiohttp, sockets enough that the client never becomes the queue); latency from the plan.
@@ -246,6 +274,61 @@ async def batch(client: httpx.AsyncClient, key: str, n: int, ids: dict, rows: in
     }
 
 
+async def statements(url: str, n: int, entities: int) -> dict:
+    """One look-up as one statement against the same look-up as three, one after another on one
+    connection, alternating in four rounds each; microseconds per look-up (median of rounds)."""
+    import orjson
+
+    from app.mitra import queries, rules, service
+    from app.security.principal import Principal
+
+    conn = await asyncpg.connect(**cap._pg_params(url))
+    try:
+        key = await conn.fetchrow("SELECT id, identity_id FROM api_keys WHERE name = 'bench-mitra'")
+        who = Principal(
+            key["id"], "bench-mitra", "mitra", None, identity=key["identity_id"], tujuan=("kur",), kuota_harian=10**9, per_detik=1_000_000
+        )
+        rng = random.Random(7)
+        asked = [rules.periksa({"tujuan": "kur", **question(rng, entities)[0]}, who.tujuan) for _ in range(n)]
+
+        async def satu(q) -> None:
+            await conn.fetch(queries.SATU, orjson.dumps([service._soal(0, who, q)]).decode(), service.ENDPOINT)
+
+        async def tiga(q) -> None:
+            await conn.fetchrow(queries.BATAS, who.identity, 1, 1, who.kuota_harian, who.per_detik)
+            rows = await conn.fetch(queries.CARI, [0], [q.dengan], [q.nilai])
+            hasil = "terdaftar" if rows else "tidak_terdaftar"
+            detail = orjson.dumps({"tujuan": q.tujuan, "hasil": hasil, "dengan": q.dengan}).decode()
+            await conn.execute(
+                queries.CATAT,
+                who.id,
+                who.name,
+                who.role,
+                service.ENDPOINT,
+                [detail],
+                who.identity,
+                [q.tujuan],
+                [int(hasil == "terdaftar")],
+                [int(hasil != "terdaftar")],
+                [0],
+            )
+
+        per: dict[str, list[float]] = {"one_statement": [], "three_statements": []}
+        chunk = max(n // 4, 1)
+        for r in range(4):
+            part = asked[r * chunk : (r + 1) * chunk]
+            for name, fn in (
+                (("three_statements", tiga), ("one_statement", satu)) if r % 2 else (("one_statement", satu), ("three_statements", tiga))
+            ):
+                t = time.perf_counter()
+                for q in part:
+                    await fn(q)
+                per[name].append((time.perf_counter() - t) / len(part) * 1e6)
+        return {name: {"us_per_lookup": round(sorted(v)[len(v) // 2]), "rounds": [round(x) for x in v]} for name, v in per.items()}
+    finally:
+        await conn.close()
+
+
 def make_key(url: str, quota: int) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "app.cli", "apikey", "create", "--role", "mitra", "--name", "bench-mitra"]
@@ -276,16 +359,34 @@ async def run(args) -> dict:
         await conn.close()
     key = make_key(url, 10**9)
     report: dict = {"seed": seeded}
+    if args.statements:
+        print(f"statements: {args.statements:,} look-ups, one statement against three, one at a time", flush=True)
+        report["statements"] = await statements(url, args.statements, args.entities)
+        print(f"  {report['statements']}", flush=True)
     async with cap.served(url) as client:
         base = str(client.base_url)
         print("warming up", flush=True)
         await singles(base, key, args.entities, ids, min(args.rate, 200), 2, 1)
         print(f"single look-ups: {args.rate:g}/s for {args.seconds:g} s (open loop)", flush=True)
+        cpu0 = cpu_seconds(tmp / "pgdata")
         report["single"] = await singles(base, key, args.entities, ids, args.rate, args.seconds, 2)
+        cpu = cpu_seconds(tmp / "pgdata")
+        done = report["single"]["requests"] - report["single"]["errors"]
+        report["single"]["cpu_us_per_lookup"] = {
+            "service": round((cpu[0] - cpu0[0]) / done * 1e6),
+            "postgresql": round((cpu[1] - cpu0[1]) / done * 1e6),
+        }
         print(f"  {report['single']}", flush=True)
         if args.baseline:
             print(f"baseline: GET /api/v1/me at {args.rate:g}/s for {args.seconds:g} s", flush=True)
+            cpu0 = cpu_seconds(tmp / "pgdata")
             report["baseline_me"] = await singles(base, key, args.entities, ids, args.rate, args.seconds, 3, me=True)
+            cpu = cpu_seconds(tmp / "pgdata")
+            done = report["baseline_me"]["requests"] - report["baseline_me"]["errors"]
+            report["baseline_me"]["cpu_us_per_request"] = {
+                "service": round((cpu[0] - cpu0[0]) / done * 1e6),
+                "postgresql": round((cpu[1] - cpu0[1]) / done * 1e6),
+            }
             print(f"  {report['baseline_me']}", flush=True)
         report["batch"] = []
         for i, fmt in enumerate(["csv", "csv", "csv", "xlsx"]):
@@ -310,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--batch-rows", type=int, default=10_000)
     p.add_argument("--baseline", action="store_true", help="also GET /api/v1/me at the same rate (the machine's floor now)")
+    p.add_argument("--statements", type=int, default=0, help="also time N look-ups as one statement and as three, one at a time")
     p.add_argument("--out", help="the JSON report (default bench/results/mitra-<entities>.json)")
     args = p.parse_args(argv)
     assert len(A) * len(B) > 0

@@ -1,49 +1,55 @@
-"""All of the partner look-ups' SQL: the bounds, the look-up of a whole batch in one statement,
-the access log and counts of what was asked, the audit per purpose per day.
+"""All of the partner look-ups' SQL: the look-up of single questions (bounds, look-up and
+record in one statement), the bounds and the look-up of a batch, the access log and counts of
+what was asked, the audit per purpose per day.
 
-The three statements of every look-up (BATAS, CARI, CATAT) are asyncpg's own ($1, ...), run on
-the pooled driver connection (db.driver()): at hundreds of look-ups a second, SQLAlchemy's work
-per call cost more than the statements."""
+The hot statements are asyncpg's own ($1, ...), run on the pooled driver connection
+(db.driver()): at hundreds of look-ups a second, SQLAlchemy's work per call cost more than the
+statements."""
 
 from sqlalchemy import text
 
 # A WIB day and second, from the database server's clock: every process of the service counts
 # against the same clock (Indonesia's western time has no daylight saving: UTC+7 all year).
 _HARI = "(clock_timestamp() AT TIME ZONE INTERVAL '+07:00')::date"
-_DETIK = "floor(extract(epoch FROM clock_timestamp()))::bigint"
+# The moment, in epoch seconds (the rate's GCRA state, mitra_batas.jadwal, is on this scale).
+_DETIK = "extract(epoch FROM clock_timestamp())::float8"
+# Seconds to the next WIB midnight: the quota's Retry-After.
+_SISA = (
+    "ceil(extract(epoch FROM (date_trunc('day', clock_timestamp() AT TIME ZONE INTERVAL '+07:00') + interval '1 day')"
+    " - (clock_timestamp() AT TIME ZONE INTERVAL '+07:00')))::int"
+)
+# Rounding of the float arithmetic of the GCRA: a request exactly on its time is let through.
+_EPS = "1e-6"
 
-# The bounds' statement commits without waiting for the WAL to reach the disk (synchronous_commit
-# off for its own transaction, set by the statement itself: one round trip): it updates the one
-# row every look-up of a key holder updates, and held across a disk flush that row lock would
-# serialise the holder's look-ups at the disk's pace (28 look-ups/s on the bench machine). The
-# price: a crash of the database server forgets the last moment's counts (up to about
-# 3 x wal_writer_delay, 0.6 s): a little more quota, never a look-up unlogged. The access log
-# (CATAT) commits durably before the answer leaves: its counts are spread over slots, so
-# concurrent look-ups of one partner share disk flushes (group commit) instead of a row lock.
-_ASYNC = "set_config('synchronous_commit', 'off', true)"
+# The rate is a GCRA (generic cell rate algorithm, a token bucket kept as one number) per key
+# holder: `jadwal` is the time its next request is due at the steady rate r. A request at `t`
+# is let through when max(jadwal, t) - t <= 1 - 1/r (so up to r at once after a pause, then
+# one every 1/r s), and moves jadwal to max(jadwal, t) + 1/r. Unlike the fixed one-second
+# window before it (migration 0020), no second's edge lets 2r through at once. The quota
+# counts look-ups of the WIB day. `kini` is read once per statement.
 
-# Check and count in one statement, for every process of the service at once: the request
-# counts `permintaan` (1; 0 for a batch's second count, of its rows) against the key holder's
-# requests of this second, and `n` look-ups against its look-ups of this WIB day, only when
-# both stay within the key's bounds (no row returned: refused, nothing counted). The row lock
-# is held by this statement alone (autocommit), never while a look-up runs. `sisa_detik`:
-# seconds to the next WIB midnight, the quota's Retry-After.
+# A batch's bounds (app/mitra/service.py, cek_batch_mulai and cek_batch): its request
+# (`permintaan` 1; 0 for the second count, of its rows) against the rate and `n` look-ups
+# against the day's quota, counted only when both fit (no row returned: refused, nothing
+# counted). This statement commits without waiting for the WAL to reach the disk
+# (synchronous_commit off for its own transaction, set by the statement itself): it updates the
+# one row every look-up of a holder updates, and held across a disk flush that row lock would
+# serialise the holder's look-ups at the disk's pace. The price: a crash of the database server
+# forgets the last moment's counts (up to about 3 x wal_writer_delay, 0.6 s): a little more
+# quota, never a look-up unlogged.
 BATAS = f"""
-    WITH kini AS (SELECT {_HARI} AS hari, {_DETIK} AS detik, {_ASYNC} AS tanpa_tunggu,
-                         ceil(extract(epoch FROM (date_trunc('day', clock_timestamp() AT TIME ZONE INTERVAL '+07:00')
-                                                  + interval '1 day') - (clock_timestamp() AT TIME ZONE INTERVAL '+07:00')))::int
-                         AS sisa_detik),
+    WITH kini AS (SELECT {_HARI} AS hari, {_DETIK} AS t, set_config('synchronous_commit', 'off', true) AS tanpa_tunggu,
+                         {_SISA} AS sisa_detik),
     naik AS (
-        INSERT INTO mitra_batas AS b (identity_id, hari, jumlah_hari, detik, jumlah_detik)
-        SELECT $1::bigint, hari, $2::bigint, detik, $3::int FROM kini
+        INSERT INTO mitra_batas AS b (identity_id, hari, jumlah_hari, jadwal, diterima)
+        SELECT $1::bigint, hari, $2::bigint, t + $3::int / $5::float8, $2::bigint FROM kini
         WHERE $2::bigint <= $4::bigint
-        ON CONFLICT (identity_id) DO UPDATE SET
-            jumlah_hari = CASE WHEN b.hari = excluded.hari THEN b.jumlah_hari ELSE 0 END + excluded.jumlah_hari,
-            hari = excluded.hari,
-            jumlah_detik = CASE WHEN b.detik = excluded.detik THEN b.jumlah_detik ELSE 0 END + excluded.jumlah_detik,
-            detik = excluded.detik
-        WHERE CASE WHEN b.hari = excluded.hari THEN b.jumlah_hari ELSE 0 END + excluded.jumlah_hari <= $4::bigint
-          AND CASE WHEN b.detik = excluded.detik THEN b.jumlah_detik ELSE 0 END + excluded.jumlah_detik <= $5::int
+        ON CONFLICT (identity_id) DO UPDATE SET (hari, jumlah_hari, jadwal, diterima) = (
+            SELECT kini.hari, CASE WHEN b.hari = kini.hari THEN b.jumlah_hari ELSE 0 END + $2::bigint,
+                   GREATEST(b.jadwal, kini.t) + $3::int / $5::float8, $2::bigint
+            FROM kini)
+        WHERE CASE WHEN b.hari = (SELECT hari FROM kini) THEN b.jumlah_hari ELSE 0 END + $2::bigint <= $4::bigint
+          AND ($3::int = 0 OR GREATEST(b.jadwal, (SELECT t FROM kini)) - (SELECT t FROM kini) <= 1 - 1 / $5::float8 + {_EPS})
         RETURNING b.jumlah_hari
     )
     SELECT (SELECT jumlah_hari FROM naik) AS jumlah_hari,
@@ -52,12 +58,42 @@ BATAS = f"""
     FROM kini LEFT JOIN mitra_batas b ON b.identity_id = $1::bigint
 """
 
+# An entity followed past its merges to the live one: per row, only for an entity merged away
+# (rare). `k0`: the entity found.
+_LIVE = """CASE WHEN k0.digabung_ke IS NULL THEN k0.id_kumkm ELSE (
+        WITH RECURSIVE r AS (
+            SELECT k0.digabung_ke AS id, 0 AS langkah
+            UNION ALL
+            SELECT m.digabung_ke, r.langkah + 1 FROM r JOIN kumkm m ON m.id_kumkm = r.id
+            WHERE m.digabung_ke IS NOT NULL AND r.langkah < 1000
+        )
+        SELECT id FROM r ORDER BY langkah DESC LIMIT 1) END"""
+
+# The live entity `k`'s latest linked record: its periode, status, skala and sektor.
+_LATEST = """
+        SELECT t.periode, s.status, s.skala_usaha, s.sektor
+        FROM kumkm_tautan t JOIN submissions s ON s.submission_id = t.submission_id
+        WHERE t.id_kumkm = k.id_kumkm
+        ORDER BY t.periode DESC, s.diperbarui_pada DESC, t.submission_id
+        LIMIT 1
+    """
+
+# Single look-ups, any number of them from any partners (the group commit of
+# app/mitra/service.py carries every look-up that arrived while the previous one ran), in ONE
+# CALL of the procedure mitra_cek (migration 0020, where its SQL is): one round trip, two
+# transactions. The holders' bounds first, committed without waiting for the disk (the
+# holder's row is locked for microseconds, never across a flush); then the look-up of the
+# questions let through, and their access-log rows and audit counts, committed durably before
+# the CALL returns. $1: a jsonb array of questions (service._soal); answers a jsonb array, one
+# object per question in order (service._satu reads it).
+SATU = "CALL mitra_cek(NULL, $1::jsonb, $2::text)"
+
 # The look-up of every question of a request at once (one, or a batch's 10,000): the entities
 # holding the hard identifiers (kumkm_pengenal) and those with a linked record of the NIK
 # pemilik (kumkm_tautan, index kumkm_tautan_pemilik) with that record's current nama usaha (the
 # service compares it, normalised); each followed past its merges to the live entity, with
 # the kabupaten/kota and the latest linked record's periode, status, skala and sektor.
-CARI = """
+CARI = f"""
     WITH q AS (
         SELECT * FROM unnest($1::int[], $2::text[], $3::text[]) AS q(idx, dengan, nilai)
     ),
@@ -78,22 +114,9 @@ CARI = """
     FROM hit h
     JOIN kumkm k0 ON k0.id_kumkm = h.id_kumkm
     -- past its merges to the live entity; per row, only for an entity merged away (rare)
-    JOIN kumkm k ON k.id_kumkm = CASE WHEN k0.digabung_ke IS NULL THEN k0.id_kumkm ELSE (
-        WITH RECURSIVE r AS (
-            SELECT k0.digabung_ke AS id, 0 AS langkah
-            UNION ALL
-            SELECT m.digabung_ke, r.langkah + 1 FROM r JOIN kumkm m ON m.id_kumkm = r.id
-            WHERE m.digabung_ke IS NOT NULL AND r.langkah < 1000
-        )
-        SELECT id FROM r ORDER BY langkah DESC LIMIT 1) END
+    JOIN kumkm k ON k.id_kumkm = {_LIVE}
     LEFT JOIN wilayah w ON w.kode = k.kode_kabkota
-    LEFT JOIN LATERAL (
-        SELECT t.periode, s.status, s.skala_usaha, s.sektor
-        FROM kumkm_tautan t JOIN submissions s ON s.submission_id = t.submission_id
-        WHERE t.id_kumkm = k.id_kumkm
-        ORDER BY t.periode DESC, s.diperbarui_pada DESC, t.submission_id
-        LIMIT 1
-    ) x ON true
+    LEFT JOIN LATERAL ({_LATEST}) x ON true
 """
 
 # What was asked, written once per request whatever its size: one access-log row per look-up

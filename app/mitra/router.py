@@ -8,7 +8,9 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 
 from app.core.errors import TOO_LARGE
 from app.mitra import berkas, export, schemas, service
@@ -16,7 +18,7 @@ from app.reporting.reports import DATA, csv_response
 from app.reporting.response import report_response
 from app.reporting.xlsx import DOWNLOADS
 from app.reporting.xlsx import response as workbook_response
-from app.security.authn import require
+from app.security.authn import principal_for, require
 from app.security.principal import Principal
 from app.web.limits import OTHER_MEDIA
 
@@ -44,7 +46,26 @@ _BATCH_BODY = {
 }
 
 
-@router.post("/kumkm/cek", response_model=schemas.Jawaban, tags=["mitra"])
+class _CekRoute(APIRoute):
+    """POST /api/v1/kumkm/cek, whose body refusals (not JSON, a field that is not a string or
+    too long, an unknown field: FastAPI's 422 before the route runs) are look-ups too: counted
+    against the bounds and recorded as refused, as the rules' own refusals are. The key was
+    checked before the body (KeyFirst), so a refusal here always has one."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                principal = await principal_for(request, "kumkm.cek")
+                await service.tolak_badan(principal, await request.body(), exc.errors())
+                raise
+
+        return route
+
+
 async def cek(body: schemas.Cek, principal: CanCek):
     """Is this usaha or koperasi registered? By `nib`, `nik_koperasi`, `nomor_badan_hukum`, or
     `nik_pemilik` with `nama_usaha` (exact, after normalising), for a `tujuan` the key allows.
@@ -53,6 +74,9 @@ async def cek(body: schemas.Cek, principal: CanCek):
     a NIK without a name: 422. Beyond the key's rate or daily quota: 429 with Retry-After.
     Every look-up, refused ones too, is in the access log with its purpose and outcome."""
     return await service.cek(principal, body.model_dump())
+
+
+router.add_api_route("/kumkm/cek", cek, methods=["POST"], response_model=schemas.Jawaban, tags=["mitra"], route_class_override=_CekRoute)
 
 
 @router.post(

@@ -1,24 +1,34 @@
-"""A partner's look-ups (docs/mitra.md): the bounds (requests per second and look-ups per WIB
-day, per key holder, for every process of the service at once), the look-up of one question or
-a whole batch in one statement, the answer (never a name, NIK, address or phone), and the record
-of every look-up (access log, counts per purpose per day)."""
+"""A partner's look-ups (docs/mitra.md): the bounds (a rate per second and look-ups per WIB day,
+per key holder, for every process of the service at once), the look-up of one question or a
+whole batch in one statement, the answer (never a name, NIK, address or phone), and the record
+of every look-up (access log, counts per purpose per day), refused ones too.
+
+A single look-up is one round trip (queries.SATU, a CALL: bounds, look-up and record), carried
+with the other single look-ups that arrived meanwhile (app.infra.group_commit): one CALL, one
+disk flush and one pooled connection for a group. The CALL commits the bounds without waiting for
+the disk, then the look-ups' access-log rows durably: a partner's bounds row is never locked
+across a flush, so the groups of one busy partner do not queue one flush apiece."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from app.core.errors import FORBIDDEN, INVALID, NOT_FOUND, TOO_MANY, Problem
+from app.core.errors import FORBIDDEN, INVALID, NOT_FOUND, TOO_MANY, Problem, pydantic_errors
+from app.core.settings import settings
 from app.infra import db
+from app.infra.group_commit import Coalescer
 from app.mitra import queries, rules
 from app.mitra.rules import Ditolak, Pertanyaan
 from app.record import nama
 from app.record.reference import today_wib
-from app.security.principal import Principal
+from app.security.principal import TUJUAN, Principal
 
 ENDPOINT = "POST /api/v1/kumkm/cek"
 ENDPOINT_BATCH = "POST /api/v1/kumkm/cek/batch"
@@ -33,26 +43,34 @@ PROFIL = ("id_kumkm", "jenis", "skala_usaha", "sektor", "kode_kabkota", "nama_ka
 # ---------------------------------------------------------------- bounds
 
 
-async def batas(conn: Any, principal: Principal, n: int, permintaan: int = 1) -> None:
-    """Count a request (`permintaan`) against the holder's requests of this second and `n`
-    look-ups against its look-ups of this WIB day, or raise 429 with Retry-After (until the
-    next second, or the next WIB midnight for the quota) counting nothing. `conn`: the driver
-    connection (db.driver())."""
-    row = await conn.fetchrow(queries.BATAS, principal.identity, n, permintaan, principal.kuota_harian, principal.per_detik)
-    if row["jumlah_hari"] is not None:
-        return
-    kuota = principal.kuota_harian or 0
-    if row["sudah_hari"] + n > kuota:
-        sisa = max(kuota - row["sudah_hari"], 0)
+def _terlalu_banyak(principal: Principal, kuota_habis: bool, sudah_hari: int, sisa_detik: int, n: int) -> Problem:
+    """The 429 of a request beyond the holder's bounds: the quota's (Retry-After until the next
+    WIB midnight) or the rate's (Retry-After 1: the next request is due within 1/rate s)."""
+    if kuota_habis:
+        kuota = principal.kuota_harian or 0
+        sisa = max(kuota - sudah_hari, 0)
         minta = f"; berkas ini {n} baris" if n > 1 else ""
-        raise TOO_MANY(
+        return TOO_MANY(
             f"kuota: kuota harian kunci ini {kuota} cek (hari WIB) tersisa {sisa}{minta}; kuota pulih pukul 00.00 WIB",
-            headers={"Retry-After": str(max(row["sisa_detik"], 1))},
+            headers={"Retry-After": str(max(sisa_detik, 1))},
         )
-    raise TOO_MANY(
-        f"per_detik: kunci ini paling banyak {principal.per_detik} permintaan per detik; coba lagi sedetik lagi",
+    return TOO_MANY(
+        f"per_detik: kunci ini paling banyak {principal.per_detik} permintaan per detik (sekaligus paling banyak "
+        f"{principal.per_detik}, lalu satu tiap 1/{principal.per_detik} detik); coba lagi sedetik lagi",
         headers={"Retry-After": "1"},
     )
+
+
+async def batas(conn: Any, principal: Principal, n: int, permintaan: int = 1) -> None:
+    """A batch's bounds: count a request (`permintaan`) against the holder's rate and `n`
+    look-ups against its look-ups of this WIB day, or raise 429 with Retry-After counting
+    nothing. `conn`: the driver connection (db.driver())."""
+    row = await conn.fetchrow(
+        queries.BATAS, principal.identity, n, permintaan, principal.kuota_harian or 0, max(principal.per_detik or 1, 1)
+    )
+    if row["jumlah_hari"] is not None:
+        return
+    raise _terlalu_banyak(principal, row["sudah_hari"] + n > (principal.kuota_harian or 0), row["sudah_hari"], row["sisa_detik"], n)
 
 
 # ---------------------------------------------------------------- the look-up
@@ -181,19 +199,107 @@ def _refusal(d: Ditolak) -> Problem:
 # ---------------------------------------------------------------- the two ways in
 
 
-async def cek(principal: Principal, values: dict[str, str | None]) -> dict[str, Any]:
-    """POST /api/v1/kumkm/cek: one question. Counted (429 beyond the bounds), checked (422,
-    or 403 for a purpose not the key's), looked up and recorded, refused ones too."""
+def _soal(i: int, principal: Principal, question: Pertanyaan | Ditolak) -> dict[str, Any]:
+    """One single look-up as queries.SATU takes it."""
+    d: dict[str, Any] = {
+        "i": i,
+        "identity": principal.identity,
+        "kuota": principal.kuota_harian or 0,
+        "per_detik": principal.per_detik or 1,
+        "key_id": principal.id,
+        "key_name": principal.name,
+        "role": principal.role,
+        "tujuan": question.tujuan,
+        "wilayah": principal.kode_wilayah,
+    }
+    if isinstance(question, Ditolak):
+        d["alasan"] = question.message
+    else:
+        d.update(dengan=question.dengan, nilai=question.nilai, nama=question.nama, jenis=rules.JENIS[question.dengan])
+    return d
+
+
+async def _satu(items: list[tuple[Principal, Pertanyaan | Ditolak]]) -> list[Hasil | BaseException]:
+    """A group of single look-ups in one CALL (queries.SATU): each one's outcome, or the 429 of
+    one beyond its holder's bounds (not counted, not recorded)."""
+    payload = orjson.dumps([_soal(i, p, q) for i, (p, q) in enumerate(items)]).decode()
     async with db.driver() as conn:
-        await batas(conn, principal, 1)
-        question = rules.periksa(values, principal.tujuan)
-        if isinstance(question, Ditolak):
-            await catat(conn, principal, ENDPOINT, [outcome(question, None)])
-            raise _refusal(question)
-        found = await cari(conn, principal, [(0, question)])
-        h = outcome(question, found.get(0))
-        await catat(conn, principal, ENDPOINT, [h])
+        raw = await conn.fetchval(queries.SATU, payload, ENDPOINT)
+    rows = orjson.loads(raw) if isinstance(raw, (str, bytes)) else raw
+    out: list[Hasil | BaseException] = []
+    for (principal, question), r in zip(items, rows, strict=True):
+        if r["hasil"] is None:
+            out.append(_terlalu_banyak(principal, r["lewat_kuota"], r["sudah_hari"], r["sisa_detik"], 1))
+        elif isinstance(question, Ditolak):
+            out.append(outcome(question, None))
+        else:
+            found = None
+            if r["hasil"] == TERDAFTAR:
+                found = {
+                    "id_kumkm": r["id_kumkm"],
+                    "jenis": r["jenis"],
+                    "skala_usaha": r["skala_usaha"],
+                    "sektor": r["sektor"],
+                    "kode_kabkota": r["kode_kabkota"],
+                    "nama_kabkota": r["nama_kabkota"],
+                    "status_verifikasi": r["status"],
+                    "periode_terakhir": r["periode"],
+                }
+            out.append(outcome(question, found))
+    return out
+
+
+# One queue per event loop, as the single-record ingest's (app/submissions/service.py): a group
+# in flight belongs to the loop that started it. Its bounds are the ingest's group-commit
+# settings: a look-up is a single write too (its access-log row).
+_groups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Coalescer[tuple[Principal, Pertanyaan | Ditolak], Hasil]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _singles() -> Coalescer[tuple[Principal, Pertanyaan | Ditolak], Hasil]:
+    loop = asyncio.get_running_loop()
+    coalescer = _groups.get(loop)
+    if coalescer is None:
+        coalescer = _groups[loop] = Coalescer(
+            _satu,
+            max_items=settings.ingest_group_max,
+            max_running=settings.ingest_groups,
+            max_queued=settings.ingest_queue_max,
+            queue_timeout=settings.pool_timeout,
+        )
+    return coalescer
+
+
+async def cek(principal: Principal, values: dict[str, str | None]) -> dict[str, Any]:
+    """POST /api/v1/kumkm/cek: one question. Checked by the rules (422, or 403 for a purpose
+    not the key's), then counted (429 beyond the bounds), looked up and recorded in one
+    statement, refused ones too (recorded, never looked up)."""
+    question = rules.periksa(values, principal.tujuan)
+    h = await _singles().submit((principal, question))
+    if isinstance(question, Ditolak):
+        raise _refusal(question)
     return jawaban(h)
+
+
+async def tolak_badan(principal: Principal, body: bytes, errors: Sequence[Any]) -> None:
+    """A single look-up whose body was refused before the rules saw it (not JSON, not an
+    object, a field that is not a string or too long, a field not in the question): counted and
+    recorded as refused like any other (429 instead when beyond the bounds); its purpose the
+    one it named when that is a known purpose, else `-`. The reason recorded is the 422's own
+    message, which never holds a value sent."""
+    tujuan = rules.TANPA_TUJUAN
+    try:
+        sent = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        sent = None
+    if isinstance(sent, dict) and isinstance(sent.get("tujuan"), str) and sent["tujuan"].strip().lower() in TUJUAN:
+        tujuan = sent["tujuan"].strip().lower()
+    found = pydantic_errors(list(errors))
+    if not found or any(e.get("type") == "json_invalid" for e in errors):
+        found = [{"field": "body", "message": "body bukan JSON yang sah"}]
+    message = "; ".join(e["message"] for e in found)[:500]
+    await _singles().submit((principal, Ditolak(found[0]["field"], message, tujuan)))
 
 
 async def cek_batch_mulai(principal: Principal) -> None:
