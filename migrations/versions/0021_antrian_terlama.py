@@ -16,14 +16,14 @@ statement names the status as a constant for this order (app/verification/querie
 PostgreSQL can always prove which of the two partial indexes applies.
 
 Revision ID: 0021_antrian_terlama
-Revises: 0018_lokasi
+Revises: 0020_mitra_jendela
 Create Date: 2026-12-06
 """
 
 from migrations.helpers import run_script
 
 revision = "0021_antrian_terlama"
-down_revision = "0018_lokasi"
+down_revision = "0020_mitra_jendela"
 branch_labels = None
 depends_on = None
 
