@@ -322,11 +322,14 @@ async def _build(
         ids = [r.enumerator_id for r in page[i : i + DETAIL_CHUNK]]
         kabs = sorted({k for r in page[i : i + DETAIL_CHUNK] for k in r.per_kabkota})
         params = {"periode": periode, "kabkota": kabs, "ids": ids, "keys": keys}
-        # one statement per provinsi (a holder's records may lie in two): each enumerator's
-        # records are then one ordered range of the index
-        for provinsi in sorted({k[:2] for k in kabs}):
-            for d in (await conn.execute(q.DETAILS, {**params, "provinsi": provinsi, "menit": BERUNTUN_MENIT})).all():
-                details[d.enumerator_id] = _merge(details.get(d.enumerator_id), d)
+        # one provinsi (a table's wilayah always is): each enumerator's records are one ordered
+        # range of the index; a holder's records in two provinsi (/me/kinerja) are read together
+        provinsi = sorted({k[:2] for k in kabs})
+        if len(provinsi) == 1:
+            found_details = await conn.execute(q.DETAILS, {**params, "provinsi": provinsi[0], "menit": BERUNTUN_MENIT})
+        else:
+            found_details = await conn.execute(q.DETAILS_PROVINSI, {**params, "provinsi": provinsi, "menit": BERUNTUN_MENIT})
+        details.update({d.enumerator_id: d for d in found_details.all()})
         for a in (await conn.execute(q.REASONS, params)).all():
             reasons.setdefault(a.enumerator_id, {})[a.alasan_kode or "lainnya"] = a.n
         found, boxed = await titik.lokasi_luar(conn, periode=periode, kabkota=kabs, ids=ids, keys=keys)
@@ -346,33 +349,6 @@ async def _build(
         "items": items,
         "next_cursor": CURSOR.encode(offset + (limit or 0)) if more else None,
     }
-
-
-def _merge(a: Any, b: Any) -> Any:
-    """An enumerator's details from two provinsi: only /me/kinerja of a holder whose records lie
-    in two (its key's scope changed) gets here; the per-provinsi figures cannot be combined
-    exactly (a median of medians), so the one with more days stands and the maxima combine."""
-    if a is None:
-        return b
-    keep = a if a.hari_aktif >= b.hari_aktif else b
-    return _Details(
-        jeda_median_detik=keep.jeda_median_detik,
-        terakhir_terlihat=max(a.terakhir_terlihat, b.terakhir_terlihat),
-        terpadat=max(a.terpadat, b.terpadat),
-        hari_aktif=a.hari_aktif + b.hari_aktif,
-        hari_terakhir=max(a.hari_terakhir, b.hari_terakhir),
-        nik_terbanyak=max(a.nik_terbanyak, b.nik_terbanyak),
-    )
-
-
-@dataclass(frozen=True)
-class _Details:
-    jeda_median_detik: int | None
-    terakhir_terlihat: Any
-    terpadat: int
-    hari_aktif: int
-    hari_terakhir: Any
-    nik_terbanyak: int
 
 
 def _item(
