@@ -65,7 +65,7 @@ _STATE_COLS = (
     "modal_sendiri, modal_luar, keadaan_usaha, diperbarui_pada"
 ).split(", ")
 
-# Each part's writes, per event: (CTEs that only read, data-modifying statements).
+# Each count's upsert of the grouped signed rows x (the same text for every event).
 _TULIS = {
     "rekap_status": """
                 INSERT INTO rekap_status AS r (periode, kode_kabkota, status, shard, n)
@@ -99,6 +99,7 @@ _UBAH = f"""ubah AS MATERIALIZED (
                    OR (n.status = 'diterima'
                        AND ({", ".join("n." + c for c in _STATE_COLS)}) IS DISTINCT FROM ({", ".join("o." + c for c in _STATE_COLS)}))
             )"""
+# The linker's queue (and 0013's pending marks) per event; a delete's kinerja_tolak rows.
 _ANTRIAN = {
     "INSERT": ["INSERT INTO kumkm_antrian (submission_id) SELECT submission_id FROM x WHERE status = 'diterima' ON CONFLICT DO NOTHING"],
     "UPDATE": [
