@@ -398,3 +398,23 @@ async def test_me_over_two_provinsi_counts_each_day_once_and_every_figure_whole(
         "FROM submissions WHERE enumerator_id = 'ENUM-P'"
     )
     assert item["jeda_median_detik"] == median
+
+
+async def test_a_page_of_many_enumerators_read_in_two_halves_equals_the_recount(client, keys, pg):
+    """From DETAIL_SPLIT_MIN enumerators on, a page's details are read in two statements at once
+    (app.kampanye.service.kinerja._details): every row is still its enumerator's own."""
+    from app.kampanye.service.kinerja import DETAIL_SPLIT_MIN
+
+    key = await keys.make("enumerator", "16.07", name="enum-banyak")
+    verif = await keys.make("verifikator", "16", name="verif-banyak")
+    n = DETAIL_SPLIT_MIN + 3
+    recs = [
+        rec(f"ENUM-{e:02d}", f"2022-06-{1 + j % 5:02d}T{8 + j:02d}:{e:02d}:00+07:00", nik_pemilik=nik(serial=100 + e))
+        for e in range(n)
+        for j in range(1 + e % 6)
+    ]
+    await post(client, key, recs)
+    await decide(client, verif, recs[::3], "ditolak", "duplikat")
+    doc = await table(client, verif, kode_wilayah="16.07", limit=n)
+    assert len(doc["items"]) == n
+    assert {i["enumerator_id"]: shown(i) for i in doc["items"]} == await recount(pg, "16.07")
