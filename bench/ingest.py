@@ -25,6 +25,7 @@ import aiohttp
 import asyncpg
 import orjson
 
+from bench import pemicu
 from bench.harness import SUMSEL_2022, Service, fmt, percentile, record
 
 
@@ -80,6 +81,21 @@ def pg_params(data_dir: str) -> dict:
     """Where the service's embedded server listens (postmaster.pid: line 4 port, line 5 socket dir)."""
     lines = (Path(data_dir) / "pgdata" / "postmaster.pid").read_text().splitlines()
     return {"host": lines[4], "port": int(lines[3]), "user": "postgres", "database": "kumkm"}
+
+
+async def execute(params: dict, sql: str) -> None:
+    conn = await asyncpg.connect(**params)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def triggers_0018(params: dict) -> None:
+    """The triggers of 0018 instead of 0019's: the migration's own downgrade text."""
+    m = pemicu.MIGRATION
+    await execute(params, m.TANPA_SATU + "DROP FUNCTION submissions_pemicu();" + m.LAMA)
+    print("    (the counts' triggers of migration 0018: four per event)", flush=True)
 
 
 async def copy_floor(params: dict, records: list[dict], size: int, clients: int) -> float:
@@ -191,6 +207,24 @@ def main(argv=None) -> None:
     p.add_argument("--profile-batch", metavar="SVG", help="the same for the batch phase (a)")
     p.add_argument("--skip-batch", action="store_true", help="only the single-POST phase (with a warm-up)")
     p.add_argument("--native", action="store_true", help="--profile: include C frames (asyncpg's Cython, orjson)")
+    p.add_argument(
+        "--pemicu-0018",
+        action="store_true",
+        help="run with the counts' triggers on submissions as migration 0018 left them (four per event), "
+        "put back in place of 0019's one per event once the service is up: the before of a back-to-back comparison",
+    )
+    p.add_argument(
+        "--satu-enumerator",
+        action="store_true",
+        help="every single POST from one enumerator_id in one kabupaten/kota (16.07): the worst case of kinerja_enumerator's one row "
+        "per (periode, kabupaten/kota, enumerator, key) under concurrent writers",
+    )
+    p.add_argument(
+        "--tanpa",
+        metavar="PART",
+        help="run with the one trigger on submissions keeping every table but this part (bench.pemicu: rekap_status, rekap_harian, "
+        "kinerja, antrian, tolak)",
+    )
     args = p.parse_args(argv)
     rng = random.Random(2022)
     kabkota = list(SUMSEL_2022)
@@ -198,7 +232,10 @@ def main(argv=None) -> None:
     print(f"generating records ... (service workers: {args.workers})", flush=True)
     batch_records = [] if args.skip_batch else [record(rng.choice(kabkota), rng) for _ in range(args.batch_records)]
     batch_bodies = batches(batch_records, args.batch_size)
-    single_bodies = [orjson.dumps(record(rng.choice(kabkota), rng)) for _ in range(args.single_requests)]
+    if args.satu_enumerator:
+        single_bodies = [orjson.dumps({**record("16.07", rng), "enumerator_id": "E-SATU"}) for _ in range(args.single_requests)]
+    else:
+        single_bodies = [orjson.dumps(record(rng.choice(kabkota), rng)) for _ in range(args.single_requests)]
     sumsel: list[dict] = []
     if not args.skip_sumsel:
         for kk, n in SUMSEL_2022.items():
@@ -208,6 +245,11 @@ def main(argv=None) -> None:
 
     with Service(workers=args.workers) as svc:
         key = svc.key("enumerator", "16", "bench-enum")
+        if args.pemicu_0018:
+            asyncio.run(triggers_0018(pg_params(svc.tmp)))
+        if args.tanpa:
+            asyncio.run(execute(pg_params(svc.tmp), pemicu.tanpa(args.tanpa)))
+            print(f"    (the one trigger without the part {args.tanpa})", flush=True)
         # warm-up: connection pool, wilayah index, prepared statements
         asyncio.run(post_batches(svc.url, key, batches([record("16.07", rng) for _ in range(2000)], 500), 2))
 

@@ -83,7 +83,11 @@ RECOUNT = """
     WHERE kini.periode = '2022' AND kini.rank > lalu.rank
 """
 
-TRIGGERS = (("submissions", "submissions_kumkm_ins"), ("kumkm_tautan", "kumkm_tautan_rekap_ins"))
+# Off while seeding: the records come linked, so the linker's queue must stay empty, and the
+# entity counts are built once at the end (kumkm_rekap_bangun). Since migration 0019 the queue is
+# a part of the one trigger on submissions, which also keeps the status and daily counts: this
+# bench never reads those, so they are left out with it.
+TRIGGERS = (("submissions", "submissions_pemicu_ins"), ("kumkm_tautan", "kumkm_tautan_rekap_ins"))
 
 
 def shape(records: int) -> dict:

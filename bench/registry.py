@@ -63,6 +63,7 @@ import asyncpg
 import httpx
 
 from bench import capaian as cap
+from bench import pemicu
 from bench import verification as ver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -538,12 +539,12 @@ async def decisions(args, url: str, keys: dict, base: str, server_pid: int, post
                     if mode != "linking":
                         await holder.execute(f"SELECT pg_advisory_lock({KUNCI_LATAR})")
                     if mode == "tanpa_pemicu":
-                        await holder.execute("ALTER TABLE submissions DISABLE TRIGGER submissions_kumkm_upd")
+                        await holder.execute(pemicu.tanpa("antrian"))
                     try:
                         this[mode] = await decide(part, offset)
                     finally:
                         if mode == "tanpa_pemicu":
-                            await holder.execute("ALTER TABLE submissions ENABLE TRIGGER submissions_kumkm_upd")
+                            await holder.execute(pemicu.UTUH)
                         if mode != "linking":
                             await holder.execute(f"SELECT pg_advisory_unlock({KUNCI_LATAR})")
                     # every mode ends with the queue empty, so the next starts alike

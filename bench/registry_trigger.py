@@ -1,6 +1,7 @@
-"""What the linker's queue trigger (`submissions_kumkm_upd`, migration 0011) costs a decision
-statement: PostgreSQL backend CPU (from /proc) of 1,000-row status UPDATEs, as a batch decision
-makes, with the trigger enabled and disabled, interleaved in rounds on one connection.
+"""What the linker's queue costs a decision statement (the part `antrian` of the one trigger on
+submissions, migration 0019; before it the trigger `submissions_kumkm_upd` of 0011): PostgreSQL
+backend CPU (from /proc) of 1,000-row status UPDATEs, as a batch decision makes, with the
+trigger keeping the queue and without it (bench.pemicu), interleaved in rounds on one connection.
 
     ./dev bench registry-trigger [--records 100000] [--rounds 4] [--statements 20]
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import asyncpg
 
 from bench import capaian as cap
+from bench import pemicu
 from bench import registry as reg
 
 FLIP = (
@@ -42,7 +44,7 @@ async def run(args) -> dict:
     conn = await asyncpg.connect(**cap._pg_params(url))
     try:
         await reg.load(conn, args.records, 250_000)
-        await conn.execute("ALTER TABLE submissions DISABLE TRIGGER submissions_kumkm_upd")
+        await conn.execute(pemicu.tanpa("antrian"))
         await conn.execute("UPDATE submissions SET status = 'masuk'")
         await conn.execute("TRUNCATE kumkm_antrian")
         await conn.execute("VACUUM ANALYZE submissions")
@@ -53,7 +55,7 @@ async def run(args) -> dict:
         i = 0
         for _ in range(args.rounds):
             for mode in ("with", "without"):
-                await conn.execute(f"ALTER TABLE submissions {'ENABLE' if mode == 'with' else 'DISABLE'} TRIGGER submissions_kumkm_upd")
+                await conn.execute(pemicu.UTUH if mode == "with" else pemicu.tanpa("antrian"))
                 before, n = _cpu(pid), 0
                 for _ in range(args.statements):
                     part = chunks[i % len(chunks)]
@@ -63,6 +65,7 @@ async def run(args) -> dict:
                     n += len(part)
                 out[mode].append(round((_cpu(pid) - before) / n * 1e6, 1))
             await conn.execute("TRUNCATE kumkm_antrian")
+        await conn.execute(pemicu.UTUH)
         return {"backend_cpu_us_per_row": out}
     finally:
         await conn.close()

@@ -21,7 +21,7 @@ registry's name normalisation in SQL.
                             every prefix and suffix; a change to nama.py needs one here too.
 
 Revision ID: 0020_mitra_jendela
-Revises: 0018_lokasi
+Revises: 0019_satu_pemicu
 Create Date: 2026-12-06
 """
 
@@ -30,7 +30,7 @@ import unicodedata
 from migrations.helpers import run_script
 
 revision = "0020_mitra_jendela"
-down_revision = "0018_lokasi"
+down_revision = "0019_satu_pemicu"
 branch_labels = None
 depends_on = None
 

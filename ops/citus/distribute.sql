@@ -79,13 +79,13 @@ CREATE INDEX changes_order ON changes (kode_provinsi, xid, id);
 --    kept by the writer's transaction instead (see the test's ingest), and recounted by a
 --    parallel GROUP BY when in doubt. The append-only guard of the history is a row trigger
 --    and stays, on every shard.
-DROP TRIGGER submissions_rekap_ins ON submissions;
-DROP TRIGGER submissions_rekap_upd ON submissions;
-DROP TRIGGER submissions_rekap_del ON submissions;
--- The Basis Data Tunggal's linker queue (migration 0011) is filled the same way; the registry
--- of entities is not kept on a Citus cluster yet (docs/registry.md), so its trigger goes too.
-DROP TRIGGER submissions_kumkm_ins ON submissions;
-DROP TRIGGER submissions_kumkm_upd ON submissions;
+--    Since migration 0019 one trigger per event keeps every count of submissions (rekap_status,
+--    rekap_harian, kinerja_enumerator) and fills the Basis Data Tunggal's linker queue; the
+--    registry of entities and the campaign's tables are not kept on a Citus cluster yet
+--    (docs/registry.md, docs/kampanye.md), so the whole trigger goes.
+DROP TRIGGER submissions_pemicu_ins ON submissions;
+DROP TRIGGER submissions_pemicu_upd ON submissions;
+DROP TRIGGER submissions_pemicu_del ON submissions;
 
 -- The walidata line is a function of its arguments only (to_char with a fixed numeric format,
 -- AT TIME ZONE 'UTC'); migration 0007 declared it STABLE to be safe. Citus refuses a STABLE

@@ -371,3 +371,50 @@ async def test_a_day_is_the_provinsi_s_own(client, keys, pg):
     assert (item["hari_aktif"], item["hari_terakhir"]) == (2, "2022-06-02")
     mine = (await me(client, bali)).json()["items"]
     assert [(i["enumerator_id"], i["hari_aktif"], i["masuk"]) for i in mine] == [("ENUM-BALI", 2, 2)]
+
+
+async def test_me_over_two_provinsi_counts_each_day_once_and_every_figure_whole(client, keys, pg):
+    """A holder whose key moved from Sumatera Selatan (WIB) to Makassar (WITA): its records of one
+    local day in both count one day active, and the densest ten minutes and the NIK repeats are
+    counted across both provinsi, as a recount of all its records gives them."""
+    sumsel = await keys.make("enumerator", "16.07", name="enum-pindah")
+    same = nik(perempuan=True, serial=5151)
+    # 1 June 2022, 10:00 and 10:03 WIB (03:00Z, 03:03Z), then 11:05, 11:07, 11:09 WITA (03:05Z..03:09Z)
+    here = [rec("ENUM-P", f"2022-06-01T10:0{m}:00+07:00", nik_pemilik=same) for m in (0, 3)]
+    await post(client, sumsel, here)
+    makassar = await keys.make("enumerator", "73.71", name="enum-pindah", successor_of=sumsel)
+    there = [rec("ENUM-P", f"2022-06-01T11:0{m}:00+08:00", "73.71", nik_pemilik=same) for m in (5, 7, 9)]
+    await post(client, makassar, there)
+    r = await me(client, makassar)
+    assert r.status_code == 200, r.text
+    (item,) = r.json()["items"]
+    assert item["kode_kabkota"] == ["16.07", "73.71"] and item["masuk"] == 5
+    # each provinsi alone: one day, 2 or 3 records in ten minutes, 2 or 3 of one NIK
+    assert (item["hari_aktif"], item["hari_terakhir"]) == (1, "2022-06-01")
+    assert (item["rekaman_terpadat"], item["nik_terbanyak"]) == (5, 5)
+    assert item["tanda"] == ["rekaman_beruntun", "nik_berulang"]
+    median = await pg.fetchval(
+        "SELECT floor(extract(epoch FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY dibuat_pada - captured_at)))::bigint "
+        "FROM submissions WHERE enumerator_id = 'ENUM-P'"
+    )
+    assert item["jeda_median_detik"] == median
+
+
+async def test_a_page_of_many_enumerators_read_in_two_halves_equals_the_recount(client, keys, pg):
+    """From DETAIL_SPLIT_MIN enumerators on, a page's details are read in two statements at once
+    (app.kampanye.service.kinerja._details): every row is still its enumerator's own."""
+    from app.kampanye.service.kinerja import DETAIL_SPLIT_MIN
+
+    key = await keys.make("enumerator", "16.07", name="enum-banyak")
+    verif = await keys.make("verifikator", "16", name="verif-banyak")
+    n = DETAIL_SPLIT_MIN + 3
+    recs = [
+        rec(f"ENUM-{e:02d}", f"2022-06-{1 + j % 5:02d}T{8 + j:02d}:{e:02d}:00+07:00", nik_pemilik=nik(serial=100 + e))
+        for e in range(n)
+        for j in range(1 + e % 6)
+    ]
+    await post(client, key, recs)
+    await decide(client, verif, recs[::3], "ditolak", "duplikat")
+    doc = await table(client, verif, kode_wilayah="16.07", limit=n)
+    assert len(doc["items"]) == n
+    assert {i["enumerator_id"]: shown(i) for i in doc["items"]} == await recount(pg, "16.07")

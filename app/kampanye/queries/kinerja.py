@@ -63,8 +63,7 @@ REASONS = text(
 # to :menit minutes after it, inclusive; its maximum is the densest window. `hari`: the local
 # capture day in the record's provinsi's zone (kumkm_zona_jam, migration 0016). `nik_terbanyak`:
 # the most records sharing one NIK pemilik.
-DETAILS = text(
-    """
+_DETAILS = """
     SELECT e.enumerator_id, d.*
     FROM unnest(CAST(:ids AS text[])) AS e (enumerator_id)
     CROSS JOIN LATERAL (
@@ -73,7 +72,7 @@ DETAILS = text(
                    ((captured_at AT TIME ZONE 'UTC') + make_interval(hours => kumkm_zona_jam(kode_provinsi)))::date AS hari,
                    count(*) OVER (ORDER BY captured_at RANGE BETWEEN CURRENT ROW AND make_interval(mins => :menit) FOLLOWING) AS padat
             FROM submissions s
-            WHERE s.periode = :periode AND s.kode_provinsi = :provinsi AND s.enumerator_id = e.enumerator_id
+            WHERE s.periode = :periode AND {provinsi} AND s.enumerator_id = e.enumerator_id
               AND s.kode_kabkota = ANY(CAST(:kabkota AS text[]))
               AND (CAST(:keys AS bigint[]) IS NULL OR s.dibuat_oleh_key = ANY(CAST(:keys AS bigint[])))
         )
@@ -85,5 +84,11 @@ DETAILS = text(
         FROM r
     ) d
     WHERE d.terakhir_terlihat IS NOT NULL
-    """
-)
+"""
+DETAILS = text(_DETAILS.format(provinsi="s.kode_provinsi = :provinsi"))
+# The same over the records of several provinsi at once (`provinsi` an array): GET /me/kinerja of
+# a holder whose records lie in two (its key's scope changed). One statement, so that every figure
+# is over all of them: a day active in both counts once (a local date, whatever the zone), a NIK or
+# a dense ten minutes across the border counts whole, the median is the median of them all. The
+# ranges of the provinsi are merged by a sort of one holder's records.
+DETAILS_PROVINSI = text(_DETAILS.format(provinsi="s.kode_provinsi = ANY(CAST(:provinsi AS text[]))"))

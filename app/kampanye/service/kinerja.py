@@ -12,6 +12,7 @@ through any of its keys (a rotated key is the same holder, as for corrections)."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core import pagination
 from app.core.errors import FORBIDDEN
+from app.infra import db
 from app.kampanye.queries import kinerja as q
 from app.kampanye.service import titik
 from app.record.reference import LEVEL_KABKOTA, LEVEL_PROVINSI, check_periode, check_wilayah, get_index, invalid
@@ -71,6 +73,8 @@ ATURAN = {
 # The most enumerators on one page, and per details statement of a download.
 MAX_LIMIT = 200
 DETAIL_CHUNK = 500
+# From this many enumerators on, their details are read in two statements at once (_details).
+DETAIL_SPLIT_MIN = 10
 # The most enumerators one download holds (a provinsi has a few thousand at most).
 MAX_DOWNLOAD = 20_000
 
@@ -322,11 +326,7 @@ async def _build(
         ids = [r.enumerator_id for r in page[i : i + DETAIL_CHUNK]]
         kabs = sorted({k for r in page[i : i + DETAIL_CHUNK] for k in r.per_kabkota})
         params = {"periode": periode, "kabkota": kabs, "ids": ids, "keys": keys}
-        # one statement per provinsi (a holder's records may lie in two): each enumerator's
-        # records are then one ordered range of the index
-        for provinsi in sorted({k[:2] for k in kabs}):
-            for d in (await conn.execute(q.DETAILS, {**params, "provinsi": provinsi, "menit": BERUNTUN_MENIT})).all():
-                details[d.enumerator_id] = _merge(details.get(d.enumerator_id), d)
+        details.update({d.enumerator_id: d for d in await _details(conn, page[i : i + DETAIL_CHUNK], params, kabs)})
         for a in (await conn.execute(q.REASONS, params)).all():
             reasons.setdefault(a.enumerator_id, {})[a.alasan_kode or "lainnya"] = a.n
         found, boxed = await titik.lokasi_luar(conn, periode=periode, kabkota=kabs, ids=ids, keys=keys)
@@ -348,31 +348,31 @@ async def _build(
     }
 
 
-def _merge(a: Any, b: Any) -> Any:
-    """An enumerator's details from two provinsi: only /me/kinerja of a holder whose records lie
-    in two (its key's scope changed) gets here; the per-provinsi figures cannot be combined
-    exactly (a median of medians), so the one with more days stands and the maxima combine."""
-    if a is None:
-        return b
-    keep = a if a.hari_aktif >= b.hari_aktif else b
-    return _Details(
-        jeda_median_detik=keep.jeda_median_detik,
-        terakhir_terlihat=max(a.terakhir_terlihat, b.terakhir_terlihat),
-        terpadat=max(a.terpadat, b.terpadat),
-        hari_aktif=a.hari_aktif + b.hari_aktif,
-        hari_terakhir=max(a.hari_terakhir, b.hari_terakhir),
-        nik_terbanyak=max(a.nik_terbanyak, b.nik_terbanyak),
-    )
+async def _details(conn: AsyncConnection, rows: list[_Row], params: dict[str, Any], kabs: list[str]) -> list[Any]:
+    """The details of these enumerators: the request's cost, linear in their records (docs/kampanye.md,
+    "How it is fast"). One provinsi (a table's wilayah always is): each enumerator's records are
+    one ordered range of the index; a holder's records in two provinsi (/me/kinerja) are read in
+    one statement over both. From DETAIL_SPLIT_MIN enumerators on, they are split in two halves
+    of about as many records, read at once on this connection and another of the pool: the
+    same CPU, about half the wait where a core is free."""
+    provinsi = sorted({k[:2] for k in kabs})
+    sql = q.DETAILS if len(provinsi) == 1 else q.DETAILS_PROVINSI
+    base = {**params, "provinsi": provinsi[0] if len(provinsi) == 1 else provinsi, "menit": BERUNTUN_MENIT}
+    if len(rows) < DETAIL_SPLIT_MIN:
+        return list((await conn.execute(sql, {**base, "ids": [r.enumerator_id for r in rows]})).all())
+    halves: tuple[list[str], list[str]] = ([], [])
+    weight = [0, 0]
+    for r in sorted(rows, key=lambda r: -sum(r.sums)):
+        lighter = 0 if weight[0] <= weight[1] else 1
+        halves[lighter].append(r.enumerator_id)
+        weight[lighter] += sum(r.sums)
 
+    async def elsewhere() -> list[Any]:
+        async with db.connect() as other:
+            return list((await other.execute(sql, {**base, "ids": halves[1]})).all())
 
-@dataclass(frozen=True)
-class _Details:
-    jeda_median_detik: int | None
-    terakhir_terlihat: Any
-    terpadat: int
-    hari_aktif: int
-    hari_terakhir: Any
-    nik_terbanyak: int
+    here, there = await asyncio.gather(conn.execute(sql, {**base, "ids": halves[0]}), elsewhere())
+    return [*here.all(), *there]
 
 
 def _item(
