@@ -40,6 +40,22 @@ TERDAFTAR, TIDAK, DITOLAK = "terdaftar", "tidak_terdaftar", "ditolak"
 PROFIL = ("id_kumkm", "jenis", "skala_usaha", "sektor", "kode_kabkota", "nama_kabkota", "status_verifikasi", "periode_terakhir")
 
 
+def _terdaftar(r: Any) -> dict[str, Any]:
+    """What a look-up answers of a registered entry, from a row of either path (the batch's
+    look-up or the single look-ups' CALL): these fields and no other, so a column added to
+    either statement never reaches a partner by itself (docs/mitra.md, what is withheld)."""
+    return {
+        "id_kumkm": r["id_kumkm"],
+        "jenis": r["jenis"],
+        "skala_usaha": r["skala_usaha"],
+        "sektor": r["sektor"],
+        "kode_kabkota": r["kode_kabkota"],
+        "nama_kabkota": r["nama_kabkota"],
+        "status_verifikasi": r["status"],
+        "periode_terakhir": r["periode"],
+    }
+
+
 # ---------------------------------------------------------------- bounds
 
 
@@ -114,19 +130,7 @@ async def cari(conn: Any, principal: Principal, questions: Sequence[tuple[int, P
         held = best.get(r["idx"])
         if held is None or ((r["periode"] or ""), _neg(r["id_kumkm"])) > ((held["periode"] or ""), _neg(held["id_kumkm"])):
             best[r["idx"]] = r
-    return {
-        i: {
-            "id_kumkm": r["id_kumkm"],
-            "jenis": r["jenis"],
-            "skala_usaha": r["skala_usaha"],
-            "sektor": r["sektor"],
-            "kode_kabkota": r["kode_kabkota"],
-            "nama_kabkota": r["nama_kabkota"],
-            "status_verifikasi": r["status"],
-            "periode_terakhir": r["periode"],
-        }
-        for i, r in best.items()
-    }
+    return {i: _terdaftar(r) for i, r in best.items()}
 
 
 def _neg(text: str) -> tuple[int, ...]:
@@ -235,16 +239,7 @@ async def _satu(items: list[tuple[Principal, Pertanyaan | Ditolak]]) -> list[Has
         else:
             found = None
             if r["hasil"] == TERDAFTAR:
-                found = {
-                    "id_kumkm": r["id_kumkm"],
-                    "jenis": r["jenis"],
-                    "skala_usaha": r["skala_usaha"],
-                    "sektor": r["sektor"],
-                    "kode_kabkota": r["kode_kabkota"],
-                    "nama_kabkota": r["nama_kabkota"],
-                    "status_verifikasi": r["status"],
-                    "periode_terakhir": r["periode"],
-                }
+                found = _terdaftar(r)
             out.append(outcome(question, found))
     return out
 
