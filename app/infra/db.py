@@ -519,6 +519,15 @@ def _answered(exc: BaseException) -> bool:
     return isinstance(exc, PostgresError) and not (state or "").startswith(("08", "57P"))
 
 
+def pool_has_room(share: float = 0.5) -> bool:
+    """Whether at least `share` of the request pool is free now: a request that could use a
+    second connection for speed (never for correctness) takes one only then, so requests that
+    each hold one and wait for another cannot fill the pool and wait on each other."""
+    pool: Any = get_engine().sync_engine.pool
+    size, used = int(pool.size()), int(pool.checkedout())
+    return size > 0 and used <= size * (1 - share)
+
+
 @asynccontextmanager
 async def connect() -> AsyncIterator[AsyncConnection]:
     """For reads of one statement: autocommit spares the BEGIN and ROLLBACK round trips. No

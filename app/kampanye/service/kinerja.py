@@ -353,12 +353,13 @@ async def _details(conn: AsyncConnection, rows: list[_Row], params: dict[str, An
     "How it is fast"). One provinsi (a table's wilayah always is): each enumerator's records are
     one ordered range of the index; a holder's records in two provinsi (/me/kinerja) are read in
     one statement over both. From DETAIL_SPLIT_MIN enumerators on, they are split in two halves
-    of about as many records, read at once on this connection and another of the pool: the
-    same CPU, about half the wait where a core is free."""
+    of about as many records, read at once on this connection and another of the pool (only
+    while half the pool is free): the same CPU, about half the wait where a core is free."""
     provinsi = sorted({k[:2] for k in kabs})
     sql = q.DETAILS if len(provinsi) == 1 else q.DETAILS_PROVINSI
     base = {**params, "provinsi": provinsi[0] if len(provinsi) == 1 else provinsi, "menit": BERUNTUN_MENIT}
-    if len(rows) < DETAIL_SPLIT_MIN:
+    # the second connection only while half the pool is free: under load, one statement here
+    if len(rows) < DETAIL_SPLIT_MIN or not db.pool_has_room():
         return list((await conn.execute(sql, {**base, "ids": [r.enumerator_id for r in rows]})).all())
     halves: tuple[list[str], list[str]] = ([], [])
     weight = [0, 0]
