@@ -30,11 +30,13 @@ bounds one after the other would let it wait twice as long.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from app.core.errors import POOL_BUSY, unavailable
+from app.core.settings import settings
 
 UNCONFIRMED = (
     "basis data sedang sibuk: penyimpanan belum dikonfirmasi dalam batas waktu; kirim ulang "
@@ -151,3 +153,32 @@ class Coalescer(Generic[T, R]):
             self._running -= 1
             while self._queue and self._running < self.max_running:
                 self._start()
+
+
+class PerLoop(Generic[T, R]):
+    """One Coalescer of `run` per event loop, bounded by the single writes' group-commit
+    settings (KUMKM_INGEST_GROUPS, _GROUP_MAX, _QUEUE_MAX; the pool timeout): a group in flight
+    belongs to the loop that started it (tests and the CLI run more than one loop in a process;
+    a loop that ended must not leave its slots taken). Read at first use in a loop, so settings
+    a test puts in place before it apply."""
+
+    def __init__(self, run: Callable[[list[T]], Awaitable[list[R | BaseException]]]) -> None:
+        self._run = run
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Coalescer[T, R]] = weakref.WeakKeyDictionary()
+
+    def coalescers(self) -> list[Coalescer[T, R]]:
+        """Every loop's (a test looks at their queues)."""
+        return list(self._by_loop.values())
+
+    def get(self) -> Coalescer[T, R]:
+        loop = asyncio.get_running_loop()
+        coalescer = self._by_loop.get(loop)
+        if coalescer is None:
+            coalescer = self._by_loop[loop] = Coalescer(
+                self._run,
+                max_items=settings.ingest_group_max,
+                max_running=settings.ingest_groups,
+                max_queued=settings.ingest_queue_max,
+                queue_timeout=settings.pool_timeout,
+            )
+        return coalescer

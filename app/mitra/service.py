@@ -11,9 +11,7 @@ across a flush, so the groups of one busy partner do not queue one flush apiece.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +19,8 @@ from typing import Any
 import orjson
 
 from app.core.errors import FORBIDDEN, INVALID, NOT_FOUND, TOO_MANY, Problem, pydantic_errors
-from app.core.settings import settings
 from app.infra import db
-from app.infra.group_commit import Coalescer
+from app.infra.group_commit import PerLoop
 from app.mitra import queries, rules
 from app.mitra.rules import Ditolak, Pertanyaan
 from app.record import nama
@@ -244,26 +241,9 @@ async def _satu(items: list[tuple[Principal, Pertanyaan | Ditolak]]) -> list[Has
     return out
 
 
-# One queue per event loop, as the single-record ingest's (app/submissions/service.py): a group
-# in flight belongs to the loop that started it. Its bounds are the ingest's group-commit
-# settings: a look-up is a single write too (its access-log row).
-_groups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Coalescer[tuple[Principal, Pertanyaan | Ditolak], Hasil]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _singles() -> Coalescer[tuple[Principal, Pertanyaan | Ditolak], Hasil]:
-    loop = asyncio.get_running_loop()
-    coalescer = _groups.get(loop)
-    if coalescer is None:
-        coalescer = _groups[loop] = Coalescer(
-            _satu,
-            max_items=settings.ingest_group_max,
-            max_running=settings.ingest_groups,
-            max_queued=settings.ingest_queue_max,
-            queue_timeout=settings.pool_timeout,
-        )
-    return coalescer
+# One queue per event loop, bounded as the single-record ingest's (group_commit.PerLoop): a
+# look-up is a single write too (its access-log row).
+_singles = PerLoop(_satu).get
 
 
 async def cek(principal: Principal, values: dict[str, str | None]) -> dict[str, Any]:

@@ -6,10 +6,8 @@ checks, derivation), then one set-based insert here."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +15,8 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.errors import INVALID, OUTSIDE_SCOPE, fault_kind
-from app.core.settings import settings
 from app.infra import citus, db
-from app.infra.group_commit import Coalescer
+from app.infra.group_commit import PerLoop
 from app.observability.metrics import INGEST_GROUP
 from app.record.prepare import Prepared, Rejected, created_out, record_out
 from app.record.prepare import prepare as prepare_record
@@ -189,25 +186,9 @@ async def _store_group(items: list[tuple[Prepared, Principal]]) -> list[Outcome 
     return out
 
 
-# One queue per event loop: a group in flight belongs to the loop that started it (tests and
-# the CLI run more than one loop in a process; a loop that ended must not leave its slots taken).
-_coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Coalescer[tuple[Prepared, Principal], Outcome]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _singles() -> Coalescer[tuple[Prepared, Principal], Outcome]:
-    loop = asyncio.get_running_loop()
-    coalescer = _coalescers.get(loop)
-    if coalescer is None:
-        coalescer = _coalescers[loop] = Coalescer(
-            _store_group,
-            max_items=settings.ingest_group_max,
-            max_running=settings.ingest_groups,
-            max_queued=settings.ingest_queue_max,
-            queue_timeout=settings.pool_timeout,
-        )
-    return coalescer
+# One queue per event loop (group_commit.PerLoop).
+_coalescers = PerLoop(_store_group)
+_singles = _coalescers.get
 
 
 async def _store_citus(first: dict[str, tuple[Prepared, Principal]]) -> tuple[dict, dict[str, str]]:

@@ -35,7 +35,7 @@ async def test_concurrent_posts_of_several_enumerators_share_statements_and_keep
         blocked = await pg.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%WITH input AS%jsonb_to_recordset%'"
         )
-        return blocked == settings.ingest_groups and sum(len(c._queue) for c in _coalescers.values()) >= 2
+        return blocked == settings.ingest_groups and sum(len(c._queue) for c in _coalescers.coalescers()) >= 2
 
     try:
         # not longer than half the time a queued write waits before its 503
