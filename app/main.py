@@ -89,11 +89,9 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
 
     from app.aggregates.router import router as aggregates_router
     from app.indicators.router import router as indicators_router
-
-    # The single-record ingest route first, without FastAPI's dependency layer (see
-    # create_submission_lean); the APIRoute below still documents it.
     from app.kampanye.router import router as kampanye_router
     from app.keys.router import router as audit_router
+    from app.mitra.router import lean_route as mitra_lean_route
     from app.mitra.router import router as mitra_router
     from app.registry.router import router as registry_router
     from app.submissions.router import lean_route
@@ -103,12 +101,15 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     from app.verification.router import router as verification_router
     from app.wilayah.router import router as wilayah_router
 
-    app.router.routes.insert(0, lean_route())
+    # The hottest routes first, without FastAPI's routing and dependency layer (app.web.lean:
+    # the single-record ingest, a partner's single look-up); their APIRoutes below still
+    # document them.
+    app.router.routes[0:0] = [lean_route(), mitra_lean_route()]
     # OpenRosa for ODK Collect / KoboCollect / Enketo (docs/openrosa.md): plain routes, not in
     # the OpenAPI document, matched early (the submission is a hot path too)
     from app.openrosa.router import routes as openrosa_routes
 
-    app.router.routes[1:1] = openrosa_routes()
+    app.router.routes[2:2] = openrosa_routes()
     app.include_router(wilayah_router)
     app.include_router(submissions_router)
     app.include_router(verification_router)

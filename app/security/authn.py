@@ -17,6 +17,7 @@ import functools
 import hashlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -197,6 +198,9 @@ AnyRole = Annotated[Principal, Depends(require_any_role)]
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+_FOUND_MAX = 4096
+
+
 class KeyFirst:
     """FastAPI reads a route's body before it resolves the route's dependencies, so a write
     without a key, or with a key whose role may not write there, would still have its whole
@@ -210,6 +214,10 @@ class KeyFirst:
         self.prefix = prefix
         self._routes = routes
         self._guarded: list[tuple[Any, tuple[str, ...], str]] | None = None
+        # (root path, method, path) -> the guarded route's roles and action, or None: the walk
+        # over every write route's pattern was a visible share of a look-up's CPU. Bounded, so
+        # a client sending endless distinct paths churns it and costs no more than the walk.
+        self._found: OrderedDict[tuple[str, str, str], tuple[tuple[str, ...], str] | None] = OrderedDict()
 
     def _writes(self) -> list[tuple[Any, tuple[str, ...], str]]:
         if self._guarded is None:
@@ -233,7 +241,15 @@ class KeyFirst:
             return
         from starlette.routing import Match
 
-        found = next(((allowed, action) for route, allowed, action in self._writes() if route.matches(scope)[0] is Match.FULL), None)
+        key = (scope.get("root_path", ""), scope["method"], scope["path"])
+        if key in self._found:
+            self._found.move_to_end(key)
+            found = self._found[key]
+        else:
+            found = next(((allowed, action) for route, allowed, action in self._writes() if route.matches(scope)[0] is Match.FULL), None)
+            self._found[key] = found
+            if len(self._found) > _FOUND_MAX:
+                self._found.popitem(last=False)
         if found is None:
             await self.app(scope, receive, send)  # 404/405 as the router says
             return

@@ -13,6 +13,7 @@ import time
 
 from app.record import nama
 from tests.api.test_mitra import AUDIT, CEK, NAMA_A, NIB_A, NIK_A
+from tests.support import registry_helpers
 from tests.support.common import auth
 from tests.support.problems import assert_problem
 
@@ -155,3 +156,40 @@ async def test_sql_name_normalisation_equals_the_registrys(pg):
     got = await pg.fetch("SELECT n, kumkm_nama_normal(n) AS normal FROM unnest($1::text[]) AS n", names)
     differ = [(r["n"], r["normal"], nama.normalise(r["n"])) for r in got if r["normal"] != nama.normalise(r["n"])]
     assert differ == []
+
+
+async def test_the_lean_route_answers_as_the_documented_one(client, admin, keys, pg):
+    """A look-up sent as `application/json` is served ahead of FastAPI's routing (app.web.lean);
+    the same question as `application/vnd.kumkm+json` (a JSON media type the service accepts)
+    takes the documented route. Both answer the same bytes, status and headers that matter, and
+    both are recorded: registered by NIB and by NIK with name, not registered, refused by the
+    rules, refused by the body's schema, a purpose the key does not allow."""
+    a = await registry_helpers.accepted(client, admin, admin, nib=NIB_A, nik_pemilik=NIK_A, nama_usaha=NAMA_A)
+    id_a = (await registry_helpers.linked(pg, [a]))[a["submission_id"]]
+    key = await keys.make("mitra", name="dua-jalan", tujuan=("kur",))
+    questions = (
+        {"tujuan": "kur", "nib": NIB_A},
+        {"tujuan": "kur", "nik_pemilik": NIK_A, "nama_usaha": NAMA_A.upper()},
+        {"tujuan": "kur", "nib": "9120000000001"},
+        {"tujuan": "kur", "nib": "91200*"},
+        {"tujuan": "kur", "nib": NIB_A, "nama": "x"},
+        {"tujuan": "bantuan", "nib": NIB_A},
+    )
+    for q in questions:
+        body = json.dumps(q).encode()
+        lean = await client.post(CEK, content=body, headers={**auth(key), "Content-Type": "application/json; charset=utf-8"})
+        full = await client.post(CEK, content=body, headers={**auth(key), "Content-Type": "application/vnd.kumkm+json"})
+        assert lean.status_code == full.status_code, (q, lean.text, full.text)
+        assert lean.headers["content-type"] == full.headers["content-type"], q
+        if lean.status_code == 200:
+            assert lean.content == full.content, q
+        else:
+            a, b = lean.json(), full.json()
+            a.pop("instance", None), b.pop("instance", None)
+            a.pop("request_id", None), b.pop("request_id", None)
+            assert a == b, q
+    assert (await client.post(CEK, json=questions[0], headers=auth(key))).json()["id_kumkm"] == id_a
+    rows = await pg.fetch("SELECT detail->>'hasil' AS hasil FROM access_log WHERE key_name = 'dua-jalan' ORDER BY id")
+    # every look-up of both routes recorded, refused ones too (the purpose the key lacks: 403)
+    each = ("terdaftar", "terdaftar", "tidak_terdaftar", "ditolak", "ditolak", "ditolak")
+    assert [r["hasil"] for r in rows] == [h for h in each for _ in (0, 1)] + ["terdaftar"]
