@@ -18,6 +18,10 @@ fixed rate, and a 10,000-row batch file, against a registry of N entities.
 3. **A batch.** A file of `--batch-rows` rows in the same mix, answered as CSV (and as xlsx):
    wall time per file, and each row's outcome checked.
 
+Before the measured look-ups, `--warmup` seconds (3) of look-ups at the same rate on the same
+client connections: the measurement is of a service in use (warm pooled connections and their
+backends' plans, sockets kept alive), not of its first second.
+
 `--baseline` also fires GET /api/v1/me at the same rate: on a shared machine, the floor any keyed
 request with one query gets at that moment.
 
@@ -127,8 +131,10 @@ async def seed(conn, n: int) -> dict:
     async with conn.transaction():
         await conn.execute(SEED.replace("$1", str(n_desa)))
     seconds = time.perf_counter() - t
-    for table in ("kumkm", "kumkm_tautan", "kumkm_pengenal", "submissions", "submission_versions"):
-        await conn.execute(f"VACUUM (ANALYZE) {table}")
+    # Every table the seed wrote, the triggers' kept tables and the emptied linker queue too: a
+    # registry loaded in seconds owes the vacuum a real one paid over years, and an autovacuum
+    # worker paying it during the measurement took half a core from it (seen per process).
+    await conn.execute("VACUUM (ANALYZE)")
     await conn.execute("CHECKPOINT")
     ids = {r["u"]: r["id_kumkm"] for r in await conn.fetch("SELECT u, id_kumkm FROM bench_u")}
     await conn.execute("DROP TABLE bench_u, bench_desa")
@@ -176,11 +182,18 @@ def cpu_seconds(pgdata: Path) -> tuple[float, float]:
     return total(service), total(server)
 
 
-async def singles(url: str, key: str, n: int, ids: dict, rate: float, seconds: float, seed_: int, me: bool = False) -> dict:
-    """Open loop, as bench/load.py: one scheduler fires each request at its planned time
-    (aiohttp, sockets enough that the client never becomes the queue); latency from the plan.
-    `me`: GET /api/v1/me instead (the service's floor for a keyed request with one query, on the
-    same machine at the same moment)."""
+def session(url: str) -> aiohttp.ClientSession:
+    """The client of the single look-ups: sockets enough that it never becomes the queue, kept
+    alive across the warm-up and the measurements, as a partner's program keeps its
+    connections (a run that opened hundreds of sockets in its first second measured the
+    handshakes)."""
+    return aiohttp.ClientSession(base_url=url, connector=aiohttp.TCPConnector(limit=1024), timeout=aiohttp.ClientTimeout(total=60))
+
+
+async def singles(s: aiohttp.ClientSession, key: str, n: int, ids: dict, rate: float, seconds: float, seed_: int, me: bool = False) -> dict:
+    """Open loop, as bench/load.py: one scheduler fires each request at its planned time on
+    session `s`; latency from the plan. `me`: GET /api/v1/me instead (the service's floor for a
+    keyed request with one query, on the same machine at the same moment)."""
     rng = random.Random(seed_)
     total = int(rate * seconds)
     plan = [question(rng, n) for _ in range(total)]
@@ -190,7 +203,7 @@ async def singles(url: str, key: str, n: int, ids: dict, rate: float, seconds: f
     lag = 0.0
     headers = {"Authorization": f"Bearer {key}"}
 
-    async def one(s: aiohttp.ClientSession, i: int, planned: float) -> None:
+    async def one(i: int, planned: float) -> None:
         nonlocal wrong, errors
         q, u = plan[i]
         try:
@@ -215,22 +228,20 @@ async def singles(url: str, key: str, n: int, ids: dict, rate: float, seconds: f
     # stall against every request planned during it (the service's latency, wrongly).
     gc.collect()
     gc.freeze()
-    connector = aiohttp.TCPConnector(limit=1024)
-    async with aiohttp.ClientSession(base_url=url, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as s:
-        t0 = time.monotonic() + 0.2
-        for i in range(total):
-            at = t0 + i / rate
-            delay = at - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                lag = max(lag, -delay)
-            task = asyncio.create_task(one(s, i, at))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
-        if in_flight:
-            await asyncio.gather(*in_flight)
-        wall = time.monotonic() - t0
+    t0 = time.monotonic() + 0.2
+    for i in range(total):
+        at = t0 + i / rate
+        delay = at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            lag = max(lag, -delay)
+        task = asyncio.create_task(one(i, at))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    if in_flight:
+        await asyncio.gather(*in_flight)
+    wall = time.monotonic() - t0
     latencies.sort()
     return {
         "requests": total,
@@ -372,13 +383,14 @@ async def run(args) -> dict:
         print(f"statements: {args.statements:,} look-ups, one statement against three, one at a time", flush=True)
         report["statements"] = await statements(url, args.statements, args.entities)
         print(f"  {report['statements']}", flush=True)
-    async with cap.served(url) as client:
-        base = str(client.base_url)
-        print("warming up", flush=True)
-        await singles(base, key, args.entities, ids, min(args.rate, 200), 2, 1)
+    async with cap.served(url) as client, session(str(client.base_url)) as s:
+        # at the measured rate, so the service's pooled connections, its backends' plans and
+        # the client's sockets are the ones a service in use has
+        print(f"warming up: {args.rate:g}/s for {args.warmup:g} s", flush=True)
+        await singles(s, key, args.entities, ids, args.rate, args.warmup, 1)
         print(f"single look-ups: {args.rate:g}/s for {args.seconds:g} s (open loop)", flush=True)
         cpu0 = cpu_seconds(tmp / "pgdata")
-        report["single"] = await singles(base, key, args.entities, ids, args.rate, args.seconds, 2)
+        report["single"] = await singles(s, key, args.entities, ids, args.rate, args.seconds, 2)
         cpu = cpu_seconds(tmp / "pgdata")
         done = report["single"]["requests"] - report["single"]["errors"]
         report["single"]["cpu_us_per_lookup"] = {
@@ -389,7 +401,7 @@ async def run(args) -> dict:
         if args.baseline:
             print(f"baseline: GET /api/v1/me at {args.rate:g}/s for {args.seconds:g} s", flush=True)
             cpu0 = cpu_seconds(tmp / "pgdata")
-            report["baseline_me"] = await singles(base, key, args.entities, ids, args.rate, args.seconds, 3, me=True)
+            report["baseline_me"] = await singles(s, key, args.entities, ids, args.rate, args.seconds, 3, me=True)
             cpu = cpu_seconds(tmp / "pgdata")
             done = report["baseline_me"]["requests"] - report["baseline_me"]["errors"]
             report["baseline_me"]["cpu_us_per_request"] = {
@@ -418,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--entities", type=int, default=200_000, help="entities in the registry")
     p.add_argument("--rate", type=float, default=500, help="single look-ups per second offered")
     p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--warmup", type=float, default=3, help="seconds of look-ups at --rate before the measured ones")
     p.add_argument("--batch-rows", type=int, default=10_000)
     p.add_argument("--baseline", action="store_true", help="also GET /api/v1/me at the same rate (the machine's floor now)")
     p.add_argument("--statements", type=int, default=0, help="also time N look-ups as one statement and as three, one at a time")
