@@ -11,9 +11,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger("kumkm.errors")
 
@@ -360,6 +361,14 @@ def install(app: FastAPI) -> None:
         errors = pydantic_errors(exc.errors())
         return problem_response(INVALID(joined(errors), errors=errors))
 
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_: Request, exc: ClientDisconnect) -> Response:
+        # The client closed its connection before its body had all come (a phone losing its
+        # signal): nothing was stored, since the body was never whole, and nobody is left to
+        # answer. Not the service's fault: 499 in the access log and the metrics (nginx's
+        # "client closed request"), not a 500 with a traceback.
+        return Response(status_code=CLIENT_GONE)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = str(exc.detail)
@@ -401,6 +410,9 @@ def install(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, route_of(request))
         return problem_response(INTERNAL(_INTERNAL_DETAIL))
 
+
+# What the access log and the metrics say of a request whose client left before its body had come.
+CLIENT_GONE = 499
 
 _INTERNAL_DETAIL = "terjadi kesalahan tak terduga di layanan ini (sudah dicatat di log)"
 _HTTP_DETAIL = {404: "path ini tidak ada di layanan ini (periksa alamat dan /api/v1)", 405: "metode HTTP ini tidak dilayani untuk path ini"}
