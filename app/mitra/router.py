@@ -94,12 +94,21 @@ async def _cek_lean(request: Request) -> Response | None:
         body = schemas.Cek.model_validate_json(await request.body())
     except ValidationError:
         return None
-    answer = schemas.Jawaban.model_validate(await service.cek(principal, body.model_dump()))
+    found = await service.cek(principal, body.model_dump())
+    try:
+        answer = schemas.Jawaban.model_validate(found)
+    except ValidationError as exc:
+        # the service's answer outside its own model: the service's fault (500, logged), never
+        # the 422 the app's handler would make of a ValidationError, which blames the client
+        raise RuntimeError("POST /api/v1/kumkm/cek: the answer does not fit schemas.Jawaban") from exc
     return Response(answer.model_dump_json(), media_type="application/json")
 
 
 def lean_route() -> LeanRoute:
-    """POST /api/v1/kumkm/cek ahead of FastAPI's routing (app.web.lean; app.main)."""
+    """POST /api/v1/kumkm/cek ahead of FastAPI's routing (app.web.lean; app.main). What it gives
+    back runs the route's own app, not the copy `include_router` makes: dependencies, overrides
+    or a response class given at inclusion would not apply there. This router is included
+    plainly and the app sets no dependency_overrides; one that does must pass them here."""
     return LeanRoute(_CEK_ROUTE.path, _cek_lean, methods=["POST"], full=_CEK_ROUTE)
 
 

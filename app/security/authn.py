@@ -199,6 +199,7 @@ _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 _FOUND_MAX = 4096
+_FOUND_PATH_MAX = 512
 
 
 class KeyFirst:
@@ -214,10 +215,12 @@ class KeyFirst:
         self.prefix = prefix
         self._routes = routes
         self._guarded: list[tuple[Any, tuple[str, ...], str]] | None = None
-        # (root path, method, path) -> the guarded route's roles and action, or None: the walk
-        # over every write route's pattern was a visible share of a look-up's CPU. Bounded, so
-        # a client sending endless distinct paths churns it and costs no more than the walk.
-        self._found: OrderedDict[tuple[str, str, str], tuple[tuple[str, ...], str] | None] = OrderedDict()
+        # (root path, method, path) -> the guarded route's roles and action: the walk over every
+        # write route's pattern was a visible share of a look-up's CPU. Only paths a write route
+        # has, and only short ones, at most _FOUND_MAX of them (about 2 MiB at worst): a client
+        # sending endless distinct or 60 KiB paths churns it, or pays the walk as before, and
+        # never grows the process.
+        self._found: OrderedDict[tuple[str, str, str], tuple[tuple[str, ...], str]] = OrderedDict()
 
     def _writes(self) -> list[tuple[Any, tuple[str, ...], str]]:
         if self._guarded is None:
@@ -242,14 +245,15 @@ class KeyFirst:
         from starlette.routing import Match
 
         key = (scope.get("root_path", ""), scope["method"], scope["path"])
-        if key in self._found:
+        found = self._found.get(key)
+        if found is not None:
             self._found.move_to_end(key)
-            found = self._found[key]
         else:
             found = next(((allowed, action) for route, allowed, action in self._writes() if route.matches(scope)[0] is Match.FULL), None)
-            self._found[key] = found
-            if len(self._found) > _FOUND_MAX:
-                self._found.popitem(last=False)
+            if found is not None and len(key[0]) + len(key[2]) <= _FOUND_PATH_MAX:
+                self._found[key] = found
+                if len(self._found) > _FOUND_MAX:
+                    self._found.popitem(last=False)
         if found is None:
             await self.app(scope, receive, send)  # 404/405 as the router says
             return

@@ -11,6 +11,7 @@ import math
 import random
 import time
 
+from app.mitra import router
 from app.record import nama
 from tests.api.test_mitra import AUDIT, CEK, NAMA_A, NIB_A, NIK_A
 from tests.support import registry_helpers
@@ -158,7 +159,7 @@ async def test_sql_name_normalisation_equals_the_registrys(pg):
     assert differ == []
 
 
-async def test_the_lean_route_answers_as_the_documented_one(client, admin, keys, pg):
+async def test_the_lean_route_answers_as_the_documented_one(client, admin, keys, pg, monkeypatch):
     """A look-up sent as `application/json` is served ahead of FastAPI's routing (app.web.lean);
     the same question as `application/vnd.kumkm+json` (a JSON media type the service accepts)
     takes the documented route. Both answer the same bytes, status and headers that matter, and
@@ -175,10 +176,22 @@ async def test_the_lean_route_answers_as_the_documented_one(client, admin, keys,
         {"tujuan": "kur", "nib": NIB_A, "nama": "x"},
         {"tujuan": "bantuan", "nib": NIB_A},
     )
+    # which requests the lean route gave to the documented one (the service runs in this process)
+    full_app = router._CEK_ROUTE.app
+    given: list[str] = []
+
+    async def counted(scope, receive, send):
+        given.append(dict(scope["headers"])[b"content-type"].decode())
+        await full_app(scope, receive, send)
+
+    monkeypatch.setattr(router._CEK_ROUTE, "app", counted)
     for q in questions:
         body = json.dumps(q).encode()
+        given.clear()
         lean = await client.post(CEK, content=body, headers={**auth(key), "Content-Type": "application/json; charset=utf-8"})
         full = await client.post(CEK, content=body, headers={**auth(key), "Content-Type": "application/vnd.kumkm+json"})
+        # the lean path answered every question its schema takes; only the field refused went on
+        assert given == (["application/json; charset=utf-8"] if "nama" in q else []) + ["application/vnd.kumkm+json"], (q, given)
         assert lean.status_code == full.status_code, (q, lean.text, full.text)
         assert lean.headers["content-type"] == full.headers["content-type"], q
         if lean.status_code == 200:
