@@ -3,6 +3,7 @@ with the CLI, record generators and latency statistics."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import shutil
@@ -14,7 +15,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -240,3 +243,29 @@ def percentile(values: list[float], p: float) -> float:
 
 def fmt(n: float) -> str:
     return f"{n:,.0f}".replace(",", ".")
+
+
+async def at_rate(total: int, rate: float, fire: Callable[[int, float, int], Coroutine[Any, Any, None] | None]) -> tuple[float, float]:
+    """An open loop: `fire(i, planned, in_flight)` at t0 + i/rate (t0 0.2 s from now) for each
+    i < total, whatever the answers so far; the coroutine it returns runs as a task (None: the
+    caller dropped that request). Every task is awaited before returning (elapsed since t0,
+    the scheduler's worst lag behind the plan)."""
+    in_flight: set[asyncio.Task] = set()
+    lag = 0.0
+    t0 = time.monotonic() + 0.2
+    for i in range(total):
+        at = t0 + i / rate
+        delay = at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            lag = max(lag, -delay)
+        coro = fire(i, at, len(in_flight))
+        if coro is None:
+            continue
+        task = asyncio.create_task(coro)
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    if in_flight:
+        await asyncio.gather(*in_flight)
+    return time.monotonic() - t0, lag

@@ -27,7 +27,7 @@ from collections import defaultdict
 import aiohttp
 import orjson
 
-from bench.harness import SUMSEL_2022, RssSampler, Service, fmt, percentile, record
+from bench.harness import SUMSEL_2022, RssSampler, Service, at_rate, fmt, percentile, record
 
 # Closed loop: enumerators, verifikators and dashboards share the clients; one walidata pulls
 # the feed back to back.
@@ -158,29 +158,19 @@ async def open_loop(load: Load, rate: float, seconds: float, rng: random.Random)
     n = int(rate * seconds)
     choices = [name for name, weight in PEAK_MIX for _ in range(weight)]
     plan = [(kind, load.payload(kind)) for kind in (rng.choice(choices) for _ in range(n))]
-    in_flight: set[asyncio.Task] = set()
-    lag = 0.0
     # limit: enough sockets that the client never becomes the queue at the rates this machine sustains
     connector = aiohttp.TCPConnector(limit=1024)
     async with aiohttp.ClientSession(base_url=load.url, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as s:
-        t0 = time.monotonic() + 0.2
-        for i, (kind, payload) in enumerate(plan):
-            at = t0 + i / rate
-            delay = at - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                lag = max(lag, -delay)
-            if len(in_flight) >= MAX_IN_FLIGHT:
+
+        def fire(i: int, at: float, in_flight: int):
+            kind, payload = plan[i]
+            if in_flight >= MAX_IN_FLIGHT:
                 load.errors[kind] += 1
                 load.samples.setdefault(kind, f"dropped by the client: {MAX_IN_FLIGHT} requests in flight")
-                continue
-            task = asyncio.create_task(load.one(s, kind, payload, started=at))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
-        if in_flight:
-            await asyncio.gather(*in_flight)
-        return time.monotonic() - t0, lag
+                return None
+            return load.one(s, kind, payload, started=at)
+
+        return await at_rate(n, rate, fire)
 
 
 async def closed_loop(load: Load, clients: int, seconds: float, rng: random.Random) -> float:

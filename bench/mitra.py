@@ -55,7 +55,7 @@ import asyncpg
 import httpx
 
 from bench import capaian as cap
-from bench.harness import percentile
+from bench.harness import at_rate, percentile
 from bench.registry import A, B, nama_usaha
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,7 +200,6 @@ async def singles(s: aiohttp.ClientSession, key: str, n: int, ids: dict, rate: f
     latencies: list[float] = []
     by_second: dict[int, list[float]] = {}  # second of the plan -> latencies (where a p99 comes from)
     wrong = errors = 0
-    lag = 0.0
     headers = {"Authorization": f"Bearer {key}"}
 
     async def one(i: int, planned: float) -> None:
@@ -222,26 +221,12 @@ async def singles(s: aiohttp.ClientSession, key: str, n: int, ids: dict, rate: f
         if not me and (body["terdaftar"] != (u is not None) or (u is not None and body["id_kumkm"] != ids[u])):
             wrong += 1
 
-    in_flight: set[asyncio.Task] = set()
     # The client's own heap (the registry's ids, the plan) out of the collector's reach: a full
     # collection over it stalled this loop ~70 ms in mid-run, and an open loop counts that
     # stall against every request planned during it (the service's latency, wrongly).
     gc.collect()
     gc.freeze()
-    t0 = time.monotonic() + 0.2
-    for i in range(total):
-        at = t0 + i / rate
-        delay = at - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        else:
-            lag = max(lag, -delay)
-        task = asyncio.create_task(one(i, at))
-        in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
-    if in_flight:
-        await asyncio.gather(*in_flight)
-    wall = time.monotonic() - t0
+    wall, lag = await at_rate(total, rate, lambda i, at, _: one(i, at))
     latencies.sort()
     return {
         "requests": total,
