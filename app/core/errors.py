@@ -372,7 +372,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
         if isinstance(exc.__cause__, ClientDisconnect):
-            return await _gone(_, exc.__cause__)  # FastAPI's 400 for a body it could not read
+            return Response(status_code=CLIENT_GONE)  # FastAPI's 400 for a body it could not read
         detail = str(exc.detail)
         if detail == _title(exc.status_code):
             # Starlette's own (an unknown path, a method the path does not serve): its English

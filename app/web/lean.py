@@ -39,9 +39,9 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 class LeanRoute(Route):
-    """`fast` at `path` for `methods`, ahead of FastAPI's routing; `full`: the APIRoute (or any
-    ASGI app) that answers what `fast` gives back. Metrics and the access log name the route
-    by its path, as an APIRoute's."""
+    """`fast` at `path` for `methods`, ahead of FastAPI's routing; `full`: the APIRoute whose
+    own app answers what `fast` gives back. Metrics and the access log name the route by its
+    path, as an APIRoute's."""
 
     def __init__(self, path: str, fast: Fast, *, methods: list[str], full: Any = None) -> None:
         self._fast = fast
